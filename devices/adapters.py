@@ -1,0 +1,114 @@
+"""Decode an MQTT message from the local broker into observations, whatever its format.
+
+This is the one entry point the edge calls for every device message: native Linli topics and
+Zigbee2MQTT alike end up as the same ``Observation`` values.
+"""
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from devices.errors import PayloadError
+from devices.observations import (
+    AvailabilityChange,
+    Decoded,
+    DeviceEvent,
+    NativeAddress,
+    Observation,
+    StateUpdate,
+    ZigbeeAddress,
+)
+from devices.payloads import Availability, EventPayload, Readings, StatePayload
+from devices.topics import (
+    Z2M_DEFAULT_BASE,
+    DeviceChannel,
+    NativeTopic,
+    ZigbeeBridgeTopic,
+    ZigbeeTopic,
+    parse_device_topic,
+)
+from devices.zigbee2mqtt import decode_zigbee_availability, decode_zigbee_state
+
+DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024
+"""Device messages are small; anything larger is refused before it is parsed."""
+
+
+class OversizedPayloadError(PayloadError):
+    """A payload over the size limit."""
+
+    reason = "oversized"
+
+
+def decode(
+    topic: str,
+    payload: bytes,
+    *,
+    z2m_base: str = Z2M_DEFAULT_BASE,
+    max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+) -> Decoded | None:
+    """Decode one message from the local broker.
+
+    Return ``None`` for topics that carry no device observation (Zigbee2MQTT bridge and
+    command topics, and our own ``set`` commands echoed back). Raise ``TopicError`` or
+    ``PayloadError`` for input that must be rejected.
+    """
+    parsed = parse_device_topic(topic, z2m_base=z2m_base)
+    if isinstance(parsed, ZigbeeBridgeTopic):
+        return None
+    if isinstance(parsed, NativeTopic) and parsed.channel is DeviceChannel.SET:
+        return None
+    if len(payload) > max_bytes:
+        raise OversizedPayloadError(
+            f"payload of {len(payload)} bytes exceeds the {max_bytes}-byte limit"
+        )
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError("payload is not UTF-8") from exc
+    match parsed:
+        case NativeTopic(device_id, channel):
+            return Decoded(NativeAddress(device_id), _decode_native(channel, text))
+        case ZigbeeTopic(name, DeviceChannel.AVAILABILITY):
+            online = decode_zigbee_availability(text, _maybe_json(text))
+            return Decoded(ZigbeeAddress(name), (AvailabilityChange(online),))
+        case ZigbeeTopic(name, _):
+            return Decoded(ZigbeeAddress(name), decode_zigbee_state(_json_object(text)))
+    raise AssertionError(f"unhandled topic {parsed!r}")  # pragma: no cover
+
+
+def _decode_native(channel: DeviceChannel, text: str) -> tuple[Observation, ...]:
+    if channel is DeviceChannel.AVAILABILITY:
+        try:
+            return (AvailabilityChange(Availability(text.strip()) is Availability.ONLINE),)
+        except ValueError as exc:
+            raise PayloadError(f"availability {text[:40]!r} is neither online nor offline") from exc
+    data = _json_object(text)
+    try:
+        if channel is DeviceChannel.STATE:
+            state = StatePayload.model_validate(data)
+            readings = Readings.model_validate(state.model_dump(exclude={"ts"}))
+            return (StateUpdate(readings, state.ts),)
+        event = EventPayload.model_validate(data)
+        return (DeviceEvent(event.event, event.ts),)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "payload"
+        raise PayloadError(f"{where}: {first['msg']}", reason="wrong_type") from exc
+
+
+def _maybe_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise PayloadError(f"payload is not valid JSON: {exc}", reason="malformed_json") from exc
+    if not isinstance(data, dict):
+        raise PayloadError("payload must be a JSON object", reason="not_an_object")
+    return data

@@ -1,0 +1,102 @@
+"""Messages between an edge and the hub (see ``devices.topics`` for where each travels).
+
+These cross a version boundary: edges in the field are upgraded later than the hub, and the
+other way round. So unlike our configuration and API models they ignore unknown fields
+(a newer peer may add some) instead of refusing the whole message — refusing would drop
+an SOS over a field nobody needs. Every message carries a schema version ``v``.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from devices.kinds import AlertKind, AlertState, Severity
+from devices.payloads import Readings
+from devices.registry import Device, Identifier
+
+SCHEMA_VERSION = 1
+
+AlertId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class WireModel(BaseModel):
+    """Base of every edge↔hub message."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    v: int = SCHEMA_VERSION
+
+
+class AlertReason(BaseModel):
+    """Why an alert was raised or cleared: the rule, the values it saw, the profile applied."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    rule: str
+    values: dict[str, float | bool | str] = {}
+    profile: str | None = None
+
+
+class Alert(WireModel):
+    """One alert, with its own id so that every copy of it is recognised as the same alert."""
+
+    id: AlertId
+    edge_id: Identifier
+    device_id: Identifier
+    kind: AlertKind
+    state: AlertState
+    severity: Severity
+    ts: AwareDatetime
+    """Event time: when the triggering reading was taken (device time, else receive time)."""
+    detected_at: AwareDatetime
+    """When the edge decided, by the edge's clock."""
+    location: str | None = None
+    reason: AlertReason
+
+
+class TelemetryPoint(BaseModel):
+    """The readings of one device at one moment."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    device_id: Identifier
+    ts: AwareDatetime
+    readings: Readings
+
+
+class TelemetryBatch(WireModel):
+    """Readings an edge forwards in bulk, best effort."""
+
+    edge_id: Identifier
+    points: list[TelemetryPoint]
+
+
+class EdgeStatus(WireModel):
+    """An edge's liveness, inventory and counters (retained; the last will says offline)."""
+
+    edge_id: Identifier
+    state: Literal["online", "offline"]
+    ts: datetime | None = None
+    outbox_depth: int = 0
+    devices: list[Device] = []
+    counters: dict[str, int] = {}
+
+
+class AlertAck(WireModel):
+    """The hub has committed these alerts: the edge may delete them from its outbox."""
+
+    ids: list[AlertId]
+
+
+class DeviceRegistry(WireModel):
+    """Every device the hub knows for one edge, sent whenever that set changes (retained)."""
+
+    edge_id: Identifier
+    devices: list[Device]
+
+
+class HubStatus(WireModel):
+    """The hub's liveness (retained; the last will says offline)."""
+
+    state: Literal["online", "offline"]

@@ -1,0 +1,57 @@
+"""What a device said, normalised: the output of every adapter, the input of detection."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from devices.payloads import Readings
+
+
+@dataclass(frozen=True, slots=True)
+class StateUpdate:
+    """New readings from a device; ``event_time`` is the device's own ``ts``, if it sent one."""
+
+    readings: Readings
+    event_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    """Something a device reports happening once: a button press, a card presented."""
+
+    event: str
+    event_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityChange:
+    """The device (or its bridge) says it went online or offline."""
+
+    online: bool
+
+
+Observation = StateUpdate | DeviceEvent | AvailabilityChange
+
+
+@dataclass(frozen=True, slots=True)
+class NativeAddress:
+    """A device that publishes on the native topics under its own id."""
+
+    device_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ZigbeeAddress:
+    """A device reached through Zigbee2MQTT under its friendly name."""
+
+    friendly_name: str
+
+
+DeviceAddress = NativeAddress | ZigbeeAddress
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """One MQTT message, decoded: who sent it and what it said (possibly nothing)."""
+
+    address: DeviceAddress
+    observations: tuple[Observation, ...]

@@ -1,0 +1,100 @@
+"""Device payloads on the native topics, and the readings every adapter normalises to.
+
+Device payload models are tolerant of extra keys (real firmware adds fields) but strict about
+the types of the fields we read: ``"co_ppm": "12"`` is refused, not guessed at.
+"""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+_EPOCH_MS_MIN = 10**11  # 1973 in milliseconds: smaller numbers are not epoch milliseconds
+
+
+def parse_event_time(value: Any) -> datetime:
+    """Return an aware UTC datetime from RFC 3339 text or epoch milliseconds."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, bool):
+        raise ValueError("ts must be RFC 3339 text or epoch milliseconds, not a boolean")
+    if isinstance(value, int | float):
+        if value < _EPOCH_MS_MIN:
+            raise ValueError("ts as a number must be epoch milliseconds")
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ValueError(f"ts {value!r} is not RFC 3339") from exc
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    raise ValueError("ts must be RFC 3339 text or epoch milliseconds")
+
+
+EventTime = Annotated[datetime, BeforeValidator(parse_event_time)]
+"""The time a device says something happened (``ts``), always timezone-aware."""
+
+Percent = Annotated[float, Field(ge=0, le=100, strict=True)]
+NonNegative = Annotated[float, Field(ge=0, strict=True)]
+Celsius = Annotated[float, Field(ge=-100, le=1500, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
+
+
+class Readings(BaseModel):
+    """The normalised reading names. Every field is optional: a device sends what it has.
+
+    ``contact`` is true when the door is CLOSED, as in Zigbee2MQTT. ``gas``, ``co_alarm`` and
+    ``battery_low`` are a detector's own alarm or low-battery flags, for devices that report
+    no level.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    co_ppm: NonNegative | None = None
+    temperature_c: Celsius | None = None
+    humidity_pct: Percent | None = None
+    gas_lel_pct: Percent | None = None
+    smoke: Flag | None = None
+    smoke_test: Flag | None = None
+    water_leak: Flag | None = None
+    contact: Flag | None = None
+    battery_pct: Percent | None = None
+    battery_low: Flag | None = None
+    tamper: Flag | None = None
+    gas: Flag | None = None
+    co_alarm: Flag | None = None
+
+    def present(self) -> dict[str, float | bool]:
+        """Return only the readings the device actually sent."""
+        return self.model_dump(exclude_none=True)
+
+
+class StatePayload(Readings):
+    """A JSON object on ``linli/dev/<device_id>/state``."""
+
+    ts: EventTime | None = None
+
+
+class EventPayload(BaseModel):
+    """A JSON object on ``linli/dev/<device_id>/event``, e.g. ``{"event": "press"}``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event: Annotated[str, Field(strict=True, min_length=1, max_length=32, pattern=r"^[a-z_]+$")]
+    ts: EventTime | None = None
+
+
+class Availability(StrEnum):
+    """Plain-text payload of ``linli/dev/<device_id>/availability`` (retained)."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class ButtonEvent(StrEnum):
+    """Event names a button sends; other devices may send their own."""
+
+    PRESS = "press"
+    DOUBLE_PRESS = "double_press"
+    LONG_PRESS = "long_press"

@@ -1,0 +1,156 @@
+"""The MQTT topic scheme, in one place: builders and parsers side by side.
+
+Device side (the edge's local broker)::
+
+    linli/dev/<device_id>/state         readings, JSON object
+    linli/dev/<device_id>/event         {"event": "press", ...}
+    linli/dev/<device_id>/availability  online | offline (retained)
+    linli/dev/<device_id>/set           commands to the device, published by the edge
+    zigbee2mqtt/<friendly_name>         Zigbee2MQTT devices as they are
+    zigbee2mqtt/<friendly_name>/availability
+
+Uplink (the hub's broker)::
+
+    linli/edge/<edge_id>/alert      edge → hub, QoS 1, one Alert per message
+    linli/edge/<edge_id>/telemetry  edge → hub, QoS 0, TelemetryBatch
+    linli/edge/<edge_id>/status     edge → hub, retained, EdgeStatus (last will: offline)
+    linli/edge/<edge_id>/ack        hub → edge, QoS 1, AlertAck once alerts are committed
+    linli/edge/<edge_id>/devices    hub → edge, retained, DeviceRegistry for that edge
+    linli/hub/status                hub, retained, HubStatus (last will: offline)
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from devices.errors import TopicError
+from devices.registry import check_identifier
+
+DEVICE_ROOT = "linli/dev"
+EDGE_ROOT = "linli/edge"
+HUB_STATUS_TOPIC = "linli/hub/status"
+Z2M_DEFAULT_BASE = "zigbee2mqtt"
+
+
+class DeviceChannel(StrEnum):
+    """The last level of a native device topic."""
+
+    STATE = "state"
+    EVENT = "event"
+    AVAILABILITY = "availability"
+    SET = "set"
+
+
+class EdgeChannel(StrEnum):
+    """The last level of an uplink topic."""
+
+    ALERT = "alert"
+    TELEMETRY = "telemetry"
+    STATUS = "status"
+    ACK = "ack"
+    DEVICES = "devices"
+
+
+@dataclass(frozen=True, slots=True)
+class NativeTopic:
+    """A parsed ``linli/dev/<device_id>/<channel>`` topic."""
+
+    device_id: str
+    channel: DeviceChannel
+
+
+@dataclass(frozen=True, slots=True)
+class ZigbeeTopic:
+    """A parsed ``zigbee2mqtt/<friendly_name>[/availability]`` topic."""
+
+    friendly_name: str
+    channel: DeviceChannel  # STATE or AVAILABILITY
+
+
+@dataclass(frozen=True, slots=True)
+class ZigbeeBridgeTopic:
+    """A Zigbee2MQTT bridge or command topic: not a device reading, ignored by the edge."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeTopic:
+    """A parsed ``linli/edge/<edge_id>/<channel>`` topic."""
+
+    edge_id: str
+    channel: EdgeChannel
+
+
+DeviceTopic = NativeTopic | ZigbeeTopic | ZigbeeBridgeTopic
+
+
+def device_topic(device_id: str, channel: DeviceChannel) -> str:
+    """Build the native topic of a device."""
+    return f"{DEVICE_ROOT}/{check_identifier(device_id)}/{channel}"
+
+
+def zigbee_topic(friendly_name: str, *, base: str = Z2M_DEFAULT_BASE) -> str:
+    """Build the Zigbee2MQTT state topic of a device."""
+    return f"{base}/{friendly_name}"
+
+
+def zigbee_set_topic(friendly_name: str, *, base: str = Z2M_DEFAULT_BASE) -> str:
+    """Build the Zigbee2MQTT command topic of a device."""
+    return f"{base}/{friendly_name}/set"
+
+
+def edge_topic(edge_id: str, channel: EdgeChannel) -> str:
+    """Build an uplink topic of an edge."""
+    return f"{EDGE_ROOT}/{check_identifier(edge_id)}/{channel}"
+
+
+def device_subscriptions(*, z2m_base: str = Z2M_DEFAULT_BASE) -> list[str]:
+    """Return the filters an edge subscribes to on its local broker."""
+    return [f"{DEVICE_ROOT}/+/+", f"{z2m_base}/#"]
+
+
+def hub_subscriptions() -> list[str]:
+    """Return the filters the hub subscribes to on its broker."""
+    return [
+        f"{EDGE_ROOT}/+/{EdgeChannel.ALERT}",
+        f"{EDGE_ROOT}/+/{EdgeChannel.TELEMETRY}",
+        f"{EDGE_ROOT}/+/{EdgeChannel.STATUS}",
+    ]
+
+
+_Z2M_IGNORED_SUFFIXES = ("/set", "/get")
+
+
+def parse_device_topic(topic: str, *, z2m_base: str = Z2M_DEFAULT_BASE) -> DeviceTopic:
+    """Parse a topic seen on the local broker, or raise ``TopicError``."""
+    if topic.startswith(f"{DEVICE_ROOT}/"):
+        levels = topic.split("/")
+        if len(levels) != 4:
+            raise TopicError(f"topic {topic!r} is not {DEVICE_ROOT}/<device_id>/<channel>")
+        device_id, channel = levels[2], levels[3]
+        try:
+            check_identifier(device_id)
+            return NativeTopic(device_id, DeviceChannel(channel))
+        except ValueError as exc:
+            raise TopicError(f"topic {topic!r}: {exc}") from exc
+    if topic.startswith(f"{z2m_base}/"):
+        rest = topic[len(z2m_base) + 1 :]
+        if not rest or rest.startswith("bridge/") or rest == "bridge":
+            return ZigbeeBridgeTopic(rest)
+        if rest.endswith(_Z2M_IGNORED_SUFFIXES) or "/set/" in rest:
+            return ZigbeeBridgeTopic(rest)
+        if rest.endswith("/availability"):
+            return ZigbeeTopic(rest.removesuffix("/availability"), DeviceChannel.AVAILABILITY)
+        return ZigbeeTopic(rest, DeviceChannel.STATE)
+    raise TopicError(f"topic {topic!r} is outside the device topic scheme")
+
+
+def parse_edge_topic(topic: str) -> EdgeTopic:
+    """Parse an uplink topic, or raise ``TopicError``."""
+    levels = topic.split("/")
+    if len(levels) != 4 or f"{levels[0]}/{levels[1]}" != EDGE_ROOT:
+        raise TopicError(f"topic {topic!r} is not {EDGE_ROOT}/<edge_id>/<channel>")
+    try:
+        return EdgeTopic(check_identifier(levels[2]), EdgeChannel(levels[3]))
+    except ValueError as exc:
+        raise TopicError(f"topic {topic!r}: {exc}") from exc

@@ -1,0 +1,118 @@
+"""Zigbee2MQTT payloads, as devices really send them, mapped to Linli readings and events.
+
+Quirks handled here, all seen in real messages (shared/realdata/payloads):
+
+- ``contact: true`` means the door is CLOSED (kept as is: Linli uses the same convention);
+- ``battery`` arrives as a number, a numeric string (``"80.00"``) or ``null``;
+- SOS buttons send ``action: "emergency"`` and then ``null`` or ``""`` in later messages: only
+  a non-empty action is an event;
+- ``last_seen`` is epoch milliseconds or ISO 8601, depending on the bridge's settings;
+- availability is plain ``online`` in old bridges and ``{"state": "online"}`` in new ones.
+"""
+
+import logging
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from devices.errors import PayloadError
+from devices.observations import DeviceEvent, Observation, StateUpdate
+from devices.payloads import ButtonEvent, Readings, parse_event_time
+
+logger = logging.getLogger(__name__)
+
+# Zigbee2MQTT action names (zigbee-herdsman-converters) mapped to Linli button events.
+ACTION_EVENTS: dict[str, str] = {
+    "emergency": ButtonEvent.PRESS,
+    "sos": ButtonEvent.PRESS,
+    "single": ButtonEvent.PRESS,
+    "press": ButtonEvent.PRESS,
+    "on": ButtonEvent.PRESS,
+    "double": ButtonEvent.DOUBLE_PRESS,
+    "long": ButtonEvent.LONG_PRESS,
+    "hold": ButtonEvent.LONG_PRESS,
+}
+
+
+def _lenient_number(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        return float(value)
+    raise ValueError(f"{value!r} is not a number")
+
+
+def _lenient_time(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    return parse_event_time(value)
+
+
+LenientNumber = Annotated[float | None, BeforeValidator(_lenient_number)]
+LenientTime = Annotated[datetime | None, BeforeValidator(_lenient_time)]
+
+
+class ZigbeePayload(BaseModel):
+    """The fields of a Zigbee2MQTT device message that Linli reads; the rest is ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    smoke: bool | None = None
+    test: bool | None = None
+    water_leak: bool | None = None
+    contact: bool | None = None
+    tamper: bool | None = None
+    gas: bool | None = None
+    carbon_monoxide: bool | None = None
+    battery_low: bool | None = None
+    battery: LenientNumber = None
+    temperature: LenientNumber = None
+    humidity: LenientNumber = None
+    action: str | None = None
+    last_seen: LenientTime = None
+
+
+def decode_zigbee_state(data: dict[str, Any]) -> tuple[Observation, ...]:
+    """Map one Zigbee2MQTT device message to Linli observations."""
+    try:
+        z = ZigbeePayload.model_validate(data)
+        readings = Readings(
+            smoke=z.smoke,
+            smoke_test=z.test,
+            water_leak=z.water_leak,
+            contact=z.contact,
+            tamper=z.tamper,
+            gas=z.gas,
+            co_alarm=z.carbon_monoxide,
+            battery_low=z.battery_low,
+            battery_pct=None if z.battery is None else min(max(z.battery, 0.0), 100.0),
+            temperature_c=z.temperature,
+            humidity_pct=None if z.humidity is None else min(max(z.humidity, 0.0), 100.0),
+        )
+    except ValidationError as exc:
+        raise PayloadError(
+            f"Zigbee2MQTT payload has wrong types: {exc.errors()[0]['msg']}"
+        ) from exc
+    observations: list[Observation] = []
+    if readings.present():
+        observations.append(StateUpdate(readings, z.last_seen))
+    if z.action:
+        event = ACTION_EVENTS.get(z.action)
+        if event is None:
+            logger.debug("ignoring Zigbee2MQTT action %r", z.action)
+        else:
+            observations.append(DeviceEvent(event, z.last_seen))
+    return tuple(observations)
+
+
+def decode_zigbee_availability(text: str, data: Any) -> bool:
+    """Return whether a Zigbee2MQTT availability payload says online."""
+    state = data.get("state") if isinstance(data, dict) else text.strip()
+    if state not in ("online", "offline"):
+        raise PayloadError(f"availability {text[:40]!r} is neither online nor offline")
+    return state == "online"

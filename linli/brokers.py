@@ -1,0 +1,152 @@
+"""MQTT brokers Linli can start by itself: amqtt in-process (the demo), Mosquitto as a process.
+
+Production sites run their own Mosquitto (see ``deploy/mosquitto.conf``); these launchers are
+for ``linli demo``, the test suite and the benchmarks.
+"""
+
+import logging
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class BrokerError(Exception):
+    """A broker could not be started."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that is free on ``host`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Return whether ``port`` can be bound on ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
+    """Block until something accepts TCP connections on ``host:port``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"nothing listens on {host}:{port} after {timeout}s") from exc
+            time.sleep(0.05)
+
+
+class EmbeddedBroker:
+    """An amqtt broker running inside the current event loop (demo only: no persistence)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = (
+            port if port is not None else (1883 if port_is_free(1883, host) else free_port(host))
+        )
+        self._broker: Any = None
+
+    async def start(self) -> None:
+        """Start listening."""
+        from amqtt.broker import Broker
+
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
+            },
+        }
+        self._broker = Broker(config)
+        await self._broker.start()
+        logger.info("embedded MQTT broker listening on %s:%s", self.host, self.port)
+
+    async def stop(self) -> None:
+        """Stop the broker."""
+        if self._broker is not None:
+            await self._broker.shutdown()
+            self._broker = None
+
+
+@dataclass
+class MosquittoProcess:
+    """A private Mosquitto instance on a free loopback port, in its own folder.
+
+    ``config_extra`` lines are appended to the generated configuration, so a test can run the
+    shipped ``deploy/mosquitto.conf`` settings or Mosquitto's defaults side by side.
+    """
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    config_extra: str = ""
+    persistence: bool = True
+    _proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def executable() -> str | None:
+        """Return the path of the mosquitto binary, if installed."""
+        return shutil.which("mosquitto") or (
+            "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+        )
+
+    def start(self) -> None:
+        """Start Mosquitto and wait until it accepts connections."""
+        binary = self.executable()
+        if binary is None:
+            raise BrokerError("mosquitto is not installed")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        conf = self.workdir / "mosquitto.conf"
+        lines = [
+            f"listener {self.port} {self.host}",
+            "allow_anonymous true",
+            f"persistence {'true' if self.persistence else 'false'}",
+            f"persistence_location {self.workdir}/",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+            self.config_extra,
+        ]
+        conf.write_text("\n".join(lines) + "\n")
+        log = (self.workdir / "mosquitto.log").open("ab")
+        self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
+        try:
+            wait_for_port(self.host, self.port)
+        except BrokerError:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop Mosquitto (it saves its persistent sessions on a clean stop)."""
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port."""
+        self.stop()
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        """Return whether the process is alive."""
+        return self._proc is not None and self._proc.poll() is None

@@ -1,0 +1,82 @@
+"""Fixtures shared by the whole suite: a private Mosquitto and fresh PostgreSQL databases.
+
+On CI (``CI=true``) a missing Mosquitto or PostgreSQL fails the tests that need them; on a
+laptop without them those tests are skipped, saying why.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from linli.brokers import MosquittoProcess
+
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "LINLI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def missing(what: str) -> None:
+    """Fail on CI, skip elsewhere, when a real service the test needs is not there."""
+    if ON_CI:
+        pytest.fail(f"{what} is required on CI but is not available")
+    pytest.skip(f"{what} is not available on this machine")
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[MosquittoProcess]:
+    """Start a private Mosquitto on a free port for one test."""
+    if MosquittoProcess.executable() is None:
+        missing("mosquitto")
+    broker = MosquittoProcess(tmp_path / "mosquitto")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def _postgres_reachable() -> bool:
+    try:
+        engine = create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
+    return True
+
+
+_POSTGRES_OK: bool | None = None
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """Create a fresh PostgreSQL database for one test and drop it afterwards."""
+    global _POSTGRES_OK
+    if _POSTGRES_OK is None:
+        _POSTGRES_OK = _postgres_reachable()
+    if not _POSTGRES_OK:
+        missing(
+            f"PostgreSQL at {make_url(POSTGRES_ADMIN_URL).render_as_string(hide_password=True)}"
+        )
+    name = f"linli_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Yield a fresh database URL: once SQLite in a temp folder, once PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
