@@ -1,0 +1,118 @@
+"""What the hub shows of its records: the read models of the API and of the live stream."""
+
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from devices.kinds import AlertKind, AlertState, DeviceKind, Severity
+from devices.messages import AlertReason
+from devices.registry import Device
+from hub.cases import CaseEventAction, CaseStatus
+
+
+class View(BaseModel):
+    """Base of the read models: immutable, and exactly the fields listed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeviceView(View):
+    """A registered device and what the hub last heard from it."""
+
+    id: str
+    kind: DeviceKind
+    location: str
+    edge_id: str | None
+    zigbee_name: str | None
+    created_at: AwareDatetime
+    last_seen: AwareDatetime | None
+    last_readings: dict[str, float | bool | str] | None
+
+    def to_device(self) -> Device:
+        """Return the registration alone, as sent to edges."""
+        return Device(
+            id=self.id,
+            kind=self.kind,
+            location=self.location,
+            edge_id=self.edge_id,
+            zigbee_name=self.zigbee_name,
+        )
+
+
+class AlertView(View):
+    """A stored alert."""
+
+    id: str
+    edge_id: str
+    device_id: str
+    kind: AlertKind
+    state: AlertState
+    severity: Severity
+    ts: AwareDatetime
+    detected_at: AwareDatetime
+    received_at: AwareDatetime
+    case_id: int | None
+    location: str | None
+    reason: AlertReason
+
+
+class CaseView(View):
+    """A case as the operator list shows it."""
+
+    id: int
+    status: CaseStatus
+    kind: AlertKind
+    priority: Severity
+    opened_at: AwareDatetime
+    updated_at: AwareDatetime
+    last_alert_at: AwareDatetime
+    alert_count: int
+    device_ids: list[str]
+    location: str | None
+
+
+class CaseEventView(View):
+    """One line of a case's history."""
+
+    id: int
+    case_id: int
+    ts: AwareDatetime
+    action: CaseEventAction
+    note: str | None
+    actor: str | None
+    alert_id: str | None
+
+
+class CaseDetail(CaseView):
+    """A case with its evidence and its history."""
+
+    alerts: list[AlertView]
+    events: list[CaseEventView]
+
+
+class EdgeView(View):
+    """The last status an edge reported."""
+
+    id: str
+    state: Literal["online", "offline"]
+    last_seen: datetime
+    outbox_depth: int
+    counters: dict[str, int]
+
+
+T = TypeVar("T")
+
+
+class Items(View, Generic[T]):
+    """A list response: ``{"items": [...]}``."""
+
+    items: list[T]
+
+
+class Health(View):
+    """Whether the hub is up, and its ingest counters."""
+
+    status: Literal["ok"] = "ok"
+    mqtt_connected: bool
+    counters: dict[str, int]

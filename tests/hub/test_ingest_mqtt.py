@@ -1,0 +1,383 @@
+"""MQTT ingest against a real Mosquitto, the hub served in-process, a plain client as the edge."""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
+
+from devices.messages import Alert, AlertAck, DeviceRegistry, HubStatus
+from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic
+from hub.app import create_app
+from hub.db import create_hub_engine, migrate
+from hub.events import EventBus
+from hub.ingest import MqttIngest
+from hub.service import serve
+from hub.settings import HubSettings
+from hub.store import HubStore, IngestResult
+from linli.brokers import MosquittoProcess, free_port
+from tests.hub.factories import make_alert, make_device, make_status
+
+pytestmark = pytest.mark.mosquitto
+
+DEADLINE = 15.0
+MAX_PAYLOAD = 2048
+SMOKE = {
+    "id": "b3-1201-smoke",
+    "kind": "smoke",
+    "location": "Building 3/Unit 1201",
+    "edge_id": "e1",
+}
+
+
+@dataclass
+class RunningHub:
+    """A hub served in-process on a free port."""
+
+    settings: HubSettings
+    app: FastAPI
+    http: httpx.AsyncClient
+    task: "asyncio.Task[None]"
+
+    async def stop(self) -> None:
+        """Cancel the hub and wait for its graceful shutdown."""
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll ``check`` until it holds, failing after the deadline."""
+    try:
+        async with asyncio.timeout(DEADLINE):
+            while True:
+                if await check():
+                    return
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        pytest.fail(f"timed out waiting until {what}")
+
+
+async def start_hub(settings: HubSettings) -> RunningHub:
+    """Serve a hub and wait until it accepts HTTP and is connected to the broker."""
+    app = create_app(settings)
+    started = asyncio.Event()
+    task = asyncio.create_task(serve(settings, started=started, app=app))
+    async with asyncio.timeout(DEADLINE):
+        await started.wait()
+    http = httpx.AsyncClient(base_url=f"http://{settings.http_host}:{settings.http_port}")
+    hub = RunningHub(settings, app, http, task)
+
+    async def connected() -> bool:
+        return bool((await http.get("/api/v1/health")).json()["mqtt_connected"])
+
+    await eventually(connected, "the hub is connected to MQTT")
+    return hub
+
+
+def hub_settings(broker: MosquittoProcess, data_dir: Path) -> HubSettings:
+    return HubSettings(
+        data_dir=data_dir,
+        mqtt_port=broker.port,
+        mqtt_client_id=f"hub-{uuid.uuid4().hex[:8]}",
+        http_port=free_port(),
+        max_payload_bytes=MAX_PAYLOAD,
+    )
+
+
+@pytest.fixture
+async def hub(mosquitto: MosquittoProcess, tmp_path: Path) -> AsyncIterator[RunningHub]:
+    """Run a hub on the private broker, with SQLite in a temp folder."""
+    running = await start_hub(hub_settings(mosquitto, tmp_path / "hub"))
+    yield running
+    await running.http.aclose()
+    await running.stop()
+
+
+@contextlib.asynccontextmanager
+async def edge_client(
+    broker: MosquittoProcess, edge_id: str = "e1"
+) -> AsyncIterator[aiomqtt.Client]:
+    """Connect a plain MQTT client that plays an edge: it listens to its ack and devices."""
+    async with aiomqtt.Client(
+        broker.host, broker.port, identifier=f"edge-{edge_id}-{uuid.uuid4().hex[:6]}"
+    ) as client:
+        await client.subscribe(edge_topic(edge_id, EdgeChannel.ACK), qos=1)
+        await client.subscribe(edge_topic(edge_id, EdgeChannel.DEVICES), qos=1)
+        yield client
+
+
+async def receive(client: aiomqtt.Client, topic: str, accept: Callable[[bytes], bool]) -> bytes:
+    """Return the payload of the next message on ``topic`` that ``accept`` likes."""
+    try:
+        async with asyncio.timeout(DEADLINE):
+            async for message in client.messages:
+                payload = message.payload
+                assert isinstance(payload, bytes)
+                if message.topic.matches(topic) and accept(payload):
+                    return payload
+    except TimeoutError:
+        pass
+    pytest.fail(f"no expected message on {topic}")
+
+
+async def acked(client: aiomqtt.Client, *alert_ids: str, edge_id: str = "e1") -> None:
+    """Wait until AlertAcks on the edge's ack topic have named every one of ``alert_ids``."""
+    waiting = set(alert_ids)
+    try:
+        async with asyncio.timeout(DEADLINE):
+            async for message in client.messages:
+                if message.topic.matches(edge_topic(edge_id, EdgeChannel.ACK)):
+                    assert isinstance(message.payload, bytes)
+                    waiting -= set(AlertAck.model_validate_json(message.payload).ids)
+                    if not waiting:
+                        return
+    except TimeoutError:
+        pass
+    pytest.fail(f"alerts {sorted(waiting)} were never acknowledged")
+
+
+async def get_json(hub: RunningHub, path: str, **params: Any) -> Any:
+    response = await hub.http.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def counters(hub: RunningHub) -> dict[str, int]:
+    health = await get_json(hub, "/api/v1/health")
+    found: dict[str, int] = health["counters"]
+    return found
+
+
+async def test_an_alert_is_acknowledged_after_commit_and_opens_a_case(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    async with edge_client(mosquitto) as edge:
+        assert (await hub.http.post("/api/v1/devices", json=SMOKE)).status_code == 201
+        registry = DeviceRegistry.model_validate_json(
+            await receive(
+                edge,
+                edge_topic("e1", EdgeChannel.DEVICES),
+                lambda raw: bool(DeviceRegistry.model_validate_json(raw).devices),
+            )
+        )
+        assert [d.id for d in registry.devices] == [SMOKE["id"]]
+
+        alert = make_alert(device_id=SMOKE["id"])
+        await edge.publish(edge_topic("e1", EdgeChannel.ALERT), alert.model_dump_json(), qos=1)
+        await acked(edge, alert.id)
+        # The ack comes after the commit, so the case is there as soon as the ack is.
+        [case] = (await get_json(hub, "/api/v1/cases"))["items"]
+        assert case["alert_count"] == 1
+        assert case["device_ids"] == [SMOKE["id"]]
+
+        # The edge re-sends (it never saw the ack): acknowledged again, still one case.
+        await edge.publish(edge_topic("e1", EdgeChannel.ALERT), alert.model_dump_json(), qos=1)
+        await acked(edge, alert.id)
+        [case] = (await get_json(hub, "/api/v1/cases"))["items"]
+        assert case["alert_count"] == 1
+        found = await counters(hub)
+        assert found["alerts_new"] == 1
+        assert found["alerts_duplicate"] == 1
+
+
+async def test_bad_messages_are_counted_and_the_hub_goes_on(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    async with edge_client(mosquitto) as edge:
+        assert (await hub.http.post("/api/v1/devices", json=SMOKE)).status_code == 201
+        topic = edge_topic("e1", EdgeChannel.ALERT)
+        await edge.publish(topic, b'{"id": "abcdefgh", "device_id": "b3-1201-smoke"', qos=1)
+        await edge.publish(topic, b"{" + b" " * MAX_PAYLOAD + b"}", qos=1)
+        stranger = make_alert(device_id="not-registered")
+        await edge.publish(topic, stranger.model_dump_json(), qos=1)
+        # Judged and logged: acknowledged so that the edge stops re-sending it.
+        await acked(edge, stranger.id)
+
+        alert = make_alert(device_id=SMOKE["id"])
+        await edge.publish(topic, alert.model_dump_json(), qos=1)
+        await acked(edge, alert.id)
+
+    found = await counters(hub)
+    assert found["rejected.malformed"] == 1
+    assert found["rejected.oversized"] == 1
+    assert found["rejected.unknown_device"] == 1
+    assert found["alerts_new"] == 1
+    assert [a["id"] for a in (await get_json(hub, "/api/v1/alerts"))["items"]] == [alert.id]
+
+
+async def test_an_edge_status_registers_its_inventory(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    inventory = [make_device("e2-gas", edge_id=None), make_device("e2-sos", edge_id=None)]
+    async with edge_client(mosquitto, "e2") as edge:
+        status = make_status("e2", devices=inventory, outbox_depth=7)
+        await edge.publish(
+            edge_topic("e2", EdgeChannel.STATUS), status.model_dump_json(), qos=1, retain=True
+        )
+        registry = DeviceRegistry.model_validate_json(
+            await receive(
+                edge,
+                edge_topic("e2", EdgeChannel.DEVICES),
+                lambda raw: len(DeviceRegistry.model_validate_json(raw).devices) == 2,
+            )
+        )
+        assert {d.edge_id for d in registry.devices} == {"e2"}
+
+    [edge_row] = (await get_json(hub, "/api/v1/edges"))["items"]
+    assert (edge_row["id"], edge_row["state"], edge_row["outbox_depth"]) == ("e2", "online", 7)
+    devices = (await get_json(hub, "/api/v1/devices", edge_id="e2"))["items"]
+    assert [d["id"] for d in devices] == ["e2-gas", "e2-sos"]
+
+
+async def test_the_live_stream_shows_alerts_and_cases(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    assert (await hub.http.post("/api/v1/devices", json=SMOKE)).status_code == 201
+    alert = make_alert(device_id=SMOKE["id"])
+    seen: list[str] = []
+    async with (
+        edge_client(mosquitto) as edge,
+        hub.http.stream("GET", "/api/v1/stream") as stream,
+    ):
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.aiter_lines()
+        async with asyncio.timeout(DEADLINE):
+            assert await anext(lines) == ": connected"
+            await edge.publish(edge_topic("e1", EdgeChannel.ALERT), alert.model_dump_json(), qos=1)
+            async for line in lines:
+                if line.startswith("event: "):
+                    seen.append(line.removeprefix("event: "))
+                if line.startswith("data: ") and '"case_opened"' in line:
+                    case_id = int(line.split('"id":')[1].split(",")[0])
+                    response = await hub.http.post(f"/api/v1/cases/{case_id}/acknowledge")
+                    assert response.status_code == 200
+                if "case_updated" in seen:
+                    break
+    assert seen == ["alert", "case_opened", "case_updated"]
+
+
+async def test_the_hub_reconnects_when_the_broker_restarts(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    assert (await hub.http.post("/api/v1/devices", json=SMOKE)).status_code == 201
+    await asyncio.to_thread(mosquitto.restart)
+
+    async def reconnected() -> bool:
+        health = await get_json(hub, "/api/v1/health")
+        return bool(health["mqtt_connected"]) and health["counters"].get("connects", 0) >= 2
+
+    await eventually(reconnected, "the hub reconnected")
+    async with edge_client(mosquitto) as edge:
+        alert = make_alert(device_id=SMOKE["id"])
+        await edge.publish(edge_topic("e1", EdgeChannel.ALERT), alert.model_dump_json(), qos=1)
+        await acked(edge, alert.id)
+
+
+async def test_alerts_sent_while_the_hub_is_down_arrive_when_it_returns(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    settings = hub_settings(mosquitto, tmp_path / "hub")
+    hub = await start_hub(settings)
+    assert (await hub.http.post("/api/v1/devices", json=SMOKE)).status_code == 201
+    await hub.http.aclose()
+    await hub.stop()
+
+    async with edge_client(mosquitto) as watcher:
+        await watcher.subscribe(HUB_STATUS_TOPIC, qos=1)
+        status = await receive(watcher, HUB_STATUS_TOPIC, lambda raw: True)
+        # A clean stop says offline itself (the last will only fires on a lost connection).
+        assert HubStatus.model_validate_json(status).state == "offline"
+
+        # The broker keeps the hub's persistent session: what is sent now waits for it.
+        alert = make_alert(device_id=SMOKE["id"])
+        await watcher.publish(edge_topic("e1", EdgeChannel.ALERT), alert.model_dump_json(), qos=1)
+        hub = await start_hub(settings.model_copy(update={"http_port": free_port()}))
+        try:
+            await acked(watcher, alert.id)
+            [case] = (await get_json(hub, "/api/v1/cases"))["items"]
+            assert case["alert_count"] == 1
+        finally:
+            await hub.http.aclose()
+            await hub.stop()
+
+
+async def test_a_burst_of_alerts_is_batched_into_one_case(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    assert (await hub.http.post("/api/v1/devices", json=SMOKE)).status_code == 201
+    alerts = [make_alert(device_id=SMOKE["id"]) for _ in range(300)]
+    async with edge_client(mosquitto) as edge:
+        for alert in alerts:
+            await edge.publish(edge_topic("e1", EdgeChannel.ALERT), alert.model_dump_json(), qos=1)
+        await acked(edge, *(alert.id for alert in alerts))
+    [case] = (await get_json(hub, "/api/v1/cases"))["items"]
+    assert case["alert_count"] == 300
+    found = await counters(hub)
+    assert found["alerts_new"] == 300
+    assert found["batches"] <= found["messages"]
+
+
+async def test_stopping_the_hub_ends_open_live_streams(hub: RunningHub) -> None:
+    async with hub.http.stream("GET", "/api/v1/stream") as stream:
+        lines = stream.aiter_lines()
+        async with asyncio.timeout(DEADLINE):
+            assert await anext(lines) == ": connected"
+            await hub.stop()
+            rest = [line async for line in lines]
+    assert all(line == "" or line.startswith(":") for line in rest)
+
+
+class PoisonedStore(HubStore):
+    """A repository that cannot store one particular alert, as a database bug would."""
+
+    def __init__(self, engine: Engine, poison: str) -> None:
+        super().__init__(engine)
+        self.poison = poison
+
+    def ingest_alerts(self, alerts: Sequence[Alert], received_at: datetime) -> IngestResult:
+        if any(alert.id == self.poison for alert in alerts):
+            raise DataError("INSERT", {}, ValueError("cannot store this one"))
+        return super().ingest_alerts(alerts, received_at)
+
+
+async def test_an_alert_that_cannot_be_stored_does_not_block_the_others(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    settings = hub_settings(mosquitto, tmp_path)
+    engine = create_hub_engine(settings.resolved_database_url())
+    await asyncio.to_thread(migrate, engine)
+    poison = make_alert(device_id=SMOKE["id"])
+    store = PoisonedStore(engine, poison.id)
+    store.register_device(make_device(SMOKE["id"]))
+    ingest = MqttIngest(settings, store, EventBus())
+    task = asyncio.create_task(ingest.run())
+    try:
+        async with edge_client(mosquitto) as edge:
+
+            async def connected() -> bool:
+                return ingest.connected
+
+            await eventually(connected, "the ingest is connected")
+            good = make_alert(device_id=SMOKE["id"])
+            topic = edge_topic("e1", EdgeChannel.ALERT)
+            await edge.publish(topic, poison.model_dump_json(), qos=1)
+            await edge.publish(topic, good.model_dump_json(), qos=1)
+            await acked(edge, poison.id, good.id)
+        assert [a.id for a in store.list_alerts()] == [good.id]
+        assert ingest.counters["rejected.unstorable"] == 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        engine.dispose()

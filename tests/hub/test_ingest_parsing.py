@@ -1,0 +1,87 @@
+"""Parsing uplink messages and the reconnect backoff, on plain values."""
+
+import pytest
+
+from devices.messages import TelemetryBatch
+from hub.ingest import (
+    AlertMessage,
+    ReconnectBackoff,
+    RejectedMessage,
+    StatusMessage,
+    TelemetryMessage,
+    parse_uplink,
+)
+from tests.hub.factories import make_alert, make_device, make_status
+
+LIMIT = 4096
+
+
+def test_an_alert_parses() -> None:
+    alert = make_alert()
+    parsed = parse_uplink("linli/edge/e1/alert", alert.model_dump_json(), max_payload_bytes=LIMIT)
+    assert parsed == AlertMessage("e1", alert)
+
+
+def test_unknown_fields_from_a_newer_edge_are_ignored() -> None:
+    payload = make_alert().model_dump_json()[:-1] + ', "firmware_hint": "v9"}'
+    parsed = parse_uplink("linli/edge/e1/alert", payload.encode(), max_payload_bytes=LIMIT)
+    assert isinstance(parsed, AlertMessage)
+
+
+def test_status_and_telemetry_parse() -> None:
+    status = make_status("e1", devices=[make_device()])
+    assert parse_uplink(
+        "linli/edge/e1/status", status.model_dump_json(), max_payload_bytes=LIMIT
+    ) == StatusMessage("e1", status)
+    batch = TelemetryBatch(edge_id="e1", points=[])
+    assert parse_uplink(
+        "linli/edge/e1/telemetry", batch.model_dump_json(), max_payload_bytes=LIMIT
+    ) == TelemetryMessage("e1", batch)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        ("linli/edge/e1/alert", b"{not json", "malformed"),
+        ("linli/edge/e1/alert", b'{"id": "abcdefgh", "device_id": "d1"}', "malformed"),
+        ("linli/edge/e1/alert", b"x" * (LIMIT + 1), "oversized"),
+        ("linli/edge/e1/alert", None, "malformed"),
+        ("linli/edge/e1/status", b"[]", "malformed"),
+        ("linli/elsewhere", b"{}", "unknown_topic"),
+        ("linli/edge/e1/ack", b"{}", "unknown_topic"),
+        ("linli/edge/+/alert", b"{}", "unknown_topic"),
+    ],
+)
+def test_bad_messages_are_rejected_with_a_reason(
+    topic: str, payload: bytes | None, reason: str
+) -> None:
+    parsed = parse_uplink(topic, payload, max_payload_bytes=LIMIT)
+    assert isinstance(parsed, RejectedMessage)
+    assert parsed.reason == reason
+    assert parsed.alert_id is None  # nothing readable to acknowledge
+
+
+def test_a_malformed_alert_names_its_device_for_the_log() -> None:
+    parsed = parse_uplink(
+        "linli/edge/e1/alert", b'{"id": "abcdefgh", "device_id": "d1"}', max_payload_bytes=LIMIT
+    )
+    assert isinstance(parsed, RejectedMessage)
+    assert (parsed.edge_id, parsed.device_id) == ("e1", "d1")
+    assert parsed.payload_head.startswith('{"id"')
+
+
+def test_an_alert_on_another_edges_topic_is_refused_but_acknowledged() -> None:
+    alert = make_alert(edge_id="e2")
+    parsed = parse_uplink("linli/edge/e1/alert", alert.model_dump_json(), max_payload_bytes=LIMIT)
+    assert isinstance(parsed, RejectedMessage)
+    assert parsed.reason == "edge_mismatch"
+    assert (parsed.edge_id, parsed.alert_id) == ("e1", alert.id)
+
+
+def test_backoff_doubles_to_its_cap_with_jitter_and_resets() -> None:
+    upper = ReconnectBackoff(0.5, 10.0, rng=lambda: 1.0)
+    assert [upper.next_delay() for _ in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    upper.reset()
+    assert upper.next_delay() == 0.5
+    lower = ReconnectBackoff(0.5, 10.0, rng=lambda: 0.0)
+    assert [lower.next_delay() for _ in range(3)] == [0.25, 0.5, 1.0]

@@ -1,0 +1,34 @@
+"""Hub settings: defaults, the environment, the database URL."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from hub.settings import HubSettings
+
+
+def test_defaults_put_sqlite_in_the_data_folder() -> None:
+    settings = HubSettings(data_dir=Path("/srv/linli"))
+    assert settings.resolved_database_url() == "sqlite:////srv/linli/hub.sqlite3"
+    assert settings.max_payload_bytes == 256 * 1024
+    assert settings.ingest_batch_max == 500
+    assert settings.start_ingest
+
+
+def test_an_explicit_url_wins() -> None:
+    url = "postgresql+psycopg://linli@db/linli"
+    assert HubSettings(database_url=url).resolved_database_url() == url
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINLI_HUB_MQTT_PORT", "11883")
+    monkeypatch.setenv("LINLI_HUB_START_INGEST", "false")
+    settings = HubSettings()
+    assert settings.mqtt_port == 11883
+    assert not settings.start_ingest
+
+
+def test_unknown_settings_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        HubSettings(mqtt_hots="typo")  # type: ignore[call-arg]
