@@ -1,0 +1,55 @@
+"""Which registered device a message came from: the site file plus what the hub pushes."""
+
+from collections.abc import Iterable
+
+from devices.observations import DeviceAddress, NativeAddress, ZigbeeAddress
+from devices.registry import Device
+
+
+class DeviceDirectory:
+    """Resolve device addresses to registered devices.
+
+    Two sources: the site file the edge starts with, and the ``DeviceRegistry`` the hub
+    pushes later. A hub entry overrides the site entry with the same id (the hub holds the
+    newer record), but replacing the hub's list never drops a site-file device: the edge must
+    keep detecting for the devices it was configured with even if the hub forgets them.
+    """
+
+    def __init__(self, site_devices: Iterable[Device] = ()) -> None:
+        self._site: dict[str, Device] = {d.id: d for d in site_devices}
+        self._hub: dict[str, Device] = {}
+        self._by_id: dict[str, Device] = {}
+        self._by_zigbee_name: dict[str, Device] = {}
+        self._rebuild()
+
+    def replace_hub_devices(self, devices: Iterable[Device]) -> None:
+        """Replace every hub-pushed device with ``devices``; site-file devices stay."""
+        self._hub = {d.id: d for d in devices}
+        self._rebuild()
+
+    def resolve(self, address: DeviceAddress) -> Device | None:
+        """Return the device behind ``address``, or None for a device nobody registered."""
+        match address:
+            case NativeAddress(device_id):
+                return self._by_id.get(device_id)
+            case ZigbeeAddress(friendly_name):
+                return self._by_zigbee_name.get(friendly_name)
+        raise AssertionError(f"unhandled address {address!r}")  # pragma: no cover
+
+    def devices(self) -> list[Device]:
+        """Return every known device, ordered by id."""
+        return [self._by_id[key] for key in sorted(self._by_id)]
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def _rebuild(self) -> None:
+        by_id = {**self._site, **self._hub}
+        by_name: dict[str, Device] = {}
+        # Hub entries are indexed last so that, if a site device and a hub device claim the
+        # same Zigbee name, the hub's newer record wins, as it does for ids.
+        for device in [*self._site.values(), *self._hub.values()]:
+            if by_id[device.id] is device and device.zigbee_name:
+                by_name[device.zigbee_name] = device
+        self._by_id = by_id
+        self._by_zigbee_name = by_name

@@ -1,0 +1,233 @@
+"""The durable store-and-forward outbox: every alert on disk until the hub acknowledges it.
+
+One SQLite file in WAL mode. Invariants the agent relies on:
+
+(a) an alert is on disk before anything else happens with it: before it is published and
+    before the device message that caused it is acknowledged to the local broker;
+(b) a device's detection state is written in the same transaction as the alerts it produced,
+    so a device message redelivered after a crash finds the transition already made and
+    produces no second alert;
+(c) an alert is deleted only when the hub's ``AlertAck`` names it;
+(d) sending order is life-safety first: devices are ordered by their most urgent pending alert
+    (``devices.kinds.forwarding_rank``, 0 = SOS), then alerts by insertion sequence. Every
+    device's own alerts keep their order (a smoke ``raised`` never overtakes the
+    ``cleared`` before it), while a device with an SOS goes ahead of one with only faults;
+(e) at most ``limit`` unacknowledged alerts are on the wire at once; one sent longer than
+    ``resend_after_s`` ago is due again; ``reset_in_flight`` (on every reconnect) makes all
+    unacknowledged alerts due again.
+
+What is in flight is deliberately NOT durable (a TEMP table): after a restart nothing is on
+the wire, so everything unacknowledged is sent again. The hub deduplicates by alert id.
+
+Errors: every ``sqlite3.Error`` is wrapped in ``OutboxError``.
+"""
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ValidationError
+
+from devices.kinds import forwarding_rank
+from devices.messages import Alert
+
+logger = logging.getLogger(__name__)
+
+FILE_NAME = "outbox.sqlite3"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    device_id TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_by_device ON alerts (device_id, rank);
+CREATE TABLE IF NOT EXISTS device_states (
+    device_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL
+);
+CREATE TEMP TABLE IF NOT EXISTS in_flight (
+    id TEXT PRIMARY KEY,
+    sent_at REAL NOT NULL
+);
+"""
+
+_DUE = """
+SELECT a.id, a.body
+FROM alerts AS a
+JOIN (SELECT device_id, MIN(rank) AS top FROM alerts GROUP BY device_id) AS d
+    ON d.device_id = a.device_id
+LEFT JOIN in_flight AS f ON f.id = a.id
+WHERE f.id IS NULL OR f.sent_at <= :stale_before
+ORDER BY d.top, a.seq
+LIMIT :room
+"""
+
+
+class OutboxError(Exception):
+    """The outbox could not read or write its database."""
+
+
+class Outbox:
+    """The SQLite outbox of one edge. Thread-safe: every method holds one lock."""
+
+    def __init__(self, connection: sqlite3.Connection, *, resend_after_s: float) -> None:
+        """Wrap an open connection; use ``Outbox.open`` instead."""
+        self._db = connection
+        self._lock = threading.Lock()
+        self.resend_after_s = resend_after_s
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        sync: Literal["full", "normal"] = "full",
+        *,
+        resend_after_s: float = 10.0,
+    ) -> "Outbox":
+        """Open (or create) the outbox database at ``path``."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE … COMMIT).
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
+        try:
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                raise OutboxError(f"outbox {path} cannot use WAL mode (got {mode!r})")
+            # FULL fsyncs the WAL on every commit: a committed alert survives a power cut.
+            db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise OutboxError(f"outbox {path} has schema {version}, expected {SCHEMA_VERSION}")
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (sqlite3.Error, OutboxError) as exc:
+            db.close()
+            if isinstance(exc, OutboxError):
+                raise
+            raise OutboxError(f"cannot prepare outbox {path}: {exc}") from exc
+        return cls(db, resend_after_s=resend_after_s)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def commit(self, device_id: str, new_state_json: str, alerts: Sequence[Alert]) -> None:
+        """Store a device's new detection state and the alerts it produced, atomically."""
+        rows = [
+            (alert.id, alert.device_id, forwarding_rank(alert.kind), alert.model_dump_json())
+            for alert in alerts
+        ]
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO device_states (device_id, state) VALUES (?, ?) "
+                "ON CONFLICT (device_id) DO UPDATE SET state = excluded.state",
+                (device_id, new_state_json),
+            )
+            # OR IGNORE: storing the same alert twice is a no-op, never a second alert.
+            db.executemany(
+                "INSERT OR IGNORE INTO alerts (id, device_id, rank, body) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+
+    def load_states(self) -> dict[str, str]:
+        """Return every device's last committed detection state (JSON), by device id."""
+        with self._reading() as db:
+            return dict(db.execute("SELECT device_id, state FROM device_states").fetchall())
+
+    def due(self, now: float, limit: int) -> list[Alert]:
+        """Return the alerts to send now, most urgent device first.
+
+        ``limit`` is the window: the most alerts that may be unacknowledged on the wire at
+        once. Alerts in flight for less than ``resend_after_s`` take up room in it; those in
+        flight for longer are due again.
+        """
+        stale_before = now - self.resend_after_s
+        with self._reading() as db:
+            (fresh,) = db.execute(
+                "SELECT COUNT(*) FROM in_flight WHERE sent_at > ?", (stale_before,)
+            ).fetchone()
+            room = limit - fresh
+            if room <= 0:
+                return []
+            rows = db.execute(_DUE, {"stale_before": stale_before, "room": room}).fetchall()
+        alerts = []
+        for alert_id, body in rows:
+            try:
+                alerts.append(Alert.model_validate_json(body))
+            except ValidationError:
+                # Kept on disk for a person to inspect; never blocks the alerts behind it.
+                logger.exception("outbox alert %s cannot be read back; not sending it", alert_id)
+        return alerts
+
+    def mark_sent(self, ids: Sequence[str], now: float) -> None:
+        """Record that these alerts were handed to the hub's broker at ``now``."""
+        with self._transaction() as db:
+            # Only alerts still stored: an ack that overtook the send must not leave a
+            # phantom in-flight entry occupying the window.
+            db.executemany(
+                "INSERT OR REPLACE INTO in_flight (id, sent_at) "
+                "SELECT id, ? FROM alerts WHERE id = ?",
+                [(now, alert_id) for alert_id in ids],
+            )
+
+    def acknowledge(self, ids: Sequence[str]) -> int:
+        """Delete the alerts the hub has committed; return how many were still stored."""
+        rows = [(alert_id,) for alert_id in ids]
+        with self._transaction() as db:
+            deleted = db.executemany("DELETE FROM alerts WHERE id = ?", rows).rowcount
+            db.executemany("DELETE FROM in_flight WHERE id = ?", rows)
+        return deleted
+
+    def reset_in_flight(self) -> None:
+        """Forget what is on the wire: every unacknowledged alert becomes due again."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM in_flight")
+
+    def depth(self) -> int:
+        """Return how many alerts wait for the hub's acknowledgement."""
+        with self._reading() as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM alerts").fetchone()
+            return int(count)
+
+    def in_flight(self) -> int:
+        """Return how many stored alerts are on the wire, fresh or stale."""
+        with self._reading() as db:
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM in_flight JOIN alerts USING (id)"
+            ).fetchone()
+            return int(count)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    # The original error matters more than a failed rollback.
+                    with suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise OutboxError(f"outbox write failed: {exc}") from exc
+                raise
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise OutboxError(f"outbox read failed: {exc}") from exc

@@ -1,0 +1,35 @@
+"""Settings of one edge agent (environment variables ``LINLI_EDGE_*``)."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from devices.adapters import DEFAULT_MAX_PAYLOAD_BYTES
+from devices.registry import Identifier
+
+
+class EdgeSettings(BaseSettings):
+    """Everything an edge agent needs to run; build it in ``main()``, never at import."""
+
+    model_config = SettingsConfigDict(env_prefix="LINLI_EDGE_", extra="forbid")
+
+    site_file: Path
+    edge_id: Identifier | None = None
+    """None: use the ``edge_id`` of the site file."""
+    data_dir: Path = Path("linli-data/edge")
+    local_mqtt_host: str = "127.0.0.1"
+    local_mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    hub_mqtt_host: str = "127.0.0.1"
+    hub_mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    z2m_base: str = "zigbee2mqtt"
+    heartbeat_s: float = Field(default=30, gt=0)
+    resend_after_s: float = Field(default=10, gt=0)
+    """Send an alert again when the hub has not acknowledged it after this long."""
+    max_in_flight: int = Field(default=200, ge=1)
+    """Unacknowledged alerts on the wire at once, so a slow hub never overflows a queue."""
+    telemetry_interval_s: float = Field(default=5, gt=0)
+    max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, ge=1)
+    outbox_sync: Literal["full", "normal"] = "full"
+    """SQLite ``synchronous`` pragma of the outbox: ``full`` survives a power cut."""

@@ -1,0 +1,246 @@
+"""Helpers for the edge component tests: a site file, a fake hub, a running agent, deadlines."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+
+from devices.messages import Alert, AlertAck, EdgeStatus, TelemetryBatch
+from devices.topics import EDGE_ROOT, EdgeChannel, edge_topic
+from edge.agent import EdgeAgent
+from edge.settings import EdgeSettings
+from linli.brokers import MosquittoProcess
+
+EDGE_ID = "edge-test"
+DEADLINE_S = 20.0
+
+SITE_TOML = f"""
+[site]
+name = "Test Courtyard"
+edge_id = "{EDGE_ID}"
+
+[[devices]]
+id = "b3-smoke"
+kind = "smoke"
+location = "Building 3/Floor 12/Unit 1201"
+
+[[devices]]
+id = "b3-co"
+kind = "co"
+location = "Building 3/Floor 12/Unit 1201"
+
+[[devices]]
+id = "b3-sos"
+kind = "sos_button"
+location = "Building 3/Floor 12/Unit 1201"
+zigbee_name = "b3 1201 sos"
+
+[[devices]]
+id = "bike-leak"
+kind = "water_leak"
+location = "Building 3/Basement/Bike room"
+zigbee_name = "bike leak"
+"""
+
+
+class ManualClock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def eventually(
+    predicate: Callable[[], bool], what: str, *, deadline_s: float = DEADLINE_S
+) -> None:
+    """Wait until ``predicate()`` holds, failing the test after a deadline."""
+    give_up = time.monotonic() + deadline_s
+    while not predicate():
+        if time.monotonic() > give_up:
+            pytest.fail(f"timed out waiting for: {what}")
+        await asyncio.sleep(0.02)
+
+
+class FakeHub:
+    """Plays the hub: collects what the edge sends upstream and acknowledges alerts.
+
+    It keeps a persistent session and reconnects by itself, so it misses nothing while its
+    broker restarts.
+    """
+
+    def __init__(self, broker: MosquittoProcess, *, auto_ack: bool = True) -> None:
+        self.broker = broker
+        self.auto_ack = auto_ack
+        self.alerts: list[Alert] = []
+        self.statuses: list[EdgeStatus] = []
+        self.telemetry: list[TelemetryBatch] = []
+        self._client: aiomqtt.Client | None = None
+        self._identifier = f"fake-hub-{uuid.uuid4().hex[:8]}"
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
+    def received(self, alert_id: str) -> int:
+        """Return how many copies of one alert arrived."""
+        return sum(1 for a in self.alerts if a.id == alert_id)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self.broker.host,
+                    self.broker.port,
+                    identifier=self._identifier,
+                    clean_session=False,
+                ) as client:
+                    await client.subscribe(
+                        [
+                            (f"{EDGE_ROOT}/+/{EdgeChannel.ALERT}", 1),
+                            (f"{EDGE_ROOT}/+/{EdgeChannel.STATUS}", 1),
+                            (f"{EDGE_ROOT}/+/{EdgeChannel.TELEMETRY}", 0),
+                        ]
+                    )
+                    self._client = client
+                    async for message in client.messages:
+                        await self._handle(message)
+            except aiomqtt.MqttError:
+                pass
+            finally:
+                self._client = None
+            await asyncio.sleep(0.1)
+
+    async def _handle(self, message: aiomqtt.Message) -> None:
+        assert isinstance(message.payload, bytes)
+        channel = message.topic.value.rsplit("/", 1)[-1]
+        if channel == EdgeChannel.ALERT:
+            alert = Alert.model_validate_json(message.payload)
+            self.alerts.append(alert)
+            if self.auto_ack:
+                await self.ack([alert.id])
+        elif channel == EdgeChannel.STATUS and message.payload:
+            self.statuses.append(EdgeStatus.model_validate_json(message.payload))
+        elif channel == EdgeChannel.TELEMETRY:
+            self.telemetry.append(TelemetryBatch.model_validate_json(message.payload))
+
+    async def ack(self, ids: list[str]) -> None:
+        await self.publish(
+            edge_topic(EDGE_ID, EdgeChannel.ACK), AlertAck(ids=ids).model_dump_json()
+        )
+
+    async def publish(self, topic: str, payload: str, *, retain: bool = False) -> None:
+        assert self._client is not None, "the fake hub is not connected"
+        await self._client.publish(topic, payload, qos=1, retain=retain)
+
+
+@asynccontextmanager
+async def running_hub(broker: MosquittoProcess, *, auto_ack: bool = True) -> AsyncIterator[FakeHub]:
+    """Run a fake hub as a task until the block ends."""
+    hub = FakeHub(broker, auto_ack=auto_ack)
+    task = asyncio.create_task(hub.run(), name="fake-hub")
+    try:
+        await eventually(lambda: hub.connected, "the fake hub to connect")
+        yield hub
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+@asynccontextmanager
+async def running_agent(
+    agent: EdgeAgent, *, wait_for_uplink: bool = True
+) -> AsyncIterator[EdgeAgent]:
+    """Run an agent as a task until the block ends, as the demo does; then cancel it."""
+    task = asyncio.create_task(agent.run(), name="edge-under-test")
+
+    def ready() -> bool:
+        if task.done():
+            task.result()  # raise whatever killed it
+            pytest.fail("the agent stopped by itself")
+        return agent.local_ready and (agent.uplink_ready or not wait_for_uplink)
+
+    try:
+        await eventually(ready, "the agent to connect")
+        yield agent
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+class Devices:
+    """Plays the devices on the local broker."""
+
+    def __init__(self, broker: MosquittoProcess) -> None:
+        self.broker = broker
+
+    async def publish(self, topic: str, payload: bytes | str, *, retain: bool = False) -> None:
+        async with aiomqtt.Client(self.broker.host, self.broker.port) as client:
+            await client.publish(topic, payload, qos=1, retain=retain)
+
+    async def publish_cli(self, topic: str, payload: str) -> None:
+        """Publish with the real ``mosquitto_pub``, as a shell script on a device would."""
+        process = await asyncio.create_subprocess_exec(
+            "mosquitto_pub",
+            "-h",
+            self.broker.host,
+            "-p",
+            str(self.broker.port),
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-s",  # the message from stdin, byte for byte
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await process.communicate(payload.encode())
+        assert process.returncode == 0, stderr.decode()
+
+
+@pytest.fixture
+def site_file(tmp_path: Path) -> Path:
+    path = tmp_path / "site.toml"
+    path.write_text(SITE_TOML)
+    return path
+
+
+@pytest.fixture
+def make_settings(
+    tmp_path: Path, site_file: Path, mosquitto: MosquittoProcess
+) -> Callable[..., EdgeSettings]:
+    """Build settings for an agent on the ``mosquitto`` broker (both sides by default)."""
+
+    def build(**overrides: Any) -> EdgeSettings:
+        values: dict[str, Any] = {
+            "site_file": site_file,
+            "data_dir": tmp_path / "edge-data",
+            "local_mqtt_port": mosquitto.port,
+            "hub_mqtt_port": mosquitto.port,
+            "heartbeat_s": 60.0,
+            "resend_after_s": 0.5,
+            "telemetry_interval_s": 0.1,
+        }
+        values.update(overrides)
+        return EdgeSettings(**values)
+
+    return build
+
+
+def no_jitter() -> float:
+    """Backoff jitter pinned to its shortest, so reconnects in tests come quickly."""
+    return 0.0

@@ -1,0 +1,292 @@
+"""Detection rules on plain values: thresholds at their bounds, hysteresis, transitions only."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from devices.kinds import AlertKind, AlertState, DeviceKind, Severity
+from devices.observations import AvailabilityChange, DeviceEvent, Observation, StateUpdate
+from devices.payloads import Readings
+from devices.registry import Device
+from devices.zigbee2mqtt import decode_zigbee_state
+from edge.detection import (
+    PROFILE,
+    AlertDecision,
+    DeviceState,
+    GasLevel,
+    StateFormatError,
+    detect,
+)
+
+T0 = datetime(2026, 4, 17, 12, 0, tzinfo=UTC)
+
+
+def device(kind: DeviceKind, device_id: str = "dev-1") -> Device:
+    return Device(id=device_id, kind=kind, location="Building 3/Floor 12/Unit 1201")
+
+
+def reading(**values: Any) -> StateUpdate:
+    return StateUpdate(Readings(**values))
+
+
+def run(
+    kind: DeviceKind, observations: list[Observation], state: DeviceState | None = None
+) -> tuple[DeviceState, list[AlertDecision]]:
+    """Feed observations one by one (a second apart); return the final state and all alerts."""
+    current = state or DeviceState()
+    alerts: list[AlertDecision] = []
+    for i, observation in enumerate(observations):
+        result = detect(current, device(kind), observation, T0 + timedelta(seconds=i))
+        current = result.state
+        alerts.extend(result.alerts)
+    return current, alerts
+
+
+def summary(alerts: list[AlertDecision]) -> list[tuple[AlertKind, AlertState, Severity]]:
+    return [(a.kind, a.state, a.severity) for a in alerts]
+
+
+RAISED, CLEARED = AlertState.RAISED, AlertState.CLEARED
+CRIT, HIGH, MED, LOW = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
+
+
+# --- CO ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ppm", "raised"), [(49.9, False), (50.0, True), (50.1, True), (0.0, False)]
+)
+def test_co_raises_at_50_ppm(ppm: float, raised: bool) -> None:
+    _, alerts = run(DeviceKind.CO, [reading(co_ppm=ppm)])
+    assert summary(alerts) == ([(AlertKind.CO, RAISED, CRIT)] if raised else [])
+
+
+@pytest.mark.parametrize(("ppm", "cleared"), [(35.0, False), (34.9, True), (49.0, False)])
+def test_co_clears_below_35_ppm(ppm: float, cleared: bool) -> None:
+    state, _ = run(DeviceKind.CO, [reading(co_ppm=60.0)])
+    state, alerts = run(DeviceKind.CO, [reading(co_ppm=ppm)], state)
+    assert summary(alerts) == ([(AlertKind.CO, CLEARED, CRIT)] if cleared else [])
+    assert (AlertKind.CO in state.raised) is not cleared
+
+
+def test_co_alarm_flag_raises_and_clears() -> None:
+    _, alerts = run(DeviceKind.CO, [reading(co_alarm=True), reading(co_alarm=False)])
+    assert summary(alerts) == [(AlertKind.CO, RAISED, CRIT), (AlertKind.CO, CLEARED, CRIT)]
+
+
+def test_co_flapping_between_the_bounds_alerts_once() -> None:
+    values = [51.0, 40.0, 50.0, 36.0, 55.0, 35.0]
+    _, alerts = run(DeviceKind.CO, [reading(co_ppm=v) for v in values])
+    assert summary(alerts) == [(AlertKind.CO, RAISED, CRIT)]
+
+
+def test_reason_names_rule_values_and_profile() -> None:
+    _, alerts = run(DeviceKind.CO, [reading(co_ppm=70.0)])
+    reason = alerts[0].reason
+    assert reason.rule == "co_ppm>=50"
+    assert reason.values == {"co_ppm": 70.0}
+    assert reason.profile == PROFILE == "placeholder-thresholds"
+    assert alerts[0].event_time == T0
+
+
+# --- heat --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("celsius", "raised"), [(56.9, False), (57.0, True)])
+@pytest.mark.parametrize("kind", [DeviceKind.HEAT, DeviceKind.SMOKE])
+def test_heat_raises_at_57_c(kind: DeviceKind, celsius: float, raised: bool) -> None:
+    _, alerts = run(kind, [reading(temperature_c=celsius)])
+    assert summary(alerts) == ([(AlertKind.HEAT, RAISED, CRIT)] if raised else [])
+
+
+@pytest.mark.parametrize(("celsius", "cleared"), [(50.0, False), (49.9, True)])
+def test_heat_clears_below_50_c(celsius: float, cleared: bool) -> None:
+    _, alerts = run(DeviceKind.HEAT, [reading(temperature_c=60.0), reading(temperature_c=celsius)])
+    expected = [(AlertKind.HEAT, RAISED, CRIT)]
+    assert summary(alerts) == expected + ([(AlertKind.HEAT, CLEARED, CRIT)] if cleared else [])
+
+
+@pytest.mark.parametrize("kind", [DeviceKind.WATER_LEAK, DeviceKind.CO, DeviceKind.DOOR_CONTACT])
+def test_temperature_of_other_devices_is_only_telemetry(kind: DeviceKind) -> None:
+    _, alerts = run(kind, [reading(temperature_c=80.0, humidity_pct=40.0)])
+    assert alerts == []
+
+
+# --- gas ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pct", "expected"),
+    [
+        (9.9, []),
+        (10.0, [(AlertKind.GAS, RAISED, HIGH)]),
+        (19.9, [(AlertKind.GAS, RAISED, HIGH)]),
+        (20.0, [(AlertKind.GAS, RAISED, CRIT)]),
+    ],
+)
+def test_gas_warning_at_10_and_alarm_at_20_lel(
+    pct: float, expected: list[tuple[AlertKind, AlertState, Severity]]
+) -> None:
+    _, alerts = run(DeviceKind.GAS, [reading(gas_lel_pct=pct)])
+    assert summary(alerts) == expected
+
+
+def test_gas_climbing_through_warning_to_alarm_escalates_with_a_new_alert() -> None:
+    values = [5.0, 10.0, 15.0, 20.0, 25.0, 12.0, 8.0, 7.9, 9.0]
+    state, alerts = run(DeviceKind.GAS, [reading(gas_lel_pct=v) for v in values])
+    assert summary(alerts) == [
+        (AlertKind.GAS, RAISED, HIGH),
+        (AlertKind.GAS, RAISED, CRIT),
+        (AlertKind.GAS, CLEARED, CRIT),
+    ]
+    assert state.gas is GasLevel.CLEAR
+
+
+def test_gas_warning_holds_between_8_and_10() -> None:
+    state, alerts = run(DeviceKind.GAS, [reading(gas_lel_pct=v) for v in [11.0, 9.0, 8.0]])
+    assert summary(alerts) == [(AlertKind.GAS, RAISED, HIGH)]
+    assert state.gas is GasLevel.WARNING
+    _, alerts = run(DeviceKind.GAS, [reading(gas_lel_pct=7.9)], state)
+    assert summary(alerts) == [(AlertKind.GAS, CLEARED, HIGH)]
+
+
+def test_gas_flag_is_an_alarm() -> None:
+    _, alerts = run(DeviceKind.GAS, [reading(gas=False), reading(gas=True), reading(gas=False)])
+    assert summary(alerts) == [(AlertKind.GAS, RAISED, CRIT), (AlertKind.GAS, CLEARED, CRIT)]
+
+
+# --- smoke -------------------------------------------------------------------------------
+
+
+def test_smoke_raises_and_clears_once() -> None:
+    observations: list[Observation] = [
+        reading(smoke=False),
+        reading(smoke=True),
+        reading(smoke=True),
+        reading(smoke=False),
+        reading(smoke=False),
+    ]
+    _, alerts = run(DeviceKind.SMOKE, observations)
+    assert summary(alerts) == [(AlertKind.SMOKE, RAISED, CRIT), (AlertKind.SMOKE, CLEARED, CRIT)]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"smoke_test": True},
+        {"smoke_test": True, "smoke": True},
+        {"smoke_test": True, "smoke": False},
+    ],
+)
+def test_smoke_self_test_is_recorded_and_never_an_alarm(values: dict[str, bool]) -> None:
+    result = detect(DeviceState(), device(DeviceKind.SMOKE), reading(**values), T0)
+    assert result.self_test
+    assert result.alerts == ()
+    assert result.state == DeviceState()
+
+
+# --- water leak, battery, availability ---------------------------------------------------
+
+
+def test_water_leak_flapping_alerts_on_each_transition_only() -> None:
+    flags = [True, True, False, True, False, False]
+    _, alerts = run(DeviceKind.WATER_LEAK, [reading(water_leak=f) for f in flags])
+    assert [a.state for a in alerts] == [RAISED, CLEARED, RAISED, CLEARED]
+    assert {a.severity for a in alerts} == {HIGH}
+
+
+@pytest.mark.parametrize(("pct", "raised"), [(15.0, False), (14.9, True)])
+def test_battery_low_below_15_pct(pct: float, raised: bool) -> None:
+    _, alerts = run(DeviceKind.SMOKE, [reading(battery_pct=pct)])
+    assert summary(alerts) == ([(AlertKind.BATTERY_LOW, RAISED, LOW)] if raised else [])
+
+
+@pytest.mark.parametrize(("pct", "cleared"), [(24.9, False), (25.0, True)])
+def test_battery_clears_at_25_pct(pct: float, cleared: bool) -> None:
+    state, _ = run(DeviceKind.SMOKE, [reading(battery_pct=10.0)])
+    _, alerts = run(DeviceKind.SMOKE, [reading(battery_pct=pct)], state)
+    assert summary(alerts) == ([(AlertKind.BATTERY_LOW, CLEARED, LOW)] if cleared else [])
+
+
+def test_battery_low_flag() -> None:
+    flags = [False, True, True, False]
+    _, alerts = run(DeviceKind.GAS, [reading(battery_low=f) for f in flags])
+    assert [a.state for a in alerts] == [RAISED, CLEARED]
+
+
+def test_availability_offline_and_back() -> None:
+    observations: list[Observation] = [
+        AvailabilityChange(online=True),
+        AvailabilityChange(online=False),
+        AvailabilityChange(online=False),
+        AvailabilityChange(online=True),
+    ]
+    _, alerts = run(DeviceKind.WATER_LEAK, observations)
+    assert summary(alerts) == [
+        (AlertKind.DEVICE_OFFLINE, RAISED, MED),
+        (AlertKind.DEVICE_OFFLINE, CLEARED, MED),
+    ]
+
+
+# --- SOS ---------------------------------------------------------------------------------
+
+
+def test_every_sos_press_is_a_new_alert() -> None:
+    presses: list[Observation] = [
+        DeviceEvent("press"),
+        DeviceEvent("press"),
+        DeviceEvent("long_press"),
+    ]
+    _, alerts = run(DeviceKind.SOS_BUTTON, presses)
+    assert summary(alerts) == [(AlertKind.SOS, RAISED, CRIT)] * 3
+
+
+def test_button_events_of_other_devices_are_not_sos() -> None:
+    _, alerts = run(DeviceKind.DOOR_READER, [DeviceEvent("press")])
+    assert alerts == []
+    _, alerts = run(DeviceKind.SOS_BUTTON, [DeviceEvent("card_presented")])
+    assert alerts == []
+
+
+def test_zigbee2mqtt_emergency_then_null_action_is_exactly_one_sos() -> None:
+    messages: list[dict[str, Any]] = [
+        {"action": "emergency", "battery": 100, "last_seen": "2026-04-17T23:33:22+08:00"},
+        {"action": None, "battery": 100, "last_seen": "2026-04-17T23:33:23+08:00"},
+        {"action": "", "battery": 100},
+    ]
+    observations = [obs for m in messages for obs in decode_zigbee_state(m)]
+    _, alerts = run(DeviceKind.SOS_BUTTON, observations)
+    assert summary(alerts) == [(AlertKind.SOS, RAISED, CRIT)]
+
+
+# --- combined and state ------------------------------------------------------------------
+
+
+def test_one_reading_can_raise_several_alerts_life_safety_first() -> None:
+    obs = reading(battery_pct=5.0, temperature_c=70.0, smoke=True)
+    _, alerts = run(DeviceKind.SMOKE, [obs])
+    assert [a.kind for a in alerts] == [AlertKind.SMOKE, AlertKind.HEAT, AlertKind.BATTERY_LOW]
+
+
+def test_repeated_readings_emit_nothing() -> None:
+    obs = reading(co_ppm=80.0, battery_pct=5.0, water_leak=True, gas_lel_pct=30.0)
+    state, first = run(DeviceKind.CO, [obs])
+    assert len(first) == 4
+    _, again = run(DeviceKind.CO, [obs, obs, obs], state)
+    assert again == []
+
+
+def test_state_round_trips_through_json() -> None:
+    state, _ = run(DeviceKind.SMOKE, [reading(smoke=True, battery_low=True, gas_lel_pct=12.0)])
+    text = state.to_json()
+    assert json.loads(text) == {"raised": ["battery_low", "smoke"], "gas": "warning"}
+    assert DeviceState.from_json(text) == state
+    assert DeviceState.from_json("{}") == DeviceState()
+
+
+@pytest.mark.parametrize("text", ["not json", "[]", '{"raised": ["fire"]}', '{"raised": ["sos"]}'])
+def test_unreadable_state_is_refused(text: str) -> None:
+    with pytest.raises(StateFormatError):
+        DeviceState.from_json(text)

@@ -1,0 +1,209 @@
+"""The outbox on a real SQLite file: ordering, durability, acknowledgement, in-flight window."""
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from devices.kinds import AlertKind, AlertState, Severity
+from devices.messages import Alert, AlertReason
+from edge.outbox import FILE_NAME, Outbox, OutboxError
+
+T0 = datetime(2026, 4, 17, 12, 0, tzinfo=UTC)
+WINDOW = 1000  # larger than any test's outbox: the window is tested on its own
+
+
+def alert(device_id: str, kind: AlertKind, state: AlertState = AlertState.RAISED) -> Alert:
+    return Alert(
+        id=uuid.uuid4().hex,
+        edge_id="edge-test",
+        device_id=device_id,
+        kind=kind,
+        state=state,
+        severity=Severity.CRITICAL,
+        ts=T0,
+        detected_at=T0,
+        location="Building 1",
+        reason=AlertReason(rule="test"),
+    )
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "edge" / FILE_NAME
+
+
+@pytest.fixture
+def outbox(path: Path) -> Iterator[Outbox]:
+    box = Outbox.open(path, "full", resend_after_s=10)
+    yield box
+    box.close()
+
+
+def store(outbox: Outbox, *alerts: Alert) -> None:
+    for a in alerts:
+        outbox.commit(a.device_id, "{}", [a])
+
+
+def ids(alerts: list[Alert]) -> list[str]:
+    return [a.id for a in alerts]
+
+
+@pytest.mark.parametrize(("sync", "pragma"), [("full", 2), ("normal", 1)])
+def test_opens_in_wal_mode_with_the_requested_sync(
+    path: Path, sync: Literal["full", "normal"], pragma: int
+) -> None:
+    box = Outbox.open(path, sync)
+    try:
+        assert box._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert box._db.execute("PRAGMA synchronous").fetchone()[0] == pragma
+    finally:
+        box.close()
+
+
+def test_sos_inserted_after_100_faults_of_other_devices_goes_first(outbox: Outbox) -> None:
+    faults = [alert(f"sensor-{i}", AlertKind.BATTERY_LOW) for i in range(100)]
+    store(outbox, *faults)
+    sos = alert("button-1", AlertKind.SOS)
+    store(outbox, sos)
+    due = outbox.due(now=0.0, limit=WINDOW)
+    assert due[0].id == sos.id
+    assert ids(due[1:]) == ids(faults)
+
+
+def test_life_safety_device_goes_first_with_its_own_order_kept(outbox: Outbox) -> None:
+    leak = alert("leak-1", AlertKind.WATER_LEAK)
+    offline = alert("smoke-1", AlertKind.DEVICE_OFFLINE)
+    online = alert("smoke-1", AlertKind.DEVICE_OFFLINE, AlertState.CLEARED)
+    fire = alert("smoke-1", AlertKind.SMOKE)
+    battery = alert("leak-2", AlertKind.BATTERY_LOW)
+    gas = alert("gas-1", AlertKind.GAS)
+    store(outbox, leak, offline, online, fire, battery, gas)
+    # smoke-1's most urgent alert is smoke (rank 1), so all of smoke-1's alerts lead, in
+    # their own order; gas-1 (rank 1) follows by sequence; then property damage, then faults.
+    assert ids(outbox.due(now=0.0, limit=WINDOW)) == ids(
+        [offline, online, fire, gas, leak, battery]
+    )
+
+
+def test_per_device_order_survives_interleaving(outbox: Outbox) -> None:
+    stored = [
+        alert(device, kind, state)
+        for _ in range(5)
+        for device, kind in [("a", AlertKind.WATER_LEAK), ("b", AlertKind.SMOKE)]
+        for state in (AlertState.RAISED, AlertState.CLEARED)
+    ]
+    store(outbox, *stored)
+    due = outbox.due(now=0.0, limit=WINDOW)
+    for device in ("a", "b"):
+        assert ids([a for a in due if a.device_id == device]) == ids(
+            [a for a in stored if a.device_id == device]
+        )
+    assert {a.device_id for a in due[:10]} == {"b"}
+
+
+def test_alerts_and_state_survive_reopening(path: Path) -> None:
+    first = Outbox.open(path, "full")
+    stored = [alert("smoke-1", AlertKind.SMOKE), alert("smoke-1", AlertKind.HEAT)]
+    first.commit("smoke-1", '{"raised": ["heat", "smoke"], "gas": "clear"}', stored)
+    first.close()
+
+    again = Outbox.open(path, "full")
+    try:
+        assert again.depth() == 2
+        assert again.load_states() == {"smoke-1": '{"raised": ["heat", "smoke"], "gas": "clear"}'}
+        assert again.due(now=0.0, limit=WINDOW) == stored
+    finally:
+        again.close()
+
+
+def test_state_and_alerts_commit_together_or_not_at_all(outbox: Outbox, path: Path) -> None:
+    outbox.commit("smoke-1", '{"raised": [], "gas": "clear"}', [])
+    # Make the alert insert fail inside the transaction: the state update must roll back.
+    with sqlite3.connect(path) as other:
+        other.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON alerts BEGIN SELECT RAISE(ABORT, 'full'); END"
+        )
+    with pytest.raises(OutboxError, match="full"):
+        outbox.commit(
+            "smoke-1", '{"raised": ["smoke"], "gas": "clear"}', [alert("smoke-1", AlertKind.SMOKE)]
+        )
+    assert outbox.load_states() == {"smoke-1": '{"raised": [], "gas": "clear"}'}
+    assert outbox.depth() == 0
+
+
+def test_acknowledge_deletes_only_the_named_alerts(outbox: Outbox, path: Path) -> None:
+    a, b, c = (alert("x", AlertKind.SMOKE) for _ in range(3))
+    store(outbox, a, b, c)
+    assert outbox.acknowledge([a.id, c.id, "unknown-id-123"]) == 2
+    assert outbox.acknowledge([a.id]) == 0
+    assert ids(outbox.due(now=0.0, limit=WINDOW)) == [b.id]
+    outbox.close()
+    reopened = Outbox.open(path)
+    try:
+        assert reopened.depth() == 1
+    finally:
+        reopened.close()
+
+
+def test_storing_the_same_alert_twice_keeps_one(outbox: Outbox) -> None:
+    a = alert("x", AlertKind.SOS)
+    store(outbox, a, a)
+    assert outbox.depth() == 1
+
+
+def test_window_limits_what_is_on_the_wire(outbox: Outbox) -> None:
+    stored = [alert(f"d{i}", AlertKind.WATER_LEAK) for i in range(5)]
+    store(outbox, *stored)
+    first = outbox.due(now=0.0, limit=2)
+    assert ids(first) == ids(stored[:2])
+    outbox.mark_sent(ids(first), now=0.0)
+    assert outbox.due(now=1.0, limit=2) == []
+    outbox.acknowledge([first[0].id])
+    assert ids(outbox.due(now=1.0, limit=2)) == [stored[2].id]
+
+
+def test_in_flight_alert_is_sent_again_after_resend_after_s(outbox: Outbox) -> None:
+    a, b = alert("a", AlertKind.SMOKE), alert("b", AlertKind.WATER_LEAK)
+    store(outbox, a, b)
+    outbox.mark_sent([a.id, b.id], now=100.0)
+    assert outbox.due(now=109.9, limit=WINDOW) == []
+    assert ids(outbox.due(now=110.0, limit=WINDOW)) == [a.id, b.id]
+    outbox.mark_sent([a.id], now=110.0)
+    assert ids(outbox.due(now=115.0, limit=WINDOW)) == [b.id]
+    assert outbox.in_flight() == 2
+
+
+def test_reset_in_flight_makes_everything_due_again(outbox: Outbox) -> None:
+    stored = [alert("a", AlertKind.SOS), alert("b", AlertKind.CO)]
+    store(outbox, *stored)
+    outbox.mark_sent(ids(stored), now=0.0)
+    assert outbox.due(now=1.0, limit=WINDOW) == []
+    outbox.reset_in_flight()
+    assert outbox.in_flight() == 0
+    assert ids(outbox.due(now=1.0, limit=WINDOW)) == ids(stored)
+
+
+def test_in_flight_is_not_durable(path: Path) -> None:
+    box = Outbox.open(path)
+    a = alert("a", AlertKind.SOS)
+    store(box, a)
+    box.mark_sent([a.id], now=0.0)
+    box.close()
+    box = Outbox.open(path)
+    try:
+        assert ids(box.due(now=0.0, limit=WINDOW)) == [a.id]
+    finally:
+        box.close()
+
+
+def test_marking_an_acknowledged_alert_sent_does_not_hold_the_window(outbox: Outbox) -> None:
+    a, b = alert("a", AlertKind.SOS), alert("b", AlertKind.SOS)
+    store(outbox, a, b)
+    outbox.acknowledge([a.id])
+    outbox.mark_sent([a.id], now=0.0)
+    assert ids(outbox.due(now=0.0, limit=1)) == [b.id]

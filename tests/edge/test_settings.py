@@ -1,0 +1,53 @@
+"""Edge settings: defaults, the environment, strictness, and the edge id from the site file."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from devices.adapters import DEFAULT_MAX_PAYLOAD_BYTES
+from edge.agent import EdgeAgent
+from edge.settings import EdgeSettings
+from tests.edge.conftest import EDGE_ID
+
+
+def test_defaults(site_file: Path) -> None:
+    settings = EdgeSettings(site_file=site_file)
+    assert settings.edge_id is None
+    assert settings.data_dir == Path("linli-data/edge")
+    assert (settings.local_mqtt_host, settings.local_mqtt_port) == ("127.0.0.1", 1883)
+    assert (settings.hub_mqtt_host, settings.hub_mqtt_port) == ("127.0.0.1", 1883)
+    assert settings.z2m_base == "zigbee2mqtt"
+    assert (settings.heartbeat_s, settings.resend_after_s) == (30, 10)
+    assert (settings.max_in_flight, settings.telemetry_interval_s) == (200, 5)
+    assert settings.max_payload_bytes == DEFAULT_MAX_PAYLOAD_BYTES
+    assert settings.outbox_sync == "full"
+
+
+def test_reads_the_environment(site_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINLI_EDGE_HUB_MQTT_PORT", "8883")
+    monkeypatch.setenv("LINLI_EDGE_OUTBOX_SYNC", "normal")
+    settings = EdgeSettings(site_file=site_file)
+    assert settings.hub_mqtt_port == 8883
+    assert settings.outbox_sync == "normal"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"hub_port": 1883}, {"outbox_sync": "off"}, {"edge_id": "bad/id"}, {"max_in_flight": 0}],
+)
+def test_refuses_unknown_or_invalid_values(site_file: Path, bad: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        EdgeSettings(site_file=site_file, **bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("override", "expected"), [(None, EDGE_ID), ("edge-other", "edge-other")])
+def test_edge_id_comes_from_the_site_file_unless_set(
+    tmp_path: Path, site_file: Path, override: str | None, expected: str
+) -> None:
+    agent = EdgeAgent(EdgeSettings(site_file=site_file, edge_id=override, data_dir=tmp_path))
+    try:
+        assert agent.edge_id == expected
+        assert {d.edge_id for d in agent.site_devices} == {expected}
+    finally:
+        agent.outbox.close()
