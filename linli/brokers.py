@@ -5,6 +5,7 @@ for ``linli demo``, the test suite and the benchmarks.
 """
 
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,34 @@ from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+
+SITE_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto.conf"
+"""The Mosquitto configuration shipped for a real site."""
+
+SET_BY_LAUNCHER = frozenset(
+    {
+        "listener",
+        "persistence",
+        "persistence_location",
+        "log_dest",
+        "allow_anonymous",
+        "password_file",
+        "acl_file",
+    }
+)
+"""Directives MosquittoProcess writes itself, or that would lock a private broker out."""
+
+
+def site_tuning(config: Path = SITE_CONFIG) -> str:
+    """Return the shipped site configuration's tuning lines, without what the launcher sets."""
+    return "\n".join(
+        line
+        for line in config.read_text().splitlines()
+        if line.strip()
+        and not line.lstrip().startswith("#")
+        and line.split()[0] not in SET_BY_LAUNCHER
+    )
 
 
 class BrokerError(Exception):
@@ -119,11 +148,14 @@ class MosquittoProcess:
             "log_dest stderr",
             "log_type error",
             "log_type warning",
+            # Run as root, Mosquitto drops to user "mosquitto", which cannot write our folder.
+            "user root" if os.geteuid() == 0 else "",
             self.config_extra,
         ]
         conf.write_text("\n".join(lines) + "\n")
-        log = (self.workdir / "mosquitto.log").open("ab")
-        self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
+        # The child inherits the log's descriptor; the parent's copy is closed straight away.
+        with (self.workdir / "mosquitto.log").open("ab") as log:
+            self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
         try:
             wait_for_port(self.host, self.port)
         except BrokerError:
