@@ -1,0 +1,204 @@
+"""The ``linli`` command: ``demo``, ``hub``, ``edge`` and ``simulate``."""
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from devices.site import SiteFile
+from edge.agent import EdgeAgent
+from edge.settings import EdgeSettings
+from hub.service import serve
+from hub.settings import HubSettings
+from linli.demo import DemoEndpoints, DemoOptions, run_demo
+from simulators.runner import run_scenario
+from simulators.scenarios import SCENARIOS
+from simulators.sites import sample_site_path
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Linli (邻里): community hazard sensors, SOS buttons and cases, edge to hub.",
+)
+
+DataDir = Annotated[Path, typer.Option(help="Folder for everything durable (databases, outbox).")]
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    # Chatty third-party loggers: their INFO lines are per connection or per packet.
+    for name in ("amqtt", "transitions", "uvicorn.access", "mqtt"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main``; SIGINT or SIGTERM cancels it, so every part shuts down cleanly."""
+
+    async def supervised() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await main
+        except asyncio.CancelledError:
+            logging.getLogger("linli").info("stopped")
+
+    asyncio.run(supervised())
+
+
+def _split_address(value: str, option: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise typer.BadParameter(f"{option} must be HOST:PORT, got {value!r}")
+    return host, int(port)
+
+
+@app.command()
+def demo(
+    no_simulators: Annotated[
+        bool, typer.Option("--no-simulators", help="Run without simulated devices.")
+    ] = False,
+    http_port: Annotated[
+        int | None, typer.Option(help="Hub HTTP port (default 8080 or free).")
+    ] = None,
+    mqtt_port: Annotated[int | None, typer.Option(help="MQTT port (default 1883 or free).")] = None,
+    data_dir: DataDir = Path("linli-data"),
+    site: Annotated[Path | None, typer.Option(help="Site file (default: the sample).")] = None,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the whole stack on embedded defaults: broker, hub, one edge, simulators."""
+    _configure_logging(verbose)
+
+    def announce(endpoints: DemoEndpoints) -> None:
+        typer.echo(
+            "\nLinli demo is running.\n"
+            f"  hub:       {endpoints.hub_url}   (API {endpoints.hub_url}/api/v1, docs /docs)\n"
+            f"  MQTT:      {endpoints.mqtt_host}:{endpoints.mqtt_port}\n"
+            f"  edge:      {endpoints.edge_id} serving {endpoints.site_file}\n"
+            f"  data:      {data_dir.resolve()}\n"
+            "Press Ctrl-C to stop.\n",
+        )
+
+    options = DemoOptions(
+        data_dir=data_dir,
+        http_port=http_port,
+        mqtt_port=mqtt_port,
+        simulators=not no_simulators,
+        site_file=site,
+        speed=speed,
+    )
+    _run_until_signalled(run_demo(options, on_ready=announce))
+
+
+@app.command()
+def hub(
+    data_dir: DataDir = Path("linli-data/hub"),
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL; default SQLite in the data folder.")
+    ] = None,
+    mqtt: Annotated[str, typer.Option(help="The hub's MQTT broker, HOST:PORT.")] = "127.0.0.1:1883",
+    http_host: Annotated[str, typer.Option()] = "127.0.0.1",
+    http_port: Annotated[int, typer.Option()] = 8080,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the hub: MQTT ingest, cases and the HTTP API."""
+
+    _configure_logging(verbose)
+    mqtt_host, mqtt_port = _split_address(mqtt, "--mqtt")
+    settings = HubSettings(
+        data_dir=data_dir,
+        database_url=database_url or os.environ.get("LINLI_HUB_DATABASE_URL"),
+        mqtt_host=mqtt_host,
+        mqtt_port=mqtt_port,
+        http_host=http_host,
+        http_port=http_port,
+    )
+    _run_until_signalled(serve(settings))
+
+
+@app.command()
+def edge(
+    site: Annotated[Path, typer.Option(help="The site file describing this edge's devices.")],
+    data_dir: DataDir = Path("linli-data/edge"),
+    local_mqtt: Annotated[
+        str, typer.Option(help="The site broker the devices publish to, HOST:PORT.")
+    ] = "127.0.0.1:1883",
+    hub_mqtt: Annotated[
+        str, typer.Option(help="The hub's broker, HOST:PORT (the uplink).")
+    ] = "127.0.0.1:1883",
+    edge_id: Annotated[str | None, typer.Option(help="Override the site file's edge id.")] = None,
+    resend_after: Annotated[
+        float, typer.Option(help="Re-send an alert the hub has not acknowledged after N s.")
+    ] = 10.0,
+    heartbeat: Annotated[float, typer.Option(help="Status heartbeat interval, seconds.")] = 30.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run an edge agent: devices in, durable alerts out to the hub."""
+
+    _configure_logging(verbose)
+    local_host, local_port = _split_address(local_mqtt, "--local-mqtt")
+    hub_host, hub_port = _split_address(hub_mqtt, "--hub-mqtt")
+    settings = EdgeSettings(
+        site_file=site,
+        edge_id=edge_id,
+        data_dir=data_dir,
+        local_mqtt_host=local_host,
+        local_mqtt_port=local_port,
+        hub_mqtt_host=hub_host,
+        hub_mqtt_port=hub_port,
+        resend_after_s=resend_after,
+        heartbeat_s=heartbeat,
+    )
+    _run_until_signalled(EdgeAgent(settings).run())
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[
+        str, typer.Argument(help="Scenario name; `linli simulate list` lists them.")
+    ],
+    site: Annotated[Path | None, typer.Option(help="Site file (default: the sample).")] = None,
+    mqtt: Annotated[str, typer.Option(help="The site broker, HOST:PORT.")] = "127.0.0.1:1883",
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    duration: Annotated[float | None, typer.Option(help="Stop after N simulated seconds.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed, for a repeatable run.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Play a scenario of simulated devices against a broker."""
+
+    if scenario == "list":
+        for name, entry in sorted(SCENARIOS.items()):
+            typer.echo(f"{name:14} {entry.description}")
+        return
+    if scenario not in SCENARIOS:
+        raise typer.BadParameter(f"unknown scenario {scenario!r}; try `linli simulate list`")
+    _configure_logging(verbose)
+    host, port = _split_address(mqtt, "--mqtt")
+    site_file = SiteFile.load(site or sample_site_path())
+    _run_until_signalled(
+        run_scenario(
+            scenario,
+            site_file,
+            host=host,
+            port=port,
+            speed=speed,
+            rng_seed=seed,
+            duration_s=duration,
+        )
+    )
+
+
+def main() -> None:
+    """Entry point of the ``linli`` console script."""
+    app()

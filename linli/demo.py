@@ -1,0 +1,102 @@
+"""``linli demo``: the whole stack in one process on embedded defaults.
+
+An in-process amqtt broker (any free port when 1883 is taken), the hub on SQLite under the
+data folder, one edge agent for the sample community, and simulators that keep its devices
+reporting and now and then raise an incident. Everything durable lives under ``data_dir``,
+so stopping and starting again loses nothing: the edge's outbox re-sends what the hub had
+not acknowledged, and the hub ignores what it already has.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from devices.site import SiteFile
+from edge.agent import EdgeAgent
+from edge.settings import EdgeSettings
+from hub.service import serve
+from hub.settings import HubSettings
+from linli.brokers import EmbeddedBroker, free_port, port_is_free
+from simulators.runner import run_scenario
+from simulators.sites import sample_site_path
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What ``linli demo`` was asked to run."""
+
+    data_dir: Path
+    http_port: int | None = None
+    mqtt_port: int | None = None
+    simulators: bool = True
+    site_file: Path | None = None
+    speed: float = 1.0
+    host: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class DemoEndpoints:
+    """Where the running demo can be reached."""
+
+    hub_url: str
+    mqtt_host: str
+    mqtt_port: int
+    edge_id: str
+    site_file: Path
+
+
+async def run_demo(
+    options: DemoOptions, *, on_ready: Callable[[DemoEndpoints], None] | None = None
+) -> None:
+    """Run the demo stack until cancelled, then stop every part cleanly."""
+    site_file = options.site_file or sample_site_path()
+    site = SiteFile.load(site_file)
+    http_port = options.http_port
+    if http_port is None:
+        http_port = 8080 if port_is_free(8080, options.host) else free_port(options.host)
+    broker = EmbeddedBroker(options.host, options.mqtt_port)
+    await broker.start()
+    try:
+        hub_settings = HubSettings(
+            data_dir=options.data_dir / "hub",
+            mqtt_host=options.host,
+            mqtt_port=broker.port,
+            http_host=options.host,
+            http_port=http_port,
+        )
+        edge_settings = EdgeSettings(
+            site_file=site_file,
+            data_dir=options.data_dir / "edge",
+            local_mqtt_host=options.host,
+            local_mqtt_port=broker.port,
+            hub_mqtt_host=options.host,
+            hub_mqtt_port=broker.port,
+        )
+        hub_started = asyncio.Event()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(serve(hub_settings, started=hub_started), name="hub")
+            await hub_started.wait()
+            group.create_task(EdgeAgent(edge_settings).run(), name="edge")
+            if options.simulators:
+                group.create_task(
+                    run_scenario(
+                        "demo", site, host=options.host, port=broker.port, speed=options.speed
+                    ),
+                    name="simulators",
+                )
+            if on_ready is not None:
+                on_ready(
+                    DemoEndpoints(
+                        hub_url=f"http://{options.host}:{http_port}",
+                        mqtt_host=options.host,
+                        mqtt_port=broker.port,
+                        edge_id=site.site.edge_id,
+                        site_file=site_file,
+                    )
+                )
+    finally:
+        await broker.stop()

@@ -1,0 +1,200 @@
+"""Decoding device messages: native payloads and real third-party payloads."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devices.adapters import DEFAULT_MAX_PAYLOAD_BYTES, OversizedPayloadError, decode
+from devices.errors import PayloadError, TopicError
+from devices.observations import (
+    AvailabilityChange,
+    DeviceEvent,
+    NativeAddress,
+    StateUpdate,
+    ZigbeeAddress,
+)
+from devices.payloads import Readings
+
+REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "payloads"
+
+
+def records(name: str) -> list[dict[str, Any]]:
+    data: dict[str, Any] = json.loads((REALDATA / name).read_text())
+    result: list[dict[str, Any]] = data["records"]
+    return result
+
+
+def only_state(topic: str, payload: bytes) -> StateUpdate:
+    decoded = decode(topic, payload)
+    assert decoded is not None
+    (observation,) = decoded.observations
+    assert isinstance(observation, StateUpdate)
+    return observation
+
+
+def test_native_state_with_epoch_millisecond_time() -> None:
+    state = only_state("linli/dev/co-1/state", b'{"co_ppm": 80, "ts": 1700000000000}')
+    assert state.readings == Readings(co_ppm=80.0)
+    assert state.event_time == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+
+
+def test_native_state_with_rfc3339_time_and_unknown_fields() -> None:
+    payload = b'{"smoke": true, "ts": "2026-11-22T08:00:00+08:00", "firmware": "1.2"}'
+    state = only_state("linli/dev/smoke-1/state", payload)
+    assert state.readings.smoke is True
+    assert state.event_time == datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
+
+
+def test_native_event_and_availability() -> None:
+    decoded = decode("linli/dev/sos-1/event", b'{"event": "press"}')
+    assert decoded is not None
+    assert decoded.address == NativeAddress("sos-1")
+    assert decoded.observations == (DeviceEvent("press", None),)
+    availability = decode("linli/dev/sos-1/availability", b"offline")
+    assert availability is not None
+    assert availability.observations == (AvailabilityChange(online=False),)
+
+
+def test_our_own_set_commands_are_not_observations() -> None:
+    assert decode("linli/dev/sos-1/set", b'{"led": "blink"}') is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"{not json", "malformed_json"),
+        (b"[1, 2]", "not_an_object"),
+        (b'{"co_ppm": "80"}', "wrong_type"),
+        (b'{"smoke": "yes"}', "wrong_type"),
+        (b'{"smoke": 1}', "wrong_type"),
+        (b'{"humidity_pct": 140}', "wrong_type"),
+        (b'{"co_ppm": -3}', "wrong_type"),
+        (b'{"ts": "yesterday"}', "wrong_type"),
+        (b'{"ts": 12}', "wrong_type"),
+        (b"\xff\xfe", "malformed"),
+    ],
+)
+def test_bad_native_state_is_refused_with_a_reason(payload: bytes, reason: str) -> None:
+    with pytest.raises(PayloadError) as info:
+        decode("linli/dev/co-1/state", payload)
+    assert info.value.reason == reason
+
+
+@pytest.mark.parametrize("payload", [b"{}", b'{"event": ""}', b'{"event": 3}', b'{"event": "A B"}'])
+def test_bad_events_are_refused(payload: bytes) -> None:
+    with pytest.raises(PayloadError):
+        decode("linli/dev/sos-1/event", payload)
+
+
+def test_oversized_payload_is_refused_before_parsing() -> None:
+    payload = b'{"co_ppm": 1, "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    with pytest.raises(OversizedPayloadError) as info:
+        decode("linli/dev/co-1/state", payload)
+    assert info.value.reason == "oversized"
+    assert len(payload) > DEFAULT_MAX_PAYLOAD_BYTES
+
+
+def test_unknown_topic_is_refused() -> None:
+    with pytest.raises(TopicError) as info:
+        decode("linli/dev/co-1/bogus", b"{}")
+    assert info.value.reason == "unknown_topic"
+
+
+def test_zigbee_contact_true_means_closed_and_false_open() -> None:
+    closed, opened = records("z2m_door_window_contact.json")[1:3]
+    assert only_state("zigbee2mqtt/door", closed["payload_raw"].encode()).readings.contact is True
+    assert only_state("zigbee2mqtt/door", opened["payload_raw"].encode()).readings.contact is False
+
+
+def test_zigbee_battery_as_string_or_null() -> None:
+    for record in records("z2m_water_leak.json"):
+        data = record["payload"]
+        if record["topic"] is None or data is None:
+            continue
+        state = only_state(record["topic"], record["payload_raw"].encode())
+        assert state.readings.water_leak == data["water_leak"]
+        if isinstance(data.get("battery"), str):
+            assert state.readings.battery_pct == float(data["battery"])
+        if "battery" in data and data["battery"] is None:
+            assert state.readings.battery_pct is None
+
+
+def test_zigbee_sos_emergency_is_one_press_and_null_action_is_none() -> None:
+    messages = [r for r in records("z2m_sos_emergency_button.json") if r["payload"] is not None]
+    events = []
+    for record in messages:
+        topic = record["topic"] or "zigbee2mqtt/sos"
+        decoded = decode(topic, record["payload_raw"].encode())
+        if decoded is None:
+            continue  # the bridge event in between
+        assert decoded.address == ZigbeeAddress(topic.removeprefix("zigbee2mqtt/"))
+        events += [o for o in decoded.observations if isinstance(o, DeviceEvent)]
+    emergencies = sum('"action":"emergency"' in r["payload_raw"] for r in messages)
+    assert emergencies == 5
+    assert len(events) == emergencies
+    assert all(e.event == "press" for e in events)
+
+
+def test_zigbee_last_seen_is_the_event_time() -> None:
+    record = records("z2m_sos_emergency_button.json")[3]
+    decoded = decode(record["topic"], record["payload_raw"].encode())
+    assert decoded is not None
+    times = {o.event_time for o in decoded.observations if not isinstance(o, AvailabilityChange)}
+    assert times == {datetime(2026, 4, 17, 15, 33, 22, tzinfo=UTC)}
+
+
+def test_zigbee_smoke_and_gas_flags() -> None:
+    smoke = only_state(
+        "zigbee2mqtt/sens_smoke1", records("z2m_smoke_detector.json")[0]["payload_raw"].encode()
+    )
+    assert smoke.readings.smoke is True
+    gas_record = records("z2m_gas_detector.json")[1]
+    gas = only_state(gas_record["topic"], gas_record["payload_raw"].encode())
+    assert gas.readings.gas is True
+
+
+@pytest.mark.parametrize("payload", [b"online", b'{"state":"online"}'])
+def test_zigbee_availability_in_old_and_new_forms(payload: bytes) -> None:
+    decoded = decode("zigbee2mqtt/door/availability", payload)
+    assert decoded is not None
+    assert decoded.observations == (AvailabilityChange(online=True),)
+
+
+def is_json(raw: str) -> bool:
+    try:
+        json.loads(raw)
+    except ValueError:
+        return False
+    return True
+
+
+PLAIN_TEXT_STATUS = {"online", "offline", "Online", "Offline"}
+
+
+def test_every_invalid_json_record_in_realdata_is_refused() -> None:
+    refused = 0
+    for path in sorted(REALDATA.glob("*.json")):
+        for record in json.loads(path.read_text())["records"]:
+            raw = record["payload_raw"]
+            if is_json(raw) or raw in PLAIN_TEXT_STATUS:
+                continue
+            topic = record["topic"] or "zigbee2mqtt/x"
+            for candidate in (topic, "linli/dev/tasmota-1/state", "zigbee2mqtt/tasmota"):
+                with pytest.raises((PayloadError, TopicError)):
+                    decode(candidate, raw.encode())
+            refused += 1
+    assert refused >= 5  # three Tasmota docs examples, two Python-dict Zigbee2MQTT quotes
+
+
+def test_every_valid_zigbee_record_in_realdata_decodes() -> None:
+    decoded = 0
+    for path in sorted(REALDATA.glob("z2m_*.json")):
+        for record in json.loads(path.read_text())["records"]:
+            raw, topic = record["payload_raw"], record["topic"]
+            if topic is None or not is_json(raw):
+                continue
+            decoded += decode(topic, raw.encode()) is not None
+    assert decoded >= 20

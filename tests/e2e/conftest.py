@@ -1,0 +1,54 @@
+"""Fixtures for end-to-end tests: a whole stack of real processes per test."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devices.kinds import DeviceKind
+from devices.registry import Device
+from linli.brokers import MosquittoProcess
+from tests.conftest import missing
+from tests.e2e.stack import Stack
+
+CO = Device(id="b3-1201-co", kind=DeviceKind.CO, location="Building 3/Floor 12/Unit 1201")
+LEAK = Device(id="basement-leak", kind=DeviceKind.WATER_LEAK, location="Basement/Bike room")
+SOS = Device(id="b3-1201-sos", kind=DeviceKind.SOS_BUTTON, location="Building 3/Floor 12/Unit 1201")
+Z2M_SMOKE = Device(
+    id="b1-201-smoke",
+    kind=DeviceKind.SMOKE,
+    location="Building 1/Floor 2/Unit 201",
+    zigbee_name="b1 201 smoke",
+)
+DEVICES = [CO, LEAK, SOS, Z2M_SMOKE]
+
+
+def _require_mosquitto() -> None:
+    if MosquittoProcess.executable() is None:
+        missing("mosquitto")
+
+
+@pytest.fixture
+def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
+    """A running stack (one broker, hub, edge) on SQLite and on PostgreSQL."""
+    _require_mosquitto()
+    running = Stack(tmp_path, DEVICES, database_url)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def split_stack(tmp_path: Path) -> Iterator[Stack]:
+    """A running stack whose hub broker is separate from the devices' broker (SQLite)."""
+    _require_mosquitto()
+    running = Stack(
+        tmp_path, DEVICES, f"sqlite:///{tmp_path / 'hub.sqlite3'}", separate_hub_broker=True
+    )
+    try:
+        running.start()
+        yield running
+    finally:
+        running.close()

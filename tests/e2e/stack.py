@@ -1,0 +1,214 @@
+"""A Linli stack in real processes: `linli hub` and `linli edge` against real Mosquitto brokers.
+
+Processes, not tasks, so tests can SIGKILL them mid-burst and start them again on the same
+data, exactly as a power cut or an OOM kill would.
+"""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from devices.registry import Device
+from linli.brokers import MosquittoProcess, free_port, site_tuning
+
+T = TypeVar("T")
+
+
+def wait_until(
+    probe: Callable[[], T | None], *, timeout: float = 60.0, interval: float = 0.1, what: str = ""
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}; last={last!r}")
+
+
+@dataclass
+class LinliProcess:
+    """One `linli <command>` child process with its log in a file."""
+
+    name: str
+    args: list[str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the process (again)."""
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "linli", *self.args], stdout=log, stderr=log, env=env
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind, like a power cut."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGINT (Ctrl-C) and wait for a clean exit; return the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"{self.name} did not stop within {timeout}s") from None
+
+    @property
+    def alive(self) -> bool:
+        """Return whether the process is running."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self) -> str:
+        """Return everything the process wrote so far."""
+        return self.log_path.read_text(errors="replace")
+
+
+@dataclass
+class Stack:
+    """Brokers, a hub and an edge for one test; the site's devices are given by the test."""
+
+    root: Path
+    devices: list[Device]
+    database_url: str
+    edge_id: str = "edge-e2e"
+    separate_hub_broker: bool = False
+    local_broker: MosquittoProcess = field(init=False)
+    hub_broker: MosquittoProcess = field(init=False)
+    hub: LinliProcess = field(init=False)
+    edge: LinliProcess = field(init=False)
+    http_port: int = field(default_factory=free_port)
+
+    def __post_init__(self) -> None:
+        # Brokers run the shipped site configuration, as a real site does (deploy/).
+        self.local_broker = MosquittoProcess(self.root / "mq-local", config_extra=site_tuning())
+        self.hub_broker = (
+            MosquittoProcess(self.root / "mq-hub", config_extra=site_tuning())
+            if self.separate_hub_broker
+            else self.local_broker
+        )
+        site = self.root / "site.toml"
+        lines = [f'[site]\nname = "E2E"\nedge_id = "{self.edge_id}"\n']
+        for d in self.devices:
+            lines.append(
+                f'[[devices]]\nid = "{d.id}"\nkind = "{d.kind}"\nlocation = "{d.location}"\n'
+            )
+            if d.zigbee_name:
+                lines.append(f'zigbee_name = "{d.zigbee_name}"\n')
+        site.write_text("".join(lines))
+        self.hub = LinliProcess(
+            "hub",
+            [
+                "hub",
+                "--data-dir", str(self.root / "hub"),
+                "--database-url", self.database_url,
+                "--mqtt", f"127.0.0.1:{self.hub_broker.port}",
+                "--http-port", str(self.http_port),
+            ],
+            self.root / "hub.log",
+        )  # fmt: skip
+        self.edge = LinliProcess(
+            "edge",
+            [
+                "edge",
+                "--site", str(site),
+                "--data-dir", str(self.root / "edge"),
+                "--local-mqtt", f"127.0.0.1:{self.local_broker.port}",
+                "--hub-mqtt", f"127.0.0.1:{self.hub_broker.port}",
+                "--resend-after", "1",
+                "--heartbeat", "0.5",
+            ],
+            self.root / "edge.log",
+        )  # fmt: skip
+        self.api = httpx.Client(base_url=f"http://127.0.0.1:{self.http_port}/api/v1", timeout=10)
+
+    def start(self) -> None:
+        """Start brokers, hub and edge, and wait until the edge reported its devices."""
+        self.local_broker.start()
+        if self.separate_hub_broker:
+            self.hub_broker.start()
+        self.hub.start()
+        self.wait_for_hub()
+        self.edge.start()
+        wait_until(self.edge_online, what="the edge to report online with its devices")
+
+    def wait_for_hub(self) -> None:
+        """Wait until the hub answers and its ingest is connected."""
+        wait_until(self._hub_ready, what="the hub to be ready")
+
+    def _hub_ready(self) -> bool:
+        try:
+            health = self.api.get("/health")
+        except httpx.TransportError:
+            return False
+        return health.status_code == 200 and bool(health.json().get("mqtt_connected"))
+
+    def edge_online(self) -> bool:
+        """Return whether the hub sees the edge online with every site device registered."""
+        edges = {e["id"]: e for e in self.get("/edges")}
+        known = {d["id"] for d in self.get("/devices")}
+        edge = edges.get(self.edge_id)
+        return bool(edge and edge["state"] == "online" and {d.id for d in self.devices} <= known)
+
+    def get(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        """GET a list endpoint and return its items."""
+        response = self.api.get(path, params=params)
+        response.raise_for_status()
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+    def edge_counters(self) -> dict[str, int]:
+        """Return the counters the edge last reported in its status."""
+        edges = {e["id"]: e for e in self.get("/edges")}
+        counters: dict[str, int] = edges.get(self.edge_id, {}).get("counters") or {}
+        return counters
+
+    def edge_outbox_depth(self) -> int:
+        """Return the outbox depth the edge last reported, -1 before its first report."""
+        edges = {e["id"]: e for e in self.get("/edges")}
+        depth: int = edges.get(self.edge_id, {}).get("outbox_depth", -1)
+        return depth
+
+    def close(self) -> None:
+        """Stop everything, whatever state it is in."""
+        for proc in (self.edge, self.hub):
+            if proc.alive:
+                with contextlib.suppress(AssertionError):
+                    proc.stop()
+        self.api.close()
+        self.local_broker.stop()
+        if self.separate_hub_broker:
+            self.hub_broker.stop()
+
+
+def mosquitto_pub(port: int, topic: str, message: bytes | str, *, retain: bool = False) -> None:
+    """Publish one message with the real `mosquitto_pub` client (a third-party device)."""
+    data = message.encode() if isinstance(message, str) else message
+    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-t", topic, "-s"]
+    if retain:
+        args.append("-r")
+    subprocess.run(args, input=data, check=True, timeout=30)
+
+
+def dumps(data: dict[str, Any]) -> str:
+    """JSON-encode a payload compactly."""
+    return json.dumps(data, separators=(",", ":"))

@@ -1,0 +1,173 @@
+"""Nothing lost, nothing doubled: duplicates, bursts, kills and a broker outage."""
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from devices.kinds import AlertKind, AlertState, Severity
+from devices.messages import Alert, AlertReason
+from devices.topics import DeviceChannel, EdgeChannel, device_topic, edge_topic
+from tests.e2e.conftest import CO, LEAK
+from tests.e2e.stack import Stack, dumps, wait_until
+
+T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+
+
+@contextmanager
+def publisher(port: int) -> Iterator[mqtt.Client]:
+    """A plain paho client, connected, for publishing bursts at QoS 1."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.max_inflight_messages_set(100)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def publish_all(client: mqtt.Client, messages: list[tuple[str, str]]) -> None:
+    """Publish every message at QoS 1 and wait until the broker has each one."""
+    infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
+    for info in infos:
+        info.wait_for_publish(timeout=60)
+        assert info.is_published()
+
+
+def leak_readings(count: int) -> list[tuple[str, str]]:
+    """Readings that alternate wet and dry: every one of them is an alert transition."""
+    topic = device_topic(LEAK.id, DeviceChannel.STATE)
+    return [
+        (topic, dumps({"water_leak": i % 2 == 0, "ts": (T0 + timedelta(seconds=i)).isoformat()}))
+        for i in range(count)
+    ]
+
+
+def hub_alert(alert_id: str, stack: Stack, *, seconds: int = 0) -> Alert:
+    """An alert as an edge would send it to the hub."""
+    return Alert(
+        id=alert_id,
+        edge_id=stack.edge_id,
+        device_id=CO.id,
+        kind=AlertKind.CO,
+        state=AlertState.RAISED,
+        severity=Severity.CRITICAL,
+        ts=T0 + timedelta(seconds=seconds),
+        detected_at=T0 + timedelta(seconds=seconds),
+        location=CO.location,
+        reason=AlertReason(rule="test", values={"co_ppm": 100.0}),
+    )
+
+
+def count_alerts(stack: Stack, device_id: str) -> int:
+    return len(stack.get("/alerts", device_id=device_id, limit=100_000))
+
+
+def assert_exactly_once(stack: Stack, expected: int) -> None:
+    """Every alert is there once, in one case, and the edge has nothing left to send."""
+    wait_until(
+        lambda: count_alerts(stack, LEAK.id) >= expected, timeout=120, what=f"{expected} alerts"
+    )
+    wait_until(
+        lambda: (
+            stack.edge_counters().get("outbox_depth", -1) == 0
+            or stack.get("/edges")[0]["outbox_depth"] == 0
+        ),
+        what="the edge outbox to drain",
+    )
+    alerts = stack.get("/alerts", device_id=LEAK.id, limit=100_000)
+    assert len(alerts) == expected
+    assert len({a["id"] for a in alerts}) == expected
+    ordered = sorted(alerts, key=lambda a: datetime.fromisoformat(a["ts"]))
+    states = [a["state"] for a in ordered]
+    assert states == ["raised" if i % 2 == 0 else "cleared" for i in range(expected)]
+    [case] = [c for c in stack.get("/cases") if c["kind"] == "water_leak"]
+    assert case["alert_count"] == expected
+
+
+def test_the_same_alert_delivered_three_times_is_one_alert_and_one_case(stack: Stack) -> None:
+    alert = hub_alert("dup-alert-0001", stack)
+    with publisher(stack.hub_broker.port) as client:
+        topic = edge_topic(stack.edge_id, EdgeChannel.ALERT)
+        publish_all(client, [(topic, alert.model_dump_json())] * 3)
+    wait_until(lambda: stack.get("/cases"), what="the case")
+    health = stack.api.get("/health").json()
+    wait_until(
+        lambda: stack.api.get("/health").json()["counters"].get("alerts_duplicate", 0) >= 2,
+        what="two duplicates counted",
+    )
+    assert health["counters"].get("alerts_new", 0) >= 1
+    assert [a["id"] for a in stack.get("/alerts", device_id=CO.id)] == ["dup-alert-0001"]
+    [case] = stack.get("/cases")
+    assert case["alert_count"] == 1
+
+
+def test_a_thousand_alerts_of_one_device_are_one_case(stack: Stack) -> None:
+    topic = edge_topic(stack.edge_id, EdgeChannel.ALERT)
+    messages = [
+        (topic, hub_alert(f"burst-{i:06d}", stack, seconds=i).model_dump_json())
+        for i in range(1000)
+    ]
+    with publisher(stack.hub_broker.port) as client:
+        publish_all(client, messages)
+    wait_until(lambda: count_alerts(stack, CO.id) == 1000, timeout=120, what="1000 alerts")
+    [case] = stack.get("/cases")
+    assert case["alert_count"] == 1000
+    assert datetime.fromisoformat(case["last_alert_at"]) == T0 + timedelta(seconds=999)
+
+
+def burst_in_background(port: int, messages: list[tuple[str, str]]) -> threading.Thread:
+    thread = threading.Thread(target=lambda: _publish(port, messages), daemon=True)
+    thread.start()
+    return thread
+
+
+def _publish(port: int, messages: list[tuple[str, str]]) -> None:
+    with publisher(port) as client:
+        publish_all(client, messages)
+
+
+BURST = 1500
+
+
+def test_edge_sigkilled_mid_burst_delivers_every_alert_exactly_once(stack: Stack) -> None:
+    thread = burst_in_background(stack.local_broker.port, leak_readings(BURST))
+    wait_until(lambda: count_alerts(stack, LEAK.id) >= BURST // 10, what="the burst under way")
+    stack.edge.kill()
+    at_kill = count_alerts(stack, LEAK.id)
+    assert at_kill < BURST, "the burst finished before the kill: make it longer"
+    time.sleep(1)  # devices keep publishing while the edge is dead
+    stack.edge.start()
+    thread.join(timeout=120)
+    assert_exactly_once(stack, BURST)
+
+
+@pytest.mark.parametrize("downtime", [2.0])
+def test_hub_sigkilled_mid_burst_loses_nothing_and_opens_no_duplicate_case(
+    stack: Stack, downtime: float
+) -> None:
+    thread = burst_in_background(stack.local_broker.port, leak_readings(BURST))
+    wait_until(lambda: count_alerts(stack, LEAK.id) >= BURST // 10, what="the burst under way")
+    stack.hub.kill()
+    time.sleep(downtime)  # the edge keeps detecting and storing while the hub is gone
+    stack.hub.start()
+    stack.wait_for_hub()
+    thread.join(timeout=120)
+    assert_exactly_once(stack, BURST)
+
+
+def test_hub_broker_stopped_and_restarted_loses_nothing(split_stack: Stack) -> None:
+    stack = split_stack
+    stack.hub_broker.stop()
+    _publish(stack.local_broker.port, leak_readings(200))
+    time.sleep(2)  # a while with no uplink: alerts pile up in the edge's outbox
+    stack.hub_broker.start()
+    stack.wait_for_hub()
+    assert_exactly_once(stack, 200)

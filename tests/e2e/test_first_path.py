@@ -1,0 +1,49 @@
+"""A reading from a real third-party MQTT client becomes an alert and a case on the hub."""
+
+from datetime import UTC, datetime
+
+from devices.topics import DeviceChannel, device_topic, zigbee_topic
+from tests.e2e.conftest import CO, SOS, Z2M_SMOKE
+from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
+
+
+def test_native_reading_from_mosquitto_pub_opens_a_case(stack: Stack) -> None:
+    reading = {"co_ppm": 120.0, "ts": "2026-11-22T08:00:00+08:00"}
+    mosquitto_pub(stack.local_broker.port, device_topic(CO.id, DeviceChannel.STATE), dumps(reading))
+
+    cases = wait_until(lambda: stack.get("/cases"), what="a case")
+    [case] = cases
+    assert (case["kind"], case["status"], case["priority"]) == ("co", "open", "critical")
+    assert case["device_ids"] == [CO.id]
+    assert case["alert_count"] == 1
+    [alert] = stack.get("/alerts", device_id=CO.id)
+    assert (alert["kind"], alert["state"], alert["severity"]) == ("co", "raised", "critical")
+    assert datetime.fromisoformat(alert["ts"]) == datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
+    assert datetime.fromisoformat(alert["received_at"]) >= datetime.fromisoformat(alert["ts"])
+    detail = stack.api.get(f"/cases/{case['id']}").json()
+    assert [a["id"] for a in detail["alerts"]] == [alert["id"]]
+
+
+def test_zigbee2mqtt_message_as_the_bridge_sends_it_opens_a_case(stack: Stack) -> None:
+    # Verbatim from a real HS1SA report (shared/realdata/payloads/z2m_smoke_detector.json).
+    raw = '{"battery":100,"voltage":3195,"linkquality":57,"last_seen":1573393389829,"smoke":true}'
+    mosquitto_pub(stack.local_broker.port, zigbee_topic(Z2M_SMOKE.zigbee_name or ""), raw)
+
+    [case] = wait_until(lambda: stack.get("/cases"), what="a smoke case")
+    assert (case["kind"], case["device_ids"], case["priority"]) == (
+        "smoke",
+        [Z2M_SMOKE.id],
+        "critical",
+    )
+    [alert] = stack.get("/alerts", device_id=Z2M_SMOKE.id)
+    assert datetime.fromisoformat(alert["ts"]) == datetime.fromtimestamp(1573393389.829, UTC)
+
+
+def test_sos_press_and_a_later_reading_of_the_same_problem_share_one_case(stack: Stack) -> None:
+    topic = device_topic(SOS.id, DeviceChannel.EVENT)
+    mosquitto_pub(stack.local_broker.port, topic, dumps({"event": "press"}))
+    mosquitto_pub(stack.local_broker.port, topic, dumps({"event": "press"}))
+
+    wait_until(lambda: len(stack.get("/alerts", device_id=SOS.id)) == 2, what="two sos alerts")
+    [case] = stack.get("/cases")
+    assert (case["kind"], case["alert_count"]) == ("sos", 2)
