@@ -21,11 +21,31 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
+REALDATA_PAYLOADS = (
+    Path(
+        os.environ.get(
+            "LINLI_REALDATA",
+            Path(__file__).resolve().parents[2] / "shared" / "realdata",
+        )
+    )
+    / "payloads"
+)
+"""Real third-party device payloads (shared/realdata beside the checkout, or $LINLI_REALDATA)."""
+
+
 def missing(what: str) -> None:
     """Fail on CI, skip elsewhere, when a real service the test needs is not there."""
     if ON_CI:
         pytest.fail(f"{what} is required on CI but is not available")
     pytest.skip(f"{what} is not available on this machine")
+
+
+@pytest.fixture
+def realdata() -> Path:
+    """Return the folder of real third-party payload files."""
+    if not REALDATA_PAYLOADS.is_dir():
+        missing(f"shared/realdata ({REALDATA_PAYLOADS})")
+    return REALDATA_PAYLOADS
 
 
 @pytest.fixture

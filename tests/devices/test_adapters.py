@@ -1,6 +1,7 @@
 """Decoding device messages: native payloads and real third-party payloads."""
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,19 @@ from devices.observations import (
 )
 from devices.payloads import Readings
 
-REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "payloads"
+Records = Callable[[str], list[dict[str, Any]]]
 
 
-def records(name: str) -> list[dict[str, Any]]:
-    data: dict[str, Any] = json.loads((REALDATA / name).read_text())
-    result: list[dict[str, Any]] = data["records"]
-    return result
+@pytest.fixture
+def records(realdata: Path) -> Records:
+    """Return a reader of one realdata payload file's records."""
+
+    def read(name: str) -> list[dict[str, Any]]:
+        data: dict[str, Any] = json.loads((realdata / name).read_text())
+        result: list[dict[str, Any]] = data["records"]
+        return result
+
+    return read
 
 
 def only_state(topic: str, payload: bytes) -> StateUpdate:
@@ -103,13 +110,13 @@ def test_unknown_topic_is_refused() -> None:
     assert info.value.reason == "unknown_topic"
 
 
-def test_zigbee_contact_true_means_closed_and_false_open() -> None:
+def test_zigbee_contact_true_means_closed_and_false_open(records: Records) -> None:
     closed, opened = records("z2m_door_window_contact.json")[1:3]
     assert only_state("zigbee2mqtt/door", closed["payload_raw"].encode()).readings.contact is True
     assert only_state("zigbee2mqtt/door", opened["payload_raw"].encode()).readings.contact is False
 
 
-def test_zigbee_battery_as_string_or_null() -> None:
+def test_zigbee_battery_as_string_or_null(records: Records) -> None:
     for record in records("z2m_water_leak.json"):
         data = record["payload"]
         if record["topic"] is None or data is None:
@@ -122,7 +129,7 @@ def test_zigbee_battery_as_string_or_null() -> None:
             assert state.readings.battery_pct is None
 
 
-def test_zigbee_sos_emergency_is_one_press_and_null_action_is_none() -> None:
+def test_zigbee_sos_emergency_is_one_press_and_null_action_is_none(records: Records) -> None:
     messages = [r for r in records("z2m_sos_emergency_button.json") if r["payload"] is not None]
     events = []
     for record in messages:
@@ -138,7 +145,7 @@ def test_zigbee_sos_emergency_is_one_press_and_null_action_is_none() -> None:
     assert all(e.event == "press" for e in events)
 
 
-def test_zigbee_last_seen_is_the_event_time() -> None:
+def test_zigbee_last_seen_is_the_event_time(records: Records) -> None:
     record = records("z2m_sos_emergency_button.json")[3]
     decoded = decode(record["topic"], record["payload_raw"].encode())
     assert decoded is not None
@@ -146,7 +153,7 @@ def test_zigbee_last_seen_is_the_event_time() -> None:
     assert times == {datetime(2026, 4, 17, 15, 33, 22, tzinfo=UTC)}
 
 
-def test_zigbee_smoke_and_gas_flags() -> None:
+def test_zigbee_smoke_and_gas_flags(records: Records) -> None:
     smoke = only_state(
         "zigbee2mqtt/sens_smoke1", records("z2m_smoke_detector.json")[0]["payload_raw"].encode()
     )
@@ -174,9 +181,9 @@ def is_json(raw: str) -> bool:
 PLAIN_TEXT_STATUS = {"online", "offline", "Online", "Offline"}
 
 
-def test_every_invalid_json_record_in_realdata_is_refused() -> None:
+def test_every_invalid_json_record_in_realdata_is_refused(realdata: Path) -> None:
     refused = 0
-    for path in sorted(REALDATA.glob("*.json")):
+    for path in sorted(realdata.glob("*.json")):
         for record in json.loads(path.read_text())["records"]:
             raw = record["payload_raw"]
             if is_json(raw) or raw in PLAIN_TEXT_STATUS:
@@ -189,9 +196,9 @@ def test_every_invalid_json_record_in_realdata_is_refused() -> None:
     assert refused >= 5  # three Tasmota docs examples, two Python-dict Zigbee2MQTT quotes
 
 
-def test_every_valid_zigbee_record_in_realdata_decodes() -> None:
+def test_every_valid_zigbee_record_in_realdata_decodes(realdata: Path) -> None:
     decoded = 0
-    for path in sorted(REALDATA.glob("z2m_*.json")):
+    for path in sorted(realdata.glob("z2m_*.json")):
         for record in json.loads(path.read_text())["records"]:
             raw, topic = record["payload_raw"], record["topic"]
             if topic is None or not is_json(raw):

@@ -20,7 +20,13 @@ Z2M_SMOKE = Device(
     location="Building 1/Floor 2/Unit 201",
     zigbee_name="b1 201 smoke",
 )
-DEVICES = [CO, LEAK, SOS, Z2M_SMOKE]
+Z2M_SOS = Device(
+    id="b2-501-sos",
+    kind=DeviceKind.SOS_BUTTON,
+    location="Building 2/Floor 5/Unit 501",
+    zigbee_name="b2 501 sos",
+)
+DEVICES = [CO, LEAK, SOS, Z2M_SMOKE, Z2M_SOS]
 
 
 def _require_mosquitto() -> None:

@@ -200,10 +200,12 @@ class Stack:
             self.hub_broker.stop()
 
 
-def mosquitto_pub(port: int, topic: str, message: bytes | str, *, retain: bool = False) -> None:
+def mosquitto_pub(
+    port: int, topic: str, message: bytes | str, *, retain: bool = False, qos: int = 1
+) -> None:
     """Publish one message with the real `mosquitto_pub` client (a third-party device)."""
     data = message.encode() if isinstance(message, str) else message
-    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-t", topic, "-s"]
+    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", str(qos), "-t", topic, "-s"]
     if retain:
         args.append("-r")
     subprocess.run(args, input=data, check=True, timeout=30)

@@ -8,13 +8,11 @@ from devices.topics import DeviceChannel, EdgeChannel, device_topic, edge_topic,
 from tests.e2e.conftest import CO
 from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
 
-REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "payloads"
 
-
-def invalid_json_examples() -> list[str]:
+def invalid_json_examples(realdata: Path) -> list[str]:
     """Real payloads from vendors' docs and issues that are not valid JSON."""
     found = []
-    for path in sorted(REALDATA.glob("*.json")):
+    for path in sorted(realdata.glob("*.json")):
         for record in json.loads(path.read_text())["records"]:
             raw = record["payload_raw"]
             try:
@@ -29,11 +27,13 @@ def snapshot(stack: Stack) -> dict[str, Any]:
     return {path: stack.get(path) for path in ("/alerts", "/cases", "/devices")}
 
 
-def test_bad_device_input_is_rejected_counted_logged_and_changes_nothing(stack: Stack) -> None:
+def test_bad_device_input_is_rejected_counted_logged_and_changes_nothing(
+    stack: Stack, realdata: Path
+) -> None:
     before = snapshot(stack)
     port = stack.local_broker.port
     state = device_topic(CO.id, DeviceChannel.STATE)
-    tasmota = invalid_json_examples()
+    tasmota = invalid_json_examples(realdata)
     assert len(tasmota) >= 3
     bad: list[tuple[str, bytes]] = [
         (state, b'{"co_ppm": 12'),

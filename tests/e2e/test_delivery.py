@@ -12,9 +12,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import Alert, AlertReason
-from devices.topics import DeviceChannel, EdgeChannel, device_topic, edge_topic
-from tests.e2e.conftest import CO, LEAK
-from tests.e2e.stack import Stack, dumps, wait_until
+from devices.topics import DeviceChannel, EdgeChannel, device_topic, edge_topic, zigbee_topic
+from tests.e2e.conftest import CO, LEAK, Z2M_SOS
+from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
 
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
@@ -171,3 +171,14 @@ def test_hub_broker_stopped_and_restarted_loses_nothing(split_stack: Stack) -> N
     stack.hub_broker.start()
     stack.wait_for_hub()
     assert_exactly_once(stack, 200)
+
+
+def test_zigbee_sos_at_qos0_while_the_edge_is_down_is_not_lost(stack: Stack) -> None:
+    # Zigbee2MQTT publishes at QoS 0 by default; the site broker queues it for the edge's
+    # persistent session (deploy/mosquitto.conf: queue_qos0_messages true).
+    stack.edge.kill()
+    press = '{"action":"emergency","battery":80,"linkquality":144}'
+    mosquitto_pub(stack.local_broker.port, zigbee_topic(Z2M_SOS.zigbee_name or ""), press, qos=0)
+    stack.edge.start()
+    [case] = wait_until(lambda: stack.get("/cases"), what="the SOS case")
+    assert (case["kind"], case["device_ids"], case["priority"]) == ("sos", [Z2M_SOS.id], "critical")
