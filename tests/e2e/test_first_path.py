@@ -47,3 +47,20 @@ def test_sos_press_and_a_later_reading_of_the_same_problem_share_one_case(stack:
     wait_until(lambda: len(stack.get("/alerts", device_id=SOS.id)) == 2, what="two sos alerts")
     [case] = stack.get("/cases")
     assert (case["kind"], case["alert_count"]) == ("sos", 2)
+
+
+def test_a_device_registered_at_the_hub_reaches_the_running_edge(stack: Stack) -> None:
+    new = {"id": "gate-leak", "kind": "water_leak", "location": "Main gate/Pump pit"}
+    response = stack.api.post("/devices", json={**new, "edge_id": stack.edge_id})
+    assert response.status_code == 201
+    topic = device_topic("gate-leak", DeviceChannel.STATE)
+
+    def leak_case() -> list[dict[str, object]]:
+        # Until the edge has the registry, the reading is rejected as an unknown device;
+        # a real sensor reports again, and so does this test.
+        mosquitto_pub(stack.local_broker.port, topic, dumps({"water_leak": True}))
+        return [c for c in stack.get("/cases") if c["device_ids"] == ["gate-leak"]]
+
+    [case] = wait_until(leak_case, interval=0.5, what="a case for the newly registered device")
+    assert case["kind"] == "water_leak"
+    assert stack.edge.alive

@@ -1,0 +1,37 @@
+"""The embedded demo broker starts even when the standard MQTT port is taken."""
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import aiomqtt
+
+from linli.brokers import EmbeddedBroker, port_is_free
+
+
+@contextmanager
+def occupied(port: int) -> Iterator[None]:
+    """Hold ``port`` on loopback, unless something else already does."""
+    if not port_is_free(port):
+        yield
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+        yield
+
+
+async def test_embedded_broker_moves_off_a_taken_1883_and_serves_clients() -> None:
+    with occupied(1883):
+        broker = EmbeddedBroker()
+        assert broker.port != 1883
+        await broker.start()
+        try:
+            async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+                await client.subscribe("linli/test")
+                await client.publish("linli/test", b"hello", qos=1)
+                async for message in client.messages:
+                    assert message.payload == b"hello"
+                    break
+        finally:
+            await broker.stop()
