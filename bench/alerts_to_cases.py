@@ -1,23 +1,27 @@
 """Benchmark: alerts from simulated devices to committed cases, beside a bare-broker baseline.
 
-One private Mosquitto; `linli hub` (SQLite) and `linli edge` as real processes. Simulated
-water-leak sensors publish wet/dry readings (every reading is an alert transition) with their
-publish time as event time; the benchmark reads the hub's live stream, where an alert appears
-only after its transaction committed, and times publish → committed-and-visible.
+One private Mosquitto with the shipped site configuration; `linli hub` (SQLite) and
+`linli edge` as real processes. Simulated water-leak sensors publish wet/dry readings (every
+reading is an alert transition) stamped with their publish time as event time; the benchmark
+follows the hub's live stream, where an alert appears only after its transaction committed,
+and times publish → committed-and-visible.
 
-Baseline, same run, same broker: a bare subscriber receiving the same number of QoS 1
-messages from the same publisher — the cost of MQTT alone.
+Baseline, same run, same broker: a bare subscriber receiving the same messages from the same
+publisher — the cost of MQTT alone. Two loads for each:
 
-    python -m bench.alerts_to_cases [--alerts N] [--devices D]
+- burst: N readings published as fast as the client can (throughput; latency is queueing);
+- paced: readings at a steady rate well below capacity (latency of one alert).
+
+    python -m bench.alerts_to_cases [--alerts N] [--devices D] [--rate R]
 """
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +39,7 @@ from tests.e2e.stack import Stack, wait_until
 
 @dataclass
 class Figures:
-    """What one side of the benchmark measured."""
+    """What one measurement saw."""
 
     name: str
     count: int
@@ -52,29 +56,52 @@ class Figures:
 
     def line(self) -> str:
         return (
-            f"{self.name:34} {self.count:6d} msgs  {self.rate:8.0f} /s   "
+            f"{self.name:40} {self.count:6d} msgs {self.rate:7.0f} /s   "
             f"p50 {self.pct(0.5):7.1f} ms   p99 {self.pct(0.99):7.1f} ms"
         )
 
 
-def publisher(port: int) -> mqtt.Client:
+class Collector:
+    """Latencies of arriving messages, until ``expected`` have arrived."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.last = 0.0
+        self.expected = 0
+        self.done = threading.Event()
+
+    def arm(self, expected: int) -> None:
+        self.latencies, self.last, self.expected = [], 0.0, expected
+        self.done.clear()
+
+    def record(self, sent_s: float) -> None:
+        now = time.time()
+        self.latencies.append((now - sent_s) * 1000)
+        self.last = now
+        if len(self.latencies) >= self.expected:
+            self.done.set()
+
+
+def publish_readings(
+    port: int, topics: list[str], count: int, *, offset: int, rate: float | None
+) -> float:
+    """Publish ``count`` wet/dry readings round-robin over ``topics``; return the start time.
+
+    Reading ``offset + i`` of a device is wet when even, so every reading is a transition.
+    """
     client = mqtt.Client(CallbackAPIVersion.VERSION2)
     client.max_inflight_messages_set(100)
     client.connect("127.0.0.1", port)
     client.loop_start()
-    return client
-
-
-def publish_readings(port: int, topics: list[str], count: int) -> float:
-    """Publish ``count`` wet/dry readings round-robin over ``topics``; return the start time."""
-    client = publisher(port)
     start = time.time()
     infos = []
     for i in range(count):
-        topic = topics[i % len(topics)]
-        wet = (i // len(topics)) % 2 == 0
+        if rate is not None:
+            time.sleep(max(0.0, start + i / rate - time.time()))
+        n = offset + i
+        wet = (n // len(topics)) % 2 == 0
         payload = json.dumps({"water_leak": wet, "ts": int(time.time() * 1000)})
-        infos.append(client.publish(topic, payload, qos=1))
+        infos.append(client.publish(topics[n % len(topics)], payload, qos=1))
     for info in infos:
         info.wait_for_publish(timeout=120)
     client.disconnect()
@@ -82,16 +109,24 @@ def publish_readings(port: int, topics: list[str], count: int) -> float:
     return start
 
 
-def baseline(port: int, count: int) -> Figures:
-    """A bare subscriber on the same broker: publish → receive at QoS 1."""
-    received: list[float] = []
-    done = threading.Event()
+def measure(
+    name: str,
+    collector: Collector,
+    publish: Callable[[], float],
+    count: int,
+) -> Figures:
+    collector.arm(count)
+    start = publish()
+    if not collector.done.wait(timeout=600):
+        raise SystemExit(f"{name}: only {len(collector.latencies)} of {count} arrived")
+    return Figures(name, count, collector.last - start, list(collector.latencies))
+
+
+def bare_subscriber(port: int, collector: Collector) -> mqtt.Client:
+    """The baseline: a plain QoS 1 subscriber that only timestamps what arrives."""
 
     def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
-        sent = json.loads(message.payload)["ts"] / 1000
-        received.append((time.time() - sent) * 1000)
-        if len(received) >= count:
-            done.set()
+        collector.record(json.loads(message.payload)["ts"] / 1000)
 
     sub = mqtt.Client(CallbackAPIVersion.VERSION2)
     sub.on_message = on_message
@@ -99,85 +134,95 @@ def baseline(port: int, count: int) -> Figures:
     sub.subscribe("bench/baseline/#", qos=1)
     sub.loop_start()
     time.sleep(0.5)
-    start = publish_readings(port, [f"bench/baseline/{i}" for i in range(20)], count)
-    done.wait(timeout=300)
-    elapsed = time.time() - start
-    sub.disconnect()
-    sub.loop_stop()
-    return Figures("baseline: bare subscriber", len(received), elapsed, received)
+    return sub
 
 
-def linli(root: Path, count: int, device_count: int) -> Figures:
-    """Devices → edge → hub → committed, observed on the hub's live stream."""
-    devices = [
-        Device(id=f"leak-{i:03d}", kind=DeviceKind.WATER_LEAK, location=f"Building {i % 3 + 1}")
-        for i in range(device_count)
-    ]
-    stack = Stack(root, devices, f"sqlite:///{root / 'hub.sqlite3'}")
-    stack.start()
-    latencies: list[float] = []
-    last_commit = [0.0]
-    done = threading.Event()
-    streaming = threading.Event()
-
-    def follow() -> None:
-        url = f"http://127.0.0.1:{stack.http_port}/api/v1/stream"
-        with httpx.stream("GET", url, timeout=None) as response:
-            streaming.set()
-            for line in response.iter_lines():
-                if not line.startswith("data:"):
-                    continue
+def follow_stream(http_port: int, collector: Collector, streaming: threading.Event) -> None:
+    """Record every alert the hub's live stream shows (it shows only committed alerts)."""
+    url = f"http://127.0.0.1:{http_port}/api/v1/stream"
+    with httpx.stream("GET", url, timeout=None) as response:
+        streaming.set()
+        for line in response.iter_lines():
+            if line.startswith("data:"):
                 event = json.loads(line[5:])
-                if event.get("type") != "alert":
-                    continue
-                now = time.time()
-                sent = datetime.fromisoformat(event["alert"]["ts"]).timestamp()
-                latencies.append((now - sent) * 1000)
-                last_commit[0] = now
-                if len(latencies) >= count:
-                    done.set()
-                    return
-
-    follower = threading.Thread(target=follow, daemon=True)
-    follower.start()
-    streaming.wait(timeout=30)
-    try:
-        topics = [device_topic(d.id, DeviceChannel.STATE) for d in devices]
-        start = publish_readings(stack.local_broker.port, topics, count)
-        done.wait(timeout=600)
-        elapsed = last_commit[0] - start
-        wait_until(lambda: len(stack.get("/cases")) == device_count, what="one case per device")
-    finally:
-        stack.close()
-    return Figures("linli: device → case committed", len(latencies), elapsed, latencies)
+                if event.get("type") == "alert":
+                    collector.record(datetime.fromisoformat(event["alert"]["ts"]).timestamp())
 
 
 def main() -> None:
-    """Run both measurements and print them with their ratios."""
+    """Run baseline and Linli under both loads and print figures with their ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--alerts", type=int, default=5000)
+    parser.add_argument("--alerts", type=int, default=5000, help="readings in the burst")
     parser.add_argument("--devices", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=100.0, help="paced readings per second")
+    parser.add_argument("--paced", type=int, default=1000, help="readings in the paced run")
     args = parser.parse_args()
     if MosquittoProcess.executable() is None:
         sys.exit("mosquitto is required for the benchmark")
+    devices = [
+        Device(id=f"leak-{i:03d}", kind=DeviceKind.WATER_LEAK, location=f"Building {i % 3 + 1}")
+        for i in range(args.devices)
+    ]
     with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
         root = Path(tmp)
-        broker = MosquittoProcess(root / "baseline-mq")
-        broker.start()
+        stack = Stack(root, devices, f"sqlite:///{root / 'hub.sqlite3'}")
+        stack.start()
         try:
-            base = baseline(broker.port, args.alerts)
+            port = stack.local_broker.port
+            base_topics = [f"bench/baseline/{d.id}" for d in devices]
+            base = Collector()
+            sub = bare_subscriber(port, base)
+            base_burst = measure(
+                "baseline burst: bare subscriber",
+                base,
+                lambda: publish_readings(port, base_topics, args.alerts, offset=0, rate=None),
+                args.alerts,
+            )
+            base_paced = measure(
+                f"baseline paced {args.rate:.0f}/s",
+                base,
+                lambda: publish_readings(port, base_topics, args.paced, offset=0, rate=args.rate),
+                args.paced,
+            )
+            sub.disconnect()
+            sub.loop_stop()
+
+            linli = Collector()
+            streaming = threading.Event()
+            threading.Thread(
+                target=follow_stream, args=(stack.http_port, linli, streaming), daemon=True
+            ).start()
+            streaming.wait(timeout=30)
+            topics = [device_topic(d.id, DeviceChannel.STATE) for d in devices]
+            sys_burst = measure(
+                "linli burst: device → case committed",
+                linli,
+                lambda: publish_readings(port, topics, args.alerts, offset=0, rate=None),
+                args.alerts,
+            )
+            sys_paced = measure(
+                f"linli paced {args.rate:.0f}/s",
+                linli,
+                lambda: publish_readings(
+                    port, topics, args.paced, offset=args.alerts, rate=args.rate
+                ),
+                args.paced,
+            )
+            cases = stack.get("/cases")
+            wait_until(lambda: len(cases) == args.devices, what="one case per device")
         finally:
-            broker.stop()
-        system = linli(root / "linli", args.alerts, args.devices)
-    print(f"\nalerts: {args.alerts} from {args.devices} simulated devices, one Mosquitto, SQLite")
-    print(base.line())
-    print(system.line())
-    p50, p99 = system.pct(0.5) / base.pct(0.5), system.pct(0.99) / base.pct(0.99)
+            stack.close()
     print(
-        f"{'ratio linli / baseline':34} throughput {system.rate / base.rate:5.2f}x   "
-        f"p50 {p50:6.1f}x   p99 {p99:6.1f}x"
+        f"\n{args.alerts} + {args.paced} alerts from {args.devices} simulated water-leak sensors;"
+        " one Mosquitto (deploy/mosquitto.conf settings); hub on SQLite; edge outbox fsync=full"
     )
-    print(f"(median of linli latencies {statistics.median(system.latencies_ms):.1f} ms)")
+    for figures in (base_burst, sys_burst, base_paced, sys_paced):
+        print(figures.line())
+    print(
+        f"{'ratio linli / baseline':40} burst throughput {sys_burst.rate / base_burst.rate:.2f}x;"
+        f" paced p50 {sys_paced.pct(0.5) / base_paced.pct(0.5):.1f}x,"
+        f" p99 {sys_paced.pct(0.99) / base_paced.pct(0.99):.1f}x"
+    )
 
 
 if __name__ == "__main__":

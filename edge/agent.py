@@ -61,6 +61,7 @@ from devices.topics import (
     edge_topic,
     parse_device_topic,
 )
+from devices.transport import LOW_LATENCY
 from edge.detection import AlertDecision, DeviceState, StateFormatError, detect
 from edge.directory import DeviceDirectory
 from edge.outbox import FILE_NAME, Outbox, OutboxError
@@ -215,6 +216,7 @@ class EdgeAgent:
                 s.local_mqtt_host,
                 s.local_mqtt_port,
                 identifier=f"linli-edge-{self.edge_id}-local",
+                socket_options=LOW_LATENCY,
                 clean_session=False,
             )
             _use_manual_ack(client)
@@ -386,6 +388,7 @@ class EdgeAgent:
                 s.hub_mqtt_host,
                 s.hub_mqtt_port,
                 identifier=f"linli-edge-{self.edge_id}",
+                socket_options=LOW_LATENCY,
                 clean_session=False,
                 will=aiomqtt.Will(
                     self._topic(EdgeChannel.STATUS),

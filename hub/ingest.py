@@ -42,6 +42,7 @@ from devices.topics import (
     hub_subscriptions,
     parse_edge_topic,
 )
+from devices.transport import LOW_LATENCY
 from hub.events import EventBus, events_of
 from hub.settings import HubSettings
 from hub.store import AlertRef, Clock, HubStore, IngestResult, RejectedAlert, utc_now
@@ -232,6 +233,7 @@ class MqttIngest:
                 settings.mqtt_host,
                 settings.mqtt_port,
                 identifier=settings.mqtt_client_id,
+                socket_options=LOW_LATENCY,
                 clean_session=False,
                 will=will,
             )

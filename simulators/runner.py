@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import aiomqtt
 
 from devices.site import SiteFile
+from devices.transport import LOW_LATENCY
 from simulators.scenarios import get_scenario
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,9 @@ async def run_scenario(
     stop = stop or asyncio.Event()
     published = 0
     logger.info("simulating %s at %s for %s:%s (speed %g)", name, site.site.name, host, port, speed)
-    async with aiomqtt.Client(host, port, identifier=client_id) as client:
+    async with aiomqtt.Client(
+        host, port, identifier=client_id, socket_options=LOW_LATENCY
+    ) as client:
         loop = asyncio.get_running_loop()
         started = loop.time()
         for step in steps:
