@@ -11,6 +11,7 @@ from linli.brokers import MosquittoProcess
 from tests.conftest import missing
 from tests.e2e.stack import Stack
 
+GAS = Device(id="boiler-gas", kind=DeviceKind.GAS, location="Basement/Boiler room")
 CO = Device(id="b3-1201-co", kind=DeviceKind.CO, location="Building 3/Floor 12/Unit 1201")
 LEAK = Device(id="basement-leak", kind=DeviceKind.WATER_LEAK, location="Basement/Bike room")
 SOS = Device(id="b3-1201-sos", kind=DeviceKind.SOS_BUTTON, location="Building 3/Floor 12/Unit 1201")
@@ -26,7 +27,7 @@ Z2M_SOS = Device(
     location="Building 2/Floor 5/Unit 501",
     zigbee_name="b2 501 sos",
 )
-DEVICES = [CO, LEAK, SOS, Z2M_SMOKE, Z2M_SOS]
+DEVICES = [CO, GAS, LEAK, SOS, Z2M_SMOKE, Z2M_SOS]
 
 
 def _require_mosquitto() -> None:
@@ -46,12 +47,21 @@ def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
         running.close()
 
 
-@pytest.fixture
-def split_stack(tmp_path: Path) -> Iterator[Stack]:
-    """A running stack whose hub broker is separate from the devices' broker (SQLite)."""
+@pytest.fixture(params=["site-config", "mosquitto-defaults"])
+def split_stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """A running stack whose hub broker is separate from the devices' broker (SQLite).
+
+    Its hub broker runs either the shipped settings or Mosquitto's defaults, whose
+    max_queued_messages 1000 drops QoS 1 messages: the edge's in-flight window and
+    re-sends must keep the hub whole even there.
+    """
     _require_mosquitto()
     running = Stack(
-        tmp_path, DEVICES, f"sqlite:///{tmp_path / 'hub.sqlite3'}", separate_hub_broker=True
+        tmp_path,
+        DEVICES,
+        f"sqlite:///{tmp_path / 'hub.sqlite3'}",
+        separate_hub_broker=True,
+        hub_broker_defaults=request.param == "mosquitto-defaults",
     )
     try:
         running.start()

@@ -92,6 +92,8 @@ class Stack:
     database_url: str
     edge_id: str = "edge-e2e"
     separate_hub_broker: bool = False
+    hub_broker_defaults: bool = False
+    """Run the hub's broker on Mosquitto's defaults instead of the shipped site settings."""
     local_broker: MosquittoProcess = field(init=False)
     hub_broker: MosquittoProcess = field(init=False)
     hub: LinliProcess = field(init=False)
@@ -102,7 +104,10 @@ class Stack:
         # Brokers run the shipped site configuration, as a real site does (deploy/).
         self.local_broker = MosquittoProcess(self.root / "mq-local", config_extra=site_tuning())
         self.hub_broker = (
-            MosquittoProcess(self.root / "mq-hub", config_extra=site_tuning())
+            MosquittoProcess(
+                self.root / "mq-hub",
+                config_extra="" if self.hub_broker_defaults else site_tuning(),
+            )
             if self.separate_hub_broker
             else self.local_broker
         )

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from devices.topics import DeviceChannel, EdgeChannel, device_topic, edge_topic, zigbee_topic
-from tests.e2e.conftest import CO
+from tests.e2e.conftest import CO, GAS
 from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
 
 
@@ -66,7 +66,7 @@ def test_bad_device_input_is_rejected_counted_logged_and_changes_nothing(
     assert snapshot(stack) == before
 
     # ...and the agent still works: a good reading after all that becomes a case.
-    mosquitto_pub(port, state, dumps({"co_ppm": 300.0}))
+    mosquitto_pub(port, device_topic(GAS.id, DeviceChannel.STATE), dumps({"gas_lel_pct": 25.0}))
     wait_until(lambda: stack.get("/cases"), what="a case after the bad input")
 
 

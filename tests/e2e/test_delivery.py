@@ -173,6 +173,14 @@ def test_hub_broker_stopped_and_restarted_loses_nothing(split_stack: Stack) -> N
     assert_exactly_once(stack, 200)
 
 
+def test_a_burst_reaches_the_hub_whole_even_through_an_untuned_hub_broker(
+    split_stack: Stack,
+) -> None:
+    # 3,000 alerts: three times what Mosquitto's default queue holds for one subscriber.
+    _publish(split_stack.local_broker.port, leak_readings(3000))
+    assert_exactly_once(split_stack, 3000)
+
+
 def test_zigbee_sos_at_qos0_while_the_edge_is_down_is_not_lost(stack: Stack) -> None:
     # Zigbee2MQTT publishes at QoS 0 by default; the site broker queues it for the edge's
     # persistent session (deploy/mosquitto.conf: queue_qos0_messages true).

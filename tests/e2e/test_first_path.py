@@ -3,21 +3,24 @@
 from datetime import UTC, datetime
 
 from devices.topics import DeviceChannel, device_topic, zigbee_topic
-from tests.e2e.conftest import CO, SOS, Z2M_SMOKE
+from tests.e2e.conftest import GAS, SOS, Z2M_SMOKE
 from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
 
 
 def test_native_reading_from_mosquitto_pub_opens_a_case(stack: Stack) -> None:
-    reading = {"co_ppm": 120.0, "ts": "2026-11-22T08:00:00+08:00"}
-    mosquitto_pub(stack.local_broker.port, device_topic(CO.id, DeviceChannel.STATE), dumps(reading))
+    # 25 %LEL is over the 20 %LEL alarm level: an alarm on one reading.
+    reading = {"gas_lel_pct": 25.0, "ts": "2026-11-22T08:00:00+08:00"}
+    mosquitto_pub(
+        stack.local_broker.port, device_topic(GAS.id, DeviceChannel.STATE), dumps(reading)
+    )
 
     cases = wait_until(lambda: stack.get("/cases"), what="a case")
     [case] = cases
-    assert (case["kind"], case["status"], case["priority"]) == ("co", "open", "critical")
-    assert case["device_ids"] == [CO.id]
+    assert (case["kind"], case["status"], case["priority"]) == ("gas", "open", "critical")
+    assert case["device_ids"] == [GAS.id]
     assert case["alert_count"] == 1
-    [alert] = stack.get("/alerts", device_id=CO.id)
-    assert (alert["kind"], alert["state"], alert["severity"]) == ("co", "raised", "critical")
+    [alert] = stack.get("/alerts", device_id=GAS.id)
+    assert (alert["kind"], alert["state"], alert["severity"]) == ("gas", "raised", "critical")
     assert datetime.fromisoformat(alert["ts"]) == datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
     assert datetime.fromisoformat(alert["received_at"]) >= datetime.fromisoformat(alert["ts"])
     detail = stack.api.get(f"/cases/{case['id']}").json()
