@@ -7,6 +7,7 @@ an SOS over a field nobody needs. Every message carries a schema version ``v``.
 """
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -100,3 +101,25 @@ class HubStatus(WireModel):
     """The hub's liveness (retained; the last will says offline)."""
 
     state: Literal["online", "offline"]
+
+
+class FeedbackStage(StrEnum):
+    """How far a resident's request has come, as the button's LED/buzzer and the page show it.
+
+    ``received``: the edge has it (shown at once, even with the uplink down);
+    ``case_opened``: the hub opened a case; ``acknowledged``: an operator acknowledged it or a
+    responder accepted it ("someone is coming"); ``resolved``: it is over.
+    """
+
+    RECEIVED = "received"
+    CASE_OPENED = "case_opened"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class CaseFeedback(WireModel):
+    """The hub tells an edge what became of a device's case, for the device's resident."""
+
+    device_id: Identifier
+    case_id: int
+    stage: FeedbackStage

@@ -16,6 +16,7 @@ Uplink (the hub's broker)::
     linli/edge/<edge_id>/status     edge → hub, retained, EdgeStatus (last will: offline)
     linli/edge/<edge_id>/ack        hub → edge, QoS 1, AlertAck once alerts are committed
     linli/edge/<edge_id>/devices    hub → edge, retained, DeviceRegistry for that edge
+    linli/edge/<edge_id>/feedback   hub → edge, QoS 1, CaseFeedback for a device's resident
     linli/hub/status                hub, retained, HubStatus (last will: offline)
 """
 
@@ -48,6 +49,7 @@ class EdgeChannel(StrEnum):
     STATUS = "status"
     ACK = "ack"
     DEVICES = "devices"
+    FEEDBACK = "feedback"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,10 @@
-"""The hub's HTTP API under ``/api/v1``: devices, alerts, cases, edges, health, live stream.
+"""The hub's HTTP API under ``/api/v1``: devices, alerts, cases, households, edges, health, stream.
 
 Routes parse, call the repository (``hub.store``) in a worker thread and return its views;
 they hold no logic of their own. Errors from the hub's hierarchy become HTTP statuses in
 ``hub.app``: unknown case 404, illegal case action 409, unacceptable input 422.
+Committed case actions are reported to the edges through the ingest's ``FeedbackPublisher``
+(queued, never awaited). The resident page lives apart, in ``hub.resident_api``.
 """
 
 import asyncio
@@ -11,15 +13,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from devices.kinds import AlertKind
-from devices.registry import Device
+from devices.location import LocationText
+from devices.registry import Device, Identifier
 from hub.cases import CaseStatus
 from hub.events import CaseChanged, EventBus, HubEvent, SubscriptionClosedError
 from hub.ingest import MqttIngest
+from hub.resident import issue_token, resident_link
 from hub.settings import HubSettings
-from hub.store import HubStore
+from hub.store import Clock, HubStore
 from hub.views import (
     AlertView,
     CaseDetail,
@@ -27,6 +31,8 @@ from hub.views import (
     DeviceView,
     EdgeView,
     Health,
+    HouseholdView,
+    IssuedHousehold,
     Items,
     View,
 )
@@ -62,12 +68,22 @@ def get_ingest(request: Request) -> MqttIngest | None:
     return ingest
 
 
+def get_clock(request: Request) -> Clock:
+    """Return the clock the app was created with."""
+    clock: Clock = request.app.state.clock
+    return clock
+
+
 SettingsDep = Annotated[HubSettings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
 StoreDep = Annotated[HubStore, Depends(get_store)]
 EventsDep = Annotated[EventBus, Depends(get_events)]
 IngestDep = Annotated[MqttIngest | None, Depends(get_ingest)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+HouseholdName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)
+]
 
 
 class AcknowledgeRequest(View):
@@ -80,6 +96,14 @@ class ResolveRequest(View):
     """Body of ``POST /cases/{id}/resolve``; saying how it was resolved is required."""
 
     note: Note
+
+
+class HouseholdRequest(View):
+    """Body of ``POST /households``: a name, a location path, and its SOS buttons if any."""
+
+    name: HouseholdName
+    location: LocationText
+    device_ids: list[Identifier] = Field(default_factory=list)
 
 
 @router.post(
@@ -144,23 +168,52 @@ async def acknowledge_case(
     case_id: int,
     store: StoreDep,
     events: EventsDep,
+    ingest: IngestDep,
     body: Annotated[AcknowledgeRequest | None, Body()] = None,
 ) -> CaseView:
     """Acknowledge an open case."""
     note = body.note if body is not None else None
     case = await asyncio.to_thread(store.acknowledge, case_id, note)
     events.publish(CaseChanged(type="case_updated", case=case))
+    if ingest is not None:
+        ingest.feedback.notify(case)
     return case
 
 
 @router.post("/cases/{case_id}/resolve")
 async def resolve_case(
-    case_id: int, body: ResolveRequest, store: StoreDep, events: EventsDep
+    case_id: int, body: ResolveRequest, store: StoreDep, events: EventsDep, ingest: IngestDep
 ) -> CaseView:
     """Resolve an open or acknowledged case, saying how."""
     case = await asyncio.to_thread(store.resolve, case_id, body.note)
     events.publish(CaseChanged(type="case_updated", case=case))
+    if ingest is not None:
+        ingest.feedback.notify(case)
     return case
+
+
+@router.post("/households", status_code=201)
+async def create_household(body: HouseholdRequest, store: StoreDep) -> IssuedHousehold:
+    """Create a household; the response holds its page token and link, shown this once only."""
+    token, hashed = issue_token()
+    household = await asyncio.to_thread(
+        store.create_household, body.name, body.location, body.device_ids, hashed
+    )
+    return IssuedHousehold(**household.model_dump(), token=token, link=resident_link(token))
+
+
+@router.get("/households")
+async def list_households(store: StoreDep) -> Items[HouseholdView]:
+    """List households and their SOS buttons (never their tokens)."""
+    return Items(items=await asyncio.to_thread(store.list_households))
+
+
+@router.post("/households/{household_id}/token")
+async def rotate_household_token(household_id: int, store: StoreDep) -> IssuedHousehold:
+    """Give a household a new page token; the old link stops working at once."""
+    token, hashed = issue_token()
+    household = await asyncio.to_thread(store.rotate_household_token, household_id, hashed)
+    return IssuedHousehold(**household.model_dump(), token=token, link=resident_link(token))
 
 
 @router.get("/edges")

@@ -1,8 +1,9 @@
 """The hub's ASGI application factory: ``create_app(settings)``.
 
 The lifespan owns every long-lived object: the database engine (migrated on startup), the
-repository, and the MQTT ingest task. The live event bus is created with the app, so that
-in-process callers can subscribe to ``app.state.events`` before the server starts.
+repository, and the MQTT ingest task (which also publishes case feedback to the edges). The
+live event bus is created with the app, so that in-process callers can subscribe to
+``app.state.events`` before the server starts.
 """
 
 import asyncio
@@ -18,18 +19,20 @@ from hub.db import create_hub_engine, migrate
 from hub.errors import IllegalTransitionError, InvalidInputError, NotFoundError
 from hub.events import EventBus
 from hub.ingest import MqttIngest
+from hub.resident import SosThrottle
+from hub.resident_api import resident_router
 from hub.settings import HubSettings
-from hub.store import HubStore
+from hub.store import Clock, HubStore, utc_now
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: HubSettings) -> FastAPI:
+def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     """Return a hub application for ``settings``; nothing starts until its lifespan does.
 
-    ``app.state`` holds ``settings`` and ``events`` (an ``EventBus``) at once, and during
-    the lifespan also ``store`` (a ``HubStore``) and ``ingest`` (a ``MqttIngest``, or None
-    when ``settings.start_ingest`` is off).
+    ``app.state`` holds ``settings``, ``clock``, ``events`` (an ``EventBus``) and
+    ``sos_throttle`` at once, and during the lifespan also ``store`` (a ``HubStore``) and
+    ``ingest`` (a ``MqttIngest``, or None when ``settings.start_ingest`` is off).
     """
     events = EventBus()
 
@@ -38,8 +41,10 @@ def create_app(settings: HubSettings) -> FastAPI:
         engine = create_hub_engine(settings.resolved_database_url())
         try:
             await asyncio.to_thread(migrate, engine)
-            store = HubStore(engine)
-            ingest = MqttIngest(settings, store, events) if settings.start_ingest else None
+            store = HubStore(engine, clock=clock)
+            ingest = (
+                MqttIngest(settings, store, events, clock=clock) if settings.start_ingest else None
+            )
             app.state.store = store
             app.state.ingest = ingest
             task = (
@@ -67,9 +72,12 @@ def create_app(settings: HubSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.clock = clock
     app.state.events = events
+    app.state.sos_throttle = SosThrottle()
     app.state.ingest = None
     app.include_router(router)
+    app.include_router(resident_router)
 
     async def not_found(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)

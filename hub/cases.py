@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from devices.kinds import AlertKind, AlertState, Severity
+from devices.messages import FeedbackStage
 from hub.errors import IllegalTransitionError
 
 
@@ -62,6 +63,18 @@ def transition(status: CaseStatus, action: CaseAction) -> CaseStatus:
             raise IllegalTransitionError(f"the case is resolved: it cannot be {action}d any more")
         case _:  # pragma: no cover - every pair is listed above
             raise IllegalTransitionError(f"cannot {action} a case that is {status}")
+
+
+def feedback_stage(status: CaseStatus) -> FeedbackStage:
+    """Return what a resident is told about a case in ``status``."""
+    match status:
+        case CaseStatus.OPEN:
+            return FeedbackStage.CASE_OPENED
+        case CaseStatus.ACKNOWLEDGED:
+            return FeedbackStage.ACKNOWLEDGED
+        case CaseStatus.RESOLVED:
+            return FeedbackStage.RESOLVED
+    raise AssertionError("unreachable")  # pragma: no cover - mypy cannot see the match is total
 
 
 def is_unresolved(status: CaseStatus) -> bool:

@@ -46,6 +46,8 @@ _MIGRATION_LOCK_ID = 0x4C494E4C49  # "LINLI": PostgreSQL advisory lock serialisi
 ID_LENGTH = 64
 ENUM_LENGTH = 32
 LOCATION_LENGTH = 256
+NAME_LENGTH = 128
+TOKEN_HASH_LENGTH = 64
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -168,6 +170,28 @@ class EdgeRow(Base):
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
     outbox_depth: Mapped[int] = mapped_column(Integer)
     counters: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
+class HouseholdRow(Base):
+    """A home, with the hash of the secret token of its resident page."""
+
+    __tablename__ = "households"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    location: Mapped[str] = mapped_column(String(LOCATION_LENGTH))
+    token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), unique=True)
+    """Hex SHA-256 of the access token; the token itself is never stored."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HouseholdDeviceRow(Base):
+    """An SOS button of a household; a button belongs to at most one household."""
+
+    __tablename__ = "household_devices"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

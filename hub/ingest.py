@@ -44,6 +44,7 @@ from devices.topics import (
 )
 from devices.transport import LOW_LATENCY
 from hub.events import EventBus, events_of
+from hub.feedback import FeedbackPublisher
 from hub.settings import HubSettings
 from hub.store import AlertRef, Clock, HubStore, IngestResult, RejectedAlert, utc_now
 
@@ -221,8 +222,22 @@ class MqttIngest:
         """Whether the hub is connected and subscribed right now."""
         self.counters: Counter[str] = Counter()
         """Messages and alerts by outcome: ``alerts_new``, ``rejected.<reason>``, …"""
+        self.feedback = FeedbackPublisher(
+            store,
+            lambda: self._client,
+            self.counters,
+            kinds=settings.feedback_kinds,
+            max_queued=settings.feedback_queue_max,
+        )
+        """The one place that reports committed case changes back to the edges."""
 
     async def run(self) -> None:
+        """Ingest and publish feedback until cancelled, reconnecting whenever needed."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.feedback.run(), name="hub-feedback")
+            tasks.create_task(self._ingest(), name="hub-ingest")
+
+    async def _ingest(self) -> None:
         """Ingest until cancelled, reconnecting whenever the broker goes away."""
         settings = self._settings
         will = aiomqtt.Will(
@@ -352,6 +367,7 @@ class MqttIngest:
             if result is not None:
                 # Events first: they describe what is committed, whatever becomes of the acks.
                 self._events.publish_all(events_of(result))
+                self.feedback.notify_all(result.cases_opened)
                 for edge_id, ids in result.ack_ids_by_edge().items():
                     acks[edge_id].extend(ids)
         for edge_id, ids in acks.items():

@@ -4,6 +4,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from devices.kinds import AlertKind
+
 
 class HubSettings(BaseSettings):
     """Everything a hub process needs to know; built by the caller, never at import."""
@@ -26,6 +28,11 @@ class HubSettings(BaseSettings):
     """At most this many MQTT messages are committed in one database transaction."""
     start_ingest: bool = True
     """Run the MQTT ingest task; tests of the HTTP API alone turn it off."""
+    feedback_kinds: frozenset[AlertKind] = frozenset({AlertKind.SOS})
+    """Cases of these kinds are reported back to their device's edge as ``CaseFeedback``
+    (``LINLI_HUB_FEEDBACK_KINDS='["sos", "smoke"]'``)."""
+    feedback_queue_max: int = 1000
+    """Feedback waiting to be published; beyond this it is dropped and counted."""
     sse_keepalive_seconds: float = 15.0
     """How often ``GET /api/v1/stream`` sends a comment so proxies keep the stream open."""
 

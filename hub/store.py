@@ -59,9 +59,21 @@ from hub.db import (
     CaseRow,
     DeviceRow,
     EdgeRow,
+    HouseholdDeviceRow,
+    HouseholdRow,
 )
 from hub.errors import InvalidInputError, NotFoundError
-from hub.views import AlertView, CaseDetail, CaseEventView, CaseView, DeviceView, EdgeView
+from hub.resident import resident_stage, web_device_id
+from hub.views import (
+    AlertView,
+    CaseDetail,
+    CaseEventView,
+    CaseView,
+    DeviceView,
+    EdgeView,
+    HouseholdView,
+    ResidentStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -244,6 +256,16 @@ def _edge_view(row: EdgeRow) -> EdgeView:
             "outbox_depth": row.outbox_depth,
             "counters": row.counters,
         }
+    )
+
+
+def _household_view(row: HouseholdRow, device_ids: list[str]) -> HouseholdView:
+    return HouseholdView(
+        id=row.id,
+        name=row.name,
+        location=row.location,
+        device_ids=device_ids,
+        created_at=row.created_at,
     )
 
 
@@ -649,6 +671,132 @@ class HubStore:
             session.flush()
             return _case_view(row, location)
 
+    def device_edges(self, device_ids: Iterable[str]) -> dict[str, str]:
+        """Return the edge serving each of these devices (devices without one are left out)."""
+        query = select(DeviceRow.id, DeviceRow.edge_id).where(DeviceRow.id.in_(set(device_ids)))
+        with self._reading() as session:
+            return {
+                device_id: edge_id
+                for device_id, edge_id in session.execute(query)
+                if edge_id is not None
+            }
+
+    # --- households ----------------------------------------------------------------------
+
+    def create_household(
+        self, name: str, location: str, device_ids: Iterable[str], token_hash: str
+    ) -> HouseholdView:
+        """Create a household with its SOS buttons; refuse unknown or already-linked devices."""
+        wanted = sorted(set(device_ids))
+        with self._writing() as session:
+            kinds: dict[str, str] = {
+                device_id: kind
+                for device_id, kind in session.execute(
+                    select(DeviceRow.id, DeviceRow.kind).where(DeviceRow.id.in_(wanted))
+                )
+            }
+            for device_id in wanted:
+                if device_id not in kinds:
+                    raise InvalidInputError(f"device {device_id} is not registered")
+                if kinds[device_id] != DeviceKind.SOS_BUTTON.value:
+                    raise InvalidInputError(f"device {device_id} is not an SOS button")
+            taken = session.scalars(
+                select(HouseholdDeviceRow.device_id).where(HouseholdDeviceRow.device_id.in_(wanted))
+            ).all()
+            if taken:
+                raise InvalidInputError(
+                    f"devices already belong to a household: {', '.join(sorted(taken))}"
+                )
+            row = HouseholdRow(
+                name=_clean(name),
+                location=_clean(location),
+                token_hash=token_hash,
+                created_at=self._clock(),
+            )
+            session.add(row)
+            session.flush()
+            session.add_all(
+                HouseholdDeviceRow(device_id=device_id, household_id=row.id) for device_id in wanted
+            )
+            session.flush()
+            logger.info("household %s created with %d SOS button(s)", row.id, len(wanted))
+            return _household_view(row, wanted)
+
+    def list_households(self) -> list[HouseholdView]:
+        """Return every household by id, with its SOS buttons."""
+        with self._reading() as session:
+            buttons = self._buttons(session)
+            return [
+                _household_view(row, buttons.get(row.id, []))
+                for row in session.scalars(select(HouseholdRow).order_by(HouseholdRow.id))
+            ]
+
+    def rotate_household_token(self, household_id: int, token_hash: str) -> HouseholdView:
+        """Replace a household's token: the old one stops working at once."""
+        with self._writing() as session:
+            row = session.get(HouseholdRow, household_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"household {household_id} does not exist")
+            row.token_hash = token_hash
+            session.flush()
+            logger.info("household %s has a new access token", household_id)
+            return _household_view(row, self._buttons(session, household_id).get(row.id, []))
+
+    def household_by_token(self, token_hash: str) -> HouseholdView:
+        """Return the household a token opens, or raise NotFoundError saying nothing more."""
+        with self._reading() as session:
+            row = session.scalars(
+                select(HouseholdRow).where(HouseholdRow.token_hash == token_hash)
+            ).one_or_none()
+            if row is None:
+                raise NotFoundError("not found")
+            return _household_view(row, self._buttons(session, row.id).get(row.id, []))
+
+    def household_sos_device(self, household: HouseholdView) -> DeviceView:
+        """Return the device a page press is raised on: the first button, or a virtual one.
+
+        The virtual ``household-<id>-web`` button is registered on first use, at the
+        household's location, with no edge.
+        """
+        with self._writing() as session:
+            if household.device_ids:
+                return _device_view(session.get_one(DeviceRow, household.device_ids[0]))
+            device = Device(
+                id=web_device_id(household.id),
+                kind=DeviceKind.SOS_BUTTON,
+                location=household.location,
+            )
+            return self._upsert_device(session, device, self._clock()).device
+
+    def household_status(self, household: HouseholdView) -> ResidentStatus:
+        """Return the stage of the household's most recent SOS case, from the database."""
+        device_ids = [*household.device_ids, web_device_id(household.id)]
+        query = (
+            select(CaseRow.id, CaseRow.status, CaseRow.updated_at)
+            .where(CaseRow.kind == AlertKind.SOS.value, CaseRow.device_id.in_(device_ids))
+            .order_by(CaseRow.id.desc())
+            .limit(1)
+        )
+        with self._reading() as session:
+            found = session.execute(query).one_or_none()
+        if found is None:
+            return ResidentStatus(stage=resident_stage(None), case_id=None, updated_at=None)
+        case_id, status, updated_at = found
+        return ResidentStatus(
+            stage=resident_stage(CaseStatus(status)), case_id=case_id, updated_at=updated_at
+        )
+
+    def _buttons(self, session: Session, household_id: int | None = None) -> dict[int, list[str]]:
+        query = select(HouseholdDeviceRow.household_id, HouseholdDeviceRow.device_id).order_by(
+            HouseholdDeviceRow.device_id
+        )
+        if household_id is not None:
+            query = query.where(HouseholdDeviceRow.household_id == household_id)
+        buttons: dict[int, list[str]] = defaultdict(list)
+        for owner, device_id in session.execute(query):
+            buttons[owner].append(device_id)
+        return buttons
+
     # --- edges and telemetry -------------------------------------------------------------
 
     def record_edge_status(self, status: EdgeStatus, received_at: datetime) -> frozenset[str]:
@@ -722,6 +870,8 @@ class HubStore:
             "cases": CaseRow,
             "case_events": CaseEventRow,
             "edges": EdgeRow,
+            "households": HouseholdRow,
+            "household_devices": HouseholdDeviceRow,
         }
         with self._reading() as session:
             return {

@@ -9,6 +9,7 @@ from devices.kinds import AlertKind, AlertState, DeviceKind, Severity
 from devices.messages import AlertReason
 from devices.registry import Device
 from hub.cases import CaseEventAction, CaseStatus
+from hub.resident import ResidentStage
 
 
 class View(BaseModel):
@@ -116,3 +117,28 @@ class Health(View):
     status: Literal["ok"] = "ok"
     mqtt_connected: bool
     counters: dict[str, int]
+
+
+class HouseholdView(View):
+    """A household and its SOS buttons (never its token)."""
+
+    id: int
+    name: str
+    location: str
+    device_ids: list[str]
+    created_at: AwareDatetime
+
+
+class IssuedHousehold(HouseholdView):
+    """A household with its new access token and page link: shown once, never again."""
+
+    token: str
+    link: str
+
+
+class ResidentStatus(View):
+    """What a household's page shows: the stage of its most recent SOS case."""
+
+    stage: ResidentStage
+    case_id: int | None
+    updated_at: AwareDatetime | None

@@ -16,7 +16,15 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
 
-from devices.messages import Alert, AlertAck, DeviceRegistry, HubStatus
+from devices.kinds import AlertKind, Severity
+from devices.messages import (
+    Alert,
+    AlertAck,
+    CaseFeedback,
+    DeviceRegistry,
+    FeedbackStage,
+    HubStatus,
+)
 from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic
 from hub.app import create_app
 from hub.db import create_hub_engine, migrate
@@ -35,6 +43,13 @@ MAX_PAYLOAD = 2048
 SMOKE = {
     "id": "b3-1201-smoke",
     "kind": "smoke",
+    "location": "Building 3/Unit 1201",
+    "edge_id": "e1",
+}
+
+SOS = {
+    "id": "b3-1201-sos",
+    "kind": "sos_button",
     "location": "Building 3/Unit 1201",
     "edge_id": "e1",
 }
@@ -336,6 +351,62 @@ async def test_stopping_the_hub_ends_open_live_streams(hub: RunningHub) -> None:
             await hub.stop()
             rest = [line async for line in lines]
     assert all(line == "" or line.startswith(":") for line in rest)
+
+
+async def next_feedback(client: aiomqtt.Client, edge_id: str = "e1") -> CaseFeedback:
+    """Return the next CaseFeedback on the edge's feedback topic."""
+    raw = await receive(client, edge_topic(edge_id, EdgeChannel.FEEDBACK), lambda raw: True)
+    return CaseFeedback.model_validate_json(raw)
+
+
+async def test_an_sos_case_reports_each_stage_to_the_button_edge(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    async with edge_client(mosquitto) as edge:
+        await edge.subscribe(edge_topic("e1", EdgeChannel.FEEDBACK), qos=1)
+        for device in (SMOKE, SOS):
+            assert (await hub.http.post("/api/v1/devices", json=device)).status_code == 201
+        topic = edge_topic("e1", EdgeChannel.ALERT)
+        smoke = make_alert(device_id=SMOKE["id"])
+        await edge.publish(topic, smoke.model_dump_json(), qos=1)
+        await acked(edge, smoke.id)
+
+        sos = make_alert(device_id=SOS["id"], kind=AlertKind.SOS, severity=Severity.CRITICAL)
+        await edge.publish(topic, sos.model_dump_json(), qos=1)
+        opened = await next_feedback(edge)
+        assert (opened.device_id, opened.stage) == (SOS["id"], FeedbackStage.CASE_OPENED)
+        case_url = f"/api/v1/cases/{opened.case_id}"
+        assert (await get_json(hub, case_url))["kind"] == "sos"
+
+        assert (await hub.http.post(f"{case_url}/acknowledge")).status_code == 200
+        assert await next_feedback(edge) == CaseFeedback(
+            device_id=SOS["id"], case_id=opened.case_id, stage=FeedbackStage.ACKNOWLEDGED
+        )
+        resolved = await hub.http.post(f"{case_url}/resolve", json={"note": "visited"})
+        assert resolved.status_code == 200
+        assert await next_feedback(edge) == CaseFeedback(
+            device_id=SOS["id"], case_id=opened.case_id, stage=FeedbackStage.RESOLVED
+        )
+    # The smoke case sent none: feedback is for SOS cases only.
+    assert (await counters(hub))["feedback_published"] == 3
+
+
+async def test_a_press_on_the_resident_page_reaches_the_button_edge(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    assert (await hub.http.post("/api/v1/devices", json=SOS)).status_code == 201
+    created = await hub.http.post(
+        "/api/v1/households",
+        json={"name": "Wang", "location": SOS["location"], "device_ids": [SOS["id"]]},
+    )
+    assert created.status_code == 201
+    async with edge_client(mosquitto) as edge:
+        await edge.subscribe(edge_topic("e1", EdgeChannel.FEEDBACK), qos=1)
+        pressed = await hub.http.post(f"{created.json()['link']}/sos")
+        assert pressed.status_code == 200
+        assert await next_feedback(edge) == CaseFeedback(
+            device_id=SOS["id"], case_id=pressed.json()["case_id"], stage=FeedbackStage.CASE_OPENED
+        )
 
 
 class PoisonedStore(HubStore):

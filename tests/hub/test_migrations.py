@@ -36,6 +36,8 @@ def test_migrating_again_is_a_no_op(engine: Engine) -> None:
         "cases",
         "case_events",
         "edges",
+        "households",
+        "household_devices",
     }
 
 
