@@ -1,10 +1,10 @@
 """Benchmark: alerts from simulated devices to committed cases, beside a bare-broker baseline.
 
 One private Mosquitto with the shipped site configuration; `linli hub` (SQLite) and
-`linli edge` as real processes. Simulated water-leak sensors publish wet/dry readings (every
-reading is an alert transition) stamped with their publish time as event time; the benchmark
-follows the hub's live stream, where an alert appears only after its transaction committed,
-and times publish → committed-and-visible.
+`linli edge` as real processes. Simulated gas detectors publish readings alternating over
+the 20 %LEL alarm level and clean air (every reading is an alert transition), stamped with
+their publish time as event time; the benchmark follows the hub's live stream, where an alert
+appears only after its transaction committed, and times publish → committed-and-visible.
 
 Baseline, same run, same broker: a bare subscriber receiving the same messages from the same
 publisher — the cost of MQTT alone. Two loads for each:
@@ -85,9 +85,10 @@ class Collector:
 def publish_readings(
     port: int, topics: list[str], count: int, *, offset: int, rate: float | None
 ) -> float:
-    """Publish ``count`` wet/dry readings round-robin over ``topics``; return the start time.
+    """Publish ``count`` gas readings round-robin over ``topics``; return the start time.
 
-    Reading ``offset + i`` of a device is wet when even, so every reading is a transition.
+    Reading ``offset + i`` of a device is over the alarm level when even, clean air when odd,
+    so every reading is an alert transition.
     """
     client = mqtt.Client(CallbackAPIVersion.VERSION2)
     client.max_inflight_messages_set(100)
@@ -99,8 +100,9 @@ def publish_readings(
         if rate is not None:
             time.sleep(max(0.0, start + i / rate - time.time()))
         n = offset + i
-        wet = (n // len(topics)) % 2 == 0
-        payload = json.dumps({"water_leak": wet, "ts": int(time.time() * 1000)})
+        alarm = (n // len(topics)) % 2 == 0
+        level = 25.0 if alarm else 0.0
+        payload = json.dumps({"gas_lel_pct": level, "ts": int(time.time() * 1000)})
         infos.append(client.publish(topics[n % len(topics)], payload, qos=1))
     for info in infos:
         info.wait_for_publish(timeout=120)
@@ -160,7 +162,7 @@ def main() -> None:
     if MosquittoProcess.executable() is None:
         sys.exit("mosquitto is required for the benchmark")
     devices = [
-        Device(id=f"leak-{i:03d}", kind=DeviceKind.WATER_LEAK, location=f"Building {i % 3 + 1}")
+        Device(id=f"gas-{i:03d}", kind=DeviceKind.GAS, location=f"Building {i % 3 + 1}/Boiler")
         for i in range(args.devices)
     ]
     with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
@@ -213,7 +215,7 @@ def main() -> None:
         finally:
             stack.close()
     print(
-        f"\n{args.alerts} + {args.paced} alerts from {args.devices} simulated water-leak sensors;"
+        f"\n{args.alerts} + {args.paced} alerts from {args.devices} simulated gas detectors;"
         " one Mosquitto (deploy/mosquitto.conf settings); hub on SQLite; edge outbox fsync=full"
     )
     for figures in (base_burst, sys_burst, base_paced, sys_paced):

@@ -7,6 +7,8 @@ One ``asyncio.TaskGroup`` of named tasks:
 - ``edge-uplink``: the hub's broker: retained ``EdgeStatus`` (last will: offline), alerts
   out of the outbox in life-safety order with a bounded window, ``AlertAck`` and
   ``DeviceRegistry`` in;
+- ``edge-detect-tick``: time-driven detection (check-in deadlines, a leak that has stayed
+  dry) every ``detection_tick_s``, committed like the ingest's;
 - ``edge-heartbeat``: ``EdgeStatus`` again every ``heartbeat_s``;
 - ``edge-telemetry``: buffered readings as a ``TelemetryBatch`` every
   ``telemetry_interval_s`` (best effort, QoS 0).
@@ -62,7 +64,15 @@ from devices.topics import (
     parse_device_topic,
 )
 from devices.transport import LOW_LATENCY
-from edge.detection import AlertDecision, DeviceState, StateFormatError, detect
+from edge.detection import (
+    AlertDecision,
+    Detection,
+    DeviceState,
+    StateFormatError,
+    detect,
+    tick,
+)
+from edge.detectors.profile import DetectionProfile
 from edge.directory import DeviceDirectory
 from edge.outbox import FILE_NAME, Outbox, OutboxError
 from edge.settings import EdgeSettings
@@ -167,6 +177,11 @@ class EdgeAgent:
         self._monotonic = monotonic
         self._rng = rng
         self._states = self._load_states()
+        self.profile = DetectionProfile.for_co_standard(settings.co_profile)
+        # Ingest and the detection tick both read a device's state, await the commit and
+        # then store the new state: one at a time, or one would overwrite the other's.
+        self._detecting = asyncio.Lock()
+        self._watching_since: datetime | None = None
         self._telemetry: deque[TelemetryPoint] = deque()
         self._wake = asyncio.Event()
         self._uplink: aiomqtt.Client | None = None
@@ -195,10 +210,12 @@ class EdgeAgent:
             len(self.site_devices),
             self.outbox.depth(),
         )
+        self._watching_since = self._clock()
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._ingest_forever(), name="edge-ingest")
                 tasks.create_task(self._uplink_forever(), name="edge-uplink")
+                tasks.create_task(self._detect_tick_forever(), name="edge-detect-tick")
                 tasks.create_task(self._heartbeat(), name="edge-heartbeat")
                 tasks.create_task(self._telemetry_loop(), name="edge-telemetry")
         finally:
@@ -282,26 +299,30 @@ class EdgeAgent:
         received_at: datetime,
         topic: str,
     ) -> None:
-        before = self._states.get(device.id, DeviceState())
-        try:
-            state, alerts, self_tests = self._decide(before, device, observations, received_at)
-        except Exception as exc:
-            # A bug, not bad input; acknowledged for the same reason as in decoding.
-            logger.exception("detection failed for device %s", device.id)
-            self._reject("internal_error", topic, exc)
-            return
-        if alerts or state != before:
-            # Invariants (a) and (b): alerts and the state that produced them in one
-            # transaction, before the message is acknowledged and before anything is sent.
-            # An OutboxError propagates: the message stays unacknowledged.
-            await self._in_db(self.outbox.commit, device.id, state.to_json(), alerts)
-            self._states[device.id] = state
+        async with self._detecting:
+            before = self._states.get(device.id, DeviceState())
+            try:
+                state, alerts, self_tests = self._decide(before, device, observations, received_at)
+            except Exception as exc:
+                # A bug, not bad input; acknowledged for the same reason as in decoding.
+                logger.exception("detection failed for device %s", device.id)
+                self._reject("internal_error", topic, exc)
+                return
+            if alerts or state != before:
+                # Invariants (a) and (b): alerts and the state that produced them in one
+                # transaction, before the message is acknowledged and before anything is
+                # sent. An OutboxError propagates: the message stays unacknowledged.
+                await self._in_db(self.outbox.commit, device.id, state.to_json(), alerts)
+                self._states[device.id] = state
         for observation in observations:
             if isinstance(observation, StateUpdate):
                 self._buffer_telemetry(device, observation, received_at)
         if self_tests:
             self._count("smoke_tests", self_tests)
             logger.info("smoke detector %s reports a self-test (not an alarm)", device.id)
+        self._announce(alerts)
+
+    def _announce(self, alerts: list[Alert]) -> None:
         if alerts:
             self._count("alerts_created", len(alerts))
             for alert in alerts:
@@ -326,7 +347,10 @@ class EdgeAgent:
         decisions: list[AlertDecision] = []
         self_tests = 0
         for observation in observations:
-            result = detect(state, device, observation, _event_time(observation) or received_at)
+            event_time = _event_time(observation) or received_at
+            result = detect(
+                state, device, observation, event_time, self.profile, received_at=received_at
+            )
             state = result.state
             decisions.extend(result.alerts)
             self_tests += result.self_test
@@ -336,6 +360,41 @@ class EdgeAgent:
         decisions.sort(key=lambda decision: forwarding_rank(decision.kind))
         detected_at = self._clock()
         return state, [self._alert(device, d, detected_at) for d in decisions], self_tests
+
+    async def _detect_tick_forever(self) -> None:
+        while True:
+            _checkpoint()
+            await asyncio.sleep(self.settings.detection_tick_s)
+            try:
+                await self.detect_tick()
+            except OutboxError:
+                # The states stay as they were: the next tick decides the same again.
+                self._count("outbox_errors")
+                logger.exception("cannot store time-driven alerts in the outbox; retrying")
+            except Exception:
+                # A bug: log it and tick again, never take the whole agent down with it.
+                logger.exception("time-driven detection failed")
+
+    async def detect_tick(self) -> None:
+        """Run time-driven detection for every known device, at the clock's now."""
+        async with self._detecting:
+            now = self._clock()
+            for device in self.directory.devices():
+                before = self._states.get(device.id, DeviceState())
+                try:
+                    result: Detection = tick(
+                        before, device, now, self.profile, watching_since=self._watching_since
+                    )
+                except Exception:
+                    logger.exception("time-driven detection failed for device %s", device.id)
+                    continue
+                if not result.alerts:
+                    continue  # a tick changes state only together with an alert
+                decisions = sorted(result.alerts, key=lambda d: forwarding_rank(d.kind))
+                alerts = [self._alert(device, d, now) for d in decisions]
+                await self._in_db(self.outbox.commit, device.id, result.state.to_json(), alerts)
+                self._states[device.id] = result.state
+                self._announce(alerts)
 
     def _alert(self, device: Device, decision: AlertDecision, detected_at: datetime) -> Alert:
         return Alert(

@@ -31,5 +31,9 @@ class EdgeSettings(BaseSettings):
     """Unacknowledged alerts on the wire at once, so a slow hub never overflows a queue."""
     telemetry_interval_s: float = Field(default=5, gt=0)
     max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, ge=1)
+    co_profile: Literal["ul2034", "en50291"] = "ul2034"
+    """The standard the CO dose model follows (``edge.detectors.co``)."""
+    detection_tick_s: float = Field(default=5, gt=0)
+    """How often time-driven detection runs (check-in deadlines, a leak that stayed dry)."""
     outbox_sync: Literal["full", "normal"] = "full"
     """SQLite ``synchronous`` pragma of the outbox: ``full`` survives a power cut."""

@@ -13,7 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import Alert, AlertReason
 from devices.topics import DeviceChannel, EdgeChannel, device_topic, edge_topic, zigbee_topic
-from tests.e2e.conftest import CO, LEAK, Z2M_SOS
+from tests.e2e.conftest import CO, GAS, Z2M_SOS
 from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
 
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
@@ -41,11 +41,22 @@ def publish_all(client: mqtt.Client, messages: list[tuple[str, str]]) -> None:
         assert info.is_published()
 
 
-def leak_readings(count: int) -> list[tuple[str, str]]:
-    """Readings that alternate wet and dry: every one of them is an alert transition."""
-    topic = device_topic(LEAK.id, DeviceChannel.STATE)
+def transition_readings(count: int) -> list[tuple[str, str]]:
+    """Gas readings alternating over the alarm level and clean air: each one is a transition.
+
+    (A leak sensor's wet/dry would not do: the leak detector rightly absorbs flapping.)
+    """
+    topic = device_topic(GAS.id, DeviceChannel.STATE)
     return [
-        (topic, dumps({"water_leak": i % 2 == 0, "ts": (T0 + timedelta(seconds=i)).isoformat()}))
+        (
+            topic,
+            dumps(
+                {
+                    "gas_lel_pct": 25.0 if i % 2 == 0 else 0.0,
+                    "ts": (T0 + timedelta(seconds=i)).isoformat(),
+                }
+            ),
+        )
         for i in range(count)
     ]
 
@@ -73,7 +84,7 @@ def count_alerts(stack: Stack, device_id: str) -> int:
 def assert_exactly_once(stack: Stack, expected: int) -> None:
     """Every alert is there once, in one case, and the edge has nothing left to send."""
     wait_until(
-        lambda: count_alerts(stack, LEAK.id) >= expected, timeout=120, what=f"{expected} alerts"
+        lambda: count_alerts(stack, GAS.id) >= expected, timeout=120, what=f"{expected} alerts"
     )
     wait_until(
         lambda: (
@@ -82,13 +93,13 @@ def assert_exactly_once(stack: Stack, expected: int) -> None:
         ),
         what="the edge outbox to drain",
     )
-    alerts = stack.get("/alerts", device_id=LEAK.id, limit=100_000)
+    alerts = stack.get("/alerts", device_id=GAS.id, limit=100_000)
     assert len(alerts) == expected
     assert len({a["id"] for a in alerts}) == expected
     ordered = sorted(alerts, key=lambda a: datetime.fromisoformat(a["ts"]))
     states = [a["state"] for a in ordered]
     assert states == ["raised" if i % 2 == 0 else "cleared" for i in range(expected)]
-    [case] = [c for c in stack.get("/cases") if c["kind"] == "water_leak"]
+    [case] = [c for c in stack.get("/cases") if c["kind"] == "gas"]
     assert case["alert_count"] == expected
 
 
@@ -138,10 +149,10 @@ BURST = 1500
 
 
 def test_edge_sigkilled_mid_burst_delivers_every_alert_exactly_once(stack: Stack) -> None:
-    thread = burst_in_background(stack.local_broker.port, leak_readings(BURST))
-    wait_until(lambda: count_alerts(stack, LEAK.id) >= BURST // 10, what="the burst under way")
+    thread = burst_in_background(stack.local_broker.port, transition_readings(BURST))
+    wait_until(lambda: count_alerts(stack, GAS.id) >= BURST // 10, what="the burst under way")
     stack.edge.kill()
-    at_kill = count_alerts(stack, LEAK.id)
+    at_kill = count_alerts(stack, GAS.id)
     assert at_kill < BURST, "the burst finished before the kill: make it longer"
     time.sleep(1)  # devices keep publishing while the edge is dead
     stack.edge.start()
@@ -153,8 +164,8 @@ def test_edge_sigkilled_mid_burst_delivers_every_alert_exactly_once(stack: Stack
 def test_hub_sigkilled_mid_burst_loses_nothing_and_opens_no_duplicate_case(
     stack: Stack, downtime: float
 ) -> None:
-    thread = burst_in_background(stack.local_broker.port, leak_readings(BURST))
-    wait_until(lambda: count_alerts(stack, LEAK.id) >= BURST // 10, what="the burst under way")
+    thread = burst_in_background(stack.local_broker.port, transition_readings(BURST))
+    wait_until(lambda: count_alerts(stack, GAS.id) >= BURST // 10, what="the burst under way")
     stack.hub.kill()
     time.sleep(downtime)  # the edge keeps detecting and storing while the hub is gone
     stack.hub.start()
@@ -166,7 +177,7 @@ def test_hub_sigkilled_mid_burst_loses_nothing_and_opens_no_duplicate_case(
 def test_hub_broker_stopped_and_restarted_loses_nothing(split_stack: Stack) -> None:
     stack = split_stack
     stack.hub_broker.stop()
-    _publish(stack.local_broker.port, leak_readings(200))
+    _publish(stack.local_broker.port, transition_readings(200))
     time.sleep(2)  # a while with no uplink: alerts pile up in the edge's outbox
     stack.hub_broker.start()
     stack.wait_for_hub()
@@ -177,7 +188,7 @@ def test_a_burst_reaches_the_hub_whole_even_through_an_untuned_hub_broker(
     split_stack: Stack,
 ) -> None:
     # 3,000 alerts: three times what Mosquitto's default queue holds for one subscriber.
-    _publish(split_stack.local_broker.port, leak_readings(3000))
+    _publish(split_stack.local_broker.port, transition_readings(3000))
     assert_exactly_once(split_stack, 3000)
 
 

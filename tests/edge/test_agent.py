@@ -10,7 +10,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -41,6 +41,30 @@ SettingsFactory = Callable[..., EdgeSettings]
 SOS_TOPIC = "zigbee2mqtt/b3 1201 sos"
 SMOKE_STATE = "linli/dev/b3-smoke/state"
 CO_STATE = "linli/dev/b3-co/state"
+
+T0 = datetime(2026, 4, 17, 12, tzinfo=UTC)
+
+
+def co_exposure(ppm: float, minutes: int) -> list[str]:
+    """A CO sensor's readings, one a minute: 400 ppm alarms at minute 8 (UL 2034's dose)."""
+    return [
+        f'{{"co_ppm": {ppm}, "ts": "{(T0 + timedelta(minutes=m)).isoformat()}"}}'
+        for m in range(minutes + 1)
+    ]
+
+
+class WallClock:
+    """The agent's wall clock, moved only by the test."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
 
 # The records of shared/realdata/payloads/*.json whose ``payload`` is null (not valid JSON),
 # byte for byte: Tasmota's docs print these Zigbee readings with a closing brace missing
@@ -140,8 +164,10 @@ async def test_hub_coming_back_online_gets_everything_in_flight_at_once(
     clock = ManualClock()  # never moves: no resend can be due to resend_after_s
     agent = EdgeAgent(make_settings(resend_after_s=5.0), monotonic=clock)
     async with running_hub(mosquitto, auto_ack=False) as hub, running_agent(agent):
-        await Devices(mosquitto).publish(CO_STATE, '{"co_ppm": 80}')
+        for payload in co_exposure(400, 8):
+            await Devices(mosquitto).publish(CO_STATE, payload)
         await eventually(lambda: len(hub.alerts) == 1, "the first copy")
+        assert hub.alerts[0].ts == T0 + timedelta(minutes=8)
         first = hub.alerts[0]
         await hub.publish(
             HUB_STATUS_TOPIC, HubStatus(state="offline").model_dump_json(), retain=True
@@ -221,12 +247,14 @@ async def test_readings_sent_while_the_agent_is_down_are_handled_on_restart_with
 
         # The agent is down; its persistent session keeps these for it.
         await devices.publish(SMOKE_STATE, '{"smoke": true}')  # no transition: no alert
-        await devices.publish(CO_STATE, '{"co_ppm": 90}')
+        exposure = co_exposure(400, 8)
+        for payload in exposure:
+            await devices.publish(CO_STATE, payload)
 
         async with running_agent(EdgeAgent(settings)) as again:
             await eventually(lambda: len(hub.alerts) == 2, "the CO alert after the restart")
             assert [a.kind for a in hub.alerts] == [AlertKind.SMOKE, AlertKind.CO]
-            assert again.counters["messages_received"] == 2
+            assert again.counters["messages_received"] == 1 + len(exposure)
 
 
 async def test_an_alert_unacknowledged_at_shutdown_is_sent_again_after_restart(
@@ -352,3 +380,52 @@ async def test_readings_go_up_as_telemetry_and_heartbeats_carry_counters(
         )
         assert hub.statuses[-1].state == "online"
         assert hub.statuses[-1].outbox_depth == 0
+
+
+async def test_time_driven_detection_clears_a_dry_leak_and_reports_a_silent_device(
+    mosquitto: MosquittoProcess, make_settings: SettingsFactory
+) -> None:
+    clock = WallClock()
+    agent = EdgeAgent(make_settings(detection_tick_s=0.05), clock=clock)
+    devices = Devices(mosquitto)
+    async with running_hub(mosquitto) as hub, running_agent(agent):
+        await devices.publish("zigbee2mqtt/bike leak", '{"water_leak": true}')
+        await devices.publish("zigbee2mqtt/bike leak", '{"water_leak": false}')
+        await eventually(lambda: agent.counters.get("messages_received") == 2, "both readings")
+        await eventually(lambda: len(hub.alerts) == 1, "the leak")
+        assert (hub.alerts[0].kind, hub.alerts[0].state) == (
+            AlertKind.WATER_LEAK,
+            AlertState.RAISED,
+        )
+
+        clock.advance(299)  # dry, but not for long enough
+        await asyncio.sleep(0.3)
+        assert len(hub.alerts) == 1
+        clock.advance(2)
+        await eventually(lambda: len(hub.alerts) == 2, "the leak cleared with no new reading")
+        cleared = hub.alerts[1]
+        assert (cleared.kind, cleared.state) == (AlertKind.WATER_LEAK, AlertState.CLEARED)
+        assert cleared.ts == T0 + timedelta(seconds=300)
+
+        clock.advance(6 * 3600)  # a leak sensor's check-in deadline
+        # Every site device is overdue now: the three never heard from since the agent
+        # started (a 2 h deadline from then), and the leak sensor 6 h after its last word.
+        await eventually(lambda: len(hub.alerts) == 6, "the silent devices reported offline")
+        offline = {a.device_id: a for a in hub.alerts[2:]}
+        assert {(a.kind, a.state, a.severity) for a in offline.values()} == {
+            (AlertKind.DEVICE_OFFLINE, AlertState.RAISED, Severity.MEDIUM)
+        }
+        assert {d: a.ts - T0 for d, a in offline.items()} == {
+            "b3-smoke": timedelta(hours=2),
+            "b3-co": timedelta(hours=2),
+            "b3-sos": timedelta(hours=2),
+            "bike-leak": timedelta(hours=6),
+        }
+        await devices.publish("zigbee2mqtt/bike leak", '{"battery": 90}')
+        await eventually(lambda: len(hub.alerts) == 7, "back online on its next message")
+        assert (hub.alerts[6].device_id, hub.alerts[6].kind, hub.alerts[6].state) == (
+            "bike-leak",
+            AlertKind.DEVICE_OFFLINE,
+            AlertState.CLEARED,
+        )
+        await eventually(lambda: agent.outbox.depth() == 0, "every alert acknowledged")

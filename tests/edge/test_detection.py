@@ -1,4 +1,8 @@
-"""Detection rules on plain values: thresholds at their bounds, hysteresis, transitions only."""
+"""Detection rules on plain values: thresholds at their bounds, hysteresis, transitions only.
+
+CO and heat have their own files (test_detection_co.py, test_detection_heat.py); the leak's
+and the check-in deadlines' time-driven halves are in test_detection_time.py.
+"""
 
 import json
 from datetime import UTC, datetime, timedelta
@@ -12,7 +16,6 @@ from devices.payloads import Readings
 from devices.registry import Device
 from devices.zigbee2mqtt import decode_zigbee_state
 from edge.detection import (
-    PROFILE,
     AlertDecision,
     DeviceState,
     GasLevel,
@@ -50,68 +53,6 @@ def summary(alerts: list[AlertDecision]) -> list[tuple[AlertKind, AlertState, Se
 
 RAISED, CLEARED = AlertState.RAISED, AlertState.CLEARED
 CRIT, HIGH, MED, LOW = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
-
-
-# --- CO ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("ppm", "raised"), [(49.9, False), (50.0, True), (50.1, True), (0.0, False)]
-)
-def test_co_raises_at_50_ppm(ppm: float, raised: bool) -> None:
-    _, alerts = run(DeviceKind.CO, [reading(co_ppm=ppm)])
-    assert summary(alerts) == ([(AlertKind.CO, RAISED, CRIT)] if raised else [])
-
-
-@pytest.mark.parametrize(("ppm", "cleared"), [(35.0, False), (34.9, True), (49.0, False)])
-def test_co_clears_below_35_ppm(ppm: float, cleared: bool) -> None:
-    state, _ = run(DeviceKind.CO, [reading(co_ppm=60.0)])
-    state, alerts = run(DeviceKind.CO, [reading(co_ppm=ppm)], state)
-    assert summary(alerts) == ([(AlertKind.CO, CLEARED, CRIT)] if cleared else [])
-    assert (AlertKind.CO in state.raised) is not cleared
-
-
-def test_co_alarm_flag_raises_and_clears() -> None:
-    _, alerts = run(DeviceKind.CO, [reading(co_alarm=True), reading(co_alarm=False)])
-    assert summary(alerts) == [(AlertKind.CO, RAISED, CRIT), (AlertKind.CO, CLEARED, CRIT)]
-
-
-def test_co_flapping_between_the_bounds_alerts_once() -> None:
-    values = [51.0, 40.0, 50.0, 36.0, 55.0, 35.0]
-    _, alerts = run(DeviceKind.CO, [reading(co_ppm=v) for v in values])
-    assert summary(alerts) == [(AlertKind.CO, RAISED, CRIT)]
-
-
-def test_reason_names_rule_values_and_profile() -> None:
-    _, alerts = run(DeviceKind.CO, [reading(co_ppm=70.0)])
-    reason = alerts[0].reason
-    assert reason.rule == "co_ppm>=50"
-    assert reason.values == {"co_ppm": 70.0}
-    assert reason.profile == PROFILE == "placeholder-thresholds"
-    assert alerts[0].event_time == T0
-
-
-# --- heat --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("celsius", "raised"), [(56.9, False), (57.0, True)])
-@pytest.mark.parametrize("kind", [DeviceKind.HEAT, DeviceKind.SMOKE])
-def test_heat_raises_at_57_c(kind: DeviceKind, celsius: float, raised: bool) -> None:
-    _, alerts = run(kind, [reading(temperature_c=celsius)])
-    assert summary(alerts) == ([(AlertKind.HEAT, RAISED, CRIT)] if raised else [])
-
-
-@pytest.mark.parametrize(("celsius", "cleared"), [(50.0, False), (49.9, True)])
-def test_heat_clears_below_50_c(celsius: float, cleared: bool) -> None:
-    _, alerts = run(DeviceKind.HEAT, [reading(temperature_c=60.0), reading(temperature_c=celsius)])
-    expected = [(AlertKind.HEAT, RAISED, CRIT)]
-    assert summary(alerts) == expected + ([(AlertKind.HEAT, CLEARED, CRIT)] if cleared else [])
-
-
-@pytest.mark.parametrize("kind", [DeviceKind.WATER_LEAK, DeviceKind.CO, DeviceKind.DOOR_CONTACT])
-def test_temperature_of_other_devices_is_only_telemetry(kind: DeviceKind) -> None:
-    _, alerts = run(kind, [reading(temperature_c=80.0, humidity_pct=40.0)])
-    assert alerts == []
 
 
 # --- gas ---------------------------------------------------------------------------------
@@ -184,17 +125,17 @@ def test_smoke_self_test_is_recorded_and_never_an_alarm(values: dict[str, bool])
     result = detect(DeviceState(), device(DeviceKind.SMOKE), reading(**values), T0)
     assert result.self_test
     assert result.alerts == ()
-    assert result.state == DeviceState()
+    assert result.state == DeviceState(last_seen=T0)  # a check-in, and nothing else
 
 
 # --- water leak, battery, availability ---------------------------------------------------
 
 
-def test_water_leak_flapping_alerts_on_each_transition_only() -> None:
-    flags = [True, True, False, True, False, False]
-    _, alerts = run(DeviceKind.WATER_LEAK, [reading(water_leak=f) for f in flags])
-    assert [a.state for a in alerts] == [RAISED, CLEARED, RAISED, CLEARED]
-    assert {a.severity for a in alerts} == {HIGH}
+def test_water_leak_raises_on_the_first_wet_reading() -> None:
+    _, alerts = run(DeviceKind.WATER_LEAK, [reading(water_leak=False), reading(water_leak=True)])
+    assert summary(alerts) == [(AlertKind.WATER_LEAK, RAISED, HIGH)]
+    assert alerts[0].event_time == T0 + timedelta(seconds=1)
+    assert alerts[0].reason.rule == "water_leak=true"
 
 
 @pytest.mark.parametrize(("pct", "raised"), [(15.0, False), (14.9, True)])
@@ -266,12 +207,12 @@ def test_zigbee2mqtt_emergency_then_null_action_is_exactly_one_sos() -> None:
 
 def test_one_reading_can_raise_several_alerts_life_safety_first() -> None:
     obs = reading(battery_pct=5.0, temperature_c=70.0, smoke=True)
-    _, alerts = run(DeviceKind.SMOKE, [obs])
+    _, alerts = run(DeviceKind.SMOKE, [reading(temperature_c=70.0), obs])
     assert [a.kind for a in alerts] == [AlertKind.SMOKE, AlertKind.HEAT, AlertKind.BATTERY_LOW]
 
 
 def test_repeated_readings_emit_nothing() -> None:
-    obs = reading(co_ppm=80.0, battery_pct=5.0, water_leak=True, gas_lel_pct=30.0)
+    obs = reading(co_alarm=True, battery_pct=5.0, water_leak=True, gas_lel_pct=30.0)
     state, first = run(DeviceKind.CO, [obs])
     assert len(first) == 4
     _, again = run(DeviceKind.CO, [obs, obs, obs], state)
@@ -279,14 +220,43 @@ def test_repeated_readings_emit_nothing() -> None:
 
 
 def test_state_round_trips_through_json() -> None:
-    state, _ = run(DeviceKind.SMOKE, [reading(smoke=True, battery_low=True, gas_lel_pct=12.0)])
+    observations: list[Observation] = [
+        reading(smoke=True, battery_low=True, gas_lel_pct=12.0, temperature_c=30.0),
+        reading(co_ppm=60.0, temperature_c=31.0, water_leak=True),
+        reading(co_ppm=40.0, water_leak=False),
+    ]
+    state, _ = run(DeviceKind.SMOKE, observations)
     text = state.to_json()
-    assert json.loads(text) == {"raised": ["battery_low", "smoke"], "gas": "warning"}
+    data = json.loads(text)
+    assert (data["raised"], data["gas"]) == (["battery_low", "smoke", "water_leak"], "warning")
+    assert data["last_seen"] == (T0 + timedelta(seconds=2)).isoformat()
+    assert len(data["heat"]["samples"]) == 2
+    assert data["leak_dry_since"] == (T0 + timedelta(seconds=2)).isoformat()
     assert DeviceState.from_json(text) == state
     assert DeviceState.from_json("{}") == DeviceState()
 
 
-@pytest.mark.parametrize("text", ["not json", "[]", '{"raised": ["fire"]}', '{"raised": ["sos"]}'])
+def test_a_state_persisted_by_an_older_edge_still_loads() -> None:
+    old = '{"gas": "warning", "raised": ["battery_low", "smoke"]}'
+    state = DeviceState.from_json(old)
+    assert state.raised == {AlertKind.BATTERY_LOW, AlertKind.SMOKE}
+    assert state.gas is GasLevel.WARNING
+    assert (state.last_seen, state.co.dose, state.heat.samples) == (None, 0.0, ())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        "[]",
+        '{"raised": ["fire"]}',
+        '{"raised": ["sos"]}',
+        '{"last_seen": "2026-04-17T12:00:00"}',
+        '{"last_seen": 12}',
+        '{"co": {"dose": "lots"}}',
+        '{"heat": {"samples": [["2026-04-17T12:00:00Z"]]}}',
+    ],
+)
 def test_unreadable_state_is_refused(text: str) -> None:
     with pytest.raises(StateFormatError):
         DeviceState.from_json(text)

@@ -22,6 +22,7 @@ def test_defaults(site_file: Path) -> None:
     assert (settings.max_in_flight, settings.telemetry_interval_s) == (200, 5)
     assert settings.max_payload_bytes == DEFAULT_MAX_PAYLOAD_BYTES
     assert settings.outbox_sync == "full"
+    assert (settings.co_profile, settings.detection_tick_s) == ("ul2034", 5)
 
 
 def test_reads_the_environment(site_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:

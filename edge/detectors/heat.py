@@ -1,0 +1,101 @@
+"""Heat: a fixed temperature and a sustained rate of rise (EN 54-5 class A1R).
+
+EN 54-5 class A1 detectors have a static response temperature between 54 and 65 °C; the R
+suffix adds a rate-of-rise response. US practice (NFPA 72 / UL 521) puts rate-of-rise at
+15 °F/min ≈ 8.3 °C/min. A point detector does this with a thermal mass; an IoT sensor gives
+us samples, some of them implausible, so both rules need evidence from more than one sample:
+
+- fixed: two consecutive readings at or above the fixed temperature;
+- rate of rise: the rise over at least ``ror_window_s`` of event time and at least two
+  intervals reaches the rate, AND every interval in it rises at half the rate or more.
+  A warm afternoon (a few °C per hour) never gets there; one wild sample cannot either,
+  because the interval before it (or after it) does not rise.
+
+It clears with hysteresis: below the fixed temperature minus ``clear_margin_c``, not rising,
+for ``clear_after_s`` of event time.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+
+@dataclass(frozen=True, slots=True)
+class HeatSettings:
+    """Heat detector parameters (defaults: EN 54-5 A1R with the US rate of rise)."""
+
+    fixed_c: float = 57.0
+    ror_c_per_min: float = 8.3
+    ror_window_s: float = 60.0
+    clear_margin_c: float = 7.0
+    clear_after_s: float = 300.0
+    keep_s: float = 600.0
+    """A rise must be this recent to count."""
+    keep_samples: int = 16
+    """Samples remembered (and persisted) per device."""
+
+    def __post_init__(self) -> None:
+        # EN 54-5 class A1: static response temperature between 54 and 65 °C.
+        if not 54.0 <= self.fixed_c <= 65.0:
+            raise ValueError(f"fixed_c {self.fixed_c} outside EN 54-5 class A1's 54-65 °C")
+
+
+@dataclass(frozen=True, slots=True)
+class HeatTrend:
+    """Recent temperature samples and since when the temperature has been cool."""
+
+    samples: tuple[tuple[datetime, float], ...] = ()
+    cool_since: datetime | None = None
+
+    def read(self, celsius: float, at: datetime, settings: HeatSettings) -> "HeatTrend":
+        """Add a reading (an out-of-order one is ignored) and forget old samples."""
+        if self.samples and at <= self.samples[-1][0]:
+            return self
+        kept = self.samples[-(settings.keep_samples - 1) :]
+        trend = replace(self, samples=(*kept, (at, celsius)))
+        cool = celsius < settings.fixed_c - settings.clear_margin_c and not trend.rising(settings)
+        return replace(trend, cool_since=(self.cool_since or at) if cool else None)
+
+    def fixed_exceeded(self, settings: HeatSettings) -> bool:
+        """Return whether the last two readings are both at or above the fixed temperature."""
+        return len(self.samples) >= 2 and all(c >= settings.fixed_c for _, c in self.samples[-2:])
+
+    def rate_of_rise(self, settings: HeatSettings) -> float | None:
+        """Return the sustained rise in °C/min if it reaches the threshold, else None."""
+        now = self.samples[-1][0] if self.samples else None
+        horizon = now - timedelta(seconds=settings.keep_s) if now else None
+        samples = [s for s in self.samples if horizon is not None and s[0] >= horizon]
+        if now is None or len(samples) < 3:
+            return None
+        # The newest sample at least ror_window_s old that still leaves two intervals.
+        start = None
+        for i in range(len(samples) - 3, -1, -1):
+            if (now - samples[i][0]).total_seconds() >= settings.ror_window_s:
+                start = i
+                break
+        if start is None:
+            return None
+        window = samples[start:]
+        if not all(_rate(a, b) >= settings.ror_c_per_min / 2 for a, b in pairwise(window)):
+            return None
+        rate = _rate(window[0], window[-1])
+        return rate if rate >= settings.ror_c_per_min else None
+
+    def rising(self, settings: HeatSettings) -> bool:
+        """Return whether the last interval rises at half the rate-of-rise threshold or more."""
+        return len(self.samples) >= 2 and (
+            _rate(self.samples[-2], self.samples[-1]) >= settings.ror_c_per_min / 2
+        )
+
+    def cooled(self, now: datetime, settings: HeatSettings) -> bool:
+        """Return whether the temperature has been low and steady long enough to clear."""
+        return (
+            self.cool_since is not None
+            and (now - self.cool_since).total_seconds() >= settings.clear_after_s
+        )
+
+
+def _rate(a: tuple[datetime, float], b: tuple[datetime, float]) -> float:
+    """Return the rise from sample a to sample b in °C per minute."""
+    seconds = (b[0] - a[0]).total_seconds()
+    return (b[1] - a[1]) * 60.0 / seconds if seconds > 0 else 0.0
