@@ -36,12 +36,14 @@ from pydantic import ValidationError
 
 from devices.adapters import decode
 from devices.errors import DeviceInputError, TopicError
-from devices.kinds import forwarding_rank
+from devices.kinds import AlertKind, AlertState, forwarding_rank
 from devices.messages import (
     Alert,
     AlertAck,
+    CaseFeedback,
     DeviceRegistry,
     EdgeStatus,
+    FeedbackStage,
     HubStatus,
     TelemetryBatch,
     TelemetryPoint,
@@ -49,6 +51,7 @@ from devices.messages import (
 from devices.observations import (
     AvailabilityChange,
     DeviceEvent,
+    NativeAddress,
     Observation,
     StateUpdate,
 )
@@ -74,6 +77,7 @@ from edge.detection import (
 )
 from edge.detectors.profile import DetectionProfile
 from edge.directory import DeviceDirectory
+from edge.feedback import feedback_command
 from edge.outbox import FILE_NAME, Outbox, OutboxError
 from edge.settings import EdgeSettings
 
@@ -185,6 +189,7 @@ class EdgeAgent:
         self._telemetry: deque[TelemetryPoint] = deque()
         self._wake = asyncio.Event()
         self._uplink: aiomqtt.Client | None = None
+        self._local: aiomqtt.Client | None = None
         self._local_ready = False
         # One thread owns every outbox call, in order, so that an fsync on a slow SD card
         # never stalls the event loop (and with it the broker keepalives).
@@ -243,6 +248,7 @@ class EdgeAgent:
                     await _subscribe(client, device_subscriptions(z2m_base=s.z2m_base))
                     _checkpoint()
                     self._local_ready = True
+                    self._local = client
                     logger.info("edge %s reading devices on %s:%s", self.edge_id, *_at(s, "local"))
                     async for message in client.messages:
                         _checkpoint()
@@ -258,6 +264,7 @@ class EdgeAgent:
                 logger.exception("device ingest failed; reconnecting")
             finally:
                 self._local_ready = False
+                self._local = None
             _checkpoint()
             await asyncio.sleep(backoff.next_delay())
 
@@ -321,6 +328,9 @@ class EdgeAgent:
             self._count("smoke_tests", self_tests)
             logger.info("smoke detector %s reports a self-test (not an alarm)", device.id)
         self._announce(alerts)
+        if any(a.kind is AlertKind.SOS and a.state is AlertState.RAISED for a in alerts):
+            # The resident learns at once that the edge has it, uplink or not.
+            await self._send_feedback(device, FeedbackStage.RECEIVED)
 
     def _announce(self, alerts: list[Alert]) -> None:
         if alerts:
@@ -335,6 +345,33 @@ class EdgeAgent:
                     alert.device_id,
                 )
             self._wake.set()
+
+    async def _relay_feedback(self, feedback: CaseFeedback) -> None:
+        device = self.directory.resolve(NativeAddress(feedback.device_id))
+        if device is None:
+            self._count("uplink_rejected")
+            logger.warning("feedback for unknown device %s ignored", feedback.device_id)
+            return
+        await self._send_feedback(device, feedback.stage)
+
+    async def _send_feedback(self, device: Device, stage: FeedbackStage) -> None:
+        """Show ``stage`` on the device; never let a failure here hold up alerts."""
+        command = feedback_command(device, stage, z2m_base=self.settings.z2m_base)
+        if command is None:
+            return
+        client = self._local
+        if client is None:
+            self._count("feedback_unsent")
+            logger.warning("no local broker: %s feedback to %s not shown", stage, device.id)
+            return
+        try:
+            await client.publish(command.topic, command.payload, qos=1)
+        except aiomqtt.MqttError as exc:
+            self._count("feedback_unsent")
+            logger.warning("%s feedback to %s failed: %s", stage, device.id, exc)
+            return
+        self._count(f"feedback.{stage}")
+        logger.info("feedback %s shown on %s", stage, device.id)
 
     def _decide(
         self,
@@ -480,6 +517,7 @@ class EdgeAgent:
             [
                 self._topic(EdgeChannel.ACK),
                 self._topic(EdgeChannel.DEVICES),
+                self._topic(EdgeChannel.FEEDBACK),
                 HUB_STATUS_TOPIC,
             ],
         )
@@ -545,6 +583,7 @@ class EdgeAgent:
     async def _read_uplink(self, client: aiomqtt.Client) -> None:
         ack_topic = self._topic(EdgeChannel.ACK)
         devices_topic = self._topic(EdgeChannel.DEVICES)
+        feedback_topic = self._topic(EdgeChannel.FEEDBACK)
         hub_online: bool | None = None
         async for message in client.messages:
             topic = message.topic.value
@@ -552,6 +591,8 @@ class EdgeAgent:
             try:
                 if topic == ack_topic:
                     await self._on_ack(AlertAck.model_validate_json(payload))
+                elif topic == feedback_topic:
+                    await self._relay_feedback(CaseFeedback.model_validate_json(payload))
                 elif topic == devices_topic:
                     self._on_registry(payload)
                 elif topic == HUB_STATUS_TOPIC:
