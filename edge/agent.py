@@ -190,6 +190,7 @@ class EdgeAgent:
         self._wake = asyncio.Event()
         self._uplink: aiomqtt.Client | None = None
         self._local: aiomqtt.Client | None = None
+        self._pending_feedback: deque[tuple[Device, FeedbackStage]] = deque()
         self._local_ready = False
         # One thread owns every outbox call, in order, so that an fsync on a slow SD card
         # never stalls the event loop (and with it the broker keepalives).
@@ -254,6 +255,9 @@ class EdgeAgent:
                         _checkpoint()
                         await self._on_device_message(message)
                         _ack(client, message)
+                        # The resident learns at once that the edge has it, uplink or not.
+                        while self._pending_feedback:
+                            await self._send_feedback(*self._pending_feedback.popleft())
             except aiomqtt.MqttError as exc:
                 logger.warning("local broker %s:%s: %s; reconnecting", *_at(s, "local"), exc)
             except OutboxError:
@@ -329,8 +333,9 @@ class EdgeAgent:
             logger.info("smoke detector %s reports a self-test (not an alarm)", device.id)
         self._announce(alerts)
         if any(a.kind is AlertKind.SOS and a.state is AlertState.RAISED for a in alerts):
-            # The resident learns at once that the edge has it, uplink or not.
-            await self._send_feedback(device, FeedbackStage.RECEIVED)
+            # Shown once the device message is acknowledged (see _ingest_forever): an await
+            # before the ack would widen the window in which a crash redelivers the press.
+            self._pending_feedback.append((device, FeedbackStage.RECEIVED))
 
     def _announce(self, alerts: list[Alert]) -> None:
         if alerts:
