@@ -5,6 +5,7 @@ import logging
 import os
 import signal
 from collections.abc import Coroutine
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +26,14 @@ app = typer.Typer(
     add_completion=False,
     help="Linli (邻里): community hazard sensors, SOS buttons and cases, edge to hub.",
 )
+
+
+class CoProfile(StrEnum):
+    """The CO standards an edge can follow."""
+
+    UL2034 = "ul2034"
+    EN50291 = "en50291"
+
 
 DataDir = Annotated[Path, typer.Option(help="Folder for everything durable (databases, outbox).")]
 
@@ -142,6 +151,9 @@ def edge(
         float, typer.Option(help="Re-send an alert the hub has not acknowledged after N s.")
     ] = 10.0,
     heartbeat: Annotated[float, typer.Option(help="Status heartbeat interval, seconds.")] = 30.0,
+    co_profile: Annotated[
+        CoProfile, typer.Option(help="CO exposure standard the detectors follow.")
+    ] = CoProfile.UL2034,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run an edge agent: devices in, durable alerts out to the hub."""
@@ -159,6 +171,7 @@ def edge(
         hub_mqtt_port=hub_port,
         resend_after_s=resend_after,
         heartbeat_s=heartbeat,
+        co_profile=co_profile.value,
     )
     _run_until_signalled(EdgeAgent(settings).run())
 
