@@ -28,6 +28,23 @@ class AlertKind(StrEnum):
     SOS = "sos"
     DEVICE_OFFLINE = "device_offline"
     BATTERY_LOW = "battery_low"
+    # Device health (faults): a device opened or removed from its mount, a battery falling
+    # faster than its class should, an analog sensor whose value no longer moves.
+    DEVICE_TAMPER = "device_tamper"
+    BATTERY_DECLINING = "battery_declining"
+    SENSOR_STUCK = "sensor_stuck"
+    # Door access (security).
+    DOOR_FORCED = "door_forced"
+    DOOR_HELD_OPEN = "door_held_open"
+    ACCESS_DENIED_BURST = "access_denied_burst"
+    # Camera analytics: fire and smoke cues are life safety, tamper is a fault, the rest security.
+    CAMERA_FIRE = "camera_fire"
+    CAMERA_SMOKE = "camera_smoke"
+    CAMERA_MOTION = "camera_motion"
+    CAMERA_PERSON = "camera_person"
+    CAMERA_LOITERING = "camera_loitering"
+    CAMERA_OBSTRUCTION = "camera_obstruction"
+    CAMERA_TAMPER = "camera_tamper"
 
 
 class AlertState(StrEnum):
@@ -54,12 +71,42 @@ class Severity(StrEnum):
 _SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 
 LIFE_SAFETY: frozenset[AlertKind] = frozenset(
-    {AlertKind.SOS, AlertKind.SMOKE, AlertKind.CO, AlertKind.HEAT, AlertKind.GAS}
+    {
+        AlertKind.SOS,
+        AlertKind.SMOKE,
+        AlertKind.CO,
+        AlertKind.HEAT,
+        AlertKind.GAS,
+        AlertKind.CAMERA_FIRE,
+        AlertKind.CAMERA_SMOKE,
+    }
 )
 """Kinds where a person may be in danger: forwarded first, handled fastest."""
 
-FAULTS: frozenset[AlertKind] = frozenset({AlertKind.DEVICE_OFFLINE, AlertKind.BATTERY_LOW})
+FAULTS: frozenset[AlertKind] = frozenset(
+    {
+        AlertKind.DEVICE_OFFLINE,
+        AlertKind.BATTERY_LOW,
+        AlertKind.DEVICE_TAMPER,
+        AlertKind.BATTERY_DECLINING,
+        AlertKind.SENSOR_STUCK,
+        AlertKind.CAMERA_TAMPER,
+    }
+)
 """Kinds that say a device needs maintenance. A fault is never an alarm."""
+
+SECURITY: frozenset[AlertKind] = frozenset(
+    {
+        AlertKind.DOOR_FORCED,
+        AlertKind.DOOR_HELD_OPEN,
+        AlertKind.ACCESS_DENIED_BURST,
+        AlertKind.CAMERA_MOTION,
+        AlertKind.CAMERA_PERSON,
+        AlertKind.CAMERA_LOITERING,
+        AlertKind.CAMERA_OBSTRUCTION,
+    }
+)
+"""Kinds about intrusion and access: no one is known to be in danger, someone should look."""
 
 
 def forwarding_rank(kind: AlertKind) -> int:

@@ -78,6 +78,11 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     app.state.ingest = None
     app.include_router(router)
     app.include_router(resident_router)
+    # --- case management routers (issue 6) ---
+    # --- auth routers (issue 6) ---
+    # --- door access routers (issue 4) ---
+    # --- camera evidence routers (issue 5) ---
+    # --- console, metrics routers (issue 7) ---
 
     async def not_found(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)

@@ -194,6 +194,19 @@ class HouseholdDeviceRow(Base):
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
 
 
+# Each domain below adds its rows under its own heading (their migrations are 0003-0007).
+
+# --- case management: lifecycle, correlation, silences, audit (migration 0003) ---
+
+# --- auth: users, roles, sites, API tokens (migration 0004) ---
+
+# --- door access: people, credentials, schedules, doors, access log (migration 0005) ---
+
+# --- camera evidence (migration 0006) ---
+
+# --- telemetry and console history (migration 0007) ---
+
+
 def _on_sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # Take transaction control away from the sqlite3 module (it would not begin a
     # transaction before DDL or SELECT); the "begin" listener below emits BEGIN instead.

@@ -36,6 +36,16 @@ class HubSettings(BaseSettings):
     sse_keepalive_seconds: float = 15.0
     """How often ``GET /api/v1/stream`` sends a comment so proxies keep the stream open."""
 
+    # --- case management (issue 6) ---
+
+    # --- auth (issue 6) ---
+
+    # --- door access (issue 4) ---
+
+    # --- camera evidence (issue 5) ---
+
+    # --- telemetry and console (issue 7) ---
+
     def resolved_database_url(self) -> str:
         """Return the database URL to use, defaulting to SQLite in ``data_dir``."""
         if self.database_url is not None:

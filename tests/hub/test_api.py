@@ -21,6 +21,7 @@ from hub.events import CaseChanged
 from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.factories import T0, make_alert, make_status
+from tests.hub.http import api_client
 from tests.hub.test_events import case_view
 
 DEVICE = {
@@ -40,10 +41,8 @@ def app(database_url: str, tmp_path: Path) -> FastAPI:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """Run the app's lifespan and return a client of it."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
-            yield client
+    async with api_client(app) as client:
+        yield client
 
 
 def store_of(app: FastAPI) -> HubStore:
