@@ -1,4 +1,5 @@
 # Two commands: `make demo` and `make test`. Everything else is here for developers.
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -16,8 +17,9 @@ demo: $(STAMP)
 	$(BIN)/linli demo
 
 # The suite includes the static checks: main stays lint- and type-clean.
+# tests/provision.sh installs and starts the real services the tests talk to.
 test: $(STAMP) check
-	$(BIN)/python -m pytest
+	source tests/provision.sh && $(BIN)/python -m pytest
 
 check: lint typecheck
 
