@@ -30,8 +30,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Each benchmark prints its figures beside a baseline measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python -m bench.alerts_to_cases
+	$(BIN)/python -m bench.access_decision
+	$(BIN)/python -m bench.telemetry
+	$(BIN)/python -m bench.camera fps
+	$(BIN)/python -m bench.camera eval
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

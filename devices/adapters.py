@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from devices.errors import PayloadError
+from devices.errors import DeviceInputError, PayloadError
 from devices.observations import (
     AvailabilityChange,
     Decoded,
@@ -19,7 +19,13 @@ from devices.observations import (
     StateUpdate,
     ZigbeeAddress,
 )
-from devices.payloads import Availability, EventPayload, Readings, StatePayload
+from devices.payloads import (
+    DEVICE_ANNOUNCE,
+    Availability,
+    EventPayload,
+    Readings,
+    StatePayload,
+)
 from devices.topics import (
     Z2M_DEFAULT_BASE,
     DeviceChannel,
@@ -28,7 +34,11 @@ from devices.topics import (
     ZigbeeTopic,
     parse_device_topic,
 )
-from devices.zigbee2mqtt import decode_zigbee_availability, decode_zigbee_state
+from devices.zigbee2mqtt import (
+    decode_zigbee_announce,
+    decode_zigbee_availability,
+    decode_zigbee_state,
+)
 
 DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024
 """Device messages are small; anything larger is refused before it is parsed."""
@@ -75,6 +85,36 @@ def decode(
         case ZigbeeTopic(name, _):
             return Decoded(ZigbeeAddress(name), decode_zigbee_state(_json_object(text)))
     raise AssertionError(f"unhandled topic {parsed!r}")  # pragma: no cover
+
+
+def decode_bridge_event(
+    topic: str,
+    payload: bytes,
+    *,
+    z2m_base: str = Z2M_DEFAULT_BASE,
+    max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+) -> Decoded | None:
+    """Decode a Zigbee2MQTT ``bridge/event`` that announces a device (re)joining, else None.
+
+    ``decode`` ignores bridge topics; this reads the one bridge message detection wants, as a
+    ``device_announce`` event of the announced device. Never raises: anything else on the
+    bridge's topics (or anything unreadable there) is not a device's input and stays ignored.
+    """
+    try:
+        parsed = parse_device_topic(topic, z2m_base=z2m_base)
+    except DeviceInputError:
+        return None
+    if not isinstance(parsed, ZigbeeBridgeTopic) or parsed.path != "bridge/event":
+        return None
+    if len(payload) > max_bytes:
+        return None
+    try:
+        name = decode_zigbee_announce(json.loads(payload))
+    except ValueError:
+        return None
+    if name is None:
+        return None
+    return Decoded(ZigbeeAddress(name), (DeviceEvent(DEVICE_ANNOUNCE),))
 
 
 def _decode_native(channel: DeviceChannel, text: str) -> tuple[Observation, ...]:

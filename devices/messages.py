@@ -108,13 +108,15 @@ class FeedbackStage(StrEnum):
 
     ``received``: the edge has it (shown at once, even with the uplink down);
     ``case_opened``: the hub opened a case; ``acknowledged``: an operator acknowledged it or a
-    responder accepted it ("someone is coming"); ``resolved``: it is over.
+    responder accepted it ("someone is coming"); ``resolved``: it is over; ``cancelled``: the
+    edge recorded the resident's cancel gesture (the case stays open for an operator).
     """
 
     RECEIVED = "received"
     CASE_OPENED = "case_opened"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+    CANCELLED = "cancelled"
 
 
 class CaseFeedback(WireModel):

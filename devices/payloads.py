@@ -64,6 +64,8 @@ class Readings(BaseModel):
     tamper: Flag | None = None
     gas: Flag | None = None
     co_alarm: Flag | None = None
+    smoke_density_db_per_m: NonNegative | None = None
+    """Analog smoke obscuration in dB/m, from detectors that measure it."""
 
     def present(self) -> dict[str, float | bool]:
         """Return only the readings the device actually sent."""
@@ -98,3 +100,8 @@ class ButtonEvent(StrEnum):
     PRESS = "press"
     DOUBLE_PRESS = "double_press"
     LONG_PRESS = "long_press"
+
+
+DEVICE_ANNOUNCE = "device_announce"
+"""Event of a device that (re)joined its network: powered up, got a new battery, re-paired.
+Zigbee2MQTT reports it on ``bridge/event``; a native device may send it on its event topic."""

@@ -24,6 +24,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from devices.camera import CameraConfig
+from devices.detection_config import SiteDetection
 from devices.registry import Device, Identifier
 
 
@@ -43,6 +45,10 @@ class SiteFile(BaseModel):
 
     site: SiteInfo
     devices: list[Device] = []
+    cameras: list[CameraConfig] = []
+    """Camera analytics per camera device (``devices.camera``)."""
+    detection: SiteDetection = SiteDetection()
+    """Detector settings of the site and of single devices (``devices.detection_config``)."""
 
     @model_validator(mode="after")
     def _unique_devices(self) -> Self:

@@ -17,6 +17,12 @@ Uplink (the hub's broker)::
     linli/edge/<edge_id>/ack        hub → edge, QoS 1, AlertAck once alerts are committed
     linli/edge/<edge_id>/devices    hub → edge, retained, DeviceRegistry for that edge
     linli/edge/<edge_id>/feedback   hub → edge, QoS 1, CaseFeedback for a device's resident
+    linli/edge/<edge_id>/evidence   edge → hub, QoS 1, EvidenceImage (a camera alert's JPEG)
+    linli/edge/<edge_id>/evidence_ack  hub → edge, QoS 1, EvidenceAck once images are stored
+    linli/edge/<edge_id>/access_sync  edge → hub, QoS 1, AccessSyncRequest (allow-list catch-up)
+    linli/edge/<edge_id>/access_list  hub → edge, QoS 1, AccessListUpdate (allow-list changes)
+    linli/edge/<edge_id>/access_log   edge → hub, QoS 1, AccessLogBatch (decisions, door events)
+    linli/edge/<edge_id>/access_ack   hub → edge, QoS 1, AccessLogAck once records are stored
     linli/hub/status                hub, retained, HubStatus (last will: offline)
 """
 
@@ -50,6 +56,12 @@ class EdgeChannel(StrEnum):
     ACK = "ack"
     DEVICES = "devices"
     FEEDBACK = "feedback"
+    EVIDENCE = "evidence"
+    EVIDENCE_ACK = "evidence_ack"
+    ACCESS_SYNC = "access_sync"
+    ACCESS_LIST = "access_list"
+    ACCESS_LOG = "access_log"
+    ACCESS_ACK = "access_ack"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +129,54 @@ def hub_subscriptions() -> list[str]:
         f"{EDGE_ROOT}/+/{EdgeChannel.ALERT}",
         f"{EDGE_ROOT}/+/{EdgeChannel.TELEMETRY}",
         f"{EDGE_ROOT}/+/{EdgeChannel.STATUS}",
+    ]
+
+
+def evidence_subscriptions() -> list[str]:
+    """Return the filters the hub's evidence reader subscribes to (camera snapshots)."""
+    return [f"{EDGE_ROOT}/+/{EdgeChannel.EVIDENCE}"]
+
+
+CREDENTIAL_CHANNEL = "credential"
+"""Last level of ``linli/dev/<reader_id>/credential``: a card or PIN presented at a reader
+(``devices.access.CredentialFrame``). Not a ``DeviceChannel``: the edge's access control reads
+it before the detection pipeline, which never sees it."""
+
+
+def credential_topic(reader_id: str) -> str:
+    """Build the topic on which a reader reports a presented credential."""
+    return f"{DEVICE_ROOT}/{check_identifier(reader_id)}/{CREDENTIAL_CHANNEL}"
+
+
+def parse_credential_topic(topic: str) -> str | None:
+    """Return the reader id of a credential topic, None for any other topic.
+
+    Raise ``TopicError`` for a credential topic whose reader id is not a valid id.
+    """
+    levels = topic.split("/")
+    if len(levels) != 4 or f"{levels[0]}/{levels[1]}" != DEVICE_ROOT:
+        return None
+    if levels[3] != CREDENTIAL_CHANNEL:
+        return None
+    try:
+        return check_identifier(levels[2])
+    except ValueError as exc:
+        raise TopicError(f"topic {topic!r}: {exc}") from exc
+
+
+def access_hub_subscriptions() -> list[str]:
+    """Return the filters the hub's access sync subscribes to."""
+    return [
+        f"{EDGE_ROOT}/+/{EdgeChannel.ACCESS_SYNC}",
+        f"{EDGE_ROOT}/+/{EdgeChannel.ACCESS_LOG}",
+    ]
+
+
+def access_edge_subscriptions(edge_id: str) -> list[str]:
+    """Return the topics an edge's access control subscribes to on the hub's broker."""
+    return [
+        edge_topic(edge_id, EdgeChannel.ACCESS_LIST),
+        edge_topic(edge_id, EdgeChannel.ACCESS_ACK),
     ]
 
 

@@ -7,7 +7,10 @@ Quirks handled here, all seen in real messages (shared/realdata/payloads):
 - SOS buttons send ``action: "emergency"`` and then ``null`` or ``""`` in later messages: only
   a non-empty action is an event;
 - ``last_seen`` is epoch milliseconds or ISO 8601, depending on the bridge's settings;
-- availability is plain ``online`` in old bridges and ``{"state": "online"}`` in new ones.
+- availability is plain ``online`` in old bridges and ``{"state": "online"}`` in new ones;
+- a device that (re)joins (new battery, power back, re-pairing) is announced on
+  ``bridge/event`` as ``device_announce``: some SOS buttons then send ``emergency`` by
+  themselves (Koenkk/zigbee2mqtt#31727), so the edge wants to know.
 """
 
 import logging
@@ -70,6 +73,7 @@ class ZigbeePayload(BaseModel):
     gas: bool | None = None
     carbon_monoxide: bool | None = None
     battery_low: bool | None = None
+    smoke_density_dbm: LenientNumber = None
     battery: LenientNumber = None
     temperature: LenientNumber = None
     humidity: LenientNumber = None
@@ -93,6 +97,9 @@ def decode_zigbee_state(data: dict[str, Any]) -> tuple[Observation, ...]:
             battery_pct=None if z.battery is None else min(max(z.battery, 0.0), 100.0),
             temperature_c=z.temperature,
             humidity_pct=None if z.humidity is None else min(max(z.humidity, 0.0), 100.0),
+            smoke_density_db_per_m=(
+                None if z.smoke_density_dbm is None else max(z.smoke_density_dbm, 0.0)
+            ),
         )
     except ValidationError as exc:
         raise PayloadError(
@@ -108,6 +115,19 @@ def decode_zigbee_state(data: dict[str, Any]) -> tuple[Observation, ...]:
         else:
             observations.append(DeviceEvent(event, z.last_seen))
     return tuple(observations)
+
+
+ANNOUNCE_TYPES = frozenset({"device_announce", "device_joined"})
+"""``bridge/event`` types that say a device (re)joined the network."""
+
+
+def decode_zigbee_announce(data: Any) -> str | None:
+    """Return the friendly name a ``bridge/event`` announces (re)joining, else None."""
+    if not isinstance(data, dict) or data.get("type") not in ANNOUNCE_TYPES:
+        return None
+    body = data.get("data")
+    name = body.get("friendly_name") if isinstance(body, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 def decode_zigbee_availability(text: str, data: Any) -> bool:

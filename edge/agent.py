@@ -34,9 +34,10 @@ import aiomqtt
 from aiomqtt.types import PayloadType
 from pydantic import ValidationError
 
-from devices.adapters import decode
+from devices.adapters import decode, decode_bridge_event
+from devices.camera import check_cameras
 from devices.errors import DeviceInputError, TopicError
-from devices.kinds import AlertKind, AlertState, forwarding_rank
+from devices.kinds import AlertKind, AlertState, DeviceKind, forwarding_rank
 from devices.messages import (
     Alert,
     AlertAck,
@@ -67,6 +68,10 @@ from devices.topics import (
     parse_device_topic,
 )
 from devices.transport import LOW_LATENCY
+from edge.access.control import AccessControl
+from edge.access.store import FILE_NAME as ACCESS_FILE_NAME
+from edge.access.store import AccessStore
+from edge.camera.service import CameraService
 from edge.detection import (
     AlertDecision,
     Detection,
@@ -75,7 +80,7 @@ from edge.detection import (
     detect,
     tick,
 )
-from edge.detectors.profile import DetectionProfile
+from edge.detectors.profile import DetectionProfile, ProfileBook
 from edge.directory import DeviceDirectory
 from edge.feedback import feedback_command
 from edge.outbox import FILE_NAME, Outbox, OutboxError
@@ -171,6 +176,13 @@ class EdgeAgent:
             d.model_copy(update={"edge_id": self.edge_id}) for d in site.devices
         ]
         self.directory = DeviceDirectory(self.site_devices)
+        # Each device's detectors: --co-profile, then the site file's [detection] tables
+        # (checked before anything is opened: a bad table stops the edge at once).
+        self.profiles = ProfileBook.build(
+            site.detection,
+            DetectionProfile.for_co_standard(settings.co_profile),
+            self.site_devices,
+        )
         self.outbox = Outbox.open(
             settings.data_dir / FILE_NAME,
             settings.outbox_sync,
@@ -181,7 +193,6 @@ class EdgeAgent:
         self._monotonic = monotonic
         self._rng = rng
         self._states = self._load_states()
-        self.profile = DetectionProfile.for_co_standard(settings.co_profile)
         # Ingest and the detection tick both read a device's state, await the commit and
         # then store the new state: one at a time, or one would overwrite the other's.
         self._detecting = asyncio.Lock()
@@ -192,11 +203,49 @@ class EdgeAgent:
         self._local: aiomqtt.Client | None = None
         self._pending_feedback: deque[tuple[Device, FeedbackStage]] = deque()
         self._local_ready = False
+        # Door access (edge.access): reader frames and door contacts in, its own hub link.
+        self.access = AccessControl(
+            edge_id=self.edge_id,
+            store=AccessStore.open(settings.data_dir / ACCESS_FILE_NAME, settings.outbox_sync),
+            outbox=self.outbox,
+            hub_host=settings.hub_mqtt_host,
+            hub_port=settings.hub_mqtt_port,
+            local=lambda: self._local,
+            on_alerts=self._announce,
+            count=self._count,
+            locate=lambda device_id: getattr(
+                self.directory.resolve(NativeAddress(device_id)), "location", None
+            ),
+            clock=clock,
+            rng=rng,
+            resend_after_s=settings.resend_after_s,
+        )
         # One thread owns every outbox call, in order, so that an fsync on a slow SD card
         # never stalls the event loop (and with it the broker keepalives).
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-outbox")
         # A resend is due resend_after_s after the send; check a few times within that.
         self._tick_s = min(1.0, max(0.05, settings.resend_after_s / 4))
+        # Camera analytics (edge.camera): worker threads, alerts through this outbox.
+        check_cameras(site.cameras, {d.id for d in site.devices if d.kind is DeviceKind.CAMERA})
+        self.cameras: CameraService | None = None
+        if site.cameras:
+            self.cameras = CameraService(
+                site.cameras,
+                {d.id: d for d in self.site_devices},
+                edge_id=self.edge_id,
+                data_dir=settings.data_dir,
+                hub_host=settings.hub_mqtt_host,
+                hub_port=settings.hub_mqtt_port,
+                resend_after_s=settings.resend_after_s,
+                commit=self._commit_camera_alerts,
+                seen=self._camera_seen,
+                count=self._count,
+                clock=clock,
+                backoff=lambda: Backoff(rng=rng),
+                spool_max_bytes=settings.evidence_spool_max_bytes,
+                spool_max_files=settings.evidence_spool_max_files,
+                cv_threads=settings.camera_cv_threads,
+            )
 
     @property
     def local_ready(self) -> bool:
@@ -224,6 +273,9 @@ class EdgeAgent:
                 tasks.create_task(self._detect_tick_forever(), name="edge-detect-tick")
                 tasks.create_task(self._heartbeat(), name="edge-heartbeat")
                 tasks.create_task(self._telemetry_loop(), name="edge-telemetry")
+                tasks.create_task(self.access.run(), name="edge-access")
+                if self.cameras is not None:
+                    tasks.create_task(self.cameras.run(), name="edge-cameras")
         finally:
             self._db_thread.shutdown(wait=True)
             self.outbox.close()
@@ -278,6 +330,9 @@ class EdgeAgent:
         topic = message.topic.value
         self._count("messages_received")
         logger.debug("device message %d on %s (QoS %d)", message.mid, topic, message.qos)
+        if self.access.is_credential_topic(topic):
+            await self.access.on_frame(topic, message.payload)
+            return
         try:
             decoded = decode(
                 topic,
@@ -295,13 +350,23 @@ class EdgeAgent:
             self._reject("internal_error", topic, exc)
             return
         if decoded is None:
-            self._count("messages_ignored")
-            return
+            # A Zigbee device (re)joining, for the SOS uncommanded-press rule; other bridge
+            # messages, and announces of devices this edge does not serve, are ignored.
+            decoded = decode_bridge_event(
+                topic,
+                _payload_bytes(message.payload),
+                z2m_base=self.settings.z2m_base,
+                max_bytes=self.settings.max_payload_bytes,
+            )
+            if decoded is None or self.directory.resolve(decoded.address) is None:
+                self._count("messages_ignored")
+                return
         device = self.directory.resolve(decoded.address)
         if device is None:
             self._reject("unknown_device", topic, "not registered at this edge")
             return
         await self._observe(device, decoded.observations, received_at, topic)
+        await self.access.on_observations(device, decoded.observations, received_at)
 
     async def _observe(
         self,
@@ -336,6 +401,8 @@ class EdgeAgent:
             # Shown once the device message is acknowledged (see _ingest_forever): an await
             # before the ack would widen the window in which a crash redelivers the press.
             self._pending_feedback.append((device, FeedbackStage.RECEIVED))
+        elif any(a.kind is AlertKind.SOS and a.state is AlertState.CLEARED for a in alerts):
+            self._pending_feedback.append((device, FeedbackStage.CANCELLED))
 
     def _announce(self, alerts: list[Alert]) -> None:
         if alerts:
@@ -391,7 +458,12 @@ class EdgeAgent:
         for observation in observations:
             event_time = _event_time(observation) or received_at
             result = detect(
-                state, device, observation, event_time, self.profile, received_at=received_at
+                state,
+                device,
+                observation,
+                event_time,
+                self.profiles.for_device(device),
+                received_at=received_at,
             )
             state = result.state
             decisions.extend(result.alerts)
@@ -425,7 +497,11 @@ class EdgeAgent:
                 before = self._states.get(device.id, DeviceState())
                 try:
                     result: Detection = tick(
-                        before, device, now, self.profile, watching_since=self._watching_since
+                        before,
+                        device,
+                        now,
+                        self.profiles.for_device(device),
+                        watching_since=self._watching_since,
                     )
                 except Exception:
                     logger.exception("time-driven detection failed for device %s", device.id)
@@ -437,6 +513,24 @@ class EdgeAgent:
                 await self._in_db(self.outbox.commit, device.id, result.state.to_json(), alerts)
                 self._states[device.id] = result.state
                 self._announce(alerts)
+
+    async def _commit_camera_alerts(
+        self, device: Device, decisions: list[AlertDecision]
+    ) -> list[Alert]:
+        """Store a camera's alert decisions in the outbox, like a device's; return the alerts."""
+        alerts = [self._alert(device, d, self._clock()) for d in decisions]
+        async with self._detecting:
+            # A camera has no sensor detection state: its current one is stored unchanged.
+            state = self._states.get(device.id, DeviceState())
+            await self._in_db(self.outbox.commit, device.id, state.to_json(), alerts)
+        self._announce(alerts)
+        return alerts
+
+    async def _camera_seen(self, device: Device) -> None:
+        """Record that a camera delivers frames, as an availability check-in."""
+        await self._observe(
+            device, (AvailabilityChange(online=True),), self._clock(), f"camera/{device.id}"
+        )
 
     def _alert(self, device: Device, decision: AlertDecision, detected_at: datetime) -> Alert:
         return Alert(

@@ -6,8 +6,9 @@ while smoke is raised produces nothing. Every alert's reason names the rule, the
 saw and the profile applied.
 
 - ``detect`` handles one observation: readings feed the detectors in ``edge.detectors``
-  (the CO dose model, the heat trend) and the simpler rules here (gas levels, smoke flag,
-  leak, battery, SOS); any message from the device proves it alive.
+  (the CO dose model, the heat trend, the SOS gestures, the battery trend and flat lines)
+  and the simpler rules here (gas levels, smoke flag and obscuration, leak, tamper,
+  battery level); any message from the device proves it alive.
 - ``tick`` handles the passing of time with no new reading: a leak that has stayed dry, a
   device past its check-in deadline.
 """
@@ -22,12 +23,15 @@ from typing import Any
 from devices.kinds import AlertKind, AlertState, DeviceKind, Severity
 from devices.messages import AlertReason
 from devices.observations import AvailabilityChange, DeviceEvent, Observation, StateUpdate
-from devices.payloads import ButtonEvent, Readings
+from devices.payloads import DEVICE_ANNOUNCE, Readings
 from devices.registry import Device
+from edge.detectors import sos as sos_rules
 from edge.detectors.co import CoExposure
+from edge.detectors.faults import BatteryHistory, FlatLine
 from edge.detectors.heat import HeatTrend
 from edge.detectors.liveness import checkin_deadline_s
 from edge.detectors.profile import DEFAULT_PROFILE, DetectionProfile
+from edge.detectors.sos import SosPhase, SosState
 
 HEAT_PROFILE = "en54-5-a1r"
 FLAG_PROFILE = "device-flag"
@@ -36,13 +40,19 @@ LEAK_PROFILE = "leak-dry-hold"
 BATTERY_PROFILE = "battery-level"
 LIVENESS_PROFILE = "checkin-deadline"
 SOS_PROFILE = "sos-button"
+TAMPER_PROFILE = "device-flag"
+BATTERY_TREND_PROFILE = "battery-trend-theil-sen"
+STUCK_PROFILE = "flat-line"
+SMOKE_DENSITY_PROFILE = "smoke-obscuration"
+
+STUCK_READINGS = ("temperature_c", "humidity_pct")
+"""Analog readings that normally wander. Not co_ppm or gas_lel_pct: clean air reads 0."""
 
 HEAT_DEVICE_KINDS = frozenset({DeviceKind.HEAT, DeviceKind.SMOKE})
 """Only these devices' temperatures can be a fire; a humidity sensor's is telemetry."""
 
-SOS_EVENTS = frozenset({ButtonEvent.PRESS, ButtonEvent.LONG_PRESS, ButtonEvent.DOUBLE_PRESS})
-"""Events of an SOS button that call for help. A double press is still a resident asking for
-help, so it counts too: a lost SOS is worse than a duplicate one."""
+SOS_EVENTS = sos_rules.DEFAULT_RAISE_ON
+"""Events of an SOS button that call for help by default (``DetectionProfile.sos``)."""
 
 SEVERITIES: dict[AlertKind, Severity] = {
     AlertKind.SOS: Severity.CRITICAL,
@@ -53,6 +63,9 @@ SEVERITIES: dict[AlertKind, Severity] = {
     AlertKind.WATER_LEAK: Severity.HIGH,
     AlertKind.DEVICE_OFFLINE: Severity.MEDIUM,
     AlertKind.BATTERY_LOW: Severity.LOW,
+    AlertKind.DEVICE_TAMPER: Severity.MEDIUM,
+    AlertKind.SENSOR_STUCK: Severity.MEDIUM,
+    AlertKind.BATTERY_DECLINING: Severity.LOW,
 }
 
 
@@ -77,9 +90,13 @@ _ON_OFF_KINDS = frozenset(
         AlertKind.WATER_LEAK,
         AlertKind.BATTERY_LOW,
         AlertKind.DEVICE_OFFLINE,
+        AlertKind.DEVICE_TAMPER,
+        AlertKind.SENSOR_STUCK,
+        AlertKind.BATTERY_DECLINING,
     }
 )
-"""Conditions that are either raised or clear. Gas has levels; SOS has no clear state."""
+"""Conditions that are either raised or clear. Gas has levels; every SOS press is an alert of
+its own (cleared only by the button's cancel gesture, ``edge.detectors.sos``)."""
 
 
 class StateFormatError(ValueError):
@@ -105,6 +122,10 @@ class DeviceState:
     heat: HeatTrend = field(default_factory=HeatTrend)
     leak_dry_since: datetime | None = None
     """While a leak is raised: since when the sensor has read dry."""
+    sos: SosState = field(default_factory=SosState)
+    battery: BatteryHistory = field(default_factory=BatteryHistory)
+    flat: tuple[tuple[str, FlatLine], ...] = ()
+    """Per analog reading name (``STUCK_READINGS``), the value it keeps repeating."""
 
     def __post_init__(self) -> None:
         if not self.raised <= _ON_OFF_KINDS:
@@ -129,6 +150,16 @@ class DeviceState:
                 "cool_since": _time_text(self.heat.cool_since),
             },
             "leak_dry_since": _time_text(self.leak_dry_since),
+            "sos": {
+                "phase": self.sos.phase,
+                "raised_at": _time_text(self.sos.raised_at),
+                "presses": [_time_text(at) for at in self.sos.presses],
+                "rejoined_at": _time_text(self.sos.rejoined_at),
+            },
+            "battery": [[_time_text(at), pct] for at, pct in self.battery.samples],
+            "flat": {
+                name: [line.value, _time_text(line.since), line.count] for name, line in self.flat
+            },
         }
         return json.dumps(data, sort_keys=True)
 
@@ -157,9 +188,33 @@ class DeviceState:
                     cool_since=_parse_time(heat.get("cool_since")),
                 ),
                 leak_dry_since=_parse_time(data.get("leak_dry_since")),
+                sos=_sos_state(data.get("sos", {})),
+                battery=BatteryHistory(
+                    tuple((_required_time(at), float(pct)) for at, pct in data.get("battery", []))
+                ),
+                flat=tuple(
+                    (
+                        str(name),
+                        FlatLine(
+                            None if value is None else float(value),
+                            _parse_time(since),
+                            int(count),
+                        ),
+                    )
+                    for name, (value, since, count) in sorted(data.get("flat", {}).items())
+                ),
             )
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             raise StateFormatError(f"unreadable device state {text[:80]!r}") from exc
+
+
+def _sos_state(data: dict[str, Any]) -> SosState:
+    return SosState(
+        phase=SosPhase(data.get("phase", SosPhase.IDLE)),
+        raised_at=_parse_time(data.get("raised_at")),
+        presses=tuple(_required_time(at) for at in data.get("presses", [])),
+        rejoined_at=_parse_time(data.get("rejoined_at")),
+    )
 
 
 def _time_text(value: datetime | None) -> str | None:
@@ -270,8 +325,13 @@ def detect(
                 rule(step, device, readings, profile)
         case DeviceEvent(event):
             _checked_in(step, seen, "message_received")
-            _sos_rule(step, device, event)
+            if event == DEVICE_ANNOUNCE:
+                _rejoined(step, device, profile)
+            else:
+                _sos_rule(step, device, event, profile)
         case AvailabilityChange(online=True):
+            if AlertKind.DEVICE_OFFLINE in step.state.raised:
+                _rejoined(step, device, profile)  # back from offline: as good as a re-join
             _checked_in(step, seen, "availability=online")
         case AvailabilityChange(online=False):
             # The bridge's (or the device's last will's) word, not a check-in by the device.
@@ -353,17 +413,34 @@ def _liveness_tick(
 
 
 def _smoke_rule(step: _Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
-    if r.smoke is None:
+    density = r.smoke_density_db_per_m
+    if r.smoke is None and density is None:
         return
-    if r.smoke and r.smoke_test is True:
+    alarm = profile.smoke_density_alarm_db_per_m
+    dense = density is not None and density >= alarm
+    if (r.smoke or dense) and r.smoke_test is True:
         # A detector in self-test sounds and may report smoke: that is a test, not a fire.
         return
+    values = _present(smoke=r.smoke, smoke_density_db_per_m=density)
+    clear_below = profile.smoke_density_clear_db_per_m
+    raise_rule: str | None = None
+    clear_rule: str | None = None
+    rule_profile = FLAG_PROFILE if density is None else SMOKE_DENSITY_PROFILE
+    if r.smoke:
+        raise_rule, rule_profile = "smoke=true", FLAG_PROFILE
+    elif dense:
+        raise_rule = f"smoke_density_db_per_m>={alarm:g}"
+    elif density is None:
+        clear_rule = "smoke=false"
+    elif density < clear_below:
+        # Hysteresis: measured obscuration clears only well below the alarm level.
+        clear_rule = f"smoke_density_db_per_m<{clear_below:g}"
     step.switch(
         AlertKind.SMOKE,
-        raise_rule="smoke=true" if r.smoke else None,
-        clear_rule=None if r.smoke else "smoke=false",
-        values={"smoke": r.smoke},
-        profile=FLAG_PROFILE,
+        raise_rule=raise_rule,
+        clear_rule=clear_rule,
+        values=values,
+        profile=rule_profile,
     )
 
 
@@ -560,19 +637,155 @@ def _battery_rule(step: _Step, device: Device, r: Readings, profile: DetectionPr
     )
 
 
-def _sos_rule(step: _Step, device: Device, event: str) -> None:
-    if device.kind is not DeviceKind.SOS_BUTTON or event not in SOS_EVENTS:
+def _sos_rule(step: _Step, device: Device, event: str, profile: DetectionProfile) -> None:
+    if device.kind is not DeviceKind.SOS_BUTTON:
         return
-    # Every press is a new alert and SOS has no cleared state at the edge: the hub's case
-    # (acknowledged by an operator) is what ends it.
-    step.emit(
-        AlertKind.SOS,
-        AlertState.RAISED,
-        SEVERITIES[AlertKind.SOS],
-        "button_press",
-        {"event": event},
-        SOS_PROFILE,
+    pressed = sos_rules.ButtonPressed(event, step.event_time)
+    state, verdict = sos_rules.transition(step.state.sos, pressed, profile.sos)
+    step.state = replace(step.state, sos=state)
+    values: Values = {"event": event}
+    match verdict:
+        case sos_rules.RaiseSos(suspected, details):
+            # Every raising press is a new alert, sent at once, never held back for a
+            # possible cancel; a suspected uncommanded press is marked, never dropped.
+            if suspected is not None:
+                values.update(suspected_uncommanded=True, uncommanded_rule=suspected)
+                values.update(details)
+            step.emit(
+                AlertKind.SOS,
+                AlertState.RAISED,
+                SEVERITIES[AlertKind.SOS],
+                "button_press",
+                values,
+                SOS_PROFILE,
+            )
+        case sos_rules.CancelSos(raised_at, after_s):
+            # Recorded, not erased: a cleared sos joins the open case as evidence, and an
+            # operator still closes the case.
+            values.update(
+                cancel_window_s=profile.sos.cancel_window_s,
+                seconds_after_press=round(after_s, 1),
+                cancelled_press_at=raised_at.isoformat(),
+            )
+            step.emit(
+                AlertKind.SOS,
+                AlertState.CLEARED,
+                SEVERITIES[AlertKind.SOS],
+                sos_rules.RULE_CANCELLED,
+                values,
+                SOS_PROFILE,
+            )
+
+
+def _rejoined(step: _Step, device: Device, profile: DetectionProfile) -> None:
+    if device.kind is not DeviceKind.SOS_BUTTON:
+        return
+    rejoined = sos_rules.DeviceRejoined(step.event_time)
+    state, _ = sos_rules.transition(step.state.sos, rejoined, profile.sos)
+    step.state = replace(step.state, sos=state)
+
+
+def _tamper_rule(step: _Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
+    if r.tamper is None:
+        return
+    step.switch(
+        AlertKind.DEVICE_TAMPER,
+        raise_rule="tamper=true" if r.tamper else None,
+        clear_rule=None if r.tamper else "tamper=false",
+        values={"tamper": r.tamper},
+        profile=TAMPER_PROFILE,
     )
+
+
+def _battery_trend_rule(
+    step: _Step, device: Device, r: Readings, profile: DetectionProfile
+) -> None:
+    if r.battery_pct is None:
+        return
+    settings = profile.battery_trend
+    before = step.state.battery
+    history, replaced = before.read(r.battery_pct, step.event_time, settings)
+    if history is before:
+        return  # not a new sample (too soon, or out of order): the trend is as it was
+    step.state = replace(step.state, battery=history)
+    if replaced:
+        step.switch(
+            AlertKind.BATTERY_DECLINING,
+            raise_rule=None,
+            clear_rule=f"battery_pct rose by >={settings.replacement_jump_pct:g} (replaced)",
+            values={"battery_pct": r.battery_pct},
+            profile=BATTERY_TREND_PROFILE,
+        )
+        return
+    projection = history.projection(settings)
+    if projection is None:
+        return
+    values: Values = {
+        "battery_pct": r.battery_pct,
+        "slope_pct_per_day": round(projection.slope_pct_per_day, 3),
+        "window_days": settings.window_days,
+    }
+    days = projection.days_to_empty
+    if days is not None:
+        values["days_to_empty"] = round(days, 1)
+    horizon = settings.horizon_days
+    if days is not None and days <= horizon:
+        step.switch(
+            AlertKind.BATTERY_DECLINING,
+            raise_rule=f"battery trend reaches 0% within {horizon:g} days",
+            clear_rule=None,
+            values=values,
+            profile=BATTERY_TREND_PROFILE,
+        )
+    elif days is None or days > horizon * settings.clear_factor:
+        step.switch(
+            AlertKind.BATTERY_DECLINING,
+            raise_rule=None,
+            clear_rule=f"battery trend beyond {horizon * settings.clear_factor:g} days",
+            values=values,
+            profile=BATTERY_TREND_PROFILE,
+        )
+
+
+def _stuck_rule(step: _Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
+    present: dict[str, float] = {
+        name: float(value) for name in STUCK_READINGS if (value := getattr(r, name)) is not None
+    }
+    names = list(present)
+    if not names:
+        return
+    lines = dict(step.state.flat)
+    for name in names:
+        lines[name] = lines.get(name, FlatLine()).read(present[name], step.event_time)
+    step.state = replace(step.state, flat=tuple(sorted(lines.items())))
+    stuck = [
+        (n, line) for n, line in sorted(lines.items()) if line.stuck(step.event_time, profile.stuck)
+    ]
+    settings = profile.stuck
+    if stuck:
+        name, line = stuck[0]
+        assert line.since is not None
+        assert line.value is not None
+        hours = (step.event_time - line.since).total_seconds() / 3600
+        step.switch(
+            AlertKind.SENSOR_STUCK,
+            raise_rule=(
+                f"{name} bit-identical for >={settings.after_s:g}s"
+                f" and >={settings.min_readings} readings"
+            ),
+            clear_rule=None,
+            values={name: line.value, "unchanged_hours": round(hours, 2), "readings": line.count},
+            profile=STUCK_PROFILE,
+        )
+    elif any(lines[name].count == 1 for name in names):
+        # A reported value moved: the sensor is alive again.
+        step.switch(
+            AlertKind.SENSOR_STUCK,
+            raise_rule=None,
+            clear_rule="value changed",
+            values=dict(present),
+            profile=STUCK_PROFILE,
+        )
 
 
 def _present(**readings: float | bool | None) -> Values:
@@ -586,5 +799,8 @@ _READING_RULES: tuple[Callable[[_Step, Device, Readings, DetectionProfile], None
     _co_rule,
     _gas_rule,
     _water_leak_rule,
+    _tamper_rule,
     _battery_rule,
+    _battery_trend_rule,
+    _stuck_rule,
 )

@@ -2,7 +2,8 @@
 
 Pure: given a device and how far its resident's request has come, return the MQTT command
 to publish on the device's ``set`` topic. The agent publishes ``received`` the moment a
-press is stored (even with the uplink down) and relays the hub's later stages.
+press is stored (even with the uplink down), ``cancelled`` the moment a cancel gesture is,
+and relays the hub's later stages.
 
 Native devices get ``{"feedback": stage, "led": pattern, "buzzer": pattern}`` on
 ``linli/dev/<id>/set``. Zigbee2MQTT devices get an IAS WD ``squawk`` on
@@ -39,6 +40,10 @@ PATTERNS: dict[FeedbackStage, Pattern] = {
     FeedbackStage.CASE_OPENED: Pattern("blink_fast", "beep_2", "system_is_armed", "medium", True),
     FeedbackStage.ACKNOWLEDGED: Pattern("solid", "beep_3", "system_is_armed", "high", True),
     FeedbackStage.RESOLVED: Pattern("off", "off", "system_is_disarmed", "low", False),
+    # Unlike any other stage: the resident must be able to tell "you cancelled" from "over".
+    FeedbackStage.CANCELLED: Pattern(
+        "blink_double", "beep_long", "system_is_disarmed", "medium", True
+    ),
 }
 
 

@@ -37,3 +37,10 @@ class EdgeSettings(BaseSettings):
     """How often time-driven detection runs (check-in deadlines, a leak that stayed dry)."""
     outbox_sync: Literal["full", "normal"] = "full"
     """SQLite ``synchronous`` pragma of the outbox: ``full`` survives a power cut."""
+    # --- cameras (issue 5, edge.camera) ---
+    evidence_spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
+    """Disk the camera evidence spool may take; past it the least urgent pictures are dropped."""
+    evidence_spool_max_files: int = Field(default=2000, ge=2)
+    """Pictures the camera evidence spool may hold (two per alert)."""
+    camera_cv_threads: int = Field(default=1, ge=0)
+    """OpenCV threads for the camera workers' calls; 0: OpenCV's default (every core)."""

@@ -1,4 +1,5 @@
-"""The hub's HTTP API under ``/api/v1``: devices, alerts, cases, households, edges, health, stream.
+"""The hub's HTTP API under ``/api/v1``: devices, alerts, cases, households, edges, health, stream,
+audit trail.
 
 Routes parse, call the repository (``hub.store``) in a worker thread and return its views;
 they hold no logic of their own. Errors from the hub's hierarchy become HTTP statuses in
@@ -13,19 +14,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import Field, StringConstraints
+from pydantic import AwareDatetime, Field, StringConstraints
 
 from devices.kinds import AlertKind
-from devices.location import LocationText
+from devices.location import LocationText, normalise_location
 from devices.registry import Device, Identifier
-from hub.cases import CaseStatus
-from hub.events import CaseChanged, EventBus, HubEvent, SubscriptionClosedError
+from hub.cases import CaseAction, CaseStatus, Resolution
+from hub.errors import InvalidInputError
+from hub.events import AlertReceived, CaseChanged, EventBus, HubEvent, SubscriptionClosedError
 from hub.ingest import MqttIngest
 from hub.resident import issue_token, resident_link
 from hub.settings import HubSettings
+from hub.silences import SilenceScope
 from hub.store import Clock, HubStore
 from hub.views import (
     AlertView,
+    AuditEntryView,
+    AuditVerdictView,
     CaseDetail,
     CaseView,
     DeviceView,
@@ -34,6 +39,7 @@ from hub.views import (
     HouseholdView,
     IssuedHousehold,
     Items,
+    SilenceView,
     View,
 )
 
@@ -68,6 +74,13 @@ def get_ingest(request: Request) -> MqttIngest | None:
     return ingest
 
 
+def get_actor(request: Request) -> str | None:
+    """Return who is acting: the name of the principal authentication left on the request."""
+    # Looked up by attribute so that this module does not depend on how auth is built.
+    name = getattr(getattr(request.state, "principal", None), "name", None)
+    return name if isinstance(name, str) else None
+
+
 def get_clock(request: Request) -> Clock:
     """Return the clock the app was created with."""
     clock: Clock = request.app.state.clock
@@ -79,8 +92,10 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 StoreDep = Annotated[HubStore, Depends(get_store)]
 EventsDep = Annotated[EventBus, Depends(get_events)]
 IngestDep = Annotated[MqttIngest | None, Depends(get_ingest)]
+ActorDep = Annotated[str | None, Depends(get_actor)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Assignee = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 HouseholdName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)
 ]
@@ -93,9 +108,38 @@ class AcknowledgeRequest(View):
 
 
 class ResolveRequest(View):
-    """Body of ``POST /cases/{id}/resolve``; saying how it was resolved is required."""
+    """Body of ``POST /cases/{id}/resolve``: the resolution code and a note saying how."""
 
     note: Note
+    resolution: Resolution
+
+
+class DispatchRequest(View):
+    """Body of ``POST /cases/{id}/dispatch`` and ``/hand_over``: the responder it goes to (by
+    id; for a dispatch, leave it out to let the dispatch rules choose) and a note."""
+
+    assignee: Assignee | None = None
+    note: Note | None = None
+
+
+class SilenceRequest(View):
+    """Body of ``POST /silences``: what to silence, until when, and why."""
+
+    scope: SilenceScope
+    target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+    """A device id, a place (location prefix, e.g. ``Building 3``) or an edge id."""
+    kinds: list[AlertKind] = Field(default_factory=list)
+    """Only these kinds; empty: every kind but ``sos``."""
+    starts_at: AwareDatetime | None = None
+    """Default: now."""
+    ends_at: AwareDatetime
+    reason: Note
+
+
+class ActionRequest(View):
+    """Body of the other case actions (accept, decline, start, close, reopen): a note."""
+
+    note: Note | None = None
 
 
 class HouseholdRequest(View):
@@ -134,6 +178,12 @@ async def list_devices(store: StoreDep, edge_id: str | None = None) -> Items[Dev
     return Items(items=await asyncio.to_thread(store.list_devices, edge_id=edge_id))
 
 
+@router.get("/devices/{device_id}")
+async def get_device(device_id: str, store: StoreDep) -> DeviceView:
+    """Show one device, with how its cases were resolved and its nuisance rate."""
+    return await asyncio.to_thread(store.get_device, device_id)
+
+
 @router.get("/alerts")
 async def list_alerts(
     store: StoreDep,
@@ -151,10 +201,13 @@ async def list_alerts(
 
 @router.get("/cases")
 async def list_cases(
-    store: StoreDep, status: CaseStatus | None = None, limit: Limit = 100
+    store: StoreDep, request: Request, status: CaseStatus | None = None, limit: Limit = 100
 ) -> Items[CaseView]:
-    """List cases, most recently updated first."""
-    return Items(items=await asyncio.to_thread(store.list_cases, status=status, limit=limit))
+    """List cases, most recently updated first (a site-scoped caller sees its sites' only)."""
+    sites = getattr(getattr(request.state, "principal", None), "sites", None)
+    return Items(
+        items=await asyncio.to_thread(store.list_cases, status=status, limit=limit, sites=sites)
+    )
 
 
 @router.get("/cases/{case_id}")
@@ -163,33 +216,201 @@ async def get_case(case_id: int, store: StoreDep) -> CaseDetail:
     return await asyncio.to_thread(store.get_case, case_id)
 
 
+async def _act(
+    case_id: int,
+    action: CaseAction,
+    store: HubStore,
+    events: EventBus,
+    ingest: MqttIngest | None,
+    *,
+    actor: str | None,
+    note: str | None = None,
+    resolution: Resolution | None = None,
+    assignee: str | None = None,
+) -> CaseView:
+    case = await asyncio.to_thread(
+        store.act,
+        case_id,
+        action,
+        note=note,
+        actor=actor,
+        resolution=resolution,
+        assignee=assignee,
+    )
+    events.publish(CaseChanged(type="case_updated", case=case))
+    if ingest is not None:
+        ingest.feedback.notify(case)
+    return case
+
+
 @router.post("/cases/{case_id}/acknowledge")
 async def acknowledge_case(
     case_id: int,
     store: StoreDep,
     events: EventsDep,
     ingest: IngestDep,
+    actor: ActorDep,
     body: Annotated[AcknowledgeRequest | None, Body()] = None,
 ) -> CaseView:
-    """Acknowledge an open case."""
+    """Acknowledge an open case (409 naming its status otherwise)."""
     note = body.note if body is not None else None
-    case = await asyncio.to_thread(store.acknowledge, case_id, note)
-    events.publish(CaseChanged(type="case_updated", case=case))
-    if ingest is not None:
-        ingest.feedback.notify(case)
-    return case
+    return await _act(
+        case_id, CaseAction.ACKNOWLEDGE, store, events, ingest, actor=actor, note=note
+    )
+
+
+@router.post("/cases/{case_id}/dispatch")
+async def dispatch_case(
+    case_id: int,
+    body: DispatchRequest,
+    store: StoreDep,
+    events: EventsDep,
+    ingest: IngestDep,
+    actor: ActorDep,
+) -> CaseView:
+    """Send an open, acknowledged or dispatched case to a responder (派单)."""
+    return await _act(
+        case_id,
+        CaseAction.DISPATCH,
+        store,
+        events,
+        ingest,
+        actor=actor,
+        note=body.note,
+        assignee=body.assignee,
+    )
+
+
+@router.post("/cases/{case_id}/hand_over")
+async def hand_over_case(
+    case_id: int,
+    body: DispatchRequest,
+    store: StoreDep,
+    events: EventsDep,
+    ingest: IngestDep,
+    actor: ActorDep,
+) -> CaseView:
+    """Hand an accepted case over to another responder, who has to accept it in turn."""
+    return await _act(
+        case_id,
+        CaseAction.HAND_OVER,
+        store,
+        events,
+        ingest,
+        actor=actor,
+        note=body.note,
+        assignee=body.assignee,
+    )
+
+
+def _simple_action(action: CaseAction, summary: str) -> None:
+    async def endpoint(
+        case_id: int,
+        store: StoreDep,
+        events: EventsDep,
+        ingest: IngestDep,
+        actor: ActorDep,
+        body: Annotated[ActionRequest | None, Body()] = None,
+    ) -> CaseView:
+        note = body.note if body is not None else None
+        return await _act(case_id, action, store, events, ingest, actor=actor, note=note)
+
+    endpoint.__doc__ = summary
+    router.add_api_route(
+        f"/cases/{{case_id}}/{action.value}",
+        endpoint,
+        methods=["POST"],
+        name=f"{action.value}_case",
+    )
+
+
+_simple_action(CaseAction.ACCEPT, "Accept a case dispatched to you (接单).")
+_simple_action(
+    CaseAction.DECLINE, "Decline a dispatched case: it goes back to be dispatched again."
+)
+_simple_action(CaseAction.START, "Say that work on an accepted case has started on site.")
+_simple_action(CaseAction.CLOSE, "Close a resolved case for good: it will not reopen.")
+_simple_action(CaseAction.REOPEN, "Reopen a resolved case.")
 
 
 @router.post("/cases/{case_id}/resolve")
 async def resolve_case(
-    case_id: int, body: ResolveRequest, store: StoreDep, events: EventsDep, ingest: IngestDep
+    case_id: int,
+    body: ResolveRequest,
+    store: StoreDep,
+    events: EventsDep,
+    ingest: IngestDep,
+    actor: ActorDep,
 ) -> CaseView:
-    """Resolve an open or acknowledged case, saying how."""
-    case = await asyncio.to_thread(store.resolve, case_id, body.note)
-    events.publish(CaseChanged(type="case_updated", case=case))
-    if ingest is not None:
-        ingest.feedback.notify(case)
-    return case
+    """Resolve an active case with a resolution code and a note saying how."""
+    return await _act(
+        case_id,
+        CaseAction.RESOLVE,
+        store,
+        events,
+        ingest,
+        actor=actor,
+        note=body.note,
+        resolution=body.resolution,
+    )
+
+
+@router.post("/silences", status_code=201)
+async def create_silence(body: SilenceRequest, store: StoreDep, actor: ActorDep) -> SilenceView:
+    """Silence a device, a place or an edge's site for a while: alerts recorded, no case."""
+    target = body.target
+    if body.scope is SilenceScope.PLACE:
+        try:
+            target = normalise_location(target)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from exc
+    return await asyncio.to_thread(
+        store.create_silence,
+        body.scope,
+        target,
+        ends_at=body.ends_at,
+        reason=body.reason,
+        starts_at=body.starts_at,
+        kinds=body.kinds,
+        actor=actor,
+    )
+
+
+@router.get("/silences")
+async def list_silences(
+    store: StoreDep, clock: ClockDep, active: bool = False
+) -> Items[SilenceView]:
+    """List silences, newest first; ``active=true`` for those in force now."""
+    active_at = clock() if active else None
+    return Items(items=await asyncio.to_thread(store.list_silences, active_at=active_at))
+
+
+@router.post("/silences/{silence_id}/end")
+async def end_silence(silence_id: int, store: StoreDep, actor: ActorDep) -> SilenceView:
+    """End a silence now."""
+    return await asyncio.to_thread(store.end_silence, silence_id, actor=actor)
+
+
+@router.get("/audit")
+async def list_audit(
+    store: StoreDep,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> Items[AuditEntryView]:
+    """List the audit trail oldest first; page with ``after_seq`` = the last ``seq`` seen."""
+    return Items(items=await asyncio.to_thread(store.list_audit, after_seq=after_seq, limit=limit))
+
+
+@router.get("/audit/verify")
+async def verify_audit(store: StoreDep) -> AuditVerdictView:
+    """Check the audit hash chain; name the first broken link if anyone edited the records."""
+    verdict = await asyncio.to_thread(store.verify_audit)
+    return AuditVerdictView(
+        intact=verdict.intact,
+        checked=verdict.checked,
+        broken_seq=verdict.broken_seq,
+        reason=verdict.reason,
+    )
 
 
 @router.post("/households", status_code=201)
@@ -235,7 +456,26 @@ def sse_message(event: HubEvent) -> str:
     return f"event: {event.type}\ndata: {event.model_dump_json()}\n\n"
 
 
-async def _event_stream(events: EventBus, keepalive_seconds: float) -> AsyncIterator[str]:
+def visible_to(event: HubEvent, sites: frozenset[str] | None) -> bool:
+    """Return whether a caller scoped to ``sites`` (None: every site) may see ``event``.
+
+    Case events carry their case's site. A bare alert does not, so a site-scoped caller
+    gets alerts through the case events they join rather than on their own.
+    """
+    if sites is None:
+        return True
+    match event:
+        case CaseChanged(case=case):
+            return case.site_id is not None and case.site_id in sites
+        case AlertReceived():
+            return False
+        case _:
+            return True
+
+
+async def _event_stream(
+    events: EventBus, keepalive_seconds: float, sites: frozenset[str] | None = None
+) -> AsyncIterator[str]:
     with events.subscribe() as subscription:
         # Tells the client it is subscribed: every event from here on will reach it.
         yield ": connected\n\n"
@@ -248,7 +488,8 @@ async def _event_stream(events: EventBus, keepalive_seconds: float) -> AsyncIter
                 continue
             except SubscriptionClosedError:
                 return
-            yield sse_message(event)
+            if visible_to(event, sites):
+                yield sse_message(event)
 
 
 @router.get(
@@ -256,10 +497,11 @@ async def _event_stream(events: EventBus, keepalive_seconds: float) -> AsyncIter
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def stream(events: EventsDep, settings: SettingsDep) -> StreamingResponse:
+async def stream(events: EventsDep, settings: SettingsDep, request: Request) -> StreamingResponse:
     """Stream live events (alerts, case changes) as Server-Sent Events."""
+    sites = getattr(getattr(request.state, "principal", None), "sites", None)
     return StreamingResponse(
-        _event_stream(events, settings.sse_keepalive_seconds),
+        _event_stream(events, settings.sse_keepalive_seconds, sites),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

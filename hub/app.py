@@ -10,19 +10,34 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from hub.access_api import access_router
 from hub.api import router
+from hub.auth import AuthError, ForbiddenError, SignInThrottle
+from hub.auth_api import auth_router, authorized
+from hub.auth_store import AuthStore
+from hub.case_tasks import CaseTasks
+from hub.console_api import console_api_router, console_router
+from hub.correlation import correlation_rules
 from hub.db import create_hub_engine, migrate
 from hub.errors import IllegalTransitionError, InvalidInputError, NotFoundError
 from hub.events import EventBus
+from hub.evidence_api import evidence_router
 from hub.ingest import MqttIngest
+from hub.metrics import metrics_router
+from hub.notify import notify_targets
 from hub.resident import SosThrottle
 from hub.resident_api import resident_router
+from hub.roster_api import roster_router
 from hub.settings import HubSettings
 from hub.store import Clock, HubStore, utc_now
+from hub.supervision import supervision_policy
 
 logger = logging.getLogger(__name__)
 
@@ -41,21 +56,38 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         engine = create_hub_engine(settings.resolved_database_url())
         try:
             await asyncio.to_thread(migrate, engine)
-            store = HubStore(engine, clock=clock)
+            store = HubStore(
+                engine,
+                clock=clock,
+                rules=correlation_rules(settings),
+                reopen_within=timedelta(seconds=settings.reopen_within_seconds),
+                supervision=supervision_policy(settings),
+                notify=notify_targets(settings),
+            )
             ingest = (
                 MqttIngest(settings, store, events, clock=clock) if settings.start_ingest else None
             )
             app.state.store = store
+            app.state.auth_store = auth_store = AuthStore(engine, clock=clock)
+            if settings.seed_operator_token is not None:
+                await asyncio.to_thread(
+                    auth_store.seed_operator, settings.seed_operator_token.get_secret_value()
+                )
             app.state.ingest = ingest
             task = (
                 asyncio.create_task(ingest.run(), name="hub-mqtt-ingest")
                 if ingest is not None
                 else None
             )
+            app.state.case_tasks = case_tasks = CaseTasks(
+                settings, store, events, ingest, clock=clock
+            )
+            case_tasks.start()
             try:
                 yield
             finally:
                 events.close()
+                await case_tasks.stop()
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -70,19 +102,31 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         summary="Alerts from edges become cases that operators acknowledge and resolve.",
         version="1",
         lifespan=lifespan,
+        # One guard in front of every route: /api/v1 needs a credential and the permission
+        # hub.auth.required_permission names; other paths (resident page, console assets,
+        # docs) pass through to their own checks. A router added later is covered too.
+        dependencies=[Depends(authorized)],
     )
     app.state.settings = settings
     app.state.clock = clock
     app.state.events = events
     app.state.sos_throttle = SosThrottle()
+    app.state.sign_in_throttle = SignInThrottle()
     app.state.ingest = None
     app.include_router(router)
     app.include_router(resident_router)
     # --- case management routers (issue 6) ---
+    app.include_router(roster_router)
     # --- auth routers (issue 6) ---
+    app.include_router(auth_router)
     # --- door access routers (issue 4) ---
+    app.include_router(access_router)  # + access link
     # --- camera evidence routers (issue 5) ---
+    app.include_router(evidence_router)  # + its reader
     # --- console, metrics routers (issue 7) ---
+    app.include_router(console_router)
+    app.include_router(console_api_router)
+    app.include_router(metrics_router)
 
     async def not_found(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
@@ -93,6 +137,24 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     async def unprocessable(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
+    async def unauthenticated(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    async def forbidden(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+        # FastAPI's default echoes each invalid value back ("input"): for a card number, a
+        # PIN or a password sent with the wrong type that is a secret in a response body.
+        assert isinstance(exc, RequestValidationError)
+        errors = [{k: v for k, v in e.items() if k != "input"} for e in exc.errors()]
+        return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(AuthError, unauthenticated)
+    app.add_exception_handler(ForbiddenError, forbidden)
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(IllegalTransitionError, conflict)
     app.add_exception_handler(InvalidInputError, unprocessable)

@@ -1,16 +1,29 @@
-"""Cases, the pure core: their states, the moves between them, and how an alert joins one.
+"""Cases, the pure core: their lifecycle, resolution codes, and what an alert does to one.
 
-A case is one problem — one device, one alert kind — from the first alert until an operator
-resolves it. While it is not resolved, every further alert of that device and kind joins it;
-the database enforces "one unresolved case per (device, kind)" with a unique ``open_key``
-(see ``hub.db``), and this module decides what each alert does to that case.
+A case is one incident — possibly many devices and alert kinds at one place, see
+``hub.correlation`` — from its first alert until it is closed. Its life is an explicit state
+machine (``CaseStatus``, one ``transition``)::
+
+    open ──acknowledge──▶ acknowledged ──dispatch──▶ dispatched ──accept──▶ accepted
+      │                                                 │ ▲ ▲                 │ start
+      └──────────────────dispatch───────────────────────┘ │ └───hand_over──── ▼
+                     dispatched ──decline──▶ open      re-dispatch        in_progress
+                     dispatched ──acknowledge──▶ dispatched (the hub dispatched it itself)
+    any active status ──resolve (code + note)──▶ resolved ──close──▶ closed
+                                                  │ reopen (operator, or the problem came back)
+                                                  ▼
+                                                 open
+
+While a case is active (not resolved or closed), every alert routed to its correlation key
+joins it; the database enforces one active case per key with the unique ``open_key``
+(``hub.db``). This module decides what each alert does to that case.
 
 Nothing here does I/O or reads the clock: ``now`` and the current case are passed in.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from devices.kinds import AlertKind, AlertState, Severity
@@ -23,14 +36,35 @@ class CaseStatus(StrEnum):
 
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"
+    CLOSED = "closed"
 
 
 class CaseAction(StrEnum):
-    """What an operator can do to a case."""
+    """What a person (or the hub, for ``reopen``) can do to a case."""
 
     ACKNOWLEDGE = "acknowledge"
+    DISPATCH = "dispatch"
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    HAND_OVER = "hand_over"
+    START = "start"
     RESOLVE = "resolve"
+    CLOSE = "close"
+    REOPEN = "reopen"
+
+
+class Resolution(StrEnum):
+    """How a case ended: required to resolve it, and what the nuisance rate is made of."""
+
+    REAL = "real"
+    FALSE_ALARM = "false_alarm"
+    NUISANCE = "nuisance"
+    TEST = "test"
+    FAULT = "fault"
 
 
 class CaseEventAction(StrEnum):
@@ -39,52 +73,161 @@ class CaseEventAction(StrEnum):
     OPENED = "opened"
     ALERT_ATTACHED = "alert_attached"
     PRIORITY_RAISED = "priority_raised"
+    REOPENED = "reopened"
     ACKNOWLEDGED = "acknowledged"
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    HANDED_OVER = "handed_over"
+    ESCALATED = "escalated"
+    STARTED = "started"
     RESOLVED = "resolved"
+    CLOSED = "closed"
 
 
 ACTION_EVENTS: dict[CaseAction, CaseEventAction] = {
     CaseAction.ACKNOWLEDGE: CaseEventAction.ACKNOWLEDGED,
+    CaseAction.DISPATCH: CaseEventAction.DISPATCHED,
+    CaseAction.ACCEPT: CaseEventAction.ACCEPTED,
+    CaseAction.DECLINE: CaseEventAction.DECLINED,
+    CaseAction.HAND_OVER: CaseEventAction.HANDED_OVER,
+    CaseAction.START: CaseEventAction.STARTED,
     CaseAction.RESOLVE: CaseEventAction.RESOLVED,
+    CaseAction.CLOSE: CaseEventAction.CLOSED,
+    CaseAction.REOPEN: CaseEventAction.REOPENED,
 }
-"""The history line each operator action writes."""
+"""The history line each action writes."""
+
+ACTIVE: frozenset[CaseStatus] = frozenset(
+    {
+        CaseStatus.OPEN,
+        CaseStatus.ACKNOWLEDGED,
+        CaseStatus.DISPATCHED,
+        CaseStatus.ACCEPTED,
+        CaseStatus.IN_PROGRESS,
+    }
+)
+"""Statuses in which new alerts of the incident join the case."""
 
 
-def transition(status: CaseStatus, action: CaseAction) -> CaseStatus:
-    """Return the status ``action`` moves a case to, or raise ``IllegalTransitionError``."""
+def _move(status: CaseStatus, action: CaseAction) -> CaseStatus | None:
+    """Return where ``action`` takes a case in ``status``, or None if it may not."""
     match status, action:
         case CaseStatus.OPEN, CaseAction.ACKNOWLEDGE:
             return CaseStatus.ACKNOWLEDGED
-        case CaseStatus.OPEN | CaseStatus.ACKNOWLEDGED, CaseAction.RESOLVE:
+        case CaseStatus.DISPATCHED, CaseAction.ACKNOWLEDGE:
+            # The hub dispatched it on its own; an operator saying "seen" does not undo that.
+            return CaseStatus.DISPATCHED
+        case CaseStatus.OPEN | CaseStatus.ACKNOWLEDGED | CaseStatus.DISPATCHED, CaseAction.DISPATCH:
+            # Dispatching a dispatched case hands it to someone else.
+            return CaseStatus.DISPATCHED
+        case CaseStatus.DISPATCHED, CaseAction.ACCEPT:
+            return CaseStatus.ACCEPTED
+        case CaseStatus.DISPATCHED, CaseAction.DECLINE:
+            # Nobody has it any more: it needs someone again.
+            return CaseStatus.OPEN
+        case CaseStatus.ACCEPTED, CaseAction.START:
+            return CaseStatus.IN_PROGRESS
+        case CaseStatus.ACCEPTED | CaseStatus.IN_PROGRESS, CaseAction.HAND_OVER:
+            # The new responder has to accept it in turn.
+            return CaseStatus.DISPATCHED
+        case active, CaseAction.RESOLVE if active in ACTIVE:
             return CaseStatus.RESOLVED
-        case CaseStatus.ACKNOWLEDGED, CaseAction.ACKNOWLEDGE:
-            raise IllegalTransitionError("the case is already acknowledged")
-        case CaseStatus.RESOLVED, _:
-            raise IllegalTransitionError(f"the case is resolved: it cannot be {action}d any more")
-        case _:  # pragma: no cover - every pair is listed above
-            raise IllegalTransitionError(f"cannot {action} a case that is {status}")
+        case CaseStatus.RESOLVED, CaseAction.CLOSE:
+            return CaseStatus.CLOSED
+        case CaseStatus.RESOLVED, CaseAction.REOPEN:
+            return CaseStatus.OPEN
+        case _:
+            return None
 
 
-def feedback_stage(status: CaseStatus) -> FeedbackStage:
-    """Return what a resident is told about a case in ``status``."""
+def transition(status: CaseStatus, action: CaseAction) -> CaseStatus:
+    """Return the status ``action`` moves a case to, or raise ``IllegalTransitionError``.
+
+    The error names the case's status, the refused action and what would be allowed.
+    """
+    moved = _move(status, action)
+    if moved is not None:
+        return moved
     match status:
-        case CaseStatus.OPEN:
-            return FeedbackStage.CASE_OPENED
-        case CaseStatus.ACKNOWLEDGED:
-            return FeedbackStage.ACKNOWLEDGED
+        case CaseStatus.CLOSED:
+            raise IllegalTransitionError(f"the case is closed: it cannot be {_past(action)}")
         case CaseStatus.RESOLVED:
+            raise IllegalTransitionError(
+                f"the case is resolved: it can only be closed or reopened, not {_past(action)}"
+            )
+        case _:
+            allowed = ", ".join(a.value for a in allowed_actions(status))
+            raise IllegalTransitionError(
+                f"cannot {action} a case that is {status} (allowed: {allowed})"
+            )
+
+
+def _past(action: CaseAction) -> str:
+    return {
+        CaseAction.ACKNOWLEDGE: "acknowledged",
+        CaseAction.DISPATCH: "dispatched",
+        CaseAction.ACCEPT: "accepted",
+        CaseAction.DECLINE: "declined",
+        CaseAction.HAND_OVER: "handed over",
+        CaseAction.START: "started",
+        CaseAction.RESOLVE: "resolved",
+        CaseAction.CLOSE: "closed",
+        CaseAction.REOPEN: "reopened",
+    }[action]
+
+
+def allowed_actions(status: CaseStatus) -> list[CaseAction]:
+    """Return the actions a case in ``status`` accepts, in declaration order."""
+    return [action for action in CaseAction if _move(status, action) is not None]
+
+
+ACKNOWLEDGING: frozenset[CaseAction] = frozenset({CaseAction.ACKNOWLEDGE, CaseAction.ACCEPT})
+"""Actions by which a person takes the case on: from then on, someone is coming."""
+
+
+def feedback_stage(status: CaseStatus, acknowledged: bool) -> FeedbackStage:
+    """Return what a resident is told about a case in ``status``.
+
+    Someone is coming (``acknowledged``) once a person has taken the case on — an operator
+    acknowledged it or a responder accepted it — and stays so while the case is active, even
+    if it is dispatched to someone else. A case the hub dispatched on its own, that nobody
+    has accepted yet, is only ``case_opened``.
+    """
+    match status:
+        case CaseStatus.RESOLVED | CaseStatus.CLOSED:
             return FeedbackStage.RESOLVED
-    raise AssertionError("unreachable")  # pragma: no cover - mypy cannot see the match is total
+        case _ if acknowledged:
+            return FeedbackStage.ACKNOWLEDGED
+        case _:
+            return FeedbackStage.CASE_OPENED
 
 
 def is_unresolved(status: CaseStatus) -> bool:
-    """Return whether alerts of the case's device and kind still join it."""
-    return status is not CaseStatus.RESOLVED
+    """Return whether alerts of the case's incident still join it."""
+    return status in ACTIVE
 
 
 def open_key(device_id: str, kind: AlertKind) -> str:
-    """Return the key that is unique among unresolved cases: one per (device, kind)."""
+    """Return the correlation key of an alert no rule groups: one per (device, kind)."""
     return f"{device_id}|{kind}"
+
+
+NUISANCE_CODES: frozenset[Resolution] = frozenset({Resolution.FALSE_ALARM, Resolution.NUISANCE})
+"""Resolutions that count against a device: it alarmed and nothing was wrong."""
+
+
+def nuisance_rate(resolutions: Mapping[Resolution, int]) -> float | None:
+    """Return the share of a device's judged cases that were false or nuisance alarms.
+
+    Tests are left out (a drill says nothing about the device), and so is nothing else:
+    a real event or a fault is a case the device was right to raise. ``None`` until a
+    case has been judged.
+    """
+    judged = sum(n for code, n in resolutions.items() if code is not Resolution.TEST)
+    if judged == 0:
+        return None
+    return sum(resolutions.get(code, 0) for code in NUISANCE_CODES) / judged
 
 
 def more_severe(a: Severity, b: Severity) -> Severity:
@@ -108,7 +251,7 @@ class IncomingAlert:
 
 @dataclass(frozen=True, slots=True)
 class OpenCaseState:
-    """The facts of an unresolved case that an incoming alert may change."""
+    """The facts of an active case that an incoming alert may change."""
 
     priority: Severity
     alert_count: int
@@ -116,8 +259,18 @@ class OpenCaseState:
 
 
 @dataclass(frozen=True, slots=True)
+class ResolvedCaseState:
+    """The most recent resolved (not closed) case of the same correlation key."""
+
+    priority: Severity
+    alert_count: int
+    last_alert_at: datetime
+    resolved_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class OpenNewCase:
-    """Open a case for the alert's (device, kind)."""
+    """Open a case for the alert's correlation key."""
 
     priority: Severity
     opened_at: datetime
@@ -126,10 +279,17 @@ class OpenNewCase:
 
 @dataclass(frozen=True, slots=True)
 class AttachToCase:
-    """Join the alert to the unresolved case, which becomes ``updated``."""
+    """Join the alert to the active case, which becomes ``updated``."""
 
     updated: OpenCaseState
     priority_raised: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReopenCase:
+    """The problem came back soon after its case was resolved: reopen it as ``updated``."""
+
+    updated: OpenCaseState
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,18 +297,37 @@ class NoCase:
     """Store the alert without a case (a clearance with nothing open to clear)."""
 
 
-CaseDecision = OpenNewCase | AttachToCase | NoCase
+CaseDecision = OpenNewCase | AttachToCase | ReopenCase | NoCase
 
 
-def decide(alert: IncomingAlert, open_case: OpenCaseState | None, now: datetime) -> CaseDecision:
-    """Decide what a new alert does, given the unresolved case of its (device, kind), if any.
+def decide(
+    alert: IncomingAlert,
+    open_case: OpenCaseState | None,
+    now: datetime,
+    *,
+    recently_resolved: ResolvedCaseState | None = None,
+    reopen_within: timedelta = timedelta(0),
+) -> CaseDecision:
+    """Decide what a new alert does, given the active case of its correlation key, if any.
 
-    A raised alert opens a case when none is open and joins it otherwise, raising its priority
-    if the alert is more severe. A cleared alert joins the open case as evidence but never
-    raises its priority — the condition ended — and never opens a case on its own.
+    A raised alert joins the active case, raising its priority if the alert is more severe.
+    With no active case it reopens the key's last resolved case if that was resolved less
+    than ``reopen_within`` ago, and opens a new case otherwise. A cleared alert joins the
+    active case as evidence but never raises its priority — the condition ended — and never
+    opens or reopens a case on its own.
     """
     match alert.state, open_case:
         case AlertState.RAISED, None:
+            if recently_resolved is not None and (
+                timedelta(0) <= now - recently_resolved.resolved_at < reopen_within
+            ):
+                return ReopenCase(
+                    updated=OpenCaseState(
+                        priority=more_severe(recently_resolved.priority, alert.severity),
+                        alert_count=recently_resolved.alert_count + 1,
+                        last_alert_at=max(recently_resolved.last_alert_at, alert.ts),
+                    )
+                )
             return OpenNewCase(priority=alert.severity, opened_at=now, last_alert_at=alert.ts)
         case AlertState.CLEARED, None:
             return NoCase()

@@ -50,17 +50,25 @@ class FeedbackDelivery:
 def feedback_deliveries(
     case: CaseView, edges: dict[str, str], kinds: frozenset[AlertKind]
 ) -> list[FeedbackDelivery]:
-    """Return the feedback a case in its current status sends, given each device's edge."""
-    if case.kind not in kinds:
-        return []
-    stage = feedback_stage(case.status)
+    """Return the feedback a case in its current status sends, given each device's edge.
+
+    Only the devices that joined the case with a feedback kind hear of it: in a fire case an
+    SOS button that was pressed does, the smoke detectors do not.
+    """
+    stage = feedback_stage(case.status, case.acknowledged_at is not None)
+    devices = dict.fromkeys(m.device_id for m in case.members if m.kind in kinds)
     return [
         FeedbackDelivery(
             edges[device_id], CaseFeedback(device_id=device_id, case_id=case.id, stage=stage)
         )
-        for device_id in case.device_ids
+        for device_id in devices
         if device_id in edges
     ]
+
+
+def wants_feedback(case: CaseView, kinds: frozenset[AlertKind]) -> bool:
+    """Return whether any device joined the case with a kind that is reported back."""
+    return any(member.kind in kinds for member in case.members)
 
 
 class FeedbackPublisher:
@@ -83,7 +91,7 @@ class FeedbackPublisher:
 
     def notify(self, case: CaseView) -> None:
         """Queue feedback for a committed case change, without waiting (if its kind wants it)."""
-        if case.kind not in self._kinds:
+        if not wants_feedback(case, self._kinds):
             return
         try:
             self._queue.put_nowait(case)

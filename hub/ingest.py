@@ -57,6 +57,11 @@ connection); after the last the batch is left unacknowledged and the edges re-se
 _OFFLINE_PUBLISH_TIMEOUT = 2.0
 
 
+def shared(topic_filter: str, group: str | None) -> str:
+    """Return the filter to subscribe to: through an MQTT shared subscription when in a group."""
+    return topic_filter if group is None else f"$share/{group}/{topic_filter}"
+
+
 class ReconnectBackoff:
     """Jittered exponential backoff: each delay is drawn from [d/2, d], d doubling to a cap."""
 
@@ -230,6 +235,13 @@ class MqttIngest:
             max_queued=settings.feedback_queue_max,
         )
         """The one place that reports committed case changes back to the edges."""
+        self.telemetry_sinks: list[Callable[[TelemetryBatch], None]] = []
+        """Called on the loop with every telemetry batch received (console history, InfluxDB);
+        each must return at once, handing the batch to its own worker."""
+
+    def client(self) -> aiomqtt.Client | None:
+        """Return the connected MQTT client, or None while disconnected (for publishers)."""
+        return self._client
 
     async def run(self) -> None:
         """Ingest and publish feedback until cancelled, reconnecting whenever needed."""
@@ -283,7 +295,12 @@ class MqttIngest:
             await client.publish(
                 HUB_STATUS_TOPIC, HubStatus(state="online").model_dump_json(), qos=1, retain=True
             )
-            await client.subscribe([(topic, 1) for topic in hub_subscriptions()])
+            await client.subscribe(
+                [
+                    (shared(topic, self._settings.mqtt_shared_group), 1)
+                    for topic in hub_subscriptions()
+                ]
+            )
             self._client = client
             self.connected = True
             self.counters["connects"] += 1
@@ -367,7 +384,7 @@ class MqttIngest:
             if result is not None:
                 # Events first: they describe what is committed, whatever becomes of the acks.
                 self._events.publish_all(events_of(result))
-                self.feedback.notify_all(result.cases_opened)
+                self.feedback.notify_all(result.cases_joined_by(self._settings.feedback_kinds))
                 for edge_id, ids in result.ack_ids_by_edge().items():
                     acks[edge_id].extend(ids)
         for edge_id, ids in acks.items():
@@ -376,6 +393,8 @@ class MqttIngest:
             )
             self.counters["acks_published"] += 1
         for points in telemetry:
+            for sink in self.telemetry_sinks:
+                sink(points.batch)
             await self._record_telemetry(points)
 
     def _reject(self, rejected: RejectedMessage) -> None:
@@ -415,6 +434,7 @@ class MqttIngest:
                 break
         self.counters["alerts_new"] += len(result.new)
         self.counters["alerts_duplicate"] += len(result.duplicates)
+        self.counters["alerts_silenced"] += len(result.silenced)
         for rejected in result.rejected:
             self.counters[f"rejected.{rejected.reason}"] += 1
             logger.warning(

@@ -48,11 +48,12 @@ class ResidentStage(StrEnum):
     RESOLVED = "resolved"
 
 
-def resident_stage(status: CaseStatus | None) -> ResidentStage:
-    """Return the stage a household sees, given the status of its latest SOS case (if any)."""
+def resident_stage(status: CaseStatus | None, acknowledged: bool = False) -> ResidentStage:
+    """Return the stage a household sees, given its latest SOS case's status (if any) and
+    whether a person has taken that case on."""
     if status is None:
         return ResidentStage.NONE
-    return ResidentStage(feedback_stage(status).value)
+    return ResidentStage(feedback_stage(status, acknowledged).value)
 
 
 def token_hash(token: str) -> str:

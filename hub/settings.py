@@ -1,10 +1,15 @@
 """Settings of the hub deployable, read from ``LINLI_HUB_*`` environment variables."""
 
 from pathlib import Path
+from typing import Literal
 
+from pydantic import AnyHttpUrl, Field, PositiveFloat, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devices.kinds import AlertKind
+
+CaseCategoryName = Literal["life_safety", "security", "property", "maintenance"]
+"""The names of ``hub.correlation.CaseCategory`` (not imported: that module reads settings)."""
 
 
 class HubSettings(BaseSettings):
@@ -27,7 +32,8 @@ class HubSettings(BaseSettings):
     ingest_batch_max: int = 500
     """At most this many MQTT messages are committed in one database transaction."""
     start_ingest: bool = True
-    """Run the MQTT ingest task; tests of the HTTP API alone turn it off."""
+    """Run the MQTT ingest task (and case supervision); tests of the HTTP API alone turn it
+    off."""
     feedback_kinds: frozenset[AlertKind] = frozenset({AlertKind.SOS})
     """Cases of these kinds are reported back to their device's edge as ``CaseFeedback``
     (``LINLI_HUB_FEEDBACK_KINDS='["sos", "smoke"]'``)."""
@@ -37,14 +43,77 @@ class HubSettings(BaseSettings):
     """How often ``GET /api/v1/stream`` sends a comment so proxies keep the stream open."""
 
     # --- case management (issue 6) ---
+    correlation_rules_file: Path | None = None
+    """A TOML or JSON file of correlation rules (``hub.correlation``); None: the defaults."""
+    reopen_within_seconds: float = Field(default=1800.0, ge=0)
+    """A problem that comes back this soon after its case was resolved reopens that case."""
+    mqtt_shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    """Subscribe through ``$share/<group>/...`` so that several hub workers split the edges'
+    messages (each needs its own ``mqtt_client_id``)."""
+    acknowledge_within_s: dict[CaseCategoryName, PositiveFloat] = {}
+    """Acknowledgement deadlines by case category, overriding ``hub.supervision``'s defaults
+    (life_safety 60, security 300, property 900, maintenance 86400):
+    ``LINLI_HUB_ACKNOWLEDGE_WITHIN_S='{"security": 120}'``."""
+    accept_within_s: dict[CaseCategoryName, PositiveFloat] = {}
+    """Acceptance deadlines after a dispatch, by category (defaults 120, 600, 1800, 86400)."""
+    escalation_levels: list[str] = Field(default=["community", "street", "district"], min_length=1)
+    """The escalation ladder, lowest first."""
+    supervision_interval_s: PositiveFloat = 1.0
+    """How often the hub looks for deadlines that passed."""
+    notify_webhook_urls: list[AnyHttpUrl] = []
+    """Each case event is POSTed as JSON to every URL here (a site's SMS / IM gateway)."""
+    notify_mqtt: bool = False
+    """Publish each case event on the hub's broker, ``linli/hub/cases/<case_id>/<event>``."""
+    notify_interval_s: PositiveFloat = 0.5
+    """How often the hub looks for notices to deliver when it has none in hand."""
 
     # --- auth (issue 6) ---
+    bootstrap_token: SecretStr | None = None
+    """A token accepted as an admin for every site, for setting up accounts on a new hub and
+    for ``linli demo``; leave it unset in production once accounts exist."""
+    seed_operator_token: SecretStr | None = None
+    """An operator API token the hub stores when it starts, together with an ``operator``
+    account whose password is the same secret (created once, never changed): what
+    ``linli demo`` prints, so scripts and the console work at once (``LINLI_DEMO_TOKEN``)."""
 
     # --- door access (issue 4) ---
+    access_sync: bool = True
+    """Run the door access link (allow-lists to edges, access logs from them) on its own MQTT
+    client ``<mqtt_client_id>-access``; off together with ``start_ingest``."""
 
     # --- camera evidence (issue 5) ---
+    evidence_dir: Path | None = None
+    """Folder of evidence pictures, one file per SHA-256; None: ``data_dir/evidence``."""
+    evidence_max_bytes: int = 1024 * 1024
+    """Largest evidence message accepted (the broker's limit; the JPEG is base64 inside)."""
+    evidence_ingest: bool = True
+    """Read evidence from the broker (with ``start_ingest``); off: the API only serves it."""
+    evidence_retention_days: PositiveFloat = 90.0
+    """Pictures received longer ago are deleted, except those of cases not yet resolved."""
+    evidence_retention_interval_s: float = Field(default=3600.0, ge=0)
+    """How often retention runs (with ``start_ingest``); 0: never (another process does it)."""
+
+    def resolved_evidence_dir(self) -> Path:
+        """Return the folder of evidence pictures."""
+        return self.evidence_dir if self.evidence_dir is not None else self.data_dir / "evidence"
 
     # --- telemetry and console (issue 7) ---
+    influx_url: str | None = None
+    """InfluxDB (or any server of the v2 write API) for every reading; None turns it off."""
+    influx_token: SecretStr | None = None
+    influx_org: str = "linli"
+    influx_bucket: str = "linli"
+    influx_batch_size: int = Field(default=1000, ge=1)
+    """Points per write request."""
+    influx_flush_seconds: float = Field(default=1.0, gt=0)
+    """A partial batch is written after waiting this long."""
+    influx_buffer_max: int = Field(default=100_000, ge=1)
+    """Points held while the server is slow or down; beyond this the oldest are dropped."""
+    influx_timeout_seconds: float = Field(default=5.0, gt=0)
+    history_retention_hours: float = Field(default=48.0, gt=0)
+    """How long the hub keeps readings for the console (table ``reading_history``)."""
+    history_queue_max: int = Field(default=50_000, ge=1)
+    """Readings waiting to be stored for the console; beyond this the oldest are dropped."""
 
     def resolved_database_url(self) -> str:
         """Return the database URL to use, defaulting to SQLite in ``data_dir``."""

@@ -1,15 +1,17 @@
 """What the hub shows of its records: the read models of the API and of the live stream."""
 
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from devices.kinds import AlertKind, AlertState, DeviceKind, Severity
 from devices.messages import AlertReason
 from devices.registry import Device
-from hub.cases import CaseEventAction, CaseStatus
+from hub.cases import CaseAction, CaseEventAction, CaseStatus, Resolution
+from hub.correlation import CaseCategory
 from hub.resident import ResidentStage
+from hub.silences import SilenceScope
 
 
 class View(BaseModel):
@@ -29,6 +31,10 @@ class DeviceView(View):
     created_at: AwareDatetime
     last_seen: AwareDatetime | None
     last_readings: dict[str, float | bool | str] | None
+    case_resolutions: dict[Resolution, int] = {}
+    """How the cases this device took part in were resolved (issue 6)."""
+    nuisance_rate: float | None = None
+    """Share of its judged cases that were false or nuisance alarms; None before any."""
 
     def to_device(self) -> Device:
         """Return the registration alone, as sent to edges."""
@@ -58,6 +64,16 @@ class AlertView(View):
     reason: AlertReason
 
 
+class CaseMemberView(View):
+    """A device and alert kind that joined a case."""
+
+    device_id: str
+    kind: AlertKind
+    alert_count: int
+    first_alert_at: AwareDatetime
+    last_alert_at: AwareDatetime
+
+
 class CaseView(View):
     """A case as the operator list shows it."""
 
@@ -71,6 +87,24 @@ class CaseView(View):
     alert_count: int
     device_ids: list[str]
     location: str | None
+    category: CaseCategory
+    rule: str | None
+    """The correlation rule that grouped the incident (None: one device, one kind)."""
+    place: str | None
+    """Where the incident is (the location cut to the rule's depth); None per device."""
+    kinds: list[AlertKind]
+    members: list[CaseMemberView]
+    assignee: str | None
+    resolution: Resolution | None
+    resolved_at: AwareDatetime | None
+    acknowledged_at: AwareDatetime | None
+    """When a person first took the case on: from then on the resident hears someone is coming."""
+    escalation_level: int
+    """0 = the community; raised each time a deadline passes unmet (``hub.supervision``)."""
+    site_id: str | None
+    grid_id: str | None
+    actions: list[CaseAction]
+    """What can be done to the case now."""
 
 
 class CaseEventView(View):
@@ -134,6 +168,46 @@ class IssuedHousehold(HouseholdView):
 
     token: str
     link: str
+
+
+class SilenceView(View):
+    """A maintenance window or fire drill: alerts recorded, no case, no pages."""
+
+    id: int
+    scope: SilenceScope
+    target: str
+    kinds: list[AlertKind]
+    """Empty: every kind but ``sos``."""
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    reason: str
+    created_by: str | None
+    created_at: AwareDatetime
+    ended_by: str | None
+    ended_at: AwareDatetime | None
+
+
+class AuditEntryView(View):
+    """One link of the audit chain."""
+
+    seq: int
+    ts: AwareDatetime
+    action: str
+    case_id: int | None
+    alert_id: str | None
+    actor: str | None
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditVerdictView(View):
+    """Whether the audit chain is intact, and its first broken link if not."""
+
+    intact: bool
+    checked: int
+    broken_seq: int | None
+    reason: str | None
 
 
 class ResidentStatus(View):

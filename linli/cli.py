@@ -14,8 +14,12 @@ import typer
 from devices.site import SiteFile
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
+from hub.auth import new_secret
+from hub.errors import HubError
 from hub.service import serve
 from hub.settings import HubSettings
+from hub.store import verify_audit_chain
+from linli.accounts import token_app, user_app
 from linli.demo import DemoEndpoints, DemoOptions, run_demo
 from simulators.runner import run_scenario
 from simulators.scenarios import SCENARIOS
@@ -34,6 +38,8 @@ class CoProfile(StrEnum):
     UL2034 = "ul2034"
     EN50291 = "en50291"
 
+
+DEMO_TOKEN_ENV = "LINLI_DEMO_TOKEN"  # noqa: S105 - the name of a variable
 
 DataDir = Annotated[Path, typer.Option(help="Folder for everything durable (databases, outbox).")]
 
@@ -86,8 +92,13 @@ def demo(
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run the whole stack on embedded defaults: broker, hub, one edge, simulators."""
+    """Run the whole stack on embedded defaults: broker, hub, one edge, simulators.
+
+    Prints an operator token for scripts (``Authorization: Bearer <token>``), which is also
+    the console password of the ``operator`` account; set ``LINLI_DEMO_TOKEN`` to fix it.
+    """
     _configure_logging(verbose)
+    operator_token = os.environ.get(DEMO_TOKEN_ENV) or new_secret()
 
     def announce(endpoints: DemoEndpoints) -> None:
         typer.echo(
@@ -96,6 +107,9 @@ def demo(
             f"  MQTT:      {endpoints.mqtt_host}:{endpoints.mqtt_port}\n"
             f"  edge:      {endpoints.edge_id} serving {endpoints.site_file}\n"
             f"  data:      {data_dir.resolve()}\n"
+            f"  operator token: {operator_token}\n"
+            "             (curl -H 'Authorization: Bearer <token>' …; console sign-in: "
+            "operator / the same token)\n"
             "Press Ctrl-C to stop.\n",
         )
 
@@ -106,6 +120,7 @@ def demo(
         simulators=not no_simulators,
         site_file=site,
         speed=speed,
+        operator_token=operator_token,
     )
     _run_until_signalled(run_demo(options, on_ready=announce))
 
@@ -210,6 +225,37 @@ def simulate(
             duration_s=duration,
         )
     )
+
+
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit trail.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    data_dir: DataDir = Path("linli-data/hub"),
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL; default SQLite in the data folder.")
+    ] = None,
+) -> None:
+    """Check the hub's audit chain: exit 0 if intact, 1 naming the first broken link, 2 if
+    the database cannot be checked. Reads only; takes the same flags as ``linli hub``."""
+    settings = HubSettings(
+        data_dir=data_dir,
+        database_url=database_url or os.environ.get("LINLI_HUB_DATABASE_URL"),
+    )
+    try:
+        verdict = verify_audit_chain(settings)
+    except HubError as exc:
+        typer.echo(f"cannot check the audit chain: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(verdict.describe())
+    if not verdict.intact:
+        raise typer.Exit(1)
 
 
 def main() -> None:

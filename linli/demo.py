@@ -36,6 +36,8 @@ class DemoOptions:
     site_file: Path | None = None
     speed: float = 1.0
     host: str = "127.0.0.1"
+    operator_token: str | None = None
+    """Stored by the hub as an operator API token and the ``operator`` account's password."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ async def run_demo(
             mqtt_port=broker.port,
             http_host=options.host,
             http_port=http_port,
+            seed_operator_token=options.operator_token,
         )
         edge_settings = EdgeSettings(
             site_file=site_file,

@@ -5,10 +5,9 @@ A scenario never touches a broker or a clock. ``Scenario.steps(site, rng)`` yiel
 read it like a list and ``simulators.runner.run_scenario`` can publish it at any speed.
 
 Each incident scenario says, as data, which alert kinds it must cause and which it must not,
-for the end-to-end tests to check against the edge's detectors (placeholder thresholds today:
-CO ≥ 50 ppm raise / < 35 clear, heat ≥ 57 °C, gas ≥ 10 %LEL warning / ≥ 20 alarm, battery
-< 15 %, availability offline). The expectations hold on sites that have the devices the
-scenario casts, as the sample site does.
+for the tests to check against the edge's real detectors (``edge.detection``: the CO dose
+model, EN 54-5 heat, gas 10/20 %LEL, battery < 15 %, check-in deadlines). The expectations
+hold on sites that have the devices the scenario casts, as the sample site does.
 
 Incident scenarios drive only their participants (``Scenario.participants``): each begins with
 the participants' retained ``online``, a minute of quiet readings, then the incident. The
@@ -27,7 +26,7 @@ from devices.kinds import AlertKind, DeviceKind
 from devices.location import Location
 from devices.registry import Device
 from devices.site import SiteFile
-from simulators import incidents
+from simulators import doors, incidents
 from simulators.errors import NoSuitableDeviceError, UnknownScenarioError
 from simulators.sensors import (
     SIMULATORS,
@@ -462,6 +461,45 @@ _ALL: tuple[Scenario, ...] = (
         description="Background forever, and every 10-30 min an incident on a random device.",
         plan=_demo,
         cast=_whole_site,
+    ),
+    # Door access (issue 4): decided by edge.access, not edge.detection; the doors and the
+    # residents' cards (simulators.doors.RESIDENT_CARDS) must be set up at the hub.
+    Scenario(
+        name="forced_gate",
+        description="The main gate is forced open with no card (as at 02:00), open 45 s.",
+        plan=doors.forced_gate_plan,
+        cast=doors.door_cast("gate"),
+        expected_alert_kinds=frozenset({AlertKind.DOOR_FORCED}),
+        forbidden_alert_kinds=frozenset({AlertKind.DOOR_HELD_OPEN, AlertKind.ACCESS_DENIED_BURST}),
+        duration_s=doors.LEAD_IN_S + doors.FORCED_OPEN_FOR_S,
+    ),
+    Scenario(
+        name="propped_door",
+        description="A resident opens a building door with a card and props it open 10 min.",
+        plan=doors.propped_door_plan,
+        cast=doors.door_cast("building"),
+        expected_alert_kinds=frozenset({AlertKind.DOOR_HELD_OPEN}),
+        forbidden_alert_kinds=frozenset({AlertKind.DOOR_FORCED, AlertKind.ACCESS_DENIED_BURST}),
+        duration_s=doors.LEAD_IN_S + 1.5 + doors.PROPPED_FOR_S,
+    ),
+    Scenario(
+        name="card_brute_force",
+        description="Eight unknown cards are tried at the main gate within a minute.",
+        plan=doors.card_brute_force_plan,
+        cast=doors.door_cast("gate"),
+        expected_alert_kinds=frozenset({AlertKind.ACCESS_DENIED_BURST}),
+        forbidden_alert_kinds=frozenset({AlertKind.DOOR_FORCED, AlertKind.DOOR_HELD_OPEN}),
+        duration_s=doors.LEAD_IN_S + doors.BRUTE_FORCE_WITHIN_S,
+    ),
+    Scenario(
+        name="door_day",
+        description="Residents come and go through every door for a day, with their cards.",
+        plan=doors.door_day_plan,
+        cast=doors.all_doors,
+        forbidden_alert_kinds=frozenset(
+            {AlertKind.DOOR_FORCED, AlertKind.DOOR_HELD_OPEN, AlertKind.ACCESS_DENIED_BURST}
+        ),
+        duration_s=doors.DAY_S,
     ),
 )
 

@@ -71,6 +71,7 @@ ZIGBEE_FIELDS: Mapping[str, str] = {
     "battery_pct": "battery",
     "temperature_c": "temperature",
     "humidity_pct": "humidity",
+    "smoke_density_db_per_m": "smoke_density_dbm",
 }
 
 # Zigbee detectors raise their own low-battery flag well below Linli's 15 % threshold.

@@ -48,6 +48,18 @@ def realdata() -> Path:
     return REALDATA_PAYLOADS
 
 
+REALDATA_VIDEOS = REALDATA_PAYLOADS.parent / "videos"
+"""Real camera footage (shared/realdata/videos, see its SOURCES.md)."""
+
+
+@pytest.fixture
+def realvideos() -> Path:
+    """Return the folder of real camera clips."""
+    if not REALDATA_VIDEOS.is_dir():
+        missing(f"shared/realdata/videos ({REALDATA_VIDEOS})")
+    return REALDATA_VIDEOS
+
+
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[MosquittoProcess]:
     """Start a private Mosquitto on a free port for one test."""

@@ -44,5 +44,5 @@ _linli_provision() {
 }
 
 # Debian packages some tests need beyond the brokers and the database (space-separated).
-LINLI_TEST_APT_EXTRA="${LINLI_TEST_APT_EXTRA-}"
+LINLI_TEST_APT_EXTRA="${LINLI_TEST_APT_EXTRA-chromium fonts-noto-cjk victoria-metrics}"
 _linli_provision

@@ -1,16 +1,34 @@
-"""The detection profile: every detector parameter of one site in one frozen value.
+"""The detection profile: every detector parameter of one device in one frozen value.
 
-The defaults are the standards in the product brief; a site overrides what it must (its CO
-standard, a heat detector's fixed temperature, longer check-ins for its battery devices).
+The defaults are the standards in the product brief. A site file's ``[detection]`` table
+(``devices.detection_config``) overrides what a site must, and its
+``[detection.devices.<id>]`` tables what one device must: ``ProfileBook`` builds each
+device's profile as edge default → site → device, once, at start.
 """
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
 
+from devices.detection_config import DetectionKeys, DeviceDetection, SiteDetection
 from devices.kinds import DeviceKind
+from devices.registry import Device
 from edge.detectors.co import STANDARDS, CoSettings
+from edge.detectors.faults import BatteryTrendSettings, StuckSettings
 from edge.detectors.heat import HeatSettings
 from edge.detectors.liveness import DEFAULT_CHECKIN_S
+from edge.detectors.sos import SosSettings
+
+SMOKE_DENSITY_ALARM_DB_PER_M = 0.1
+"""Analog smoke obscuration that counts as smoke, dB/m. EN 54-7 forbids point detectors
+more sensitive than 0.05 dB/m (clause 5.2.3: m_min >= 0.05 dB/m); UL 217/268 allow 0.5-4.0
+%/ft obscuration (0.072-0.58 dB/m). 0.1 dB/m (2.3 %/m, 0.7 %/ft) lies inside both, and in the
+middle of the Aqara JY-GZ-01AQ's reported scale (0.085-0.125 dB/m, zigbee-herdsman-converters)."""
+
+
+class DetectionConfigError(ValueError):
+    """A site file's detection settings that cannot make a valid profile."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,17 +45,126 @@ class DetectionProfile:
     battery_raise_pct: float = 15.0
     battery_clear_pct: float = 25.0
     checkin_s: Mapping[DeviceKind, float] = field(default_factory=lambda: DEFAULT_CHECKIN_S)
+    smoke_density_alarm_db_per_m: float = SMOKE_DENSITY_ALARM_DB_PER_M
+    smoke_density_clear_db_per_m: float = SMOKE_DENSITY_ALARM_DB_PER_M / 2
+    sos: SosSettings = field(default_factory=SosSettings)
+    battery_trend: BatteryTrendSettings = field(default_factory=BatteryTrendSettings)
+    stuck: StuckSettings = field(default_factory=StuckSettings)
 
     def __post_init__(self) -> None:
         if not self.gas_clear_lel_pct < self.gas_warning_lel_pct <= self.gas_alarm_lel_pct:
-            raise ValueError("gas levels must rise: clear < warning <= alarm")
+            raise ValueError(
+                "gas levels must rise: gas_clear_lel_pct < gas_warning_lel_pct <= "
+                f"gas_alarm_lel_pct, not {self.gas_clear_lel_pct:g} / "
+                f"{self.gas_warning_lel_pct:g} / {self.gas_alarm_lel_pct:g}"
+            )
         if not self.battery_raise_pct < self.battery_clear_pct:
-            raise ValueError("battery_raise_pct must be below battery_clear_pct")
+            raise ValueError(
+                f"battery_low_pct ({self.battery_raise_pct:g}) must be below battery_ok_pct "
+                f"({self.battery_clear_pct:g})"
+            )
 
     @classmethod
     def for_co_standard(cls, name: str) -> "DetectionProfile":
         """Return the default profile with the named CO standard (``ul2034``, ``en50291``)."""
         return cls(co=CoSettings(standard=STANDARDS[name]))
 
+    def with_config(self, config: DetectionKeys) -> "DetectionProfile":
+        """Return this profile with the keys ``config`` sets applied (or raise ValueError)."""
+        c = config
+        changes: dict[str, Any] = _present(
+            gas_warning_lel_pct=c.gas_warning_lel_pct,
+            gas_alarm_lel_pct=c.gas_alarm_lel_pct,
+            gas_clear_lel_pct=c.gas_clear_lel_pct,
+            leak_dry_clear_s=c.leak_dry_hold_s,
+            battery_raise_pct=c.battery_low_pct,
+            battery_clear_pct=c.battery_ok_pct,
+        )
+        if c.co_profile is not None:
+            changes["co"] = replace(self.co, standard=STANDARDS[c.co_profile])
+        heat = self.heat
+        if c.heat_fixed_c is not None:
+            heat = replace(heat, fixed_c=c.heat_fixed_c)
+        if c.heat_rate_of_rise_c_per_min is not None:
+            heat = replace(heat, ror_c_per_min=c.heat_rate_of_rise_c_per_min)
+        changes["heat"] = heat
+        if c.smoke_density_alarm_db_per_m is not None:
+            changes["smoke_density_alarm_db_per_m"] = c.smoke_density_alarm_db_per_m
+            changes["smoke_density_clear_db_per_m"] = c.smoke_density_alarm_db_per_m / 2
+        if c.sos is not None:
+            sos = c.sos.model_dump(exclude_none=True)
+            for key in ("raise_on", "cancel_on"):
+                if key in sos:
+                    sos[key] = frozenset(str(event) for event in sos[key])
+            changes["sos"] = replace(self.sos, **sos)
+        if c.battery_trend is not None:
+            trend = c.battery_trend.model_dump(exclude_none=True)
+            changes["battery_trend"] = replace(self.battery_trend, **trend)
+        if c.stuck is not None:
+            changes["stuck"] = replace(self.stuck, **c.stuck.model_dump(exclude_none=True))
+        if isinstance(c, SiteDetection) and c.checkin_s:
+            changes["checkin_s"] = MappingProxyType({**self.checkin_s, **c.checkin_s})
+        return replace(self, **changes)
+
+    def for_device(self, device: Device, config: DeviceDetection) -> "DetectionProfile":
+        """Return this (site) profile with one device's overrides applied."""
+        profile = self.with_config(config)
+        if config.checkin_s is not None:
+            checkin = MappingProxyType({**profile.checkin_s, device.kind: config.checkin_s})
+            profile = replace(profile, checkin_s=checkin)
+        return profile
+
 
 DEFAULT_PROFILE = DetectionProfile()
+
+
+def _present(**values: float | None) -> dict[str, float]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
+class ProfileBook:
+    """Each device's detection profile: edge default → site ``[detection]`` → the device's."""
+
+    def __init__(self, site: DetectionProfile, overrides: Mapping[str, DeviceDetection]) -> None:
+        self.site = site
+        self._overrides = dict(overrides)
+        self._cache: dict[tuple[str, DeviceKind], DetectionProfile] = {}
+
+    @classmethod
+    def build(
+        cls,
+        config: SiteDetection,
+        base: DetectionProfile = DetectionProfile(),
+        devices: Iterable[Device] = (),
+    ) -> "ProfileBook":
+        """Build and check every profile the site file describes, or raise a clear error.
+
+        ``devices`` are the site file's devices: each one's profile is built now, so a bad
+        combination fails at start, naming the device, not at its first reading.
+        """
+        try:
+            site = base.with_config(config)
+        except ValueError as exc:
+            raise DetectionConfigError(f"detection: {exc}") from exc
+        for device_id, override in config.devices.items():
+            try:
+                site.with_config(override)
+            except ValueError as exc:
+                raise DetectionConfigError(f"detection.devices.{device_id}: {exc}") from exc
+        book = cls(site, config.devices)
+        for device in devices:
+            book.for_device(device)
+        return book
+
+    def for_device(self, device: Device) -> DetectionProfile:
+        """Return the profile of ``device`` (the site's if it has no table of its own)."""
+        key = (device.id, device.kind)
+        profile = self._cache.get(key)
+        if profile is None:
+            override = self._overrides.get(device.id)
+            try:
+                profile = self.site if override is None else self.site.for_device(device, override)
+            except ValueError as exc:
+                raise DetectionConfigError(f"detection.devices.{device.id}: {exc}") from exc
+            self._cache[key] = profile
+        return profile

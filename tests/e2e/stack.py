@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import httpx
 
 from devices.registry import Device
+from hub.auth import new_secret
 from linli.brokers import MosquittoProcess, free_port, site_tuning
 
 T = TypeVar("T")
@@ -46,10 +47,12 @@ class LinliProcess:
     args: list[str]
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment of the child (e.g. the hub's bootstrap token)."""
 
     def start(self) -> None:
         """Start the process (again)."""
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "linli", *self.args], stdout=log, stderr=log, env=env
@@ -99,6 +102,8 @@ class Stack:
     hub: LinliProcess = field(init=False)
     edge: LinliProcess = field(init=False)
     http_port: int = field(default_factory=free_port)
+    token: str = field(default_factory=new_secret)
+    """The hub's bootstrap (admin) token, which ``api`` sends."""
 
     def __post_init__(self) -> None:
         # Brokers run the shipped site configuration, as a real site does (deploy/).
@@ -130,6 +135,7 @@ class Stack:
                 "--http-port", str(self.http_port),
             ],
             self.root / "hub.log",
+            env={"LINLI_HUB_BOOTSTRAP_TOKEN": self.token},
         )  # fmt: skip
         self.edge = LinliProcess(
             "edge",
@@ -144,7 +150,11 @@ class Stack:
             ],
             self.root / "edge.log",
         )  # fmt: skip
-        self.api = httpx.Client(base_url=f"http://127.0.0.1:{self.http_port}/api/v1", timeout=10)
+        self.api = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.http_port}/api/v1",
+            timeout=10,
+            headers={"authorization": f"Bearer {self.token}"},
+        )
 
     def start(self) -> None:
         """Start brokers, hub and edge, and wait until the edge reported its devices."""

@@ -1,5 +1,9 @@
-"""`linli demo`: starts on embedded defaults, cases open by themselves, Ctrl-C stops it."""
+"""`linli demo`: starts on embedded defaults, cases open by themselves, Ctrl-C stops it.
 
+It prints an operator token that scripts can use at once; LINLI_DEMO_TOKEN fixes it.
+"""
+
+import re
 from pathlib import Path
 
 import httpx
@@ -20,6 +24,10 @@ def test_demo_opens_cases_stops_cleanly_and_keeps_them(tmp_path: Path) -> None:
     demo = LinliProcess("demo", args, tmp_path / "demo.log")
     api = httpx.Client(base_url=f"http://127.0.0.1:{http_port}/api/v1", timeout=10)
 
+    def printed_token() -> str | None:
+        found = re.search(r"operator token: (lnl_\S+)", demo.log())
+        return found.group(1) if found else None
+
     def cases() -> list[dict[str, object]]:
         try:
             response = api.get("/cases")
@@ -29,6 +37,9 @@ def test_demo_opens_cases_stops_cleanly_and_keeps_them(tmp_path: Path) -> None:
 
     demo.start()
     try:
+        token = wait_until(printed_token, timeout=60, what="the demo to print its token")
+        assert api.get("/cases").status_code == 401, "no anonymous access"
+        api.headers["authorization"] = f"Bearer {token}"
         opened = wait_until(cases, timeout=120, what="the demo to open a case by itself")
         assert len(api.get("/devices").json()["items"]) >= 15
         assert demo.stop() == 0, demo.log()
@@ -36,12 +47,22 @@ def test_demo_opens_cases_stops_cleanly_and_keeps_them(tmp_path: Path) -> None:
         if demo.alive and demo.proc:
             demo.proc.kill()
 
-    # Same data, no simulators: everything from before is still there.
-    quiet = LinliProcess("demo", [*args[:-2], "--no-simulators"], tmp_path / "demo2.log")
+    # Same data, no simulators, a fixed token: everything from before is still there, and
+    # both the first run's token and the fixed one work.
+    fixed = "lnl_fixed-demo-token-for-scripts-0123"
+    quiet = LinliProcess(
+        "demo",
+        [*args[:-2], "--no-simulators"],
+        tmp_path / "demo2.log",
+        env={"LINLI_DEMO_TOKEN": fixed},
+    )
     quiet.start()
     try:
         again = wait_until(cases, timeout=60, what="the restarted demo to serve its cases")
         assert {c["id"] for c in opened} <= {c["id"] for c in again}
+        assert f"operator token: {fixed}" in quiet.log()
+        me = api.get("/auth/me", headers={"authorization": f"Bearer {fixed}"})
+        assert me.json()["role"] == "operator"
         assert quiet.stop() == 0, quiet.log()
     finally:
         if quiet.alive and quiet.proc:

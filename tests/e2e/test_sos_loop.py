@@ -43,7 +43,9 @@ def test_press_is_received_then_case_opened_then_someone_is_coming_then_resolved
         ack = stack.api.post(f"/cases/{case['id']}/acknowledge", json={"note": "patrol going"})
         assert ack.status_code == 200
         wait_until(lambda: stages(received)[-1:] == ["acknowledged"], what="someone is coming")
-        resolve = stack.api.post(f"/cases/{case['id']}/resolve", json={"note": "helped up"})
+        resolve = stack.api.post(
+            f"/cases/{case['id']}/resolve", json={"note": "helped up", "resolution": "real"}
+        )
         assert resolve.status_code == 200
         wait_until(lambda: stages(received)[-1:] == ["resolved"], what="resolved")
     assert stages(received) == ["received", "case_opened", "acknowledged", "resolved"]

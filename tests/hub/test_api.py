@@ -167,14 +167,20 @@ async def test_a_case_through_its_life(app: FastAPI, client: httpx.AsyncClient) 
     assert acked.json()["status"] == "acknowledged"
     again = await client.post(f"{case_url}/acknowledge", json={"note": "twice"})
     assert again.status_code == 409
-    assert "already acknowledged" in again.json()["detail"]
+    assert "cannot acknowledge a case that is acknowledged" in again.json()["detail"]
 
     assert (await client.post(f"{case_url}/resolve", json={})).status_code == 422
-    assert (await client.post(f"{case_url}/resolve", json={"note": "  "})).status_code == 422
-    resolved = await client.post(f"{case_url}/resolve", json={"note": " extinguished "})
+    assert (
+        await client.post(f"{case_url}/resolve", json={"note": "  ", "resolution": "real"})
+    ).status_code == 422
+    resolved = await client.post(
+        f"{case_url}/resolve", json={"note": " extinguished ", "resolution": "real"}
+    )
     assert resolved.status_code == 200
     assert resolved.json()["status"] == "resolved"
-    assert (await client.post(f"{case_url}/resolve", json={"note": "again"})).status_code == 409
+    assert (
+        await client.post(f"{case_url}/resolve", json={"note": "again", "resolution": "real"})
+    ).status_code == 409
 
     detail = (await client.get(case_url)).json()
     assert [a["device_id"] for a in detail["alerts"]] == [DEVICE["id"]]
@@ -199,7 +205,9 @@ async def test_acknowledging_with_a_note(app: FastAPI, client: httpx.AsyncClient
 async def test_unknown_cases_are_404(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/cases/999")).status_code == 404
     assert (await client.post("/api/v1/cases/999/acknowledge")).status_code == 404
-    missing = await client.post("/api/v1/cases/999/resolve", json={"note": "x"})
+    missing = await client.post(
+        "/api/v1/cases/999/resolve", json={"note": "x", "resolution": "real"}
+    )
     assert missing.status_code == 404
     assert missing.json() == {"detail": "case 999 does not exist"}
 

@@ -1,6 +1,5 @@
 """The pure case core: transitions, priorities and how an alert joins a case."""
 
-import contextlib
 from datetime import timedelta
 
 import pytest
@@ -14,10 +13,15 @@ from hub.cases import (
     NoCase,
     OpenCaseState,
     OpenNewCase,
+    ReopenCase,
+    Resolution,
+    ResolvedCaseState,
+    allowed_actions,
     decide,
     highest_severity,
     is_unresolved,
     more_severe,
+    nuisance_rate,
     open_key,
     transition,
 )
@@ -27,44 +31,80 @@ from tests.hub.factories import T0
 NOW = T0 + timedelta(seconds=2)
 
 
-@pytest.mark.parametrize(
-    ("status", "action", "expected"),
-    [
-        (CaseStatus.OPEN, CaseAction.ACKNOWLEDGE, CaseStatus.ACKNOWLEDGED),
-        (CaseStatus.OPEN, CaseAction.RESOLVE, CaseStatus.RESOLVED),
-        (CaseStatus.ACKNOWLEDGED, CaseAction.RESOLVE, CaseStatus.RESOLVED),
-    ],
-)
-def test_legal_transitions(status: CaseStatus, action: CaseAction, expected: CaseStatus) -> None:
-    assert transition(status, action) is expected
+S = CaseStatus
+A = CaseAction
+
+LEGAL = {
+    (S.OPEN, A.ACKNOWLEDGE): S.ACKNOWLEDGED,
+    (S.OPEN, A.DISPATCH): S.DISPATCHED,
+    (S.OPEN, A.RESOLVE): S.RESOLVED,
+    (S.ACKNOWLEDGED, A.DISPATCH): S.DISPATCHED,
+    (S.ACKNOWLEDGED, A.RESOLVE): S.RESOLVED,
+    (S.DISPATCHED, A.DISPATCH): S.DISPATCHED,
+    (S.DISPATCHED, A.ACCEPT): S.ACCEPTED,
+    (S.DISPATCHED, A.DECLINE): S.OPEN,
+    (S.DISPATCHED, A.ACKNOWLEDGE): S.DISPATCHED,
+    (S.DISPATCHED, A.RESOLVE): S.RESOLVED,
+    (S.ACCEPTED, A.START): S.IN_PROGRESS,
+    (S.ACCEPTED, A.RESOLVE): S.RESOLVED,
+    (S.ACCEPTED, A.HAND_OVER): S.DISPATCHED,
+    (S.IN_PROGRESS, A.RESOLVE): S.RESOLVED,
+    (S.IN_PROGRESS, A.HAND_OVER): S.DISPATCHED,
+    (S.RESOLVED, A.CLOSE): S.CLOSED,
+    (S.RESOLVED, A.REOPEN): S.OPEN,
+}
+"""The whole state machine: every other (status, action) pair is refused."""
 
 
-@pytest.mark.parametrize(
-    ("status", "action"),
-    [
-        (CaseStatus.ACKNOWLEDGED, CaseAction.ACKNOWLEDGE),
-        (CaseStatus.RESOLVED, CaseAction.ACKNOWLEDGE),
-        (CaseStatus.RESOLVED, CaseAction.RESOLVE),
-    ],
-)
-def test_illegal_transitions_are_refused(status: CaseStatus, action: CaseAction) -> None:
+@pytest.mark.parametrize(("status", "action"), list(LEGAL))
+def test_legal_transitions(status: CaseStatus, action: CaseAction) -> None:
+    assert transition(status, action) is LEGAL[status, action]
+
+
+ILLEGAL = [(s, a) for s in CaseStatus for a in CaseAction if (s, a) not in LEGAL]
+
+
+@pytest.mark.parametrize(("status", "action"), ILLEGAL)
+def test_every_other_pair_is_refused_naming_state_and_action(
+    status: CaseStatus, action: CaseAction
+) -> None:
     with pytest.raises(IllegalTransitionError) as caught:
         transition(status, action)
     assert isinstance(caught.value, HubError)
-    assert str(caught.value)
+    message = str(caught.value)
+    assert status.value in message
+    # "accept" / "accepted", "close" / "closed", "hand_over" / "handed over"
+    assert action.value.rstrip("e").replace("hand_over", "hand") in message
 
 
-def test_every_pair_is_decided() -> None:
-    for status in CaseStatus:
-        for action in CaseAction:
-            with contextlib.suppress(IllegalTransitionError):
-                transition(status, action)
+def test_the_refusal_says_what_is_allowed() -> None:
+    with pytest.raises(
+        IllegalTransitionError, match=r"allowed: acknowledge, dispatch, accept, decline, resolve"
+    ):
+        transition(S.DISPATCHED, A.START)
+    assert allowed_actions(S.OPEN) == [A.ACKNOWLEDGE, A.DISPATCH, A.RESOLVE]
+    assert allowed_actions(S.CLOSED) == []
 
 
-def test_only_resolved_cases_stop_collecting_alerts() -> None:
-    assert is_unresolved(CaseStatus.OPEN)
-    assert is_unresolved(CaseStatus.ACKNOWLEDGED)
-    assert not is_unresolved(CaseStatus.RESOLVED)
+def test_only_active_cases_collect_alerts() -> None:
+    active = {S.OPEN, S.ACKNOWLEDGED, S.DISPATCHED, S.ACCEPTED, S.IN_PROGRESS}
+    assert {s for s in CaseStatus if is_unresolved(s)} == active
+
+
+@pytest.mark.parametrize(
+    ("counts", "rate"),
+    [
+        ({}, None),
+        ({Resolution.TEST: 3}, None),
+        ({Resolution.REAL: 1}, 0.0),
+        ({Resolution.NUISANCE: 1, Resolution.FALSE_ALARM: 1, Resolution.REAL: 2}, 0.5),
+        ({Resolution.NUISANCE: 3, Resolution.TEST: 5, Resolution.FAULT: 1}, 0.75),
+    ],
+)
+def test_the_nuisance_rate_counts_false_and_nuisance_alarms_and_ignores_tests(
+    counts: dict[Resolution, int], rate: float | None
+) -> None:
+    assert nuisance_rate(counts) == rate
 
 
 def test_open_key_names_device_and_kind() -> None:
@@ -145,3 +185,48 @@ def test_a_thousand_alerts_count_up_on_one_case() -> None:
         case = step.updated
     assert case.alert_count == 1000
     assert case.last_alert_at == T0 + timedelta(seconds=999)
+
+
+def resolved_case(minutes_ago: float) -> ResolvedCaseState:
+    return ResolvedCaseState(
+        priority=Severity.MEDIUM,
+        alert_count=4,
+        last_alert_at=T0 - timedelta(minutes=minutes_ago + 1),
+        resolved_at=NOW - timedelta(minutes=minutes_ago),
+    )
+
+
+def test_a_problem_back_within_the_window_reopens_its_case() -> None:
+    decision = decide(
+        raised(Severity.CRITICAL),
+        None,
+        NOW,
+        recently_resolved=resolved_case(minutes_ago=10),
+        reopen_within=timedelta(minutes=30),
+    )
+    assert decision == ReopenCase(
+        updated=OpenCaseState(priority=Severity.CRITICAL, alert_count=5, last_alert_at=T0)
+    )
+
+
+@pytest.mark.parametrize("minutes_ago", [30, 31, -1])
+def test_after_the_window_or_from_the_future_a_new_case_opens(minutes_ago: float) -> None:
+    decision = decide(
+        raised(),
+        None,
+        NOW,
+        recently_resolved=resolved_case(minutes_ago),
+        reopen_within=timedelta(minutes=30),
+    )
+    assert isinstance(decision, OpenNewCase)
+
+
+def test_a_clearance_never_reopens() -> None:
+    decision = decide(
+        cleared(),
+        None,
+        NOW,
+        recently_resolved=resolved_case(minutes_ago=1),
+        reopen_within=timedelta(minutes=30),
+    )
+    assert decision == NoCase()

@@ -7,7 +7,8 @@ import pytest
 
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import AlertReason
-from hub.cases import CaseStatus
+from hub.cases import CaseStatus, allowed_actions
+from hub.correlation import category_of
 from hub.events import (
     AlertReceived,
     CaseChanged,
@@ -18,7 +19,7 @@ from hub.events import (
     events_of,
 )
 from hub.store import IngestResult
-from hub.views import AlertView, CaseView
+from hub.views import AlertView, CaseMemberView, CaseView
 from tests.hub.factories import T0
 
 
@@ -39,18 +40,45 @@ def alert_view(n: int) -> AlertView:
     )
 
 
-def case_view(case_id: int = 1) -> CaseView:
+def case_view(
+    case_id: int = 1,
+    *,
+    kind: AlertKind = AlertKind.SMOKE,
+    status: CaseStatus = CaseStatus.OPEN,
+    device_id: str = "d1",
+) -> CaseView:
     return CaseView(
         id=case_id,
-        status=CaseStatus.OPEN,
-        kind=AlertKind.SMOKE,
+        status=status,
+        kind=kind,
         priority=Severity.HIGH,
         opened_at=T0,
         updated_at=T0,
         last_alert_at=T0,
         alert_count=1,
-        device_ids=["d1"],
+        device_ids=[device_id],
         location="Building 3",
+        category=category_of(kind),
+        rule=None,
+        place=None,
+        kinds=[kind],
+        members=[
+            CaseMemberView(
+                device_id=device_id,
+                kind=kind,
+                alert_count=1,
+                first_alert_at=T0,
+                last_alert_at=T0,
+            )
+        ],
+        assignee=None,
+        resolution=None,
+        resolved_at=None,
+        acknowledged_at=None if status is CaseStatus.OPEN else T0,
+        escalation_level=0,
+        site_id=None,
+        grid_id=None,
+        actions=allowed_actions(status),
     )
 
 

@@ -38,7 +38,7 @@ async def test_feedback_while_disconnected_is_counted_not_sent(store: HubStore) 
 async def test_a_full_queue_drops_and_counts(store: HubStore) -> None:
     counters: Counter[str] = Counter()
     publisher = FeedbackPublisher(store, lambda: None, counters, kinds=SOS_ONLY, max_queued=1)
-    sos = case_view().model_copy(update={"kind": AlertKind.SOS})
+    sos = case_view(kind=AlertKind.SOS)
     publisher.notify(sos)
     publisher.notify(sos)
     assert counters["feedback_dropped"] == 1

@@ -14,6 +14,7 @@ from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import make_alert
+from tests.hub.http import api_client
 
 LOCATION = "Building 3/Floor 12/Unit 1201"
 
@@ -32,10 +33,8 @@ def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """Run the app's lifespan and return a client of it."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
-            yield client
+    async with api_client(app) as client:
+        yield client
 
 
 async def create_household(
@@ -188,7 +187,11 @@ async def test_the_status_follows_the_operator(client: httpx.AsyncClient, clock:
     assert "有人正在赶来" in (await client.get(f"/r/{token}")).text
 
     clock.advance(600)
-    assert (await client.post(f"{case_url}/resolve", json={"note": "fell, helped up"})).is_success
+    assert (
+        await client.post(
+            f"{case_url}/resolve", json={"note": "fell, helped up", "resolution": "real"}
+        )
+    ).is_success
     assert (await status_of(client, token))["stage"] == "resolved"
 
     # A new press after resolution is a new request.

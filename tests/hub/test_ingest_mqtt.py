@@ -27,6 +27,7 @@ from devices.messages import (
 )
 from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic
 from hub.app import create_app
+from hub.auth import new_secret
 from hub.db import create_hub_engine, migrate
 from hub.events import EventBus
 from hub.ingest import MqttIngest
@@ -43,7 +44,8 @@ MAX_PAYLOAD = 2048
 SMOKE = {
     "id": "b3-1201-smoke",
     "kind": "smoke",
-    "location": "Building 3/Unit 1201",
+    # Another building than the SOS button: a press near a fire would join the fire's case.
+    "location": "Building 4/Unit 1201",
     "edge_id": "e1",
 }
 
@@ -90,7 +92,11 @@ async def start_hub(settings: HubSettings) -> RunningHub:
     task = asyncio.create_task(serve(settings, started=started, app=app))
     async with asyncio.timeout(DEADLINE):
         await started.wait()
-    http = httpx.AsyncClient(base_url=f"http://{settings.http_host}:{settings.http_port}")
+    token = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else ""
+    http = httpx.AsyncClient(
+        base_url=f"http://{settings.http_host}:{settings.http_port}",
+        headers={"authorization": f"Bearer {token}"},
+    )
     hub = RunningHub(settings, app, http, task)
 
     async def connected() -> bool:
@@ -107,6 +113,7 @@ def hub_settings(broker: MosquittoProcess, data_dir: Path) -> HubSettings:
         mqtt_client_id=f"hub-{uuid.uuid4().hex[:8]}",
         http_port=free_port(),
         max_payload_bytes=MAX_PAYLOAD,
+        bootstrap_token=new_secret(),
     )
 
 
@@ -382,7 +389,9 @@ async def test_an_sos_case_reports_each_stage_to_the_button_edge(
         assert await next_feedback(edge) == CaseFeedback(
             device_id=SOS["id"], case_id=opened.case_id, stage=FeedbackStage.ACKNOWLEDGED
         )
-        resolved = await hub.http.post(f"{case_url}/resolve", json={"note": "visited"})
+        resolved = await hub.http.post(
+            f"{case_url}/resolve", json={"note": "visited", "resolution": "real"}
+        )
         assert resolved.status_code == 200
         assert await next_feedback(edge) == CaseFeedback(
             device_id=SOS["id"], case_id=opened.case_id, stage=FeedbackStage.RESOLVED

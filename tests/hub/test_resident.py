@@ -30,16 +30,27 @@ from tests.hub.test_events import case_view
 
 
 @pytest.mark.parametrize(
-    ("status", "stage"),
+    ("status", "acknowledged", "stage"),
     [
-        (CaseStatus.OPEN, FeedbackStage.CASE_OPENED),
-        (CaseStatus.ACKNOWLEDGED, FeedbackStage.ACKNOWLEDGED),
-        (CaseStatus.RESOLVED, FeedbackStage.RESOLVED),
+        (CaseStatus.OPEN, False, FeedbackStage.CASE_OPENED),
+        # Dispatched by the hub, nobody has taken it on yet: not "someone is coming".
+        (CaseStatus.DISPATCHED, False, FeedbackStage.CASE_OPENED),
+        (CaseStatus.ACKNOWLEDGED, True, FeedbackStage.ACKNOWLEDGED),
+        (CaseStatus.DISPATCHED, True, FeedbackStage.ACKNOWLEDGED),
+        (CaseStatus.ACCEPTED, True, FeedbackStage.ACKNOWLEDGED),
+        (CaseStatus.IN_PROGRESS, True, FeedbackStage.ACKNOWLEDGED),
+        # Declined after an operator had seen it: still someone on it.
+        (CaseStatus.OPEN, True, FeedbackStage.ACKNOWLEDGED),
+        (CaseStatus.RESOLVED, True, FeedbackStage.RESOLVED),
+        (CaseStatus.RESOLVED, False, FeedbackStage.RESOLVED),
+        (CaseStatus.CLOSED, False, FeedbackStage.RESOLVED),
     ],
 )
-def test_each_case_status_has_a_feedback_stage(status: CaseStatus, stage: FeedbackStage) -> None:
-    assert feedback_stage(status) is stage
-    assert resident_stage(status).value == stage.value
+def test_each_case_status_has_a_feedback_stage(
+    status: CaseStatus, acknowledged: bool, stage: FeedbackStage
+) -> None:
+    assert feedback_stage(status, acknowledged) is stage
+    assert resident_stage(status, acknowledged).value == stage.value
 
 
 def test_no_case_is_stage_none() -> None:
@@ -47,7 +58,12 @@ def test_no_case_is_stage_none() -> None:
 
 
 def test_resident_stages_extend_the_feedback_stages() -> None:
-    assert {s.value for s in ResidentStage} == {s.value for s in FeedbackStage} | {"none"}
+    # "cancelled" is a button pattern only: a cancel gesture leaves the case open until an
+    # operator closes it, so the page keeps showing the case's stage.
+    button_only = {FeedbackStage.CANCELLED.value}
+    assert {s.value for s in ResidentStage} == ({s.value for s in FeedbackStage} - button_only) | {
+        "none"
+    }
     assert set(STAGE_TEXT) == set(ResidentStage)
 
 
@@ -109,9 +125,7 @@ def test_the_web_alert_is_a_critical_raised_sos() -> None:
 
 
 def test_feedback_goes_to_each_device_edge_for_sos_cases_only() -> None:
-    sos = case_view(4).model_copy(
-        update={"kind": AlertKind.SOS, "status": CaseStatus.ACKNOWLEDGED, "device_ids": ["b1"]}
-    )
+    sos = case_view(4, kind=AlertKind.SOS, status=CaseStatus.ACKNOWLEDGED, device_id="b1")
     kinds = frozenset({AlertKind.SOS})
     [delivery] = feedback_deliveries(sos, {"b1": "e9"}, kinds)
     assert isinstance(delivery, FeedbackDelivery)

@@ -11,7 +11,8 @@ from sqlalchemy.exc import StatementError
 from devices.kinds import AlertKind, AlertState, DeviceKind, Severity
 from devices.messages import Alert, TelemetryBatch, TelemetryPoint
 from devices.payloads import Readings
-from hub.cases import CaseEventAction, CaseStatus
+from hub.cases import CaseEventAction, CaseStatus, Resolution
+from hub.correlation import CaseCategory
 from hub.db import CaseRow
 from hub.errors import IllegalTransitionError, InvalidInputError, NotFoundError
 from hub.store import HubStore
@@ -135,9 +136,11 @@ def test_a_thousand_alerts_of_one_problem_are_one_case(
     assert [e.action for e in events].count(CaseEventAction.ALERT_ATTACHED) == 999
 
 
-def test_each_device_and_kind_is_its_own_case(store: HubStore, clock: FakeClock) -> None:
+def test_one_building_is_one_fire_and_a_fault_its_own_case(
+    store: HubStore, clock: FakeClock
+) -> None:
     store.register_device(make_device("smoke-a"))
-    store.register_device(make_device("smoke-b"))
+    store.register_device(make_device("smoke-b", location="Building 3/Floor 2/Unit 201"))
     result = store.ingest_alerts(
         [
             make_alert(device_id="smoke-a"),
@@ -147,13 +150,16 @@ def test_each_device_and_kind_is_its_own_case(store: HubStore, clock: FakeClock)
         ],
         clock.now,
     )
-    assert len(result.cases_opened) == 3
-    counts = sorted((c.device_ids[0], c.kind, c.alert_count) for c in store.list_cases())
-    assert counts == [
-        ("smoke-a", AlertKind.BATTERY_LOW, 1),
+    assert len(result.cases_opened) == 2
+    by_category = {c.category: c for c in store.list_cases()}
+    fire, maintenance = by_category[CaseCategory.LIFE_SAFETY], by_category[CaseCategory.MAINTENANCE]
+    assert (fire.rule, fire.place, fire.alert_count) == ("fire", "Building 3", 3)
+    assert [(m.device_id, m.kind, m.alert_count) for m in fire.members] == [
         ("smoke-a", AlertKind.SMOKE, 2),
         ("smoke-b", AlertKind.SMOKE, 1),
     ]
+    assert fire.device_ids == ["smoke-a", "smoke-b"]
+    assert (maintenance.kinds, maintenance.device_ids) == ([AlertKind.BATTERY_LOW], ["smoke-a"])
 
 
 def test_a_more_severe_alert_raises_the_priority(
@@ -196,8 +202,9 @@ def test_after_resolving_the_next_alert_opens_a_new_case(
     store: HubStore, smoke: str, clock: FakeClock
 ) -> None:
     [first] = store.ingest_alerts([make_alert(device_id=smoke)], clock.now).cases_opened
-    store.resolve(first.id, "false alarm: cooking")
-    [second] = store.ingest_alerts([make_alert(device_id=smoke)], clock.advance(60)).cases_opened
+    store.resolve(first.id, "false alarm: cooking", resolution=Resolution.FALSE_ALARM)
+    # Past the reopen window (30 minutes by default): a new problem, a new case.
+    [second] = store.ingest_alerts([make_alert(device_id=smoke)], clock.advance(1801)).cases_opened
     assert second.id != first.id
     assert {c.id: c.status for c in store.list_cases()} == {
         first.id: CaseStatus.RESOLVED,
@@ -214,7 +221,7 @@ def test_acknowledge_then_resolve(store: HubStore, smoke: str, clock: FakeClock)
     result = store.ingest_alerts([make_alert(device_id=smoke)], clock.advance(10))
     assert [c.id for c in result.cases_updated] == [case.id]
 
-    resolved = store.resolve(case.id, "  kitchen fire put out  ")
+    resolved = store.resolve(case.id, "  kitchen fire put out  ", resolution=Resolution.REAL)
     assert resolved.status is CaseStatus.RESOLVED
     assert resolved.updated_at == clock.now
 
@@ -236,18 +243,22 @@ def test_refused_actions_change_nothing(store: HubStore, smoke: str, clock: Fake
     with pytest.raises(IllegalTransitionError):
         store.acknowledge(case.id)
     with pytest.raises(InvalidInputError):
-        store.resolve(case.id, "   ")
+        store.resolve(case.id, "   ", resolution=Resolution.REAL)
     with pytest.raises(NotFoundError):
         store.acknowledge(case.id + 1000)
     with pytest.raises(NotFoundError):
         store.get_case(case.id + 1000)
-    store.resolve(case.id, "done")
+    store.resolve(case.id, "done", resolution=Resolution.REAL)
     with pytest.raises(IllegalTransitionError):
-        store.resolve(case.id, "again")
+        store.resolve(case.id, "again", resolution=Resolution.REAL)
     with pytest.raises(IllegalTransitionError):
         store.acknowledge(case.id)
 
-    assert store.count_rows() == {**before, "case_events": before["case_events"] + 1}
+    assert store.count_rows() == {
+        **before,
+        "case_events": before["case_events"] + 1,
+        "audit_log": before["audit_log"] + 1,
+    }
     assert store.get_case(case.id).events[:-1] == detail.events
 
 
@@ -378,7 +389,9 @@ def test_racing_workers_open_one_case(engine: Engine, smoke: str) -> None:
     workers = 8
     for round_ in range(5):
         device_id = f"race-{round_}"
-        HubStore(engine).register_device(make_device(device_id))
+        HubStore(engine).register_device(
+            make_device(device_id, location=f"Building {round_ + 10}/Floor 1/Unit 101")
+        )
         barrier = threading.Barrier(workers)
 
         def work(barrier: threading.Barrier = barrier, device_id: str = device_id) -> None:

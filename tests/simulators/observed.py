@@ -1,24 +1,23 @@
 """Read simulator output the way the edge does: decode every step, name the device it is from.
 
-``placeholder_alert_kinds`` applies the edge's current placeholder thresholds to what was
-observed, so scenario expectations can be checked here without running an edge.
+``detected_alert_kinds`` runs the edge's real detection (``edge.detection``) over what was
+observed, so scenario expectations are checked against the real detectors without an edge
+process. The reading thresholds below describe the scenarios' shapes (the gas bounds, the
+heat fixed point, the battery level), for the tests that check those shapes.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from devices.adapters import decode
-from devices.kinds import AlertKind, DeviceKind
-from devices.observations import (
-    AvailabilityChange,
-    DeviceEvent,
-    NativeAddress,
-    Observation,
-    StateUpdate,
-)
-from devices.payloads import ButtonEvent
+from devices.kinds import AlertKind, AlertState
+from devices.observations import DeviceEvent, NativeAddress, Observation, StateUpdate
 from devices.registry import Device
 from devices.site import SiteFile
+from devices.topics import CREDENTIAL_CHANNEL, DEVICE_ROOT
+from edge.detection import AlertDecision, DeviceState, detect, tick
+from edge.detectors.profile import DEFAULT_PROFILE, DetectionProfile
 from simulators.sensors import Step
 
 CO_RAISE_PPM = 50.0
@@ -44,6 +43,10 @@ def observe(site: SiteFile, steps: Iterable[Step]) -> list[Seen]:
     by_zigbee = {d.zigbee_name: d for d in site.devices if d.zigbee_name}
     seen: list[Seen] = []
     for step in steps:
+        if step.topic.startswith(f"{DEVICE_ROOT}/") and step.topic.endswith(
+            f"/{CREDENTIAL_CHANNEL}"
+        ):
+            continue  # a card at a reader: the edge's access control reads it, not detection
         decoded = decode(step.topic, step.payload)
         assert decoded is not None, f"{step.topic} decoded to nothing"
         address = decoded.address
@@ -67,33 +70,48 @@ def readings(seen: Iterable[Seen], name: str) -> list[tuple[float, float | bool]
     return out
 
 
-def placeholder_alert_kinds(seen: Iterable[Seen]) -> set[AlertKind]:
-    """Return the alert kinds the edge's placeholder thresholds would raise on ``seen``."""
-    kinds: set[AlertKind] = set()
+def detected_alerts(
+    seen: Iterable[Seen],
+    epoch: datetime,
+    profile: DetectionProfile = DEFAULT_PROFILE,
+    *,
+    tick_every_s: float = 60.0,
+) -> list[AlertDecision]:
+    """Run the edge's real detection over ``seen`` as an edge started at ``epoch`` would.
+
+    Each observation is judged at its own event time (the payload's, else ``epoch + at``) and
+    received at ``epoch + at``; every ``tick_every_s`` of simulated time, the time-driven half
+    (check-in deadlines, a leak that stayed dry) runs for every device seen so far.
+    """
+    states: dict[str, DeviceState] = {}
+    devices: dict[str, Device] = {}
+    alerts: list[AlertDecision] = []
+    next_tick = tick_every_s
     for s in seen:
-        match s.observation:
-            case StateUpdate(r):
-                if (r.co_ppm or 0.0) >= CO_RAISE_PPM or r.co_alarm:
-                    kinds.add(AlertKind.CO)
-                if (r.temperature_c or 0.0) >= HEAT_C:
-                    kinds.add(AlertKind.HEAT)
-                if (r.gas_lel_pct or 0.0) >= GAS_WARNING_LEL or r.gas:
-                    kinds.add(AlertKind.GAS)
-                if r.smoke:
-                    kinds.add(AlertKind.SMOKE)
-                if r.water_leak:
-                    kinds.add(AlertKind.WATER_LEAK)
-                if (r.battery_pct is not None and r.battery_pct < BATTERY_LOW_PCT) or (
-                    r.battery_low
-                ):
-                    kinds.add(AlertKind.BATTERY_LOW)
-            case DeviceEvent(event):
-                if s.device.kind is DeviceKind.SOS_BUTTON and event in (
-                    ButtonEvent.PRESS,
-                    ButtonEvent.LONG_PRESS,
-                ):
-                    kinds.add(AlertKind.SOS)
-            case AvailabilityChange(online):
-                if not online:
-                    kinds.add(AlertKind.DEVICE_OFFLINE)
-    return kinds
+        while s.at >= next_tick:
+            now = epoch + timedelta(seconds=next_tick)
+            for device_id, device in devices.items():
+                result = tick(states[device_id], device, now, profile, watching_since=epoch)
+                states[device_id] = result.state
+                alerts.extend(result.alerts)
+            next_tick += tick_every_s
+        received = epoch + timedelta(seconds=s.at)
+        event_time = _event_time(s.observation) or received
+        devices[s.device.id] = s.device
+        before = states.get(s.device.id, DeviceState())
+        result = detect(before, s.device, s.observation, event_time, profile, received_at=received)
+        states[s.device.id] = result.state
+        alerts.extend(result.alerts)
+    return alerts
+
+
+def detected_alert_kinds(seen: Iterable[Seen], epoch: datetime) -> set[AlertKind]:
+    """Return the alert kinds the edge's real detectors raise on ``seen``."""
+    return {a.kind for a in detected_alerts(seen, epoch) if a.state is AlertState.RAISED}
+
+
+def _event_time(observation: Observation) -> datetime | None:
+    match observation:
+        case StateUpdate(event_time=t) | DeviceEvent(event_time=t):
+            return t
+    return None

@@ -11,9 +11,11 @@ import pytest
 from devices.adapters import decode
 from devices.kinds import DeviceKind
 from devices.observations import AvailabilityChange, DeviceEvent, StateUpdate
-from devices.payloads import ButtonEvent
+from devices.payloads import ButtonEvent, Readings
 from devices.registry import Device
+from devices.zigbee2mqtt import decode_zigbee_state
 from simulators.sensors import (
+    ZIGBEE_FIELDS,
     Battery,
     CoSensor,
     DoorContact,
@@ -245,3 +247,11 @@ def test_simulate_picks_the_class_for_every_kind() -> None:
 def test_a_naive_epoch_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         simulate(device(DeviceKind.SMOKE), random.Random(18), epoch=datetime(2025, 1, 1))
+
+
+def test_every_reading_a_zigbee_device_can_send_round_trips_through_the_adapter() -> None:
+    values = {"smoke_density_db_per_m": 0.1, "humidity_pct": 40.0, "smoke_test": True}
+    body = {ZIGBEE_FIELDS[name]: value for name, value in values.items()}
+    [update] = decode_zigbee_state(body)
+    assert isinstance(update, StateUpdate)
+    assert update.readings == Readings(**values)

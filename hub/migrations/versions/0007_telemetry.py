@@ -1,6 +1,4 @@
-"""Telemetry: recent readings kept by the hub for the console.
-
-Reserved so that the domains can be built side by side; it creates nothing yet.
+"""Telemetry: recent readings kept by the hub for the console (``reading_history``).
 
 Revision ID: 0007
 Revises: 0006
@@ -9,6 +7,9 @@ Create Date: 2026-11-22 00:00:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
@@ -16,8 +17,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Create nothing yet."""
+    """Create the reading_history table."""
+    op.create_table(
+        "reading_history",
+        sa.Column("device_id", sa.String(64), nullable=False),
+        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("edge_id", sa.String(64), nullable=False),
+        sa.Column("readings", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("device_id", "ts", name="pk_reading_history"),
+    )
+    op.create_index("ix_reading_history_ts", "reading_history", ["ts"])
 
 
 def downgrade() -> None:
-    """Drop nothing yet."""
+    """Drop the reading_history table."""
+    op.drop_table("reading_history")

@@ -1,0 +1,595 @@
+"""The edge's access control: the asyncio shell around ``decision`` and ``door``.
+
+The agent hands it two kinds of input from its local broker connection: reader frames
+(``linli/dev/<reader>/credential``, before the detection pipeline) and the observations of
+every device (it picks the door contacts). ``run`` (the agent's ``edge-access`` task) keeps
+its own connection to the hub's broker for the allow-list and the access log, and a timer.
+
+Per presented credential, in this order: look up the keyed hash in the in-memory allow-list,
+decide, store the log record (access store) and the door's new state (alert outbox, with any
+alert the step raised), THEN publish the unlock or deny command on the reader's ``set`` topic.
+A crash before the commit unlocks nothing; a crash after it at worst repeats a log record,
+which the hub stores once.
+
+Door monitor states live in the alert outbox's state table under ``door:<door_id>`` (a key no
+device id can take: ``:`` is not allowed in ids), so an alert and the state that raised it
+commit together. Alert and log record ids derive from the door and the step's counters, so a
+step decided again after a crash yields the same ids (stored once).
+
+Bad input (a malformed frame, an unknown reader, an invalid topic) is rejected, counted under
+``access.rejected.<reason>`` and logged with the reader id and topic, never with the frame's
+content (it carries a card number or PIN).
+"""
+
+import asyncio
+import functools
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
+
+import aiomqtt
+from aiomqtt.types import PayloadType
+from pydantic import ValidationError
+
+from devices.access import (
+    ACCESS_LIST_FORMAT,
+    FINGERPRINT_LENGTH,
+    AccessEventKind,
+    AccessListUpdate,
+    AccessLogAck,
+    AccessLogBatch,
+    AccessRecord,
+    AccessSyncRequest,
+    CredentialFrame,
+    DoorConfig,
+    ReaderAction,
+    ReaderCommand,
+)
+from devices.errors import TopicError
+from devices.kinds import AlertKind, DeviceKind
+from devices.messages import Alert, AlertReason
+from devices.observations import Observation, StateUpdate
+from devices.registry import Device
+from devices.topics import (
+    CREDENTIAL_CHANNEL,
+    DeviceChannel,
+    EdgeChannel,
+    access_edge_subscriptions,
+    device_topic,
+    edge_topic,
+    parse_credential_topic,
+)
+from devices.transport import LOW_LATENCY
+from edge.access.chunks import IDLE, Apply, AskAgain, ChunkCommand, PartArrived, Wait, assemble
+from edge.access.decision import AccessDecision, decide
+from edge.access.door import (
+    ContactChanged,
+    Denied,
+    DoorAlert,
+    DoorEvent,
+    DoorState,
+    DoorStep,
+    Granted,
+    Tick,
+    step,
+)
+from edge.access.store import AccessStore, AllowList, UpdateOutcome
+from edge.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+MAX_FRAME_BYTES = 1024
+STATE_PREFIX = "door:"
+_IDS = uuid.UUID("6a1c1d52-8c1e-4f0e-9d7b-5f3c2f1e0a44")
+"""Namespace of the ids derived from (edge, door, counter)."""
+
+LocalClient = Callable[[], aiomqtt.Client | None]
+CountFn = Callable[[str, int], None]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def derived_id(edge_id: str, door_id: str, what: str, n: int) -> str:
+    """Return the id of the ``n``-th alert or log record of a door (stable across crashes)."""
+    return uuid.uuid5(_IDS, f"{edge_id}/{door_id}/{what}/{n}").hex
+
+
+class AccessControl:
+    """Door access of one edge: decisions, door monitoring, allow-list sync, access log."""
+
+    def __init__(
+        self,
+        *,
+        edge_id: str,
+        store: AccessStore,
+        outbox: Outbox,
+        hub_host: str,
+        hub_port: int,
+        local: LocalClient,
+        on_alerts: Callable[[list[Alert]], None],
+        count: CountFn,
+        locate: Callable[[str], str | None] = lambda _device_id: None,
+        clock: Callable[[], datetime] = _utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+        tick_s: float = 0.5,
+        sync_every_s: float = 30.0,
+        resend_after_s: float = 10.0,
+        log_batch: int = 200,
+        chunk_timeout_s: float = 5.0,
+    ) -> None:
+        self.edge_id = edge_id
+        self.store = store
+        self.outbox = outbox
+        self.allow: AllowList = store.load()
+        self._hub = (hub_host, hub_port)
+        self._local = local
+        self._on_alerts = on_alerts
+        self._count = count
+        self._locate = locate
+        self._clock = clock
+        self._monotonic = monotonic
+        self._rng = rng
+        self.tick_s = tick_s
+        self.sync_every_s = sync_every_s
+        self.resend_after_s = resend_after_s
+        self.log_batch = log_batch
+        self.chunk_timeout_s = chunk_timeout_s
+        self._assembly = IDLE
+        self.doors: dict[str, DoorState] = self._load_door_states()
+        self._lock = asyncio.Lock()
+        self._log_wake = asyncio.Event()
+        self._uplink: aiomqtt.Client | None = None
+        self._sent: dict[str, float] = {}
+        self._sending: set[asyncio.Task[None]] = set()
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-access")
+
+    # --- input from the agent ------------------------------------------------------------
+
+    @staticmethod
+    def is_credential_topic(topic: str) -> bool:
+        """Return whether a local-broker topic carries reader frames (ours, not detection's)."""
+        return topic.endswith(f"/{CREDENTIAL_CHANNEL}") and topic.startswith("linli/dev/")
+
+    async def on_frame(self, topic: str, payload: PayloadType) -> AccessDecision | None:
+        """Decide on one reader frame, store the decision, then command the reader."""
+        self._count("access.frames", 1)
+        try:
+            reader_id = parse_credential_topic(topic)
+        except TopicError as exc:
+            self._reject("unknown_topic", "?", topic, str(exc))
+            return None
+        assert reader_id is not None  # is_credential_topic said so
+        role = self.allow.reader(reader_id)
+        if role is None:
+            self._reject("unknown_reader", reader_id, topic, "no door has this reader")
+            return None
+        raw = _payload_bytes(payload)
+        if len(raw) > MAX_FRAME_BYTES:
+            self._reject("oversized", reader_id, topic, f"{len(raw)} bytes")
+            return None
+        try:
+            frame = CredentialFrame.model_validate_json(raw)
+        except ValidationError as exc:
+            # Only where and what kind of error: the input is a card number or a PIN.
+            first = exc.errors(include_input=False)[0]
+            self._reject("malformed", reader_id, topic, f"{first['type']} at {first['loc']}")
+            return None
+        door, direction = role.door, role.direction
+        async with self._lock:
+            now = self._clock()
+            digest, entry = self.allow.lookup(frame.kind, frame.value)
+            state = self.doors.get(door.id, DoorState())
+            decision = decide(
+                entry, door, direction, now, self.allow.zone or ZoneInfo("UTC"), state.inside
+            )
+            event: DoorEvent = (
+                Granted(now, decision.person_id or 0, direction)
+                if decision.granted
+                else Denied(now)
+            )
+            result = step(state, event, door)
+            record = AccessRecord(
+                id=uuid.uuid4().hex,
+                edge_id=self.edge_id,
+                door_id=door.id,
+                kind=AccessEventKind.GRANTED if decision.granted else AccessEventKind.DENIED,
+                ts=now,
+                reader_id=reader_id,
+                credential_id=decision.credential_id,
+                person_id=decision.person_id,
+                reason=decision.verdict,
+                fingerprint=None if entry is not None else digest[:FINGERPRINT_LENGTH],
+            )
+            alerts = await self._commit(door, state, result, now, [record])
+        self._count(f"access.{record.kind}", 1)
+        action = ReaderAction.UNLOCK if decision.granted else ReaderAction.DENY
+        self._command(reader_id, door, action, record.id)
+        logger.info(
+            "door %s reader %s: %s (%s, credential %s)",
+            door.id,
+            reader_id,
+            record.kind,
+            decision.verdict,
+            decision.credential_id,
+        )
+        await self._after(door, result, alerts)
+        return decision
+
+    async def on_observations(
+        self, device: Device, observations: tuple[Observation, ...], received_at: datetime
+    ) -> None:
+        """Feed a door contact's open/closed readings to its door's monitor."""
+        if device.kind is not DeviceKind.DOOR_CONTACT:
+            return
+        door = self.allow.door_of_contact(device.id)
+        if door is None:
+            return
+        for observation in observations:
+            if isinstance(observation, StateUpdate) and observation.readings.contact is not None:
+                # contact true = closed (the Zigbee2MQTT convention, kept by the adapters).
+                await self._feed(
+                    door, ContactChanged(received_at, not observation.readings.contact)
+                )
+
+    async def tick(self) -> None:
+        """Run every monitored door's timers at the clock's now."""
+        now = self._clock()
+        for door in list(self.allow.doors.values()):
+            if door.contact_id is None and door.id not in self.doors:
+                continue
+            await self._feed(door, Tick(now))
+
+    # --- the steps -----------------------------------------------------------------------
+
+    async def _feed(self, door: DoorConfig, event: DoorEvent) -> None:
+        async with self._lock:
+            state = self.doors.get(door.id, DoorState())
+            result = step(state, event, door)
+            if result.state == state and not (result.alerts or result.notes or result.commands):
+                return
+            alerts = await self._commit(door, state, result, self._clock(), [])
+        for action in result.commands:
+            self._command(door.reader_id, door, action, None)
+        await self._after(door, result, alerts)
+
+    async def _commit(
+        self,
+        door: DoorConfig,
+        before: DoorState,
+        result: DoorStep,
+        now: datetime,
+        records: list[AccessRecord],
+    ) -> list[Alert]:
+        notes = [
+            AccessRecord(
+                id=derived_id(self.edge_id, door.id, "note", before.logged + i + 1),
+                edge_id=self.edge_id,
+                door_id=door.id,
+                kind=note.kind,
+                ts=note.at,
+                reason=note.reason,
+            )
+            for i, note in enumerate(result.notes)
+        ]
+        alerts = [self._alert(door, a.kind, a, now) for a in result.alerts]
+        # Log records first (their ids are stable), then the state with its alerts: a crash
+        # in between re-decides the same step from the old state, and the outbox stores
+        # the same alert ids once.
+        await self._in_db(self._write, [*records, *notes], door.id, result.state, alerts)
+        self.doors[door.id] = result.state
+        if records or notes:
+            self._log_wake.set()
+        return alerts
+
+    def _write(
+        self, records: list[AccessRecord], door_id: str, state: DoorState, alerts: list[Alert]
+    ) -> None:
+        # One trip to the database thread for both commits.
+        self.store.record(records)
+        self.outbox.commit(STATE_PREFIX + door_id, state.model_dump_json(), alerts)
+
+    def _alert(self, door: DoorConfig, kind: AlertKind, decided: DoorAlert, now: datetime) -> Alert:
+        device_id = door.reader_id if decided.on_reader else (door.contact_id or door.reader_id)
+        return Alert(
+            id=derived_id(self.edge_id, door.id, "alert", decided.episode),
+            edge_id=self.edge_id,
+            device_id=device_id,
+            kind=kind,
+            state=decided.state,
+            severity=decided.severity,
+            ts=decided.at,
+            detected_at=now,
+            location=self._locate(device_id),
+            reason=AlertReason(rule=str(kind), values=decided.values),
+        )
+
+    async def _after(self, door: DoorConfig, result: DoorStep, alerts: list[Alert]) -> None:
+        if alerts:
+            self._on_alerts(alerts)
+        for note in result.notes:
+            logger.info("door %s: %s", door.id, note.kind)
+
+    def _command(
+        self, reader_id: str, door: DoorConfig, action: ReaderAction, decision_id: str | None
+    ) -> None:
+        """Publish a command to a reader without waiting for the broker's PUBACK.
+
+        The caller runs inside the agent's handling of a device message, which the broker
+        gets acknowledged only when the handler returns: awaiting our own PUBACK there can
+        deadlock a broker that delivers in order (amqtt in ``linli demo`` does). Tasks start
+        in creation order, so one reader's commands keep their order.
+        """
+        task = asyncio.create_task(self._publish_command(reader_id, door, action, decision_id))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _publish_command(
+        self, reader_id: str, door: DoorConfig, action: ReaderAction, decision_id: str | None
+    ) -> None:
+        command = ReaderCommand(
+            command=action,
+            door_id=door.id,
+            duration_s=door.unlock_s if action is ReaderAction.UNLOCK else None,
+            decision_id=decision_id,
+        )
+        client = self._local()
+        if client is None:
+            self._count("access.commands_unsent", 1)
+            logger.warning("no local broker: %s for door %s not sent", action, door.id)
+            return
+        try:
+            await client.publish(
+                device_topic(reader_id, DeviceChannel.SET),
+                command.model_dump_json(exclude_none=True),
+                qos=1,
+            )
+        except aiomqtt.MqttError as exc:
+            self._count("access.commands_unsent", 1)
+            logger.warning("%s for door %s failed: %s", action, door.id, exc)
+
+    def _reject(self, reason: str, reader: str, topic: str, detail: str) -> None:
+        self._count(f"access.rejected.{reason}", 1)
+        logger.warning("rejected %s from reader %s on %s: %s", reason, reader, topic, detail)
+
+    def _load_door_states(self) -> dict[str, DoorState]:
+        states: dict[str, DoorState] = {}
+        for key, text in self.outbox.load_states().items():
+            if not key.startswith(STATE_PREFIX):
+                continue
+            try:
+                states[key.removeprefix(STATE_PREFIX)] = DoorState.model_validate_json(text)
+            except ValidationError:
+                # Starting from "closed" can repeat an alarm; it cannot hide an open door
+                # for long: the contact's next report starts the timers again.
+                logger.exception("door %s: stored monitor state unreadable; reset", key)
+        return states
+
+    # --- the hub: allow-list in, access log out ------------------------------------------
+
+    async def run(self) -> None:
+        """Run the timers and the hub connection until cancelled."""
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._tick_forever(), name="edge-access-tick")
+                tasks.create_task(self._uplink_forever(), name="edge-access-uplink")
+        finally:
+            self._db.shutdown(wait=True)
+            self.store.close()
+
+    async def _tick_forever(self) -> None:
+        while True:
+            _checkpoint()
+            await asyncio.sleep(self.tick_s)
+            try:
+                await self.tick()
+            except Exception:
+                # A bug or a full disk: log it, keep deciding at the readers.
+                logger.exception("door timers failed")
+
+    async def _uplink_forever(self) -> None:
+        delay = 0.5
+        while True:
+            client = aiomqtt.Client(
+                *self._hub,
+                identifier=f"linli-edge-{self.edge_id}-access",
+                socket_options=LOW_LATENCY,
+                clean_session=False,
+            )
+            try:
+                async with client:
+                    delay = 0.5
+                    await self._serve(client)
+            except aiomqtt.MqttError as exc:
+                logger.warning("access sync: hub broker %s:%s: %s; reconnecting", *self._hub, exc)
+            except Exception:
+                logger.exception("access sync failed; reconnecting")
+            finally:
+                self._uplink = None
+            _checkpoint()
+            await asyncio.sleep(delay * (0.5 + self._rng() / 2))
+            delay = min(10.0, delay * 2)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        await client.subscribe([(t, 1) for t in access_edge_subscriptions(self.edge_id)])
+        self._uplink = client
+        self._sent.clear()
+        await self.request_sync(client)
+        logger.info("access sync connected to the hub broker at version %d", self.allow.version)
+        tasks = [
+            asyncio.create_task(self._read(client), name="edge-access-read"),
+            asyncio.create_task(self._forward_log(client), name="edge-access-log"),
+            asyncio.create_task(self._sync_forever(client), name="edge-access-sync"),
+            asyncio.create_task(self._watch_chunks(client), name="edge-access-chunks"),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+        for task in done:
+            if not task.cancelled() and (error := task.exception()) is not None:
+                raise error
+        raise aiomqtt.MqttError("the access sync tasks stopped")
+
+    async def request_sync(self, client: aiomqtt.Client) -> None:
+        """Ask the hub for every change after the version held."""
+        request = AccessSyncRequest(edge_id=self.edge_id, have_version=self.allow.version)
+        await client.publish(
+            edge_topic(self.edge_id, EdgeChannel.ACCESS_SYNC), request.model_dump_json(), qos=1
+        )
+        self._count("access.sync_requests", 1)
+
+    async def _sync_forever(self, client: aiomqtt.Client) -> None:
+        # A lost delta is caught up here at the latest (and at once on the next delta).
+        while True:
+            await asyncio.sleep(self.sync_every_s)
+            await self.request_sync(client)
+
+    async def _watch_chunks(self, client: aiomqtt.Client) -> None:
+        # A lost last chunk shows no gap: only the silence after it tells.
+        while True:
+            await asyncio.sleep(self.tick_s)
+            await self._on_chunk_event(client, Wait(self._monotonic(), self.allow.version))
+
+    async def _on_chunk_event(self, client: aiomqtt.Client, event: PartArrived | Wait) -> None:
+        self._assembly, commands = assemble(self._assembly, event, timeout_s=self.chunk_timeout_s)
+        for command in commands:
+            await self._carry_out(client, command)
+
+    async def _carry_out(self, client: aiomqtt.Client, command: ChunkCommand) -> None:
+        match command:
+            case Apply(update=update):
+                await self._on_update(client, update)
+            case AskAgain(reason=reason, missing=missing):
+                self._count(f"access.chunks_{reason}", 1)
+                logger.info(
+                    "allow-list update incomplete (%s, %d chunks missing); asking again",
+                    reason,
+                    missing,
+                )
+                await self.request_sync(client)
+
+    async def _read(self, client: aiomqtt.Client) -> None:
+        list_topic = edge_topic(self.edge_id, EdgeChannel.ACCESS_LIST)
+        async for message in client.messages:
+            topic = message.topic.value
+            raw = _payload_bytes(message.payload)
+            try:
+                if topic == list_topic:
+                    await self._on_part(client, AccessListUpdate.model_validate_json(raw))
+                else:
+                    ack = AccessLogAck.model_validate_json(raw)
+                    deleted = await self._in_db(self.store.acknowledge, ack.ids)
+                    for record_id in ack.ids:
+                        self._sent.pop(record_id, None)
+                    self._count("access.log_acked", deleted)
+                    self._log_wake.set()
+            except ValidationError as exc:
+                self._count("access.rejected.uplink", 1)
+                logger.warning(
+                    "rejected a message from the hub on %s: %s",
+                    topic,
+                    exc.errors(include_input=False)[0]["type"],
+                )
+
+    async def _on_part(self, client: aiomqtt.Client, update: AccessListUpdate) -> None:
+        if update.edge_id != self.edge_id:
+            self._count("access.rejected.uplink", 1)
+            logger.warning("ignored an allow-list update for edge %s", update.edge_id)
+            return
+        if update.v > ACCESS_LIST_FORMAT:
+            # A newer hub's format could mean something this edge would misapply.
+            self._count("access.rejected.uplink", 1)
+            logger.warning(
+                "ignored an allow-list update in format %d (this edge knows %d)",
+                update.v,
+                ACCESS_LIST_FORMAT,
+            )
+            return
+        self._count("access.chunks_received", 1)
+        await self._on_chunk_event(
+            client, PartArrived(update, self._monotonic(), self.allow.version)
+        )
+
+    async def _on_update(self, client: aiomqtt.Client, update: AccessListUpdate) -> None:
+        async with self._lock:
+            held = self.allow.version
+            outcome = await self._in_db(self.store.apply, held, update)
+            if outcome is UpdateOutcome.APPLIED:
+                changes = {item.key: item.body for item in update.items}
+                self.allow.replace(update.to_version, changes, full=update.full)
+        self._count(f"access.updates_{outcome}", 1)
+        if outcome is UpdateOutcome.APPLIED:
+            logger.info(
+                "allow-list version %d -> %d: %d items, %d credentials, %d doors",
+                held,
+                update.to_version,
+                len(update.items),
+                len(self.allow),
+                len(self.allow.doors),
+            )
+        elif outcome is UpdateOutcome.GAP:
+            logger.info(
+                "allow-list update %d -> %d skips versions after %d; catching up",
+                update.from_version,
+                update.to_version,
+                held,
+            )
+            await self.request_sync(client)
+
+    async def _forward_log(self, client: aiomqtt.Client) -> None:
+        topic = edge_topic(self.edge_id, EdgeChannel.ACCESS_LOG)
+        while True:
+            self._log_wake.clear()
+            now = self._monotonic()
+            pending = await self._in_db(self.store.pending_log, self.log_batch * 5)
+            due = [r for r in pending if now - self._sent.get(r.id, -1e18) >= self.resend_after_s][
+                : self.log_batch
+            ]
+            if due:
+                batch = AccessLogBatch(edge_id=self.edge_id, records=due)
+                await client.publish(topic, batch.model_dump_json(), qos=1)
+                for record in due:
+                    self._sent[record.id] = now
+                self._count("access.log_sent", len(due))
+                continue
+            with suppress(TimeoutError):
+                async with asyncio.timeout(min(1.0, self.resend_after_s / 2)):
+                    await self._log_wake.wait()
+
+    async def _in_db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db, functools.partial(fn, *args, **kwargs))
+
+
+def _checkpoint() -> None:
+    """Raise CancelledError if this task was asked to stop, even if an await swallowed it.
+
+    The same guard as the agent's (``edge.agent._checkpoint``): on CPython 3.11 aiomqtt can
+    swallow a cancellation, and a reconnect loop would then run on after the agent stopped.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def _payload_bytes(payload: PayloadType) -> bytes:
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, bytearray):
+        return bytes(payload)
+    return b"" if payload is None else str(payload).encode()

@@ -1,0 +1,83 @@
+"""The access decision: may this credential open this door now? A pure function.
+
+Inputs are plain values: the allow-list entry found for the presented credential's keyed hash
+(None when unknown), the door, whether the reader is the door's entry or exit reader, the
+instant, the site's time zone, and the people the door has seen enter (anti-passback). Nothing
+here reads a clock, a database or a broker.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from devices.access import AllowEntry, DoorConfig, EntryStatus
+
+
+class Direction(StrEnum):
+    """Which of a door's readers the credential was presented at."""
+
+    ENTRY = "entry"
+    EXIT = "exit"
+
+
+class Verdict(StrEnum):
+    """Why a credential was granted or denied (the log's ``reason``)."""
+
+    GRANTED = "granted"
+    UNKNOWN_CREDENTIAL = "unknown_credential"
+    REVOKED = "revoked"
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED = "expired"
+    NO_ACCESS_TO_DOOR = "no_access_to_door"
+    OUTSIDE_SCHEDULE = "outside_schedule"
+    ANTI_PASSBACK = "anti_passback"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessDecision:
+    """The outcome for one presented credential."""
+
+    verdict: Verdict
+    credential_id: int | None = None
+    person_id: int | None = None
+
+    @property
+    def granted(self) -> bool:
+        """Return whether the door opens."""
+        return self.verdict is Verdict.GRANTED
+
+
+def decide(
+    entry: AllowEntry | None,
+    door: DoorConfig,
+    direction: Direction,
+    now: datetime,
+    zone: ZoneInfo,
+    inside: frozenset[int] = frozenset(),
+) -> AccessDecision:
+    """Decide whether ``entry`` opens ``door`` at the aware instant ``now``.
+
+    Checks in order: known, not revoked, within its validity window (``valid_from``
+    inclusive, ``valid_until`` exclusive), allowed at this door, inside one of the rule's
+    schedule windows in the site's local time, and, with anti-passback on, not entering twice
+    without leaving.
+    """
+    if entry is None:
+        return AccessDecision(Verdict.UNKNOWN_CREDENTIAL)
+    who = {"credential_id": entry.credential_id, "person_id": entry.person_id}
+    if entry.status is EntryStatus.REVOKED:
+        return AccessDecision(Verdict.REVOKED, **who)
+    if entry.valid_from is not None and now < entry.valid_from:
+        return AccessDecision(Verdict.NOT_YET_VALID, **who)
+    if entry.valid_until is not None and now >= entry.valid_until:
+        return AccessDecision(Verdict.EXPIRED, **who)
+    rules = [rule for rule in entry.rules if door.id in rule.doors]
+    if not rules:
+        return AccessDecision(Verdict.NO_ACCESS_TO_DOOR, **who)
+    local = now.astimezone(zone)
+    if not any(not rule.windows or any(w.contains(local) for w in rule.windows) for rule in rules):
+        return AccessDecision(Verdict.OUTSIDE_SCHEDULE, **who)
+    if door.anti_passback and direction is Direction.ENTRY and entry.person_id in inside:
+        return AccessDecision(Verdict.ANTI_PASSBACK, **who)
+    return AccessDecision(Verdict.GRANTED, **who)

@@ -1,0 +1,326 @@
+"""The door monitor: one explicit state machine per door, a pure function of (state, event).
+
+Phases (``DoorPhase``)::
+
+    closed ──grant──▶ unlocked ──contact open (grant running)──▶ open ──prewarn_s──▶ prewarned
+      │                  │ grant ends: relock                     │                    │ held_open_s
+      │                  ▼                                        │ closes             ▼
+      │                closed                                     ▼                 held_open
+      └──contact open, no grant──▶ opening ──forced_debounce_s──▶ forced     (alarm; clears
+                                     │ closes (bounce) / a grant            when the door closes)
+                                     ▼ arrives within the debounce: open
+
+A grant covers one passage: closing the door relocks it. The time-driven moves happen in
+``step`` at every event's instant and on ``Tick``, so timers are plain timestamps in the state;
+the state is persisted, and an agent that restarts after the deadline raises at its first tick.
+
+Denials feed a separate two-phase machine (``BurstPhase``): ``burst_count`` denials within
+``burst_window_s`` raise ``access_denied_burst``; a quiet ``burst_window_s`` clears it.
+
+Every alert (raise or clear) takes the next ``episode`` number, so the caller can give it an id
+derived from the door and the episode: deciding the same step again after a crash yields the
+same alert id, which the outbox stores once.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from devices.access import AccessEventKind, DoorConfig, ReaderAction
+from devices.kinds import AlertKind, AlertState, Severity
+from edge.access.decision import Direction
+
+
+class DoorPhase(StrEnum):
+    """Where a door is in its cycle."""
+
+    CLOSED = "closed"
+    UNLOCKED = "unlocked"
+    OPENING = "opening"
+    OPEN = "open"
+    PREWARNED = "prewarned"
+    HELD_OPEN = "held_open"
+    FORCED = "forced"
+
+
+OPEN_PHASES = frozenset(
+    {DoorPhase.OPENING, DoorPhase.OPEN, DoorPhase.PREWARNED, DoorPhase.HELD_OPEN, DoorPhase.FORCED}
+)
+
+
+class BurstPhase(StrEnum):
+    """Whether a burst of denials is being reported at the door's reader."""
+
+    QUIET = "quiet"
+    RAISED = "raised"
+
+
+class DoorState(BaseModel):
+    """Everything the monitor remembers about one door (persisted as JSON)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    phase: DoorPhase = DoorPhase.CLOSED
+    opened_at: AwareDatetime | None = None
+    """When the door opened; set in the open phases."""
+    grant_until: AwareDatetime | None = None
+    """When the running grant ends; set in ``unlocked``."""
+    episode: int = 0
+    """Alerts this door has raised or cleared so far (numbers the next alert's id)."""
+    logged: int = 0
+    """Door events this door has logged so far (numbers the next record's id)."""
+    burst: BurstPhase = BurstPhase.QUIET
+    denials: tuple[AwareDatetime, ...] = ()
+    inside: frozenset[int] = frozenset()
+    """People who entered and have not left (kept only with anti-passback on)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    """A credential was granted at one of the door's readers."""
+
+    at: datetime
+    person_id: int
+    direction: Direction
+
+
+@dataclass(frozen=True, slots=True)
+class Denied:
+    """A credential was denied at one of the door's readers."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ContactChanged:
+    """The door contact reported open or closed."""
+
+    at: datetime
+    open: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passed."""
+
+    at: datetime
+
+
+DoorEvent = Granted | Denied | ContactChanged | Tick
+
+
+@dataclass(frozen=True, slots=True)
+class DoorAlert:
+    """An alert to raise or clear; ``on_reader`` says which device it is about."""
+
+    kind: AlertKind
+    state: AlertState
+    severity: Severity
+    episode: int
+    at: datetime
+    on_reader: bool = False
+    values: dict[str, float | bool | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DoorNote:
+    """A door event for the access log."""
+
+    kind: AccessEventKind
+    at: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DoorStep:
+    """What one event did: the new state, and what the caller must carry out."""
+
+    state: DoorState
+    alerts: tuple[DoorAlert, ...] = ()
+    notes: tuple[DoorNote, ...] = ()
+    commands: tuple[ReaderAction, ...] = ()
+
+
+class _Out:
+    """Collects a step's outputs and hands out episode numbers."""
+
+    def __init__(self, episode: int) -> None:
+        self.episode = episode
+        self.alerts: list[DoorAlert] = []
+        self.notes: list[DoorNote] = []
+        self.commands: list[ReaderAction] = []
+
+    def alert(
+        self,
+        kind: AlertKind,
+        state: AlertState,
+        severity: Severity,
+        at: datetime,
+        **extra: float | bool | str,
+    ) -> None:
+        self.episode += 1
+        on_reader = kind is AlertKind.ACCESS_DENIED_BURST
+        self.alerts.append(DoorAlert(kind, state, severity, self.episode, at, on_reader, extra))
+
+    def note(self, kind: AccessEventKind, at: datetime, reason: str | None = None) -> None:
+        self.notes.append(DoorNote(kind, at, reason))
+
+
+def step(state: DoorState, event: DoorEvent, door: DoorConfig) -> DoorStep:
+    """Apply one event to a door, then every timer due at the event's instant."""
+    out = _Out(state.episode)
+    state = _apply(state, event, door, out)
+    state = _expire(state, event.at, door, out)
+    state = state.model_copy(
+        update={"episode": out.episode, "logged": state.logged + len(out.notes)}
+    )
+    return DoorStep(state, tuple(out.alerts), tuple(out.notes), tuple(out.commands))
+
+
+def _apply(state: DoorState, event: DoorEvent, door: DoorConfig, out: _Out) -> DoorState:
+    match event:
+        case Granted(at=at, person_id=person, direction=direction):
+            if door.anti_passback:
+                inside = (
+                    state.inside | {person}
+                    if direction is Direction.ENTRY
+                    else state.inside - {person}
+                )
+                state = state.model_copy(update={"inside": inside})
+            match state.phase:
+                case DoorPhase.CLOSED | DoorPhase.UNLOCKED:
+                    until = at + timedelta(seconds=door.unlock_s)
+                    return state.model_copy(
+                        update={"phase": DoorPhase.UNLOCKED, "grant_until": until}
+                    )
+                case DoorPhase.OPENING:
+                    # The contact beat the decision by a few hundred milliseconds.
+                    return state.model_copy(update={"phase": DoorPhase.OPEN})
+                case _:
+                    return state
+        case Denied(at=at):
+            window = timedelta(seconds=door.burst_window_s)
+            denials = (*(d for d in state.denials if at - d < window), at)
+            state = state.model_copy(update={"denials": denials})
+            if state.burst is BurstPhase.QUIET and len(denials) >= door.burst_count:
+                out.alert(
+                    AlertKind.ACCESS_DENIED_BURST,
+                    AlertState.RAISED,
+                    Severity.MEDIUM,
+                    at,
+                    door=door.id,
+                    denials=len(denials),
+                    window_s=door.burst_window_s,
+                )
+                out.note(AccessEventKind.DENIED_BURST, at, f"{len(denials)} denials")
+                state = state.model_copy(update={"burst": BurstPhase.RAISED})
+            return state
+        case ContactChanged(at=at, open=True):
+            match state.phase:
+                case DoorPhase.CLOSED:
+                    out.note(AccessEventKind.DOOR_OPENED, at, "no_grant")
+                    return _opened(state, DoorPhase.OPENING, at)
+                case DoorPhase.UNLOCKED:
+                    assert state.grant_until is not None
+                    if at < state.grant_until:
+                        out.note(AccessEventKind.DOOR_OPENED, at, "granted")
+                        return _opened(state, DoorPhase.OPEN, at)
+                    out.note(AccessEventKind.DOOR_OPENED, at, "no_grant")
+                    return _opened(state, DoorPhase.OPENING, at)
+                case _:
+                    return state  # already open: a repeated report
+        case ContactChanged(at=at, open=False):
+            match state.phase:
+                case DoorPhase.CLOSED | DoorPhase.UNLOCKED:
+                    return state
+                case DoorPhase.FORCED:
+                    out.alert(
+                        AlertKind.DOOR_FORCED, AlertState.CLEARED, Severity.HIGH, at, door=door.id
+                    )
+                case DoorPhase.HELD_OPEN:
+                    out.alert(
+                        AlertKind.DOOR_HELD_OPEN,
+                        AlertState.CLEARED,
+                        Severity.MEDIUM,
+                        at,
+                        door=door.id,
+                        open_s=_seconds(state, at),
+                    )
+                case DoorPhase.OPENING | DoorPhase.OPEN | DoorPhase.PREWARNED:
+                    pass
+            out.note(AccessEventKind.DOOR_CLOSED, at)
+            return state.model_copy(
+                update={"phase": DoorPhase.CLOSED, "opened_at": None, "grant_until": None}
+            )
+        case Tick():
+            return state
+    raise AssertionError(f"unhandled door event {event!r}")  # pragma: no cover
+
+
+def _opened(state: DoorState, phase: DoorPhase, at: datetime) -> DoorState:
+    return state.model_copy(update={"phase": phase, "opened_at": at, "grant_until": None})
+
+
+def _seconds(state: DoorState, at: datetime) -> float:
+    assert state.opened_at is not None
+    return round((at - state.opened_at).total_seconds(), 3)
+
+
+def _expire(state: DoorState, at: datetime, door: DoorConfig, out: _Out) -> DoorState:
+    """Make every move whose deadline has passed at ``at`` (several, after a long pause)."""
+    while True:
+        moved = _expire_once(state, at, door, out)
+        if moved is None:
+            break
+        state = moved
+    if state.burst is BurstPhase.RAISED and (
+        not state.denials or at - state.denials[-1] >= timedelta(seconds=door.burst_window_s)
+    ):
+        out.alert(
+            AlertKind.ACCESS_DENIED_BURST, AlertState.CLEARED, Severity.MEDIUM, at, door=door.id
+        )
+        state = state.model_copy(update={"burst": BurstPhase.QUIET, "denials": ()})
+    return state
+
+
+def _expire_once(state: DoorState, at: datetime, door: DoorConfig, out: _Out) -> DoorState | None:
+    match state.phase:
+        case DoorPhase.UNLOCKED:
+            assert state.grant_until is not None
+            if at >= state.grant_until:
+                return state.model_copy(update={"phase": DoorPhase.CLOSED, "grant_until": None})
+        case DoorPhase.OPENING:
+            if _seconds(state, at) >= door.forced_debounce_s:
+                out.alert(
+                    AlertKind.DOOR_FORCED,
+                    AlertState.RAISED,
+                    Severity.HIGH,
+                    at,
+                    door=door.id,
+                    open_s=_seconds(state, at),
+                )
+                out.note(AccessEventKind.DOOR_FORCED, at)
+                return state.model_copy(update={"phase": DoorPhase.FORCED})
+        case DoorPhase.OPEN:
+            if _seconds(state, at) >= door.prewarn_s:
+                out.commands.append(ReaderAction.WARN)
+                out.note(AccessEventKind.HELD_OPEN_WARNING, at, f"open {door.prewarn_s:g} s")
+                return state.model_copy(update={"phase": DoorPhase.PREWARNED})
+        case DoorPhase.PREWARNED:
+            if _seconds(state, at) >= door.held_open_s:
+                out.alert(
+                    AlertKind.DOOR_HELD_OPEN,
+                    AlertState.RAISED,
+                    Severity.MEDIUM,
+                    at,
+                    door=door.id,
+                    open_s=_seconds(state, at),
+                    limit_s=door.held_open_s,
+                )
+                out.note(AccessEventKind.DOOR_HELD_OPEN, at)
+                return state.model_copy(update={"phase": DoorPhase.HELD_OPEN})
+        case DoorPhase.CLOSED | DoorPhase.HELD_OPEN | DoorPhase.FORCED:
+            pass
+    return None

@@ -1,0 +1,290 @@
+"""The edge's durable access data: allow-list, door states and the access-log outbox.
+
+One SQLite file (``access.sqlite3``) in WAL mode with ``synchronous=FULL``. (Door monitor
+states are not here: they live in the alert outbox, committed with the alerts they raise.)
+
+- ``items``: the allow-list as the hub versioned it (site key and time zone, doors,
+  credentials), plus ``meta.version``, both changed in one transaction per update, so an edge
+  that restarts holds exactly the version it last acknowledged to itself;
+- ``log``: access log records until the hub's ``AccessLogAck`` names them (at-least-once; the
+  hub stores each id once).
+
+``AllowList`` is the in-memory index the decisions use (by reader, by keyed hash); it is
+rebuilt from ``items`` at start and updated after each committed update.
+
+Errors: every ``sqlite3.Error`` is wrapped in ``AccessStoreError``.
+"""
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import TypeAdapter, ValidationError
+
+from devices.access import (
+    SITE_KEY,
+    AccessBody,
+    AccessListUpdate,
+    AccessRecord,
+    AllowEntry,
+    CredentialKind,
+    DoorConfig,
+    SiteAccess,
+    credential_hash,
+)
+from edge.access.chunks import is_stale
+from edge.access.decision import Direction
+
+logger = logging.getLogger(__name__)
+
+FILE_NAME = "access.sqlite3"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    key TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL
+);
+"""
+
+_BODY: TypeAdapter[AccessBody] = TypeAdapter(AccessBody)
+
+
+class AccessStoreError(Exception):
+    """The access store could not read or write its database."""
+
+
+class UpdateOutcome(StrEnum):
+    """What became of an ``AccessListUpdate``."""
+
+    APPLIED = "applied"
+    STALE = "stale"
+    """Nothing new: the edge already holds ``to_version`` or later."""
+    GAP = "gap"
+    """The update starts after the version held: the edge must ask for a catch-up."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderRole:
+    """The door a reader belongs to, and whether it is the entry or the exit reader."""
+
+    door: DoorConfig
+    direction: Direction
+
+
+class AllowList:
+    """The allow-list in memory: what a decision needs, indexed for a constant-time lookup."""
+
+    def __init__(self, version: int = 0, bodies: Iterable[tuple[str, AccessBody]] = ()) -> None:
+        self.version = version
+        self._bodies: dict[str, AccessBody] = {}
+        self.site: SiteAccess | None = None
+        self.zone: ZoneInfo | None = None
+        self._key = b""
+        self.doors: dict[str, DoorConfig] = {}
+        self._readers: dict[str, ReaderRole] = {}
+        self._by_hash: dict[str, AllowEntry] = {}
+        for key, body in bodies:
+            self._bodies[key] = body
+        self._reindex()
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def reader(self, reader_id: str) -> ReaderRole | None:
+        """Return the door and direction of a reader, None for a reader of no door."""
+        return self._readers.get(reader_id)
+
+    def door_of_contact(self, contact_id: str) -> DoorConfig | None:
+        """Return the door a contact watches, if any."""
+        for door in self.doors.values():
+            if door.contact_id == contact_id:
+                return door
+        return None
+
+    def lookup(self, kind: CredentialKind, value: str) -> tuple[str, AllowEntry | None]:
+        """Return the keyed hash of a presented credential and its entry, if any."""
+        digest = credential_hash(self._key, kind, value)
+        entry = self._by_hash.get(digest)
+        return digest, entry if entry is not None and entry.kind is kind else None
+
+    def replace(self, version: int, changes: dict[str, AccessBody | None], *, full: bool) -> None:
+        """Apply committed changes (a snapshot replaces everything)."""
+        if full:
+            self._bodies = {}
+        for key, body in changes.items():
+            if body is None:
+                self._bodies.pop(key, None)
+            else:
+                self._bodies[key] = body
+        self.version = version
+        self._reindex()
+
+    def _reindex(self) -> None:
+        site = self._bodies.get(SITE_KEY)
+        self.site = site if isinstance(site, SiteAccess) else None
+        self._key = bytes.fromhex(self.site.hash_key) if self.site else b""
+        self.zone = None
+        if self.site is not None:
+            try:
+                self.zone = ZoneInfo(self.site.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                logger.error(
+                    "unknown time zone %r for the site: no access decisions", self.site.timezone
+                )
+        self.doors = {b.id: b for b in self._bodies.values() if isinstance(b, DoorConfig)}
+        readers: dict[str, ReaderRole] = {}
+        for door in self.doors.values():
+            readers[door.reader_id] = ReaderRole(door, Direction.ENTRY)
+            if door.exit_reader_id is not None:
+                readers[door.exit_reader_id] = ReaderRole(door, Direction.EXIT)
+        self._readers = readers
+        self._by_hash = {b.hash: b for b in self._bodies.values() if isinstance(b, AllowEntry)}
+
+
+class AccessStore:
+    """The access database of one edge. Thread-safe: every method holds one lock."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        """Wrap an open connection; use ``AccessStore.open`` instead."""
+        self._db = connection
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: Path, sync: Literal["full", "normal"] = "full") -> "AccessStore":
+        """Open (or create) the access database at ``path``."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise AccessStoreError(f"cannot open access store {path}: {exc}") from exc
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise AccessStoreError(f"access store {path} has schema {version}")
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (sqlite3.Error, AccessStoreError) as exc:
+            db.close()
+            if isinstance(exc, AccessStoreError):
+                raise
+            raise AccessStoreError(f"cannot prepare access store {path}: {exc}") from exc
+        return cls(db)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    # --- allow-list ---------------------------------------------------------------------
+
+    def load(self) -> AllowList:
+        """Return the stored allow-list (items that no longer parse are skipped and logged)."""
+        with self._reading() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+            rows = db.execute("SELECT key, body FROM items").fetchall()
+        bodies: list[tuple[str, AccessBody]] = []
+        for key, text in rows:
+            try:
+                bodies.append((key, _BODY.validate_json(text)))
+            except ValidationError:
+                logger.exception("stored allow-list item %s cannot be read; skipped", key)
+        return AllowList(int(row[0]) if row else 0, bodies)
+
+    def apply(self, held: int, update: AccessListUpdate) -> UpdateOutcome:
+        """Store an update if it follows the version ``held``; say what happened."""
+        if is_stale(update, held):
+            return UpdateOutcome.STALE
+        if not update.full and update.from_version != held:
+            return UpdateOutcome.GAP
+        with self._transaction() as db:
+            if update.full:
+                db.execute("DELETE FROM items")
+            for item in update.items:
+                if item.body is None:
+                    db.execute("DELETE FROM items WHERE key = ?", (item.key,))
+                else:
+                    db.execute(
+                        "INSERT INTO items (key, version, body) VALUES (?, ?, ?) "
+                        "ON CONFLICT (key) DO UPDATE SET version = excluded.version, "
+                        "body = excluded.body",
+                        (item.key, item.version, item.body.model_dump_json()),
+                    )
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('version', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(update.to_version),),
+            )
+        return UpdateOutcome.APPLIED
+
+    # --- the access log -------------------------------------------------------------------
+
+    def record(self, records: Sequence[AccessRecord]) -> None:
+        """Append log records (a record id already stored is ignored)."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO log (id, body) VALUES (?, ?)",
+                [(r.id, r.model_dump_json()) for r in records],
+            )
+
+    def pending_log(self, limit: int) -> list[AccessRecord]:
+        """Return the oldest records the hub has not acknowledged."""
+        with self._reading() as db:
+            rows = db.execute("SELECT id, body FROM log ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        records = []
+        for record_id, body in rows:
+            try:
+                records.append(AccessRecord.model_validate_json(body))
+            except ValidationError:
+                logger.exception("access log record %s cannot be read back; not sent", record_id)
+        return records
+
+    def acknowledge(self, ids: Sequence[str]) -> int:
+        """Delete the records the hub has committed; return how many were still stored."""
+        with self._transaction() as db:
+            return db.executemany("DELETE FROM log WHERE id = ?", [(i,) for i in ids]).rowcount
+
+    def log_depth(self) -> int:
+        """Return how many records wait for the hub's acknowledgement."""
+        with self._reading() as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM log").fetchone()
+            return int(count)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise AccessStoreError(f"access store write failed: {exc}") from exc
+                raise
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise AccessStoreError(f"access store read failed: {exc}") from exc

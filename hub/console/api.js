@@ -1,0 +1,110 @@
+// Every request the console makes to the hub goes through this module, so that sign-in
+// (issue 6's auth) can put its token in one place: setAuthorization() and streamUrl().
+
+const BASE = "/api/v1";
+let authorization = null;
+let onUnauthenticated = () => {};
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(`${status}: ${detail}`);
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+/** Send this Authorization header with every later request (scripts, kiosks; the sign-in
+ * form relies on the hub's HttpOnly session cookie instead, which pages cannot read). */
+export function setAuthorization(value) {
+  authorization = value;
+}
+
+/** Call ``handler`` whenever the hub answers 401 (the session ended or never began). */
+export function whenUnauthenticated(handler) {
+  onUnauthenticated = handler;
+}
+
+async function request(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (authorization) headers.Authorization = authorization;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path.startsWith("/") ? path : `${BASE}/${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) {
+    if (response.status === 401 && !path.endsWith("auth/login") && !path.endsWith("auth/me")) onUnauthenticated();
+    let detail = response.statusText;
+    try {
+      const data = await response.json();
+      detail = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail);
+    } catch {
+      // not JSON: keep the status text
+    }
+    throw new ApiError(response.status, detail);
+  }
+  return response.json();
+}
+
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params || {})) {
+    if (value !== undefined && value !== null && value !== "") search.append(key, value);
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+export const api = {
+  cases: (params) => request("GET", `cases${query(params)}`).then((d) => d.items),
+  caseDetail: (id) => request("GET", `cases/${encodeURIComponent(id)}`),
+  caseAction: (id, action, body) =>
+    request("POST", `cases/${encodeURIComponent(id)}/${encodeURIComponent(action)}`, body || {}),
+  alerts: (params) => request("GET", `alerts${query(params)}`).then((d) => d.items),
+  devices: () => request("GET", "devices").then((d) => d.items),
+  edges: () => request("GET", "edges").then((d) => d.items),
+  health: () => request("GET", "health"),
+  caseReadings: (id) => request("GET", `console/cases/${encodeURIComponent(id)}/readings`),
+  sitePlan: () => request("GET", "console/site-plan"),
+  deviceHealth: () => request("GET", "console/device-health").then((d) => d.items),
+  openapi: () => request("GET", "/openapi.json"),
+  me: () => request("GET", "auth/me"),
+  signIn: (username, password) => request("POST", "auth/login", { username, password }),
+  signOut: () => request("POST", "auth/logout", {}),
+
+  /** Return the case's evidence list, or null when this hub has no evidence endpoint. */
+  async caseEvidence(id) {
+    try {
+      const data = await request("GET", `cases/${encodeURIComponent(id)}/evidence`);
+      return Array.isArray(data) ? data : data.items || [];
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 404 || error.status === 405)) {
+        return null;
+      }
+      throw error;
+    }
+  },
+
+  /** Return an object URL of one evidence image (fetched with the same credentials). */
+  async evidenceImage(evidenceId) {
+    const headers = {};
+    if (authorization) headers.Authorization = authorization;
+    const response = await fetch(`${BASE}/evidence/${encodeURIComponent(evidenceId)}`, { headers });
+    if (!response.ok) throw new ApiError(response.status, response.statusText);
+    return URL.createObjectURL(await response.blob());
+  },
+
+  /** Open the live event stream (Server-Sent Events); handlers by event type. */
+  stream(handlers) {
+    const source = new EventSource(`${BASE}/stream`);
+    for (const [type, handler] of Object.entries(handlers)) {
+      if (type === "open" || type === "error") {
+        source.addEventListener(type, handler);
+      } else {
+        source.addEventListener(type, (event) => handler(JSON.parse(event.data)));
+      }
+    }
+    return source;
+  },
+};

@@ -1,0 +1,93 @@
+"""``linli user add`` and ``linli token create``: accounts on a hub's database, from its host.
+
+They take the same ``--data-dir`` / ``--database-url`` as ``linli hub``, migrate the database
+if needed and write through the same repository the API uses. A password is read from the
+terminal (or standard input with ``--password-stdin``), never from the command line, where
+``ps`` and shell history would keep it.
+"""
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hub.auth import Role, new_secret
+from hub.auth_store import AuthStore
+from hub.db import create_hub_engine, migrate
+from hub.errors import InvalidInputError
+from hub.settings import HubSettings
+
+CLI_ACTOR = "linli-cli"
+"""The actor the audit trail records for changes made on the hub's host."""
+
+user_app = typer.Typer(no_args_is_help=True, help="Accounts of people who sign in.")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens for scripts and edges.")
+
+HubDataDir = Annotated[Path, typer.Option(help="The hub's data folder (as for `linli hub`).")]
+DatabaseUrl = Annotated[
+    str | None, typer.Option(help="SQLAlchemy URL; default SQLite in the data folder.")
+]
+Sites = Annotated[
+    list[str] | None, typer.Option("--site", help="A site the account may see (repeat); none: all.")
+]
+
+
+def _store(data_dir: Path, database_url: str | None) -> AuthStore:
+    settings = HubSettings(
+        data_dir=data_dir,
+        database_url=database_url or os.environ.get("LINLI_HUB_DATABASE_URL"),
+    )
+    engine = create_hub_engine(settings.resolved_database_url())
+    migrate(engine)
+    return AuthStore(engine)
+
+
+@user_app.command("add")
+def add_user(
+    username: Annotated[str, typer.Argument(help="The sign-in name.")],
+    role: Annotated[Role, typer.Option(help="admin, operator, responder.")] = Role.OPERATOR,
+    site: Sites = None,
+    display_name: Annotated[str | None, typer.Option(help="Name shown to others.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    data_dir: HubDataDir = Path("linli-data/hub"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an account that signs in to the API and the console."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = _store(data_dir, database_url).create_user(
+            username,
+            password,
+            role,
+            display_name=display_name,
+            sites=frozenset(site) if site else None,
+            actor=CLI_ACTOR,
+        )
+    except InvalidInputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    scope = ", ".join(user.sites) if user.sites else "every site"
+    typer.echo(f"created {user.role} {user.username} (id {user.id}) for {scope}")
+
+
+@token_app.command("create")
+def create_token(
+    name: Annotated[str, typer.Argument(help="What the token is for, e.g. 'sms gateway'.")],
+    role: Annotated[Role, typer.Option(help="admin, operator, responder, edge.")] = Role.OPERATOR,
+    site: Sites = None,
+    data_dir: HubDataDir = Path("linli-data/hub"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Issue an API token and print it (this once: only its hash is stored)."""
+    token = new_secret()
+    _store(data_dir, database_url).issue_api_token(
+        token, name, role, sites=frozenset(site) if site else None, actor=CLI_ACTOR
+    )
+    typer.echo(token)

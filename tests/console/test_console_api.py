@@ -1,0 +1,235 @@
+"""The console's own read endpoints and static files, and the pure site plan and health list."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from devices.kinds import AlertKind, DeviceKind
+from devices.messages import TelemetryBatch, TelemetryPoint
+from devices.payloads import Readings
+from hub.app import create_app
+from hub.cases import CaseStatus
+from hub.console_api import (
+    CONSOLE_ASSETS,
+    build_site_plan,
+    device_health,
+    device_state,
+    nearby_devices,
+)
+from hub.history import ReadingHistory
+from hub.settings import HubSettings
+from hub.store import HubStore
+from tests.hub.conftest import FakeClock
+from tests.hub.factories import T0, make_alert, make_device, make_status
+from tests.hub.http import api_client
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device as the console reads it."""
+
+    id: str
+    location: str
+    kind: str = DeviceKind.SMOKE
+    last_seen: datetime | None = T0
+    last_readings: dict[str, float | bool | str] | None = None
+    created_at: datetime = T0
+
+
+@dataclass(frozen=True)
+class Case:
+    """A case as the console reads it."""
+
+    id: int
+    device_id: str
+    kind: str
+    status: str = CaseStatus.OPEN
+    location: str | None = None
+
+    @property
+    def device_ids(self) -> list[str]:
+        """Return the case's devices."""
+        return [self.device_id]
+
+
+def device(
+    device_id: str,
+    location: str,
+    *,
+    kind: DeviceKind = DeviceKind.SMOKE,
+    last_seen: datetime | None = T0,
+    readings: dict[str, float | bool | str] | None = None,
+) -> Device:
+    """Return a device as the API shows it."""
+    return Device(device_id, location, kind, last_seen, readings)
+
+
+def case(
+    case_id: int,
+    device_id: str,
+    kind: AlertKind,
+    *,
+    status: CaseStatus = CaseStatus.OPEN,
+    location: str | None = None,
+) -> Case:
+    """Return a case as the list shows it."""
+    return Case(case_id, device_id, kind, status, location)
+
+
+# --- the pure core ------------------------------------------------------------------------
+
+
+def test_a_device_shows_its_most_urgent_unfinished_case() -> None:
+    smoke = device("s", "B1/F1")
+    assert device_state(smoke, [AlertKind.BATTERY_LOW, AlertKind.SMOKE]) == "alarm"
+    assert device_state(smoke, [AlertKind.BATTERY_LOW, AlertKind.DOOR_FORCED]) == "security"
+    assert device_state(smoke, [AlertKind.DEVICE_OFFLINE]) == "fault"
+    assert device_state(smoke, []) == "ok"
+    assert device_state(device("n", "B1", last_seen=None), []) == "silent"
+
+
+def test_the_plan_groups_buildings_and_floors_top_floor_first_and_marks_hazards() -> None:
+    devices = [
+        device("b10-f1", "Building 10/Floor 1/Unit 101"),
+        device("b2-f2", "Building 2/Floor 2/Unit 201"),
+        device("b2-f12", "Building 2/Floor 12/Unit 1201/Kitchen"),
+        device("b2-f12-sos", "Building 2/Floor 12/Unit 1202", kind=DeviceKind.SOS_BUTTON),
+        device("yard", "Courtyard"),
+    ]
+    cases = [
+        case(1, "b2-f12", AlertKind.SMOKE),
+        case(2, "b2-f2", AlertKind.BATTERY_LOW),
+        case(3, "b10-f1", AlertKind.SMOKE, status=CaseStatus.RESOLVED),
+    ]
+    plan = build_site_plan(devices, cases)
+    assert [b.name for b in plan.buildings] == ["Building 2", "Building 10", "Courtyard"]
+    building2 = plan.buildings[0]
+    assert [f.name for f in building2.floors] == ["Floor 12", "Floor 2"]
+    assert building2.hazards == 1
+    top = {d.id: d for d in building2.floors[0].devices}
+    assert top["b2-f12"].state == "alarm"
+    assert top["b2-f12"].hazard
+    assert top["b2-f12"].spot == "Unit 1201/Kitchen"
+    assert top["b2-f12"].case_ids == [1]
+    assert not top["b2-f12-sos"].hazard
+    assert building2.floors[1].devices[0].state == "fault"
+    # A resolved case no longer colours its device.
+    assert plan.buildings[1].floors[0].devices[0].state == "ok"
+    assert plan.buildings[2].floors[0].name == "—"
+    assert plan.counts == {"alarm": 1, "security": 0, "fault": 1, "ok": 3, "silent": 0}
+
+
+def test_the_health_list_puts_offline_faulty_and_low_battery_devices_first() -> None:
+    now = T0 + timedelta(hours=3)
+    devices = [
+        device("fine", "B1/F1", last_seen=now, readings={"battery_pct": 90}),
+        device("low", "B1/F1", last_seen=now, readings={"battery_pct": 12, "battery_low": True}),
+        device("quiet", "B1/F2", last_seen=now - timedelta(hours=2)),
+        device("gone", "B1/F3", last_seen=now),
+        device("never", "B1/F3", last_seen=None),
+        Device("new", "B1/F3", last_seen=None, created_at=now - timedelta(minutes=5)),
+    ]
+    cases = [case(1, "gone", AlertKind.DEVICE_OFFLINE), case(2, "low", AlertKind.BATTERY_LOW)]
+    rows = device_health(devices, cases, now)
+    assert [row.id for row in rows] == ["gone", "never", "quiet", "low", "fine", "new"]
+    by_id = {row.id: row for row in rows}
+    assert by_id["gone"].offline
+    assert by_id["gone"].faults == ["device_offline"]
+    assert by_id["quiet"].offline  # heard nothing for two hours
+    assert not by_id["fine"].offline
+    assert not by_id["new"].offline  # registered five minutes ago, not heard yet
+    assert by_id["low"].battery_low
+    assert by_id["low"].battery_pct == 12
+    assert by_id["fine"].nuisance_rate is None
+
+
+def test_readings_around_a_case_include_the_neighbours_in_the_same_unit() -> None:
+    devices = [
+        device("sos", "Building 3/Floor 12/Unit 1201", kind=DeviceKind.SOS_BUTTON),
+        device("co", "Building 3/Floor 12/Unit 1201/Kitchen", kind=DeviceKind.CO),
+        device("next-door", "Building 3/Floor 12/Unit 1202", kind=DeviceKind.CO),
+    ]
+    sos_case = case(1, "sos", AlertKind.SOS, location="Building 3/Floor 12/Unit 1201")
+    assert nearby_devices(sos_case, devices) == ["sos", "co"]
+    assert nearby_devices(case(2, "sos", AlertKind.SOS), devices) == ["sos"]
+
+
+# --- through the app ----------------------------------------------------------------------
+
+
+def test_only_the_console_files_are_served() -> None:
+    assert {"index.html", "console.js", "api.js", "console.css"} <= CONSOLE_ASSETS
+
+
+async def test_the_page_and_its_assets_are_served_and_nothing_else(tmp_path: Path) -> None:
+    app = create_app(HubSettings(data_dir=tmp_path, start_ingest=False))
+    async with api_client(app) as http:
+        page = await http.get("/console")
+        script = await http.get("/console/console.js")
+        escape = await http.get("/console/..%2Fapp.py")
+        unknown = await http.get("/console/secrets.txt")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    # No asset comes from anywhere but the hub.
+    assert "http://" not in page.text
+    assert "https://" not in page.text
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert escape.status_code == 404
+    assert unknown.status_code == 404
+
+
+async def test_case_readings_come_from_the_hub_history(tmp_path: Path) -> None:
+    clock = FakeClock(T0 + timedelta(minutes=10))
+    app = create_app(HubSettings(data_dir=tmp_path, start_ingest=False), clock=clock)
+    async with api_client(app) as http:
+        store: HubStore = app.state.store
+        sos = make_device("sos", kind=DeviceKind.SOS_BUTTON, location="B3/F12/U1201")
+        co = make_device("co", kind=DeviceKind.CO, location="B3/F12/U1201")
+        store.record_edge_status(make_status(devices=[sos, co]), T0)
+        store.ingest_alerts([make_alert(device_id="sos", kind=AlertKind.SOS, ts=T0)], T0)
+        [opened] = store.list_cases()
+        history: ReadingHistory = app.state.history
+        history.worker.submit(
+            ("e1", TelemetryPoint(device_id="co", ts=T0 + timedelta(minutes=m), readings=r))
+            for m, r in [(-40, Readings(co_ppm=1)), (-5, Readings(co_ppm=30)), (5, Readings())]
+        )
+        history.stop()  # writes what is queued
+        response = await http.get(f"/api/v1/console/cases/{opened.id}/readings")
+        plan = await http.get("/api/v1/console/site-plan")
+        health = await http.get("/api/v1/console/device-health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["device_ids"] == ["sos", "co"]
+    assert body["end"] == (T0 + timedelta(minutes=10)).isoformat().replace("+00:00", "Z")
+    # 40 min before is outside the window; a point without readings is not kept.
+    assert [s["readings"] for s in body["samples"]] == [{"co_ppm": 30.0}]
+    assert plan.status_code == 200
+    assert plan.json()["counts"]["alarm"] == 1
+    assert {row["id"] for row in health.json()["items"]} == {"sos", "co"}
+
+
+async def test_readings_need_a_caller_a_device_and_an_aware_time_window(tmp_path: Path) -> None:
+    app = create_app(HubSettings(data_dir=tmp_path, start_ingest=False))
+    async with api_client(app) as http:
+        no_device = await http.get(
+            "/api/v1/console/readings",
+            params={"start": "2025-03-01T00:00:00Z", "end": "2025-03-01T01:00:00Z"},
+        )
+        naive = await http.get(
+            "/api/v1/console/readings",
+            params={"device_id": "x", "start": "2025-03-01T00:00:00", "end": "2025-03-01T01:00"},
+        )
+        missing_case = await http.get("/api/v1/console/cases/999/readings")
+        forged = await http.get(
+            "/api/v1/console/site-plan", headers={"authorization": "Bearer lnl_forged"}
+        )
+        page = await http.get("/console", headers={"authorization": ""})
+        batch = TelemetryBatch(edge_id="e1", points=[])
+        app.state.history.submit(batch)  # an empty batch is accepted and ignored
+    assert no_device.status_code == 422
+    assert naive.status_code == 422
+    assert missing_case.status_code == 404
+    # The data needs a signed-in caller; the page itself (with its sign-in form) does not.
+    assert forged.status_code == 401
+    assert page.status_code == 200

@@ -1,0 +1,128 @@
+"""The edge's durable allow-list and access-log outbox."""
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from devices.access import (
+    SITE_KEY,
+    AccessEventKind,
+    AccessItem,
+    AccessListUpdate,
+    AccessRecord,
+    AccessRule,
+    AllowEntry,
+    CredentialKind,
+    DoorConfig,
+    SiteAccess,
+    credential_hash,
+)
+from edge.access.decision import Direction
+from edge.access.store import AccessStore, AccessStoreError, UpdateOutcome
+
+KEY_HEX = "11" * 32
+SITE = SiteAccess(timezone="Asia/Shanghai", hash_key=KEY_HEX)
+GATE = DoorConfig(id="gate", reader_id="gate-reader", exit_reader_id="gate-exit", contact_id="gd")
+
+
+def card(credential_id: int, number: str) -> AllowEntry:
+    return AllowEntry(
+        credential_id=credential_id,
+        person_id=100 + credential_id,
+        kind=CredentialKind.CARD,
+        hash=credential_hash(bytes.fromhex(KEY_HEX), CredentialKind.CARD, number),
+        rules=(AccessRule(doors=frozenset({"gate"})),),
+    )
+
+
+def snapshot(version: int, *entries: AllowEntry) -> AccessListUpdate:
+    return AccessListUpdate(
+        edge_id="edge-1",
+        from_version=0,
+        to_version=version,
+        full=True,
+        items=[
+            AccessItem(key=SITE_KEY, version=1, body=SITE),
+            AccessItem(key="door:gate", version=1, body=GATE),
+            *(AccessItem(key=f"cred:{e.credential_id}", version=version, body=e) for e in entries),
+        ],
+    )
+
+
+def test_a_snapshot_then_deltas_survive_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "access.sqlite3"
+    store = AccessStore.open(path)
+    assert store.apply(0, snapshot(3, card(1, "AA01"), card(2, "AA02"))) is UpdateOutcome.APPLIED
+    revoke = AccessListUpdate(
+        edge_id="edge-1",
+        from_version=3,
+        to_version=4,
+        items=[
+            AccessItem(key="cred:1", version=4, body=None),
+            AccessItem(key="cred:3", version=4, body=card(3, "AA03")),
+        ],
+    )
+    assert store.apply(3, revoke) is UpdateOutcome.APPLIED
+    store.close()
+
+    allow = AccessStore.open(path).load()
+    assert allow.version == 4
+    assert len(allow) == 2
+    assert allow.lookup(CredentialKind.CARD, "aa03")[1] == card(3, "AA03")
+    assert allow.lookup(CredentialKind.CARD, "AA01")[1] is None
+    assert allow.lookup(CredentialKind.PIN, "AA02")[1] is None  # same text, other kind
+    assert allow.reader("gate-exit") is not None
+    role = allow.reader("gate-exit")
+    assert role is not None
+    assert (role.door.id, role.direction) == ("gate", Direction.EXIT)
+    assert allow.reader("lobby-reader") is None
+    assert allow.door_of_contact("gd") == GATE
+    assert str(allow.zone) == "Asia/Shanghai"
+
+
+def test_updates_out_of_order_are_refused_as_stale_or_gap(tmp_path: Path) -> None:
+    store = AccessStore.open(tmp_path / "a.sqlite3")
+    store.apply(0, snapshot(5, card(1, "AA01")))
+    old = AccessListUpdate(edge_id="edge-1", from_version=3, to_version=5)
+    skip = AccessListUpdate(edge_id="edge-1", from_version=6, to_version=7)
+    assert store.apply(5, old) is UpdateOutcome.STALE
+    assert store.apply(5, skip) is UpdateOutcome.GAP
+    assert store.apply(5, snapshot(5)) is UpdateOutcome.STALE
+    # A snapshot of a lower version is the truth of a hub whose database was replaced.
+    assert store.apply(5, snapshot(2)) is UpdateOutcome.APPLIED
+    assert store.load().version == 2
+    assert len(store.load()) == 0
+
+
+def test_the_access_log_is_kept_until_acknowledged_and_stored_once_per_id(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite3"
+    store = AccessStore.open(path)
+    records = [
+        AccessRecord(
+            id=f"record-{i:04d}",
+            edge_id="edge-1",
+            door_id="gate",
+            kind=AccessEventKind.DENIED,
+            ts=datetime(2026, 11, 20, tzinfo=UTC),
+            reason="unknown_credential",
+        )
+        for i in range(5)
+    ]
+    store.record(records[:3])
+    store.record(records)  # the first three again: ignored
+    assert store.log_depth() == 5
+    assert [r.id for r in store.pending_log(2)] == ["record-0000", "record-0001"]
+    assert store.acknowledge(["record-0000", "record-0001", "unknown-0000"]) == 2
+    store.close()
+    again = AccessStore.open(path)
+    assert [r.id for r in again.pending_log(10)] == ["record-0002", "record-0003", "record-0004"]
+
+
+def test_a_store_of_an_unknown_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version=99")
+    with pytest.raises(AccessStoreError):
+        AccessStore.open(path)

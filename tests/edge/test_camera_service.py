@@ -1,0 +1,269 @@
+"""The edge's evidence upload against a real Mosquitto, a plain client playing the hub."""
+
+import asyncio
+import contextlib
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiomqtt
+import cv2
+import numpy as np
+
+from devices.camera import CameraConfig, EvidenceAck, EvidenceImage
+from devices.kinds import AlertKind, DeviceKind
+from devices.messages import Alert
+from devices.registry import Device
+from devices.topics import EdgeChannel, edge_topic
+from edge.camera.analytics import Box
+from edge.camera.evidence import Snapshot, evidence_images
+from edge.camera.service import CameraService
+from edge.detection import AlertDecision
+from linli.brokers import MosquittoProcess
+
+EDGE = "edge-cam"
+TS = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
+
+
+class NoDelay:
+    """A backoff that waits a tenth of a second."""
+
+    def next_delay(self) -> float:
+        """Return a short delay."""
+        return 0.1
+
+    def reset(self) -> None:
+        """Nothing to forget."""
+
+
+async def never_commit(_device: Device, _decisions: list[AlertDecision]) -> list[Alert]:
+    """Fail: no camera runs in these tests, so nothing is committed."""
+    raise AssertionError("no alerts expected")
+
+
+async def never_seen(_device: Device) -> None:
+    """Fail: no camera runs in these tests."""
+    raise AssertionError("no camera expected")
+
+
+async def test_spooled_pictures_are_resent_until_acked_and_a_bad_ack_changes_nothing(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    counters: dict[str, int] = {}
+
+    def count(name: str, n: int = 1) -> None:
+        counters[name] = counters.get(name, 0) + n
+
+    service = CameraService(
+        [],
+        {},
+        edge_id=EDGE,
+        data_dir=tmp_path,
+        hub_host="127.0.0.1",
+        hub_port=mosquitto.port,
+        resend_after_s=0.5,
+        commit=never_commit,
+        seen=never_seen,
+        count=count,
+        clock=lambda: TS,
+        backoff=NoDelay,
+    )
+    frame = np.full((48, 64, 3), 120, np.uint8)
+    snapshot = Snapshot(
+        EDGE, "cam-1", "a" * 32, AlertKind.CAMERA_FIRE, TS, None, Box(1, 1, 9, 9), frame
+    )
+    camera = CameraConfig(device="cam-1", source="x.avi")
+    images = evidence_images(snapshot, camera)
+    for image in images:
+        service.spool.put(image)
+
+    received: list[str] = []
+    async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="fake-hub") as hub:
+        await hub.subscribe(edge_topic(EDGE, EdgeChannel.EVIDENCE), qos=1)
+        task = asyncio.create_task(service.run())
+        ack_topic = edge_topic(EDGE, EdgeChannel.EVIDENCE_ACK)
+        try:
+            async with asyncio.timeout(15):
+                async for message in hub.messages:
+                    assert isinstance(message.payload, bytes)
+                    received.append(EvidenceImage.model_validate_json(message.payload).id)
+                    if len(received) == 2:
+                        # Garbage first: the edge counts it, keeps its pictures, goes on.
+                        await hub.publish(ack_topic, b"{not an ack", qos=1)
+                    if len(received) == 4:  # both sent again: nothing was acknowledged
+                        ids = [i.id for i in images]
+                        await hub.publish(ack_topic, EvidenceAck(ids=ids).model_dump_json(), qos=1)
+                        break
+                for _ in range(200):  # the acks are applied in a worker thread
+                    if not service.spool.depth():
+                        break
+                    await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    assert service.spool.depth() == 0
+    assert received == [i.id for i in images] * 2
+    assert counters["camera.evidence_ack_rejected"] == 1
+    assert counters["camera.evidence_acked"] == 2
+
+
+def write_motion_video(path: Path) -> Path:
+    """Write a 2 s MJPG video: a textured scene with a block moving across it."""
+    rng = np.random.default_rng(5)
+    base = cv2.resize(
+        rng.integers(60, 190, size=(30, 40, 3), dtype=np.uint8),
+        (320, 240),
+        interpolation=cv2.INTER_CUBIC,
+    )
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (320, 240))
+    assert writer.isOpened()
+    for i in range(50):
+        image = base.copy()
+        if i >= 10:
+            x = 20 + i * 5
+            cv2.rectangle(image, (x, 80), (x + 40, 160), (0, 0, 255), -1)
+        writer.write(image)
+    writer.release()
+    return path
+
+
+async def test_a_full_spool_drops_and_counts_the_least_urgent_pictures(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    counters: dict[str, int] = {}
+    two_dropped = asyncio.Event()
+
+    def count(name: str, n: int = 1) -> None:
+        counters[name] = counters.get(name, 0) + n
+        if counters.get("camera.evidence_dropped", 0) >= 2:
+            two_dropped.set()
+
+    async def commit(device: Device, decisions: list[AlertDecision]) -> list[Alert]:
+        return [
+            Alert(
+                id=uuid.uuid4().hex,
+                edge_id=EDGE,
+                device_id=device.id,
+                kind=d.kind,
+                state=d.state,
+                severity=d.severity,
+                ts=d.event_time,
+                detected_at=TS,
+                reason=d.reason,
+            )
+            for d in decisions
+        ]
+
+    camera = CameraConfig.model_validate(
+        {
+            "device": "cam-1",
+            "source": str(write_motion_video(tmp_path / "motion.avi")),
+            "fire": False,
+            "smoke": False,
+            "tamper": False,
+            "zones": [{"name": "all", "polygon": [[0, 0], [1, 0], [1, 1]], "rules": ["motion"]}],
+        }
+    )
+    device = Device(id="cam-1", kind=DeviceKind.CAMERA, location="Test/Cam")
+    service = CameraService(
+        [camera],
+        {"cam-1": device},
+        edge_id=EDGE,
+        data_dir=tmp_path,
+        hub_host="127.0.0.1",
+        hub_port=mosquitto.port,  # nobody acknowledges: the spool only grows
+        resend_after_s=60,
+        commit=commit,
+        seen=never_seen,
+        count=count,
+        clock=lambda: TS,
+        backoff=NoDelay,
+        spool_max_files=2,
+    )
+    frame = np.full((48, 64, 3), 120, np.uint8)
+    fire = Snapshot(EDGE, "cam-1", "a" * 32, AlertKind.CAMERA_FIRE, TS, None, None, frame)
+    fire_images = evidence_images(fire, CameraConfig(device="cam-1", source="x.avi"))
+    for image in fire_images:
+        service.spool.put(image)
+    task = asyncio.create_task(service.run())
+    try:
+        async with asyncio.timeout(15):
+            await two_dropped.wait()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert counters["camera.evidence_spooled"] == 2
+    assert counters["camera.evidence_dropped.camera_motion"] == 2
+    assert counters["camera.evidence_dropped"] == 2
+    assert [i.id for i in service.spool.pending(10)] == [i.id for i in fire_images]
+
+
+def ignore(_name: str, _n: int = 1) -> None:
+    """Count nothing."""
+
+
+async def test_a_cap_lowered_since_the_last_run_applies_at_start_and_opencv_gets_one_thread(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    frame = np.full((48, 64, 3), 120, np.uint8)
+    camera = CameraConfig(device="cam-1", source="x.avi")
+    person = Snapshot(EDGE, "cam-1", "p" * 32, AlertKind.CAMERA_PERSON, TS, None, None, frame)
+    fire = Snapshot(EDGE, "cam-1", "f" * 32, AlertKind.CAMERA_FIRE, TS, None, None, frame)
+    earlier = CameraService(
+        [],
+        {},
+        edge_id=EDGE,
+        data_dir=tmp_path,
+        hub_host="127.0.0.1",
+        hub_port=mosquitto.port,
+        resend_after_s=60,
+        commit=never_commit,
+        seen=never_seen,
+        count=ignore,
+        clock=lambda: TS,
+        backoff=NoDelay,
+    )
+    fire_images = evidence_images(fire, camera)
+    for image in evidence_images(person, camera) + fire_images:
+        earlier.spool.put(image)
+    counters: dict[str, int] = {}
+    dropped = asyncio.Event()
+
+    def count(name: str, n: int = 1) -> None:
+        counters[name] = counters.get(name, 0) + n
+        if name == "camera.evidence_dropped":
+            dropped.set()
+
+    service = CameraService(
+        [],
+        {},
+        edge_id=EDGE,
+        data_dir=tmp_path,
+        hub_host="127.0.0.1",
+        hub_port=mosquitto.port,
+        resend_after_s=60,
+        commit=never_commit,
+        seen=never_seen,
+        count=count,
+        clock=lambda: TS,
+        backoff=NoDelay,
+        spool_max_files=2,
+        cv_threads=1,
+    )
+    cv2.setNumThreads(3)
+    task = asyncio.create_task(service.run())
+    try:
+        async with asyncio.timeout(10):
+            await dropped.wait()
+        await asyncio.sleep(0)  # the workers (none here) start right after the cap
+        threads = cv2.getNumThreads()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        cv2.setNumThreads(-1)  # OpenCV's default again, for the tests that follow
+    assert threads == 1, "OpenCV's pool is set for the camera workers"
+    assert counters["camera.evidence_dropped.camera_person"] == 2
+    assert [i.id for i in service.spool.pending(10)] == [i.id for i in fire_images]

@@ -1,0 +1,143 @@
+"""The hub's access link on a real Mosquitto: catch-up answers, log ingest, bad messages."""
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import httpx
+import pytest
+
+from devices.access import (
+    AccessEventKind,
+    AccessListUpdate,
+    AccessLogAck,
+    AccessLogBatch,
+    AccessRecord,
+    AccessSyncRequest,
+    AllowEntry,
+)
+from devices.topics import EdgeChannel, edge_topic
+from hub.app import create_app
+from hub.settings import HubSettings
+from linli.brokers import MosquittoProcess
+from tests.hub.http import api_client
+
+pytestmark = pytest.mark.mosquitto
+
+EDGE = "edge-s"
+API = "/api/v1/access"
+
+
+async def until(check: Any, what: str) -> Any:
+    """Poll an async ``check`` until it returns something truthy; fail after 15 s."""
+    try:
+        async with asyncio.timeout(15):
+            while True:
+                if result := await check():
+                    return result
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        pytest.fail(f"timed out waiting for: {what}")
+
+
+async def test_an_edge_catches_up_and_its_log_is_stored_once_and_acknowledged(
+    tmp_path: Path, mosquitto: MosquittoProcess
+) -> None:
+    settings = HubSettings(
+        data_dir=tmp_path, mqtt_port=mosquitto.port, mqtt_client_id=f"hub-{uuid.uuid4().hex[:6]}"
+    )
+    async with (
+        api_client(create_app(settings)) as http,
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as edge,
+    ):
+        await edge.subscribe(
+            [
+                (edge_topic(EDGE, EdgeChannel.ACCESS_LIST), 1),
+                (edge_topic(EDGE, EdgeChannel.ACCESS_ACK), 1),
+            ]
+        )
+
+        async def connected() -> bool:
+            return bool((await http.get(f"{API}/status")).json()["connected"])
+
+        await until(connected, "the access link to connect")
+        await http.post(f"{API}/sites", json={"edge_id": EDGE, "name": "S"})
+        await http.put(f"{API}/sites/{EDGE}/doors/gate", json={"id": "gate", "reader_id": "r"})
+        person = (await http.post(f"{API}/people", json={"edge_id": EDGE, "name": "P"})).json()
+        credential = (
+            await http.post(
+                f"{API}/people/{person['id']}/credentials", json={"kind": "pin", "value": "2468"}
+            )
+        ).json()
+
+        messages = edge.messages
+        request = AccessSyncRequest(edge_id=EDGE, have_version=0)
+        await edge.publish(
+            edge_topic(EDGE, EdgeChannel.ACCESS_SYNC), request.model_dump_json(), qos=1
+        )
+        async with asyncio.timeout(10):
+            message = await anext(messages)
+        snapshot = AccessListUpdate.model_validate_json(bytes(message.payload))
+        assert snapshot.full
+        assert snapshot.to_version == 3
+        assert {i.key for i in snapshot.items} == {"site", "door:gate", f"cred:{credential['id']}"}
+
+        # The hub knows the edge's version now: a revocation is pushed at once, as a delta.
+        await http.post(f"{API}/credentials/{credential['id']}/revoke")
+        async with asyncio.timeout(5):
+            message = await anext(messages)
+        delta = AccessListUpdate.model_validate_json(bytes(message.payload))
+        assert (delta.full, delta.from_version, delta.to_version) == (False, 3, 4)
+        (item,) = delta.items
+        assert isinstance(item.body, AllowEntry)
+        assert item.body.status == "revoked"
+
+        record = AccessRecord(
+            id="rec-00000001",
+            edge_id=EDGE,
+            door_id="gate",
+            kind=AccessEventKind.DENIED,
+            ts=datetime(2026, 11, 20, tzinfo=UTC),
+            reason="revoked",
+        )
+        batch = AccessLogBatch(edge_id=EDGE, records=[record, record])
+        for _ in range(2):  # a re-send after a lost ack
+            await edge.publish(
+                edge_topic(EDGE, EdgeChannel.ACCESS_LOG), batch.model_dump_json(), qos=1
+            )
+            async with asyncio.timeout(5):
+                message = await anext(messages)
+            assert AccessLogAck.model_validate_json(bytes(message.payload)).ids == [record.id] * 2
+        log = (await http.get(f"{API}/log")).json()["items"]
+        assert [r["id"] for r in log] == [record.id]
+
+        # Bad messages: counted, nothing stored, the link goes on.
+        bad = [
+            (edge_topic(EDGE, EdgeChannel.ACCESS_LOG), b"not json"),
+            (edge_topic(EDGE, EdgeChannel.ACCESS_SYNC), b'{"edge_id": "edge-s"}'),
+            (edge_topic("edge-other", EdgeChannel.ACCESS_LOG), batch.model_dump_json().encode()),
+            (
+                edge_topic(EDGE, EdgeChannel.ACCESS_SYNC),
+                json.dumps({"edge_id": "x", "have_version": 0}).encode(),
+            ),
+        ]
+        for topic, payload in bad:
+            await edge.publish(topic, payload, qos=1)
+
+        async def counted() -> dict[str, int] | None:
+            counters: dict[str, int] = (await http.get(f"{API}/status")).json()["counters"]
+            done = (
+                counters.get("rejected.malformed") == 2
+                and counters.get("rejected.edge_mismatch") == 2
+            )
+            return counters if done else None
+
+        counters = await until(counted, "the bad messages counted")
+        assert counters["log_new"] == 1
+        assert counters["log_duplicate"] == 3
+        assert len((await http.get(f"{API}/log")).json()["items"]) == 1
+        assert (await http.get(f"{API}/status")).status_code == httpx.codes.OK

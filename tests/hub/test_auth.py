@@ -1,0 +1,138 @@
+"""The pure auth core: roles, the route policy, password and token hashing, the throttle."""
+
+from datetime import timedelta
+
+import pytest
+
+from hub.auth import (
+    MIN_PASSWORD_LENGTH,
+    ROLE_PERMISSIONS,
+    TOKEN_PREFIX,
+    ForbiddenError,
+    Permission,
+    Principal,
+    Role,
+    SignInThrottle,
+    authorize,
+    hash_password,
+    new_salt,
+    new_secret,
+    required_permission,
+    same_secret,
+    secret_hash,
+    verify_password,
+)
+from tests.hub.factories import T0
+
+OPERATOR = Principal(name="li", role=Role.OPERATOR, sites=frozenset({"courtyard-a"}))
+RESPONDER = Principal(name="zhang", role=Role.RESPONDER, sites=frozenset({"courtyard-a"}))
+ADMIN = Principal(name="root", role=Role.ADMIN)
+EDGE = Principal(name="edge-courtyard", role=Role.EDGE, sites=frozenset({"courtyard-a"}))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "needed"),
+    [
+        ("POST", "/api/v1/auth/login", None),
+        ("GET", "/api/v1/health", None),
+        ("GET", "/api/v1/auth/me", Permission.SIGNED_IN),
+        ("POST", "/api/v1/auth/logout", Permission.SIGNED_IN),
+        ("GET", "/api/v1/cases", Permission.READ),
+        ("GET", "/api/v1/cases/7", Permission.READ),
+        ("GET", "/api/v1/stream", Permission.READ),
+        ("POST", "/api/v1/cases/7/acknowledge", Permission.ACT),
+        ("POST", "/api/v1/cases/7/resolve", Permission.ACT),
+        ("POST", "/api/v1/cases/7/accept", Permission.RESPOND),
+        ("POST", "/api/v1/cases/7/decline", Permission.RESPOND),
+        ("POST", "/api/v1/silences", Permission.ACT),
+        ("POST", "/api/v1/devices", Permission.MANAGE),
+        ("POST", "/api/v1/households", Permission.MANAGE),
+        ("DELETE", "/api/v1/households/3", Permission.MANAGE),
+        ("GET", "/api/v1/users", Permission.ADMINISTER),
+        ("POST", "/api/v1/users", Permission.ADMINISTER),
+        ("POST", "/api/v1/tokens", Permission.ADMINISTER),
+        ("DELETE", "/api/v1/tokens/4", Permission.ADMINISTER),
+        ("POST", "/api/v1/evidence", Permission.UPLOAD),
+        ("OPTIONS", "/api/v1/cases", Permission.ADMINISTER),
+        ("GET", "/api/v1/health/extra", Permission.READ),
+    ],
+)
+def test_each_route_needs_one_permission(method: str, path: str, needed: Permission) -> None:
+    assert required_permission(method, path) == needed
+
+
+def test_roles_grant_what_the_policy_says() -> None:
+    assert ROLE_PERMISSIONS[Role.ADMIN] == frozenset(Permission)
+    assert OPERATOR.can(Permission.ACT)
+    assert OPERATOR.can(Permission.MANAGE)
+    assert not OPERATOR.can(Permission.ADMINISTER)
+    assert RESPONDER.can(Permission.RESPOND)
+    assert RESPONDER.can(Permission.READ)
+    assert not RESPONDER.can(Permission.ACT)
+    assert not EDGE.can(Permission.READ)
+
+
+def test_authorize_checks_role_and_site() -> None:
+    authorize(OPERATOR, Permission.ACT, "courtyard-a")
+    authorize(ADMIN, Permission.ADMINISTER, "anywhere")
+    with pytest.raises(ForbiddenError, match="responder may not act"):
+        authorize(RESPONDER, Permission.ACT, "courtyard-a")
+    with pytest.raises(ForbiddenError, match="not allowed at site courtyard-b"):
+        authorize(OPERATOR, Permission.READ, "courtyard-b")
+    assert not OPERATOR.covers(None), "a scoped principal does not see records of no site"
+    assert ADMIN.covers(None)
+
+
+def test_passwords_are_salted_scrypt_and_verify() -> None:
+    stored = hash_password("correct horse battery", new_salt())
+    assert stored.startswith("scrypt$16384$8$1$")
+    assert "correct horse" not in stored
+    assert verify_password("correct horse battery", stored)
+    assert not verify_password("correct horse batterY", stored)
+    assert hash_password("correct horse battery", new_salt()) != stored
+
+
+@pytest.mark.parametrize("stored", ["", "plain", "md5$x$y$z$a$b", "scrypt$1$8$1$!!$!!"])
+def test_a_malformed_stored_hash_never_verifies(stored: str) -> None:
+    assert not verify_password("anything at all", stored)
+
+
+def test_short_passwords_are_refused() -> None:
+    with pytest.raises(ValueError, match=str(MIN_PASSWORD_LENGTH)):
+        hash_password("x" * (MIN_PASSWORD_LENGTH - 1), new_salt())
+
+
+def test_tokens_are_random_and_stored_as_hashes() -> None:
+    a, b = new_secret(), new_secret()
+    assert a != b
+    assert a.startswith(TOKEN_PREFIX)
+    assert len(a) > 40
+    assert secret_hash(a) != a
+    assert len(secret_hash(a)) == 64
+    assert same_secret(a, a)
+    assert not same_secret(a, b)
+
+
+def test_the_throttle_refuses_after_five_failures_until_the_window_passes() -> None:
+    throttle = SignInThrottle()
+    for i in range(5):
+        assert throttle.allowed("li", T0 + timedelta(seconds=i))
+        throttle.failed("li", T0 + timedelta(seconds=i))
+    assert not throttle.allowed("li", T0 + timedelta(seconds=10))
+    assert throttle.allowed("wang", T0 + timedelta(seconds=10)), "other users are not affected"
+    assert throttle.allowed("li", T0 + timedelta(minutes=5, seconds=5))
+
+
+def test_a_successful_sign_in_forgets_the_failures() -> None:
+    throttle = SignInThrottle()
+    for _ in range(4):
+        throttle.failed("li", T0)
+    throttle.succeeded("li")
+    for _ in range(4):
+        throttle.failed("li", T0)
+    assert throttle.allowed("li", T0)
+
+
+@pytest.mark.parametrize("path", ["/r/abc/status", "/console", "/docs", "/metrics", "/api/v1x"])
+def test_paths_outside_the_api_are_not_guarded_by_it(path: str) -> None:
+    assert required_permission("GET", path) is None

@@ -1,0 +1,139 @@
+"""Who sees and moves which case: site scopes, a responder's own cases, the live stream."""
+
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from devices.kinds import AlertKind, Severity
+from hub.api import visible_to
+from hub.app import create_app
+from hub.events import AlertReceived, CaseChanged, EventsDropped
+from hub.settings import HubSettings
+from hub.store import HubStore
+from tests.hub.factories import T0, make_alert
+from tests.hub.http import api_client
+from tests.hub.test_events import alert_view, case_view
+
+PASSWORD = "a long enough password"
+LANYUAN_SMOKE = {"id": "b3-smoke", "kind": "smoke", "location": "Building 3/Floor 2/Unit 201"}
+MEIYUAN_SMOKE = {"id": "b9-smoke", "kind": "smoke", "location": "Building 9/Floor 1/Unit 101"}
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> FastAPI:
+    """Return a hub app on a fresh database, without MQTT."""
+    return create_app(HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False))
+
+
+@pytest.fixture
+async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Two sites, each with a grid and a responder, and one smoke case in each."""
+    async with api_client(app) as client:
+        for site, building, worker in (
+            ("lanyuan", "Building 3", "wang"),
+            ("meiyuan", "Building 9", "zhao"),
+        ):
+            await put(client, f"/api/v1/sites/{site}", {"id": site, "name": site.title()})
+            grid = {"id": f"g-{site}", "site_id": site, "name": building, "places": [building]}
+            await put(client, f"/api/v1/grids/g-{site}", grid)
+            responder = {"id": worker, "site_id": site, "name": worker, "role": "grid_worker"}
+            await put(client, f"/api/v1/responders/{worker}", responder)
+        for device in (LANYUAN_SMOKE, MEIYUAN_SMOKE):
+            assert (await client.post("/api/v1/devices", json=device)).status_code == 201
+        yield client
+
+
+async def put(client: httpx.AsyncClient, url: str, body: Mapping[str, object]) -> None:
+    response = await client.put(url, json=body)
+    assert response.status_code == 200, response.text
+
+
+def open_case(app: FastAPI, device_id: str) -> int:
+    store: HubStore = app.state.store
+    alert = make_alert(device_id=device_id, kind=AlertKind.SMOKE, severity=Severity.CRITICAL)
+    [case] = store.ingest_alerts([alert], T0).cases_opened
+    return case.id
+
+
+async def signed_in(
+    admin: httpx.AsyncClient, app: FastAPI, username: str, role: str, sites: list[str]
+) -> httpx.AsyncClient:
+    """Create an account and return a client holding its session token."""
+    user = {"username": username, "password": PASSWORD, "role": role, "sites": sites}
+    assert (await admin.post("/api/v1/users", json=user)).status_code == 201
+    login = await admin.post(
+        "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
+    )
+    token = login.json()["token"]
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://hub.test",
+        headers={"authorization": f"Bearer {token}"},
+    )
+
+
+async def test_a_scoped_operator_sees_and_moves_only_its_sites_cases(
+    app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    ours, theirs = open_case(app, MEIYUAN_SMOKE["id"]), open_case(app, LANYUAN_SMOKE["id"])
+    cases = (await admin.get("/api/v1/cases")).json()["items"]
+    assert {c["id"]: c["site_id"] for c in cases} == {ours: "meiyuan", theirs: "lanyuan"}
+    async with await signed_in(admin, app, "op-mei", "operator", ["meiyuan"]) as operator:
+        listed = (await operator.get("/api/v1/cases")).json()["items"]
+        assert [c["id"] for c in listed] == [ours]
+        assert (await operator.get(f"/api/v1/cases/{ours}")).status_code == 200
+        assert (await operator.get(f"/api/v1/cases/{theirs}")).status_code == 404
+        refused = await operator.post(f"/api/v1/cases/{theirs}/acknowledge")
+        assert refused.status_code == 404
+        assert (await operator.post(f"/api/v1/cases/{ours}/acknowledge")).status_code == 200
+    untouched = (await admin.get(f"/api/v1/cases/{theirs}")).json()
+    assert untouched["acknowledged_at"] is None
+
+
+async def test_a_responder_of_another_site_cannot_take_a_case(
+    app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    case_id = open_case(app, LANYUAN_SMOKE["id"])
+    dispatched = await admin.post(f"/api/v1/cases/{case_id}/dispatch", json={"assignee": "wang"})
+    assert dispatched.json()["assignee"] == "wang"
+    async with await signed_in(admin, app, "zhao", "responder", ["meiyuan"]) as zhao:
+        assert (await zhao.post(f"/api/v1/cases/{case_id}/accept")).status_code == 404
+        assert (await zhao.get(f"/api/v1/cases/{case_id}")).status_code == 404
+    status = (await admin.get(f"/api/v1/cases/{case_id}")).json()["status"]
+    assert status == "dispatched"
+
+
+async def test_a_responder_takes_only_a_case_assigned_to_them(
+    app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    case_id = open_case(app, LANYUAN_SMOKE["id"])
+    await admin.post(f"/api/v1/cases/{case_id}/dispatch", json={"assignee": "wang"})
+    async with await signed_in(admin, app, "li", "responder", ["lanyuan"]) as li:
+        refused = await li.post(f"/api/v1/cases/{case_id}/accept")
+        assert refused.status_code == 403
+        assert "not assigned to li" in refused.json()["detail"]
+        assert (await li.post(f"/api/v1/cases/{case_id}/acknowledge")).status_code == 403
+    async with await signed_in(admin, app, "wang", "responder", ["lanyuan"]) as wang:
+        accepted = await wang.post(f"/api/v1/cases/{case_id}/accept")
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["status"] == "accepted"
+    events = (await admin.get(f"/api/v1/cases/{case_id}")).json()["events"]
+    assert [e["actor"] for e in events if e["action"] == "accepted"] == ["wang"]
+
+
+def test_the_live_stream_shows_a_scoped_caller_only_its_sites_cases() -> None:
+    mine = CaseChanged(type="case_opened", case=case_view(1).model_copy(update={"site_id": "a"}))
+    other = CaseChanged(type="case_opened", case=case_view(2).model_copy(update={"site_id": "b"}))
+    unsited = CaseChanged(type="case_opened", case=case_view(3))
+    alert = AlertReceived(alert=alert_view(1))
+    dropped = EventsDropped(count=3)
+    for event in (mine, other, unsited, alert, dropped):
+        assert visible_to(event, None)
+    assert visible_to(mine, frozenset({"a"}))
+    assert not visible_to(other, frozenset({"a"}))
+    assert not visible_to(unsited, frozenset({"a"}))
+    assert not visible_to(alert, frozenset({"a"}))
+    assert visible_to(dropped, frozenset({"a"}))

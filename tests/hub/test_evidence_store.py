@@ -1,0 +1,142 @@
+"""Evidence at the hub: parsing and checking a message, storing it once by hash, finding it."""
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from devices.camera import EvidenceImage, EvidenceVariant
+from devices.kinds import AlertKind, DeviceKind
+from hub.db import EvidenceBlobRow, EvidenceRow
+from hub.errors import NotFoundError
+from hub.evidence import EvidenceAccepted, EvidenceRejected, parse_evidence
+from hub.evidence_store import EvidenceStore
+from hub.store import HubStore
+from tests.hub.factories import T0, alert_id, make_alert, make_device
+
+JPEG = b"\xff\xd8\xff\xe0" + b"picture bytes" * 100 + b"\xff\xd9"
+CAMERA = "b3-corridor-cam"
+TOPIC = "linli/edge/e1/evidence"
+
+
+def image(
+    *, alert: str, jpeg: bytes = JPEG, variant: EvidenceVariant = EvidenceVariant.CLEAN
+) -> EvidenceImage:
+    """Return an evidence message as an edge sends it."""
+    return EvidenceImage(
+        id=alert_id(),
+        edge_id="e1",
+        device_id=CAMERA,
+        alert_id=alert,
+        kind=AlertKind.CAMERA_FIRE,
+        variant=variant,
+        ts=T0,
+        sha256=hashlib.sha256(jpeg).hexdigest(),
+        data=base64.b64encode(jpeg).decode(),
+    )
+
+
+def parse(payload: str | bytes, topic: str = TOPIC) -> EvidenceAccepted | EvidenceRejected:
+    """Parse with the hub's default limit."""
+    return parse_evidence(topic, payload, max_bytes=1024 * 1024)
+
+
+def test_a_good_message_is_accepted_with_its_bytes() -> None:
+    good = image(alert=alert_id())
+    parsed = parse(good.model_dump_json())
+    assert parsed == EvidenceAccepted(good, JPEG)
+
+
+def tampered(good: EvidenceImage, **changes: object) -> str:
+    """Return the message JSON with fields replaced."""
+    data = json.loads(good.model_dump_json())
+    data.update(changes)
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize(
+    ("make", "reason", "acked"),
+    [
+        (lambda g: tampered(g, sha256="0" * 64), "hash_mismatch", True),
+        (lambda g: tampered(g, data="not base64!"), "bad_base64", True),
+        (lambda g: tampered(g, data=base64.b64encode(b"GIF89a...").decode(),
+                            sha256=hashlib.sha256(b"GIF89a...").hexdigest()), "not_jpeg", True),
+        (lambda g: tampered(g, edge_id="e2"), "edge_mismatch", True),
+        (lambda g: tampered(g, kind="camera_dance"), "malformed", True),
+        (lambda g: "{not json", "malformed", False),
+        (lambda g: "x" * (1024 * 1024 + 1), "oversized", False),
+    ],
+)  # fmt: skip
+def test_bad_messages_are_rejected_by_reason(
+    make: Callable[[EvidenceImage], str], reason: str, acked: bool
+) -> None:
+    good = image(alert=alert_id())
+    parsed = parse(make(good))
+    assert isinstance(parsed, EvidenceRejected)
+    assert parsed.reason == reason
+    assert parsed.edge_id == "e1"
+    assert (parsed.id == good.id) is acked
+
+
+def test_a_message_on_another_channel_is_refused() -> None:
+    parsed = parse(image(alert=alert_id()).model_dump_json(), topic="linli/edge/e1/alert")
+    assert isinstance(parsed, EvidenceRejected)
+    assert parsed.reason == "unknown_topic"
+
+
+@pytest.fixture
+def evidence(engine: Engine, tmp_path: Path) -> EvidenceStore:
+    """Return the evidence repository on a fresh database."""
+    return EvidenceStore(engine, tmp_path / "evidence")
+
+
+def test_pictures_are_stored_once_by_hash_and_found_by_alert_and_case(
+    store: HubStore, evidence: EvidenceStore, engine: Engine
+) -> None:
+    store.register_device(make_device(CAMERA, kind=DeviceKind.CAMERA, location="Building 3"))
+    alert = make_alert(device_id=CAMERA, kind=AlertKind.CAMERA_FIRE)
+    # The picture may arrive before its alert: it is kept, and found once the alert is in.
+    clean = image(alert=alert.id)
+    annotated = image(alert=alert.id, jpeg=JPEG + b"\x00", variant=EvidenceVariant.ANNOTATED)
+    assert evidence.store(clean, JPEG, T0).new
+    assert evidence.for_alert(alert.id)[0].case_id is None
+    result = store.ingest_alerts([alert], T0 + timedelta(seconds=1))
+    (case_id,) = {c.id for c in result.cases_opened}
+    assert evidence.store(annotated, JPEG + b"\x00", T0).new
+    # The same picture again (a re-send), and the same bytes for another alert.
+    assert not evidence.store(clean, JPEG, T0).new
+    other = image(alert=alert_id())
+    assert evidence.store(other, JPEG, T0).new
+
+    listed = evidence.for_alert(alert.id)
+    assert {(e.variant, e.case_id) for e in listed} == {("clean", case_id), ("annotated", case_id)}
+    assert [e.id for e in evidence.for_case(case_id)] == [e.id for e in listed]
+    view, path = evidence.get(clean.id)
+    assert path.read_bytes() == JPEG
+    assert view.size == len(JPEG)
+    assert view.url == f"/api/v1/evidence/{clean.id}"
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(EvidenceRow)) == 3
+        assert session.scalar(select(func.count()).select_from(EvidenceBlobRow)) == 2
+    assert len(list(evidence.folder.rglob("*.jpg"))) == 2
+
+
+def test_unknown_alerts_cases_and_pictures_are_not_found(evidence: EvidenceStore) -> None:
+    with pytest.raises(NotFoundError):
+        evidence.for_alert(alert_id())
+    with pytest.raises(NotFoundError):
+        evidence.for_case(424242)
+    with pytest.raises(NotFoundError):
+        evidence.get(alert_id())
+
+
+def test_bytes_that_do_not_match_their_hash_are_never_stored(evidence: EvidenceStore) -> None:
+    with pytest.raises(ValueError, match="do not match"):
+        evidence.store(image(alert=alert_id()), JPEG + b"!", T0)
+    assert not list(evidence.folder.rglob("*.jpg"))

@@ -1,0 +1,226 @@
+"""Correlated incidents in the repository, on SQLite and PostgreSQL: one case from many signals,
+reopening, faults apart, race-free under parallel writers, nuisance rates."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from devices.kinds import AlertKind, DeviceKind, Severity
+from devices.messages import Alert
+from hub.cases import CaseAction, CaseEventAction, CaseStatus, Resolution
+from hub.correlation import CaseCategory
+from hub.db import CaseRow
+from hub.errors import IllegalTransitionError
+from hub.store import HubStore
+from tests.hub.conftest import FakeClock
+from tests.hub.factories import T0, alert_id, make_alert, make_device
+
+HEAT = make_device("b3-1201-heat", kind=DeviceKind.HEAT)
+SMOKE = make_device("b3-1201-smoke", kind=DeviceKind.SMOKE)
+CAMERA = make_device(
+    "b3-f12-corridor-cam", kind=DeviceKind.CAMERA, location="Building 3/Floor 12/Corridor"
+)
+SOS = make_device(
+    "b3-1202-sos", kind=DeviceKind.SOS_BUTTON, location="Building 3/Floor 12/Unit 1202"
+)
+FAR_SOS = make_device(
+    "b7-101-sos", kind=DeviceKind.SOS_BUTTON, location="Building 7/Floor 1/Unit 101"
+)
+DEVICES = [HEAT, SMOKE, CAMERA, SOS, FAR_SOS]
+
+
+@pytest.fixture
+def site(store: HubStore) -> HubStore:
+    """Register building 3's devices and a button in building 7."""
+    for device in DEVICES:
+        store.register_device(device)
+    return store
+
+
+def scenario_1(start: datetime = T0) -> list[Alert]:
+    """PRODUCT.md scenario 1: heat rises, the smoke detector trips, the camera sees fire, a
+    neighbour presses SOS — within two minutes in building 3."""
+    at = [start + timedelta(seconds=s) for s in (0, 40, 70, 110)]
+    return [
+        make_alert(device_id=HEAT.id, kind=AlertKind.HEAT, severity=Severity.HIGH, ts=at[0]),
+        make_alert(device_id=SMOKE.id, kind=AlertKind.SMOKE, severity=Severity.HIGH, ts=at[1]),
+        make_alert(
+            device_id=CAMERA.id, kind=AlertKind.CAMERA_FIRE, severity=Severity.HIGH, ts=at[2]
+        ),
+        make_alert(device_id=SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL, ts=at[3]),
+    ]
+
+
+def assert_one_fire_case(store: HubStore) -> None:
+    [case] = store.list_cases()
+    assert (case.category, case.rule, case.place) == (
+        CaseCategory.LIFE_SAFETY,
+        "fire",
+        "Building 3",
+    )
+    assert case.priority is Severity.CRITICAL
+    assert case.kinds == [AlertKind.HEAT, AlertKind.SMOKE, AlertKind.CAMERA_FIRE, AlertKind.SOS]
+    assert case.device_ids == [HEAT.id, SMOKE.id, CAMERA.id, SOS.id]
+    assert case.alert_count == 4
+    detail = store.get_case(case.id)
+    assert {a.kind for a in detail.alerts} == set(case.kinds)
+
+
+def test_scenario_1_in_one_batch_is_one_fire_case(site: HubStore, clock: FakeClock) -> None:
+    result = site.ingest_alerts(scenario_1(), clock.now)
+    assert len(result.cases_opened) == 1
+    assert_one_fire_case(site)
+    # The pressed button hears of the case it joined; the detectors are not buttons.
+    [joined] = result.cases_joined_by(frozenset({AlertKind.SOS}))
+    assert joined.id == result.cases_opened[0].id
+
+
+def test_scenario_1_alert_by_alert_is_one_fire_case(site: HubStore, clock: FakeClock) -> None:
+    for alert in scenario_1():
+        result = site.ingest_alerts([alert], clock.advance(30))
+    assert_one_fire_case(site)
+    events = site.get_case(site.list_cases()[0].id).events
+    assert [e.action for e in events] == [
+        CaseEventAction.OPENED,
+        CaseEventAction.ALERT_ATTACHED,
+        CaseEventAction.ALERT_ATTACHED,
+        CaseEventAction.ALERT_ATTACHED,
+        CaseEventAction.PRIORITY_RAISED,
+    ]
+    # The SOS joined an existing case: it is still news for the button.
+    assert [c.id for c in result.cases_joined_by(frozenset({AlertKind.SOS}))] == [
+        site.list_cases()[0].id
+    ]
+
+
+def test_an_sos_elsewhere_or_long_after_is_its_own_case(site: HubStore, clock: FakeClock) -> None:
+    heat, *_ = scenario_1()
+    site.ingest_alerts([heat], clock.now)
+    far = make_alert(device_id=FAR_SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL)
+    late = make_alert(
+        device_id=SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL, ts=T0 + timedelta(hours=1)
+    )
+    site.ingest_alerts([far, late], clock.advance(3600))
+    cases = {tuple(c.kinds): c for c in site.list_cases()}
+    assert set(cases) == {(AlertKind.HEAT,), (AlertKind.SOS,)}
+    assert sorted(c.device_ids[0] for c in site.list_cases() if c.rule == "sos") == [
+        SOS.id,
+        FAR_SOS.id,
+    ]
+
+
+def test_a_fault_never_joins_the_fire(site: HubStore, clock: FakeClock) -> None:
+    site.ingest_alerts(scenario_1(), clock.now)
+    battery = make_alert(device_id=SMOKE.id, kind=AlertKind.BATTERY_LOW, severity=Severity.LOW)
+    offline = make_alert(
+        device_id=SMOKE.id, kind=AlertKind.DEVICE_OFFLINE, severity=Severity.MEDIUM
+    )
+    [maintenance] = site.ingest_alerts([battery, offline], clock.advance(5)).cases_opened
+    assert maintenance.category is CaseCategory.MAINTENANCE
+    assert maintenance.kinds == [AlertKind.BATTERY_LOW, AlertKind.DEVICE_OFFLINE]
+    assert len(site.list_cases()) == 2
+
+
+def test_a_problem_back_soon_after_resolution_reopens_its_case(
+    site: HubStore, clock: FakeClock
+) -> None:
+    [case] = site.ingest_alerts(scenario_1()[:2], clock.now).cases_opened
+    site.act(case.id, CaseAction.RESOLVE, note="burnt toast", resolution=Resolution.NUISANCE)
+    again = make_alert(device_id=SMOKE.id, ts=T0 + timedelta(minutes=10))
+    result = site.ingest_alerts([again], clock.advance(600))
+    assert result.cases_opened == []
+    [reopened] = result.cases_updated
+    assert (reopened.id, reopened.status, reopened.resolution) == (case.id, CaseStatus.OPEN, None)
+    assert reopened.alert_count == 3
+    assert site.get_case(case.id).events[-1].action is CaseEventAction.REOPENED
+
+    # Closed is for good: the next recurrence is a new case.
+    site.act(case.id, CaseAction.RESOLVE, note="toast again", resolution=Resolution.NUISANCE)
+    site.act(case.id, CaseAction.CLOSE)
+    [new] = site.ingest_alerts([make_alert(device_id=SMOKE.id)], clock.advance(60)).cases_opened
+    assert new.id != case.id
+
+
+def test_an_operator_cannot_reopen_over_a_newer_case(site: HubStore, clock: FakeClock) -> None:
+    [old] = site.ingest_alerts([make_alert(device_id=SMOKE.id)], clock.now).cases_opened
+    site.act(old.id, CaseAction.RESOLVE, note="x", resolution=Resolution.REAL)
+    clock.advance(3600)  # past the reopen window: the next alert is a new case
+    [new] = site.ingest_alerts([make_alert(device_id=SMOKE.id)], clock.now).cases_opened
+    with pytest.raises(IllegalTransitionError, match="another case is active"):
+        site.act(old.id, CaseAction.REOPEN, actor="op")
+    assert site.get_case(old.id).status is CaseStatus.RESOLVED
+    site.act(new.id, CaseAction.RESOLVE, note="y", resolution=Resolution.REAL)
+    assert site.act(old.id, CaseAction.REOPEN, actor="op").status is CaseStatus.OPEN
+
+
+def test_the_nuisance_rate_shows_on_the_device(site: HubStore, clock: FakeClock) -> None:
+    codes = [Resolution.NUISANCE, Resolution.FALSE_ALARM, Resolution.REAL, Resolution.TEST]
+    for code in codes:
+        [case] = site.ingest_alerts(
+            [make_alert(device_id=SMOKE.id)], clock.advance(7200)
+        ).cases_opened
+        site.act(case.id, CaseAction.RESOLVE, note="judged", resolution=code)
+    device = site.get_device(SMOKE.id)
+    assert device.case_resolutions == {code: 1 for code in codes}
+    assert device.nuisance_rate == pytest.approx(2 / 3)
+    listed = {d.id: d for d in site.list_devices()}
+    assert listed[SMOKE.id].nuisance_rate == pytest.approx(2 / 3)
+    assert listed[HEAT.id].nuisance_rate is None
+
+
+def test_parallel_writers_open_one_incident_per_key(engine: Engine) -> None:
+    """Workers on their own connections ingest different devices' alerts of one fire, and
+    copies of the same alerts, at once: one case, every alert once."""
+    setup = HubStore(engine)
+    for device in DEVICES:
+        setup.register_device(device)
+    workers = 8
+    for round_ in range(3):
+        fire = scenario_1(T0 + timedelta(hours=round_))
+        barrier = threading.Barrier(workers)
+
+        def work(n: int, fire: list[Alert] = fire, barrier: threading.Barrier = barrier) -> None:
+            store = HubStore(engine)
+            mine = [fire[n % 4], fire[(n + 1) % 4]]  # every alert goes to two workers
+            barrier.wait()
+            store.ingest_alerts(mine, datetime.now(UTC))
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(work, n) for n in range(workers)]:
+                future.result()
+        with engine.connect() as conn:
+            active = conn.execute(
+                select(CaseRow.alert_count).where(CaseRow.open_key.is_not(None))
+            ).all()
+        assert [row.alert_count for row in active] == [4]
+        [case] = [c for c in setup.list_cases() if c.status is CaseStatus.OPEN]
+        assert len(case.kinds) == 4
+        setup.act(case.id, CaseAction.RESOLVE, note="out", resolution=Resolution.REAL)
+        setup.act(case.id, CaseAction.CLOSE)
+    assert setup.verify_audit().intact
+
+
+def test_parallel_recurrences_reopen_one_case(engine: Engine) -> None:
+    setup = HubStore(engine)
+    setup.register_device(SMOKE)
+    [case] = setup.ingest_alerts([make_alert(device_id=SMOKE.id)], datetime.now(UTC)).cases_opened
+    setup.act(case.id, CaseAction.RESOLVE, note="out", resolution=Resolution.REAL)
+    workers = 8
+    barrier = threading.Barrier(workers)
+
+    def work() -> None:
+        store = HubStore(engine)
+        alert = make_alert(id=alert_id(), device_id=SMOKE.id)
+        barrier.wait()
+        store.ingest_alerts([alert], datetime.now(UTC))
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(work) for _ in range(workers)]:
+            future.result()
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(CaseRow)) == 1
+    assert setup.get_case(case.id).alert_count == 1 + workers
+    assert setup.get_case(case.id).status is CaseStatus.OPEN

@@ -1,0 +1,337 @@
+"""Telemetry off the ingest path: the bounded buffer, line protocol, the batch worker, history."""
+
+import http.server
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from devices.messages import TelemetryBatch, TelemetryPoint
+from devices.payloads import Readings
+from hub.history import ReadingHistory, history_rows, incident_window
+from hub.ingest import ReconnectBackoff
+from hub.telemetry import (
+    BatchWorker,
+    InfluxLineWriter,
+    SendBuffer,
+    TelemetryForwarder,
+    TelemetryRejectedError,
+    TelemetryWriteError,
+    line_protocol,
+    telemetry_items,
+)
+from tests.hub.conftest import FakeClock
+from tests.hub.factories import T0
+
+
+def point(device_id: str, seconds: float, **readings: float | bool) -> TelemetryPoint:
+    """Return one device's readings at T0 + seconds."""
+    return TelemetryPoint(
+        device_id=device_id,
+        ts=T0 + timedelta(seconds=seconds),
+        readings=Readings.model_validate(readings),
+    )
+
+
+def batch(*points: TelemetryPoint, edge_id: str = "e1") -> TelemetryBatch:
+    """Return a telemetry batch of an edge."""
+    return TelemetryBatch(edge_id=edge_id, points=list(points))
+
+
+def fast_backoff() -> ReconnectBackoff:
+    """Return a backoff of a few milliseconds, so retries happen within a test."""
+    return ReconnectBackoff(initial=0.01, maximum=0.02, rng=lambda: 1.0)
+
+
+def wait_for(check: object, timeout: float = 5.0) -> None:
+    """Poll a callable until it returns true."""
+    assert callable(check)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {check}")
+
+
+# --- the bounded buffer -----------------------------------------------------------------
+
+
+def test_a_full_buffer_drops_its_oldest_items_and_says_how_many() -> None:
+    buffer: SendBuffer[int] = SendBuffer(3)
+    assert buffer.offer([1, 2]) == 0
+    assert buffer.offer([3, 4, 5]) == 2
+    assert buffer.take(10) == [3, 4, 5]
+    assert len(buffer) == 0
+
+
+def test_a_failed_batch_goes_back_to_the_head_in_order() -> None:
+    buffer: SendBuffer[int] = SendBuffer(4)
+    buffer.offer([1, 2, 3])
+    taken = buffer.take(2)
+    buffer.offer([4, 5])
+    # Putting [1, 2] back makes 5 items for 4 places: the oldest (1) goes.
+    assert buffer.give_back(taken) == 1
+    assert buffer.take(10) == [2, 3, 4, 5]
+
+
+def test_a_buffer_must_hold_something() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        SendBuffer[int](0)
+
+
+# --- line protocol ----------------------------------------------------------------------
+
+
+def test_a_point_becomes_one_line_with_tags_float_fields_and_millisecond_time() -> None:
+    item = telemetry_items(batch(point("b3-co", 1.5, co_ppm=35, smoke=False)))[0]
+    ts_ms = int((T0 + timedelta(seconds=1.5)).timestamp() * 1000)
+    assert line_protocol(item) == (
+        f"reading,device_id=b3-co,edge_id=e1 co_ppm=35.0,smoke=false {ts_ms}"
+    )
+
+
+def test_a_point_without_readings_writes_nothing() -> None:
+    assert line_protocol(telemetry_items(batch(point("b3-co", 0)))[0]) is None
+
+
+# --- the worker ---------------------------------------------------------------------------
+
+
+class FlakyServer:
+    """A flush target that fails while ``down`` is set, recording what it accepted."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.accepted: list[int] = []
+        self.attempts = 0
+        self.lock = threading.Lock()
+
+    def flush(self, items: list[int]) -> None:
+        """Accept the items, or raise while down."""
+        with self.lock:
+            self.attempts += 1
+            if self.down:
+                raise TelemetryWriteError("server down")
+            self.accepted.extend(items)
+
+
+def test_the_worker_writes_in_batches_from_its_own_thread() -> None:
+    server = FlakyServer()
+    worker: BatchWorker[int] = BatchWorker(
+        "t",
+        server.flush,
+        batch_size=10,
+        flush_seconds=0.05,
+        capacity=1000,
+        retry_on=(TelemetryWriteError,),
+    )
+    worker.start()
+    try:
+        worker.submit(range(25))
+        wait_for(lambda: len(server.accepted) == 25)
+    finally:
+        worker.stop()
+    assert server.accepted == list(range(25))
+    counters = worker.counters
+    assert counters["points_written"] == 25
+    assert counters["batches_written"] == 3
+    assert counters.get("points_dropped", 0) == 0
+
+
+def test_while_the_server_is_down_the_buffer_stays_bounded_then_retried_batches_arrive() -> None:
+    server = FlakyServer()
+    server.down = True
+    worker: BatchWorker[int] = BatchWorker(
+        "t",
+        server.flush,
+        batch_size=10,
+        flush_seconds=0.01,
+        capacity=50,
+        retry_on=(TelemetryWriteError,),
+        backoff=fast_backoff(),
+    )
+    worker.start()
+    try:
+        started = time.perf_counter()
+        for start in range(0, 200, 20):
+            worker.submit(range(start, start + 20))
+        submit_seconds = time.perf_counter() - started
+        wait_for(lambda: server.attempts >= 3)
+        assert worker.buffered <= 50
+        server.down = False
+        wait_for(lambda: worker.buffered == 0 and len(server.accepted) == 50)
+    finally:
+        worker.stop()
+    # Handing over never waits for the dead server.
+    assert submit_seconds < 0.1
+    counters = worker.counters
+    assert counters["points_dropped"] == 150
+    assert counters["write_failures"] >= 3
+    # The freshest 50 survive, in order.
+    assert server.accepted == list(range(150, 200))
+
+
+def test_stopping_with_a_dead_server_counts_what_was_not_written() -> None:
+    server = FlakyServer()
+    server.down = True
+    worker: BatchWorker[int] = BatchWorker(
+        "t",
+        server.flush,
+        batch_size=100,
+        flush_seconds=10.0,
+        capacity=1000,
+        retry_on=(TelemetryWriteError,),
+        backoff=fast_backoff(),
+    )
+    worker.start()
+    worker.submit(range(30))
+    started = time.perf_counter()
+    worker.stop()
+    assert time.perf_counter() - started < 2.0
+    assert worker.counters["points_dropped"] == 30
+    assert worker.buffered == 0
+
+
+class RecordingWriter:
+    """A line writer that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.closed = False
+
+    def write(self, lines: list[str]) -> None:
+        """Keep the lines."""
+        self.lines.extend(lines)
+
+    def close(self) -> None:
+        """Remember the close."""
+        self.closed = True
+
+
+def test_the_forwarder_skips_points_without_readings_and_closes_its_writer() -> None:
+    writer = RecordingWriter()
+    forwarder = TelemetryForwarder(writer, batch_size=10, flush_seconds=0.01)
+    forwarder.start()
+    forwarder.submit(
+        batch(point("a", 0, temperature_c=20), point("b", 1), point("c", 2, smoke=True))
+    )
+    wait_for(lambda: len(writer.lines) == 2)
+    forwarder.stop()
+    assert [line.split(",")[1] for line in writer.lines] == ["device_id=a", "device_id=c"]
+    assert writer.closed
+
+
+# --- console history ------------------------------------------------------------------
+
+
+def test_rows_merge_readings_of_one_device_at_one_instant() -> None:
+    rows = history_rows(
+        telemetry_items(
+            batch(point("a", 0, temperature_c=20), point("a", 0, humidity_pct=40), point("b", 0))
+        )
+    )
+    assert len(rows) == 1
+    assert rows[0]["readings"] == {"temperature_c": 20.0, "humidity_pct": 40.0}
+
+
+def test_the_incident_window_never_ends_in_the_future() -> None:
+    opened, last = T0, T0 + timedelta(minutes=5)
+    start, end = incident_window(opened, last, T0 + timedelta(minutes=10))
+    assert (start, end) == (T0 - timedelta(minutes=30), T0 + timedelta(minutes=10))
+    _, end_later = incident_window(opened, last, T0 + timedelta(hours=2))
+    assert end_later == last + timedelta(minutes=30)
+
+
+def test_history_keeps_readings_once_and_prunes_them_by_age(engine: Engine) -> None:
+    clock = FakeClock(T0 + timedelta(minutes=1))
+    history = ReadingHistory(engine, retention=timedelta(hours=1), clock=clock, flush_seconds=0.01)
+    history.start()
+    try:
+        readings = batch(point("a", 0, co_ppm=10), point("a", 60, co_ppm=40), point("b", 30))
+        history.submit(readings)
+        history.submit(readings)  # a re-sent batch is stored once
+        wait_for(lambda: history.worker.counters.get("points_written", 0) == 6)
+    finally:
+        history.stop()
+    samples = history.readings(["a", "b"], T0 - timedelta(minutes=1), T0 + timedelta(minutes=5))
+    assert [(s.device_id, s.readings) for s in samples] == [
+        ("a", {"co_ppm": 10.0}),
+        ("a", {"co_ppm": 40.0}),
+    ]
+    assert history.readings(["a"], T0 + timedelta(seconds=30), T0 + timedelta(minutes=5)) == [
+        samples[1]
+    ]
+    assert history.prune(T0 + timedelta(hours=1, seconds=30)) == 1
+    assert [s.ts for s in history.readings(["a"], T0, T0 + timedelta(hours=2))] == [
+        T0 + timedelta(seconds=60)
+    ]
+
+
+def test_a_poison_batch_is_dropped_and_counted_and_later_batches_still_go() -> None:
+    accepted: list[int] = []
+
+    def flush(items: list[int]) -> None:
+        if 13 in items:
+            raise TelemetryRejectedError("the server refused the batch")
+        accepted.extend(items)
+
+    worker: BatchWorker[int] = BatchWorker(
+        "t",
+        flush,
+        batch_size=5,
+        flush_seconds=0.01,
+        capacity=100,
+        retry_on=(TelemetryWriteError,),
+        drop_on=(TelemetryRejectedError,),
+    )
+    worker.start()
+    try:
+        worker.submit(range(20))
+        wait_for(lambda: len(accepted) == 15)
+    finally:
+        worker.stop()
+    assert accepted == [*range(10), *range(15, 20)]
+    assert worker.counters["batches_rejected"] == 1
+    assert worker.counters["points_dropped"] == 5
+
+
+class AnsweringServer(http.server.BaseHTTPRequestHandler):
+    """Answers every write with the status the test put on the server."""
+
+    def do_POST(self) -> None:
+        """Read the body and answer with the configured status."""
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        status: int = self.server.status  # type: ignore[attr-defined]
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test output quiet."""
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(400, TelemetryRejectedError), (413, TelemetryRejectedError), (503, TelemetryWriteError)],
+)
+def test_the_influx_writer_tells_a_refused_batch_from_a_failed_write(
+    status: int, error: type[Exception]
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AnsweringServer)
+    server.status = status  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    writer = InfluxLineWriter(
+        f"http://127.0.0.1:{server.server_address[1]}", "t", "o", "b", timeout_seconds=2
+    )
+    try:
+        with pytest.raises(error):
+            writer.write(["reading,device_id=a,edge_id=e co_ppm=1.0 1"])
+    finally:
+        writer.close()
+        server.shutdown()
+        server.server_close()

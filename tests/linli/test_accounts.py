@@ -1,0 +1,64 @@
+"""`linli user add` and `linli token create` through the real command line, on the hub's data."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from hub.auth import Role
+from hub.auth_store import AuthStore
+from hub.db import UserRow, create_hub_engine
+
+
+def linli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "linli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def store_at(data_dir: Path) -> AuthStore:
+    return AuthStore(create_hub_engine(f"sqlite:///{data_dir / 'hub.sqlite3'}"))
+
+
+def test_a_user_added_on_the_command_line_can_sign_in(tmp_path: Path) -> None:
+    result = linli(
+        "user", "add", "li", "--role", "responder", "--site", "courtyard-a",
+        "--password-stdin", "--data-dir", str(tmp_path),
+        stdin="a long password here\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "created responder li" in result.stdout
+    assert "a long password here" not in result.stdout + result.stderr
+    user = store_at(tmp_path).check_password("li", "a long password here")
+    assert user is not None
+    assert user.role is Role.RESPONDER
+    assert user.sites == ["courtyard-a"]
+
+
+def test_a_short_password_is_refused_and_nothing_is_created(tmp_path: Path) -> None:
+    result = linli(
+        "user", "add", "wang", "--password-stdin", "--data-dir", str(tmp_path), stdin="short\n"
+    )
+    assert result.returncode == 2
+    assert "at least 10 characters" in result.stderr
+    engine = create_hub_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    with engine.connect() as conn:
+        assert conn.execute(select(UserRow)).all() == []
+
+
+def test_a_token_created_on_the_command_line_works_once_printed(tmp_path: Path) -> None:
+    result = linli(
+        "token", "create", "sms gateway", "--role", "operator", "--data-dir", str(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    principal = store_at(tmp_path).principal_for(token)
+    assert principal is not None
+    assert principal.name == "sms gateway"
+    assert principal.role is Role.OPERATOR
+    assert store_at(tmp_path).principal_for(token + "x") is None
