@@ -333,6 +333,24 @@ _simple_action(CaseAction.CLOSE, "Close a resolved case for good: it will not re
 _simple_action(CaseAction.REOPEN, "Reopen a resolved case.")
 
 
+class CommentRequest(View):
+    """Body of ``POST /cases/{id}/comment``."""
+
+    note: Note
+
+
+@router.post("/cases/{case_id}/comment")
+async def comment_on_case(
+    case_id: int, body: CommentRequest, store: StoreDep, events: EventsDep, actor: ActorDep
+) -> CaseView:
+    """Add a note to a case's record, at any point in its life, without changing its status."""
+    case = await asyncio.to_thread(
+        store.act, case_id, CaseAction.COMMENT, note=body.note, actor=actor
+    )
+    events.publish(CaseChanged(type="case_updated", case=case))
+    return case
+
+
 @router.post("/cases/{case_id}/resolve")
 async def resolve_case(
     case_id: int,

@@ -124,7 +124,7 @@ _ROUTE_RULES: tuple[tuple[frozenset[str], re.Pattern[str], Permission], ...] = (
     ),
     (
         frozenset({"POST"}),
-        re.compile(r"/api/v1/cases/\d+/(accept|decline|hand_?over|start)"),
+        re.compile(r"/api/v1/cases/\d+/(accept|decline|hand_?over|start|comment)"),
         Permission.RESPOND,
     ),
     (_WRITE, re.compile(r"/api/v1/(cases|silences)(/.*)?"), Permission.ACT),

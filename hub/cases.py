@@ -41,6 +41,7 @@ class CaseStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    COMMENTED = "commented"
 
 
 class CaseAction(StrEnum):
@@ -55,6 +56,7 @@ class CaseAction(StrEnum):
     RESOLVE = "resolve"
     CLOSE = "close"
     REOPEN = "reopen"
+    COMMENT = "comment"
 
 
 class Resolution(StrEnum):
@@ -83,6 +85,7 @@ class CaseEventAction(StrEnum):
     STARTED = "started"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    COMMENTED = "commented"
 
 
 ACTION_EVENTS: dict[CaseAction, CaseEventAction] = {
@@ -95,6 +98,7 @@ ACTION_EVENTS: dict[CaseAction, CaseEventAction] = {
     CaseAction.RESOLVE: CaseEventAction.RESOLVED,
     CaseAction.CLOSE: CaseEventAction.CLOSED,
     CaseAction.REOPEN: CaseEventAction.REOPENED,
+    CaseAction.COMMENT: CaseEventAction.COMMENTED,
 }
 """The history line each action writes."""
 
@@ -137,6 +141,9 @@ def _move(status: CaseStatus, action: CaseAction) -> CaseStatus | None:
             return CaseStatus.CLOSED
         case CaseStatus.RESOLVED, CaseAction.REOPEN:
             return CaseStatus.OPEN
+        case _, CaseAction.COMMENT:
+            # A note on the record, at any point in the case's life; the status stays.
+            return status
         case _:
             return None
 
@@ -174,6 +181,7 @@ def _past(action: CaseAction) -> str:
         CaseAction.RESOLVE: "resolved",
         CaseAction.CLOSE: "closed",
         CaseAction.REOPEN: "reopened",
+        CaseAction.COMMENT: "commented on",
     }[action]
 
 

@@ -1204,6 +1204,8 @@ class HubStore:
                 )
             if note is None or not note.strip():
                 raise InvalidInputError("resolving a case needs a note saying how it was resolved")
+        if action is CaseAction.COMMENT and (note is None or not note.strip()):
+            raise InvalidInputError("a comment needs a note")
         if action is CaseAction.HAND_OVER and assignee is None:
             raise InvalidInputError("handing a case over needs the responder it goes to")
         if assignee is not None and not assignee.strip():

@@ -44,6 +44,7 @@ EDGE = Principal(name="edge-courtyard", role=Role.EDGE, sites=frozenset({"courty
         ("POST", "/api/v1/cases/7/resolve", Permission.ACT),
         ("POST", "/api/v1/cases/7/accept", Permission.RESPOND),
         ("POST", "/api/v1/cases/7/decline", Permission.RESPOND),
+        ("POST", "/api/v1/cases/7/comment", Permission.RESPOND),
         ("POST", "/api/v1/silences", Permission.ACT),
         ("POST", "/api/v1/devices", Permission.MANAGE),
         ("POST", "/api/v1/households", Permission.MANAGE),

@@ -52,6 +52,8 @@ LEGAL = {
     (S.IN_PROGRESS, A.HAND_OVER): S.DISPATCHED,
     (S.RESOLVED, A.CLOSE): S.CLOSED,
     (S.RESOLVED, A.REOPEN): S.OPEN,
+    # A comment is a note on the record at any point: the status stays.
+    **{(status, A.COMMENT): status for status in CaseStatus},
 }
 """The whole state machine: every other (status, action) pair is refused."""
 
@@ -79,11 +81,12 @@ def test_every_other_pair_is_refused_naming_state_and_action(
 
 def test_the_refusal_says_what_is_allowed() -> None:
     with pytest.raises(
-        IllegalTransitionError, match=r"allowed: acknowledge, dispatch, accept, decline, resolve"
+        IllegalTransitionError,
+        match=r"allowed: acknowledge, dispatch, accept, decline, resolve, comment",
     ):
         transition(S.DISPATCHED, A.START)
-    assert allowed_actions(S.OPEN) == [A.ACKNOWLEDGE, A.DISPATCH, A.RESOLVE]
-    assert allowed_actions(S.CLOSED) == []
+    assert allowed_actions(S.OPEN) == [A.ACKNOWLEDGE, A.DISPATCH, A.RESOLVE, A.COMMENT]
+    assert allowed_actions(S.CLOSED) == [A.COMMENT]
 
 
 def test_only_active_cases_collect_alerts() -> None:

@@ -76,7 +76,7 @@ async def test_a_fire_case_from_open_to_closed(app: FastAPI, client: httpx.Async
     assert case["kinds"] == ["smoke", "heat"]
     assert case["device_ids"] == [SMOKE["id"], HEAT["id"]]
     assert case["priority"] == "critical"
-    assert case["actions"] == ["acknowledge", "dispatch", "resolve"]
+    assert case["actions"] == ["acknowledge", "dispatch", "resolve", "comment"]
     assert (case["status"], case["site_id"]) == ("open", None)  # no roster yet: nobody to send
 
     await roster(client)
@@ -122,7 +122,7 @@ async def test_a_fire_case_from_open_to_closed(app: FastAPI, client: httpx.Async
             "accept",
             None,
             409,
-            "cannot accept a case that is open (allowed: acknowledge, dispatch, resolve)",
+            "cannot accept a case that is open (allowed: acknowledge, dispatch, resolve, comment)",
         ),
         ("start", None, 409, "cannot start a case that is open"),
         ("close", None, 409, "cannot close a case that is open"),
@@ -183,12 +183,33 @@ async def test_the_device_shows_its_nuisance_rate(app: FastAPI, client: httpx.As
 async def test_the_audit_trail_pages_and_verifies(app: FastAPI, client: httpx.AsyncClient) -> None:
     url = f"/api/v1/cases/{open_fire(app)}"
     await post(client, f"{url}/acknowledge", {"note": "seen"})
-    first = (await client.get("/api/v1/audit", params={"limit": 3})).json()["items"]
-    assert [e["seq"] for e in first] == [1, 2, 3]
-    assert [e["action"] for e in first] == ["alert_stored", "alert_stored", "opened"]
-    rest = (await client.get("/api/v1/audit", params={"after_seq": 3})).json()["items"]
+    # The trail starts with the test client's own token being issued (account changes are
+    # audited too), then the case.
+    issued = (await client.get("/api/v1/audit", params={"limit": 1})).json()["items"]
+    assert [(e["seq"], e["action"]) for e in issued] == [(1, "token_issued")]
+    first = (await client.get("/api/v1/audit", params={"after_seq": 1, "limit": 3})).json()
+    assert [e["seq"] for e in first["items"]] == [2, 3, 4]
+    assert [e["action"] for e in first["items"]] == ["alert_stored", "alert_stored", "opened"]
+    rest = (await client.get("/api/v1/audit", params={"after_seq": 4})).json()["items"]
     assert [e["action"] for e in rest] == ["alert_attached", "priority_raised", "acknowledged"]
-    assert rest[0]["prev_hash"] == first[-1]["hash"]
+    assert rest[0]["prev_hash"] == first["items"][-1]["hash"]
     assert (await client.get("/api/v1/audit", params={"limit": 0})).status_code == 422
     verdict = (await client.get("/api/v1/audit/verify")).json()
-    assert verdict == {"intact": True, "checked": 6, "broken_seq": None, "reason": None}
+    assert verdict == {"intact": True, "checked": 7, "broken_seq": None, "reason": None}
+
+
+async def test_a_comment_goes_on_the_record_at_any_stage(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    url = f"/api/v1/cases/{open_fire(app)}"
+    commented = await post(client, f"{url}/comment", {"note": "called the resident, no answer"})
+    assert commented["status"] == "open"
+    await post(client, f"{url}/resolve", {"note": "pan fire out", "resolution": "real"})
+    await post(client, f"{url}/close")
+    after = await post(client, f"{url}/comment", {"note": "insurer informed"})
+    assert after["status"] == "closed"
+    notes = [(e["action"], e["note"]) for e in (await client.get(url)).json()["events"]]
+    assert ("commented", "called the resident, no answer") in notes
+    assert ("commented", "insurer informed") in notes
+    empty = await client.post(f"{url}/comment", json={"note": "  "})
+    assert empty.status_code == 422

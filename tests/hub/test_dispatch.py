@@ -11,8 +11,9 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from devices.kinds import AlertKind, DeviceKind, Severity
+from devices.messages import FeedbackStage
 from hub.app import create_app
-from hub.cases import CaseAction, CaseEventAction, CaseStatus
+from hub.cases import CaseAction, CaseEventAction, CaseStatus, feedback_stage
 from hub.correlation import CaseCategory
 from hub.dispatch import choose_responder
 from hub.errors import IllegalTransitionError, InvalidInputError
@@ -191,6 +192,21 @@ def test_the_resident_hears_someone_is_coming_only_when_a_person_took_it(
     assert staffed.household_status(household).stage == "case_opened"
     staffed.act(case.id, CaseAction.ACKNOWLEDGE, actor="operator")  # seen while dispatched
     assert staffed.get_case(case.id).status is CaseStatus.DISPATCHED
+    assert staffed.household_status(household).stage == "acknowledged"
+
+
+def test_a_responder_accepting_tells_the_resident_someone_is_coming(
+    staffed: HubStore, clock: FakeClock
+) -> None:
+    sos = make_alert(device_id="b3-1201-sos", kind=AlertKind.SOS, severity=Severity.CRITICAL)
+    [case] = staffed.ingest_alerts([sos], clock.now).cases_opened
+    household = staffed.create_household("Wang family", "Building 3", ["b3-1201-sos"], "h" * 64)
+    assert case.status is CaseStatus.DISPATCHED
+    assert staffed.household_status(household).stage == "case_opened"
+    accepted = staffed.act(case.id, CaseAction.ACCEPT, actor=case.assignee)
+    assert feedback_stage(accepted.status, accepted.acknowledged_at is not None) is (
+        FeedbackStage.ACKNOWLEDGED
+    )
     assert staffed.household_status(household).stage == "acknowledged"
 
 
