@@ -17,9 +17,10 @@ demo: $(STAMP)
 	$(BIN)/linli demo
 
 # The suite includes the static checks: main stays lint- and type-clean.
-# tests/provision.sh installs and starts the real services the tests talk to.
+# tests/provision.sh installs and starts the real services the tests talk to. The suite runs
+# on every core (pytest-xdist): each test owns its brokers, ports, folders and databases.
 test: $(STAMP) check
-	source tests/provision.sh && $(BIN)/python -m pytest
+	source tests/provision.sh && $(BIN)/python -m pytest -n auto
 
 check: lint typecheck
 
