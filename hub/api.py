@@ -20,7 +20,7 @@ from devices.kinds import AlertKind
 from devices.location import LocationText, normalise_location
 from devices.registry import Device, Identifier
 from hub.cases import CaseAction, CaseStatus, Resolution
-from hub.errors import InvalidInputError
+from hub.errors import InvalidInputError, NotFoundError
 from hub.events import AlertReceived, CaseChanged, EventBus, HubEvent, SubscriptionClosedError
 from hub.ingest import MqttIngest
 from hub.resident import issue_token, resident_link
@@ -79,6 +79,12 @@ def get_actor(request: Request) -> str | None:
     # Looked up by attribute so that this module does not depend on how auth is built.
     name = getattr(getattr(request.state, "principal", None), "name", None)
     return name if isinstance(name, str) else None
+
+
+def _scope(request: Request) -> frozenset[str] | None:
+    """Return the sites the caller is scoped to, or None for every site."""
+    sites = getattr(getattr(request.state, "principal", None), "sites", None)
+    return sites if isinstance(sites, frozenset) else None
 
 
 def get_clock(request: Request) -> Clock:
@@ -173,14 +179,22 @@ async def register_device(
 
 
 @router.get("/devices")
-async def list_devices(store: StoreDep, edge_id: str | None = None) -> Items[DeviceView]:
-    """List registered devices."""
-    return Items(items=await asyncio.to_thread(store.list_devices, edge_id=edge_id))
+async def list_devices(
+    store: StoreDep, request: Request, edge_id: str | None = None
+) -> Items[DeviceView]:
+    """List registered devices (a site-scoped caller sees its sites' only)."""
+    sites = _scope(request)
+    return Items(items=await asyncio.to_thread(store.list_devices, edge_id=edge_id, sites=sites))
 
 
 @router.get("/devices/{device_id}")
-async def get_device(device_id: str, store: StoreDep) -> DeviceView:
+async def get_device(device_id: str, store: StoreDep, request: Request) -> DeviceView:
     """Show one device, with how its cases were resolved and its nuisance rate."""
+    sites = _scope(request)
+    if sites is not None and device_id not in await asyncio.to_thread(
+        store.visible_device_ids, sites
+    ):
+        raise NotFoundError(f"device {device_id} is not registered")
     return await asyncio.to_thread(store.get_device, device_id)
 
 
@@ -191,10 +205,19 @@ async def list_alerts(
     kind: AlertKind | None = None,
     case_id: int | None = None,
     limit: Limit = 100,
+    *,
+    request: Request,
 ) -> Items[AlertView]:
-    """List alerts, newest event time first."""
+    """List alerts, newest event time first (a site-scoped caller sees its sites' only)."""
+    sites = _scope(request)
+    device_ids = None if sites is None else await asyncio.to_thread(store.visible_device_ids, sites)
     alerts = await asyncio.to_thread(
-        store.list_alerts, device_id=device_id, kind=kind, case_id=case_id, limit=limit
+        store.list_alerts,
+        device_id=device_id,
+        kind=kind,
+        case_id=case_id,
+        limit=limit,
+        device_ids=device_ids,
     )
     return Items(items=alerts)
 
@@ -204,7 +227,7 @@ async def list_cases(
     store: StoreDep, request: Request, status: CaseStatus | None = None, limit: Limit = 100
 ) -> Items[CaseView]:
     """List cases, most recently updated first (a site-scoped caller sees its sites' only)."""
-    sites = getattr(getattr(request.state, "principal", None), "sites", None)
+    sites = _scope(request)
     return Items(
         items=await asyncio.to_thread(store.list_cases, status=status, limit=limit, sites=sites)
     )
@@ -456,9 +479,11 @@ async def rotate_household_token(household_id: int, store: StoreDep) -> IssuedHo
 
 
 @router.get("/edges")
-async def list_edges(store: StoreDep) -> Items[EdgeView]:
-    """List the edges that have reported, with their last status."""
-    return Items(items=await asyncio.to_thread(store.list_edges))
+async def list_edges(store: StoreDep, request: Request) -> Items[EdgeView]:
+    """List the edges that have reported, with their last status (scoped: its sites' only)."""
+    sites = _scope(request)
+    edge_ids = None if sites is None else await asyncio.to_thread(store.visible_edge_ids, sites)
+    return Items(items=await asyncio.to_thread(store.list_edges, edge_ids=edge_ids))
 
 
 @router.get("/health")

@@ -10,7 +10,7 @@ its grids (or all of them) and are on call by a weekly schedule in the site's ti
 Nothing here does I/O or reads the clock.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, time
 from enum import StrEnum
 from typing import Annotated, Self
@@ -138,3 +138,14 @@ def grid_of_place(grids: Iterable[Grid], location: str) -> Grid | None:
                 if best is None or candidate[:2] < best[:2]:
                     best = candidate
     return None if best is None else best[2]
+
+
+def site_of_device(
+    sites: Sequence[Site], grids: Sequence[Grid], edge_id: str | None, location: str
+) -> str | None:
+    """Return the id of the site a device belongs to: its edge's, else its grid's by place."""
+    site = site_of_edge(sites, edge_id)
+    if site is not None:
+        return site.id
+    grid = grid_of_place(grids, location)
+    return None if grid is None else grid.site_id

@@ -109,7 +109,7 @@ from hub.errors import (
 )
 from hub.notify import NOTIFIED_EVENTS, CaseNotice, Channel, next_attempt, notice_topic
 from hub.resident import resident_stage, web_device_id
-from hub.roster import Grid, Responder, Site, grid_of_place, site_of_edge
+from hub.roster import Grid, Responder, Site, grid_of_place, site_of_device, site_of_edge
 from hub.settings import HubSettings
 from hub.silences import Silence, SilencedAlert, SilenceScope, silencing
 from hub.supervision import (
@@ -585,13 +585,40 @@ class HubStore:
         logger.info("device %s re-registered (edge %s)", device.id, device.edge_id)
         return DeviceChange(_device_view(row), created=False, changed=True, edges_affected=edges)
 
-    def list_devices(self, *, edge_id: str | None = None) -> list[DeviceView]:
-        """Return registered devices by id, optionally only those of one edge."""
+    def _device_sites(self, session: Session) -> dict[str, str | None]:
+        """Return every device's site id (through its edge, else its grid), or None."""
+        sites = [_site(row) for row in session.scalars(select(SiteRow))]
+        grids = [_grid(row) for row in session.scalars(select(GridRow))]
+        found = session.execute(select(DeviceRow.id, DeviceRow.edge_id, DeviceRow.location))
+        return {
+            device_id: site_of_device(sites, grids, edge_id, location)
+            for device_id, edge_id, location in found
+        }
+
+    def visible_device_ids(self, sites: frozenset[str]) -> frozenset[str]:
+        """Return the devices that belong to one of ``sites``."""
+        with self._reading() as session:
+            placed = self._device_sites(session)
+        return frozenset(d for d, site in placed.items() if site is not None and site in sites)
+
+    def visible_edge_ids(self, sites: frozenset[str]) -> frozenset[str]:
+        """Return the edges that serve one of ``sites``."""
+        with self._reading() as session:
+            rows = session.scalars(select(SiteRow).where(SiteRow.id.in_(sorted(sites))))
+            return frozenset(edge for row in rows for edge in _site(row).edge_ids)
+
+    def list_devices(
+        self, *, edge_id: str | None = None, sites: frozenset[str] | None = None
+    ) -> list[DeviceView]:
+        """Return registered devices by id, optionally only those of one edge or of ``sites``."""
         query = select(DeviceRow).order_by(DeviceRow.id)
         if edge_id is not None:
             query = query.where(DeviceRow.edge_id == edge_id)
         with self._reading() as session:
             rows = list(session.scalars(query))
+            if sites is not None:
+                placed = self._device_sites(session)
+                rows = [r for r in rows if placed.get(r.id) in sites]
             resolutions = self._resolutions(
                 session, None if edge_id is None else [r.id for r in rows]
             )
@@ -1101,9 +1128,12 @@ class HubStore:
         kind: AlertKind | None = None,
         case_id: int | None = None,
         limit: int = 100,
+        device_ids: frozenset[str] | None = None,
     ) -> list[AlertView]:
-        """Return alerts, newest event time first."""
+        """Return alerts, newest event time first (only of ``device_ids``, if given)."""
         query = select(AlertRow).order_by(AlertRow.ts.desc(), AlertRow.id.desc()).limit(limit)
+        if device_ids is not None:
+            query = query.where(AlertRow.device_id.in_(sorted(device_ids)))
         if device_id is not None:
             query = query.where(AlertRow.device_id == device_id)
         if kind is not None:
@@ -1855,12 +1885,13 @@ class HubStore:
             ]
             return self._upsert_many(session, inventory, received_at)
 
-    def list_edges(self) -> list[EdgeView]:
-        """Return every edge that ever reported, by id."""
+    def list_edges(self, *, edge_ids: frozenset[str] | None = None) -> list[EdgeView]:
+        """Return every edge that ever reported (only ``edge_ids``, if given), by id."""
+        query = select(EdgeRow).order_by(EdgeRow.id)
+        if edge_ids is not None:
+            query = query.where(EdgeRow.id.in_(sorted(edge_ids)))
         with self._reading() as session:
-            return [
-                _edge_view(row) for row in session.scalars(select(EdgeRow).order_by(EdgeRow.id))
-            ]
+            return [_edge_view(row) for row in session.scalars(query)]
 
     def record_telemetry(self, batch: TelemetryBatch) -> int:
         """Update each known device's last_seen and last readings; return the points applied."""

@@ -95,13 +95,21 @@ def frames(
     camera: CameraConfig,
     clock: Callable[[], datetime],
     not_before: datetime | None = None,
+    *,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[tuple[Frame, datetime]]:
-    """Yield (frame, timestamp) until the source ends or fails."""
+    """Yield (frame, timestamp) until the source ends or fails.
+
+    A file is read as fast as it decodes unless the camera is ``pace``d, when ``sleep`` holds
+    each frame back to the file's own frame rate (``monotonic``/``sleep`` are injectable, so
+    tests check the pacing without waiting for it).
+    """
     live = is_live(camera.source)
     opened = clock()
     if not_before is not None and opened <= not_before:
         opened = not_before + timedelta(milliseconds=1)
-    started = time.monotonic()
+    started = monotonic()
     while True:
         ok, frame = capture.read()
         if not ok or frame is None:
@@ -112,5 +120,5 @@ def frames(
             position_s = float(capture.get(cv2.CAP_PROP_POS_MSEC)) / 1000
             ts = opened + timedelta(seconds=position_s)
             if camera.pace:
-                time.sleep(max(0.0, started + position_s - time.monotonic()))
+                sleep(max(0.0, started + position_s - monotonic()))
         yield frame, ts

@@ -1,7 +1,6 @@
 """Capture: sampling by frame timestamps, file replay, the worker thread, reconnect, no frames."""
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -49,6 +48,21 @@ class Clock:
         return now
 
 
+class VirtualTimer:
+    """A monotonic clock that moves only when something sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+
+
 class NoDelay:
     """A backoff that never waits, counting its attempts."""
 
@@ -84,14 +98,13 @@ def test_file_frames_carry_their_own_time_and_replay_faster_than_real_time(
     video = write_video(tmp_path / "clip.avi", 100)
     camera = CameraConfig(device="cam", source=str(video))
     capture = open_source(camera)
-    started = time.monotonic()
-    stamps = [ts for _, ts in frames(capture, camera, Clock())]
-    elapsed = time.monotonic() - started
+    timer = VirtualTimer()
+    stamps = [ts for _, ts in frames(capture, camera, Clock(), monotonic=timer, sleep=timer.sleep)]
     capture.release()
     assert len(stamps) == 100
     assert stamps[0] == T0
     assert stamps[-1] - stamps[0] == timedelta(milliseconds=99 * 40)
-    assert elapsed < 2.0, "a 4 s file must not be replayed in real time"
+    assert timer.slept == 0.0, "a 4 s file must not be replayed in real time"
 
 
 def test_a_reopened_file_continues_after_its_last_frame(tmp_path: Path) -> None:
@@ -181,9 +194,11 @@ def test_a_paced_file_is_delivered_at_its_own_frame_rate(tmp_path: Path) -> None
     video = write_video(tmp_path / "clip.avi", 25, moving=False)  # 1 s at 25 fps
     camera = CameraConfig(device="cam", source=str(video), pace=True)
     capture = open_source(camera)
-    started = time.monotonic()
-    count = sum(1 for _ in frames(capture, camera, Clock()))
-    elapsed = time.monotonic() - started
+    timer = VirtualTimer()
+    count = sum(1 for _ in frames(capture, camera, Clock(), monotonic=timer, sleep=timer.sleep))
     capture.release()
     assert count == 25
-    assert 0.9 <= elapsed < 2.0
+    # Held back to the file's 25 fps: the last frame (at 0.96 s, or 1.0 s where the decoder
+    # reports the position after the frame) is released that long after the first.
+    assert 0.96 <= timer.now <= 1.0
+    assert timer.slept == timer.now

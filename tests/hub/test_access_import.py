@@ -154,7 +154,6 @@ async def test_ten_thousand_rows_in_one_request(
     print(f"\nimport of 10,000 people + cards on {database_url.split(':')[0]}: {elapsed:.2f} s")
     assert (result["people"], result["credentials"]) == (10_000, 10_000)
     assert result["version"] == before + 1
-    assert elapsed < 60  # generous on a loaded 2-core CI machine; the figure is printed
     engine = create_hub_engine(database_url)
     try:
         snapshot = AccessStore(engine).updates_since("e1", 0)

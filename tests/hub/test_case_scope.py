@@ -13,7 +13,7 @@ from hub.app import create_app
 from hub.events import AlertReceived, CaseChanged, EventsDropped
 from hub.settings import HubSettings
 from hub.store import HubStore
-from tests.hub.factories import T0, make_alert
+from tests.hub.factories import T0, make_alert, make_status
 from tests.hub.http import api_client
 from tests.hub.test_events import alert_view, case_view
 
@@ -137,3 +137,40 @@ def test_the_live_stream_shows_a_scoped_caller_only_its_sites_cases() -> None:
     assert not visible_to(unsited, frozenset({"a"}))
     assert not visible_to(alert, frozenset({"a"}))
     assert visible_to(dropped, frozenset({"a"}))
+
+
+async def test_a_scoped_operator_sees_only_its_sites_devices_alerts_and_edges(
+    app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    open_case(app, MEIYUAN_SMOKE["id"])
+    open_case(app, LANYUAN_SMOKE["id"])
+    all_devices = (await admin.get("/api/v1/devices")).json()["items"]
+    assert {d["id"] for d in all_devices} == {MEIYUAN_SMOKE["id"], LANYUAN_SMOKE["id"]}
+    async with await signed_in(admin, app, "op-mei", "operator", ["meiyuan"]) as operator:
+        devices = (await operator.get("/api/v1/devices")).json()["items"]
+        assert [d["id"] for d in devices] == [MEIYUAN_SMOKE["id"]]
+        assert (await operator.get(f"/api/v1/devices/{MEIYUAN_SMOKE['id']}")).status_code == 200
+        hidden = await operator.get(f"/api/v1/devices/{LANYUAN_SMOKE['id']}")
+        assert hidden.status_code == 404
+        alerts = (await operator.get("/api/v1/alerts")).json()["items"]
+        assert {a["device_id"] for a in alerts} == {MEIYUAN_SMOKE["id"]}
+        asked = await operator.get("/api/v1/alerts", params={"device_id": LANYUAN_SMOKE["id"]})
+        assert asked.json()["items"] == []
+    assert len((await admin.get("/api/v1/alerts")).json()["items"]) == 2
+
+
+async def test_a_scoped_caller_sees_only_the_edges_of_its_sites(
+    app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    store: HubStore = app.state.store
+    await put(
+        admin,
+        "/api/v1/sites/meiyuan",
+        {"id": "meiyuan", "name": "Meiyuan", "edge_ids": ["edge-mei"]},
+    )
+    for edge_id in ("edge-mei", "edge-lan"):
+        store.record_edge_status(make_status(edge_id), T0)
+    async with await signed_in(admin, app, "op-mei", "operator", ["meiyuan"]) as operator:
+        edges = (await operator.get("/api/v1/edges")).json()["items"]
+        assert [e["id"] for e in edges] == ["edge-mei"]
+    assert len((await admin.get("/api/v1/edges")).json()["items"]) == 2
