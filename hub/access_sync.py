@@ -45,6 +45,10 @@ from hub.store import Clock, utc_now
 logger = logging.getLogger(__name__)
 
 
+PUBLISH_TIMEOUT_S = 10.0
+"""Longest wait for the broker to acknowledge one published message."""
+
+
 class AccessSync:
     """The hub side of allow-list sync and access log ingest."""
 
@@ -110,8 +114,9 @@ class AccessSync:
             return  # the edge asks when it connects, and every sync interval
         try:
             await self._answer(client, edge_id, have)
-        except (aiomqtt.MqttError, SQLAlchemyError) as exc:
-            logger.warning("could not push the allow-list of edge %s: %s", edge_id, exc)
+        except (aiomqtt.MqttError, SQLAlchemyError, TimeoutError) as exc:
+            # Best effort: the edge asks for what it lacks when it reconnects.
+            logger.warning("could not push the allow-list of edge %s: %r", edge_id, exc)
 
     async def _handle(self, client: aiomqtt.Client, topic: str, payload: object) -> None:
         try:
@@ -166,7 +171,7 @@ class AccessSync:
         chunks = await asyncio.to_thread(split_update, update, self._chunk_bytes)
         topic = edge_topic(edge_id, EdgeChannel.ACCESS_LIST)
         for chunk in chunks:
-            await client.publish(topic, chunk.model_dump_json(), qos=1)
+            await self._publish(client, topic, chunk.model_dump_json())
         self.counters["updates_published"] += 1
         self.counters["chunks_published"] += len(chunks)
 
@@ -181,10 +186,16 @@ class AccessSync:
         self.counters["log_new"] += new
         self.counters["log_duplicate"] += len(batch.records) - new
         ack = AccessLogAck(ids=[r.id for r in batch.records])
-        with contextlib.suppress(aiomqtt.MqttError):
-            await client.publish(
-                edge_topic(edge_id, EdgeChannel.ACCESS_ACK), ack.model_dump_json(), qos=1
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+            await self._publish(
+                client, edge_topic(edge_id, EdgeChannel.ACCESS_ACK), ack.model_dump_json()
             )
+
+    async def _publish(self, client: aiomqtt.Client, topic: str, payload: str) -> None:
+        # A QoS 1 publish made as the connection drops can wait for its PUBACK forever; bound
+        # it, so a request route (and the one-answer-at-a-time lock) never hangs on it.
+        async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+            await client.publish(topic, payload, qos=1)
 
     def _reject(self, reason: str, topic: str, edge_id: str | None, detail: str) -> None:
         self.counters[f"rejected.{reason}"] += 1

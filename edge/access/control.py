@@ -106,6 +106,11 @@ def derived_id(edge_id: str, door_id: str, what: str, n: int) -> str:
     return uuid.uuid5(_IDS, f"{edge_id}/{door_id}/{what}/{n}").hex
 
 
+PUBLISH_TIMEOUT_S = 10.0
+"""Longest wait for a broker's PUBACK: aiomqtt would wait forever for one lost in a
+disconnect; past this the publish fails with ``MqttError`` like any other."""
+
+
 class AccessControl:
     """Door access of one edge: decisions, door monitoring, allow-list sync, access log."""
 
@@ -355,6 +360,7 @@ class AccessControl:
                 device_topic(reader_id, DeviceChannel.SET),
                 command.model_dump_json(exclude_none=True),
                 qos=1,
+                timeout=PUBLISH_TIMEOUT_S,
             )
         except aiomqtt.MqttError as exc:
             self._count("access.commands_unsent", 1)
@@ -449,7 +455,10 @@ class AccessControl:
         """Ask the hub for every change after the version held."""
         request = AccessSyncRequest(edge_id=self.edge_id, have_version=self.allow.version)
         await client.publish(
-            edge_topic(self.edge_id, EdgeChannel.ACCESS_SYNC), request.model_dump_json(), qos=1
+            edge_topic(self.edge_id, EdgeChannel.ACCESS_SYNC),
+            request.model_dump_json(),
+            qos=1,
+            timeout=PUBLISH_TIMEOUT_S,
         )
         self._count("access.sync_requests", 1)
 
@@ -562,7 +571,9 @@ class AccessControl:
             ]
             if due:
                 batch = AccessLogBatch(edge_id=self.edge_id, records=due)
-                await client.publish(topic, batch.model_dump_json(), qos=1)
+                await client.publish(
+                    topic, batch.model_dump_json(), qos=1, timeout=PUBLISH_TIMEOUT_S
+                )
                 for record in due:
                     self._sent[record.id] = now
                 self._count("access.log_sent", len(due))
