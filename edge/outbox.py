@@ -25,8 +25,8 @@ Errors: every ``sqlite3.Error`` is wrapped in ``OutboxError``.
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Literal
 
@@ -34,6 +34,7 @@ from pydantic import ValidationError
 
 from devices.kinds import forwarding_rank
 from devices.messages import Alert
+from edge.sqlite_tx import reading, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -208,26 +209,8 @@ class Outbox:
             ).fetchone()
             return int(count)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException as exc:
-                if self._db.in_transaction:
-                    # The original error matters more than a failed rollback.
-                    with suppress(sqlite3.Error):
-                        self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise OutboxError(f"outbox write failed: {exc}") from exc
-                raise
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self._lock, OutboxError, "outbox")
 
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                yield self._db
-            except sqlite3.Error as exc:
-                raise OutboxError(f"outbox read failed: {exc}") from exc
+    def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
+        return reading(self._db, self._lock, OutboxError, "outbox")

@@ -18,8 +18,8 @@ Errors: every ``sqlite3.Error`` is wrapped in ``AccessStoreError``.
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -41,6 +41,7 @@ from devices.access import (
 )
 from edge.access.chunks import is_stale
 from edge.access.decision import Direction
+from edge.sqlite_tx import reading, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -266,25 +267,8 @@ class AccessStore:
             (count,) = db.execute("SELECT COUNT(*) FROM log").fetchone()
             return int(count)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException as exc:
-                if self._db.in_transaction:
-                    with suppress(sqlite3.Error):
-                        self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise AccessStoreError(f"access store write failed: {exc}") from exc
-                raise
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self._lock, AccessStoreError, "access store")
 
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                yield self._db
-            except sqlite3.Error as exc:
-                raise AccessStoreError(f"access store read failed: {exc}") from exc
+    def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
+        return reading(self._db, self._lock, AccessStoreError, "access store")

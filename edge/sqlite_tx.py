@@ -1,0 +1,44 @@
+"""One way for the edge's SQLite stores to run a transaction or a read on their connection.
+
+The outbox and the access store each keep one connection (autocommit mode, shared by the
+event loop's worker threads) behind a lock; both need the same care: ``BEGIN IMMEDIATE`` so a
+writer holds the lock from the start, a rollback that never hides the original error, and
+SQLite errors wrapped in the store's own exception.
+"""
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+
+@contextmanager
+def transaction(
+    db: sqlite3.Connection, lock: threading.Lock, error: type[Exception], what: str
+) -> Iterator[sqlite3.Connection]:
+    """Run the block in one write transaction; SQLite errors become ``error``."""
+    with lock:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if db.in_transaction:
+                # The original error matters more than a failed rollback.
+                with suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise error(f"{what} write failed: {exc}") from exc
+            raise
+
+
+@contextmanager
+def reading(
+    db: sqlite3.Connection, lock: threading.Lock, error: type[Exception], what: str
+) -> Iterator[sqlite3.Connection]:
+    """Run the block's reads under the connection's lock; SQLite errors become ``error``."""
+    with lock:
+        try:
+            yield db
+        except sqlite3.Error as exc:
+            raise error(f"{what} read failed: {exc}") from exc
