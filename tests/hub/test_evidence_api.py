@@ -97,6 +97,9 @@ async def test_the_reader_stores_then_acks_and_rejects_bad_input_without_stoppin
             aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="fake-edge") as edge,
         ):
             await edge.subscribe(edge_topic("e1", EdgeChannel.EVIDENCE_ACK), qos=1)
+            # Publish only once the reader listens: the broker drops what nobody subscribed to.
+            async with asyncio.timeout(10):
+                await reader.subscribed.wait()
             topic = edge_topic("e1", EdgeChannel.EVIDENCE)
             await edge.publish(topic, b"{not json", qos=1)
             bad_hash = good.model_copy(update={"id": alert_id(), "sha256": "0" * 64})
