@@ -8,6 +8,12 @@ no response, error or log line repeats.
 The router carries its own lifespan (FastAPI merges it into the app's, inside it, so the
 database is migrated by then): it opens the access repository and, unless the app runs
 without MQTT ingest or with ``access_sync`` off, the access link.
+
+An access site is keyed by its edge; it is of the roster site whose ``edge_ids`` list that
+edge. A site-scoped caller sees only its sites' access sites, doors, groups, people and log
+records; one of another site is not there for it (404), and creating one there is refused
+(403). Schedules are shared by every site: anyone may list and create them, a scoped caller
+may change one only if no other site's group uses it.
 """
 
 import asyncio
@@ -28,7 +34,7 @@ from devices.access import (
     TimeWindow,
 )
 from devices.registry import Identifier
-from hub.access import CredentialImport, PersonImport
+from hub.access import CredentialImport, ImportProblem, PersonImport
 from hub.access_store import (
     AccessEventView,
     AccessStore,
@@ -43,9 +49,13 @@ from hub.access_store import (
 )
 from hub.access_sync import AccessSync
 from hub.api import API_PREFIX, MAX_LIMIT
+from hub.auth import ForbiddenError, Principal
+from hub.auth_api import PrincipalDep
 from hub.db import create_hub_engine
-from hub.errors import InvalidInputError
+from hub.errors import InvalidInputError, NotFoundError
+from hub.scoping import covered
 from hub.settings import HubSettings
+from hub.store import HubStore
 from hub.views import Items, View
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -84,6 +94,37 @@ access_router = APIRouter(
 def _store(request: Request) -> AccessStore:
     store: AccessStore = request.app.state.access_store
     return store
+
+
+async def _edges(request: Request, principal: Principal) -> frozenset[str] | None:
+    """Return the edges whose access sites the caller may see (None: all)."""
+    if principal.sites is None:
+        return None
+    store: HubStore = request.app.state.store
+    return await asyncio.to_thread(store.visible_edge_ids, principal.sites)
+
+
+def _into(edge_id: str, edges: frozenset[str] | None) -> None:
+    """Refuse to create a record at an access site the caller may not see."""
+    if edges is not None and edge_id not in edges:
+        raise ForbiddenError(f"edge {edge_id} does not serve one of your sites")
+
+
+def _seen(edge_id: str, edges: frozenset[str] | None, missing: str) -> None:
+    """Answer as for a missing record if it is of an access site the caller may not see."""
+    if edges is not None and edge_id not in edges:
+        raise NotFoundError(missing)
+
+
+async def _hidden_households(
+    request: Request, principal: Principal, household_ids: set[int]
+) -> set[int]:
+    """Return those of ``household_ids`` that do not exist for the caller."""
+    if principal.sites is None or not household_ids:
+        return set()
+    store: HubStore = request.app.state.store
+    placed = await asyncio.to_thread(store.household_sites)
+    return {h for h in household_ids if h in placed and not covered(placed[h], principal.sites)}
 
 
 async def _push(request: Request, edge_id: str) -> None:
@@ -227,8 +268,9 @@ async def link_status(request: Request) -> AccessLinkStatus:
 
 
 @access_router.post("/sites", status_code=201)
-async def create_site(body: SiteRequest, request: Request) -> SiteView:
+async def create_site(body: SiteRequest, request: Request, principal: PrincipalDep) -> SiteView:
     """Give an edge's site door access (a time zone and a fresh credential hash key)."""
+    _into(body.edge_id, await _edges(request, principal))
     site = await asyncio.to_thread(
         _store(request).create_site, body.edge_id, body.name, body.timezone
     )
@@ -237,14 +279,18 @@ async def create_site(body: SiteRequest, request: Request) -> SiteView:
 
 
 @access_router.get("/sites")
-async def list_sites(request: Request) -> Items[SiteView]:
+async def list_sites(request: Request, principal: PrincipalDep) -> Items[SiteView]:
     """List the sites with door access and their allow-list versions."""
-    return Items(items=await asyncio.to_thread(_store(request).list_sites))
+    edges = await _edges(request, principal)
+    return Items(items=await asyncio.to_thread(_store(request).list_sites, edge_ids=edges))
 
 
 @access_router.put("/sites/{edge_id}")
-async def update_site(edge_id: str, body: SiteUpdate, request: Request) -> SiteView:
+async def update_site(
+    edge_id: str, body: SiteUpdate, request: Request, principal: PrincipalDep
+) -> SiteView:
     """Rename a site or change its time zone."""
+    _seen(edge_id, await _edges(request, principal), f"no door access site for edge {edge_id}")
     site = await asyncio.to_thread(_store(request).update_site, edge_id, body.name, body.timezone)
     await _push(request, edge_id)
     return site
@@ -256,12 +302,28 @@ async def update_site(edge_id: str, body: SiteUpdate, request: Request) -> SiteV
     responses={200: {"model": DoorView, "description": "Replaced"}},
 )
 async def put_door(
-    edge_id: str, door_id: str, door: DoorConfig, request: Request, response: Response
+    edge_id: str,
+    door_id: str,
+    door: DoorConfig,
+    request: Request,
+    response: Response,
+    principal: PrincipalDep,
 ) -> DoorView:
     """Create (201) or replace (200) a door of a site."""
     if door.id != door_id:
         raise InvalidInputError(f"the body names door {door.id}, the path {door_id}")
-    view, created = await asyncio.to_thread(_store(request).put_door, edge_id, door)
+    store = _store(request)
+    edges = await _edges(request, principal)
+    _seen(edge_id, edges, f"no door access site for edge {edge_id}")
+    if edges is not None:
+        try:
+            current = await asyncio.to_thread(store.edge_of_door, door_id)
+        except NotFoundError:
+            current = edge_id
+        if current not in edges:
+            # Without naming the other site, which the caller may not know of.
+            raise InvalidInputError(f"door {door_id} belongs to another site")
+    view, created = await asyncio.to_thread(store.put_door, edge_id, door)
     if not created:
         response.status_code = 200
     await _push(request, edge_id)
@@ -269,16 +331,20 @@ async def put_door(
 
 
 @access_router.get("/doors")
-async def list_doors(request: Request, edge_id: str | None = None) -> Items[DoorView]:
+async def list_doors(
+    request: Request, principal: PrincipalDep, edge_id: str | None = None
+) -> Items[DoorView]:
     """List doors, of one site or all."""
-    return Items(items=await asyncio.to_thread(_store(request).list_doors, edge_id))
+    edges = await _edges(request, principal)
+    return Items(items=await asyncio.to_thread(_store(request).list_doors, edge_id, edge_ids=edges))
 
 
 @access_router.delete("/doors/{door_id}", status_code=204)
-async def delete_door(door_id: str, request: Request) -> None:
+async def delete_door(door_id: str, request: Request, principal: PrincipalDep) -> None:
     """Delete a door."""
     store = _store(request)
     edge_id = await asyncio.to_thread(store.edge_of_door, door_id)
+    _seen(edge_id, await _edges(request, principal), f"no door {door_id}")
     await asyncio.to_thread(store.delete_door, door_id)
     await _push(request, edge_id)
 
@@ -291,13 +357,20 @@ async def create_schedule(body: ScheduleRequest, request: Request) -> ScheduleVi
 
 @access_router.put("/schedules/{schedule_id}")
 async def update_schedule(
-    schedule_id: int, body: ScheduleRequest, request: Request
+    schedule_id: int, body: ScheduleRequest, request: Request, principal: PrincipalDep
 ) -> ScheduleView:
     """Replace a schedule's windows; every site whose groups use it is updated."""
-    schedule, edges = await asyncio.to_thread(
-        _store(request).update_schedule, schedule_id, body.name, body.windows
+    store = _store(request)
+    edges = await _edges(request, principal)
+    if (
+        edges is not None
+        and not await asyncio.to_thread(store.schedule_edges, schedule_id) <= edges
+    ):
+        raise ForbiddenError(f"schedule {schedule_id} is used by groups of other sites")
+    schedule, changed = await asyncio.to_thread(
+        store.update_schedule, schedule_id, body.name, body.windows
     )
-    for edge_id in edges:
+    for edge_id in changed:
         await _push(request, edge_id)
     return schedule
 
@@ -309,8 +382,9 @@ async def list_schedules(request: Request) -> Items[ScheduleView]:
 
 
 @access_router.post("/groups", status_code=201)
-async def create_group(body: GroupRequest, request: Request) -> GroupView:
+async def create_group(body: GroupRequest, request: Request, principal: PrincipalDep) -> GroupView:
     """Create a group: doors of a site, opened always or on a schedule."""
+    _into(body.edge_id, await _edges(request, principal))
     group = await asyncio.to_thread(
         _store(request).create_group, body.edge_id, body.name, body.door_ids, body.schedule_id
     )
@@ -318,9 +392,19 @@ async def create_group(body: GroupRequest, request: Request) -> GroupView:
     return group
 
 
+async def _group_seen(request: Request, principal: Principal, group_id: int) -> None:
+    edges = await _edges(request, principal)
+    if edges is not None:
+        edge_id = await asyncio.to_thread(_store(request).edge_of_group, group_id)
+        _seen(edge_id, edges, f"no group {group_id}")
+
+
 @access_router.put("/groups/{group_id}")
-async def update_group(group_id: int, body: GroupUpdate, request: Request) -> GroupView:
+async def update_group(
+    group_id: int, body: GroupUpdate, request: Request, principal: PrincipalDep
+) -> GroupView:
     """Replace a group's name, doors and schedule."""
+    await _group_seen(request, principal, group_id)
     group = await asyncio.to_thread(
         _store(request).update_group, group_id, body.name, body.door_ids, body.schedule_id
     )
@@ -329,21 +413,34 @@ async def update_group(group_id: int, body: GroupUpdate, request: Request) -> Gr
 
 
 @access_router.delete("/groups/{group_id}", status_code=204)
-async def delete_group(group_id: int, request: Request) -> None:
+async def delete_group(group_id: int, request: Request, principal: PrincipalDep) -> None:
     """Delete a group; its members lose the doors it opened."""
+    await _group_seen(request, principal, group_id)
     edge_id = await asyncio.to_thread(_store(request).delete_group, group_id)
     await _push(request, edge_id)
 
 
 @access_router.get("/groups")
-async def list_groups(request: Request, edge_id: str | None = None) -> Items[GroupView]:
+async def list_groups(
+    request: Request, principal: PrincipalDep, edge_id: str | None = None
+) -> Items[GroupView]:
     """List groups, of one site or all."""
-    return Items(items=await asyncio.to_thread(_store(request).list_groups, edge_id))
+    edges = await _edges(request, principal)
+    return Items(
+        items=await asyncio.to_thread(_store(request).list_groups, edge_id, edge_ids=edges)
+    )
 
 
 @access_router.post("/people", status_code=201)
-async def create_person(body: PersonRequest, request: Request) -> PersonView:
+async def create_person(
+    body: PersonRequest, request: Request, principal: PrincipalDep
+) -> PersonView:
     """Create a person of a site (optionally of a household), in some of its groups."""
+    _into(body.edge_id, await _edges(request, principal))
+    if body.household_id is not None and await _hidden_households(
+        request, principal, {body.household_id}
+    ):
+        raise NotFoundError(f"no household {body.household_id}")
     person = await asyncio.to_thread(
         _store(request).create_person,
         body.edge_id,
@@ -358,20 +455,36 @@ async def create_person(body: PersonRequest, request: Request) -> PersonView:
 
 
 @access_router.get("/people")
-async def list_people(request: Request, edge_id: str | None = None) -> Items[PersonView]:
+async def list_people(
+    request: Request, principal: PrincipalDep, edge_id: str | None = None
+) -> Items[PersonView]:
     """List people, of one site or all."""
-    return Items(items=await asyncio.to_thread(_store(request).list_people, edge_id))
+    edges = await _edges(request, principal)
+    return Items(
+        items=await asyncio.to_thread(_store(request).list_people, edge_id, edge_ids=edges)
+    )
+
+
+async def _person_edge(request: Request, principal: Principal, person_id: int) -> str:
+    """Return the edge of a person's site, as for a missing person if the caller may not see it."""
+    edge_id = await asyncio.to_thread(_store(request).edge_of_person, person_id)
+    _seen(edge_id, await _edges(request, principal), f"no person {person_id}")
+    return edge_id
 
 
 @access_router.get("/people/{person_id}")
-async def get_person(person_id: int, request: Request) -> PersonView:
+async def get_person(person_id: int, request: Request, principal: PrincipalDep) -> PersonView:
     """Return one person with their groups and credentials (never the secrets)."""
+    await _person_edge(request, principal, person_id)
     return await asyncio.to_thread(_store(request).get_person, person_id)
 
 
 @access_router.put("/people/{person_id}")
-async def update_person(person_id: int, body: PersonUpdate, request: Request) -> PersonView:
+async def update_person(
+    person_id: int, body: PersonUpdate, request: Request, principal: PrincipalDep
+) -> PersonView:
     """Replace a person's groups and validity window."""
+    await _person_edge(request, principal, person_id)
     person = await asyncio.to_thread(
         _store(request).update_person,
         person_id,
@@ -384,17 +497,16 @@ async def update_person(person_id: int, body: PersonUpdate, request: Request) ->
 
 
 @access_router.delete("/people/{person_id}", status_code=204)
-async def delete_person(person_id: int, request: Request) -> None:
+async def delete_person(person_id: int, request: Request, principal: PrincipalDep) -> None:
     """Delete a person and their credentials."""
-    store = _store(request)
-    edge_id = await asyncio.to_thread(store.edge_of_person, person_id)
-    await asyncio.to_thread(store.delete_person, person_id)
+    edge_id = await _person_edge(request, principal, person_id)
+    await asyncio.to_thread(_store(request).delete_person, person_id)
     await _push(request, edge_id)
 
 
 @access_router.post("/people/{person_id}/credentials", status_code=201)
 async def add_credential(
-    person_id: int, body: CredentialRequest, request: Request
+    person_id: int, body: CredentialRequest, request: Request, principal: PrincipalDep
 ) -> CredentialView:
     """Enrol a card or PIN; the hub keeps only its keyed hash."""
     value = body.value.get_secret_value().strip()
@@ -402,9 +514,9 @@ async def add_credential(
     if not re.fullmatch(pattern, value):
         # The value itself is not repeated: it is a secret.
         raise InvalidInputError(f"not a valid {body.kind} (expected {pattern})")
-    store = _store(request)
+    edge_id = await _person_edge(request, principal, person_id)
     credential = await asyncio.to_thread(
-        store.add_credential,
+        _store(request).add_credential,
         person_id,
         body.kind,
         value,
@@ -412,7 +524,7 @@ async def add_credential(
         valid_from=body.valid_from,
         valid_until=body.valid_until,
     )
-    await _push(request, await asyncio.to_thread(store.edge_of_person, person_id))
+    await _push(request, edge_id)
     return credential
 
 
@@ -422,8 +534,11 @@ async def add_credential(
     response_model=ImportView,
     responses={422: {"model": ImportRejection, "description": "Invalid rows; nothing enrolled"}},
 )
-async def import_people(body: ImportRequest, request: Request) -> ImportView | JSONResponse:
+async def import_people(
+    body: ImportRequest, request: Request, principal: PrincipalDep
+) -> ImportView | JSONResponse:
     """Enrol many people and credentials at once: checked first, one transaction, one version."""
+    _into(body.edge_id, await _edges(request, principal))
     rows = [
         PersonImport(
             name=p.name,
@@ -444,7 +559,19 @@ async def import_people(body: ImportRequest, request: Request) -> ImportView | J
         )
         for p in body.people
     ]
+    hidden = await _hidden_households(
+        request, principal, {p.household_id for p in rows if p.household_id is not None}
+    )
     try:
+        if hidden:
+            # Told as the repository tells a household that does not exist.
+            raise ImportRejectedError(
+                [
+                    ImportProblem(i, "household_id", f"no household {p.household_id}")
+                    for i, p in enumerate(rows)
+                    if p.household_id in hidden
+                ]
+            )
         result = await asyncio.to_thread(_store(request).import_people, body.edge_id, rows)
     except ImportRejectedError as exc:
         rejection = ImportRejection(
@@ -459,9 +586,16 @@ async def import_people(body: ImportRequest, request: Request) -> ImportView | J
 
 
 @access_router.post("/credentials/{credential_id}/revoke")
-async def revoke_credential(credential_id: int, request: Request) -> CredentialView:
+async def revoke_credential(
+    credential_id: int, request: Request, principal: PrincipalDep
+) -> CredentialView:
     """Revoke a credential; a connected edge refuses it within moments."""
-    credential, edge_id = await asyncio.to_thread(_store(request).revoke_credential, credential_id)
+    store = _store(request)
+    edges = await _edges(request, principal)
+    if edges is not None:
+        holder_edge = await asyncio.to_thread(store.edge_of_credential, credential_id)
+        _seen(holder_edge, edges, f"no credential {credential_id}")
+    credential, edge_id = await asyncio.to_thread(store.revoke_credential, credential_id)
     await _push(request, edge_id)
     return credential
 
@@ -469,6 +603,7 @@ async def revoke_credential(credential_id: int, request: Request) -> CredentialV
 @access_router.get("/log")
 async def access_log(
     request: Request,
+    principal: PrincipalDep,
     door_id: str | None = None,
     person_id: int | None = None,
     since: AwareDatetime | None = None,
@@ -476,6 +611,7 @@ async def access_log(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
 ) -> Items[AccessEventView]:
     """Query the access log by door, person and time range (``since`` ≤ ts < ``until``)."""
+    edges = await _edges(request, principal)
     return Items(
         items=await asyncio.to_thread(
             _store(request).query_log,
@@ -484,5 +620,6 @@ async def access_log(
             since=since,
             until=until,
             limit=limit,
+            edge_ids=edges,
         )
     )

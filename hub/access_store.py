@@ -255,11 +255,13 @@ class AccessStore:
             self._resync(session, edge_id)
             return self._site_view(row)
 
-    def list_sites(self) -> list[SiteView]:
-        """Return every site with door access."""
+    def list_sites(self, *, edge_ids: frozenset[str] | None = None) -> list[SiteView]:
+        """Return every site with door access (only of ``edge_ids``, if given)."""
+        query = select(AccessSiteRow).order_by(AccessSiteRow.edge_id)
+        if edge_ids is not None:
+            query = query.where(AccessSiteRow.edge_id.in_(sorted(edge_ids)))
         with self._reading() as session:
-            rows = session.scalars(select(AccessSiteRow).order_by(AccessSiteRow.edge_id))
-            return [self._site_view(r) for r in rows]
+            return [self._site_view(r) for r in session.scalars(query)]
 
     def _site(self, session: Session, edge_id: str) -> AccessSiteRow:
         query = select(AccessSiteRow).where(AccessSiteRow.edge_id == edge_id)
@@ -316,12 +318,16 @@ class AccessStore:
             session.flush()
             self._resync(session, edge_id)
 
-    def list_doors(self, edge_id: str | None = None) -> list[DoorView]:
-        """Return the doors, of one site or all."""
+    def list_doors(
+        self, edge_id: str | None = None, *, edge_ids: frozenset[str] | None = None
+    ) -> list[DoorView]:
+        """Return the doors, of one site or all (only of ``edge_ids``, if given)."""
         with self._reading() as session:
             query = select(AccessDoorRow).order_by(AccessDoorRow.id)
             if edge_id is not None:
                 query = query.where(AccessDoorRow.edge_id == edge_id)
+            if edge_ids is not None:
+                query = query.where(AccessDoorRow.edge_id.in_(sorted(edge_ids)))
             return [
                 DoorView(edge_id=r.edge_id, door=DoorConfig.model_validate(r.config))
                 for r in session.scalars(query)
@@ -411,18 +417,33 @@ class AccessStore:
             self._resync(session, row.edge_id)
             return row.edge_id
 
+    def edge_of_group(self, group_id: int) -> str:
+        """Return the edge of a group's site."""
+        with self._reading() as session:
+            return self._group(session, group_id).edge_id
+
+    def schedule_edges(self, schedule_id: int) -> frozenset[str]:
+        """Return the edges whose groups use a schedule."""
+        query = select(AccessGroupRow.edge_id).where(AccessGroupRow.schedule_id == schedule_id)
+        with self._reading() as session:
+            return frozenset(session.scalars(query))
+
     def _group(self, session: Session, group_id: int) -> AccessGroupRow:
         row = session.get(AccessGroupRow, group_id)
         if row is None:
             raise NotFoundError(f"no group {group_id}")
         return row
 
-    def list_groups(self, edge_id: str | None = None) -> list[GroupView]:
-        """Return the groups, of one site or all."""
+    def list_groups(
+        self, edge_id: str | None = None, *, edge_ids: frozenset[str] | None = None
+    ) -> list[GroupView]:
+        """Return the groups, of one site or all (only of ``edge_ids``, if given)."""
         with self._reading() as session:
             query = select(AccessGroupRow).order_by(AccessGroupRow.id)
             if edge_id is not None:
                 query = query.where(AccessGroupRow.edge_id == edge_id)
+            if edge_ids is not None:
+                query = query.where(AccessGroupRow.edge_id.in_(sorted(edge_ids)))
             return [self._group_view(r) for r in session.scalars(query)]
 
     @staticmethod
@@ -506,12 +527,16 @@ class AccessStore:
         with self._reading() as session:
             return self._person_view(session, self._person(session, person_id))
 
-    def list_people(self, edge_id: str | None = None) -> list[PersonView]:
-        """Return the people, of one site or all."""
+    def list_people(
+        self, edge_id: str | None = None, *, edge_ids: frozenset[str] | None = None
+    ) -> list[PersonView]:
+        """Return the people, of one site or all (only of ``edge_ids``, if given)."""
         with self._reading() as session:
             query = select(AccessPersonRow).order_by(AccessPersonRow.id)
             if edge_id is not None:
                 query = query.where(AccessPersonRow.edge_id == edge_id)
+            if edge_ids is not None:
+                query = query.where(AccessPersonRow.edge_id.in_(sorted(edge_ids)))
             return [self._person_view(session, r) for r in session.scalars(query)]
 
     def add_credential(
@@ -670,6 +695,14 @@ class AccessStore:
         """Return the edge of a person's site."""
         with self._reading() as session:
             return self._person(session, person_id).edge_id
+
+    def edge_of_credential(self, credential_id: int) -> str:
+        """Return the edge of the site of a credential's holder."""
+        with self._reading() as session:
+            row = session.get(AccessCredentialRow, credential_id)
+            if row is None:
+                raise NotFoundError(f"no credential {credential_id}")
+            return self._person(session, row.person_id).edge_id
 
     def edge_of_door(self, door_id: str) -> str:
         """Return the edge of a door's site."""
@@ -912,9 +945,13 @@ class AccessStore:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 1000,
+        edge_ids: frozenset[str] | None = None,
     ) -> list[AccessEventView]:
-        """Return access log records, newest first, filtered by door, person, time range."""
+        """Return access log records, newest first, filtered by door, person, time range
+        (and only of ``edge_ids``, if given)."""
         query = select(AccessEventRow)
+        if edge_ids is not None:
+            query = query.where(AccessEventRow.edge_id.in_(sorted(edge_ids)))
         if door_id is not None:
             query = query.where(AccessEventRow.door_id == door_id)
         if person_id is not None:

@@ -24,6 +24,7 @@ from hub.errors import InvalidInputError, NotFoundError
 from hub.events import AlertReceived, CaseChanged, EventBus, HubEvent, SubscriptionClosedError
 from hub.ingest import MqttIngest
 from hub.resident import issue_token, resident_link
+from hub.scoping import check_household, check_silence, covered
 from hub.settings import HubSettings
 from hub.silences import SilenceScope
 from hub.store import Clock, HubStore
@@ -397,14 +398,22 @@ async def resolve_case(
 
 
 @router.post("/silences", status_code=201)
-async def create_silence(body: SilenceRequest, store: StoreDep, actor: ActorDep) -> SilenceView:
-    """Silence a device, a place or an edge's site for a while: alerts recorded, no case."""
+async def create_silence(
+    body: SilenceRequest, store: StoreDep, actor: ActorDep, request: Request
+) -> SilenceView:
+    """Silence a device, a place or an edge's site for a while: alerts recorded, no case.
+
+    A site-scoped caller may silence only what is of its sites (403 otherwise).
+    """
     target = body.target
     if body.scope is SilenceScope.PLACE:
         try:
             target = normalise_location(target)
         except ValueError as exc:
             raise InvalidInputError(str(exc)) from exc
+    sites = _scope(request)
+    if sites is not None:
+        check_silence(await asyncio.to_thread(store.site_map), body.scope, target, sites)
     return await asyncio.to_thread(
         store.create_silence,
         body.scope,
@@ -419,32 +428,54 @@ async def create_silence(body: SilenceRequest, store: StoreDep, actor: ActorDep)
 
 @router.get("/silences")
 async def list_silences(
-    store: StoreDep, clock: ClockDep, active: bool = False
+    store: StoreDep, clock: ClockDep, request: Request, active: bool = False
 ) -> Items[SilenceView]:
-    """List silences, newest first; ``active=true`` for those in force now."""
+    """List silences, newest first; ``active=true`` for those in force now (a site-scoped
+    caller sees its sites' only)."""
     active_at = clock() if active else None
-    return Items(items=await asyncio.to_thread(store.list_silences, active_at=active_at))
+    return Items(
+        items=await asyncio.to_thread(
+            store.list_silences, active_at=active_at, sites=_scope(request)
+        )
+    )
 
 
 @router.post("/silences/{silence_id}/end")
-async def end_silence(silence_id: int, store: StoreDep, actor: ActorDep) -> SilenceView:
+async def end_silence(
+    silence_id: int, store: StoreDep, actor: ActorDep, request: Request
+) -> SilenceView:
     """End a silence now."""
+    sites = _scope(request)
+    if sites is not None:
+        placed = await asyncio.to_thread(store.silence_sites)
+        if silence_id in placed and not covered(placed[silence_id], sites):
+            raise NotFoundError(f"silence {silence_id} does not exist")
     return await asyncio.to_thread(store.end_silence, silence_id, actor=actor)
 
 
 @router.get("/audit")
 async def list_audit(
     store: StoreDep,
+    request: Request,
     after_seq: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> Items[AuditEntryView]:
-    """List the audit trail oldest first; page with ``after_seq`` = the last ``seq`` seen."""
-    return Items(items=await asyncio.to_thread(store.list_audit, after_seq=after_seq, limit=limit))
+    """List the audit trail oldest first; page with ``after_seq`` = the last ``seq`` seen.
+
+    A site-scoped caller sees only entries about its sites' cases and alerts.
+    """
+    entries = await asyncio.to_thread(
+        store.list_audit, after_seq=after_seq, limit=limit, sites=_scope(request)
+    )
+    return Items(items=entries)
 
 
 @router.get("/audit/verify")
 async def verify_audit(store: StoreDep) -> AuditVerdictView:
-    """Check the audit hash chain; name the first broken link if anyone edited the records."""
+    """Check the audit hash chain; name the first broken link if anyone edited the records.
+
+    The whole chain, for every caller: only intact-or-not and a sequence number come back.
+    """
     verdict = await asyncio.to_thread(store.verify_audit)
     return AuditVerdictView(
         intact=verdict.intact,
@@ -455,8 +486,17 @@ async def verify_audit(store: StoreDep) -> AuditVerdictView:
 
 
 @router.post("/households", status_code=201)
-async def create_household(body: HouseholdRequest, store: StoreDep) -> IssuedHousehold:
-    """Create a household; the response holds its page token and link, shown this once only."""
+async def create_household(
+    body: HouseholdRequest, store: StoreDep, request: Request
+) -> IssuedHousehold:
+    """Create a household; the response holds its page token and link, shown this once only.
+
+    A site-scoped caller may create one only at a place, and with buttons, of its sites.
+    """
+    sites = _scope(request)
+    if sites is not None:
+        site_map = await asyncio.to_thread(store.site_map)
+        check_household(site_map, body.location, body.device_ids, sites)
     token, hashed = issue_token()
     household = await asyncio.to_thread(
         store.create_household, body.name, body.location, body.device_ids, hashed
@@ -465,14 +505,21 @@ async def create_household(body: HouseholdRequest, store: StoreDep) -> IssuedHou
 
 
 @router.get("/households")
-async def list_households(store: StoreDep) -> Items[HouseholdView]:
-    """List households and their SOS buttons (never their tokens)."""
-    return Items(items=await asyncio.to_thread(store.list_households))
+async def list_households(store: StoreDep, request: Request) -> Items[HouseholdView]:
+    """List households and their SOS buttons, never their tokens (scoped: its sites' only)."""
+    return Items(items=await asyncio.to_thread(store.list_households, sites=_scope(request)))
 
 
 @router.post("/households/{household_id}/token")
-async def rotate_household_token(household_id: int, store: StoreDep) -> IssuedHousehold:
+async def rotate_household_token(
+    household_id: int, store: StoreDep, request: Request
+) -> IssuedHousehold:
     """Give a household a new page token; the old link stops working at once."""
+    sites = _scope(request)
+    if sites is not None:
+        placed = await asyncio.to_thread(store.household_sites)
+        if household_id in placed and not covered(placed[household_id], sites):
+            raise NotFoundError(f"household {household_id} does not exist")
     token, hashed = issue_token()
     household = await asyncio.to_thread(store.rotate_household_token, household_id, hashed)
     return IssuedHousehold(**household.model_dump(), token=token, link=resident_link(token))

@@ -93,7 +93,7 @@ async def authorized(request: Request) -> Principal | None:
     A request about one case (``/cases/<id>/…``, also the console's and the evidence
     routes) is also checked against that case: a caller scoped to other sites is told the
     case does not exist, and a responder may accept, decline, start or hand over only a case
-    assigned to them (a responder account's username is its roster id).
+    whose team they are on (a responder account's username is its roster id).
     """
     permission = required_permission(request.method, request.url.path)
     if permission is None:
@@ -118,11 +118,11 @@ async def _check_case_scope(
     scope = await asyncio.to_thread(store.case_scope, case_id)
     if scope is None:
         return  # the route itself answers 404
-    site_id, assignee = scope
+    site_id, team = scope
     if not principal.covers(site_id):
         raise NotFoundError(f"case {case_id} does not exist")
     own_move = principal.role is Role.RESPONDER and action in _OWN_CASE_ACTIONS
-    if own_move and assignee != principal.name:
+    if own_move and principal.name not in team:
         raise ForbiddenError(f"case {case_id} is not assigned to {principal.name}")
 
 

@@ -14,6 +14,12 @@ machine (``CaseStatus``, one ``transition``)::
                                                   ▼
                                                  open
 
+A case goes to a team (``hub.dispatch``), whose members answer one by one: the first to
+accept makes the case accepted, and while a member is still waiting to answer, an accepted
+or in-progress case may still be accepted or declined (by them), and an operator may
+dispatch more people to it. ``settle`` then derives the status from the team: accepted while
+someone accepted, dispatched while someone is waiting, open with nobody.
+
 While a case is active (not resolved or closed), every alert routed to its correlation key
 joins it; the database enforces one active case per key with the unique ``open_key``
 (``hub.db``). This module decides what each alert does to that case.
@@ -114,8 +120,11 @@ ACTIVE: frozenset[CaseStatus] = frozenset(
 """Statuses in which new alerts of the incident join the case."""
 
 
-def _move(status: CaseStatus, action: CaseAction) -> CaseStatus | None:
-    """Return where ``action`` takes a case in ``status``, or None if it may not."""
+def _move(status: CaseStatus, action: CaseAction, waiting: bool) -> CaseStatus | None:
+    """Return where ``action`` takes a case in ``status``, or None if it may not.
+
+    ``waiting``: someone on the case's team has not answered yet.
+    """
     match status, action:
         case CaseStatus.OPEN, CaseAction.ACKNOWLEDGE:
             return CaseStatus.ACKNOWLEDGED
@@ -123,13 +132,21 @@ def _move(status: CaseStatus, action: CaseAction) -> CaseStatus | None:
             # The hub dispatched it on its own; an operator saying "seen" does not undo that.
             return CaseStatus.DISPATCHED
         case CaseStatus.OPEN | CaseStatus.ACKNOWLEDGED | CaseStatus.DISPATCHED, CaseAction.DISPATCH:
-            # Dispatching a dispatched case hands it to someone else.
+            # Dispatching a dispatched case sends it to more (or other) people.
             return CaseStatus.DISPATCHED
+        case CaseStatus.ACCEPTED | CaseStatus.IN_PROGRESS, CaseAction.DISPATCH:
+            # Someone is on it; an operator may still send more help.
+            return status
         case CaseStatus.DISPATCHED, CaseAction.ACCEPT:
             return CaseStatus.ACCEPTED
+        case CaseStatus.ACCEPTED | CaseStatus.IN_PROGRESS, CaseAction.ACCEPT if waiting:
+            # Another member of the team joins who is already on it.
+            return status
         case CaseStatus.DISPATCHED, CaseAction.DECLINE:
-            # Nobody has it any more: it needs someone again.
+            # Nobody has it any more (unless others of the team do: see ``settle``).
             return CaseStatus.OPEN
+        case CaseStatus.ACCEPTED | CaseStatus.IN_PROGRESS, CaseAction.DECLINE if waiting:
+            return status
         case CaseStatus.ACCEPTED, CaseAction.START:
             return CaseStatus.IN_PROGRESS
         case CaseStatus.ACCEPTED | CaseStatus.IN_PROGRESS, CaseAction.HAND_OVER:
@@ -148,12 +165,13 @@ def _move(status: CaseStatus, action: CaseAction) -> CaseStatus | None:
             return None
 
 
-def transition(status: CaseStatus, action: CaseAction) -> CaseStatus:
+def transition(status: CaseStatus, action: CaseAction, *, waiting: bool = False) -> CaseStatus:
     """Return the status ``action`` moves a case to, or raise ``IllegalTransitionError``.
 
-    The error names the case's status, the refused action and what would be allowed.
+    ``waiting``: someone on the case's team has not answered yet. The error names the
+    case's status, the refused action and what would be allowed.
     """
-    moved = _move(status, action)
+    moved = _move(status, action, waiting)
     if moved is not None:
         return moved
     match status:
@@ -163,8 +181,16 @@ def transition(status: CaseStatus, action: CaseAction) -> CaseStatus:
             raise IllegalTransitionError(
                 f"the case is resolved: it can only be closed or reopened, not {_past(action)}"
             )
+        case CaseStatus.ACCEPTED | CaseStatus.IN_PROGRESS if action in (
+            CaseAction.ACCEPT,
+            CaseAction.DECLINE,
+        ):
+            raise IllegalTransitionError(
+                f"cannot {action} a case that is {status}: nobody on its team is waiting to "
+                "answer (hand it over instead)"
+            )
         case _:
-            allowed = ", ".join(a.value for a in allowed_actions(status))
+            allowed = ", ".join(a.value for a in allowed_actions(status, waiting=waiting))
             raise IllegalTransitionError(
                 f"cannot {action} a case that is {status} (allowed: {allowed})"
             )
@@ -185,9 +211,31 @@ def _past(action: CaseAction) -> str:
     }[action]
 
 
-def allowed_actions(status: CaseStatus) -> list[CaseAction]:
-    """Return the actions a case in ``status`` accepts, in declaration order."""
-    return [action for action in CaseAction if _move(status, action) is not None]
+def allowed_actions(status: CaseStatus, *, waiting: bool = False) -> list[CaseAction]:
+    """Return the actions a case in ``status`` accepts, in declaration order (``waiting``:
+    someone on its team has not answered yet)."""
+    return [action for action in CaseAction if _move(status, action, waiting) is not None]
+
+
+def settle(
+    before: CaseStatus, moved: CaseStatus, *, anyone_accepted: bool, anyone_waiting: bool
+) -> CaseStatus:
+    """Return a case's status after an action moved it from ``before`` to ``moved`` and its
+    team became what it is now.
+
+    Accepted (or still in progress) while a member has accepted; dispatched while a member
+    is waiting to answer; otherwise where the action took it (open with nobody left).
+    """
+    if moved not in ACTIVE:
+        return moved
+    if anyone_accepted:
+        in_progress = CaseStatus.IN_PROGRESS in (before, moved)
+        return CaseStatus.IN_PROGRESS if in_progress else CaseStatus.ACCEPTED
+    if anyone_waiting:
+        return CaseStatus.DISPATCHED
+    if moved in (CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED):
+        return moved
+    return CaseStatus.OPEN
 
 
 ACKNOWLEDGING: frozenset[CaseAction] = frozenset({CaseAction.ACKNOWLEDGE, CaseAction.ACCEPT})

@@ -13,6 +13,11 @@ the MQTT ingest. ``app.state`` then holds ``history``, ``telemetry`` (or None) a
 ``console_engine``.
 
 The site plan and the device health are pure functions of (devices, cases, now), below.
+
+A caller scoped to sites gets its sites' devices only: the site plan and the device health
+list them and their sites' cases, the readings of another site's device (or of an unknown
+one) answer 404, and a case's readings leave out neighbours of other sites (the case
+itself is checked by ``hub.auth_api``).
 """
 
 import asyncio
@@ -31,6 +36,7 @@ from pydantic import AwareDatetime
 from devices.kinds import FAULTS, LIFE_SAFETY, SECURITY, AlertKind
 from devices.location import Location
 from hub.api import API_PREFIX, MAX_LIMIT, ClockDep, StoreDep
+from hub.auth_api import PrincipalDep
 from hub.cases import CaseStatus
 from hub.db import create_hub_engine
 from hub.errors import NotFoundError
@@ -378,26 +384,39 @@ async def console_asset(name: str) -> FileResponse:
 @console_api_router.get("/readings")
 async def readings(
     history: HistoryDep,
+    store: StoreDep,
+    principal: PrincipalDep,
     device_id: Annotated[list[str], Query(min_length=1, max_length=100)],
     start: AwareDatetime,
     end: AwareDatetime,
     limit: Annotated[int, Query(ge=1, le=MAX_SAMPLES)] = MAX_SAMPLES,
 ) -> Items[ReadingSample]:
-    """List the readings the hub kept of these devices between start and end, oldest first."""
+    """List the readings the hub kept of these devices between start and end, oldest first.
+
+    A site-scoped caller asking for a device that is not of its sites is told it is not
+    registered (an unscoped caller may read what history kept of a device since removed).
+    """
+    if principal.sites is not None:
+        visible = await asyncio.to_thread(store.visible_device_ids, principal.sites)
+        hidden = sorted(set(device_id) - visible)
+        if hidden:
+            raise NotFoundError(f"device {hidden[0]} is not registered")
     samples = await asyncio.to_thread(history.readings, device_id, start, end, limit=limit)
     return Items(items=samples)
 
 
 @console_api_router.get("/cases/{case_id}/readings")
 async def case_readings(
-    case_id: int, store: StoreDep, history: HistoryDep, clock: ClockDep
+    case_id: int, store: StoreDep, history: HistoryDep, clock: ClockDep, principal: PrincipalDep
 ) -> CaseReadings:
     """Return the readings of a case's devices and their neighbours around the incident.
 
-    From 30 min before the case opened to 30 min after its last alert (or now).
+    From 30 min before the case opened to 30 min after its last alert (or now). Neighbours
+    are of the caller's sites only.
     """
     case = await asyncio.to_thread(store.get_case, case_id)
-    device_ids = nearby_devices(case, await asyncio.to_thread(store.list_devices))
+    neighbours = await asyncio.to_thread(store.list_devices, sites=principal.sites)
+    device_ids = nearby_devices(case, neighbours)
     start, end = incident_window(case.opened_at, case.last_alert_at, clock())
     samples = await asyncio.to_thread(history.readings, device_ids, start, end)
     return CaseReadings(
@@ -405,24 +424,31 @@ async def case_readings(
     )
 
 
-async def _devices_and_cases(store: StoreDep) -> tuple[list[DeviceView], list[CaseView]]:
-    devices = await asyncio.to_thread(store.list_devices)
+async def _devices_and_cases(
+    store: StoreDep, sites: frozenset[str] | None
+) -> tuple[list[DeviceView], list[CaseView]]:
+    """Return the devices and the unfinished cases of ``sites`` (None: every site)."""
+    devices = await asyncio.to_thread(store.list_devices, sites=sites)
     cases: list[CaseView] = []
     for status in CaseStatus:
         if str(status) not in FINISHED_STATUSES:
-            cases += await asyncio.to_thread(store.list_cases, status=status, limit=MAX_LIMIT)
+            cases += await asyncio.to_thread(
+                store.list_cases, status=status, limit=MAX_LIMIT, sites=sites
+            )
     return devices, cases
 
 
 @console_api_router.get("/site-plan")
-async def site_plan(store: StoreDep) -> SitePlan:
+async def site_plan(store: StoreDep, principal: PrincipalDep) -> SitePlan:
     """Return buildings and floors from device locations, each device with its state."""
-    devices, cases = await _devices_and_cases(store)
+    devices, cases = await _devices_and_cases(store, principal.sites)
     return build_site_plan(devices, cases)
 
 
 @console_api_router.get("/device-health")
-async def health_list(store: StoreDep, clock: ClockDep) -> Items[DeviceHealth]:
+async def health_list(
+    store: StoreDep, clock: ClockDep, principal: PrincipalDep
+) -> Items[DeviceHealth]:
     """List devices with what needs attention first: offline, faults, low battery."""
-    devices, cases = await _devices_and_cases(store)
+    devices, cases = await _devices_and_cases(store, principal.sites)
     return Items(items=device_health(devices, cases, clock()))

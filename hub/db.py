@@ -134,6 +134,9 @@ class CaseRow(Base):
     rule: Mapped[str | None] = mapped_column(String(ENUM_LENGTH))
     place: Mapped[str | None] = mapped_column(String(LOCATION_LENGTH))
     assignee: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    """The lead member of the team (its first duty's responder), kept for queries and scoping."""
+    team: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    """The responders the case is dispatched to, one per duty (``hub.dispatch.Assignment``)."""
     resolution: Mapped[str | None] = mapped_column(String(ENUM_LENGTH))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

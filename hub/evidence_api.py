@@ -7,6 +7,12 @@
 | ``GET /api/v1/evidence/status`` | the reader's connection and counters, retention's counters |
 | ``GET /api/v1/evidence/{evidence_id}`` | the picture itself, ``image/jpeg`` |
 
+For a caller scoped to sites, a picture is of the site of its alert's device (of its own
+camera's until the alert arrives): an alert or picture of another site answers 404, as a
+missing one does. A case's pictures go with the case (``hub.auth_api`` checks it).
+``/evidence/status`` holds hub-wide counters only (no id, no site), like ``/metrics``: every
+reader sees it.
+
 The router carries its own lifespan (FastAPI runs it inside the app's, so the database is
 migrated by then): it opens the evidence repository and, with ``start_ingest`` and
 ``evidence_ingest`` on, runs the evidence reader (``hub.evidence``); with ``start_ingest`` and
@@ -22,10 +28,14 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import FileResponse
 
 from hub.api import API_PREFIX
+from hub.api import StoreDep as HubStoreDep
+from hub.auth import Principal
+from hub.auth_api import PrincipalDep
 from hub.db import create_hub_engine
 from hub.evidence import EvidenceIngest, EvidenceRetention
 from hub.evidence_store import EvidenceStore, EvidenceView
 from hub.settings import HubSettings
+from hub.store import HubStore
 from hub.views import Items, View
 
 EvidenceId = Annotated[str, Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -79,10 +89,20 @@ def get_evidence_store(request: Request) -> EvidenceStore:
 StoreDep = Annotated[EvidenceStore, Depends(get_evidence_store)]
 
 
+async def _visible_devices(hub: HubStore, principal: Principal) -> frozenset[str] | None:
+    """Return the devices a site-scoped caller may see, or None for every device."""
+    if principal.sites is None:
+        return None
+    return await asyncio.to_thread(hub.visible_device_ids, principal.sites)
+
+
 @evidence_router.get("/alerts/{alert_id}/evidence")
-async def alert_evidence(alert_id: EvidenceId, store: StoreDep) -> Items[EvidenceView]:
-    """List an alert's pictures (clean and annotated)."""
-    return Items(items=await asyncio.to_thread(store.for_alert, alert_id))
+async def alert_evidence(
+    alert_id: EvidenceId, store: StoreDep, hub: HubStoreDep, principal: PrincipalDep
+) -> Items[EvidenceView]:
+    """List an alert's pictures (clean and annotated); another site's alert is not found."""
+    device_ids = await _visible_devices(hub, principal)
+    return Items(items=await asyncio.to_thread(store.for_alert, alert_id, device_ids=device_ids))
 
 
 @evidence_router.get("/cases/{case_id}/evidence")
@@ -117,9 +137,12 @@ async def evidence_status(request: Request) -> EvidenceStatus:
     response_class=FileResponse,
     responses={200: {"content": {"image/jpeg": {}}}},
 )
-async def evidence_picture(evidence_id: EvidenceId, store: StoreDep) -> FileResponse:
-    """Return one picture as image/jpeg."""
-    view, path = await asyncio.to_thread(store.get, evidence_id)
+async def evidence_picture(
+    evidence_id: EvidenceId, store: StoreDep, hub: HubStoreDep, principal: PrincipalDep
+) -> FileResponse:
+    """Return one picture as image/jpeg; another site's picture is not found."""
+    device_ids = await _visible_devices(hub, principal)
+    view, path = await asyncio.to_thread(store.get, evidence_id, device_ids=device_ids)
     return FileResponse(
         path,
         media_type=view.content_type,

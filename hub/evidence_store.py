@@ -236,21 +236,34 @@ class EvidenceStore:
         return sqlite.insert(table)
 
     def _query(self) -> Any:
+        # The alert's device comes along to place the picture in a site (``_owner``).
         return (
-            select(EvidenceRow, EvidenceBlobRow, AlertRow.case_id)
+            select(EvidenceRow, EvidenceBlobRow, AlertRow.case_id, AlertRow.device_id)
             .join(EvidenceBlobRow, EvidenceBlobRow.sha256 == EvidenceRow.sha256)
             .outerjoin(AlertRow, AlertRow.id == EvidenceRow.alert_id)
         )
 
-    def for_alert(self, alert_id: str) -> list[EvidenceView]:
-        """Return an alert's pictures, or raise NotFoundError if neither alert nor picture exist."""
+    def for_alert(
+        self, alert_id: str, *, device_ids: frozenset[str] | None = None
+    ) -> list[EvidenceView]:
+        """Return an alert's pictures, or raise NotFoundError if neither alert nor picture exist.
+
+        With ``device_ids`` (a site-scoped caller's devices), an alert of another device, and
+        pictures whose alert has not arrived taken by another camera, do not exist either.
+        """
         with Session(self._engine) as session:
-            rows = session.execute(
-                self._query().where(EvidenceRow.alert_id == alert_id).order_by(EvidenceRow.ts)
-            ).all()
-            if not rows and session.get(AlertRow, alert_id) is None:
-                raise NotFoundError(f"alert {alert_id} does not exist")
-            return [_view(*row) for row in rows]
+            rows = [
+                row
+                for row in session.execute(
+                    self._query().where(EvidenceRow.alert_id == alert_id).order_by(EvidenceRow.ts)
+                ).all()
+                if _seen_by(row, device_ids)
+            ]
+            if not rows:
+                alert = session.get(AlertRow, alert_id)
+                if alert is None or (device_ids is not None and alert.device_id not in device_ids):
+                    raise NotFoundError(f"alert {alert_id} does not exist")
+            return [_view(row) for row in rows]
 
     def for_case(self, case_id: int) -> list[EvidenceView]:
         """Return the pictures of every alert of a case, or raise NotFoundError."""
@@ -260,22 +273,44 @@ class EvidenceStore:
             rows = session.execute(
                 self._query().where(AlertRow.case_id == case_id).order_by(EvidenceRow.ts)
             ).all()
-            return [_view(*row) for row in rows]
+            return [_view(row) for row in rows]
 
-    def get(self, evidence_id: str) -> tuple[EvidenceView, Path]:
-        """Return one picture's record and file, or raise NotFoundError."""
+    def get(
+        self, evidence_id: str, *, device_ids: frozenset[str] | None = None
+    ) -> tuple[EvidenceView, Path]:
+        """Return one picture's record and file, or raise NotFoundError.
+
+        With ``device_ids``, a picture placed (``_owner``) on another device does not exist.
+        """
         with Session(self._engine) as session:
             row = session.execute(self._query().where(EvidenceRow.id == evidence_id)).one_or_none()
-        if row is None:
+        if row is None or not _seen_by(row, device_ids):
             raise NotFoundError(f"evidence {evidence_id} does not exist")
-        view = _view(*row)
+        view = _view(row)
         path = self.path_of(view.sha256)
         if not path.is_file():
             raise NotFoundError(f"evidence {evidence_id}: its picture is missing on disk")
         return view, path
 
 
-def _view(row: EvidenceRow, blob: EvidenceBlobRow, case_id: int | None) -> EvidenceView:
+def _owner(row: EvidenceRow, alert_device_id: str | None) -> str:
+    """Return the device that places a picture in a site: its alert's, else its own camera.
+
+    A picture names one alert (the same bytes sent for two alerts are two pictures), and may
+    arrive before it: until then it is placed by the camera that took it.
+    """
+    return alert_device_id if alert_device_id is not None else row.device_id
+
+
+def _seen_by(found: Any, device_ids: frozenset[str] | None) -> bool:
+    """Return whether a ``_query`` row is of one of ``device_ids`` (None: every device)."""
+    row, _blob, _case_id, alert_device_id = found
+    return device_ids is None or _owner(row, alert_device_id) in device_ids
+
+
+def _view(found: Any) -> EvidenceView:
+    """Return the view of a ``_query`` row."""
+    row, blob, case_id, _alert_device_id = found
     return EvidenceView(
         id=row.id,
         alert_id=row.alert_id,

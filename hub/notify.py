@@ -14,7 +14,7 @@ Nothing here does I/O or reads the clock.
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hub.cases import CaseEventAction
 from hub.settings import HubSettings
@@ -64,6 +64,9 @@ class CaseNotice(BaseModel):
     place: str | None
     kinds: list[str]
     assignee: str | None
+    """The lead member of the case's team."""
+    team: list[str] = Field(default_factory=list)
+    """Everyone the case is dispatched to (lead first): each is someone a gateway may page."""
     escalation_level: int
     note: str | None
 

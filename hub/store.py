@@ -20,14 +20,14 @@ last) so that two workers with overlapping batches cannot deadlock.
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, insert, inspect, select, update
+from sqlalchemy import Engine, Select, and_, func, insert, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -68,6 +68,7 @@ from hub.cases import (
     allowed_actions,
     decide,
     nuisance_rate,
+    settle,
     transition,
 )
 from hub.correlation import (
@@ -100,7 +101,20 @@ from hub.db import (
     SiteRow,
     create_hub_engine,
 )
-from hub.dispatch import choose_responder
+from hub.dispatch import (
+    Assignment,
+    Duty,
+    Team,
+    accepted,
+    answering,
+    duty_for,
+    fill_team,
+    handing_over,
+    member,
+    ordered,
+    pending,
+    without,
+)
 from hub.errors import (
     HubStartupError,
     IllegalTransitionError,
@@ -110,6 +124,7 @@ from hub.errors import (
 from hub.notify import NOTIFIED_EVENTS, CaseNotice, Channel, next_attempt, notice_topic
 from hub.resident import resident_stage, web_device_id
 from hub.roster import Grid, Responder, Site, grid_of_place, site_of_device, site_of_edge
+from hub.scoping import PlacedDevice, SiteMap, site_of_household, site_of_silence
 from hub.settings import HubSettings
 from hub.silences import Silence, SilencedAlert, SilenceScope, silencing
 from hub.supervision import (
@@ -323,10 +338,36 @@ def _alert_view(row: AlertRow) -> AlertView:
     )
 
 
+def _by_route(
+    alerts: Iterable[Alert], routes: Mapping[str, Route]
+) -> list[tuple[list[Alert], Route]]:
+    """Return the alerts grouped by their route, in key order (the order rows are locked in,
+    so that two hub workers never wait for each other in a circle)."""
+    groups: dict[str, list[Alert]] = defaultdict(list)
+    route_of_key: dict[str, Route] = {}
+    for alert in alerts:
+        alert_route = routes[alert.id]
+        groups[alert_route.key].append(alert)
+        route_of_key.setdefault(alert_route.key, alert_route)
+    return [(groups[key], route_of_key[key]) for key in sorted(groups)]
+
+
+def _team(stored: Iterable[Mapping[str, Any]] | None) -> Team:
+    """Return a case's team as its row stores it."""
+    return tuple(Assignment.from_json(a) for a in stored or ())
+
+
+def _set_team(row: CaseRow, team: Team) -> None:
+    """Store a case's team; its lead member (first duty) is the case's ``assignee``."""
+    row.team = [a.to_json() for a in team]
+    row.assignee = team[0].responder if team else None
+
+
 def _case_view(row: CaseRow, location: str | None, members: Sequence[CaseMemberRow]) -> CaseView:
-    ordered = sorted(members, key=lambda m: (m.first_alert_at, m.device_id, m.kind))
-    device_ids = list(dict.fromkeys(m.device_id for m in ordered)) or [row.device_id]
-    kinds = list(dict.fromkeys(m.kind for m in ordered)) or [row.kind]
+    team = _team(row.team)
+    by_time = sorted(members, key=lambda m: (m.first_alert_at, m.device_id, m.kind))
+    device_ids = list(dict.fromkeys(m.device_id for m in by_time)) or [row.device_id]
+    kinds = list(dict.fromkeys(m.kind for m in by_time)) or [row.kind]
     return CaseView.model_validate(
         {
             "id": row.id,
@@ -353,16 +394,19 @@ def _case_view(row: CaseRow, location: str | None, members: Sequence[CaseMemberR
                         "last_alert_at": m.last_alert_at,
                     }
                 )
-                for m in ordered
+                for m in by_time
             ],
             "assignee": row.assignee,
+            "team": [
+                {"duty": a.duty, "responder": a.responder, "accepted": a.accepted} for a in team
+            ],
             "resolution": row.resolution,
             "resolved_at": row.resolved_at,
             "acknowledged_at": row.acknowledged_at,
             "escalation_level": row.escalation_level,
             "site_id": row.site_id,
             "grid_id": row.grid_id,
-            "actions": allowed_actions(CaseStatus(row.status)),
+            "actions": allowed_actions(CaseStatus(row.status), waiting=bool(pending(team))),
         }
     )
 
@@ -607,6 +651,60 @@ class HubStore:
             rows = session.scalars(select(SiteRow).where(SiteRow.id.in_(sorted(sites))))
             return frozenset(edge for row in rows for edge in _site(row).edge_ids)
 
+    def _site_map(self, session: Session) -> SiteMap:
+        return SiteMap(
+            sites=tuple(
+                _site(row) for row in session.scalars(select(SiteRow).order_by(SiteRow.id))
+            ),
+            grids=tuple(
+                _grid(row) for row in session.scalars(select(GridRow).order_by(GridRow.id))
+            ),
+            devices=tuple(
+                PlacedDevice(id=device_id, edge_id=edge_id, location=location)
+                for device_id, edge_id, location in session.execute(
+                    select(DeviceRow.id, DeviceRow.edge_id, DeviceRow.location)
+                )
+            ),
+        )
+
+    def site_map(self) -> SiteMap:
+        """Return the roster's sites and grids with every device's placement (``hub.scoping``)."""
+        with self._reading() as session:
+            return self._site_map(session)
+
+    def _household_sites(self, session: Session) -> dict[int, str | None]:
+        site_map = self._site_map(session)
+        device_sites = site_map.device_sites()
+        buttons = self._buttons(session)
+        return {
+            household_id: site_of_household(
+                site_map, location, buttons.get(household_id, []), device_sites
+            )
+            for household_id, location in session.execute(
+                select(HouseholdRow.id, HouseholdRow.location)
+            )
+        }
+
+    def household_sites(self) -> dict[int, str | None]:
+        """Return every household's site id (None: no site), by household id."""
+        with self._reading() as session:
+            return self._household_sites(session)
+
+    def _silence_sites(self, session: Session) -> dict[int, str | None]:
+        site_map = self._site_map(session)
+        device_sites = site_map.device_sites()
+        return {
+            silence_id: site_of_silence(site_map, SilenceScope(scope), target, device_sites)
+            for silence_id, scope, target in session.execute(
+                select(SilenceRow.id, SilenceRow.scope, SilenceRow.target)
+            )
+        }
+
+    def silence_sites(self) -> dict[int, str | None]:
+        """Return every silence's site id (None: no site), by silence id."""
+        with self._reading() as session:
+            return self._silence_sites(session)
+
     def list_devices(
         self, *, edge_id: str | None = None, sites: frozenset[str] | None = None
     ) -> list[DeviceView]:
@@ -747,25 +845,30 @@ class HubStore:
             )
 
         silenced = self._silenced(session, new, locations, edges, received_at)
-        routes = self._routes(session, [a for a in new if a.id not in silenced], locations)
-        by_key: dict[str, list[Alert]] = defaultdict(list)
-        route_of_key: dict[str, Route] = {}
-        for alert in new:
-            if alert.id in silenced:
-                continue
-            alert_route = routes[alert.id]
-            by_key[alert_route.key].append(alert)
-            route_of_key.setdefault(alert_route.key, alert_route)
+        routes, own_routes = self._routes(
+            session, [a for a in new if a.id not in silenced], locations
+        )
         opened: dict[int, CaseRow] = {}
         touched: dict[int, CaseRow] = {}
         case_of: dict[str, int] = {}
-        for key in sorted(by_key):
-            joined = self._join_cases(session, route_of_key[key], by_key[key], received_at)
+        strays: list[Alert] = []
+        for group, alert_route in _by_route([a for a in new if a.id not in silenced], routes):
+            joined = self._join_cases(
+                session, alert_route, group, received_at, attached=own_routes, strays=strays
+            )
             for alert, row, was_opened in joined:
                 if row is None:
                     continue
                 case_of[alert.id] = row.id
                 (opened if was_opened else touched)[row.id] = row
+        # An alert meant to join an incident that was resolved after it was routed (a press at
+        # the instant its fire case is resolved) goes its own way instead: rare, never lost.
+        for group, alert_route in _by_route(strays, own_routes):
+            joined = self._join_cases(session, alert_route, group, received_at)
+            for alert, row, was_opened in joined:
+                if row is not None:
+                    case_of[alert.id] = row.id
+                    (opened if was_opened else touched)[row.id] = row
         by_case: dict[int, list[str]] = defaultdict(list)
         for alert_id, case_id in case_of.items():
             by_case[case_id].append(alert_id)
@@ -848,8 +951,9 @@ class HubStore:
 
     def _routes(
         self, session: Session, alerts: Sequence[Alert], locations: dict[str, str]
-    ) -> dict[str, Route]:
-        """Return each alert's incident: its own rule's, or an active one it attaches to."""
+    ) -> tuple[dict[str, Route], dict[str, Route]]:
+        """Return each alert's incident — its own rule's, or an active one it attaches to —
+        and, for those that attach, their own route."""
         routes = {
             a.id: route(self._rules, a.device_id, a.kind, locations[a.device_id]) for a in alerts
         }
@@ -857,8 +961,9 @@ class HubStore:
             a.id: attach_targets(self._rules, a.kind, locations[a.device_id]) for a in alerts
         }
         wanted = {t.route.key for found in targets.values() for t in found}
+        own: dict[str, Route] = {}
         if not wanted:
-            return routes
+            return routes, own
         # The newest alert time of each candidate incident: active in the database, or
         # about to be opened by this very batch.
         latest: dict[str, datetime] = {
@@ -876,9 +981,10 @@ class HubStore:
             for target in targets[alert.id]:
                 last = latest.get(target.route.key)
                 if last is not None and abs(alert.ts - last) <= timedelta(seconds=target.within_s):
+                    own[alert.id] = routes[alert.id]
                     routes[alert.id] = target.route
                     break
-        return routes
+        return routes, own
 
     def _members(self, session: Session, case_ids: Iterable[int]) -> dict[int, list[CaseMemberRow]]:
         wanted = set(case_ids)
@@ -934,6 +1040,7 @@ class HubStore:
                 rule=alert_route.rule,
                 place=alert_route.place,
                 declined=[],
+                team=[],
                 escalation_level=0,
                 site_id=None if site is None else site.id,
                 grid_id=None if grid is None else grid.id,
@@ -953,7 +1060,8 @@ class HubStore:
                 row.open_key = key
                 row.resolution = None
                 row.resolved_at = None
-                row.assignee = None
+                self._cancel_acceptances(session, row, _team(row.team), (), now)
+                _set_team(row, ())
                 row.acknowledged_at = None
                 row.declined = []
                 row.priority = decision.updated.priority.value
@@ -967,10 +1075,24 @@ class HubStore:
         return True
 
     def _join_cases(
-        self, session: Session, alert_route: Route, alerts: list[Alert], now: datetime
+        self,
+        session: Session,
+        alert_route: Route,
+        alerts: list[Alert],
+        now: datetime,
+        *,
+        attached: Mapping[str, Route] | None = None,
+        strays: list[Alert] | None = None,
     ) -> Iterator[tuple[Alert, CaseRow | None, bool]]:
-        """Apply the case decision to each new alert of one incident, in order."""
+        """Apply the case decision to each new alert of one incident, in order.
+
+        Alerts in ``attached`` were routed here to join the incident's active case; they come
+        after the incident's own alerts, and if there is no active case (it was resolved
+        since they were routed) they are put in ``strays`` instead of opening one here.
+        """
         key = alert_route.key
+        attached = attached or {}
+        alerts = sorted(alerts, key=lambda a: a.id in attached)  # stable: own alerts first
         reopen_within = (
             self._reopen_within
             if alert_route.reopen_within_s is None
@@ -979,6 +1101,10 @@ class HubStore:
         row = self._locked_open_case(session, key)
         opened_here = False
         for alert in alerts:
+            if alert.id in attached and row is None:
+                assert strays is not None
+                strays.append(alert)
+                continue
             incoming = IncomingAlert(state=alert.state, severity=alert.severity, ts=alert.ts)
             for _attempt in range(_MAX_OPEN_ATTEMPTS):
                 resolved = None
@@ -1168,13 +1294,16 @@ class HubStore:
             members = self._members(session, [row.id for row, _ in found])
             return [_case_view(row, location, members[row.id]) for row, location in found]
 
-    def case_scope(self, case_id: int) -> tuple[str | None, str | None] | None:
-        """Return a case's (site id, assignee), or None if there is no such case."""
+    def case_scope(self, case_id: int) -> tuple[str | None, frozenset[str]] | None:
+        """Return a case's site id and the responders on its team, or None if there is no
+        such case."""
         with self._reading() as session:
             found = session.execute(
-                select(CaseRow.site_id, CaseRow.assignee).where(CaseRow.id == case_id)
+                select(CaseRow.site_id, CaseRow.team).where(CaseRow.id == case_id)
             ).one_or_none()
-        return None if found is None else (found[0], found[1])
+        if found is None:
+            return None
+        return found[0], frozenset(a.responder for a in _team(found[1]))
 
     def get_case(self, case_id: int) -> CaseDetail:
         """Return one case with its alerts (oldest first) and history, or raise NotFoundError."""
@@ -1248,23 +1377,37 @@ class HubStore:
             if found is None:
                 raise NotFoundError(f"case {case_id} does not exist")
             row, location = found
+            before = CaseStatus(row.status)
+            team = _team(row.team)
             try:
-                status = transition(CaseStatus(row.status), action)
+                status = transition(before, action, waiting=bool(pending(team)))
             except IllegalTransitionError as exc:
                 raise IllegalTransitionError(f"case {case_id}: {exc}") from exc
-            detail: dict[str, str] = {"from": row.status, "to": status.value}
-            if action in (CaseAction.DISPATCH, CaseAction.HAND_OVER):
-                chosen = self._assignee(session, row, assignee, now)
-                if chosen is None:
-                    raise IllegalTransitionError(
-                        f"case {case_id}: no responder is on call for it: name one"
-                    )
-                assignee = chosen
-            row.status = status.value
-            row.updated_at = now
-            if action in ACKNOWLEDGING and row.acknowledged_at is None:
-                row.acknowledged_at = now
+            detail: dict[str, str] = {"from": row.status}
+            added: list[Assignment] = []
             match action:
+                case CaseAction.ACCEPT:
+                    answer = answering(team, actor)
+                    if answer is None:
+                        raise IllegalTransitionError(
+                            f"case {case_id}: {actor} has already accepted it"
+                        )
+                    team = accepted(team, answer)
+                    detail["responder"] = answer.responder
+                case CaseAction.DECLINE:
+                    answer = answering(team, actor)
+                    if answer is None:
+                        raise IllegalTransitionError(
+                            f"case {case_id}: {actor} has accepted it: hand it over instead"
+                        )
+                    team = without(team, answer)
+                    detail["declined_by"] = answer.responder
+                    row.declined = sorted({*row.declined, answer.responder})
+                case CaseAction.DISPATCH:
+                    team, added = self._dispatching(session, row, team, assignee, now)
+                case CaseAction.HAND_OVER:
+                    assert assignee is not None
+                    team, added = self._handing_over(session, row, team, actor, assignee)
                 case CaseAction.RESOLVE:
                     assert resolution is not None
                     # Frees the correlation key: the next alert reopens or opens a case.
@@ -1278,20 +1421,27 @@ class HubStore:
                             f"case {case_id} cannot be reopened: another case is active for "
                             "the same incident"
                         )
-                    row.assignee = None
+                    team = ()
                     row.acknowledged_at = None
                     row.declined = []
                     row.escalation_level = 0
-                case CaseAction.DISPATCH | CaseAction.HAND_OVER:
-                    row.assignee = assignee
-                    detail["assignee"] = assignee or ""
-                case CaseAction.DECLINE:
-                    if row.assignee is not None:
-                        detail["declined_by"] = row.assignee
-                        row.declined = sorted({*row.declined, row.assignee})
-                    row.assignee = None
                 case _:
                     pass
+            if added:
+                detail["assignee"] = ", ".join(a.responder for a in added)
+            self._cancel_acceptances(session, row, _team(row.team), team, now)
+            _set_team(row, team)
+            status = settle(
+                before,
+                status,
+                anyone_accepted=any(a.accepted for a in team),
+                anyone_waiting=bool(pending(team)),
+            )
+            detail["to"] = status.value
+            row.status = status.value
+            row.updated_at = now
+            if action in ACKNOWLEDGING and row.acknowledged_at is None:
+                row.acknowledged_at = now
             self._add_event(
                 session,
                 row.id,
@@ -1301,16 +1451,71 @@ class HubStore:
                 actor=actor,
                 detail=detail,
             )
-            if action in (CaseAction.DISPATCH, CaseAction.HAND_OVER) and assignee is not None:
-                self._schedule_acceptance(session, row, assignee, now)
+            for assignment in added:
+                self._schedule_acceptance(session, row, assignment.responder, now)
             if action is CaseAction.REOPEN:
                 self._schedule_acknowledgement(session, row, now)
             if action in (CaseAction.DECLINE, CaseAction.REOPEN):
-                # A decline reassigns at once, to the next responder on call.
+                # A decline passes the duty on at once, to the next responder on call.
                 self._auto_dispatch(session, row, now)
             session.flush()
             members = self._members(session, [row.id])[row.id]
             return _case_view(row, location, members)
+
+    def _dispatching(
+        self, session: Session, row: CaseRow, team: Team, named: str | None, now: datetime
+    ) -> tuple[Team, list[Assignment]]:
+        """Return the team after an operator's dispatch, and who joined it: the responder
+        named (in the duty their role fits, replacing whoever held it), or whoever the rules
+        choose for the duties nobody holds."""
+        category = CaseCategory(row.category)
+        if named is None:
+            found = self._fill(session, row, team, now)
+            if not found:
+                held = ", ".join(a.responder for a in team)
+                raise IllegalTransitionError(
+                    f"case {row.id}: no responder is on call for it: name one"
+                    if not team
+                    else f"case {row.id}: nobody else is on call for it (it is with {held}): "
+                    "name a responder to send it to"
+                )
+            added = [Assignment(duty.name, responder.id) for duty, responder in found]
+            return ordered(category, (*team, *added)), added
+        responder = self._named_responder(session, row, team, named)
+        duty = duty_for(category, team, responder.role)
+        joined = Assignment(duty, responder.id)
+        kept = [a for a in team if a.duty != duty]
+        return ordered(category, (*kept, joined)), [joined]
+
+    def _handing_over(
+        self, session: Session, row: CaseRow, team: Team, actor: str | None, named: str
+    ) -> tuple[Team, list[Assignment]]:
+        """Return the team after ``actor`` handed their part of the case (an operator: the
+        lead's) to the responder named, and who joined it."""
+        responder = self._named_responder(session, row, team, named)
+        leaving = handing_over(team, actor)
+        duty = (
+            leaving.duty
+            if leaving is not None
+            else duty_for(CaseCategory(row.category), team, responder.role)
+        )
+        joined = Assignment(duty, responder.id)
+        kept = [a for a in team if a != leaving]
+        return ordered(CaseCategory(row.category), (*kept, joined)), [joined]
+
+    def _named_responder(self, session: Session, row: CaseRow, team: Team, named: str) -> Responder:
+        found = session.get(ResponderRow, named.strip())
+        if found is None:
+            raise InvalidInputError(f"responder {named.strip()} does not exist")
+        responder = _responder(found)
+        if row.site_id is not None and responder.site_id != row.site_id:
+            raise InvalidInputError(
+                f"responder {responder.id} works at site {responder.site_id}, "
+                f"not at the case's site {row.site_id}"
+            )
+        if member(team, responder.id) is not None:
+            raise IllegalTransitionError(f"case {row.id}: {responder.id} is already on it")
+        return responder
 
     def _claim_key(self, session: Session, row: CaseRow) -> bool:
         try:
@@ -1339,63 +1544,73 @@ class HubStore:
             site = next((s for s in sites if s.id == grid.site_id), None)
         return site, grid
 
-    def _choose(self, session: Session, row: CaseRow, now: datetime) -> Responder | None:
+    def _fill(
+        self, session: Session, row: CaseRow, team: Team, now: datetime
+    ) -> list[tuple[Duty, Responder]]:
+        """Return whom the dispatch rules add to the case's team now, one per free duty."""
         if row.site_id is None:
             # Opened before its site was on the roster: place it now.
             site, grid = self._placement(session, row.device_id)
             if site is None:
-                return None
+                return []
             row.site_id, row.grid_id = site.id, None if grid is None else grid.id
         site_row = session.get(SiteRow, row.site_id)
         if site_row is None:
-            return None
+            return []
         responders = [
             _responder(r)
             for r in session.scalars(
                 select(ResponderRow).where(ResponderRow.site_id == row.site_id)
             )
         ]
-        return choose_responder(
+        return fill_team(
             CaseCategory(row.category),
+            team,
             row.site_id,
             row.grid_id,
             responders,
             now,
             site_row.timezone,
-            exclude=row.declined,
+            declined=row.declined,
         )
 
-    def _assignee(
-        self, session: Session, row: CaseRow, named: str | None, now: datetime
-    ) -> str | None:
-        """Return the responder a dispatch goes to: the one named (who must exist), or the
-        one the dispatch rules choose."""
-        if named is None:
-            chosen = self._choose(session, row, now)
-            return None if chosen is None else chosen.id
-        named = named.strip()
-        if session.get(ResponderRow, named) is None:
-            raise InvalidInputError(f"responder {named} does not exist")
-        return named
-
     def _auto_dispatch(self, session: Session, row: CaseRow, now: datetime) -> bool:
-        """Dispatch an open case to the responder the rules choose, if any is on call."""
-        chosen = self._choose(session, row, now)
-        if chosen is None:
+        """Give each free duty of an active case to the responder the rules choose, if anyone
+        is on call; return whether anyone was added."""
+        team = _team(row.team)
+        found = self._fill(session, row, team, now)
+        if not found:
             return False
-        detail = {"from": row.status, "to": CaseStatus.DISPATCHED.value, "assignee": chosen.id}
-        row.status = transition(CaseStatus(row.status), CaseAction.DISPATCH).value
-        row.assignee = chosen.id
+        before = CaseStatus(row.status)
+        moved = transition(before, CaseAction.DISPATCH, waiting=bool(pending(team)))
+        added = [Assignment(duty.name, responder.id) for duty, responder in found]
+        team = ordered(CaseCategory(row.category), (*team, *added))
+        _set_team(row, team)
+        status = settle(
+            before,
+            moved,
+            anyone_accepted=any(a.accepted for a in team),
+            anyone_waiting=bool(pending(team)),
+        )
+        row.status = status.value
         row.updated_at = now
+        names = ", ".join(
+            f"{responder.name} ({responder.role}, {duty.name})" for duty, responder in found
+        )
         self._add_event(
             session,
             row.id,
             now,
             CaseEventAction.DISPATCHED,
-            note=f"dispatched by the hub to {chosen.name} ({chosen.role}, grid {row.grid_id})",
-            detail=detail,
+            note=f"dispatched by the hub to {names}, grid {row.grid_id}",
+            detail={
+                "from": before.value,
+                "to": status.value,
+                "assignee": ", ".join(a.responder for a in added),
+            },
         )
-        self._schedule_acceptance(session, row, chosen.id, now)
+        for assignment in added:
+            self._schedule_acceptance(session, row, assignment.responder, now)
         session.flush()
         return True
 
@@ -1426,6 +1641,7 @@ class HubStore:
             place=row.place,
             kinds=list(dict.fromkeys(kinds)) or [row.kind],
             assignee=row.assignee,
+            team=[a.responder for a in _team(row.team)],
             escalation_level=row.escalation_level,
             note=note,
         )
@@ -1539,6 +1755,24 @@ class HubStore:
         timer = accept_timer(CaseCategory(row.category), assignee, now, self._policy)
         self._schedule(session, row.id, timer, now)
 
+    def _cancel_acceptances(
+        self, session: Session, row: CaseRow, before: Team, after: Team, now: datetime
+    ) -> None:
+        """Retire the acceptance deadlines of members who left the team (declined, handed
+        over, replaced, or the case reopened): named again later, they get a fresh one."""
+        gone = {a.responder for a in before} - {a.responder for a in after}
+        if gone:
+            session.execute(
+                update(CaseTimerRow)
+                .where(
+                    CaseTimerRow.case_id == row.id,
+                    CaseTimerRow.kind == TimerKind.ACCEPT.value,
+                    CaseTimerRow.assignee.in_(sorted(gone)),
+                    CaseTimerRow.fired_at.is_(None),
+                )
+                .values(fired_at=now)
+            )
+
     def fire_due_timers(self, now: datetime, *, limit: int = 100) -> list[CaseView]:
         """Fire the deadlines due at ``now``, each exactly once across hub workers; return the
         cases that changed (escalated or reassigned)."""
@@ -1580,11 +1814,12 @@ class HubStore:
                 self._cases_query().where(CaseRow.id == case_id).with_for_update(of=CaseRow)
             ).one()
             row, location = found
+            team = _team(row.team)
             facts = SupervisedCase(
                 status=CaseStatus(row.status),
                 category=CaseCategory(row.category),
                 acknowledged=row.acknowledged_at is not None,
-                assignee=row.assignee,
+                waiting=pending(team),
                 escalation_level=row.escalation_level,
             )
             outcome = on_timer(facts, Timer(TimerKind(kind), due_at, assignee), now, self._policy)
@@ -1592,9 +1827,21 @@ class HubStore:
                 case Satisfied():
                     return None
                 case Reassign(silent=silent):
+                    before = CaseStatus(row.status)
+                    moved = transition(before, CaseAction.DECLINE, waiting=True)
+                    gone = member(team, silent)
+                    assert gone is not None
+                    self._cancel_acceptances(session, row, team, without(team, gone), now)
+                    team = without(team, gone)
+                    _set_team(row, team)
                     row.declined = sorted({*row.declined, silent})
-                    row.assignee = None
-                    row.status = transition(CaseStatus(row.status), CaseAction.DECLINE).value
+                    status = settle(
+                        before,
+                        moved,
+                        anyone_accepted=any(a.accepted for a in team),
+                        anyone_waiting=bool(pending(team)),
+                    )
+                    row.status = status.value
                     row.updated_at = now
                     self._add_event(
                         session,
@@ -1602,9 +1849,14 @@ class HubStore:
                         now,
                         CaseEventAction.DECLINED,
                         note=f"{silent} did not accept in time",
-                        detail={"declined_by": silent, "by": "supervision"},
+                        detail={
+                            "from": before.value,
+                            "to": status.value,
+                            "declined_by": silent,
+                            "by": "supervision",
+                        },
                     )
-                    if not self._auto_dispatch(session, row, now):
+                    if not self._auto_dispatch(session, row, now) and not team:
                         self._escalate(
                             session, row, escalate_unassignable(facts, now, self._policy), now
                         )
@@ -1647,10 +1899,13 @@ class HubStore:
             session.flush()
             return _site(row)
 
-    def list_sites(self) -> list[Site]:
-        """Return every site by id."""
+    def list_sites(self, *, sites: frozenset[str] | None = None) -> list[Site]:
+        """Return every site by id (only ``sites``, if given)."""
+        query = select(SiteRow).order_by(SiteRow.id)
+        if sites is not None:
+            query = query.where(SiteRow.id.in_(sorted(sites)))
         with self._reading() as session:
-            return [_site(row) for row in session.scalars(select(SiteRow).order_by(SiteRow.id))]
+            return [_site(row) for row in session.scalars(query)]
 
     def put_grid(self, grid: Grid) -> Grid:
         """Create or replace a grid of an existing site."""
@@ -1666,11 +1921,15 @@ class HubStore:
             session.flush()
             return _grid(row)
 
-    def list_grids(self, *, site_id: str | None = None) -> list[Grid]:
-        """Return grids by id, optionally of one site."""
+    def list_grids(
+        self, *, site_id: str | None = None, sites: frozenset[str] | None = None
+    ) -> list[Grid]:
+        """Return grids by id, optionally of one site (only of ``sites``, if given)."""
         query = select(GridRow).order_by(GridRow.id)
         if site_id is not None:
             query = query.where(GridRow.site_id == site_id)
+        if sites is not None:
+            query = query.where(GridRow.site_id.in_(sorted(sites)))
         with self._reading() as session:
             return [_grid(row) for row in session.scalars(query)]
 
@@ -1703,11 +1962,15 @@ class HubStore:
             session.flush()
             return _responder(row)
 
-    def list_responders(self, *, site_id: str | None = None) -> list[Responder]:
-        """Return responders by id, optionally of one site."""
+    def list_responders(
+        self, *, site_id: str | None = None, sites: frozenset[str] | None = None
+    ) -> list[Responder]:
+        """Return responders by id, optionally of one site (only of ``sites``, if given)."""
         query = select(ResponderRow).order_by(ResponderRow.id)
         if site_id is not None:
             query = query.where(ResponderRow.site_id == site_id)
+        if sites is not None:
+            query = query.where(ResponderRow.site_id.in_(sorted(sites)))
         with self._reading() as session:
             return [_responder(row) for row in session.scalars(query)]
 
@@ -1772,13 +2035,15 @@ class HubStore:
             logger.info("household %s created with %d SOS button(s)", row.id, len(wanted))
             return _household_view(row, wanted)
 
-    def list_households(self) -> list[HouseholdView]:
-        """Return every household by id, with its SOS buttons."""
+    def list_households(self, *, sites: frozenset[str] | None = None) -> list[HouseholdView]:
+        """Return every household by id, with its SOS buttons (only of ``sites``, if given)."""
         with self._reading() as session:
             buttons = self._buttons(session)
+            placed = self._household_sites(session) if sites is not None else {}
             return [
                 _household_view(row, buttons.get(row.id, []))
                 for row in session.scalars(select(HouseholdRow).order_by(HouseholdRow.id))
+                if sites is None or placed.get(row.id) in sites
             ]
 
     def rotate_household_token(self, household_id: int, token_hash: str) -> HouseholdView:
@@ -2002,13 +2267,21 @@ class HubStore:
             logger.info("silence %s set on %s %s by %s", row.id, scope, target, actor)
             return _silence_view(row)
 
-    def list_silences(self, *, active_at: datetime | None = None) -> list[SilenceView]:
-        """Return silences, newest first; only those in force at ``active_at`` if given."""
+    def list_silences(
+        self, *, active_at: datetime | None = None, sites: frozenset[str] | None = None
+    ) -> list[SilenceView]:
+        """Return silences, newest first; only those in force at ``active_at`` if given, and
+        only those of ``sites`` if given."""
         query = select(SilenceRow).order_by(SilenceRow.id.desc())
         if active_at is not None:
             query = query.where(SilenceRow.starts_at <= active_at, SilenceRow.ends_at > active_at)
         with self._reading() as session:
-            return [_silence_view(row) for row in session.scalars(query)]
+            placed = self._silence_sites(session) if sites is not None else {}
+            return [
+                _silence_view(row)
+                for row in session.scalars(query)
+                if sites is None or placed.get(row.id) in sites
+            ]
 
     def end_silence(self, silence_id: int, *, actor: str | None = None) -> SilenceView:
         """End a silence now (alerts from now on open cases again)."""
@@ -2036,8 +2309,16 @@ class HubStore:
 
     # --- audit trail ---------------------------------------------------------------------
 
-    def list_audit(self, *, after_seq: int = 0, limit: int = 100) -> list[AuditEntryView]:
-        """Return audit entries after ``after_seq``, oldest first (page on the last seq)."""
+    def list_audit(
+        self, *, after_seq: int = 0, limit: int = 100, sites: frozenset[str] | None = None
+    ) -> list[AuditEntryView]:
+        """Return audit entries after ``after_seq``, oldest first (page on the last seq).
+
+        With ``sites``, only the entries about those sites' records: an entry with a case
+        belongs to the case's site, else one with an alert to the alert's device's site;
+        entries about neither (accounts, sign-ins, the roster, silences) are left out. The
+        filter is in the query, so a page still holds up to ``limit`` entries.
+        """
         query = (
             select(AuditEntryRow)
             .where(AuditEntryRow.seq > after_seq)
@@ -2045,6 +2326,19 @@ class HubStore:
             .limit(limit)
         )
         with self._reading() as session:
+            if sites is not None:
+                placed = self._site_map(session).device_sites()
+                devices = sorted(d for d, site in placed.items() if site in sites)
+                of_case = AuditEntryRow.case_id.in_(
+                    select(CaseRow.id).where(CaseRow.site_id.in_(sorted(sites)))
+                )
+                of_alert = and_(
+                    AuditEntryRow.case_id.is_(None),
+                    AuditEntryRow.alert_id.in_(
+                        select(AlertRow.id).where(AlertRow.device_id.in_(devices))
+                    ),
+                )
+                query = query.where(or_(of_case, of_alert))
             return [_audit_view(row) for row in session.scalars(query)]
 
     def verify_audit(self, *, page_size: int = 5000) -> ChainVerdict:

@@ -8,8 +8,9 @@ acceptance deadline. A deadline is a row in the database (``hub.db.CaseTimerRow`
 
 * acknowledgement overdue → **escalate** one level (community → street → district by
   default) and check again one deadline later; at the top level, notify again each time;
-* acceptance overdue (no answer) → **reassign** to the next responder on call (the silent one
-  counts as having declined), and escalate if there is nobody else;
+* acceptance overdue (a member of the case's team did not answer) → **reassign** their duty
+  to the next responder on call (the silent one counts as having declined), and escalate if
+  the case has nobody left;
 * the case was taken on, moved on or ended meanwhile → nothing.
 
 Nothing here does I/O or reads the clock: the case, the timer and ``now`` are passed in.
@@ -76,7 +77,8 @@ class SupervisedCase:
     status: CaseStatus
     category: CaseCategory
     acknowledged: bool
-    assignee: str | None
+    waiting: frozenset[str]
+    """The members of its team who have not answered yet (``hub.dispatch``)."""
     escalation_level: int
 
 
@@ -144,9 +146,8 @@ def on_timer(
                 next=acknowledge_timer(case.category, now, policy),
             )
         case TimerKind.ACCEPT:
-            if case.status is not CaseStatus.DISPATCHED or case.assignee != timer.assignee:
-                return Satisfied()
-            assert timer.assignee is not None
+            if timer.assignee is None or timer.assignee not in case.waiting:
+                return Satisfied()  # they answered, or the duty moved on
             return Reassign(silent=timer.assignee)
     raise AssertionError("unreachable")  # pragma: no cover - mypy cannot see the match is total
 

@@ -74,6 +74,15 @@ class CaseMemberView(View):
     last_alert_at: AwareDatetime
 
 
+class TeamMemberView(View):
+    """A responder a case is dispatched to, for one duty (``hub.dispatch``)."""
+
+    duty: str
+    responder: str
+    accepted: bool
+    """They accepted (接单); until then the hub waits for their answer."""
+
+
 class CaseView(View):
     """A case as the operator list shows it."""
 
@@ -95,6 +104,9 @@ class CaseView(View):
     kinds: list[AlertKind]
     members: list[CaseMemberView]
     assignee: str | None
+    """The lead member of its team (the first duty's responder)."""
+    team: list[TeamMemberView]
+    """Everyone it is dispatched to, lead duty first."""
     resolution: Resolution | None
     resolved_at: AwareDatetime | None
     acknowledged_at: AwareDatetime | None

@@ -322,7 +322,13 @@ function renderBoard() {
 // --- case page -----------------------------------------------------------------------------
 
 const KNOWN_CASE_FIELDS = new Set(["id", "status", "kind", "priority", "opened_at", "updated_at", "last_alert_at",
-  "alert_count", "device_ids", "location", "alerts", "events", "actions"]);
+  "alert_count", "device_ids", "location", "alerts", "events", "actions", "team"]);
+
+function teamText(team) {
+  // Everyone the case is dispatched to, with their duty and whether they accepted yet.
+  if (!Array.isArray(team) || team.length === 0) return "nobody yet";
+  return team.map((m) => `${m.responder} (${label(m.duty)}, ${m.accepted ? "accepted" : "waiting"})`).join("; ");
+}
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
 
@@ -540,6 +546,7 @@ async function renderCase(id) {
       h("dt", {}, "Opened"), h("dd", {}, when(detail.opened_at)),
       h("dt", {}, "Last alert"), h("dd", {}, when(detail.last_alert_at)),
       h("dt", {}, "Alerts"), h("dd", {}, detail.alert_count),
+      "team" in detail ? [h("dt", {}, "Team"), h("dd", { id: "case-team" }, teamText(detail.team))] : [],
       extra.map(([key, value]) => [h("dt", {}, label(key)), h("dd", {}, fieldValue(value))])),
     h("section", { className: "actions", "aria-label": "Actions" },
       finished ? h("p", { className: "muted" }, "This case is finished.") : [

@@ -123,6 +123,7 @@ def test_an_sos_appears_live_is_acknowledged_and_changes_everywhere(
 
     card.click()
     expect(desk.locator("#case-status")).to_have_text("open")
+    expect(desk.locator("#case-team")).to_have_text("nobody yet")  # no roster in this stack
     expect(desk.locator('.timeline [data-event="opened"]')).to_be_visible()
     # The edge forwards telemetry every 5 s; the chart shows the flat's CO once it is in.
     wait_until(

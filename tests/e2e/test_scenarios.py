@@ -78,6 +78,7 @@ def played(tmp_path_factory: pytest.TempPathFactory, site: SiteFile) -> Iterator
         f.write(f'\n[detection.devices.{CANCELLABLE_SOS.id}.sos]\ncancel_on = ["press"]\n')
     try:
         stack.start()
+        put_roster(stack)
         mqtt = f"127.0.0.1:{stack.local_broker.port}"
         spawned_at = datetime.now(UTC)
         runs = []
@@ -99,6 +100,27 @@ def played(tmp_path_factory: pytest.TempPathFactory, site: SiteFile) -> Iterator
         yield stack, site_file, spawned_at
     finally:
         stack.close()
+
+
+ROSTER: list[tuple[str, dict[str, Any]]] = [
+    ("/grids/g-b3", {"id": "g-b3", "site_id": "e2e", "name": "B3", "places": ["Building 3"]}),
+    (
+        "/responders/wang",
+        {"id": "wang", "site_id": "e2e", "name": "Wang", "role": "grid_worker"}
+        | {"grid_ids": ["g-b3"]},
+    ),
+    (
+        "/responders/li",
+        {"id": "li", "site_id": "e2e", "name": "Li", "role": "security", "grid_ids": ["g-b3"]},
+    ),
+]
+"""Building 3's grid worker and security patrol; nobody covers the other buildings."""
+
+
+def put_roster(stack: Stack) -> None:
+    site = {"id": "e2e", "name": "E2E", "edge_ids": [stack.edge_id]}
+    for path, body in [("/sites/e2e", site), *ROSTER]:
+        stack.api.put(path, json=body).raise_for_status()
 
 
 def participant_alerts(stack: Stack, site: SiteFile, name: str) -> list[dict[str, Any]]:
@@ -137,21 +159,21 @@ def test_each_scenario_opens_the_cases_it_must_and_none_it_must_not(
     assert not in_cases & scenario.forbidden_alert_kinds
 
 
-def test_fire_leaves_critical_open_cases_carrying_smoke_heat_and_sos(
+def test_fire_is_one_critical_case_sent_to_the_grid_worker_and_the_patrol(
     played: Played, site: SiteFile
 ) -> None:
     stack, _, _ = played
     alerts = settled(stack, site, "fire")
-    case_ids = {a["case_id"] for a in alerts if a["case_id"] is not None}
-    open_cases = [c for c in stack.get("/cases", status="open") if c["id"] in case_ids]
-    kinds_by_case = {
-        case["id"]: {a["kind"] for a in alerts if a["case_id"] == case["id"]} for case in open_cases
-    }
-    # Until the hub correlates a fire's signals into one case (issue 6) smoke and heat are
-    # separate open cases; afterwards, one. Either way both are in open cases, critical.
-    carried = set().union(*kinds_by_case.values())
-    assert {"smoke", "heat", "sos"} <= carried
-    assert all(c["priority"] == "critical" for c in open_cases)
+    [case_id] = {a["case_id"] for a in alerts if a["state"] == "raised"}
+    case = stack.api.get(f"/cases/{case_id}").json()
+    assert (case["rule"], case["place"], case["priority"]) == ("fire", "Building 3", "critical")
+    assert {"smoke", "heat", "sos"} <= set(case["kinds"])
+    # PRODUCT.md scenario 1: dispatched to the building's grid worker and security patrol.
+    assert case["status"] == "dispatched"
+    assert [(m["duty"], m["responder"]) for m in case["team"]] == [
+        ("area", "wang"),
+        ("patrol", "li"),
+    ]
 
 
 def test_co_alarms_only_when_the_dose_says_so(played: Played, site: SiteFile) -> None:

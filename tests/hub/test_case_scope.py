@@ -97,8 +97,11 @@ async def test_a_responder_of_another_site_cannot_take_a_case(
     app: FastAPI, admin: httpx.AsyncClient
 ) -> None:
     case_id = open_case(app, LANYUAN_SMOKE["id"])
-    dispatched = await admin.post(f"/api/v1/cases/{case_id}/dispatch", json={"assignee": "wang"})
-    assert dispatched.json()["assignee"] == "wang"
+    dispatched = (await admin.get(f"/api/v1/cases/{case_id}")).json()
+    assert [m["responder"] for m in dispatched["team"]] == ["wang"]  # the hub dispatched it
+    again = await admin.post(f"/api/v1/cases/{case_id}/dispatch", json={"assignee": "wang"})
+    assert again.status_code == 409
+    assert "wang is already on it" in again.json()["detail"]
     async with await signed_in(admin, app, "zhao", "responder", ["meiyuan"]) as zhao:
         assert (await zhao.post(f"/api/v1/cases/{case_id}/accept")).status_code == 404
         assert (await zhao.get(f"/api/v1/cases/{case_id}")).status_code == 404
@@ -110,7 +113,7 @@ async def test_a_responder_takes_only_a_case_assigned_to_them(
     app: FastAPI, admin: httpx.AsyncClient
 ) -> None:
     case_id = open_case(app, LANYUAN_SMOKE["id"])
-    await admin.post(f"/api/v1/cases/{case_id}/dispatch", json={"assignee": "wang"})
+    assert (await admin.get(f"/api/v1/cases/{case_id}")).json()["assignee"] == "wang"
     async with await signed_in(admin, app, "li", "responder", ["lanyuan"]) as li:
         refused = await li.post(f"/api/v1/cases/{case_id}/accept")
         assert refused.status_code == 403

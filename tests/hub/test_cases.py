@@ -23,6 +23,7 @@ from hub.cases import (
     more_severe,
     nuisance_rate,
     open_key,
+    settle,
     transition,
 )
 from hub.errors import HubError, IllegalTransitionError
@@ -48,8 +49,10 @@ LEGAL = {
     (S.ACCEPTED, A.START): S.IN_PROGRESS,
     (S.ACCEPTED, A.RESOLVE): S.RESOLVED,
     (S.ACCEPTED, A.HAND_OVER): S.DISPATCHED,
+    (S.ACCEPTED, A.DISPATCH): S.ACCEPTED,  # more help for a case someone is on
     (S.IN_PROGRESS, A.RESOLVE): S.RESOLVED,
     (S.IN_PROGRESS, A.HAND_OVER): S.DISPATCHED,
+    (S.IN_PROGRESS, A.DISPATCH): S.IN_PROGRESS,
     (S.RESOLVED, A.CLOSE): S.CLOSED,
     (S.RESOLVED, A.REOPEN): S.OPEN,
     # A comment is a note on the record at any point: the status stays.
@@ -77,6 +80,47 @@ def test_every_other_pair_is_refused_naming_state_and_action(
     assert status.value in message
     # "accept" / "accepted", "close" / "closed", "hand_over" / "handed over"
     assert action.value.rstrip("e").replace("hand_over", "hand") in message
+
+
+WHILE_WAITING = {
+    (S.ACCEPTED, A.ACCEPT): S.ACCEPTED,
+    (S.ACCEPTED, A.DECLINE): S.ACCEPTED,
+    (S.IN_PROGRESS, A.ACCEPT): S.IN_PROGRESS,
+    (S.IN_PROGRESS, A.DECLINE): S.IN_PROGRESS,
+}
+"""While a member of the team has not answered, they may still accept or decline."""
+
+
+@pytest.mark.parametrize(("status", "action"), list(WHILE_WAITING))
+def test_a_waiting_team_member_answers_a_case_others_took(
+    status: CaseStatus, action: CaseAction
+) -> None:
+    assert transition(status, action, waiting=True) is WHILE_WAITING[status, action]
+    with pytest.raises(IllegalTransitionError, match="nobody on its team is waiting"):
+        transition(status, action)
+    assert action in allowed_actions(status, waiting=True)
+    assert action not in allowed_actions(status)
+
+
+@pytest.mark.parametrize(
+    ("before", "moved", "accepted", "waiting", "expected"),
+    [
+        (S.DISPATCHED, S.ACCEPTED, True, True, S.ACCEPTED),  # the first of two accepts
+        (S.DISPATCHED, S.OPEN, False, True, S.DISPATCHED),  # one declined, one still asked
+        (S.DISPATCHED, S.OPEN, False, False, S.OPEN),  # the last one declined
+        (S.ACCEPTED, S.ACCEPTED, True, False, S.ACCEPTED),
+        (S.IN_PROGRESS, S.DISPATCHED, True, True, S.IN_PROGRESS),  # one hands over, one works
+        (S.IN_PROGRESS, S.DISPATCHED, False, True, S.DISPATCHED),  # the only worker hands over
+        (S.ACCEPTED, S.IN_PROGRESS, True, False, S.IN_PROGRESS),
+        (S.OPEN, S.ACKNOWLEDGED, False, False, S.ACKNOWLEDGED),
+        (S.ACKNOWLEDGED, S.DISPATCHED, False, True, S.DISPATCHED),
+        (S.ACCEPTED, S.RESOLVED, True, True, S.RESOLVED),
+    ],
+)
+def test_a_case_status_follows_its_team(
+    before: CaseStatus, moved: CaseStatus, accepted: bool, waiting: bool, expected: CaseStatus
+) -> None:
+    assert settle(before, moved, anyone_accepted=accepted, anyone_waiting=waiting) is expected
 
 
 def test_the_refusal_says_what_is_allowed() -> None:

@@ -15,7 +15,14 @@ from devices.messages import FeedbackStage
 from hub.app import create_app
 from hub.cases import CaseAction, CaseEventAction, CaseStatus, feedback_stage
 from hub.correlation import CaseCategory
-from hub.dispatch import choose_responder
+from hub.dispatch import (
+    Assignment,
+    answering,
+    duty_for,
+    fill_team,
+    handing_over,
+    ordered,
+)
 from hub.errors import IllegalTransitionError, InvalidInputError
 from hub.roster import (
     Grid,
@@ -29,6 +36,7 @@ from hub.roster import (
 )
 from hub.settings import HubSettings
 from hub.store import HubStore
+from hub.views import CaseView
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import make_alert, make_device
 from tests.hub.http import api_client
@@ -82,24 +90,58 @@ def test_on_call_follows_shifts_in_the_site_time_zone(local: datetime, expected:
     assert not on_call(LI.model_copy(update={"active": False}), shanghai, "Asia/Shanghai")
 
 
-def test_life_safety_goes_to_the_grid_worker_then_the_patrol() -> None:
+def team_for(category: CaseCategory, grid: str | None, **kw: Any) -> list[tuple[str, str]]:
     everyone = [ZHAO, LI, WANG]
-    choose = choose_responder
-    assert choose(CaseCategory.LIFE_SAFETY, "lanyuan", "g-b3", everyone, MONDAY_10, "UTC") == WANG
-    # Another grid: Wang does not cover it, the site-wide patrol does.
-    assert choose(CaseCategory.LIFE_SAFETY, "lanyuan", "g-gate", everyone, MONDAY_10, "UTC") == LI
-    assert choose(CaseCategory.SECURITY, "lanyuan", "g-b3", everyone, MONDAY_10, "UTC") == LI
-    assert choose(CaseCategory.MAINTENANCE, "lanyuan", "g-b3", everyone, MONDAY_10, "UTC") == ZHAO
-    assert choose(CaseCategory.PROPERTY, "lanyuan", "g-b3", everyone, MONDAY_10, "UTC") == ZHAO
-    declined = choose(
-        CaseCategory.LIFE_SAFETY, "lanyuan", "g-b3", everyone, MONDAY_10, "UTC", exclude=["wang"]
+    found = fill_team(category, (), "lanyuan", grid, everyone, MONDAY_10, "UTC", **kw)
+    return [(duty.name, responder.id) for duty, responder in found]
+
+
+def test_life_safety_goes_to_the_grid_worker_and_the_patrol_together() -> None:
+    # Scenario 1: the building's grid worker and the security patrol, both at once.
+    assert team_for(CaseCategory.LIFE_SAFETY, "g-b3") == [("area", "wang"), ("patrol", "li")]
+    # Another grid: Wang does not cover it and nobody else fits the area duty.
+    assert team_for(CaseCategory.LIFE_SAFETY, "g-gate") == [("patrol", "li")]
+    assert team_for(CaseCategory.SECURITY, "g-b3") == [("patrol", "li")]
+    assert team_for(CaseCategory.MAINTENANCE, "g-b3") == [("maintenance", "zhao")]
+    assert team_for(CaseCategory.PROPERTY, "g-b3") == [("property", "zhao")]
+    # Who declined is never asked again; the security duty falls back to the grid worker.
+    assert team_for(CaseCategory.LIFE_SAFETY, "g-b3", declined=["wang"]) == [("patrol", "li")]
+    assert team_for(CaseCategory.SECURITY, "g-b3", declined=["li"]) == [("patrol", "wang")]
+    nobody = fill_team(
+        CaseCategory.SECURITY, (), "other", "g-b3", [ZHAO, LI, WANG], MONDAY_10, "UTC"
     )
-    assert declined == LI
-    assert choose(CaseCategory.LIFE_SAFETY, "other", "g-b3", everyone, MONDAY_10, "UTC") is None
-    nobody = choose(
-        CaseCategory.SECURITY, "lanyuan", None, everyone, MONDAY_10, "UTC", exclude=["li", "wang"]
+    assert nobody == []
+
+
+def test_a_free_duty_is_filled_without_doubling_anyone() -> None:
+    held = (Assignment("area", "wang", accepted=True),)
+    everyone = [ZHAO, LI, WANG]
+    found = fill_team(CaseCategory.LIFE_SAFETY, held, "lanyuan", "g-b3", everyone, MONDAY_10, "UTC")
+    assert [(d.name, r.id) for d, r in found] == [("patrol", "li")]
+    # A security case held by Wang (its fallback role) does not get Li on top of him.
+    patrol = (Assignment("patrol", "wang"),)
+    assert (
+        fill_team(CaseCategory.SECURITY, patrol, "lanyuan", "g-b3", everyone, MONDAY_10, "UTC")
+        == []
     )
-    assert nobody is None
+    # Nor does anyone take two duties: with Li declined, the grid worker stays in his own.
+    found = fill_team(
+        CaseCategory.LIFE_SAFETY, (), "lanyuan", "g-b3", everyone, MONDAY_10, "UTC", declined=["li"]
+    )
+    assert [(d.name, r.id) for d, r in found] == [("area", "wang")]
+
+
+def test_who_an_answer_or_a_hand_over_applies_to() -> None:
+    team = (Assignment("area", "wang", accepted=True), Assignment("patrol", "li"))
+    assert answering(team, "li") == team[1]
+    assert answering(team, "wang") is None  # he already accepted
+    assert answering(team, "operator") == team[1]  # on someone's behalf: the one waiting
+    assert handing_over(team, "li") == team[1]
+    assert handing_over(team, "operator") == team[0]  # the one who has it
+    assert duty_for(CaseCategory.LIFE_SAFETY, team, ResponderRole.SECURITY) == "patrol"
+    assert duty_for(CaseCategory.LIFE_SAFETY, team[:1], ResponderRole.SECURITY) == "patrol"
+    assert duty_for(CaseCategory.LIFE_SAFETY, team, ResponderRole.MAINTENANCE) == "area"
+    assert ordered(CaseCategory.LIFE_SAFETY, reversed(team)) == team
 
 
 @pytest.mark.parametrize(
@@ -135,7 +177,11 @@ def staffed(store: HubStore) -> HubStore:
     return store
 
 
-def test_a_new_fire_case_is_dispatched_by_grid_and_category(
+def team_of(case: CaseView) -> list[tuple[str, str, bool]]:
+    return [(m.duty, m.responder, m.accepted) for m in case.team]
+
+
+def test_a_new_fire_case_goes_to_the_grid_worker_and_the_patrol(
     staffed: HubStore, clock: FakeClock
 ) -> None:
     [case] = staffed.ingest_alerts([make_alert(device_id="b3-1201-smoke")], clock.now).cases_opened
@@ -145,26 +191,88 @@ def test_a_new_fire_case_is_dispatched_by_grid_and_category(
         "lanyuan",
         "g-b3",
     )
+    assert team_of(case) == [("area", "wang", False), ("patrol", "li", False)]
     assert case.acknowledged_at is None  # the hub dispatching it is not someone coming
     events = staffed.get_case(case.id).events
     assert [e.action for e in events] == [CaseEventAction.OPENED, CaseEventAction.DISPATCHED]
     assert "Wang" in (events[-1].note or "")
+    assert "Li" in (events[-1].note or "")
 
-    # Wang declines: it goes to the patrol at once, and never back to Wang.
+    # Wang declines: nobody else fits his duty; the case stays with the patrol, never back to him.
     declined = staffed.act(case.id, CaseAction.DECLINE, actor="wang", note="on leave")
-    assert (declined.status, declined.assignee) == (CaseStatus.DISPATCHED, "li")
+    assert (declined.status, team_of(declined)) == (
+        CaseStatus.DISPATCHED,
+        [("patrol", "li", False)],
+    )
     accepted = staffed.act(case.id, CaseAction.ACCEPT, actor="li")
     assert (accepted.status, accepted.acknowledged_at) == (CaseStatus.ACCEPTED, clock.now)
-    handed = staffed.act(case.id, CaseAction.HAND_OVER, assignee="zhao", actor="li")
-    assert (handed.status, handed.assignee) == (CaseStatus.DISPATCHED, "zhao")
-    # Zhao declines: back to Li (who handed it over but never declined); Li declines too and
-    # nobody is left: it waits for an operator.
-    assert staffed.act(case.id, CaseAction.DECLINE).assignee == "li"
+    with pytest.raises(IllegalTransitionError, match="nobody else is on call for it"):
+        staffed.act(case.id, CaseAction.DISPATCH)
+    # More help while Li is on it: an operator names Zhao; he declines, Li carries on.
+    more = staffed.act(case.id, CaseAction.DISPATCH, assignee="zhao", actor="operator")
+    assert (more.status, team_of(more)) == (
+        CaseStatus.ACCEPTED,
+        [("area", "zhao", False), ("patrol", "li", True)],
+    )
+    assert CaseAction.DECLINE in more.actions
+    with pytest.raises(IllegalTransitionError, match="li has already accepted it"):
+        staffed.act(case.id, CaseAction.ACCEPT, actor="li")
+    with pytest.raises(IllegalTransitionError, match="hand it over instead"):
+        staffed.act(case.id, CaseAction.DECLINE, actor="li")
+    kept = staffed.act(case.id, CaseAction.DECLINE, actor="zhao")
+    assert (kept.status, team_of(kept)) == (CaseStatus.ACCEPTED, [("patrol", "li", True)])
+    assert CaseAction.DECLINE not in kept.actions
+    # Li hands over to Wang, who must accept in turn; he declines: Li is asked again (handing
+    # over is not declining), and when Li declines too nobody is left for an operator.
+    handed = staffed.act(case.id, CaseAction.HAND_OVER, assignee="wang", actor="li")
+    assert (handed.status, team_of(handed)) == (
+        CaseStatus.DISPATCHED,
+        [("patrol", "wang", False)],
+    )
+    assert team_of(staffed.act(case.id, CaseAction.DECLINE)) == [("patrol", "li", False)]
     waiting = staffed.act(case.id, CaseAction.DECLINE)
-    assert (waiting.status, waiting.assignee) == (CaseStatus.OPEN, None)
+    assert (waiting.status, waiting.assignee, waiting.team) == (CaseStatus.OPEN, None, [])
     with pytest.raises(IllegalTransitionError, match="no responder is on call"):
         staffed.act(case.id, CaseAction.DISPATCH)
     assert staffed.act(case.id, CaseAction.DISPATCH, assignee="wang").assignee == "wang"
+
+
+def test_every_member_answers_for_themself(staffed: HubStore, clock: FakeClock) -> None:
+    [case] = staffed.ingest_alerts([make_alert(device_id="b3-1201-smoke")], clock.now).cases_opened
+    first = staffed.act(case.id, CaseAction.ACCEPT, actor="li")
+    assert (first.status, team_of(first)) == (
+        CaseStatus.ACCEPTED,
+        [("area", "wang", False), ("patrol", "li", True)],
+    )
+    started = staffed.act(case.id, CaseAction.START, actor="li")
+    assert started.status is CaseStatus.IN_PROGRESS
+    second = staffed.act(case.id, CaseAction.ACCEPT, actor="wang")
+    assert (second.status, team_of(second)) == (
+        CaseStatus.IN_PROGRESS,
+        [("area", "wang", True), ("patrol", "li", True)],
+    )
+    # Li hands his part over while Wang works on: still in progress, Zhao asked to accept.
+    handed = staffed.act(case.id, CaseAction.HAND_OVER, assignee="zhao", actor="li")
+    assert (handed.status, team_of(handed)) == (
+        CaseStatus.IN_PROGRESS,
+        [("area", "wang", True), ("patrol", "zhao", False)],
+    )
+    # Zhao's part accepted by an operator on his behalf: the trail says for whom.
+    staffed.act(case.id, CaseAction.ACCEPT, actor="operator")
+    trail = staffed.list_audit(after_seq=0, limit=1000)
+    answers = [(e.actor, e.detail["responder"]) for e in trail if e.action == "accepted"]
+    assert answers == [("li", "li"), ("wang", "wang"), ("operator", "zhao")]
+
+
+def test_a_responder_of_another_site_cannot_be_named(staffed: HubStore, clock: FakeClock) -> None:
+    staffed.put_site(Site(id="meiyuan", name="Meiyuan", edge_ids=["edge-m"]))
+    staffed.put_responder(
+        Responder(id="qian", site_id="meiyuan", name="Qian", role=ResponderRole.SECURITY)
+    )
+    [case] = staffed.ingest_alerts([make_alert(device_id="b3-1201-smoke")], clock.now).cases_opened
+    with pytest.raises(InvalidInputError, match="qian works at site meiyuan"):
+        staffed.act(case.id, CaseAction.DISPATCH, assignee="qian")
+    assert team_of(staffed.get_case(case.id)) == [("area", "wang", False), ("patrol", "li", False)]
 
 
 def test_dispatching_to_nobody_known_is_refused(staffed: HubStore, clock: FakeClock) -> None:

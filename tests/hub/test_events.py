@@ -72,6 +72,7 @@ def case_view(
             )
         ],
         assignee=None,
+        team=[],
         resolution=None,
         resolved_at=None,
         acknowledged_at=None if status is CaseStatus.OPEN else T0,

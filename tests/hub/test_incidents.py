@@ -2,17 +2,19 @@
 reopening, faults apart, race-free under parallel writers, nuisance rates."""
 
 import threading
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select, text, update
 
 from devices.kinds import AlertKind, DeviceKind, Severity
 from devices.messages import Alert
 from hub.cases import CaseAction, CaseEventAction, CaseStatus, Resolution
 from hub.correlation import CaseCategory
-from hub.db import CaseRow
+from hub.db import CaseRow, create_hub_engine, migrate
 from hub.errors import IllegalTransitionError
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
@@ -224,3 +226,66 @@ def test_parallel_recurrences_reopen_one_case(engine: Engine) -> None:
         assert conn.scalar(select(func.count()).select_from(CaseRow)) == 1
     assert setup.get_case(case.id).alert_count == 1 + workers
     assert setup.get_case(case.id).status is CaseStatus.OPEN
+
+
+@pytest.fixture
+def pg_engine(postgres_url: str) -> Iterator[Engine]:
+    """A migrated PostgreSQL database (SQLite runs one writer at a time: no interleaving)."""
+    engine = create_hub_engine(postgres_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_an_sos_meant_for_a_fire_resolved_meanwhile_opens_its_own_case(pg_engine: Engine) -> None:
+    """The press is routed to the fire while the fire case is active, and the case is
+    resolved before the press's transaction can lock it: the press opens its own SOS case
+    (it is not lost, and it does not reopen or re-key the fire)."""
+    engine = pg_engine
+    store = HubStore(engine)
+    for device in DEVICES:
+        store.register_device(device)
+    heat, *_, sos = scenario_1()
+    [fire] = store.ingest_alerts([heat], datetime.now(UTC)).cases_opened
+    with engine.connect() as resolver:
+        # An operator's resolve, holding the fire case's row lock until it commits.
+        resolver.execute(
+            update(CaseRow)
+            .where(CaseRow.id == fire.id)
+            .values(open_key=None, status="resolved", resolution="real", resolved_at=T0)
+        )
+        pressing = ThreadPoolExecutor(max_workers=1)
+        pressed = pressing.submit(store.ingest_alerts, [sos], datetime.now(UTC))
+        wait_until_blocked_on_a_lock(engine, other_than=resolver)
+        resolver.commit()
+        result = pressed.result(timeout=60)
+        pressing.shutdown()
+    [own] = result.cases_opened
+    assert (own.rule, own.kinds, own.status) == ("sos", [AlertKind.SOS], CaseStatus.OPEN)
+    after = store.get_case(fire.id)
+    assert (after.status, after.alert_count, after.kinds) == (
+        CaseStatus.RESOLVED,
+        1,
+        [AlertKind.HEAT],
+    )
+    assert [a.id for a in store.get_case(own.id).alerts] == [sos.id]
+
+
+def wait_until_blocked_on_a_lock(engine: Engine, *, other_than: Connection) -> None:
+    """Wait until some session other than ``other_than`` waits for a row lock."""
+    mine = other_than.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    deadline = time.monotonic() + 30
+    with engine.connect() as watcher:
+        while time.monotonic() < deadline:
+            waiting = watcher.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database() AND pid <> :mine"
+                ),
+                {"mine": mine},
+            ).scalar_one()
+            watcher.commit()
+            if waiting:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the ingest never waited for the fire case's lock")

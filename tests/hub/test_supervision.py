@@ -38,7 +38,7 @@ def case(**changes: object) -> SupervisedCase:
         "status": CaseStatus.OPEN,
         "category": CaseCategory.LIFE_SAFETY,
         "acknowledged": False,
-        "assignee": None,
+        "waiting": frozenset(),
         "escalation_level": 0,
     } | changes
     return SupervisedCase(**facts)  # type: ignore[arg-type]
@@ -71,7 +71,7 @@ def test_life_safety_must_be_acknowledged_within_60_seconds() -> None:
         (case(status=CaseStatus.CLOSED), Satisfied()),
         # Dispatched by the hub but nobody took it on: still overdue.
         (
-            case(status=CaseStatus.DISPATCHED, assignee="wang"),
+            case(status=CaseStatus.DISPATCHED, waiting=frozenset({"wang"})),
             Escalate(1, False, acknowledge_timer(CaseCategory.LIFE_SAFETY, NOW, DEFAULT_POLICY)),
         ),
     ],
@@ -86,12 +86,17 @@ def test_an_overdue_acknowledgement_escalates_level_by_level(
 def test_an_unanswered_dispatch_is_reassigned_unless_it_moved_on() -> None:
     timer = accept_timer(CaseCategory.LIFE_SAFETY, "wang", T0, DEFAULT_POLICY)
     assert timer.due_at == T0 + timedelta(minutes=2)
-    waiting = case(status=CaseStatus.DISPATCHED, assignee="wang", acknowledged=True)
+    waiting = case(status=CaseStatus.DISPATCHED, waiting=frozenset({"wang"}), acknowledged=True)
     assert on_timer(waiting, timer, NOW, DEFAULT_POLICY) == Reassign(silent="wang")
-    accepted = case(status=CaseStatus.ACCEPTED, assignee="wang", acknowledged=True)
+    # Someone else of the team accepted, Wang still has not answered: his duty moves on.
+    others = case(status=CaseStatus.ACCEPTED, waiting=frozenset({"wang"}), acknowledged=True)
+    assert on_timer(others, timer, NOW, DEFAULT_POLICY) == Reassign(silent="wang")
+    accepted = case(status=CaseStatus.ACCEPTED, acknowledged=True)
     assert on_timer(accepted, timer, NOW, DEFAULT_POLICY) == Satisfied()
-    handed = case(status=CaseStatus.DISPATCHED, assignee="li", acknowledged=True)
+    handed = case(status=CaseStatus.DISPATCHED, waiting=frozenset({"li"}), acknowledged=True)
     assert on_timer(handed, timer, NOW, DEFAULT_POLICY) == Satisfied()
+    resolved = case(status=CaseStatus.RESOLVED, waiting=frozenset({"wang"}), acknowledged=True)
+    assert on_timer(resolved, timer, NOW, DEFAULT_POLICY) == Satisfied()
 
 
 # --- the repository, in simulated time --------------------------------------------------
@@ -154,24 +159,51 @@ def test_an_acknowledged_sos_never_escalates(store: HubStore, clock: FakeClock) 
 def test_a_responder_who_does_not_answer_is_replaced(store: HubStore, clock: FakeClock) -> None:
     store.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
     store.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
+    for rid, role in (
+        ("wang", ResponderRole.GRID_WORKER),
+        ("li", ResponderRole.SECURITY),
+        ("zhou", ResponderRole.SECURITY),
+    ):
+        store.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
+    store.register_device(SOS)
+    case_id = press(store, clock)
+    assert [m.responder for m in store.get_case(case_id).team] == ["wang", "li"]
+    store.act(case_id, CaseAction.ACKNOWLEDGE, actor="operator")
+
+    # Wang answers in time, Li does not: only the patrol duty moves on, to Zhou.
+    assert store.fire_due_timers(clock.advance(60)) == []
+    store.act(case_id, CaseAction.ACCEPT, actor="wang")
+    [reassigned] = store.fire_due_timers(clock.advance(60))
+    assert (reassigned.status, [(m.responder, m.accepted) for m in reassigned.team]) == (
+        CaseStatus.ACCEPTED,
+        [("wang", True), ("zhou", False)],
+    )
+    # Zhou does not answer either: nobody is left for the patrol, Wang carries on, no escalation.
+    [after] = store.fire_due_timers(clock.advance(120))
+    assert (after.status, after.assignee, after.escalation_level) == (
+        CaseStatus.ACCEPTED,
+        "wang",
+        0,
+    )
+    notes = [e.note for e in store.get_case(case_id).events if e.action is CaseEventAction.DECLINED]
+    assert notes == ["li did not accept in time", "zhou did not accept in time"]
+
+
+def test_a_case_nobody_answers_escalates(store: HubStore, clock: FakeClock) -> None:
+    store.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
+    store.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
     for rid, role in (("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY)):
         store.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
     store.register_device(SOS)
     case_id = press(store, clock)
-    assert store.get_case(case_id).assignee == "wang"
     store.act(case_id, CaseAction.ACKNOWLEDGE, actor="operator")
-
-    [reassigned] = store.fire_due_timers(clock.advance(120))
-    assert (reassigned.status, reassigned.assignee) == (CaseStatus.DISPATCHED, "li")
-    # Li does not answer either, and nobody is left: the case escalates.
     [escalated] = store.fire_due_timers(clock.advance(120))
-    assert (escalated.status, escalated.assignee, escalated.escalation_level) == (
+    assert (escalated.status, escalated.assignee, escalated.team, escalated.escalation_level) == (
         CaseStatus.OPEN,
         None,
+        [],
         1,
     )
-    notes = [e.note for e in store.get_case(case_id).events if e.action is CaseEventAction.DECLINED]
-    assert notes == ["wang did not accept in time", "li did not accept in time"]
 
 
 def test_timers_survive_a_restart_and_a_resolved_case_stays_quiet(
@@ -233,3 +265,25 @@ async def test_the_supervisor_publishes_what_changed(store: HubStore, clock: Fak
     assert isinstance(event, CaseChanged)
     assert (event.case.id, event.case.escalation_level) == (case_id, 1)
     assert supervisor.counters["cases_changed"] == 1
+
+
+def test_a_member_named_again_gets_a_fresh_deadline(store: HubStore, clock: FakeClock) -> None:
+    store.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
+    store.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
+    for rid, role in (("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY)):
+        store.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
+    store.register_device(SOS)
+    case_id = press(store, clock)  # both asked to accept within 2 min
+    store.act(case_id, CaseAction.ACKNOWLEDGE, actor="operator")
+    clock.advance(60)
+    store.act(case_id, CaseAction.DECLINE, actor="wang")
+    clock.advance(30)
+    store.act(case_id, CaseAction.DISPATCH, assignee="wang", actor="operator")
+    # Two minutes after the first dispatch: Li is overdue, Wang's first deadline is retired.
+    [changed] = store.fire_due_timers(clock.advance(30))
+    assert [(m.responder, m.accepted) for m in changed.team] == [("wang", False)]
+    assert changed.status is CaseStatus.DISPATCHED
+    # His own deadline, two minutes after he was named again.
+    assert store.fire_due_timers(clock.advance(89)) == []
+    [overdue] = store.fire_due_timers(clock.advance(1))
+    assert (overdue.team, overdue.status) == ([], CaseStatus.OPEN)
