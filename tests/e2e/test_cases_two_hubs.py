@@ -102,6 +102,25 @@ def alert(stack: Stack, device: Device, kind: AlertKind, ts: datetime, **extra: 
     )
 
 
+def put_roster(stack: Stack) -> None:
+    """Building 3's grid worker and the site's security patrol."""
+    records: list[tuple[str, dict[str, Any]]] = [
+        ("/sites/lanyuan", {"id": "lanyuan", "name": "Lanyuan", "edge_ids": [stack.edge_id]}),
+        (
+            "/grids/g-b3",
+            {"id": "g-b3", "site_id": "lanyuan", "name": "B3", "places": ["Building 3"]},
+        ),
+        (
+            "/responders/wang",
+            {"id": "wang", "site_id": "lanyuan", "name": "Wang", "role": "grid_worker"}
+            | {"grid_ids": ["g-b3"]},
+        ),
+        ("/responders/li", {"id": "li", "site_id": "lanyuan", "name": "Li", "role": "security"}),
+    ]
+    for path, body in records:
+        stack.api.put(path, json=body).raise_for_status()
+
+
 def counters(stack: Stack) -> dict[str, int]:
     health = stack.api.get("/health")
     health.raise_for_status()
@@ -113,6 +132,7 @@ def test_scenario_1_is_one_fire_case_with_four_kinds(
     hubs: tuple[Stack, Stack], gateway: Gateway
 ) -> None:
     stack, twin = hubs
+    put_roster(stack)
     local = stack.local_broker.port
     now = datetime.now(UTC)
     heat = device_topic(HEAT.id, DeviceChannel.STATE)
@@ -140,6 +160,11 @@ def test_scenario_1_is_one_fire_case_with_four_kinds(
     detail = stack.api.get(f"/cases/{case['id']}").json()
     assert {a["kind"] for a in detail["alerts"]} == {"heat", "smoke", "camera_fire", "sos"}
     assert [c["id"] for c in twin.get("/cases")] == [case["id"]]
+    # Dispatched to the building's grid worker and the security patrol, both at once.
+    assert [(m["duty"], m["responder"]) for m in detail["team"]] == [
+        ("area", "wang"),
+        ("patrol", "li"),
+    ]
 
     # Nobody acknowledges: both hubs supervise, each deadline fires once (one escalation per
     # ACK_S), and the paging gateway hears of the case and of each escalation.
