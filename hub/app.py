@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -26,7 +27,12 @@ from hub.case_tasks import CaseTasks
 from hub.console_api import console_api_router, console_router
 from hub.correlation import correlation_rules
 from hub.db import create_hub_engine, migrate
-from hub.errors import IllegalTransitionError, InvalidInputError, NotFoundError
+from hub.errors import (
+    HubStartupError,
+    IllegalTransitionError,
+    InvalidInputError,
+    NotFoundError,
+)
 from hub.events import EventBus
 from hub.evidence_api import evidence_router
 from hub.ingest import MqttIngest
@@ -35,11 +41,29 @@ from hub.notify import notify_targets
 from hub.resident import SosThrottle
 from hub.resident_api import resident_router
 from hub.roster_api import roster_router
+from hub.roster_file import apply_roster, load_roster
 from hub.settings import HubSettings
 from hub.store import Clock, HubStore, utc_now
 from hub.supervision import supervision_policy
 
 logger = logging.getLogger(__name__)
+
+
+def _provision_roster(store: HubStore, path: Path) -> None:
+    """Create or update the roster file's records, or stop the hub saying what is wrong."""
+    roster = load_roster(path)
+    try:
+        changed = apply_roster(store, roster)
+    except InvalidInputError as exc:
+        raise HubStartupError(f"the roster file {path} does not fit: {exc}") from exc
+    logger.info(
+        "roster file %s: %d sites, %d grids, %d responders (%d records changed)",
+        path,
+        len(roster.sites),
+        len(roster.grids),
+        len(roster.responders),
+        changed,
+    )
 
 
 def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
@@ -69,6 +93,8 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
             )
             app.state.store = store
             app.state.auth_store = auth_store = AuthStore(engine, clock=clock)
+            if settings.roster_file is not None:
+                await asyncio.to_thread(_provision_roster, store, settings.roster_file)
             if settings.seed_operator_token is not None:
                 await asyncio.to_thread(
                     auth_store.seed_operator, settings.seed_operator_token.get_secret_value()

@@ -71,6 +71,8 @@ class HubSettings(BaseSettings):
     bootstrap_token: SecretStr | None = None
     """A token accepted as an admin for every site, for setting up accounts on a new hub and
     for ``linli demo``; leave it unset in production once accounts exist."""
+    roster_file: Path | None = None
+    """Sites, grids and responders to create or update at start (``hub.roster_file``)."""
     seed_operator_token: SecretStr | None = None
     """An operator API token the hub stores when it starts, together with an ``operator``
     account whose password is the same secret (created once, never changed): what

@@ -134,6 +134,13 @@ def hub(
     mqtt: Annotated[str, typer.Option(help="The hub's MQTT broker, HOST:PORT.")] = "127.0.0.1:1883",
     http_host: Annotated[str, typer.Option()] = "127.0.0.1",
     http_port: Annotated[int, typer.Option()] = 8080,
+    roster: Annotated[
+        Path | None,
+        typer.Option(
+            help="Roster file (sites, grids, responders) to create or update at start; "
+            "default LINLI_HUB_ROSTER_FILE."
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the hub: MQTT ingest, cases and the HTTP API."""
@@ -148,6 +155,8 @@ def hub(
         http_host=http_host,
         http_port=http_port,
     )
+    if roster is not None:
+        settings = settings.model_copy(update={"roster_file": roster})
     _run_until_signalled(serve(settings))
 
 

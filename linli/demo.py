@@ -20,7 +20,7 @@ from hub.service import serve
 from hub.settings import HubSettings
 from linli.brokers import EmbeddedBroker, free_port, port_is_free
 from simulators.runner import run_scenario
-from simulators.sites import sample_site_path
+from simulators.sites import sample_roster_path, sample_site_path
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ async def run_demo(
             http_host=options.host,
             http_port=http_port,
             seed_operator_token=options.operator_token,
+            # The sample community's responders; a site file of one's own starts without.
+            roster_file=sample_roster_path() if options.site_file is None else None,
         )
         edge_settings = EdgeSettings(
             site_file=site_file,

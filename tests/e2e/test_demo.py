@@ -42,6 +42,10 @@ def test_demo_opens_cases_stops_cleanly_and_keeps_them(tmp_path: Path) -> None:
         api.headers["authorization"] = f"Bearer {token}"
         opened = wait_until(cases, timeout=120, what="the demo to open a case by itself")
         assert len(api.get("/devices").json()["items"]) >= 15
+        # The sample roster is loaded: someone is on call for every kind of case, any hour.
+        responders = {r["id"] for r in api.get("/responders").json()["items"]}
+        assert responders == {"chen", "li", "sun", "wang", "zhang", "zhao"}
+        assert all(c["team"] for c in opened), opened
         assert demo.stop() == 0, demo.log()
     finally:
         if demo.alive and demo.proc:
