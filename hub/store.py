@@ -123,7 +123,7 @@ from hub.errors import (
 )
 from hub.notify import NOTIFIED_EVENTS, CaseNotice, Channel, next_attempt, notice_topic
 from hub.resident import resident_stage, web_device_id
-from hub.roster import Grid, Responder, Site, grid_of_place, site_of_device, site_of_edge
+from hub.roster import Grid, Responder, Site, grid_of_place, site_of_edge
 from hub.scoping import PlacedDevice, SiteMap, site_of_household, site_of_silence
 from hub.settings import HubSettings
 from hub.silences import Silence, SilencedAlert, SilenceScope, silencing
@@ -631,13 +631,7 @@ class HubStore:
 
     def _device_sites(self, session: Session) -> dict[str, str | None]:
         """Return every device's site id (through its edge, else its grid), or None."""
-        sites = [_site(row) for row in session.scalars(select(SiteRow))]
-        grids = [_grid(row) for row in session.scalars(select(GridRow))]
-        found = session.execute(select(DeviceRow.id, DeviceRow.edge_id, DeviceRow.location))
-        return {
-            device_id: site_of_device(sites, grids, edge_id, location)
-            for device_id, edge_id, location in found
-        }
+        return self._site_map(session).device_sites()
 
     def visible_device_ids(self, sites: frozenset[str]) -> frozenset[str]:
         """Return the devices that belong to one of ``sites``."""
