@@ -127,7 +127,7 @@ async def test_a_responder_takes_only_a_case_assigned_to_them(
     assert [e["actor"] for e in events if e["action"] == "accepted"] == ["wang"]
 
 
-def test_the_live_stream_shows_a_scoped_caller_only_its_sites_cases() -> None:
+def test_the_live_stream_shows_a_scoped_caller_only_its_sites_cases_and_alerts() -> None:
     mine = CaseChanged(type="case_opened", case=case_view(1).model_copy(update={"site_id": "a"}))
     other = CaseChanged(type="case_opened", case=case_view(2).model_copy(update={"site_id": "b"}))
     unsited = CaseChanged(type="case_opened", case=case_view(3))
@@ -138,7 +138,8 @@ def test_the_live_stream_shows_a_scoped_caller_only_its_sites_cases() -> None:
     assert visible_to(mine, frozenset({"a"}))
     assert not visible_to(other, frozenset({"a"}))
     assert not visible_to(unsited, frozenset({"a"}))
-    assert not visible_to(alert, frozenset({"a"}))
+    assert not visible_to(alert, frozenset({"a"}))  # its device is not one of a's
+    assert visible_to(alert, frozenset({"a"}), frozenset({alert.alert.device_id}))
     assert visible_to(dropped, frozenset({"a"}))
 
 

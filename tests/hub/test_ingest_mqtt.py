@@ -289,6 +289,51 @@ async def test_the_live_stream_shows_alerts_and_cases(
     assert seen == ["alert", "case_opened", "case_updated"]
 
 
+async def test_a_scoped_operator_streams_only_its_sites_alerts_and_cases(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    ours = {"id": "b3-smoke", "kind": "smoke", "location": "Building 3/Floor 2/Unit 201"}
+    theirs = {"id": "b9-smoke", "kind": "smoke", "location": "Building 9/Floor 1/Unit 101"}
+    for site, building in (("lanyuan", "Building 3"), ("meiyuan", "Building 9")):
+        body = {"id": site, "name": site.title()}
+        assert (await hub.http.put(f"/api/v1/sites/{site}", json=body)).status_code == 200
+        grid = {"id": f"g-{site}", "site_id": site, "name": building, "places": [building]}
+        assert (await hub.http.put(f"/api/v1/grids/g-{site}", json=grid)).status_code == 200
+    for device in (ours, theirs):
+        assert (await hub.http.post("/api/v1/devices", json=device)).status_code == 201
+    user = {"username": "op-lan", "password": "a long enough password", "role": "operator"}
+    created = await hub.http.post("/api/v1/users", json=user | {"sites": ["lanyuan"]})
+    assert created.status_code == 201, created.text
+    credentials = {"username": user["username"], "password": user["password"]}
+    login = await hub.http.post("/api/v1/auth/login", json=credentials)
+    assert login.status_code == 200, login.text
+    scoped = {"authorization": f"Bearer {login.json()['token']}"}
+    seen: list[tuple[str, str]] = []
+    async with (
+        edge_client(mosquitto) as edge,
+        hub.http.stream("GET", "/api/v1/stream", headers=scoped) as stream,
+    ):
+        lines = stream.aiter_lines()
+        async with asyncio.timeout(DEADLINE):
+            assert await anext(lines) == ": connected"
+            # Theirs first, then ours: once ours is through, theirs would have been too.
+            for device in (theirs, ours):
+                alert = make_alert(device_id=device["id"])
+                await edge.publish(
+                    edge_topic("e1", EdgeChannel.ALERT), alert.model_dump_json(), qos=1
+                )
+            event = ""
+            async for line in lines:
+                if line.startswith("event: "):
+                    event = line.removeprefix("event: ")
+                if line.startswith("data: "):
+                    device_id = ours["id"] if ours["id"] in line else theirs["id"]
+                    seen.append((event, device_id))
+                if ("case_opened", ours["id"]) in seen:
+                    break
+    assert seen == [("alert", ours["id"]), ("case_opened", ours["id"])]
+
+
 async def test_the_hub_reconnects_when_the_broker_restarts(
     hub: RunningHub, mosquitto: MosquittoProcess
 ) -> None:
