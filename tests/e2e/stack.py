@@ -24,6 +24,9 @@ from linli.brokers import MosquittoProcess, free_port, site_tuning
 
 T = TypeVar("T")
 
+HUB_BOOT_TIMEOUT = 180.0
+"""How long a hub process may take to answer HTTP at all (see ``Stack.wait_for_hub``)."""
+
 
 def wait_until(
     probe: Callable[[], T | None], *, timeout: float = 60.0, interval: float = 0.1, what: str = ""
@@ -167,15 +170,37 @@ class Stack:
         wait_until(self.edge_online, what="the edge to report online with its devices")
 
     def wait_for_hub(self) -> None:
-        """Wait until the hub answers and its ingest is connected."""
-        wait_until(self._hub_ready, what="the hub to be ready")
+        """Wait until the hub answers, then until its ingest is connected.
 
-    def _hub_ready(self) -> bool:
+        Two waits, because they wait for different things: booting (imports, migrations) is
+        CPU work that a loaded CI machine stretches far beyond its usual seconds (a hub seen
+        taking 54 s to log its first line under xdist with a load of 27 on two cores, then
+        connecting 8 s later), while the connection to a running broker is not. A hub that
+        exits fails at once, with its log, instead of after the timeout.
+        """
+        wait_until(self._hub_answers, timeout=HUB_BOOT_TIMEOUT, what="the hub to answer HTTP")
+        wait_until(self._hub_connected, what="the hub to connect to its broker")
+
+    def _hub_health(self) -> httpx.Response | None:
+        if not self.hub.alive:
+            raise AssertionError(
+                f"the hub exited while starting; its log:\n{self.hub.log()[-3000:]}"
+            )
         try:
-            health = self.api.get("/health")
+            return self.api.get("/health")
         except httpx.TransportError:
-            return False
-        return health.status_code == 200 and bool(health.json().get("mqtt_connected"))
+            return None
+
+    def _hub_answers(self) -> bool:
+        return self._hub_health() is not None
+
+    def _hub_connected(self) -> bool:
+        health = self._hub_health()
+        return (
+            health is not None
+            and health.status_code == 200
+            and bool(health.json().get("mqtt_connected"))
+        )
 
     def edge_online(self) -> bool:
         """Return whether the hub sees the edge online with every site device registered."""

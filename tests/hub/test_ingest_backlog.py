@@ -1,0 +1,87 @@
+"""A hub coming back to a persistent session that holds a backlog (real Mosquitto, site settings).
+
+Mosquitto sends the SUBACK of the hub's re-subscription only behind the whole backlog its kept
+session delivers. A hub that waited for that SUBACK under a deadline before reading anything
+gave the connection up whenever the backlog took longer to arrive than the deadline, and lost
+what had arrived: after a long enough outage it never became connected again.
+"""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from devices.topics import EdgeChannel, edge_topic, hub_subscriptions
+from hub.db import create_hub_engine, migrate
+from hub.events import EventBus
+from hub.ingest import MqttIngest
+from hub.settings import HubSettings
+from hub.store import HubStore
+from linli.brokers import MosquittoProcess, site_tuning
+from tests.conftest import missing
+
+pytestmark = pytest.mark.mosquitto
+
+BACKLOG = 20000
+"""Messages queued for the hub while it is away."""
+MQTT_TIMEOUT = 0.5
+"""The ingest's MQTT timeout in this test: far less than the backlog takes to arrive."""
+DEADLINE = 120.0
+
+
+@pytest.fixture
+def site_broker(tmp_path: Path) -> Iterator[MosquittoProcess]:
+    """A private Mosquitto on the shipped site settings (queues up to 100,000 messages)."""
+    if MosquittoProcess.executable() is None:
+        missing("mosquitto")
+    broker = MosquittoProcess(tmp_path / "mosquitto", config_extra=site_tuning())
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+async def queue_backlog(broker: MosquittoProcess, client_id: str) -> None:
+    """Leave a persistent hub session on the broker with ``BACKLOG`` messages waiting in it."""
+    async with aiomqtt.Client(
+        broker.host, broker.port, identifier=client_id, clean_session=False
+    ) as hub:
+        await hub.subscribe([(topic, 1) for topic in hub_subscriptions()])
+    async with aiomqtt.Client(broker.host, broker.port, identifier=f"edge-{client_id}") as edge:
+        topic = edge_topic("e1", EdgeChannel.ALERT)
+        for _ in range(BACKLOG // 100):
+            # Not JSON: each is counted as rejected.malformed, with no ack and no database work.
+            await asyncio.gather(*(edge.publish(topic, b"not json", qos=1) for _ in range(100)))
+
+
+async def test_a_hub_returning_to_a_long_backlog_connects_and_takes_all_of_it(
+    site_broker: MosquittoProcess, tmp_path: Path
+) -> None:
+    settings = HubSettings(
+        data_dir=tmp_path / "hub",
+        mqtt_port=site_broker.port,
+        mqtt_client_id=f"hub-{uuid.uuid4().hex[:8]}",
+    )
+    await queue_backlog(site_broker, settings.mqtt_client_id)
+    engine = create_hub_engine(settings.resolved_database_url())
+    await asyncio.to_thread(migrate, engine)
+    ingest = MqttIngest(settings, HubStore(engine), EventBus(), mqtt_timeout=MQTT_TIMEOUT)
+    task = asyncio.create_task(ingest.run())
+    try:
+        async with asyncio.timeout(DEADLINE):
+            while True:
+                if ingest.connected and ingest.counters["messages"] >= BACKLOG:
+                    break
+                await asyncio.sleep(0.05)
+        assert ingest.counters["rejected.malformed"] == BACKLOG
+        # The first connection served the whole backlog: none was given up on the way.
+        assert ingest.counters["connects"] == 1
+        assert ingest.counters["disconnects"] == 0
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        engine.dispose()
