@@ -39,6 +39,7 @@ from devices.topics import EdgeChannel, access_hub_subscriptions, edge_topic, pa
 from devices.transport import LOW_LATENCY
 from hub.access_store import AccessStore
 from hub.ingest import ReconnectBackoff, payload_bytes
+from hub.mqtt_session import MQTT_TIMEOUT_S, KeptSession
 from hub.settings import HubSettings
 from hub.store import Clock, utc_now
 
@@ -82,16 +83,21 @@ class AccessSync:
                 identifier=f"{s.mqtt_client_id}-access",
                 socket_options=LOW_LATENCY,
                 clean_session=False,
+                timeout=MQTT_TIMEOUT_S,
             )
             try:
-                async with client:
-                    await client.subscribe([(t, 1) for t in access_hub_subscriptions()])
+                async with (
+                    client,
+                    KeptSession(
+                        client, self._consume, timeout=MQTT_TIMEOUT_S, name="hub-access-sync"
+                    ) as session,
+                ):
+                    await session.subscribe([(t, 1) for t in access_hub_subscriptions()])
                     self._client = client
                     self.connected = True
                     self._backoff.reset()
                     logger.info("access sync connected to MQTT at %s:%s", s.mqtt_host, s.mqtt_port)
-                    async for message in client.messages:
-                        await self._handle(client, message.topic.value, message.payload)
+                    await session.run()
             except aiomqtt.MqttError as exc:
                 logger.warning("access sync lost the MQTT broker: %s", exc)
             except Exception:
@@ -105,6 +111,11 @@ class AccessSync:
                 # aiomqtt on CPython 3.11 can swallow a cancellation: do not reconnect.
                 raise asyncio.CancelledError
             await asyncio.sleep(self._backoff.next_delay())
+
+    async def _consume(self, session: KeptSession) -> None:
+        async for message in session.client.messages:
+            session.arrived()
+            await self._handle(session.client, message.topic.value, message.payload)
 
     async def push(self, edge_id: str) -> None:
         """Send an edge the changes it has not seen, if connected and its version is known."""

@@ -33,6 +33,7 @@ from devices.topics import EdgeChannel, edge_topic, evidence_subscriptions, pars
 from devices.transport import LOW_LATENCY
 from hub.evidence_store import EvidenceStore, PruneResult
 from hub.ingest import ReconnectBackoff, payload_bytes, shared
+from hub.mqtt_session import MQTT_TIMEOUT_S, KeptSession
 from hub.settings import HubSettings
 from hub.store import Clock, utc_now
 
@@ -146,17 +147,22 @@ class EvidenceIngest:
                 identifier=f"{s.mqtt_client_id}-evidence",
                 socket_options=LOW_LATENCY,
                 clean_session=False,
+                timeout=MQTT_TIMEOUT_S,
             )
             try:
-                async with client:
-                    await client.subscribe(
+                async with (
+                    client,
+                    KeptSession(
+                        client, self._consume, timeout=MQTT_TIMEOUT_S, name="hub-evidence"
+                    ) as session,
+                ):
+                    await session.subscribe(
                         [(shared(f, s.mqtt_shared_group), 1) for f in evidence_subscriptions()]
                     )
                     self.connected = True
                     self.subscribed.set()
                     self._backoff.reset()
-                    async for message in client.messages:
-                        await self._handle(client, message.topic.value, message.payload)
+                    await session.run()
             except aiomqtt.MqttError as exc:
                 self.counters["evidence_disconnects"] += 1
                 logger.warning("evidence reader: MQTT %s:%s: %s", s.mqtt_host, s.mqtt_port, exc)
@@ -167,6 +173,11 @@ class EvidenceIngest:
                 self.connected = False
                 self.subscribed.clear()
             await asyncio.sleep(self._backoff.next_delay())
+
+    async def _consume(self, session: KeptSession) -> None:
+        async for message in session.client.messages:
+            session.arrived()
+            await self._handle(session.client, message.topic.value, message.payload)
 
     async def _handle(self, client: aiomqtt.Client, topic: str, payload: object) -> None:
         parsed = parse_evidence(topic, payload, max_bytes=self._settings.evidence_max_bytes)

@@ -12,21 +12,15 @@ the devices the alerts are about), then the alerts in one transaction, then tele
 message is logged, counted under ``rejected.<reason>`` and dropped; the loop goes on. When the
 broker goes away the loop reconnects forever, with jittered exponential backoff.
 
-The hub's session is persistent, so a broker that kept it delivers the backlog queued while the
-hub was away straight after CONNACK, and Mosquitto sends the SUBACK of the hub's re-subscription
-only behind that whole backlog. So the loop consumes from the moment it is connected, and counts
-itself connected (subscribed) at the SUBACK or at the first message, whichever comes first: a
-message from the session proves its subscriptions stand. Waiting for the SUBACK alone, under a
-deadline, dropped every connection whose backlog took longer to arrive than the deadline,
-throwing away what had arrived (already PUBACKed, so gone from the broker) while the edges'
-re-sends grew the backlog: a hub that never came back.
+The hub's session is persistent (nothing sent while it was away is lost), and a kept session
+is served by ``hub.mqtt_session.KeptSession``: consuming from CONNACK, connected at the SUBACK
+or the first message, so a long backlog cannot lock the hub out.
 """
 
 import asyncio
 import contextlib
 import json
 import logging
-import math
 import random
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -55,6 +49,7 @@ from devices.topics import (
 from devices.transport import LOW_LATENCY
 from hub.events import EventBus, events_of
 from hub.feedback import FeedbackPublisher
+from hub.mqtt_session import MQTT_TIMEOUT_S, KeptSession
 from hub.settings import HubSettings
 from hub.store import AlertRef, Clock, HubStore, IngestResult, RejectedAlert, utc_now
 
@@ -65,26 +60,11 @@ _COMMIT_RETRY_DELAYS = (0.1, 0.5)
 """Pauses before retrying a batch whose transaction failed (a deadlock, a dropped
 connection); after the last the batch is left unacknowledged and the edges re-send it."""
 _OFFLINE_PUBLISH_TIMEOUT = 2.0
-MQTT_TIMEOUT_S = 10.0
-"""How long one exchange with the broker (CONNACK, PUBACK, SUBACK or a first message) may
-take before the connection is given up and tried again."""
 
 
 def shared(topic_filter: str, group: str | None) -> str:
     """Return the filter to subscribe to: through an MQTT shared subscription when in a group."""
     return topic_filter if group is None else f"$share/{group}/{topic_filter}"
-
-
-async def _cancel_and_wait(task: "asyncio.Task[object]") -> None:
-    """Cancel a helper task and wait for it to end, whatever it ends with.
-
-    ``asyncio.wait`` neither raises the task's outcome nor swallows a cancellation of the
-    caller, as awaiting the task under ``suppress(CancelledError)`` would.
-    """
-    task.cancel()
-    await asyncio.wait({task})
-    if not task.cancelled():
-        task.exception()  # retrieved: it is the connection's end, already handled
 
 
 class ReconnectBackoff:
@@ -245,8 +225,6 @@ class MqttIngest:
     ) -> None:
         self._settings = settings
         self._mqtt_timeout = mqtt_timeout
-        self._arrived = asyncio.Event()
-        """Set once a message has arrived on the current connection."""
         self._store = store
         self._events = events
         self._clock = clock
@@ -321,86 +299,52 @@ class MqttIngest:
 
     async def _session(self, client: aiomqtt.Client) -> None:
         """Serve one broker connection, until it fails or the task is cancelled."""
-        self._arrived = asyncio.Event()
         # The backlog of a kept session arrives now, subscribed or not: take it at once.
-        consumer = asyncio.create_task(self._consume(client), name="hub-ingest-consume")
-        suback: asyncio.Task[object] | None = None
-        try:
-            await client.publish(
-                HUB_STATUS_TOPIC, HubStatus(state="online").model_dump_json(), qos=1, retain=True
-            )
-            suback = await self._subscribe(client, consumer)
-            self._client = client
-            self.connected = True
-            self.counters["connects"] += 1
-            self._backoff.reset()
-            logger.info(
-                "hub connected to MQTT at %s:%s", self._settings.mqtt_host, self._settings.mqtt_port
-            )
-            for edge_id in await asyncio.to_thread(self._store.edges_with_devices):
-                await self._publish_registry(client, edge_id)
-            await consumer
-        except asyncio.CancelledError:
-            # A clean disconnect does not fire the last will: say offline ourselves.
-            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+        session = KeptSession(client, self._consume, timeout=self._mqtt_timeout, name="hub-ingest")
+        async with session:
+            try:
                 await client.publish(
                     HUB_STATUS_TOPIC,
-                    HubStatus(state="offline").model_dump_json(),
+                    HubStatus(state="online").model_dump_json(),
                     qos=1,
                     retain=True,
-                    timeout=_OFFLINE_PUBLISH_TIMEOUT,
                 )
-            raise
-        finally:
-            await _cancel_and_wait(consumer)
-            if suback is not None:
-                await _cancel_and_wait(suback)
-
-    async def _subscribe(
-        self, client: aiomqtt.Client, consumer: "asyncio.Task[None]"
-    ) -> "asyncio.Task[object]":
-        """Subscribe; return once the SUBACK or a first message shows the subscriptions stand.
-
-        A message arriving proves the broker kept the session and its subscriptions (see the
-        module doc); the SUBACK, queued behind the backlog, is then left to come in its own
-        time. Raises ``MqttError`` if neither comes within the MQTT timeout.
-        """
-        filters = [
-            (shared(topic, self._settings.mqtt_shared_group), 1) for topic in hub_subscriptions()
-        ]
-        # No deadline of aiomqtt's own here: the wait below bounds it, and the caller
-        # cancels the subscription's wait with the connection.
-        suback: asyncio.Task[object] = asyncio.create_task(
-            client.subscribe(filters, timeout=math.inf), name="hub-ingest-subscribe"
-        )
-        arrival = asyncio.create_task(self._arrived.wait(), name="hub-ingest-first-message")
-        try:
-            done, _ = await asyncio.wait(
-                {suback, consumer, arrival},
-                timeout=self._mqtt_timeout,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            if consumer in done:
-                consumer.result()  # raises what ended the connection
-                raise aiomqtt.MqttError("the connection ended while subscribing")
-            if suback in done:
-                suback.result()
-            elif arrival not in done:
-                raise aiomqtt.MqttError(
-                    f"no SUBACK and no message within {self._mqtt_timeout:.1f} s"
+                await session.subscribe(
+                    [
+                        (shared(topic, self._settings.mqtt_shared_group), 1)
+                        for topic in hub_subscriptions()
+                    ]
                 )
-        except BaseException:
-            await _cancel_and_wait(suback)
-            raise
-        finally:
-            await _cancel_and_wait(arrival)
-        return suback
+                self._client = client
+                self.connected = True
+                self.counters["connects"] += 1
+                self._backoff.reset()
+                logger.info(
+                    "hub connected to MQTT at %s:%s",
+                    self._settings.mqtt_host,
+                    self._settings.mqtt_port,
+                )
+                for edge_id in await asyncio.to_thread(self._store.edges_with_devices):
+                    await self._publish_registry(client, edge_id)
+                await session.run()
+            except asyncio.CancelledError:
+                # A clean disconnect does not fire the last will: say offline ourselves.
+                with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                    await client.publish(
+                        HUB_STATUS_TOPIC,
+                        HubStatus(state="offline").model_dump_json(),
+                        qos=1,
+                        retain=True,
+                        timeout=_OFFLINE_PUBLISH_TIMEOUT,
+                    )
+                raise
 
-    async def _consume(self, client: aiomqtt.Client) -> None:
+    async def _consume(self, session: KeptSession) -> None:
+        client = session.client
         messages = client.messages
         while True:
             batch = [await anext(messages)]
-            self._arrived.set()
+            session.arrived()
             while len(batch) < self._settings.ingest_batch_max and len(messages) > 0:
                 batch.append(await anext(messages))
             await self._handle_batch(client, batch)

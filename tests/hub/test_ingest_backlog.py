@@ -9,7 +9,6 @@ what had arrived: after a long enough outage it never became connected again.
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiomqtt
@@ -21,8 +20,7 @@ from hub.events import EventBus
 from hub.ingest import MqttIngest
 from hub.settings import HubSettings
 from hub.store import HubStore
-from linli.brokers import MosquittoProcess, site_tuning
-from tests.conftest import missing
+from linli.brokers import MosquittoProcess
 
 pytestmark = pytest.mark.mosquitto
 
@@ -31,17 +29,6 @@ BACKLOG = 20000
 MQTT_TIMEOUT = 0.5
 """The ingest's MQTT timeout in this test: far less than the backlog takes to arrive."""
 DEADLINE = 120.0
-
-
-@pytest.fixture
-def site_broker(tmp_path: Path) -> Iterator[MosquittoProcess]:
-    """A private Mosquitto on the shipped site settings (queues up to 100,000 messages)."""
-    if MosquittoProcess.executable() is None:
-        missing("mosquitto")
-    broker = MosquittoProcess(tmp_path / "mosquitto", config_extra=site_tuning())
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 async def queue_backlog(broker: MosquittoProcess, client_id: str) -> None:

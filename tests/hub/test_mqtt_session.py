@@ -1,0 +1,105 @@
+"""A kept MQTT session (``hub.mqtt_session``) on a real Mosquitto: its backlog read whole, and
+every wait bounded."""
+
+import asyncio
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+
+import aiomqtt
+import pytest
+
+from hub.mqtt_session import KeptSession
+from linli.brokers import MosquittoProcess
+
+pytestmark = pytest.mark.mosquitto
+
+TOPIC = "linli/test/kept"
+BACKLOG = 5000
+
+
+async def leave_backlog(port: int, client_id: str, count: int) -> None:
+    """Leave a persistent session subscribed to ``TOPIC`` with ``count`` messages queued."""
+    async with aiomqtt.Client("127.0.0.1", port, identifier=client_id, clean_session=False) as c:
+        await c.subscribe(TOPIC, qos=1)
+    async with aiomqtt.Client("127.0.0.1", port) as publisher:
+        for start in range(0, count, 100):
+            batch = range(start, min(start + 100, count))
+            await asyncio.gather(*(publisher.publish(TOPIC, str(n), qos=1) for n in batch))
+
+
+async def serve(port: int, client_id: str, mqtt_timeout: float, expected: int) -> list[str]:
+    """Come back to the session, subscribe, and read ``expected`` messages."""
+    got: list[str] = []
+    done = asyncio.Event()
+
+    async def consume(session: KeptSession) -> None:
+        async for message in session.client.messages:
+            session.arrived()
+            got.append(str(message.payload, "utf-8") if isinstance(message.payload, bytes) else "")
+            if len(got) >= expected:
+                done.set()
+
+    client = aiomqtt.Client(
+        "127.0.0.1", port, identifier=client_id, clean_session=False, timeout=mqtt_timeout
+    )
+    kept = KeptSession(client, consume, timeout=mqtt_timeout, name="test")
+    async with client, kept as session:
+        await session.subscribe([(TOPIC, 1)])
+        if expected:
+            async with asyncio.timeout(60):
+                await done.wait()
+    return got
+
+
+async def test_a_kept_sessions_backlog_is_read_whole_and_in_order(
+    site_broker: MosquittoProcess,
+) -> None:
+    # (The hub ingest's test, test_ingest_backlog.py, is the one where the SUBACK comes
+    # behind a backlog long enough to matter: its handler is slow.)
+    client_id = f"kept-{uuid.uuid4().hex[:8]}"
+    await leave_backlog(site_broker.port, client_id, BACKLOG)
+    got = await serve(site_broker.port, client_id, mqtt_timeout=0.2, expected=BACKLOG)
+    assert got == [str(n) for n in range(BACKLOG)]
+
+
+async def test_with_nothing_queued_the_suback_is_enough(
+    site_broker: MosquittoProcess,
+) -> None:
+    assert await serve(site_broker.port, f"kept-{uuid.uuid4().hex[:8]}", 5.0, 0) == []
+
+
+@pytest.fixture
+def mute_broker() -> Iterator[int]:
+    """A TCP server that accepts the MQTT CONNECT, answers CONNACK and then nothing at all."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def answer() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(1024)  # CONNECT
+                conn.sendall(bytes([0x20, 0x02, 0x00, 0x00]))  # CONNACK, accepted
+                while not stop.is_set() and conn.recv(1024):
+                    pass  # SUBSCRIBE and PINGREQ go unanswered
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(timeout=5)
+    server.close()
+
+
+async def test_no_suback_and_no_message_gives_up_in_time(mute_broker: int) -> None:
+    with pytest.raises(aiomqtt.MqttError, match=r"no SUBACK and no message within 0\.5 s"):
+        async with asyncio.timeout(30):
+            await serve(mute_broker, "kept-mute", mqtt_timeout=0.5, expected=0)
