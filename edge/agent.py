@@ -24,7 +24,7 @@ import random
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -83,6 +83,7 @@ from edge.detection import (
 from edge.detectors.profile import DetectionProfile, ProfileBook
 from edge.directory import DeviceDirectory
 from edge.feedback import feedback_command
+from edge.mqtt_session import ConsumingSession
 from edge.outbox import FILE_NAME, Outbox, OutboxError
 from edge.settings import EdgeSettings
 
@@ -219,6 +220,7 @@ class EdgeAgent:
             clock=clock,
             rng=rng,
             resend_after_s=settings.resend_after_s,
+            mqtt_timeout_s=settings.mqtt_timeout_s,
         )
         # One thread owns every outbox call, in order, so that an fsync on a slow SD card
         # never stalls the event loop (and with it the broker keepalives).
@@ -245,6 +247,7 @@ class EdgeAgent:
                 spool_max_bytes=settings.evidence_spool_max_bytes,
                 spool_max_files=settings.evidence_spool_max_files,
                 cv_threads=settings.camera_cv_threads,
+                mqtt_timeout_s=settings.mqtt_timeout_s,
             )
 
     @property
@@ -293,23 +296,29 @@ class EdgeAgent:
                 identifier=f"linli-edge-{self.edge_id}-local",
                 socket_options=LOW_LATENCY,
                 clean_session=False,
+                timeout=s.mqtt_timeout_s,
             )
             _use_manual_ack(client)
+            session = ConsumingSession(
+                client,
+                device_subscriptions(z2m_base=s.z2m_base),
+                functools.partial(self._read_devices, client),
+                timeout=s.mqtt_timeout_s,
+                name="edge-ingest",
+            )
             try:
                 async with client:
+                    self._count("local_connects")
                     backoff.reset()
-                    await _subscribe(client, device_subscriptions(z2m_base=s.z2m_base))
-                    _checkpoint()
-                    self._local_ready = True
+                    # Before the reader starts: it relays SOS feedback through this client.
                     self._local = client
-                    logger.info("edge %s reading devices on %s:%s", self.edge_id, *_at(s, "local"))
-                    async for message in client.messages:
+                    async with session:
                         _checkpoint()
-                        await self._on_device_message(message)
-                        _ack(client, message)
-                        # The resident learns at once that the edge has it, uplink or not.
-                        while self._pending_feedback:
-                            await self._send_feedback(*self._pending_feedback.popleft())
+                        self._local_ready = True
+                        logger.info(
+                            "edge %s reading devices on %s:%s", self.edge_id, *_at(s, "local")
+                        )
+                        await session.serve()
             except aiomqtt.MqttError as exc:
                 logger.warning("local broker %s:%s: %s; reconnecting", *_at(s, "local"), exc)
             except OutboxError:
@@ -323,6 +332,18 @@ class EdgeAgent:
                 self._local = None
             _checkpoint()
             await asyncio.sleep(backoff.next_delay())
+
+    async def _read_devices(
+        self, client: aiomqtt.Client, messages: AsyncIterator[aiomqtt.Message]
+    ) -> None:
+        """Handle device messages, each acknowledged to the broker only once handled."""
+        async for message in messages:
+            _checkpoint()
+            await self._on_device_message(message)
+            _ack(client, message)
+            # The resident learns at once that the edge has it, uplink or not.
+            while self._pending_feedback:
+                await self._send_feedback(*self._pending_feedback.popleft())
 
     async def _on_device_message(self, message: aiomqtt.Message) -> None:
         """Handle one device message; return once it may be acknowledged to the broker."""
@@ -591,6 +612,7 @@ class EdgeAgent:
                     qos=1,
                     retain=True,
                 ),
+                timeout=s.mqtt_timeout_s,
             )
             # The forwarder publishes a whole window at once; that many pending calls is
             # the design, not a symptom worth aiomqtt's warning.
@@ -611,7 +633,7 @@ class EdgeAgent:
             await asyncio.sleep(backoff.next_delay())
 
     async def _serve_uplink(self, client: aiomqtt.Client) -> None:
-        await _subscribe(
+        session = ConsumingSession(
             client,
             [
                 self._topic(EdgeChannel.ACK),
@@ -619,31 +641,26 @@ class EdgeAgent:
                 self._topic(EdgeChannel.FEEDBACK),
                 HUB_STATUS_TOPIC,
             ],
+            self._read_uplink,
+            timeout=self.settings.mqtt_timeout_s,
+            name="edge-uplink",
         )
-        # Whatever was on the wire before this connection may be lost: send it all again.
-        await self._in_db(self.outbox.reset_in_flight)
-        await self._publish_status(client)
-        _checkpoint()
-        self._uplink = client
-        logger.info(
-            "edge %s connected to the hub broker %s:%s", self.edge_id, *_at(self.settings, "hub")
-        )
-        # Two tasks but deliberately no TaskGroup: on CPython 3.11 a TaskGroup whose child
-        # fails after the body has ended leaves this task counted as "cancelling" for good,
-        # and ``_checkpoint`` would then end the reconnect loop for no reason.
-        reader = asyncio.create_task(self._read_uplink(client), name="edge-uplink-read")
-        forwarder = asyncio.create_task(self._forward(client), name="edge-forward")
-        try:
-            done, _ = await asyncio.wait({reader, forwarder}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            await _stop_tasks(reader, forwarder)
-            await self._say_offline(client)
-            raise
-        await _stop_tasks(reader, forwarder)
-        for task in done:
-            if not task.cancelled() and (error := task.exception()) is not None:
-                raise error
-        raise aiomqtt.MqttError("the uplink tasks stopped")
+        async with session:
+            # Whatever was on the wire before this connection may be lost: send it all again.
+            await self._in_db(self.outbox.reset_in_flight)
+            await self._publish_status(client)
+            _checkpoint()
+            self._uplink = client
+            logger.info(
+                "edge %s connected to the hub broker %s:%s",
+                self.edge_id,
+                *_at(self.settings, "hub"),
+            )
+            try:
+                await session.serve(self._forward(client))
+            except asyncio.CancelledError:
+                await self._say_offline(client)
+                raise
 
     async def _say_offline(self, client: aiomqtt.Client) -> None:
         """Publish the retained offline status: a clean disconnect suppresses the last will."""
@@ -679,12 +696,12 @@ class EdgeAgent:
                 async with asyncio.timeout(self._tick_s):
                     await self._wake.wait()
 
-    async def _read_uplink(self, client: aiomqtt.Client) -> None:
+    async def _read_uplink(self, messages: AsyncIterator[aiomqtt.Message]) -> None:
         ack_topic = self._topic(EdgeChannel.ACK)
         devices_topic = self._topic(EdgeChannel.DEVICES)
         feedback_topic = self._topic(EdgeChannel.FEEDBACK)
         hub_online: bool | None = None
-        async for message in client.messages:
+        async for message in messages:
             topic = message.topic.value
             payload = _payload_bytes(message.payload)
             try:
@@ -812,19 +829,6 @@ def _checkpoint() -> None:
         raise asyncio.CancelledError
 
 
-async def _subscribe(client: aiomqtt.Client, filters: list[str]) -> None:
-    granted = await client.subscribe([(f, 1) for f in filters])
-    refused = [f for f, code in zip(filters, granted, strict=True) if _refused(code)]
-    if refused:
-        raise aiomqtt.MqttError(f"broker refused the subscriptions {refused}")
-
-
-def _refused(code: object) -> bool:
-    # MQTT 3.1.1 grants a QoS (0-2) or refuses with 0x80; paho may hand either form over.
-    value = getattr(code, "value", code)
-    return isinstance(value, int) and value >= 0x80
-
-
 def _event_time(observation: Observation) -> datetime | None:
     match observation:
         case StateUpdate(event_time=t) | DeviceEvent(event_time=t):
@@ -859,13 +863,3 @@ def _at(settings: EdgeSettings, broker: Literal["local", "hub"]) -> tuple[str, i
     if broker == "local":
         return settings.local_mqtt_host, settings.local_mqtt_port
     return settings.hub_mqtt_host, settings.hub_mqtt_port
-
-
-async def _stop_tasks(*tasks: asyncio.Task[None]) -> None:
-    """Cancel tasks and wait until they have finished, whatever they raise."""
-    for task in tasks:
-        task.cancel()
-    await asyncio.wait(tasks)
-    for task in tasks:
-        if not task.cancelled():
-            task.exception()  # retrieved: the caller raises the first error it cares about

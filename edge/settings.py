@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devices.adapters import DEFAULT_MAX_PAYLOAD_BYTES
 from devices.registry import Identifier
+from edge.mqtt_session import MQTT_TIMEOUT_S
 
 
 class EdgeSettings(BaseSettings):
@@ -35,6 +36,9 @@ class EdgeSettings(BaseSettings):
     """The standard the CO dose model follows (``edge.detectors.co``)."""
     detection_tick_s: float = Field(default=5, gt=0)
     """How often time-driven detection runs (check-in deadlines, a leak that stayed dry)."""
+    mqtt_timeout_s: float = Field(default=MQTT_TIMEOUT_S, gt=0)
+    """How long one exchange with a broker (CONNACK, PUBACK, or the SUBACK-or-first-message that
+    shows a session's subscriptions stand) may take before the connection is tried again."""
     outbox_sync: Literal["full", "normal"] = "full"
     """SQLite ``synchronous`` pragma of the outbox: ``full`` survives a power cut."""
     # --- cameras (issue 5, edge.camera) ---

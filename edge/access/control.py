@@ -27,7 +27,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -81,6 +81,7 @@ from edge.access.door import (
     step,
 )
 from edge.access.store import AccessStore, AllowList, UpdateOutcome
+from edge.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession
 from edge.outbox import Outbox
 
 logger = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class AccessControl:
         resend_after_s: float = 10.0,
         log_batch: int = 200,
         chunk_timeout_s: float = 5.0,
+        mqtt_timeout_s: float = MQTT_TIMEOUT_S,
     ) -> None:
         self.edge_id = edge_id
         self.store = store
@@ -152,6 +154,7 @@ class AccessControl:
         self.resend_after_s = resend_after_s
         self.log_batch = log_batch
         self.chunk_timeout_s = chunk_timeout_s
+        self.mqtt_timeout_s = mqtt_timeout_s
         self._assembly = IDLE
         self.doors: dict[str, DoorState] = self._load_door_states()
         self._lock = asyncio.Lock()
@@ -413,6 +416,7 @@ class AccessControl:
                 identifier=f"linli-edge-{self.edge_id}-access",
                 socket_options=LOW_LATENCY,
                 clean_session=False,
+                timeout=self.mqtt_timeout_s,
             )
             try:
                 async with client:
@@ -429,27 +433,21 @@ class AccessControl:
             delay = min(10.0, delay * 2)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
-        await client.subscribe([(t, 1) for t in access_edge_subscriptions(self.edge_id)])
-        self._uplink = client
         self._sent.clear()
-        await self.request_sync(client)
-        logger.info("access sync connected to the hub broker at version %d", self.allow.version)
-        tasks = [
-            asyncio.create_task(self._read(client), name="edge-access-read"),
-            asyncio.create_task(self._forward_log(client), name="edge-access-log"),
-            asyncio.create_task(self._sync_forever(client), name="edge-access-sync"),
-            asyncio.create_task(self._watch_chunks(client), name="edge-access-chunks"),
-        ]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.wait(tasks)
-        for task in done:
-            if not task.cancelled() and (error := task.exception()) is not None:
-                raise error
-        raise aiomqtt.MqttError("the access sync tasks stopped")
+        session = ConsumingSession(
+            client,
+            access_edge_subscriptions(self.edge_id),
+            functools.partial(self._read, client),
+            timeout=self.mqtt_timeout_s,
+            name="edge-access",
+        )
+        async with session:
+            self._uplink = client
+            await self.request_sync(client)
+            logger.info("access sync connected to the hub broker at version %d", self.allow.version)
+            await session.serve(
+                self._forward_log(client), self._sync_forever(client), self._watch_chunks(client)
+            )
 
     async def request_sync(self, client: aiomqtt.Client) -> None:
         """Ask the hub for every change after the version held."""
@@ -492,9 +490,9 @@ class AccessControl:
                 )
                 await self.request_sync(client)
 
-    async def _read(self, client: aiomqtt.Client) -> None:
+    async def _read(self, client: aiomqtt.Client, messages: AsyncIterator[aiomqtt.Message]) -> None:
         list_topic = edge_topic(self.edge_id, EdgeChannel.ACCESS_LIST)
-        async for message in client.messages:
+        async for message in messages:
             topic = message.topic.value
             raw = _payload_bytes(message.payload)
             try:

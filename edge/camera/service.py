@@ -20,7 +20,7 @@ evidence over its own connection to the hub's broker.
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
@@ -58,6 +58,7 @@ from edge.camera.evidence import (
 )
 from edge.camera.pipeline import CameraAlert, CameraPipeline
 from edge.detection import AlertDecision
+from edge.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession
 from edge.outbox import OutboxError
 
 logger = logging.getLogger(__name__)
@@ -181,6 +182,7 @@ class CameraService:
         spool_max_bytes: int = SPOOL_MAX_BYTES,
         spool_max_files: int = SPOOL_MAX_FILES,
         cv_threads: int = 1,
+        mqtt_timeout_s: float = MQTT_TIMEOUT_S,
     ) -> None:
         self.cameras = cameras
         self._devices = devices
@@ -197,6 +199,7 @@ class CameraService:
         self._clock = clock
         self._backoff = backoff
         self._seen_every_s = seen_every_s
+        self._mqtt_timeout_s = mqtt_timeout_s
         self._wake = asyncio.Event()
         self.workers: list[CameraWorker] = []
 
@@ -308,16 +311,19 @@ class CameraService:
                 identifier=f"linli-edge-{self.edge_id}-evidence",
                 socket_options=LOW_LATENCY,
                 clean_session=False,
+                timeout=self._mqtt_timeout_s,
+            )
+            session = ConsumingSession(
+                client,
+                [edge_topic(self.edge_id, EdgeChannel.EVIDENCE_ACK)],
+                self._read_acks,
+                timeout=self._mqtt_timeout_s,
+                name="edge-evidence",
             )
             try:
-                async with client:
+                async with client, session:
                     backoff.reset()
-                    await client.subscribe(
-                        edge_topic(self.edge_id, EdgeChannel.EVIDENCE_ACK), qos=1
-                    )
-                    async with asyncio.TaskGroup() as tasks:
-                        tasks.create_task(self._read_acks(client), name="edge-evidence-acks")
-                        tasks.create_task(self._send(client), name="edge-evidence-send")
+                    await session.serve(self._send(client))
             except* aiomqtt.MqttError as group:
                 logger.warning("evidence uplink %s:%s: %s; reconnecting", host, port, group)
             except* Exception:
@@ -350,8 +356,8 @@ class CameraService:
                 async with asyncio.timeout(min(1.0, self._resend_after_s)):
                     await self._wake.wait()
 
-    async def _read_acks(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
+    async def _read_acks(self, messages: AsyncIterator[aiomqtt.Message]) -> None:
+        async for message in messages:
             payload = message.payload
             raw = payload if isinstance(payload, bytes | bytearray | str) else b""
             try:
