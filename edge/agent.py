@@ -49,6 +49,7 @@ from devices.messages import (
     TelemetryBatch,
     TelemetryPoint,
 )
+from devices.mqtt_session import ConsumingSession
 from devices.observations import (
     AvailabilityChange,
     DeviceEvent,
@@ -83,7 +84,6 @@ from edge.detection import (
 from edge.detectors.profile import DetectionProfile, ProfileBook
 from edge.directory import DeviceDirectory
 from edge.feedback import feedback_command
-from edge.mqtt_session import ConsumingSession
 from edge.outbox import FILE_NAME, Outbox, OutboxError
 from edge.settings import EdgeSettings
 

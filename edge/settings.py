@@ -7,8 +7,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devices.adapters import DEFAULT_MAX_PAYLOAD_BYTES
+from devices.mqtt_session import MQTT_TIMEOUT_S
 from devices.registry import Identifier
-from edge.mqtt_session import MQTT_TIMEOUT_S
 
 
 class EdgeSettings(BaseSettings):

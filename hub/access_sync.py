@@ -19,6 +19,7 @@ dropped; the loop goes on and reconnects forever with jittered backoff.
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -35,11 +36,11 @@ from devices.access import (
     split_update,
 )
 from devices.errors import TopicError
+from devices.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession, SessionMessages
 from devices.topics import EdgeChannel, access_hub_subscriptions, edge_topic, parse_edge_topic
 from devices.transport import LOW_LATENCY
 from hub.access_store import AccessStore
 from hub.ingest import ReconnectBackoff, payload_bytes
-from hub.mqtt_session import MQTT_TIMEOUT_S, KeptSession
 from hub.settings import HubSettings
 from hub.store import Clock, utc_now
 
@@ -88,16 +89,19 @@ class AccessSync:
             try:
                 async with (
                     client,
-                    KeptSession(
-                        client, self._consume, timeout=MQTT_TIMEOUT_S, name="hub-access-sync"
+                    ConsumingSession(
+                        client,
+                        access_hub_subscriptions(),
+                        functools.partial(self._consume, client),
+                        timeout=MQTT_TIMEOUT_S,
+                        name="hub-access-sync",
                     ) as session,
                 ):
-                    await session.subscribe([(t, 1) for t in access_hub_subscriptions()])
                     self._client = client
                     self.connected = True
                     self._backoff.reset()
                     logger.info("access sync connected to MQTT at %s:%s", s.mqtt_host, s.mqtt_port)
-                    await session.run()
+                    await session.serve()
             except aiomqtt.MqttError as exc:
                 logger.warning("access sync lost the MQTT broker: %s", exc)
             except Exception:
@@ -112,10 +116,9 @@ class AccessSync:
                 raise asyncio.CancelledError
             await asyncio.sleep(self._backoff.next_delay())
 
-    async def _consume(self, session: KeptSession) -> None:
-        async for message in session.client.messages:
-            session.arrived()
-            await self._handle(session.client, message.topic.value, message.payload)
+    async def _consume(self, client: aiomqtt.Client, messages: SessionMessages) -> None:
+        async for message in messages:
+            await self._handle(client, message.topic.value, message.payload)
 
     async def push(self, edge_id: str) -> None:
         """Send an edge the changes it has not seen, if connected and its version is known."""

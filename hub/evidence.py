@@ -17,6 +17,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -29,11 +30,11 @@ from pydantic import ValidationError
 
 from devices.camera import EvidenceAck, EvidenceImage
 from devices.errors import TopicError
+from devices.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession, SessionMessages
 from devices.topics import EdgeChannel, edge_topic, evidence_subscriptions, parse_edge_topic
 from devices.transport import LOW_LATENCY
 from hub.evidence_store import EvidenceStore, PruneResult
 from hub.ingest import ReconnectBackoff, payload_bytes, shared
-from hub.mqtt_session import MQTT_TIMEOUT_S, KeptSession
 from hub.settings import HubSettings
 from hub.store import Clock, utc_now
 
@@ -152,17 +153,18 @@ class EvidenceIngest:
             try:
                 async with (
                     client,
-                    KeptSession(
-                        client, self._consume, timeout=MQTT_TIMEOUT_S, name="hub-evidence"
+                    ConsumingSession(
+                        client,
+                        [shared(f, s.mqtt_shared_group) for f in evidence_subscriptions()],
+                        functools.partial(self._consume, client),
+                        timeout=MQTT_TIMEOUT_S,
+                        name="hub-evidence",
                     ) as session,
                 ):
-                    await session.subscribe(
-                        [(shared(f, s.mqtt_shared_group), 1) for f in evidence_subscriptions()]
-                    )
                     self.connected = True
                     self.subscribed.set()
                     self._backoff.reset()
-                    await session.run()
+                    await session.serve()
             except aiomqtt.MqttError as exc:
                 self.counters["evidence_disconnects"] += 1
                 logger.warning("evidence reader: MQTT %s:%s: %s", s.mqtt_host, s.mqtt_port, exc)
@@ -174,10 +176,9 @@ class EvidenceIngest:
                 self.subscribed.clear()
             await asyncio.sleep(self._backoff.next_delay())
 
-    async def _consume(self, session: KeptSession) -> None:
-        async for message in session.client.messages:
-            session.arrived()
-            await self._handle(session.client, message.topic.value, message.payload)
+    async def _consume(self, client: aiomqtt.Client, messages: SessionMessages) -> None:
+        async for message in messages:
+            await self._handle(client, message.topic.value, message.payload)
 
     async def _handle(self, client: aiomqtt.Client, topic: str, payload: object) -> None:
         parsed = parse_evidence(topic, payload, max_bytes=self._settings.evidence_max_bytes)

@@ -13,12 +13,13 @@ message is logged, counted under ``rejected.<reason>`` and dropped; the loop goe
 broker goes away the loop reconnects forever, with jittered exponential backoff.
 
 The hub's session is persistent (nothing sent while it was away is lost), and a kept session
-is served by ``hub.mqtt_session.KeptSession``: consuming from CONNACK, connected at the SUBACK
-or the first message, so a long backlog cannot lock the hub out.
+is served by ``devices.mqtt_session.ConsumingSession``: consuming from CONNACK, connected at the
+SUBACK or the first message, so a long backlog cannot lock the hub out.
 """
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -39,6 +40,7 @@ from devices.messages import (
     HubStatus,
     TelemetryBatch,
 )
+from devices.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession, SessionMessages
 from devices.topics import (
     HUB_STATUS_TOPIC,
     EdgeChannel,
@@ -49,7 +51,6 @@ from devices.topics import (
 from devices.transport import LOW_LATENCY
 from hub.events import EventBus, events_of
 from hub.feedback import FeedbackPublisher
-from hub.mqtt_session import MQTT_TIMEOUT_S, KeptSession
 from hub.settings import HubSettings
 from hub.store import AlertRef, Clock, HubStore, IngestResult, RejectedAlert, utc_now
 
@@ -299,21 +300,20 @@ class MqttIngest:
 
     async def _session(self, client: aiomqtt.Client) -> None:
         """Serve one broker connection, until it fails or the task is cancelled."""
-        # The backlog of a kept session arrives now, subscribed or not: take it at once.
-        session = KeptSession(client, self._consume, timeout=self._mqtt_timeout, name="hub-ingest")
-        async with session:
-            try:
+        filters = [shared(topic, self._settings.mqtt_shared_group) for topic in hub_subscriptions()]
+        try:
+            async with ConsumingSession(
+                client,
+                filters,
+                functools.partial(self._consume, client),
+                timeout=self._mqtt_timeout,
+                name="hub-ingest",
+            ) as session:
                 await client.publish(
                     HUB_STATUS_TOPIC,
                     HubStatus(state="online").model_dump_json(),
                     qos=1,
                     retain=True,
-                )
-                await session.subscribe(
-                    [
-                        (shared(topic, self._settings.mqtt_shared_group), 1)
-                        for topic in hub_subscriptions()
-                    ]
                 )
                 self._client = client
                 self.connected = True
@@ -326,25 +326,23 @@ class MqttIngest:
                 )
                 for edge_id in await asyncio.to_thread(self._store.edges_with_devices):
                     await self._publish_registry(client, edge_id)
-                await session.run()
-            except asyncio.CancelledError:
-                # A clean disconnect does not fire the last will: say offline ourselves.
-                with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-                    await client.publish(
-                        HUB_STATUS_TOPIC,
-                        HubStatus(state="offline").model_dump_json(),
-                        qos=1,
-                        retain=True,
-                        timeout=_OFFLINE_PUBLISH_TIMEOUT,
-                    )
-                raise
+                await session.serve()
+        except asyncio.CancelledError:
+            # A clean disconnect does not fire the last will: say offline ourselves.
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                await client.publish(
+                    HUB_STATUS_TOPIC,
+                    HubStatus(state="offline").model_dump_json(),
+                    qos=1,
+                    retain=True,
+                    timeout=_OFFLINE_PUBLISH_TIMEOUT,
+                )
+            raise
 
-    async def _consume(self, session: KeptSession) -> None:
-        client = session.client
-        messages = client.messages
+    async def _consume(self, client: aiomqtt.Client, messages: SessionMessages) -> None:
+        # The backlog of a kept session arrives from CONNACK on, subscribed or not.
         while True:
             batch = [await anext(messages)]
-            session.arrived()
             while len(batch) < self._settings.ingest_batch_max and len(messages) > 0:
                 batch.append(await anext(messages))
             await self._handle_batch(client, batch)

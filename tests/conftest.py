@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from linli.brokers import MosquittoProcess
+from linli.brokers import MosquittoProcess, site_tuning
 
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -112,3 +112,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'hub.sqlite3'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+def site_broker(tmp_path: Path) -> Iterator[MosquittoProcess]:
+    """A private Mosquitto on the shipped site settings (it keeps absent sessions' messages,
+    QoS 0 too, up to 100,000)."""
+    if MosquittoProcess.executable() is None:
+        missing("mosquitto")
+    broker = MosquittoProcess(tmp_path / "mosquitto", config_extra=site_tuning())
+    broker.start()
+    yield broker
+    broker.stop()

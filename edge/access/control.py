@@ -55,6 +55,7 @@ from devices.access import (
 from devices.errors import TopicError
 from devices.kinds import AlertKind, DeviceKind
 from devices.messages import Alert, AlertReason
+from devices.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession
 from devices.observations import Observation, StateUpdate
 from devices.registry import Device
 from devices.topics import (
@@ -81,7 +82,6 @@ from edge.access.door import (
     step,
 )
 from edge.access.store import AccessStore, AllowList, UpdateOutcome
-from edge.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession
 from edge.outbox import Outbox
 
 logger = logging.getLogger(__name__)

@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from devices.camera import CameraConfig, EvidenceAck
 from devices.kinds import AlertState
 from devices.messages import Alert
+from devices.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession
 from devices.registry import Device
 from devices.topics import EdgeChannel, edge_topic
 from devices.transport import LOW_LATENCY
@@ -58,7 +59,6 @@ from edge.camera.evidence import (
 )
 from edge.camera.pipeline import CameraAlert, CameraPipeline
 from edge.detection import AlertDecision
-from edge.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession
 from edge.outbox import OutboxError
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ so its SUBACK comes after the first window; that case is the second test.)
 """
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiomqtt
@@ -20,8 +19,7 @@ from devices.kinds import AlertKind, AlertState
 from devices.topics import device_subscriptions
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
-from linli.brokers import MosquittoProcess, site_tuning
-from tests.conftest import missing
+from linli.brokers import MosquittoProcess
 from tests.edge.conftest import EDGE_ID, eventually, running_agent, running_hub
 
 pytestmark = pytest.mark.mosquitto
@@ -34,17 +32,6 @@ DEADLINE = 180.0
 
 SOS_TOPIC = "zigbee2mqtt/b3 1201 sos"
 LEAK_TOPIC = "zigbee2mqtt/bike leak"
-
-
-@pytest.fixture
-def site_broker(tmp_path: Path) -> Iterator[MosquittoProcess]:
-    """A private Mosquitto on the shipped site settings (queues QoS 0 for absent sessions)."""
-    if MosquittoProcess.executable() is None:
-        missing("mosquitto")
-    broker = MosquittoProcess(tmp_path / "mosquitto", config_extra=site_tuning())
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 async def queue_backlog(broker: MosquittoProcess, qos: int) -> None:

@@ -2,15 +2,12 @@
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from hub.db import create_hub_engine, migrate
 from hub.store import HubStore
-from linli.brokers import MosquittoProcess, site_tuning
-from tests.conftest import missing
 from tests.hub.factories import T0
 
 
@@ -48,14 +45,3 @@ def clock() -> FakeClock:
 def store(engine: Engine, clock: FakeClock) -> HubStore:
     """Return a repository on a fresh database, with a fake clock."""
     return HubStore(engine, clock=clock)
-
-
-@pytest.fixture
-def site_broker(tmp_path: Path) -> Iterator[MosquittoProcess]:
-    """A private Mosquitto on the shipped site settings (queues up to 100,000 messages)."""
-    if MosquittoProcess.executable() is None:
-        missing("mosquitto")
-    broker = MosquittoProcess(tmp_path / "mosquitto", config_extra=site_tuning())
-    broker.start()
-    yield broker
-    broker.stop()

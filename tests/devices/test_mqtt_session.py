@@ -1,5 +1,5 @@
-"""A kept MQTT session (``hub.mqtt_session``) on a real Mosquitto: its backlog read whole, and
-every wait bounded."""
+"""A kept MQTT session (``devices.mqtt_session``) on a real Mosquitto: its backlog read whole,
+and every wait bounded."""
 
 import asyncio
 import socket
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import aiomqtt
 import pytest
 
-from hub.mqtt_session import KeptSession
+from devices.mqtt_session import ConsumingSession, SessionMessages
 from linli.brokers import MosquittoProcess
 
 pytestmark = pytest.mark.mosquitto
@@ -34,9 +34,8 @@ async def serve(port: int, client_id: str, mqtt_timeout: float, expected: int) -
     got: list[str] = []
     done = asyncio.Event()
 
-    async def consume(session: KeptSession) -> None:
-        async for message in session.client.messages:
-            session.arrived()
+    async def consume(messages: SessionMessages) -> None:
+        async for message in messages:
             got.append(str(message.payload, "utf-8") if isinstance(message.payload, bytes) else "")
             if len(got) >= expected:
                 done.set()
@@ -44,9 +43,8 @@ async def serve(port: int, client_id: str, mqtt_timeout: float, expected: int) -
     client = aiomqtt.Client(
         "127.0.0.1", port, identifier=client_id, clean_session=False, timeout=mqtt_timeout
     )
-    kept = KeptSession(client, consume, timeout=mqtt_timeout, name="test")
-    async with client, kept as session:
-        await session.subscribe([(TOPIC, 1)])
+    kept = ConsumingSession(client, [TOPIC], consume, timeout=mqtt_timeout, name="test")
+    async with client, kept:
         if expected:
             async with asyncio.timeout(60):
                 await done.wait()

@@ -1,15 +1,17 @@
-"""Persistent MQTT sessions of the edge: read from CONNACK on, subscribed at SUBACK or 1st message.
+"""Persistent MQTT sessions: read from CONNACK on, subscribed at the SUBACK or the first message.
 
-Every broker link of the edge keeps its session (``clean_session=False``), so a broker that
-kept it delivers what was queued while the edge was away straight after CONNACK, before the
-SUBACK of the re-subscription. On the shipped site settings Mosquitto 2.0 queues QoS 0
-messages too (``queue_qos0_messages``: Zigbee2MQTT publishes at QoS 0) and writes that whole
-QoS 0 backlog ahead of the SUBACK, dropping each message from its queue as it goes out; a QoS 1
-backlog goes out ``max_inflight_messages`` at a time, each window only once the last is
-acknowledged. An edge that waited for the SUBACK under a deadline before reading anything gave
-the connection up whenever the backlog took longer than the deadline, and lost every QoS 0
-message already delivered to it (tests/edge/test_session_backlog.py: an SOS pressed during the
-outage never became an alert).
+Every broker link of the edge and the hub keeps its session (``clean_session=False``), so a
+broker that kept it delivers what was queued while the client was away straight after
+CONNACK, before the SUBACK of the re-subscription. On the shipped site settings Mosquitto 2.0
+queues QoS 0 messages too (``queue_qos0_messages``: Zigbee2MQTT publishes at QoS 0) and writes
+that whole QoS 0 backlog ahead of the SUBACK, dropping each message from its queue as it goes
+out; a QoS 1 backlog goes out ``max_inflight_messages`` at a time, each window only once the
+last is acknowledged; a backlog the client handles slowly (the hub's ingest) holds the SUBACK
+back too. A client that waited for the SUBACK under a deadline before reading anything gave
+the connection up whenever the backlog took longer than the deadline: the edge lost every
+QoS 0 message already delivered to it (tests/edge/test_session_backlog.py: an SOS pressed
+during the outage never became an alert), and the hub, after a long outage, never came back
+(tests/hub/test_ingest_backlog.py).
 
 So a ``ConsumingSession`` starts its reader the moment the connection is up and counts the
 link as subscribed at the SUBACK or at the first message, whichever comes first (a message of
@@ -31,9 +33,6 @@ MQTT_TIMEOUT_S = 10.0
 """Default for how long one exchange with a broker (CONNACK, PUBACK, or the SUBACK or first
 message that shows a session's subscriptions stand) may take before the link is tried again."""
 
-Reader = Callable[[AsyncIterator[aiomqtt.Message]], Coroutine[Any, Any, None]]
-"""Reads a link's messages until the connection ends."""
-
 
 async def cancel_and_wait(task: "asyncio.Task[Any]") -> None:
     """Cancel a helper task and wait for it to end, whatever it ends with.
@@ -54,7 +53,7 @@ def refused(code: object) -> bool:
     return isinstance(value, int) and value >= 0x80
 
 
-class _Arrivals:
+class SessionMessages:
     """The client's messages, noting that one has arrived."""
 
     def __init__(self, messages: AsyncIterator[aiomqtt.Message], arrived: asyncio.Event) -> None:
@@ -64,10 +63,19 @@ class _Arrivals:
     def __aiter__(self) -> Self:
         return self
 
+    def __len__(self) -> int:
+        """How many messages are waiting already (for readers that take them in batches)."""
+        waiting = getattr(self._messages, "__len__", None)
+        return int(waiting()) if callable(waiting) else 0
+
     async def __anext__(self) -> aiomqtt.Message:
         message = await anext(self._messages)
         self._arrived.set()
         return message
+
+
+Reader = Callable[[SessionMessages], Coroutine[Any, Any, None]]
+"""Reads a link's messages until the connection ends."""
 
 
 class ConsumingSession:
@@ -100,7 +108,7 @@ class ConsumingSession:
         self._suback: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
-        messages = _Arrivals(aiter(self._client.messages), self._arrived)
+        messages = SessionMessages(aiter(self._client.messages), self._arrived)
         # The backlog of a kept session arrives now, subscribed or not: read it at once.
         self._reader = asyncio.create_task(self._read(messages), name=f"{self._name}-read")
         try:
