@@ -26,7 +26,7 @@ from hub.errors import InvalidInputError, NotFoundError
 from hub.events import AlertReceived, CaseChanged, EventBus, HubEvent, SubscriptionClosedError
 from hub.ingest import MqttIngest
 from hub.resident import issue_token, resident_link
-from hub.scoping import check_household, check_silence, covered
+from hub.scoping import check_household, check_silence, hidden
 from hub.settings import HubSettings
 from hub.silences import SilenceScope
 from hub.store import Clock, HubStore
@@ -448,10 +448,10 @@ async def end_silence(
 ) -> SilenceView:
     """End a silence now."""
     sites = _scope(request)
-    if sites is not None:
-        placed = await asyncio.to_thread(store.silence_sites)
-        if silence_id in placed and not covered(placed[silence_id], sites):
-            raise NotFoundError(f"silence {silence_id} does not exist")
+    if sites is not None and hidden(
+        await asyncio.to_thread(store.silence_sites), silence_id, sites
+    ):
+        raise NotFoundError(f"silence {silence_id} does not exist")
     return await asyncio.to_thread(store.end_silence, silence_id, actor=actor)
 
 
@@ -518,10 +518,10 @@ async def rotate_household_token(
 ) -> IssuedHousehold:
     """Give a household a new page token; the old link stops working at once."""
     sites = _scope(request)
-    if sites is not None:
-        placed = await asyncio.to_thread(store.household_sites)
-        if household_id in placed and not covered(placed[household_id], sites):
-            raise NotFoundError(f"household {household_id} does not exist")
+    if sites is not None and hidden(
+        await asyncio.to_thread(store.household_sites), household_id, sites
+    ):
+        raise NotFoundError(f"household {household_id} does not exist")
     token, hashed = issue_token()
     household = await asyncio.to_thread(store.rotate_household_token, household_id, hashed)
     return IssuedHousehold(**household.model_dump(), token=token, link=resident_link(token))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from hub.cases import CaseStatus, settle
 from hub.correlation import CaseCategory
 from hub.roster import Responder, ResponderRole, on_call
 
@@ -187,3 +188,14 @@ def accepted(team: Team, who: Assignment) -> Team:
 def pending(team: Team) -> frozenset[str]:
     """Return the members who have not answered yet."""
     return frozenset(a.responder for a in team if not a.accepted)
+
+
+def team_status(before: CaseStatus, moved: CaseStatus, team: Team) -> CaseStatus:
+    """Return a case's status after an action moved it from ``before`` to ``moved`` and left
+    it with ``team`` (``hub.cases.settle``)."""
+    return settle(
+        before,
+        moved,
+        anyone_accepted=any(a.accepted for a in team),
+        anyone_waiting=bool(pending(team)),
+    )

@@ -20,16 +20,25 @@ take something out of, a site outside the scope is refused (403).
 Nothing here does I/O: the roster and the devices are passed in as a ``SiteMap``.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from devices.location import Location
 from hub.auth import ForbiddenError
 from hub.roster import Grid, Site, grid_of_place, site_of_device, site_of_edge
 from hub.silences import SilenceScope
 
+K = TypeVar("K")
+
 Scope = frozenset[str] | None
 """The sites a caller may see and act on; ``None``: every site."""
+
+
+def hidden(placed: Mapping[K, str | None], key: K, sites: Scope) -> bool:
+    """Return whether record ``key``, placed in sites by ``placed``, is of a site outside the
+    caller's scope (an unknown record is not hidden: the route answers for it)."""
+    return key in placed and not covered(placed[key], sites)
 
 
 def covered(site_id: str | None, sites: Scope) -> bool:

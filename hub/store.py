@@ -68,7 +68,6 @@ from hub.cases import (
     allowed_actions,
     decide,
     nuisance_rate,
-    settle,
     transition,
 )
 from hub.correlation import (
@@ -113,6 +112,7 @@ from hub.dispatch import (
     member,
     ordered,
     pending,
+    team_status,
     without,
 )
 from hub.errors import (
@@ -1425,12 +1425,7 @@ class HubStore:
                 detail["assignee"] = ", ".join(a.responder for a in added)
             self._cancel_acceptances(session, row, _team(row.team), team, now)
             _set_team(row, team)
-            status = settle(
-                before,
-                status,
-                anyone_accepted=any(a.accepted for a in team),
-                anyone_waiting=bool(pending(team)),
-            )
+            status = team_status(before, status, team)
             detail["to"] = status.value
             row.status = status.value
             row.updated_at = now
@@ -1580,12 +1575,7 @@ class HubStore:
         added = [Assignment(duty.name, responder.id) for duty, responder in found]
         team = ordered(CaseCategory(row.category), (*team, *added))
         _set_team(row, team)
-        status = settle(
-            before,
-            moved,
-            anyone_accepted=any(a.accepted for a in team),
-            anyone_waiting=bool(pending(team)),
-        )
+        status = team_status(before, moved, team)
         row.status = status.value
         row.updated_at = now
         names = ", ".join(
@@ -1829,12 +1819,7 @@ class HubStore:
                     team = without(team, gone)
                     _set_team(row, team)
                     row.declined = sorted({*row.declined, silent})
-                    status = settle(
-                        before,
-                        moved,
-                        anyone_accepted=any(a.accepted for a in team),
-                        anyone_waiting=bool(pending(team)),
-                    )
+                    status = team_status(before, moved, team)
                     row.status = status.value
                     row.updated_at = now
                     self._add_event(
