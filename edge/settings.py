@@ -7,7 +7,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devices.adapters import DEFAULT_MAX_PAYLOAD_BYTES
-from devices.mqtt_session import MQTT_TIMEOUT_S
+from devices.mqtt_link import MQTT_TIMEOUT_S
 from devices.registry import Identifier
 
 

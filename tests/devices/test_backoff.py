@@ -1,6 +1,6 @@
 """Reconnect backoff: jittered, exponential, capped."""
 
-from edge.agent import Backoff
+from devices.mqtt_link import Backoff
 from tests.edge.conftest import no_jitter
 
 
