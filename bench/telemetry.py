@@ -18,7 +18,12 @@ from pathlib import Path
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 
-from hub.telemetry import InfluxLineWriter, TelemetryForwarder, line_protocol, telemetry_items
+from hub.telemetry.writer import (
+    InfluxLineWriter,
+    TelemetryForwarder,
+    line_protocol,
+    telemetry_items,
+)
 from tests.hub.test_telemetry_influx import VictoriaMetrics, recent_batch
 
 BATCH = 500

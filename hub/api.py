@@ -21,30 +21,21 @@ from pydantic import AwareDatetime, Field, StringConstraints
 from devices.kinds import AlertKind
 from devices.location import LocationText, normalise_location
 from devices.registry import Device, Identifier
-from hub.cases import CaseAction, CaseStatus, Resolution
+from hub.audit.views import AuditEntryView, AuditVerdictView
+from hub.auth.scoping import check_household, check_silence, hidden
+from hub.cases.rules import CaseAction, CaseStatus, Resolution
+from hub.cases.views import AlertView, CaseDetail, CaseView
 from hub.errors import InvalidInputError, NotFoundError
-from hub.events import AlertReceived, CaseChanged, EventBus, HubEvent, SubscriptionClosedError
-from hub.ingest import MqttIngest
-from hub.resident import issue_token, resident_link
-from hub.scoping import check_household, check_silence, hidden
+from hub.fleet.views import DeviceView, EdgeView
+from hub.http.views import Health, Items, View
+from hub.ingest.link import MqttIngest
+from hub.live.events import AlertReceived, CaseChanged, EventBus, HubEvent, SubscriptionClosedError
+from hub.residents.rules import issue_token, resident_link
+from hub.residents.views import HouseholdView, IssuedHousehold
 from hub.settings import HubSettings
-from hub.silences import SilenceScope
+from hub.silences.rules import SilenceScope
+from hub.silences.views import SilenceView
 from hub.store import Clock, HubStore
-from hub.views import (
-    AlertView,
-    AuditEntryView,
-    AuditVerdictView,
-    CaseDetail,
-    CaseView,
-    DeviceView,
-    EdgeView,
-    Health,
-    HouseholdView,
-    IssuedHousehold,
-    Items,
-    SilenceView,
-    View,
-)
 
 API_PREFIX = "/api/v1"
 MAX_LIMIT = 100_000

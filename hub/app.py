@@ -18,33 +18,33 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from hub.access_api import access_router
+from hub.access.routes import access_router
 from hub.api import router
-from hub.auth import AuthError, ForbiddenError, SignInThrottle
-from hub.auth_api import auth_router, authorized
-from hub.auth_store import AuthStore
-from hub.case_tasks import CaseTasks
-from hub.console_api import console_api_router, console_router
-from hub.correlation import correlation_rules
-from hub.db import create_hub_engine, migrate
+from hub.auth.repository import AuthStore
+from hub.auth.routes import auth_router, authorized
+from hub.auth.rules import AuthError, ForbiddenError, SignInThrottle
+from hub.cases.correlation import correlation_rules
+from hub.cases.notify import notify_targets
+from hub.cases.supervision import supervision_policy
+from hub.cases.tasks import CaseTasks
+from hub.console.routes import console_api_router, console_router
 from hub.errors import (
     HubStartupError,
     IllegalTransitionError,
     InvalidInputError,
     NotFoundError,
 )
-from hub.events import EventBus
-from hub.evidence_api import evidence_router
-from hub.ingest import MqttIngest
-from hub.metrics import metrics_router
-from hub.notify import notify_targets
-from hub.resident import SosThrottle
-from hub.resident_api import resident_router
-from hub.roster_api import roster_router
-from hub.roster_file import apply_roster, load_roster
+from hub.evidence.routes import evidence_router
+from hub.ingest.link import MqttIngest
+from hub.live.events import EventBus
+from hub.persistence.engine import create_hub_engine, migrate
+from hub.residents.page import resident_router
+from hub.residents.rules import SosThrottle
+from hub.roster.file import apply_roster, load_roster
+from hub.roster.routes import roster_router
 from hub.settings import HubSettings
 from hub.store import Clock, HubStore, utc_now
-from hub.supervision import supervision_policy
+from hub.telemetry.metrics import metrics_router
 
 logger = logging.getLogger(__name__)
 

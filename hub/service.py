@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from hub.app import create_app
 from hub.errors import HubStartupError
-from hub.events import EventBus
+from hub.live.events import EventBus
 from hub.settings import HubSettings
 
 logger = logging.getLogger(__name__)

@@ -43,15 +43,34 @@ from devices.messages import (
     TelemetryPoint,
 )
 from devices.registry import Device
-from hub.audit import (
-    AuditAction,
-    AuditEntry,
-    AuditRecord,
-    ChainVerdict,
-    ChainVerifier,
-    chain,
+from hub.audit.chain import AuditAction, AuditEntry, AuditRecord, ChainVerdict, ChainVerifier, chain
+from hub.audit.views import AuditEntryView
+from hub.auth.scoping import PlacedDevice, SiteMap, site_of_household, site_of_silence
+from hub.cases.correlation import (
+    DEFAULT_RULES,
+    CaseCategory,
+    CorrelationRules,
+    Route,
+    attach_targets,
+    route,
 )
-from hub.cases import (
+from hub.cases.dispatch import (
+    Assignment,
+    Duty,
+    Team,
+    accepted,
+    answering,
+    duty_for,
+    fill_team,
+    handing_over,
+    member,
+    ordered,
+    pending,
+    team_status,
+    without,
+)
+from hub.cases.notify import NOTIFIED_EVENTS, CaseNotice, Channel, next_attempt, notice_topic
+from hub.cases.rules import (
     ACKNOWLEDGING,
     ACTION_EVENTS,
     AttachToCase,
@@ -70,18 +89,32 @@ from hub.cases import (
     nuisance_rate,
     transition,
 )
-from hub.correlation import (
-    DEFAULT_RULES,
-    CaseCategory,
-    CorrelationRules,
-    Route,
-    attach_targets,
-    route,
+from hub.cases.supervision import (
+    DEFAULT_POLICY,
+    Escalate,
+    Reassign,
+    Satisfied,
+    SupervisedCase,
+    SupervisionPolicy,
+    Timer,
+    TimerKind,
+    accept_timer,
+    acknowledge_timer,
+    escalate_unassignable,
+    on_timer,
 )
-from hub.db import (
+from hub.cases.views import AlertView, CaseDetail, CaseEventView, CaseMemberView, CaseView
+from hub.errors import (
+    HubStartupError,
+    IllegalTransitionError,
+    InvalidInputError,
+    NotFoundError,
+)
+from hub.fleet.views import DeviceView, EdgeView
+from hub.persistence.engine import SQLITE_WRITE_OPTION, create_hub_engine
+from hub.persistence.tables import (
     ID_LENGTH,
     LOCATION_LENGTH,
-    SQLITE_WRITE_OPTION,
     AlertRow,
     AuditEntryRow,
     AuditHeadRow,
@@ -98,62 +131,13 @@ from hub.db import (
     ResponderRow,
     SilenceRow,
     SiteRow,
-    create_hub_engine,
 )
-from hub.dispatch import (
-    Assignment,
-    Duty,
-    Team,
-    accepted,
-    answering,
-    duty_for,
-    fill_team,
-    handing_over,
-    member,
-    ordered,
-    pending,
-    team_status,
-    without,
-)
-from hub.errors import (
-    HubStartupError,
-    IllegalTransitionError,
-    InvalidInputError,
-    NotFoundError,
-)
-from hub.notify import NOTIFIED_EVENTS, CaseNotice, Channel, next_attempt, notice_topic
-from hub.resident import resident_stage, web_device_id
-from hub.roster import Grid, Responder, Site, grid_of_place, site_of_edge
-from hub.scoping import PlacedDevice, SiteMap, site_of_household, site_of_silence
+from hub.residents.rules import resident_stage, web_device_id
+from hub.residents.views import HouseholdView, ResidentStatus
+from hub.roster.rules import Grid, Responder, Site, grid_of_place, site_of_edge
 from hub.settings import HubSettings
-from hub.silences import Silence, SilencedAlert, SilenceScope, silencing
-from hub.supervision import (
-    DEFAULT_POLICY,
-    Escalate,
-    Reassign,
-    Satisfied,
-    SupervisedCase,
-    SupervisionPolicy,
-    Timer,
-    TimerKind,
-    accept_timer,
-    acknowledge_timer,
-    escalate_unassignable,
-    on_timer,
-)
-from hub.views import (
-    AlertView,
-    AuditEntryView,
-    CaseDetail,
-    CaseEventView,
-    CaseMemberView,
-    CaseView,
-    DeviceView,
-    EdgeView,
-    HouseholdView,
-    ResidentStatus,
-    SilenceView,
-)
+from hub.silences.rules import Silence, SilencedAlert, SilenceScope, silencing
+from hub.silences.views import SilenceView
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from typing import Annotated
 
 import typer
 
-from hub.auth import Role, new_secret
-from hub.auth_store import AuthStore
-from hub.db import create_hub_engine, migrate
+from hub.auth.repository import AuthStore
+from hub.auth.rules import Role, new_secret
 from hub.errors import InvalidInputError
+from hub.persistence.engine import create_hub_engine, migrate
 from hub.settings import HubSettings
 
 CLI_ACTOR = "linli-cli"

@@ -14,7 +14,7 @@ import typer
 from devices.site import SiteFile
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
-from hub.auth import new_secret
+from hub.auth.rules import new_secret
 from hub.errors import HubError
 from hub.service import serve
 from hub.settings import HubSettings

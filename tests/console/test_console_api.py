@@ -8,17 +8,17 @@ from devices.kinds import AlertKind, DeviceKind
 from devices.messages import TelemetryBatch, TelemetryPoint
 from devices.payloads import Readings
 from hub.app import create_app
-from hub.cases import CaseStatus
-from hub.console_api import (
+from hub.cases.rules import CaseStatus
+from hub.console.routes import (
     CONSOLE_ASSETS,
     build_site_plan,
     device_health,
     device_state,
     nearby_devices,
 )
-from hub.history import ReadingHistory
 from hub.settings import HubSettings
 from hub.store import HubStore
+from hub.telemetry.history import ReadingHistory
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0, make_alert, make_device, make_status
 from tests.hub.http import api_client

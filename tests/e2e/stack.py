@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import httpx
 
 from devices.registry import Device
-from hub.auth import new_secret
+from hub.auth.rules import new_secret
 from linli.brokers import MosquittoProcess, free_port, site_tuning
 
 T = TypeVar("T")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from hub.cases import CaseAction, Resolution
-from hub.db import create_hub_engine, migrate
+from hub.cases.rules import CaseAction, Resolution
+from hub.persistence.engine import create_hub_engine, migrate
 from hub.store import HubStore
 from tests.hub.factories import T0, make_alert, make_device
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from hub.db import create_hub_engine, migrate
+from hub.persistence.engine import create_hub_engine, migrate
 from hub.store import HubStore
 from tests.hub.factories import T0
 

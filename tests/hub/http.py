@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 from fastapi import FastAPI
 
-from hub.auth import Role, new_secret
-from hub.auth_store import AuthStore
+from hub.auth.repository import AuthStore
+from hub.auth.rules import Role, new_secret
 
 
 @contextlib.asynccontextmanager

@@ -16,7 +16,7 @@ from devices.access import (
     TimeWindow,
     credential_hash,
 )
-from hub.access import (
+from hub.access.rules import (
     CredentialImport,
     CredentialSpec,
     GroupSpec,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from devices.access import AccessEventKind, AccessRecord
-from hub.access_store import AccessStore
+from hub.access.repository import AccessStore
 from hub.app import create_app
 from hub.settings import HubSettings
 from tests.hub.http import api_client
@@ -125,7 +125,7 @@ async def test_bad_requests_are_refused_with_clear_errors(http: httpx.AsyncClien
 async def test_the_log_is_queried_by_door_person_and_time(
     http: httpx.AsyncClient, tmp_path: Path, database_url: str
 ) -> None:
-    from hub.db import create_hub_engine
+    from hub.persistence.engine import create_hub_engine
 
     engine = create_hub_engine(database_url)
     store = AccessStore(engine)

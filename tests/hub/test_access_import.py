@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.access_store import AccessStore
+from hub.access.repository import AccessStore
 from hub.app import create_app
-from hub.db import create_hub_engine
+from hub.persistence.engine import create_hub_engine
 from hub.settings import HubSettings
 from tests.hub.http import api_client
 

@@ -18,9 +18,9 @@ from devices.access import (
     TimeWindow,
     credential_hash,
 )
-from hub.access_store import AccessStore
-from hub.db import AccessCredentialRow, AccessSiteRow
+from hub.access.repository import AccessStore
 from hub.errors import InvalidInputError, NotFoundError
+from hub.persistence.tables import AccessCredentialRow, AccessSiteRow
 from tests.hub.conftest import FakeClock
 
 EDGE = "edge-a"

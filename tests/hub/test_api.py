@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from devices.kinds import AlertKind, Severity
 from hub.api import sse_message
 from hub.app import create_app
-from hub.events import CaseChanged
+from hub.live.events import CaseChanged
 from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.factories import T0, make_alert, make_status

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from hub.app import create_app
-from hub.auth import PUBLIC_API_PATHS, Role
+from hub.auth.rules import PUBLIC_API_PATHS, Role
 from hub.settings import HubSettings
 from tests.hub.http import api_client
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from devices.kinds import AlertKind
-from hub.audit import GENESIS_HASH, AuditRecord, ChainVerifier, chain
-from hub.cases import CaseAction, Resolution
+from hub.audit.chain import GENESIS_HASH, AuditRecord, ChainVerifier, chain
+from hub.cases.rules import CaseAction, Resolution
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0, make_alert, make_device

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from hub.auth import (
+from hub.auth.rules import (
     MIN_PASSWORD_LENGTH,
     ROLE_PERMISSIONS,
     TOKEN_PREFIX,

@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 
 from hub.app import create_app
-from hub.auth import SESSION_LIFETIME
-from hub.auth_api import SESSION_COOKIE
+from hub.auth.routes import SESSION_COOKIE
+from hub.auth.rules import SESSION_LIFETIME
 from hub.settings import HubSettings
 from tests.hub.conftest import FakeClock
 from tests.hub.http import api_client

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from devices.kinds import AlertKind, Severity
 from hub.api import visible_to
 from hub.app import create_app
-from hub.events import AlertReceived, CaseChanged, EventsDropped
+from hub.live.events import AlertReceived, CaseChanged, EventsDropped
 from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.factories import T0, make_alert, make_status

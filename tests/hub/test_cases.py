@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from devices.kinds import AlertKind, AlertState, Severity
-from hub.cases import (
+from hub.cases.rules import (
     AttachToCase,
     CaseAction,
     CaseStatus,

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from devices.kinds import FAULTS, AlertKind
-from hub.correlation import (
+from hub.cases.correlation import (
     DEFAULT_RULES,
     CaseCategory,
     CorrelationRule,

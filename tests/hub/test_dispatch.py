@@ -13,18 +13,12 @@ from pydantic import ValidationError
 from devices.kinds import AlertKind, DeviceKind, Severity
 from devices.messages import FeedbackStage
 from hub.app import create_app
-from hub.cases import CaseAction, CaseEventAction, CaseStatus, feedback_stage
-from hub.correlation import CaseCategory
-from hub.dispatch import (
-    Assignment,
-    answering,
-    duty_for,
-    fill_team,
-    handing_over,
-    ordered,
-)
+from hub.cases.correlation import CaseCategory
+from hub.cases.dispatch import Assignment, answering, duty_for, fill_team, handing_over, ordered
+from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, feedback_stage
+from hub.cases.views import CaseView
 from hub.errors import IllegalTransitionError, InvalidInputError
-from hub.roster import (
+from hub.roster.rules import (
     Grid,
     Responder,
     ResponderRole,
@@ -36,7 +30,6 @@ from hub.roster import (
 )
 from hub.settings import HubSettings
 from hub.store import HubStore
-from hub.views import CaseView
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import make_alert, make_device
 from tests.hub.http import api_client

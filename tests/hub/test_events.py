@@ -7,9 +7,10 @@ import pytest
 
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import AlertReason
-from hub.cases import CaseStatus, allowed_actions
-from hub.correlation import category_of
-from hub.events import (
+from hub.cases.correlation import category_of
+from hub.cases.rules import CaseStatus, allowed_actions
+from hub.cases.views import AlertView, CaseMemberView, CaseView
+from hub.live.events import (
     AlertReceived,
     CaseChanged,
     EventBus,
@@ -19,7 +20,6 @@ from hub.events import (
     events_of,
 )
 from hub.store import IngestResult
-from hub.views import AlertView, CaseMemberView, CaseView
 from tests.hub.factories import T0
 
 

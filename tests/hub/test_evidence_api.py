@@ -15,8 +15,8 @@ from devices.kinds import AlertKind, DeviceKind
 from devices.topics import EdgeChannel, edge_topic
 from hub.app import create_app
 from hub.errors import NotFoundError
-from hub.evidence import EvidenceIngest
-from hub.evidence_store import EvidenceStore
+from hub.evidence.link import EvidenceIngest
+from hub.evidence.repository import EvidenceStore
 from hub.settings import HubSettings
 from hub.store import HubStore
 from linli.brokers import MosquittoProcess

@@ -9,10 +9,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind, DeviceKind
-from hub.cases import Resolution
-from hub.db import EvidenceBlobRow, EvidenceRow
-from hub.evidence import EvidenceRetention
-from hub.evidence_store import DELETING_SUFFIX, EvidenceStore
+from hub.cases.rules import Resolution
+from hub.evidence.link import EvidenceRetention
+from hub.evidence.repository import DELETING_SUFFIX, EvidenceStore
+from hub.persistence.tables import EvidenceBlobRow, EvidenceRow
 from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock

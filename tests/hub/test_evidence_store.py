@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from devices.camera import EvidenceImage, EvidenceVariant
 from devices.kinds import AlertKind, DeviceKind
-from hub.db import EvidenceBlobRow, EvidenceRow
 from hub.errors import NotFoundError
-from hub.evidence import EvidenceAccepted, EvidenceRejected, parse_evidence
-from hub.evidence_store import EvidenceStore
+from hub.evidence.link import EvidenceAccepted, EvidenceRejected, parse_evidence
+from hub.evidence.repository import EvidenceStore
+from hub.persistence.tables import EvidenceBlobRow, EvidenceRow
 from hub.store import HubStore
 from tests.hub.factories import T0, alert_id, make_alert, make_device
 

@@ -5,7 +5,7 @@ import contextlib
 from collections import Counter
 
 from devices.kinds import AlertKind, DeviceKind, Severity
-from hub.feedback import FeedbackPublisher
+from hub.ingest.feedback import FeedbackPublisher
 from hub.store import HubStore
 from tests.hub.factories import T0, make_alert, make_device
 from tests.hub.test_events import case_view

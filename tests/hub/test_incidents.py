@@ -12,10 +12,11 @@ from sqlalchemy import Connection, Engine, func, select, text, update
 
 from devices.kinds import AlertKind, DeviceKind, Severity
 from devices.messages import Alert
-from hub.cases import CaseAction, CaseEventAction, CaseStatus, Resolution
-from hub.correlation import CaseCategory
-from hub.db import CaseRow, create_hub_engine, migrate
+from hub.cases.correlation import CaseCategory
+from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, Resolution
 from hub.errors import IllegalTransitionError
+from hub.persistence.engine import create_hub_engine, migrate
+from hub.persistence.tables import CaseRow
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0, alert_id, make_alert, make_device

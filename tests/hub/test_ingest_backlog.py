@@ -15,9 +15,9 @@ import aiomqtt
 import pytest
 
 from devices.topics import EdgeChannel, edge_topic, hub_subscriptions
-from hub.db import create_hub_engine, migrate
-from hub.events import EventBus
-from hub.ingest import MqttIngest
+from hub.ingest.link import MqttIngest
+from hub.live.events import EventBus
+from hub.persistence.engine import create_hub_engine, migrate
 from hub.settings import HubSettings
 from hub.store import HubStore
 from linli.brokers import MosquittoProcess

@@ -27,10 +27,10 @@ from devices.messages import (
 )
 from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic
 from hub.app import create_app
-from hub.auth import new_secret
-from hub.db import create_hub_engine, migrate
-from hub.events import EventBus
-from hub.ingest import MqttIngest
+from hub.auth.rules import new_secret
+from hub.ingest.link import MqttIngest
+from hub.live.events import EventBus
+from hub.persistence.engine import create_hub_engine, migrate
 from hub.service import serve
 from hub.settings import HubSettings
 from hub.store import HubStore, IngestResult

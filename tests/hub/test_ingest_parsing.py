@@ -3,7 +3,7 @@
 import pytest
 
 from devices.messages import TelemetryBatch
-from hub.ingest import (
+from hub.ingest.link import (
     AlertMessage,
     ReconnectBackoff,
     RejectedMessage,

@@ -16,9 +16,9 @@ from prometheus_client.registry import Collector
 
 from devices.topics import EdgeChannel, edge_topic
 from hub.app import create_app
-from hub.metrics import HubSnapshot, hub_metrics
 from hub.settings import HubSettings
 from hub.store import HubStore
+from hub.telemetry.metrics import HubSnapshot, hub_metrics
 from linli.brokers import MosquittoProcess
 from tests.hub.factories import T0, make_alert, make_device, make_status
 from tests.hub.http import api_client

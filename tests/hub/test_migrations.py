@@ -5,7 +5,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, String, inspect
 
-from hub.db import Base, alembic_config, migrate
+from hub.persistence.engine import alembic_config, migrate
+from hub.persistence.tables import Base
 
 
 def test_the_migrated_schema_matches_the_models(engine: Engine) -> None:

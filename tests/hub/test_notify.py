@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import Engine
 
 from devices.kinds import AlertKind, DeviceKind, Severity
-from hub.cases import CaseAction, Resolution
-from hub.notifier import Notifier
-from hub.notify import MAX_ATTEMPTS, CaseNotice, Channel, next_attempt, retry_delay
+from hub.cases.notifier import Notifier
+from hub.cases.notify import MAX_ATTEMPTS, CaseNotice, Channel, next_attempt, retry_delay
+from hub.cases.rules import CaseAction, Resolution
 from hub.store import HubStore
 from linli.brokers import MosquittoProcess, free_port
 from tests.hub.conftest import FakeClock

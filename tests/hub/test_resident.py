@@ -8,9 +8,10 @@ import pytest
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import FeedbackStage
 from devices.registry import check_identifier
-from hub.cases import CaseStatus, feedback_stage
-from hub.feedback import FeedbackDelivery, feedback_deliveries
-from hub.resident import (
+from hub.cases.rules import CaseStatus, feedback_stage
+from hub.ingest.feedback import FeedbackDelivery, feedback_deliveries
+from hub.residents.page import STAGE_TEXT, render_page
+from hub.residents.rules import (
     SOS_MIN_INTERVAL,
     WEB_SOURCE,
     ResidentStage,
@@ -23,8 +24,7 @@ from hub.resident import (
     web_device_id,
     web_sos_alert,
 )
-from hub.resident_api import STAGE_TEXT, render_page
-from hub.views import ResidentStatus
+from hub.residents.views import ResidentStatus
 from tests.hub.factories import T0
 from tests.hub.test_events import case_view
 

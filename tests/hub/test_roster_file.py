@@ -11,8 +11,8 @@ from devices.location import Location
 from devices.site import SiteFile
 from hub.app import create_app
 from hub.errors import HubStartupError
-from hub.roster import grid_of_place
-from hub.roster_file import apply_roster, load_roster
+from hub.roster.file import apply_roster, load_roster
+from hub.roster.rules import grid_of_place
 from hub.settings import HubSettings
 from hub.store import HubStore
 from simulators.sites import sample_roster_path, sample_site_path

@@ -22,12 +22,12 @@ from devices.kinds import AlertKind, Severity
 from devices.messages import TelemetryPoint
 from devices.payloads import Readings
 from hub.app import create_app
-from hub.auth import Role, new_secret
-from hub.auth_store import AuthStore
-from hub.evidence_store import EvidenceStore
-from hub.history import ReadingHistory
+from hub.auth.repository import AuthStore
+from hub.auth.rules import Role, new_secret
+from hub.evidence.repository import EvidenceStore
 from hub.settings import HubSettings
 from hub.store import HubStore
+from hub.telemetry.history import ReadingHistory
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0, alert_id, make_alert
 from tests.hub.http import api_client

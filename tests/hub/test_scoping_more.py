@@ -13,13 +13,11 @@ from fastapi import FastAPI
 
 from devices.access import AccessEventKind, AccessRecord
 from devices.kinds import AlertKind, Severity
-from hub.access_store import AccessStore
+from hub.access.repository import AccessStore
 from hub.app import create_app
-from hub.auth import ForbiddenError, Role, new_secret
-from hub.auth_store import AuthStore
-from hub.resident import token_hash
-from hub.roster import Grid, Site
-from hub.scoping import (
+from hub.auth.repository import AuthStore
+from hub.auth.rules import ForbiddenError, Role, new_secret
+from hub.auth.scoping import (
     PlacedDevice,
     SiteMap,
     check_household,
@@ -28,8 +26,10 @@ from hub.scoping import (
     site_of_household,
     site_of_silence,
 )
+from hub.residents.rules import token_hash
+from hub.roster.rules import Grid, Site
 from hub.settings import HubSettings
-from hub.silences import SilenceScope
+from hub.silences.rules import SilenceScope
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0, make_alert

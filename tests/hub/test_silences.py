@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from devices.kinds import AlertKind, DeviceKind, Severity
 from hub.app import create_app
 from hub.settings import HubSettings
-from hub.silences import Silence, SilencedAlert, SilenceScope, covers, is_active, silencing
+from hub.silences.rules import Silence, SilencedAlert, SilenceScope, covers, is_active, silencing
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0, make_alert, make_device

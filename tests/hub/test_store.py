@@ -11,10 +11,10 @@ from sqlalchemy.exc import StatementError
 from devices.kinds import AlertKind, AlertState, DeviceKind, Severity
 from devices.messages import Alert, TelemetryBatch, TelemetryPoint
 from devices.payloads import Readings
-from hub.cases import CaseEventAction, CaseStatus, Resolution
-from hub.correlation import CaseCategory
-from hub.db import CaseRow
+from hub.cases.correlation import CaseCategory
+from hub.cases.rules import CaseEventAction, CaseStatus, Resolution
 from hub.errors import IllegalTransitionError, InvalidInputError, NotFoundError
+from hub.persistence.tables import CaseRow
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0, make_alert, make_device, make_status

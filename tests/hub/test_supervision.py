@@ -10,12 +10,9 @@ import pytest
 from sqlalchemy import Engine
 
 from devices.kinds import AlertKind, DeviceKind, Severity
-from hub.cases import CaseAction, CaseEventAction, CaseStatus, Resolution
-from hub.correlation import CaseCategory
-from hub.events import CaseChanged, EventBus
-from hub.roster import Grid, Responder, ResponderRole, Site
-from hub.store import HubStore
-from hub.supervision import (
+from hub.cases.correlation import CaseCategory
+from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, Resolution
+from hub.cases.supervision import (
     DEFAULT_POLICY,
     Escalate,
     Reassign,
@@ -26,7 +23,10 @@ from hub.supervision import (
     acknowledge_timer,
     on_timer,
 )
-from hub.supervisor import Supervisor
+from hub.cases.supervisor import Supervisor
+from hub.live.events import CaseChanged, EventBus
+from hub.roster.rules import Grid, Responder, ResponderRole, Site
+from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0, make_alert, make_device
 

@@ -10,9 +10,9 @@ from sqlalchemy import Engine
 
 from devices.messages import TelemetryBatch, TelemetryPoint
 from devices.payloads import Readings
-from hub.history import ReadingHistory, history_rows, incident_window
-from hub.ingest import ReconnectBackoff
-from hub.telemetry import (
+from hub.ingest.link import ReconnectBackoff
+from hub.telemetry.history import ReadingHistory, history_rows, incident_window
+from hub.telemetry.writer import (
     BatchWorker,
     InfluxLineWriter,
     SendBuffer,

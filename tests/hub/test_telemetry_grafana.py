@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from devices.payloads import Readings
-from hub.telemetry import MEASUREMENT, TAG_KEYS
+from hub.telemetry.writer import MEASUREMENT, TAG_KEYS
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "linli-readings.json"
 

@@ -27,9 +27,9 @@ from devices.messages import TelemetryBatch, TelemetryPoint
 from devices.payloads import Readings
 from devices.topics import EdgeChannel, edge_topic
 from hub.app import create_app
-from hub.ingest import ReconnectBackoff
+from hub.ingest.link import ReconnectBackoff
 from hub.settings import HubSettings
-from hub.telemetry import InfluxLineWriter, TelemetryForwarder
+from hub.telemetry.writer import InfluxLineWriter, TelemetryForwarder
 from linli.brokers import MosquittoProcess, free_port
 from tests.conftest import missing
 from tests.hub.factories import make_alert, make_device, make_status

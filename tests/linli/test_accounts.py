@@ -6,9 +6,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from hub.auth import Role
-from hub.auth_store import AuthStore
-from hub.db import UserRow, create_hub_engine
+from hub.auth.repository import AuthStore
+from hub.auth.rules import Role
+from hub.persistence.engine import create_hub_engine
+from hub.persistence.tables import UserRow
 
 
 def linli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

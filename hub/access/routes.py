@@ -1,0 +1,625 @@
+"""The door access API under ``/api/v1/access``, and the lifespan of the access link.
+
+Routes parse, call the repository (``hub.access_store``) in a worker thread, and after a
+committed change push the new allow-list items to the edge concerned (``hub.access_sync``).
+A card number or PIN is accepted in one place only (enrolling a credential), as a secret that
+no response, error or log line repeats.
+
+The router carries its own lifespan (FastAPI merges it into the app's, inside it, so the
+database is migrated by then): it opens the access repository and, unless the app runs
+without MQTT ingest or with ``access_sync`` off, the access link.
+
+An access site is keyed by its edge; it is of the roster site whose ``edge_ids`` list that
+edge. A site-scoped caller sees only its sites' access sites, doors, groups, people and log
+records; one of another site is not there for it (404), and creating one there is refused
+(403). Schedules are shared by every site: anyone may list and create them, a scoped caller
+may change one only if no other site's group uses it.
+"""
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, Field, SecretStr, StringConstraints
+
+from devices.access import (
+    CARD_PATTERN,
+    PIN_PATTERN,
+    CredentialKind,
+    DoorConfig,
+    TimeWindow,
+)
+from devices.registry import Identifier
+from hub.access.link import AccessSync
+from hub.access.repository import (
+    AccessEventView,
+    AccessStore,
+    CredentialView,
+    DoorView,
+    GroupView,
+    ImportRejectedError,
+    ImportView,
+    PersonView,
+    ScheduleView,
+    SiteView,
+)
+from hub.access.rules import CredentialImport, ImportProblem, PersonImport
+from hub.api import API_PREFIX, MAX_LIMIT
+from hub.auth.routes import PrincipalDep
+from hub.auth.rules import ForbiddenError, Principal
+from hub.auth.scoping import covered
+from hub.errors import InvalidInputError, NotFoundError
+from hub.http.views import Items, View
+from hub.persistence.engine import create_hub_engine
+from hub.settings import HubSettings
+from hub.store import HubStore
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+
+
+@contextlib.asynccontextmanager
+async def access_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the access repository and run the access link for the app's lifetime."""
+    settings: HubSettings = app.state.settings
+    engine = create_hub_engine(settings.resolved_database_url())
+    store = AccessStore(engine, clock=app.state.clock)
+    sync = (
+        AccessSync(settings, store, clock=app.state.clock)
+        if settings.start_ingest and settings.access_sync
+        else None
+    )
+    app.state.access_store = store
+    app.state.access_sync = sync
+    task = asyncio.create_task(sync.run(), name="hub-access-sync") if sync else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        app.state.access_sync = None
+        engine.dispose()
+
+
+access_router = APIRouter(
+    prefix=f"{API_PREFIX}/access", tags=["door access"], lifespan=access_lifespan
+)
+
+
+def _store(request: Request) -> AccessStore:
+    store: AccessStore = request.app.state.access_store
+    return store
+
+
+async def _edges(request: Request, principal: Principal) -> frozenset[str] | None:
+    """Return the edges whose access sites the caller may see (None: all)."""
+    if principal.sites is None:
+        return None
+    store: HubStore = request.app.state.store
+    return await asyncio.to_thread(store.visible_edge_ids, principal.sites)
+
+
+def _into(edge_id: str, edges: frozenset[str] | None) -> None:
+    """Refuse to create a record at an access site the caller may not see."""
+    if edges is not None and edge_id not in edges:
+        raise ForbiddenError(f"edge {edge_id} does not serve one of your sites")
+
+
+def _seen(edge_id: str, edges: frozenset[str] | None, missing: str) -> None:
+    """Answer as for a missing record if it is of an access site the caller may not see."""
+    if edges is not None and edge_id not in edges:
+        raise NotFoundError(missing)
+
+
+async def _hidden_households(
+    request: Request, principal: Principal, household_ids: set[int]
+) -> set[int]:
+    """Return those of ``household_ids`` that do not exist for the caller."""
+    if principal.sites is None or not household_ids:
+        return set()
+    store: HubStore = request.app.state.store
+    placed = await asyncio.to_thread(store.household_sites)
+    return {h for h in household_ids if h in placed and not covered(placed[h], principal.sites)}
+
+
+async def _push(request: Request, edge_id: str) -> None:
+    sync: AccessSync | None = request.app.state.access_sync
+    if sync is not None:
+        await sync.push(edge_id)
+
+
+class SiteRequest(View):
+    """Body of ``POST /access/sites``."""
+
+    edge_id: Identifier
+    name: Name
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    """IANA time zone of the site's schedules, e.g. ``Asia/Shanghai``."""
+
+
+class SiteUpdate(View):
+    """Body of ``PUT /access/sites/{edge_id}``."""
+
+    name: Name
+    timezone: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class ScheduleRequest(View):
+    """Body of ``POST /access/schedules``."""
+
+    name: Name
+    windows: Annotated[list[TimeWindow], Field(min_length=1, max_length=50)]
+
+
+class GroupRequest(View):
+    """Body of ``POST /access/groups``."""
+
+    edge_id: Identifier
+    name: Name
+    door_ids: list[Identifier]
+    schedule_id: int | None = None
+
+
+class GroupUpdate(View):
+    """Body of ``PUT /access/groups/{id}``."""
+
+    name: Name
+    door_ids: list[Identifier]
+    schedule_id: int | None = None
+
+
+class PersonRequest(View):
+    """Body of ``POST /access/people``."""
+
+    edge_id: Identifier
+    name: Name
+    household_id: int | None = None
+    group_ids: list[int] = Field(default_factory=list)
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+
+
+class PersonUpdate(View):
+    """Body of ``PUT /access/people/{id}``: groups and validity, replaced."""
+
+    group_ids: list[int] = Field(default_factory=list)
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+
+
+class CredentialRequest(View):
+    """Body of ``POST /access/people/{id}/credentials``. ``value`` is secret."""
+
+    kind: CredentialKind
+    value: SecretStr
+    label: Annotated[str, Field(max_length=128)] | None = None
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+
+
+MAX_IMPORT_PEOPLE = 20_000
+MAX_CREDENTIALS_PER_PERSON = 10
+
+
+class ImportCredential(View):
+    """A credential of a bulk import row. ``value`` is secret."""
+
+    kind: CredentialKind
+    value: SecretStr
+    label: Annotated[str, Field(max_length=128)] | None = None
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+
+
+class ImportPerson(View):
+    """One row of a bulk import: a person with groups and credentials."""
+
+    name: Name
+    household_id: int | None = None
+    group_ids: list[int] = Field(default_factory=list)
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    credentials: Annotated[list[ImportCredential], Field(max_length=MAX_CREDENTIALS_PER_PERSON)] = (
+        Field(default_factory=list)
+    )
+
+
+class ImportRequest(View):
+    """Body of ``POST /access/import``: people of one site, enrolled all or nothing."""
+
+    edge_id: Identifier
+    people: Annotated[list[ImportPerson], Field(max_length=MAX_IMPORT_PEOPLE)]
+
+
+class ImportProblemView(View):
+    """One reason a bulk import was refused: the row (0-based), the field, what is wrong."""
+
+    row: int
+    field: str
+    error: str
+
+
+class ImportRejection(View):
+    """A refused bulk import: a summary and every problem found."""
+
+    detail: str
+    errors: list[ImportProblemView]
+
+
+class AccessLinkStatus(View):
+    """Whether the hub's access link is connected, and its counters."""
+
+    connected: bool
+    counters: dict[str, int]
+
+
+@access_router.get("/status")
+async def link_status(request: Request) -> AccessLinkStatus:
+    """Report the access link: connected or not; sync requests, log records, rejects."""
+    sync: AccessSync | None = request.app.state.access_sync
+    if sync is None:
+        return AccessLinkStatus(connected=False, counters={})
+    return AccessLinkStatus(connected=sync.connected, counters=dict(sync.counters))
+
+
+@access_router.post("/sites", status_code=201)
+async def create_site(body: SiteRequest, request: Request, principal: PrincipalDep) -> SiteView:
+    """Give an edge's site door access (a time zone and a fresh credential hash key)."""
+    _into(body.edge_id, await _edges(request, principal))
+    site = await asyncio.to_thread(
+        _store(request).create_site, body.edge_id, body.name, body.timezone
+    )
+    await _push(request, site.edge_id)
+    return site
+
+
+@access_router.get("/sites")
+async def list_sites(request: Request, principal: PrincipalDep) -> Items[SiteView]:
+    """List the sites with door access and their allow-list versions."""
+    edges = await _edges(request, principal)
+    return Items(items=await asyncio.to_thread(_store(request).list_sites, edge_ids=edges))
+
+
+@access_router.put("/sites/{edge_id}")
+async def update_site(
+    edge_id: str, body: SiteUpdate, request: Request, principal: PrincipalDep
+) -> SiteView:
+    """Rename a site or change its time zone."""
+    _seen(edge_id, await _edges(request, principal), f"no door access site for edge {edge_id}")
+    site = await asyncio.to_thread(_store(request).update_site, edge_id, body.name, body.timezone)
+    await _push(request, edge_id)
+    return site
+
+
+@access_router.put(
+    "/sites/{edge_id}/doors/{door_id}",
+    status_code=201,
+    responses={200: {"model": DoorView, "description": "Replaced"}},
+)
+async def put_door(
+    edge_id: str,
+    door_id: str,
+    door: DoorConfig,
+    request: Request,
+    response: Response,
+    principal: PrincipalDep,
+) -> DoorView:
+    """Create (201) or replace (200) a door of a site."""
+    if door.id != door_id:
+        raise InvalidInputError(f"the body names door {door.id}, the path {door_id}")
+    store = _store(request)
+    edges = await _edges(request, principal)
+    _seen(edge_id, edges, f"no door access site for edge {edge_id}")
+    if edges is not None:
+        try:
+            current = await asyncio.to_thread(store.edge_of_door, door_id)
+        except NotFoundError:
+            current = edge_id
+        if current not in edges:
+            # Without naming the other site, which the caller may not know of.
+            raise InvalidInputError(f"door {door_id} belongs to another site")
+    view, created = await asyncio.to_thread(store.put_door, edge_id, door)
+    if not created:
+        response.status_code = 200
+    await _push(request, edge_id)
+    return view
+
+
+@access_router.get("/doors")
+async def list_doors(
+    request: Request, principal: PrincipalDep, edge_id: str | None = None
+) -> Items[DoorView]:
+    """List doors, of one site or all."""
+    edges = await _edges(request, principal)
+    return Items(items=await asyncio.to_thread(_store(request).list_doors, edge_id, edge_ids=edges))
+
+
+@access_router.delete("/doors/{door_id}", status_code=204)
+async def delete_door(door_id: str, request: Request, principal: PrincipalDep) -> None:
+    """Delete a door."""
+    store = _store(request)
+    edge_id = await asyncio.to_thread(store.edge_of_door, door_id)
+    _seen(edge_id, await _edges(request, principal), f"no door {door_id}")
+    await asyncio.to_thread(store.delete_door, door_id)
+    await _push(request, edge_id)
+
+
+@access_router.post("/schedules", status_code=201)
+async def create_schedule(body: ScheduleRequest, request: Request) -> ScheduleView:
+    """Create a named schedule of weekly windows."""
+    return await asyncio.to_thread(_store(request).create_schedule, body.name, body.windows)
+
+
+@access_router.put("/schedules/{schedule_id}")
+async def update_schedule(
+    schedule_id: int, body: ScheduleRequest, request: Request, principal: PrincipalDep
+) -> ScheduleView:
+    """Replace a schedule's windows; every site whose groups use it is updated."""
+    store = _store(request)
+    edges = await _edges(request, principal)
+    if (
+        edges is not None
+        and not await asyncio.to_thread(store.schedule_edges, schedule_id) <= edges
+    ):
+        raise ForbiddenError(f"schedule {schedule_id} is used by groups of other sites")
+    schedule, changed = await asyncio.to_thread(
+        store.update_schedule, schedule_id, body.name, body.windows
+    )
+    for edge_id in changed:
+        await _push(request, edge_id)
+    return schedule
+
+
+@access_router.get("/schedules")
+async def list_schedules(request: Request) -> Items[ScheduleView]:
+    """List schedules."""
+    return Items(items=await asyncio.to_thread(_store(request).list_schedules))
+
+
+@access_router.post("/groups", status_code=201)
+async def create_group(body: GroupRequest, request: Request, principal: PrincipalDep) -> GroupView:
+    """Create a group: doors of a site, opened always or on a schedule."""
+    _into(body.edge_id, await _edges(request, principal))
+    group = await asyncio.to_thread(
+        _store(request).create_group, body.edge_id, body.name, body.door_ids, body.schedule_id
+    )
+    await _push(request, body.edge_id)
+    return group
+
+
+async def _group_seen(request: Request, principal: Principal, group_id: int) -> None:
+    edges = await _edges(request, principal)
+    if edges is not None:
+        edge_id = await asyncio.to_thread(_store(request).edge_of_group, group_id)
+        _seen(edge_id, edges, f"no group {group_id}")
+
+
+@access_router.put("/groups/{group_id}")
+async def update_group(
+    group_id: int, body: GroupUpdate, request: Request, principal: PrincipalDep
+) -> GroupView:
+    """Replace a group's name, doors and schedule."""
+    await _group_seen(request, principal, group_id)
+    group = await asyncio.to_thread(
+        _store(request).update_group, group_id, body.name, body.door_ids, body.schedule_id
+    )
+    await _push(request, group.edge_id)
+    return group
+
+
+@access_router.delete("/groups/{group_id}", status_code=204)
+async def delete_group(group_id: int, request: Request, principal: PrincipalDep) -> None:
+    """Delete a group; its members lose the doors it opened."""
+    await _group_seen(request, principal, group_id)
+    edge_id = await asyncio.to_thread(_store(request).delete_group, group_id)
+    await _push(request, edge_id)
+
+
+@access_router.get("/groups")
+async def list_groups(
+    request: Request, principal: PrincipalDep, edge_id: str | None = None
+) -> Items[GroupView]:
+    """List groups, of one site or all."""
+    edges = await _edges(request, principal)
+    return Items(
+        items=await asyncio.to_thread(_store(request).list_groups, edge_id, edge_ids=edges)
+    )
+
+
+@access_router.post("/people", status_code=201)
+async def create_person(
+    body: PersonRequest, request: Request, principal: PrincipalDep
+) -> PersonView:
+    """Create a person of a site (optionally of a household), in some of its groups."""
+    _into(body.edge_id, await _edges(request, principal))
+    if body.household_id is not None and await _hidden_households(
+        request, principal, {body.household_id}
+    ):
+        raise NotFoundError(f"no household {body.household_id}")
+    person = await asyncio.to_thread(
+        _store(request).create_person,
+        body.edge_id,
+        body.name,
+        household_id=body.household_id,
+        group_ids=body.group_ids,
+        valid_from=body.valid_from,
+        valid_until=body.valid_until,
+    )
+    await _push(request, body.edge_id)
+    return person
+
+
+@access_router.get("/people")
+async def list_people(
+    request: Request, principal: PrincipalDep, edge_id: str | None = None
+) -> Items[PersonView]:
+    """List people, of one site or all."""
+    edges = await _edges(request, principal)
+    return Items(
+        items=await asyncio.to_thread(_store(request).list_people, edge_id, edge_ids=edges)
+    )
+
+
+async def _person_edge(request: Request, principal: Principal, person_id: int) -> str:
+    """Return the edge of a person's site, as for a missing person if the caller may not see it."""
+    edge_id = await asyncio.to_thread(_store(request).edge_of_person, person_id)
+    _seen(edge_id, await _edges(request, principal), f"no person {person_id}")
+    return edge_id
+
+
+@access_router.get("/people/{person_id}")
+async def get_person(person_id: int, request: Request, principal: PrincipalDep) -> PersonView:
+    """Return one person with their groups and credentials (never the secrets)."""
+    await _person_edge(request, principal, person_id)
+    return await asyncio.to_thread(_store(request).get_person, person_id)
+
+
+@access_router.put("/people/{person_id}")
+async def update_person(
+    person_id: int, body: PersonUpdate, request: Request, principal: PrincipalDep
+) -> PersonView:
+    """Replace a person's groups and validity window."""
+    await _person_edge(request, principal, person_id)
+    person = await asyncio.to_thread(
+        _store(request).update_person,
+        person_id,
+        group_ids=body.group_ids,
+        valid_from=body.valid_from,
+        valid_until=body.valid_until,
+    )
+    await _push(request, person.edge_id)
+    return person
+
+
+@access_router.delete("/people/{person_id}", status_code=204)
+async def delete_person(person_id: int, request: Request, principal: PrincipalDep) -> None:
+    """Delete a person and their credentials."""
+    edge_id = await _person_edge(request, principal, person_id)
+    await asyncio.to_thread(_store(request).delete_person, person_id)
+    await _push(request, edge_id)
+
+
+@access_router.post("/people/{person_id}/credentials", status_code=201)
+async def add_credential(
+    person_id: int, body: CredentialRequest, request: Request, principal: PrincipalDep
+) -> CredentialView:
+    """Enrol a card or PIN; the hub keeps only its keyed hash."""
+    value = body.value.get_secret_value().strip()
+    pattern = CARD_PATTERN if body.kind is CredentialKind.CARD else PIN_PATTERN
+    if not re.fullmatch(pattern, value):
+        # The value itself is not repeated: it is a secret.
+        raise InvalidInputError(f"not a valid {body.kind} (expected {pattern})")
+    edge_id = await _person_edge(request, principal, person_id)
+    credential = await asyncio.to_thread(
+        _store(request).add_credential,
+        person_id,
+        body.kind,
+        value,
+        label=body.label,
+        valid_from=body.valid_from,
+        valid_until=body.valid_until,
+    )
+    await _push(request, edge_id)
+    return credential
+
+
+@access_router.post(
+    "/import",
+    status_code=201,
+    response_model=ImportView,
+    responses={422: {"model": ImportRejection, "description": "Invalid rows; nothing enrolled"}},
+)
+async def import_people(
+    body: ImportRequest, request: Request, principal: PrincipalDep
+) -> ImportView | JSONResponse:
+    """Enrol many people and credentials at once: checked first, one transaction, one version."""
+    _into(body.edge_id, await _edges(request, principal))
+    rows = [
+        PersonImport(
+            name=p.name,
+            household_id=p.household_id,
+            group_ids=frozenset(p.group_ids),
+            valid_from=p.valid_from,
+            valid_until=p.valid_until,
+            credentials=tuple(
+                CredentialImport(
+                    kind=c.kind,
+                    value=c.value.get_secret_value(),
+                    label=c.label,
+                    valid_from=c.valid_from,
+                    valid_until=c.valid_until,
+                )
+                for c in p.credentials
+            ),
+        )
+        for p in body.people
+    ]
+    hidden = await _hidden_households(
+        request, principal, {p.household_id for p in rows if p.household_id is not None}
+    )
+    try:
+        if hidden:
+            # Told as the repository tells a household that does not exist.
+            raise ImportRejectedError(
+                [
+                    ImportProblem(i, "household_id", f"no household {p.household_id}")
+                    for i, p in enumerate(rows)
+                    if p.household_id in hidden
+                ]
+            )
+        result = await asyncio.to_thread(_store(request).import_people, body.edge_id, rows)
+    except ImportRejectedError as exc:
+        rejection = ImportRejection(
+            detail=str(exc),
+            errors=[
+                ImportProblemView(row=p.row, field=p.field, error=p.error) for p in exc.problems
+            ],
+        )
+        return JSONResponse(rejection.model_dump(), status_code=422)
+    await _push(request, body.edge_id)
+    return result
+
+
+@access_router.post("/credentials/{credential_id}/revoke")
+async def revoke_credential(
+    credential_id: int, request: Request, principal: PrincipalDep
+) -> CredentialView:
+    """Revoke a credential; a connected edge refuses it within moments."""
+    store = _store(request)
+    edges = await _edges(request, principal)
+    if edges is not None:
+        holder_edge = await asyncio.to_thread(store.edge_of_credential, credential_id)
+        _seen(holder_edge, edges, f"no credential {credential_id}")
+    credential, edge_id = await asyncio.to_thread(store.revoke_credential, credential_id)
+    await _push(request, edge_id)
+    return credential
+
+
+@access_router.get("/log")
+async def access_log(
+    request: Request,
+    principal: PrincipalDep,
+    door_id: str | None = None,
+    person_id: int | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
+) -> Items[AccessEventView]:
+    """Query the access log by door, person and time range (``since`` ≤ ts < ``until``)."""
+    edges = await _edges(request, principal)
+    return Items(
+        items=await asyncio.to_thread(
+            _store(request).query_log,
+            door_id=door_id,
+            person_id=person_id,
+            since=since,
+            until=until,
+            limit=limit,
+            edge_ids=edges,
+        )
+    )

@@ -1,0 +1,316 @@
+"""Users and bearer tokens in the hub's database; each public method is one transaction.
+
+Only hashes are stored (``hub.auth``): a password's scrypt hash, a token's SHA-256. A token
+row carries the role and sites it grants; a session or personal token also names its user,
+and stops working the moment that user is disabled.
+"""
+
+import contextlib
+from collections.abc import Iterator
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub.audit.chain import AuditAction, AuditRecord
+from hub.auth.rules import (
+    SESSION_LIFETIME,
+    Principal,
+    Role,
+    hash_password,
+    new_salt,
+    secret_hash,
+    verify_password,
+)
+from hub.errors import InvalidInputError, NotFoundError
+from hub.http.views import View
+from hub.persistence.engine import SQLITE_WRITE_OPTION
+from hub.persistence.tables import TokenRow, UserRow
+from hub.store import Clock, append_audit, utc_now
+
+SEED_OPERATOR = "operator"
+"""The account (and API token name) ``seed_operator`` creates."""
+
+
+class TokenKind(StrEnum):
+    """Why a token exists."""
+
+    SESSION = "session"
+    """Issued by signing in; expires after a shift."""
+    API = "api"
+    """Issued by an admin for a script or an edge."""
+
+
+class UserView(View):
+    """An account, without its password hash."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    sites: list[str] | None
+    disabled: bool
+    created_at: datetime
+
+
+class TokenView(View):
+    """A token's record, without the token."""
+
+    id: int
+    name: str
+    kind: TokenKind
+    user_id: int | None
+    role: Role
+    sites: list[str] | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+def _user_view(row: UserRow) -> UserView:
+    return UserView(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        role=Role(row.role),
+        sites=row.sites,
+        disabled=row.disabled,
+        created_at=row.created_at,
+    )
+
+
+def _token_view(row: TokenRow) -> TokenView:
+    return TokenView(
+        id=row.id,
+        name=row.name,
+        kind=TokenKind(row.kind),
+        user_id=row.user_id,
+        role=Role(row.role),
+        sites=row.sites,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def _sites(sites: frozenset[str] | None) -> list[str] | None:
+    return None if sites is None else sorted(sites)
+
+
+class AuthStore:
+    """Reads and writes accounts and tokens."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+        self._engine = engine
+        self._write_engine = engine.execution_options(**{SQLITE_WRITE_OPTION: True})
+        self._clock = clock
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with Session(self._engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def _writing(self, *records: AuditRecord) -> Iterator[Session]:
+        # Every change to who may do what is on the audit trail, in the same transaction.
+        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+            yield session
+            append_audit(session, list(records))
+
+    def _record(self, action: AuditAction, actor: str | None, **detail: object) -> AuditRecord:
+        return AuditRecord(ts=self._clock(), action=action.value, actor=actor, detail=detail)
+
+    # --- users ---------------------------------------------------------------------------
+
+    def create_user(
+        self,
+        username: str,
+        password: str,
+        role: Role,
+        *,
+        display_name: str | None = None,
+        sites: frozenset[str] | None = None,
+        actor: str | None = None,
+    ) -> UserView:
+        """Create an account; refuse a taken username or a too-short password."""
+        try:
+            password_hash = hash_password(password, new_salt())
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from exc
+        row = UserRow(
+            username=username,
+            display_name=display_name or username,
+            role=role.value,
+            sites=_sites(sites),
+            password_hash=password_hash,
+            disabled=False,
+            created_at=self._clock(),
+        )
+        record = self._record(
+            AuditAction.USER_CREATED, actor, username=username, role=role.value, sites=_sites(sites)
+        )
+        try:
+            with self._writing(record) as session:
+                session.add(row)
+        except IntegrityError as exc:
+            raise InvalidInputError(f"the username {username!r} is taken") from exc
+        return _user_view(row)
+
+    def list_users(self) -> list[UserView]:
+        """Return every account, oldest first."""
+        with self._reading() as session:
+            rows = session.scalars(select(UserRow).order_by(UserRow.id))
+            return [_user_view(row) for row in rows]
+
+    def set_user_disabled(
+        self, user_id: int, disabled: bool, *, actor: str | None = None
+    ) -> UserView:
+        """Disable (or enable again) an account; its tokens stop (or start) working at once."""
+        action = AuditAction.USER_DISABLED if disabled else AuditAction.USER_ENABLED
+        with self._writing(self._record(action, actor, user_id=user_id)) as session:
+            row = session.get(UserRow, user_id)
+            if row is None:
+                raise NotFoundError(f"no user {user_id}")
+            row.disabled = disabled
+            return _user_view(row)
+
+    def check_password(self, username: str, password: str) -> UserView | None:
+        """Return the enabled account whose password this is, or None."""
+        with self._reading() as session:
+            row = session.scalars(select(UserRow).where(UserRow.username == username)).first()
+        if row is None or row.disabled or not verify_password(password, row.password_hash):
+            return None
+        return _user_view(row)
+
+    # --- tokens --------------------------------------------------------------------------
+
+    def issue_session(self, user: UserView, token: str) -> TokenView:
+        """Store a sign-in session token for ``user``, valid for one shift."""
+        now = self._clock()
+        return self._add_token(
+            self._record(AuditAction.SIGNED_IN, user.username),
+            TokenRow(
+                token_hash=secret_hash(token),
+                name=f"session of {user.username}",
+                kind=TokenKind.SESSION.value,
+                user_id=user.id,
+                role=user.role.value,
+                sites=user.sites,
+                created_at=now,
+                expires_at=now + SESSION_LIFETIME,
+                revoked_at=None,
+            ),
+        )
+
+    def issue_api_token(
+        self,
+        token: str,
+        name: str,
+        role: Role,
+        *,
+        sites: frozenset[str] | None = None,
+        expires_at: datetime | None = None,
+        actor: str | None = None,
+    ) -> TokenView:
+        """Store an API token granting ``role`` at ``sites``."""
+        record = self._record(
+            AuditAction.TOKEN_ISSUED, actor, name=name, role=role.value, sites=_sites(sites)
+        )
+        return self._add_token(
+            record,
+            TokenRow(
+                token_hash=secret_hash(token),
+                name=name,
+                kind=TokenKind.API.value,
+                user_id=None,
+                role=role.value,
+                sites=_sites(sites),
+                created_at=self._clock(),
+                expires_at=expires_at,
+                revoked_at=None,
+            ),
+        )
+
+    def ensure_api_token(self, token: str, name: str, role: Role) -> TokenView:
+        """Store an API token unless the same token is already stored (a fixed demo token)."""
+        with self._reading() as session:
+            row = session.scalars(
+                select(TokenRow).where(TokenRow.token_hash == secret_hash(token))
+            ).first()
+        if row is not None:
+            return _token_view(row)
+        try:
+            return self.issue_api_token(token, name, role)
+        except IntegrityError:  # another hub worker stored the same token first
+            return self.ensure_api_token(token, name, role)
+
+    def seed_operator(self, secret: str) -> None:
+        """Make ``secret`` work as an operator API token and as the password of ``operator``.
+
+        Idempotent: a token already stored and an ``operator`` account that exists are left
+        as they are (a changed password stays changed).
+        """
+        self.ensure_api_token(secret, SEED_OPERATOR, Role.OPERATOR)
+        with self._reading() as session:
+            exists = session.scalars(
+                select(UserRow.id).where(UserRow.username == SEED_OPERATOR)
+            ).first()
+        if exists is None:
+            with contextlib.suppress(InvalidInputError):  # another worker created it first
+                self.create_user(SEED_OPERATOR, secret, Role.OPERATOR, display_name="Operator")
+
+    def _add_token(self, record: AuditRecord, row: TokenRow) -> TokenView:
+        with self._writing(record) as session:
+            session.add(row)
+        return _token_view(row)
+
+    def list_tokens(self) -> list[TokenView]:
+        """Return every API token's record (sessions are not listed)."""
+        with self._reading() as session:
+            rows = session.scalars(
+                select(TokenRow).where(TokenRow.kind == TokenKind.API.value).order_by(TokenRow.id)
+            )
+            return [_token_view(row) for row in rows]
+
+    def revoke_token(self, token_id: int, *, actor: str | None = None) -> TokenView:
+        """Revoke a token; it stops working at once. Revoking twice keeps the first time."""
+        now = self._clock()
+        record = self._record(AuditAction.TOKEN_REVOKED, actor, token_id=token_id)
+        with self._writing(record) as session:
+            session.execute(
+                update(TokenRow)
+                .where(TokenRow.id == token_id, TokenRow.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            row = session.get(TokenRow, token_id)
+            if row is None:
+                raise NotFoundError(f"no token {token_id}")
+            return _token_view(row)
+
+    def principal_for(self, token: str) -> Principal | None:
+        """Return who a bearer token acts for, or None if it is unknown, expired or revoked."""
+        now = self._clock()
+        with self._reading() as session:
+            found = session.execute(
+                select(TokenRow, UserRow)
+                .outerjoin(UserRow, TokenRow.user_id == UserRow.id)
+                .where(TokenRow.token_hash == secret_hash(token))
+            ).first()
+        if found is None:
+            return None
+        row, user = found
+        if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+            return None
+        if user is not None and user.disabled:
+            return None
+        # A user's token follows the account as it is now (role and sites changed by an
+        # admin apply at once); a standalone API token carries its own.
+        role, sites = (user.role, user.sites) if user is not None else (row.role, row.sites)
+        return Principal(
+            name=user.username if user is not None else row.name,
+            role=Role(role),
+            sites=None if sites is None else frozenset(sites),
+            token_id=row.id,
+        )

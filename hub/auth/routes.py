@@ -1,0 +1,321 @@
+"""Signing in, accounts and tokens over HTTP, and the guard every ``/api/v1`` route sits behind.
+
+A request authenticates with ``Authorization: Bearer <token>`` or, from the console, the
+``linli_session`` cookie that signing in sets (HttpOnly, SameSite=Strict, so page scripts
+never see it and other sites cannot send it). ``authorized`` resolves the principal, checks
+the permission ``hub.auth.required_permission`` names for the request, and leaves the
+principal on ``request.state.principal`` for routes that record who acted. No credential is
+ever logged.
+"""
+
+import asyncio
+import logging
+import re
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import Field, SecretStr, StringConstraints
+
+from hub.auth.repository import AuthStore, TokenView, UserView
+from hub.auth.rules import (
+    SESSION_LIFETIME,
+    AuthError,
+    ForbiddenError,
+    Principal,
+    Role,
+    SignInThrottle,
+    authorize,
+    new_secret,
+    required_permission,
+    same_secret,
+)
+from hub.errors import NotFoundError
+from hub.http.views import Items, View
+from hub.settings import HubSettings
+from hub.store import Clock, HubStore
+
+logger = logging.getLogger(__name__)
+
+SESSION_COOKIE = "linli_session"
+BOOTSTRAP_PRINCIPAL = "bootstrap"
+
+Username = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9._@-]{1,64}$")
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+SiteId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+def get_auth_store(request: Request) -> AuthStore:
+    """Return the app's account repository (created by the lifespan)."""
+    store: AuthStore = request.app.state.auth_store
+    return store
+
+
+def get_throttle(request: Request) -> SignInThrottle:
+    """Return the app's sign-in throttle."""
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    return throttle
+
+
+AuthStoreDep = Annotated[AuthStore, Depends(get_auth_store)]
+
+
+def bearer_token(request: Request) -> str | None:
+    """Return the token a request presents (header first, then the session cookie)."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return request.cookies.get(SESSION_COOKIE)
+
+
+async def authenticate(request: Request) -> Principal:
+    """Return who the request acts for, or raise ``AuthError``."""
+    token = bearer_token(request)
+    if token is None:
+        raise AuthError("sign in first: send 'Authorization: Bearer <token>'")
+    settings: HubSettings = request.app.state.settings
+    bootstrap: SecretStr | None = settings.bootstrap_token
+    if bootstrap is not None and same_secret(token, bootstrap.get_secret_value()):
+        return Principal(name=BOOTSTRAP_PRINCIPAL, role=Role.ADMIN)
+    store: AuthStore = request.app.state.auth_store
+    principal = await asyncio.to_thread(store.principal_for, token)
+    if principal is None:
+        raise AuthError("the token is unknown, expired or revoked")
+    return principal
+
+
+async def authorized(request: Request) -> Principal | None:
+    """Guard of every API route: authenticate and check the permission the request needs.
+
+    A request about one case (``/cases/<id>/…``, also the console's and the evidence
+    routes) is also checked against that case: a caller scoped to other sites is told the
+    case does not exist, and a responder may accept, decline, start or hand over only a case
+    whose team they are on (a responder account's username is its roster id).
+    """
+    permission = required_permission(request.method, request.url.path)
+    if permission is None:
+        return None
+    principal = await authenticate(request)
+    authorize(principal, permission)
+    request.state.principal = principal
+    found = _CASE_PATH.fullmatch(request.url.path)
+    if found is not None and (principal.sites is not None or principal.role is Role.RESPONDER):
+        await _check_case_scope(request, principal, int(found["case_id"]), found["action"])
+    return principal
+
+
+_CASE_PATH = re.compile(r"/api/v1/(?:console/)?cases/(?P<case_id>\d+)(?:/(?P<action>[a-z_]+))?")
+_OWN_CASE_ACTIONS = frozenset({"accept", "decline", "start", "hand_over"})
+
+
+async def _check_case_scope(
+    request: Request, principal: Principal, case_id: int, action: str | None
+) -> None:
+    store: HubStore = request.app.state.store
+    scope = await asyncio.to_thread(store.case_scope, case_id)
+    if scope is None:
+        return  # the route itself answers 404
+    site_id, team = scope
+    if not principal.covers(site_id):
+        raise NotFoundError(f"case {case_id} does not exist")
+    own_move = principal.role is Role.RESPONDER and action in _OWN_CASE_ACTIONS
+    if own_move and principal.name not in team:
+        raise ForbiddenError(f"case {case_id} is not assigned to {principal.name}")
+
+
+def current_principal(request: Request) -> Principal:
+    """Return the principal ``authorized`` found (routes that record who acted use this)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        raise AuthError("sign in first")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def actor_of(request: Request) -> str | None:
+    """Return the name to record as the actor of a change, if the request was authenticated."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return None if principal is None else principal.name
+
+
+class PrincipalView(View):
+    """Who the caller is."""
+
+    name: str
+    role: Role
+    sites: list[str] | None
+
+    @classmethod
+    def of(cls, principal: Principal) -> "PrincipalView":
+        """Return the view of a principal."""
+        sites = None if principal.sites is None else sorted(principal.sites)
+        return cls(name=principal.name, role=principal.role, sites=sites)
+
+
+class SignInRequest(View):
+    """Body of ``POST /auth/login``."""
+
+    username: Username
+    password: SecretStr
+
+
+class SignedIn(View):
+    """A new session: its token (shown this once) and who it is for."""
+
+    token: str
+    expires_at: str
+    principal: PrincipalView
+
+
+class UserRequest(View):
+    """Body of ``POST /users``."""
+
+    username: Username
+    password: SecretStr
+    role: Role
+    display_name: Name | None = None
+    sites: list[SiteId] | None = None
+
+
+class TokenRequest(View):
+    """Body of ``POST /tokens``: an API token for a script or an edge."""
+
+    name: Name
+    role: Role
+    sites: list[SiteId] | None = None
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class IssuedToken(View):
+    """A new API token (shown this once) and its record."""
+
+    token: str
+    record: TokenView
+
+
+class DisableRequest(View):
+    """Body of ``POST /users/{id}/disabled``."""
+
+    disabled: bool
+
+
+auth_router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+@auth_router.post("/auth/login")
+async def sign_in(
+    body: SignInRequest, request: Request, response: Response, store: AuthStoreDep
+) -> SignedIn:
+    """Sign in with a username and password; the session also comes as an HttpOnly cookie."""
+    clock: Clock = request.app.state.clock
+    throttle = get_throttle(request)
+    now = clock()
+    if not throttle.allowed(body.username, now):
+        raise AuthError("too many failed sign-ins: wait a few minutes")
+    user = await asyncio.to_thread(
+        store.check_password, body.username, body.password.get_secret_value()
+    )
+    if user is None:
+        throttle.failed(body.username, now)
+        logger.warning("failed sign-in for %s", body.username)
+        raise AuthError("wrong username or password")
+    throttle.succeeded(body.username)
+    token = new_secret()
+    record = await asyncio.to_thread(store.issue_session, user, token)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    expires_at = record.expires_at.isoformat() if record.expires_at is not None else ""
+    principal = Principal(name=user.username, role=user.role, sites=_frozen(user.sites))
+    return SignedIn(token=token, expires_at=expires_at, principal=PrincipalView.of(principal))
+
+
+@auth_router.post("/auth/logout", status_code=204)
+async def sign_out(principal: PrincipalDep, response: Response, store: AuthStoreDep) -> None:
+    """End the caller's session (its token stops working) and clear the cookie."""
+    if principal.token_id is not None:
+        await asyncio.to_thread(store.revoke_token, principal.token_id, actor=principal.name)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@auth_router.get("/auth/me")
+async def who_am_i(principal: PrincipalDep) -> PrincipalView:
+    """Say who the caller is."""
+    return PrincipalView.of(principal)
+
+
+@auth_router.post("/users", status_code=201)
+async def create_user(body: UserRequest, store: AuthStoreDep, principal: PrincipalDep) -> UserView:
+    """Create an account (admins only)."""
+    return await asyncio.to_thread(
+        store.create_user,
+        body.username,
+        body.password.get_secret_value(),
+        body.role,
+        display_name=body.display_name,
+        sites=_frozen(body.sites),
+        actor=principal.name,
+    )
+
+
+@auth_router.get("/users")
+async def list_users(store: AuthStoreDep) -> Items[UserView]:
+    """List the accounts (admins only)."""
+    return Items(items=await asyncio.to_thread(store.list_users))
+
+
+@auth_router.post("/users/{user_id}/disabled")
+async def disable_user(
+    user_id: int, body: DisableRequest, store: AuthStoreDep, principal: PrincipalDep
+) -> UserView:
+    """Disable or re-enable an account; its sessions and tokens follow at once."""
+    return await asyncio.to_thread(
+        store.set_user_disabled, user_id, body.disabled, actor=principal.name
+    )
+
+
+@auth_router.post("/tokens", status_code=201)
+async def create_token(
+    body: TokenRequest, request: Request, store: AuthStoreDep, principal: PrincipalDep
+) -> IssuedToken:
+    """Issue an API token for a script or an edge (admins only); it is shown this once."""
+    clock: Clock = request.app.state.clock
+    expires_at = clock() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    token = new_secret()
+    record = await asyncio.to_thread(
+        store.issue_api_token,
+        token,
+        body.name,
+        body.role,
+        sites=_frozen(body.sites),
+        expires_at=expires_at,
+        actor=principal.name,
+    )
+    return IssuedToken(token=token, record=record)
+
+
+@auth_router.get("/tokens")
+async def list_tokens(store: AuthStoreDep) -> Items[TokenView]:
+    """List the API tokens' records, never the tokens (admins only)."""
+    return Items(items=await asyncio.to_thread(store.list_tokens))
+
+
+@auth_router.delete("/tokens/{token_id}")
+async def revoke_token(token_id: int, store: AuthStoreDep, principal: PrincipalDep) -> TokenView:
+    """Revoke an API token (admins only)."""
+    return await asyncio.to_thread(store.revoke_token, token_id, actor=principal.name)
+
+
+def _frozen(sites: list[str] | None) -> frozenset[str] | None:
+    return None if sites is None else frozenset(sites)

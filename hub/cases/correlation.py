@@ -1,0 +1,258 @@
+"""Correlation, the pure core: which incident an alert belongs to.
+
+Alerts of related kinds at the same place make one incident: smoke, heat and a camera's fire
+cue in building 3 are one fire. A site describes this with ``CorrelationRules`` (defaults in
+``DEFAULT_RULES``; a site may load its own from a TOML or JSON file, see ``load_rules``):
+
+* a rule names the alert kinds it groups, the category of the case they open, and the depth of
+  the location path that counts as "the same place" (1 = the building of
+  ``"Building 3/Floor 12/Unit 1201"``), or no depth for one incident per device;
+* ``attach`` kinds (an SOS) join an *active* incident of the rule at the same place whose last
+  alert is at most ``attach_within_s`` old, but never open one under this rule: a press next
+  to a fire is part of the fire; a press anywhere else is its own SOS case;
+* faults only ever group with faults: a dead battery is a maintenance case, never part of a fire.
+
+An alert's ``Route`` carries its correlation key; the database keeps at most one active case
+per key (``hub.db``, ``cases.open_key``), which is what makes incident creation race-free.
+Kinds no rule names get one case per (device, kind), as before correlation existed.
+
+Nothing here does I/O except ``load_rules`` reading the rules file it is given.
+"""
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from devices.kinds import FAULTS, LIFE_SAFETY, SECURITY, AlertKind
+from devices.location import Location
+from hub.cases.rules import open_key
+from hub.errors import InvalidInputError
+from hub.settings import HubSettings
+
+RULE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+_PLACE_DIGEST_CHARS = 40
+
+
+class CaseCategory(StrEnum):
+    """What kind of work a case is: who is sent and how fast."""
+
+    LIFE_SAFETY = "life_safety"
+    SECURITY = "security"
+    PROPERTY = "property"
+    MAINTENANCE = "maintenance"
+
+
+def category_of(kind: AlertKind) -> CaseCategory:
+    """Return the category of a case opened by an alert of ``kind`` that no rule groups."""
+    if kind in LIFE_SAFETY:
+        return CaseCategory.LIFE_SAFETY
+    if kind in FAULTS:
+        return CaseCategory.MAINTENANCE
+    if kind in SECURITY:
+        return CaseCategory.SECURITY
+    return CaseCategory.PROPERTY
+
+
+class CorrelationRule(BaseModel):
+    """Alert kinds that make one incident at one place."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(pattern=RULE_NAME_PATTERN)]
+    kinds: frozenset[AlertKind]
+    category: CaseCategory
+    place_depth: Annotated[int, Field(ge=1)] | None = None
+    """How many parts of the device's location path make "the same place"; None: per device."""
+    attach: frozenset[AlertKind] = frozenset()
+    """Kinds that join an active incident of this rule at the same place, never opening one."""
+    attach_within_s: Annotated[float, Field(gt=0)] = 600.0
+    reopen_within_s: Annotated[float, Field(ge=0)] | None = None
+    """A recurrence this soon after resolution reopens the case; None: the hub's setting."""
+
+    @model_validator(mode="after")
+    def _faults_stay_apart(self) -> "CorrelationRule":
+        if not self.kinds:
+            raise ValueError(f"rule {self.name!r} groups no kinds")
+        faults = self.kinds & FAULTS
+        if faults and faults != self.kinds:
+            raise ValueError(f"rule {self.name!r} mixes faults with alarms: faults stay apart")
+        if self.attach & FAULTS:
+            raise ValueError(f"rule {self.name!r}: a fault never joins another incident")
+        if self.attach & self.kinds:
+            raise ValueError(f"rule {self.name!r}: a kind is either grouped or attached")
+        return self
+
+
+class CorrelationRules(BaseModel):
+    """A site's correlation rules; each alert kind is grouped by at most one rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rules: tuple[CorrelationRule, ...]
+
+    @model_validator(mode="after")
+    def _one_rule_per_kind(self) -> "CorrelationRules":
+        seen: dict[AlertKind, str] = {}
+        names: set[str] = set()
+        for rule in self.rules:
+            if rule.name in names:
+                raise ValueError(f"two rules are named {rule.name!r}")
+            names.add(rule.name)
+            for kind in rule.kinds:
+                if kind in seen:
+                    raise ValueError(f"{kind} is grouped by both {seen[kind]!r} and {rule.name!r}")
+                seen[kind] = rule.name
+        return self
+
+    def rule_for(self, kind: AlertKind) -> CorrelationRule | None:
+        """Return the rule that groups ``kind``, if any."""
+        return next((rule for rule in self.rules if kind in rule.kinds), None)
+
+
+DEFAULT_RULES = CorrelationRules(
+    rules=(
+        CorrelationRule(
+            name="fire",
+            kinds=frozenset(
+                {AlertKind.SMOKE, AlertKind.HEAT, AlertKind.CAMERA_FIRE, AlertKind.CAMERA_SMOKE}
+            ),
+            category=CaseCategory.LIFE_SAFETY,
+            place_depth=1,
+            attach=frozenset({AlertKind.SOS}),
+        ),
+        CorrelationRule(
+            name="co",
+            kinds=frozenset({AlertKind.CO}),
+            category=CaseCategory.LIFE_SAFETY,
+            place_depth=3,
+            attach=frozenset({AlertKind.SOS}),
+        ),
+        CorrelationRule(
+            name="gas",
+            kinds=frozenset({AlertKind.GAS}),
+            category=CaseCategory.LIFE_SAFETY,
+            place_depth=3,
+            attach=frozenset({AlertKind.SOS}),
+        ),
+        CorrelationRule(
+            name="water_leak",
+            kinds=frozenset({AlertKind.WATER_LEAK}),
+            category=CaseCategory.PROPERTY,
+            place_depth=3,
+        ),
+        CorrelationRule(
+            name="sos",
+            kinds=frozenset({AlertKind.SOS}),
+            category=CaseCategory.LIFE_SAFETY,
+            # A press after the case was resolved is a new call for help, never an old one.
+            reopen_within_s=0.0,
+        ),
+        CorrelationRule(
+            name="security", kinds=SECURITY, category=CaseCategory.SECURITY, place_depth=2
+        ),
+        CorrelationRule(name="maintenance", kinds=FAULTS, category=CaseCategory.MAINTENANCE),
+    )
+)
+"""Fire is one incident per building (an SOS there joins it); CO, gas and leaks per dwelling
+or room; an SOS alone per button; door and camera security per area (two levels); faults one
+maintenance case per device."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where an alert goes: its correlation key, rule, category and place."""
+
+    key: str
+    rule: str | None
+    category: CaseCategory
+    place: str | None
+    """The location the incident is about (cut to the rule's depth); None per device."""
+    reopen_within_s: float | None = None
+    """The rule's reopen window, if it has its own."""
+
+
+def _place_key(rule: str, place: str) -> str:
+    # A digest keeps the key short whatever the length of the place (256 characters at most).
+    digest = hashlib.sha256(place.encode()).hexdigest()[:_PLACE_DIGEST_CHARS]
+    return f"{rule}@{digest}"
+
+
+def _place(location: str, depth: int) -> str:
+    try:
+        return str(Location.parse(location).at_level(depth))
+    except ValueError:
+        # A stored location is already canonical; a stray one still correlates as it is.
+        return location
+
+
+def route(rules: CorrelationRules, device_id: str, kind: AlertKind, location: str) -> Route:
+    """Return the incident an alert of ``kind`` from a device at ``location`` belongs to."""
+    rule = rules.rule_for(kind)
+    if rule is None:
+        return Route(open_key(device_id, kind), None, category_of(kind), None)
+    if rule.place_depth is None:
+        return Route(
+            f"{rule.name}|{device_id}", rule.name, rule.category, None, rule.reopen_within_s
+        )
+    place = _place(location, rule.place_depth)
+    return Route(
+        _place_key(rule.name, place), rule.name, rule.category, place, rule.reopen_within_s
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AttachTarget:
+    """An active incident an alert may join instead of its own route, if recent enough."""
+
+    route: Route
+    within_s: float
+
+
+def attach_targets(rules: CorrelationRules, kind: AlertKind, location: str) -> list[AttachTarget]:
+    """Return, in rule order, the incidents at this place an alert of ``kind`` may join."""
+    targets: list[AttachTarget] = []
+    for rule in rules.rules:
+        if kind not in rule.attach:
+            continue
+        if rule.place_depth is None:
+            continue  # a per-device incident has no place another device could share
+        place = _place(location, rule.place_depth)
+        targets.append(
+            AttachTarget(
+                Route(
+                    _place_key(rule.name, place),
+                    rule.name,
+                    rule.category,
+                    place,
+                    rule.reopen_within_s,
+                ),
+                rule.attach_within_s,
+            )
+        )
+    return targets
+
+
+def load_rules(path: Path) -> CorrelationRules:
+    """Read correlation rules from a TOML or JSON file, or raise ``InvalidInputError``.
+
+    TOML: one ``[[rules]]`` table per rule, with the fields of ``CorrelationRule``.
+    """
+    try:
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode()) if path.suffix == ".toml" else json.loads(raw)
+        return CorrelationRules.model_validate(data)
+    except (OSError, ValueError, ValidationError) as exc:
+        raise InvalidInputError(f"correlation rules {path}: {exc}") from exc
+
+
+def correlation_rules(settings: HubSettings) -> CorrelationRules:
+    """Return the site's rules: its rules file if the settings name one, else the defaults."""
+    if settings.correlation_rules_file is None:
+        return DEFAULT_RULES
+    return load_rules(settings.correlation_rules_file)

@@ -1,0 +1,97 @@
+"""Notifications out, the pure core: what a case event tells a site's paging gateway, and
+when a failed delivery is tried again.
+
+Every case event the hub records (opened, dispatched, escalated, resolved, …) becomes one
+``CaseNotice`` per configured channel — a webhook URL (HTTP POST of the JSON) or the hub's
+MQTT broker (``linli/hub/cases/<case_id>/<event>``) — written to the ``notifications`` table
+in the same transaction as the event, so nothing is lost and ingest never waits on a gateway.
+A hub task delivers them (``hub.notifier``); a failed attempt is tried again after
+``retry_delay`` (exponential, capped), and given up after ``MAX_ATTEMPTS``.
+
+Nothing here does I/O or reads the clock.
+"""
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from hub.cases.rules import CaseEventAction
+from hub.settings import HubSettings
+
+MAX_ATTEMPTS = 10
+FIRST_RETRY = timedelta(seconds=1)
+LONGEST_RETRY = timedelta(minutes=5)
+NOTICE_TOPIC_ROOT = "linli/hub/cases"
+
+NOTIFIED_EVENTS: frozenset[CaseEventAction] = frozenset(
+    {
+        CaseEventAction.OPENED,
+        CaseEventAction.REOPENED,
+        CaseEventAction.PRIORITY_RAISED,
+        CaseEventAction.ACKNOWLEDGED,
+        CaseEventAction.DISPATCHED,
+        CaseEventAction.ACCEPTED,
+        CaseEventAction.DECLINED,
+        CaseEventAction.HANDED_OVER,
+        CaseEventAction.ESCALATED,
+        CaseEventAction.RESOLVED,
+        CaseEventAction.CLOSED,
+    }
+)
+"""Events someone may need paging about (an alert merely joining a case is not one)."""
+
+
+class Channel(StrEnum):
+    """Where a notice goes."""
+
+    WEBHOOK = "webhook"
+    MQTT = "mqtt"
+
+
+class CaseNotice(BaseModel):
+    """The JSON a gateway receives: what happened to which case, and the case as it is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = 1
+    event: CaseEventAction
+    ts: AwareDatetime
+    case_id: int
+    status: str
+    category: str
+    priority: str
+    place: str | None
+    kinds: list[str]
+    assignee: str | None
+    """The lead member of the case's team."""
+    team: list[str] = Field(default_factory=list)
+    """Everyone the case is dispatched to (lead first): each is someone a gateway may page."""
+    escalation_level: int
+    note: str | None
+
+
+def notice_topic(notice: CaseNotice) -> str:
+    """Return the MQTT topic of a notice."""
+    return f"{NOTICE_TOPIC_ROOT}/{notice.case_id}/{notice.event}"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Return how long to wait after the ``attempts``-th failed attempt (1, 2, 4 … s, capped)."""
+    doublings = min(max(0, attempts - 1), 30)  # bounded: the cap is reached long before
+    return min(LONGEST_RETRY, FIRST_RETRY * (1 << doublings))
+
+
+def next_attempt(attempts: int, now: datetime) -> datetime | None:
+    """Return when to try again after ``attempts`` failures, or None to give up."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    return now + retry_delay(attempts)
+
+
+def notify_targets(settings: HubSettings) -> list[tuple[Channel, str]]:
+    """Return where case notices go: each webhook URL, and MQTT if asked for."""
+    targets = [(Channel.WEBHOOK, str(url)) for url in settings.notify_webhook_urls]
+    if settings.notify_mqtt:
+        targets.append((Channel.MQTT, NOTICE_TOPIC_ROOT))
+    return targets

@@ -1,0 +1,175 @@
+"""Supervision, the pure core: deadlines on cases, and what happens when one passes.
+
+Every active case must be taken on in time (督促办结): acknowledged by an operator (or accepted
+by a responder) within its category's acknowledgement deadline — life safety 60 s by
+default, as PRODUCT.md asks — and, once dispatched, accepted by its responder within the
+acceptance deadline. A deadline is a row in the database (``hub.db.CaseTimerRow``) with a
+``due_at``; when it passes, ``on_timer`` decides:
+
+* acknowledgement overdue → **escalate** one level (community → street → district by
+  default) and check again one deadline later; at the top level, notify again each time;
+* acceptance overdue (a member of the case's team did not answer) → **reassign** their duty
+  to the next responder on call (the silent one counts as having declined), and escalate if
+  the case has nobody left;
+* the case was taken on, moved on or ended meanwhile → nothing.
+
+Nothing here does I/O or reads the clock: the case, the timer and ``now`` are passed in.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from hub.cases.correlation import CaseCategory
+from hub.cases.rules import ACTIVE, CaseStatus
+from hub.settings import HubSettings
+
+DEFAULT_LEVELS = ("community", "street", "district")
+
+
+class TimerKind(StrEnum):
+    """What a deadline is for."""
+
+    ACKNOWLEDGE = "acknowledge"
+    ACCEPT = "accept"
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisionPolicy:
+    """Deadlines per case category, and the escalation ladder."""
+
+    acknowledge_within: Mapping[CaseCategory, timedelta]
+    accept_within: Mapping[CaseCategory, timedelta]
+    levels: tuple[str, ...] = DEFAULT_LEVELS
+
+    @property
+    def top_level(self) -> int:
+        """Return the highest escalation level."""
+        return len(self.levels) - 1
+
+    def level_name(self, level: int) -> str:
+        """Return the name of an escalation level (the top one beyond it)."""
+        return self.levels[min(level, self.top_level)]
+
+
+DEFAULT_POLICY = SupervisionPolicy(
+    acknowledge_within={
+        CaseCategory.LIFE_SAFETY: timedelta(seconds=60),
+        CaseCategory.SECURITY: timedelta(minutes=5),
+        CaseCategory.PROPERTY: timedelta(minutes=15),
+        CaseCategory.MAINTENANCE: timedelta(hours=24),
+    },
+    accept_within={
+        CaseCategory.LIFE_SAFETY: timedelta(minutes=2),
+        CaseCategory.SECURITY: timedelta(minutes=10),
+        CaseCategory.PROPERTY: timedelta(minutes=30),
+        CaseCategory.MAINTENANCE: timedelta(hours=24),
+    },
+)
+"""Life safety must be acknowledged within 60 s (PRODUCT.md); the rest by site policy."""
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisedCase:
+    """The facts of a case that its deadlines depend on."""
+
+    status: CaseStatus
+    category: CaseCategory
+    acknowledged: bool
+    waiting: frozenset[str]
+    """The members of its team who have not answered yet (``hub.dispatch``)."""
+    escalation_level: int
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A deadline of a case."""
+
+    kind: TimerKind
+    due_at: datetime
+    assignee: str | None = None
+    """For an acceptance deadline: who had to accept."""
+
+
+def acknowledge_timer(category: CaseCategory, now: datetime, policy: SupervisionPolicy) -> Timer:
+    """Return the acknowledgement deadline of a case opened (or reopened) at ``now``."""
+    return Timer(TimerKind.ACKNOWLEDGE, now + policy.acknowledge_within[category])
+
+
+def accept_timer(
+    category: CaseCategory, assignee: str, now: datetime, policy: SupervisionPolicy
+) -> Timer:
+    """Return the acceptance deadline of a case dispatched to ``assignee`` at ``now``."""
+    return Timer(TimerKind.ACCEPT, now + policy.accept_within[category], assignee)
+
+
+@dataclass(frozen=True, slots=True)
+class Satisfied:
+    """The deadline was met, or no longer applies: do nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Escalate:
+    """Raise the case to ``level`` (or notify again at the top) and check again at ``next``."""
+
+    level: int
+    repeated: bool
+    """True when already at the top level: a repeated notification, not a new level."""
+    next: Timer
+
+
+@dataclass(frozen=True, slots=True)
+class Reassign:
+    """The responder did not answer: treat it as a decline and dispatch to the next one."""
+
+    silent: str
+
+
+TimerOutcome = Satisfied | Escalate | Reassign
+
+
+def on_timer(
+    case: SupervisedCase, timer: Timer, now: datetime, policy: SupervisionPolicy
+) -> TimerOutcome:
+    """Decide what a deadline that passed at ``now`` does to the case."""
+    if case.status not in ACTIVE:
+        return Satisfied()
+    match timer.kind:
+        case TimerKind.ACKNOWLEDGE:
+            if case.acknowledged:
+                return Satisfied()
+            level = min(case.escalation_level + 1, policy.top_level)
+            return Escalate(
+                level=level,
+                repeated=case.escalation_level >= policy.top_level,
+                next=acknowledge_timer(case.category, now, policy),
+            )
+        case TimerKind.ACCEPT:
+            if timer.assignee is None or timer.assignee not in case.waiting:
+                return Satisfied()  # they answered, or the duty moved on
+            return Reassign(silent=timer.assignee)
+    raise AssertionError("unreachable")  # pragma: no cover - mypy cannot see the match is total
+
+
+def escalate_unassignable(
+    case: SupervisedCase, now: datetime, policy: SupervisionPolicy
+) -> Escalate:
+    """Return the escalation for a case nobody on call could be found for."""
+    level = min(case.escalation_level + 1, policy.top_level)
+    return Escalate(
+        level=level,
+        repeated=case.escalation_level >= policy.top_level,
+        next=acknowledge_timer(case.category, now, policy),
+    )
+
+
+def supervision_policy(settings: HubSettings) -> SupervisionPolicy:
+    """Return the policy of ``settings``: the defaults with its overrides."""
+    acknowledge = dict(DEFAULT_POLICY.acknowledge_within)
+    accept = dict(DEFAULT_POLICY.accept_within)
+    for name, seconds in settings.acknowledge_within_s.items():
+        acknowledge[CaseCategory(name)] = timedelta(seconds=seconds)
+    for name, seconds in settings.accept_within_s.items():
+        accept[CaseCategory(name)] = timedelta(seconds=seconds)
+    return SupervisionPolicy(acknowledge, accept, tuple(settings.escalation_levels))

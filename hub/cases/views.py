@@ -1,0 +1,100 @@
+"""What the hub shows of alerts and cases: the read models of the API and the live stream."""
+
+from pydantic import AwareDatetime
+
+from devices.kinds import AlertKind, AlertState, Severity
+from devices.messages import AlertReason
+from hub.cases.correlation import CaseCategory
+from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, Resolution
+from hub.http.views import View
+
+
+class AlertView(View):
+    """A stored alert."""
+
+    id: str
+    edge_id: str
+    device_id: str
+    kind: AlertKind
+    state: AlertState
+    severity: Severity
+    ts: AwareDatetime
+    detected_at: AwareDatetime
+    received_at: AwareDatetime
+    case_id: int | None
+    location: str | None
+    reason: AlertReason
+
+
+class CaseMemberView(View):
+    """A device and alert kind that joined a case."""
+
+    device_id: str
+    kind: AlertKind
+    alert_count: int
+    first_alert_at: AwareDatetime
+    last_alert_at: AwareDatetime
+
+
+class TeamMemberView(View):
+    """A responder a case is dispatched to, for one duty (``hub.dispatch``)."""
+
+    duty: str
+    responder: str
+    accepted: bool
+    """They accepted (接单); until then the hub waits for their answer."""
+
+
+class CaseView(View):
+    """A case as the operator list shows it."""
+
+    id: int
+    status: CaseStatus
+    kind: AlertKind
+    priority: Severity
+    opened_at: AwareDatetime
+    updated_at: AwareDatetime
+    last_alert_at: AwareDatetime
+    alert_count: int
+    device_ids: list[str]
+    location: str | None
+    category: CaseCategory
+    rule: str | None
+    """The correlation rule that grouped the incident (None: one device, one kind)."""
+    place: str | None
+    """Where the incident is (the location cut to the rule's depth); None per device."""
+    kinds: list[AlertKind]
+    members: list[CaseMemberView]
+    assignee: str | None
+    """The lead member of its team (the first duty's responder)."""
+    team: list[TeamMemberView]
+    """Everyone it is dispatched to, lead duty first."""
+    resolution: Resolution | None
+    resolved_at: AwareDatetime | None
+    acknowledged_at: AwareDatetime | None
+    """When a person first took the case on: from then on the resident hears someone is coming."""
+    escalation_level: int
+    """0 = the community; raised each time a deadline passes unmet (``hub.supervision``)."""
+    site_id: str | None
+    grid_id: str | None
+    actions: list[CaseAction]
+    """What can be done to the case now."""
+
+
+class CaseEventView(View):
+    """One line of a case's history."""
+
+    id: int
+    case_id: int
+    ts: AwareDatetime
+    action: CaseEventAction
+    note: str | None
+    actor: str | None
+    alert_id: str | None
+
+
+class CaseDetail(CaseView):
+    """A case with its evidence and its history."""
+
+    alerts: list[AlertView]
+    events: list[CaseEventView]

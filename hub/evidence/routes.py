@@ -1,0 +1,150 @@
+"""Camera evidence over HTTP, and the lifespan of the evidence reader.
+
+| method and path | what |
+|---|---|
+| ``GET /api/v1/alerts/{alert_id}/evidence`` | the alert's pictures (``{"items": [...]}``) |
+| ``GET /api/v1/cases/{case_id}/evidence`` | the pictures of every alert of the case |
+| ``GET /api/v1/evidence/status`` | the reader's connection and counters, retention's counters |
+| ``GET /api/v1/evidence/{evidence_id}`` | the picture itself, ``image/jpeg`` |
+
+For a caller scoped to sites, a picture is of the site of its alert's device (of its own
+camera's until the alert arrives): an alert or picture of another site answers 404, as a
+missing one does. A case's pictures go with the case (``hub.auth_api`` checks it).
+``/evidence/status`` holds hub-wide counters only (no id, no site), like ``/metrics``: every
+reader sees it.
+
+The router carries its own lifespan (FastAPI runs it inside the app's, so the database is
+migrated by then): it opens the evidence repository and, with ``start_ingest`` and
+``evidence_ingest`` on, runs the evidence reader (``hub.evidence``); with ``start_ingest`` and
+a non-zero ``evidence_retention_interval_s``, the evidence retention.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from fastapi.responses import FileResponse
+
+from hub.api import API_PREFIX
+from hub.api import StoreDep as HubStoreDep
+from hub.auth.routes import PrincipalDep
+from hub.auth.rules import Principal
+from hub.evidence.link import EvidenceIngest, EvidenceRetention
+from hub.evidence.repository import EvidenceStore, EvidenceView
+from hub.http.views import Items, View
+from hub.persistence.engine import create_hub_engine
+from hub.settings import HubSettings
+from hub.store import HubStore
+
+EvidenceId = Annotated[str, Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+@contextlib.asynccontextmanager
+async def evidence_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the evidence repository and run the evidence reader for the app's lifetime."""
+    settings: HubSettings = app.state.settings
+    engine = create_hub_engine(settings.resolved_database_url())
+    store = EvidenceStore(engine, settings.resolved_evidence_dir())
+    reader = (
+        EvidenceIngest(settings, store, clock=app.state.clock)
+        if settings.start_ingest and settings.evidence_ingest
+        else None
+    )
+    retention = (
+        EvidenceRetention(settings, store, clock=app.state.clock)
+        if settings.start_ingest and settings.evidence_retention_interval_s > 0
+        else None
+    )
+    app.state.evidence_store = store
+    app.state.evidence_ingest = reader
+    app.state.evidence_retention = retention
+    tasks = []
+    if reader is not None:
+        tasks.append(asyncio.create_task(reader.run(), name="hub-evidence"))
+    if retention is not None:
+        tasks.append(asyncio.create_task(retention.run(), name="hub-evidence-retention"))
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        app.state.evidence_ingest = None
+        app.state.evidence_retention = None
+        engine.dispose()
+
+
+evidence_router = APIRouter(prefix=API_PREFIX, tags=["camera evidence"], lifespan=evidence_lifespan)
+
+
+def get_evidence_store(request: Request) -> EvidenceStore:
+    """Return the app's evidence repository (created by the lifespan)."""
+    store: EvidenceStore = request.app.state.evidence_store
+    return store
+
+
+StoreDep = Annotated[EvidenceStore, Depends(get_evidence_store)]
+
+
+async def _visible_devices(hub: HubStore, principal: Principal) -> frozenset[str] | None:
+    """Return the devices a site-scoped caller may see, or None for every device."""
+    if principal.sites is None:
+        return None
+    return await asyncio.to_thread(hub.visible_device_ids, principal.sites)
+
+
+@evidence_router.get("/alerts/{alert_id}/evidence")
+async def alert_evidence(
+    alert_id: EvidenceId, store: StoreDep, hub: HubStoreDep, principal: PrincipalDep
+) -> Items[EvidenceView]:
+    """List an alert's pictures (clean and annotated); another site's alert is not found."""
+    device_ids = await _visible_devices(hub, principal)
+    return Items(items=await asyncio.to_thread(store.for_alert, alert_id, device_ids=device_ids))
+
+
+@evidence_router.get("/cases/{case_id}/evidence")
+async def case_evidence(case_id: int, store: StoreDep) -> Items[EvidenceView]:
+    """List the pictures of every alert of a case."""
+    return Items(items=await asyncio.to_thread(store.for_case, case_id))
+
+
+class EvidenceStatus(View):
+    """The evidence reader's connection and counters, and the retention's counters."""
+
+    connected: bool
+    counters: dict[str, int]
+
+
+@evidence_router.get("/evidence/status")
+async def evidence_status(request: Request) -> EvidenceStatus:
+    """Report evidence intake and retention: connected or not; stored, rejected, pruned."""
+    reader: EvidenceIngest | None = request.app.state.evidence_ingest
+    retention: EvidenceRetention | None = request.app.state.evidence_retention
+    counters: dict[str, int] = {}
+    if reader is not None:
+        counters.update(reader.counters)
+    if retention is not None:
+        counters.update(retention.counters)
+    return EvidenceStatus(connected=reader is not None and reader.connected, counters=counters)
+
+
+# Declared after /evidence/status, which it would otherwise shadow.
+@evidence_router.get(
+    "/evidence/{evidence_id}",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+async def evidence_picture(
+    evidence_id: EvidenceId, store: StoreDep, hub: HubStoreDep, principal: PrincipalDep
+) -> FileResponse:
+    """Return one picture as image/jpeg; another site's picture is not found."""
+    device_ids = await _visible_devices(hub, principal)
+    view, path = await asyncio.to_thread(store.get, evidence_id, device_ids=device_ids)
+    return FileResponse(
+        path,
+        media_type=view.content_type,
+        headers={"ETag": f'"{view.sha256}"', "Cache-Control": "private, max-age=86400"},
+    )

@@ -1,0 +1,28 @@
+"""The base of every read model the hub's API returns, and the generic ones."""
+
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class View(BaseModel):
+    """Base of the read models: immutable, and exactly the fields listed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+T = TypeVar("T")
+
+
+class Items(View, Generic[T]):
+    """A list response: ``{"items": [...]}``."""
+
+    items: list[T]
+
+
+class Health(View):
+    """Whether the hub is up, and its ingest counters."""
+
+    status: Literal["ok"] = "ok"
+    mqtt_connected: bool
+    counters: dict[str, int]

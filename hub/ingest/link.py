@@ -1,0 +1,504 @@
+"""MQTT ingest: edges' alerts, statuses and telemetry into the database, acknowledgements back.
+
+Delivery from an edge is reliable end to end, not per MQTT hop: the edge keeps each alert in
+a durable outbox until an ``AlertAck`` naming it arrives, and re-sends what stays
+unacknowledged. So the hub acknowledges an alert only after the transaction that stored it
+has committed, and storing is idempotent (the alert id is the primary key): a re-sent alert
+is a duplicate, acknowledged again, with no second case.
+
+One loop reads a message, takes whatever else is already queued (up to
+``ingest_batch_max``) and handles the batch: statuses first (their inventories may register
+the devices the alerts are about), then the alerts in one transaction, then telemetry. A bad
+message is logged, counted under ``rejected.<reason>`` and dropped; the loop goes on. When the
+broker goes away the loop reconnects forever, with jittered exponential backoff.
+
+The hub's session is persistent (nothing sent while it was away is lost), and a kept session
+is served by ``devices.mqtt_session.ConsumingSession``: consuming from CONNACK, connected at the
+SUBACK or the first message, so a long backlog cannot lock the hub out.
+"""
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import random
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiomqtt
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from devices.errors import TopicError
+from devices.messages import (
+    Alert,
+    AlertAck,
+    EdgeStatus,
+    HubStatus,
+    TelemetryBatch,
+)
+from devices.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession, SessionMessages
+from devices.topics import (
+    HUB_STATUS_TOPIC,
+    EdgeChannel,
+    edge_topic,
+    hub_subscriptions,
+    parse_edge_topic,
+)
+from devices.transport import LOW_LATENCY
+from hub.ingest.feedback import FeedbackPublisher
+from hub.live.events import EventBus, events_of
+from hub.settings import HubSettings
+from hub.store import AlertRef, Clock, HubStore, IngestResult, RejectedAlert, utc_now
+
+logger = logging.getLogger(__name__)
+
+_LOGGED_PAYLOAD_CHARS = 200
+_COMMIT_RETRY_DELAYS = (0.1, 0.5)
+"""Pauses before retrying a batch whose transaction failed (a deadlock, a dropped
+connection); after the last the batch is left unacknowledged and the edges re-send it."""
+_OFFLINE_PUBLISH_TIMEOUT = 2.0
+
+
+def shared(topic_filter: str, group: str | None) -> str:
+    """Return the filter to subscribe to: through an MQTT shared subscription when in a group."""
+    return topic_filter if group is None else f"$share/{group}/{topic_filter}"
+
+
+class ReconnectBackoff:
+    """Jittered exponential backoff: each delay is drawn from [d/2, d], d doubling to a cap."""
+
+    def __init__(
+        self,
+        initial: float = 0.5,
+        maximum: float = 10.0,
+        *,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._initial = initial
+        self._maximum = maximum
+        self._next = initial
+        self._rng = rng
+
+    def next_delay(self) -> float:
+        """Return how long to wait before the next attempt, and lengthen the one after."""
+        delay = self._next
+        self._next = min(self._maximum, self._next * 2)
+        return delay * (0.5 + 0.5 * self._rng())
+
+    def reset(self) -> None:
+        """Start again from the initial delay (after a successful connection)."""
+        self._next = self._initial
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMessage:
+    """A well-formed alert from an edge."""
+
+    edge_id: str
+    alert: Alert
+
+
+@dataclass(frozen=True, slots=True)
+class StatusMessage:
+    """An edge's status."""
+
+    edge_id: str
+    status: EdgeStatus
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryMessage:
+    """A batch of readings from an edge."""
+
+    edge_id: str
+    batch: TelemetryBatch
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedMessage:
+    """A message the hub refuses, and what is known about it."""
+
+    topic: str
+    reason: str
+    detail: str
+    edge_id: str | None = None
+    device_id: str | None = None
+    alert_id: str | None = None
+    """Set when the refused message is an alert with a readable id: it is acknowledged."""
+    payload_head: str = ""
+
+
+UplinkMessage = AlertMessage | StatusMessage | TelemetryMessage | RejectedMessage
+
+
+def payload_bytes(payload: object) -> bytes | None:
+    """Return an MQTT payload as bytes, or None if it is not text or bytes."""
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    if isinstance(payload, str):
+        return payload.encode()
+    return None
+
+
+def _peek(raw: bytes) -> dict[str, str]:
+    """Return the string ids readable in a refused JSON payload, for the log and the ack."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k in ("id", "device_id") if isinstance(v := data.get(k), str)}
+
+
+def parse_uplink(topic: str, payload: object, *, max_payload_bytes: int) -> UplinkMessage:
+    """Turn one message from the hub's broker into a typed message or a rejection."""
+    try:
+        parsed = parse_edge_topic(topic)
+    except TopicError as exc:
+        return RejectedMessage(topic, exc.reason, str(exc))
+    edge_id = parsed.edge_id
+    raw = payload_bytes(payload)
+    if raw is None:
+        return RejectedMessage(topic, "malformed", "payload is not text", edge_id)
+    head = raw[:_LOGGED_PAYLOAD_CHARS].decode(errors="replace")
+    if len(raw) > max_payload_bytes:
+        return RejectedMessage(
+            topic,
+            "oversized",
+            f"{len(raw)} bytes, more than {max_payload_bytes}",
+            edge_id,
+            payload_head=head,
+        )
+    try:
+        match parsed.channel:
+            case EdgeChannel.ALERT:
+                alert = Alert.model_validate_json(raw)
+                if alert.edge_id != edge_id:
+                    return RejectedMessage(
+                        topic,
+                        "edge_mismatch",
+                        f"alert says edge {alert.edge_id!r}",
+                        edge_id,
+                        alert.device_id,
+                        alert.id,
+                        head,
+                    )
+                return AlertMessage(edge_id, alert)
+            case EdgeChannel.STATUS:
+                status = EdgeStatus.model_validate_json(raw)
+                if status.edge_id != edge_id:
+                    return RejectedMessage(
+                        topic, "edge_mismatch", f"status says edge {status.edge_id!r}", edge_id
+                    )
+                return StatusMessage(edge_id, status)
+            case EdgeChannel.TELEMETRY:
+                batch = TelemetryBatch.model_validate_json(raw)
+                return TelemetryMessage(edge_id, batch)
+            case _:
+                return RejectedMessage(
+                    topic, "unknown_topic", f"the hub does not read {parsed.channel}", edge_id
+                )
+    except ValidationError as exc:
+        ids = _peek(raw)
+        detail = f"{exc.error_count()} validation error(s), first: {exc.errors()[0]['msg']}"
+        return RejectedMessage(
+            topic, "malformed", detail, edge_id, ids.get("device_id"), payload_head=head
+        )
+
+
+class MqttIngest:
+    """The hub's MQTT client: ingests uplink messages and publishes acks and registries."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        store: HubStore,
+        events: EventBus,
+        *,
+        clock: Clock = utc_now,
+        backoff: ReconnectBackoff | None = None,
+        mqtt_timeout: float = MQTT_TIMEOUT_S,
+    ) -> None:
+        self._settings = settings
+        self._mqtt_timeout = mqtt_timeout
+        self._store = store
+        self._events = events
+        self._clock = clock
+        self._backoff = backoff or ReconnectBackoff()
+        self._client: aiomqtt.Client | None = None
+        self.connected = False
+        """Whether the hub is connected and subscribed right now."""
+        self.counters: Counter[str] = Counter()
+        """Messages and alerts by outcome: ``alerts_new``, ``rejected.<reason>``, …"""
+        self.feedback = FeedbackPublisher(
+            store,
+            lambda: self._client,
+            self.counters,
+            kinds=settings.feedback_kinds,
+            max_queued=settings.feedback_queue_max,
+        )
+        """The one place that reports committed case changes back to the edges."""
+        self.telemetry_sinks: list[Callable[[TelemetryBatch], None]] = []
+        """Called on the loop with every telemetry batch received (console history, InfluxDB);
+        each must return at once, handing the batch to its own worker."""
+
+    def client(self) -> aiomqtt.Client | None:
+        """Return the connected MQTT client, or None while disconnected (for publishers)."""
+        return self._client
+
+    async def run(self) -> None:
+        """Ingest and publish feedback until cancelled, reconnecting whenever needed."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.feedback.run(), name="hub-feedback")
+            tasks.create_task(self._ingest(), name="hub-ingest")
+
+    async def _ingest(self) -> None:
+        """Ingest until cancelled, reconnecting whenever the broker goes away."""
+        settings = self._settings
+        will = aiomqtt.Will(
+            HUB_STATUS_TOPIC, HubStatus(state="offline").model_dump_json(), qos=1, retain=True
+        )
+        while True:
+            client = aiomqtt.Client(
+                settings.mqtt_host,
+                settings.mqtt_port,
+                identifier=settings.mqtt_client_id,
+                socket_options=LOW_LATENCY,
+                clean_session=False,
+                will=will,
+                timeout=self._mqtt_timeout,
+            )
+            try:
+                async with client:
+                    await self._session(client)
+            except aiomqtt.MqttError as exc:
+                self.counters["disconnects"] += 1
+                if self.connected:
+                    logger.warning("lost the MQTT broker: %s", exc)
+                else:
+                    logger.warning(
+                        "cannot reach the MQTT broker at %s:%s: %s",
+                        settings.mqtt_host,
+                        settings.mqtt_port,
+                        exc,
+                    )
+            except Exception:
+                # A bug must not end ingest for good: log it loudly and start over.
+                self.counters["crashes"] += 1
+                logger.exception("the MQTT ingest loop failed; restarting it")
+            finally:
+                self.connected = False
+                self._client = None
+            delay = self._backoff.next_delay()
+            logger.info("reconnecting to the MQTT broker in %.1f s", delay)
+            await asyncio.sleep(delay)
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        """Serve one broker connection, until it fails or the task is cancelled."""
+        filters = [shared(topic, self._settings.mqtt_shared_group) for topic in hub_subscriptions()]
+        try:
+            async with ConsumingSession(
+                client,
+                filters,
+                functools.partial(self._consume, client),
+                timeout=self._mqtt_timeout,
+                name="hub-ingest",
+            ) as session:
+                await client.publish(
+                    HUB_STATUS_TOPIC,
+                    HubStatus(state="online").model_dump_json(),
+                    qos=1,
+                    retain=True,
+                )
+                self._client = client
+                self.connected = True
+                self.counters["connects"] += 1
+                self._backoff.reset()
+                logger.info(
+                    "hub connected to MQTT at %s:%s",
+                    self._settings.mqtt_host,
+                    self._settings.mqtt_port,
+                )
+                for edge_id in await asyncio.to_thread(self._store.edges_with_devices):
+                    await self._publish_registry(client, edge_id)
+                await session.serve()
+        except asyncio.CancelledError:
+            # A clean disconnect does not fire the last will: say offline ourselves.
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                await client.publish(
+                    HUB_STATUS_TOPIC,
+                    HubStatus(state="offline").model_dump_json(),
+                    qos=1,
+                    retain=True,
+                    timeout=_OFFLINE_PUBLISH_TIMEOUT,
+                )
+            raise
+
+    async def _consume(self, client: aiomqtt.Client, messages: SessionMessages) -> None:
+        # The backlog of a kept session arrives from CONNACK on, subscribed or not.
+        while True:
+            batch = [await anext(messages)]
+            while len(batch) < self._settings.ingest_batch_max and len(messages) > 0:
+                batch.append(await anext(messages))
+            await self._handle_batch(client, batch)
+
+    async def publish_registry(self, edge_id: str) -> None:
+        """Publish an edge's DeviceRegistry now, if connected (else it goes on reconnect)."""
+        client = self._client
+        if client is None:
+            return
+        try:
+            await self._publish_registry(client, edge_id)
+        except aiomqtt.MqttError as exc:
+            logger.warning("could not publish the device registry of edge %s: %s", edge_id, exc)
+
+    async def _publish_registry(self, client: aiomqtt.Client, edge_id: str) -> None:
+        registry = await asyncio.to_thread(self._store.device_registry, edge_id)
+        await client.publish(
+            edge_topic(edge_id, EdgeChannel.DEVICES),
+            registry.model_dump_json(),
+            qos=1,
+            retain=True,
+        )
+        self.counters["registries_published"] += 1
+
+    async def _handle_batch(self, client: aiomqtt.Client, messages: list[aiomqtt.Message]) -> None:
+        received_at = self._clock()
+        self.counters["messages"] += len(messages)
+        self.counters["batches"] += 1
+        statuses: list[StatusMessage] = []
+        alerts: list[Alert] = []
+        telemetry: list[TelemetryMessage] = []
+        acks: dict[str, list[str]] = defaultdict(list)
+        for message in messages:
+            parsed = parse_uplink(
+                message.topic.value,
+                message.payload,
+                max_payload_bytes=self._settings.max_payload_bytes,
+            )
+            match parsed:
+                case AlertMessage(alert=alert):
+                    alerts.append(alert)
+                case StatusMessage():
+                    statuses.append(parsed)
+                case TelemetryMessage():
+                    telemetry.append(parsed)
+                case RejectedMessage():
+                    self._reject(parsed)
+                    if parsed.alert_id is not None and parsed.edge_id is not None:
+                        acks[parsed.edge_id].append(parsed.alert_id)
+
+        for status in statuses:
+            await self._record_status(client, status, received_at)
+        if alerts:
+            result = await self._commit(alerts, received_at)
+            if result is not None:
+                # Events first: they describe what is committed, whatever becomes of the acks.
+                self._events.publish_all(events_of(result))
+                self.feedback.notify_all(result.cases_joined_by(self._settings.feedback_kinds))
+                for edge_id, ids in result.ack_ids_by_edge().items():
+                    acks[edge_id].extend(ids)
+        for edge_id, ids in acks.items():
+            await client.publish(
+                edge_topic(edge_id, EdgeChannel.ACK), AlertAck(ids=ids).model_dump_json(), qos=1
+            )
+            self.counters["acks_published"] += 1
+        for points in telemetry:
+            for sink in self.telemetry_sinks:
+                sink(points.batch)
+            await self._record_telemetry(points)
+
+    def _reject(self, rejected: RejectedMessage) -> None:
+        self.counters[f"rejected.{rejected.reason}"] += 1
+        logger.warning(
+            "rejected a message on %s (edge %s, device %s): %s: %s; payload starts %r",
+            rejected.topic,
+            rejected.edge_id,
+            rejected.device_id,
+            rejected.reason,
+            rejected.detail,
+            rejected.payload_head,
+        )
+
+    async def _commit(self, alerts: list[Alert], received_at: datetime) -> IngestResult | None:
+        attempt = 0
+        while True:
+            try:
+                result = await asyncio.to_thread(self._store.ingest_alerts, alerts, received_at)
+                break
+            except OperationalError as exc:
+                if attempt == len(_COMMIT_RETRY_DELAYS):
+                    self.counters["commit_failed"] += 1
+                    logger.error(
+                        "could not store %d alerts, leaving them unacknowledged: %s",
+                        len(alerts),
+                        exc.orig,
+                    )
+                    return None
+                logger.warning("storing %d alerts failed, retrying: %s", len(alerts), exc.orig)
+                await asyncio.sleep(_COMMIT_RETRY_DELAYS[attempt])
+                attempt += 1
+            except SQLAlchemyError:
+                # Not transient: some alert in the batch cannot be stored. Store the others.
+                logger.exception("storing a batch of %d alerts failed", len(alerts))
+                result = await self._commit_one_by_one(alerts, received_at)
+                break
+        self.counters["alerts_new"] += len(result.new)
+        self.counters["alerts_duplicate"] += len(result.duplicates)
+        self.counters["alerts_silenced"] += len(result.silenced)
+        for rejected in result.rejected:
+            self.counters[f"rejected.{rejected.reason}"] += 1
+            logger.warning(
+                "rejected alert %s from edge %s: %s (device %s)",
+                rejected.alert.id,
+                rejected.alert.edge_id,
+                rejected.reason,
+                rejected.alert.device_id,
+            )
+        return result
+
+    async def _commit_one_by_one(self, alerts: list[Alert], received_at: datetime) -> IngestResult:
+        results: list[IngestResult] = []
+        for alert in alerts:
+            try:
+                results.append(
+                    await asyncio.to_thread(self._store.ingest_alerts, [alert], received_at)
+                )
+            except SQLAlchemyError as exc:
+                logger.error(
+                    "alert %s from edge %s cannot be stored: %s", alert.id, alert.edge_id, exc
+                )
+                results.append(
+                    IngestResult(rejected=[RejectedAlert(AlertRef.of(alert), "unstorable")])
+                )
+        return IngestResult.merge(results)
+
+    async def _record_status(
+        self, client: aiomqtt.Client, message: StatusMessage, received_at: datetime
+    ) -> None:
+        self.counters["status"] += 1
+        try:
+            changed = await asyncio.to_thread(
+                self._store.record_edge_status, message.status, received_at
+            )
+        except SQLAlchemyError as exc:
+            self.counters["status_failed"] += 1
+            logger.error("could not record the status of edge %s: %s", message.edge_id, exc)
+            return
+        for edge_id in sorted(changed):
+            await self._publish_registry(client, edge_id)
+
+    async def _record_telemetry(self, message: TelemetryMessage) -> None:
+        try:
+            applied = await asyncio.to_thread(self._store.record_telemetry, message.batch)
+        except SQLAlchemyError as exc:
+            # Telemetry is best effort: the next batch carries newer readings anyway.
+            self.counters["telemetry_failed"] += 1
+            logger.warning("could not record telemetry of edge %s: %s", message.edge_id, exc)
+            return
+        self.counters["telemetry_points"] += applied

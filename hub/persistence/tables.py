@@ -1,0 +1,539 @@
+"""The hub's tables as typed ORM models, one per record kind.
+
+The schema itself is created and upgraded only by the Alembic migrations in
+``hub/persistence/migrations``; ``tests/hub/test_migrations.py`` checks that they match these
+models.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+ID_LENGTH = 64
+
+
+ENUM_LENGTH = 32
+
+
+LOCATION_LENGTH = 256
+
+
+NAME_LENGTH = 128
+
+
+TOKEN_HASH_LENGTH = 64
+
+
+PASSWORD_HASH_LENGTH = 160
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp, always read back as an aware UTC ``datetime``.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so UTC is stored without an
+    offset and the offset is put back on read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive datetimes and convert to UTC before storing."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: pass a timezone-aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return an aware UTC datetime."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+"""Constraint names spelled out, so that migrations can name what they create and drop."""
+
+
+class Base(DeclarativeBase):
+    """Base of the hub's tables."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class DeviceRow(Base):
+    """A registered device."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    location: Mapped[str] = mapped_column(String(LOCATION_LENGTH))
+    edge_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    zigbee_name: Mapped[str | None] = mapped_column(String(LOCATION_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_readings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class CaseRow(Base):
+    """One problem (a device and an alert kind) from its first alert until it is resolved."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(ENUM_LENGTH), index=True)
+    kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    priority: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_alert_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    alert_count: Mapped[int] = mapped_column(Integer)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
+    open_key: Mapped[str | None] = mapped_column(String(2 * ID_LENGTH + 1), unique=True)
+    """The correlation key while the case is active, NULL once resolved: the unique index is
+    what keeps racing hub workers from opening two cases for one incident."""
+    # Case management (issue 6): correlation, lifecycle, resolution.
+    correlation_key: Mapped[str] = mapped_column(String(2 * ID_LENGTH + 1), index=True)
+    """The incident's key for good (``hub.correlation``): how a recurrence finds it to reopen."""
+    category: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    rule: Mapped[str | None] = mapped_column(String(ENUM_LENGTH))
+    place: Mapped[str | None] = mapped_column(String(LOCATION_LENGTH))
+    assignee: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    """The lead member of the team (its first duty's responder), kept for queries and scoping."""
+    team: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    """The responders the case is dispatched to, one per duty (``hub.dispatch.Assignment``)."""
+    resolution: Mapped[str | None] = mapped_column(String(ENUM_LENGTH))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When a person first took the case on (acknowledged or accepted it)."""
+    declined: Mapped[list[str]] = mapped_column(JSON)
+    """Responders who declined the case: it is not dispatched to them again."""
+    site_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    grid_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    escalation_level: Mapped[int] = mapped_column(Integer)
+    """0 = the community; raised each time a deadline passes (``hub.supervision``)."""
+
+
+class AlertRow(Base):
+    """An alert exactly as an edge sent it, with the case it joined."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    state: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    severity: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    location: Mapped[str | None] = mapped_column(String(LOCATION_LENGTH))
+    reason: Mapped[dict[str, Any]] = mapped_column(JSON)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+
+
+class CaseEventRow(Base):
+    """One line of a case's append-only history."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    action: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    alert_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+
+
+class EdgeRow(Base):
+    """The last status an edge reported."""
+
+    __tablename__ = "edges"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    state: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    outbox_depth: Mapped[int] = mapped_column(Integer)
+    counters: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
+class HouseholdRow(Base):
+    """A home, with the hash of the secret token of its resident page."""
+
+    __tablename__ = "households"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    location: Mapped[str] = mapped_column(String(LOCATION_LENGTH))
+    token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), unique=True)
+    """Hex SHA-256 of the access token; the token itself is never stored."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HouseholdDeviceRow(Base):
+    """An SOS button of a household; a button belongs to at most one household."""
+
+    __tablename__ = "household_devices"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+
+
+class CaseMemberRow(Base):
+    """A device and alert kind that joined a case: a case lists all its evidence."""
+
+    __tablename__ = "case_members"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True, index=True)
+    kind: Mapped[str] = mapped_column(String(ENUM_LENGTH), primary_key=True)
+    first_alert_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_alert_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    alert_count: Mapped[int] = mapped_column(Integer)
+
+
+class CaseTimerRow(Base):
+    """A deadline of a case (``hub.supervision``); fired once, by whichever hub worker
+    sets ``fired_at`` first."""
+
+    __tablename__ = "case_timers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    assignee: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class NotificationRow(Base):
+    """A case notice waiting for (or past) delivery to a webhook or MQTT (``hub.notify``)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    target: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    """NULL once delivered or given up."""
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """A worker delivering it holds it until then; after that another may try."""
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SiteRow(Base):
+    """A community (``hub.roster.Site``); its devices are those of its edges."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    timezone: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    edge_ids: Mapped[list[str]] = mapped_column(JSON)
+
+
+class GridRow(Base):
+    """A grid (网格) of a site: the places it covers."""
+
+    __tablename__ = "grids"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    places: Mapped[list[str]] = mapped_column(JSON)
+
+
+class ResponderRow(Base):
+    """A person cases are dispatched to, with the grids covered and the on-call shifts."""
+
+    __tablename__ = "responders"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    role: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    grid_ids: Mapped[list[str]] = mapped_column(JSON)
+    shifts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean)
+
+
+class SilenceRow(Base):
+    """A maintenance window or fire drill (``hub.silences``): who set it, from, until, why."""
+
+    __tablename__ = "silences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    target: Mapped[str] = mapped_column(String(LOCATION_LENGTH))
+    kinds: Mapped[list[str]] = mapped_column(JSON)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    """When it ends; moved earlier when someone ends it early."""
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditEntryRow(Base):
+    """One link of the hash-chained audit trail (``hub.audit``); never updated."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    action: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    """No foreign key on purpose: the trail outlives anything it mentions."""
+    alert_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    actor: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH))
+    hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH))
+
+
+class AuditHeadRow(Base):
+    """The one row naming the chain's last entry; locked by every append (serialises them)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH))
+
+
+class UserRow(Base):
+    """A person who signs in: an operator, a responder or an admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    display_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    role: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    sites: Mapped[list[str] | None] = mapped_column(JSON)
+    """The sites the user may see; NULL means every site."""
+    password_hash: Mapped[str] = mapped_column(String(PASSWORD_HASH_LENGTH))
+    """``scrypt$N$r$p$salt$hash`` (see ``hub.auth``); the password itself is never stored."""
+    disabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TokenRow(Base):
+    """A bearer token: a user's sign-in session, or an API token for a script or an edge."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), unique=True)
+    """Hex SHA-256 of the token; the token itself is never stored."""
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    """The user a session or personal token acts for; NULL for a standalone API token."""
+    role: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    sites: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AccessSiteRow(Base):
+    """A site's door access: its edge, time zone, credential hash key and allow-list version."""
+
+    __tablename__ = "access_sites"
+
+    edge_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    timezone: Mapped[str] = mapped_column(String(ID_LENGTH))
+    hash_key: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH))
+    """Hex HMAC key of the site's credential hashes; sent only to the site's edge."""
+    version: Mapped[int] = mapped_column(Integer)
+    """The newest allow-list version of the site's edge (``access_sync_items.version``)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AccessDoorRow(Base):
+    """A door of a site, with its readers, contact and timers (``devices.access.DoorConfig``)."""
+
+    __tablename__ = "access_doors"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    edge_id: Mapped[str] = mapped_column(ForeignKey("access_sites.edge_id"), index=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AccessScheduleRow(Base):
+    """Named weekly time windows (``devices.access.TimeWindow``), e.g. weekdays 07:00-19:00."""
+
+    __tablename__ = "access_schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    windows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class AccessGroupRow(Base):
+    """People who may open some doors of a site, always or on a schedule."""
+
+    __tablename__ = "access_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    edge_id: Mapped[str] = mapped_column(ForeignKey("access_sites.edge_id"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    door_ids: Mapped[list[str]] = mapped_column(JSON)
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("access_schedules.id"))
+
+
+class AccessPersonRow(Base):
+    """A resident or member of staff of a site, possibly of a household."""
+
+    __tablename__ = "access_people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    edge_id: Mapped[str] = mapped_column(ForeignKey("access_sites.edge_id"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AccessMembershipRow(Base):
+    """A person in a group."""
+
+    __tablename__ = "access_memberships"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("access_people.id"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("access_groups.id"), primary_key=True, index=True
+    )
+
+
+class AccessCredentialRow(Base):
+    """A card or PIN, known only by its keyed hash (``devices.access.credential_hash``)."""
+
+    __tablename__ = "access_credentials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("access_people.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), unique=True)
+    label: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AccessSyncItemRow(Base):
+    """One versioned allow-list item of an edge, as last sent; no body: deleted (tombstone)."""
+
+    __tablename__ = "access_sync_items"
+
+    edge_id: Mapped[str] = mapped_column(ForeignKey("access_sites.edge_id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(2 * ID_LENGTH), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, index=True)
+    body: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    """SQL NULL, not JSON null, for a tombstone, so that snapshots can leave them out."""
+
+
+class AccessEventRow(Base):
+    """One access log record from an edge: a decision or a door event."""
+
+    __tablename__ = "access_events"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    door_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    reader_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    credential_id: Mapped[int | None] = mapped_column(Integer)
+    person_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    reason: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    fingerprint: Mapped[str | None] = mapped_column(String(TOKEN_HASH_LENGTH))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EvidenceBlobRow(Base):
+    """One stored picture, by its SHA-256: the same bytes are kept once, however often sent."""
+
+    __tablename__ = "evidence_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EvidenceRow(Base):
+    """A camera alert's picture (clean or annotated), by the id the edge gave it.
+
+    ``alert_id`` is not a foreign key on purpose: a picture travels on its own topic and may
+    be stored before its alert; the alert's case is found by joining at read time.
+    """
+
+    __tablename__ = "evidence"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    edge_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    device_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    variant: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Indexed for retention: pictures by age, and "does any picture still name this blob".
+    sha256: Mapped[str] = mapped_column(ForeignKey("evidence_blobs.sha256"), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ReadingHistoryRow(Base):
+    """Readings of one device at one instant, kept for the console (pruned by age).
+
+    The key (device, event time) makes a re-sent batch harmless and is the index the console's
+    "readings around this case" query walks. No foreign key to ``devices``: readings of a device
+    registered later are kept, and pruning never has to look elsewhere.
+    """
+
+    __tablename__ = "reading_history"
+
+    device_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True, index=True)
+    edge_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    readings: Mapped[dict[str, float | bool]] = mapped_column(JSON)

@@ -1,0 +1,171 @@
+"""The resident's one-touch page, outside ``/api/v1``: ``/r/<token>``.
+
+Three routes, all opened by the household's secret token (an unknown or rotated token is a
+bare 404): the page itself, the SOS press, and the status the page polls. A press becomes an
+``Alert`` ingested through the same repository method as an edge's alerts, so it opens or
+joins the household's case exactly as a button press does; the decisions (stage, throttle,
+the alert itself) live in ``hub.resident``. The token never reaches a log line from here.
+"""
+
+import asyncio
+import html
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from hub.api import ClockDep, EventsDep, IngestDep, StoreDep
+from hub.live.events import events_of
+from hub.residents.rules import (
+    RESIDENT_PREFIX,
+    ResidentStage,
+    SosThrottle,
+    token_hash,
+    web_sos_alert,
+)
+from hub.residents.views import HouseholdView, ResidentStatus
+
+resident_router = APIRouter(prefix=RESIDENT_PREFIX, tags=["resident"])
+
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+"""The page and its answers are private to the household: never cached, never referred."""
+
+POLL_SECONDS = 3
+
+STAGE_TEXT: dict[ResidentStage, tuple[str, str, str]] = {
+    ResidentStage.NONE: ("按下按钮求助", "Press the button for help", "#5b6770"),
+    ResidentStage.RECEIVED: ("已收到", "Received", "#b26a00"),
+    ResidentStage.CASE_OPENED: ("已立案", "Case opened", "#c62828"),
+    ResidentStage.ACKNOWLEDGED: ("有人正在赶来", "Someone is coming", "#1565c0"),
+    ResidentStage.RESOLVED: ("已处理", "Resolved", "#2e7d32"),
+}
+"""What each stage reads, in Chinese and English, and its colour."""
+
+
+def get_throttle(request: Request) -> SosThrottle:
+    """Return the app's SOS press throttle."""
+    throttle: SosThrottle = request.app.state.sos_throttle
+    return throttle
+
+
+async def get_household(token: str, request: Request) -> HouseholdView:
+    """Return the household the path's token opens, or raise NotFoundError (404)."""
+    store = request.app.state.store
+    household: HouseholdView = await asyncio.to_thread(store.household_by_token, token_hash(token))
+    return household
+
+
+HouseholdDep = Annotated[HouseholdView, Depends(get_household)]
+ThrottleDep = Annotated[SosThrottle, Depends(get_throttle)]
+
+
+@resident_router.get("/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def resident_page(household: HouseholdDep, store: StoreDep) -> HTMLResponse:
+    """Serve the household's phone page: one big SOS button and the request's status."""
+    status = await asyncio.to_thread(store.household_status, household)
+    return HTMLResponse(render_page(household.name, status), headers=NO_STORE)
+
+
+@resident_router.post("/{token}/sos", include_in_schema=False)
+async def resident_sos(
+    household: HouseholdDep,
+    store: StoreDep,
+    events: EventsDep,
+    ingest: IngestDep,
+    throttle: ThrottleDep,
+    clock: ClockDep,
+) -> ResidentStatus:
+    """Raise an SOS for the household (at most one alert per 2 s) and return its status."""
+    now = clock()
+    if throttle.admit(household.id, now):
+        device = await asyncio.to_thread(store.household_sos_device, household)
+        alert = web_sos_alert(uuid.uuid4().hex, device.id, device.location, now)
+        result = await asyncio.to_thread(store.ingest_alerts, [alert], now)
+        events.publish_all(events_of(result))
+        if ingest is not None:
+            ingest.feedback.notify_all(result.cases_opened)
+    return await asyncio.to_thread(store.household_status, household)
+
+
+@resident_router.get("/{token}/status", include_in_schema=False)
+async def resident_status(household: HouseholdDep, store: StoreDep) -> ResidentStatus:
+    """Return the stage of the household's most recent SOS case."""
+    return await asyncio.to_thread(store.household_status, household)
+
+
+def _stage_script_table() -> str:
+    rows = ",".join(
+        f'"{stage.value}":["{zh}","{en}","{colour}"]'
+        for stage, (zh, en, colour) in STAGE_TEXT.items()
+    )
+    return "{" + rows + "}"
+
+
+def render_page(name: str, status: ResidentStatus) -> str:
+    """Return the page's HTML: self-contained, no external assets, readable on a phone."""
+    zh, en, colour = STAGE_TEXT[status.stage]
+    return _PAGE.format(
+        name=html.escape(name),
+        zh=zh,
+        en=en,
+        colour=colour,
+        stages=_stage_script_table(),
+        poll_ms=POLL_SECONDS * 1000,
+    )
+
+
+_PAGE = """<!doctype html>
+<html lang="zh">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>SOS · {name}</title>
+<style>
+body {{ margin: 0; font-family: system-ui, sans-serif; background: #f4f4f4; color: #222;
+  display: flex; flex-direction: column; align-items: center; text-align: center; }}
+h1 {{ font-size: 1.6rem; margin: 1.2rem 1rem 0.4rem; }}
+#sos {{ width: 70vmin; height: 70vmin; max-width: 320px; max-height: 320px; margin: 1.5rem;
+  border-radius: 50%; border: 0.5rem solid #fff; background: #d32f2f; color: #fff;
+  font-size: 3.2rem; font-weight: bold; box-shadow: 0 0.4rem 1.2rem rgba(0,0,0,0.35);
+  cursor: pointer; }}
+#sos:active {{ background: #9a0007; }}
+#sos small {{ display: block; font-size: 1.1rem; font-weight: normal; }}
+#status {{ margin: 0 1rem 2rem; padding: 1rem 1.5rem; border-radius: 1rem; color: #fff;
+  background: {colour}; font-size: 1.6rem; min-width: 60vw; }}
+#status span {{ display: block; font-size: 1.1rem; }}
+</style>
+</head>
+<body>
+<h1>{name}</h1>
+<button id="sos" type="button" aria-label="SOS 紧急求助">SOS<small>紧急求助 · Help</small></button>
+<div id="status" role="status" aria-live="assertive">
+<strong id="zh">{zh}</strong><span id="en">{en}</span>
+</div>
+<script>
+(function () {{
+  var stages = {stages};
+  var base = window.location.pathname.replace(/\\/$/, "");
+  function show(stage) {{
+    var t = stages[stage] || stages["none"];
+    document.getElementById("zh").textContent = t[0];
+    document.getElementById("en").textContent = t[1];
+    document.getElementById("status").style.background = t[2];
+  }}
+  function refresh(response) {{
+    if (response.ok) {{ response.json().then(function (s) {{ show(s.stage); }}); }}
+  }}
+  function poll() {{
+    fetch(base + "/status", {{cache: "no-store"}}).then(refresh, function () {{}});
+  }}
+  document.getElementById("sos").addEventListener("click", function () {{
+    show("received");
+    fetch(base + "/sos", {{method: "POST"}}).then(refresh, function () {{}});
+  }});
+  setInterval(poll, {poll_ms});
+}})();
+</script>
+</body>
+</html>
+"""

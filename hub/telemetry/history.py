@@ -1,0 +1,175 @@
+"""Recent readings kept by the hub itself, so the console can chart them with no InfluxDB at all.
+
+Why a bounded database table and not an in-memory ring: the console's most useful chart is
+"the readings around this incident", which is often looked at hours later, after a hub
+restart, or by a second hub worker sharing the same PostgreSQL. A table survives all three; a
+ring would be empty after a restart and different in each worker. It is bounded by age
+(``history_retention_hours``, pruned by the writer) and the writer's queue is bounded in
+memory (``history_queue_max``, oldest dropped and counted), so it cannot grow without limit.
+
+Writes happen off the ingest path: the ingest loop hands each ``TelemetryBatch`` to
+``ReadingHistory.submit`` (no I/O, no waiting), and a ``BatchWorker`` thread inserts batches
+of up to 1,000 readings per short transaction. A reading re-sent with the same device and
+event time is stored once (``INSERT … ON CONFLICT DO NOTHING``).
+"""
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import AwareDatetime
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from devices.messages import TelemetryBatch
+from hub.http.views import View
+from hub.persistence.engine import SQLITE_WRITE_OPTION
+from hub.persistence.tables import ReadingHistoryRow
+from hub.store import Clock, utc_now
+from hub.telemetry.writer import BatchWorker, TelemetryItem, telemetry_items
+
+logger = logging.getLogger(__name__)
+
+MAX_SAMPLES = 20_000
+"""The most readings one history query returns."""
+
+
+class ReadingSample(View):
+    """What one device reported at one moment."""
+
+    device_id: str
+    ts: AwareDatetime
+    readings: dict[str, float | bool]
+
+
+def incident_window(
+    opened_at: datetime,
+    last_alert_at: datetime,
+    now: datetime,
+    *,
+    before: timedelta = timedelta(minutes=30),
+    after: timedelta = timedelta(minutes=30),
+) -> tuple[datetime, datetime]:
+    """Return the time span to chart around a case: from before it opened to after its last alert.
+
+    The end never lies in the future: a chart of a live incident ends now.
+    """
+    return opened_at - before, min(now, last_alert_at + after)
+
+
+def history_rows(items: Iterable[TelemetryItem]) -> list[dict[str, Any]]:
+    """Return table rows for the items, one per (device, event time), readings merged in order."""
+    rows: dict[tuple[str, datetime], dict[str, Any]] = {}
+    for edge_id, point in items:
+        readings = point.readings.present()
+        if not readings:
+            continue
+        key = (point.device_id, point.ts)
+        row = rows.setdefault(
+            key, {"device_id": point.device_id, "ts": point.ts, "edge_id": edge_id, "readings": {}}
+        )
+        row["readings"].update(readings)
+    return list(rows.values())
+
+
+class ReadingHistory:
+    """The ``reading_history`` table: fed from the ingest loop, written by its own thread."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        retention: timedelta,
+        capacity: int = 50_000,
+        clock: Clock = utc_now,
+        batch_size: int = 1000,
+        flush_seconds: float = 0.5,
+        prune_every: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self._engine = engine
+        self._write_engine = engine.execution_options(**{SQLITE_WRITE_OPTION: True})
+        self._retention = retention
+        self._clock = clock
+        self._prune_every = prune_every
+        self._last_prune: datetime | None = None
+        self.worker: BatchWorker[TelemetryItem] = BatchWorker(
+            "console-history",
+            self._flush,
+            batch_size=batch_size,
+            flush_seconds=flush_seconds,
+            capacity=capacity,
+            # A lost connection or a lock is worth retrying; any other database error is this
+            # batch's own (a value the column refuses) and drops it.
+            retry_on=(OperationalError,),
+            drop_on=(SQLAlchemyError,),
+        )
+
+    def submit(self, batch: TelemetryBatch) -> None:
+        """Queue a batch's readings without waiting (called on the ingest loop)."""
+        self.worker.submit(telemetry_items(batch))
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self.worker.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Store what is queued, then stop the writer thread."""
+        self.worker.stop(timeout)
+
+    def _insert(self) -> Any:
+        # Both dialects spell INSERT ... ON CONFLICT the same way, from different modules.
+        if self._engine.dialect.name == "postgresql":
+            return postgresql.insert(ReadingHistoryRow)
+        return sqlite.insert(ReadingHistoryRow)
+
+    def _flush(self, items: list[TelemetryItem]) -> None:
+        rows = history_rows(items)
+        if rows:
+            with Session(self._write_engine) as session, session.begin():
+                session.execute(self._insert().on_conflict_do_nothing(), rows)
+        now = self._clock()
+        if self._last_prune is None or now - self._last_prune >= self._prune_every:
+            self.prune(now)
+            self._last_prune = now
+
+    def prune(self, now: datetime) -> int:
+        """Delete readings older than the retention; return how many went."""
+        with Session(self._write_engine) as session, session.begin():
+            result = session.execute(
+                delete(ReadingHistoryRow).where(ReadingHistoryRow.ts < now - self._retention)
+            )
+        removed: int = result.rowcount  # type: ignore[attr-defined]  # a CursorResult
+        if removed:
+            logger.info("pruned %d readings older than %s", removed, self._retention)
+        return removed
+
+    def readings(
+        self,
+        device_ids: Iterable[str],
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int = MAX_SAMPLES,
+    ) -> list[ReadingSample]:
+        """Return the readings of these devices between start and end, oldest first."""
+        ids = sorted(set(device_ids))
+        if not ids:
+            return []
+        with Session(self._engine) as session, session.begin():
+            rows = session.scalars(
+                select(ReadingHistoryRow)
+                .where(
+                    ReadingHistoryRow.device_id.in_(ids),
+                    ReadingHistoryRow.ts >= start,
+                    ReadingHistoryRow.ts <= end,
+                )
+                .order_by(ReadingHistoryRow.ts, ReadingHistoryRow.device_id)
+                .limit(limit)
+            ).all()
+            return [
+                ReadingSample(device_id=row.device_id, ts=row.ts, readings=dict(row.readings))
+                for row in rows
+            ]

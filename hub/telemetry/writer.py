@@ -1,0 +1,369 @@
+"""Readings out of the hub, off the ingest path: a bounded batch worker and the InfluxDB writer.
+
+Every reading an edge forwards (``TelemetryBatch``) is handed to a ``BatchWorker`` by the MQTT
+ingest loop. Handing over never waits and never does I/O: it appends to a bounded in-memory
+buffer (``SendBuffer``) under a lock and returns. The worker's own thread takes batches out,
+writes them, and on failure puts the batch back at the head and waits a jittered, growing
+pause before trying again. While the server is down the buffer fills up to its bound; beyond
+it the OLDEST points are dropped (the freshest readings are worth more to an operator) and
+counted under ``points_dropped``.
+
+``InfluxLineWriter`` is the InfluxDB side: influxdb-client's synchronous write API (we do the
+batching and retrying ourselves, so memory stays bounded and drops are counted), one measurement
+``reading`` with tags ``device_id`` and ``edge_id`` and one field per reading (numbers as
+floats, flags as booleans), millisecond timestamps at the reading's event time. Any server of
+the InfluxDB v2 write API accepts it (InfluxDB 2.x/3.x, VictoriaMetrics).
+
+Errors: ``TelemetryWriteError`` wraps whatever the client library raises.
+"""
+
+import logging
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from typing import Generic, Protocol, TypeVar, cast
+
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.domain.write_precision import WritePrecision
+from influxdb_client.rest import ApiException
+
+from devices.messages import TelemetryBatch, TelemetryPoint
+from hub.ingest.link import ReconnectBackoff
+
+logger = logging.getLogger(__name__)
+
+MEASUREMENT = "reading"
+"""The InfluxDB measurement every reading is written to (the Grafana dashboard queries it)."""
+TAG_KEYS = ("device_id", "edge_id")
+"""The tags of each point."""
+
+T = TypeVar("T")
+
+
+class TelemetryWriteError(Exception):
+    """A batch could not be written; it is kept and retried."""
+
+
+class TelemetryRejectedError(Exception):
+    """The server refused a batch as invalid: retrying cannot help, so it is dropped."""
+
+
+class SendBuffer(Generic[T]):
+    """A bounded FIFO that drops its oldest items when full; plain state, no I/O, no locking."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("a send buffer must hold at least one item")
+        self.capacity = capacity
+        self._items: deque[T] = deque()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def offer(self, items: Iterable[T]) -> int:
+        """Append items at the tail; return how many of the oldest were dropped to make room."""
+        self._items.extend(items)
+        return self._trim()
+
+    def take(self, count: int) -> list[T]:
+        """Remove and return up to ``count`` items from the head."""
+        taken: list[T] = []
+        while self._items and len(taken) < count:
+            taken.append(self._items.popleft())
+        return taken
+
+    def give_back(self, items: list[T]) -> int:
+        """Put a failed batch back at the head; return how many oldest items were dropped."""
+        self._items.extendleft(reversed(items))
+        return self._trim()
+
+    def _trim(self) -> int:
+        dropped = 0
+        while len(self._items) > self.capacity:
+            self._items.popleft()
+            dropped += 1
+        return dropped
+
+
+class BatchWorker(Generic[T]):
+    """Hands items to ``flush`` in batches from its own thread; ``submit`` never waits.
+
+    ``flush`` receives at most ``batch_size`` items and raises one of ``retry_on`` when they
+    could not be delivered: the batch is put back and retried after a backoff pause. It raises
+    anything else when the batch itself is bad (``drop_on`` names the expected kinds, logged
+    without a traceback): a poison batch must not block the rest, so it is dropped and
+    counted. A partial batch waits at most ``flush_seconds``. Counters: ``points_queued``,
+    ``points_written``, ``points_dropped``, ``batches_written``, ``write_failures``,
+    ``batches_rejected``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        flush: Callable[[list[T]], None],
+        *,
+        batch_size: int,
+        flush_seconds: float,
+        capacity: int,
+        retry_on: tuple[type[Exception], ...],
+        drop_on: tuple[type[Exception], ...] = (),
+        backoff: ReconnectBackoff | None = None,
+    ) -> None:
+        self.name = name
+        self._drop_on = drop_on
+        self._flush = flush
+        self._batch_size = batch_size
+        self._flush_seconds = flush_seconds
+        self._retry_on = retry_on
+        self._backoff = backoff or ReconnectBackoff(initial=0.5, maximum=30.0)
+        self._buffer: SendBuffer[T] = SendBuffer(capacity)
+        self._lock = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._counters: Counter[str] = Counter()
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Return a snapshot of the counters."""
+        with self._lock:
+            return dict(self._counters)
+
+    @property
+    def buffered(self) -> int:
+        """Return how many items wait to be written."""
+        with self._lock:
+            return len(self._buffer)
+
+    def submit(self, items: Iterable[T]) -> None:
+        """Queue items without waiting; when the buffer is full the oldest are dropped."""
+        items = list(items)
+        if not items:
+            return
+        with self._lock:
+            self._counters["points_queued"] += len(items)
+            dropped = self._buffer.offer(items)
+            self._counters["points_dropped"] += dropped
+            if len(self._buffer) >= self._batch_size:
+                self._lock.notify()
+        if dropped:
+            logger.warning("%s: buffer full, dropped the %d oldest points", self.name, dropped)
+
+    def start(self) -> None:
+        """Start the worker thread."""
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread after one last attempt to write what is buffered."""
+        with self._lock:
+            self._stopping = True
+            self._lock.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.warning("%s: did not stop within %.1f s", self.name, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                # Wait for a full batch, the flush interval, or the stop signal.
+                deadline = time.monotonic() + self._flush_seconds
+                while not self._stopping and len(self._buffer) < self._batch_size:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._lock.wait(remaining)
+                stopping = self._stopping
+                batch = self._buffer.take(self._batch_size)
+            if batch and not self._write(batch) and not stopping:
+                self._pause(self._backoff.next_delay())
+            if stopping:
+                self._drain_on_stop()
+                return
+
+    def _write(self, batch: list[T]) -> bool:
+        try:
+            self._flush(batch)
+        except self._retry_on as exc:
+            with self._lock:
+                self._counters["write_failures"] += 1
+                dropped = self._buffer.give_back(batch)
+                self._counters["points_dropped"] += dropped
+            logger.warning(
+                "%s: writing %d points failed, will retry: %s", self.name, len(batch), exc
+            )
+            return False
+        except Exception as exc:
+            # Anything else is this batch's own fault (or a bug): retrying would block every
+            # later reading behind it, so it is dropped, counted and logged, and the thread lives.
+            with self._lock:
+                self._counters["batches_rejected"] += 1
+                self._counters["points_dropped"] += len(batch)
+            if isinstance(exc, self._drop_on):
+                logger.error("%s: dropped a batch of %d points: %s", self.name, len(batch), exc)
+            else:
+                logger.exception("%s: dropped a batch of %d points", self.name, len(batch))
+            return True
+        with self._lock:
+            self._counters["points_written"] += len(batch)
+            self._counters["batches_written"] += 1
+        self._backoff.reset()
+        return True
+
+    def _pause(self, seconds: float) -> None:
+        with self._lock:
+            if not self._stopping:
+                self._lock.wait(seconds)
+
+    def _drain_on_stop(self) -> None:
+        # One attempt per remaining batch; what still fails is counted as dropped, not lost
+        # silently, and shutdown is not held up by a dead server.
+        while True:
+            with self._lock:
+                batch = self._buffer.take(self._batch_size)
+            if not batch:
+                return
+            if not self._write(batch):
+                with self._lock:
+                    left = len(self._buffer)
+                    self._buffer.take(left)
+                    self._counters["points_dropped"] += left
+                logger.warning("%s: stopped with %d points unwritten", self.name, left)
+                return
+
+
+TelemetryItem = tuple[str, TelemetryPoint]
+"""One point to write and the edge it came through; converted in the worker thread."""
+
+
+def telemetry_items(batch: TelemetryBatch) -> list[TelemetryItem]:
+    """Return a batch's points paired with their edge (cheap: runs on the ingest loop)."""
+    return [(batch.edge_id, point) for point in batch.points]
+
+
+def _escape_key(text: str) -> str:
+    # Line protocol: commas, equals signs and spaces in tag keys, tag values and field keys.
+    return text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def line_protocol(item: TelemetryItem) -> str | None:
+    """Return one point in InfluxDB line protocol, or None if it carries no reading.
+
+    Numbers are written as floats and flags as booleans: a field keeps one type per series,
+    so 21 and 21.5 must both be floats.
+    """
+    edge_id, point = item
+    fields = ",".join(
+        f"{_escape_key(name)}={_field_value(value)}"
+        for name, value in point.readings.present().items()
+    )
+    if not fields:
+        return None
+    tags = f"device_id={_escape_key(point.device_id)},edge_id={_escape_key(edge_id)}"
+    ts_ms = round(point.ts.timestamp() * 1000)
+    return f"{MEASUREMENT},{tags} {fields} {ts_ms}"
+
+
+def _field_value(value: float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(float(value))
+
+
+_REJECTED_STATUSES = frozenset({400, 413, 422})
+"""Answers saying the batch itself is invalid or too large: retrying the same batch cannot help.
+Others (401/403 until the token is fixed, 429, 5xx) are retried."""
+
+
+class LineWriter(Protocol):
+    """Where line-protocol records go."""
+
+    def write(self, lines: list[str]) -> None:
+        """Write the records, or raise ``TelemetryWriteError`` (retry) or
+        ``TelemetryRejectedError`` (drop)."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+class InfluxLineWriter:
+    """Writes line protocol to an InfluxDB v2 write API with influxdb-client, synchronously."""
+
+    def __init__(
+        self, url: str, token: str, org: str, bucket: str, *, timeout_seconds: float
+    ) -> None:
+        # retries=False: the worker owns retrying, so a dead server costs one timeout per
+        # attempt and the buffer, not the client, decides what is kept.
+        self._client = InfluxDBClient(
+            url=url, token=token, org=org, timeout=int(timeout_seconds * 1000), retries=False
+        )
+        self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
+        self._org = org
+        self._bucket = bucket
+
+    def write(self, lines: list[str]) -> None:
+        """Write the records or raise ``TelemetryWriteError``."""
+        try:
+            self._write_api.write(
+                bucket=self._bucket,
+                org=self._org,
+                record=lines,
+                write_precision=cast(WritePrecision, WritePrecision.MS),
+            )
+        except ApiException as exc:
+            if exc.status in _REJECTED_STATUSES:
+                raise TelemetryRejectedError(f"HTTP {exc.status}: {exc.body!r}") from exc
+            raise TelemetryWriteError(f"HTTP {exc.status}: {exc.reason}") from exc
+        except Exception as exc:  # urllib3's connection errors and timeouts
+            raise TelemetryWriteError(f"{type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        """Release the connection."""
+        # influxdb-client leaves these two unannotated.
+        self._write_api.close()  # type: ignore[no-untyped-call]
+        self._client.close()  # type: ignore[no-untyped-call]
+
+
+class TelemetryForwarder:
+    """Every reading to InfluxDB: ``submit`` from the ingest loop, writing in its own thread."""
+
+    def __init__(
+        self,
+        writer: LineWriter,
+        *,
+        batch_size: int = 1000,
+        flush_seconds: float = 1.0,
+        capacity: int = 100_000,
+        backoff: ReconnectBackoff | None = None,
+    ) -> None:
+        self._writer = writer
+        self.worker: BatchWorker[TelemetryItem] = BatchWorker(
+            "telemetry-influx",
+            self._flush,
+            batch_size=batch_size,
+            flush_seconds=flush_seconds,
+            capacity=capacity,
+            retry_on=(TelemetryWriteError,),
+            drop_on=(TelemetryRejectedError,),
+            backoff=backoff,
+        )
+
+    def _flush(self, items: list[TelemetryItem]) -> None:
+        lines = [line for item in items if (line := line_protocol(item)) is not None]
+        if lines:
+            self._writer.write(lines)
+
+    def submit(self, batch: TelemetryBatch) -> None:
+        """Queue a batch's readings without waiting (called on the ingest loop)."""
+        self.worker.submit(telemetry_items(batch))
+
+    def start(self) -> None:
+        """Start writing."""
+        self.worker.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Write what can still be written, then release the connection."""
+        self.worker.stop(timeout)
+        self._writer.close()
