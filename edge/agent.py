@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from devices.camera import check_cameras
 from devices.kinds import DeviceKind
-from devices.mqtt_link import Backoff, MqttEndpoint, checkpoint
+from devices.mqtt_link import Backoff, checkpoint
 from devices.observations import NativeAddress
 from devices.registry import Device
 from devices.site import SiteFile
@@ -102,24 +102,12 @@ class EdgeAgent:
             count=self._count,
             clock=clock,
         )
-        local = MqttEndpoint(
-            settings.local_mqtt_host,
-            settings.local_mqtt_port,
-            client_id=f"linli-edge-{self.edge_id}-local",
-            timeout_s=settings.mqtt_timeout_s,
-        )
-        hub = MqttEndpoint(
-            settings.hub_mqtt_host,
-            settings.hub_mqtt_port,
-            client_id=f"linli-edge-{self.edge_id}",
-            timeout_s=settings.mqtt_timeout_s,
-        )
         # Door access (edge.access): reader frames and door contacts in, its own hub link.
         self.access = AccessControl(
             edge_id=self.edge_id,
             store=AccessStore.open(settings.data_dir / ACCESS_FILE_NAME, settings.outbox_sync),
             outbox=self.outbox,
-            hub=hub.named(f"linli-edge-{self.edge_id}-access"),
+            hub=settings.hub_endpoint(self.edge_id, "access"),
             local=lambda: self.ingest.client,
             on_alerts=self.detection.announce,
             count=self._count,
@@ -132,7 +120,7 @@ class EdgeAgent:
         )
         telemetry = TelemetryBuffer(self._count)
         self.ingest = DeviceIngest(
-            local,
+            settings.local_endpoint(self.edge_id),
             directory=self.directory,
             detection=self.detection,
             access=self.access,
@@ -144,7 +132,7 @@ class EdgeAgent:
             backoff_rng=rng,
         )
         self.uplink = EdgeUplink(
-            hub,
+            settings.hub_endpoint(self.edge_id),
             settings,
             edge_id=self.edge_id,
             site_devices=self.site_devices,
@@ -169,7 +157,7 @@ class EdgeAgent:
                 {d.id: d for d in self.site_devices},
                 edge_id=self.edge_id,
                 data_dir=settings.data_dir,
-                hub=hub.named(f"linli-edge-{self.edge_id}-evidence"),
+                hub=settings.hub_endpoint(self.edge_id, "evidence"),
                 resend_after_s=settings.resend_after_s,
                 commit=self.detection.commit_camera_alerts,
                 seen=self.detection.camera_seen,
