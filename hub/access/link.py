@@ -41,8 +41,8 @@ from devices.topics import EdgeChannel, access_hub_subscriptions, edge_topic, pa
 from devices.transport import LOW_LATENCY
 from hub.access.repository import AccessStore
 from hub.ingest.link import ReconnectBackoff, payload_bytes
+from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
-from hub.store import Clock, utc_now
 
 logger = logging.getLogger(__name__)
 
