@@ -212,7 +212,7 @@ def main() -> None:
                 ),
                 args.paced,
             )
-            # Gas alarms correlate per room (hub.correlation): one case per boiler room.
+            # Gas alarms correlate per room (hub.cases.correlation): one case per boiler room.
             rooms = len({d.location for d in devices})
             wait_until(lambda: len(stack.get("/cases")) == rooms, what="one case per boiler room")
         finally:

@@ -19,31 +19,34 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from hub.access.routes import access_router
-from hub.api import router
+from hub.audit.routes import router as audit_router
 from hub.auth.repository import AuthStore
 from hub.auth.routes import auth_router, authorized
 from hub.auth.rules import AuthError, ForbiddenError, SignInThrottle
+from hub.cases.changes import CaseChanges
 from hub.cases.correlation import correlation_rules
 from hub.cases.notify import notify_targets
+from hub.cases.routes import router as cases_router
 from hub.cases.supervision import supervision_policy
 from hub.cases.tasks import CaseTasks
 from hub.console.routes import console_api_router, console_router
-from hub.errors import (
-    HubStartupError,
-    IllegalTransitionError,
-    InvalidInputError,
-    NotFoundError,
-)
+from hub.errors import HubStartupError, IllegalTransitionError, InvalidInputError, NotFoundError
 from hub.evidence.routes import evidence_router
+from hub.fleet.routes import router as fleet_router
 from hub.ingest.link import MqttIngest
+from hub.ingest.routes import router as health_router
 from hub.live.events import EventBus
+from hub.live.routes import router as stream_router
 from hub.persistence.engine import create_hub_engine, migrate
+from hub.persistence.transactions import Clock, utc_now
 from hub.residents.page import resident_router
+from hub.residents.routes import router as households_router
 from hub.residents.rules import SosThrottle
 from hub.roster.file import apply_roster, load_roster
 from hub.roster.routes import roster_router
 from hub.settings import HubSettings
-from hub.store import Clock, HubStore, utc_now
+from hub.silences.routes import router as silences_router
+from hub.store import HubStore
 from hub.telemetry.metrics import metrics_router
 
 logger = logging.getLogger(__name__)
@@ -53,7 +56,7 @@ def _provision_roster(store: HubStore, path: Path) -> None:
     """Create or update the roster file's records, or stop the hub saying what is wrong."""
     roster = load_roster(path)
     try:
-        changed = apply_roster(store, roster)
+        changed = apply_roster(store.roster, roster)
     except InvalidInputError as exc:
         raise HubStartupError(f"the roster file {path} does not fit: {exc}") from exc
     logger.info(
@@ -100,13 +103,16 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
                     auth_store.seed_operator, settings.seed_operator_token.get_secret_value()
                 )
             app.state.ingest = ingest
+            app.state.case_changes = changes = (
+                ingest.changes if ingest is not None else CaseChanges(events)
+            )
             task = (
                 asyncio.create_task(ingest.run(), name="hub-mqtt-ingest")
                 if ingest is not None
                 else None
             )
             app.state.case_tasks = case_tasks = CaseTasks(
-                settings, store, events, ingest, clock=clock
+                settings, store, changes, ingest, clock=clock
             )
             case_tasks.start()
             try:
@@ -139,7 +145,17 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     app.state.sos_throttle = SosThrottle()
     app.state.sign_in_throttle = SignInThrottle()
     app.state.ingest = None
-    app.include_router(router)
+    app.state.case_changes = CaseChanges(events)
+    for api_router in (
+        fleet_router,
+        cases_router,
+        silences_router,
+        audit_router,
+        households_router,
+        health_router,
+        stream_router,
+    ):
+        app.include_router(api_router)
     app.include_router(resident_router)
     # --- case management routers (issue 6) ---
     app.include_router(roster_router)

@@ -9,7 +9,7 @@ Hierarchy::
     └── HubStartupError           the hub could not start (port taken, database unreachable)
 
 An alert naming an unknown device is not an exception: ingest judges it, counts it under
-``rejected.unknown_device`` and acknowledges it (see ``hub.store.IngestResult``).
+``rejected.unknown_device`` and acknowledges it (see ``hub.cases.results.IngestResult``).
 
 The API maps them to HTTP statuses in one place (``hub.app``).
 """

@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import logging
 import socket
 from collections.abc import Iterator
 
@@ -13,8 +12,6 @@ from hub.app import create_app
 from hub.errors import HubStartupError
 from hub.live.events import EventBus
 from hub.settings import HubSettings
-
-logger = logging.getLogger(__name__)
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
 """How long open HTTP requests may take to finish once the hub is asked to stop."""

@@ -45,14 +45,14 @@ class HubSettings(BaseSettings):
 
     # --- case management (issue 6) ---
     correlation_rules_file: Path | None = None
-    """A TOML or JSON file of correlation rules (``hub.correlation``); None: the defaults."""
+    """A TOML or JSON file of correlation rules (``hub.cases.correlation``); None: the defaults."""
     reopen_within_seconds: float = Field(default=1800.0, ge=0)
     """A problem that comes back this soon after its case was resolved reopens that case."""
     mqtt_shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     """Subscribe through ``$share/<group>/...`` so that several hub workers split the edges'
     messages (each needs its own ``mqtt_client_id``)."""
     acknowledge_within_s: dict[CaseCategoryName, PositiveFloat] = {}
-    """Acknowledgement deadlines by case category, overriding ``hub.supervision``'s defaults
+    """Acknowledgement deadlines by case category, overriding ``hub.cases.supervision``'s defaults
     (life_safety 60, security 300, property 900, maintenance 86400):
     ``LINLI_HUB_ACKNOWLEDGE_WITHIN_S='{"security": 120}'``."""
     accept_within_s: dict[CaseCategoryName, PositiveFloat] = {}
@@ -73,7 +73,7 @@ class HubSettings(BaseSettings):
     """A token accepted as an admin for every site, for setting up accounts on a new hub and
     for ``linli demo``; leave it unset in production once accounts exist."""
     roster_file: Path | None = None
-    """Sites, grids and responders to create or update at start (``hub.roster_file``)."""
+    """Sites, grids and responders to create or update at start (``hub.roster.file``)."""
     seed_operator_token: SecretStr | None = None
     """An operator API token the hub stores when it starts, together with an ``operator``
     account whose password is the same secret (created once, never changed): what

@@ -14,11 +14,11 @@ import typer
 from devices.site import SiteFile
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
+from hub.audit.repository import verify_audit_chain
 from hub.auth.rules import new_secret
 from hub.errors import HubError
 from hub.service import serve
 from hub.settings import HubSettings
-from hub.store import verify_audit_chain
 from linli.accounts import token_app, user_app
 from linli.demo import DemoEndpoints, DemoOptions, run_demo
 from simulators.runner import run_scenario

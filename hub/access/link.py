@@ -39,8 +39,8 @@ from devices.errors import TopicError
 from devices.mqtt_link import Backoff, MqttLink, SessionMessages, payload_bytes
 from devices.topics import EdgeChannel, access_hub_subscriptions, edge_topic, parse_edge_topic
 from hub.access.repository import AccessStore
+from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
-from hub.store import Clock, utc_now
 
 logger = logging.getLogger(__name__)
 

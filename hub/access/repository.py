@@ -65,7 +65,7 @@ from hub.persistence.tables import (
     AccessSyncItemRow,
     HouseholdRow,
 )
-from hub.store import Clock, utc_now
+from hub.persistence.transactions import Clock, utc_now
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The door access API under ``/api/v1/access``, and the lifespan of the access link.
 
-Routes parse, call the repository (``hub.access_store``) in a worker thread, and after a
-committed change push the new allow-list items to the edge concerned (``hub.access_sync``).
+Routes parse, call the repository (``hub.access.repository``) in a worker thread, and after a
+committed change push the new allow-list items to the edge concerned (``hub.access.link``).
 A card number or PIN is accepted in one place only (enrolling a credential), as a secret that
 no response, error or log line repeats.
 
@@ -26,13 +26,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field, SecretStr, StringConstraints
 
-from devices.access import (
-    CARD_PATTERN,
-    PIN_PATTERN,
-    CredentialKind,
-    DoorConfig,
-    TimeWindow,
-)
+from devices.access import CARD_PATTERN, PIN_PATTERN, CredentialKind, DoorConfig, TimeWindow
 from devices.registry import Identifier
 from hub.access.link import AccessSync
 from hub.access.repository import (
@@ -48,11 +42,11 @@ from hub.access.repository import (
     SiteView,
 )
 from hub.access.rules import CredentialImport, ImportProblem, PersonImport
-from hub.api import API_PREFIX, MAX_LIMIT
 from hub.auth.routes import PrincipalDep
 from hub.auth.rules import ForbiddenError, Principal
 from hub.auth.scoping import covered
 from hub.errors import InvalidInputError, NotFoundError
+from hub.http.deps import API_PREFIX, MAX_LIMIT
 from hub.http.views import Items, View
 from hub.persistence.engine import create_hub_engine
 from hub.settings import HubSettings
@@ -101,7 +95,7 @@ async def _edges(request: Request, principal: Principal) -> frozenset[str] | Non
     if principal.sites is None:
         return None
     store: HubStore = request.app.state.store
-    return await asyncio.to_thread(store.visible_edge_ids, principal.sites)
+    return await asyncio.to_thread(store.fleet.visible_edge_ids, principal.sites)
 
 
 def _into(edge_id: str, edges: frozenset[str] | None) -> None:
@@ -123,7 +117,7 @@ async def _hidden_households(
     if principal.sites is None or not household_ids:
         return set()
     store: HubStore = request.app.state.store
-    placed = await asyncio.to_thread(store.household_sites)
+    placed = await asyncio.to_thread(store.households.household_sites)
     return {h for h in household_ids if h in placed and not covered(placed[h], principal.sites)}
 
 

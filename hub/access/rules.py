@@ -1,6 +1,6 @@
 """Door access on the hub, the pure part: what each edge's allow-list must hold.
 
-The repository (``hub.access_store``) loads a site's people, groups, schedules, doors and
+The repository (``hub.access.repository``) loads a site's people, groups, schedules, doors and
 credentials as the plain values below; ``compile_allow_list`` turns them into the items an
 edge needs, and ``changed_items`` compares them with what the edge was last sent, so that only
 real changes get a new version. Nothing here touches a database, a clock or a broker.

@@ -4,9 +4,9 @@ Each entry's hash is ``sha256(previous hash + canonical JSON of the entry)``, wh
 canonical JSON has sorted keys, no spaces and UTF-8 text, and the entry includes its own
 sequence number and the previous hash. Editing, deleting or inserting a row by hand breaks
 the chain at that row; dropping rows from the end is caught by the chain head (the last
-sequence number and hash, kept in their own row). The repository (``hub.store``) appends
-entries in the same transaction as the change they record, after locking the head row, so
-two hub workers can never fork the chain.
+sequence number and hash, kept in their own row). Every writing transaction
+(``hub.persistence.transactions``) appends entries in the same transaction as the change
+they record, after locking the head row, so two hub workers can never fork the chain.
 
 Nothing here does I/O: rows are passed in.
 """

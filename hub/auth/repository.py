@@ -1,6 +1,6 @@
 """Users and bearer tokens in the hub's database; each public method is one transaction.
 
-Only hashes are stored (``hub.auth``): a password's scrypt hash, a token's SHA-256. A token
+Only hashes are stored (``hub.auth.rules``): a password's scrypt hash, a token's SHA-256. A token
 row carries the role and sites it grants; a session or personal token also names its user,
 and stops working the moment that user is disabled.
 """
@@ -28,7 +28,7 @@ from hub.errors import InvalidInputError, NotFoundError
 from hub.http.views import View
 from hub.persistence.engine import SQLITE_WRITE_OPTION
 from hub.persistence.tables import TokenRow, UserRow
-from hub.store import Clock, append_audit, utc_now
+from hub.persistence.transactions import Clock, append_audit, utc_now
 
 SEED_OPERATOR = "operator"
 """The account (and API token name) ``seed_operator`` creates."""

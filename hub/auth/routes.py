@@ -32,8 +32,9 @@ from hub.auth.rules import (
 )
 from hub.errors import NotFoundError
 from hub.http.views import Items, View
+from hub.persistence.transactions import Clock
 from hub.settings import HubSettings
-from hub.store import Clock, HubStore
+from hub.store import HubStore
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ async def _check_case_scope(
     request: Request, principal: Principal, case_id: int, action: str | None
 ) -> None:
     store: HubStore = request.app.state.store
-    scope = await asyncio.to_thread(store.case_scope, case_id)
+    scope = await asyncio.to_thread(store.cases.case_scope, case_id)
     if scope is None:
         return  # the route itself answers 404
     site_id, team = scope

@@ -13,7 +13,7 @@ cue in building 3 are one fire. A site describes this with ``CorrelationRules`` 
 * faults only ever group with faults: a dead battery is a maintenance case, never part of a fire.
 
 An alert's ``Route`` carries its correlation key; the database keeps at most one active case
-per key (``hub.db``, ``cases.open_key``), which is what makes incident creation race-free.
+per key (``hub.persistence``, ``cases.open_key``), which is what makes incident creation race-free.
 Kinds no rule names get one case per (device, kind), as before correlation existed.
 
 Nothing here does I/O except ``load_rules`` reading the rules file it is given.
@@ -22,15 +22,18 @@ Nothing here does I/O except ``load_rules`` reading the rules file it is given.
 import hashlib
 import json
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from devices.kinds import FAULTS, LIFE_SAFETY, SECURITY, AlertKind
+from devices.kinds import FAULTS, LIFE_SAFETY, SECURITY, AlertKind, AlertState
 from devices.location import Location
+from devices.messages import Alert
 from hub.cases.rules import open_key
 from hub.errors import InvalidInputError
 from hub.settings import HubSettings
@@ -236,6 +239,58 @@ def attach_targets(rules: CorrelationRules, kind: AlertKind, location: str) -> l
             )
         )
     return targets
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRoutes:
+    """Each alert's own incident, and the active incidents it may join instead."""
+
+    own: dict[str, Route]
+    """By alert id: the incident its own rule gives it."""
+    targets: dict[str, list[AttachTarget]]
+    """By alert id: the incidents it may attach to, in rule order."""
+
+    @property
+    def candidate_keys(self) -> frozenset[str]:
+        """Return the keys of every incident some alert of the batch may join."""
+        return frozenset(t.route.key for found in self.targets.values() for t in found)
+
+
+def plan_routes(
+    rules: CorrelationRules, alerts: Sequence[Alert], locations: Mapping[str, str]
+) -> BatchRoutes:
+    """Return the own route and the attach targets of each alert (located by its device)."""
+    return BatchRoutes(
+        own={a.id: route(rules, a.device_id, a.kind, locations[a.device_id]) for a in alerts},
+        targets={a.id: attach_targets(rules, a.kind, locations[a.device_id]) for a in alerts},
+    )
+
+
+def attach_routes(
+    plan: BatchRoutes, alerts: Sequence[Alert], last_alert_at: Mapping[str, datetime]
+) -> tuple[dict[str, Route], dict[str, Route]]:
+    """Return each alert's incident, and the own route of those that attach to another.
+
+    An alert joins the first target incident whose newest alert — active in the database
+    (``last_alert_at``, by key) or raised in this very batch — is within the target's window
+    of the alert's own time; otherwise it keeps its own route.
+    """
+    routes = dict(plan.own)
+    wanted = plan.candidate_keys
+    latest = dict(last_alert_at)
+    for alert in alerts:
+        key = routes[alert.id].key
+        if key in wanted and alert.state is AlertState.RAISED:
+            latest[key] = max(latest.get(key, alert.ts), alert.ts)
+    attached: dict[str, Route] = {}
+    for alert in alerts:
+        for target in plan.targets[alert.id]:
+            last = latest.get(target.route.key)
+            if last is not None and abs(alert.ts - last) <= timedelta(seconds=target.within_s):
+                attached[alert.id] = routes[alert.id]
+                routes[alert.id] = target.route
+                break
+    return routes, attached
 
 
 def load_rules(path: Path) -> CorrelationRules:

@@ -199,3 +199,8 @@ def team_status(before: CaseStatus, moved: CaseStatus, team: Team) -> CaseStatus
         anyone_accepted=any(a.accepted for a in team),
         anyone_waiting=bool(pending(team)),
     )
+
+
+def team_of(stored: Iterable[Mapping[str, Any]] | None) -> Team:
+    """Return a case's team as its row stores it."""
+    return tuple(Assignment.from_json(a) for a in stored or ())

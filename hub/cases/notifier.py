@@ -1,4 +1,4 @@
-"""The hub task that delivers case notices from the ``notifications`` queue (``hub.notify``).
+"""The hub task that delivers case notices from the ``notifications`` queue (``hub.cases.notify``).
 
 Webhooks get an HTTP POST of the notice's JSON (any 2xx is delivered); MQTT notices are
 published at QoS 1 through the hub's broker connection. A failure is recorded and the notice
@@ -18,8 +18,10 @@ import aiomqtt
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
+from hub.cases.notices import ClaimedNotice
 from hub.cases.notify import Channel
-from hub.store import ClaimedNotice, Clock, HubStore
+from hub.persistence.transactions import Clock
+from hub.store import HubStore
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ class Notifier:
         """Deliver what is due now; return how many notices were attempted."""
         try:
             claimed = await asyncio.to_thread(
-                self._store.claim_notifications,
+                self._store.notices.claim_notifications,
                 self._clock(),
                 limit=CLAIM_BATCH,
                 lease=CLAIM_LEASE,
@@ -67,7 +69,7 @@ class Notifier:
             error = await self._deliver(notice)
             try:
                 kept = await asyncio.to_thread(
-                    self._store.finish_notification, notice.id, self._clock(), error
+                    self._store.notices.finish_notification, notice.id, self._clock(), error
                 )
             except SQLAlchemyError as exc:
                 # The lease runs out and the notice is tried again: at least once, not lost.

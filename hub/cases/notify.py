@@ -5,7 +5,7 @@ Every case event the hub records (opened, dispatched, escalated, resolved, …) 
 ``CaseNotice`` per configured channel — a webhook URL (HTTP POST of the JSON) or the hub's
 MQTT broker (``linli/hub/cases/<case_id>/<event>``) — written to the ``notifications`` table
 in the same transaction as the event, so nothing is lost and ingest never waits on a gateway.
-A hub task delivers them (``hub.notifier``); a failed attempt is tried again after
+A hub task delivers them (``hub.cases.notifier``); a failed attempt is tried again after
 ``retry_delay`` (exponential, capped), and given up after ``MAX_ATTEMPTS``.
 
 Nothing here does I/O or reads the clock.

@@ -1,7 +1,7 @@
 """Cases, the pure core: their lifecycle, resolution codes, and what an alert does to one.
 
 A case is one incident — possibly many devices and alert kinds at one place, see
-``hub.correlation`` — from its first alert until it is closed. Its life is an explicit state
+``hub.cases.correlation`` — from its first alert until it is closed. Its life is an explicit state
 machine (``CaseStatus``, one ``transition``)::
 
     open ──acknowledge──▶ acknowledged ──dispatch──▶ dispatched ──accept──▶ accepted
@@ -14,7 +14,7 @@ machine (``CaseStatus``, one ``transition``)::
                                                   ▼
                                                  open
 
-A case goes to a team (``hub.dispatch``), whose members answer one by one: the first to
+A case goes to a team (``hub.cases.dispatch``), whose members answer one by one: the first to
 accept makes the case accepted, and while a member is still waiting to answer, an accepted
 or in-progress case may still be accepted or declined (by them), and an operator may
 dispatch more people to it. ``settle`` then derives the status from the team: accepted while
@@ -22,7 +22,7 @@ someone accepted, dispatched while someone is waiting, open with nobody.
 
 While a case is active (not resolved or closed), every alert routed to its correlation key
 joins it; the database enforces one active case per key with the unique ``open_key``
-(``hub.db``). This module decides what each alert does to that case.
+(``hub.persistence``). This module decides what each alert does to that case.
 
 Nothing here does I/O or reads the clock: ``now`` and the current case are passed in.
 """

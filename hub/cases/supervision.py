@@ -78,7 +78,7 @@ class SupervisedCase:
     category: CaseCategory
     acknowledged: bool
     waiting: frozenset[str]
-    """The members of its team who have not answered yet (``hub.dispatch``)."""
+    """The members of its team who have not answered yet (``hub.cases.dispatch``)."""
     escalation_level: int
 
 

@@ -1,7 +1,7 @@
 """The hub task that drives supervision: fires passed deadlines and publishes what changed.
 
-The decisions are ``hub.supervision``'s and the firing (once, across hub workers) is the
-repository's (``HubStore.fire_due_timers``); this loop only asks at the injected clock's
+The decisions are ``hub.cases.supervision``'s and the firing (once, across hub workers) is the
+repository's (``DeadlineRepository.fire_due_timers``); this loop only asks at the injected clock's
 ``now``, every ``interval`` seconds, and reports escalated or reassigned cases on the event
 bus. A database error is logged and counted; the next round tries again.
 """
@@ -12,8 +12,9 @@ from collections import Counter
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.live.events import CaseChanged, EventBus
-from hub.store import Clock, HubStore
+from hub.cases.changes import CaseChanges
+from hub.persistence.transactions import Clock
+from hub.store import HubStore
 
 logger = logging.getLogger(__name__)
 
@@ -22,10 +23,10 @@ class Supervisor:
     """Fires due case deadlines, round after round."""
 
     def __init__(
-        self, store: HubStore, events: EventBus, *, clock: Clock, interval: float = 1.0
+        self, store: HubStore, changes: CaseChanges, *, clock: Clock, interval: float = 1.0
     ) -> None:
         self._store = store
-        self._events = events
+        self._changes = changes
         self._clock = clock
         self._interval = interval
         self.counters: Counter[str] = Counter()
@@ -34,7 +35,7 @@ class Supervisor:
     async def tick(self) -> int:
         """Fire what is due now; return how many cases changed."""
         try:
-            changed = await asyncio.to_thread(self._store.fire_due_timers, self._clock())
+            changed = await asyncio.to_thread(self._store.deadlines.fire_due_timers, self._clock())
         except SQLAlchemyError as exc:
             self.counters["failed"] += 1
             logger.warning("supervision round failed, trying again: %s", exc)
@@ -49,7 +50,8 @@ class Supervisor:
                 case.escalation_level,
                 case.assignee,
             )
-            self._events.publish(CaseChanged(type="case_updated", case=case))
+            # Escalation and reassignment happen in the back office: the button stays as it is.
+            self._changes.case_changed(case, resident_sees=False)
         return len(changed)
 
     async def run(self) -> None:

@@ -9,12 +9,13 @@ import contextlib
 
 import httpx
 
+from hub.cases.changes import CaseChanges
 from hub.cases.notifier import Notifier
 from hub.cases.supervisor import Supervisor
 from hub.ingest.link import MqttIngest
-from hub.live.events import EventBus
+from hub.persistence.transactions import Clock
 from hub.settings import HubSettings
-from hub.store import Clock, HubStore
+from hub.store import HubStore
 
 
 class CaseTasks:
@@ -24,7 +25,7 @@ class CaseTasks:
         self,
         settings: HubSettings,
         store: HubStore,
-        events: EventBus,
+        changes: CaseChanges,
         ingest: MqttIngest | None,
         *,
         clock: Clock,
@@ -32,7 +33,7 @@ class CaseTasks:
         self._settings = settings
         self._http = httpx.AsyncClient()
         self.supervisor = Supervisor(
-            store, events, clock=clock, interval=settings.supervision_interval_s
+            store, changes, clock=clock, interval=settings.supervision_interval_s
         )
         self.notifier = Notifier(
             store,

@@ -37,7 +37,7 @@ class CaseMemberView(View):
 
 
 class TeamMemberView(View):
-    """A responder a case is dispatched to, for one duty (``hub.dispatch``)."""
+    """A responder a case is dispatched to, for one duty (``hub.cases.dispatch``)."""
 
     duty: str
     responder: str
@@ -74,7 +74,7 @@ class CaseView(View):
     acknowledged_at: AwareDatetime | None
     """When a person first took the case on: from then on the resident hears someone is coming."""
     escalation_level: int
-    """0 = the community; raised each time a deadline passes unmet (``hub.supervision``)."""
+    """0 = the community; raised each time a deadline passes unmet (``hub.cases.supervision``)."""
     site_id: str | None
     grid_id: str | None
     actions: list[CaseAction]

@@ -4,7 +4,7 @@ The console is plain HTML, CSS and JavaScript shipped in ``hub/console/`` (no CD
 fetched at run time), served publicly by ``console_router`` (its sign-in form must load).
 Besides ``/api/v1`` it reads endpoints of its own, under ``/api/v1/console``
 (``console_api_router``, which the app puts behind the API's authentication): the readings
-around a case (from ``hub.history``), the site plan (buildings and floors from device
+around a case (from ``hub.telemetry.history``), the site plan (buildings and floors from device
 locations, each device with its state) and the device health list.
 
 ``console_router``'s lifespan owns the readings pipeline: it starts the console history writer and,
@@ -17,7 +17,7 @@ The site plan and the device health are pure functions of (devices, cases, now),
 A caller scoped to sites gets its sites' devices only: the site plan and the device health
 list them and their sites' cases, the readings of another site's device (or of an unknown
 one) answer 404, and a case's readings leave out neighbours of other sites (the case
-itself is checked by ``hub.auth_api``).
+itself is checked by ``hub.auth.routes``).
 """
 
 import asyncio
@@ -35,12 +35,12 @@ from pydantic import AwareDatetime
 
 from devices.kinds import FAULTS, LIFE_SAFETY, SECURITY, AlertKind
 from devices.location import Location
-from hub.api import API_PREFIX, MAX_LIMIT, ClockDep, StoreDep
 from hub.auth.routes import PrincipalDep
 from hub.cases.rules import CaseStatus
 from hub.cases.views import CaseView
 from hub.errors import NotFoundError
 from hub.fleet.views import DeviceView
+from hub.http.deps import API_PREFIX, MAX_LIMIT, ClockDep, StoreDep
 from hub.http.views import Items, View
 from hub.ingest.link import MqttIngest
 from hub.persistence.engine import create_hub_engine
@@ -399,7 +399,7 @@ async def readings(
     registered (an unscoped caller may read what history kept of a device since removed).
     """
     if principal.sites is not None:
-        visible = await asyncio.to_thread(store.visible_device_ids, principal.sites)
+        visible = await asyncio.to_thread(store.fleet.visible_device_ids, principal.sites)
         hidden = sorted(set(device_id) - visible)
         if hidden:
             raise NotFoundError(f"device {hidden[0]} is not registered")
@@ -416,8 +416,8 @@ async def case_readings(
     From 30 min before the case opened to 30 min after its last alert (or now). Neighbours
     are of the caller's sites only.
     """
-    case = await asyncio.to_thread(store.get_case, case_id)
-    neighbours = await asyncio.to_thread(store.list_devices, sites=principal.sites)
+    case = await asyncio.to_thread(store.cases.get_case, case_id)
+    neighbours = await asyncio.to_thread(store.fleet.list_devices, sites=principal.sites)
     device_ids = nearby_devices(case, neighbours)
     start, end = incident_window(case.opened_at, case.last_alert_at, clock())
     samples = await asyncio.to_thread(history.readings, device_ids, start, end)
@@ -430,12 +430,12 @@ async def _devices_and_cases(
     store: StoreDep, sites: frozenset[str] | None
 ) -> tuple[list[DeviceView], list[CaseView]]:
     """Return the devices and the unfinished cases of ``sites`` (None: every site)."""
-    devices = await asyncio.to_thread(store.list_devices, sites=sites)
+    devices = await asyncio.to_thread(store.fleet.list_devices, sites=sites)
     cases: list[CaseView] = []
     for status in CaseStatus:
         if str(status) not in FINISHED_STATUSES:
             cases += await asyncio.to_thread(
-                store.list_cases, status=status, limit=MAX_LIMIT, sites=sites
+                store.cases.list_cases, status=status, limit=MAX_LIMIT, sites=sites
             )
     return devices, cases
 

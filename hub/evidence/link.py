@@ -3,7 +3,7 @@
 Its own MQTT client (``<mqtt_client_id>-evidence``, persistent session), so that pictures of
 up to 1 MiB never queue in front of the alerts on the ingest connection. Each message is
 parsed and checked (``parse_evidence``: size, the topic's edge, base64, JPEG, SHA-256), the
-picture stored (``hub.evidence_store``), and only then acknowledged to its edge; the edge
+picture stored (``hub.evidence.repository``), and only then acknowledged to its edge; the edge
 re-sends whatever stays unacknowledged. A bad message is logged with its edge and device,
 counted under ``evidence_rejected.<reason>`` and acknowledged when its id is readable (it
 would be just as bad the next time); the reader goes on.
@@ -34,8 +34,8 @@ from devices.mqtt_link import Backoff, MqttLink, SessionMessages, payload_bytes
 from devices.topics import EdgeChannel, edge_topic, evidence_subscriptions, parse_edge_topic
 from hub.evidence.repository import EvidenceStore, PruneResult
 from hub.ingest.link import shared
+from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
-from hub.store import Clock, utc_now
 
 logger = logging.getLogger(__name__)
 

@@ -9,13 +9,13 @@
 
 For a caller scoped to sites, a picture is of the site of its alert's device (of its own
 camera's until the alert arrives): an alert or picture of another site answers 404, as a
-missing one does. A case's pictures go with the case (``hub.auth_api`` checks it).
+missing one does. A case's pictures go with the case (``hub.auth.routes`` checks it).
 ``/evidence/status`` holds hub-wide counters only (no id, no site), like ``/metrics``: every
 reader sees it.
 
 The router carries its own lifespan (FastAPI runs it inside the app's, so the database is
 migrated by then): it opens the evidence repository and, with ``start_ingest`` and
-``evidence_ingest`` on, runs the evidence reader (``hub.evidence``); with ``start_ingest`` and
+``evidence_ingest`` on, runs the evidence reader (``hub.evidence.link``); with ``start_ingest`` and
 a non-zero ``evidence_retention_interval_s``, the evidence retention.
 """
 
@@ -27,12 +27,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import FileResponse
 
-from hub.api import API_PREFIX
-from hub.api import StoreDep as HubStoreDep
 from hub.auth.routes import PrincipalDep
 from hub.auth.rules import Principal
 from hub.evidence.link import EvidenceIngest, EvidenceRetention
 from hub.evidence.repository import EvidenceStore, EvidenceView
+from hub.http.deps import API_PREFIX
+from hub.http.deps import StoreDep as HubStoreDep
 from hub.http.views import Items, View
 from hub.persistence.engine import create_hub_engine
 from hub.settings import HubSettings
@@ -93,7 +93,7 @@ async def _visible_devices(hub: HubStore, principal: Principal) -> frozenset[str
     """Return the devices a site-scoped caller may see, or None for every device."""
     if principal.sites is None:
         return None
-    return await asyncio.to_thread(hub.visible_device_ids, principal.sites)
+    return await asyncio.to_thread(hub.fleet.visible_device_ids, principal.sites)
 
 
 @evidence_router.get("/alerts/{alert_id}/evidence")

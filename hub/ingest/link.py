@@ -32,13 +32,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from devices.errors import TopicError
-from devices.messages import (
-    Alert,
-    AlertAck,
-    EdgeStatus,
-    HubStatus,
-    TelemetryBatch,
-)
+from devices.messages import Alert, AlertAck, EdgeStatus, HubStatus, TelemetryBatch
 from devices.mqtt_link import MQTT_TIMEOUT_S, Backoff, MqttLink, SessionMessages, payload_bytes
 from devices.topics import (
     HUB_STATUS_TOPIC,
@@ -47,10 +41,13 @@ from devices.topics import (
     hub_subscriptions,
     parse_edge_topic,
 )
-from hub.ingest.feedback import FeedbackPublisher
-from hub.live.events import EventBus, events_of
+from hub.cases.changes import CaseChanges
+from hub.cases.feedback import FeedbackPublisher
+from hub.cases.results import AlertRef, IngestResult, RejectedAlert
+from hub.live.events import EventBus
+from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
-from hub.store import AlertRef, Clock, HubStore, IngestResult, RejectedAlert, utc_now
+from hub.store import HubStore
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +210,8 @@ class MqttIngest:
             max_queued=settings.feedback_queue_max,
         )
         """The one place that reports committed case changes back to the edges."""
+        self.changes = CaseChanges(events, self.feedback)
+        """The one path committed case changes take out of this process."""
         self.telemetry_sinks: list[Callable[[TelemetryBatch], None]] = []
         """Called on the loop with every telemetry batch received (console history, InfluxDB);
         each must return at once, handing the batch to its own worker."""
@@ -256,7 +255,7 @@ class MqttIngest:
                     self._settings.mqtt_host,
                     self._settings.mqtt_port,
                 )
-                for edge_id in await asyncio.to_thread(self._store.edges_with_devices):
+                for edge_id in await asyncio.to_thread(self._store.fleet.edges_with_devices):
                     await self._publish_registry(client, edge_id)
                 await session.serve()
         except asyncio.CancelledError:
@@ -293,7 +292,7 @@ class MqttIngest:
             logger.warning("could not publish the device registry of edge %s: %s", edge_id, exc)
 
     async def _publish_registry(self, client: aiomqtt.Client, edge_id: str) -> None:
-        registry = await asyncio.to_thread(self._store.device_registry, edge_id)
+        registry = await asyncio.to_thread(self._store.fleet.device_registry, edge_id)
         await client.publish(
             edge_topic(edge_id, EdgeChannel.DEVICES),
             registry.model_dump_json(),
@@ -333,9 +332,7 @@ class MqttIngest:
         if alerts:
             result = await self._commit(alerts, received_at)
             if result is not None:
-                # Events first: they describe what is committed, whatever becomes of the acks.
-                self._events.publish_all(events_of(result))
-                self.feedback.notify_all(result.cases_joined_by(self._settings.feedback_kinds))
+                self.changes.alerts_stored(result)
                 for edge_id, ids in result.ack_ids_by_edge().items():
                     acks[edge_id].extend(ids)
         for edge_id, ids in acks.items():
@@ -364,7 +361,9 @@ class MqttIngest:
         attempt = 0
         while True:
             try:
-                result = await asyncio.to_thread(self._store.ingest_alerts, alerts, received_at)
+                result = await asyncio.to_thread(
+                    self._store.intake.ingest_alerts, alerts, received_at
+                )
                 break
             except OperationalError as exc:
                 if attempt == len(_COMMIT_RETRY_DELAYS):
@@ -402,7 +401,7 @@ class MqttIngest:
         for alert in alerts:
             try:
                 results.append(
-                    await asyncio.to_thread(self._store.ingest_alerts, [alert], received_at)
+                    await asyncio.to_thread(self._store.intake.ingest_alerts, [alert], received_at)
                 )
             except SQLAlchemyError as exc:
                 logger.error(
@@ -419,7 +418,7 @@ class MqttIngest:
         self.counters["status"] += 1
         try:
             changed = await asyncio.to_thread(
-                self._store.record_edge_status, message.status, received_at
+                self._store.fleet.record_edge_status, message.status, received_at
             )
         except SQLAlchemyError as exc:
             self.counters["status_failed"] += 1
@@ -430,7 +429,7 @@ class MqttIngest:
 
     async def _record_telemetry(self, message: TelemetryMessage) -> None:
         try:
-            applied = await asyncio.to_thread(self._store.record_telemetry, message.batch)
+            applied = await asyncio.to_thread(self._store.fleet.record_telemetry, message.batch)
         except SQLAlchemyError as exc:
             # Telemetry is best effort: the next batch carries newer readings anyway.
             self.counters["telemetry_failed"] += 1

@@ -23,9 +23,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from hub.cases.results import IngestResult
 from hub.cases.views import AlertView, CaseView
 from hub.http.views import View
-from hub.store import IngestResult
 
 DEFAULT_MAX_QUEUED = 1000
 

@@ -8,17 +8,7 @@ models.
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    DateTime,
-    Dialect,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Text,
-)
+from sqlalchemy import JSON, Boolean, DateTime, Dialect, ForeignKey, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -119,7 +109,8 @@ class CaseRow(Base):
     what keeps racing hub workers from opening two cases for one incident."""
     # Case management (issue 6): correlation, lifecycle, resolution.
     correlation_key: Mapped[str] = mapped_column(String(2 * ID_LENGTH + 1), index=True)
-    """The incident's key for good (``hub.correlation``): how a recurrence finds it to reopen."""
+    """The incident's key for good (``hub.cases.correlation``): how a recurrence finds it
+    to reopen."""
     category: Mapped[str] = mapped_column(String(ENUM_LENGTH))
     rule: Mapped[str | None] = mapped_column(String(ENUM_LENGTH))
     place: Mapped[str | None] = mapped_column(String(LOCATION_LENGTH))
@@ -136,7 +127,7 @@ class CaseRow(Base):
     site_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
     grid_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     escalation_level: Mapped[int] = mapped_column(Integer)
-    """0 = the community; raised each time a deadline passes (``hub.supervision``)."""
+    """0 = the community; raised each time a deadline passes (``hub.cases.supervision``)."""
 
 
 class AlertRow(Base):
@@ -220,7 +211,7 @@ class CaseMemberRow(Base):
 
 
 class CaseTimerRow(Base):
-    """A deadline of a case (``hub.supervision``); fired once, by whichever hub worker
+    """A deadline of a case (``hub.cases.supervision``); fired once, by whichever hub worker
     sets ``fired_at`` first."""
 
     __tablename__ = "case_timers"
@@ -235,7 +226,7 @@ class CaseTimerRow(Base):
 
 
 class NotificationRow(Base):
-    """A case notice waiting for (or past) delivery to a webhook or MQTT (``hub.notify``)."""
+    """A case notice waiting for (or past) delivery to a webhook or MQTT (``hub.cases.notify``)."""
 
     __tablename__ = "notifications"
 
@@ -292,7 +283,7 @@ class ResponderRow(Base):
 
 
 class SilenceRow(Base):
-    """A maintenance window or fire drill (``hub.silences``): who set it, from, until, why."""
+    """A maintenance window or fire drill (``hub.silences.rules``): who set it, from, until, why."""
 
     __tablename__ = "silences"
 
@@ -311,7 +302,7 @@ class SilenceRow(Base):
 
 
 class AuditEntryRow(Base):
-    """One link of the hash-chained audit trail (``hub.audit``); never updated."""
+    """One link of the hash-chained audit trail (``hub.audit.chain``); never updated."""
 
     __tablename__ = "audit_log"
 
@@ -349,7 +340,7 @@ class UserRow(Base):
     sites: Mapped[list[str] | None] = mapped_column(JSON)
     """The sites the user may see; NULL means every site."""
     password_hash: Mapped[str] = mapped_column(String(PASSWORD_HASH_LENGTH))
-    """``scrypt$N$r$p$salt$hash`` (see ``hub.auth``); the password itself is never stored."""
+    """``scrypt$N$r$p$salt$hash`` (see ``hub.auth.rules``); the password itself is never stored."""
     disabled: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

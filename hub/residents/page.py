@@ -4,7 +4,7 @@ Three routes, all opened by the household's secret token (an unknown or rotated 
 bare 404): the page itself, the SOS press, and the status the page polls. A press becomes an
 ``Alert`` ingested through the same repository method as an edge's alerts, so it opens or
 joins the household's case exactly as a button press does; the decisions (stage, throttle,
-the alert itself) live in ``hub.resident``. The token never reaches a log line from here.
+the alert itself) live in ``hub.residents.rules``. The token never reaches a log line from here.
 """
 
 import asyncio
@@ -15,8 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from hub.api import ClockDep, EventsDep, IngestDep, StoreDep
-from hub.live.events import events_of
+from hub.http.deps import ChangesDep, ClockDep, StoreDep
 from hub.residents.rules import (
     RESIDENT_PREFIX,
     ResidentStage,
@@ -52,7 +51,9 @@ def get_throttle(request: Request) -> SosThrottle:
 async def get_household(token: str, request: Request) -> HouseholdView:
     """Return the household the path's token opens, or raise NotFoundError (404)."""
     store = request.app.state.store
-    household: HouseholdView = await asyncio.to_thread(store.household_by_token, token_hash(token))
+    household: HouseholdView = await asyncio.to_thread(
+        store.households.household_by_token, token_hash(token)
+    )
     return household
 
 
@@ -63,7 +64,7 @@ ThrottleDep = Annotated[SosThrottle, Depends(get_throttle)]
 @resident_router.get("/{token}", response_class=HTMLResponse, include_in_schema=False)
 async def resident_page(household: HouseholdDep, store: StoreDep) -> HTMLResponse:
     """Serve the household's phone page: one big SOS button and the request's status."""
-    status = await asyncio.to_thread(store.household_status, household)
+    status = await asyncio.to_thread(store.households.household_status, household)
     return HTMLResponse(render_page(household.name, status), headers=NO_STORE)
 
 
@@ -71,27 +72,24 @@ async def resident_page(household: HouseholdDep, store: StoreDep) -> HTMLRespons
 async def resident_sos(
     household: HouseholdDep,
     store: StoreDep,
-    events: EventsDep,
-    ingest: IngestDep,
+    changes: ChangesDep,
     throttle: ThrottleDep,
     clock: ClockDep,
 ) -> ResidentStatus:
     """Raise an SOS for the household (at most one alert per 2 s) and return its status."""
     now = clock()
     if throttle.admit(household.id, now):
-        device = await asyncio.to_thread(store.household_sos_device, household)
+        device = await asyncio.to_thread(store.households.household_sos_device, household)
         alert = web_sos_alert(uuid.uuid4().hex, device.id, device.location, now)
-        result = await asyncio.to_thread(store.ingest_alerts, [alert], now)
-        events.publish_all(events_of(result))
-        if ingest is not None:
-            ingest.feedback.notify_all(result.cases_opened)
-    return await asyncio.to_thread(store.household_status, household)
+        result = await asyncio.to_thread(store.intake.ingest_alerts, [alert], now)
+        changes.alerts_stored(result)
+    return await asyncio.to_thread(store.households.household_status, household)
 
 
 @resident_router.get("/{token}/status", include_in_schema=False)
 async def resident_status(household: HouseholdDep, store: StoreDep) -> ResidentStatus:
     """Return the stage of the household's most recent SOS case."""
-    return await asyncio.to_thread(store.household_status, household)
+    return await asyncio.to_thread(store.households.household_status, household)
 
 
 def _stage_script_table() -> str:

@@ -2,7 +2,7 @@
 
 ``LINLI_HUB_ROSTER_FILE=/etc/linli/roster.toml`` (``linli demo`` uses the sample's) holds
 ``[[sites]]``, ``[[grids]]`` and ``[[responders]]`` tables with the fields of
-``PUT /api/v1/sites|grids|responders`` (``hub.roster``). At every start the hub creates the
+``PUT /api/v1/sites|grids|responders`` (``hub.roster.rules``). At every start the hub creates the
 records the file has and the database does not, and replaces those that differ; records the
 file does not mention (added over the API) are left alone, and an unchanged record is not
 written again, so the audit trail shows only real changes.
@@ -63,7 +63,7 @@ def load_roster(path: Path) -> RosterFile:
 
 
 class RosterStore(Protocol):
-    """What applying a roster needs of the repository (``hub.store.HubStore``)."""
+    """What applying a roster needs of the repository (``RosterRepository``)."""
 
     def list_sites(self) -> list[Site]: ...
     def list_grids(self) -> list[Grid]: ...

@@ -28,7 +28,7 @@ from devices.messages import TelemetryBatch
 from hub.http.views import View
 from hub.persistence.engine import SQLITE_WRITE_OPTION
 from hub.persistence.tables import ReadingHistoryRow
-from hub.store import Clock, utc_now
+from hub.persistence.transactions import Clock, utc_now
 from hub.telemetry.writer import BatchWorker, TelemetryItem, telemetry_items
 
 logger = logging.getLogger(__name__)

@@ -186,9 +186,9 @@ async def test_case_readings_come_from_the_hub_history(tmp_path: Path) -> None:
         store: HubStore = app.state.store
         sos = make_device("sos", kind=DeviceKind.SOS_BUTTON, location="B3/F12/U1201")
         co = make_device("co", kind=DeviceKind.CO, location="B3/F12/U1201")
-        store.record_edge_status(make_status(devices=[sos, co]), T0)
-        store.ingest_alerts([make_alert(device_id="sos", kind=AlertKind.SOS, ts=T0)], T0)
-        [opened] = store.list_cases()
+        store.fleet.record_edge_status(make_status(devices=[sos, co]), T0)
+        store.intake.ingest_alerts([make_alert(device_id="sos", kind=AlertKind.SOS, ts=T0)], T0)
+        [opened] = store.cases.list_cases()
         history: ReadingHistory = app.state.history
         history.worker.submit(
             ("e1", TelemetryPoint(device_id="co", ts=T0 + timedelta(minutes=m), readings=r))

@@ -23,9 +23,11 @@ def fill(url: str) -> None:
     engine = create_hub_engine(url)
     migrate(engine)
     store = HubStore(engine)
-    store.register_device(make_device("b3-1201-smoke"))
-    [case] = store.ingest_alerts([make_alert(device_id="b3-1201-smoke")], T0).cases_opened
-    store.act(case.id, CaseAction.RESOLVE, note="toast", resolution=Resolution.NUISANCE, actor="op")
+    store.fleet.register_device(make_device("b3-1201-smoke"))
+    [case] = store.intake.ingest_alerts([make_alert(device_id="b3-1201-smoke")], T0).cases_opened
+    store.cases.act(
+        case.id, CaseAction.RESOLVE, note="toast", resolution=Resolution.NUISANCE, actor="op"
+    )
     engine.dispose()
 
 

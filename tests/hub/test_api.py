@@ -15,9 +15,9 @@ import pytest
 from fastapi import FastAPI
 
 from devices.kinds import AlertKind, Severity
-from hub.api import sse_message
 from hub.app import create_app
 from hub.live.events import CaseChanged
+from hub.live.routes import sse_message
 from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.factories import T0, make_alert, make_status
@@ -61,7 +61,7 @@ async def items(client: httpx.AsyncClient, path: str, **params: Any) -> list[dic
 async def open_case(app: FastAPI, client: httpx.AsyncClient) -> int:
     """Register the device and ingest one alert; return the case id."""
     assert (await client.post("/api/v1/devices", json=DEVICE)).status_code == 201
-    result = store_of(app).ingest_alerts([make_alert(device_id=DEVICE["id"])], T0)
+    result = store_of(app).intake.ingest_alerts([make_alert(device_id=DEVICE["id"])], T0)
     return result.cases_opened[0].id
 
 
@@ -121,7 +121,7 @@ async def test_listing_alerts(app: FastAPI, client: httpx.AsyncClient) -> None:
     later = make_alert(
         device_id=DEVICE["id"], ts=T0 + timedelta(seconds=5), severity=Severity.CRITICAL
     )
-    store_of(app).ingest_alerts([later], T0 + timedelta(seconds=6))
+    store_of(app).intake.ingest_alerts([later], T0 + timedelta(seconds=6))
 
     alerts = await items(client, "/api/v1/alerts")
     assert len(alerts) == 2
@@ -214,7 +214,7 @@ async def test_unknown_cases_are_404(client: httpx.AsyncClient) -> None:
 
 async def test_edges(app: FastAPI, client: httpx.AsyncClient) -> None:
     assert await items(client, "/api/v1/edges") == []
-    store_of(app).record_edge_status(make_status("e1", outbox_depth=2), T0)
+    store_of(app).fleet.record_edge_status(make_status("e1", outbox_depth=2), T0)
     [edge] = await items(client, "/api/v1/edges")
     assert edge["id"] == "e1"
     assert edge["state"] == "online"

@@ -75,11 +75,11 @@ def test_the_verifier_names_the_first_broken_link() -> None:
 
 def fill(store: HubStore, clock: FakeClock) -> int:
     """Store some alerts and act on the case; return the case id."""
-    store.register_device(make_device("b3-1201-smoke"))
+    store.fleet.register_device(make_device("b3-1201-smoke"))
     alerts = [make_alert(device_id="b3-1201-smoke") for _ in range(3)]
-    [case] = store.ingest_alerts(alerts, clock.now).cases_opened
-    store.act(case.id, CaseAction.ACKNOWLEDGE, note="seen", actor="op-1")
-    store.act(
+    [case] = store.intake.ingest_alerts(alerts, clock.now).cases_opened
+    store.cases.act(case.id, CaseAction.ACKNOWLEDGE, note="seen", actor="op-1")
+    store.cases.act(
         case.id, CaseAction.RESOLVE, note="toast", resolution=Resolution.NUISANCE, actor="op-1"
     )
     return case.id
@@ -87,7 +87,7 @@ def fill(store: HubStore, clock: FakeClock) -> int:
 
 def test_every_alert_decision_and_action_is_on_the_chain(store: HubStore, clock: FakeClock) -> None:
     case_id = fill(store, clock)
-    entries = store.list_audit(limit=1000)
+    entries = store.audit.list_audit(limit=1000)
     assert [e.action for e in entries] == [
         "alert_stored",
         "alert_stored",
@@ -107,9 +107,9 @@ def test_every_alert_decision_and_action_is_on_the_chain(store: HubStore, clock:
         "resolution": "nuisance",
         "note": "toast",
     }
-    assert store.list_audit(after_seq=6, limit=1)[0].seq == 7
-    assert store.verify_audit().intact
-    assert store.verify_audit(page_size=3).checked == 8
+    assert store.audit.list_audit(after_seq=6, limit=1)[0].seq == 7
+    assert store.audit.verify_audit().intact
+    assert store.audit.verify_audit(page_size=3).checked == 8
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_a_row_edited_by_hand_breaks_the_chain_there(
         tamper = tamper.replace("ts + INTERVAL '1 second'", "datetime(ts, '+1 second')")
     with engine.begin() as conn:
         conn.execute(text(tamper))
-    verdict = store.verify_audit(page_size=3)
+    verdict = store.audit.verify_audit(page_size=3)
     assert not verdict.intact
     assert verdict.broken_seq == broken_seq
     assert f"broken at entry {broken_seq}" in verdict.describe()
@@ -138,17 +138,17 @@ def test_a_row_edited_by_hand_breaks_the_chain_there(
 
 def test_a_refused_action_appends_nothing(store: HubStore, clock: FakeClock) -> None:
     case_id = fill(store, clock)
-    before = store.count_rows()["audit_log"]
+    before = store.db.count_rows()["audit_log"]
     with pytest.raises(Exception, match="closed or reopened"):
-        store.act(case_id, CaseAction.ACKNOWLEDGE, actor="op-2")
-    assert store.count_rows()["audit_log"] == before
+        store.cases.act(case_id, CaseAction.ACKNOWLEDGE, actor="op-2")
+    assert store.db.count_rows()["audit_log"] == before
 
 
 def test_parallel_writers_never_fork_the_chain(engine: Engine) -> None:
     """Workers on their own connections (like hub processes) append at the same time."""
     workers, rounds = 6, 5
-    HubStore(engine).register_device(make_device("b3-1201-smoke"))
-    HubStore(engine).register_device(
+    HubStore(engine).fleet.register_device(make_device("b3-1201-smoke"))
+    HubStore(engine).fleet.register_device(
         make_device("b5-gas", kind=make_device().kind, location="Building 5/Floor 1/Unit 101")
     )
     barrier = threading.Barrier(workers)
@@ -158,7 +158,7 @@ def test_parallel_writers_never_fork_the_chain(engine: Engine) -> None:
         barrier.wait()
         for _ in range(rounds):
             device = "b3-1201-smoke" if n % 2 else "b5-gas"
-            store.ingest_alerts(
+            store.intake.ingest_alerts(
                 [make_alert(device_id=device, kind=AlertKind.SMOKE)], datetime.now(UTC)
             )
 
@@ -166,8 +166,8 @@ def test_parallel_writers_never_fork_the_chain(engine: Engine) -> None:
         for future in [pool.submit(work, n) for n in range(workers)]:
             future.result()
     store = HubStore(engine)
-    verdict = store.verify_audit()
+    verdict = store.audit.verify_audit()
     assert verdict.intact, verdict.describe()
     # Per alert: stored, plus opened or attached.
     assert verdict.checked == 2 * workers * rounds
-    assert store.count_rows()["cases"] == 2
+    assert store.db.count_rows()["cases"] == 2

@@ -8,9 +8,9 @@ import pytest
 from fastapi import FastAPI
 
 from devices.kinds import AlertKind, Severity
-from hub.api import visible_to
 from hub.app import create_app
 from hub.live.events import AlertReceived, CaseChanged, EventsDropped
+from hub.live.routes import visible_to
 from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.factories import T0, make_alert, make_status
@@ -54,7 +54,7 @@ async def put(client: httpx.AsyncClient, url: str, body: Mapping[str, object]) -
 def open_case(app: FastAPI, device_id: str) -> int:
     store: HubStore = app.state.store
     alert = make_alert(device_id=device_id, kind=AlertKind.SMOKE, severity=Severity.CRITICAL)
-    [case] = store.ingest_alerts([alert], T0).cases_opened
+    [case] = store.intake.ingest_alerts([alert], T0).cases_opened
     return case.id
 
 
@@ -173,7 +173,7 @@ async def test_a_scoped_caller_sees_only_the_edges_of_its_sites(
         {"id": "meiyuan", "name": "Meiyuan", "edge_ids": ["edge-mei"]},
     )
     for edge_id in ("edge-mei", "edge-lan"):
-        store.record_edge_status(make_status(edge_id), T0)
+        store.fleet.record_edge_status(make_status(edge_id), T0)
     async with await signed_in(admin, app, "op-mei", "operator", ["meiyuan"]) as operator:
         edges = (await operator.get("/api/v1/edges")).json()["items"]
         assert [e["id"] for e in edges] == ["edge-mei"]

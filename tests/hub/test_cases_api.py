@@ -46,7 +46,7 @@ def open_fire(app: FastAPI) -> int:
             ts=T0 + timedelta(seconds=20),
         ),
     ]
-    [case] = store.ingest_alerts(alerts, T0).cases_opened
+    [case] = store.intake.ingest_alerts(alerts, T0).cases_opened
     return case.id
 
 

@@ -160,13 +160,15 @@ def test_bad_roster_records_are_refused(model: Any, data: dict[str, Any], compla
 @pytest.fixture
 def staffed(store: HubStore) -> HubStore:
     """A site with its grids, three responders and devices in building 3."""
-    store.put_site(SITE)
-    store.put_grid(GRID_B3)
-    store.put_grid(GRID_GATE)
+    store.roster.put_site(SITE)
+    store.roster.put_grid(GRID_B3)
+    store.roster.put_grid(GRID_GATE)
     for responder in (WANG, LI, ZHAO):
-        store.put_responder(responder)
-    store.register_device(make_device("b3-1201-smoke", edge_id="edge-b3"))
-    store.register_device(make_device("b3-1201-sos", kind=DeviceKind.SOS_BUTTON, edge_id="edge-b3"))
+        store.roster.put_responder(responder)
+    store.fleet.register_device(make_device("b3-1201-smoke", edge_id="edge-b3"))
+    store.fleet.register_device(
+        make_device("b3-1201-sos", kind=DeviceKind.SOS_BUTTON, edge_id="edge-b3")
+    )
     return store
 
 
@@ -177,7 +179,9 @@ def team_of(case: CaseView) -> list[tuple[str, str, bool]]:
 def test_a_new_fire_case_goes_to_the_grid_worker_and_the_patrol(
     staffed: HubStore, clock: FakeClock
 ) -> None:
-    [case] = staffed.ingest_alerts([make_alert(device_id="b3-1201-smoke")], clock.now).cases_opened
+    [case] = staffed.intake.ingest_alerts(
+        [make_alert(device_id="b3-1201-smoke")], clock.now
+    ).cases_opened
     assert (case.status, case.assignee, case.site_id, case.grid_id) == (
         CaseStatus.DISPATCHED,
         "wang",
@@ -186,101 +190,112 @@ def test_a_new_fire_case_goes_to_the_grid_worker_and_the_patrol(
     )
     assert team_of(case) == [("area", "wang", False), ("patrol", "li", False)]
     assert case.acknowledged_at is None  # the hub dispatching it is not someone coming
-    events = staffed.get_case(case.id).events
+    events = staffed.cases.get_case(case.id).events
     assert [e.action for e in events] == [CaseEventAction.OPENED, CaseEventAction.DISPATCHED]
     assert "Wang" in (events[-1].note or "")
     assert "Li" in (events[-1].note or "")
 
     # Wang declines: nobody else fits his duty; the case stays with the patrol, never back to him.
-    declined = staffed.act(case.id, CaseAction.DECLINE, actor="wang", note="on leave")
+    declined = staffed.cases.act(case.id, CaseAction.DECLINE, actor="wang", note="on leave")
     assert (declined.status, team_of(declined)) == (
         CaseStatus.DISPATCHED,
         [("patrol", "li", False)],
     )
-    accepted = staffed.act(case.id, CaseAction.ACCEPT, actor="li")
+    accepted = staffed.cases.act(case.id, CaseAction.ACCEPT, actor="li")
     assert (accepted.status, accepted.acknowledged_at) == (CaseStatus.ACCEPTED, clock.now)
     with pytest.raises(IllegalTransitionError, match="nobody else is on call for it"):
-        staffed.act(case.id, CaseAction.DISPATCH)
+        staffed.cases.act(case.id, CaseAction.DISPATCH)
     # More help while Li is on it: an operator names Zhao; he declines, Li carries on.
-    more = staffed.act(case.id, CaseAction.DISPATCH, assignee="zhao", actor="operator")
+    more = staffed.cases.act(case.id, CaseAction.DISPATCH, assignee="zhao", actor="operator")
     assert (more.status, team_of(more)) == (
         CaseStatus.ACCEPTED,
         [("area", "zhao", False), ("patrol", "li", True)],
     )
     assert CaseAction.DECLINE in more.actions
     with pytest.raises(IllegalTransitionError, match="li has already accepted it"):
-        staffed.act(case.id, CaseAction.ACCEPT, actor="li")
+        staffed.cases.act(case.id, CaseAction.ACCEPT, actor="li")
     with pytest.raises(IllegalTransitionError, match="hand it over instead"):
-        staffed.act(case.id, CaseAction.DECLINE, actor="li")
-    kept = staffed.act(case.id, CaseAction.DECLINE, actor="zhao")
+        staffed.cases.act(case.id, CaseAction.DECLINE, actor="li")
+    kept = staffed.cases.act(case.id, CaseAction.DECLINE, actor="zhao")
     assert (kept.status, team_of(kept)) == (CaseStatus.ACCEPTED, [("patrol", "li", True)])
     assert CaseAction.DECLINE not in kept.actions
     # Li hands over to Wang, who must accept in turn; he declines: Li is asked again (handing
     # over is not declining), and when Li declines too nobody is left for an operator.
-    handed = staffed.act(case.id, CaseAction.HAND_OVER, assignee="wang", actor="li")
+    handed = staffed.cases.act(case.id, CaseAction.HAND_OVER, assignee="wang", actor="li")
     assert (handed.status, team_of(handed)) == (
         CaseStatus.DISPATCHED,
         [("patrol", "wang", False)],
     )
-    assert team_of(staffed.act(case.id, CaseAction.DECLINE)) == [("patrol", "li", False)]
-    waiting = staffed.act(case.id, CaseAction.DECLINE)
+    assert team_of(staffed.cases.act(case.id, CaseAction.DECLINE)) == [("patrol", "li", False)]
+    waiting = staffed.cases.act(case.id, CaseAction.DECLINE)
     assert (waiting.status, waiting.assignee, waiting.team) == (CaseStatus.OPEN, None, [])
     with pytest.raises(IllegalTransitionError, match="no responder is on call"):
-        staffed.act(case.id, CaseAction.DISPATCH)
-    assert staffed.act(case.id, CaseAction.DISPATCH, assignee="wang").assignee == "wang"
+        staffed.cases.act(case.id, CaseAction.DISPATCH)
+    assert staffed.cases.act(case.id, CaseAction.DISPATCH, assignee="wang").assignee == "wang"
 
 
 def test_every_member_answers_for_themself(staffed: HubStore, clock: FakeClock) -> None:
-    [case] = staffed.ingest_alerts([make_alert(device_id="b3-1201-smoke")], clock.now).cases_opened
-    first = staffed.act(case.id, CaseAction.ACCEPT, actor="li")
+    [case] = staffed.intake.ingest_alerts(
+        [make_alert(device_id="b3-1201-smoke")], clock.now
+    ).cases_opened
+    first = staffed.cases.act(case.id, CaseAction.ACCEPT, actor="li")
     assert (first.status, team_of(first)) == (
         CaseStatus.ACCEPTED,
         [("area", "wang", False), ("patrol", "li", True)],
     )
-    started = staffed.act(case.id, CaseAction.START, actor="li")
+    started = staffed.cases.act(case.id, CaseAction.START, actor="li")
     assert started.status is CaseStatus.IN_PROGRESS
-    second = staffed.act(case.id, CaseAction.ACCEPT, actor="wang")
+    second = staffed.cases.act(case.id, CaseAction.ACCEPT, actor="wang")
     assert (second.status, team_of(second)) == (
         CaseStatus.IN_PROGRESS,
         [("area", "wang", True), ("patrol", "li", True)],
     )
     # Li hands his part over while Wang works on: still in progress, Zhao asked to accept.
-    handed = staffed.act(case.id, CaseAction.HAND_OVER, assignee="zhao", actor="li")
+    handed = staffed.cases.act(case.id, CaseAction.HAND_OVER, assignee="zhao", actor="li")
     assert (handed.status, team_of(handed)) == (
         CaseStatus.IN_PROGRESS,
         [("area", "wang", True), ("patrol", "zhao", False)],
     )
     # Zhao's part accepted by an operator on his behalf: the trail says for whom.
-    staffed.act(case.id, CaseAction.ACCEPT, actor="operator")
-    trail = staffed.list_audit(after_seq=0, limit=1000)
+    staffed.cases.act(case.id, CaseAction.ACCEPT, actor="operator")
+    trail = staffed.audit.list_audit(after_seq=0, limit=1000)
     answers = [(e.actor, e.detail["responder"]) for e in trail if e.action == "accepted"]
     assert answers == [("li", "li"), ("wang", "wang"), ("operator", "zhao")]
 
 
 def test_a_responder_of_another_site_cannot_be_named(staffed: HubStore, clock: FakeClock) -> None:
-    staffed.put_site(Site(id="meiyuan", name="Meiyuan", edge_ids=["edge-m"]))
-    staffed.put_responder(
+    staffed.roster.put_site(Site(id="meiyuan", name="Meiyuan", edge_ids=["edge-m"]))
+    staffed.roster.put_responder(
         Responder(id="qian", site_id="meiyuan", name="Qian", role=ResponderRole.SECURITY)
     )
-    [case] = staffed.ingest_alerts([make_alert(device_id="b3-1201-smoke")], clock.now).cases_opened
+    [case] = staffed.intake.ingest_alerts(
+        [make_alert(device_id="b3-1201-smoke")], clock.now
+    ).cases_opened
     with pytest.raises(InvalidInputError, match="qian works at site meiyuan"):
-        staffed.act(case.id, CaseAction.DISPATCH, assignee="qian")
-    assert team_of(staffed.get_case(case.id)) == [("area", "wang", False), ("patrol", "li", False)]
+        staffed.cases.act(case.id, CaseAction.DISPATCH, assignee="qian")
+    assert team_of(staffed.cases.get_case(case.id)) == [
+        ("area", "wang", False),
+        ("patrol", "li", False),
+    ]
 
 
 def test_dispatching_to_nobody_known_is_refused(staffed: HubStore, clock: FakeClock) -> None:
-    [case] = staffed.ingest_alerts([make_alert(device_id="b3-1201-smoke")], clock.now).cases_opened
-    staffed.act(case.id, CaseAction.ACCEPT, actor="wang")
+    [case] = staffed.intake.ingest_alerts(
+        [make_alert(device_id="b3-1201-smoke")], clock.now
+    ).cases_opened
+    staffed.cases.act(case.id, CaseAction.ACCEPT, actor="wang")
     with pytest.raises(InvalidInputError, match="responder ghost does not exist"):
-        staffed.act(case.id, CaseAction.HAND_OVER, assignee="ghost")
+        staffed.cases.act(case.id, CaseAction.HAND_OVER, assignee="ghost")
     with pytest.raises(InvalidInputError, match="needs the responder"):
-        staffed.act(case.id, CaseAction.HAND_OVER)
-    assert staffed.get_case(case.id).assignee == "wang"
+        staffed.cases.act(case.id, CaseAction.HAND_OVER)
+    assert staffed.cases.get_case(case.id).assignee == "wang"
 
 
 def test_without_a_roster_cases_stay_open(store: HubStore, clock: FakeClock) -> None:
-    store.register_device(make_device("b3-1201-smoke", edge_id="edge-b3"))
-    [case] = store.ingest_alerts([make_alert(device_id="b3-1201-smoke")], clock.now).cases_opened
+    store.fleet.register_device(make_device("b3-1201-smoke", edge_id="edge-b3"))
+    [case] = store.intake.ingest_alerts(
+        [make_alert(device_id="b3-1201-smoke")], clock.now
+    ).cases_opened
     assert (case.status, case.assignee, case.site_id) == (CaseStatus.OPEN, None, None)
 
 
@@ -288,41 +303,45 @@ def test_the_resident_hears_someone_is_coming_only_when_a_person_took_it(
     staffed: HubStore, clock: FakeClock
 ) -> None:
     sos = make_alert(device_id="b3-1201-sos", kind=AlertKind.SOS, severity=Severity.CRITICAL)
-    [case] = staffed.ingest_alerts([sos], clock.now).cases_opened
-    household = staffed.create_household("Wang family", "Building 3", ["b3-1201-sos"], "h" * 64)
-    assert staffed.household_status(household).stage == "case_opened"
-    staffed.act(case.id, CaseAction.ACKNOWLEDGE, actor="operator")  # seen while dispatched
-    assert staffed.get_case(case.id).status is CaseStatus.DISPATCHED
-    assert staffed.household_status(household).stage == "acknowledged"
+    [case] = staffed.intake.ingest_alerts([sos], clock.now).cases_opened
+    household = staffed.households.create_household(
+        "Wang family", "Building 3", ["b3-1201-sos"], "h" * 64
+    )
+    assert staffed.households.household_status(household).stage == "case_opened"
+    staffed.cases.act(case.id, CaseAction.ACKNOWLEDGE, actor="operator")  # seen while dispatched
+    assert staffed.cases.get_case(case.id).status is CaseStatus.DISPATCHED
+    assert staffed.households.household_status(household).stage == "acknowledged"
 
 
 def test_a_responder_accepting_tells_the_resident_someone_is_coming(
     staffed: HubStore, clock: FakeClock
 ) -> None:
     sos = make_alert(device_id="b3-1201-sos", kind=AlertKind.SOS, severity=Severity.CRITICAL)
-    [case] = staffed.ingest_alerts([sos], clock.now).cases_opened
-    household = staffed.create_household("Wang family", "Building 3", ["b3-1201-sos"], "h" * 64)
+    [case] = staffed.intake.ingest_alerts([sos], clock.now).cases_opened
+    household = staffed.households.create_household(
+        "Wang family", "Building 3", ["b3-1201-sos"], "h" * 64
+    )
     assert case.status is CaseStatus.DISPATCHED
-    assert staffed.household_status(household).stage == "case_opened"
-    accepted = staffed.act(case.id, CaseAction.ACCEPT, actor=case.assignee)
+    assert staffed.households.household_status(household).stage == "case_opened"
+    accepted = staffed.cases.act(case.id, CaseAction.ACCEPT, actor=case.assignee)
     assert feedback_stage(accepted.status, accepted.acknowledged_at is not None) is (
         FeedbackStage.ACKNOWLEDGED
     )
-    assert staffed.household_status(household).stage == "acknowledged"
+    assert staffed.households.household_status(household).stage == "acknowledged"
 
 
 def test_roster_records_are_checked_and_replaced(staffed: HubStore) -> None:
     with pytest.raises(InvalidInputError, match="site nowhere does not exist"):
-        staffed.put_grid(GRID_B3.model_copy(update={"site_id": "nowhere"}))
+        staffed.roster.put_grid(GRID_B3.model_copy(update={"site_id": "nowhere"}))
     with pytest.raises(InvalidInputError, match="g-none are not grids of site lanyuan"):
-        staffed.put_responder(WANG.model_copy(update={"grid_ids": ["g-none"]}))
-    staffed.put_responder(WANG.model_copy(update={"shifts": [NIGHT]}))
-    assert [r.shifts for r in staffed.list_responders(site_id="lanyuan") if r.id == "wang"] == [
-        [NIGHT]
-    ]
-    assert [g.id for g in staffed.list_grids(site_id="lanyuan")] == ["g-b3", "g-gate"]
-    assert staffed.list_sites() == [SITE]
-    assert staffed.verify_audit().intact
+        staffed.roster.put_responder(WANG.model_copy(update={"grid_ids": ["g-none"]}))
+    staffed.roster.put_responder(WANG.model_copy(update={"shifts": [NIGHT]}))
+    assert [
+        r.shifts for r in staffed.roster.list_responders(site_id="lanyuan") if r.id == "wang"
+    ] == [[NIGHT]]
+    assert [g.id for g in staffed.roster.list_grids(site_id="lanyuan")] == ["g-b3", "g-gate"]
+    assert staffed.roster.list_sites() == [SITE]
+    assert staffed.audit.verify_audit().intact
 
 
 # --- the API ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import AlertReason
 from hub.cases.correlation import category_of
+from hub.cases.results import IngestResult
 from hub.cases.rules import CaseStatus, allowed_actions
 from hub.cases.views import AlertView, CaseMemberView, CaseView
 from hub.live.events import (
@@ -19,7 +20,6 @@ from hub.live.events import (
     SubscriptionClosedError,
     events_of,
 )
-from hub.store import IngestResult
 from tests.hub.factories import T0
 
 

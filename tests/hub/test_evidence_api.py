@@ -38,10 +38,10 @@ async def test_an_alerts_pictures_are_listed_on_the_alert_and_case_and_served_as
         hub: HubStore = app.state.store
         evidence: EvidenceStore = app.state.evidence_store
         await asyncio.to_thread(
-            hub.register_device, make_device(CAMERA, kind=DeviceKind.CAMERA, location="B3")
+            hub.fleet.register_device, make_device(CAMERA, kind=DeviceKind.CAMERA, location="B3")
         )
         alert = make_alert(device_id=CAMERA, kind=AlertKind.CAMERA_FIRE)
-        result = await asyncio.to_thread(hub.ingest_alerts, [alert], T0)
+        result = await asyncio.to_thread(hub.intake.ingest_alerts, [alert], T0)
         (case_id,) = [c.id for c in result.cases_opened]
         clean = image(alert=alert.id)
         annotated = image(alert=alert.id, jpeg=JPEG + b"!", variant=EvidenceVariant.ANNOTATED)

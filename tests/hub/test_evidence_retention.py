@@ -32,7 +32,7 @@ def evidence(engine: Engine, tmp_path: Path) -> EvidenceStore:
 def open_case(store: HubStore) -> tuple[str, int]:
     """Ingest a camera fire alert; return its id and the case it opened."""
     alert = make_alert(device_id=CAMERA, kind=AlertKind.CAMERA_FIRE)
-    result = store.ingest_alerts([alert], OLD)
+    result = store.intake.ingest_alerts([alert], OLD)
     (case_id,) = {c.id for c in result.cases_opened}
     return alert.id, case_id
 
@@ -53,7 +53,7 @@ def assert_every_row_has_its_file(engine: Engine, evidence: EvidenceStore) -> No
 def test_old_pictures_go_and_those_of_unresolved_cases_stay(
     store: HubStore, evidence: EvidenceStore, engine: Engine
 ) -> None:
-    store.register_device(make_device(CAMERA, kind=DeviceKind.CAMERA, location="Building 3"))
+    store.fleet.register_device(make_device(CAMERA, kind=DeviceKind.CAMERA, location="Building 3"))
     open_alert, open_case_id = open_case(store)
     kept = evidence.store(image(alert=open_alert, jpeg=JPEG + b"1"), JPEG + b"1", OLD)
     orphan = evidence.store(image(alert=alert_id(), jpeg=JPEG + b"2"), JPEG + b"2", OLD)
@@ -74,7 +74,7 @@ def test_old_pictures_go_and_those_of_unresolved_cases_stay(
     assert_every_row_has_its_file(engine, evidence)
 
     # Once the case is resolved its pictures age out like the others.
-    store.resolve(open_case_id, "camera test", resolution=Resolution.TEST)
+    store.cases.resolve(open_case_id, "camera test", resolution=Resolution.TEST)
     assert evidence.prune(OLD + 30 * DAY).pictures == 1
     assert stored_ids(engine) == {shared_new.id}
     assert evidence.prune(OLD + 30 * DAY).pictures == 0

@@ -99,14 +99,14 @@ def evidence(engine: Engine, tmp_path: Path) -> EvidenceStore:
 def test_pictures_are_stored_once_by_hash_and_found_by_alert_and_case(
     store: HubStore, evidence: EvidenceStore, engine: Engine
 ) -> None:
-    store.register_device(make_device(CAMERA, kind=DeviceKind.CAMERA, location="Building 3"))
+    store.fleet.register_device(make_device(CAMERA, kind=DeviceKind.CAMERA, location="Building 3"))
     alert = make_alert(device_id=CAMERA, kind=AlertKind.CAMERA_FIRE)
     # The picture may arrive before its alert: it is kept, and found once the alert is in.
     clean = image(alert=alert.id)
     annotated = image(alert=alert.id, jpeg=JPEG + b"\x00", variant=EvidenceVariant.ANNOTATED)
     assert evidence.store(clean, JPEG, T0).new
     assert evidence.for_alert(alert.id)[0].case_id is None
-    result = store.ingest_alerts([alert], T0 + timedelta(seconds=1))
+    result = store.intake.ingest_alerts([alert], T0 + timedelta(seconds=1))
     (case_id,) = {c.id for c in result.cases_opened}
     assert evidence.store(annotated, JPEG + b"\x00", T0).new
     # The same picture again (a re-send), and the same bytes for another alert.

@@ -5,7 +5,7 @@ import contextlib
 from collections import Counter
 
 from devices.kinds import AlertKind, DeviceKind, Severity
-from hub.ingest.feedback import FeedbackPublisher
+from hub.cases.feedback import FeedbackPublisher
 from hub.store import HubStore
 from tests.hub.factories import T0, make_alert, make_device
 from tests.hub.test_events import case_view
@@ -14,9 +14,9 @@ SOS_ONLY = frozenset({AlertKind.SOS})
 
 
 async def test_feedback_while_disconnected_is_counted_not_sent(store: HubStore) -> None:
-    store.register_device(make_device("b3-1201-sos", kind=DeviceKind.SOS_BUTTON))
+    store.fleet.register_device(make_device("b3-1201-sos", kind=DeviceKind.SOS_BUTTON))
     alert = make_alert(device_id="b3-1201-sos", kind=AlertKind.SOS, severity=Severity.CRITICAL)
-    [case] = store.ingest_alerts([alert], T0).cases_opened
+    [case] = store.intake.ingest_alerts([alert], T0).cases_opened
     counters: Counter[str] = Counter()
     publisher = FeedbackPublisher(store, lambda: None, counters, kinds=SOS_ONLY)
     task = asyncio.create_task(publisher.run())

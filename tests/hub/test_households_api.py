@@ -239,7 +239,7 @@ async def test_a_physical_press_shows_on_the_page(app: FastAPI, client: httpx.As
     token = (await create_household(client, device_ids=["b3-1201-sos"]))["token"]
     store: HubStore = app.state.store
     alert = make_alert(device_id="b3-1201-sos", kind=AlertKind.SOS, severity=Severity.CRITICAL)
-    [case] = store.ingest_alerts([alert], alert.ts).cases_opened
+    [case] = store.intake.ingest_alerts([alert], alert.ts).cases_opened
     assert await status_of(client, token) == {
         "stage": "case_opened",
         "case_id": case.id,

@@ -39,7 +39,7 @@ DEVICES = [HEAT, SMOKE, CAMERA, SOS, FAR_SOS]
 def site(store: HubStore) -> HubStore:
     """Register building 3's devices and a button in building 7."""
     for device in DEVICES:
-        store.register_device(device)
+        store.fleet.register_device(device)
     return store
 
 
@@ -58,7 +58,7 @@ def scenario_1(start: datetime = T0) -> list[Alert]:
 
 
 def assert_one_fire_case(store: HubStore) -> None:
-    [case] = store.list_cases()
+    [case] = store.cases.list_cases()
     assert (case.category, case.rule, case.place) == (
         CaseCategory.LIFE_SAFETY,
         "fire",
@@ -68,12 +68,12 @@ def assert_one_fire_case(store: HubStore) -> None:
     assert case.kinds == [AlertKind.HEAT, AlertKind.SMOKE, AlertKind.CAMERA_FIRE, AlertKind.SOS]
     assert case.device_ids == [HEAT.id, SMOKE.id, CAMERA.id, SOS.id]
     assert case.alert_count == 4
-    detail = store.get_case(case.id)
+    detail = store.cases.get_case(case.id)
     assert {a.kind for a in detail.alerts} == set(case.kinds)
 
 
 def test_scenario_1_in_one_batch_is_one_fire_case(site: HubStore, clock: FakeClock) -> None:
-    result = site.ingest_alerts(scenario_1(), clock.now)
+    result = site.intake.ingest_alerts(scenario_1(), clock.now)
     assert len(result.cases_opened) == 1
     assert_one_fire_case(site)
     # The pressed button hears of the case it joined; the detectors are not buttons.
@@ -83,9 +83,9 @@ def test_scenario_1_in_one_batch_is_one_fire_case(site: HubStore, clock: FakeClo
 
 def test_scenario_1_alert_by_alert_is_one_fire_case(site: HubStore, clock: FakeClock) -> None:
     for alert in scenario_1():
-        result = site.ingest_alerts([alert], clock.advance(30))
+        result = site.intake.ingest_alerts([alert], clock.advance(30))
     assert_one_fire_case(site)
-    events = site.get_case(site.list_cases()[0].id).events
+    events = site.cases.get_case(site.cases.list_cases()[0].id).events
     assert [e.action for e in events] == [
         CaseEventAction.OPENED,
         CaseEventAction.ALERT_ATTACHED,
@@ -95,81 +95,83 @@ def test_scenario_1_alert_by_alert_is_one_fire_case(site: HubStore, clock: FakeC
     ]
     # The SOS joined an existing case: it is still news for the button.
     assert [c.id for c in result.cases_joined_by(frozenset({AlertKind.SOS}))] == [
-        site.list_cases()[0].id
+        site.cases.list_cases()[0].id
     ]
 
 
 def test_an_sos_elsewhere_or_long_after_is_its_own_case(site: HubStore, clock: FakeClock) -> None:
     heat, *_ = scenario_1()
-    site.ingest_alerts([heat], clock.now)
+    site.intake.ingest_alerts([heat], clock.now)
     far = make_alert(device_id=FAR_SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL)
     late = make_alert(
         device_id=SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL, ts=T0 + timedelta(hours=1)
     )
-    site.ingest_alerts([far, late], clock.advance(3600))
-    cases = {tuple(c.kinds): c for c in site.list_cases()}
+    site.intake.ingest_alerts([far, late], clock.advance(3600))
+    cases = {tuple(c.kinds): c for c in site.cases.list_cases()}
     assert set(cases) == {(AlertKind.HEAT,), (AlertKind.SOS,)}
-    assert sorted(c.device_ids[0] for c in site.list_cases() if c.rule == "sos") == [
+    assert sorted(c.device_ids[0] for c in site.cases.list_cases() if c.rule == "sos") == [
         SOS.id,
         FAR_SOS.id,
     ]
 
 
 def test_a_fault_never_joins_the_fire(site: HubStore, clock: FakeClock) -> None:
-    site.ingest_alerts(scenario_1(), clock.now)
+    site.intake.ingest_alerts(scenario_1(), clock.now)
     battery = make_alert(device_id=SMOKE.id, kind=AlertKind.BATTERY_LOW, severity=Severity.LOW)
     offline = make_alert(
         device_id=SMOKE.id, kind=AlertKind.DEVICE_OFFLINE, severity=Severity.MEDIUM
     )
-    [maintenance] = site.ingest_alerts([battery, offline], clock.advance(5)).cases_opened
+    [maintenance] = site.intake.ingest_alerts([battery, offline], clock.advance(5)).cases_opened
     assert maintenance.category is CaseCategory.MAINTENANCE
     assert maintenance.kinds == [AlertKind.BATTERY_LOW, AlertKind.DEVICE_OFFLINE]
-    assert len(site.list_cases()) == 2
+    assert len(site.cases.list_cases()) == 2
 
 
 def test_a_problem_back_soon_after_resolution_reopens_its_case(
     site: HubStore, clock: FakeClock
 ) -> None:
-    [case] = site.ingest_alerts(scenario_1()[:2], clock.now).cases_opened
-    site.act(case.id, CaseAction.RESOLVE, note="burnt toast", resolution=Resolution.NUISANCE)
+    [case] = site.intake.ingest_alerts(scenario_1()[:2], clock.now).cases_opened
+    site.cases.act(case.id, CaseAction.RESOLVE, note="burnt toast", resolution=Resolution.NUISANCE)
     again = make_alert(device_id=SMOKE.id, ts=T0 + timedelta(minutes=10))
-    result = site.ingest_alerts([again], clock.advance(600))
+    result = site.intake.ingest_alerts([again], clock.advance(600))
     assert result.cases_opened == []
     [reopened] = result.cases_updated
     assert (reopened.id, reopened.status, reopened.resolution) == (case.id, CaseStatus.OPEN, None)
     assert reopened.alert_count == 3
-    assert site.get_case(case.id).events[-1].action is CaseEventAction.REOPENED
+    assert site.cases.get_case(case.id).events[-1].action is CaseEventAction.REOPENED
 
     # Closed is for good: the next recurrence is a new case.
-    site.act(case.id, CaseAction.RESOLVE, note="toast again", resolution=Resolution.NUISANCE)
-    site.act(case.id, CaseAction.CLOSE)
-    [new] = site.ingest_alerts([make_alert(device_id=SMOKE.id)], clock.advance(60)).cases_opened
+    site.cases.act(case.id, CaseAction.RESOLVE, note="toast again", resolution=Resolution.NUISANCE)
+    site.cases.act(case.id, CaseAction.CLOSE)
+    [new] = site.intake.ingest_alerts(
+        [make_alert(device_id=SMOKE.id)], clock.advance(60)
+    ).cases_opened
     assert new.id != case.id
 
 
 def test_an_operator_cannot_reopen_over_a_newer_case(site: HubStore, clock: FakeClock) -> None:
-    [old] = site.ingest_alerts([make_alert(device_id=SMOKE.id)], clock.now).cases_opened
-    site.act(old.id, CaseAction.RESOLVE, note="x", resolution=Resolution.REAL)
+    [old] = site.intake.ingest_alerts([make_alert(device_id=SMOKE.id)], clock.now).cases_opened
+    site.cases.act(old.id, CaseAction.RESOLVE, note="x", resolution=Resolution.REAL)
     clock.advance(3600)  # past the reopen window: the next alert is a new case
-    [new] = site.ingest_alerts([make_alert(device_id=SMOKE.id)], clock.now).cases_opened
+    [new] = site.intake.ingest_alerts([make_alert(device_id=SMOKE.id)], clock.now).cases_opened
     with pytest.raises(IllegalTransitionError, match="another case is active"):
-        site.act(old.id, CaseAction.REOPEN, actor="op")
-    assert site.get_case(old.id).status is CaseStatus.RESOLVED
-    site.act(new.id, CaseAction.RESOLVE, note="y", resolution=Resolution.REAL)
-    assert site.act(old.id, CaseAction.REOPEN, actor="op").status is CaseStatus.OPEN
+        site.cases.act(old.id, CaseAction.REOPEN, actor="op")
+    assert site.cases.get_case(old.id).status is CaseStatus.RESOLVED
+    site.cases.act(new.id, CaseAction.RESOLVE, note="y", resolution=Resolution.REAL)
+    assert site.cases.act(old.id, CaseAction.REOPEN, actor="op").status is CaseStatus.OPEN
 
 
 def test_the_nuisance_rate_shows_on_the_device(site: HubStore, clock: FakeClock) -> None:
     codes = [Resolution.NUISANCE, Resolution.FALSE_ALARM, Resolution.REAL, Resolution.TEST]
     for code in codes:
-        [case] = site.ingest_alerts(
+        [case] = site.intake.ingest_alerts(
             [make_alert(device_id=SMOKE.id)], clock.advance(7200)
         ).cases_opened
-        site.act(case.id, CaseAction.RESOLVE, note="judged", resolution=code)
-    device = site.get_device(SMOKE.id)
+        site.cases.act(case.id, CaseAction.RESOLVE, note="judged", resolution=code)
+    device = site.fleet.get_device(SMOKE.id)
     assert device.case_resolutions == {code: 1 for code in codes}
     assert device.nuisance_rate == pytest.approx(2 / 3)
-    listed = {d.id: d for d in site.list_devices()}
+    listed = {d.id: d for d in site.fleet.list_devices()}
     assert listed[SMOKE.id].nuisance_rate == pytest.approx(2 / 3)
     assert listed[HEAT.id].nuisance_rate is None
 
@@ -179,7 +181,7 @@ def test_parallel_writers_open_one_incident_per_key(engine: Engine) -> None:
     copies of the same alerts, at once: one case, every alert once."""
     setup = HubStore(engine)
     for device in DEVICES:
-        setup.register_device(device)
+        setup.fleet.register_device(device)
     workers = 8
     for round_ in range(3):
         fire = scenario_1(T0 + timedelta(hours=round_))
@@ -189,7 +191,7 @@ def test_parallel_writers_open_one_incident_per_key(engine: Engine) -> None:
             store = HubStore(engine)
             mine = [fire[n % 4], fire[(n + 1) % 4]]  # every alert goes to two workers
             barrier.wait()
-            store.ingest_alerts(mine, datetime.now(UTC))
+            store.intake.ingest_alerts(mine, datetime.now(UTC))
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for future in [pool.submit(work, n) for n in range(workers)]:
@@ -199,18 +201,20 @@ def test_parallel_writers_open_one_incident_per_key(engine: Engine) -> None:
                 select(CaseRow.alert_count).where(CaseRow.open_key.is_not(None))
             ).all()
         assert [row.alert_count for row in active] == [4]
-        [case] = [c for c in setup.list_cases() if c.status is CaseStatus.OPEN]
+        [case] = [c for c in setup.cases.list_cases() if c.status is CaseStatus.OPEN]
         assert len(case.kinds) == 4
-        setup.act(case.id, CaseAction.RESOLVE, note="out", resolution=Resolution.REAL)
-        setup.act(case.id, CaseAction.CLOSE)
-    assert setup.verify_audit().intact
+        setup.cases.act(case.id, CaseAction.RESOLVE, note="out", resolution=Resolution.REAL)
+        setup.cases.act(case.id, CaseAction.CLOSE)
+    assert setup.audit.verify_audit().intact
 
 
 def test_parallel_recurrences_reopen_one_case(engine: Engine) -> None:
     setup = HubStore(engine)
-    setup.register_device(SMOKE)
-    [case] = setup.ingest_alerts([make_alert(device_id=SMOKE.id)], datetime.now(UTC)).cases_opened
-    setup.act(case.id, CaseAction.RESOLVE, note="out", resolution=Resolution.REAL)
+    setup.fleet.register_device(SMOKE)
+    [case] = setup.intake.ingest_alerts(
+        [make_alert(device_id=SMOKE.id)], datetime.now(UTC)
+    ).cases_opened
+    setup.cases.act(case.id, CaseAction.RESOLVE, note="out", resolution=Resolution.REAL)
     workers = 8
     barrier = threading.Barrier(workers)
 
@@ -218,15 +222,15 @@ def test_parallel_recurrences_reopen_one_case(engine: Engine) -> None:
         store = HubStore(engine)
         alert = make_alert(id=alert_id(), device_id=SMOKE.id)
         barrier.wait()
-        store.ingest_alerts([alert], datetime.now(UTC))
+        store.intake.ingest_alerts([alert], datetime.now(UTC))
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for future in [pool.submit(work) for _ in range(workers)]:
             future.result()
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(CaseRow)) == 1
-    assert setup.get_case(case.id).alert_count == 1 + workers
-    assert setup.get_case(case.id).status is CaseStatus.OPEN
+    assert setup.cases.get_case(case.id).alert_count == 1 + workers
+    assert setup.cases.get_case(case.id).status is CaseStatus.OPEN
 
 
 @pytest.fixture
@@ -245,9 +249,9 @@ def test_an_sos_meant_for_a_fire_resolved_meanwhile_opens_its_own_case(pg_engine
     engine = pg_engine
     store = HubStore(engine)
     for device in DEVICES:
-        store.register_device(device)
+        store.fleet.register_device(device)
     heat, *_, sos = scenario_1()
-    [fire] = store.ingest_alerts([heat], datetime.now(UTC)).cases_opened
+    [fire] = store.intake.ingest_alerts([heat], datetime.now(UTC)).cases_opened
     with engine.connect() as resolver:
         # An operator's resolve, holding the fire case's row lock until it commits.
         resolver.execute(
@@ -256,20 +260,20 @@ def test_an_sos_meant_for_a_fire_resolved_meanwhile_opens_its_own_case(pg_engine
             .values(open_key=None, status="resolved", resolution="real", resolved_at=T0)
         )
         pressing = ThreadPoolExecutor(max_workers=1)
-        pressed = pressing.submit(store.ingest_alerts, [sos], datetime.now(UTC))
+        pressed = pressing.submit(store.intake.ingest_alerts, [sos], datetime.now(UTC))
         wait_until_blocked_on_a_lock(engine, other_than=resolver)
         resolver.commit()
         result = pressed.result(timeout=60)
         pressing.shutdown()
     [own] = result.cases_opened
     assert (own.rule, own.kinds, own.status) == ("sos", [AlertKind.SOS], CaseStatus.OPEN)
-    after = store.get_case(fire.id)
+    after = store.cases.get_case(fire.id)
     assert (after.status, after.alert_count, after.kinds) == (
         CaseStatus.RESOLVED,
         1,
         [AlertKind.HEAT],
     )
-    assert [a.id for a in store.get_case(own.id).alerts] == [sos.id]
+    assert [a.id for a in store.cases.get_case(own.id).alerts] == [sos.id]
 
 
 def wait_until_blocked_on_a_lock(engine: Engine, *, other_than: Connection) -> None:

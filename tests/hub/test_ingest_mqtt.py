@@ -13,7 +13,6 @@ import aiomqtt
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
 
 from devices.kinds import AlertKind, Severity
@@ -28,12 +27,14 @@ from devices.messages import (
 from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic
 from hub.app import create_app
 from hub.auth.rules import new_secret
+from hub.cases.intake import CaseIntake
+from hub.cases.results import IngestResult
 from hub.ingest.link import MqttIngest
 from hub.live.events import EventBus
 from hub.persistence.engine import create_hub_engine, migrate
 from hub.service import serve
 from hub.settings import HubSettings
-from hub.store import HubStore, IngestResult
+from hub.store import HubStore
 from linli.brokers import MosquittoProcess, free_port
 from tests.hub.factories import make_alert, make_device, make_status
 
@@ -469,11 +470,11 @@ async def test_a_press_on_the_resident_page_reaches_the_button_edge(
         )
 
 
-class PoisonedStore(HubStore):
-    """A repository that cannot store one particular alert, as a database bug would."""
+class PoisonedIntake(CaseIntake):
+    """An intake that cannot store one particular alert, as a database bug would."""
 
-    def __init__(self, engine: Engine, poison: str) -> None:
-        super().__init__(engine)
+    def __init__(self, store: HubStore, poison: str) -> None:
+        super().__init__(store.db, store.policy)
         self.poison = poison
 
     def ingest_alerts(self, alerts: Sequence[Alert], received_at: datetime) -> IngestResult:
@@ -489,8 +490,9 @@ async def test_an_alert_that_cannot_be_stored_does_not_block_the_others(
     engine = create_hub_engine(settings.resolved_database_url())
     await asyncio.to_thread(migrate, engine)
     poison = make_alert(device_id=SMOKE["id"])
-    store = PoisonedStore(engine, poison.id)
-    store.register_device(make_device(SMOKE["id"]))
+    store = HubStore(engine)
+    store.intake = PoisonedIntake(store, poison.id)
+    store.fleet.register_device(make_device(SMOKE["id"]))
     ingest = MqttIngest(settings, store, EventBus())
     task = asyncio.create_task(ingest.run())
     try:
@@ -505,7 +507,7 @@ async def test_an_alert_that_cannot_be_stored_does_not_block_the_others(
             await edge.publish(topic, poison.model_dump_json(), qos=1)
             await edge.publish(topic, good.model_dump_json(), qos=1)
             await acked(edge, poison.id, good.id)
-        assert [a.id for a in store.list_alerts()] == [good.id]
+        assert [a.id for a in store.cases.list_alerts()] == [good.id]
         assert ingest.counters["rejected.unstorable"] == 1
     finally:
         task.cancel()

@@ -119,11 +119,11 @@ async def test_the_endpoint_reads_cases_and_edges_from_the_database(tmp_path: Pa
     async with api_client(app) as http:
         store: HubStore = app.state.store
         devices = [make_device("d1"), make_device("d2", location="Building 1/Floor 2/Unit 201")]
-        store.record_edge_status(make_status("e1", devices=devices, outbox_depth=12), T0)
-        store.record_edge_status(make_status("e2", outbox_depth=0), T0)
-        store.ingest_alerts([make_alert(device_id="d1"), make_alert(device_id="d2")], T0)
-        first = store.list_cases()[0]
-        store.acknowledge(first.id)
+        store.fleet.record_edge_status(make_status("e1", devices=devices, outbox_depth=12), T0)
+        store.fleet.record_edge_status(make_status("e2", outbox_depth=0), T0)
+        store.intake.ingest_alerts([make_alert(device_id="d1"), make_alert(device_id="d2")], T0)
+        first = store.cases.list_cases()[0]
+        store.cases.acknowledge(first.id)
         response = await http.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")

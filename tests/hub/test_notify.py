@@ -78,26 +78,26 @@ def gateway() -> Iterator[Gateway]:
 
 def store_for(engine: Engine, clock: FakeClock, *targets: tuple[Channel, str]) -> HubStore:
     store = HubStore(engine, clock=clock, notify=targets)
-    store.register_device(SOS)
+    store.fleet.register_device(SOS)
     return store
 
 
 def press(store: HubStore, clock: FakeClock) -> int:
     alert = make_alert(device_id=SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL)
-    return store.ingest_alerts([alert], clock.now).cases_opened[0].id
+    return store.intake.ingest_alerts([alert], clock.now).cases_opened[0].id
 
 
 def test_case_events_are_queued_only_when_someone_listens(engine: Engine, clock: FakeClock) -> None:
     quiet = store_for(engine, clock)
     case_id = press(quiet, clock)
-    assert quiet.count_rows()["notifications"] == 0
+    assert quiet.db.count_rows()["notifications"] == 0
 
     store = HubStore(engine, clock=clock, notify=[(Channel.WEBHOOK, "http://gw.test/x")])
     again = make_alert(device_id=SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL)
-    assert store.ingest_alerts([again], clock.now).cases_updated[0].id == case_id
-    assert store.count_rows()["notifications"] == 0  # joining a case pages nobody
-    store.act(case_id, CaseAction.ACKNOWLEDGE, actor="op")
-    [claimed] = store.claim_notifications(clock.now)
+    assert store.intake.ingest_alerts([again], clock.now).cases_updated[0].id == case_id
+    assert store.db.count_rows()["notifications"] == 0  # joining a case pages nobody
+    store.cases.act(case_id, CaseAction.ACKNOWLEDGE, actor="op")
+    [claimed] = store.notices.claim_notifications(clock.now)
     notice = CaseNotice.model_validate(claimed.payload)
     assert (notice.event, notice.case_id, notice.status, notice.kinds) == (
         "acknowledged",
@@ -107,8 +107,8 @@ def test_case_events_are_queued_only_when_someone_listens(engine: Engine, clock:
     )
     assert claimed.target == "http://gw.test/x"
     # Held by this worker: nobody else gets it while the lease lasts.
-    assert store.claim_notifications(clock.now) == []
-    assert store.claim_notifications(clock.advance(31))[0].id == claimed.id
+    assert store.notices.claim_notifications(clock.now) == []
+    assert store.notices.claim_notifications(clock.advance(31))[0].id == claimed.id
 
 
 async def test_a_webhook_is_retried_until_the_gateway_takes_it(
@@ -127,7 +127,7 @@ async def test_a_webhook_is_retried_until_the_gateway_takes_it(
     assert [b["event"] for b in gateway.bodies] == ["opened"]
     assert gateway.bodies[0]["case_id"] == case_id
     assert notifier.counters == {"notices_retried": 2, "notices_delivered": 1}
-    assert store.notification_counts() == {"pending": 0, "delivered": 1, "failed": 0}
+    assert store.notices.notification_counts() == {"pending": 0, "delivered": 1, "failed": 0}
 
 
 async def test_a_dead_gateway_never_holds_up_ingest_and_is_given_up(
@@ -136,14 +136,14 @@ async def test_a_dead_gateway_never_holds_up_ingest_and_is_given_up(
     dead = f"http://127.0.0.1:{free_port()}/nobody-listens"
     store = store_for(engine, clock, (Channel.WEBHOOK, dead))
     case_id = press(store, clock)
-    store.act(case_id, CaseAction.RESOLVE, note="test", resolution=Resolution.TEST)
-    assert store.notification_counts()["pending"] == 2
+    store.cases.act(case_id, CaseAction.RESOLVE, note="test", resolution=Resolution.TEST)
+    assert store.notices.notification_counts()["pending"] == 2
     async with httpx.AsyncClient() as http:
         notifier = Notifier(store, clock=clock, http=http)
         for _ in range(MAX_ATTEMPTS):
             await notifier.deliver_due()
             clock.advance(300)
-    assert store.notification_counts() == {"pending": 0, "delivered": 0, "failed": 2}
+    assert store.notices.notification_counts() == {"pending": 0, "delivered": 0, "failed": 2}
     assert notifier.counters["notices_failed"] == 2
     # Ingest went on regardless.
     assert press(store, clock) != case_id
@@ -178,16 +178,16 @@ def test_parallel_workers_claim_each_notice_once(engine: Engine, clock: FakeCloc
     store = store_for(engine, clock, (Channel.WEBHOOK, "http://gw.test/x"))
     for n in range(20):
         device = make_device(f"sos-{n}", kind=DeviceKind.SOS_BUTTON, location=f"Building {n}/U")
-        store.register_device(device)
+        store.fleet.register_device(device)
         alert = make_alert(device_id=device.id, kind=AlertKind.SOS, severity=Severity.CRITICAL)
-        store.ingest_alerts([alert], clock.now)
+        store.intake.ingest_alerts([alert], clock.now)
     workers = 4
     barrier = threading.Barrier(workers)
 
     def work() -> list[int]:
         worker = HubStore(engine, clock=clock)
         barrier.wait()
-        return [c.id for c in worker.claim_notifications(clock.now, limit=20)]
+        return [c.id for c in worker.notices.claim_notifications(clock.now, limit=20)]
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         claimed = [i for f in [pool.submit(work) for _ in range(workers)] for i in f.result()]

@@ -8,8 +8,8 @@ import pytest
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import FeedbackStage
 from devices.registry import check_identifier
+from hub.cases.feedback import FeedbackDelivery, feedback_deliveries
 from hub.cases.rules import CaseStatus, feedback_stage
-from hub.ingest.feedback import FeedbackDelivery, feedback_deliveries
 from hub.residents.page import STAGE_TEXT, render_page
 from hub.residents.rules import (
     SOS_MIN_INTERVAL,

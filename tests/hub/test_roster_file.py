@@ -42,28 +42,28 @@ def test_a_fire_in_the_sample_goes_to_its_grid_worker_and_the_patrol_on_shift(
     store: HubStore, now: datetime, patrol: str
 ) -> None:
     site = SiteFile.load(sample_site_path())
-    apply_roster(store, load_roster(sample_roster_path()))
+    apply_roster(store.roster, load_roster(sample_roster_path()))
     for device in site.devices:
-        store.register_device(device.model_copy(update={"edge_id": site.site.edge_id}))
+        store.fleet.register_device(device.model_copy(update={"edge_id": site.site.edge_id}))
     smoke = next(
         d for d in site.devices if d.location.startswith("Building 3") and d.kind == "smoke"
     )
     alert = make_alert(device_id=smoke.id, kind=AlertKind.SMOKE, severity=Severity.CRITICAL, ts=now)
-    [case] = store.ingest_alerts([alert], now).cases_opened
+    [case] = store.intake.ingest_alerts([alert], now).cases_opened
     assert [(m.duty, m.responder) for m in case.team] == [("area", "zhang"), ("patrol", patrol)]
 
 
 def test_only_what_changed_is_written_again(store: HubStore, tmp_path: Path) -> None:
     roster = load_roster(sample_roster_path())
     records = len(roster.sites) + len(roster.grids) + len(roster.responders)
-    assert apply_roster(store, roster) == records
-    assert apply_roster(store, roster) == 0  # a restart writes nothing, audits nothing
-    audited = [e for e in store.list_audit(limit=1000) if e.action == "roster_changed"]
+    assert apply_roster(store.roster, roster) == records
+    assert apply_roster(store.roster, roster) == 0  # a restart writes nothing, audits nothing
+    audited = [e for e in store.audit.list_audit(limit=1000) if e.action == "roster_changed"]
     assert len(audited) == records
     moved = roster.responders[0].model_copy(update={"name": "Wang Fang (moved)"})
     changed = roster.model_copy(update={"responders": [moved, *roster.responders[1:]]})
-    assert apply_roster(store, changed) == 1
-    names = {r.id: r.name for r in store.list_responders()}
+    assert apply_roster(store.roster, changed) == 1
+    names = {r.id: r.name for r in store.roster.list_responders()}
     assert names["wang"] == "Wang Fang (moved)"
 
 

@@ -107,7 +107,7 @@ def raise_alert(app: FastAPI, device_id: str, kind: AlertKind = AlertKind.SMOKE)
         kind=kind,
         severity=Severity.CRITICAL,
     )
-    result = store.ingest_alerts([alert], T0)
+    result = store.intake.ingest_alerts([alert], T0)
     assert not result.rejected
     return alert.id
 

@@ -135,7 +135,7 @@ async def test_households_are_scoped(
     assert (await operator.post(f"{API}/households/{lan['id']}/token")).status_code == 404
     assert (await operator.post(f"{API}/households/999/token")).status_code == 404
     store: HubStore = app.state.store
-    assert store.household_by_token(token_hash(lan["token"])).id == lan["id"]
+    assert store.households.household_by_token(token_hash(lan["token"])).id == lan["id"]
     await ok(await operator.post(f"{API}/households/{mei['id']}/token"))
 
     for refused in (
@@ -428,7 +428,7 @@ async def test_the_audit_trail_is_scoped_and_pages_over_hidden_entries(
 ) -> None:
     store: HubStore = app.state.store
     mei_case, lan_case = (
-        store.ingest_alerts(
+        store.intake.ingest_alerts(
             [
                 make_alert(
                     device_id=device["id"],

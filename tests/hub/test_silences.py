@@ -71,15 +71,17 @@ def test_an_sos_is_silenced_only_when_named() -> None:
 
 @pytest.fixture
 def building(store: HubStore) -> HubStore:
-    store.register_device(make_device("b3-1201-smoke", edge_id="edge-b3"))
-    store.register_device(make_device("b3-1201-sos", kind=DeviceKind.SOS_BUTTON, edge_id="edge-b3"))
+    store.fleet.register_device(make_device("b3-1201-smoke", edge_id="edge-b3"))
+    store.fleet.register_device(
+        make_device("b3-1201-sos", kind=DeviceKind.SOS_BUTTON, edge_id="edge-b3")
+    )
     return store
 
 
 def test_a_drill_records_and_audits_alerts_but_opens_no_case(
     building: HubStore, clock: FakeClock
 ) -> None:
-    drill = building.create_silence(
+    drill = building.silences.create_silence(
         SilenceScope.PLACE,
         "Building 3",
         ends_at=clock.now + timedelta(minutes=30),
@@ -94,28 +96,28 @@ def test_a_drill_records_and_audits_alerts_but_opens_no_case(
         severity=Severity.CRITICAL,
         ts=clock.now + timedelta(minutes=2),
     )
-    result = building.ingest_alerts([smoke, sos], clock.advance(120))
+    result = building.intake.ingest_alerts([smoke, sos], clock.advance(120))
     assert result.silenced == [smoke.id]
     assert [a.id for a in result.new] == [smoke.id, sos.id]
     # The SOS during the drill is a real call for help.
     [case] = result.cases_opened
     assert case.kinds == [AlertKind.SOS]
-    assert building.list_alerts(device_id="b3-1201-smoke")[0].case_id is None
-    actions = [(e.action, e.alert_id, e.detail) for e in building.list_audit(limit=100)]
+    assert building.cases.list_alerts(device_id="b3-1201-smoke")[0].case_id is None
+    actions = [(e.action, e.alert_id, e.detail) for e in building.audit.list_audit(limit=100)]
     assert ("alert_silenced", smoke.id, {"silence_id": drill.id}) in actions
     assert actions[0][0] == "silence_created"
-    assert building.verify_audit().intact
+    assert building.audit.verify_audit().intact
 
     # Ended early: alerts from then on open cases again; the event time decides.
-    ended = building.end_silence(drill.id, actor="manager-li")
+    ended = building.silences.end_silence(drill.id, actor="manager-li")
     assert (ended.ended_by, ended.ends_at) == ("manager-li", clock.now)
     late = make_alert(device_id="b3-1201-smoke", ts=clock.now + timedelta(seconds=1))
     replayed = make_alert(device_id="b3-1201-smoke", ts=clock.now - timedelta(seconds=30))
-    result = building.ingest_alerts([late, replayed], clock.advance(5))
+    result = building.intake.ingest_alerts([late, replayed], clock.advance(5))
     assert result.silenced == [replayed.id]
     assert len(result.cases_opened) == 1
-    assert building.list_silences(active_at=clock.now) == []
-    assert [s.id for s in building.list_silences()] == [drill.id]
+    assert building.silences.list_silences(active_at=clock.now) == []
+    assert [s.id for s in building.silences.list_silences()] == [drill.id]
 
 
 # --- the API ----------------------------------------------------------------------------

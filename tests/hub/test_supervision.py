@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from devices.kinds import AlertKind, DeviceKind, Severity
+from hub.cases.changes import CaseChanges
 from hub.cases.correlation import CaseCategory
 from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, Resolution
 from hub.cases.supervision import (
@@ -106,98 +107,100 @@ SOS = make_device("b3-1201-sos", kind=DeviceKind.SOS_BUTTON, edge_id="edge-b3")
 
 def press(store: HubStore, clock: FakeClock) -> int:
     sos = make_alert(device_id=SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL, ts=clock.now)
-    [opened] = store.ingest_alerts([sos], clock.now).cases_opened
+    [opened] = store.intake.ingest_alerts([sos], clock.now).cases_opened
     return opened.id
 
 
 def escalations(store: HubStore, case_id: int) -> list[str | None]:
-    events = store.get_case(case_id).events
+    events = store.cases.get_case(case_id).events
     return [e.note for e in events if e.action is CaseEventAction.ESCALATED]
 
 
 def test_scenario_7_an_sos_nobody_acknowledges_escalates_on_time(
     store: HubStore, clock: FakeClock
 ) -> None:
-    store.register_device(SOS)
+    store.fleet.register_device(SOS)
     case_id = press(store, clock)
     opened_at = clock.now
 
     clock.now = opened_at + timedelta(seconds=59.999)
-    assert store.fire_due_timers(clock.now) == []
+    assert store.deadlines.fire_due_timers(clock.now) == []
     clock.now = opened_at + timedelta(seconds=60)
-    [escalated] = store.fire_due_timers(clock.now)
+    [escalated] = store.deadlines.fire_due_timers(clock.now)
     assert (escalated.id, escalated.escalation_level) == (case_id, 1)
     assert escalations(store, case_id) == ["not taken on in time: escalated to the street level"]
-    assert store.fire_due_timers(clock.now) == []  # fired once
+    assert store.deadlines.fire_due_timers(clock.now) == []  # fired once
 
     clock.now = opened_at + timedelta(seconds=120)
-    assert store.fire_due_timers(clock.now)[0].escalation_level == 2
+    assert store.deadlines.fire_due_timers(clock.now)[0].escalation_level == 2
     clock.now = opened_at + timedelta(seconds=180)
-    assert store.fire_due_timers(clock.now)[0].escalation_level == 2
+    assert store.deadlines.fire_due_timers(clock.now)[0].escalation_level == 2
     assert escalations(store, case_id)[1:] == [
         "not taken on in time: escalated to the district level",
         "still not taken on: notified the district level again",
     ]
 
     # Someone finally acknowledges: the next deadline finds it taken on and does nothing.
-    store.act(case_id, CaseAction.ACKNOWLEDGE, actor="district-duty")
+    store.cases.act(case_id, CaseAction.ACKNOWLEDGE, actor="district-duty")
     clock.now = opened_at + timedelta(seconds=240)
-    assert store.fire_due_timers(clock.now) == []
+    assert store.deadlines.fire_due_timers(clock.now) == []
     assert len(escalations(store, case_id)) == 3
-    assert store.verify_audit().intact
+    assert store.audit.verify_audit().intact
 
 
 def test_an_acknowledged_sos_never_escalates(store: HubStore, clock: FakeClock) -> None:
-    store.register_device(SOS)
+    store.fleet.register_device(SOS)
     case_id = press(store, clock)
     clock.advance(30)
-    store.act(case_id, CaseAction.ACKNOWLEDGE, actor="operator")
-    assert store.fire_due_timers(clock.advance(3600)) == []
-    assert store.get_case(case_id).escalation_level == 0
+    store.cases.act(case_id, CaseAction.ACKNOWLEDGE, actor="operator")
+    assert store.deadlines.fire_due_timers(clock.advance(3600)) == []
+    assert store.cases.get_case(case_id).escalation_level == 0
 
 
 def test_a_responder_who_does_not_answer_is_replaced(store: HubStore, clock: FakeClock) -> None:
-    store.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
-    store.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
+    store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
+    store.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
     for rid, role in (
         ("wang", ResponderRole.GRID_WORKER),
         ("li", ResponderRole.SECURITY),
         ("zhou", ResponderRole.SECURITY),
     ):
-        store.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
-    store.register_device(SOS)
+        store.roster.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
+    store.fleet.register_device(SOS)
     case_id = press(store, clock)
-    assert [m.responder for m in store.get_case(case_id).team] == ["wang", "li"]
-    store.act(case_id, CaseAction.ACKNOWLEDGE, actor="operator")
+    assert [m.responder for m in store.cases.get_case(case_id).team] == ["wang", "li"]
+    store.cases.act(case_id, CaseAction.ACKNOWLEDGE, actor="operator")
 
     # Wang answers in time, Li does not: only the patrol duty moves on, to Zhou.
-    assert store.fire_due_timers(clock.advance(60)) == []
-    store.act(case_id, CaseAction.ACCEPT, actor="wang")
-    [reassigned] = store.fire_due_timers(clock.advance(60))
+    assert store.deadlines.fire_due_timers(clock.advance(60)) == []
+    store.cases.act(case_id, CaseAction.ACCEPT, actor="wang")
+    [reassigned] = store.deadlines.fire_due_timers(clock.advance(60))
     assert (reassigned.status, [(m.responder, m.accepted) for m in reassigned.team]) == (
         CaseStatus.ACCEPTED,
         [("wang", True), ("zhou", False)],
     )
     # Zhou does not answer either: nobody is left for the patrol, Wang carries on, no escalation.
-    [after] = store.fire_due_timers(clock.advance(120))
+    [after] = store.deadlines.fire_due_timers(clock.advance(120))
     assert (after.status, after.assignee, after.escalation_level) == (
         CaseStatus.ACCEPTED,
         "wang",
         0,
     )
-    notes = [e.note for e in store.get_case(case_id).events if e.action is CaseEventAction.DECLINED]
+    notes = [
+        e.note for e in store.cases.get_case(case_id).events if e.action is CaseEventAction.DECLINED
+    ]
     assert notes == ["li did not accept in time", "zhou did not accept in time"]
 
 
 def test_a_case_nobody_answers_escalates(store: HubStore, clock: FakeClock) -> None:
-    store.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
-    store.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
+    store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
+    store.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
     for rid, role in (("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY)):
-        store.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
-    store.register_device(SOS)
+        store.roster.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
+    store.fleet.register_device(SOS)
     case_id = press(store, clock)
-    store.act(case_id, CaseAction.ACKNOWLEDGE, actor="operator")
-    [escalated] = store.fire_due_timers(clock.advance(120))
+    store.cases.act(case_id, CaseAction.ACKNOWLEDGE, actor="operator")
+    [escalated] = store.deadlines.fire_due_timers(clock.advance(120))
     assert (escalated.status, escalated.assignee, escalated.team, escalated.escalation_level) == (
         CaseStatus.OPEN,
         None,
@@ -210,28 +213,28 @@ def test_timers_survive_a_restart_and_a_resolved_case_stays_quiet(
     engine: Engine, clock: FakeClock
 ) -> None:
     before = HubStore(engine, clock=clock)
-    before.register_device(SOS)
+    before.fleet.register_device(SOS)
     first = press(before, clock)
     quiet = make_device("b5-sos", kind=DeviceKind.SOS_BUTTON, location="Building 5/Unit 1")
-    before.register_device(quiet)
+    before.fleet.register_device(quiet)
     sos = make_alert(device_id=quiet.id, kind=AlertKind.SOS, severity=Severity.CRITICAL)
-    [resolved] = before.ingest_alerts([sos], clock.now).cases_opened
-    before.act(resolved.id, CaseAction.RESOLVE, note="test press", resolution=Resolution.TEST)
+    [resolved] = before.intake.ingest_alerts([sos], clock.now).cases_opened
+    before.cases.act(resolved.id, CaseAction.RESOLVE, note="test press", resolution=Resolution.TEST)
 
     after = HubStore(engine, clock=clock)  # a new process on the same database
-    changed = after.fire_due_timers(clock.advance(61))
+    changed = after.deadlines.fire_due_timers(clock.advance(61))
     assert [c.id for c in changed] == [first]
 
 
 def test_parallel_workers_fire_each_deadline_once(engine: Engine, clock: FakeClock) -> None:
     store = HubStore(engine, clock=clock)
-    store.register_device(SOS)
+    store.fleet.register_device(SOS)
     case_ids = []
     for n in range(4):
         device = make_device(f"sos-{n}", kind=DeviceKind.SOS_BUTTON, location=f"Building {n}/U")
-        store.register_device(device)
+        store.fleet.register_device(device)
         alert = make_alert(device_id=device.id, kind=AlertKind.SOS, severity=Severity.CRITICAL)
-        case_ids.append(store.ingest_alerts([alert], clock.now).cases_opened[0].id)
+        case_ids.append(store.intake.ingest_alerts([alert], clock.now).cases_opened[0].id)
     due = clock.now + timedelta(seconds=60)
     workers = 6
     barrier = threading.Barrier(workers)
@@ -239,20 +242,20 @@ def test_parallel_workers_fire_each_deadline_once(engine: Engine, clock: FakeClo
     def work() -> int:
         worker = HubStore(engine, clock=clock)
         barrier.wait()
-        return len(worker.fire_due_timers(due))
+        return len(worker.deadlines.fire_due_timers(due))
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         fired = sum(f.result() for f in [pool.submit(work) for _ in range(workers)])
     assert fired == len(case_ids)
-    assert [store.get_case(c).escalation_level for c in case_ids] == [1] * len(case_ids)
-    assert store.verify_audit().intact
+    assert [store.cases.get_case(c).escalation_level for c in case_ids] == [1] * len(case_ids)
+    assert store.audit.verify_audit().intact
 
 
 async def test_the_supervisor_publishes_what_changed(store: HubStore, clock: FakeClock) -> None:
-    store.register_device(SOS)
+    store.fleet.register_device(SOS)
     case_id = press(store, clock)
     bus = EventBus()
-    supervisor = Supervisor(store, bus, clock=clock, interval=0.01)
+    supervisor = Supervisor(store, CaseChanges(bus), clock=clock, interval=0.01)
     with bus.subscribe() as subscription:
         assert await supervisor.tick() == 0
         clock.advance(60)
@@ -268,22 +271,22 @@ async def test_the_supervisor_publishes_what_changed(store: HubStore, clock: Fak
 
 
 def test_a_member_named_again_gets_a_fresh_deadline(store: HubStore, clock: FakeClock) -> None:
-    store.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
-    store.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
+    store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
+    store.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
     for rid, role in (("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY)):
-        store.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
-    store.register_device(SOS)
+        store.roster.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
+    store.fleet.register_device(SOS)
     case_id = press(store, clock)  # both asked to accept within 2 min
-    store.act(case_id, CaseAction.ACKNOWLEDGE, actor="operator")
+    store.cases.act(case_id, CaseAction.ACKNOWLEDGE, actor="operator")
     clock.advance(60)
-    store.act(case_id, CaseAction.DECLINE, actor="wang")
+    store.cases.act(case_id, CaseAction.DECLINE, actor="wang")
     clock.advance(30)
-    store.act(case_id, CaseAction.DISPATCH, assignee="wang", actor="operator")
+    store.cases.act(case_id, CaseAction.DISPATCH, assignee="wang", actor="operator")
     # Two minutes after the first dispatch: Li is overdue, Wang's first deadline is retired.
-    [changed] = store.fire_due_timers(clock.advance(30))
+    [changed] = store.deadlines.fire_due_timers(clock.advance(30))
     assert [(m.responder, m.accepted) for m in changed.team] == [("wang", False)]
     assert changed.status is CaseStatus.DISPATCHED
     # His own deadline, two minutes after he was named again.
-    assert store.fire_due_timers(clock.advance(89)) == []
-    [overdue] = store.fire_due_timers(clock.advance(1))
+    assert store.deadlines.fire_due_timers(clock.advance(89)) == []
+    [overdue] = store.deadlines.fire_due_timers(clock.advance(1))
     assert (overdue.team, overdue.status) == ([], CaseStatus.OPEN)

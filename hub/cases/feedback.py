@@ -89,6 +89,11 @@ class FeedbackPublisher:
         self._kinds = kinds
         self._queue: asyncio.Queue[CaseView] = asyncio.Queue(max_queued)
 
+    @property
+    def kinds(self) -> frozenset[AlertKind]:
+        """Return the alert kinds whose devices hear what became of their case."""
+        return self._kinds
+
     def notify(self, case: CaseView) -> None:
         """Queue feedback for a committed case change, without waiting (if its kind wants it)."""
         if not wants_feedback(case, self._kinds):
@@ -117,7 +122,7 @@ class FeedbackPublisher:
 
     async def _publish(self, case: CaseView) -> None:
         try:
-            edges = await asyncio.to_thread(self._store.device_edges, case.device_ids)
+            edges = await asyncio.to_thread(self._store.fleet.device_edges, case.device_ids)
         except SQLAlchemyError as exc:
             self._counters["feedback_failed"] += 1
             logger.warning("no feedback for case %s: cannot look up its edge: %s", case.id, exc)

@@ -1,0 +1,131 @@
+"""Reading and verifying the stored audit trail."""
+
+from pathlib import Path
+
+from sqlalchemy import and_, inspect, or_, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from hub.audit.chain import AuditEntry, ChainVerdict, ChainVerifier
+from hub.audit.views import AuditEntryView
+from hub.errors import HubStartupError
+from hub.persistence.engine import create_hub_engine
+from hub.persistence.tables import AlertRow, AuditEntryRow, AuditHeadRow, CaseRow
+from hub.persistence.transactions import AUDIT_HEAD_ID, Database
+from hub.roster.repository import load_site_map
+from hub.settings import HubSettings
+
+
+def verify_audit_chain(settings: HubSettings) -> ChainVerdict:
+    """Check the audit chain of the hub database ``settings`` name, without writing to it.
+
+    Raises ``HubStartupError`` if there is no such database or it has no audit trail yet.
+    """
+    url = settings.resolved_database_url()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        raise HubStartupError(f"there is no hub database at {parsed.database}")
+    engine = create_hub_engine(url)
+    try:
+        if not inspect(engine).has_table(AuditHeadRow.__tablename__):
+            raise HubStartupError("the database has no audit trail: run `linli hub` on it first")
+        return AuditRepository(Database(engine)).verify_audit()
+    except SQLAlchemyError as exc:
+        raise HubStartupError(f"cannot read the hub database: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+def _audit_view(row: AuditEntryRow) -> AuditEntryView:
+    return AuditEntryView.model_validate(
+        {
+            "seq": row.seq,
+            "ts": row.ts,
+            "action": row.action,
+            "case_id": row.case_id,
+            "alert_id": row.alert_id,
+            "actor": row.actor,
+            "detail": row.detail,
+            "prev_hash": row.prev_hash,
+            "hash": row.hash,
+        }
+    )
+
+
+def _audit_entry(row: AuditEntryRow) -> AuditEntry:
+    return AuditEntry(
+        seq=row.seq,
+        ts=row.ts,
+        action=row.action,
+        case_id=row.case_id,
+        alert_id=row.alert_id,
+        actor=row.actor,
+        detail=row.detail,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+class AuditRepository:
+    """Reads the audit trail and checks its chain."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def list_audit(
+        self, *, after_seq: int = 0, limit: int = 100, sites: frozenset[str] | None = None
+    ) -> list[AuditEntryView]:
+        """Return audit entries after ``after_seq``, oldest first (page on the last seq).
+
+        With ``sites``, only the entries about those sites' records: an entry with a case
+        belongs to the case's site, else one with an alert to the alert's device's site;
+        entries about neither (accounts, sign-ins, the roster, silences) are left out. The
+        filter is in the query, so a page still holds up to ``limit`` entries.
+        """
+        query = (
+            select(AuditEntryRow)
+            .where(AuditEntryRow.seq > after_seq)
+            .order_by(AuditEntryRow.seq)
+            .limit(limit)
+        )
+        with self._db.reading() as session:
+            if sites is not None:
+                placed = load_site_map(session).device_sites()
+                devices = sorted(d for d, site in placed.items() if site in sites)
+                of_case = AuditEntryRow.case_id.in_(
+                    select(CaseRow.id).where(CaseRow.site_id.in_(sorted(sites)))
+                )
+                of_alert = and_(
+                    AuditEntryRow.case_id.is_(None),
+                    AuditEntryRow.alert_id.in_(
+                        select(AlertRow.id).where(AlertRow.device_id.in_(devices))
+                    ),
+                )
+                query = query.where(or_(of_case, of_alert))
+            return [_audit_view(row) for row in session.scalars(query)]
+
+    def verify_audit(self, *, page_size: int = 5000) -> ChainVerdict:
+        """Check the whole audit chain and name its first broken link, if any."""
+        verifier = ChainVerifier()
+        engine = self._db.engine
+        if self._db.dialect == "postgresql":
+            # One snapshot for the head and every page, while other workers keep appending.
+            engine = engine.execution_options(isolation_level="REPEATABLE READ")
+        with Session(engine) as session, session.begin():
+            head = session.get_one(AuditHeadRow, AUDIT_HEAD_ID)
+            head_seq, head_hash = head.seq, head.hash
+            after = 0
+            while True:
+                page = list(
+                    session.scalars(
+                        select(AuditEntryRow)
+                        .where(AuditEntryRow.seq > after)
+                        .order_by(AuditEntryRow.seq)
+                        .limit(page_size)
+                    )
+                )
+                if not page or not verifier.feed(_audit_entry(row) for row in page):
+                    break
+                after = page[-1].seq
+        return verifier.finish(head_seq, head_hash)

@@ -1,0 +1,488 @@
+"""Alerts into cases: store each alert once and join it to its incident's case."""
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from devices.kinds import AlertState
+from devices.messages import Alert
+from hub.audit.chain import AuditAction, AuditRecord
+from hub.cases.correlation import Route, attach_routes, plan_routes
+from hub.cases.dispatch import team_of
+from hub.cases.records import (
+    CasePolicy,
+    add_event,
+    alert_view,
+    case_view,
+    members,
+    open_state,
+    resolved_state,
+    store_team,
+)
+from hub.cases.results import AlertRef, IngestResult, RejectedAlert
+from hub.cases.rules import (
+    AttachToCase,
+    CaseEventAction,
+    CaseStatus,
+    IncomingAlert,
+    NoCase,
+    OpenNewCase,
+    ReopenCase,
+    decide,
+)
+from hub.cases.staffing import auto_dispatch
+from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
+from hub.persistence.tables import (
+    LOCATION_LENGTH,
+    AlertRow,
+    CaseMemberRow,
+    CaseRow,
+    DeviceRow,
+    SilenceRow,
+)
+from hub.persistence.transactions import Database, audit, clean, upsert_insert
+from hub.roster.repository import placement
+from hub.silences.repository import silence_from_row
+from hub.silences.rules import SilencedAlert, silencing
+
+_MAX_OPEN_ATTEMPTS = 3
+
+
+def _by_route(
+    alerts: Iterable[Alert], routes: Mapping[str, Route]
+) -> list[tuple[list[Alert], Route]]:
+    """Return the alerts grouped by their route, in key order (the order rows are locked in,
+    so that two hub workers never wait for each other in a circle)."""
+    groups: dict[str, list[Alert]] = defaultdict(list)
+    route_of_key: dict[str, Route] = {}
+    for alert in alerts:
+        alert_route = routes[alert.id]
+        groups[alert_route.key].append(alert)
+        route_of_key.setdefault(alert_route.key, alert_route)
+    return [(groups[key], route_of_key[key]) for key in sorted(groups)]
+
+
+class CaseIntake:
+    """Stores alerts and joins them to cases; each public method is one transaction."""
+
+    def __init__(self, db: Database, policy: CasePolicy) -> None:
+        self._db = db
+        self._policy = policy
+
+    def ingest_alerts(self, alerts: Sequence[Alert], received_at: datetime) -> IngestResult:
+        """Store a batch of alerts and join each new one to its case, in one transaction."""
+        if not alerts:
+            return IngestResult()
+        with self._db.writing() as session:
+            return self._ingest(session, alerts, received_at)
+
+    def _ingest(
+        self, session: Session, alerts: Sequence[Alert], received_at: datetime
+    ) -> IngestResult:
+        device_ids = {alert.device_id for alert in alerts}
+        registered = session.execute(
+            select(DeviceRow.id, DeviceRow.location, DeviceRow.edge_id).where(
+                DeviceRow.id.in_(device_ids)
+            )
+        ).all()
+        locations: dict[str, str] = {device_id: location for device_id, location, _ in registered}
+        edges: dict[str, str | None] = {device_id: edge for device_id, _, edge in registered}
+        rejected = [
+            RejectedAlert(AlertRef.of(alert), "unknown_device")
+            for alert in alerts
+            if alert.device_id not in locations
+        ]
+        accepted = [alert for alert in alerts if alert.device_id in locations]
+
+        inserted: set[str] = set()
+        for alert in sorted(accepted, key=lambda a: a.id):
+            new_id = session.execute(
+                upsert_insert(session, AlertRow)
+                .values(
+                    id=alert.id,
+                    edge_id=alert.edge_id,
+                    device_id=alert.device_id,
+                    kind=alert.kind.value,
+                    state=alert.state.value,
+                    severity=alert.severity.value,
+                    ts=alert.ts,
+                    detected_at=alert.detected_at,
+                    received_at=received_at,
+                    location=clean(alert.location or locations[alert.device_id])[:LOCATION_LENGTH],
+                    reason=alert.reason.model_dump(mode="json"),
+                    case_id=None,
+                )
+                .on_conflict_do_nothing(index_elements=["id"])
+                .returning(AlertRow.id)
+            ).scalar_one_or_none()
+            if new_id is not None:
+                inserted.add(new_id)
+
+        new: list[Alert] = []
+        duplicates: list[AlertRef] = []
+        for alert in accepted:
+            if alert.id in inserted:
+                inserted.discard(alert.id)
+                new.append(alert)
+            else:
+                duplicates.append(AlertRef.of(alert))
+
+        for alert in new:
+            audit(
+                session,
+                AuditRecord(
+                    ts=received_at,
+                    action=AuditAction.ALERT_STORED,
+                    alert_id=alert.id,
+                    detail={
+                        "edge_id": alert.edge_id,
+                        "device_id": alert.device_id,
+                        "kind": alert.kind.value,
+                        "state": alert.state.value,
+                        "severity": alert.severity.value,
+                        "ts": alert.ts.astimezone(UTC).isoformat(),
+                    },
+                ),
+            )
+
+        silenced = self._silenced(session, new, locations, edges, received_at)
+        routes, own_routes = self._routes(
+            session, [a for a in new if a.id not in silenced], locations
+        )
+        opened: dict[int, CaseRow] = {}
+        touched: dict[int, CaseRow] = {}
+        case_of: dict[str, int] = {}
+        strays: list[Alert] = []
+        for group, alert_route in _by_route([a for a in new if a.id not in silenced], routes):
+            joined = self._join_cases(
+                session, alert_route, group, received_at, attached=own_routes, strays=strays
+            )
+            for alert, row, was_opened in joined:
+                if row is None:
+                    continue
+                case_of[alert.id] = row.id
+                (opened if was_opened else touched)[row.id] = row
+        # An alert meant to join an incident that was resolved after it was routed (a press at
+        # the instant its fire case is resolved) goes its own way instead: rare, never lost.
+        for group, alert_route in _by_route(strays, own_routes):
+            joined = self._join_cases(session, alert_route, group, received_at)
+            for alert, row, was_opened in joined:
+                if row is not None:
+                    case_of[alert.id] = row.id
+                    (opened if was_opened else touched)[row.id] = row
+        by_case: dict[int, list[str]] = defaultdict(list)
+        for alert_id, case_id in case_of.items():
+            by_case[case_id].append(alert_id)
+        for case_id, alert_ids in by_case.items():
+            session.execute(
+                update(AlertRow).where(AlertRow.id.in_(alert_ids)).values(case_id=case_id)
+            )
+        session.flush()
+        case_members = members(session, [*opened, *touched])
+
+        stored = {
+            row.id: row
+            for row in session.scalars(
+                select(AlertRow)
+                .where(AlertRow.id.in_([a.id for a in new]))
+                .execution_options(populate_existing=True)
+            )
+        }
+        return IngestResult(
+            new=[alert_view(stored[alert.id]) for alert in new],
+            duplicates=duplicates,
+            rejected=rejected,
+            cases_opened=[
+                case_view(row, locations.get(row.device_id), case_members[row.id])
+                for row in opened.values()
+            ],
+            cases_updated=[
+                case_view(row, locations.get(row.device_id), case_members[row.id])
+                for case_id, row in touched.items()
+                if case_id not in opened
+            ],
+            silenced=[a.id for a in new if a.id in silenced],
+        )
+
+    def _silenced(
+        self,
+        session: Session,
+        alerts: Sequence[Alert],
+        locations: dict[str, str],
+        edges: dict[str, str | None],
+        now: datetime,
+    ) -> set[str]:
+        """Return the ids of the alerts a silence covers, auditing each."""
+        if not alerts:
+            return set()
+        earliest, latest = min(a.ts for a in alerts), max(a.ts for a in alerts)
+        silences = [
+            silence_from_row(row)
+            for row in session.scalars(
+                select(SilenceRow).where(
+                    SilenceRow.starts_at <= latest, SilenceRow.ends_at > earliest
+                )
+            )
+        ]
+        if not silences:
+            return set()
+        silenced: set[str] = set()
+        for alert in alerts:
+            facts = SilencedAlert(
+                device_id=alert.device_id,
+                edge_id=edges.get(alert.device_id),
+                location=locations[alert.device_id],
+                kind=alert.kind,
+                ts=alert.ts,
+            )
+            silence = silencing(silences, facts)
+            if silence is None:
+                continue
+            silenced.add(alert.id)
+            audit(
+                session,
+                AuditRecord(
+                    ts=now,
+                    action=AuditAction.ALERT_SILENCED,
+                    alert_id=alert.id,
+                    detail={"silence_id": silence.id},
+                ),
+            )
+        return silenced
+
+    def _routes(
+        self, session: Session, alerts: Sequence[Alert], locations: dict[str, str]
+    ) -> tuple[dict[str, Route], dict[str, Route]]:
+        """Return each alert's incident — its own rule's, or an active one it attaches to —
+        and, for those that attach, their own route (``hub.cases.correlation``)."""
+        plan = plan_routes(self._policy.rules, alerts, locations)
+        wanted = plan.candidate_keys
+        if not wanted:
+            return plan.own, {}
+        last_alert_at = {
+            key: last
+            for key, last in session.execute(
+                select(CaseRow.open_key, CaseRow.last_alert_at).where(CaseRow.open_key.in_(wanted))
+            )
+            if key is not None
+        }
+        return attach_routes(plan, alerts, last_alert_at)
+
+    def _locked_open_case(self, session: Session, key: str) -> CaseRow | None:
+        return session.scalars(
+            select(CaseRow)
+            .where(CaseRow.open_key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+
+    def _locked_resolved_case(self, session: Session, key: str) -> CaseRow | None:
+        """Return the key's most recently resolved case (not closed), locked, if any."""
+        return session.scalars(
+            select(CaseRow)
+            .where(
+                CaseRow.correlation_key == key,
+                CaseRow.status == CaseStatus.RESOLVED.value,
+                CaseRow.resolved_at.is_not(None),
+            )
+            .order_by(CaseRow.resolved_at.desc(), CaseRow.id.desc())
+            .limit(1)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+
+    def _insert_case(
+        self, session: Session, alert_route: Route, alert: Alert, decision: OpenNewCase
+    ) -> CaseRow | None:
+        site, grid = placement(session, alert.device_id)
+        case_id = session.execute(
+            upsert_insert(session, CaseRow)
+            .values(
+                status=CaseStatus.OPEN.value,
+                kind=alert.kind.value,
+                priority=decision.priority.value,
+                opened_at=decision.opened_at,
+                updated_at=decision.opened_at,
+                last_alert_at=decision.last_alert_at,
+                alert_count=1,
+                device_id=alert.device_id,
+                open_key=alert_route.key,
+                correlation_key=alert_route.key,
+                category=alert_route.category.value,
+                rule=alert_route.rule,
+                place=alert_route.place,
+                declined=[],
+                team=[],
+                escalation_level=0,
+                site_id=None if site is None else site.id,
+                grid_id=None if grid is None else grid.id,
+            )
+            .on_conflict_do_nothing(index_elements=["open_key"])
+            .returning(CaseRow.id)
+        ).scalar_one_or_none()
+        return None if case_id is None else session.get_one(CaseRow, case_id)
+
+    def _reopen_case(
+        self, session: Session, row: CaseRow, key: str, decision: ReopenCase, now: datetime
+    ) -> bool:
+        """Make a resolved case active again; False if another case holds the key by now."""
+        try:
+            with session.begin_nested():
+                row.status = CaseStatus.OPEN.value
+                row.open_key = key
+                row.resolution = None
+                row.resolved_at = None
+                cancel_acceptances(session, row, team_of(row.team), (), now)
+                store_team(row, ())
+                row.acknowledged_at = None
+                row.declined = []
+                row.priority = decision.updated.priority.value
+                row.alert_count = decision.updated.alert_count
+                row.last_alert_at = decision.updated.last_alert_at
+                row.updated_at = now
+                session.flush()
+        except IntegrityError:
+            # A worker whose clock put the recurrence outside the window opened a new case.
+            return False
+        return True
+
+    def _join_cases(
+        self,
+        session: Session,
+        alert_route: Route,
+        alerts: list[Alert],
+        now: datetime,
+        *,
+        attached: Mapping[str, Route] | None = None,
+        strays: list[Alert] | None = None,
+    ) -> Iterator[tuple[Alert, CaseRow | None, bool]]:
+        """Apply the case decision to each new alert of one incident, in order.
+
+        Alerts in ``attached`` were routed here to join the incident's active case; they come
+        after the incident's own alerts, and if there is no active case (it was resolved
+        since they were routed) they are put in ``strays`` instead of opening one here.
+        """
+        key = alert_route.key
+        attached = attached or {}
+        alerts = sorted(alerts, key=lambda a: a.id in attached)  # stable: own alerts first
+        reopen_within = (
+            self._policy.reopen_within
+            if alert_route.reopen_within_s is None
+            else timedelta(seconds=alert_route.reopen_within_s)
+        )
+        row = self._locked_open_case(session, key)
+        opened_here = False
+        for alert in alerts:
+            if alert.id in attached and row is None:
+                assert strays is not None
+                strays.append(alert)
+                continue
+            incoming = IncomingAlert(state=alert.state, severity=alert.severity, ts=alert.ts)
+            for _attempt in range(_MAX_OPEN_ATTEMPTS):
+                resolved = None
+                if row is None and alert.state is AlertState.RAISED:
+                    resolved = self._locked_resolved_case(session, key)
+                decision = decide(
+                    incoming,
+                    open_state(row),
+                    now,
+                    recently_resolved=resolved_state(resolved),
+                    reopen_within=reopen_within,
+                )
+                if isinstance(decision, OpenNewCase):
+                    row = self._insert_case(session, alert_route, alert, decision)
+                    if row is not None:
+                        opened_here = True
+                        break
+                elif isinstance(decision, ReopenCase):
+                    assert resolved is not None
+                    if self._reopen_case(session, resolved, key, decision, now):
+                        row = resolved
+                        break
+                else:
+                    break
+                # Another worker opened or reopened this incident and committed first: join it.
+                row = self._locked_open_case(session, key)
+            else:
+                raise RuntimeError(f"could not open or find the case for {key!r}")
+            match decision:
+                case OpenNewCase():
+                    assert row is not None
+                    add_event(
+                        session,
+                        self._policy,
+                        row.id,
+                        now,
+                        CaseEventAction.OPENED,
+                        alert.id,
+                        detail={"key": key, "category": row.category, "priority": row.priority},
+                    )
+                    schedule_acknowledgement(session, self._policy, row, now)
+                    auto_dispatch(session, self._policy, row, now)
+                case ReopenCase():
+                    assert row is not None
+                    add_event(
+                        session,
+                        self._policy,
+                        row.id,
+                        now,
+                        CaseEventAction.REOPENED,
+                        alert.id,
+                        note="the problem came back soon after the case was resolved",
+                    )
+                    row.escalation_level = 0
+                    schedule_acknowledgement(session, self._policy, row, now)
+                    auto_dispatch(session, self._policy, row, now)
+                case AttachToCase(updated=updated, priority_raised=raised):
+                    assert row is not None
+                    row.priority = updated.priority.value
+                    row.alert_count = updated.alert_count
+                    row.last_alert_at = updated.last_alert_at
+                    row.updated_at = now
+                    add_event(
+                        session, self._policy, row.id, now, CaseEventAction.ALERT_ATTACHED, alert.id
+                    )
+                    if raised:
+                        add_event(
+                            session,
+                            self._policy,
+                            row.id,
+                            now,
+                            CaseEventAction.PRIORITY_RAISED,
+                            alert.id,
+                            note=f"priority raised to {updated.priority}",
+                        )
+                case NoCase():
+                    yield alert, None, False
+                    continue
+            assert row is not None
+            self._add_member(session, row.id, alert)
+            yield alert, row, opened_here
+
+    def _add_member(self, session: Session, case_id: int, alert: Alert) -> None:
+        # The case row is locked by this transaction: its members cannot change under us. No
+        # autoflush: a new member is flushed right below, so the identity map knows them all,
+        # and flushing the case's pending changes at every alert of a batch costs ~40 % of
+        # ingest throughput.
+        with session.no_autoflush:
+            member = session.get(CaseMemberRow, (case_id, alert.device_id, alert.kind.value))
+        if member is None:
+            session.add(
+                CaseMemberRow(
+                    case_id=case_id,
+                    device_id=alert.device_id,
+                    kind=alert.kind.value,
+                    first_alert_at=alert.ts,
+                    last_alert_at=alert.ts,
+                    alert_count=1,
+                )
+            )
+            session.flush()
+            return
+        member.alert_count += 1
+        member.first_alert_at = min(member.first_alert_at, alert.ts)
+        member.last_alert_at = max(member.last_alert_at, alert.ts)

@@ -1,0 +1,222 @@
+"""Case rows and what is read and written with them: views, team, members, history."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from devices.kinds import Severity
+from devices.messages import AlertReason
+from hub.audit.chain import AuditRecord
+from hub.cases.correlation import DEFAULT_RULES, CorrelationRules
+from hub.cases.dispatch import Team, pending, team_of
+from hub.cases.notices import enqueue_notices
+from hub.cases.notify import NOTIFIED_EVENTS, Channel
+from hub.cases.rules import (
+    CaseEventAction,
+    CaseStatus,
+    OpenCaseState,
+    ResolvedCaseState,
+    allowed_actions,
+)
+from hub.cases.supervision import DEFAULT_POLICY, SupervisionPolicy
+from hub.cases.views import AlertView, CaseEventView, CaseMemberView, CaseView
+from hub.persistence.tables import (
+    ID_LENGTH,
+    AlertRow,
+    CaseEventRow,
+    CaseMemberRow,
+    CaseRow,
+    DeviceRow,
+)
+from hub.persistence.transactions import audit, clean, clean_or_none
+
+DEFAULT_REOPEN_WITHIN = timedelta(minutes=30)
+"""A problem that comes back this soon after its case was resolved reopens that case."""
+
+
+@dataclass(frozen=True, slots=True)
+class CasePolicy:
+    """How a hub handles cases: correlation, reopening, supervision and notice targets."""
+
+    rules: CorrelationRules = DEFAULT_RULES
+    reopen_within: timedelta = DEFAULT_REOPEN_WITHIN
+    supervision: SupervisionPolicy = DEFAULT_POLICY
+    notify: tuple[tuple[Channel, str], ...] = ()
+
+
+def open_state(row: CaseRow | None) -> OpenCaseState | None:
+    """Return the state the case decision needs of an active case row."""
+    if row is None:
+        return None
+    return OpenCaseState(
+        priority=Severity(row.priority),
+        alert_count=row.alert_count,
+        last_alert_at=row.last_alert_at,
+    )
+
+
+def resolved_state(row: CaseRow | None) -> ResolvedCaseState | None:
+    """Return the state the case decision needs of a resolved case row."""
+    if row is None or row.resolved_at is None:
+        return None
+    return ResolvedCaseState(
+        priority=Severity(row.priority),
+        alert_count=row.alert_count,
+        last_alert_at=row.last_alert_at,
+        resolved_at=row.resolved_at,
+    )
+
+
+def alert_view(row: AlertRow) -> AlertView:
+    """Return what the API shows of a stored alert."""
+    return AlertView.model_validate(
+        {
+            "id": row.id,
+            "edge_id": row.edge_id,
+            "device_id": row.device_id,
+            "kind": row.kind,
+            "state": row.state,
+            "severity": row.severity,
+            "ts": row.ts,
+            "detected_at": row.detected_at,
+            "received_at": row.received_at,
+            "case_id": row.case_id,
+            "location": row.location,
+            "reason": AlertReason.model_validate(row.reason),
+        }
+    )
+
+
+def case_view(row: CaseRow, location: str | None, members: Sequence[CaseMemberRow]) -> CaseView:
+    """Return what the API shows of a case, with its members and team."""
+    team = team_of(row.team)
+    by_time = sorted(members, key=lambda m: (m.first_alert_at, m.device_id, m.kind))
+    device_ids = list(dict.fromkeys(m.device_id for m in by_time)) or [row.device_id]
+    kinds = list(dict.fromkeys(m.kind for m in by_time)) or [row.kind]
+    return CaseView.model_validate(
+        {
+            "id": row.id,
+            "status": row.status,
+            "kind": row.kind,
+            "priority": row.priority,
+            "opened_at": row.opened_at,
+            "updated_at": row.updated_at,
+            "last_alert_at": row.last_alert_at,
+            "alert_count": row.alert_count,
+            "device_ids": device_ids,
+            "location": location,
+            "category": row.category,
+            "rule": row.rule,
+            "place": row.place,
+            "kinds": kinds,
+            "members": [
+                CaseMemberView.model_validate(
+                    {
+                        "device_id": m.device_id,
+                        "kind": m.kind,
+                        "alert_count": m.alert_count,
+                        "first_alert_at": m.first_alert_at,
+                        "last_alert_at": m.last_alert_at,
+                    }
+                )
+                for m in by_time
+            ],
+            "assignee": row.assignee,
+            "team": [
+                {"duty": a.duty, "responder": a.responder, "accepted": a.accepted} for a in team
+            ],
+            "resolution": row.resolution,
+            "resolved_at": row.resolved_at,
+            "acknowledged_at": row.acknowledged_at,
+            "escalation_level": row.escalation_level,
+            "site_id": row.site_id,
+            "grid_id": row.grid_id,
+            "actions": allowed_actions(CaseStatus(row.status), waiting=bool(pending(team))),
+        }
+    )
+
+
+def event_view(row: CaseEventRow) -> CaseEventView:
+    """Return what the API shows of a line of a case's history."""
+    return CaseEventView.model_validate(
+        {
+            "id": row.id,
+            "case_id": row.case_id,
+            "ts": row.ts,
+            "action": row.action,
+            "note": row.note,
+            "actor": row.actor,
+            "alert_id": row.alert_id,
+        }
+    )
+
+
+def store_team(row: CaseRow, team: Team) -> None:
+    """Store a case's team; its lead member (first duty) is the case's ``assignee``."""
+    row.team = [a.to_json() for a in team]
+    row.assignee = team[0].responder if team else None
+
+
+def members(session: Session, case_ids: Iterable[int]) -> dict[int, list[CaseMemberRow]]:
+    """Return the member rows of each case, by case id."""
+    wanted = set(case_ids)
+    members: dict[int, list[CaseMemberRow]] = {case_id: [] for case_id in wanted}
+    if wanted:
+        for member in session.scalars(
+            select(CaseMemberRow).where(CaseMemberRow.case_id.in_(wanted))
+        ):
+            members[member.case_id].append(member)
+    return members
+
+
+def cases_query() -> Select[CaseRow, str]:
+    """Return the query of cases with their first device's location."""
+    return select(CaseRow, DeviceRow.location).join(
+        DeviceRow, DeviceRow.id == CaseRow.device_id, isouter=True
+    )
+
+
+def add_event(
+    session: Session,
+    policy: "CasePolicy",
+    case_id: int,
+    now: datetime,
+    action: CaseEventAction,
+    alert_id: str | None = None,
+    *,
+    note: str | None = None,
+    actor: str | None = None,
+    detail: dict[str, str] | None = None,
+) -> None:
+    """Add a line to a case's history, queue its notices and its audit record."""
+    note = clean_or_none(note)
+    actor = None if actor is None else clean(actor)[:ID_LENGTH]
+    session.add(
+        CaseEventRow(
+            case_id=case_id,
+            ts=now,
+            action=action.value,
+            note=note,
+            actor=actor,
+            alert_id=alert_id,
+        )
+    )
+    if policy.notify and action in NOTIFIED_EVENTS:
+        enqueue_notices(session, policy.notify, case_id, action, now, note)
+    audited = dict(detail or {})
+    if note is not None:
+        audited["note"] = note
+    audit(
+        session,
+        AuditRecord(
+            ts=now,
+            action=action.value,
+            case_id=case_id,
+            alert_id=alert_id,
+            actor=actor,
+            detail=audited,
+        ),
+    )

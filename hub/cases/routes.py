@@ -1,0 +1,250 @@
+"""Alerts and cases over HTTP under ``/api/v1``: lists, a case's record, and people's actions.
+
+Routes parse, call the repository in a worker thread and hand the committed case to the
+one case-changed path (``hub.cases.changes``). Errors from the hub's hierarchy become HTTP
+statuses in ``hub.app``: unknown case 404, illegal case action 409, unacceptable input 422.
+"""
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Request
+
+from devices.kinds import AlertKind
+from hub.cases.changes import CaseChanges
+from hub.cases.rules import CaseAction, CaseStatus, Resolution
+from hub.cases.views import AlertView, CaseDetail, CaseView
+from hub.http.deps import (
+    API_PREFIX,
+    ActorDep,
+    Assignee,
+    ChangesDep,
+    Limit,
+    Note,
+    StoreDep,
+    caller_sites,
+)
+from hub.http.views import Items, View
+from hub.store import HubStore
+
+router = APIRouter(prefix=API_PREFIX)
+
+
+class AcknowledgeRequest(View):
+    """Body of ``POST /cases/{id}/acknowledge``; the note is optional."""
+
+    note: Note | None = None
+
+
+class ResolveRequest(View):
+    """Body of ``POST /cases/{id}/resolve``: the resolution code and a note saying how."""
+
+    note: Note
+    resolution: Resolution
+
+
+class DispatchRequest(View):
+    """Body of ``POST /cases/{id}/dispatch`` and ``/hand_over``: the responder it goes to (by
+    id; for a dispatch, leave it out to let the dispatch rules choose) and a note."""
+
+    assignee: Assignee | None = None
+    note: Note | None = None
+
+
+class ActionRequest(View):
+    """Body of the other case actions (accept, decline, start, close, reopen): a note."""
+
+    note: Note | None = None
+
+
+@router.get("/alerts")
+async def list_alerts(
+    store: StoreDep,
+    device_id: str | None = None,
+    kind: AlertKind | None = None,
+    case_id: int | None = None,
+    limit: Limit = 100,
+    *,
+    request: Request,
+) -> Items[AlertView]:
+    """List alerts, newest event time first (a site-scoped caller sees its sites' only)."""
+    sites = caller_sites(request)
+    device_ids = (
+        None if sites is None else await asyncio.to_thread(store.fleet.visible_device_ids, sites)
+    )
+    alerts = await asyncio.to_thread(
+        store.cases.list_alerts,
+        device_id=device_id,
+        kind=kind,
+        case_id=case_id,
+        limit=limit,
+        device_ids=device_ids,
+    )
+    return Items(items=alerts)
+
+
+@router.get("/cases")
+async def list_cases(
+    store: StoreDep, request: Request, status: CaseStatus | None = None, limit: Limit = 100
+) -> Items[CaseView]:
+    """List cases, most recently updated first (a site-scoped caller sees its sites' only)."""
+    sites = caller_sites(request)
+    return Items(
+        items=await asyncio.to_thread(
+            store.cases.list_cases, status=status, limit=limit, sites=sites
+        )
+    )
+
+
+@router.get("/cases/{case_id}")
+async def get_case(case_id: int, store: StoreDep) -> CaseDetail:
+    """Show one case with its alerts and its history."""
+    return await asyncio.to_thread(store.cases.get_case, case_id)
+
+
+async def _act(
+    case_id: int,
+    action: CaseAction,
+    store: HubStore,
+    changes: CaseChanges,
+    *,
+    actor: str | None,
+    note: str | None = None,
+    resolution: Resolution | None = None,
+    assignee: str | None = None,
+) -> CaseView:
+    case = await asyncio.to_thread(
+        store.cases.act,
+        case_id,
+        action,
+        note=note,
+        actor=actor,
+        resolution=resolution,
+        assignee=assignee,
+    )
+    changes.case_changed(case, resident_sees=action is not CaseAction.COMMENT)
+    return case
+
+
+@router.post("/cases/{case_id}/acknowledge")
+async def acknowledge_case(
+    case_id: int,
+    store: StoreDep,
+    changes: ChangesDep,
+    actor: ActorDep,
+    body: Annotated[AcknowledgeRequest | None, Body()] = None,
+) -> CaseView:
+    """Acknowledge an open case (409 naming its status otherwise)."""
+    note = body.note if body is not None else None
+    return await _act(case_id, CaseAction.ACKNOWLEDGE, store, changes, actor=actor, note=note)
+
+
+@router.post("/cases/{case_id}/dispatch")
+async def dispatch_case(
+    case_id: int,
+    body: DispatchRequest,
+    store: StoreDep,
+    changes: ChangesDep,
+    actor: ActorDep,
+) -> CaseView:
+    """Send an open, acknowledged or dispatched case to a responder (派单)."""
+    return await _act(
+        case_id,
+        CaseAction.DISPATCH,
+        store,
+        changes,
+        actor=actor,
+        note=body.note,
+        assignee=body.assignee,
+    )
+
+
+@router.post("/cases/{case_id}/hand_over")
+async def hand_over_case(
+    case_id: int,
+    body: DispatchRequest,
+    store: StoreDep,
+    changes: ChangesDep,
+    actor: ActorDep,
+) -> CaseView:
+    """Hand an accepted case over to another responder, who has to accept it in turn."""
+    return await _act(
+        case_id,
+        CaseAction.HAND_OVER,
+        store,
+        changes,
+        actor=actor,
+        note=body.note,
+        assignee=body.assignee,
+    )
+
+
+def _simple_action(action: CaseAction, summary: str) -> None:
+    async def endpoint(
+        case_id: int,
+        store: StoreDep,
+        changes: ChangesDep,
+        actor: ActorDep,
+        body: Annotated[ActionRequest | None, Body()] = None,
+    ) -> CaseView:
+        note = body.note if body is not None else None
+        return await _act(case_id, action, store, changes, actor=actor, note=note)
+
+    endpoint.__doc__ = summary
+    router.add_api_route(
+        f"/cases/{{case_id}}/{action.value}",
+        endpoint,
+        methods=["POST"],
+        name=f"{action.value}_case",
+    )
+
+
+_simple_action(CaseAction.ACCEPT, "Accept a case dispatched to you (接单).")
+
+
+_simple_action(
+    CaseAction.DECLINE, "Decline a dispatched case: it goes back to be dispatched again."
+)
+
+
+_simple_action(CaseAction.START, "Say that work on an accepted case has started on site.")
+
+
+_simple_action(CaseAction.CLOSE, "Close a resolved case for good: it will not reopen.")
+
+
+_simple_action(CaseAction.REOPEN, "Reopen a resolved case.")
+
+
+class CommentRequest(View):
+    """Body of ``POST /cases/{id}/comment``."""
+
+    note: Note
+
+
+@router.post("/cases/{case_id}/comment")
+async def comment_on_case(
+    case_id: int, body: CommentRequest, store: StoreDep, changes: ChangesDep, actor: ActorDep
+) -> CaseView:
+    """Add a note to a case's record, at any point in its life, without changing its status."""
+    return await _act(case_id, CaseAction.COMMENT, store, changes, actor=actor, note=body.note)
+
+
+@router.post("/cases/{case_id}/resolve")
+async def resolve_case(
+    case_id: int,
+    body: ResolveRequest,
+    store: StoreDep,
+    changes: ChangesDep,
+    actor: ActorDep,
+) -> CaseView:
+    """Resolve an active case with a resolution code and a note saying how."""
+    return await _act(
+        case_id,
+        CaseAction.RESOLVE,
+        store,
+        changes,
+        actor=actor,
+        note=body.note,
+        resolution=body.resolution,
+    )

@@ -1,0 +1,88 @@
+"""Filling a case's team from the roster: the hub's own dispatch."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.cases.correlation import CaseCategory
+from hub.cases.dispatch import (
+    Assignment,
+    Duty,
+    Team,
+    fill_team,
+    ordered,
+    pending,
+    team_of,
+    team_status,
+)
+from hub.cases.records import CasePolicy, add_event, store_team
+from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, transition
+from hub.cases.timers import schedule_acceptance
+from hub.persistence.tables import CaseRow, ResponderRow, SiteRow
+from hub.roster.repository import placement, responder_from_row
+from hub.roster.rules import Responder
+
+
+def fill(session: Session, row: CaseRow, team: Team, now: datetime) -> list[tuple[Duty, Responder]]:
+    """Return whom the dispatch rules add to the case's team now, one per free duty."""
+    if row.site_id is None:
+        # Opened before its site was on the roster: place it now.
+        site, grid = placement(session, row.device_id)
+        if site is None:
+            return []
+        row.site_id, row.grid_id = site.id, None if grid is None else grid.id
+    site_row = session.get(SiteRow, row.site_id)
+    if site_row is None:
+        return []
+    responders = [
+        responder_from_row(r)
+        for r in session.scalars(select(ResponderRow).where(ResponderRow.site_id == row.site_id))
+    ]
+    return fill_team(
+        CaseCategory(row.category),
+        team,
+        row.site_id,
+        row.grid_id,
+        responders,
+        now,
+        site_row.timezone,
+        declined=row.declined,
+    )
+
+
+def auto_dispatch(session: Session, policy: CasePolicy, row: CaseRow, now: datetime) -> bool:
+    """Give each free duty of an active case to the responder the rules choose, if anyone
+    is on call; return whether anyone was added."""
+    team = team_of(row.team)
+    found = fill(session, row, team, now)
+    if not found:
+        return False
+    before = CaseStatus(row.status)
+    moved = transition(before, CaseAction.DISPATCH, waiting=bool(pending(team)))
+    added = [Assignment(duty.name, responder.id) for duty, responder in found]
+    team = ordered(CaseCategory(row.category), (*team, *added))
+    store_team(row, team)
+    status = team_status(before, moved, team)
+    row.status = status.value
+    row.updated_at = now
+    names = ", ".join(
+        f"{responder.name} ({responder.role}, {duty.name})" for duty, responder in found
+    )
+    add_event(
+        session,
+        policy,
+        row.id,
+        now,
+        CaseEventAction.DISPATCHED,
+        note=f"dispatched by the hub to {names}, grid {row.grid_id}",
+        detail={
+            "from": before.value,
+            "to": status.value,
+            "assignee": ", ".join(a.responder for a in added),
+        },
+    )
+    for assignment in added:
+        schedule_acceptance(session, policy, row, assignment.responder, now)
+    session.flush()
+    return True

@@ -1,0 +1,60 @@
+"""A case's deadlines as rows: scheduling and retiring them."""
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from hub.cases.correlation import CaseCategory
+from hub.cases.dispatch import Team
+from hub.cases.records import CasePolicy
+from hub.cases.supervision import Timer, TimerKind, accept_timer, acknowledge_timer
+from hub.persistence.tables import CaseRow, CaseTimerRow
+
+
+def schedule(session: Session, case_id: int, timer: Timer, now: datetime) -> None:
+    """Store a deadline of a case."""
+    session.add(
+        CaseTimerRow(
+            case_id=case_id,
+            kind=timer.kind.value,
+            due_at=timer.due_at,
+            assignee=timer.assignee,
+            created_at=now,
+        )
+    )
+
+
+def schedule_acknowledgement(
+    session: Session, policy: CasePolicy, row: CaseRow, now: datetime
+) -> None:
+    """Start the clock on a case being acknowledged."""
+    timer = acknowledge_timer(CaseCategory(row.category), now, policy.supervision)
+    schedule(session, row.id, timer, now)
+
+
+def schedule_acceptance(
+    session: Session, policy: CasePolicy, row: CaseRow, assignee: str, now: datetime
+) -> None:
+    """Start the clock on a team member accepting a case."""
+    timer = accept_timer(CaseCategory(row.category), assignee, now, policy.supervision)
+    schedule(session, row.id, timer, now)
+
+
+def cancel_acceptances(
+    session: Session, row: CaseRow, before: Team, after: Team, now: datetime
+) -> None:
+    """Retire the acceptance deadlines of members who left the team (declined, handed
+    over, replaced, or the case reopened): named again later, they get a fresh one."""
+    gone = {a.responder for a in before} - {a.responder for a in after}
+    if gone:
+        session.execute(
+            update(CaseTimerRow)
+            .where(
+                CaseTimerRow.case_id == row.id,
+                CaseTimerRow.kind == TimerKind.ACCEPT.value,
+                CaseTimerRow.assignee.in_(sorted(gone)),
+                CaseTimerRow.fired_at.is_(None),
+            )
+            .values(fired_at=now)
+        )

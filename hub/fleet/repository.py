@@ -1,0 +1,287 @@
+"""The repository of devices and edges: registrations, statuses, last readings."""
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from devices.kinds import DeviceKind
+from devices.messages import DeviceRegistry, EdgeStatus, TelemetryBatch, TelemetryPoint
+from devices.registry import Device
+from hub.cases.rules import Resolution, nuisance_rate
+from hub.errors import NotFoundError
+from hub.fleet.views import DeviceView, EdgeView
+from hub.persistence.tables import CaseMemberRow, CaseRow, DeviceRow, EdgeRow, SiteRow
+from hub.persistence.transactions import Database, clean, clean_or_none, upsert_insert
+from hub.roster.repository import load_site_map, site_from_row
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceChange:
+    """The outcome of registering a device."""
+
+    device: DeviceView
+    created: bool
+    changed: bool
+    edges_affected: frozenset[str]
+    """Edges whose DeviceRegistry changed (the old and the new edge of a moved device)."""
+
+
+def upsert_many(session: Session, devices: Iterable[Device], now: datetime) -> frozenset[str]:
+    """Create or update registrations; return the edges whose DeviceRegistry changed."""
+    edges: set[str] = set()
+    for device in sorted(devices, key=lambda d: d.id):
+        edges |= upsert_device(session, device, now).edges_affected
+    return frozenset(edges)
+
+
+def upsert_device(session: Session, device: Device, now: datetime) -> DeviceChange:
+    """Create or update one registration inside ``session`` (the last registration wins)."""
+    device = _storable(device)
+    inserted = session.execute(
+        upsert_insert(session, DeviceRow)
+        .values(
+            id=device.id,
+            kind=device.kind.value,
+            location=device.location,
+            edge_id=device.edge_id,
+            zigbee_name=device.zigbee_name,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(DeviceRow.id)
+    ).scalar_one_or_none()
+    row = session.scalars(
+        select(DeviceRow).where(DeviceRow.id == device.id).with_for_update()
+    ).one()
+    if inserted is not None:
+        edges = frozenset(e for e in (device.edge_id,) if e is not None)
+        return DeviceChange(device_view(row), created=True, changed=True, edges_affected=edges)
+    if _same_registration(row, device):
+        return DeviceChange(
+            device_view(row), created=False, changed=False, edges_affected=frozenset()
+        )
+    edges = frozenset(e for e in (row.edge_id, device.edge_id) if e is not None)
+    row.kind = device.kind.value
+    row.location = device.location
+    row.edge_id = device.edge_id
+    row.zigbee_name = device.zigbee_name
+    session.flush()
+    logger.info("device %s re-registered (edge %s)", device.id, device.edge_id)
+    return DeviceChange(device_view(row), created=False, changed=True, edges_affected=edges)
+
+
+def resolutions(session: Session, device_ids: list[str] | None) -> dict[str, dict[Resolution, int]]:
+    """Count, per device, the resolution codes of the cases it took part in."""
+    query = (
+        select(CaseMemberRow.device_id, CaseRow.resolution, func.count(func.distinct(CaseRow.id)))
+        .join(CaseRow, CaseRow.id == CaseMemberRow.case_id)
+        .where(CaseRow.resolution.is_not(None))
+        .group_by(CaseMemberRow.device_id, CaseRow.resolution)
+    )
+    if device_ids is not None:
+        query = query.where(CaseMemberRow.device_id.in_(device_ids))
+    counts: dict[str, dict[Resolution, int]] = defaultdict(dict)
+    for device_id, resolution, count in session.execute(query):
+        if resolution is not None:
+            counts[device_id][Resolution(resolution)] = count
+    return counts
+
+
+def _storable(device: Device) -> Device:
+    return device.model_copy(
+        update={
+            "location": clean(device.location),
+            "zigbee_name": clean_or_none(device.zigbee_name),
+        }
+    )
+
+
+def device_view(row: DeviceRow, resolutions: dict[Resolution, int] | None = None) -> DeviceView:
+    """Return what the API shows of a device, with how its cases were resolved."""
+    judged = resolutions or {}
+    return DeviceView(
+        id=row.id,
+        kind=DeviceKind(row.kind),
+        location=row.location,
+        edge_id=row.edge_id,
+        zigbee_name=row.zigbee_name,
+        created_at=row.created_at,
+        last_seen=row.last_seen,
+        last_readings=row.last_readings,
+        case_resolutions=judged,
+        nuisance_rate=nuisance_rate(judged),
+    )
+
+
+def _edge_view(row: EdgeRow) -> EdgeView:
+    return EdgeView.model_validate(
+        {
+            "id": row.id,
+            "state": row.state,
+            "last_seen": row.last_seen,
+            "outbox_depth": row.outbox_depth,
+            "counters": row.counters,
+        }
+    )
+
+
+def _same_registration(row: DeviceRow, device: Device) -> bool:
+    return (row.kind, row.location, row.edge_id, row.zigbee_name) == (
+        device.kind.value,
+        device.location,
+        device.edge_id,
+        device.zigbee_name,
+    )
+
+
+class FleetRepository:
+    """Reads and writes devices and edges; each public method is one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def register_device(self, device: Device) -> DeviceChange:
+        """Create or update one device registration (the last registration wins)."""
+        with self._db.writing() as session:
+            change = upsert_device(session, device, self._db.clock())
+            row = session.get_one(DeviceRow, change.device.id)
+            view = device_view(row, resolutions(session, [row.id]).get(row.id))
+            return DeviceChange(view, change.created, change.changed, change.edges_affected)
+
+    def upsert_devices(self, devices: Iterable[Device]) -> frozenset[str]:
+        """Create or update registrations; return the edges whose DeviceRegistry changed."""
+        with self._db.writing() as session:
+            return upsert_many(session, devices, self._db.clock())
+
+    def visible_device_ids(self, sites: frozenset[str]) -> frozenset[str]:
+        """Return the devices that belong to one of ``sites``."""
+        with self._db.reading() as session:
+            placed = load_site_map(session).device_sites()
+        return frozenset(d for d, site in placed.items() if site is not None and site in sites)
+
+    def visible_edge_ids(self, sites: frozenset[str]) -> frozenset[str]:
+        """Return the edges that serve one of ``sites``."""
+        with self._db.reading() as session:
+            rows = session.scalars(select(SiteRow).where(SiteRow.id.in_(sorted(sites))))
+            return frozenset(edge for row in rows for edge in site_from_row(row).edge_ids)
+
+    def list_devices(
+        self, *, edge_id: str | None = None, sites: frozenset[str] | None = None
+    ) -> list[DeviceView]:
+        """Return registered devices by id, optionally only those of one edge or of ``sites``."""
+        query = select(DeviceRow).order_by(DeviceRow.id)
+        if edge_id is not None:
+            query = query.where(DeviceRow.edge_id == edge_id)
+        with self._db.reading() as session:
+            rows = list(session.scalars(query))
+            if sites is not None:
+                placed = load_site_map(session).device_sites()
+                rows = [r for r in rows if placed.get(r.id) in sites]
+            judged = resolutions(session, None if edge_id is None else [r.id for r in rows])
+            return [device_view(row, judged.get(row.id)) for row in rows]
+
+    def get_device(self, device_id: str) -> DeviceView:
+        """Return one device with its case resolutions and nuisance rate, or raise NotFoundError."""
+        with self._db.reading() as session:
+            row = session.get(DeviceRow, device_id)
+            if row is None:
+                raise NotFoundError(f"device {device_id} is not registered")
+            return device_view(row, resolutions(session, [device_id]).get(device_id))
+
+    def device_registry(self, edge_id: str) -> DeviceRegistry:
+        """Return the DeviceRegistry to publish to one edge."""
+        devices = [view.to_device() for view in self.list_devices(edge_id=edge_id)]
+        return DeviceRegistry(edge_id=edge_id, devices=devices)
+
+    def edges_with_devices(self) -> list[str]:
+        """Return the ids of edges that serve at least one registered device."""
+        query = (
+            select(DeviceRow.edge_id)
+            .where(DeviceRow.edge_id.is_not(None))
+            .distinct()
+            .order_by(DeviceRow.edge_id)
+        )
+        with self._db.reading() as session:
+            return [edge for edge in session.scalars(query) if edge is not None]
+
+    def device_edges(self, device_ids: Iterable[str]) -> dict[str, str]:
+        """Return the edge serving each of these devices (devices without one are left out)."""
+        query = select(DeviceRow.id, DeviceRow.edge_id).where(DeviceRow.id.in_(set(device_ids)))
+        with self._db.reading() as session:
+            return {
+                device_id: edge_id
+                for device_id, edge_id in session.execute(query)
+                if edge_id is not None
+            }
+
+    def record_edge_status(self, status: EdgeStatus, received_at: datetime) -> frozenset[str]:
+        """Store an edge's status and inventory; return the edges whose registry changed.
+
+        The inventory only adds or updates devices: a device missing from it stays registered.
+        """
+        with self._db.writing() as session:
+            session.execute(
+                upsert_insert(session, EdgeRow)
+                .values(
+                    id=status.edge_id,
+                    state=status.state,
+                    last_seen=received_at,
+                    outbox_depth=status.outbox_depth,
+                    counters=dict(status.counters),
+                )
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            row = session.get_one(EdgeRow, status.edge_id, with_for_update=True)
+            row.state = status.state
+            row.last_seen = received_at
+            row.outbox_depth = status.outbox_depth
+            row.counters = dict(status.counters)
+            inventory = [
+                device
+                if device.edge_id is not None
+                else device.model_copy(update={"edge_id": status.edge_id})
+                for device in status.devices
+            ]
+            return upsert_many(session, inventory, received_at)
+
+    def list_edges(self, *, edge_ids: frozenset[str] | None = None) -> list[EdgeView]:
+        """Return every edge that ever reported (only ``edge_ids``, if given), by id."""
+        query = select(EdgeRow).order_by(EdgeRow.id)
+        if edge_ids is not None:
+            query = query.where(EdgeRow.id.in_(sorted(edge_ids)))
+        with self._db.reading() as session:
+            return [_edge_view(row) for row in session.scalars(query)]
+
+    def record_telemetry(self, batch: TelemetryBatch) -> int:
+        """Update each known device's last_seen and last readings; return the points applied."""
+        points: dict[str, list[TelemetryPoint]] = defaultdict(list)
+        for point in batch.points:
+            points[point.device_id].append(point)
+        applied = 0
+        with self._db.writing() as session:
+            rows = session.scalars(
+                select(DeviceRow)
+                .where(DeviceRow.id.in_(points))
+                .order_by(DeviceRow.id)
+                .with_for_update()
+            )
+            for row in rows:
+                readings: dict[str, Any] = dict(row.last_readings or {})
+                last_seen = row.last_seen
+                for point in sorted(points[row.id], key=lambda p: p.ts):
+                    if last_seen is not None and point.ts < last_seen:
+                        continue  # an older reading arriving late must not win
+                    readings.update(point.readings.present())
+                    last_seen = point.ts
+                    applied += 1
+                row.last_readings = readings
+                row.last_seen = last_seen
+        return applied

@@ -1,0 +1,160 @@
+"""What every hub repository shares: transactions, clock, dialect upsert, audit append.
+
+A repository method is one transaction: ``Database.reading()`` for reads (lock-free under
+SQLite's WAL), ``Database.writing()`` for writes (SQLite's write lock taken up front). Every
+writing transaction ends by chaining the audit records it queued with ``audit`` onto the
+hash-chained trail (``hub.audit.chain``), after taking the chain head's row lock: it is the
+last lock a transaction takes, so two hub workers never wait for each other in a circle.
+
+Two guarantees hold even when several hub workers share one PostgreSQL database: every
+stored alert, case decision and human action is appended to the trail in the same
+transaction that made it, and the chain never forks (appends take turns on the head row).
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from hub.audit.chain import AuditRecord, chain
+from hub.persistence.engine import SQLITE_WRITE_OPTION
+from hub.persistence.tables import (
+    AlertRow,
+    AuditEntryRow,
+    AuditHeadRow,
+    CaseEventRow,
+    CaseMemberRow,
+    CaseRow,
+    CaseTimerRow,
+    DeviceRow,
+    EdgeRow,
+    HouseholdDeviceRow,
+    HouseholdRow,
+    NotificationRow,
+    SilenceRow,
+)
+
+Clock = Callable[[], datetime]
+
+AUDIT_HEAD_ID = 1
+"""The one row of ``audit_head``: the chain's last sequence number and hash."""
+_AUDIT_KEY = "linli_audit"
+"""Key in ``Session.info`` of the audit records a transaction appends when it commits."""
+
+
+def utc_now() -> datetime:
+    """Return the current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def clean(value: str) -> str:
+    """Return free text as every database stores it: PostgreSQL refuses NUL characters."""
+    return value.replace("\x00", "")
+
+
+def clean_or_none(value: str | None) -> str | None:
+    """Return ``clean(value)``, or None for None."""
+    return None if value is None else clean(value)
+
+
+def upsert_insert(session: Session, table: Any) -> Any:
+    """Return an INSERT for ``table`` that supports ``ON CONFLICT`` in the session's dialect."""
+    # Both dialects spell INSERT ... ON CONFLICT the same way, from different modules.
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"the hub does not support {dialect} databases")
+
+
+def audit(session: Session, record: AuditRecord) -> None:
+    """Queue an audit record; it is chained and stored when the writing transaction ends."""
+    session.info.setdefault(_AUDIT_KEY, []).append(record)
+
+
+def append_audit(session: Session, records: list[AuditRecord]) -> None:
+    """Chain ``records`` onto the audit trail inside ``session``'s transaction.
+
+    Call it last in the transaction: the chain head is then the last lock it takes.
+    """
+    if not records:
+        return
+    # The row lock makes appends from several hub workers take turns (SQLite's writers
+    # already do): each sees the head the previous one committed, so the chain never forks.
+    head = session.scalars(
+        select(AuditHeadRow)
+        .where(AuditHeadRow.id == AUDIT_HEAD_ID)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    entries = chain(records, head.seq, head.hash)
+    session.execute(
+        insert(AuditEntryRow),
+        [
+            {
+                "seq": e.seq,
+                "ts": e.ts,
+                "action": e.action,
+                "case_id": e.case_id,
+                "alert_id": e.alert_id,
+                "actor": e.actor,
+                "detail": e.detail,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+            }
+            for e in entries
+        ],
+    )
+    head.seq, head.hash = entries[-1].seq, entries[-1].hash
+    session.flush()
+
+
+class Database:
+    """One hub database: its engine, the injected clock, and its transactions."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.dialect = engine.dialect.name
+        self._write_engine = engine.execution_options(**{SQLITE_WRITE_OPTION: True})
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """Open a read transaction."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """Open a write transaction that appends its queued audit records when it ends."""
+        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+            yield session
+            # Last, so the chain head is the last lock the transaction takes (no deadlock).
+            append_audit(session, session.info.pop(_AUDIT_KEY, []))
+
+    def count_rows(self) -> dict[str, int]:
+        """Return the number of rows in each table (for health checks and tests)."""
+        tables = {
+            "devices": DeviceRow,
+            "alerts": AlertRow,
+            "cases": CaseRow,
+            "case_members": CaseMemberRow,
+            "case_events": CaseEventRow,
+            "audit_log": AuditEntryRow,
+            "case_timers": CaseTimerRow,
+            "notifications": NotificationRow,
+            "silences": SilenceRow,
+            "edges": EdgeRow,
+            "households": HouseholdRow,
+            "household_devices": HouseholdDeviceRow,
+        }
+        with self.reading() as session:
+            return {
+                name: session.scalar(select(func.count()).select_from(model)) or 0
+                for name, model in tables.items()
+            }

@@ -1,0 +1,180 @@
+"""The roster's repository: sites, grids and responders, and where a device is placed."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.audit.chain import AuditAction, AuditRecord
+from hub.auth.scoping import PlacedDevice, SiteMap
+from hub.errors import InvalidInputError
+from hub.persistence.tables import DeviceRow, GridRow, ResponderRow, SiteRow
+from hub.persistence.transactions import Database, audit, clean
+from hub.roster.rules import Grid, Responder, Site, grid_of_place, site_of_edge
+
+
+def load_site_map(session: Session) -> SiteMap:
+    """Return the roster's sites and grids with every device's placement (``SiteMap``)."""
+    return SiteMap(
+        sites=tuple(
+            site_from_row(row) for row in session.scalars(select(SiteRow).order_by(SiteRow.id))
+        ),
+        grids=tuple(
+            grid_from_row(row) for row in session.scalars(select(GridRow).order_by(GridRow.id))
+        ),
+        devices=tuple(
+            PlacedDevice(id=device_id, edge_id=edge_id, location=location)
+            for device_id, edge_id, location in session.execute(
+                select(DeviceRow.id, DeviceRow.edge_id, DeviceRow.location)
+            )
+        ),
+    )
+
+
+def placement(session: Session, device_id: str) -> tuple[Site | None, Grid | None]:
+    """Return the site (through the device's edge) and grid (by its location) of a device."""
+    device = session.get(DeviceRow, device_id)
+    if device is None:
+        return None, None
+    sites = [site_from_row(row) for row in session.scalars(select(SiteRow))]
+    site = site_of_edge(sites, device.edge_id)
+    query = select(GridRow)
+    if site is not None:
+        query = query.where(GridRow.site_id == site.id)
+    grid = grid_of_place([grid_from_row(row) for row in session.scalars(query)], device.location)
+    if site is None and grid is not None:
+        # A device with no edge (a resident's page) belongs where its place is.
+        site = next((s for s in sites if s.id == grid.site_id), None)
+    return site, grid
+
+
+def site_from_row(row: SiteRow) -> Site:
+    """Return the site a row stores."""
+    return Site(id=row.id, name=row.name, timezone=row.timezone, edge_ids=row.edge_ids)
+
+
+def grid_from_row(row: GridRow) -> Grid:
+    """Return the grid a row stores."""
+    return Grid(id=row.id, site_id=row.site_id, name=row.name, places=row.places)
+
+
+def responder_from_row(row: ResponderRow) -> Responder:
+    """Return the responder a row stores."""
+    return Responder.model_validate(
+        {
+            "id": row.id,
+            "site_id": row.site_id,
+            "name": row.name,
+            "role": row.role,
+            "grid_ids": row.grid_ids,
+            "shifts": row.shifts,
+            "active": row.active,
+        }
+    )
+
+
+class RosterRepository:
+    """Reads and writes sites, grids and responders; each public method is one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def site_map(self) -> SiteMap:
+        """Return the roster's sites and grids with every device's placement (``SiteMap``)."""
+        with self._db.reading() as session:
+            return load_site_map(session)
+
+    def put_site(self, site: Site) -> Site:
+        """Create or replace a site."""
+        with self._db.writing() as session:
+            row = session.get(SiteRow, site.id, with_for_update=True)
+            if row is None:
+                row = SiteRow(id=site.id)
+                session.add(row)
+            row.name, row.timezone, row.edge_ids = clean(site.name), site.timezone, site.edge_ids
+            self._audit_roster(session, "site", site)
+            session.flush()
+            return site_from_row(row)
+
+    def list_sites(self, *, sites: frozenset[str] | None = None) -> list[Site]:
+        """Return every site by id (only ``sites``, if given)."""
+        query = select(SiteRow).order_by(SiteRow.id)
+        if sites is not None:
+            query = query.where(SiteRow.id.in_(sorted(sites)))
+        with self._db.reading() as session:
+            return [site_from_row(row) for row in session.scalars(query)]
+
+    def put_grid(self, grid: Grid) -> Grid:
+        """Create or replace a grid of an existing site."""
+        with self._db.writing() as session:
+            if session.get(SiteRow, grid.site_id) is None:
+                raise InvalidInputError(f"site {grid.site_id} does not exist")
+            row = session.get(GridRow, grid.id, with_for_update=True)
+            if row is None:
+                row = GridRow(id=grid.id)
+                session.add(row)
+            row.site_id, row.name, row.places = grid.site_id, clean(grid.name), grid.places
+            self._audit_roster(session, "grid", grid)
+            session.flush()
+            return grid_from_row(row)
+
+    def list_grids(
+        self, *, site_id: str | None = None, sites: frozenset[str] | None = None
+    ) -> list[Grid]:
+        """Return grids by id, optionally of one site (only of ``sites``, if given)."""
+        query = select(GridRow).order_by(GridRow.id)
+        if site_id is not None:
+            query = query.where(GridRow.site_id == site_id)
+        if sites is not None:
+            query = query.where(GridRow.site_id.in_(sorted(sites)))
+        with self._db.reading() as session:
+            return [grid_from_row(row) for row in session.scalars(query)]
+
+    def put_responder(self, responder: Responder) -> Responder:
+        """Create or replace a responder of an existing site, covering its existing grids."""
+        with self._db.writing() as session:
+            if session.get(SiteRow, responder.site_id) is None:
+                raise InvalidInputError(f"site {responder.site_id} does not exist")
+            known = set(
+                session.scalars(select(GridRow.id).where(GridRow.site_id == responder.site_id))
+            )
+            unknown = sorted(set(responder.grid_ids) - known)
+            if unknown:
+                raise InvalidInputError(
+                    f"grids {', '.join(unknown)} are not grids of site {responder.site_id}"
+                )
+            row = session.get(ResponderRow, responder.id, with_for_update=True)
+            if row is None:
+                row = ResponderRow(id=responder.id)
+                session.add(row)
+            row.site_id, row.name, row.role = (
+                responder.site_id,
+                clean(responder.name),
+                responder.role,
+            )
+            row.grid_ids = responder.grid_ids
+            row.shifts = [shift.model_dump(mode="json") for shift in responder.shifts]
+            row.active = responder.active
+            self._audit_roster(session, "responder", responder)
+            session.flush()
+            return responder_from_row(row)
+
+    def list_responders(
+        self, *, site_id: str | None = None, sites: frozenset[str] | None = None
+    ) -> list[Responder]:
+        """Return responders by id, optionally of one site (only of ``sites``, if given)."""
+        query = select(ResponderRow).order_by(ResponderRow.id)
+        if site_id is not None:
+            query = query.where(ResponderRow.site_id == site_id)
+        if sites is not None:
+            query = query.where(ResponderRow.site_id.in_(sorted(sites)))
+        with self._db.reading() as session:
+            return [responder_from_row(row) for row in session.scalars(query)]
+
+    def _audit_roster(self, session: Session, what: str, record: Site | Grid | Responder) -> None:
+        audit(
+            session,
+            AuditRecord(
+                ts=self._db.clock(),
+                action=AuditAction.ROSTER_CHANGED,
+                detail={"record": what, "id": record.id, "value": record.model_dump_json()},
+            ),
+        )

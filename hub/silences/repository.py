@@ -1,0 +1,176 @@
+"""The silences' repository: maintenance windows and drills, and which alerts they cover."""
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from devices.kinds import AlertKind
+from hub.audit.chain import AuditAction, AuditRecord
+from hub.auth.scoping import site_of_silence
+from hub.errors import IllegalTransitionError, InvalidInputError, NotFoundError
+from hub.persistence.tables import ID_LENGTH, DeviceRow, SilenceRow
+from hub.persistence.transactions import Database, audit, clean
+from hub.roster.repository import load_site_map
+from hub.silences.rules import Silence, SilenceScope
+from hub.silences.views import SilenceView
+
+logger = logging.getLogger(__name__)
+
+MAX_SILENCE = timedelta(days=31)
+"""The longest a silence may last: a forgotten one hides alarms."""
+
+
+def silence_sites_in(session: Session) -> dict[int, str | None]:
+    """Return every silence's site id (None: no site), by silence id."""
+    site_map = load_site_map(session)
+    device_sites = site_map.device_sites()
+    return {
+        silence_id: site_of_silence(site_map, SilenceScope(scope), target, device_sites)
+        for silence_id, scope, target in session.execute(
+            select(SilenceRow.id, SilenceRow.scope, SilenceRow.target)
+        )
+    }
+
+
+def silence_from_row(row: SilenceRow) -> Silence:
+    """Return the silence a row stores, as the pure rules take it."""
+    return Silence(
+        id=row.id,
+        scope=SilenceScope(row.scope),
+        target=row.target,
+        kinds=frozenset(AlertKind(k) for k in row.kinds),
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+    )
+
+
+def _silence_view(row: SilenceRow) -> SilenceView:
+    return SilenceView.model_validate(
+        {
+            "id": row.id,
+            "scope": row.scope,
+            "target": row.target,
+            "kinds": row.kinds,
+            "starts_at": row.starts_at,
+            "ends_at": row.ends_at,
+            "reason": row.reason,
+            "created_by": row.created_by,
+            "created_at": row.created_at,
+            "ended_by": row.ended_by,
+            "ended_at": row.ended_at,
+        }
+    )
+
+
+class SilenceRepository:
+    """Reads and writes silences; each public method is one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def silence_sites(self) -> dict[int, str | None]:
+        """Return every silence's site id (None: no site), by silence id."""
+        with self._db.reading() as session:
+            return silence_sites_in(session)
+
+    def create_silence(
+        self,
+        scope: SilenceScope,
+        target: str,
+        *,
+        ends_at: datetime,
+        reason: str,
+        starts_at: datetime | None = None,
+        kinds: Iterable[AlertKind] = (),
+        actor: str | None = None,
+    ) -> SilenceView:
+        """Create a maintenance window or drill; refuse one that is over or unbounded."""
+        now = self._db.clock()
+        starts = starts_at or now
+        if ends_at <= starts:
+            raise InvalidInputError("a silence must end after it starts")
+        if ends_at <= now:
+            raise InvalidInputError("a silence that is already over silences nothing")
+        if ends_at - starts > MAX_SILENCE:
+            raise InvalidInputError(
+                f"a silence may last at most {MAX_SILENCE.days} days: forgotten ones hide alarms"
+            )
+        if not reason.strip():
+            raise InvalidInputError("a silence needs a reason")
+        with self._db.writing() as session:
+            if scope is SilenceScope.DEVICE and session.get(DeviceRow, target) is None:
+                raise InvalidInputError(f"device {target} is not registered")
+            row = SilenceRow(
+                scope=scope.value,
+                target=clean(target),
+                kinds=sorted(k.value for k in kinds),
+                starts_at=starts,
+                ends_at=ends_at,
+                reason=clean(reason),
+                created_by=None if actor is None else clean(actor)[:ID_LENGTH],
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            audit(
+                session,
+                AuditRecord(
+                    ts=now,
+                    action=AuditAction.SILENCE_CREATED,
+                    actor=row.created_by,
+                    detail={
+                        "silence_id": row.id,
+                        "scope": row.scope,
+                        "target": row.target,
+                        "kinds": ",".join(row.kinds),
+                        "starts_at": starts.astimezone(UTC).isoformat(),
+                        "ends_at": ends_at.astimezone(UTC).isoformat(),
+                        "reason": row.reason,
+                    },
+                ),
+            )
+            logger.info("silence %s set on %s %s by %s", row.id, scope, target, actor)
+            return _silence_view(row)
+
+    def list_silences(
+        self, *, active_at: datetime | None = None, sites: frozenset[str] | None = None
+    ) -> list[SilenceView]:
+        """Return silences, newest first; only those in force at ``active_at`` if given, and
+        only those of ``sites`` if given."""
+        query = select(SilenceRow).order_by(SilenceRow.id.desc())
+        if active_at is not None:
+            query = query.where(SilenceRow.starts_at <= active_at, SilenceRow.ends_at > active_at)
+        with self._db.reading() as session:
+            placed = silence_sites_in(session) if sites is not None else {}
+            return [
+                _silence_view(row)
+                for row in session.scalars(query)
+                if sites is None or placed.get(row.id) in sites
+            ]
+
+    def end_silence(self, silence_id: int, *, actor: str | None = None) -> SilenceView:
+        """End a silence now (alerts from now on open cases again)."""
+        now = self._db.clock()
+        with self._db.writing() as session:
+            row = session.get(SilenceRow, silence_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"silence {silence_id} does not exist")
+            if row.ends_at <= now:
+                raise IllegalTransitionError(f"silence {silence_id} is already over")
+            row.ends_at = max(now, row.starts_at)
+            row.ended_at = now
+            row.ended_by = None if actor is None else clean(actor)[:ID_LENGTH]
+            session.flush()
+            audit(
+                session,
+                AuditRecord(
+                    ts=now,
+                    action=AuditAction.SILENCE_ENDED,
+                    actor=row.ended_by,
+                    detail={"silence_id": row.id},
+                ),
+            )
+            return _silence_view(row)
