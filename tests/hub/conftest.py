@@ -11,12 +11,13 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from hub.app import create_app
+from hub.auth.rules import Role
 from hub.persistence.engine import create_hub_engine, migrate
 from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.factories import T0
-from tests.hub.http import api_client
+from tests.hub.http import api_client, token_client
 
 
 class FakeClock:
@@ -79,4 +80,16 @@ def app(database_url: str, tmp_path: Path) -> FastAPI:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """Run the app's lifespan and return an admin's client of it."""
     async with api_client(app) as client:
+        yield client
+
+
+@pytest.fixture
+async def operator(app: FastAPI, admin: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """Return an operator's client scoped to the site ``meiyuan``.
+
+    For the site-scoping tests: their module's ``admin`` fixture runs the app and sets up the
+    sites first.
+    """
+    meiyuan = frozenset({"meiyuan"})
+    async with token_client(app, Role.OPERATOR, sites=meiyuan, name="op-mei") as client:
         yield client

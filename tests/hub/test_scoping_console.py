@@ -8,7 +8,6 @@ missing one. An admin (every site) still sees both sites.
 import asyncio
 import base64
 import hashlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,13 @@ from devices.camera import EvidenceImage, EvidenceVariant
 from devices.kinds import AlertKind, Severity
 from devices.messages import TelemetryPoint
 from devices.payloads import Readings
-from hub.auth.rules import Role
 from hub.evidence.repository import EvidenceStore
 from hub.store import HubStore
 from hub.telemetry.history import ReadingHistory
 from tests.hub.conftest import FakeClock, hub_app
 from tests.hub.factories import T0, alert_id, make_alert
-from tests.hub.http import ok, token_client
+from tests.hub.http import ok
+from tests.hub.sites import put_site
 
 API = "/api/v1"
 DEVICES = (
@@ -62,22 +61,11 @@ async def admin(client: httpx.AsyncClient) -> httpx.AsyncClient:
         ("lanyuan", "edge-lan", "Building 3"),
         ("meiyuan", "edge-mei", "Building 9"),
     ):
-        body = {"id": site, "name": site.title(), "edge_ids": [edge]}
-        await ok(await client.put(f"{API}/sites/{site}", json=body))
-        grid = {"id": f"g-{site}", "site_id": site, "name": building, "places": [building]}
-        await ok(await client.put(f"{API}/grids/g-{site}", json=grid))
+        await put_site(client, site, edge, building)
     for device in DEVICES:
         edge = "edge-lan" if str(device["id"]).startswith("lan") else "edge-mei"
         await ok(await client.post(f"{API}/devices", json={**device, "edge_id": edge}), 201)
     return client
-
-
-@pytest.fixture
-async def operator(app: FastAPI, admin: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
-    """An operator's client scoped to Meiyuan (the admin fixture has set the app up)."""
-    meiyuan = frozenset({"meiyuan"})
-    async with token_client(app, Role.OPERATOR, sites=meiyuan, name="op-mei") as client:
-        yield client
 
 
 def raise_alert(app: FastAPI, device_id: str, kind: AlertKind = AlertKind.SMOKE) -> str:

@@ -1,7 +1,7 @@
 """Site scoping beyond cases and devices: households, silences, the roster, door access and
 the audit trail. An operator of Meiyuan faces the records of Lanyuan; an admin sees both."""
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from devices.access import AccessEventKind, AccessRecord
 from devices.kinds import AlertKind, Severity
 from hub.access.repository import AccessStore
-from hub.auth.rules import ForbiddenError, Role
+from hub.auth.rules import ForbiddenError
 from hub.auth.scoping import (
     PlacedDevice,
     SiteMap,
@@ -29,7 +29,8 @@ from hub.silences.rules import SilenceScope
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock, hub_app
 from tests.hub.factories import T0, make_alert
-from tests.hub.http import ok, token_client
+from tests.hub.http import ok
+from tests.hub.sites import put_site
 
 API = "/api/v1"
 LAN_SMOKE = {
@@ -71,23 +72,12 @@ async def admin(client: httpx.AsyncClient) -> httpx.AsyncClient:
         ("lanyuan", "edge-lan", "Building 3", "wang"),
         ("meiyuan", "edge-mei", "Building 9", "zhao"),
     ):
-        body = {"id": site, "name": site.title(), "edge_ids": [edge]}
-        await ok(await client.put(f"{API}/sites/{site}", json=body))
-        grid = {"id": f"g-{site}", "site_id": site, "name": building, "places": [building]}
-        await ok(await client.put(f"{API}/grids/g-{site}", json=grid))
+        await put_site(client, site, edge, building)
         responder = {"id": worker, "site_id": site, "name": worker, "role": "grid_worker"}
         await ok(await client.put(f"{API}/responders/{worker}", json=responder))
     for device in (LAN_SMOKE, LAN_SOS, LAN_LEAK, LAN_IN_MEI, MEI_SMOKE, MEI_SOS, MEI_SOS_2):
         await ok(await client.post(f"{API}/devices", json=device), 201)
     return client
-
-
-@pytest.fixture
-async def operator(app: FastAPI, admin: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
-    """An operator's client scoped to Meiyuan (the admin fixture has set the app up)."""
-    meiyuan = frozenset({"meiyuan"})
-    async with token_client(app, Role.OPERATOR, sites=meiyuan, name="op-mei") as client:
-        yield client
 
 
 # --- households --------------------------------------------------------------------------
