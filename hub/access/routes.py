@@ -58,7 +58,7 @@ from hub.auth.routes import PrincipalDep
 from hub.auth.rules import ForbiddenError, Principal
 from hub.auth.scoping import covered
 from hub.errors import InvalidInputError, NotFoundError
-from hub.http.deps import API_PREFIX, MAX_LIMIT
+from hub.http.deps import API_PREFIX, MAX_LIMIT, visible_edges
 from hub.http.views import Items
 from hub.persistence.engine import create_hub_engine
 from hub.settings import HubSettings
@@ -104,10 +104,7 @@ def _store(request: Request) -> AccessStore:
 
 async def _edges(request: Request, principal: Principal) -> frozenset[str] | None:
     """Return the edges whose access sites the caller may see (None: all)."""
-    if principal.sites is None:
-        return None
-    store: HubStore = request.app.state.store
-    return await asyncio.to_thread(store.fleet.visible_edge_ids, principal.sites)
+    return await visible_edges(request.app.state.store, principal.sites)
 
 
 def _into(edge_id: str, edges: frozenset[str] | None) -> None:

@@ -24,6 +24,7 @@ from hub.http.deps import (
     Note,
     StoreDep,
     caller_sites,
+    visible_devices,
 )
 from hub.http.views import Items, View
 from hub.store import HubStore
@@ -69,10 +70,7 @@ async def list_alerts(
     request: Request,
 ) -> Items[AlertView]:
     """List alerts, newest event time first (a site-scoped caller sees its sites' only)."""
-    sites = caller_sites(request)
-    device_ids = (
-        None if sites is None else await asyncio.to_thread(store.fleet.visible_device_ids, sites)
-    )
+    device_ids = await visible_devices(store, caller_sites(request))
     alerts = await asyncio.to_thread(
         store.cases.list_alerts,
         device_id=device_id,
