@@ -69,29 +69,11 @@ class TokenView(View):
 
 
 def _user_view(row: UserRow) -> UserView:
-    return UserView(
-        id=row.id,
-        username=row.username,
-        display_name=row.display_name,
-        role=Role(row.role),
-        sites=row.sites,
-        disabled=row.disabled,
-        created_at=row.created_at,
-    )
+    return UserView.model_validate(row, from_attributes=True)
 
 
 def _token_view(row: TokenRow) -> TokenView:
-    return TokenView(
-        id=row.id,
-        name=row.name,
-        kind=TokenKind(row.kind),
-        user_id=row.user_id,
-        role=Role(row.role),
-        sites=row.sites,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-    )
+    return TokenView.model_validate(row, from_attributes=True)
 
 
 def _sites(sites: frozenset[str] | None) -> list[str] | None:
