@@ -155,7 +155,7 @@ class AccessSync:
             await self._answer_now(client, edge_id, have)
 
     async def _answer_now(self, client: aiomqtt.Client, edge_id: str, have: int) -> None:
-        update = await asyncio.to_thread(self._store.updates_since, edge_id, have)
+        update = await asyncio.to_thread(self._store.allow_lists.updates_since, edge_id, have)
         if update is None:
             # No door access for this edge yet: remember its version, so that the site's
             # first change is pushed to it at once.
@@ -175,7 +175,7 @@ class AccessSync:
 
     async def _ingest(self, client: aiomqtt.Client, edge_id: str, batch: AccessLogBatch) -> None:
         try:
-            new = await asyncio.to_thread(self._store.ingest_log, batch.records, self._clock())
+            new = await asyncio.to_thread(self._store.log.ingest_log, batch.records, self._clock())
         except SQLAlchemyError as exc:
             # Not acknowledged: the edge sends the batch again.
             self.counters["log_commit_failed"] += 1

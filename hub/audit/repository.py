@@ -38,19 +38,7 @@ def verify_audit_chain(settings: HubSettings) -> ChainVerdict:
 
 
 def _audit_view(row: AuditEntryRow) -> AuditEntryView:
-    return AuditEntryView.model_validate(
-        {
-            "seq": row.seq,
-            "ts": row.ts,
-            "action": row.action,
-            "case_id": row.case_id,
-            "alert_id": row.alert_id,
-            "actor": row.actor,
-            "detail": row.detail,
-            "prev_hash": row.prev_hash,
-            "hash": row.hash,
-        }
-    )
+    return AuditEntryView.model_validate(row, from_attributes=True)
 
 
 def _audit_entry(row: AuditEntryRow) -> AuditEntry:

@@ -28,15 +28,13 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import FileResponse
 
 from hub.auth.routes import PrincipalDep
-from hub.auth.rules import Principal
 from hub.evidence.link import EvidenceIngest, EvidenceRetention
 from hub.evidence.repository import EvidenceStore, EvidenceView
-from hub.http.deps import API_PREFIX
+from hub.http.deps import API_PREFIX, visible_devices
 from hub.http.deps import StoreDep as HubStoreDep
 from hub.http.views import Items, View
 from hub.persistence.engine import create_hub_engine
 from hub.settings import HubSettings
-from hub.store import HubStore
 
 EvidenceId = Annotated[str, Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
@@ -89,19 +87,12 @@ def get_evidence_store(request: Request) -> EvidenceStore:
 StoreDep = Annotated[EvidenceStore, Depends(get_evidence_store)]
 
 
-async def _visible_devices(hub: HubStore, principal: Principal) -> frozenset[str] | None:
-    """Return the devices a site-scoped caller may see, or None for every device."""
-    if principal.sites is None:
-        return None
-    return await asyncio.to_thread(hub.fleet.visible_device_ids, principal.sites)
-
-
 @evidence_router.get("/alerts/{alert_id}/evidence")
 async def alert_evidence(
     alert_id: EvidenceId, store: StoreDep, hub: HubStoreDep, principal: PrincipalDep
 ) -> Items[EvidenceView]:
     """List an alert's pictures (clean and annotated); another site's alert is not found."""
-    device_ids = await _visible_devices(hub, principal)
+    device_ids = await visible_devices(hub, principal.sites)
     return Items(items=await asyncio.to_thread(store.for_alert, alert_id, device_ids=device_ids))
 
 
@@ -141,7 +132,7 @@ async def evidence_picture(
     evidence_id: EvidenceId, store: StoreDep, hub: HubStoreDep, principal: PrincipalDep
 ) -> FileResponse:
     """Return one picture as image/jpeg; another site's picture is not found."""
-    device_ids = await _visible_devices(hub, principal)
+    device_ids = await visible_devices(hub, principal.sites)
     view, path = await asyncio.to_thread(store.get, evidence_id, device_ids=device_ids)
     return FileResponse(
         path,

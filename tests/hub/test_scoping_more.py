@@ -286,7 +286,7 @@ async def test_door_access_is_scoped(
         )
         made[edge] = {"group": group, "person": person, "credential": credential}
     store: AccessStore = app.state.access_store
-    store.ingest_log(
+    store.log.ingest_log(
         [
             AccessRecord(
                 id=f"log-{edge}",
