@@ -143,6 +143,9 @@ class CameraConfig(BaseModel):
     """A person present in a loitering zone this long is loitering."""
     obstruction_s: float = Field(default=180.0, gt=0)
     """Something standing still in an obstruction zone this long obstructs it."""
+    moved_rebaseline_s: float = Field(default=120.0, gt=0)
+    """A moved camera's new view becomes its reference once it has held still this long (the
+    ``camera_tamper`` alert then clears); an operator may re-baseline at once."""
     no_frames_s: float = Field(default=30.0, gt=0)
     """No frame for this long is ``camera_tamper`` (cable cut, camera off)."""
     cooldown_s: float = Field(default=120.0, ge=0)
