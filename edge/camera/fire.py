@@ -94,6 +94,7 @@ class _Blob:
     origin: tuple[int, int]
     """Scene coordinates of the mask's top-left pixel."""
     mask: BoolMask
+    area: int
     centre: tuple[float, float]
     box: Box
     """In the analysed frame's pixels (full size)."""
@@ -101,11 +102,6 @@ class _Blob:
     gradient: float
     changed: float
     """Share of the blob's pixels whose brightness changed since the last sample."""
-
-    @property
-    def area(self) -> int:
-        """Return the blob's pixel count."""
-        return int(self.mask.sum())
 
 
 @dataclass(slots=True)
@@ -167,6 +163,7 @@ class FlameWatch:
         self._size = (max(1, round(width * FIRE_SCALE)), max(1, round(height * FIRE_SCALE)))
         self._valid = resize_mask(valid, *self._size)
         self._tracks: list[_Track] = []
+        self._min_area = max(8, round(MIN_AREA_SHARE * self._size[0] * self._size[1]))
         self._previous: tuple[Gray, BoolMask, SceneOffset] | None = None
         self._level: float | None = None
 
@@ -222,10 +219,10 @@ class FlameWatch:
             self._previous = None
             return []
         grown = cv2.dilate(colour.astype(np.uint8), np.ones((5, 5), np.uint8))
-        white = small.min(axis=2) > 200
+        white = cv2.inRange(small, (201, 201, 201), (255, 255, 255)) > 0
         hot = colour | (white & grown.astype(bool))
         count, labels, stats, _ = cv2.connectedComponentsWithStats(grown | hot.astype(np.uint8))
-        min_area = max(8, round(MIN_AREA_SHARE * colour.size))
+        min_area = self._min_area
         order = sorted(range(1, count), key=lambda i: -int(stats[i, cv2.CC_STAT_AREA]))
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         ox, oy = offset.dx * FIRE_SCALE, offset.dy * FIRE_SCALE
@@ -253,6 +250,7 @@ class FlameWatch:
                     ts,
                     (round(x - ox), round(y - oy)),
                     mask,
+                    area,
                     (float(xs.mean()) + x - ox, float(ys.mean()) + y - oy),
                     Box(x, y, w, h).scaled(1 / FIRE_SCALE),
                     perimeter * perimeter / (4 * np.pi * area),
@@ -285,7 +283,9 @@ class FlameWatch:
         for blob in blobs:
             match = _nearest(free, blob)
             if match is None:
-                if len(self._tracks) >= 2 * MAX_TRACKS:
+                # A new blob must be twice the smallest followed size: specks of noise at the
+                # colour thresholds start no track (they would dilute a fire's persistence).
+                if len(self._tracks) >= 2 * MAX_TRACKS or blob.area < 2 * self._min_area:
                     continue
                 match = _Track()
                 self._tracks.append(match)
