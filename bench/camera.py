@@ -479,6 +479,9 @@ def print_report(report: ClipReport) -> None:
         print(f"  {t:7.2f} s  {kind:<20} {state:<8} {rule}")
     if not report.events:
         print("  no alerts")
+    if report.fire_samples:
+        votes = ", ".join(f"{cue} {n}" for cue, n in report.fire_votes.items())
+        print(f"  fire cues passed, of {report.fire_samples} samples with a judged blob: {votes}")
 
 
 WATCHED = (AlertKind.CAMERA_FIRE, AlertKind.CAMERA_SMOKE, AlertKind.CAMERA_TAMPER)

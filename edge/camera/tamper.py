@@ -12,7 +12,8 @@
   * a passing truck or a crowd only hides some features; the rest still match where they were
     (``still`` matches), and no consistent shift appears;
   * a camera turned to a new view matches nothing at all; so does a view blocked entirely, so
-    that only counts after ``VIEW_LOST_S``.
+    that only counts after ``VIEW_LOST_S``, and only if the motion model saw the picture
+    change (otherwise the keyframe went stale on a bare scene and is retaken).
 
   Frames are min-max stretched before ORB and ORB compares intensities by order, so a light
   switched or an exposure loop hunting moves no feature. After a move the new view becomes the
@@ -51,6 +52,9 @@ LOST_STILL_RATIO = 0.08
 """Fewer still matches than this share of the keyframe's features (or ``MIN_STILL``): lost."""
 VIEW_LOST_S = 4.0
 """A view matching nothing for this long is a new view (a truck passing takes less)."""
+VIEW_CHANGE_MOTION_SHARE = 0.3
+"""A new view lights up the motion model over much of the frame; a view that matches nothing
+while hardly anything moved means the keyframe went stale, and it is retaken."""
 CALM_MOTION_SHARE = 0.02
 """Moving share of the frame under which the scene is calm enough to take a keyframe."""
 CALM_S = 1.0
@@ -117,6 +121,7 @@ class TamperWatch:
         self._lost_since: datetime | None = None
         self._force = False
         self._skip = False
+        self._lost_motion = 0.0
         self._height = PROBE_WIDTH * 3 // 4
 
     def rebaseline(self) -> None:
@@ -136,7 +141,8 @@ class TamperWatch:
         measures.update(std=std, sharpness=sharp)
         if self._first_seen is None:
             self._first_seen = ts
-        calm = float(moving.mean()) < CALM_MOTION_SHARE and not lighting
+        moving_share = float(moving.mean())
+        calm = moving_share < CALM_MOTION_SHARE and not lighting
         if not calm:
             self._calm_since = None
         elif self._calm_since is None:
@@ -187,9 +193,18 @@ class TamperWatch:
         lost = not moved and figures.lost()
         if lost and self._lost_since is None:
             self._lost_since = ts
+            self._lost_motion = 0.0
         if not lost:
             self._lost_since = None
+        self._lost_motion = max(self._lost_motion, moving_share)
         lost_s = 0.0 if self._lost_since is None else (ts - self._lost_since).total_seconds()
+        if lost_s >= VIEW_LOST_S and self._lost_motion < VIEW_CHANGE_MOTION_SHARE:
+            # Nothing matches, yet the picture never changed much: the keyframe went stale
+            # (few, weak features on a bare scene; light drifting), not the camera. Retake it.
+            self._lost_since = None
+            if calm:
+                self._keyframe = self._take(stretched, ~moving, sharp, ts)
+            return None
         if moved or lost_s >= VIEW_LOST_S:
             if self._new_view_stable(stretched, points, descriptors, sharp, ts):
                 return None
