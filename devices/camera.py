@@ -227,3 +227,25 @@ class EvidenceAck(WireModel):
     """The hub has stored these evidence images: the edge may delete them from its spool."""
 
     ids: list[AlertId]
+
+
+# --- camera commands (hub → edge; proposed topic ``linli/edge/<edge_id>/camera_command``) -----
+
+
+class CameraCommandKind(StrEnum):
+    """What the hub asks of one camera's analytics."""
+
+    REBASELINE = "rebaseline"
+    """An operator re-aimed the camera on purpose: take its current view as the reference
+    (``camera_tamper``/``camera_moved`` then clears by the usual rule)."""
+
+
+class CameraCommand(WireModel):
+    """A command for one camera of an edge, sent by the hub at an operator's request."""
+
+    id: AlertId
+    """The command's own id (a replayed copy is recognised)."""
+    device_id: Identifier
+    command: CameraCommandKind
+    requested_by: str | None = None
+    """Who asked (for the trail); not acted upon by the edge."""
