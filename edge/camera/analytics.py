@@ -136,7 +136,6 @@ class FrameAnalyzer:
         )
         self._reference: FloatImage | None = None
         self._difference: FloatImage | None = None
-        self._prev_gray: Gray | None = None
         self._prev_mean: float | None = None
         self._target_mean: float | None = None
         self._track: _PersonTrack | None = None
@@ -211,7 +210,6 @@ class FrameAnalyzer:
                 smoke = self._smoke.judge(frame, gray, motion, self._difference, ts, measures)
                 if smoke is not None:
                     cues.append(smoke)
-        self._prev_gray = gray
         self._prev_mean = mean
         return FrameFindings(tuple(cues), global_change, measures)
 
@@ -237,7 +235,6 @@ class FrameAnalyzer:
             z.name: polygon_mask(z.polygon, width, height) & valid for z in self.camera.zones
         }
         self._reference = None
-        self._prev_gray = None
         self._prev_mean = None
         self._track = None
         self._flames = FlameWatch(valid) if self.camera.fire else None
