@@ -4,9 +4,11 @@ On CI (``CI=true``) a missing Mosquitto or PostgreSQL fails the tests that need 
 laptop without them those tests are skipped, saying why.
 """
 
+import gc
+import inspect
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -146,3 +148,23 @@ def site_broker(tmp_path: Path) -> Iterator[MosquittoProcess]:
     yield from serving(
         MosquittoProcess(tmp_path / "mosquitto", config_extra=site_tuning()), "mosquitto"
     )
+
+
+@pytest.fixture
+async def _collect_garbage_in_loop() -> AsyncIterator[None]:
+    """Collect what an async test left behind while its event loop is still open.
+
+    An MQTT client dropped without a clean disconnect (a test ending while a link is between
+    reconnect attempts) closes its socket when the garbage collector finds it, and tells its
+    event loop so. Collected later, in another test, that loop is closed and the warning fails
+    whichever test the collector happened to run in.
+    """
+    yield
+    gc.collect()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every async test the in-loop garbage collection above."""
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
+            item.fixturenames.append("_collect_garbage_in_loop")
