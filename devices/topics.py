@@ -62,6 +62,8 @@ class EdgeChannel(StrEnum):
     ACCESS_LIST = "access_list"
     ACCESS_LOG = "access_log"
     ACCESS_ACK = "access_ack"
+    CAMERA_COMMAND = "camera_command"
+    """Hub → edge: an operator's command for one camera (``devices.camera.CameraCommand``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ import aiomqtt
 import cv2
 from pydantic import ValidationError
 
-from devices.camera import CameraConfig, EvidenceAck
+from devices.camera import CameraCommand, CameraCommandKind, CameraConfig, EvidenceAck
 from devices.kinds import AlertState
 from devices.messages import Alert
 from devices.mqtt_link import Delay, MqttEndpoint, MqttLink, payload_bytes
@@ -61,6 +61,8 @@ from edge.outbox import OutboxError
 
 logger = logging.getLogger(__name__)
 
+COMMANDS_REMEMBERED = 256
+"""How many camera command ids an edge remembers, to carry out a redelivered one once."""
 EVIDENCE_WINDOW = 4
 """Pictures on the wire at once (each up to ~1 MiB)."""
 
@@ -95,6 +97,7 @@ class CameraWorker(threading.Thread):
         self.pipeline = CameraPipeline(camera, analyzer)
         self.frames_read = 0
         self.frames_analysed = 0
+        self._rebaseline = threading.Event()
 
     def run(self) -> None:
         """Read and analyse until stopped; never raise."""
@@ -123,6 +126,10 @@ class CameraWorker(threading.Thread):
                     if not sampler.take(ts):
                         continue
                     self.frames_analysed += 1
+                    if self._rebaseline.is_set():
+                        # Here, between two frames: the analytics belong to this thread.
+                        self._rebaseline.clear()
+                        self.pipeline.rebaseline()
                     alerts = self.pipeline.process(resize_to_width(frame, camera.width), ts)
                     if alerts:
                         self._emit(camera, alerts)
@@ -139,6 +146,15 @@ class CameraWorker(threading.Thread):
                 logger.warning("camera %s: stream ended; reconnecting", camera.device)
                 self._judge_silence(last_frame_at)
                 self._halt.wait(self._backoff.next_delay())
+
+    def request_rebaseline(self) -> None:
+        """Ask for the camera's next analysed frame to become its reference view."""
+        self._rebaseline.set()
+
+    @property
+    def rebaseline_pending(self) -> bool:
+        """Return whether a re-baseline was asked for and no frame has taken it up yet."""
+        return self._rebaseline.is_set()
 
     def _judge_silence(self, last_frame_at: datetime | None) -> None:
         alerts = self.pipeline.no_frames(self._clock(), last_frame_at)
@@ -185,6 +201,8 @@ class CameraService:
         self._seen_every_s = seen_every_s
         self._wake = asyncio.Event()
         self.workers: list[CameraWorker] = []
+        self._commands_seen: dict[str, None] = {}
+        """Ids of the commands already carried out (a redelivered copy is not repeated)."""
 
     async def run(self) -> None:
         """Run the workers, commit their alerts, upload evidence; until cancelled."""
@@ -290,8 +308,11 @@ class CameraService:
         )
 
         async def upload(client: aiomqtt.Client) -> None:
-            topics = [edge_topic(self.edge_id, EdgeChannel.EVIDENCE_ACK)]
-            async with link.session(client, topics, self._read_acks) as session:
+            topics = [
+                edge_topic(self.edge_id, EdgeChannel.EVIDENCE_ACK),
+                edge_topic(self.edge_id, EdgeChannel.CAMERA_COMMAND),
+            ]
+            async with link.session(client, topics, self._read_downlink) as session:
                 await session.serve(self._send(client))
 
         await link.run(upload)
@@ -325,8 +346,11 @@ class CameraService:
                 async with asyncio.timeout(min(1.0, self._resend_after_s)):
                     await self._wake.wait()
 
-    async def _read_acks(self, messages: AsyncIterator[aiomqtt.Message]) -> None:
+    async def _read_downlink(self, messages: AsyncIterator[aiomqtt.Message]) -> None:
         async for message in messages:
+            if message.topic.value.endswith("/" + EdgeChannel.CAMERA_COMMAND):
+                self.on_command(payload_bytes(message.payload) or b"", message.topic.value)
+                continue
             try:
                 ack = EvidenceAck.model_validate_json(payload_bytes(message.payload) or b"")
             except ValidationError as exc:
@@ -336,6 +360,40 @@ class CameraService:
             deleted = await asyncio.to_thread(self.spool.acknowledge, list(ack.ids))
             self._count("evidence_acked", deleted)
             self._wake.set()
+
+    def on_command(self, raw: bytes, topic: str) -> bool:
+        """Carry out an operator's command for one of this edge's cameras; return whether it
+        was carried out (a bad, unknown or repeated command is counted and changes nothing)."""
+        try:
+            command = CameraCommand.model_validate_json(raw)
+        except ValidationError as exc:
+            self._count("camera_command_rejected.invalid")
+            logger.warning("rejected a camera command on %s: %s", topic, exc)
+            return False
+        worker = next((w for w in self.workers if w.camera.device == command.device_id), None)
+        if worker is None:
+            self._count("camera_command_rejected.unknown_camera")
+            logger.warning(
+                "camera command %s names %s, no camera here", command.id, command.device_id
+            )
+            return False
+        if command.id in self._commands_seen:
+            self._count("camera_command_repeated")
+            return False
+        self._commands_seen[command.id] = None
+        while len(self._commands_seen) > COMMANDS_REMEMBERED:
+            del self._commands_seen[next(iter(self._commands_seen))]
+        match command.command:
+            case CameraCommandKind.REBASELINE:
+                worker.request_rebaseline()
+        self._count(f"camera_command.{command.command}")
+        logger.info(
+            "camera %s: %s requested by %s",
+            command.device_id,
+            command.command,
+            command.requested_by,
+        )
+        return True
 
     def _count_dropped(self, dropped: list[SpooledPicture]) -> None:
         for picture in dropped:

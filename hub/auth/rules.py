@@ -128,6 +128,7 @@ _ROUTE_RULES: tuple[tuple[frozenset[str], re.Pattern[str], Permission], ...] = (
         Permission.RESPOND,
     ),
     (_WRITE, re.compile(r"/api/v1/(cases|silences)(/.*)?"), Permission.ACT),
+    (frozenset({"POST"}), re.compile(r"/api/v1/cameras/[^/]+/rebaseline"), Permission.ACT),
     (frozenset({"POST"}), re.compile(r"/api/v1/(evidence|edges)(/.*)?"), Permission.UPLOAD),
     (frozenset({"GET", "HEAD"}), re.compile(r"/api/v1/.*"), Permission.READ),
     (_WRITE, re.compile(r"/api/v1/.*"), Permission.MANAGE),

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -11,7 +12,13 @@ import aiomqtt
 import cv2
 import numpy as np
 
-from devices.camera import CameraConfig, EvidenceAck, EvidenceImage
+from devices.camera import (
+    CameraCommand,
+    CameraCommandKind,
+    CameraConfig,
+    EvidenceAck,
+    EvidenceImage,
+)
 from devices.kinds import AlertKind, DeviceKind
 from devices.messages import Alert
 from devices.mqtt_link import MqttEndpoint
@@ -19,7 +26,7 @@ from devices.registry import Device
 from devices.topics import EdgeChannel, edge_topic
 from edge.camera.analytics import Box
 from edge.camera.evidence import SPOOL_MAX_FILES, Snapshot, evidence_images
-from edge.camera.service import CameraService, Commit
+from edge.camera.service import CameraService, CameraWorker, Commit
 from edge.detection import AlertDecision
 from linli.brokers import MosquittoProcess
 
@@ -255,3 +262,65 @@ async def test_a_cap_lowered_since_the_last_run_applies_at_start_and_opencv_gets
     assert threads == 1, "OpenCV's pool is set for the camera workers"
     assert counters["camera.evidence_dropped.camera_person"] == 2
     assert [i.id for i in service.spool.pending(10)] == [i.id for i in fire_images]
+
+
+def command(device_id: str, command_id: str = "c" * 32) -> bytes:
+    """Return a re-baseline command as the hub sends it."""
+    return (
+        CameraCommand(
+            id=command_id,
+            device_id=device_id,
+            command=CameraCommandKind.REBASELINE,
+            requested_by="operator",
+        )
+        .model_dump_json()
+        .encode()
+    )
+
+
+def test_a_rebaseline_command_reaches_its_camera_once(tmp_path: Path) -> None:
+    counters: dict[str, int] = {}
+
+    def count(name: str, n: int = 1) -> None:
+        counters[name] = counters.get(name, 0) + n
+
+    camera = CameraConfig(device="cam-1", source="x.avi")
+    service = camera_service(1, tmp_path, count, cameras=[camera], resend_after_s=1)
+    worker = CameraWorker(camera, lambda _c, _a: None, lambda: TS, NoDelay(), threading.Event())
+    service.workers = [worker]
+    assert not service.on_command(b'{"id": "x"}', "t")  # not a command: counted, nothing done
+    assert not service.on_command(command("cam-9"), "t")  # not a camera of this edge
+    assert not worker.rebaseline_pending
+    assert service.on_command(command("cam-1"), "t")
+    assert worker.rebaseline_pending
+    assert not service.on_command(command("cam-1"), "t")  # a redelivered copy: once is enough
+    assert counters == {
+        "camera.camera_command_rejected.invalid": 1,
+        "camera.camera_command_rejected.unknown_camera": 1,
+        "camera.camera_command.rebaseline": 1,
+        "camera.camera_command_repeated": 1,
+    }
+
+
+async def test_the_edge_hears_camera_commands_on_its_evidence_session(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    counters: dict[str, int] = {}
+
+    def count(name: str, n: int = 1) -> None:
+        counters[name] = counters.get(name, 0) + n
+
+    service = camera_service(mosquitto.port, tmp_path, count, resend_after_s=1)
+    task = asyncio.create_task(service.run())
+    try:
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="fake-hub") as hub:
+            async with asyncio.timeout(15):
+                # Published until the edge's session is subscribed and has counted one.
+                while "camera.camera_command_rejected.unknown_camera" not in counters:
+                    topic = edge_topic(EDGE, EdgeChannel.CAMERA_COMMAND)
+                    await hub.publish(topic, command("cam-9", uuid.uuid4().hex), qos=1)
+                    await asyncio.sleep(0.1)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
