@@ -90,6 +90,12 @@ def demo(
     data_dir: DataDir = Path("linli-data"),
     site: Annotated[Path | None, typer.Option(help="Site file (default: the sample).")] = None,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    calm: Annotated[
+        bool,
+        typer.Option(
+            "--calm", help="The old pace: first incident after 2-5 min, then every 10-30 min."
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the whole stack on embedded defaults: broker, hub, one edge, simulators.
@@ -120,6 +126,7 @@ def demo(
         simulators=not no_simulators,
         site_file=site,
         speed=speed,
+        calm=calm,
         operator_token=operator_token,
     )
     _run_until_signalled(run_demo(options, on_ready=announce))

@@ -38,6 +38,8 @@ class DemoOptions:
     host: str = "127.0.0.1"
     operator_token: str | None = None
     """Stored by the hub as an operator API token and the ``operator`` account's password."""
+    calm: bool = False
+    """The old pace: first incident after 2-5 min, then every 10-30 min (``demo_calm``)."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,11 @@ async def run_demo(
             if options.simulators:
                 group.create_task(
                     run_scenario(
-                        "demo", site, host=options.host, port=broker.port, speed=options.speed
+                        "demo_calm" if options.calm else "demo",
+                        site,
+                        host=options.host,
+                        port=broker.port,
+                        speed=options.speed,
                     ),
                     name="simulators",
                 )
