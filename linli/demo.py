@@ -1,8 +1,9 @@
 """``linli demo``: the whole stack in one process on embedded defaults.
 
 An in-process amqtt broker (any free port when 1883 is taken), the hub on SQLite under the
-data folder, one edge agent for the sample community, and simulators that keep its devices
-reporting and now and then raise an incident. Everything durable lives under ``data_dir``,
+data folder, one edge agent for the sample community (its door access set up through the
+hub's API: ``linli.demo_access``), and simulators that keep its devices reporting and raise
+an incident within seconds, then every few minutes. Everything durable lives under ``data_dir``,
 so stopping and starting again loses nothing: the edge's outbox re-sends what the hub had
 not acknowledged, and the hub ignores what it already has.
 """
@@ -13,12 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from devices.site import SiteFile
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from hub.service import serve
 from hub.settings import HubSettings
 from linli.brokers import EmbeddedBroker, free_port, port_is_free
+from linli.demo_access import DemoAccessError, enrol_sample_access
 from simulators.runner import run_scenario
 from simulators.sites import sample_roster_path, sample_site_path
 
@@ -88,6 +92,11 @@ async def run_demo(
             group.create_task(serve(hub_settings, started=hub_started), name="hub")
             await hub_started.wait()
             group.create_task(EdgeAgent(edge_settings).run(), name="edge")
+            if options.site_file is None and options.operator_token is not None:
+                group.create_task(
+                    _sample_access(f"http://{options.host}:{http_port}", options, site),
+                    name="demo-access",
+                )
             if options.simulators:
                 group.create_task(
                     run_scenario(
@@ -111,3 +120,13 @@ async def run_demo(
                 )
     finally:
         await broker.stop()
+
+
+async def _sample_access(hub_url: str, options: DemoOptions, site: SiteFile) -> None:
+    """Set up the sample community's door access; a refusal is logged, the demo goes on."""
+    headers = {"authorization": f"Bearer {options.operator_token}"}
+    async with httpx.AsyncClient(base_url=hub_url, headers=headers, timeout=30) as client:
+        try:
+            await enrol_sample_access(client, site)
+        except (DemoAccessError, httpx.HTTPError) as exc:
+            logger.warning("the sample door access was not set up: %s", exc)
