@@ -23,6 +23,7 @@ from hub.service import serve
 from hub.settings import HubSettings
 from linli.brokers import EmbeddedBroker, free_port, port_is_free
 from linli.demo_access import DemoAccessError, enrol_sample_access
+from simulators.clips import write_corridor_clip
 from simulators.runner import run_scenario
 from simulators.sites import sample_roster_path, sample_site_path
 
@@ -61,7 +62,7 @@ async def run_demo(
     options: DemoOptions, *, on_ready: Callable[[DemoEndpoints], None] | None = None
 ) -> None:
     """Run the demo stack until cancelled, then stop every part cleanly."""
-    site_file = options.site_file or sample_site_path()
+    site_file = options.site_file or sample_site_with_camera(options.data_dir)
     site = SiteFile.load(site_file)
     http_port = options.http_port
     if http_port is None:
@@ -120,6 +121,22 @@ async def run_demo(
                 )
     finally:
         await broker.stop()
+
+
+DEMO_CAMERA = "b3-f12-corridor-cam"
+
+
+def sample_site_with_camera(data_dir: Path) -> Path:
+    """Write the sample site file with its corridor camera replaying a synthetic clip."""
+    clip = write_corridor_clip(data_dir / "clips" / "corridor.avi")
+    site_file = data_dir / "sample-site.toml"
+    camera = (
+        f"\n[[cameras]]\ndevice = {DEMO_CAMERA!r}\nsource = {str(clip)!r}\n"
+        "loop = true\npace = true\nsmoke = false\n"
+    )
+    site_file.parent.mkdir(parents=True, exist_ok=True)
+    site_file.write_text(sample_site_path().read_text() + camera)
+    return site_file
 
 
 async def _sample_access(hub_url: str, options: DemoOptions, site: SiteFile) -> None:

@@ -1,4 +1,5 @@
-"""`linli demo` sets up the sample community's door access: the door scenarios raise alerts.
+"""`linli demo` sets up the sample community's door access (the door scenarios raise alerts)
+and plays a synthetic clip on its corridor camera (a camera fire case with its pictures).
 
 The demo runs in-process (embedded broker, hub, edge) without its own simulators; the test
 plays the door scenarios against it as `linli simulate` would.
@@ -32,7 +33,7 @@ async def eventually(probe: Any, what: str, within: float = 60.0) -> Any:
         await asyncio.sleep(0.2)
 
 
-async def test_the_demo_configures_door_access_so_a_forced_gate_raises_an_alert(
+async def test_the_demo_has_door_access_and_a_camera_clip(
     tmp_path: Path,
 ) -> None:
     ready: asyncio.Future[DemoEndpoints] = asyncio.get_running_loop().create_future()
@@ -91,6 +92,20 @@ async def test_the_demo_configures_door_access_so_a_forced_gate_raises_an_alert(
 
             assert await scenario("forced_gate", "door_forced")
             assert await scenario("card_brute_force", "access_denied_burst")
+
+            # The corridor camera's clip has flames from its 15th second on.
+            async def camera_case() -> int | None:
+                alerts = (await api.get("/alerts", params={"kind": "camera_fire"})).json()
+                cases = [a["case_id"] for a in alerts["items"] if a["case_id"]]
+                return cases[0] if cases else None
+
+            case_id = await eventually(camera_case, "a camera fire case", within=90)
+
+            async def pictures() -> list[Any]:
+                found: list[Any] = (await api.get(f"/cases/{case_id}/evidence")).json()["items"]
+                return found
+
+            assert await eventually(pictures, "the camera's pictures")
     finally:
         demo.cancel()
         with pytest.raises(asyncio.CancelledError):
