@@ -21,6 +21,7 @@ from hub.service import serve
 from hub.settings import HubSettings
 from linli.accounts import token_app, user_app
 from linli.demo import DemoEndpoints, DemoOptions, run_demo
+from linli.status import status_command
 from simulators.runner import run_scenario
 from simulators.scenarios import SCENARIOS
 from simulators.sites import sample_site_path
@@ -243,6 +244,7 @@ def simulate(
     )
 
 
+app.command("status")(status_command)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 

@@ -15,6 +15,7 @@ import pytest
 from devices.site import SiteFile
 from linli.brokers import free_port
 from linli.demo import DemoEndpoints, DemoOptions, run_demo
+from linli.status import HubSnapshot, fetch_status
 from simulators.runner import run_scenario
 
 pytestmark = pytest.mark.slow
@@ -106,6 +107,19 @@ async def test_the_demo_has_door_access_and_a_camera_clip(
                 return found
 
             assert await eventually(pictures, "the camera's pictures")
+
+            # `linli status` reads the same hub.
+            def status() -> HubSnapshot:
+                with httpx.Client(
+                    base_url=endpoints.hub_url, headers={"authorization": f"Bearer {TOKEN}"}
+                ) as client:
+                    return fetch_status(client)
+
+            snapshot = await asyncio.to_thread(status)
+            assert [(e["id"], e["state"]) for e in snapshot.edges] == [
+                (site.site.edge_id, "online")
+            ]
+            assert {c["kind"] for c in snapshot.cases} >= {"door_forced", "camera_fire"}
     finally:
         demo.cancel()
         with pytest.raises(asyncio.CancelledError):
