@@ -21,6 +21,7 @@ from hub.service import serve
 from hub.settings import HubSettings
 from linli.accounts import token_app, user_app
 from linli.demo import DemoEndpoints, DemoOptions, run_demo
+from linli.progress import simulation_progress
 from linli.status import status_command
 from simulators.runner import run_scenario
 from simulators.scenarios import SCENARIOS
@@ -231,17 +232,20 @@ def simulate(
     _configure_logging(verbose)
     host, port = _split_address(mqtt, "--mqtt")
     site_file = SiteFile.load(site or sample_site_path())
-    _run_until_signalled(
-        run_scenario(
-            scenario,
-            site_file,
-            host=host,
-            port=port,
-            speed=speed,
-            rng_seed=seed,
-            duration_s=duration,
+    total = duration if duration is not None else SCENARIOS[scenario].duration_s
+    with simulation_progress(scenario, total) as report:
+        _run_until_signalled(
+            run_scenario(
+                scenario,
+                site_file,
+                host=host,
+                port=port,
+                speed=speed,
+                rng_seed=seed,
+                duration_s=duration,
+                on_step=report,
+            )
         )
-    )
 
 
 app.command("status")(status_command)
