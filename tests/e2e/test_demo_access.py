@@ -65,7 +65,13 @@ async def test_the_demo_has_door_access_and_a_camera_clip(
             configured = await eventually(doors, "the sample doors")
             assert len(configured) >= 2, configured
             assert {d["edge_id"] for d in configured} == {site.site.edge_id}
-            groups = (await api.get("/access/groups")).json()["items"]
+
+            async def both_groups() -> list[dict[str, Any]]:
+                # The doors come first, then the schedule and the groups: wait for all of it.
+                items: list[dict[str, Any]] = (await api.get("/access/groups")).json()["items"]
+                return items if len(items) >= 2 else []
+
+            groups = await eventually(both_groups, "the sample groups")
             assert {g["name"] for g in groups} == {"Residents", "Cleaners"}
             assert any(g["schedule_id"] for g in groups)
 

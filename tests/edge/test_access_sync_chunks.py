@@ -129,7 +129,7 @@ async def test_ten_thousand_credentials_reach_the_edge_through_a_one_mib_broker(
         assert sync.counters["chunks_published"] >= 10
         assert agent.counters.get("access.chunks_received", 0) >= 10
         assert agent.counters.get("access.updates_applied", 0) >= 1
-        snapshot = app.state.access_store.updates_since(EDGE, 0)
+        snapshot = app.state.access_store.allow_lists.updates_since(EDGE, 0)
         assert len(snapshot.model_dump_json()) > BROKER_LIMIT
         assert agent.counters.get("access.chunks_gap", 0) == 0
 
