@@ -39,6 +39,8 @@ from hub.live.events import EventBus
 from hub.live.routes import router as stream_router
 from hub.persistence.engine import create_hub_engine, migrate
 from hub.persistence.transactions import Clock, utc_now
+from hub.requests.resident import resident_requests_router
+from hub.requests.routes import router as requests_router
 from hub.residents.page import resident_router
 from hub.residents.routes import router as households_router
 from hub.residents.rules import SosThrottle
@@ -90,6 +92,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
                 reopen_within=timedelta(seconds=settings.reopen_within_seconds),
                 supervision=supervision_policy(settings),
                 notify=notify_targets(settings),
+                photo_dir=settings.resolved_request_photo_dir(),
             )
             ingest = (
                 MqttIngest(settings, store, events, clock=clock) if settings.start_ingest else None
@@ -157,6 +160,9 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     ):
         app.include_router(api_router)
     app.include_router(resident_router)
+    # --- residents' requests (issue 15) ---
+    app.include_router(requests_router)
+    app.include_router(resident_requests_router)
     # --- case management routers (issue 6) ---
     app.include_router(roster_router)
     # --- auth routers (issue 6) ---

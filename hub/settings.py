@@ -8,7 +8,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devices.kinds import AlertKind
 
-CaseCategoryName = Literal["life_safety", "security", "property", "maintenance"]
+CaseCategoryName = Literal[
+    "life_safety", "security", "property", "maintenance", "request", "wellbeing"
+]
 """The names of ``hub.correlation.CaseCategory`` (not imported: that module reads settings)."""
 
 
@@ -86,6 +88,8 @@ class HubSettings(BaseSettings):
     # --- camera evidence (issue 5) ---
     evidence_dir: Path | None = None
     """Folder of evidence pictures, one file per SHA-256; None: ``data_dir/evidence``."""
+    request_photo_dir: Path | None = None
+    """Folder of residents' request photos, one file per SHA-256; None: under ``data_dir``."""
     evidence_max_bytes: int = 1024 * 1024
     """Largest evidence message accepted (the broker's limit; the JPEG is base64 inside)."""
     evidence_ingest: bool = True
@@ -94,6 +98,12 @@ class HubSettings(BaseSettings):
     """Pictures received longer ago are deleted, except those of cases not yet resolved."""
     evidence_retention_interval_s: float = Field(default=3600.0, ge=0)
     """How often retention runs (with ``start_ingest``); 0: never (another process does it)."""
+
+    def resolved_request_photo_dir(self) -> Path:
+        """Return the folder of residents' request photos."""
+        if self.request_photo_dir is not None:
+            return self.request_photo_dir
+        return self.data_dir / "request-photos"
 
     def resolved_evidence_dir(self) -> Path:
         """Return the folder of evidence pictures."""

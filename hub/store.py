@@ -12,6 +12,7 @@ Door access, evidence and accounts have repositories of their own with their own
 
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -26,6 +27,8 @@ from hub.cases.repository import CaseRepository
 from hub.cases.supervision import DEFAULT_POLICY, SupervisionPolicy
 from hub.fleet.repository import FleetRepository
 from hub.persistence.transactions import Clock, Database, utc_now
+from hub.requests.photos import PhotoFiles
+from hub.requests.repository import RequestRepository
 from hub.residents.repository import HouseholdRepository
 from hub.roster.repository import RosterRepository
 from hub.silences.repository import SilenceRepository
@@ -43,6 +46,7 @@ class HubStore:
         reopen_within: timedelta = DEFAULT_REOPEN_WITHIN,
         supervision: SupervisionPolicy = DEFAULT_POLICY,
         notify: Sequence[tuple[Channel, str]] = (),
+        photo_dir: Path | None = None,
     ) -> None:
         self.db = Database(engine, clock=clock)
         self.policy = CasePolicy(
@@ -66,3 +70,6 @@ class HubStore:
         """Households and their SOS buttons."""
         self.audit = AuditRepository(self.db)
         """The audit trail, read and verified."""
+        self.requests = RequestRepository(self.db, self.policy, self.cases, PhotoFiles(photo_dir))
+        """Residents' requests (点单) with their photos (none kept without ``photo_dir``),
+        updates and ratings."""

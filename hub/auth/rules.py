@@ -127,7 +127,9 @@ _ROUTE_RULES: tuple[tuple[frozenset[str], re.Pattern[str], Permission], ...] = (
         re.compile(r"/api/v1/cases/\d+/(accept|decline|hand_?over|start|comment)"),
         Permission.RESPOND,
     ),
-    (_WRITE, re.compile(r"/api/v1/(cases|silences)(/.*)?"), Permission.ACT),
+    # A responder tells the household what was done (notes, visit, after-photos).
+    (frozenset({"POST"}), re.compile(r"/api/v1/requests/\d+/updates"), Permission.RESPOND),
+    (_WRITE, re.compile(r"/api/v1/(cases|silences|requests)(/.*)?"), Permission.ACT),
     (frozenset({"POST"}), re.compile(r"/api/v1/(evidence|edges)(/.*)?"), Permission.UPLOAD),
     (frozenset({"GET", "HEAD"}), re.compile(r"/api/v1/.*"), Permission.READ),
     (_WRITE, re.compile(r"/api/v1/.*"), Permission.MANAGE),

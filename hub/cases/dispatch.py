@@ -4,7 +4,9 @@ A case is dispatched to a **team**: one responder for each **duty** its category
 life-safety case (fire, CO, gas, SOS) needs someone for the place — the grid worker, else
 property staff — *and* the security patrol, who go together (PRODUCT.md scenario 1); a
 security case needs the patrol (else the grid worker); property damage the property staff
-(else maintenance, else the grid worker); maintenance the maintenance staff (else property).
+(else maintenance, else the grid worker); maintenance the maintenance staff (else property);
+a resident's request (``hub.requests``) maintenance, else property staff, else the grid worker;
+a wellbeing check on a care household (``hub.care``) the grid worker, else property staff.
 
 For each duty the hub picks an on-call responder of the case's site whose role fits the
 duty (earlier roles first), preferring those who cover the case's grid over site-wide ones,
@@ -53,6 +55,13 @@ DUTIES_FOR: dict[CaseCategory, tuple[Duty, ...]] = {
     CaseCategory.MAINTENANCE: (
         Duty("maintenance", (ResponderRole.MAINTENANCE, ResponderRole.PROPERTY)),
     ),
+    CaseCategory.REQUEST: (
+        Duty(
+            "service",
+            (ResponderRole.MAINTENANCE, ResponderRole.PROPERTY, ResponderRole.GRID_WORKER),
+        ),
+    ),
+    CaseCategory.WELLBEING: (Duty("check", (ResponderRole.GRID_WORKER, ResponderRole.PROPERTY)),),
 }
 """The team each category of case is dispatched to, lead duty first."""
 

@@ -528,3 +528,8 @@ class ReadingHistoryRow(Base):
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True, index=True)
     edge_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     readings: Mapped[dict[str, float | bool]] = mapped_column(JSON)
+
+
+# The residents' tables live in their own module (it imports this one); importing it here puts
+# them on ``Base.metadata`` for the migrations and their test.
+from hub.persistence import community  # noqa: E402, F401
