@@ -15,6 +15,8 @@ class DeviceKind(StrEnum):
     DOOR_READER = "door_reader"
     DOOR_CONTACT = "door_contact"
     CAMERA = "camera"
+    MOTION = "motion"
+    """A motion / presence sensor (Zigbee2MQTT ``occupancy``): signs of life in a care household."""
 
 
 class AlertKind(StrEnum):

@@ -23,6 +23,8 @@ from hub.audit.routes import router as audit_router
 from hub.auth.repository import AuthStore
 from hub.auth.routes import auth_router, authorized
 from hub.auth.rules import AuthError, ForbiddenError, SignInThrottle
+from hub.care.routes import router as care_router
+from hub.care.watch import CareWatch
 from hub.cases.changes import CaseChanges
 from hub.cases.correlation import correlation_rules
 from hub.cases.notify import notify_targets
@@ -118,11 +120,21 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
                 settings, store, changes, ingest, clock=clock
             )
             case_tasks.start()
+            care_watch = CareWatch(store.care, changes, interval=settings.care_check_interval_s)
+            care_task = (
+                asyncio.create_task(care_watch.run(), name="hub-care-watch")
+                if settings.start_ingest
+                else None
+            )
             try:
                 yield
             finally:
                 events.close()
                 await case_tasks.stop()
+                if care_task is not None:
+                    care_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await care_task
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -163,6 +175,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     # --- residents' requests (issue 15) ---
     app.include_router(requests_router)
     app.include_router(resident_requests_router)
+    app.include_router(care_router)
     # --- case management routers (issue 6) ---
     app.include_router(roster_router)
     # --- auth routers (issue 6) ---

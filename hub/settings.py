@@ -88,6 +88,8 @@ class HubSettings(BaseSettings):
     # --- camera evidence (issue 5) ---
     evidence_dir: Path | None = None
     """Folder of evidence pictures, one file per SHA-256; None: ``data_dir/evidence``."""
+    care_check_interval_s: PositiveFloat = 60.0
+    """How often the care households' homes are checked for signs of life (``hub.care``)."""
     request_photo_dir: Path | None = None
     """Folder of residents' request photos, one file per SHA-256; None: under ``data_dir``."""
     evidence_max_bytes: int = 1024 * 1024

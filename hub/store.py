@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from hub.audit.repository import AuditRepository
+from hub.care.repository import CareRepository
 from hub.cases.correlation import DEFAULT_RULES, CorrelationRules
 from hub.cases.deadlines import DeadlineRepository
 from hub.cases.intake import CaseIntake
@@ -73,3 +74,5 @@ class HubStore:
         self.requests = RequestRepository(self.db, self.policy, self.cases, PhotoFiles(photo_dir))
         """Residents' requests (点单) with their photos (none kept without ``photo_dir``),
         updates and ratings."""
+        self.care = CareRepository(self.db, self.policy)
+        """Care households (独居老人) and their no-activity checks."""

@@ -1,4 +1,4 @@
-"""The residents' tables: requests (点单) with photos, updates and ratings (评价).
+"""The residents' tables: requests (点单) with photos, updates and ratings (评价); care.
 
 Kept apart from ``hub.persistence.tables`` so that neither module grows past a screenful of
 models per concept; ``tables`` imports this module, so every model is on ``Base.metadata``
@@ -14,6 +14,7 @@ from hub.persistence.tables import (
     ENUM_LENGTH,
     ID_LENGTH,
     LOCATION_LENGTH,
+    NAME_LENGTH,
     Base,
     UTCDateTime,
 )
@@ -113,3 +114,48 @@ __all__ = [
     "RequestUpdateRow",
     "ResponderRatingRow",
 ]
+
+
+class CareProfileRow(Base):
+    """A household flagged for care (独居老人): consent, waking hours, away-until (``hub.care``)."""
+
+    __tablename__ = "care_profiles"
+
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    consent_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    """Who consented to being watched (the resident, or their guardian), as recorded."""
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    consent_note: Mapped[str | None] = mapped_column(Text)
+    quiet_minutes: Mapped[int] = mapped_column(Integer)
+    """Waking minutes with no sign of life before a wellbeing check."""
+    waking_from: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    waking_until: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    away_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    watched_since: Mapped[datetime] = mapped_column(UTCDateTime())
+    alarm_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    """The latest wellbeing-check case: no second one while it is active."""
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+
+
+class CareContactRow(Base):
+    """A family member or guardian of a care household: a notification target."""
+
+    __tablename__ = "care_contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    relation: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    channel: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    target: Mapped[str] = mapped_column(Text)
+
+
+class CareDeviceRow(Base):
+    """A sensor in a care household's home that shows signs of life (motion, door contact)."""
+
+    __tablename__ = "care_devices"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
