@@ -39,6 +39,8 @@ from hub.ingest.link import MqttIngest
 from hub.ingest.routes import router as health_router
 from hub.live.events import EventBus
 from hub.live.routes import router as stream_router
+from hub.notices.routes import resident_notices_router
+from hub.notices.routes import router as notices_router
 from hub.persistence.engine import create_hub_engine, migrate
 from hub.persistence.transactions import Clock, utc_now
 from hub.requests.resident import resident_requests_router
@@ -176,6 +178,8 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     app.include_router(requests_router)
     app.include_router(resident_requests_router)
     app.include_router(care_router)
+    app.include_router(notices_router)
+    app.include_router(resident_notices_router)
     # --- case management routers (issue 6) ---
     app.include_router(roster_router)
     # --- auth routers (issue 6) ---

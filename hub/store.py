@@ -27,6 +27,7 @@ from hub.cases.records import DEFAULT_REOPEN_WITHIN, CasePolicy
 from hub.cases.repository import CaseRepository
 from hub.cases.supervision import DEFAULT_POLICY, SupervisionPolicy
 from hub.fleet.repository import FleetRepository
+from hub.notices.repository import NoticeRepository as ResidentNoticeRepository
 from hub.persistence.transactions import Clock, Database, utc_now
 from hub.requests.photos import PhotoFiles
 from hub.requests.repository import RequestRepository
@@ -74,5 +75,7 @@ class HubStore:
         self.requests = RequestRepository(self.db, self.policy, self.cases, PhotoFiles(photo_dir))
         """Residents' requests (点单) with their photos (none kept without ``photo_dir``),
         updates and ratings."""
+        self.resident_notices = ResidentNoticeRepository(self.db)
+        """Notices (通知) to households, with read receipts (not the case notices above)."""
         self.care = CareRepository(self.db, self.policy)
         """Care households (独居老人) and their no-activity checks."""

@@ -159,3 +159,31 @@ class CareDeviceRow(Base):
 
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+
+
+class NoticeRow(Base):
+    """A notice (通知) to a site, a building or some households (``hub.notices``)."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    category: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    title: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    body: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    site_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    building: Mapped[str | None] = mapped_column(String(LOCATION_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+
+
+class NoticeRecipientRow(Base):
+    """A household a notice went to, and when it was first read there (the receipt)."""
+
+    __tablename__ = "notice_recipients"
+
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("households.id"), primary_key=True, index=True
+    )
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

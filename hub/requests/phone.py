@@ -53,6 +53,7 @@ _PAGE = """<!doctype html>
 </header>
 <main>
 <section id="home">
+  <ul id="notices" aria-label="通知 Notices"></ul>
   <button id="sos" type="button" aria-label="SOS 紧急求助">SOS<small data-t="sos_small">
   </small></button>
   <div id="status" role="status" aria-live="assertive" style="background: @@colour@@">

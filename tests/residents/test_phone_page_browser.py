@@ -159,11 +159,26 @@ def test_a_leak_reported_followed_and_rated_on_a_phone(
         "/api/v1/households",
         json={"name": "王家 Wang family", "location": "Building 3/Floor 12/Unit 1201"},
     )
+    hub.call(
+        "POST",
+        "/api/v1/notices",
+        json={
+            "scope": "households",
+            "household_ids": [household["id"]],
+            "category": "water_shutoff",
+            "title": "明天上午停水",
+            "body": "明天 9:00–12:00 3号楼检修水管。",
+        },
+    )
     page, errors = phone(browser, hub.url + household["link"])
     expect(page.locator("#sos")).to_be_visible()
+    expect(page.locator("#notices .notice.unread")).to_have_count(1)
     expect(page.locator("#new")).to_have_text("报事报修")
     expect(page.locator("#empty")).to_be_visible()
     page.screenshot(path=str(screenshots / "1-home-zh.png"))
+    page.locator("#notices .notice").click()
+    expect(page.locator("#notices .notice.unread")).to_have_count(0)
+    expect(page.locator("#notices .notice-body")).to_be_visible()
 
     # Report: category, text, two photos from the camera input, tomorrow morning.
     page.locator("#new").click()
@@ -225,6 +240,8 @@ def test_a_leak_reported_followed_and_rated_on_a_phone(
     expect(page.locator("#list .card .stage")).to_have_text("Done")
     page.screenshot(path=str(screenshots / "7-home-en.png"))
 
+    [notice] = hub.call("GET", "/api/v1/notices")["items"]
+    assert notice["read"] == 1
     rated = hub.call("GET", f"/api/v1/requests/{request['id']}")
     assert [r["score"] for r in rated["ratings"]] == [4]
     assert errors == []

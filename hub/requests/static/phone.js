@@ -18,6 +18,8 @@
       need_text: "请简单描述问题", sent: "已提交，正在派单", failed: "提交失败：",
       sos_none: "按下按钮求助", sos_received: "已收到", sos_case_opened: "已立案",
       sos_acknowledged: "有人正在赶来", sos_resolved: "已处理", high: "优先处理",
+      notice: "通知", unread: "未读", general: "通知", water_shutoff: "停水",
+      power_cut: "停电", fire_drill: "消防演练", evacuation: "紧急疏散",
       maintenance: "维修师傅", property: "物业", grid_worker: "网格员", security: "保安",
       volunteer: "志愿者"
     },
@@ -38,7 +40,9 @@
       sent: "Sent: being dispatched", failed: "Could not send: ",
       sos_none: "Press the button for help", sos_received: "Received",
       sos_case_opened: "Case opened", sos_acknowledged: "Someone is coming",
-      sos_resolved: "Resolved", high: "High priority", maintenance: "maintenance",
+      sos_resolved: "Resolved", high: "High priority", notice: "Notice", unread: "New",
+      general: "Notice", water_shutoff: "Water shut-off", power_cut: "Power cut",
+      fire_drill: "Fire drill", evacuation: "Evacuation", maintenance: "maintenance",
       property: "property staff", grid_worker: "grid worker", security: "security",
       volunteer: "volunteer"
     }
@@ -51,6 +55,8 @@
   var lang = (window.localStorage && localStorage.getItem("linli-lang")) || "zh";
   var sosStage = document.body.dataset.stage || "none";
   var requests = [];
+  var notices = [];
+  var expanded = {};
   var openId = null;
 
   function t(key) { return (T[lang] && T[lang][key]) || T.en[key] || key; }
@@ -99,6 +105,7 @@
       select.appendChild(el("option", {value: k, text: t(k)}));
     });
     renderList();
+    renderNotices();
     if (openId !== null) { renderDetail(find(openId)); }
   }
 
@@ -130,6 +137,39 @@
       item.addEventListener("click", function () { open(r.id); });
       list.appendChild(item);
     });
+  }
+
+  function renderNotices() {
+    var box = $("notices");
+    box.textContent = "";
+    notices.forEach(function (n) {
+      var body = el("p", {className: "notice-body", text: n.body});
+      body.hidden = Boolean(n.read_at) && !expanded[n.id];
+      var item = el("li", {className: "notice notice-" + n.category + (n.read_at ? "" : " unread"),
+        tabindex: "0", "data-id": String(n.id)}, [
+        el("div", {className: "card-head"}, [
+          el("strong", {text: n.title}),
+          n.read_at ? el("small", {text: t(n.category)}) : el("span", {className: "badge", text: t("unread")})]),
+        body,
+        el("small", {text: when(n.created_at)})
+      ]);
+      item.addEventListener("click", function () {
+        expanded[n.id] = true;
+        body.hidden = false;
+        if (!n.read_at) {
+          fetch(base + "/notices/" + n.id + "/read", {method: "POST"})
+            .then(function (res) { return res.ok ? res.json() : null; })
+            .then(function (read) { if (read) { n.read_at = read.read_at; renderNotices(); } });
+        }
+      });
+      box.appendChild(item);
+    });
+  }
+
+  function loadNotices() {
+    return fetch(base + "/notices", {cache: "no-store"})
+      .then(function (res) { return res.ok ? res.json() : {items: []}; })
+      .then(function (body) { notices = body.items; renderNotices(); }, function () {});
   }
 
   function find(id) { return requests.filter(function (r) { return r.id === id; })[0]; }
@@ -288,6 +328,8 @@
   translate();
   showSos(sosStage);
   refresh();
+  loadNotices();
+  setInterval(loadNotices, 30000);
   setInterval(function () {
     fetch(base + "/status", {cache: "no-store"}).then(function (res) {
       if (res.ok) { res.json().then(function (s) { showSos(s.stage); }); }
