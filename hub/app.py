@@ -43,6 +43,7 @@ from hub.notices.routes import resident_notices_router
 from hub.notices.routes import router as notices_router
 from hub.persistence.engine import create_hub_engine, migrate
 from hub.persistence.transactions import Clock, utc_now
+from hub.requests.inbound import router as gateway_router
 from hub.requests.resident import resident_requests_router
 from hub.requests.routes import router as requests_router
 from hub.residents.page import resident_router
@@ -176,6 +177,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     app.include_router(resident_router)
     # --- residents' requests (issue 15) ---
     app.include_router(requests_router)
+    app.include_router(gateway_router)
     app.include_router(resident_requests_router)
     app.include_router(care_router)
     app.include_router(notices_router)

@@ -88,6 +88,9 @@ class HubSettings(BaseSettings):
     # --- camera evidence (issue 5) ---
     evidence_dir: Path | None = None
     """Folder of evidence pictures, one file per SHA-256; None: ``data_dir/evidence``."""
+    gateway_secret: SecretStr | None = None
+    """The HMAC key a messaging gateway signs residents' messages with
+    (``POST /api/v1/gateway/messages``); None: that route is off."""
     care_check_interval_s: PositiveFloat = 60.0
     """How often the care households' homes are checked for signs of life (``hub.care``)."""
     request_photo_dir: Path | None = None
