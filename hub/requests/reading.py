@@ -38,6 +38,7 @@ from hub.requests.views import (
 def request_parts(
     session: Session, request: RequestRow
 ) -> tuple[CaseRow, list[RequestPhotoRow], list[RequestUpdateRow], list[RequestRatingRow]]:
+    """Return a request's case, photos, updates and ratings, oldest first."""
     case = session.get_one(CaseRow, request.case_id)
     photos = list(
         session.scalars(
@@ -64,6 +65,7 @@ def request_parts(
 
 
 def operator_view(session: Session, request: RequestRow) -> RequestView:
+    """Return a request as operators see it."""
     case, photos, updates, ratings = request_parts(session, request)
     household = session.get_one(HouseholdRow, request.household_id)
     team = team_of(case.team)
@@ -97,6 +99,7 @@ def operator_view(session: Session, request: RequestRow) -> RequestView:
 
 
 def resident_view(session: Session, request: RequestRow, now: datetime) -> ResidentRequestView:
+    """Return a request as its household sees it at ``now`` (responders by first name)."""
     case, photos, updates, ratings = request_parts(session, request)
     team = team_of(case.team)
     people = _people(session, [a.responder for a in team] + [u.actor or "" for u in updates])

@@ -313,6 +313,7 @@ class RequestRepository:
             actor = f"household-{household_id}"
             reopened: CaseView | None = None
             if outcome.reopen:
+                request.visit_at = None  # a new visit is planned for the second attempt
                 reopened = self._cases.act_in(
                     session,
                     case.id,
