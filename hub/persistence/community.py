@@ -1,8 +1,7 @@
 """The residents' tables: requests (点单) with photos, updates and ratings (评价); care.
 
-Kept apart from ``hub.persistence.tables`` so that neither module grows past a screenful of
-models per concept; ``tables`` imports this module, so every model is on ``Base.metadata``
-for the migrations and their test.
+Kept apart from ``hub.persistence.tables`` so that neither module grows past ~600 lines;
+``hub.persistence.schema`` puts both on one metadata for the migrations and their test.
 """
 
 from datetime import datetime

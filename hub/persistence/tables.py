@@ -2,7 +2,7 @@
 
 The schema itself is created and upgraded only by the Alembic migrations in
 ``hub/persistence/migrations``; ``tests/hub/test_migrations.py`` checks that they match these
-models.
+models and the residents' (``hub.persistence.community``), all on ``hub.persistence.schema``.
 """
 
 from datetime import UTC, datetime
@@ -529,7 +529,3 @@ class ReadingHistoryRow(Base):
     edge_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     readings: Mapped[dict[str, float | bool]] = mapped_column(JSON)
 
-
-# The residents' tables live in their own module (it imports this one); importing it here puts
-# them on ``Base.metadata`` for the migrations and their test.
-from hub.persistence import community  # noqa: E402, F401
