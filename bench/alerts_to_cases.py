@@ -124,6 +124,35 @@ def measure(
     return Figures(name, count, collector.last - start, list(collector.latencies))
 
 
+def measure_loads(
+    side: str,
+    path: str,
+    collector: Collector,
+    port: int,
+    topics: list[str],
+    args: argparse.Namespace,
+    *,
+    paced_offset: int,
+) -> tuple[Figures, Figures]:
+    """Measure a burst of ``args.alerts`` readings, then ``args.paced`` at ``args.rate`` a second.
+
+    The paced readings are numbered from ``paced_offset``, after any already sent on ``topics``.
+    """
+    burst = measure(
+        f"{side} burst: {path}",
+        collector,
+        lambda: publish_readings(port, topics, args.alerts, offset=0, rate=None),
+        args.alerts,
+    )
+    paced = measure(
+        f"{side} paced {args.rate:.0f}/s",
+        collector,
+        lambda: publish_readings(port, topics, args.paced, offset=paced_offset, rate=args.rate),
+        args.paced,
+    )
+    return burst, paced
+
+
 def bare_subscriber(port: int, collector: Collector) -> mqtt.Client:
     """The baseline: a plain QoS 1 subscriber that only timestamps what arrives."""
 
@@ -176,17 +205,8 @@ def main() -> None:
             base_topics = [f"bench/baseline/{d.id}" for d in devices]
             base = Collector()
             sub = bare_subscriber(port, base)
-            base_burst = measure(
-                "baseline burst: bare subscriber",
-                base,
-                lambda: publish_readings(port, base_topics, args.alerts, offset=0, rate=None),
-                args.alerts,
-            )
-            base_paced = measure(
-                f"baseline paced {args.rate:.0f}/s",
-                base,
-                lambda: publish_readings(port, base_topics, args.paced, offset=0, rate=args.rate),
-                args.paced,
+            base_burst, base_paced = measure_loads(
+                "baseline", "bare subscriber", base, port, base_topics, args, paced_offset=0
             )
             sub.disconnect()
             sub.loop_stop()
@@ -198,19 +218,14 @@ def main() -> None:
             ).start()
             streaming.wait(timeout=30)
             topics = [device_topic(d.id, DeviceChannel.STATE) for d in devices]
-            sys_burst = measure(
-                "linli burst: device → case committed",
+            sys_burst, sys_paced = measure_loads(
+                "linli",
+                "device → case committed",
                 linli,
-                lambda: publish_readings(port, topics, args.alerts, offset=0, rate=None),
-                args.alerts,
-            )
-            sys_paced = measure(
-                f"linli paced {args.rate:.0f}/s",
-                linli,
-                lambda: publish_readings(
-                    port, topics, args.paced, offset=args.alerts, rate=args.rate
-                ),
-                args.paced,
+                port,
+                topics,
+                args,
+                paced_offset=args.alerts,
             )
             # Gas alarms correlate per room (hub.cases.correlation): one case per boiler room.
             rooms = len({d.location for d in devices})

@@ -143,6 +143,9 @@ class CameraConfig(BaseModel):
     """A person present in a loitering zone this long is loitering."""
     obstruction_s: float = Field(default=180.0, gt=0)
     """Something standing still in an obstruction zone this long obstructs it."""
+    moved_rebaseline_s: float = Field(default=120.0, gt=0)
+    """A moved camera's new view becomes its reference once it has held still this long (the
+    ``camera_tamper`` alert then clears); an operator may re-baseline at once."""
     no_frames_s: float = Field(default=30.0, gt=0)
     """No frame for this long is ``camera_tamper`` (cable cut, camera off)."""
     cooldown_s: float = Field(default=120.0, ge=0)
@@ -224,3 +227,25 @@ class EvidenceAck(WireModel):
     """The hub has stored these evidence images: the edge may delete them from its spool."""
 
     ids: list[AlertId]
+
+
+# --- camera commands (hub → edge; proposed topic ``linli/edge/<edge_id>/camera_command``) -----
+
+
+class CameraCommandKind(StrEnum):
+    """What the hub asks of one camera's analytics."""
+
+    REBASELINE = "rebaseline"
+    """An operator re-aimed the camera on purpose: take its current view as the reference
+    (``camera_tamper``/``camera_moved`` then clears by the usual rule)."""
+
+
+class CameraCommand(WireModel):
+    """A command for one camera of an edge, sent by the hub at an operator's request."""
+
+    id: AlertId
+    """The command's own id (a replayed copy is recognised)."""
+    device_id: Identifier
+    command: CameraCommandKind
+    requested_by: str | None = None
+    """Who asked (for the trail); not acted upon by the edge."""

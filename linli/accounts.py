@@ -9,15 +9,16 @@ terminal (or standard input with ``--password-stdin``), never from the command l
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hub.auth.repository import AuthStore
 from hub.auth.rules import Role, new_secret
 from hub.errors import InvalidInputError
-from hub.persistence.engine import create_hub_engine, migrate
 from hub.settings import HubSettings
+
+if TYPE_CHECKING:
+    from hub.auth.repository import AuthStore
 
 CLI_ACTOR = "linli-cli"
 """The actor the audit trail records for changes made on the hub's host."""
@@ -34,7 +35,11 @@ Sites = Annotated[
 ]
 
 
-def _store(data_dir: Path, database_url: str | None) -> AuthStore:
+def _store(data_dir: Path, database_url: str | None) -> "AuthStore":
+    # Imported here: the database stack loads only for the account commands (see linli.cli).
+    from hub.auth.repository import AuthStore
+    from hub.persistence.engine import create_hub_engine, migrate
+
     settings = HubSettings(
         data_dir=data_dir,
         database_url=database_url or os.environ.get("LINLI_HUB_DATABASE_URL"),

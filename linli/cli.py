@@ -1,4 +1,9 @@
-"""The ``linli`` command: ``demo``, ``hub``, ``edge`` and ``simulate``."""
+"""The ``linli`` command: ``demo``, ``hub``, ``edge`` and ``simulate``.
+
+Each command imports the program it runs when it runs: ``linli edge`` on a Raspberry Pi does
+not load the hub's web stack, and ``linli hub`` does not load OpenCV (about a second of CPU
+at every start, paid by every process the end-to-end tests spawn).
+"""
 
 import asyncio
 import logging
@@ -7,23 +12,20 @@ import signal
 from collections.abc import Coroutine
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from devices.site import SiteFile
-from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
-from hub.audit.repository import verify_audit_chain
 from hub.auth.rules import new_secret
 from hub.errors import HubError
-from hub.service import serve
 from hub.settings import HubSettings
 from linli.accounts import token_app, user_app
-from linli.demo import DemoEndpoints, DemoOptions, run_demo
-from simulators.runner import run_scenario
 from simulators.scenarios import SCENARIOS
 from simulators.sites import sample_site_path
+
+if TYPE_CHECKING:
+    from linli.demo import DemoEndpoints
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -97,10 +99,12 @@ def demo(
     Prints an operator token for scripts (``Authorization: Bearer <token>``), which is also
     the console password of the ``operator`` account; set ``LINLI_DEMO_TOKEN`` to fix it.
     """
+    from linli.demo import DemoOptions, run_demo
+
     _configure_logging(verbose)
     operator_token = os.environ.get(DEMO_TOKEN_ENV) or new_secret()
 
-    def announce(endpoints: DemoEndpoints) -> None:
+    def announce(endpoints: "DemoEndpoints") -> None:
         typer.echo(
             "\nLinli demo is running.\n"
             f"  hub:       {endpoints.hub_url}   (API {endpoints.hub_url}/api/v1, docs /docs)\n"
@@ -157,6 +161,8 @@ def hub(
     )
     if roster is not None:
         settings = settings.model_copy(update={"roster_file": roster})
+    from hub.service import serve
+
     _run_until_signalled(serve(settings))
 
 
@@ -197,6 +203,8 @@ def edge(
         heartbeat_s=heartbeat,
         co_profile=co_profile.value,
     )
+    from edge.agent import EdgeAgent
+
     _run_until_signalled(EdgeAgent(settings).run())
 
 
@@ -220,6 +228,9 @@ def simulate(
         return
     if scenario not in SCENARIOS:
         raise typer.BadParameter(f"unknown scenario {scenario!r}; try `linli simulate list`")
+    from devices.site import SiteFile
+    from simulators.runner import run_scenario
+
     _configure_logging(verbose)
     host, port = _split_address(mqtt, "--mqtt")
     site_file = SiteFile.load(site or sample_site_path())
@@ -253,6 +264,8 @@ def audit_verify(
 ) -> None:
     """Check the hub's audit chain: exit 0 if intact, 1 naming the first broken link, 2 if
     the database cannot be checked. Reads only; takes the same flags as ``linli hub``."""
+    from hub.audit.repository import verify_audit_chain
+
     settings = HubSettings(
         data_dir=data_dir,
         database_url=database_url or os.environ.get("LINLI_HUB_DATABASE_URL"),

@@ -14,6 +14,7 @@ import math
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from devices.payloads import ButtonEvent, Readings
 from simulators.sensors import (
@@ -55,12 +56,13 @@ def co_rising_ppm(t: float) -> float:
 
 def co_rising(sensors: Sequence[CoSensor], start: float) -> list[Step]:
     """Return the reports of CO detectors in a room where CO builds up from ``start``."""
-    steps = [
-        sensor.report(start + t, sensor.reading(start + t, ambient_ppm=co_rising_ppm(t)))
-        for t in _ticks(CO_RISING_DURATION_S, CO_REPORT_EVERY_S)
-        for sensor in sensors
-    ]
-    return _in_time_order(steps)
+    return _sampled(
+        sensors,
+        start,
+        CO_RISING_DURATION_S,
+        CO_REPORT_EVERY_S,
+        lambda sensor, at, t: sensor.reading(at, ambient_ppm=co_rising_ppm(t)),
+    )
 
 
 # --- Kitchen fire ----------------------------------------------------------------------------
@@ -147,12 +149,13 @@ def gas_leak_lel(t: float) -> float:
 
 def gas_leak(sensors: Sequence[GasSensor], start: float) -> list[Step]:
     """Return the reports of gas detectors in a room where gas leaks from ``start``."""
-    steps = [
-        sensor.report(start + t, sensor.reading(start + t, lel_pct=gas_leak_lel(t)))
-        for t in _ticks(GAS_LEAK_DURATION_S, GAS_REPORT_EVERY_S)
-        for sensor in sensors
-    ]
-    return _in_time_order(steps)
+    return _sampled(
+        sensors,
+        start,
+        GAS_LEAK_DURATION_S,
+        GAS_REPORT_EVERY_S,
+        lambda sensor, at, t: sensor.reading(at, lel_pct=gas_leak_lel(t)),
+    )
 
 
 # --- Burst pipe in the bike basement ---------------------------------------------------------
@@ -267,6 +270,28 @@ def battery_replaced(sensor: SimulatedDevice, at: float) -> list[Step]:
 def _ticks(duration: float, every: float) -> list[float]:
     """Return 0, every, 2·every, … up to and including ``duration``."""
     return [i * every for i in range(math.floor(duration / every) + 1)]
+
+
+_Sensor = TypeVar("_Sensor", bound=SimulatedDevice)
+
+
+def _sampled(
+    sensors: Sequence[_Sensor],
+    start: float,
+    duration: float,
+    every: float,
+    read: Callable[[_Sensor, float, float], Readings],
+) -> list[Step]:
+    """Report each sensor every ``every`` s from ``start``, in time order.
+
+    ``read(sensor, at, t)`` is the sensor's reading at ``at``, ``t`` s into the incident.
+    """
+    steps = [
+        sensor.report(start + t, read(sensor, start + t, t))
+        for t in _ticks(duration, every)
+        for sensor in sensors
+    ]
+    return _in_time_order(steps)
 
 
 def _flag_reports(

@@ -4,10 +4,13 @@ On CI (``CI=true``) a missing Mosquitto or PostgreSQL fails the tests that need 
 laptop without them those tests are skipped, saying why.
 """
 
+import gc
+import inspect
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -40,12 +43,17 @@ def missing(what: str) -> None:
     pytest.skip(f"{what} is not available on this machine")
 
 
+def shared_folder(folder: Path, what: str) -> Path:
+    """Return ``folder`` of shared test data; ``missing`` (naming ``what``) when it is not there."""
+    if not folder.is_dir():
+        missing(f"{what} ({folder})")
+    return folder
+
+
 @pytest.fixture
 def realdata() -> Path:
     """Return the folder of real third-party payload files."""
-    if not REALDATA_PAYLOADS.is_dir():
-        missing(f"shared/realdata ({REALDATA_PAYLOADS})")
-    return REALDATA_PAYLOADS
+    return shared_folder(REALDATA_PAYLOADS, "shared/realdata")
 
 
 REALDATA_VIDEOS = REALDATA_PAYLOADS.parent / "videos"
@@ -55,20 +63,39 @@ REALDATA_VIDEOS = REALDATA_PAYLOADS.parent / "videos"
 @pytest.fixture
 def realvideos() -> Path:
     """Return the folder of real camera clips."""
-    if not REALDATA_VIDEOS.is_dir():
-        missing(f"shared/realdata/videos ({REALDATA_VIDEOS})")
-    return REALDATA_VIDEOS
+    return shared_folder(REALDATA_VIDEOS, "shared/realdata/videos")
+
+
+class LocalServer(Protocol):
+    """A server a test starts on its own port and folder (Mosquitto, VictoriaMetrics)."""
+
+    @staticmethod
+    def executable() -> str | None:
+        """Return the server's path, or None when it is not installed."""
+
+    def start(self) -> None:
+        """Start the server and wait until it answers."""
+
+    def stop(self) -> None:
+        """Stop the server."""
+
+
+_Server = TypeVar("_Server", bound=LocalServer)
+
+
+def serving(server: _Server, what: str) -> Iterator[_Server]:
+    """Yield ``server`` started for one test, then stop it; ``missing`` when not installed."""
+    if server.executable() is None:
+        missing(what)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[MosquittoProcess]:
     """Start a private Mosquitto on a free port for one test."""
-    if MosquittoProcess.executable() is None:
-        missing("mosquitto")
-    broker = MosquittoProcess(tmp_path / "mosquitto")
-    broker.start()
-    yield broker
-    broker.stop()
+    yield from serving(MosquittoProcess(tmp_path / "mosquitto"), "mosquitto")
 
 
 def _postgres_reachable() -> bool:
@@ -118,9 +145,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def site_broker(tmp_path: Path) -> Iterator[MosquittoProcess]:
     """A private Mosquitto on the shipped site settings (it keeps absent sessions' messages,
     QoS 0 too, up to 100,000)."""
-    if MosquittoProcess.executable() is None:
-        missing("mosquitto")
-    broker = MosquittoProcess(tmp_path / "mosquitto", config_extra=site_tuning())
-    broker.start()
-    yield broker
-    broker.stop()
+    yield from serving(
+        MosquittoProcess(tmp_path / "mosquitto", config_extra=site_tuning()), "mosquitto"
+    )
+
+
+@pytest.fixture
+async def _collect_garbage_in_loop() -> AsyncIterator[None]:
+    """Collect what an async test left behind while its event loop is still open.
+
+    An MQTT client dropped without a clean disconnect (a test ending while a link is between
+    reconnect attempts) closes its socket when the garbage collector finds it, and tells its
+    event loop so. Collected later, in another test, that loop is closed and the warning fails
+    whichever test the collector happened to run in.
+    """
+    yield
+    gc.collect()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every async test the in-loop garbage collection above."""
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
+            item.fixturenames.append("_collect_garbage_in_loop")

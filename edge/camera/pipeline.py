@@ -7,7 +7,7 @@ absence of frames. No clock, no I/O: the worker thread feeds it.
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from devices.camera import CameraConfig, ZoneRule
 from devices.kinds import AlertKind, AlertState
@@ -27,6 +27,15 @@ class Analyzer(Protocol):
 
     def analyze(self, frame: Frame, ts: datetime) -> FrameFindings:
         """Return the cues active in a frame taken at ``ts``."""
+        ...
+
+
+@runtime_checkable
+class Rebaselining(Protocol):
+    """An analyzer that can take the current view as its reference (``FrameAnalyzer``)."""
+
+    def rebaseline(self) -> None:
+        """Take the coming frames as the camera's reference view."""
         ...
 
 
@@ -84,6 +93,15 @@ class CameraPipeline:
                 if best is None or cue.confidence > best.confidence:
                     seen[key] = cue
         return self._apply(seen, ts, frame)
+
+    def rebaseline(self) -> bool:
+        """Take the coming frames as the reference view (an operator re-aimed the camera on
+        purpose); an open ``camera_tamper`` then clears by the usual rule. Return whether the
+        analytics support it."""
+        if not isinstance(self.analyzer, Rebaselining):
+            return False
+        self.analyzer.rebaseline()
+        return True
 
     def no_frames(self, now: datetime, last_frame: datetime | None) -> list[CameraAlert]:
         """Judge the silence of a camera whose last frame came at ``last_frame`` (None: never)."""

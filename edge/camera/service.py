@@ -24,19 +24,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
 import aiomqtt
 import cv2
 from pydantic import ValidationError
 
-from devices.camera import CameraConfig, EvidenceAck
+from devices.camera import CameraCommand, CameraCommandKind, CameraConfig, EvidenceAck
 from devices.kinds import AlertState
 from devices.messages import Alert
-from devices.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession
+from devices.mqtt_link import Delay, MqttEndpoint, MqttLink, payload_bytes
 from devices.registry import Device
 from devices.topics import EdgeChannel, edge_topic
-from devices.transport import LOW_LATENCY
 from edge.camera.analytics import FrameAnalyzer, people_detector, watches_people
 from edge.camera.capture import (
     CaptureError,
@@ -63,20 +61,10 @@ from edge.outbox import OutboxError
 
 logger = logging.getLogger(__name__)
 
+COMMANDS_REMEMBERED = 256
+"""How many camera command ids an edge remembers, to carry out a redelivered one once."""
 EVIDENCE_WINDOW = 4
 """Pictures on the wire at once (each up to ~1 MiB)."""
-
-
-class Delay(Protocol):
-    """A reconnect backoff (``edge.agent.Backoff``)."""
-
-    def next_delay(self) -> float:
-        """Return the next delay."""
-        ...
-
-    def reset(self) -> None:
-        """Start again from the shortest delay."""
-        ...
 
 
 Emit = Callable[[CameraConfig, list[CameraAlert]], None]
@@ -109,6 +97,7 @@ class CameraWorker(threading.Thread):
         self.pipeline = CameraPipeline(camera, analyzer)
         self.frames_read = 0
         self.frames_analysed = 0
+        self._rebaseline = threading.Event()
 
     def run(self) -> None:
         """Read and analyse until stopped; never raise."""
@@ -137,6 +126,10 @@ class CameraWorker(threading.Thread):
                     if not sampler.take(ts):
                         continue
                     self.frames_analysed += 1
+                    if self._rebaseline.is_set():
+                        # Here, between two frames: the analytics belong to this thread.
+                        self._rebaseline.clear()
+                        self.pipeline.rebaseline()
                     alerts = self.pipeline.process(resize_to_width(frame, camera.width), ts)
                     if alerts:
                         self._emit(camera, alerts)
@@ -154,6 +147,15 @@ class CameraWorker(threading.Thread):
                 self._judge_silence(last_frame_at)
                 self._halt.wait(self._backoff.next_delay())
 
+    def request_rebaseline(self) -> None:
+        """Ask for the camera's next analysed frame to become its reference view."""
+        self._rebaseline.set()
+
+    @property
+    def rebaseline_pending(self) -> bool:
+        """Return whether a re-baseline was asked for and no frame has taken it up yet."""
+        return self._rebaseline.is_set()
+
     def _judge_silence(self, last_frame_at: datetime | None) -> None:
         alerts = self.pipeline.no_frames(self._clock(), last_frame_at)
         if alerts:
@@ -170,8 +172,7 @@ class CameraService:
         *,
         edge_id: str,
         data_dir: Path,
-        hub_host: str,
-        hub_port: int,
+        hub: MqttEndpoint,
         resend_after_s: float,
         commit: Commit,
         seen: Seen,
@@ -182,7 +183,6 @@ class CameraService:
         spool_max_bytes: int = SPOOL_MAX_BYTES,
         spool_max_files: int = SPOOL_MAX_FILES,
         cv_threads: int = 1,
-        mqtt_timeout_s: float = MQTT_TIMEOUT_S,
     ) -> None:
         self.cameras = cameras
         self._devices = devices
@@ -191,7 +191,7 @@ class CameraService:
             data_dir / SPOOL_DIR, SpoolLimits(spool_max_bytes, spool_max_files)
         )
         self._cv_threads = cv_threads
-        self._hub = (hub_host, hub_port)
+        self._hub = hub
         self._resend_after_s = resend_after_s
         self._commit = commit
         self._seen = seen
@@ -199,9 +199,10 @@ class CameraService:
         self._clock = clock
         self._backoff = backoff
         self._seen_every_s = seen_every_s
-        self._mqtt_timeout_s = mqtt_timeout_s
         self._wake = asyncio.Event()
         self.workers: list[CameraWorker] = []
+        self._commands_seen: dict[str, None] = {}
+        """Ids of the commands already carried out (a redelivered copy is not repeated)."""
 
     async def run(self) -> None:
         """Run the workers, commit their alerts, upload evidence; until cancelled."""
@@ -302,35 +303,24 @@ class CameraService:
     # --- upload ---------------------------------------------------------------------------------
 
     async def _upload_forever(self) -> None:
-        host, port = self._hub
-        backoff = self._backoff()
-        while True:
-            client = aiomqtt.Client(
-                host,
-                port,
-                identifier=f"linli-edge-{self.edge_id}-evidence",
-                socket_options=LOW_LATENCY,
-                clean_session=False,
-                timeout=self._mqtt_timeout_s,
-            )
-            session = ConsumingSession(
-                client,
-                [edge_topic(self.edge_id, EdgeChannel.EVIDENCE_ACK)],
-                self._read_acks,
-                timeout=self._mqtt_timeout_s,
-                name="edge-evidence",
-            )
-            try:
-                async with client, session:
-                    backoff.reset()
-                    await session.serve(self._send(client))
-            except* aiomqtt.MqttError as group:
-                logger.warning("evidence uplink %s:%s: %s; reconnecting", host, port, group)
-            except* Exception:
-                # A full disk, a bug: log it and start over; alerts flow on regardless.
-                self._count("evidence_uplink_errors")
-                logger.exception("evidence uplink failed; reconnecting")
-            await asyncio.sleep(backoff.next_delay())
+        link = MqttLink(
+            self._hub, name="edge-evidence", backoff=self._backoff(), on_error=self._upload_failed
+        )
+
+        async def upload(client: aiomqtt.Client) -> None:
+            topics = [
+                edge_topic(self.edge_id, EdgeChannel.EVIDENCE_ACK),
+                edge_topic(self.edge_id, EdgeChannel.CAMERA_COMMAND),
+            ]
+            async with link.session(client, topics, self._read_downlink) as session:
+                await session.serve(self._send(client))
+
+        await link.run(upload)
+
+    def _upload_failed(self, exc: Exception) -> None:
+        if not isinstance(exc, aiomqtt.MqttError):
+            # A full disk, a bug: counted; the link starts over and alerts flow on regardless.
+            self._count("evidence_uplink_errors")
 
     async def _send(self, client: aiomqtt.Client) -> None:
         topic = edge_topic(self.edge_id, EdgeChannel.EVIDENCE)
@@ -356,12 +346,13 @@ class CameraService:
                 async with asyncio.timeout(min(1.0, self._resend_after_s)):
                     await self._wake.wait()
 
-    async def _read_acks(self, messages: AsyncIterator[aiomqtt.Message]) -> None:
+    async def _read_downlink(self, messages: AsyncIterator[aiomqtt.Message]) -> None:
         async for message in messages:
-            payload = message.payload
-            raw = payload if isinstance(payload, bytes | bytearray | str) else b""
+            if message.topic.value.endswith("/" + EdgeChannel.CAMERA_COMMAND):
+                self.on_command(payload_bytes(message.payload) or b"", message.topic.value)
+                continue
             try:
-                ack = EvidenceAck.model_validate_json(raw)
+                ack = EvidenceAck.model_validate_json(payload_bytes(message.payload) or b"")
             except ValidationError as exc:
                 self._count("evidence_ack_rejected")
                 logger.warning("rejected an evidence ack on %s: %s", message.topic.value, exc)
@@ -369,6 +360,40 @@ class CameraService:
             deleted = await asyncio.to_thread(self.spool.acknowledge, list(ack.ids))
             self._count("evidence_acked", deleted)
             self._wake.set()
+
+    def on_command(self, raw: bytes, topic: str) -> bool:
+        """Carry out an operator's command for one of this edge's cameras; return whether it
+        was carried out (a bad, unknown or repeated command is counted and changes nothing)."""
+        try:
+            command = CameraCommand.model_validate_json(raw)
+        except ValidationError as exc:
+            self._count("camera_command_rejected.invalid")
+            logger.warning("rejected a camera command on %s: %s", topic, exc)
+            return False
+        worker = next((w for w in self.workers if w.camera.device == command.device_id), None)
+        if worker is None:
+            self._count("camera_command_rejected.unknown_camera")
+            logger.warning(
+                "camera command %s names %s, no camera here", command.id, command.device_id
+            )
+            return False
+        if command.id in self._commands_seen:
+            self._count("camera_command_repeated")
+            return False
+        self._commands_seen[command.id] = None
+        while len(self._commands_seen) > COMMANDS_REMEMBERED:
+            del self._commands_seen[next(iter(self._commands_seen))]
+        match command.command:
+            case CameraCommandKind.REBASELINE:
+                worker.request_rebaseline()
+        self._count(f"camera_command.{command.command}")
+        logger.info(
+            "camera %s: %s requested by %s",
+            command.device_id,
+            command.command,
+            command.requested_by,
+        )
+        return True
 
     def _count_dropped(self, dropped: list[SpooledPicture]) -> None:
         for picture in dropped:

@@ -1,12 +1,12 @@
 """The door access API under ``/api/v1/access``, and the lifespan of the access link.
 
-Routes parse, call the repository (``hub.access.repository``) in a worker thread, and after a
-committed change push the new allow-list items to the edge concerned (``hub.access.link``).
-A card number or PIN is accepted in one place only (enrolling a credential), as a secret that
-no response, error or log line repeats.
+Routes parse (``hub.access.bodies``), call the repositories (``hub.access.repository``) in a
+worker thread, and after a committed change push the new allow-list items to the edge
+concerned (``hub.access.link``). A card number or PIN is accepted in two places only (enrolling
+a credential, the bulk import), as a secret that no response, error or log line repeats.
 
 The router carries its own lifespan (FastAPI merges it into the app's, inside it, so the
-database is migrated by then): it opens the access repository and, unless the app runs
+database is migrated by then): it opens the access repositories and, unless the app runs
 without MQTT ingest or with ``access_sync`` off, the access link.
 
 An access site is keyed by its edge; it is of the roster site whose ``edge_ids`` list that
@@ -18,46 +18,58 @@ may change one only if no other site's group uses it.
 
 import asyncio
 import contextlib
-import re
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, Field, SecretStr, StringConstraints
+from pydantic import AwareDatetime
 
-from devices.access import CARD_PATTERN, PIN_PATTERN, CredentialKind, DoorConfig, TimeWindow
-from devices.registry import Identifier
+from devices.access import DoorConfig
+from hub.access.bodies import (
+    CredentialRequest,
+    GroupRequest,
+    GroupUpdate,
+    ImportRequest,
+    PersonRequest,
+    PersonUpdate,
+    ScheduleRequest,
+    SiteRequest,
+    SiteUpdate,
+)
 from hub.access.link import AccessSync
-from hub.access.repository import (
+from hub.access.people import ImportRejectedError
+from hub.access.repository import AccessStore
+from hub.access.rules import CREDENTIAL_PATTERNS, ImportProblem, valid_credential
+from hub.access.views import (
     AccessEventView,
-    AccessStore,
+    AccessLinkStatus,
     CredentialView,
     DoorView,
     GroupView,
-    ImportRejectedError,
+    ImportProblemView,
+    ImportRejection,
     ImportView,
     PersonView,
     ScheduleView,
     SiteView,
 )
-from hub.access.rules import CredentialImport, ImportProblem, PersonImport
 from hub.auth.routes import PrincipalDep
 from hub.auth.rules import ForbiddenError, Principal
 from hub.auth.scoping import covered
 from hub.errors import InvalidInputError, NotFoundError
-from hub.http.deps import API_PREFIX, MAX_LIMIT
-from hub.http.views import Items, View
+from hub.http.deps import API_PREFIX, MAX_LIMIT, visible_edges
+from hub.http.views import Items
 from hub.persistence.engine import create_hub_engine
 from hub.settings import HubSettings
 from hub.store import HubStore
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+K = TypeVar("K", int, str)
 
 
 @contextlib.asynccontextmanager
 async def access_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the access repository and run the access link for the app's lifetime."""
+    """Open the access repositories and run the access link for the app's lifetime."""
     settings: HubSettings = app.state.settings
     engine = create_hub_engine(settings.resolved_database_url())
     store = AccessStore(engine, clock=app.state.clock)
@@ -92,10 +104,7 @@ def _store(request: Request) -> AccessStore:
 
 async def _edges(request: Request, principal: Principal) -> frozenset[str] | None:
     """Return the edges whose access sites the caller may see (None: all)."""
-    if principal.sites is None:
-        return None
-    store: HubStore = request.app.state.store
-    return await asyncio.to_thread(store.fleet.visible_edge_ids, principal.sites)
+    return await visible_edges(request.app.state.store, principal.sites)
 
 
 def _into(edge_id: str, edges: frozenset[str] | None) -> None:
@@ -108,6 +117,15 @@ def _seen(edge_id: str, edges: frozenset[str] | None, missing: str) -> None:
     """Answer as for a missing record if it is of an access site the caller may not see."""
     if edges is not None and edge_id not in edges:
         raise NotFoundError(missing)
+
+
+async def _edge_of(
+    request: Request, principal: Principal, edge_of: Callable[[K], str], key: K, missing: str
+) -> str:
+    """Return the edge of a record's site, as for a missing record if the caller may not see it."""
+    edge_id = await asyncio.to_thread(edge_of, key)
+    _seen(edge_id, await _edges(request, principal), missing)
+    return edge_id
 
 
 async def _hidden_households(
@@ -127,131 +145,6 @@ async def _push(request: Request, edge_id: str) -> None:
         await sync.push(edge_id)
 
 
-class SiteRequest(View):
-    """Body of ``POST /access/sites``."""
-
-    edge_id: Identifier
-    name: Name
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
-    """IANA time zone of the site's schedules, e.g. ``Asia/Shanghai``."""
-
-
-class SiteUpdate(View):
-    """Body of ``PUT /access/sites/{edge_id}``."""
-
-    name: Name
-    timezone: Annotated[str, Field(min_length=1, max_length=64)]
-
-
-class ScheduleRequest(View):
-    """Body of ``POST /access/schedules``."""
-
-    name: Name
-    windows: Annotated[list[TimeWindow], Field(min_length=1, max_length=50)]
-
-
-class GroupRequest(View):
-    """Body of ``POST /access/groups``."""
-
-    edge_id: Identifier
-    name: Name
-    door_ids: list[Identifier]
-    schedule_id: int | None = None
-
-
-class GroupUpdate(View):
-    """Body of ``PUT /access/groups/{id}``."""
-
-    name: Name
-    door_ids: list[Identifier]
-    schedule_id: int | None = None
-
-
-class PersonRequest(View):
-    """Body of ``POST /access/people``."""
-
-    edge_id: Identifier
-    name: Name
-    household_id: int | None = None
-    group_ids: list[int] = Field(default_factory=list)
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
-
-
-class PersonUpdate(View):
-    """Body of ``PUT /access/people/{id}``: groups and validity, replaced."""
-
-    group_ids: list[int] = Field(default_factory=list)
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
-
-
-class CredentialRequest(View):
-    """Body of ``POST /access/people/{id}/credentials``. ``value`` is secret."""
-
-    kind: CredentialKind
-    value: SecretStr
-    label: Annotated[str, Field(max_length=128)] | None = None
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
-
-
-MAX_IMPORT_PEOPLE = 20_000
-MAX_CREDENTIALS_PER_PERSON = 10
-
-
-class ImportCredential(View):
-    """A credential of a bulk import row. ``value`` is secret."""
-
-    kind: CredentialKind
-    value: SecretStr
-    label: Annotated[str, Field(max_length=128)] | None = None
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
-
-
-class ImportPerson(View):
-    """One row of a bulk import: a person with groups and credentials."""
-
-    name: Name
-    household_id: int | None = None
-    group_ids: list[int] = Field(default_factory=list)
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
-    credentials: Annotated[list[ImportCredential], Field(max_length=MAX_CREDENTIALS_PER_PERSON)] = (
-        Field(default_factory=list)
-    )
-
-
-class ImportRequest(View):
-    """Body of ``POST /access/import``: people of one site, enrolled all or nothing."""
-
-    edge_id: Identifier
-    people: Annotated[list[ImportPerson], Field(max_length=MAX_IMPORT_PEOPLE)]
-
-
-class ImportProblemView(View):
-    """One reason a bulk import was refused: the row (0-based), the field, what is wrong."""
-
-    row: int
-    field: str
-    error: str
-
-
-class ImportRejection(View):
-    """A refused bulk import: a summary and every problem found."""
-
-    detail: str
-    errors: list[ImportProblemView]
-
-
-class AccessLinkStatus(View):
-    """Whether the hub's access link is connected, and its counters."""
-
-    connected: bool
-    counters: dict[str, int]
-
-
 @access_router.get("/status")
 async def link_status(request: Request) -> AccessLinkStatus:
     """Report the access link: connected or not; sync requests, log records, rejects."""
@@ -266,7 +159,7 @@ async def create_site(body: SiteRequest, request: Request, principal: PrincipalD
     """Give an edge's site door access (a time zone and a fresh credential hash key)."""
     _into(body.edge_id, await _edges(request, principal))
     site = await asyncio.to_thread(
-        _store(request).create_site, body.edge_id, body.name, body.timezone
+        _store(request).sites.create_site, body.edge_id, body.name, body.timezone
     )
     await _push(request, site.edge_id)
     return site
@@ -276,7 +169,7 @@ async def create_site(body: SiteRequest, request: Request, principal: PrincipalD
 async def list_sites(request: Request, principal: PrincipalDep) -> Items[SiteView]:
     """List the sites with door access and their allow-list versions."""
     edges = await _edges(request, principal)
-    return Items(items=await asyncio.to_thread(_store(request).list_sites, edge_ids=edges))
+    return Items(items=await asyncio.to_thread(_store(request).sites.list_sites, edge_ids=edges))
 
 
 @access_router.put("/sites/{edge_id}")
@@ -285,7 +178,9 @@ async def update_site(
 ) -> SiteView:
     """Rename a site or change its time zone."""
     _seen(edge_id, await _edges(request, principal), f"no door access site for edge {edge_id}")
-    site = await asyncio.to_thread(_store(request).update_site, edge_id, body.name, body.timezone)
+    site = await asyncio.to_thread(
+        _store(request).sites.update_site, edge_id, body.name, body.timezone
+    )
     await _push(request, edge_id)
     return site
 
@@ -306,18 +201,18 @@ async def put_door(
     """Create (201) or replace (200) a door of a site."""
     if door.id != door_id:
         raise InvalidInputError(f"the body names door {door.id}, the path {door_id}")
-    store = _store(request)
+    sites = _store(request).sites
     edges = await _edges(request, principal)
     _seen(edge_id, edges, f"no door access site for edge {edge_id}")
     if edges is not None:
         try:
-            current = await asyncio.to_thread(store.edge_of_door, door_id)
+            current = await asyncio.to_thread(sites.edge_of_door, door_id)
         except NotFoundError:
             current = edge_id
         if current not in edges:
             # Without naming the other site, which the caller may not know of.
             raise InvalidInputError(f"door {door_id} belongs to another site")
-    view, created = await asyncio.to_thread(store.put_door, edge_id, door)
+    view, created = await asyncio.to_thread(sites.put_door, edge_id, door)
     if not created:
         response.status_code = 200
     await _push(request, edge_id)
@@ -330,23 +225,24 @@ async def list_doors(
 ) -> Items[DoorView]:
     """List doors, of one site or all."""
     edges = await _edges(request, principal)
-    return Items(items=await asyncio.to_thread(_store(request).list_doors, edge_id, edge_ids=edges))
+    return Items(
+        items=await asyncio.to_thread(_store(request).sites.list_doors, edge_id, edge_ids=edges)
+    )
 
 
 @access_router.delete("/doors/{door_id}", status_code=204)
 async def delete_door(door_id: str, request: Request, principal: PrincipalDep) -> None:
     """Delete a door."""
-    store = _store(request)
-    edge_id = await asyncio.to_thread(store.edge_of_door, door_id)
-    _seen(edge_id, await _edges(request, principal), f"no door {door_id}")
-    await asyncio.to_thread(store.delete_door, door_id)
+    sites = _store(request).sites
+    edge_id = await _edge_of(request, principal, sites.edge_of_door, door_id, f"no door {door_id}")
+    await asyncio.to_thread(sites.delete_door, door_id)
     await _push(request, edge_id)
 
 
 @access_router.post("/schedules", status_code=201)
 async def create_schedule(body: ScheduleRequest, request: Request) -> ScheduleView:
     """Create a named schedule of weekly windows."""
-    return await asyncio.to_thread(_store(request).create_schedule, body.name, body.windows)
+    return await asyncio.to_thread(_store(request).groups.create_schedule, body.name, body.windows)
 
 
 @access_router.put("/schedules/{schedule_id}")
@@ -358,11 +254,11 @@ async def update_schedule(
     edges = await _edges(request, principal)
     if (
         edges is not None
-        and not await asyncio.to_thread(store.schedule_edges, schedule_id) <= edges
+        and not await asyncio.to_thread(store.groups.schedule_edges, schedule_id) <= edges
     ):
         raise ForbiddenError(f"schedule {schedule_id} is used by groups of other sites")
     schedule, changed = await asyncio.to_thread(
-        store.update_schedule, schedule_id, body.name, body.windows
+        store.groups.update_schedule, schedule_id, body.name, body.windows
     )
     for edge_id in changed:
         await _push(request, edge_id)
@@ -372,7 +268,7 @@ async def update_schedule(
 @access_router.get("/schedules")
 async def list_schedules(request: Request) -> Items[ScheduleView]:
     """List schedules."""
-    return Items(items=await asyncio.to_thread(_store(request).list_schedules))
+    return Items(items=await asyncio.to_thread(_store(request).groups.list_schedules))
 
 
 @access_router.post("/groups", status_code=201)
@@ -380,17 +276,19 @@ async def create_group(body: GroupRequest, request: Request, principal: Principa
     """Create a group: doors of a site, opened always or on a schedule."""
     _into(body.edge_id, await _edges(request, principal))
     group = await asyncio.to_thread(
-        _store(request).create_group, body.edge_id, body.name, body.door_ids, body.schedule_id
+        _store(request).groups.create_group,
+        body.edge_id,
+        body.name,
+        body.door_ids,
+        body.schedule_id,
     )
     await _push(request, body.edge_id)
     return group
 
 
 async def _group_seen(request: Request, principal: Principal, group_id: int) -> None:
-    edges = await _edges(request, principal)
-    if edges is not None:
-        edge_id = await asyncio.to_thread(_store(request).edge_of_group, group_id)
-        _seen(edge_id, edges, f"no group {group_id}")
+    groups = _store(request).groups
+    await _edge_of(request, principal, groups.edge_of_group, group_id, f"no group {group_id}")
 
 
 @access_router.put("/groups/{group_id}")
@@ -400,7 +298,7 @@ async def update_group(
     """Replace a group's name, doors and schedule."""
     await _group_seen(request, principal, group_id)
     group = await asyncio.to_thread(
-        _store(request).update_group, group_id, body.name, body.door_ids, body.schedule_id
+        _store(request).groups.update_group, group_id, body.name, body.door_ids, body.schedule_id
     )
     await _push(request, group.edge_id)
     return group
@@ -410,7 +308,7 @@ async def update_group(
 async def delete_group(group_id: int, request: Request, principal: PrincipalDep) -> None:
     """Delete a group; its members lose the doors it opened."""
     await _group_seen(request, principal, group_id)
-    edge_id = await asyncio.to_thread(_store(request).delete_group, group_id)
+    edge_id = await asyncio.to_thread(_store(request).groups.delete_group, group_id)
     await _push(request, edge_id)
 
 
@@ -421,7 +319,7 @@ async def list_groups(
     """List groups, of one site or all."""
     edges = await _edges(request, principal)
     return Items(
-        items=await asyncio.to_thread(_store(request).list_groups, edge_id, edge_ids=edges)
+        items=await asyncio.to_thread(_store(request).groups.list_groups, edge_id, edge_ids=edges)
     )
 
 
@@ -436,7 +334,7 @@ async def create_person(
     ):
         raise NotFoundError(f"no household {body.household_id}")
     person = await asyncio.to_thread(
-        _store(request).create_person,
+        _store(request).people.create_person,
         body.edge_id,
         body.name,
         household_id=body.household_id,
@@ -455,22 +353,23 @@ async def list_people(
     """List people, of one site or all."""
     edges = await _edges(request, principal)
     return Items(
-        items=await asyncio.to_thread(_store(request).list_people, edge_id, edge_ids=edges)
+        items=await asyncio.to_thread(_store(request).people.list_people, edge_id, edge_ids=edges)
     )
 
 
 async def _person_edge(request: Request, principal: Principal, person_id: int) -> str:
     """Return the edge of a person's site, as for a missing person if the caller may not see it."""
-    edge_id = await asyncio.to_thread(_store(request).edge_of_person, person_id)
-    _seen(edge_id, await _edges(request, principal), f"no person {person_id}")
-    return edge_id
+    people = _store(request).people
+    return await _edge_of(
+        request, principal, people.edge_of_person, person_id, f"no person {person_id}"
+    )
 
 
 @access_router.get("/people/{person_id}")
 async def get_person(person_id: int, request: Request, principal: PrincipalDep) -> PersonView:
     """Return one person with their groups and credentials (never the secrets)."""
     await _person_edge(request, principal, person_id)
-    return await asyncio.to_thread(_store(request).get_person, person_id)
+    return await asyncio.to_thread(_store(request).people.get_person, person_id)
 
 
 @access_router.put("/people/{person_id}")
@@ -480,7 +379,7 @@ async def update_person(
     """Replace a person's groups and validity window."""
     await _person_edge(request, principal, person_id)
     person = await asyncio.to_thread(
-        _store(request).update_person,
+        _store(request).people.update_person,
         person_id,
         group_ids=body.group_ids,
         valid_from=body.valid_from,
@@ -494,7 +393,7 @@ async def update_person(
 async def delete_person(person_id: int, request: Request, principal: PrincipalDep) -> None:
     """Delete a person and their credentials."""
     edge_id = await _person_edge(request, principal, person_id)
-    await asyncio.to_thread(_store(request).delete_person, person_id)
+    await asyncio.to_thread(_store(request).people.delete_person, person_id)
     await _push(request, edge_id)
 
 
@@ -504,13 +403,13 @@ async def add_credential(
 ) -> CredentialView:
     """Enrol a card or PIN; the hub keeps only its keyed hash."""
     value = body.value.get_secret_value().strip()
-    pattern = CARD_PATTERN if body.kind is CredentialKind.CARD else PIN_PATTERN
-    if not re.fullmatch(pattern, value):
+    if not valid_credential(body.kind, value):
         # The value itself is not repeated: it is a secret.
+        pattern = CREDENTIAL_PATTERNS[body.kind]
         raise InvalidInputError(f"not a valid {body.kind} (expected {pattern})")
     edge_id = await _person_edge(request, principal, person_id)
     credential = await asyncio.to_thread(
-        _store(request).add_credential,
+        _store(request).people.add_credential,
         person_id,
         body.kind,
         value,
@@ -533,26 +432,7 @@ async def import_people(
 ) -> ImportView | JSONResponse:
     """Enrol many people and credentials at once: checked first, one transaction, one version."""
     _into(body.edge_id, await _edges(request, principal))
-    rows = [
-        PersonImport(
-            name=p.name,
-            household_id=p.household_id,
-            group_ids=frozenset(p.group_ids),
-            valid_from=p.valid_from,
-            valid_until=p.valid_until,
-            credentials=tuple(
-                CredentialImport(
-                    kind=c.kind,
-                    value=c.value.get_secret_value(),
-                    label=c.label,
-                    valid_from=c.valid_from,
-                    valid_until=c.valid_until,
-                )
-                for c in p.credentials
-            ),
-        )
-        for p in body.people
-    ]
+    rows = body.rows()
     hidden = await _hidden_households(
         request, principal, {p.household_id for p in rows if p.household_id is not None}
     )
@@ -566,7 +446,7 @@ async def import_people(
                     if p.household_id in hidden
                 ]
             )
-        result = await asyncio.to_thread(_store(request).import_people, body.edge_id, rows)
+        result = await asyncio.to_thread(_store(request).people.import_people, body.edge_id, rows)
     except ImportRejectedError as exc:
         rejection = ImportRejection(
             detail=str(exc),
@@ -584,12 +464,10 @@ async def revoke_credential(
     credential_id: int, request: Request, principal: PrincipalDep
 ) -> CredentialView:
     """Revoke a credential; a connected edge refuses it within moments."""
-    store = _store(request)
-    edges = await _edges(request, principal)
-    if edges is not None:
-        holder_edge = await asyncio.to_thread(store.edge_of_credential, credential_id)
-        _seen(holder_edge, edges, f"no credential {credential_id}")
-    credential, edge_id = await asyncio.to_thread(store.revoke_credential, credential_id)
+    people = _store(request).people
+    missing = f"no credential {credential_id}"
+    await _edge_of(request, principal, people.edge_of_credential, credential_id, missing)
+    credential, edge_id = await asyncio.to_thread(people.revoke_credential, credential_id)
     await _push(request, edge_id)
     return credential
 
@@ -608,7 +486,7 @@ async def access_log(
     edges = await _edges(request, principal)
     return Items(
         items=await asyncio.to_thread(
-            _store(request).query_log,
+            _store(request).log.query_log,
             door_id=door_id,
             person_id=person_id,
             since=since,

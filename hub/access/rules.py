@@ -132,6 +132,37 @@ def compile_allow_list(
     return items
 
 
+def reader_taken(door: DoorConfig, others: Iterable[DoorConfig]) -> str | None:
+    """Return the id of another door of the site that has one of ``door``'s readers, if any.
+
+    A reader opens exactly one door: the edge could not tell which one a badge was for.
+    """
+    readers = {door.reader_id, door.exit_reader_id} - {None}
+    for other in others:
+        if other.id != door.id and readers & {other.reader_id, other.exit_reader_id}:
+            return other.id
+    return None
+
+
+def needs_snapshot(have_version: int, site_version: int) -> bool:
+    """Return whether an edge holding ``have_version`` needs the whole list, not the changes.
+
+    It does when it holds nothing, or a version the hub never issued (the hub's database was
+    replaced): it then drops everything else it holds.
+    """
+    return have_version == 0 or have_version > site_version
+
+
+SCOPED_RESYNC_PEOPLE = 1000
+"""Above this many people, an import recompiles the whole list instead of scoping the
+comparison to the new people (one ``IN`` of that many ids; both bump the version once)."""
+
+
+def import_scope(person_ids: Sequence[int]) -> set[int] | None:
+    """Return the people whose items a bulk import compares, or None for the whole list."""
+    return set(person_ids) if len(person_ids) <= SCOPED_RESYNC_PEOPLE else None
+
+
 def changed_items(
     sent: Mapping[str, AccessBody | None], desired: Mapping[str, AccessBody]
 ) -> dict[str, AccessBody | None]:
@@ -193,7 +224,13 @@ class ImportPlan:
     problems: tuple[ImportProblem, ...]
 
 
-_PATTERNS = {CredentialKind.CARD: CARD_PATTERN, CredentialKind.PIN: PIN_PATTERN}
+CREDENTIAL_PATTERNS = {CredentialKind.CARD: CARD_PATTERN, CredentialKind.PIN: PIN_PATTERN}
+"""The form of each kind of credential's value."""
+
+
+def valid_credential(kind: CredentialKind, value: str) -> bool:
+    """Return whether ``value`` (already stripped) has the form of a ``kind``."""
+    return re.fullmatch(CREDENTIAL_PATTERNS[kind], value) is not None
 
 
 def check_import(
@@ -227,9 +264,9 @@ def check_import(
             where = f"credentials[{index}]"
             if _empty_window(credential.valid_from, credential.valid_until):
                 problems.append(ImportProblem(row, f"{where}.valid_until", "not after valid_from"))
-            pattern = _PATTERNS[credential.kind]
             value = credential.value.strip()
-            if not re.fullmatch(pattern, value):
+            if not valid_credential(credential.kind, value):
+                pattern = CREDENTIAL_PATTERNS[credential.kind]
                 problems.append(
                     ImportProblem(row, where, f"not a valid {credential.kind} ({pattern})")
                 )

@@ -37,6 +37,7 @@ class AuditAction(StrEnum):
     SIGNED_IN = "signed_in"
     TOKEN_ISSUED = "token_issued"  # noqa: S105 - an action name
     TOKEN_REVOKED = "token_revoked"  # noqa: S105 - an action name
+    CAMERA_COMMANDED = "camera_commanded"
 
 
 @dataclass(frozen=True, slots=True)

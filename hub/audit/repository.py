@@ -7,12 +7,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hub.audit.chain import AuditEntry, ChainVerdict, ChainVerifier
+from hub.audit.chain import AuditEntry, AuditRecord, ChainVerdict, ChainVerifier
 from hub.audit.views import AuditEntryView
 from hub.errors import HubStartupError
 from hub.persistence.engine import create_hub_engine
 from hub.persistence.tables import AlertRow, AuditEntryRow, AuditHeadRow, CaseRow
-from hub.persistence.transactions import AUDIT_HEAD_ID, Database
+from hub.persistence.transactions import AUDIT_HEAD_ID, Database, audit
 from hub.roster.repository import load_site_map
 from hub.settings import HubSettings
 
@@ -38,19 +38,7 @@ def verify_audit_chain(settings: HubSettings) -> ChainVerdict:
 
 
 def _audit_view(row: AuditEntryRow) -> AuditEntryView:
-    return AuditEntryView.model_validate(
-        {
-            "seq": row.seq,
-            "ts": row.ts,
-            "action": row.action,
-            "case_id": row.case_id,
-            "alert_id": row.alert_id,
-            "actor": row.actor,
-            "detail": row.detail,
-            "prev_hash": row.prev_hash,
-            "hash": row.hash,
-        }
-    )
+    return AuditEntryView.model_validate(row, from_attributes=True)
 
 
 def _audit_entry(row: AuditEntryRow) -> AuditEntry:
@@ -104,6 +92,11 @@ class AuditRepository:
                 )
                 query = query.where(or_(of_case, of_alert))
             return [_audit_view(row) for row in session.scalars(query)]
+
+    def append(self, record: AuditRecord) -> None:
+        """Append one record of a person's action to the trail, in its own transaction."""
+        with self._db.writing() as session:
+            audit(session, record)
 
     def verify_audit(self, *, page_size: int = 5000) -> ChainVerdict:
         """Check the whole audit chain and name its first broken link, if any."""

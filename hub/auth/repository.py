@@ -26,9 +26,8 @@ from hub.auth.rules import (
 )
 from hub.errors import InvalidInputError, NotFoundError
 from hub.http.views import View
-from hub.persistence.engine import SQLITE_WRITE_OPTION
 from hub.persistence.tables import TokenRow, UserRow
-from hub.persistence.transactions import Clock, append_audit, utc_now
+from hub.persistence.transactions import Clock, Database, audit, utc_now
 
 SEED_OPERATOR = "operator"
 """The account (and API token name) ``seed_operator`` creates."""
@@ -70,29 +69,11 @@ class TokenView(View):
 
 
 def _user_view(row: UserRow) -> UserView:
-    return UserView(
-        id=row.id,
-        username=row.username,
-        display_name=row.display_name,
-        role=Role(row.role),
-        sites=row.sites,
-        disabled=row.disabled,
-        created_at=row.created_at,
-    )
+    return UserView.model_validate(row, from_attributes=True)
 
 
 def _token_view(row: TokenRow) -> TokenView:
-    return TokenView(
-        id=row.id,
-        name=row.name,
-        kind=TokenKind(row.kind),
-        user_id=row.user_id,
-        role=Role(row.role),
-        sites=row.sites,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-    )
+    return TokenView.model_validate(row, from_attributes=True)
 
 
 def _sites(sites: frozenset[str] | None) -> list[str] | None:
@@ -100,27 +81,20 @@ def _sites(sites: frozenset[str] | None) -> list[str] | None:
 
 
 class AuthStore:
-    """Reads and writes accounts and tokens."""
+    """Reads and writes accounts and tokens; each public method is one transaction."""
 
     def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
-        self._engine = engine
-        self._write_engine = engine.execution_options(**{SQLITE_WRITE_OPTION: True})
-        self._clock = clock
+        self._db = Database(engine, clock=clock)
 
     @contextlib.contextmanager
-    def _reading(self) -> Iterator[Session]:
-        with Session(self._engine, expire_on_commit=False) as session, session.begin():
-            yield session
-
-    @contextlib.contextmanager
-    def _writing(self, *records: AuditRecord) -> Iterator[Session]:
+    def _audited(self, record: AuditRecord) -> Iterator[Session]:
         # Every change to who may do what is on the audit trail, in the same transaction.
-        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+        with self._db.writing() as session:
+            audit(session, record)
             yield session
-            append_audit(session, list(records))
 
     def _record(self, action: AuditAction, actor: str | None, **detail: object) -> AuditRecord:
-        return AuditRecord(ts=self._clock(), action=action.value, actor=actor, detail=detail)
+        return AuditRecord(ts=self._db.clock(), action=action.value, actor=actor, detail=detail)
 
     # --- users ---------------------------------------------------------------------------
 
@@ -146,13 +120,13 @@ class AuthStore:
             sites=_sites(sites),
             password_hash=password_hash,
             disabled=False,
-            created_at=self._clock(),
+            created_at=self._db.clock(),
         )
         record = self._record(
             AuditAction.USER_CREATED, actor, username=username, role=role.value, sites=_sites(sites)
         )
         try:
-            with self._writing(record) as session:
+            with self._audited(record) as session:
                 session.add(row)
         except IntegrityError as exc:
             raise InvalidInputError(f"the username {username!r} is taken") from exc
@@ -160,7 +134,7 @@ class AuthStore:
 
     def list_users(self) -> list[UserView]:
         """Return every account, oldest first."""
-        with self._reading() as session:
+        with self._db.reading() as session:
             rows = session.scalars(select(UserRow).order_by(UserRow.id))
             return [_user_view(row) for row in rows]
 
@@ -169,7 +143,7 @@ class AuthStore:
     ) -> UserView:
         """Disable (or enable again) an account; its tokens stop (or start) working at once."""
         action = AuditAction.USER_DISABLED if disabled else AuditAction.USER_ENABLED
-        with self._writing(self._record(action, actor, user_id=user_id)) as session:
+        with self._audited(self._record(action, actor, user_id=user_id)) as session:
             row = session.get(UserRow, user_id)
             if row is None:
                 raise NotFoundError(f"no user {user_id}")
@@ -178,7 +152,7 @@ class AuthStore:
 
     def check_password(self, username: str, password: str) -> UserView | None:
         """Return the enabled account whose password this is, or None."""
-        with self._reading() as session:
+        with self._db.reading() as session:
             row = session.scalars(select(UserRow).where(UserRow.username == username)).first()
         if row is None or row.disabled or not verify_password(password, row.password_hash):
             return None
@@ -188,7 +162,7 @@ class AuthStore:
 
     def issue_session(self, user: UserView, token: str) -> TokenView:
         """Store a sign-in session token for ``user``, valid for one shift."""
-        now = self._clock()
+        now = self._db.clock()
         return self._add_token(
             self._record(AuditAction.SIGNED_IN, user.username),
             TokenRow(
@@ -227,7 +201,7 @@ class AuthStore:
                 user_id=None,
                 role=role.value,
                 sites=_sites(sites),
-                created_at=self._clock(),
+                created_at=self._db.clock(),
                 expires_at=expires_at,
                 revoked_at=None,
             ),
@@ -235,7 +209,7 @@ class AuthStore:
 
     def ensure_api_token(self, token: str, name: str, role: Role) -> TokenView:
         """Store an API token unless the same token is already stored (a fixed demo token)."""
-        with self._reading() as session:
+        with self._db.reading() as session:
             row = session.scalars(
                 select(TokenRow).where(TokenRow.token_hash == secret_hash(token))
             ).first()
@@ -253,7 +227,7 @@ class AuthStore:
         as they are (a changed password stays changed).
         """
         self.ensure_api_token(secret, SEED_OPERATOR, Role.OPERATOR)
-        with self._reading() as session:
+        with self._db.reading() as session:
             exists = session.scalars(
                 select(UserRow.id).where(UserRow.username == SEED_OPERATOR)
             ).first()
@@ -262,13 +236,13 @@ class AuthStore:
                 self.create_user(SEED_OPERATOR, secret, Role.OPERATOR, display_name="Operator")
 
     def _add_token(self, record: AuditRecord, row: TokenRow) -> TokenView:
-        with self._writing(record) as session:
+        with self._audited(record) as session:
             session.add(row)
         return _token_view(row)
 
     def list_tokens(self) -> list[TokenView]:
         """Return every API token's record (sessions are not listed)."""
-        with self._reading() as session:
+        with self._db.reading() as session:
             rows = session.scalars(
                 select(TokenRow).where(TokenRow.kind == TokenKind.API.value).order_by(TokenRow.id)
             )
@@ -276,9 +250,9 @@ class AuthStore:
 
     def revoke_token(self, token_id: int, *, actor: str | None = None) -> TokenView:
         """Revoke a token; it stops working at once. Revoking twice keeps the first time."""
-        now = self._clock()
+        now = self._db.clock()
         record = self._record(AuditAction.TOKEN_REVOKED, actor, token_id=token_id)
-        with self._writing(record) as session:
+        with self._audited(record) as session:
             session.execute(
                 update(TokenRow)
                 .where(TokenRow.id == token_id, TokenRow.revoked_at.is_(None))
@@ -291,8 +265,8 @@ class AuthStore:
 
     def principal_for(self, token: str) -> Principal | None:
         """Return who a bearer token acts for, or None if it is unknown, expired or revoked."""
-        now = self._clock()
-        with self._reading() as session:
+        now = self._db.clock()
+        with self._db.reading() as session:
             found = session.execute(
                 select(TokenRow, UserRow)
                 .outerjoin(UserRow, TokenRow.user_id == UserRow.id)

@@ -133,6 +133,7 @@ _ROUTE_RULES: tuple[tuple[frozenset[str], re.Pattern[str], Permission], ...] = (
     # A responder tells the household what was done (notes, visit, after-photos).
     (frozenset({"POST"}), re.compile(r"/api/v1/requests/\d+/updates"), Permission.RESPOND),
     (_WRITE, re.compile(r"/api/v1/(cases|silences|requests)(/.*)?"), Permission.ACT),
+    (frozenset({"POST"}), re.compile(r"/api/v1/cameras/[^/]+/rebaseline"), Permission.ACT),
     (frozenset({"POST"}), re.compile(r"/api/v1/(evidence|edges)(/.*)?"), Permission.UPLOAD),
     (frozenset({"GET", "HEAD"}), re.compile(r"/api/v1/.*"), Permission.READ),
     (_WRITE, re.compile(r"/api/v1/.*"), Permission.MANAGE),

@@ -112,18 +112,7 @@ def case_view(row: CaseRow, location: str | None, members: Sequence[CaseMemberRo
             "rule": row.rule,
             "place": row.place,
             "kinds": kinds,
-            "members": [
-                CaseMemberView.model_validate(
-                    {
-                        "device_id": m.device_id,
-                        "kind": m.kind,
-                        "alert_count": m.alert_count,
-                        "first_alert_at": m.first_alert_at,
-                        "last_alert_at": m.last_alert_at,
-                    }
-                )
-                for m in by_time
-            ],
+            "members": [CaseMemberView.model_validate(m, from_attributes=True) for m in by_time],
             "assignee": row.assignee,
             "team": [
                 {"duty": a.duty, "responder": a.responder, "accepted": a.accepted} for a in team
@@ -141,17 +130,7 @@ def case_view(row: CaseRow, location: str | None, members: Sequence[CaseMemberRo
 
 def event_view(row: CaseEventRow) -> CaseEventView:
     """Return what the API shows of a line of a case's history."""
-    return CaseEventView.model_validate(
-        {
-            "id": row.id,
-            "case_id": row.case_id,
-            "ts": row.ts,
-            "action": row.action,
-            "note": row.note,
-            "actor": row.actor,
-            "alert_id": row.alert_id,
-        }
-    )
+    return CaseEventView.model_validate(row, from_attributes=True)
 
 
 def store_team(row: CaseRow, team: Team) -> None:

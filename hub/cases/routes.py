@@ -6,7 +6,8 @@ statuses in ``hub.app``: unknown case 404, illegal case action 409, unacceptable
 """
 
 import asyncio
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 
@@ -23,6 +24,7 @@ from hub.http.deps import (
     Note,
     StoreDep,
     caller_sites,
+    visible_devices,
 )
 from hub.http.views import Items, View
 from hub.store import HubStore
@@ -68,10 +70,7 @@ async def list_alerts(
     request: Request,
 ) -> Items[AlertView]:
     """List alerts, newest event time first (a site-scoped caller sees its sites' only)."""
-    sites = caller_sites(request)
-    device_ids = (
-        None if sites is None else await asyncio.to_thread(store.fleet.visible_device_ids, sites)
-    )
+    device_ids = await visible_devices(store, caller_sites(request))
     alerts = await asyncio.to_thread(
         store.cases.list_alerts,
         device_id=device_id,
@@ -139,47 +138,37 @@ async def acknowledge_case(
     return await _act(case_id, CaseAction.ACKNOWLEDGE, store, changes, actor=actor, note=note)
 
 
-@router.post("/cases/{case_id}/dispatch")
-async def dispatch_case(
-    case_id: int,
-    body: DispatchRequest,
-    store: StoreDep,
-    changes: ChangesDep,
-    actor: ActorDep,
-) -> CaseView:
-    """Send an open, acknowledged or dispatched case to a responder (派单)."""
-    return await _act(
-        case_id,
-        CaseAction.DISPATCH,
-        store,
-        changes,
-        actor=actor,
-        note=body.note,
-        assignee=body.assignee,
+def _add_action_route(action: CaseAction, endpoint: Callable[..., Any], summary: str) -> None:
+    """Serve ``endpoint`` as ``POST /cases/{case_id}/<action>``, documented by ``summary``."""
+    endpoint.__doc__ = summary
+    router.add_api_route(
+        f"/cases/{{case_id}}/{action.value}",
+        endpoint,
+        methods=["POST"],
+        name=f"{action.value}_case",
     )
 
 
-@router.post("/cases/{case_id}/hand_over")
-async def hand_over_case(
-    case_id: int,
-    body: DispatchRequest,
-    store: StoreDep,
-    changes: ChangesDep,
-    actor: ActorDep,
-) -> CaseView:
-    """Hand an accepted case over to another responder, who has to accept it in turn."""
-    return await _act(
-        case_id,
-        CaseAction.HAND_OVER,
-        store,
-        changes,
-        actor=actor,
-        note=body.note,
-        assignee=body.assignee,
-    )
+def _assigning_action(action: CaseAction, summary: str) -> None:
+    """Serve an action that names a responder (``DispatchRequest``)."""
+
+    async def endpoint(
+        case_id: int,
+        body: DispatchRequest,
+        store: StoreDep,
+        changes: ChangesDep,
+        actor: ActorDep,
+    ) -> CaseView:
+        return await _act(
+            case_id, action, store, changes, actor=actor, note=body.note, assignee=body.assignee
+        )
+
+    _add_action_route(action, endpoint, summary)
 
 
 def _simple_action(action: CaseAction, summary: str) -> None:
+    """Serve an action whose body, if any, is only a note."""
+
     async def endpoint(
         case_id: int,
         store: StoreDep,
@@ -190,13 +179,18 @@ def _simple_action(action: CaseAction, summary: str) -> None:
         note = body.note if body is not None else None
         return await _act(case_id, action, store, changes, actor=actor, note=note)
 
-    endpoint.__doc__ = summary
-    router.add_api_route(
-        f"/cases/{{case_id}}/{action.value}",
-        endpoint,
-        methods=["POST"],
-        name=f"{action.value}_case",
-    )
+    _add_action_route(action, endpoint, summary)
+
+
+_assigning_action(
+    CaseAction.DISPATCH, "Send an open, acknowledged or dispatched case to a responder (派单)."
+)
+
+
+_assigning_action(
+    CaseAction.HAND_OVER,
+    "Hand an accepted case over to another responder, who has to accept it in turn.",
+)
 
 
 _simple_action(CaseAction.ACCEPT, "Accept a case dispatched to you (接单).")

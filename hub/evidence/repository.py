@@ -25,15 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from devices.camera import EvidenceImage
 from hub.cases.rules import CaseStatus
 from hub.errors import NotFoundError
 from hub.http.views import View
-from hub.persistence.engine import SQLITE_WRITE_OPTION
 from hub.persistence.tables import AlertRow, CaseRow, EvidenceBlobRow, EvidenceRow
+from hub.persistence.transactions import Database, upsert_insert
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +82,7 @@ class EvidenceStore:
     """Camera evidence in the hub's database and under ``folder``."""
 
     def __init__(self, engine: Engine, folder: Path) -> None:
-        self._engine = engine
-        self._write_engine = engine.execution_options(**{SQLITE_WRITE_OPTION: True})
-        self._dialect = engine.dialect.name
+        self._db = Database(engine)
         self.folder = folder
 
     def path_of(self, sha256: str) -> Path:
@@ -98,9 +94,9 @@ class EvidenceStore:
         if hashlib.sha256(jpeg).hexdigest() != image.sha256:
             raise ValueError(f"evidence {image.id}: bytes do not match sha256 {image.sha256}")
         self._write_file(image.sha256, jpeg)
-        with Session(self._write_engine) as session, session.begin():
+        with self._db.writing() as session:
             session.execute(
-                self._insert(EvidenceBlobRow)
+                upsert_insert(session, EvidenceBlobRow)
                 .values(
                     sha256=image.sha256,
                     size=len(jpeg),
@@ -110,7 +106,7 @@ class EvidenceStore:
                 .on_conflict_do_nothing()
             )
             inserted = session.execute(
-                self._insert(EvidenceRow)
+                upsert_insert(session, EvidenceRow)
                 .values(
                     id=image.id,
                     alert_id=image.alert_id,
@@ -147,7 +143,7 @@ class EvidenceStore:
             .join(AlertRow, AlertRow.case_id == CaseRow.id)
             .where(AlertRow.id == EvidenceRow.alert_id, CaseRow.status.not_in(_CASE_DONE))
         )
-        with Session(self._write_engine) as session, session.begin():
+        with self._db.writing() as session:
             rows = session.execute(
                 select(EvidenceRow.id, EvidenceRow.sha256)
                 .where(EvidenceRow.received_at < received_before, ~unresolved_case.exists())
@@ -174,7 +170,7 @@ class EvidenceStore:
         except FileNotFoundError:
             if not aside.exists():
                 return False  # already gone (a crash after the unlink, a second pruner)
-        with Session(self._engine) as session:
+        with self._db.reading() as session:
             named = session.get(EvidenceBlobRow, sha256) is not None
         if named:
             # The same bytes were stored again meanwhile: the file stays.
@@ -204,7 +200,7 @@ class EvidenceStore:
         swept = 0
         for first in range(0, len(shas), batch):
             chunk = shas[first : first + batch]
-            with Session(self._engine) as session:
+            with self._db.reading() as session:
                 named = set(
                     session.scalars(
                         select(EvidenceBlobRow.sha256).where(EvidenceBlobRow.sha256.in_(chunk))
@@ -231,11 +227,6 @@ class EvidenceStore:
             os.fsync(f.fileno())
         tmp.replace(path)
 
-    def _insert(self, table: Any) -> Any:
-        if self._dialect == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
-
     def _query(self) -> Any:
         # The alert's device comes along to place the picture in a site (``_owner``).
         return (
@@ -252,7 +243,7 @@ class EvidenceStore:
         With ``device_ids`` (a site-scoped caller's devices), an alert of another device, and
         pictures whose alert has not arrived taken by another camera, do not exist either.
         """
-        with Session(self._engine) as session:
+        with self._db.reading() as session:
             rows = [
                 row
                 for row in session.execute(
@@ -268,7 +259,7 @@ class EvidenceStore:
 
     def for_case(self, case_id: int) -> list[EvidenceView]:
         """Return the pictures of every alert of a case, or raise NotFoundError."""
-        with Session(self._engine) as session:
+        with self._db.reading() as session:
             if session.get(CaseRow, case_id) is None:
                 raise NotFoundError(f"case {case_id} does not exist")
             rows = session.execute(
@@ -283,7 +274,7 @@ class EvidenceStore:
 
         With ``device_ids``, a picture placed (``_owner``) on another device does not exist.
         """
-        with Session(self._engine) as session:
+        with self._db.reading() as session:
             row = session.execute(self._query().where(EvidenceRow.id == evidence_id)).one_or_none()
         if row is None or not _seen_by(row, device_ids):
             raise NotFoundError(f"evidence {evidence_id} does not exist")

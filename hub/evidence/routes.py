@@ -1,4 +1,4 @@
-"""Camera evidence over HTTP, and the lifespan of the evidence reader.
+"""Camera evidence and camera commands over HTTP, and the lifespan of the evidence reader.
 
 | method and path | what |
 |---|---|
@@ -6,6 +6,7 @@
 | ``GET /api/v1/cases/{case_id}/evidence`` | the pictures of every alert of the case |
 | ``GET /api/v1/evidence/status`` | the reader's connection and counters, retention's counters |
 | ``GET /api/v1/evidence/{evidence_id}`` | the picture itself, ``image/jpeg`` |
+| ``POST /api/v1/cameras/{device_id}/rebaseline`` | a camera re-aimed on purpose: re-baseline |
 
 For a caller scoped to sites, a picture is of the site of its alert's device (of its own
 camera's until the alert arrives): an alert or picture of another site answers 404, as a
@@ -21,22 +22,29 @@ a non-zero ``evidence_retention_interval_s``, the evidence retention.
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Request
+import aiomqtt
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
 from fastapi.responses import FileResponse
 
+from devices.camera import CameraCommand, CameraCommandKind
+from devices.kinds import DeviceKind
+from devices.topics import EdgeChannel, edge_topic
+from hub.audit.chain import AuditAction, AuditRecord
 from hub.auth.routes import PrincipalDep
-from hub.auth.rules import Principal
+from hub.errors import InvalidInputError, NotFoundError
 from hub.evidence.link import EvidenceIngest, EvidenceRetention
 from hub.evidence.repository import EvidenceStore, EvidenceView
-from hub.http.deps import API_PREFIX
+from hub.http.deps import API_PREFIX, ActorDep, ClockDep, IngestDep, visible_devices
 from hub.http.deps import StoreDep as HubStoreDep
 from hub.http.views import Items, View
 from hub.persistence.engine import create_hub_engine
 from hub.settings import HubSettings
-from hub.store import HubStore
+
+COMMAND_PUBLISH_TIMEOUT_S = 5.0
 
 EvidenceId = Annotated[str, Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
@@ -89,19 +97,12 @@ def get_evidence_store(request: Request) -> EvidenceStore:
 StoreDep = Annotated[EvidenceStore, Depends(get_evidence_store)]
 
 
-async def _visible_devices(hub: HubStore, principal: Principal) -> frozenset[str] | None:
-    """Return the devices a site-scoped caller may see, or None for every device."""
-    if principal.sites is None:
-        return None
-    return await asyncio.to_thread(hub.fleet.visible_device_ids, principal.sites)
-
-
 @evidence_router.get("/alerts/{alert_id}/evidence")
 async def alert_evidence(
     alert_id: EvidenceId, store: StoreDep, hub: HubStoreDep, principal: PrincipalDep
 ) -> Items[EvidenceView]:
     """List an alert's pictures (clean and annotated); another site's alert is not found."""
-    device_ids = await _visible_devices(hub, principal)
+    device_ids = await visible_devices(hub, principal.sites)
     return Items(items=await asyncio.to_thread(store.for_alert, alert_id, device_ids=device_ids))
 
 
@@ -141,10 +142,62 @@ async def evidence_picture(
     evidence_id: EvidenceId, store: StoreDep, hub: HubStoreDep, principal: PrincipalDep
 ) -> FileResponse:
     """Return one picture as image/jpeg; another site's picture is not found."""
-    device_ids = await _visible_devices(hub, principal)
+    device_ids = await visible_devices(hub, principal.sites)
     view, path = await asyncio.to_thread(store.get, evidence_id, device_ids=device_ids)
     return FileResponse(
         path,
         media_type=view.content_type,
         headers={"ETag": f'"{view.sha256}"', "Cache-Control": "private, max-age=86400"},
     )
+
+
+@evidence_router.post("/cameras/{device_id}/rebaseline", status_code=202)
+async def rebaseline_camera(
+    device_id: str,
+    hub: HubStoreDep,
+    principal: PrincipalDep,
+    actor: ActorDep,
+    ingest: IngestDep,
+    clock: ClockDep,
+) -> CameraCommand:
+    """Tell a camera's edge to take its current view as the reference: an operator re-aimed
+    the camera on purpose (an open ``camera_tamper`` then clears by the usual rule)."""
+    device_ids = await visible_devices(hub, principal.sites)
+    if device_ids is not None and device_id not in device_ids:
+        raise NotFoundError(f"device {device_id} is not registered")
+    device = await asyncio.to_thread(hub.fleet.get_device, device_id)
+    if device.kind is not DeviceKind.CAMERA:
+        raise InvalidInputError(f"device {device_id} is a {device.kind}, not a camera")
+    if device.edge_id is None:
+        raise InvalidInputError(f"no edge serves camera {device_id}")
+    command = CameraCommand(
+        id=uuid.uuid4().hex,
+        device_id=device_id,
+        command=CameraCommandKind.REBASELINE,
+        requested_by=actor,
+    )
+    client = None if ingest is None else ingest.client()
+    if client is None:
+        raise HTTPException(503, "the hub is not connected to its MQTT broker: try again")
+    try:
+        await client.publish(
+            edge_topic(device.edge_id, EdgeChannel.CAMERA_COMMAND),
+            command.model_dump_json(),
+            qos=1,
+            timeout=COMMAND_PUBLISH_TIMEOUT_S,
+        )
+    except (aiomqtt.MqttError, TimeoutError) as exc:
+        raise HTTPException(503, f"the command could not be sent: {exc}") from exc
+    record = AuditRecord(
+        ts=clock(),
+        action=AuditAction.CAMERA_COMMANDED,
+        actor=actor,
+        detail={
+            "device_id": device_id,
+            "edge_id": device.edge_id,
+            "command": command.command.value,
+            "command_id": command.id,
+        },
+    )
+    await asyncio.to_thread(hub.audit.append, record)
+    return command

@@ -122,15 +122,7 @@ def device_view(row: DeviceRow, resolutions: dict[Resolution, int] | None = None
 
 
 def _edge_view(row: EdgeRow) -> EdgeView:
-    return EdgeView.model_validate(
-        {
-            "id": row.id,
-            "state": row.state,
-            "last_seen": row.last_seen,
-            "outbox_depth": row.outbox_depth,
-            "counters": row.counters,
-        }
-    )
+    return EdgeView.model_validate(row, from_attributes=True)
 
 
 def _same_registration(row: DeviceRow, device: Device) -> bool:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from devices.registry import Device
 from hub.errors import NotFoundError
 from hub.fleet.views import DeviceView, EdgeView
-from hub.http.deps import API_PREFIX, IngestDep, StoreDep, caller_sites
+from hub.http.deps import API_PREFIX, IngestDep, StoreDep, caller_sites, visible_edges
 from hub.http.views import Items
 
 router = APIRouter(prefix=API_PREFIX)
@@ -62,8 +62,5 @@ async def get_device(device_id: str, store: StoreDep, request: Request) -> Devic
 @router.get("/edges")
 async def list_edges(store: StoreDep, request: Request) -> Items[EdgeView]:
     """List the edges that have reported, with their last status (scoped: its sites' only)."""
-    sites = caller_sites(request)
-    edge_ids = (
-        None if sites is None else await asyncio.to_thread(store.fleet.visible_edge_ids, sites)
-    )
+    edge_ids = await visible_edges(store, caller_sites(request))
     return Items(items=await asyncio.to_thread(store.fleet.list_edges, edge_ids=edge_ids))

@@ -2,6 +2,7 @@
 that hand a route the app's settings, clock, repositories, event bus and caller.
 """
 
+import asyncio
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -58,6 +59,20 @@ def caller_sites(request: Request) -> frozenset[str] | None:
     """Return the sites the caller is scoped to, or None for every site."""
     sites = getattr(getattr(request.state, "principal", None), "sites", None)
     return sites if isinstance(sites, frozenset) else None
+
+
+async def visible_devices(store: HubStore, sites: frozenset[str] | None) -> frozenset[str] | None:
+    """Return the devices a caller scoped to ``sites`` may see (None: every device)."""
+    if sites is None:
+        return None
+    return await asyncio.to_thread(store.fleet.visible_device_ids, sites)
+
+
+async def visible_edges(store: HubStore, sites: frozenset[str] | None) -> frozenset[str] | None:
+    """Return the edges a caller scoped to ``sites`` may see (None: every edge)."""
+    if sites is None:
+        return None
+    return await asyncio.to_thread(store.fleet.visible_edge_ids, sites)
 
 
 def get_case_changes(request: Request) -> CaseChanges:

@@ -528,4 +528,3 @@ class ReadingHistoryRow(Base):
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True, index=True)
     edge_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     readings: Mapped[dict[str, float | bool]] = mapped_column(JSON)
-

@@ -58,17 +58,7 @@ def grid_from_row(row: GridRow) -> Grid:
 
 def responder_from_row(row: ResponderRow) -> Responder:
     """Return the responder a row stores."""
-    return Responder.model_validate(
-        {
-            "id": row.id,
-            "site_id": row.site_id,
-            "name": row.name,
-            "role": row.role,
-            "grid_ids": row.grid_ids,
-            "shifts": row.shifts,
-            "active": row.active,
-        }
-    )
+    return Responder.model_validate(row, from_attributes=True)
 
 
 class RosterRepository:

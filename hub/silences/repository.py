@@ -48,21 +48,7 @@ def silence_from_row(row: SilenceRow) -> Silence:
 
 
 def _silence_view(row: SilenceRow) -> SilenceView:
-    return SilenceView.model_validate(
-        {
-            "id": row.id,
-            "scope": row.scope,
-            "target": row.target,
-            "kinds": row.kinds,
-            "starts_at": row.starts_at,
-            "ends_at": row.ends_at,
-            "reason": row.reason,
-            "created_by": row.created_by,
-            "created_at": row.created_at,
-            "ended_by": row.ended_by,
-            "ended_at": row.ended_at,
-        }
-    )
+    return SilenceView.model_validate(row, from_attributes=True)
 
 
 class SilenceRepository:

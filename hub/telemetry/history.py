@@ -20,15 +20,12 @@ from typing import Any
 
 from pydantic import AwareDatetime
 from sqlalchemy import Engine, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from devices.messages import TelemetryBatch
 from hub.http.views import View
-from hub.persistence.engine import SQLITE_WRITE_OPTION
 from hub.persistence.tables import ReadingHistoryRow
-from hub.persistence.transactions import Clock, utc_now
+from hub.persistence.transactions import Clock, Database, upsert_insert, utc_now
 from hub.telemetry.writer import BatchWorker, TelemetryItem, telemetry_items
 
 logger = logging.getLogger(__name__)
@@ -89,10 +86,8 @@ class ReadingHistory:
         flush_seconds: float = 0.5,
         prune_every: timedelta = timedelta(minutes=5),
     ) -> None:
-        self._engine = engine
-        self._write_engine = engine.execution_options(**{SQLITE_WRITE_OPTION: True})
+        self._db = Database(engine, clock=clock)
         self._retention = retention
-        self._clock = clock
         self._prune_every = prune_every
         self._last_prune: datetime | None = None
         self.worker: BatchWorker[TelemetryItem] = BatchWorker(
@@ -119,25 +114,21 @@ class ReadingHistory:
         """Store what is queued, then stop the writer thread."""
         self.worker.stop(timeout)
 
-    def _insert(self) -> Any:
-        # Both dialects spell INSERT ... ON CONFLICT the same way, from different modules.
-        if self._engine.dialect.name == "postgresql":
-            return postgresql.insert(ReadingHistoryRow)
-        return sqlite.insert(ReadingHistoryRow)
-
     def _flush(self, items: list[TelemetryItem]) -> None:
         rows = history_rows(items)
         if rows:
-            with Session(self._write_engine) as session, session.begin():
-                session.execute(self._insert().on_conflict_do_nothing(), rows)
-        now = self._clock()
+            with self._db.writing() as session:
+                session.execute(
+                    upsert_insert(session, ReadingHistoryRow).on_conflict_do_nothing(), rows
+                )
+        now = self._db.clock()
         if self._last_prune is None or now - self._last_prune >= self._prune_every:
             self.prune(now)
             self._last_prune = now
 
     def prune(self, now: datetime) -> int:
         """Delete readings older than the retention; return how many went."""
-        with Session(self._write_engine) as session, session.begin():
+        with self._db.writing() as session:
             result = session.execute(
                 delete(ReadingHistoryRow).where(ReadingHistoryRow.ts < now - self._retention)
             )
@@ -158,7 +149,7 @@ class ReadingHistory:
         ids = sorted(set(device_ids))
         if not ids:
             return []
-        with Session(self._engine) as session, session.begin():
+        with self._db.reading() as session:
             rows = session.scalars(
                 select(ReadingHistoryRow)
                 .where(

@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from devices.camera import CameraConfig, EvidenceAck, Schedule, check_cameras
+from devices.camera import (
+    CameraCommand,
+    CameraCommandKind,
+    CameraConfig,
+    EvidenceAck,
+    Schedule,
+    check_cameras,
+)
 from devices.errors import TopicError
 from devices.site import SiteFile
 from devices.topics import (
@@ -127,3 +134,13 @@ def test_the_evidence_channels_round_trip() -> None:
 def test_an_evidence_ack_ignores_fields_it_does_not_know() -> None:
     ack = EvidenceAck.model_validate_json('{"v": 2, "ids": ["abcdef0123456789"], "new": 1}')
     assert ack.ids == ["abcdef0123456789"]
+
+
+def test_a_rebaseline_command_round_trips_and_ignores_unknown_keys() -> None:
+    raw = (
+        '{"v": 1, "id": "cmd-0001", "device_id": "b3-stair-cam", "command": "rebaseline",'
+        ' "requested_by": "operator-7", "later_field": 1}'
+    )
+    command = CameraCommand.model_validate_json(raw)
+    assert command.command is CameraCommandKind.REBASELINE
+    assert CameraCommand.model_validate_json(command.model_dump_json()) == command

@@ -2,7 +2,9 @@
 
 import asyncio
 import contextlib
+import threading
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,14 +12,21 @@ import aiomqtt
 import cv2
 import numpy as np
 
-from devices.camera import CameraConfig, EvidenceAck, EvidenceImage
+from devices.camera import (
+    CameraCommand,
+    CameraCommandKind,
+    CameraConfig,
+    EvidenceAck,
+    EvidenceImage,
+)
 from devices.kinds import AlertKind, DeviceKind
 from devices.messages import Alert
+from devices.mqtt_link import MqttEndpoint
 from devices.registry import Device
 from devices.topics import EdgeChannel, edge_topic
 from edge.camera.analytics import Box
-from edge.camera.evidence import Snapshot, evidence_images
-from edge.camera.service import CameraService
+from edge.camera.evidence import SPOOL_MAX_FILES, Snapshot, evidence_images
+from edge.camera.service import CameraService, CameraWorker, Commit
 from edge.detection import AlertDecision
 from linli.brokers import MosquittoProcess
 
@@ -46,6 +55,36 @@ async def never_seen(_device: Device) -> None:
     raise AssertionError("no camera expected")
 
 
+def camera_service(
+    port: int,
+    data_dir: Path,
+    count: Callable[[str, int], None],
+    *,
+    cameras: Sequence[CameraConfig] = (),
+    devices: dict[str, Device] | None = None,
+    commit: Commit = never_commit,
+    resend_after_s: float,
+    spool_max_files: int = SPOOL_MAX_FILES,
+    cv_threads: int = 1,
+) -> CameraService:
+    """Return a camera service whose evidence goes to the broker on ``port``."""
+    return CameraService(
+        list(cameras),
+        devices or {},
+        edge_id=EDGE,
+        data_dir=data_dir,
+        hub=MqttEndpoint("127.0.0.1", port, client_id=f"linli-edge-{EDGE}-evidence"),
+        resend_after_s=resend_after_s,
+        commit=commit,
+        seen=never_seen,
+        count=count,
+        clock=lambda: TS,
+        backoff=NoDelay,
+        spool_max_files=spool_max_files,
+        cv_threads=cv_threads,
+    )
+
+
 async def test_spooled_pictures_are_resent_until_acked_and_a_bad_ack_changes_nothing(
     mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
@@ -54,20 +93,7 @@ async def test_spooled_pictures_are_resent_until_acked_and_a_bad_ack_changes_not
     def count(name: str, n: int = 1) -> None:
         counters[name] = counters.get(name, 0) + n
 
-    service = CameraService(
-        [],
-        {},
-        edge_id=EDGE,
-        data_dir=tmp_path,
-        hub_host="127.0.0.1",
-        hub_port=mosquitto.port,
-        resend_after_s=0.5,
-        commit=never_commit,
-        seen=never_seen,
-        count=count,
-        clock=lambda: TS,
-        backoff=NoDelay,
-    )
+    service = camera_service(mosquitto.port, tmp_path, count, resend_after_s=0.5)
     frame = np.full((48, 64, 3), 120, np.uint8)
     snapshot = Snapshot(
         EDGE, "cam-1", "a" * 32, AlertKind.CAMERA_FIRE, TS, None, Box(1, 1, 9, 9), frame
@@ -166,19 +192,14 @@ async def test_a_full_spool_drops_and_counts_the_least_urgent_pictures(
         }
     )
     device = Device(id="cam-1", kind=DeviceKind.CAMERA, location="Test/Cam")
-    service = CameraService(
-        [camera],
-        {"cam-1": device},
-        edge_id=EDGE,
-        data_dir=tmp_path,
-        hub_host="127.0.0.1",
-        hub_port=mosquitto.port,  # nobody acknowledges: the spool only grows
-        resend_after_s=60,
+    service = camera_service(
+        mosquitto.port,
+        tmp_path,
+        count,
+        cameras=[camera],
+        devices={"cam-1": device},
         commit=commit,
-        seen=never_seen,
-        count=count,
-        clock=lambda: TS,
-        backoff=NoDelay,
+        resend_after_s=60,
         spool_max_files=2,
     )
     frame = np.full((48, 64, 3), 120, np.uint8)
@@ -211,20 +232,7 @@ async def test_a_cap_lowered_since_the_last_run_applies_at_start_and_opencv_gets
     camera = CameraConfig(device="cam-1", source="x.avi")
     person = Snapshot(EDGE, "cam-1", "p" * 32, AlertKind.CAMERA_PERSON, TS, None, None, frame)
     fire = Snapshot(EDGE, "cam-1", "f" * 32, AlertKind.CAMERA_FIRE, TS, None, None, frame)
-    earlier = CameraService(
-        [],
-        {},
-        edge_id=EDGE,
-        data_dir=tmp_path,
-        hub_host="127.0.0.1",
-        hub_port=mosquitto.port,
-        resend_after_s=60,
-        commit=never_commit,
-        seen=never_seen,
-        count=ignore,
-        clock=lambda: TS,
-        backoff=NoDelay,
-    )
+    earlier = camera_service(mosquitto.port, tmp_path, ignore, resend_after_s=60)
     fire_images = evidence_images(fire, camera)
     for image in evidence_images(person, camera) + fire_images:
         earlier.spool.put(image)
@@ -236,21 +244,8 @@ async def test_a_cap_lowered_since_the_last_run_applies_at_start_and_opencv_gets
         if name == "camera.evidence_dropped":
             dropped.set()
 
-    service = CameraService(
-        [],
-        {},
-        edge_id=EDGE,
-        data_dir=tmp_path,
-        hub_host="127.0.0.1",
-        hub_port=mosquitto.port,
-        resend_after_s=60,
-        commit=never_commit,
-        seen=never_seen,
-        count=count,
-        clock=lambda: TS,
-        backoff=NoDelay,
-        spool_max_files=2,
-        cv_threads=1,
+    service = camera_service(
+        mosquitto.port, tmp_path, count, resend_after_s=60, spool_max_files=2, cv_threads=1
     )
     cv2.setNumThreads(3)
     task = asyncio.create_task(service.run())
@@ -267,3 +262,65 @@ async def test_a_cap_lowered_since_the_last_run_applies_at_start_and_opencv_gets
     assert threads == 1, "OpenCV's pool is set for the camera workers"
     assert counters["camera.evidence_dropped.camera_person"] == 2
     assert [i.id for i in service.spool.pending(10)] == [i.id for i in fire_images]
+
+
+def command(device_id: str, command_id: str = "c" * 32) -> bytes:
+    """Return a re-baseline command as the hub sends it."""
+    return (
+        CameraCommand(
+            id=command_id,
+            device_id=device_id,
+            command=CameraCommandKind.REBASELINE,
+            requested_by="operator",
+        )
+        .model_dump_json()
+        .encode()
+    )
+
+
+def test_a_rebaseline_command_reaches_its_camera_once(tmp_path: Path) -> None:
+    counters: dict[str, int] = {}
+
+    def count(name: str, n: int = 1) -> None:
+        counters[name] = counters.get(name, 0) + n
+
+    camera = CameraConfig(device="cam-1", source="x.avi")
+    service = camera_service(1, tmp_path, count, cameras=[camera], resend_after_s=1)
+    worker = CameraWorker(camera, lambda _c, _a: None, lambda: TS, NoDelay(), threading.Event())
+    service.workers = [worker]
+    assert not service.on_command(b'{"id": "x"}', "t")  # not a command: counted, nothing done
+    assert not service.on_command(command("cam-9"), "t")  # not a camera of this edge
+    assert not worker.rebaseline_pending
+    assert service.on_command(command("cam-1"), "t")
+    assert worker.rebaseline_pending
+    assert not service.on_command(command("cam-1"), "t")  # a redelivered copy: once is enough
+    assert counters == {
+        "camera.camera_command_rejected.invalid": 1,
+        "camera.camera_command_rejected.unknown_camera": 1,
+        "camera.camera_command.rebaseline": 1,
+        "camera.camera_command_repeated": 1,
+    }
+
+
+async def test_the_edge_hears_camera_commands_on_its_evidence_session(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    counters: dict[str, int] = {}
+
+    def count(name: str, n: int = 1) -> None:
+        counters[name] = counters.get(name, 0) + n
+
+    service = camera_service(mosquitto.port, tmp_path, count, resend_after_s=1)
+    task = asyncio.create_task(service.run())
+    try:
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="fake-hub") as hub:
+            async with asyncio.timeout(15):
+                # Published until the edge's session is subscribed and has counted one.
+                while "camera.camera_command_rejected.unknown_camera" not in counters:
+                    topic = edge_topic(EDGE, EdgeChannel.CAMERA_COMMAND)
+                    await hub.publish(topic, command("cam-9", uuid.uuid4().hex), qos=1)
+                    await asyncio.sleep(0.1)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,14 +1,23 @@
-"""Fixtures of the hub tests: a migrated database (SQLite and PostgreSQL) and its repository."""
+"""Fixtures of the hub tests: a migrated database (SQLite and PostgreSQL), its repository, and a
+hub app on it with a signed-in client."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from hub.app import create_app
+from hub.auth.rules import Role
 from hub.persistence.engine import create_hub_engine, migrate
+from hub.persistence.transactions import Clock, utc_now
+from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.factories import T0
+from tests.hub.http import api_client, token_client
 
 
 class FakeClock:
@@ -26,13 +35,18 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """Return an engine on a fresh, migrated database."""
+def migrated_engine(database_url: str) -> Iterator[Engine]:
+    """Yield an engine on ``database_url`` once migrated, and dispose of it afterwards."""
     engine = create_hub_engine(database_url)
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """Return an engine on a fresh, migrated database."""
+    yield from migrated_engine(database_url)
 
 
 @pytest.fixture
@@ -45,3 +59,37 @@ def clock() -> FakeClock:
 def store(engine: Engine, clock: FakeClock) -> HubStore:
     """Return a repository on a fresh database, with a fake clock."""
     return HubStore(engine, clock=clock)
+
+
+def hub_app(database_url: str, data_dir: Path, clock: Clock = utc_now) -> FastAPI:
+    """Return a hub app on ``database_url``, without MQTT, on ``clock``."""
+    settings = HubSettings(data_dir=data_dir, database_url=database_url, start_ingest=False)
+    return create_app(settings, clock=clock)
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> FastAPI:
+    """Return a hub app on a fresh database, without MQTT, on the real clock.
+
+    A module whose app needs the fake clock overrides this fixture with ``hub_app``.
+    """
+    return hub_app(database_url, tmp_path)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan and return an admin's client of it."""
+    async with api_client(app) as client:
+        yield client
+
+
+@pytest.fixture
+async def operator(app: FastAPI, admin: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """Return an operator's client scoped to the site ``meiyuan``.
+
+    For the site-scoping tests: their module's ``admin`` fixture runs the app and sets up the
+    sites first.
+    """
+    meiyuan = frozenset({"meiyuan"})
+    async with token_client(app, Role.OPERATOR, sites=meiyuan, name="op-mei") as client:
+        yield client

@@ -17,6 +17,7 @@ from devices.access import (
     credential_hash,
 )
 from hub.access.rules import (
+    SCOPED_RESYNC_PEOPLE,
     CredentialImport,
     CredentialSpec,
     GroupSpec,
@@ -26,6 +27,10 @@ from hub.access.rules import (
     check_import,
     check_timezone,
     compile_allow_list,
+    import_scope,
+    needs_snapshot,
+    reader_taken,
+    valid_credential,
 )
 
 SITE = SiteAccess(timezone="Asia/Shanghai", hash_key="22" * 32)
@@ -178,3 +183,30 @@ def test_an_import_plan_lists_every_problem_by_row_and_never_the_secret() -> Non
     assert errors[5] == "this pin is already enrolled"
     assert not any(secret in e for e in errors for secret in ("ab12", "AB12", "999999", "12 "))
     assert "12" not in repr(rows[4].credentials[1])
+
+
+def test_a_reader_opens_one_door_only() -> None:
+    garage = DoorConfig(id="garage", reader_id="garage-reader", exit_reader_id="gate-reader")
+    assert reader_taken(garage, [GATE, LOBBY]) == "gate"
+    assert reader_taken(DoorConfig(id="side", reader_id="side-reader"), [GATE, LOBBY]) is None
+    # A door replaced keeps its own readers.
+    assert reader_taken(GATE, [GATE, LOBBY]) is None
+
+
+def test_an_edge_gets_a_snapshot_when_it_holds_nothing_or_a_version_never_issued() -> None:
+    assert needs_snapshot(0, 5)
+    assert needs_snapshot(6, 5)
+    assert not needs_snapshot(5, 5)
+    assert not needs_snapshot(3, 5)
+
+
+def test_a_large_import_compares_the_whole_list() -> None:
+    assert import_scope([1, 2, 3]) == {1, 2, 3}
+    assert import_scope(list(range(SCOPED_RESYNC_PEOPLE))) == set(range(SCOPED_RESYNC_PEOPLE))
+    assert import_scope(list(range(SCOPED_RESYNC_PEOPLE + 1))) is None
+
+
+def test_a_credential_value_has_the_form_of_its_kind() -> None:
+    assert valid_credential(CredentialKind.PIN, "482916")
+    assert not valid_credential(CredentialKind.PIN, "48x916")
+    assert not valid_credential(CredentialKind.CARD, "")

@@ -130,7 +130,7 @@ async def test_the_log_is_queried_by_door_person_and_time(
     engine = create_hub_engine(database_url)
     store = AccessStore(engine)
     ts = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
-    store.ingest_log(
+    store.log.ingest_log(
         [
             AccessRecord(
                 id="r-00000001",

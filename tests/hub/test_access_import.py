@@ -156,7 +156,7 @@ async def test_ten_thousand_rows_in_one_request(
     assert result["version"] == before + 1
     engine = create_hub_engine(database_url)
     try:
-        snapshot = AccessStore(engine).updates_since("e1", 0)
+        snapshot = AccessStore(engine).allow_lists.updates_since("e1", 0)
     finally:
         engine.dispose()
     assert snapshot is not None

@@ -33,33 +33,33 @@ def access(engine: Engine, clock: FakeClock) -> AccessStore:
 
 
 def site_with_gate(access: AccessStore) -> int:
-    access.create_site(EDGE, "Courtyard", "Asia/Shanghai")
-    access.put_door(EDGE, GATE)
-    return access.create_group(EDGE, "residents", ["gate"], None).id
+    access.sites.create_site(EDGE, "Courtyard", "Asia/Shanghai")
+    access.sites.put_door(EDGE, GATE)
+    return access.groups.create_group(EDGE, "residents", ["gate"], None).id
 
 
 def test_each_real_change_gets_the_next_version_and_an_edge_catches_up_from_any(
     access: AccessStore,
 ) -> None:
     group = site_with_gate(access)
-    assert access.list_sites()[0].version == 2  # the site item, then the door
-    alice = access.create_person(EDGE, "Alice", group_ids=[group])
-    assert access.list_sites()[0].version == 2  # no credential yet: nothing for the edge
-    card = access.add_credential(alice.id, CredentialKind.CARD, "a1b2c3d4")
-    pin = access.add_credential(alice.id, CredentialKind.PIN, "482913")
-    assert access.list_sites()[0].version == 4
-    access.revoke_credential(card.id)
-    access.revoke_credential(card.id)  # again: no change, no version
-    access.delete_person(alice.id)
-    assert access.list_sites()[0].version == 6
+    assert access.sites.list_sites()[0].version == 2  # the site item, then the door
+    alice = access.people.create_person(EDGE, "Alice", group_ids=[group])
+    assert access.sites.list_sites()[0].version == 2  # no credential yet: nothing for the edge
+    card = access.people.add_credential(alice.id, CredentialKind.CARD, "a1b2c3d4")
+    pin = access.people.add_credential(alice.id, CredentialKind.PIN, "482913")
+    assert access.sites.list_sites()[0].version == 4
+    access.people.revoke_credential(card.id)
+    access.people.revoke_credential(card.id)  # again: no change, no version
+    access.people.delete_person(alice.id)
+    assert access.sites.list_sites()[0].version == 6
 
-    snapshot = access.updates_since(EDGE, 0)
+    snapshot = access.allow_lists.updates_since(EDGE, 0)
     assert snapshot is not None
     assert snapshot.full
     assert snapshot.to_version == 6
     assert {i.key for i in snapshot.items} == {"site", "door:gate"}  # no tombstones
 
-    catch_up = access.updates_since(EDGE, 4)
+    catch_up = access.allow_lists.updates_since(EDGE, 4)
     assert catch_up is not None
     assert not catch_up.full
     assert (catch_up.from_version, catch_up.to_version) == (4, 6)
@@ -67,25 +67,25 @@ def test_each_real_change_gets_the_next_version_and_an_edge_catches_up_from_any(
         (f"cred:{card.id}", 6, True),
         (f"cred:{pin.id}", 6, True),
     }
-    mid = access.updates_since(EDGE, 3)
+    mid = access.allow_lists.updates_since(EDGE, 3)
     assert mid is not None
     revoked = [i for i in mid.items if i.key == f"cred:{card.id}"]
     assert len(revoked) == 1  # its latest state only (deleted at 6, after the revocation at 5)
 
-    current = access.updates_since(EDGE, 6)
+    current = access.allow_lists.updates_since(EDGE, 6)
     assert current is not None
     assert current.items == []
     assert not current.full
-    future = access.updates_since(EDGE, 99)  # a version this hub never issued
+    future = access.allow_lists.updates_since(EDGE, 99)  # a version this hub never issued
     assert future is not None
     assert future.full
-    assert access.updates_since("edge-unknown", 0) is None
+    assert access.allow_lists.updates_since("edge-unknown", 0) is None
 
 
 def test_a_credential_is_stored_only_as_its_keyed_hash(access: AccessStore, engine: Engine) -> None:
     group = site_with_gate(access)
-    bob = access.create_person(EDGE, "Bob", group_ids=[group])
-    access.add_credential(bob.id, CredentialKind.CARD, "DEADBEEF01")
+    bob = access.people.create_person(EDGE, "Bob", group_ids=[group])
+    access.people.add_credential(bob.id, CredentialKind.CARD, "DEADBEEF01")
     with Session(engine) as session:
         key = session.scalars(select(AccessSiteRow.hash_key)).one()
         stored = session.scalars(select(AccessCredentialRow.hash)).one()
@@ -96,7 +96,7 @@ def test_a_credential_is_stored_only_as_its_keyed_hash(access: AccessStore, engi
         )
     assert stored == credential_hash(bytes.fromhex(key), CredentialKind.CARD, "deadbeef01")
     assert "DEADBEEF01" not in dump.upper().replace(stored.upper(), "")
-    update = access.updates_since(EDGE, 0)
+    update = access.allow_lists.updates_since(EDGE, 0)
     assert update is not None
     entries = [i.body for i in update.items if isinstance(i.body, AllowEntry)]
     assert [e.hash for e in entries] == [stored]
@@ -104,29 +104,29 @@ def test_a_credential_is_stored_only_as_its_keyed_hash(access: AccessStore, engi
     assert site.hash_key == key
     assert site.timezone == "Asia/Shanghai"
     with pytest.raises(InvalidInputError, match="already enrolled"):
-        access.add_credential(bob.id, CredentialKind.CARD, "deadbeef01")
+        access.people.add_credential(bob.id, CredentialKind.CARD, "deadbeef01")
 
 
 def test_schedules_and_validity_reach_the_entry(access: AccessStore, clock: FakeClock) -> None:
-    access.create_site(EDGE, "Courtyard", "Asia/Shanghai")
-    access.put_door(EDGE, GATE)
+    access.sites.create_site(EDGE, "Courtyard", "Asia/Shanghai")
+    access.sites.put_door(EDGE, GATE)
     weekdays = TimeWindow(days=frozenset({1, 2, 3, 4, 5}), start=time(7), end=time(19))
-    schedule = access.create_schedule("cleaners", [weekdays])
-    group = access.create_group(EDGE, "cleaners", ["gate"], schedule.id)
+    schedule = access.groups.create_schedule("cleaners", [weekdays])
+    group = access.groups.create_group(EDGE, "cleaners", ["gate"], schedule.id)
     until = clock.now + timedelta(days=30)
-    person = access.create_person(EDGE, "Cleaner", group_ids=[group.id], valid_until=until)
-    credential = access.add_credential(person.id, CredentialKind.CARD, "C1EA9E45")
-    update = access.updates_since(EDGE, 0)
+    person = access.people.create_person(EDGE, "Cleaner", group_ids=[group.id], valid_until=until)
+    credential = access.people.add_credential(person.id, CredentialKind.CARD, "C1EA9E45")
+    update = access.allow_lists.updates_since(EDGE, 0)
     assert update is not None
     (entry,) = [i.body for i in update.items if isinstance(i.body, AllowEntry)]
     assert entry.credential_id == credential.id
     assert entry.status is EntryStatus.ACTIVE
     assert entry.valid_until == until
     assert [(sorted(r.doors), r.windows) for r in entry.rules] == [(["gate"], (weekdays,))]
-    access.update_person(person.id, group_ids=[], valid_from=None, valid_until=None)
+    access.people.update_person(person.id, group_ids=[], valid_from=None, valid_until=None)
     (entry,) = [
         i.body
-        for i in (access.updates_since(EDGE, 0) or update).items
+        for i in (access.allow_lists.updates_since(EDGE, 0) or update).items
         if isinstance(i.body, AllowEntry)
     ]
     assert entry.rules == ()
@@ -135,34 +135,35 @@ def test_schedules_and_validity_reach_the_entry(access: AccessStore, clock: Fake
 
 def test_bad_references_are_refused(access: AccessStore) -> None:
     group = site_with_gate(access)
-    access.create_site("edge-b", "Other", "UTC")
-    other = access.create_group("edge-b", "others", [], None)
+    access.sites.create_site("edge-b", "Other", "UTC")
+    other = access.groups.create_group("edge-b", "others", [], None)
     with pytest.raises(NotFoundError):
-        access.create_person(EDGE, "X", group_ids=[other.id])
+        access.people.create_person(EDGE, "X", group_ids=[other.id])
     with pytest.raises(NotFoundError):
-        access.create_person("edge-none", "X", group_ids=[group])
+        access.people.create_person("edge-none", "X", group_ids=[group])
     with pytest.raises(NotFoundError):
-        access.create_person(EDGE, "X", household_id=12345)
+        access.people.create_person(EDGE, "X", household_id=12345)
     with pytest.raises(InvalidInputError, match="time zone"):
-        access.create_site("edge-c", "Bad", "Mars/Olympus")
+        access.sites.create_site("edge-c", "Bad", "Mars/Olympus")
     with pytest.raises(InvalidInputError, match="belongs to"):
-        access.put_door(EDGE, DoorConfig(id="side", reader_id="gate-reader"))
+        access.sites.put_door(EDGE, DoorConfig(id="side", reader_id="gate-reader"))
     with pytest.raises(NotFoundError):
-        access.revoke_credential(999)
+        access.people.revoke_credential(999)
 
 
 def test_concurrent_changes_never_share_a_version(access: AccessStore) -> None:
     group = site_with_gate(access)
-    people = [access.create_person(EDGE, f"P{i}", group_ids=[group]).id for i in range(8)]
-    start = access.list_sites()[0].version
+    people = [access.people.create_person(EDGE, f"P{i}", group_ids=[group]).id for i in range(8)]
+    start = access.sites.list_sites()[0].version
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(
             pool.map(
-                lambda p: access.add_credential(p, CredentialKind.CARD, f"CAFE{p:04d}"), people
+                lambda p: access.people.add_credential(p, CredentialKind.CARD, f"CAFE{p:04d}"),
+                people,
             )
         )
-    assert access.list_sites()[0].version == start + 8
-    update = access.updates_since(EDGE, start)
+    assert access.sites.list_sites()[0].version == start + 8
+    update = access.allow_lists.updates_since(EDGE, start)
     assert update is not None
     versions = sorted(i.version for i in update.items)
     assert versions == list(range(start + 1, start + 9))
@@ -199,69 +200,70 @@ def test_the_access_log_stores_each_record_once_and_answers_by_door_person_and_t
             fingerprint="0123456789ab",
         ),
     ]
-    assert access.ingest_log(records, clock.now) == 4
-    assert access.ingest_log([records[0], records[0], record(4)], clock.now) == 1
-    assert [r.id for r in access.query_log(door_id="gate")] == [
+    assert access.log.ingest_log(records, clock.now) == 4
+    assert access.log.ingest_log([records[0], records[0], record(4)], clock.now) == 1
+    assert [r.id for r in access.log.query_log(door_id="gate")] == [
         "rec-000004",
         "rec-000003",
         "rec-000001",
         "rec-000000",
     ]
-    assert [r.id for r in access.query_log(person_id=2)] == ["rec-000001"]
-    window = access.query_log(since=records[1].ts, until=records[3].ts)
+    assert [r.id for r in access.log.query_log(person_id=2)] == ["rec-000001"]
+    window = access.log.query_log(since=records[1].ts, until=records[3].ts)
     assert [r.id for r in window] == ["rec-000002", "rec-000001"]  # since inclusive, until not
-    assert access.query_log(limit=2)[0].id == "rec-000004"
-    assert access.query_log(door_id="gate", person_id=None)[1].fingerprint == "0123456789ab"
+    assert access.log.query_log(limit=2)[0].id == "rec-000004"
+    assert access.log.query_log(door_id="gate", person_id=None)[1].fingerprint == "0123456789ab"
 
 
 def test_a_change_to_one_person_versions_only_their_items_and_agrees_with_a_full_compile(
     access: AccessStore,
 ) -> None:
     group = site_with_gate(access)
-    people = [access.create_person(EDGE, f"P{i}", group_ids=[group]) for i in range(3)]
+    people = [access.people.create_person(EDGE, f"P{i}", group_ids=[group]) for i in range(3)]
     cards = [
-        access.add_credential(p.id, CredentialKind.CARD, f"AB{i:04d}") for i, p in enumerate(people)
+        access.people.add_credential(p.id, CredentialKind.CARD, f"AB{i:04d}")
+        for i, p in enumerate(people)
     ]
-    before = access.list_sites()[0].version
-    access.update_person(people[1].id, group_ids=[], valid_from=None, valid_until=None)
-    access.delete_person(people[2].id)
-    delta = access.updates_since(EDGE, before)
+    before = access.sites.list_sites()[0].version
+    access.people.update_person(people[1].id, group_ids=[], valid_from=None, valid_until=None)
+    access.people.delete_person(people[2].id)
+    delta = access.allow_lists.updates_since(EDGE, before)
     assert delta is not None
     assert {(i.key, i.body is None) for i in delta.items} == {
         (f"cred:{cards[1].id}", False),
         (f"cred:{cards[2].id}", True),
     }
     # A full compilation (any site change runs one) finds nothing the scoped ones missed.
-    version = access.list_sites()[0].version
-    access.update_site(EDGE, "Courtyard", "Asia/Shanghai")
-    assert access.list_sites()[0].version == version
+    version = access.sites.list_sites()[0].version
+    access.sites.update_site(EDGE, "Courtyard", "Asia/Shanghai")
+    assert access.sites.list_sites()[0].version == version
 
 
 def test_changing_a_schedule_or_a_group_reaches_its_members_entries(access: AccessStore) -> None:
-    access.create_site(EDGE, "Courtyard", "Asia/Shanghai")
-    access.put_door(EDGE, GATE)
-    access.put_door(EDGE, DoorConfig(id="lobby", reader_id="lobby-reader"))
+    access.sites.create_site(EDGE, "Courtyard", "Asia/Shanghai")
+    access.sites.put_door(EDGE, GATE)
+    access.sites.put_door(EDGE, DoorConfig(id="lobby", reader_id="lobby-reader"))
     days = TimeWindow(days=frozenset({1, 2, 3, 4, 5}), start=time(7), end=time(19))
-    schedule = access.create_schedule("cleaners", [days])
-    group = access.create_group(EDGE, "cleaners", ["gate"], schedule.id)
-    person = access.create_person(EDGE, "Cleaner", group_ids=[group.id])
-    access.add_credential(person.id, CredentialKind.PIN, "135790")
+    schedule = access.groups.create_schedule("cleaners", [days])
+    group = access.groups.create_group(EDGE, "cleaners", ["gate"], schedule.id)
+    person = access.people.create_person(EDGE, "Cleaner", group_ids=[group.id])
+    access.people.add_credential(person.id, CredentialKind.PIN, "135790")
 
     def entry() -> AllowEntry:
-        update = access.updates_since(EDGE, 0)
+        update = access.allow_lists.updates_since(EDGE, 0)
         assert update is not None
         (found,) = [i.body for i in update.items if isinstance(i.body, AllowEntry)]
         return found
 
     longer = TimeWindow(days=frozenset({1, 2, 3, 4, 5, 6}), start=time(6), end=time(20))
-    _, edges = access.update_schedule(schedule.id, "cleaners", [longer])
+    _, edges = access.groups.update_schedule(schedule.id, "cleaners", [longer])
     assert edges == [EDGE]
     assert entry().rules[0].windows == (longer,)
-    access.update_group(group.id, "cleaners", ["gate", "lobby"], None)
+    access.groups.update_group(group.id, "cleaners", ["gate", "lobby"], None)
     assert entry().rules[0].doors == frozenset({"gate", "lobby"})
     assert entry().rules[0].windows == ()
-    assert access.delete_group(group.id) == EDGE
+    assert access.groups.delete_group(group.id) == EDGE
     assert entry().rules == ()
-    assert access.get_person(person.id).group_ids == []
+    assert access.people.get_person(person.id).group_ids == []
     with pytest.raises(NotFoundError):
-        access.update_group(group.id, "x", [], None)
+        access.groups.update_group(group.id, "x", [], None)

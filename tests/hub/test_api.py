@@ -5,9 +5,7 @@ Starlette's TestClient now warns unless the ``httpx2`` package is installed (an 
 the app's own lifespan: the same in-process round trip, without a server.
 """
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,13 +13,10 @@ import pytest
 from fastapi import FastAPI
 
 from devices.kinds import AlertKind, Severity
-from hub.app import create_app
 from hub.live.events import CaseChanged
 from hub.live.routes import sse_message
-from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.factories import T0, make_alert, make_status
-from tests.hub.http import api_client
 from tests.hub.test_events import case_view
 
 DEVICE = {
@@ -30,19 +25,6 @@ DEVICE = {
     "location": "Building 3/Floor 12/Unit 1201",
     "edge_id": "e1",
 }
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path) -> FastAPI:
-    """Return a hub app on a fresh database, without MQTT."""
-    return create_app(HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False))
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app's lifespan and return a client of it."""
-    async with api_client(app) as client:
-        yield client
 
 
 def store_of(app: FastAPI) -> HubStore:

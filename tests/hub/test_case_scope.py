@@ -1,20 +1,17 @@
 """Who sees and moves which case: site scopes, a responder's own cases, the live stream."""
 
-from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from devices.kinds import AlertKind, Severity
-from hub.app import create_app
 from hub.live.events import AlertReceived, CaseChanged, EventsDropped
 from hub.live.routes import visible_to
-from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.factories import T0, make_alert, make_status
-from tests.hub.http import api_client
+from tests.hub.http import bearer_client
 from tests.hub.test_events import alert_view, case_view
 
 PASSWORD = "a long enough password"
@@ -23,27 +20,20 @@ MEIYUAN_SMOKE = {"id": "b9-smoke", "kind": "smoke", "location": "Building 9/Floo
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> FastAPI:
-    """Return a hub app on a fresh database, without MQTT."""
-    return create_app(HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False))
-
-
-@pytest.fixture
-async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def admin(client: httpx.AsyncClient) -> httpx.AsyncClient:
     """Two sites, each with a grid and a responder, and one smoke case in each."""
-    async with api_client(app) as client:
-        for site, building, worker in (
-            ("lanyuan", "Building 3", "wang"),
-            ("meiyuan", "Building 9", "zhao"),
-        ):
-            await put(client, f"/api/v1/sites/{site}", {"id": site, "name": site.title()})
-            grid = {"id": f"g-{site}", "site_id": site, "name": building, "places": [building]}
-            await put(client, f"/api/v1/grids/g-{site}", grid)
-            responder = {"id": worker, "site_id": site, "name": worker, "role": "grid_worker"}
-            await put(client, f"/api/v1/responders/{worker}", responder)
-        for device in (LANYUAN_SMOKE, MEIYUAN_SMOKE):
-            assert (await client.post("/api/v1/devices", json=device)).status_code == 201
-        yield client
+    for site, building, worker in (
+        ("lanyuan", "Building 3", "wang"),
+        ("meiyuan", "Building 9", "zhao"),
+    ):
+        await put(client, f"/api/v1/sites/{site}", {"id": site, "name": site.title()})
+        grid = {"id": f"g-{site}", "site_id": site, "name": building, "places": [building]}
+        await put(client, f"/api/v1/grids/g-{site}", grid)
+        responder = {"id": worker, "site_id": site, "name": worker, "role": "grid_worker"}
+        await put(client, f"/api/v1/responders/{worker}", responder)
+    for device in (LANYUAN_SMOKE, MEIYUAN_SMOKE):
+        assert (await client.post("/api/v1/devices", json=device)).status_code == 201
+    return client
 
 
 async def put(client: httpx.AsyncClient, url: str, body: Mapping[str, object]) -> None:
@@ -67,12 +57,7 @@ async def signed_in(
     login = await admin.post(
         "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
     )
-    token = login.json()["token"]
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://hub.test",
-        headers={"authorization": f"Bearer {token}"},
-    )
+    return bearer_client(app, login.json()["token"])
 
 
 async def test_a_scoped_operator_sees_and_moves_only_its_sites_cases(

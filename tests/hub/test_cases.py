@@ -181,15 +181,32 @@ def test_a_raised_alert_with_nothing_open_opens_a_case() -> None:
     assert decision == OpenNewCase(priority=Severity.CRITICAL, opened_at=NOW, last_alert_at=T0)
 
 
-def test_a_raised_alert_joins_the_open_case() -> None:
-    case = OpenCaseState(priority=Severity.HIGH, alert_count=3, last_alert_at=T0)
-    decision = decide(raised(Severity.MEDIUM, seconds=10), case, NOW)
-    assert decision == AttachToCase(
-        updated=OpenCaseState(
-            priority=Severity.HIGH, alert_count=4, last_alert_at=T0 + timedelta(seconds=10)
+@pytest.mark.parametrize(
+    ("incoming", "case", "updated"),
+    [
+        pytest.param(
+            raised(Severity.MEDIUM, seconds=10),
+            OpenCaseState(priority=Severity.HIGH, alert_count=3, last_alert_at=T0),
+            OpenCaseState(
+                priority=Severity.HIGH, alert_count=4, last_alert_at=T0 + timedelta(seconds=10)
+            ),
+            id="a raised alert",
         ),
-        priority_raised=False,
-    )
+        pytest.param(
+            cleared(Severity.CRITICAL, seconds=30),
+            OpenCaseState(priority=Severity.LOW, alert_count=2, last_alert_at=T0),
+            OpenCaseState(
+                priority=Severity.LOW, alert_count=3, last_alert_at=T0 + timedelta(seconds=30)
+            ),
+            id="a cleared alert, more severe, without raising priority",
+        ),
+    ],
+)
+def test_an_alert_joins_the_open_case(
+    incoming: IncomingAlert, case: OpenCaseState, updated: OpenCaseState
+) -> None:
+    decision = decide(incoming, case, NOW)
+    assert decision == AttachToCase(updated=updated, priority_raised=False)
 
 
 def test_a_more_severe_alert_raises_the_priority() -> None:
@@ -209,17 +226,6 @@ def test_a_late_alert_does_not_move_last_alert_at_back() -> None:
 
 def test_a_cleared_alert_never_opens_a_case() -> None:
     assert decide(cleared(), None, NOW) == NoCase()
-
-
-def test_a_cleared_alert_joins_the_open_case_without_raising_priority() -> None:
-    case = OpenCaseState(priority=Severity.LOW, alert_count=2, last_alert_at=T0)
-    decision = decide(cleared(Severity.CRITICAL, seconds=30), case, NOW)
-    assert decision == AttachToCase(
-        updated=OpenCaseState(
-            priority=Severity.LOW, alert_count=3, last_alert_at=T0 + timedelta(seconds=30)
-        ),
-        priority_raised=False,
-    )
 
 
 def test_a_thousand_alerts_count_up_on_one_case() -> None:

@@ -1,8 +1,6 @@
 """Case management over HTTP, in-process: lifecycle, devices' nuisance rates, audit trail."""
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,29 +8,19 @@ import pytest
 from fastapi import FastAPI
 
 from devices.kinds import AlertKind, Severity
-from hub.app import create_app
-from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.factories import T0, make_alert
-from tests.hub.http import api_client
 
 SMOKE = {"id": "b3-1201-smoke", "kind": "smoke", "location": "Building 3/Floor 12/Unit 1201"}
 HEAT = {"id": "b3-1201-heat", "kind": "heat", "location": "Building 3/Floor 12/Unit 1201"}
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> FastAPI:
-    """Return a hub app on a fresh database, without MQTT."""
-    return create_app(HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False))
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app's lifespan and return a signed-in client of it."""
-    async with api_client(app) as client:
-        for device in (SMOKE, HEAT):
-            assert (await client.post("/api/v1/devices", json=device)).status_code == 201
-        yield client
+async def client(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Return the signed-in client of the app, with the smoke and heat detectors registered."""
+    for device in (SMOKE, HEAT):
+        assert (await client.post("/api/v1/devices", json=device)).status_code == 201
+    return client
 
 
 def open_fire(app: FastAPI) -> int:

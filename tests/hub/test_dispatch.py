@@ -1,23 +1,20 @@
 """Sites, grids, responders and dispatch: the pure rules, then the repository and the API."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import ValidationError
 
 from devices.kinds import AlertKind, DeviceKind, Severity
 from devices.messages import FeedbackStage
-from hub.app import create_app
 from hub.cases.correlation import CaseCategory
 from hub.cases.dispatch import Assignment, answering, duty_for, fill_team, handing_over, ordered
 from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, feedback_stage
 from hub.cases.views import CaseView
 from hub.errors import IllegalTransitionError, InvalidInputError
+from hub.residents.views import HouseholdView
 from hub.roster.rules import (
     Grid,
     Responder,
@@ -28,11 +25,9 @@ from hub.roster.rules import (
     on_call,
     site_of_edge,
 )
-from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import make_alert, make_device
-from tests.hub.http import api_client
 
 SITE = Site(id="lanyuan", name="Lanyuan community", edge_ids=["edge-b3", "edge-gate"])
 GRID_B3 = Grid(id="g-b3", site_id="lanyuan", name="Building 3 grid", places=["Building 3"])
@@ -299,14 +294,20 @@ def test_without_a_roster_cases_stay_open(store: HubStore, clock: FakeClock) -> 
     assert (case.status, case.assignee, case.site_id) == (CaseStatus.OPEN, None, None)
 
 
-def test_the_resident_hears_someone_is_coming_only_when_a_person_took_it(
-    staffed: HubStore, clock: FakeClock
-) -> None:
+def sos_of_a_household(staffed: HubStore, clock: FakeClock) -> tuple[CaseView, HouseholdView]:
+    """Open a case of the building 3 SOS button, then register its household; return both."""
     sos = make_alert(device_id="b3-1201-sos", kind=AlertKind.SOS, severity=Severity.CRITICAL)
     [case] = staffed.intake.ingest_alerts([sos], clock.now).cases_opened
     household = staffed.households.create_household(
         "Wang family", "Building 3", ["b3-1201-sos"], "h" * 64
     )
+    return case, household
+
+
+def test_the_resident_hears_someone_is_coming_only_when_a_person_took_it(
+    staffed: HubStore, clock: FakeClock
+) -> None:
+    case, household = sos_of_a_household(staffed, clock)
     assert staffed.households.household_status(household).stage == "case_opened"
     staffed.cases.act(case.id, CaseAction.ACKNOWLEDGE, actor="operator")  # seen while dispatched
     assert staffed.cases.get_case(case.id).status is CaseStatus.DISPATCHED
@@ -316,11 +317,7 @@ def test_the_resident_hears_someone_is_coming_only_when_a_person_took_it(
 def test_a_responder_accepting_tells_the_resident_someone_is_coming(
     staffed: HubStore, clock: FakeClock
 ) -> None:
-    sos = make_alert(device_id="b3-1201-sos", kind=AlertKind.SOS, severity=Severity.CRITICAL)
-    [case] = staffed.intake.ingest_alerts([sos], clock.now).cases_opened
-    household = staffed.households.create_household(
-        "Wang family", "Building 3", ["b3-1201-sos"], "h" * 64
-    )
+    case, household = sos_of_a_household(staffed, clock)
     assert case.status is CaseStatus.DISPATCHED
     assert staffed.households.household_status(household).stage == "case_opened"
     accepted = staffed.cases.act(case.id, CaseAction.ACCEPT, actor=case.assignee)
@@ -345,17 +342,6 @@ def test_roster_records_are_checked_and_replaced(staffed: HubStore) -> None:
 
 
 # --- the API ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path) -> FastAPI:
-    return create_app(HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False))
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(app) as client:
-        yield client
 
 
 async def test_the_roster_over_http(client: httpx.AsyncClient) -> None:

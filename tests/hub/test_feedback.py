@@ -1,12 +1,12 @@
 """The feedback publisher without a broker: nothing connected is counted, a full queue drops."""
 
 import asyncio
-import contextlib
 from collections import Counter
 
 from devices.kinds import AlertKind, DeviceKind, Severity
 from hub.cases.feedback import FeedbackPublisher
 from hub.store import HubStore
+from tests.background import running
 from tests.hub.factories import T0, make_alert, make_device
 from tests.hub.test_events import case_view
 
@@ -19,8 +19,7 @@ async def test_feedback_while_disconnected_is_counted_not_sent(store: HubStore) 
     [case] = store.intake.ingest_alerts([alert], T0).cases_opened
     counters: Counter[str] = Counter()
     publisher = FeedbackPublisher(store, lambda: None, counters, kinds=SOS_ONLY)
-    task = asyncio.create_task(publisher.run())
-    try:
+    async with running(publisher.run()):
         publisher.notify(case)
         publisher.notify(case_view())  # smoke: not reported at all
         async with asyncio.timeout(5):
@@ -28,10 +27,6 @@ async def test_feedback_while_disconnected_is_counted_not_sent(store: HubStore) 
                 if counters["feedback_unsent"] >= 1:
                     break
                 await asyncio.sleep(0.01)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     assert counters == Counter({"feedback_unsent": 1})
 
 

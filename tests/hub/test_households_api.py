@@ -1,6 +1,5 @@
 """Households and the resident's one-touch page, in-process with MQTT ingest turned off."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +8,9 @@ import pytest
 from fastapi import FastAPI
 
 from devices.kinds import AlertKind, Severity
-from hub.app import create_app
-from hub.settings import HubSettings
 from hub.store import HubStore
-from tests.hub.conftest import FakeClock
+from tests.hub.conftest import FakeClock, hub_app
 from tests.hub.factories import make_alert
-from tests.hub.http import api_client
 
 LOCATION = "Building 3/Floor 12/Unit 1201"
 
@@ -26,15 +22,7 @@ def button(device_id: str, edge_id: str = "e1") -> dict[str, str]:
 @pytest.fixture
 def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
     """Return a hub app on a fresh database, without MQTT, on a fake clock."""
-    settings = HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False)
-    return create_app(settings, clock=clock)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app's lifespan and return a client of it."""
-    async with api_client(app) as client:
-        yield client
+    return hub_app(database_url, tmp_path, clock)
 
 
 async def create_household(

@@ -15,10 +15,9 @@ from devices.messages import Alert
 from hub.cases.correlation import CaseCategory
 from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, Resolution
 from hub.errors import IllegalTransitionError
-from hub.persistence.engine import create_hub_engine, migrate
 from hub.persistence.tables import CaseRow
 from hub.store import HubStore
-from tests.hub.conftest import FakeClock
+from tests.hub.conftest import FakeClock, migrated_engine
 from tests.hub.factories import T0, alert_id, make_alert, make_device
 
 HEAT = make_device("b3-1201-heat", kind=DeviceKind.HEAT)
@@ -236,10 +235,7 @@ def test_parallel_recurrences_reopen_one_case(engine: Engine) -> None:
 @pytest.fixture
 def pg_engine(postgres_url: str) -> Iterator[Engine]:
     """A migrated PostgreSQL database (SQLite runs one writer at a time: no interleaving)."""
-    engine = create_hub_engine(postgres_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
+    yield from migrated_engine(postgres_url)
 
 
 def test_an_sos_meant_for_a_fire_resolved_meanwhile_opens_its_own_case(pg_engine: Engine) -> None:

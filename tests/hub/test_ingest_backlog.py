@@ -7,7 +7,6 @@ what had arrived: after a long enough outage it never became connected again.
 """
 
 import asyncio
-import contextlib
 import uuid
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from hub.persistence.engine import create_hub_engine, migrate
 from hub.settings import HubSettings
 from hub.store import HubStore
 from linli.brokers import MosquittoProcess
+from tests.background import running
 
 pytestmark = pytest.mark.mosquitto
 
@@ -56,19 +56,16 @@ async def test_a_hub_returning_to_a_long_backlog_connects_and_takes_all_of_it(
     engine = create_hub_engine(settings.resolved_database_url())
     await asyncio.to_thread(migrate, engine)
     ingest = MqttIngest(settings, HubStore(engine), EventBus(), mqtt_timeout=MQTT_TIMEOUT)
-    task = asyncio.create_task(ingest.run())
     try:
-        async with asyncio.timeout(DEADLINE):
-            while True:
-                if ingest.connected and ingest.counters["messages"] >= BACKLOG:
-                    break
-                await asyncio.sleep(0.05)
-        assert ingest.counters["rejected.malformed"] == BACKLOG
-        # The first connection served the whole backlog: none was given up on the way.
-        assert ingest.counters["connects"] == 1
-        assert ingest.counters["disconnects"] == 0
+        async with running(ingest.run()):
+            async with asyncio.timeout(DEADLINE):
+                while True:
+                    if ingest.connected and ingest.counters["messages"] >= BACKLOG:
+                        break
+                    await asyncio.sleep(0.05)
+            assert ingest.counters["rejected.malformed"] == BACKLOG
+            # The first connection served the whole backlog: none was given up on the way.
+            assert ingest.counters["connects"] == 1
+            assert ingest.counters["disconnects"] == 0
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         engine.dispose()

@@ -36,6 +36,7 @@ from hub.service import serve
 from hub.settings import HubSettings
 from hub.store import HubStore
 from linli.brokers import MosquittoProcess, free_port
+from tests.background import running
 from tests.hub.factories import make_alert, make_device, make_status
 
 pytestmark = pytest.mark.mosquitto
@@ -494,23 +495,20 @@ async def test_an_alert_that_cannot_be_stored_does_not_block_the_others(
     store.intake = PoisonedIntake(store, poison.id)
     store.fleet.register_device(make_device(SMOKE["id"]))
     ingest = MqttIngest(settings, store, EventBus())
-    task = asyncio.create_task(ingest.run())
     try:
-        async with edge_client(mosquitto) as edge:
+        async with running(ingest.run()):
+            async with edge_client(mosquitto) as edge:
 
-            async def connected() -> bool:
-                return ingest.connected
+                async def connected() -> bool:
+                    return ingest.connected
 
-            await eventually(connected, "the ingest is connected")
-            good = make_alert(device_id=SMOKE["id"])
-            topic = edge_topic("e1", EdgeChannel.ALERT)
-            await edge.publish(topic, poison.model_dump_json(), qos=1)
-            await edge.publish(topic, good.model_dump_json(), qos=1)
-            await acked(edge, poison.id, good.id)
-        assert [a.id for a in store.cases.list_alerts()] == [good.id]
-        assert ingest.counters["rejected.unstorable"] == 1
+                await eventually(connected, "the ingest is connected")
+                good = make_alert(device_id=SMOKE["id"])
+                topic = edge_topic("e1", EdgeChannel.ALERT)
+                await edge.publish(topic, poison.model_dump_json(), qos=1)
+                await edge.publish(topic, good.model_dump_json(), qos=1)
+                await acked(edge, poison.id, good.id)
+            assert [a.id for a in store.cases.list_alerts()] == [good.id]
+            assert ingest.counters["rejected.unstorable"] == 1
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         engine.dispose()

@@ -8,7 +8,6 @@ missing one. An admin (every site) still sees both sites.
 import asyncio
 import base64
 import hashlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,16 +20,13 @@ from devices.camera import EvidenceImage, EvidenceVariant
 from devices.kinds import AlertKind, Severity
 from devices.messages import TelemetryPoint
 from devices.payloads import Readings
-from hub.app import create_app
-from hub.auth.repository import AuthStore
-from hub.auth.rules import Role, new_secret
 from hub.evidence.repository import EvidenceStore
-from hub.settings import HubSettings
 from hub.store import HubStore
 from hub.telemetry.history import ReadingHistory
-from tests.hub.conftest import FakeClock
+from tests.hub.conftest import FakeClock, hub_app
 from tests.hub.factories import T0, alert_id, make_alert
-from tests.hub.http import api_client
+from tests.hub.http import ok
+from tests.hub.sites import put_site
 
 API = "/api/v1"
 DEVICES = (
@@ -55,47 +51,21 @@ WINDOW = {
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> FastAPI:
     """Return a hub app on a fresh database, without MQTT, on a clock standing after T0."""
-    settings = HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False)
-    return create_app(settings, clock=FakeClock(T0 + timedelta(minutes=10)))
-
-
-async def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json() if response.content else None
+    return hub_app(database_url, tmp_path, FakeClock(T0 + timedelta(minutes=10)))
 
 
 @pytest.fixture
-async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def admin(client: httpx.AsyncClient) -> httpx.AsyncClient:
     """Two sites, each with an edge, a grid and the devices of ``DEVICES``."""
-    async with api_client(app) as client:
-        for site, edge, building in (
-            ("lanyuan", "edge-lan", "Building 3"),
-            ("meiyuan", "edge-mei", "Building 9"),
-        ):
-            body = {"id": site, "name": site.title(), "edge_ids": [edge]}
-            await ok(await client.put(f"{API}/sites/{site}", json=body))
-            grid = {"id": f"g-{site}", "site_id": site, "name": building, "places": [building]}
-            await ok(await client.put(f"{API}/grids/g-{site}", json=grid))
-        for device in DEVICES:
-            edge = "edge-lan" if str(device["id"]).startswith("lan") else "edge-mei"
-            await ok(await client.post(f"{API}/devices", json={**device, "edge_id": edge}), 201)
-        yield client
-
-
-@pytest.fixture
-async def operator(app: FastAPI, admin: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
-    """An operator's client scoped to Meiyuan (the admin fixture has set the app up)."""
-    auth: AuthStore = app.state.auth_store
-    token = new_secret()
-    await asyncio.to_thread(
-        auth.issue_api_token, token, "op-mei", Role.OPERATOR, sites=frozenset({"meiyuan"})
-    )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://hub.test",
-        headers={"authorization": f"Bearer {token}"},
-    ) as client:
-        yield client
+    for site, edge, building in (
+        ("lanyuan", "edge-lan", "Building 3"),
+        ("meiyuan", "edge-mei", "Building 9"),
+    ):
+        await put_site(client, site, edge, building)
+    for device in DEVICES:
+        edge = "edge-lan" if str(device["id"]).startswith("lan") else "edge-mei"
+        await ok(await client.post(f"{API}/devices", json={**device, "edge_id": edge}), 201)
+    return client
 
 
 def raise_alert(app: FastAPI, device_id: str, kind: AlertKind = AlertKind.SMOKE) -> str:

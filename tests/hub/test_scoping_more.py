@@ -1,8 +1,7 @@
 """Site scoping beyond cases and devices: households, silences, the roster, door access and
 the audit trail. An operator of Meiyuan faces the records of Lanyuan; an admin sees both."""
 
-import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,7 @@ from fastapi import FastAPI
 from devices.access import AccessEventKind, AccessRecord
 from devices.kinds import AlertKind, Severity
 from hub.access.repository import AccessStore
-from hub.app import create_app
-from hub.auth.repository import AuthStore
-from hub.auth.rules import ForbiddenError, Role, new_secret
+from hub.auth.rules import ForbiddenError
 from hub.auth.scoping import (
     PlacedDevice,
     SiteMap,
@@ -28,12 +25,12 @@ from hub.auth.scoping import (
 )
 from hub.residents.rules import token_hash
 from hub.roster.rules import Grid, Site
-from hub.settings import HubSettings
 from hub.silences.rules import SilenceScope
 from hub.store import HubStore
-from tests.hub.conftest import FakeClock
+from tests.hub.conftest import FakeClock, hub_app
 from tests.hub.factories import T0, make_alert
-from tests.hub.http import api_client
+from tests.hub.http import ok
+from tests.hub.sites import put_site
 
 API = "/api/v1"
 LAN_SMOKE = {
@@ -65,48 +62,22 @@ MEI_SOS_2 = {"id": "mei-sos-2", "kind": "sos_button", "location": "Building 9/Un
 @pytest.fixture
 def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
     """Return a hub app on a fresh database, without MQTT, on a clock standing at T0."""
-    settings = HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False)
-    return create_app(settings, clock=clock)
-
-
-async def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json() if response.content else None
+    return hub_app(database_url, tmp_path, clock)
 
 
 @pytest.fixture
-async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def admin(client: httpx.AsyncClient) -> httpx.AsyncClient:
     """Two sites, each with an edge, a grid, a responder and devices."""
-    async with api_client(app) as client:
-        for site, edge, building, worker in (
-            ("lanyuan", "edge-lan", "Building 3", "wang"),
-            ("meiyuan", "edge-mei", "Building 9", "zhao"),
-        ):
-            body = {"id": site, "name": site.title(), "edge_ids": [edge]}
-            await ok(await client.put(f"{API}/sites/{site}", json=body))
-            grid = {"id": f"g-{site}", "site_id": site, "name": building, "places": [building]}
-            await ok(await client.put(f"{API}/grids/g-{site}", json=grid))
-            responder = {"id": worker, "site_id": site, "name": worker, "role": "grid_worker"}
-            await ok(await client.put(f"{API}/responders/{worker}", json=responder))
-        for device in (LAN_SMOKE, LAN_SOS, LAN_LEAK, LAN_IN_MEI, MEI_SMOKE, MEI_SOS, MEI_SOS_2):
-            await ok(await client.post(f"{API}/devices", json=device), 201)
-        yield client
-
-
-@pytest.fixture
-async def operator(app: FastAPI, admin: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
-    """An operator's client scoped to Meiyuan (the admin fixture has set the app up)."""
-    auth: AuthStore = app.state.auth_store
-    token = new_secret()
-    await asyncio.to_thread(
-        auth.issue_api_token, token, "op-mei", Role.OPERATOR, sites=frozenset({"meiyuan"})
-    )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://hub.test",
-        headers={"authorization": f"Bearer {token}"},
-    ) as client:
-        yield client
+    for site, edge, building, worker in (
+        ("lanyuan", "edge-lan", "Building 3", "wang"),
+        ("meiyuan", "edge-mei", "Building 9", "zhao"),
+    ):
+        await put_site(client, site, edge, building)
+        responder = {"id": worker, "site_id": site, "name": worker, "role": "grid_worker"}
+        await ok(await client.put(f"{API}/responders/{worker}", json=responder))
+    for device in (LAN_SMOKE, LAN_SOS, LAN_LEAK, LAN_IN_MEI, MEI_SMOKE, MEI_SOS, MEI_SOS_2):
+        await ok(await client.post(f"{API}/devices", json=device), 201)
+    return client
 
 
 # --- households --------------------------------------------------------------------------
@@ -315,7 +286,7 @@ async def test_door_access_is_scoped(
         )
         made[edge] = {"group": group, "person": person, "credential": credential}
     store: AccessStore = app.state.access_store
-    store.ingest_log(
+    store.log.ingest_log(
         [
             AccessRecord(
                 id=f"log-{edge}",

@@ -1,6 +1,5 @@
 """Silences: the pure cover rule, then the repository and the API on SQLite and PostgreSQL."""
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,13 +9,10 @@ import pytest
 from fastapi import FastAPI
 
 from devices.kinds import AlertKind, DeviceKind, Severity
-from hub.app import create_app
-from hub.settings import HubSettings
 from hub.silences.rules import Silence, SilencedAlert, SilenceScope, covers, is_active, silencing
 from hub.store import HubStore
-from tests.hub.conftest import FakeClock
+from tests.hub.conftest import FakeClock, hub_app
 from tests.hub.factories import T0, make_alert, make_device
-from tests.hub.http import api_client
 
 UNIT = "Building 3/Floor 12/Unit 1201"
 
@@ -125,16 +121,16 @@ def test_a_drill_records_and_audits_alerts_but_opens_no_case(
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
-    settings = HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False)
-    return create_app(settings, clock=clock)
+    """Return a hub app on a fresh database, without MQTT, on the fake clock."""
+    return hub_app(database_url, tmp_path, clock)
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(app) as client:
-        device = {"id": "b3-1201-smoke", "kind": "smoke", "location": UNIT, "edge_id": "e1"}
-        assert (await client.post("/api/v1/devices", json=device)).status_code == 201
-        yield client
+async def client(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Return the admin's client of the app, with a smoke detector registered."""
+    device = {"id": "b3-1201-smoke", "kind": "smoke", "location": UNIT, "edge_id": "e1"}
+    assert (await client.post("/api/v1/devices", json=device)).status_code == 201
+    return client
 
 
 async def test_silences_over_http(client: httpx.AsyncClient, clock: FakeClock) -> None:

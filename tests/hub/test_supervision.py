@@ -111,6 +111,15 @@ def press(store: HubStore, clock: FakeClock) -> int:
     return opened.id
 
 
+def staff(store: HubStore, *responders: tuple[str, ResponderRole]) -> None:
+    """Put Lanyuan, its grid over building 3, these responders and the SOS button in the store."""
+    store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
+    store.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
+    for rid, role in responders:
+        store.roster.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
+    store.fleet.register_device(SOS)
+
+
 def escalations(store: HubStore, case_id: int) -> list[str | None]:
     events = store.cases.get_case(case_id).events
     return [e.note for e in events if e.action is CaseEventAction.ESCALATED]
@@ -158,15 +167,12 @@ def test_an_acknowledged_sos_never_escalates(store: HubStore, clock: FakeClock) 
 
 
 def test_a_responder_who_does_not_answer_is_replaced(store: HubStore, clock: FakeClock) -> None:
-    store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
-    store.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
-    for rid, role in (
+    staff(
+        store,
         ("wang", ResponderRole.GRID_WORKER),
         ("li", ResponderRole.SECURITY),
         ("zhou", ResponderRole.SECURITY),
-    ):
-        store.roster.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
-    store.fleet.register_device(SOS)
+    )
     case_id = press(store, clock)
     assert [m.responder for m in store.cases.get_case(case_id).team] == ["wang", "li"]
     store.cases.act(case_id, CaseAction.ACKNOWLEDGE, actor="operator")
@@ -193,11 +199,7 @@ def test_a_responder_who_does_not_answer_is_replaced(store: HubStore, clock: Fak
 
 
 def test_a_case_nobody_answers_escalates(store: HubStore, clock: FakeClock) -> None:
-    store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
-    store.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
-    for rid, role in (("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY)):
-        store.roster.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
-    store.fleet.register_device(SOS)
+    staff(store, ("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY))
     case_id = press(store, clock)
     store.cases.act(case_id, CaseAction.ACKNOWLEDGE, actor="operator")
     [escalated] = store.deadlines.fire_due_timers(clock.advance(120))
@@ -271,11 +273,7 @@ async def test_the_supervisor_publishes_what_changed(store: HubStore, clock: Fak
 
 
 def test_a_member_named_again_gets_a_fresh_deadline(store: HubStore, clock: FakeClock) -> None:
-    store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
-    store.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
-    for rid, role in (("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY)):
-        store.roster.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
-    store.fleet.register_device(SOS)
+    staff(store, ("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY))
     case_id = press(store, clock)  # both asked to accept within 2 min
     store.cases.act(case_id, CaseAction.ACKNOWLEDGE, actor="operator")
     clock.advance(60)

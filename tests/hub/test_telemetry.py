@@ -1,5 +1,6 @@
 """Telemetry off the ingest path: the bounded buffer, line protocol, the batch worker, history."""
 
+import functools
 import http.server
 import threading
 import time
@@ -9,8 +10,8 @@ import pytest
 from sqlalchemy import Engine
 
 from devices.messages import TelemetryBatch, TelemetryPoint
+from devices.mqtt_link import Backoff
 from devices.payloads import Readings
-from hub.ingest.link import ReconnectBackoff
 from hub.telemetry.history import ReadingHistory, history_rows, incident_window
 from hub.telemetry.writer import (
     BatchWorker,
@@ -40,9 +41,9 @@ def batch(*points: TelemetryPoint, edge_id: str = "e1") -> TelemetryBatch:
     return TelemetryBatch(edge_id=edge_id, points=list(points))
 
 
-def fast_backoff() -> ReconnectBackoff:
+def fast_backoff() -> Backoff:
     """Return a backoff of a few milliseconds, so retries happen within a test."""
-    return ReconnectBackoff(initial=0.01, maximum=0.02, rng=lambda: 1.0)
+    return Backoff(initial=0.01, maximum=0.02, rng=lambda: 1.0)
 
 
 def wait_for(check: object, timeout: float = 5.0) -> None:
@@ -108,6 +109,11 @@ class FlakyServer:
         self.accepted: list[int] = []
         self.attempts = 0
         self.lock = threading.Lock()
+        # Give it its sizes (and a backoff) to make a batch worker that writes here and retries
+        # while the server is down.
+        self.worker = functools.partial(
+            BatchWorker[int], "t", self.flush, retry_on=(TelemetryWriteError,)
+        )
 
     def flush(self, items: list[int]) -> None:
         """Accept the items, or raise while down."""
@@ -120,14 +126,7 @@ class FlakyServer:
 
 def test_the_worker_writes_in_batches_from_its_own_thread() -> None:
     server = FlakyServer()
-    worker: BatchWorker[int] = BatchWorker(
-        "t",
-        server.flush,
-        batch_size=10,
-        flush_seconds=0.05,
-        capacity=1000,
-        retry_on=(TelemetryWriteError,),
-    )
+    worker = server.worker(batch_size=10, flush_seconds=0.05, capacity=1000)
     worker.start()
     try:
         worker.submit(range(25))
@@ -144,15 +143,7 @@ def test_the_worker_writes_in_batches_from_its_own_thread() -> None:
 def test_while_the_server_is_down_the_buffer_stays_bounded_then_retried_batches_arrive() -> None:
     server = FlakyServer()
     server.down = True
-    worker: BatchWorker[int] = BatchWorker(
-        "t",
-        server.flush,
-        batch_size=10,
-        flush_seconds=0.01,
-        capacity=50,
-        retry_on=(TelemetryWriteError,),
-        backoff=fast_backoff(),
-    )
+    worker = server.worker(batch_size=10, flush_seconds=0.01, capacity=50, backoff=fast_backoff())
     worker.start()
     try:
         # Handing over never waits for the dead server: these return while every write fails.
@@ -174,14 +165,8 @@ def test_while_the_server_is_down_the_buffer_stays_bounded_then_retried_batches_
 def test_stopping_with_a_dead_server_counts_what_was_not_written() -> None:
     server = FlakyServer()
     server.down = True
-    worker: BatchWorker[int] = BatchWorker(
-        "t",
-        server.flush,
-        batch_size=100,
-        flush_seconds=10.0,
-        capacity=1000,
-        retry_on=(TelemetryWriteError,),
-        backoff=fast_backoff(),
+    worker = server.worker(
+        batch_size=100, flush_seconds=10.0, capacity=1000, backoff=fast_backoff()
     )
     worker.start()
     worker.submit(range(30))

@@ -24,14 +24,15 @@ import httpx
 import pytest
 
 from devices.messages import TelemetryBatch, TelemetryPoint
+from devices.mqtt_link import Backoff
 from devices.payloads import Readings
+from devices.registry import Device
 from devices.topics import EdgeChannel, edge_topic
 from hub.app import create_app
-from hub.ingest.link import ReconnectBackoff
 from hub.settings import HubSettings
 from hub.telemetry.writer import InfluxLineWriter, TelemetryForwarder
 from linli.brokers import MosquittoProcess, free_port
-from tests.conftest import missing
+from tests.conftest import missing, serving
 from tests.hub.factories import make_alert, make_device, make_status
 from tests.hub.http import api_client
 
@@ -118,12 +119,9 @@ class VictoriaMetrics:
 @pytest.fixture
 def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
     """Start a private VictoriaMetrics for one test."""
-    if VictoriaMetrics.executable() is None:
-        missing("victoria-metrics (Debian package victoria-metrics)")
-    server = VictoriaMetrics(tmp_path / "vm")
-    server.start()
-    yield server
-    server.stop()
+    yield from serving(
+        VictoriaMetrics(tmp_path / "vm"), "victoria-metrics (Debian package victoria-metrics)"
+    )
 
 
 def recent_batch(count: int, *, device_id: str = "b2-co", edge_id: str = "e1") -> TelemetryBatch:
@@ -152,7 +150,7 @@ def forwarder_for(
         batch_size=batch_size,
         flush_seconds=0.05,
         capacity=capacity,
-        backoff=ReconnectBackoff(initial=0.05, maximum=0.2),
+        backoff=Backoff(initial=0.05, maximum=0.2),
     )
 
 
@@ -242,6 +240,17 @@ async def publish(port: int, topic: str, payload: str) -> None:
         await c.publish(topic, payload, qos=1)
 
 
+async def publish_inventory(port: int, *devices: Device) -> None:
+    """Publish edge e1's online status listing ``devices``, as it does on connecting."""
+    status = make_status(devices=list(devices))
+    await publish(port, edge_topic("e1", EdgeChannel.STATUS), status.model_dump_json())
+
+
+async def publish_telemetry(port: int, batch: TelemetryBatch) -> None:
+    """Publish a telemetry batch of edge e1."""
+    await publish(port, edge_topic("e1", EdgeChannel.TELEMETRY), batch.model_dump_json())
+
+
 def hub_settings(tmp_path: Path, broker: MosquittoProcess, influx_url: str) -> HubSettings:
     """Return settings of a hub writing telemetry to ``influx_url``."""
     return HubSettings(
@@ -261,16 +270,8 @@ async def test_the_hub_writes_every_reading_and_keeps_recent_history(
     settings = hub_settings(tmp_path, mosquitto, victoria.url)
     device = make_device("b2-co", location="Building 2/Floor 5/Unit 502")
     async with running_hub(settings) as http:
-        await publish(
-            mosquitto.port,
-            edge_topic("e1", EdgeChannel.STATUS),
-            make_status(devices=[device]).model_dump_json(),
-        )
-        await publish(
-            mosquitto.port,
-            edge_topic("e1", EdgeChannel.TELEMETRY),
-            recent_batch(50).model_dump_json(),
-        )
+        await publish_inventory(mosquitto.port, device)
+        await publish_telemetry(mosquitto.port, recent_batch(50))
 
         # The writer may flush the batch in parts and the server shows what it has so far:
         # wait for all fifty, then check they are exactly the readings sent.
@@ -301,17 +302,9 @@ async def test_a_dead_telemetry_server_never_slows_alert_ingest(
     settings = hub_settings(tmp_path, mosquitto, f"http://127.0.0.1:{free_port()}")
     device = make_device("b2-co", location="Building 2/Floor 5/Unit 502")
     async with running_hub(settings) as http:
-        await publish(
-            mosquitto.port,
-            edge_topic("e1", EdgeChannel.STATUS),
-            make_status(devices=[device]).model_dump_json(),
-        )
+        await publish_inventory(mosquitto.port, device)
         for _ in range(3):
-            await publish(
-                mosquitto.port,
-                edge_topic("e1", EdgeChannel.TELEMETRY),
-                recent_batch(400).model_dump_json(),
-            )
+            await publish_telemetry(mosquitto.port, recent_batch(400))
         alert = make_alert(device_id="b2-co", ts=datetime.now(UTC))
         await publish(mosquitto.port, edge_topic("e1", EdgeChannel.ALERT), alert.model_dump_json())
         await eventually(http, lambda cases: cases["items"], "/api/v1/cases")

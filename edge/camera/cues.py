@@ -1,0 +1,135 @@
+"""What the camera analytics report, and the image helpers every cue shares.
+
+``Cue`` and ``FrameFindings`` are the analytics' output; ``Box`` is a rectangle in the
+analysed frame's pixels. The helpers (masks, boxes, centroids) are used by several cues
+(tamper, fire, smoke, people, zones), so they live here rather than in one cue's module.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from devices.kinds import AlertKind
+
+Frame = npt.NDArray[Any]
+"""A BGR frame, height × width × 3, 8 bits per channel."""
+Gray = npt.NDArray[Any]
+"""A single-channel 8-bit image."""
+FloatImage = npt.NDArray[np.float32]
+BoolMask = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A rectangle in the analysed frame's pixels."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def center(self) -> tuple[float, float]:
+        """Return the centre point."""
+        return self.x + self.w / 2, self.y + self.h / 2
+
+    def area(self) -> int:
+        """Return the area in pixels."""
+        return self.w * self.h
+
+    def intersection(self, other: "Box") -> int:
+        """Return the area shared with ``other``."""
+        w = min(self.x + self.w, other.x + other.w) - max(self.x, other.x)
+        h = min(self.y + self.h, other.y + other.h) - max(self.y, other.y)
+        return max(0, w) * max(0, h)
+
+    def scaled(self, factor: float) -> "Box":
+        """Return the box in a frame ``factor`` times as wide."""
+        return Box(*(round(v * factor) for v in (self.x, self.y, self.w, self.h)))
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """One thing a frame shows, for one alert kind and zone (None: the whole frame)."""
+
+    kind: AlertKind
+    zone: str | None
+    confidence: float
+    rule: str
+    box: Box | None = None
+    values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameFindings:
+    """The cues active in one frame, and the measures behind them."""
+
+    cues: tuple[Cue, ...]
+    global_change: bool = False
+    measures: dict[str, float] = field(default_factory=dict)
+
+
+def polygon_mask(polygon: list[tuple[float, float]], width: int, height: int) -> BoolMask:
+    """Return the pixels of a polygon given in fractions of the frame."""
+    points = np.array(
+        [[round(x * (width - 1)), round(y * (height - 1))] for x, y in polygon], dtype=np.int32
+    )
+    canvas = np.zeros((height, width), dtype=np.uint8)
+    cv2.fillPoly(canvas, [points], 255)
+    return canvas > 0
+
+
+def largest_box(mask: BoolMask) -> Box | None:
+    """Return the box of the largest 8-connected blob of ``mask``."""
+    count, _labels, stats, _ = cv2.connectedComponentsWithStats(
+        mask.astype(np.uint8), connectivity=8
+    )
+    if count <= 1:
+        return None
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h, _area = (int(v) for v in stats[best])
+    return Box(x, y, w, h)
+
+
+def union_box(mask: BoolMask) -> Box | None:
+    """Return the box around every set pixel of ``mask``."""
+    points = cv2.findNonZero(mask.astype(np.uint8))
+    if points is None:
+        return None
+    x, y, w, h = cv2.boundingRect(points)
+    return Box(int(x), int(y), int(w), int(h))
+
+
+def crop(mask: BoolMask, box: Box) -> BoolMask:
+    """Return the part of ``mask`` inside ``box``."""
+    return mask[box.y : box.y + box.h, box.x : box.x + box.w]
+
+
+def coverage(mask: BoolMask, box: Box) -> float:
+    """Return the fraction of ``box`` that ``mask`` covers."""
+    region = crop(mask, box)
+    return float(region.mean()) if region.size else 0.0
+
+
+def blob_touching(mask: BoolMask, box: Box) -> Box | None:
+    """Return the box of the blob of ``mask`` that covers most of ``box``."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        mask.astype(np.uint8), connectivity=8
+    )
+    region = labels[box.y : box.y + box.h, box.x : box.x + box.w]
+    ids, counts = np.unique(region[region > 0], return_counts=True)
+    if ids.size == 0 or count <= 1:
+        return None
+    best = int(ids[int(np.argmax(counts))])
+    x, y, w, h, _area = (int(v) for v in stats[best])
+    return Box(x, y, w, h)
+
+
+def resize_mask(mask: BoolMask, width: int, height: int) -> BoolMask:
+    """Return ``mask`` at another size (nearest neighbour)."""
+    resized = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+    result: BoolMask = resized.astype(bool)
+    return result

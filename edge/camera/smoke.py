@@ -1,0 +1,244 @@
+"""Smoke: grey, low-saturation regions that veil the scene or churn in place, and rise.
+
+Two cues, each a window of samples:
+
+- ``grey_textureless_motion``: moving, unsaturated, texture-free pixels that differ only a
+  little from the background reference (smoke is translucent: it veils, where a grey coat
+  hides), persisting for seconds and growing.
+- ``grey_churn_in_place``: unsaturated pixels, light *or dark* grey, whose brightness keeps
+  churning a little (temporal std 4-30 grey levels over 2 s) and roughly (it flickers from
+  sample to sample rather than stepping once), at the same place in most samples of 4 s, over
+  a blob of at least 2 % of the frame. Light smoke drifting against a bright sky is too faint
+  and too slow for the motion model, but it never stops churning in place.
+
+Texture churn is not smoke: shimmering water, leaves or rain churn too, but their glints are
+new in every sample (uncorrelated from one 200 ms sample to the next: roughness ≈ √2, where
+smoke evolves continuously), and they keep fine texture. A churning blob counts only if its
+roughness is smoke's, and it is diffuse (low spatial contrast, as smoke veils what is behind
+it) or its content moves upward (phase correlation of the blob between samples).
+"""
+
+import itertools
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+
+import cv2
+import numpy as np
+
+from devices.kinds import AlertKind
+from edge.camera.cues import BoolMask, Box, Cue, FloatImage, Frame, Gray, largest_box, resize_mask
+
+SMOKE_WINDOW_S = 4.0
+SMOKE_MIN_SHARE = 0.75
+SMOKE_MAX_DIFFERENCE = 60.0
+"""Grey levels a smoke-veiled pixel differs from the reference at most (smoke is translucent;
+dark smoke over a mid-grey scene differs by ~40-50)."""
+SMOKE_MIN_GROWTH = 1.15
+"""Median veiled area in the window's second half over its first half."""
+SMOKE_CHURN_SCALE = 0.25
+"""The churn measure runs on a quarter-size frame: cheap, and compression noise averages out."""
+SMOKE_CHURN_SAMPLES = 10
+"""Samples (2 s at 5 fps) over which each pixel's brightness churn (temporal std) is taken."""
+SMOKE_CHURN_HISTORY = 20
+"""Samples (4 s at 5 fps) over which churn must persist at the same pixel."""
+SMOKE_CHURN_MIN_STD = 4.0
+SMOKE_CHURN_MAX_STD = 30.0
+"""Smoke churns faintly: more than compression noise, less than a walker's edges."""
+SMOKE_CHURN_MIN_VALUE = 40
+"""Darkest grey that may be smoke (a black plume against the sky is still above this)."""
+SMOKE_CHURN_MAX_SATURATION = 40
+SMOKE_CHURN_PERSISTENCE = 0.7
+"""Share of the history's samples in which a pixel churned."""
+SMOKE_CHURN_MIN_SHARE = 0.02
+"""Persistently churning blob as a share of the analysed frame (FURG smoke 2-4.5 %; the people
+clip at most 1.1 %, and 0.2 % once the roughness is required too)."""
+SMOKE_CHURN_MIN_ROUGHNESS = 1.1
+SMOKE_CHURN_MAX_ROUGHNESS = 1.36
+"""Median roughness (RMS sample-to-sample change over temporal std) of a churning blob.
+Someone passing steps once or twice (0.5-1.0); smoke evolves continuously (FURG 1.07-1.35);
+glints on water are new every 200 ms, uncorrelated noise, whose roughness is √2 ≈ 1.41."""
+SMOKE_MAX_TEXTURE = 8.0
+"""Median spatial contrast (3×3 std, quarter size) of a diffuse blob; water ripples are rougher."""
+SMOKE_MIN_RISE_PX = 0.25
+"""Median upward shift per sample (quarter-size pixels) of a rising blob's content."""
+
+
+def grey_texture_free(frame: Frame, gray: Gray) -> BoolMask:
+    """Return the pixels that look like smoke: unsaturated, dark to light grey, no texture."""
+    hsv = cv2.cvtColor(frame, cv2.COLOR_BGR2HSV)
+    sat = hsv[:, :, 1]
+    val = hsv[:, :, 2]
+    f = gray.astype(np.float32)
+    mean = cv2.blur(f, (7, 7))
+    local_var = cv2.blur(f * f, (7, 7)) - mean * mean
+    mask: BoolMask = (sat < 45) & (val > 30) & (val < 235) & (local_var < 60.0)
+    return mask
+
+
+@dataclass(frozen=True, slots=True)
+class _Sample:
+    ts: datetime
+    active: bool
+    area: float
+
+
+class SmokeWatch:
+    """The smoke cues of one camera; feed every sample in time order."""
+
+    def __init__(self, valid: BoolMask) -> None:
+        self._valid = valid
+        self._small_valid: BoolMask | None = None
+        self._veil: deque[_Sample] = deque()
+        self._values: deque[FloatImage] = deque(maxlen=SMOKE_CHURN_SAMPLES)
+        self._masks: deque[BoolMask] = deque(maxlen=SMOKE_CHURN_HISTORY)
+
+    def forget(self) -> None:
+        """Drop the short histories (a light switch: the next samples are judged afresh)."""
+        self._veil.clear()
+        self._values.clear()
+        self._masks.clear()
+
+    def judge(
+        self,
+        frame: Frame,
+        gray: Gray,
+        motion: BoolMask,
+        difference: FloatImage | None,
+        ts: datetime,
+        measures: dict[str, float],
+    ) -> Cue | None:
+        """Return the smoke cue of one sample, if any."""
+        candidates = grey_texture_free(frame, gray) & motion
+        if difference is not None:
+            # Smoke is thin: it veils the background (a small difference), where a grey coat
+            # hides it (a large one).
+            candidates &= difference < SMOKE_MAX_DIFFERENCE
+        churn = self._churn(frame, measures)
+        min_px = max(60, round(candidates.size * 0.002))
+        count = int(candidates.sum())
+        active = count >= min_px
+        measures["smoke_px"] = float(count)
+        self._veil.append(_Sample(ts, active, float(count)))
+        while (ts - self._veil[0].ts).total_seconds() > SMOKE_WINDOW_S:
+            self._veil.popleft()
+        span = (self._veil[-1].ts - self._veil[0].ts).total_seconds()
+        if not active or span < SMOKE_WINDOW_S * 0.75:
+            return churn
+        share = sum(w.active for w in self._veil) / len(self._veil)
+        areas = [w.area for w in self._veil]
+        half = len(areas) // 2
+        growth = float(np.median(areas[half:])) / max(1.0, float(np.median(areas[:half])))
+        measures["smoke_growth"] = growth
+        # Smoke spreads: the veiled area grows over the window, where a passer-by's does not.
+        if share < SMOKE_MIN_SHARE or growth < SMOKE_MIN_GROWTH:
+            return churn
+        return Cue(
+            AlertKind.CAMERA_SMOKE,
+            None,
+            round(min(1.0, 0.3 + 0.6 * share), 3),
+            "grey_textureless_motion",
+            largest_box(candidates),
+            {"smoke_share": round(share, 3), "smoke_px": float(count)},
+        )
+
+    def _churn(self, frame: Frame, measures: dict[str, float]) -> Cue | None:
+        small = cv2.resize(
+            frame, None, fx=SMOKE_CHURN_SCALE, fy=SMOKE_CHURN_SCALE, interpolation=cv2.INTER_AREA
+        )
+        hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+        if self._small_valid is None or self._small_valid.shape != hsv.shape[:2]:
+            self._small_valid = resize_mask(self._valid, small.shape[1], small.shape[0])
+        valid = self._small_valid
+        value = hsv[:, :, 2].astype(np.float32)
+        self._values.append(value)
+        if len(self._values) < SMOKE_CHURN_SAMPLES:
+            return None
+        values = np.stack(self._values)
+        spread = np.std(values, axis=0)
+        churning = (
+            (hsv[:, :, 1] < SMOKE_CHURN_MAX_SATURATION)
+            & (hsv[:, :, 2] > SMOKE_CHURN_MIN_VALUE)
+            & (spread > SMOKE_CHURN_MIN_STD)
+            & (spread < SMOKE_CHURN_MAX_STD)
+            & valid
+        )
+        self._masks.append(churning)
+        if len(self._masks) < SMOKE_CHURN_HISTORY:
+            return None
+        persistent = np.mean(np.stack(self._masks), axis=0) >= SMOKE_CHURN_PERSISTENCE
+        persistent = cv2.morphologyEx(
+            persistent.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)
+        ).astype(bool)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(
+            persistent.astype(np.uint8), connectivity=8
+        )
+        if count <= 1:
+            return None
+        best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        x, y, w, h, area = (int(v) for v in stats[best])
+        share = area / max(1, int(valid.sum()))
+        measures["churn_share"] = share
+        if share < SMOKE_CHURN_MIN_SHARE:
+            return None
+        blob = labels == best
+        # Roughness: how much of the spread is sample-to-sample change. Smoke flickers (≈1.2
+        # on FURG); someone passing makes a step or two (the people clip's blobs: 0.5-1.0).
+        step = np.sqrt(np.mean(np.diff(values[:, blob], axis=0) ** 2, axis=0))
+        roughness = float(np.median(step / np.maximum(spread[blob], 1e-3)))
+        texture = _texture(
+            frame, Box(x, y, w, h).scaled(1 / SMOKE_CHURN_SCALE), blob[y : y + h, x : x + w]
+        )
+        rise = _rise(values[:, y : y + h, x : x + w])
+        measures.update(churn_roughness=roughness, churn_texture=texture, churn_rise=rise)
+        if not SMOKE_CHURN_MIN_ROUGHNESS <= roughness <= SMOKE_CHURN_MAX_ROUGHNESS:
+            return None
+        diffuse = texture <= SMOKE_MAX_TEXTURE
+        rising = rise >= SMOKE_MIN_RISE_PX
+        if not (diffuse or rising):
+            return None
+        scale = 1 / SMOKE_CHURN_SCALE
+        return Cue(
+            AlertKind.CAMERA_SMOKE,
+            None,
+            round(min(1.0, 0.3 + 10 * share + 0.1 * (diffuse + rising)), 3),
+            "grey_churn_in_place",
+            Box(x, y, w, h).scaled(scale),
+            {
+                "churn_share": round(share, 4),
+                "churn_roughness": round(roughness, 3),
+                "churn_texture": round(texture, 2),
+                "churn_rise_px": round(rise, 2),
+            },
+        )
+
+
+def _texture(frame: Frame, box: Box, blob: BoolMask) -> float:
+    """Return the median fine contrast (3×3 grey std, half size) inside a blob.
+
+    Taken at half size because ripples and glints on water are a few pixels across: the
+    quarter-size churn image has averaged them away, smoke has none at any size.
+    """
+    region = frame[box.y : box.y + box.h, box.x : box.x + box.w]
+    if region.size == 0:
+        return 0.0
+    half = cv2.resize(region, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(half, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    mean = cv2.blur(gray, (3, 3))
+    spread = np.sqrt(np.maximum(cv2.blur(gray * gray, (3, 3)) - mean * mean, 0.0))
+    inside = resize_mask(blob, gray.shape[1], gray.shape[0])
+    return float(np.median(spread[inside])) if inside.any() else 0.0
+
+
+def _rise(stack: FloatImage) -> float:
+    """Return the median upward shift per sample of a region's content (positive: rising)."""
+    if stack.shape[1] < 8 or stack.shape[2] < 8:
+        return 0.0
+    window = np.asarray(cv2.createHanningWindow(stack.shape[2:0:-1], cv2.CV_32F))
+    shifts = []
+    for before, after in itertools.pairwise(stack):
+        (_sx, sy), response = cv2.phaseCorrelate(
+            np.ascontiguousarray(before), np.ascontiguousarray(after), window
+        )
+        shifts.append(-sy if response > 0.05 else 0.0)
+    return float(np.median(shifts))

@@ -1,0 +1,143 @@
+"""The repository of door access sites and their doors; each public method is one transaction."""
+
+import secrets
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from devices.access import DoorConfig
+from hub.access.rules import check_timezone, reader_taken
+from hub.access.versions import lock_site, resync
+from hub.access.views import DoorView, SiteView, site_view
+from hub.errors import InvalidInputError, NotFoundError
+from hub.persistence.tables import AccessDoorRow, AccessSiteRow
+from hub.persistence.transactions import Database
+
+Q = TypeVar("Q", bound=Select[Any])
+
+
+def of_sites(
+    query: Q,
+    column: InstrumentedAttribute[str],
+    edge_id: str | None = None,
+    edge_ids: frozenset[str] | None = None,
+) -> Q:
+    """Return ``query`` limited to one site (``edge_id``) and to ``edge_ids``, if given."""
+    if edge_id is not None:
+        query = query.where(column == edge_id)
+    if edge_ids is not None:
+        query = query.where(column.in_(sorted(edge_ids)))
+    return query
+
+
+class SiteRepository:
+    """Reads and writes sites' door access settings and their doors."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create_site(self, edge_id: str, name: str, timezone: str) -> SiteView:
+        """Create a site's door access, with a fresh random hash key."""
+        timezone = _valid_timezone(timezone)
+        with self._db.writing() as session:
+            if session.get(AccessSiteRow, edge_id) is not None:
+                raise InvalidInputError(f"site {edge_id} already exists")
+            row = AccessSiteRow(
+                edge_id=edge_id,
+                name=name,
+                timezone=timezone,
+                hash_key=secrets.token_hex(32),
+                version=0,
+                created_at=self._db.clock(),
+            )
+            session.add(row)
+            session.flush()
+            resync(session, edge_id)
+            return site_view(row)
+
+    def update_site(self, edge_id: str, name: str, timezone: str) -> SiteView:
+        """Change a site's name and time zone."""
+        timezone = _valid_timezone(timezone)
+        with self._db.writing() as session:
+            row = lock_site(session, edge_id)
+            row.name, row.timezone = name, timezone
+            resync(session, edge_id)
+            return site_view(row)
+
+    def list_sites(self, *, edge_ids: frozenset[str] | None = None) -> list[SiteView]:
+        """Return every site with door access (only of ``edge_ids``, if given)."""
+        query = of_sites(
+            select(AccessSiteRow).order_by(AccessSiteRow.edge_id),
+            AccessSiteRow.edge_id,
+            edge_ids=edge_ids,
+        )
+        with self._db.reading() as session:
+            return [site_view(r) for r in session.scalars(query)]
+
+    def put_door(self, edge_id: str, door: DoorConfig) -> tuple[DoorView, bool]:
+        """Create or replace a door of a site; return it and whether it was created."""
+        with self._db.writing() as session:
+            lock_site(session, edge_id)
+            row = session.get(AccessDoorRow, door.id)
+            created = row is None
+            if row is None:
+                row = AccessDoorRow(id=door.id, edge_id=edge_id, config={})
+                session.add(row)
+            elif row.edge_id != edge_id:
+                raise InvalidInputError(f"door {door.id} belongs to site {row.edge_id}")
+            others = session.scalars(
+                select(AccessDoorRow).where(
+                    AccessDoorRow.edge_id == edge_id, AccessDoorRow.id != door.id
+                )
+            )
+            taken_by = reader_taken(door, (DoorConfig.model_validate(o.config) for o in others))
+            if taken_by is not None:
+                raise InvalidInputError(f"a reader of door {door.id} belongs to {taken_by}")
+            row.config = door.model_dump(mode="json")
+            session.flush()
+            resync(session, edge_id)
+            return DoorView(edge_id=edge_id, door=door), created
+
+    def delete_door(self, door_id: str) -> None:
+        """Delete a door (groups keep its id, which then opens nothing)."""
+        with self._db.writing() as session:
+            row = session.get(AccessDoorRow, door_id)
+            if row is None:
+                raise NotFoundError(f"no door {door_id}")
+            edge_id = row.edge_id
+            lock_site(session, edge_id)
+            session.delete(row)
+            session.flush()
+            resync(session, edge_id)
+
+    def list_doors(
+        self, edge_id: str | None = None, *, edge_ids: frozenset[str] | None = None
+    ) -> list[DoorView]:
+        """Return the doors, of one site or all (only of ``edge_ids``, if given)."""
+        query = of_sites(
+            select(AccessDoorRow).order_by(AccessDoorRow.id),
+            AccessDoorRow.edge_id,
+            edge_id,
+            edge_ids,
+        )
+        with self._db.reading() as session:
+            return [
+                DoorView(edge_id=r.edge_id, door=DoorConfig.model_validate(r.config))
+                for r in session.scalars(query)
+            ]
+
+    def edge_of_door(self, door_id: str) -> str:
+        """Return the edge of a door's site."""
+        with self._db.reading() as session:
+            row = session.get(AccessDoorRow, door_id)
+            if row is None:
+                raise NotFoundError(f"no door {door_id}")
+            return row.edge_id
+
+
+def _valid_timezone(name: str) -> str:
+    try:
+        return check_timezone(name)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from exc

@@ -1,0 +1,23 @@
+"""Tasks a test runs beside itself: started for a block, cancelled and awaited when it ends."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@contextlib.asynccontextmanager
+async def running(work: Coroutine[Any, Any, T]) -> AsyncIterator["asyncio.Task[T]"]:
+    """Run ``work`` as a task for the block; then cancel it and wait until it has ended.
+
+    A task that failed meanwhile raises its error here, so a test does not pass over it.
+    """
+    task = asyncio.create_task(work)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
