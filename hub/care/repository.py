@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind, DeviceKind, Severity
+from hub.audit.chain import AuditAction, AuditRecord
 from hub.care.rules import CareCheck, CareFacts, CareStatus, Sensor, WakingHours, check_activity
 from hub.care.rules import is_activity as sign_of_life
 from hub.care.views import CareSettings, CareView, Contact
@@ -33,7 +34,7 @@ from hub.persistence.tables import (
     ReadingHistoryRow,
     SiteRow,
 )
-from hub.persistence.transactions import Database
+from hub.persistence.transactions import Database, audit
 from hub.residents.repository import buttons, household_device_id, household_sites_in
 from hub.residents.rules import web_device_id
 
@@ -125,6 +126,22 @@ class CareRepository:
                 CareDeviceRow(device_id=d, household_id=household_id)
                 for d in sorted(set(settings.device_ids))
             )
+            audit(
+                session,
+                AuditRecord(
+                    ts=now,
+                    action=AuditAction.CARE_CHANGED,
+                    actor=actor,
+                    detail={
+                        "household_id": household_id,
+                        "enabled": row.enabled,
+                        "consent_by": row.consent_by,
+                        "contacts": len(settings.contacts),
+                        "device_ids": sorted(set(settings.device_ids)),
+                        "quiet_minutes": row.quiet_minutes,
+                    },
+                ),
+            )
             session.flush()
             logger.info("household %s care %s", household_id, "on" if row.enabled else "off")
             return self._view(session, row, now)
@@ -138,6 +155,11 @@ class CareRepository:
                 raise NotFoundError(f"household {household_id} is not flagged for care")
             row.away_until = until
             row.updated_at, row.updated_by = now, actor
+            detail = {"household_id": household_id, "away_until": until and until.isoformat()}
+            audit(
+                session,
+                AuditRecord(ts=now, action=AuditAction.CARE_CHANGED, actor=actor, detail=detail),
+            )
             session.flush()
             return self._view(session, row, now)
 

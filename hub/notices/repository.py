@@ -4,12 +4,13 @@ read receipts, and what operators and households see of them."""
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.audit.chain import AuditAction, AuditRecord
 from hub.errors import NotFoundError
 from hub.notices.rules import URGENT, Home, NoticeCategory, NoticeScope, audience
 from hub.notices.views import HouseholdNotice, NewNotice, NoticeView, Receipt
 from hub.persistence.community import NoticeRecipientRow, NoticeRow
 from hub.persistence.tables import HouseholdRow
-from hub.persistence.transactions import Database, clean
+from hub.persistence.transactions import Database, audit, clean
 from hub.residents.repository import household_sites_in
 
 
@@ -54,6 +55,20 @@ class NoticeRepository:
             session.flush()
             session.add_all(
                 NoticeRecipientRow(notice_id=row.id, household_id=h, read_at=None) for h in chosen
+            )
+            audit(
+                session,
+                AuditRecord(
+                    ts=now,
+                    action=AuditAction.NOTICE_SENT,
+                    actor=actor,
+                    detail={
+                        "notice_id": row.id,
+                        "category": row.category,
+                        "scope": row.scope,
+                        "households": chosen,
+                    },
+                ),
             )
             session.flush()
             return _operator_view(session, row)
@@ -106,6 +121,15 @@ class NoticeRepository:
                 raise NotFoundError(f"notice {notice_id} does not exist")
             if receipt.read_at is None:
                 receipt.read_at = now
+                audit(
+                    session,
+                    AuditRecord(
+                        ts=now,
+                        action=AuditAction.NOTICE_READ,
+                        actor=f"household-{household_id}",
+                        detail={"notice_id": notice_id, "household_id": household_id},
+                    ),
+                )
             row = session.get_one(NoticeRow, notice_id)
             session.flush()
             return _household_view(row, receipt.read_at)

@@ -57,3 +57,6 @@ async def test_a_household_is_flagged_for_care_and_goes_away(
     assert away.status_code == 200
     listed = (await client.get("/api/v1/care")).json()["items"]
     assert [c["household_id"] for c in listed] == [household["id"]]
+    trail = (await client.get("/api/v1/audit", params={"limit": 1000})).json()["items"]
+    changes = [e for e in trail if e["action"] == "care_changed"]
+    assert [e["detail"].get("consent_by") for e in changes] == ["Zhao Min (daughter)", None]

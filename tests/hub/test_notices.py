@@ -97,6 +97,11 @@ async def test_a_water_shutoff_is_read_by_some_households(
     assert li["id"] in [r["household_id"] for r in seen["receipts"]]
     listed = (await client.get("/api/v1/notices")).json()["items"]
     assert [n["id"] for n in listed] == [notice["id"]]
+    # Sent once, read once: both on the hash-chained trail, which still verifies.
+    trail = (await client.get("/api/v1/audit", params={"limit": 1000})).json()["items"]
+    actions = [e["action"] for e in trail]
+    assert (actions.count("notice_sent"), actions.count("notice_read")) == (1, 1)
+    assert (await client.get("/api/v1/audit/verify")).json()["intact"] is True
 
 
 async def test_an_evacuation_comes_first_on_the_page(client: httpx.AsyncClient) -> None:
