@@ -46,6 +46,7 @@ from hub.persistence.transactions import Clock, utc_now
 from hub.requests.inbound import router as gateway_router
 from hub.requests.resident import resident_requests_router
 from hub.requests.routes import router as requests_router
+from hub.requests.uploads import UploadLimit
 from hub.residents.page import resident_router
 from hub.residents.routes import router as households_router
 from hub.residents.rules import SosThrottle
@@ -157,6 +158,8 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         # docs) pass through to their own checks. A router added later is covered too.
         dependencies=[Depends(authorized)],
     )
+    # Residents' uploads are bounded before FastAPI spools a multipart form to disk.
+    app.add_middleware(UploadLimit)
     app.state.settings = settings
     app.state.clock = clock
     app.state.events = events

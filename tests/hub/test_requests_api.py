@@ -263,3 +263,39 @@ async def test_a_responder_updates_only_requests_on_their_team(
         )
         assert refused.status_code == 403
         assert (await other.post("/api/v1/requests", json={})).status_code == 403
+
+
+async def test_an_oversized_upload_is_refused_before_it_is_read(
+    client: httpx.AsyncClient,
+) -> None:
+    from hub.requests.uploads import MAX_UPLOAD_REQUEST
+
+    token = (await household(client, "Wang family"))["token"]
+    declared = await client.post(
+        f"/r/{token}/requests",
+        content=b"x",
+        headers={
+            "content-type": "multipart/form-data; boundary=b",
+            "content-length": str(MAX_UPLOAD_REQUEST + 1),
+        },
+    )
+    assert declared.status_code == 413
+    assert "too large" in declared.json()["detail"]
+
+    async def endless() -> Any:
+        # A well-formed form whose one photo never ends: the parser reads on until cut off.
+        yield (
+            b'--b\r\nContent-Disposition: form-data; name="photos"; filename="big.jpg"\r\n'
+            b"Content-Type: image/jpeg\r\n\r\n"
+        )
+        chunk = b"\0" * (1024 * 1024)
+        for _ in range(MAX_UPLOAD_REQUEST // len(chunk) + 2):
+            yield chunk
+
+    streamed = await client.post(
+        f"/r/{token}/requests",
+        content=endless(),
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
+    assert streamed.status_code == 413
+    assert (await client.get(f"/r/{token}/requests")).json()["items"] == []
