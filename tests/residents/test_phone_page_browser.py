@@ -185,6 +185,14 @@ def test_a_leak_reported_followed_and_rated_on_a_phone(
     expect(page.locator("#home")).to_be_hidden()
     page.locator("label.chip", has_text="维修").click()
     page.locator("textarea[name=text]").fill("卫生间天花板漏水，一直在滴")
+    # A file that is not a photo is refused with a message the resident can read.
+    not_a_photo = tmp_path / "scan.jpg"
+    not_a_photo.write_bytes(b"%PDF-1.4 a scanned letter")
+    page.locator("input[name=photos]").set_input_files([not_a_photo])
+    page.locator("#send").click()
+    expect(page.locator("#form-error")).to_contain_text("照片无法使用")
+    expect(page.locator("#form-error")).to_contain_text("photo 1: this file is not a photo")
+    page.screenshot(path=str(screenshots / "2a-photo-refused.png"))
     page.locator("input[name=photos]").set_input_files(
         [photo(tmp_path / "a.jpg", (90, 120, 160)), photo(tmp_path / "b.jpg", (150, 110, 80))]
     )

@@ -16,6 +16,7 @@
       rate: "评价一下", comment: "说几句（可选）", not_fixed: "问题没有解决",
       submit_rating: "提交评价", thanks: "谢谢您的评价", too_many: "最多3张照片",
       need_text: "请简单描述问题", sent: "已提交，正在派单", failed: "提交失败：",
+      bad_photo: "照片无法使用，请重新拍照（JPEG、PNG），每张不超过10MB。",
       sos_none: "按下按钮求助", sos_received: "已收到", sos_case_opened: "已立案",
       sos_acknowledged: "有人正在赶来", sos_resolved: "已处理", high: "优先处理",
       notice: "通知", unread: "未读", general: "通知", water_shutoff: "停水",
@@ -38,6 +39,7 @@
       submit_rating: "Send rating", thanks: "Thank you for your rating",
       too_many: "At most 3 photos", need_text: "Please describe the problem",
       sent: "Sent: being dispatched", failed: "Could not send: ",
+      bad_photo: "A photo could not be used: take it again (JPEG or PNG, up to 10 MB).",
       sos_none: "Press the button for help", sos_received: "Received",
       sos_case_opened: "Case opened", sos_acknowledged: "Someone is coming",
       sos_resolved: "Resolved", high: "High priority", notice: "Notice", unread: "New",
@@ -315,7 +317,9 @@
       $("send").disabled = false;
       if (!res.ok) {
         return res.json().then(function (e) {
-          fail(t("failed") + (typeof e.detail === "string" ? e.detail : res.status));
+          var detail = typeof e.detail === "string" ? e.detail : String(res.status);
+          var photo = res.status === 413 || /^photo|photos/.test(detail);
+          fail(photo ? t("bad_photo") + " (" + detail + ")" : t("failed") + detail);
         });
       }
       return res.json().then(function (created) {
