@@ -34,6 +34,7 @@ from devices.kinds import DeviceKind
 from devices.registry import Device
 from devices.topics import DeviceChannel, device_topic
 from linli.brokers import MosquittoProcess
+from linli.progress import counted
 from tests.e2e.stack import Stack, wait_until
 
 
@@ -118,9 +119,17 @@ def measure(
     count: int,
 ) -> Figures:
     collector.arm(count)
-    start = publish()
-    if not collector.done.wait(timeout=600):
-        raise SystemExit(f"{name}: only {len(collector.latencies)} of {count} arrived")
+    with counted(name, count) as progress:
+        published = threading.Thread(target=lambda: starts.append(publish()), daemon=True)
+        starts: list[float] = []
+        published.start()
+        deadline = time.monotonic() + 600
+        while not collector.done.wait(timeout=0.2):
+            progress.update(progress.task_ids[0], completed=len(collector.latencies))
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{name}: only {len(collector.latencies)} of {count} arrived")
+        published.join()
+    start = starts[0]
     return Figures(name, count, collector.last - start, list(collector.latencies))
 
 

@@ -1,7 +1,7 @@
 """Decode an MQTT message from the local broker into observations, whatever its format.
 
-This is the one entry point the edge calls for every device message: native Linli topics and
-Zigbee2MQTT alike end up as the same ``Observation`` values.
+This is the one entry point the edge calls for every device message: native Linli topics,
+Zigbee2MQTT, Tasmota and Shelly alike end up as the same ``Observation`` values.
 """
 
 import json
@@ -10,9 +10,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from devices.errors import DeviceInputError, PayloadError
+from devices.kinds import DeviceKind
+from devices.lenient import json_object
 from devices.observations import (
     AvailabilityChange,
     Decoded,
+    DeviceAddress,
     DeviceEvent,
     NativeAddress,
     Observation,
@@ -26,11 +29,16 @@ from devices.payloads import (
     Readings,
     StatePayload,
 )
+from devices.shelly import decode_shelly
+from devices.tasmota import KindOf, decode_tasmota
 from devices.topics import (
     Z2M_DEFAULT_BASE,
     DeviceChannel,
     DeviceTopic,
+    IgnoredTopic,
     NativeTopic,
+    ShellyTopic,
+    TasmotaTopic,
     ZigbeeBridgeTopic,
     ZigbeeTopic,
     parse_device_topic,
@@ -72,11 +80,38 @@ def decode(
 def decode_payload(
     parsed: DeviceTopic, payload: bytes, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
 ) -> Decoded | None:
-    """Decode one message whose topic is parsed already (see ``decode``)."""
-    if isinstance(parsed, ZigbeeBridgeTopic):
-        return None
+    """Decode one message whose topic is parsed already (see ``decode``).
+
+    Raise ``PayloadError`` for a message that speaks for several devices (a Tasmota Zigbee
+    bridge's ``ZbReceived`` may): ``decode_all`` reads those.
+    """
+    decoded = decode_all(parsed, payload, max_bytes=max_bytes)
+    if len(decoded) > 1:
+        raise PayloadError("the message speaks for several devices", reason="several_devices")
+    return decoded[0] if decoded else None
+
+
+def _no_kind(_: DeviceAddress) -> DeviceKind | None:
+    return None
+
+
+def decode_all(
+    parsed: DeviceTopic,
+    payload: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    kind_of: KindOf = _no_kind,
+) -> tuple[Decoded, ...]:
+    """Decode one message into what it says of each device it speaks for (usually one).
+
+    ``kind_of`` tells the kind of the device registered at an address: a Tasmota Zigbee
+    bridge may send only an IAS zone's alarm bit, which means a leak for a water sensor and
+    smoke for a smoke detector. Return ``()`` for topics that carry no device observation.
+    """
+    if isinstance(parsed, ZigbeeBridgeTopic | IgnoredTopic):
+        return ()
     if isinstance(parsed, NativeTopic) and parsed.channel is DeviceChannel.SET:
-        return None
+        return ()
     if len(payload) > max_bytes:
         raise OversizedPayloadError(
             f"payload of {len(payload)} bytes exceeds the {max_bytes}-byte limit"
@@ -87,12 +122,16 @@ def decode_payload(
         raise PayloadError("payload is not UTF-8") from exc
     match parsed:
         case NativeTopic(device_id, channel):
-            return Decoded(NativeAddress(device_id), _decode_native(channel, text))
+            return (Decoded(NativeAddress(device_id), _decode_native(channel, text)),)
         case ZigbeeTopic(name, DeviceChannel.AVAILABILITY):
             online = decode_zigbee_availability(text, _maybe_json(text))
-            return Decoded(ZigbeeAddress(name), (AvailabilityChange(online),))
+            return (Decoded(ZigbeeAddress(name), (AvailabilityChange(online),)),)
         case ZigbeeTopic(name, _):
-            return Decoded(ZigbeeAddress(name), decode_zigbee_state(_json_object(text)))
+            return (Decoded(ZigbeeAddress(name), decode_zigbee_state(json_object(text))),)
+        case TasmotaTopic():
+            return decode_tasmota(parsed, text, kind_of)
+        case ShellyTopic():
+            return decode_shelly(parsed, text)
     raise AssertionError(f"unhandled topic {parsed!r}")  # pragma: no cover
 
 
@@ -139,7 +178,7 @@ def _decode_native(channel: DeviceChannel, text: str) -> tuple[Observation, ...]
             return (AvailabilityChange(Availability(text.strip()) is Availability.ONLINE),)
         except ValueError as exc:
             raise PayloadError(f"availability {text[:40]!r} is neither online nor offline") from exc
-    data = _json_object(text)
+    data = json_object(text)
     try:
         if channel is DeviceChannel.STATE:
             state = StatePayload.model_validate(data)
@@ -158,13 +197,3 @@ def _maybe_json(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return None
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise PayloadError(f"payload is not valid JSON: {exc}", reason="malformed_json") from exc
-    if not isinstance(data, dict):
-        raise PayloadError("payload must be a JSON object", reason="not_an_object")
-    return data

@@ -46,7 +46,27 @@ class ZigbeeAddress:
     friendly_name: str
 
 
-DeviceAddress = NativeAddress | ZigbeeAddress
+@dataclass(frozen=True, slots=True)
+class TasmotaAddress:
+    """A device reached through Tasmota: its ``%topic%``, or a Zigbee device behind it.
+
+    ``zigbee`` lists the names a Tasmota Zigbee bridge gives the device, best first: its
+    friendly name (``ZbName``) and its short address (``0xABCD``); empty for the Tasmota
+    device itself.
+    """
+
+    topic: str
+    zigbee: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ShellyAddress:
+    """A Shelly device, by its id (``shellyflood-445566``, ``shellyplusht-c049ef8bc088``)."""
+
+    shelly_id: str
+
+
+DeviceAddress = NativeAddress | ZigbeeAddress | TasmotaAddress | ShellyAddress
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +75,13 @@ class Decoded:
 
     address: DeviceAddress
     observations: tuple[Observation, ...]
+
+
+def describe(address: DeviceAddress) -> str:
+    """Return how a log line names the device at ``address``."""
+    match address:
+        case NativeAddress(name) | ZigbeeAddress(name) | ShellyAddress(name):
+            return name
+        case TasmotaAddress(topic, zigbee):
+            return f"{topic}/{zigbee[0]}" if zigbee else topic
+    raise AssertionError(f"unhandled address {address!r}")  # pragma: no cover

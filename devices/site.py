@@ -16,6 +16,12 @@ Example::
     kind = "sos_button"
     location = "Building 3/Floor 12/Unit 1201"
     zigbee_name = "b3 1201 sos"        # reached through Zigbee2MQTT under this friendly name
+
+    [[devices]]
+    id = "bike-basement-leak"
+    kind = "water_leak"
+    location = "Building 3/Basement"
+    shelly_id = "shellyflood-445566"   # a Shelly (or tasmota_topic = "<topic>" for Tasmota)
 """
 
 import tomllib
@@ -26,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from devices.camera import CameraConfig
 from devices.detection_config import SiteDetection
-from devices.registry import Device, Identifier
+from devices.registry import BRIDGE_FIELDS, Device, Identifier
 
 
 class SiteInfo(BaseModel):
@@ -53,11 +59,12 @@ class SiteFile(BaseModel):
     @model_validator(mode="after")
     def _unique_devices(self) -> Self:
         ids = [d.id for d in self.devices]
-        names = [d.zigbee_name for d in self.devices if d.zigbee_name]
         if len(ids) != len(set(ids)):
             raise ValueError("device ids in a site file must be unique")
-        if len(names) != len(set(names)):
-            raise ValueError("zigbee_name values in a site file must be unique")
+        for field in BRIDGE_FIELDS:
+            names = [getattr(d, field) for d in self.devices if getattr(d, field)]
+            if len(names) != len(set(names)):
+                raise ValueError(f"{field} values in a site file must be unique")
         return self
 
     @classmethod

@@ -8,6 +8,16 @@ Device side (the edge's local broker)::
     linli/dev/<device_id>/set           commands to the device, published by the edge
     zigbee2mqtt/<friendly_name>         Zigbee2MQTT devices as they are
     zigbee2mqtt/<friendly_name>/availability
+    tele/<tasmota_topic>/SENSOR         Tasmota readings (and its Zigbee bridge's ZbReceived)
+    tele/<tasmota_topic>/<short>/SENSOR Tasmota Zigbee bridge, one topic per device (SetOption89)
+    tele/<tasmota_topic>/LWT            Online | Offline (retained)
+    stat/<tasmota_topic>/STATUS8|10     Tasmota sensor status ({"StatusSNS": ...})
+    shellies/<shelly_id>/sensor/<name>  Shelly Gen1: one plain-text value per topic
+    shellies/<shelly_id>/input_event/<n>  Shelly Gen1 button: {"event": "S", ...}
+    shellies/<shelly_id>/online         Shelly Gen1: true | false (retained)
+    <prefix>/events/rpc                 Shelly Gen2+: NotifyStatus / NotifyEvent (JSON-RPC)
+    <prefix>/status/<component:id>      Shelly Gen2+: one component's status
+    <prefix>/online                     Shelly Gen2+: true | false
 
 Uplink (the hub's broker)::
 
@@ -26,6 +36,7 @@ Uplink (the hub's broker)::
     linli/hub/status                hub, retained, HubStatus (last will: offline)
 """
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -36,6 +47,8 @@ DEVICE_ROOT = "linli/dev"
 EDGE_ROOT = "linli/edge"
 HUB_STATUS_TOPIC = "linli/hub/status"
 Z2M_DEFAULT_BASE = "zigbee2mqtt"
+TASMOTA_PREFIXES = ("tele", "stat")
+SHELLY_GEN1_ROOT = "shellies"
 
 
 class DeviceChannel(StrEnum):
@@ -104,7 +117,61 @@ class CredentialTopic:
     reader_id: str
 
 
-DeviceTopic = NativeTopic | ZigbeeTopic | ZigbeeBridgeTopic
+class TasmotaChannel(StrEnum):
+    """What a Tasmota topic carries, as far as Linli reads it."""
+
+    SENSOR = "SENSOR"
+    """``tele/<topic>/SENSOR`` (also ``RESULT``), ``stat/<topic>/STATUS8``/``STATUS10``."""
+    LWT = "LWT"
+
+
+@dataclass(frozen=True, slots=True)
+class TasmotaTopic:
+    """A parsed Tasmota topic (default FullTopic ``%prefix%/%topic%/``).
+
+    ``short_address`` is set on a Zigbee bridge's per-device topic (``SetOption89 1``):
+    ``tele/<topic>/<short>/SENSOR``, normalised to ``0xABCD``.
+    """
+
+    topic: str
+    channel: TasmotaChannel
+    short_address: str | None = None
+
+
+class ShellyChannel(StrEnum):
+    """What a Shelly topic carries."""
+
+    SENSOR = "sensor"
+    """Gen1 ``shellies/<id>/sensor/<name>``: one plain-text value."""
+    INPUT_EVENT = "input_event"
+    """Gen1 ``shellies/<id>/input_event/<n>``: a button's push."""
+    ONLINE = "online"
+    """Gen1 and Gen2+ ``.../online``: ``true`` or ``false``."""
+    RPC = "rpc"
+    """Gen2+ ``<prefix>/events/rpc``: JSON-RPC notifications; the id is the message's ``src``."""
+    STATUS = "status"
+    """Gen2+ ``<prefix>/status/<component:id>``: one component's status."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShellyTopic:
+    """A parsed Shelly topic: the id its prefix names, and the value's name where it has one."""
+
+    shelly_id: str
+    channel: ShellyChannel
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredTopic:
+    """A Tasmota or Shelly topic that carries no reading (state, info, commands, announces)."""
+
+    path: str
+
+
+DeviceTopic = (
+    NativeTopic | ZigbeeTopic | ZigbeeBridgeTopic | TasmotaTopic | ShellyTopic | IgnoredTopic
+)
 LocalTopic = DeviceTopic | CredentialTopic
 """Any topic an edge reads on its local broker."""
 
@@ -131,7 +198,30 @@ def edge_topic(edge_id: str, channel: EdgeChannel) -> str:
 
 def device_subscriptions(*, z2m_base: str = Z2M_DEFAULT_BASE) -> list[str]:
     """Return the filters an edge subscribes to on its local broker."""
-    return [f"{DEVICE_ROOT}/+/+", f"{z2m_base}/#"]
+    return [
+        f"{DEVICE_ROOT}/+/+",
+        f"{z2m_base}/#",
+        *(f"{prefix}/#" for prefix in TASMOTA_PREFIXES),
+        f"{SHELLY_GEN1_ROOT}/#",
+        "+/events/rpc",
+        "+/status/+",
+        "+/online",
+    ]
+
+
+def tasmota_topic(topic: str, channel: TasmotaChannel = TasmotaChannel.SENSOR) -> str:
+    """Build the topic on which a Tasmota device publishes its readings or its LWT."""
+    return f"tele/{topic}/{channel}"
+
+
+def shelly_gen1_topic(shelly_id: str, *levels: str) -> str:
+    """Build a Shelly Gen1 topic, e.g. ``shelly_gen1_topic(id, "sensor", "flood")``."""
+    return "/".join((SHELLY_GEN1_ROOT, shelly_id, *levels))
+
+
+def shelly_rpc_topic(prefix: str) -> str:
+    """Build the topic on which a Shelly Gen2+ device publishes its notifications."""
+    return f"{prefix}/events/rpc"
 
 
 def hub_subscriptions() -> list[str]:
@@ -215,7 +305,50 @@ def parse_device_topic(topic: str, *, z2m_base: str = Z2M_DEFAULT_BASE) -> Devic
         if rest.endswith("/availability"):
             return ZigbeeTopic(rest.removesuffix("/availability"), DeviceChannel.AVAILABILITY)
         return ZigbeeTopic(rest, DeviceChannel.STATE)
-    raise TopicError(f"topic {topic!r} is outside the device topic scheme")
+    parsed = _parse_tasmota_topic(topic) or _parse_shelly_topic(topic)
+    if parsed is None:
+        raise TopicError(f"topic {topic!r} is outside the device topic scheme")
+    return parsed
+
+
+_TASMOTA_SENSOR_LEAVES = frozenset({"SENSOR", "RESULT", "STATUS8", "STATUS10"})
+_SHORT_ADDRESS = re.compile(r"(?:0x)?([0-9A-Fa-f]{4})")
+_SHELLY_COMPONENT = re.compile(r"[a-z][a-z0-9_]*:[0-9]+")
+
+
+def _parse_tasmota_topic(topic: str) -> DeviceTopic | None:
+    levels = topic.split("/")
+    if levels[0] not in TASMOTA_PREFIXES or len(levels) < 3 or not all(levels[1:]):
+        return None
+    device, leaf = levels[1], levels[-1]
+    if len(levels) == 3 and leaf == TasmotaChannel.LWT and levels[0] == "tele":
+        return TasmotaTopic(device, TasmotaChannel.LWT)
+    if len(levels) == 3 and leaf in _TASMOTA_SENSOR_LEAVES:
+        return TasmotaTopic(device, TasmotaChannel.SENSOR)
+    if len(levels) == 4 and leaf == "SENSOR" and (short := _SHORT_ADDRESS.fullmatch(levels[2])):
+        return TasmotaTopic(device, TasmotaChannel.SENSOR, f"0x{short.group(1).upper()}")
+    return IgnoredTopic(topic)
+
+
+def _parse_shelly_topic(topic: str) -> DeviceTopic | None:
+    levels = topic.split("/")
+    if not all(levels):
+        return None
+    if levels[-2:] == ["events", "rpc"] and len(levels) in (3, 4):
+        return ShellyTopic(levels[-3], ShellyChannel.RPC)
+    if levels[0] == SHELLY_GEN1_ROOT:
+        if len(levels) == 3 and levels[2] == ShellyChannel.ONLINE:
+            return ShellyTopic(levels[1], ShellyChannel.ONLINE)
+        if len(levels) == 4 and levels[2] in (ShellyChannel.SENSOR, ShellyChannel.INPUT_EVENT):
+            return ShellyTopic(levels[1], ShellyChannel(levels[2]), levels[3])
+        if len(levels) == 4 and levels[2] == "status" and _SHELLY_COMPONENT.fullmatch(levels[3]):
+            return ShellyTopic(levels[1], ShellyChannel.STATUS, levels[3])
+        return IgnoredTopic(topic)
+    if len(levels) == 2 and levels[1] == ShellyChannel.ONLINE:
+        return ShellyTopic(levels[0], ShellyChannel.ONLINE)
+    if len(levels) == 3 and levels[1] == "status" and _SHELLY_COMPONENT.fullmatch(levels[2]):
+        return ShellyTopic(levels[0], ShellyChannel.STATUS, levels[2])
+    return None
 
 
 def parse_local_topic(topic: str, *, z2m_base: str = Z2M_DEFAULT_BASE) -> LocalTopic:
@@ -236,6 +369,8 @@ def sender(parsed: LocalTopic) -> str:
     """Return the device id, reader id or Zigbee name a parsed topic names; '?' if none."""
     match parsed:
         case NativeTopic(device_id=name) | ZigbeeTopic(friendly_name=name):
+            return name
+        case TasmotaTopic(topic=name) | ShellyTopic(shelly_id=name):
             return name
         case CredentialTopic(reader_id=name):
             return name

@@ -14,14 +14,14 @@ Quirks handled here, all seen in real messages (shared/realdata/payloads):
 """
 
 import logging
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from devices.errors import PayloadError
+from devices.lenient import LenientNumber, LenientTime
 from devices.observations import DeviceEvent, Observation, StateUpdate
-from devices.payloads import ButtonEvent, Readings, parse_event_time
+from devices.payloads import ButtonEvent, Readings
 
 logger = logging.getLogger(__name__)
 
@@ -36,28 +36,6 @@ ACTION_EVENTS: dict[str, str] = {
     "long": ButtonEvent.LONG_PRESS,
     "hold": ButtonEvent.LONG_PRESS,
 }
-
-
-def _lenient_number(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise ValueError("a boolean is not a number")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        return float(value)
-    raise ValueError(f"{value!r} is not a number")
-
-
-def _lenient_time(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    return parse_event_time(value)
-
-
-LenientNumber = Annotated[float | None, BeforeValidator(_lenient_number)]
-LenientTime = Annotated[datetime | None, BeforeValidator(_lenient_time)]
 
 
 class ZigbeePayload(BaseModel):

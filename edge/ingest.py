@@ -23,11 +23,11 @@ from datetime import datetime
 
 import aiomqtt
 
-from devices.adapters import decode_announce, decode_payload
+from devices.adapters import decode_all, decode_announce
 from devices.errors import DeviceInputError, TopicError
 from devices.messages import CaseFeedback, FeedbackStage
 from devices.mqtt_link import Backoff, MqttEndpoint, MqttLink, ack, checkpoint, payload_bytes
-from devices.observations import NativeAddress
+from devices.observations import Decoded, NativeAddress, describe
 from devices.registry import Device
 from devices.topics import (
     CredentialTopic,
@@ -202,7 +202,9 @@ class DeviceIngest:
         self, parsed: DeviceTopic, topic: str, raw: bytes, received_at: datetime
     ) -> Rejected | None:
         try:
-            decoded = decode_payload(parsed, raw, max_bytes=self._max_payload_bytes)
+            messages = decode_all(
+                parsed, raw, max_bytes=self._max_payload_bytes, kind_of=self._directory.kind_of
+            )
         except DeviceInputError as exc:
             return Rejected(exc.reason, topic, sender(parsed), exc)
         except Exception as exc:
@@ -210,16 +212,28 @@ class DeviceIngest:
             # every redelivery would block every alarm behind it.
             logger.exception("decoding the message on %s failed", topic)
             return Rejected("internal_error", topic, sender(parsed), exc)
-        if decoded is None:
+        if not messages:
             # A Zigbee device (re)joining, for the SOS uncommanded-press rule; other bridge
             # messages, and announces of devices this edge does not serve, are ignored.
-            decoded = decode_announce(parsed, raw, max_bytes=self._max_payload_bytes)
-            if decoded is None or self._directory.resolve(decoded.address) is None:
+            announce = decode_announce(parsed, raw, max_bytes=self._max_payload_bytes)
+            if announce is None or self._directory.resolve(announce.address) is None:
                 self._count("messages_ignored", 1)
                 return None
+            messages = (announce,)
+        rejected: Rejected | None = None
+        # A Tasmota Zigbee bridge may speak for several devices in one message.
+        for decoded in messages:
+            rejected = await self._observe(parsed, topic, decoded, received_at) or rejected
+        return rejected
+
+    async def _observe(
+        self, parsed: DeviceTopic, topic: str, decoded: Decoded, received_at: datetime
+    ) -> Rejected | None:
         device = self._directory.resolve(decoded.address)
         if device is None:
-            return Rejected("unknown_device", topic, sender(parsed), "not registered at this edge")
+            return Rejected(
+                "unknown_device", topic, describe(decoded.address), "not registered at this edge"
+            )
         outcome = await self._detection.observe(device, decoded.observations, received_at, topic)
         if outcome.rejected is None:
             self._telemetry.add(device, decoded.observations, received_at)

@@ -35,6 +35,7 @@ from hub.console.routes import console_api_router, console_router
 from hub.errors import HubStartupError, IllegalTransitionError, InvalidInputError, NotFoundError
 from hub.evidence.routes import evidence_router
 from hub.fleet.routes import router as fleet_router
+from hub.http.docs import install_api_docs
 from hub.ingest.link import MqttIngest
 from hub.ingest.routes import router as health_router
 from hub.live.events import EventBus
@@ -157,9 +158,12 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         # hub.auth.required_permission names; other paths (resident page, console assets,
         # docs) pass through to their own checks. A router added later is covered too.
         dependencies=[Depends(authorized)],
+        docs_url=None,  # served with bundled assets, no CDN: hub.http.docs
+        redoc_url=None,
     )
     # Residents' uploads are bounded before FastAPI spools a multipart form to disk.
     app.add_middleware(UploadLimit)
+    install_api_docs(app)
     app.state.settings = settings
     app.state.clock = clock
     app.state.events = events
@@ -231,6 +235,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        # Whoever types the hub's address is an operator: the console (the API docs at /docs).
+        return RedirectResponse("/console/")
 
     return app

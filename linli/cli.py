@@ -21,6 +21,8 @@ from hub.auth.rules import new_secret
 from hub.errors import HubError
 from hub.settings import HubSettings
 from linli.accounts import token_app, user_app
+from linli.progress import simulation_progress
+from linli.status import status_command
 from simulators.scenarios import SCENARIOS
 from simulators.sites import sample_site_path
 
@@ -92,6 +94,12 @@ def demo(
     data_dir: DataDir = Path("linli-data"),
     site: Annotated[Path | None, typer.Option(help="Site file (default: the sample).")] = None,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    calm: Annotated[
+        bool,
+        typer.Option(
+            "--calm", help="The old pace: first incident after 2-5 min, then every 10-30 min."
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the whole stack on embedded defaults: broker, hub, one edge, simulators.
@@ -124,6 +132,7 @@ def demo(
         simulators=not no_simulators,
         site_file=site,
         speed=speed,
+        calm=calm,
         operator_token=operator_token,
     )
     _run_until_signalled(run_demo(options, on_ready=announce))
@@ -234,19 +243,23 @@ def simulate(
     _configure_logging(verbose)
     host, port = _split_address(mqtt, "--mqtt")
     site_file = SiteFile.load(site or sample_site_path())
-    _run_until_signalled(
-        run_scenario(
-            scenario,
-            site_file,
-            host=host,
-            port=port,
-            speed=speed,
-            rng_seed=seed,
-            duration_s=duration,
+    total = duration if duration is not None else SCENARIOS[scenario].duration_s
+    with simulation_progress(scenario, total) as report:
+        _run_until_signalled(
+            run_scenario(
+                scenario,
+                site_file,
+                host=host,
+                port=port,
+                speed=speed,
+                rng_seed=seed,
+                duration_s=duration,
+                on_step=report,
+            )
         )
-    )
 
 
+app.command("status")(status_command)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 

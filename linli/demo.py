@@ -1,8 +1,9 @@
 """``linli demo``: the whole stack in one process on embedded defaults.
 
 An in-process amqtt broker (any free port when 1883 is taken), the hub on SQLite under the
-data folder, one edge agent for the sample community, and simulators that keep its devices
-reporting and now and then raise an incident; the sample residents (households, a care
+data folder, one edge agent for the sample community (its door access set up through the
+hub's API: ``linli.demo_access``), and simulators that keep its devices reporting and raise
+an incident within seconds, then every few minutes; the sample residents (households, a care
 household, requests, a notice) are seeded once through the API and their phone pages' links
 written to ``<data_dir>/resident-links.txt``. Everything durable lives under ``data_dir``,
 so stopping and starting again loses nothing: the edge's outbox re-sends what the hub had
@@ -23,6 +24,8 @@ from edge.settings import EdgeSettings
 from hub.service import serve
 from hub.settings import HubSettings
 from linli.brokers import EmbeddedBroker, free_port, port_is_free
+from linli.demo_access import DemoAccessError, enrol_sample_access
+from simulators.clips import write_corridor_clip
 from simulators.residents import ResidentsFile, seed_residents
 from simulators.runner import run_scenario
 from simulators.sites import sample_residents_path, sample_roster_path, sample_site_path
@@ -43,6 +46,8 @@ class DemoOptions:
     host: str = "127.0.0.1"
     operator_token: str | None = None
     """Stored by the hub as an operator API token and the ``operator`` account's password."""
+    calm: bool = False
+    """The old pace: first incident after 2-5 min, then every 10-30 min (``demo_calm``)."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ async def run_demo(
     options: DemoOptions, *, on_ready: Callable[[DemoEndpoints], None] | None = None
 ) -> None:
     """Run the demo stack until cancelled, then stop every part cleanly."""
-    site_file = options.site_file or sample_site_path()
+    site_file = options.site_file or sample_site_with_camera(options.data_dir)
     site = SiteFile.load(site_file)
     http_port = options.http_port
     if http_port is None:
@@ -110,10 +115,19 @@ async def run_demo(
             group.create_task(serve(hub_settings, started=hub_started), name="hub")
             await hub_started.wait()
             group.create_task(EdgeAgent(edge_settings).run(), name="edge")
+            if options.site_file is None and options.operator_token is not None:
+                group.create_task(
+                    _sample_access(f"http://{options.host}:{http_port}", options, site),
+                    name="demo-access",
+                )
             if options.simulators:
                 group.create_task(
                     run_scenario(
-                        "demo", site, host=options.host, port=broker.port, speed=options.speed
+                        "demo_calm" if options.calm else "demo",
+                        site,
+                        host=options.host,
+                        port=broker.port,
+                        speed=options.speed,
                     ),
                     name="simulators",
                 )
@@ -135,3 +149,29 @@ async def run_demo(
                 )
     finally:
         await broker.stop()
+
+
+DEMO_CAMERA = "b3-f12-corridor-cam"
+
+
+def sample_site_with_camera(data_dir: Path) -> Path:
+    """Write the sample site file with its corridor camera replaying a synthetic clip."""
+    clip = write_corridor_clip(data_dir / "clips" / "corridor.avi")
+    site_file = data_dir / "sample-site.toml"
+    camera = (
+        f"\n[[cameras]]\ndevice = {DEMO_CAMERA!r}\nsource = {str(clip)!r}\n"
+        "loop = true\npace = true\nsmoke = false\n"
+    )
+    site_file.parent.mkdir(parents=True, exist_ok=True)
+    site_file.write_text(sample_site_path().read_text() + camera)
+    return site_file
+
+
+async def _sample_access(hub_url: str, options: DemoOptions, site: SiteFile) -> None:
+    """Set up the sample community's door access; a refusal is logged, the demo goes on."""
+    headers = {"authorization": f"Bearer {options.operator_token}"}
+    async with httpx.AsyncClient(base_url=hub_url, headers=headers, timeout=30) as client:
+        try:
+            await enrol_sample_access(client, site)
+        except (DemoAccessError, httpx.HTTPError) as exc:
+            logger.warning("the sample door access was not set up: %s", exc)

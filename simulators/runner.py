@@ -9,6 +9,7 @@ import asyncio
 import logging
 import math
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import aiomqtt
@@ -32,6 +33,7 @@ async def run_scenario(
     stop: asyncio.Event | None = None,
     epoch: datetime | None = None,
     client_id: str | None = None,
+    on_step: Callable[[float, int], None] | None = None,
 ) -> None:
     """Publish scenario ``name`` for ``site`` to ``host:port`` until it ends or is stopped.
 
@@ -40,7 +42,7 @@ async def run_scenario(
     (so a run publishes the same steps at any speed); ``stop`` ends the run when set. The run
     also ends when the scenario does. ``epoch`` is the wall-clock instant simulated time 0
     stands for in the payloads' timestamps (default: now); ``rng_seed`` makes the run
-    repeatable.
+    repeatable. ``on_step(at, published)`` is called after each publish (a progress display).
 
     Raise ``UnknownScenarioError`` for an unknown name, ``ValueError`` for a speed that is
     not positive, and ``aiomqtt.MqttError`` if the broker cannot be reached or goes away.
@@ -68,6 +70,8 @@ async def run_scenario(
                 break
             await client.publish(step.topic, step.payload, qos=1, retain=step.retain)
             published += 1
+            if on_step is not None:
+                on_step(step.at, published)
     logger.info("simulation %s ended after %d messages", name, published)
 
 

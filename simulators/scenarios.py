@@ -47,9 +47,32 @@ SIMULATION_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 BACKGROUND_REPORT_EVERY_S = 60.0
 LEAD_IN_S = 60.0
 LEAD_IN_REPORT_EVERY_S = 15.0
-DEMO_FIRST_INCIDENT_S = (120.0, 300.0)
-DEMO_INCIDENT_GAP_S = (600.0, 1_800.0)
 DEMO_BATTERY_REPLACED_AFTER_S = 1_800.0
+
+
+@dataclass(frozen=True)
+class DemoPace:
+    """How often the demo starts an incident, and which kinds may come first."""
+
+    first_incident_s: tuple[float, float]
+    gap_s: tuple[float, float]
+    first_kinds: frozenset[str] = frozenset()
+    """Incident kinds the first one is drawn from (empty: any)."""
+
+
+DEMO_BRISK = DemoPace(
+    first_incident_s=(6.0, 10.0),
+    gap_s=(90.0, 180.0),
+    # A press or a leak raises its alert at once; a fire or CO takes minutes to build up.
+    first_kinds=frozenset({"sos", "water_leak"}),
+)
+"""``linli demo``: a case on screen within seconds of starting, then one every few minutes."""
+
+DEMO_CALM = DemoPace(first_incident_s=(120.0, 300.0), gap_s=(600.0, 1_800.0))
+"""``linli demo --calm``: the first incident after 2-5 min, then every 10-30 min."""
+
+DEMO_FIRST_INCIDENT_S = DEMO_CALM.first_incident_s
+DEMO_INCIDENT_GAP_S = DEMO_CALM.gap_s
 
 Plan = Callable[[SiteFile, random.Random, datetime], Iterator[Step]]
 Cast = Callable[[SiteFile], tuple[Device, ...]]
@@ -309,7 +332,14 @@ _DEMO_INCIDENTS = (
 )
 
 
-def _demo(site: SiteFile, rng: random.Random, epoch: datetime) -> Iterator[Step]:
+def _demo_plan(pace: DemoPace) -> Plan:
+    def plan(site: SiteFile, rng: random.Random, epoch: datetime) -> Iterator[Step]:
+        return _demo(site, rng, epoch, pace)
+
+    return plan
+
+
+def _demo(site: SiteFile, rng: random.Random, epoch: datetime, pace: DemoPace) -> Iterator[Step]:
     sims = fleet(site.devices, rng, epoch=epoch)
     yield from _everyone_online(sims)
     schedule = _Background(sims, random.Random(rng.getrandbits(64)), BACKGROUND_REPORT_EVERY_S)
@@ -317,15 +347,17 @@ def _demo(site: SiteFile, rng: random.Random, epoch: datetime) -> Iterator[Step]
     busy_until: dict[str, float] = {}
     pending: list[tuple[float, int, Step]] = []
     sequence = 0
-    next_incident = plot.uniform(*DEMO_FIRST_INCIDENT_S)
+    next_incident = plot.uniform(*pace.first_incident_s)
+    kinds = pace.first_kinds
     while True:
         if pending and pending[0][0] <= min(schedule.next_at, next_incident):
             yield heapq.heappop(pending)[2]
         elif next_incident <= schedule.next_at:
-            for step in _demo_incident(sims, site, next_incident, plot, busy_until):
+            for step in _demo_incident(sims, site, next_incident, plot, busy_until, kinds):
                 heapq.heappush(pending, (step.at, sequence, step))
                 sequence += 1
-            next_incident += plot.uniform(*DEMO_INCIDENT_GAP_S)
+            next_incident += plot.uniform(*pace.gap_s)
+            kinds = frozenset()
         else:
             at, dev_id = schedule.pop()
             if busy_until.get(dev_id, -math.inf) < at:
@@ -338,10 +370,15 @@ def _demo_incident(
     start: float,
     rng: random.Random,
     busy_until: dict[str, float],
+    kinds: frozenset[str] = frozenset(),
 ) -> list[Step]:
-    """Start a random incident on random free devices; mark them busy while it lasts."""
+    """Start a random incident on random free devices; mark them busy while it lasts.
+
+    ``kinds`` limits the draw to those incident kinds, if the site has devices for them.
+    """
     free: dict[_DemoIncident, list[tuple[Device, ...]]] = {}
-    for incident in _DEMO_INCIDENTS:
+    allowed = [i for i in _DEMO_INCIDENTS if i.name in kinds and i.casts(site)] if kinds else []
+    for incident in allowed or _DEMO_INCIDENTS:
         casts = [
             cast
             for cast in incident.casts(site)
@@ -479,8 +516,16 @@ _ALL: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="demo",
+        description=(
+            "Background forever, an SOS or leak within seconds, then an incident every 1.5-3 min."
+        ),
+        plan=_demo_plan(DEMO_BRISK),
+        cast=_whole_site,
+    ),
+    Scenario(
+        name="demo_calm",
         description="Background forever, and every 10-30 min an incident on a random device.",
-        plan=_demo,
+        plan=_demo_plan(DEMO_CALM),
         cast=_whole_site,
     ),
     # Door access (issue 4): decided by edge.access, not edge.detection; the doors and the

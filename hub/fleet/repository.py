@@ -15,6 +15,7 @@ from devices.messages import DeviceRegistry, EdgeStatus, TelemetryBatch, Telemet
 from devices.registry import Device
 from hub.cases.rules import Resolution, nuisance_rate
 from hub.errors import NotFoundError
+from hub.fleet.rules import assign_edge, unserved_reason
 from hub.fleet.views import DeviceView, EdgeView
 from hub.persistence.tables import CaseMemberRow, CaseRow, DeviceRow, EdgeRow, SiteRow
 from hub.persistence.transactions import Database, clean, clean_or_none, upsert_insert
@@ -53,6 +54,8 @@ def upsert_device(session: Session, device: Device, now: datetime) -> DeviceChan
             location=device.location,
             edge_id=device.edge_id,
             zigbee_name=device.zigbee_name,
+            tasmota_topic=device.tasmota_topic,
+            shelly_id=device.shelly_id,
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["id"])
@@ -73,6 +76,8 @@ def upsert_device(session: Session, device: Device, now: datetime) -> DeviceChan
     row.location = device.location
     row.edge_id = device.edge_id
     row.zigbee_name = device.zigbee_name
+    row.tasmota_topic = device.tasmota_topic
+    row.shelly_id = device.shelly_id
     session.flush()
     logger.info("device %s re-registered (edge %s)", device.id, device.edge_id)
     return DeviceChange(device_view(row), created=False, changed=True, edges_affected=edges)
@@ -104,8 +109,28 @@ def _storable(device: Device) -> Device:
     )
 
 
-def device_view(row: DeviceRow, resolutions: dict[Resolution, int] | None = None) -> DeviceView:
-    """Return what the API shows of a device, with how its cases were resolved."""
+def reported_edges(session: Session) -> frozenset[str]:
+    """Return the edges that have ever reported to this hub."""
+    return frozenset(session.scalars(select(EdgeRow.id)))
+
+
+def known_edges(session: Session) -> frozenset[str]:
+    """Return the edges this hub knows: those that reported and those its sites name."""
+    named = (
+        edge for row in session.scalars(select(SiteRow)) for edge in site_from_row(row).edge_ids
+    )
+    return reported_edges(session) | frozenset(named)
+
+
+def device_view(
+    row: DeviceRow,
+    resolutions: dict[Resolution, int] | None = None,
+    reported: frozenset[str] | None = None,
+) -> DeviceView:
+    """Return what the API shows of a device, with how its cases were resolved.
+
+    With ``reported`` (the edges that have reported), it also says why no edge serves it.
+    """
     judged = resolutions or {}
     return DeviceView(
         id=row.id,
@@ -113,11 +138,14 @@ def device_view(row: DeviceRow, resolutions: dict[Resolution, int] | None = None
         location=row.location,
         edge_id=row.edge_id,
         zigbee_name=row.zigbee_name,
+        tasmota_topic=row.tasmota_topic,
+        shelly_id=row.shelly_id,
         created_at=row.created_at,
         last_seen=row.last_seen,
         last_readings=row.last_readings,
         case_resolutions=judged,
         nuisance_rate=nuisance_rate(judged),
+        unserved_reason=None if reported is None else unserved_reason(row.edge_id, reported),
     )
 
 
@@ -126,11 +154,20 @@ def _edge_view(row: EdgeRow) -> EdgeView:
 
 
 def _same_registration(row: DeviceRow, device: Device) -> bool:
-    return (row.kind, row.location, row.edge_id, row.zigbee_name) == (
+    return (
+        row.kind,
+        row.location,
+        row.edge_id,
+        row.zigbee_name,
+        row.tasmota_topic,
+        row.shelly_id,
+    ) == (
         device.kind.value,
         device.location,
         device.edge_id,
         device.zigbee_name,
+        device.tasmota_topic,
+        device.shelly_id,
     )
 
 
@@ -141,11 +178,25 @@ class FleetRepository:
         self._db = db
 
     def register_device(self, device: Device) -> DeviceChange:
-        """Create or update one device registration (the last registration wins)."""
+        """Create or update one device registration (the last registration wins).
+
+        Without ``edge_id`` (absent, not ``null``) the device keeps its edge, or goes to the
+        hub's only edge (``rules.assign_edge``); raise ``EdgeChoiceError`` if there are several.
+        """
         with self._db.writing() as session:
+            current = session.get(DeviceRow, device.id)
+            edge_id = assign_edge(
+                device.edge_id,
+                None if current is None else current.edge_id,
+                known_edges(session),
+                given="edge_id" in device.model_fields_set,
+            )
+            device = device.model_copy(update={"edge_id": edge_id})
             change = upsert_device(session, device, self._db.clock())
             row = session.get_one(DeviceRow, change.device.id)
-            view = device_view(row, resolutions(session, [row.id]).get(row.id))
+            view = device_view(
+                row, resolutions(session, [row.id]).get(row.id), reported_edges(session)
+            )
             return DeviceChange(view, change.created, change.changed, change.edges_affected)
 
     def upsert_devices(self, devices: Iterable[Device]) -> frozenset[str]:
@@ -178,7 +229,8 @@ class FleetRepository:
                 placed = load_site_map(session).device_sites()
                 rows = [r for r in rows if placed.get(r.id) in sites]
             judged = resolutions(session, None if edge_id is None else [r.id for r in rows])
-            return [device_view(row, judged.get(row.id)) for row in rows]
+            reported = reported_edges(session)
+            return [device_view(row, judged.get(row.id), reported) for row in rows]
 
     def get_device(self, device_id: str) -> DeviceView:
         """Return one device with its case resolutions and nuisance rate, or raise NotFoundError."""
@@ -186,7 +238,8 @@ class FleetRepository:
             row = session.get(DeviceRow, device_id)
             if row is None:
                 raise NotFoundError(f"device {device_id} is not registered")
-            return device_view(row, resolutions(session, [device_id]).get(device_id))
+            judged = resolutions(session, [device_id]).get(device_id)
+            return device_view(row, judged, reported_edges(session))
 
     def device_registry(self, edge_id: str) -> DeviceRegistry:
         """Return the DeviceRegistry to publish to one edge."""

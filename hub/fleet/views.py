@@ -19,6 +19,8 @@ class DeviceView(View):
     location: str
     edge_id: str | None
     zigbee_name: str | None
+    tasmota_topic: str | None = None
+    shelly_id: str | None = None
     created_at: AwareDatetime
     last_seen: AwareDatetime | None
     last_readings: dict[str, float | bool | str] | None
@@ -26,6 +28,9 @@ class DeviceView(View):
     """How the cases this device took part in were resolved (issue 6)."""
     nuisance_rate: float | None = None
     """Share of its judged cases that were false or nuisance alarms; None before any."""
+    unserved_reason: str | None = None
+    """Why no edge serves the device (none assigned, or its edge never reported); None if
+    one does. A device no edge serves is never heard."""
 
     def to_device(self) -> Device:
         """Return the registration alone, as sent to edges."""
@@ -35,6 +40,8 @@ class DeviceView(View):
             location=self.location,
             edge_id=self.edge_id,
             zigbee_name=self.zigbee_name,
+            tasmota_topic=self.tasmota_topic,
+            shelly_id=self.shelly_id,
         )
 
 

@@ -85,6 +85,8 @@ class DeviceRow(Base):
     location: Mapped[str] = mapped_column(String(LOCATION_LENGTH))
     edge_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
     zigbee_name: Mapped[str | None] = mapped_column(String(LOCATION_LENGTH))
+    tasmota_topic: Mapped[str | None] = mapped_column(String(LOCATION_LENGTH))
+    shelly_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_readings: Mapped[dict[str, Any] | None] = mapped_column(JSON)

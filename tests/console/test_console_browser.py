@@ -181,3 +181,28 @@ def card_id(page: Page) -> str:
     value = page.locator("article.case-page").get_attribute("data-case-id")
     assert value is not None
     return value
+
+
+def test_the_live_panel_starts_with_the_recent_alerts(
+    stack: Stack, browser: Browser, screenshots: Path
+) -> None:
+    created = stack.api.post(
+        "/users", json={"username": OPERATOR, "password": PASSWORD, "role": "operator"}
+    )
+    assert created.status_code == 201, created.text
+    # A press and a leak before anyone opens the console.
+    port = stack.local_broker.port
+    mosquitto_pub(port, device_topic(SOS.id, DeviceChannel.EVENT), dumps({"event": "press"}))
+    mosquitto_pub(port, device_topic(LEAK.id, DeviceChannel.STATE), dumps({"water_leak": True}))
+    wait_until(lambda: len(stack.get("/alerts")) >= 2, what="both alerts at the hub")
+
+    desk = console_page(browser, stack, phone=False)
+    stream = desk.locator(".stream-list")
+    expect(stream.locator(f'[data-device-id="{SOS.id}"]')).to_be_visible()
+    expect(stream.locator(f'[data-device-id="{LEAK.id}"]')).to_be_visible()
+    expect(stream).not_to_contain_text("Waiting for alerts")
+    # A live alert joins them on top, once.
+    mosquitto_pub(port, device_topic(CO.id, DeviceChannel.STATE), dumps({"co_alarm": True}))
+    expect(stream.locator("li").first).to_have_attribute("data-device-id", CO.id)
+    expect(stream.locator(f'[data-device-id="{SOS.id}"]')).to_have_count(1)
+    desk.screenshot(path=screenshots / "recent-alerts.png", full_page=True)

@@ -61,7 +61,7 @@ def test_zigbee_base_is_configurable() -> None:
         "linli/dev/x/state/extra",
         "linli/dev/+/state",
         "linli/dev/a b/state",
-        "tele/tasmota_E30562/SENSOR",
+        "homeassistant/sensor/x/config",
         "linli/other",
     ],
 )

@@ -47,11 +47,19 @@ async def open_case(app: FastAPI, client: httpx.AsyncClient) -> int:
     return result.cases_opened[0].id
 
 
-async def test_the_root_leads_to_the_docs(client: httpx.AsyncClient) -> None:
+async def test_the_root_leads_to_the_console_and_the_docs_need_no_cdn(
+    client: httpx.AsyncClient,
+) -> None:
     response = await client.get("/")
     assert response.status_code == 307
-    assert response.headers["location"] == "/docs"
-    assert (await client.get("/docs")).status_code == 200
+    assert response.headers["location"] == "/console/"
+    for page in ("/docs", "/redoc"):
+        html = (await client.get(page)).text
+        assert "/docs-assets/" in html
+        assert "cdn" not in html.lower()
+        assert "fonts.googleapis" not in html
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
+        assert (await client.get(f"/docs-assets/{asset}")).status_code == 200
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert "/api/v1/cases/{case_id}/resolve" in paths
     assert "/api/v1/stream" in paths

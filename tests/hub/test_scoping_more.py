@@ -39,9 +39,19 @@ LAN_SMOKE = {
     "location": "Building 3/Floor 2/Unit 201",
     "edge_id": "edge-lan",
 }
-LAN_SOS = {"id": "lan-sos", "kind": "sos_button", "location": "Building 3/Unit 201"}
-LAN_LEAK = {"id": "lan-leak", "kind": "water_leak", "location": "Building 3/Basement"}
-"""No edge: of Lanyuan by its place only."""
+LAN_SOS = {
+    "id": "lan-sos",
+    "kind": "sos_button",
+    "location": "Building 3/Unit 201",
+    "edge_id": None,
+}
+LAN_LEAK = {
+    "id": "lan-leak",
+    "kind": "water_leak",
+    "location": "Building 3/Basement",
+    "edge_id": None,
+}
+"""No edge (on purpose, ``null``: two edges here): of Lanyuan by its place only."""
 LAN_IN_MEI = {
     "id": "lan-pump",
     "kind": "water_leak",
@@ -55,8 +65,18 @@ MEI_SMOKE = {
     "location": "Building 9/Floor 1/Unit 101",
     "edge_id": "edge-mei",
 }
-MEI_SOS = {"id": "mei-sos", "kind": "sos_button", "location": "Building 9/Unit 101"}
-MEI_SOS_2 = {"id": "mei-sos-2", "kind": "sos_button", "location": "Building 9/Unit 102"}
+MEI_SOS = {
+    "id": "mei-sos",
+    "kind": "sos_button",
+    "location": "Building 9/Unit 101",
+    "edge_id": None,
+}
+MEI_SOS_2 = {
+    "id": "mei-sos-2",
+    "kind": "sos_button",
+    "location": "Building 9/Unit 102",
+    "edge_id": None,
+}
 
 
 @pytest.fixture

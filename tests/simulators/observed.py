@@ -12,7 +12,13 @@ from datetime import datetime, timedelta
 
 from devices.adapters import decode
 from devices.kinds import AlertKind, AlertState
-from devices.observations import DeviceEvent, NativeAddress, Observation, StateUpdate
+from devices.observations import (
+    DeviceEvent,
+    NativeAddress,
+    Observation,
+    StateUpdate,
+    ZigbeeAddress,
+)
 from devices.registry import Device
 from devices.site import SiteFile
 from devices.topics import CREDENTIAL_CHANNEL, DEVICE_ROOT
@@ -50,6 +56,7 @@ def observe(site: SiteFile, steps: Iterable[Step]) -> list[Seen]:
         decoded = decode(step.topic, step.payload)
         assert decoded is not None, f"{step.topic} decoded to nothing"
         address = decoded.address
+        assert isinstance(address, NativeAddress | ZigbeeAddress), address  # what simulators send
         device = (
             by_id[address.device_id]
             if isinstance(address, NativeAddress)

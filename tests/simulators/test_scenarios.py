@@ -31,7 +31,7 @@ from tests.simulators.observed import (
 
 EPOCH = datetime(2025, 6, 1, tzinfo=UTC)
 INCIDENTS = ["co_rising", "fire", "gas_leak", "water_leak", "sos", "battery_dying"]
-ENDLESS = ["background", "demo"]
+ENDLESS = ["background", "demo", "demo_calm"]
 DAY_S = 86_400.0
 
 
@@ -256,6 +256,23 @@ def test_demo_keeps_the_background_going_and_starts_incidents(site: SiteFile) ->
     assert len(kinds) >= 5
     reporting = {s.device.id for s in seen if s.at > DAY_S - 3600.0}
     assert len(reporting) >= len(site.devices) - 3  # dead batteries get replaced
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_demo_raises_a_first_alarm_within_seconds(site: SiteFile, seed: int) -> None:
+    first = steps_of("demo", site, seed=seed, until=20.0)
+    kinds = detected_alert_kinds(observe(site, first), EPOCH)
+    assert kinds & {AlertKind.SOS, AlertKind.WATER_LEAK}, kinds
+    # ... and then one incident every couple of minutes.
+    hour = detected_alert_kinds(
+        observe(site, steps_of("demo", site, seed=seed, until=3600.0)), EPOCH
+    )
+    assert len(hour) >= 3
+
+
+def test_the_calm_demo_keeps_the_old_pace(site: SiteFile) -> None:
+    first = steps_of("demo_calm", site, seed=1, until=110.0)
+    assert not detected_alert_kinds(observe(site, first), EPOCH)
 
 
 def test_a_scenario_refuses_a_site_without_the_devices_it_needs() -> None:

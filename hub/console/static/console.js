@@ -152,7 +152,7 @@ async function start() {
     return;
   }
   state.signedIn = true;
-  await refreshCases().catch((error) => toast(String(error), "error"));
+  await Promise.all([refreshCases(), refreshRecentAlerts()]).catch((error) => toast(String(error), "error"));
   await render();
   if (!state.source) state.source = connectStream();
 }
@@ -165,9 +165,9 @@ function connectStream() {
     open: () => {
       link.dataset.state = "live";
       link.textContent = "live";
-      // Events may have been missed before (re)connecting: reload the cases.
-      refreshCases().then(() => {
-        if (state.route?.name === "board") renderBoard();
+      // Events may have been missed before (re)connecting: reload the cases and alerts.
+      Promise.all([refreshCases(), refreshRecentAlerts()]).then(() => {
+        if (state.route?.name === "board") { renderBoard(); renderStream(); }
       });
     },
     error: () => {
@@ -200,6 +200,16 @@ function caseChanged(item, opened) {
   const route = state.route;
   if (route?.name === "board") renderBoard();
   else if (route?.name === "case" && Number(route.id) === item.id) renderCase(route.id);
+}
+
+// The live panel starts with the recent alerts, not empty until the next one arrives; an
+// alert that came live meanwhile is kept once.
+async function refreshRecentAlerts() {
+  const recent = await api.alerts({ limit: MAX_STREAM });
+  const seen = new Set(state.stream.map((alert) => alert.id));
+  const merged = [...state.stream, ...recent.filter((alert) => !seen.has(alert.id))];
+  merged.sort((a, b) => Date.parse(b.ts) - Date.parse(a.ts));
+  state.stream = merged.slice(0, MAX_STREAM);
 }
 
 async function refreshCases() {

@@ -1,0 +1,95 @@
+"""Lenient value parsing shared by the third-party adapters (Zigbee2MQTT, Tasmota, Shelly).
+
+Real firmware sends numbers as strings, flags as ``0``/``1`` or ``"ON"``, and adds keys every
+release: these validators accept what devices really send, refuse what is not a value at all,
+and ``log_unknown_keys`` notes (at debug) what an adapter does not read.
+"""
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, TypeAdapter, ValidationError
+
+from devices.errors import PayloadError
+from devices.payloads import parse_event_time
+
+logger = logging.getLogger(__name__)
+
+_TRUE_TEXT = frozenset({"true", "on", "1", "yes"})
+_FALSE_TEXT = frozenset({"false", "off", "0", "no"})
+
+
+def lenient_number(value: Any) -> float | None:
+    """Return a number from a number or numeric text; None for null or ""; raise otherwise."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        return float(value)
+    raise ValueError(f"{value!r} is not a number")
+
+
+def lenient_flag(value: Any) -> bool | None:
+    """Return a flag from a boolean, 0/1, or on/off/true/false text; None for null or ""."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE_TEXT | _FALSE_TEXT:
+        return value.strip().lower() in _TRUE_TEXT
+    raise ValueError(f"{value!r} is not a flag")
+
+
+def lenient_time(value: Any) -> datetime | None:
+    """Return an event time from RFC 3339 text or epoch milliseconds; None for null or ""."""
+    if value is None or value == "":
+        return None
+    return parse_event_time(value)
+
+
+LenientNumber = Annotated[float | None, BeforeValidator(lenient_number)]
+LenientFlag = Annotated[bool | None, BeforeValidator(lenient_flag)]
+LenientTime = Annotated[datetime | None, BeforeValidator(lenient_time)]
+
+
+def clamp_percent(value: float | None) -> float | None:
+    """Return a percentage clamped to 0-100 (devices report 101 % and -1 %), None kept."""
+    return None if value is None else min(max(value, 0.0), 100.0)
+
+
+def log_unknown_keys(where: str, data: Mapping[str, Any], known: Iterable[str]) -> None:
+    """Log at debug the keys of a device message that no adapter reads."""
+    if logger.isEnabledFor(logging.DEBUG):
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            logger.debug("%s: ignoring keys %s", where, ", ".join(unknown))
+
+
+_NUMBER: TypeAdapter[float | None] = TypeAdapter(LenientNumber)
+
+
+def read_number(block: Mapping[str, Any], key: str) -> float | None:
+    """Return ``block[key]`` as a number, None if absent; raise ``PayloadError`` if not one."""
+    try:
+        return _NUMBER.validate_python(block.get(key))
+    except ValidationError as exc:
+        raise PayloadError(f"{key}: {exc.errors()[0]['msg']}", reason="wrong_type") from exc
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """Parse a device message that must be a JSON object, or raise ``PayloadError``."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise PayloadError(f"payload is not valid JSON: {exc}", reason="malformed_json") from exc
+    if not isinstance(data, dict):
+        raise PayloadError("payload must be a JSON object", reason="not_an_object")
+    return data

@@ -1,0 +1,227 @@
+"""Shelly payloads, Gen1 and Gen2+, as devices really send them, mapped to Linli readings.
+
+Gen1 (shared/realdata shelly_mqtt.json, from the ioBroker.shelly device maps): one plain-text
+value per topic, ``shellies/<id>/sensor/<name>``:
+
+- ``flood`` (Shelly Flood) and ``smoke`` (Shelly Smoke): ``true``/``false`` (also ``1``/``0``);
+- ``temperature`` (°C: Linli assumes the device is set to Celsius), ``humidity``, ``battery``;
+- ``state`` (Door/Window 2): ``open``/``close`` → ``contact`` (true = closed, as Linli's);
+- ``gas`` (Shelly Gas): ``none`` → no gas, ``mild``/``heavy`` → the detector's gas alarm,
+  ``test``/``unknown`` → nothing; ``concentration`` in ppm of natural gas → % LEL (methane's
+  LEL is 5 % vol = 50 000 ppm, so 500 ppm = 1 % LEL);
+- ``shellies/<id>/input_event/<n>`` ``{"event": "S"}`` (Shelly Button1, inputs): ``S`` press,
+  ``SS`` double, ``L`` long;
+- ``shellies/<id>/online``: ``true``/``false`` (the device's last will).
+
+Gen2+ (Plus, Pro, Gen3, Gen4): JSON-RPC notifications on ``<prefix>/events/rpc``, the device's
+id in ``src`` (so any prefix works): ``NotifyStatus``/``NotifyFullStatus`` with components
+``temperature:N`` (``tC``), ``humidity:N`` (``rh``), ``devicepower:N`` (``battery.percent``),
+``flood:N`` and ``smoke:N`` (``alarm``; a flood probe with its cable unplugged says
+``alarm: null`` with ``errors: ["cable_unplugged"]``: no reading, logged); ``NotifyEvent``
+with ``input:N`` events ``single_push``/``double_push``/``long_push``. Also
+``<prefix>/status/<component:id>`` (one component's status) and ``<prefix>/online``.
+
+Device time (``ts``) is not used: battery Shellies wake with unsynchronised clocks.
+"""
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from devices.errors import PayloadError
+from devices.lenient import (
+    clamp_percent,
+    json_object,
+    lenient_flag,
+    lenient_number,
+    log_unknown_keys,
+)
+from devices.observations import (
+    AvailabilityChange,
+    Decoded,
+    DeviceEvent,
+    Observation,
+    ShellyAddress,
+    StateUpdate,
+)
+from devices.payloads import ButtonEvent, Readings
+from devices.topics import ShellyChannel, ShellyTopic
+
+logger = logging.getLogger(__name__)
+
+PPM_PER_LEL_PCT = 500.0
+"""Natural gas (methane): LEL 5 % by volume = 50 000 ppm, so 1 % LEL = 500 ppm."""
+
+GEN1_INPUT_EVENTS: dict[str, str] = {
+    "S": ButtonEvent.PRESS,
+    "SS": ButtonEvent.DOUBLE_PRESS,
+    "L": ButtonEvent.LONG_PRESS,
+}
+GEN2_INPUT_EVENTS: dict[str, str] = {
+    "single_push": ButtonEvent.PRESS,
+    "double_push": ButtonEvent.DOUBLE_PRESS,
+    "long_push": ButtonEvent.LONG_PRESS,
+}
+_GAS_ALARM = {"none": False, "mild": True, "heavy": True}
+
+
+def decode_shelly(parsed: ShellyTopic, text: str) -> tuple[Decoded, ...]:
+    """Map one Shelly message (Gen1 or Gen2+) to the observations of the device it names."""
+    address = ShellyAddress(parsed.shelly_id)
+    match parsed.channel:
+        case ShellyChannel.ONLINE:
+            online = _flag(text.strip(), "online")
+            if online is None:
+                raise PayloadError(f"Shelly online {text[:40]!r} is neither true nor false")
+            return (Decoded(address, (AvailabilityChange(online),)),)
+        case ShellyChannel.SENSOR:
+            return (Decoded(address, _gen1_sensor(parsed.name or "", text.strip())),)
+        case ShellyChannel.INPUT_EVENT:
+            event = json_object(text).get("event")
+            pressed = GEN1_INPUT_EVENTS.get(event) if isinstance(event, str) else None
+            return (Decoded(address, (DeviceEvent(pressed),) if pressed else ()),)
+        case ShellyChannel.STATUS:
+            components = {parsed.name or "": json_object(text)}
+            return (Decoded(address, _components(parsed.shelly_id, components)),)
+        case ShellyChannel.RPC:
+            return _rpc(parsed, json_object(text))
+    raise AssertionError(f"unhandled Shelly topic {parsed!r}")  # pragma: no cover
+
+
+def _gen1_sensor(name: str, text: str) -> tuple[Observation, ...]:
+    values: dict[str, Any]
+    match name:
+        case "flood":
+            values = {"water_leak": _flag(text, name)}
+        case "smoke":
+            values = {"smoke": _flag(text, name)}
+        case "temperature":
+            values = {"temperature_c": _number(text, name)}
+        case "humidity":
+            values = {"humidity_pct": clamp_percent(_number(text, name))}
+        case "battery":
+            values = {"battery_pct": clamp_percent(_number(text, name))}
+        case "state":
+            if text not in ("open", "close"):
+                raise PayloadError(f"sensor/state {text[:40]!r} is neither open nor close")
+            values = {"contact": text == "close"}
+        case "gas":
+            values = {"gas": _GAS_ALARM.get(text)}
+        case "concentration":
+            ppm = _number(text, name)
+            values = {"gas_lel_pct": None if ppm is None else clamp_percent(ppm / PPM_PER_LEL_PCT)}
+        case _:
+            logger.debug("ignoring Shelly sensor/%s", name)
+            return ()
+    return _state(values)
+
+
+def _rpc(parsed: ShellyTopic, message: Mapping[str, Any]) -> tuple[Decoded, ...]:
+    src = message.get("src")
+    shelly_id = src if isinstance(src, str) and src else parsed.shelly_id
+    address = ShellyAddress(shelly_id)
+    method = message.get("method")
+    params = message.get("params")
+    if not isinstance(params, dict):
+        if method in ("NotifyStatus", "NotifyFullStatus", "NotifyEvent"):
+            raise PayloadError(f"{method} without params", reason="wrong_type")
+        logger.debug("ignoring Shelly RPC message %r from %s", method, shelly_id)
+        return ()
+    match method:
+        case "NotifyStatus" | "NotifyFullStatus":
+            components = {k: v for k, v in params.items() if k != "ts"}
+            return (Decoded(address, _components(shelly_id, components)),)
+        case "NotifyEvent":
+            return (Decoded(address, _events(shelly_id, params.get("events"))),)
+    logger.debug("ignoring Shelly RPC method %r from %s", method, shelly_id)
+    return ()
+
+
+def _components(shelly_id: str, components: Mapping[str, Any]) -> tuple[Observation, ...]:
+    temperatures: list[float] = []
+    values: dict[str, Any] = {}
+    for key, status in components.items():
+        kind = key.partition(":")[0]
+        if not isinstance(status, dict):
+            if kind in ("temperature", "humidity", "devicepower", "flood", "smoke"):
+                raise PayloadError(f"{key} must be a JSON object", reason="wrong_type")
+            continue
+        match kind:
+            case "temperature":
+                celsius = _field_number(status, "tC", key)
+                if celsius is not None:
+                    temperatures.append(celsius)
+            case "humidity":
+                values["humidity_pct"] = clamp_percent(_field_number(status, "rh", key))
+            case "devicepower":
+                battery = status.get("battery")
+                if isinstance(battery, dict):
+                    values["battery_pct"] = clamp_percent(_field_number(battery, "percent", key))
+            case "flood" | "smoke":
+                alarm = _field_flag(status, "alarm", key)
+                if alarm is None and status.get("errors"):
+                    logger.info("Shelly %s %s reports %s", shelly_id, key, status["errors"])
+                values["water_leak" if kind == "flood" else "smoke"] = alarm
+            case _:
+                log_unknown_keys(f"shelly {shelly_id}", {key: status}, ())
+    if temperatures:
+        values["temperature_c"] = max(temperatures)
+    return _state(values)
+
+
+def _events(shelly_id: str, events: Any) -> tuple[Observation, ...]:
+    if not isinstance(events, list):
+        raise PayloadError("NotifyEvent params.events must be a list", reason="wrong_type")
+    observations: list[Observation] = []
+    for event in events:
+        if not isinstance(event, dict):
+            raise PayloadError("a NotifyEvent event must be a JSON object", reason="wrong_type")
+        component, name = event.get("component"), event.get("event")
+        pressed = GEN2_INPUT_EVENTS.get(name) if isinstance(name, str) else None
+        if isinstance(component, str) and component.startswith("input:") and pressed:
+            observations.append(DeviceEvent(pressed))
+        else:
+            logger.debug("ignoring Shelly event %r of %r from %s", name, component, shelly_id)
+    return tuple(observations)
+
+
+def _state(values: dict[str, Any]) -> tuple[Observation, ...]:
+    try:
+        readings = Readings.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = f"Shelly {first['loc'][0]}"
+        raise PayloadError(f"{where}: {first['msg']}", reason="wrong_type") from exc
+    return (StateUpdate(readings),) if readings.present() else ()
+
+
+def _number(text: str, name: str) -> float | None:
+    try:
+        return lenient_number(text)
+    except ValueError as exc:
+        message = f"sensor/{name} {text[:40]!r} is not a number"
+        raise PayloadError(message, reason="wrong_type") from exc
+
+
+def _flag(text: str, name: str) -> bool | None:
+    try:
+        return lenient_flag(text)
+    except ValueError as exc:
+        message = f"{name} {text[:40]!r} is not true or false"
+        raise PayloadError(message, reason="wrong_type") from exc
+
+
+def _field_number(status: Mapping[str, Any], field: str, key: str) -> float | None:
+    try:
+        return lenient_number(status.get(field))
+    except ValueError as exc:
+        raise PayloadError(f"{key}.{field} is not a number", reason="wrong_type") from exc
+
+
+def _field_flag(status: Mapping[str, Any], field: str, key: str) -> bool | None:
+    value = status.get(field)
+    if value is None or isinstance(value, bool):
+        return value
+    raise PayloadError(f"{key}.{field} must be true, false or null", reason="wrong_type")

@@ -1,0 +1,273 @@
+"""Tasmota payloads, as devices really send them, mapped to Linli readings and events.
+
+Two kinds of Tasmota device reach an edge (shared/realdata tasmota_zigbee_and_sensors.json):
+
+- a wired Tasmota (ESP board with a DS18B20, AM2301, ...): ``tele/<topic>/SENSOR`` holds one
+  object per sensor, ``{"Time": ..., "AM2301": {"Temperature": 24.6, ...}, "TempUnit": "C"}``;
+  registered with ``tasmota_topic = "<topic>"``. Several temperature probes on one Tasmota
+  report the hottest: a heat detector must not miss the probe near the fire.
+- Zigbee devices behind a Tasmota Zigbee bridge (Zigbee2Tasmota, Sonoff ZBBridge):
+  ``{"ZbReceived": {"0x2916": {"Device": "0x2916", "Name": "Kitchen", ...}}}``, keyed by the
+  short address, or by the friendly name with ``SetOption83 1``; per-device topics with
+  ``SetOption89 1``. Registered with ``tasmota_topic = "<bridge topic>/<name or 0xSHORT>"``:
+  the friendly name survives a re-pairing, the short address does not.
+
+Quirks handled here:
+
+- Tasmota's ``Contact`` is 1 when the door is OPEN (IAS zone alarm), Linli's ``contact`` is
+  true when CLOSED: inverted;
+- an IAS zone change may come without its decoded key (``ZoneStatusChange: 1`` but no
+  ``Water``: arendst/Tasmota#14096), or only as the raw ``"0500<00": "010000FF0000"``: the zone
+  status bits are then read by the registered device's kind (a water sensor's alarm bit is a
+  leak, a smoke detector's is smoke, an SOS button's is a press);
+- ``Name`` may carry stray spaces (``" door_sensor"``);
+- ``Time`` is the device's local time without a zone: not used, the edge's receive time is;
+- ``TempUnit: "F"`` converts wired readings to °C (Zigbee readings are always °C);
+- ``LWT`` is plain text ``Online``/``Offline``; Tasmota's docs print some SENSOR examples with
+  a closing brace missing: refused as malformed JSON.
+"""
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+
+from devices.errors import PayloadError
+from devices.kinds import DeviceKind
+from devices.lenient import (
+    LenientFlag,
+    LenientNumber,
+    clamp_percent,
+    json_object,
+    log_unknown_keys,
+    read_number,
+)
+from devices.observations import (
+    AvailabilityChange,
+    Decoded,
+    DeviceAddress,
+    DeviceEvent,
+    Observation,
+    StateUpdate,
+    TasmotaAddress,
+)
+from devices.payloads import ButtonEvent, Readings
+from devices.topics import TasmotaChannel, TasmotaTopic
+
+logger = logging.getLogger(__name__)
+
+KindOf = Callable[[DeviceAddress], DeviceKind | None]
+"""The kind of the device registered at an address, None if nobody registered it."""
+
+# IAS Zone status bits (ZCL spec, cluster 0x0500, attribute ZoneStatus).
+ZONE_ALARM1 = 0x0001
+ZONE_ALARM2 = 0x0002
+ZONE_TAMPER = 0x0004
+ZONE_BATTERY_LOW = 0x0008
+
+_SHORT_ADDRESS = re.compile(r"(?:0x)?([0-9A-Fa-f]{4})")
+_ZONE_HEX = re.compile(r"[0-9A-Fa-f]{4,}")
+
+
+def tasmota_key(value: str) -> str:
+    """Return how a registered ``tasmota_topic`` is matched: a short address as ``0xABCD``.
+
+    ``"zbbridge/0x8f20"`` and ``"zbbridge/8F20"`` name the same device; names stay as they
+    are, stripped.
+    """
+    topic, sep, zigbee = value.strip().partition("/")
+    if not sep:
+        return topic
+    return f"{topic}/{_zigbee_name(zigbee)}"
+
+
+def address_keys(address: TasmotaAddress) -> list[str]:
+    """Return the registered ``tasmota_topic`` values that may name ``address``, best first."""
+    if not address.zigbee:
+        return [address.topic]
+    return [f"{address.topic}/{name}" for name in address.zigbee]
+
+
+def _zigbee_name(name: str) -> str:
+    name = name.strip()
+    short = _SHORT_ADDRESS.fullmatch(name)
+    return f"0x{short.group(1).upper()}" if short else name
+
+
+class TasmotaZigbeeEntry(BaseModel):
+    """The fields of one ``ZbReceived`` device that Linli reads; the rest is ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    device: str | None = Field(None, alias="Device")
+    name: str | None = Field(None, alias="Name")
+    temperature: LenientNumber = Field(None, alias="Temperature")
+    humidity: LenientNumber = Field(None, alias="Humidity")
+    battery: LenientNumber = Field(
+        None, validation_alias=AliasChoices("BatteryPercentage", "Battery")
+    )
+    water: LenientFlag = Field(None, alias="Water")
+    fire: LenientFlag = Field(None, alias="Fire")
+    contact: LenientFlag = Field(None, alias="Contact")
+    co: LenientFlag = Field(None, alias="CO")
+    tamper: LenientFlag = Field(None, alias="Tamper")
+    zone_status: int | None = Field(None, alias="ZoneStatusChange")
+    zone_raw: str | None = Field(None, validation_alias=AliasChoices("0500<00", "0500!00"))
+
+
+_ENTRY_KEYS = frozenset(
+    {
+        "Device",
+        "Name",
+        "Temperature",
+        "Humidity",
+        "BatteryPercentage",
+        "Battery",
+        "Water",
+        "Fire",
+        "Contact",
+        "CO",
+        "Tamper",
+        "ZoneStatusChange",
+        "0500<00",
+        "0500!00",
+        "Endpoint",
+        "LinkQuality",
+    }
+)
+
+
+def decode_tasmota(parsed: TasmotaTopic, text: str, kind_of: KindOf) -> tuple[Decoded, ...]:
+    """Map one Tasmota message to the observations of each device it speaks for."""
+    if parsed.channel is TasmotaChannel.LWT:
+        state = text.strip()
+        if state not in ("Online", "Offline"):
+            raise PayloadError(f"Tasmota LWT {text[:40]!r} is neither Online nor Offline")
+        return (Decoded(TasmotaAddress(parsed.topic), (AvailabilityChange(state == "Online"),)),)
+    data = json_object(text)
+    status = data.get("StatusSNS")
+    if isinstance(status, dict):
+        data = status
+    if "ZbReceived" in data:
+        received = data["ZbReceived"]
+        if not isinstance(received, dict):
+            raise PayloadError("ZbReceived must be a JSON object", reason="wrong_type")
+        return tuple(_decode_zigbee(parsed, key, entry, kind_of) for key, entry in received.items())
+    return (Decoded(TasmotaAddress(parsed.topic), _decode_wired(parsed.topic, data)),)
+
+
+def _decode_zigbee(parsed: TasmotaTopic, key: str, entry: Any, kind_of: KindOf) -> Decoded:
+    if not isinstance(entry, dict):
+        raise PayloadError(f"ZbReceived[{key!r}] must be a JSON object", reason="wrong_type")
+    try:
+        z = TasmotaZigbeeEntry.model_validate(entry)
+    except ValidationError as exc:
+        raise PayloadError(
+            f"Tasmota Zigbee payload has wrong types: {exc.errors()[0]['msg']}", reason="wrong_type"
+        ) from exc
+    log_unknown_keys(f"tasmota {parsed.topic} {key}", entry, _ENTRY_KEYS)
+    names: list[str] = []
+    for candidate in (z.name, key, z.device, parsed.short_address):
+        if candidate and candidate.strip() and _zigbee_name(candidate) not in names:
+            names.append(_zigbee_name(candidate))
+    address = TasmotaAddress(parsed.topic, tuple(names))
+    values: dict[str, Any] = {
+        "temperature_c": z.temperature,
+        "humidity_pct": clamp_percent(z.humidity),
+        "battery_pct": clamp_percent(z.battery),
+        "water_leak": z.water,
+        "smoke": z.fire,
+        "contact": None if z.contact is None else not z.contact,
+        "co_alarm": z.co,
+        "tamper": z.tamper,
+    }
+    events: list[Observation] = []
+    zone = z.zone_status if z.zone_status is not None else _zone_from_raw(z.zone_raw)
+    if zone is not None:
+        events = _apply_zone(zone, kind_of(address), values)
+    readings = _readings({k: v for k, v in values.items() if v is not None}, parsed.topic)
+    state: list[Observation] = [StateUpdate(readings)] if readings.present() else []
+    return Decoded(address, (*state, *events))
+
+
+def _zone_from_raw(raw: str | None) -> int | None:
+    """Read the zone status of a raw ZoneStatusChangeNotification (little-endian uint16)."""
+    if raw is None or not _ZONE_HEX.match(raw):
+        return None
+    return int(raw[2:4] + raw[0:2], 16)
+
+
+_ZONE_READING: dict[DeviceKind, str] = {
+    DeviceKind.WATER_LEAK: "water_leak",
+    DeviceKind.SMOKE: "smoke",
+    DeviceKind.CO: "co_alarm",
+    DeviceKind.GAS: "gas",
+}
+
+
+def _apply_zone(zone: int, kind: DeviceKind | None, values: dict[str, Any]) -> list[Observation]:
+    """Fill what an IAS zone status says into ``values``, by the device's kind.
+
+    A decoded key (``Water``, ``Fire``, ``Contact``) wins over the bits: Tasmota knows the
+    zone type, the registration may be wrong.
+    """
+    alarm = bool(zone & (ZONE_ALARM1 | ZONE_ALARM2))
+    if zone & ZONE_TAMPER:
+        values["tamper"] = True
+    if zone & ZONE_BATTERY_LOW:
+        values["battery_low"] = True
+    match kind:
+        case DeviceKind.SOS_BUTTON:
+            return [DeviceEvent(ButtonEvent.PRESS)] if alarm else []
+        case DeviceKind.DOOR_CONTACT:
+            if values["contact"] is None:
+                values["contact"] = not alarm
+        case None:
+            logger.debug("zone status %#06x of an unregistered Tasmota device ignored", zone)
+        case _ if kind in _ZONE_READING:
+            reading = _ZONE_READING[kind]
+            if values.get(reading) is None:
+                values[reading] = alarm
+        case _:
+            logger.debug("zone status %#06x of a %s device ignored", zone, kind)
+    return []
+
+
+def _decode_wired(topic: str, data: Mapping[str, Any]) -> tuple[Observation, ...]:
+    fahrenheit = data.get("TempUnit") == "F"
+    temperatures: list[float] = []
+    humidity: float | None = None
+    for name, block in data.items():
+        if not isinstance(block, dict):
+            continue
+        temperature = read_number(block, "Temperature")
+        rh = read_number(block, "Humidity")
+        if temperature is not None:
+            temperatures.append((temperature - 32) * 5 / 9 if fahrenheit else temperature)
+        if humidity is None and rh is not None:
+            humidity = rh
+        log_unknown_keys(f"tasmota {topic} {name}", block, ("Temperature", "Humidity", "Id"))
+    readings = _readings(
+        {
+            k: v
+            for k, v in {
+                "temperature_c": max(temperatures) if temperatures else None,
+                "humidity_pct": clamp_percent(humidity),
+            }.items()
+            if v is not None
+        },
+        topic,
+    )
+    return (StateUpdate(readings),) if readings.present() else ()
+
+
+def _readings(values: dict[str, Any], topic: str) -> Readings:
+    try:
+        return Readings.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise PayloadError(
+            f"Tasmota {topic}: {first['loc'][0]}: {first['msg']}", reason="wrong_type"
+        ) from exc

@@ -1,0 +1,150 @@
+"""Tasmota and Shelly devices through a real Mosquitto and a real ``EdgeAgent``.
+
+The payloads are the real ones of shared/realdata/payloads (tasmota_zigbee_and_sensors.json and
+shelly_mqtt.json; sources and licences in each record), published byte for byte; the invalid
+ones are refused and counted, and the agent keeps going.
+"""
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devices.kinds import AlertKind, AlertState
+from edge.agent import EdgeAgent
+from edge.settings import EdgeSettings
+from linli.brokers import MosquittoProcess
+from tests.edge.conftest import EDGE_ID, Devices, eventually, running_agent, running_hub
+
+pytestmark = pytest.mark.mosquitto
+
+SettingsFactory = Callable[..., EdgeSettings]
+
+SITE_TOML = f"""
+[site]
+name = "Tasmota and Shelly Courtyard"
+edge_id = "{EDGE_ID}"
+
+[[devices]]
+id = "boiler-heat"
+kind = "heat"
+location = "Building 1/Basement/Boiler room"
+tasmota_topic = "boiler"                     # a wired Tasmota with DS18B20 probes
+
+[[devices]]
+id = "laundry-leak"
+kind = "water_leak"
+location = "Building 1/Basement/Laundry"
+tasmota_topic = "SonoffZigbeeBridge/0x898e"  # an Aqara leak sensor behind a Sonoff ZBBridge
+
+[[devices]]
+id = "kitchen-smoke"
+kind = "smoke"
+location = "Building 1/Floor 2/Unit 201"
+shelly_id = "shellysmoke-a1b2c3"             # Shelly Smoke (Gen1)
+
+[[devices]]
+id = "bike-leak"
+kind = "water_leak"
+location = "Building 1/Basement/Bike room"
+shelly_id = "shellyfloodg4-d4e5f6"           # Shelly Flood Gen4 (JSON-RPC)
+
+[[devices]]
+id = "hall-climate"
+kind = "heat"
+location = "Building 1/Floor 1/Hall"
+shelly_id = "shellyplusht-c049ef8bc088"      # Shelly Plus H&T, the realdata unit
+"""
+
+
+def records(realdata: Path, name: str) -> list[dict[str, Any]]:
+    """Return the records of one realdata payload file."""
+    result: list[dict[str, Any]] = json.loads((realdata / name).read_text())["records"]
+    return result
+
+
+@pytest.fixture
+def tasmota_shelly_settings(site_file: Path, make_settings: SettingsFactory) -> SettingsFactory:
+    site_file.write_text(SITE_TOML)
+    return make_settings
+
+
+async def test_tasmota_and_shelly_readings_raise_the_right_alerts(
+    mosquitto: MosquittoProcess, tasmota_shelly_settings: SettingsFactory, realdata: Path
+) -> None:
+    tasmota = records(realdata, "tasmota_zigbee_and_sensors.json")
+    shelly = records(realdata, "shelly_mqtt.json")
+    leak_dry = next(r for r in tasmota if '"Water":0' in r["payload_raw"])["payload_raw"]
+    # arendst/Tasmota#14096: the leak arrives as a zone change without a "Water" key.
+    leak_wet = next(r for r in tasmota if '"ZoneStatusChange":1,"Endpoint"' in r["payload_raw"])
+    broken = [r["payload_raw"] for r in tasmota if r["payload"] is None and "LWT" not in r["topic"]]
+    agent = EdgeAgent(tasmota_shelly_settings())
+    devices = Devices(mosquitto)
+    async with running_hub(mosquitto) as hub, running_agent(agent):
+        # The realdata leak sensor, on the default FullTopic (the issue's was customised).
+        await devices.publish_cli("tele/SonoffZigbeeBridge/SENSOR", leak_dry)
+        await devices.publish_cli("tele/SonoffZigbeeBridge/SENSOR", leak_wet["payload_raw"])
+        await eventually(lambda: len(hub.alerts) == 1, "the Tasmota Zigbee leak")
+        for text in broken:  # Tasmota's docs print these with a closing brace missing
+            await devices.publish_cli("tele/SonoffZigbeeBridge/SENSOR", text)
+        # The hottest probe counts; EN 54-5's fixed point wants two readings above it.
+        for _ in range(2):
+            await devices.publish_cli(
+                "tele/boiler/SENSOR",
+                '{"Time":"2026-12-02T10:00:00","DS18B20-1":{"Id":"00000566CC39","Temperature":21.0},'
+                '"DS18B20-2":{"Id":"0000059352D4","Temperature":71.5},"TempUnit":"C"}',
+            )
+        await devices.publish_cli("shellies/shellysmoke-a1b2c3/sensor/smoke", "true")
+        # The realdata H&T: 19 °C, fine, but its battery reads 0 %.
+        await devices.publish_cli(shelly[0]["topic"], shelly[0]["payload_raw"])
+        flood = {
+            "src": "shellyfloodg4-d4e5f6",
+            "dst": "shellyfloodg4-d4e5f6/events",
+            "method": "NotifyStatus",
+            "params": {"ts": 1764669600.12, "flood:0": {"id": 0, "alarm": True, "mute": False}},
+        }
+        await devices.publish_cli("shellyfloodg4-d4e5f6/events/rpc", json.dumps(flood))
+        await devices.publish_cli("shellies/shellysmoke-a1b2c3/sensor/smoke", "smouldering")
+        await devices.publish_cli(
+            "tele/unknown-bridge/SENSOR", '{"ZbReceived":{"0x1":{"Water":1}}}'
+        )
+        await eventually(lambda: len(hub.alerts) == 5, "the heat, smoke, flood, battery alerts")
+
+    raised = {(a.device_id, a.kind) for a in hub.alerts if a.state is AlertState.RAISED}
+    assert raised == {
+        ("laundry-leak", AlertKind.WATER_LEAK),
+        ("boiler-heat", AlertKind.HEAT),
+        ("kitchen-smoke", AlertKind.SMOKE),
+        ("bike-leak", AlertKind.WATER_LEAK),
+        ("hall-climate", AlertKind.BATTERY_LOW),
+    }
+    assert all(a.edge_id == EDGE_ID for a in hub.alerts)
+    rejected = Counter(
+        {
+            k.removeprefix("rejected."): v
+            for k, v in agent.counters.items()
+            if k.startswith("rejected.")
+        }
+    )
+    assert rejected == Counter({"malformed_json": 3, "wrong_type": 1, "unknown_device": 1})
+
+
+async def test_tasmota_lwt_and_shelly_online_are_availability(
+    mosquitto: MosquittoProcess, tasmota_shelly_settings: SettingsFactory
+) -> None:
+    agent = EdgeAgent(tasmota_shelly_settings())
+    devices = Devices(mosquitto)
+    async with running_hub(mosquitto) as hub, running_agent(agent):
+        await devices.publish_cli("tele/boiler/STATE", '{"Uptime":"0T01:00:00"}')
+        await devices.publish_cli("tele/boiler/LWT", "Offline")
+        await devices.publish_cli("shellies/shellysmoke-a1b2c3/online", "false")
+        await eventually(lambda: len(hub.alerts) == 2, "two devices offline")
+    assert {(a.device_id, a.kind) for a in hub.alerts} == {
+        ("boiler-heat", AlertKind.DEVICE_OFFLINE),
+        ("kitchen-smoke", AlertKind.DEVICE_OFFLINE),
+    }
+    assert agent.counters["messages_ignored"] == 1  # tele/<topic>/STATE carries no reading
+    assert not any(k.startswith("rejected.") for k in agent.counters)
