@@ -15,6 +15,8 @@ class DeviceKind(StrEnum):
     DOOR_READER = "door_reader"
     DOOR_CONTACT = "door_contact"
     CAMERA = "camera"
+    MOTION = "motion"
+    """A motion / presence sensor (Zigbee2MQTT ``occupancy``): signs of life in a care household."""
 
 
 class AlertKind(StrEnum):
@@ -45,6 +47,10 @@ class AlertKind(StrEnum):
     CAMERA_LOITERING = "camera_loitering"
     CAMERA_OBSTRUCTION = "camera_obstruction"
     CAMERA_TAMPER = "camera_tamper"
+    # Raised by the hub itself, never by an edge (``docs/residents.md``): a resident's request
+    # (点单) and a care household with no sign of life for too many waking hours.
+    RESIDENT_REQUEST = "resident_request"
+    NO_ACTIVITY = "no_activity"
 
 
 class AlertState(StrEnum):

@@ -59,6 +59,8 @@ class Readings(BaseModel):
     smoke_test: Flag | None = None
     water_leak: Flag | None = None
     contact: Flag | None = None
+    occupancy: Flag | None = None
+    """A motion sensor saw someone (Zigbee2MQTT ``occupancy``, as it is)."""
     battery_pct: Percent | None = None
     battery_low: Flag | None = None
     tamper: Flag | None = None

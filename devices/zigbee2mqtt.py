@@ -47,6 +47,7 @@ class ZigbeePayload(BaseModel):
     test: bool | None = None
     water_leak: bool | None = None
     contact: bool | None = None
+    occupancy: bool | None = None
     tamper: bool | None = None
     gas: bool | None = None
     carbon_monoxide: bool | None = None
@@ -68,6 +69,7 @@ def decode_zigbee_state(data: dict[str, Any]) -> tuple[Observation, ...]:
             smoke_test=z.test,
             water_leak=z.water_leak,
             contact=z.contact,
+            occupancy=z.occupancy,
             tamper=z.tamper,
             gas=z.gas,
             co_alarm=z.carbon_monoxide,

@@ -23,6 +23,8 @@ from hub.audit.routes import router as audit_router
 from hub.auth.repository import AuthStore
 from hub.auth.routes import auth_router, authorized
 from hub.auth.rules import AuthError, ForbiddenError, SignInThrottle
+from hub.care.routes import router as care_router
+from hub.care.watch import CareWatch
 from hub.cases.changes import CaseChanges
 from hub.cases.correlation import correlation_rules
 from hub.cases.notify import notify_targets
@@ -38,8 +40,14 @@ from hub.ingest.link import MqttIngest
 from hub.ingest.routes import router as health_router
 from hub.live.events import EventBus
 from hub.live.routes import router as stream_router
+from hub.notices.routes import resident_notices_router
+from hub.notices.routes import router as notices_router
 from hub.persistence.engine import create_hub_engine, migrate
 from hub.persistence.transactions import Clock, utc_now
+from hub.requests.inbound import router as gateway_router
+from hub.requests.resident import resident_requests_router
+from hub.requests.routes import router as requests_router
+from hub.requests.uploads import UploadLimit
 from hub.residents.page import resident_router
 from hub.residents.routes import router as households_router
 from hub.residents.rules import SosThrottle
@@ -91,6 +99,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
                 reopen_within=timedelta(seconds=settings.reopen_within_seconds),
                 supervision=supervision_policy(settings),
                 notify=notify_targets(settings),
+                photo_dir=settings.resolved_request_photo_dir(),
             )
             ingest = (
                 MqttIngest(settings, store, events, clock=clock) if settings.start_ingest else None
@@ -116,11 +125,21 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
                 settings, store, changes, ingest, clock=clock
             )
             case_tasks.start()
+            care_watch = CareWatch(store.care, changes, interval=settings.care_check_interval_s)
+            care_task = (
+                asyncio.create_task(care_watch.run(), name="hub-care-watch")
+                if settings.start_ingest
+                else None
+            )
             try:
                 yield
             finally:
                 events.close()
                 await case_tasks.stop()
+                if care_task is not None:
+                    care_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await care_task
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -142,6 +161,8 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         docs_url=None,  # served with bundled assets, no CDN: hub.http.docs
         redoc_url=None,
     )
+    # Residents' uploads are bounded before FastAPI spools a multipart form to disk.
+    app.add_middleware(UploadLimit)
     install_api_docs(app)
     app.state.settings = settings
     app.state.clock = clock
@@ -161,6 +182,13 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     ):
         app.include_router(api_router)
     app.include_router(resident_router)
+    # --- residents' requests (issue 15) ---
+    app.include_router(requests_router)
+    app.include_router(gateway_router)
+    app.include_router(resident_requests_router)
+    app.include_router(care_router)
+    app.include_router(notices_router)
+    app.include_router(resident_notices_router)
     # --- case management routers (issue 6) ---
     app.include_router(roster_router)
     # --- auth routers (issue 6) ---

@@ -9,7 +9,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from devices.kinds import AlertKind
 from devices.mqtt_link import MQTT_TIMEOUT_S, MqttEndpoint
 
-CaseCategoryName = Literal["life_safety", "security", "property", "maintenance"]
+CaseCategoryName = Literal[
+    "life_safety", "security", "property", "maintenance", "request", "wellbeing"
+]
 """The names of ``hub.correlation.CaseCategory`` (not imported: that module reads settings)."""
 
 
@@ -87,6 +89,13 @@ class HubSettings(BaseSettings):
     # --- camera evidence (issue 5) ---
     evidence_dir: Path | None = None
     """Folder of evidence pictures, one file per SHA-256; None: ``data_dir/evidence``."""
+    gateway_secret: SecretStr | None = None
+    """The HMAC key a messaging gateway signs residents' messages with
+    (``POST /api/v1/gateway/messages``); None: that route is off."""
+    care_check_interval_s: PositiveFloat = 60.0
+    """How often the care households' homes are checked for signs of life (``hub.care``)."""
+    request_photo_dir: Path | None = None
+    """Folder of residents' request photos, one file per SHA-256; None: under ``data_dir``."""
     evidence_max_bytes: int = 1024 * 1024
     """Largest evidence message accepted (the broker's limit; the JPEG is base64 inside)."""
     evidence_ingest: bool = True
@@ -95,6 +104,12 @@ class HubSettings(BaseSettings):
     """Pictures received longer ago are deleted, except those of cases not yet resolved."""
     evidence_retention_interval_s: float = Field(default=3600.0, ge=0)
     """How often retention runs (with ``start_ingest``); 0: never (another process does it)."""
+
+    def resolved_request_photo_dir(self) -> Path:
+        """Return the folder of residents' request photos."""
+        if self.request_photo_dir is not None:
+            return self.request_photo_dir
+        return self.data_dir / "request-photos"
 
     def resolved_evidence_dir(self) -> Path:
         """Return the folder of evidence pictures."""

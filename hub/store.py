@@ -12,10 +12,12 @@ Door access, evidence and accounts have repositories of their own with their own
 
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from hub.audit.repository import AuditRepository
+from hub.care.repository import CareRepository
 from hub.cases.correlation import DEFAULT_RULES, CorrelationRules
 from hub.cases.deadlines import DeadlineRepository
 from hub.cases.intake import CaseIntake
@@ -25,7 +27,10 @@ from hub.cases.records import DEFAULT_REOPEN_WITHIN, CasePolicy
 from hub.cases.repository import CaseRepository
 from hub.cases.supervision import DEFAULT_POLICY, SupervisionPolicy
 from hub.fleet.repository import FleetRepository
+from hub.notices.repository import NoticeRepository as ResidentNoticeRepository
 from hub.persistence.transactions import Clock, Database, utc_now
+from hub.requests.photos import PhotoFiles
+from hub.requests.repository import RequestRepository
 from hub.residents.repository import HouseholdRepository
 from hub.roster.repository import RosterRepository
 from hub.silences.repository import SilenceRepository
@@ -43,6 +48,7 @@ class HubStore:
         reopen_within: timedelta = DEFAULT_REOPEN_WITHIN,
         supervision: SupervisionPolicy = DEFAULT_POLICY,
         notify: Sequence[tuple[Channel, str]] = (),
+        photo_dir: Path | None = None,
     ) -> None:
         self.db = Database(engine, clock=clock)
         self.policy = CasePolicy(
@@ -66,3 +72,10 @@ class HubStore:
         """Households and their SOS buttons."""
         self.audit = AuditRepository(self.db)
         """The audit trail, read and verified."""
+        self.requests = RequestRepository(self.db, self.policy, self.cases, PhotoFiles(photo_dir))
+        """Residents' requests (点单) with their photos (none kept without ``photo_dir``),
+        updates and ratings."""
+        self.resident_notices = ResidentNoticeRepository(self.db)
+        """Notices (通知) to households, with read receipts (not the case notices above)."""
+        self.care = CareRepository(self.db, self.policy)
+        """Care households (独居老人) and their no-activity checks."""

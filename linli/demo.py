@@ -3,7 +3,9 @@
 An in-process amqtt broker (any free port when 1883 is taken), the hub on SQLite under the
 data folder, one edge agent for the sample community (its door access set up through the
 hub's API: ``linli.demo_access``), and simulators that keep its devices reporting and raise
-an incident within seconds, then every few minutes. Everything durable lives under ``data_dir``,
+an incident within seconds, then every few minutes; the sample residents (households, a care
+household, requests, a notice) are seeded once through the API and their phone pages' links
+written to ``<data_dir>/resident-links.txt``. Everything durable lives under ``data_dir``,
 so stopping and starting again loses nothing: the edge's outbox re-sends what the hub had
 not acknowledged, and the hub ignores what it already has.
 """
@@ -24,8 +26,9 @@ from hub.settings import HubSettings
 from linli.brokers import EmbeddedBroker, free_port, port_is_free
 from linli.demo_access import DemoAccessError, enrol_sample_access
 from simulators.clips import write_corridor_clip
+from simulators.residents import ResidentsFile, seed_residents
 from simulators.runner import run_scenario
-from simulators.sites import sample_roster_path, sample_site_path
+from simulators.sites import sample_residents_path, sample_roster_path, sample_site_path
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,25 @@ class DemoEndpoints:
     mqtt_port: int
     edge_id: str
     site_file: Path
+
+
+RESIDENT_LINKS = "resident-links.txt"
+"""Where the demo writes the sample households' page links (shown once, when created)."""
+
+
+async def _seed_residents(hub_url: str, token: str, data_dir: Path) -> None:
+    """Seed the sample community's residents through the API; never stop the demo for it."""
+    headers = {"authorization": f"Bearer {token}"}
+    try:
+        async with httpx.AsyncClient(base_url=hub_url, headers=headers, timeout=30) as client:
+            links = await seed_residents(client, ResidentsFile.load(sample_residents_path()))
+    except Exception:
+        logger.exception("seeding the sample residents failed; the demo runs without them")
+        return
+    if links:
+        lines = [f"{key}: {hub_url}{link}" for key, link in links.items()]
+        (data_dir / RESIDENT_LINKS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        logger.info("sample households' phone pages: %s", ", ".join(lines))
 
 
 async def run_demo(
@@ -108,6 +130,12 @@ async def run_demo(
                         speed=options.speed,
                     ),
                     name="simulators",
+                )
+            hub_url = f"http://{options.host}:{http_port}"
+            if options.simulators and options.site_file is None and options.operator_token:
+                group.create_task(
+                    _seed_residents(hub_url, options.operator_token, options.data_dir),
+                    name="residents",
                 )
             if on_ready is not None:
                 on_ready(

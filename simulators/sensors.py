@@ -64,6 +64,7 @@ ZIGBEE_FIELDS: Mapping[str, str] = {
     "smoke_test": "test",
     "water_leak": "water_leak",
     "contact": "contact",
+    "occupancy": "occupancy",
     "tamper": "tamper",
     "gas": "gas",
     "co_alarm": "carbon_monoxide",
@@ -266,6 +267,14 @@ class DoorContact(SimulatedDevice):
         return Readings(contact=closed, tamper=False)
 
 
+class MotionSensor(SimulatedDevice):
+    """A motion sensor; ``occupancy`` true while it sees someone, as in Zigbee2MQTT."""
+
+    def reading(self, at: float, occupied: bool = False) -> Readings:
+        """Return the reading at ``at``."""
+        return Readings(occupancy=occupied)
+
+
 class DoorReader(SimulatedDevice):
     """A card reader (mains-powered): reports only its tamper switch while idle."""
 
@@ -330,6 +339,7 @@ SIMULATORS: Mapping[DeviceKind, type[SimulatedDevice]] = {
     DeviceKind.SMOKE: SmokeDetector,
     DeviceKind.WATER_LEAK: WaterLeakSensor,
     DeviceKind.DOOR_CONTACT: DoorContact,
+    DeviceKind.MOTION: MotionSensor,
     DeviceKind.DOOR_READER: DoorReader,
     DeviceKind.CAMERA: Camera,
     DeviceKind.SOS_BUTTON: SosButton,

@@ -38,6 +38,9 @@ class AuditAction(StrEnum):
     TOKEN_ISSUED = "token_issued"  # noqa: S105 - an action name
     TOKEN_REVOKED = "token_revoked"  # noqa: S105 - an action name
     CAMERA_COMMANDED = "camera_commanded"
+    CARE_CHANGED = "care_changed"
+    NOTICE_SENT = "notice_sent"
+    NOTICE_READ = "notice_read"
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,8 +110,11 @@ def authorize(principal: Principal, permission: Permission, site: str | None = N
 
 API_PREFIX = "/api/v1"
 
-PUBLIC_API_PATHS: frozenset[str] = frozenset({"/api/v1/auth/login", "/api/v1/health"})
-"""API paths anyone may call: signing in, and the liveness counters (no personal data)."""
+PUBLIC_API_PATHS: frozenset[str] = frozenset(
+    {"/api/v1/auth/login", "/api/v1/health", "/api/v1/gateway/messages"}
+)
+"""API paths anyone may call: signing in, the liveness counters (no personal data), and the
+messaging gateway's webhook, which carries its own HMAC signature (``hub.requests.gateway``)."""
 
 _WRITE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ROUTE_RULES: tuple[tuple[frozenset[str], re.Pattern[str], Permission], ...] = (
@@ -127,7 +130,9 @@ _ROUTE_RULES: tuple[tuple[frozenset[str], re.Pattern[str], Permission], ...] = (
         re.compile(r"/api/v1/cases/\d+/(accept|decline|hand_?over|start|comment)"),
         Permission.RESPOND,
     ),
-    (_WRITE, re.compile(r"/api/v1/(cases|silences)(/.*)?"), Permission.ACT),
+    # A responder tells the household what was done (notes, visit, after-photos).
+    (frozenset({"POST"}), re.compile(r"/api/v1/requests/\d+/updates"), Permission.RESPOND),
+    (_WRITE, re.compile(r"/api/v1/(cases|silences|requests)(/.*)?"), Permission.ACT),
     (frozenset({"POST"}), re.compile(r"/api/v1/cameras/[^/]+/rebaseline"), Permission.ACT),
     (frozenset({"POST"}), re.compile(r"/api/v1/(evidence|edges)(/.*)?"), Permission.UPLOAD),
     (frozenset({"GET", "HEAD"}), re.compile(r"/api/v1/.*"), Permission.READ),

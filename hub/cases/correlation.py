@@ -49,12 +49,20 @@ class CaseCategory(StrEnum):
     SECURITY = "security"
     PROPERTY = "property"
     MAINTENANCE = "maintenance"
+    REQUEST = "request"
+    """A resident's everyday request (点单): a repair, a hazard, rubbish not collected."""
+    WELLBEING = "wellbeing"
+    """A wellbeing check on a care household (独居老人) that showed no sign of life."""
 
 
 def category_of(kind: AlertKind) -> CaseCategory:
     """Return the category of a case opened by an alert of ``kind`` that no rule groups."""
     if kind in LIFE_SAFETY:
         return CaseCategory.LIFE_SAFETY
+    if kind is AlertKind.NO_ACTIVITY:
+        return CaseCategory.WELLBEING
+    if kind is AlertKind.RESIDENT_REQUEST:
+        return CaseCategory.REQUEST
     if kind in FAULTS:
         return CaseCategory.MAINTENANCE
     if kind in SECURITY:

@@ -4,7 +4,11 @@ A case is dispatched to a **team**: one responder for each **duty** its category
 life-safety case (fire, CO, gas, SOS) needs someone for the place — the grid worker, else
 property staff — *and* the security patrol, who go together (PRODUCT.md scenario 1); a
 security case needs the patrol (else the grid worker); property damage the property staff
-(else maintenance, else the grid worker); maintenance the maintenance staff (else property).
+(else maintenance, else the grid worker); maintenance the maintenance staff (else property);
+a resident's request (``hub.requests``) maintenance, else property staff, else the grid worker;
+a wellbeing check on a care household (``hub.care``) the grid worker, else property staff,
+and a volunteer neighbour beside them. A volunteer is never chosen for any other duty: an
+operator may send one to any case as extra help (``HELPER_DUTY``), never instead of staff.
 
 For each duty the hub picks an on-call responder of the case's site whose role fits the
 duty (earlier roles first), preferring those who cover the case's grid over site-wide ones,
@@ -53,8 +57,23 @@ DUTIES_FOR: dict[CaseCategory, tuple[Duty, ...]] = {
     CaseCategory.MAINTENANCE: (
         Duty("maintenance", (ResponderRole.MAINTENANCE, ResponderRole.PROPERTY)),
     ),
+    CaseCategory.REQUEST: (
+        Duty(
+            "service",
+            (ResponderRole.MAINTENANCE, ResponderRole.PROPERTY, ResponderRole.GRID_WORKER),
+        ),
+    ),
+    CaseCategory.WELLBEING: (
+        Duty("check", (ResponderRole.GRID_WORKER, ResponderRole.PROPERTY)),
+        Duty("neighbour", (ResponderRole.VOLUNTEER,)),
+    ),
 }
-"""The team each category of case is dispatched to, lead duty first."""
+"""The team each category of case is dispatched to, lead duty first. A volunteer fills only
+the wellbeing check's ``neighbour`` duty, beside the staff member who leads it."""
+
+HELPER_DUTY = "helper"
+"""The duty of a volunteer an operator sends to a case whose duties are all staff's: extra
+help beside the team, never in a staff member's place (and never chosen by the hub)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +156,12 @@ def fill_team(
 
 def duty_for(category: CaseCategory, team: Team, role: ResponderRole) -> str:
     """Return the duty a responder named by an operator takes on: the first duty their role
-    fits that nobody holds, else the first their role fits, else the lead duty."""
+    fits that nobody holds, else the first their role fits, else (a volunteer) extra help,
+    else the lead duty."""
     duties = DUTIES_FOR[category]
     fitting = [d.name for d in duties if role in d.roles]
+    if not fitting and role is ResponderRole.VOLUNTEER:
+        return HELPER_DUTY
     held = {a.duty for a in team}
     free = [name for name in fitting if name not in held]
     return (free or fitting or [duties[0].name])[0]

@@ -145,30 +145,37 @@ class CaseRepository:
         check_request(request)
         now = self._db.clock()
         with self._db.writing() as session:
-            found = session.execute(
-                cases_query().where(CaseRow.id == case_id).with_for_update(of=CaseRow)
-            ).one_or_none()
-            if found is None:
-                raise NotFoundError(f"case {case_id} does not exist")
-            row, location = found
-            team = team_of(row.team)
-            named: Responder | None = None
-            on_call: list[tuple[Duty, Responder]] = []
-            if assignee is not None:
-                named_row = session.get(ResponderRow, assignee.strip())
-                named = None if named_row is None else responder_from_row(named_row)
-            elif action is CaseAction.DISPATCH:
-                on_call = fill(session, row, team, now)
-            outcome = decide_action(facts_of(row), request, now, named=named, on_call=on_call)
-            if outcome.reclaim_key and not self._claim_key(session, row):
-                raise IllegalTransitionError(
-                    f"case {case_id} cannot be reopened: another case is active for "
-                    "the same incident"
-                )
-            self._store(session, row, outcome, now, note=note, actor=actor)
-            session.flush()
-            joined = members(session, [row.id])[row.id]
-            return case_view(row, location, joined)
+            return self.act_in(session, case_id, request, now)
+
+    def act_in(
+        self, session: Session, case_id: int, request: PersonAction, now: datetime
+    ) -> CaseView:
+        """Apply a person's action to a case inside the caller's transaction (``act``'s core,
+        for a feature whose own change must commit together with the case's)."""
+        check_request(request)
+        found = session.execute(
+            cases_query().where(CaseRow.id == case_id).with_for_update(of=CaseRow)
+        ).one_or_none()
+        if found is None:
+            raise NotFoundError(f"case {case_id} does not exist")
+        row, location = found
+        team = team_of(row.team)
+        named: Responder | None = None
+        on_call: list[tuple[Duty, Responder]] = []
+        if request.assignee is not None:
+            named_row = session.get(ResponderRow, request.assignee.strip())
+            named = None if named_row is None else responder_from_row(named_row)
+        elif request.action is CaseAction.DISPATCH:
+            on_call = fill(session, row, team, now)
+        outcome = decide_action(facts_of(row), request, now, named=named, on_call=on_call)
+        if outcome.reclaim_key and not self._claim_key(session, row):
+            raise IllegalTransitionError(
+                f"case {case_id} cannot be reopened: another case is active for the same incident"
+            )
+        self._store(session, row, outcome, now, note=request.note, actor=request.actor)
+        session.flush()
+        joined = members(session, [row.id])[row.id]
+        return case_view(row, location, joined)
 
     def _store(
         self,

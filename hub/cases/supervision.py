@@ -59,12 +59,16 @@ DEFAULT_POLICY = SupervisionPolicy(
         CaseCategory.SECURITY: timedelta(minutes=5),
         CaseCategory.PROPERTY: timedelta(minutes=15),
         CaseCategory.MAINTENANCE: timedelta(hours=24),
+        CaseCategory.REQUEST: timedelta(hours=2),
+        CaseCategory.WELLBEING: timedelta(minutes=15),
     },
     accept_within={
         CaseCategory.LIFE_SAFETY: timedelta(minutes=2),
         CaseCategory.SECURITY: timedelta(minutes=10),
         CaseCategory.PROPERTY: timedelta(minutes=30),
         CaseCategory.MAINTENANCE: timedelta(hours=24),
+        CaseCategory.REQUEST: timedelta(hours=4),
+        CaseCategory.WELLBEING: timedelta(minutes=30),
     },
 )
 """Life safety must be acknowledged within 60 s (PRODUCT.md); the rest by site policy."""

@@ -2,7 +2,7 @@
 
 The schema itself is created and upgraded only by the Alembic migrations in
 ``hub/persistence/migrations``; ``tests/hub/test_migrations.py`` checks that they match these
-models.
+models and the residents' (``hub.persistence.community``), all on ``hub.persistence.schema``.
 """
 
 from datetime import UTC, datetime

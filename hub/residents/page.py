@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from hub.http.deps import ChangesDep, ClockDep, StoreDep
+from hub.requests.phone import render_phone_page
 from hub.residents.rules import (
     RESIDENT_PREFIX,
     ResidentStage,
@@ -63,9 +64,11 @@ ThrottleDep = Annotated[SosThrottle, Depends(get_throttle)]
 
 @resident_router.get("/{token}", response_class=HTMLResponse, include_in_schema=False)
 async def resident_page(household: HouseholdDep, store: StoreDep) -> HTMLResponse:
-    """Serve the household's phone page: one big SOS button and the request's status."""
+    """Serve the household's phone page: the SOS button and its status, and the household's
+    requests (``hub.requests.phone``: report, follow, rate)."""
     status = await asyncio.to_thread(store.households.household_status, household)
-    return HTMLResponse(render_page(household.name, status), headers=NO_STORE)
+    page = render_phone_page(household.name, status.stage.value, STAGE_TEXT[status.stage])
+    return HTMLResponse(page, headers=NO_STORE)
 
 
 @resident_router.post("/{token}/sos", include_in_schema=False)

@@ -3,6 +3,7 @@
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -55,6 +56,19 @@ def buttons(session: Session, household_id: int | None = None) -> dict[int, list
     for owner, device_id in session.execute(query):
         buttons[owner].append(device_id)
     return buttons
+
+
+def household_device_id(session: Session, household: HouseholdRow, now: datetime) -> str:
+    """Return the device a household's case stands on: its first SOS button, or its virtual
+    ``household-<id>-web`` button (registered on first use at the household's location)."""
+    owned = buttons(session, household.id).get(household.id, [])
+    if owned:
+        return owned[0]
+    device_id = web_device_id(household.id)
+    if session.get(DeviceRow, device_id) is None:
+        device = Device(id=device_id, kind=DeviceKind.SOS_BUTTON, location=household.location)
+        upsert_device(session, device, now)
+    return device_id
 
 
 def _household_view(row: HouseholdRow, device_ids: list[str]) -> HouseholdView:

@@ -64,6 +64,8 @@ class ResponderRole(StrEnum):
     PROPERTY = "property"
     SECURITY = "security"
     MAINTENANCE = "maintenance"
+    VOLUNTEER = "volunteer"
+    """A resident volunteer (邻里守望): wellbeing checks; elsewhere only as extra help."""
 
 
 class Shift(Roster):

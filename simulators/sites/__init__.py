@@ -7,6 +7,7 @@ from simulators.errors import SimulatorError
 
 SAMPLE_SITE = "courtyard.toml"
 SAMPLE_ROSTER = "courtyard-roster.toml"
+SAMPLE_RESIDENTS = "courtyard-residents.toml"
 
 
 def sample_site_path() -> Path:
@@ -17,6 +18,11 @@ def sample_site_path() -> Path:
 def sample_roster_path() -> Path:
     """Return the path of the sample site's roster file (``courtyard-roster.toml``)."""
     return _packaged(SAMPLE_ROSTER)
+
+
+def sample_residents_path() -> Path:
+    """Return the path of the sample site's residents file (``courtyard-residents.toml``)."""
+    return _packaged(SAMPLE_RESIDENTS)
 
 
 def _packaged(name: str) -> Path:

@@ -44,8 +44,13 @@ def test_demo_opens_cases_stops_cleanly_and_keeps_them(tmp_path: Path) -> None:
         assert len(api.get("/devices").json()["items"]) >= 15
         # The sample roster is loaded: someone is on call for every kind of case, any hour.
         responders = {r["id"] for r in api.get("/responders").json()["items"]}
-        assert responders == {"chen", "li", "sun", "wang", "zhang", "zhao"}
+        assert responders == {"chen", "hu", "li", "sun", "wang", "zhang", "zhao"}
         assert all(c["team"] for c in opened), opened
+        # The sample residents are seeded once, and their phone pages' links written down.
+        links = tmp_path / "data" / "resident-links.txt"
+        wait_until(links.exists, timeout=60, what="the demo to seed its residents")
+        assert len(api.get("/requests").json()["items"]) == 3
+        assert len(api.get("/care").json()["items"]) == 1
         assert demo.stop() == 0, demo.log()
     finally:
         if demo.alive and demo.proc:

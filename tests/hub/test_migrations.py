@@ -6,7 +6,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, String, inspect
 
 from hub.persistence.engine import alembic_config, migrate
-from hub.persistence.tables import Base
+from hub.persistence.schema import Base
 
 
 def test_the_migrated_schema_matches_the_models(engine: Engine) -> None:

@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
-from hub.persistence.tables import Base
+from hub.persistence.schema import Base
 
 target_metadata = Base.metadata
 

@@ -1,0 +1,403 @@
+"""The care households' repository: profiles, contacts and sensors; the facts of each home's
+check (sensors' liveness, the last sign of life); and what a check or an SOS leads to — a
+wellbeing-check case and notices to the family, in one transaction per household.
+The decisions are ``hub.care.rules``'s.
+"""
+
+import logging
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from devices.kinds import AlertKind, DeviceKind, Severity
+from hub.audit.chain import AuditAction, AuditRecord
+from hub.care.rules import CareCheck, CareFacts, CareStatus, Sensor, WakingHours, check_activity
+from hub.care.rules import is_activity as sign_of_life
+from hub.care.views import CareSettings, CareView, Contact
+from hub.cases.correlation import CaseCategory
+from hub.cases.notices import enqueue_notices
+from hub.cases.notify import Channel
+from hub.cases.raised import open_hub_case
+from hub.cases.records import CasePolicy, add_event, case_view, members
+from hub.cases.rules import ACTIVE, CaseEventAction, CaseStatus
+from hub.cases.views import CaseView
+from hub.errors import InvalidInputError, NotFoundError
+from hub.persistence.community import CareContactRow, CareDeviceRow, CareProfileRow
+from hub.persistence.tables import (
+    AlertRow,
+    CaseMemberRow,
+    CaseRow,
+    DeviceRow,
+    HouseholdRow,
+    NotificationRow,
+    ReadingHistoryRow,
+    SiteRow,
+)
+from hub.persistence.transactions import Database, audit
+from hub.residents.repository import buttons, household_device_id, household_sites_in
+from hub.residents.rules import web_device_id
+
+logger = logging.getLogger(__name__)
+
+WATCHER_KINDS: dict[DeviceKind, timedelta] = {
+    DeviceKind.MOTION: timedelta(hours=6),
+    DeviceKind.DOOR_CONTACT: timedelta(hours=6),
+}
+"""Sensors that can see a sign of life, with their check-in deadline (the edge's defaults)."""
+
+LOOK_BACK = timedelta(days=3)
+"""How far back readings are searched for the last sign of life (the history keeps 48 h)."""
+
+
+def _hhmm(value: time) -> str:
+    return value.strftime("%H:%M")
+
+
+class CareRepository:
+    """Reads and writes care households and runs their checks; a public method is a
+    transaction (``watch``: one per household)."""
+
+    def __init__(self, db: Database, policy: CasePolicy) -> None:
+        self._db = db
+        self._policy = policy
+
+    def put_care(self, household_id: int, settings: CareSettings, actor: str | None) -> CareView:
+        """Flag a household for care (or change or end it), with consent, contacts, sensors."""
+        now = self._db.clock()
+        with self._db.writing() as session:
+            household = session.get(HouseholdRow, household_id)
+            if household is None:
+                raise NotFoundError(f"household {household_id} does not exist")
+            kinds = dict(
+                session.execute(
+                    select(DeviceRow.id, DeviceRow.kind).where(
+                        DeviceRow.id.in_(settings.device_ids)
+                    )
+                ).all()
+            )
+            for device_id in settings.device_ids:
+                if device_id not in kinds:
+                    raise InvalidInputError(f"device {device_id} is not registered")
+                if DeviceKind(kinds[device_id]) not in WATCHER_KINDS:
+                    raise InvalidInputError(
+                        f"device {device_id} is a {kinds[device_id]}: a care household's "
+                        "sensors are motion sensors and door contacts"
+                    )
+            taken = session.scalars(
+                select(CareDeviceRow.device_id).where(
+                    CareDeviceRow.device_id.in_(settings.device_ids),
+                    CareDeviceRow.household_id != household_id,
+                )
+            ).all()
+            if taken:
+                raise InvalidInputError(f"devices of another household: {', '.join(taken)}")
+            row = session.get(CareProfileRow, household_id, with_for_update=True)
+            if row is None:
+                row = CareProfileRow(household_id=household_id, watched_since=now)
+                session.add(row)
+            elif settings.enabled and not row.enabled:
+                row.watched_since = now
+            row.enabled = settings.enabled
+            row.consent_by = settings.consent.by
+            row.consent_at = now
+            row.consent_note = settings.consent.note
+            row.quiet_minutes = round(settings.quiet_hours * 60)
+            row.waking_from = _hhmm(settings.waking_from)
+            row.waking_until = _hhmm(settings.waking_until)
+            row.away_until = settings.away_until
+            row.updated_at = now
+            row.updated_by = actor
+            session.execute(
+                delete(CareContactRow).where(CareContactRow.household_id == household_id)
+            )
+            session.execute(delete(CareDeviceRow).where(CareDeviceRow.household_id == household_id))
+            session.add_all(
+                CareContactRow(
+                    household_id=household_id,
+                    name=c.name,
+                    relation=c.relation,
+                    channel=c.channel.value,
+                    target=c.target,
+                )
+                for c in settings.contacts
+            )
+            session.add_all(
+                CareDeviceRow(device_id=d, household_id=household_id)
+                for d in sorted(set(settings.device_ids))
+            )
+            audit(
+                session,
+                AuditRecord(
+                    ts=now,
+                    action=AuditAction.CARE_CHANGED,
+                    actor=actor,
+                    detail={
+                        "household_id": household_id,
+                        "enabled": row.enabled,
+                        "consent_by": row.consent_by,
+                        "contacts": len(settings.contacts),
+                        "device_ids": sorted(set(settings.device_ids)),
+                        "quiet_minutes": row.quiet_minutes,
+                    },
+                ),
+            )
+            session.flush()
+            logger.info("household %s care %s", household_id, "on" if row.enabled else "off")
+            return self._view(session, row, now)
+
+    def set_away(self, household_id: int, until: datetime | None, actor: str | None) -> CareView:
+        """Say a care household is away until ``until`` (None: it is back)."""
+        now = self._db.clock()
+        with self._db.writing() as session:
+            row = session.get(CareProfileRow, household_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"household {household_id} is not flagged for care")
+            row.away_until = until
+            row.updated_at, row.updated_by = now, actor
+            detail = {"household_id": household_id, "away_until": until and until.isoformat()}
+            audit(
+                session,
+                AuditRecord(ts=now, action=AuditAction.CARE_CHANGED, actor=actor, detail=detail),
+            )
+            session.flush()
+            return self._view(session, row, now)
+
+    def get_care(self, household_id: int) -> CareView:
+        """Return a care household with what its home shows now, or raise NotFoundError."""
+        with self._db.reading() as session:
+            row = session.get(CareProfileRow, household_id)
+            if row is None:
+                raise NotFoundError(f"household {household_id} is not flagged for care")
+            return self._view(session, row, self._db.clock())
+
+    def list_care(self, *, sites: frozenset[str] | None = None) -> list[CareView]:
+        """Return every care household and its check now (only of ``sites``, if given)."""
+        now = self._db.clock()
+        with self._db.reading() as session:
+            placed = household_sites_in(session) if sites is not None else {}
+            return [
+                self._view(session, row, now)
+                for row in session.scalars(
+                    select(CareProfileRow).order_by(CareProfileRow.household_id)
+                )
+                if sites is None or placed.get(row.household_id) in sites
+            ]
+
+    def watch(self) -> list[CaseView]:
+        """Check every care household now: open a wellbeing check where a home is quiet too
+        long, tell the family of it and of any SOS; return the cases opened or changed."""
+        now = self._db.clock()
+        with self._db.reading() as session:
+            ids = session.scalars(
+                select(CareProfileRow.household_id).where(CareProfileRow.enabled.is_(True))
+            ).all()
+        changed: list[CaseView] = []
+        for household_id in ids:
+            with self._db.writing() as session:
+                changed.extend(self._watch_one(session, household_id, now))
+        return changed
+
+    def _watch_one(self, session: Session, household_id: int, now: datetime) -> list[CaseView]:
+        row = session.get(CareProfileRow, household_id, with_for_update=True)
+        if row is None or not row.enabled:
+            return []
+        household = session.get_one(HouseholdRow, household_id)
+        contacts = self._contacts(session, household_id)
+        targets = [(c.channel, c.target) for c in contacts]
+        changed = self._sos_to_family(session, row, household, targets, now)
+        check = self._check(session, row, now)
+        if check.status is not CareStatus.NO_ACTIVITY or self._alarm_active(session, row):
+            return changed
+        hours = check.quiet.total_seconds() / 3600
+        note = (
+            f"no sign of life at {household.name} for {hours:.1f} waking hours "
+            f"(since {check.since.isoformat()}): please check on them"
+        )
+        case = open_hub_case(
+            session,
+            self._policy,
+            device_id=household_device_id(session, household, now),
+            kind=AlertKind.NO_ACTIVITY,
+            category=CaseCategory.WELLBEING,
+            priority=Severity.HIGH,
+            place=household.location,
+            now=now,
+            actor="hub-care",
+            note=note,
+        )
+        row.alarm_case_id = case.id
+        if targets:
+            enqueue_notices(session, targets, case.id, CaseEventAction.OPENED, now, note)
+        session.flush()
+        logger.info("household %s: no activity, wellbeing check case %s", household_id, case.id)
+        changed.append(case_view(case, household.location, members(session, [case.id])[case.id]))
+        return changed
+
+    def _sos_to_family(
+        self,
+        session: Session,
+        row: CareProfileRow,
+        household: HouseholdRow,
+        targets: list[tuple[Channel, str]],
+        now: datetime,
+    ) -> list[CaseView]:
+        """Give a care household's active SOS cases the highest priority and tell the family
+        (once per case and contact)."""
+        devices = [
+            *buttons(session, household.id).get(household.id, []),
+            web_device_id(household.id),
+        ]
+        cases = (
+            session.scalars(
+                select(CaseRow)
+                .join(CaseMemberRow, CaseMemberRow.case_id == CaseRow.id)
+                .where(
+                    CaseMemberRow.kind == AlertKind.SOS.value,
+                    CaseMemberRow.device_id.in_(devices),
+                    CaseRow.status.in_([s.value for s in ACTIVE]),
+                    CaseRow.opened_at >= row.watched_since,
+                )
+                .with_for_update(of=CaseRow)
+            )
+            .unique()
+            .all()
+        )
+        changed: list[CaseView] = []
+        for case in cases:
+            told = set(
+                session.scalars(
+                    select(NotificationRow.target).where(NotificationRow.case_id == case.id)
+                )
+            )
+            fresh = [(channel, target) for channel, target in targets if target not in told]
+            raised = case.priority != Severity.CRITICAL.value
+            if not fresh and not raised:
+                continue
+            note = f"SOS from {household.name}, a care household: family notified"
+            if raised:
+                case.priority = Severity.CRITICAL.value
+                case.updated_at = now
+            add_event(
+                session,
+                self._policy,
+                case.id,
+                now,
+                CaseEventAction.COMMENTED,
+                note=note,
+                actor="hub-care",
+                detail={"care": "sos"},
+            )
+            if fresh:
+                enqueue_notices(session, fresh, case.id, CaseEventAction.OPENED, now, note)
+            session.flush()
+            changed.append(
+                case_view(case, household.location, members(session, [case.id])[case.id])
+            )
+        return changed
+
+    def _alarm_active(self, session: Session, row: CareProfileRow) -> bool:
+        if row.alarm_case_id is None:
+            return False
+        status = session.scalar(select(CaseRow.status).where(CaseRow.id == row.alarm_case_id))
+        return status is not None and CaseStatus(status) in ACTIVE
+
+    def _contacts(self, session: Session, household_id: int) -> list[Contact]:
+        return [
+            Contact(name=c.name, relation=c.relation, channel=Channel(c.channel), target=c.target)
+            for c in session.scalars(
+                select(CareContactRow)
+                .where(CareContactRow.household_id == household_id)
+                .order_by(CareContactRow.id)
+            )
+        ]
+
+    def _check(self, session: Session, row: CareProfileRow, now: datetime) -> CareCheck:
+        """Gather the facts of one home and return the rules' verdict."""
+        household_id = row.household_id
+        watchers = list(
+            session.execute(
+                select(DeviceRow.id, DeviceRow.kind, DeviceRow.last_seen)
+                .join(CareDeviceRow, CareDeviceRow.device_id == DeviceRow.id)
+                .where(CareDeviceRow.household_id == household_id)
+            )
+        )
+        sensors = [
+            Sensor(device_id, last_seen, WATCHER_KINDS.get(DeviceKind(kind), timedelta(hours=6)))
+            for device_id, kind, last_seen in watchers
+        ]
+        last = self._last_activity(session, household_id, [w[0] for w in watchers], now)
+        site = household_sites_in(session).get(household_id)
+        site_row = None if site is None else session.get(SiteRow, site)
+        waking = WakingHours(
+            start=time.fromisoformat(row.waking_from),
+            end=time.fromisoformat(row.waking_until),
+            timezone=site_row.timezone if site_row is not None else "Asia/Shanghai",
+        )
+        facts = CareFacts(
+            last_activity=last,
+            watched_since=row.watched_since,
+            sensors=sensors,
+            away_until=row.away_until,
+            waking=waking,
+            quiet_limit=timedelta(minutes=row.quiet_minutes),
+        )
+        return check_activity(facts, now)
+
+    def _last_activity(
+        self, session: Session, household_id: int, sensors: list[str], now: datetime
+    ) -> datetime | None:
+        """Return the last sign of life: a sensor reading that is one, or an SOS press."""
+        last: datetime | None = None
+        if sensors:
+            for ts, readings in session.execute(
+                select(ReadingHistoryRow.ts, ReadingHistoryRow.readings)
+                .where(
+                    ReadingHistoryRow.device_id.in_(sensors),
+                    ReadingHistoryRow.ts >= now - LOOK_BACK,
+                )
+                .order_by(ReadingHistoryRow.ts.desc())
+            ):
+                if sign_of_life(readings):
+                    last = ts
+                    break
+        presses = [
+            *buttons(session, household_id).get(household_id, []),
+            web_device_id(household_id),
+        ]
+        pressed = session.scalar(
+            select(func.max(AlertRow.ts)).where(
+                AlertRow.device_id.in_(presses), AlertRow.kind == AlertKind.SOS.value
+            )
+        )
+        if pressed is not None and (last is None or pressed > last):
+            last = pressed
+        return last
+
+    def _view(self, session: Session, row: CareProfileRow, now: datetime) -> CareView:
+        household = session.get_one(HouseholdRow, row.household_id)
+        check = self._check(session, row, now)
+        device_ids = session.scalars(
+            select(CareDeviceRow.device_id)
+            .where(CareDeviceRow.household_id == row.household_id)
+            .order_by(CareDeviceRow.device_id)
+        ).all()
+        last = self._last_activity(session, row.household_id, list(device_ids), now)
+        return CareView(
+            household_id=row.household_id,
+            household_name=household.name,
+            enabled=row.enabled,
+            consent_by=row.consent_by,
+            consent_at=row.consent_at,
+            contacts=self._contacts(session, row.household_id),
+            device_ids=list(device_ids),
+            quiet_hours=row.quiet_minutes / 60,
+            waking_from=time.fromisoformat(row.waking_from),
+            waking_until=time.fromisoformat(row.waking_until),
+            away_until=row.away_until,
+            status=check.status,
+            last_activity=last,
+            quiet_hours_so_far=round(check.quiet.total_seconds() / 3600, 2),
+            silent_sensors=list(check.silent),
+            alarm_case_id=row.alarm_case_id if self._alarm_active(session, row) else None,
+        )

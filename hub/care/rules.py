@@ -1,0 +1,135 @@
+"""Care for those who live alone (独居老人), the pure core: is a quiet home an alarm?
+
+A household flagged for care has its own sensors (a door contact, a motion sensor, its SOS
+buttons). Each sign of life — the door opened, someone moved, a press — resets the clock;
+``check_activity`` counts only **waking hours** (default 07:00–22:00 in the site's time zone)
+since the last sign, so a night's sleep is never an alarm and a quiet day is. It decides:
+
+* ``away`` — the household said it is away until a date (a trip): no alarm until then, and
+  the count starts again from the return;
+* ``sensors_silent`` — every sensor that could see a sign of life has stopped reporting (a
+  dead battery): that is a **fault** (the edge reports the device offline), never "no
+  activity", because the home was not watched;
+* ``no_activity`` — live sensors have seen nothing for ``quiet_limit`` waking hours: a
+  wellbeing check for the grid worker and a message to the family;
+* ``fine`` (or ``not_watched``, with no sensor at all).
+
+Nothing here does I/O or reads the clock: ``now`` and every fact are passed in.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+DEFAULT_QUIET_LIMIT = timedelta(hours=6)
+"""Waking hours with no sign of life before a wellbeing check (scenario 12: since yesterday
+evening's last sign, by mid-morning)."""
+
+DEFAULT_WAKING_FROM = time(7, 0)
+DEFAULT_WAKING_UNTIL = time(22, 0)
+
+
+class CareStatus(StrEnum):
+    """What the check found."""
+
+    FINE = "fine"
+    AWAY = "away"
+    NO_ACTIVITY = "no_activity"
+    SENSORS_SILENT = "sensors_silent"
+    NOT_WATCHED = "not_watched"
+
+
+@dataclass(frozen=True, slots=True)
+class WakingHours:
+    """The daily hours in which a home is expected to show signs of life, local time."""
+
+    start: time = DEFAULT_WAKING_FROM
+    end: time = DEFAULT_WAKING_UNTIL
+    timezone: str = "Asia/Shanghai"
+
+
+@dataclass(frozen=True, slots=True)
+class Sensor:
+    """A device of the home that reports signs of life, and when it last reported at all."""
+
+    device_id: str
+    last_seen: datetime | None
+    checkin: timedelta
+    """How long it may stay silent and still count as alive (its class's check-in)."""
+
+    def alive(self, now: datetime) -> bool:
+        """Return whether the sensor reported within its check-in deadline."""
+        return self.last_seen is not None and now - self.last_seen <= self.checkin
+
+
+@dataclass(frozen=True, slots=True)
+class CareFacts:
+    """What a care household's check is decided on."""
+
+    last_activity: datetime | None
+    watched_since: datetime
+    """When care was switched on: the count never starts before it."""
+    sensors: Sequence[Sensor]
+    away_until: datetime | None = None
+    waking: WakingHours = WakingHours()
+    quiet_limit: timedelta = DEFAULT_QUIET_LIMIT
+
+
+@dataclass(frozen=True, slots=True)
+class CareCheck:
+    """The check's verdict, the waking time counted and from when, and the silent sensors."""
+
+    status: CareStatus
+    quiet: timedelta
+    since: datetime
+    silent: tuple[str, ...] = ()
+
+
+def waking_time_between(start: datetime, end: datetime, waking: WakingHours) -> timedelta:
+    """Return how much of [start, end) falls within waking hours, day by day in local time."""
+    if end <= start:
+        return timedelta(0)
+    zone = ZoneInfo(waking.timezone)
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    total = timedelta(0)
+    day = local_start.date() - timedelta(days=1)  # a window past midnight starts the day before
+    while day <= local_end.date():
+        opens = datetime.combine(day, waking.start, zone)
+        closes = datetime.combine(day, waking.end, zone)
+        if closes <= opens:
+            closes += timedelta(days=1)
+        overlap = min(closes, local_end) - max(opens, local_start)
+        if overlap > timedelta(0):
+            total += overlap
+        day += timedelta(days=1)
+    return total
+
+
+def check_activity(facts: CareFacts, now: datetime) -> CareCheck:
+    """Return whether a care household's quiet is fine, away, a fault, or a wellbeing check."""
+    since = max(facts.last_activity or facts.watched_since, facts.watched_since)
+    if facts.away_until is not None:
+        if now < facts.away_until:
+            return CareCheck(CareStatus.AWAY, timedelta(0), since)
+        since = max(since, facts.away_until)
+    quiet = waking_time_between(since, now, facts.waking)
+    if not facts.sensors:
+        return CareCheck(CareStatus.NOT_WATCHED, quiet, since)
+    silent = tuple(sorted(s.device_id for s in facts.sensors if not s.alive(now)))
+    if len(silent) == len(facts.sensors):
+        return CareCheck(CareStatus.SENSORS_SILENT, quiet, since, silent)
+    if quiet >= facts.quiet_limit:
+        return CareCheck(CareStatus.NO_ACTIVITY, quiet, since, silent)
+    return CareCheck(CareStatus.FINE, quiet, since, silent)
+
+
+ACTIVITY_READINGS: dict[str, bool] = {"occupancy": True, "contact": False}
+"""Readings that are a sign of life: someone moved (occupancy), a door opened (contact false;
+true means closed, as in Zigbee2MQTT)."""
+
+
+def is_activity(readings: dict[str, float | bool]) -> bool:
+    """Return whether one reading of a care household's sensor is a sign of life."""
+    return any(readings.get(name) is value for name, value in ACTIVITY_READINGS.items())

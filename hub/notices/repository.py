@@ -1,0 +1,176 @@
+"""The notices' repository: a notice and its recipients in one transaction, the households'
+read receipts, and what operators and households see of them."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.audit.chain import AuditAction, AuditRecord
+from hub.errors import NotFoundError
+from hub.notices.rules import URGENT, Home, NoticeCategory, NoticeScope, audience
+from hub.notices.views import HouseholdNotice, NewNotice, NoticeView, Receipt
+from hub.persistence.community import NoticeRecipientRow, NoticeRow
+from hub.persistence.tables import HouseholdRow
+from hub.persistence.transactions import Database, audit, clean
+from hub.residents.repository import household_sites_in
+
+
+class NoticeRepository:
+    """Reads and writes notices; each public method is one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def send(
+        self, notice: NewNotice, actor: str | None, *, sites: frozenset[str] | None = None
+    ) -> NoticeView:
+        """Store a notice for the households its scope names (only of ``sites``, if given)."""
+        now = self._db.clock()
+        with self._db.writing() as session:
+            placed = household_sites_in(session)
+            homes = [
+                Home(id=household_id, location=location, site_id=placed.get(household_id))
+                for household_id, location in session.execute(
+                    select(HouseholdRow.id, HouseholdRow.location)
+                )
+                if sites is None or placed.get(household_id) in sites
+            ]
+            chosen = audience(
+                homes,
+                notice.scope,
+                site_id=notice.site_id,
+                building=notice.building,
+                household_ids=notice.household_ids,
+            )
+            row = NoticeRow(
+                category=notice.category.value,
+                title=clean(notice.title),
+                body=clean(notice.body),
+                scope=notice.scope.value,
+                site_id=notice.site_id,
+                building=notice.building,
+                created_at=now,
+                created_by=actor,
+            )
+            session.add(row)
+            session.flush()
+            session.add_all(
+                NoticeRecipientRow(notice_id=row.id, household_id=h, read_at=None) for h in chosen
+            )
+            audit(
+                session,
+                AuditRecord(
+                    ts=now,
+                    action=AuditAction.NOTICE_SENT,
+                    actor=actor,
+                    detail={
+                        "notice_id": row.id,
+                        "category": row.category,
+                        "scope": row.scope,
+                        "households": chosen,
+                    },
+                ),
+            )
+            session.flush()
+            return _operator_view(session, row)
+
+    def list_notices(
+        self, *, sites: frozenset[str] | None = None, limit: int = 100
+    ) -> list[NoticeView]:
+        """Return notices, newest first (a scoped caller: those sent to its sites' homes)."""
+        with self._db.reading() as session:
+            rows = session.scalars(
+                select(NoticeRow).order_by(NoticeRow.id.desc()).limit(limit)
+            ).all()
+            views = [_operator_view(session, row) for row in rows]
+            if sites is None:
+                return views
+            placed = household_sites_in(session)
+            return [
+                v for v in views if any(placed.get(r.household_id) in sites for r in v.receipts)
+            ]
+
+    def get_notice(self, notice_id: int) -> NoticeView:
+        """Return one notice with its read receipts, or raise NotFoundError."""
+        with self._db.reading() as session:
+            row = session.get(NoticeRow, notice_id)
+            if row is None:
+                raise NotFoundError(f"notice {notice_id} does not exist")
+            return _operator_view(session, row)
+
+    def household_notices(self, household_id: int) -> list[HouseholdNotice]:
+        """Return the notices a household got: urgent ones first, then newest first."""
+        with self._db.reading() as session:
+            found = session.execute(
+                select(NoticeRow, NoticeRecipientRow.read_at)
+                .join(NoticeRecipientRow, NoticeRecipientRow.notice_id == NoticeRow.id)
+                .where(NoticeRecipientRow.household_id == household_id)
+                .order_by(NoticeRow.id.desc())
+            ).all()
+        notices = [_household_view(row, read_at) for row, read_at in found]
+        return sorted(notices, key=lambda n: (not n.urgent, n.read_at is not None, -n.id))
+
+    def mark_read(self, household_id: int, notice_id: int) -> HouseholdNotice:
+        """Record that a household read a notice (the first time counts); another
+        household's notice is a 404."""
+        now = self._db.clock()
+        with self._db.writing() as session:
+            receipt = session.get(
+                NoticeRecipientRow, (notice_id, household_id), with_for_update=True
+            )
+            if receipt is None:
+                raise NotFoundError(f"notice {notice_id} does not exist")
+            if receipt.read_at is None:
+                receipt.read_at = now
+                audit(
+                    session,
+                    AuditRecord(
+                        ts=now,
+                        action=AuditAction.NOTICE_READ,
+                        actor=f"household-{household_id}",
+                        detail={"notice_id": notice_id, "household_id": household_id},
+                    ),
+                )
+            row = session.get_one(NoticeRow, notice_id)
+            session.flush()
+            return _household_view(row, receipt.read_at)
+
+
+def _household_view(row: NoticeRow, read_at: object) -> HouseholdNotice:
+    category = NoticeCategory(row.category)
+    return HouseholdNotice.model_validate(
+        {
+            "id": row.id,
+            "category": category,
+            "title": row.title,
+            "body": row.body,
+            "created_at": row.created_at,
+            "read_at": read_at,
+            "urgent": category in URGENT,
+        }
+    )
+
+
+def _operator_view(session: Session, row: NoticeRow) -> NoticeView:
+    receipts = [
+        Receipt(household_id=household_id, household_name=name, read_at=read_at)
+        for household_id, name, read_at in session.execute(
+            select(NoticeRecipientRow.household_id, HouseholdRow.name, NoticeRecipientRow.read_at)
+            .join(HouseholdRow, HouseholdRow.id == NoticeRecipientRow.household_id)
+            .where(NoticeRecipientRow.notice_id == row.id)
+            .order_by(NoticeRecipientRow.household_id)
+        )
+    ]
+    return NoticeView(
+        id=row.id,
+        category=NoticeCategory(row.category),
+        title=row.title,
+        body=row.body,
+        scope=NoticeScope(row.scope),
+        site_id=row.site_id,
+        building=row.building,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        recipients=len(receipts),
+        read=sum(1 for r in receipts if r.read_at is not None),
+        receipts=receipts,
+    )

@@ -1,0 +1,80 @@
+"""Care for those who live alone: care profiles (consent, waking hours, away-until), family
+contacts and the home's sensors.
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-02 12:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0011"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_TS = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    """Create the care_profiles, care_contacts and care_devices tables."""
+    op.create_table(
+        "care_profiles",
+        sa.Column("household_id", sa.Integer(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("consent_by", sa.String(128), nullable=False),
+        sa.Column("consent_at", _TS, nullable=False),
+        sa.Column("consent_note", sa.Text(), nullable=True),
+        sa.Column("quiet_minutes", sa.Integer(), nullable=False),
+        sa.Column("waking_from", sa.String(32), nullable=False),
+        sa.Column("waking_until", sa.String(32), nullable=False),
+        sa.Column("away_until", _TS, nullable=True),
+        sa.Column("watched_since", _TS, nullable=False),
+        sa.Column("alarm_case_id", sa.Integer(), nullable=True),
+        sa.Column("updated_at", _TS, nullable=False),
+        sa.Column("updated_by", sa.String(64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["household_id"], ["households.id"], name="fk_care_profiles_household_id_households"
+        ),
+        sa.ForeignKeyConstraint(
+            ["alarm_case_id"], ["cases.id"], name="fk_care_profiles_alarm_case_id_cases"
+        ),
+        sa.PrimaryKeyConstraint("household_id", name="pk_care_profiles"),
+    )
+    op.create_table(
+        "care_contacts",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("household_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(128), nullable=False),
+        sa.Column("relation", sa.String(128), nullable=False),
+        sa.Column("channel", sa.String(32), nullable=False),
+        sa.Column("target", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["household_id"], ["households.id"], name="fk_care_contacts_household_id_households"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_care_contacts"),
+    )
+    op.create_index("ix_care_contacts_household_id", "care_contacts", ["household_id"])
+    op.create_table(
+        "care_devices",
+        sa.Column("device_id", sa.String(64), nullable=False),
+        sa.Column("household_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["device_id"], ["devices.id"], name="fk_care_devices_device_id_devices"
+        ),
+        sa.ForeignKeyConstraint(
+            ["household_id"], ["households.id"], name="fk_care_devices_household_id_households"
+        ),
+        sa.PrimaryKeyConstraint("device_id", name="pk_care_devices"),
+    )
+    op.create_index("ix_care_devices_household_id", "care_devices", ["household_id"])
+
+
+def downgrade() -> None:
+    """Drop the care tables."""
+    op.drop_table("care_devices")
+    op.drop_table("care_contacts")
+    op.drop_table("care_profiles")

@@ -1,0 +1,96 @@
+"""The household's phone page ``/r/<token>``: one-touch SOS, report a problem, follow it, rate it.
+
+The page is one self-contained HTML document (its style sheet and script, ``static/``, are
+inlined: nothing is fetched from elsewhere, as before this page grew). Everything it shows
+comes from the household's own routes (``hub.residents.page`` for SOS,
+``hub.requests.resident`` for requests), in Chinese or English (a switch).
+The token stays in the path.
+"""
+
+import html
+import re
+from functools import cache
+from importlib import resources
+
+
+@cache
+def _asset(name: str) -> str:
+    """Return one of the page's own files (``static/``), read once."""
+    return resources.files("hub.requests").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def render_phone_page(name: str, stage: str, status_text: tuple[str, str, str]) -> str:
+    """Return the page's HTML for household ``name`` whose latest SOS is at ``stage``, shown
+    (also without script) as ``status_text``: Chinese, English, colour."""
+    zh, en, colour = (html.escape(part) for part in status_text)
+    values = {
+        "name": html.escape(name),
+        "stage": html.escape(stage),
+        "zh": zh,
+        "en": en,
+        "colour": colour,
+        # Last: the style sheet and the script are ours, never filled in themselves.
+        "css": _asset("phone.css"),
+        "js": _asset("phone.js"),
+    }
+    return re.sub(r"@@(\w+)@@", lambda m: values[m.group(1)], _PAGE)
+
+
+_PAGE = """<!doctype html>
+<html lang="zh">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>邻里 · @@name@@</title>
+<style>
+@@css@@</style>
+</head>
+<body data-stage="@@stage@@">
+<header>
+  <h1>@@name@@</h1>
+  <button id="lang" type="button" aria-label="Language / 语言">EN</button>
+</header>
+<main>
+<section id="home">
+  <ul id="notices" aria-label="通知 Notices"></ul>
+  <button id="sos" type="button" aria-label="SOS 紧急求助">SOS<small data-t="sos_small">
+  </small></button>
+  <div id="status" role="status" aria-live="assertive" style="background: @@colour@@">
+    <strong id="zh">@@zh@@</strong><span id="en">@@en@@</span>
+  </div>
+  <button id="new" type="button" class="big" data-t="report"></button>
+  <h2 data-t="mine"></h2>
+  <ul id="list" aria-live="polite"></ul>
+  <p id="empty" data-t="none" hidden></p>
+</section>
+<section id="form-view" hidden>
+  <h2 data-t="report"></h2>
+  <form id="report" enctype="multipart/form-data">
+    <fieldset id="categories">
+      <legend data-t="what"></legend>
+    </fieldset>
+    <label><span data-t="describe"></span>
+      <textarea name="text" rows="3" maxlength="2000" required></textarea></label>
+    <label class="photo"><span data-t="photos"></span>
+      <input name="photos" type="file" accept="image/*" capture="environment" multiple></label>
+    <div id="previews"></div>
+    <label><span data-t="when"></span>
+      <select name="window"></select></label>
+    <p id="form-error" role="alert" hidden></p>
+    <div class="row">
+      <button type="button" id="cancel" data-t="cancel"></button>
+      <button type="submit" id="send" class="primary" data-t="send"></button>
+    </div>
+  </form>
+</section>
+<section id="detail-view" hidden>
+  <button type="button" id="back" data-t="back"></button>
+  <div id="detail"></div>
+</section>
+</main>
+<script>
+@@js@@</script>
+</body>
+</html>
+"""

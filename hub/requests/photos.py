@@ -1,0 +1,145 @@
+"""Residents' photos: re-encoded on the hub, kept on disk by SHA-256.
+
+A photo from a phone is never stored as it came: ``reencode`` decodes it with Pillow (JPEG,
+PNG or WebP only), refuses an oversized upload, a non-image and a decompression bomb (too
+many pixels, checked before the pixels are decoded) with a message a resident can read,
+turns it upright by its EXIF orientation, and writes a fresh JPEG with no metadata at all —
+no EXIF, so no GPS position, no camera serial — plus a small thumbnail.
+
+``PhotoFiles`` keeps the bytes as evidence pictures are kept: ``<folder>/<sha[:2]>/<sha>.jpg``,
+written to a temporary file, synced and renamed, so the same bytes are stored once.
+"""
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+"""A phone's full-size photo is 2–6 MB; anything larger is refused before decoding."""
+
+MAX_PIXELS = 50_000_000
+"""50 megapixels: above any phone camera, far below what would exhaust the hub's memory."""
+
+MAX_SIDE = 2048
+"""The stored photo's longest side: enough to see a crack or a meter reading."""
+
+THUMB_SIDE = 320
+
+JPEG_QUALITY = 85
+
+ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "MPO"})
+"""MPO is what some phones call a JPEG with a depth map; the first frame is kept."""
+
+
+class PhotoRejectedError(ValueError):
+    """A photo the hub will not keep; the message says why, for the resident."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedPhoto:
+    """A re-encoded photo and its thumbnail, both JPEG without metadata."""
+
+    jpeg: bytes
+    thumbnail: bytes
+    width: int
+    height: int
+
+    @property
+    def sha256(self) -> str:
+        """Return the photo's SHA-256 (hex): its name on disk."""
+        return hashlib.sha256(self.jpeg).hexdigest()
+
+    @property
+    def thumbnail_sha256(self) -> str:
+        """Return the thumbnail's SHA-256 (hex)."""
+        return hashlib.sha256(self.thumbnail).hexdigest()
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    # No exif=, no icc_profile=: the new file carries nothing but the pixels.
+    image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    return out.getvalue()
+
+
+def reencode(data: bytes) -> ProcessedPhoto:
+    """Return the photo re-encoded without metadata, or raise PhotoRejectedError saying why."""
+    if not data:
+        raise PhotoRejectedError("the photo is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise PhotoRejectedError(
+            f"the photo is too large ({len(data) // (1024 * 1024)} MB): "
+            f"at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
+        )
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns, then raises, above its own pixel limit: ours is checked below.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.format not in ACCEPTED_FORMATS:
+                raise PhotoRejectedError(
+                    f"this is a {image.format} file: send a JPEG, PNG or WebP photo"
+                )
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise PhotoRejectedError(
+                    f"the picture has too many pixels ({width}×{height}): at most "
+                    f"{MAX_PIXELS // 1_000_000} megapixels"
+                )
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+    except PhotoRejectedError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PhotoRejectedError("the picture has too many pixels to be a photo") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise PhotoRejectedError("this file is not a photo the hub can read") from exc
+    rgb = upright.convert("RGB")
+    rgb.thumbnail((MAX_SIDE, MAX_SIDE))
+    thumb = rgb.copy()
+    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    return ProcessedPhoto(
+        jpeg=_jpeg(rgb), thumbnail=_jpeg(thumb), width=rgb.width, height=rgb.height
+    )
+
+
+class PhotoFiles:
+    """Photo bytes under ``folder``, one file per SHA-256."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self._folder = folder
+
+    @property
+    def folder(self) -> Path:
+        """Return the folder, or raise PhotoRejectedError if this hub keeps no photos."""
+        if self._folder is None:
+            raise PhotoRejectedError("this hub keeps no photos")
+        return self._folder
+
+    def path_of(self, sha256: str) -> Path:
+        """Return where the photo with this hash is kept."""
+        return self.folder / sha256[:2] / f"{sha256}.jpg"
+
+    def write(self, data: bytes) -> str:
+        """Keep ``data`` (once, however often written) and return its SHA-256."""
+        sha = hashlib.sha256(data).hexdigest()
+        path = self.path_of(sha)
+        if path.exists():
+            return sha
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        with temporary.open("wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        temporary.replace(path)
+        return sha
+
+    def read(self, sha256: str) -> bytes:
+        """Return a kept photo's bytes (FileNotFoundError if there is none)."""
+        return self.path_of(sha256).read_bytes()

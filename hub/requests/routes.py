@@ -1,0 +1,180 @@
+"""Residents' requests over HTTP under ``/api/v1``: an operator logs a call or a walk-in for a
+household, lists and reads requests; a responder posts notes, the planned visit and
+after-photos; ratings per responder. The household's own routes are ``hub.requests.resident``.
+"""
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import AwareDatetime, StringConstraints
+
+from devices.location import LocationText
+from hub.auth.routes import PrincipalDep
+from hub.auth.rules import ForbiddenError, Role
+from hub.errors import InvalidInputError, NotFoundError
+from hub.http.deps import API_PREFIX, ActorDep, ChangesDep, ClockDep, Limit, StoreDep, caller_sites
+from hub.http.views import Items, View
+from hub.requests.photos import MAX_UPLOAD_BYTES, PhotoRejectedError, ProcessedPhoto, reencode
+from hub.requests.repository import NewRequest
+from hub.requests.rules import MAX_PHOTOS, MAX_TEXT, RequestCategory, RequestSource, check_window
+from hub.requests.views import RequestView, ResponderScore
+from hub.store import HubStore
+
+router = APIRouter(prefix=API_PREFIX)
+
+RequestText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)
+]
+
+PHOTO_HEADERS = {"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"}
+
+
+class OperatorRequest(View):
+    """Body of ``POST /requests``: a call or walk-in logged for a household."""
+
+    household_id: int
+    category: RequestCategory
+    text: RequestText
+    place: LocationText | None = None
+    preferred_from: AwareDatetime | None = None
+    preferred_until: AwareDatetime | None = None
+
+
+class OpenedRequest(View):
+    """What ``POST /requests`` answers: the request and its case's id."""
+
+    request: RequestView
+    case_id: int
+
+
+async def read_photos(uploads: list[UploadFile]) -> list[ProcessedPhoto]:
+    """Return the uploaded photos re-encoded, or raise InvalidInputError saying which is bad."""
+    uploads = [u for u in uploads if u.filename or u.size]
+    if len(uploads) > MAX_PHOTOS:
+        raise InvalidInputError(f"at most {MAX_PHOTOS} photos")
+    photos: list[ProcessedPhoto] = []
+    for number, upload in enumerate(uploads, start=1):
+        data = await upload.read(MAX_UPLOAD_BYTES + 1)
+        try:
+            photos.append(await asyncio.to_thread(reencode, data))
+        except PhotoRejectedError as exc:
+            raise InvalidInputError(f"photo {number}: {exc}") from exc
+    return photos
+
+
+async def _visible(store: HubStore, request: Request, request_id: int) -> None:
+    """Refuse (404) a request of a site the caller may not see."""
+    sites = caller_sites(request)
+    if sites is None:
+        return
+    _case_id, site_id, _team = await asyncio.to_thread(store.requests.case_of, request_id)
+    if site_id is None or site_id not in sites:
+        raise NotFoundError(f"request {request_id} does not exist")
+
+
+@router.post("/requests", status_code=201)
+async def create_request(
+    body: OperatorRequest,
+    store: StoreDep,
+    changes: ChangesDep,
+    clock: ClockDep,
+    actor: ActorDep,
+    request: Request,
+) -> OpenedRequest:
+    """Log a request on behalf of a household (a phone call, a walk-in); its case is
+    dispatched by the roster at once."""
+    sites = caller_sites(request)
+    if sites is not None:
+        placed = await asyncio.to_thread(store.households.household_sites)
+        if placed.get(body.household_id) not in sites:
+            raise NotFoundError(f"household {body.household_id} does not exist")
+    window = check_window(body.preferred_from, body.preferred_until, clock())
+    new = NewRequest(
+        household_id=body.household_id,
+        category=body.category,
+        text=body.text,
+        source=RequestSource.OPERATOR,
+        place=body.place,
+        preferred=window,
+        created_by=actor,
+    )
+    opened = await asyncio.to_thread(store.requests.open_request, new, [])
+    changes.case_changed(opened.case, resident_sees=False)
+    return OpenedRequest(request=opened.request, case_id=opened.case.id)
+
+
+@router.get("/requests")
+async def list_requests(
+    store: StoreDep, request: Request, household_id: int | None = None, limit: Limit = 100
+) -> Items[RequestView]:
+    """List requests, newest first (a site-scoped caller sees its sites' only)."""
+    return Items(
+        items=await asyncio.to_thread(
+            store.requests.list_requests,
+            sites=caller_sites(request),
+            household_id=household_id,
+            limit=limit,
+        )
+    )
+
+
+@router.get("/requests/{request_id}")
+async def get_request(request_id: int, store: StoreDep, request: Request) -> RequestView:
+    """Show one request with its photos, updates and ratings."""
+    await _visible(store, request, request_id)
+    return await asyncio.to_thread(store.requests.get_request, request_id)
+
+
+@router.post("/requests/{request_id}/updates", status_code=201)
+async def add_update(
+    request_id: int,
+    store: StoreDep,
+    principal: PrincipalDep,
+    request: Request,
+    note: Annotated[str | None, Form(max_length=MAX_TEXT)] = None,
+    visit_at: Annotated[AwareDatetime | None, Form()] = None,
+    photos: Annotated[list[UploadFile] | None, File()] = None,
+) -> RequestView:
+    """Tell the household what was done or when someone comes, with after-photos; a
+    responder only on a request whose case they are on."""
+    await _visible(store, request, request_id)
+    if principal.role is Role.RESPONDER:
+        _case_id, _site, team = await asyncio.to_thread(store.requests.case_of, request_id)
+        if principal.name not in team:
+            raise ForbiddenError(f"request {request_id} is not assigned to {principal.name}")
+    processed = await read_photos(photos or [])
+    return await asyncio.to_thread(
+        store.requests.add_update,
+        request_id,
+        actor=principal.name,
+        note=note,
+        visit_at=visit_at,
+        photos=processed,
+    )
+
+
+@router.get("/requests/{request_id}/photos/{photo_id}")
+async def request_photo(
+    request_id: int,
+    photo_id: int,
+    store: StoreDep,
+    request: Request,
+    thumbnail: Annotated[bool, Query()] = False,
+) -> Response:
+    """Return a request's photo (``?thumbnail=1``: its thumbnail), re-encoded JPEG."""
+    await _visible(store, request, request_id)
+    sha = await asyncio.to_thread(
+        store.requests.photo_sha, request_id, photo_id, thumbnail=thumbnail
+    )
+    data = await asyncio.to_thread(store.requests.photos.read, sha)
+    return Response(data, media_type="image/jpeg", headers=PHOTO_HEADERS)
+
+
+@router.get("/ratings/responders")
+async def responder_ratings(
+    store: StoreDep, responder_id: str | None = None
+) -> Items[ResponderScore]:
+    """List each responder's ratings from households: count, average, "not fixed" count."""
+    return Items(items=await asyncio.to_thread(store.requests.responder_scores, responder_id))

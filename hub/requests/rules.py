@@ -1,0 +1,178 @@
+"""Residents' requests, the pure core: categories, priority, what a household sees, ratings.
+
+A request (点单) is a resident's everyday problem — a leaking pipe, a broken stair light, a
+blocked fire exit — reported from the phone page, by an operator on the household's behalf,
+or through a messaging gateway. It becomes a case of its own (category ``request``, kind
+``resident_request``): dispatched by the roster like any other case (派单, 接单), never joined to
+an incident, so a hazard report can never be mixed into a fire. A safety hazard (隐患) is high
+priority; the rest by ``REQUEST_PRIORITY``.
+
+What the household sees is ``request_stage``, a function of the case's status and team and of
+the visit the responder planned: received → assigned → visit planned → in progress → done.
+On resolution it rates the work 1–5 (评价); ``decide_feedback`` says whether a rating is taken
+and whether "not fixed" reopens the case (only within ``NOT_FIXED_WITHIN`` of the resolution).
+
+Nothing here does I/O or reads the clock.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from devices.kinds import Severity
+from hub.cases.dispatch import Team
+from hub.cases.rules import CaseStatus
+from hub.errors import IllegalTransitionError, InvalidInputError
+
+
+class RequestCategory(StrEnum):
+    """What a resident's request is about."""
+
+    REPAIR = "repair"
+    UTILITIES = "utilities"
+    """Water or electricity (水电)."""
+    SANITATION = "sanitation"
+    NOISE = "noise"
+    ELEVATOR = "elevator"
+    HAZARD = "hazard"
+    """A safety hazard (隐患): a blocked fire exit, a loose railing. High priority."""
+    OTHER = "other"
+
+
+REQUEST_PRIORITY: dict[RequestCategory, Severity] = {
+    RequestCategory.HAZARD: Severity.HIGH,
+    RequestCategory.ELEVATOR: Severity.MEDIUM,
+    RequestCategory.UTILITIES: Severity.MEDIUM,
+    RequestCategory.REPAIR: Severity.LOW,
+    RequestCategory.SANITATION: Severity.LOW,
+    RequestCategory.NOISE: Severity.LOW,
+    RequestCategory.OTHER: Severity.LOW,
+}
+"""The priority of a request's case: a hazard comes first; nothing here is life safety."""
+
+
+class RequestSource(StrEnum):
+    """How a request reached the hub."""
+
+    PAGE = "page"
+    """The household's own phone page."""
+    OPERATOR = "operator"
+    """An operator logged a phone call or a walk-in."""
+    GATEWAY = "gateway"
+    """A messaging gateway (WeChat, SMS) through the signed webhook."""
+
+
+class RequestStage(StrEnum):
+    """How far a request has come, as its household sees it."""
+
+    RECEIVED = "received"
+    ASSIGNED = "assigned"
+    VISIT_PLANNED = "visit_planned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
+MAX_PHOTOS = 3
+"""Photos per report (and per responder update)."""
+
+MAX_TEXT = 2000
+
+MAX_WINDOW = timedelta(days=30)
+"""How far ahead a preferred visit window may reach."""
+
+NOT_FIXED_WITHIN = timedelta(days=7)
+"""A household may say "not fixed" this long after the resolution: the case reopens."""
+
+
+def request_stage(status: CaseStatus, team: Team, visit_at: datetime | None) -> RequestStage:
+    """Return the stage a household sees of its request's case."""
+    match status:
+        case CaseStatus.RESOLVED | CaseStatus.CLOSED:
+            return RequestStage.DONE
+        case CaseStatus.IN_PROGRESS:
+            return RequestStage.IN_PROGRESS
+        case _ if visit_at is not None and team:
+            return RequestStage.VISIT_PLANNED
+        case _ if team:
+            return RequestStage.ASSIGNED
+        case _:
+            return RequestStage.RECEIVED
+
+
+def public_name(name: str) -> str:
+    """Return how a responder is named to a household: the first word of a Latin name, the
+    surname (first character) of a Chinese one; never the full name."""
+    words = name.split()
+    if not words:
+        return ""
+    first = words[0]
+    if len(words) == 1 and not first.isascii():
+        return first[0]
+    return first
+
+
+def check_window(
+    start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime] | None:
+    """Return the preferred visit window, or None; refuse one that is not a window ahead."""
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        raise InvalidInputError("a preferred visit window needs both its start and its end")
+    if end <= start:
+        raise InvalidInputError("the preferred visit window ends before it starts")
+    if end <= now:
+        raise InvalidInputError("the preferred visit window is already over")
+    if start - now > MAX_WINDOW:
+        raise InvalidInputError(
+            f"the preferred visit window starts more than {MAX_WINDOW.days} days ahead"
+        )
+    return start, end
+
+
+@dataclass(frozen=True, slots=True)
+class RatingFacts:
+    """What a household's rating of a request is decided on."""
+
+    status: CaseStatus
+    resolved_at: datetime | None
+    already_rated: bool
+    """This resolution has been rated already."""
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """A household's rating: 1–5, an optional comment, and whether the problem is fixed."""
+
+    score: int
+    comment: str | None
+    fixed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackOutcome:
+    """Store the rating; ``reopen``: the household says it is not fixed, reopen the case."""
+
+    reopen: bool
+
+
+def decide_feedback(facts: RatingFacts, feedback: Feedback, now: datetime) -> FeedbackOutcome:
+    """Return what a household's rating does, or raise saying why it is not taken."""
+    if not 1 <= feedback.score <= 5:
+        raise InvalidInputError("a rating is a score from 1 to 5")
+    if facts.resolved_at is None or facts.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+        raise IllegalTransitionError("the request is not done yet: it can be rated once it is")
+    if facts.already_rated:
+        raise IllegalTransitionError("this request has been rated already")
+    if feedback.fixed:
+        return FeedbackOutcome(reopen=False)
+    if now - facts.resolved_at > NOT_FIXED_WITHIN:
+        raise IllegalTransitionError(
+            f"it is more than {NOT_FIXED_WITHIN.days} days since it was done: "
+            "please report it again as a new request"
+        )
+    if facts.status is CaseStatus.CLOSED:
+        raise IllegalTransitionError(
+            "the case is closed already: please report it again as a new request"
+        )
+    return FeedbackOutcome(reopen=True)

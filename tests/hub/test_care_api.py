@@ -1,0 +1,62 @@
+"""Care households over HTTP: flag one with consent and a family contact, mark it away."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from hub.app import create_app
+from hub.settings import HubSettings
+from tests.hub.conftest import FakeClock
+from tests.hub.http import api_client
+
+HOME = "Building 2/Floor 3/Unit 301"
+
+
+@pytest.fixture
+async def client(
+    database_url: str, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False)
+    app: FastAPI = create_app(settings, clock=clock)
+    async with api_client(app) as client:
+        yield client
+
+
+async def test_a_household_is_flagged_for_care_and_goes_away(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    motion = {"id": "b2-301-motion", "kind": "motion", "location": HOME}
+    assert (await client.post("/api/v1/devices", json=motion)).status_code == 201
+    household = (
+        await client.post("/api/v1/households", json={"name": "Grandma Zhao", "location": HOME})
+    ).json()
+    url = f"/api/v1/households/{household['id']}/care"
+    assert (await client.get(url)).status_code == 404
+    without_consent = await client.put(url, json={"device_ids": ["b2-301-motion"]})
+    assert without_consent.status_code == 422
+    body = {
+        "consent": {"by": "Zhao Min (daughter)", "note": "signed form"},
+        "contacts": [
+            {"name": "Zhao Min", "relation": "daughter", "target": "https://gw.example/d"}
+        ],
+        "device_ids": ["b2-301-motion"],
+        "quiet_hours": 8,
+        "waking_from": "06:30",
+    }
+    put = await client.put(url, json=body)
+    assert put.status_code == 200, put.text
+    care = put.json()
+    assert care["consent_by"] == "Zhao Min (daughter)"
+    assert care["quiet_hours"] == 8
+    assert care["status"] == "sensors_silent"  # the sensor never reported yet
+    until = (clock.now.replace(microsecond=0)).isoformat()
+    away = await client.post(f"{url}/away", json={"until": until})
+    assert away.status_code == 200
+    listed = (await client.get("/api/v1/care")).json()["items"]
+    assert [c["household_id"] for c in listed] == [household["id"]]
+    trail = (await client.get("/api/v1/audit", params={"limit": 1000})).json()["items"]
+    changes = [e for e in trail if e["action"] == "care_changed"]
+    assert [e["detail"].get("consent_by") for e in changes] == ["Zhao Min (daughter)", None]

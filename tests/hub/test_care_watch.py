@@ -1,0 +1,145 @@
+"""Care households on a real database (SQLite and PostgreSQL) in simulated time: scenario 12
+(a quiet day → a wellbeing check for the grid worker and a notice to the daughter; on holiday
+no alarm), a dead sensor (a fault, no wellbeing check), and an SOS that reaches the family."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from devices.kinds import DeviceKind
+from devices.messages import TelemetryBatch, TelemetryPoint
+from devices.payloads import Readings
+from devices.registry import Device
+from hub.care.rules import CareStatus
+from hub.care.views import CareSettings, Consent, Contact
+from hub.errors import InvalidInputError
+from hub.persistence.tables import NotificationRow, ReadingHistoryRow
+from hub.residents.rules import issue_token, web_sos_alert
+from hub.roster.rules import Grid, Responder, ResponderRole, Site
+from hub.store import HubStore
+from tests.hub.conftest import FakeClock
+
+HOME = "Building 2/Floor 3/Unit 301"
+MOTION = "b2-301-motion"
+DAUGHTER = "https://gateway.example/notify?to=daughter"
+EVENING = datetime(2026, 3, 1, 11, 0, tzinfo=UTC)  # 19:00 in Shanghai
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock that starts the evening before."""
+    return FakeClock(EVENING - timedelta(hours=1))
+
+
+def readings(store: HubStore, ts: datetime, **values: bool) -> None:
+    """Record a motion sensor's reading as the ingest does (device state and history)."""
+    point = TelemetryPoint(device_id=MOTION, ts=ts, readings=Readings(**values))
+    store.fleet.record_telemetry(TelemetryBatch(edge_id="e1", points=[point]))
+    with store.db.writing() as session:
+        session.add(ReadingHistoryRow(device_id=MOTION, ts=ts, edge_id="e1", readings=dict(values)))
+
+
+def heartbeat(store: HubStore, start: datetime, end: datetime) -> None:
+    """The sensor checks in every hour, seeing nobody."""
+    ts = start
+    while ts <= end:
+        readings(store, ts, occupancy=False)
+        ts += timedelta(hours=1)
+
+
+@pytest.fixture
+def grandma(store: HubStore) -> int:
+    """An 84-year-old living alone in building 2, with a motion sensor and her daughter."""
+    store.roster.put_site(Site(id="lanyuan", name="Lanyuan"))
+    store.roster.put_grid(Grid(id="g-b2", site_id="lanyuan", name="B2", places=["Building 2"]))
+    store.roster.put_responder(
+        Responder(id="grid-2", site_id="lanyuan", name="Liu Yang", role=ResponderRole.GRID_WORKER)
+    )
+    store.fleet.upsert_devices([Device(id=MOTION, kind=DeviceKind.MOTION, location=HOME)])
+    household = store.households.create_household("Grandma Zhao", HOME, [], issue_token()[1])
+    settings = CareSettings(
+        consent=Consent(by="Zhao Min (daughter, guardian)", note="signed form 2026-02-28"),
+        contacts=[Contact(name="Zhao Min", relation="daughter", target=DAUGHTER)],
+        device_ids=[MOTION],
+    )
+    store.care.put_care(household.id, settings, "op.wang")
+    return household.id
+
+
+def family_notices(store: HubStore) -> list[int]:
+    with store.db.reading() as session:
+        return list(
+            session.scalars(
+                select(NotificationRow.case_id).where(NotificationRow.target == DAUGHTER)
+            )
+        )
+
+
+def test_a_quiet_day_brings_a_wellbeing_check_and_a_message_to_the_daughter(
+    store: HubStore, clock: FakeClock, grandma: int
+) -> None:
+    readings(store, EVENING, occupancy=True)  # last seen moving at 19:00
+    heartbeat(store, EVENING + timedelta(hours=1), EVENING + timedelta(hours=15))
+    clock.now = EVENING + timedelta(hours=13)  # 08:00 next morning: a night's sleep
+    assert store.care.watch() == []
+    assert store.care.get_care(grandma).status is CareStatus.FINE
+
+    clock.now = EVENING + timedelta(hours=15)  # 10:00: 3 + 3 waking hours of nothing
+    [case] = store.care.watch()
+    assert (case.kind, case.category, case.priority) == ("no_activity", "wellbeing", "high")
+    assert [m.responder for m in case.team] == ["grid-2"]
+    assert family_notices(store) == [case.id]
+    view = store.care.get_care(grandma)
+    assert view.status is CareStatus.NO_ACTIVITY
+    assert view.alarm_case_id == case.id
+    assert view.last_activity == EVENING
+
+    clock.advance(600)
+    assert store.care.watch() == []  # one wellbeing check at a time
+    assert family_notices(store) == [case.id]
+
+
+def test_on_holiday_there_is_no_alarm(store: HubStore, clock: FakeClock, grandma: int) -> None:
+    readings(store, EVENING, occupancy=True)
+    store.care.set_away(grandma, EVENING + timedelta(days=5), "op.wang")
+    heartbeat(store, EVENING + timedelta(hours=1), EVENING + timedelta(days=2))
+    clock.now = EVENING + timedelta(days=2)
+    assert store.care.watch() == []
+    assert store.care.get_care(grandma).status is CareStatus.AWAY
+    assert family_notices(store) == []
+
+
+def test_a_dead_sensor_is_a_fault_not_a_wellbeing_check(
+    store: HubStore, clock: FakeClock, grandma: int
+) -> None:
+    readings(store, EVENING, occupancy=True)  # and then the battery dies
+    clock.now = EVENING + timedelta(hours=20)
+    assert store.care.watch() == []
+    view = store.care.get_care(grandma)
+    assert view.status is CareStatus.SENSORS_SILENT
+    assert view.silent_sensors == [MOTION]
+
+
+def test_an_sos_from_a_care_household_reaches_the_family(
+    store: HubStore, clock: FakeClock, grandma: int
+) -> None:
+    readings(store, EVENING, occupancy=True)
+    clock.now = EVENING + timedelta(minutes=5)
+    household = next(h for h in store.households.list_households() if h.id == grandma)
+    device = store.households.household_sos_device(household)
+    alert = web_sos_alert("sos-press-0001", device.id, device.location, clock.now)
+    [sos] = store.intake.ingest_alerts([alert], clock.now).cases_opened
+    [told] = store.care.watch()
+    assert told.id == sos.id
+    assert told.priority == "critical"
+    assert family_notices(store) == [sos.id]
+    assert store.care.watch() == []  # told once
+    assert store.care.get_care(grandma).last_activity == clock.now  # a press is a sign of life
+
+
+def test_only_motion_sensors_and_door_contacts_watch_a_home(store: HubStore, grandma: int) -> None:
+    store.fleet.upsert_devices([Device(id="b2-301-co", kind=DeviceKind.CO, location=HOME)])
+    settings = CareSettings(consent=Consent(by="Zhao Min"), device_ids=["b2-301-co"])
+    with pytest.raises(InvalidInputError, match="motion sensors and door contacts"):
+        store.care.put_care(grandma, settings, None)

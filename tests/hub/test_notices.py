@@ -1,0 +1,119 @@
+"""Notices (通知): whom they go to (pure), and a notice read by some households (in-process)."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from hub.app import create_app
+from hub.errors import InvalidInputError
+from hub.notices.rules import Home, NoticeScope, audience
+from hub.settings import HubSettings
+from tests.hub.conftest import FakeClock
+from tests.hub.http import api_client
+
+HOMES = [
+    Home(1, "Building 2/Floor 3/Unit 301", "lanyuan"),
+    Home(2, "Building 2/Floor 5/Unit 502", "lanyuan"),
+    Home(3, "Building 3/Floor 12/Unit 1201", "lanyuan"),
+    Home(4, "Building 2/Floor 1/Unit 101", "other-site"),
+]
+
+
+def test_a_notice_goes_to_a_site_a_building_or_households() -> None:
+    assert audience(HOMES, NoticeScope.SITE, site_id="lanyuan") == [1, 2, 3]
+    assert audience(HOMES, NoticeScope.BUILDING, building="Building 2") == [1, 2, 4]
+    both = audience(HOMES, NoticeScope.BUILDING, building="Building 2", site_id="lanyuan")
+    assert both == [1, 2]
+    assert audience(HOMES, NoticeScope.HOUSEHOLDS, household_ids=[3, 1]) == [1, 3]
+    with pytest.raises(InvalidInputError, match="site_id"):
+        audience(HOMES, NoticeScope.SITE)
+    with pytest.raises(InvalidInputError, match="no such households: 9"):
+        audience(HOMES, NoticeScope.HOUSEHOLDS, household_ids=[9])
+    with pytest.raises(InvalidInputError, match="no household"):
+        audience(HOMES, NoticeScope.BUILDING, building="Building 9")
+
+
+@pytest.fixture
+async def client(
+    database_url: str, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False)
+    app: FastAPI = create_app(settings, clock=clock)
+    async with api_client(app) as client:
+        yield client
+
+
+async def household(client: httpx.AsyncClient, name: str, location: str) -> Any:
+    response = await client.post("/api/v1/households", json={"name": name, "location": location})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_a_water_shutoff_is_read_by_some_households(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    wang = await household(client, "Wang", "Building 2/Floor 3/Unit 301")
+    li = await household(client, "Li", "Building 2/Floor 5/Unit 502")
+    zhao = await household(client, "Zhao", "Building 3/Floor 12/Unit 1201")
+    sent = await client.post(
+        "/api/v1/notices",
+        json={
+            "scope": "building",
+            "building": "Building 2",
+            "category": "water_shutoff",
+            "title": "停水通知 Water shut-off",
+            "body": "Tomorrow 9:00-12:00, pipe works in building 2.",
+        },
+    )
+    assert sent.status_code == 201, sent.text
+    notice = sent.json()
+    assert (notice["recipients"], notice["read"]) == (2, 0)
+
+    [shown] = (await client.get(f"/r/{wang['token']}/notices")).json()["items"]
+    assert shown["read_at"] is None
+    assert shown["category"] == "water_shutoff"
+    assert (await client.get(f"/r/{zhao['token']}/notices")).json()["items"] == []
+    # Zhao's page cannot read (or mark read) a notice of building 2.
+    assert (await client.post(f"/r/{zhao['token']}/notices/{notice['id']}/read")).status_code == 404
+
+    clock.advance(60)
+    read = await client.post(f"/r/{wang['token']}/notices/{notice['id']}/read")
+    assert read.status_code == 200
+    first = read.json()["read_at"]
+    clock.advance(60)
+    again = await client.post(f"/r/{wang['token']}/notices/{notice['id']}/read")
+    assert again.json()["read_at"] == first  # the first read counts
+
+    seen = (await client.get(f"/api/v1/notices/{notice['id']}")).json()
+    assert seen["read"] == 1
+    assert {r["household_name"]: r["read_at"] is not None for r in seen["receipts"]} == {
+        "Wang": True,
+        "Li": False,
+    }
+    assert li["id"] in [r["household_id"] for r in seen["receipts"]]
+    listed = (await client.get("/api/v1/notices")).json()["items"]
+    assert [n["id"] for n in listed] == [notice["id"]]
+    # Sent once, read once: both on the hash-chained trail, which still verifies.
+    trail = (await client.get("/api/v1/audit", params={"limit": 1000})).json()["items"]
+    actions = [e["action"] for e in trail]
+    assert (actions.count("notice_sent"), actions.count("notice_read")) == (1, 1)
+    assert (await client.get("/api/v1/audit/verify")).json()["intact"] is True
+
+
+async def test_an_evacuation_comes_first_on_the_page(client: httpx.AsyncClient) -> None:
+    wang = await household(client, "Wang", "Building 2/Floor 3/Unit 301")
+    for category, title in (("evacuation", "Leave now"), ("general", "Meeting")):
+        body = {
+            "scope": "households",
+            "household_ids": [wang["id"]],
+            "category": category,
+            "title": title,
+            "body": "…",
+        }
+        assert (await client.post("/api/v1/notices", json=body)).status_code == 201
+    shown = (await client.get(f"/r/{wang['token']}/notices")).json()["items"]
+    assert [(n["title"], n["urgent"]) for n in shown] == [("Leave now", True), ("Meeting", False)]
