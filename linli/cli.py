@@ -21,6 +21,7 @@ from hub.service import serve
 from hub.settings import HubSettings
 from linli.accounts import token_app, user_app
 from linli.demo import DemoEndpoints, DemoOptions, run_demo
+from linli.trust.commands import broker_app
 from simulators.runner import run_scenario
 from simulators.scenarios import SCENARIOS
 from simulators.sites import sample_site_path
@@ -238,6 +239,7 @@ def simulate(
 
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(broker_app, name="broker")
 
 
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit trail.")
