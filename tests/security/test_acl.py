@@ -33,7 +33,7 @@ def test_every_device_channel_has_a_sender() -> None:
 
 @pytest.mark.parametrize("role", list(Role))
 def test_no_rule_is_a_pattern_or_leaves_its_subject(role: Role) -> None:
-    identity = Identity(role, "subj-1" if role in (Role.EDGE, Role.DEVICE) else "")
+    identity = Identity(role, "subj-1" if role in (Role.EDGE, Role.DEVICE, Role.SITE_EDGE) else "")
     lines = [x for x in render_acl([identity]).splitlines() if x and not x.startswith("#")]
     assert all(x.startswith(("user ", "topic ")) for x in lines)
     assert all("%" not in x for x in lines)
