@@ -177,7 +177,7 @@ class RoundTrips:
 
 
 def _no_delay(client: mqtt.Client) -> None:
-    """Disable Nagle on a paho client, as every Linli client does (``devices.transport``).
+    """Disable Nagle on a paho client, as every Linli client does (``devices.mqtt_link``).
 
     Without it a client that publishes right after receiving waits for the broker's delayed
     ACK, and the baseline would measure Nagle (~30 ms here), not the broker.

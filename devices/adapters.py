@@ -29,6 +29,7 @@ from devices.payloads import (
 from devices.topics import (
     Z2M_DEFAULT_BASE,
     DeviceChannel,
+    DeviceTopic,
     NativeTopic,
     ZigbeeBridgeTopic,
     ZigbeeTopic,
@@ -63,7 +64,15 @@ def decode(
     command topics, and our own ``set`` commands echoed back). Raise ``TopicError`` or
     ``PayloadError`` for input that must be rejected.
     """
-    parsed = parse_device_topic(topic, z2m_base=z2m_base)
+    return decode_payload(
+        parse_device_topic(topic, z2m_base=z2m_base), payload, max_bytes=max_bytes
+    )
+
+
+def decode_payload(
+    parsed: DeviceTopic, payload: bytes, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+) -> Decoded | None:
+    """Decode one message whose topic is parsed already (see ``decode``)."""
     if isinstance(parsed, ZigbeeBridgeTopic):
         return None
     if isinstance(parsed, NativeTopic) and parsed.channel is DeviceChannel.SET:
@@ -104,6 +113,13 @@ def decode_bridge_event(
         parsed = parse_device_topic(topic, z2m_base=z2m_base)
     except DeviceInputError:
         return None
+    return decode_announce(parsed, payload, max_bytes=max_bytes)
+
+
+def decode_announce(
+    parsed: DeviceTopic, payload: bytes, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+) -> Decoded | None:
+    """Decode a device announce whose topic is parsed already (see ``decode_bridge_event``)."""
     if not isinstance(parsed, ZigbeeBridgeTopic) or parsed.path != "bridge/event":
         return None
     if len(payload) > max_bytes:

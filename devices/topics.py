@@ -96,7 +96,16 @@ class EdgeTopic:
     channel: EdgeChannel
 
 
+@dataclass(frozen=True, slots=True)
+class CredentialTopic:
+    """A parsed ``linli/dev/<reader_id>/credential`` topic: a reader's frame, for access."""
+
+    reader_id: str
+
+
 DeviceTopic = NativeTopic | ZigbeeTopic | ZigbeeBridgeTopic
+LocalTopic = DeviceTopic | CredentialTopic
+"""Any topic an edge reads on its local broker."""
 
 
 def device_topic(device_id: str, channel: DeviceChannel) -> str:
@@ -206,6 +215,30 @@ def parse_device_topic(topic: str, *, z2m_base: str = Z2M_DEFAULT_BASE) -> Devic
             return ZigbeeTopic(rest.removesuffix("/availability"), DeviceChannel.AVAILABILITY)
         return ZigbeeTopic(rest, DeviceChannel.STATE)
     raise TopicError(f"topic {topic!r} is outside the device topic scheme")
+
+
+def parse_local_topic(topic: str, *, z2m_base: str = Z2M_DEFAULT_BASE) -> LocalTopic:
+    """Parse a topic seen on the local broker, reader credentials included, or raise
+    ``TopicError``: the edge parses each device message's topic here, once."""
+    reader_id = parse_credential_topic(topic)
+    if reader_id is not None:
+        return CredentialTopic(reader_id)
+    return parse_device_topic(topic, z2m_base=z2m_base)
+
+
+def is_credential_channel(topic: str) -> bool:
+    """Return whether a local topic is on the credential channel, even a malformed one."""
+    return topic.startswith(f"{DEVICE_ROOT}/") and topic.endswith(f"/{CREDENTIAL_CHANNEL}")
+
+
+def sender(parsed: LocalTopic) -> str:
+    """Return the device id, reader id or Zigbee name a parsed topic names; '?' if none."""
+    match parsed:
+        case NativeTopic(device_id=name) | ZigbeeTopic(friendly_name=name):
+            return name
+        case CredentialTopic(reader_id=name):
+            return name
+    return "?"
 
 
 def parse_edge_topic(topic: str) -> EdgeTopic:

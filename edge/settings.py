@@ -7,7 +7,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devices.adapters import DEFAULT_MAX_PAYLOAD_BYTES
-from devices.mqtt_session import MQTT_TIMEOUT_S
+from devices.mqtt_link import MQTT_TIMEOUT_S, MqttEndpoint
 from devices.registry import Identifier
 
 
@@ -48,3 +48,19 @@ class EdgeSettings(BaseSettings):
     """Pictures the camera evidence spool may hold (two per alert)."""
     camera_cv_threads: int = Field(default=1, ge=0)
     """OpenCV threads for the camera workers' calls; 0: OpenCV's default (every core)."""
+
+    def local_endpoint(self, edge_id: str) -> MqttEndpoint:
+        """Return where the edge reads its devices (the site's broker)."""
+        return MqttEndpoint(
+            self.local_mqtt_host,
+            self.local_mqtt_port,
+            client_id=f"linli-edge-{edge_id}-local",
+            timeout_s=self.mqtt_timeout_s,
+        )
+
+    def hub_endpoint(self, edge_id: str, session: str | None = None) -> MqttEndpoint:
+        """Return where one of the edge's sessions with the hub connects."""
+        name = f"linli-edge-{edge_id}" if session is None else f"linli-edge-{edge_id}-{session}"
+        return MqttEndpoint(
+            self.hub_mqtt_host, self.hub_mqtt_port, client_id=name, timeout_s=self.mqtt_timeout_s
+        )

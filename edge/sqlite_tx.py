@@ -3,13 +3,38 @@
 The outbox and the access store each keep one connection (autocommit mode, shared by the
 event loop's worker threads) behind a lock; both need the same care: ``BEGIN IMMEDIATE`` so a
 writer holds the lock from the start, a rollback that never hides the original error, and
-SQLite errors wrapped in the store's own exception.
+SQLite errors wrapped in the store's own exception. Each is used from the event loop through
+its own ``DatabaseThread``.
 """
 
+import asyncio
+import functools
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class DatabaseThread:
+    """One thread that runs a store's calls in order, so an fsync on a slow SD card never
+    stalls the event loop (and with it the broker keepalives)."""
+
+    def __init__(self, name: str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(*args, **kwargs)`` on the thread and return its result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    def shutdown(self) -> None:
+        """Wait for the calls under way, then end the thread."""
+        self._executor.shutdown(wait=True)
 
 
 @contextmanager

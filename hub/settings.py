@@ -7,6 +7,7 @@ from pydantic import AnyHttpUrl, Field, PositiveFloat, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devices.kinds import AlertKind
+from devices.mqtt_link import MQTT_TIMEOUT_S, MqttEndpoint
 
 CaseCategoryName = Literal["life_safety", "security", "property", "maintenance"]
 """The names of ``hub.correlation.CaseCategory`` (not imported: that module reads settings)."""
@@ -122,3 +123,12 @@ class HubSettings(BaseSettings):
         if self.database_url is not None:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'hub.sqlite3'}"
+
+    def mqtt_endpoint(
+        self, session: str | None = None, *, timeout_s: float = MQTT_TIMEOUT_S
+    ) -> MqttEndpoint:
+        """Return where one of the hub's MQTT sessions connects (``<mqtt_client_id>-<session>``)."""
+        client_id = self.mqtt_client_id if session is None else f"{self.mqtt_client_id}-{session}"
+        return MqttEndpoint(
+            self.mqtt_host, self.mqtt_port, client_id=client_id, timeout_s=timeout_s
+        )

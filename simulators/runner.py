@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import aiomqtt
 
+from devices.mqtt_link import LOW_LATENCY
 from devices.site import SiteFile
-from devices.transport import LOW_LATENCY
 from simulators.scenarios import get_scenario
 
 logger = logging.getLogger(__name__)

@@ -1,9 +1,10 @@
 """The edge's access control: the asyncio shell around ``decision`` and ``door``.
 
-The agent hands it two kinds of input from its local broker connection: reader frames
-(``linli/dev/<reader>/credential``, before the detection pipeline) and the observations of
-every device (it picks the door contacts). ``run`` (the agent's ``edge-access`` task) keeps
-its own connection to the hub's broker for the allow-list and the access log, and a timer.
+The agent's ingest (``edge.ingest``) hands it two kinds of input from its local broker
+connection: reader frames (``linli/dev/<reader>/credential``, topic parsed by the ingest,
+before the detection pipeline) and the observations of every device (it picks the door
+contacts). ``run`` (the agent's ``edge-access`` task) keeps its own link to the hub's broker
+(``devices.mqtt_link.MqttLink``) for the allow-list and the access log, and a timer.
 
 Per presented credential, in this order: look up the keyed hash in the in-memory allow-list,
 decide, store the log record (access store) and the door's new state (alert outbox, with any
@@ -28,14 +29,11 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import UTC, datetime
-from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import aiomqtt
-from aiomqtt.types import PayloadType
 from pydantic import ValidationError
 
 from devices.access import (
@@ -52,22 +50,18 @@ from devices.access import (
     ReaderAction,
     ReaderCommand,
 )
-from devices.errors import TopicError
 from devices.kinds import AlertKind, DeviceKind
 from devices.messages import Alert, AlertReason
-from devices.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession
+from devices.mqtt_link import Backoff, MqttEndpoint, MqttLink, checkpoint, payload_bytes
 from devices.observations import Observation, StateUpdate
 from devices.registry import Device
 from devices.topics import (
-    CREDENTIAL_CHANNEL,
     DeviceChannel,
     EdgeChannel,
     access_edge_subscriptions,
     device_topic,
     edge_topic,
-    parse_credential_topic,
 )
-from devices.transport import LOW_LATENCY
 from edge.access.chunks import IDLE, Apply, AskAgain, ChunkCommand, PartArrived, Wait, assemble
 from edge.access.decision import AccessDecision, decide
 from edge.access.door import (
@@ -83,11 +77,9 @@ from edge.access.door import (
 )
 from edge.access.store import AccessStore, AllowList, UpdateOutcome
 from edge.outbox import Outbox
+from edge.sqlite_tx import DatabaseThread
 
 logger = logging.getLogger(__name__)
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 MAX_FRAME_BYTES = 1024
 STATE_PREFIX = "door:"
@@ -121,8 +113,7 @@ class AccessControl:
         edge_id: str,
         store: AccessStore,
         outbox: Outbox,
-        hub_host: str,
-        hub_port: int,
+        hub: MqttEndpoint,
         local: LocalClient,
         on_alerts: Callable[[list[Alert]], None],
         count: CountFn,
@@ -135,26 +126,22 @@ class AccessControl:
         resend_after_s: float = 10.0,
         log_batch: int = 200,
         chunk_timeout_s: float = 5.0,
-        mqtt_timeout_s: float = MQTT_TIMEOUT_S,
     ) -> None:
         self.edge_id = edge_id
         self.store = store
         self.outbox = outbox
         self.allow: AllowList = store.load()
-        self._hub = (hub_host, hub_port)
         self._local = local
         self._on_alerts = on_alerts
         self._count = count
         self._locate = locate
         self._clock = clock
         self._monotonic = monotonic
-        self._rng = rng
         self.tick_s = tick_s
         self.sync_every_s = sync_every_s
         self.resend_after_s = resend_after_s
         self.log_batch = log_batch
         self.chunk_timeout_s = chunk_timeout_s
-        self.mqtt_timeout_s = mqtt_timeout_s
         self._assembly = IDLE
         self.doors: dict[str, DoorState] = self._load_door_states()
         self._lock = asyncio.Lock()
@@ -162,29 +149,22 @@ class AccessControl:
         self._uplink: aiomqtt.Client | None = None
         self._sent: dict[str, float] = {}
         self._sending: set[asyncio.Task[None]] = set()
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-access")
+        self._db = DatabaseThread("edge-access")
+        self._link = MqttLink(hub, name="edge-access", backoff=Backoff(rng=rng))
 
     # --- input from the agent ------------------------------------------------------------
 
-    @staticmethod
-    def is_credential_topic(topic: str) -> bool:
-        """Return whether a local-broker topic carries reader frames (ours, not detection's)."""
-        return topic.endswith(f"/{CREDENTIAL_CHANNEL}") and topic.startswith("linli/dev/")
+    def reject_topic(self, topic: str, error: Exception) -> None:
+        """Count a credential topic that does not parse (a reader id that is not an id)."""
+        self._reject("unknown_topic", "?", topic, str(error))
 
-    async def on_frame(self, topic: str, payload: PayloadType) -> AccessDecision | None:
+    async def on_frame(self, reader_id: str, topic: str, raw: bytes) -> AccessDecision | None:
         """Decide on one reader frame, store the decision, then command the reader."""
         self._count("access.frames", 1)
-        try:
-            reader_id = parse_credential_topic(topic)
-        except TopicError as exc:
-            self._reject("unknown_topic", "?", topic, str(exc))
-            return None
-        assert reader_id is not None  # is_credential_topic said so
         role = self.allow.reader(reader_id)
         if role is None:
             self._reject("unknown_reader", reader_id, topic, "no door has this reader")
             return None
-        raw = _payload_bytes(payload)
         if len(raw) > MAX_FRAME_BYTES:
             self._reject("oversized", reader_id, topic, f"{len(raw)} bytes")
             return None
@@ -296,7 +276,7 @@ class AccessControl:
         # Log records first (their ids are stable), then the state with its alerts: a crash
         # in between re-decides the same step from the old state, and the outbox stores
         # the same alert ids once.
-        await self._in_db(self._write, [*records, *notes], door.id, result.state, alerts)
+        await self._db.call(self._write, [*records, *notes], door.id, result.state, alerts)
         self.doors[door.id] = result.state
         if records or notes:
             self._log_wake.set()
@@ -393,14 +373,14 @@ class AccessControl:
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._tick_forever(), name="edge-access-tick")
-                tasks.create_task(self._uplink_forever(), name="edge-access-uplink")
+                tasks.create_task(self._link.run(self._serve), name="edge-access-uplink")
         finally:
-            self._db.shutdown(wait=True)
+            self._db.shutdown()
             self.store.close()
 
     async def _tick_forever(self) -> None:
         while True:
-            _checkpoint()
+            checkpoint()
             await asyncio.sleep(self.tick_s)
             try:
                 await self.tick()
@@ -408,46 +388,25 @@ class AccessControl:
                 # A bug or a full disk: log it, keep deciding at the readers.
                 logger.exception("door timers failed")
 
-    async def _uplink_forever(self) -> None:
-        delay = 0.5
-        while True:
-            client = aiomqtt.Client(
-                *self._hub,
-                identifier=f"linli-edge-{self.edge_id}-access",
-                socket_options=LOW_LATENCY,
-                clean_session=False,
-                timeout=self.mqtt_timeout_s,
-            )
-            try:
-                async with client:
-                    delay = 0.5
-                    await self._serve(client)
-            except aiomqtt.MqttError as exc:
-                logger.warning("access sync: hub broker %s:%s: %s; reconnecting", *self._hub, exc)
-            except Exception:
-                logger.exception("access sync failed; reconnecting")
-            finally:
-                self._uplink = None
-            _checkpoint()
-            await asyncio.sleep(delay * (0.5 + self._rng() / 2))
-            delay = min(10.0, delay * 2)
-
     async def _serve(self, client: aiomqtt.Client) -> None:
         self._sent.clear()
-        session = ConsumingSession(
-            client,
-            access_edge_subscriptions(self.edge_id),
-            functools.partial(self._read, client),
-            timeout=self.mqtt_timeout_s,
-            name="edge-access",
+        session = self._link.session(
+            client, access_edge_subscriptions(self.edge_id), functools.partial(self._read, client)
         )
-        async with session:
-            self._uplink = client
-            await self.request_sync(client)
-            logger.info("access sync connected to the hub broker at version %d", self.allow.version)
-            await session.serve(
-                self._forward_log(client), self._sync_forever(client), self._watch_chunks(client)
-            )
+        try:
+            async with session:
+                self._uplink = client
+                await self.request_sync(client)
+                logger.info(
+                    "access sync connected to the hub broker at version %d", self.allow.version
+                )
+                await session.serve(
+                    self._forward_log(client),
+                    self._sync_forever(client),
+                    self._watch_chunks(client),
+                )
+        finally:
+            self._uplink = None
 
     async def request_sync(self, client: aiomqtt.Client) -> None:
         """Ask the hub for every change after the version held."""
@@ -494,13 +453,13 @@ class AccessControl:
         list_topic = edge_topic(self.edge_id, EdgeChannel.ACCESS_LIST)
         async for message in messages:
             topic = message.topic.value
-            raw = _payload_bytes(message.payload)
+            raw = payload_bytes(message.payload) or b""
             try:
                 if topic == list_topic:
                     await self._on_part(client, AccessListUpdate.model_validate_json(raw))
                 else:
                     ack = AccessLogAck.model_validate_json(raw)
-                    deleted = await self._in_db(self.store.acknowledge, ack.ids)
+                    deleted = await self._db.call(self.store.acknowledge, ack.ids)
                     for record_id in ack.ids:
                         self._sent.pop(record_id, None)
                     self._count("access.log_acked", deleted)
@@ -535,7 +494,7 @@ class AccessControl:
     async def _on_update(self, client: aiomqtt.Client, update: AccessListUpdate) -> None:
         async with self._lock:
             held = self.allow.version
-            outcome = await self._in_db(self.store.apply, held, update)
+            outcome = await self._db.call(self.store.apply, held, update)
             if outcome is UpdateOutcome.APPLIED:
                 changes = {item.key: item.body for item in update.items}
                 self.allow.replace(update.to_version, changes, full=update.full)
@@ -563,7 +522,7 @@ class AccessControl:
         while True:
             self._log_wake.clear()
             now = self._monotonic()
-            pending = await self._in_db(self.store.pending_log, self.log_batch * 5)
+            pending = await self._db.call(self.store.pending_log, self.log_batch * 5)
             due = [r for r in pending if now - self._sent.get(r.id, -1e18) >= self.resend_after_s][
                 : self.log_batch
             ]
@@ -579,26 +538,3 @@ class AccessControl:
             with suppress(TimeoutError):
                 async with asyncio.timeout(min(1.0, self.resend_after_s / 2)):
                     await self._log_wake.wait()
-
-    async def _in_db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db, functools.partial(fn, *args, **kwargs))
-
-
-def _checkpoint() -> None:
-    """Raise CancelledError if this task was asked to stop, even if an await swallowed it.
-
-    The same guard as the agent's (``edge.agent._checkpoint``): on CPython 3.11 aiomqtt can
-    swallow a cancellation, and a reconnect loop would then run on after the agent stopped.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
-def _payload_bytes(payload: PayloadType) -> bytes:
-    if isinstance(payload, bytes):
-        return payload
-    if isinstance(payload, bytearray):
-        return bytes(payload)
-    return b"" if payload is None else str(payload).encode()

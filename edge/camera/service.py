@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
 import aiomqtt
 import cv2
@@ -33,10 +32,9 @@ from pydantic import ValidationError
 from devices.camera import CameraConfig, EvidenceAck
 from devices.kinds import AlertState
 from devices.messages import Alert
-from devices.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession
+from devices.mqtt_link import Delay, MqttEndpoint, MqttLink, payload_bytes
 from devices.registry import Device
 from devices.topics import EdgeChannel, edge_topic
-from devices.transport import LOW_LATENCY
 from edge.camera.analytics import FrameAnalyzer, people_detector, watches_people
 from edge.camera.capture import (
     CaptureError,
@@ -65,18 +63,6 @@ logger = logging.getLogger(__name__)
 
 EVIDENCE_WINDOW = 4
 """Pictures on the wire at once (each up to ~1 MiB)."""
-
-
-class Delay(Protocol):
-    """A reconnect backoff (``edge.agent.Backoff``)."""
-
-    def next_delay(self) -> float:
-        """Return the next delay."""
-        ...
-
-    def reset(self) -> None:
-        """Start again from the shortest delay."""
-        ...
 
 
 Emit = Callable[[CameraConfig, list[CameraAlert]], None]
@@ -170,8 +156,7 @@ class CameraService:
         *,
         edge_id: str,
         data_dir: Path,
-        hub_host: str,
-        hub_port: int,
+        hub: MqttEndpoint,
         resend_after_s: float,
         commit: Commit,
         seen: Seen,
@@ -182,7 +167,6 @@ class CameraService:
         spool_max_bytes: int = SPOOL_MAX_BYTES,
         spool_max_files: int = SPOOL_MAX_FILES,
         cv_threads: int = 1,
-        mqtt_timeout_s: float = MQTT_TIMEOUT_S,
     ) -> None:
         self.cameras = cameras
         self._devices = devices
@@ -191,7 +175,7 @@ class CameraService:
             data_dir / SPOOL_DIR, SpoolLimits(spool_max_bytes, spool_max_files)
         )
         self._cv_threads = cv_threads
-        self._hub = (hub_host, hub_port)
+        self._hub = hub
         self._resend_after_s = resend_after_s
         self._commit = commit
         self._seen = seen
@@ -199,7 +183,6 @@ class CameraService:
         self._clock = clock
         self._backoff = backoff
         self._seen_every_s = seen_every_s
-        self._mqtt_timeout_s = mqtt_timeout_s
         self._wake = asyncio.Event()
         self.workers: list[CameraWorker] = []
 
@@ -302,35 +285,21 @@ class CameraService:
     # --- upload ---------------------------------------------------------------------------------
 
     async def _upload_forever(self) -> None:
-        host, port = self._hub
-        backoff = self._backoff()
-        while True:
-            client = aiomqtt.Client(
-                host,
-                port,
-                identifier=f"linli-edge-{self.edge_id}-evidence",
-                socket_options=LOW_LATENCY,
-                clean_session=False,
-                timeout=self._mqtt_timeout_s,
-            )
-            session = ConsumingSession(
-                client,
-                [edge_topic(self.edge_id, EdgeChannel.EVIDENCE_ACK)],
-                self._read_acks,
-                timeout=self._mqtt_timeout_s,
-                name="edge-evidence",
-            )
-            try:
-                async with client, session:
-                    backoff.reset()
-                    await session.serve(self._send(client))
-            except* aiomqtt.MqttError as group:
-                logger.warning("evidence uplink %s:%s: %s; reconnecting", host, port, group)
-            except* Exception:
-                # A full disk, a bug: log it and start over; alerts flow on regardless.
-                self._count("evidence_uplink_errors")
-                logger.exception("evidence uplink failed; reconnecting")
-            await asyncio.sleep(backoff.next_delay())
+        link = MqttLink(
+            self._hub, name="edge-evidence", backoff=self._backoff(), on_error=self._upload_failed
+        )
+
+        async def upload(client: aiomqtt.Client) -> None:
+            topics = [edge_topic(self.edge_id, EdgeChannel.EVIDENCE_ACK)]
+            async with link.session(client, topics, self._read_acks) as session:
+                await session.serve(self._send(client))
+
+        await link.run(upload)
+
+    def _upload_failed(self, exc: Exception) -> None:
+        if not isinstance(exc, aiomqtt.MqttError):
+            # A full disk, a bug: counted; the link starts over and alerts flow on regardless.
+            self._count("evidence_uplink_errors")
 
     async def _send(self, client: aiomqtt.Client) -> None:
         topic = edge_topic(self.edge_id, EdgeChannel.EVIDENCE)
@@ -358,10 +327,8 @@ class CameraService:
 
     async def _read_acks(self, messages: AsyncIterator[aiomqtt.Message]) -> None:
         async for message in messages:
-            payload = message.payload
-            raw = payload if isinstance(payload, bytes | bytearray | str) else b""
             try:
-                ack = EvidenceAck.model_validate_json(raw)
+                ack = EvidenceAck.model_validate_json(payload_bytes(message.payload) or b"")
             except ValidationError as exc:
                 self._count("evidence_ack_rejected")
                 logger.warning("rejected an evidence ack on %s: %s", message.topic.value, exc)

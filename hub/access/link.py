@@ -36,11 +36,9 @@ from devices.access import (
     split_update,
 )
 from devices.errors import TopicError
-from devices.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession, SessionMessages
+from devices.mqtt_link import Backoff, MqttLink, SessionMessages, payload_bytes
 from devices.topics import EdgeChannel, access_hub_subscriptions, edge_topic, parse_edge_topic
-from devices.transport import LOW_LATENCY
 from hub.access.repository import AccessStore
-from hub.ingest.link import ReconnectBackoff, payload_bytes
 from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
 
@@ -60,13 +58,18 @@ class AccessSync:
         store: AccessStore,
         *,
         clock: Clock = utc_now,
-        backoff: Callable[[], ReconnectBackoff] = ReconnectBackoff,
+        backoff: Callable[[], Backoff] = Backoff,
         chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self._settings = settings
         self._store = store
         self._clock = clock
-        self._backoff = backoff()
+        self._link = MqttLink(
+            settings.mqtt_endpoint("access"),
+            name="hub-access-sync",
+            backoff=backoff(),
+            on_error=self._failed,
+        )
         self._chunk_bytes = chunk_bytes
         self._answering = asyncio.Lock()
         self._client: aiomqtt.Client | None = None
@@ -76,45 +79,26 @@ class AccessSync:
 
     async def run(self) -> None:
         """Serve until cancelled, reconnecting whenever the broker goes away."""
+        await self._link.run(self._session)
+
+    def _failed(self, exc: Exception) -> None:
+        if not isinstance(exc, aiomqtt.MqttError):
+            self.counters["crashes"] += 1
+
+    async def _session(self, client: aiomqtt.Client) -> None:
         s = self._settings
-        while True:
-            client = aiomqtt.Client(
-                s.mqtt_host,
-                s.mqtt_port,
-                identifier=f"{s.mqtt_client_id}-access",
-                socket_options=LOW_LATENCY,
-                clean_session=False,
-                timeout=MQTT_TIMEOUT_S,
-            )
-            try:
-                async with (
-                    client,
-                    ConsumingSession(
-                        client,
-                        access_hub_subscriptions(),
-                        functools.partial(self._consume, client),
-                        timeout=MQTT_TIMEOUT_S,
-                        name="hub-access-sync",
-                    ) as session,
-                ):
-                    self._client = client
-                    self.connected = True
-                    self._backoff.reset()
-                    logger.info("access sync connected to MQTT at %s:%s", s.mqtt_host, s.mqtt_port)
-                    await session.serve()
-            except aiomqtt.MqttError as exc:
-                logger.warning("access sync lost the MQTT broker: %s", exc)
-            except Exception:
-                self.counters["crashes"] += 1
-                logger.exception("the access sync loop failed; restarting it")
-            finally:
-                self._client = None
-                self.connected = False
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                # aiomqtt on CPython 3.11 can swallow a cancellation: do not reconnect.
-                raise asyncio.CancelledError
-            await asyncio.sleep(self._backoff.next_delay())
+        session = self._link.session(
+            client, access_hub_subscriptions(), functools.partial(self._consume, client)
+        )
+        try:
+            async with session:
+                self._client = client
+                self.connected = True
+                logger.info("access sync connected to MQTT at %s:%s", s.mqtt_host, s.mqtt_port)
+                await session.serve()
+        finally:
+            self._client = None
+            self.connected = False
 
     async def _consume(self, client: aiomqtt.Client, messages: SessionMessages) -> None:
         async for message in messages:

@@ -1,4 +1,20 @@
-"""Alerts into cases: store each alert once and join it to its incident's case."""
+"""Alerts into cases: store each alert once and join it to its incident's case.
+
+The decisions are pure and live elsewhere: which incident an alert belongs to
+(``hub.cases.correlation``), whether it is silenced (``hub.silences.rules``), whether it opens,
+joins or reopens a case (``hub.cases.rules.decide``), who the case goes to
+(``hub.cases.dispatch``). This module loads what they need and stores what they return.
+
+Two guarantees hold even when several hub workers share one PostgreSQL database:
+
+* an alert is stored once, whatever the number of copies (its id is the primary key, inserted
+  with ``ON CONFLICT DO NOTHING``);
+* an incident (a correlation key) has at most one active case (``cases.open_key`` is unique;
+  a worker that loses the race to open or reopen it attaches to the winner's case instead).
+
+Rows are locked in a fixed order (alerts by id, then cases by correlation key, the audit head
+last) so that two workers with overlapping batches cannot deadlock.
+"""
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence

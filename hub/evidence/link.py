@@ -30,11 +30,10 @@ from pydantic import ValidationError
 
 from devices.camera import EvidenceAck, EvidenceImage
 from devices.errors import TopicError
-from devices.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession, SessionMessages
+from devices.mqtt_link import Backoff, MqttLink, SessionMessages, payload_bytes
 from devices.topics import EdgeChannel, edge_topic, evidence_subscriptions, parse_edge_topic
-from devices.transport import LOW_LATENCY
 from hub.evidence.repository import EvidenceStore, PruneResult
-from hub.ingest.link import ReconnectBackoff, payload_bytes, shared
+from hub.ingest.link import shared
 from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
 
@@ -127,12 +126,17 @@ class EvidenceIngest:
         store: EvidenceStore,
         *,
         clock: Clock = utc_now,
-        backoff: ReconnectBackoff | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._clock = clock
-        self._backoff = backoff or ReconnectBackoff()
+        self._link = MqttLink(
+            settings.mqtt_endpoint("evidence"),
+            name="hub-evidence",
+            backoff=backoff,
+            on_error=self._failed,
+        )
         self.counters: Counter[str] = Counter()
         self.connected = False
         self.subscribed = asyncio.Event()
@@ -140,41 +144,23 @@ class EvidenceIngest:
 
     async def run(self) -> None:
         """Read evidence until cancelled, reconnecting whenever the broker goes away."""
-        s = self._settings
-        while True:
-            client = aiomqtt.Client(
-                s.mqtt_host,
-                s.mqtt_port,
-                identifier=f"{s.mqtt_client_id}-evidence",
-                socket_options=LOW_LATENCY,
-                clean_session=False,
-                timeout=MQTT_TIMEOUT_S,
-            )
-            try:
-                async with (
-                    client,
-                    ConsumingSession(
-                        client,
-                        [shared(f, s.mqtt_shared_group) for f in evidence_subscriptions()],
-                        functools.partial(self._consume, client),
-                        timeout=MQTT_TIMEOUT_S,
-                        name="hub-evidence",
-                    ) as session,
-                ):
-                    self.connected = True
-                    self.subscribed.set()
-                    self._backoff.reset()
-                    await session.serve()
-            except aiomqtt.MqttError as exc:
-                self.counters["evidence_disconnects"] += 1
-                logger.warning("evidence reader: MQTT %s:%s: %s", s.mqtt_host, s.mqtt_port, exc)
-            except Exception:
-                self.counters["evidence_crashes"] += 1
-                logger.exception("the evidence reader failed; restarting it")
-            finally:
-                self.connected = False
-                self.subscribed.clear()
-            await asyncio.sleep(self._backoff.next_delay())
+        await self._link.run(self._session)
+
+    def _failed(self, exc: Exception) -> None:
+        failure = "disconnects" if isinstance(exc, aiomqtt.MqttError) else "crashes"
+        self.counters[f"evidence_{failure}"] += 1
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        filters = [shared(f, self._settings.mqtt_shared_group) for f in evidence_subscriptions()]
+        session = self._link.session(client, filters, functools.partial(self._consume, client))
+        try:
+            async with session:
+                self.connected = True
+                self.subscribed.set()
+                await session.serve()
+        finally:
+            self.connected = False
+            self.subscribed.clear()
 
     async def _consume(self, client: aiomqtt.Client, messages: SessionMessages) -> None:
         async for message in messages:

@@ -13,8 +13,8 @@ message is logged, counted under ``rejected.<reason>`` and dropped; the loop goe
 broker goes away the loop reconnects forever, with jittered exponential backoff.
 
 The hub's session is persistent (nothing sent while it was away is lost), and a kept session
-is served by ``devices.mqtt_session.ConsumingSession``: consuming from CONNACK, connected at the
-SUBACK or the first message, so a long backlog cannot lock the hub out.
+is served by ``devices.mqtt_link`` (``MqttLink`` and its ``ConsumingSession``): consuming from
+CONNACK, connected at the SUBACK or the first message, so a long backlog cannot lock the hub out.
 """
 
 import asyncio
@@ -22,7 +22,6 @@ import contextlib
 import functools
 import json
 import logging
-import random
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from devices.errors import TopicError
 from devices.messages import Alert, AlertAck, EdgeStatus, HubStatus, TelemetryBatch
-from devices.mqtt_session import MQTT_TIMEOUT_S, ConsumingSession, SessionMessages
+from devices.mqtt_link import MQTT_TIMEOUT_S, Backoff, MqttLink, SessionMessages, payload_bytes
 from devices.topics import (
     HUB_STATUS_TOPIC,
     EdgeChannel,
@@ -42,7 +41,6 @@ from devices.topics import (
     hub_subscriptions,
     parse_edge_topic,
 )
-from devices.transport import LOW_LATENCY
 from hub.cases.changes import CaseChanges
 from hub.cases.feedback import FeedbackPublisher
 from hub.cases.results import AlertRef, IngestResult, RejectedAlert
@@ -63,32 +61,6 @@ _OFFLINE_PUBLISH_TIMEOUT = 2.0
 def shared(topic_filter: str, group: str | None) -> str:
     """Return the filter to subscribe to: through an MQTT shared subscription when in a group."""
     return topic_filter if group is None else f"$share/{group}/{topic_filter}"
-
-
-class ReconnectBackoff:
-    """Jittered exponential backoff: each delay is drawn from [d/2, d], d doubling to a cap."""
-
-    def __init__(
-        self,
-        initial: float = 0.5,
-        maximum: float = 10.0,
-        *,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
-        self._initial = initial
-        self._maximum = maximum
-        self._next = initial
-        self._rng = rng
-
-    def next_delay(self) -> float:
-        """Return how long to wait before the next attempt, and lengthen the one after."""
-        delay = self._next
-        self._next = min(self._maximum, self._next * 2)
-        return delay * (0.5 + 0.5 * self._rng())
-
-    def reset(self) -> None:
-        """Start again from the initial delay (after a successful connection)."""
-        self._next = self._initial
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,15 +102,6 @@ class RejectedMessage:
 
 
 UplinkMessage = AlertMessage | StatusMessage | TelemetryMessage | RejectedMessage
-
-
-def payload_bytes(payload: object) -> bytes | None:
-    """Return an MQTT payload as bytes, or None if it is not text or bytes."""
-    if isinstance(payload, bytes | bytearray):
-        return bytes(payload)
-    if isinstance(payload, str):
-        return payload.encode()
-    return None
 
 
 def _peek(raw: bytes) -> dict[str, str]:
@@ -218,15 +181,22 @@ class MqttIngest:
         events: EventBus,
         *,
         clock: Clock = utc_now,
-        backoff: ReconnectBackoff | None = None,
+        backoff: Backoff | None = None,
         mqtt_timeout: float = MQTT_TIMEOUT_S,
     ) -> None:
         self._settings = settings
-        self._mqtt_timeout = mqtt_timeout
         self._store = store
         self._events = events
         self._clock = clock
-        self._backoff = backoff or ReconnectBackoff()
+        self._link = MqttLink(
+            settings.mqtt_endpoint(timeout_s=mqtt_timeout),
+            name="hub-ingest",
+            backoff=backoff,
+            will=aiomqtt.Will(
+                HUB_STATUS_TOPIC, HubStatus(state="offline").model_dump_json(), qos=1, retain=True
+            ),
+            on_error=self._failed,
+        )
         self._client: aiomqtt.Client | None = None
         self.connected = False
         """Whether the hub is connected and subscribed right now."""
@@ -258,55 +228,18 @@ class MqttIngest:
 
     async def _ingest(self) -> None:
         """Ingest until cancelled, reconnecting whenever the broker goes away."""
-        settings = self._settings
-        will = aiomqtt.Will(
-            HUB_STATUS_TOPIC, HubStatus(state="offline").model_dump_json(), qos=1, retain=True
-        )
-        while True:
-            client = aiomqtt.Client(
-                settings.mqtt_host,
-                settings.mqtt_port,
-                identifier=settings.mqtt_client_id,
-                socket_options=LOW_LATENCY,
-                clean_session=False,
-                will=will,
-                timeout=self._mqtt_timeout,
-            )
-            try:
-                async with client:
-                    await self._session(client)
-            except aiomqtt.MqttError as exc:
-                self.counters["disconnects"] += 1
-                if self.connected:
-                    logger.warning("lost the MQTT broker: %s", exc)
-                else:
-                    logger.warning(
-                        "cannot reach the MQTT broker at %s:%s: %s",
-                        settings.mqtt_host,
-                        settings.mqtt_port,
-                        exc,
-                    )
-            except Exception:
-                # A bug must not end ingest for good: log it loudly and start over.
-                self.counters["crashes"] += 1
-                logger.exception("the MQTT ingest loop failed; restarting it")
-            finally:
-                self.connected = False
-                self._client = None
-            delay = self._backoff.next_delay()
-            logger.info("reconnecting to the MQTT broker in %.1f s", delay)
-            await asyncio.sleep(delay)
+        await self._link.run(self._session)
+
+    def _failed(self, exc: Exception) -> None:
+        # A bug must not end ingest for good: the link logs it loudly and starts over.
+        self.counters["disconnects" if isinstance(exc, aiomqtt.MqttError) else "crashes"] += 1
 
     async def _session(self, client: aiomqtt.Client) -> None:
         """Serve one broker connection, until it fails or the task is cancelled."""
         filters = [shared(topic, self._settings.mqtt_shared_group) for topic in hub_subscriptions()]
         try:
-            async with ConsumingSession(
-                client,
-                filters,
-                functools.partial(self._consume, client),
-                timeout=self._mqtt_timeout,
-                name="hub-ingest",
+            async with self._link.session(
+                client, filters, functools.partial(self._consume, client)
             ) as session:
                 await client.publish(
                     HUB_STATUS_TOPIC,
@@ -317,7 +250,6 @@ class MqttIngest:
                 self._client = client
                 self.connected = True
                 self.counters["connects"] += 1
-                self._backoff.reset()
                 logger.info(
                     "hub connected to MQTT at %s:%s",
                     self._settings.mqtt_host,
@@ -337,6 +269,9 @@ class MqttIngest:
                     timeout=_OFFLINE_PUBLISH_TIMEOUT,
                 )
             raise
+        finally:
+            self.connected = False
+            self._client = None
 
     async def _consume(self, client: aiomqtt.Client, messages: SessionMessages) -> None:
         # The backlog of a kept session arrives from CONNACK on, subscribed or not.

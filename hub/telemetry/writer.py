@@ -30,7 +30,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
 from devices.messages import TelemetryBatch, TelemetryPoint
-from hub.ingest.link import ReconnectBackoff
+from devices.mqtt_link import Backoff
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class BatchWorker(Generic[T]):
         capacity: int,
         retry_on: tuple[type[Exception], ...],
         drop_on: tuple[type[Exception], ...] = (),
-        backoff: ReconnectBackoff | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self.name = name
         self._drop_on = drop_on
@@ -117,7 +117,7 @@ class BatchWorker(Generic[T]):
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
         self._retry_on = retry_on
-        self._backoff = backoff or ReconnectBackoff(initial=0.5, maximum=30.0)
+        self._backoff = backoff or Backoff(initial=0.5, maximum=30.0)
         self._buffer: SendBuffer[T] = SendBuffer(capacity)
         self._lock = threading.Condition()
         self._stopping = False
@@ -336,7 +336,7 @@ class TelemetryForwarder:
         batch_size: int = 1000,
         flush_seconds: float = 1.0,
         capacity: int = 100_000,
-        backoff: ReconnectBackoff | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self._writer = writer
         self.worker: BatchWorker[TelemetryItem] = BatchWorker(

@@ -241,6 +241,21 @@ def make_settings(
     return build
 
 
+def two_broker_settings(
+    site_file: Path, site_toml: str, local: MosquittoProcess, hub: MosquittoProcess
+) -> EdgeSettings:
+    """Write ``site_toml`` and return settings of an agent between two brokers."""
+    site_file.write_text(site_toml)
+    return EdgeSettings(
+        site_file=site_file,
+        data_dir=site_file.parent / "edge",
+        local_mqtt_port=local.port,
+        hub_mqtt_port=hub.port,
+        heartbeat_s=0.5,
+        resend_after_s=0.5,
+    )
+
+
 def no_jitter() -> float:
     """Backoff jitter pinned to its shortest, so reconnects in tests come quickly."""
     return 0.0

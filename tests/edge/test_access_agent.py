@@ -24,7 +24,7 @@ from edge.settings import EdgeSettings
 from hub.app import create_app
 from hub.settings import HubSettings
 from linli.brokers import MosquittoProcess
-from tests.edge.conftest import eventually, running_agent
+from tests.edge.conftest import eventually, running_agent, two_broker_settings
 from tests.hub.http import api_client
 
 pytestmark = pytest.mark.mosquitto
@@ -120,16 +120,7 @@ def hub_broker(tmp_path: Path, mosquitto: MosquittoProcess) -> Iterator[Mosquitt
 def edge_settings(
     tmp_path: Path, mosquitto: MosquittoProcess, hub_broker: MosquittoProcess
 ) -> EdgeSettings:
-    site = tmp_path / "doors.toml"
-    site.write_text(SITE_TOML)
-    return EdgeSettings(
-        site_file=site,
-        data_dir=tmp_path / "edge",
-        local_mqtt_port=mosquitto.port,
-        hub_mqtt_port=hub_broker.port,
-        heartbeat_s=0.5,
-        resend_after_s=0.5,
-    )
+    return two_broker_settings(tmp_path / "doors.toml", SITE_TOML, mosquitto, hub_broker)
 
 
 @pytest.fixture
@@ -188,9 +179,11 @@ async def in_sync(http: httpx.AsyncClient, agent: EdgeAgent) -> None:
     await eventually(lambda: agent.access.allow.version == version, f"edge at version {version}")
 
 
-async def test_cards_open_the_gate_revocation_arrives_in_seconds_and_everything_is_logged(
+@asynccontextmanager
+async def enrolled_site(
     edge_settings: EdgeSettings, hub_settings: HubSettings, mosquitto: MosquittoProcess
-) -> None:
+) -> AsyncIterator[tuple[httpx.AsyncClient, "Reader", EdgeAgent, dict[str, int]]]:
+    """Run the hub's API, a reader and an agent; residents enrolled, the edge in sync."""
     reader = Reader(mosquitto)
     agent = EdgeAgent(edge_settings)
     async with (
@@ -201,7 +194,13 @@ async def test_cards_open_the_gate_revocation_arrives_in_seconds_and_everything_
         await eventually(lambda: reader.ready, "the reader to subscribe")
         ids = await enrol(http)
         await in_sync(http, agent)
+        yield http, reader, agent, ids
 
+
+async def test_cards_open_the_gate_revocation_arrives_in_seconds_and_everything_is_logged(
+    edge_settings: EdgeSettings, hub_settings: HubSettings, mosquitto: MosquittoProcess
+) -> None:
+    async with enrolled_site(edge_settings, hub_settings, mosquitto) as (http, reader, agent, ids):
         command = await reader.present(ALICE_CARD.lower())
         assert (command.command, command.door_id, command.duration_s) == (
             ReaderAction.UNLOCK,
@@ -265,16 +264,7 @@ async def test_an_offline_edge_decides_alone_and_catches_up_when_the_hub_returns
     mosquitto: MosquittoProcess,
     hub_broker: MosquittoProcess,
 ) -> None:
-    reader = Reader(mosquitto)
-    agent = EdgeAgent(edge_settings)
-    async with (
-        api_client(create_app(hub_settings)) as http,
-        running(reader.run, "reader"),
-        running_agent(agent),
-    ):
-        await eventually(lambda: reader.ready, "the reader to subscribe")
-        ids = await enrol(http)
-        await in_sync(http, agent)
+    async with enrolled_site(edge_settings, hub_settings, mosquitto) as (http, reader, agent, ids):
         # Alice's revocation reaches the edge; then the uplink goes.
         await ok(await http.post(f"/api/v1/access/credentials/{ids['Alice-card']}/revoke"))
         await in_sync(http, agent)
@@ -303,16 +293,7 @@ async def test_an_offline_edge_decides_alone_and_catches_up_when_the_hub_returns
 async def test_a_forced_gate_becomes_a_case_and_clears_when_it_closes(
     edge_settings: EdgeSettings, hub_settings: HubSettings, mosquitto: MosquittoProcess
 ) -> None:
-    reader = Reader(mosquitto)
-    agent = EdgeAgent(edge_settings)
-    async with (
-        api_client(create_app(hub_settings)) as http,
-        running(reader.run, "reader"),
-        running_agent(agent),
-    ):
-        await eventually(lambda: reader.ready, "the reader to subscribe")
-        await enrol(http)
-        await in_sync(http, agent)
+    async with enrolled_site(edge_settings, hub_settings, mosquitto) as (http, reader, agent, _ids):
         await reader.door(open=True)
 
         async def cases(kind: str) -> list[dict[str, Any]]:
@@ -383,16 +364,12 @@ async def test_a_door_held_open_across_an_agent_restart_alarms_after_it(
 async def test_malformed_frames_and_unknown_readers_are_rejected_counted_and_never_unlock(
     edge_settings: EdgeSettings, hub_settings: HubSettings, mosquitto: MosquittoProcess
 ) -> None:
-    reader = Reader(mosquitto)
-    agent = EdgeAgent(edge_settings)
-    async with (
-        api_client(create_app(hub_settings)) as http,
-        running(reader.run, "reader"),
-        running_agent(agent),
+    async with enrolled_site(edge_settings, hub_settings, mosquitto) as (
+        _http,
+        reader,
+        agent,
+        _ids,
     ):
-        await eventually(lambda: reader.ready, "the reader to subscribe")
-        await enrol(http)
-        await in_sync(http, agent)
         gate = credential_topic("gate-reader")
         for payload in (b"not json", b'{"card": 12345}', b"{}", b'{"pin": "1"}', b"x" * 5000):
             await reader.publish(gate, payload)

@@ -39,7 +39,7 @@ from edge.settings import EdgeSettings
 from hub.app import create_app
 from hub.settings import HubSettings
 from linli.brokers import MosquittoProcess, site_tuning
-from tests.edge.conftest import eventually, running_agent
+from tests.edge.conftest import eventually, running_agent, two_broker_settings
 from tests.hub.http import api_client
 
 pytestmark = pytest.mark.mosquitto
@@ -73,16 +73,7 @@ def hub_broker(tmp_path: Path, mosquitto: MosquittoProcess) -> Iterator[Mosquitt
 def edge_settings(
     tmp_path: Path, mosquitto: MosquittoProcess, hub_broker: MosquittoProcess
 ) -> EdgeSettings:
-    site = tmp_path / "site.toml"
-    site.write_text(SITE_TOML)
-    return EdgeSettings(
-        site_file=site,
-        data_dir=tmp_path / "edge",
-        local_mqtt_port=mosquitto.port,
-        hub_mqtt_port=hub_broker.port,
-        heartbeat_s=0.5,
-        resend_after_s=0.5,
-    )
+    return two_broker_settings(tmp_path / "site.toml", SITE_TOML, mosquitto, hub_broker)
 
 
 async def ok(response: httpx.Response, status: int = 200) -> Any:

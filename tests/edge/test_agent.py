@@ -369,10 +369,10 @@ async def test_readings_go_up_as_telemetry_and_heartbeats_carry_counters(
     async with running_hub(mosquitto) as hub, running_agent(agent):
         await Devices(mosquitto).publish(CO_STATE, '{"co_ppm": 12.5, "temperature_c": 21}')
         await eventually(
-            lambda: any(p.device_id == "b3-co" for b in hub.telemetry.writer for p in b.points),
+            lambda: any(p.device_id == "b3-co" for b in hub.telemetry for p in b.points),
             "the reading as telemetry",
         )
-        point = next(p for b in hub.telemetry.writer for p in b.points)
+        point = next(p for b in hub.telemetry for p in b.points)
         assert (point.readings.co_ppm, point.readings.temperature_c) == (12.5, 21.0)
         await eventually(
             lambda: hub.statuses[-1].counters.get("messages_received") == 1,

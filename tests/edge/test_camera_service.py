@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,11 +14,12 @@ import numpy as np
 from devices.camera import CameraConfig, EvidenceAck, EvidenceImage
 from devices.kinds import AlertKind, DeviceKind
 from devices.messages import Alert
+from devices.mqtt_link import MqttEndpoint
 from devices.registry import Device
 from devices.topics import EdgeChannel, edge_topic
 from edge.camera.analytics import Box
-from edge.camera.evidence import Snapshot, evidence_images
-from edge.camera.service import CameraService
+from edge.camera.evidence import SPOOL_MAX_FILES, Snapshot, evidence_images
+from edge.camera.service import CameraService, Commit
 from edge.detection import AlertDecision
 from linli.brokers import MosquittoProcess
 
@@ -46,6 +48,36 @@ async def never_seen(_device: Device) -> None:
     raise AssertionError("no camera expected")
 
 
+def camera_service(
+    port: int,
+    data_dir: Path,
+    count: Callable[[str, int], None],
+    *,
+    cameras: Sequence[CameraConfig] = (),
+    devices: dict[str, Device] | None = None,
+    commit: Commit = never_commit,
+    resend_after_s: float,
+    spool_max_files: int = SPOOL_MAX_FILES,
+    cv_threads: int = 1,
+) -> CameraService:
+    """Return a camera service whose evidence goes to the broker on ``port``."""
+    return CameraService(
+        list(cameras),
+        devices or {},
+        edge_id=EDGE,
+        data_dir=data_dir,
+        hub=MqttEndpoint("127.0.0.1", port, client_id=f"linli-edge-{EDGE}-evidence"),
+        resend_after_s=resend_after_s,
+        commit=commit,
+        seen=never_seen,
+        count=count,
+        clock=lambda: TS,
+        backoff=NoDelay,
+        spool_max_files=spool_max_files,
+        cv_threads=cv_threads,
+    )
+
+
 async def test_spooled_pictures_are_resent_until_acked_and_a_bad_ack_changes_nothing(
     mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
@@ -54,20 +86,7 @@ async def test_spooled_pictures_are_resent_until_acked_and_a_bad_ack_changes_not
     def count(name: str, n: int = 1) -> None:
         counters[name] = counters.get(name, 0) + n
 
-    service = CameraService(
-        [],
-        {},
-        edge_id=EDGE,
-        data_dir=tmp_path,
-        hub_host="127.0.0.1",
-        hub_port=mosquitto.port,
-        resend_after_s=0.5,
-        commit=never_commit,
-        seen=never_seen,
-        count=count,
-        clock=lambda: TS,
-        backoff=NoDelay,
-    )
+    service = camera_service(mosquitto.port, tmp_path, count, resend_after_s=0.5)
     frame = np.full((48, 64, 3), 120, np.uint8)
     snapshot = Snapshot(
         EDGE, "cam-1", "a" * 32, AlertKind.CAMERA_FIRE, TS, None, Box(1, 1, 9, 9), frame
@@ -166,19 +185,14 @@ async def test_a_full_spool_drops_and_counts_the_least_urgent_pictures(
         }
     )
     device = Device(id="cam-1", kind=DeviceKind.CAMERA, location="Test/Cam")
-    service = CameraService(
-        [camera],
-        {"cam-1": device},
-        edge_id=EDGE,
-        data_dir=tmp_path,
-        hub_host="127.0.0.1",
-        hub_port=mosquitto.port,  # nobody acknowledges: the spool only grows
-        resend_after_s=60,
+    service = camera_service(
+        mosquitto.port,
+        tmp_path,
+        count,
+        cameras=[camera],
+        devices={"cam-1": device},
         commit=commit,
-        seen=never_seen,
-        count=count,
-        clock=lambda: TS,
-        backoff=NoDelay,
+        resend_after_s=60,
         spool_max_files=2,
     )
     frame = np.full((48, 64, 3), 120, np.uint8)
@@ -211,20 +225,7 @@ async def test_a_cap_lowered_since_the_last_run_applies_at_start_and_opencv_gets
     camera = CameraConfig(device="cam-1", source="x.avi")
     person = Snapshot(EDGE, "cam-1", "p" * 32, AlertKind.CAMERA_PERSON, TS, None, None, frame)
     fire = Snapshot(EDGE, "cam-1", "f" * 32, AlertKind.CAMERA_FIRE, TS, None, None, frame)
-    earlier = CameraService(
-        [],
-        {},
-        edge_id=EDGE,
-        data_dir=tmp_path,
-        hub_host="127.0.0.1",
-        hub_port=mosquitto.port,
-        resend_after_s=60,
-        commit=never_commit,
-        seen=never_seen,
-        count=ignore,
-        clock=lambda: TS,
-        backoff=NoDelay,
-    )
+    earlier = camera_service(mosquitto.port, tmp_path, ignore, resend_after_s=60)
     fire_images = evidence_images(fire, camera)
     for image in evidence_images(person, camera) + fire_images:
         earlier.spool.put(image)
@@ -236,21 +237,8 @@ async def test_a_cap_lowered_since_the_last_run_applies_at_start_and_opencv_gets
         if name == "camera.evidence_dropped":
             dropped.set()
 
-    service = CameraService(
-        [],
-        {},
-        edge_id=EDGE,
-        data_dir=tmp_path,
-        hub_host="127.0.0.1",
-        hub_port=mosquitto.port,
-        resend_after_s=60,
-        commit=never_commit,
-        seen=never_seen,
-        count=count,
-        clock=lambda: TS,
-        backoff=NoDelay,
-        spool_max_files=2,
-        cv_threads=1,
+    service = camera_service(
+        mosquitto.port, tmp_path, count, resend_after_s=60, spool_max_files=2, cv_threads=1
     )
     cv2.setNumThreads(3)
     task = asyncio.create_task(service.run())

@@ -5,7 +5,6 @@ import pytest
 from devices.messages import TelemetryBatch
 from hub.ingest.link import (
     AlertMessage,
-    ReconnectBackoff,
     RejectedMessage,
     StatusMessage,
     TelemetryMessage,
@@ -76,12 +75,3 @@ def test_an_alert_on_another_edges_topic_is_refused_but_acknowledged() -> None:
     assert isinstance(parsed, RejectedMessage)
     assert parsed.reason == "edge_mismatch"
     assert (parsed.edge_id, parsed.alert_id) == ("e1", alert.id)
-
-
-def test_backoff_doubles_to_its_cap_with_jitter_and_resets() -> None:
-    upper = ReconnectBackoff(0.5, 10.0, rng=lambda: 1.0)
-    assert [upper.next_delay() for _ in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
-    upper.reset()
-    assert upper.next_delay() == 0.5
-    lower = ReconnectBackoff(0.5, 10.0, rng=lambda: 0.0)
-    assert [lower.next_delay() for _ in range(3)] == [0.25, 0.5, 1.0]

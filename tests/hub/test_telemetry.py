@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine
 
 from devices.messages import TelemetryBatch, TelemetryPoint
+from devices.mqtt_link import Backoff
 from devices.payloads import Readings
-from hub.ingest.link import ReconnectBackoff
 from hub.telemetry.history import ReadingHistory, history_rows, incident_window
 from hub.telemetry.writer import (
     BatchWorker,
@@ -40,9 +40,9 @@ def batch(*points: TelemetryPoint, edge_id: str = "e1") -> TelemetryBatch:
     return TelemetryBatch(edge_id=edge_id, points=list(points))
 
 
-def fast_backoff() -> ReconnectBackoff:
+def fast_backoff() -> Backoff:
     """Return a backoff of a few milliseconds, so retries happen within a test."""
-    return ReconnectBackoff(initial=0.01, maximum=0.02, rng=lambda: 1.0)
+    return Backoff(initial=0.01, maximum=0.02, rng=lambda: 1.0)
 
 
 def wait_for(check: object, timeout: float = 5.0) -> None:

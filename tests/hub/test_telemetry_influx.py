@@ -24,10 +24,10 @@ import httpx
 import pytest
 
 from devices.messages import TelemetryBatch, TelemetryPoint
+from devices.mqtt_link import Backoff
 from devices.payloads import Readings
 from devices.topics import EdgeChannel, edge_topic
 from hub.app import create_app
-from hub.ingest.link import ReconnectBackoff
 from hub.settings import HubSettings
 from hub.telemetry.writer import InfluxLineWriter, TelemetryForwarder
 from linli.brokers import MosquittoProcess, free_port
@@ -152,7 +152,7 @@ def forwarder_for(
         batch_size=batch_size,
         flush_seconds=0.05,
         capacity=capacity,
-        backoff=ReconnectBackoff(initial=0.05, maximum=0.2),
+        backoff=Backoff(initial=0.05, maximum=0.2),
     )
 
 

@@ -1,4 +1,4 @@
-"""A kept MQTT session (``devices.mqtt_session``) on a real Mosquitto: its backlog read whole,
+"""A kept MQTT session (``devices.mqtt_link``) on a real Mosquitto: its backlog read whole,
 and every wait bounded."""
 
 import asyncio
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import aiomqtt
 import pytest
 
-from devices.mqtt_session import ConsumingSession, SessionMessages
+from devices.mqtt_link import ConsumingSession, SessionMessages
 from linli.brokers import MosquittoProcess
 
 pytestmark = pytest.mark.mosquitto

@@ -1,0 +1,429 @@
+"""The rules that turn one device's readings into alert decisions, life safety first.
+
+Each rule is a pure function of (step, device, readings, profile): it reads the state in the
+``Step``, switches conditions on or off and records the decisions there. ``READING_RULES`` is
+their order for a state update; ``sos_rule`` and ``rejoined`` serve device events and
+``leak_tick`` the passing of time (``edge.detection``).
+"""
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from devices.kinds import AlertKind, AlertState, DeviceKind
+from devices.payloads import Readings
+from devices.registry import Device
+from edge.detection_state import (
+    BATTERY_PROFILE,
+    BATTERY_TREND_PROFILE,
+    FLAG_PROFILE,
+    HEAT_DEVICE_KINDS,
+    HEAT_PROFILE,
+    LEAK_PROFILE,
+    SEVERITIES,
+    SMOKE_DENSITY_PROFILE,
+    SOS_PROFILE,
+    STUCK_PROFILE,
+    STUCK_READINGS,
+    TAMPER_PROFILE,
+    GasLevel,
+    Step,
+    Values,
+)
+from edge.detectors import sos as sos_rules
+from edge.detectors.faults import FlatLine
+from edge.detectors.profile import DetectionProfile
+
+# --- life safety ---------------------------------------------------------------------------
+
+
+def _smoke_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
+    density = r.smoke_density_db_per_m
+    if r.smoke is None and density is None:
+        return
+    alarm = profile.smoke_density_alarm_db_per_m
+    dense = density is not None and density >= alarm
+    if (r.smoke or dense) and r.smoke_test is True:
+        # A detector in self-test sounds and may report smoke: that is a test, not a fire.
+        return
+    values = _present(smoke=r.smoke, smoke_density_db_per_m=density)
+    clear_below = profile.smoke_density_clear_db_per_m
+    raise_rule: str | None = None
+    clear_rule: str | None = None
+    rule_profile = FLAG_PROFILE if density is None else SMOKE_DENSITY_PROFILE
+    if r.smoke:
+        raise_rule, rule_profile = "smoke=true", FLAG_PROFILE
+    elif dense:
+        raise_rule = f"smoke_density_db_per_m>={alarm:g}"
+    elif density is None:
+        clear_rule = "smoke=false"
+    elif density < clear_below:
+        # Hysteresis: measured obscuration clears only well below the alarm level.
+        clear_rule = f"smoke_density_db_per_m<{clear_below:g}"
+    step.switch(
+        AlertKind.SMOKE,
+        raise_rule=raise_rule,
+        clear_rule=clear_rule,
+        values=values,
+        profile=rule_profile,
+    )
+
+
+def _heat_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
+    if r.temperature_c is None or device.kind not in HEAT_DEVICE_KINDS:
+        return
+    settings = profile.heat
+    trend = step.state.heat.read(r.temperature_c, step.event_time, settings)
+    step.state = replace(step.state, heat=trend)
+    values: Values = {"temperature_c": r.temperature_c}
+    raise_rule: str | None = None
+    clear_rule: str | None = None
+    rate = trend.rate_of_rise(settings)
+    if trend.fixed_exceeded(settings):
+        raise_rule = f"temperature_c>={settings.fixed_c:g} on 2 consecutive readings"
+    elif rate is not None:
+        raise_rule = f"rate_of_rise>={settings.ror_c_per_min:g}C/min"
+        values["rise_c_per_min"] = round(rate, 2)
+    elif trend.cooled(step.event_time, settings):
+        clear_bound = settings.fixed_c - settings.clear_margin_c
+        clear_rule = f"temperature_c<{clear_bound:g} for {settings.clear_after_s:g}s"
+    step.switch(
+        AlertKind.HEAT,
+        raise_rule=raise_rule,
+        clear_rule=clear_rule,
+        values=values,
+        profile=HEAT_PROFILE,
+    )
+
+
+def _co_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
+    ppm, flag = r.co_ppm, r.co_alarm
+    if ppm is None and flag is None:
+        return
+    settings = profile.co
+    exposure = step.state.co
+    if ppm is not None:
+        exposure = exposure.read(ppm, step.event_time, settings)
+        step.state = replace(step.state, co=exposure)
+    values = _present(co_ppm=ppm, co_alarm=flag)
+    if ppm is not None:
+        values["co_dose"] = round(exposure.dose, 3)
+    if flag is True:
+        step.switch(
+            AlertKind.CO,
+            raise_rule="co_alarm=true",
+            clear_rule=None,
+            values=values,
+            profile=FLAG_PROFILE,
+        )
+    elif exposure.alarming:
+        step.switch(
+            AlertKind.CO,
+            raise_rule="co_dose>=1",
+            clear_rule=None,
+            values=values,
+            profile=settings.standard.name,
+        )
+    elif ppm is not None and exposure.clean(step.event_time, settings):
+        step.switch(
+            AlertKind.CO,
+            raise_rule=None,
+            clear_rule=(
+                f"co_ppm<{settings.clean_ppm:g} for {settings.clean_for_s:g}s"
+                f" and co_dose<={settings.clear_dose:g}"
+            ),
+            values=values,
+            profile=settings.standard.name,
+        )
+    elif ppm is None and exposure.dose <= settings.clear_dose:
+        step.switch(
+            AlertKind.CO,
+            raise_rule=None,
+            clear_rule="co_alarm=false",
+            values=values,
+            profile=FLAG_PROFILE,
+        )
+
+
+def _gas_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
+    pct, flag = r.gas_lel_pct, r.gas
+    if pct is None and flag is None:
+        return
+    values = _present(gas_lel_pct=pct, gas=flag)
+    level = step.state.gas
+    alarm, warning, clear = (
+        profile.gas_alarm_lel_pct,
+        profile.gas_warning_lel_pct,
+        profile.gas_clear_lel_pct,
+    )
+    name = f"lel-{warning:g}-{alarm:g}"
+    if flag is True:
+        target, rule, name = GasLevel.ALARM, "gas=true", FLAG_PROFILE
+    elif pct is not None and pct >= alarm:
+        target, rule = GasLevel.ALARM, f"gas_lel_pct>={alarm:g}"
+    elif pct is not None and pct >= warning:
+        target, rule = GasLevel.WARNING, f"gas_lel_pct>={warning:g}"
+    elif pct is None:
+        target, rule, name = GasLevel.CLEAR, "gas=false", FLAG_PROFILE
+    elif pct < clear:
+        target, rule = GasLevel.CLEAR, f"gas_lel_pct<{clear:g}"
+    else:
+        return  # between the clear and warning bounds: hold whatever level we are at
+    if target is GasLevel.CLEAR:
+        if level is not GasLevel.CLEAR:
+            step.state = replace(step.state, gas=GasLevel.CLEAR)
+            step.emit(AlertKind.GAS, AlertState.CLEARED, level.severity, rule, values, name)
+    elif _GAS_ORDER.index(target) > _GAS_ORDER.index(level):
+        # Escalation (clear → warning → alarm) is a new raised alert with the higher severity;
+        # de-escalation above the clear bound holds the level (hysteresis), with no alert.
+        step.state = replace(step.state, gas=target)
+        step.emit(AlertKind.GAS, AlertState.RAISED, target.severity, rule, values, name)
+
+
+_GAS_ORDER = (GasLevel.CLEAR, GasLevel.WARNING, GasLevel.ALARM)
+
+
+# --- property and faults -------------------------------------------------------------------
+
+
+def _water_leak_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
+    # Wet raises at once: an unreported leak is worse than one extra case. Dry clears only
+    # after the sensor has read dry for leak_dry_clear_s, so a flapping sensor (wet and dry
+    # within a second, as real ones do) raises once instead of once per flap.
+    if r.water_leak is None:
+        return
+    values: Values = {"water_leak": r.water_leak}
+    if r.water_leak:
+        step.state = replace(step.state, leak_dry_since=None)
+        step.switch(
+            AlertKind.WATER_LEAK,
+            raise_rule="water_leak=true",
+            clear_rule=None,
+            values=values,
+            profile=LEAK_PROFILE,
+        )
+        return
+    if AlertKind.WATER_LEAK not in step.state.raised:
+        return
+    dry_since = step.state.leak_dry_since or step.event_time
+    step.state = replace(step.state, leak_dry_since=dry_since)
+    if (step.event_time - dry_since).total_seconds() >= profile.leak_dry_clear_s:
+        _clear_leak(step, profile, values, step.event_time)
+
+
+def leak_tick(step: Step, profile: DetectionProfile) -> None:
+    # The last leak reading was dry and the device has said nothing since: it has been dry
+    # for at least the silence. Judged on the edge's clock (last_seen), not on the device's
+    # event times, which may run behind the edge's and would clear a flapping leak at once.
+    last = step.state.last_seen
+    if step.state.leak_dry_since is None or last is None:
+        return
+    if AlertKind.WATER_LEAK not in step.state.raised:
+        return
+    dry_at = last + timedelta(seconds=profile.leak_dry_clear_s)
+    if step.event_time >= dry_at:
+        _clear_leak(step, profile, {"water_leak": False}, dry_at)
+
+
+def _clear_leak(step: Step, profile: DetectionProfile, values: Values, at: datetime) -> None:
+    step.state = replace(step.state, leak_dry_since=None)
+    step.switch(
+        AlertKind.WATER_LEAK,
+        raise_rule=None,
+        clear_rule=f"water_leak=false for {profile.leak_dry_clear_s:g}s",
+        values=values,
+        profile=LEAK_PROFILE,
+        at=at,
+    )
+
+
+def _battery_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
+    pct, flag = r.battery_pct, r.battery_low
+    if pct is None and flag is None:
+        return
+    values = _present(battery_pct=pct, battery_low=flag)
+    low, ok = profile.battery_raise_pct, profile.battery_clear_pct
+    raise_rule: str | None = None
+    clear_rule: str | None = None
+    if flag is True:
+        raise_rule = "battery_low=true"
+    elif pct is not None and pct < low:
+        raise_rule = f"battery_pct<{low:g}"
+    elif pct is not None:
+        clear_rule = f"battery_pct>={ok:g}" if pct >= ok else None
+    else:
+        clear_rule = "battery_low=false"
+    step.switch(
+        AlertKind.BATTERY_LOW,
+        raise_rule=raise_rule,
+        clear_rule=clear_rule,
+        values=values,
+        profile=BATTERY_PROFILE,
+    )
+
+
+def sos_rule(step: Step, device: Device, event: str, profile: DetectionProfile) -> None:
+    if device.kind is not DeviceKind.SOS_BUTTON:
+        return
+    pressed = sos_rules.ButtonPressed(event, step.event_time)
+    state, verdict = sos_rules.transition(step.state.sos, pressed, profile.sos)
+    step.state = replace(step.state, sos=state)
+    values: Values = {"event": event}
+    match verdict:
+        case sos_rules.RaiseSos(suspected, details):
+            # Every raising press is a new alert, sent at once, never held back for a
+            # possible cancel; a suspected uncommanded press is marked, never dropped.
+            if suspected is not None:
+                values.update(suspected_uncommanded=True, uncommanded_rule=suspected)
+                values.update(details)
+            step.emit(
+                AlertKind.SOS,
+                AlertState.RAISED,
+                SEVERITIES[AlertKind.SOS],
+                "button_press",
+                values,
+                SOS_PROFILE,
+            )
+        case sos_rules.CancelSos(raised_at, after_s):
+            # Recorded, not erased: a cleared sos joins the open case as evidence, and an
+            # operator still closes the case.
+            values.update(
+                cancel_window_s=profile.sos.cancel_window_s,
+                seconds_after_press=round(after_s, 1),
+                cancelled_press_at=raised_at.isoformat(),
+            )
+            step.emit(
+                AlertKind.SOS,
+                AlertState.CLEARED,
+                SEVERITIES[AlertKind.SOS],
+                sos_rules.RULE_CANCELLED,
+                values,
+                SOS_PROFILE,
+            )
+
+
+def rejoined(step: Step, device: Device, profile: DetectionProfile) -> None:
+    if device.kind is not DeviceKind.SOS_BUTTON:
+        return
+    rejoined = sos_rules.DeviceRejoined(step.event_time)
+    state, _ = sos_rules.transition(step.state.sos, rejoined, profile.sos)
+    step.state = replace(step.state, sos=state)
+
+
+def _tamper_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
+    if r.tamper is None:
+        return
+    step.switch(
+        AlertKind.DEVICE_TAMPER,
+        raise_rule="tamper=true" if r.tamper else None,
+        clear_rule=None if r.tamper else "tamper=false",
+        values={"tamper": r.tamper},
+        profile=TAMPER_PROFILE,
+    )
+
+
+def _battery_trend_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
+    if r.battery_pct is None:
+        return
+    settings = profile.battery_trend
+    before = step.state.battery
+    history, replaced = before.read(r.battery_pct, step.event_time, settings)
+    if history is before:
+        return  # not a new sample (too soon, or out of order): the trend is as it was
+    step.state = replace(step.state, battery=history)
+    if replaced:
+        step.switch(
+            AlertKind.BATTERY_DECLINING,
+            raise_rule=None,
+            clear_rule=f"battery_pct rose by >={settings.replacement_jump_pct:g} (replaced)",
+            values={"battery_pct": r.battery_pct},
+            profile=BATTERY_TREND_PROFILE,
+        )
+        return
+    projection = history.projection(settings)
+    if projection is None:
+        return
+    values: Values = {
+        "battery_pct": r.battery_pct,
+        "slope_pct_per_day": round(projection.slope_pct_per_day, 3),
+        "window_days": settings.window_days,
+    }
+    days = projection.days_to_empty
+    if days is not None:
+        values["days_to_empty"] = round(days, 1)
+    horizon = settings.horizon_days
+    if days is not None and days <= horizon:
+        step.switch(
+            AlertKind.BATTERY_DECLINING,
+            raise_rule=f"battery trend reaches 0% within {horizon:g} days",
+            clear_rule=None,
+            values=values,
+            profile=BATTERY_TREND_PROFILE,
+        )
+    elif days is None or days > horizon * settings.clear_factor:
+        step.switch(
+            AlertKind.BATTERY_DECLINING,
+            raise_rule=None,
+            clear_rule=f"battery trend beyond {horizon * settings.clear_factor:g} days",
+            values=values,
+            profile=BATTERY_TREND_PROFILE,
+        )
+
+
+def _stuck_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
+    present: dict[str, float] = {
+        name: float(value) for name in STUCK_READINGS if (value := getattr(r, name)) is not None
+    }
+    names = list(present)
+    if not names:
+        return
+    lines = dict(step.state.flat)
+    for name in names:
+        lines[name] = lines.get(name, FlatLine()).read(present[name], step.event_time)
+    step.state = replace(step.state, flat=tuple(sorted(lines.items())))
+    stuck = [
+        (n, line) for n, line in sorted(lines.items()) if line.stuck(step.event_time, profile.stuck)
+    ]
+    settings = profile.stuck
+    if stuck:
+        name, line = stuck[0]
+        assert line.since is not None
+        assert line.value is not None
+        hours = (step.event_time - line.since).total_seconds() / 3600
+        step.switch(
+            AlertKind.SENSOR_STUCK,
+            raise_rule=(
+                f"{name} bit-identical for >={settings.after_s:g}s"
+                f" and >={settings.min_readings} readings"
+            ),
+            clear_rule=None,
+            values={name: line.value, "unchanged_hours": round(hours, 2), "readings": line.count},
+            profile=STUCK_PROFILE,
+        )
+    elif any(lines[name].count == 1 for name in names):
+        # A reported value moved: the sensor is alive again.
+        step.switch(
+            AlertKind.SENSOR_STUCK,
+            raise_rule=None,
+            clear_rule="value changed",
+            values=dict(present),
+            profile=STUCK_PROFILE,
+        )
+
+
+def _present(**readings: float | bool | None) -> Values:
+    return {name: value for name, value in readings.items() if value is not None}
+
+
+# Life-safety rules first, so one message's alerts leave in the order that matters.
+READING_RULES: tuple[Callable[[Step, Device, Readings, DetectionProfile], None], ...] = (
+    _smoke_rule,
+    _heat_rule,
+    _co_rule,
+    _gas_rule,
+    _water_leak_rule,
+    _tamper_rule,
+    _battery_rule,
+    _battery_trend_rule,
+    _stuck_rule,
+)

@@ -1,0 +1,286 @@
+"""What detection works on: a device's remembered state, the decisions it returns, and the
+``Step`` that the rules (``edge.detection_rules``) add their decisions to.
+
+``DeviceState`` is persisted as JSON in the outbox's state table, in the same transaction as
+the alerts it produced (``edge.outbox``).
+"""
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from devices.kinds import AlertKind, AlertState, DeviceKind, Severity
+from devices.messages import AlertReason
+from edge.detectors import sos as sos_rules
+from edge.detectors.co import CoExposure
+from edge.detectors.faults import BatteryHistory, FlatLine
+from edge.detectors.heat import HeatTrend
+from edge.detectors.sos import SosPhase, SosState
+
+HEAT_PROFILE = "en54-5-a1r"
+FLAG_PROFILE = "device-flag"
+"""Profile of rules that trust a detector's own alarm flag (smoke, co_alarm, gas)."""
+LEAK_PROFILE = "leak-dry-hold"
+BATTERY_PROFILE = "battery-level"
+LIVENESS_PROFILE = "checkin-deadline"
+SOS_PROFILE = "sos-button"
+TAMPER_PROFILE = "device-flag"
+BATTERY_TREND_PROFILE = "battery-trend-theil-sen"
+STUCK_PROFILE = "flat-line"
+SMOKE_DENSITY_PROFILE = "smoke-obscuration"
+
+STUCK_READINGS = ("temperature_c", "humidity_pct")
+"""Analog readings that normally wander. Not co_ppm or gas_lel_pct: clean air reads 0."""
+
+HEAT_DEVICE_KINDS = frozenset({DeviceKind.HEAT, DeviceKind.SMOKE})
+"""Only these devices' temperatures can be a fire; a humidity sensor's is telemetry."""
+
+SOS_EVENTS = sos_rules.DEFAULT_RAISE_ON
+"""Events of an SOS button that call for help by default (``DetectionProfile.sos``)."""
+
+SEVERITIES: dict[AlertKind, Severity] = {
+    AlertKind.SOS: Severity.CRITICAL,
+    AlertKind.SMOKE: Severity.CRITICAL,
+    AlertKind.HEAT: Severity.CRITICAL,
+    AlertKind.CO: Severity.CRITICAL,
+    AlertKind.GAS: Severity.CRITICAL,  # the alarm level; the warning level is HIGH
+    AlertKind.WATER_LEAK: Severity.HIGH,
+    AlertKind.DEVICE_OFFLINE: Severity.MEDIUM,
+    AlertKind.BATTERY_LOW: Severity.LOW,
+    AlertKind.DEVICE_TAMPER: Severity.MEDIUM,
+    AlertKind.SENSOR_STUCK: Severity.MEDIUM,
+    AlertKind.BATTERY_DECLINING: Severity.LOW,
+}
+
+
+class GasLevel(StrEnum):
+    """How far a gas detector has escalated."""
+
+    CLEAR = "clear"
+    WARNING = "warning"
+    ALARM = "alarm"
+
+    @property
+    def severity(self) -> Severity:
+        """Return the severity of an alert at this level."""
+        return Severity.CRITICAL if self is GasLevel.ALARM else Severity.HIGH
+
+
+_ON_OFF_KINDS = frozenset(
+    {
+        AlertKind.SMOKE,
+        AlertKind.HEAT,
+        AlertKind.CO,
+        AlertKind.WATER_LEAK,
+        AlertKind.BATTERY_LOW,
+        AlertKind.DEVICE_OFFLINE,
+        AlertKind.DEVICE_TAMPER,
+        AlertKind.SENSOR_STUCK,
+        AlertKind.BATTERY_DECLINING,
+    }
+)
+"""Conditions that are either raised or clear. Gas has levels; every SOS press is an alert of
+its own (cleared only by the button's cancel gesture, ``edge.detectors.sos``)."""
+
+
+class StateFormatError(ValueError):
+    """A persisted device state that cannot be read back."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """What detection remembers about one device between messages (persisted as JSON).
+
+    Fields added later have defaults, so a state persisted by an older edge still loads.
+    """
+
+    raised: frozenset[AlertKind] = frozenset()
+    """The on/off conditions currently raised."""
+    gas: GasLevel = GasLevel.CLEAR
+    last_seen: datetime | None = None
+    """When the edge last heard from the device (its check-in), by the edge's clock.
+
+    Not the device's own ``ts``: deadlines are judged against the edge's clock in ``tick``,
+    and a device clock running an hour behind would otherwise be an hour "overdue"."""
+    co: CoExposure = field(default_factory=CoExposure)
+    heat: HeatTrend = field(default_factory=HeatTrend)
+    leak_dry_since: datetime | None = None
+    """While a leak is raised: since when the sensor has read dry."""
+    sos: SosState = field(default_factory=SosState)
+    battery: BatteryHistory = field(default_factory=BatteryHistory)
+    flat: tuple[tuple[str, FlatLine], ...] = ()
+    """Per analog reading name (``STUCK_READINGS``), the value it keeps repeating."""
+
+    def __post_init__(self) -> None:
+        if not self.raised <= _ON_OFF_KINDS:
+            raise StateFormatError(f"not on/off conditions: {sorted(self.raised - _ON_OFF_KINDS)}")
+
+    def to_json(self) -> str:
+        """Serialise for the outbox."""
+        co = self.co
+        data = {
+            "raised": sorted(self.raised),
+            "gas": self.gas,
+            "last_seen": _time_text(self.last_seen),
+            "co": {
+                "dose": co.dose,
+                "ppm": co.ppm,
+                "at": _time_text(co.at),
+                "until": _time_text(co.until),
+                "clean_since": _time_text(co.clean_since),
+            },
+            "heat": {
+                "samples": [[_time_text(at), c] for at, c in self.heat.samples],
+                "cool_since": _time_text(self.heat.cool_since),
+            },
+            "leak_dry_since": _time_text(self.leak_dry_since),
+            "sos": {
+                "phase": self.sos.phase,
+                "raised_at": _time_text(self.sos.raised_at),
+                "presses": [_time_text(at) for at in self.sos.presses],
+                "rejoined_at": _time_text(self.sos.rejoined_at),
+            },
+            "battery": [[_time_text(at), pct] for at, pct in self.battery.samples],
+            "flat": {
+                name: [line.value, _time_text(line.since), line.count] for name, line in self.flat
+            },
+        }
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "DeviceState":
+        """Read a state written by ``to_json`` (of this or an older edge), or raise."""
+        try:
+            data = json.loads(text)
+            co = data.get("co", {})
+            heat = data.get("heat", {})
+            return cls(
+                raised=frozenset(AlertKind(kind) for kind in data.get("raised", [])),
+                gas=GasLevel(data.get("gas", GasLevel.CLEAR)),
+                last_seen=_parse_time(data.get("last_seen")),
+                co=CoExposure(
+                    dose=float(co.get("dose", 0.0)),
+                    ppm=None if co.get("ppm") is None else float(co["ppm"]),
+                    at=_parse_time(co.get("at")),
+                    until=_parse_time(co.get("until")),
+                    clean_since=_parse_time(co.get("clean_since")),
+                ),
+                heat=HeatTrend(
+                    samples=tuple(
+                        (_required_time(at), float(c)) for at, c in heat.get("samples", [])
+                    ),
+                    cool_since=_parse_time(heat.get("cool_since")),
+                ),
+                leak_dry_since=_parse_time(data.get("leak_dry_since")),
+                sos=_sos_state(data.get("sos", {})),
+                battery=BatteryHistory(
+                    tuple((_required_time(at), float(pct)) for at, pct in data.get("battery", []))
+                ),
+                flat=tuple(
+                    (
+                        str(name),
+                        FlatLine(
+                            None if value is None else float(value),
+                            _parse_time(since),
+                            int(count),
+                        ),
+                    )
+                    for name, (value, since, count) in sorted(data.get("flat", {}).items())
+                ),
+            )
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise StateFormatError(f"unreadable device state {text[:80]!r}") from exc
+
+
+def _sos_state(data: dict[str, Any]) -> SosState:
+    return SosState(
+        phase=SosPhase(data.get("phase", SosPhase.IDLE)),
+        raised_at=_parse_time(data.get("raised_at")),
+        presses=tuple(_required_time(at) for at in data.get("presses", [])),
+        rejoined_at=_parse_time(data.get("rejoined_at")),
+    )
+
+
+def _time_text(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_time(value: Any) -> datetime | None:
+    return None if value is None else _required_time(value)
+
+
+def _required_time(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"not a time: {value!r}")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"time without a timezone: {value!r}")
+    return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDecision:
+    """Detection's verdict that an alert begins or ends; the caller turns it into an Alert."""
+
+    kind: AlertKind
+    state: AlertState
+    severity: Severity
+    event_time: datetime
+    reason: AlertReason
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """The outcome of one observation or tick: the device's new state and the alerts."""
+
+    state: DeviceState
+    alerts: tuple[AlertDecision, ...] = ()
+    self_test: bool = False
+    """The observation reported a smoke detector self-test (recorded, never an alarm)."""
+
+
+Values = dict[str, float | bool | str]
+
+
+@dataclass(slots=True)
+class Step:
+    """Accumulates one observation's (or tick's) decisions (``edge.detection`` and its rules)."""
+
+    state: DeviceState
+    event_time: datetime
+    alerts: list[AlertDecision] = field(default_factory=list)
+
+    def emit(
+        self,
+        kind: AlertKind,
+        alert_state: AlertState,
+        severity: Severity,
+        rule: str,
+        values: Values,
+        profile: str,
+        at: datetime | None = None,
+    ) -> None:
+        reason = AlertReason(rule=rule, values=values, profile=profile)
+        when = self.event_time if at is None else at
+        self.alerts.append(AlertDecision(kind, alert_state, severity, when, reason))
+
+    def switch(
+        self,
+        kind: AlertKind,
+        *,
+        raise_rule: str | None,
+        clear_rule: str | None,
+        values: Values,
+        profile: str,
+        at: datetime | None = None,
+    ) -> None:
+        """Raise or clear an on/off condition; give at most one of the two rules."""
+        is_raised = kind in self.state.raised
+        if raise_rule is not None and not is_raised:
+            self.state = replace(self.state, raised=self.state.raised | {kind})
+            self.emit(kind, AlertState.RAISED, SEVERITIES[kind], raise_rule, values, profile, at)
+        elif clear_rule is not None and is_raised:
+            self.state = replace(self.state, raised=self.state.raised - {kind})
+            self.emit(kind, AlertState.CLEARED, SEVERITIES[kind], clear_rule, values, profile, at)

@@ -1,0 +1,241 @@
+"""Detection in the agent: each device's state, the pure rules run on it, the outbox commit.
+
+``DeviceDetection`` keeps every device's ``DeviceState`` in memory (loaded from the outbox's
+state table at start), runs ``edge.detection.detect`` on a message's observations and
+``edge.detection.tick`` on the passing of time, and commits the alerts together with the
+new state in one outbox transaction (invariants (a) and (b) of ``edge.outbox``) before it
+returns. ``announce`` then wakes the forwarder (``edge.uplink``).
+"""
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from devices.kinds import AlertKind, AlertState, forwarding_rank
+from devices.messages import Alert, FeedbackStage
+from devices.observations import AvailabilityChange, DeviceEvent, Observation, StateUpdate
+from devices.registry import Device
+from edge.detection import AlertDecision, Detection, DeviceState, StateFormatError, detect, tick
+from edge.detectors.profile import ProfileBook
+from edge.directory import DeviceDirectory
+from edge.outbox import Outbox
+from edge.sqlite_tx import DatabaseThread
+
+logger = logging.getLogger(__name__)
+
+CountFn = Callable[[str, int], None]
+"""Adds to one of the agent's counters."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A device message refused, and what the log says about it."""
+
+    reason: str
+    topic: str
+    sender: str
+    error: object
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What handling one message's observations came to."""
+
+    alerts: list[Alert]
+    feedback: FeedbackStage | None = None
+    """What to show on the device once its message is acknowledged (an SOS stored)."""
+    rejected: Rejected | None = None
+
+
+class DeviceDetection:
+    """Every device's detection state; decisions committed to the outbox before they count."""
+
+    def __init__(
+        self,
+        *,
+        edge_id: str,
+        directory: DeviceDirectory,
+        profiles: ProfileBook,
+        outbox: Outbox,
+        db: DatabaseThread,
+        wake: asyncio.Event,
+        count: CountFn,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.edge_id = edge_id
+        self._directory = directory
+        self._profiles = profiles
+        self._outbox = outbox
+        self._db = db
+        self._wake = wake
+        self._count = count
+        self._clock = clock
+        self.states = self._load_states()
+        # Ingest and the detection tick both read a device's state, await the commit and
+        # then store the new state: one at a time, or one would overwrite the other's.
+        self._detecting = asyncio.Lock()
+        self.watching_since: datetime | None = None
+
+    async def observe(
+        self,
+        device: Device,
+        observations: tuple[Observation, ...],
+        received_at: datetime,
+        topic: str,
+    ) -> Observed:
+        """Run detection on one message's observations and commit what it decided.
+
+        An ``OutboxError`` propagates: the message must stay unacknowledged.
+        """
+        async with self._detecting:
+            before = self.states.get(device.id, DeviceState())
+            try:
+                state, alerts, self_tests = self._decide(before, device, observations, received_at)
+            except Exception as exc:
+                # A bug, not bad input; acknowledged for the same reason as bad input.
+                logger.exception("detection failed for device %s", device.id)
+                return Observed([], rejected=Rejected("internal_error", topic, device.id, exc))
+            if alerts or state != before:
+                # Invariants (a) and (b): alerts and the state that produced them in one
+                # transaction, before the message is acknowledged and before anything is sent.
+                await self._db.call(self._outbox.commit, device.id, state.to_json(), alerts)
+                self.states[device.id] = state
+        if self_tests:
+            self._count("smoke_tests", self_tests)
+            logger.info("smoke detector %s reports a self-test (not an alarm)", device.id)
+        self.announce(alerts)
+        return Observed(alerts, feedback=_sos_feedback(alerts))
+
+    def announce(self, alerts: list[Alert]) -> None:
+        """Count and log alerts just committed, and wake the forwarder."""
+        if not alerts:
+            return
+        self._count("alerts_created", len(alerts))
+        for alert in alerts:
+            logger.info(
+                "alert %s: %s %s (%s) from %s",
+                alert.id,
+                alert.kind,
+                alert.state,
+                alert.severity,
+                alert.device_id,
+            )
+        self._wake.set()
+
+    async def tick(self) -> None:
+        """Run time-driven detection for every known device, at the clock's now."""
+        async with self._detecting:
+            now = self._clock()
+            for device in self._directory.devices():
+                before = self.states.get(device.id, DeviceState())
+                try:
+                    result: Detection = tick(
+                        before,
+                        device,
+                        now,
+                        self._profiles.for_device(device),
+                        watching_since=self.watching_since,
+                    )
+                except Exception:
+                    logger.exception("time-driven detection failed for device %s", device.id)
+                    continue
+                if not result.alerts:
+                    continue  # a tick changes state only together with an alert
+                decisions = sorted(result.alerts, key=lambda d: forwarding_rank(d.kind))
+                alerts = [self.alert(device, d, now) for d in decisions]
+                await self._db.call(self._outbox.commit, device.id, result.state.to_json(), alerts)
+                self.states[device.id] = result.state
+                self.announce(alerts)
+
+    async def commit_camera_alerts(
+        self, device: Device, decisions: list[AlertDecision]
+    ) -> list[Alert]:
+        """Store a camera's alert decisions in the outbox, like a device's; return the alerts."""
+        alerts = [self.alert(device, d, self._clock()) for d in decisions]
+        async with self._detecting:
+            # A camera has no sensor detection state: its current one is stored unchanged.
+            state = self.states.get(device.id, DeviceState())
+            await self._db.call(self._outbox.commit, device.id, state.to_json(), alerts)
+        self.announce(alerts)
+        return alerts
+
+    async def camera_seen(self, device: Device) -> None:
+        """Record that a camera delivers frames, as an availability check-in."""
+        await self.observe(
+            device, (AvailabilityChange(online=True),), self._clock(), f"camera/{device.id}"
+        )
+
+    def alert(self, device: Device, decision: AlertDecision, detected_at: datetime) -> Alert:
+        """Return the alert a decision about a device makes."""
+        return Alert(
+            id=uuid.uuid4().hex,
+            edge_id=self.edge_id,
+            device_id=device.id,
+            kind=decision.kind,
+            state=decision.state,
+            severity=decision.severity,
+            ts=decision.event_time,
+            detected_at=detected_at,
+            location=device.location,
+            reason=decision.reason,
+        )
+
+    def _decide(
+        self,
+        state: DeviceState,
+        device: Device,
+        observations: tuple[Observation, ...],
+        received_at: datetime,
+    ) -> tuple[DeviceState, list[Alert], int]:
+        """Run detection over one message's observations; return state, alerts, self-tests."""
+        decisions: list[AlertDecision] = []
+        self_tests = 0
+        for observation in observations:
+            event_time = _event_time(observation) or received_at
+            result = detect(
+                state,
+                device,
+                observation,
+                event_time,
+                self._profiles.for_device(device),
+                received_at=received_at,
+            )
+            state = result.state
+            decisions.extend(result.alerts)
+            self_tests += result.self_test
+        # One message is one instant: let its life-safety alerts lead (a Zigbee SOS button's
+        # press and its low battery arrive together). The sort is stable, so alerts of one
+        # kind keep their order.
+        decisions.sort(key=lambda decision: forwarding_rank(decision.kind))
+        detected_at = self._clock()
+        return state, [self.alert(device, d, detected_at) for d in decisions], self_tests
+
+    def _load_states(self) -> dict[str, DeviceState]:
+        states: dict[str, DeviceState] = {}
+        for device_id, text in self._outbox.load_states().items():
+            try:
+                states[device_id] = DeviceState.from_json(text)
+            except StateFormatError:
+                # Starting from "all clear" can repeat a raised alert; it cannot hide one.
+                logger.exception("device %s: stored detection state unreadable; reset", device_id)
+        return states
+
+
+def _sos_feedback(alerts: list[Alert]) -> FeedbackStage | None:
+    if any(a.kind is AlertKind.SOS and a.state is AlertState.RAISED for a in alerts):
+        return FeedbackStage.RECEIVED
+    if any(a.kind is AlertKind.SOS and a.state is AlertState.CLEARED for a in alerts):
+        return FeedbackStage.CANCELLED
+    return None
+
+
+def _event_time(observation: Observation) -> datetime | None:
+    match observation:
+        case StateUpdate(event_time=t) | DeviceEvent(event_time=t):
+            return t
+        case AvailabilityChange():
+            return None
+    raise AssertionError(f"unhandled observation {observation!r}")  # pragma: no cover

@@ -1,0 +1,241 @@
+"""Device ingest: the local broker's messages → decode → detection → outbox → ack.
+
+One device message, in order (``DeviceIngest``):
+
+1. ``_read``: the ``ConsumingSession`` of the local link hands the message over;
+2. ``on_device_message``: its topic is parsed ONCE (``devices.topics.parse_local_topic``) and
+   the parsed value goes down: a reader's frame to ``edge.access``, everything else to
+   ``devices.adapters.decode_payload`` (or ``decode_announce`` for a Zigbee device joining);
+3. the device is resolved in the ``DeviceDirectory``; ``DeviceDetection.observe`` runs the
+   pure detection and commits alerts and state to the outbox in one transaction;
+4. only then ``_read`` acknowledges the message to the broker (manual ack) and shows the
+   resident's button that its press is stored (``ButtonFeedback``).
+
+Bad input is logged with device and topic, counted under ``rejected.<reason>`` and
+acknowledged: a message that fails on every redelivery would block every alarm behind it.
+"""
+
+import functools
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+import aiomqtt
+
+from devices.adapters import decode_announce, decode_payload
+from devices.errors import DeviceInputError, TopicError
+from devices.messages import CaseFeedback, FeedbackStage
+from devices.mqtt_link import Backoff, MqttEndpoint, MqttLink, ack, checkpoint, payload_bytes
+from devices.observations import NativeAddress
+from devices.registry import Device
+from devices.topics import (
+    CredentialTopic,
+    DeviceTopic,
+    device_subscriptions,
+    is_credential_channel,
+    parse_local_topic,
+    sender,
+)
+from edge.access.control import AccessControl
+from edge.device_detection import CountFn, DeviceDetection, Rejected
+from edge.directory import DeviceDirectory
+from edge.feedback import feedback_command
+from edge.outbox import OutboxError
+from edge.uplink import TelemetryBuffer
+
+logger = logging.getLogger(__name__)
+
+
+class ButtonFeedback:
+    """Show how a resident's request is going on the button, over the local broker.
+
+    Best effort: a failure is counted (``feedback_unsent``) and never holds up alerts.
+    """
+
+    def __init__(
+        self,
+        directory: DeviceDirectory,
+        local: Callable[[], aiomqtt.Client | None],
+        count: CountFn,
+        *,
+        z2m_base: str,
+    ) -> None:
+        self._directory = directory
+        self._local = local
+        self._count = count
+        self._z2m_base = z2m_base
+
+    async def relay(self, feedback: CaseFeedback) -> None:
+        """Show a stage the hub reports for a device's case."""
+        device = self._directory.resolve(NativeAddress(feedback.device_id))
+        if device is None:
+            self._count("uplink_rejected", 1)
+            logger.warning("feedback for unknown device %s ignored", feedback.device_id)
+            return
+        await self.show(device, feedback.stage)
+
+    async def show(self, device: Device, stage: FeedbackStage) -> None:
+        """Show ``stage`` on the device, if it can show anything."""
+        command = feedback_command(device, stage, z2m_base=self._z2m_base)
+        if command is None:
+            return
+        client = self._local()
+        if client is None:
+            self._count("feedback_unsent", 1)
+            logger.warning("no local broker: %s feedback to %s not shown", stage, device.id)
+            return
+        try:
+            await client.publish(command.topic, command.payload, qos=1)
+        except aiomqtt.MqttError as exc:
+            self._count("feedback_unsent", 1)
+            logger.warning("%s feedback to %s failed: %s", stage, device.id, exc)
+            return
+        self._count(f"feedback.{stage}", 1)
+        logger.info("feedback %s shown on %s", stage, device.id)
+
+
+class DeviceIngest:
+    """The edge's link to its local broker: every device message into detection.
+
+    ``await run()`` (the agent's ``edge-ingest`` task) reconnects forever; ``client`` is the
+    connected client or None, for whoever publishes to devices (feedback, door readers).
+    """
+
+    def __init__(
+        self,
+        endpoint: MqttEndpoint,
+        *,
+        directory: DeviceDirectory,
+        detection: DeviceDetection,
+        access: AccessControl,
+        telemetry: TelemetryBuffer,
+        count: CountFn,
+        clock: Callable[[], datetime],
+        z2m_base: str,
+        max_payload_bytes: int,
+        backoff_rng: Callable[[], float],
+    ) -> None:
+        self.endpoint = endpoint
+        self._directory = directory
+        self._detection = detection
+        self._access = access
+        self._telemetry = telemetry
+        self._count = count
+        self._clock = clock
+        self._z2m_base = z2m_base
+        self._max_payload_bytes = max_payload_bytes
+        self.client: aiomqtt.Client | None = None
+        self.ready = False
+        """Whether the link is subscribed right now."""
+        self.feedback = ButtonFeedback(directory, lambda: self.client, count, z2m_base=z2m_base)
+        self._pending_feedback: deque[tuple[Device, FeedbackStage]] = deque()
+        self._link = MqttLink(
+            endpoint,
+            name="edge-ingest",
+            manual_ack=True,
+            on_error=self._failed,
+            backoff=Backoff(rng=backoff_rng),
+        )
+
+    async def run(self) -> None:
+        """Read device messages until cancelled, reconnecting forever."""
+        await self._link.run(self._connection)
+
+    async def _connection(self, client: aiomqtt.Client) -> None:
+        self._count("local_connects", 1)
+        # Before the reader starts: it relays SOS feedback through this client.
+        self.client = client
+        try:
+            session = self._link.session(
+                client,
+                device_subscriptions(z2m_base=self._z2m_base),
+                functools.partial(self._read, client),
+            )
+            async with session:
+                checkpoint()
+                self.ready = True
+                logger.info("reading devices on %s:%s", self.endpoint.host, self.endpoint.port)
+                await session.serve()
+        finally:
+            self.ready = False
+            self.client = None
+
+    def _failed(self, exc: Exception) -> None:
+        if isinstance(exc, OutboxError):
+            # Not acknowledged: the broker redelivers the message after the reconnect.
+            self._count("outbox_errors", 1)
+
+    async def _read(self, client: aiomqtt.Client, messages: AsyncIterator[aiomqtt.Message]) -> None:
+        """Handle device messages, each acknowledged to the broker only once handled."""
+        async for message in messages:
+            checkpoint()
+            await self.on_device_message(message)
+            ack(client, message)
+            # The resident learns at once that the edge has it, uplink or not.
+            while self._pending_feedback:
+                await self.feedback.show(*self._pending_feedback.popleft())
+
+    async def on_device_message(self, message: aiomqtt.Message) -> None:
+        """Handle one device message; return once it may be acknowledged to the broker."""
+        received_at = self._clock()
+        topic = message.topic.value
+        self._count("messages_received", 1)
+        logger.debug("device message %d on %s (QoS %d)", message.mid, topic, message.qos)
+        raw = payload_bytes(message.payload) or b""
+        try:
+            parsed = parse_local_topic(topic, z2m_base=self._z2m_base)
+        except TopicError as exc:
+            if is_credential_channel(topic):
+                self._access.reject_topic(topic, exc)
+            else:
+                self._reject(Rejected(exc.reason, topic, "?", exc))
+            return
+        if isinstance(parsed, CredentialTopic):
+            await self._access.on_frame(parsed.reader_id, topic, raw)
+            return
+        rejected = await self._handle(parsed, topic, raw, received_at)
+        if rejected is not None:
+            self._reject(rejected)
+
+    async def _handle(
+        self, parsed: DeviceTopic, topic: str, raw: bytes, received_at: datetime
+    ) -> Rejected | None:
+        try:
+            decoded = decode_payload(parsed, raw, max_bytes=self._max_payload_bytes)
+        except DeviceInputError as exc:
+            return Rejected(exc.reason, topic, sender(parsed), exc)
+        except Exception as exc:
+            # A bug, not bad input. Acknowledge anyway: a message that crashes the loop on
+            # every redelivery would block every alarm behind it.
+            logger.exception("decoding the message on %s failed", topic)
+            return Rejected("internal_error", topic, sender(parsed), exc)
+        if decoded is None:
+            # A Zigbee device (re)joining, for the SOS uncommanded-press rule; other bridge
+            # messages, and announces of devices this edge does not serve, are ignored.
+            decoded = decode_announce(parsed, raw, max_bytes=self._max_payload_bytes)
+            if decoded is None or self._directory.resolve(decoded.address) is None:
+                self._count("messages_ignored", 1)
+                return None
+        device = self._directory.resolve(decoded.address)
+        if device is None:
+            return Rejected("unknown_device", topic, sender(parsed), "not registered at this edge")
+        outcome = await self._detection.observe(device, decoded.observations, received_at, topic)
+        if outcome.rejected is None:
+            self._telemetry.add(device, decoded.observations, received_at)
+        if outcome.feedback is not None:
+            # Shown once the device message is acknowledged (see _read): an await before
+            # the ack would widen the window in which a crash redelivers the press.
+            self._pending_feedback.append((device, outcome.feedback))
+        await self._access.on_observations(device, decoded.observations, received_at)
+        return outcome.rejected
+
+    def _reject(self, rejected: Rejected) -> None:
+        self._count(f"rejected.{rejected.reason}", 1)
+        logger.warning(
+            "rejected %s from device %s on %s: %s",
+            rejected.reason,
+            rejected.sender,
+            rejected.topic,
+            rejected.error,
+        )

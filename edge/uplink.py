@@ -1,0 +1,314 @@
+"""The uplink: the edge's link to the hub's broker.
+
+- out: alerts from the outbox in life-safety order with a bounded window (``_forward``),
+  re-sent until the hub's ``AlertAck`` names them; the retained ``EdgeStatus`` (last will:
+  offline) at connect and every ``heartbeat_s``; buffered readings as a ``TelemetryBatch``
+  every ``telemetry_interval_s`` (best effort, QoS 0);
+- in: ``AlertAck`` (delete from the outbox), ``DeviceRegistry`` (the hub's devices for this
+  edge), ``CaseFeedback`` (shown on the resident's button) and the hub's status (when the hub
+  comes back, everything unacknowledged is sent again at once).
+"""
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import suppress
+from datetime import datetime
+from typing import Literal
+
+import aiomqtt
+from pydantic import ValidationError
+
+from devices.messages import (
+    AlertAck,
+    CaseFeedback,
+    DeviceRegistry,
+    EdgeStatus,
+    HubStatus,
+    TelemetryBatch,
+    TelemetryPoint,
+)
+from devices.mqtt_link import Backoff, MqttEndpoint, MqttLink, checkpoint, payload_bytes
+from devices.observations import Observation, StateUpdate
+from devices.registry import Device
+from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic
+from edge.directory import DeviceDirectory
+from edge.outbox import Outbox
+from edge.settings import EdgeSettings
+from edge.sqlite_tx import DatabaseThread
+
+logger = logging.getLogger(__name__)
+
+TELEMETRY_BUFFER = 10_000
+"""Readings kept for the telemetry task; older ones are dropped (and counted) beyond this."""
+TELEMETRY_BATCH = 500
+"""Readings per TelemetryBatch message."""
+OFFLINE_STATUS_TIMEOUT_S = 2.0
+"""How long a clean shutdown waits to tell the hub it is going offline."""
+
+CountFn = Callable[[str, int], None]
+
+
+class TelemetryBuffer:
+    """Readings waiting for the next telemetry batch; the oldest go first when it is full."""
+
+    def __init__(self, count: CountFn, limit: int = TELEMETRY_BUFFER) -> None:
+        self._points: deque[TelemetryPoint] = deque()
+        self._count = count
+        self._limit = limit
+
+    def add(
+        self, device: Device, observations: tuple[Observation, ...], received_at: datetime
+    ) -> None:
+        """Keep the readings among a message's observations."""
+        for observation in observations:
+            if not isinstance(observation, StateUpdate):
+                continue
+            if len(self._points) >= self._limit:
+                self._points.popleft()
+                self._count("telemetry_dropped", 1)
+            ts = observation.event_time or received_at
+            self._points.append(
+                TelemetryPoint(device_id=device.id, ts=ts, readings=observation.readings)
+            )
+
+    def take(self, most: int) -> list[TelemetryPoint]:
+        """Remove and return up to ``most`` readings, oldest first."""
+        return [self._points.popleft() for _ in range(min(most, len(self._points)))]
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+
+class EdgeUplink:
+    """The edge's session with the hub's broker; ``await run()`` reconnects forever."""
+
+    def __init__(
+        self,
+        endpoint: MqttEndpoint,
+        settings: EdgeSettings,
+        *,
+        edge_id: str,
+        site_devices: list[Device],
+        directory: DeviceDirectory,
+        outbox: Outbox,
+        db: DatabaseThread,
+        wake: asyncio.Event,
+        telemetry: TelemetryBuffer,
+        relay_feedback: Callable[[CaseFeedback], Awaitable[None]],
+        counters: Mapping[str, int],
+        count: CountFn,
+        clock: Callable[[], datetime],
+        monotonic: Callable[[], float],
+        backoff_rng: Callable[[], float],
+    ) -> None:
+        self.edge_id = edge_id
+        self._settings = settings
+        self._site_devices = site_devices
+        self._directory = directory
+        self._outbox = outbox
+        self._db = db
+        self._wake = wake
+        self._telemetry = telemetry
+        self._relay_feedback = relay_feedback
+        self._counters = counters
+        self._count = count
+        self._clock = clock
+        self._monotonic = monotonic
+        # A resend is due resend_after_s after the send; check a few times within that.
+        self._tick_s = min(1.0, max(0.05, settings.resend_after_s / 4))
+        self.client: aiomqtt.Client | None = None
+        """The connected client, or None while the uplink is down."""
+        self._link = MqttLink(
+            endpoint,
+            name="edge-uplink",
+            backoff=Backoff(rng=backoff_rng),
+            will=aiomqtt.Will(
+                self._topic(EdgeChannel.STATUS),
+                self._status("offline", 0).model_dump_json(),
+                qos=1,
+                retain=True,
+            ),
+            # The forwarder publishes a whole window at once; that many pending calls is
+            # the design, not a symptom worth aiomqtt's warning.
+            max_pending_calls=settings.max_in_flight + 10,
+        )
+
+    async def run(self) -> None:
+        """Forward alerts and read the hub's messages until cancelled."""
+        await self._link.run(self._connection)
+
+    async def _connection(self, client: aiomqtt.Client) -> None:
+        filters = [
+            self._topic(EdgeChannel.ACK),
+            self._topic(EdgeChannel.DEVICES),
+            self._topic(EdgeChannel.FEEDBACK),
+            HUB_STATUS_TOPIC,
+        ]
+        try:
+            async with self._link.session(client, filters, self._read) as session:
+                # Whatever was on the wire before this connection may be lost: send it all.
+                await self._db.call(self._outbox.reset_in_flight)
+                await self._publish_status(client)
+                checkpoint()
+                self.client = client
+                endpoint = self._link.endpoint
+                logger.info(
+                    "edge %s connected to the hub broker %s:%s",
+                    self.edge_id,
+                    endpoint.host,
+                    endpoint.port,
+                )
+                try:
+                    await session.serve(self._forward(client))
+                except asyncio.CancelledError:
+                    await self._say_offline(client)
+                    raise
+        finally:
+            self.client = None
+
+    async def _say_offline(self, client: aiomqtt.Client) -> None:
+        """Publish the retained offline status: a clean disconnect suppresses the last will."""
+        self.client = None
+        with suppress(aiomqtt.MqttError, TimeoutError):
+            async with asyncio.timeout(OFFLINE_STATUS_TIMEOUT_S):
+                status = await self._status_now("offline")
+                await client.publish(
+                    self._topic(EdgeChannel.STATUS), status.model_dump_json(), qos=1, retain=True
+                )
+
+    async def _forward(self, client: aiomqtt.Client) -> None:
+        topic = self._topic(EdgeChannel.ALERT)
+        while True:
+            checkpoint()
+            self._wake.clear()
+            now = self._monotonic()
+            batch = await self._db.call(self._outbox.due, now, self._settings.max_in_flight)
+            if batch:
+                await self._db.call(self._outbox.mark_sent, [a.id for a in batch], now)
+                # All at once: paho queues them in this order, so per-device order holds on
+                # the wire, and one slow broker round trip does not serialise the window.
+                results = await asyncio.gather(
+                    *(client.publish(topic, a.model_dump_json(), qos=1) for a in batch),
+                    return_exceptions=True,
+                )
+                for result in results:
+                    if isinstance(result, BaseException):
+                        raise result
+                self._count("alerts_sent", len(batch))
+                continue
+            with suppress(TimeoutError):
+                async with asyncio.timeout(self._tick_s):
+                    await self._wake.wait()
+
+    async def _read(self, messages: AsyncIterator[aiomqtt.Message]) -> None:
+        ack_topic = self._topic(EdgeChannel.ACK)
+        devices_topic = self._topic(EdgeChannel.DEVICES)
+        feedback_topic = self._topic(EdgeChannel.FEEDBACK)
+        hub_online: bool | None = None
+        async for message in messages:
+            topic = message.topic.value
+            payload = payload_bytes(message.payload) or b""
+            try:
+                if topic == ack_topic:
+                    await self._on_ack(AlertAck.model_validate_json(payload))
+                elif topic == feedback_topic:
+                    await self._relay_feedback(CaseFeedback.model_validate_json(payload))
+                elif topic == devices_topic:
+                    self._on_registry(payload)
+                elif topic == HUB_STATUS_TOPIC:
+                    online = HubStatus.model_validate_json(payload).state == "online"
+                    if online and hub_online is False:
+                        # The hub came back: whatever it had not acknowledged may have been
+                        # lost with it, so do not wait for resend_after_s.
+                        logger.info("hub is online again; resending unacknowledged alerts")
+                        await self._db.call(self._outbox.reset_in_flight)
+                        self._wake.set()
+                    hub_online = online
+            except ValidationError as exc:
+                self._count("uplink_rejected", 1)
+                logger.warning("rejected a message from the hub on %s: %s", topic, exc)
+
+    async def _on_ack(self, ack: AlertAck) -> None:
+        deleted = await self._db.call(self._outbox.acknowledge, ack.ids)
+        self._count("alerts_acked", deleted)
+        logger.debug("hub acknowledged %d alerts (%d were still stored)", len(ack.ids), deleted)
+        self._wake.set()
+
+    def _on_registry(self, payload: bytes) -> None:
+        if not payload:
+            # The hub cleared its retained registry; the site file's devices remain.
+            self._directory.replace_hub_devices([])
+            return
+        registry = DeviceRegistry.model_validate_json(payload)
+        if registry.edge_id != self.edge_id:
+            self._count("uplink_rejected", 1)
+            logger.warning("ignored a device registry for edge %s", registry.edge_id)
+            return
+        self._directory.replace_hub_devices(registry.devices)
+        logger.info("hub pushed %d devices; %d known", len(registry.devices), len(self._directory))
+
+    # --- liveness and telemetry ------------------------------------------------------------
+
+    async def heartbeat(self) -> None:
+        """Publish the edge's status every ``heartbeat_s`` while connected; until cancelled."""
+        while True:
+            checkpoint()
+            await asyncio.sleep(self._settings.heartbeat_s)
+            client = self.client
+            if client is None:
+                continue
+            try:
+                await self._publish_status(client)
+            except aiomqtt.MqttError as exc:
+                logger.warning("heartbeat not sent: %s", exc)
+            except Exception:
+                # Best effort: a heartbeat must never take the agent down with it.
+                logger.exception("heartbeat failed")
+
+    async def send_telemetry(self) -> None:
+        """Send the buffered readings every ``telemetry_interval_s``; until cancelled."""
+        topic = self._topic(EdgeChannel.TELEMETRY)
+        while True:
+            checkpoint()
+            await asyncio.sleep(self._settings.telemetry_interval_s)
+            client = self.client
+            while client is not None and self._telemetry:
+                points = self._telemetry.take(TELEMETRY_BATCH)
+                batch = TelemetryBatch(edge_id=self.edge_id, points=points)
+                try:
+                    await client.publish(topic, batch.model_dump_json(), qos=0)
+                except aiomqtt.MqttError as exc:
+                    self._count("telemetry_dropped", len(points))
+                    logger.warning("telemetry batch of %d readings dropped: %s", len(points), exc)
+                    break
+                self._count("telemetry_sent", len(points))
+
+    async def _publish_status(self, client: aiomqtt.Client) -> None:
+        status = await self._status_now("online")
+        await client.publish(
+            self._topic(EdgeChannel.STATUS), status.model_dump_json(), qos=1, retain=True
+        )
+
+    async def _status_now(self, state: Literal["online", "offline"]) -> EdgeStatus:
+        depth = await self._db.call(self._outbox.depth)
+        return self._status(state, depth, ts=self._clock())
+
+    def _status(
+        self,
+        state: Literal["online", "offline"],
+        depth: int,
+        ts: datetime | None = None,
+    ) -> EdgeStatus:
+        return EdgeStatus(
+            edge_id=self.edge_id,
+            state=state,
+            ts=ts,
+            outbox_depth=depth,
+            devices=self._site_devices,
+            counters=dict(self._counters),
+        )
+
+    def _topic(self, channel: EdgeChannel) -> str:
+        return edge_topic(self.edge_id, channel)
