@@ -17,6 +17,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.middleware.cors import CORSMiddleware
 
 from hub.access.routes import access_router
 from hub.audit.routes import router as audit_router
@@ -33,6 +34,7 @@ from hub.console.routes import console_api_router, console_router
 from hub.errors import HubStartupError, IllegalTransitionError, InvalidInputError, NotFoundError
 from hub.evidence.routes import evidence_router
 from hub.fleet.routes import router as fleet_router
+from hub.http.security import SecurityMiddleware
 from hub.ingest.link import MqttIngest
 from hub.ingest.routes import router as health_router
 from hub.live.events import EventBus
@@ -139,6 +141,16 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         # docs) pass through to their own checks. A router added later is covered too.
         dependencies=[Depends(authorized)],
     )
+    # Outermost: a too-large body is refused before anything reads it, and every response
+    # (errors included) carries the security headers (hub.http.security).
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(SecurityMiddleware, max_request_bytes=settings.max_request_bytes)
     app.state.settings = settings
     app.state.clock = clock
     app.state.events = events

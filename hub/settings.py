@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, Field, PositiveFloat, SecretStr
+from pydantic import AnyHttpUrl, Field, PositiveFloat, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devices.kinds import AlertKind
@@ -67,6 +67,17 @@ class HubSettings(BaseSettings):
     """Publish each case event on the hub's broker, ``linli/hub/cases/<case_id>/<event>``."""
     notify_interval_s: PositiveFloat = 0.5
     """How often the hub looks for notices to deliver when it has none in hand."""
+    notify_webhook_secret: SecretStr | None = None
+    """The HMAC-SHA256 key every webhook is signed with (``hub.cases.signing``,
+    docs/security.md); required as soon as ``notify_webhook_urls`` is set."""
+
+    # --- the HTTP attack surface (issue 14, docs/security.md) ---
+    metrics_token: SecretStr | None = None
+    """Bearer token Prometheus sends to ``GET /metrics``; None: ``/metrics`` answers 404."""
+    cors_origins: list[str] = []
+    """Origins whose pages may call the API from a browser; none by default."""
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """Largest request body the hub reads; a larger one is answered 413 unread."""
 
     # --- auth (issue 6) ---
     bootstrap_token: SecretStr | None = None
@@ -117,6 +128,14 @@ class HubSettings(BaseSettings):
     """How long the hub keeps readings for the console (table ``reading_history``)."""
     history_queue_max: int = Field(default=50_000, ge=1)
     """Readings waiting to be stored for the console; beyond this the oldest are dropped."""
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed(self) -> "HubSettings":
+        if self.notify_webhook_urls and self.notify_webhook_secret is None:
+            raise ValueError(
+                "notify_webhook_urls needs notify_webhook_secret: every webhook is signed"
+            )
+        return self
 
     def resolved_database_url(self) -> str:
         """Return the database URL to use, defaulting to SQLite in ``data_dir``."""

@@ -25,6 +25,7 @@ from devices.topics import (
     edge_channel_sender,
     edge_topic,
 )
+from hub.cases.notify import NOTICE_TOPIC_ROOT
 
 HUB_USERNAME = "hub"
 ZIGBEE2MQTT_USERNAME = "zigbee2mqtt"
@@ -108,7 +109,9 @@ def _hub_rules() -> list[Rule]:
         )
         for c in EdgeChannel
     ]
-    return [*rules, Rule(Access.READWRITE, HUB_STATUS_TOPIC)]
+    # Case notices for paging gateways (hub.cases.notify, LINLI_HUB_NOTIFY_MQTT).
+    notices = Rule(Access.WRITE, f"{NOTICE_TOPIC_ROOT}/#")
+    return [*rules, Rule(Access.READWRITE, HUB_STATUS_TOPIC), notices]
 
 
 def _site_edge_rules() -> list[Rule]:

@@ -30,3 +30,12 @@ async def api_client(app: FastAPI, role: Role = Role.ADMIN) -> AsyncIterator[htt
             headers={"authorization": f"Bearer {token}"},
         ) as client:
             yield client
+
+
+METRICS_TOKEN = "scrape-token-for-tests"
+"""The ``metrics_token`` of test hubs that scrape ``/metrics``."""
+
+
+def as_prometheus(http: httpx.AsyncClient) -> None:
+    """Make ``http`` send the metrics token, as Prometheus would (its API token is gone)."""
+    http.headers["authorization"] = f"Bearer {METRICS_TOKEN}"
