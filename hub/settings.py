@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import AnyHttpUrl, Field, PositiveFloat, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from devices.credentials import load_credentials
 from devices.kinds import AlertKind
 from devices.mqtt_link import MQTT_TIMEOUT_S, MqttEndpoint
 
@@ -24,6 +25,12 @@ class HubSettings(BaseSettings):
     ``postgresql+psycopg://user:password@host/db``."""
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
+    mqtt_credentials_file: Path | None = None
+    """The hub's username and password on its broker (what ``linli broker init`` printed, in
+    a file only the hub's user can read: the hub refuses to start otherwise)."""
+    mqtt_ca_file: Path | None = None
+    """The broker's CA (``linli broker init``'s ``ca_file``): connect over TLS and verify the
+    broker's certificate and name (``mqtt_host`` must be one of its ``--host`` names)."""
     mqtt_client_id: str = "linli-hub"
     """Also the broker session name: the hub uses a persistent session (clean_session=False),
     so two hub processes on one broker need different ids."""
@@ -130,6 +137,12 @@ class HubSettings(BaseSettings):
     """Readings waiting to be stored for the console; beyond this the oldest are dropped."""
 
     @model_validator(mode="after")
+    def _credentials_are_private(self) -> "HubSettings":
+        if self.mqtt_credentials_file is not None:
+            load_credentials(self.mqtt_credentials_file)  # raises CredentialsError
+        return self
+
+    @model_validator(mode="after")
     def _webhooks_are_signed(self) -> "HubSettings":
         if self.notify_webhook_urls and self.notify_webhook_secret is None:
             raise ValueError(
@@ -149,5 +162,10 @@ class HubSettings(BaseSettings):
         """Return where one of the hub's MQTT sessions connects (``<mqtt_client_id>-<session>``)."""
         client_id = self.mqtt_client_id if session is None else f"{self.mqtt_client_id}-{session}"
         return MqttEndpoint(
-            self.mqtt_host, self.mqtt_port, client_id=client_id, timeout_s=timeout_s
+            self.mqtt_host,
+            self.mqtt_port,
+            client_id=client_id,
+            timeout_s=timeout_s,
+            credentials_file=self.mqtt_credentials_file,
+            tls_ca=self.mqtt_ca_file,
         )
