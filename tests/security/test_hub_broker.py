@@ -92,7 +92,7 @@ def test_an_edge_publishes_only_its_own_uplink(hub_broker: SecuredBroker) -> Non
     forged = [edge_topic("victim", c) for c in UPLINK]  # as another edge
     forged += [edge_topic("attacker", c) for c in DOWNLINK]  # the hub's own topics
     forged += [edge_topic("victim", c) for c in DOWNLINK]
-    forged += [HUB_STATUS_TOPIC, "linli/edge/victim", "linli/dev/x/state", "other/topic"]
+    forged += [HUB_STATUS_TOPIC, "linli/hub/cases/1/opened", "linli/edge/victim", "other/x"]
     for topic in forged:
         assert not attacker.publish(topic, b"forged", retain=True), topic
     for channel in UPLINK:
