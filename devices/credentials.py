@@ -8,6 +8,8 @@ the whole box can read is no identity. The file is read again at every connectio
 rotated password written into it is used from the next reconnect on.
 """
 
+import hashlib
+import hmac
 import stat
 from pathlib import Path
 
@@ -48,3 +50,22 @@ def load_credentials(path: Path) -> BrokerCredentials:
         raise CredentialsError(
             f"credentials file {path} is not a username and password: {exc.error_count()} error(s)"
         ) from exc
+
+
+SESSION_TAG_CHARS = 16
+"""64 bits of the HMAC: not guessable, short enough for a readable client id."""
+
+
+def session_client_id(base: str, password: str) -> str:
+    """Return the client id a program with credentials actually connects with.
+
+    Mosquitto's password/ACL backend does not bind client ids to usernames, and a client that
+    connects with a client id in use takes that session over: its subscriptions and the
+    messages queued for it (which the broker then drops at the read check). Any identity
+    could so drain the edge's queued device messages, or the hub's queued alerts. A tag only
+    the password's holder can compute keeps the id unknown to everyone else, yet the same at
+    every restart, so the persistent session survives (a rotated password starts a new
+    session; the edges re-send whatever was not acknowledged).
+    """
+    tag = hmac.new(password.encode(), base.encode(), hashlib.sha256).hexdigest()
+    return f"{base}-{tag[:SESSION_TAG_CHARS]}"

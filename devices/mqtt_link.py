@@ -47,7 +47,7 @@ from typing import Any, NoReturn, Protocol, Self
 import aiomqtt
 from aiomqtt.types import SocketOption
 
-from devices.credentials import load_credentials
+from devices.credentials import load_credentials, session_client_id
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +242,9 @@ class MqttEndpoint:
     """CA bundle that signs the broker's certificate; None: plain TCP."""
     credentials_file: Path | None = None
     """A file with the username and password (``devices.credentials``), read at every
-    connection so a rotated password is picked up; it overrides ``username``/``password``."""
+    connection so a rotated password is picked up; it overrides ``username``/``password``,
+    and the client id gets a tag only the password's holder can compute
+    (``session_client_id``: no other identity can take the session over)."""
 
     def named(self, client_id: str) -> "MqttEndpoint":
         """Return the same endpoint under another client id (one per session of a program)."""
@@ -255,15 +257,17 @@ class MqttEndpoint:
         manual_ack: bool = False,
     ) -> aiomqtt.Client:
         """Build a client for one connection (aiomqtt clients are not reusable)."""
-        username, password = self.username, self.password
+        username, password, client_id = self.username, self.password, self.client_id
         if self.credentials_file is not None:
             credentials = load_credentials(self.credentials_file)
             username = credentials.username
             password = credentials.password.get_secret_value()
+            if client_id:
+                client_id = session_client_id(client_id, password)
         client = aiomqtt.Client(
             self.host,
             self.port,
-            identifier=self.client_id,
+            identifier=client_id,
             username=username,
             password=password,
             keepalive=self.keepalive_s,
