@@ -5,7 +5,10 @@ identity raises a fire; rotating the edge's password in its file is picked up on
 
 import json
 import os
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +21,16 @@ from hub.auth.rules import new_secret
 from linli.brokers import MosquittoProcess, free_port
 from linli.cli import app
 from tests.conftest import missing
+from tests.e2e.conftest import GAS as GAS_DEVICE
 from tests.e2e.stack import HUB_BOOT_TIMEOUT, LinliProcess, wait_until
-from tests.security.brokers import SecuredBroker, linli, running_broker
+from tests.e2e.test_delivery import transition_readings
+from tests.security.brokers import Probe, SecuredBroker, linli, running_broker
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 
 EDGE = "edge-tls"
 SMOKE = "b3-1201-smoke"
+GAS = GAS_DEVICE.id
 
 
 def _credentials(path: Path, entry: dict[str, Any]) -> Path:
@@ -61,9 +67,44 @@ def test_hub_and_edge_refuse_credentials_others_can_read(tmp_path: Path) -> None
         assert "chmod 600" in result.output
 
 
-def test_a_fire_travels_over_tls_with_every_identity(
-    brokers: tuple[SecuredBroker, SecuredBroker], tmp_path: Path
-) -> None:
+@dataclass
+class TlsStack:
+    """Both brokers from `linli broker init`, `linli hub` and `linli edge` over TLS."""
+
+    hub_broker: SecuredBroker
+    site_broker: SecuredBroker
+    hub: LinliProcess
+    edge: LinliProcess
+    api: httpx.Client
+    edge_hub_creds: Path
+
+    def health(self) -> dict[str, Any] | None:
+        assert self.hub.alive, self.hub.log()[-3000:]
+        try:
+            found: dict[str, Any] = self.api.get("/health").json()
+        except httpx.TransportError:
+            return None
+        return found
+
+    def edge_online(self) -> bool:
+        assert self.edge.alive, self.edge.log()[-3000:]
+        edges = {e["id"]: e for e in self.api.get("/edges").json()["items"]}
+        return bool(edges.get(EDGE, {}).get("state") == "online")
+
+    def alerts(self, device_id: str) -> list[dict[str, Any]]:
+        params: dict[str, str | int] = {"device_id": device_id, "limit": 100_000}
+        items: list[dict[str, Any]] = self.api.get("/alerts", params=params).json()["items"]
+        return items
+
+    def device(self, device_id: str) -> Probe:
+        """Issue a device its identity and connect it over TLS."""
+        issued = linli("broker", "add-device", str(self.site_broker.folder), device_id)
+        return self.site_broker.connect(issued["username"], issued["password"])
+
+
+@pytest.fixture
+def tls_stack(brokers: tuple[SecuredBroker, SecuredBroker], tmp_path: Path) -> Iterator[TlsStack]:
+    """The production set-up, running."""
     hub_broker, site_broker = brokers
     hub_creds = _credentials(tmp_path / "hub-creds.json", hub_broker.init["hub"])
     edge_hub_creds = _credentials(
@@ -71,11 +112,11 @@ def test_a_fire_travels_over_tls_with_every_identity(
         linli("broker", "add-edge", str(hub_broker.folder), EDGE),
     )
     edge_site_creds = _credentials(tmp_path / "edge-site-creds.json", site_broker.init["edge"])
-    device = linli("broker", "add-device", str(site_broker.folder), SMOKE)
     site = tmp_path / "site.toml"
     site.write_text(
         f'[site]\nname = "TLS"\nedge_id = "{EDGE}"\n'
         f'[[devices]]\nid = "{SMOKE}"\nkind = "smoke"\nlocation = "Building 3/Unit 1201"\n'
+        f'[[devices]]\nid = "{GAS}"\nkind = "gas"\nlocation = "Building 3/Boiler room"\n'
     )
     token, http_port = new_secret(), free_port()
     hub = LinliProcess(
@@ -105,54 +146,67 @@ def test_a_fire_travels_over_tls_with_every_identity(
         headers={"authorization": f"Bearer {token}"},
         timeout=10,
     )
-
-    def health() -> dict[str, Any] | None:
-        assert hub.alive, hub.log()[-3000:]
-        try:
-            found: dict[str, Any] = api.get("/health").json()
-        except httpx.TransportError:
-            return None
-        return found
-
-    def edge_online() -> bool:
-        assert edge.alive, edge.log()[-3000:]
-        edges = {e["id"]: e for e in api.get("/edges").json()["items"]}
-        return bool(edges.get(EDGE, {}).get("state") == "online")
-
+    stack = TlsStack(hub_broker, site_broker, hub, edge, api, edge_hub_creds)
     try:
         hub.start()
-        wait_until(lambda: health() is not None, timeout=HUB_BOOT_TIMEOUT, what="the hub")
-        wait_until(lambda: (health() or {}).get("mqtt_connected"), what="the hub over TLS")
+        wait_until(lambda: stack.health() is not None, timeout=HUB_BOOT_TIMEOUT, what="the hub")
+        wait_until(lambda: (stack.health() or {}).get("mqtt_connected"), what="hub over TLS")
         edge.start()
-        wait_until(edge_online, what="the edge online over TLS")
-
-        # The smoke detector, with its own identity, over TLS to the site broker.
-        probe = site_broker.connect(device["username"], device["password"])
-        assert probe.publish(device_topic(SMOKE, DeviceChannel.STATE), b'{"smoke": true}')
-        probe.close()
-        cases = wait_until(lambda: api.get("/cases").json()["items"], what="a fire case")
-        assert cases[0]["device_ids"] == [SMOKE]
-
-        # Rotate the edge's password: the old session is cut off, the edge reads its file
-        # again on reconnect and comes back with the new one.
-        connections = edge.log().count("connected to the hub broker")
-        rotated = linli("broker", "add-edge", str(hub_broker.folder), EDGE)
-        assert rotated["reloaded"] is True
-        _credentials(edge_hub_creds, rotated)
-        wait_until(
-            lambda: edge.log().count("connected to the hub broker") > connections,
-            what="the edge to reconnect with its new password",
-        )
-        probe = site_broker.connect(device["username"], device["password"])
-        assert probe.publish(device_topic(SMOKE, DeviceChannel.STATE), b'{"smoke": false}')
-        assert probe.publish(device_topic(SMOKE, DeviceChannel.STATE), b'{"smoke": true}')
-        probe.close()
-        wait_until(
-            lambda: len(api.get("/alerts", params={"device_id": SMOKE}).json()["items"]) >= 3,
-            what="the alerts after the rotation",
-        )
+        wait_until(stack.edge_online, what="the edge online over TLS")
+        yield stack
     finally:
         for proc in (edge, hub):
             if proc.alive:
                 proc.stop()
         api.close()
+
+
+def test_a_fire_travels_over_tls_with_every_identity(tls_stack: TlsStack) -> None:
+    stack = tls_stack
+    # The smoke detector, with its own identity, over TLS to the site broker.
+    probe = stack.device(SMOKE)
+    assert probe.publish(device_topic(SMOKE, DeviceChannel.STATE), b'{"smoke": true}')
+    cases = wait_until(lambda: stack.api.get("/cases").json()["items"], what="a fire case")
+    assert cases[0]["device_ids"] == [SMOKE]
+
+    # Rotate the edge's password: the old session is cut off, the edge reads its file again
+    # on reconnect and comes back with the new one.
+    connections = stack.edge.log().count("connected to the hub broker")
+    rotated = linli("broker", "add-edge", str(stack.hub_broker.folder), EDGE)
+    assert rotated["reloaded"] is True
+    _credentials(stack.edge_hub_creds, rotated)
+    wait_until(
+        lambda: stack.edge.log().count("connected to the hub broker") > connections,
+        what="the edge to reconnect with its new password",
+    )
+    assert probe.publish(device_topic(SMOKE, DeviceChannel.STATE), b'{"smoke": false}')
+    assert probe.publish(device_topic(SMOKE, DeviceChannel.STATE), b'{"smoke": true}')
+    probe.close()
+    wait_until(lambda: len(stack.alerts(SMOKE)) >= 3, what="the alerts after the rotation")
+
+
+BURST = 300
+
+
+def test_edge_sigkilled_mid_burst_over_tls_delivers_every_alert_once(tls_stack: TlsStack) -> None:
+    """tests/e2e's kill test, on the production set-up: TLS and an identity on every hop."""
+    stack = tls_stack
+    readings = [payload for _, payload in transition_readings(BURST)]
+    topic = device_topic(GAS, DeviceChannel.STATE)
+    device = stack.device(GAS)
+    sender = threading.Thread(
+        target=lambda: [device.publish(topic, r) for r in readings], daemon=True
+    )
+    sender.start()
+    wait_until(lambda: len(stack.alerts(GAS)) >= BURST // 10, what="the burst under way")
+    stack.edge.kill()
+    assert len(stack.alerts(GAS)) < BURST, "the burst finished before the kill: make it longer"
+    time.sleep(1)  # the detector keeps publishing while the edge is dead
+    stack.edge.start()
+    sender.join(timeout=120)
+    device.close()
+    wait_until(lambda: len(stack.alerts(GAS)) >= BURST, timeout=120, what=f"{BURST} alerts")
+    alerts = stack.alerts(GAS)
+    assert len({a["id"] for a in alerts}) == len(alerts) == BURST
+    [case] = [c for c in stack.api.get("/cases").json()["items"] if c["kind"] == "gas"]
+    assert case["alert_count"] == BURST
