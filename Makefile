@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test check lint typecheck bench clean
+.PHONY: demo test check lint typecheck bench clean fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: $(STAMP)
 # on every core (pytest-xdist): each test owns its brokers, ports, folders and databases.
 test: $(STAMP) check
 	source tests/provision.sh && $(BIN)/python -m pytest -n auto
+
+# Every parser (device payloads, wire messages, API bodies) with 10,000 examples instead of
+# make test's 1,000, in one process so the examples per parser are counted and printed.
+fuzz: $(STAMP)
+	LINLI_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest tests/fuzz -q -p no:cacheprovider
 
 check: lint typecheck
 

@@ -28,10 +28,11 @@ def lenient_number(value: Any) -> float | None:
         return None
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        return float(value)
+    try:
+        if isinstance(value, int | float | str):
+            return float(value)
+    except OverflowError as exc:  # an integer beyond a float: a ValueError, like the rest
+        raise ValueError("number out of range") from exc
     raise ValueError(f"{value!r} is not a number")
 
 

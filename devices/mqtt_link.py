@@ -47,6 +47,8 @@ from typing import Any, NoReturn, Protocol, Self
 import aiomqtt
 from aiomqtt.types import SocketOption
 
+from devices.credentials import load_credentials, session_client_id
+
 logger = logging.getLogger(__name__)
 
 MQTT_TIMEOUT_S = 10.0
@@ -238,6 +240,11 @@ class MqttEndpoint:
     password: str | None = None
     tls_ca: Path | None = None
     """CA bundle that signs the broker's certificate; None: plain TCP."""
+    credentials_file: Path | None = None
+    """A file with the username and password (``devices.credentials``), read at every
+    connection so a rotated password is picked up; it overrides ``username``/``password``,
+    and the client id gets a tag only the password's holder can compute
+    (``session_client_id``: no other identity can take the session over)."""
 
     def named(self, client_id: str) -> "MqttEndpoint":
         """Return the same endpoint under another client id (one per session of a program)."""
@@ -250,12 +257,19 @@ class MqttEndpoint:
         manual_ack: bool = False,
     ) -> aiomqtt.Client:
         """Build a client for one connection (aiomqtt clients are not reusable)."""
+        username, password, client_id = self.username, self.password, self.client_id
+        if self.credentials_file is not None:
+            credentials = load_credentials(self.credentials_file)
+            username = credentials.username
+            password = credentials.password.get_secret_value()
+            if client_id:
+                client_id = session_client_id(client_id, password)
         client = aiomqtt.Client(
             self.host,
             self.port,
-            identifier=self.client_id,
-            username=self.username,
-            password=self.password,
+            identifier=client_id,
+            username=username,
+            password=password,
             keepalive=self.keepalive_s,
             clean_session=not self.persistent,
             will=will,
@@ -412,10 +426,11 @@ class MqttLink:
         """Serve ``body`` on one connection after another until cancelled."""
         where = f"{self.endpoint.host}:{self.endpoint.port}"
         while True:
-            client = self.endpoint.client(will=self._will, manual_ack=self._manual_ack)
-            if self._max_pending_calls is not None:
-                client.pending_calls_threshold = self._max_pending_calls
             try:
+                # Inside: a credentials file that turned unreadable is retried, loudly.
+                client = self.endpoint.client(will=self._will, manual_ack=self._manual_ack)
+                if self._max_pending_calls is not None:
+                    client.pending_calls_threshold = self._max_pending_calls
                 async with client:
                     await body(client)
             except (aiomqtt.MqttError, OSError) as exc:

@@ -22,7 +22,12 @@ def parse_event_time(value: Any) -> datetime:
     if isinstance(value, int | float):
         if value < _EPOCH_MS_MIN:
             raise ValueError("ts as a number must be epoch milliseconds")
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            # Only ValueError becomes a validation error: anything else would escape the
+            # model and, on the edge, a redelivered message would fail the session forever.
+            raise ValueError(f"ts {value!r} is out of range") from exc
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip())

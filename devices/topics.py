@@ -39,6 +39,7 @@ Uplink (the hub's broker)::
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import assert_never
 
 from devices.errors import TopicError
 from devices.registry import check_identifier
@@ -386,3 +387,58 @@ def parse_edge_topic(topic: str) -> EdgeTopic:
         return EdgeTopic(check_identifier(levels[2]), EdgeChannel(levels[3]))
     except ValueError as exc:
         raise TopicError(f"topic {topic!r}: {exc}") from exc
+
+
+class Sender(StrEnum):
+    """Who publishes on a topic: the broker's ACL (``linli.trust.acl``) grants write to it alone."""
+
+    EDGE = "edge"
+    HUB = "hub"
+    DEVICE = "device"
+
+
+def edge_channel_sender(channel: EdgeChannel) -> Sender:
+    """Return who publishes on an uplink topic's channel (the other side only reads it).
+
+    Every channel must be listed: mypy's exhaustiveness check fails on a new ``EdgeChannel``
+    left out, so no topic can be added without saying who may publish it.
+    """
+    match channel:
+        case (
+            EdgeChannel.ALERT
+            | EdgeChannel.TELEMETRY
+            | EdgeChannel.STATUS
+            | EdgeChannel.EVIDENCE
+            | EdgeChannel.ACCESS_SYNC
+            | EdgeChannel.ACCESS_LOG
+        ):
+            return Sender.EDGE
+        case (
+            EdgeChannel.ACK
+            | EdgeChannel.DEVICES
+            | EdgeChannel.FEEDBACK
+            | EdgeChannel.EVIDENCE_ACK
+            | EdgeChannel.ACCESS_LIST
+            | EdgeChannel.ACCESS_ACK
+            | EdgeChannel.CAMERA_COMMAND
+        ):
+            return Sender.HUB
+        case _:
+            assert_never(channel)
+
+
+def device_channel_sender(channel: DeviceChannel) -> Sender:
+    """Return who publishes on a native device topic's channel: the device, or its edge."""
+    match channel:
+        case DeviceChannel.STATE | DeviceChannel.EVENT | DeviceChannel.AVAILABILITY:
+            return Sender.DEVICE
+        case DeviceChannel.SET:
+            return Sender.EDGE
+        case _:
+            assert_never(channel)
+
+
+def device_published_channels() -> list[str]:
+    """Return the last levels a native device publishes on (readings, events, credentials)."""
+    channels = [c.value for c in DeviceChannel if device_channel_sender(c) is Sender.DEVICE]
+    return [*channels, CREDENTIAL_CHANNEL]

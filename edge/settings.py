@@ -3,10 +3,11 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devices.adapters import DEFAULT_MAX_PAYLOAD_BYTES
+from devices.credentials import load_credentials
 from devices.mqtt_link import MQTT_TIMEOUT_S, MqttEndpoint
 from devices.registry import Identifier
 
@@ -24,6 +25,16 @@ class EdgeSettings(BaseSettings):
     local_mqtt_port: int = Field(default=1883, ge=1, le=65535)
     hub_mqtt_host: str = "127.0.0.1"
     hub_mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    local_mqtt_credentials_file: Path | None = None
+    """The agent's username and password on its site broker (``linli broker init --site``'s
+    ``edge`` entry), in a file only the agent's user can read."""
+    local_mqtt_ca_file: Path | None = None
+    """The site broker's CA: connect over TLS and verify it (None: plain, e.g. loopback)."""
+    hub_mqtt_credentials_file: Path | None = None
+    """The edge's identity on the hub's broker (``linli broker add-edge``'s output), in a file
+    only the agent's user can read. Re-read at every reconnect: a rotated password is used."""
+    hub_mqtt_ca_file: Path | None = None
+    """The hub broker's CA: the uplink goes over TLS and checks the broker's certificate."""
     z2m_base: str = "zigbee2mqtt"
     heartbeat_s: float = Field(default=30, gt=0)
     resend_after_s: float = Field(default=10, gt=0)
@@ -49,6 +60,13 @@ class EdgeSettings(BaseSettings):
     camera_cv_threads: int = Field(default=1, ge=0)
     """OpenCV threads for the camera workers' calls; 0: OpenCV's default (every core)."""
 
+    @model_validator(mode="after")
+    def _credentials_are_private(self) -> "EdgeSettings":
+        for path in (self.local_mqtt_credentials_file, self.hub_mqtt_credentials_file):
+            if path is not None:
+                load_credentials(path)  # raises CredentialsError: refuse to start
+        return self
+
     def local_endpoint(self, edge_id: str) -> MqttEndpoint:
         """Return where the edge reads its devices (the site's broker)."""
         return MqttEndpoint(
@@ -56,11 +74,18 @@ class EdgeSettings(BaseSettings):
             self.local_mqtt_port,
             client_id=f"linli-edge-{edge_id}-local",
             timeout_s=self.mqtt_timeout_s,
+            credentials_file=self.local_mqtt_credentials_file,
+            tls_ca=self.local_mqtt_ca_file,
         )
 
     def hub_endpoint(self, edge_id: str, session: str | None = None) -> MqttEndpoint:
         """Return where one of the edge's sessions with the hub connects."""
         name = f"linli-edge-{edge_id}" if session is None else f"linli-edge-{edge_id}-{session}"
         return MqttEndpoint(
-            self.hub_mqtt_host, self.hub_mqtt_port, client_id=name, timeout_s=self.mqtt_timeout_s
+            self.hub_mqtt_host,
+            self.hub_mqtt_port,
+            client_id=name,
+            timeout_s=self.mqtt_timeout_s,
+            credentials_file=self.hub_mqtt_credentials_file,
+            tls_ca=self.hub_mqtt_ca_file,
         )

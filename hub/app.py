@@ -17,6 +17,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.middleware.cors import CORSMiddleware
 
 from hub.access.routes import access_router
 from hub.audit.routes import router as audit_router
@@ -36,6 +37,7 @@ from hub.errors import HubStartupError, IllegalTransitionError, InvalidInputErro
 from hub.evidence.routes import evidence_router
 from hub.fleet.routes import router as fleet_router
 from hub.http.docs import install_api_docs
+from hub.http.security import SecurityMiddleware
 from hub.ingest.link import MqttIngest
 from hub.ingest.routes import router as health_router
 from hub.live.events import EventBus
@@ -47,7 +49,7 @@ from hub.persistence.transactions import Clock, utc_now
 from hub.requests.inbound import router as gateway_router
 from hub.requests.resident import resident_requests_router
 from hub.requests.routes import router as requests_router
-from hub.requests.uploads import UploadLimit
+from hub.requests.uploads import MAX_UPLOAD_REQUEST, UPLOAD_PATHS
 from hub.residents.page import resident_router
 from hub.residents.routes import router as households_router
 from hub.residents.rules import SosThrottle
@@ -161,9 +163,23 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         docs_url=None,  # served with bundled assets, no CDN: hub.http.docs
         redoc_url=None,
     )
-    # Residents' uploads are bounded before FastAPI spools a multipart form to disk.
-    app.add_middleware(UploadLimit)
     install_api_docs(app)
+    # Outermost: a too-large body is refused before anything reads it (residents' photo
+    # uploads have their own, larger ceiling), and every response (errors included) carries
+    # the security headers (hub.http.security).
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(
+        SecurityMiddleware,
+        max_request_bytes=settings.max_request_bytes,
+        upload_paths=UPLOAD_PATHS,
+        max_upload_bytes=MAX_UPLOAD_REQUEST,
+    )
     app.state.settings = settings
     app.state.clock = clock
     app.state.events = events

@@ -3,9 +3,10 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, Field, PositiveFloat, SecretStr
+from pydantic import AnyHttpUrl, Field, PositiveFloat, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from devices.credentials import load_credentials
 from devices.kinds import AlertKind
 from devices.mqtt_link import MQTT_TIMEOUT_S, MqttEndpoint
 
@@ -26,6 +27,12 @@ class HubSettings(BaseSettings):
     ``postgresql+psycopg://user:password@host/db``."""
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
+    mqtt_credentials_file: Path | None = None
+    """The hub's username and password on its broker (what ``linli broker init`` printed, in
+    a file only the hub's user can read: the hub refuses to start otherwise)."""
+    mqtt_ca_file: Path | None = None
+    """The broker's CA (``linli broker init``'s ``ca_file``): connect over TLS and verify the
+    broker's certificate and name (``mqtt_host`` must be one of its ``--host`` names)."""
     mqtt_client_id: str = "linli-hub"
     """Also the broker session name: the hub uses a persistent session (clean_session=False),
     so two hub processes on one broker need different ids."""
@@ -69,6 +76,17 @@ class HubSettings(BaseSettings):
     """Publish each case event on the hub's broker, ``linli/hub/cases/<case_id>/<event>``."""
     notify_interval_s: PositiveFloat = 0.5
     """How often the hub looks for notices to deliver when it has none in hand."""
+    notify_webhook_secret: SecretStr | None = None
+    """The HMAC-SHA256 key every webhook is signed with (``hub.cases.signing``,
+    docs/security.md); required as soon as ``notify_webhook_urls`` is set."""
+
+    # --- the HTTP attack surface (issue 14, docs/security.md) ---
+    metrics_token: SecretStr | None = None
+    """Bearer token Prometheus sends to ``GET /metrics``; None: ``/metrics`` answers 404."""
+    cors_origins: list[str] = []
+    """Origins whose pages may call the API from a browser; none by default."""
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """Largest request body the hub reads; a larger one is answered 413 unread."""
 
     # --- auth (issue 6) ---
     bootstrap_token: SecretStr | None = None
@@ -133,6 +151,20 @@ class HubSettings(BaseSettings):
     history_queue_max: int = Field(default=50_000, ge=1)
     """Readings waiting to be stored for the console; beyond this the oldest are dropped."""
 
+    @model_validator(mode="after")
+    def _credentials_are_private(self) -> "HubSettings":
+        if self.mqtt_credentials_file is not None:
+            load_credentials(self.mqtt_credentials_file)  # raises CredentialsError
+        return self
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed(self) -> "HubSettings":
+        if self.notify_webhook_urls and self.notify_webhook_secret is None:
+            raise ValueError(
+                "notify_webhook_urls needs notify_webhook_secret: every webhook is signed"
+            )
+        return self
+
     def resolved_database_url(self) -> str:
         """Return the database URL to use, defaulting to SQLite in ``data_dir``."""
         if self.database_url is not None:
@@ -145,5 +177,10 @@ class HubSettings(BaseSettings):
         """Return where one of the hub's MQTT sessions connects (``<mqtt_client_id>-<session>``)."""
         client_id = self.mqtt_client_id if session is None else f"{self.mqtt_client_id}-{session}"
         return MqttEndpoint(
-            self.mqtt_host, self.mqtt_port, client_id=client_id, timeout_s=timeout_s
+            self.mqtt_host,
+            self.mqtt_port,
+            client_id=client_id,
+            timeout_s=timeout_s,
+            credentials_file=self.mqtt_credentials_file,
+            tls_ca=self.mqtt_ca_file,
         )

@@ -12,10 +12,13 @@ import signal
 from collections.abc import Coroutine
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
+from devices.credentials import CredentialsError
 from edge.settings import EdgeSettings
 from hub.auth.rules import new_secret
 from hub.errors import HubError
@@ -23,6 +26,7 @@ from hub.settings import HubSettings
 from linli.accounts import token_app, user_app
 from linli.progress import simulation_progress
 from linli.status import status_command
+from linli.trust.commands import broker_app
 from simulators.scenarios import SCENARIOS
 from simulators.sites import sample_site_path
 
@@ -75,6 +79,23 @@ def _run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
     asyncio.run(supervised())
 
 
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def _given(**options: Path | None) -> dict[str, Path]:
+    """Return the options given on the command line (the others come from LINLI_* settings)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def _settings(cls: type[SettingsT], **values: Any) -> SettingsT:
+    """Build settings, or exit 2 saying why (a credentials file others can read, above all)."""
+    try:
+        return cls(**values)
+    except (ValidationError, CredentialsError) as exc:
+        typer.echo(f"linli: cannot start: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 def _split_address(value: str, option: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit():
@@ -116,7 +137,9 @@ def demo(
         typer.echo(
             "\nLinli demo is running.\n"
             f"  hub:       {endpoints.hub_url}   (API {endpoints.hub_url}/api/v1, docs /docs)\n"
-            f"  MQTT:      {endpoints.mqtt_host}:{endpoints.mqtt_port}\n"
+            f"  MQTT:      {endpoints.mqtt_host}:{endpoints.mqtt_port}   (the demo's own broker: "
+            "no TLS, no passwords, open to anything on this machine, loopback only; for a real "
+            "site see docs/security.md, `linli broker init`)\n"
             f"  edge:      {endpoints.edge_id} serving {endpoints.site_file}\n"
             f"  data:      {data_dir.resolve()}\n"
             f"  operator token: {operator_token}\n"
@@ -154,19 +177,36 @@ def hub(
             "default LINLI_HUB_ROSTER_FILE."
         ),
     ] = None,
+    mqtt_credentials: Annotated[
+        Path | None,
+        typer.Option(
+            help="File with the hub's broker username and password (`linli broker init`'s "
+            "hub entry), mode 0600; default LINLI_HUB_MQTT_CREDENTIALS_FILE."
+        ),
+    ] = None,
+    mqtt_ca: Annotated[
+        Path | None,
+        typer.Option(
+            help="The broker's CA (`ca_file`): TLS to --mqtt, verified; "
+            "default LINLI_HUB_MQTT_CA_FILE."
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the hub: MQTT ingest, cases and the HTTP API."""
 
     _configure_logging(verbose)
     mqtt_host, mqtt_port = _split_address(mqtt, "--mqtt")
-    settings = HubSettings(
+    overrides = _given(mqtt_credentials_file=mqtt_credentials, mqtt_ca_file=mqtt_ca)
+    settings = _settings(
+        HubSettings,
         data_dir=data_dir,
         database_url=database_url or os.environ.get("LINLI_HUB_DATABASE_URL"),
         mqtt_host=mqtt_host,
         mqtt_port=mqtt_port,
         http_host=http_host,
         http_port=http_port,
+        **overrides,
     )
     if roster is not None:
         settings = settings.model_copy(update={"roster_file": roster})
@@ -193,6 +233,30 @@ def edge(
     co_profile: Annotated[
         CoProfile, typer.Option(help="CO exposure standard the detectors follow.")
     ] = CoProfile.UL2034,
+    hub_credentials: Annotated[
+        Path | None,
+        typer.Option(
+            help="File with this edge's identity on the hub's broker (`linli broker add-edge`'s "
+            "output), mode 0600; default LINLI_EDGE_HUB_MQTT_CREDENTIALS_FILE."
+        ),
+    ] = None,
+    hub_ca: Annotated[
+        Path | None,
+        typer.Option(
+            help="The hub broker's CA: TLS uplink, verified; LINLI_EDGE_HUB_MQTT_CA_FILE."
+        ),
+    ] = None,
+    local_credentials: Annotated[
+        Path | None,
+        typer.Option(
+            help="File with the agent's identity on the site broker (`linli broker init --site`"
+            "'s edge entry), mode 0600; default LINLI_EDGE_LOCAL_MQTT_CREDENTIALS_FILE."
+        ),
+    ] = None,
+    local_ca: Annotated[
+        Path | None,
+        typer.Option(help="The site broker's CA, for TLS to it; LINLI_EDGE_LOCAL_MQTT_CA_FILE."),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run an edge agent: devices in, durable alerts out to the hub."""
@@ -200,7 +264,15 @@ def edge(
     _configure_logging(verbose)
     local_host, local_port = _split_address(local_mqtt, "--local-mqtt")
     hub_host, hub_port = _split_address(hub_mqtt, "--hub-mqtt")
-    settings = EdgeSettings(
+    overrides = _given(
+        hub_mqtt_credentials_file=hub_credentials,
+        hub_mqtt_ca_file=hub_ca,
+        local_mqtt_credentials_file=local_credentials,
+        local_mqtt_ca_file=local_ca,
+    )
+    settings = _settings(
+        EdgeSettings,
+        **overrides,
         site_file=site,
         edge_id=edge_id,
         data_dir=data_dir,
@@ -262,6 +334,7 @@ def simulate(
 app.command("status")(status_command)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(broker_app, name="broker")
 
 
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit trail.")

@@ -1,6 +1,7 @@
 """The hub task that delivers case notices from the ``notifications`` queue (``hub.cases.notify``).
 
-Webhooks get an HTTP POST of the notice's JSON (any 2xx is delivered); MQTT notices are
+Webhooks get an HTTP POST of the notice's JSON, signed (``hub.cases.signing``; any 2xx is
+delivered); MQTT notices are
 published at QoS 1 through the hub's broker connection. A failure is recorded and the notice
 tried again later with backoff, by this worker or another; nothing here ever runs inside
 ingest, so a slow or dead gateway cannot hold alerts up. Counters: ``notices_delivered``,
@@ -20,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub.cases.notices import ClaimedNotice
 from hub.cases.notify import Channel
+from hub.cases.signing import signed_headers
 from hub.persistence.transactions import Clock
 from hub.store import HubStore
 
@@ -44,7 +46,10 @@ class Notifier:
         http: httpx.AsyncClient,
         mqtt: Callable[[], aiomqtt.Client | None] = lambda: None,
         interval: float = 0.5,
+        webhook_secret: bytes | None = None,
     ) -> None:
+        self._webhook_secret = webhook_secret
+        """Signs every webhook (``hub.cases.signing``); the settings require it with URLs."""
         self._store = store
         self._clock = clock
         self._http = http
@@ -91,9 +96,17 @@ class Notifier:
         """Try one delivery; return None on success, else what went wrong."""
         match notice.channel:
             case Channel.WEBHOOK:
+                body = json.dumps(notice.payload, separators=(",", ":")).encode()
+                headers = {"Content-Type": "application/json"}
+                if self._webhook_secret is not None:
+                    sent_at = int(self._clock().timestamp())
+                    headers |= signed_headers(self._webhook_secret, sent_at, body)
                 try:
                     response = await self._http.post(
-                        notice.target, json=notice.payload, timeout=WEBHOOK_TIMEOUT_SECONDS
+                        notice.target,
+                        content=body,
+                        headers=headers,
+                        timeout=WEBHOOK_TIMEOUT_SECONDS,
                     )
                 except httpx.HTTPError as exc:
                     return f"{type(exc).__name__}: {exc}"

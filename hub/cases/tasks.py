@@ -41,6 +41,11 @@ class CaseTasks:
             http=self._http,
             mqtt=(lambda: None) if ingest is None else ingest.client,
             interval=settings.notify_interval_s,
+            webhook_secret=(
+                None
+                if settings.notify_webhook_secret is None
+                else settings.notify_webhook_secret.get_secret_value().encode()
+            ),
         )
         self._tasks: list[asyncio.Task[None]] = []
 

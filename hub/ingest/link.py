@@ -44,6 +44,12 @@ from devices.topics import (
 from hub.cases.changes import CaseChanges
 from hub.cases.feedback import FeedbackPublisher
 from hub.cases.results import AlertRef, IngestResult, RejectedAlert
+from hub.ingest.identity import (
+    IdentityReason,
+    screen_alerts,
+    screen_inventory,
+    screen_telemetry,
+)
 from hub.live.events import EventBus
 from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
@@ -330,6 +336,8 @@ class MqttIngest:
         for status in statuses:
             await self._record_status(client, status, received_at)
         if alerts:
+            alerts = await self._own_alerts(alerts, acks)
+        if alerts:
             result = await self._commit(alerts, received_at)
             if result is not None:
                 self.changes.alerts_stored(result)
@@ -341,6 +349,7 @@ class MqttIngest:
             )
             self.counters["acks_published"] += 1
         for points in telemetry:
+            points = await self._own_telemetry(points)
             for sink in self.telemetry_sinks:
                 sink(points.batch)
             await self._record_telemetry(points)
@@ -412,11 +421,75 @@ class MqttIngest:
                 )
         return IngestResult.merge(results)
 
+    def _refused(self, edge_id: str, what: str, refused: list[tuple[str, IdentityReason]]) -> None:
+        for subject, reason in refused:
+            self.counters[f"rejected.{reason}"] += 1
+            logger.warning("rejected %s %s from edge %s: %s", what, subject, edge_id, reason)
+
+    async def _own_alerts(self, alerts: list[Alert], acks: dict[str, list[str]]) -> list[Alert]:
+        """Drop (and acknowledge) the alerts an edge raises for another edge's devices."""
+        ids = {a.device_id for a in alerts}
+        try:
+            registered = await asyncio.to_thread(self._store.fleet.device_edges, ids)
+        except SQLAlchemyError as exc:
+            # Unchecked alerts are not stored either: they stay unacknowledged and come again.
+            self.counters["commit_failed"] += 1
+            logger.error(
+                "could not check %d alerts, leaving them unacknowledged: %s", len(alerts), exc
+            )
+            return []
+        screened = screen_alerts(alerts, registered)
+        for alert, _ in screened.refused:
+            acks[alert.edge_id].append(alert.id)
+        self._refused_alerts(screened.refused)
+        return screened.kept
+
+    def _refused_alerts(self, refused: list[tuple[Alert, IdentityReason]]) -> None:
+        for alert, reason in refused:
+            self.counters[f"rejected.{reason}"] += 1
+            logger.warning(
+                "rejected alert %s from edge %s: %s (device %s)",
+                alert.id,
+                alert.edge_id,
+                reason,
+                alert.device_id,
+            )
+
+    async def _own_telemetry(self, message: TelemetryMessage) -> TelemetryMessage:
+        """Drop the points of devices that are not the sending edge's (hub.ingest.identity)."""
+        ids = {p.device_id for p in message.batch.points}
+        try:
+            registered = await asyncio.to_thread(self._store.fleet.device_edges, ids)
+        except SQLAlchemyError as exc:
+            # Unchecked, nothing of it is used; the next batch carries newer readings anyway.
+            self.counters["telemetry_failed"] += 1
+            logger.warning("could not check telemetry of edge %s: %s", message.edge_id, exc)
+            empty = message.batch.model_copy(update={"points": []})
+            return TelemetryMessage(message.edge_id, empty)
+        screened = screen_telemetry(message.edge_id, message.batch, registered)
+        if not screened.refused:
+            return message
+        self._refused(
+            message.edge_id, "telemetry of", [(p.device_id, r) for p, r in screened.refused]
+        )
+        batch = message.batch.model_copy(update={"points": screened.kept})
+        return TelemetryMessage(message.edge_id, batch)
+
     async def _record_status(
         self, client: aiomqtt.Client, message: StatusMessage, received_at: datetime
     ) -> None:
         self.counters["status"] += 1
         try:
+            registered = await asyncio.to_thread(
+                self._store.fleet.device_edges, [d.id for d in message.status.devices]
+            )
+            screened = screen_inventory(message.edge_id, message.status.devices, registered)
+            self._refused(
+                message.edge_id, "registration of", [(d.id, r) for d, r in screened.refused]
+            )
+            message = StatusMessage(
+                message.edge_id, message.status.model_copy(update={"devices": screened.kept})
+            )
             changed = await asyncio.to_thread(
                 self._store.fleet.record_edge_status, message.status, received_at
             )

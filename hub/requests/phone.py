@@ -21,14 +21,14 @@ def _asset(name: str) -> str:
 
 def render_phone_page(name: str, stage: str, status_text: tuple[str, str, str]) -> str:
     """Return the page's HTML for household ``name`` whose latest SOS is at ``stage``, shown
-    (also without script) as ``status_text``: Chinese, English, colour."""
-    zh, en, colour = (html.escape(part) for part in status_text)
+    (also without script) as ``status_text``: Chinese, English, colour. The colour is the
+    script's to set: the page's Content-Security-Policy allows no inline style attribute."""
+    zh, en, _colour = (html.escape(part) for part in status_text)
     values = {
         "name": html.escape(name),
         "stage": html.escape(stage),
         "zh": zh,
         "en": en,
-        "colour": colour,
         # Last: the style sheet and the script are ours, never filled in themselves.
         "css": _asset("phone.css"),
         "js": _asset("phone.js"),
@@ -56,7 +56,7 @@ _PAGE = """<!doctype html>
   <ul id="notices" aria-label="通知 Notices"></ul>
   <button id="sos" type="button" aria-label="SOS 紧急求助">SOS<small data-t="sos_small">
   </small></button>
-  <div id="status" role="status" aria-live="assertive" style="background: @@colour@@">
+  <div id="status" role="status" aria-live="assertive">
     <strong id="zh">@@zh@@</strong><span id="en">@@en@@</span>
   </div>
   <button id="new" type="button" class="big" data-t="report"></button>

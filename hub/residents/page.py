@@ -9,6 +9,7 @@ the alert itself) live in ``hub.residents.rules``. The token never reaches a log
 
 import asyncio
 import html
+import re
 import uuid
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from hub.http.deps import ChangesDep, ClockDep, StoreDep
+from hub.http.security import content_security_policy, inline_hash
 from hub.requests.phone import render_phone_page
 from hub.residents.rules import (
     RESIDENT_PREFIX,
@@ -68,7 +70,7 @@ async def resident_page(household: HouseholdDep, store: StoreDep) -> HTMLRespons
     requests (``hub.requests.phone``: report, follow, rate)."""
     status = await asyncio.to_thread(store.households.household_status, household)
     page = render_phone_page(household.name, status.stage.value, STAGE_TEXT[status.stage])
-    return HTMLResponse(page, headers=NO_STORE)
+    return HTMLResponse(page, headers={**NO_STORE, "Content-Security-Policy": page_policy(page)})
 
 
 @resident_router.post("/{token}/sos", include_in_schema=False)
@@ -101,6 +103,17 @@ def _stage_script_table() -> str:
         for stage, (zh, en, colour) in STAGE_TEXT.items()
     )
     return "{" + rows + "}"
+
+
+def page_policy(page: str) -> str:
+    """Return the page's Content-Security-Policy: 'self' plus the hashes of exactly its own
+    inline style and script (``hub.http.security``)."""
+    styles = re.findall(r"<style>(.*?)</style>", page, flags=re.DOTALL)
+    scripts = re.findall(r"<script>(.*?)</script>", page, flags=re.DOTALL)
+    return content_security_policy(
+        script_hashes=[inline_hash(s) for s in scripts],
+        style_hashes=[inline_hash(s) for s in styles],
+    )
 
 
 def render_page(name: str, status: ResidentStatus) -> str:

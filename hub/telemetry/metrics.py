@@ -23,11 +23,12 @@ depths, the cases table and the telemetry workers' counters are read when Promet
 """
 
 import asyncio
+import hmac
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -208,7 +209,36 @@ def get_collector(request: Request) -> HubCollector:
     return HubCollector(request)
 
 
-@metrics_router.get("/metrics", include_in_schema=False)
+def scrape_allowed(expected: str | None, authorization: str | None) -> bool:
+    """Return whether a scrape's ``Authorization`` header carries the metrics token."""
+    if expected is None or authorization is None:
+        return False
+    scheme, _, presented = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(presented.strip().encode(), expected.encode())
+
+
+def require_metrics_token(request: Request) -> None:
+    """Let only Prometheus with ``LINLI_HUB_METRICS_TOKEN`` scrape; closed when it is unset.
+
+    The metrics name every edge and count cases and rejections: a map of the system and of
+    what it refuses, not for whoever reaches the port. Unset, ``/metrics`` does not exist (404).
+    """
+    token = request.app.state.settings.metrics_token
+    if token is None:
+        raise HTTPException(status_code=404, detail="Not Found")
+    if not scrape_allowed(token.get_secret_value(), request.headers.get("authorization")):
+        raise HTTPException(
+            status_code=401,
+            detail="metrics need a bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+@metrics_router.get(
+    "/metrics", include_in_schema=False, dependencies=[Depends(require_metrics_token)]
+)
 async def metrics(collector: Annotated[HubCollector, Depends(get_collector)]) -> Response:
     """Return the hub's metrics in the Prometheus text format."""
     body = await asyncio.to_thread(_exposition, collector)

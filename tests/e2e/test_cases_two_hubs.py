@@ -68,6 +68,7 @@ def hubs(
     monkeypatch.setenv("LINLI_HUB_MQTT_SHARED_GROUP", GROUP)
     monkeypatch.setenv("LINLI_HUB_ACKNOWLEDGE_WITHIN_S", json.dumps({"life_safety": ACK_S}))
     monkeypatch.setenv("LINLI_HUB_NOTIFY_WEBHOOK_URLS", json.dumps([gateway.url]))
+    monkeypatch.setenv("LINLI_HUB_NOTIFY_WEBHOOK_SECRET", "two-hubs-webhook-secret")
     try:
         # Each process copies the environment when it starts: one client id each.
         monkeypatch.setenv("LINLI_HUB_MQTT_CLIENT_ID", "linli-hub-a")

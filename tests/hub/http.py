@@ -58,3 +58,12 @@ async def ok(response: httpx.Response, status: int = 200) -> Any:
     """Assert the response has ``status`` and return its JSON body (None when it is empty)."""
     assert response.status_code == status, response.text
     return response.json() if response.content else None
+
+
+METRICS_TOKEN = "scrape-token-for-tests"
+"""The ``metrics_token`` of test hubs that scrape ``/metrics``."""
+
+
+def as_prometheus(http: httpx.AsyncClient) -> None:
+    """Make ``http`` send the metrics token, as Prometheus would (its API token is gone)."""
+    http.headers["authorization"] = f"Bearer {METRICS_TOKEN}"

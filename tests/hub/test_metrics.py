@@ -21,7 +21,7 @@ from hub.store import HubStore
 from hub.telemetry.metrics import HubSnapshot, hub_metrics
 from linli.brokers import MosquittoProcess
 from tests.hub.factories import T0, make_alert, make_device, make_status
-from tests.hub.http import api_client
+from tests.hub.http import METRICS_TOKEN, api_client, as_prometheus
 
 DEADLINE = 15.0
 
@@ -115,7 +115,8 @@ def test_every_family_is_rendered_from_plain_values() -> None:
 
 
 async def test_the_endpoint_reads_cases_and_edges_from_the_database(tmp_path: Path) -> None:
-    app = create_app(HubSettings(data_dir=tmp_path, start_ingest=False))
+    settings = HubSettings(data_dir=tmp_path, start_ingest=False, metrics_token=METRICS_TOKEN)
+    app = create_app(settings)
     async with api_client(app) as http:
         store: HubStore = app.state.store
         devices = [make_device("d1"), make_device("d2", location="Building 1/Floor 2/Unit 201")]
@@ -124,6 +125,7 @@ async def test_the_endpoint_reads_cases_and_edges_from_the_database(tmp_path: Pa
         store.intake.ingest_alerts([make_alert(device_id="d1"), make_alert(device_id="d2")], T0)
         first = store.cases.list_cases()[0]
         store.cases.acknowledge(first.id)
+        as_prometheus(http)
         response = await http.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -142,7 +144,10 @@ async def test_rejected_messages_show_by_reason(
     tmp_path: Path, mosquitto: MosquittoProcess
 ) -> None:
     settings = HubSettings(
-        data_dir=tmp_path, mqtt_port=mosquitto.port, mqtt_client_id=f"hub-{uuid.uuid4().hex[:6]}"
+        data_dir=tmp_path,
+        mqtt_port=mosquitto.port,
+        mqtt_client_id=f"hub-{uuid.uuid4().hex[:6]}",
+        metrics_token=METRICS_TOKEN,
     )
     async with api_client(create_app(settings)) as http:
         await until(http, "/api/v1/health", lambda text: '"mqtt_connected":true' in text)
@@ -151,6 +156,7 @@ async def test_rejected_messages_show_by_reason(
             await edge.publish(edge_topic("e1", EdgeChannel.ALERT), b'{"id": 5}', qos=1)
             forged = make_alert(edge_id="e2").model_dump_json()
             await edge.publish(edge_topic("e1", EdgeChannel.ALERT), forged, qos=1)
+        as_prometheus(http)
         text = await until(
             http,
             "/metrics",

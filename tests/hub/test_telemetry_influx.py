@@ -34,7 +34,7 @@ from hub.telemetry.writer import InfluxLineWriter, TelemetryForwarder
 from linli.brokers import MosquittoProcess, free_port
 from tests.conftest import missing, serving
 from tests.hub.factories import make_alert, make_device, make_status
-from tests.hub.http import api_client
+from tests.hub.http import METRICS_TOKEN, api_client, as_prometheus
 
 pytestmark = pytest.mark.mosquitto
 
@@ -261,6 +261,7 @@ def hub_settings(tmp_path: Path, broker: MosquittoProcess, influx_url: str) -> H
         influx_flush_seconds=0.05,
         influx_buffer_max=500,
         influx_timeout_seconds=1,
+        metrics_token=METRICS_TOKEN,
     )
 
 
@@ -290,6 +291,7 @@ async def test_the_hub_writes_every_reading_and_keeps_recent_history(
             "temperature_c": 20.5,
             "smoke": False,
         }
+        as_prometheus(http)
         metrics = (await http.get("/metrics")).text
         assert 'linli_telemetry_points_total{outcome="written",sink="influx"} 50.0' in metrics
         assert 'linli_telemetry_enabled{sink="influx"} 1.0' in metrics
@@ -311,6 +313,7 @@ async def test_a_dead_telemetry_server_never_slows_alert_ingest(
         dropped = 'linli_telemetry_points_total{outcome="dropped",sink="influx"} 700.0'
         # The console history does not depend on the telemetry server.
         kept = 'linli_telemetry_points_total{outcome="written",sink="history"} 1200.0'
+        as_prometheus(http)
         metrics = await eventually(
             http, lambda body: dropped in body and kept in body, "/metrics", text=True
         )

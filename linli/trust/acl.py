@@ -1,0 +1,168 @@
+"""Who may publish and read what on a Linli broker: the Mosquitto ACL, derived from the topic
+scheme (``devices.topics``) and nothing else.
+
+Every rule is bound to a username in its own ``user`` block; there are no ``pattern`` rules, so
+neither ``%c`` (the client id, which any client chooses freely) nor ``%u`` ever appear, and an
+identity that is not listed may do nothing at all (Mosquitto denies what no rule grants).
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import assert_never
+
+from devices.registry import check_identifier
+from devices.topics import (
+    DEVICE_ROOT,
+    EDGE_ROOT,
+    HUB_STATUS_TOPIC,
+    Z2M_DEFAULT_BASE,
+    DeviceChannel,
+    EdgeChannel,
+    Sender,
+    device_channel_sender,
+    device_published_channels,
+    device_topic,
+    edge_channel_sender,
+    edge_topic,
+)
+from hub.cases.notify import NOTICE_TOPIC_ROOT
+
+HUB_USERNAME = "hub"
+ZIGBEE2MQTT_USERNAME = "zigbee2mqtt"
+EDGE_PREFIX = "edge-"
+DEVICE_PREFIX = "device-"
+
+
+class Role(StrEnum):
+    """What an identity is, which decides its rules."""
+
+    HUB = "hub"
+    """The hub on its own broker: reads every edge's uplink, writes every edge's downlink."""
+    EDGE = "edge"
+    """An edge on the hub's broker: its own uplink out, its own downlink in."""
+    SITE_EDGE = "site-edge"
+    """The edge agent on its site broker: every device's readings in, commands out."""
+    DEVICE = "device"
+    """A native device on a site broker: its own readings out, its own commands in."""
+    ZIGBEE2MQTT = "zigbee2mqtt"
+    """A Zigbee2MQTT bridge on a site broker: under ``zigbee2mqtt/`` only."""
+
+
+class Access(StrEnum):
+    """Mosquitto's ACL access words."""
+
+    READ = "read"
+    WRITE = "write"
+    READWRITE = "readwrite"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """One broker account: its role, and the edge or device id it speaks for."""
+
+    role: Role
+    subject: str = ""
+    """The edge or device id (empty for the hub and the Zigbee2MQTT bridge)."""
+
+    @property
+    def username(self) -> str:
+        """Return the account name: the identity is bound to it, never to the client id."""
+        match self.role:
+            case Role.HUB:
+                return HUB_USERNAME
+            case Role.ZIGBEE2MQTT:
+                return ZIGBEE2MQTT_USERNAME
+            case Role.EDGE | Role.SITE_EDGE:
+                return EDGE_PREFIX + check_identifier(self.subject)
+            case Role.DEVICE:
+                return DEVICE_PREFIX + check_identifier(self.subject)
+            case _:
+                assert_never(self.role)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One ``topic <access> <filter>`` line."""
+
+    access: Access
+    topic: str
+
+
+def _edge_rules(edge_id: str) -> list[Rule]:
+    rules = [
+        Rule(
+            Access.WRITE if edge_channel_sender(c) is Sender.EDGE else Access.READ,
+            edge_topic(edge_id, c),
+        )
+        for c in EdgeChannel
+    ]
+    return [*rules, Rule(Access.READ, HUB_STATUS_TOPIC)]
+
+
+def _hub_rules() -> list[Rule]:
+    # Mosquitto 2.0 checks read access when it delivers a message, against the message's
+    # topic, so these rules also cover the hub's ``$share/<group>/...`` subscriptions.
+    rules = [
+        Rule(
+            Access.READ if edge_channel_sender(c) is Sender.EDGE else Access.WRITE,
+            f"{EDGE_ROOT}/+/{c}",
+        )
+        for c in EdgeChannel
+    ]
+    # Case notices for paging gateways (hub.cases.notify, LINLI_HUB_NOTIFY_MQTT).
+    notices = Rule(Access.WRITE, f"{NOTICE_TOPIC_ROOT}/#")
+    return [*rules, Rule(Access.READWRITE, HUB_STATUS_TOPIC), notices]
+
+
+def _site_edge_rules() -> list[Rule]:
+    # The agent subscribes to linli/dev/+/+ (devices.topics.device_subscriptions) and reads
+    # every device's readings; reading the commands it sends itself is harmless.
+    rules = [Rule(Access.READ, f"{DEVICE_ROOT}/+/+")]
+    rules += [
+        Rule(Access.WRITE, f"{DEVICE_ROOT}/+/{c}")
+        for c in DeviceChannel
+        if device_channel_sender(c) is Sender.EDGE
+    ]
+    return [*rules, Rule(Access.READWRITE, f"{Z2M_DEFAULT_BASE}/#")]
+
+
+def _device_rules(device_id: str) -> list[Rule]:
+    rules = [
+        Rule(Access.WRITE, f"{DEVICE_ROOT}/{check_identifier(device_id)}/{channel}")
+        for channel in device_published_channels()
+    ]
+    rules += [
+        Rule(Access.READ, device_topic(device_id, c))
+        for c in DeviceChannel
+        if device_channel_sender(c) is Sender.EDGE
+    ]
+    return rules
+
+
+def rules_for(identity: Identity) -> list[Rule]:
+    """Return everything ``identity`` may do; anything else is denied."""
+    match identity.role:
+        case Role.HUB:
+            return _hub_rules()
+        case Role.EDGE:
+            return _edge_rules(identity.subject)
+        case Role.SITE_EDGE:
+            return _site_edge_rules()
+        case Role.DEVICE:
+            return _device_rules(identity.subject)
+        case Role.ZIGBEE2MQTT:
+            return [Rule(Access.READWRITE, f"{Z2M_DEFAULT_BASE}/#")]
+        case _:
+            assert_never(identity.role)
+
+
+def render_acl(identities: list[Identity]) -> str:
+    """Return the text of a Mosquitto ``acl_file`` for these identities, one block each."""
+    lines = [
+        "# Generated by `linli broker` from devices/topics.py: do not edit, it is rewritten.",
+        "# Each identity may do what its block lists and nothing else; no pattern rules.",
+    ]
+    for identity in sorted(identities, key=lambda i: i.username):
+        lines += ["", f"user {identity.username}"]
+        lines += [f"topic {rule.access} {rule.topic}" for rule in rules_for(identity)]
+    return "\n".join(lines) + "\n"

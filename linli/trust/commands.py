@@ -1,0 +1,133 @@
+"""``linli broker``: the identities of the hub's broker and of site brokers (docs/security.md).
+
+Every command prints one JSON object on stdout, for scripts; errors go to stderr, exit 2.
+"""
+
+import os
+import pwd
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from devices.registry import check_identifier
+from linli.trust.acl import Identity, Role
+from linli.trust.folder import BrokerFolder, BrokerKind, TrustError, as_json
+
+broker_app = typer.Typer(
+    no_args_is_help=True,
+    help="Issue, rotate and revoke broker identities (CA, TLS, passwords, ACL).",
+)
+
+Folder = Annotated[Path, typer.Argument(help="The broker's folder (created by `init`).")]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"linli broker: {exc}", err=True)
+    return typer.Exit(2)
+
+
+def _identifier(value: str) -> str:
+    try:
+        return check_identifier(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+@broker_app.command()
+def init(
+    folder: Folder,
+    host: Annotated[
+        list[str] | None,
+        typer.Option("--host", help="A name or address clients use (repeat); default localhost."),
+    ] = None,
+    tls_port: Annotated[int, typer.Option(help="The TLS listener's port.")] = 8883,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Also a plain listener on this port, bound to 127.0.0.1 only."),
+    ] = None,
+    bind: Annotated[
+        str | None, typer.Option(help="Address of the TLS listener; default every interface.")
+    ] = None,
+    site: Annotated[
+        str | None,
+        typer.Option(
+            help="Make a site broker for this edge (devices connect) instead of the hub's."
+        ),
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(help="The user Mosquitto runs as; default the one running this command."),
+    ] = None,
+) -> None:
+    """Create a broker folder: CA, server certificate, mosquitto.conf, first identities."""
+    hosts = host or ["localhost"]
+    run_as = user or pwd.getpwuid(os.geteuid()).pw_name
+    broker = BrokerFolder(folder)
+    kind = BrokerKind.SITE if site is not None else BrokerKind.HUB
+    try:
+        passwords = broker.init(
+            kind=kind,
+            hosts=hosts,
+            tls_port=tls_port,
+            port=port,
+            site_edge_id=_identifier(site) if site is not None else None,
+            tls_bind=bind,
+            run_as=run_as,
+            now=datetime.now(UTC),
+        )
+    except (TrustError, ValueError, OSError) as exc:
+        raise _fail(exc) from exc
+    out: dict[str, object] = {"port": port, "tls_port": tls_port, "ca_file": broker.ca_file()}
+    for username, password in passwords.items():
+        record = broker.load().accounts[username]
+        key = {Role.HUB: "hub", Role.SITE_EDGE: "edge", Role.ZIGBEE2MQTT: "zigbee2mqtt"}[
+            record.role
+        ]
+        out[key] = {"username": username, "password": password}
+    if site is not None:
+        out["site"] = site
+    typer.echo(as_json(out))
+
+
+def _issue(folder: Path, identity: Identity) -> None:
+    broker = BrokerFolder(folder)
+    try:
+        password = broker.issue(identity)
+        record = broker.load()
+        reloaded = broker.reload()
+    except (TrustError, OSError) as exc:
+        raise _fail(exc) from exc
+    out = {
+        "username": identity.username,
+        "password": password,
+        "ca_file": broker.ca_file(),
+        "tls_port": record.tls_port,
+        "reloaded": reloaded,
+    }
+    typer.echo(as_json(out))
+
+
+@broker_app.command("add-edge")
+def add_edge(folder: Folder, edge_id: Annotated[str, typer.Argument()]) -> None:
+    """Issue an edge its identity on the hub's broker (again: rotate it)."""
+    _issue(folder, Identity(Role.EDGE, _identifier(edge_id)))
+
+
+@broker_app.command("add-device")
+def add_device(folder: Folder, device_id: Annotated[str, typer.Argument()]) -> None:
+    """Issue a native device its identity on a site broker (again: rotate it)."""
+    _issue(folder, Identity(Role.DEVICE, _identifier(device_id)))
+
+
+@broker_app.command()
+def revoke(folder: Folder, subject: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Withdraw an edge's (hub broker) or a device's (site broker) identity."""
+    broker = BrokerFolder(folder)
+    try:
+        revoked = broker.revoke(_identifier(subject))
+        reloaded = broker.reload()
+    except (TrustError, OSError) as exc:
+        raise _fail(exc) from exc
+    typer.echo(as_json({"revoked": revoked, "id": subject, "reloaded": reloaded}))

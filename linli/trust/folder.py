@@ -1,0 +1,249 @@
+"""One broker's folder: its record, its files (all mode 0600), and the reload of a running
+Mosquitto. ``linli broker`` commands are thin wrappers over ``BrokerFolder``.
+
+Errors: ``TrustError`` (and subclasses) for anything an operator must fix.
+"""
+
+import fcntl
+import json
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from devices.registry import Identifier
+from linli.trust.acl import Identity, Role, render_acl
+from linli.trust.certificates import Issued, new_ca, new_server_certificate
+from linli.trust.config import BrokerFiles, ListenerPlan, render_config
+from linli.trust.passwords import mosquitto_hash, new_password, render_password_file
+
+logger = logging.getLogger(__name__)
+
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+
+
+class TrustError(Exception):
+    """A broker folder cannot do what was asked."""
+
+
+class BrokerKind(StrEnum):
+    """The hub's broker (edges connect) or a site broker (devices connect)."""
+
+    HUB = "hub"
+    SITE = "site"
+
+
+class Account(BaseModel):
+    """One identity in the folder's record, with its password hash (never the password)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Role
+    subject: str = ""
+    hash: str
+
+    @property
+    def identity(self) -> Identity:
+        """Return the identity this account is."""
+        return Identity(self.role, self.subject)
+
+
+class BrokerRecord(BaseModel):
+    """What ``linli broker init`` decided, and every account issued since."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: BrokerKind
+    site_edge_id: Identifier | None = None
+    hosts: list[str]
+    tls_port: int = Field(ge=1, le=65535)
+    tls_bind: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    run_as: str | None = None
+    accounts: dict[str, Account] = Field(default_factory=dict)
+
+
+def write_private(path: Path, data: bytes | str) -> None:
+    """Write ``path`` atomically, readable and writable by its owner only."""
+    raw = data.encode() if isinstance(data, str) else data
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    try:
+        os.write(fd, raw)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+class BrokerFolder:
+    """A broker's folder on disk."""
+
+    def __init__(self, folder: Path) -> None:
+        self.files = BrokerFiles(folder.resolve())
+
+    # --- reading and writing the record ------------------------------------------------
+
+    def load(self) -> BrokerRecord:
+        """Return the folder's record, or raise ``TrustError``."""
+        try:
+            return BrokerRecord.model_validate_json(self.files.state.read_bytes())
+        except FileNotFoundError as exc:
+            raise TrustError(
+                f"{self.files.folder} is not a broker folder: run `linli broker init` first"
+            ) from exc
+        except ValidationError as exc:
+            raise TrustError(f"{self.files.state} is unreadable: {exc}") from exc
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise commands on one folder (two add-edge at once must not lose one)."""
+        fd = os.open(self.files.folder / ".lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _store(self, record: BrokerRecord) -> None:
+        """Write the record, then the password file and ACL rendered from it."""
+        identities = [a.identity for a in record.accounts.values()]
+        hashes = {name: a.hash for name, a in record.accounts.items()}
+        write_private(self.files.state, record.model_dump_json(indent=2))
+        write_private(self.files.acl, render_acl(identities))
+        write_private(self.files.passwords, render_password_file(hashes))
+
+    # --- commands ----------------------------------------------------------------------
+
+    def init(
+        self,
+        *,
+        kind: BrokerKind,
+        hosts: list[str],
+        tls_port: int,
+        now: datetime,
+        port: int | None = None,
+        site_edge_id: str | None = None,
+        tls_bind: str | None = None,
+        run_as: str | None = None,
+    ) -> dict[str, str]:
+        """Create the CA, the server certificate, the configuration and the first accounts;
+        return the first accounts' passwords by username. Refuse a folder already set up."""
+        folder = self.files.folder
+        if self.files.state.exists():
+            raise TrustError(f"{folder} is already a broker folder; it is never overwritten")
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(PRIVATE_DIR_MODE)
+        self.files.data.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+        with self._locked():
+            record = BrokerRecord(
+                kind=kind,
+                site_edge_id=site_edge_id,
+                hosts=hosts,
+                tls_port=tls_port,
+                tls_bind=tls_bind,
+                port=port,
+                run_as=run_as,
+            )
+            ca = new_ca(f"Linli {kind} broker CA ({hosts[0]})", now)
+            server = new_server_certificate(ca, hosts, now)
+            write_private(self.files.ca_key, ca.key_pem)
+            write_private(self.files.ca_cert, ca.cert_pem)
+            write_private(self.files.server_key, server.key_pem)
+            write_private(self.files.server_cert, server.cert_pem)
+            plan = ListenerPlan(
+                tls_port=tls_port, tls_bind=tls_bind, plain_port=port, run_as=run_as
+            )
+            write_private(self.files.config, render_config(self.files, plan))
+            match kind:
+                case BrokerKind.HUB:
+                    first = [Identity(Role.HUB)]
+                case BrokerKind.SITE:
+                    if site_edge_id is None:
+                        raise TrustError("a site broker needs the id of its edge")
+                    first = [Identity(Role.SITE_EDGE, site_edge_id), Identity(Role.ZIGBEE2MQTT)]
+            passwords = {}
+            for identity in first:
+                passwords[identity.username] = self._add(record, identity)
+            self._store(record)
+        return passwords
+
+    @staticmethod
+    def _add(record: BrokerRecord, identity: Identity) -> str:
+        password = new_password()
+        record.accounts[identity.username] = Account(
+            role=identity.role, subject=identity.subject, hash=mosquitto_hash(password)
+        )
+        return password
+
+    def issue(self, identity: Identity) -> str:
+        """Issue ``identity`` a new password (a rotation if it had one: the old one stops
+        working at the reload); return it."""
+        with self._locked():
+            record = self.load()
+            allowed = {BrokerKind.HUB: {Role.EDGE}, BrokerKind.SITE: {Role.DEVICE}}[record.kind]
+            if identity.role not in allowed:
+                raise TrustError(f"a {record.kind} broker does not take {identity.role} identities")
+            if record.kind is BrokerKind.SITE and identity.subject == record.site_edge_id:
+                raise TrustError(f"{identity.subject!r} is this site's edge, not a device")
+            password = self._add(record, identity)
+            self._store(record)
+        return password
+
+    def revoke(self, subject: str) -> bool:
+        """Withdraw the edge (hub broker) or device (site broker) ``subject``; return whether
+        it had an identity."""
+        with self._locked():
+            record = self.load()
+            role = Role.EDGE if record.kind is BrokerKind.HUB else Role.DEVICE
+            username = Identity(role, subject).username
+            if username not in record.accounts:
+                return False
+            del record.accounts[username]
+            self._store(record)
+        return True
+
+    def reload(self) -> bool:
+        """Make a running Mosquitto of this folder re-read its password file and ACL (SIGHUP);
+        return whether one was running."""
+        try:
+            pid = int(self.files.pid.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return False
+        if not _is_mosquitto(pid):
+            logger.warning("pid %s in %s is not a running mosquitto", pid, self.files.pid)
+            return False
+        os.kill(pid, signal.SIGHUP)
+        return True
+
+    def ca_file(self) -> str:
+        """Return the path of the CA certificate clients need."""
+        return str(self.files.ca_cert)
+
+
+def _is_mosquitto(pid: int) -> bool:
+    """Check the pid before signalling it: a stale pid file may name another process, and
+    SIGHUP's default action is to end it."""
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return False
+    return os.path.basename(argv0) == b"mosquitto"
+
+
+def issued_pems(cert: Path, key: Path) -> Issued:
+    """Read a certificate and key back (for tests and renewals)."""
+    return Issued(cert.read_bytes(), key.read_bytes())
+
+
+def as_json(value: object) -> str:
+    """Return one line of JSON, as every ``linli broker`` command prints."""
+    return json.dumps(value, sort_keys=True)

@@ -1,0 +1,136 @@
+"""Fuzzing every JSON body the hub's API reads: any body gets an answer below 500, and a
+refused one (4xx) leaves every table exactly as it was."""
+
+import asyncio
+import contextlib
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import Engine, create_engine, select
+
+from hub.app import create_app
+from hub.auth.rules import new_secret
+from hub.persistence.tables import Base
+from hub.settings import HubSettings
+from tests.fuzz.strategies import JSON_VALUES, PAYLOADS, as_bytes, objects_with, run
+
+SKIPPED = {"/api/v1/auth/logout"}
+"""Ends the session the fuzzer signs in with; it reads no body anyway."""
+
+
+class Hub:
+    """One app, its admin client, and a way to see whether anything was stored."""
+
+    def __init__(self, tmp: Path) -> None:
+        token = new_secret()
+        self.settings = HubSettings(data_dir=tmp, start_ingest=False, bootstrap_token=token)
+        self.app = create_app(self.settings)
+        self.engine: Engine = create_engine(self.settings.resolved_database_url())
+        # Hypothesis drives a synchronous test: one event loop for the app's whole life.
+        self._runner = asyncio.Runner()
+        self._stack = contextlib.AsyncExitStack()
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url="http://hub.test",
+            headers={"authorization": f"Bearer {token}"},
+        )
+
+    def start(self) -> None:
+        """Run the app's lifespan."""
+        self._runner.run(
+            self._stack.enter_async_context(self.app.router.lifespan_context(self.app))
+        )
+
+    def stop(self) -> None:
+        """End the lifespan, close everything."""
+        self._runner.run(self.client.aclose())
+        self._runner.run(self._stack.aclose())
+        self._runner.close()
+        self.engine.dispose()
+
+    def request(self, method: str, path: str, body: bytes) -> httpx.Response:
+        """Send one request and return the answer."""
+        headers = {"content-type": "application/json"}
+        return self._runner.run(self.client.request(method, path, content=body, headers=headers))
+
+    def digest(self) -> str:
+        """Return a hash of every row of every table."""
+        h = hashlib.sha256()
+        with self.engine.connect() as conn:
+            for table in Base.metadata.sorted_tables:
+                rows = sorted(repr(tuple(r)) for r in conn.execute(select(table)))
+                h.update(f"{table.name}:{rows}".encode())
+        return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    """A hub app (SQLite, no MQTT) shared by the examples of this module."""
+    running = Hub(tmp_path_factory.mktemp("hub"))
+    running.start()
+    yield running
+    running.stop()
+
+
+@dataclass(frozen=True)
+class BodyRoute:
+    """One route that reads a JSON body, from the app's OpenAPI schema."""
+
+    method: str
+    path: str
+    fields: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _body_routes() -> list[BodyRoute]:
+    app = create_app(HubSettings(data_dir=Path("/nonexistent"), start_ingest=False))
+    schema = app.openapi()
+    components = schema.get("components", {}).get("schemas", {})
+    found: list[BodyRoute] = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            body = operation.get("requestBody")
+            if body is None or path in SKIPPED:
+                continue
+            ref = body["content"].get("application/json", {}).get("schema", {}).get("$ref", "")
+            properties = components.get(ref.rsplit("/", 1)[-1], {}).get("properties", {})
+            found.append(BodyRoute(method.upper(), path, tuple(sorted(properties)) or ("x",)))
+    return sorted(found, key=str)
+
+
+ROUTES = _body_routes()
+
+
+def test_every_body_is_fuzzed() -> None:
+    paths = {r.path for r in ROUTES}
+    assert {"/api/v1/devices", "/api/v1/households", "/api/v1/silences"} <= paths
+    assert any(p.startswith("/api/v1/access/") for p in paths)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_api_body(route: BodyRoute, hub: Hub) -> None:
+    method = route.method
+    path = re.sub(r"\{[^}]+\}", "1", route.path)
+    bodies = st.one_of(PAYLOADS, as_bytes(objects_with(list(route.fields))), as_bytes(JSON_VALUES))
+    before = [hub.digest()]
+
+    @given(bodies)
+    def answers_and_refuses_cleanly(body: bytes) -> None:
+        run(f"API body {method} {route.path}")
+        response = hub.request(method, path, body)
+        assert response.status_code < 500, (response.status_code, response.text)
+        after = hub.digest()
+        if response.status_code >= 400:
+            assert after == before[0], f"{response.status_code} but something was stored"
+        before[0] = after
+
+    answers_and_refuses_cleanly()

@@ -1,0 +1,103 @@
+"""The hub's own check behind the broker (issue 14): an edge that holds valid credentials but
+speaks for another edge's devices changes nothing. The broker here is open, as if its ACL had
+let the attacker through; tests/security shows the ACL that stops most of this first."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from devices.messages import TelemetryBatch, TelemetryPoint
+from devices.payloads import Readings
+from devices.topics import EdgeChannel, edge_topic
+from linli.brokers import MosquittoProcess
+from tests.hub.factories import make_alert, make_device, make_status
+from tests.hub.test_ingest_mqtt import (
+    SMOKE,
+    RunningHub,
+    acked,
+    counters,
+    edge_client,
+    eventually,
+    get_json,
+    hub_settings,
+    start_hub,
+)
+
+pytestmark = pytest.mark.mosquitto
+
+
+@pytest.fixture
+async def hub(mosquitto: MosquittoProcess, tmp_path: Path) -> AsyncIterator[RunningHub]:
+    """A hub on a private broker, SQLite in a temp folder."""
+    running = await start_hub(hub_settings(mosquitto, tmp_path / "hub"))
+    yield running
+    await running.http.aclose()
+    await running.stop()
+
+
+async def _rejected(hub: RunningHub, reason: str, at_least: int) -> None:
+    async def counted() -> bool:
+        return (await counters(hub)).get(f"rejected.{reason}", 0) >= at_least
+
+    await eventually(counted, f"{at_least} rejected.{reason}")
+
+
+async def test_a_wrong_edge_cannot_raise_register_or_keep_alive_anothers_device(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    assert (await hub.http.post("/api/v1/devices", json=SMOKE)).status_code == 201
+    before = await get_json(hub, f"/api/v1/devices/{SMOKE['id']}")
+    async with edge_client(mosquitto, "e2") as attacker:
+        # Forged alert: the attacker's own topic and edge id, the victim's smoke detector.
+        forged = make_alert(device_id=SMOKE["id"], edge_id="e2")
+        await attacker.publish(edge_topic("e2", EdgeChannel.ALERT), forged.model_dump_json(), qos=1)
+        await acked(attacker, forged.id, edge_id="e2")  # judged and refused: not re-sent
+        await _rejected(hub, "foreign_device", 1)
+        # ...and as the victim edge, on the attacker's topic.
+        posing = make_alert(device_id=SMOKE["id"], edge_id="e1")
+        await attacker.publish(edge_topic("e2", EdgeChannel.ALERT), posing.model_dump_json(), qos=1)
+        await acked(attacker, posing.id, edge_id="e2")
+        await _rejected(hub, "edge_mismatch", 1)
+
+        # Forged registry: the attacker's status claims the victim's device three ways.
+        status = make_status(
+            "e2",
+            devices=[
+                make_device(SMOKE["id"], edge_id=None),
+                make_device(SMOKE["id"], edge_id="e2"),
+                make_device("e2-own-sensor", edge_id="e1"),
+                make_device("e2-own-door", edge_id="e2"),
+            ],
+        )
+        await attacker.publish(
+            edge_topic("e2", EdgeChannel.STATUS), status.model_dump_json(), qos=1
+        )
+        await _rejected(hub, "foreign_device", 3)
+        await _rejected(hub, "edge_mismatch", 2)
+
+        # Forged telemetry: a reading that would keep the victim's detector looking alive.
+        point = TelemetryPoint(
+            device_id=SMOKE["id"], ts=datetime.now(UTC), readings=Readings(temperature_c=20.0)
+        )
+        batch = TelemetryBatch(edge_id="e2", points=[point])
+        await attacker.publish(edge_topic("e2", EdgeChannel.TELEMETRY), batch.model_dump_json())
+        await _rejected(hub, "foreign_device", 4)
+
+    after = await get_json(hub, f"/api/v1/devices/{SMOKE['id']}")
+    assert after == before  # same edge, never seen, no readings
+    assert after["edge_id"] == "e1"
+    assert (await get_json(hub, "/api/v1/cases"))["items"] == []
+    # The attacker's own new device was registered: the edge is not refused wholesale.
+    assert (await get_json(hub, "/api/v1/devices/e2-own-door"))["edge_id"] == "e2"
+    assert (await hub.http.get("/api/v1/devices/e2-own-sensor")).status_code == 404
+
+    # The victim edge still raises its own fire.
+    async with edge_client(mosquitto, "e1") as victim:
+        real = make_alert(device_id=SMOKE["id"], edge_id="e1", id=f"real-{uuid.uuid4().hex}")
+        await victim.publish(edge_topic("e1", EdgeChannel.ALERT), real.model_dump_json(), qos=1)
+        await acked(victim, real.id)
+    [case] = (await get_json(hub, "/api/v1/cases"))["items"]
+    assert case["device_ids"] == [SMOKE["id"]]

@@ -1,0 +1,73 @@
+"""hub.ingest.identity on plain values: an edge speaks only for itself and its devices."""
+
+from datetime import UTC, datetime
+
+from devices.messages import TelemetryBatch, TelemetryPoint
+from devices.payloads import Readings
+from hub.ingest.identity import (
+    IdentityReason,
+    device_claim,
+    payload_claim,
+    screen_alerts,
+    screen_inventory,
+    screen_telemetry,
+)
+from tests.hub.factories import make_alert, make_device
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+REGISTERED = {"smoke-a": "edge-a", "smoke-b": "edge-b"}
+
+
+def test_a_device_of_another_edge_is_foreign() -> None:
+    assert device_claim("edge-a", "smoke-a", REGISTERED) is None
+    assert device_claim("edge-a", "smoke-b", REGISTERED) is IdentityReason.FOREIGN_DEVICE
+    # Unknown here: the intake refuses unknown devices itself.
+    assert device_claim("edge-a", "new-one", REGISTERED) is None
+
+
+def test_the_payload_must_name_the_topics_edge() -> None:
+    assert payload_claim("edge-a", "edge-a") is None
+    assert payload_claim("edge-a", "edge-b") is IdentityReason.EDGE_MISMATCH
+
+
+def test_an_inventory_cannot_take_or_name_another_edges_devices() -> None:
+    devices = [
+        make_device("smoke-a", edge_id="edge-a"),
+        make_device("new-one", edge_id=None),
+        make_device("smoke-b", edge_id=None),  # registered to edge-b: taking it over
+        make_device("smoke-b", edge_id="edge-a"),
+        make_device("other", edge_id="edge-b"),  # naming another edge
+    ]
+    screened = screen_inventory("edge-a", devices, REGISTERED)
+    assert [d.id for d in screened.kept] == ["smoke-a", "new-one"]
+    assert [(d.id, r) for d, r in screened.refused] == [
+        ("smoke-b", IdentityReason.FOREIGN_DEVICE),
+        ("smoke-b", IdentityReason.FOREIGN_DEVICE),
+        ("other", IdentityReason.EDGE_MISMATCH),
+    ]
+
+
+def _point(device_id: str) -> TelemetryPoint:
+    return TelemetryPoint(device_id=device_id, ts=T0, readings=Readings(temperature_c=21.0))
+
+
+def test_telemetry_keeps_only_the_edges_own_devices() -> None:
+    batch = TelemetryBatch(edge_id="edge-a", points=[_point("smoke-a"), _point("smoke-b")])
+    screened = screen_telemetry("edge-a", batch, REGISTERED)
+    assert [p.device_id for p in screened.kept] == ["smoke-a"]
+    assert [(p.device_id, r) for p, r in screened.refused] == [
+        ("smoke-b", IdentityReason.FOREIGN_DEVICE)
+    ]
+    # A batch that names another edge is refused whole.
+    forged = screen_telemetry("edge-b", batch, REGISTERED)
+    assert forged.kept == []
+    assert {r for _, r in forged.refused} == {IdentityReason.EDGE_MISMATCH}
+
+
+def test_an_edge_raises_alerts_only_for_its_own_devices() -> None:
+    own = make_alert(device_id="smoke-a", edge_id="edge-a")
+    foreign = make_alert(device_id="smoke-b", edge_id="edge-a")
+    unknown = make_alert(device_id="new-one", edge_id="edge-a")
+    screened = screen_alerts([own, foreign, unknown], REGISTERED)
+    assert screened.kept == [own, unknown]
+    assert screened.refused == [(foreign, IdentityReason.FOREIGN_DEVICE)]

@@ -1,0 +1,212 @@
+"""The production set-up end to end (issue 14): `linli broker init` for the hub's broker and a
+site broker, `mosquitto -c`, then `linli hub` and `linli edge` as processes with their
+credentials files and CAs, TLS on the uplink and on the site broker. A device with its own
+identity raises a fire; rotating the edge's password in its file is picked up on reconnect."""
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from devices.topics import DeviceChannel, device_topic
+from hub.auth.rules import new_secret
+from linli.brokers import MosquittoProcess, free_port
+from linli.cli import app
+from tests.conftest import missing
+from tests.e2e.conftest import GAS as GAS_DEVICE
+from tests.e2e.stack import HUB_BOOT_TIMEOUT, LinliProcess, wait_until
+from tests.e2e.test_delivery import transition_readings
+from tests.security.brokers import Probe, SecuredBroker, linli, running_broker
+
+pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
+
+EDGE = "edge-tls"
+SMOKE = "b3-1201-smoke"
+GAS = GAS_DEVICE.id
+
+
+def _credentials(path: Path, entry: dict[str, Any]) -> Path:
+    """Write a credentials file as an operator would (umask 077)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(entry, f)
+    return path
+
+
+@pytest.fixture
+def brokers(tmp_path: Path) -> Iterator[tuple[SecuredBroker, SecuredBroker]]:
+    """The hub's broker and the edge's site broker, both from `linli broker init`."""
+    if MosquittoProcess.executable() is None:
+        missing("mosquitto")
+    with (
+        running_broker(tmp_path / "hub-broker") as hub_broker,
+        running_broker(tmp_path / "site-broker", "--site", EDGE) as site_broker,
+    ):
+        yield hub_broker, site_broker
+
+
+def test_hub_and_edge_refuse_credentials_others_can_read(tmp_path: Path) -> None:
+    loose = _credentials(tmp_path / "creds.json", {"username": "hub", "password": "x"})
+    loose.chmod(0o644)
+    result = CliRunner().invoke(app, ["hub", "--mqtt-credentials", str(loose)])
+    assert result.exit_code == 2
+    assert "accessible to others" in result.output
+    site = tmp_path / "site.toml"
+    site.write_text(f'[site]\nname = "T"\nedge_id = "{EDGE}"\n')
+    for option in ("--hub-credentials", "--local-credentials"):
+        result = CliRunner().invoke(app, ["edge", "--site", str(site), option, str(loose)])
+        assert result.exit_code == 2, option
+        assert "chmod 600" in result.output
+
+
+@dataclass
+class TlsStack:
+    """Both brokers from `linli broker init`, `linli hub` and `linli edge` over TLS."""
+
+    hub_broker: SecuredBroker
+    site_broker: SecuredBroker
+    hub: LinliProcess
+    edge: LinliProcess
+    api: httpx.Client
+    edge_hub_creds: Path
+
+    def health(self) -> dict[str, Any] | None:
+        assert self.hub.alive, self.hub.log()[-3000:]
+        try:
+            found: dict[str, Any] = self.api.get("/health").json()
+        except httpx.TransportError:
+            return None
+        return found
+
+    def edge_online(self) -> bool:
+        assert self.edge.alive, self.edge.log()[-3000:]
+        edges = {e["id"]: e for e in self.api.get("/edges").json()["items"]}
+        return bool(edges.get(EDGE, {}).get("state") == "online")
+
+    def alerts(self, device_id: str) -> list[dict[str, Any]]:
+        params: dict[str, str | int] = {"device_id": device_id, "limit": 100_000}
+        items: list[dict[str, Any]] = self.api.get("/alerts", params=params).json()["items"]
+        return items
+
+    def device(self, device_id: str) -> Probe:
+        """Issue a device its identity and connect it over TLS."""
+        issued = linli("broker", "add-device", str(self.site_broker.folder), device_id)
+        return self.site_broker.connect(issued["username"], issued["password"])
+
+
+@pytest.fixture
+def tls_stack(brokers: tuple[SecuredBroker, SecuredBroker], tmp_path: Path) -> Iterator[TlsStack]:
+    """The production set-up, running."""
+    hub_broker, site_broker = brokers
+    hub_creds = _credentials(tmp_path / "hub-creds.json", hub_broker.init["hub"])
+    edge_hub_creds = _credentials(
+        tmp_path / "edge-hub-creds.json",
+        linli("broker", "add-edge", str(hub_broker.folder), EDGE),
+    )
+    edge_site_creds = _credentials(tmp_path / "edge-site-creds.json", site_broker.init["edge"])
+    site = tmp_path / "site.toml"
+    site.write_text(
+        f'[site]\nname = "TLS"\nedge_id = "{EDGE}"\n'
+        f'[[devices]]\nid = "{SMOKE}"\nkind = "smoke"\nlocation = "Building 3/Unit 1201"\n'
+        f'[[devices]]\nid = "{GAS}"\nkind = "gas"\nlocation = "Building 3/Boiler room"\n'
+    )
+    token, http_port = new_secret(), free_port()
+    hub = LinliProcess(
+        "hub",
+        [
+            "hub", "--data-dir", str(tmp_path / "hub"), "--http-port", str(http_port),
+            "--mqtt", f"localhost:{hub_broker.tls_port}",
+            "--mqtt-credentials", str(hub_creds), "--mqtt-ca", hub_broker.ca_file,
+        ],
+        tmp_path / "hub.log",
+        env={"LINLI_HUB_BOOTSTRAP_TOKEN": token},
+    )  # fmt: skip
+    edge = LinliProcess(
+        "edge",
+        [
+            "edge", "--site", str(site), "--data-dir", str(tmp_path / "edge"),
+            "--hub-mqtt", f"localhost:{hub_broker.tls_port}",
+            "--hub-credentials", str(edge_hub_creds), "--hub-ca", hub_broker.ca_file,
+            "--local-mqtt", f"localhost:{site_broker.tls_port}",
+            "--local-credentials", str(edge_site_creds), "--local-ca", site_broker.ca_file,
+            "--resend-after", "1", "--heartbeat", "0.5",
+        ],
+        tmp_path / "edge.log",
+    )  # fmt: skip
+    api = httpx.Client(
+        base_url=f"http://127.0.0.1:{http_port}/api/v1",
+        headers={"authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    stack = TlsStack(hub_broker, site_broker, hub, edge, api, edge_hub_creds)
+    try:
+        hub.start()
+        wait_until(lambda: stack.health() is not None, timeout=HUB_BOOT_TIMEOUT, what="the hub")
+        wait_until(lambda: (stack.health() or {}).get("mqtt_connected"), what="hub over TLS")
+        edge.start()
+        wait_until(stack.edge_online, what="the edge online over TLS")
+        yield stack
+    finally:
+        for proc in (edge, hub):
+            if proc.alive:
+                proc.stop()
+        api.close()
+
+
+def test_a_fire_travels_over_tls_with_every_identity(tls_stack: TlsStack) -> None:
+    stack = tls_stack
+    # The smoke detector, with its own identity, over TLS to the site broker.
+    probe = stack.device(SMOKE)
+    assert probe.publish(device_topic(SMOKE, DeviceChannel.STATE), b'{"smoke": true}')
+    cases = wait_until(lambda: stack.api.get("/cases").json()["items"], what="a fire case")
+    assert cases[0]["device_ids"] == [SMOKE]
+
+    # Rotate the edge's password: the old session is cut off, the edge reads its file again
+    # on reconnect and comes back with the new one.
+    connections = stack.edge.log().count("connected to the hub broker")
+    rotated = linli("broker", "add-edge", str(stack.hub_broker.folder), EDGE)
+    assert rotated["reloaded"] is True
+    _credentials(stack.edge_hub_creds, rotated)
+    wait_until(
+        lambda: stack.edge.log().count("connected to the hub broker") > connections,
+        what="the edge to reconnect with its new password",
+    )
+    assert probe.publish(device_topic(SMOKE, DeviceChannel.STATE), b'{"smoke": false}')
+    assert probe.publish(device_topic(SMOKE, DeviceChannel.STATE), b'{"smoke": true}')
+    probe.close()
+    wait_until(lambda: len(stack.alerts(SMOKE)) >= 3, what="the alerts after the rotation")
+
+
+BURST = 300
+
+
+def test_edge_sigkilled_mid_burst_over_tls_delivers_every_alert_once(tls_stack: TlsStack) -> None:
+    """tests/e2e's kill test, on the production set-up: TLS and an identity on every hop."""
+    stack = tls_stack
+    readings = [payload for _, payload in transition_readings(BURST)]
+    topic = device_topic(GAS, DeviceChannel.STATE)
+    device = stack.device(GAS)
+    sender = threading.Thread(
+        target=lambda: [device.publish(topic, r) for r in readings], daemon=True
+    )
+    sender.start()
+    wait_until(lambda: len(stack.alerts(GAS)) >= BURST // 10, what="the burst under way")
+    stack.edge.kill()
+    assert len(stack.alerts(GAS)) < BURST, "the burst finished before the kill: make it longer"
+    time.sleep(1)  # the detector keeps publishing while the edge is dead
+    stack.edge.start()
+    sender.join(timeout=120)
+    device.close()
+    wait_until(lambda: len(stack.alerts(GAS)) >= BURST, timeout=120, what=f"{BURST} alerts")
+    alerts = stack.alerts(GAS)
+    assert len({a["id"] for a in alerts}) == len(alerts) == BURST
+    [case] = [c for c in stack.api.get("/cases").json()["items"] if c["kind"] == "gas"]
+    assert case["alert_count"] == BURST
