@@ -106,7 +106,8 @@ async def test_the_hub_provisions_its_roster_file_at_start(
     app = app_with(sample_roster_path(), database_url, tmp_path)
     async with api_client(app) as client:
         responders = (await client.get("/api/v1/responders")).json()["items"]
-    assert {r["id"] for r in responders} == {"chen", "li", "sun", "wang", "zhang", "zhao"}
+    # The sample community: staff, and hu, a resident volunteer (邻里守望).
+    assert {r["id"] for r in responders} == {"chen", "hu", "li", "sun", "wang", "zhang", "zhao"}
 
 
 async def test_a_roster_that_does_not_fit_stops_the_hub(tmp_path: Path, database_url: str) -> None:
