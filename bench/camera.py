@@ -49,6 +49,7 @@ from edge.camera.analytics import Box, Frame, FrameAnalyzer, FrameFindings, peop
 from edge.camera.capture import FrameSampler, resize_to_width
 from edge.camera.pipeline import CameraAlert, CameraPipeline
 from linli.brokers import MosquittoProcess
+from linli.progress import counted
 from tests.edge.camera_clips import CLIPS, Clip
 
 VIDEOS = (
@@ -490,9 +491,11 @@ WATCHED = (AlertKind.CAMERA_FIRE, AlertKind.CAMERA_SMOKE, AlertKind.CAMERA_TAMPE
 def evaluate_generated(frames_out: Path | None = None) -> list[tuple[Clip, ClipReport]]:
     """Replay every generated clip (fire, smoke and tamper watched, no people)."""
     results = []
-    for clip in CLIPS:
-        camera = CameraConfig(device="eval-cam", source=f"{clip.name}.gen", width=320)
-        results.append((clip, run_clip(clip.name, generated_frames(clip), camera, frames_out)))
+    with counted("generated clips", len(CLIPS)) as progress:
+        for clip in CLIPS:
+            camera = CameraConfig(device="eval-cam", source=f"{clip.name}.gen", width=320)
+            results.append((clip, run_clip(clip.name, generated_frames(clip), camera, frames_out)))
+            progress.update(progress.task_ids[0], completed=len(results))
     return results
 
 
@@ -530,9 +533,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames-out", type=Path, help="folder for annotated frames")
     args = parser.parse_args(argv)
     if args.what == "eval" and args.clips:
-        for path in args.clips:
-            camera = load_camera(args.config, str(path))
-            print_report(run_clip(path.name, file_frames(path, camera), camera, args.frames_out))
+        reports = []
+        with counted("clips", len(args.clips)) as progress:
+            for path in args.clips:
+                camera = load_camera(args.config, str(path))
+                frames = file_frames(path, camera)
+                reports.append(run_clip(path.name, frames, camera, args.frames_out))
+                progress.update(progress.task_ids[0], completed=len(reports))
+        for report in reports:
+            print_report(report)
         return 0
     if args.what == "eval":
         print_table(evaluate_generated(args.frames_out))

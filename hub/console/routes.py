@@ -150,6 +150,9 @@ class DeviceHealth(View):
     """Kinds of unfinished fault cases on the device."""
     nuisance_rate: float | None
     """Share of the device's resolved cases closed as nuisance or false alarm, when known."""
+    unserved_reason: str | None = None
+    """Why no edge serves the device (``hub.fleet.rules.unserved_reason``), if none does: its
+    readings are refused until it is registered at an edge that reports."""
 
 
 class CaseReadings(View):
@@ -278,6 +281,7 @@ def device_health(
         heard = device.last_seen if device.last_seen is not None else device.created_at
         stale = now - heard > offline_after
         nuisance = getattr(device, "nuisance_rate", None)
+        unserved = getattr(device, "unserved_reason", None)
         rows.append(
             DeviceHealth(
                 id=device.id,
@@ -289,12 +293,14 @@ def device_health(
                 battery_low=readings.get("battery_low") is True or AlertKind.BATTERY_LOW in kinds,
                 faults=sorted(str(kind) for kind in kinds & FAULTS),
                 nuisance_rate=float(nuisance) if isinstance(nuisance, int | float) else None,
+                unserved_reason=unserved if isinstance(unserved, str) else None,
             )
         )
 
     def attention(row: DeviceHealth) -> tuple[int, int, float, str]:
         battery = row.battery_pct if row.battery_pct is not None else 101.0
-        return (-int(row.offline), -len(row.faults) - int(row.battery_low), battery, row.id)
+        trouble = len(row.faults) + int(row.battery_low) + int(row.unserved_reason is not None)
+        return (-int(row.offline), -trouble, battery, row.id)
 
     return sorted(rows, key=attention)
 

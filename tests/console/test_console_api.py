@@ -34,6 +34,7 @@ class Device:
     last_seen: datetime | None = T0
     last_readings: dict[str, float | bool | str] | None = None
     created_at: datetime = T0
+    unserved_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,19 @@ def test_the_health_list_puts_offline_faulty_and_low_battery_devices_first() -> 
     assert by_id["low"].battery_low
     assert by_id["low"].battery_pct == 12
     assert by_id["fine"].nuisance_rate is None
+    assert by_id["fine"].unserved_reason is None
+
+
+def test_the_health_list_says_when_no_edge_serves_a_device() -> None:
+    reason = "no edge assigned: register it again with edge_id"
+    devices = [
+        device("served", "B1/F1", readings={"battery_pct": 50}),
+        Device("orphan", "B1/F1", unserved_reason=reason),
+    ]
+    rows = device_health(devices, [], T0)
+    assert [row.id for row in rows] == ["orphan", "served"]  # needs attention: first
+    assert rows[0].unserved_reason == reason
+    assert rows[1].unserved_reason is None
 
 
 def test_readings_around_a_case_include_the_neighbours_in_the_same_unit() -> None:

@@ -642,7 +642,8 @@ async function renderDevices() {
         h("td", {}, h("strong", {}, row.id), h("div", { className: "muted" }, label(row.kind))),
         h("td", {}, row.location),
         h("td", {}, row.offline ? pill("critical", "offline") : pill("ok", "online"),
-          row.faults.map((f) => pill("medium", f)), row.battery_low ? pill("medium", "battery low") : null),
+          row.faults.map((f) => pill("medium", f)), row.battery_low ? pill("medium", "battery low") : null,
+          row.unserved_reason ? h("span", { title: row.unserved_reason }, pill("high", "no edge serves it")) : null),
         h("td", {}, row.battery_pct === null ? "—" : `${Math.round(row.battery_pct)} %`),
         h("td", {}, ago(row.last_seen)),
         h("td", {}, row.nuisance_rate === null ? "—" : `${Math.round(row.nuisance_rate * 100)} %`)))))));
