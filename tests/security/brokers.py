@@ -222,6 +222,10 @@ class Probe:
         code: ReasonCode = self._wait_ack(info.mid)
         return not code.is_failure
 
+    def publish_qos0(self, topic: str, payload: bytes | str) -> None:
+        """Publish at QoS 0, as Zigbee2MQTT does by default: sent, never acknowledged."""
+        self.client.publish(topic, payload, qos=0).wait_for_publish(TIMEOUT)
+
     def received(self, topic: str) -> list[bytes]:
         """Return the payloads received on ``topic`` so far."""
         with self._lock:

@@ -16,12 +16,13 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from devices.topics import DeviceChannel, device_topic
+from devices.topics import DeviceChannel, device_topic, zigbee_topic
 from hub.auth.rules import new_secret
 from linli.brokers import MosquittoProcess, free_port
 from linli.cli import app
 from tests.conftest import missing
 from tests.e2e.conftest import GAS as GAS_DEVICE
+from tests.e2e.conftest import Z2M_SOS
 from tests.e2e.stack import HUB_BOOT_TIMEOUT, LinliProcess, wait_until
 from tests.e2e.test_delivery import transition_readings
 from tests.security.brokers import Probe, SecuredBroker, linli, running_broker
@@ -117,6 +118,8 @@ def tls_stack(brokers: tuple[SecuredBroker, SecuredBroker], tmp_path: Path) -> I
         f'[site]\nname = "TLS"\nedge_id = "{EDGE}"\n'
         f'[[devices]]\nid = "{SMOKE}"\nkind = "smoke"\nlocation = "Building 3/Unit 1201"\n'
         f'[[devices]]\nid = "{GAS}"\nkind = "gas"\nlocation = "Building 3/Boiler room"\n'
+        f'[[devices]]\nid = "{Z2M_SOS.id}"\nkind = "sos_button"\nlocation = "{Z2M_SOS.location}"\n'
+        f'zigbee_name = "{Z2M_SOS.zigbee_name}"\n'
     )
     token, http_port = new_secret(), free_port()
     hub = LinliProcess(
@@ -188,16 +191,36 @@ def test_a_fire_travels_over_tls_with_every_identity(tls_stack: TlsStack) -> Non
 BURST = 300
 
 
-def test_edge_sigkilled_mid_burst_over_tls_delivers_every_alert_once(tls_stack: TlsStack) -> None:
-    """tests/e2e's kill test, on the production set-up: TLS and an identity on every hop."""
-    stack = tls_stack
-    readings = [payload for _, payload in transition_readings(BURST)]
+def _burst(stack: TlsStack, count: int) -> tuple[threading.Thread, Probe]:
+    """Start the gas detector, with its own identity, publishing ``count`` transitions."""
+    readings = [payload for _, payload in transition_readings(count)]
     topic = device_topic(GAS, DeviceChannel.STATE)
     device = stack.device(GAS)
     sender = threading.Thread(
         target=lambda: [device.publish(topic, r) for r in readings], daemon=True
     )
     sender.start()
+    return sender, device
+
+
+def _exactly_once(stack: TlsStack, count: int) -> None:
+    """Assert every transition became one alert, all of them in one gas case."""
+    wait_until(lambda: len(stack.alerts(GAS)) >= count, timeout=120, what=f"{count} alerts")
+    alerts = stack.alerts(GAS)
+    assert len({a["id"] for a in alerts}) == len(alerts) == count
+    [case] = [c for c in stack.api.get("/cases").json()["items"] if c["kind"] == "gas"]
+    assert case["alert_count"] == count
+
+
+def _hub_back(stack: TlsStack) -> None:
+    wait_until(lambda: stack.health() is not None, timeout=HUB_BOOT_TIMEOUT, what="the hub")
+    wait_until(lambda: (stack.health() or {}).get("mqtt_connected"), what="hub over TLS")
+
+
+def test_edge_sigkilled_mid_burst_over_tls_delivers_every_alert_once(tls_stack: TlsStack) -> None:
+    """tests/e2e's kill tests, on the production set-up: TLS and an identity on every hop."""
+    stack = tls_stack
+    sender, device = _burst(stack, BURST)
     wait_until(lambda: len(stack.alerts(GAS)) >= BURST // 10, what="the burst under way")
     stack.edge.kill()
     assert len(stack.alerts(GAS)) < BURST, "the burst finished before the kill: make it longer"
@@ -205,8 +228,46 @@ def test_edge_sigkilled_mid_burst_over_tls_delivers_every_alert_once(tls_stack: 
     stack.edge.start()
     sender.join(timeout=120)
     device.close()
-    wait_until(lambda: len(stack.alerts(GAS)) >= BURST, timeout=120, what=f"{BURST} alerts")
-    alerts = stack.alerts(GAS)
-    assert len({a["id"] for a in alerts}) == len(alerts) == BURST
-    [case] = [c for c in stack.api.get("/cases").json()["items"] if c["kind"] == "gas"]
-    assert case["alert_count"] == BURST
+    _exactly_once(stack, BURST)
+
+
+def test_hub_sigkilled_mid_burst_over_tls_loses_nothing(tls_stack: TlsStack) -> None:
+    stack = tls_stack
+    sender, device = _burst(stack, BURST)
+    wait_until(lambda: len(stack.alerts(GAS)) >= BURST // 10, what="the burst under way")
+    stack.hub.kill()
+    time.sleep(2)  # the edge keeps detecting and storing while the hub is gone
+    stack.hub.start()
+    _hub_back(stack)
+    sender.join(timeout=120)
+    device.close()
+    _exactly_once(stack, BURST)
+
+
+def test_hub_broker_restarted_over_tls_loses_nothing(tls_stack: TlsStack) -> None:
+    stack = tls_stack
+    stack.hub_broker.stop()
+    sender, device = _burst(stack, 100)  # the site broker still takes the readings
+    sender.join(timeout=120)
+    device.close()
+    time.sleep(2)  # a while with no uplink: alerts pile up in the edge's outbox
+    stack.hub_broker.start()
+    _hub_back(stack)
+    _exactly_once(stack, 100)
+
+
+def test_a_zigbee_sos_at_qos0_while_the_edge_is_down_over_tls_is_not_lost(
+    tls_stack: TlsStack,
+) -> None:
+    stack = tls_stack
+    bridge = stack.site_broker.connect(**stack.site_broker.init["zigbee2mqtt"])
+    stack.edge.kill()
+    # Zigbee2MQTT's default QoS 0: the site broker queues it for the edge's kept session.
+    press = '{"action":"emergency","battery":80,"linkquality":144}'
+    bridge.publish_qos0(zigbee_topic(Z2M_SOS.zigbee_name or ""), press)
+    bridge.close()
+    stack.edge.start()
+    cases = wait_until(lambda: stack.api.get("/cases").json()["items"], what="the SOS case")
+    assert [(c["kind"], c["device_ids"], c["priority"]) for c in cases] == [
+        ("sos", [Z2M_SOS.id], "critical")
+    ]
