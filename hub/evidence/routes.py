@@ -30,12 +30,11 @@ import aiomqtt
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
 from fastapi.responses import FileResponse
 
-from devices.camera import CameraCommand, CameraCommandKind
-from devices.kinds import DeviceKind
+from devices.camera import CameraCommand
 from devices.topics import EdgeChannel, edge_topic
-from hub.audit.chain import AuditAction, AuditRecord
 from hub.auth.routes import PrincipalDep
-from hub.errors import InvalidInputError, NotFoundError
+from hub.errors import NotFoundError
+from hub.evidence.commands import command_edge, command_record, rebaseline
 from hub.evidence.link import EvidenceIngest, EvidenceRetention
 from hub.evidence.repository import EvidenceStore, EvidenceView
 from hub.http.deps import API_PREFIX, ActorDep, ClockDep, IngestDep, visible_devices
@@ -166,38 +165,20 @@ async def rebaseline_camera(
     if device_ids is not None and device_id not in device_ids:
         raise NotFoundError(f"device {device_id} is not registered")
     device = await asyncio.to_thread(hub.fleet.get_device, device_id)
-    if device.kind is not DeviceKind.CAMERA:
-        raise InvalidInputError(f"device {device_id} is a {device.kind}, not a camera")
-    if device.edge_id is None:
-        raise InvalidInputError(f"no edge serves camera {device_id}")
-    command = CameraCommand(
-        id=uuid.uuid4().hex,
-        device_id=device_id,
-        command=CameraCommandKind.REBASELINE,
-        requested_by=actor,
-    )
+    edge_id = command_edge(device_id, device.kind, device.edge_id)
+    command = rebaseline(uuid.uuid4().hex, device_id, actor)
     client = None if ingest is None else ingest.client()
     if client is None:
         raise HTTPException(503, "the hub is not connected to its MQTT broker: try again")
     try:
         await client.publish(
-            edge_topic(device.edge_id, EdgeChannel.CAMERA_COMMAND),
+            edge_topic(edge_id, EdgeChannel.CAMERA_COMMAND),
             command.model_dump_json(),
             qos=1,
             timeout=COMMAND_PUBLISH_TIMEOUT_S,
         )
     except (aiomqtt.MqttError, TimeoutError) as exc:
         raise HTTPException(503, f"the command could not be sent: {exc}") from exc
-    record = AuditRecord(
-        ts=clock(),
-        action=AuditAction.CAMERA_COMMANDED,
-        actor=actor,
-        detail={
-            "device_id": device_id,
-            "edge_id": device.edge_id,
-            "command": command.command.value,
-            "command_id": command.id,
-        },
-    )
+    record = command_record(command, edge_id, clock())
     await asyncio.to_thread(hub.audit.append, record)
     return command
