@@ -24,6 +24,7 @@ from edge.settings import EdgeSettings
 from hub.app import create_app
 from hub.settings import HubSettings
 from linli.brokers import MosquittoProcess
+from tests.conftest import serving
 from tests.edge.conftest import eventually, running_agent, two_broker_settings
 from tests.hub.http import api_client
 
@@ -110,10 +111,7 @@ async def running(coro_factory: Callable[[], Any], name: str) -> AsyncIterator[N
 
 @pytest.fixture
 def hub_broker(tmp_path: Path, mosquitto: MosquittoProcess) -> Iterator[MosquittoProcess]:
-    broker = MosquittoProcess(tmp_path / "hub-broker")
-    broker.start()
-    yield broker
-    broker.stop()
+    yield from serving(MosquittoProcess(tmp_path / "hub-broker"), "mosquitto")
 
 
 @pytest.fixture

@@ -12,10 +12,8 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import aiomqtt
-import httpx
 import pytest
 
 from devices.access import (
@@ -39,8 +37,9 @@ from edge.settings import EdgeSettings
 from hub.app import create_app
 from hub.settings import HubSettings
 from linli.brokers import MosquittoProcess, site_tuning
+from tests.conftest import serving
 from tests.edge.conftest import eventually, running_agent, two_broker_settings
-from tests.hub.http import api_client
+from tests.hub.http import api_client, ok
 
 pytestmark = pytest.mark.mosquitto
 
@@ -64,9 +63,7 @@ API = "/api/v1/access"
 def hub_broker(tmp_path: Path, mosquitto: MosquittoProcess) -> Iterator[MosquittoProcess]:
     broker = MosquittoProcess(tmp_path / "hub-broker", config_extra=site_tuning())
     assert f"max_packet_size {BROKER_LIMIT}" in broker.config_extra
-    broker.start()
-    yield broker
-    broker.stop()
+    yield from serving(broker, "mosquitto")
 
 
 @pytest.fixture
@@ -74,11 +71,6 @@ def edge_settings(
     tmp_path: Path, mosquitto: MosquittoProcess, hub_broker: MosquittoProcess
 ) -> EdgeSettings:
     return two_broker_settings(tmp_path / "site.toml", SITE_TOML, mosquitto, hub_broker)
-
-
-async def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 async def test_ten_thousand_credentials_reach_the_edge_through_a_one_mib_broker(

@@ -1,28 +1,20 @@
 """Care households over HTTP: flag one with consent and a family contact, mark it away."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from hub.app import create_app
-from hub.settings import HubSettings
-from tests.hub.conftest import FakeClock
-from tests.hub.http import api_client
+from tests.hub.conftest import FakeClock, hub_app
 
 HOME = "Building 2/Floor 3/Unit 301"
 
 
 @pytest.fixture
-async def client(
-    database_url: str, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False)
-    app: FastAPI = create_app(settings, clock=clock)
-    async with api_client(app) as client:
-        yield client
+def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
+    """Return a hub app on a fresh database, without MQTT, on the fake clock."""
+    return hub_app(database_url, tmp_path, clock)
 
 
 async def test_a_household_is_flagged_for_care_and_goes_away(

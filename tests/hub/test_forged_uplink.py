@@ -34,8 +34,7 @@ async def hub(mosquitto: MosquittoProcess, tmp_path: Path) -> AsyncIterator[Runn
     """A hub on a private broker, SQLite in a temp folder."""
     running = await start_hub(hub_settings(mosquitto, tmp_path / "hub"))
     yield running
-    await running.http.aclose()
-    await running.stop()
+    await running.close()
 
 
 async def _rejected(hub: RunningHub, reason: str, at_least: int) -> None:

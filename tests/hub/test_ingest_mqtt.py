@@ -74,6 +74,11 @@ class RunningHub:
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
 
+    async def close(self) -> None:
+        """Close the test's HTTP client, then stop the hub."""
+        await self.http.aclose()
+        await self.stop()
+
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
     """Poll ``check`` until it holds, failing after the deadline."""
@@ -124,8 +129,7 @@ async def hub(mosquitto: MosquittoProcess, tmp_path: Path) -> AsyncIterator[Runn
     """Run a hub on the private broker, with SQLite in a temp folder."""
     running = await start_hub(hub_settings(mosquitto, tmp_path / "hub"))
     yield running
-    await running.http.aclose()
-    await running.stop()
+    await running.close()
 
 
 @contextlib.asynccontextmanager
@@ -359,8 +363,7 @@ async def test_alerts_sent_while_the_hub_is_down_arrive_when_it_returns(
     settings = hub_settings(mosquitto, tmp_path / "hub")
     hub = await start_hub(settings)
     assert (await hub.http.post("/api/v1/devices", json=SMOKE)).status_code == 201
-    await hub.http.aclose()
-    await hub.stop()
+    await hub.close()
 
     async with edge_client(mosquitto) as watcher:
         await watcher.subscribe(HUB_STATUS_TOPIC, qos=1)
@@ -377,8 +380,7 @@ async def test_alerts_sent_while_the_hub_is_down_arrive_when_it_returns(
             [case] = (await get_json(hub, "/api/v1/cases"))["items"]
             assert case["alert_count"] == 1
         finally:
-            await hub.http.aclose()
-            await hub.stop()
+            await hub.close()
 
 
 async def test_a_burst_of_alerts_is_batched_into_one_case(

@@ -1,6 +1,5 @@
 """Notices (通知): whom they go to (pure), and a notice read by some households (in-process)."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -8,12 +7,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from hub.app import create_app
 from hub.errors import InvalidInputError
 from hub.notices.rules import Home, NoticeScope, audience
-from hub.settings import HubSettings
-from tests.hub.conftest import FakeClock
-from tests.hub.http import api_client
+from tests.hub.conftest import FakeClock, hub_app
 
 HOMES = [
     Home(1, "Building 2/Floor 3/Unit 301", "lanyuan"),
@@ -38,13 +34,9 @@ def test_a_notice_goes_to_a_site_a_building_or_households() -> None:
 
 
 @pytest.fixture
-async def client(
-    database_url: str, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False)
-    app: FastAPI = create_app(settings, clock=clock)
-    async with api_client(app) as client:
-        yield client
+def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
+    """Return a hub app on a fresh database, without MQTT, on the fake clock."""
+    return hub_app(database_url, tmp_path, clock)
 
 
 async def household(client: httpx.AsyncClient, name: str, location: str) -> Any:

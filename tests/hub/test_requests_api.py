@@ -12,11 +12,9 @@ import pytest
 from fastapi import FastAPI
 from PIL import Image
 
-from hub.app import create_app
 from hub.auth.repository import AuthStore
 from hub.auth.rules import Role, new_secret
-from hub.settings import HubSettings
-from tests.hub.conftest import FakeClock
+from tests.hub.conftest import FakeClock, hub_app
 from tests.hub.http import api_client
 from tests.hub.test_requests_rules import jpeg_with_gps
 
@@ -26,8 +24,7 @@ LOCATION = "Building 3/Floor 12/Unit 1201"
 @pytest.fixture
 def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
     """Return a hub app on a fresh database, without MQTT, on a fake clock."""
-    settings = HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False)
-    return create_app(settings, clock=clock)
+    return hub_app(database_url, tmp_path, clock)
 
 
 @pytest.fixture
