@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from hub.persistence.migrations.conventions import household_device_table
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -28,19 +30,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_households"),
         sa.UniqueConstraint("token_hash", name="uq_households_token_hash"),
     )
-    op.create_table(
-        "household_devices",
-        sa.Column("device_id", sa.String(64), nullable=False),
-        sa.Column("household_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["device_id"], ["devices.id"], name="fk_household_devices_device_id_devices"
-        ),
-        sa.ForeignKeyConstraint(
-            ["household_id"], ["households.id"], name="fk_household_devices_household_id_households"
-        ),
-        sa.PrimaryKeyConstraint("device_id", name="pk_household_devices"),
-    )
-    op.create_index("ix_household_devices_household_id", "household_devices", ["household_id"])
+    household_device_table("household_devices")
 
 
 def downgrade() -> None:

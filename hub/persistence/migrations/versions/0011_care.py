@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from hub.persistence.migrations.conventions import household_device_table
+
 revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
@@ -58,19 +60,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_care_contacts"),
     )
     op.create_index("ix_care_contacts_household_id", "care_contacts", ["household_id"])
-    op.create_table(
-        "care_devices",
-        sa.Column("device_id", sa.String(64), nullable=False),
-        sa.Column("household_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["device_id"], ["devices.id"], name="fk_care_devices_device_id_devices"
-        ),
-        sa.ForeignKeyConstraint(
-            ["household_id"], ["households.id"], name="fk_care_devices_household_id_households"
-        ),
-        sa.PrimaryKeyConstraint("device_id", name="pk_care_devices"),
-    )
-    op.create_index("ix_care_devices_household_id", "care_devices", ["household_id"])
+    household_device_table("care_devices")
 
 
 def downgrade() -> None:
