@@ -266,7 +266,7 @@ class FrameAnalyzer:
             keep = np.zeros_like(self._valid)
             if self._track is not None:
                 box = self._track.box
-                keep[box.y : box.y + box.h, box.x : box.x + box.w] = True
+                keep[box.slices] = True
             self._reference = np.where(keep, reference, current).astype(np.float32)
             kept: BoolMask = keep & present & self._valid
             return kept

@@ -46,6 +46,11 @@ class Box:
         h = min(self.y + self.h, other.y + other.h) - max(self.y, other.y)
         return max(0, w) * max(0, h)
 
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        """Return the (rows, columns) that cut this box out of an image."""
+        return slice(self.y, self.y + self.h), slice(self.x, self.x + self.w)
+
     def scaled(self, factor: float) -> "Box":
         """Return the box in a frame ``factor`` times as wide."""
         return Box(*(round(v * factor) for v in (self.x, self.y, self.w, self.h)))
@@ -82,16 +87,38 @@ def polygon_mask(polygon: list[tuple[float, float]], width: int, height: int) ->
     return canvas > 0
 
 
-def largest_box(mask: BoolMask) -> Box | None:
-    """Return the box of the largest 8-connected blob of ``mask``."""
-    count, _labels, stats, _ = cv2.connectedComponentsWithStats(
+@dataclass(frozen=True, slots=True)
+class Blob:
+    """One 8-connected blob of a mask: its box, its area and (on demand) its pixels."""
+
+    box: Box
+    area: int
+    labels: npt.NDArray[Any]
+    label: int
+
+    @property
+    def pixels(self) -> BoolMask:
+        """Return the blob's pixels, in the whole mask's frame."""
+        pixels: BoolMask = self.labels == self.label
+        return pixels
+
+
+def largest_blob(mask: BoolMask) -> Blob | None:
+    """Return the largest 8-connected blob of ``mask``, or None when it is empty."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
         mask.astype(np.uint8), connectivity=8
     )
     if count <= 1:
         return None
     best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    x, y, w, h, _area = (int(v) for v in stats[best])
-    return Box(x, y, w, h)
+    x, y, w, h, area = (int(v) for v in stats[best])
+    return Blob(Box(x, y, w, h), area, labels, best)
+
+
+def largest_box(mask: BoolMask) -> Box | None:
+    """Return the box of the largest 8-connected blob of ``mask``."""
+    blob = largest_blob(mask)
+    return None if blob is None else blob.box
 
 
 def union_box(mask: BoolMask) -> Box | None:
@@ -105,7 +132,7 @@ def union_box(mask: BoolMask) -> Box | None:
 
 def crop(mask: BoolMask, box: Box) -> BoolMask:
     """Return the part of ``mask`` inside ``box``."""
-    return mask[box.y : box.y + box.h, box.x : box.x + box.w]
+    return mask[box.slices]
 
 
 def coverage(mask: BoolMask, box: Box) -> float:
@@ -119,7 +146,7 @@ def blob_touching(mask: BoolMask, box: Box) -> Box | None:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
         mask.astype(np.uint8), connectivity=8
     )
-    region = labels[box.y : box.y + box.h, box.x : box.x + box.w]
+    region = labels[box.slices]
     ids, counts = np.unique(region[region > 0], return_counts=True)
     if ids.size == 0 or count <= 1:
         return None

@@ -27,7 +27,17 @@ import cv2
 import numpy as np
 
 from devices.kinds import AlertKind
-from edge.camera.cues import BoolMask, Box, Cue, FloatImage, Frame, Gray, largest_box, resize_mask
+from edge.camera.cues import (
+    BoolMask,
+    Box,
+    Cue,
+    FloatImage,
+    Frame,
+    Gray,
+    largest_blob,
+    largest_box,
+    resize_mask,
+)
 
 SMOKE_WINDOW_S = 4.0
 SMOKE_MIN_SHARE = 0.75
@@ -170,26 +180,21 @@ class SmokeWatch:
         persistent = cv2.morphologyEx(
             persistent.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)
         ).astype(bool)
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(
-            persistent.astype(np.uint8), connectivity=8
-        )
-        if count <= 1:
+        largest = largest_blob(persistent)
+        if largest is None:
             return None
-        best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-        x, y, w, h, area = (int(v) for v in stats[best])
-        share = area / max(1, int(valid.sum()))
+        share = largest.area / max(1, int(valid.sum()))
         measures["churn_share"] = share
         if share < SMOKE_CHURN_MIN_SHARE:
             return None
-        blob = labels == best
+        blob = largest.pixels
+        box = largest.box
         # Roughness: how much of the spread is sample-to-sample change. Smoke flickers (≈1.2
         # on FURG); someone passing makes a step or two (the people clip's blobs: 0.5-1.0).
         step = np.sqrt(np.mean(np.diff(values[:, blob], axis=0) ** 2, axis=0))
         roughness = float(np.median(step / np.maximum(spread[blob], 1e-3)))
-        texture = _texture(
-            frame, Box(x, y, w, h).scaled(1 / SMOKE_CHURN_SCALE), blob[y : y + h, x : x + w]
-        )
-        rise = _rise(values[:, y : y + h, x : x + w])
+        texture = _texture(frame, box.scaled(1 / SMOKE_CHURN_SCALE), blob[box.slices])
+        rise = _rise(values[:, *box.slices])
         measures.update(churn_roughness=roughness, churn_texture=texture, churn_rise=rise)
         if not SMOKE_CHURN_MIN_ROUGHNESS <= roughness <= SMOKE_CHURN_MAX_ROUGHNESS:
             return None
@@ -203,7 +208,7 @@ class SmokeWatch:
             None,
             round(min(1.0, 0.3 + 10 * share + 0.1 * (diffuse + rising)), 3),
             "grey_churn_in_place",
-            Box(x, y, w, h).scaled(scale),
+            box.scaled(scale),
             {
                 "churn_share": round(share, 4),
                 "churn_roughness": round(roughness, 3),
@@ -219,7 +224,7 @@ def _texture(frame: Frame, box: Box, blob: BoolMask) -> float:
     Taken at half size because ripples and glints on water are a few pixels across: the
     quarter-size churn image has averaged them away, smoke has none at any size.
     """
-    region = frame[box.y : box.y + box.h, box.x : box.x + box.w]
+    region = frame[box.slices]
     if region.size == 0:
         return 0.0
     half = cv2.resize(region, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
