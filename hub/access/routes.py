@@ -19,7 +19,7 @@ may change one only if no other site's group uses it.
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -65,6 +65,7 @@ from hub.settings import HubSettings
 from hub.store import HubStore
 
 K = TypeVar("K", int, str)
+V = TypeVar("V")
 
 
 @contextlib.asynccontextmanager
@@ -137,6 +138,22 @@ async def _hidden_households(
     store: HubStore = request.app.state.store
     placed = await asyncio.to_thread(store.households.household_sites)
     return {h for h in household_ids if h in placed and not covered(placed[h], principal.sites)}
+
+
+class _SiteList(Protocol[V]):
+    """A repository's listing of one access site or all, only of the given edges."""
+
+    def __call__(
+        self, edge_id: str | None = None, *, edge_ids: frozenset[str] | None = None
+    ) -> list[V]: ...
+
+
+async def _of_sites(
+    request: Request, principal: Principal, listing: _SiteList[V], edge_id: str | None
+) -> Items[V]:
+    """List the records of one access site or all, of those sites the caller may see."""
+    edges = await _edges(request, principal)
+    return Items(items=await asyncio.to_thread(listing, edge_id, edge_ids=edges))
 
 
 async def _push(request: Request, edge_id: str) -> None:
@@ -224,10 +241,7 @@ async def list_doors(
     request: Request, principal: PrincipalDep, edge_id: str | None = None
 ) -> Items[DoorView]:
     """List doors, of one site or all."""
-    edges = await _edges(request, principal)
-    return Items(
-        items=await asyncio.to_thread(_store(request).sites.list_doors, edge_id, edge_ids=edges)
-    )
+    return await _of_sites(request, principal, _store(request).sites.list_doors, edge_id)
 
 
 @access_router.delete("/doors/{door_id}", status_code=204)
@@ -317,10 +331,7 @@ async def list_groups(
     request: Request, principal: PrincipalDep, edge_id: str | None = None
 ) -> Items[GroupView]:
     """List groups, of one site or all."""
-    edges = await _edges(request, principal)
-    return Items(
-        items=await asyncio.to_thread(_store(request).groups.list_groups, edge_id, edge_ids=edges)
-    )
+    return await _of_sites(request, principal, _store(request).groups.list_groups, edge_id)
 
 
 @access_router.post("/people", status_code=201)
@@ -351,10 +362,7 @@ async def list_people(
     request: Request, principal: PrincipalDep, edge_id: str | None = None
 ) -> Items[PersonView]:
     """List people, of one site or all."""
-    edges = await _edges(request, principal)
-    return Items(
-        items=await asyncio.to_thread(_store(request).people.list_people, edge_id, edge_ids=edges)
-    )
+    return await _of_sites(request, principal, _store(request).people.list_people, edge_id)
 
 
 async def _person_edge(request: Request, principal: Principal, person_id: int) -> str:
