@@ -1,5 +1,6 @@
 """Reading and verifying the stored audit trail."""
 
+from dataclasses import fields
 from pathlib import Path
 
 from sqlalchemy import and_, inspect, or_, select
@@ -42,17 +43,8 @@ def _audit_view(row: AuditEntryRow) -> AuditEntryView:
 
 
 def _audit_entry(row: AuditEntryRow) -> AuditEntry:
-    return AuditEntry(
-        seq=row.seq,
-        ts=row.ts,
-        action=row.action,
-        case_id=row.case_id,
-        alert_id=row.alert_id,
-        actor=row.actor,
-        detail=row.detail,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )
+    # The row has a column of each of the entry's fields, of the same name.
+    return AuditEntry(**{f.name: getattr(row, f.name) for f in fields(AuditEntry)})
 
 
 class AuditRepository:
