@@ -41,6 +41,21 @@ def _edge(broker: SecuredBroker, edge_id: str, *, client_id: str = "") -> Probe:
     return broker.connect(issued["username"], issued["password"], client_id=client_id)
 
 
+def _ten_alerts_past(
+    broker: SecuredBroker, *, hub_filter: str, attacker_filter: str
+) -> tuple[Probe, Probe]:
+    """Subscribe the hub and an attacking edge as given, let a victim edge publish ten alerts,
+    and return the hub and the attacker."""
+    hub = _hub(broker)
+    assert hub.subscribe(hub_filter)
+    attacker = _edge(broker, "attacker")
+    attacker.subscribe(attacker_filter)
+    victim = _edge(broker, "victim")
+    for i in range(10):
+        assert victim.publish(edge_topic("victim", EdgeChannel.ALERT), str(i).encode())
+    return hub, attacker
+
+
 def test_files_are_private_and_the_config_has_no_anonymous_door(hub_broker: SecuredBroker) -> None:
     for path in hub_broker.folder.iterdir():
         if path.is_file() and path.name not in ("mosquitto.log", "mosquitto.pid"):
@@ -148,13 +163,11 @@ def test_a_shared_subscription_of_an_edge_steals_nothing_from_the_hub(
 ) -> None:
     """The hub subscribes plainly by default (mqtt_shared_group unset): an edge that opens a
     ``$share`` group of its own on the alert topics takes no alert away from the hub."""
-    hub = _hub(hub_broker)
-    assert hub.subscribe("linli/edge/+/alert")
-    attacker = _edge(hub_broker, "attacker")
-    attacker.subscribe("$share/linli/linli/edge/+/alert")
-    victim = _edge(hub_broker, "victim")
-    for i in range(10):
-        assert victim.publish(edge_topic("victim", EdgeChannel.ALERT), str(i).encode())
+    hub, attacker = _ten_alerts_past(
+        hub_broker,
+        hub_filter="linli/edge/+/alert",
+        attacker_filter="$share/linli/linli/edge/+/alert",
+    )
     hub.wait_for(edge_topic("victim", EdgeChannel.ALERT), b"9")
     assert len(hub.received(edge_topic("victim", EdgeChannel.ALERT))) == 10
     assert attacker.snapshot() == []
@@ -167,13 +180,8 @@ def test_a_shared_subscription_of_an_edge_steals_nothing_from_the_hub(
     "drops them at the read check; edges re-send unacknowledged alerts, but late",
 )
 def test_an_edge_cannot_join_the_hubs_shared_group(hub_broker: SecuredBroker) -> None:
-    hub = _hub(hub_broker)
-    assert hub.subscribe("$share/workers/linli/edge/+/alert")
-    attacker = _edge(hub_broker, "attacker")
-    attacker.subscribe("$share/workers/linli/edge/+/alert")
-    victim = _edge(hub_broker, "victim")
-    for i in range(10):
-        assert victim.publish(edge_topic("victim", EdgeChannel.ALERT), str(i).encode())
+    shared = "$share/workers/linli/edge/+/alert"
+    hub, _attacker = _ten_alerts_past(hub_broker, hub_filter=shared, attacker_filter=shared)
     time.sleep(QUIET * 3)
     assert len(hub.received(edge_topic("victim", EdgeChannel.ALERT))) == 10
 
