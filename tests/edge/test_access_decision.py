@@ -67,26 +67,18 @@ def test_a_revoked_card_is_denied_as_revoked() -> None:
 
 
 @pytest.mark.parametrize(
-    ("offset", "verdict"),
+    ("bound", "offset", "verdict"),
     [
-        (timedelta(microseconds=-1), Verdict.NOT_YET_VALID),
-        (timedelta(0), Verdict.GRANTED),  # valid_from is inclusive
+        ("valid_from", timedelta(microseconds=-1), Verdict.NOT_YET_VALID),
+        ("valid_from", timedelta(0), Verdict.GRANTED),  # valid_from is inclusive
+        ("valid_until", timedelta(microseconds=-1), Verdict.GRANTED),
+        ("valid_until", timedelta(0), Verdict.EXPIRED),  # valid_until is exclusive
     ],
 )
-def test_validity_starts_exactly_at_valid_from(offset: timedelta, verdict: Verdict) -> None:
-    card = entry(valid_from=NOW)
-    assert decide(card, GATE, Direction.ENTRY, NOW + offset, SHANGHAI).verdict is verdict
-
-
-@pytest.mark.parametrize(
-    ("offset", "verdict"),
-    [
-        (timedelta(microseconds=-1), Verdict.GRANTED),
-        (timedelta(0), Verdict.EXPIRED),  # valid_until is exclusive
-    ],
-)
-def test_validity_ends_exactly_at_valid_until(offset: timedelta, verdict: Verdict) -> None:
-    card = entry(valid_until=NOW)
+def test_validity_bounds_hold_to_the_microsecond(
+    bound: str, offset: timedelta, verdict: Verdict
+) -> None:
+    card = entry(**{bound: NOW})
     assert decide(card, GATE, Direction.ENTRY, NOW + offset, SHANGHAI).verdict is verdict
 
 
