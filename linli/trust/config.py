@@ -6,61 +6,42 @@ from pathlib import Path
 from linli.brokers import site_tuning
 
 
+class _InFolder:
+    """A file of a broker folder, by name: ``files.config`` is the folder's mosquitto.conf."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, files: "BrokerFiles", owner: type["BrokerFiles"] | None = None) -> Path:
+        return files.folder / self.name
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerFiles:
     """Where the files of one broker folder live."""
 
     folder: Path
 
-    @property
-    def state(self) -> Path:
-        """The folder's own record: kind, ports, hosts, identities and password hashes."""
-        return self.folder / "linli-broker.json"
-
-    @property
-    def config(self) -> Path:
-        """What ``mosquitto -c`` reads."""
-        return self.folder / "mosquitto.conf"
-
-    @property
-    def ca_cert(self) -> Path:
-        """The CA certificate clients verify the broker with."""
-        return self.folder / "ca.crt"
-
-    @property
-    def ca_key(self) -> Path:
-        """The CA's private key: whoever holds it can impersonate the broker."""
-        return self.folder / "ca.key"
-
-    @property
-    def server_cert(self) -> Path:
-        """The broker's certificate."""
-        return self.folder / "server.crt"
-
-    @property
-    def server_key(self) -> Path:
-        """The broker's private key."""
-        return self.folder / "server.key"
-
-    @property
-    def passwords(self) -> Path:
-        """Mosquitto's ``password_file``."""
-        return self.folder / "passwd"
-
-    @property
-    def acl(self) -> Path:
-        """Mosquitto's ``acl_file``."""
-        return self.folder / "acl"
-
-    @property
-    def pid(self) -> Path:
-        """Where Mosquitto writes its pid: ``linli broker`` signals it to reload."""
-        return self.folder / "mosquitto.pid"
-
-    @property
-    def data(self) -> Path:
-        """Mosquitto's persistence folder."""
-        return self.folder / "data"
+    state = _InFolder("linli-broker.json")
+    """The folder's own record: kind, ports, hosts, identities and password hashes."""
+    config = _InFolder("mosquitto.conf")
+    """What ``mosquitto -c`` reads."""
+    ca_cert = _InFolder("ca.crt")
+    """The CA certificate clients verify the broker with."""
+    ca_key = _InFolder("ca.key")
+    """The CA's private key: whoever holds it can impersonate the broker."""
+    server_cert = _InFolder("server.crt")
+    """The broker's certificate."""
+    server_key = _InFolder("server.key")
+    """The broker's private key."""
+    passwords = _InFolder("passwd")
+    """Mosquitto's ``password_file``."""
+    acl = _InFolder("acl")
+    """Mosquitto's ``acl_file``."""
+    pid = _InFolder("mosquitto.pid")
+    """Where Mosquitto writes its pid: ``linli broker`` signals it to reload."""
+    data = _InFolder("data")
+    """Mosquitto's persistence folder."""
 
 
 @dataclass(frozen=True, slots=True)
