@@ -45,6 +45,13 @@ class NoDelay:
         """Nothing to forget."""
 
 
+class Counts(dict[str, int]):
+    """The counters a service under test bumps, by name: pass it as the service's ``count``."""
+
+    def __call__(self, name: str, n: int = 1) -> None:
+        self[name] = self.get(name, 0) + n
+
+
 async def never_commit(_device: Device, _decisions: list[AlertDecision]) -> list[Alert]:
     """Fail: no camera runs in these tests, so nothing is committed."""
     raise AssertionError("no alerts expected")
@@ -88,12 +95,9 @@ def camera_service(
 async def test_spooled_pictures_are_resent_until_acked_and_a_bad_ack_changes_nothing(
     mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
-    counters: dict[str, int] = {}
+    counters = Counts()
 
-    def count(name: str, n: int = 1) -> None:
-        counters[name] = counters.get(name, 0) + n
-
-    service = camera_service(mosquitto.port, tmp_path, count, resend_after_s=0.5)
+    service = camera_service(mosquitto.port, tmp_path, counters, resend_after_s=0.5)
     frame = np.full((48, 64, 3), 120, np.uint8)
     snapshot = Snapshot(
         EDGE, "cam-1", "a" * 32, AlertKind.CAMERA_FIRE, TS, None, Box(1, 1, 9, 9), frame
@@ -157,11 +161,11 @@ def write_motion_video(path: Path) -> Path:
 async def test_a_full_spool_drops_and_counts_the_least_urgent_pictures(
     mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
-    counters: dict[str, int] = {}
+    counters = Counts()
     two_dropped = asyncio.Event()
 
     def count(name: str, n: int = 1) -> None:
-        counters[name] = counters.get(name, 0) + n
+        counters(name, n)
         if counters.get("camera.evidence_dropped", 0) >= 2:
             two_dropped.set()
 
@@ -236,11 +240,11 @@ async def test_a_cap_lowered_since_the_last_run_applies_at_start_and_opencv_gets
     fire_images = evidence_images(fire, camera)
     for image in evidence_images(person, camera) + fire_images:
         earlier.spool.put(image)
-    counters: dict[str, int] = {}
+    counters = Counts()
     dropped = asyncio.Event()
 
     def count(name: str, n: int = 1) -> None:
-        counters[name] = counters.get(name, 0) + n
+        counters(name, n)
         if name == "camera.evidence_dropped":
             dropped.set()
 
@@ -279,13 +283,10 @@ def command(device_id: str, command_id: str = "c" * 32) -> bytes:
 
 
 def test_a_rebaseline_command_reaches_its_camera_once(tmp_path: Path) -> None:
-    counters: dict[str, int] = {}
-
-    def count(name: str, n: int = 1) -> None:
-        counters[name] = counters.get(name, 0) + n
+    counters = Counts()
 
     camera = CameraConfig(device="cam-1", source="x.avi")
-    service = camera_service(1, tmp_path, count, cameras=[camera], resend_after_s=1)
+    service = camera_service(1, tmp_path, counters, cameras=[camera], resend_after_s=1)
     worker = CameraWorker(camera, lambda _c, _a: None, lambda: TS, NoDelay(), threading.Event())
     service.workers = [worker]
     assert not service.on_command(b'{"id": "x"}', "t")  # not a command: counted, nothing done
@@ -305,12 +306,9 @@ def test_a_rebaseline_command_reaches_its_camera_once(tmp_path: Path) -> None:
 async def test_the_edge_hears_camera_commands_on_its_evidence_session(
     mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
-    counters: dict[str, int] = {}
+    counters = Counts()
 
-    def count(name: str, n: int = 1) -> None:
-        counters[name] = counters.get(name, 0) + n
-
-    service = camera_service(mosquitto.port, tmp_path, count, resend_after_s=1)
+    service = camera_service(mosquitto.port, tmp_path, counters, resend_after_s=1)
     task = asyncio.create_task(service.run())
     try:
         async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="fake-hub") as hub:
