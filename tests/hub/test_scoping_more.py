@@ -103,24 +103,21 @@ async def admin(client: httpx.AsyncClient) -> httpx.AsyncClient:
 # --- households --------------------------------------------------------------------------
 
 
+async def new_household(
+    client: httpx.AsyncClient, name: str, location: str, button: str
+) -> dict[str, Any]:
+    """Create a household with its SOS button through the API; return what the API answers."""
+    body = {"name": name, "location": location, "device_ids": [button]}
+    created: dict[str, Any] = await ok(await client.post(f"{API}/households", json=body), 201)
+    return created
+
+
 async def test_households_are_scoped(
     app: FastAPI, admin: httpx.AsyncClient, operator: httpx.AsyncClient
 ) -> None:
-    lan = await ok(
-        await admin.post(
-            f"{API}/households",
-            json={"name": "Li", "location": "Building 3/Unit 201", "device_ids": ["lan-sos"]},
-        ),
-        201,
-    )
+    lan = await new_household(admin, "Li", "Building 3/Unit 201", "lan-sos")
     # No grid covers this place: the household is Meiyuan's through its button.
-    mei = await ok(
-        await admin.post(
-            f"{API}/households",
-            json={"name": "Chen", "location": "Tower 1/Unit 5", "device_ids": ["mei-sos"]},
-        ),
-        201,
-    )
+    mei = await new_household(admin, "Chen", "Tower 1/Unit 5", "mei-sos")
     listed = (await operator.get(f"{API}/households")).json()["items"]
     assert [h["id"] for h in listed] == [mei["id"]]
     assert (await operator.post(f"{API}/households/{lan['id']}/token")).status_code == 404
@@ -137,13 +134,7 @@ async def test_households_are_scoped(
     ):
         response = await operator.post(f"{API}/households", json=refused)
         assert response.status_code == 403, (refused, response.text)
-    created = await ok(
-        await operator.post(
-            f"{API}/households",
-            json={"name": "Zhou", "location": "Building 9/Unit 102", "device_ids": ["mei-sos-2"]},
-        ),
-        201,
-    )
+    created = await new_household(operator, "Zhou", "Building 9/Unit 102", "mei-sos-2")
     listed = (await operator.get(f"{API}/households")).json()["items"]
     assert [h["id"] for h in listed] == [mei["id"], created["id"]]
     everything = (await admin.get(f"{API}/households")).json()["items"]
