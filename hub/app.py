@@ -28,7 +28,7 @@ from hub.care.routes import router as care_router
 from hub.care.watch import CareWatch
 from hub.cases.changes import CaseChanges
 from hub.cases.correlation import correlation_rules
-from hub.cases.notify import notify_targets
+from hub.cases.notify import household_targets, notify_targets
 from hub.cases.routes import router as cases_router
 from hub.cases.supervision import supervision_policy
 from hub.cases.tasks import CaseTasks
@@ -101,6 +101,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
                 reopen_within=timedelta(seconds=settings.reopen_within_seconds),
                 supervision=supervision_policy(settings),
                 notify=notify_targets(settings),
+                household_notify=household_targets(settings),
                 photo_dir=settings.resolved_request_photo_dir(),
             )
             ingest = (
