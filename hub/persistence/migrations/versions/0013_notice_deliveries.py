@@ -1,7 +1,8 @@
 """Notices (通知) through the notification channels: ``notifications`` rows of a notice.
 
 A row of the notifications queue is now either a case notice (``case_id``) or a household's
-copy of a notice (``notice_id``, ``household_id``, ``contact``: whom it is for).
+copy of a notice (``notice_id``, ``household_id``, ``contact``: whom it is for). A request
+says whether a resident volunteer may help with it (``requests.volunteers``).
 
 Revision ID: 0013
 Revises: 0012
@@ -33,10 +34,16 @@ def upgrade() -> None:
             "fk_notifications_household_id_households", "households", ["household_id"], ["id"]
         )
         batch.create_index("ix_notifications_notice_id", ["notice_id"])
+    with op.batch_alter_table("requests") as batch:
+        batch.add_column(
+            sa.Column("volunteers", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
 
 def downgrade() -> None:
     """Drop the notices' notifications and the columns."""
+    with op.batch_alter_table("requests") as batch:
+        batch.drop_column("volunteers")
     op.execute("DELETE FROM notifications WHERE case_id IS NULL")
     with op.batch_alter_table("notifications") as batch:
         batch.drop_index("ix_notifications_notice_id")
