@@ -49,6 +49,7 @@ from hub.persistence.transactions import Clock, utc_now
 from hub.requests.inbound import router as gateway_router
 from hub.requests.resident import resident_requests_router
 from hub.requests.routes import router as requests_router
+from hub.requests.stages import StageWatch
 from hub.requests.uploads import MAX_UPLOAD_REQUEST, UPLOAD_PATHS
 from hub.residents.page import resident_router
 from hub.residents.routes import router as households_router
@@ -134,15 +135,22 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
                 if settings.start_ingest
                 else None
             )
+            stage_watch = StageWatch(store.request_stages, interval=settings.stage_check_interval_s)
+            stage_task = (
+                asyncio.create_task(stage_watch.run(), name="hub-request-stages")
+                if settings.start_ingest and settings.gateway_outbound_url is not None
+                else None
+            )
             try:
                 yield
             finally:
                 events.close()
                 await case_tasks.stop()
-                if care_task is not None:
-                    care_task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await care_task
+                for watcher in (care_task, stage_task):
+                    if watcher is not None:
+                        watcher.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await watcher
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

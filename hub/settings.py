@@ -111,8 +111,12 @@ class HubSettings(BaseSettings):
     """The HMAC key a messaging gateway signs residents' messages with
     (``POST /api/v1/gateway/messages``); None: that route is off."""
     gateway_outbound_url: AnyHttpUrl | None = None
-    """Where the hub tells a messaging gateway something for a household (a notice, signed
-    like every webhook, docs/residents.md); None: households hear only on their page."""
+    """Where the hub tells a messaging gateway something for a household (a notice, a
+    request's new stage; signed like every webhook, docs/residents.md); None: households hear
+    only on their page."""
+    stage_check_interval_s: PositiveFloat = 5.0
+    """How often the hub looks for requests whose stage changed, to tell the household through
+    ``gateway_outbound_url`` (``hub.requests.stages``)."""
     care_check_interval_s: PositiveFloat = 60.0
     """How often the care households' homes are checked for signs of life (``hub.care``)."""
     request_photo_dir: Path | None = None

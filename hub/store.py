@@ -31,6 +31,7 @@ from hub.notices.repository import NoticeRepository as ResidentNoticeRepository
 from hub.persistence.transactions import Clock, Database, utc_now
 from hub.requests.photos import PhotoFiles
 from hub.requests.repository import RequestRepository
+from hub.requests.stages import StageTeller
 from hub.residents.repository import HouseholdRepository
 from hub.roster.repository import RosterRepository
 from hub.silences.repository import SilenceRepository
@@ -79,5 +80,7 @@ class HubStore:
         self.resident_notices = ResidentNoticeRepository(self.db, tuple(household_notify))
         """Notices (通知) to households, with read receipts (not the case notices above); each
         recipient's copy goes to ``household_notify`` and to a care household's family."""
+        self.request_stages = StageTeller(self.db, tuple(household_notify))
+        """Households told of their requests' new stages through the messaging gateway."""
         self.care = CareRepository(self.db, self.policy)
         """Care households (独居老人) and their no-activity checks."""

@@ -45,6 +45,9 @@ class RequestRow(Base):
     created_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     volunteers: Mapped[bool] = mapped_column(Boolean, server_default=false())
     """A resident volunteer may help (``hub.requests.rules.volunteers_welcome``)."""
+    told_stage: Mapped[str | None] = mapped_column(String(ENUM_LENGTH))
+    """The stage the household was last told through the messaging gateway
+    (``hub.requests.stages``)."""
 
 
 class RequestPhotoRow(Base):

@@ -2,7 +2,8 @@
 
 A row of the notifications queue is now either a case notice (``case_id``) or a household's
 copy of a notice (``notice_id``, ``household_id``, ``contact``: whom it is for). A request
-says whether a resident volunteer may help with it (``requests.volunteers``).
+says whether a resident volunteer may help with it (``requests.volunteers``), and which stage
+the household was last told through the messaging gateway (``requests.told_stage``).
 
 Revision ID: 0013
 Revises: 0012
@@ -38,11 +39,13 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("volunteers", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        batch.add_column(sa.Column("told_stage", sa.String(32), nullable=True))
 
 
 def downgrade() -> None:
     """Drop the notices' notifications and the columns."""
     with op.batch_alter_table("requests") as batch:
+        batch.drop_column("told_stage")
         batch.drop_column("volunteers")
     op.execute("DELETE FROM notifications WHERE case_id IS NULL")
     with op.batch_alter_table("notifications") as batch:
