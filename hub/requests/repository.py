@@ -24,6 +24,7 @@ from hub.cases.records import CasePolicy, add_event, case_view, members
 from hub.cases.repository import CaseRepository
 from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus
 from hub.cases.staffing import auto_dispatch
+from hub.cases.timers import schedule_resolution
 from hub.cases.views import CaseView
 from hub.errors import InvalidInputError, NotFoundError
 from hub.persistence.community import (
@@ -165,6 +166,7 @@ class RequestRepository:
         )
         session.add(request)
         session.flush()
+        schedule_resolution(session, self._policy, row, now)
         if volunteers:
             # The case was staffed as it opened, before its request row said volunteers may
             # help: now the roster adds one beside the staff member (never instead).
@@ -334,6 +336,7 @@ class RequestRepository:
                     ),
                     now,
                 )
+                schedule_resolution(session, self._policy, case, now)
             else:
                 add_event(
                     session,
