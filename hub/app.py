@@ -28,7 +28,7 @@ from hub.care.routes import router as care_router
 from hub.care.watch import CareWatch
 from hub.cases.changes import CaseChanges
 from hub.cases.correlation import correlation_rules
-from hub.cases.notify import notify_targets
+from hub.cases.notify import household_targets, notify_targets
 from hub.cases.routes import router as cases_router
 from hub.cases.supervision import supervision_policy
 from hub.cases.tasks import CaseTasks
@@ -49,6 +49,7 @@ from hub.persistence.transactions import Clock, utc_now
 from hub.requests.inbound import router as gateway_router
 from hub.requests.resident import resident_requests_router
 from hub.requests.routes import router as requests_router
+from hub.requests.stages import StageWatch
 from hub.requests.uploads import MAX_UPLOAD_REQUEST, UPLOAD_PATHS
 from hub.residents.page import resident_router
 from hub.residents.routes import router as households_router
@@ -101,6 +102,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
                 reopen_within=timedelta(seconds=settings.reopen_within_seconds),
                 supervision=supervision_policy(settings),
                 notify=notify_targets(settings),
+                household_notify=household_targets(settings),
                 photo_dir=settings.resolved_request_photo_dir(),
             )
             ingest = (
@@ -133,15 +135,22 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
                 if settings.start_ingest
                 else None
             )
+            stage_watch = StageWatch(store.request_stages, interval=settings.stage_check_interval_s)
+            stage_task = (
+                asyncio.create_task(stage_watch.run(), name="hub-request-stages")
+                if settings.start_ingest and settings.gateway_outbound_url is not None
+                else None
+            )
             try:
                 yield
             finally:
                 events.close()
                 await case_tasks.stop()
-                if care_task is not None:
-                    care_task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await care_task
+                for watcher in (care_task, stage_task):
+                    if watcher is not None:
+                        watcher.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await watcher
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -110,6 +110,13 @@ class HubSettings(BaseSettings):
     gateway_secret: SecretStr | None = None
     """The HMAC key a messaging gateway signs residents' messages with
     (``POST /api/v1/gateway/messages``); None: that route is off."""
+    gateway_outbound_url: AnyHttpUrl | None = None
+    """Where the hub tells a messaging gateway something for a household (a notice, a
+    request's new stage; signed like every webhook, docs/residents.md); None: households hear
+    only on their page."""
+    stage_check_interval_s: PositiveFloat = 5.0
+    """How often the hub looks for requests whose stage changed, to tell the household through
+    ``gateway_outbound_url`` (``hub.requests.stages``)."""
     care_check_interval_s: PositiveFloat = 60.0
     """How often the care households' homes are checked for signs of life (``hub.care``)."""
     request_photo_dir: Path | None = None
@@ -162,6 +169,10 @@ class HubSettings(BaseSettings):
         if self.notify_webhook_urls and self.notify_webhook_secret is None:
             raise ValueError(
                 "notify_webhook_urls needs notify_webhook_secret: every webhook is signed"
+            )
+        if self.gateway_outbound_url is not None and self.notify_webhook_secret is None:
+            raise ValueError(
+                "gateway_outbound_url needs notify_webhook_secret: every webhook is signed"
             )
         return self
 

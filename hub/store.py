@@ -31,6 +31,7 @@ from hub.notices.repository import NoticeRepository as ResidentNoticeRepository
 from hub.persistence.transactions import Clock, Database, utc_now
 from hub.requests.photos import PhotoFiles
 from hub.requests.repository import RequestRepository
+from hub.requests.stages import StageTeller
 from hub.residents.repository import HouseholdRepository
 from hub.roster.repository import RosterRepository
 from hub.silences.repository import SilenceRepository
@@ -48,6 +49,7 @@ class HubStore:
         reopen_within: timedelta = DEFAULT_REOPEN_WITHIN,
         supervision: SupervisionPolicy = DEFAULT_POLICY,
         notify: Sequence[tuple[Channel, str]] = (),
+        household_notify: Sequence[tuple[Channel, str]] = (),
         photo_dir: Path | None = None,
     ) -> None:
         self.db = Database(engine, clock=clock)
@@ -75,7 +77,10 @@ class HubStore:
         self.requests = RequestRepository(self.db, self.policy, self.cases, PhotoFiles(photo_dir))
         """Residents' requests (点单) with their photos (none kept without ``photo_dir``),
         updates and ratings."""
-        self.resident_notices = ResidentNoticeRepository(self.db)
-        """Notices (通知) to households, with read receipts (not the case notices above)."""
+        self.resident_notices = ResidentNoticeRepository(self.db, tuple(household_notify))
+        """Notices (通知) to households, with read receipts (not the case notices above); each
+        recipient's copy goes to ``household_notify`` and to a care household's family."""
+        self.request_stages = StageTeller(self.db, tuple(household_notify))
+        """Households told of their requests' new stages through the messaging gateway."""
         self.care = CareRepository(self.db, self.policy)
         """Care households (独居老人) and their no-activity checks."""

@@ -26,7 +26,7 @@ from devices.kinds import AlertKind, DeviceKind
 from devices.location import Location
 from devices.registry import Device
 from devices.site import SiteFile
-from simulators import doors, incidents
+from simulators import care, doors, incidents
 from simulators.errors import NoSuitableDeviceError, UnknownScenarioError
 from simulators.sensors import (
     SIMULATORS,
@@ -553,6 +553,22 @@ _ALL: tuple[Scenario, ...] = (
         doors.door_cast("gate"),
         AlertKind.ACCESS_DENIED_BURST,
         doors.LEAD_IN_S + doors.BRUTE_FORCE_WITHIN_S,
+    ),
+    Scenario(
+        name="care_day",
+        description="A care household's ordinary day: up and about 07:00-22:00, asleep at night.",
+        plan=care.care_day_plan,
+        cast=care.motion_sensors,
+        forbidden_alert_kinds=ALL_ALERT_KINDS,
+        duration_s=care.DAY_S,
+    ),
+    Scenario(
+        name="care_quiet_day",
+        description="A care household's sensor, alive, sees nobody for a day (a wellbeing check).",
+        plan=care.quiet_day_plan,
+        cast=care.motion_sensors,
+        forbidden_alert_kinds=ALL_ALERT_KINDS,
+        duration_s=care.DAY_S,
     ),
     Scenario(
         name="door_day",

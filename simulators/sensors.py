@@ -22,8 +22,9 @@ import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import ClassVar, NamedTuple
+from zoneinfo import ZoneInfo
 
 from devices.kinds import DeviceKind
 from devices.payloads import Availability, ButtonEvent, Readings
@@ -31,6 +32,22 @@ from devices.registry import Device
 from devices.topics import DeviceChannel, device_topic, zigbee_topic
 
 SECONDS_PER_DAY = 86_400.0
+
+RESIDENTS_TIMEZONE = ZoneInfo("Asia/Shanghai")
+"""The sample community's time zone (``simulators/sites/courtyard-roster.toml``): a
+resident's day is lived in local time."""
+UP_AT = time(7, 0)
+TO_BED_AT = time(22, 0)
+"""A resident's waking hours (the care check's default, docs/residents.md)."""
+
+
+def resident_moving(local: datetime) -> bool:
+    """Return whether a resident at home is moving where the motion sensor sees them at
+    ``local`` (their wall-clock time): up and about for 20 minutes of every half hour of
+    their waking hours (a sensor's occupancy flag drops while they sit still), asleep at
+    night."""
+    return UP_AT <= local.time() < TO_BED_AT and local.minute % 30 < 20
+
 
 JsonValue = float | int | bool | str | None
 
@@ -268,10 +285,14 @@ class DoorContact(SimulatedDevice):
 
 
 class MotionSensor(SimulatedDevice):
-    """A motion sensor; ``occupancy`` true while it sees someone, as in Zigbee2MQTT."""
+    """A motion sensor in a home; ``occupancy`` true while it sees someone, as in
+    Zigbee2MQTT. Unless told otherwise it sees the resident's day (``resident_moving``), so a
+    care household's home shows signs of life in waking hours and none at night."""
 
-    def reading(self, at: float, occupied: bool = False) -> Readings:
-        """Return the reading at ``at``."""
+    def reading(self, at: float, occupied: bool | None = None) -> Readings:
+        """Return the reading at ``at`` (``occupied``: what it sees, else the resident's day)."""
+        if occupied is None:
+            occupied = resident_moving(self.moment(at).astimezone(RESIDENTS_TIMEZONE))
         return Readings(occupancy=occupied)
 
 

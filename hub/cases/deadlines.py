@@ -132,6 +132,7 @@ class DeadlineRepository:
         row.escalation_level = escalation.level
         row.updated_at = now
         name = self._policy.supervision.level_name(escalation.level)
+        late = "done" if escalation.overdue is TimerKind.RESOLVE else "taken on"
         add_event(
             session,
             self._policy,
@@ -139,9 +140,9 @@ class DeadlineRepository:
             now,
             CaseEventAction.ESCALATED,
             note=(
-                f"still not taken on: notified the {name} level again"
+                f"still not {late}: notified the {name} level again"
                 if escalation.repeated
-                else f"not taken on in time: escalated to the {name} level"
+                else f"not {late} in time: escalated to the {name} level"
             ),
             detail={"level": str(escalation.level), "level_name": name},
         )

@@ -71,6 +71,10 @@ DUTIES_FOR: dict[CaseCategory, tuple[Duty, ...]] = {
 """The team each category of case is dispatched to, lead duty first. A volunteer fills only
 the wellbeing check's ``neighbour`` duty, beside the staff member who leads it."""
 
+NEIGHBOUR_HELP = Duty("neighbour", (ResponderRole.VOLUNTEER,))
+"""The extra duty of a request that welcomes a volunteer (``hub.requests``): filled only once
+every staff duty of the case is, so a volunteer helps and never stands in for staff."""
+
 HELPER_DUTY = "helper"
 """The duty of a volunteer an operator sends to a case whose duties are all staff's: extra
 help beside the team, never in a staff member's place (and never chosen by the hub)."""
@@ -134,15 +138,29 @@ def fill_team(
     timezone: str,
     *,
     declined: Iterable[str] = (),
+    extra: Sequence[Duty] = (),
 ) -> list[tuple[Duty, Responder]]:
     """Return who to add for each duty of the case's team that nobody holds, lead first.
 
-    Nobody who declined the case, and nobody already on its team, is chosen.
+    Nobody who declined the case, and nobody already on its team, is chosen. ``extra`` duties
+    (``NEIGHBOUR_HELP``) come after the category's, and only once all of those are held.
     """
     held = {a.duty for a in team}
     busy = {*declined, *(a.responder for a in team)}
     added: list[tuple[Duty, Responder]] = []
     for duty in DUTIES_FOR[category]:
+        if duty.name in held:
+            continue
+        chosen = choose_responder(
+            duty.roles, site_id, grid_id, responders, now, timezone, exclude=busy
+        )
+        if chosen is not None:
+            added.append((duty, chosen))
+            busy.add(chosen.id)
+    staffed = {*held, *(duty.name for duty, _ in added)}
+    if not all(duty.name in staffed for duty in DUTIES_FOR[category]):
+        return added
+    for duty in extra:
         if duty.name in held:
             continue
         chosen = choose_responder(

@@ -61,17 +61,50 @@ def enqueue_notices(
     )
     payload = notice.model_dump(mode="json")
     for channel, target in targets:
-        session.add(
-            NotificationRow(
-                case_id=case_id,
-                channel=channel.value,
-                target=notice_topic(notice) if channel is Channel.MQTT else target,
-                payload=payload,
-                created_at=now,
-                attempts=0,
-                next_attempt_at=now,
-            )
+        enqueue(
+            session,
+            Outgoing(channel, notice_topic(notice) if channel is Channel.MQTT else target, payload),
+            now,
+            case_id=case_id,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to queue: where it goes and the JSON it carries."""
+
+    channel: Channel
+    target: str
+    """The webhook URL, or the MQTT topic."""
+    payload: dict[str, Any]
+
+
+def enqueue(
+    session: Session,
+    message: Outgoing,
+    now: datetime,
+    *,
+    case_id: int | None = None,
+    notice_id: int | None = None,
+    household_id: int | None = None,
+    contact: str | None = None,
+) -> None:
+    """Queue one message for the notifier, in the caller's transaction (a case's notice, or a
+    household's copy of a notice)."""
+    session.add(
+        NotificationRow(
+            case_id=case_id,
+            notice_id=notice_id,
+            household_id=household_id,
+            contact=contact,
+            channel=message.channel.value,
+            target=message.target,
+            payload=message.payload,
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now,
+        )
+    )
 
 
 class NoticeRepository:
@@ -129,9 +162,10 @@ class NoticeRepository:
             if row.next_attempt_at is None:
                 row.failed_at = now
                 logger.error(
-                    "notice %s of case %s to %s given up after %d attempts: %s",
+                    "notice %s (case %s, notice %s) to %s given up after %d attempts: %s",
                     row.id,
                     row.case_id,
+                    row.notice_id,
                     row.target,
                     row.attempts,
                     error,

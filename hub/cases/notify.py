@@ -95,3 +95,14 @@ def notify_targets(settings: HubSettings) -> list[tuple[Channel, str]]:
     if settings.notify_mqtt:
         targets.append((Channel.MQTT, NOTICE_TOPIC_ROOT))
     return targets
+
+
+def household_targets(settings: HubSettings) -> list[tuple[Channel, str]]:
+    """Return where a household's copy of a notice goes: the messaging gateway, and MQTT if
+    asked for (``hub.notices``)."""
+    targets: list[tuple[Channel, str]] = []
+    if settings.gateway_outbound_url is not None:
+        targets.append((Channel.WEBHOOK, str(settings.gateway_outbound_url)))
+    if settings.notify_mqtt:
+        targets.append((Channel.MQTT, NOTICE_TOPIC_ROOT))
+    return targets

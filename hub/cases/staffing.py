@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from hub.cases.correlation import CaseCategory
 from hub.cases.dispatch import (
+    NEIGHBOUR_HELP,
     Assignment,
     Duty,
     Team,
@@ -19,6 +20,7 @@ from hub.cases.dispatch import (
 from hub.cases.records import CasePolicy, add_event, store_team
 from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, transition
 from hub.cases.timers import schedule_acceptance
+from hub.persistence.community import RequestRow
 from hub.persistence.tables import CaseRow, ResponderRow, SiteRow
 from hub.roster.repository import placement, responder_from_row
 from hub.roster.rules import Responder
@@ -39,8 +41,12 @@ def fill(session: Session, row: CaseRow, team: Team, now: datetime) -> list[tupl
         responder_from_row(r)
         for r in session.scalars(select(ResponderRow).where(ResponderRow.site_id == row.site_id))
     ]
+    category = CaseCategory(row.category)
+    welcome = category is CaseCategory.REQUEST and session.scalar(
+        select(RequestRow.volunteers).where(RequestRow.case_id == row.id)
+    )
     return fill_team(
-        CaseCategory(row.category),
+        category,
         team,
         row.site_id,
         row.grid_id,
@@ -48,6 +54,7 @@ def fill(session: Session, row: CaseRow, team: Team, now: datetime) -> list[tupl
         now,
         site_row.timezone,
         declined=row.declined,
+        extra=(NEIGHBOUR_HELP,) if welcome else (),
     )
 
 

@@ -11,13 +11,16 @@ acceptance deadline. A deadline is a row in the database (``hub.db.CaseTimerRow`
 * acceptance overdue (a member of the case's team did not answer) → **reassign** their duty
   to the next responder on call (the silent one counts as having declined), and escalate if
   the case has nobody left;
+* resolution overdue (a category with a ``resolve_within``: a resident's request not done
+  within 48 h, PRODUCT.md scenario 13) → **escalate** one level (to the street) and check
+  again one such deadline later, taken on or not;
 * the case was taken on, moved on or ended meanwhile → nothing.
 
 Nothing here does I/O or reads the clock: the case, the timer and ``now`` are passed in.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -26,6 +29,10 @@ from hub.cases.rules import ACTIVE, CaseStatus
 from hub.settings import HubSettings
 
 DEFAULT_LEVELS = ("community", "street", "district")
+DEFAULT_RESOLVE_WITHIN: Mapping[CaseCategory, timedelta] = {
+    CaseCategory.REQUEST: timedelta(hours=48)
+}
+"""A resident's request not done within 48 h climbs to the street (PRODUCT.md scenario 13)."""
 
 
 class TimerKind(StrEnum):
@@ -33,6 +40,7 @@ class TimerKind(StrEnum):
 
     ACKNOWLEDGE = "acknowledge"
     ACCEPT = "accept"
+    RESOLVE = "resolve"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,10 @@ class SupervisionPolicy:
     acknowledge_within: Mapping[CaseCategory, timedelta]
     accept_within: Mapping[CaseCategory, timedelta]
     levels: tuple[str, ...] = DEFAULT_LEVELS
+    resolve_within: Mapping[CaseCategory, timedelta] = field(
+        default_factory=lambda: dict(DEFAULT_RESOLVE_WITHIN)
+    )
+    """Categories whose cases must be done (resolved) in time, or climb the ladder."""
 
     @property
     def top_level(self) -> int:
@@ -108,6 +120,13 @@ def accept_timer(
     return Timer(TimerKind.ACCEPT, now + policy.accept_within[category], assignee)
 
 
+def resolve_timer(category: CaseCategory, now: datetime, policy: SupervisionPolicy) -> Timer | None:
+    """Return the deadline by which a case opened (or reopened) at ``now`` must be done, if
+    its category has one."""
+    within = policy.resolve_within.get(category)
+    return None if within is None else Timer(TimerKind.RESOLVE, now + within)
+
+
 @dataclass(frozen=True, slots=True)
 class Satisfied:
     """The deadline was met, or no longer applies: do nothing."""
@@ -121,6 +140,8 @@ class Escalate:
     repeated: bool
     """True when already at the top level: a repeated notification, not a new level."""
     next: Timer
+    overdue: TimerKind = TimerKind.ACKNOWLEDGE
+    """Which deadline passed: not taken on (acknowledge) or not done (resolve) in time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +174,15 @@ def on_timer(
             if timer.assignee is None or timer.assignee not in case.waiting:
                 return Satisfied()  # they answered, or the duty moved on
             return Reassign(silent=timer.assignee)
+        case TimerKind.RESOLVE:
+            again = resolve_timer(case.category, now, policy)
+            assert again is not None  # the timer exists only for such categories
+            return Escalate(
+                level=min(case.escalation_level + 1, policy.top_level),
+                repeated=case.escalation_level >= policy.top_level,
+                next=again,
+                overdue=TimerKind.RESOLVE,
+            )
     raise AssertionError("unreachable")  # pragma: no cover - mypy cannot see the match is total
 
 

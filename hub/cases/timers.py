@@ -8,7 +8,13 @@ from sqlalchemy.orm import Session
 from hub.cases.correlation import CaseCategory
 from hub.cases.dispatch import Team
 from hub.cases.records import CasePolicy
-from hub.cases.supervision import Timer, TimerKind, accept_timer, acknowledge_timer
+from hub.cases.supervision import (
+    Timer,
+    TimerKind,
+    accept_timer,
+    acknowledge_timer,
+    resolve_timer,
+)
 from hub.persistence.tables import CaseRow, CaseTimerRow
 
 
@@ -31,6 +37,23 @@ def schedule_acknowledgement(
     """Start the clock on a case being acknowledged."""
     timer = acknowledge_timer(CaseCategory(row.category), now, policy.supervision)
     schedule(session, row.id, timer, now)
+
+
+def schedule_resolution(session: Session, policy: CasePolicy, row: CaseRow, now: datetime) -> None:
+    """Start the clock on a case being done, if its category has such a deadline; a deadline
+    of an earlier attempt (before a reopening) is retired."""
+    session.execute(
+        update(CaseTimerRow)
+        .where(
+            CaseTimerRow.case_id == row.id,
+            CaseTimerRow.kind == TimerKind.RESOLVE.value,
+            CaseTimerRow.fired_at.is_(None),
+        )
+        .values(fired_at=now)
+    )
+    timer = resolve_timer(CaseCategory(row.category), now, policy.supervision)
+    if timer is not None:
+        schedule(session, row.id, timer, now)
 
 
 def schedule_acceptance(

@@ -1,15 +1,36 @@
-"""The notices' repository: a notice and its recipients in one transaction, the households'
-read receipts, and what operators and households see of them."""
+"""The notices' repository: a notice, its recipients and their copies out in one
+transaction, the households' read receipts, and what operators and households see of them."""
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.audit.chain import AuditAction, AuditRecord
+from hub.cases.notices import Outgoing, enqueue
+from hub.cases.notify import Channel
 from hub.errors import NotFoundError
-from hub.notices.rules import URGENT, Home, NoticeCategory, NoticeScope, audience
-from hub.notices.views import HouseholdNotice, NewNotice, NoticeView, Receipt
-from hub.persistence.community import NoticeRecipientRow, NoticeRow
-from hub.persistence.tables import HouseholdRow
+from hub.notices.rules import (
+    URGENT,
+    FamilyContact,
+    Home,
+    NoticeCategory,
+    NoticeScope,
+    Recipient,
+    audience,
+    copies,
+    delivery,
+)
+from hub.notices.views import CopyCounts, CopyView, HouseholdNotice, NewNotice, NoticeView, Receipt
+from hub.persistence.community import (
+    CareContactRow,
+    CareProfileRow,
+    NoticeRecipientRow,
+    NoticeRow,
+)
+from hub.persistence.tables import HouseholdRow, NotificationRow
 from hub.persistence.transactions import Database, audit, clean
 from hub.residents.repository import household_sites_in
 
@@ -17,8 +38,10 @@ from hub.residents.repository import household_sites_in
 class NoticeRepository:
     """Reads and writes notices; each public method is one transaction."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, household_targets: Sequence[tuple[Channel, str]] = ()) -> None:
         self._db = db
+        self._targets = tuple(household_targets)
+        """Where each household's own copy goes (``hub.cases.notify.household_targets``)."""
 
     def send(
         self, notice: NewNotice, actor: str | None, *, sites: frozenset[str] | None = None
@@ -56,6 +79,7 @@ class NoticeRepository:
             session.add_all(
                 NoticeRecipientRow(notice_id=row.id, household_id=h, read_at=None) for h in chosen
             )
+            self._queue_copies(session, row, chosen, now)
             audit(
                 session,
                 AuditRecord(
@@ -72,6 +96,53 @@ class NoticeRepository:
             )
             session.flush()
             return _operator_view(session, row)
+
+    def _queue_copies(
+        self, session: Session, row: NoticeRow, chosen: list[int], now: datetime
+    ) -> None:
+        """Queue each recipient's copies out, in the notice's transaction (never lost, sent once
+        by the notifier)."""
+        recipients = [
+            Recipient(id=h, name=name, token_hash=token_hash)
+            for h, name, token_hash in session.execute(
+                select(HouseholdRow.id, HouseholdRow.name, HouseholdRow.token_hash)
+                .where(HouseholdRow.id.in_(chosen))
+                .order_by(HouseholdRow.id)
+            )
+        ]
+        family: defaultdict[int, list[FamilyContact]] = defaultdict(list)
+        for contact in session.scalars(
+            select(CareContactRow)
+            .join(CareProfileRow, CareProfileRow.household_id == CareContactRow.household_id)
+            .where(CareContactRow.household_id.in_(chosen), CareProfileRow.enabled.is_(True))
+            .order_by(CareContactRow.id)
+        ):
+            family[contact.household_id].append(
+                FamilyContact(
+                    name=contact.name,
+                    relation=contact.relation,
+                    channel=Channel(contact.channel),
+                    target=contact.target,
+                )
+            )
+        for copy in copies(
+            notice_id=row.id,
+            ts=now,
+            category=NoticeCategory(row.category),
+            title=row.title,
+            body=row.body,
+            recipients=recipients,
+            household_targets=self._targets,
+            family=family,
+        ):
+            enqueue(
+                session,
+                Outgoing(copy.channel, copy.target, copy.message.model_dump(mode="json")),
+                now,
+                notice_id=row.id,
+                household_id=copy.household_id,
+                contact=copy.contact,
+            )
 
     def list_notices(
         self, *, sites: frozenset[str] | None = None, limit: int = 100
@@ -151,8 +222,32 @@ def _household_view(row: NoticeRow, read_at: object) -> HouseholdNotice:
 
 
 def _operator_view(session: Session, row: NoticeRow) -> NoticeView:
+    sent: defaultdict[int, list[CopyView]] = defaultdict(list)
+    for out in session.scalars(
+        select(NotificationRow)
+        .where(NotificationRow.notice_id == row.id)
+        .order_by(NotificationRow.id)
+    ):
+        if out.household_id is None:
+            continue
+        sent[out.household_id].append(
+            CopyView(
+                contact=out.contact or "",
+                channel=out.channel,
+                status=delivery(out.delivered_at, out.failed_at),
+                attempts=out.attempts,
+                delivered_at=out.delivered_at,
+                last_error=out.last_error,
+            )
+        )
+    counts = Counter(c.status.value for views in sent.values() for c in views)
     receipts = [
-        Receipt(household_id=household_id, household_name=name, read_at=read_at)
+        Receipt(
+            household_id=household_id,
+            household_name=name,
+            read_at=read_at,
+            copies=sent.get(household_id, []),
+        )
         for household_id, name, read_at in session.execute(
             select(NoticeRecipientRow.household_id, HouseholdRow.name, NoticeRecipientRow.read_at)
             .join(HouseholdRow, HouseholdRow.id == NoticeRecipientRow.household_id)
@@ -172,5 +267,6 @@ def _operator_view(session: Session, row: NoticeRow) -> NoticeView:
         created_by=row.created_by,
         recipients=len(receipts),
         read=sum(1 for r in receipts if r.read_at is not None),
+        copies=CopyCounts.model_validate(dict(counts)),
         receipts=receipts,
     )

@@ -5,15 +5,29 @@ household whose home lies in that place, within the site if one is named), or a 
 **households**. The list is fixed when the notice is sent: a household that moves in later
 does not get an old water shut-off, and each recipient's read receipt is its own row.
 
+Each recipient also gets its **copy** through the notification channels (``copies``): one to
+the messaging gateway (and the hub's broker, if asked for) for the household itself, one to
+each family or guardian contact of a care household. The copies are queued with the notice,
+in its transaction, and delivered by the case notifier with its retries.
+
 Nothing here does I/O.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from devices.location import Location
+from hub.cases.notify import Channel
 from hub.errors import InvalidInputError
+
+NOTICE_TOPIC_ROOT = "linli/hub/notices"
+HOUSEHOLD_CONTACT = "household"
+"""The contact of a household's own copy (through the gateway), as the receipts show it."""
 
 
 class NoticeScope(StrEnum):
@@ -84,3 +98,118 @@ def audience(
     if not chosen:
         raise InvalidInputError("no household would get this notice")
     return sorted(chosen)
+
+
+class Delivery(StrEnum):
+    """Where a copy of a notice stands."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+def delivery(delivered_at: datetime | None, failed_at: datetime | None) -> Delivery:
+    """Return where a queued copy stands from its delivery and give-up times."""
+    if delivered_at is not None:
+        return Delivery.DELIVERED
+    if failed_at is not None:
+        return Delivery.FAILED
+    return Delivery.PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyContact:
+    """A family member or guardian of a care household, as a notice's copy is sent to them."""
+
+    name: str
+    relation: str
+    channel: Channel
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A household a notice went to, with what its copy names."""
+
+    id: int
+    name: str
+    token_hash: str
+
+
+class NoticeMessage(BaseModel):
+    """The JSON a gateway (or a family contact's webhook) receives for a notice: which
+    household it is for and what it says. ``household_token_sha256`` is the hex SHA-256 of the
+    household's page token, which a gateway that bound the household by its link can match."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = 1
+    type: Literal["notice"] = "notice"
+    notice_id: int
+    ts: AwareDatetime
+    category: NoticeCategory
+    urgent: bool
+    title: str
+    body: str
+    household_id: int
+    household_name: str
+    household_token_sha256: str
+    contact: str
+    """``household`` for the household's own copy, else the family contact's name and relation."""
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """One copy of a notice to send: for which household, to whom, where."""
+
+    household_id: int
+    contact: str
+    channel: Channel
+    target: str
+    message: NoticeMessage
+
+
+def notice_topic(notice_id: int, household_id: int) -> str:
+    """Return the MQTT topic of a household's copy of a notice."""
+    return f"{NOTICE_TOPIC_ROOT}/{notice_id}/{household_id}"
+
+
+def copies(
+    *,
+    notice_id: int,
+    ts: datetime,
+    category: NoticeCategory,
+    title: str,
+    body: str,
+    recipients: Sequence[Recipient],
+    household_targets: Sequence[tuple[Channel, str]],
+    family: Mapping[int, Sequence[FamilyContact]],
+) -> list[Copy]:
+    """Return the copies of a notice to queue: per recipient, one to each household target and
+    one to each of its family contacts; a target named twice for one household gets one."""
+    found: list[Copy] = []
+    for home in recipients:
+        reached: set[tuple[Channel, str]] = set()
+        wanted = [(HOUSEHOLD_CONTACT, channel, target) for channel, target in household_targets]
+        wanted += [
+            (f"{c.name} ({c.relation})", c.channel, c.target) for c in family.get(home.id, ())
+        ]
+        for contact, channel, target in wanted:
+            where = notice_topic(notice_id, home.id) if channel is Channel.MQTT else target
+            if (channel, where) in reached:
+                continue
+            reached.add((channel, where))
+            message = NoticeMessage(
+                notice_id=notice_id,
+                ts=ts,
+                category=category,
+                urgent=category in URGENT,
+                title=title,
+                body=body,
+                household_id=home.id,
+                household_name=home.name,
+                household_token_sha256=home.token_hash,
+                contact=contact,
+            )
+            found.append(Copy(home.id, contact, channel, where, message))
+    return found

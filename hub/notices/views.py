@@ -7,7 +7,7 @@ from pydantic import AwareDatetime, Field, StringConstraints
 from devices.location import LocationText
 from devices.registry import Identifier
 from hub.http.views import View
-from hub.notices.rules import NoticeCategory, NoticeScope
+from hub.notices.rules import Delivery, NoticeCategory, NoticeScope
 
 
 class NewNotice(View):
@@ -22,12 +22,33 @@ class NewNotice(View):
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
 
+class CopyView(View):
+    """A copy of a notice sent through a notification channel, and where it stands."""
+
+    contact: str
+    """``household`` (through the messaging gateway or the broker), or a family contact."""
+    channel: str
+    status: Delivery
+    attempts: int
+    delivered_at: AwareDatetime | None
+    last_error: str | None
+
+
 class Receipt(View):
-    """A household a notice went to, and when it first read it."""
+    """A household a notice went to, when it first read it, and its copies sent out."""
 
     household_id: int
     household_name: str
     read_at: AwareDatetime | None
+    copies: list[CopyView] = Field(default_factory=list)
+
+
+class CopyCounts(View):
+    """How many of a notice's copies are waiting, delivered and given up."""
+
+    pending: int = 0
+    delivered: int = 0
+    failed: int = 0
 
 
 class NoticeView(View):
@@ -44,6 +65,7 @@ class NoticeView(View):
     created_by: str | None
     recipients: int
     read: int
+    copies: CopyCounts
     receipts: list[Receipt]
 
 

@@ -6,7 +6,7 @@ Kept apart from ``hub.persistence.tables`` so that neither module grows past ~60
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.persistence.tables import (
@@ -43,6 +43,11 @@ class RequestRow(Base):
     """The sender's message id of a gateway request: a re-sent message is the same request."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    volunteers: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    """A resident volunteer may help (``hub.requests.rules.volunteers_welcome``)."""
+    told_stage: Mapped[str | None] = mapped_column(String(ENUM_LENGTH))
+    """The stage the household was last told through the messaging gateway
+    (``hub.requests.stages``)."""
 
 
 class RequestPhotoRow(Base):

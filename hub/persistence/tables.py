@@ -228,12 +228,17 @@ class CaseTimerRow(Base):
 
 
 class NotificationRow(Base):
-    """A case notice waiting for (or past) delivery to a webhook or MQTT (``hub.cases.notify``)."""
+    """A notice waiting for (or past) delivery to a webhook or MQTT: a case's
+    (``hub.cases.notify``), or a household's copy of a notice (``hub.notices``)."""
 
     __tablename__ = "notifications"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), index=True)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
+    contact: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    """Whom a notice's copy is for: the household (through the gateway) or a family contact."""
     channel: Mapped[str] = mapped_column(String(ENUM_LENGTH))
     target: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)

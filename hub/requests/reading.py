@@ -84,6 +84,7 @@ def operator_view(session: Session, request: RequestRow) -> RequestView:
         source=RequestSource(request.source),
         created_at=request.created_at,
         created_by=request.created_by,
+        volunteers=request.volunteers,
         stage=request_stage(CaseStatus(case.status), team, request.visit_at),
         case_status=CaseStatus(case.status),
         site_id=case.site_id,

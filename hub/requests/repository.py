@@ -23,6 +23,8 @@ from hub.cases.raised import open_hub_case
 from hub.cases.records import CasePolicy, add_event, case_view, members
 from hub.cases.repository import CaseRepository
 from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus
+from hub.cases.staffing import auto_dispatch
+from hub.cases.timers import schedule_resolution
 from hub.cases.views import CaseView
 from hub.errors import InvalidInputError, NotFoundError
 from hub.persistence.community import (
@@ -48,6 +50,7 @@ from hub.requests.rules import (
     RequestCategory,
     RequestSource,
     decide_feedback,
+    volunteers_welcome,
 )
 from hub.requests.views import (
     RequestView,
@@ -69,6 +72,8 @@ class NewRequest:
     preferred: tuple[datetime, datetime] | None = None
     created_by: str | None = None
     external_id: str | None = None
+    volunteers: bool | None = None
+    """Whether a resident volunteer may help; None: the category's default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +136,7 @@ class RequestRepository:
             raise NotFoundError(f"household {new.household_id} does not exist")
         device_id = household_device_id(session, household, now)
         priority = REQUEST_PRIORITY[new.category]
+        volunteers = volunteers_welcome(new.category, new.volunteers)
         row = open_hub_case(
             session,
             self._policy,
@@ -156,9 +162,15 @@ class RequestRepository:
             external_id=new.external_id,
             created_at=now,
             created_by=new.created_by,
+            volunteers=volunteers,
         )
         session.add(request)
         session.flush()
+        schedule_resolution(session, self._policy, row, now)
+        if volunteers:
+            # The case was staffed as it opened, before its request row said volunteers may
+            # help: now the roster adds one beside the staff member (never instead).
+            auto_dispatch(session, self._policy, row, now)
         self._add_photos(session, request.id, "report", photos, now, new.created_by)
         session.flush()
         case = case_view(row, household.location, members(session, [row.id])[row.id])
@@ -324,6 +336,7 @@ class RequestRepository:
                     ),
                     now,
                 )
+                schedule_resolution(session, self._policy, case, now)
             else:
                 add_event(
                     session,

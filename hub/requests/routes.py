@@ -40,6 +40,9 @@ class OperatorRequest(View):
     place: LocationText | None = None
     preferred_from: AwareDatetime | None = None
     preferred_until: AwareDatetime | None = None
+    volunteers: bool | None = None
+    """A resident volunteer may help (sanitation, other by default; never a hazard, elevator
+    or utilities request); None: the category's default."""
 
 
 class OpenedRequest(View):
@@ -99,6 +102,7 @@ async def create_request(
         place=body.place,
         preferred=window,
         created_by=actor,
+        volunteers=body.volunteers,
     )
     opened = await asyncio.to_thread(store.requests.open_request, new, [])
     changes.case_changed(opened.case, resident_sees=False)

@@ -50,6 +50,32 @@ REQUEST_PRIORITY: dict[RequestCategory, Severity] = {
 }
 """The priority of a request's case: a hazard comes first; nothing here is life safety."""
 
+VOLUNTEER_CATEGORIES: frozenset[RequestCategory] = frozenset(
+    {
+        RequestCategory.REPAIR,
+        RequestCategory.SANITATION,
+        RequestCategory.NOISE,
+        RequestCategory.OTHER,
+    }
+)
+"""Requests a resident volunteer (邻里守望) may help with, beside the staff member who does the
+work: never a hazard, an elevator or water and electricity (safety or licensed work)."""
+
+VOLUNTEERS_BY_DEFAULT: frozenset[RequestCategory] = frozenset(
+    {RequestCategory.SANITATION, RequestCategory.OTHER}
+)
+"""Requests a volunteer is sent to unless the request says otherwise (rubbish, an errand)."""
+
+
+def volunteers_welcome(category: RequestCategory, asked: bool | None) -> bool:
+    """Return whether a volunteer may be sent to help with a request (``asked``: what the
+    request said, None for the category's default); refuse one for a category that takes none."""
+    if asked is None:
+        return category in VOLUNTEERS_BY_DEFAULT
+    if asked and category not in VOLUNTEER_CATEGORIES:
+        raise InvalidInputError(f"a volunteer cannot be sent to a {category.value} request")
+    return asked
+
 
 class RequestSource(StrEnum):
     """How a request reached the hub."""

@@ -58,6 +58,8 @@ class RequestView(View):
     source: RequestSource
     created_at: AwareDatetime
     created_by: str | None
+    volunteers: bool
+    """A resident volunteer may be sent to help, beside the staff member."""
     stage: RequestStage
     case_status: CaseStatus
     site_id: str | None

@@ -26,6 +26,7 @@ from devices.topics import (
     edge_topic,
 )
 from hub.cases.notify import NOTICE_TOPIC_ROOT
+from hub.notices.rules import NOTICE_TOPIC_ROOT as HOUSEHOLD_NOTICE_ROOT
 
 HUB_USERNAME = "hub"
 ZIGBEE2MQTT_USERNAME = "zigbee2mqtt"
@@ -111,7 +112,9 @@ def _hub_rules() -> list[Rule]:
     ]
     # Case notices for paging gateways (hub.cases.notify, LINLI_HUB_NOTIFY_MQTT).
     notices = Rule(Access.WRITE, f"{NOTICE_TOPIC_ROOT}/#")
-    return [*rules, Rule(Access.READWRITE, HUB_STATUS_TOPIC), notices]
+    # Households' copies of notices (hub.notices, with LINLI_HUB_NOTIFY_MQTT).
+    copies = Rule(Access.WRITE, f"{HOUSEHOLD_NOTICE_ROOT}/#")
+    return [*rules, Rule(Access.READWRITE, HUB_STATUS_TOPIC), notices, copies]
 
 
 def _site_edge_rules() -> list[Rule]:

@@ -69,6 +69,16 @@ export const api = {
   sitePlan: () => request("GET", "console/site-plan"),
   deviceHealth: () => request("GET", "console/device-health").then((d) => d.items),
   openapi: () => request("GET", "/openapi.json"),
+  households: () => request("GET", "households").then((d) => d.items),
+  requests: (params) => request("GET", `requests${query(params)}`).then((d) => d.items),
+  logRequest: (body) => request("POST", "requests", body),
+  careList: () => request("GET", "care").then((d) => d.items),
+  setCare: (householdId, body) =>
+    request("PUT", `households/${encodeURIComponent(householdId)}/care`, body),
+  careAway: (householdId, until) =>
+    request("POST", `households/${encodeURIComponent(householdId)}/care/away`, { until }),
+  notices: () => request("GET", "notices").then((d) => d.items),
+  sendNotice: (body) => request("POST", "notices", body),
   me: () => request("GET", "auth/me"),
   signIn: (username, password) => request("POST", "auth/login", { username, password }),
   signOut: () => request("POST", "auth/logout", {}),

@@ -1,10 +1,12 @@
-// The operator console: live alert stream, case board, case page, site plan, device health.
+// The operator console: live alert stream, case board, case page, site plan, device health;
+// the residents' requests, care households and notices are in residents.js.
 // Plain ES modules, no framework and nothing fetched from outside the hub. Data from the hub
 // is only ever put into the page as text (never as HTML).
 
 import { api, ApiError, whenUnauthenticated } from "./api.js";
+import { ago, h, label, orderOf, pill, s, site, toast, when } from "./dom.js";
+import { renderCare, renderNotices, renderRequests } from "./residents.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const STATUS_ORDER = ["open", "acknowledged", "dispatched", "accepted", "in_progress", "escalated", "resolved", "closed"];
 const PRIORITY_ORDER = ["critical", "high", "medium", "low"];
 const FINISHED = new Set(["resolved", "closed"]);
@@ -19,78 +21,6 @@ const state = {
   signedIn: false,
   source: null, // the live EventSource
 };
-
-// --- small DOM helpers ---------------------------------------------------------------------
-
-function h(tag, attrs, ...children) {
-  const element = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
-    else if (key === "className") element.className = value;
-    else element.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === undefined || child === null || child === false) continue;
-    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return element;
-}
-
-function s(tag, attrs, ...children) {
-  const element = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === undefined || value === null) continue;
-    if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
-    else element.setAttribute(key, String(value));
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === undefined || child === null) continue;
-    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return element;
-}
-
-function toast(text, kind = "info") {
-  const box = document.getElementById("toast");
-  box.textContent = text;
-  box.dataset.kind = kind;
-  box.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => (box.hidden = true), 4000);
-}
-
-function when(value) {
-  if (!value) return "—";
-  const date = new Date(value);
-  return date.toLocaleString(undefined, { hour12: false });
-}
-
-function ago(value) {
-  if (!value) return "never";
-  const seconds = Math.max(0, (Date.now() - new Date(value).getTime()) / 1000);
-  if (seconds < 60) return `${Math.round(seconds)} s ago`;
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
-  if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
-  return `${Math.round(seconds / 86400)} d ago`;
-}
-
-function site(location) {
-  return (location || "").split("/")[0].trim();
-}
-
-function label(text) {
-  return String(text || "").replaceAll("_", " ");
-}
-
-function pill(kind, text) {
-  return h("span", { className: `pill ${kind}`, "data-pill": text }, label(text));
-}
-
-function orderOf(list, value) {
-  const index = list.indexOf(value);
-  return index === -1 ? list.length : index;
-}
 
 // --- sign-in ---------------------------------------------------------------------------
 
@@ -657,6 +587,7 @@ function parseRoute() {
   if (name === "case" && id) return { name: "case", id };
   if (name === "plan") return { name: "plan" };
   if (name === "devices") return { name: "devices" };
+  if (name === "requests" || name === "care" || name === "notices") return { name };
   return { name: "board" };
 }
 
@@ -676,6 +607,15 @@ async function render() {
         break;
       case "devices":
         await renderDevices();
+        break;
+      case "requests":
+        await renderRequests(view);
+        break;
+      case "care":
+        await renderCare(view);
+        break;
+      case "notices":
+        await renderNotices(view);
         break;
       default:
         view.replaceChildren(boardView());

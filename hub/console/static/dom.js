@@ -1,0 +1,75 @@
+// Small DOM helpers every console view shares. Data from the hub only ever goes into the page
+// as text (never as HTML).
+
+const SVG = "http://www.w3.org/2000/svg";
+
+export function h(tag, attrs, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
+    else if (key === "className") element.className = value;
+    else element.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+export function s(tag, attrs, ...children) {
+  const element = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null) continue;
+    if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
+    else element.setAttribute(key, String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+export function toast(text, kind = "info") {
+  const box = document.getElementById("toast");
+  box.textContent = text;
+  box.dataset.kind = kind;
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (box.hidden = true), 4000);
+}
+
+export function when(value) {
+  if (!value) return "—";
+  const date = new Date(value);
+  return date.toLocaleString(undefined, { hour12: false });
+}
+
+export function ago(value) {
+  if (!value) return "never";
+  const seconds = Math.max(0, (Date.now() - new Date(value).getTime()) / 1000);
+  if (seconds < 60) return `${Math.round(seconds)} s ago`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86400)} d ago`;
+}
+
+export function site(location) {
+  return (location || "").split("/")[0].trim();
+}
+
+export function label(text) {
+  return String(text || "").replaceAll("_", " ");
+}
+
+export function pill(kind, text) {
+  return h("span", { className: `pill ${kind}`, "data-pill": text }, label(text));
+}
+
+export function orderOf(list, value) {
+  const index = list.indexOf(value);
+  return index === -1 ? list.length : index;
+}
+
