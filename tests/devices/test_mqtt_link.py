@@ -101,3 +101,49 @@ async def test_no_suback_and_no_message_gives_up_in_time(mute_broker: int) -> No
     with pytest.raises(aiomqtt.MqttError, match=r"no SUBACK and no message within 0\.5 s"):
         async with asyncio.timeout(30):
             await serve(mute_broker, "kept-mute", mqtt_timeout=0.5, expected=0)
+
+
+def test_an_endpoint_tries_a_clusters_nodes_in_turn() -> None:
+    from devices.mqtt_link import MqttEndpoint
+
+    single = MqttEndpoint("a", 1)
+    assert single.at(0) is single
+    assert single.at(5) is single
+    cluster = MqttEndpoint("a", 1, client_id="c", alternates=(("b", 2), ("c", 3)))
+    tried = [(cluster.at(n).host, cluster.at(n).port) for n in range(4)]
+    assert tried == [("a", 1), ("b", 2), ("c", 3), ("a", 1)]
+    assert cluster.at(1).client_id == "c"
+
+
+async def test_a_link_reconnects_through_the_next_node(mosquitto: MosquittoProcess) -> None:
+    from devices.mqtt_link import MqttEndpoint, MqttLink
+
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead_port = dead.getsockname()[1]
+    dead.close()  # nothing listens there: the first attempt fails at once
+    endpoint = MqttEndpoint(
+        "127.0.0.1", dead_port, client_id="failover", alternates=(("127.0.0.1", mosquitto.port),)
+    )
+    reached = asyncio.Event()
+
+    async def body(client: aiomqtt.Client) -> None:
+        reached.set()
+        await asyncio.Event().wait()
+
+    link = MqttLink(endpoint, name="test", backoff=_NoDelay())
+    task = asyncio.create_task(link.run(body))
+    try:
+        async with asyncio.timeout(30):
+            await reached.wait()
+    finally:
+        task.cancel()
+        await asyncio.wait({task})
+
+
+class _NoDelay:
+    def next_delay(self) -> float:
+        return 0.0
+
+    def reset(self) -> None:
+        pass

@@ -1,0 +1,142 @@
+"""The load simulator's plan and accounting, on plain values (no clock, no broker)."""
+
+import itertools
+import random
+from collections import Counter
+
+import pytest
+
+from devices.kinds import DeviceKind
+from simulators.load_mix import (
+    EventKind,
+    LoadPlan,
+    expected_per_hour,
+    fleet,
+    schedule,
+)
+from simulators.load_tally import LoadTally, percentile, reconcile
+
+
+def test_the_fleet_has_the_mix_and_unique_ids() -> None:
+    edges = fleet(LoadPlan(edges=3, devices_per_edge=20, duration_s=10), "r1")
+    ids = [d.id for e in edges for d in e.devices]
+    assert len(ids) == len(set(ids)) == 60
+    kinds = Counter(d.kind for e in edges for d in e.devices)
+    assert kinds[DeviceKind.SMOKE] == 18
+    assert kinds[DeviceKind.SOS_BUTTON] == 12
+    assert kinds[DeviceKind.DOOR_CONTACT] == 6
+    assert {e.id for e in edges} == {"load-r1-e0000", "load-r1-e0001", "load-r1-e0002"}
+
+
+def test_telemetry_comes_every_interval_for_every_device() -> None:
+    plan = LoadPlan(
+        edges=2,
+        devices_per_edge=10,
+        duration_s=600,
+        incidents_per_device_h=0,
+        sos_per_button_h=0,
+        passages_per_door_h=0,
+    )
+    events = list(schedule(plan, fleet(plan, "r"), random.Random(1)))
+    assert {e.kind for e in events} == {EventKind.TELEMETRY}
+    per_device = Counter((e.edge, e.device) for e in events)
+    assert set(per_device.values()) == {10}  # 600 s at one a minute
+    for (edge, device), _ in per_device.items():
+        times = [e.at for e in events if (e.edge, e.device) == (edge, device)]
+        gaps = {round(b - a, 6) for a, b in itertools.pairwise(times)}
+        assert gaps == {60.0}
+
+
+def test_events_are_in_time_order_within_the_run_and_repeatable() -> None:
+    plan = LoadPlan(edges=3, devices_per_edge=10, duration_s=300, incidents_per_device_h=60)
+    first = list(schedule(plan, fleet(plan, "r"), random.Random(7)))
+    again = list(schedule(plan, fleet(plan, "r"), random.Random(7)))
+    assert first == again
+    times = [e.at for e in first]
+    assert times == sorted(times)
+    assert all(0 <= t < 300 for t in times)
+
+
+def test_an_incident_is_raised_then_cleared_never_raised_twice_in_a_row() -> None:
+    plan = LoadPlan(
+        edges=1, devices_per_edge=10, duration_s=3600, incidents_per_device_h=30, clear_after_s=20
+    )
+    events = list(schedule(plan, fleet(plan, "r"), random.Random(3)))
+    for device in range(10):
+        states = [
+            (e.kind, e.at)
+            for e in events
+            if e.device == device and e.kind in (EventKind.ALERT_RAISED, EventKind.ALERT_CLEARED)
+        ]
+        for (kind, at), (next_kind, next_at) in itertools.pairwise(states):
+            assert kind != next_kind
+            if kind == EventKind.ALERT_RAISED:
+                assert next_at - at == pytest.approx(20)
+
+
+def test_the_rates_come_out_about_as_planned() -> None:
+    plan = LoadPlan(
+        edges=10,
+        devices_per_edge=10,
+        duration_s=3600,
+        incidents_per_device_h=2,
+        clear_after_s=0,
+        sos_per_button_h=5,
+        passages_per_door_h=30,
+    )
+    counts = Counter(e.kind for e in schedule(plan, fleet(plan, "r"), random.Random(11)))
+    expected = expected_per_hour(plan)
+    assert expected[EventKind.SOS] == 100  # 20 buttons × 5
+    assert expected[EventKind.DOOR] == 300  # 10 doors × 30
+    for kind in (EventKind.ALERT_RAISED, EventKind.SOS, EventKind.DOOR):
+        # Poisson counts: within five standard deviations of the mean.
+        mean = expected[kind]
+        assert abs(counts[kind] - mean) < 5 * mean**0.5, (kind, counts[kind], mean)
+    assert counts[EventKind.TELEMETRY] == 100 * 60
+
+
+def test_a_plan_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        LoadPlan(edges=0, devices_per_edge=1, duration_s=1)
+    with pytest.raises(ValueError, match="positive"):
+        LoadPlan(edges=1, devices_per_edge=1, duration_s=0)
+    with pytest.raises(ValueError, match="negative"):
+        LoadPlan(edges=1, devices_per_edge=1, duration_s=1, sos_per_button_h=-1)
+
+
+def test_the_tally_times_the_first_ack_and_counts_the_rest() -> None:
+    tally = LoadTally()
+    tally.sent_now("a1", EventKind.SOS, now=10.0)
+    tally.sent_now("a2", EventKind.DOOR, now=10.5)
+    assert tally.due(now=14.0, after_s=5) == []
+    assert tally.due(now=15.2, after_s=5) == ["a1"]
+    tally.resent_now("a1", now=15.2)
+    assert tally.due(now=15.6, after_s=5) == ["a2"]
+    tally.acked_now("a1", now=15.3)
+    tally.acked_now("a1", now=15.4)
+    assert tally.latencies_ms == [pytest.approx(5300)]
+    assert tally.acked_again == 1
+    assert tally.resends == 1
+    assert tally.total_sent == 2
+    assert tally.total_acked == 1
+    assert list(tally.waiting) == ["a2"]
+    assert tally.throughput() == pytest.approx(1 / 5.3)
+    with pytest.raises(ValueError, match="already sent"):
+        tally.sent_now("a1", EventKind.SOS, now=16)
+
+
+def test_percentile_by_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.5) == 50.0 or percentile(values, 0.5) == 51.0
+    assert percentile(values, 0.99) == 99.0
+    assert percentile(values, 1.0) == 100.0
+    assert percentile([], 0.5) != percentile([], 0.5)  # NaN
+
+
+def test_reconcile_names_the_lost_and_the_doubled() -> None:
+    result = reconcile(["a", "b", "c"], ["a", "c", "c", "z"])
+    assert result.lost == ["b"]
+    assert result.duplicated == ["c", "z"]
+    assert (result.sent, result.stored) == (3, 4)
+    clean = reconcile(["a", "b"], ["b", "a"])
+    assert clean.lost == clean.duplicated == []
