@@ -297,6 +297,17 @@ class MqttEndpoint:
         return client
 
 
+def parse_alternates(text: str) -> tuple[tuple[str, int], ...]:
+    """Parse ``"host:port,host:port"`` (a clustered broker's other nodes), or raise ValueError."""
+    nodes = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"broker node {item!r} is not HOST:PORT")
+        nodes.append((host, int(port)))
+    return tuple(nodes)
+
+
 # --- manual acknowledgement of received messages (documented workaround) -------------------
 # aiomqtt 2.5 has no manual-ack API (aiomqtt issue #345) and paho acknowledges a QoS 1
 # message as soon as it has read it. The edge must acknowledge a device message only after

@@ -359,6 +359,14 @@ def simulate(
             rich_help_panel=_LOAD_PANEL,
         ),
     ] = None,
+    warmup: Annotated[
+        float,
+        typer.Option(
+            help="Seconds between the edges' first status (the hub registers their devices) "
+            "and the first event.",
+            rich_help_panel=_LOAD_PANEL,
+        ),
+    ] = 10.0,
     drain: Annotated[
         float,
         typer.Option(
@@ -394,7 +402,7 @@ def simulate(
             credentials_dir=credentials_dir,
             ca=ca,
             run_id=run_id,
-            drain=drain,
+            times=(warmup, drain),
         )
         return
     if scenario not in SCENARIOS:
@@ -434,7 +442,7 @@ def _simulate_load(
     credentials_dir: Path | None,
     ca: Path | None,
     run_id: str | None,
-    drain: float,
+    times: tuple[float, float],
 ) -> None:
     from rich.console import Console
 
@@ -460,7 +468,7 @@ def _simulate_load(
         if not token:
             raise typer.BadParameter(f"give --token or set {TOKEN_ENV}", param_hint="--token")
         api = HubApi(hub.rstrip("/"), token)
-    options = LoadOptions(drain_s=drain)
+    options = LoadOptions(warmup_s=times[0], drain_s=times[1])
     if run_id is not None:
         options.run_id = run_id
     target = LoadTarget(broker[0], broker[1], credentials_dir=credentials_dir, ca_file=ca)

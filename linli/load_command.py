@@ -121,6 +121,12 @@ def summary_lines(result: LoadResult, checked: HubCheck | None) -> list[str]:
         f"p99 {_ms(percentile(lat, 0.99))}, max {_ms(max(lat, default=math.nan))}",
         f"waiting    {result.waiting} records never acknowledged",
     ]
+    for kind, values in sorted(tally.latencies_by_kind.items()):
+        lines.insert(
+            4,
+            f"  {kind:17} p50 {_ms(percentile(values, 0.5))}, p99 {_ms(percentile(values, 0.99))}"
+            f" ({len(values)})",
+        )
     if checked is None:
         lines.append("hub check  skipped (no --hub/--token)")
         return lines

@@ -18,6 +18,7 @@ the lost and duplicated counts.
 import asyncio
 import logging
 import random
+import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -80,19 +81,26 @@ class LoadTarget:
     """The CA of the broker's TLS listener; None: plain TCP."""
     alternates: tuple[tuple[str, int], ...] = ()
     """Other nodes of a clustered broker, tried in turn after the first (``deploy/nats``)."""
+    spread: bool = False
+    """Start each edge on a node of its own (by a hash of its id), as a DNS round robin in
+    front of a cluster would, instead of every edge on the first."""
 
     def endpoint(self, edge_id: str) -> MqttEndpoint:
         """Return the connect options of one simulated edge, as a real edge's uplink has them."""
         credentials = None
         if self.credentials_dir is not None:
             credentials = self.credentials_dir / f"{edge_id}.json"
+        nodes = [(self.host, self.port), *self.alternates]
+        if self.spread:
+            first = zlib.crc32(edge_id.encode()) % len(nodes)
+            nodes = nodes[first:] + nodes[:first]
         return MqttEndpoint(
-            host=self.host,
-            port=self.port,
+            host=nodes[0][0],
+            port=nodes[0][1],
             client_id=f"linli-edge-{edge_id}",
             credentials_file=credentials,
             tls_ca=self.ca_file,
-            alternates=self.alternates,
+            alternates=tuple(nodes[1:]),
         )
 
 
@@ -103,6 +111,10 @@ class LoadOptions:
     resend_after_s: float = 5.0
     telemetry_flush_s: float = 5.0
     connect_timeout_s: float = 60.0
+    warmup_s: float = 0.0
+    """How long to wait after every edge connected before the schedule starts: the hub
+    registers each edge's inventory from its first status (a city's edges are registered
+    long before its busy hour), and this keeps that one-off burst out of the figures."""
     drain_s: float = 120.0
     """How long to wait, after the last event, for the acknowledgements still missing."""
     run_id: str = field(default_factory=lambda: f"{random.getrandbits(24):06x}")
@@ -374,6 +386,9 @@ async def run_load(
         try:
             async with asyncio.timeout(options.connect_timeout_s):
                 await asyncio.gather(*(s.connected.wait() for s in sims))
+            with suppress(TimeoutError):
+                async with asyncio.timeout(options.warmup_s):
+                    await stop.wait()
             if on_started is not None:
                 on_started(sims)
             started = mono()

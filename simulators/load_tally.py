@@ -40,6 +40,7 @@ class LoadTally:
     sent: Counter[EventKind] = field(default_factory=Counter)
     acked: Counter[EventKind] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
+    latencies_by_kind: dict[EventKind, list[float]] = field(default_factory=dict)
     resends: int = 0
     acked_again: int = 0
     telemetry_points: int = 0
@@ -71,7 +72,9 @@ class LoadTally:
             self.acked_again += 1
             return
         self.acked[waiting.kind] += 1
-        self.latencies_ms.append((now - waiting.first_sent) * 1000)
+        latency = (now - waiting.first_sent) * 1000
+        self.latencies_ms.append(latency)
+        self.latencies_by_kind.setdefault(waiting.kind, []).append(latency)
         self.last_ack = now
 
     def due(self, now: float, after_s: float) -> list[str]:
