@@ -3,10 +3,12 @@
 Each ``SimulatedEdge`` is what ``edge.uplink`` is on the wire, without devices or an outbox:
 one persistent MQTT session per edge (``devices.mqtt_link``: the same connect options,
 credentials, TLS, backoff and reconnect loop as a real edge), the retained ``EdgeStatus``
-with its device inventory at every connect (last will: offline), alerts as ``Alert`` at
-QoS 1 kept until the hub's ``AlertAck`` names them and re-sent after ``resend_after_s`` or a
-reconnect, door passages as ``AccessLogBatch`` kept until ``AccessLogAck``, and readings as
-best-effort ``TelemetryBatch`` (QoS 0) every ``telemetry_flush_s``.
+with its device inventory at every connect and every ``heartbeat_s`` (last will: offline),
+alerts as ``Alert`` at QoS 1 kept until the hub's ``AlertAck`` names them and re-sent after
+``resend_after_s`` or a reconnect, at most ``max_in_flight`` on the wire at once (the
+outbox's window: ``load_tally.SendWindow``), door passages as ``AccessLogBatch`` kept until
+``AccessLogAck`` the same way, and readings as best-effort ``TelemetryBatch`` (QoS 0) every
+``telemetry_flush_s``.
 
 ``run_load`` plays the pure schedule of ``simulators.load_mix`` against them in real time,
 waits for every acknowledgement (up to ``drain_s``), and returns a ``LoadResult``: the
@@ -54,7 +56,7 @@ from simulators.load_mix import (
     fleet,
     schedule,
 )
-from simulators.load_tally import LoadTally, Reconciled, reconcile
+from simulators.load_tally import LoadTally, Reconciled, SendWindow, reconcile
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +110,15 @@ class LoadTarget:
 class LoadOptions:
     """How the run behaves, beside the plan."""
 
-    resend_after_s: float = 5.0
+    resend_after_s: float = 10.0
+    """As ``EdgeSettings.resend_after_s``."""
     telemetry_flush_s: float = 5.0
+    """As ``EdgeSettings.telemetry_interval_s``."""
+    heartbeat_s: float = 30.0
+    """As ``EdgeSettings.heartbeat_s``: the retained status, with the inventory, again."""
+    max_in_flight: int = 200
+    """As ``EdgeSettings.max_in_flight``: records unacknowledged on the wire at once, per
+    channel (alerts; access records)."""
     connect_timeout_s: float = 60.0
     warmup_s: float = 0.0
     """How long to wait after every edge connected before the schedule starts: the hub
@@ -141,6 +150,10 @@ class SimulatedEdge:
         self._monotonic = monotonic
         self._messages: dict[str, tuple[str, str]] = {}
         """Every record not yet acknowledged: id → (topic, payload), to resend."""
+        self.windows = {
+            channel: SendWindow(options.max_in_flight, options.resend_after_s)
+            for channel in (EdgeChannel.ALERT, EdgeChannel.ACCESS_LOG)
+        }
         self._telemetry: list[TelemetryPoint] = []
         self._seq = 0
         self._publishing: set[asyncio.Task[None]] = set()
@@ -178,26 +191,31 @@ class SimulatedEdge:
                 self.connects += 1
                 self.connected.set()
                 # Whatever was on the wire before this connection may be lost: send it all.
-                self._resend(list(self._messages))
+                for window in self.windows.values():
+                    window.reset()
+                self._pump()
                 await session.serve(self._upkeep())
         finally:
             self.client = None
             self.connected.clear()
 
     async def _upkeep(self) -> None:
-        last_flush = self._monotonic()
+        last_flush = last_status = self._monotonic()
         while True:
             checkpoint()
             await asyncio.sleep(min(1.0, self._options.resend_after_s / 4))
             now = self._monotonic()
-            due = [r for r in self._tally.due(now, self._options.resend_after_s) if r in self]
-            self._resend(due)
+            self._pump()
             if now - last_flush >= self._options.telemetry_flush_s:
                 last_flush = now
                 await self._flush_telemetry()
-
-    def __contains__(self, record_id: str) -> bool:
-        return record_id in self._messages
+            if now - last_status >= self._options.heartbeat_s and self.client is not None:
+                last_status = now
+                self._publish(
+                    self._topic(EdgeChannel.STATUS),
+                    self._status("online").model_dump_json(),
+                    retain=True,
+                )
 
     async def _read(self, messages: AsyncIterator[aiomqtt.Message]) -> None:
         alert_acks = self._topic(EdgeChannel.ACK)
@@ -212,9 +230,14 @@ class SimulatedEdge:
                 logger.warning("%s: bad ack on %s: %s", self.edge.id, message.topic.value, exc)
                 continue
             now = self._monotonic()
+            window = self.windows[
+                EdgeChannel.ALERT if message.topic.value == alert_acks else EdgeChannel.ACCESS_LOG
+            ]
             for record_id in ids:
                 self._messages.pop(record_id, None)
+                window.acked(record_id)
                 self._tally.acked_now(record_id, now)
+            self._pump()
 
     # --- what the schedule makes this edge send ---------------------------------------------
 
@@ -258,32 +281,37 @@ class SimulatedEdge:
         )
 
     def _new(self, record_id: str, kind: EventKind, channel: EdgeChannel, payload: str) -> None:
-        topic = self._topic(channel)
-        self._messages[record_id] = (topic, payload)
+        self._messages[record_id] = (self._topic(channel), payload)
         self._tally.sent_now(record_id, kind, self._monotonic())
-        self._publish(topic, payload)
+        self.windows[channel].add(record_id)
+        self._pump()
 
-    def _resend(self, record_ids: list[str]) -> None:
+    def _pump(self) -> None:
+        """Put on the wire what each window has room for (nothing while disconnected)."""
+        if self.client is None:
+            return
         now = self._monotonic()
-        for record_id in record_ids:
-            message = self._messages.get(record_id)
-            if message is not None and self.client is not None:
-                self._tally.resent_now(record_id, now)
-                self._publish(*message)
+        for window in self.windows.values():
+            for record_id in window.due(now):
+                message = self._messages.get(record_id)
+                if message is not None:
+                    self._publish(*message)
 
-    def _publish(self, topic: str, payload: str) -> None:
+    def _publish(self, topic: str, payload: str, *, retain: bool = False) -> None:
         client = self.client
         if client is None:
             return  # sent again at the next connection
         # Not awaited here: a QoS 1 publish waits for its PUBACK, and one edge's window of
         # alerts must not be serialised by it (edge.uplink publishes a window at once too).
-        task = asyncio.create_task(self._published(client, topic, payload))
+        task = asyncio.create_task(self._published(client, topic, payload, retain))
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
 
-    async def _published(self, client: aiomqtt.Client, topic: str, payload: str) -> None:
+    async def _published(
+        self, client: aiomqtt.Client, topic: str, payload: str, retain: bool
+    ) -> None:
         with suppress(aiomqtt.MqttError, TimeoutError):
-            await client.publish(topic, payload, qos=1)
+            await client.publish(topic, payload, qos=1, retain=retain)
 
     async def _flush_telemetry(self) -> None:
         client = self.client
@@ -302,6 +330,11 @@ class SimulatedEdge:
     def waiting(self) -> int:
         """Return how many records this edge still waits to see acknowledged."""
         return len(self._messages)
+
+    @property
+    def resends(self) -> int:
+        """Return how many records this edge put on the wire again."""
+        return sum(w.resends for w in self.windows.values())
 
     def _next_id(self, prefix: str) -> str:
         self._seq += 1
@@ -399,6 +432,7 @@ async def run_load(
             await _drain(sims, options.drain_s, stop)
             await asyncio.sleep(0)  # let the reporter show the end
             elapsed = mono() - started
+            tally.resends = sum(s.resends for s in sims)
             reporter.cancel()
             progress.report()
         finally:

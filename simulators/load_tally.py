@@ -8,7 +8,9 @@ sent with the ids the hub's API lists: lost (sent, not stored) and duplicated (s
 than once, or stored without having been sent).
 """
 
-from collections import Counter
+import contextlib
+import math
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -25,11 +27,10 @@ def percentile(values: list[float], q: float) -> float:
 
 @dataclass
 class Waiting:
-    """A record sent and not yet acknowledged."""
+    """A record made and not yet acknowledged."""
 
     kind: EventKind
-    first_sent: float
-    last_sent: float
+    made_at: float
 
 
 @dataclass
@@ -49,21 +50,15 @@ class LoadTally:
     sent_ids: set[str] = field(default_factory=set)
 
     def sent_now(self, record_id: str, kind: EventKind, now: float) -> None:
-        """Note the first send of a record."""
+        """Note a record the moment the edge made it (its latency starts here, whether it
+        goes on the wire at once or waits for room in the edge's window)."""
         if record_id in self.sent_ids:
-            raise ValueError(f"record {record_id} was already sent; use resent_now")
+            raise ValueError(f"record {record_id} was already sent")
         self.sent_ids.add(record_id)
-        self.waiting[record_id] = Waiting(kind, now, now)
+        self.waiting[record_id] = Waiting(kind, now)
         self.sent[kind] += 1
         if self.first_send is None:
             self.first_send = now
-
-    def resent_now(self, record_id: str, now: float) -> None:
-        """Note a resend of a record still waiting (a missing ack, a reconnect)."""
-        waiting = self.waiting.get(record_id)
-        if waiting is not None:
-            waiting.last_sent = now
-            self.resends += 1
 
     def acked_now(self, record_id: str, now: float) -> None:
         """Note the hub's acknowledgement of a record (again: counted, not timed)."""
@@ -72,14 +67,10 @@ class LoadTally:
             self.acked_again += 1
             return
         self.acked[waiting.kind] += 1
-        latency = (now - waiting.first_sent) * 1000
+        latency = (now - waiting.made_at) * 1000
         self.latencies_ms.append(latency)
         self.latencies_by_kind.setdefault(waiting.kind, []).append(latency)
         self.last_ack = now
-
-    def due(self, now: float, after_s: float) -> list[str]:
-        """Return the records sent ``after_s`` ago or more and still waiting (to resend)."""
-        return [rid for rid, w in self.waiting.items() if now - w.last_sent >= after_s]
 
     @property
     def total_sent(self) -> int:
@@ -96,6 +87,58 @@ class LoadTally:
         if self.first_send is None or self.last_ack is None or self.last_ack <= self.first_send:
             return 0.0
         return self.total_acked / (self.last_ack - self.first_send)
+
+
+class SendWindow:
+    """An edge's outbox on the wire: at most ``size`` records unacknowledged at once, as
+    ``edge.outbox.Outbox.due`` keeps them; one unacknowledged for ``resend_after_s`` no longer
+    takes room and is due again. Without the window a slow hub meets every record re-sent
+    every ``resend_after_s``, and the resends crowd out the first sends (congestion collapse).
+    """
+
+    def __init__(self, size: int, resend_after_s: float) -> None:
+        if size < 1 or not resend_after_s > 0:
+            raise ValueError("a window needs room for one record and a positive resend delay")
+        self.size = size
+        self.resend_after_s = resend_after_s
+        self._queued: deque[str] = deque()
+        self._in_flight: dict[str, float] = {}
+        self.resends = 0
+
+    def add(self, record_id: str) -> None:
+        """Queue a new record behind those already waiting."""
+        self._queued.append(record_id)
+
+    def due(self, now: float) -> list[str]:
+        """Return the records to put on the wire now (re-sends first), noting them as sent."""
+        stale_before = now - self.resend_after_s
+        stale = [rid for rid, at in self._in_flight.items() if at <= stale_before]
+        room = self.size - (len(self._in_flight) - len(stale))
+        out = stale[:room]
+        self.resends += len(out)
+        while len(out) < room and self._queued:
+            out.append(self._queued.popleft())
+        for rid in out:
+            self._in_flight[rid] = now
+        return out
+
+    def acked(self, record_id: str) -> None:
+        """Forget an acknowledged record (wherever it is)."""
+        if self._in_flight.pop(record_id, None) is None:
+            with contextlib.suppress(ValueError):
+                self._queued.remove(record_id)
+
+    def reset(self) -> None:
+        """Make everything on the wire due again (a new connection may have lost it)."""
+        self._in_flight = dict.fromkeys(self._in_flight, -math.inf)
+
+    @property
+    def in_flight(self) -> int:
+        """Return how many records are on the wire, unacknowledged."""
+        return len(self._in_flight)
+
+    def __len__(self) -> int:
+        return len(self._queued) + len(self._in_flight)
 
 
 @dataclass(frozen=True, slots=True)

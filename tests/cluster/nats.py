@@ -102,6 +102,17 @@ class NatsNode:
             f'include "{accounts.name}"\n'
         )
 
+    def write_single_config(self) -> None:
+        """Write the configuration of a lone node with anonymous MQTT (protocol probes)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(
+            f'server_name: "{self.name}"\n'
+            f"listen: 127.0.0.1:{self.client_port}\n"
+            f"http: 127.0.0.1:{self.http_port}\n"
+            f'jetstream {{ store_dir: "{self.folder / "jetstream"}" }}\n'
+            f"mqtt {{ listen: 127.0.0.1:{self.mqtt_port} }}\n"
+        )
+
     def start(self) -> None:
         """Start the node (again, on the same store)."""
         executable = nats_server()
