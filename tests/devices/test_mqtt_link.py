@@ -6,6 +6,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import aiomqtt
 import pytest
@@ -147,3 +148,28 @@ class _NoDelay:
 
     def reset(self) -> None:
         pass
+
+
+def test_a_node_list_is_parsed_or_refused() -> None:
+    from devices.mqtt_link import parse_alternates
+
+    assert parse_alternates("") == ()
+    assert parse_alternates("n2:8883, n3:8883") == (("n2", 8883), ("n3", 8883))
+    for bad in ("n2", "n2:", ":8883", "n2:http", "n2:70000"):
+        with pytest.raises(ValueError, match="HOST:PORT"):
+            parse_alternates(bad)
+
+
+def test_hub_and_edge_settings_carry_the_other_nodes() -> None:
+    from edge.settings import EdgeSettings
+    from hub.settings import HubSettings
+
+    hub = HubSettings(mqtt_alternates="n2:1883,n3:1883").mqtt_endpoint("ingest")
+    assert hub.alternates == (("n2", 1883), ("n3", 1883))
+    assert HubSettings().mqtt_endpoint().alternates == ()
+    edge = EdgeSettings(
+        site_file=Path("site.toml"), edge_id="e1", hub_mqtt_alternates="n2:1883"
+    ).hub_endpoint("e1")
+    assert edge.alternates == (("n2", 1883),)
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        HubSettings(mqtt_alternates="n2")
