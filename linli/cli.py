@@ -470,6 +470,13 @@ def _simulate_load(
         api = HubApi(hub.rstrip("/"), token)
     options = LoadOptions(warmup_s=times[0], drain_s=times[1])
     if run_id is not None:
+        from devices.registry import check_identifier
+        from simulators.load_mix import edge_id
+
+        try:
+            check_identifier(edge_id(run_id, 0) + "-d0000")
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--run-id") from exc
         options.run_id = run_id
     target = LoadTarget(broker[0], broker[1], credentials_dir=credentials_dir, ca_file=ca)
     ok = run_load_command(plan, target, options, seed=seed, hub=api, console=Console())

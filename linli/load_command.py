@@ -84,7 +84,7 @@ def run_load_command(
         console.print(line)
     lost = result.waiting > 0 or (
         checked is not None and bool(checked.alerts.lost or checked.access.lost)
-    )
+    )  # a record never acknowledged counts: it did not arrive in the run's time
     doubled = checked is not None and bool(checked.alerts.duplicated or checked.access.duplicated)
     return not lost and not doubled
 
@@ -119,7 +119,7 @@ def summary_lines(result: LoadResult, checked: HubCheck | None) -> list[str]:
         f"{result.plan.duration_s:.0f} s; run took {result.elapsed_s:.0f} s)",
         f"latency    publish → committed (the hub's ack): p50 {_ms(percentile(lat, 0.5))}, "
         f"p99 {_ms(percentile(lat, 0.99))}, max {_ms(max(lat, default=math.nan))}",
-        f"waiting    {result.waiting} records never acknowledged",
+        f"waiting    {result.waiting} records never acknowledged (still in the edges' outboxes)",
     ]
     for kind, values in sorted(tally.latencies_by_kind.items()):
         lines.insert(
@@ -131,10 +131,11 @@ def summary_lines(result: LoadResult, checked: HubCheck | None) -> list[str]:
         lines.append("hub check  skipped (no --hub/--token)")
         return lines
     for name, rec in (("alerts", checked.alerts), ("access", checked.access)):
+        example = (rec.lost or rec.duplicated or rec.unfinished or [""])[0]
         lines.append(
             f"hub {name:7}sent {rec.sent}, stored {rec.stored}: lost {len(rec.lost)}, "
-            f"duplicated {len(rec.duplicated)}"
-            + (f" (e.g. {(rec.lost or rec.duplicated)[0]})" if rec.lost or rec.duplicated else "")
+            f"duplicated {len(rec.duplicated)}, still at the edges {len(rec.unfinished)}"
+            + (f" (e.g. {example})" if example else "")
         )
     lines.append(
         f"hub cases  {checked.cases} cases hold the run's alerts; "

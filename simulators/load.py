@@ -549,8 +549,8 @@ def check_hub(result: LoadResult, api: httpx.Client) -> HubCheck:
         if a["case_id"] is None and a["state"] == "raised" and a["severity"] == "critical"
     )
     return HubCheck(
-        alerts=reconcile(sent_alerts, (a["id"] for a in alerts)),
-        access=reconcile(sent_access, (r["id"] for r in access)),
+        alerts=reconcile(sent_alerts, (a["id"] for a in alerts), result.tally.waiting),
+        access=reconcile(sent_access, (r["id"] for r in access), result.tally.waiting),
         cases=len(cases),
         alerts_without_case=caseless,
     )

@@ -148,16 +148,26 @@ class Reconciled:
     sent: int
     stored: int
     lost: list[str]
+    """Acknowledged by the hub, yet not in its records: broken durability."""
     duplicated: list[str]
+    """Stored more than once, or stored without having been sent."""
+    unfinished: list[str]
+    """Neither acknowledged nor stored when the run ended: still in the edge's outbox (a real
+    edge would go on re-sending them), so not lost, but not delivered in time either."""
 
 
-def reconcile(sent: Iterable[str], stored: Iterable[str]) -> Reconciled:
-    """Compare the ids a run sent with the ids the hub lists for the run's edges.
-
-    Lost: sent, not stored. Duplicated: stored more than once, or stored without being sent.
-    """
+def reconcile(sent: Iterable[str], stored: Iterable[str], waiting: Iterable[str]) -> Reconciled:
+    """Compare the ids a run sent (``waiting``: those never acknowledged) with the ids the hub
+    lists for the run's edges."""
     sent_set = set(sent)
     counts = Counter(stored)
-    lost = sorted(sent_set - counts.keys())
+    missing = sent_set - counts.keys()
+    unacknowledged = set(waiting)
     duplicated = sorted(rid for rid, n in counts.items() if n > 1 or rid not in sent_set)
-    return Reconciled(len(sent_set), sum(counts.values()), lost, duplicated)
+    return Reconciled(
+        sent=len(sent_set),
+        stored=sum(counts.values()),
+        lost=sorted(missing - unacknowledged),
+        duplicated=duplicated,
+        unfinished=sorted(missing & unacknowledged),
+    )

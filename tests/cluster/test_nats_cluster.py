@@ -102,6 +102,7 @@ def test_a_node_killed_under_load_loses_nothing_and_doubles_nothing(
         )
         assert alerts_sent > 50, tally.sent
         assert checked.alerts.lost == []
+        assert checked.alerts.unfinished == []
         assert checked.alerts.duplicated == []
         assert checked.alerts.stored == alerts_sent
         assert checked.access.lost == []

@@ -167,10 +167,11 @@ def test_percentile_by_nearest_rank() -> None:
     assert percentile([], 0.5) != percentile([], 0.5)  # NaN
 
 
-def test_reconcile_names_the_lost_and_the_doubled() -> None:
-    result = reconcile(["a", "b", "c"], ["a", "c", "c", "z"])
-    assert result.lost == ["b"]
+def test_reconcile_names_the_lost_the_doubled_and_the_unfinished() -> None:
+    result = reconcile(["a", "b", "c", "d"], ["a", "c", "c", "z"], waiting=["d"])
+    assert result.lost == ["b"]  # acknowledged (not waiting), not stored
+    assert result.unfinished == ["d"]
     assert result.duplicated == ["c", "z"]
-    assert (result.sent, result.stored) == (3, 4)
-    clean = reconcile(["a", "b"], ["b", "a"])
-    assert clean.lost == clean.duplicated == []
+    assert (result.sent, result.stored) == (4, 4)
+    clean = reconcile(["a", "b"], ["b", "a"], waiting=[])
+    assert clean.lost == clean.duplicated == clean.unfinished == []

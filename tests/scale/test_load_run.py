@@ -60,6 +60,7 @@ async def test_a_small_load_arrives_whole_and_once(hub_stack: Stack) -> None:
 
     checked = check_hub(result, hub_stack.api)
     assert checked.alerts.lost == []
+    assert checked.alerts.unfinished == []
     assert checked.alerts.duplicated == []
     assert checked.alerts.stored == alerts_sent
     assert checked.access.lost == []
@@ -94,7 +95,7 @@ def test_the_command_prints_a_summary_and_checks_the_hub(tmp_path: Path) -> None
         stack.close()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "sustained" in result.stdout
-    assert "lost 0, duplicated 0" in result.stdout
+    assert "lost 0, duplicated 0, still at the edges 0" in result.stdout
     assert "p99" in result.stdout
 
 
