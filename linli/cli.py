@@ -359,6 +359,15 @@ def simulate(
             rich_help_panel=_LOAD_PANEL,
         ),
     ] = None,
+    edge_intervals: Annotated[
+        tuple[float, float],
+        typer.Option(
+            "--edge-intervals",
+            help="Each edge's telemetry batch and status heartbeat periods, seconds "
+            "(a real edge's defaults: 5 30).",
+            rich_help_panel=_LOAD_PANEL,
+        ),
+    ] = (5.0, 30.0),
     warmup: Annotated[
         float,
         typer.Option(
@@ -403,6 +412,7 @@ def simulate(
             ca=ca,
             run_id=run_id,
             times=(warmup, drain),
+            edge_intervals=edge_intervals,
         )
         return
     if scenario not in SCENARIOS:
@@ -443,6 +453,7 @@ def _simulate_load(
     ca: Path | None,
     run_id: str | None,
     times: tuple[float, float],
+    edge_intervals: tuple[float, float],
 ) -> None:
     from rich.console import Console
 
@@ -468,7 +479,14 @@ def _simulate_load(
         if not token:
             raise typer.BadParameter(f"give --token or set {TOKEN_ENV}", param_hint="--token")
         api = HubApi(hub.rstrip("/"), token)
-    options = LoadOptions(warmup_s=times[0], drain_s=times[1])
+    if min(edge_intervals) <= 0:
+        raise typer.BadParameter("must be positive", param_hint="--edge-intervals")
+    options = LoadOptions(
+        warmup_s=times[0],
+        drain_s=times[1],
+        telemetry_flush_s=edge_intervals[0],
+        heartbeat_s=edge_intervals[1],
+    )
     if run_id is not None:
         from devices.registry import check_identifier
         from simulators.load_mix import edge_id
