@@ -117,7 +117,7 @@ def summary_lines(result: LoadResult, checked: HubCheck | None) -> list[str]:
         f"sustained  {tally.throughput():.1f} records/s acknowledged "
         f"(offered {tally.total_sent / result.plan.duration_s:.1f}/s over "
         f"{result.plan.duration_s:.0f} s; run took {result.elapsed_s:.0f} s)",
-        f"latency    publish → committed (the hub's ack): p50 {_ms(percentile(lat, 0.5))}, "
+        f"latency    made → committed (the hub's ack): p50 {_ms(percentile(lat, 0.5))}, "
         f"p99 {_ms(percentile(lat, 0.99))}, max {_ms(max(lat, default=math.nan))}",
         f"waiting    {result.waiting} records never acknowledged (still in the edges' outboxes)",
     ]
