@@ -245,10 +245,25 @@ class MqttEndpoint:
     connection so a rotated password is picked up; it overrides ``username``/``password``,
     and the client id gets a tag only the password's holder can compute
     (``session_client_id``: no other identity can take the session over)."""
+    alternates: tuple[tuple[str, int], ...] = ()
+    """Other nodes of a clustered broker (``deploy/nats``), as (host, port): after a failed
+    connection ``MqttLink`` tries the next address in turn, so a client whose node died
+    carries on through another. Empty for a single broker (Mosquitto)."""
 
     def named(self, client_id: str) -> "MqttEndpoint":
         """Return the same endpoint under another client id (one per session of a program)."""
         return replace(self, client_id=client_id)
+
+    def addresses(self) -> list[tuple[str, int]]:
+        """Return every address to try, this endpoint's own first."""
+        return [(self.host, self.port), *self.alternates]
+
+    def at(self, attempt: int) -> "MqttEndpoint":
+        """Return the endpoint for connection attempt ``attempt``: its addresses in turn."""
+        if not self.alternates:
+            return self
+        host, port = self.addresses()[attempt % (len(self.alternates) + 1)]
+        return replace(self, host=host, port=port)
 
     def client(
         self,
@@ -280,6 +295,17 @@ class MqttEndpoint:
         if manual_ack:
             use_manual_ack(client)
         return client
+
+
+def parse_alternates(text: str) -> tuple[tuple[str, int], ...]:
+    """Parse ``"host:port,host:port"`` (a clustered broker's other nodes), or raise ValueError."""
+    nodes = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"broker node {item!r} is not HOST:PORT")
+        nodes.append((host, int(port)))
+    return tuple(nodes)
 
 
 # --- manual acknowledgement of received messages (documented workaround) -------------------
@@ -424,11 +450,14 @@ class MqttLink:
 
     async def run(self, body: SessionBody) -> NoReturn:
         """Serve ``body`` on one connection after another until cancelled."""
-        where = f"{self.endpoint.host}:{self.endpoint.port}"
+        attempt = 0
         while True:
+            endpoint = self.endpoint.at(attempt)
+            attempt += 1
+            where = f"{endpoint.host}:{endpoint.port}"
             try:
                 # Inside: a credentials file that turned unreadable is retried, loudly.
-                client = self.endpoint.client(will=self._will, manual_ack=self._manual_ack)
+                client = endpoint.client(will=self._will, manual_ack=self._manual_ack)
                 if self._max_pending_calls is not None:
                     client.pending_calls_threshold = self._max_pending_calls
                 async with client:

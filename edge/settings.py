@@ -3,12 +3,12 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devices.adapters import DEFAULT_MAX_PAYLOAD_BYTES
 from devices.credentials import load_credentials
-from devices.mqtt_link import MQTT_TIMEOUT_S, MqttEndpoint
+from devices.mqtt_link import MQTT_TIMEOUT_S, MqttEndpoint, parse_alternates
 from devices.registry import Identifier
 
 
@@ -25,6 +25,9 @@ class EdgeSettings(BaseSettings):
     local_mqtt_port: int = Field(default=1883, ge=1, le=65535)
     hub_mqtt_host: str = "127.0.0.1"
     hub_mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    hub_mqtt_alternates: str = ""
+    """The hub's clustered broker's other nodes, ``"host:port,host:port"`` (``deploy/nats``):
+    tried in turn after ``hub_mqtt_host`` when a connection fails. Empty for one Mosquitto."""
     local_mqtt_credentials_file: Path | None = None
     """The agent's username and password on its site broker (``linli broker init --site``'s
     ``edge`` entry), in a file only the agent's user can read."""
@@ -78,6 +81,12 @@ class EdgeSettings(BaseSettings):
             tls_ca=self.local_mqtt_ca_file,
         )
 
+    @field_validator("hub_mqtt_alternates")
+    @classmethod
+    def _broker_nodes(cls, value: str) -> str:
+        parse_alternates(value)  # refuse a bad node list at start, not at the first reconnect
+        return value
+
     def hub_endpoint(self, edge_id: str, session: str | None = None) -> MqttEndpoint:
         """Return where one of the edge's sessions with the hub connects."""
         name = f"linli-edge-{edge_id}" if session is None else f"linli-edge-{edge_id}-{session}"
@@ -88,4 +97,5 @@ class EdgeSettings(BaseSettings):
             timeout_s=self.mqtt_timeout_s,
             credentials_file=self.hub_mqtt_credentials_file,
             tls_ca=self.hub_mqtt_ca_file,
+            alternates=parse_alternates(self.hub_mqtt_alternates),
         )

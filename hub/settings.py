@@ -3,12 +3,12 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, Field, PositiveFloat, SecretStr, model_validator
+from pydantic import AnyHttpUrl, Field, PositiveFloat, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devices.credentials import load_credentials
 from devices.kinds import AlertKind
-from devices.mqtt_link import MQTT_TIMEOUT_S, MqttEndpoint
+from devices.mqtt_link import MQTT_TIMEOUT_S, MqttEndpoint, parse_alternates
 
 CaseCategoryName = Literal[
     "life_safety", "security", "property", "maintenance", "request", "wellbeing"
@@ -33,6 +33,9 @@ class HubSettings(BaseSettings):
     mqtt_ca_file: Path | None = None
     """The broker's CA (``linli broker init``'s ``ca_file``): connect over TLS and verify the
     broker's certificate and name (``mqtt_host`` must be one of its ``--host`` names)."""
+    mqtt_alternates: str = ""
+    """A clustered broker's other nodes, ``"host:port,host:port"`` (``deploy/nats``): tried in
+    turn after ``mqtt_host`` when a connection fails. Empty for one Mosquitto."""
     mqtt_client_id: str = "linli-hub"
     """Also the broker session name: the hub uses a persistent session (clean_session=False),
     so two hub processes on one broker need different ids."""
@@ -182,6 +185,12 @@ class HubSettings(BaseSettings):
             return self.database_url
         return f"sqlite:///{self.data_dir / 'hub.sqlite3'}"
 
+    @field_validator("mqtt_alternates")
+    @classmethod
+    def _broker_nodes(cls, value: str) -> str:
+        parse_alternates(value)  # refuse a bad node list at start, not at the first reconnect
+        return value
+
     def mqtt_endpoint(
         self, session: str | None = None, *, timeout_s: float = MQTT_TIMEOUT_S
     ) -> MqttEndpoint:
@@ -194,4 +203,5 @@ class HubSettings(BaseSettings):
             timeout_s=timeout_s,
             credentials_file=self.mqtt_credentials_file,
             tls_ca=self.mqtt_ca_file,
+            alternates=parse_alternates(self.mqtt_alternates),
         )

@@ -289,23 +289,131 @@ def edge(
     _run_until_signalled(EdgeAgent(settings).run())
 
 
+LOAD = "load"
+_LOAD_PANEL = "simulate load (city scale)"
+
+
 @app.command()
 def simulate(
     scenario: Annotated[
-        str, typer.Argument(help="Scenario name; `linli simulate list` lists them.")
+        str,
+        typer.Argument(
+            help="Scenario name, or `load` for city-scale load against the hub's broker; "
+            "`linli simulate list` lists them."
+        ),
     ],
     site: Annotated[Path | None, typer.Option(help="Site file (default: the sample).")] = None,
-    mqtt: Annotated[str, typer.Option(help="The site broker, HOST:PORT.")] = "127.0.0.1:1883",
+    mqtt: Annotated[
+        str, typer.Option(help="The site broker, HOST:PORT (for `load`: the hub's broker).")
+    ] = "127.0.0.1:1883",
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
-    duration: Annotated[float | None, typer.Option(help="Stop after N simulated seconds.")] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(help="Stop after N simulated seconds (for `load`: real seconds, default 60)."),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed, for a repeatable run.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    edges: Annotated[int, typer.Option(help="Simulated edges.", rich_help_panel=_LOAD_PANEL)] = 10,
+    devices_per_edge: Annotated[
+        int, typer.Option(help="Devices of each edge.", rich_help_panel=_LOAD_PANEL)
+    ] = 100,
+    incidents_per_hour: Annotated[
+        float,
+        typer.Option(help="Incidents per hazard detector an hour.", rich_help_panel=_LOAD_PANEL),
+    ] = 1.0,
+    sos_per_hour: Annotated[
+        float, typer.Option(help="Presses per SOS button an hour.", rich_help_panel=_LOAD_PANEL)
+    ] = 1.0,
+    passages_per_hour: Annotated[
+        float, typer.Option(help="Passages per door an hour.", rich_help_panel=_LOAD_PANEL)
+    ] = 60.0,
+    hub: Annotated[
+        str | None,
+        typer.Option(
+            help="The hub's HTTP address, to check what it stored (lost, duplicated).",
+            rich_help_panel=_LOAD_PANEL,
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="An API token for --hub (default: $LINLI_TOKEN).", rich_help_panel=_LOAD_PANEL
+        ),
+    ] = None,
+    credentials_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of EDGE_ID.json identities (`linli broker add-edge`), one per simulated "
+            "edge, for a broker set up by `linli broker init`; default: anonymous.",
+            rich_help_panel=_LOAD_PANEL,
+        ),
+    ] = None,
+    ca: Annotated[
+        Path | None,
+        typer.Option(help="The broker's CA, for TLS to it.", rich_help_panel=_LOAD_PANEL),
+    ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Tag of the run's edge ids (load-RUN-e0000...); default random.",
+            rich_help_panel=_LOAD_PANEL,
+        ),
+    ] = None,
+    edge_intervals: Annotated[
+        tuple[float, float],
+        typer.Option(
+            "--edge-intervals",
+            help="Each edge's telemetry batch and status heartbeat periods, seconds "
+            "(a real edge's defaults: 5 30).",
+            rich_help_panel=_LOAD_PANEL,
+        ),
+    ] = (5.0, 30.0),
+    warmup: Annotated[
+        float,
+        typer.Option(
+            help="Seconds between the edges' first status (the hub registers their devices) "
+            "and the first event.",
+            rich_help_panel=_LOAD_PANEL,
+        ),
+    ] = 10.0,
+    drain: Annotated[
+        float,
+        typer.Option(
+            help="Seconds to wait for the last acknowledgements.", rich_help_panel=_LOAD_PANEL
+        ),
+    ] = 120.0,
 ) -> None:
-    """Play a scenario of simulated devices against a broker."""
+    """Play a scenario of simulated devices against a broker, or `load`: many simulated edges
+    speaking the uplink protocol to the hub's broker, with a summary of throughput, latency
+    and anything lost or duplicated (exit 1 if anything was)."""
 
     if scenario == "list":
         for name, entry in sorted(SCENARIOS.items()):
             typer.echo(f"{name:14} {entry.description}")
+        typer.echo(
+            f"{LOAD:14} City-scale load: --edges N --devices-per-edge M against the hub's broker."
+        )
+        return
+    if scenario == LOAD:
+        _configure_logging(verbose)
+        if not verbose:
+            # A reconnect of one of hundreds of edges is the run's business, not a page of logs.
+            logging.getLogger().setLevel(logging.ERROR)
+        _simulate_load(
+            _split_address(mqtt, "--mqtt"),
+            edges=edges,
+            devices_per_edge=devices_per_edge,
+            duration=60.0 if duration is None else duration,
+            rates=(incidents_per_hour, sos_per_hour, passages_per_hour),
+            seed=seed,
+            hub=hub,
+            token=token,
+            credentials_dir=credentials_dir,
+            ca=ca,
+            run_id=run_id,
+            times=(warmup, drain),
+            edge_intervals=edge_intervals,
+        )
         return
     if scenario not in SCENARIOS:
         raise typer.BadParameter(f"unknown scenario {scenario!r}; try `linli simulate list`")
@@ -329,6 +437,69 @@ def simulate(
                 on_step=report,
             )
         )
+
+
+def _simulate_load(
+    broker: tuple[str, int],
+    *,
+    edges: int,
+    devices_per_edge: int,
+    duration: float,
+    rates: tuple[float, float, float],
+    seed: int | None,
+    hub: str | None,
+    token: str | None,
+    credentials_dir: Path | None,
+    ca: Path | None,
+    run_id: str | None,
+    times: tuple[float, float],
+    edge_intervals: tuple[float, float],
+) -> None:
+    from rich.console import Console
+
+    from linli.load_command import HubApi, run_load_command
+    from linli.status import TOKEN_ENV
+    from simulators.load import LoadOptions, LoadTarget
+    from simulators.load_mix import LoadPlan
+
+    try:
+        plan = LoadPlan(
+            edges=edges,
+            devices_per_edge=devices_per_edge,
+            duration_s=duration,
+            incidents_per_device_h=rates[0],
+            sos_per_button_h=rates[1],
+            passages_per_door_h=rates[2],
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    api = None
+    if hub is not None:
+        token = token or os.environ.get(TOKEN_ENV)
+        if not token:
+            raise typer.BadParameter(f"give --token or set {TOKEN_ENV}", param_hint="--token")
+        api = HubApi(hub.rstrip("/"), token)
+    if min(edge_intervals) <= 0:
+        raise typer.BadParameter("must be positive", param_hint="--edge-intervals")
+    options = LoadOptions(
+        warmup_s=times[0],
+        drain_s=times[1],
+        telemetry_flush_s=edge_intervals[0],
+        heartbeat_s=edge_intervals[1],
+    )
+    if run_id is not None:
+        from devices.registry import check_identifier
+        from simulators.load_mix import edge_id
+
+        try:
+            check_identifier(edge_id(run_id, 0) + "-d0000")
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--run-id") from exc
+        options.run_id = run_id
+    target = LoadTarget(broker[0], broker[1], credentials_dir=credentials_dir, ca_file=ca)
+    ok = run_load_command(plan, target, options, seed=seed, hub=api, console=Console())
+    if not ok:
+        raise typer.Exit(1)
 
 
 app.command("status")(status_command)

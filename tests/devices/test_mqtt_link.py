@@ -6,6 +6,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import aiomqtt
 import pytest
@@ -101,3 +102,74 @@ async def test_no_suback_and_no_message_gives_up_in_time(mute_broker: int) -> No
     with pytest.raises(aiomqtt.MqttError, match=r"no SUBACK and no message within 0\.5 s"):
         async with asyncio.timeout(30):
             await serve(mute_broker, "kept-mute", mqtt_timeout=0.5, expected=0)
+
+
+def test_an_endpoint_tries_a_clusters_nodes_in_turn() -> None:
+    from devices.mqtt_link import MqttEndpoint
+
+    single = MqttEndpoint("a", 1)
+    assert single.at(0) is single
+    assert single.at(5) is single
+    cluster = MqttEndpoint("a", 1, client_id="c", alternates=(("b", 2), ("c", 3)))
+    tried = [(cluster.at(n).host, cluster.at(n).port) for n in range(4)]
+    assert tried == [("a", 1), ("b", 2), ("c", 3), ("a", 1)]
+    assert cluster.at(1).client_id == "c"
+
+
+async def test_a_link_reconnects_through_the_next_node(mosquitto: MosquittoProcess) -> None:
+    from devices.mqtt_link import MqttEndpoint, MqttLink
+
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead_port = dead.getsockname()[1]
+    dead.close()  # nothing listens there: the first attempt fails at once
+    endpoint = MqttEndpoint(
+        "127.0.0.1", dead_port, client_id="failover", alternates=(("127.0.0.1", mosquitto.port),)
+    )
+    reached = asyncio.Event()
+
+    async def body(client: aiomqtt.Client) -> None:
+        reached.set()
+        await asyncio.Event().wait()
+
+    link = MqttLink(endpoint, name="test", backoff=_NoDelay())
+    task = asyncio.create_task(link.run(body))
+    try:
+        async with asyncio.timeout(30):
+            await reached.wait()
+    finally:
+        task.cancel()
+        await asyncio.wait({task})
+
+
+class _NoDelay:
+    def next_delay(self) -> float:
+        return 0.0
+
+    def reset(self) -> None:
+        pass
+
+
+def test_a_node_list_is_parsed_or_refused() -> None:
+    from devices.mqtt_link import parse_alternates
+
+    assert parse_alternates("") == ()
+    assert parse_alternates("n2:8883, n3:8883") == (("n2", 8883), ("n3", 8883))
+    for bad in ("n2", "n2:", ":8883", "n2:http", "n2:70000"):
+        with pytest.raises(ValueError, match="HOST:PORT"):
+            parse_alternates(bad)
+
+
+def test_hub_and_edge_settings_carry_the_other_nodes() -> None:
+    from edge.settings import EdgeSettings
+    from hub.settings import HubSettings
+
+    hub = HubSettings(mqtt_alternates="n2:1883,n3:1883").mqtt_endpoint("ingest")
+    assert hub.alternates == (("n2", 1883), ("n3", 1883))
+    assert HubSettings().mqtt_endpoint().alternates == ()
+    edge = EdgeSettings(
+        site_file=Path("site.toml"), edge_id="e1", hub_mqtt_alternates="n2:1883"
+    ).hub_endpoint("e1")
+    assert edge.alternates == (("n2", 1883),)
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        HubSettings(mqtt_alternates="n2")
