@@ -7,15 +7,19 @@ contacts). ``run`` (the agent's ``edge-access`` task) keeps its own link to the 
 (``devices.mqtt_link.MqttLink``) for the allow-list and the access log, and a timer.
 
 Per presented credential, in this order: look up the keyed hash in the in-memory allow-list,
-decide, store the log record (access store) and the door's new state (alert outbox, with any
-alert the step raised), THEN publish the unlock or deny command on the reader's ``set`` topic.
-A crash before the commit unlocks nothing; a crash after it at worst repeats a log record,
-which the hub stores once.
+decide, store the log record and the door's new state (see below), THEN publish the unlock or
+deny command on the reader's ``set`` topic. A crash before the commit unlocks nothing; a crash
+after it at worst repeats a log record, which the hub stores once.
 
-Door monitor states live in the alert outbox's state table under ``door:<door_id>`` (a key no
-device id can take: ``:`` is not allowed in ids), so an alert and the state that raised it
-commit together. Alert and log record ids derive from the door and the step's counters, so a
-step decided again after a crash yields the same ids (stored once).
+A step that raises an alert stores the door monitor's state in the alert outbox's state table
+under ``door:<door_id>`` (a key no device id can take: ``:`` is not allowed in ids), so an
+alert and the state that raised it commit together; every other step stores it in the access
+store with the step's log records, one transaction. Steps are decided one at a time but
+stored by a group commit (``edge.access.commits``): at most one fsync per decision, shared by
+every decision in flight at once. Each copy of a state carries the door's step count; at
+start the newer wins. Alert and log record ids derive from the door
+and the step's counters, so a step decided again after a crash yields the same ids (stored
+once).
 
 Bad input (a malformed frame, an unknown reader, an invalid topic) is rejected, counted under
 ``access.rejected.<reason>`` and logged with the reader id and topic, never with the frame's
@@ -63,6 +67,7 @@ from devices.topics import (
     edge_topic,
 )
 from edge.access.chunks import IDLE, Apply, AskAgain, ChunkCommand, PartArrived, Wait, assemble
+from edge.access.commits import STATE_PREFIX, DoorWrite, GroupCommit
 from edge.access.decision import AccessDecision, decide
 from edge.access.door import (
     ContactChanged,
@@ -82,7 +87,6 @@ from edge.sqlite_tx import DatabaseThread
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 1024
-STATE_PREFIX = "door:"
 _IDS = uuid.UUID("6a1c1d52-8c1e-4f0e-9d7b-5f3c2f1e0a44")
 """Namespace of the ids derived from (edge, door, counter)."""
 
@@ -150,6 +154,9 @@ class AccessControl:
         self._sent: dict[str, float] = {}
         self._sending: set[asyncio.Task[None]] = set()
         self._db = DatabaseThread("edge-access")
+        self._commits = GroupCommit(
+            self._db, store, outbox, on_stored=self._stored, on_failed=self._not_stored
+        )
         self._link = MqttLink(hub, name="edge-access", backoff=Backoff(rng=rng))
 
     # --- input from the agent ------------------------------------------------------------
@@ -201,7 +208,10 @@ class AccessControl:
                 reason=decision.verdict,
                 fingerprint=None if entry is not None else digest[:FINGERPRINT_LENGTH],
             )
-            alerts = await self._commit(door, state, result, now, [record])
+            alerts, stored = self._stage(door, state, result, now, [record])
+        # Outside the lock: the next frame may be decided while this one is being stored,
+        # and then shares its commit.
+        await stored
         self._count(f"access.{record.kind}", 1)
         action = ReaderAction.UNLOCK if decision.granted else ReaderAction.DENY
         self._command(reader_id, door, action, record.id)
@@ -248,19 +258,21 @@ class AccessControl:
             result = step(state, event, door)
             if result.state == state and not (result.alerts or result.notes or result.commands):
                 return
-            alerts = await self._commit(door, state, result, self._clock(), [])
+            alerts, stored = self._stage(door, state, result, self._clock(), [])
+        await stored
         for action in result.commands:
             self._command(door.reader_id, door, action, None)
         await self._after(door, result, alerts)
 
-    async def _commit(
+    def _stage(
         self,
         door: DoorConfig,
         before: DoorState,
         result: DoorStep,
         now: datetime,
         records: list[AccessRecord],
-    ) -> list[Alert]:
+    ) -> tuple[list[Alert], asyncio.Future[None]]:
+        """Queue a step's writes for the group commit and move the door on in memory."""
         notes = [
             AccessRecord(
                 id=derived_id(self.edge_id, door.id, "note", before.logged + i + 1),
@@ -273,21 +285,21 @@ class AccessControl:
             for i, note in enumerate(result.notes)
         ]
         alerts = [self._alert(door, a.kind, a, now) for a in result.alerts]
-        # Log records first (their ids are stable), then the state with its alerts: a crash
-        # in between re-decides the same step from the old state, and the outbox stores
-        # the same alert ids once.
-        await self._db.call(self._write, [*records, *notes], door.id, result.state, alerts)
-        self.doors[door.id] = result.state
-        if records or notes:
-            self._log_wake.set()
-        return alerts
+        state = result.state.model_copy(update={"steps": before.steps + 1})
+        stored = self._commits.add(DoorWrite(door.id, before, state, [*records, *notes], alerts))
+        self.doors[door.id] = state
+        return alerts, stored
 
-    def _write(
-        self, records: list[AccessRecord], door_id: str, state: DoorState, alerts: list[Alert]
-    ) -> None:
-        # One trip to the database thread for both commits.
-        self.store.record(records)
-        self.outbox.commit(STATE_PREFIX + door_id, state.model_dump_json(), alerts)
+    def _stored(self, writes: list[DoorWrite], transactions: int) -> None:
+        self._count("access.commits", transactions)
+        if any(write.records for write in writes):
+            self._log_wake.set()
+
+    def _not_stored(self, writes: list[DoorWrite]) -> None:
+        # Back to the states before the first write that failed: the steps' callers get the
+        # error, their frames are not acknowledged, and the broker delivers them again.
+        for write in reversed(writes):
+            self.doors[write.door_id] = write.before
 
     def _alert(self, door: DoorConfig, kind: AlertKind, decided: DoorAlert, now: datetime) -> Alert:
         device_id = door.reader_id if decided.on_reader else (door.contact_id or door.reader_id)
@@ -354,16 +366,24 @@ class AccessControl:
         logger.warning("rejected %s from reader %s on %s: %s", reason, reader, topic, detail)
 
     def _load_door_states(self) -> dict[str, DoorState]:
+        copies = [
+            (key.removeprefix(STATE_PREFIX), text)
+            for key, text in self.outbox.load_states().items()
+            if key.startswith(STATE_PREFIX)
+        ]
+        copies += self.store.door_states().items()
         states: dict[str, DoorState] = {}
-        for key, text in self.outbox.load_states().items():
-            if not key.startswith(STATE_PREFIX):
-                continue
+        for door_id, text in copies:
             try:
-                states[key.removeprefix(STATE_PREFIX)] = DoorState.model_validate_json(text)
+                state = DoorState.model_validate_json(text)
             except ValidationError:
                 # Starting from "closed" can repeat an alarm; it cannot hide an open door
                 # for long: the contact's next report starts the timers again.
-                logger.exception("door %s: stored monitor state unreadable; reset", key)
+                logger.exception("door %s: stored monitor state unreadable; reset", door_id)
+                continue
+            held = states.get(door_id)
+            if held is None or state.steps > held.steps:
+                states[door_id] = state
         return states
 
     # --- the hub: allow-list in, access log out ------------------------------------------

@@ -75,6 +75,9 @@ class DoorState(BaseModel):
     denials: tuple[AwareDatetime, ...] = ()
     inside: frozenset[int] = frozenset()
     """People who entered and have not left (kept only with anti-passback on)."""
+    steps: int = 0
+    """Steps committed for this door (set by the shell, not by ``step``): of two stored copies
+    of the state, the one with more steps is the newer."""
 
 
 @dataclass(frozen=True, slots=True)

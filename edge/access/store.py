@@ -1,13 +1,16 @@
 """The edge's durable access data: allow-list, door states and the access-log outbox.
 
-One SQLite file (``access.sqlite3``) in WAL mode with ``synchronous=FULL``. (Door monitor
-states are not here: they live in the alert outbox, committed with the alerts they raise.)
+One SQLite file (``access.sqlite3``) in WAL mode with ``synchronous=FULL``.
 
 - ``items``: the allow-list as the hub versioned it (site key and time zone, doors,
   credentials), plus ``meta.version``, both changed in one transaction per update, so an edge
   that restarts holds exactly the version it last acknowledged to itself;
 - ``log``: access log records until the hub's ``AccessLogAck`` names them (at-least-once; the
-  hub stores each id once).
+  hub stores each id once);
+- ``doors``: a door monitor's state after a step that raised no alert, in the transaction of
+  that step's log records, so a decision costs one commit (one fsync), not two. A step that
+  raises an alert stores its state in the alert outbox instead, with the alert; each copy
+  carries the door's step count, and the newer one wins at start (``edge.access.control``).
 
 ``AllowList`` is the in-memory index the decisions use (by reader, by keyed hash); it is
 rebuilt from ``items`` at start and updated after each committed update.
@@ -60,6 +63,7 @@ CREATE TABLE IF NOT EXISTS log (
     id TEXT NOT NULL UNIQUE,
     body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS doors (door_id TEXT PRIMARY KEY, state TEXT NOT NULL);
 """
 
 _BODY: TypeAdapter[AccessBody] = TypeAdapter(AccessBody)
@@ -236,13 +240,26 @@ class AccessStore:
 
     # --- the access log -------------------------------------------------------------------
 
-    def record(self, records: Sequence[AccessRecord]) -> None:
-        """Append log records (a record id already stored is ignored)."""
+    def record(
+        self, records: Sequence[AccessRecord], doors: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """Append log records (a record id already stored is ignored) and store door states
+        (``(door_id, state_json)``), in one transaction."""
         with self._transaction() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO log (id, body) VALUES (?, ?)",
                 [(r.id, r.model_dump_json()) for r in records],
             )
+            db.executemany(
+                "INSERT INTO doors (door_id, state) VALUES (?, ?) "
+                "ON CONFLICT (door_id) DO UPDATE SET state = excluded.state",
+                doors,
+            )
+
+    def door_states(self) -> dict[str, str]:
+        """Return the door states stored here (JSON), by door id."""
+        with self._reading() as db:
+            return dict(db.execute("SELECT door_id, state FROM doors").fetchall())
 
     def pending_log(self, limit: int) -> list[AccessRecord]:
         """Return the oldest records the hub has not acknowledged."""

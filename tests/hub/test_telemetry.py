@@ -20,11 +20,17 @@ from hub.telemetry.writer import (
     TelemetryForwarder,
     TelemetryRejectedError,
     TelemetryWriteError,
+    escape_key,
     line_protocol,
+    line_protocol_batch,
     telemetry_items,
 )
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0
+
+FLAGS = frozenset(
+    name for name, info in Readings.model_fields.items() if "bool" in str(info.annotation)
+)
 
 
 def point(device_id: str, seconds: float, **readings: float | bool) -> TelemetryPoint:
@@ -96,6 +102,48 @@ def test_a_point_becomes_one_line_with_tags_float_fields_and_millisecond_time() 
 
 def test_a_point_without_readings_writes_nothing() -> None:
     assert line_protocol(telemetry_items(batch(point("b3-co", 0)))[0]) is None
+
+
+def reference_line(edge_id: str, p: TelemetryPoint) -> str | None:
+    """Render a point the plain way, through ``Readings.present()`` (what the fast path skips)."""
+
+    def value_text(value: float | bool) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return repr(float(value))
+
+    fields = ",".join(f"{name}={value_text(value)}" for name, value in p.readings.present().items())
+    if not fields:
+        return None
+    ts_ms = round(p.ts.timestamp() * 1000)
+    return f"reading,device_id={p.device_id},edge_id={edge_id} {fields} {ts_ms}"
+
+
+def test_the_fast_encoder_writes_what_the_readings_model_presents() -> None:
+    every = {
+        name: (i % 2 == 0) if name in FLAGS else float(i) + 0.25
+        for i, name in enumerate(Readings.model_fields)
+    }
+    points = [
+        point("b3-co", 0.001, co_ppm=35, smoke=False),
+        point("b3-co", 1.5, temperature_c=-12.5, battery_low=True, smoke_density_db_per_m=0.1),
+        point("b4-all", 2.25, **every),
+        point("b5-none", 3),
+        point("b6-int", 4, humidity_pct=55, contact=True),
+    ]
+    for edge_id in ("e1", "edge-2"):
+        items = telemetry_items(batch(*points, edge_id=edge_id))
+        expected = [reference_line(edge_id, p) for p in points]
+        assert [line_protocol(item) for item in items] == expected
+        assert line_protocol_batch(items) == [line for line in expected if line is not None]
+    # Every field appears once, in the model's order, flags as booleans.
+    line = line_protocol(telemetry_items(batch(points[2]))[0])
+    assert line is not None
+    assert [f.split("=")[0] for f in line.split(" ")[1].split(",")] == list(Readings.model_fields)
+
+
+def test_tag_values_with_line_protocol_specials_are_escaped() -> None:
+    assert escape_key("a b,c=d\\e") == "a\\ b\\,c\\=d\\\\e"
 
 
 # --- the worker ---------------------------------------------------------------------------
@@ -276,6 +324,51 @@ def test_a_poison_batch_is_dropped_and_counted_and_later_batches_still_go() -> N
     assert accepted == [*range(10), *range(15, 20)]
     assert worker.counters["batches_rejected"] == 1
     assert worker.counters["points_dropped"] == 5
+
+
+def test_several_writer_threads_deliver_every_item_once() -> None:
+    server = FlakyServer()
+    worker = server.worker(batch_size=7, flush_seconds=0.01, capacity=10_000, writers=3)
+    worker.start()
+    try:
+        for start in range(0, 1000, 50):
+            worker.submit(range(start, start + 50))
+        wait_for(lambda: len(server.accepted) >= 1000)
+    finally:
+        worker.stop()
+    assert sorted(server.accepted) == list(range(1000))
+    assert worker.counters["points_written"] == 1000
+    assert worker.counters.get("points_dropped", 0) == 0
+
+
+def test_several_writer_threads_keep_the_buffer_bounded_and_retry_while_down() -> None:
+    server = FlakyServer()
+    server.down = True
+    worker = server.worker(
+        batch_size=10, flush_seconds=0.01, capacity=50, backoff=fast_backoff(), writers=2
+    )
+    worker.start()
+    try:
+        for start in range(0, 200, 20):
+            worker.submit(range(start, start + 20))
+        wait_for(lambda: server.attempts >= 4)
+        assert worker.buffered <= 50
+        server.down = False
+        wait_for(lambda: worker.buffered == 0)
+    finally:
+        worker.stop()
+    counters = worker.counters
+    # Nothing vanishes unaccounted: every item was written or counted as dropped, once.
+    assert len(server.accepted) == len(set(server.accepted))
+    assert len(server.accepted) + counters["points_dropped"] == 200
+    assert counters["points_written"] == len(server.accepted)
+    assert set(range(150, 200)) <= set(server.accepted)
+
+
+def test_a_batch_worker_needs_a_writer_thread() -> None:
+    with pytest.raises(ValueError, match="at least one writer"):
+        BatchWorker[int]("t", lambda _items: None, batch_size=1, flush_seconds=1, capacity=1,
+                         retry_on=(), writers=0)  # fmt: skip
 
 
 class AnsweringServer(http.server.BaseHTTPRequestHandler):
