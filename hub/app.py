@@ -41,6 +41,7 @@ from hub.http.security import SecurityMiddleware
 from hub.ingest.link import MqttIngest
 from hub.ingest.routes import router as health_router
 from hub.live.events import EventBus
+from hub.live.relay import PostgresEventRelay
 from hub.live.routes import router as stream_router
 from hub.notices.routes import resident_notices_router
 from hub.notices.routes import router as notices_router
@@ -81,12 +82,25 @@ def _provision_roster(store: HubStore, path: Path) -> None:
     )
 
 
+def _live_relay(settings: HubSettings, dialect: str, events: EventBus) -> PostgresEventRelay | None:
+    """Return the relay that shows every hub worker's events to every worker's consoles (on
+    PostgreSQL, unless ``live_relay`` is off), attached to ``events``; None: in-process only."""
+    if dialect != "postgresql" or not settings.live_relay:
+        return None
+    relay = PostgresEventRelay(
+        settings.resolved_database_url(), events, worker=settings.mqtt_client_id
+    )
+    relay.attach()
+    return relay
+
+
 def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     """Return a hub application for ``settings``; nothing starts until its lifespan does.
 
     ``app.state`` holds ``settings``, ``clock``, ``events`` (an ``EventBus``) and
-    ``sos_throttle`` at once, and during the lifespan also ``store`` (a ``HubStore``) and
-    ``ingest`` (a ``MqttIngest``, or None when ``settings.start_ingest`` is off).
+    ``sos_throttle`` at once, and during the lifespan also ``store`` (a ``HubStore``),
+    ``ingest`` (a ``MqttIngest``, or None when ``settings.start_ingest`` is off) and
+    ``live_relay`` (a ``PostgresEventRelay`` on PostgreSQL, else None).
     """
     events = EventBus()
 
@@ -117,6 +131,13 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
                     auth_store.seed_operator, settings.seed_operator_token.get_secret_value()
                 )
             app.state.ingest = ingest
+            relay = _live_relay(settings, engine.dialect.name, events)
+            app.state.live_relay = relay
+            relay_task = (
+                asyncio.create_task(relay.run(), name="hub-live-relay")
+                if relay is not None
+                else None
+            )
             app.state.case_changes = changes = (
                 ingest.changes if ingest is not None else CaseChanges(events)
             )
@@ -156,6 +177,11 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                 app.state.ingest = None
+                if relay is not None and relay_task is not None:
+                    relay.detach()
+                    relay_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await relay_task
         finally:
             engine.dispose()
             logger.info("hub stopped")

@@ -16,6 +16,11 @@ CaseCategoryName = Literal[
 """The names of ``hub.correlation.CaseCategory`` (not imported: that module reads settings)."""
 
 
+DEFAULT_CLIENT_ID = "linli-hub"
+DEFAULT_WORKER_GROUP = "linli-hubs"
+"""The shared subscription group of hub workers started with ``--worker-id``."""
+
+
 class HubSettings(BaseSettings):
     """Everything a hub process needs to know; built by the caller, never at import."""
 
@@ -36,7 +41,7 @@ class HubSettings(BaseSettings):
     mqtt_alternates: str = ""
     """A clustered broker's other nodes, ``"host:port,host:port"`` (``deploy/nats``): tried in
     turn after ``mqtt_host`` when a connection fails. Empty for one Mosquitto."""
-    mqtt_client_id: str = "linli-hub"
+    mqtt_client_id: str = DEFAULT_CLIENT_ID
     """Also the broker session name: the hub uses a persistent session (clean_session=False),
     so two hub processes on one broker need different ids."""
     http_host: str = "127.0.0.1"
@@ -63,6 +68,13 @@ class HubSettings(BaseSettings):
     mqtt_shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     """Subscribe through ``$share/<group>/...`` so that several hub workers split the edges'
     messages (each needs its own ``mqtt_client_id``)."""
+    worker_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    """One of several hub workers on one PostgreSQL (``linli hub --worker-id``, docs/scale.md):
+    unless given, ``mqtt_client_id`` becomes ``linli-hub-<worker_id>`` and
+    ``mqtt_shared_group`` ``linli-hubs``."""
+    live_relay: bool = True
+    """On PostgreSQL, show every hub worker's live events on every worker's stream
+    (LISTEN/NOTIFY, ``hub.live.relay``); off: each worker's stream shows its own only."""
     acknowledge_within_s: dict[CaseCategoryName, PositiveFloat] = {}
     """Acknowledgement deadlines by case category, overriding ``hub.cases.supervision``'s defaults
     (life_safety 60, security 300, property 900, maintenance 86400):
@@ -160,6 +172,15 @@ class HubSettings(BaseSettings):
     """How long the hub keeps readings for the console (table ``reading_history``)."""
     history_queue_max: int = Field(default=50_000, ge=1)
     """Readings waiting to be stored for the console; beyond this the oldest are dropped."""
+
+    @model_validator(mode="after")
+    def _worker_defaults(self) -> "HubSettings":
+        if self.worker_id is not None:
+            if "mqtt_client_id" not in self.model_fields_set:
+                self.mqtt_client_id = f"{DEFAULT_CLIENT_ID}-{self.worker_id}"
+            if self.mqtt_shared_group is None:
+                self.mqtt_shared_group = DEFAULT_WORKER_GROUP
+        return self
 
     @model_validator(mode="after")
     def _credentials_are_private(self) -> "HubSettings":

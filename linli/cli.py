@@ -191,13 +191,30 @@ def hub(
             "default LINLI_HUB_MQTT_CA_FILE."
         ),
     ] = None,
+    worker_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Run as one of several hub workers on one PostgreSQL (docs/scale.md): MQTT "
+            "client id linli-hub-ID, shared subscription group linli-hubs; each worker needs "
+            "its own ID and --http-port. Default LINLI_HUB_WORKER_ID (unset: one hub)."
+        ),
+    ] = None,
+    shared_group: Annotated[
+        str | None,
+        typer.Option(
+            help="The MQTT shared subscription group the workers split the edges' messages "
+            "in; default LINLI_HUB_MQTT_SHARED_GROUP, or linli-hubs with --worker-id."
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the hub: MQTT ingest, cases and the HTTP API."""
 
     _configure_logging(verbose)
     mqtt_host, mqtt_port = _split_address(mqtt, "--mqtt")
-    overrides = _given(mqtt_credentials_file=mqtt_credentials, mqtt_ca_file=mqtt_ca)
+    overrides: dict[str, Any] = _given(mqtt_credentials_file=mqtt_credentials, mqtt_ca_file=mqtt_ca)
+    workers = {"worker_id": worker_id, "mqtt_shared_group": shared_group}
+    overrides |= {name: value for name, value in workers.items() if value is not None}
     settings = _settings(
         HubSettings,
         data_dir=data_dir,

@@ -29,6 +29,7 @@ from devices.messages import Alert
 from hub.audit.chain import AuditAction, AuditRecord
 from hub.cases.correlation import Route, attach_routes, plan_routes
 from hub.cases.dispatch import team_of
+from hub.cases.ordering import adopt_stray_clearances, lock_devices
 from hub.cases.records import (
     CasePolicy,
     add_event,
@@ -165,6 +166,8 @@ class CaseIntake:
                 ),
             )
 
+        # Several hub workers: a device's alerts take turns across them (hub.cases.ordering).
+        lock_devices(session, new)
         silenced = self._silenced(session, new, locations, edges, received_at)
         routes, own_routes = self._routes(
             session, [a for a in new if a.id not in silenced], locations
@@ -197,6 +200,9 @@ class CaseIntake:
             session.execute(
                 update(AlertRow).where(AlertRow.id.in_(alert_ids)).values(case_id=case_id)
             )
+        rows = {**touched, **opened}
+        cases = {alert_id: rows[case_id] for alert_id, case_id in case_of.items()}
+        adopt_stray_clearances(session, self._policy, new, cases, received_at)
         session.flush()
         case_members = members(session, [*opened, *touched])
 

@@ -398,3 +398,27 @@ def decide(
             )
             return AttachToCase(updated=updated, priority_raised=priority != case.priority)
     raise AssertionError("unreachable")  # pragma: no cover - mypy cannot see the match is total
+
+
+@dataclass(frozen=True, slots=True)
+class StrayClearance:
+    """A clearance stored without a case: nothing of its incident was open when it came."""
+
+    alert_id: str
+    ts: datetime
+
+
+def clearances_to_adopt(raised: IncomingAlert, strays: Iterable[StrayClearance]) -> list[str]:
+    """Return the ids of the stray clearances (same device and kind) that the case a raised
+    alert opened or joined takes in as evidence, oldest first.
+
+    Several hub workers take a device's messages in turn, so a clearance can be stored before
+    the alarm it ends. Handled in event-time order it would have joined the alarm's case: so
+    every clearance at or after the alarm's ``ts`` that came in with nothing open joins it
+    now. With this, a device's alarms and clearances leave its case the same (members, count,
+    priority, last alert) whatever order they arrive in.
+    """
+    if raised.state is not AlertState.RAISED:
+        return []
+    joining = sorted((s for s in strays if s.ts >= raised.ts), key=lambda s: (s.ts, s.alert_id))
+    return [stray.alert_id for stray in joining]

@@ -61,8 +61,11 @@ def upsert_device(session: Session, device: Device, now: datetime) -> DeviceChan
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(DeviceRow.id)
     ).scalar_one_or_none()
+    # FOR NO KEY UPDATE: the id never changes here, so an alert insert's foreign-key check
+    # (FOR KEY SHARE, taken in alert-id order) on another hub worker need not wait for it:
+    # with FOR UPDATE the two deadlocked under load (tests/scale/test_kill_worker.py).
     row = session.scalars(
-        select(DeviceRow).where(DeviceRow.id == device.id).with_for_update()
+        select(DeviceRow).where(DeviceRow.id == device.id).with_for_update(key_share=True)
     ).one()
     if inserted is not None:
         edges = frozenset(e for e in (device.edge_id,) if e is not None)
@@ -316,7 +319,7 @@ class FleetRepository:
                 select(DeviceRow)
                 .where(DeviceRow.id.in_(points))
                 .order_by(DeviceRow.id)
-                .with_for_update()
+                .with_for_update(key_share=True)  # as in upsert_device: no wait for alert FKs
             )
             for row in rows:
                 readings: dict[str, Any] = dict(row.last_readings or {})

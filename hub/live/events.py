@@ -13,11 +13,16 @@ Usage (inside the hub's event loop)::
 Publishing never waits: each subscriber has a bounded buffer, and a subscriber that falls
 behind loses its oldest events and then receives one ``EventsDropped`` saying how many.
 Everything here runs on the event loop; call ``publish`` from it, not from worker threads.
+
+Several hub workers on one PostgreSQL: ``hub.live.relay`` attaches itself with ``relay_through``.
+``publish`` then hands each event to the relay, which carries it to every worker's bus (this
+one included) and ``deliver``s it there, so every console sees every worker's events, in one
+order. Without a relay (SQLite, one process) ``publish`` delivers at once, as it always did.
 """
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Annotated, Literal
 
@@ -94,6 +99,13 @@ class Subscription:
         self._buffer.append(event)
         self._ready.set()
 
+    def lost(self, count: int) -> None:
+        """Count events this subscriber will never see (the relay lost touch for a while)."""
+        if self._closed:
+            return
+        self._dropped += count
+        self._ready.set()
+
     def close(self) -> None:
         """End the subscription: ``get`` drains what is queued, then raises."""
         self._closed = True
@@ -139,6 +151,12 @@ class EventBus:
     def __init__(self, *, max_queued: int = DEFAULT_MAX_QUEUED) -> None:
         self._max_queued = max_queued
         self._subscriptions: set[Subscription] = set()
+        self._relay: Callable[[HubEvent], None] | None = None
+
+    def relay_through(self, send: Callable[[HubEvent], None] | None) -> None:
+        """Hand published events to ``send`` (which must ``deliver`` them back), or, with None,
+        deliver them here at once again."""
+        self._relay = send
 
     @property
     def subscriber_count(self) -> int:
@@ -157,9 +175,21 @@ class EventBus:
         subscription.close()
 
     def publish(self, event: HubEvent) -> None:
-        """Deliver an event to every subscriber."""
+        """Deliver an event to every subscriber (of every worker, through the relay)."""
+        if self._relay is not None:
+            self._relay(event)
+            return
+        self.deliver(event)
+
+    def deliver(self, event: HubEvent) -> None:
+        """Deliver an event to this bus's subscribers now."""
         for subscription in self._subscriptions:
             subscription.offer(event)
+
+    def report_lost(self, count: int = 1) -> None:
+        """Tell every subscriber it missed at least ``count`` events."""
+        for subscription in self._subscriptions:
+            subscription.lost(count)
 
     def publish_all(self, events: Iterable[HubEvent]) -> None:
         """Deliver events in order."""

@@ -1,0 +1,157 @@
+"""A device's alerts in any arrival order: what the case intake adds for several hub workers.
+
+Mosquitto deals a shared subscription's messages round-robin, so two hub workers can store a
+device's alarm and its clearance in either order. Two things keep the case as event-time order
+would have left it (the rule itself is the pure ``hub.cases.rules.clearances_to_adopt``):
+
+* ``lock_devices``: each intake transaction takes a PostgreSQL advisory lock per (device, alert
+  kind) of its new alerts, in sorted order, before it locks any case. A clearance that finds
+  nothing open and the alarm that opens the case then take turns, so the alarm's transaction
+  sees the clearance once it is committed (READ COMMITTED reads each statement afresh) or the
+  clearance's sees the case. SQLite has one writer at a time: nothing to take.
+* ``adopt_stray_clearances``: a raised alert that opened, reopened or joined a case takes in
+  the clearances of its device and kind stored without a case at or after its ``ts``.
+
+Lock order for the deadlock-free guarantee of ``hub.cases.intake``: alert rows (by id), then
+these device locks (sorted), then cases (by key), then the audit head.
+"""
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from devices.kinds import AlertKind, AlertState, Severity
+from devices.messages import Alert
+from hub.cases.records import CasePolicy, add_event, open_state
+from hub.cases.rules import (
+    AttachToCase,
+    CaseEventAction,
+    IncomingAlert,
+    StrayClearance,
+    clearances_to_adopt,
+    decide,
+)
+from hub.persistence.tables import AlertRow, CaseMemberRow, CaseRow, SilenceRow
+from hub.silences.repository import silence_from_row
+from hub.silences.rules import SilencedAlert, silencing
+
+_LOCK_NAMESPACE = "linli-device-kind:"
+"""Prefix of the advisory lock names, so that they collide with no other use of advisory locks."""
+
+
+def device_lock_names(alerts: Iterable[Alert]) -> list[str]:
+    """Return the advisory lock names a batch of alerts takes, in the order to take them."""
+    return sorted({f"{_LOCK_NAMESPACE}{a.device_id}|{a.kind.value}" for a in alerts})
+
+
+def lock_devices(session: Session, alerts: Iterable[Alert]) -> None:
+    """Take the (device, kind) advisory locks of ``alerts`` until the transaction ends."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite's write lock, taken up front, already serialises every intake
+    for name in device_lock_names(alerts):
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
+
+
+def adopt_stray_clearances(
+    session: Session,
+    policy: CasePolicy,
+    alerts: Iterable[Alert],
+    cases: Mapping[str, CaseRow],
+    now: datetime,
+) -> list[str]:
+    """Join to each raised alert's case (``cases``: alert id → the case it opened, reopened
+    or joined) the clearances of its device and kind that were stored without a case at or
+    after its ``ts``, and that no silence covers; return their ids.
+
+    Run once per batch, after every alert of it has its case: one query, usually empty.
+    """
+    raised = [a for a in alerts if a.state is AlertState.RAISED and a.id in cases]
+    if not raised:
+        return []
+    pairs = {(a.device_id, a.kind.value) for a in raised}
+    pool = {
+        stray.id: stray
+        for stray in session.scalars(
+            select(AlertRow).where(
+                tuple_(AlertRow.device_id, AlertRow.kind).in_(sorted(pairs)),
+                AlertRow.state == AlertState.CLEARED.value,
+                AlertRow.case_id.is_(None),
+                AlertRow.ts >= min(a.ts for a in raised),
+            )
+        )
+        if not _silenced(session, stray)
+    }
+    adopted: list[str] = []
+    for alert in raised:
+        if not pool:
+            break
+        row = cases[alert.id]
+        mine = [
+            StrayClearance(stray.id, stray.ts)
+            for stray in pool.values()
+            if (stray.device_id, stray.kind) == (alert.device_id, alert.kind.value)
+        ]
+        incoming = IncomingAlert(state=alert.state, severity=alert.severity, ts=alert.ts)
+        for stray_id in clearances_to_adopt(incoming, mine):
+            _attach(session, policy, row, pool.pop(stray_id), now)
+            adopted.append(stray_id)
+    if adopted:
+        session.flush()
+    return adopted
+
+
+def _attach(
+    session: Session, policy: CasePolicy, row: CaseRow, stray: AlertRow, now: datetime
+) -> None:
+    """Join one stray clearance to an active case as ``decide`` says a clearance joins."""
+    clearance = IncomingAlert(AlertState.CLEARED, Severity(stray.severity), stray.ts)
+    case = open_state(row)
+    assert case is not None
+    decision = decide(clearance, case, now)
+    assert isinstance(decision, AttachToCase)  # a clearance joins an active case as it is
+    row.alert_count = decision.updated.alert_count
+    row.last_alert_at = decision.updated.last_alert_at
+    row.updated_at = now
+    stray.case_id = row.id
+    _count_member(session, row.id, stray)
+    add_event(session, policy, row.id, now, CaseEventAction.ALERT_ATTACHED, stray.id)
+
+
+def _silenced(session: Session, stray: AlertRow) -> bool:
+    """Return whether a silence covers the stray clearance (it stays off every case)."""
+    rows = session.scalars(
+        select(SilenceRow).where(SilenceRow.starts_at <= stray.ts, SilenceRow.ends_at > stray.ts)
+    ).all()
+    if not rows:
+        return False
+    facts = SilencedAlert(
+        device_id=stray.device_id,
+        edge_id=stray.edge_id,
+        location=stray.location or "",
+        kind=AlertKind(stray.kind),
+        ts=stray.ts,
+    )
+    return silencing([silence_from_row(r) for r in rows], facts) is not None
+
+
+def _count_member(session: Session, case_id: int, stray: AlertRow) -> None:
+    """Count the clearance on its (device, kind) line of the case (the alarm made it)."""
+    with session.no_autoflush:
+        member = session.get(CaseMemberRow, (case_id, stray.device_id, stray.kind))
+    if member is None:
+        session.add(
+            CaseMemberRow(
+                case_id=case_id,
+                device_id=stray.device_id,
+                kind=stray.kind,
+                first_alert_at=stray.ts,
+                last_alert_at=stray.ts,
+                alert_count=1,
+            )
+        )
+        return
+    member.alert_count += 1
+    member.first_alert_at = min(member.first_alert_at, stray.ts)
+    member.last_alert_at = max(member.last_alert_at, stray.ts)

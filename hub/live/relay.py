@@ -1,0 +1,203 @@
+"""The live stream across hub workers: every worker's events to every worker's bus, through
+PostgreSQL's LISTEN/NOTIFY.
+
+Several ``linli hub`` processes on one PostgreSQL split the edges' messages (MQTT shared
+subscription), so a case one worker opens must reach the consoles connected to the others.
+``PostgresEventRelay`` attaches itself to a worker's ``EventBus``: each published event is
+sent with ``pg_notify`` on the channel ``linli_live`` (a batch per transaction, from one
+connection) and every worker, this one included, ``deliver``s what it hears on its listening
+connection. PostgreSQL delivers notifications in the order their transactions commit, so every
+worker's consoles see the same events in the same order; a worker's own events keep theirs.
+
+Why LISTEN/NOTIFY and not an events table polled by id: nothing to store or prune, no poll
+interval in the latency, and no gap in the ids when transactions commit out of id order (a
+poller that reads past an uncommitted id skips it for ever). What it gives up: a worker whose
+listening connection drops misses what is sent meanwhile; it tells its subscribers so with an
+``EventsDropped`` (the console then reloads its cases), as a subscriber that fell behind is.
+
+Each envelope carries its sender (worker id and a per-process incarnation) and a sequence
+number: a batch re-sent after a connection broke mid-commit is delivered once. A payload must
+stay under PostgreSQL's 8000 bytes: a larger one is sent zlib-compressed; one still too large
+(a case with hundreds of devices) is delivered to this worker's consoles only, counted as
+``too_large`` and logged. A bad envelope is counted as ``rejected``, logged and dropped.
+"""
+
+import asyncio
+import base64
+import logging
+import uuid
+import zlib
+from collections import Counter
+
+import psycopg
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.engine import make_url
+
+from devices.mqtt_link import Backoff
+from hub.live.events import EventBus, HubEvent
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "linli_live"
+MAX_PAYLOAD_BYTES = 7999
+"""PostgreSQL refuses a NOTIFY payload of 8000 bytes or more."""
+_COMPRESSED = "z:"
+SEND_QUEUE_MAX = 10_000
+"""Events waiting for the database; beyond this they reach this worker's consoles only."""
+SEND_BATCH_MAX = 200
+
+
+class RelayEnvelope(BaseModel):
+    """One event on the wire between hub workers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    worker: str
+    seq: int
+    event: HubEvent
+
+
+def encode(envelope: RelayEnvelope) -> str | None:
+    """Return the NOTIFY payload of an envelope, or None if it cannot fit."""
+    text = envelope.model_dump_json()
+    if len(text.encode()) <= MAX_PAYLOAD_BYTES:
+        return text
+    packed = _COMPRESSED + base64.b64encode(zlib.compress(text.encode(), 6)).decode("ascii")
+    return packed if len(packed) <= MAX_PAYLOAD_BYTES else None
+
+
+def decode(payload: str) -> RelayEnvelope:
+    """Return the envelope of a NOTIFY payload, or raise ``ValueError``."""
+    try:
+        if payload.startswith(_COMPRESSED):
+            payload = zlib.decompress(base64.b64decode(payload[len(_COMPRESSED) :])).decode()
+        return RelayEnvelope.model_validate_json(payload)
+    except (ValidationError, zlib.error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"not a live event envelope: {exc}") from exc
+
+
+def libpq_url(database_url: str) -> str:
+    """Return the libpq URL of a SQLAlchemy PostgreSQL URL (``postgresql+psycopg://…``)."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class PostgresEventRelay:
+    """Carries one worker's published events to every worker's bus, and theirs to it."""
+
+    def __init__(
+        self, database_url: str, bus: EventBus, *, worker: str, channel: str = CHANNEL
+    ) -> None:
+        if not channel.isidentifier():
+            raise ValueError(f"not a channel name: {channel!r}")
+        self._url = libpq_url(database_url)
+        self._bus = bus
+        self._channel = channel
+        # A restarted worker starts its sequence again: its incarnation tells them apart.
+        self.sender = f"{worker}:{uuid.uuid4().hex[:8]}"
+        self._seq = 0
+        self._last_seen: dict[str, int] = {}
+        self._pending: asyncio.Queue[str] = asyncio.Queue(SEND_QUEUE_MAX)
+        self._unsent: list[str] = []
+        self.listening = asyncio.Event()
+        """Set while this worker listens: events sent now will come back to it."""
+        self.counters: Counter[str] = Counter()
+        """``sent``, ``delivered``, ``duplicate``, ``rejected``, ``too_large``, ``local_only``,
+        ``gaps`` (listening connection lost and found again)."""
+
+    def attach(self) -> None:
+        """Route the bus's published events through this relay."""
+        self._bus.relay_through(self.send)
+
+    def detach(self) -> None:
+        """Let the bus deliver its own events again (the relay is stopping)."""
+        self._bus.relay_through(None)
+
+    def send(self, event: HubEvent) -> None:
+        """Queue an event for every worker; never waits (runs on the event loop)."""
+        self._seq += 1
+        payload = encode(RelayEnvelope(worker=self.sender, seq=self._seq, event=event))
+        if payload is None:
+            self.counters["too_large"] += 1
+            logger.warning(
+                "live event %s too large to relay: this worker's consoles only", event.type
+            )
+            self._bus.deliver(event)
+            return
+        try:
+            self._pending.put_nowait(payload)
+        except asyncio.QueueFull:
+            self.counters["local_only"] += 1
+            logger.warning("live relay backlog full: event %s for this worker only", event.type)
+            self._bus.deliver(event)
+
+    def receive(self, payload: str) -> None:
+        """Deliver one notification's event to the bus, once."""
+        try:
+            envelope = decode(payload)
+        except ValueError as exc:
+            self.counters["rejected"] += 1
+            logger.warning("live relay: dropped a bad notification on %s: %s", self._channel, exc)
+            return
+        if envelope.seq <= self._last_seen.get(envelope.worker, 0):
+            self.counters["duplicate"] += 1
+            return
+        self._last_seen[envelope.worker] = envelope.seq
+        self.counters["delivered"] += 1
+        self._bus.deliver(envelope.event)
+
+    async def run(self) -> None:
+        """Listen and send until cancelled, reconnecting with backoff."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._listen(), name="hub-live-listen")
+            tasks.create_task(self._send(), name="hub-live-send")
+
+    async def _listen(self) -> None:
+        backoff = Backoff()
+        listened_before = False
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True
+                ) as conn:
+                    await conn.execute(f"LISTEN {self._channel}")
+                    if listened_before:
+                        # Whatever was sent while we were away is lost to this worker.
+                        self.counters["gaps"] += 1
+                        self._bus.report_lost()
+                    listened_before = True
+                    self.listening.set()
+                    backoff.reset()
+                    async for notify in conn.notifies():
+                        self.receive(notify.payload)
+            except psycopg.Error as exc:
+                self.listening.clear()
+                logger.warning("live relay: listening connection lost, retrying: %s", exc)
+            await asyncio.sleep(backoff.next_delay())
+
+    async def _send(self) -> None:
+        backoff = Backoff()
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True
+                ) as conn:
+                    backoff.reset()
+                    while True:
+                        await self._send_batch(conn)
+            except psycopg.Error as exc:
+                logger.warning("live relay: sending connection lost, retrying: %s", exc)
+            await asyncio.sleep(backoff.next_delay())
+
+    async def _send_batch(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+        if not self._unsent:
+            self._unsent.append(await self._pending.get())
+        while len(self._unsent) < SEND_BATCH_MAX and not self._pending.empty():
+            self._unsent.append(self._pending.get_nowait())
+        # Sent only while we listen, so that our own consoles hear our events too.
+        await self.listening.wait()
+        async with conn.transaction(), conn.cursor() as cursor:
+            await cursor.executemany(
+                "SELECT pg_notify(%s, %s)", [(self._channel, p) for p in self._unsent]
+            )
+        self.counters["sent"] += len(self._unsent)
+        self._unsent = []
