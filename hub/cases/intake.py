@@ -19,6 +19,7 @@ last) so that two workers with overlapping batches cannot deadlock.
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +33,7 @@ from hub.cases.dispatch import team_of
 from hub.cases.records import (
     CasePolicy,
     add_event,
-    alert_view,
+    alert_view_of,
     case_view,
     members,
     open_state,
@@ -60,7 +61,13 @@ from hub.persistence.tables import (
     DeviceRow,
     SilenceRow,
 )
-from hub.persistence.transactions import Database, audit, clean, upsert_insert
+from hub.persistence.transactions import (
+    Database,
+    audit,
+    clean,
+    insert_new_rows,
+    upsert_insert,
+)
 from hub.roster.repository import placement
 from hub.silences.repository import silence_from_row
 from hub.silences.rules import SilencedAlert, silencing
@@ -114,35 +121,13 @@ class CaseIntake:
         ]
         accepted = [alert for alert in alerts if alert.device_id in locations]
 
-        inserted: set[str] = set()
-        for alert in sorted(accepted, key=lambda a: a.id):
-            new_id = session.execute(
-                upsert_insert(session, AlertRow)
-                .values(
-                    id=alert.id,
-                    edge_id=alert.edge_id,
-                    device_id=alert.device_id,
-                    kind=alert.kind.value,
-                    state=alert.state.value,
-                    severity=alert.severity.value,
-                    ts=alert.ts,
-                    detected_at=alert.detected_at,
-                    received_at=received_at,
-                    location=clean(alert.location or locations[alert.device_id])[:LOCATION_LENGTH],
-                    reason=alert.reason.model_dump(mode="json"),
-                    case_id=None,
-                )
-                .on_conflict_do_nothing(index_elements=["id"])
-                .returning(AlertRow.id)
-            ).scalar_one_or_none()
-            if new_id is not None:
-                inserted.add(new_id)
-
+        stored = self._store_alerts(session, accepted, locations, received_at)
         new: list[Alert] = []
         duplicates: list[AlertRef] = []
+        seen: set[str] = set()
         for alert in accepted:
-            if alert.id in inserted:
-                inserted.discard(alert.id)
+            if alert.id in stored and alert.id not in seen:
+                seen.add(alert.id)  # a second copy in the same batch is a duplicate
                 new.append(alert)
             else:
                 duplicates.append(AlertRef.of(alert))
@@ -199,17 +184,11 @@ class CaseIntake:
             )
         session.flush()
         case_members = members(session, [*opened, *touched])
+        for alert_id, case_id in case_of.items():
+            stored[alert_id]["case_id"] = case_id
 
-        stored = {
-            row.id: row
-            for row in session.scalars(
-                select(AlertRow)
-                .where(AlertRow.id.in_([a.id for a in new]))
-                .execution_options(populate_existing=True)
-            )
-        }
         return IngestResult(
-            new=[alert_view(stored[alert.id]) for alert in new],
+            new=[alert_view_of(stored[alert.id]) for alert in new],
             duplicates=duplicates,
             rejected=rejected,
             cases_opened=[
@@ -223,6 +202,53 @@ class CaseIntake:
             ],
             silenced=[a.id for a in new if a.id in silenced],
         )
+
+    def _store_alerts(
+        self,
+        session: Session,
+        alerts: Sequence[Alert],
+        locations: Mapping[str, str],
+        received_at: datetime,
+    ) -> dict[str, dict[str, Any]]:
+        """Insert the alerts not stored yet; return the rows this transaction inserted, by id.
+
+        One query finds the copies already stored (a re-sending edge's), one multi-row INSERT
+        stores the rest, in id order (the order rows are locked in); ``ON CONFLICT DO NOTHING``
+        still keeps a copy another hub worker stores at the same moment from being stored twice.
+        """
+        ids = {alert.id for alert in alerts}
+        if not ids:
+            return {}
+        present = set(session.scalars(select(AlertRow.id).where(AlertRow.id.in_(ids))))
+        fresh: dict[str, dict[str, Any]] = {}
+        for alert in sorted(alerts, key=lambda a: a.id):
+            if alert.id not in present and alert.id not in fresh:
+                fresh[alert.id] = self._stored_row(alert, locations, received_at)
+        if not fresh:
+            return {}
+        statement = insert_new_rows(self._db.dialect, AlertRow.__table__, "id")
+        inserted = session.scalars(statement, list(fresh.values()))
+        return {alert_id: fresh[alert_id] for alert_id in inserted}
+
+    @staticmethod
+    def _stored_row(
+        alert: Alert, locations: Mapping[str, str], received_at: datetime
+    ) -> dict[str, Any]:
+        """Return the ``alerts`` row of a new alert, as inserted (its case is set later)."""
+        return {
+            "id": alert.id,
+            "edge_id": alert.edge_id,
+            "device_id": alert.device_id,
+            "kind": alert.kind.value,
+            "state": alert.state.value,
+            "severity": alert.severity.value,
+            "ts": alert.ts,
+            "detected_at": alert.detected_at,
+            "received_at": received_at,
+            "location": clean(alert.location or locations[alert.device_id])[:LOCATION_LENGTH],
+            "reason": alert.reason.model_dump(mode="json"),
+            "case_id": None,
+        }
 
     def _silenced(
         self,

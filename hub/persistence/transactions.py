@@ -11,12 +11,13 @@ stored alert, case decision and human action is appended to the trail in the sam
 transaction that made it, and the chain never forks (appends take turns on the head row).
 """
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -70,6 +71,24 @@ def upsert_insert(session: Session, table: Any) -> Any:
     if dialect == "sqlite":
         return sqlite.insert(table)
     raise NotImplementedError(f"the hub does not support {dialect} databases")
+
+
+@functools.cache
+def insert_new_rows(dialect: str, table: Table, key: str) -> Any:
+    """Return ``INSERT … ON CONFLICT (key) DO NOTHING RETURNING key`` for ``table``, built once.
+
+    Executed with a list of rows (one round trip per batch, SQLAlchemy's "insertmanyvalues"),
+    it returns the keys of the rows it inserted: the others were there already. One statement
+    object per dialect and table, so its cache key is computed once, not per row: building a
+    fresh ``insert().values(...)`` per alert cost a third of the hub's CPU in a burst.
+    """
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(table)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table)
+    else:
+        raise NotImplementedError(f"the hub does not support {dialect} databases")
+    return statement.on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
 
 
 def audit(session: Session, record: AuditRecord) -> None:
