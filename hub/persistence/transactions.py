@@ -15,7 +15,7 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -113,7 +113,8 @@ def append_audit(session: Session, records: list[AuditRecord]) -> None:
     ).one()
     entries = chain(records, head.seq, head.hash)
     session.execute(
-        insert(AuditEntryRow),
+        # The table, not the entity: a plain executemany, without the ORM's bulk machinery.
+        insert(cast(Table, AuditEntryRow.__table__)),
         [
             {
                 "seq": e.seq,
