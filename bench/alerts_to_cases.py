@@ -1,10 +1,11 @@
 """Benchmark: alerts from simulated devices to committed cases, beside a bare-broker baseline.
 
-One private Mosquitto with the shipped site configuration; `linli hub` (SQLite) and
-`linli edge` as real processes. Simulated gas detectors publish readings alternating over
-the 20 %LEL alarm level and clean air (every reading is an alert transition), stamped with
-their publish time as event time; the benchmark follows the hub's live stream, where an alert
-appears only after its transaction committed, and times publish → committed-and-visible.
+One private Mosquitto with the shipped site configuration; `linli hub` (on SQLite, or on a
+throwaway PostgreSQL database with ``--db postgresql``) and `linli edge` as real processes.
+Simulated gas detectors publish readings alternating over the 20 %LEL alarm level and clean
+air (every reading is an alert transition), stamped with their publish time as event time;
+the benchmark follows the hub's live stream, where an alert appears only after its
+transaction committed, and times publish → committed-and-visible.
 
 Baseline, same run, same broker: a bare subscriber receiving the same messages from the same
 publisher — the cost of MQTT alone. Two loads for each:
@@ -12,30 +13,49 @@ publisher — the cost of MQTT alone. Two loads for each:
 - burst: N readings published as fast as the client can (throughput; latency is queueing);
 - paced: readings at a steady rate well below capacity (latency of one alert).
 
-    python -m bench.alerts_to_cases [--alerts N] [--devices D] [--rate R]
+Around the burst it reads the CPU time the edge and the hub processes used (``/proc``) and
+prints it per alert. Then, on a second stack whose hub has a broker of its own, a drain after
+an outage: the hub's broker is stopped, ``--drain`` readings and a few SOS presses are raised
+at the edge (they wait in its outbox), the broker is started again, and the benchmark times
+the hub committing them all, then checks them: whole (each alert once), in order per device,
+the SOS presses first. Every target of issue 17 is printed beside its same-run baseline.
+
+``--profile DIR`` records the hub with py-spy during the burst (``pip install py-spy``) into
+``DIR/hub.folded`` (collapsed stacks: ``flamegraph.pl`` or speedscope draw them).
+
+    python -m bench.alerts_to_cases [--db sqlite|postgresql] [--alerts N] [--drain N]
 """
 
 import argparse
+import contextlib
 import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import create_engine, make_url, text
 
 from devices.kinds import DeviceKind
 from devices.registry import Device
 from devices.topics import DeviceChannel, device_topic
 from linli.brokers import MosquittoProcess
 from linli.progress import counted
-from tests.e2e.stack import Stack, wait_until
+from tests.e2e.stack import Stack, mosquitto_pub, wait_until
 
 
 @dataclass
@@ -191,13 +211,207 @@ def follow_stream(stack: Stack, collector: Collector, streaming: threading.Event
                     collector.record(datetime.fromisoformat(event["alert"]["ts"]).timestamp())
 
 
+POSTGRES_ADMIN_URL = os.environ.get(
+    "LINLI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+"""Where ``--db postgresql`` creates its throwaway database (the test suite's variable)."""
+
+TARGET_BURST_RATIO = 0.5
+TARGET_PACED_P50_MS = 5.0
+TARGET_PACED_P99_MS = 20.0
+TARGET_CPU_MS_PER_ALERT = 0.3
+TARGET_DRAIN_PER_S = 2000.0
+
+
+@contextmanager
+def hub_database(kind: str, root: Path, name: str) -> Iterator[str]:
+    """Yield a fresh hub database URL: a SQLite file, or a PostgreSQL database dropped after."""
+    if kind == "sqlite":
+        yield f"sqlite:///{root / f'{name}.sqlite3'}"
+        return
+    database = f"linli_bench_{name}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    try:
+        yield (
+            make_url(POSTGRES_ADMIN_URL)
+            .set(database=database)
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU time a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuUse:
+    """CPU per alert of the edge and the hub processes over one measurement."""
+
+    edge_ms: float
+    hub_ms: float
+
+
+class CpuMeter:
+    """Reads the edge's and the hub's CPU time before and after a measurement."""
+
+    def __init__(self, stack: Stack) -> None:
+        assert stack.edge.proc is not None
+        assert stack.hub.proc is not None
+        self._pids = (stack.edge.proc.pid, stack.hub.proc.pid)
+        self._start = (0.0, 0.0)
+
+    def begin(self) -> None:
+        self._start = (cpu_seconds(self._pids[0]), cpu_seconds(self._pids[1]))
+
+    def end(self, alerts: int) -> CpuUse:
+        edge, hub = (
+            cpu_seconds(pid) - start for pid, start in zip(self._pids, self._start, strict=True)
+        )
+        return CpuUse(edge_ms=edge * 1000 / alerts, hub_ms=hub * 1000 / alerts)
+
+
+@contextmanager
+def profiled(pid: int, out: Path | None) -> Iterator[None]:
+    """Record ``pid`` with py-spy while the block runs, when ``out`` is given."""
+    if out is None:
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    # One sampler at a modest rate: on two shared cores a faster one starves the hub it watches.
+    args = [spy, "record", "--pid", str(pid), "--rate", "50", "--nonblocking", "--format", "raw"]
+    with subprocess.Popen([*args, "-o", str(out / "hub.folded")]) as sampler:
+        try:
+            yield
+        finally:
+            sampler.send_signal(signal.SIGINT)
+            sampler.wait(timeout=60)
+
+
+@dataclass
+class Drain:
+    """What the drain after an outage saw."""
+
+    alerts: int
+    sos: int
+    commit_span_s: float
+    """From the first to the last drained alert's commit (the hub's ``received_at``)."""
+    after_restart_s: float
+    """From the broker's restart until the last alert was committed (includes reconnects)."""
+    problems: list[str]
+    sos_last_position: int
+    """The last SOS press's place in commit order (0-based; < ``sos`` means SOS first)."""
+
+    @property
+    def rate(self) -> float:
+        return self.alerts / self.commit_span_s if self.commit_span_s > 0 else float("inf")
+
+
+def outbox_depth(stack: Stack) -> int:
+    """Return how many alerts wait in the edge's outbox (read from its SQLite file)."""
+    path = stack.root / "edge" / "outbox.sqlite3"
+    if not path.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as db:
+        row = db.execute("SELECT COUNT(*) FROM alerts").fetchone()
+    return int(row[0])
+
+
+_COMMIT_ORDER = text(
+    "SELECT a.id, a.device_id, a.kind, a.ts, a.received_at FROM audit_log AS l"
+    " JOIN alerts AS a ON a.id = l.alert_id WHERE l.action = 'alert_stored' ORDER BY l.seq"
+)
+
+
+def measure_drain(stack: Stack, gas: list[Device], sos: list[Device], count: int) -> Drain:
+    """Stop the hub's broker, raise ``count`` alerts and a press per SOS button, restart, time."""
+    stack.hub_broker.stop()
+    port = stack.local_broker.port
+    gas_topics = [device_topic(d.id, DeviceChannel.STATE) for d in gas]
+    half = count // 2
+    publish_readings(port, gas_topics, half, offset=0, rate=None)
+    for button in sos:
+        press = {"event": "press", "ts": datetime.now(UTC).isoformat()}
+        mosquitto_pub(port, device_topic(button.id, DeviceChannel.EVENT), json.dumps(press))
+    publish_readings(port, gas_topics, count - half, offset=half, rate=None)
+    expected = count + len(sos)
+    wait_until(
+        lambda: outbox_depth(stack) >= expected,
+        timeout=600,
+        interval=0.5,
+        what=f"{expected} alerts in the edge's outbox",
+    )
+    engine = create_engine(stack.database_url)
+    try:
+        restarted = time.time()
+        stack.hub_broker.start()
+        with counted("drain after outage", expected) as progress:
+            while True:
+                with engine.connect() as conn:
+                    stored = conn.scalar(text("SELECT COUNT(*) FROM alerts")) or 0
+                progress.update(progress.task_ids[0], completed=stored)
+                if stored >= expected:
+                    break
+                if time.time() - restarted > 900:
+                    raise SystemExit(f"drain: only {stored} of {expected} committed")
+                time.sleep(0.1)
+        finished = time.time()
+        with engine.connect() as conn:
+            rows = conn.execute(_COMMIT_ORDER).all()
+            total = conn.scalar(text("SELECT COUNT(*) FROM alerts")) or 0
+    finally:
+        engine.dispose()
+    problems: list[str] = []
+    if total != expected or len(rows) != expected:
+        problems.append(f"{total} alerts stored, {len(rows)} audited, {expected} raised")
+    last_ts: dict[str, datetime] = {}
+    for _id, device_id, _kind, ts, _received in rows:
+        ts = ts if isinstance(ts, datetime) else datetime.fromisoformat(ts)
+        if device_id in last_ts and ts < last_ts[device_id]:
+            problems.append(f"{device_id}: an alert committed before an older one")
+        last_ts[device_id] = ts
+    sos_places = [i for i, row in enumerate(rows) if row[2] == "sos"]
+    if len(sos_places) != len(sos):
+        problems.append(f"{len(sos_places)} SOS alerts stored of {len(sos)} pressed")
+    received = [r[4] if isinstance(r[4], datetime) else datetime.fromisoformat(r[4]) for r in rows]
+    span = (max(received) - min(received)).total_seconds() if received else 0.0
+    return Drain(
+        alerts=len(rows),
+        sos=len(sos),
+        commit_span_s=span,
+        after_restart_s=finished - restarted,
+        problems=problems,
+        sos_last_position=max(sos_places, default=-1),
+    )
+
+
+def target(name: str, met: bool, figure: str, baseline: str) -> str:
+    """Return one target line: the figure, its same-run baseline, and whether it is met."""
+    return f"{'MET   ' if met else 'MISSED'} {name:34} {figure:28} {baseline}"
+
+
 def main() -> None:
-    """Run baseline and Linli under both loads and print figures with their ratios."""
+    """Run baseline and Linli under both loads and the drain; print figures and targets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--alerts", type=int, default=5000, help="readings in the burst")
     parser.add_argument("--devices", type=int, default=20)
     parser.add_argument("--rate", type=float, default=100.0, help="paced readings per second")
     parser.add_argument("--paced", type=int, default=1000, help="readings in the paced run")
+    parser.add_argument(
+        "--drain", type=int, default=5000, help="alerts raised during the outage (0: skip)"
+    )
+    parser.add_argument("--sos", type=int, default=5, help="SOS buttons pressed in the outage")
+    parser.add_argument("--profile", type=Path, help="record the hub with py-spy in the burst")
     args = parser.parse_args()
     if MosquittoProcess.executable() is None:
         sys.exit("mosquitto is required for the benchmark")
@@ -205,53 +419,133 @@ def main() -> None:
         Device(id=f"gas-{i:03d}", kind=DeviceKind.GAS, location=f"Building {i % 3 + 1}/Boiler")
         for i in range(args.devices)
     ]
+    buttons = [
+        Device(id=f"sos-{i:03d}", kind=DeviceKind.SOS_BUTTON, location=f"Building 1/{i + 1}01")
+        for i in range(args.sos)
+    ]
+    drain: Drain | None = None
     with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
         root = Path(tmp)
-        stack = Stack(root, devices, f"sqlite:///{root / 'hub.sqlite3'}")
-        stack.start()
-        try:
-            port = stack.local_broker.port
-            base_topics = [f"bench/baseline/{d.id}" for d in devices]
-            base = Collector()
-            sub = bare_subscriber(port, base)
-            base_burst, base_paced = measure_loads(
-                "baseline", "bare subscriber", base, port, base_topics, args, paced_offset=0
-            )
-            sub.disconnect()
-            sub.loop_stop()
+        with hub_database(args.db, root, "loads") as url:
+            (root / "loads").mkdir()
+            stack = Stack(root / "loads", devices, url)
+            stack.start()
+            try:
+                port = stack.local_broker.port
+                base_topics = [f"bench/baseline/{d.id}" for d in devices]
+                base = Collector()
+                sub = bare_subscriber(port, base)
+                base_burst, base_paced = measure_loads(
+                    "baseline", "bare subscriber", base, port, base_topics, args, paced_offset=0
+                )
+                sub.disconnect()
+                sub.loop_stop()
 
-            linli = Collector()
-            streaming = threading.Event()
-            threading.Thread(
-                target=follow_stream, args=(stack, linli, streaming), daemon=True
-            ).start()
-            streaming.wait(timeout=30)
-            topics = [device_topic(d.id, DeviceChannel.STATE) for d in devices]
-            sys_burst, sys_paced = measure_loads(
-                "linli",
-                "device → case committed",
-                linli,
-                port,
-                topics,
-                args,
-                paced_offset=args.alerts,
-            )
-            # Gas alarms correlate per room (hub.cases.correlation): one case per boiler room.
-            rooms = len({d.location for d in devices})
-            wait_until(lambda: len(stack.get("/cases")) == rooms, what="one case per boiler room")
-        finally:
-            stack.close()
+                linli = Collector()
+                streaming = threading.Event()
+                threading.Thread(
+                    target=follow_stream, args=(stack, linli, streaming), daemon=True
+                ).start()
+                streaming.wait(timeout=30)
+                topics = [device_topic(d.id, DeviceChannel.STATE) for d in devices]
+                cpu = CpuMeter(stack)
+                assert stack.hub.proc is not None
+                cpu.begin()
+                with profiled(stack.hub.proc.pid, args.profile):
+                    sys_burst = measure(
+                        "linli burst: device → case committed",
+                        linli,
+                        lambda: publish_readings(port, topics, args.alerts, offset=0, rate=None),
+                        args.alerts,
+                    )
+                burst_cpu = cpu.end(args.alerts)
+                sys_paced = measure(
+                    f"linli paced {args.rate:.0f}/s",
+                    linli,
+                    lambda: publish_readings(
+                        port, topics, args.paced, offset=args.alerts, rate=args.rate
+                    ),
+                    args.paced,
+                )
+                # Gas alarms correlate per room (hub.cases.correlation): one case per boiler room.
+                rooms = len({d.location for d in devices})
+                wait_until(lambda: len(stack.get("/cases")) == rooms, what="one case per room")
+            finally:
+                stack.close()
+        if args.drain > 0:
+            with hub_database(args.db, root, "drain") as url:
+                (root / "drain").mkdir()
+                stack = Stack(root / "drain", devices + buttons, url, separate_hub_broker=True)
+                stack.start()
+                try:
+                    drain = measure_drain(stack, devices, buttons, args.drain)
+                finally:
+                    stack.close()
     print(
         f"\n{args.alerts} + {args.paced} alerts from {args.devices} simulated gas detectors;"
-        " one Mosquitto (deploy/mosquitto.conf settings); hub on SQLite; edge outbox fsync=full"
+        f" one Mosquitto (deploy/mosquitto.conf settings); hub on {args.db};"
+        " edge outbox fsync=full"
     )
     for figures in (base_burst, sys_burst, base_paced, sys_paced):
         print(figures.line())
+    burst_ratio = sys_burst.rate / base_burst.rate
     print(
-        f"{'ratio linli / baseline':40} burst throughput {sys_burst.rate / base_burst.rate:.2f}x;"
+        f"{'ratio linli / baseline':40} burst throughput {burst_ratio:.2f}x;"
         f" paced p50 {sys_paced.pct(0.5) / base_paced.pct(0.5):.1f}x,"
         f" p99 {sys_paced.pct(0.99) / base_paced.pct(0.99):.1f}x"
     )
+    print(
+        f"{'CPU per alert in the burst':40} edge {burst_cpu.edge_ms:.3f} ms,"
+        f" hub {burst_cpu.hub_ms:.3f} ms"
+    )
+    if drain is not None:
+        print(
+            f"{'drain after outage':40} {drain.alerts:6d} alerts ({drain.sos} SOS)"
+            f" {drain.rate:7.0f} /s committing ({drain.commit_span_s:.1f} s),"
+            f" all in {drain.after_restart_s:.1f} s after the broker restarted;"
+            f" {'whole, in order per device' if not drain.problems else '; '.join(drain.problems)};"
+            f" last SOS at position {drain.sos_last_position}"
+        )
+    print("\nTargets (issue 17), each beside its same-run baseline:")
+    bare_rate = f"bare subscriber {base_burst.rate:.0f}/s"
+    print(
+        target(
+            f"burst >= {TARGET_BURST_RATIO}x bare",
+            burst_ratio >= TARGET_BURST_RATIO,
+            f"{sys_burst.rate:.0f}/s = {burst_ratio:.2f}x",
+            bare_rate,
+        )
+    )
+    for q, limit in ((0.5, TARGET_PACED_P50_MS), (0.99, TARGET_PACED_P99_MS)):
+        name = f"paced p{round(q * 100)} <= {limit:.0f} ms"
+        print(
+            target(
+                name,
+                sys_paced.pct(q) <= limit,
+                f"{sys_paced.pct(q):.1f} ms",
+                f"bare p{round(q * 100)} {base_paced.pct(q):.1f} ms",
+            )
+        )
+    for side, ms in (("edge", burst_cpu.edge_ms), ("hub", burst_cpu.hub_ms)):
+        print(
+            target(
+                f"CPU {side} <= {TARGET_CPU_MS_PER_ALERT} ms/alert",
+                ms <= TARGET_CPU_MS_PER_ALERT,
+                f"{ms:.3f} ms/alert",
+                f"burst of {args.alerts}; bare at {1000 / base_burst.rate:.3f} ms/msg wall",
+            )
+        )
+    if drain is not None:
+        print(
+            target(
+                f"drain >= {TARGET_DRAIN_PER_S:.0f}/s, whole, SOS first",
+                drain.rate >= TARGET_DRAIN_PER_S
+                and not drain.problems
+                and drain.sos_last_position < drain.sos,
+                f"{drain.rate:.0f}/s = {drain.rate / base_burst.rate:.2f}x bare",
+                bare_rate,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Case rows and what is read and written with them: views, team, members, history."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Table, insert, select
 from sqlalchemy.orm import Session
 
 from devices.kinds import Severity
@@ -90,6 +91,20 @@ def alert_view(row: AlertRow) -> AlertView:
     )
 
 
+def alert_view_of(row: Mapping[str, Any]) -> AlertView:
+    """Return what the API shows of an alert from the values of its row (``alert_view``
+    without reading the row back: the ingest knows what it stored)."""
+    return AlertView.model_validate(
+        {
+            **row,
+            "ts": row["ts"].astimezone(UTC),
+            "detected_at": row["detected_at"].astimezone(UTC),
+            "received_at": row["received_at"].astimezone(UTC),
+            "reason": AlertReason.model_validate(row["reason"]),
+        }
+    )
+
+
 def case_view(row: CaseRow, location: str | None, members: Sequence[CaseMemberRow]) -> CaseView:
     """Return what the API shows of a case, with its members and team."""
     team = team_of(row.team)
@@ -171,18 +186,38 @@ def add_event(
     detail: dict[str, str] | None = None,
 ) -> None:
     """Add a line to a case's history, queue its notices and its audit record."""
-    note = clean_or_none(note)
-    actor = None if actor is None else clean(actor)[:ID_LENGTH]
     session.add(
         CaseEventRow(
-            case_id=case_id,
-            ts=now,
-            action=action.value,
-            note=note,
-            actor=actor,
-            alert_id=alert_id,
+            **event_values(
+                session,
+                policy,
+                case_id,
+                now,
+                action,
+                alert_id,
+                note=note,
+                actor=actor,
+                detail=detail,
+            )
         )
     )
+
+
+def event_values(
+    session: Session,
+    policy: "CasePolicy",
+    case_id: int,
+    now: datetime,
+    action: CaseEventAction,
+    alert_id: str | None = None,
+    *,
+    note: str | None = None,
+    actor: str | None = None,
+    detail: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Queue a history line's notices and audit record; return the line's column values."""
+    note = clean_or_none(note)
+    actor = None if actor is None else clean(actor)[:ID_LENGTH]
     if policy.notify and action in NOTIFIED_EVENTS:
         enqueue_notices(session, policy.notify, case_id, action, now, note)
     audited = dict(detail or {})
@@ -199,3 +234,49 @@ def add_event(
             detail=audited,
         ),
     )
+    return {
+        "case_id": case_id,
+        "ts": now,
+        "action": action.value,
+        "note": note,
+        "actor": actor,
+        "alert_id": alert_id,
+    }
+
+
+class CaseHistory:
+    """History lines of one transaction, written in one multi-row INSERT.
+
+    For the many lines an ingest batch adds (an alert attached, a priority raised): one ORM
+    object per line cost the hub more than the rest of storing an alert. The lines keep their
+    order with the ORM's: ``write`` flushes what the session holds first, and a caller about
+    to add lines through ``add_event`` writes these before.
+    """
+
+    def __init__(self, policy: "CasePolicy") -> None:
+        self._policy = policy
+        self._rows: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        session: Session,
+        case_id: int,
+        now: datetime,
+        action: CaseEventAction,
+        alert_id: str | None = None,
+        *,
+        note: str | None = None,
+    ) -> None:
+        """Queue a line of a case's history, its notices and its audit record."""
+        self._rows.append(
+            event_values(session, self._policy, case_id, now, action, alert_id, note=note)
+        )
+
+    def write(self, session: Session) -> None:
+        """Store the queued lines, after everything the session holds."""
+        if not self._rows:
+            return
+        session.flush()
+        # The table, not the entity: a plain executemany, without the ORM's bulk machinery.
+        session.execute(insert(cast(Table, CaseEventRow.__table__)), self._rows)
+        self._rows = []

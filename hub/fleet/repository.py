@@ -36,9 +36,27 @@ class DeviceChange:
 
 
 def upsert_many(session: Session, devices: Iterable[Device], now: datetime) -> frozenset[str]:
-    """Create or update registrations; return the edges whose DeviceRegistry changed."""
+    """Create or update registrations; return the edges whose DeviceRegistry changed.
+
+    The registrations are read (and locked, in id order) in one query first, and only the new
+    and the changed ones are written: an edge repeats its whole inventory in every status, and
+    upserting each device each time was a fifth of the hub's work in a burst.
+    """
+    wanted = sorted(devices, key=lambda d: d.id)
+    current = {
+        row.id: row
+        for row in session.scalars(
+            select(DeviceRow)
+            .where(DeviceRow.id.in_({d.id for d in wanted}))
+            .order_by(DeviceRow.id)
+            .with_for_update()
+        )
+    }
     edges: set[str] = set()
-    for device in sorted(devices, key=lambda d: d.id):
+    for device in wanted:
+        row = current.get(device.id)
+        if row is not None and _same_registration(row, _storable(device)):
+            continue
         edges |= upsert_device(session, device, now).edges_affected
     return frozenset(edges)
 
@@ -276,22 +294,17 @@ class FleetRepository:
         The inventory only adds or updates devices: a device missing from it stays registered.
         """
         with self._db.writing() as session:
+            values = {
+                "state": status.state,
+                "last_seen": received_at,
+                "outbox_depth": status.outbox_depth,
+                "counters": dict(status.counters),
+            }
             session.execute(
                 upsert_insert(session, EdgeRow)
-                .values(
-                    id=status.edge_id,
-                    state=status.state,
-                    last_seen=received_at,
-                    outbox_depth=status.outbox_depth,
-                    counters=dict(status.counters),
-                )
-                .on_conflict_do_nothing(index_elements=["id"])
+                .values(id=status.edge_id, **values)
+                .on_conflict_do_update(index_elements=["id"], set_=values)
             )
-            row = session.get_one(EdgeRow, status.edge_id, with_for_update=True)
-            row.state = status.state
-            row.last_seen = received_at
-            row.outbox_depth = status.outbox_depth
-            row.counters = dict(status.counters)
             inventory = [
                 device
                 if device.edge_id is not None

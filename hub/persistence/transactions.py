@@ -11,12 +11,13 @@ stored alert, case decision and human action is appended to the trail in the sam
 transaction that made it, and the chain never forks (appends take turns on the head row).
 """
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -72,6 +73,24 @@ def upsert_insert(session: Session, table: Any) -> Any:
     raise NotImplementedError(f"the hub does not support {dialect} databases")
 
 
+@functools.cache
+def insert_new_rows(dialect: str, table: Table, key: str) -> Any:
+    """Return ``INSERT … ON CONFLICT (key) DO NOTHING RETURNING key`` for ``table``, built once.
+
+    Executed with a list of rows (one round trip per batch, SQLAlchemy's "insertmanyvalues"),
+    it returns the keys of the rows it inserted: the others were there already. One statement
+    object per dialect and table, so its cache key is computed once, not per row: building a
+    fresh ``insert().values(...)`` per alert cost a third of the hub's CPU in a burst.
+    """
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(table)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table)
+    else:
+        raise NotImplementedError(f"the hub does not support {dialect} databases")
+    return statement.on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+
+
 def audit(session: Session, record: AuditRecord) -> None:
     """Queue an audit record; it is chained and stored when the writing transaction ends."""
     session.info.setdefault(_AUDIT_KEY, []).append(record)
@@ -94,7 +113,8 @@ def append_audit(session: Session, records: list[AuditRecord]) -> None:
     ).one()
     entries = chain(records, head.seq, head.hash)
     session.execute(
-        insert(AuditEntryRow),
+        # The table, not the entity: a plain executemany, without the ORM's bulk machinery.
+        insert(cast(Table, AuditEntryRow.__table__)),
         [
             {
                 "seq": e.seq,
