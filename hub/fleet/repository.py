@@ -49,7 +49,7 @@ def upsert_many(session: Session, devices: Iterable[Device], now: datetime) -> f
             select(DeviceRow)
             .where(DeviceRow.id.in_({d.id for d in wanted}))
             .order_by(DeviceRow.id)
-            .with_for_update()
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE, as in upsert_device below
         )
     }
     edges: set[str] = set()
