@@ -305,6 +305,19 @@ def ack(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         client._client.ack(message.mid, message.qos)
 
 
+def publish_queued(client: aiomqtt.Client, topic: str, payload: str | bytes, qos: int) -> None:
+    """Hand a message to the client's send queue without waiting for its PUBACK.
+
+    For a sender whose own protocol confirms delivery end to end (the edge's outbox sends
+    until the hub's ``AlertAck``): aiomqtt's ``publish`` spends a task and a future on
+    every message to await a PUBACK that such a sender does not need. paho still sends the
+    messages in the order given, and a connection that is gone raises ``MqttError``.
+    """
+    info = client._client.publish(topic, payload, qos)
+    if info.rc != 0:  # MQTT_ERR_SUCCESS; paho queues what exceeds its in-flight window
+        raise aiomqtt.MqttCodeError(info.rc, "could not publish the message")
+
+
 def payload_bytes(payload: object) -> bytes | None:
     """Return an MQTT payload as bytes, or None if it is neither text nor bytes."""
     if isinstance(payload, bytes | bytearray):
