@@ -20,6 +20,7 @@ phase divided by its alerts. ``--profile out.json`` records the burst with py-sp
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -40,6 +41,10 @@ from linli.brokers import MosquittoProcess, site_tuning
 from tests.e2e.stack import LinliProcess, wait_until
 
 EDGE_ID = "edge-bench"
+IDLE_S = 3.0
+"""How long the edge's CPU is measured with no device messages, before the burst."""
+GROUP_COUNTERS = ("messages_received", "outbox_groups", "alerts_created", "alerts_sent")
+"""The edge's counters (from its status) printed per phase: how many messages shared a commit."""
 
 
 class HubStandIn:
@@ -56,12 +61,17 @@ class HubStandIn:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port)
+        self.counters: dict[str, int] = {}
         self.client.subscribe(edge_topic(EDGE_ID, EdgeChannel.ALERT), qos=1)
+        self.client.subscribe(edge_topic(EDGE_ID, EdgeChannel.STATUS), qos=1)
         self.client.loop_start()
         self._acker = threading.Thread(target=self._ack_forever, daemon=True)
         self._acker.start()
 
     def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic.endswith("/status"):
+            self.counters = json.loads(message.payload).get("counters") or {}
+            return
         alert = json.loads(message.payload)
         with self._lock:
             self._pending.append(alert["id"])
@@ -89,6 +99,17 @@ def cpu_seconds(pid: int) -> float:
     """Return the user + system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """Return CPU seconds of the event loop's thread and of every other thread together."""
+    used = {"event loop": 0.0, "other threads": 0.0}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            name = "event loop" if task.name == str(pid) else "other threads"
+            used[name] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
 
 
 def site_file(root: Path, devices: int) -> Path:
@@ -138,6 +159,7 @@ def main() -> None:
                 "--data-dir", str(root / "edge"),
                 "--local-mqtt", f"127.0.0.1:{broker.port}",
                 "--hub-mqtt", f"127.0.0.1:{broker.port}",
+                "--heartbeat", "1",
             ],
             root / "edge.log",
         )  # fmt: skip
@@ -185,7 +207,11 @@ def main() -> None:
 
             linli.arm(args.devices)
             wait_until(warmed, timeout=120, interval=0.5, what="the edge's first alerts")
-            time.sleep(0.5)
+            time.sleep(1.5)
+            counted_warm = dict(hub.counters)
+            cpu0 = cpu_seconds(edge.proc.pid)
+            time.sleep(IDLE_S)
+            idle_cpu_per_s = (cpu_seconds(edge.proc.pid) - cpu0) / IDLE_S
             # Every device is in alarm now (a repeated alarm raises nothing): clear air next.
             spy = profiler(edge.proc.pid, args.profile) if args.profile else None
             cpu0 = cpu_seconds(edge.proc.pid)
@@ -201,8 +227,15 @@ def main() -> None:
             if spy is not None:
                 spy.send_signal(2)
                 spy.wait(timeout=60)
-            time.sleep(0.5)
+            time.sleep(1.5)
+            counted_burst = dict(hub.counters)
+            if args.profile:
+                paced_out = args.profile.with_name(
+                    f"{args.profile.stem}-paced{args.profile.suffix}"
+                )
+                spy = profiler(edge.proc.pid, paced_out)
             cpu0 = cpu_seconds(edge.proc.pid)
+            threads0 = thread_cpu(edge.proc.pid)
             paced = measure(
                 f"edge paced {args.rate:.0f}/s",
                 linli,
@@ -216,6 +249,15 @@ def main() -> None:
                 args.paced,
             )
             cpu_paced = cpu_seconds(edge.proc.pid) - cpu0
+            threads = {
+                name: used - threads0.get(name, 0.0)
+                for name, used in thread_cpu(edge.proc.pid).items()
+            }
+            if spy is not None:
+                spy.send_signal(2)
+                spy.wait(timeout=60)
+            time.sleep(1.5)
+            counted_end = dict(hub.counters)
             duplicates = hub.received - len(hub.ids)
         finally:
             if hub is not None:
@@ -240,6 +282,21 @@ def main() -> None:
         f" paced {cpu_paced / args.paced * 1000:.3f} ms;"
         f" alerts re-sent (seen twice at the hub broker): {duplicates}"
     )
+    print(
+        f"{'edge CPU per alert by thread, paced':40} "
+        + ", ".join(
+            f"{name} {used / args.paced * 1000:.3f} ms"
+            for name, used in sorted(threads.items(), key=lambda item: -item[1])
+            if used > 0
+        )
+    )
+    print(f"{'edge CPU while idle':40} {idle_cpu_per_s * 1000:.1f} ms a second")
+    for phase, before, after in (
+        ("burst", counted_warm, counted_burst),
+        ("paced", counted_burst, counted_end),
+    ):
+        deltas = {k: after.get(k, 0) - before.get(k, 0) for k in GROUP_COUNTERS}
+        print(f"{'edge counters, ' + phase:40} " + ", ".join(f"{k} {v}" for k, v in deltas.items()))
 
 
 if __name__ == "__main__":
