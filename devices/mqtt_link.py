@@ -29,8 +29,8 @@ Around the session, the rest of the one way every Linli program talks to a broke
 - ``MqttLink``: one supervised connection: connect, run the caller's session body, and on
   any failure back off and connect again, forever; the backoff starts over once a session
   is subscribed. ``link.session(...)`` is the body's ``ConsumingSession``.
-- ``payload_bytes``, ``ack`` (manual acknowledgement) and ``checkpoint`` (a cancellation
-  that aiomqtt swallowed).
+- ``payload_bytes``, ``ack`` (manual acknowledgement), ``publish_queued`` (a publish whose
+  PUBACK the sender does not await) and ``checkpoint`` (a cancellation that aiomqtt swallowed).
 """
 
 import asyncio

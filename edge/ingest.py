@@ -1,15 +1,17 @@
 """Device ingest: the local broker's messages → decode → detection → outbox → ack.
 
-One device message, in order (``DeviceIngest``):
+Device messages, in groups (``DeviceIngest``):
 
-1. ``_read``: the ``ConsumingSession`` of the local link hands the message over;
+1. ``_read``: the ``ConsumingSession`` of the local link hands a message over, and with it
+   every message already waiting (the group; none is waited for);
 2. ``on_device_message``: its topic is parsed ONCE (``devices.topics.parse_local_topic``) and
    the parsed value goes down: a reader's frame to ``edge.access``, everything else to
    ``devices.adapters.decode_payload`` (or ``decode_announce`` for a Zigbee device joining);
-3. the device is resolved in the ``DeviceDirectory``; ``DeviceDetection.observe`` runs the
-   pure detection and commits alerts and state to the outbox in one transaction;
-4. only then ``_read`` acknowledges the message to the broker (manual ack) and shows the
-   resident's button that its press is stored (``ButtonFeedback``).
+3. the device is resolved in the ``DeviceDirectory``; ``DetectionGroup.observe`` runs the
+   pure detection, and the whole group's alerts and states are committed to the outbox in
+   ONE fsynced transaction (group commit);
+4. only then ``_read`` acknowledges the group's messages to the broker (manual ack) and
+   shows the resident's button that its press is stored (``ButtonFeedback``).
 
 Bad input is logged with device and topic, counted under ``rejected.<reason>`` and
 acknowledged: a message that fails on every redelivery would block every alarm behind it.
