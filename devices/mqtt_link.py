@@ -29,8 +29,8 @@ Around the session, the rest of the one way every Linli program talks to a broke
 - ``MqttLink``: one supervised connection: connect, run the caller's session body, and on
   any failure back off and connect again, forever; the backoff starts over once a session
   is subscribed. ``link.session(...)`` is the body's ``ConsumingSession``.
-- ``payload_bytes``, ``ack`` (manual acknowledgement) and ``checkpoint`` (a cancellation
-  that aiomqtt swallowed).
+- ``payload_bytes``, ``ack`` (manual acknowledgement), ``publish_queued`` (a publish whose
+  PUBACK the sender does not await) and ``checkpoint`` (a cancellation that aiomqtt swallowed).
 """
 
 import asyncio
@@ -329,6 +329,19 @@ def ack(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         # A failed PUBACK (connection gone) is harmless: the broker redelivers the message
         # and the committed state keeps it from being acted on twice.
         client._client.ack(message.mid, message.qos)
+
+
+def publish_queued(client: aiomqtt.Client, topic: str, payload: str | bytes, qos: int) -> None:
+    """Hand a message to the client's send queue without waiting for its PUBACK.
+
+    For a sender whose own protocol confirms delivery end to end (the edge's outbox sends
+    until the hub's ``AlertAck``): aiomqtt's ``publish`` spends a task and a future on
+    every message to await a PUBACK that such a sender does not need. paho still sends the
+    messages in the order given, and a connection that is gone raises ``MqttError``.
+    """
+    info = client._client.publish(topic, payload, qos)
+    if info.rc != 0:  # MQTT_ERR_SUCCESS; paho queues what exceeds its in-flight window
+        raise aiomqtt.MqttCodeError(info.rc, "could not publish the message")
 
 
 def payload_bytes(payload: object) -> bytes | None:

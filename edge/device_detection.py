@@ -10,7 +10,8 @@ returns. ``announce`` then wakes the forwarder (``edge.uplink``).
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -68,16 +69,32 @@ class DeviceDetection:
         self.edge_id = edge_id
         self._directory = directory
         self._profiles = profiles
-        self._outbox = outbox
-        self._db = db
+        self.outbox = outbox
+        self.db = db
         self._wake = wake
-        self._count = count
+        self.count = count
         self._clock = clock
         self.states = self._load_states()
         # Ingest and the detection tick both read a device's state, await the commit and
         # then store the new state: one at a time, or one would overwrite the other's.
         self._detecting = asyncio.Lock()
         self.watching_since: datetime | None = None
+
+    @asynccontextmanager
+    async def group(self) -> AsyncIterator["DetectionGroup"]:
+        """Stage decisions on several messages, committed together when the block ends.
+
+        The group commit of the ingest: inside the block, ``group.observe`` runs detection
+        on each message (no I/O); leaving the block commits every staged state and alert in
+        ONE outbox transaction (invariants (a) and (b) of ``edge.outbox``), and only then do
+        the states count and the alerts get announced. A block left by an exception commits
+        nothing: its messages stay unacknowledged and are redelivered. The detection lock is
+        held throughout, so the time-driven tick never decides on a state about to change.
+        """
+        async with self._detecting:
+            staged = DetectionGroup(self)
+            yield staged
+            await staged.commit()
 
     async def observe(
         self,
@@ -90,39 +107,20 @@ class DeviceDetection:
 
         An ``OutboxError`` propagates: the message must stay unacknowledged.
         """
-        async with self._detecting:
-            before = self.states.get(device.id, DeviceState())
-            try:
-                state, alerts, self_tests = self._decide(before, device, observations, received_at)
-            except Exception as exc:
-                # A bug, not bad input; acknowledged for the same reason as bad input.
-                logger.exception("detection failed for device %s", device.id)
-                return Observed([], rejected=Rejected("internal_error", topic, device.id, exc))
-            if alerts or state != before:
-                # Invariants (a) and (b): alerts and the state that produced them in one
-                # transaction, before the message is acknowledged and before anything is sent.
-                await self._db.call(self._outbox.commit, device.id, state.to_json(), alerts)
-                self.states[device.id] = state
-        if self_tests:
-            self._count("smoke_tests", self_tests)
-            logger.info("smoke detector %s reports a self-test (not an alarm)", device.id)
-        self.announce(alerts)
-        return Observed(alerts, feedback=_sos_feedback(alerts))
+        async with self.group() as staged:
+            return staged.observe(device, observations, received_at, topic)
 
     def announce(self, alerts: list[Alert]) -> None:
         """Count and log alerts just committed, and wake the forwarder."""
         if not alerts:
             return
-        self._count("alerts_created", len(alerts))
-        for alert in alerts:
-            logger.info(
-                "alert %s: %s %s (%s) from %s",
-                alert.id,
-                alert.kind,
-                alert.state,
-                alert.severity,
-                alert.device_id,
-            )
+        self.count("alerts_created", len(alerts))
+        # One line per commit, not per alert: a burst's log lines cost as much as its fsyncs.
+        logger.info(
+            "%d alerts stored: %s",
+            len(alerts),
+            _AlertList(alerts),
+        )
         self._wake.set()
 
     async def tick(self) -> None:
@@ -146,7 +144,7 @@ class DeviceDetection:
                     continue  # a tick changes state only together with an alert
                 decisions = sorted(result.alerts, key=lambda d: forwarding_rank(d.kind))
                 alerts = [self.alert(device, d, now) for d in decisions]
-                await self._db.call(self._outbox.commit, device.id, result.state.to_json(), alerts)
+                await self.db.call(self.outbox.commit, device.id, result.state.to_json(), alerts)
                 self.states[device.id] = result.state
                 self.announce(alerts)
 
@@ -158,7 +156,7 @@ class DeviceDetection:
         async with self._detecting:
             # A camera has no sensor detection state: its current one is stored unchanged.
             state = self.states.get(device.id, DeviceState())
-            await self._db.call(self._outbox.commit, device.id, state.to_json(), alerts)
+            await self.db.call(self.outbox.commit, device.id, state.to_json(), alerts)
         self.announce(alerts)
         return alerts
 
@@ -183,14 +181,17 @@ class DeviceDetection:
             reason=decision.reason,
         )
 
-    def _decide(
+    def decide(
         self,
         state: DeviceState,
         device: Device,
         observations: tuple[Observation, ...],
         received_at: datetime,
     ) -> tuple[DeviceState, list[Alert], int]:
-        """Run detection over one message's observations; return state, alerts, self-tests."""
+        """Run detection over one message's observations; return state, alerts, self-tests.
+
+        Pure but for the alert ids and the clock's ``detected_at``: nothing is stored.
+        """
         decisions: list[AlertDecision] = []
         self_tests = 0
         for observation in observations:
@@ -215,13 +216,84 @@ class DeviceDetection:
 
     def _load_states(self) -> dict[str, DeviceState]:
         states: dict[str, DeviceState] = {}
-        for device_id, text in self._outbox.load_states().items():
+        for device_id, text in self.outbox.load_states().items():
             try:
                 states[device_id] = DeviceState.from_json(text)
             except StateFormatError:
                 # Starting from "all clear" can repeat a raised alert; it cannot hide one.
                 logger.exception("device %s: stored detection state unreadable; reset", device_id)
         return states
+
+
+class DetectionGroup:
+    """Decisions on a group of device messages, staged for one outbox transaction.
+
+    Built by ``DeviceDetection.group``. Each message's detection starts from the state the
+    messages before it in the group left (staged) or the committed one, so several
+    messages of one device in one group chain exactly as one at a time would.
+    """
+
+    def __init__(self, detection: DeviceDetection) -> None:
+        self._detection = detection
+        self._states: dict[str, DeviceState] = {}
+        self._alerts: list[Alert] = []
+        self._self_tests = 0
+
+    def observe(
+        self,
+        device: Device,
+        observations: tuple[Observation, ...],
+        received_at: datetime,
+        topic: str,
+    ) -> Observed:
+        """Run detection on one message's observations; stage the new state and alerts."""
+        detection = self._detection
+        before = self._states.get(device.id) or detection.states.get(device.id, DeviceState())
+        try:
+            state, alerts, self_tests = detection.decide(before, device, observations, received_at)
+        except Exception as exc:
+            # A bug, not bad input; acknowledged for the same reason as bad input.
+            logger.exception("detection failed for device %s", device.id)
+            return Observed([], rejected=Rejected("internal_error", topic, device.id, exc))
+        if alerts or state != before:
+            self._states[device.id] = state
+            self._alerts.extend(alerts)
+        self._self_tests += self_tests
+        return Observed(alerts, feedback=_sos_feedback(alerts))
+
+    async def commit(self) -> None:
+        """Commit what is staged in one transaction (none if nothing is); then announce it.
+
+        Called by ``DeviceDetection.group`` at the end of its block, and by the ingest
+        before a step that must see the staged messages committed (a door contact).
+        """
+        detection = self._detection
+        states, alerts, self_tests = self._states, self._alerts, self._self_tests
+        if states:
+            await detection.db.call(
+                detection.outbox.commit_group,
+                {device_id: state.to_json() for device_id, state in states.items()},
+                alerts,
+            )
+            detection.states.update(states)
+            detection.count("outbox_groups", 1)
+        self._states, self._alerts, self._self_tests = {}, [], 0
+        if self_tests:
+            detection.count("smoke_tests", self_tests)
+            logger.info("%d smoke detector self-tests (not alarms)", self_tests)
+        detection.announce(alerts)
+
+
+class _AlertList:
+    """Alerts as the log shows them, formatted only if the line is written."""
+
+    def __init__(self, alerts: list[Alert]) -> None:
+        self._alerts = alerts
+
+    def __str__(self) -> str:
+        return "; ".join(
+            f"{a.id} {a.kind} {a.state} ({a.severity}) from {a.device_id}" for a in self._alerts
+        )
 
 
 def _sos_feedback(alerts: list[Alert]) -> FeedbackStage | None:

@@ -1,15 +1,17 @@
 """Device ingest: the local broker's messages → decode → detection → outbox → ack.
 
-One device message, in order (``DeviceIngest``):
+Device messages, in groups (``DeviceIngest``):
 
-1. ``_read``: the ``ConsumingSession`` of the local link hands the message over;
+1. ``_read``: the ``ConsumingSession`` of the local link hands a message over, and with it
+   every message already waiting (the group; none is waited for);
 2. ``on_device_message``: its topic is parsed ONCE (``devices.topics.parse_local_topic``) and
    the parsed value goes down: a reader's frame to ``edge.access``, everything else to
    ``devices.adapters.decode_payload`` (or ``decode_announce`` for a Zigbee device joining);
-3. the device is resolved in the ``DeviceDirectory``; ``DeviceDetection.observe`` runs the
-   pure detection and commits alerts and state to the outbox in one transaction;
-4. only then ``_read`` acknowledges the message to the broker (manual ack) and shows the
-   resident's button that its press is stored (``ButtonFeedback``).
+3. the device is resolved in the ``DeviceDirectory``; ``DetectionGroup.observe`` runs the
+   pure detection, and the whole group's alerts and states are committed to the outbox in
+   ONE fsynced transaction (group commit);
+4. only then ``_read`` acknowledges the group's messages to the broker (manual ack) and
+   shows the resident's button that its press is stored (``ButtonFeedback``).
 
 Bad input is logged with device and topic, counted under ``rejected.<reason>`` and
 acknowledged: a message that fails on every redelivery would block every alarm behind it.
@@ -18,16 +20,26 @@ acknowledged: a message that fails on every redelivery would block every alarm b
 import functools
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import aiomqtt
 
 from devices.adapters import decode_all, decode_announce
 from devices.errors import DeviceInputError, TopicError
+from devices.kinds import DeviceKind
 from devices.messages import CaseFeedback, FeedbackStage
-from devices.mqtt_link import Backoff, MqttEndpoint, MqttLink, ack, checkpoint, payload_bytes
-from devices.observations import Decoded, NativeAddress, describe
+from devices.mqtt_link import (
+    Backoff,
+    MqttEndpoint,
+    MqttLink,
+    SessionMessages,
+    ack,
+    checkpoint,
+    payload_bytes,
+)
+from devices.observations import Decoded, NativeAddress, Observation, describe
 from devices.registry import Device
 from devices.topics import (
     CredentialTopic,
@@ -38,13 +50,26 @@ from devices.topics import (
     sender,
 )
 from edge.access.control import AccessControl
-from edge.device_detection import CountFn, DeviceDetection, Rejected
+from edge.device_detection import CountFn, DetectionGroup, DeviceDetection, Rejected
 from edge.directory import DeviceDirectory
 from edge.feedback import feedback_command
 from edge.outbox import OutboxError
 from edge.uplink import TelemetryBuffer
 
 logger = logging.getLogger(__name__)
+
+MAX_GROUP = 500
+"""Most device messages committed in one outbox transaction. In practice the site broker's
+``max_inflight_messages`` (100 in deploy/mosquitto.conf) bounds a group first: it sends no
+more QoS 1 messages until the edge acknowledges some."""
+
+
+@dataclass(slots=True)
+class _AfterCommit:
+    """What a group's messages do once their detection is committed."""
+
+    readings: list[tuple[Device, tuple[Observation, ...]]] = field(default_factory=list)
+    feedback: list[tuple[Device, FeedbackStage]] = field(default_factory=list)
 
 
 class ButtonFeedback:
@@ -166,22 +191,54 @@ class DeviceIngest:
             # Not acknowledged: the broker redelivers the message after the reconnect.
             self._count("outbox_errors", 1)
 
-    async def _read(self, client: aiomqtt.Client, messages: AsyncIterator[aiomqtt.Message]) -> None:
-        """Handle device messages, each acknowledged to the broker only once handled."""
+    async def _read(self, client: aiomqtt.Client, messages: SessionMessages) -> None:
+        """Handle device messages in groups, each acknowledged only once its group committed.
+
+        A group is whatever has arrived by the time the last one is handled: one message
+        when they come one at a time (no waiting for a batch to fill), many in a burst,
+        whose alerts then cost one fsync together.
+        """
         async for message in messages:
             checkpoint()
-            await self.on_device_message(message)
-            ack(client, message)
+            group = [message]
+            while len(group) < MAX_GROUP and len(messages) > 0:
+                group.append(await anext(messages))
+            await self.on_device_messages(group)
+            for handled in group:
+                ack(client, handled)
             # The resident learns at once that the edge has it, uplink or not.
             while self._pending_feedback:
                 await self.feedback.show(*self._pending_feedback.popleft())
 
     async def on_device_message(self, message: aiomqtt.Message) -> None:
         """Handle one device message; return once it may be acknowledged to the broker."""
+        await self.on_device_messages([message])
+
+    async def on_device_messages(self, messages: Sequence[aiomqtt.Message]) -> None:
+        """Handle device messages that arrived together; return once all may be acknowledged.
+
+        Their detection is committed in one outbox transaction (``DeviceDetection.group``);
+        an ``OutboxError`` propagates and none of them may be acknowledged.
+        """
         received_at = self._clock()
+        self._count("messages_received", len(messages))
+        after = _AfterCommit()
+        async with self._detection.group() as staged:
+            for message in messages:
+                await self._stage(staged, message, received_at, after)
+        # Committed: only now do readings go out and buttons show the press as stored.
+        for device, observations in after.readings:
+            self._telemetry.add(device, observations, received_at)
+        self._pending_feedback.extend(after.feedback)
+
+    async def _stage(
+        self,
+        staged: DetectionGroup,
+        message: aiomqtt.Message,
+        received_at: datetime,
+        after: "_AfterCommit",
+    ) -> None:
         topic = message.topic.value
-        self._count("messages_received", 1)
-        logger.debug("device message %d on %s (QoS %d)", message.mid, topic, message.qos)
         raw = payload_bytes(message.payload) or b""
         try:
             parsed = parse_local_topic(topic, z2m_base=self._z2m_base)
@@ -192,14 +249,21 @@ class DeviceIngest:
                 self._reject(Rejected(exc.reason, topic, "?", exc))
             return
         if isinstance(parsed, CredentialTopic):
+            # Decided, stored and answered by door access at once, in arrival order.
             await self._access.on_frame(parsed.reader_id, topic, raw)
             return
-        rejected = await self._handle(parsed, topic, raw, received_at)
+        rejected = await self._handle(staged, parsed, topic, raw, received_at, after)
         if rejected is not None:
             self._reject(rejected)
 
     async def _handle(
-        self, parsed: DeviceTopic, topic: str, raw: bytes, received_at: datetime
+        self,
+        staged: DetectionGroup,
+        parsed: DeviceTopic,
+        topic: str,
+        raw: bytes,
+        received_at: datetime,
+        after: "_AfterCommit",
     ) -> Rejected | None:
         try:
             messages = decode_all(
@@ -223,25 +287,34 @@ class DeviceIngest:
         rejected: Rejected | None = None
         # A Tasmota Zigbee bridge may speak for several devices in one message.
         for decoded in messages:
-            rejected = await self._observe(parsed, topic, decoded, received_at) or rejected
+            rejected = await self._observe(staged, topic, decoded, received_at, after) or rejected
         return rejected
 
     async def _observe(
-        self, parsed: DeviceTopic, topic: str, decoded: Decoded, received_at: datetime
+        self,
+        staged: DetectionGroup,
+        topic: str,
+        decoded: Decoded,
+        received_at: datetime,
+        after: "_AfterCommit",
     ) -> Rejected | None:
         device = self._directory.resolve(decoded.address)
         if device is None:
             return Rejected(
                 "unknown_device", topic, describe(decoded.address), "not registered at this edge"
             )
-        outcome = await self._detection.observe(device, decoded.observations, received_at, topic)
+        outcome = staged.observe(device, decoded.observations, received_at, topic)
         if outcome.rejected is None:
-            self._telemetry.add(device, decoded.observations, received_at)
+            after.readings.append((device, decoded.observations))
         if outcome.feedback is not None:
             # Shown once the device message is acknowledged (see _read): an await before
             # the ack would widen the window in which a crash redelivers the press.
-            self._pending_feedback.append((device, outcome.feedback))
-        await self._access.on_observations(device, decoded.observations, received_at)
+            after.feedback.append((device, outcome.feedback))
+        if device.kind is DeviceKind.DOOR_CONTACT:
+            # The door's monitor stores its own state: commit the contact's detection first,
+            # in the order one message at a time had.
+            await staged.commit()
+            await self._access.on_observations(device, decoded.observations, received_at)
         return outcome.rejected
 
     def _reject(self, rejected: Rejected) -> None:

@@ -3,17 +3,23 @@
 One SQLite file in WAL mode. Invariants the agent relies on:
 
 (a) an alert is on disk before anything else happens with it: before it is published and
-    before the device message that caused it is acknowledged to the local broker;
+    before the device message that caused it is acknowledged to the local broker. The device
+    messages that arrive together share one fsynced transaction (``commit_group``, the
+    ingest's group commit), and each is acknowledged only after it;
 (b) a device's detection state is written in the same transaction as the alerts it produced,
     so a device message redelivered after a crash finds the transition already made and
     produces no second alert;
-(c) an alert is deleted only when the hub's ``AlertAck`` names it;
+(c) an alert is deleted only when the hub's ``AlertAck`` names it (that delete is committed
+    without its own fsync: a power cut that undoes it makes the alert go out again, which the
+    hub deduplicates; never the reverse, an alert lost);
 (d) sending order is life-safety first: devices are ordered by their most urgent pending alert
     (``devices.kinds.forwarding_rank``, 0 = SOS), then alerts by insertion sequence. Every
     device's own alerts keep their order (a smoke ``raised`` never overtakes the
     ``cleared`` before it), while a device with an SOS goes ahead of one with only faults;
 (e) at most ``limit`` unacknowledged alerts are on the wire at once; one sent longer than
-    ``resend_after_s`` ago is due again; ``reset_in_flight`` (on every reconnect) makes all
+    ``resend_after_s`` ago, with no acknowledgement from the hub since, is due again (while
+    acks keep coming the hub is working through the window: re-sending it then only buries
+    a busy hub under duplicates); ``reset_in_flight`` (on every reconnect) makes all
     unacknowledged alerts due again.
 
 What is in flight is deliberately NOT durable (a TEMP table): after a restart nothing is on
@@ -25,8 +31,9 @@ Errors: every ``sqlite3.Error`` is wrapped in ``OutboxError``.
 import logging
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -70,6 +77,14 @@ WHERE f.id IS NULL OR f.sent_at <= :stale_before
 ORDER BY d.top, a.seq
 LIMIT :room
 """
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingAlert:
+    """An alert as the uplink sends it: its id and its JSON body as stored."""
+
+    id: str
+    body: str
 
 
 class OutboxError(Exception):
@@ -125,15 +140,24 @@ class Outbox:
 
     def commit(self, device_id: str, new_state_json: str, alerts: Sequence[Alert]) -> None:
         """Store a device's new detection state and the alerts it produced, atomically."""
+        self.commit_group({device_id: new_state_json}, alerts)
+
+    def commit_group(self, states: Mapping[str, str], alerts: Sequence[Alert]) -> None:
+        """Store several devices' new states and the alerts they produced in ONE transaction.
+
+        The group commit of ``edge.ingest``: the device messages that arrived together cost
+        one fsync, not one each. ``alerts`` are stored in the order given, which is the
+        order they are sent in among a device's own alerts.
+        """
         rows = [
             (alert.id, alert.device_id, forwarding_rank(alert.kind), alert.model_dump_json())
             for alert in alerts
         ]
         with self._transaction() as db:
-            db.execute(
+            db.executemany(
                 "INSERT INTO device_states (device_id, state) VALUES (?, ?) "
                 "ON CONFLICT (device_id) DO UPDATE SET state = excluded.state",
-                (device_id, new_state_json),
+                list(states.items()),
             )
             # OR IGNORE: storing the same alert twice is a no-op, never a second alert.
             db.executemany(
@@ -171,6 +195,28 @@ class Outbox:
                 logger.exception("outbox alert %s cannot be read back; not sending it", alert_id)
         return alerts
 
+    def take_due(self, now: float, limit: int) -> list[OutgoingAlert]:
+        """Return the alerts to send now, as stored, and mark them sent at ``now``: one call.
+
+        What the uplink sends: ``due`` and ``mark_sent`` under one lock, and the stored JSON
+        body as it is (written by ``commit_group`` from the ``Alert`` model), not parsed and
+        serialised again for every send.
+        """
+        stale_before = now - self.resend_after_s
+        with self._transaction() as db:  # the TEMP table only: nothing to fsync
+            (fresh,) = db.execute(
+                "SELECT COUNT(*) FROM in_flight WHERE sent_at > ?", (stale_before,)
+            ).fetchone()
+            room = limit - fresh
+            if room <= 0:
+                return []
+            rows = db.execute(_DUE, {"stale_before": stale_before, "room": room}).fetchall()
+            db.executemany(
+                "INSERT OR REPLACE INTO in_flight (id, sent_at) VALUES (?, ?)",
+                [(alert_id, now) for alert_id, _ in rows],
+            )
+        return [OutgoingAlert(alert_id, body) for alert_id, body in rows]
+
     def mark_sent(self, ids: Sequence[str], now: float) -> None:
         """Record that these alerts were handed to the hub's broker at ``now``."""
         with self._transaction() as db:
@@ -182,12 +228,20 @@ class Outbox:
                 [(now, alert_id) for alert_id in ids],
             )
 
-    def acknowledge(self, ids: Sequence[str]) -> int:
-        """Delete the alerts the hub has committed; return how many were still stored."""
+    def acknowledge(self, ids: Sequence[str], now: float | None = None) -> int:
+        """Delete the alerts the hub has committed; return how many were still stored.
+
+        With ``now``, the alerts still on the wire count as sent at ``now``: the hub is
+        working through them, so their ``resend_after_s`` starts again (see (e)).
+        """
         rows = [(alert_id,) for alert_id in ids]
-        with self._transaction() as db:
+        # Not fsynced: a delete a power cut undoes only sends the alert again, which the hub
+        # deduplicates by id; the next alert's full commit makes it durable anyway.
+        with self._transaction(fsync=False) as db:
             deleted = db.executemany("DELETE FROM alerts WHERE id = ?", rows).rowcount
             db.executemany("DELETE FROM in_flight WHERE id = ?", rows)
+            if now is not None:
+                db.execute("UPDATE in_flight SET sent_at = ? WHERE sent_at < ?", (now, now))
         return deleted
 
     def reset_in_flight(self) -> None:
@@ -209,8 +263,8 @@ class Outbox:
             ).fetchone()
             return int(count)
 
-    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return transaction(self._db, self._lock, OutboxError, "outbox")
+    def _transaction(self, *, fsync: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self._lock, OutboxError, "outbox", fsync=fsync)
 
     def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
         return reading(self._db, self._lock, OutboxError, "outbox")

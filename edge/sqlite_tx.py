@@ -39,11 +39,25 @@ class DatabaseThread:
 
 @contextmanager
 def transaction(
-    db: sqlite3.Connection, lock: threading.Lock, error: type[Exception], what: str
+    db: sqlite3.Connection,
+    lock: threading.Lock,
+    error: type[Exception],
+    what: str,
+    *,
+    fsync: bool = True,
 ) -> Iterator[sqlite3.Connection]:
-    """Run the block in one write transaction; SQLite errors become ``error``."""
+    """Run the block in one write transaction; SQLite errors become ``error``.
+
+    ``fsync=False`` commits this one transaction at ``synchronous=NORMAL``: in WAL mode it is
+    still atomic, but the WAL is not flushed to disk until the next full commit (or
+    checkpoint), so a power cut may undo it. Only for writes whose loss is harmless (an
+    acknowledged alert's delete: undone, the alert is sent again and the hub ignores it).
+    """
     with lock:
+        restore = None if fsync else db.execute("PRAGMA synchronous").fetchone()[0]
         try:
+            if restore is not None:
+                db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN IMMEDIATE")
             yield db
             db.execute("COMMIT")
@@ -55,6 +69,10 @@ def transaction(
             if isinstance(exc, sqlite3.Error):
                 raise error(f"{what} write failed: {exc}") from exc
             raise
+        finally:
+            if restore is not None:
+                with suppress(sqlite3.Error):
+                    db.execute(f"PRAGMA synchronous={int(restore)}")
 
 
 @contextmanager

@@ -12,7 +12,7 @@
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from datetime import datetime
 from typing import Literal
@@ -29,7 +29,15 @@ from devices.messages import (
     TelemetryBatch,
     TelemetryPoint,
 )
-from devices.mqtt_link import Backoff, MqttEndpoint, MqttLink, checkpoint, payload_bytes
+from devices.mqtt_link import (
+    Backoff,
+    MqttEndpoint,
+    MqttLink,
+    SessionMessages,
+    checkpoint,
+    payload_bytes,
+    publish_queued,
+)
 from devices.observations import Observation, StateUpdate
 from devices.registry import Device
 from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic
@@ -44,6 +52,8 @@ TELEMETRY_BUFFER = 10_000
 """Readings kept for the telemetry task; older ones are dropped (and counted) beyond this."""
 TELEMETRY_BATCH = 500
 """Readings per TelemetryBatch message."""
+ACK_GROUP = 2000
+"""Most acknowledged alert ids deleted from the outbox in one transaction."""
 OFFLINE_STATUS_TIMEOUT_S = 2.0
 """How long a clean shutdown waits to tell the hub it is going offline."""
 
@@ -130,9 +140,6 @@ class EdgeUplink:
                 qos=1,
                 retain=True,
             ),
-            # The forwarder publishes a whole window at once; that many pending calls is
-            # the design, not a symptom worth aiomqtt's warning.
-            max_pending_calls=settings.max_in_flight + 10,
         )
 
     async def run(self) -> None:
@@ -184,35 +191,32 @@ class EdgeUplink:
             checkpoint()
             self._wake.clear()
             now = self._monotonic()
-            batch = await self._db.call(self._outbox.due, now, self._settings.max_in_flight)
+            batch = await self._db.call(self._outbox.take_due, now, self._settings.max_in_flight)
             if batch:
-                await self._db.call(self._outbox.mark_sent, [a.id for a in batch], now)
-                # All at once: paho queues them in this order, so per-device order holds on
-                # the wire, and one slow broker round trip does not serialise the window.
-                results = await asyncio.gather(
-                    *(client.publish(topic, a.model_dump_json(), qos=1) for a in batch),
-                    return_exceptions=True,
-                )
-                for result in results:
-                    if isinstance(result, BaseException):
-                        raise result
+                # The whole window at once, in order: paho sends them in this order, so
+                # per-device order holds on the wire. No waiting for each PUBACK: the hub's
+                # AlertAck is what deletes an alert, and what it never acknowledges is sent
+                # again (resend_after_s, a reconnect, the hub back online).
+                for alert in batch:
+                    publish_queued(client, topic, alert.body, qos=1)
                 self._count("alerts_sent", len(batch))
-                continue
+                # Taken: everything due, or the window is full until an ack wakes us.
             with suppress(TimeoutError):
                 async with asyncio.timeout(self._tick_s):
                     await self._wake.wait()
 
-    async def _read(self, messages: AsyncIterator[aiomqtt.Message]) -> None:
+    async def _read(self, messages: SessionMessages) -> None:
         ack_topic = self._topic(EdgeChannel.ACK)
         devices_topic = self._topic(EdgeChannel.DEVICES)
         feedback_topic = self._topic(EdgeChannel.FEEDBACK)
         hub_online: bool | None = None
+        acked: list[str] = []
         async for message in messages:
             topic = message.topic.value
             payload = payload_bytes(message.payload) or b""
             try:
                 if topic == ack_topic:
-                    await self._on_ack(AlertAck.model_validate_json(payload))
+                    acked.extend(AlertAck.model_validate_json(payload).ids)
                 elif topic == feedback_topic:
                     await self._relay_feedback(CaseFeedback.model_validate_json(payload))
                 elif topic == devices_topic:
@@ -229,11 +233,15 @@ class EdgeUplink:
             except ValidationError as exc:
                 self._count("uplink_rejected", 1)
                 logger.warning("rejected a message from the hub on %s: %s", topic, exc)
+            if acked and (len(messages) == 0 or len(acked) >= ACK_GROUP):
+                # Every ack that arrived together is one delete, not one transaction each.
+                await self._on_ack(acked)
+                acked = []
 
-    async def _on_ack(self, ack: AlertAck) -> None:
-        deleted = await self._db.call(self._outbox.acknowledge, ack.ids)
+    async def _on_ack(self, ids: list[str]) -> None:
+        deleted = await self._db.call(self._outbox.acknowledge, ids, self._monotonic())
         self._count("alerts_acked", deleted)
-        logger.debug("hub acknowledged %d alerts (%d were still stored)", len(ack.ids), deleted)
+        logger.debug("hub acknowledged %d alerts (%d were still stored)", len(ids), deleted)
         self._wake.set()
 
     def _on_registry(self, payload: bytes) -> None:

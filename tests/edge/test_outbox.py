@@ -207,3 +207,58 @@ def test_marking_an_acknowledged_alert_sent_does_not_hold_the_window(outbox: Out
     outbox.acknowledge([a.id])
     outbox.mark_sent([a.id], now=0.0)
     assert ids(outbox.due(now=0.0, limit=1)) == [b.id]
+
+
+def test_take_due_marks_what_it_returns_sent_and_hands_over_the_stored_bodies(
+    outbox: Outbox,
+) -> None:
+    stored = [alert("a", AlertKind.GAS), alert("b", AlertKind.SOS), alert("c", AlertKind.CO)]
+    store(outbox, *stored)
+    taken = outbox.take_due(now=0.0, limit=2)
+    assert [Alert.model_validate_json(t.body) for t in taken] == [stored[1], stored[0]]
+    assert [t.id for t in taken] == [stored[1].id, stored[0].id]
+    assert outbox.in_flight() == 2
+    assert outbox.take_due(now=1.0, limit=2) == []  # the window is full
+    assert [t.id for t in outbox.take_due(now=10.0, limit=3)] == ids(
+        [stored[1], stored[0], stored[2]]
+    )
+
+
+def test_commit_group_stores_every_device_state_and_alert_in_one_transaction(
+    outbox: Outbox,
+) -> None:
+    group = [alert("a", AlertKind.GAS), alert("b", AlertKind.GAS), alert("a", AlertKind.GAS)]
+    outbox.commit_group({"a": '{"n": 2}', "b": '{"n": 1}'}, group)
+    assert outbox.load_states() == {"a": '{"n": 2}', "b": '{"n": 1}'}
+    assert ids(outbox.due(now=0.0, limit=WINDOW)) == ids(group)
+    with pytest.raises(OutboxError):
+        # One bad row (a NULL state) and the whole group is not stored.
+        outbox.commit_group({"c": "{}", "d": None}, [alert("c", AlertKind.GAS)])  # type: ignore[dict-item]
+    assert set(outbox.load_states()) == {"a", "b"}
+    assert outbox.depth() == 3
+
+
+def test_an_ack_gives_the_rest_of_the_window_resend_after_s_again(outbox: Outbox) -> None:
+    a, b = alert("a", AlertKind.SMOKE), alert("b", AlertKind.SMOKE)
+    store(outbox, a, b)
+    outbox.mark_sent([a.id, b.id], now=100.0)
+    # The hub acknowledges a at 108: it is working through the window, so b is not
+    # re-sent at 110 but only once the hub has been silent for resend_after_s.
+    outbox.acknowledge([a.id], now=108.0)
+    assert outbox.due(now=110.0, limit=WINDOW) == []
+    assert ids(outbox.due(now=118.0, limit=WINDOW)) == [b.id]
+
+
+def test_an_acknowledged_alert_stays_deleted_after_reopening(path: Path) -> None:
+    box = Outbox.open(path)
+    a, b = alert("a", AlertKind.SOS), alert("b", AlertKind.SOS)
+    store(box, a, b)
+    box.acknowledge([a.id])  # committed without its own fsync: still atomic and on disk
+    (pragma,) = box._db.execute("PRAGMA synchronous").fetchone()
+    assert pragma == 2, "the ack's NORMAL must not outlive its transaction"
+    box.close()
+    box = Outbox.open(path)
+    try:
+        assert ids(box.due(now=0.0, limit=WINDOW)) == [b.id]
+    finally:
+        box.close()
