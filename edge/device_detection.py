@@ -23,6 +23,7 @@ from edge.detection import AlertDecision, Detection, DeviceState, StateFormatErr
 from edge.detectors.profile import ProfileBook
 from edge.directory import DeviceDirectory
 from edge.outbox import Outbox
+from edge.redelivery import Receipt
 from edge.sqlite_tx import DatabaseThread
 
 logger = logging.getLogger(__name__)
@@ -237,7 +238,13 @@ class DetectionGroup:
         self._detection = detection
         self._states: dict[str, DeviceState] = {}
         self._alerts: list[Alert] = []
+        self._receipts: list[Receipt] = []
         self._self_tests = 0
+
+    def received(self, receipt: Receipt | None) -> None:
+        """Note a message of the group, stored with its commit (``edge.redelivery``)."""
+        if receipt is not None:
+            self._receipts.append(receipt)
 
     def observe(
         self,
@@ -274,10 +281,13 @@ class DetectionGroup:
                 detection.outbox.commit_group,
                 {device_id: state.to_json() for device_id, state in states.items()},
                 alerts,
+                self._receipts,
             )
             detection.states.update(states)
             detection.count("outbox_groups", 1)
-        self._states, self._alerts, self._self_tests = {}, [], 0
+        # Receipts of messages that changed nothing are dropped with them: decided again,
+        # such a message meets the same committed state and changes nothing again.
+        self._states, self._alerts, self._receipts, self._self_tests = {}, [], [], 0
         if self_tests:
             detection.count("smoke_tests", self_tests)
             logger.info("%d smoke detector self-tests (not alarms)", self_tests)

@@ -11,7 +11,9 @@ Device messages, in groups (``DeviceIngest``):
    pure detection, and the whole group's alerts and states are committed to the outbox in
    ONE fsynced transaction (group commit);
 4. only then ``_read`` acknowledges the group's messages to the broker (manual ack) and
-   shows the resident's button that its press is stored (``ButtonFeedback``).
+   shows the resident's button that its press is stored (``ButtonFeedback``); a message the
+   broker delivers again after its group committed is acknowledged, not decided again
+   (``edge.redelivery``).
 
 Bad input is logged with device and topic, counted under ``rejected.<reason>`` and
 acknowledged: a message that fails on every redelivery would block every alarm behind it.
@@ -54,6 +56,7 @@ from edge.device_detection import CountFn, DetectionGroup, DeviceDetection, Reje
 from edge.directory import DeviceDirectory
 from edge.feedback import feedback_command
 from edge.outbox import OutboxError
+from edge.redelivery import Receipt, Redeliveries
 from edge.uplink import TelemetryBuffer
 
 logger = logging.getLogger(__name__)
@@ -144,6 +147,7 @@ class DeviceIngest:
         self.endpoint = endpoint
         self._directory = directory
         self._detection = detection
+        self._redeliveries = Redeliveries()
         self._access = access
         self._telemetry = telemetry
         self._count = count
@@ -169,6 +173,7 @@ class DeviceIngest:
 
     async def _connection(self, client: aiomqtt.Client) -> None:
         self._count("local_connects", 1)
+        await self.expect_redeliveries()
         # Before the reader starts: it relays SOS feedback through this client.
         self.client = client
         try:
@@ -200,15 +205,37 @@ class DeviceIngest:
         """
         async for message in messages:
             checkpoint()
+            if self._redelivered(client, message):
+                continue
             group = [message]
             while len(group) < MAX_GROUP and len(messages) > 0:
-                group.append(await anext(messages))
+                waiting = await anext(messages)
+                if not self._redelivered(client, waiting):
+                    group.append(waiting)
             await self.on_device_messages(group)
             for handled in group:
                 ack(client, handled)
             # The resident learns at once that the edge has it, uplink or not.
             while self._pending_feedback:
                 await self.feedback.show(*self._pending_feedback.popleft())
+
+    async def expect_redeliveries(self) -> None:
+        """On a new connection: expect the last committed groups' messages first, maybe."""
+        detection = self._detection
+        self._redeliveries.arm(await detection.db.call(detection.outbox.receipts))
+
+    def is_redelivery(self, message: aiomqtt.Message) -> bool:
+        """Return True for a message delivered again after its group committed."""
+        return self._redeliveries.redelivered(_receipt(message))
+
+    def _redelivered(self, client: aiomqtt.Client, message: aiomqtt.Message) -> bool:
+        """Acknowledge a message whose group already committed; True if it was one."""
+        if not self.is_redelivery(message):
+            return False
+        ack(client, message)
+        self._count("messages_redelivered", 1)
+        logger.info("%s delivered again after its group committed: acknowledged", message.topic)
+        return True
 
     async def on_device_message(self, message: aiomqtt.Message) -> None:
         """Handle one device message; return once it may be acknowledged to the broker."""
@@ -240,6 +267,7 @@ class DeviceIngest:
     ) -> None:
         topic = message.topic.value
         raw = payload_bytes(message.payload) or b""
+        staged.received(Receipt.of(message.qos, message.mid, topic, raw))
         try:
             parsed = parse_local_topic(topic, z2m_base=self._z2m_base)
         except TopicError as exc:
@@ -326,3 +354,9 @@ class DeviceIngest:
             rejected.topic,
             rejected.error,
         )
+
+
+def _receipt(message: aiomqtt.Message) -> Receipt | None:
+    return Receipt.of(
+        message.qos, message.mid, message.topic.value, payload_bytes(message.payload) or b""
+    )

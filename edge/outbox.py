@@ -41,6 +41,7 @@ from pydantic import ValidationError
 
 from devices.kinds import forwarding_rank
 from devices.messages import Alert
+from edge.redelivery import Receipt
 from edge.sqlite_tx import reading, transaction
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,12 @@ CREATE INDEX IF NOT EXISTS alerts_by_device ON alerts (device_id, rank);
 CREATE TABLE IF NOT EXISTS device_states (
     device_id TEXT PRIMARY KEY,
     state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS receipts (
+    grp INTEGER NOT NULL,
+    mid INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    digest TEXT NOT NULL
 );
 CREATE TEMP TABLE IF NOT EXISTS in_flight (
     id TEXT PRIMARY KEY,
@@ -142,12 +149,19 @@ class Outbox:
         """Store a device's new detection state and the alerts it produced, atomically."""
         self.commit_group({device_id: new_state_json}, alerts)
 
-    def commit_group(self, states: Mapping[str, str], alerts: Sequence[Alert]) -> None:
+    def commit_group(
+        self,
+        states: Mapping[str, str],
+        alerts: Sequence[Alert],
+        receipts: Sequence[Receipt] = (),
+    ) -> None:
         """Store several devices' new states and the alerts they produced in ONE transaction.
 
         The group commit of ``edge.ingest``: the device messages that arrived together cost
         one fsync, not one each. ``alerts`` are stored in the order given, which is the
-        order they are sent in among a device's own alerts.
+        order they are sent in among a device's own alerts. ``receipts`` are the group's
+        messages, kept (with the group before) to recognise them if the broker delivers them
+        again (``edge.redelivery``).
         """
         rows = [
             (alert.id, alert.device_id, forwarding_rank(alert.kind), alert.model_dump_json())
@@ -164,6 +178,19 @@ class Outbox:
                 "INSERT OR IGNORE INTO alerts (id, device_id, rank, body) VALUES (?, ?, ?, ?)",
                 rows,
             )
+            if receipts:
+                (group,) = db.execute("SELECT COALESCE(MAX(grp), 0) + 1 FROM receipts").fetchone()
+                db.execute("DELETE FROM receipts WHERE grp < ?", (group - 1,))
+                db.executemany(
+                    "INSERT INTO receipts (grp, mid, topic, digest) VALUES (?, ?, ?, ?)",
+                    [(group, r.mid, r.topic, r.digest) for r in receipts],
+                )
+
+    def receipts(self) -> list[Receipt]:
+        """Return the receipts of the last two committed groups of device messages."""
+        with self._reading() as db:
+            rows = db.execute("SELECT mid, topic, digest FROM receipts").fetchall()
+        return [Receipt(int(mid), str(topic), str(digest)) for mid, topic, digest in rows]
 
     def load_states(self) -> dict[str, str]:
         """Return every device's last committed detection state (JSON), by device id."""
