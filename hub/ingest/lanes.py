@@ -105,3 +105,48 @@ def statuses_needed_first(
         if status.edge_id in unknown
         and any(device.id in unknown[status.edge_id] for device in status.status.devices)
     ]
+
+
+class PendingStatuses:
+    """Statuses received and not yet written: the latest of each edge, oldest edge first.
+
+    Kept across takes, so statuses never hold up the alerts of the next take: the ingest writes
+    at least one after each take and goes on only while nothing else is waiting
+    (``write_another``). An edge's newer status replaces its pending one (``superseded``).
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, StatusMessage] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, statuses: Sequence[StatusMessage]) -> int:
+        """Add statuses in arrival order; return how many pending ones they superseded."""
+        superseded = 0
+        for status in statuses:
+            if self._pending.pop(status.edge_id, None) is not None:
+                superseded += 1
+            self._pending[status.edge_id] = status
+        return superseded
+
+    def take_needed_first(
+        self, alerts: Sequence[Alert], known_devices: Collection[str]
+    ) -> list[StatusMessage]:
+        """Remove and return the pending statuses ``alerts`` need written before them."""
+        needed = statuses_needed_first(alerts, list(self._pending.values()), known_devices)
+        for status in needed:
+            del self._pending[status.edge_id]
+        return needed
+
+    def pop_oldest(self) -> StatusMessage | None:
+        """Remove and return the status of the edge pending longest, if any."""
+        if not self._pending:
+            return None
+        return self._pending.pop(next(iter(self._pending)))
+
+
+def write_another(written: int, pending: int, messages_waiting: bool) -> bool:
+    """Whether to write one more pending status now: at least one per take, so statuses
+    progress under any load; more only while no message waits (an alert may be among them)."""
+    return pending > 0 and (written == 0 or not messages_waiting)

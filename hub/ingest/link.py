@@ -9,11 +9,14 @@ is a duplicate, acknowledged again, with no second case.
 One loop reads a message, takes whatever else is already queued (up to
 ``ingest_batch_max``) and handles the take as ``hub.ingest.lanes.plan_take`` orders it: the
 alerts first, most urgent device first, in one transaction, acknowledged once it committed;
-then the statuses, only the latest of each edge (a status goes ahead of the alerts only when
-it registers a device one of them is about). Telemetry never waits in this loop: it is handed
-to the readings lane (``hub.ingest.readings``), a task of its own with a bounded queue that
-starts no database work while alerts are in hand. A bad message is logged, counted under
-``rejected.<reason>`` and dropped; the loop goes on. When the broker goes away the loop
+then the statuses, only the latest of each edge, kept pending across takes: at least one is
+written after each take, more only while no message waits (a status goes ahead of the alerts
+only when it registers a device one of them is about). A pending status lost with the process
+is not lost to the hub: statuses are retained on the broker and sent again every heartbeat.
+Telemetry never waits in this loop: it is handed to the readings lane
+(``hub.ingest.readings``), a task of its own with a bounded queue that starts no database work
+while alerts are in hand. A bad message is logged, counted under ``rejected.<reason>`` and
+dropped; the loop goes on. When the broker goes away the loop
 reconnects forever, with jittered exponential backoff.
 
 The hub's session is persistent (nothing sent while it was away is lost), and a kept session
@@ -44,7 +47,7 @@ from hub.cases.changes import CaseChanges
 from hub.cases.feedback import FeedbackPublisher
 from hub.cases.results import AlertRef, IngestResult, RejectedAlert
 from hub.ingest.identity import IdentityReason, screen_alerts, screen_inventory
-from hub.ingest.lanes import plan_take, statuses_needed_first
+from hub.ingest.lanes import PendingStatuses, plan_take, write_another
 from hub.ingest.messages import (
     AlertMessage,
     RejectedMessage,
@@ -123,6 +126,7 @@ class MqttIngest:
         """The one place that reports committed case changes back to the edges."""
         self.changes = CaseChanges(events, self.feedback)
         """The one path committed case changes take out of this process."""
+        self._statuses = PendingStatuses()
         self._gate = AlertGate()
         self.readings = ReadingsLane(store, self.counters, self._gate)
         """The readings lane: telemetry off the alert path."""
@@ -194,7 +198,7 @@ class MqttIngest:
             batch = [await anext(messages)]
             while len(batch) < self._settings.ingest_batch_max and len(messages) > 0:
                 batch.append(await anext(messages))
-            await self._handle_batch(client, batch)
+            await self._handle_batch(client, batch, lambda: len(messages) > 0)
 
     async def publish_registry(self, edge_id: str) -> None:
         """Publish an edge's DeviceRegistry now, if connected (else it goes on reconnect)."""
@@ -216,7 +220,12 @@ class MqttIngest:
         )
         self.counters["registries_published"] += 1
 
-    async def _handle_batch(self, client: aiomqtt.Client, messages: list[aiomqtt.Message]) -> None:
+    async def _handle_batch(
+        self,
+        client: aiomqtt.Client,
+        messages: list[aiomqtt.Message],
+        messages_waiting: Callable[[], bool] = lambda: False,
+    ) -> None:
         received_at = self._clock()
         self.counters["messages"] += len(messages)
         self.counters["batches"] += 1
@@ -230,7 +239,9 @@ class MqttIngest:
                 for message in messages
             ]
         )
-        self.counters["status_superseded"] += take.superseded_statuses
+        self.counters["status_superseded"] += take.superseded_statuses + self._statuses.add(
+            take.statuses
+        )
         for points in take.telemetry:
             self.readings.offer(points)
         acks: dict[str, list[str]] = defaultdict(list)
@@ -238,13 +249,9 @@ class MqttIngest:
             self._reject(rejected)
             if rejected.alert_id is not None and rejected.edge_id is not None:
                 acks[rejected.edge_id].append(rejected.alert_id)
-        statuses = take.statuses
         with self._gate.alerts_in_hand():
             if take.alerts:
-                alerts, first = await self._own_alerts(
-                    client, take.alerts, statuses, acks, received_at
-                )
-                statuses = [s for s in statuses if s not in first]
+                alerts = await self._own_alerts(client, take.alerts, acks, received_at)
                 if alerts:
                     result = await self._commit(alerts, received_at)
                     if result is not None:
@@ -256,8 +263,13 @@ class MqttIngest:
                     edge_topic(edge_id, EdgeChannel.ACK), AlertAck(ids=ids).model_dump_json(), qos=1
                 )
                 self.counters["acks_published"] += 1
-        for status in statuses:
+        written = 0
+        while write_another(written, len(self._statuses), messages_waiting()):
+            status = self._statuses.pop_oldest()
+            if status is None:
+                break
             await self._record_status(client, status, received_at)
+            written += 1
 
     def _reject(self, rejected: RejectedMessage) -> None:
         self.counters[f"rejected.{rejected.reason}"] += 1
@@ -335,20 +347,18 @@ class MqttIngest:
         self,
         client: aiomqtt.Client,
         alerts: list[Alert],
-        statuses: list[StatusMessage],
         acks: dict[str, list[str]],
         received_at: datetime,
-    ) -> tuple[list[Alert], list[StatusMessage]]:
+    ) -> list[Alert]:
         """Drop (and acknowledge) the alerts an edge raises for another edge's devices.
 
-        Return the alerts kept and the statuses recorded ahead of them because they register
-        a device the hub did not know (``lanes.statuses_needed_first``).
+        A pending status that registers a device the hub does not know yet, and one of the
+        alerts is about, is written first (``lanes.statuses_needed_first``).
         """
         ids = {a.device_id for a in alerts}
-        first: list[StatusMessage] = []
         try:
             registered = await asyncio.to_thread(self._store.fleet.device_edges, ids)
-            first = statuses_needed_first(alerts, statuses, registered)
+            first = self._statuses.take_needed_first(alerts, registered)
             if first:
                 for status in first:
                     await self._record_status(client, status, received_at)
@@ -359,12 +369,12 @@ class MqttIngest:
             logger.error(
                 "could not check %d alerts, leaving them unacknowledged: %s", len(alerts), exc
             )
-            return [], first
+            return []
         screened = screen_alerts(alerts, registered)
         for alert, _ in screened.refused:
             acks[alert.edge_id].append(alert.id)
         self._refused_alerts(screened.refused)
-        return screened.kept, first
+        return screened.kept
 
     def _refused_alerts(self, refused: list[tuple[Alert, IdentityReason]]) -> None:
         for alert, reason in refused:

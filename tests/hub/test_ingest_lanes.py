@@ -4,7 +4,14 @@ from datetime import UTC, datetime
 
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import Alert, TelemetryBatch
-from hub.ingest.lanes import alert_order, latest_statuses, plan_take, statuses_needed_first
+from hub.ingest.lanes import (
+    PendingStatuses,
+    alert_order,
+    latest_statuses,
+    plan_take,
+    statuses_needed_first,
+    write_another,
+)
 from hub.ingest.messages import (
     AlertMessage,
     RejectedMessage,
@@ -115,3 +122,34 @@ def test_plan_keeps_every_message() -> None:
         assert [a.id for a in take.alerts if a.device_id == device] == [
             a.id for a in alerts if a.device_id == device
         ]
+
+
+def test_pending_statuses_keep_the_latest_per_edge_oldest_edge_first() -> None:
+    pending = PendingStatuses()
+    assert pending.add([status("e1", depth=1), status("e2")]) == 0
+    assert pending.add([status("e3"), status("e1", depth=2)]) == 1
+    assert len(pending) == 3
+    popped = [pending.pop_oldest(), pending.pop_oldest(), pending.pop_oldest()]
+    assert [(s.edge_id, s.status.outbox_depth) for s in popped if s is not None] == [
+        ("e2", 0),
+        ("e3", 0),
+        ("e1", 2),
+    ]
+    assert pending.pop_oldest() is None
+
+
+def test_pending_statuses_give_up_the_ones_an_alert_needs() -> None:
+    pending = PendingStatuses()
+    e1, e2 = status("e1", "d-new"), status("e2", "d-other")
+    pending.add([e1, e2])
+    sos = make_alert(device_id="d-new", kind=AlertKind.SOS, edge_id="e1")
+    assert pending.take_needed_first([sos], known_devices=set()) == [e1]
+    assert len(pending) == 1
+    assert pending.take_needed_first([sos], known_devices=set()) == []
+
+
+def test_one_status_per_take_at_least_more_only_while_nothing_waits() -> None:
+    assert write_another(written=0, pending=3, messages_waiting=True)
+    assert not write_another(written=1, pending=2, messages_waiting=True)
+    assert write_another(written=1, pending=2, messages_waiting=False)
+    assert not write_another(written=0, pending=0, messages_waiting=False)
