@@ -7,10 +7,17 @@ has committed, and storing is idempotent (the alert id is the primary key): a re
 is a duplicate, acknowledged again, with no second case.
 
 One loop reads a message, takes whatever else is already queued (up to
-``ingest_batch_max``) and handles the batch: statuses first (their inventories may register
-the devices the alerts are about), then the alerts in one transaction, then telemetry. A bad
-message is logged, counted under ``rejected.<reason>`` and dropped; the loop goes on. When the
-broker goes away the loop reconnects forever, with jittered exponential backoff.
+``ingest_batch_max``) and handles the take as ``hub.ingest.lanes.plan_take`` orders it: the
+alerts first, most urgent device first, in one transaction, acknowledged once it committed;
+then the statuses, only the latest of each edge, kept pending across takes: at least one is
+written after each take, more only while no message waits (a status goes ahead of the alerts
+only when it registers a device one of them is about). A pending status lost with the process
+is not lost to the hub: statuses are retained on the broker and sent again every heartbeat.
+Telemetry never waits in this loop: it is handed to the readings lane
+(``hub.ingest.readings``), a task of its own with a bounded queue that starts no database work
+while alerts are in hand. A bad message is logged, counted under ``rejected.<reason>`` and
+dropped; the loop goes on. When the broker goes away the loop
+reconnects forever, with jittered exponential backoff.
 
 The hub's session is persistent (nothing sent while it was away is lost), and a kept session
 is served by ``devices.mqtt_link`` (``MqttLink`` and its ``ConsumingSession``): consuming from
@@ -20,36 +27,36 @@ CONNACK, connected at the SUBACK or the first message, so a long backlog cannot 
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 import aiomqtt
-from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from devices.errors import TopicError
-from devices.messages import Alert, AlertAck, EdgeStatus, HubStatus, TelemetryBatch
-from devices.mqtt_link import MQTT_TIMEOUT_S, Backoff, MqttLink, SessionMessages, payload_bytes
+from devices.messages import Alert, AlertAck, HubStatus, TelemetryBatch
+from devices.mqtt_link import MQTT_TIMEOUT_S, Backoff, MqttLink, SessionMessages
 from devices.topics import (
     HUB_STATUS_TOPIC,
     EdgeChannel,
     edge_topic,
     hub_subscriptions,
-    parse_edge_topic,
 )
 from hub.cases.changes import CaseChanges
 from hub.cases.feedback import FeedbackPublisher
 from hub.cases.results import AlertRef, IngestResult, RejectedAlert
-from hub.ingest.identity import (
-    IdentityReason,
-    screen_alerts,
-    screen_inventory,
-    screen_telemetry,
+from hub.ingest.identity import IdentityReason, screen_alerts, screen_inventory
+from hub.ingest.lanes import PendingStatuses, plan_take, write_another
+from hub.ingest.messages import (
+    AlertMessage,
+    RejectedMessage,
+    StatusMessage,
+    TelemetryMessage,
+    UplinkMessage,
+    parse_uplink,
 )
+from hub.ingest.readings import AlertGate, ReadingsLane
 from hub.live.events import EventBus
 from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
@@ -57,7 +64,16 @@ from hub.store import HubStore
 
 logger = logging.getLogger(__name__)
 
-_LOGGED_PAYLOAD_CHARS = 200
+__all__ = [
+    "AlertMessage",
+    "MqttIngest",
+    "RejectedMessage",
+    "StatusMessage",
+    "TelemetryMessage",
+    "UplinkMessage",
+    "parse_uplink",
+    "shared",
+]
 _COMMIT_RETRY_DELAYS = (0.1, 0.5)
 """Pauses before retrying a batch whose transaction failed (a deadlock, a dropped
 connection); after the last the batch is left unacknowledged and the edges re-send it."""
@@ -67,114 +83,6 @@ _OFFLINE_PUBLISH_TIMEOUT = 2.0
 def shared(topic_filter: str, group: str | None) -> str:
     """Return the filter to subscribe to: through an MQTT shared subscription when in a group."""
     return topic_filter if group is None else f"$share/{group}/{topic_filter}"
-
-
-@dataclass(frozen=True, slots=True)
-class AlertMessage:
-    """A well-formed alert from an edge."""
-
-    edge_id: str
-    alert: Alert
-
-
-@dataclass(frozen=True, slots=True)
-class StatusMessage:
-    """An edge's status."""
-
-    edge_id: str
-    status: EdgeStatus
-
-
-@dataclass(frozen=True, slots=True)
-class TelemetryMessage:
-    """A batch of readings from an edge."""
-
-    edge_id: str
-    batch: TelemetryBatch
-
-
-@dataclass(frozen=True, slots=True)
-class RejectedMessage:
-    """A message the hub refuses, and what is known about it."""
-
-    topic: str
-    reason: str
-    detail: str
-    edge_id: str | None = None
-    device_id: str | None = None
-    alert_id: str | None = None
-    """Set when the refused message is an alert with a readable id: it is acknowledged."""
-    payload_head: str = ""
-
-
-UplinkMessage = AlertMessage | StatusMessage | TelemetryMessage | RejectedMessage
-
-
-def _peek(raw: bytes) -> dict[str, str]:
-    """Return the string ids readable in a refused JSON payload, for the log and the ack."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k in ("id", "device_id") if isinstance(v := data.get(k), str)}
-
-
-def parse_uplink(topic: str, payload: object, *, max_payload_bytes: int) -> UplinkMessage:
-    """Turn one message from the hub's broker into a typed message or a rejection."""
-    try:
-        parsed = parse_edge_topic(topic)
-    except TopicError as exc:
-        return RejectedMessage(topic, exc.reason, str(exc))
-    edge_id = parsed.edge_id
-    raw = payload_bytes(payload)
-    if raw is None:
-        return RejectedMessage(topic, "malformed", "payload is not text", edge_id)
-    head = raw[:_LOGGED_PAYLOAD_CHARS].decode(errors="replace")
-    if len(raw) > max_payload_bytes:
-        return RejectedMessage(
-            topic,
-            "oversized",
-            f"{len(raw)} bytes, more than {max_payload_bytes}",
-            edge_id,
-            payload_head=head,
-        )
-    try:
-        match parsed.channel:
-            case EdgeChannel.ALERT:
-                alert = Alert.model_validate_json(raw)
-                if alert.edge_id != edge_id:
-                    return RejectedMessage(
-                        topic,
-                        "edge_mismatch",
-                        f"alert says edge {alert.edge_id!r}",
-                        edge_id,
-                        alert.device_id,
-                        alert.id,
-                        head,
-                    )
-                return AlertMessage(edge_id, alert)
-            case EdgeChannel.STATUS:
-                status = EdgeStatus.model_validate_json(raw)
-                if status.edge_id != edge_id:
-                    return RejectedMessage(
-                        topic, "edge_mismatch", f"status says edge {status.edge_id!r}", edge_id
-                    )
-                return StatusMessage(edge_id, status)
-            case EdgeChannel.TELEMETRY:
-                batch = TelemetryBatch.model_validate_json(raw)
-                return TelemetryMessage(edge_id, batch)
-            case _:
-                return RejectedMessage(
-                    topic, "unknown_topic", f"the hub does not read {parsed.channel}", edge_id
-                )
-    except ValidationError as exc:
-        ids = _peek(raw)
-        detail = f"{exc.error_count()} validation error(s), first: {exc.errors()[0]['msg']}"
-        return RejectedMessage(
-            topic, "malformed", detail, edge_id, ids.get("device_id"), payload_head=head
-        )
 
 
 class MqttIngest:
@@ -218,9 +126,13 @@ class MqttIngest:
         """The one place that reports committed case changes back to the edges."""
         self.changes = CaseChanges(events, self.feedback)
         """The one path committed case changes take out of this process."""
-        self.telemetry_sinks: list[Callable[[TelemetryBatch], None]] = []
-        """Called on the loop with every telemetry batch received (console history, InfluxDB);
-        each must return at once, handing the batch to its own worker."""
+        self._statuses = PendingStatuses()
+        self._gate = AlertGate()
+        self.readings = ReadingsLane(store, self.counters, self._gate)
+        """The readings lane: telemetry off the alert path."""
+        self.telemetry_sinks: list[Callable[[TelemetryBatch], None]] = self.readings.sinks
+        """Called on the readings lane with every telemetry batch received (console history,
+        InfluxDB); each must return at once, handing the batch to its own worker."""
 
     def client(self) -> aiomqtt.Client | None:
         """Return the connected MQTT client, or None while disconnected (for publishers)."""
@@ -230,6 +142,7 @@ class MqttIngest:
         """Ingest and publish feedback until cancelled, reconnecting whenever needed."""
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.feedback.run(), name="hub-feedback")
+            tasks.create_task(self.readings.run(), name="hub-readings")
             tasks.create_task(self._ingest(), name="hub-ingest")
 
     async def _ingest(self) -> None:
@@ -285,7 +198,7 @@ class MqttIngest:
             batch = [await anext(messages)]
             while len(batch) < self._settings.ingest_batch_max and len(messages) > 0:
                 batch.append(await anext(messages))
-            await self._handle_batch(client, batch)
+            await self._handle_batch(client, batch, lambda: len(messages) > 0)
 
     async def publish_registry(self, edge_id: str) -> None:
         """Publish an edge's DeviceRegistry now, if connected (else it goes on reconnect)."""
@@ -307,52 +220,56 @@ class MqttIngest:
         )
         self.counters["registries_published"] += 1
 
-    async def _handle_batch(self, client: aiomqtt.Client, messages: list[aiomqtt.Message]) -> None:
+    async def _handle_batch(
+        self,
+        client: aiomqtt.Client,
+        messages: list[aiomqtt.Message],
+        messages_waiting: Callable[[], bool] = lambda: False,
+    ) -> None:
         received_at = self._clock()
         self.counters["messages"] += len(messages)
         self.counters["batches"] += 1
-        statuses: list[StatusMessage] = []
-        alerts: list[Alert] = []
-        telemetry: list[TelemetryMessage] = []
+        take = plan_take(
+            [
+                parse_uplink(
+                    message.topic.value,
+                    message.payload,
+                    max_payload_bytes=self._settings.max_payload_bytes,
+                )
+                for message in messages
+            ]
+        )
+        self.counters["status_superseded"] += take.superseded_statuses + self._statuses.add(
+            take.statuses
+        )
+        for points in take.telemetry:
+            self.readings.offer(points)
         acks: dict[str, list[str]] = defaultdict(list)
-        for message in messages:
-            parsed = parse_uplink(
-                message.topic.value,
-                message.payload,
-                max_payload_bytes=self._settings.max_payload_bytes,
-            )
-            match parsed:
-                case AlertMessage(alert=alert):
-                    alerts.append(alert)
-                case StatusMessage():
-                    statuses.append(parsed)
-                case TelemetryMessage():
-                    telemetry.append(parsed)
-                case RejectedMessage():
-                    self._reject(parsed)
-                    if parsed.alert_id is not None and parsed.edge_id is not None:
-                        acks[parsed.edge_id].append(parsed.alert_id)
-
-        for status in statuses:
+        for rejected in take.rejected:
+            self._reject(rejected)
+            if rejected.alert_id is not None and rejected.edge_id is not None:
+                acks[rejected.edge_id].append(rejected.alert_id)
+        with self._gate.alerts_in_hand():
+            if take.alerts:
+                alerts = await self._own_alerts(client, take.alerts, acks, received_at)
+                if alerts:
+                    result = await self._commit(alerts, received_at)
+                    if result is not None:
+                        self.changes.alerts_stored(result)
+                        for edge_id, ids in result.ack_ids_by_edge().items():
+                            acks[edge_id].extend(ids)
+            for edge_id, ids in acks.items():
+                await client.publish(
+                    edge_topic(edge_id, EdgeChannel.ACK), AlertAck(ids=ids).model_dump_json(), qos=1
+                )
+                self.counters["acks_published"] += 1
+        written = 0
+        while write_another(written, len(self._statuses), messages_waiting()):
+            status = self._statuses.pop_oldest()
+            if status is None:
+                break
             await self._record_status(client, status, received_at)
-        if alerts:
-            alerts = await self._own_alerts(alerts, acks)
-        if alerts:
-            result = await self._commit(alerts, received_at)
-            if result is not None:
-                self.changes.alerts_stored(result)
-                for edge_id, ids in result.ack_ids_by_edge().items():
-                    acks[edge_id].extend(ids)
-        for edge_id, ids in acks.items():
-            await client.publish(
-                edge_topic(edge_id, EdgeChannel.ACK), AlertAck(ids=ids).model_dump_json(), qos=1
-            )
-            self.counters["acks_published"] += 1
-        for points in telemetry:
-            points = await self._own_telemetry(points)
-            for sink in self.telemetry_sinks:
-                sink(points.batch)
-            await self._record_telemetry(points)
+            written += 1
 
     def _reject(self, rejected: RejectedMessage) -> None:
         self.counters[f"rejected.{rejected.reason}"] += 1
@@ -426,11 +343,26 @@ class MqttIngest:
             self.counters[f"rejected.{reason}"] += 1
             logger.warning("rejected %s %s from edge %s: %s", what, subject, edge_id, reason)
 
-    async def _own_alerts(self, alerts: list[Alert], acks: dict[str, list[str]]) -> list[Alert]:
-        """Drop (and acknowledge) the alerts an edge raises for another edge's devices."""
+    async def _own_alerts(
+        self,
+        client: aiomqtt.Client,
+        alerts: list[Alert],
+        acks: dict[str, list[str]],
+        received_at: datetime,
+    ) -> list[Alert]:
+        """Drop (and acknowledge) the alerts an edge raises for another edge's devices.
+
+        A pending status that registers a device the hub does not know yet, and one of the
+        alerts is about, is written first (``lanes.statuses_needed_first``).
+        """
         ids = {a.device_id for a in alerts}
         try:
             registered = await asyncio.to_thread(self._store.fleet.device_edges, ids)
+            first = self._statuses.take_needed_first(alerts, registered)
+            if first:
+                for status in first:
+                    await self._record_status(client, status, received_at)
+                registered = await asyncio.to_thread(self._store.fleet.device_edges, ids)
         except SQLAlchemyError as exc:
             # Unchecked alerts are not stored either: they stay unacknowledged and come again.
             self.counters["commit_failed"] += 1
@@ -454,26 +386,6 @@ class MqttIngest:
                 reason,
                 alert.device_id,
             )
-
-    async def _own_telemetry(self, message: TelemetryMessage) -> TelemetryMessage:
-        """Drop the points of devices that are not the sending edge's (hub.ingest.identity)."""
-        ids = {p.device_id for p in message.batch.points}
-        try:
-            registered = await asyncio.to_thread(self._store.fleet.device_edges, ids)
-        except SQLAlchemyError as exc:
-            # Unchecked, nothing of it is used; the next batch carries newer readings anyway.
-            self.counters["telemetry_failed"] += 1
-            logger.warning("could not check telemetry of edge %s: %s", message.edge_id, exc)
-            empty = message.batch.model_copy(update={"points": []})
-            return TelemetryMessage(message.edge_id, empty)
-        screened = screen_telemetry(message.edge_id, message.batch, registered)
-        if not screened.refused:
-            return message
-        self._refused(
-            message.edge_id, "telemetry of", [(p.device_id, r) for p, r in screened.refused]
-        )
-        batch = message.batch.model_copy(update={"points": screened.kept})
-        return TelemetryMessage(message.edge_id, batch)
 
     async def _record_status(
         self, client: aiomqtt.Client, message: StatusMessage, received_at: datetime
@@ -499,13 +411,3 @@ class MqttIngest:
             return
         for edge_id in sorted(changed):
             await self._publish_registry(client, edge_id)
-
-    async def _record_telemetry(self, message: TelemetryMessage) -> None:
-        try:
-            applied = await asyncio.to_thread(self._store.fleet.record_telemetry, message.batch)
-        except SQLAlchemyError as exc:
-            # Telemetry is best effort: the next batch carries newer readings anyway.
-            self.counters["telemetry_failed"] += 1
-            logger.warning("could not record telemetry of edge %s: %s", message.edge_id, exc)
-            return
-        self.counters["telemetry_points"] += applied

@@ -1,0 +1,155 @@
+"""The readings lane: edges' telemetry batches handled off the alert path.
+
+The ingest loop only hands each ``TelemetryMessage`` over (``offer``, never waiting); this
+lane's own task screens it (``hub.ingest.identity``), passes it to the telemetry sinks and
+records the last readings, a few batches in one transaction. It yields to alerts: it starts
+no database work while the ingest loop has alerts in hand (``AlertGate``), so on SQLite's one
+writer an alert's commit waits behind at most the one readings transaction already running.
+
+The queue is bounded: under overload a batch that does not fit is dropped, counted under
+``telemetry_dropped`` and logged, as telemetry is best effort (docs/telemetry.md); the next
+batch carries newer readings anyway. Alerts are never dropped: they are the ingest loop's.
+"""
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from devices.messages import TelemetryBatch
+from hub.ingest.identity import screen_telemetry
+from hub.ingest.messages import TelemetryMessage
+from hub.store import HubStore
+
+logger = logging.getLogger(__name__)
+
+READINGS_QUEUE_MAX = 2000
+"""Telemetry batches waiting for the lane: 100 edges' 5 s batches for well over a minute."""
+READINGS_PER_TRANSACTION = 5
+"""Batches recorded in one transaction: on SQLite's one writer an alert commit may wait behind
+one, so few (a 100-device edge's batch is 100 points); still 5× fewer commits than one each."""
+_DROP_LOG_EVERY = 100
+
+
+class AlertGate:
+    """Open while the ingest loop holds no alerts; the readings lane waits for it to open."""
+
+    def __init__(self) -> None:
+        self._open = asyncio.Event()
+        self._open.set()
+        self._holders = 0
+
+    @contextmanager
+    def alerts_in_hand(self) -> Iterator[None]:
+        """Keep the gate closed while the caller stores and acknowledges alerts."""
+        self._holders += 1
+        self._open.clear()
+        try:
+            yield
+        finally:
+            self._holders -= 1
+            if self._holders == 0:
+                self._open.set()
+
+    async def wait_open(self) -> None:
+        """Return once no alerts are in hand."""
+        await self._open.wait()
+
+
+class ReadingsLane:
+    """A bounded queue of telemetry batches and the task that records them."""
+
+    def __init__(
+        self,
+        store: HubStore,
+        counters: Counter[str],
+        gate: AlertGate,
+        *,
+        max_queued: int = READINGS_QUEUE_MAX,
+        per_transaction: int = READINGS_PER_TRANSACTION,
+    ) -> None:
+        self._store = store
+        self._counters = counters
+        self._gate = gate
+        self._queue: asyncio.Queue[TelemetryMessage] = asyncio.Queue(max_queued)
+        self._per_transaction = per_transaction
+        self.sinks: list[Callable[[TelemetryBatch], None]] = []
+        """Called with every screened batch (console history, InfluxDB); each must return at
+        once, handing the batch to its own worker."""
+
+    def offer(self, message: TelemetryMessage) -> None:
+        """Queue a batch for the lane, or drop (count and log) it if the queue is full."""
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self._counters["telemetry_dropped"] += 1
+            dropped = self._counters["telemetry_dropped"]
+            if dropped % _DROP_LOG_EVERY == 1:
+                logger.warning(
+                    "readings lane full (%d batches): dropped a telemetry batch of edge %s "
+                    "(%d points); %d batches dropped so far",
+                    self._queue.maxsize,
+                    message.edge_id,
+                    len(message.batch.points),
+                    dropped,
+                )
+            return
+        self._counters["telemetry_queued"] += 1
+
+    def queued(self) -> int:
+        """Return how many batches wait for the lane."""
+        return self._queue.qsize()
+
+    async def run(self) -> None:
+        """Record queued batches until cancelled, yielding to alerts."""
+        while True:
+            taken = [await self._queue.get()]
+            while len(taken) < self._per_transaction and not self._queue.empty():
+                taken.append(self._queue.get_nowait())
+            await self._gate.wait_open()
+            await self._handle(taken)
+
+    async def _handle(self, messages: list[TelemetryMessage]) -> None:
+        ids = {p.device_id for m in messages for p in m.batch.points}
+        try:
+            registered = await asyncio.to_thread(self._store.fleet.device_edges, ids)
+        except SQLAlchemyError as exc:
+            # Unchecked, nothing of it is used; the next batches carry newer readings anyway.
+            self._counters["telemetry_failed"] += len(messages)
+            logger.warning("could not check %d telemetry batches: %s", len(messages), exc)
+            return
+        kept: list[TelemetryBatch] = []
+        for message in messages:
+            screened = screen_telemetry(message.edge_id, message.batch, registered)
+            for point, reason in screened.refused:
+                self._counters[f"rejected.{reason}"] += 1
+                logger.warning(
+                    "rejected telemetry of %s from edge %s: %s",
+                    point.device_id,
+                    message.edge_id,
+                    reason,
+                )
+            batch = (
+                message.batch
+                if not screened.refused
+                else message.batch.model_copy(update={"points": screened.kept})
+            )
+            for sink in self.sinks:
+                sink(batch)
+            kept.append(batch)
+        # record_telemetry reads only the points; one batch of them is one transaction.
+        merged = TelemetryBatch(
+            edge_id=messages[0].edge_id, points=[p for b in kept for p in b.points]
+        )
+        await self._gate.wait_open()
+        try:
+            applied = await asyncio.to_thread(self._store.fleet.record_telemetry, merged)
+        except SQLAlchemyError as exc:
+            self._counters["telemetry_failed"] += len(messages)
+            logger.warning("could not record %d telemetry batches: %s", len(messages), exc)
+            return
+        self._counters["telemetry_batches"] += len(messages)
+        self._counters["telemetry_points"] += applied
