@@ -22,10 +22,8 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 
-import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import create_engine, func, select, text
@@ -159,7 +157,7 @@ def run_workers(
             )  # fmt: skip
             process.start()
             processes.append(process)
-            wait_until(partial(_connected, http_port, token), timeout=180, what=f"worker {n} up")
+            wait_until(process.hub_connected, timeout=180, what=f"worker {n} up")
         with engine.connect() as conn:
             before = conn.execute(select(func.count()).select_from(AlertRow)).scalar_one()
         assert before == 0
@@ -179,18 +177,6 @@ def run_workers(
                 process.stop()
         engine.dispose()
         drop_database(url)
-
-
-def _connected(http_port: int, token: str) -> bool:
-    try:
-        health = httpx.get(
-            f"http://127.0.0.1:{http_port}/api/v1/health",
-            headers={"authorization": f"Bearer {token}"},
-            timeout=5,
-        )
-    except httpx.TransportError:
-        return False
-    return health.status_code == 200 and bool(health.json().get("mqtt_connected"))
 
 
 def main() -> None:

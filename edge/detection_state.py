@@ -12,7 +12,8 @@ from enum import StrEnum
 from typing import Any
 
 from devices.kinds import AlertKind, AlertState, DeviceKind, Severity
-from devices.messages import AlertReason
+from devices.messages import Alert, AlertReason
+from devices.registry import Device
 from edge.detectors import sos as sos_rules
 from edge.detectors.co import CoExposure
 from edge.detectors.faults import BatteryHistory, FlatLine
@@ -229,6 +230,21 @@ class AlertDecision:
     severity: Severity
     event_time: datetime
     reason: AlertReason
+
+    def alert(self, alert_id: str, edge_id: str, device: Device, detected_at: datetime) -> Alert:
+        """Return the alert this decision about ``device`` makes, under ``alert_id``."""
+        return Alert(
+            id=alert_id,
+            edge_id=edge_id,
+            device_id=device.id,
+            kind=self.kind,
+            state=self.state,
+            severity=self.severity,
+            ts=self.event_time,
+            detected_at=detected_at,
+            location=device.location,
+            reason=self.reason,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,19 +168,8 @@ class DeviceDetection:
         )
 
     def alert(self, device: Device, decision: AlertDecision, detected_at: datetime) -> Alert:
-        """Return the alert a decision about a device makes."""
-        return Alert(
-            id=uuid.uuid4().hex,
-            edge_id=self.edge_id,
-            device_id=device.id,
-            kind=decision.kind,
-            state=decision.state,
-            severity=decision.severity,
-            ts=decision.event_time,
-            detected_at=detected_at,
-            location=device.location,
-            reason=decision.reason,
-        )
+        """Return the alert a decision about a device makes, under a new id."""
+        return decision.alert(uuid.uuid4().hex, self.edge_id, device, detected_at)
 
     def decide(
         self,

@@ -86,6 +86,20 @@ LIMIT :room
 """
 
 
+def _due_rows(db: sqlite3.Connection, stale_before: float, limit: int) -> list[tuple[str, str]]:
+    """Return (id, body) of the alerts due, as many as the window of ``limit`` has room for.
+
+    An alert sent after ``stale_before`` still takes up room; one sent before is due again.
+    """
+    (fresh,) = db.execute(
+        "SELECT COUNT(*) FROM in_flight WHERE sent_at > ?", (stale_before,)
+    ).fetchone()
+    room = limit - fresh
+    if room <= 0:
+        return []
+    return db.execute(_DUE, {"stale_before": stale_before, "room": room}).fetchall()
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingAlert:
     """An alert as the uplink sends it: its id and its JSON body as stored."""
@@ -206,13 +220,7 @@ class Outbox:
         """
         stale_before = now - self.resend_after_s
         with self._reading() as db:
-            (fresh,) = db.execute(
-                "SELECT COUNT(*) FROM in_flight WHERE sent_at > ?", (stale_before,)
-            ).fetchone()
-            room = limit - fresh
-            if room <= 0:
-                return []
-            rows = db.execute(_DUE, {"stale_before": stale_before, "room": room}).fetchall()
+            rows = _due_rows(db, stale_before, limit)
         alerts = []
         for alert_id, body in rows:
             try:
@@ -231,13 +239,7 @@ class Outbox:
         """
         stale_before = now - self.resend_after_s
         with self._transaction() as db:  # the TEMP table only: nothing to fsync
-            (fresh,) = db.execute(
-                "SELECT COUNT(*) FROM in_flight WHERE sent_at > ?", (stale_before,)
-            ).fetchone()
-            room = limit - fresh
-            if room <= 0:
-                return []
-            rows = db.execute(_DUE, {"stale_before": stale_before, "room": room}).fetchall()
+            rows = _due_rows(db, stale_before, limit)
             db.executemany(
                 "INSERT OR REPLACE INTO in_flight (id, sent_at) VALUES (?, ?)",
                 [(alert_id, now) for alert_id, _ in rows],

@@ -18,6 +18,12 @@ from sqlalchemy.engine import make_url
 
 from linli.brokers import MosquittoProcess, site_tuning
 
+# Shared assertion helpers get pytest's detailed failure messages, as test modules do.
+pytest.register_assert_rewrite("tests.scale.whole")
+
+pytest_plugins = ["tests.browser"]
+"""Fixtures every browser test shares: ``chromium`` and ``browser``."""
+
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_ADMIN_URL = os.environ.get(
     "LINLI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

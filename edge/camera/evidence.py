@@ -11,7 +11,6 @@ of life-safety kinds (fire, smoke) only when nothing else is left.
 import base64
 import hashlib
 import logging
-import os
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from devices.camera import (
     EvidenceImage,
     EvidenceVariant,
 )
+from devices.durable import write_durably
 from devices.kinds import LIFE_SAFETY, AlertKind, Severity
 from edge.camera.analytics import Box, Frame, polygon_mask
 from edge.camera.rules import SEVERITIES
@@ -199,13 +199,8 @@ class EvidenceSpool:
         self._seq += 1
         stamp = datetime.now().strftime("%Y%m%d%H%M%S%f")
         name = f"{stamp}-{self._seq:06d}-{image.kind.value}-{image.id}.json"
-        tmp = self.folder / f".{name}.tmp"
         try:
-            with tmp.open("wb") as f:
-                f.write(body)
-                f.flush()
-                os.fsync(f.fileno())
-            tmp.rename(self.folder / name)
+            write_durably(self.folder / name, body)
         except OSError as exc:
             raise EvidenceError(f"cannot spool evidence {image.id}: {exc}") from exc
         return self.enforce_cap()

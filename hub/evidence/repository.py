@@ -18,7 +18,6 @@ prune took it away in between.
 
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, select
 
 from devices.camera import EvidenceImage
+from devices.durable import write_durably
 from hub.cases.rules import CaseStatus
 from hub.errors import NotFoundError
 from hub.http.views import View
@@ -220,12 +220,7 @@ class EvidenceStore:
         if path.exists() and path.stat().st_size == len(jpeg):
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as f:
-            f.write(jpeg)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
+        write_durably(path, jpeg)
 
     def _query(self) -> Any:
         # The alert's device comes along to place the picture in a site (``_owner``).

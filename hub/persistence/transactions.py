@@ -14,6 +14,7 @@ transaction that made it, and the chain never forks (appends take turns on the h
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -115,20 +116,8 @@ def append_audit(session: Session, records: list[AuditRecord]) -> None:
     session.execute(
         # The table, not the entity: a plain executemany, without the ORM's bulk machinery.
         insert(cast(Table, AuditEntryRow.__table__)),
-        [
-            {
-                "seq": e.seq,
-                "ts": e.ts,
-                "action": e.action,
-                "case_id": e.case_id,
-                "alert_id": e.alert_id,
-                "actor": e.actor,
-                "detail": e.detail,
-                "prev_hash": e.prev_hash,
-                "hash": e.hash,
-            }
-            for e in entries
-        ],
+        # An entry's fields are the table's columns, name for name.
+        [asdict(e) for e in entries],
     )
     head.seq, head.hash = entries[-1].seq, entries[-1].hash
     session.flush()

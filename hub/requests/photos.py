@@ -12,12 +12,13 @@ written to a temporary file, synced and renamed, so the same bytes are stored on
 
 import hashlib
 import io
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from devices.durable import write_durably
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 """A phone's full-size photo is 2–6 MB; anything larger is refused before decoding."""
@@ -132,12 +133,7 @@ class PhotoFiles:
         if path.exists():
             return sha
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        with temporary.open("wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        temporary.replace(path)
+        write_durably(path, data)
         return sha
 
     def read(self, sha256: str) -> bytes:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from devices.kinds import Severity
-from hub.cases.dispatch import team_of
+from hub.cases.dispatch import Team, team_of
 from hub.cases.rules import CaseEventAction, CaseStatus
 from hub.cases.views import TeamMemberView
 from hub.persistence.community import (
@@ -29,6 +29,7 @@ from hub.requests.views import (
     AssigneeView,
     PhotoView,
     RatingView,
+    RequestBasics,
     RequestView,
     ResidentRequestView,
     UpdateView,
@@ -70,28 +71,18 @@ def operator_view(session: Session, request: RequestRow) -> RequestView:
     household = session.get_one(HouseholdRow, request.household_id)
     team = team_of(case.team)
     return RequestView(
-        id=request.id,
+        **dict(_basics(request, case, team, photos)),
         case_id=case.id,
         household_id=household.id,
         household_name=household.name,
-        category=RequestCategory(request.category),
-        text=request.text,
-        place=request.place,
-        priority=Severity(case.priority),
-        preferred_from=request.preferred_from,
-        preferred_until=request.preferred_until,
-        visit_at=request.visit_at,
         source=RequestSource(request.source),
-        created_at=request.created_at,
         created_by=request.created_by,
         volunteers=request.volunteers,
-        stage=request_stage(CaseStatus(case.status), team, request.visit_at),
         case_status=CaseStatus(case.status),
         site_id=case.site_id,
         team=[
             TeamMemberView(duty=a.duty, responder=a.responder, accepted=a.accepted) for a in team
         ],
-        photos=[_photo_view(p) for p in photos],
         updates=[
             UpdateView(ts=u.ts, by=u.actor or "", note=u.note, visit_at=u.visit_at) for u in updates
         ],
@@ -128,23 +119,13 @@ def resident_view(session: Session, request: RequestRow, now: datetime) -> Resid
     current = next((r for r in reversed(ratings) if r.resolved_at == case.resolved_at), None)
     done = status in (CaseStatus.RESOLVED, CaseStatus.CLOSED) and case.resolved_at is not None
     return ResidentRequestView(
-        id=request.id,
-        category=RequestCategory(request.category),
-        text=request.text,
-        place=request.place,
-        priority=Severity(case.priority),
-        preferred_from=request.preferred_from,
-        preferred_until=request.preferred_until,
-        visit_at=request.visit_at,
-        created_at=request.created_at,
+        **dict(_basics(request, case, team, photos)),
         updated_at=case.updated_at,
-        stage=request_stage(status, team, request.visit_at),
         assigned=[
             AssigneeView(name=people[a.responder][0], role=people[a.responder][1])
             for a in team
             if a.responder in people
         ],
-        photos=[_photo_view(p) for p in photos],
         updates=sorted(shown, key=lambda u: u.ts),
         rating=None if current is None else _rating_view(current, public=True),
         can_rate=done and current is None,
@@ -156,6 +137,25 @@ def resident_view(session: Session, request: RequestRow, now: datetime) -> Resid
             and case.resolved_at + NOT_FIXED_WITHIN > now
             else None
         ),
+    )
+
+
+def _basics(
+    request: RequestRow, case: CaseRow, team: Team, photos: Iterable[RequestPhotoRow]
+) -> RequestBasics:
+    """Return what every view of ``request`` shows, its stage read from its ``case``."""
+    return RequestBasics(
+        id=request.id,
+        category=RequestCategory(request.category),
+        text=request.text,
+        place=request.place,
+        priority=Severity(case.priority),
+        preferred_from=request.preferred_from,
+        preferred_until=request.preferred_until,
+        visit_at=request.visit_at,
+        created_at=request.created_at,
+        stage=request_stage(CaseStatus(case.status), team, request.visit_at),
+        photos=[_photo_view(p) for p in photos],
     )
 
 

@@ -41,13 +41,10 @@ class RatingView(View):
     responders: list[str]
 
 
-class RequestView(View):
-    """A request as operators see it, with its case's state and team."""
+class RequestBasics(View):
+    """What every view of a request shows, to operators and to the household alike."""
 
     id: int
-    case_id: int
-    household_id: int
-    household_name: str
     category: RequestCategory
     text: str
     place: str | None
@@ -55,16 +52,24 @@ class RequestView(View):
     preferred_from: AwareDatetime | None
     preferred_until: AwareDatetime | None
     visit_at: AwareDatetime | None
-    source: RequestSource
     created_at: AwareDatetime
+    stage: RequestStage
+    photos: list[PhotoView]
+
+
+class RequestView(RequestBasics):
+    """A request as operators see it, with its case's state and team."""
+
+    case_id: int
+    household_id: int
+    household_name: str
+    source: RequestSource
     created_by: str | None
     volunteers: bool
     """A resident volunteer may be sent to help, beside the staff member."""
-    stage: RequestStage
     case_status: CaseStatus
     site_id: str | None
     team: list[TeamMemberView]
-    photos: list[PhotoView]
     updates: list[UpdateView]
     ratings: list[RatingView]
 
@@ -76,22 +81,11 @@ class AssigneeView(View):
     role: str
 
 
-class ResidentRequestView(View):
+class ResidentRequestView(RequestBasics):
     """A request as its household follows it on the phone page."""
 
-    id: int
-    category: RequestCategory
-    text: str
-    place: str | None
-    priority: Severity
-    preferred_from: AwareDatetime | None
-    preferred_until: AwareDatetime | None
-    visit_at: AwareDatetime | None
-    created_at: AwareDatetime
     updated_at: AwareDatetime
-    stage: RequestStage
     assigned: list[AssigneeView]
-    photos: list[PhotoView]
     updates: list[UpdateView]
     rating: RatingView | None
     """The rating of the latest resolution, once given."""

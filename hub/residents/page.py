@@ -8,7 +8,6 @@ the alert itself) live in ``hub.residents.rules``. The token never reaches a log
 """
 
 import asyncio
-import html
 import re
 import uuid
 from typing import Annotated
@@ -32,8 +31,6 @@ resident_router = APIRouter(prefix=RESIDENT_PREFIX, tags=["resident"])
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 """The page and its answers are private to the household: never cached, never referred."""
-
-POLL_SECONDS = 3
 
 STAGE_TEXT: dict[ResidentStage, tuple[str, str, str]] = {
     ResidentStage.NONE: ("按下按钮求助", "Press the button for help", "#5b6770"),
@@ -97,14 +94,6 @@ async def resident_status(household: HouseholdDep, store: StoreDep) -> ResidentS
     return await asyncio.to_thread(store.households.household_status, household)
 
 
-def _stage_script_table() -> str:
-    rows = ",".join(
-        f'"{stage.value}":["{zh}","{en}","{colour}"]'
-        for stage, (zh, en, colour) in STAGE_TEXT.items()
-    )
-    return "{" + rows + "}"
-
-
 def page_policy(page: str) -> str:
     """Return the page's Content-Security-Policy: 'self' plus the hashes of exactly its own
     inline style and script (``hub.http.security``)."""
@@ -114,72 +103,3 @@ def page_policy(page: str) -> str:
         script_hashes=[inline_hash(s) for s in scripts],
         style_hashes=[inline_hash(s) for s in styles],
     )
-
-
-def render_page(name: str, status: ResidentStatus) -> str:
-    """Return the page's HTML: self-contained, no external assets, readable on a phone."""
-    zh, en, colour = STAGE_TEXT[status.stage]
-    return _PAGE.format(
-        name=html.escape(name),
-        zh=zh,
-        en=en,
-        colour=colour,
-        stages=_stage_script_table(),
-        poll_ms=POLL_SECONDS * 1000,
-    )
-
-
-_PAGE = """<!doctype html>
-<html lang="zh">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>SOS · {name}</title>
-<style>
-body {{ margin: 0; font-family: system-ui, sans-serif; background: #f4f4f4; color: #222;
-  display: flex; flex-direction: column; align-items: center; text-align: center; }}
-h1 {{ font-size: 1.6rem; margin: 1.2rem 1rem 0.4rem; }}
-#sos {{ width: 70vmin; height: 70vmin; max-width: 320px; max-height: 320px; margin: 1.5rem;
-  border-radius: 50%; border: 0.5rem solid #fff; background: #d32f2f; color: #fff;
-  font-size: 3.2rem; font-weight: bold; box-shadow: 0 0.4rem 1.2rem rgba(0,0,0,0.35);
-  cursor: pointer; }}
-#sos:active {{ background: #9a0007; }}
-#sos small {{ display: block; font-size: 1.1rem; font-weight: normal; }}
-#status {{ margin: 0 1rem 2rem; padding: 1rem 1.5rem; border-radius: 1rem; color: #fff;
-  background: {colour}; font-size: 1.6rem; min-width: 60vw; }}
-#status span {{ display: block; font-size: 1.1rem; }}
-</style>
-</head>
-<body>
-<h1>{name}</h1>
-<button id="sos" type="button" aria-label="SOS 紧急求助">SOS<small>紧急求助 · Help</small></button>
-<div id="status" role="status" aria-live="assertive">
-<strong id="zh">{zh}</strong><span id="en">{en}</span>
-</div>
-<script>
-(function () {{
-  var stages = {stages};
-  var base = window.location.pathname.replace(/\\/$/, "");
-  function show(stage) {{
-    var t = stages[stage] || stages["none"];
-    document.getElementById("zh").textContent = t[0];
-    document.getElementById("en").textContent = t[1];
-    document.getElementById("status").style.background = t[2];
-  }}
-  function refresh(response) {{
-    if (response.ok) {{ response.json().then(function (s) {{ show(s.stage); }}); }}
-  }}
-  function poll() {{
-    fetch(base + "/status", {{cache: "no-store"}}).then(refresh, function () {{}});
-  }}
-  document.getElementById("sos").addEventListener("click", function () {{
-    show("received");
-    fetch(base + "/sos", {{method: "POST"}}).then(refresh, function () {{}});
-  }});
-  setInterval(poll, {poll_ms});
-}})();
-</script>
-</body>
-</html>
-"""

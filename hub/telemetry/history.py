@@ -22,11 +22,10 @@ from pydantic import AwareDatetime
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from devices.messages import TelemetryBatch
 from hub.http.views import View
 from hub.persistence.tables import ReadingHistoryRow
 from hub.persistence.transactions import Clock, Database, upsert_insert, utc_now
-from hub.telemetry.writer import BatchWorker, TelemetryItem, telemetry_items
+from hub.telemetry.writer import BatchWorker, TelemetryItem, TelemetrySink
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ def history_rows(items: Iterable[TelemetryItem]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
-class ReadingHistory:
+class ReadingHistory(TelemetrySink):
     """The ``reading_history`` table: fed from the ingest loop, written by its own thread."""
 
     def __init__(
@@ -101,18 +100,6 @@ class ReadingHistory:
             retry_on=(OperationalError,),
             drop_on=(SQLAlchemyError,),
         )
-
-    def submit(self, batch: TelemetryBatch) -> None:
-        """Queue a batch's readings without waiting (called on the ingest loop)."""
-        self.worker.submit(telemetry_items(batch))
-
-    def start(self) -> None:
-        """Start the writer thread."""
-        self.worker.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Store what is queued, then stop the writer thread."""
-        self.worker.stop(timeout)
 
     def _flush(self, items: list[TelemetryItem]) -> None:
         rows = history_rows(items)

@@ -424,7 +424,25 @@ is encoded (the server answers in ~5 ms per 1,000 points on loopback); more add 
 small hub and only raise the points in flight."""
 
 
-class TelemetryForwarder:
+class TelemetrySink:
+    """A store of readings fed from the ingest loop and written by its own batch worker."""
+
+    worker: BatchWorker[TelemetryItem]
+
+    def submit(self, batch: TelemetryBatch) -> None:
+        """Queue a batch's readings without waiting (called on the ingest loop)."""
+        self.worker.submit(telemetry_items(batch))
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self.worker.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Store what is queued, then stop the writer thread."""
+        self.worker.stop(timeout)
+
+
+class TelemetryForwarder(TelemetrySink):
     """Every reading to InfluxDB: ``submit`` from the ingest loop, writing in its own thread."""
 
     def __init__(
@@ -455,15 +473,7 @@ class TelemetryForwarder:
         if lines:
             self._writer.write(lines)
 
-    def submit(self, batch: TelemetryBatch) -> None:
-        """Queue a batch's readings without waiting (called on the ingest loop)."""
-        self.worker.submit(telemetry_items(batch))
-
-    def start(self) -> None:
-        """Start writing."""
-        self.worker.start()
-
     def stop(self, timeout: float = 5.0) -> None:
         """Write what can still be written, then release the connection."""
-        self.worker.stop(timeout)
+        super().stop(timeout)
         self._writer.close()

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from devices.kinds import DeviceKind
 from devices.registry import Device
 from devices.topics import DeviceChannel, device_topic
 from linli.brokers import MosquittoProcess
+from tests.browser import UI_TIMEOUT_MS
 from tests.conftest import missing
-from tests.console.conftest import CHROMIUM_FLAGS
 from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
@@ -26,7 +26,6 @@ pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 SOS = Device(id="b3-1201-sos", kind=DeviceKind.SOS_BUTTON, location="Building 3/Floor 12/Unit 1201")
 CO = Device(id="b3-1201-co", kind=DeviceKind.CO, location="Building 3/Floor 12/Unit 1201")
 LEAK = Device(id="b1-bike-leak", kind=DeviceKind.WATER_LEAK, location="Building 1/Basement/Bikes")
-UI_TIMEOUT_MS = 15_000
 OPERATOR = "op.wang"
 PASSWORD = "correct horse battery staple"
 
@@ -42,18 +41,6 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         yield running
     finally:
         running.close()
-
-
-@pytest.fixture
-def browser(chromium: Path) -> Iterator[Browser]:
-    """Launch Debian's Chromium headless through Playwright (no browser download)."""
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=CHROMIUM_FLAGS
-        )
-        yield launched
-        launched.close()
 
 
 def console_page(

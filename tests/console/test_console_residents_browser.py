@@ -12,14 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from tests.console.conftest import CHROMIUM_FLAGS
+from tests.browser import UI_TIMEOUT_MS
 from tests.residents.test_phone_page_browser import Hub
 
 pytestmark = [pytest.mark.slow]
 
-UI_TIMEOUT_MS = 15_000
 OPERATOR = "op.li"
 PASSWORD = "correct horse battery staple"
 
@@ -48,17 +47,6 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
         yield running
     finally:
         running.stop()
-
-
-@pytest.fixture
-def browser(chromium: Path) -> Iterator[Browser]:
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=CHROMIUM_FLAGS
-        )
-        yield launched
-        launched.close()
 
 
 def signed_in(browser: Browser, hub: Hub, errors: list[str]) -> Page:

@@ -17,7 +17,7 @@ from playwright.sync_api import Route, expect, sync_playwright
 
 from hub.app import create_app
 from hub.settings import HubSettings
-from tests.console.conftest import CHROMIUM_FLAGS
+from tests.browser import CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.slow
 

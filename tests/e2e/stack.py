@@ -88,6 +88,24 @@ class LinliProcess:
         """Return everything the process wrote so far."""
         return self.log_path.read_text(errors="replace")
 
+    def hub_connected(self) -> bool:
+        """Return whether this `linli hub` process answers and its MQTT ingest is connected.
+
+        The hub's port and token are read from its ``--http-port`` and bootstrap token.
+        """
+        assert self.alive, self.log()[-3000:]
+        port = self.args[self.args.index("--http-port") + 1]
+        token = self.env["LINLI_HUB_BOOTSTRAP_TOKEN"]
+        try:
+            health = httpx.get(
+                f"http://127.0.0.1:{port}/api/v1/health",
+                headers={"authorization": f"Bearer {token}"},
+                timeout=5,
+            )
+        except httpx.TransportError:
+            return False
+        return health.status_code == 200 and bool(health.json().get("mqtt_connected"))
+
 
 @dataclass
 class Stack:

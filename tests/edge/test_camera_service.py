@@ -170,20 +170,7 @@ async def test_a_full_spool_drops_and_counts_the_least_urgent_pictures(
             two_dropped.set()
 
     async def commit(device: Device, decisions: list[AlertDecision]) -> list[Alert]:
-        return [
-            Alert(
-                id=uuid.uuid4().hex,
-                edge_id=EDGE,
-                device_id=device.id,
-                kind=d.kind,
-                state=d.state,
-                severity=d.severity,
-                ts=d.event_time,
-                detected_at=TS,
-                reason=d.reason,
-            )
-            for d in decisions
-        ]
+        return [d.alert(uuid.uuid4().hex, EDGE, device, TS) for d in decisions]
 
     camera = CameraConfig.model_validate(
         {

@@ -14,9 +14,9 @@ from hub.app import create_app
 from hub.cases.notifier import Notifier
 from hub.cases.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature, verify
 from hub.http.security import STRICT_CSP, inline_hash
-from hub.residents.page import page_policy, render_page
+from hub.requests.phone import render_phone_page
+from hub.residents.page import STAGE_TEXT, page_policy
 from hub.residents.rules import ResidentStage
-from hub.residents.views import ResidentStatus
 from hub.settings import HubSettings
 from tests.hub.http import METRICS_TOKEN, api_client, as_prometheus
 
@@ -58,10 +58,7 @@ async def test_every_response_carries_the_security_headers(tmp_path: Path) -> No
 
 def test_the_resident_page_allows_exactly_its_own_inline_code() -> None:
     for stage in ResidentStage:
-        page = render_page(
-            "Wang <script>alert(1)</script>",
-            ResidentStatus(stage=stage, case_id=None, updated_at=None),
-        )
+        page = render_phone_page("Wang <script>alert(1)</script>", stage.value, STAGE_TEXT[stage])
         policy = page_policy(page)
         assert "'unsafe-inline'" not in policy
         style = page.split("<style>")[1].split("</style>")[0]

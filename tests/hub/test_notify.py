@@ -7,8 +7,6 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import aiomqtt
 import httpx
@@ -23,6 +21,7 @@ from hub.store import HubStore
 from linli.brokers import MosquittoProcess, free_port
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import make_alert, make_device
+from tests.hub.webhook_gateway import Gateway
 
 SOS = make_device("b3-1201-sos", kind=DeviceKind.SOS_BUTTON)
 
@@ -35,38 +34,6 @@ def test_retries_back_off_exponentially_and_give_up() -> None:
 
 
 T = make_alert().ts
-
-
-class Gateway:
-    """A real HTTP server on loopback that fails the first ``failures`` requests."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.failures = failures
-        self.bodies: list[dict[str, Any]] = []
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if gateway.failures > 0:
-                    gateway.failures -= 1
-                    self.send_response(503)
-                else:
-                    gateway.bodies.append(json.loads(body))
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # quiet
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/page"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

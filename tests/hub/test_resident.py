@@ -10,7 +10,8 @@ from devices.messages import FeedbackStage
 from devices.registry import check_identifier
 from hub.cases.feedback import FeedbackDelivery, feedback_deliveries
 from hub.cases.rules import CaseStatus, feedback_stage
-from hub.residents.page import STAGE_TEXT, render_page
+from hub.requests.phone import render_phone_page
+from hub.residents.page import STAGE_TEXT
 from hub.residents.rules import (
     SOS_MIN_INTERVAL,
     WEB_SOURCE,
@@ -24,7 +25,6 @@ from hub.residents.rules import (
     web_device_id,
     web_sos_alert,
 )
-from hub.residents.views import ResidentStatus
 from tests.hub.factories import T0
 from tests.hub.test_events import case_view
 
@@ -138,8 +138,8 @@ def test_feedback_goes_to_each_device_edge_for_sos_cases_only() -> None:
 
 
 def test_the_page_is_self_contained_and_escapes_the_name() -> None:
-    status = ResidentStatus(stage=ResidentStage.ACKNOWLEDGED, case_id=3, updated_at=T0)
-    page = render_page("<Wang & Li>", status)
+    stage = ResidentStage.ACKNOWLEDGED
+    page = render_phone_page("<Wang & Li>", stage.value, STAGE_TEXT[stage])
     assert "&lt;Wang &amp; Li&gt;" in page
     assert "<Wang" not in page
     assert 'id="sos"' in page

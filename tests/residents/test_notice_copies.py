@@ -4,11 +4,8 @@ contact, queued with the notice, delivered once by the case notifier with its re
 signed, and shown as delivered or given up on the notice's receipts."""
 
 import hashlib
-import json
-import threading
 from collections.abc import Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,6 @@ from pydantic import SecretStr
 from hub.app import create_app
 from hub.cases.notifier import Notifier
 from hub.cases.notify import MAX_ATTEMPTS, Channel
-from hub.cases.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from hub.notices.rules import FamilyContact as Family
 from hub.notices.rules import NoticeCategory, NoticeMessage, Recipient, copies
 from hub.settings import HubSettings
@@ -28,57 +24,15 @@ from hub.store import HubStore
 from linli.brokers import free_port
 from tests.hub.conftest import FakeClock
 from tests.hub.http import api_client
+from tests.hub.webhook_gateway import Gateway
 
 SECRET = b"notice-webhook-secret"
-
-
-class Gateway:
-    """A real HTTP server on loopback that fails the first ``failures`` requests and keeps
-    the bodies (with their signatures checked) of those it takes."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.failures = failures
-        self.bodies: list[dict[str, Any]] = []
-        self.bad_signatures = 0
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                signed = verify(
-                    SECRET,
-                    self.headers.get(TIMESTAMP_HEADER, ""),
-                    self.headers.get(SIGNATURE_HEADER, ""),
-                    body,
-                    float(self.headers.get(TIMESTAMP_HEADER, "0")),
-                )
-                if not signed:
-                    gateway.bad_signatures += 1
-                if gateway.failures > 0:
-                    gateway.failures -= 1
-                    self.send_response(503)
-                else:
-                    gateway.bodies.append(json.loads(body))
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # quiet
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
 def wechat() -> Iterator[Gateway]:
     """The residents' messaging gateway: down for its first two calls."""
-    running = Gateway(failures=2)
+    running = Gateway(failures=2, path="/notify", secret=SECRET)
     yield running
     running.close()
 
@@ -86,7 +40,7 @@ def wechat() -> Iterator[Gateway]:
 @pytest.fixture
 def family() -> Iterator[Gateway]:
     """The gateway a family contact's messages go through."""
-    running = Gateway()
+    running = Gateway(path="/notify", secret=SECRET)
     yield running
     running.close()
 

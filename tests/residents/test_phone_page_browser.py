@@ -21,18 +21,16 @@ import httpx
 import pytest
 import uvicorn
 from PIL import Image
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 from pydantic import SecretStr
 
 from hub.app import create_app
 from hub.settings import HubSettings
-from tests.conftest import missing
-from tests.console.conftest import CHROMIUM, CHROMIUM_FLAGS
+from tests.browser import UI_TIMEOUT_MS
 
 pytestmark = [pytest.mark.slow]
 
 ADMIN = "bootstrap-admin-token-for-the-phone-test"
-UI_TIMEOUT_MS = 15_000
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -106,20 +104,6 @@ def screenshots(request: pytest.FixtureRequest) -> Path:
     folder: Path = root / request.node.name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Launch Debian's Chromium headless through Playwright."""
-    if not CHROMIUM.exists():
-        missing(f"Chromium at {CHROMIUM}")
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
-        )
-        yield launched
-        launched.close()
 
 
 def photo(path: Path, colour: tuple[int, int, int]) -> Path:

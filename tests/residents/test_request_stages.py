@@ -20,12 +20,13 @@ from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.http import api_client
 from tests.hub.test_requests_api import household, responder_client, staff
-from tests.residents.test_notice_copies import SECRET, Gateway
+from tests.hub.webhook_gateway import Gateway
+from tests.residents.test_notice_copies import SECRET
 
 
 @pytest.fixture
 def wechat() -> Iterator[Gateway]:
-    running = Gateway(failures=1)
+    running = Gateway(failures=1, path="/notify", secret=SECRET)
     yield running
     running.close()
 

@@ -22,10 +22,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import Engine, func, select, text
 
@@ -101,22 +99,6 @@ def workers(tmp_path: Path, postgres_url: str) -> Iterator[Workers]:
         engine.dispose()
 
 
-def connected(process: LinliProcess) -> bool:
-    """Return whether a worker answers and its MQTT ingest is connected."""
-    assert process.alive, process.log()[-3000:]
-    port = process.args[process.args.index("--http-port") + 1]
-    token = process.env["LINLI_HUB_BOOTSTRAP_TOKEN"]
-    try:
-        health = httpx.get(
-            f"http://127.0.0.1:{port}/api/v1/health",
-            headers={"authorization": f"Bearer {token}"},
-            timeout=5,
-        )
-    except httpx.TransportError:
-        return False
-    return health.status_code == 200 and bool(health.json().get("mqtt_connected"))
-
-
 def sessions(engine: Engine) -> list[tuple[object, ...]]:
     """Return what the database's sessions are doing (for a failure message)."""
     with engine.connect() as conn:
@@ -165,7 +147,7 @@ def test_kill_9_one_of_three_workers_loses_nothing_and_doubles_nothing(
     stack, engine = workers.stack, workers.engine
     victim = workers.processes[1]
     for process in workers.processes:
-        wait_until(partial(connected, process), timeout=180, what=f"{process.name} connected")
+        wait_until(process.hub_connected, timeout=180, what=f"{process.name} connected")
     publisher = subprocess.Popen(
         [
             "mosquitto_pub", "-h", "127.0.0.1", "-p", str(stack.local_broker.port), "-q", "1",
@@ -186,7 +168,7 @@ def test_kill_9_one_of_three_workers_loses_nothing_and_doubles_nothing(
     before_restart = _settle(engine)
     stalled = sessions(engine)
     victim.start()
-    wait_until(partial(connected, victim), timeout=180, what="worker 2 back")
+    wait_until(victim.hub_connected, timeout=180, what="worker 2 back")
     after_restart = _settle(engine)
     # The edge re-sends every alert no AlertAck has named: the whole burst, same ids.
     resend = subprocess.run(
