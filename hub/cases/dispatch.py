@@ -148,27 +148,22 @@ def fill_team(
     held = {a.duty for a in team}
     busy = {*declined, *(a.responder for a in team)}
     added: list[tuple[Duty, Responder]] = []
-    for duty in DUTIES_FOR[category]:
-        if duty.name in held:
-            continue
-        chosen = choose_responder(
-            duty.roles, site_id, grid_id, responders, now, timezone, exclude=busy
-        )
-        if chosen is not None:
-            added.append((duty, chosen))
-            busy.add(chosen.id)
+
+    def fill(duties: Iterable[Duty]) -> None:
+        for duty in duties:
+            if duty.name in held:
+                continue
+            chosen = choose_responder(
+                duty.roles, site_id, grid_id, responders, now, timezone, exclude=busy
+            )
+            if chosen is not None:
+                added.append((duty, chosen))
+                busy.add(chosen.id)
+
+    fill(DUTIES_FOR[category])
     staffed = {*held, *(duty.name for duty, _ in added)}
-    if not all(duty.name in staffed for duty in DUTIES_FOR[category]):
-        return added
-    for duty in extra:
-        if duty.name in held:
-            continue
-        chosen = choose_responder(
-            duty.roles, site_id, grid_id, responders, now, timezone, exclude=busy
-        )
-        if chosen is not None:
-            added.append((duty, chosen))
-            busy.add(chosen.id)
+    if all(duty.name in staffed for duty in DUTIES_FOR[category]):
+        fill(extra)
     return added
 
 
