@@ -206,6 +206,7 @@ class ConsumingSession:
         watched: set[asyncio.Task[None]] = {self._reader, self._suback, *tasks}
         try:
             while True:
+                checkpoint()  # asked to stop while subscribing or connecting: stop now
                 done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
                 if done == {self._suback} and self._suback.exception() is None:
                     watched.discard(self._suback)  # granted, late: nothing more to watch
@@ -474,6 +475,7 @@ class MqttLink:
                 if self._max_pending_calls is not None:
                     client.pending_calls_threshold = self._max_pending_calls
                 async with client:
+                    checkpoint()  # a cancellation that raced the CONNACK (see checkpoint)
                     await body(client)
             except (aiomqtt.MqttError, OSError) as exc:
                 self._failed(exc)

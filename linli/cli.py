@@ -62,6 +62,41 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+STOP_REPORT_AFTER = 5.0
+"""Seconds after Ctrl-C after which a program still stopping logs what it is waiting for."""
+
+
+def _awaiting(coro: object) -> str:
+    """Return where a suspended coroutine waits, outermost first (``a -> b``: a awaits b)."""
+    places: list[str] = []
+    while coro is not None and len(places) < 12:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            places.append(f"{frame.f_code.co_name} ({frame.f_code.co_filename}:{frame.f_lineno})")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return " -> ".join(places)
+
+
+def _report_what_is_still_running() -> None:
+    """Log every task not finished yet with where it waits, and cancel each of them again.
+
+    A stop that hangs says why; and a cancellation some await swallowed (CPython 3.11's
+    ``asyncio.wait_for`` racing a result, in a library or ours: see
+    ``devices.mqtt_link.checkpoint``) is delivered a second time instead of hanging forever.
+    """
+    current = asyncio.current_task()
+    waiting = [t for t in asyncio.all_tasks() if not t.done() and t is not current]
+    lines = [f"  {t.get_name()}: {_awaiting(t.get_coro()) or '?'}" for t in waiting]
+    logging.getLogger("linli").warning(
+        "still stopping after %.0f s; %d tasks have not finished (cancelling them again):\n%s",
+        STOP_REPORT_AFTER,
+        len(waiting),
+        "\n".join(lines),
+    )
+    for task in waiting:
+        task.cancel()
+
+
 def _run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
     """Run ``main``; SIGINT or SIGTERM cancels it, so every part shuts down cleanly."""
 
@@ -69,8 +104,13 @@ def _run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
         task = asyncio.current_task()
         assert task is not None
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            task.cancel()
+            loop.call_later(STOP_REPORT_AFTER, _report_what_is_still_running)
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
+            loop.add_signal_handler(sig, stop)
         try:
             await main
         except asyncio.CancelledError:

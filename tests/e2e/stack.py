@@ -55,7 +55,9 @@ class LinliProcess:
 
     def start(self) -> None:
         """Start the process (again)."""
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        # PYTHONFAULTHANDLER: a child that will not stop is sent SIGABRT, and prints every
+        # thread's stack into its log before it dies (see ``stop``).
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1", **self.env}
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "linli", *self.args], stdout=log, stderr=log, env=env
@@ -75,9 +77,18 @@ class LinliProcess:
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"{self.name} did not stop within {timeout}s") from None
+            self.proc.send_signal(signal.SIGABRT)  # every thread's stack into the log
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            log = self.log()
+            report = log.rfind("still stopping after")  # what it waited for (linli.cli)
+            shown = log[max(0, report - 300) :][:12000] if report >= 0 else log[-6000:]
+            raise AssertionError(
+                f"{self.name} did not stop within {timeout}s; its log ends:\n{shown}"
+            ) from None
 
     @property
     def alive(self) -> bool:

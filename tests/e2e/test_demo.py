@@ -21,8 +21,12 @@ def test_demo_opens_cases_stops_cleanly_and_keeps_them(tmp_path: Path) -> None:
         "--data-dir", str(tmp_path / "data"),
         "--speed", "60",
     ]  # fmt: skip
+    with httpx.Client(base_url=f"http://127.0.0.1:{http_port}/api/v1", timeout=10) as api:
+        _run_the_demo_twice(api, args, tmp_path)
+
+
+def _run_the_demo_twice(api: httpx.Client, args: list[str], tmp_path: Path) -> None:
     demo = LinliProcess("demo", args, tmp_path / "demo.log")
-    api = httpx.Client(base_url=f"http://127.0.0.1:{http_port}/api/v1", timeout=10)
 
     def printed_token() -> str | None:
         found = re.search(r"operator token: (lnl_\S+)", demo.log())
@@ -76,4 +80,3 @@ def test_demo_opens_cases_stops_cleanly_and_keeps_them(tmp_path: Path) -> None:
     finally:
         if quiet.alive and quiet.proc:
             quiet.proc.kill()
-    api.close()
