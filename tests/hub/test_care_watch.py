@@ -51,6 +51,11 @@ def heartbeat(store: HubStore, start: datetime, end: datetime) -> None:
 @pytest.fixture
 def grandma(store: HubStore) -> int:
     """An 84-year-old living alone in building 2, with a motion sensor and her daughter."""
+    return make_grandma(store)
+
+
+def make_grandma(store: HubStore) -> int:
+    """Set up grandma's household, flagged for care; return its id."""
     store.roster.put_site(Site(id="lanyuan", name="Lanyuan"))
     store.roster.put_grid(Grid(id="g-b2", site_id="lanyuan", name="B2", places=["Building 2"]))
     store.roster.put_responder(

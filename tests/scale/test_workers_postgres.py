@@ -6,6 +6,8 @@
   end on one case; concurrent first alarms of one incident open one case.
 * A passed deadline fires once across three workers (one escalation, one notice), and three
   workers claiming notices at once each get different ones.
+* Three workers' care watches at once: one wellbeing check for a quiet home, the family told
+  of it once, and of a care household's SOS once.
 """
 
 import itertools
@@ -26,7 +28,9 @@ from hub.cases.notify import Channel
 from hub.cases.rules import CaseEventAction
 from hub.persistence.engine import create_hub_engine, migrate
 from hub.persistence.tables import AlertRow, CaseRow, NotificationRow
+from hub.residents.rules import web_sos_alert
 from hub.store import HubStore
+from tests.hub import test_care_watch as care
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0, make_alert, make_device
 
@@ -211,3 +215,36 @@ def test_a_passed_deadline_fires_once_across_three_workers(
     ids = [notice.id for batch in claimed for notice in batch]
     assert sorted(ids) == sorted(set(ids))
     assert len(ids) == 2
+
+
+def test_a_quiet_care_household_gets_one_wellbeing_check_across_three_workers(
+    workers: list[HubStore], clock: FakeClock
+) -> None:
+    # Every worker runs the care watch (hub.care.watch) on the same households.
+    store = workers[0]
+    clock.now = care.EVENING - timedelta(hours=1)
+    grandma = care.make_grandma(store)
+    care.readings(store, care.EVENING, occupancy=True)  # last seen moving at 19:00
+    care.heartbeat(store, care.EVENING + timedelta(hours=1), care.EVENING + timedelta(hours=15))
+    clock.now = care.EVENING + timedelta(hours=15)  # 10:00 next morning, quiet since
+    changed = at_once([s.care.watch for s in workers])
+    assert sorted(len(c) for c in changed) == [0, 0, 1]
+    [case] = [c for batch in changed for c in batch]
+    assert case.kind == "no_activity"
+    assert care.family_notices(store) == [case.id]
+    assert store.care.get_care(grandma).alarm_case_id == case.id
+
+
+def test_an_sos_from_a_care_household_reaches_the_family_once_across_three_workers(
+    workers: list[HubStore], clock: FakeClock
+) -> None:
+    store = workers[0]
+    clock.now = care.EVENING
+    grandma = care.make_grandma(store)
+    household = next(h for h in store.households.list_households() if h.id == grandma)
+    device = store.households.household_sos_device(household)
+    alert = web_sos_alert("sos-press-0001", device.id, device.location, clock.now)
+    [sos] = store.intake.ingest_alerts([alert], clock.now).cases_opened
+    told = at_once([s.care.watch for s in workers])
+    assert sorted(len(t) for t in told) == [0, 0, 1]
+    assert care.family_notices(store) == [sos.id]
