@@ -107,6 +107,15 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_hub_engine(settings.resolved_database_url())
+        if unshared := settings.workers_unshared_folders():
+            logger.warning(
+                "hub worker %s: %s unset, so the pictures it receives go under its own data "
+                "folder %s, where the other workers cannot serve them; set them to one folder "
+                "all workers share (docs/scale.md)",
+                settings.worker_id,
+                " and ".join(unshared),
+                settings.data_dir,
+            )
         try:
             await asyncio.to_thread(migrate, engine)
             store = HubStore(

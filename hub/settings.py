@@ -155,6 +155,20 @@ class HubSettings(BaseSettings):
         """Return the folder of evidence pictures."""
         return self.evidence_dir if self.evidence_dir is not None else self.data_dir / "evidence"
 
+    def workers_unshared_folders(self) -> list[str]:
+        """Return the picture folders a hub worker keeps under its own data folder.
+
+        Any worker may be asked for any picture (the workers share everything else through
+        the database), so with ``worker_id`` these must name one folder all workers share.
+        """
+        if self.worker_id is None:
+            return []
+        folders = [
+            ("LINLI_HUB_EVIDENCE_DIR", self.evidence_dir),
+            ("LINLI_HUB_REQUEST_PHOTO_DIR", self.request_photo_dir),
+        ]
+        return [name for name, folder in folders if folder is None]
+
     # --- telemetry and console (issue 7) ---
     influx_url: str | None = None
     """InfluxDB (or any server of the v2 write API) for every reading; None turns it off."""

@@ -32,3 +32,19 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 def test_unknown_settings_are_refused() -> None:
     with pytest.raises(ValidationError):
         HubSettings(mqtt_hots="typo")  # type: ignore[call-arg]
+
+
+def test_a_worker_is_told_which_picture_folders_it_keeps_to_itself(tmp_path: Path) -> None:
+    assert HubSettings(data_dir=tmp_path).workers_unshared_folders() == []
+    worker = HubSettings(data_dir=tmp_path, worker_id="2")
+    assert worker.workers_unshared_folders() == [
+        "LINLI_HUB_EVIDENCE_DIR",
+        "LINLI_HUB_REQUEST_PHOTO_DIR",
+    ]
+    shared = HubSettings(
+        data_dir=tmp_path,
+        worker_id="2",
+        evidence_dir=tmp_path / "shared/evidence",
+        request_photo_dir=tmp_path / "shared/photos",
+    )
+    assert shared.workers_unshared_folders() == []
