@@ -38,6 +38,8 @@ class BrokerFiles:
     """Mosquitto's ``password_file``."""
     acl = _InFolder("acl")
     """Mosquitto's ``acl_file``."""
+    nats_accounts = _InFolder("nats-accounts.conf")
+    """The same identities for a NATS cluster (hub brokers only; docs/scale.md)."""
     pid = _InFolder("mosquitto.pid")
     """Where Mosquitto writes its pid: ``linli broker`` signals it to reload."""
     data = _InFolder("data")

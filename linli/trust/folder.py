@@ -21,6 +21,7 @@ from devices.registry import Identifier
 from linli.trust.acl import Identity, Role, render_acl
 from linli.trust.certificates import Issued, new_ca, new_server_certificate
 from linli.trust.config import BrokerFiles, ListenerPlan, render_config
+from linli.trust.nats import nats_hash, render_accounts
 from linli.trust.passwords import mosquitto_hash, new_password, render_password_file
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class Account(BaseModel):
     role: Role
     subject: str = ""
     hash: str
+    nats_hash: str | None = None
+    """The bcrypt hash of the same password, for a NATS cluster (None: issued before)."""
 
     @property
     def identity(self) -> Identity:
@@ -120,6 +123,11 @@ class BrokerFolder:
         write_private(self.files.state, record.model_dump_json(indent=2))
         write_private(self.files.acl, render_acl(identities))
         write_private(self.files.passwords, render_password_file(hashes))
+        if record.kind is BrokerKind.HUB:
+            accounts = record.accounts.values()
+            users = [(a.identity, a.nats_hash) for a in accounts if a.nats_hash is not None]
+            left_out = [name for name, a in record.accounts.items() if a.nats_hash is None]
+            write_private(self.files.nats_accounts, render_accounts(users, left_out=left_out))
 
     # --- commands ----------------------------------------------------------------------
 
@@ -180,7 +188,10 @@ class BrokerFolder:
     def _add(record: BrokerRecord, identity: Identity) -> str:
         password = new_password()
         record.accounts[identity.username] = Account(
-            role=identity.role, subject=identity.subject, hash=mosquitto_hash(password)
+            role=identity.role,
+            subject=identity.subject,
+            hash=mosquitto_hash(password),
+            nats_hash=nats_hash(password) if record.kind is BrokerKind.HUB else None,
         )
         return password
 

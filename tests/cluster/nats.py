@@ -1,9 +1,9 @@
 """A NATS JetStream cluster with its MQTT gateway, on loopback, for tests (deploy/nats).
 
 ``NatsCluster`` writes one configuration per node — the shipped ``deploy/nats/node.conf``
-settings with loopback addresses, free ports and temporary JetStream store folders — and an
-accounts file rendered from the topic scheme the way ``deploy/nats/accounts.conf`` is: one
-user per identity, each allowed exactly the subjects its Mosquitto ACL allows
+settings with loopback addresses, free ports and temporary JetStream store folders — and the
+accounts file ``linli broker`` writes (``linli.trust.nats``, bcrypt hashes and all): one user
+per identity, each allowed exactly the subjects its Mosquitto ACL allows
 (``linli.trust.acl``), plus the ``$MQTT.sub.>`` delivery subjects of its QoS 1 subscriptions.
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import httpx
 
-from devices.topics import EDGE_ROOT, HUB_STATUS_TOPIC, EdgeChannel, Sender, edge_channel_sender
-from hub.cases.notify import NOTICE_TOPIC_ROOT
 from linli.brokers import free_port
+from linli.trust.acl import Identity, Role
+from linli.trust.nats import nats_hash, render_accounts
 
 NATS_SERVER_PATHS = ("nats-server", "/usr/sbin/nats-server", "/usr/bin/nats-server")
 
@@ -33,40 +33,12 @@ def nats_server() -> str | None:
     return None
 
 
-def subject(topic_filter: str) -> str:
-    """Return the NATS subject of an MQTT topic filter (``/`` → ``.``, ``+`` → ``*``, ``#`` →
-    ``>``)."""
-    return topic_filter.replace("/", ".").replace("+", "*").replace("#", ">")
-
-
-def _quoted(subjects: list[str]) -> str:
-    return "[" + ", ".join(f'"{s}"' for s in subjects) + "]"
-
-
 def accounts_config(hub_password: str, edges: dict[str, str]) -> str:
-    """Render the LINLI account: the hub, one user per edge (id → password), JetStream on."""
-    edge_sends = [c for c in EdgeChannel if edge_channel_sender(c) is Sender.EDGE]
-    hub_sends = [c for c in EdgeChannel if edge_channel_sender(c) is not Sender.EDGE]
-    hub_pub = [subject(f"{EDGE_ROOT}/+/{c}") for c in hub_sends]
-    hub_pub += [subject(HUB_STATUS_TOPIC), subject(f"{NOTICE_TOPIC_ROOT}/#")]
-    hub_sub = [subject(f"{EDGE_ROOT}/+/{c}") for c in edge_sends] + [subject(HUB_STATUS_TOPIC)]
-    users = [
-        f'{{user: "hub", password: "{hub_password}", permissions: {{'
-        f"publish: {_quoted(hub_pub)}, subscribe: {_quoted([*hub_sub, '$MQTT.sub.>'])}}}}}"
-    ]
-    for edge_id, password in edges.items():
-        pub = [subject(f"{EDGE_ROOT}/{edge_id}/{c}") for c in edge_sends]
-        sub = [subject(f"{EDGE_ROOT}/{edge_id}/{c}") for c in hub_sends]
-        users.append(
-            f'{{user: "edge-{edge_id}", password: "{password}", permissions: {{'
-            f"publish: {_quoted(pub)}, "
-            f"subscribe: {_quoted([*sub, subject(HUB_STATUS_TOPIC), '$MQTT.sub.>'])}}}}}"
-        )
-    body = ",\n      ".join(users)
-    return (
-        "accounts {\n  LINLI {\n    jetstream: enabled\n    users: [\n      "
-        f"{body}\n    ]\n  }}\n}}\n"
-    )
+    """Render the LINLI account as ``linli broker`` does (``linli.trust.nats``): the hub and
+    one user per edge (id → password), with bcrypt hashes of the passwords."""
+    users = [(Identity(Role.HUB), nats_hash(hub_password))]
+    users += [(Identity(Role.EDGE, edge_id), nats_hash(pw)) for edge_id, pw in edges.items()]
+    return render_accounts(users)
 
 
 @dataclass

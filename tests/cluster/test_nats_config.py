@@ -1,37 +1,51 @@
-"""The shipped NATS accounts (deploy/nats/accounts.conf) grant what the topic scheme says."""
+"""The NATS accounts `linli broker` writes, and the shipped example (deploy/nats/accounts.conf),
+grant what the topic scheme and the Mosquitto ACL say; the hashes are of the issued passwords."""
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.cluster.nats import accounts_config, subject
+import bcrypt
+
+from linli.trust.acl import Identity, Role
+from linli.trust.folder import BrokerFolder, BrokerKind
+from linli.trust.nats import subject
+from tests.cluster.nats import accounts_config
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "accounts.conf"
 
 
-def _permissions(text: str) -> dict[str, tuple[set[str], set[str]]]:
-    """Return each user's (publish, subscribe) subjects in an accounts file."""
+def _users(text: str) -> dict[str, tuple[str, set[str], set[str]]]:
+    """Return each user's (password, publish, subscribe) in an accounts file."""
     users = {}
     for match in re.finditer(
-        r'user: "([^"]+)".*?publish: \[(.*?)\].*?subscribe: \[(.*?)\]', text, re.DOTALL
+        r'user: "([^"]+)".*?password: "([^"]+)".*?publish: \[(.*?)\].*?subscribe: \[(.*?)\]',
+        text,
+        re.DOTALL,
     ):
-        name, publish, subscribe = match.groups()
+        name, password, publish, subscribe = match.groups()
         users[name] = (
+            password,
             set(re.findall(r'"([^"]+)"', publish)),
             set(re.findall(r'"([^"]+)"', subscribe)),
         )
     return users
 
 
-def test_the_shipped_accounts_match_the_topic_scheme() -> None:
-    shipped = _permissions(SHIPPED.read_text())
-    rendered = _permissions(accounts_config("secret", {"e1": "secret"}))
+def _grants(text: str) -> dict[str, tuple[set[str], set[str]]]:
+    return {name: (pub, sub) for name, (_, pub, sub) in _users(text).items()}
+
+
+def test_the_shipped_accounts_match_what_linli_broker_writes() -> None:
+    shipped = _grants(SHIPPED.read_text())
+    rendered = _grants(accounts_config("secret", {"e1": "secret"}))
     assert set(rendered) == {"hub", "edge-e1"}
     for user in ("hub", "edge-e1"):
         assert shipped[user] == rendered[user], user
 
 
 def test_an_edge_may_publish_only_on_its_own_uplink() -> None:
-    publish, subscribe = _permissions(accounts_config("s", {"e1": "s", "e2": "s"}))["edge-e1"]
+    publish, subscribe = _grants(accounts_config("s", {"e1": "s", "e2": "s"}))["edge-e1"]
     assert "linli.edge.e1.alert" in publish
     assert all(s.startswith("linli.edge.e1.") for s in publish)
     assert "linli.edge.e1.ack" in subscribe
@@ -42,3 +56,29 @@ def test_an_edge_may_publish_only_on_its_own_uplink() -> None:
 def test_topics_become_subjects() -> None:
     assert subject("linli/edge/+/alert") == "linli.edge.*.alert"
     assert subject("linli/hub/cases/#") == "linli.hub.cases.>"
+
+
+def test_linli_broker_writes_the_nats_accounts_beside_mosquittos_files(tmp_path: Path) -> None:
+    folder = BrokerFolder(tmp_path / "hub-broker")
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    first = folder.init(kind=BrokerKind.HUB, hosts=["hub.example"], tls_port=8883, now=now)
+    e1 = folder.issue(Identity(Role.EDGE, "e1"))
+    e2 = folder.issue(Identity(Role.EDGE, "e2"))
+    folder.revoke("e2")
+    e1_again = folder.issue(Identity(Role.EDGE, "e1"))  # a rotation
+    written = folder.files.nats_accounts.read_text()
+    users = _users(written)
+    assert set(users) == {"hub", "edge-e1"}
+    assert bcrypt.checkpw(first["hub"].encode(), users["hub"][0].encode())
+    assert bcrypt.checkpw(e1_again.encode(), users["edge-e1"][0].encode())
+    assert not bcrypt.checkpw(e1.encode(), users["edge-e1"][0].encode())
+    assert e2 not in written
+    assert folder.files.nats_accounts.stat().st_mode & 0o077 == 0  # like the password file
+    assert _grants(written) == _grants(accounts_config("s", {"e1": "s"}))
+
+
+def test_a_site_broker_has_no_nats_accounts(tmp_path: Path) -> None:
+    folder = BrokerFolder(tmp_path / "site-broker")
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    folder.init(kind=BrokerKind.SITE, hosts=["site"], tls_port=8883, now=now, site_edge_id="e1")
+    assert not folder.files.nats_accounts.exists()
