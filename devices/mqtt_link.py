@@ -442,6 +442,9 @@ class MqttLink:
         self._manual_ack = manual_ack
         self._max_pending_calls = max_pending_calls
         self._on_error = on_error
+        self.current: MqttEndpoint = endpoint
+        """The address of the connection being made or served (one of the alternates, or
+        the endpoint itself): what a "connected to" log line should name."""
 
     def session(
         self,
@@ -466,7 +469,7 @@ class MqttLink:
         """Serve ``body`` on one connection after another until cancelled."""
         attempt = 0
         while True:
-            endpoint = self.endpoint.at(attempt)
+            endpoint = self.current = self.endpoint.at(attempt)
             attempt += 1
             where = f"{endpoint.host}:{endpoint.port}"
             try:

@@ -86,7 +86,6 @@ class AccessSync:
             self.counters["crashes"] += 1
 
     async def _session(self, client: aiomqtt.Client) -> None:
-        s = self._settings
         session = self._link.session(
             client, access_hub_subscriptions(), functools.partial(self._consume, client)
         )
@@ -94,7 +93,8 @@ class AccessSync:
             async with session:
                 self._client = client
                 self.connected = True
-                logger.info("access sync connected to MQTT at %s:%s", s.mqtt_host, s.mqtt_port)
+                at = self._link.current
+                logger.info("access sync connected to MQTT at %s:%s", at.host, at.port)
                 await session.serve()
         finally:
             self._client = None
