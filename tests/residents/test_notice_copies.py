@@ -7,7 +7,6 @@ import hashlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +23,7 @@ from hub.store import HubStore
 from linli.brokers import free_port
 from tests.hub.conftest import FakeClock
 from tests.hub.http import api_client
+from tests.hub.residents import household, send_notice
 from tests.hub.webhook_gateway import Gateway
 
 SECRET = b"notice-webhook-secret"
@@ -60,12 +60,6 @@ def app(database_url: str, tmp_path: Path, clock: FakeClock, wechat: Gateway) ->
         notify_webhook_secret=SecretStr(SECRET.decode()),
     )
     return create_app(settings, clock=clock)
-
-
-async def household(client: httpx.AsyncClient, name: str, location: str) -> Any:
-    response = await client.post("/api/v1/households", json={"name": name, "location": location})
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 async def care_for(client: httpx.AsyncClient, household_id: int, contact_url: str) -> None:
@@ -138,18 +132,14 @@ async def test_a_notice_reaches_the_gateway_and_the_family_once_with_retries(
         zhao = await household(client, "Zhao", "Building 2/Floor 3/Unit 302")
         li = await household(client, "Li", "Building 3/Floor 1/Unit 101")
         await care_for(client, zhao["id"], family.url)
-        sent = await client.post(
-            "/api/v1/notices",
-            json={
-                "scope": "building",
-                "building": "Building 2",
-                "category": "water_shutoff",
-                "title": "停水通知 Water shut-off",
-                "body": "Tomorrow 9:00-12:00.",
-            },
+        notice = await send_notice(
+            client,
+            "water_shutoff",
+            "停水通知 Water shut-off",
+            "Tomorrow 9:00-12:00.",
+            scope="building",
+            building="Building 2",
         )
-        assert sent.status_code == 201, sent.text
-        notice = sent.json()
         assert notice["copies"] == {"pending": 3, "delivered": 0, "failed": 0}
 
         store: HubStore = app.state.store
@@ -193,17 +183,14 @@ async def test_a_dead_contact_is_given_up_and_shown_failed(
     async with api_client(app) as client:
         zhao = await household(client, "Zhao", "Building 2/Floor 3/Unit 302")
         await care_for(client, zhao["id"], dead)
-        sent = await client.post(
-            "/api/v1/notices",
-            json={
-                "scope": "households",
-                "household_ids": [zhao["id"]],
-                "category": "fire_drill",
-                "title": "Fire drill",
-                "body": "Friday 10:00",
-            },
+        notice = await send_notice(
+            client,
+            "fire_drill",
+            "Fire drill",
+            "Friday 10:00",
+            scope="households",
+            household_ids=[zhao["id"]],
         )
-        notice = sent.json()
         store: HubStore = app.state.store
         async with httpx.AsyncClient() as http:
             notifier = Notifier(store, clock=clock, http=http, webhook_secret=SECRET)
