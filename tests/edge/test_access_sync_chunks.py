@@ -8,7 +8,6 @@ re-request, never to a half-applied list.
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,11 +26,11 @@ from devices.topics import EdgeChannel, edge_topic
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from hub.app import create_app
-from hub.settings import HubSettings
 from linli.brokers import MosquittoProcess, site_tuning
 from simulators.doors import enrolment
 from tests.conftest import serving
 from tests.edge.conftest import eventually, running_agent, two_broker_settings
+from tests.hub.conftest import hub_on
 from tests.hub.http import api_client, ok
 
 pytestmark = pytest.mark.mosquitto
@@ -69,11 +68,7 @@ def edge_settings(
 async def test_ten_thousand_credentials_reach_the_edge_through_a_one_mib_broker(
     tmp_path: Path, edge_settings: EdgeSettings, hub_broker: MosquittoProcess
 ) -> None:
-    hub_settings = HubSettings(
-        data_dir=tmp_path / "hub",
-        mqtt_port=hub_broker.port,
-        mqtt_client_id=f"hub-{uuid.uuid4().hex[:8]}",
-    )
+    hub_settings = hub_on(hub_broker, tmp_path / "hub")
     app = create_app(hub_settings)
     agent = EdgeAgent(edge_settings)
     async with api_client(app) as http, running_agent(agent):
