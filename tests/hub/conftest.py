@@ -78,10 +78,12 @@ def store(engine: Engine, clock: FakeClock) -> HubStore:
     return HubStore(engine, clock=clock)
 
 
-def hub_app(database_url: str, data_dir: Path, clock: Clock = utc_now) -> FastAPI:
-    """Return a hub app on ``database_url``, without MQTT, on ``clock``."""
-    settings = HubSettings(data_dir=data_dir, database_url=database_url, start_ingest=False)
-    return create_app(settings, clock=clock)
+def hub_app(database_url: str, data_dir: Path, clock: Clock = utc_now, **settings: Any) -> FastAPI:
+    """Return a hub app on ``database_url``, without MQTT, on ``clock``, with ``settings``."""
+    return create_app(
+        HubSettings(data_dir=data_dir, database_url=database_url, start_ingest=False, **settings),
+        clock=clock,
+    )
 
 
 @pytest.fixture

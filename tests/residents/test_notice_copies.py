@@ -13,15 +13,13 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from hub.app import create_app
 from hub.cases.notifier import Notifier
 from hub.cases.notify import MAX_ATTEMPTS, Channel
 from hub.notices.rules import FamilyContact as Family
 from hub.notices.rules import NoticeCategory, NoticeMessage, Recipient, copies
-from hub.settings import HubSettings
 from hub.store import HubStore
 from linli.brokers import free_port
-from tests.hub.conftest import FakeClock
+from tests.hub.conftest import FakeClock, hub_app
 from tests.hub.http import api_client
 from tests.hub.residents import household, send_notice
 from tests.hub.webhook_gateway import Gateway
@@ -52,14 +50,18 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Path, clock: FakeClock, wechat: Gateway) -> FastAPI:
-    settings = HubSettings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        start_ingest=False,
-        gateway_outbound_url=wechat.url,
+    return gateway_app(database_url, tmp_path, clock, wechat.url)
+
+
+def gateway_app(database_url: str, tmp_path: Path, clock: FakeClock, url: str | None) -> FastAPI:
+    """Return a hub app whose residents' messages go out through the gateway at ``url``."""
+    return hub_app(
+        database_url,
+        tmp_path,
+        clock,
+        gateway_outbound_url=url,
         notify_webhook_secret=SecretStr(SECRET.decode()),
     )
-    return create_app(settings, clock=clock)
 
 
 async def care_for(client: httpx.AsyncClient, household_id: int, contact_url: str) -> None:
