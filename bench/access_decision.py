@@ -36,19 +36,7 @@ from zoneinfo import ZoneInfo
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from devices.access import (
-    SITE_KEY,
-    AccessItem,
-    AccessListUpdate,
-    AccessRule,
-    AllowEntry,
-    CredentialKind,
-    DoorConfig,
-    SiteAccess,
-    credential_hash,
-    credential_key,
-    door_key,
-)
+from devices.access import CredentialKind, DoorConfig
 from devices.mqtt_link import MqttEndpoint
 from devices.topics import DeviceChannel, credential_topic, device_topic
 from edge.access.control import AccessControl
@@ -56,6 +44,7 @@ from edge.access.decision import Direction, decide
 from edge.access.store import FILE_NAME, AccessStore
 from edge.outbox import Outbox
 from linli.brokers import MosquittoProcess, free_port, site_tuning
+from simulators.doors import enrolment
 from tests.e2e.stack import LinliProcess
 
 BURST_TARGET = 0.5
@@ -111,29 +100,9 @@ def card_number(i: int) -> str:
 def fill_store(data_dir: Path, credentials: int) -> None:
     """Store a snapshot of ``credentials`` cards for the gate, as a hub sync would."""
     gate = DoorConfig(id="gate", reader_id=READER, contact_id="gate-door")
-    rule = AccessRule(doors=frozenset({"gate"}))
-    items = [
-        AccessItem(key=SITE_KEY, version=1, body=SiteAccess(timezone="Asia/Shanghai",
-                                                             hash_key=KEY.hex())),
-        AccessItem(key=door_key("gate"), version=1, body=gate),
-    ]  # fmt: skip
-    items += [
-        AccessItem(
-            key=credential_key(i),
-            version=1,
-            body=AllowEntry(
-                credential_id=i,
-                person_id=i,
-                kind=CredentialKind.CARD,
-                hash=credential_hash(KEY, CredentialKind.CARD, card_number(i)),
-                rules=(rule,),
-            ),
-        )
-        for i in range(credentials)
-    ]
+    cards = (card_number(i) for i in range(credentials))
     store = AccessStore.open(data_dir / FILE_NAME)
-    update = AccessListUpdate(edge_id=EDGE_ID, from_version=0, to_version=1, full=True, items=items)
-    store.apply(0, update)
+    store.apply(0, enrolment(EDGE_ID, KEY, cards, [gate], timezone="Asia/Shanghai"))
     store.close()
 
 

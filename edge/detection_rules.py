@@ -108,41 +108,29 @@ def _co_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile)
     values = _present(co_ppm=ppm, co_alarm=flag)
     if ppm is not None:
         values["co_dose"] = round(exposure.dose, 3)
+    raise_rule: str | None = None
+    clear_rule: str | None = None
+    rule_profile = settings.standard.name
     if flag is True:
-        step.switch(
-            AlertKind.CO,
-            raise_rule="co_alarm=true",
-            clear_rule=None,
-            values=values,
-            profile=FLAG_PROFILE,
-        )
+        raise_rule, rule_profile = "co_alarm=true", FLAG_PROFILE
     elif exposure.alarming:
-        step.switch(
-            AlertKind.CO,
-            raise_rule="co_dose>=1",
-            clear_rule=None,
-            values=values,
-            profile=settings.standard.name,
-        )
+        raise_rule = "co_dose>=1"
     elif ppm is not None and exposure.clean(step.event_time, settings):
-        step.switch(
-            AlertKind.CO,
-            raise_rule=None,
-            clear_rule=(
-                f"co_ppm<{settings.clean_ppm:g} for {settings.clean_for_s:g}s"
-                f" and co_dose<={settings.clear_dose:g}"
-            ),
-            values=values,
-            profile=settings.standard.name,
+        clear_rule = (
+            f"co_ppm<{settings.clean_ppm:g} for {settings.clean_for_s:g}s"
+            f" and co_dose<={settings.clear_dose:g}"
         )
     elif ppm is None and exposure.dose <= settings.clear_dose:
-        step.switch(
-            AlertKind.CO,
-            raise_rule=None,
-            clear_rule="co_alarm=false",
-            values=values,
-            profile=FLAG_PROFILE,
-        )
+        clear_rule, rule_profile = "co_alarm=false", FLAG_PROFILE
+    else:
+        return
+    step.switch(
+        AlertKind.CO,
+        raise_rule=raise_rule,
+        clear_rule=clear_rule,
+        values=values,
+        profile=rule_profile,
+    )
 
 
 def _gas_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:

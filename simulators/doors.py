@@ -13,11 +13,23 @@ card tried eight times in a minute.
 import json
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from devices.access import DoorConfig
+from devices.access import (
+    SITE_KEY,
+    AccessItem,
+    AccessListUpdate,
+    AccessRule,
+    AllowEntry,
+    CredentialKind,
+    DoorConfig,
+    SiteAccess,
+    credential_hash,
+    credential_key,
+    door_key,
+)
 from devices.kinds import DeviceKind
 from devices.registry import Device
 from devices.site import SiteFile
@@ -86,6 +98,43 @@ def site_doors(site: SiteFile) -> list[DoorConfig]:
                 )
             )
     return doors
+
+
+def enrolment(
+    edge_id: str,
+    key: bytes,
+    cards: Iterable[str],
+    doors: Sequence[DoorConfig],
+    *,
+    timezone: str = "UTC",
+    version: int = 1,
+) -> AccessListUpdate:
+    """Return the snapshot a hub would send ``edge_id``: each card let in at every door.
+
+    Card ``i`` is credential ``i`` of person ``i``; the site and the doors stand at version 1,
+    the cards at ``version``, the snapshot's.
+    """
+    everywhere = AccessRule(doors=frozenset(door.id for door in doors))
+    site = SiteAccess(timezone=timezone, hash_key=key.hex())
+    items = [AccessItem(key=SITE_KEY, version=1, body=site)]
+    items += [AccessItem(key=door_key(door.id), version=1, body=door) for door in doors]
+    items += [
+        AccessItem(
+            key=credential_key(i),
+            version=version,
+            body=AllowEntry(
+                credential_id=i,
+                person_id=i,
+                kind=CredentialKind.CARD,
+                hash=credential_hash(key, CredentialKind.CARD, card),
+                rules=(everywhere,),
+            ),
+        )
+        for i, card in enumerate(cards)
+    ]
+    return AccessListUpdate(
+        edge_id=edge_id, from_version=0, to_version=version, full=True, items=items
+    )
 
 
 def simulated_doors(

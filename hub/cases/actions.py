@@ -142,19 +142,11 @@ def decide_action(
     resolution: Resolution | None = None
     match action:
         case CaseAction.ACCEPT:
-            answer = answering(team, request.actor)
-            if answer is None:
-                raise IllegalTransitionError(
-                    f"case {case.id}: {request.actor} has already accepted it"
-                )
+            answer = _answering(case, request.actor, "has already accepted it")
             team = accepted(team, answer)
             detail["responder"] = answer.responder
         case CaseAction.DECLINE:
-            answer = answering(team, request.actor)
-            if answer is None:
-                raise IllegalTransitionError(
-                    f"case {case.id}: {request.actor} has accepted it: hand it over instead"
-                )
+            answer = _answering(case, request.actor, "has accepted it: hand it over instead")
             team = without(team, answer)
             detail["declined_by"] = answer.responder
             declined = tuple(sorted({*declined, answer.responder}))
@@ -190,6 +182,14 @@ def decide_action(
         schedule_acknowledgement=action is CaseAction.REOPEN,
         redispatch=action in (CaseAction.DECLINE, CaseAction.REOPEN),
     )
+
+
+def _answering(case: CaseFacts, actor: str | None, accepted_already: str) -> Assignment:
+    """Return the assignment ``actor`` answers for; raise if they have accepted already."""
+    answer = answering(case.team, actor)
+    if answer is None:
+        raise IllegalTransitionError(f"case {case.id}: {actor} {accepted_already}")
+    return answer
 
 
 def _checked(case: CaseFacts, assignee: str, named: Responder | None) -> Responder:

@@ -19,7 +19,6 @@ import binascii
 import contextlib
 import functools
 import hashlib
-import json
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from devices.mqtt_link import Backoff, MqttLink, SessionMessages, payload_bytes
 from devices.topics import EdgeChannel, edge_topic, evidence_subscriptions, parse_edge_topic
 from hub.evidence.repository import EvidenceStore, PruneResult
 from hub.ingest.link import shared
+from hub.ingest.messages import RejectedMessage, peek_ids
 from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
 
@@ -53,68 +53,42 @@ class EvidenceAccepted:
     jpeg: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class EvidenceRejected:
-    """A message refused, with what is known about it (``id`` is acknowledged if set)."""
-
-    topic: str
-    reason: str
-    detail: str
-    edge_id: str | None = None
-    device_id: str | None = None
-    id: str | None = None
-
-
 def parse_evidence(
     topic: str, payload: object, *, max_bytes: int
-) -> EvidenceAccepted | EvidenceRejected:
+) -> EvidenceAccepted | RejectedMessage:
     """Turn one evidence message into a checked picture or a rejection."""
     try:
         parsed = parse_edge_topic(topic)
     except TopicError as exc:
-        return EvidenceRejected(topic, exc.reason, str(exc))
+        return RejectedMessage(topic, exc.reason, str(exc))
     if parsed.channel is not EdgeChannel.EVIDENCE:
-        return EvidenceRejected(topic, "unknown_topic", "not an evidence topic", parsed.edge_id)
+        return RejectedMessage(topic, "unknown_topic", "not an evidence topic", parsed.edge_id)
     edge_id = parsed.edge_id
     raw = payload_bytes(payload)
     if raw is None:
-        return EvidenceRejected(topic, "malformed", "payload is not text", edge_id)
+        return RejectedMessage(topic, "malformed", "payload is not text", edge_id)
     if len(raw) > max_bytes:
-        return EvidenceRejected(topic, "oversized", f"{len(raw)} bytes > {max_bytes}", edge_id)
+        return RejectedMessage(topic, "oversized", f"{len(raw)} bytes > {max_bytes}", edge_id)
     try:
         image = EvidenceImage.model_validate_json(raw)
     except ValidationError as exc:
-        peek = _peek(raw)
+        peek = peek_ids(raw)
         detail = f"{exc.error_count()} validation error(s), first: {exc.errors()[0]['msg']}"
-        return EvidenceRejected(
+        return RejectedMessage(
             topic, "malformed", detail, edge_id, peek.get("device_id"), peek.get("id")
         )
     ids = (edge_id, image.device_id, image.id)
     if image.edge_id != edge_id:
-        return EvidenceRejected(topic, "edge_mismatch", f"says edge {image.edge_id!r}", *ids)
+        return RejectedMessage(topic, "edge_mismatch", f"says edge {image.edge_id!r}", *ids)
     try:
         jpeg = base64.b64decode(image.data, validate=True)
     except (binascii.Error, ValueError) as exc:
-        return EvidenceRejected(topic, "bad_base64", str(exc), *ids)
+        return RejectedMessage(topic, "bad_base64", str(exc), *ids)
     if image.content_type != "image/jpeg" or not jpeg.startswith(JPEG_MAGIC):
-        return EvidenceRejected(topic, "not_jpeg", f"content {image.content_type!r}", *ids)
+        return RejectedMessage(topic, "not_jpeg", f"content {image.content_type!r}", *ids)
     if hashlib.sha256(jpeg).hexdigest() != image.sha256:
-        return EvidenceRejected(topic, "hash_mismatch", "sha256 does not match the bytes", *ids)
+        return RejectedMessage(topic, "hash_mismatch", "sha256 does not match the bytes", *ids)
     return EvidenceAccepted(image, jpeg)
-
-
-def _peek(raw: bytes) -> dict[str, str]:
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    found = {k: v for k in ("id", "device_id") if isinstance(v := data.get(k), str)}
-    # Only an id that could be a real one is acknowledged.
-    if "id" in found and not (8 <= len(found["id"]) <= 64 and found["id"].isalnum()):
-        del found["id"]
-    return found
 
 
 class EvidenceIngest:
@@ -169,7 +143,7 @@ class EvidenceIngest:
     async def _handle(self, client: aiomqtt.Client, topic: str, payload: object) -> None:
         parsed = parse_evidence(topic, payload, max_bytes=self._settings.evidence_max_bytes)
         match parsed:
-            case EvidenceRejected():
+            case RejectedMessage():
                 self.counters[f"evidence_rejected.{parsed.reason}"] += 1
                 logger.warning(
                     "rejected evidence on %s (edge %s, device %s): %s: %s",
@@ -179,8 +153,8 @@ class EvidenceIngest:
                     parsed.reason,
                     parsed.detail,
                 )
-                if parsed.id is not None and parsed.edge_id is not None:
-                    await self._ack(client, parsed.edge_id, parsed.id)
+                if parsed.message_id is not None and parsed.edge_id is not None:
+                    await self._ack(client, parsed.edge_id, parsed.message_id)
             case EvidenceAccepted(image=image, jpeg=jpeg):
                 received_at: datetime = self._clock()
                 try:

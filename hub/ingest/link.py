@@ -247,8 +247,8 @@ class MqttIngest:
         acks: dict[str, list[str]] = defaultdict(list)
         for rejected in take.rejected:
             self._reject(rejected)
-            if rejected.alert_id is not None and rejected.edge_id is not None:
-                acks[rejected.edge_id].append(rejected.alert_id)
+            if rejected.message_id is not None and rejected.edge_id is not None:
+                acks[rejected.edge_id].append(rejected.message_id)
         with self._gate.alerts_in_hand():
             if take.alerts:
                 alerts = await self._own_alerts(client, take.alerts, acks, received_at)

@@ -43,22 +43,22 @@ class TelemetryMessage:
 
 @dataclass(frozen=True, slots=True)
 class RejectedMessage:
-    """A message the hub refuses, and what is known about it."""
+    """A message the hub refuses (an uplink's or a picture's), and what is known about it."""
 
     topic: str
     reason: str
     detail: str
     edge_id: str | None = None
     device_id: str | None = None
-    alert_id: str | None = None
-    """Set when the refused message is an alert with a readable id: it is acknowledged."""
+    message_id: str | None = None
+    """Set when the refused message (an alert, a picture) has a readable id: it is acknowledged."""
     payload_head: str = ""
 
 
 UplinkMessage = AlertMessage | StatusMessage | TelemetryMessage | RejectedMessage
 
 
-def _peek(raw: bytes) -> dict[str, str]:
+def peek_ids(raw: bytes) -> dict[str, str]:
     """Return the string ids readable in a refused JSON payload, for the log and the ack."""
     try:
         data = json.loads(raw)
@@ -66,7 +66,11 @@ def _peek(raw: bytes) -> dict[str, str]:
         return {}
     if not isinstance(data, dict):
         return {}
-    return {k: v for k in ("id", "device_id") if isinstance(v := data.get(k), str)}
+    found = {k: v for k in ("id", "device_id") if isinstance(v := data.get(k), str)}
+    # Only an id that could be a real one is acknowledged.
+    if "id" in found and not (8 <= len(found["id"]) <= 64 and found["id"].isalnum()):
+        del found["id"]
+    return found
 
 
 def parse_uplink(topic: str, payload: object, *, max_payload_bytes: int) -> UplinkMessage:
@@ -118,7 +122,7 @@ def parse_uplink(topic: str, payload: object, *, max_payload_bytes: int) -> Upli
                     topic, "unknown_topic", f"the hub does not read {parsed.channel}", edge_id
                 )
     except ValidationError as exc:
-        ids = _peek(raw)
+        ids = peek_ids(raw)
         detail = f"{exc.error_count()} validation error(s), first: {exc.errors()[0]['msg']}"
         return RejectedMessage(
             topic, "malformed", detail, edge_id, ids.get("device_id"), payload_head=head

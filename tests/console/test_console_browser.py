@@ -43,6 +43,13 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         running.close()
 
 
+def add_operator(stack: Stack) -> None:
+    """Create the operator the console pages sign in as."""
+    body = {"username": OPERATOR, "password": PASSWORD, "role": "operator"}
+    created = stack.api.post("/users", json=body)
+    assert created.status_code == 201, created.text
+
+
 def console_page(
     browser: Browser, stack: Stack, *, phone: bool, screenshot: Path | None = None
 ) -> Page:
@@ -77,10 +84,7 @@ def console_page(
 def test_an_sos_appears_live_is_acknowledged_and_changes_everywhere(
     stack: Stack, browser: Browser, screenshots: Path
 ) -> None:
-    created = stack.api.post(
-        "/users", json={"username": OPERATOR, "password": PASSWORD, "role": "operator"}
-    )
-    assert created.status_code == 201, created.text
+    add_operator(stack)
     desk = console_page(browser, stack, phone=False)
     phone = console_page(browser, stack, phone=True, screenshot=screenshots / "0-phone-sign-in.png")
     port = stack.local_broker.port
@@ -173,10 +177,7 @@ def card_id(page: Page) -> str:
 def test_the_live_panel_starts_with_the_recent_alerts(
     stack: Stack, browser: Browser, screenshots: Path
 ) -> None:
-    created = stack.api.post(
-        "/users", json={"username": OPERATOR, "password": PASSWORD, "role": "operator"}
-    )
-    assert created.status_code == 201, created.text
+    add_operator(stack)
     # A press and a leak before anyone opens the console.
     port = stack.local_broker.port
     mosquitto_pub(port, device_topic(SOS.id, DeviceChannel.EVENT), dumps({"event": "press"}))

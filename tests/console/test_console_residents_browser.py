@@ -29,16 +29,7 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
     running = Hub(tmp_path)
     running.start()
     try:
-        running.call("PUT", "/api/v1/sites/lanyuan", json={"id": "lanyuan", "name": "Lanyuan"})
-        grid = {
-            "id": "g-courtyard",
-            "site_id": "lanyuan",
-            "name": "Courtyard",
-            "places": ["Building 2", "Building 3"],
-        }
-        running.call("PUT", "/api/v1/grids/g-courtyard", json=grid)
-        plumber = {"id": "plumber-1", "site_id": "lanyuan", "name": "Zhang Wei"}
-        running.call("PUT", "/api/v1/responders/plumber-1", json={**plumber, "role": "maintenance"})
+        running.staff_site("g-courtyard", "Courtyard", ["Building 2", "Building 3"])
         running.call(
             "POST",
             "/api/v1/users",

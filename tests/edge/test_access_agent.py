@@ -6,7 +6,6 @@ then offline and must decide alone.
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -26,6 +25,7 @@ from hub.settings import HubSettings
 from linli.brokers import MosquittoProcess
 from tests.conftest import serving
 from tests.edge.conftest import eventually, running_agent, two_broker_settings
+from tests.hub.conftest import hub_on
 from tests.hub.http import api_client
 
 pytestmark = pytest.mark.mosquitto
@@ -123,11 +123,7 @@ def edge_settings(
 
 @pytest.fixture
 def hub_settings(tmp_path: Path, hub_broker: MosquittoProcess) -> HubSettings:
-    return HubSettings(
-        data_dir=tmp_path / "hub",
-        mqtt_port=hub_broker.port,
-        mqtt_client_id=f"hub-{uuid.uuid4().hex[:8]}",
-    )
+    return hub_on(hub_broker, tmp_path / "hub")
 
 
 async def ok(response: httpx.Response) -> Any:

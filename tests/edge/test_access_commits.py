@@ -15,19 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from devices.access import (
-    SITE_KEY,
-    AccessItem,
-    AccessListUpdate,
-    AccessRule,
-    AllowEntry,
-    CredentialKind,
-    DoorConfig,
-    SiteAccess,
-    credential_hash,
-    credential_key,
-    door_key,
-)
+from devices.access import DoorConfig
 from devices.kinds import AlertKind
 from devices.messages import Alert
 from devices.mqtt_link import MqttEndpoint
@@ -36,6 +24,7 @@ from edge.access.control import AccessControl
 from edge.access.door import BurstPhase, DoorPhase, DoorState
 from edge.access.store import AccessStore, AccessStoreError
 from edge.outbox import Outbox, OutboxError
+from simulators.doors import enrolment
 
 EDGE = "e1"
 KEY = bytes(range(32))
@@ -46,27 +35,7 @@ CARDS = [f"{0x10000000 + i:08X}" for i in range(30)]
 
 def enrol(store: AccessStore) -> None:
     """Store an allow-list with the gate and its cards, as a hub snapshot would."""
-    rule = AccessRule(doors=frozenset({"gate"}))
-    items = [
-        AccessItem(key=SITE_KEY, version=1, body=SiteAccess(timezone="UTC", hash_key=KEY.hex())),
-        AccessItem(key=door_key("gate"), version=1, body=GATE),
-    ]
-    items += [
-        AccessItem(
-            key=credential_key(i),
-            version=1,
-            body=AllowEntry(
-                credential_id=i,
-                person_id=i,
-                kind=CredentialKind.CARD,
-                hash=credential_hash(KEY, CredentialKind.CARD, card),
-                rules=(rule,),
-            ),
-        )
-        for i, card in enumerate(CARDS)
-    ]
-    store.apply(0, AccessListUpdate(edge_id=EDGE, from_version=0, to_version=1, full=True,
-                                    items=items))  # fmt: skip
+    store.apply(0, enrolment(EDGE, KEY, CARDS, [GATE]))
 
 
 class Edge:

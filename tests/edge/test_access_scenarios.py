@@ -12,18 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from devices.access import (
-    SITE_KEY,
-    AccessBody,
-    AccessRule,
-    AllowEntry,
-    CredentialFrame,
-    CredentialKind,
-    SiteAccess,
-    credential_hash,
-    credential_key,
-    door_key,
-)
+from devices.access import CredentialFrame
 from devices.adapters import decode
 from devices.kinds import AlertKind, AlertState, DeviceKind
 from devices.observations import StateUpdate
@@ -42,13 +31,13 @@ from edge.access.door import (
     step,
 )
 from edge.access.store import AllowList
-from simulators.doors import RESIDENT_CARDS, site_doors
+from simulators.doors import RESIDENT_CARDS, enrolment, site_doors
 from simulators.scenarios import SCENARIOS
 from simulators.sensors import Step
 from simulators.sites import sample_site_path
 
 EPOCH = datetime(2026, 11, 19, 18, 0, tzinfo=UTC)  # 02:00 on the 20th in Shanghai
-KEY = "5a" * 32
+KEY = bytes.fromhex("5a" * 32)
 DOOR_SCENARIOS = ["forced_gate", "propped_door", "card_brute_force", "door_day"]
 
 
@@ -58,26 +47,9 @@ def site() -> SiteFile:
 
 
 def allow_list(site: SiteFile) -> AllowList:
-    doors = site_doors(site)
-    everywhere = AccessRule(doors=frozenset(d.id for d in doors))
-    bodies: list[tuple[str, AccessBody]] = [
-        (SITE_KEY, SiteAccess(timezone="Asia/Shanghai", hash_key=KEY))
-    ]
-    bodies += [(door_key(d.id), d) for d in doors]
-    for i, card in enumerate(RESIDENT_CARDS):
-        bodies.append(
-            (
-                credential_key(i),
-                AllowEntry(
-                    credential_id=i,
-                    person_id=i,
-                    kind=CredentialKind.CARD,
-                    hash=credential_hash(bytes.fromhex(KEY), CredentialKind.CARD, card),
-                    rules=(everywhere,),
-                ),
-            )
-        )
-    return AllowList(1, bodies)
+    enrolled = enrolment("e1", KEY, RESIDENT_CARDS, site_doors(site), timezone="Asia/Shanghai")
+    bodies = [(item.key, item.body) for item in enrolled.items if item.body is not None]
+    return AllowList(enrolled.to_version, bodies)
 
 
 def replay(

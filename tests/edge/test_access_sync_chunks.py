@@ -8,7 +8,6 @@ re-request, never to a half-applied list.
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,28 +16,21 @@ import aiomqtt
 import pytest
 
 from devices.access import (
-    SITE_KEY,
-    AccessItem,
     AccessListUpdate,
-    AccessRule,
     AccessSyncRequest,
-    AllowEntry,
     CredentialKind,
     DoorConfig,
-    SiteAccess,
-    credential_hash,
-    credential_key,
-    door_key,
     split_update,
 )
 from devices.topics import EdgeChannel, edge_topic
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from hub.app import create_app
-from hub.settings import HubSettings
 from linli.brokers import MosquittoProcess, site_tuning
+from simulators.doors import enrolment
 from tests.conftest import serving
 from tests.edge.conftest import eventually, running_agent, two_broker_settings
+from tests.hub.conftest import hub_on
 from tests.hub.http import api_client, ok
 
 pytestmark = pytest.mark.mosquitto
@@ -76,11 +68,7 @@ def edge_settings(
 async def test_ten_thousand_credentials_reach_the_edge_through_a_one_mib_broker(
     tmp_path: Path, edge_settings: EdgeSettings, hub_broker: MosquittoProcess
 ) -> None:
-    hub_settings = HubSettings(
-        data_dir=tmp_path / "hub",
-        mqtt_port=hub_broker.port,
-        mqtt_client_id=f"hub-{uuid.uuid4().hex[:8]}",
-    )
+    hub_settings = hub_on(hub_broker, tmp_path / "hub")
     app = create_app(hub_settings)
     agent = EdgeAgent(edge_settings)
     async with api_client(app) as http, running_agent(agent):
@@ -136,30 +124,9 @@ async def test_ten_thousand_credentials_reach_the_edge_through_a_one_mib_broker(
 
 def snapshot(version: int) -> AccessListUpdate:
     """A hub's snapshot of ``CREDENTIALS`` cards, as the hub would compile it."""
-    key = bytes(range(32))
-    items = [
-        AccessItem(key=SITE_KEY, version=1, body=SiteAccess(timezone="UTC", hash_key=key.hex())),
-        AccessItem(
-            key=door_key("gate"), version=2, body=DoorConfig(id="gate", reader_id="gate-reader")
-        ),
-    ]
-    items += [
-        AccessItem(
-            key=credential_key(n),
-            version=version,
-            body=AllowEntry(
-                credential_id=n,
-                person_id=n,
-                kind=CredentialKind.CARD,
-                hash=credential_hash(key, CredentialKind.CARD, f"CC{n:08X}"),
-                rules=(AccessRule(doors=frozenset({"gate"})),),
-            ),
-        )
-        for n in range(CREDENTIALS)
-    ]
-    return AccessListUpdate(
-        edge_id=EDGE, from_version=0, to_version=version, full=True, items=items
-    )
+    cards = (f"CC{n:08X}" for n in range(CREDENTIALS))
+    gate = DoorConfig(id="gate", reader_id="gate-reader")
+    return enrolment(EDGE, bytes(range(32)), cards, [gate], version=version)
 
 
 class PlayedHub:

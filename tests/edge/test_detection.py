@@ -5,54 +5,34 @@ and the check-in deadlines' time-driven halves are in test_detection_time.py.
 """
 
 import json
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from devices.kinds import AlertKind, AlertState, DeviceKind, Severity
-from devices.observations import AvailabilityChange, DeviceEvent, Observation, StateUpdate
-from devices.payloads import Readings
-from devices.registry import Device
+from devices.observations import DeviceEvent, Observation
 from devices.zigbee2mqtt import decode_zigbee_state
-from edge.detection import (
-    AlertDecision,
-    DeviceState,
-    GasLevel,
-    StateFormatError,
-    detect,
+from edge.detection import AlertDecision, DeviceState, GasLevel, StateFormatError, detect
+from tests.edge.detection_series import (
+    CLEARED,
+    CRIT,
+    HIGH,
+    LOW,
+    RAISED,
+    T0,
+    at,
+    device,
+    feed,
+    reading,
+    summary,
 )
-
-T0 = datetime(2026, 4, 17, 12, 0, tzinfo=UTC)
-
-
-def device(kind: DeviceKind, device_id: str = "dev-1") -> Device:
-    return Device(id=device_id, kind=kind, location="Building 3/Floor 12/Unit 1201")
-
-
-def reading(**values: Any) -> StateUpdate:
-    return StateUpdate(Readings(**values))
 
 
 def run(
     kind: DeviceKind, observations: list[Observation], state: DeviceState | None = None
 ) -> tuple[DeviceState, list[AlertDecision]]:
     """Feed observations one by one (a second apart); return the final state and all alerts."""
-    current = state or DeviceState()
-    alerts: list[AlertDecision] = []
-    for i, observation in enumerate(observations):
-        result = detect(current, device(kind), observation, T0 + timedelta(seconds=i))
-        current = result.state
-        alerts.extend(result.alerts)
-    return current, alerts
-
-
-def summary(alerts: list[AlertDecision]) -> list[tuple[AlertKind, AlertState, Severity]]:
-    return [(a.kind, a.state, a.severity) for a in alerts]
-
-
-RAISED, CLEARED = AlertState.RAISED, AlertState.CLEARED
-CRIT, HIGH, MED, LOW = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
+    return feed(kind, enumerate(observations), state)
 
 
 # --- gas ---------------------------------------------------------------------------------
@@ -128,13 +108,13 @@ def test_smoke_self_test_is_recorded_and_never_an_alarm(values: dict[str, bool])
     assert result.state == DeviceState(last_seen=T0)  # a check-in, and nothing else
 
 
-# --- water leak, battery, availability ---------------------------------------------------
+# --- water leak, battery (availability: test_detection_time.py) -------------------------
 
 
 def test_water_leak_raises_on_the_first_wet_reading() -> None:
     _, alerts = run(DeviceKind.WATER_LEAK, [reading(water_leak=False), reading(water_leak=True)])
     assert summary(alerts) == [(AlertKind.WATER_LEAK, RAISED, HIGH)]
-    assert alerts[0].event_time == T0 + timedelta(seconds=1)
+    assert alerts[0].event_time == at(1)
     assert alerts[0].reason.rule == "water_leak=true"
 
 
@@ -155,20 +135,6 @@ def test_battery_low_flag() -> None:
     flags = [False, True, True, False]
     _, alerts = run(DeviceKind.GAS, [reading(battery_low=f) for f in flags])
     assert [a.state for a in alerts] == [RAISED, CLEARED]
-
-
-def test_availability_offline_and_back() -> None:
-    observations: list[Observation] = [
-        AvailabilityChange(online=True),
-        AvailabilityChange(online=False),
-        AvailabilityChange(online=False),
-        AvailabilityChange(online=True),
-    ]
-    _, alerts = run(DeviceKind.WATER_LEAK, observations)
-    assert summary(alerts) == [
-        (AlertKind.DEVICE_OFFLINE, RAISED, MED),
-        (AlertKind.DEVICE_OFFLINE, CLEARED, MED),
-    ]
 
 
 # --- SOS ---------------------------------------------------------------------------------
@@ -229,9 +195,9 @@ def test_state_round_trips_through_json() -> None:
     text = state.to_json()
     data = json.loads(text)
     assert (data["raised"], data["gas"]) == (["battery_low", "smoke", "water_leak"], "warning")
-    assert data["last_seen"] == (T0 + timedelta(seconds=2)).isoformat()
+    assert data["last_seen"] == at(2).isoformat()
     assert len(data["heat"]["samples"]) == 2
-    assert data["leak_dry_since"] == (T0 + timedelta(seconds=2)).isoformat()
+    assert data["leak_dry_since"] == at(2).isoformat()
     assert DeviceState.from_json(text) == state
     assert DeviceState.from_json("{}") == DeviceState()
 

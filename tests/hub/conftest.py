@@ -1,9 +1,11 @@
 """Fixtures of the hub tests: a migrated database (SQLite and PostgreSQL), its repository, and a
 hub app on it with a signed-in client."""
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from hub.persistence.engine import create_hub_engine, migrate
 from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
 from hub.store import HubStore
+from linli.brokers import MosquittoProcess
 from tests.hub.factories import T0
 from tests.hub.http import api_client, token_client
 
@@ -33,6 +36,20 @@ class FakeClock:
         """Move the clock forward and return the new time."""
         self.now += timedelta(seconds=seconds)
         return self.now
+
+
+def hub_on(broker: MosquittoProcess, data_dir: Path, **settings: Any) -> HubSettings:
+    """Return the settings of a hub on ``broker``, with SQLite in ``data_dir``.
+
+    Its MQTT client id is its own, so a persistent session on a shared broker is its alone;
+    ``settings`` adds to these.
+    """
+    return HubSettings(
+        data_dir=data_dir,
+        mqtt_port=broker.port,
+        mqtt_client_id=f"hub-{uuid.uuid4().hex[:8]}",
+        **settings,
+    )
 
 
 def migrated_engine(database_url: str) -> Iterator[Engine]:
@@ -61,10 +78,12 @@ def store(engine: Engine, clock: FakeClock) -> HubStore:
     return HubStore(engine, clock=clock)
 
 
-def hub_app(database_url: str, data_dir: Path, clock: Clock = utc_now) -> FastAPI:
-    """Return a hub app on ``database_url``, without MQTT, on ``clock``."""
-    settings = HubSettings(data_dir=data_dir, database_url=database_url, start_ingest=False)
-    return create_app(settings, clock=clock)
+def hub_app(database_url: str, data_dir: Path, clock: Clock = utc_now, **settings: Any) -> FastAPI:
+    """Return a hub app on ``database_url``, without MQTT, on ``clock``, with ``settings``."""
+    return create_app(
+        HubSettings(data_dir=data_dir, database_url=database_url, start_ingest=False, **settings),
+        clock=clock,
+    )
 
 
 @pytest.fixture

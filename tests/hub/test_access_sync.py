@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,8 @@ from devices.access import (
 )
 from devices.topics import EdgeChannel, edge_topic
 from hub.app import create_app
-from hub.settings import HubSettings
 from linli.brokers import MosquittoProcess
+from tests.hub.conftest import hub_on
 from tests.hub.http import api_client
 
 pytestmark = pytest.mark.mosquitto
@@ -47,9 +46,7 @@ async def until(check: Any, what: str) -> Any:
 async def test_an_edge_catches_up_and_its_log_is_stored_once_and_acknowledged(
     tmp_path: Path, mosquitto: MosquittoProcess
 ) -> None:
-    settings = HubSettings(
-        data_dir=tmp_path, mqtt_port=mosquitto.port, mqtt_client_id=f"hub-{uuid.uuid4().hex[:6]}"
-    )
+    settings = hub_on(mosquitto, tmp_path)
     async with (
         api_client(create_app(settings)) as http,
         aiomqtt.Client(mosquitto.host, mosquitto.port) as edge,

@@ -25,12 +25,6 @@ from tests.hub.http import api_client
 from tests.hub.test_evidence_store import CAMERA, JPEG, image
 
 
-@pytest.fixture
-def app(database_url: str, tmp_path: Path) -> FastAPI:
-    """Return a hub app on a fresh database, without MQTT."""
-    return create_app(HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False))
-
-
 async def test_an_alerts_pictures_are_listed_on_the_alert_and_case_and_served_as_jpeg(
     app: FastAPI,
 ) -> None:

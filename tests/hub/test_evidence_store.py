@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from devices.camera import EvidenceImage, EvidenceVariant
 from devices.kinds import AlertKind, DeviceKind
 from hub.errors import NotFoundError
-from hub.evidence.link import EvidenceAccepted, EvidenceRejected, parse_evidence
+from hub.evidence.link import EvidenceAccepted, parse_evidence
 from hub.evidence.repository import EvidenceStore
+from hub.ingest.messages import RejectedMessage
 from hub.persistence.tables import EvidenceBlobRow, EvidenceRow
 from hub.store import HubStore
 from tests.hub.factories import T0, alert_id, make_alert, make_device
@@ -42,7 +43,7 @@ def image(
     )
 
 
-def parse(payload: str | bytes, topic: str = TOPIC) -> EvidenceAccepted | EvidenceRejected:
+def parse(payload: str | bytes, topic: str = TOPIC) -> EvidenceAccepted | RejectedMessage:
     """Parse with the hub's default limit."""
     return parse_evidence(topic, payload, max_bytes=1024 * 1024)
 
@@ -78,15 +79,15 @@ def test_bad_messages_are_rejected_by_reason(
 ) -> None:
     good = image(alert=alert_id())
     parsed = parse(make(good))
-    assert isinstance(parsed, EvidenceRejected)
+    assert isinstance(parsed, RejectedMessage)
     assert parsed.reason == reason
     assert parsed.edge_id == "e1"
-    assert (parsed.id == good.id) is acked
+    assert (parsed.message_id == good.id) is acked
 
 
 def test_a_message_on_another_channel_is_refused() -> None:
     parsed = parse(image(alert=alert_id()).model_dump_json(), topic="linli/edge/e1/alert")
-    assert isinstance(parsed, EvidenceRejected)
+    assert isinstance(parsed, RejectedMessage)
     assert parsed.reason == "unknown_topic"
 
 

@@ -3,7 +3,6 @@ Tasmota/Shelly fields kept through the hub and back to the edge."""
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -11,9 +10,7 @@ from fastapi import FastAPI
 
 from devices.kinds import DeviceKind
 from devices.registry import Device
-from hub.app import create_app
 from hub.fleet.rules import EdgeChoiceError, assign_edge, unserved_reason
-from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.factories import T0, make_status
 from tests.hub.http import api_client
@@ -34,12 +31,6 @@ def test_assign_edge_rules() -> None:
     assert unserved_reason(None, {"e1"}) is not None
     assert unserved_reason("e9", {"e1"}) == "edge e9 has never reported to this hub"
     assert unserved_reason("e1", {"e1"}) is None
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path) -> FastAPI:
-    """Return a hub app on a fresh database, without MQTT."""
-    return create_app(HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False))
 
 
 @pytest.fixture

@@ -23,10 +23,10 @@ from devices.topics import EdgeChannel, edge_topic, hub_subscriptions
 from hub.ingest.link import MqttIngest
 from hub.live.events import EventBus
 from hub.persistence.engine import create_hub_engine, migrate
-from hub.settings import HubSettings
 from hub.store import HubStore
 from linli.brokers import MosquittoProcess
 from tests.background import running
+from tests.hub.conftest import hub_on
 from tests.hub.factories import make_alert, make_device, make_status
 
 pytestmark = pytest.mark.mosquitto
@@ -99,11 +99,7 @@ async def queue_flood(broker: MosquittoProcess, client_id: str, sos_id: str) -> 
 async def test_an_sos_behind_a_flood_of_readings_and_statuses_commits_before_the_flood(
     site_broker: MosquittoProcess, tmp_path: Path
 ) -> None:
-    settings = HubSettings(
-        data_dir=tmp_path / "hub",
-        mqtt_port=site_broker.port,
-        mqtt_client_id=f"hub-{uuid.uuid4().hex[:8]}",
-    )
+    settings = hub_on(site_broker, tmp_path / "hub")
     engine = create_hub_engine(settings.resolved_database_url())
     await asyncio.to_thread(migrate, engine)
     store = HubStore(engine)

@@ -7,7 +7,6 @@ what had arrived: after a long enough outage it never became connected again.
 """
 
 import asyncio
-import uuid
 from pathlib import Path
 
 import aiomqtt
@@ -17,10 +16,10 @@ from devices.topics import EdgeChannel, edge_topic, hub_subscriptions
 from hub.ingest.link import MqttIngest
 from hub.live.events import EventBus
 from hub.persistence.engine import create_hub_engine, migrate
-from hub.settings import HubSettings
 from hub.store import HubStore
 from linli.brokers import MosquittoProcess
 from tests.background import running
+from tests.hub.conftest import hub_on
 
 pytestmark = pytest.mark.mosquitto
 
@@ -47,11 +46,7 @@ async def queue_backlog(broker: MosquittoProcess, client_id: str) -> None:
 async def test_a_hub_returning_to_a_long_backlog_connects_and_takes_all_of_it(
     site_broker: MosquittoProcess, tmp_path: Path
 ) -> None:
-    settings = HubSettings(
-        data_dir=tmp_path / "hub",
-        mqtt_port=site_broker.port,
-        mqtt_client_id=f"hub-{uuid.uuid4().hex[:8]}",
-    )
+    settings = hub_on(site_broker, tmp_path / "hub")
     await queue_backlog(site_broker, settings.mqtt_client_id)
     engine = create_hub_engine(settings.resolved_database_url())
     await asyncio.to_thread(migrate, engine)

@@ -37,6 +37,7 @@ from hub.settings import HubSettings
 from hub.store import HubStore
 from linli.brokers import MosquittoProcess, free_port
 from tests.background import running
+from tests.hub.conftest import hub_on
 from tests.hub.factories import make_alert, make_device, make_status
 
 pytestmark = pytest.mark.mosquitto
@@ -114,10 +115,9 @@ async def start_hub(settings: HubSettings) -> RunningHub:
 
 
 def hub_settings(broker: MosquittoProcess, data_dir: Path) -> HubSettings:
-    return HubSettings(
-        data_dir=data_dir,
-        mqtt_port=broker.port,
-        mqtt_client_id=f"hub-{uuid.uuid4().hex[:8]}",
+    return hub_on(
+        broker,
+        data_dir,
         http_port=free_port(),
         max_payload_bytes=MAX_PAYLOAD,
         bootstrap_token=new_secret(),

@@ -57,7 +57,7 @@ def test_bad_messages_are_rejected_with_a_reason(
     parsed = parse_uplink(topic, payload, max_payload_bytes=LIMIT)
     assert isinstance(parsed, RejectedMessage)
     assert parsed.reason == reason
-    assert parsed.alert_id is None  # nothing readable to acknowledge
+    assert parsed.message_id is None  # nothing readable to acknowledge
 
 
 def test_a_malformed_alert_names_its_device_for_the_log() -> None:
@@ -74,4 +74,4 @@ def test_an_alert_on_another_edges_topic_is_refused_but_acknowledged() -> None:
     parsed = parse_uplink("linli/edge/e1/alert", alert.model_dump_json(), max_payload_bytes=LIMIT)
     assert isinstance(parsed, RejectedMessage)
     assert parsed.reason == "edge_mismatch"
-    assert (parsed.edge_id, parsed.alert_id) == ("e1", alert.id)
+    assert (parsed.edge_id, parsed.message_id) == ("e1", alert.id)

@@ -1,7 +1,6 @@
 """``GET /metrics``: ingest counters, rejects by reason, outboxes per edge, cases by status."""
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from hub.settings import HubSettings
 from hub.store import HubStore
 from hub.telemetry.metrics import HubSnapshot, hub_metrics
 from linli.brokers import MosquittoProcess
+from tests.hub.conftest import hub_on
 from tests.hub.factories import T0, make_alert, make_device, make_status
 from tests.hub.http import METRICS_TOKEN, api_client, as_prometheus
 
@@ -143,12 +143,7 @@ async def test_the_endpoint_reads_cases_and_edges_from_the_database(tmp_path: Pa
 async def test_rejected_messages_show_by_reason(
     tmp_path: Path, mosquitto: MosquittoProcess
 ) -> None:
-    settings = HubSettings(
-        data_dir=tmp_path,
-        mqtt_port=mosquitto.port,
-        mqtt_client_id=f"hub-{uuid.uuid4().hex[:6]}",
-        metrics_token=METRICS_TOKEN,
-    )
+    settings = hub_on(mosquitto, tmp_path, metrics_token=METRICS_TOKEN)
     async with api_client(create_app(settings)) as http:
         await until(http, "/api/v1/health", lambda text: '"mqtt_connected":true' in text)
         async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="bad-edge") as edge:

@@ -1,7 +1,6 @@
 """Notices (通知): whom they go to (pure), and a notice read by some households (in-process)."""
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -10,6 +9,7 @@ from fastapi import FastAPI
 from hub.errors import InvalidInputError
 from hub.notices.rules import Home, NoticeScope, audience
 from tests.hub.conftest import FakeClock, hub_app
+from tests.hub.residents import household, send_notice
 
 HOMES = [
     Home(1, "Building 2/Floor 3/Unit 301", "lanyuan"),
@@ -39,30 +39,20 @@ def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
     return hub_app(database_url, tmp_path, clock)
 
 
-async def household(client: httpx.AsyncClient, name: str, location: str) -> Any:
-    response = await client.post("/api/v1/households", json={"name": name, "location": location})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 async def test_a_water_shutoff_is_read_by_some_households(
     client: httpx.AsyncClient, clock: FakeClock
 ) -> None:
     wang = await household(client, "Wang", "Building 2/Floor 3/Unit 301")
     li = await household(client, "Li", "Building 2/Floor 5/Unit 502")
     zhao = await household(client, "Zhao", "Building 3/Floor 12/Unit 1201")
-    sent = await client.post(
-        "/api/v1/notices",
-        json={
-            "scope": "building",
-            "building": "Building 2",
-            "category": "water_shutoff",
-            "title": "停水通知 Water shut-off",
-            "body": "Tomorrow 9:00-12:00, pipe works in building 2.",
-        },
+    notice = await send_notice(
+        client,
+        "water_shutoff",
+        "停水通知 Water shut-off",
+        "Tomorrow 9:00-12:00, pipe works in building 2.",
+        scope="building",
+        building="Building 2",
     )
-    assert sent.status_code == 201, sent.text
-    notice = sent.json()
     assert (notice["recipients"], notice["read"]) == (2, 0)
 
     [shown] = (await client.get(f"/r/{wang['token']}/notices")).json()["items"]
@@ -99,13 +89,8 @@ async def test_a_water_shutoff_is_read_by_some_households(
 async def test_an_evacuation_comes_first_on_the_page(client: httpx.AsyncClient) -> None:
     wang = await household(client, "Wang", "Building 2/Floor 3/Unit 301")
     for category, title in (("evacuation", "Leave now"), ("general", "Meeting")):
-        body = {
-            "scope": "households",
-            "household_ids": [wang["id"]],
-            "category": category,
-            "title": title,
-            "body": "…",
-        }
-        assert (await client.post("/api/v1/notices", json=body)).status_code == 201
+        await send_notice(
+            client, category, title, "…", scope="households", household_ids=[wang["id"]]
+        )
     shown = (await client.get(f"/r/{wang['token']}/notices")).json()["items"]
     assert [(n["title"], n["urgent"]) for n in shown] == [("Leave now", True), ("Meeting", False)]

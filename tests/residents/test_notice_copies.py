@@ -7,23 +7,21 @@ import hashlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from hub.app import create_app
 from hub.cases.notifier import Notifier
 from hub.cases.notify import MAX_ATTEMPTS, Channel
 from hub.notices.rules import FamilyContact as Family
 from hub.notices.rules import NoticeCategory, NoticeMessage, Recipient, copies
-from hub.settings import HubSettings
 from hub.store import HubStore
 from linli.brokers import free_port
-from tests.hub.conftest import FakeClock
+from tests.hub.conftest import FakeClock, hub_app
 from tests.hub.http import api_client
+from tests.hub.residents import household, send_notice
 from tests.hub.webhook_gateway import Gateway
 
 SECRET = b"notice-webhook-secret"
@@ -52,20 +50,18 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Path, clock: FakeClock, wechat: Gateway) -> FastAPI:
-    settings = HubSettings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        start_ingest=False,
-        gateway_outbound_url=wechat.url,
+    return gateway_app(database_url, tmp_path, clock, wechat.url)
+
+
+def gateway_app(database_url: str, tmp_path: Path, clock: FakeClock, url: str | None) -> FastAPI:
+    """Return a hub app whose residents' messages go out through the gateway at ``url``."""
+    return hub_app(
+        database_url,
+        tmp_path,
+        clock,
+        gateway_outbound_url=url,
         notify_webhook_secret=SecretStr(SECRET.decode()),
     )
-    return create_app(settings, clock=clock)
-
-
-async def household(client: httpx.AsyncClient, name: str, location: str) -> Any:
-    response = await client.post("/api/v1/households", json={"name": name, "location": location})
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 async def care_for(client: httpx.AsyncClient, household_id: int, contact_url: str) -> None:
@@ -138,18 +134,14 @@ async def test_a_notice_reaches_the_gateway_and_the_family_once_with_retries(
         zhao = await household(client, "Zhao", "Building 2/Floor 3/Unit 302")
         li = await household(client, "Li", "Building 3/Floor 1/Unit 101")
         await care_for(client, zhao["id"], family.url)
-        sent = await client.post(
-            "/api/v1/notices",
-            json={
-                "scope": "building",
-                "building": "Building 2",
-                "category": "water_shutoff",
-                "title": "停水通知 Water shut-off",
-                "body": "Tomorrow 9:00-12:00.",
-            },
+        notice = await send_notice(
+            client,
+            "water_shutoff",
+            "停水通知 Water shut-off",
+            "Tomorrow 9:00-12:00.",
+            scope="building",
+            building="Building 2",
         )
-        assert sent.status_code == 201, sent.text
-        notice = sent.json()
         assert notice["copies"] == {"pending": 3, "delivered": 0, "failed": 0}
 
         store: HubStore = app.state.store
@@ -193,17 +185,14 @@ async def test_a_dead_contact_is_given_up_and_shown_failed(
     async with api_client(app) as client:
         zhao = await household(client, "Zhao", "Building 2/Floor 3/Unit 302")
         await care_for(client, zhao["id"], dead)
-        sent = await client.post(
-            "/api/v1/notices",
-            json={
-                "scope": "households",
-                "household_ids": [zhao["id"]],
-                "category": "fire_drill",
-                "title": "Fire drill",
-                "body": "Friday 10:00",
-            },
+        notice = await send_notice(
+            client,
+            "fire_drill",
+            "Fire drill",
+            "Friday 10:00",
+            scope="households",
+            household_ids=[zhao["id"]],
         )
-        notice = sent.json()
         store: HubStore = app.state.store
         async with httpx.AsyncClient() as http:
             notifier = Notifier(store, clock=clock, http=http, webhook_secret=SECRET)

@@ -80,6 +80,14 @@ class Hub:
         assert response.status_code in (200, 201), response.text
         return response.json()
 
+    def staff_site(self, grid_id: str, grid_name: str, places: list[str]) -> None:
+        """Put the site ``lanyuan``, a grid over ``places`` and a plumber on call."""
+        self.call("PUT", "/api/v1/sites/lanyuan", json={"id": "lanyuan", "name": "Lanyuan"})
+        grid = {"id": grid_id, "site_id": "lanyuan", "name": grid_name, "places": places}
+        self.call("PUT", f"/api/v1/grids/{grid_id}", json=grid)
+        plumber = {"id": "plumber-1", "site_id": "lanyuan", "name": "Zhang Wei"}
+        self.call("PUT", "/api/v1/responders/plumber-1", json={**plumber, "role": "maintenance"})
+
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[Hub]:
@@ -87,11 +95,7 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
     running = Hub(tmp_path)
     running.start()
     try:
-        running.call("PUT", "/api/v1/sites/lanyuan", json={"id": "lanyuan", "name": "Lanyuan"})
-        grid = {"id": "g-b3", "site_id": "lanyuan", "name": "B3", "places": ["Building 3"]}
-        running.call("PUT", "/api/v1/grids/g-b3", json=grid)
-        plumber = {"id": "plumber-1", "site_id": "lanyuan", "name": "Zhang Wei"}
-        running.call("PUT", "/api/v1/responders/plumber-1", json={**plumber, "role": "maintenance"})
+        running.staff_site("g-b3", "B3", ["Building 3"])
         yield running
     finally:
         running.stop()

@@ -10,18 +10,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 
-from hub.app import create_app
 from hub.cases.notifier import Notifier
 from hub.requests.stages import StageMessage
-from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.http import api_client
 from tests.hub.test_requests_api import household, responder_client, staff
 from tests.hub.webhook_gateway import Gateway
-from tests.residents.test_notice_copies import SECRET
+from tests.residents.test_notice_copies import SECRET, gateway_app
 
 
 @pytest.fixture
@@ -34,17 +31,6 @@ def wechat() -> Iterator[Gateway]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-def hub_app(database_url: str, tmp_path: Path, clock: FakeClock, url: str | None) -> FastAPI:
-    settings = HubSettings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        start_ingest=False,
-        gateway_outbound_url=url,
-        notify_webhook_secret=SecretStr(SECRET.decode()),
-    )
-    return create_app(settings, clock=clock)
 
 
 async def tell(app: FastAPI, clock: FakeClock, http: httpx.AsyncClient) -> int:
@@ -61,7 +47,7 @@ async def tell(app: FastAPI, clock: FakeClock, http: httpx.AsyncClient) -> int:
 async def test_each_stage_reaches_the_gateway_once(
     database_url: str, tmp_path: Path, clock: FakeClock, wechat: Gateway
 ) -> None:
-    app = hub_app(database_url, tmp_path, clock, wechat.url)
+    app = gateway_app(database_url, tmp_path, clock, wechat.url)
     async with api_client(app) as client, httpx.AsyncClient() as http:
         await staff(client)
         wang = await household(client, "Wang family")
@@ -107,7 +93,7 @@ async def test_each_stage_reaches_the_gateway_once(
 async def test_without_a_gateway_nothing_is_queued(
     database_url: str, tmp_path: Path, clock: FakeClock
 ) -> None:
-    app = hub_app(database_url, tmp_path, clock, None)
+    app = gateway_app(database_url, tmp_path, clock, None)
     async with api_client(app) as client:
         await staff(client)
         wang: Any = await household(client, "Wang family")

@@ -10,14 +10,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from hub.app import create_app
 from hub.cases.correlation import CaseCategory
 from hub.cases.dispatch import NEIGHBOUR_HELP, fill_team
 from hub.errors import InvalidInputError
 from hub.requests.rules import RequestCategory, volunteers_welcome
 from hub.roster.rules import Responder, ResponderRole
-from hub.settings import HubSettings
-from tests.hub.conftest import FakeClock
+from tests.hub.conftest import FakeClock, hub_app
 from tests.hub.http import api_client
 from tests.hub.test_requests_api import household, responder_client, staff
 
@@ -59,8 +57,7 @@ def test_which_requests_welcome_a_volunteer() -> None:
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
-    settings = HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False)
-    return create_app(settings, clock=clock)
+    return hub_app(database_url, tmp_path, clock)
 
 
 @pytest.fixture
