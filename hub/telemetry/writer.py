@@ -33,6 +33,7 @@ from influxdb_client.rest import ApiException
 
 from devices.messages import TelemetryBatch, TelemetryPoint
 from devices.mqtt_link import Backoff
+from devices.payloads import Readings
 
 logger = logging.getLogger(__name__)
 
@@ -323,13 +324,8 @@ def line_protocol(item: TelemetryItem) -> str | None:
     Numbers are written as floats and flags as booleans: a field keeps one type per series,
     so 21 and 21.5 must both be floats.
     """
-    edge_id, point = item
-    return _line(point, escape_key(edge_id))
-
-
-def line_protocol_batch(items: Iterable[TelemetryItem]) -> list[str]:
-    """Return the lines of many points, skipping those without readings."""
-    return [line for edge_id, point in items if (line := _line(point, escape_key(edge_id)))]
+    lines = line_protocol_batch((item,))
+    return lines[0] if lines else None
 
 
 _PREFIXES: dict[tuple[str, str], str] = {}
@@ -337,30 +333,62 @@ _PREFIXES: dict[tuple[str, str], str] = {}
 every batch (cleared when it grows past ``_PREFIXES_MAX``)."""
 _PREFIXES_MAX = 65_536
 
+_FIELD_KEYS = {name: f"{escape_key(name)}=" for name in Readings.model_fields}
+_FIELD_TRUE = {name: f"{key}true" for name, key in _FIELD_KEYS.items()}
+_FIELD_FALSE = {name: f"{key}false" for name, key in _FIELD_KEYS.items()}
+"""Each reading's escaped ``name=`` (and whole flag fields), rendered once."""
 
-def _line(point: TelemetryPoint, edge_tag: str) -> str | None:
-    # The forwarder's hot path. It reads the frozen model's own attribute dict (field order,
-    # no extras: ``extra="ignore"``) instead of ``Readings.present()``: a pydantic dump per
-    # point was most of the forwarder's CPU.
-    fields = []
-    for name, value in point.readings.__dict__.items():
-        if value is None:
+_NUMBERS: dict[float, str] = {}
+"""Numbers already rendered: sensors repeat a few values (whole ppm, tenths of a degree), and
+``repr(float(...))`` was the encoder's largest single cost. Zero (``-0.0 == 0.0`` but renders
+apart) and NaN (never equal to itself) are not kept; cleared past ``_NUMBERS_MAX``."""
+_NUMBERS_MAX = 4096
+
+
+def _number(value: float) -> str:
+    text = repr(float(value))
+    if value and value == value:
+        if len(_NUMBERS) >= _NUMBERS_MAX:
+            _NUMBERS.clear()
+        _NUMBERS[value] = text
+    return text
+
+
+def line_protocol_batch(items: Iterable[TelemetryItem]) -> list[str]:
+    """Return the lines of many points, skipping those without readings."""
+    # The forwarder's hot path, so its lookups are local. It reads the frozen model's own
+    # attribute dict (field order, no extras: ``extra="ignore"``) instead of
+    # ``Readings.present()``: a pydantic dump per point was most of the forwarder's CPU. Flags
+    # are tested by identity first, so a bool never reaches ``_NUMBERS`` (``True == 1.0``).
+    lines = []
+    prefixes, numbers, number = _PREFIXES, _NUMBERS, _number
+    keys, true, false = _FIELD_KEYS, _FIELD_TRUE, _FIELD_FALSE
+    for edge_id, point in items:
+        fields = []
+        for name, value in point.readings.__dict__.items():
+            if value is None:
+                continue
+            if value is True:
+                fields.append(true[name])
+            elif value is False:
+                fields.append(false[name])
+            else:
+                fields.append(keys[name] + (numbers.get(value) or number(value)))
+        if not fields:
             continue
-        if value is True:
-            fields.append(f"{escape_key(name)}=true")
-        elif value is False:
-            fields.append(f"{escape_key(name)}=false")
-        else:
-            fields.append(f"{escape_key(name)}={float(value)!r}")
-    if not fields:
-        return None
-    prefix = _PREFIXES.get((point.device_id, edge_tag))
-    if prefix is None:
-        if len(_PREFIXES) >= _PREFIXES_MAX:
-            _PREFIXES.clear()
-        prefix = f"{MEASUREMENT},device_id={escape_key(point.device_id)},edge_id={edge_tag} "
-        _PREFIXES[(point.device_id, edge_tag)] = prefix
-    return f"{prefix}{','.join(fields)} {round(point.ts.timestamp() * 1000)}"
+        prefix = prefixes.get((point.device_id, edge_id))
+        if prefix is None:
+            prefix = _prefix(point.device_id, edge_id)
+        lines.append(f"{prefix}{','.join(fields)} {round(point.ts.timestamp() * 1000)}")
+    return lines
+
+
+def _prefix(device_id: str, edge_id: str) -> str:
+    if len(_PREFIXES) >= _PREFIXES_MAX:
+        _PREFIXES.clear()
+    prefix = f"{MEASUREMENT},device_id={escape_key(device_id)},edge_id={escape_key(edge_id)} "
+    _PREFIXES[(device_id, edge_id)] = prefix
+    return prefix
 
 
 _REJECTED_STATUSES = frozenset({400, 413, 422})

@@ -2,11 +2,14 @@
 
 import functools
 import http.server
+import re
 import threading
 import time
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from devices.messages import TelemetryBatch, TelemetryPoint
@@ -104,6 +107,11 @@ def test_a_point_without_readings_writes_nothing() -> None:
     assert line_protocol(telemetry_items(batch(point("b3-co", 0)))[0]) is None
 
 
+def reference_escape(text: str) -> str:
+    """Escape a tag value for line protocol the plain way: a backslash before each special."""
+    return re.sub(r"([\\, =])", r"\\\1", text)
+
+
 def reference_line(edge_id: str, p: TelemetryPoint) -> str | None:
     """Render a point the plain way, through ``Readings.present()`` (what the fast path skips)."""
 
@@ -116,7 +124,8 @@ def reference_line(edge_id: str, p: TelemetryPoint) -> str | None:
     if not fields:
         return None
     ts_ms = round(p.ts.timestamp() * 1000)
-    return f"reading,device_id={p.device_id},edge_id={edge_id} {fields} {ts_ms}"
+    tags = f"device_id={reference_escape(p.device_id)},edge_id={reference_escape(edge_id)}"
+    return f"reading,{tags} {fields} {ts_ms}"
 
 
 def test_the_fast_encoder_writes_what_the_readings_model_presents() -> None:
@@ -144,6 +153,65 @@ def test_the_fast_encoder_writes_what_the_readings_model_presents() -> None:
 
 def test_tag_values_with_line_protocol_specials_are_escaped() -> None:
     assert escape_key("a b,c=d\\e") == "a\\ b\\,c\\=d\\\\e"
+
+
+def test_numbers_equal_in_value_but_rendered_apart_are_never_confused() -> None:
+    # The encoder remembers rendered numbers: 0.0 and -0.0 (equal, rendered apart), 1 and 1.0
+    # (equal, both "1.0"), and a flag's True (equal to 1.0) must each still come out right,
+    # whichever was seen first.
+    values: list[dict[str, float | bool]] = [
+        {"co_ppm": 0.0, "temperature_c": -0.0},
+        {"temperature_c": -0.0, "co_ppm": 0.0},
+        {"co_ppm": 1, "smoke": True},
+        {"co_ppm": 1.0, "smoke": True, "battery_low": False},
+        {"humidity_pct": 1.0, "smoke": True},
+        {"co_ppm": 1e-7, "temperature_c": 1499.9999999999998},
+    ]
+    points = [point("b3-co", i, **v) for i, v in enumerate(values)]
+    expected = [reference_line("e1", p) for p in points]
+    for ordering in (points, points[::-1], points + points):
+        items = telemetry_items(batch(*ordering))
+        assert line_protocol_batch(items) == [reference_line("e1", p) for p in ordering]
+    assert all(" co_ppm=0.0,temperature_c=-0.0 " in str(line) for line in expected[:2])
+
+
+TAG_VALUES = st.text(alphabet="ab1_-. ,=\\é", min_size=1, max_size=8)
+"""Ids with line protocol's specials: a valid id has none, but the encoder must not rely on it."""
+NUMBERS = st.one_of(
+    st.integers(min_value=0, max_value=100),
+    st.floats(min_value=0, max_value=100),
+    st.sampled_from([0.0, -0.0, 1.0, 0.1, 1e-7, 99.99999999999999]),
+)
+READINGS = st.fixed_dictionaries(
+    {},
+    optional={
+        name: st.none() | (st.booleans() if name in FLAGS else NUMBERS)
+        for name in Readings.model_fields
+    },
+).map(Readings.model_validate)
+POINTS = st.builds(
+    TelemetryPoint.model_construct,  # unvalidated: the tags may need escaping
+    device_id=TAG_VALUES,
+    ts=st.builds(
+        lambda micros, minutes: (T0 + timedelta(microseconds=micros)).astimezone(
+            timezone(timedelta(minutes=minutes))
+        ),
+        st.integers(min_value=-(10**12), max_value=10**12),
+        st.integers(min_value=-720, max_value=720),
+    ),
+    readings=READINGS,
+)
+
+
+@settings(deadline=None, database=None)
+@given(edge_id=TAG_VALUES, points=st.lists(POINTS, max_size=20))
+def test_the_fast_encoder_writes_byte_for_byte_what_the_plain_rendering_does(
+    edge_id: str, points: list[TelemetryPoint]
+) -> None:
+    items = [(edge_id, p) for p in points]
+    expected = [reference_line(edge_id, p) for p in points]
+    assert [line_protocol(item) for item in items] == expected
+    assert line_protocol_batch(items) == [line for line in expected if line is not None]
 
 
 # --- the worker ---------------------------------------------------------------------------
