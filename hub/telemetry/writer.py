@@ -8,13 +8,13 @@ pause before trying again. While the server is down the buffer fills up to its b
 it the OLDEST points are dropped (the freshest readings are worth more to an operator) and
 counted under ``points_dropped``.
 
-``InfluxLineWriter`` is the InfluxDB side: influxdb-client's synchronous write API (we do the
-batching and retrying ourselves, so memory stays bounded and drops are counted), one measurement
-``reading`` with tags ``device_id`` and ``edge_id`` and one field per reading (numbers as
-floats, flags as booleans), millisecond timestamps at the reading's event time. Any server of
-the InfluxDB v2 write API accepts it (InfluxDB 2.x/3.x, VictoriaMetrics).
+``TelemetryForwarder`` turns readings into line protocol here: one measurement ``reading`` with
+tags ``device_id`` and ``edge_id`` and one field per reading (numbers as floats, flags as
+booleans), millisecond timestamps at the reading's event time; ``hub.telemetry.influx`` posts
+them (we do the batching and retrying ourselves, so memory stays bounded and drops are counted).
 
-Errors: ``TelemetryWriteError`` wraps whatever the client library raises.
+Errors: ``TelemetryWriteError`` (retried) and ``TelemetryRejectedError`` (dropped), from
+``hub.telemetry.influx``.
 """
 
 import functools
@@ -24,16 +24,13 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from typing import Generic, Protocol, TypeVar, cast
-
-from influxdb_client.client.influxdb_client import InfluxDBClient
-from influxdb_client.client.write_api import SYNCHRONOUS
-from influxdb_client.domain.write_precision import WritePrecision
-from influxdb_client.rest import ApiException
+from typing import Generic, TypeVar
 
 from devices.messages import TelemetryBatch, TelemetryPoint
 from devices.mqtt_link import Backoff
 from devices.payloads import Readings
+from hub.telemetry.influx import InfluxLineWriter as InfluxLineWriter
+from hub.telemetry.influx import LineWriter, TelemetryRejectedError, TelemetryWriteError
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +40,6 @@ TAG_KEYS = ("device_id", "edge_id")
 """The tags of each point."""
 
 T = TypeVar("T")
-
-
-class TelemetryWriteError(Exception):
-    """A batch could not be written; it is kept and retried."""
-
-
-class TelemetryRejectedError(Exception):
-    """The server refused a batch as invalid: retrying cannot help, so it is dropped."""
 
 
 class SendBuffer(Generic[T]):
@@ -389,61 +378,6 @@ def _prefix(device_id: str, edge_id: str) -> str:
     prefix = f"{MEASUREMENT},device_id={escape_key(device_id)},edge_id={escape_key(edge_id)} "
     _PREFIXES[(device_id, edge_id)] = prefix
     return prefix
-
-
-_REJECTED_STATUSES = frozenset({400, 413, 422})
-"""Answers saying the batch itself is invalid or too large: retrying the same batch cannot help.
-Others (401/403 until the token is fixed, 429, 5xx) are retried."""
-
-
-class LineWriter(Protocol):
-    """Where line-protocol records go."""
-
-    def write(self, lines: list[str]) -> None:
-        """Write the records, or raise ``TelemetryWriteError`` (retry) or
-        ``TelemetryRejectedError`` (drop)."""
-
-    def close(self) -> None:
-        """Release the connection."""
-
-
-class InfluxLineWriter:
-    """Writes line protocol to an InfluxDB v2 write API with influxdb-client, synchronously."""
-
-    def __init__(
-        self, url: str, token: str, org: str, bucket: str, *, timeout_seconds: float
-    ) -> None:
-        # retries=False: the worker owns retrying, so a dead server costs one timeout per
-        # attempt and the buffer, not the client, decides what is kept.
-        self._client = InfluxDBClient(
-            url=url, token=token, org=org, timeout=int(timeout_seconds * 1000), retries=False
-        )
-        self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
-        self._org = org
-        self._bucket = bucket
-
-    def write(self, lines: list[str]) -> None:
-        """Write the records or raise ``TelemetryWriteError``."""
-        try:
-            self._write_api.write(
-                bucket=self._bucket,
-                org=self._org,
-                # One body, joined once: handed a list, the client encodes line by line.
-                record="\n".join(lines).encode(),
-                write_precision=cast(WritePrecision, WritePrecision.MS),
-            )
-        except ApiException as exc:
-            if exc.status in _REJECTED_STATUSES:
-                raise TelemetryRejectedError(f"HTTP {exc.status}: {exc.body!r}") from exc
-            raise TelemetryWriteError(f"HTTP {exc.status}: {exc.reason}") from exc
-        except Exception as exc:  # urllib3's connection errors and timeouts
-            raise TelemetryWriteError(f"{type(exc).__name__}: {exc}") from exc
-
-    def close(self) -> None:
-        """Release the connection."""
-        # influxdb-client leaves these two unannotated.
-        self._write_api.close()  # type: ignore[no-untyped-call]
-        self._client.close()  # type: ignore[no-untyped-call]
 
 
 WRITERS = 2

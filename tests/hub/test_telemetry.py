@@ -1,10 +1,12 @@
 """Telemetry off the ingest path: the bounded buffer, line protocol, the batch worker, history."""
 
+import contextlib
 import functools
 import http.server
 import re
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta, timezone
 
 import pytest
@@ -16,13 +18,12 @@ from devices.messages import TelemetryBatch, TelemetryPoint
 from devices.mqtt_link import Backoff
 from devices.payloads import Readings
 from hub.telemetry.history import ReadingHistory, history_rows, incident_window
+from hub.telemetry.influx import TelemetryRejectedError, TelemetryWriteError
 from hub.telemetry.writer import (
     BatchWorker,
     InfluxLineWriter,
     SendBuffer,
     TelemetryForwarder,
-    TelemetryRejectedError,
-    TelemetryWriteError,
     escape_key,
     line_protocol,
     line_protocol_batch,
@@ -476,3 +477,81 @@ def test_the_influx_writer_tells_a_refused_batch_from_a_failed_write(
         writer.close()
         server.shutdown()
         server.server_close()
+
+
+Request = tuple[str, str | None, bytes, int]
+"""What ``KeepAliveServer`` saw of a request: path, Authorization, body, the client's port."""
+
+
+class KeepAliveServer(AnsweringServer):
+    """Answers 204 over HTTP/1.1 keep-alive, recording each request and its client port."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        """Record the request, then answer 204 (closing the connection if the test says so)."""
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        server: KeepAliveHTTPServer = self.server  # type: ignore[assignment]
+        server.seen.append(
+            (self.path, self.headers.get("Authorization"), body, self.client_address[1])
+        )
+        self.send_response(204)
+        closing = server.closing
+        if closing == "announced":
+            self.send_header("Connection", "close")
+        self.end_headers()
+        # "silently": as a server whose idle timeout fires, without saying so in the answer.
+        self.close_connection = closing != "never"
+
+
+class KeepAliveHTTPServer(http.server.ThreadingHTTPServer):
+    """Serves ``KeepAliveServer``, recording requests; ``closed`` is set once it closed one."""
+
+    def __init__(self, closing: str) -> None:
+        super().__init__(("127.0.0.1", 0), KeepAliveServer)
+        self.closing = closing
+        self.seen: list[Request] = []
+        self.closed = threading.Event()
+
+    def shutdown_request(self, request: object) -> None:
+        """Close the connection, and say so."""
+        super().shutdown_request(request)  # type: ignore[arg-type]
+        self.closed.set()
+
+
+@contextlib.contextmanager
+def keep_alive_server(*, closing: str) -> Iterator[KeepAliveHTTPServer]:
+    """Run a ``KeepAliveHTTPServer`` in a thread."""
+    server = KeepAliveHTTPServer(closing)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("closing", ["never", "announced", "silently"])
+def test_the_influx_writer_posts_each_batch_as_one_body_reusing_a_kept_alive_connection(
+    closing: str,
+) -> None:
+    with keep_alive_server(closing=closing) as server:
+        url = f"http://127.0.0.1:{server.server_address[1]}/prefix/"
+        writer = InfluxLineWriter(url, "s3cret", "my org", "b", timeout_seconds=2)
+        try:
+            writer.write(["a x=1.0 1", "a x=2.0 2"])
+            if closing == "silently":
+                assert server.closed.wait(5)  # the idle connection is closed before the next write
+            writer.write(["a x=3.0 3"])
+        finally:
+            writer.close()
+    seen = server.seen
+    path = "/prefix/api/v2/write?org=my+org&bucket=b&precision=ms"
+    assert [request[:3] for request in seen] == [
+        (path, "Token s3cret", b"a x=1.0 1\na x=2.0 2"),
+        (path, "Token s3cret", b"a x=3.0 3"),
+    ]
+    # A kept-alive connection carries both; one the server closed is replaced, not reused
+    # (the silent close is seen before the write: the idle socket reads as closed).
+    assert (seen[0][3] == seen[1][3]) is (closing == "never")
