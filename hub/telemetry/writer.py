@@ -19,6 +19,7 @@ Errors: ``TelemetryWriteError`` (retried) and ``TelemetryRejectedError`` (droppe
 
 import functools
 import heapq
+import itertools
 import logging
 import threading
 import time
@@ -42,64 +43,93 @@ TAG_KEYS = ("device_id", "edge_id")
 T = TypeVar("T")
 
 
+Run = tuple[int, list[T]]
+"""Items offered one after another, with the number of the first: runs keep the per-item cost
+of handing over and taking out off the ingest loop (one list per batch, sliced when needed)."""
+
+
 class SendBuffer(Generic[T]):
     """A bounded FIFO that drops its oldest items when full; plain state, no I/O, no locking.
 
     Every item is numbered in the order it was offered, so batches taken by several writers
-    and given back in any order return to their places: the head is always the oldest.
+    and given back in any order return to their places: the head is always the oldest. Items
+    are kept in runs of consecutive numbers (``Run``): a run lies wholly before or wholly after
+    any batch taken out, so giving back merges whole runs.
     """
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
             raise ValueError("a send buffer must hold at least one item")
         self.capacity = capacity
-        self._items: deque[tuple[int, T]] = deque()
+        self._runs: deque[Run[T]] = deque()
+        self._len = 0
         self._next = 0
 
     def __len__(self) -> int:
-        return len(self._items)
+        return self._len
 
     def offer(self, items: Iterable[T]) -> int:
         """Append items at the tail; return how many of the oldest were dropped to make room."""
-        before = len(self._items)
-        self._items.extend(enumerate(items, self._next))
-        self._next += len(self._items) - before
+        run = list(items)
+        if run:
+            self._runs.append((self._next, run))
+            self._next += len(run)
+            self._len += len(run)
         return self._trim()
 
     def take(self, count: int) -> list[T]:
         """Remove and return up to ``count`` items from the head."""
-        return [item for _, item in self.take_numbered(count)]
+        return [item for _, run in self.take_runs(count) for item in run]
 
-    def take_numbered(self, count: int) -> list[tuple[int, T]]:
-        """Remove and return up to ``count`` items from the head, with their numbers."""
-        items = self._items
-        return [items.popleft() for _ in range(min(count, len(items)))]
+    def take_runs(self, count: int) -> list[Run[T]]:
+        """Remove and return up to ``count`` items from the head, in numbered runs."""
+        taken: list[Run[T]] = []
+        runs = self._runs
+        while count > 0 and runs:
+            first, run = runs[0]
+            if len(run) <= count:
+                taken.append(runs.popleft())
+            else:
+                taken.append((first, run[:count]))
+                runs[0] = (first + count, run[count:])
+            count -= len(taken[-1][1])
+            self._len -= len(taken[-1][1])
+        return taken
 
     def give_back(self, items: list[T]) -> int:
         """Put a failed batch back at the head; return how many oldest items were dropped."""
-        head = self._items[0][0] if self._items else self._next
-        return self.give_back_numbered(list(enumerate(items, head - len(items))))
+        head = self._runs[0][0] if self._runs else self._next
+        return self.give_back_runs([(head - len(items), list(items))] if items else [])
 
-    def give_back_numbered(self, batch: list[tuple[int, T]]) -> int:
+    def give_back_runs(self, batch: list[Run[T]]) -> int:
         """Put a failed batch back in its place by number; return how many were dropped."""
         if not batch:
             return 0
+        self._len += sum(len(run) for _, run in batch)
         last = batch[-1][0]
-        if not self._items or last < self._items[0][0]:
-            self._items.extendleft(reversed(batch))
+        if not self._runs or last < self._runs[0][0]:
+            self._runs.extendleft(reversed(batch))
         else:
             # Another writer's batch came back first: merge, so the head stays the oldest.
-            younger: list[tuple[int, T]] = []
-            while self._items and self._items[0][0] < last:
-                younger.append(self._items.popleft())
+            younger: list[Run[T]] = []
+            while self._runs and self._runs[0][0] < last:
+                younger.append(self._runs.popleft())
             merged = heapq.merge(younger, batch, key=lambda numbered: numbered[0])
-            self._items.extendleft(reversed(list(merged)))
+            self._runs.extendleft(reversed(list(merged)))
         return self._trim()
 
     def _trim(self) -> int:
-        dropped = max(0, len(self._items) - self.capacity)
-        for _ in range(dropped):
-            self._items.popleft()
+        dropped = max(0, self._len - self.capacity)
+        excess = dropped
+        while excess:
+            first, run = self._runs[0]
+            if len(run) <= excess:
+                self._runs.popleft()
+                excess -= len(run)
+            else:
+                self._runs[0] = (first + excess, run[excess:])
+                excess = 0
+        self._len -= dropped
         return dropped
 
 
@@ -210,7 +240,7 @@ class BatchWorker(Generic[T]):
                         break
                     self._lock.wait(remaining)
                 stopping = self._stopping
-                batch = self._buffer.take_numbered(self._batch_size)
+                batch = self._buffer.take_runs(self._batch_size)
                 if batch:
                     self._in_flight += 1
             if batch and not self._write(batch) and not stopping:
@@ -233,17 +263,18 @@ class BatchWorker(Generic[T]):
         self._failing = failed
         self._lock.notify_all()
 
-    def _write(self, batch: list[tuple[int, T]]) -> bool:
+    def _write(self, batch: list[Run[T]]) -> bool:
+        items = batch[0][1] if len(batch) == 1 else [item for _, run in batch for item in run]
         try:
-            self._flush([item for _, item in batch])
+            self._flush(items)
         except self._retry_on as exc:
             with self._lock:
                 self._counters["write_failures"] += 1
-                dropped = self._buffer.give_back_numbered(batch)
+                dropped = self._buffer.give_back_runs(batch)
                 self._counters["points_dropped"] += dropped
                 self._resolved(failed=True)
             logger.warning(
-                "%s: writing %d points failed, will retry: %s", self.name, len(batch), exc
+                "%s: writing %d points failed, will retry: %s", self.name, len(items), exc
             )
             return False
         except Exception as exc:
@@ -251,15 +282,15 @@ class BatchWorker(Generic[T]):
             # later reading behind it, so it is dropped, counted and logged, and the thread lives.
             with self._lock:
                 self._counters["batches_rejected"] += 1
-                self._counters["points_dropped"] += len(batch)
+                self._counters["points_dropped"] += len(items)
                 self._resolved(failed=self._failing)
             if isinstance(exc, self._drop_on):
-                logger.error("%s: dropped a batch of %d points: %s", self.name, len(batch), exc)
+                logger.error("%s: dropped a batch of %d points: %s", self.name, len(items), exc)
             else:
-                logger.exception("%s: dropped a batch of %d points", self.name, len(batch))
+                logger.exception("%s: dropped a batch of %d points", self.name, len(items))
             return True
         with self._lock:
-            self._counters["points_written"] += len(batch)
+            self._counters["points_written"] += len(items)
             self._counters["batches_written"] += 1
             self._backoff.reset()
             self._resolved(failed=False)
@@ -277,7 +308,7 @@ class BatchWorker(Generic[T]):
         # silently, and shutdown is not held up by a dead server.
         while True:
             with self._lock:
-                batch = self._buffer.take_numbered(self._batch_size)
+                batch = self._buffer.take_runs(self._batch_size)
             if not batch:
                 return
             with self._lock:
@@ -297,7 +328,7 @@ TelemetryItem = tuple[str, TelemetryPoint]
 
 def telemetry_items(batch: TelemetryBatch) -> list[TelemetryItem]:
     """Return a batch's points paired with their edge (cheap: runs on the ingest loop)."""
-    return [(batch.edge_id, point) for point in batch.points]
+    return list(zip(itertools.repeat(batch.edge_id), batch.points, strict=False))
 
 
 @functools.lru_cache(maxsize=65_536)

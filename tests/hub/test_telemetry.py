@@ -88,6 +88,62 @@ def test_a_failed_batch_goes_back_to_the_head_in_order() -> None:
     assert buffer.take(10) == [2, 3, 4, 5]
 
 
+@pytest.mark.parametrize("a_first", [True, False])
+def test_batches_taken_across_offers_come_back_in_place_whichever_returns_first(
+    a_first: bool,
+) -> None:
+    buffer: SendBuffer[int] = SendBuffer(10)
+    buffer.offer(range(4))
+    buffer.offer(range(4, 8))
+    a = buffer.take_runs(3)
+    b = buffer.take_runs(3)  # the end of the first offer and the start of the second
+    assert [item for _, run in b for item in run] == [3, 4, 5]
+    assert buffer.offer(range(8, 12)) == 0
+    dropped = sum(buffer.give_back_runs(batch) for batch in ((a, b) if a_first else (b, a)))
+    # Twelve items for ten places: the two oldest go, the rest keep their order.
+    assert (dropped, len(buffer)) == (2, 10)
+    assert buffer.take(20) == list(range(2, 12))
+    assert len(buffer) == 0
+
+
+OPERATIONS = st.lists(
+    st.tuples(st.sampled_from(["offer", "take", "give_back"]), st.integers(0, 7)), max_size=40
+)
+
+
+@settings(deadline=None, database=None)
+@given(capacity=st.integers(1, 12), operations=OPERATIONS)
+def test_the_buffer_behaves_as_a_sorted_list_of_numbered_items(
+    capacity: int, operations: list[tuple[str, int]]
+) -> None:
+    # The model: every item numbered by arrival, the buffer sorted by number, the lowest
+    # numbers dropped past capacity; batches out may come back in any order.
+    buffer: SendBuffer[int] = SendBuffer(capacity)
+    model: list[int] = []
+    out: list[list[tuple[int, list[int]]]] = []
+    arrived = 0
+    for operation, n in operations:
+        if operation == "offer":
+            dropped = buffer.offer(range(arrived, arrived + n))
+            model += range(arrived, arrived + n)
+            arrived += n
+        elif operation == "take":
+            out.append(buffer.take_runs(n))
+            assert [item for _, run in out[-1] for item in run] == model[:n]
+            del model[:n]
+            dropped = 0
+        elif out:
+            batch = out.pop(n % len(out))
+            dropped = buffer.give_back_runs(batch)
+            model = sorted(model + [item for _, run in batch for item in run])
+        else:
+            continue
+        assert dropped == max(0, len(model) - capacity)
+        del model[:dropped]
+        assert len(buffer) == len(model)
+    assert buffer.take(len(model) + 1) == model
+
+
 def test_a_buffer_must_hold_something() -> None:
     with pytest.raises(ValueError, match="at least one"):
         SendBuffer[int](0)
