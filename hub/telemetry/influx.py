@@ -54,7 +54,8 @@ class InfluxLineWriter:
     def __init__(
         self, url: str, token: str, org: str, bucket: str, *, timeout_seconds: float
     ) -> None:
-        parts = urllib.parse.urlsplit(url)
+        # "host:8086" without a scheme is plain HTTP, as it was under influxdb-client (urllib3).
+        parts = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{url!r} is not an http(s) URL of an InfluxDB server")
         self._host = parts.hostname

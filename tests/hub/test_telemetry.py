@@ -611,3 +611,20 @@ def test_the_influx_writer_posts_each_batch_as_one_body_reusing_a_kept_alive_con
     # A kept-alive connection carries both; one the server closed is replaced, not reused
     # (the silent close is seen before the write: the idle socket reads as closed).
     assert (seen[0][3] == seen[1][3]) is (closing == "never")
+
+
+def test_the_influx_writer_takes_a_host_and_port_without_a_scheme_as_http() -> None:
+    with keep_alive_server(closing="never") as server:
+        writer = InfluxLineWriter(
+            f"127.0.0.1:{server.server_address[1]}", "t", "o", "b", timeout_seconds=2
+        )
+        try:
+            writer.write(["a x=1.0 1"])
+        finally:
+            writer.close()
+    assert [request[0] for request in server.seen] == ["/api/v2/write?org=o&bucket=b&precision=ms"]
+
+
+def test_the_influx_writer_refuses_a_url_it_cannot_post_to() -> None:
+    with pytest.raises(ValueError, match="not an http"):
+        InfluxLineWriter("ftp://influx.example", "t", "o", "b", timeout_seconds=2)
