@@ -8,31 +8,30 @@ pause before trying again. While the server is down the buffer fills up to its b
 it the OLDEST points are dropped (the freshest readings are worth more to an operator) and
 counted under ``points_dropped``.
 
-``InfluxLineWriter`` is the InfluxDB side: influxdb-client's synchronous write API (we do the
-batching and retrying ourselves, so memory stays bounded and drops are counted), one measurement
-``reading`` with tags ``device_id`` and ``edge_id`` and one field per reading (numbers as
-floats, flags as booleans), millisecond timestamps at the reading's event time. Any server of
-the InfluxDB v2 write API accepts it (InfluxDB 2.x/3.x, VictoriaMetrics).
+``TelemetryForwarder`` turns readings into line protocol here: one measurement ``reading`` with
+tags ``device_id`` and ``edge_id`` and one field per reading (numbers as floats, flags as
+booleans), millisecond timestamps at the reading's event time; ``hub.telemetry.influx`` posts
+them (we do the batching and retrying ourselves, so memory stays bounded and drops are counted).
 
-Errors: ``TelemetryWriteError`` wraps whatever the client library raises.
+Errors: ``TelemetryWriteError`` (retried) and ``TelemetryRejectedError`` (dropped), from
+``hub.telemetry.influx``.
 """
 
 import functools
 import heapq
+import itertools
 import logging
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from typing import Generic, Protocol, TypeVar, cast
-
-from influxdb_client.client.influxdb_client import InfluxDBClient
-from influxdb_client.client.write_api import SYNCHRONOUS
-from influxdb_client.domain.write_precision import WritePrecision
-from influxdb_client.rest import ApiException
+from typing import Generic, TypeVar
 
 from devices.messages import TelemetryBatch, TelemetryPoint
 from devices.mqtt_link import Backoff
+from devices.payloads import Readings
+from hub.telemetry.influx import InfluxLineWriter as InfluxLineWriter
+from hub.telemetry.influx import LineWriter, TelemetryRejectedError, TelemetryWriteError
 
 logger = logging.getLogger(__name__)
 
@@ -44,72 +43,93 @@ TAG_KEYS = ("device_id", "edge_id")
 T = TypeVar("T")
 
 
-class TelemetryWriteError(Exception):
-    """A batch could not be written; it is kept and retried."""
-
-
-class TelemetryRejectedError(Exception):
-    """The server refused a batch as invalid: retrying cannot help, so it is dropped."""
+Run = tuple[int, list[T]]
+"""Items offered one after another, with the number of the first: runs keep the per-item cost
+of handing over and taking out off the ingest loop (one list per batch, sliced when needed)."""
 
 
 class SendBuffer(Generic[T]):
     """A bounded FIFO that drops its oldest items when full; plain state, no I/O, no locking.
 
     Every item is numbered in the order it was offered, so batches taken by several writers
-    and given back in any order return to their places: the head is always the oldest.
+    and given back in any order return to their places: the head is always the oldest. Items
+    are kept in runs of consecutive numbers (``Run``): a run lies wholly before or wholly after
+    any batch taken out, so giving back merges whole runs.
     """
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
             raise ValueError("a send buffer must hold at least one item")
         self.capacity = capacity
-        self._items: deque[tuple[int, T]] = deque()
+        self._runs: deque[Run[T]] = deque()
+        self._len = 0
         self._next = 0
 
     def __len__(self) -> int:
-        return len(self._items)
+        return self._len
 
     def offer(self, items: Iterable[T]) -> int:
         """Append items at the tail; return how many of the oldest were dropped to make room."""
-        before = len(self._items)
-        self._items.extend(enumerate(items, self._next))
-        self._next += len(self._items) - before
+        run = list(items)
+        if run:
+            self._runs.append((self._next, run))
+            self._next += len(run)
+            self._len += len(run)
         return self._trim()
 
     def take(self, count: int) -> list[T]:
         """Remove and return up to ``count`` items from the head."""
-        return [item for _, item in self.take_numbered(count)]
+        return [item for _, run in self.take_runs(count) for item in run]
 
-    def take_numbered(self, count: int) -> list[tuple[int, T]]:
-        """Remove and return up to ``count`` items from the head, with their numbers."""
-        items = self._items
-        return [items.popleft() for _ in range(min(count, len(items)))]
+    def take_runs(self, count: int) -> list[Run[T]]:
+        """Remove and return up to ``count`` items from the head, in numbered runs."""
+        taken: list[Run[T]] = []
+        runs = self._runs
+        while count > 0 and runs:
+            first, run = runs[0]
+            if len(run) <= count:
+                taken.append(runs.popleft())
+            else:
+                taken.append((first, run[:count]))
+                runs[0] = (first + count, run[count:])
+            count -= len(taken[-1][1])
+            self._len -= len(taken[-1][1])
+        return taken
 
     def give_back(self, items: list[T]) -> int:
         """Put a failed batch back at the head; return how many oldest items were dropped."""
-        head = self._items[0][0] if self._items else self._next
-        return self.give_back_numbered(list(enumerate(items, head - len(items))))
+        head = self._runs[0][0] if self._runs else self._next
+        return self.give_back_runs([(head - len(items), list(items))] if items else [])
 
-    def give_back_numbered(self, batch: list[tuple[int, T]]) -> int:
+    def give_back_runs(self, batch: list[Run[T]]) -> int:
         """Put a failed batch back in its place by number; return how many were dropped."""
         if not batch:
             return 0
+        self._len += sum(len(run) for _, run in batch)
         last = batch[-1][0]
-        if not self._items or last < self._items[0][0]:
-            self._items.extendleft(reversed(batch))
+        if not self._runs or last < self._runs[0][0]:
+            self._runs.extendleft(reversed(batch))
         else:
             # Another writer's batch came back first: merge, so the head stays the oldest.
-            younger: list[tuple[int, T]] = []
-            while self._items and self._items[0][0] < last:
-                younger.append(self._items.popleft())
+            younger: list[Run[T]] = []
+            while self._runs and self._runs[0][0] < last:
+                younger.append(self._runs.popleft())
             merged = heapq.merge(younger, batch, key=lambda numbered: numbered[0])
-            self._items.extendleft(reversed(list(merged)))
+            self._runs.extendleft(reversed(list(merged)))
         return self._trim()
 
     def _trim(self) -> int:
-        dropped = max(0, len(self._items) - self.capacity)
-        for _ in range(dropped):
-            self._items.popleft()
+        dropped = max(0, self._len - self.capacity)
+        excess = dropped
+        while excess:
+            first, run = self._runs[0]
+            if len(run) <= excess:
+                self._runs.popleft()
+                excess -= len(run)
+            else:
+                self._runs[0] = (first + excess, run[excess:])
+                excess = 0
+        self._len -= dropped
         return dropped
 
 
@@ -220,7 +240,7 @@ class BatchWorker(Generic[T]):
                         break
                     self._lock.wait(remaining)
                 stopping = self._stopping
-                batch = self._buffer.take_numbered(self._batch_size)
+                batch = self._buffer.take_runs(self._batch_size)
                 if batch:
                     self._in_flight += 1
             if batch and not self._write(batch) and not stopping:
@@ -243,17 +263,18 @@ class BatchWorker(Generic[T]):
         self._failing = failed
         self._lock.notify_all()
 
-    def _write(self, batch: list[tuple[int, T]]) -> bool:
+    def _write(self, batch: list[Run[T]]) -> bool:
+        items = batch[0][1] if len(batch) == 1 else [item for _, run in batch for item in run]
         try:
-            self._flush([item for _, item in batch])
+            self._flush(items)
         except self._retry_on as exc:
             with self._lock:
                 self._counters["write_failures"] += 1
-                dropped = self._buffer.give_back_numbered(batch)
+                dropped = self._buffer.give_back_runs(batch)
                 self._counters["points_dropped"] += dropped
                 self._resolved(failed=True)
             logger.warning(
-                "%s: writing %d points failed, will retry: %s", self.name, len(batch), exc
+                "%s: writing %d points failed, will retry: %s", self.name, len(items), exc
             )
             return False
         except Exception as exc:
@@ -261,15 +282,15 @@ class BatchWorker(Generic[T]):
             # later reading behind it, so it is dropped, counted and logged, and the thread lives.
             with self._lock:
                 self._counters["batches_rejected"] += 1
-                self._counters["points_dropped"] += len(batch)
+                self._counters["points_dropped"] += len(items)
                 self._resolved(failed=self._failing)
             if isinstance(exc, self._drop_on):
-                logger.error("%s: dropped a batch of %d points: %s", self.name, len(batch), exc)
+                logger.error("%s: dropped a batch of %d points: %s", self.name, len(items), exc)
             else:
-                logger.exception("%s: dropped a batch of %d points", self.name, len(batch))
+                logger.exception("%s: dropped a batch of %d points", self.name, len(items))
             return True
         with self._lock:
-            self._counters["points_written"] += len(batch)
+            self._counters["points_written"] += len(items)
             self._counters["batches_written"] += 1
             self._backoff.reset()
             self._resolved(failed=False)
@@ -287,7 +308,7 @@ class BatchWorker(Generic[T]):
         # silently, and shutdown is not held up by a dead server.
         while True:
             with self._lock:
-                batch = self._buffer.take_numbered(self._batch_size)
+                batch = self._buffer.take_runs(self._batch_size)
             if not batch:
                 return
             with self._lock:
@@ -307,7 +328,7 @@ TelemetryItem = tuple[str, TelemetryPoint]
 
 def telemetry_items(batch: TelemetryBatch) -> list[TelemetryItem]:
     """Return a batch's points paired with their edge (cheap: runs on the ingest loop)."""
-    return [(batch.edge_id, point) for point in batch.points]
+    return list(zip(itertools.repeat(batch.edge_id), batch.points, strict=False))
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -323,13 +344,8 @@ def line_protocol(item: TelemetryItem) -> str | None:
     Numbers are written as floats and flags as booleans: a field keeps one type per series,
     so 21 and 21.5 must both be floats.
     """
-    edge_id, point = item
-    return _line(point, escape_key(edge_id))
-
-
-def line_protocol_batch(items: Iterable[TelemetryItem]) -> list[str]:
-    """Return the lines of many points, skipping those without readings."""
-    return [line for edge_id, point in items if (line := _line(point, escape_key(edge_id)))]
+    lines = line_protocol_batch((item,))
+    return lines[0] if lines else None
 
 
 _PREFIXES: dict[tuple[str, str], str] = {}
@@ -337,85 +353,62 @@ _PREFIXES: dict[tuple[str, str], str] = {}
 every batch (cleared when it grows past ``_PREFIXES_MAX``)."""
 _PREFIXES_MAX = 65_536
 
+_FIELD_KEYS = {name: f"{escape_key(name)}=" for name in Readings.model_fields}
+_FIELD_TRUE = {name: f"{key}true" for name, key in _FIELD_KEYS.items()}
+_FIELD_FALSE = {name: f"{key}false" for name, key in _FIELD_KEYS.items()}
+"""Each reading's escaped ``name=`` (and whole flag fields), rendered once."""
 
-def _line(point: TelemetryPoint, edge_tag: str) -> str | None:
-    # The forwarder's hot path. It reads the frozen model's own attribute dict (field order,
-    # no extras: ``extra="ignore"``) instead of ``Readings.present()``: a pydantic dump per
-    # point was most of the forwarder's CPU.
-    fields = []
-    for name, value in point.readings.__dict__.items():
-        if value is None:
+_NUMBERS: dict[float, str] = {}
+"""Numbers already rendered: sensors repeat a few values (whole ppm, tenths of a degree), and
+``repr(float(...))`` was the encoder's largest single cost. Zero (``-0.0 == 0.0`` but renders
+apart) and NaN (never equal to itself) are not kept; cleared past ``_NUMBERS_MAX``."""
+_NUMBERS_MAX = 4096
+
+
+def _number(value: float) -> str:
+    text = repr(float(value))
+    if value and value == value:
+        if len(_NUMBERS) >= _NUMBERS_MAX:
+            _NUMBERS.clear()
+        _NUMBERS[value] = text
+    return text
+
+
+def line_protocol_batch(items: Iterable[TelemetryItem]) -> list[str]:
+    """Return the lines of many points, skipping those without readings."""
+    # The forwarder's hot path, so its lookups are local. It reads the frozen model's own
+    # attribute dict (field order, no extras: ``extra="ignore"``) instead of
+    # ``Readings.present()``: a pydantic dump per point was most of the forwarder's CPU. Flags
+    # are tested by identity first, so a bool never reaches ``_NUMBERS`` (``True == 1.0``).
+    lines = []
+    prefixes, numbers, number = _PREFIXES, _NUMBERS, _number
+    keys, true, false = _FIELD_KEYS, _FIELD_TRUE, _FIELD_FALSE
+    for edge_id, point in items:
+        fields = []
+        for name, value in point.readings.__dict__.items():
+            if value is None:
+                continue
+            if value is True:
+                fields.append(true[name])
+            elif value is False:
+                fields.append(false[name])
+            else:
+                fields.append(keys[name] + (numbers.get(value) or number(value)))
+        if not fields:
             continue
-        if value is True:
-            fields.append(f"{escape_key(name)}=true")
-        elif value is False:
-            fields.append(f"{escape_key(name)}=false")
-        else:
-            fields.append(f"{escape_key(name)}={float(value)!r}")
-    if not fields:
-        return None
-    prefix = _PREFIXES.get((point.device_id, edge_tag))
-    if prefix is None:
-        if len(_PREFIXES) >= _PREFIXES_MAX:
-            _PREFIXES.clear()
-        prefix = f"{MEASUREMENT},device_id={escape_key(point.device_id)},edge_id={edge_tag} "
-        _PREFIXES[(point.device_id, edge_tag)] = prefix
-    return f"{prefix}{','.join(fields)} {round(point.ts.timestamp() * 1000)}"
+        prefix = prefixes.get((point.device_id, edge_id))
+        if prefix is None:
+            prefix = _prefix(point.device_id, edge_id)
+        lines.append(f"{prefix}{','.join(fields)} {round(point.ts.timestamp() * 1000)}")
+    return lines
 
 
-_REJECTED_STATUSES = frozenset({400, 413, 422})
-"""Answers saying the batch itself is invalid or too large: retrying the same batch cannot help.
-Others (401/403 until the token is fixed, 429, 5xx) are retried."""
-
-
-class LineWriter(Protocol):
-    """Where line-protocol records go."""
-
-    def write(self, lines: list[str]) -> None:
-        """Write the records, or raise ``TelemetryWriteError`` (retry) or
-        ``TelemetryRejectedError`` (drop)."""
-
-    def close(self) -> None:
-        """Release the connection."""
-
-
-class InfluxLineWriter:
-    """Writes line protocol to an InfluxDB v2 write API with influxdb-client, synchronously."""
-
-    def __init__(
-        self, url: str, token: str, org: str, bucket: str, *, timeout_seconds: float
-    ) -> None:
-        # retries=False: the worker owns retrying, so a dead server costs one timeout per
-        # attempt and the buffer, not the client, decides what is kept.
-        self._client = InfluxDBClient(
-            url=url, token=token, org=org, timeout=int(timeout_seconds * 1000), retries=False
-        )
-        self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
-        self._org = org
-        self._bucket = bucket
-
-    def write(self, lines: list[str]) -> None:
-        """Write the records or raise ``TelemetryWriteError``."""
-        try:
-            self._write_api.write(
-                bucket=self._bucket,
-                org=self._org,
-                # One body, joined once: handed a list, the client encodes line by line.
-                record="\n".join(lines).encode(),
-                write_precision=cast(WritePrecision, WritePrecision.MS),
-            )
-        except ApiException as exc:
-            if exc.status in _REJECTED_STATUSES:
-                raise TelemetryRejectedError(f"HTTP {exc.status}: {exc.body!r}") from exc
-            raise TelemetryWriteError(f"HTTP {exc.status}: {exc.reason}") from exc
-        except Exception as exc:  # urllib3's connection errors and timeouts
-            raise TelemetryWriteError(f"{type(exc).__name__}: {exc}") from exc
-
-    def close(self) -> None:
-        """Release the connection."""
-        # influxdb-client leaves these two unannotated.
-        self._write_api.close()  # type: ignore[no-untyped-call]
-        self._client.close()  # type: ignore[no-untyped-call]
+def _prefix(device_id: str, edge_id: str) -> str:
+    if len(_PREFIXES) >= _PREFIXES_MAX:
+        _PREFIXES.clear()
+    prefix = f"{MEASUREMENT},device_id={escape_key(device_id)},edge_id={escape_key(edge_id)} "
+    _PREFIXES[(device_id, edge_id)] = prefix
+    return prefix
 
 
 WRITERS = 2

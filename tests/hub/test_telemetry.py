@@ -1,25 +1,29 @@
 """Telemetry off the ingest path: the bounded buffer, line protocol, the batch worker, history."""
 
+import contextlib
 import functools
 import http.server
+import re
 import threading
 import time
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from devices.messages import TelemetryBatch, TelemetryPoint
 from devices.mqtt_link import Backoff
 from devices.payloads import Readings
 from hub.telemetry.history import ReadingHistory, history_rows, incident_window
+from hub.telemetry.influx import TelemetryRejectedError, TelemetryWriteError
 from hub.telemetry.writer import (
     BatchWorker,
     InfluxLineWriter,
     SendBuffer,
     TelemetryForwarder,
-    TelemetryRejectedError,
-    TelemetryWriteError,
     escape_key,
     line_protocol,
     line_protocol_batch,
@@ -84,6 +88,62 @@ def test_a_failed_batch_goes_back_to_the_head_in_order() -> None:
     assert buffer.take(10) == [2, 3, 4, 5]
 
 
+@pytest.mark.parametrize("a_first", [True, False])
+def test_batches_taken_across_offers_come_back_in_place_whichever_returns_first(
+    a_first: bool,
+) -> None:
+    buffer: SendBuffer[int] = SendBuffer(10)
+    buffer.offer(range(4))
+    buffer.offer(range(4, 8))
+    a = buffer.take_runs(3)
+    b = buffer.take_runs(3)  # the end of the first offer and the start of the second
+    assert [item for _, run in b for item in run] == [3, 4, 5]
+    assert buffer.offer(range(8, 12)) == 0
+    dropped = sum(buffer.give_back_runs(batch) for batch in ((a, b) if a_first else (b, a)))
+    # Twelve items for ten places: the two oldest go, the rest keep their order.
+    assert (dropped, len(buffer)) == (2, 10)
+    assert buffer.take(20) == list(range(2, 12))
+    assert len(buffer) == 0
+
+
+OPERATIONS = st.lists(
+    st.tuples(st.sampled_from(["offer", "take", "give_back"]), st.integers(0, 7)), max_size=40
+)
+
+
+@settings(deadline=None, database=None)
+@given(capacity=st.integers(1, 12), operations=OPERATIONS)
+def test_the_buffer_behaves_as_a_sorted_list_of_numbered_items(
+    capacity: int, operations: list[tuple[str, int]]
+) -> None:
+    # The model: every item numbered by arrival, the buffer sorted by number, the lowest
+    # numbers dropped past capacity; batches out may come back in any order.
+    buffer: SendBuffer[int] = SendBuffer(capacity)
+    model: list[int] = []
+    out: list[list[tuple[int, list[int]]]] = []
+    arrived = 0
+    for operation, n in operations:
+        if operation == "offer":
+            dropped = buffer.offer(range(arrived, arrived + n))
+            model += range(arrived, arrived + n)
+            arrived += n
+        elif operation == "take":
+            out.append(buffer.take_runs(n))
+            assert [item for _, run in out[-1] for item in run] == model[:n]
+            del model[:n]
+            dropped = 0
+        elif out:
+            batch = out.pop(n % len(out))
+            dropped = buffer.give_back_runs(batch)
+            model = sorted(model + [item for _, run in batch for item in run])
+        else:
+            continue
+        assert dropped == max(0, len(model) - capacity)
+        del model[:dropped]
+        assert len(buffer) == len(model)
+    assert buffer.take(len(model) + 1) == model
+
+
 def test_a_buffer_must_hold_something() -> None:
     with pytest.raises(ValueError, match="at least one"):
         SendBuffer[int](0)
@@ -104,6 +164,11 @@ def test_a_point_without_readings_writes_nothing() -> None:
     assert line_protocol(telemetry_items(batch(point("b3-co", 0)))[0]) is None
 
 
+def reference_escape(text: str) -> str:
+    """Escape a tag value for line protocol the plain way: a backslash before each special."""
+    return re.sub(r"([\\, =])", r"\\\1", text)
+
+
 def reference_line(edge_id: str, p: TelemetryPoint) -> str | None:
     """Render a point the plain way, through ``Readings.present()`` (what the fast path skips)."""
 
@@ -116,7 +181,8 @@ def reference_line(edge_id: str, p: TelemetryPoint) -> str | None:
     if not fields:
         return None
     ts_ms = round(p.ts.timestamp() * 1000)
-    return f"reading,device_id={p.device_id},edge_id={edge_id} {fields} {ts_ms}"
+    tags = f"device_id={reference_escape(p.device_id)},edge_id={reference_escape(edge_id)}"
+    return f"reading,{tags} {fields} {ts_ms}"
 
 
 def test_the_fast_encoder_writes_what_the_readings_model_presents() -> None:
@@ -144,6 +210,65 @@ def test_the_fast_encoder_writes_what_the_readings_model_presents() -> None:
 
 def test_tag_values_with_line_protocol_specials_are_escaped() -> None:
     assert escape_key("a b,c=d\\e") == "a\\ b\\,c\\=d\\\\e"
+
+
+def test_numbers_equal_in_value_but_rendered_apart_are_never_confused() -> None:
+    # The encoder remembers rendered numbers: 0.0 and -0.0 (equal, rendered apart), 1 and 1.0
+    # (equal, both "1.0"), and a flag's True (equal to 1.0) must each still come out right,
+    # whichever was seen first.
+    values: list[dict[str, float | bool]] = [
+        {"co_ppm": 0.0, "temperature_c": -0.0},
+        {"temperature_c": -0.0, "co_ppm": 0.0},
+        {"co_ppm": 1, "smoke": True},
+        {"co_ppm": 1.0, "smoke": True, "battery_low": False},
+        {"humidity_pct": 1.0, "smoke": True},
+        {"co_ppm": 1e-7, "temperature_c": 1499.9999999999998},
+    ]
+    points = [point("b3-co", i, **v) for i, v in enumerate(values)]
+    expected = [reference_line("e1", p) for p in points]
+    for ordering in (points, points[::-1], points + points):
+        items = telemetry_items(batch(*ordering))
+        assert line_protocol_batch(items) == [reference_line("e1", p) for p in ordering]
+    assert all(" co_ppm=0.0,temperature_c=-0.0 " in str(line) for line in expected[:2])
+
+
+TAG_VALUES = st.text(alphabet="ab1_-. ,=\\é", min_size=1, max_size=8)
+"""Ids with line protocol's specials: a valid id has none, but the encoder must not rely on it."""
+NUMBERS = st.one_of(
+    st.integers(min_value=0, max_value=100),
+    st.floats(min_value=0, max_value=100),
+    st.sampled_from([0.0, -0.0, 1.0, 0.1, 1e-7, 99.99999999999999]),
+)
+READINGS = st.fixed_dictionaries(
+    {},
+    optional={
+        name: st.none() | (st.booleans() if name in FLAGS else NUMBERS)
+        for name in Readings.model_fields
+    },
+).map(Readings.model_validate)
+POINTS = st.builds(
+    TelemetryPoint.model_construct,  # unvalidated: the tags may need escaping
+    device_id=TAG_VALUES,
+    ts=st.builds(
+        lambda micros, minutes: (T0 + timedelta(microseconds=micros)).astimezone(
+            timezone(timedelta(minutes=minutes))
+        ),
+        st.integers(min_value=-(10**12), max_value=10**12),
+        st.integers(min_value=-720, max_value=720),
+    ),
+    readings=READINGS,
+)
+
+
+@settings(deadline=None, database=None)
+@given(edge_id=TAG_VALUES, points=st.lists(POINTS, max_size=20))
+def test_the_fast_encoder_writes_byte_for_byte_what_the_plain_rendering_does(
+    edge_id: str, points: list[TelemetryPoint]
+) -> None:
+    items = [(edge_id, p) for p in points]
+    expected = [reference_line(edge_id, p) for p in points]
+    assert [line_protocol(item) for item in items] == expected
+    assert line_protocol_batch(items) == [line for line in expected if line is not None]
 
 
 # --- the worker ---------------------------------------------------------------------------
@@ -408,3 +533,98 @@ def test_the_influx_writer_tells_a_refused_batch_from_a_failed_write(
         writer.close()
         server.shutdown()
         server.server_close()
+
+
+Request = tuple[str, str | None, bytes, int]
+"""What ``KeepAliveServer`` saw of a request: path, Authorization, body, the client's port."""
+
+
+class KeepAliveServer(AnsweringServer):
+    """Answers 204 over HTTP/1.1 keep-alive, recording each request and its client port."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        """Record the request, then answer 204 (closing the connection if the test says so)."""
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        server: KeepAliveHTTPServer = self.server  # type: ignore[assignment]
+        server.seen.append(
+            (self.path, self.headers.get("Authorization"), body, self.client_address[1])
+        )
+        self.send_response(204)
+        closing = server.closing
+        if closing == "announced":
+            self.send_header("Connection", "close")
+        self.end_headers()
+        # "silently": as a server whose idle timeout fires, without saying so in the answer.
+        self.close_connection = closing != "never"
+
+
+class KeepAliveHTTPServer(http.server.ThreadingHTTPServer):
+    """Serves ``KeepAliveServer``, recording requests; ``closed`` is set once it closed one."""
+
+    def __init__(self, closing: str) -> None:
+        super().__init__(("127.0.0.1", 0), KeepAliveServer)
+        self.closing = closing
+        self.seen: list[Request] = []
+        self.closed = threading.Event()
+
+    def shutdown_request(self, request: object) -> None:
+        """Close the connection, and say so."""
+        super().shutdown_request(request)  # type: ignore[arg-type]
+        self.closed.set()
+
+
+@contextlib.contextmanager
+def keep_alive_server(*, closing: str) -> Iterator[KeepAliveHTTPServer]:
+    """Run a ``KeepAliveHTTPServer`` in a thread."""
+    server = KeepAliveHTTPServer(closing)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("closing", ["never", "announced", "silently"])
+def test_the_influx_writer_posts_each_batch_as_one_body_reusing_a_kept_alive_connection(
+    closing: str,
+) -> None:
+    with keep_alive_server(closing=closing) as server:
+        url = f"http://127.0.0.1:{server.server_address[1]}/prefix/"
+        writer = InfluxLineWriter(url, "s3cret", "my org", "b", timeout_seconds=2)
+        try:
+            writer.write(["a x=1.0 1", "a x=2.0 2"])
+            if closing == "silently":
+                assert server.closed.wait(5)  # the idle connection is closed before the next write
+            writer.write(["a x=3.0 3"])
+        finally:
+            writer.close()
+    seen = server.seen
+    path = "/prefix/api/v2/write?org=my+org&bucket=b&precision=ms"
+    assert [request[:3] for request in seen] == [
+        (path, "Token s3cret", b"a x=1.0 1\na x=2.0 2"),
+        (path, "Token s3cret", b"a x=3.0 3"),
+    ]
+    # A kept-alive connection carries both; one the server closed is replaced, not reused
+    # (the silent close is seen before the write: the idle socket reads as closed).
+    assert (seen[0][3] == seen[1][3]) is (closing == "never")
+
+
+def test_the_influx_writer_takes_a_host_and_port_without_a_scheme_as_http() -> None:
+    with keep_alive_server(closing="never") as server:
+        writer = InfluxLineWriter(
+            f"127.0.0.1:{server.server_address[1]}", "t", "o", "b", timeout_seconds=2
+        )
+        try:
+            writer.write(["a x=1.0 1"])
+        finally:
+            writer.close()
+    assert [request[0] for request in server.seen] == ["/api/v2/write?org=o&bucket=b&precision=ms"]
+
+
+def test_the_influx_writer_refuses_a_url_it_cannot_post_to() -> None:
+    with pytest.raises(ValueError, match="not an http"):
+        InfluxLineWriter("ftp://influx.example", "t", "o", "b", timeout_seconds=2)

@@ -1,0 +1,127 @@
+"""The InfluxDB side of the forwarder: line protocol to an InfluxDB v2 write API over HTTP.
+
+``InfluxLineWriter`` posts each batch as one body to ``/api/v2/write`` (``precision=ms``,
+``Authorization: Token …``) on connections it keeps alive, one per writer thread at a time.
+Any server of that API accepts it (InfluxDB 2.x/3.x, VictoriaMetrics). It is the standard
+library's ``http.client``, not influxdb-client: the client's per-request machinery (parameter
+sanitising, header merging, its pool manager) cost more CPU per 1,000-point request than the
+request itself, and the worker already owns batching and retrying.
+
+Errors: ``TelemetryWriteError`` (retry: no connection, timeout, 401/403/429/5xx) and
+``TelemetryRejectedError`` (drop: the server called the batch itself invalid).
+"""
+
+import http.client
+import select
+import ssl
+import threading
+import urllib.parse
+from typing import Protocol
+
+
+class TelemetryWriteError(Exception):
+    """A batch could not be written; it is kept and retried."""
+
+
+class TelemetryRejectedError(Exception):
+    """The server refused a batch as invalid: retrying cannot help, so it is dropped."""
+
+
+_REJECTED_STATUSES = frozenset({400, 413, 422})
+"""Answers saying the batch itself is invalid or too large: retrying the same batch cannot help.
+Others (401/403 until the token is fixed, 429, 5xx) are retried."""
+
+
+class LineWriter(Protocol):
+    """Where line-protocol records go."""
+
+    def write(self, lines: list[str]) -> None:
+        """Write the records, or raise ``TelemetryWriteError`` (retry) or
+        ``TelemetryRejectedError`` (drop)."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+class InfluxLineWriter:
+    """Writes line protocol to an InfluxDB v2 write API, synchronously, on kept-alive connections.
+
+    Safe to call from several threads: each call takes an idle connection (or opens one) and
+    gives it back after a complete answer. No retries here: the worker owns retrying, so a dead
+    server costs one timeout per attempt and the buffer decides what is kept.
+    """
+
+    def __init__(
+        self, url: str, token: str, org: str, bucket: str, *, timeout_seconds: float
+    ) -> None:
+        # "host:8086" without a scheme is plain HTTP, as it was under influxdb-client (urllib3).
+        parts = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{url!r} is not an http(s) URL of an InfluxDB server")
+        self._host = parts.hostname
+        self._port = parts.port
+        self._tls = ssl.create_default_context() if parts.scheme == "https" else None
+        query = urllib.parse.urlencode({"org": org, "bucket": bucket, "precision": "ms"})
+        self._path = f"{parts.path.rstrip('/')}/api/v2/write?{query}"
+        self._headers = {
+            "Authorization": f"Token {token}",
+            "Content-Type": "text/plain; charset=utf-8",
+            "Accept": "application/json",
+        }
+        self._timeout = timeout_seconds
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def write(self, lines: list[str]) -> None:
+        """Write the records or raise ``TelemetryWriteError`` / ``TelemetryRejectedError``."""
+        body = "\n".join(lines).encode()
+        connection = self._connection()
+        try:
+            connection.request("POST", self._path, body=body, headers=self._headers)
+            response = connection.getresponse()
+            answer = response.read()
+        except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, TLS
+            connection.close()
+            raise TelemetryWriteError(f"{type(exc).__name__}: {exc}") from exc
+        if response.will_close:
+            connection.close()
+        else:
+            with self._lock:
+                self._idle.append(connection)
+        status = response.status
+        if 200 <= status < 300:
+            return
+        if status in _REJECTED_STATUSES:
+            raise TelemetryRejectedError(f"HTTP {status}: {answer.decode(errors='replace')!r}")
+        raise TelemetryWriteError(f"HTTP {status}: {response.reason}")
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        with self._lock:
+            while self._idle:
+                connection = self._idle.pop()
+                if not _closed_by_server(connection):
+                    return connection
+                connection.close()
+        if self._tls is not None:
+            return http.client.HTTPSConnection(
+                self._host, self._port, timeout=self._timeout, context=self._tls
+            )
+        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+
+
+def _closed_by_server(connection: http.client.HTTPConnection) -> bool:
+    # An idle kept-alive socket that is readable has been closed by the server (or sent
+    # something unasked): writing on it would fail, so it is replaced before use.
+    sock = connection.sock
+    if sock is None:
+        return True
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
