@@ -105,19 +105,38 @@ def _values_insert(dialect: str, table: Table, key: str) -> Any:
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
 
 
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows``, all with the same columns, in their order: one statement per batch.
+
+    For the many rows one ingest batch adds (audit entries, case history lines). PostgreSQL
+    gets one array per column (``unnest``): one statement to run, not a thousand executions
+    of an ``executemany``; SQLite an ``executemany``, the table not the entity (without the
+    ORM's bulk machinery).
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        columns = tuple(rows[0])
+        arrays = {column: [row[column] for row in rows] for column in columns}
+        session.execute(_unnest_insert(table, None, columns), arrays)
+        return
+    session.execute(insert(table), rows)
+
+
 @functools.cache
-def _unnest_insert(table: Table, key: str, columns: tuple[str, ...]) -> Any:
-    """Return PostgreSQL's INSERT … SELECT FROM unnest(one array parameter per column)."""
+def _unnest_insert(table: Table, key: str | None, columns: tuple[str, ...]) -> Any:
+    """Return PostgreSQL's INSERT … SELECT FROM unnest(one array parameter per column).
+
+    With a ``key``: ``ON CONFLICT (key) DO NOTHING RETURNING key``.
+    """
     # Set-returning functions side by side in one SELECT list advance together, row by row
     # (PostgreSQL 10 on): the arrays, all of one length, zip into the rows in their order.
     types = {name: ARRAY(table.c[name].type) for name in columns}
     arrays = [func.unnest(bindparam(name, type_=types[name]).cast(types[name])) for name in columns]
-    return (
-        postgresql.insert(table)
-        .from_select(list(columns), select(*arrays))
-        .on_conflict_do_nothing(index_elements=[key])
-        .returning(table.c[key])
-    )
+    statement = postgresql.insert(table).from_select(list(columns), select(*arrays))
+    if key is None:
+        return statement
+    return statement.on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
 
 
 def audit(session: Session, record: AuditRecord) -> None:
@@ -141,9 +160,9 @@ def append_audit(session: Session, records: list[AuditRecord]) -> None:
         .execution_options(populate_existing=True)
     ).one()
     entries = chain(records, head.seq, head.hash)
-    session.execute(
-        # The table, not the entity: a plain executemany, without the ORM's bulk machinery.
-        insert(cast(Table, AuditEntryRow.__table__)),
+    insert_rows(
+        session,
+        cast(Table, AuditEntryRow.__table__),
         # An entry's fields are the table's columns, name for name. Read one by one, not
         # with ``asdict``: it deep-copies every detail dict (a tenth of a drain's ingest).
         [{name: getattr(e, name) for name in _ENTRY_COLUMNS} for e in entries],
