@@ -280,8 +280,9 @@ class CpuMeter:
 
 
 @contextmanager
-def profiled(pid: int, out: Path | None) -> Iterator[None]:
-    """Record ``pid`` with py-spy while the block runs, when ``out`` is given."""
+def profiled(pid: int, out: Path | None, name: str) -> Iterator[None]:
+    """Record ``pid`` with py-spy into ``out/<name>.folded`` while the block runs, when
+    ``out`` is given."""
     if out is None:
         yield
         return
@@ -289,7 +290,7 @@ def profiled(pid: int, out: Path | None) -> Iterator[None]:
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     # One sampler at a modest rate: on two shared cores a faster one starves the hub it watches.
     args = [spy, "record", "--pid", str(pid), "--rate", "50", "--nonblocking", "--format", "raw"]
-    with subprocess.Popen([*args, "-o", str(out / "hub.folded")]) as sampler:
+    with subprocess.Popen([*args, "-o", str(out / f"{name}.folded")]) as sampler:
         try:
             yield
         finally:
@@ -332,8 +333,13 @@ _COMMIT_ORDER = text(
 )
 
 
-def measure_drain(stack: Stack, gas: list[Device], sos: list[Device], count: int) -> Drain:
-    """Stop the hub's broker, raise ``count`` alerts and a press per SOS button, restart, time."""
+def measure_drain(
+    stack: Stack, gas: list[Device], sos: list[Device], count: int, profile: Path | None = None
+) -> Drain:
+    """Stop the hub's broker, raise ``count`` alerts and a press per SOS button, restart, time.
+
+    With ``profile``, the hub and the edge are recorded with py-spy while they drain.
+    """
     stack.hub_broker.stop()
     port = stack.local_broker.port
     gas_topics = [device_topic(d.id, DeviceChannel.STATE) for d in gas]
@@ -351,20 +357,26 @@ def measure_drain(stack: Stack, gas: list[Device], sos: list[Device], count: int
         what=f"{expected} alerts in the edge's outbox",
     )
     engine = create_engine(stack.database_url)
+    assert stack.hub.proc is not None
+    assert stack.edge.proc is not None
     try:
-        restarted = time.time()
-        stack.hub_broker.start()
-        with counted("drain after outage", expected) as progress:
-            while True:
-                with engine.connect() as conn:
-                    stored = conn.scalar(text("SELECT COUNT(*) FROM alerts")) or 0
-                progress.update(progress.task_ids[0], completed=stored)
-                if stored >= expected:
-                    break
-                if time.time() - restarted > 900:
-                    raise SystemExit(f"drain: only {stored} of {expected} committed")
-                time.sleep(0.1)
-        finished = time.time()
+        with (
+            profiled(stack.hub.proc.pid, profile, "hub-drain"),
+            profiled(stack.edge.proc.pid, profile, "edge-drain"),
+        ):
+            restarted = time.time()
+            stack.hub_broker.start()
+            with counted("drain after outage", expected) as progress:
+                while True:
+                    with engine.connect() as conn:
+                        stored = conn.scalar(text("SELECT COUNT(*) FROM alerts")) or 0
+                    progress.update(progress.task_ids[0], completed=stored)
+                    if stored >= expected:
+                        break
+                    if time.time() - restarted > 900:
+                        raise SystemExit(f"drain: only {stored} of {expected} committed")
+                    time.sleep(0.1)
+            finished = time.time()
         with engine.connect() as conn:
             rows = conn.execute(_COMMIT_ORDER).all()
             total = conn.scalar(text("SELECT COUNT(*) FROM alerts")) or 0
@@ -411,7 +423,11 @@ def main() -> None:
         "--drain", type=int, default=5000, help="alerts raised during the outage (0: skip)"
     )
     parser.add_argument("--sos", type=int, default=5, help="SOS buttons pressed in the outage")
-    parser.add_argument("--profile", type=Path, help="record the hub with py-spy in the burst")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record with py-spy: the hub in the burst, the hub and the edge in the drain",
+    )
     args = parser.parse_args()
     if MosquittoProcess.executable() is None:
         sys.exit("mosquitto is required for the benchmark")
@@ -423,62 +439,21 @@ def main() -> None:
         Device(id=f"sos-{i:03d}", kind=DeviceKind.SOS_BUTTON, location=f"Building 1/{i + 1}01")
         for i in range(args.sos)
     ]
+    loads: Loads | None = None
     drain: Drain | None = None
     with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
         root = Path(tmp)
-        with hub_database(args.db, root, "loads") as url:
-            (root / "loads").mkdir()
-            stack = Stack(root / "loads", devices, url)
-            stack.start()
-            try:
-                port = stack.local_broker.port
-                base_topics = [f"bench/baseline/{d.id}" for d in devices]
-                base = Collector()
-                sub = bare_subscriber(port, base)
-                base_burst, base_paced = measure_loads(
-                    "baseline", "bare subscriber", base, port, base_topics, args, paced_offset=0
-                )
-                sub.disconnect()
-                sub.loop_stop()
-
-                linli = Collector()
-                streaming = threading.Event()
-                threading.Thread(
-                    target=follow_stream, args=(stack, linli, streaming), daemon=True
-                ).start()
-                streaming.wait(timeout=30)
-                topics = [device_topic(d.id, DeviceChannel.STATE) for d in devices]
-                cpu = CpuMeter(stack)
-                assert stack.hub.proc is not None
-                cpu.begin()
-                with profiled(stack.hub.proc.pid, args.profile):
-                    sys_burst = measure(
-                        "linli burst: device → case committed",
-                        linli,
-                        lambda: publish_readings(port, topics, args.alerts, offset=0, rate=None),
-                        args.alerts,
-                    )
-                burst_cpu = cpu.end(args.alerts)
-                sys_paced = measure(
-                    f"linli paced {args.rate:.0f}/s",
-                    linli,
-                    lambda: publish_readings(
-                        port, topics, args.paced, offset=args.alerts, rate=args.rate
-                    ),
-                    args.paced,
-                )
-                # Gas alarms correlate per room (hub.cases.correlation): one case per boiler room.
-                rooms = len({d.location for d in devices})
-                wait_until(lambda: len(stack.get("/cases")) == rooms, what="one case per room")
-            finally:
-                stack.close()
+        if args.alerts > 0:
+            with hub_database(args.db, root, "loads") as url:
+                (root / "loads").mkdir()
+                loads = measure_all_loads(Stack(root / "loads", devices, url), devices, args)
         if args.drain > 0:
             with hub_database(args.db, root, "drain") as url:
                 (root / "drain").mkdir()
                 stack = Stack(root / "drain", devices + buttons, url, separate_hub_broker=True)
                 stack.start()
                 try:
-                    drain = measure_drain(stack, devices, buttons, args.drain)
+                    drain = measure_drain(stack, devices, buttons, args.drain, args.profile)
                 finally:
                     stack.close()
     print(
@@ -486,6 +461,90 @@ def main() -> None:
         f" one Mosquitto (deploy/mosquitto.conf settings); hub on {args.db};"
         " edge outbox fsync=full"
     )
+    if loads is not None:
+        print_loads(loads, args)
+    if drain is not None:
+        print(
+            f"{'drain after outage':40} {drain.alerts:6d} alerts ({drain.sos} SOS)"
+            f" {drain.rate:7.0f} /s committing ({drain.commit_span_s:.1f} s),"
+            f" all in {drain.after_restart_s:.1f} s after the broker restarted;"
+            f" {'whole, in order per device' if not drain.problems else '; '.join(drain.problems)};"
+            f" last SOS at position {drain.sos_last_position}"
+        )
+        print(
+            target(
+                f"drain >= {TARGET_DRAIN_PER_S:.0f}/s, whole, SOS first",
+                drain.rate >= TARGET_DRAIN_PER_S
+                and not drain.problems
+                and drain.sos_last_position < drain.sos,
+                f"{drain.rate:.0f}/s"
+                + ("" if loads is None else f" = {drain.rate / loads.base_burst.rate:.2f}x bare"),
+                "no bare baseline (--alerts 0)"
+                if loads is None
+                else f"bare subscriber {loads.base_burst.rate:.0f}/s",
+            )
+        )
+
+
+@dataclass
+class Loads:
+    """What the burst and paced loads saw, Linli's beside the bare subscriber's."""
+
+    base_burst: Figures
+    base_paced: Figures
+    sys_burst: Figures
+    sys_paced: Figures
+    burst_cpu: CpuUse
+
+
+def measure_all_loads(stack: Stack, devices: list[Device], args: argparse.Namespace) -> Loads:
+    """Measure the bare subscriber and Linli under the burst and the paced load."""
+    stack.start()
+    try:
+        port = stack.local_broker.port
+        base_topics = [f"bench/baseline/{d.id}" for d in devices]
+        base = Collector()
+        sub = bare_subscriber(port, base)
+        base_burst, base_paced = measure_loads(
+            "baseline", "bare subscriber", base, port, base_topics, args, paced_offset=0
+        )
+        sub.disconnect()
+        sub.loop_stop()
+
+        linli = Collector()
+        streaming = threading.Event()
+        threading.Thread(target=follow_stream, args=(stack, linli, streaming), daemon=True).start()
+        streaming.wait(timeout=30)
+        topics = [device_topic(d.id, DeviceChannel.STATE) for d in devices]
+        cpu = CpuMeter(stack)
+        assert stack.hub.proc is not None
+        cpu.begin()
+        with profiled(stack.hub.proc.pid, args.profile, "hub"):
+            sys_burst = measure(
+                "linli burst: device → case committed",
+                linli,
+                lambda: publish_readings(port, topics, args.alerts, offset=0, rate=None),
+                args.alerts,
+            )
+        burst_cpu = cpu.end(args.alerts)
+        sys_paced = measure(
+            f"linli paced {args.rate:.0f}/s",
+            linli,
+            lambda: publish_readings(port, topics, args.paced, offset=args.alerts, rate=args.rate),
+            args.paced,
+        )
+        # Gas alarms correlate per room (hub.cases.correlation): one case per boiler room.
+        rooms = len({d.location for d in devices})
+        wait_until(lambda: len(stack.get("/cases")) == rooms, what="one case per room")
+    finally:
+        stack.close()
+    return Loads(base_burst, base_paced, sys_burst, sys_paced, burst_cpu)
+
+
+def print_loads(loads: Loads, args: argparse.Namespace) -> None:
+    """Print the burst and paced figures and their targets."""
+    base_burst, base_paced = loads.base_burst, loads.base_paced
+    sys_burst, sys_paced, burst_cpu = loads.sys_burst, loads.sys_paced, loads.burst_cpu
     for figures in (base_burst, sys_burst, base_paced, sys_paced):
         print(figures.line())
     burst_ratio = sys_burst.rate / base_burst.rate
@@ -498,14 +557,6 @@ def main() -> None:
         f"{'CPU per alert in the burst':40} edge {burst_cpu.edge_ms:.3f} ms,"
         f" hub {burst_cpu.hub_ms:.3f} ms"
     )
-    if drain is not None:
-        print(
-            f"{'drain after outage':40} {drain.alerts:6d} alerts ({drain.sos} SOS)"
-            f" {drain.rate:7.0f} /s committing ({drain.commit_span_s:.1f} s),"
-            f" all in {drain.after_restart_s:.1f} s after the broker restarted;"
-            f" {'whole, in order per device' if not drain.problems else '; '.join(drain.problems)};"
-            f" last SOS at position {drain.sos_last_position}"
-        )
     print("\nTargets (issue 17), each beside its same-run baseline:")
     bare_rate = f"bare subscriber {base_burst.rate:.0f}/s"
     print(
@@ -533,17 +584,6 @@ def main() -> None:
                 ms <= TARGET_CPU_MS_PER_ALERT,
                 f"{ms:.3f} ms/alert",
                 f"burst of {args.alerts}; bare at {1000 / base_burst.rate:.3f} ms/msg wall",
-            )
-        )
-    if drain is not None:
-        print(
-            target(
-                f"drain >= {TARGET_DRAIN_PER_S:.0f}/s, whole, SOS first",
-                drain.rate >= TARGET_DRAIN_PER_S
-                and not drain.problems
-                and drain.sos_last_position < drain.sos,
-                f"{drain.rate:.0f}/s = {drain.rate / base_burst.rate:.2f}x bare",
-                bare_rate,
             )
         )
 

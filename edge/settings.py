@@ -42,8 +42,12 @@ class EdgeSettings(BaseSettings):
     heartbeat_s: float = Field(default=30, gt=0)
     resend_after_s: float = Field(default=10, gt=0)
     """Send an alert again when the hub has not acknowledged it after this long."""
-    max_in_flight: int = Field(default=200, ge=1)
-    """Unacknowledged alerts on the wire at once, so a slow hub never overflows a queue."""
+    max_in_flight: int = Field(default=1000, ge=1)
+    """Unacknowledged alerts on the wire at once, so a slow hub never overflows a queue.
+    Twice the hub's ``ingest_batch_max``: while the hub commits one batch the next arrives
+    (with 200 a drained backlog went in batches of ~100, the hub idle half the time). Within
+    Mosquitto's default queue for the hub (1,000 queued + 20 in flight); the site's
+    ``deploy/mosquitto.conf`` queues 100,000."""
     telemetry_interval_s: float = Field(default=5, gt=0)
     max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, ge=1)
     co_profile: Literal["ul2034", "en50291"] = "ul2034"

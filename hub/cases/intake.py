@@ -19,9 +19,9 @@ last) so that two workers with overlapping batches cannot deadlock.
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -282,8 +282,8 @@ class CaseIntake:
                 fresh[alert.id] = self._stored_row(alert, locations, received_at)
         if not fresh:
             return {}
-        statement = insert_new_rows(self._db.dialect, AlertRow.__table__, "id")
-        inserted = session.scalars(statement, list(fresh.values()))
+        table = cast(Table, AlertRow.__table__)
+        inserted = insert_new_rows(session, table, "id", list(fresh.values()))
         return {alert_id: fresh[alert_id] for alert_id in inserted}
 
     @staticmethod

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, insert, select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import Session
 
 from devices.kinds import Severity
@@ -32,7 +32,7 @@ from hub.persistence.tables import (
     CaseRow,
     DeviceRow,
 )
-from hub.persistence.transactions import audit, clean, clean_or_none
+from hub.persistence.transactions import audit, clean, clean_or_none, insert_rows
 
 DEFAULT_REOPEN_WITHIN = timedelta(minutes=30)
 """A problem that comes back this soon after its case was resolved reopens that case."""
@@ -277,6 +277,5 @@ class CaseHistory:
         if not self._rows:
             return
         session.flush()
-        # The table, not the entity: a plain executemany, without the ORM's bulk machinery.
-        session.execute(insert(cast(Table, CaseEventRow.__table__)), self._rows)
+        insert_rows(session, cast(Table, CaseEventRow.__table__), self._rows)
         self._rows = []

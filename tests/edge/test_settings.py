@@ -19,7 +19,7 @@ def test_defaults(site_file: Path) -> None:
     assert (settings.hub_mqtt_host, settings.hub_mqtt_port) == ("127.0.0.1", 1883)
     assert settings.z2m_base == "zigbee2mqtt"
     assert (settings.heartbeat_s, settings.resend_after_s) == (30, 10)
-    assert (settings.max_in_flight, settings.telemetry_interval_s) == (200, 5)
+    assert (settings.max_in_flight, settings.telemetry_interval_s) == (1000, 5)
     assert settings.max_payload_bytes == DEFAULT_MAX_PAYLOAD_BYTES
     assert settings.outbox_sync == "full"
     assert (settings.co_profile, settings.detection_tick_s) == ("ul2034", 5)
