@@ -169,11 +169,8 @@ class MqttIngest:
                 self._client = client
                 self.connected = True
                 self.counters["connects"] += 1
-                logger.info(
-                    "hub connected to MQTT at %s:%s",
-                    self._settings.mqtt_host,
-                    self._settings.mqtt_port,
-                )
+                at = self._link.current  # on a cluster, the node that answered
+                logger.info("hub connected to MQTT at %s:%s", at.host, at.port)
                 for edge_id in await asyncio.to_thread(self._store.fleet.edges_with_devices):
                     await self._publish_registry(client, edge_id)
                 await session.serve()
