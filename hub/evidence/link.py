@@ -31,7 +31,7 @@ from devices.camera import EvidenceAck, EvidenceImage
 from devices.errors import TopicError
 from devices.mqtt_link import Backoff, MqttLink, SessionMessages, payload_bytes
 from devices.topics import EdgeChannel, edge_topic, evidence_subscriptions, parse_edge_topic
-from hub.evidence.repository import EvidenceStore, PruneResult
+from hub.evidence.repository import EvidenceRefusedError, EvidenceStore, PruneResult
 from hub.ingest.link import shared
 from hub.ingest.messages import RejectedMessage, peek_ids
 from hub.persistence.transactions import Clock, utc_now
@@ -159,6 +159,19 @@ class EvidenceIngest:
                 received_at: datetime = self._clock()
                 try:
                     stored = await asyncio.to_thread(self._store.store, image, jpeg, received_at)
+                except EvidenceRefusedError as refused:
+                    # Final: acknowledged so that the edge stops sending it.
+                    self.counters[f"evidence_rejected.{refused.reason}"] += 1
+                    logger.warning(
+                        "refused evidence %s from edge %s (device %s): %s: %s",
+                        image.id,
+                        image.edge_id,
+                        image.device_id,
+                        refused.reason,
+                        refused.detail,
+                    )
+                    await self._ack(client, image.edge_id, image.id)
+                    return
                 except Exception:
                     # Not acknowledged: the edge sends it again.
                     self.counters["evidence_store_failed"] += 1

@@ -14,6 +14,11 @@ a missing file. A file is deleted by renaming it aside, checking that no blob ro
 for its hash meanwhile (the same bytes stored again by a racing ``store``), and only then
 unlinking it; ``store`` in turn re-checks its file after its commit and writes it again if a
 prune took it away in between.
+
+A picture belongs to its alert only if both came from the same edge. The broker and the
+reader already bind a picture to the edge whose topic it came on; an edge's picture naming
+another edge's alert is refused when the alert is already in (``EvidenceRefusedError``) and, when
+it arrived first, never joined to that alert when read (it stays placed by its own camera).
 """
 
 import hashlib
@@ -23,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, and_, delete, select
 
 from devices.camera import EvidenceImage
 from devices.durable import write_durably
@@ -70,6 +75,15 @@ class PruneResult:
     files: int
 
 
+class EvidenceRefusedError(Exception):
+    """A well-formed picture the hub will not keep (``reason`` is its counter's name)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEvidence:
     """What storing one picture did: ``new`` is False for a duplicate."""
@@ -93,6 +107,13 @@ class EvidenceStore:
         """Keep a picture whose bytes the caller has decoded and checked against its hash."""
         if hashlib.sha256(jpeg).hexdigest() != image.sha256:
             raise ValueError(f"evidence {image.id}: bytes do not match sha256 {image.sha256}")
+        with self._db.reading() as session:
+            alert = select(AlertRow.edge_id).where(AlertRow.id == image.alert_id)
+            alert_edge = session.scalar(alert)
+        if alert_edge is not None and alert_edge != image.edge_id:
+            raise EvidenceRefusedError(
+                "alert_of_other_edge", f"alert {image.alert_id} came from edge {alert_edge!r}"
+            )
         self._write_file(image.sha256, jpeg)
         with self._db.writing() as session:
             session.execute(
@@ -223,11 +244,15 @@ class EvidenceStore:
         write_durably(path, jpeg)
 
     def _query(self) -> Any:
-        # The alert's device comes along to place the picture in a site (``_owner``).
+        # The alert's device comes along to place the picture in a site (``_owner``). Only an
+        # alert of the picture's own edge is its alert.
         return (
             select(EvidenceRow, EvidenceBlobRow, AlertRow.case_id, AlertRow.device_id)
             .join(EvidenceBlobRow, EvidenceBlobRow.sha256 == EvidenceRow.sha256)
-            .outerjoin(AlertRow, AlertRow.id == EvidenceRow.alert_id)
+            .outerjoin(
+                AlertRow,
+                and_(AlertRow.id == EvidenceRow.alert_id, AlertRow.edge_id == EvidenceRow.edge_id),
+            )
         )
 
     def for_alert(
@@ -236,20 +261,22 @@ class EvidenceStore:
         """Return an alert's pictures, or raise NotFoundError if neither alert nor picture exist.
 
         With ``device_ids`` (a site-scoped caller's devices), an alert of another device, and
-        pictures whose alert has not arrived taken by another camera, do not exist either.
+        pictures whose alert has not arrived taken by another camera, do not exist either. Once
+        the alert is in, pictures of another edge naming it are not its pictures.
         """
         with self._db.reading() as session:
+            alert = session.get(AlertRow, alert_id)
             rows = [
                 row
                 for row in session.execute(
                     self._query().where(EvidenceRow.alert_id == alert_id).order_by(EvidenceRow.ts)
                 ).all()
-                if _seen_by(row, device_ids)
+                if _seen_by(row, device_ids) and (alert is None or _joined(row))
             ]
-            if not rows:
-                alert = session.get(AlertRow, alert_id)
-                if alert is None or (device_ids is not None and alert.device_id not in device_ids):
-                    raise NotFoundError(f"alert {alert_id} does not exist")
+            if not rows and (
+                alert is None or (device_ids is not None and alert.device_id not in device_ids)
+            ):
+                raise NotFoundError(f"alert {alert_id} does not exist")
             return [_view(row) for row in rows]
 
     def for_case(self, case_id: int) -> list[EvidenceView]:
@@ -287,6 +314,12 @@ def _owner(row: EvidenceRow, alert_device_id: str | None) -> str:
     arrive before it: until then it is placed by the camera that took it.
     """
     return alert_device_id if alert_device_id is not None else row.device_id
+
+
+def _joined(found: Any) -> bool:
+    """Return whether a ``_query`` row was joined to its alert (same id and same edge)."""
+    _row, _blob, _case_id, alert_device_id = found
+    return alert_device_id is not None
 
 
 def _seen_by(found: Any, device_ids: frozenset[str] | None) -> bool:

@@ -15,7 +15,7 @@ from devices.camera import EvidenceImage, EvidenceVariant
 from devices.kinds import AlertKind, DeviceKind
 from hub.errors import NotFoundError
 from hub.evidence.link import EvidenceAccepted, parse_evidence
-from hub.evidence.repository import EvidenceStore
+from hub.evidence.repository import EvidenceRefusedError, EvidenceStore
 from hub.ingest.messages import RejectedMessage
 from hub.persistence.tables import EvidenceBlobRow, EvidenceRow
 from hub.store import HubStore
@@ -141,3 +141,34 @@ def test_bytes_that_do_not_match_their_hash_are_never_stored(evidence: EvidenceS
     with pytest.raises(ValueError, match="do not match"):
         evidence.store(image(alert=alert_id()), JPEG + b"!", T0)
     assert not list(evidence.folder.rglob("*.jpg"))
+
+
+def test_a_picture_naming_another_edges_alert_is_never_that_alerts_picture(
+    store: HubStore, evidence: EvidenceStore
+) -> None:
+    """Edge e2 sends a picture for an alert edge e1 raised: before the alert is in, it is kept
+    but never listed with the alert or its case; after, it is refused and nothing is written."""
+    store.fleet.register_device(make_device(CAMERA, kind=DeviceKind.CAMERA, location="Building 3"))
+    alert = make_alert(device_id=CAMERA, kind=AlertKind.CAMERA_FIRE)
+    own = image(alert=alert.id)
+    early_forgery = image(alert=alert.id, jpeg=JPEG + b"early").model_copy(
+        update={"edge_id": "e2", "device_id": "e2-cam"}
+    )
+    assert evidence.store(early_forgery, JPEG + b"early", T0).new
+    assert evidence.store(own, JPEG, T0).new
+    (case_id,) = {c.id for c in store.intake.ingest_alerts([alert], T0).cases_opened}
+
+    assert [e.id for e in evidence.for_alert(alert.id)] == [own.id]
+    assert [e.id for e in evidence.for_case(case_id)] == [own.id]
+    placed, _path = evidence.get(early_forgery.id)
+    assert (placed.case_id, placed.device_id) == (None, "e2-cam")
+    with pytest.raises(NotFoundError):  # the forger's own site does not see e1's alert
+        evidence.for_alert(alert.id, device_ids=frozenset({"e2-cam"}))
+
+    late_forgery = image(alert=alert.id, jpeg=JPEG + b"late").model_copy(update={"edge_id": "e2"})
+    with pytest.raises(EvidenceRefusedError) as refused:
+        evidence.store(late_forgery, JPEG + b"late", T0)
+    assert refused.value.reason == "alert_of_other_edge"
+    with pytest.raises(NotFoundError):
+        evidence.get(late_forgery.id)
+    assert len(list(evidence.folder.rglob("*.jpg"))) == 2

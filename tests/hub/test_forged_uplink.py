@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from devices.kinds import AlertKind
 from devices.messages import TelemetryBatch, TelemetryPoint
 from devices.payloads import Readings
 from devices.topics import EdgeChannel, edge_topic
 from linli.brokers import MosquittoProcess
 from tests.hub.factories import make_alert, make_device, make_status
+from tests.hub.test_evidence_store import JPEG, image
 from tests.hub.test_ingest_mqtt import (
     SMOKE,
     RunningHub,
@@ -100,3 +102,34 @@ async def test_a_wrong_edge_cannot_raise_register_or_keep_alive_anothers_device(
         await acked(victim, real.id)
     [case] = (await get_json(hub, "/api/v1/cases"))["items"]
     assert case["device_ids"] == [SMOKE["id"]]
+
+
+async def test_an_edge_cannot_attach_a_picture_to_another_edges_alert(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    camera = {"id": "b3-corridor-cam", "kind": "camera", "location": "Building 3", "edge_id": "e1"}
+    assert (await hub.http.post("/api/v1/devices", json=camera)).status_code == 201
+    fire = make_alert(device_id=camera["id"], edge_id="e1", kind=AlertKind.CAMERA_FIRE)
+    own = image(alert=fire.id)
+    async with edge_client(mosquitto, "e1") as victim:
+        await victim.publish(edge_topic("e1", EdgeChannel.ALERT), fire.model_dump_json(), qos=1)
+        await acked(victim, fire.id)
+        await victim.publish(edge_topic("e1", EdgeChannel.EVIDENCE), own.model_dump_json(), qos=1)
+    # The attacker's picture for the victim's fire, on the attacker's own topic.
+    forged = image(alert=fire.id, jpeg=JPEG + b"forged").model_copy(update={"edge_id": "e2"})
+    async with edge_client(mosquitto, "e2") as attacker:
+        await attacker.publish(
+            edge_topic("e2", EdgeChannel.EVIDENCE), forged.model_dump_json(), qos=1
+        )
+
+    async def judged() -> bool:
+        status = await get_json(hub, "/api/v1/evidence/status")
+        found: dict[str, int] = status["counters"]
+        return found.get("evidence_rejected.alert_of_other_edge") == 1 and (
+            found.get("evidence_new") == 1
+        )
+
+    await eventually(judged, "the forged picture refused and the real one stored")
+    listed = (await get_json(hub, f"/api/v1/alerts/{fire.id}/evidence"))["items"]
+    assert [item["id"] for item in listed] == [own.id]
+    assert (await hub.http.get(f"/api/v1/evidence/{forged.id}")).status_code == 404
