@@ -10,12 +10,11 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from devices.access import TimeWindow
-from hub.access.sites import of_sites
 from hub.access.versions import WINDOWS, lock_site, resync
 from hub.access.views import GroupView, ScheduleView, group_view
 from hub.errors import NotFoundError
 from hub.persistence.tables import AccessGroupRow, AccessMembershipRow, AccessScheduleRow
-from hub.persistence.transactions import Database
+from hub.persistence.transactions import Database, of_sites
 
 
 class GroupRepository:

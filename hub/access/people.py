@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from devices.access import CredentialKind, credential_hash
 from hub.access.rules import ImportProblem, PersonImport, check_import, import_scope
-from hub.access.sites import of_sites
 from hub.access.versions import lock_site, resync
 from hub.access.views import CredentialView, ImportView, PersonView, credential_view
 from hub.errors import InvalidInputError, NotFoundError
@@ -26,7 +25,7 @@ from hub.persistence.tables import (
     AccessPersonRow,
     HouseholdRow,
 )
-from hub.persistence.transactions import Database
+from hub.persistence.transactions import Database, of_sites
 
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,8 @@
 """The repository of door access sites and their doors; each public method is one transaction."""
 
 import secrets
-from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import select
 
 from devices.access import DoorConfig
 from hub.access.rules import check_timezone, reader_taken
@@ -12,23 +10,7 @@ from hub.access.versions import lock_site, resync
 from hub.access.views import DoorView, SiteView, site_view
 from hub.errors import InvalidInputError, NotFoundError
 from hub.persistence.tables import AccessDoorRow, AccessSiteRow
-from hub.persistence.transactions import Database
-
-Q = TypeVar("Q", bound=Select[Any])
-
-
-def of_sites(
-    query: Q,
-    column: InstrumentedAttribute[str],
-    edge_id: str | None = None,
-    edge_ids: frozenset[str] | None = None,
-) -> Q:
-    """Return ``query`` limited to one site (``edge_id``) and to ``edge_ids``, if given."""
-    if edge_id is not None:
-        query = query.where(column == edge_id)
-    if edge_ids is not None:
-        query = query.where(column.in_(sorted(edge_ids)))
-    return query
+from hub.persistence.transactions import Database, of_sites
 
 
 class SiteRepository:
@@ -70,7 +52,7 @@ class SiteRepository:
         query = of_sites(
             select(AccessSiteRow).order_by(AccessSiteRow.edge_id),
             AccessSiteRow.edge_id,
-            edge_ids=edge_ids,
+            sites=edge_ids,
         )
         with self._db.reading() as session:
             return [site_view(r) for r in session.scalars(query)]
