@@ -5,7 +5,8 @@ import secrets
 from sqlalchemy import select
 
 from devices.access import DoorConfig
-from hub.access.rules import check_timezone, reader_taken
+from devices.timezone import check_timezone
+from hub.access.rules import reader_taken
 from hub.access.versions import lock_site, resync
 from hub.access.views import DoorView, SiteView, site_view
 from hub.errors import InvalidInputError, NotFoundError
