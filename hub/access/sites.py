@@ -9,9 +9,9 @@ from devices.timezone import check_timezone
 from hub.access.rules import reader_taken
 from hub.access.versions import lock_site, resync
 from hub.access.views import DoorView, SiteView, site_view
-from hub.errors import InvalidInputError, NotFoundError
+from hub.errors import InvalidInputError
 from hub.persistence.tables import AccessDoorRow, AccessSiteRow
-from hub.persistence.transactions import Database, of_sites
+from hub.persistence.transactions import Database, get_existing, of_sites
 
 
 class SiteRepository:
@@ -85,9 +85,7 @@ class SiteRepository:
     def delete_door(self, door_id: str) -> None:
         """Delete a door (groups keep its id, which then opens nothing)."""
         with self._db.writing() as session:
-            row = session.get(AccessDoorRow, door_id)
-            if row is None:
-                raise NotFoundError(f"no door {door_id}")
+            row = get_existing(session, AccessDoorRow, door_id, f"no door {door_id}")
             edge_id = row.edge_id
             lock_site(session, edge_id)
             session.delete(row)
@@ -113,9 +111,7 @@ class SiteRepository:
     def edge_of_door(self, door_id: str) -> str:
         """Return the edge of a door's site."""
         with self._db.reading() as session:
-            row = session.get(AccessDoorRow, door_id)
-            if row is None:
-                raise NotFoundError(f"no door {door_id}")
+            row = get_existing(session, AccessDoorRow, door_id, f"no door {door_id}")
             return row.edge_id
 
 

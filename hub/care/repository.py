@@ -22,7 +22,7 @@ from hub.cases.raised import open_hub_case
 from hub.cases.records import CasePolicy, add_event, case_view, members
 from hub.cases.rules import ACTIVE, CaseEventAction, CaseStatus
 from hub.cases.views import CaseView
-from hub.errors import InvalidInputError, NotFoundError
+from hub.errors import InvalidInputError
 from hub.persistence.community import CareContactRow, CareDeviceRow, CareProfileRow
 from hub.persistence.tables import (
     AlertRow,
@@ -34,7 +34,7 @@ from hub.persistence.tables import (
     ReadingHistoryRow,
     SiteRow,
 )
-from hub.persistence.transactions import Database, audit
+from hub.persistence.transactions import Database, audit, get_existing
 from hub.residents.repository import buttons, household_device_id, household_sites_in
 from hub.residents.rules import web_device_id
 
@@ -66,9 +66,9 @@ class CareRepository:
         """Flag a household for care (or change or end it), with consent, contacts, sensors."""
         now = self._db.clock()
         with self._db.writing() as session:
-            household = session.get(HouseholdRow, household_id)
-            if household is None:
-                raise NotFoundError(f"household {household_id} does not exist")
+            get_existing(
+                session, HouseholdRow, household_id, f"household {household_id} does not exist"
+            )
             kinds = dict(
                 session.execute(
                     select(DeviceRow.id, DeviceRow.kind).where(
@@ -150,9 +150,13 @@ class CareRepository:
         """Say a care household is away until ``until`` (None: it is back)."""
         now = self._db.clock()
         with self._db.writing() as session:
-            row = session.get(CareProfileRow, household_id, with_for_update=True)
-            if row is None:
-                raise NotFoundError(f"household {household_id} is not flagged for care")
+            row = get_existing(
+                session,
+                CareProfileRow,
+                household_id,
+                f"household {household_id} is not flagged for care",
+                lock=True,
+            )
             row.away_until = until
             row.updated_at, row.updated_by = now, actor
             detail = {"household_id": household_id, "away_until": until and until.isoformat()}
@@ -166,9 +170,12 @@ class CareRepository:
     def get_care(self, household_id: int) -> CareView:
         """Return a care household with what its home shows now, or raise NotFoundError."""
         with self._db.reading() as session:
-            row = session.get(CareProfileRow, household_id)
-            if row is None:
-                raise NotFoundError(f"household {household_id} is not flagged for care")
+            row = get_existing(
+                session,
+                CareProfileRow,
+                household_id,
+                f"household {household_id} is not flagged for care",
+            )
             return self._view(session, row, self._db.clock())
 
     def list_care(self, *, sites: frozenset[str] | None = None) -> list[CareView]:

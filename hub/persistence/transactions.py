@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hub.audit.chain import AuditEntry, AuditRecord, chain
+from hub.errors import NotFoundError
 from hub.persistence.engine import SQLITE_WRITE_OPTION
 from hub.persistence.tables import (
     AlertRow,
@@ -44,6 +45,7 @@ from hub.persistence.tables import (
 
 Clock = Callable[[], datetime]
 Q = TypeVar("Q", bound=Select[Any])
+R = TypeVar("R")
 
 AUDIT_HEAD_ID = 1
 """The one row of ``audit_head``: the chain's last sequence number and hash."""
@@ -65,6 +67,17 @@ def clean(value: str) -> str:
 def clean_or_none(value: str | None) -> str | None:
     """Return ``clean(value)``, or None for None."""
     return None if value is None else clean(value)
+
+
+def get_existing(
+    session: Session, table: type[R], key: object, missing: str, *, lock: bool = False
+) -> R:
+    """Return the row of ``table`` whose primary key is ``key``, locked for update with
+    ``lock``; raise NotFoundError saying ``missing`` when there is none."""
+    row = session.get(table, key, with_for_update=lock)
+    if row is None:
+        raise NotFoundError(missing)
+    return row
 
 
 def of_sites(

@@ -39,7 +39,7 @@ from hub.persistence.tables import (
     CaseRow,
     HouseholdRow,
 )
-from hub.persistence.transactions import Database, clean, clean_or_none
+from hub.persistence.transactions import Database, clean, clean_or_none, get_existing
 from hub.requests.photos import PhotoFiles, ProcessedPhoto
 from hub.requests.reading import operator_view, resident_view
 from hub.requests.rules import (
@@ -131,9 +131,9 @@ class RequestRepository:
         photos: Sequence[ProcessedPhoto],
         now: datetime,
     ) -> Opened:
-        household = session.get(HouseholdRow, new.household_id)
-        if household is None:
-            raise NotFoundError(f"household {new.household_id} does not exist")
+        household = get_existing(
+            session, HouseholdRow, new.household_id, f"household {new.household_id} does not exist"
+        )
         device_id = household_device_id(session, household, now)
         priority = REQUEST_PRIORITY[new.category]
         volunteers = volunteers_welcome(new.category, new.volunteers)
@@ -250,9 +250,9 @@ class RequestRepository:
         self._write_files(photos)
         now = self._db.clock()
         with self._db.writing() as session:
-            request = session.get(RequestRow, request_id, with_for_update=True)
-            if request is None:
-                raise NotFoundError(f"request {request_id} does not exist")
+            request = get_existing(
+                session, RequestRow, request_id, f"request {request_id} does not exist", lock=True
+            )
             session.add(
                 RequestUpdateRow(
                     request_id=request_id, ts=now, actor=actor, note=note, visit_at=visit_at
@@ -419,9 +419,9 @@ class RequestRepository:
     def get_request(self, request_id: int) -> RequestView:
         """Return one request, or raise NotFoundError."""
         with self._db.reading() as session:
-            request = session.get(RequestRow, request_id)
-            if request is None:
-                raise NotFoundError(f"request {request_id} does not exist")
+            request = get_existing(
+                session, RequestRow, request_id, f"request {request_id} does not exist"
+            )
             return operator_view(session, request)
 
     def responder_scores(self, responder_id: str | None = None) -> list[ResponderScore]:

@@ -22,7 +22,7 @@ from hub.persistence.tables import (
     HouseholdDeviceRow,
     HouseholdRow,
 )
-from hub.persistence.transactions import Database, clean
+from hub.persistence.transactions import Database, clean, get_existing
 from hub.residents.rules import resident_stage, web_device_id
 from hub.residents.views import HouseholdView, ResidentStatus
 from hub.roster.repository import load_site_map
@@ -145,9 +145,13 @@ class HouseholdRepository:
     def rotate_household_token(self, household_id: int, token_hash: str) -> HouseholdView:
         """Replace a household's token: the old one stops working at once."""
         with self._db.writing() as session:
-            row = session.get(HouseholdRow, household_id, with_for_update=True)
-            if row is None:
-                raise NotFoundError(f"household {household_id} does not exist")
+            row = get_existing(
+                session,
+                HouseholdRow,
+                household_id,
+                f"household {household_id} does not exist",
+                lock=True,
+            )
             row.token_hash = token_hash
             session.flush()
             logger.info("household %s has a new access token", household_id)
