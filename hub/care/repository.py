@@ -35,7 +35,12 @@ from hub.persistence.tables import (
     SiteRow,
 )
 from hub.persistence.transactions import Database, audit, get_existing
-from hub.residents.repository import buttons, household_device_id, household_sites_in
+from hub.residents.repository import (
+    buttons,
+    existing_household,
+    household_device_id,
+    household_sites_in,
+)
 from hub.residents.rules import web_device_id
 
 logger = logging.getLogger(__name__)
@@ -48,6 +53,11 @@ WATCHER_KINDS: dict[DeviceKind, timedelta] = {
 
 LOOK_BACK = timedelta(days=3)
 """How far back readings are searched for the last sign of life (the history keeps 48 h)."""
+
+
+def _care_profile(session: Session, household_id: int, *, lock: bool = False) -> CareProfileRow:
+    missing = f"household {household_id} is not flagged for care"
+    return get_existing(session, CareProfileRow, household_id, missing, lock=lock)
 
 
 def _hhmm(value: time) -> str:
@@ -66,9 +76,7 @@ class CareRepository:
         """Flag a household for care (or change or end it), with consent, contacts, sensors."""
         now = self._db.clock()
         with self._db.writing() as session:
-            get_existing(
-                session, HouseholdRow, household_id, f"household {household_id} does not exist"
-            )
+            existing_household(session, household_id)
             kinds = dict(
                 session.execute(
                     select(DeviceRow.id, DeviceRow.kind).where(
@@ -150,13 +158,7 @@ class CareRepository:
         """Say a care household is away until ``until`` (None: it is back)."""
         now = self._db.clock()
         with self._db.writing() as session:
-            row = get_existing(
-                session,
-                CareProfileRow,
-                household_id,
-                f"household {household_id} is not flagged for care",
-                lock=True,
-            )
+            row = _care_profile(session, household_id, lock=True)
             row.away_until = until
             row.updated_at, row.updated_by = now, actor
             detail = {"household_id": household_id, "away_until": until and until.isoformat()}
@@ -170,12 +172,7 @@ class CareRepository:
     def get_care(self, household_id: int) -> CareView:
         """Return a care household with what its home shows now, or raise NotFoundError."""
         with self._db.reading() as session:
-            row = get_existing(
-                session,
-                CareProfileRow,
-                household_id,
-                f"household {household_id} is not flagged for care",
-            )
+            row = _care_profile(session, household_id)
             return self._view(session, row, self._db.clock())
 
     def list_care(self, *, sites: frozenset[str] | None = None) -> list[CareView]:

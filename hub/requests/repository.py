@@ -37,7 +37,6 @@ from hub.persistence.community import (
 from hub.persistence.tables import (
     LOCATION_LENGTH,
     CaseRow,
-    HouseholdRow,
 )
 from hub.persistence.transactions import Database, clean, clean_or_none, get_existing
 from hub.requests.photos import PhotoFiles, ProcessedPhoto
@@ -57,7 +56,7 @@ from hub.requests.views import (
     ResidentRequestView,
     ResponderScore,
 )
-from hub.residents.repository import household_device_id
+from hub.residents.repository import existing_household, household_device_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +130,7 @@ class RequestRepository:
         photos: Sequence[ProcessedPhoto],
         now: datetime,
     ) -> Opened:
-        household = get_existing(
-            session, HouseholdRow, new.household_id, f"household {new.household_id} does not exist"
-        )
+        household = existing_household(session, new.household_id)
         device_id = household_device_id(session, household, now)
         priority = REQUEST_PRIORITY[new.category]
         volunteers = volunteers_welcome(new.category, new.volunteers)

@@ -71,6 +71,13 @@ def household_device_id(session: Session, household: HouseholdRow, now: datetime
     return device_id
 
 
+def existing_household(session: Session, household_id: int, *, lock: bool = False) -> HouseholdRow:
+    """Return household ``household_id``, locked for update with ``lock``; raise NotFoundError
+    if there is none."""
+    missing = f"household {household_id} does not exist"
+    return get_existing(session, HouseholdRow, household_id, missing, lock=lock)
+
+
 def _household_view(row: HouseholdRow, device_ids: list[str]) -> HouseholdView:
     return HouseholdView(
         id=row.id,
@@ -145,13 +152,7 @@ class HouseholdRepository:
     def rotate_household_token(self, household_id: int, token_hash: str) -> HouseholdView:
         """Replace a household's token: the old one stops working at once."""
         with self._db.writing() as session:
-            row = get_existing(
-                session,
-                HouseholdRow,
-                household_id,
-                f"household {household_id} does not exist",
-                lock=True,
-            )
+            row = existing_household(session, household_id, lock=True)
             row.token_hash = token_hash
             session.flush()
             logger.info("household %s has a new access token", household_id)
