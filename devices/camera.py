@@ -31,7 +31,7 @@ import re
 from datetime import datetime, time
 from enum import StrEnum
 from typing import Annotated, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AwareDatetime,
@@ -45,6 +45,7 @@ from pydantic import (
 from devices.kinds import AlertKind
 from devices.messages import AlertId, WireModel
 from devices.registry import Identifier
+from devices.timezone import TimeZoneName
 
 Point = tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]]
 """A polygon vertex as fractions of the frame's width and height."""
@@ -74,16 +75,7 @@ class Schedule(BaseModel):
 
     start: time
     end: time
-    timezone: str = "Asia/Shanghai"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+    timezone: TimeZoneName = "Asia/Shanghai"
 
     def active(self, at: datetime) -> bool:
         """Return whether the schedule covers the aware moment ``at``."""

@@ -53,3 +53,12 @@ class Location:
         if depth > len(self.parts) or depth > len(other.parts):
             return False
         return self.parts[:depth] == other.parts[:depth]
+
+
+def lies_within(location: str, place: str) -> bool:
+    """Return whether the path ``location`` lies inside the path ``place`` (or is it); a text
+    that is not a location path lies nowhere."""
+    try:
+        return Location.parse(location).within(Location.parse(place))
+    except ValueError:
+        return False

@@ -25,8 +25,8 @@ Device time (``ts``) is not used: battery Shellies wake with unsynchronised cloc
 """
 
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -50,6 +50,8 @@ from devices.payloads import ButtonEvent, Readings
 from devices.topics import ShellyChannel, ShellyTopic
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 PPM_PER_LEL_PCT = 500.0
 """Natural gas (methane): LEL 5 % by volume = 50 000 ppm, so 1 % LEL = 500 ppm."""
@@ -198,26 +200,23 @@ def _state(values: dict[str, Any]) -> tuple[Observation, ...]:
 
 
 def _number(text: str, name: str) -> float | None:
-    try:
-        return lenient_number(text)
-    except ValueError as exc:
-        message = f"sensor/{name} {text[:40]!r} is not a number"
-        raise PayloadError(message, reason="wrong_type") from exc
+    return _lenient(lenient_number, text, f"sensor/{name} {text[:40]!r}", "a number")
 
 
 def _flag(text: str, name: str) -> bool | None:
-    try:
-        return lenient_flag(text)
-    except ValueError as exc:
-        message = f"{name} {text[:40]!r} is not true or false"
-        raise PayloadError(message, reason="wrong_type") from exc
+    return _lenient(lenient_flag, text, f"{name} {text[:40]!r}", "true or false")
 
 
 def _field_number(status: Mapping[str, Any], field: str, key: str) -> float | None:
+    return _lenient(lenient_number, status.get(field), f"{key}.{field}", "a number")
+
+
+def _lenient(parse: Callable[[Any], T], value: Any, what: str, expected: str) -> T:
+    """Return ``parse(value)``; a value it refuses is a wrong-type PayloadError on ``what``."""
     try:
-        return lenient_number(status.get(field))
+        return parse(value)
     except ValueError as exc:
-        raise PayloadError(f"{key}.{field} is not a number", reason="wrong_type") from exc
+        raise PayloadError(f"{what} is not {expected}", reason="wrong_type") from exc
 
 
 def _field_flag(status: Mapping[str, Any], field: str, key: str) -> bool | None:

@@ -10,12 +10,11 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from devices.access import TimeWindow
-from hub.access.sites import of_sites
 from hub.access.versions import WINDOWS, lock_site, resync
 from hub.access.views import GroupView, ScheduleView, group_view
 from hub.errors import NotFoundError
 from hub.persistence.tables import AccessGroupRow, AccessMembershipRow, AccessScheduleRow
-from hub.persistence.transactions import Database
+from hub.persistence.transactions import Database, get_existing, of_sites
 
 
 class GroupRepository:
@@ -37,9 +36,9 @@ class GroupRepository:
     ) -> tuple[ScheduleView, list[str]]:
         """Replace a schedule's windows; return it and the edges whose lists changed."""
         with self._db.writing() as session:
-            row = session.get(AccessScheduleRow, schedule_id)
-            if row is None:
-                raise NotFoundError(f"no schedule {schedule_id}")
+            row = get_existing(
+                session, AccessScheduleRow, schedule_id, f"no schedule {schedule_id}"
+            )
             row.name, row.windows = name, [w.model_dump(mode="json") for w in windows]
             session.flush()
             edges = sorted(set(session.scalars(_edges_using(schedule_id))))
@@ -125,10 +124,7 @@ def _edges_using(schedule_id: int) -> Select[str]:
 
 
 def _group(session: Session, group_id: int) -> AccessGroupRow:
-    row = session.get(AccessGroupRow, group_id)
-    if row is None:
-        raise NotFoundError(f"no group {group_id}")
-    return row
+    return get_existing(session, AccessGroupRow, group_id, f"no group {group_id}")
 
 
 def _check_schedule(session: Session, schedule_id: int | None) -> None:

@@ -6,10 +6,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from devices.access import AccessRecord
-from hub.access.sites import of_sites
 from hub.access.views import AccessEventView, event_view
 from hub.persistence.tables import AccessEventRow
-from hub.persistence.transactions import Database, upsert_insert
+from hub.persistence.transactions import Database, of_sites, upsert_insert
 
 
 class AccessLogRepository:
@@ -59,7 +58,7 @@ class AccessLogRepository:
     ) -> list[AccessEventView]:
         """Return access log records, newest first, filtered by door, person, time range
         (and only of ``edge_ids``, if given)."""
-        query = of_sites(select(AccessEventRow), AccessEventRow.edge_id, edge_ids=edge_ids)
+        query = of_sites(select(AccessEventRow), AccessEventRow.edge_id, sites=edge_ids)
         if door_id is not None:
             query = query.where(AccessEventRow.door_id == door_id)
         if person_id is not None:

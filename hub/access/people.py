@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from devices.access import CredentialKind, credential_hash
 from hub.access.rules import ImportProblem, PersonImport, check_import, import_scope
-from hub.access.sites import of_sites
 from hub.access.versions import lock_site, resync
 from hub.access.views import CredentialView, ImportView, PersonView, credential_view
 from hub.errors import InvalidInputError, NotFoundError
@@ -26,7 +25,7 @@ from hub.persistence.tables import (
     AccessPersonRow,
     HouseholdRow,
 )
-from hub.persistence.transactions import Database
+from hub.persistence.transactions import Database, get_existing, of_sites
 
 logger = logging.getLogger(__name__)
 
@@ -293,17 +292,13 @@ class PeopleRepository:
 
 
 def _person(session: Session, person_id: int) -> AccessPersonRow:
-    row = session.get(AccessPersonRow, person_id)
-    if row is None:
-        raise NotFoundError(f"no person {person_id}")
-    return row
+    return get_existing(session, AccessPersonRow, person_id, f"no person {person_id}")
 
 
 def _credential(session: Session, credential_id: int) -> AccessCredentialRow:
-    row = session.get(AccessCredentialRow, credential_id)
-    if row is None:
-        raise NotFoundError(f"no credential {credential_id}")
-    return row
+    return get_existing(
+        session, AccessCredentialRow, credential_id, f"no credential {credential_id}"
+    )
 
 
 def _set_groups(session: Session, person: AccessPersonRow, ids: Iterable[int]) -> None:

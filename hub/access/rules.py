@@ -19,7 +19,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from devices.access import (
     CARD_PATTERN,
@@ -69,15 +68,6 @@ class CredentialSpec:
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     revoked: bool = False
-
-
-def check_timezone(name: str) -> str:
-    """Return ``name`` if it is an IANA time zone this system knows, else raise ValueError."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}") from exc
-    return name
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:

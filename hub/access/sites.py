@@ -1,34 +1,17 @@
 """The repository of door access sites and their doors; each public method is one transaction."""
 
 import secrets
-from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import select
 
 from devices.access import DoorConfig
-from hub.access.rules import check_timezone, reader_taken
+from devices.timezone import check_timezone
+from hub.access.rules import reader_taken
 from hub.access.versions import lock_site, resync
 from hub.access.views import DoorView, SiteView, site_view
-from hub.errors import InvalidInputError, NotFoundError
+from hub.errors import InvalidInputError
 from hub.persistence.tables import AccessDoorRow, AccessSiteRow
-from hub.persistence.transactions import Database
-
-Q = TypeVar("Q", bound=Select[Any])
-
-
-def of_sites(
-    query: Q,
-    column: InstrumentedAttribute[str],
-    edge_id: str | None = None,
-    edge_ids: frozenset[str] | None = None,
-) -> Q:
-    """Return ``query`` limited to one site (``edge_id``) and to ``edge_ids``, if given."""
-    if edge_id is not None:
-        query = query.where(column == edge_id)
-    if edge_ids is not None:
-        query = query.where(column.in_(sorted(edge_ids)))
-    return query
+from hub.persistence.transactions import Database, get_existing, of_sites
 
 
 class SiteRepository:
@@ -70,7 +53,7 @@ class SiteRepository:
         query = of_sites(
             select(AccessSiteRow).order_by(AccessSiteRow.edge_id),
             AccessSiteRow.edge_id,
-            edge_ids=edge_ids,
+            sites=edge_ids,
         )
         with self._db.reading() as session:
             return [site_view(r) for r in session.scalars(query)]
@@ -102,9 +85,7 @@ class SiteRepository:
     def delete_door(self, door_id: str) -> None:
         """Delete a door (groups keep its id, which then opens nothing)."""
         with self._db.writing() as session:
-            row = session.get(AccessDoorRow, door_id)
-            if row is None:
-                raise NotFoundError(f"no door {door_id}")
+            row = get_existing(session, AccessDoorRow, door_id, f"no door {door_id}")
             edge_id = row.edge_id
             lock_site(session, edge_id)
             session.delete(row)
@@ -130,9 +111,7 @@ class SiteRepository:
     def edge_of_door(self, door_id: str) -> str:
         """Return the edge of a door's site."""
         with self._db.reading() as session:
-            row = session.get(AccessDoorRow, door_id)
-            if row is None:
-                raise NotFoundError(f"no door {door_id}")
+            row = get_existing(session, AccessDoorRow, door_id, f"no door {door_id}")
             return row.edge_id
 
 

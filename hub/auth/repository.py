@@ -24,10 +24,10 @@ from hub.auth.rules import (
     secret_hash,
     verify_password,
 )
-from hub.errors import InvalidInputError, NotFoundError
+from hub.errors import InvalidInputError
 from hub.http.views import View
 from hub.persistence.tables import TokenRow, UserRow
-from hub.persistence.transactions import Clock, Database, audit, utc_now
+from hub.persistence.transactions import Clock, Database, audit, get_existing, utc_now
 
 SEED_OPERATOR = "operator"
 """The account (and API token name) ``seed_operator`` creates."""
@@ -144,9 +144,7 @@ class AuthStore:
         """Disable (or enable again) an account; its tokens stop (or start) working at once."""
         action = AuditAction.USER_DISABLED if disabled else AuditAction.USER_ENABLED
         with self._audited(self._record(action, actor, user_id=user_id)) as session:
-            row = session.get(UserRow, user_id)
-            if row is None:
-                raise NotFoundError(f"no user {user_id}")
+            row = get_existing(session, UserRow, user_id, f"no user {user_id}")
             row.disabled = disabled
             return _user_view(row)
 
@@ -258,9 +256,7 @@ class AuthStore:
                 .where(TokenRow.id == token_id, TokenRow.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
-            row = session.get(TokenRow, token_id)
-            if row is None:
-                raise NotFoundError(f"no token {token_id}")
+            row = get_existing(session, TokenRow, token_id, f"no token {token_id}")
             return _token_view(row)
 
     def principal_for(self, token: str) -> Principal | None:

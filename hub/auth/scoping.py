@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from devices.location import Location
+from devices.location import lies_within
 from hub.auth.rules import ForbiddenError
 from hub.roster.rules import Grid, Site, grid_of_place, site_of_device, site_of_edge
 from hub.silences.rules import SilenceScope
@@ -118,13 +118,6 @@ def site_of_silence(
     raise AssertionError("unreachable")  # pragma: no cover - mypy cannot see the match is total
 
 
-def _within(location: str, place: str) -> bool:
-    try:
-        return Location.parse(location).within(Location.parse(place))
-    except ValueError:
-        return False
-
-
 def silenced_devices(site_map: SiteMap, scope: SilenceScope, target: str) -> list[str]:
     """Return the registered devices a silence of ``scope`` on ``target`` covers."""
     match scope:
@@ -133,7 +126,7 @@ def silenced_devices(site_map: SiteMap, scope: SilenceScope, target: str) -> lis
         case SilenceScope.EDGE:
             return [d.id for d in site_map.devices if d.edge_id == target]
         case SilenceScope.PLACE:
-            return [d.id for d in site_map.devices if _within(d.location, target)]
+            return [d.id for d in site_map.devices if lies_within(d.location, target)]
     raise AssertionError("unreachable")  # pragma: no cover - mypy cannot see the match is total
 
 

@@ -22,7 +22,7 @@ from hub.cases.raised import open_hub_case
 from hub.cases.records import CasePolicy, add_event, case_view, members
 from hub.cases.rules import ACTIVE, CaseEventAction, CaseStatus
 from hub.cases.views import CaseView
-from hub.errors import InvalidInputError, NotFoundError
+from hub.errors import InvalidInputError
 from hub.persistence.community import CareContactRow, CareDeviceRow, CareProfileRow
 from hub.persistence.tables import (
     AlertRow,
@@ -34,8 +34,13 @@ from hub.persistence.tables import (
     ReadingHistoryRow,
     SiteRow,
 )
-from hub.persistence.transactions import Database, audit
-from hub.residents.repository import buttons, household_device_id, household_sites_in
+from hub.persistence.transactions import Database, audit, get_existing
+from hub.residents.repository import (
+    buttons,
+    existing_household,
+    household_device_id,
+    household_sites_in,
+)
 from hub.residents.rules import web_device_id
 
 logger = logging.getLogger(__name__)
@@ -48,6 +53,11 @@ WATCHER_KINDS: dict[DeviceKind, timedelta] = {
 
 LOOK_BACK = timedelta(days=3)
 """How far back readings are searched for the last sign of life (the history keeps 48 h)."""
+
+
+def _care_profile(session: Session, household_id: int, *, lock: bool = False) -> CareProfileRow:
+    missing = f"household {household_id} is not flagged for care"
+    return get_existing(session, CareProfileRow, household_id, missing, lock=lock)
 
 
 def _hhmm(value: time) -> str:
@@ -66,9 +76,7 @@ class CareRepository:
         """Flag a household for care (or change or end it), with consent, contacts, sensors."""
         now = self._db.clock()
         with self._db.writing() as session:
-            household = session.get(HouseholdRow, household_id)
-            if household is None:
-                raise NotFoundError(f"household {household_id} does not exist")
+            existing_household(session, household_id)
             kinds = dict(
                 session.execute(
                     select(DeviceRow.id, DeviceRow.kind).where(
@@ -150,9 +158,7 @@ class CareRepository:
         """Say a care household is away until ``until`` (None: it is back)."""
         now = self._db.clock()
         with self._db.writing() as session:
-            row = session.get(CareProfileRow, household_id, with_for_update=True)
-            if row is None:
-                raise NotFoundError(f"household {household_id} is not flagged for care")
+            row = _care_profile(session, household_id, lock=True)
             row.away_until = until
             row.updated_at, row.updated_by = now, actor
             detail = {"household_id": household_id, "away_until": until and until.isoformat()}
@@ -166,9 +172,7 @@ class CareRepository:
     def get_care(self, household_id: int) -> CareView:
         """Return a care household with what its home shows now, or raise NotFoundError."""
         with self._db.reading() as session:
-            row = session.get(CareProfileRow, household_id)
-            if row is None:
-                raise NotFoundError(f"household {household_id} is not flagged for care")
+            row = _care_profile(session, household_id)
             return self._view(session, row, self._db.clock())
 
     def list_care(self, *, sites: frozenset[str] | None = None) -> list[CareView]:

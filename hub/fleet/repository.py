@@ -14,11 +14,10 @@ from devices.kinds import DeviceKind
 from devices.messages import DeviceRegistry, EdgeStatus, TelemetryBatch, TelemetryPoint
 from devices.registry import Device
 from hub.cases.rules import Resolution, nuisance_rate
-from hub.errors import NotFoundError
 from hub.fleet.rules import assign_edge, unserved_reason
 from hub.fleet.views import DeviceView, EdgeView
 from hub.persistence.tables import CaseMemberRow, CaseRow, DeviceRow, EdgeRow, SiteRow
-from hub.persistence.transactions import Database, clean, clean_or_none, upsert_insert
+from hub.persistence.transactions import Database, clean, clean_or_none, get_existing, upsert_insert
 from hub.roster.repository import load_site_map, site_from_row
 
 logger = logging.getLogger(__name__)
@@ -256,9 +255,9 @@ class FleetRepository:
     def get_device(self, device_id: str) -> DeviceView:
         """Return one device with its case resolutions and nuisance rate, or raise NotFoundError."""
         with self._db.reading() as session:
-            row = session.get(DeviceRow, device_id)
-            if row is None:
-                raise NotFoundError(f"device {device_id} is not registered")
+            row = get_existing(
+                session, DeviceRow, device_id, f"device {device_id} is not registered"
+            )
             judged = resolutions(session, [device_id]).get(device_id)
             return device_view(row, judged, reported_edges(session))
 

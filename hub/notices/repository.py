@@ -31,7 +31,7 @@ from hub.persistence.community import (
     NoticeRow,
 )
 from hub.persistence.tables import HouseholdRow, NotificationRow
-from hub.persistence.transactions import Database, audit, clean
+from hub.persistence.transactions import Database, audit, clean, get_existing
 from hub.residents.repository import household_sites_in
 
 
@@ -163,9 +163,7 @@ class NoticeRepository:
     def get_notice(self, notice_id: int) -> NoticeView:
         """Return one notice with its read receipts, or raise NotFoundError."""
         with self._db.reading() as session:
-            row = session.get(NoticeRow, notice_id)
-            if row is None:
-                raise NotFoundError(f"notice {notice_id} does not exist")
+            row = get_existing(session, NoticeRow, notice_id, f"notice {notice_id} does not exist")
             return _operator_view(session, row)
 
     def household_notices(self, household_id: int) -> list[HouseholdNotice]:

@@ -1,4 +1,5 @@
-"""What every hub repository shares: transactions, clock, dialect upsert, audit append.
+"""What every hub repository shares: transactions, clock, dialect upsert, site scoping of a
+query, audit append.
 
 A repository method is one transaction: ``Database.reading()`` for reads (lock-free under
 SQLite's WAL), ``Database.writing()`` for writes (SQLite's write lock taken up front). Every
@@ -16,14 +17,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Table, bindparam, func, insert, select
+from sqlalchemy import Engine, Select, Table, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hub.audit.chain import AuditEntry, AuditRecord, chain
+from hub.errors import NotFoundError
 from hub.persistence.engine import SQLITE_WRITE_OPTION
 from hub.persistence.tables import (
     AlertRow,
@@ -42,6 +44,8 @@ from hub.persistence.tables import (
 )
 
 Clock = Callable[[], datetime]
+Q = TypeVar("Q", bound=Select[Any])
+R = TypeVar("R")
 
 AUDIT_HEAD_ID = 1
 """The one row of ``audit_head``: the chain's last sequence number and hash."""
@@ -63,6 +67,32 @@ def clean(value: str) -> str:
 def clean_or_none(value: str | None) -> str | None:
     """Return ``clean(value)``, or None for None."""
     return None if value is None else clean(value)
+
+
+def get_existing(
+    session: Session, table: type[R], key: object, missing: str, *, lock: bool = False
+) -> R:
+    """Return the row of ``table`` whose primary key is ``key``, locked for update with
+    ``lock``; raise NotFoundError saying ``missing`` when there is none."""
+    row = session.get(table, key, with_for_update=lock)
+    if row is None:
+        raise NotFoundError(missing)
+    return row
+
+
+def of_sites(
+    query: Q,
+    column: InstrumentedAttribute[str],
+    site_id: str | None = None,
+    sites: frozenset[str] | None = None,
+) -> Q:
+    """Return ``query`` limited to the rows whose ``column`` (a site's id) is ``site_id`` and is
+    one of ``sites``, each if given: ``sites`` is a caller's scope, None for every site."""
+    if site_id is not None:
+        query = query.where(column == site_id)
+    if sites is not None:
+        query = query.where(column.in_(sorted(sites)))
+    return query
 
 
 def upsert_insert(session: Session, table: Any) -> Any:

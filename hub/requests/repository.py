@@ -37,9 +37,8 @@ from hub.persistence.community import (
 from hub.persistence.tables import (
     LOCATION_LENGTH,
     CaseRow,
-    HouseholdRow,
 )
-from hub.persistence.transactions import Database, clean, clean_or_none
+from hub.persistence.transactions import Database, clean, clean_or_none, get_existing
 from hub.requests.photos import PhotoFiles, ProcessedPhoto
 from hub.requests.reading import operator_view, resident_view
 from hub.requests.rules import (
@@ -57,7 +56,7 @@ from hub.requests.views import (
     ResidentRequestView,
     ResponderScore,
 )
-from hub.residents.repository import household_device_id
+from hub.residents.repository import existing_household, household_device_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +130,7 @@ class RequestRepository:
         photos: Sequence[ProcessedPhoto],
         now: datetime,
     ) -> Opened:
-        household = session.get(HouseholdRow, new.household_id)
-        if household is None:
-            raise NotFoundError(f"household {new.household_id} does not exist")
+        household = existing_household(session, new.household_id)
         device_id = household_device_id(session, household, now)
         priority = REQUEST_PRIORITY[new.category]
         volunteers = volunteers_welcome(new.category, new.volunteers)
@@ -250,9 +247,9 @@ class RequestRepository:
         self._write_files(photos)
         now = self._db.clock()
         with self._db.writing() as session:
-            request = session.get(RequestRow, request_id, with_for_update=True)
-            if request is None:
-                raise NotFoundError(f"request {request_id} does not exist")
+            request = get_existing(
+                session, RequestRow, request_id, f"request {request_id} does not exist", lock=True
+            )
             session.add(
                 RequestUpdateRow(
                     request_id=request_id, ts=now, actor=actor, note=note, visit_at=visit_at
@@ -419,9 +416,9 @@ class RequestRepository:
     def get_request(self, request_id: int) -> RequestView:
         """Return one request, or raise NotFoundError."""
         with self._db.reading() as session:
-            request = session.get(RequestRow, request_id)
-            if request is None:
-                raise NotFoundError(f"request {request_id} does not exist")
+            request = get_existing(
+                session, RequestRow, request_id, f"request {request_id} does not exist"
+            )
             return operator_view(session, request)
 
     def responder_scores(self, responder_id: str | None = None) -> list[ResponderScore]:

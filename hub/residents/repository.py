@@ -22,7 +22,7 @@ from hub.persistence.tables import (
     HouseholdDeviceRow,
     HouseholdRow,
 )
-from hub.persistence.transactions import Database, clean
+from hub.persistence.transactions import Database, clean, get_existing
 from hub.residents.rules import resident_stage, web_device_id
 from hub.residents.views import HouseholdView, ResidentStatus
 from hub.roster.repository import load_site_map
@@ -69,6 +69,13 @@ def household_device_id(session: Session, household: HouseholdRow, now: datetime
         device = Device(id=device_id, kind=DeviceKind.SOS_BUTTON, location=household.location)
         upsert_device(session, device, now)
     return device_id
+
+
+def existing_household(session: Session, household_id: int, *, lock: bool = False) -> HouseholdRow:
+    """Return household ``household_id``, locked for update with ``lock``; raise NotFoundError
+    if there is none."""
+    missing = f"household {household_id} does not exist"
+    return get_existing(session, HouseholdRow, household_id, missing, lock=lock)
 
 
 def _household_view(row: HouseholdRow, device_ids: list[str]) -> HouseholdView:
@@ -145,9 +152,7 @@ class HouseholdRepository:
     def rotate_household_token(self, household_id: int, token_hash: str) -> HouseholdView:
         """Replace a household's token: the old one stops working at once."""
         with self._db.writing() as session:
-            row = session.get(HouseholdRow, household_id, with_for_update=True)
-            if row is None:
-                raise NotFoundError(f"household {household_id} does not exist")
+            row = existing_household(session, household_id, lock=True)
             row.token_hash = token_hash
             session.flush()
             logger.info("household %s has a new access token", household_id)

@@ -7,7 +7,7 @@ from hub.audit.chain import AuditAction, AuditRecord
 from hub.auth.scoping import PlacedDevice, SiteMap
 from hub.errors import InvalidInputError
 from hub.persistence.tables import DeviceRow, GridRow, ResponderRow, SiteRow
-from hub.persistence.transactions import Database, audit, clean
+from hub.persistence.transactions import Database, audit, clean, of_sites
 from hub.roster.rules import Grid, Responder, Site, grid_of_place, site_of_edge
 
 
@@ -86,9 +86,7 @@ class RosterRepository:
 
     def list_sites(self, *, sites: frozenset[str] | None = None) -> list[Site]:
         """Return every site by id (only ``sites``, if given)."""
-        query = select(SiteRow).order_by(SiteRow.id)
-        if sites is not None:
-            query = query.where(SiteRow.id.in_(sorted(sites)))
+        query = of_sites(select(SiteRow).order_by(SiteRow.id), SiteRow.id, sites=sites)
         with self._db.reading() as session:
             return [site_from_row(row) for row in session.scalars(query)]
 
@@ -110,11 +108,7 @@ class RosterRepository:
         self, *, site_id: str | None = None, sites: frozenset[str] | None = None
     ) -> list[Grid]:
         """Return grids by id, optionally of one site (only of ``sites``, if given)."""
-        query = select(GridRow).order_by(GridRow.id)
-        if site_id is not None:
-            query = query.where(GridRow.site_id == site_id)
-        if sites is not None:
-            query = query.where(GridRow.site_id.in_(sorted(sites)))
+        query = of_sites(select(GridRow).order_by(GridRow.id), GridRow.site_id, site_id, sites)
         with self._db.reading() as session:
             return [grid_from_row(row) for row in session.scalars(query)]
 
@@ -151,11 +145,9 @@ class RosterRepository:
         self, *, site_id: str | None = None, sites: frozenset[str] | None = None
     ) -> list[Responder]:
         """Return responders by id, optionally of one site (only of ``sites``, if given)."""
-        query = select(ResponderRow).order_by(ResponderRow.id)
-        if site_id is not None:
-            query = query.where(ResponderRow.site_id == site_id)
-        if sites is not None:
-            query = query.where(ResponderRow.site_id.in_(sorted(sites)))
+        query = of_sites(
+            select(ResponderRow).order_by(ResponderRow.id), ResponderRow.site_id, site_id, sites
+        )
         with self._db.reading() as session:
             return [responder_from_row(row) for row in session.scalars(query)]
 

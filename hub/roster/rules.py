@@ -14,23 +14,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, time
 from enum import StrEnum
 from typing import Annotated, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from devices.location import Location, LocationText
 from devices.registry import Identifier
-
-
-def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}") from exc
-    return name
-
-
-TimeZoneName = Annotated[str, AfterValidator(_zone)]
+from devices.timezone import TimeZoneName
 
 
 class Roster(BaseModel):

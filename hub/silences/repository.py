@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from devices.kinds import AlertKind
 from hub.audit.chain import AuditAction, AuditRecord
 from hub.auth.scoping import site_of_silence
-from hub.errors import IllegalTransitionError, InvalidInputError, NotFoundError
+from hub.errors import IllegalTransitionError, InvalidInputError
 from hub.persistence.tables import ID_LENGTH, DeviceRow, SilenceRow
-from hub.persistence.transactions import Database, audit, clean
+from hub.persistence.transactions import Database, audit, clean, get_existing
 from hub.roster.repository import load_site_map
 from hub.silences.rules import Silence, SilenceScope
 from hub.silences.views import SilenceView
@@ -141,9 +141,9 @@ class SilenceRepository:
         """End a silence now (alerts from now on open cases again)."""
         now = self._db.clock()
         with self._db.writing() as session:
-            row = session.get(SilenceRow, silence_id, with_for_update=True)
-            if row is None:
-                raise NotFoundError(f"silence {silence_id} does not exist")
+            row = get_existing(
+                session, SilenceRow, silence_id, f"silence {silence_id} does not exist", lock=True
+            )
             if row.ends_at <= now:
                 raise IllegalTransitionError(f"silence {silence_id} is already over")
             row.ends_at = max(now, row.starts_at)

@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from devices.kinds import AlertKind
-from devices.location import Location
+from devices.location import lies_within
 
 
 class SilenceScope(StrEnum):
@@ -52,13 +52,6 @@ class SilencedAlert:
     ts: datetime
 
 
-def _within(location: str, place: str) -> bool:
-    try:
-        return Location.parse(location).within(Location.parse(place))
-    except ValueError:
-        return False
-
-
 def covers(silence: Silence, alert: SilencedAlert) -> bool:
     """Return whether ``silence`` covers ``alert`` (its place, kind and event time)."""
     if not silence.starts_at <= alert.ts < silence.ends_at:
@@ -74,7 +67,7 @@ def covers(silence: Silence, alert: SilencedAlert) -> bool:
         case SilenceScope.EDGE:
             return alert.edge_id == silence.target
         case SilenceScope.PLACE:
-            return _within(alert.location, silence.target)
+            return lies_within(alert.location, silence.target)
     raise AssertionError("unreachable")  # pragma: no cover - mypy cannot see the match is total
 
 

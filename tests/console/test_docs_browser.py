@@ -5,7 +5,6 @@ in-process under uvicorn on SQLite (no MQTT); the browser context aborts any req
 is not to the hub and records it.
 """
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,17 +16,10 @@ from playwright.sync_api import Route, expect, sync_playwright
 
 from hub.app import create_app
 from hub.settings import HubSettings
+from linli.brokers import free_port
 from tests.browser import CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    """Return a free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -56,6 +56,20 @@ def noisy(frame: Frame, rng: np.random.Generator, sigma: float = 2.0) -> Frame:
     return result
 
 
+Painter = Callable[[Frame, int, np.random.Generator], None]
+"""Draws frame ``i`` of a clip onto a copy of its background, drawing on the clip's generator."""
+
+
+def painted(base: Frame, n: int, rng: np.random.Generator, paint: Painter) -> list[Frame]:
+    """Return ``n`` frames: each a copy of ``base`` painted by ``paint`` then given sensor noise."""
+    frames = []
+    for i in range(n):
+        frame = base.copy()
+        paint(frame, i, rng)
+        frames.append(noisy(frame, rng))
+    return frames
+
+
 def draw_flame(
     frame: Frame, cx: float, base: float, height: float, rng: np.random.Generator
 ) -> None:
@@ -96,17 +110,14 @@ def draw_flame(
 
 def fire_static(n: int = 60) -> list[Frame]:
     """A fire starting small on the floor of a static scene and growing."""
-    rng = np.random.default_rng(11)
-    base = textured(1)
-    frames = []
-    for i in range(n):
-        frame = base.copy()
+
+    def paint(frame: Frame, i: int, rng: np.random.Generator) -> None:
         if i >= 10:
             draw_flame(
                 frame, 170 + rng.uniform(-3, 3), 205, 25 + 0.8 * (i - 10) + rng.uniform(-6, 6), rng
             )
-        frames.append(noisy(frame, rng))
-    return frames
+
+    return painted(textured(1), n, np.random.default_rng(11), paint)
 
 
 def fire_handheld(n: int = 110, fire_until: int = 70) -> list[Frame]:
@@ -143,37 +154,28 @@ def _neon(frame: Frame, parts: list[bool]) -> None:
 
 def neon_blink(n: int = 80) -> list[Frame]:
     """A night scene with an orange neon sign blinking on 0.6 s, off 0.4 s."""
-    rng = np.random.default_rng(13)
-    base = night()
-    frames = []
-    for i in range(n):
-        frame = base.copy()
+
+    def paint(frame: Frame, i: int, rng: np.random.Generator) -> None:
         on = i % 5 < 3
         _neon(frame, [on, on, on])
-        frames.append(noisy(frame, rng))
-    return frames
+
+    return painted(night(), n, np.random.default_rng(13), paint)
 
 
 def neon_chase(n: int = 80) -> list[Frame]:
     """A neon sign whose letters light one after another (B, BA, BAR, dark, ...)."""
-    rng = np.random.default_rng(14)
-    base = night()
-    frames = []
-    for i in range(n):
-        frame = base.copy()
+
+    def paint(frame: Frame, i: int, rng: np.random.Generator) -> None:
         phase = i % 4
         _neon(frame, [phase >= 1, phase >= 2, phase >= 3])
-        frames.append(noisy(frame, rng))
-    return frames
+
+    return painted(night(), n, np.random.default_rng(14), paint)
 
 
 def headlights(n: int = 80) -> list[Frame]:
     """Cars at night: headlights sweeping past, then a car braking and stopping (red lights)."""
-    rng = np.random.default_rng(15)
-    base = night(4)
-    frames = []
-    for i in range(n):
-        frame = base.copy()
+
+    def paint(frame: Frame, i: int, rng: np.random.Generator) -> None:
         x = -60 + 9 * (i % 45)
         for dx in (0, 45):
             cv2.circle(frame, (x + dx, 170), 16, (90, 200, 255), -1)
@@ -183,46 +185,41 @@ def headlights(n: int = 80) -> list[Frame]:
         for dx in (0, 60):
             cv2.rectangle(frame, (cx + dx, 120), (cx + dx + 18, 128), (30, 40, 255), -1)
         frame[:] = cv2.GaussianBlur(frame, (5, 5), 0)
-        frames.append(noisy(frame, rng))
-    return frames
+
+    return painted(night(4), n, np.random.default_rng(15), paint)
 
 
 def truck(n: int = 70) -> list[Frame]:
     """A lorry crossing a static scene and filling most of the frame for seconds."""
-    rng = np.random.default_rng(16)
-    base = textured(5)
     body = textured(9, 420, 200)
     body = (body.astype(np.float32) * 0.4 + 40).astype(np.uint8)
-    frames = []
-    for i in range(n):
-        frame = base.copy()
+
+    def paint(frame: Frame, i: int, rng: np.random.Generator) -> None:
         left = -440 + 14 * (i - 15)
         if i >= 15:
             x0, x1 = max(0, left), min(W, left + 420)
             if x1 > x0:
                 frame[30:230, x0:x1] = body[:, x0 - left : x1 - left]
-        frames.append(noisy(frame, rng))
-    return frames
+
+    return painted(textured(5), n, np.random.default_rng(16), paint)
 
 
 def crowd(n: int = 70) -> list[Frame]:
     """A crowd of thirty walkers crossing a plaza in every direction."""
     rng = np.random.default_rng(17)
-    base = textured(6)
     walkers = [
         (rng.uniform(0, W), rng.uniform(40, H - 50), rng.normal(0, 6), rng.normal(0, 2),
          tuple(int(c) for c in rng.integers(20, 230, 3)))
         for _ in range(30)
     ]  # fmt: skip
-    frames = []
-    for i in range(n):
-        frame = base.copy()
+
+    def paint(frame: Frame, i: int, rng: np.random.Generator) -> None:
         for x, y, vx, vy, colour in walkers:
             px, py = int((x + vx * i) % W), int(y + vy * i) % H
             cv2.rectangle(frame, (px, py), (px + 14, py + 40), colour, -1)
             cv2.circle(frame, (px + 7, py - 6), 6, (60, 80, 120), -1)
-        frames.append(noisy(frame, rng))
-    return frames
+
+    return painted(textured(6), n, rng, paint)
 
 
 def exposure(n: int = 60) -> list[Frame]:
@@ -251,12 +248,9 @@ def pan(n: int = 60) -> list[Frame]:
 
 def water(n: int = 70) -> list[Frame]:
     """Shimmering water (grey-blue ripples, glints) filling the lower half of a static scene."""
-    rng = np.random.default_rng(20)
-    base = textured(10)
     ys, xs = np.mgrid[0:120, 0:W].astype(np.float32)
-    frames = []
-    for i in range(n):
-        frame = base.copy()
+
+    def paint(frame: Frame, i: int, rng: np.random.Generator) -> None:
         phase = rng.uniform(0, 2 * np.pi, 3)
         ripple = (
             np.sin(xs / 5 + ys / 9 + phase[0] + i) + np.sin(xs / 11 - ys / 4 + phase[1])
@@ -265,8 +259,8 @@ def water(n: int = 70) -> list[Frame]:
         value = 170 + 10 * ripple + 40 * (ripple > 2.0)
         water_bgr = np.stack([value + 10, value + 5, value], axis=2)
         frame[120:] = np.clip(water_bgr, 0, 255).astype(np.uint8)
-        frames.append(noisy(frame, rng))
-    return frames
+
+    return painted(textured(10), n, np.random.default_rng(20), paint)
 
 
 def _plume(
@@ -281,22 +275,20 @@ def _plume(
 
 def smoke(n: int = 80, grey: float = 205.0, seed: int = 21) -> list[Frame]:
     """Grey smoke rising from a source at the bottom, puffs spreading as they climb."""
-    rng = np.random.default_rng(seed)
-    base = cv2.GaussianBlur(textured(11), (0, 0), 1.2)
     puffs: list[list[float]] = []
-    frames = []
-    for i in range(n):
+
+    def paint(frame: Frame, i: int, rng: np.random.Generator) -> None:
         if i >= 10:
             puffs.append([160 + rng.normal(0, 4), 215.0, 8.0])
         for p in puffs:
             p[0] += rng.normal(0, 1.5)
             p[1] -= 5.0 + rng.normal(0, 1)
             p[2] += 0.9
-        puffs = [p for p in puffs if p[1] > -20]
-        frame = base.copy()
+        puffs[:] = [p for p in puffs if p[1] > -20]
         _plume(frame, [(p[0], p[1], p[2]) for p in puffs], grey, 0.6)
-        frames.append(noisy(frame, rng))
-    return frames
+
+    base = cv2.GaussianBlur(textured(11), (0, 0), 1.2)
+    return painted(base, n, np.random.default_rng(seed), paint)
 
 
 def dark_smoke(n: int = 80) -> list[Frame]:
@@ -306,36 +298,30 @@ def dark_smoke(n: int = 80) -> list[Frame]:
 
 def sunset(n: int = 60) -> list[Frame]:
     """An orange sky with a low sun, slowly brightening: steady, smooth, not fire."""
-    rng = np.random.default_rng(23)
-    base = textured(12)
-    frames = []
-    for i in range(n):
-        frame = base.copy()
+
+    def paint(frame: Frame, i: int, rng: np.random.Generator) -> None:
         glow = 1.0 + 0.005 * i
         for row in range(130):
             t = row / 130
             colour = np.array([40 + 40 * t, 120 + 60 * t, 255], np.float32) * glow
             frame[row] = np.clip(colour, 0, 255).astype(np.uint8)
         cv2.circle(frame, (220, 110), 18, (220, 250, 255), -1)
-        frames.append(noisy(frame, rng))
-    return frames
+
+    return painted(textured(12), n, np.random.default_rng(23), paint)
 
 
 def reflections(n: int = 70) -> list[Frame]:
     """Orange street lights reflected on dark rippling water: shimmering, in place."""
-    rng = np.random.default_rng(24)
-    base = night(5)
-    frames = []
-    for _ in range(n):
-        frame = base.copy()
+
+    def paint(frame: Frame, i: int, rng: np.random.Generator) -> None:
         for cx in (90, 230):
             cv2.circle(frame, (cx, 40), 6, (200, 240, 255), -1)
             for row in range(130, 235, 6):
                 half = int(rng.uniform(2, 12))
                 x = cx + int(rng.normal(0, 3))
                 cv2.line(frame, (x - half, row), (x + half, row), (40, 160, 255), 3)
-        frames.append(noisy(frame, rng))
-    return frames
+
+    return painted(night(5), n, np.random.default_rng(24), paint)
 
 
 FIRE = AlertKind.CAMERA_FIRE

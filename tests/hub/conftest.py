@@ -87,12 +87,15 @@ def hub_app(database_url: str, data_dir: Path, clock: Clock = utc_now, **setting
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> FastAPI:
+def app(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> FastAPI:
     """Return a hub app on a fresh database, without MQTT, on the real clock.
 
-    A module whose app needs the fake clock overrides this fixture with ``hub_app``.
+    A module marked ``fake_clock`` (``pytestmark = pytest.mark.fake_clock``) gets it on the
+    ``clock`` fixture instead, the one its tests move; one needing more overrides this fixture.
     """
-    return hub_app(database_url, tmp_path)
+    on_fake_clock = request.node.get_closest_marker("fake_clock") is not None
+    clock: Clock = request.getfixturevalue("clock") if on_fake_clock else utc_now
+    return hub_app(database_url, tmp_path, clock)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from devices.access import (
     TimeWindow,
     credential_hash,
 )
+from devices.timezone import check_timezone
 from hub.access.rules import (
     SCOPED_RESYNC_PEOPLE,
     CredentialImport,
@@ -25,7 +26,6 @@ from hub.access.rules import (
     PersonSpec,
     changed_items,
     check_import,
-    check_timezone,
     compile_allow_list,
     import_scope,
     needs_snapshot,

@@ -1,20 +1,13 @@
 """Care households over HTTP: flag one with consent and a family contact, mark it away."""
 
-from pathlib import Path
-
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from tests.hub.conftest import FakeClock, hub_app
+from tests.hub.conftest import FakeClock
+
+pytestmark = pytest.mark.fake_clock
 
 HOME = "Building 2/Floor 3/Unit 301"
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
-    """Return a hub app on a fresh database, without MQTT, on the fake clock."""
-    return hub_app(database_url, tmp_path, clock)
 
 
 async def test_a_household_is_flagged_for_care_and_goes_away(

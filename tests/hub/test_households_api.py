@@ -1,6 +1,5 @@
 """Households and the resident's one-touch page, in-process with MQTT ingest turned off."""
 
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -9,20 +8,16 @@ from fastapi import FastAPI
 
 from devices.kinds import AlertKind, Severity
 from hub.store import HubStore
-from tests.hub.conftest import FakeClock, hub_app
+from tests.hub.conftest import FakeClock
 from tests.hub.factories import make_alert
+
+pytestmark = pytest.mark.fake_clock
 
 LOCATION = "Building 3/Floor 12/Unit 1201"
 
 
 def button(device_id: str, edge_id: str = "e1") -> dict[str, str]:
     return {"id": device_id, "kind": "sos_button", "location": LOCATION, "edge_id": edge_id}
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
-    """Return a hub app on a fresh database, without MQTT, on a fake clock."""
-    return hub_app(database_url, tmp_path, clock)
 
 
 async def create_household(

@@ -1,15 +1,14 @@
 """Notices (通知): whom they go to (pure), and a notice read by some households (in-process)."""
 
-from pathlib import Path
-
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from hub.errors import InvalidInputError
 from hub.notices.rules import Home, NoticeScope, audience
-from tests.hub.conftest import FakeClock, hub_app
+from tests.hub.conftest import FakeClock
 from tests.hub.residents import household, send_notice
+
+pytestmark = pytest.mark.fake_clock
 
 HOMES = [
     Home(1, "Building 2/Floor 3/Unit 301", "lanyuan"),
@@ -31,12 +30,6 @@ def test_a_notice_goes_to_a_site_a_building_or_households() -> None:
         audience(HOMES, NoticeScope.HOUSEHOLDS, household_ids=[9])
     with pytest.raises(InvalidInputError, match="no household"):
         audience(HOMES, NoticeScope.BUILDING, building="Building 9")
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
-    """Return a hub app on a fresh database, without MQTT, on the fake clock."""
-    return hub_app(database_url, tmp_path, clock)
 
 
 async def test_a_water_shutoff_is_read_by_some_households(

@@ -4,7 +4,6 @@ responder's updates, ratings, and one household never seeing another's (scenario
 import io
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,17 +13,13 @@ from PIL import Image
 
 from hub.auth.repository import AuthStore
 from hub.auth.rules import Role, new_secret
-from tests.hub.conftest import FakeClock, hub_app
+from tests.hub.conftest import FakeClock
 from tests.hub.http import api_client
 from tests.hub.test_requests_rules import jpeg_with_gps
 
+pytestmark = pytest.mark.fake_clock
+
 LOCATION = "Building 3/Floor 12/Unit 1201"
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
-    """Return a hub app on a fresh database, without MQTT, on a fake clock."""
-    return hub_app(database_url, tmp_path, clock)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ the audit trail. An operator of Meiyuan faces the records of Lanyuan; an admin s
 
 from collections.abc import Mapping
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,10 +26,11 @@ from hub.residents.rules import token_hash
 from hub.roster.rules import Grid, Site
 from hub.silences.rules import SilenceScope
 from hub.store import HubStore
-from tests.hub.conftest import FakeClock, hub_app
 from tests.hub.factories import T0, make_alert
 from tests.hub.http import ok
 from tests.hub.sites import put_site
+
+pytestmark = pytest.mark.fake_clock
 
 API = "/api/v1"
 LAN_SMOKE = {
@@ -77,12 +77,6 @@ MEI_SOS_2 = {
     "location": "Building 9/Unit 102",
     "edge_id": None,
 }
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
-    """Return a hub app on a fresh database, without MQTT, on a clock standing at T0."""
-    return hub_app(database_url, tmp_path, clock)
 
 
 @pytest.fixture

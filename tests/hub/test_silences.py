@@ -1,18 +1,18 @@
 """Silences: the pure cover rule, then the repository and the API on SQLite and PostgreSQL."""
 
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from devices.kinds import AlertKind, DeviceKind, Severity
 from hub.silences.rules import Silence, SilencedAlert, SilenceScope, covers, is_active, silencing
 from hub.store import HubStore
-from tests.hub.conftest import FakeClock, hub_app
+from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0, make_alert, make_device
+
+pytestmark = pytest.mark.fake_clock
 
 UNIT = "Building 3/Floor 12/Unit 1201"
 
@@ -117,12 +117,6 @@ def test_a_drill_records_and_audits_alerts_but_opens_no_case(
 
 
 # --- the API ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
-    """Return a hub app on a fresh database, without MQTT, on the fake clock."""
-    return hub_app(database_url, tmp_path, clock)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ hour. An ordinary day (``care_day``) is fine all day; a quiet day (``care_quiet_
 one wellbeing check once six waking hours pass with nothing."""
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -26,15 +25,10 @@ from hub.roster.rules import Grid, Responder, ResponderRole, Site
 from hub.store import HubStore
 from simulators.scenarios import SCENARIOS
 from simulators.sites import sample_site_path
-from tests.hub.conftest import FakeClock, migrated_engine
+from tests.hub.conftest import FakeClock
 
 DAWN = datetime(2026, 2, 28, 22, 0, tzinfo=UTC)  # 06:00 in Shanghai: the day begins
 HOME = "Building 2/Floor 3/Unit 301"
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    yield from migrated_engine(database_url)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 
 from hub.cases.notifier import Notifier
 from hub.cases.notify import MAX_ATTEMPTS, Channel
@@ -19,49 +18,28 @@ from hub.notices.rules import FamilyContact as Family
 from hub.notices.rules import NoticeCategory, NoticeMessage, Recipient, copies
 from hub.store import HubStore
 from linli.brokers import free_port
-from tests.hub.conftest import FakeClock, hub_app
+from tests.hub.conftest import FakeClock
 from tests.hub.http import api_client
 from tests.hub.residents import household, send_notice
 from tests.hub.webhook_gateway import Gateway
-
-SECRET = b"notice-webhook-secret"
+from tests.residents.messaging import SECRET, gateway_app, signed_gateway
 
 
 @pytest.fixture
 def wechat() -> Iterator[Gateway]:
     """The residents' messaging gateway: down for its first two calls."""
-    running = Gateway(failures=2, path="/notify", secret=SECRET)
-    yield running
-    running.close()
+    yield from signed_gateway(failures=2)
 
 
 @pytest.fixture
 def family() -> Iterator[Gateway]:
     """The gateway a family contact's messages go through."""
-    running = Gateway(path="/notify", secret=SECRET)
-    yield running
-    running.close()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+    yield from signed_gateway()
 
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Path, clock: FakeClock, wechat: Gateway) -> FastAPI:
     return gateway_app(database_url, tmp_path, clock, wechat.url)
-
-
-def gateway_app(database_url: str, tmp_path: Path, clock: FakeClock, url: str | None) -> FastAPI:
-    """Return a hub app whose residents' messages go out through the gateway at ``url``."""
-    return hub_app(
-        database_url,
-        tmp_path,
-        clock,
-        gateway_outbound_url=url,
-        notify_webhook_secret=SecretStr(SECRET.decode()),
-    )
 
 
 async def care_for(client: httpx.AsyncClient, household_id: int, contact_url: str) -> None:

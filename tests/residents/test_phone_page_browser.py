@@ -10,7 +10,6 @@ in English. Screenshots go to ``$LINLI_TEST_ARTEFACTS/<test>/`` (default:
 
 import io
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -26,19 +25,13 @@ from pydantic import SecretStr
 
 from hub.app import create_app
 from hub.settings import HubSettings
+from linli.brokers import free_port
 from tests.browser import UI_TIMEOUT_MS
 
 pytestmark = [pytest.mark.slow]
 
 ADMIN = "bootstrap-admin-token-for-the-phone-test"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Hub:

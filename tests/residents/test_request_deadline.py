@@ -1,7 +1,6 @@
 """A request not done within 48 h climbs to the street (PRODUCT.md scenario 13, first half):
 the pure deadline rule, then a hub store on SQLite and PostgreSQL on an injected clock."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,7 +22,7 @@ from hub.requests.rules import RequestCategory, RequestSource
 from hub.residents.rules import issue_token
 from hub.roster.rules import Grid, Responder, ResponderRole, Site
 from hub.store import HubStore
-from tests.hub.conftest import FakeClock, migrated_engine
+from tests.hub.conftest import FakeClock
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
@@ -53,11 +52,6 @@ def test_a_request_not_done_in_48_hours_climbs_one_level_and_is_checked_again() 
     assert isinstance(at_top, Escalate)
     assert at_top.repeated
     assert on_timer(facts(CaseStatus.RESOLVED), timer, late, DEFAULT_POLICY) == Satisfied()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    yield from migrated_engine(database_url)
 
 
 @pytest.fixture

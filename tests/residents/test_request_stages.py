@@ -18,19 +18,13 @@ from tests.hub.conftest import FakeClock
 from tests.hub.http import api_client
 from tests.hub.test_requests_api import household, responder_client, staff
 from tests.hub.webhook_gateway import Gateway
-from tests.residents.test_notice_copies import SECRET, gateway_app
+from tests.residents.messaging import SECRET, gateway_app, signed_gateway
 
 
 @pytest.fixture
 def wechat() -> Iterator[Gateway]:
-    running = Gateway(failures=1, path="/notify", secret=SECRET)
-    yield running
-    running.close()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+    """The residents' messaging gateway: down for its first call."""
+    yield from signed_gateway(failures=1)
 
 
 async def tell(app: FastAPI, clock: FakeClock, http: httpx.AsyncClient) -> int:

@@ -60,11 +60,6 @@ def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
     return hub_app(database_url, tmp_path, clock)
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 async def log_call(client: httpx.AsyncClient, household_id: int, **body: Any) -> Any:
     response = await client.post(
         "/api/v1/requests", json={"household_id": household_id, "text": "…", **body}
