@@ -20,7 +20,7 @@ from devices.camera import EvidenceImage, EvidenceVariant
 from devices.kinds import AlertKind, Severity
 from devices.messages import TelemetryPoint
 from devices.payloads import Readings
-from hub.evidence.repository import EvidenceStore
+from hub.evidence.repository import EvidenceRefusedError, EvidenceStore
 from hub.store import HubStore
 from hub.telemetry.history import ReadingHistory
 from tests.hub.conftest import FakeClock, hub_app
@@ -187,18 +187,19 @@ async def test_evidence_of_another_sites_alert_or_picture_is_not_found(
     theirs = raise_alert(app, "lan-cam", AlertKind.CAMERA_FIRE)
     our_picture = store_picture(app, "mei-cam", ours)
     their_picture = store_picture(app, "lan-cam", theirs, JPEG + b"lan")
-    # A Lanyuan camera's picture of a Meiyuan alert goes with its alert.
-    lent_picture = store_picture(app, "lan-cam", ours, JPEG + b"lent")
+    # A Lanyuan edge's picture naming a Meiyuan alert is refused (pictures and their alert
+    # come from one edge), so it is nowhere to be found.
+    with pytest.raises(EvidenceRefusedError):
+        store_picture(app, "lan-cam", ours, JPEG + b"lent")
     # A picture that arrived before its alert is placed by the camera that took it.
     early_alert = alert_id()
     early_picture = store_picture(app, "lan-cam", early_alert, JPEG + b"early")
 
     listed = await ok(await operator.get(f"{API}/alerts/{ours}/evidence"))
-    assert {e["id"] for e in listed["items"]} == {our_picture, lent_picture}
-    for picture in (our_picture, lent_picture):
-        served = await operator.get(f"{API}/evidence/{picture}")
-        assert served.status_code == 200
-        assert served.headers["content-type"] == "image/jpeg"
+    assert {e["id"] for e in listed["items"]} == {our_picture}
+    served = await operator.get(f"{API}/evidence/{our_picture}")
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "image/jpeg"
 
     nobody = alert_id()
     for alert in (theirs, early_alert, nobody):
