@@ -1,8 +1,13 @@
 """Telemetry throughput: Linli's InfluxDB forwarder against a bare influxdb-client write.
 
 Everything writes the same readings to the same private VictoriaMetrics (a real server of the
-InfluxDB v2 write API) in the same run, in rounds, alternating which goes first, so that load from
-elsewhere on the machine and the server's background work fall on both sides alike.
+InfluxDB v2 write API) in the same run, in rounds interleaved in ABBA order (baseline then Linli,
+Linli then baseline, ...), so that load from elsewhere on the machine and the server's background
+work fall on both sides alike. One untimed round of each goes first (connections, caches). Each
+timed side starts from a collected heap with the input fixture frozen out of the collector, and
+collection on, for both. The figure is the median of the per-round ratios, printed with their
+range and middle half: on a shared machine single rounds swing widely, so trust the median of
+a dozen rounds or more, never one round.
 
 What each figure measures:
 
@@ -26,6 +31,7 @@ import gc
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from influxdb_client.client.influxdb_client import InfluxDBClient
@@ -93,17 +99,26 @@ def linli(url: str, batches: list[TelemetryBatch], n: int) -> tuple[float, list[
         forwarder.submit(batch)
         submits.append(time.perf_counter() - t)
     while forwarder.worker.counters.get("points_written", 0) < n:
-        time.sleep(0.002)
+        time.sleep(0.0005)
     seconds = time.perf_counter() - started
     forwarder.stop()
     return seconds, submits
 
 
+def timed(side: Callable[[], float]) -> tuple[float, float]:
+    """Run one side from the same collector state; return its wall and CPU seconds."""
+    # Each side starts with empty young generations, so neither pays for the other's garbage.
+    gc.collect()
+    cpu = time.process_time()
+    seconds = side()
+    return seconds, time.process_time() - cpu
+
+
 def main() -> None:
-    """Run the writers in alternating rounds against one server and print the figures."""
+    """Run the writers in interleaved rounds against one server and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=12)
     args = parser.parse_args()
     n = args.points - args.points % BATCH
     root = Path(tempfile.mkdtemp(prefix="linli-bench-telemetry-"))
@@ -119,30 +134,35 @@ def main() -> None:
         lines = line_protocol_batch(item for batch in batches for item in telemetry_items(batch))
         # The inputs stay alive for every round: keep the collector from walking them again and
         # again, which would charge whichever side allocates (the forwarder) for the fixture.
+        # Collection stays on for both sides, as in production.
         gc.collect()
         gc.freeze()
         client = InfluxDBClient(url=server.url, token="bench", org="linli", timeout=5000)
         api = client.write_api(write_options=SYNCHRONOUS)
         points_seconds = bare_points(api, batches)
+        times: list[float] = []
+
+        def run_bare() -> float:
+            return bare_lines(api, lines)
+
+        def run_linli() -> float:
+            seconds, submitted = linli(server.url, batches, n)
+            times.extend(submitted)
+            return seconds
+
+        # One untimed round of each first: connections, caches and the server's first parts.
+        run_bare()
+        run_linli()
+        times.clear()
         for i in range(args.rounds):
-            # Alternate which goes first: the server's background merges after one writer's
-            # round must not always fall on the same side.
-            if i % 2:
-                cpu = time.process_time()
-                seconds, times = linli(server.url, batches, n)
-                ours_cpu.append(time.process_time() - cpu)
-                cpu = time.process_time()
-                bare.append(bare_lines(api, lines))
-                bare_cpu.append(time.process_time() - cpu)
-            else:
-                cpu = time.process_time()
-                bare.append(bare_lines(api, lines))
-                bare_cpu.append(time.process_time() - cpu)
-                cpu = time.process_time()
-                seconds, times = linli(server.url, batches, n)
-                ours_cpu.append(time.process_time() - cpu)
-            ours.append(seconds)
-            submits += times
+            # Interleaved in ABBA order: the server's background merges after one writer's
+            # round, and drifts in the machine's load, fall on both sides alike.
+            order = [(run_bare, bare, bare_cpu), (run_linli, ours, ours_cpu)]
+            for side, walls, cpus in order[:: -1 if i % 4 in (1, 2) else 1]:
+                seconds, cpu = timed(side)
+                walls.append(seconds)
+                cpus.append(cpu)
+        submits = times
         client.close()  # type: ignore[no-untyped-call]
     finally:
         server.stop()
@@ -163,10 +183,15 @@ def main() -> None:
         f" {min(ratios):.2f}-{max(ratios):.2f}x); target >= {TARGET:.1f}x:"
         f" {'met' if median >= TARGET else 'NOT met'}"
     )
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [median] * 3
     print(
-        f"  best round of each: {min(bare) / min(ours):.2f}x; client CPU per point (all threads"
-        f" of this process, the server's excluded): bare {min(bare_cpu) / n * 1e6:.2f} us,"
-        f" Linli {min(ours_cpu) / n * 1e6:.2f} us"
+        f"  middle half of the rounds: {quartiles[0]:.2f}-{quartiles[2]:.2f}x; best round of"
+        f" each: {min(bare) / min(ours):.2f}x"
+    )
+    print(
+        f"  client CPU per point (median; all threads of this process, the server's excluded):"
+        f" bare {statistics.median(bare_cpu) / n * 1e6:.2f} us,"
+        f" Linli {statistics.median(ours_cpu) / n * 1e6:.2f} us"
     )
     p50, p99 = percentile(submits, 0.5) * 1e6, percentile(submits, 0.99) * 1e6
     print(
