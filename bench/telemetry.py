@@ -153,7 +153,7 @@ def timed(side: Callable[[], float]) -> tuple[float, float]:
 def main() -> None:
     """Run the writers in interleaved rounds against one server and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--points", type=int, default=300_000)
     parser.add_argument("--rounds", type=int, default=12)
     args = parser.parse_args()
     n = args.points - args.points % BATCH

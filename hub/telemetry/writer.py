@@ -462,10 +462,12 @@ def _prefix(devices: dict[str, str], device_id: str, edge_id: str) -> str:
     return prefix
 
 
-WRITERS = 2
-"""Writer threads of the forwarder: two keep a request always on the wire while the next batch
-is encoded (the server answers in ~5 ms per 1,000 points on loopback); more add little on a
-small hub and only raise the points in flight."""
+WRITERS = 1
+"""Writer threads of the forwarder. One: the encoder (~1.2 us a point) and a kept-alive request
+(~1 ms per 1,000 points on loopback) leave a second thread little to overlap, and two requests
+at once made VictoriaMetrics hold writes for its merges three to four times as often as one
+writer at a time does (100-350 ms each; ``bench.telemetry`` counts them), which cost more than
+the overlap gained. ``BatchWorker`` still takes more for a server that gains from them."""
 
 
 class TelemetrySink:
