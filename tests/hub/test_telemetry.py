@@ -687,3 +687,16 @@ def test_the_influx_writer_takes_a_host_and_port_without_a_scheme_as_http() -> N
 def test_the_influx_writer_refuses_a_url_it_cannot_post_to() -> None:
     with pytest.raises(ValueError, match="not an http"):
         InfluxLineWriter("ftp://influx.example", "t", "o", "b", timeout_seconds=2)
+
+
+def test_the_tag_cache_starts_over_when_full_and_lines_stay_right(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hub.telemetry.writer as writer
+
+    monkeypatch.setattr(writer, "_PREFIXES_MAX", 3)
+    points = [point(f"b{i}-co", i, co_ppm=i) for i in range(10)]
+    for edge_id in ("e1", "e2", "e1"):
+        items = telemetry_items(batch(*points, edge_id=edge_id))
+        assert line_protocol_batch(items) == [reference_line(edge_id, p) for p in points]
+    assert sum(len(devices) for devices in writer._PREFIXES.values()) <= 3
