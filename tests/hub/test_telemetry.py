@@ -6,9 +6,11 @@ import http.server
 import re
 import threading
 import time
+import zoneinfo
 from collections.abc import Iterator
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta, timezone, tzinfo
 
+import pydantic_core
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,6 +22,7 @@ from devices.payloads import Readings
 from hub.telemetry.history import ReadingHistory, history_rows, incident_window
 from hub.telemetry.influx import TelemetryRejectedError, TelemetryWriteError
 from hub.telemetry.writer import (
+    MEASUREMENT,
     BatchWorker,
     InfluxLineWriter,
     SendBuffer,
@@ -210,6 +213,54 @@ def test_the_fast_encoder_writes_what_the_readings_model_presents() -> None:
 
 def test_tag_values_with_line_protocol_specials_are_escaped() -> None:
     assert escape_key("a b,c=d\\e") == "a\\ b\\,c\\=d\\\\e"
+    # Double quotes are literal in tag keys, tag values and field keys.
+    assert escape_key('say "hi"') == 'say\\ "hi"'
+
+
+@settings(deadline=None, database=None)
+@given(text=st.text(alphabet=' ,="\\ab\u00e9', max_size=12))
+def test_escaping_puts_one_backslash_before_each_special_and_nothing_else(text: str) -> None:
+    escaped = escape_key(text)
+    assert escaped == reference_escape(text)
+    # Read back the way a line protocol parser does: a backslash takes the next character.
+    assert re.sub(r"\\(.)", r"\1", escaped) == text
+    assert re.search(r"(?<!\\)(?:\\\\)*[ ,=]", escaped) is None  # no special left bare
+
+
+def test_the_measurement_and_field_keys_need_no_escaping_and_get_none() -> None:
+    # The measurement and field keys are Linli's own names: plain, so written as they are.
+    assert re.fullmatch(r"[a-z_]+", MEASUREMENT)
+    for name in Readings.model_fields:
+        assert re.fullmatch(r"[a-z_]+", name)
+        assert escape_key(name) == name
+
+
+def test_timestamps_of_a_batch_mixing_time_zones_are_each_their_own() -> None:
+    # The encoder looks up a zone's epoch once per run of points sharing it: a change of zone
+    # in the middle of a batch, or a zone with daylight saving, must not reuse the last one.
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    instants = [T0 + timedelta(days=d, milliseconds=ms) for d in (0, 100, 200) for ms in (0, 1)]
+    zones: list[tzinfo] = [UTC, pydantic_core.TzInfo(3600), berlin, timezone(timedelta(hours=-5))]
+    points = [
+        TelemetryPoint(device_id="b3-co", ts=t.astimezone(z), readings=Readings(co_ppm=1))
+        for t in instants
+        for z in zones
+    ]
+    lines = line_protocol_batch(telemetry_items(batch(*points)))
+    assert [int(line.rsplit(" ", 1)[1]) for line in lines] == [
+        round(t.timestamp() * 1000) for t in instants for _ in zones
+    ]
+
+
+def test_timestamps_parsed_from_json_as_the_hub_receives_them() -> None:
+    sent = batch(point("b3-co", 1.5, co_ppm=35), point("b3-co", 2.0004, co_ppm=36))
+    received = TelemetryBatch.model_validate_json(
+        sent.model_dump_json().replace("+00:00", "+05:45").replace("Z", "+05:45")
+    )
+    assert isinstance(received.points[0].ts.tzinfo, pydantic_core.TzInfo)
+    assert line_protocol_batch(telemetry_items(received)) == [
+        reference_line("e1", p) for p in received.points
+    ]
 
 
 def test_numbers_equal_in_value_but_rendered_apart_are_never_confused() -> None:
@@ -232,7 +283,7 @@ def test_numbers_equal_in_value_but_rendered_apart_are_never_confused() -> None:
     assert all(" co_ppm=0.0,temperature_c=-0.0 " in str(line) for line in expected[:2])
 
 
-TAG_VALUES = st.text(alphabet="ab1_-. ,=\\é", min_size=1, max_size=8)
+TAG_VALUES = st.text(alphabet='ab1_-. ,=\\"é', min_size=1, max_size=8)
 """Ids with line protocol's specials: a valid id has none, but the encoder must not rely on it."""
 NUMBERS = st.one_of(
     st.integers(min_value=0, max_value=100),
@@ -246,16 +297,24 @@ READINGS = st.fixed_dictionaries(
         for name in Readings.model_fields
     },
 ).map(Readings.model_validate)
+ZONES = st.one_of(
+    st.integers(min_value=-720, max_value=720).map(lambda m: timezone(timedelta(minutes=m))),
+    # What pydantic gives a parsed "Z" or "+05:45": the encoder's fast path for fixed offsets.
+    st.integers(min_value=-720, max_value=720).map(lambda m: pydantic_core.TzInfo(m * 60)),
+    # A zone with daylight saving: its offset changes, so no fast path may assume it fixed.
+    st.just(zoneinfo.ZoneInfo("Europe/Berlin")),
+)
+TIMES = st.builds(
+    lambda micros, zone: (T0 + timedelta(microseconds=micros)).astimezone(zone),
+    # Whole and half milliseconds included: where rounding could tell two renderings apart.
+    st.integers(min_value=-(10**12), max_value=10**12)
+    | st.integers(min_value=-(10**9), max_value=10**9).map(lambda ms: ms * 1000 + 500),
+    ZONES,
+)
 POINTS = st.builds(
     TelemetryPoint.model_construct,  # unvalidated: the tags may need escaping
     device_id=TAG_VALUES,
-    ts=st.builds(
-        lambda micros, minutes: (T0 + timedelta(microseconds=micros)).astimezone(
-            timezone(timedelta(minutes=minutes))
-        ),
-        st.integers(min_value=-(10**12), max_value=10**12),
-        st.integers(min_value=-720, max_value=720),
-    ),
+    ts=TIMES,
     readings=READINGS,
 )
 
@@ -628,3 +687,16 @@ def test_the_influx_writer_takes_a_host_and_port_without_a_scheme_as_http() -> N
 def test_the_influx_writer_refuses_a_url_it_cannot_post_to() -> None:
     with pytest.raises(ValueError, match="not an http"):
         InfluxLineWriter("ftp://influx.example", "t", "o", "b", timeout_seconds=2)
+
+
+def test_the_tag_cache_starts_over_when_full_and_lines_stay_right(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hub.telemetry.writer as writer
+
+    monkeypatch.setattr(writer, "_PREFIXES_MAX", 3)
+    points = [point(f"b{i}-co", i, co_ppm=i) for i in range(10)]
+    for edge_id in ("e1", "e2", "e1"):
+        items = telemetry_items(batch(*points, edge_id=edge_id))
+        assert line_protocol_batch(items) == [reference_line(edge_id, p) for p in points]
+    assert sum(len(devices) for devices in writer._PREFIXES.values()) <= 3
