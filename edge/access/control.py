@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -108,6 +109,20 @@ PUBLISH_TIMEOUT_S = 10.0
 disconnect; past this the publish fails with ``MqttError`` like any other."""
 
 
+@dataclass(slots=True)
+class TakenFrame:
+    """A decided frame: its decision (None if rejected) and the wait for it to be stored."""
+
+    decision: AccessDecision | None
+    stored: asyncio.Future[None]
+
+
+def _finished() -> asyncio.Future[None]:
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
+
+
 class AccessControl:
     """Door access of one edge: decisions, door monitoring, allow-list sync, access log."""
 
@@ -166,22 +181,38 @@ class AccessControl:
         self._reject("unknown_topic", "?", topic, str(error))
 
     async def on_frame(self, reader_id: str, topic: str, raw: bytes) -> AccessDecision | None:
-        """Decide on one reader frame, store the decision, then command the reader."""
+        """Decide on one reader frame, command the reader, return once the decision is stored.
+
+        Raises the store's error if the decision could not be stored (the frame must then not
+        be acknowledged: the broker delivers it again).
+        """
+        taken = await self.take_frame(reader_id, topic, raw)
+        await taken.stored
+        return taken.decision
+
+    async def take_frame(self, reader_id: str, topic: str, raw: bytes) -> TakenFrame:
+        """Decide on one reader frame and command the reader at once; the store follows.
+
+        The decision's log record and the door's new state are queued for the group commit;
+        ``TakenFrame.stored`` completes once they are on disk. The caller must not let the
+        frame be acknowledged before that: the ingest takes a whole group of frames, commands
+        every reader, then awaits their commits together (one fsync for the group).
+        """
         self._count("access.frames", 1)
         role = self.allow.reader(reader_id)
         if role is None:
             self._reject("unknown_reader", reader_id, topic, "no door has this reader")
-            return None
+            return TakenFrame(None, _finished())
         if len(raw) > MAX_FRAME_BYTES:
             self._reject("oversized", reader_id, topic, f"{len(raw)} bytes")
-            return None
+            return TakenFrame(None, _finished())
         try:
             frame = CredentialFrame.model_validate_json(raw)
         except ValidationError as exc:
             # Only where and what kind of error: the input is a card number or a PIN.
             first = exc.errors(include_input=False)[0]
             self._reject("malformed", reader_id, topic, f"{first['type']} at {first['loc']}")
-            return None
+            return TakenFrame(None, _finished())
         door, direction = role.door, role.direction
         async with self._lock:
             now = self._clock()
@@ -209,12 +240,11 @@ class AccessControl:
                 fingerprint=None if entry is not None else digest[:FINGERPRINT_LENGTH],
             )
             alerts, stored = self._stage(door, state, result, now, [record])
-        # Outside the lock: the next frame may be decided while this one is being stored,
-        # and then shares its commit.
-        await stored
+            # The door first: its command goes out now, in decision order, while the record
+            # is being stored (see docs/access.md, "What is on disk before the door moves").
+            action = ReaderAction.UNLOCK if decision.granted else ReaderAction.DENY
+            self._command(reader_id, door, action, record.id)
         self._count(f"access.{record.kind}", 1)
-        action = ReaderAction.UNLOCK if decision.granted else ReaderAction.DENY
-        self._command(reader_id, door, action, record.id)
         logger.info(
             "door %s reader %s: %s (%s, credential %s)",
             door.id,
@@ -223,8 +253,14 @@ class AccessControl:
             decision.verdict,
             decision.credential_id,
         )
-        await self._after(door, result, alerts)
-        return decision
+        stored.add_done_callback(functools.partial(self._when_stored, door, result, alerts))
+        return TakenFrame(decision, stored)
+
+    def _when_stored(
+        self, door: DoorConfig, result: DoorStep, alerts: list[Alert], stored: asyncio.Future[None]
+    ) -> None:
+        if not stored.cancelled() and stored.exception() is None:
+            self._after(door, result, alerts)
 
     async def on_observations(
         self, device: Device, observations: tuple[Observation, ...], received_at: datetime
@@ -262,7 +298,7 @@ class AccessControl:
         await stored
         for action in result.commands:
             self._command(door.reader_id, door, action, None)
-        await self._after(door, result, alerts)
+        self._after(door, result, alerts)
 
     def _stage(
         self,
@@ -316,7 +352,7 @@ class AccessControl:
             reason=AlertReason(rule=str(kind), values=decided.values),
         )
 
-    async def _after(self, door: DoorConfig, result: DoorStep, alerts: list[Alert]) -> None:
+    def _after(self, door: DoorConfig, result: DoorStep, alerts: list[Alert]) -> None:
         if alerts:
             self._on_alerts(alerts)
         for note in result.notes:
