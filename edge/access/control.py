@@ -57,7 +57,14 @@ from devices.access import (
 )
 from devices.kinds import AlertKind, DeviceKind
 from devices.messages import Alert, AlertReason
-from devices.mqtt_link import Backoff, MqttEndpoint, MqttLink, checkpoint, payload_bytes
+from devices.mqtt_link import (
+    Backoff,
+    MqttEndpoint,
+    MqttLink,
+    checkpoint,
+    payload_bytes,
+    publish_queued,
+)
 from devices.observations import Observation, StateUpdate
 from devices.registry import Device
 from devices.topics import (
@@ -167,7 +174,6 @@ class AccessControl:
         self._log_wake = asyncio.Event()
         self._uplink: aiomqtt.Client | None = None
         self._sent: dict[str, float] = {}
-        self._sending: set[asyncio.Task[None]] = set()
         self._db = DatabaseThread("edge-access")
         self._commits = GroupCommit(
             self._db, store, outbox, on_stored=self._stored, on_failed=self._not_stored
@@ -361,20 +367,15 @@ class AccessControl:
     def _command(
         self, reader_id: str, door: DoorConfig, action: ReaderAction, decision_id: str | None
     ) -> None:
-        """Publish a command to a reader without waiting for the broker's PUBACK.
+        """Hand a command for a reader to the local client's send queue, at once.
 
-        The caller runs inside the agent's handling of a device message, which the broker
-        gets acknowledged only when the handler returns: awaiting our own PUBACK there can
-        deadlock a broker that delivers in order (amqtt in ``linli demo`` does). Tasks start
-        in creation order, so one reader's commands keep their order.
+        No task and no wait for the broker's PUBACK (``publish_queued``): the caller runs
+        inside the agent's handling of a device message, which the broker gets acknowledged
+        only when the handler returns, so awaiting our own PUBACK there could deadlock a
+        broker that delivers in order (amqtt in ``linli demo`` does); and a reader's command
+        is only useful now: nothing would send it again. paho sends in the order given, so
+        one reader's commands keep their order.
         """
-        task = asyncio.create_task(self._publish_command(reader_id, door, action, decision_id))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    async def _publish_command(
-        self, reader_id: str, door: DoorConfig, action: ReaderAction, decision_id: str | None
-    ) -> None:
         command = ReaderCommand(
             command=action,
             door_id=door.id,
@@ -387,11 +388,11 @@ class AccessControl:
             logger.warning("no local broker: %s for door %s not sent", action, door.id)
             return
         try:
-            await client.publish(
+            publish_queued(
+                client,
                 device_topic(reader_id, DeviceChannel.SET),
                 command.model_dump_json(exclude_none=True),
                 qos=1,
-                timeout=PUBLISH_TIMEOUT_S,
             )
         except aiomqtt.MqttError as exc:
             self._count("access.commands_unsent", 1)
