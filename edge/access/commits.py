@@ -49,22 +49,27 @@ def store_writes(store: AccessStore, outbox: Outbox, writes: list[DoorWrite]) ->
     """
     transactions = 0
     records: list[AccessRecord] = []
-    doors: dict[str, str] = {}
+    # Only a door's last state in a transaction is stored: serialised once, not per step.
+    doors: dict[str, DoorState] = {}
     for write in writes:
         records += write.records
         if not write.alerts:
-            doors[write.door_id] = write.state.model_dump_json()
+            doors[write.door_id] = write.state
             continue
         if records or doors:
-            store.record(records, list(doors.items()))
+            store.record(records, _as_json(doors))
             transactions += 1
         outbox.commit(STATE_PREFIX + write.door_id, write.state.model_dump_json(), write.alerts)
         transactions += 1
         records, doors = [], {}
     if records or doors:
-        store.record(records, list(doors.items()))
+        store.record(records, _as_json(doors))
         transactions += 1
     return transactions
+
+
+def _as_json(doors: dict[str, DoorState]) -> list[tuple[str, str]]:
+    return [(door_id, state.model_dump_json()) for door_id, state in doors.items()]
 
 
 class GroupCommit:
