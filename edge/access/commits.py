@@ -7,11 +7,12 @@ transaction (one fsync), and each step that raised alerts as today, its records 
 its state with its alerts in one outbox transaction. Transactions follow the order of the
 decisions, so after a crash what is on disk is always a prefix of them.
 
-Each step's caller waits for the commit that holds its write before it commands a reader or
-lets its frame be acknowledged: nothing is acted on before it is on disk. When frames arrive
-one at a time a group is one step (one transaction, as before); when several are in flight
-they share the fsync. If a commit fails, every write not yet stored fails with it (those
-queued behind it were decided from its states) and ``on_failed`` rolls the states back.
+Each step's caller waits for the commit that holds its write before it lets its frame be
+acknowledged (a door contact's step also before its commands; a reader's decision commands the
+reader first, see ``edge.access.control``). When frames arrive one at a time a group is one step
+(one transaction); when several are in flight they share the fsync. If a commit fails, every
+write not yet stored fails with it (those queued behind it were decided from its states) and
+``on_failed`` rolls the states back.
 """
 
 import asyncio

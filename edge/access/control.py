@@ -6,10 +6,14 @@ before the detection pipeline) and the observations of every device (it picks th
 contacts). ``run`` (the agent's ``edge-access`` task) keeps its own link to the hub's broker
 (``devices.mqtt_link.MqttLink``) for the allow-list and the access log, and a timer.
 
-Per presented credential, in this order: look up the keyed hash in the in-memory allow-list,
-decide, store the log record and the door's new state (see below), THEN publish the unlock or
-deny command on the reader's ``set`` topic. A crash before the commit unlocks nothing; a crash
-after it at worst repeats a log record, which the hub stores once.
+Per presented credential, in this order (``take_frame``): look up the keyed hash in the
+in-memory allow-list, decide, queue the log record and the door's new state for the group
+commit (see below), hand the unlock or deny command for the reader's ``set`` topic to the local
+client's send queue, and return the wait for the commit. The ingest awaits the commits of a
+group's frames together before it acknowledges them, so a frame is acknowledged only once its
+record is on disk; a crash between the command and the commit leaves the frame unacknowledged,
+and the broker's redelivery decides and logs it again (docs/access.md, "What is on disk before
+the door moves"). ``on_frame`` is the same for one frame, returning once it is stored.
 
 A step that raises an alert stores the door monitor's state in the alert outbox's state table
 under ``door:<door_id>`` (a key no device id can take: ``:`` is not allowed in ids), so an
