@@ -348,7 +348,9 @@ class DeviceIngest:
             after.feedback.append((device, outcome.feedback))
         if device.kind is DeviceKind.DOOR_CONTACT:
             # The door's monitor stores its own state: commit the contact's detection first,
-            # in the order one message at a time had.
+            # in the order one message at a time had. The group's frames before it are stored
+            # first: a committed receipt says its message needs no decision again.
+            await asyncio.gather(*after.frames)
             await staged.commit()
             await self._access.on_observations(device, decoded.observations, received_at)
         return outcome.rejected
