@@ -5,9 +5,9 @@ hub is unreachable (its hub port has no broker: the edge decides alone, as the b
 "offline" asks). The edge's access store is filled beforehand with a snapshot of N
 credentials (default 10,000). A reader client publishes card frames on
 ``linli/dev/<reader>/credential`` and times publish → the unlock/deny command received on
-``linli/dev/<reader>/set``: lookup, decision, the durable log record and door state (one
-SQLite commit with ``synchronous=FULL``, shared by the frames in flight at once), then the
-command.
+``linli/dev/<reader>/set``: lookup, decision, then the command; the durable log record and door
+state (one SQLite commit with ``synchronous=FULL``, shared by the frames that arrived together)
+follow it and come before the frame's acknowledgement, not before the command.
 
 Baseline, same run, same broker: an echo client that republishes each frame at once on
 another topic — the same two broker hops with no work in between. Plus the pure decision
@@ -218,8 +218,8 @@ def stored_decisions(credentials: int, count: int, in_flight: int, rng: random.R
     """Time ``AccessControl.on_frame`` in-process on the real stores, ``in_flight`` at a time.
 
     Decision, log record and door state committed with ``synchronous=FULL``, no broker. One at
-    a time is what the edge does today (its ingest hands frames over one by one); more in
-    flight shows what the group commit does with frames the ingest hands over together.
+    a time is a frame that arrives alone; more in flight shows what the group commit does with
+    frames the ingest takes together.
     Returns frames per second.
     """
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,6 +19,7 @@ Bad input is logged with device and topic, counted under ``rejected.<reason>`` a
 acknowledged: a message that fails on every redelivery would block every alarm behind it.
 """
 
+import asyncio
 import functools
 import logging
 from collections import deque
@@ -73,6 +74,7 @@ class _AfterCommit:
 
     readings: list[tuple[Device, tuple[Observation, ...]]] = field(default_factory=list)
     feedback: list[tuple[Device, FeedbackStage]] = field(default_factory=list)
+    frames: list[asyncio.Future[None]] = field(default_factory=list)
 
 
 class ButtonFeedback:
@@ -253,6 +255,9 @@ class DeviceIngest:
         async with self._detection.group() as staged:
             for message in messages:
                 await self._stage(staged, message, received_at, after)
+            # Readers are answered already; their frames' decisions are stored by now, before
+            # the group's receipts and before any of its messages is acknowledged.
+            await asyncio.gather(*after.frames)
         # Committed: only now do readings go out and buttons show the press as stored.
         for device, observations in after.readings:
             self._telemetry.add(device, observations, received_at)
@@ -277,8 +282,11 @@ class DeviceIngest:
                 self._reject(Rejected(exc.reason, topic, "?", exc))
             return
         if isinstance(parsed, CredentialTopic):
-            # Decided, stored and answered by door access at once, in arrival order.
-            await self._access.on_frame(parsed.reader_id, topic, raw)
+            # Decided and answered by door access at once, in arrival order; stored with the
+            # group's other frames (one fsync), awaited before the group commits.
+            after.frames.append(
+                (await self._access.take_frame(parsed.reader_id, topic, raw)).stored
+            )
             return
         rejected = await self._handle(staged, parsed, topic, raw, received_at, after)
         if rejected is not None:
@@ -340,7 +348,9 @@ class DeviceIngest:
             after.feedback.append((device, outcome.feedback))
         if device.kind is DeviceKind.DOOR_CONTACT:
             # The door's monitor stores its own state: commit the contact's detection first,
-            # in the order one message at a time had.
+            # in the order one message at a time had. The group's frames before it are stored
+            # first: a committed receipt says its message needs no decision again.
+            await asyncio.gather(*after.frames)
             await staged.commit()
             await self._access.on_observations(device, decoded.observations, received_at)
         return outcome.rejected

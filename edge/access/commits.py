@@ -7,11 +7,12 @@ transaction (one fsync), and each step that raised alerts as today, its records 
 its state with its alerts in one outbox transaction. Transactions follow the order of the
 decisions, so after a crash what is on disk is always a prefix of them.
 
-Each step's caller waits for the commit that holds its write before it commands a reader or
-lets its frame be acknowledged: nothing is acted on before it is on disk. When frames arrive
-one at a time a group is one step (one transaction, as before); when several are in flight
-they share the fsync. If a commit fails, every write not yet stored fails with it (those
-queued behind it were decided from its states) and ``on_failed`` rolls the states back.
+Each step's caller waits for the commit that holds its write before it lets its frame be
+acknowledged (a door contact's step also before its commands; a reader's decision commands the
+reader first, see ``edge.access.control``). When frames arrive one at a time a group is one step
+(one transaction); when several are in flight they share the fsync. If a commit fails, every
+write not yet stored fails with it (those queued behind it were decided from its states) and
+``on_failed`` rolls the states back.
 """
 
 import asyncio
@@ -49,22 +50,27 @@ def store_writes(store: AccessStore, outbox: Outbox, writes: list[DoorWrite]) ->
     """
     transactions = 0
     records: list[AccessRecord] = []
-    doors: dict[str, str] = {}
+    # Only a door's last state in a transaction is stored: serialised once, not per step.
+    doors: dict[str, DoorState] = {}
     for write in writes:
         records += write.records
         if not write.alerts:
-            doors[write.door_id] = write.state.model_dump_json()
+            doors[write.door_id] = write.state
             continue
         if records or doors:
-            store.record(records, list(doors.items()))
+            store.record(records, _as_json(doors))
             transactions += 1
         outbox.commit(STATE_PREFIX + write.door_id, write.state.model_dump_json(), write.alerts)
         transactions += 1
         records, doors = [], {}
     if records or doors:
-        store.record(records, list(doors.items()))
+        store.record(records, _as_json(doors))
         transactions += 1
     return transactions
+
+
+def _as_json(doors: dict[str, DoorState]) -> list[tuple[str, str]]:
+    return [(door_id, state.model_dump_json()) for door_id, state in doors.items()]
 
 
 class GroupCommit:

@@ -6,10 +6,14 @@ before the detection pipeline) and the observations of every device (it picks th
 contacts). ``run`` (the agent's ``edge-access`` task) keeps its own link to the hub's broker
 (``devices.mqtt_link.MqttLink``) for the allow-list and the access log, and a timer.
 
-Per presented credential, in this order: look up the keyed hash in the in-memory allow-list,
-decide, store the log record and the door's new state (see below), THEN publish the unlock or
-deny command on the reader's ``set`` topic. A crash before the commit unlocks nothing; a crash
-after it at worst repeats a log record, which the hub stores once.
+Per presented credential, in this order (``take_frame``): look up the keyed hash in the
+in-memory allow-list, decide, queue the log record and the door's new state for the group
+commit (see below), hand the unlock or deny command for the reader's ``set`` topic to the local
+client's send queue, and return the wait for the commit. The ingest awaits the commits of a
+group's frames together before it acknowledges them, so a frame is acknowledged only once its
+record is on disk; a crash between the command and the commit leaves the frame unacknowledged,
+and the broker's redelivery decides and logs it again (docs/access.md, "What is on disk before
+the door moves"). ``on_frame`` is the same for one frame, returning once it is stored.
 
 A step that raises an alert stores the door monitor's state in the alert outbox's state table
 under ``door:<door_id>`` (a key no device id can take: ``:`` is not allowed in ids), so an
@@ -34,6 +38,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -56,7 +61,14 @@ from devices.access import (
 )
 from devices.kinds import AlertKind, DeviceKind
 from devices.messages import Alert, AlertReason
-from devices.mqtt_link import Backoff, MqttEndpoint, MqttLink, checkpoint, payload_bytes
+from devices.mqtt_link import (
+    Backoff,
+    MqttEndpoint,
+    MqttLink,
+    checkpoint,
+    payload_bytes,
+    publish_queued,
+)
 from devices.observations import Observation, StateUpdate
 from devices.registry import Device
 from devices.topics import (
@@ -108,6 +120,20 @@ PUBLISH_TIMEOUT_S = 10.0
 disconnect; past this the publish fails with ``MqttError`` like any other."""
 
 
+@dataclass(slots=True)
+class TakenFrame:
+    """A decided frame: its decision (None if rejected) and the wait for it to be stored."""
+
+    decision: AccessDecision | None
+    stored: asyncio.Future[None]
+
+
+def _finished() -> asyncio.Future[None]:
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
+
+
 class AccessControl:
     """Door access of one edge: decisions, door monitoring, allow-list sync, access log."""
 
@@ -152,7 +178,6 @@ class AccessControl:
         self._log_wake = asyncio.Event()
         self._uplink: aiomqtt.Client | None = None
         self._sent: dict[str, float] = {}
-        self._sending: set[asyncio.Task[None]] = set()
         self._db = DatabaseThread("edge-access")
         self._commits = GroupCommit(
             self._db, store, outbox, on_stored=self._stored, on_failed=self._not_stored
@@ -166,22 +191,38 @@ class AccessControl:
         self._reject("unknown_topic", "?", topic, str(error))
 
     async def on_frame(self, reader_id: str, topic: str, raw: bytes) -> AccessDecision | None:
-        """Decide on one reader frame, store the decision, then command the reader."""
+        """Decide on one reader frame, command the reader, return once the decision is stored.
+
+        Raises the store's error if the decision could not be stored (the frame must then not
+        be acknowledged: the broker delivers it again).
+        """
+        taken = await self.take_frame(reader_id, topic, raw)
+        await taken.stored
+        return taken.decision
+
+    async def take_frame(self, reader_id: str, topic: str, raw: bytes) -> TakenFrame:
+        """Decide on one reader frame and command the reader at once; the store follows.
+
+        The decision's log record and the door's new state are queued for the group commit;
+        ``TakenFrame.stored`` completes once they are on disk. The caller must not let the
+        frame be acknowledged before that: the ingest takes a whole group of frames, commands
+        every reader, then awaits their commits together (one fsync for the group).
+        """
         self._count("access.frames", 1)
         role = self.allow.reader(reader_id)
         if role is None:
             self._reject("unknown_reader", reader_id, topic, "no door has this reader")
-            return None
+            return TakenFrame(None, _finished())
         if len(raw) > MAX_FRAME_BYTES:
             self._reject("oversized", reader_id, topic, f"{len(raw)} bytes")
-            return None
+            return TakenFrame(None, _finished())
         try:
             frame = CredentialFrame.model_validate_json(raw)
         except ValidationError as exc:
             # Only where and what kind of error: the input is a card number or a PIN.
             first = exc.errors(include_input=False)[0]
             self._reject("malformed", reader_id, topic, f"{first['type']} at {first['loc']}")
-            return None
+            return TakenFrame(None, _finished())
         door, direction = role.door, role.direction
         async with self._lock:
             now = self._clock()
@@ -209,12 +250,11 @@ class AccessControl:
                 fingerprint=None if entry is not None else digest[:FINGERPRINT_LENGTH],
             )
             alerts, stored = self._stage(door, state, result, now, [record])
-        # Outside the lock: the next frame may be decided while this one is being stored,
-        # and then shares its commit.
-        await stored
+            # The door first: its command goes out now, in decision order, while the record
+            # is being stored (see docs/access.md, "What is on disk before the door moves").
+            action = ReaderAction.UNLOCK if decision.granted else ReaderAction.DENY
+            self._command(reader_id, door, action, record.id)
         self._count(f"access.{record.kind}", 1)
-        action = ReaderAction.UNLOCK if decision.granted else ReaderAction.DENY
-        self._command(reader_id, door, action, record.id)
         logger.info(
             "door %s reader %s: %s (%s, credential %s)",
             door.id,
@@ -223,8 +263,14 @@ class AccessControl:
             decision.verdict,
             decision.credential_id,
         )
-        await self._after(door, result, alerts)
-        return decision
+        stored.add_done_callback(functools.partial(self._when_stored, door, result, alerts))
+        return TakenFrame(decision, stored)
+
+    def _when_stored(
+        self, door: DoorConfig, result: DoorStep, alerts: list[Alert], stored: asyncio.Future[None]
+    ) -> None:
+        if not stored.cancelled() and stored.exception() is None:
+            self._after(door, result, alerts)
 
     async def on_observations(
         self, device: Device, observations: tuple[Observation, ...], received_at: datetime
@@ -262,7 +308,7 @@ class AccessControl:
         await stored
         for action in result.commands:
             self._command(door.reader_id, door, action, None)
-        await self._after(door, result, alerts)
+        self._after(door, result, alerts)
 
     def _stage(
         self,
@@ -316,7 +362,7 @@ class AccessControl:
             reason=AlertReason(rule=str(kind), values=decided.values),
         )
 
-    async def _after(self, door: DoorConfig, result: DoorStep, alerts: list[Alert]) -> None:
+    def _after(self, door: DoorConfig, result: DoorStep, alerts: list[Alert]) -> None:
         if alerts:
             self._on_alerts(alerts)
         for note in result.notes:
@@ -325,20 +371,15 @@ class AccessControl:
     def _command(
         self, reader_id: str, door: DoorConfig, action: ReaderAction, decision_id: str | None
     ) -> None:
-        """Publish a command to a reader without waiting for the broker's PUBACK.
+        """Hand a command for a reader to the local client's send queue, at once.
 
-        The caller runs inside the agent's handling of a device message, which the broker
-        gets acknowledged only when the handler returns: awaiting our own PUBACK there can
-        deadlock a broker that delivers in order (amqtt in ``linli demo`` does). Tasks start
-        in creation order, so one reader's commands keep their order.
+        No task and no wait for the broker's PUBACK (``publish_queued``): the caller runs
+        inside the agent's handling of a device message, which the broker gets acknowledged
+        only when the handler returns, so awaiting our own PUBACK there could deadlock a
+        broker that delivers in order (amqtt in ``linli demo`` does); and a reader's command
+        is only useful now: nothing would send it again. paho sends in the order given, so
+        one reader's commands keep their order.
         """
-        task = asyncio.create_task(self._publish_command(reader_id, door, action, decision_id))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    async def _publish_command(
-        self, reader_id: str, door: DoorConfig, action: ReaderAction, decision_id: str | None
-    ) -> None:
         command = ReaderCommand(
             command=action,
             door_id=door.id,
@@ -351,11 +392,11 @@ class AccessControl:
             logger.warning("no local broker: %s for door %s not sent", action, door.id)
             return
         try:
-            await client.publish(
+            publish_queued(
+                client,
                 device_topic(reader_id, DeviceChannel.SET),
                 command.model_dump_json(exclude_none=True),
                 qos=1,
-                timeout=PUBLISH_TIMEOUT_S,
             )
         except aiomqtt.MqttError as exc:
             self._count("access.commands_unsent", 1)

@@ -85,6 +85,29 @@ async def test_frames_in_flight_together_share_one_commit(tmp_path: Path) -> Non
     edge.close()
 
 
+async def test_frames_taken_together_are_decided_at_once_and_stored_in_one_commit(
+    tmp_path: Path,
+) -> None:
+    # What the ingest does with a group: take every frame (each reader is answered at once),
+    # then await their commits together before acknowledging any of them.
+    edge = Edge(tmp_path)
+    topic = "linli/dev/gate-reader/credential"
+    taken = [
+        await edge.control.take_frame(GATE.reader_id, topic, json.dumps({"card": card}).encode())
+        for card in CARDS[:10]
+    ]
+    assert all(t.decision is not None and t.decision.granted for t in taken)
+    assert edge.counts["access.granted"] == 10
+    assert edge.control.store.log_depth() == 0  # decided, not stored yet
+    await asyncio.gather(*(t.stored for t in taken))
+    assert edge.control.store.log_depth() == 10
+    assert edge.counts["access.commits"] == 1
+    edge.close()
+    again = Edge(tmp_path)
+    assert again.control.doors["gate"].steps == 10
+    again.close()
+
+
 async def test_a_frame_handled_alone_is_on_disk_when_its_call_returns(tmp_path: Path) -> None:
     edge = Edge(tmp_path)
     for n, card in enumerate(CARDS[:3], 1):
