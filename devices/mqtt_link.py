@@ -99,6 +99,10 @@ class SessionMessages:
         return int(waiting()) if callable(waiting) else 0
 
     async def __anext__(self) -> aiomqtt.Message:
+        # A reader asked to stop while it handled the last message (its acknowledgement's
+        # publish may have swallowed the cancellation, see ``checkpoint``) stops here instead of
+        # waiting for a next message for ever.
+        checkpoint()
         message = await anext(self._messages)
         self._arrived.set()
         return message

@@ -2,10 +2,11 @@
 and every wait bounded."""
 
 import asyncio
+import contextlib
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiomqtt
@@ -173,3 +174,29 @@ def test_hub_and_edge_settings_carry_the_other_nodes() -> None:
     assert edge.alternates == (("n2", 1883),)
     with pytest.raises(ValueError, match="HOST:PORT"):
         HubSettings(mqtt_alternates="n2")
+
+
+async def test_a_reader_whose_cancellation_was_swallowed_stops_at_its_next_message() -> None:
+    """CPython 3.11's ``wait_for`` (aiomqtt's publish) can swallow a cancellation that races
+    its result; the reader then asks for its next message, and must stop there rather than
+    wait for ever on a quiet connection (this hung a hub's ingest in a CI run)."""
+    handled = asyncio.Event()
+
+    async def quiet_after_one() -> AsyncIterator[aiomqtt.Message]:
+        yield aiomqtt.Message(TOPIC, b"1", qos=1, retain=False, mid=1, properties=None)
+        await asyncio.Event().wait()  # then nothing, ever
+        raise AssertionError("unreachable")
+
+    async def reader(messages: SessionMessages) -> None:
+        async for _message in messages:
+            handled.set()
+            # The acknowledgement's publish, swallowing the cancellation.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(10)
+
+    task = asyncio.create_task(reader(SessionMessages(quiet_after_one(), asyncio.Event())))
+    await handled.wait()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert done == {task}
+    assert task.cancelled()
