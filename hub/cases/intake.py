@@ -17,7 +17,7 @@ last) so that two workers with overlapping batches cannot deadlock.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -34,6 +34,7 @@ from hub.cases.ordering import adopt_stray_clearances, lock_devices
 from hub.cases.records import (
     CaseHistory,
     CasePolicy,
+    MemberRows,
     add_event,
     alert_view_of,
     case_view,
@@ -58,7 +59,6 @@ from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
 from hub.persistence.tables import (
     LOCATION_LENGTH,
     AlertRow,
-    CaseMemberRow,
     CaseRow,
     DeviceRow,
     SilenceRow,
@@ -76,6 +76,10 @@ from hub.silences.rules import SilencedAlert, silencing
 
 _MAX_OPEN_ATTEMPTS = 3
 
+Screen = Callable[[Sequence[Alert], Mapping[str, str]], Sequence[Alert]]
+"""Given a batch and the edge of each of its registered devices that has one, return the
+alerts to store (the MQTT uplink's ownership check, ``hub.ingest.identity.screen_alerts``)."""
+
 
 def _by_route(
     alerts: Iterable[Alert], routes: Mapping[str, Route]
@@ -91,43 +95,6 @@ def _by_route(
     return [(groups[key], route_of_key[key]) for key in sorted(groups)]
 
 
-class _MemberRows:
-    """The member rows of the cases one transaction joins alerts to, each case's read once.
-
-    The case rows are locked by the transaction, so their members cannot change under it.
-    Reading them per alert (a ``Session.get`` each, then a flush of every new one) was a
-    fifth of the ingest's time in a burst.
-    """
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-        self._of: dict[int, dict[tuple[str, str], CaseMemberRow]] = {}
-
-    def add(self, case_id: int, alert: Alert) -> None:
-        """Count ``alert`` in its device's member row of the case (a new row if none)."""
-        rows = self._of.get(case_id)
-        if rows is None:
-            query = select(CaseMemberRow).where(CaseMemberRow.case_id == case_id)
-            rows = {(m.device_id, m.kind): m for m in self._session.scalars(query)}
-            self._of[case_id] = rows
-        key = (alert.device_id, alert.kind.value)
-        member = rows.get(key)
-        if member is None:
-            rows[key] = CaseMemberRow(
-                case_id=case_id,
-                device_id=alert.device_id,
-                kind=alert.kind.value,
-                first_alert_at=alert.ts,
-                last_alert_at=alert.ts,
-                alert_count=1,
-            )
-            self._session.add(rows[key])
-            return
-        member.alert_count += 1
-        member.first_alert_at = min(member.first_alert_at, alert.ts)
-        member.last_alert_at = max(member.last_alert_at, alert.ts)
-
-
 class CaseIntake:
     """Stores alerts and joins them to cases; each public method is one transaction."""
 
@@ -135,15 +102,25 @@ class CaseIntake:
         self._db = db
         self._policy = policy
 
-    def ingest_alerts(self, alerts: Sequence[Alert], received_at: datetime) -> IngestResult:
-        """Store a batch of alerts and join each new one to its case, in one transaction."""
+    def ingest_alerts(
+        self, alerts: Sequence[Alert], received_at: datetime, screen: Screen | None = None
+    ) -> IngestResult:
+        """Store a batch of alerts and join each new one to its case, in one transaction.
+
+        ``screen``, if given, chooses the alerts to store from the devices' edges, read by the
+        same query that reads their locations (one round trip, not a read of its own first).
+        """
         if not alerts:
             return IngestResult()
         with self._db.writing() as session:
-            return self._ingest(session, alerts, received_at)
+            return self._ingest(session, alerts, received_at, screen)
 
     def _ingest(
-        self, session: Session, alerts: Sequence[Alert], received_at: datetime
+        self,
+        session: Session,
+        alerts: Sequence[Alert],
+        received_at: datetime,
+        screen: Screen | None = None,
     ) -> IngestResult:
         device_ids = {alert.device_id for alert in alerts}
         registered = session.execute(
@@ -153,6 +130,12 @@ class CaseIntake:
         ).all()
         locations: dict[str, str] = {device_id: location for device_id, location, _ in registered}
         edges: dict[str, str | None] = {device_id: edge for device_id, _, edge in registered}
+        if screen is not None:
+            alerts = screen(
+                alerts, {device_id: edge for device_id, edge in edges.items() if edge is not None}
+            )
+            if not alerts:
+                return IngestResult()
         rejected = [
             RejectedAlert(AlertRef.of(alert), "unknown_device")
             for alert in alerts
@@ -199,7 +182,7 @@ class CaseIntake:
         touched: dict[int, CaseRow] = {}
         case_of: dict[str, int] = {}
         strays: list[Alert] = []
-        member_rows = _MemberRows(session)
+        member_rows = MemberRows(session)
         history = CaseHistory(self._policy)
         for group, alert_route in _by_route([a for a in new if a.id not in silenced], routes):
             joined = self._join_cases(
@@ -228,18 +211,21 @@ class CaseIntake:
                     case_of[alert.id] = row.id
                     (opened if was_opened else touched)[row.id] = row
         history.write(session)
-        by_case: dict[int, list[str]] = defaultdict(list)
-        for alert_id, case_id in case_of.items():
-            by_case[case_id].append(alert_id)
-        for case_id, alert_ids in by_case.items():
+        member_rows.write()
+        if case_of:
+            # By primary key, all in one executemany: not an UPDATE per case.
             session.execute(
-                update(AlertRow).where(AlertRow.id.in_(alert_ids)).values(case_id=case_id)
+                update(AlertRow),
+                [{"id": alert_id, "case_id": case_id} for alert_id, case_id in case_of.items()],
             )
         rows = {**touched, **opened}
         cases = {alert_id: rows[case_id] for alert_id, case_id in case_of.items()}
-        adopt_stray_clearances(session, self._policy, new, cases, received_at)
+        adopted = adopt_stray_clearances(session, self._policy, new, cases, received_at)
         session.flush()
-        case_members = members(session, [*opened, *touched])
+        # The member rows were read (locked cases) or made here; a stray clearance adopted
+        # may have added one of its own, so then they are read again.
+        case_ids = [*opened, *touched]
+        case_members = members(session, case_ids) if adopted else member_rows.of(case_ids)
         for alert_id, case_id in case_of.items():
             stored[alert_id]["case_id"] = case_id
 
@@ -268,17 +254,14 @@ class CaseIntake:
     ) -> dict[str, dict[str, Any]]:
         """Insert the alerts not stored yet; return the rows this transaction inserted, by id.
 
-        One query finds the copies already stored (a re-sending edge's), one multi-row INSERT
-        stores the rest, in id order (the order rows are locked in); ``ON CONFLICT DO NOTHING``
-        still keeps a copy another hub worker stores at the same moment from being stored twice.
+        One multi-row INSERT, in id order (the order rows are locked in): ``ON CONFLICT DO
+        NOTHING RETURNING id`` leaves out the copies already stored (a re-sending edge's, or
+        one another hub worker stores at the same moment) and names the rows it inserted, so
+        no read of the stored ids comes first (a round trip per take).
         """
-        ids = {alert.id for alert in alerts}
-        if not ids:
-            return {}
-        present = set(session.scalars(select(AlertRow.id).where(AlertRow.id.in_(ids))))
         fresh: dict[str, dict[str, Any]] = {}
         for alert in sorted(alerts, key=lambda a: a.id):
-            if alert.id not in present and alert.id not in fresh:
+            if alert.id not in fresh:
                 fresh[alert.id] = self._stored_row(alert, locations, received_at)
         if not fresh:
             return {}
@@ -397,7 +380,7 @@ class CaseIntake:
         self, session: Session, alert_route: Route, alert: Alert, decision: OpenNewCase
     ) -> CaseRow | None:
         site, grid = placement(session, alert.device_id)
-        case_id = session.execute(
+        row = session.scalars(
             upsert_insert(session, CaseRow)
             .values(
                 status=CaseStatus.OPEN.value,
@@ -420,9 +403,9 @@ class CaseIntake:
                 grid_id=None if grid is None else grid.id,
             )
             .on_conflict_do_nothing(index_elements=["open_key"])
-            .returning(CaseRow.id)
-        ).scalar_one_or_none()
-        return None if case_id is None else session.get_one(CaseRow, case_id)
+            .returning(CaseRow)  # the row itself: no read of it after
+        ).one_or_none()
+        return cast(CaseRow | None, row)
 
     def _reopen_case(
         self, session: Session, row: CaseRow, key: str, decision: ReopenCase, now: datetime
@@ -454,7 +437,7 @@ class CaseIntake:
         alert_route: Route,
         alerts: list[Alert],
         now: datetime,
-        member_rows: _MemberRows,
+        member_rows: MemberRows,
         history: CaseHistory,
         *,
         attached: Mapping[str, Route] | None = None,
@@ -497,6 +480,7 @@ class CaseIntake:
                     row = self._insert_case(session, alert_route, alert, decision)
                     if row is not None:
                         opened_here = True
+                        member_rows.opened(row.id)
                         break
                 elif isinstance(decision, ReopenCase):
                     assert resolved is not None
@@ -523,7 +507,7 @@ class CaseIntake:
                         detail={"key": key, "category": row.category, "priority": row.priority},
                     )
                     schedule_acknowledgement(session, self._policy, row, now)
-                    auto_dispatch(session, self._policy, row, now)
+                    auto_dispatch(session, self._policy, row, now, placed=True)
                 case ReopenCase():
                     assert row is not None
                     history.write(session)

@@ -19,7 +19,7 @@ these device locks (sorted), then cases (by key), then the audit head.
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind, AlertState, Severity
@@ -46,12 +46,23 @@ def device_lock_names(alerts: Iterable[Alert]) -> list[str]:
     return sorted({f"{_LOCK_NAMESPACE}{a.device_id}|{a.kind.value}" for a in alerts})
 
 
+_LOCK_ALL = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(name, 0)) "
+    "FROM unnest(CAST(:names AS TEXT[])) WITH ORDINALITY AS wanted(name, n) ORDER BY n"
+)
+"""All of a batch's locks in one round trip, taken one after the other in the array's order
+(a function scan yields its rows in order, and each row's lock is taken as it is produced)."""
+
+
 def lock_devices(session: Session, alerts: Iterable[Alert]) -> None:
     """Take the (device, kind) advisory locks of ``alerts`` until the transaction ends."""
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite's write lock, taken up front, already serialises every intake
-    for name in device_lock_names(alerts):
-        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
+    names = device_lock_names(alerts)
+    if len(names) == 1:
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(names[0], 0))))
+    elif names:
+        session.execute(_LOCK_ALL, {"names": names})
 
 
 def adopt_stray_clearances(

@@ -1,5 +1,6 @@
 """Case rows and what is read and written with them: views, team, members, history."""
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,7 @@ from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import Session
 
 from devices.kinds import Severity
-from devices.messages import AlertReason
+from devices.messages import Alert, AlertReason
 from hub.audit.chain import AuditRecord
 from hub.cases.correlation import DEFAULT_RULES, CorrelationRules
 from hub.cases.dispatch import Team, pending, team_of
@@ -279,3 +280,66 @@ class CaseHistory:
         session.flush()
         insert_rows(session, cast(Table, CaseEventRow.__table__), self._rows)
         self._rows = []
+
+
+class MemberRows:
+    """The member rows of the cases one transaction joins alerts to.
+
+    Alerts are noted as they join; ``write`` then reads the member rows of every case joined
+    that this transaction did not open, in one query (a query per case was a round trip per
+    case of a take), and counts the alerts in them. The case rows are locked by the
+    transaction, so their members cannot change under it.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._opened: set[int] = set()
+        self._joined: dict[int, list[Alert]] = defaultdict(list)
+        self._of: dict[int, dict[tuple[str, str], CaseMemberRow]] = {}
+
+    def opened(self, case_id: int) -> None:
+        """Note a case this transaction inserted: it has no member rows to read."""
+        self._opened.add(case_id)
+
+    def add(self, case_id: int, alert: Alert) -> None:
+        """Note that ``alert`` joined the case (counted by ``write``)."""
+        self._joined[case_id].append(alert)
+
+    def write(self) -> None:
+        """Count each alert noted in its device's member row of its case (a new row if none)."""
+        wanted = [case_id for case_id in self._joined if case_id not in self._opened]
+        for case_id in self._joined:
+            self._of.setdefault(case_id, {})
+        if wanted:
+            query = select(CaseMemberRow).where(CaseMemberRow.case_id.in_(wanted))
+            for member in self._session.scalars(query):
+                self._of[member.case_id][(member.device_id, member.kind)] = member
+        for case_id, alerts in self._joined.items():
+            rows = self._of[case_id]
+            for alert in alerts:
+                self._count(case_id, rows, alert)
+        self._joined.clear()
+
+    def of(self, case_ids: Iterable[int]) -> dict[int, list[CaseMemberRow]]:
+        """Return the member rows of cases written, by case id."""
+        return {case_id: list(self._of[case_id].values()) for case_id in case_ids}
+
+    def _count(
+        self, case_id: int, rows: dict[tuple[str, str], CaseMemberRow], alert: Alert
+    ) -> None:
+        key = (alert.device_id, alert.kind.value)
+        member = rows.get(key)
+        if member is None:
+            rows[key] = CaseMemberRow(
+                case_id=case_id,
+                device_id=alert.device_id,
+                kind=alert.kind.value,
+                first_alert_at=alert.ts,
+                last_alert_at=alert.ts,
+                alert_count=1,
+            )
+            self._session.add(rows[key])
+            return
+        member.alert_count += 1
+        member.first_alert_at = min(member.first_alert_at, alert.ts)
+        member.last_alert_at = max(member.last_alert_at, alert.ts)

@@ -26,9 +26,17 @@ from hub.roster.repository import placement, responder_from_row
 from hub.roster.rules import Responder
 
 
-def fill(session: Session, row: CaseRow, team: Team, now: datetime) -> list[tuple[Duty, Responder]]:
-    """Return whom the dispatch rules add to the case's team now, one per free duty."""
+def fill(
+    session: Session, row: CaseRow, team: Team, now: datetime, *, placed: bool = False
+) -> list[tuple[Duty, Responder]]:
+    """Return whom the dispatch rules add to the case's team now, one per free duty.
+
+    ``placed``: the case was placed in this transaction (opened), so a case without a site
+    has none to find yet.
+    """
     if row.site_id is None:
+        if placed:
+            return []
         # Opened before its site was on the roster: place it now.
         site, grid = placement(session, row.device_id)
         if site is None:
@@ -58,11 +66,13 @@ def fill(session: Session, row: CaseRow, team: Team, now: datetime) -> list[tupl
     )
 
 
-def auto_dispatch(session: Session, policy: CasePolicy, row: CaseRow, now: datetime) -> bool:
+def auto_dispatch(
+    session: Session, policy: CasePolicy, row: CaseRow, now: datetime, *, placed: bool = False
+) -> bool:
     """Give each free duty of an active case to the responder the rules choose, if anyone
-    is on call; return whether anyone was added."""
+    is on call; return whether anyone was added (``placed`` as for ``fill``)."""
     team = team_of(row.team)
-    found = fill(session, row, team, now)
+    found = fill(session, row, team, now, placed=placed)
     if not found:
         return False
     before = CaseStatus(row.status)

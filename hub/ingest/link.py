@@ -29,7 +29,7 @@ import contextlib
 import functools
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import aiomqtt
@@ -311,13 +311,17 @@ class MqttIngest:
     def _screen_and_ingest(
         self, alerts: list[Alert], received_at: datetime
     ) -> tuple[Screened[Alert], IngestResult | None]:
-        """On a worker thread: screen ``alerts`` (``screen_alerts``), then store the kept."""
-        screened = screen_alerts(
-            alerts, self._store.fleet.device_edges({a.device_id for a in alerts})
-        )
-        if not screened.kept:
-            return screened, None
-        return screened, self._store.intake.ingest_alerts(screened.kept, received_at)
+        """On a worker thread: screen ``alerts`` (``screen_alerts``) and store the kept, in one
+        transaction whose read of the devices serves both (one round trip fewer per take)."""
+        screened: Screened[Alert] = Screened(list(alerts), [])
+
+        def screen(batch: Sequence[Alert], edges: Mapping[str, str]) -> list[Alert]:
+            nonlocal screened
+            screened = screen_alerts(batch, edges)
+            return screened.kept
+
+        result = self._store.intake.ingest_alerts(alerts, received_at, screen=screen)
+        return screened, result if screened.kept else None
 
     async def _commit(self, alerts: list[Alert], received_at: datetime) -> IngestResult | None:
         attempt = 0

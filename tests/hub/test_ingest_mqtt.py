@@ -27,7 +27,7 @@ from devices.messages import (
 from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic
 from hub.app import create_app
 from hub.auth.rules import new_secret
-from hub.cases.intake import CaseIntake
+from hub.cases.intake import CaseIntake, Screen
 from hub.cases.results import IngestResult
 from hub.ingest.link import MqttIngest
 from hub.live.events import EventBus
@@ -480,10 +480,12 @@ class PoisonedIntake(CaseIntake):
         super().__init__(store.db, store.policy)
         self.poison = poison
 
-    def ingest_alerts(self, alerts: Sequence[Alert], received_at: datetime) -> IngestResult:
+    def ingest_alerts(
+        self, alerts: Sequence[Alert], received_at: datetime, screen: Screen | None = None
+    ) -> IngestResult:
         if any(alert.id == self.poison for alert in alerts):
             raise DataError("INSERT", {}, ValueError("cannot store this one"))
-        return super().ingest_alerts(alerts, received_at)
+        return super().ingest_alerts(alerts, received_at, screen)
 
 
 async def test_an_alert_that_cannot_be_stored_does_not_block_the_others(
