@@ -36,6 +36,7 @@ import logging
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -132,6 +133,49 @@ def _finished() -> asyncio.Future[None]:
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     done.set_result(None)
     return done
+
+
+_DECISIONS = frozenset({AccessEventKind.GRANTED, AccessEventKind.DENIED})
+_COUNTER = {kind: f"access.{kind}" for kind in _DECISIONS}
+
+
+def _log_decision(level: int, record: AccessRecord) -> None:
+    logger.log(
+        level,
+        "door %s reader %s: %s (%s, credential %s)",
+        record.door_id,
+        record.reader_id,
+        record.kind,
+        record.reason,
+        record.credential_id,
+    )
+
+
+class _Decisions:
+    """A commit's decisions for its log line, formatted only if the line is written:
+    ``gate: 31 granted, 4 denied (unknown_credential 3, expired 1)`` per door."""
+
+    def __init__(self, records: list[AccessRecord]) -> None:
+        self._records = records
+
+    def __str__(self) -> str:
+        doors: dict[str, Counter[str]] = {}
+        for record in self._records:
+            counts = doors.setdefault(record.door_id, Counter())
+            counts[record.kind] += 1
+            if record.kind is AccessEventKind.DENIED:
+                counts[f"reason:{record.reason}"] += 1
+        parts = []
+        for door_id, counts in doors.items():
+            reasons = ", ".join(
+                f"{key.removeprefix('reason:')} {n}"
+                for key, n in counts.items()
+                if key.startswith("reason:")
+            )
+            line = f"{door_id}: {counts[AccessEventKind.GRANTED]} granted, "
+            line += f"{counts[AccessEventKind.DENIED]} denied"
+            parts.append(f"{line} ({reasons})" if reasons else line)
+        return "; ".join(parts)
 
 
 class AccessControl:
@@ -254,16 +298,9 @@ class AccessControl:
             # is being stored (see docs/access.md, "What is on disk before the door moves").
             action = ReaderAction.UNLOCK if decision.granted else ReaderAction.DENY
             self._command(reader_id, door, action, record.id)
-        self._count(f"access.{record.kind}", 1)
-        logger.info(
-            "door %s reader %s: %s (%s, credential %s)",
-            door.id,
-            reader_id,
-            record.kind,
-            decision.verdict,
-            decision.credential_id,
-        )
-        stored.add_done_callback(functools.partial(self._when_stored, door, result, alerts))
+        self._count(_COUNTER[record.kind], 1)
+        if alerts or result.notes:  # nearly every decision has nothing to do once stored
+            stored.add_done_callback(functools.partial(self._when_stored, door, result, alerts))
         return TakenFrame(decision, stored)
 
     def _when_stored(
@@ -338,14 +375,32 @@ class AccessControl:
 
     def _stored(self, writes: list[DoorWrite], transactions: int) -> None:
         self._count("access.commits", transactions)
+        decisions = [r for write in writes for r in write.records if r.kind in _DECISIONS]
         if any(write.records for write in writes):
             self._log_wake.set()
+        # One line per commit, not per decision: in a burst the log line cost as much as the
+        # decision. A commit of one decision (frames arriving one at a time) reads as before.
+        if len(decisions) == 1:
+            _log_decision(logging.INFO, decisions[0])
+        elif decisions:
+            logger.info("%d door decisions stored: %s", len(decisions), _Decisions(decisions))
+            if logger.isEnabledFor(logging.DEBUG):
+                for record in decisions:
+                    _log_decision(logging.DEBUG, record)
 
     def _not_stored(self, writes: list[DoorWrite]) -> None:
         # Back to the states before the first write that failed: the steps' callers get the
         # error, their frames are not acknowledged, and the broker delivers them again.
         for write in reversed(writes):
             self.doors[write.door_id] = write.before
+        decisions = [r for write in writes for r in write.records if r.kind in _DECISIONS]
+        if decisions:
+            logger.warning(
+                "%d door decisions not stored (readers commanded already; decided again on"
+                " redelivery): %s",
+                len(decisions),
+                _Decisions(decisions),
+            )
 
     def _alert(self, door: DoorConfig, kind: AlertKind, decided: DoorAlert, now: datetime) -> Alert:
         device_id = door.reader_id if decided.on_reader else (door.contact_id or door.reader_id)
