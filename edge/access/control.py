@@ -36,7 +36,6 @@ import logging
 import random
 import time
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -58,7 +57,6 @@ from devices.access import (
     CredentialFrame,
     DoorConfig,
     ReaderAction,
-    ReaderCommand,
 )
 from devices.kinds import AlertKind, DeviceKind
 from devices.messages import Alert, AlertReason
@@ -73,10 +71,8 @@ from devices.mqtt_link import (
 from devices.observations import Observation, StateUpdate
 from devices.registry import Device
 from devices.topics import (
-    DeviceChannel,
     EdgeChannel,
     access_edge_subscriptions,
-    device_topic,
     edge_topic,
 )
 from edge.access.chunks import IDLE, Apply, AskAgain, ChunkCommand, PartArrived, Wait, assemble
@@ -93,6 +89,7 @@ from edge.access.door import (
     Tick,
     step,
 )
+from edge.access.lines import DECISIONS, command_text, decisions_not_stored, decisions_stored
 from edge.access.store import AccessStore, AllowList, UpdateOutcome
 from edge.outbox import Outbox
 from edge.sqlite_tx import DatabaseThread
@@ -135,47 +132,7 @@ def _finished() -> asyncio.Future[None]:
     return done
 
 
-_DECISIONS = frozenset({AccessEventKind.GRANTED, AccessEventKind.DENIED})
-_COUNTER = {kind: f"access.{kind}" for kind in _DECISIONS}
-
-
-def _log_decision(level: int, record: AccessRecord) -> None:
-    logger.log(
-        level,
-        "door %s reader %s: %s (%s, credential %s)",
-        record.door_id,
-        record.reader_id,
-        record.kind,
-        record.reason,
-        record.credential_id,
-    )
-
-
-class _Decisions:
-    """A commit's decisions for its log line, formatted only if the line is written:
-    ``gate: 31 granted, 4 denied (unknown_credential 3, expired 1)`` per door."""
-
-    def __init__(self, records: list[AccessRecord]) -> None:
-        self._records = records
-
-    def __str__(self) -> str:
-        doors: dict[str, Counter[str]] = {}
-        for record in self._records:
-            counts = doors.setdefault(record.door_id, Counter())
-            counts[record.kind] += 1
-            if record.kind is AccessEventKind.DENIED:
-                counts[f"reason:{record.reason}"] += 1
-        parts = []
-        for door_id, counts in doors.items():
-            reasons = ", ".join(
-                f"{key.removeprefix('reason:')} {n}"
-                for key, n in counts.items()
-                if key.startswith("reason:")
-            )
-            line = f"{door_id}: {counts[AccessEventKind.GRANTED]} granted, "
-            line += f"{counts[AccessEventKind.DENIED]} denied"
-            parts.append(f"{line} ({reasons})" if reasons else line)
-        return "; ".join(parts)
+_COUNTER = {kind: f"access.{kind}" for kind in DECISIONS}
 
 
 class AccessControl:
@@ -356,51 +313,38 @@ class AccessControl:
         records: list[AccessRecord],
     ) -> tuple[list[Alert], asyncio.Future[None]]:
         """Queue a step's writes for the group commit and move the door on in memory."""
-        notes = [
-            AccessRecord(
-                id=derived_id(self.edge_id, door.id, "note", before.logged + i + 1),
-                edge_id=self.edge_id,
-                door_id=door.id,
-                kind=note.kind,
-                ts=note.at,
-                reason=note.reason,
-            )
-            for i, note in enumerate(result.notes)
-        ]
-        alerts = [self._alert(door, a.kind, a, now) for a in result.alerts]
+        if result.notes:  # door events; a decision has none, nearly always
+            records = records + [
+                AccessRecord(
+                    id=derived_id(self.edge_id, door.id, "note", before.logged + i + 1),
+                    edge_id=self.edge_id,
+                    door_id=door.id,
+                    kind=note.kind,
+                    ts=note.at,
+                    reason=note.reason,
+                )
+                for i, note in enumerate(result.notes)
+            ]
+        alerts = [self._alert(door, a.kind, a, now) for a in result.alerts] if result.alerts else []
         state = result.state.model_copy(update={"steps": before.steps + 1})
-        stored = self._commits.add(DoorWrite(door.id, before, state, [*records, *notes], alerts))
+        stored = self._commits.add(DoorWrite(door.id, before, state, records, alerts))
         self.doors[door.id] = state
         return alerts, stored
 
     def _stored(self, writes: list[DoorWrite], transactions: int) -> None:
         self._count("access.commits", transactions)
-        decisions = [r for write in writes for r in write.records if r.kind in _DECISIONS]
         if any(write.records for write in writes):
             self._log_wake.set()
-        # One line per commit, not per decision: in a burst the log line cost as much as the
+        # One line per commit, not per decision: in a burst the line cost as much as the
         # decision. A commit of one decision (frames arriving one at a time) reads as before.
-        if len(decisions) == 1:
-            _log_decision(logging.INFO, decisions[0])
-        elif decisions:
-            logger.info("%d door decisions stored: %s", len(decisions), _Decisions(decisions))
-            if logger.isEnabledFor(logging.DEBUG):
-                for record in decisions:
-                    _log_decision(logging.DEBUG, record)
+        decisions_stored([record for write in writes for record in write.records])
 
     def _not_stored(self, writes: list[DoorWrite]) -> None:
         # Back to the states before the first write that failed: the steps' callers get the
         # error, their frames are not acknowledged, and the broker delivers them again.
         for write in reversed(writes):
             self.doors[write.door_id] = write.before
-        decisions = [r for write in writes for r in write.records if r.kind in _DECISIONS]
-        if decisions:
-            logger.warning(
-                "%d door decisions not stored (readers commanded already; decided again on"
-                " redelivery): %s",
-                len(decisions),
-                _Decisions(decisions),
-            )
+        decisions_not_stored([record for write in writes for record in write.records])
 
     def _alert(self, door: DoorConfig, kind: AlertKind, decided: DoorAlert, now: datetime) -> Alert:
         device_id = door.reader_id if decided.on_reader else (door.contact_id or door.reader_id)
@@ -435,24 +379,13 @@ class AccessControl:
         is only useful now: nothing would send it again. paho sends in the order given, so
         one reader's commands keep their order.
         """
-        command = ReaderCommand(
-            command=action,
-            door_id=door.id,
-            duration_s=door.unlock_s if action is ReaderAction.UNLOCK else None,
-            decision_id=decision_id,
-        )
         client = self._local()
         if client is None:
             self._count("access.commands_unsent", 1)
             logger.warning("no local broker: %s for door %s not sent", action, door.id)
             return
         try:
-            publish_queued(
-                client,
-                device_topic(reader_id, DeviceChannel.SET),
-                command.model_dump_json(exclude_none=True),
-                qos=1,
-            )
+            publish_queued(client, *command_text(reader_id, door, action, decision_id), qos=1)
         except aiomqtt.MqttError as exc:
             self._count("access.commands_unsent", 1)
             logger.warning("%s for door %s failed: %s", action, door.id, exc)
