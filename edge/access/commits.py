@@ -90,49 +90,59 @@ class GroupCommit:
         self._outbox = outbox
         self._on_stored = on_stored
         self._on_failed = on_failed
-        self._queue: list[tuple[DoorWrite, asyncio.Future[None]]] = []
+        self._queue: list[DoorWrite] = []
+        self._queued: asyncio.Future[None] | None = None
+        """Completes once every write queued now is stored: one future per commit, shared by
+        its writes (a burst's frames would otherwise cost a future and a callback each)."""
         self._committer: asyncio.Task[None] | None = None
 
     def add(self, write: DoorWrite) -> asyncio.Future[None]:
-        """Queue a write; the future completes once it is on disk (or fails with the commit)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((write, done))
+        """Queue a write; the future completes once it is on disk (or fails with the commit).
+
+        Writes queued together share the future of their commit.
+        """
+        self._queue.append(write)
+        if self._queued is None:
+            self._queued = asyncio.get_running_loop().create_future()
         if self._committer is None:
             self._committer = asyncio.create_task(self._drain(), name="edge-access-commit")
-        return done
+        return self._queued
 
     async def _drain(self) -> None:
-        group: list[tuple[DoorWrite, asyncio.Future[None]]] = []
+        group: list[DoorWrite] = []
+        done: asyncio.Future[None] | None = None
         try:
             while self._queue:
                 group, self._queue = self._queue, []
-                writes = [write for write, _ in group]
+                done, self._queued = self._queued, None
                 try:
                     transactions = await self._db.call(
-                        store_writes, self._store, self._outbox, writes
+                        store_writes, self._store, self._outbox, group
                     )
                 except (AccessStoreError, OutboxError) as exc:
-                    failed, self._queue = [*group, *self._queue], []
-                    group = []
-                    self._on_failed([write for write, _ in failed])
-                    for _, done in failed:
-                        if not done.done():
-                            done.set_exception(exc)
+                    self._fail(group, done, exc)
+                    group, done = [], None
                     continue
-                self._on_stored(writes, transactions)
-                for _, done in group:
-                    if not done.done():
-                        done.set_result(None)
-                group = []
+                self._on_stored(group, transactions)
+                if done is not None and not done.done():
+                    done.set_result(None)
+                group, done = [], None
         except BaseException as exc:
             # A bug, or the agent stopping: nobody may wait forever on a commit that will not
             # come, and every caller hears why (a cancelled future would look like its own
             # cancellation).
-            failed, self._queue = [*group, *self._queue], []
-            self._on_failed([write for write, _ in failed])
-            for _, done in failed:
-                if not done.done():
-                    done.set_exception(exc)
+            self._fail(group, done, exc)
             raise
         finally:
             self._committer = None
+
+    def _fail(
+        self, group: list[DoorWrite], done: asyncio.Future[None] | None, exc: BaseException
+    ) -> None:
+        """Fail the group and every write queued behind it (decided from its states)."""
+        failed, self._queue = [*group, *self._queue], []
+        queued, self._queued = self._queued, None
+        self._on_failed(failed)
+        for future in (done, queued):
+            if future is not None and not future.done():
+                future.set_exception(exc)

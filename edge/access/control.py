@@ -57,7 +57,6 @@ from devices.access import (
     CredentialFrame,
     DoorConfig,
     ReaderAction,
-    ReaderCommand,
 )
 from devices.kinds import AlertKind, DeviceKind
 from devices.messages import Alert, AlertReason
@@ -72,10 +71,8 @@ from devices.mqtt_link import (
 from devices.observations import Observation, StateUpdate
 from devices.registry import Device
 from devices.topics import (
-    DeviceChannel,
     EdgeChannel,
     access_edge_subscriptions,
-    device_topic,
     edge_topic,
 )
 from edge.access.chunks import IDLE, Apply, AskAgain, ChunkCommand, PartArrived, Wait, assemble
@@ -92,6 +89,7 @@ from edge.access.door import (
     Tick,
     step,
 )
+from edge.access.lines import DECISIONS, command_text, decisions_not_stored, decisions_stored
 from edge.access.store import AccessStore, AllowList, UpdateOutcome
 from edge.outbox import Outbox
 from edge.sqlite_tx import DatabaseThread
@@ -132,6 +130,23 @@ def _finished() -> asyncio.Future[None]:
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     done.set_result(None)
     return done
+
+
+_COUNTER = {kind: f"access.{kind}" for kind in DECISIONS}
+
+
+def _write_now(client: aiomqtt.Client) -> None:
+    """Write what the client has queued to its socket now, not turns of the loop later.
+
+    paho, driven by aiomqtt, only asks the loop to watch the socket for writing
+    (``call_soon_threadsafe(add_writer)``): the command would go out after the loop has run
+    everything else that is ready, the group commit's start included (the database thread then
+    competes for the GIL). The socket is non-blocking: what does not fit stays queued for that
+    watcher. An error is left to the watcher too, which makes the same call and ends the
+    connection on it, as aiomqtt does.
+    """
+    with suppress(Exception):
+        client._client.loop_write()
 
 
 class AccessControl:
@@ -254,16 +269,9 @@ class AccessControl:
             # is being stored (see docs/access.md, "What is on disk before the door moves").
             action = ReaderAction.UNLOCK if decision.granted else ReaderAction.DENY
             self._command(reader_id, door, action, record.id)
-        self._count(f"access.{record.kind}", 1)
-        logger.info(
-            "door %s reader %s: %s (%s, credential %s)",
-            door.id,
-            reader_id,
-            record.kind,
-            decision.verdict,
-            decision.credential_id,
-        )
-        stored.add_done_callback(functools.partial(self._when_stored, door, result, alerts))
+        self._count(_COUNTER[record.kind], 1)
+        if alerts or result.notes:  # nearly every decision has nothing to do once stored
+            stored.add_done_callback(functools.partial(self._when_stored, door, result, alerts))
         return TakenFrame(decision, stored)
 
     def _when_stored(
@@ -319,20 +327,21 @@ class AccessControl:
         records: list[AccessRecord],
     ) -> tuple[list[Alert], asyncio.Future[None]]:
         """Queue a step's writes for the group commit and move the door on in memory."""
-        notes = [
-            AccessRecord(
-                id=derived_id(self.edge_id, door.id, "note", before.logged + i + 1),
-                edge_id=self.edge_id,
-                door_id=door.id,
-                kind=note.kind,
-                ts=note.at,
-                reason=note.reason,
-            )
-            for i, note in enumerate(result.notes)
-        ]
-        alerts = [self._alert(door, a.kind, a, now) for a in result.alerts]
+        if result.notes:  # door events; a decision has none, nearly always
+            records = records + [
+                AccessRecord(
+                    id=derived_id(self.edge_id, door.id, "note", before.logged + i + 1),
+                    edge_id=self.edge_id,
+                    door_id=door.id,
+                    kind=note.kind,
+                    ts=note.at,
+                    reason=note.reason,
+                )
+                for i, note in enumerate(result.notes)
+            ]
+        alerts = [self._alert(door, a.kind, a, now) for a in result.alerts] if result.alerts else []
         state = result.state.model_copy(update={"steps": before.steps + 1})
-        stored = self._commits.add(DoorWrite(door.id, before, state, [*records, *notes], alerts))
+        stored = self._commits.add(DoorWrite(door.id, before, state, records, alerts))
         self.doors[door.id] = state
         return alerts, stored
 
@@ -340,12 +349,16 @@ class AccessControl:
         self._count("access.commits", transactions)
         if any(write.records for write in writes):
             self._log_wake.set()
+        # One line per commit, not per decision: in a burst the line cost as much as the
+        # decision. A commit of one decision (frames arriving one at a time) reads as before.
+        decisions_stored([record for write in writes for record in write.records])
 
     def _not_stored(self, writes: list[DoorWrite]) -> None:
         # Back to the states before the first write that failed: the steps' callers get the
         # error, their frames are not acknowledged, and the broker delivers them again.
         for write in reversed(writes):
             self.doors[write.door_id] = write.before
+        decisions_not_stored([record for write in writes for record in write.records])
 
     def _alert(self, door: DoorConfig, kind: AlertKind, decided: DoorAlert, now: datetime) -> Alert:
         device_id = door.reader_id if decided.on_reader else (door.contact_id or door.reader_id)
@@ -380,24 +393,14 @@ class AccessControl:
         is only useful now: nothing would send it again. paho sends in the order given, so
         one reader's commands keep their order.
         """
-        command = ReaderCommand(
-            command=action,
-            door_id=door.id,
-            duration_s=door.unlock_s if action is ReaderAction.UNLOCK else None,
-            decision_id=decision_id,
-        )
         client = self._local()
         if client is None:
             self._count("access.commands_unsent", 1)
             logger.warning("no local broker: %s for door %s not sent", action, door.id)
             return
         try:
-            publish_queued(
-                client,
-                device_topic(reader_id, DeviceChannel.SET),
-                command.model_dump_json(exclude_none=True),
-                qos=1,
-            )
+            publish_queued(client, *command_text(reader_id, door, action, decision_id), qos=1)
+            _write_now(client)
         except aiomqtt.MqttError as exc:
             self._count("access.commands_unsent", 1)
             logger.warning("%s for door %s failed: %s", action, door.id, exc)

@@ -64,20 +64,24 @@ def decide(
     without leaving.
     """
     if entry is None:
-        return AccessDecision(Verdict.UNKNOWN_CREDENTIAL)
-    who = {"credential_id": entry.credential_id, "person_id": entry.person_id}
+        return _UNKNOWN
+    who = (entry.credential_id, entry.person_id)
     if entry.status is EntryStatus.REVOKED:
-        return AccessDecision(Verdict.REVOKED, **who)
+        return AccessDecision(Verdict.REVOKED, *who)
     if entry.valid_from is not None and now < entry.valid_from:
-        return AccessDecision(Verdict.NOT_YET_VALID, **who)
+        return AccessDecision(Verdict.NOT_YET_VALID, *who)
     if entry.valid_until is not None and now >= entry.valid_until:
-        return AccessDecision(Verdict.EXPIRED, **who)
+        return AccessDecision(Verdict.EXPIRED, *who)
     rules = [rule for rule in entry.rules if door.id in rule.doors]
     if not rules:
-        return AccessDecision(Verdict.NO_ACCESS_TO_DOOR, **who)
-    local = now.astimezone(zone)
-    if not any(not rule.windows or any(w.contains(local) for w in rule.windows) for rule in rules):
-        return AccessDecision(Verdict.OUTSIDE_SCHEDULE, **who)
+        return AccessDecision(Verdict.NO_ACCESS_TO_DOOR, *who)
+    if all(rule.windows for rule in rules):  # a rule without windows allows at any time
+        local = now.astimezone(zone)
+        if not any(w.contains(local) for rule in rules for w in rule.windows):
+            return AccessDecision(Verdict.OUTSIDE_SCHEDULE, *who)
     if door.anti_passback and direction is Direction.ENTRY and entry.person_id in inside:
-        return AccessDecision(Verdict.ANTI_PASSBACK, **who)
-    return AccessDecision(Verdict.GRANTED, **who)
+        return AccessDecision(Verdict.ANTI_PASSBACK, *who)
+    return AccessDecision(Verdict.GRANTED, *who)
+
+
+_UNKNOWN = AccessDecision(Verdict.UNKNOWN_CREDENTIAL)

@@ -73,6 +73,8 @@ class DoorState(BaseModel):
     """Door events this door has logged so far (numbers the next record's id)."""
     burst: BurstPhase = BurstPhase.QUIET
     denials: tuple[AwareDatetime, ...] = ()
+    """Quiet: the denials within the burst window (fewer than ``burst_count``); raised: the
+    last denial only (all a raised burst needs, to clear after a quiet window)."""
     inside: frozenset[int] = frozenset()
     """People who entered and have not left (kept only with anti-passback on)."""
     steps: int = 0
@@ -176,9 +178,10 @@ def step(state: DoorState, event: DoorEvent, door: DoorConfig) -> DoorStep:
     out = _Out(state.episode)
     state = _apply(state, event, door, out)
     state = _expire(state, event.at, door, out)
-    state = state.model_copy(
-        update={"episode": out.episode, "logged": state.logged + len(out.notes)}
-    )
+    if out.alerts or out.notes:
+        state = state.model_copy(
+            update={"episode": out.episode, "logged": state.logged + len(out.notes)}
+        )
     return DoorStep(state, tuple(out.alerts), tuple(out.notes), tuple(out.commands))
 
 
@@ -204,22 +207,27 @@ def _apply(state: DoorState, event: DoorEvent, door: DoorConfig, out: _Out) -> D
                 case _:
                     return state
         case Denied(at=at):
+            if state.burst is BurstPhase.RAISED:
+                # Raised, only the last denial matters (a quiet window after it clears the
+                # burst, which empties the window): keeping every denial of a long attack
+                # would copy a growing tuple at every step and store it at every commit.
+                return state.model_copy(update={"denials": (at,)})
             window = timedelta(seconds=door.burst_window_s)
+            # Quiet: fewer than burst_count denials in the window, or this one raises.
             denials = (*(d for d in state.denials if at - d < window), at)
-            state = state.model_copy(update={"denials": denials})
-            if state.burst is BurstPhase.QUIET and len(denials) >= door.burst_count:
-                out.alert(
-                    AlertKind.ACCESS_DENIED_BURST,
-                    AlertState.RAISED,
-                    Severity.MEDIUM,
-                    at,
-                    door=door.id,
-                    denials=len(denials),
-                    window_s=door.burst_window_s,
-                )
-                out.note(AccessEventKind.DENIED_BURST, at, f"{len(denials)} denials")
-                state = state.model_copy(update={"burst": BurstPhase.RAISED})
-            return state
+            if len(denials) < door.burst_count:
+                return state.model_copy(update={"denials": denials})
+            out.alert(
+                AlertKind.ACCESS_DENIED_BURST,
+                AlertState.RAISED,
+                Severity.MEDIUM,
+                at,
+                door=door.id,
+                denials=len(denials),
+                window_s=door.burst_window_s,
+            )
+            out.note(AccessEventKind.DENIED_BURST, at, f"{len(denials)} denials")
+            return state.model_copy(update={"denials": (at,), "burst": BurstPhase.RAISED})
         case ContactChanged(at=at, open=True):
             match state.phase:
                 case DoorPhase.CLOSED:

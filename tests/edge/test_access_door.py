@@ -202,3 +202,16 @@ def test_anti_passback_tracks_who_is_inside_only_where_it_is_on() -> None:
     assert state.inside == frozenset({6})
     plain, _ = run([Granted(t(0), 5, Direction.ENTRY)])
     assert plain.inside == frozenset()
+
+
+def test_a_raised_burst_keeps_only_its_last_denial_and_clears_a_quiet_window_after_it() -> None:
+    # A long attack: the state must not grow (it is copied per step and stored per commit).
+    state, steps = run([Denied(t(i)) for i in range(200)])
+    assert alerts(steps) == [(AlertKind.ACCESS_DENIED_BURST, AlertState.RAISED)]
+    assert steps[7].alerts[0].values["denials"] == 8
+    assert state.denials == (t(199),)
+    state, more = run([Tick(t(258.9))], state)
+    assert alerts(more) == []
+    state, quiet = run([Tick(t(259))], state)
+    assert alerts(quiet) == [(AlertKind.ACCESS_DENIED_BURST, AlertState.CLEARED)]
+    assert (state.burst, state.denials) == (BurstPhase.QUIET, ())
