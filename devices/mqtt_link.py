@@ -34,6 +34,7 @@ Around the session, the rest of the one way every Linli program talks to a broke
 """
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
@@ -347,6 +348,20 @@ def publish_queued(client: aiomqtt.Client, topic: str, payload: str | bytes, qos
     info = client._client.publish(topic, payload, qos)
     if info.rc != 0:  # MQTT_ERR_SUCCESS; paho queues what exceeds its in-flight window
         raise aiomqtt.MqttCodeError(info.rc, "could not publish the message")
+
+
+def write_now(client: aiomqtt.Client) -> None:
+    """Write what the client has queued to its socket now, not turns of the loop later.
+
+    paho, driven by aiomqtt, only asks the loop to watch the socket for writing
+    (``call_soon_threadsafe(add_writer)``): a message that must leave now (a door's command)
+    would go out after the loop has run everything else that is ready (e.g. the start of a
+    group commit, whose thread then competes for the GIL). The socket is non-blocking: what
+    does not fit stays queued for that watcher. An error is left to the watcher too, which
+    makes the same call and ends the connection on it, as aiomqtt does.
+    """
+    with contextlib.suppress(Exception):
+        client._client.loop_write()
 
 
 def payload_bytes(payload: object) -> bytes | None:

@@ -67,6 +67,7 @@ from devices.mqtt_link import (
     checkpoint,
     payload_bytes,
     publish_queued,
+    write_now,
 )
 from devices.observations import Observation, StateUpdate
 from devices.registry import Device
@@ -133,20 +134,6 @@ def _finished() -> asyncio.Future[None]:
 
 
 _COUNTER = {kind: f"access.{kind}" for kind in DECISIONS}
-
-
-def _write_now(client: aiomqtt.Client) -> None:
-    """Write what the client has queued to its socket now, not turns of the loop later.
-
-    paho, driven by aiomqtt, only asks the loop to watch the socket for writing
-    (``call_soon_threadsafe(add_writer)``): the command would go out after the loop has run
-    everything else that is ready, the group commit's start included (the database thread then
-    competes for the GIL). The socket is non-blocking: what does not fit stays queued for that
-    watcher. An error is left to the watcher too, which makes the same call and ends the
-    connection on it, as aiomqtt does.
-    """
-    with suppress(Exception):
-        client._client.loop_write()
 
 
 class AccessControl:
@@ -400,7 +387,7 @@ class AccessControl:
             return
         try:
             publish_queued(client, *command_text(reader_id, door, action, decision_id), qos=1)
-            _write_now(client)
+            write_now(client)
         except aiomqtt.MqttError as exc:
             self._count("access.commands_unsent", 1)
             logger.warning("%s for door %s failed: %s", action, door.id, exc)
