@@ -76,9 +76,12 @@ from hub.silences.rules import SilencedAlert, silencing
 
 _MAX_OPEN_ATTEMPTS = 3
 
-Screen = Callable[[Sequence[Alert], Mapping[str, str]], Sequence[Alert]]
+Screen = Callable[
+    [Sequence[Alert], Mapping[str, str]], tuple[Sequence[Alert], Sequence[tuple[Alert, str]]]
+]
 """Given a batch and the edge of each of its registered devices that has one, return the
-alerts to store (the MQTT uplink's ownership check, ``hub.ingest.identity.screen_alerts``)."""
+alerts to store and those refused, each with its reason (the MQTT uplink's ownership check,
+``hub.ingest.identity.screen_alerts``); the refused come back as the result's rejected."""
 
 
 def _by_route(
@@ -130,13 +133,15 @@ class CaseIntake:
         ).all()
         locations: dict[str, str] = {device_id: location for device_id, location, _ in registered}
         edges: dict[str, str | None] = {device_id: edge for device_id, _, edge in registered}
+        rejected: list[RejectedAlert] = []
         if screen is not None:
-            alerts = screen(
+            alerts, refused = screen(
                 alerts, {device_id: edge for device_id, edge in edges.items() if edge is not None}
             )
+            rejected = [RejectedAlert(AlertRef.of(alert), reason) for alert, reason in refused]
             if not alerts:
-                return IngestResult()
-        rejected = [
+                return IngestResult(rejected=rejected)
+        rejected += [
             RejectedAlert(AlertRef.of(alert), "unknown_device")
             for alert in alerts
             if alert.device_id not in locations

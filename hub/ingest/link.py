@@ -46,7 +46,7 @@ from devices.topics import (
 from hub.cases.changes import CaseChanges
 from hub.cases.feedback import FeedbackPublisher
 from hub.cases.results import AlertRef, IngestResult, RejectedAlert
-from hub.ingest.identity import IdentityReason, Screened, screen_alerts, screen_inventory
+from hub.ingest.identity import IdentityReason, screen_alerts, screen_inventory
 from hub.ingest.lanes import PendingStatuses, plan_take, write_another
 from hub.ingest.messages import (
     AlertMessage,
@@ -83,6 +83,14 @@ _OFFLINE_PUBLISH_TIMEOUT = 2.0
 def shared(topic_filter: str, group: str | None) -> str:
     """Return the filter to subscribe to: through an MQTT shared subscription when in a group."""
     return topic_filter if group is None else f"$share/{group}/{topic_filter}"
+
+
+def _screened(
+    alerts: Sequence[Alert], edges: Mapping[str, str]
+) -> tuple[list[Alert], list[tuple[Alert, IdentityReason]]]:
+    """The intake's screen: the alerts the edges may raise, and the refused with why."""
+    screened = screen_alerts(alerts, edges)
+    return screened.kept, screened.refused
 
 
 class MqttIngest:
@@ -295,33 +303,15 @@ class MqttIngest:
         """
         if not len(self._statuses):
             try:
-                screened, result = await asyncio.to_thread(
-                    self._screen_and_ingest, alerts, received_at
+                return self._counted(
+                    await asyncio.to_thread(
+                        self._store.intake.ingest_alerts, alerts, received_at, screen=_screened
+                    )
                 )
             except SQLAlchemyError as exc:
                 logger.info("storing %d alerts failed, checking again: %s", len(alerts), exc)
-            else:
-                for alert, _ in screened.refused:
-                    acks[alert.edge_id].append(alert.id)
-                self._refused_alerts(screened.refused)
-                return None if result is None else self._counted(result)
         kept = await self._own_alerts(client, alerts, acks, received_at)
         return await self._commit(kept, received_at) if kept else None
-
-    def _screen_and_ingest(
-        self, alerts: list[Alert], received_at: datetime
-    ) -> tuple[Screened[Alert], IngestResult | None]:
-        """On a worker thread: screen ``alerts`` (``screen_alerts``) and store the kept, in one
-        transaction whose read of the devices serves both (one round trip fewer per take)."""
-        screened: Screened[Alert] = Screened(list(alerts), [])
-
-        def screen(batch: Sequence[Alert], edges: Mapping[str, str]) -> list[Alert]:
-            nonlocal screened
-            screened = screen_alerts(batch, edges)
-            return screened.kept
-
-        result = self._store.intake.ingest_alerts(alerts, received_at, screen=screen)
-        return screened, result if screened.kept else None
 
     async def _commit(self, alerts: list[Alert], received_at: datetime) -> IngestResult | None:
         attempt = 0
