@@ -1,4 +1,5 @@
-"""The broker's certificate authority and server certificate, made with ``cryptography``."""
+"""The broker's certificate authority and server certificates, and a NATS cluster's route
+certificates, made with ``cryptography``."""
 
 import ipaddress
 from dataclasses import dataclass
@@ -34,7 +35,8 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def new_ca(common_name: str, now: datetime) -> Issued:
-    """Return a fresh self-signed CA (P-256) that may sign server certificates only."""
+    """Return a fresh self-signed CA (P-256) that signs leaf certificates only (no
+    intermediate CA)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = (
@@ -75,6 +77,22 @@ def _general_name(host: str) -> x509.GeneralName:
 
 def new_server_certificate(ca: Issued, hosts: list[str], now: datetime) -> Issued:
     """Return a server certificate for ``hosts`` (DNS names or IP addresses), signed by ``ca``."""
+    return _leaf(ca, hosts, now, [ExtendedKeyUsageOID.SERVER_AUTH])
+
+
+def new_route_certificate(ca: Issued, hosts: list[str], now: datetime) -> Issued:
+    """Return a cluster route certificate for ``hosts``, signed by ``ca``: a node presents it
+    both as the server of the routes it accepts and as the client of the routes it dials.
+
+    A NATS cluster with mutual TLS on its routes (``deploy/nats/node.conf``: ``verify: true``)
+    refuses a server certificate there: Go checks a client's certificate for the client-auth
+    usage ("incompatible key usage"), so a route certificate carries both."""
+    return _leaf(ca, hosts, now, [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
+
+
+def _leaf(
+    ca: Issued, hosts: list[str], now: datetime, usages: list[x509.ObjectIdentifier]
+) -> Issued:
     if not hosts:
         raise ValueError("a server certificate needs at least one host name")
     ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
@@ -94,7 +112,7 @@ def new_server_certificate(ca: Issued, hosts: list[str], now: datetime) -> Issue
         .add_extension(
             x509.SubjectAlternativeName([_general_name(h) for h in hosts]), critical=False
         )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,

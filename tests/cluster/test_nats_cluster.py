@@ -1,16 +1,18 @@
 """Linli through a 3-node NATS JetStream cluster's MQTT gateway, one node SIGKILLed under load.
 
-The real hub (`linli hub`, its ingest, access and evidence sessions) and simulated edges
-speaking the real uplink protocol (``simulators.load``), every one with its own identity and
-the permissions of ``deploy/nats`` (tests/cluster/nats.py), spread over the three nodes and
-told the other two (``MqttEndpoint.alternates``). Mid-run the node the hub is connected to
+The cluster runs the shipped ``deploy/nats/node.conf`` (tests/cluster/nats.py): mutual TLS on
+its routes, TLS on its MQTT listener. The real hub (`linli hub`, its ingest, access and
+evidence sessions) and simulated edges speaking the real uplink protocol
+(``simulators.load``) connect over TLS and verify the nodes against the hub broker folder's CA
+(``LINLI_HUB_MQTT_CA_FILE``, ``LoadTarget.ca_file``), every one with its own identity and the
+permissions of ``deploy/nats``, spread over the three nodes and told the other two
+(``MqttEndpoint.alternates``). Mid-run the node the hub is connected to
 is SIGKILLed: the hub and a third of the edges reconnect through the survivors, the
 sessions' state being replicated in JetStream, and every alert and access record must end
 up stored exactly once, each acknowledged, none in two cases.
 """
 
 import asyncio
-import json
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -18,10 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.auth.rules import new_secret
 from simulators.load import LoadOptions, LoadResult, LoadTarget, check_hub, run_load
 from simulators.load_mix import LoadPlan, fleet
-from tests.cluster.nats import NatsCluster, nats_server
+from tests.cluster.nats import NatsCluster, hub_broker, nats_server
 from tests.conftest import missing
 from tests.e2e.stack import Stack, wait_until
 from tests.scale.whole import alerts_sent, assert_stored_whole_and_once
@@ -42,19 +43,14 @@ KILL_AFTER_S = 6.0
 TERMINAL = {"resolved", "closed"}
 
 
-def _secret_file(path: Path, username: str, password: str) -> Path:
-    path.write_text(json.dumps({"username": username, "password": password}))
-    path.chmod(0o600)
-    return path
-
-
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    """Three nats-server nodes on loopback with the LINLI account and its identities."""
+    """Three nats-server nodes on loopback, with the hub broker folder's identities."""
     if nats_server() is None:
         missing("nats-server")
-    edges = {e.id: new_secret() for e in fleet(PLAN, RUN)}
-    running = NatsCluster(tmp_path / "nats", new_secret(), edges)
+    edge_ids = [e.id for e in fleet(PLAN, RUN)]
+    broker = hub_broker(tmp_path / "hub-broker", edge_ids, tmp_path / "secrets")
+    running = NatsCluster(tmp_path / "nats", broker)
     try:
         running.start()
         yield running
@@ -67,12 +63,6 @@ def test_a_node_killed_under_load_loses_nothing_and_doubles_nothing(
 ) -> None:
     nodes = cluster.mqtt()
     secrets = tmp_path / "secrets"
-    secrets.mkdir(mode=0o700)
-    hub_credentials = _secret_file(secrets / "hub.json", "hub", cluster.hub_password)
-    edge_credentials = secrets / "edges"
-    edge_credentials.mkdir(mode=0o700)
-    for edge_id, password in cluster.edges.items():
-        _secret_file(edge_credentials / f"{edge_id}.json", f"edge-{edge_id}", password)
 
     # The hub starts on node 1 and knows the other two.
     (tmp_path / "hub").mkdir()
@@ -80,7 +70,8 @@ def test_a_node_killed_under_load_loses_nothing_and_doubles_nothing(
     stack.hub.args[stack.hub.args.index("--mqtt") + 1] = f"127.0.0.1:{nodes[0][1]}"
     stack.hub.env.update(
         {
-            "LINLI_HUB_MQTT_CREDENTIALS_FILE": str(hub_credentials),
+            "LINLI_HUB_MQTT_CREDENTIALS_FILE": str(secrets / "hub.json"),
+            "LINLI_HUB_MQTT_CA_FILE": str(cluster.ca_file()),
             "LINLI_HUB_MQTT_ALTERNATES": ",".join(f"{h}:{p}" for h, p in nodes[1:]),
         }
     )
@@ -88,7 +79,11 @@ def test_a_node_killed_under_load_loses_nothing_and_doubles_nothing(
         stack.hub.start()
         stack.wait_for_hub()
         target = LoadTarget(
-            *nodes[0], credentials_dir=edge_credentials, alternates=tuple(nodes[1:]), spread=True
+            *nodes[0],
+            credentials_dir=secrets / "edges",
+            ca_file=cluster.ca_file(),
+            alternates=tuple(nodes[1:]),
+            spread=True,
         )
         result = asyncio.run(_run_and_kill(cluster, target))
         tally = result.tally
