@@ -30,10 +30,15 @@ from linli.trust.nats import nats_hash, render_accounts
 
 SHIPPED_NODE = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "node.conf"
 SHIPPED_TLS = "/etc/nats/tls"
-TLS_FILES = ("ca.crt", "route.crt", "route.key", "mqtt.crt", "mqtt.key")
+TLS_FILES = ("route-ca.crt", "route.crt", "route.key", "mqtt.crt", "mqtt.key")
 LOOPBACK_NAMES = ["127.0.0.1", "localhost"]
 """What the test's certificates are for: clients connect to 127.0.0.1, as do the routes."""
 NATS_SERVER_PATHS = ("nats-server", "/usr/sbin/nats-server", "/usr/bin/nats-server")
+
+
+def now() -> datetime:
+    """Return the wall clock the throwaway certificates are valid from."""
+    return datetime.now(UTC)
 
 
 def nats_server() -> str | None:
@@ -75,16 +80,12 @@ class NatsNode:
         """Return the folder of the node's certificates (``/etc/nats/tls`` when deployed)."""
         return self.folder / "tls"
 
-    def install_tls(self, cluster_ca: Issued, mqtt: Issued) -> None:
-        """Give the node the cluster's CA, a route certificate of its own signed by it, and
-        the MQTT listener's certificate."""
+    def install_tls(self, cluster_ca: bytes, route: Issued, mqtt: Issued) -> None:
+        """Give the node the cluster's CA certificate, its route certificate and the MQTT
+        listener's certificate, where its configuration names them."""
         self.tls.mkdir(parents=True, exist_ok=True)
-        route = new_route_certificate(cluster_ca, LOOPBACK_NAMES, datetime.now(UTC))
-        for name, pem in zip(
-            TLS_FILES,
-            (cluster_ca.cert_pem, route.cert_pem, route.key_pem, mqtt.cert_pem, mqtt.key_pem),
-            strict=True,
-        ):
+        pems = (cluster_ca, route.cert_pem, route.key_pem, mqtt.cert_pem, mqtt.key_pem)
+        for name, pem in zip(TLS_FILES, pems, strict=True):
             write_private(self.tls / name, pem)
 
     def write_config(self, routes: list[int]) -> None:
@@ -108,6 +109,17 @@ class NatsNode:
         ]
         swaps += [(f'"{SHIPPED_TLS}/{name}"', f'"{self.tls / name}"') for name in TLS_FILES]
         return swaps
+
+    def write_plain_route_config(self, routes: list[int]) -> None:
+        """Write the configuration of a node that dials ``routes`` without TLS (an intruder)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        route_urls = ", ".join(f"nats-route://127.0.0.1:{p}" for p in routes)
+        self.config.write_text(
+            f"listen: 127.0.0.1:{self.client_port}\n"
+            f"http: 127.0.0.1:{self.http_port}\n"
+            f'cluster {{ name: "linli", listen: 127.0.0.1:{self.cluster_port}, '
+            f"routes: [{route_urls}] }}\n"
+        )
 
     def write_single_config(self) -> None:
         """Write the configuration of a lone node with anonymous MQTT (protocol probes)."""
@@ -159,6 +171,13 @@ class NatsNode:
             return False
         return response.status_code == 200
 
+    def routes(self) -> int:
+        """Return how many route connections the node has (its ``/routez``)."""
+        response = httpx.get(f"http://127.0.0.1:{self.http_port}/routez", timeout=5)
+        response.raise_for_status()
+        count: int = response.json()["num_routes"]
+        return count
+
     def log(self) -> str:
         """Return what the node logged."""
         path = self.folder / f"{self.name}.log"
@@ -177,15 +196,19 @@ class NatsCluster:
     """The CA of the routes, the cluster's own: only its three nodes hold certificates of it."""
 
     def __post_init__(self) -> None:
-        self.cluster_ca = new_ca("Linli NATS cluster CA (test)", datetime.now(UTC))
+        self.cluster_ca = new_ca("Linli NATS cluster CA (test)", now())
         self.nodes = [NatsNode(f"n{i}", self.root / f"n{i}") for i in range(1, 4)]
-        routes = [n.cluster_port for n in self.nodes]
-        mqtt = issued_pems(self.broker.files.server_cert, self.broker.files.server_key)
         for node in self.nodes:
-            node.folder.mkdir(parents=True, exist_ok=True)
-            shutil.copy(self.broker.files.nats_accounts, node.folder / "accounts.conf")
-            node.install_tls(self.cluster_ca, mqtt)
-            node.write_config(routes)
+            self.prepare(node, new_route_certificate(self.cluster_ca, LOOPBACK_NAMES, now()))
+
+    def prepare(self, node: NatsNode, route: Issued) -> None:
+        """Write ``node``'s files as a node of this cluster, with ``route`` as its route
+        certificate and the three nodes as its routes."""
+        node.folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.broker.files.nats_accounts, node.folder / "accounts.conf")
+        mqtt = issued_pems(self.broker.files.server_cert, self.broker.files.server_key)
+        node.install_tls(self.cluster_ca.cert_pem, route, mqtt)
+        node.write_config([n.cluster_port for n in self.nodes])
 
     def start(self, timeout: float = 60.0) -> None:
         """Start every node and wait until each reports itself healthy."""
@@ -228,9 +251,7 @@ def hub_broker(folder: Path, edge_ids: list[str], secrets: Path) -> BrokerFolder
     for loopback, and write the credentials files they print: ``secrets/hub.json`` and
     ``secrets/edges/<edge_id>.json`` (``LoadTarget.credentials_dir``)."""
     broker = BrokerFolder(folder)
-    passwords = broker.init(
-        kind=BrokerKind.HUB, hosts=LOOPBACK_NAMES, tls_port=8883, now=datetime.now(UTC)
-    )
+    passwords = broker.init(kind=BrokerKind.HUB, hosts=LOOPBACK_NAMES, tls_port=8883, now=now())
     secrets.mkdir(mode=0o700)
     (secrets / "edges").mkdir(mode=0o700)
     hub = Identity(Role.HUB).username

@@ -1,5 +1,7 @@
 """The NATS accounts `linli broker` writes, and the shipped example (deploy/nats/accounts.conf),
-grant what the topic scheme and the Mosquitto ACL say; the hashes are of the issued passwords."""
+grant what the topic scheme and the Mosquitto ACL say; the hashes are of the issued passwords.
+The test cluster runs the shipped node configuration (deploy/nats/node.conf), and that has TLS
+on its routes and on its MQTT listener."""
 
 import re
 from datetime import UTC, datetime
@@ -10,9 +12,26 @@ import bcrypt
 from linli.trust.acl import Identity, Role
 from linli.trust.folder import BrokerFolder, BrokerKind
 from linli.trust.nats import subject
-from tests.cluster.nats import accounts_config
+from tests.cluster.nats import SHIPPED_NODE, NatsNode, accounts_config
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "accounts.conf"
+
+
+def _settings(text: str) -> str:
+    """Return a NATS configuration without its comments."""
+    return "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+
+
+def _block(text: str, name: str) -> str:
+    """Return the body of the top-level block ``name { ... }`` of a NATS configuration."""
+    body = _settings(text)
+    start = body.index(f"\n{name} {{") + len(name) + 3
+    depth = 1
+    for at in range(start, len(body)):
+        depth += {"{": 1, "}": -1}.get(body[at], 0)
+        if depth == 0:
+            return body[start:at]
+    raise AssertionError(f"block {name} is not closed")
 
 
 def _users(text: str) -> dict[str, tuple[str, set[str], set[str]]]:
@@ -82,3 +101,28 @@ def test_a_site_broker_has_no_nats_accounts(tmp_path: Path) -> None:
     now = datetime(2026, 12, 2, tzinfo=UTC)
     folder.init(kind=BrokerKind.SITE, hosts=["site"], tls_port=8883, now=now, site_edge_id="e1")
     assert not folder.files.nats_accounts.exists()
+
+
+def test_the_test_cluster_runs_the_shipped_node_config(tmp_path: Path) -> None:
+    nodes = [NatsNode(f"n{i}", tmp_path / f"n{i}") for i in range(1, 4)]
+    routes = [n.cluster_port for n in nodes]
+    nodes[1].write_config(routes)
+    written = nodes[1].config.read_text()
+    assert "/etc/nats" not in _settings(written)
+    assert "0.0.0.0" not in _settings(written)
+    for shipped, here in nodes[1].swaps(routes):
+        written = written.replace(here, shipped)
+    assert written == SHIPPED_NODE.read_text()  # nothing else differs
+
+
+def test_the_shipped_node_config_has_tls_on_routes_and_on_mqtt() -> None:
+    shipped = SHIPPED_NODE.read_text()
+    routes_tls = _block(_block(shipped, "cluster").replace("\n  ", "\n"), "tls")
+    assert 'cert_file: "/etc/nats/tls/route.crt"' in routes_tls
+    assert 'ca_file:   "/etc/nats/tls/route-ca.crt"' in routes_tls
+    assert "verify: true" in routes_tls
+    mqtt_tls = _block(_block(shipped, "mqtt").replace("\n  ", "\n"), "tls")
+    assert 'cert_file: "/etc/nats/tls/mqtt.crt"' in mqtt_tls
+    # Plain listeners are for the host itself only.
+    assert "listen: 127.0.0.1:4222" in shipped
+    assert "http: 127.0.0.1:8222" in shipped
