@@ -8,8 +8,6 @@ at every start, paid by every process the end-to-end tests spawn).
 import asyncio
 import logging
 import os
-import signal
-from collections.abc import Coroutine
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -25,6 +23,7 @@ from hub.errors import HubError
 from hub.settings import HubSettings
 from linli.accounts import token_app, user_app
 from linli.progress import simulation_progress
+from linli.running import run_until_signalled
 from linli.status import status_command
 from linli.trust.commands import broker_app
 from simulators.scenarios import SCENARIOS
@@ -60,63 +59,6 @@ def _configure_logging(verbose: bool) -> None:
     # Chatty third-party loggers: their INFO lines are per connection or per packet.
     for name in ("amqtt", "transitions", "uvicorn.access", "mqtt"):
         logging.getLogger(name).setLevel(logging.WARNING)
-
-
-STOP_REPORT_AFTER = 5.0
-"""Seconds after Ctrl-C after which a program still stopping logs what it is waiting for."""
-
-
-def _awaiting(coro: object) -> str:
-    """Return where a suspended coroutine waits, outermost first (``a -> b``: a awaits b)."""
-    places: list[str] = []
-    while coro is not None and len(places) < 12:
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if frame is not None:
-            places.append(f"{frame.f_code.co_name} ({frame.f_code.co_filename}:{frame.f_lineno})")
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    return " -> ".join(places)
-
-
-def _report_what_is_still_running() -> None:
-    """Log every task not finished yet with where it waits, and cancel each of them again.
-
-    A stop that hangs says why; and a cancellation some await swallowed (CPython 3.11's
-    ``asyncio.wait_for`` racing a result, in a library or ours: see
-    ``devices.mqtt_link.checkpoint``) is delivered a second time instead of hanging forever.
-    """
-    current = asyncio.current_task()
-    waiting = [t for t in asyncio.all_tasks() if not t.done() and t is not current]
-    lines = [f"  {t.get_name()}: {_awaiting(t.get_coro()) or '?'}" for t in waiting]
-    logging.getLogger("linli").warning(
-        "still stopping after %.0f s; %d tasks have not finished (cancelling them again):\n%s",
-        STOP_REPORT_AFTER,
-        len(waiting),
-        "\n".join(lines),
-    )
-    for task in waiting:
-        task.cancel()
-
-
-def _run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main``; SIGINT or SIGTERM cancels it, so every part shuts down cleanly."""
-
-    async def supervised() -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        loop = asyncio.get_running_loop()
-
-        def stop() -> None:
-            task.cancel()
-            loop.call_later(STOP_REPORT_AFTER, _report_what_is_still_running)
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop)
-        try:
-            await main
-        except asyncio.CancelledError:
-            logging.getLogger("linli").info("stopped")
-
-    asyncio.run(supervised())
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
@@ -198,7 +140,7 @@ def demo(
         calm=calm,
         operator_token=operator_token,
     )
-    _run_until_signalled(run_demo(options, on_ready=announce))
+    run_until_signalled(run_demo(options, on_ready=announce))
 
 
 @app.command()
@@ -269,7 +211,8 @@ def hub(
         settings = settings.model_copy(update={"roster_file": roster})
     from hub.service import serve
 
-    _run_until_signalled(serve(settings))
+    started = asyncio.Event()
+    run_until_signalled(serve(settings, started=started), started=started)
 
 
 @app.command()
@@ -343,7 +286,7 @@ def edge(
     )
     from edge.agent import EdgeAgent
 
-    _run_until_signalled(EdgeAgent(settings).run())
+    run_until_signalled(EdgeAgent(settings).run())
 
 
 LOAD = "load"
@@ -482,7 +425,7 @@ def simulate(
     site_file = SiteFile.load(site or sample_site_path())
     total = duration if duration is not None else SCENARIOS[scenario].duration_s
     with simulation_progress(scenario, total) as report:
-        _run_until_signalled(
+        run_until_signalled(
             run_scenario(
                 scenario,
                 site_file,

@@ -19,7 +19,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Select, Table, bindparam, func, insert, select
+from sqlalchemy import Engine, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -174,22 +174,64 @@ def audit(session: Session, record: AuditRecord) -> None:
     session.info.setdefault(_AUDIT_KEY, []).append(record)
 
 
-def append_audit(session: Session, records: list[AuditRecord]) -> None:
+class AuditHead:
+    """The chain head this process last wrote or read: a guess that the database checks.
+
+    With it an append needs no read of the head first: it moves the head with one UPDATE
+    that matches only if the head is still the one guessed (a compare-and-swap), then
+    inserts its entries. Another hub worker (or another store in this process) that
+    appended since, a transaction that rolled back, a head edited by hand: the UPDATE
+    matches nothing, and the append reads the head, locked, as it would without a guess.
+    So the guess can be stale but never forks the chain.
+    """
+
+    def __init__(self) -> None:
+        self.last: tuple[int, str] | None = None
+
+
+_HEAD = cast(Table, AuditHeadRow.__table__)
+
+
+def append_audit(
+    session: Session, records: list[AuditRecord], head: AuditHead | None = None
+) -> None:
     """Chain ``records`` onto the audit trail inside ``session``'s transaction.
 
-    Call it last in the transaction: the chain head is then the last lock it takes.
+    Call it last in the transaction: the chain head is then the last lock it takes. With a
+    ``head`` guess (``AuditHead``), the head is moved first and read only if it moved.
     """
     if not records:
         return
+    if head is not None and head.last is not None:
+        seq, digest = head.last
+        entries = chain(records, seq, digest)
+        session.flush()  # the transaction's other rows first: the head is its last lock
+        moved = session.connection().execute(
+            update(_HEAD)
+            .where(_HEAD.c.id == AUDIT_HEAD_ID, _HEAD.c.seq == seq, _HEAD.c.hash == digest)
+            .values(seq=entries[-1].seq, hash=entries[-1].hash)
+        )
+        if moved.rowcount == 1:
+            _insert_entries(session, entries)
+            head.last = (entries[-1].seq, entries[-1].hash)
+            return
     # The row lock makes appends from several hub workers take turns (SQLite's writers
     # already do): each sees the head the previous one committed, so the chain never forks.
-    head = session.scalars(
+    row = session.scalars(
         select(AuditHeadRow)
         .where(AuditHeadRow.id == AUDIT_HEAD_ID)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
-    entries = chain(records, head.seq, head.hash)
+    entries = chain(records, row.seq, row.hash)
+    _insert_entries(session, entries)
+    row.seq, row.hash = entries[-1].seq, entries[-1].hash
+    session.flush()
+    if head is not None:
+        head.last = (row.seq, row.hash)
+
+
+def _insert_entries(session: Session, entries: list[AuditEntry]) -> None:
     insert_rows(
         session,
         cast(Table, AuditEntryRow.__table__),
@@ -197,8 +239,6 @@ def append_audit(session: Session, records: list[AuditRecord]) -> None:
         # with ``asdict``: it deep-copies every detail dict (a tenth of a drain's ingest).
         [{name: getattr(e, name) for name in _ENTRY_COLUMNS} for e in entries],
     )
-    head.seq, head.hash = entries[-1].seq, entries[-1].hash
-    session.flush()
 
 
 class Database:
@@ -209,6 +249,7 @@ class Database:
         self.clock = clock
         self.dialect = engine.dialect.name
         self._write_engine = engine.execution_options(**{SQLITE_WRITE_OPTION: True})
+        self._audit_head = AuditHead()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -222,7 +263,7 @@ class Database:
         with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
             yield session
             # Last, so the chain head is the last lock the transaction takes (no deadlock).
-            append_audit(session, session.info.pop(_AUDIT_KEY, []))
+            append_audit(session, session.info.pop(_AUDIT_KEY, []), self._audit_head)
 
     def count_rows(self) -> dict[str, int]:
         """Return the number of rows in each table (for health checks and tests)."""

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from devices.kinds import AlertKind
 from hub.audit.chain import GENESIS_HASH, AuditRecord, ChainVerifier, chain
@@ -171,3 +171,36 @@ def test_parallel_writers_never_fork_the_chain(engine: Engine) -> None:
     # Per alert: stored, plus opened or attached.
     assert verdict.checked == 2 * workers * rounds
     assert store.db.count_rows()["cases"] == 2
+
+
+def test_an_append_reads_the_head_only_when_another_writer_moved_it(engine: Engine) -> None:
+    """Each store guesses the head it last wrote; a stale guess is caught, never forks."""
+    HubStore(engine).fleet.register_device(make_device("b3-1201-smoke"))
+    first, second = HubStore(engine), HubStore(engine)
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+
+        def ingest(store: HubStore) -> list[str]:
+            statements.clear()
+            store.intake.ingest_alerts(
+                [make_alert(device_id="b3-1201-smoke", kind=AlertKind.SMOKE)], datetime.now(UTC)
+            )
+            return [s for s in statements if "audit_head" in s]
+
+        assert any(s.startswith("SELECT") for s in ingest(first))  # no guess yet: read
+        warm = ingest(first)
+        assert [s.split()[0] for s in warm] == ["UPDATE"]  # its own head: no read
+        stale = ingest(second)  # its first: reads
+        assert any(s.startswith("SELECT") for s in stale)
+        moved = ingest(first)  # its guess is stale now: the UPDATE misses, then it reads
+        assert [s.split()[0] for s in moved] == ["UPDATE", "SELECT", "UPDATE"]
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    verdict = HubStore(engine).audit.verify_audit()
+    assert verdict.intact, verdict.describe()
+    assert verdict.checked == 8  # 4 alerts: stored, plus opened or attached

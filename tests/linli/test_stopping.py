@@ -17,9 +17,9 @@ from pathlib import Path
 PROGRAM = textwrap.dedent(
     """
     import asyncio, logging, sys
-    import linli.cli as cli
+    import linli.running as running
 
-    cli.STOP_REPORT_AFTER = 0.5
+    running.STOP_REPORT_AFTER = 0.5
 
     async def swallows_one_cancellation() -> None:
         try:
@@ -35,7 +35,7 @@ PROGRAM = textwrap.dedent(
             print("ready", flush=True)
 
     logging.basicConfig(level=logging.INFO, stream=sys.stdout)
-    cli._run_until_signalled(main())
+    running.run_until_signalled(main())
     print("stopped cleanly", flush=True)
     """
 )
