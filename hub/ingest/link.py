@@ -37,6 +37,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from devices.messages import Alert, AlertAck, HubStatus, TelemetryBatch
 from devices.mqtt_link import MQTT_TIMEOUT_S, Backoff, MqttLink, SessionMessages
+from devices.registry import Device
 from devices.topics import (
     HUB_STATUS_TOPIC,
     EdgeChannel,
@@ -425,23 +426,24 @@ class MqttIngest:
         self, client: aiomqtt.Client, message: StatusMessage, received_at: datetime
     ) -> None:
         self.counters["status"] += 1
+        refused: list[tuple[Device, IdentityReason]] = []
+
+        def screen(devices: Sequence[Device], registered: Mapping[str, str | None]) -> list[Device]:
+            # Run in the status's transaction, on the registrations it reads anyway: one read
+            # of the inventory's devices, in one worker-thread call.
+            screened = screen_inventory(message.edge_id, devices, registered)
+            refused[:] = screened.refused
+            return screened.kept
+
         try:
-            registered = await asyncio.to_thread(
-                self._store.fleet.device_edges, [d.id for d in message.status.devices]
-            )
-            screened = screen_inventory(message.edge_id, message.status.devices, registered)
-            self._refused(
-                message.edge_id, "registration of", [(d.id, r) for d, r in screened.refused]
-            )
-            message = StatusMessage(
-                message.edge_id, message.status.model_copy(update={"devices": screened.kept})
-            )
             changed = await asyncio.to_thread(
-                self._store.fleet.record_edge_status, message.status, received_at
+                self._store.fleet.record_edge_status, message.status, received_at, screen
             )
         except SQLAlchemyError as exc:
             self.counters["status_failed"] += 1
             logger.error("could not record the status of edge %s: %s", message.edge_id, exc)
             return
+        finally:
+            self._refused(message.edge_id, "registration of", [(d.id, r) for d, r in refused])
         for edge_id in sorted(changed):
             await self._publish_registry(client, edge_id)

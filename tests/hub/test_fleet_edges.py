@@ -1,12 +1,13 @@
 """Which edge serves a device: registrations without ``edge_id``, unserved devices, and the
 Tasmota/Shelly fields kept through the hub and back to the edge."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import Engine, event
 
 from devices.kinds import DeviceKind
 from devices.registry import Device
@@ -111,3 +112,38 @@ async def test_tasmota_and_shelly_fields_are_stored_and_sent_to_the_edge(
     assert registry["bike-leak"].shelly_id == "shellyflood-445566"
     assert registry["heat"].tasmota_topic == "boiler"
     assert registry["zb-leak"].tasmota_topic == "zbbridge/0x898E"
+
+
+def test_a_screened_status_reads_its_devices_once_and_keeps_what_the_screen_refuses(
+    engine: Engine, store: HubStore
+) -> None:
+    """The ingest's ownership screen runs on the registrations the status reads anyway."""
+    mine = Device(id="b1-smoke", kind=DeviceKind.SMOKE, location="Building 1/Floor 1/Unit 101")
+    theirs = Device(id="b2-smoke", kind=DeviceKind.SMOKE, location="Building 2/Floor 1/Unit 101")
+    store.fleet.record_edge_status(make_status("e1", devices=[mine]), T0)
+    store.fleet.record_edge_status(make_status("e2", devices=[theirs]), T0)
+    seen: list[dict[str, str | None]] = []
+
+    def screen(devices: Sequence[Device], registered: Mapping[str, str | None]) -> list[Device]:
+        seen.append(dict(registered))
+        return [d for d in devices if registered.get(d.id) in (None, "e1")]
+
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    claimed = theirs.model_copy(update={"location": "Building 9/forged"})
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        store.fleet.record_edge_status(
+            make_status("e1", devices=[mine, claimed]), T0 + timedelta(seconds=30), screen
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert seen == [{"b1-smoke": "e1", "b2-smoke": "e2"}]
+    device_reads = [s for s in statements if s.startswith("SELECT") and "FROM devices" in s]
+    assert len(device_reads) == 1  # unchanged inventory: one read, nothing written
+    assert not [s for s in statements if s.startswith(("UPDATE devices", "INSERT INTO devices"))]
+    [kept] = [d for d in store.fleet.list_devices() if d.id == "b2-smoke"]
+    assert (kept.edge_id, kept.location) == ("e2", "Building 2/Floor 1/Unit 101")
