@@ -100,10 +100,18 @@ class LinliProcess:
         return self.log_path.read_text(errors="replace")
 
     def hub_connected(self) -> bool:
-        """Return whether this `linli hub` process answers and its MQTT ingest is connected.
+        """Return whether this `linli hub` process answers and its MQTT ingest is connected."""
+        health = self._hub_health()
+        return health is not None and bool(health.get("mqtt_connected"))
 
-        The hub's port and token are read from its ``--http-port`` and bootstrap token.
-        """
+    def hub_counters(self) -> dict[str, int]:
+        """Return this `linli hub` process's own counters (empty while it does not answer)."""
+        health = self._hub_health()
+        counters: dict[str, int] = health.get("counters", {}) if health else {}
+        return counters
+
+    def _hub_health(self) -> dict[str, Any] | None:
+        """Return this hub's /health, read with its ``--http-port`` and bootstrap token."""
         assert self.alive, self.log()[-3000:]
         port = self.args[self.args.index("--http-port") + 1]
         token = self.env["LINLI_HUB_BOOTSTRAP_TOKEN"]
@@ -114,8 +122,11 @@ class LinliProcess:
                 timeout=5,
             )
         except httpx.TransportError:
-            return False
-        return health.status_code == 200 and bool(health.json().get("mqtt_connected"))
+            return None
+        if health.status_code != 200:
+            return None
+        body: dict[str, Any] = health.json()
+        return body
 
 
 @dataclass

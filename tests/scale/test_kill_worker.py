@@ -1,25 +1,25 @@
 """kill -9 one of three `linli hub --worker-id` processes under load: 0 alerts lost, 0 duplicate
-cases. Real processes, real Mosquitto (the site configuration Linli ships), real PostgreSQL.
+cases. Real processes end to end: devices → a real `linli edge` (outbox, fsync) → Mosquitto (the
+site configuration Linli ships; one shared subscription across the three workers) → PostgreSQL,
+and each ``AlertAck`` back to the edge, which forgets the alert.
 
-A burst of alerts is published at QoS 1 on the edge's alert topic, as an edge sends them, by
-``mosquitto_pub``; worker 2 is SIGKILLed mid-burst and started again with its client id.
+The devices are 30 gas sensors publishing readings on the edge's device broker, alternating over
+the alarm level and clean air, so that every reading is a transition and the edge raises (or
+clears) one alert for it; worker 2 is SIGKILLed mid-burst and started again with its client id.
 
 What the broker does: Mosquitto 2.0 keeps a dead persistent client's unacknowledged and queued
 messages of a shared subscription in that client's session (and keeps dealing it its share
 while it is away), for when it comes back. But the hub's ingest does not hold MQTT
 acknowledgements back (paho acknowledges a QoS 1 message as it reads it): what the killed
 worker had read and not yet committed is gone from the broker. Nothing is lost all the same,
-because delivery is end to end: an edge keeps each alert in its outbox until an ``AlertAck``
-names it, sent only after the commit, and re-sends it otherwise (``--resend-after``). This
-test plays that edge: after the restart it publishes the whole burst again (same alert ids),
-as the edge re-sends whatever was not acknowledged; then every alert must be stored once, on
-one case per building.
+because delivery is end to end: the edge keeps each alert in its outbox until an ``AlertAck``
+names it, sent only after the commit, and re-sends it otherwise (``--resend-after``, 1 s in
+the stack). Nobody re-publishes anything here: the edge's own re-sends must bring every alert
+in, each stored once, on one case per device, with the edge's outbox empty at the end.
 """
 
 import dataclasses
-import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,15 +27,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from devices.kinds import AlertKind, AlertState, DeviceKind, Severity
-from devices.messages import Alert, AlertReason
+from devices.kinds import DeviceKind
 from devices.registry import Device
-from devices.topics import EdgeChannel, edge_topic
+from devices.topics import DeviceChannel, device_topic
 from hub.persistence.engine import create_hub_engine
 from hub.persistence.tables import AlertRow, CaseRow
 from linli.brokers import MosquittoProcess, free_port
 from tests.conftest import missing
-from tests.e2e.stack import LinliProcess, Stack, wait_until
+from tests.e2e.stack import LinliProcess, Stack, dumps, wait_until
+from tests.e2e.test_delivery import burst_in_background
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,12 +44,13 @@ pytestmark = [
 ]
 
 BUILDINGS = 30
-ALERTS_PER_DEVICE = 60
+ALERTS_PER_DEVICE = 40
 TOTAL = BUILDINGS * ALERTS_PER_DEVICE
 DEVICES = [
-    Device(id=f"b{n}-smoke", kind=DeviceKind.SMOKE, location=f"Building {n}/Floor 1/Unit 101")
+    Device(id=f"b{n}-gas", kind=DeviceKind.GAS, location=f"Building {n}/Basement/Boiler room")
     for n in range(BUILDINGS)
 ]
+T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
 
 @dataclasses.dataclass
@@ -119,26 +120,21 @@ def stored(engine: Engine) -> int:
         return conn.execute(select(func.count()).select_from(AlertRow)).scalar_one()
 
 
-def burst(edge_id: str) -> list[str]:
-    """Every device raises ALERTS_PER_DEVICE alerts (one incident each), interleaved."""
-    now = datetime.now(UTC)
-    lines = []
-    for n in range(ALERTS_PER_DEVICE):
-        for device in DEVICES:
-            ts = now + timedelta(milliseconds=n)
-            alert = Alert(
-                id=uuid.uuid4().hex,
-                edge_id=edge_id,
-                device_id=device.id,
-                kind=AlertKind.SMOKE,
-                state=AlertState.RAISED,
-                severity=Severity.HIGH,
-                ts=ts,
-                detected_at=ts,
-                reason=AlertReason(rule="kill-test"),
-            )
-            lines.append(alert.model_dump_json())
-    return lines
+def readings() -> list[tuple[str, str]]:
+    """Every device's gas level over the alarm level and back, interleaved: one alert each."""
+    return [
+        (
+            device_topic(device.id, DeviceChannel.STATE),
+            dumps(
+                {
+                    "gas_lel_pct": 25.0 if n % 2 == 0 else 0.0,
+                    "ts": (T0 + timedelta(seconds=n)).isoformat(),
+                }
+            ),
+        )
+        for n in range(ALERTS_PER_DEVICE)
+        for device in DEVICES
+    ]
 
 
 def test_kill_9_one_of_three_workers_loses_nothing_and_doubles_nothing(
@@ -148,51 +144,40 @@ def test_kill_9_one_of_three_workers_loses_nothing_and_doubles_nothing(
     victim = workers.processes[1]
     for process in workers.processes:
         wait_until(process.hub_connected, timeout=180, what=f"{process.name} connected")
-    publisher = subprocess.Popen(
-        [
-            "mosquitto_pub", "-h", "127.0.0.1", "-p", str(stack.local_broker.port), "-q", "1",
-            "-t", edge_topic(stack.edge_id, EdgeChannel.ALERT), "-l",
-        ],
-        stdin=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    assert publisher.stdin is not None
-    lines = burst(stack.edge_id)
-    publisher.stdin.write("\n".join(lines) + "\n")
-    publisher.stdin.close()
+    devices = burst_in_background(stack.local_broker.port, readings())
     wait_until(lambda: stored(engine) >= TOTAL // 5, interval=0.02, what="a fifth stored")
     victim.kill()  # SIGKILL mid-burst
     at_kill = stored(engine)
-    assert publisher.wait(timeout=120) == 0
-    # The survivors take their share; the victim's session keeps its own.
+    assert at_kill < TOTAL, "the burst was over before the kill: make it longer"
+    devices.join(timeout=120)
+    assert not devices.is_alive(), "the devices could not publish their readings"
+    # The survivors take their share (and the edge's re-sends); the victim's session keeps its own.
     before_restart = _settle(engine)
-    stalled = sessions(engine)
     victim.start()
     wait_until(victim.hub_connected, timeout=180, what="worker 2 back")
-    after_restart = _settle(engine)
-    # The edge re-sends every alert no AlertAck has named: the whole burst, same ids.
-    resend = subprocess.run(
-        [
-            "mosquitto_pub", "-h", "127.0.0.1", "-p", str(stack.local_broker.port), "-q", "1",
-            "-t", edge_topic(stack.edge_id, EdgeChannel.ALERT), "-l",
-        ],
-        input="\n".join(lines) + "\n",
-        text=True,
+    # Back with its client id, it is handed what its session kept: its share of everything
+    # sent while it was away (the edge's re-sends included), each already stored or new.
+    wait_until(
+        lambda: sum(victim.hub_counters().get(k, 0) for k in ("alerts_new", "alerts_duplicate")),
         timeout=120,
-        check=True,
-    )  # fmt: skip
-    assert resend.returncode == 0
+        what="worker 2 handed its session's backlog",
+    )
     try:
         wait_until(lambda: stored(engine) == TOTAL, timeout=180)
     except AssertionError:
         raise AssertionError(
             f"{stored(engine)}/{TOTAL} stored (at the kill {at_kill}, before the restart "
-            f"{before_restart}, after it {after_restart}); sessions: {stalled}"
+            f"{before_restart}); sessions: {sessions(engine)}"
         ) from None
+    # Every alert acknowledged, and the edge forgot it (its status comes every 0.5 s).
+    wait_until(lambda: stack.edge_outbox_depth() == 0, timeout=60, what="the edge outbox empty")
+    sent = stack.edge_counters().get("alerts_sent", 0)
+    backlog = victim.hub_counters()
     print(
-        f"\nkill -9 of worker 2 with {at_kill}/{TOTAL} stored; {after_restart}/{TOTAL} once it "
-        f"was back ({TOTAL - after_restart} read by it and lost with it); all {TOTAL} stored "
-        "once after the re-send"
+        f"\nkill -9 of worker 2 with {at_kill}/{TOTAL} stored, {before_restart} before its "
+        f"restart; its backlog: {backlog.get('alerts_new', 0)} new, "
+        f"{backlog.get('alerts_duplicate', 0)} already stored; all {TOTAL} stored once; "
+        f"the edge sent {sent} ({sent - TOTAL} re-sends)"
     )
 
     with engine.connect() as conn:
@@ -200,6 +185,14 @@ def test_kill_9_one_of_three_workers_loses_nothing_and_doubles_nothing(
         on_cases = conn.execute(
             select(func.count()).select_from(AlertRow).where(AlertRow.case_id.is_not(None))
         ).scalar_one()
+        per_device = {
+            device: count
+            for device, count in conn.execute(
+                select(AlertRow.device_id, func.count()).group_by(AlertRow.device_id)
+            )
+        }
+    assert sent > TOTAL, "no re-send: the kill tested nothing"
+    assert per_device == {d.id: ALERTS_PER_DEVICE for d in DEVICES}
     assert sorted(device for device, _ in per_case) == sorted(d.id for d in DEVICES)  # 1 each
     assert {count for _, count in per_case} == {ALERTS_PER_DEVICE}
     assert on_cases == TOTAL
