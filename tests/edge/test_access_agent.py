@@ -180,15 +180,20 @@ async def enrolled_site(
     """Run the hub's API, a reader and an agent; residents enrolled, the edge in sync."""
     reader = Reader(mosquitto)
     agent = EdgeAgent(edge_settings)
-    async with (
-        api_client(create_app(hub_settings)) as http,
-        running(reader.run, "reader"),
-        running_agent(agent),
-    ):
-        await eventually(lambda: reader.ready, "the reader to subscribe")
-        ids = await enrol(http)
-        await in_sync(http, agent)
-        yield http, reader, agent, ids
+    app = create_app(hub_settings)
+    async with api_client(app) as http, running(reader.run, "reader"):
+        # The edge asks for its list when it connects, and again every 30 s: an edge that
+        # connects before the hub's access link has subscribed waits for the next ask,
+        # longer than these tests wait. So the hub is listening first.
+        await eventually(
+            lambda: app.state.access_sync is not None and app.state.access_sync.connected,
+            "the hub's access link to subscribe",
+        )
+        async with running_agent(agent):
+            await eventually(lambda: reader.ready, "the reader to subscribe")
+            ids = await enrol(http)
+            await in_sync(http, agent)
+            yield http, reader, agent, ids
 
 
 async def test_cards_open_the_gate_revocation_arrives_in_seconds_and_everything_is_logged(
@@ -269,7 +274,9 @@ async def test_an_offline_edge_decides_alone_and_catches_up_when_the_hub_returns
         # Bob is revoked while the edge cannot hear it: the edge still knows him as valid.
         await ok(await http.post(f"/api/v1/access/credentials/{ids['Bob-card']}/revoke"))
         assert (await reader.present(BOB_CARD)).command is ReaderAction.UNLOCK
-        assert agent.access.store.log_depth() >= 2
+        # The reader gets its command before the decision's group commit (docs/access.md):
+        # the log record follows it.
+        await eventually(lambda: agent.access.store.log_depth() >= 2, "both decisions logged")
 
         hub_broker.start()
         await in_sync(http, agent)
