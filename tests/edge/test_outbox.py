@@ -53,6 +53,15 @@ def ids(alerts: list[Alert]) -> list[str]:
     return [a.id for a in alerts]
 
 
+def due_after_reopening(path: Path) -> list[str]:
+    """Open the outbox file at ``path`` afresh and return the ids it has due now."""
+    box = Outbox.open(path)
+    try:
+        return ids(box.due(now=0.0, limit=WINDOW))
+    finally:
+        box.close()
+
+
 @pytest.mark.parametrize(("sync", "pragma"), [("full", 2), ("normal", 1)])
 def test_opens_in_wal_mode_with_the_requested_sync(
     path: Path, sync: Literal["full", "normal"], pragma: int
@@ -194,11 +203,7 @@ def test_in_flight_is_not_durable(path: Path) -> None:
     store(box, a)
     box.mark_sent([a.id], now=0.0)
     box.close()
-    box = Outbox.open(path)
-    try:
-        assert ids(box.due(now=0.0, limit=WINDOW)) == [a.id]
-    finally:
-        box.close()
+    assert due_after_reopening(path) == [a.id]
 
 
 def test_marking_an_acknowledged_alert_sent_does_not_hold_the_window(outbox: Outbox) -> None:
@@ -257,8 +262,4 @@ def test_an_acknowledged_alert_stays_deleted_after_reopening(path: Path) -> None
     (pragma,) = box._db.execute("PRAGMA synchronous").fetchone()
     assert pragma == 2, "the ack's NORMAL must not outlive its transaction"
     box.close()
-    box = Outbox.open(path)
-    try:
-        assert ids(box.due(now=0.0, limit=WINDOW)) == [b.id]
-    finally:
-        box.close()
+    assert due_after_reopening(path) == [b.id]
