@@ -8,7 +8,7 @@ acknowledged before the group's transaction commits.
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -93,64 +93,57 @@ def accept_writes(settings: EdgeSettings) -> None:
         db.execute("DROP TRIGGER refuse")
 
 
+@pytest.fixture
+def agent(gas_site: Path, make_settings: SettingsFactory) -> Iterator[EdgeAgent]:
+    """An agent of the gas site, not started: the test drives its ingest by hand."""
+    agent = EdgeAgent(make_settings())
+    yield agent
+    agent.outbox.close()
+
+
 async def test_messages_that_arrive_together_are_one_transaction_in_order(
-    gas_site: Path, make_settings: SettingsFactory
+    agent: EdgeAgent,
 ) -> None:
-    settings = make_settings()
-    agent = EdgeAgent(settings)
-    try:
-        await agent.ingest.on_device_messages(as_received(transitions(10)))
-        assert agent.counters["outbox_groups"] == 1
-        assert agent.counters["messages_received"] == 20
-        assert agent.counters["alerts_created"] == 20
-        # Several messages of one device in one group chain like one at a time: every
-        # reading is a transition, and each device's alerts keep their order.
-        assert stored_alerts(settings) == expected(10)
-        assert all(agent.detection.states[d] != DeviceState() for d in GAS_DEVICES)
-    finally:
-        agent.outbox.close()
+    await agent.ingest.on_device_messages(as_received(transitions(10)))
+    assert agent.counters["outbox_groups"] == 1
+    assert agent.counters["messages_received"] == 20
+    assert agent.counters["alerts_created"] == 20
+    # Several messages of one device in one group chain like one at a time: every
+    # reading is a transition, and each device's alerts keep their order.
+    assert stored_alerts(agent.settings) == expected(10)
+    assert all(agent.detection.states[d] != DeviceState() for d in GAS_DEVICES)
 
 
 async def test_a_group_whose_commit_fails_changes_nothing_and_succeeds_when_delivered_again(
-    gas_site: Path, make_settings: SettingsFactory
+    agent: EdgeAgent,
 ) -> None:
-    settings = make_settings()
-    agent = EdgeAgent(settings)
     messages = as_received(transitions(5))
-    try:
-        refuse_writes(settings)
-        with pytest.raises(OutboxError):
-            await agent.ingest.on_device_messages(messages)
-        # Nothing of the group counts: no state advanced (the redelivery must raise the
-        # same alerts again), nothing announced, stored or queued for telemetry.
-        assert agent.detection.states == {}
-        assert "alerts_created" not in agent.counters
-        assert agent.outbox.depth() == 0
-        assert len(agent.uplink._telemetry) == 0
-
-        accept_writes(settings)
+    refuse_writes(agent.settings)
+    with pytest.raises(OutboxError):
         await agent.ingest.on_device_messages(messages)
-        assert stored_alerts(settings) == expected(5)
-        assert agent.counters["outbox_groups"] == 1
-    finally:
-        agent.outbox.close()
+    # Nothing of the group counts: no state advanced (the redelivery must raise the
+    # same alerts again), nothing announced, stored or queued for telemetry.
+    assert agent.detection.states == {}
+    assert "alerts_created" not in agent.counters
+    assert agent.outbox.depth() == 0
+    assert len(agent.uplink._telemetry) == 0
+
+    accept_writes(agent.settings)
+    await agent.ingest.on_device_messages(messages)
+    assert stored_alerts(agent.settings) == expected(5)
+    assert agent.counters["outbox_groups"] == 1
 
 
 async def test_an_sos_in_a_group_goes_to_the_hub_ahead_of_the_gas_alerts_before_it(
-    gas_site: Path, make_settings: SettingsFactory
+    agent: EdgeAgent,
 ) -> None:
-    settings = make_settings()
-    agent = EdgeAgent(settings)
     sos = ("zigbee2mqtt/b3 1201 sos", json.dumps({"action": "emergency"}))
-    try:
-        await agent.ingest.on_device_messages(as_received([*transitions(3), sos]))
-        due = agent.outbox.due(now=0.0, limit=100)
-        assert due[0].kind is AlertKind.SOS
-        assert [(a.device_id, str(a.state)) for a in due[1:]] == expected(3)
-        # Shown on the button only once the group is stored and acknowledged (see _read).
-        assert [stage for _, stage in agent.ingest._pending_feedback] == ["received"]
-    finally:
-        agent.outbox.close()
+    await agent.ingest.on_device_messages(as_received([*transitions(3), sos]))
+    due = agent.outbox.due(now=0.0, limit=100)
+    assert due[0].kind is AlertKind.SOS
+    assert [(a.device_id, str(a.state)) for a in due[1:]] == expected(3)
+    # Shown on the button only once the group is stored and acknowledged (see _read).
+    assert [stage for _, stage in agent.ingest._pending_feedback] == ["received"]
 
 
 async def test_no_message_of_a_group_is_acknowledged_before_its_commit(
