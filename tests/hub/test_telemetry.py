@@ -373,13 +373,13 @@ def test_the_worker_writes_in_batches_from_its_own_thread() -> None:
 
 
 def write_through_an_outage(
-    server: FlakyServer, *, writers: int, failed_writes: int
+    server: FlakyServer, *, writers: int, failed_writes: int, accepted: int | None = None
 ) -> BatchWorker[int]:
     """Offer items 0-199, twenty at a time, to a worker holding 50 while ``server`` is down.
 
     Once ``failed_writes`` writes have failed, check the buffer held at most 50, bring the
-    server back, wait for the buffer to empty and return the worker, stopped (``stop`` waits
-    for the batches still in flight).
+    server back, wait for the buffer to empty (and, if given, for ``accepted`` items to have
+    arrived) and return the worker, stopped.
     """
     server.down = True
     worker = server.worker(
@@ -393,7 +393,9 @@ def write_through_an_outage(
         wait_for(lambda: server.attempts >= failed_writes)
         assert worker.buffered <= 50
         server.down = False
-        wait_for(lambda: worker.buffered == 0)
+        wait_for(
+            lambda: worker.buffered == 0 and (accepted is None or len(server.accepted) == accepted)
+        )
     finally:
         worker.stop()
     return worker
@@ -401,7 +403,7 @@ def write_through_an_outage(
 
 def test_while_the_server_is_down_the_buffer_stays_bounded_then_retried_batches_arrive() -> None:
     server = FlakyServer()
-    counters = write_through_an_outage(server, writers=1, failed_writes=3).counters
+    counters = write_through_an_outage(server, writers=1, failed_writes=3, accepted=50).counters
     assert counters["points_dropped"] == 150
     assert counters["write_failures"] >= 3
     # The freshest 50 survive, in order.
