@@ -24,6 +24,7 @@ from devices.kinds import forwarding_rank
 from devices.messages import Alert
 from hub.ingest.messages import (
     AlertMessage,
+    RawTelemetry,
     RejectedMessage,
     StatusMessage,
     TelemetryMessage,
@@ -39,7 +40,8 @@ class Take:
     """Most urgent device first; each device's alerts in arrival order."""
     statuses: list[StatusMessage]
     """The latest status of each edge, edges in the order their latest status arrived."""
-    telemetry: list[TelemetryMessage]
+    telemetry: list[TelemetryMessage | RawTelemetry]
+    """For the readings lane: parsed, or deferred for the lane to parse."""
     rejected: list[RejectedMessage]
     superseded_statuses: int
     """Statuses left out because a later one of the same edge is in the take."""
@@ -68,7 +70,7 @@ def plan_take(messages: Sequence[UplinkMessage]) -> Take:
     """Split one take into what the ingest handles, in the order it handles it."""
     alerts: list[Alert] = []
     statuses: list[StatusMessage] = []
-    telemetry: list[TelemetryMessage] = []
+    telemetry: list[TelemetryMessage | RawTelemetry] = []
     rejected: list[RejectedMessage] = []
     for message in messages:
         match message:
@@ -76,7 +78,7 @@ def plan_take(messages: Sequence[UplinkMessage]) -> Take:
                 alerts.append(alert)
             case StatusMessage():
                 statuses.append(message)
-            case TelemetryMessage():
+            case TelemetryMessage() | RawTelemetry():
                 telemetry.append(message)
             case RejectedMessage():
                 rejected.append(message)

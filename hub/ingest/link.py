@@ -13,7 +13,7 @@ then the statuses, only the latest of each edge, kept pending across takes: at l
 written after each take, more only while no message waits (a status goes ahead of the alerts
 only when it registers a device one of them is about). A pending status lost with the process
 is not lost to the hub: statuses are retained on the broker and sent again every heartbeat.
-Telemetry never waits in this loop: it is handed to the readings lane
+Telemetry never waits in this loop: it is handed, unparsed, to the readings lane
 (``hub.ingest.readings``), a task of its own with a bounded queue that starts no database work
 while alerts are in hand. A bad message is logged, counted under ``rejected.<reason>`` and
 dropped; the loop goes on. When the broker goes away the loop
@@ -137,7 +137,7 @@ class MqttIngest:
         """The one path committed case changes take out of this process."""
         self._statuses = PendingStatuses()
         self._gate = AlertGate()
-        self.readings = ReadingsLane(store, self.counters, self._gate)
+        self.readings = ReadingsLane(store, self.counters, self._gate, reject=self._reject)
         """The readings lane: telemetry off the alert path."""
         self.telemetry_sinks: list[Callable[[TelemetryBatch], None]] = self.readings.sinks
         """Called on the readings lane with every telemetry batch received (console history,
@@ -241,6 +241,7 @@ class MqttIngest:
                     message.topic.value,
                     message.payload,
                     max_payload_bytes=self._settings.max_payload_bytes,
+                    defer_telemetry=True,
                 )
                 for message in messages
             ]

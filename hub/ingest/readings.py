@@ -1,7 +1,9 @@
 """The readings lane: edges' telemetry batches handled off the alert path.
 
-The ingest loop only hands each ``TelemetryMessage`` over (``offer``, never waiting); this
-lane's own task screens it (``hub.ingest.identity``), passes it to the telemetry sinks and
+The ingest loop only hands each batch over (``offer``, never waiting), unparsed
+(``RawTelemetry``): this lane's own task parses it, one batch at a time with the event loop
+yielded between (an SOS arriving meanwhile is taken between two batches, not after all of
+them), screens it (``hub.ingest.identity``), passes it to the telemetry sinks and
 records the last readings, a few batches in one transaction. It yields to alerts: it starts
 no database work while the ingest loop has alerts in hand (``AlertGate``), so on SQLite's one
 writer an alert's commit waits behind at most the one readings transaction already running.
@@ -21,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from devices.messages import TelemetryBatch
 from hub.ingest.identity import screen_telemetry
-from hub.ingest.messages import TelemetryMessage
+from hub.ingest.messages import RawTelemetry, RejectedMessage, TelemetryMessage, parse_telemetry
 from hub.store import HubStore
 
 logger = logging.getLogger(__name__)
@@ -68,19 +70,21 @@ class ReadingsLane:
         counters: Counter[str],
         gate: AlertGate,
         *,
+        reject: Callable[[RejectedMessage], None] = lambda _: None,
         max_queued: int = READINGS_QUEUE_MAX,
         per_transaction: int = READINGS_PER_TRANSACTION,
     ) -> None:
         self._store = store
         self._counters = counters
         self._gate = gate
-        self._queue: asyncio.Queue[TelemetryMessage] = asyncio.Queue(max_queued)
+        self._reject = reject
+        self._queue: asyncio.Queue[TelemetryMessage | RawTelemetry] = asyncio.Queue(max_queued)
         self._per_transaction = per_transaction
         self.sinks: list[Callable[[TelemetryBatch], None]] = []
         """Called with every screened batch (console history, InfluxDB); each must return at
         once, handing the batch to its own worker."""
 
-    def offer(self, message: TelemetryMessage) -> None:
+    def offer(self, message: TelemetryMessage | RawTelemetry) -> None:
         """Queue a batch for the lane, or drop (count and log) it if the queue is full."""
         try:
             self._queue.put_nowait(message)
@@ -90,10 +94,12 @@ class ReadingsLane:
             if dropped % _DROP_LOG_EVERY == 1:
                 logger.warning(
                     "readings lane full (%d batches): dropped a telemetry batch of edge %s "
-                    "(%d points); %d batches dropped so far",
+                    "(%s); %d batches dropped so far",
                     self._queue.maxsize,
                     message.edge_id,
-                    len(message.batch.points),
+                    f"{len(message.raw)} bytes"
+                    if isinstance(message, RawTelemetry)
+                    else f"{len(message.batch.points)} points",
                     dropped,
                 )
             return
@@ -109,8 +115,26 @@ class ReadingsLane:
             taken = [await self._queue.get()]
             while len(taken) < self._per_transaction and not self._queue.empty():
                 taken.append(self._queue.get_nowait())
+            parsed = await self._parse(taken)
+            if parsed:
+                await self._gate.wait_open()
+                await self._handle(parsed)
+
+    async def _parse(self, taken: list[TelemetryMessage | RawTelemetry]) -> list[TelemetryMessage]:
+        """Parse the deferred batches, yielding to the alert path before each."""
+        parsed: list[TelemetryMessage] = []
+        for message in taken:
+            if isinstance(message, TelemetryMessage):
+                parsed.append(message)
+                continue
+            await asyncio.sleep(0)
             await self._gate.wait_open()
-            await self._handle(taken)
+            result = parse_telemetry(message)
+            if isinstance(result, RejectedMessage):
+                self._reject(result)
+            else:
+                parsed.append(result)
+        return parsed
 
     async def _handle(self, messages: list[TelemetryMessage]) -> None:
         ids = {p.device_id for m in messages for p in m.batch.points}

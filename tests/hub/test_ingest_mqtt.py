@@ -5,7 +5,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,10 @@ from devices.messages import (
     DeviceRegistry,
     FeedbackStage,
     HubStatus,
+    TelemetryBatch,
+    TelemetryPoint,
 )
+from devices.payloads import Readings
 from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic
 from hub.app import create_app
 from hub.auth.rules import new_secret
@@ -242,6 +245,35 @@ async def test_bad_messages_are_counted_and_the_hub_goes_on(
     assert found["rejected.unknown_device"] == 1
     assert found["alerts_new"] == 1
     assert [a["id"] for a in (await get_json(hub, "/api/v1/alerts"))["items"]] == [alert.id]
+
+
+async def test_a_bad_telemetry_batch_is_refused_off_the_alert_path_and_the_next_is_recorded(
+    hub: RunningHub, mosquitto: MosquittoProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The ingest loop hands batches over unparsed; the readings lane parses them, so a bad
+    # one is refused there, counted and logged with its source as any bad message is.
+    async with edge_client(mosquitto) as edge:
+        assert (await hub.http.post("/api/v1/devices", json=SMOKE)).status_code == 201
+        topic = edge_topic("e1", EdgeChannel.TELEMETRY)
+        await edge.publish(topic, b'{"edge_id": "e1", "points": [{"device_id": 5}]}', qos=1)
+        point = TelemetryPoint(
+            device_id=SMOKE["id"], ts=datetime.now(UTC), readings=Readings(temperature_c=21.5)
+        )
+        good = TelemetryBatch(edge_id="e1", points=[point])
+        await edge.publish(topic, good.model_dump_json(), qos=1)
+
+        async def recorded() -> bool:
+            return (await counters(hub)).get("telemetry_points", 0) >= 1
+
+        await eventually(recorded, "the good batch recorded")
+    found = await counters(hub)
+    assert found["rejected.malformed"] == 1
+    assert found["telemetry_batches"] == 1
+    device = await get_json(hub, f"/api/v1/devices/{SMOKE['id']}")
+    assert device["last_readings"] == {"temperature_c": 21.5}
+    assert any(
+        "rejected a message on linli/edge/e1/telemetry" in r.getMessage() for r in caplog.records
+    )
 
 
 async def test_an_edge_status_registers_its_inventory(

@@ -10,6 +10,7 @@ from hub.ingest.link import (
     TelemetryMessage,
     parse_uplink,
 )
+from hub.ingest.messages import RawTelemetry, parse_telemetry
 from tests.hub.factories import make_alert, make_device, make_status
 
 LIMIT = 4096
@@ -75,3 +76,39 @@ def test_an_alert_on_another_edges_topic_is_refused_but_acknowledged() -> None:
     assert isinstance(parsed, RejectedMessage)
     assert parsed.reason == "edge_mismatch"
     assert (parsed.edge_id, parsed.message_id) == ("e1", alert.id)
+
+
+TELEMETRY_PAYLOADS = [
+    TelemetryBatch(edge_id="e1", points=[]).model_dump_json().encode(),
+    b'{"edge_id": "e1", "points": [{"device_id": "d1", "ts": "2026-01-05T08:00:00Z",'
+    b' "readings": {"temperature_c": 21.5}}]}',
+    b"{not json",
+    b'{"edge_id": "e1", "points": [{"device_id": "d1"}]}',
+    b"[]",
+    b"x" * (LIMIT + 1),
+    "not bytes at all",
+]
+
+
+@pytest.mark.parametrize("payload", TELEMETRY_PAYLOADS)
+def test_deferred_telemetry_parses_as_the_direct_path_does(payload: bytes | str) -> None:
+    # The ingest loop defers a batch's validation to the readings lane: what the lane then
+    # makes of it, kept or refused with its reason and detail, is what parsing it at once gave.
+    topic = "linli/edge/e1/telemetry"
+    direct = parse_uplink(topic, payload, max_payload_bytes=LIMIT)
+    deferred = parse_uplink(topic, payload, max_payload_bytes=LIMIT, defer_telemetry=True)
+    if isinstance(deferred, RawTelemetry):
+        assert deferred.edge_id == "e1"
+        assert parse_telemetry(deferred) == direct
+    else:
+        # Refused before any validation (not text, too large): refused the same way.
+        assert isinstance(direct, RejectedMessage)
+        assert deferred == direct
+
+
+def test_only_telemetry_is_deferred() -> None:
+    alert = make_alert()
+    payload = alert.model_dump_json()
+    topic = "linli/edge/e1/alert"
+    parsed = parse_uplink(topic, payload, max_payload_bytes=LIMIT, defer_telemetry=True)
+    assert parsed == AlertMessage("e1", alert)
