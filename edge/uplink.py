@@ -292,6 +292,9 @@ class EdgeUplink:
                     logger.warning("telemetry batch of %d readings dropped: %s", len(points), exc)
                     break
                 self._count("telemetry_sent", len(points))
+                # A burst's readings make several batches: device messages and alerts go
+                # between them, not after all of them.
+                await asyncio.sleep(0)
 
     async def _publish_status(self, client: aiomqtt.Client) -> None:
         status = await self._status_now("online")
