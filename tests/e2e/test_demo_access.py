@@ -56,14 +56,14 @@ async def test_the_demo_has_door_access_and_a_camera_clip(
         ) as api:
 
             async def doors() -> list[dict[str, Any]]:
+                # The demo puts its doors in one at a time: wait for both of them.
                 response = await api.get("/access/doors")
                 items: list[dict[str, Any]] = (
                     response.json()["items"] if response.status_code == 200 else []
                 )
-                return items
+                return items if len(items) >= 2 else []
 
             configured = await eventually(doors, "the sample doors")
-            assert len(configured) >= 2, configured
             assert {d["edge_id"] for d in configured} == {site.site.edge_id}
 
             async def both_groups() -> list[dict[str, Any]]:
