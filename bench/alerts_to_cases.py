@@ -426,7 +426,7 @@ def main() -> None:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="record with py-spy: the hub in the burst, the hub and the edge in the drain",
+        help="record with py-spy: the hub and the edge in the burst and in the drain",
     )
     args = parser.parse_args()
     if MosquittoProcess.executable() is None:
@@ -518,8 +518,12 @@ def measure_all_loads(stack: Stack, devices: list[Device], args: argparse.Namesp
         topics = [device_topic(d.id, DeviceChannel.STATE) for d in devices]
         cpu = CpuMeter(stack)
         assert stack.hub.proc is not None
+        assert stack.edge.proc is not None
         cpu.begin()
-        with profiled(stack.hub.proc.pid, args.profile, "hub"):
+        with (
+            profiled(stack.hub.proc.pid, args.profile, "hub"),
+            profiled(stack.edge.proc.pid, args.profile, "edge"),
+        ):
             sys_burst = measure(
                 "linli burst: device → case committed",
                 linli,
