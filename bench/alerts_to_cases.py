@@ -89,11 +89,17 @@ class Collector:
         self.latencies: list[float] = []
         self.last = 0.0
         self.expected = 0
+        self.failed: str | None = None
         self.done = threading.Event()
 
     def arm(self, expected: int) -> None:
-        self.latencies, self.last, self.expected = [], 0.0, expected
+        self.latencies, self.last, self.expected, self.failed = [], 0.0, expected, None
         self.done.clear()
+
+    def fail(self, why: str) -> None:
+        """Give up the measurement: some messages can no longer be timed."""
+        self.failed = why
+        self.done.set()
 
     def record(self, sent_s: float) -> None:
         now = time.time()
@@ -148,6 +154,8 @@ def measure(
             progress.update(progress.task_ids[0], completed=len(collector.latencies))
             if time.monotonic() > deadline:
                 raise SystemExit(f"{name}: only {len(collector.latencies)} of {count} arrived")
+        if collector.failed is not None:
+            raise SystemExit(f"{name}: {collector.failed}")
         published.join()
     start = starts[0]
     return Figures(name, count, collector.last - start, list(collector.latencies))
@@ -207,6 +215,8 @@ def follow_stream(stack: Stack, collector: Collector, streaming: threading.Event
         for line in response.iter_lines():
             if line.startswith("data:"):
                 event = json.loads(line[5:])
+                if event.get("type") == "dropped":
+                    collector.fail(f"the live stream dropped {event.get('count')} events")
                 if event.get("type") == "alert":
                     collector.record(datetime.fromisoformat(event["alert"]["ts"]).timestamp())
 
@@ -499,6 +509,9 @@ class Loads:
 
 def measure_all_loads(stack: Stack, devices: list[Device], args: argparse.Namespace) -> Loads:
     """Measure the bare subscriber and Linli under the burst and the paced load."""
+    # The benchmark times every alert on the live stream: its buffer must hold a whole burst
+    # (a console's holds 1,000 events and tells the console when it dropped some).
+    stack.hub.env["LINLI_HUB_STREAM_MAX_QUEUED"] = str(2 * (args.alerts + args.paced) + 1000)
     stack.start()
     try:
         port = stack.local_broker.port

@@ -102,7 +102,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     ``ingest`` (a ``MqttIngest``, or None when ``settings.start_ingest`` is off) and
     ``live_relay`` (a ``PostgresEventRelay`` on PostgreSQL, else None).
     """
-    events = EventBus()
+    events = EventBus(max_queued=settings.stream_max_queued)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -57,6 +57,9 @@ class HubSettings(BaseSettings):
     (``LINLI_HUB_FEEDBACK_KINDS='["sos", "smoke"]'``)."""
     feedback_queue_max: int = 1000
     """Feedback waiting to be published; beyond this it is dropped and counted."""
+    stream_max_queued: int = Field(default=1000, ge=1)
+    """Events held for one ``GET /api/v1/stream`` client that reads slower than they come;
+    beyond this the oldest are dropped and the client gets a ``dropped`` event."""
     sse_keepalive_seconds: float = 15.0
     """How often ``GET /api/v1/stream`` sends a comment so proxies keep the stream open."""
 
