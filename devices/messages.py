@@ -56,6 +56,17 @@ class Alert(WireModel):
     reason: AlertReason
 
 
+class AlertBatch(WireModel):
+    """Several alerts of one edge in one message, in the order the edge sends them.
+
+    Sent on ``linli/edge/<edge_id>/alerts`` only to a hub whose ``HubStatus`` says it takes
+    them (``alert_batch_max``); each alert is still acknowledged by its own id.
+    """
+
+    edge_id: Identifier
+    alerts: list[Alert]
+
+
 class TelemetryPoint(BaseModel):
     """The readings of one device at one moment."""
 
@@ -101,6 +112,11 @@ class HubStatus(WireModel):
     """The hub's liveness (retained; the last will says offline)."""
 
     state: Literal["online", "offline"]
+    alert_batch_max: int = Field(default=0, ge=0)
+    """The most alerts an edge may put in one ``AlertBatch``; 0 (a hub older than batches, or
+    one that wants none): one ``Alert`` per message."""
+    alert_batch_bytes: int = Field(default=0, ge=0)
+    """The largest ``AlertBatch`` payload the hub reads, in bytes."""
 
 
 class FeedbackStage(StrEnum):

@@ -22,6 +22,8 @@ Device side (the edge's local broker)::
 Uplink (the hub's broker)::
 
     linli/edge/<edge_id>/alert      edge → hub, QoS 1, one Alert per message
+    linli/edge/<edge_id>/alerts     edge → hub, QoS 1, AlertBatch (to a hub whose HubStatus
+                                    has alert_batch_max > 0)
     linli/edge/<edge_id>/telemetry  edge → hub, QoS 0, TelemetryBatch
     linli/edge/<edge_id>/status     edge → hub, retained, EdgeStatus (last will: offline)
     linli/edge/<edge_id>/ack        hub → edge, QoS 1, AlertAck once alerts are committed
@@ -65,6 +67,8 @@ class EdgeChannel(StrEnum):
     """The last level of an uplink topic."""
 
     ALERT = "alert"
+    ALERTS = "alerts"
+    """Edge → hub: an ``AlertBatch``, several alerts in one message (to a hub that takes them)."""
     TELEMETRY = "telemetry"
     STATUS = "status"
     ACK = "ack"
@@ -229,6 +233,7 @@ def hub_subscriptions() -> list[str]:
     """Return the filters the hub subscribes to on its broker."""
     return [
         f"{EDGE_ROOT}/+/{EdgeChannel.ALERT}",
+        f"{EDGE_ROOT}/+/{EdgeChannel.ALERTS}",
         f"{EDGE_ROOT}/+/{EdgeChannel.TELEMETRY}",
         f"{EDGE_ROOT}/+/{EdgeChannel.STATUS}",
     ]
@@ -406,6 +411,7 @@ def edge_channel_sender(channel: EdgeChannel) -> Sender:
     match channel:
         case (
             EdgeChannel.ALERT
+            | EdgeChannel.ALERTS
             | EdgeChannel.TELEMETRY
             | EdgeChannel.STATUS
             | EdgeChannel.EVIDENCE

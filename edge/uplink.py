@@ -1,7 +1,9 @@
 """The uplink: the edge's link to the hub's broker.
 
 - out: alerts from the outbox in life-safety order with a bounded window (``_forward``),
-  re-sent until the hub's ``AlertAck`` names them; the retained ``EdgeStatus`` (last will:
+  re-sent until the hub's ``AlertAck`` names them, packed into ``AlertBatch`` messages when
+  the hub's retained status says it takes them (``pack_alerts``), else one per message; the
+  retained ``EdgeStatus`` (last will:
   offline) at connect and every ``heartbeat_s``; buffered readings as a ``TelemetryBatch``
   every ``telemetry_interval_s`` (best effort, QoS 0);
 - in: ``AlertAck`` (delete from the outbox), ``DeviceRegistry`` (the hub's devices for this
@@ -12,8 +14,9 @@
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -22,6 +25,7 @@ from pydantic import ValidationError
 
 from devices.messages import (
     AlertAck,
+    AlertBatch,
     CaseFeedback,
     DeviceRegistry,
     EdgeStatus,
@@ -42,7 +46,7 @@ from devices.observations import Observation, StateUpdate
 from devices.registry import Device
 from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic
 from edge.directory import DeviceDirectory
-from edge.outbox import Outbox
+from edge.outbox import Outbox, OutgoingAlert
 from edge.settings import EdgeSettings
 from edge.sqlite_tx import DatabaseThread
 
@@ -91,6 +95,58 @@ class TelemetryBuffer:
         return len(self._points)
 
 
+@dataclass(frozen=True, slots=True)
+class HubTerms:
+    """How the hub takes alerts, from its retained ``HubStatus``: batches of at most
+    ``batch_max`` alerts and ``batch_bytes`` bytes, or (0) one alert per message."""
+
+    batch_max: int = 0
+    batch_bytes: int = 0
+
+    @classmethod
+    def of(cls, status: HubStatus) -> "HubTerms":
+        """Return the terms a hub's status states (none while it is offline)."""
+        if status.state != "online" or status.alert_batch_max < 2:
+            return cls()
+        return cls(status.alert_batch_max, status.alert_batch_bytes)
+
+
+def pack_alerts(
+    edge_id: str, alerts: Sequence[OutgoingAlert], terms: HubTerms
+) -> list[tuple[EdgeChannel, str]]:
+    """Return the uplink messages that carry ``alerts`` in their order: ``AlertBatch`` payloads
+    within the hub's terms, or one ``Alert`` each (a hub that takes no batches, or an alert
+    too large for a batch).
+
+    The stored JSON bodies are joined as they are, not parsed and serialised again.
+    """
+    if terms.batch_max < 2:
+        return [(EdgeChannel.ALERT, alert.body) for alert in alerts]
+    head = AlertBatch(edge_id=edge_id, alerts=[]).model_dump_json()[: -len("]}")]
+    messages: list[tuple[EdgeChannel, str]] = []
+    bodies: list[str] = []
+    size = len(head) + len("]}")
+
+    def flush() -> None:
+        if bodies:
+            messages.append((EdgeChannel.ALERTS, head + ",".join(bodies) + "]}"))
+
+    for alert in alerts:
+        length = len(alert.body.encode()) + 1  # and its comma
+        if len(head) + len("]}") + length > terms.batch_bytes:
+            flush()
+            bodies, size = [], len(head) + len("]}")
+            messages.append((EdgeChannel.ALERT, alert.body))
+            continue
+        if len(bodies) == terms.batch_max or size + length > terms.batch_bytes:
+            flush()
+            bodies, size = [], len(head) + len("]}")
+        bodies.append(alert.body)
+        size += length
+    flush()
+    return messages
+
+
 class EdgeUplink:
     """The edge's session with the hub's broker; ``await run()`` reconnects forever."""
 
@@ -130,6 +186,8 @@ class EdgeUplink:
         self._tick_s = min(1.0, max(0.05, settings.resend_after_s / 4))
         self.client: aiomqtt.Client | None = None
         """The connected client, or None while the uplink is down."""
+        self._hub = HubTerms()
+        """How the hub takes alerts (its retained status says; until then, one by one)."""
         self._link = MqttLink(
             endpoint,
             name="edge-uplink",
@@ -174,6 +232,8 @@ class EdgeUplink:
                     raise
         finally:
             self.client = None
+            # The next broker may front another hub: its retained status says again.
+            self._hub = HubTerms()
 
     async def _say_offline(self, client: aiomqtt.Client) -> None:
         """Publish the retained offline status: a clean disconnect suppresses the last will."""
@@ -186,7 +246,7 @@ class EdgeUplink:
                 )
 
     async def _forward(self, client: aiomqtt.Client) -> None:
-        topic = self._topic(EdgeChannel.ALERT)
+        topics = {c: self._topic(c) for c in (EdgeChannel.ALERT, EdgeChannel.ALERTS)}
         while True:
             checkpoint()
             self._wake.clear()
@@ -197,8 +257,8 @@ class EdgeUplink:
                 # per-device order holds on the wire. No waiting for each PUBACK: the hub's
                 # AlertAck is what deletes an alert, and what it never acknowledges is sent
                 # again (resend_after_s, a reconnect, the hub back online).
-                for alert in batch:
-                    publish_queued(client, topic, alert.body, qos=1)
+                for channel, payload in pack_alerts(self.edge_id, batch, self._hub):
+                    publish_queued(client, topics[channel], payload, qos=1)
                 self._count("alerts_sent", len(batch))
                 # Taken: everything due, or the window is full until an ack wakes us.
             with suppress(TimeoutError):
@@ -222,7 +282,9 @@ class EdgeUplink:
                 elif topic == devices_topic:
                     self._on_registry(payload)
                 elif topic == HUB_STATUS_TOPIC:
-                    online = HubStatus.model_validate_json(payload).state == "online"
+                    hub_status = HubStatus.model_validate_json(payload)
+                    online = hub_status.state == "online"
+                    self._hub = HubTerms.of(hub_status)
                     if online and hub_online is False:
                         # The hub came back: whatever it had not acknowledged may have been
                         # lost with it, so do not wait for resend_after_s.

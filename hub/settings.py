@@ -48,7 +48,11 @@ class HubSettings(BaseSettings):
     http_port: int = 8080
     max_payload_bytes: int = 256 * 1024
     ingest_batch_max: int = 500
-    """At most this many MQTT messages are committed in one database transaction."""
+    """At most this many alerts (an ``AlertBatch`` counting as ``alert_batch_max``, any other
+    message as one) are committed in one database transaction."""
+    alert_batch_max: int = Field(default=50, ge=0)
+    """The most alerts an edge may pack into one ``AlertBatch`` message (the hub's retained
+    status tells the edges); 0: one alert per message, as hubs before batches took them."""
     start_ingest: bool = True
     """Run the MQTT ingest task (and case supervision); tests of the HTTP API alone turn it
     off."""

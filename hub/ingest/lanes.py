@@ -22,7 +22,9 @@ from dataclasses import dataclass
 
 from devices.kinds import forwarding_rank
 from devices.messages import Alert
+from devices.topics import EdgeChannel
 from hub.ingest.messages import (
+    AlertBatchMessage,
     AlertMessage,
     RawTelemetry,
     RejectedMessage,
@@ -45,6 +47,8 @@ class Take:
     rejected: list[RejectedMessage]
     superseded_statuses: int
     """Statuses left out because a later one of the same edge is in the take."""
+    alert_batches: int = 0
+    """Messages that were ``AlertBatch``es (their alerts are in ``alerts``)."""
 
 
 def alert_order(alerts: Sequence[Alert]) -> list[Alert]:
@@ -72,10 +76,15 @@ def plan_take(messages: Sequence[UplinkMessage]) -> Take:
     statuses: list[StatusMessage] = []
     telemetry: list[TelemetryMessage | RawTelemetry] = []
     rejected: list[RejectedMessage] = []
+    alert_batches = 0
     for message in messages:
         match message:
             case AlertMessage(alert=alert):
                 alerts.append(alert)
+            case AlertBatchMessage():
+                alerts.extend(message.alerts)
+                rejected.extend(message.rejected)
+                alert_batches += 1
             case StatusMessage():
                 statuses.append(message)
             case TelemetryMessage() | RawTelemetry():
@@ -89,6 +98,7 @@ def plan_take(messages: Sequence[UplinkMessage]) -> Take:
         telemetry=telemetry,
         rejected=rejected,
         superseded_statuses=len(statuses) - len(latest),
+        alert_batches=alert_batches,
     )
 
 
@@ -146,6 +156,15 @@ class PendingStatuses:
         if not self._pending:
             return None
         return self._pending.pop(next(iter(self._pending)))
+
+
+_BATCH_SUFFIX = f"/{EdgeChannel.ALERTS}"
+
+
+def take_weight(topic: str, alert_batch_max: int) -> int:
+    """Return what one message counts for in a take (``ingest_batch_max`` bounds the sum): an
+    ``AlertBatch`` as many alerts as it may hold, any other message one."""
+    return max(1, alert_batch_max) if topic.endswith(_BATCH_SUFFIX) else 1
 
 
 def write_another(written: int, pending: int, messages_waiting: bool) -> bool:

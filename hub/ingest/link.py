@@ -6,17 +6,18 @@ unacknowledged. So the hub acknowledges an alert only after the transaction that
 has committed, and storing is idempotent (the alert id is the primary key): a re-sent alert
 is a duplicate, acknowledged again, with no second case.
 
-One loop reads a message, takes whatever else is already queued (up to
-``ingest_batch_max``) and handles the take as ``hub.ingest.lanes.plan_take`` orders it: the
-alerts first, most urgent device first, in one transaction, acknowledged once it committed;
-then the statuses, only the latest of each edge, kept pending across takes: at least one is
-written after each take, more only while no message waits (a status goes ahead of the alerts
-only when it registers a device one of them is about). A pending status lost with the process
-is not lost to the hub: statuses are retained on the broker and sent again every heartbeat.
-Telemetry never waits in this loop: it is handed, unparsed, to the readings lane
-(``hub.ingest.readings``), a task of its own with a bounded queue that starts no database work
-while alerts are in hand. A bad message is logged, counted under ``rejected.<reason>`` and
-dropped; the loop goes on. When the broker goes away the loop
+One loop reads a message, takes whatever else is already queued (up to ``ingest_batch_max``
+alerts' worth: an edge packs up to ``alert_batch_max`` alerts into one ``AlertBatch`` message
+when the hub's retained status says it takes them) and handles the take as
+``hub.ingest.lanes.plan_take`` orders it: the alerts first, most urgent device first, in one
+transaction, acknowledged once it committed; then the statuses, only the latest of each edge,
+kept pending across takes: at least one is written after each take, more only while no message
+waits (a status goes ahead of the alerts only when it registers a device one of them is about).
+A pending status lost with the process is not lost to the hub: statuses are retained on the
+broker and sent again every heartbeat. Telemetry never waits in this loop: it is handed,
+unparsed, to the readings lane (``hub.ingest.readings``), a task of its own with a bounded
+queue that starts no database work while alerts are in hand. A bad message is logged, counted
+under ``rejected.<reason>`` and dropped; the loop goes on. When the broker goes away the loop
 reconnects forever, with jittered exponential backoff.
 
 The hub's session is persistent (nothing sent while it was away is lost), and a kept session
@@ -48,7 +49,7 @@ from hub.cases.changes import CaseChanges
 from hub.cases.feedback import FeedbackPublisher
 from hub.cases.results import AlertRef, IngestResult, RejectedAlert
 from hub.ingest.identity import IdentityReason, screen_alerts, screen_inventory
-from hub.ingest.lanes import PendingStatuses, plan_take, write_another
+from hub.ingest.lanes import PendingStatuses, plan_take, take_weight, write_another
 from hub.ingest.messages import (
     AlertMessage,
     RejectedMessage,
@@ -171,7 +172,11 @@ class MqttIngest:
             ) as session:
                 await client.publish(
                     HUB_STATUS_TOPIC,
-                    HubStatus(state="online").model_dump_json(),
+                    HubStatus(
+                        state="online",
+                        alert_batch_max=self._settings.alert_batch_max,
+                        alert_batch_bytes=self._settings.max_payload_bytes,
+                    ).model_dump_json(),
                     qos=1,
                     retain=True,
                 )
@@ -202,8 +207,10 @@ class MqttIngest:
         # The backlog of a kept session arrives from CONNACK on, subscribed or not.
         while True:
             batch = [await anext(messages)]
-            while len(batch) < self._settings.ingest_batch_max and len(messages) > 0:
+            weight = take_weight(batch[0].topic.value, self._settings.alert_batch_max)
+            while weight < self._settings.ingest_batch_max and len(messages) > 0:
                 batch.append(await anext(messages))
+                weight += take_weight(batch[-1].topic.value, self._settings.alert_batch_max)
             await self._handle_batch(client, batch, lambda: len(messages) > 0)
 
     async def publish_registry(self, edge_id: str) -> None:
@@ -246,6 +253,7 @@ class MqttIngest:
                 for message in messages
             ]
         )
+        self.counters["alert_batches"] += take.alert_batches
         self.counters["status_superseded"] += take.superseded_statuses + self._statuses.add(
             take.statuses
         )

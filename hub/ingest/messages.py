@@ -1,7 +1,7 @@
 """The edges' uplink messages as the hub reads them: one typed value per MQTT message.
 
-``parse_uplink`` turns a topic and payload into an ``AlertMessage``, ``StatusMessage``,
-``TelemetryMessage`` or a ``RejectedMessage`` saying why not; pure, no I/O.
+``parse_uplink`` turns a topic and payload into an ``AlertMessage``, ``AlertBatchMessage``,
+``StatusMessage``, ``TelemetryMessage`` or a ``RejectedMessage`` saying why not; pure, no I/O.
 
 The ingest loop asks it to defer telemetry (``defer_telemetry``): the topic and size are
 checked at once, but the batch, often the largest payload on the wire (500 readings, about
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from devices.errors import TopicError
-from devices.messages import Alert, EdgeStatus, TelemetryBatch
+from devices.messages import Alert, AlertBatch, EdgeStatus, TelemetryBatch
 from devices.mqtt_link import payload_bytes
 from devices.topics import EdgeChannel, parse_edge_topic
 
@@ -29,6 +29,15 @@ class AlertMessage:
 
     edge_id: str
     alert: Alert
+
+
+@dataclass(frozen=True, slots=True)
+class AlertBatchMessage:
+    """Well-formed alerts from an edge in one message, and those of them refused."""
+
+    edge_id: str
+    alerts: list[Alert]
+    rejected: list["RejectedMessage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +79,14 @@ class RejectedMessage:
     payload_head: str = ""
 
 
-UplinkMessage = AlertMessage | StatusMessage | TelemetryMessage | RawTelemetry | RejectedMessage
+UplinkMessage = (
+    AlertMessage
+    | AlertBatchMessage
+    | StatusMessage
+    | TelemetryMessage
+    | RawTelemetry
+    | RejectedMessage
+)
 
 
 def peek_ids(raw: bytes) -> dict[str, str]:
@@ -109,6 +125,72 @@ def parse_telemetry(message: RawTelemetry) -> TelemetryMessage | RejectedMessage
         return _malformed(message.topic, message.edge_id, message.raw, exc)
 
 
+def _refused_alert(topic: str, edge_id: str, alert: Alert, head: str) -> RejectedMessage:
+    """An alert whose payload names another edge than its topic: refused, acknowledged."""
+    return RejectedMessage(
+        topic,
+        "edge_mismatch",
+        f"alert says edge {alert.edge_id!r}",
+        edge_id,
+        alert.device_id,
+        alert.id,
+        head,
+    )
+
+
+def parse_alert_batch(topic: str, edge_id: str, raw: bytes) -> AlertBatchMessage | RejectedMessage:
+    """Parse an ``AlertBatch`` from ``edge_id``'s topic: its alerts of that edge, the others
+    refused one by one.
+
+    One alert that does not validate does not cost the others their place: the batch is then
+    read alert by alert, and only the malformed ones are refused (not acknowledged, as a
+    malformed single alert is not).
+    """
+    head = raw[:_LOGGED_PAYLOAD_CHARS].decode(errors="replace")
+    try:
+        batch = AlertBatch.model_validate_json(raw)
+    except ValidationError as exc:
+        return _salvage_batch(topic, edge_id, raw, exc)
+    if batch.edge_id != edge_id:
+        return AlertBatchMessage(
+            edge_id, [], [_refused_alert(topic, edge_id, alert, head) for alert in batch.alerts]
+        )
+    alerts = [alert for alert in batch.alerts if alert.edge_id == edge_id]
+    refused = [
+        _refused_alert(topic, edge_id, alert, head)
+        for alert in batch.alerts
+        if alert.edge_id != edge_id
+    ]
+    return AlertBatchMessage(edge_id, alerts, refused)
+
+
+def _salvage_batch(
+    topic: str, edge_id: str, raw: bytes, exc: ValidationError
+) -> AlertBatchMessage | RejectedMessage:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return _malformed(topic, edge_id, raw, exc)
+    items = data.get("alerts") if isinstance(data, dict) else None
+    if not isinstance(items, list) or data.get("edge_id") != edge_id:
+        return _malformed(topic, edge_id, raw, exc)
+    alerts: list[Alert] = []
+    refused: list[RejectedMessage] = []
+    for item in items:
+        piece = json.dumps(item, ensure_ascii=False).encode()
+        try:
+            alert = Alert.model_validate(item)
+        except ValidationError as bad:
+            refused.append(_malformed(topic, edge_id, piece, bad))
+            continue
+        head = piece[:_LOGGED_PAYLOAD_CHARS].decode(errors="replace")
+        if alert.edge_id == edge_id:
+            alerts.append(alert)
+        else:
+            refused.append(_refused_alert(topic, edge_id, alert, head))
+    return AlertBatchMessage(edge_id, alerts, refused)
+
+
 def parse_uplink(
     topic: str, payload: object, *, max_payload_bytes: int, defer_telemetry: bool = False
 ) -> UplinkMessage:
@@ -139,16 +221,10 @@ def parse_uplink(
             case EdgeChannel.ALERT:
                 alert = Alert.model_validate_json(raw)
                 if alert.edge_id != edge_id:
-                    return RejectedMessage(
-                        topic,
-                        "edge_mismatch",
-                        f"alert says edge {alert.edge_id!r}",
-                        edge_id,
-                        alert.device_id,
-                        alert.id,
-                        head,
-                    )
+                    return _refused_alert(topic, edge_id, alert, head)
                 return AlertMessage(edge_id, alert)
+            case EdgeChannel.ALERTS:
+                return parse_alert_batch(topic, edge_id, raw)
             case EdgeChannel.STATUS:
                 status = EdgeStatus.model_validate_json(raw)
                 if status.edge_id != edge_id:

@@ -2,6 +2,7 @@
 typed value that round-trips, or a refusal; the hub's parsers never raise."""
 
 import base64
+import json
 
 import pytest
 from hypothesis import given
@@ -15,7 +16,9 @@ from devices.messages import WireModel
 from devices.topics import EdgeChannel
 from hub.evidence.link import EvidenceAccepted, parse_evidence
 from hub.ingest.link import AlertMessage, RejectedMessage, StatusMessage, parse_uplink
+from hub.ingest.messages import AlertBatchMessage
 from tests.fuzz.strategies import IDS, JSON_VALUES, PAYLOADS, as_bytes, objects_with, run
+from tests.hub.factories import make_alert
 
 _ = (devices.access, devices.camera, devices.messages)  # every WireModel is defined
 
@@ -44,7 +47,8 @@ def _field_names(model: type[BaseModel]) -> list[str]:
 
 def test_every_wire_message_is_fuzzed() -> None:
     names = {m.__name__ for m in WIRE_MODELS}
-    assert {"Alert", "AlertAck", "DeviceRegistry", "EdgeStatus", "TelemetryBatch"} <= names
+    assert {"Alert", "AlertAck", "AlertBatch", "DeviceRegistry", "EdgeStatus"} <= names
+    assert "TelemetryBatch" in names
     assert {"AccessSyncRequest", "AccessListUpdate", "AccessLogBatch", "AccessLogAck"} <= names
     assert {"EvidenceImage", "EvidenceAck", "CaseFeedback", "HubStatus"} <= names
 
@@ -76,13 +80,30 @@ ALERT_LIKE = objects_with(
 )
 
 
-@given(UPLINK_TOPICS, st.one_of(PAYLOADS, as_bytes(ALERT_LIKE), JSON_VALUES))
+# Real alerts of two edges, to mix with junk in a batch: the parser must keep exactly those of
+# the topic's edge whatever surrounds them.
+REAL_ALERTS = st.builds(
+    lambda edge, device: json.loads(make_alert(edge_id=edge, device_id=device).model_dump_json()),
+    st.sampled_from(["e1", "e2"]),
+    st.sampled_from(["d1", "d2"]),
+)
+BATCH_LIKE = st.fixed_dictionaries(
+    {"v": st.just(1), "edge_id": st.sampled_from(["e1", "e2"]) | IDS},
+    optional={"alerts": st.lists(ALERT_LIKE | REAL_ALERTS | JSON_VALUES, max_size=4)},
+)
+
+
+@given(UPLINK_TOPICS, st.one_of(PAYLOADS, as_bytes(ALERT_LIKE), as_bytes(BATCH_LIKE), JSON_VALUES))
 def test_the_hubs_uplink_parser_never_raises(topic: str, payload: object) -> None:
     run("hub uplink message (hub.ingest.link.parse_uplink)")
     parsed = parse_uplink(topic, payload, max_payload_bytes=4096)
     match parsed:
         case AlertMessage(edge_id=edge_id, alert=alert):
             assert alert.edge_id == edge_id == topic.split("/")[2]
+        case AlertBatchMessage(edge_id=edge_id, alerts=alerts, rejected=rejected):
+            assert edge_id == topic.split("/")[2]
+            assert all(alert.edge_id == edge_id for alert in alerts)
+            assert all(r.reason for r in rejected)
         case StatusMessage(edge_id=edge_id, status=status):
             assert status.edge_id == edge_id
         case RejectedMessage(reason=reason):

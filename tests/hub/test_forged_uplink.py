@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from devices.kinds import AlertKind
-from devices.messages import TelemetryBatch, TelemetryPoint
+from devices.messages import AlertBatch, TelemetryBatch, TelemetryPoint
 from devices.payloads import Readings
 from devices.topics import EdgeChannel, edge_topic
 from linli.brokers import MosquittoProcess
@@ -99,6 +99,32 @@ async def test_a_wrong_edge_cannot_raise_register_or_keep_alive_anothers_device(
     async with edge_client(mosquitto, "e1") as victim:
         real = make_alert(device_id=SMOKE["id"], edge_id="e1", id=f"real-{uuid.uuid4().hex}")
         await victim.publish(edge_topic("e1", EdgeChannel.ALERT), real.model_dump_json(), qos=1)
+        await acked(victim, real.id)
+    [case] = (await get_json(hub, "/api/v1/cases"))["items"]
+    assert case["device_ids"] == [SMOKE["id"]]
+
+
+async def test_a_batch_cannot_smuggle_another_edges_alerts_past_the_hub(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    assert (await hub.http.post("/api/v1/devices", json=SMOKE)).status_code == 201
+    async with edge_client(mosquitto, "e2") as attacker:
+        # One batch on the attacker's own topic: the victim's detector under the attacker's
+        # edge id, then posing as the victim edge; each is judged alone, refused, acknowledged.
+        forged = make_alert(device_id=SMOKE["id"], edge_id="e2")
+        posing = make_alert(device_id=SMOKE["id"], edge_id="e1")
+        batch = AlertBatch(edge_id="e2", alerts=[forged, posing])
+        await attacker.publish(edge_topic("e2", EdgeChannel.ALERTS), batch.model_dump_json(), qos=1)
+        await acked(attacker, forged.id, posing.id, edge_id="e2")
+        await _rejected(hub, "foreign_device", 1)
+        await _rejected(hub, "edge_mismatch", 1)
+    assert (await get_json(hub, "/api/v1/cases"))["items"] == []
+
+    # The victim's own batch raises its fire.
+    async with edge_client(mosquitto, "e1") as victim:
+        real = make_alert(device_id=SMOKE["id"], edge_id="e1", id=f"real-{uuid.uuid4().hex}")
+        own = AlertBatch(edge_id="e1", alerts=[real])
+        await victim.publish(edge_topic("e1", EdgeChannel.ALERTS), own.model_dump_json(), qos=1)
         await acked(victim, real.id)
     [case] = (await get_json(hub, "/api/v1/cases"))["items"]
     assert case["device_ids"] == [SMOKE["id"]]
