@@ -15,7 +15,9 @@ One SQLite file in WAL mode. Invariants the agent relies on:
 (d) sending order is life-safety first: devices are ordered by their most urgent pending alert
     (``devices.kinds.forwarding_rank``, 0 = SOS), then alerts by insertion sequence. Every
     device's own alerts keep their order (a smoke ``raised`` never overtakes the
-    ``cleared`` before it), while a device with an SOS goes ahead of one with only faults;
+    ``cleared`` before it), while a device with an SOS goes ahead of one with only faults
+    (when every queued alert has one rank, that order is the insertion order, read from the
+    front: a backlog of one kind is not ranked and sorted whole at every send);
 (e) at most ``limit`` unacknowledged alerts are on the wire at once; one sent longer than
     ``resend_after_s`` ago, with no acknowledgement from the hub since, is due again (while
     acks keep coming the hub is working through the window: re-sending it then only buries
@@ -58,6 +60,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_by_device ON alerts (device_id, rank);
+CREATE INDEX IF NOT EXISTS alerts_by_rank ON alerts (rank);
 CREATE TABLE IF NOT EXISTS device_states (
     device_id TEXT PRIMARY KEY,
     state TEXT NOT NULL
@@ -85,6 +88,17 @@ ORDER BY d.top, a.seq
 LIMIT :room
 """
 
+_DUE_IN_ORDER = """
+SELECT a.id, a.body
+FROM alerts AS a
+LEFT JOIN in_flight AS f ON f.id = a.id
+WHERE f.id IS NULL OR f.sent_at <= :stale_before
+ORDER BY a.seq
+LIMIT :room
+"""
+
+_RANKS = "SELECT (SELECT MIN(rank) FROM alerts), (SELECT MAX(rank) FROM alerts)"
+
 
 def _due_rows(db: sqlite3.Connection, stale_before: float, limit: int) -> list[tuple[str, str]]:
     """Return (id, body) of the alerts due, as many as the window of ``limit`` has room for.
@@ -97,7 +111,14 @@ def _due_rows(db: sqlite3.Connection, stale_before: float, limit: int) -> list[t
     room = limit - fresh
     if room <= 0:
         return []
-    return db.execute(_DUE, {"stale_before": stale_before, "room": room}).fetchall()
+    low, high = db.execute(_RANKS).fetchone()
+    if low is None:
+        return []
+    # One rank throughout (a burst of one kind, nearly always): every device's most urgent
+    # alert ranks alike, so the order is the insertion order, read from the front until the
+    # window is full, instead of ranking and sorting the whole outbox at every send.
+    due = _DUE_IN_ORDER if low == high else _DUE
+    return db.execute(due, {"stale_before": stale_before, "room": room}).fetchall()
 
 
 @dataclass(frozen=True, slots=True)

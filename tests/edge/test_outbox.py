@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import Alert, AlertReason
-from edge.outbox import FILE_NAME, Outbox, OutboxError
+from edge.outbox import _DUE, _SCHEMA, FILE_NAME, Outbox, OutboxError, _due_rows
 
 T0 = datetime(2026, 4, 17, 12, 0, tzinfo=UTC)
 WINDOW = 1000  # larger than any test's outbox: the window is tested on its own
@@ -263,3 +265,36 @@ def test_an_acknowledged_alert_stays_deleted_after_reopening(path: Path) -> None
     assert pragma == 2, "the ack's NORMAL must not outlive its transaction"
     box.close()
     assert due_after_reopening(path) == [b.id]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(["d1", "d2", "d3"]), min_size=1, max_size=40),
+    st.lists(st.integers(min_value=0, max_value=39), max_size=15),
+    st.lists(st.integers(min_value=0, max_value=39), max_size=10),
+    st.integers(min_value=1, max_value=12),
+)
+def test_a_backlog_of_one_rank_is_due_in_the_order_the_ranked_query_gives(
+    devices: list[str], sent: list[int], stale: list[int], limit: int
+) -> None:
+    # One kind throughout takes the in-order path; it must pick exactly what ranking the
+    # whole outbox would, whatever is on the wire, stale or fresh.
+    db = sqlite3.connect(":memory:")
+    db.executescript(_SCHEMA)
+    rows = [(f"a{i:03d}", device, 2, "{}") for i, device in enumerate(devices)]
+    db.executemany("INSERT INTO alerts (id, device_id, rank, body) VALUES (?, ?, ?, ?)", rows)
+    in_flight = {f"a{i:03d}": 100.0 for i in sent if i < len(rows)}
+    in_flight |= {f"a{i:03d}": 10.0 for i in stale if i < len(rows)}
+    db.executemany("INSERT INTO in_flight (id, sent_at) VALUES (?, ?)", in_flight.items())
+    (fresh,) = db.execute("SELECT COUNT(*) FROM in_flight WHERE sent_at > 50").fetchone()
+    ranked = db.execute(_DUE, {"stale_before": 50.0, "room": max(0, limit - fresh)}).fetchall()
+    assert _due_rows(db, 50.0, limit) == (ranked if limit > fresh else [])
+
+
+def test_an_sos_into_a_backlog_of_one_kind_still_goes_first(outbox: Outbox) -> None:
+    backlog = [alert(f"gas-{i % 3}", AlertKind.GAS) for i in range(30)]
+    store(outbox, *backlog)
+    assert ids(outbox.due(now=0.0, limit=5)) == ids(backlog[:5])
+    sos = alert("sos-1", AlertKind.SOS)
+    store(outbox, sos)
+    assert ids(outbox.due(now=0.0, limit=5)) == [sos.id, *ids(backlog[:4])]
