@@ -111,6 +111,17 @@ class Subscription:
         self._closed = True
         self._ready.set()
 
+    def take_ready(self, most: int) -> list[HubEvent]:
+        """Return up to ``most`` events already queued, without waiting; a ``dropped`` notice
+        comes first, as ``get`` gives it."""
+        ready: list[HubEvent] = []
+        if self._dropped and most > 0:
+            count, self._dropped = self._dropped, 0
+            ready.append(EventsDropped(count=count))
+        while self._buffer and len(ready) < most:
+            ready.append(self._buffer.popleft())
+        return ready
+
     async def get(self) -> HubEvent:
         """Return the next event, or raise ``SubscriptionClosedError`` once closed and empty."""
         while True:

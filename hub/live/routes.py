@@ -17,6 +17,10 @@ from hub.store import HubStore
 router = APIRouter(prefix=API_PREFIX)
 
 
+_EVENTS_PER_WRITE = 200
+"""Most events the stream writes at once (those already queued when it wakes)."""
+
+
 def sse_message(event: HubEvent) -> str:
     """Format one event as a Server-Sent Events message."""
     return f"event: {event.type}\ndata: {event.model_dump_json()}\n\n"
@@ -87,8 +91,15 @@ async def _event_stream(
                 continue
             except SubscriptionClosedError:
                 return
-            if visible_to(event, sites, await scope.devices_for(event)):
-                yield sse_message(event)
+            # What else is already queued goes out in the same write: in a storm, one send
+            # per event cost the hub a tenth of its time; the bytes are the same.
+            chunk = [
+                sse_message(each)
+                for each in [event, *subscription.take_ready(_EVENTS_PER_WRITE - 1)]
+                if visible_to(each, sites, await scope.devices_for(each))
+            ]
+            if chunk:
+                yield "".join(chunk)
 
 
 @router.get(

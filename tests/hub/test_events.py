@@ -108,6 +108,20 @@ async def test_a_slow_subscriber_loses_its_oldest_events_and_is_told() -> None:
     ]
 
 
+async def test_what_is_queued_is_taken_at_once_in_order_the_drop_notice_first() -> None:
+    bus = EventBus()
+    with bus.subscribe(max_queued=3) as slow:
+        assert slow.take_ready(10) == []  # nothing queued: no wait, nothing
+        for n in range(5):
+            bus.publish(AlertReceived(alert=alert_view(n)))
+        first = slow.take_ready(2)
+        rest = slow.take_ready(10)
+        assert slow.take_ready(10) == []
+    assert first[0] == EventsDropped(count=2)
+    taken = [e.alert.id for e in first[1:] + rest if isinstance(e, AlertReceived)]
+    assert taken == ["alert-0002", "alert-0003", "alert-0004"]
+
+
 async def test_a_waiting_subscriber_wakes_up_on_publish() -> None:
     bus = EventBus()
     with bus.subscribe() as subscription:
