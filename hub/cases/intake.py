@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,6 +73,12 @@ from hub.persistence.transactions import (
 from hub.roster.repository import placement
 from hub.silences.repository import silence_from_row
 from hub.silences.rules import SilencedAlert, silencing
+
+_ALERTS = cast(Table, AlertRow.__table__)
+_SET_CASE = (
+    update(_ALERTS).where(_ALERTS.c.id == bindparam("b_id")).values(case_id=bindparam("b_case"))
+)
+"""Set each new alert's case, executed with one row of parameters per alert."""
 
 _MAX_OPEN_ATTEMPTS = 3
 
@@ -218,10 +224,11 @@ class CaseIntake:
         history.write(session)
         member_rows.write()
         if case_of:
-            # By primary key, all in one executemany: not an UPDATE per case.
+            # By primary key, all in one executemany of a table UPDATE (not an UPDATE per case,
+            # nor the ORM's bulk machinery, a tenth of the hub's time in a burst).
             session.execute(
-                update(AlertRow),
-                [{"id": alert_id, "case_id": case_id} for alert_id, case_id in case_of.items()],
+                _SET_CASE,
+                [{"b_id": alert_id, "b_case": case_id} for alert_id, case_id in case_of.items()],
             )
         rows = {**touched, **opened}
         cases = {alert_id: rows[case_id] for alert_id, case_id in case_of.items()}
@@ -270,8 +277,7 @@ class CaseIntake:
                 fresh[alert.id] = self._stored_row(alert, locations, received_at)
         if not fresh:
             return {}
-        table = cast(Table, AlertRow.__table__)
-        inserted = insert_new_rows(session, table, "id", list(fresh.values()))
+        inserted = insert_new_rows(session, _ALERTS, "id", list(fresh.values()))
         return {alert_id: fresh[alert_id] for alert_id in inserted}
 
     @staticmethod
