@@ -184,7 +184,7 @@ def evaluate_fire(video_fps: float = 29.97) -> FireFigures:
     latency = (fires[0][1].decision.event_time - first_ts).total_seconds() if fires else None
     false = 0
     for index, alert in fires:
-        boxes = [_scaled(b, result.scale) for b in truth.get(index, [])]
+        boxes = [b.scaled(result.scale) for b in truth.get(index, [])]
         if alert.box is None or not any(alert.box.intersection(b) > 0 for b in boxes):
             false += 1
     others: dict[str, int] = {}
@@ -196,10 +196,6 @@ def evaluate_fire(video_fps: float = 29.97) -> FireFigures:
     smokes = result.raised(AlertKind.CAMERA_SMOKE)
     smoke_s = (smokes[0][1].decision.event_time - START).total_seconds() if smokes else None
     return FireFigures(first, latency, len(fires), false, others, smoke_s)
-
-
-def _scaled(box: Box, scale: float) -> Box:
-    return Box(*(round(v * scale) for v in (box.x, box.y, box.w, box.h)))
 
 
 @dataclass(frozen=True, slots=True)

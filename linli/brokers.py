@@ -67,6 +67,16 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Terminate ``proc`` and wait for it; kill it if it is still there after ``timeout`` s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
     """Block until something accepts TCP connections on ``host:port``."""
     deadline = time.monotonic() + timeout
@@ -165,12 +175,7 @@ class MosquittoProcess:
     def stop(self) -> None:
         """Stop Mosquitto (it saves its persistent sessions on a clean stop)."""
         if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+            stop_process(self._proc)
             self._proc = None
 
     def restart(self) -> None:

@@ -6,11 +6,12 @@ laptop without them those tests are skipped, saying why.
 
 import gc
 import inspect
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -60,6 +61,12 @@ def shared_folder(folder: Path, what: str) -> Path:
 def realdata() -> Path:
     """Return the folder of real third-party payload files."""
     return shared_folder(REALDATA_PAYLOADS, "shared/realdata")
+
+
+def realdata_records(realdata: Path, name: str) -> list[dict[str, Any]]:
+    """Return the records of one realdata payload file."""
+    result: list[dict[str, Any]] = json.loads((realdata / name).read_text())["records"]
+    return result
 
 
 REALDATA_VIDEOS = REALDATA_PAYLOADS.parent / "videos"

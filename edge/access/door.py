@@ -148,26 +148,34 @@ class DoorStep:
     commands: tuple[ReaderAction, ...] = ()
 
 
+SEVERITIES: dict[AlertKind, Severity] = {
+    AlertKind.DOOR_FORCED: Severity.HIGH,
+    AlertKind.DOOR_HELD_OPEN: Severity.MEDIUM,
+    AlertKind.ACCESS_DENIED_BURST: Severity.MEDIUM,
+}
+"""The severity of each alert the door monitor raises; its clear carries the same one."""
+
+
 class _Out:
     """Collects a step's outputs and hands out episode numbers."""
 
-    def __init__(self, episode: int) -> None:
+    def __init__(self, episode: int, door_id: str) -> None:
         self.episode = episode
+        self.door_id = door_id
         self.alerts: list[DoorAlert] = []
         self.notes: list[DoorNote] = []
         self.commands: list[ReaderAction] = []
 
     def alert(
-        self,
-        kind: AlertKind,
-        state: AlertState,
-        severity: Severity,
-        at: datetime,
-        **extra: float | bool | str,
+        self, kind: AlertKind, state: AlertState, at: datetime, **extra: float | bool | str
     ) -> None:
+        """Raise or clear ``kind`` at this door, with its severity and the next episode."""
         self.episode += 1
         on_reader = kind is AlertKind.ACCESS_DENIED_BURST
-        self.alerts.append(DoorAlert(kind, state, severity, self.episode, at, on_reader, extra))
+        values: dict[str, float | bool | str] = {"door": self.door_id, **extra}
+        self.alerts.append(
+            DoorAlert(kind, state, SEVERITIES[kind], self.episode, at, on_reader, values)
+        )
 
     def note(self, kind: AccessEventKind, at: datetime, reason: str | None = None) -> None:
         self.notes.append(DoorNote(kind, at, reason))
@@ -175,7 +183,7 @@ class _Out:
 
 def step(state: DoorState, event: DoorEvent, door: DoorConfig) -> DoorStep:
     """Apply one event to a door, then every timer due at the event's instant."""
-    out = _Out(state.episode)
+    out = _Out(state.episode, door.id)
     state = _apply(state, event, door, out)
     state = _expire(state, event.at, door, out)
     if out.alerts or out.notes:
@@ -220,9 +228,7 @@ def _apply(state: DoorState, event: DoorEvent, door: DoorConfig, out: _Out) -> D
             out.alert(
                 AlertKind.ACCESS_DENIED_BURST,
                 AlertState.RAISED,
-                Severity.MEDIUM,
                 at,
-                door=door.id,
                 denials=len(denials),
                 window_s=door.burst_window_s,
             )
@@ -247,18 +253,10 @@ def _apply(state: DoorState, event: DoorEvent, door: DoorConfig, out: _Out) -> D
                 case DoorPhase.CLOSED | DoorPhase.UNLOCKED:
                     return state
                 case DoorPhase.FORCED:
-                    out.alert(
-                        AlertKind.DOOR_FORCED, AlertState.CLEARED, Severity.HIGH, at, door=door.id
-                    )
+                    out.alert(AlertKind.DOOR_FORCED, AlertState.CLEARED, at)
                 case DoorPhase.HELD_OPEN:
-                    out.alert(
-                        AlertKind.DOOR_HELD_OPEN,
-                        AlertState.CLEARED,
-                        Severity.MEDIUM,
-                        at,
-                        door=door.id,
-                        open_s=_seconds(state, at),
-                    )
+                    open_s = _seconds(state, at)
+                    out.alert(AlertKind.DOOR_HELD_OPEN, AlertState.CLEARED, at, open_s=open_s)
                 case DoorPhase.OPENING | DoorPhase.OPEN | DoorPhase.PREWARNED:
                     pass
             out.note(AccessEventKind.DOOR_CLOSED, at)
@@ -289,9 +287,7 @@ def _expire(state: DoorState, at: datetime, door: DoorConfig, out: _Out) -> Door
     if state.burst is BurstPhase.RAISED and (
         not state.denials or at - state.denials[-1] >= timedelta(seconds=door.burst_window_s)
     ):
-        out.alert(
-            AlertKind.ACCESS_DENIED_BURST, AlertState.CLEARED, Severity.MEDIUM, at, door=door.id
-        )
+        out.alert(AlertKind.ACCESS_DENIED_BURST, AlertState.CLEARED, at)
         state = state.model_copy(update={"burst": BurstPhase.QUIET, "denials": ()})
     return state
 
@@ -304,14 +300,7 @@ def _expire_once(state: DoorState, at: datetime, door: DoorConfig, out: _Out) ->
                 return state.model_copy(update={"phase": DoorPhase.CLOSED, "grant_until": None})
         case DoorPhase.OPENING:
             if _seconds(state, at) >= door.forced_debounce_s:
-                out.alert(
-                    AlertKind.DOOR_FORCED,
-                    AlertState.RAISED,
-                    Severity.HIGH,
-                    at,
-                    door=door.id,
-                    open_s=_seconds(state, at),
-                )
+                out.alert(AlertKind.DOOR_FORCED, AlertState.RAISED, at, open_s=_seconds(state, at))
                 out.note(AccessEventKind.DOOR_FORCED, at)
                 return state.model_copy(update={"phase": DoorPhase.FORCED})
         case DoorPhase.OPEN:
@@ -324,9 +313,7 @@ def _expire_once(state: DoorState, at: datetime, door: DoorConfig, out: _Out) ->
                 out.alert(
                     AlertKind.DOOR_HELD_OPEN,
                     AlertState.RAISED,
-                    Severity.MEDIUM,
                     at,
-                    door=door.id,
                     open_s=_seconds(state, at),
                     limit_s=door.held_open_s,
                 )

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from linli.brokers import free_port
+from linli.brokers import free_port, stop_process
 from linli.trust.acl import Identity, Role
 from linli.trust.certificates import Issued, new_ca, new_route_certificate
 from linli.trust.folder import BrokerFolder, BrokerKind, issued_pems, write_private
@@ -154,12 +154,7 @@ class NatsNode:
     def stop(self) -> None:
         """Stop the node if it runs."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
 
     def healthy(self) -> bool:
         """Return whether the node answers its health check with JetStream ready."""

@@ -18,6 +18,7 @@ from devices.observations import (
     ZigbeeAddress,
 )
 from devices.payloads import Readings
+from tests.conftest import realdata_records
 
 Records = Callable[[str], list[dict[str, Any]]]
 
@@ -27,9 +28,7 @@ def records(realdata: Path) -> Records:
     """Return a reader of one realdata payload file's records."""
 
     def read(name: str) -> list[dict[str, Any]]:
-        data: dict[str, Any] = json.loads((realdata / name).read_text())
-        result: list[dict[str, Any]] = data["records"]
-        return result
+        return realdata_records(realdata, name)
 
     return read
 
@@ -184,7 +183,7 @@ PLAIN_TEXT_STATUS = {"online", "offline", "Online", "Offline"}
 def test_every_invalid_json_record_in_realdata_is_refused(realdata: Path) -> None:
     refused = 0
     for path in sorted(realdata.glob("*.json")):
-        for record in json.loads(path.read_text())["records"]:
+        for record in realdata_records(realdata, path.name):
             raw = record["payload_raw"]
             if is_json(raw) or raw in PLAIN_TEXT_STATUS:
                 continue
@@ -199,7 +198,7 @@ def test_every_invalid_json_record_in_realdata_is_refused(realdata: Path) -> Non
 def test_every_valid_zigbee_record_in_realdata_decodes(realdata: Path) -> None:
     decoded = 0
     for path in sorted(realdata.glob("z2m_*.json")):
-        for record in json.loads(path.read_text())["records"]:
+        for record in realdata_records(realdata, path.name):
             raw, topic = record["payload_raw"], record["topic"]
             if topic is None or not is_json(raw):
                 continue

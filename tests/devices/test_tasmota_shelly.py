@@ -10,7 +10,6 @@ maps for the Gen1 topic names). The door contact example below is from a public 
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -42,12 +41,7 @@ from devices.topics import (
     tasmota_topic,
 )
 from edge.directory import DeviceDirectory
-
-
-def records(realdata: Path, name: str) -> list[dict[str, Any]]:
-    """Return the records of one realdata payload file."""
-    result: list[dict[str, Any]] = json.loads((realdata / name).read_text())["records"]
-    return result
+from tests.conftest import realdata_records
 
 
 def decode(topic: str, payload: str | bytes, kind: DeviceKind | None = None) -> tuple[Decoded, ...]:
@@ -134,7 +128,7 @@ def test_builders_round_trip_and_the_edge_subscribes_to_them() -> None:
 
 def test_every_tasmota_record_in_realdata_decodes_or_is_refused(realdata: Path) -> None:
     outcomes: list[str] = []
-    for record in records(realdata, "tasmota_zigbee_and_sensors.json"):
+    for record in realdata_records(realdata, "tasmota_zigbee_and_sensors.json"):
         topic = record["topic"].replace("%topic%", "zbbridge")
         if topic.startswith("/"):  # a custom FullTopic (%topic%/%prefix%): not the default
             with pytest.raises(TopicError):
@@ -153,7 +147,7 @@ def test_every_tasmota_record_in_realdata_decodes_or_is_refused(realdata: Path) 
 
 
 def test_tasmota_zigbee_temperature_by_short_address_and_name(realdata: Path) -> None:
-    first, named = records(realdata, "tasmota_zigbee_and_sensors.json")[:2]
+    first, named = realdata_records(realdata, "tasmota_zigbee_and_sensors.json")[:2]
     (plain,) = decode("tele/zbbridge/SENSOR", first["payload_raw"])
     assert plain.address == TasmotaAddress("zbbridge", ("0x2916",))
     assert readings((plain,)) == {"temperature_c": 25.72, "humidity_pct": 47.73}
@@ -162,7 +156,9 @@ def test_tasmota_zigbee_temperature_by_short_address_and_name(realdata: Path) ->
 
 
 def test_tasmota_water_leak_from_the_decoded_key_and_from_the_zone_bits(realdata: Path) -> None:
-    leak = {r["payload_raw"]: r for r in records(realdata, "tasmota_zigbee_and_sensors.json")}
+    leak = {
+        r["payload_raw"]: r for r in realdata_records(realdata, "tasmota_zigbee_and_sensors.json")
+    }
     raw = next(k for k in leak if "BatteryPercentage" in k)
     assert readings(decode("tele/b/SENSOR", raw, DeviceKind.WATER_LEAK)) == {
         "water_leak": False,
@@ -219,7 +215,7 @@ def test_tasmota_contact_1_is_an_open_door() -> None:
 def test_tasmota_wired_sensors_report_the_hottest_probe(realdata: Path) -> None:
     wired = [
         r
-        for r in records(realdata, "tasmota_zigbee_and_sensors.json")
+        for r in realdata_records(realdata, "tasmota_zigbee_and_sensors.json")
         if "TempUnit" in r["payload_raw"]
     ]
     am2301, ds18b20 = (decode("tele/kitchen/SENSOR", r["payload_raw"]) for r in wired)
@@ -236,7 +232,7 @@ def test_tasmota_wired_sensors_report_the_hottest_probe(realdata: Path) -> None:
 
 
 def test_tasmota_lwt_is_availability(realdata: Path) -> None:
-    for record in records(realdata, "tasmota_zigbee_and_sensors.json"):
+    for record in realdata_records(realdata, "tasmota_zigbee_and_sensors.json"):
         if record["topic"].endswith("/LWT"):
             (lwt,) = decode(record["topic"], record["payload_raw"])
             online = record["payload_raw"] == "Online"
@@ -278,7 +274,7 @@ def test_unknown_tasmota_keys_are_ignored() -> None:
 
 
 def test_shelly_gen2_full_status_from_realdata(realdata: Path) -> None:
-    plus_ht, flood = records(realdata, "shelly_mqtt.json")
+    plus_ht, flood = realdata_records(realdata, "shelly_mqtt.json")
     (ht,) = decode(plus_ht["topic"], plus_ht["payload_raw"])
     assert ht.address == ShellyAddress("shellyplusht-c049ef8bc088")
     assert readings((ht,)) == {"temperature_c": 19.0, "humidity_pct": 57.6, "battery_pct": 0.0}

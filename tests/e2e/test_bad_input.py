@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from devices.topics import DeviceChannel, EdgeChannel, device_topic, edge_topic, zigbee_topic
+from tests.conftest import realdata_records
 from tests.e2e.conftest import CO, GAS
 from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
 
@@ -13,7 +14,7 @@ def invalid_json_examples(realdata: Path) -> list[str]:
     """Real payloads from vendors' docs and issues that are not valid JSON."""
     found = []
     for path in sorted(realdata.glob("*.json")):
-        for record in json.loads(path.read_text())["records"]:
+        for record in realdata_records(realdata, path.name):
             raw = record["payload_raw"]
             try:
                 json.loads(raw)

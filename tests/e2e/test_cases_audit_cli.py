@@ -1,7 +1,5 @@
 """`linli audit verify` through the real command line, on SQLite and PostgreSQL."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import text
@@ -9,13 +7,8 @@ from sqlalchemy import text
 from hub.cases.rules import CaseAction, Resolution
 from hub.persistence.engine import create_hub_engine, migrate
 from hub.store import HubStore
+from tests.cli import run_linli
 from tests.hub.factories import T0, make_alert, make_device
-
-
-def linli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "linli", *args], capture_output=True, text=True, timeout=120
-    )
 
 
 def fill(url: str) -> None:
@@ -40,12 +33,12 @@ def tamper(url: str, sql: str) -> None:
 
 def test_verify_passes_then_names_the_row_edited_by_hand(database_url: str) -> None:
     fill(database_url)
-    intact = linli("audit", "verify", "--database-url", database_url)
+    intact = run_linli("audit", "verify", "--database-url", database_url)
     assert intact.returncode == 0, intact.stderr
     assert "audit chain intact: 3 entries" in intact.stdout
 
     tamper(database_url, 'UPDATE audit_log SET detail = \'{"note": "all fine"}\' WHERE seq = 3')
-    broken = linli("audit", "verify", "--database-url", database_url)
+    broken = run_linli("audit", "verify", "--database-url", database_url)
     assert broken.returncode == 1
     assert "audit chain broken at entry 3" in broken.stdout
     assert "edited" in broken.stdout
@@ -54,15 +47,15 @@ def test_verify_passes_then_names_the_row_edited_by_hand(database_url: str) -> N
 def test_verify_takes_the_hub_data_dir(tmp_path: Path) -> None:
     data_dir = tmp_path / "hub"
     fill(f"sqlite:///{data_dir / 'hub.sqlite3'}")
-    assert linli("audit", "verify", "--data-dir", str(data_dir)).returncode == 0
+    assert run_linli("audit", "verify", "--data-dir", str(data_dir)).returncode == 0
     tamper(f"sqlite:///{data_dir / 'hub.sqlite3'}", "DELETE FROM audit_log WHERE seq = 1")
-    broken = linli("audit", "verify", "--data-dir", str(data_dir))
+    broken = run_linli("audit", "verify", "--data-dir", str(data_dir))
     assert broken.returncode == 1
     assert "broken at entry 1: entry 1 is missing" in broken.stdout
 
 
 def test_verify_without_a_database_is_a_clear_error(tmp_path: Path) -> None:
-    result = linli("audit", "verify", "--data-dir", str(tmp_path / "nothing"))
+    result = run_linli("audit", "verify", "--data-dir", str(tmp_path / "nothing"))
     assert result.returncode == 2
     assert "there is no hub database" in result.stderr
     assert not (tmp_path / "nothing" / "hub.sqlite3").exists()

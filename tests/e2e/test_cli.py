@@ -1,8 +1,5 @@
 """`linli simulate` through the real command line, against a real broker."""
 
-import subprocess
-import sys
-
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -10,24 +7,19 @@ from devices.adapters import decode
 from devices.observations import DeviceEvent
 from linli.brokers import MosquittoProcess
 from simulators.scenarios import SCENARIOS
+from tests.cli import run_linli
 from tests.e2e.stack import wait_until
 
 
-def linli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "linli", *args], capture_output=True, text=True, timeout=120
-    )
-
-
 def test_simulate_list_names_every_scenario() -> None:
-    result = linli("simulate", "list")
+    result = run_linli("simulate", "list")
     assert result.returncode == 0, result.stderr
     for name in SCENARIOS:
         assert name in result.stdout
 
 
 def test_simulate_unknown_scenario_is_a_clear_error() -> None:
-    result = linli("simulate", "volcano")
+    result = run_linli("simulate", "volcano")
     assert result.returncode != 0
     assert "unknown scenario" in result.stderr
 
@@ -40,7 +32,9 @@ def test_simulate_sos_publishes_a_press_a_device_would(mosquitto: MosquittoProce
     client.subscribe([("linli/dev/#", 1), ("zigbee2mqtt/#", 1)])
     client.loop_start()
     try:
-        result = linli("simulate", "sos", "--mqtt", f"127.0.0.1:{mosquitto.port}", "--speed", "600")
+        result = run_linli(
+            "simulate", "sos", "--mqtt", f"127.0.0.1:{mosquitto.port}", "--speed", "600"
+        )
         assert result.returncode == 0, result.stderr
 
         def presses() -> int:

@@ -9,7 +9,6 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,6 +16,7 @@ from devices.kinds import AlertKind, AlertState
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from linli.brokers import MosquittoProcess
+from tests.conftest import realdata_records
 from tests.edge.conftest import EDGE_ID, Devices, eventually, running_agent, running_hub
 
 pytestmark = pytest.mark.mosquitto
@@ -60,12 +60,6 @@ shelly_id = "shellyplusht-c049ef8bc088"      # Shelly Plus H&T, the realdata uni
 """
 
 
-def records(realdata: Path, name: str) -> list[dict[str, Any]]:
-    """Return the records of one realdata payload file."""
-    result: list[dict[str, Any]] = json.loads((realdata / name).read_text())["records"]
-    return result
-
-
 @pytest.fixture
 def tasmota_shelly_settings(site_file: Path, make_settings: SettingsFactory) -> SettingsFactory:
     site_file.write_text(SITE_TOML)
@@ -75,8 +69,8 @@ def tasmota_shelly_settings(site_file: Path, make_settings: SettingsFactory) -> 
 async def test_tasmota_and_shelly_readings_raise_the_right_alerts(
     mosquitto: MosquittoProcess, tasmota_shelly_settings: SettingsFactory, realdata: Path
 ) -> None:
-    tasmota = records(realdata, "tasmota_zigbee_and_sensors.json")
-    shelly = records(realdata, "shelly_mqtt.json")
+    tasmota = realdata_records(realdata, "tasmota_zigbee_and_sensors.json")
+    shelly = realdata_records(realdata, "shelly_mqtt.json")
     leak_dry = next(r for r in tasmota if '"Water":0' in r["payload_raw"])["payload_raw"]
     # arendst/Tasmota#14096: the leak arrives as a zone change without a "Water" key.
     leak_wet = next(r for r in tasmota if '"ZoneStatusChange":1,"Endpoint"' in r["payload_raw"])

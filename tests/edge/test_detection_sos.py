@@ -19,6 +19,7 @@ from devices.payloads import DEVICE_ANNOUNCE, ButtonEvent
 from edge.detection import AlertDecision, DeviceState, StateFormatError, detect
 from edge.detectors.profile import DEFAULT_PROFILE, DetectionProfile
 from edge.detectors.sos import SosPhase, SosSettings
+from tests.conftest import realdata_records
 from tests.edge.detection_series import CLEARED, CRIT, RAISED, T0, at, device, feed
 
 PRESS, DOUBLE, LONG = ButtonEvent.PRESS, ButtonEvent.DOUBLE_PRESS, ButtonEvent.LONG_PRESS
@@ -116,7 +117,7 @@ def test_a_press_older_than_the_raising_one_never_cancels_it() -> None:
 
 def realdata_sequence(realdata: Path) -> list[tuple[datetime | None, Observation]]:
     """Decode the reporter's log of #31727 (and #31821's payloads) as the edge would."""
-    records = json.loads((realdata / "z2m_sos_emergency_button.json").read_text())["records"]
+    records = realdata_records(realdata, "z2m_sos_emergency_button.json")
     out: list[tuple[datetime | None, Observation]] = []
     for record in records:
         topic = record["topic"] or "zigbee2mqtt/0xa4c13899607febd1"

@@ -15,6 +15,7 @@ from hub.auth.repository import AuthStore
 from hub.auth.rules import Role, new_secret
 from tests.hub.conftest import FakeClock
 from tests.hub.http import api_client
+from tests.hub.residents import household
 from tests.hub.test_requests_rules import jpeg_with_gps
 
 pytestmark = pytest.mark.fake_clock
@@ -45,12 +46,6 @@ async def staff(client: httpx.AsyncClient) -> None:
         assert response.status_code == 200, response.text
 
 
-async def household(client: httpx.AsyncClient, name: str, location: str = LOCATION) -> Any:
-    response = await client.post("/api/v1/households", json={"name": name, "location": location})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 async def report(
     client: httpx.AsyncClient, token: str, photos: list[bytes], **fields: str
 ) -> httpx.Response:
@@ -74,7 +69,7 @@ async def responder_client(app: FastAPI, name: str) -> httpx.AsyncClient:
 async def test_a_leak_reported_with_photos_is_fixed_and_rated(
     app: FastAPI, client: httpx.AsyncClient, clock: FakeClock
 ) -> None:
-    wang = await household(client, "Wang family")
+    wang = await household(client, "Wang family", LOCATION)
     token = wang["token"]
     morning = clock.now + timedelta(hours=14)
     response = await report(
@@ -163,7 +158,7 @@ async def test_a_leak_reported_with_photos_is_fixed_and_rated(
 async def test_not_fixed_within_a_week_reopens_the_case(
     client: httpx.AsyncClient, clock: FakeClock
 ) -> None:
-    token = (await household(client, "Li family"))["token"]
+    token = (await household(client, "Li family", LOCATION))["token"]
     mine = (await report(client, token, [], category="utilities", text="No power")).json()
     case_id = (await client.get(f"/api/v1/requests/{mine['id']}")).json()["case_id"]
     resolved = await client.post(
@@ -183,7 +178,7 @@ async def test_not_fixed_within_a_week_reopens_the_case(
 
 
 async def test_a_household_sees_only_its_own_requests(client: httpx.AsyncClient) -> None:
-    wang = (await household(client, "Wang family"))["token"]
+    wang = (await household(client, "Wang family", LOCATION))["token"]
     li = (await household(client, "Li family", "Building 3/Floor 2/Unit 201"))["token"]
     mine = (await report(client, wang, [jpeg_with_gps()])).json()
     assert (await report(client, li, [], text="Stair light broken")).status_code == 201
@@ -198,7 +193,7 @@ async def test_a_household_sees_only_its_own_requests(client: httpx.AsyncClient)
 
 
 async def test_bad_photos_are_refused_with_a_clear_message(client: httpx.AsyncClient) -> None:
-    token = (await household(client, "Wang family"))["token"]
+    token = (await household(client, "Wang family", LOCATION))["token"]
     refused = await report(client, token, [b"%PDF-1.4 a document"])
     assert refused.status_code == 422
     assert "photo 1: this file is not a photo" in refused.json()["detail"]
@@ -214,7 +209,7 @@ async def test_bad_photos_are_refused_with_a_clear_message(client: httpx.AsyncCl
 async def test_a_hazard_is_high_priority_and_never_joins_a_fire(
     client: httpx.AsyncClient,
 ) -> None:
-    token = (await household(client, "Wang family"))["token"]
+    token = (await household(client, "Wang family", LOCATION))["token"]
     first = (await report(client, token, [], category="hazard", text="Fire exit blocked")).json()
     second = (await report(client, token, [], category="hazard", text="Fire exit blocked")).json()
     cases = {
@@ -227,7 +222,7 @@ async def test_a_hazard_is_high_priority_and_never_joins_a_fire(
 
 
 async def test_an_operator_logs_a_call_for_a_household(client: httpx.AsyncClient) -> None:
-    created = await household(client, "Zhao family")
+    created = await household(client, "Zhao family", LOCATION)
     response = await client.post(
         "/api/v1/requests",
         json={"household_id": created["id"], "category": "elevator", "text": "Lift stuck at 5"},
@@ -247,7 +242,7 @@ async def test_an_operator_logs_a_call_for_a_household(client: httpx.AsyncClient
 async def test_a_responder_updates_only_requests_on_their_team(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    token = (await household(client, "Wang family"))["token"]
+    token = (await household(client, "Wang family", LOCATION))["token"]
     mine = (await report(client, token, [])).json()
     async with await responder_client(app, "grid-3") as other:
         refused = await other.post(
@@ -262,7 +257,7 @@ async def test_an_oversized_upload_is_refused_before_it_is_read(
 ) -> None:
     from hub.requests.uploads import MAX_UPLOAD_REQUEST
 
-    token = (await household(client, "Wang family"))["token"]
+    token = (await household(client, "Wang family", LOCATION))["token"]
     declared = await client.post(
         f"/r/{token}/requests",
         content=b"x",

@@ -1,7 +1,5 @@
 """`linli user add` and `linli token create` through the real command line, on the hub's data."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -10,16 +8,7 @@ from hub.auth.repository import AuthStore
 from hub.auth.rules import Role
 from hub.persistence.engine import create_hub_engine
 from hub.persistence.tables import UserRow
-
-
-def linli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "linli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.cli import run_linli
 
 
 def store_at(data_dir: Path) -> AuthStore:
@@ -27,7 +16,7 @@ def store_at(data_dir: Path) -> AuthStore:
 
 
 def test_a_user_added_on_the_command_line_can_sign_in(tmp_path: Path) -> None:
-    result = linli(
+    result = run_linli(
         "user", "add", "li", "--role", "responder", "--site", "courtyard-a",
         "--password-stdin", "--data-dir", str(tmp_path),
         stdin="a long password here\n",
@@ -42,7 +31,7 @@ def test_a_user_added_on_the_command_line_can_sign_in(tmp_path: Path) -> None:
 
 
 def test_a_short_password_is_refused_and_nothing_is_created(tmp_path: Path) -> None:
-    result = linli(
+    result = run_linli(
         "user", "add", "wang", "--password-stdin", "--data-dir", str(tmp_path), stdin="short\n"
     )
     assert result.returncode == 2
@@ -53,7 +42,7 @@ def test_a_short_password_is_refused_and_nothing_is_created(tmp_path: Path) -> N
 
 
 def test_a_token_created_on_the_command_line_works_once_printed(tmp_path: Path) -> None:
-    result = linli(
+    result = run_linli(
         "token", "create", "sms gateway", "--role", "operator", "--data-dir", str(tmp_path)
     )
     assert result.returncode == 0, result.stderr

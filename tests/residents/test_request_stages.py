@@ -16,7 +16,8 @@ from hub.requests.stages import StageMessage
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.http import api_client
-from tests.hub.test_requests_api import household, responder_client, staff
+from tests.hub.residents import household
+from tests.hub.test_requests_api import LOCATION, responder_client, staff
 from tests.hub.webhook_gateway import Gateway
 from tests.residents.messaging import SECRET, gateway_app, signed_gateway
 
@@ -44,7 +45,7 @@ async def test_each_stage_reaches_the_gateway_once(
     app = gateway_app(database_url, tmp_path, clock, wechat.url)
     async with api_client(app) as client, httpx.AsyncClient() as http:
         await staff(client)
-        wang = await household(client, "Wang family")
+        wang = await household(client, "Wang family", LOCATION)
         reported = await client.post(
             f"/r/{wang['token']}/requests", data={"category": "repair", "text": "Ceiling drips"}
         )
@@ -90,7 +91,7 @@ async def test_without_a_gateway_nothing_is_queued(
     app = gateway_app(database_url, tmp_path, clock, None)
     async with api_client(app) as client:
         await staff(client)
-        wang: Any = await household(client, "Wang family")
+        wang: Any = await household(client, "Wang family", LOCATION)
         await client.post(f"/r/{wang['token']}/requests", data={"category": "other", "text": "x"})
         store: HubStore = app.state.store
         assert store.request_stages.tell_changes() == 0

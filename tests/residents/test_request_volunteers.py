@@ -17,7 +17,8 @@ from hub.requests.rules import RequestCategory, volunteers_welcome
 from hub.roster.rules import Responder, ResponderRole
 from tests.hub.conftest import FakeClock, hub_app
 from tests.hub.http import api_client
-from tests.hub.test_requests_api import household, responder_client, staff
+from tests.hub.residents import household
+from tests.hub.test_requests_api import LOCATION, responder_client, staff
 
 NOW = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)
 PLUMBER = Responder(id="plumber", site_id="s", name="Zhang", role=ResponderRole.MAINTENANCE)
@@ -77,7 +78,7 @@ async def test_a_volunteer_helps_with_rubbish_and_answers_like_staff(app: FastAP
         await staff(client)
         volunteer = {"id": "chen", "site_id": "lanyuan", "name": "陈阿姨", "role": "volunteer"}
         assert (await client.put("/api/v1/responders/chen", json=volunteer)).status_code == 200
-        zhao = await household(client, "Zhao")
+        zhao = await household(client, "Zhao", LOCATION)
 
         rubbish = await log_call(client, zhao["id"], category="sanitation")
         assert rubbish.status_code == 201, rubbish.text

@@ -3,6 +3,8 @@
 import asyncio
 import math
 import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import aiomqtt
@@ -19,6 +21,15 @@ from simulators.sites import sample_site_path
 EPOCH = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 DEADLINE_S = 30.0
 END_TOPIC = "linli/dev/test-marker/event"
+
+
+@asynccontextmanager
+async def device_subscriber(mosquitto: MosquittoProcess) -> AsyncIterator[aiomqtt.Client]:
+    """Yield a client subscribed (QoS 1) to every device topic, as an edge listens."""
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as subscriber:
+        for topic_filter in device_subscriptions():
+            await subscriber.subscribe(topic_filter, qos=1)
+        yield subscriber
 
 
 async def collect(
@@ -41,9 +52,7 @@ async def test_a_fast_run_is_received_in_full_and_in_order(mosquitto: MosquittoP
     ]
     received: list[tuple[str, bytes]] = []
 
-    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as subscriber:
-        for topic_filter in device_subscriptions():
-            await subscriber.subscribe(topic_filter, qos=1)
+    async with device_subscriber(mosquitto) as subscriber:
         async with asyncio.timeout(DEADLINE_S):
             listening = asyncio.create_task(collect(subscriber, len(expected), received))
             await run_scenario(
@@ -67,9 +76,7 @@ async def test_duration_cuts_the_run_at_a_simulated_time(mosquitto: MosquittoPro
     expected = [(s.topic, s.payload) for s in steps if s.at <= 300.0]
     received: list[tuple[str, bytes]] = []
 
-    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as subscriber:
-        for topic_filter in device_subscriptions():
-            await subscriber.subscribe(topic_filter, qos=1)
+    async with device_subscriber(mosquitto) as subscriber:
         async with asyncio.timeout(DEADLINE_S):
             await run_scenario(
                 "gas_leak",
@@ -101,9 +108,7 @@ async def test_stop_ends_an_endless_demo(mosquitto: MosquittoProcess) -> None:
     stop = asyncio.Event()
     received: list[tuple[str, bytes]] = []
 
-    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as subscriber:
-        for topic_filter in device_subscriptions():
-            await subscriber.subscribe(topic_filter, qos=1)
+    async with device_subscriber(mosquitto) as subscriber:
         async with asyncio.timeout(DEADLINE_S):
             demo = asyncio.create_task(
                 run_scenario(
