@@ -58,11 +58,10 @@ from hub.auth.routes import PrincipalDep
 from hub.auth.rules import ForbiddenError, Principal
 from hub.auth.scoping import covered
 from hub.errors import InvalidInputError, NotFoundError
-from hub.http.deps import API_PREFIX, MAX_LIMIT, visible_edges
+from hub.http.deps import API_PREFIX, MAX_LIMIT, get_store, visible_edges
 from hub.http.views import Items
 from hub.persistence.engine import create_hub_engine
 from hub.settings import HubSettings
-from hub.store import HubStore
 
 K = TypeVar("K", int, str)
 V = TypeVar("V")
@@ -105,7 +104,7 @@ def _store(request: Request) -> AccessStore:
 
 async def _edges(request: Request, principal: Principal) -> frozenset[str] | None:
     """Return the edges whose access sites the caller may see (None: all)."""
-    return await visible_edges(request.app.state.store, principal.sites)
+    return await visible_edges(get_store(request), principal.sites)
 
 
 def _into(edge_id: str, edges: frozenset[str] | None) -> None:
@@ -135,7 +134,7 @@ async def _hidden_households(
     """Return those of ``household_ids`` that do not exist for the caller."""
     if principal.sites is None or not household_ids:
         return set()
-    store: HubStore = request.app.state.store
+    store = get_store(request)
     placed = await asyncio.to_thread(store.households.household_sites)
     return {h for h in household_ids if h in placed and not covered(placed[h], principal.sites)}
 

@@ -31,10 +31,8 @@ from hub.auth.rules import (
     same_secret,
 )
 from hub.errors import NotFoundError
+from hub.http.deps import get_clock, get_settings, get_store
 from hub.http.views import Items, View
-from hub.persistence.transactions import Clock
-from hub.settings import HubSettings
-from hub.store import HubStore
 
 logger = logging.getLogger(__name__)
 
@@ -77,11 +75,11 @@ async def authenticate(request: Request) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise AuthError("sign in first: send 'Authorization: Bearer <token>'")
-    settings: HubSettings = request.app.state.settings
+    settings = get_settings(request)
     bootstrap: SecretStr | None = settings.bootstrap_token
     if bootstrap is not None and same_secret(token, bootstrap.get_secret_value()):
         return Principal(name=BOOTSTRAP_PRINCIPAL, role=Role.ADMIN)
-    store: AuthStore = request.app.state.auth_store
+    store = get_auth_store(request)
     principal = await asyncio.to_thread(store.principal_for, token)
     if principal is None:
         raise AuthError("the token is unknown, expired or revoked")
@@ -115,7 +113,7 @@ _OWN_CASE_ACTIONS = frozenset({"accept", "decline", "start", "hand_over"})
 async def _check_case_scope(
     request: Request, principal: Principal, case_id: int, action: str | None
 ) -> None:
-    store: HubStore = request.app.state.store
+    store = get_store(request)
     scope = await asyncio.to_thread(store.cases.case_scope, case_id)
     if scope is None:
         return  # the route itself answers 404
@@ -213,7 +211,7 @@ async def sign_in(
     body: SignInRequest, request: Request, response: Response, store: AuthStoreDep
 ) -> SignedIn:
     """Sign in with a username and password; the session also comes as an HttpOnly cookie."""
-    clock: Clock = request.app.state.clock
+    clock = get_clock(request)
     throttle = get_throttle(request)
     now = clock()
     if not throttle.allowed(body.username, now):
@@ -291,7 +289,7 @@ async def create_token(
     body: TokenRequest, request: Request, store: AuthStoreDep, principal: PrincipalDep
 ) -> IssuedToken:
     """Issue an API token for a script or an edge (admins only); it is shown this once."""
-    clock: Clock = request.app.state.clock
+    clock = get_clock(request)
     expires_at = clock() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     token = new_secret()
     record = await asyncio.to_thread(

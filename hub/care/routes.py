@@ -6,10 +6,8 @@ import asyncio
 
 from fastapi import APIRouter, Request
 
-from hub.auth.scoping import hidden
 from hub.care.views import AwayRequest, CareSettings, CareView
-from hub.errors import NotFoundError
-from hub.http.deps import API_PREFIX, ActorDep, StoreDep, caller_sites
+from hub.http.deps import API_PREFIX, ActorDep, StoreDep, caller_sites, check_in_scope
 from hub.http.views import Items
 from hub.store import HubStore
 
@@ -18,10 +16,7 @@ router = APIRouter(prefix=API_PREFIX)
 
 async def _visible(store: HubStore, request: Request, household_id: int) -> None:
     sites = caller_sites(request)
-    if sites is not None and hidden(
-        await asyncio.to_thread(store.households.household_sites), household_id, sites
-    ):
-        raise NotFoundError(f"household {household_id} does not exist")
+    await check_in_scope(sites, store.households.household_sites, household_id, "household")
 
 
 @router.put("/households/{household_id}/care")

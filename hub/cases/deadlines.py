@@ -6,10 +6,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.cases.correlation import CaseCategory
-from hub.cases.dispatch import member, pending, team_of, team_status, without
-from hub.cases.records import CasePolicy, add_event, case_view, cases_query, members, store_team
+from hub.cases.dispatch import member, pending, team_of, without
+from hub.cases.records import CasePolicy, add_event, case_view, cases_query, members
 from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, transition
-from hub.cases.staffing import auto_dispatch
+from hub.cases.staffing import auto_dispatch, settle_team
 from hub.cases.supervision import (
     Escalate,
     Reassign,
@@ -95,24 +95,18 @@ class DeadlineRepository:
                     assert gone is not None
                     cancel_acceptances(session, row, team, without(team, gone), now)
                     team = without(team, gone)
-                    store_team(row, team)
                     row.declined = sorted({*row.declined, silent})
-                    status = team_status(before, moved, team)
-                    row.status = status.value
-                    row.updated_at = now
-                    add_event(
+                    settle_team(
                         session,
                         self._policy,
-                        row.id,
+                        row,
+                        team,
+                        before,
+                        moved,
                         now,
                         CaseEventAction.DECLINED,
                         note=f"{silent} did not accept in time",
-                        detail={
-                            "from": before.value,
-                            "to": status.value,
-                            "declined_by": silent,
-                            "by": "supervision",
-                        },
+                        detail={"declined_by": silent, "by": "supervision"},
                     )
                     if not auto_dispatch(session, self._policy, row, now) and not team:
                         self._escalate(

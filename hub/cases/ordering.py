@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import Alert
-from hub.cases.records import CasePolicy, add_event, open_state
+from hub.cases.records import CasePolicy, add_event, count_member, open_state
 from hub.cases.rules import (
     AttachToCase,
     CaseEventAction,
@@ -151,18 +151,4 @@ def _count_member(session: Session, case_id: int, stray: AlertRow) -> None:
     """Count the clearance on its (device, kind) line of the case (the alarm made it)."""
     with session.no_autoflush:
         member = session.get(CaseMemberRow, (case_id, stray.device_id, stray.kind))
-    if member is None:
-        session.add(
-            CaseMemberRow(
-                case_id=case_id,
-                device_id=stray.device_id,
-                kind=stray.kind,
-                first_alert_at=stray.ts,
-                last_alert_at=stray.ts,
-                alert_count=1,
-            )
-        )
-        return
-    member.alert_count += 1
-    member.first_alert_at = min(member.first_alert_at, stray.ts)
-    member.last_alert_at = max(member.last_alert_at, stray.ts)
+    count_member(session, case_id, member, stray.device_id, stray.kind, stray.ts)

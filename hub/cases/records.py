@@ -328,18 +328,31 @@ class MemberRows:
         self, case_id: int, rows: dict[tuple[str, str], CaseMemberRow], alert: Alert
     ) -> None:
         key = (alert.device_id, alert.kind.value)
-        member = rows.get(key)
-        if member is None:
-            rows[key] = CaseMemberRow(
-                case_id=case_id,
-                device_id=alert.device_id,
-                kind=alert.kind.value,
-                first_alert_at=alert.ts,
-                last_alert_at=alert.ts,
-                alert_count=1,
-            )
-            self._session.add(rows[key])
-            return
-        member.alert_count += 1
-        member.first_alert_at = min(member.first_alert_at, alert.ts)
-        member.last_alert_at = max(member.last_alert_at, alert.ts)
+        rows[key] = count_member(self._session, case_id, rows.get(key), *key, alert.ts)
+
+
+def count_member(
+    session: Session,
+    case_id: int,
+    member: CaseMemberRow | None,
+    device_id: str,
+    kind: str,
+    ts: datetime,
+) -> CaseMemberRow:
+    """Count an alert of ``device_id`` and ``kind`` at ``ts`` in its member row of a case
+    (``member``, or a new row if None); return the row."""
+    if member is None:
+        member = CaseMemberRow(
+            case_id=case_id,
+            device_id=device_id,
+            kind=kind,
+            first_alert_at=ts,
+            last_alert_at=ts,
+            alert_count=1,
+        )
+        session.add(member)
+        return member
+    member.alert_count += 1
+    member.first_alert_at = min(member.first_alert_at, ts)
+    member.last_alert_at = max(member.last_alert_at, ts)
+    return member

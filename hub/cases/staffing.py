@@ -79,27 +79,52 @@ def auto_dispatch(
     moved = transition(before, CaseAction.DISPATCH, waiting=bool(pending(team)))
     added = [Assignment(duty.name, responder.id) for duty, responder in found]
     team = ordered(CaseCategory(row.category), (*team, *added))
-    store_team(row, team)
-    status = team_status(before, moved, team)
-    row.status = status.value
-    row.updated_at = now
     names = ", ".join(
         f"{responder.name} ({responder.role}, {duty.name})" for duty, responder in found
     )
-    add_event(
+    settle_team(
         session,
         policy,
-        row.id,
+        row,
+        team,
+        before,
+        moved,
         now,
         CaseEventAction.DISPATCHED,
         note=f"dispatched by the hub to {names}, grid {row.grid_id}",
-        detail={
-            "from": before.value,
-            "to": status.value,
-            "assignee": ", ".join(a.responder for a in added),
-        },
+        detail={"assignee": ", ".join(a.responder for a in added)},
     )
     for assignment in added:
         schedule_acceptance(session, policy, row, assignment.responder, now)
     session.flush()
     return True
+
+
+def settle_team(
+    session: Session,
+    policy: CasePolicy,
+    row: CaseRow,
+    team: Team,
+    before: CaseStatus,
+    moved: CaseStatus,
+    now: datetime,
+    event: CaseEventAction,
+    *,
+    note: str,
+    detail: dict[str, str],
+) -> None:
+    """Store a case's new team and the status it settles at after a move from ``before`` to
+    ``moved``; add the history line (``detail`` after the move's ``from`` and ``to``)."""
+    store_team(row, team)
+    status = team_status(before, moved, team)
+    row.status = status.value
+    row.updated_at = now
+    add_event(
+        session,
+        policy,
+        row.id,
+        now,
+        event,
+        note=note,
+        detail={"from": before.value, "to": status.value, **detail},
+    )

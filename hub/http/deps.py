@@ -3,12 +3,15 @@ that hand a route the app's settings, clock, repositories, event bus and caller.
 """
 
 import asyncio
-from typing import Annotated
+from collections.abc import Callable, Mapping
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query, Request
 from pydantic import StringConstraints
 
+from hub.auth.scoping import hidden
 from hub.cases.changes import CaseChanges
+from hub.errors import NotFoundError
 from hub.ingest.link import MqttIngest
 from hub.live.events import EventBus
 from hub.persistence.transactions import Clock
@@ -16,6 +19,8 @@ from hub.settings import HubSettings
 from hub.store import HubStore
 
 API_PREFIX = "/api/v1"
+
+K = TypeVar("K")
 
 
 MAX_LIMIT = 100_000
@@ -73,6 +78,15 @@ async def visible_edges(store: HubStore, sites: frozenset[str] | None) -> frozen
     if sites is None:
         return None
     return await asyncio.to_thread(store.fleet.visible_edge_ids, sites)
+
+
+async def check_in_scope(
+    sites: frozenset[str] | None, sites_of: Callable[[], Mapping[K, str | None]], key: K, what: str
+) -> None:
+    """Refuse record ``key`` of a site outside a caller's ``sites`` as one that does not exist
+    (``sites_of``: a repository's map of every such record's site, read in a worker thread)."""
+    if sites is not None and hidden(await asyncio.to_thread(sites_of), key, sites):
+        raise NotFoundError(f"{what} {key} does not exist")
 
 
 def get_case_changes(request: Request) -> CaseChanges:

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from hub.http.deps import ChangesDep, ClockDep, StoreDep
+from hub.http.deps import ChangesDep, ClockDep, StoreDep, get_store
 from hub.http.security import content_security_policy, inline_hash
 from hub.requests.phone import render_phone_page
 from hub.residents.rules import (
@@ -50,7 +50,7 @@ def get_throttle(request: Request) -> SosThrottle:
 
 async def get_household(token: str, request: Request) -> HouseholdView:
     """Return the household the path's token opens, or raise NotFoundError (404)."""
-    store = request.app.state.store
+    store = get_store(request)
     household: HouseholdView = await asyncio.to_thread(
         store.households.household_by_token, token_hash(token)
     )

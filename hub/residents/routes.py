@@ -10,9 +10,8 @@ from pydantic import Field, StringConstraints
 
 from devices.location import LocationText
 from devices.registry import Identifier
-from hub.auth.scoping import check_household, hidden
-from hub.errors import NotFoundError
-from hub.http.deps import API_PREFIX, StoreDep, caller_sites
+from hub.auth.scoping import check_household
+from hub.http.deps import API_PREFIX, StoreDep, caller_sites, check_in_scope
 from hub.http.views import Items, View
 from hub.residents.rules import issue_token, resident_link
 from hub.residents.views import HouseholdView, IssuedHousehold
@@ -66,10 +65,7 @@ async def rotate_household_token(
 ) -> IssuedHousehold:
     """Give a household a new page token; the old link stops working at once."""
     sites = caller_sites(request)
-    if sites is not None and hidden(
-        await asyncio.to_thread(store.households.household_sites), household_id, sites
-    ):
-        raise NotFoundError(f"household {household_id} does not exist")
+    await check_in_scope(sites, store.households.household_sites, household_id, "household")
     token, hashed = issue_token()
     household = await asyncio.to_thread(
         store.households.rotate_household_token, household_id, hashed

@@ -8,9 +8,17 @@ from pydantic import AwareDatetime, Field, StringConstraints
 
 from devices.kinds import AlertKind
 from devices.location import normalise_location
-from hub.auth.scoping import check_silence, hidden
-from hub.errors import InvalidInputError, NotFoundError
-from hub.http.deps import API_PREFIX, ActorDep, ClockDep, Note, StoreDep, caller_sites
+from hub.auth.scoping import check_silence
+from hub.errors import InvalidInputError
+from hub.http.deps import (
+    API_PREFIX,
+    ActorDep,
+    ClockDep,
+    Note,
+    StoreDep,
+    caller_sites,
+    check_in_scope,
+)
 from hub.http.views import Items, View
 from hub.silences.rules import SilenceScope
 from hub.silences.views import SilenceView
@@ -81,8 +89,5 @@ async def end_silence(
 ) -> SilenceView:
     """End a silence now."""
     sites = caller_sites(request)
-    if sites is not None and hidden(
-        await asyncio.to_thread(store.silences.silence_sites), silence_id, sites
-    ):
-        raise NotFoundError(f"silence {silence_id} does not exist")
+    await check_in_scope(sites, store.silences.silence_sites, silence_id, "silence")
     return await asyncio.to_thread(store.silences.end_silence, silence_id, actor=actor)
