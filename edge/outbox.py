@@ -44,7 +44,7 @@ from pydantic import ValidationError
 from devices.kinds import forwarding_rank
 from devices.messages import Alert
 from edge.redelivery import Receipt
-from edge.sqlite_tx import reading, transaction
+from edge.sqlite_tx import open_store, reading, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -151,28 +151,14 @@ class Outbox:
         resend_after_s: float = 10.0,
     ) -> "Outbox":
         """Open (or create) the outbox database at ``path``."""
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE … COMMIT).
-            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        except (OSError, sqlite3.Error) as exc:
-            raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
-        try:
-            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if mode != "wal":
-                raise OutboxError(f"outbox {path} cannot use WAL mode (got {mode!r})")
-            # FULL fsyncs the WAL on every commit: a committed alert survives a power cut.
-            db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
-                raise OutboxError(f"outbox {path} has schema {version}, expected {SCHEMA_VERSION}")
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except (sqlite3.Error, OutboxError) as exc:
-            db.close()
-            if isinstance(exc, OutboxError):
-                raise
-            raise OutboxError(f"cannot prepare outbox {path}: {exc}") from exc
+        db = open_store(
+            path,
+            sync=sync,
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            error=OutboxError,
+            what="outbox",
+        )
         return cls(db, resend_after_s=resend_after_s)
 
     def close(self) -> None:

@@ -14,10 +14,49 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from typing import ParamSpec, TypeVar
+from pathlib import Path
+from typing import Literal, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def open_store(
+    path: Path,
+    *,
+    sync: Literal["full", "normal"],
+    schema: str,
+    version: int,
+    error: type[Exception],
+    what: str,
+) -> sqlite3.Connection:
+    """Open (or create) one of the edge's SQLite stores at ``path``: WAL mode, ``sync``,
+    ``schema`` applied and its ``version`` checked; every failure is ``error`` naming ``what``.
+
+    Autocommit mode: transactions are explicit (``transaction``'s BEGIN IMMEDIATE … COMMIT).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except (OSError, sqlite3.Error) as exc:
+        raise error(f"cannot open {what} {path}: {exc}") from exc
+    try:
+        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode != "wal":
+            raise error(f"{what} {path} cannot use WAL mode (got {mode!r})")
+        # FULL fsyncs the WAL on every commit: a committed write survives a power cut.
+        db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
+        found = db.execute("PRAGMA user_version").fetchone()[0]
+        if found not in (0, version):
+            raise error(f"{what} {path} has schema {found}, expected {version}")
+        db.executescript(schema)
+        db.execute(f"PRAGMA user_version={version}")
+    except (sqlite3.Error, error) as exc:
+        db.close()
+        if isinstance(exc, error):
+            raise
+        raise error(f"cannot prepare {what} {path}: {exc}") from exc
+    return db
 
 
 class DatabaseThread:

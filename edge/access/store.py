@@ -44,7 +44,7 @@ from devices.access import (
 )
 from edge.access.chunks import is_stale
 from edge.access.decision import Direction
-from edge.sqlite_tx import reading, transaction
+from edge.sqlite_tx import open_store, reading, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -172,24 +172,14 @@ class AccessStore:
     @classmethod
     def open(cls, path: Path, sync: Literal["full", "normal"] = "full") -> "AccessStore":
         """Open (or create) the access database at ``path``."""
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        except (OSError, sqlite3.Error) as exc:
-            raise AccessStoreError(f"cannot open access store {path}: {exc}") from exc
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
-                raise AccessStoreError(f"access store {path} has schema {version}")
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except (sqlite3.Error, AccessStoreError) as exc:
-            db.close()
-            if isinstance(exc, AccessStoreError):
-                raise
-            raise AccessStoreError(f"cannot prepare access store {path}: {exc}") from exc
+        db = open_store(
+            path,
+            sync=sync,
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            error=AccessStoreError,
+            what="access store",
+        )
         return cls(db)
 
     def close(self) -> None:
