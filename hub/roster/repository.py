@@ -1,5 +1,7 @@
 """The roster's repository: sites, grids and responders, and where a device is placed."""
 
+from typing import TypeVar
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -9,6 +11,8 @@ from hub.errors import InvalidInputError
 from hub.persistence.tables import DeviceRow, GridRow, ResponderRow, SiteRow
 from hub.persistence.transactions import Database, audit, clean, of_sites
 from hub.roster.rules import Grid, Responder, Site, grid_of_place, site_of_edge
+
+R = TypeVar("R", SiteRow, GridRow, ResponderRow)
 
 
 def load_site_map(session: Session) -> SiteMap:
@@ -61,6 +65,21 @@ def responder_from_row(row: ResponderRow) -> Responder:
     return Responder.model_validate(row, from_attributes=True)
 
 
+def _check_site(session: Session, site_id: str) -> None:
+    """Refuse a record of a site the roster does not have."""
+    if session.get(SiteRow, site_id) is None:
+        raise InvalidInputError(f"site {site_id} does not exist")
+
+
+def _row_to_put(session: Session, table: type[R], key: str) -> R:
+    """Return the row ``key`` of ``table``, locked, or a new one the session holds."""
+    row = session.get(table, key, with_for_update=True)
+    if row is None:
+        row = table(id=key)
+        session.add(row)
+    return row
+
+
 class RosterRepository:
     """Reads and writes sites, grids and responders; each public method is one transaction."""
 
@@ -75,10 +94,7 @@ class RosterRepository:
     def put_site(self, site: Site) -> Site:
         """Create or replace a site."""
         with self._db.writing() as session:
-            row = session.get(SiteRow, site.id, with_for_update=True)
-            if row is None:
-                row = SiteRow(id=site.id)
-                session.add(row)
+            row = _row_to_put(session, SiteRow, site.id)
             row.name, row.timezone, row.edge_ids = clean(site.name), site.timezone, site.edge_ids
             self._audit_roster(session, "site", site)
             session.flush()
@@ -93,12 +109,8 @@ class RosterRepository:
     def put_grid(self, grid: Grid) -> Grid:
         """Create or replace a grid of an existing site."""
         with self._db.writing() as session:
-            if session.get(SiteRow, grid.site_id) is None:
-                raise InvalidInputError(f"site {grid.site_id} does not exist")
-            row = session.get(GridRow, grid.id, with_for_update=True)
-            if row is None:
-                row = GridRow(id=grid.id)
-                session.add(row)
+            _check_site(session, grid.site_id)
+            row = _row_to_put(session, GridRow, grid.id)
             row.site_id, row.name, row.places = grid.site_id, clean(grid.name), grid.places
             self._audit_roster(session, "grid", grid)
             session.flush()
@@ -115,8 +127,7 @@ class RosterRepository:
     def put_responder(self, responder: Responder) -> Responder:
         """Create or replace a responder of an existing site, covering its existing grids."""
         with self._db.writing() as session:
-            if session.get(SiteRow, responder.site_id) is None:
-                raise InvalidInputError(f"site {responder.site_id} does not exist")
+            _check_site(session, responder.site_id)
             known = set(
                 session.scalars(select(GridRow.id).where(GridRow.site_id == responder.site_id))
             )
@@ -125,10 +136,7 @@ class RosterRepository:
                 raise InvalidInputError(
                     f"grids {', '.join(unknown)} are not grids of site {responder.site_id}"
                 )
-            row = session.get(ResponderRow, responder.id, with_for_update=True)
-            if row is None:
-                row = ResponderRow(id=responder.id)
-                session.add(row)
+            row = _row_to_put(session, ResponderRow, responder.id)
             row.site_id, row.name, row.role = (
                 responder.site_id,
                 clean(responder.name),
