@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from devices.errors import PayloadError
-from devices.lenient import LenientNumber, LenientTime
+from devices.lenient import LenientNumber, LenientTime, clamp_percent
 from devices.observations import DeviceEvent, Observation, StateUpdate
 from devices.payloads import ButtonEvent, Readings
 
@@ -74,9 +74,9 @@ def decode_zigbee_state(data: dict[str, Any]) -> tuple[Observation, ...]:
             gas=z.gas,
             co_alarm=z.carbon_monoxide,
             battery_low=z.battery_low,
-            battery_pct=None if z.battery is None else min(max(z.battery, 0.0), 100.0),
+            battery_pct=clamp_percent(z.battery),
             temperature_c=z.temperature,
-            humidity_pct=None if z.humidity is None else min(max(z.humidity, 0.0), 100.0),
+            humidity_pct=clamp_percent(z.humidity),
             smoke_density_db_per_m=(
                 None if z.smoke_density_dbm is None else max(z.smoke_density_dbm, 0.0)
             ),
