@@ -17,6 +17,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from devices.adapters import decode
+from devices.observations import StateUpdate
 from linli.brokers import MosquittoProcess, site_tuning
 
 # Shared assertion helpers get pytest's detailed failure messages, as test modules do.
@@ -67,6 +69,15 @@ def realdata_records(realdata: Path, name: str) -> list[dict[str, Any]]:
     """Return the records of one realdata payload file."""
     result: list[dict[str, Any]] = json.loads((realdata / name).read_text())["records"]
     return result
+
+
+def only_state(topic: str, payload: bytes) -> StateUpdate:
+    """Decode a device message that must carry exactly one state update, and return it."""
+    decoded = decode(topic, payload)
+    assert decoded is not None
+    (observation,) = decoded.observations
+    assert isinstance(observation, StateUpdate)
+    return observation
 
 
 REALDATA_VIDEOS = REALDATA_PAYLOADS.parent / "videos"

@@ -14,11 +14,10 @@ from devices.observations import (
     AvailabilityChange,
     DeviceEvent,
     NativeAddress,
-    StateUpdate,
     ZigbeeAddress,
 )
 from devices.payloads import Readings
-from tests.conftest import realdata_records
+from tests.conftest import only_state, realdata_records
 
 Records = Callable[[str], list[dict[str, Any]]]
 
@@ -31,14 +30,6 @@ def records(realdata: Path) -> Records:
         return realdata_records(realdata, name)
 
     return read
-
-
-def only_state(topic: str, payload: bytes) -> StateUpdate:
-    decoded = decode(topic, payload)
-    assert decoded is not None
-    (observation,) = decoded.observations
-    assert isinstance(observation, StateUpdate)
-    return observation
 
 
 def test_native_state_with_epoch_millisecond_time() -> None:

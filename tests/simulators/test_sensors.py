@@ -26,6 +26,7 @@ from simulators.sensors import (
     WaterLeakSensor,
     simulate,
 )
+from tests.conftest import only_state
 
 EPOCH = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -36,11 +37,7 @@ def device(kind: DeviceKind, *, zigbee: str | None = None) -> Device:
 
 def state_of(step: Step) -> StateUpdate:
     """Decode a state message that must carry exactly one state update."""
-    decoded = decode(step.topic, step.payload)
-    assert decoded is not None
-    (observation,) = decoded.observations
-    assert isinstance(observation, StateUpdate)
-    return observation
+    return only_state(step.topic, step.payload)
 
 
 def test_native_state_uses_reading_names_and_an_rfc3339_ts() -> None:
