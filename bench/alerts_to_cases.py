@@ -55,7 +55,7 @@ from devices.registry import Device
 from devices.topics import DeviceChannel, device_topic
 from linli.brokers import MosquittoProcess
 from linli.progress import counted
-from tests.e2e.stack import Stack, mosquitto_pub, wait_until
+from tests.e2e.stack import Stack, mosquitto_pub, publisher, wait_until
 
 
 @dataclass
@@ -117,24 +117,19 @@ def publish_readings(
     Reading ``offset + i`` of a device is over the alarm level when even, clean air when odd,
     so every reading is an alert transition.
     """
-    client = mqtt.Client(CallbackAPIVersion.VERSION2)
-    client.max_inflight_messages_set(100)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    start = time.time()
-    infos = []
-    for i in range(count):
-        if rate is not None:
-            time.sleep(max(0.0, start + i / rate - time.time()))
-        n = offset + i
-        alarm = (n // len(topics)) % 2 == 0
-        level = 25.0 if alarm else 0.0
-        payload = json.dumps({"gas_lel_pct": level, "ts": int(time.time() * 1000)})
-        infos.append(client.publish(topics[n % len(topics)], payload, qos=1))
-    for info in infos:
-        info.wait_for_publish(timeout=120)
-    client.disconnect()
-    client.loop_stop()
+    with publisher(port) as client:
+        start = time.time()
+        infos = []
+        for i in range(count):
+            if rate is not None:
+                time.sleep(max(0.0, start + i / rate - time.time()))
+            n = offset + i
+            alarm = (n // len(topics)) % 2 == 0
+            level = 25.0 if alarm else 0.0
+            payload = json.dumps({"gas_lel_pct": level, "ts": int(time.time() * 1000)})
+            infos.append(client.publish(topics[n % len(topics)], payload, qos=1))
+        for info in infos:
+            info.wait_for_publish(timeout=120)
     return start
 
 

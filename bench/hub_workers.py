@@ -39,7 +39,7 @@ from hub.persistence.tables import AlertRow
 from hub.store import HubStore
 from linli.brokers import MosquittoProcess, free_port, site_tuning
 from tests.conftest import POSTGRES_ADMIN_URL
-from tests.e2e.stack import LinliProcess, wait_until
+from tests.e2e.stack import LinliProcess, publisher, wait_until
 
 EDGE = "bench-edge"
 
@@ -67,16 +67,11 @@ def payloads(count: int, buildings: int) -> list[bytes]:
 
 def publish(port: int, topic: str, messages: list[bytes]) -> float:
     """Publish at QoS 1 as fast as the client can; return the start time."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2)
-    client.max_inflight_messages_set(100)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    start = time.monotonic()
-    infos = [client.publish(topic, message, qos=1) for message in messages]
-    for info in infos:
-        info.wait_for_publish(timeout=300)
-    client.disconnect()
-    client.loop_stop()
+    with publisher(port) as client:
+        start = time.monotonic()
+        infos = [client.publish(topic, message, qos=1) for message in messages]
+        for info in infos:
+            info.wait_for_publish(timeout=300)
     return start
 
 

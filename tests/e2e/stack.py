@@ -11,12 +11,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.registry import Device
 from hub.auth.rules import new_secret
@@ -289,6 +291,20 @@ def mosquitto_pub(
     if retain:
         args.append("-r")
     subprocess.run(args, input=data, check=True, timeout=30)
+
+
+@contextlib.contextmanager
+def publisher(port: int) -> Iterator[mqtt.Client]:
+    """A plain paho client, connected, for publishing bursts at QoS 1."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.max_inflight_messages_set(100)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def dumps(data: dict[str, Any]) -> str:

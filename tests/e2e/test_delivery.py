@@ -2,35 +2,18 @@
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import Alert, AlertReason
 from devices.topics import DeviceChannel, EdgeChannel, device_topic, edge_topic, zigbee_topic
 from tests.e2e.conftest import CO, GAS, Z2M_SOS
-from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
+from tests.e2e.stack import Stack, dumps, mosquitto_pub, publisher, wait_until
 
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
-
-
-@contextmanager
-def publisher(port: int) -> Iterator[mqtt.Client]:
-    """A plain paho client, connected, for publishing bursts at QoS 1."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2)
-    client.max_inflight_messages_set(100)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        yield client
-    finally:
-        client.disconnect()
-        client.loop_stop()
 
 
 def publish_all(client: mqtt.Client, messages: list[tuple[str, str]]) -> None:
