@@ -45,6 +45,7 @@ from edge.access.store import FILE_NAME, AccessStore
 from edge.outbox import Outbox
 from linli.brokers import MosquittoProcess, free_port, site_tuning
 from simulators.doors import enrolment
+from simulators.load_tally import percentile
 from tests.e2e.stack import LinliProcess
 
 BURST_TARGET = 0.5
@@ -80,8 +81,7 @@ class Figures:
     seconds: float
 
     def pct(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+        return percentile(self.latencies_ms, q)
 
     def line(self) -> str:
         rate = len(self.latencies_ms) / self.seconds

@@ -55,6 +55,7 @@ from devices.registry import Device
 from devices.topics import DeviceChannel, device_topic
 from linli.brokers import MosquittoProcess
 from linli.progress import counted
+from simulators.load_tally import percentile
 from tests.e2e.stack import Stack, mosquitto_pub, publisher, wait_until
 
 
@@ -72,8 +73,7 @@ class Figures:
         return self.count / self.seconds
 
     def pct(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+        return percentile(self.latencies_ms, q)
 
     def line(self) -> str:
         return (
