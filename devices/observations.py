@@ -32,6 +32,13 @@ class AvailabilityChange:
 Observation = StateUpdate | DeviceEvent | AvailabilityChange
 
 
+def observed_at(observation: Observation, received_at: datetime) -> datetime:
+    """Return when an observation happened: the device's own time, else when it was received."""
+    if isinstance(observation, StateUpdate | DeviceEvent) and observation.event_time is not None:
+        return observation.event_time
+    return received_at
+
+
 @dataclass(frozen=True, slots=True)
 class NativeAddress:
     """A device that publishes on the native topics under its own id."""

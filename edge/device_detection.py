@@ -17,7 +17,7 @@ from datetime import datetime
 
 from devices.kinds import AlertKind, AlertState, forwarding_rank
 from devices.messages import Alert, FeedbackStage
-from devices.observations import AvailabilityChange, DeviceEvent, Observation, StateUpdate
+from devices.observations import AvailabilityChange, Observation, observed_at
 from devices.registry import Device
 from edge.detection import AlertDecision, Detection, DeviceState, StateFormatError, detect, tick
 from edge.detectors.profile import ProfileBook
@@ -185,7 +185,7 @@ class DeviceDetection:
         decisions: list[AlertDecision] = []
         self_tests = 0
         for observation in observations:
-            event_time = _event_time(observation) or received_at
+            event_time = observed_at(observation, received_at)
             result = detect(
                 state,
                 device,
@@ -301,12 +301,3 @@ def _sos_feedback(alerts: list[Alert]) -> FeedbackStage | None:
     if any(a.kind is AlertKind.SOS and a.state is AlertState.CLEARED for a in alerts):
         return FeedbackStage.CANCELLED
     return None
-
-
-def _event_time(observation: Observation) -> datetime | None:
-    match observation:
-        case StateUpdate(event_time=t) | DeviceEvent(event_time=t):
-            return t
-        case AvailabilityChange():
-            return None
-    raise AssertionError(f"unhandled observation {observation!r}")  # pragma: no cover

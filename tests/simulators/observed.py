@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from devices.adapters import decode
 from devices.kinds import AlertKind, AlertState
 from devices.observations import (
-    DeviceEvent,
     NativeAddress,
     Observation,
     StateUpdate,
     ZigbeeAddress,
+    observed_at,
 )
 from devices.registry import Device
 from devices.site import SiteFile
@@ -103,7 +103,7 @@ def detected_alerts(
                 alerts.extend(result.alerts)
             next_tick += tick_every_s
         received = epoch + timedelta(seconds=s.at)
-        event_time = _event_time(s.observation) or received
+        event_time = observed_at(s.observation, received)
         devices[s.device.id] = s.device
         before = states.get(s.device.id, DeviceState())
         result = detect(before, s.device, s.observation, event_time, profile, received_at=received)
@@ -115,10 +115,3 @@ def detected_alerts(
 def detected_alert_kinds(seen: Iterable[Seen], epoch: datetime) -> set[AlertKind]:
     """Return the alert kinds the edge's real detectors raise on ``seen``."""
     return {a.kind for a in detected_alerts(seen, epoch) if a.state is AlertState.RAISED}
-
-
-def _event_time(observation: Observation) -> datetime | None:
-    match observation:
-        case StateUpdate(event_time=t) | DeviceEvent(event_time=t):
-            return t
-    return None
