@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import DEVICES, _require_mosquitto
-from tests.e2e.stack import Stack
-from tests.e2e.test_delivery import assert_exactly_once, publish_all, publisher, transition_readings
+from tests.e2e.stack import Stack, publisher
+from tests.e2e.test_delivery import assert_exactly_once, publish_all, transition_readings
 
 BURST = 400
 
