@@ -3,9 +3,8 @@
 - out: alerts from the outbox in life-safety order with a bounded window (``_forward``),
   re-sent until the hub's ``AlertAck`` names them, packed into ``AlertBatch`` messages when
   the hub's retained status says it takes them (``pack_alerts``), else one per message; the
-  retained ``EdgeStatus`` (last will:
-  offline) at connect and every ``heartbeat_s``; buffered readings as a ``TelemetryBatch``
-  every ``telemetry_interval_s`` (best effort, QoS 0);
+  retained ``EdgeStatus`` (last will: offline) at connect and every ``heartbeat_s``; buffered
+  readings as a ``TelemetryBatch`` every ``telemetry_interval_s`` (best effort, QoS 0);
 - in: ``AlertAck`` (delete from the outbox), ``DeviceRegistry`` (the hub's devices for this
   edge), ``CaseFeedback`` (shown on the resident's button) and the hub's status (when the hub
   comes back, everything unacknowledged is sent again at once).
@@ -122,25 +121,27 @@ def pack_alerts(
     """
     if terms.batch_max < 2:
         return [(EdgeChannel.ALERT, alert.body) for alert in alerts]
-    head = AlertBatch(edge_id=edge_id, alerts=[]).model_dump_json()[: -len("]}")]
+    tail = "]}"
+    head = AlertBatch(edge_id=edge_id, alerts=[]).model_dump_json()[: -len(tail)]
+    empty = len(head) + len(tail)
     messages: list[tuple[EdgeChannel, str]] = []
     bodies: list[str] = []
-    size = len(head) + len("]}")
+    size = empty
 
     def flush() -> None:
+        nonlocal bodies, size
         if bodies:
-            messages.append((EdgeChannel.ALERTS, head + ",".join(bodies) + "]}"))
+            messages.append((EdgeChannel.ALERTS, head + ",".join(bodies) + tail))
+        bodies, size = [], empty
 
     for alert in alerts:
         length = len(alert.body.encode()) + 1  # and its comma
-        if len(head) + len("]}") + length > terms.batch_bytes:
+        if empty + length > terms.batch_bytes:  # too large for any batch: on its own
             flush()
-            bodies, size = [], len(head) + len("]}")
             messages.append((EdgeChannel.ALERT, alert.body))
             continue
         if len(bodies) == terms.batch_max or size + length > terms.batch_bytes:
             flush()
-            bodies, size = [], len(head) + len("]}")
         bodies.append(alert.body)
         size += length
     flush()

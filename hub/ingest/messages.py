@@ -151,15 +151,13 @@ def parse_alert_batch(topic: str, edge_id: str, raw: bytes) -> AlertBatchMessage
         batch = AlertBatch.model_validate_json(raw)
     except ValidationError as exc:
         return _salvage_batch(topic, edge_id, raw, exc)
-    if batch.edge_id != edge_id:
-        return AlertBatchMessage(
-            edge_id, [], [_refused_alert(topic, edge_id, alert, head) for alert in batch.alerts]
-        )
-    alerts = [alert for alert in batch.alerts if alert.edge_id == edge_id]
+    # A batch that names another edge keeps none of its alerts.
+    mine = batch.edge_id == edge_id
+    alerts = [alert for alert in batch.alerts if mine and alert.edge_id == edge_id]
     refused = [
         _refused_alert(topic, edge_id, alert, head)
         for alert in batch.alerts
-        if alert.edge_id != edge_id
+        if not (mine and alert.edge_id == edge_id)
     ]
     return AlertBatchMessage(edge_id, alerts, refused)
 

@@ -113,7 +113,7 @@ class Subscription:
 
     def take_ready(self, most: int) -> list[HubEvent]:
         """Return up to ``most`` events already queued, without waiting; a ``dropped`` notice
-        comes first, as ``get`` gives it."""
+        (how many this subscriber lost) comes first."""
         ready: list[HubEvent] = []
         if self._dropped and most > 0:
             count, self._dropped = self._dropped, 0
@@ -125,11 +125,8 @@ class Subscription:
     async def get(self) -> HubEvent:
         """Return the next event, or raise ``SubscriptionClosedError`` once closed and empty."""
         while True:
-            if self._dropped:
-                count, self._dropped = self._dropped, 0
-                return EventsDropped(count=count)
-            if self._buffer:
-                return self._buffer.popleft()
+            if ready := self.take_ready(1):
+                return ready[0]
             if self._closed:
                 raise SubscriptionClosedError("the event bus was closed")
             self._ready.clear()
