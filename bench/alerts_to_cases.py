@@ -20,8 +20,11 @@ at the edge (they wait in its outbox), the broker is started again, and the benc
 the hub committing them all, then checks them: whole (each alert once), in order per device,
 the SOS presses first. Every target of issue 17 is printed beside its same-run baseline.
 
-``--profile DIR`` records the hub with py-spy during the burst (``pip install py-spy``) into
-``DIR/hub.folded`` (collapsed stacks: ``flamegraph.pl`` or speedscope draw them).
+``--profile DIR`` records the hub and the edge with py-spy (``pip install py-spy``) during the
+burst, the paced run and the drain, into ``DIR/hub.folded``, ``DIR/hub-paced.folded``, … (collapsed
+stacks: ``flamegraph.pl`` or speedscope draw them). For each paced alert the benchmark also
+prints where its time went, from the alert's own stamps: the edge's ``detected_at`` and the
+hub's ``received_at``.
 
     python -m bench.alerts_to_cases [--db sqlite|postgresql] [--alerts N] [--drain N]
 """
@@ -41,7 +44,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,6 +70,8 @@ class Figures:
     count: int
     seconds: float
     latencies_ms: list[float]
+    stages_ms: list[tuple[float, float, float]] = field(default_factory=list)
+    """Per alert, where its time went: device → edge detection, → hub receipt, → on the stream."""
 
     @property
     def rate(self) -> float:
@@ -81,19 +86,30 @@ class Figures:
             f"p50 {self.pct(0.5):7.1f} ms   p99 {self.pct(0.99):7.1f} ms"
         )
 
+    def stages_line(self) -> str:
+        """The p50 of each stage of the alerts' time (empty for the bare subscriber)."""
+        if not self.stages_ms:
+            return ""
+        names = ("device → edge detected", "→ hub received", "→ committed, on the stream")
+        p50s = [percentile([stage[i] for stage in self.stages_ms], 0.5) for i in range(3)]
+        parts = ", ".join(f"{name} {p50:.1f}" for name, p50 in zip(names, p50s, strict=True))
+        return f"{'  where the time goes (p50 ms)':40} {parts}"
+
 
 class Collector:
     """Latencies of arriving messages, until ``expected`` have arrived."""
 
     def __init__(self) -> None:
         self.latencies: list[float] = []
+        self.stages: list[tuple[float, float, float]] = []
         self.last = 0.0
         self.expected = 0
         self.failed: str | None = None
         self.done = threading.Event()
 
     def arm(self, expected: int) -> None:
-        self.latencies, self.last, self.expected, self.failed = [], 0.0, expected, None
+        self.latencies, self.stages, self.last = [], [], 0.0
+        self.expected, self.failed = expected, None
         self.done.clear()
 
     def fail(self, why: str) -> None:
@@ -101,9 +117,16 @@ class Collector:
         self.failed = why
         self.done.set()
 
-    def record(self, sent_s: float) -> None:
+    def record(self, sent_s: float, stamps: tuple[float, float] | None = None) -> None:
+        """Time an arrival sent at ``sent_s``; ``stamps``, the alert's detection and receipt
+        times (the edge's ``detected_at``, the hub's ``received_at``), split it in stages."""
         now = time.time()
         self.latencies.append((now - sent_s) * 1000)
+        if stamps is not None:
+            detected, received = stamps
+            self.stages.append(
+                ((detected - sent_s) * 1000, (received - detected) * 1000, (now - received) * 1000)
+            )
         self.last = now
         if len(self.latencies) >= self.expected:
             self.done.set()
@@ -126,7 +149,9 @@ def publish_readings(
             n = offset + i
             alarm = (n // len(topics)) % 2 == 0
             level = 25.0 if alarm else 0.0
-            payload = json.dumps({"gas_lel_pct": level, "ts": int(time.time() * 1000)})
+            # Epoch milliseconds to the microsecond: whole milliseconds would add half a
+            # millisecond on average to every latency measured, the baseline's too.
+            payload = json.dumps({"gas_lel_pct": level, "ts": round(time.time() * 1000, 3)})
             infos.append(client.publish(topics[n % len(topics)], payload, qos=1))
         for info in infos:
             info.wait_for_publish(timeout=120)
@@ -153,7 +178,9 @@ def measure(
             raise SystemExit(f"{name}: {collector.failed}")
         published.join()
     start = starts[0]
-    return Figures(name, count, collector.last - start, list(collector.latencies))
+    return Figures(
+        name, count, collector.last - start, list(collector.latencies), list(collector.stages)
+    )
 
 
 def measure_loads(
@@ -213,7 +240,14 @@ def follow_stream(stack: Stack, collector: Collector, streaming: threading.Event
                 if event.get("type") == "dropped":
                     collector.fail(f"the live stream dropped {event.get('count')} events")
                 if event.get("type") == "alert":
-                    collector.record(datetime.fromisoformat(event["alert"]["ts"]).timestamp())
+                    alert = event["alert"]
+                    collector.record(
+                        datetime.fromisoformat(alert["ts"]).timestamp(),
+                        (
+                            datetime.fromisoformat(alert["detected_at"]).timestamp(),
+                            datetime.fromisoformat(alert["received_at"]).timestamp(),
+                        ),
+                    )
 
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -539,12 +573,18 @@ def measure_all_loads(stack: Stack, devices: list[Device], args: argparse.Namesp
                 args.alerts,
             )
         burst_cpu = cpu.end(args.alerts)
-        sys_paced = measure(
-            f"linli paced {args.rate:.0f}/s",
-            linli,
-            lambda: publish_readings(port, topics, args.paced, offset=args.alerts, rate=args.rate),
-            args.paced,
-        )
+        with (
+            profiled(stack.hub.proc.pid, args.profile, "hub-paced"),
+            profiled(stack.edge.proc.pid, args.profile, "edge-paced"),
+        ):
+            sys_paced = measure(
+                f"linli paced {args.rate:.0f}/s",
+                linli,
+                lambda: publish_readings(
+                    port, topics, args.paced, offset=args.alerts, rate=args.rate
+                ),
+                args.paced,
+            )
         # Gas alarms correlate per room (hub.cases.correlation): one case per boiler room.
         rooms = len({d.location for d in devices})
         wait_until(lambda: len(stack.get("/cases")) == rooms, what="one case per room")
@@ -559,6 +599,8 @@ def print_loads(loads: Loads, args: argparse.Namespace) -> None:
     sys_burst, sys_paced, burst_cpu = loads.sys_burst, loads.sys_paced, loads.burst_cpu
     for figures in (base_burst, sys_burst, base_paced, sys_paced):
         print(figures.line())
+        if figures.stages_ms:
+            print(figures.stages_line())
     burst_ratio = sys_burst.rate / base_burst.rate
     print(
         f"{'ratio linli / baseline':40} burst throughput {burst_ratio:.2f}x;"

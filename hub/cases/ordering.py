@@ -19,7 +19,7 @@ these device locks (sorted), then cases (by key), then the audit head.
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import bindparam, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind, AlertState, Severity
@@ -65,6 +65,15 @@ def lock_devices(session: Session, alerts: Iterable[Alert]) -> None:
         session.execute(_LOCK_ALL, {"names": names})
 
 
+_STRAY_CLEARANCES = select(AlertRow).where(
+    tuple_(AlertRow.device_id, AlertRow.kind).in_(bindparam("pairs", expanding=True)),
+    AlertRow.state == AlertState.CLEARED.value,
+    AlertRow.case_id.is_(None),
+    AlertRow.ts >= bindparam("since"),
+)
+"""The clearances stored without a case, of the (device, kind) pairs given, since a time."""
+
+
 def adopt_stray_clearances(
     session: Session,
     policy: CasePolicy,
@@ -85,12 +94,7 @@ def adopt_stray_clearances(
     pool = {
         stray.id: stray
         for stray in session.scalars(
-            select(AlertRow).where(
-                tuple_(AlertRow.device_id, AlertRow.kind).in_(sorted(pairs)),
-                AlertRow.state == AlertState.CLEARED.value,
-                AlertRow.case_id.is_(None),
-                AlertRow.ts >= min(a.ts for a in raised),
-            )
+            _STRAY_CLEARANCES, {"pairs": sorted(pairs), "since": min(a.ts for a in raised)}
         )
         if not _silenced(session, stray)
     }

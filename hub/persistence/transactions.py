@@ -19,9 +19,10 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Select, Table, bindparam, func, insert, select, update
+from sqlalchemy import Dialect, Engine, Select, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hub.audit.chain import AuditEntry, AuditRecord, chain
@@ -119,20 +120,25 @@ def insert_new_rows(session: Session, table: Table, key: str, rows: list[dict[st
     and caches, where a multi-row VALUES of a thousand alerts has twelve thousand that it
     parses anew for every batch (a quarter of the hub's CPU while it drained a backlog).
     """
-    dialect = session.get_bind().dialect.name
+    dialect = session.get_bind().dialect
     columns = tuple(rows[0])
-    if dialect == "postgresql":
+    if dialect.name == "postgresql":
         arrays = {column: [row[column] for row in rows] for column in columns}
         return session.scalars(_unnest_insert(table, key, columns), arrays)
-    return session.scalars(_values_insert(dialect, table, key), rows)
-
-
-@functools.cache
-def _values_insert(dialect: str, table: Table, key: str) -> Any:
-    """Return the INSERT executed with a list of rows (SQLAlchemy's "insertmanyvalues")."""
-    if dialect != "sqlite":
-        raise NotImplementedError(f"the hub does not support {dialect} databases")
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+    if dialect.name != "sqlite":
+        raise NotImplementedError(f"the hub does not support {dialect.name} databases")
+    # One multi-row INSERT … RETURNING per chunk, as SQLAlchemy's "insertmanyvalues" would.
+    sql, converters = _sqlite_insert(dialect, table, columns)
+    conflict = f" ON CONFLICT ({_quote(dialect, key)}) DO NOTHING RETURNING {_quote(dialect, key)}"
+    connection = session.connection()
+    values = _sqlite_values(converters, rows)
+    inserted: list[Any] = []
+    for start in range(0, len(values), _SQLITE_ROWS_PER_INSERT):
+        chunk = values[start : start + _SQLITE_ROWS_PER_INSERT]
+        rows_sql = ", ".join([_placeholders(len(columns))] * len(chunk))
+        flat = tuple(value for row in chunk for value in row)
+        inserted += connection.exec_driver_sql(sql + rows_sql + conflict, flat).scalars().all()
+    return inserted
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -145,12 +151,67 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     """
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        columns = tuple(rows[0])
+    dialect = session.get_bind().dialect
+    columns = tuple(rows[0])
+    if dialect.name == "postgresql":
         arrays = {column: [row[column] for row in rows] for column in columns}
         session.execute(_unnest_insert(table, None, columns), arrays)
         return
-    session.execute(insert(table), rows)
+    sql, converters = _sqlite_insert(dialect, table, columns)
+    session.connection().exec_driver_sql(
+        sql + _placeholders(len(columns)), _sqlite_values(converters, rows)
+    )
+
+
+_SQLITE_ROWS_PER_INSERT = 500
+"""Rows in one multi-row INSERT … RETURNING on SQLite (its limit is 32,766 parameters)."""
+
+_Converter = Callable[[Any], Any] | None
+
+
+@functools.cache
+def _sqlite_insert(
+    dialect: Dialect, table: Table, columns: tuple[str, ...]
+) -> tuple[str, tuple[tuple[str, _Converter], ...]]:
+    """Return the start of an INSERT of ``columns`` into ``table`` (up to ``VALUES ``) and
+    each column's converter from Python to what SQLite stores (None: stored as it is).
+
+    The converters are the column types' own (``bind_processor``), so a row is stored exactly
+    as SQLAlchemy would store it; executing through the driver skips SQLAlchemy's per-row,
+    per-parameter machinery, which cost more than SQLite's work for the audit entries and
+    history lines of a take.
+    """
+    converters = tuple(
+        (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in columns
+    )
+    names = ", ".join(_quote(dialect, name) for name in columns)
+    # Names from the table's own metadata, quoted; every value is a bound parameter.
+    return f"INSERT INTO {_quote(dialect, table.name)} ({names}) VALUES ", converters  # noqa: S608
+
+
+def _quote(dialect: Dialect, name: str) -> str:
+    return dialect.identifier_preparer.quote(name)
+
+
+def _placeholders(count: int) -> str:
+    return "(" + ", ".join(["?"] * count) + ")"
+
+
+def _sqlite_values(
+    converters: tuple[tuple[str, _Converter], ...], rows: list[dict[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """Return each row's values in the column order of ``converters``, converted.
+
+    A value no converter takes (a naive datetime) fails as it would in SQLAlchemy, as a
+    ``StatementError``: callers tell bad data from a failed database by that.
+    """
+    try:
+        return [
+            tuple([row[name] if to_db is None else to_db(row[name]) for name, to_db in converters])
+            for row in rows
+        ]
+    except (TypeError, ValueError) as exc:
+        raise StatementError(f"({type(exc).__name__}) {exc}", None, None, exc) from exc
 
 
 @functools.cache
@@ -190,6 +251,17 @@ class AuditHead:
 
 
 _HEAD = cast(Table, AuditHeadRow.__table__)
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(
+        _HEAD.c.id == AUDIT_HEAD_ID,
+        _HEAD.c.seq == bindparam("old_seq"),
+        _HEAD.c.hash == bindparam("old_hash"),
+    )
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+"""Move the chain head if it is still the one guessed (built once: a statement built per
+transaction cost a twentieth of a one-alert intake)."""
 
 
 def append_audit(
@@ -206,10 +278,10 @@ def append_audit(
         seq, digest = head.last
         entries = chain(records, seq, digest)
         session.flush()  # the transaction's other rows first: the head is its last lock
+        new_seq, new_hash = entries[-1].seq, entries[-1].hash
         moved = session.connection().execute(
-            update(_HEAD)
-            .where(_HEAD.c.id == AUDIT_HEAD_ID, _HEAD.c.seq == seq, _HEAD.c.hash == digest)
-            .values(seq=entries[-1].seq, hash=entries[-1].hash)
+            _MOVE_HEAD,
+            {"old_seq": seq, "old_hash": digest, "new_seq": new_seq, "new_hash": new_hash},
         )
         if moved.rowcount == 1:
             _insert_entries(session, entries)

@@ -1,0 +1,143 @@
+"""How the hub's rows reach SQLite: its own timestamp text and driver-level inserts must store
+exactly what SQLAlchemy's own path stores, or queries comparing the two would miss rows."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, Table, insert, select, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
+
+from devices.kinds import DeviceKind
+from hub.persistence.engine import create_hub_engine, migrate
+from hub.persistence.tables import AlertRow, AuditEntryRow, UTCDateTime, sqlite_utc_text
+from hub.persistence.transactions import insert_new_rows, insert_rows
+from hub.store import HubStore
+from tests.hub.factories import make_device
+
+_SQLITE = sqlite.dialect()
+_DECORATED = cast(TypeDecorator[datetime], UTCDateTime().dialect_impl(_SQLITE))
+_SQLALCHEMY_TEXT: Callable[[Any], Any] | None = TypeDecorator.bind_processor(_DECORATED, _SQLITE)
+"""SQLAlchemy's own chain: ``process_bind_param``, then the SQLite ``DATETIME`` formatter."""
+
+aware = st.datetimes(
+    min_value=datetime(1, 1, 2),
+    max_value=datetime(9999, 12, 30),
+    timezones=st.sampled_from(
+        [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes=-30))]
+    ),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(aware)
+def test_sqlite_text_is_sqlalchemys_text(value: datetime) -> None:
+    assert _SQLALCHEMY_TEXT is not None
+    assert sqlite_utc_text(value) == _SQLALCHEMY_TEXT(value)
+
+
+def test_the_sqlite_processor_is_the_fast_one_and_other_dialects_keep_theirs() -> None:
+    assert _DECORATED.bind_processor(_SQLITE) is sqlite_utc_text
+    assert sqlite_utc_text(None) is None
+    assert sqlite_utc_text(datetime(2025, 3, 1, 10, 0, tzinfo=timezone(timedelta(hours=8)))) == (
+        "2025-03-01 02:00:00.000000"
+    )
+
+
+def test_a_naive_datetime_is_refused() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        sqlite_utc_text(datetime(2025, 3, 1, 2, 0))
+
+
+@pytest.fixture
+def two_databases(tmp_path: Path) -> list[Engine]:
+    engines = []
+    for name in ("driver", "sqlalchemy"):
+        engine = create_hub_engine(f"sqlite:///{tmp_path / name}.sqlite3")
+        migrate(engine)
+        HubStore(engine).fleet.register_device(make_device("gas-1", kind=DeviceKind.GAS))
+        engines.append(engine)
+    return engines
+
+
+def _entries(start: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "seq": start + i,
+            "ts": datetime(2025, 3, 1, 2, 0, i, i * 1000, tzinfo=timezone(timedelta(hours=8))),
+            "action": "alert_stored",
+            "case_id": None if i % 2 else i,
+            "alert_id": f"a{i}",
+            "actor": None,
+            "detail": {"kind": "gas", "名": "楼", "n": i, "nested": [1, {"x": None}]},
+            "prev_hash": "0" * 64,
+            "hash": f"{i:064d}",
+        }
+        for i in range(3)
+    ]
+
+
+def _alerts(ids: list[str]) -> list[dict[str, Any]]:
+    ts = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
+    return [
+        {
+            "id": alert_id,
+            "edge_id": "e1",
+            "device_id": "gas-1",
+            "kind": "gas",
+            "state": "raised",
+            "severity": "critical",
+            "ts": ts,
+            "detected_at": ts + timedelta(microseconds=5),
+            "received_at": ts + timedelta(seconds=1),
+            "location": "Building 1/Boiler",
+            "reason": {"rule": "gas_lel", "values": {"gas_lel_pct": 25.5}},
+            "case_id": None,
+        }
+        for alert_id in ids
+    ]
+
+
+def _stored(engine: Engine, table: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
+
+
+def test_driver_inserts_store_what_sqlalchemy_stores(two_databases: list[Engine]) -> None:
+    driver, reference = two_databases
+    audit_log = cast(Table, AuditEntryRow.__table__)
+    alerts = cast(Table, AlertRow.__table__)
+    with Session(driver) as session, session.begin():
+        insert_rows(session, audit_log, _entries(1))
+        first = list(insert_new_rows(session, alerts, "id", _alerts(["a1", "a2"])))
+        # The same ids again with one new: only the new one is inserted and named.
+        again = list(insert_new_rows(session, alerts, "id", _alerts(["a2", "a3", "a1"])))
+    with Session(reference) as session, session.begin():
+        session.execute(insert(audit_log), _entries(1))
+        session.execute(insert(alerts), _alerts(["a1", "a2", "a3"]))
+    assert (first, again) == (["a1", "a2"], ["a3"])
+    for table in ("audit_log", "alerts"):
+        assert _stored(driver, table) == _stored(reference, table)
+    # Read back through the ORM, and found by a bound timestamp, as any query finds them.
+    with Session(driver) as session:
+        entry = session.scalars(select(AuditEntryRow).where(AuditEntryRow.seq == 2)).one()
+        assert entry.ts == datetime(2025, 3, 1, 2, 0, 1, 1000, tzinfo=timezone(timedelta(hours=8)))
+        assert entry.detail == _entries(1)[1]["detail"]
+        found = session.scalars(select(AuditEntryRow.seq).where(AuditEntryRow.ts >= entry.ts))
+        assert list(found) == [2, 3]
+
+
+def test_a_large_take_is_inserted_in_chunks(two_databases: list[Engine]) -> None:
+    driver = two_databases[0]
+    ids = [f"a{i:05d}" for i in range(1234)]  # more rows than one INSERT holds
+    alerts = cast(Table, AlertRow.__table__)
+    with Session(driver) as session, session.begin():
+        inserted = list(insert_new_rows(session, alerts, "id", _alerts(ids)))
+    assert sorted(inserted) == ids
+    assert len(_stored(driver, "alerts")) == len(ids)
