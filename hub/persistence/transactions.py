@@ -119,6 +119,8 @@ def insert_new_rows(session: Session, table: Table, key: str, rows: list[dict[st
     per column (``unnest``): a statement of a dozen parameters, which psycopg converts once
     and caches, where a multi-row VALUES of a thousand alerts has twelve thousand that it
     parses anew for every batch (a quarter of the hub's CPU while it drained a backlog).
+    SQLite gets multi-row VALUES through the driver, up to ``_SQLITE_ROWS_PER_INSERT`` rows a
+    statement, the values converted by the column types' own converters (``_sqlite_insert``).
     """
     dialect = session.get_bind().dialect
     columns = tuple(rows[0])
@@ -146,8 +148,8 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
 
     For the many rows one ingest batch adds (audit entries, case history lines). PostgreSQL
     gets one array per column (``unnest``): one statement to run, not a thousand executions
-    of an ``executemany``; SQLite an ``executemany``, the table not the entity (without the
-    ORM's bulk machinery).
+    of an ``executemany``; SQLite one ``executemany`` through the driver, the values converted
+    by the column types' own converters (``_sqlite_insert``).
     """
     if not rows:
         return
