@@ -166,14 +166,18 @@ def store_team(row: CaseRow, team: Team) -> None:
     row.assignee = team[0].responder if team else None
 
 
+_MEMBERS_OF = select(CaseMemberRow).where(
+    CaseMemberRow.case_id.in_(bindparam("case_ids", expanding=True))
+)
+"""The member rows of the cases given (built once, the ids bound at each run)."""
+
+
 def members(session: Session, case_ids: Iterable[int]) -> dict[int, list[CaseMemberRow]]:
     """Return the member rows of each case, by case id."""
     wanted = set(case_ids)
     members: dict[int, list[CaseMemberRow]] = {case_id: [] for case_id in wanted}
     if wanted:
-        for member in session.scalars(
-            select(CaseMemberRow).where(CaseMemberRow.case_id.in_(wanted))
-        ):
+        for member in session.scalars(_MEMBERS_OF, {"case_ids": sorted(wanted)}):
             members[member.case_id].append(member)
     return members
 
@@ -291,11 +295,6 @@ class CaseHistory:
         session.flush()
         insert_rows(session, cast(Table, CaseEventRow.__table__), self._rows)
         self._rows = []
-
-
-_MEMBERS_OF = select(CaseMemberRow).where(
-    CaseMemberRow.case_id.in_(bindparam("case_ids", expanding=True))
-)
 
 
 class MemberRows:
