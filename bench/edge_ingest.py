@@ -11,7 +11,7 @@ Simulated gas detectors publish readings alternating over the alarm level and cl
 the alert received from the hub's broker, so it holds decode, detection, the outbox's fsynced
 commit, the device ack and the forward, but no hub.
 
-Baseline, same run, same broker: the bare QoS 1 subscriber of ``bench.alerts_to_cases``.
+Baseline, same run, same broker: the bare QoS 1 subscriber of ``bench.measuring``.
 Edge CPU per alert is the edge process's user + system time (``/proc/<pid>/stat``) over the
 phase divided by its alerts. ``--profile out.json`` records the burst with py-spy
 (speedscope format; ``--profile out.txt`` writes raw collapsed stacks).
@@ -35,7 +35,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.alerts_to_cases import Collector, bare_subscriber, measure, publish_readings
+from bench.measuring import Collector, bare_subscriber, measure, publish_readings
 from devices.topics import DeviceChannel, EdgeChannel, device_topic, edge_topic
 from linli.brokers import MosquittoProcess, site_tuning
 from tests.e2e.stack import LinliProcess, wait_until
