@@ -183,6 +183,10 @@ def _sqlite_insert(
     per-parameter machinery, which cost more than SQLite's work for the audit entries and
     history lines of a take.
     """
+    # SQLAlchemy fills a left-out column's Python-side default; the driver would not.
+    defaulted = [c.name for c in table.c if c.name not in columns and c.default is not None]
+    if defaulted:
+        raise ValueError(f"rows for {table.name} must give {defaulted}: they have defaults")
     converters = tuple(
         (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in columns
     )

@@ -9,7 +9,7 @@ from typing import Any, cast
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, Table, insert, select, text
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
@@ -141,3 +141,21 @@ def test_a_large_take_is_inserted_in_chunks(two_databases: list[Engine]) -> None
         inserted = list(insert_new_rows(session, alerts, "id", _alerts(ids)))
     assert sorted(inserted) == ids
     assert len(_stored(driver, "alerts")) == len(ids)
+
+
+def test_rows_that_leave_out_a_defaulted_column_are_refused(tmp_path: Path) -> None:
+    """The driver path would store NULL where SQLAlchemy fills a column's default."""
+    metadata = MetaData()
+    table = Table(
+        "with_default",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("kind", String(8), default="plain"),
+    )
+    engine = create_hub_engine(f"sqlite:///{tmp_path / 'defaults.sqlite3'}")
+    metadata.create_all(engine)
+    with Session(engine) as session, session.begin():
+        with pytest.raises(ValueError, match="kind"):
+            insert_rows(session, table, [{"id": 1}])
+        insert_rows(session, table, [{"id": 2, "kind": "given"}])
+    assert _stored(engine, "with_default") == [(2, "given")]
