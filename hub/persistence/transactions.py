@@ -127,8 +127,6 @@ def insert_new_rows(session: Session, table: Table, key: str, rows: list[dict[st
     if dialect.name == "postgresql":
         arrays = {column: [row[column] for row in rows] for column in columns}
         return session.scalars(_unnest_insert(table, key, columns), arrays)
-    if dialect.name != "sqlite":
-        raise NotImplementedError(f"the hub does not support {dialect.name} databases")
     # One multi-row INSERT … RETURNING per chunk, as SQLAlchemy's "insertmanyvalues" would.
     sql, converters = _sqlite_insert(dialect, table, columns)
     conflict = f" ON CONFLICT ({_quote(dialect, key)}) DO NOTHING RETURNING {_quote(dialect, key)}"
@@ -183,6 +181,8 @@ def _sqlite_insert(
     per-parameter machinery, which cost more than SQLite's work for the audit entries and
     history lines of a take.
     """
+    if dialect.name != "sqlite":
+        raise NotImplementedError(f"the hub does not support {dialect.name} databases")
     # SQLAlchemy fills a left-out column's Python-side default; the driver would not.
     defaulted = [c.name for c in table.c if c.name not in columns and c.default is not None]
     if defaulted:
