@@ -157,7 +157,15 @@ class Probe:
         server_name: str,
     ) -> "Probe":
         """Connect, or raise ``ConnectRefusedError`` (bad credentials, untrusted server)."""
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        # No automatic reconnect: a probe reports what the broker did to it, and paho's reconnect
+        # leaks its TLS socket when a handshake fails (``_ssl_wrap_socket`` does not close it),
+        # which the collector then reports in whichever test is running.
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5,
+            reconnect_on_failure=False,
+        )
         probe = cls(client)
         if username is not None:
             client.username_pw_set(username, password)

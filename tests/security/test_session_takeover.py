@@ -27,7 +27,14 @@ def _session(
 ) -> tuple[mqtt.Client, list[bytes]]:
     """Connect a persistent MQTT 3.1.1 session, as the agent does."""
     got: list[bytes] = []
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    # No automatic reconnect (see ``brokers.Probe.connect``): each session here is one
+    # connection, and a reconnect's failed TLS handshake would leak its socket.
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=False,
+        reconnect_on_failure=False,
+    )
     client.username_pw_set(user, password)
     client.tls_set(ca_certs=broker.ca_file)
     client.on_message = lambda c, u, m: got.append(bytes(m.payload))
