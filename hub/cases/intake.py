@@ -12,8 +12,9 @@ Two guarantees hold even when several hub workers share one PostgreSQL database:
 * an incident (a correlation key) has at most one active case (``cases.open_key`` is unique;
   a worker that loses the race to open or reopen it attaches to the winner's case instead).
 
-Rows are locked in a fixed order (alerts by id, then cases by correlation key, the audit head
-last) so that two workers with overlapping batches cannot deadlock.
+Rows are locked in a fixed order (alerts by id, then the advisory locks of
+``hub.cases.ordering``, then cases by correlation key, the audit head last) so that two workers
+with overlapping batches cannot deadlock.
 """
 
 from collections import defaultdict
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 from devices.kinds import AlertState
 from devices.messages import Alert
 from hub.audit.chain import AuditAction, AuditRecord
-from hub.cases.correlation import Route, attach_routes, plan_routes
+from hub.cases.correlation import BatchRoutes, Route, attach_routes, plan_routes
 from hub.cases.dispatch import team_of
 from hub.cases.ordering import adopt_stray_clearances, lock_devices
 from hub.cases.records import (
@@ -228,12 +229,13 @@ class CaseIntake:
                 ),
             )
 
-        # Several hub workers: a device's alerts take turns across them (hub.cases.ordering).
-        lock_devices(session, new)
         silenced = self._silenced(session, new, locations, edges, received_at)
-        routes, own_routes = self._routes(
-            session, [a for a in new if a.id not in silenced], locations
-        )
+        routed = [a for a in new if a.id not in silenced]
+        plan = plan_routes(self._policy.rules, routed, locations)
+        # Several hub workers: a device's alerts, and an incident's, take turns across them
+        # (hub.cases.ordering); the incidents are locked before it is read which are active.
+        lock_devices(session, new, {r.key for r in plan.own.values()} | plan.candidate_keys)
+        routes, own_routes = self._routes(session, routed, plan)
         opened: dict[int, CaseRow] = {}
         touched: dict[int, CaseRow] = {}
         case_of: dict[str, int] = {}
@@ -382,12 +384,12 @@ class CaseIntake:
             )
         return silenced
 
+    @staticmethod
     def _routes(
-        self, session: Session, alerts: Sequence[Alert], locations: dict[str, str]
+        session: Session, alerts: Sequence[Alert], plan: BatchRoutes
     ) -> tuple[dict[str, Route], dict[str, Route]]:
         """Return each alert's incident — its own rule's, or an active one it attaches to —
         and, for those that attach, their own route (``hub.cases.correlation``)."""
-        plan = plan_routes(self._policy.rules, alerts, locations)
         wanted = plan.candidate_keys
         if not wanted:
             return plan.own, {}

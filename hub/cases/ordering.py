@@ -1,19 +1,25 @@
 """A device's alerts in any arrival order: what the case intake adds for several hub workers.
 
 Mosquitto deals a shared subscription's messages round-robin, so two hub workers can store a
-device's alarm and its clearance in either order. Two things keep the case as event-time order
-would have left it (the rule itself is the pure ``hub.cases.rules.clearances_to_adopt``):
+device's alarm and its clearance in either order, and one incident's alerts from different
+devices at the same moment. Three things keep the case as one worker would have left it (the
+rule itself is the pure ``hub.cases.rules.clearances_to_adopt``):
 
 * ``lock_devices``: each intake transaction takes a PostgreSQL advisory lock per (device, alert
   kind) of its new alerts, in sorted order, before it locks any case. A clearance that finds
   nothing open and the alarm that opens the case then take turns, so the alarm's transaction
   sees the clearance once it is committed (READ COMMITTED reads each statement afresh) or the
   clearance's sees the case. SQLite has one writer at a time: nothing to take.
+* the same call takes a lock per incident (correlation key) the transaction may open, join or
+  attach to, before it reads which incidents are active. An SOS press next to a fire whose
+  case another worker is opening at that moment waits for that commit and then joins the case;
+  without the lock it read "no fire here" and opened a case of its own.
 * ``adopt_stray_clearances``: a raised alert that opened, reopened or joined a case takes in
   the clearances of its device and kind stored without a case at or after its ``ts``.
 
 Lock order for the deadlock-free guarantee of ``hub.cases.intake``: alert rows (by id), then
-these device locks (sorted), then cases (by key), then the audit head.
+these advisory locks (device locks sorted, then incident locks sorted), then cases (by key),
+then the audit head.
 """
 
 from collections.abc import Iterable, Mapping
@@ -39,11 +45,16 @@ from hub.silences.rules import SilencedAlert, silencing
 
 _LOCK_NAMESPACE = "linli-device-kind:"
 """Prefix of the advisory lock names, so that they collide with no other use of advisory locks."""
+_INCIDENT_NAMESPACE = "linli-incident:"
+"""Prefix of the incidents' lock names (a correlation key follows)."""
 
 
-def device_lock_names(alerts: Iterable[Alert]) -> list[str]:
-    """Return the advisory lock names a batch of alerts takes, in the order to take them."""
-    return sorted({f"{_LOCK_NAMESPACE}{a.device_id}|{a.kind.value}" for a in alerts})
+def device_lock_names(alerts: Iterable[Alert], incidents: Iterable[str] = ()) -> list[str]:
+    """Return the advisory lock names a batch of alerts takes, in the order to take them: its
+    (device, kind) pairs sorted, then the correlation keys of ``incidents`` sorted."""
+    return sorted({f"{_LOCK_NAMESPACE}{a.device_id}|{a.kind.value}" for a in alerts}) + sorted(
+        {f"{_INCIDENT_NAMESPACE}{key}" for key in incidents}
+    )
 
 
 _LOCK_ALL = text(
@@ -54,11 +65,12 @@ _LOCK_ALL = text(
 (a function scan yields its rows in order, and each row's lock is taken as it is produced)."""
 
 
-def lock_devices(session: Session, alerts: Iterable[Alert]) -> None:
-    """Take the (device, kind) advisory locks of ``alerts`` until the transaction ends."""
+def lock_devices(session: Session, alerts: Iterable[Alert], incidents: Iterable[str] = ()) -> None:
+    """Take the (device, kind) advisory locks of ``alerts``, then those of the ``incidents``
+    (correlation keys), until the transaction ends."""
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite's write lock, taken up front, already serialises every intake
-    names = device_lock_names(alerts)
+    names = device_lock_names(alerts, incidents)
     if len(names) == 1:
         session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(names[0], 0))))
     elif names:

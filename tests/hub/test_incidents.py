@@ -8,13 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, event, func, select, text, update
 
 from devices.kinds import AlertKind, DeviceKind, Severity
 from devices.messages import Alert
 from hub.cases.correlation import CaseCategory
 from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, Resolution
 from hub.errors import IllegalTransitionError
+from hub.persistence.engine import create_hub_engine
 from hub.persistence.tables import CaseRow
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock, migrated_engine
@@ -290,3 +291,56 @@ def wait_until_blocked_on_a_lock(engine: Engine, *, other_than: Connection) -> N
                 return
             time.sleep(0.01)
     raise AssertionError("the ingest never waited for the fire case's lock")
+
+
+def test_an_sos_waits_for_a_fire_case_another_worker_is_opening(
+    pg_engine: Engine, postgres_url: str
+) -> None:
+    """Two workers: one opens building 3's fire case and has not committed yet when the other
+    takes a press next to it. The press waits for that commit (the incident's lock) and joins
+    the fire case; reading "no fire here" it would open an SOS case of its own."""
+    store = HubStore(pg_engine)
+    for device in DEVICES:
+        store.fleet.register_device(device)
+    heat, *_, sos = scenario_1()
+    opening = create_hub_engine(postgres_url)
+    opened, release = threading.Event(), threading.Event()
+
+    def hold_the_commit(conn: Connection) -> None:
+        opened.set()  # the fire case is inserted; its transaction is about to commit
+        assert release.wait(60)
+
+    try:
+        fire_worker = HubStore(opening)
+        event.listen(opening, "commit", hold_the_commit, once=True)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            fire = pool.submit(fire_worker.intake.ingest_alerts, [heat], datetime.now(UTC))
+            assert opened.wait(60)
+            press = pool.submit(store.intake.ingest_alerts, [sos], datetime.now(UTC))
+            deadline = time.monotonic() + 30
+            while not press.done() and not waiting_for_a_lock(pg_engine):
+                assert time.monotonic() < deadline, "the press neither waited nor finished"
+                time.sleep(0.01)
+            release.set()
+            [fire_case] = fire.result(timeout=60).cases_opened
+            pressed = press.result(timeout=60)
+    finally:
+        release.set()
+        opening.dispose()
+    assert pressed.cases_opened == []
+    assert [c.id for c in pressed.cases_updated] == [fire_case.id]
+    case = store.cases.get_case(fire_case.id)
+    assert (case.rule, case.kinds, case.alert_count) == ("fire", [AlertKind.HEAT, AlertKind.SOS], 2)
+    assert [c.id for c in store.cases.list_cases()] == [fire_case.id]
+
+
+def waiting_for_a_lock(engine: Engine) -> bool:
+    """Return whether some session of this database waits for a lock (a row or an advisory)."""
+    with engine.connect() as watcher:
+        waiting = watcher.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            )
+        ).scalar_one()
+    return bool(waiting)
