@@ -171,7 +171,7 @@ class CaseIntake:
         """
         if not alerts:
             return IngestResult()
-        with self._db.writing() as session:
+        with self._db.writing(urgent=True) as session:
             return self._ingest(session, alerts, received_at, screen)
 
     def _ingest(

@@ -314,8 +314,11 @@ class FleetRepository:
         ``screen``, if given, chooses the devices the edge may register from where each is
         registered now, read by the same query that reads the registrations to compare with
         (one read of the inventory's devices, not one to screen and one to compare).
+
+        An urgent write (``hub.persistence.write_turns``): the ingest loop waits for it, and
+        the alerts that arrive meanwhile wait for the ingest loop.
         """
-        with self._db.writing() as session:
+        with self._db.writing(urgent=True) as session:
             current = registrations(session, [d.id for d in status.devices])
             if screen is not None:
                 registered = {device_id: row.edge_id for device_id, row in current.items()}

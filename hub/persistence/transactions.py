@@ -14,7 +14,7 @@ transaction that made it, and the chain never forks (appends take turns on the h
 
 import functools
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -27,7 +27,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hub.audit.chain import AuditEntry, AuditRecord, chain
 from hub.errors import NotFoundError
-from hub.persistence.engine import SQLITE_WRITE_OPTION
+from hub.persistence.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_WRITE_OPTION
 from hub.persistence.tables import (
     AlertRow,
     AuditEntryRow,
@@ -43,6 +43,7 @@ from hub.persistence.tables import (
     NotificationRow,
     SilenceRow,
 )
+from hub.persistence.write_turns import write_turns
 
 Clock = Callable[[], datetime]
 Q = TypeVar("Q", bound=Select[Any])
@@ -327,6 +328,7 @@ class Database:
         self.clock = clock
         self.dialect = engine.dialect.name
         self._write_engine = engine.execution_options(**{SQLITE_WRITE_OPTION: True})
+        self._turns = write_turns(engine, SQLITE_BUSY_TIMEOUT_MS / 1000)
         self._audit_head = AuditHead()
 
     @contextmanager
@@ -336,12 +338,23 @@ class Database:
             yield session
 
     @contextmanager
-    def writing(self) -> Iterator[Session]:
-        """Open a write transaction that appends its queued audit records when it ends."""
-        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+    def writing(self, *, urgent: bool = False) -> Iterator[Session]:
+        """Open a write transaction that appends its queued audit records when it ends.
+
+        On SQLite it first waits for its turn among this process's writers
+        (``hub.persistence.write_turns``); an ``urgent`` one (alerts) goes first.
+        """
+        with (
+            self._turn(urgent=urgent),
+            Session(self._write_engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
             # Last, so the chain head is the last lock the transaction takes (no deadlock).
             append_audit(session, session.info.pop(_AUDIT_KEY, []), self._audit_head)
+
+    def _turn(self, *, urgent: bool) -> AbstractContextManager[None]:
+        return nullcontext() if self._turns is None else self._turns.turn(urgent=urgent)
 
     def count_rows(self) -> dict[str, int]:
         """Return the number of rows in each table (for health checks and tests)."""
