@@ -31,7 +31,7 @@ TOKEN_HASH_LENGTH = 64
 PASSWORD_HASH_LENGTH = 160
 
 
-_NAIVE = "naive datetimes are not stored: pass a timezone-aware one"
+NAIVE_DATETIME = "naive datetimes are not stored: pass a timezone-aware one"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -49,7 +49,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError(_NAIVE)
+            raise ValueError(NAIVE_DATETIME)
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
@@ -79,7 +79,7 @@ def sqlite_utc_text(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        raise ValueError(_NAIVE)
+        raise ValueError(NAIVE_DATETIME)
     t = value.astimezone(UTC)
     # %-formatting: 0.9 µs where the same f-string takes 1.4.
     return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031

@@ -1,7 +1,7 @@
 """How the hub's rows reach SQLite: its own timestamp text and driver-level inserts must store
 exactly what SQLAlchemy's own path stores, or queries comparing the two would miss rows."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, cast
@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select, text
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
@@ -19,6 +20,7 @@ from hub.persistence.engine import create_hub_engine, migrate
 from hub.persistence.tables import AlertRow, AuditEntryRow, UTCDateTime, sqlite_utc_text
 from hub.persistence.transactions import insert_new_rows, insert_rows
 from hub.store import HubStore
+from tests.hub.conftest import migrated_engine
 from tests.hub.factories import make_device
 
 _SQLITE = sqlite.dialect()
@@ -159,3 +161,56 @@ def test_rows_that_leave_out_a_defaulted_column_are_refused(tmp_path: Path) -> N
             insert_rows(session, table, [{"id": 1}])
         insert_rows(session, table, [{"id": 2, "kind": "given"}])
     assert _stored(engine, "with_default") == [(2, "given")]
+
+
+@pytest.fixture
+def pg_engine(postgres_url: str) -> Iterator[Engine]:
+    for engine in migrated_engine(postgres_url):
+        HubStore(engine).fleet.register_device(make_device("gas-1", kind=DeviceKind.GAS))
+        yield engine
+
+
+def _stored_in(session: Session, table: str) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in session.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
+
+
+def test_postgresql_inserts_store_what_sqlalchemy_stores(pg_engine: Engine) -> None:
+    """The rows go to PostgreSQL as one JSON text (``_pg_insert``): stored as SQLAlchemy's
+    own insert stores them (compared in one database: its insert is rolled back first)."""
+    audit_log = cast(Table, AuditEntryRow.__table__)
+    alerts = cast(Table, AlertRow.__table__)
+    with Session(pg_engine) as session:
+        session.execute(insert(audit_log), _entries(1))
+        session.execute(insert(alerts), _alerts(["a1", "a2", "a3"]))
+        reference = {t: _stored_in(session, t) for t in ("audit_log", "alerts")}
+        session.rollback()
+    with Session(pg_engine) as session, session.begin():
+        insert_rows(session, audit_log, _entries(1))
+        first = list(insert_new_rows(session, alerts, "id", _alerts(["a1", "a2"])))
+        again = list(insert_new_rows(session, alerts, "id", _alerts(["a2", "a3", "a1"])))
+    assert (first, again) == (["a1", "a2"], ["a3"])
+    with Session(pg_engine) as session:
+        assert {t: _stored_in(session, t) for t in reference} == reference
+        entry = session.scalars(select(AuditEntryRow).where(AuditEntryRow.seq == 2)).one()
+        assert entry.ts == datetime(2025, 3, 1, 2, 0, 1, 1000, tzinfo=timezone(timedelta(hours=8)))
+        assert entry.detail == _entries(1)[1]["detail"]
+
+
+def test_postgresql_inserts_refuse_what_sqlalchemy_refuses(pg_engine: Engine) -> None:
+    alerts = cast(Table, AlertRow.__table__)
+    naive = _alerts(["n1"])
+    naive[0]["ts"] = datetime(2025, 3, 1, 2, 0)
+    unencodable = _alerts(["u1"])
+    unencodable[0]["reason"] = {"at": datetime(2025, 3, 1, tzinfo=UTC)}  # not JSON
+    with (
+        Session(pg_engine) as session,
+        session.begin(),
+        pytest.raises(StatementError, match="naive"),
+    ):
+        session.execute(insert(alerts), naive)
+    for rows in (naive, unencodable):
+        # A StatementError: the ingest tells bad data from a failed database by it.
+        with Session(pg_engine) as session, session.begin(), pytest.raises(StatementError):
+            insert_new_rows(session, alerts, "id", rows)
+    with Session(pg_engine) as session:
+        assert _stored_in(session, "alerts") == []
