@@ -362,10 +362,11 @@ def measure_all_loads(stack: Stack, devices: list[Device], args: argparse.Namesp
         cpu = CpuMeter(stack)
         assert stack.hub.proc is not None
         assert stack.edge.proc is not None
+        hub_pid, edge_pid = stack.hub.proc.pid, stack.edge.proc.pid
         cpu.begin()
         with (
-            profiled(stack.hub.proc.pid, args.profile, "hub"),
-            profiled(stack.edge.proc.pid, args.profile, "edge"),
+            profiled(hub_pid, args.profile, "hub"),
+            profiled(edge_pid, args.profile, "edge"),
         ):
             sys_burst = measure(
                 "linli burst: device → case committed",
@@ -374,36 +375,34 @@ def measure_all_loads(stack: Stack, devices: list[Device], args: argparse.Namesp
                 args.alerts,
             )
         burst_cpu = cpu.end(args.alerts)
+
+        def paced(name: str, count: int, offset: int, tag: str) -> Figures:
+            """Readings at ``args.rate`` from ``offset`` on, timed (and profiled as ``tag``)."""
+            with (
+                profiled(hub_pid, args.profile, f"hub-{tag}"),
+                profiled(edge_pid, args.profile, f"edge-{tag}"),
+            ):
+                return measure(
+                    name,
+                    linli,
+                    lambda: publish_readings(port, topics, count, offset=offset, rate=args.rate),
+                    count,
+                )
+
         after_burst = None
         if args.after_burst > 0:
             # Long enough to span the edge's next telemetry tick, which sends the burst's
             # readings to the hub: what an alarm raised just after a storm waits behind.
-            with (
-                profiled(stack.hub.proc.pid, args.profile, "hub-after-burst"),
-                profiled(stack.edge.proc.pid, args.profile, "edge-after-burst"),
-            ):
-                after_burst = measure(
-                    f"linli paced {args.rate:.0f}/s after burst",
-                    linli,
-                    lambda: publish_readings(
-                        port, topics, args.after_burst, offset=args.alerts, rate=args.rate
-                    ),
-                    args.after_burst,
-                )
-        settle_after_burst(stack)
-        paced_offset = args.alerts + args.after_burst
-        with (
-            profiled(stack.hub.proc.pid, args.profile, "hub-paced"),
-            profiled(stack.edge.proc.pid, args.profile, "edge-paced"),
-        ):
-            sys_paced = measure(
-                f"linli paced {args.rate:.0f}/s",
-                linli,
-                lambda: publish_readings(
-                    port, topics, args.paced, offset=paced_offset, rate=args.rate
-                ),
-                args.paced,
+            after_burst = paced(
+                f"linli paced {args.rate:.0f}/s after burst",
+                args.after_burst,
+                args.alerts,
+                "after-burst",
             )
+        settle_after_burst(stack)
+        sys_paced = paced(
+            f"linli paced {args.rate:.0f}/s", args.paced, args.alerts + args.after_burst, "paced"
+        )
         # Gas alarms correlate per room (hub.cases.correlation): one case per boiler room.
         rooms = len({d.location for d in devices})
         wait_until(lambda: len(stack.get("/cases")) == rooms, what="one case per room")
