@@ -77,6 +77,27 @@ async def test_a_bad_or_repeated_notification_is_counted_and_dropped() -> None:
     assert libpq_url("postgresql+psycopg://u:p@h:5/db") == "postgresql://u:p@h:5/db"
 
 
+async def test_a_workers_own_event_comes_back_as_it_was_published() -> None:
+    """Its own notifications are delivered without decoding them again; anything else that
+    looks like one (an unknown seq, a compressed one) is decoded as any notification is."""
+    bus = EventBus()
+    relay = PostgresEventRelay("postgresql+psycopg://u:p@localhost/db", bus, worker="w")
+    published = AlertReceived(alert=alert_view(1))
+    relay.send(published)
+    # What the relay sent, as it comes back on the listening connection.
+    payload = encode(RelayEnvelope(worker=relay.sender, seq=1, event=published)) or ""
+    stranger = RelayEnvelope(worker=relay.sender, seq=7, event=AlertReceived(alert=alert_view(2)))
+    with bus.subscribe() as subscription:
+        relay.receive(payload)
+        relay.receive(payload)  # re-sent: still once
+        relay.receive(encode(stranger) or "")
+        first, second = await take(subscription, 2)
+    assert first is published
+    assert second == stranger.event
+    assert second is not stranger.event
+    assert relay.counters == {"delivered": 2, "duplicate": 1}
+
+
 async def take(subscription: Subscription, count: int) -> list[HubEvent]:
     """Return the next ``count`` events of a subscription."""
     async with asyncio.timeout(WAIT_S):
