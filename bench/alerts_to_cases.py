@@ -145,7 +145,18 @@ class Drain:
 
     @property
     def rate(self) -> float:
-        return self.alerts / self.commit_span_s if self.commit_span_s > 0 else float("inf")
+        """Alerts committed per second, over the commits' span; a drain committed in one take
+        has no span, and is then counted from the broker's restart (a lower bound)."""
+        if self.commit_span_s > 0:
+            return self.alerts / self.commit_span_s
+        return self.alerts / self.after_restart_s
+
+    @property
+    def rate_basis(self) -> str:
+        """What ``rate`` is counted over."""
+        if self.commit_span_s > 0:
+            return f"committing over {self.commit_span_s:.1f} s"
+        return "one take: counted from the broker's restart"
 
 
 def outbox_depth(stack: Stack) -> int:
@@ -303,7 +314,7 @@ def main() -> None:
     if drain is not None:
         print(
             f"{'drain after outage':40} {drain.alerts:6d} alerts ({drain.sos} SOS)"
-            f" {drain.rate:7.0f} /s committing ({drain.commit_span_s:.1f} s),"
+            f" {drain.rate:7.0f} /s ({drain.rate_basis}),"
             f" all in {drain.after_restart_s:.1f} s after the broker restarted;"
             f" {'whole, in order per device' if not drain.problems else '; '.join(drain.problems)};"
             f" last SOS at position {drain.sos_last_position}"
