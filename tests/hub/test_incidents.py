@@ -344,3 +344,20 @@ def waiting_for_a_lock(engine: Engine) -> bool:
             )
         ).scalar_one()
     return bool(waiting)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (docs/cases.md, 'a press before the fire'): a fire case opened after a press "
+    "next to it does not take in the press's SOS case",
+)
+def test_an_sos_pressed_before_the_fire_joins_the_fire_case(
+    site: HubStore, clock: FakeClock
+) -> None:
+    heat, smoke, camera, sos = scenario_1()
+    site.intake.ingest_alerts([sos], clock.now)  # handled first: after an outage it goes first
+    site.intake.ingest_alerts([heat, smoke, camera], clock.now)
+    active = [c for c in site.cases.list_cases() if c.status is CaseStatus.OPEN]
+    assert [(c.rule, sorted(c.kinds)) for c in active] == [
+        ("fire", sorted([AlertKind.HEAT, AlertKind.SMOKE, AlertKind.CAMERA_FIRE, AlertKind.SOS]))
+    ]
