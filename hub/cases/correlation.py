@@ -274,6 +274,17 @@ def plan_routes(
     )
 
 
+def incident_lock_keys(rules: CorrelationRules, plan: BatchRoutes) -> set[str]:
+    """Return the incidents a take must lock before it reads which are active (several hub
+    workers, ``hub.cases.ordering``): every incident one of its alerts may attach to, and its
+    alerts' own incidents of a rule that other kinds attach to (an SOS next to a fire waits
+    for the fire case another worker is opening). Other incidents need no lock: two workers
+    opening the same one meet at its unique ``open_key``."""
+    joinable = {rule.name for rule in rules.rules if rule.attach}
+    own = {route.key for route in plan.own.values() if route.rule in joinable}
+    return own | plan.candidate_keys
+
+
 def attach_routes(
     plan: BatchRoutes, alerts: Sequence[Alert], last_alert_at: Mapping[str, datetime]
 ) -> tuple[dict[str, Route], dict[str, Route]]:

@@ -29,7 +29,13 @@ from sqlalchemy.orm import Session
 from devices.kinds import AlertState
 from devices.messages import Alert
 from hub.audit.chain import AuditAction, AuditRecord
-from hub.cases.correlation import BatchRoutes, Route, attach_routes, plan_routes
+from hub.cases.correlation import (
+    BatchRoutes,
+    Route,
+    attach_routes,
+    incident_lock_keys,
+    plan_routes,
+)
 from hub.cases.dispatch import team_of
 from hub.cases.ordering import adopt_stray_clearances, lock_devices
 from hub.cases.records import (
@@ -234,7 +240,7 @@ class CaseIntake:
         plan = plan_routes(self._policy.rules, routed, locations)
         # Several hub workers: a device's alerts, and an incident's, take turns across them
         # (hub.cases.ordering); the incidents are locked before it is read which are active.
-        lock_devices(session, new, {r.key for r in plan.own.values()} | plan.candidate_keys)
+        lock_devices(session, new, incident_lock_keys(self._policy.rules, plan))
         routes, own_routes = self._routes(session, routed, plan)
         opened: dict[int, CaseRow] = {}
         touched: dict[int, CaseRow] = {}

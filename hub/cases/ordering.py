@@ -10,8 +10,9 @@ rule itself is the pure ``hub.cases.rules.clearances_to_adopt``):
   nothing open and the alarm that opens the case then take turns, so the alarm's transaction
   sees the clearance once it is committed (READ COMMITTED reads each statement afresh) or the
   clearance's sees the case. SQLite has one writer at a time: nothing to take.
-* the same call takes a lock per incident (correlation key) the transaction may open, join or
-  attach to, before it reads which incidents are active. An SOS press next to a fire whose
+* the same call takes a lock per incident (correlation key) the transaction may attach to, or
+  may open when other kinds attach to it (``hub.cases.correlation.incident_lock_keys``), before
+  it reads which incidents are active. An SOS press next to a fire whose
   case another worker is opening at that moment waits for that commit and then joins the case;
   without the lock it read "no fire here" and opened a case of its own.
 * ``adopt_stray_clearances``: a raised alert that opened, reopened or joined a case takes in

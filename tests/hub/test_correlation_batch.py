@@ -5,7 +5,13 @@ from datetime import timedelta
 
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import Alert
-from hub.cases.correlation import DEFAULT_RULES, attach_routes, plan_routes, route
+from hub.cases.correlation import (
+    DEFAULT_RULES,
+    attach_routes,
+    incident_lock_keys,
+    plan_routes,
+    route,
+)
 from tests.hub.factories import T0, make_alert
 
 UNIT = "Building 3/Floor 12/Unit 1201"
@@ -62,3 +68,20 @@ def test_nothing_to_attach_to_means_no_candidates() -> None:
     plan = plan_routes(DEFAULT_RULES, [smoke], LOCATIONS)
     assert plan.candidate_keys == frozenset()
     assert attach_routes(plan, [smoke], {}) == ({smoke.id: FIRE}, {})
+
+
+def test_a_take_locks_the_incidents_others_may_join_and_those_it_may_join() -> None:
+    smoke = make_alert(device_id="b3-1201-smoke", kind=AlertKind.SMOKE)
+    leak = make_alert(device_id="b3-1201-leak", kind=AlertKind.WATER_LEAK)
+    battery = make_alert(device_id="b3-1201-smoke", kind=AlertKind.BATTERY_LOW)
+    sos = press()
+    locations = {**LOCATIONS, "b3-1201-leak": UNIT}
+    plan = plan_routes(DEFAULT_RULES, [smoke, leak, battery, sos], locations)
+    keys = incident_lock_keys(DEFAULT_RULES, plan)
+    # The fire (an SOS attaches to fires) and every incident the press may join: the building's
+    # fire, the dwelling's CO and gas. Not the leak, the battery or the press's own case: no
+    # kind attaches to those, so two workers meet at their unique open_key instead.
+    assert keys == {FIRE.key} | plan.candidate_keys
+    assert {route(DEFAULT_RULES, sos.device_id, AlertKind.CO, UNIT).key} <= keys
+    for alert in (leak, battery, sos):
+        assert plan.own[alert.id].key not in keys
