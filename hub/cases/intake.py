@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, text
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,7 @@ from hub.cases.correlation import (
     plan_routes,
 )
 from hub.cases.dispatch import team_of
-from hub.cases.ordering import adopt_stray_clearances, lock_devices
+from hub.cases.ordering import adopt_stray_clearances, lock_take
 from hub.cases.records import (
     CaseHistory,
     CasePolicy,
@@ -63,6 +63,7 @@ from hub.cases.rules import (
 )
 from hub.cases.staffing import auto_dispatch
 from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
+from hub.persistence.bulk import insert_new_rows, update_rows
 from hub.persistence.tables import (
     LOCATION_LENGTH,
     AlertRow,
@@ -70,42 +71,12 @@ from hub.persistence.tables import (
     DeviceRow,
     SilenceRow,
 )
-from hub.persistence.transactions import (
-    Database,
-    audit,
-    clean,
-    insert_new_rows,
-    upsert_insert,
-)
+from hub.persistence.transactions import Database, audit, clean, upsert_insert
 from hub.roster.repository import placement
 from hub.silences.repository import silence_from_row
 from hub.silences.rules import SilencedAlert, silencing
 
 _ALERTS = cast(Table, AlertRow.__table__)
-_SQLITE_SET_CASE = "UPDATE alerts SET case_id = ? WHERE id = ?"
-_POSTGRES_SET_CASE = text(
-    "UPDATE alerts SET case_id = v.case_id"
-    " FROM unnest(CAST(:ids AS varchar[]), CAST(:case_ids AS integer[])) AS v(id, case_id)"
-    " WHERE alerts.id = v.id"
-)
-
-
-def set_alert_cases(session: Session, case_of: Mapping[str, int]) -> None:
-    """Set the case of each new alert (``case_of``: alert id → case id), by primary key.
-
-    Not an UPDATE per case, nor the ORM's bulk machinery (a tenth of the hub's time in a
-    burst): on SQLite one executemany through the driver, both values plain (SQLAlchemy's
-    per-row handling of it was a tenth of a large take); on PostgreSQL one statement over two
-    arrays, where an executemany is a statement per alert for the server to run.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection().exec_driver_sql(
-            _SQLITE_SET_CASE, [(case_id, alert_id) for alert_id, case_id in case_of.items()]
-        )
-        return
-    session.execute(_POSTGRES_SET_CASE, {"ids": list(case_of), "case_ids": list(case_of.values())})
-
-
 # The intake's queries are built once, their values bound at each run: building a statement
 # and its cache key anew for every take was about a tenth of a one-alert intake.
 _REGISTERED = select(DeviceRow.id, DeviceRow.location, DeviceRow.edge_id).where(
@@ -240,7 +211,7 @@ class CaseIntake:
         plan = plan_routes(self._policy.rules, routed, locations)
         # Several hub workers: a device's alerts, and an incident's, take turns across them
         # (hub.cases.ordering); the incidents are locked before it is read which are active.
-        lock_devices(session, new, incident_lock_keys(self._policy.rules, plan))
+        lock_take(session, new, incident_lock_keys(self._policy.rules, plan))
         routes, own_routes = self._routes(session, routed, plan)
         opened: dict[int, CaseRow] = {}
         touched: dict[int, CaseRow] = {}
@@ -277,7 +248,13 @@ class CaseIntake:
         history.write(session)
         member_rows.write()
         if case_of:
-            set_alert_cases(session, case_of)
+            # By primary key, in one statement (hub.persistence.bulk).
+            update_rows(
+                session,
+                _ALERTS,
+                "id",
+                [{"id": alert_id, "case_id": case_id} for alert_id, case_id in case_of.items()],
+            )
         rows = {**touched, **opened}
         cases = {alert_id: rows[case_id] for alert_id, case_id in case_of.items()}
         adopted = adopt_stray_clearances(session, self._policy, new, cases, received_at)

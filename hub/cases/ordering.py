@@ -5,7 +5,7 @@ device's alarm and its clearance in either order, and one incident's alerts from
 devices at the same moment. Three things keep the case as one worker would have left it (the
 rule itself is the pure ``hub.cases.rules.clearances_to_adopt``):
 
-* ``lock_devices``: each intake transaction takes a PostgreSQL advisory lock per (device, alert
+* ``lock_take``: each intake transaction takes a PostgreSQL advisory lock per (device, alert
   kind) of its new alerts, in sorted order, before it locks any case. A clearance that finds
   nothing open and the alarm that opens the case then take turns, so the alarm's transaction
   sees the clearance once it is committed (READ COMMITTED reads each statement afresh) or the
@@ -50,7 +50,7 @@ _INCIDENT_NAMESPACE = "linli-incident:"
 """Prefix of the incidents' lock names (a correlation key follows)."""
 
 
-def device_lock_names(alerts: Iterable[Alert], incidents: Iterable[str] = ()) -> list[str]:
+def take_lock_names(alerts: Iterable[Alert], incidents: Iterable[str] = ()) -> list[str]:
     """Return the advisory lock names a batch of alerts takes, in the order to take them: its
     (device, kind) pairs sorted, then the correlation keys of ``incidents`` sorted."""
     return sorted({f"{_LOCK_NAMESPACE}{a.device_id}|{a.kind.value}" for a in alerts}) + sorted(
@@ -66,12 +66,12 @@ _LOCK_ALL = text(
 (a function scan yields its rows in order, and each row's lock is taken as it is produced)."""
 
 
-def lock_devices(session: Session, alerts: Iterable[Alert], incidents: Iterable[str] = ()) -> None:
+def lock_take(session: Session, alerts: Iterable[Alert], incidents: Iterable[str] = ()) -> None:
     """Take the (device, kind) advisory locks of ``alerts``, then those of the ``incidents``
     (correlation keys), until the transaction ends."""
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite's write lock, taken up front, already serialises every intake
-    names = device_lock_names(alerts, incidents)
+    names = take_lock_names(alerts, incidents)
     if len(names) == 1:
         session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(names[0], 0))))
     elif names:

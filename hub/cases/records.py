@@ -25,6 +25,7 @@ from hub.cases.rules import (
 )
 from hub.cases.supervision import DEFAULT_POLICY, SupervisionPolicy
 from hub.cases.views import AlertView, CaseEventView, CaseMemberView, CaseView
+from hub.persistence.bulk import insert_rows
 from hub.persistence.tables import (
     ID_LENGTH,
     AlertRow,
@@ -33,7 +34,7 @@ from hub.persistence.tables import (
     CaseRow,
     DeviceRow,
 )
-from hub.persistence.transactions import audit, clean, clean_or_none, insert_rows
+from hub.persistence.transactions import audit, clean, clean_or_none
 
 DEFAULT_REOPEN_WITHIN = timedelta(minutes=30)
 """A problem that comes back this soon after its case was resolved reopens that case."""

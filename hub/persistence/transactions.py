@@ -12,8 +12,6 @@ stored alert, case decision and human action is appended to the trail in the sam
 transaction that made it, and the chain never forks (appends take turns on the head row).
 """
 
-import functools
-import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import fields
@@ -21,26 +19,22 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
-    Dialect,
     Engine,
     Select,
     Table,
-    TextClause,
     bindparam,
     func,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hub.audit.chain import AuditEntry, AuditRecord, chain
 from hub.errors import NotFoundError
+from hub.persistence.bulk import insert_rows
 from hub.persistence.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_WRITE_OPTION
 from hub.persistence.tables import (
-    NAIVE_DATETIME,
     AlertRow,
     AuditEntryRow,
     AuditHeadRow,
@@ -54,7 +48,6 @@ from hub.persistence.tables import (
     HouseholdRow,
     NotificationRow,
     SilenceRow,
-    UTCDateTime,
 )
 from hub.persistence.write_turns import write_turns
 
@@ -119,177 +112,6 @@ def upsert_insert(session: Session, table: Any) -> Any:
     if dialect == "sqlite":
         return sqlite.insert(table)
     raise NotImplementedError(f"the hub does not support {dialect} databases")
-
-
-def insert_new_rows(session: Session, table: Table, key: str, rows: list[dict[str, Any]]) -> Any:
-    """Insert the ``rows`` whose ``key`` is not stored yet; return a result of their keys.
-
-    The rows all have the same columns; the keys returned are those of the rows inserted,
-    the others were there already.
-
-    One round trip per batch, ``ON CONFLICT (key) DO NOTHING RETURNING key``, with a statement
-    built once per dialect, table and columns (building a fresh ``insert().values(...)`` per
-    alert cost a third of the hub's CPU in a burst). PostgreSQL gets the rows as one JSON
-    text (``_pg_insert``): one parameter, where a multi-row VALUES of a thousand alerts has
-    twelve thousand that psycopg parses anew for every batch. SQLite gets multi-row VALUES
-    through the driver, up to ``_SQLITE_ROWS_PER_INSERT`` rows a statement, the values
-    converted by the column types' own converters (``_sqlite_insert``).
-    """
-    dialect = session.get_bind().dialect
-    columns = tuple(rows[0])
-    if dialect.name == "postgresql":
-        return session.execute(*_pg_insert(dialect, table, key, rows)).scalars()
-    # One multi-row INSERT … RETURNING per chunk, as SQLAlchemy's "insertmanyvalues" would.
-    sql, converters = _sqlite_insert(dialect, table, columns)
-    conflict = f" ON CONFLICT ({_quote(dialect, key)}) DO NOTHING RETURNING {_quote(dialect, key)}"
-    connection = session.connection()
-    values = _sqlite_values(converters, rows)
-    inserted: list[Any] = []
-    for start in range(0, len(values), _SQLITE_ROWS_PER_INSERT):
-        chunk = values[start : start + _SQLITE_ROWS_PER_INSERT]
-        rows_sql = ", ".join([_placeholders(len(columns))] * len(chunk))
-        flat = tuple(value for row in chunk for value in row)
-        inserted += connection.exec_driver_sql(sql + rows_sql + conflict, flat).scalars().all()
-    return inserted
-
-
-def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows``, all with the same columns, in their order: one statement per batch.
-
-    For the many rows one ingest batch adds (audit entries, case history lines). PostgreSQL
-    gets them as one JSON text (``_pg_insert``): one statement to run, not a thousand
-    executions of an ``executemany``; SQLite one ``executemany`` through the driver, the values
-    converted by the column types' own converters (``_sqlite_insert``).
-    """
-    if not rows:
-        return
-    dialect = session.get_bind().dialect
-    columns = tuple(rows[0])
-    if dialect.name == "postgresql":
-        session.execute(*_pg_insert(dialect, table, None, rows))
-        return
-    sql, converters = _sqlite_insert(dialect, table, columns)
-    session.connection().exec_driver_sql(
-        sql + _placeholders(len(columns)), _sqlite_values(converters, rows)
-    )
-
-
-_SQLITE_ROWS_PER_INSERT = 500
-"""Rows in one multi-row INSERT … RETURNING on SQLite (its limit is 32,766 parameters)."""
-
-_Converter = Callable[[Any], Any] | None
-
-
-@functools.cache
-def _sqlite_insert(
-    dialect: Dialect, table: Table, columns: tuple[str, ...]
-) -> tuple[str, tuple[tuple[str, _Converter], ...]]:
-    """Return the start of an INSERT of ``columns`` into ``table`` (up to ``VALUES ``) and
-    each column's converter from Python to what SQLite stores (None: stored as it is).
-
-    The converters are the column types' own (``bind_processor``), so a row is stored exactly
-    as SQLAlchemy would store it; executing through the driver skips SQLAlchemy's per-row,
-    per-parameter machinery, which cost more than SQLite's work for the audit entries and
-    history lines of a take.
-    """
-    if dialect.name != "sqlite":
-        raise NotImplementedError(f"the hub does not support {dialect.name} databases")
-    _refuse_defaulted(table, columns)
-    converters = tuple(
-        (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in columns
-    )
-    names = ", ".join(_quote(dialect, name) for name in columns)
-    # Names from the table's own metadata, quoted; every value is a bound parameter.
-    return f"INSERT INTO {_quote(dialect, table.name)} ({names}) VALUES ", converters  # noqa: S608
-
-
-def _refuse_defaulted(table: Table, columns: tuple[str, ...]) -> None:
-    """Refuse rows that leave out a column with a Python-side default: SQLAlchemy would fill
-    it, a statement of our own would store NULL."""
-    defaulted = [c.name for c in table.c if c.name not in columns and c.default is not None]
-    if defaulted:
-        raise ValueError(f"rows for {table.name} must give {defaulted}: they have defaults")
-
-
-def _quote(dialect: Dialect, name: str) -> str:
-    return dialect.identifier_preparer.quote(name)
-
-
-def _placeholders(count: int) -> str:
-    return "(" + ", ".join(["?"] * count) + ")"
-
-
-def _sqlite_values(
-    converters: tuple[tuple[str, _Converter], ...], rows: list[dict[str, Any]]
-) -> list[tuple[Any, ...]]:
-    """Return each row's values in the column order of ``converters``, converted.
-
-    A value no converter takes (a naive datetime) fails as it would in SQLAlchemy, as a
-    ``StatementError``: callers tell bad data from a failed database by that.
-    """
-    try:
-        return [
-            tuple([row[name] if to_db is None else to_db(row[name]) for name, to_db in converters])
-            for row in rows
-        ]
-    except (TypeError, ValueError) as exc:
-        raise StatementError(f"({type(exc).__name__}) {exc}", None, None, exc) from exc
-
-
-def _pg_insert(
-    dialect: Dialect, table: Table, key: str | None, rows: list[dict[str, Any]]
-) -> tuple[TextClause, dict[str, str]]:
-    """Return PostgreSQL's INSERT of ``rows`` (all with the same columns) and its parameter:
-    the rows as one JSON text, read back into typed columns by ``json_to_recordset``.
-
-    Why JSON: one text parameter, which psycopg hands over as it is, and Python's C encoder
-    writes. Arrays per column (``unnest``, the way before) had psycopg dump every element in
-    Python and escape each string with a regular expression: a quarter of the hub's CPU in a
-    burst on PostgreSQL. Timestamps go as ISO 8601 text with their offset (refused if naive,
-    as ``UTCDateTime`` refuses them); JSON columns nest as they are. A naive timestamp or a
-    value JSON cannot carry fails as a ``StatementError``: the ingest tells bad data from a
-    failed database by it.
-    With a ``key``: ``ON CONFLICT (key) DO NOTHING RETURNING key``.
-    """
-    columns = tuple(rows[0])
-    statement, stamped = _pg_recordset_insert(dialect, table, key, columns)
-    try:
-        if stamped:
-            rows = [{**row, **{name: _pg_timestamp(row[name]) for name in stamped}} for row in rows]
-        payload = json.dumps(rows, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise StatementError(f"({type(exc).__name__}) {exc}", None, None, exc) from exc
-    return statement, {"rows": payload}
-
-
-def _pg_timestamp(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError(NAIVE_DATETIME)
-    return value.isoformat()
-
-
-@functools.cache
-def _pg_recordset_insert(
-    dialect: Dialect, table: Table, key: str | None, columns: tuple[str, ...]
-) -> tuple[TextClause, tuple[str, ...]]:
-    """Return the INSERT … SELECT … FROM json_to_recordset of ``columns`` into ``table``, and
-    the columns that hold timestamps (sent as text)."""
-    _refuse_defaulted(table, columns)
-    quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(name) for name in columns)
-    # Each column read as the table's own type: the text of a timestamp, the JSON of a JSON
-    # column, a number as a number; names from the table's metadata, quoted.
-    record = ", ".join(f"{quote(name)} {table.c[name].type.compile(dialect)}" for name in columns)
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} "  # noqa: S608
-        f"FROM json_to_recordset(CAST(:rows AS JSON)) AS r({record})"
-    )
-    if key is not None:
-        sql += f" ON CONFLICT ({quote(key)}) DO NOTHING RETURNING {quote(key)}"
-    stamped = tuple(name for name in columns if isinstance(table.c[name].type, UTCDateTime))
-    return text(sql), stamped
 
 
 def audit(session: Session, record: AuditRecord) -> None:

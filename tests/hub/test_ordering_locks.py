@@ -8,7 +8,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind
-from hub.cases.ordering import device_lock_names, lock_devices
+from hub.cases.ordering import lock_take, take_lock_names
 from tests.hub.conftest import migrated_engine
 from tests.hub.factories import make_alert
 
@@ -25,7 +25,7 @@ def test_each_device_and_kind_is_locked_once_until_the_end(pg_engine: Engine, de
     alerts = [make_alert(device_id=f"smoke-{i}") for i in range(devices)]
     alerts += [make_alert(device_id="smoke-0"), make_alert(device_id="smoke-0", kind=AlertKind.SOS)]
     with Session(pg_engine) as session, session.begin():
-        lock_devices(session, alerts)
+        lock_take(session, alerts)
         assert session.scalar(HELD) == devices + 1
     with Session(pg_engine) as session, session.begin():
         assert session.scalar(HELD) == 0
@@ -33,12 +33,12 @@ def test_each_device_and_kind_is_locked_once_until_the_end(pg_engine: Engine, de
 
 def test_the_incidents_are_locked_after_the_devices(pg_engine: Engine) -> None:
     alerts = [make_alert(device_id="smoke-0")]
-    names = device_lock_names(alerts, ["sos|button-1", "fire@b3", "fire@b3"])
+    names = take_lock_names(alerts, ["sos|button-1", "fire@b3", "fire@b3"])
     assert names == [
         "linli-device-kind:smoke-0|smoke",
         "linli-incident:fire@b3",
         "linli-incident:sos|button-1",
     ]
     with Session(pg_engine) as session, session.begin():
-        lock_devices(session, alerts, ["sos|button-1", "fire@b3"])
+        lock_take(session, alerts, ["sos|button-1", "fire@b3"])
         assert session.scalar(HELD) == 3

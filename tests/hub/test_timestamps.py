@@ -9,16 +9,27 @@ from typing import Any, cast
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select, text
+from sqlalchemy import (
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from devices.kinds import DeviceKind
+from hub.persistence.bulk import insert_new_rows, insert_rows, update_rows
 from hub.persistence.engine import create_hub_engine, migrate
 from hub.persistence.tables import AlertRow, AuditEntryRow, UTCDateTime, sqlite_utc_text
-from hub.persistence.transactions import insert_new_rows, insert_rows
 from hub.store import HubStore
 from tests.hub.conftest import migrated_engine
 from tests.hub.factories import make_device
@@ -175,7 +186,7 @@ def _stored_in(session: Session, table: str) -> list[tuple[Any, ...]]:
 
 
 def test_postgresql_inserts_store_what_sqlalchemy_stores(pg_engine: Engine) -> None:
-    """The rows go to PostgreSQL as one JSON text (``_pg_insert``): stored as SQLAlchemy's
+    """The rows go to PostgreSQL as one JSON text (``hub.persistence.bulk``): stored as SQLAlchemy's
     own insert stores them (compared in one database: its insert is rolled back first)."""
     audit_log = cast(Table, AuditEntryRow.__table__)
     alerts = cast(Table, AlertRow.__table__)
@@ -214,3 +225,33 @@ def test_postgresql_inserts_refuse_what_sqlalchemy_refuses(pg_engine: Engine) ->
             insert_new_rows(session, alerts, "id", rows)
     with Session(pg_engine) as session:
         assert _stored_in(session, "alerts") == []
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_updates_by_key_store_what_sqlalchemy_stores(
+    dialect: str, request: pytest.FixtureRequest
+) -> None:
+    engine = (
+        request.getfixturevalue("two_databases")[0]
+        if dialect == "sqlite"
+        else request.getfixturevalue("pg_engine")
+    )
+    audit_log = cast(Table, AuditEntryRow.__table__)
+    later = datetime(2025, 3, 1, 9, 30, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
+    changes: list[dict[str, Any]] = [
+        {"seq": 1, "actor": "王", "ts": later},
+        {"seq": 3, "actor": None, "ts": later},
+    ]
+    with Session(engine) as session:
+        insert_rows(session, audit_log, _entries(1))
+        for change in changes:
+            session.execute(
+                update(audit_log).where(audit_log.c.seq == change["seq"]).values(**change)
+            )
+        reference = _stored_in(session, "audit_log")
+        session.rollback()
+    with Session(engine) as session, session.begin():
+        insert_rows(session, audit_log, _entries(1))
+        update_rows(session, audit_log, "seq", changes)
+    with Session(engine) as session:
+        assert _stored_in(session, "audit_log") == reference
