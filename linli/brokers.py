@@ -6,6 +6,7 @@ for ``linli demo``, the test suite and the benchmarks.
 
 import logging
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -49,12 +50,42 @@ class BrokerError(Exception):
     """A broker could not be started."""
 
 
+_LOWEST_PICKED_PORT = 10_000
+_PORT_TRIES = 100
+# Its own generator: the module's global one may be seeded by a test (hypothesis does), and
+# two test workers would then pick the same ports.
+_PORT_PICKS = random.Random()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that is free on ``host`` right now."""
+    """Return a TCP port that is free on ``host`` right now, for a listener started soon.
+
+    Picked below the kernel's ephemeral range when it can be. A port the kernel hands out for
+    ``bind(…, 0)`` is one of the ephemeral ports every outgoing connection takes its local
+    port from, so another process's connection could take it before the listener binds it (a
+    NATS node failed to start so: "address already in use"); outgoing connections never take
+    a port below that range.
+    """
+    low, _high = _ephemeral_range()
+    if low - _LOWEST_PICKED_PORT >= 1_000:
+        for _ in range(_PORT_TRIES):
+            port = _PORT_PICKS.randrange(_LOWEST_PICKED_PORT, low)
+            if port_is_free(port, host):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        picked: int = sock.getsockname()[1]
+        return picked
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """Return the kernel's range of local ports for outgoing connections (Linux's default if
+    it cannot be read)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

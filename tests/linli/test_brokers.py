@@ -3,10 +3,11 @@
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import aiomqtt
 
-from linli.brokers import EmbeddedBroker, port_is_free
+from linli.brokers import EmbeddedBroker, free_port, port_is_free
 
 
 @contextmanager
@@ -35,3 +36,11 @@ async def test_embedded_broker_moves_off_a_taken_1883_and_serves_clients() -> No
                     break
         finally:
             await broker.stop()
+
+
+def test_a_free_port_is_one_no_outgoing_connection_can_take() -> None:
+    """Below the kernel's ephemeral range, where outgoing connections take their local ports:
+    a port picked there stays free until the listener binds it."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(20)]
+    assert all(port < low and port_is_free(port) for port in ports)
