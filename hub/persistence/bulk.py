@@ -90,14 +90,8 @@ def update_rows(session: Session, table: Table, key: str, rows: list[Row]) -> No
     columns = tuple(rows[0])
     changed = tuple(name for name in columns if name != key)
     if dialect.name == "postgresql":
-        record, stamped = _pg_record(dialect, table, columns)
-        assignments = ", ".join(f"{_quote(dialect, c)} = r.{_quote(dialect, c)}" for c in changed)
-        where = f"{_quote(dialect, table.name)}.{_quote(dialect, key)} = r.{_quote(dialect, key)}"
-        sql = (
-            f"UPDATE {_quote(dialect, table.name)} SET {assignments} "  # noqa: S608
-            f"FROM json_to_recordset(CAST(:rows AS JSON)) AS r({record}) WHERE {where}"
-        )
-        session.execute(text(sql), {"rows": _pg_rows_json(rows, stamped)})
+        statement, stamped = _pg_recordset_update(dialect, table, key, columns)
+        session.execute(statement, {"rows": _pg_rows_json(rows, stamped), "count": len(rows)})
         return
     converters = _sqlite_converters(dialect, table, (*changed, key))
     assignments = ", ".join(f"{_quote(dialect, c)} = ?" for c in changed)
@@ -160,6 +154,32 @@ def _pg_recordset_insert(
     sql = (
         f"INSERT INTO {_quote(dialect, table.name)} ({names}) SELECT {names} "  # noqa: S608
         f"FROM json_to_recordset(CAST(:rows AS JSON)) AS r({record}){conflict}"
+    )
+    return text(sql), stamped
+
+
+@functools.cache
+def _pg_recordset_update(
+    dialect: Dialect, table: Table, key: str, columns: tuple[str, ...]
+) -> tuple[TextClause, tuple[str, ...]]:
+    """Return the UPDATE … FROM json_to_recordset that sets the other ``columns`` where ``key``
+    matches, and the columns that hold timestamps (sent as text).
+
+    The planner cannot see how many rows a ``json_to_recordset`` yields and guesses 100: then a
+    hash join over a sequential scan of the whole table looks cheaper than 100 probes of its
+    primary key, and a one-alert take scanned every alert stored (a table of 6,400 alerts:
+    1.4 ms against 0.03). ``LIMIT :count``, the number of rows sent, changes nothing of what
+    is updated and tells the planner the count (10 % of its guess when a prepared statement's
+    generic plan cannot see the value): the key's index, probed once per row.
+    """
+    record, stamped = _pg_record(dialect, table, columns)
+    changed = [name for name in columns if name != key]
+    assignments = ", ".join(f"{_quote(dialect, c)} = r.{_quote(dialect, c)}" for c in changed)
+    where = f"{_quote(dialect, table.name)}.{_quote(dialect, key)} = r.{_quote(dialect, key)}"
+    sql = (
+        f"UPDATE {_quote(dialect, table.name)} SET {assignments} "  # noqa: S608
+        f"FROM (SELECT * FROM json_to_recordset(CAST(:rows AS JSON)) AS r({record}) "
+        f"LIMIT :count) AS r WHERE {where}"
     )
     return text(sql), stamped
 
