@@ -1,6 +1,7 @@
-"""Waiting, in an async test, for what another task or process does: poll, fail after a deadline."""
+"""Waiting in a test for what another thread, task or process does: poll, fail after a deadline."""
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -26,3 +27,17 @@ async def until(
                 await asyncio.sleep(interval_s)
     except TimeoutError:
         raise AssertionError(f"timed out waiting for: {what}") from None
+
+
+def wait_until(
+    probe: Callable[[], T | None], *, timeout: float = 60.0, interval: float = 0.1, what: str = ""
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}; last={last!r}")

@@ -19,7 +19,8 @@ from devices.topics import DeviceChannel, device_topic
 from linli.brokers import MosquittoProcess
 from tests.browser import UI_TIMEOUT_MS
 from tests.conftest import missing
-from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
+from tests.e2e.stack import Stack, dumps, mosquitto_pub
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 

@@ -13,7 +13,8 @@ from devices.kinds import DeviceKind
 from devices.registry import Device
 from linli.brokers import MosquittoProcess
 from tests.conftest import missing
-from tests.e2e.stack import Stack, wait_until
+from tests.e2e.stack import Stack
+from tests.polling import wait_until
 
 CAMERA = Device(id="b3-corridor-cam", kind=DeviceKind.CAMERA, location="Building 3/Floor 12")
 
