@@ -37,11 +37,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     if MosquittoProcess.executable() is None:
         missing("mosquitto")
     running = Stack(tmp_path, [SOS, CO, LEAK], f"sqlite:///{tmp_path / 'hub.sqlite3'}")
-    try:
-        running.start()
+    with running.started():
         yield running
-    finally:
-        running.close()
 
 
 def add_operator(stack: Stack) -> None:

@@ -187,13 +187,26 @@ class Stack:
 
     def start(self) -> None:
         """Start brokers, hub and edge, and wait until the edge reported its devices."""
+        self.start_hub()
+        self.edge.start()
+        wait_until(self.edge_online, what="the edge to report online with its devices")
+
+    def start_hub(self) -> None:
+        """Start the brokers and the hub, not the edge, and wait until the hub is connected."""
         self.local_broker.start()
         if self.separate_hub_broker:
             self.hub_broker.start()
         self.hub.start()
         self.wait_for_hub()
-        self.edge.start()
-        wait_until(self.edge_online, what="the edge to report online with its devices")
+
+    @contextlib.contextmanager
+    def started(self) -> Iterator["Stack"]:
+        """Start the whole stack for a block; close it when the block ends, or starting fails."""
+        try:
+            self.start()
+            yield self
+        finally:
+            self.close()
 
     def wait_for_hub(self) -> None:
         """Wait until the hub answers, then until its ingest is connected.

@@ -57,12 +57,8 @@ def camera_stack(root: Path, video: Path, *, separate_hub_broker: bool = False) 
 @pytest.fixture
 def fire_stack(tmp_path: Path) -> Iterator[Stack]:
     """A running stack whose camera watches flames start."""
-    stack = camera_stack(tmp_path, write_fire_video(tmp_path / "corridor.avi"))
-    try:
-        stack.start()
+    with camera_stack(tmp_path, write_fire_video(tmp_path / "corridor.avi")).started() as stack:
         yield stack
-    finally:
-        stack.close()
 
 
 def case_pictures(stack: Stack, case_id: int) -> list[dict[str, Any]] | None:
