@@ -63,7 +63,8 @@ from devices.registry import Device
 from devices.topics import DeviceChannel, device_topic
 from linli.brokers import MosquittoProcess
 from linli.progress import counted
-from tests.e2e.stack import Stack, mosquitto_pub, wait_until
+from tests.e2e.stack import Stack, mosquitto_pub
+from tests.polling import wait_until
 
 
 def measure_loads(

@@ -38,7 +38,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from bench.measuring import Collector, bare_subscriber, measure, publish_readings
 from devices.topics import DeviceChannel, EdgeChannel, device_topic, edge_topic
 from linli.brokers import MosquittoProcess, site_tuning
-from tests.e2e.stack import LinliProcess, wait_until
+from tests.e2e.stack import LinliProcess
+from tests.polling import wait_until
 
 EDGE_ID = "edge-bench"
 IDLE_S = 3.0

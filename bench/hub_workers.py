@@ -39,7 +39,8 @@ from hub.persistence.tables import AlertRow
 from hub.store import HubStore
 from linli.brokers import MosquittoProcess, free_port, site_tuning
 from tests.conftest import POSTGRES_ADMIN_URL
-from tests.e2e.stack import LinliProcess, publisher, wait_until
+from tests.e2e.stack import LinliProcess, publisher
+from tests.polling import wait_until
 
 EDGE = "bench-edge"
 

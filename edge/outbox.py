@@ -30,7 +30,6 @@ the wire, so everything unacknowledged is sent again. The hub deduplicates by al
 Errors: every ``sqlite3.Error`` is wrapped in ``OutboxError``.
 """
 
-import logging
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
@@ -39,14 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ValidationError
-
 from devices.kinds import forwarding_rank
 from devices.messages import Alert
 from edge.redelivery import Receipt
-from edge.sqlite_tx import open_store, reading, transaction
-
-logger = logging.getLogger(__name__)
+from edge.sqlite_tx import open_store, read_back, reading, transaction
 
 FILE_NAME = "outbox.sqlite3"
 SCHEMA_VERSION = 1
@@ -228,14 +223,7 @@ class Outbox:
         stale_before = now - self.resend_after_s
         with self._reading() as db:
             rows = _due_rows(db, stale_before, limit)
-        alerts = []
-        for alert_id, body in rows:
-            try:
-                alerts.append(Alert.model_validate_json(body))
-            except ValidationError:
-                # Kept on disk for a person to inspect; never blocks the alerts behind it.
-                logger.exception("outbox alert %s cannot be read back; not sending it", alert_id)
-        return alerts
+        return read_back(Alert, rows, "outbox alert")
 
     def take_due(self, now: float, limit: int) -> list[OutgoingAlert]:
         """Return the alerts to send now, as stored, and mark them sent at ``now``: one call.

@@ -3,22 +3,28 @@
 The outbox and the access store each keep one connection (autocommit mode, shared by the
 event loop's worker threads) behind a lock; both need the same care: ``BEGIN IMMEDIATE`` so a
 writer holds the lock from the start, a rollback that never hides the original error, and
-SQLite errors wrapped in the store's own exception. Each is used from the event loop through
-its own ``DatabaseThread``.
+SQLite errors wrapped in the store's own exception, and stored JSON rows read back the same
+way. Each is used from the event loop through its own ``DatabaseThread``.
 """
 
 import asyncio
 import functools
+import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Literal, ParamSpec, TypeVar
 
+from pydantic import BaseModel, ValidationError
+
 P = ParamSpec("P")
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+logger = logging.getLogger(__name__)
 
 
 def open_store(
@@ -124,3 +130,18 @@ def reading(
             yield db
         except sqlite3.Error as exc:
             raise error(f"{what} read failed: {exc}") from exc
+
+
+def read_back(model: type[M], rows: Iterable[tuple[str, str]], what: str) -> list[M]:
+    """Return the stored JSON ``(id, body)`` rows as ``model``, without those that no longer parse.
+
+    One that does not is logged as ``what`` with its id and left on disk for a person to inspect:
+    it never blocks the rows behind it.
+    """
+    parsed: list[M] = []
+    for row_id, body in rows:
+        try:
+            parsed.append(model.model_validate_json(body))
+        except ValidationError:
+            logger.exception("%s %s cannot be read back; not sent", what, row_id)
+    return parsed

@@ -44,7 +44,7 @@ from devices.access import (
 )
 from edge.access.chunks import is_stale
 from edge.access.decision import Direction
-from edge.sqlite_tx import open_store, reading, transaction
+from edge.sqlite_tx import open_store, read_back, reading, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -255,13 +255,7 @@ class AccessStore:
         """Return the oldest records the hub has not acknowledged."""
         with self._reading() as db:
             rows = db.execute("SELECT id, body FROM log ORDER BY seq LIMIT ?", (limit,)).fetchall()
-        records = []
-        for record_id, body in rows:
-            try:
-                records.append(AccessRecord.model_validate_json(body))
-            except ValidationError:
-                logger.exception("access log record %s cannot be read back; not sent", record_id)
-        return records
+        return read_back(AccessRecord, rows, "access log record")
 
     def acknowledge(self, ids: Sequence[str]) -> int:
         """Delete the records the hub has committed; return how many were still stored."""

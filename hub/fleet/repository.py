@@ -79,16 +79,7 @@ def upsert_device(session: Session, device: Device, now: datetime) -> DeviceChan
     device = _storable(device)
     inserted = session.execute(
         upsert_insert(session, DeviceRow)
-        .values(
-            id=device.id,
-            kind=device.kind.value,
-            location=device.location,
-            edge_id=device.edge_id,
-            zigbee_name=device.zigbee_name,
-            tasmota_topic=device.tasmota_topic,
-            shelly_id=device.shelly_id,
-            created_at=now,
-        )
+        .values(id=device.id, created_at=now, **_registration(device))
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(DeviceRow.id)
     ).scalar_one_or_none()
@@ -110,12 +101,8 @@ def upsert_device(session: Session, device: Device, now: datetime) -> DeviceChan
             device_view(row), created=False, changed=False, edges_affected=frozenset()
         )
     edges = frozenset(e for e in (row.edge_id, device.edge_id) if e is not None)
-    row.kind = device.kind.value
-    row.location = device.location
-    row.edge_id = device.edge_id
-    row.zigbee_name = device.zigbee_name
-    row.tasmota_topic = device.tasmota_topic
-    row.shelly_id = device.shelly_id
+    for column, value in _registration(device).items():
+        setattr(row, column, value)
     session.flush()
     logger.info("device %s re-registered (edge %s)", device.id, device.edge_id)
     return DeviceChange(device_view(row), created=False, changed=True, edges_affected=edges)
@@ -191,22 +178,20 @@ def _edge_view(row: EdgeRow) -> EdgeView:
     return EdgeView.model_validate(row, from_attributes=True)
 
 
+def _registration(device: Device) -> dict[str, str | None]:
+    """Return what a device's registration stores: its row's columns but the id and bookkeeping."""
+    return {
+        "kind": device.kind.value,
+        "location": device.location,
+        "edge_id": device.edge_id,
+        "zigbee_name": device.zigbee_name,
+        "tasmota_topic": device.tasmota_topic,
+        "shelly_id": device.shelly_id,
+    }
+
+
 def _same_registration(row: DeviceRow, device: Device) -> bool:
-    return (
-        row.kind,
-        row.location,
-        row.edge_id,
-        row.zigbee_name,
-        row.tasmota_topic,
-        row.shelly_id,
-    ) == (
-        device.kind.value,
-        device.location,
-        device.edge_id,
-        device.zigbee_name,
-        device.tasmota_topic,
-        device.shelly_id,
-    )
+    return all(getattr(row, column) == value for column, value in _registration(device).items())
 
 
 class FleetRepository:

@@ -24,7 +24,8 @@ from simulators.load import LoadOptions, LoadResult, LoadTarget, check_hub, run_
 from simulators.load_mix import LoadPlan, fleet
 from tests.cluster.nats import NatsCluster, hub_broker, nats_server
 from tests.conftest import missing
-from tests.e2e.stack import Stack, wait_until
+from tests.e2e.stack import Stack
+from tests.polling import wait_until
 from tests.scale.whole import alerts_sent, assert_stored_whole_and_once
 
 pytestmark = [pytest.mark.slow]

@@ -31,7 +31,7 @@ from linli.trust.certificates import (
 from linli.trust.folder import write_private
 from tests.cluster.nats import LOOPBACK_NAMES, NatsCluster, NatsNode, hub_broker, nats_server, now
 from tests.conftest import missing
-from tests.e2e.stack import wait_until
+from tests.polling import wait_until
 from tests.security.brokers import tls_handshake
 
 pytestmark = [pytest.mark.slow]

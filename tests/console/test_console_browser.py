@@ -19,7 +19,8 @@ from devices.topics import DeviceChannel, device_topic
 from linli.brokers import MosquittoProcess
 from tests.browser import UI_TIMEOUT_MS
 from tests.conftest import missing
-from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
+from tests.e2e.stack import Stack, dumps, mosquitto_pub
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 
@@ -36,11 +37,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     if MosquittoProcess.executable() is None:
         missing("mosquitto")
     running = Stack(tmp_path, [SOS, CO, LEAK], f"sqlite:///{tmp_path / 'hub.sqlite3'}")
-    try:
-        running.start()
+    with running.started():
         yield running
-    finally:
-        running.close()
 
 
 def add_operator(stack: Stack) -> None:

@@ -39,12 +39,8 @@ def _require_mosquitto() -> None:
 def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
     """A running stack (one broker, hub, edge) on SQLite and on PostgreSQL."""
     _require_mosquitto()
-    running = Stack(tmp_path, DEVICES, database_url)
-    try:
-        running.start()
+    with Stack(tmp_path, DEVICES, database_url).started() as running:
         yield running
-    finally:
-        running.close()
 
 
 @pytest.fixture(params=["site-config", "mosquitto-defaults"])
@@ -63,8 +59,5 @@ def split_stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stac
         separate_hub_broker=True,
         hub_broker_defaults=request.param == "mosquitto-defaults",
     )
-    try:
-        running.start()
+    with running.started():
         yield running
-    finally:
-        running.close()

@@ -10,11 +10,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -23,25 +22,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from devices.registry import Device
 from hub.auth.rules import new_secret
 from linli.brokers import MosquittoProcess, free_port, site_tuning
-
-T = TypeVar("T")
+from tests.polling import wait_until
 
 HUB_BOOT_TIMEOUT = 180.0
 """How long a hub process may take to answer HTTP at all (see ``Stack.wait_for_hub``)."""
-
-
-def wait_until(
-    probe: Callable[[], T | None], *, timeout: float = 60.0, interval: float = 0.1, what: str = ""
-) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}; last={last!r}")
 
 
 @dataclass
@@ -203,13 +187,26 @@ class Stack:
 
     def start(self) -> None:
         """Start brokers, hub and edge, and wait until the edge reported its devices."""
+        self.start_hub()
+        self.edge.start()
+        wait_until(self.edge_online, what="the edge to report online with its devices")
+
+    def start_hub(self) -> None:
+        """Start the brokers and the hub, not the edge, and wait until the hub is connected."""
         self.local_broker.start()
         if self.separate_hub_broker:
             self.hub_broker.start()
         self.hub.start()
         self.wait_for_hub()
-        self.edge.start()
-        wait_until(self.edge_online, what="the edge to report online with its devices")
+
+    @contextlib.contextmanager
+    def started(self) -> Iterator["Stack"]:
+        """Start the whole stack for a block; close it when the block ends, or starting fails."""
+        try:
+            self.start()
+            yield self
+        finally:
+            self.close()
 
     def wait_for_hub(self) -> None:
         """Wait until the hub answers, then until its ingest is connected.

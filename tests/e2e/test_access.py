@@ -10,8 +10,9 @@ from devices.registry import Device
 from devices.topics import DeviceChannel, credential_topic, device_topic
 from simulators.doors import RESIDENT_CARDS
 from tests.e2e.conftest import _require_mosquitto
-from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
+from tests.e2e.stack import Stack, dumps, mosquitto_pub
 from tests.e2e.test_sos_loop import listening
+from tests.polling import wait_until
 
 READER = Device(id="gate-reader", kind=DeviceKind.DOOR_READER, location="Main Gate")
 CONTACT = Device(id="gate-door", kind=DeviceKind.DOOR_CONTACT, location="Main Gate")

@@ -24,11 +24,8 @@ def older_hub_stack(tmp_path: Path) -> Iterator[Stack]:
     _require_mosquitto()
     running = Stack(tmp_path, DEVICES, f"sqlite:///{tmp_path / 'hub.sqlite3'}")
     running.hub.env["LINLI_HUB_ALERT_BATCH_MAX"] = "0"
-    try:
-        running.start()
+    with running.started():
         yield running
-    finally:
-        running.close()
 
 
 def test_the_edge_packs_a_burst_into_batches_the_hub_takes(stack: Stack) -> None:

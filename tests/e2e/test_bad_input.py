@@ -7,7 +7,8 @@ from typing import Any
 from devices.topics import DeviceChannel, EdgeChannel, device_topic, edge_topic, zigbee_topic
 from tests.conftest import realdata_records
 from tests.e2e.conftest import CO, GAS
-from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
+from tests.e2e.stack import Stack, dumps, mosquitto_pub
+from tests.polling import wait_until
 
 
 def invalid_json_examples(realdata: Path) -> list[str]:

@@ -13,7 +13,8 @@ from devices.kinds import DeviceKind
 from devices.registry import Device
 from linli.brokers import MosquittoProcess
 from tests.conftest import missing
-from tests.e2e.stack import Stack, wait_until
+from tests.e2e.stack import Stack
+from tests.polling import wait_until
 
 CAMERA = Device(id="b3-corridor-cam", kind=DeviceKind.CAMERA, location="Building 3/Floor 12")
 
@@ -56,12 +57,8 @@ def camera_stack(root: Path, video: Path, *, separate_hub_broker: bool = False) 
 @pytest.fixture
 def fire_stack(tmp_path: Path) -> Iterator[Stack]:
     """A running stack whose camera watches flames start."""
-    stack = camera_stack(tmp_path, write_fire_video(tmp_path / "corridor.avi"))
-    try:
-        stack.start()
+    with camera_stack(tmp_path, write_fire_video(tmp_path / "corridor.avi")).started() as stack:
         yield stack
-    finally:
-        stack.close()
 
 
 def case_pictures(stack: Stack, case_id: int) -> list[dict[str, Any]] | None:

@@ -23,8 +23,9 @@ from devices.registry import Device
 from devices.topics import DeviceChannel, EdgeChannel, device_topic, edge_topic
 from linli.brokers import MosquittoProcess, free_port
 from tests.conftest import missing
-from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
+from tests.e2e.stack import Stack, dumps, mosquitto_pub
 from tests.hub.webhook_gateway import Gateway
+from tests.polling import wait_until
 
 HEAT = Device(id="b3-1201-heat", kind=DeviceKind.HEAT, location="Building 3/Floor 12/Unit 1201")
 SMOKE = Device(id="b3-1201-smoke", kind=DeviceKind.SMOKE, location="Building 3/Floor 12/Unit 1201")

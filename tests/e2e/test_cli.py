@@ -8,7 +8,7 @@ from devices.observations import DeviceEvent
 from linli.brokers import MosquittoProcess
 from simulators.scenarios import SCENARIOS
 from tests.cli import run_linli
-from tests.e2e.stack import wait_until
+from tests.polling import wait_until
 
 
 def test_simulate_list_names_every_scenario() -> None:

@@ -11,7 +11,8 @@ from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import Alert, AlertReason
 from devices.topics import DeviceChannel, EdgeChannel, device_topic, edge_topic, zigbee_topic
 from tests.e2e.conftest import CO, GAS, Z2M_SOS
-from tests.e2e.stack import Stack, dumps, mosquitto_pub, publisher, wait_until
+from tests.e2e.stack import Stack, dumps, mosquitto_pub, publisher
+from tests.polling import wait_until
 
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 
 from linli.brokers import free_port
-from tests.e2e.stack import LinliProcess, wait_until
+from tests.e2e.stack import LinliProcess
+from tests.polling import wait_until
 
 
 def test_demo_opens_cases_stops_cleanly_and_keeps_them(tmp_path: Path) -> None:

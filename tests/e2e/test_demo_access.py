@@ -17,21 +17,11 @@ from linli.brokers import free_port
 from linli.demo import DemoEndpoints, DemoOptions, run_demo
 from linli.status import HubSnapshot, fetch_status
 from simulators.runner import run_scenario
+from tests.polling import until
 
 pytestmark = pytest.mark.slow
 
 TOKEN = "lnl_demo-access-test-token-0123456789"
-
-
-async def eventually(probe: Any, what: str, within: float = 60.0) -> Any:
-    """Await ``probe()`` until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        found = await probe()
-        if found:
-            return found
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.2)
 
 
 async def test_the_demo_has_door_access_and_a_camera_clip(
@@ -63,7 +53,7 @@ async def test_the_demo_has_door_access_and_a_camera_clip(
                 )
                 return items if len(items) >= 2 else []
 
-            configured = await eventually(doors, "the sample doors")
+            configured = await until(doors, "the sample doors", timeout_s=60, interval_s=0.2)
             assert {d["edge_id"] for d in configured} == {site.site.edge_id}
 
             async def both_groups() -> list[dict[str, Any]]:
@@ -71,7 +61,7 @@ async def test_the_demo_has_door_access_and_a_camera_clip(
                 items: list[dict[str, Any]] = (await api.get("/access/groups")).json()["items"]
                 return items if len(items) >= 2 else []
 
-            groups = await eventually(both_groups, "the sample groups")
+            groups = await until(both_groups, "the sample groups", timeout_s=60, interval_s=0.2)
             assert {g["name"] for g in groups} == {"Residents", "Cleaners"}
             assert any(g["schedule_id"] for g in groups)
 
@@ -89,8 +79,11 @@ async def test_the_demo_has_door_access_and_a_camera_clip(
                         speed=30.0,
                     )
                     try:
-                        await eventually(
-                            lambda: _has(alert_kinds, kind), f"a {kind} alert", within=10
+                        await until(
+                            lambda: _has(alert_kinds, kind),
+                            f"a {kind} alert",
+                            timeout_s=10,
+                            interval_s=0.2,
                         )
                     except AssertionError:
                         continue
@@ -106,13 +99,13 @@ async def test_the_demo_has_door_access_and_a_camera_clip(
                 cases = [a["case_id"] for a in alerts["items"] if a["case_id"]]
                 return cases[0] if cases else None
 
-            case_id = await eventually(camera_case, "a camera fire case", within=90)
+            case_id = await until(camera_case, "a camera fire case", timeout_s=90, interval_s=0.2)
 
             async def pictures() -> list[Any]:
                 found: list[Any] = (await api.get(f"/cases/{case_id}/evidence")).json()["items"]
                 return found
 
-            assert await eventually(pictures, "the camera's pictures")
+            assert await until(pictures, "the camera's pictures", timeout_s=60, interval_s=0.2)
 
             # `linli status` reads the same hub.
             def status() -> HubSnapshot:

@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 
 from devices.topics import DeviceChannel, device_topic, zigbee_topic
 from tests.e2e.conftest import GAS, SOS, Z2M_SMOKE
-from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
+from tests.e2e.stack import Stack, dumps, mosquitto_pub
+from tests.polling import wait_until
 
 
 def test_native_reading_from_mosquitto_pub_opens_a_case(stack: Stack) -> None:

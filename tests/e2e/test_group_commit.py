@@ -10,8 +10,9 @@ doubled.
 import sqlite3
 from contextlib import closing
 
-from tests.e2e.stack import Stack, publisher, wait_until
+from tests.e2e.stack import Stack, publisher
 from tests.e2e.test_delivery import assert_exactly_once, publish_all, transition_readings
+from tests.polling import wait_until
 
 BURST = 400
 

@@ -29,8 +29,9 @@ from linli.brokers import MosquittoProcess
 from simulators.scenarios import SCENARIOS
 from simulators.sites import sample_site_path
 from tests.conftest import missing
-from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
+from tests.e2e.stack import Stack, dumps, mosquitto_pub
 from tests.e2e.test_sos_loop import listening, stages
+from tests.polling import wait_until
 
 SPEED = "300"
 """Simulated seconds per real second: CO's 66 simulated minutes take 13 s."""

@@ -9,7 +9,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.topics import DeviceChannel, device_topic, zigbee_set_topic, zigbee_topic
 from tests.e2e.conftest import SOS, Z2M_SOS
-from tests.e2e.stack import Stack, dumps, mosquitto_pub, wait_until
+from tests.e2e.stack import Stack, dumps, mosquitto_pub
+from tests.polling import wait_until
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from tests.conftest import serving
 from tests.edge.conftest import eventually, running_agent, two_broker_settings
 from tests.hub.conftest import hub_on
 from tests.hub.http import api_client
+from tests.polling import until
 
 pytestmark = pytest.mark.mosquitto
 
@@ -223,7 +224,7 @@ async def test_cards_open_the_gate_revocation_arrives_in_seconds_and_everything_
         async def four_decisions() -> bool:
             return len([r for r in await logged() if r["kind"] in ("granted", "denied")]) == 4
 
-        await eventually_async(four_decisions, "four decisions in the hub's access log")
+        await until(four_decisions, "four decisions in the hub's access log", timeout_s=20)
         decisions = sorted(
             (r for r in await logged() if r["kind"] in ("granted", "denied")), key=lambda r: r["ts"]
         )
@@ -243,18 +244,6 @@ async def test_cards_open_the_gate_revocation_arrives_in_seconds_and_everything_
     text = (edge_settings.data_dir / "access.sqlite3").read_bytes()
     assert ALICE_CARD.encode() not in text
     assert BOB_CARD.encode() not in text
-
-
-async def eventually_async(check: Callable[[], Any], what: str) -> None:
-    """Poll an async ``check`` until it holds, failing after 20 s."""
-    try:
-        async with asyncio.timeout(20):
-            while True:
-                if await check():
-                    return
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for: {what}")
 
 
 async def test_an_offline_edge_decides_alone_and_catches_up_when_the_hub_returns(
@@ -287,7 +276,7 @@ async def test_an_offline_edge_decides_alone_and_catches_up_when_the_hub_returns
             reasons = [(r["person_id"], r["reason"]) for r in log["items"]]
             return (ids["Alice"], "revoked") in reasons and (ids["Bob"], "granted") in reasons
 
-        await eventually_async(offline_decisions_arrived, "the offline decisions at the hub")
+        await until(offline_decisions_arrived, "the offline decisions at the hub", timeout_s=20)
         await eventually(lambda: agent.access.store.log_depth() == 0, "the log acknowledged")
 
 
@@ -305,21 +294,21 @@ async def test_a_forced_gate_becomes_a_case_and_clears_when_it_closes(
         async def forced_case() -> bool:
             return len(await cases("door_forced")) == 1
 
-        await eventually_async(forced_case, "a door_forced case")
+        await until(forced_case, "a door_forced case", timeout_s=20)
         await reader.door(open=False)
 
         async def cleared() -> bool:
             alerts = (await ok(await http.get("/api/v1/alerts")))["items"]
             return any(a["kind"] == "door_forced" and a["state"] == "cleared" for a in alerts)
 
-        await eventually_async(cleared, "the forced alert cleared")
+        await until(cleared, "the forced alert cleared", timeout_s=20)
         assert agent.access.doors["gate"].phase is DoorPhase.CLOSED
 
         async def door_events() -> bool:
             kinds = {r["kind"] for r in (await ok(await http.get("/api/v1/access/log")))["items"]}
             return {"door_opened", "door_forced", "door_closed"} <= kinds
 
-        await eventually_async(door_events, "the door events in the access log")
+        await until(door_events, "the door events in the access log", timeout_s=20)
 
 
 async def test_a_door_held_open_across_an_agent_restart_alarms_after_it(
@@ -351,7 +340,7 @@ async def test_a_door_held_open_across_an_agent_restart_alarms_after_it(
                 cases = (await ok(await http.get("/api/v1/cases")))["items"]
                 return any(c["kind"] == "door_held_open" for c in cases)
 
-            await eventually_async(held_case, "a door_held_open case")
+            await until(held_case, "a door_held_open case", timeout_s=20)
             assert any(
                 r == "gate-reader" and c.command is ReaderAction.WARN for r, c in reader.commands
             )

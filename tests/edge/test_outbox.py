@@ -147,6 +147,18 @@ def test_state_and_alerts_commit_together_or_not_at_all(outbox: Outbox, path: Pa
     assert outbox.depth() == 0
 
 
+def test_an_alert_that_no_longer_parses_is_logged_and_skipped_not_deleted(
+    outbox: Outbox, path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken, fine = alert("smoke-1", AlertKind.SMOKE), alert("smoke-2", AlertKind.SMOKE)
+    outbox.commit("smoke-1", "{}", [broken, fine])
+    with sqlite3.connect(path) as other:
+        other.execute("UPDATE alerts SET body = '{' WHERE id = ?", (broken.id,))
+    assert outbox.due(now=0.0, limit=WINDOW) == [fine]
+    assert f"outbox alert {broken.id} cannot be read back" in caplog.text
+    assert outbox.depth() == 2
+
+
 def test_acknowledge_deletes_only_the_named_alerts(outbox: Outbox, path: Path) -> None:
     a, b, c = (alert("x", AlertKind.SMOKE) for _ in range(3))
     store(outbox, a, b, c)

@@ -4,7 +4,6 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import aiomqtt
 import httpx
@@ -24,23 +23,12 @@ from hub.app import create_app
 from linli.brokers import MosquittoProcess
 from tests.hub.conftest import hub_on
 from tests.hub.http import api_client
+from tests.polling import until
 
 pytestmark = pytest.mark.mosquitto
 
 EDGE = "edge-s"
 API = "/api/v1/access"
-
-
-async def until(check: Any, what: str) -> Any:
-    """Poll an async ``check`` until it returns something truthy; fail after 15 s."""
-    try:
-        async with asyncio.timeout(15):
-            while True:
-                if result := await check():
-                    return result
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for: {what}")
 
 
 async def test_an_edge_catches_up_and_its_log_is_stored_once_and_acknowledged(

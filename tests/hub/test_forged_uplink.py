@@ -22,11 +22,11 @@ from tests.hub.test_ingest_mqtt import (
     acked,
     counters,
     edge_client,
-    eventually,
     get_json,
     hub_settings,
     start_hub,
 )
+from tests.polling import until
 
 pytestmark = pytest.mark.mosquitto
 
@@ -43,7 +43,7 @@ async def _rejected(hub: RunningHub, reason: str, at_least: int) -> None:
     async def counted() -> bool:
         return (await counters(hub)).get(f"rejected.{reason}", 0) >= at_least
 
-    await eventually(counted, f"{at_least} rejected.{reason}")
+    await until(counted, f"{at_least} rejected.{reason}")
 
 
 async def test_a_wrong_edge_cannot_raise_register_or_keep_alive_anothers_device(
@@ -155,7 +155,7 @@ async def test_an_edge_cannot_attach_a_picture_to_another_edges_alert(
             found.get("evidence_new") == 1
         )
 
-    await eventually(judged, "the forged picture refused and the real one stored")
+    await until(judged, "the forged picture refused and the real one stored")
     listed = (await get_json(hub, f"/api/v1/alerts/{fire.id}/evidence"))["items"]
     assert [item["id"] for item in listed] == [own.id]
     assert (await hub.http.get(f"/api/v1/evidence/{forged.id}")).status_code == 404

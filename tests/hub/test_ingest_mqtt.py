@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +42,7 @@ from linli.brokers import MosquittoProcess, free_port
 from tests.background import running
 from tests.hub.conftest import hub_on
 from tests.hub.factories import make_alert, make_device, make_status
+from tests.polling import until
 
 pytestmark = pytest.mark.mosquitto
 
@@ -84,18 +85,6 @@ class RunningHub:
         await self.stop()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Poll ``check`` until it holds, failing after the deadline."""
-    try:
-        async with asyncio.timeout(DEADLINE):
-            while True:
-                if await check():
-                    return
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting until {what}")
-
-
 async def start_hub(settings: HubSettings) -> RunningHub:
     """Serve a hub and wait until it accepts HTTP and is connected to the broker."""
     app = create_app(settings)
@@ -113,7 +102,7 @@ async def start_hub(settings: HubSettings) -> RunningHub:
     async def connected() -> bool:
         return bool((await http.get("/api/v1/health")).json()["mqtt_connected"])
 
-    await eventually(connected, "the hub is connected to MQTT")
+    await until(connected, "the hub is connected to MQTT")
     return hub
 
 
@@ -265,7 +254,7 @@ async def test_a_bad_telemetry_batch_is_refused_off_the_alert_path_and_the_next_
         async def recorded() -> bool:
             return (await counters(hub)).get("telemetry_points", 0) >= 1
 
-        await eventually(recorded, "the good batch recorded")
+        await until(recorded, "the good batch recorded")
     found = await counters(hub)
     assert found["rejected.malformed"] == 1
     assert found["telemetry_batches"] == 1
@@ -382,7 +371,7 @@ async def test_the_hub_reconnects_when_the_broker_restarts(
         health = await get_json(hub, "/api/v1/health")
         return bool(health["mqtt_connected"]) and health["counters"].get("connects", 0) >= 2
 
-    await eventually(reconnected, "the hub reconnected")
+    await until(reconnected, "the hub reconnected")
     async with edge_client(mosquitto) as edge:
         alert = make_alert(device_id=SMOKE["id"])
         await edge.publish(edge_topic("e1", EdgeChannel.ALERT), alert.model_dump_json(), qos=1)
@@ -483,7 +472,7 @@ async def test_an_sos_case_reports_each_stage_to_the_button_edge(
     async def three_published() -> bool:
         return (await counters(hub)).get("feedback_published") == 3
 
-    await eventually(three_published, "three feedback messages counted")
+    await until(three_published, "three feedback messages counted")
     assert (await counters(hub))["feedback_published"] == 3
 
 
@@ -538,7 +527,7 @@ async def test_an_alert_that_cannot_be_stored_does_not_block_the_others(
                 async def connected() -> bool:
                     return ingest.connected
 
-                await eventually(connected, "the ingest is connected")
+                await until(connected, "the ingest is connected")
                 good = make_alert(device_id=SMOKE["id"])
                 topic = edge_topic("e1", EdgeChannel.ALERT)
                 await edge.publish(topic, poison.model_dump_json(), qos=1)

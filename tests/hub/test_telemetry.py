@@ -5,7 +5,6 @@ import functools
 import http.server
 import re
 import threading
-import time
 import zoneinfo
 from collections.abc import Iterator
 from datetime import UTC, timedelta, timezone, tzinfo
@@ -34,6 +33,7 @@ from hub.telemetry.writer import (
 )
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0
+from tests.polling import wait_until
 
 FLAGS = frozenset(
     name for name, info in Readings.model_fields.items() if "bool" in str(info.annotation)
@@ -57,17 +57,6 @@ def batch(*points: TelemetryPoint, edge_id: str = "e1") -> TelemetryBatch:
 def fast_backoff() -> Backoff:
     """Return a backoff of a few milliseconds, so retries happen within a test."""
     return Backoff(initial=0.01, maximum=0.02, rng=lambda: 1.0)
-
-
-def wait_for(check: object, timeout: float = 5.0) -> None:
-    """Poll a callable until it returns true."""
-    assert callable(check)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {check}")
 
 
 # --- the bounded buffer -----------------------------------------------------------------
@@ -362,7 +351,7 @@ def test_the_worker_writes_in_batches_from_its_own_thread() -> None:
     worker.start()
     try:
         worker.submit(range(25))
-        wait_for(lambda: len(server.accepted) == 25)
+        wait_until(lambda: len(server.accepted) == 25, timeout=5.0, interval=0.01)
     finally:
         worker.stop()
     assert server.accepted == list(range(25))
@@ -390,11 +379,13 @@ def write_through_an_outage(
         # Handing over never waits for the dead server: these return while every write fails.
         for start in range(0, 200, 20):
             worker.submit(range(start, start + 20))
-        wait_for(lambda: server.attempts >= failed_writes)
+        wait_until(lambda: server.attempts >= failed_writes, timeout=5.0, interval=0.01)
         assert worker.buffered <= 50
         server.down = False
-        wait_for(
-            lambda: worker.buffered == 0 and (accepted is None or len(server.accepted) == accepted)
+        wait_until(
+            lambda: worker.buffered == 0 and (accepted is None or len(server.accepted) == accepted),
+            timeout=5.0,
+            interval=0.01,
         )
     finally:
         worker.stop()
@@ -446,7 +437,7 @@ def test_the_forwarder_skips_points_without_readings_and_closes_its_writer() -> 
     forwarder.submit(
         batch(point("a", 0, temperature_c=20), point("b", 1), point("c", 2, smoke=True))
     )
-    wait_for(lambda: len(writer.lines) == 2)
+    wait_until(lambda: len(writer.lines) == 2, timeout=5.0, interval=0.01)
     forwarder.stop()
     assert [line.split(",")[1] for line in writer.lines] == ["device_id=a", "device_id=c"]
     assert writer.closed
@@ -481,7 +472,11 @@ def test_history_keeps_readings_once_and_prunes_them_by_age(engine: Engine) -> N
         readings = batch(point("a", 0, co_ppm=10), point("a", 60, co_ppm=40), point("b", 30))
         history.submit(readings)
         history.submit(readings)  # a re-sent batch is stored once
-        wait_for(lambda: history.worker.counters.get("points_written", 0) == 6)
+        wait_until(
+            lambda: history.worker.counters.get("points_written", 0) == 6,
+            timeout=5.0,
+            interval=0.01,
+        )
     finally:
         history.stop()
     samples = history.readings(["a", "b"], T0 - timedelta(minutes=1), T0 + timedelta(minutes=5))
@@ -518,7 +513,7 @@ def test_a_poison_batch_is_dropped_and_counted_and_later_batches_still_go() -> N
     worker.start()
     try:
         worker.submit(range(20))
-        wait_for(lambda: len(accepted) == 15)
+        wait_until(lambda: len(accepted) == 15, timeout=5.0, interval=0.01)
     finally:
         worker.stop()
     assert accepted == [*range(10), *range(15, 20)]
@@ -533,7 +528,7 @@ def test_several_writer_threads_deliver_every_item_once() -> None:
     try:
         for start in range(0, 1000, 50):
             worker.submit(range(start, start + 50))
-        wait_for(lambda: len(server.accepted) >= 1000)
+        wait_until(lambda: len(server.accepted) >= 1000, timeout=5.0, interval=0.01)
     finally:
         worker.stop()
     assert sorted(server.accepted) == list(range(1000))

@@ -35,6 +35,7 @@ from linli.brokers import MosquittoProcess, free_port
 from tests.conftest import missing, serving
 from tests.hub.factories import make_alert, make_device, make_status
 from tests.hub.http import METRICS_TOKEN, api_client, as_prometheus
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.mosquitto
 
@@ -154,23 +155,15 @@ def forwarder_for(
     )
 
 
-def wait_until(check: Any, what: str) -> Any:
-    """Poll until ``check()`` is truthy."""
-    deadline = time.monotonic() + DEADLINE
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last={last!r}")
-
-
 def test_points_arrive_with_their_tags_and_fields(victoria: VictoriaMetrics) -> None:
     forwarder = forwarder_for(victoria)
     forwarder.start()
     forwarder.submit(recent_batch(1200))
-    wait_until(lambda: forwarder.worker.counters.get("points_written") == 1200, "the writes")
+    wait_until(
+        lambda: forwarder.worker.counters.get("points_written") == 1200,
+        timeout=DEADLINE,
+        what="the writes",
+    )
     forwarder.stop()
     series = {s["metric"]["__name__"]: s for s in victoria.export()}
     assert set(series) == {"reading_co_ppm", "reading_temperature_c", "reading_smoke"}
@@ -194,11 +187,17 @@ def test_a_dead_server_bounds_the_buffer_and_a_returning_one_gets_the_retried_ba
         # Handing over never waits for the dead server: these return while nothing listens.
         for i in range(5):
             forwarder.submit(recent_batch(300, device_id=f"dev-{i}"))
-        wait_until(lambda: forwarder.worker.counters.get("write_failures", 0) >= 2, "failures")
+        wait_until(
+            lambda: forwarder.worker.counters.get("write_failures", 0) >= 2,
+            timeout=DEADLINE,
+            what="failures",
+        )
         assert forwarder.worker.buffered <= 1000
         assert forwarder.worker.counters["points_dropped"] == 500
         server.start()
-        wait_until(lambda: forwarder.worker.buffered == 0, "the buffer to drain")
+        wait_until(
+            lambda: forwarder.worker.buffered == 0, timeout=DEADLINE, what="the buffer to drain"
+        )
         stored = {
             s["metric"]["device_id"]: len(s["values"]) for s in server.export("reading_co_ppm")
         }
@@ -280,7 +279,9 @@ async def test_the_hub_writes_every_reading_and_keeps_recent_history(
             found = victoria.values("reading_co_ppm", "b2-co")
             return found if len(found) >= 50 else None
 
-        values = await asyncio.to_thread(wait_until, all_fifty, "all fifty points in the server")
+        values = await asyncio.to_thread(
+            wait_until, all_fifty, timeout=DEADLINE, what="all fifty points in the server"
+        )
         assert values == [float(i) for i in range(50)]
         now = datetime.now(UTC)
         window = {"start": (now - timedelta(hours=1)).isoformat(), "end": now.isoformat()}

@@ -35,8 +35,9 @@ from hub.persistence.engine import create_hub_engine
 from hub.persistence.tables import AlertRow, CaseRow
 from linli.brokers import MosquittoProcess, free_port
 from tests.conftest import missing
-from tests.e2e.stack import LinliProcess, Stack, dumps, wait_until
+from tests.e2e.stack import LinliProcess, Stack, dumps
 from tests.e2e.test_delivery import burst_in_background
+from tests.polling import wait_until
 
 pytestmark = [
     pytest.mark.slow,

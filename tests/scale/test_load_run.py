@@ -39,9 +39,7 @@ def hub_stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
         missing("mosquitto")
     stack = Stack(tmp_path, [], database_url)
     try:
-        stack.local_broker.start()
-        stack.hub.start()
-        stack.wait_for_hub()
+        stack.start_hub()
         yield stack
     finally:
         stack.close()
@@ -70,9 +68,7 @@ def test_the_command_prints_a_summary_and_checks_the_hub(tmp_path: Path) -> None
         missing("mosquitto")
     stack = Stack(tmp_path, [], f"sqlite:///{tmp_path / 'hub.sqlite3'}")
     try:
-        stack.local_broker.start()
-        stack.hub.start()
-        stack.wait_for_hub()
+        stack.start_hub()
         result = subprocess.run(
             [
                 sys.executable, "-m", "linli", "simulate", "load",

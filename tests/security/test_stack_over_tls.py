@@ -23,8 +23,9 @@ from linli.cli import app
 from tests.conftest import missing
 from tests.e2e.conftest import GAS as GAS_DEVICE
 from tests.e2e.conftest import Z2M_SOS
-from tests.e2e.stack import HUB_BOOT_TIMEOUT, LinliProcess, wait_until
+from tests.e2e.stack import HUB_BOOT_TIMEOUT, LinliProcess
 from tests.e2e.test_delivery import transition_readings
+from tests.polling import wait_until
 from tests.security.brokers import Probe, SecuredBroker, linli, running_broker
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
