@@ -80,6 +80,22 @@ def insert_rows(session: Session, table: Table, rows: list[Row]) -> None:
     )
 
 
+def pg_insert_rows_when(
+    session: Session, table: Table, rows: list[Row], before: str, when: str, params: Row
+) -> int:
+    """PostgreSQL only: insert ``rows`` if ``when`` holds after the data-modifying ``WITH``
+    clause ``before`` ran, both in one statement (``params`` bind their values); return the
+    number of rows inserted (all or none).
+
+    For a write whose rows depend on another that must succeed first (the audit trail's head
+    moved, then its entries), without a round trip between them.
+    """
+    sql, stamped = _pg_insert_select(session.get_bind().dialect, table, tuple(rows[0]))
+    statement = text(f"WITH {before} {sql} WHERE {when}")
+    result = session.execute(statement, {**params, "rows": _pg_rows_json(rows, stamped)})
+    return int(getattr(result, "rowcount", 0))
+
+
 def update_rows(session: Session, table: Table, key: str, rows: list[Row]) -> None:
     """Set the other columns of each row where ``key`` matches: one statement per batch on
     PostgreSQL (an executemany is a statement per row for the server to run), one
@@ -148,14 +164,24 @@ def _pg_recordset_insert(
 ) -> tuple[TextClause, tuple[str, ...]]:
     """Return the INSERT … SELECT … FROM json_to_recordset of ``columns`` into ``table``, and
     the columns that hold timestamps (sent as text)."""
+    sql, stamped = _pg_insert_select(dialect, table, columns)
+    return text(sql + conflict), stamped
+
+
+@functools.cache
+def _pg_insert_select(
+    dialect: Dialect, table: Table, columns: tuple[str, ...]
+) -> tuple[str, tuple[str, ...]]:
+    """Return the SQL of the INSERT … SELECT … FROM json_to_recordset of ``columns`` into
+    ``table``, and the columns that hold timestamps (sent as text)."""
     _refuse_defaulted(table, columns)
     record, stamped = _pg_record(dialect, table, columns)
     names = ", ".join(_quote(dialect, name) for name in columns)
     sql = (
         f"INSERT INTO {_quote(dialect, table.name)} ({names}) SELECT {names} "  # noqa: S608
-        f"FROM json_to_recordset(CAST(:rows AS JSON)) AS r({record}){conflict}"
+        f"FROM json_to_recordset(CAST(:rows AS JSON)) AS r({record})"
     )
-    return text(sql), stamped
+    return sql, stamped
 
 
 @functools.cache
