@@ -90,10 +90,19 @@ def pg_insert_rows_when(
     For a write whose rows depend on another that must succeed first (the audit trail's head
     moved, then its entries), without a round trip between them.
     """
-    sql, stamped = _pg_insert_select(session.get_bind().dialect, table, tuple(rows[0]))
-    statement = text(f"WITH {before} {sql} WHERE {when}")
+    statement, stamped = _pg_insert_when(
+        session.get_bind().dialect, table, tuple(rows[0]), before, when
+    )
     result = session.execute(statement, {**params, "rows": _pg_rows_json(rows, stamped)})
     return int(getattr(result, "rowcount", 0))
+
+
+@functools.cache
+def _pg_insert_when(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], before: str, when: str
+) -> tuple[TextClause, tuple[str, ...]]:
+    sql, stamped = _pg_insert_select(dialect, table, columns)
+    return text(f"WITH {before} {sql} WHERE {when}"), stamped
 
 
 def update_rows(session: Session, table: Table, key: str, rows: list[Row]) -> None:
