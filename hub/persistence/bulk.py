@@ -113,11 +113,11 @@ def update_rows(session: Session, table: Table, key: str, rows: list[Row]) -> No
         return
     dialect = session.get_bind().dialect
     columns = tuple(rows[0])
-    changed = tuple(name for name in columns if name != key)
     if dialect.name == "postgresql":
         statement, stamped = _pg_recordset_update(dialect, table, key, columns)
         session.execute(statement, {"rows": _pg_rows_json(rows, stamped), "count": len(rows)})
         return
+    changed = tuple(name for name in columns if name != key)
     converters = _sqlite_converters(dialect, table, (*changed, key))
     assignments = ", ".join(f"{_quote(dialect, c)} = ?" for c in changed)
     sql = f"UPDATE {_quote(dialect, table.name)} SET {assignments} WHERE {_quote(dialect, key)} = ?"  # noqa: S608

@@ -22,10 +22,9 @@ from sqlalchemy import (
     Engine,
     Select,
     Table,
-    bindparam,
     func,
     select,
-    update,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -134,24 +133,17 @@ class AuditHead:
         self.last: tuple[int, str] | None = None
 
 
-_HEAD = cast(Table, AuditHeadRow.__table__)
-_MOVE_HEAD = (
-    update(_HEAD)
-    .where(
-        _HEAD.c.id == AUDIT_HEAD_ID,
-        _HEAD.c.seq == bindparam("old_seq"),
-        _HEAD.c.hash == bindparam("old_hash"),
-    )
-    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+_MOVE_HEAD_SQL = (
+    "UPDATE audit_head SET seq = :new_seq, hash = :new_hash"
+    " WHERE id = :head_id AND seq = :old_seq AND hash = :old_hash"
 )
-"""Move the chain head if it is still the one guessed (built once: a statement built per
-transaction cost a twentieth of a one-alert intake)."""
-_PG_MOVE_HEAD = (
-    "moved AS (UPDATE audit_head SET seq = :new_seq, hash = :new_hash"
-    " WHERE id = :head_id AND seq = :old_seq AND hash = :old_hash RETURNING id)"
-)
+"""Move the chain head if it is still the one guessed."""
+_MOVE_HEAD = text(_MOVE_HEAD_SQL)
+"""SQLite: the move on its own (built once: a statement built per transaction cost a
+twentieth of a one-alert intake)."""
+_PG_MOVE_HEAD = f"moved AS ({_MOVE_HEAD_SQL} RETURNING id)"
 _PG_HEAD_MOVED = "EXISTS (SELECT FROM moved)"
-"""PostgreSQL: the same move, as the ``WITH`` clause of the entries' insert, and its test."""
+"""PostgreSQL: the same move as the ``WITH`` clause of the entries' insert, and its test."""
 _ENTRIES = cast(Table, AuditEntryRow.__table__)
 
 
@@ -170,16 +162,17 @@ def append_audit(
         entries = chain(records, seq, digest)
         session.flush()  # the transaction's other rows first: the head is its last lock
         new_seq, new_hash = entries[-1].seq, entries[-1].hash
-        move = {"old_seq": seq, "old_hash": digest, "new_seq": new_seq, "new_hash": new_hash}
+        move = {
+            "head_id": AUDIT_HEAD_ID,
+            "old_seq": seq,
+            "old_hash": digest,
+            "new_seq": new_seq,
+            "new_hash": new_hash,
+        }
         if session.get_bind().dialect.name == "postgresql":
             # The head moved and the entries inserted in one statement: a round trip less.
             moved = pg_insert_rows_when(
-                session,
-                _ENTRIES,
-                _entry_rows(entries),
-                _PG_MOVE_HEAD,
-                _PG_HEAD_MOVED,
-                {**move, "head_id": AUDIT_HEAD_ID},
+                session, _ENTRIES, _entry_rows(entries), _PG_MOVE_HEAD, _PG_HEAD_MOVED, move
             ) == len(entries)
         else:
             moved = session.connection().execute(_MOVE_HEAD, move).rowcount == 1
