@@ -10,7 +10,11 @@ cue in building 3 are one fire. A site describes this with ``CorrelationRules`` 
 * ``attach`` kinds (an SOS) join an *active* incident of the rule at the same place whose last
   alert is at most ``attach_within_s`` old, but never open one under this rule: a press next
   to a fire is part of the fire; a press anywhere else is its own SOS case;
-* faults only ever group with faults: a dead battery is a maintenance case, never part of a fire.
+* faults only ever group with faults: a dead battery is a maintenance case, never part of a fire;
+* the other way round, a case of such a rule, when it opens, takes in the active cases of its
+  ``attach`` kinds at its place whose last alert is within ``attach_within_s`` of its first,
+  if no person has taken them on yet (``takes_in``): a press before the fire is part of the
+  fire too.
 
 An alert's ``Route`` carries its correlation key; the database keeps at most one active case
 per key (``hub.persistence``, ``cases.open_key``), which is what makes incident creation race-free.
@@ -310,6 +314,38 @@ def attach_routes(
                 routes[alert.id] = target.route
                 break
     return routes, attached
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingCase:
+    """An active case that a case opening now at the same place might take in."""
+
+    kinds: frozenset[AlertKind]
+    """The kinds of its members."""
+    locations: tuple[str, ...]
+    """Where its devices are registered."""
+    last_alert_at: datetime
+    taken_on: bool
+    """A person has acknowledged or accepted it: it is theirs, and stays its own case."""
+
+
+def takes_in(
+    rule: CorrelationRule, place: str | None, first_alert_at: datetime, case: WaitingCase
+) -> bool:
+    """Return whether a case of ``rule`` at ``place`` opened by an alert at ``first_alert_at``
+    takes in ``case``: the mirror of an attach, for the press handled before the incident.
+
+    Only a case made of nothing but the rule's ``attach`` kinds, all of its devices at the
+    place, its last alert within the rule's window of the opening one, and nobody on it yet:
+    a case a person has taken on is never moved from under them.
+    """
+    if place is None or rule.place_depth is None or case.taken_on:
+        return False
+    if not case.kinds or not case.kinds <= rule.attach or not case.locations:
+        return False
+    if abs(first_alert_at - case.last_alert_at) > timedelta(seconds=rule.attach_within_s):
+        return False
+    return all(_place(location, rule.place_depth) == place for location in case.locations)
 
 
 def load_rules(path: Path) -> CorrelationRules:

@@ -37,6 +37,7 @@ from hub.cases.correlation import (
     plan_routes,
 )
 from hub.cases.dispatch import team_of
+from hub.cases.merging import CaseMerges
 from hub.cases.ordering import adopt_stray_clearances, lock_take
 from hub.cases.records import (
     CaseHistory,
@@ -239,6 +240,7 @@ class CaseIntake:
         strays: list[Alert] = []
         member_rows = MemberRows(session)
         history = CaseHistory(self._policy)
+        merges = CaseMerges()
         for group, alert_route in _by_route([a for a in new if a.id not in silenced], routes):
             joined = self._join_cases(
                 session,
@@ -247,6 +249,7 @@ class CaseIntake:
                 received_at,
                 member_rows,
                 history,
+                merges,
                 attached=own_routes,
                 strays=strays,
             )
@@ -259,7 +262,7 @@ class CaseIntake:
         # the instant its fire case is resolved) goes its own way instead: rare, never lost.
         for group, alert_route in _by_route(strays, own_routes):
             joined = self._join_cases(
-                session, alert_route, group, received_at, member_rows, history
+                session, alert_route, group, received_at, member_rows, history, merges
             )
             for alert, row, was_opened in joined:
                 if row is not None:
@@ -298,7 +301,10 @@ class CaseIntake:
                 case_view(row, locations.get(row.device_id), case_members[row.id])
                 for case_id, row in touched.items()
                 if case_id not in opened
-            ],
+            ]
+            # Cases taken into one opened here: closed, their members gone with them.
+            + [case_view(row, location, []) for row, location in merges.closed.values()],
+            cases_merged_into=sorted(merges.took_in),
             silenced=[a.id for a in new if a.id in silenced],
         )
 
@@ -473,6 +479,7 @@ class CaseIntake:
         now: datetime,
         member_rows: MemberRows,
         history: CaseHistory,
+        merges: CaseMerges,
         *,
         attached: Mapping[str, Route] | None = None,
         strays: list[Alert] | None = None,
@@ -540,6 +547,9 @@ class CaseIntake:
                         alert.id,
                         detail={"key": key, "category": row.category, "priority": row.priority},
                     )
+                    merges.take_in(
+                        session, self._policy, row, alert_route, alert, now, member_rows, history
+                    )
                     schedule_acknowledgement(session, self._policy, row, now)
                     auto_dispatch(session, self._policy, row, now, placed=True)
                 case ReopenCase():
@@ -553,6 +563,9 @@ class CaseIntake:
                         CaseEventAction.REOPENED,
                         alert.id,
                         note="the problem came back soon after the case was resolved",
+                    )
+                    merges.take_in(
+                        session, self._policy, row, alert_route, alert, now, member_rows, history
                     )
                     row.escalation_level = 0
                     schedule_acknowledgement(session, self._policy, row, now)

@@ -151,6 +151,7 @@ def case_view(row: CaseRow, location: str | None, members: Sequence[CaseMemberRo
             "escalation_level": row.escalation_level,
             "site_id": row.site_id,
             "grid_id": row.grid_id,
+            "merged_into": row.merged_into,
             "actions": allowed_actions(CaseStatus(row.status), waiting=bool(pending(team))),
         }
     )
@@ -316,6 +317,12 @@ class MemberRows:
     def opened(self, case_id: int) -> None:
         """Note a case this transaction inserted: it has no member rows to read."""
         self._opened.add(case_id)
+
+    def moved_in(self, case_id: int, rows: Iterable[CaseMemberRow]) -> None:
+        """Note member rows moved into a case this transaction opened (``hub.cases.merging``)."""
+        of = self._of.setdefault(case_id, {})
+        for row in rows:
+            of[(row.device_id, row.kind)] = row
 
     def add(self, case_id: int, alert: Alert) -> None:
         """Note that ``alert`` joined the case (counted by ``write``)."""

@@ -43,6 +43,9 @@ class IngestResult:
     cases_updated: list[CaseView] = field(default_factory=list)
     silenced: list[str] = field(default_factory=list)
     """Ids of new alerts a silence covered: stored and audited, no case."""
+    cases_merged_into: list[int] = field(default_factory=list)
+    """Ids of the cases that took in cases opened before them (``hub.cases.merging``); the
+    cases taken in are among ``cases_updated``, closed."""
 
     @classmethod
     def merge(cls, results: Iterable["IngestResult"]) -> "IngestResult":
@@ -55,14 +58,22 @@ class IngestResult:
             merged.cases_opened.extend(result.cases_opened)
             merged.cases_updated.extend(result.cases_updated)
             merged.silenced.extend(result.silenced)
+            merged.cases_merged_into.extend(result.cases_merged_into)
         return merged
 
     def cases_joined_by(self, kinds: frozenset[AlertKind]) -> list[CaseView]:
         """Return the opened or updated cases that a new alert of one of ``kinds`` joined.
 
-        An SOS that joins a fire case is news for that button even though the case is not new.
+        An SOS that joins a fire case is news for that button even though the case is not new;
+        so is a fire case that took in the case the button's press opened before it.
         """
         case_ids = {a.case_id for a in self.new if a.kind in kinds and a.case_id is not None}
+        # A case that took in a press handled before it: the button's case is this one now.
+        case_ids.update(
+            c.id
+            for c in self.cases_opened
+            if c.id in self.cases_merged_into and any(m.kind in kinds for m in c.members)
+        )
         return [c for c in (*self.cases_opened, *self.cases_updated) if c.id in case_ids]
 
     def ack_ids_by_edge(self) -> dict[str, list[str]]:

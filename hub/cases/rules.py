@@ -92,6 +92,10 @@ class CaseEventAction(StrEnum):
     RESOLVED = "resolved"
     CLOSED = "closed"
     COMMENTED = "commented"
+    MERGED = "merged"
+    """The case went into another one (``merged_into``), with its members and alerts."""
+    MERGED_IN = "merged_in"
+    """Another case went into this one: a press handled before the incident it is part of."""
 
 
 ACTION_EVENTS: dict[CaseAction, CaseEventAction] = {

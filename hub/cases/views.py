@@ -77,6 +77,9 @@ class CaseView(View):
     """0 = the community; raised each time a deadline passes unmet (``hub.cases.supervision``)."""
     site_id: str | None
     grid_id: str | None
+    merged_into: int | None = None
+    """The case this one went into (closed then, its members and alerts moved there): an SOS
+    press handled before the fire it was part of."""
     actions: list[CaseAction]
     """What can be done to the case now."""
 

@@ -192,3 +192,45 @@ def test_the_live_panel_starts_with_the_recent_alerts(
     expect(stream.locator("li").first).to_have_attribute("data-device-id", CO.id)
     expect(stream.locator(f'[data-device-id="{SOS.id}"]')).to_have_count(1)
     desk.screenshot(path=screenshots / "recent-alerts.png", full_page=True)
+
+
+def test_a_press_before_the_fire_goes_into_the_fire_case_live(
+    tmp_path: Path, browser: Browser, screenshots: Path
+) -> None:
+    """A resident presses SOS, then the smoke detector in the same building trips: the
+    operator watching the SOS case sees it closed, merged into the fire case, and follows the
+    link to it; the press is part of the fire case."""
+    if MosquittoProcess.executable() is None:
+        missing("mosquitto")
+    smoke = Device(id="b3-f12-smoke", kind=DeviceKind.SMOKE, location="Building 3/Floor 12")
+    stack = Stack(tmp_path, [SOS, smoke], f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    with stack.started():
+        add_operator(stack)
+        desk = console_page(browser, stack, phone=False)
+        port = stack.local_broker.port
+        mosquitto_pub(port, device_topic(SOS.id, DeviceChannel.EVENT), dumps({"event": "press"}))
+        card = desk.locator('.card[data-status="open"]')
+        expect(card).to_have_count(1)
+        card.click()
+        expect(desk.locator("#case-status")).to_have_text("open")
+        pressed = card_id(desk)
+
+        mosquitto_pub(port, device_topic(smoke.id, DeviceChannel.STATE), dumps({"smoke": True}))
+        # Live, without a reload: the SOS case the operator is on went into the fire case.
+        expect(desk.locator("#case-status")).to_have_text("closed")
+        expect(desk.locator('.timeline [data-event="merged"]')).to_be_visible()
+        link = desk.locator("#merged-into")
+        expect(link).to_be_visible()
+        desk.screenshot(path=screenshots / "1-sos-merged.png", full_page=True)
+        link.click()
+        expect(desk.locator('.timeline [data-event="merged_in"]')).to_be_visible()
+        fire = card_id(desk)
+        assert fire != pressed
+        expect(link).to_have_count(0)
+        desk.screenshot(path=screenshots / "2-fire-case.png", full_page=True)
+
+        cases = {str(case["id"]): case for case in stack.get("/cases")}
+        assert (cases[pressed]["status"], cases[pressed]["merged_into"]) == ("closed", int(fire))
+        assert sorted(cases[fire]["kinds"]) == ["smoke", "sos"]
+        assert cases[fire]["merged_into"] is None
+        assert [a["case_id"] for a in stack.get("/alerts")] == [int(fire), int(fire)]

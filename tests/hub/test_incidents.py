@@ -346,11 +346,6 @@ def waiting_for_a_lock(engine: Engine) -> bool:
     return bool(waiting)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (docs/cases.md, 'a press before the fire'): a fire case opened after a press "
-    "next to it does not take in the press's SOS case",
-)
 def test_an_sos_pressed_before_the_fire_joins_the_fire_case(
     site: HubStore, clock: FakeClock
 ) -> None:

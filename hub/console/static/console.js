@@ -262,7 +262,7 @@ function renderBoard() {
 // --- case page -----------------------------------------------------------------------------
 
 const KNOWN_CASE_FIELDS = new Set(["id", "status", "kind", "priority", "opened_at", "updated_at", "last_alert_at",
-  "alert_count", "device_ids", "location", "alerts", "events", "actions", "team"]);
+  "alert_count", "device_ids", "location", "alerts", "events", "actions", "team", "merged_into"]);
 
 function teamText(team) {
   // Everyone the case is dispatched to, with their duty and whether they accepted yet.
@@ -487,6 +487,9 @@ async function renderCase(id) {
       h("dt", {}, "Last alert"), h("dd", {}, when(detail.last_alert_at)),
       h("dt", {}, "Alerts"), h("dd", {}, detail.alert_count),
       "team" in detail ? [h("dt", {}, "Team"), h("dd", { id: "case-team" }, teamText(detail.team))] : [],
+      // A press taken in by the incident it was part of: the work goes on in that case.
+      detail.merged_into ? [h("dt", {}, "Merged into"),
+        h("dd", {}, h("a", { id: "merged-into", href: `#/case/${detail.merged_into}` }, `#${detail.merged_into}`))] : [],
       extra.map(([key, value]) => [h("dt", {}, label(key)), h("dd", {}, fieldValue(value))])),
     h("section", { className: "actions", "aria-label": "Actions" },
       finished ? h("p", { className: "muted" }, "This case is finished.") : [
