@@ -2,25 +2,21 @@
 when it opens, takes in the SOS case the press opened before it — members, alerts, deadlines
 — unless a person has taken that case on, it is elsewhere or too long before."""
 
-import threading
-import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import Connection, Engine, event, select
+from sqlalchemy import Engine, select
 
 from devices.kinds import AlertKind, Severity
 from hub.cases.correlation import DEFAULT_RULES, WaitingCase, takes_in
 from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus
-from hub.persistence.engine import create_hub_engine
 from hub.persistence.tables import CaseTimerRow
 from hub.roster.rules import Grid, Responder, ResponderRole, Site
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock, migrated_engine
 from tests.hub.factories import T0, make_alert
-from tests.hub.test_incidents import DEVICES, FAR_SOS, SOS, scenario_1, waiting_for_a_lock
+from tests.hub.test_incidents import DEVICES, FAR_SOS, SOS, scenario_1, second_waits_for_first
 
 FIRE = DEFAULT_RULES.rules[0]
 SOS_KINDS = frozenset({AlertKind.SOS})
@@ -196,29 +192,8 @@ def test_a_fire_waits_for_the_press_another_worker_is_storing(
     for device in DEVICES:
         store.fleet.register_device(device)
     heat, *_, sos = scenario_1()
-    pressing = create_hub_engine(postgres_url)
-    inserted, release = threading.Event(), threading.Event()
-
-    def hold_the_commit(conn: Connection) -> None:
-        inserted.set()
-        assert release.wait(60)
-
-    try:
-        event.listen(pressing, "commit", hold_the_commit, once=True)
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            press = pool.submit(HubStore(pressing).intake.ingest_alerts, [sos], datetime.now(UTC))
-            assert inserted.wait(60)
-            fire = pool.submit(store.intake.ingest_alerts, [heat], datetime.now(UTC))
-            deadline = time.monotonic() + 30
-            while not fire.done() and not waiting_for_a_lock(pg_engine):
-                assert time.monotonic() < deadline, "the fire neither waited nor finished"
-                time.sleep(0.01)
-            release.set()
-            [pressed] = press.result(timeout=60).cases_opened
-            taken = fire.result(timeout=60)
-    finally:
-        release.set()
-        pressing.dispose()
+    press, taken = second_waits_for_first(store, postgres_url, [sos], [heat])
+    [pressed] = press.cases_opened
     [fire_case] = taken.cases_opened
     assert taken.cases_merged_into == [fire_case.id]
     assert [c.id for c in taken.cases_updated] == [pressed.id]

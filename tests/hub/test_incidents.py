@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, event, func, select, text, update
 from devices.kinds import AlertKind, DeviceKind, Severity
 from devices.messages import Alert
 from hub.cases.correlation import CaseCategory
+from hub.cases.results import IngestResult
 from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, Resolution
 from hub.errors import IllegalTransitionError
 from hub.persistence.engine import create_hub_engine
@@ -303,35 +304,43 @@ def test_an_sos_waits_for_a_fire_case_another_worker_is_opening(
     for device in DEVICES:
         store.fleet.register_device(device)
     heat, *_, sos = scenario_1()
-    opening = create_hub_engine(postgres_url)
-    opened, release = threading.Event(), threading.Event()
-
-    def hold_the_commit(conn: Connection) -> None:
-        opened.set()  # the fire case is inserted; its transaction is about to commit
-        assert release.wait(60)
-
-    try:
-        fire_worker = HubStore(opening)
-        event.listen(opening, "commit", hold_the_commit, once=True)
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            fire = pool.submit(fire_worker.intake.ingest_alerts, [heat], datetime.now(UTC))
-            assert opened.wait(60)
-            press = pool.submit(store.intake.ingest_alerts, [sos], datetime.now(UTC))
-            deadline = time.monotonic() + 30
-            while not press.done() and not waiting_for_a_lock(pg_engine):
-                assert time.monotonic() < deadline, "the press neither waited nor finished"
-                time.sleep(0.01)
-            release.set()
-            [fire_case] = fire.result(timeout=60).cases_opened
-            pressed = press.result(timeout=60)
-    finally:
-        release.set()
-        opening.dispose()
+    opening, pressed = second_waits_for_first(store, postgres_url, [heat], [sos])
+    [fire_case] = opening.cases_opened
     assert pressed.cases_opened == []
     assert [c.id for c in pressed.cases_updated] == [fire_case.id]
     case = store.cases.get_case(fire_case.id)
     assert (case.rule, case.kinds, case.alert_count) == ("fire", [AlertKind.HEAT, AlertKind.SOS], 2)
     assert [c.id for c in store.cases.list_cases()] == [fire_case.id]
+
+
+def second_waits_for_first(
+    store: HubStore, postgres_url: str, first: list[Alert], second: list[Alert]
+) -> tuple[IngestResult, IngestResult]:
+    """Two hub workers on one PostgreSQL database: a worker of its own stores ``first`` and
+    holds its commit back while ``store`` takes ``second``; once the second waits for a lock
+    (or is done), the first commits. Return both results, first's first."""
+    worker = create_hub_engine(postgres_url)
+    inserted, release = threading.Event(), threading.Event()
+
+    def hold_the_commit(conn: Connection) -> None:
+        inserted.set()  # the first take is written; its transaction is about to commit
+        assert release.wait(60)
+
+    try:
+        event.listen(worker, "commit", hold_the_commit, once=True)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            held = pool.submit(HubStore(worker).intake.ingest_alerts, first, datetime.now(UTC))
+            assert inserted.wait(60)
+            waiting = pool.submit(store.intake.ingest_alerts, second, datetime.now(UTC))
+            deadline = time.monotonic() + 30
+            while not waiting.done() and not waiting_for_a_lock(store.db.engine):
+                assert time.monotonic() < deadline, "the second take neither waited nor finished"
+                time.sleep(0.01)
+            release.set()
+            return held.result(timeout=60), waiting.result(timeout=60)
+    finally:
+        release.set()
+        worker.dispose()
 
 
 def waiting_for_a_lock(engine: Engine) -> bool:
