@@ -67,6 +67,13 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def pg_engine(postgres_url: str) -> Iterator[Engine]:
+    """A migrated PostgreSQL database, for what needs several writers at once (SQLite runs
+    one writer at a time: no interleaving)."""
+    yield from migrated_engine(postgres_url)
+
+
+@pytest.fixture
 def clock() -> FakeClock:
     """Return a clock standing at one second after T0."""
     return FakeClock()

@@ -2,7 +2,6 @@
 when it opens, takes in the SOS case the press opened before it — members, alerts, deadlines
 — unless a person has taken that case on, it is elsewhere or too long before."""
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -14,9 +13,16 @@ from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus
 from hub.persistence.tables import CaseTimerRow
 from hub.roster.rules import Grid, Responder, ResponderRole, Site
 from hub.store import HubStore
-from tests.hub.conftest import FakeClock, migrated_engine
+from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0, make_alert
-from tests.hub.test_incidents import DEVICES, FAR_SOS, SOS, scenario_1, second_waits_for_first
+from tests.hub.test_incidents import (
+    DEVICES,
+    FAR_SOS,
+    SOS,
+    registered,
+    scenario_1,
+    second_waits_for_first,
+)
 
 FIRE = DEFAULT_RULES.rules[0]
 SOS_KINDS = frozenset({AlertKind.SOS})
@@ -176,21 +182,13 @@ def test_a_responder_offered_the_press_sees_it_gone_to_the_fire_case(
     assert [m.responder for m in fire.team] == ["wang"]
 
 
-@pytest.fixture
-def pg_engine(postgres_url: str) -> Iterator[Engine]:
-    """A migrated PostgreSQL database (SQLite runs one writer at a time: no interleaving)."""
-    yield from migrated_engine(postgres_url)
-
-
 def test_a_fire_waits_for_the_press_another_worker_is_storing(
     pg_engine: Engine, postgres_url: str
 ) -> None:
     """Two workers: one stores a press and has not committed yet when the other takes the
     fire's first alert. The fire waits for that commit (the incident's lock), then takes the
     press's case in; reading "no press here" it would leave two cases."""
-    store = HubStore(pg_engine)
-    for device in DEVICES:
-        store.fleet.register_device(device)
+    store = registered(pg_engine)
     heat, *_, sos = scenario_1()
     press, taken = second_waits_for_first(store, postgres_url, [sos], [heat])
     [pressed] = press.cases_opened

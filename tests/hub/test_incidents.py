@@ -3,7 +3,6 @@ reopening, faults apart, race-free under parallel writers, nuisance rates."""
 
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +18,7 @@ from hub.errors import IllegalTransitionError
 from hub.persistence.engine import create_hub_engine
 from hub.persistence.tables import CaseRow
 from hub.store import HubStore
-from tests.hub.conftest import FakeClock, migrated_engine
+from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0, alert_id, make_alert, make_device
 
 HEAT = make_device("b3-1201-heat", kind=DeviceKind.HEAT)
@@ -39,6 +38,14 @@ DEVICES = [HEAT, SMOKE, CAMERA, SOS, FAR_SOS]
 @pytest.fixture
 def site(store: HubStore) -> HubStore:
     """Register building 3's devices and a button in building 7."""
+    for device in DEVICES:
+        store.fleet.register_device(device)
+    return store
+
+
+def registered(engine: Engine) -> HubStore:
+    """Return a repository on ``engine`` with building 3's devices and building 7's button."""
+    store = HubStore(engine)
     for device in DEVICES:
         store.fleet.register_device(device)
     return store
@@ -234,12 +241,6 @@ def test_parallel_recurrences_reopen_one_case(engine: Engine) -> None:
     assert setup.cases.get_case(case.id).status is CaseStatus.OPEN
 
 
-@pytest.fixture
-def pg_engine(postgres_url: str) -> Iterator[Engine]:
-    """A migrated PostgreSQL database (SQLite runs one writer at a time: no interleaving)."""
-    yield from migrated_engine(postgres_url)
-
-
 def test_an_sos_meant_for_a_fire_resolved_meanwhile_opens_its_own_case(pg_engine: Engine) -> None:
     """The press is routed to the fire while the fire case is active, and the case is
     resolved before the press's transaction can lock it: the press opens its own SOS case
@@ -300,9 +301,7 @@ def test_an_sos_waits_for_a_fire_case_another_worker_is_opening(
     """Two workers: one opens building 3's fire case and has not committed yet when the other
     takes a press next to it. The press waits for that commit (the incident's lock) and joins
     the fire case; reading "no fire here" it would open an SOS case of its own."""
-    store = HubStore(pg_engine)
-    for device in DEVICES:
-        store.fleet.register_device(device)
+    store = registered(pg_engine)
     heat, *_, sos = scenario_1()
     opening, pressed = second_waits_for_first(store, postgres_url, [heat], [sos])
     [fire_case] = opening.cases_opened

@@ -1,23 +1,15 @@
 """The advisory locks an intake transaction takes on PostgreSQL (``hub.cases.ordering``): one
 per (device, alert kind) of its new alerts, held until the transaction ends."""
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind
 from hub.cases.ordering import lock_take, take_lock_names
-from tests.hub.conftest import migrated_engine
 from tests.hub.factories import make_alert
 
 HELD = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
-
-
-@pytest.fixture
-def pg_engine(postgres_url: str) -> Iterator[Engine]:
-    yield from migrated_engine(postgres_url)
 
 
 @pytest.mark.parametrize("devices", [1, 3])
