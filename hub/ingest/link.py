@@ -37,7 +37,7 @@ import aiomqtt
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from devices.messages import Alert, AlertAck, HubStatus, TelemetryBatch
-from devices.mqtt_link import MQTT_TIMEOUT_S, Backoff, MqttLink, SessionMessages
+from devices.mqtt_link import MQTT_TIMEOUT_S, Backoff, MqttLink, SessionMessages, publish_queued
 from devices.registry import Device
 from devices.topics import (
     HUB_STATUS_TOPIC,
@@ -272,8 +272,14 @@ class MqttIngest:
                     for edge_id, ids in result.ack_ids_by_edge().items():
                         acks[edge_id].extend(ids)
             for edge_id, ids in acks.items():
-                await client.publish(
-                    edge_topic(edge_id, EdgeChannel.ACK), AlertAck(ids=ids).model_dump_json(), qos=1
+                # Queued, not awaited: the next take does not wait for this ack's PUBACK (a
+                # broker round trip per take). An ack lost with the connection costs a re-send,
+                # stored as a duplicate and acknowledged again.
+                publish_queued(
+                    client,
+                    edge_topic(edge_id, EdgeChannel.ACK),
+                    AlertAck(ids=ids).model_dump_json(),
+                    1,
                 )
                 self.counters["acks_published"] += 1
         written = 0
