@@ -64,7 +64,7 @@ from hub.cases.rules import (
 )
 from hub.cases.staffing import auto_dispatch
 from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
-from hub.persistence.bulk import insert_new_rows, update_rows
+from hub.persistence.bulk import insert_new_rows, update_rows_later
 from hub.persistence.tables import (
     LOCATION_LENGTH,
     AlertRow,
@@ -268,19 +268,19 @@ class CaseIntake:
                 if row is not None:
                     case_of[alert.id] = row.id
                     (opened if was_opened else touched)[row.id] = row
-        history.write(session)
         member_rows.write()
-        if case_of:
-            # By primary key, in one statement (hub.persistence.bulk).
-            update_rows(
-                session,
-                _ALERTS,
-                "id",
-                [{"id": alert_id, "case_id": case_id} for alert_id, case_id in case_of.items()],
-            )
         rows = {**touched, **opened}
         cases = {alert_id: rows[case_id] for alert_id, case_id in case_of.items()}
-        adopted = adopt_stray_clearances(session, self._policy, new, cases, received_at)
+        adopted = adopt_stray_clearances(session, history, new, cases, received_at)
+        # The history lines and the alerts' cases, by primary key: on PostgreSQL both go with
+        # the transaction's last statement, the audit trail's (hub.persistence.bulk).
+        history.write(session, last=True)
+        update_rows_later(
+            session,
+            _ALERTS,
+            "id",
+            [{"id": alert_id, "case_id": case_id} for alert_id, case_id in case_of.items()],
+        )
         session.flush()
         # The member rows were read (locked cases) or made here; a stray clearance adopted
         # may have added one of its own, so then they are read again.

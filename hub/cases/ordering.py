@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import Alert
-from hub.cases.records import CasePolicy, add_event, count_member, open_state
+from hub.cases.records import CaseHistory, count_member, open_state
 from hub.cases.rules import (
     AttachToCase,
     CaseEventAction,
@@ -89,16 +89,19 @@ _STRAY_CLEARANCES = select(AlertRow).where(
 
 def adopt_stray_clearances(
     session: Session,
-    policy: CasePolicy,
+    history: CaseHistory,
     alerts: Iterable[Alert],
     cases: Mapping[str, CaseRow],
     now: datetime,
 ) -> list[str]:
     """Join to each raised alert's case (``cases``: alert id → the case it opened, reopened
     or joined) the clearances of its device and kind that were stored without a case at or
-    after its ``ts``, and that no silence covers; return their ids.
+    after its ``ts``, and that no silence covers; return their ids. The lines of history go
+    to ``history``, after the batch's own.
 
-    Run once per batch, after every alert of it has its case: one query, usually empty.
+    Run once per batch, after every alert of it has its case: one query, usually empty. The
+    batch's own alerts that have a case (``cases``) are left out: their case may not be
+    written yet (``hub.persistence.bulk.update_rows_later``).
     """
     raised = [a for a in alerts if a.state is AlertState.RAISED and a.id in cases]
     if not raised:
@@ -109,7 +112,7 @@ def adopt_stray_clearances(
         for stray in session.scalars(
             _STRAY_CLEARANCES, {"pairs": sorted(pairs), "since": min(a.ts for a in raised)}
         )
-        if not _silenced(session, stray)
+        if stray.id not in cases and not _silenced(session, stray)
     }
     adopted: list[str] = []
     for alert in raised:
@@ -123,7 +126,7 @@ def adopt_stray_clearances(
         ]
         incoming = IncomingAlert(state=alert.state, severity=alert.severity, ts=alert.ts)
         for stray_id in clearances_to_adopt(incoming, mine):
-            _attach(session, policy, row, pool.pop(stray_id), now)
+            _attach(session, history, row, pool.pop(stray_id), now)
             adopted.append(stray_id)
     if adopted:
         session.flush()
@@ -131,7 +134,7 @@ def adopt_stray_clearances(
 
 
 def _attach(
-    session: Session, policy: CasePolicy, row: CaseRow, stray: AlertRow, now: datetime
+    session: Session, history: CaseHistory, row: CaseRow, stray: AlertRow, now: datetime
 ) -> None:
     """Join one stray clearance to an active case as ``decide`` says a clearance joins."""
     clearance = IncomingAlert(AlertState.CLEARED, Severity(stray.severity), stray.ts)
@@ -144,7 +147,7 @@ def _attach(
     row.updated_at = now
     stray.case_id = row.id
     _count_member(session, row.id, stray)
-    add_event(session, policy, row.id, now, CaseEventAction.ALERT_ATTACHED, stray.id)
+    history.add(session, row.id, now, CaseEventAction.ALERT_ATTACHED, stray.id)
 
 
 def _silenced(session: Session, stray: AlertRow) -> bool:

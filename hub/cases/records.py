@@ -25,7 +25,7 @@ from hub.cases.rules import (
 )
 from hub.cases.supervision import DEFAULT_POLICY, SupervisionPolicy
 from hub.cases.views import AlertView, CaseEventView, CaseMemberView, CaseView
-from hub.persistence.bulk import insert_rows
+from hub.persistence.bulk import insert_rows, insert_rows_later
 from hub.persistence.tables import (
     ID_LENGTH,
     AlertRow,
@@ -290,12 +290,17 @@ class CaseHistory:
             event_values(session, self._policy, case_id, now, action, alert_id, note=note)
         )
 
-    def write(self, session: Session) -> None:
-        """Store the queued lines, after everything the session holds."""
+    def write(self, session: Session, *, last: bool = False) -> None:
+        """Store the queued lines, after everything the session holds.
+
+        ``last``: no more lines, and nothing reads them, in this transaction: on PostgreSQL
+        they are then carried by its last statement (``hub.persistence.bulk.insert_rows_later``).
+        """
         if not self._rows:
             return
         session.flush()
-        insert_rows(session, cast(Table, CaseEventRow.__table__), self._rows)
+        store = insert_rows_later if last else insert_rows
+        store(session, cast(Table, CaseEventRow.__table__), self._rows)
         self._rows = []
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hub.audit.chain import AuditEntry, AuditRecord, chain
 from hub.errors import NotFoundError
-from hub.persistence.bulk import insert_rows, pg_insert_rows_when
+from hub.persistence.bulk import insert_rows, pg_insert_rows_when, run_riders, take_riders
 from hub.persistence.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_WRITE_OPTION
 from hub.persistence.tables import (
     AlertRow,
@@ -153,26 +153,33 @@ def append_audit(
     """Chain ``records`` onto the audit trail inside ``session``'s transaction.
 
     Call it last in the transaction: the chain head is then the last lock it takes. With a
-    ``head`` guess (``AuditHead``), the head is moved first and read only if it moved.
+    ``head`` guess (``AuditHead``), the head is moved first and read only if it moved. On
+    PostgreSQL that statement also carries the transaction's writes left for it
+    (``hub.persistence.bulk.take_riders``); otherwise they run first, on their own.
     """
-    if not records:
-        return
-    if head is not None and head.last is not None:
-        seq, digest = head.last
-        entries = chain(records, seq, digest)
+    guess = head.last if records and head is not None else None
+    if guess is not None:
+        assert head is not None
+        entries = chain(records, *guess)
         session.flush()  # the transaction's other rows first: the head is its last lock
-        new_seq, new_hash = entries[-1].seq, entries[-1].hash
         move = {
             "head_id": AUDIT_HEAD_ID,
-            "old_seq": seq,
-            "old_hash": digest,
-            "new_seq": new_seq,
-            "new_hash": new_hash,
+            "old_seq": guess[0],
+            "old_hash": guess[1],
+            "new_seq": entries[-1].seq,
+            "new_hash": entries[-1].hash,
         }
         if session.get_bind().dialect.name == "postgresql":
-            # The head moved and the entries inserted in one statement: a round trip less.
+            # The carried writes, the head moved and the entries inserted: one statement. The
+            # writes run whether the head moved or not; the entries only if it did.
+            riders, carried = take_riders(session)
             moved = pg_insert_rows_when(
-                session, _ENTRIES, _entry_rows(entries), _PG_MOVE_HEAD, _PG_HEAD_MOVED, move
+                session,
+                _ENTRIES,
+                _entry_rows(entries),
+                f"{riders}, {_PG_MOVE_HEAD}" if riders else _PG_MOVE_HEAD,
+                _PG_HEAD_MOVED,
+                {**move, **carried},
             ) == len(entries)
         else:
             moved = session.connection().execute(_MOVE_HEAD, move).rowcount == 1
@@ -181,6 +188,9 @@ def append_audit(
         if moved:
             head.last = (entries[-1].seq, entries[-1].hash)
             return
+    run_riders(session)  # none left if the guess's statement carried them
+    if not records:
+        return
     # The row lock makes appends from several hub workers take turns (SQLite's writers
     # already do): each sees the head the previous one committed, so the chain never forks.
     row = session.scalars(

@@ -30,9 +30,23 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from devices.kinds import DeviceKind
-from hub.persistence.bulk import insert_new_rows, insert_rows, update_rows
+from hub.audit.chain import AuditRecord
+from hub.persistence.bulk import (
+    insert_new_rows,
+    insert_rows,
+    insert_rows_later,
+    update_rows,
+    update_rows_later,
+)
 from hub.persistence.engine import create_hub_engine, migrate
-from hub.persistence.tables import AlertRow, AuditEntryRow, UTCDateTime, sqlite_utc_text
+from hub.persistence.tables import (
+    AlertRow,
+    AuditEntryRow,
+    EdgeRow,
+    UTCDateTime,
+    sqlite_utc_text,
+)
+from hub.persistence.transactions import Database, audit
 from hub.store import HubStore
 from tests.hub.conftest import migrated_engine
 from tests.hub.factories import make_device
@@ -266,29 +280,41 @@ def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _plan_nodes(child)
 
 
+@pytest.mark.parametrize("carried", [False, True], ids=["on its own", "carried"])
 @pytest.mark.parametrize("generic", [False, True], ids=["custom plan", "generic plan"])
 def test_a_one_row_update_probes_the_key_not_the_whole_table(
-    pg_engine: Engine, generic: bool
+    pg_engine: Engine, generic: bool, carried: bool
 ) -> None:
     """A one-alert take sets its alert's case by the primary key, however many alerts are
     stored: the planner must not guess a ``json_to_recordset`` at 100 rows and scan the
-    table (it did, 1.4 ms a take at 6,400 alerts). Both plans a prepared statement may get."""
+    table (it did, 1.4 ms a take at 6,400 alerts). Both plans a prepared statement may get,
+    for the update on its own and carried by the audit trail's statement (as the intake
+    sends it, ``update_rows_later``)."""
     alerts = cast(Table, AlertRow.__table__)
     with Session(pg_engine) as session, session.begin():
         insert_rows(session, alerts, _alerts([f"a{n:05}" for n in range(5000)]))
     with pg_engine.connect() as conn:
         conn.execute(text("ANALYZE alerts"))
         conn.commit()
+    db = Database(pg_engine)
+    with db.writing() as session:
+        audit(session, AuditRecord(ts=datetime.now(UTC), action="test"))  # the head's guess
     sent: list[tuple[str, Any]] = []
 
     def capture(_c: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        if statement.startswith("UPDATE"):
+        if statement.startswith("WITH r0" if carried else "UPDATE"):
             sent.append((statement, parameters))
 
     event.listen(pg_engine, "before_cursor_execute", capture)
     try:
-        with Session(pg_engine) as session, session.begin():
-            update_rows(session, alerts, "id", [{"id": "a04321", "case_id": None}])
+        one = [{"id": "a04321", "case_id": None}]
+        if carried:
+            with db.writing() as session:
+                update_rows_later(session, alerts, "id", one)
+                audit(session, AuditRecord(ts=datetime.now(UTC), action="test"))
+        else:
+            with Session(pg_engine) as session, session.begin():
+                update_rows(session, alerts, "id", one)
     finally:
         event.remove(pg_engine, "before_cursor_execute", capture)
     [(statement, parameters)] = sent
@@ -315,3 +341,53 @@ def test_a_one_row_update_probes_the_key_not_the_whole_table(
     }
     assert ("Seq Scan", "alerts") not in scans, scans
     assert ("Index Scan", "alerts") in scans, scans
+
+
+def test_writes_left_for_later_ride_on_the_audit_trail_statement(pg_engine: Engine) -> None:
+    """On PostgreSQL, rows inserted and updated "later" go with the audit trail's append: one
+    statement, stored exactly, the chain intact; with a stale guess of the head they are
+    written once all the same; a transaction with nothing to carry them runs them before it
+    commits."""
+    alerts = cast(Table, AlertRow.__table__)
+    edges = cast(Table, EdgeRow.__table__)
+    with Session(pg_engine) as session, session.begin():
+        insert_rows(session, alerts, _alerts(["a1", "a2"]))
+    db = Database(pg_engine)
+    other = Database(pg_engine)  # another worker: it moves the head under db's guess
+    at = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
+    with db.writing() as session:
+        audit(session, AuditRecord(ts=at, action="test"))
+    sent: list[str] = []
+
+    def capture(_c: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        sent.append(statement)
+
+    def edge(name: str) -> dict[str, Any]:
+        return {"id": name, "state": "online", "last_seen": at, "outbox_depth": 0, "counters": {}}
+
+    event.listen(pg_engine, "before_cursor_execute", capture)
+    try:
+        for n, stale in enumerate([False, True]):
+            if stale:
+                with other.writing() as session:
+                    audit(session, AuditRecord(ts=at, action="elsewhere"))
+            sent.clear()
+            with db.writing() as session:
+                insert_rows_later(session, edges, [edge(f"e{n}")])
+                update_rows_later(session, alerts, "id", [{"id": f"a{n + 1}", "location": "moved"}])
+                audit(session, AuditRecord(ts=at, action="test"))
+            [carried] = [s for s in sent if s.startswith("WITH r0")]
+            assert "INSERT INTO audit_log" in carried  # the trail's own statement
+            assert "INSERT INTO edges" in carried
+            assert "UPDATE alerts" in carried
+            assert not [s for s in sent if s.startswith(("INSERT INTO edges", "UPDATE alerts"))]
+    finally:
+        event.remove(pg_engine, "before_cursor_execute", capture)
+    with Session(pg_engine) as session, session.begin():
+        insert_rows_later(session, edges, [edge("alone")])
+    with Session(pg_engine) as session:
+        stored = session.execute(text("SELECT id FROM edges ORDER BY id")).scalars().all()
+        moved = session.execute(text("SELECT id, location FROM alerts ORDER BY id")).all()
+    assert stored == ["alone", "e0", "e1"]  # each once, the stale guess's included
+    assert [tuple(row) for row in moved] == [("a1", "moved"), ("a2", "moved")]
+    assert HubStore(pg_engine).audit.verify_audit().intact
