@@ -86,7 +86,12 @@ class CaseMerges:
         rule = policy.rules.rule_for(opening.kind)
         if rule is None or not rule.attach or rule.name != alert_route.rule:
             return
-        chosen = _waiting(session, rule, alert_route.place, opening.ts)
+        # A case an alert of this very take joined stays apart: its count is not written yet.
+        chosen = [
+            case_id
+            for case_id in _waiting(session, rule, alert_route.place, opening.ts)
+            if not members.joined(case_id)
+        ]
         if not chosen:
             return
         for taken, location in session.execute(_LOCKED, {"ids": chosen}):

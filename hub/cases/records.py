@@ -329,6 +329,10 @@ class MemberRows:
         for row in rows:
             of[(row.device_id, row.kind)] = row
 
+    def joined(self, case_id: int) -> bool:
+        """Return whether an alert of this transaction joined the case."""
+        return case_id in self._joined
+
     def add(self, case_id: int, alert: Alert) -> None:
         """Note that ``alert`` joined the case (counted by ``write``)."""
         self._joined[case_id].append(alert)
