@@ -67,5 +67,21 @@ def session_client_id(base: str, password: str) -> str:
     every restart, so the persistent session survives (a rotated password starts a new
     session; the edges re-send whatever was not acknowledged).
     """
-    tag = hmac.new(password.encode(), base.encode(), hashlib.sha256).hexdigest()
-    return f"{base}-{tag[:SESSION_TAG_CHARS]}"
+    return _tagged(base, password)
+
+
+def shared_group_name(base: str, password: str) -> str:
+    """Return the name of the shared subscription group the holders of ``password`` (the hub's
+    workers) share under ``base``.
+
+    Mosquitto's ``acl_file`` does not check SUBSCRIBE: an identity that can name the group
+    (``$share/<group>/…``) joins it and takes its round-robin turns of the alerts, which the
+    broker then drops at the read check (docs/security.md). A tag only the password's holders
+    can compute keeps the name unknown to the edges, and the same for every worker.
+    """
+    return _tagged(f"$share/{base}", password, keep=base)
+
+
+def _tagged(message: str, password: str, *, keep: str | None = None) -> str:
+    tag = hmac.new(password.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return f"{message if keep is None else keep}-{tag[:SESSION_TAG_CHARS]}"

@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import AnyHttpUrl, Field, PositiveFloat, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from devices.credentials import load_credentials
+from devices.credentials import load_credentials, shared_group_name
 from devices.kinds import AlertKind
 from devices.mqtt_link import MQTT_TIMEOUT_S, MqttEndpoint, parse_alternates
 
@@ -232,6 +232,15 @@ class HubSettings(BaseSettings):
     def _broker_nodes(cls, value: str) -> str:
         parse_alternates(value)  # refuse a bad node list at start, not at the first reconnect
         return value
+
+    def mqtt_group(self) -> str | None:
+        """Return the shared subscription group the hub subscribes through, if any: with
+        broker credentials, ``mqtt_shared_group`` tagged with the hub's password, so that no
+        edge can name it and join it (``devices.credentials.shared_group_name``)."""
+        if self.mqtt_shared_group is None or self.mqtt_credentials_file is None:
+            return self.mqtt_shared_group
+        password = load_credentials(self.mqtt_credentials_file).password.get_secret_value()
+        return shared_group_name(self.mqtt_shared_group, password)
 
     def mqtt_endpoint(
         self, session: str | None = None, *, timeout_s: float = MQTT_TIMEOUT_S

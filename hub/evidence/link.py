@@ -125,7 +125,8 @@ class EvidenceIngest:
         self.counters[f"evidence_{failure}"] += 1
 
     async def _session(self, client: aiomqtt.Client) -> None:
-        filters = [shared(f, self._settings.mqtt_shared_group) for f in evidence_subscriptions()]
+        group = self._settings.mqtt_group()
+        filters = [shared(f, group) for f in evidence_subscriptions()]
         session = self._link.session(client, filters, functools.partial(self._consume, client))
         try:
             async with session:

@@ -165,7 +165,8 @@ class MqttIngest:
 
     async def _session(self, client: aiomqtt.Client) -> None:
         """Serve one broker connection, until it fails or the task is cancelled."""
-        filters = [shared(topic, self._settings.mqtt_shared_group) for topic in hub_subscriptions()]
+        group = self._settings.mqtt_group()
+        filters = [shared(topic, group) for topic in hub_subscriptions()]
         try:
             async with self._link.session(
                 client, filters, functools.partial(self._consume, client)

@@ -1,5 +1,10 @@
 """``--worker-id``: what it makes of the hub's settings (plain values, no process)."""
 
+import json
+import re
+from pathlib import Path
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -27,3 +32,24 @@ def test_one_hub_by_default_and_a_bad_worker_id_is_refused() -> None:
     )
     with pytest.raises(ValidationError, match="worker_id"):
         HubSettings(worker_id="two words")
+
+
+def test_with_credentials_the_group_carries_a_tag_of_the_hubs_password(tmp_path: Path) -> None:
+    """No edge can name the group (docs/security.md); every worker with the hub's credentials
+    computes the same one, and another password another."""
+
+    def group(name: str, password: str, **settings: Any) -> str | None:
+        path = tmp_path / name
+        path.write_text(json.dumps({"username": "hub", "password": password}))
+        path.chmod(0o600)
+        return HubSettings(worker_id="1", mqtt_credentials_file=path, **settings).mqtt_group()
+
+    ours = group("a.json", "s3cret")
+    assert ours == group("b.json", "s3cret")
+    assert ours is not None
+    assert re.fullmatch(r"linli-hubs-[0-9a-f]{16}", ours)
+    assert group("c.json", "other") != ours
+    assert group("d.json", "s3cret", mqtt_shared_group="east") != ours
+    # Without credentials (the demo's open loopback broker) the name is the one given.
+    assert HubSettings(worker_id="1").mqtt_group() == "linli-hubs"
+    assert HubSettings().mqtt_group() is None

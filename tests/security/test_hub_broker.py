@@ -5,6 +5,7 @@ makes a "nothing arrived" deterministic: the attacker's forged message is follow
 may send, on the same connection, and Mosquitto handles one client's packets in order.
 """
 
+import json
 import ssl
 import time
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ import pytest
 
 from devices.messages import AlertAck
 from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, Sender, edge_channel_sender, edge_topic
+from hub.settings import DEFAULT_WORKER_GROUP, HubSettings
 from linli.trust.certificates import new_ca
 from tests.security.brokers import (
     QUIET,
@@ -173,11 +175,38 @@ def test_a_shared_subscription_of_an_edge_steals_nothing_from_the_hub(
     assert attacker.snapshot() == []
 
 
+def test_hub_workers_share_a_group_no_edge_can_name(
+    hub_broker: SecuredBroker, tmp_path: Path
+) -> None:
+    """Workers of a hub with credentials subscribe through a group named with a tag of the
+    hub's password (``HubSettings.mqtt_group``): an edge that joins the group the code names
+    (``linli-hubs``) is in another group, and takes nothing from them."""
+    credentials = tmp_path / "hub-credentials.json"
+    credentials.write_text(json.dumps(hub_broker.init["hub"]))
+    credentials.chmod(0o600)
+    workers = [
+        HubSettings(data_dir=tmp_path, worker_id=n, mqtt_credentials_file=credentials)
+        for n in ("1", "2")
+    ]
+    [group] = {worker.mqtt_group() for worker in workers}  # the same for every worker
+    assert group is not None
+    assert group.startswith(f"{DEFAULT_WORKER_GROUP}-")
+    hub, attacker = _ten_alerts_past(
+        hub_broker,
+        hub_filter=f"$share/{group}/linli/edge/+/alert",
+        attacker_filter=f"$share/{DEFAULT_WORKER_GROUP}/linli/edge/+/alert",
+    )
+    hub.wait_for(edge_topic("victim", EdgeChannel.ALERT), b"9")
+    assert len(hub.received(edge_topic("victim", EdgeChannel.ALERT))) == 10
+    assert attacker.snapshot() == []
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="open (docs/security.md): Mosquitto 2.0's acl_file cannot refuse a SUBSCRIBE, so an "
-    "edge that learns the hub's mqtt_shared_group takes its round-robin turns and the broker "
-    "drops them at the read check; edges re-send unacknowledged alerts, but late",
+    "edge that learns the hub's group name (tagged with the hub's password: a leak) takes its "
+    "round-robin turns and the broker drops them at the read check; edges re-send "
+    "unacknowledged alerts, but late",
 )
 def test_an_edge_cannot_join_the_hubs_shared_group(hub_broker: SecuredBroker) -> None:
     shared = "$share/workers/linli/edge/+/alert"
