@@ -88,6 +88,10 @@ class HubSettings(BaseSettings):
     ``LINLI_HUB_ACKNOWLEDGE_WITHIN_S='{"security": 120}'``."""
     accept_within_s: dict[CaseCategoryName, PositiveFloat] = {}
     """Acceptance deadlines after a dispatch, by category (defaults 120, 600, 1800, 86400)."""
+    resolve_within_s: dict[CaseCategoryName, PositiveFloat] = {}
+    """Resolution deadlines by category: a case not resolved in time climbs the ladder (default:
+    a resident's request, 172800 = 48 h; a category named here gets one, e.g. property):
+    ``LINLI_HUB_RESOLVE_WITHIN_S='{"request": 86400, "property": 259200}'``."""
     escalation_levels: list[str] = Field(default=["community", "street", "district"], min_length=1)
     """The escalation ladder, lowest first."""
     supervision_interval_s: PositiveFloat = 1.0

@@ -206,4 +206,7 @@ def supervision_policy(settings: HubSettings) -> SupervisionPolicy:
         acknowledge[CaseCategory(name)] = timedelta(seconds=seconds)
     for name, seconds in settings.accept_within_s.items():
         accept[CaseCategory(name)] = timedelta(seconds=seconds)
-    return SupervisionPolicy(acknowledge, accept, tuple(settings.escalation_levels))
+    resolve = dict(DEFAULT_RESOLVE_WITHIN)
+    for name, seconds in settings.resolve_within_s.items():
+        resolve[CaseCategory(name)] = timedelta(seconds=seconds)
+    return SupervisionPolicy(acknowledge, accept, tuple(settings.escalation_levels), resolve)

@@ -4,6 +4,7 @@ the pure deadline rule, then a hub store on SQLite and PostgreSQL on an injected
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from hub.cases.correlation import CaseCategory
@@ -16,11 +17,13 @@ from hub.cases.supervision import (
     TimerKind,
     on_timer,
     resolve_timer,
+    supervision_policy,
 )
 from hub.requests.repository import NewRequest
 from hub.requests.rules import RequestCategory, RequestSource
 from hub.residents.rules import issue_token
 from hub.roster.rules import Grid, Responder, ResponderRole, Site
+from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 
@@ -35,6 +38,26 @@ def facts(status: CaseStatus, level: int = 0) -> SupervisedCase:
         waiting=frozenset(),
         escalation_level=level,
     )
+
+
+def test_the_resolution_deadlines_are_a_setting() -> None:
+    """48 h for a request unless the site says otherwise; another category may get one."""
+    assert supervision_policy(HubSettings()).resolve_within == {
+        CaseCategory.REQUEST: timedelta(hours=48)
+    }
+    site = HubSettings(resolve_within_s={"request": 86400, "property": 3 * 86400})
+    policy = supervision_policy(site)
+    assert policy.resolve_within == {
+        CaseCategory.REQUEST: timedelta(days=1),
+        CaseCategory.PROPERTY: timedelta(days=3),
+    }
+    timer = resolve_timer(CaseCategory.PROPERTY, NOW, policy)
+    assert timer is not None
+    assert timer.due_at == NOW + timedelta(days=3)
+    with pytest.raises(ValidationError):
+        HubSettings(resolve_within_s={"request": 0})
+    with pytest.raises(ValidationError):
+        HubSettings(resolve_within_s={"nonsense": 60})
 
 
 def test_a_request_not_done_in_48_hours_climbs_one_level_and_is_checked_again() -> None:
