@@ -111,6 +111,20 @@ def test_the_fire_case_takes_in_the_press_before_it(site: HubStore, clock: FakeC
     assert members[(SOS.id, AlertKind.SOS)] == 2
 
 
+def test_the_households_page_follows_the_fire_case(site: HubStore, clock: FakeClock) -> None:
+    """The resident's page shows the household's latest case with its SOS: the fire case once
+    it took the press in, at the stage the press had (nobody on it yet)."""
+    household = site.households.create_household("Li family", SOS.location, [SOS.id], "h" * 64)
+    heat, *_, sos = scenario_1()
+    [pressed] = site.intake.ingest_alerts([sos], clock.now).cases_opened
+    assert site.households.household_status(household).case_id == pressed.id
+    [fire] = site.intake.ingest_alerts([heat], clock.advance(5)).cases_opened
+    status = site.households.household_status(household)
+    assert (status.case_id, status.stage) == (fire.id, "case_opened")
+    site.cases.act(fire.id, CaseAction.ACKNOWLEDGE, actor="duty-operator")
+    assert site.households.household_status(household).stage == "acknowledged"
+
+
 def test_the_press_taken_in_no_longer_escalates_on_its_own(
     site: HubStore, clock: FakeClock
 ) -> None:
