@@ -67,7 +67,7 @@ def session_client_id(base: str, password: str) -> str:
     every restart, so the persistent session survives (a rotated password starts a new
     session; the edges re-send whatever was not acknowledged).
     """
-    return _tagged(base, password)
+    return f"{base}-{_tag(base, password)}"
 
 
 def shared_group_name(base: str, password: str) -> str:
@@ -79,9 +79,11 @@ def shared_group_name(base: str, password: str) -> str:
     broker then drops at the read check (docs/security.md). A tag only the password's holders
     can compute keeps the name unknown to the edges, and the same for every worker.
     """
-    return _tagged(f"$share/{base}", password, keep=base)
+    return f"{base}-{_tag(f'$share/{base}', password)}"
 
 
-def _tagged(message: str, password: str, *, keep: str | None = None) -> str:
-    tag = hmac.new(password.encode(), message.encode(), hashlib.sha256).hexdigest()
-    return f"{message if keep is None else keep}-{tag[:SESSION_TAG_CHARS]}"
+def _tag(message: str, password: str) -> str:
+    """Return the first ``SESSION_TAG_CHARS`` hex digits of HMAC-SHA256(password, message)."""
+    return hmac.new(password.encode(), message.encode(), hashlib.sha256).hexdigest()[
+        :SESSION_TAG_CHARS
+    ]

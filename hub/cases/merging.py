@@ -30,22 +30,29 @@ from devices.messages import Alert
 from hub.cases.correlation import CorrelationRule, Route, WaitingCase, takes_in
 from hub.cases.records import CaseHistory, CasePolicy, MemberRows, add_event, store_team
 from hub.cases.rules import CaseEventAction, CaseStatus, highest_severity
-from hub.persistence.tables import AlertRow, CaseMemberRow, CaseRow, CaseTimerRow, DeviceRow
+from hub.cases.timers import retire_timers
+from hub.persistence.tables import AlertRow, CaseMemberRow, CaseRow, DeviceRow
 
 _WAITING = (
-    select(CaseRow.id, CaseRow.last_alert_at, CaseMemberRow.kind, DeviceRow.location)
+    select(
+        CaseRow.id,
+        CaseRow.last_alert_at,
+        CaseRow.acknowledged_at,
+        CaseMemberRow.kind,
+        DeviceRow.location,
+    )
     .join(CaseMemberRow, CaseMemberRow.case_id == CaseRow.id)
     .join(DeviceRow, DeviceRow.id == CaseMemberRow.device_id)
     .where(
         CaseRow.open_key.is_not(None),
-        CaseRow.acknowledged_at.is_(None),
         CaseRow.kind.in_(bindparam("kinds", expanding=True)),
         CaseRow.last_alert_at >= bindparam("earliest"),
         CaseRow.last_alert_at <= bindparam("latest"),
     )
 )
-"""Active cases nobody took on, opened by an attach kind, recent enough: with each member's
-kind and its device's location (an SOS case has one; a site's rule may make more)."""
+"""Active cases opened by an attach kind, recent enough: with whether a person took them on,
+each member's kind and its device's location (an SOS case has one; a site's rule may make
+more). ``takes_in`` decides."""
 _LOCKED = (
     select(CaseRow, DeviceRow.location)
     .join(DeviceRow, DeviceRow.id == CaseRow.device_id, isouter=True)
@@ -109,6 +116,7 @@ def _waiting(
     kinds: dict[int, set[AlertKind]] = defaultdict(set)
     locations: dict[int, set[str]] = defaultdict(set)
     last: dict[int, datetime] = {}
+    taken_on: dict[int, bool] = {}
     found = session.execute(
         _WAITING,
         {
@@ -117,10 +125,11 @@ def _waiting(
             "latest": first_alert_at + window,
         },
     )
-    for case_id, last_alert_at, kind, location in found:
+    for case_id, last_alert_at, acknowledged_at, kind, location in found:
         kinds[case_id].add(AlertKind(kind))
         locations[case_id].add(location)
         last[case_id] = last_alert_at
+        taken_on[case_id] = acknowledged_at is not None
     return sorted(
         case_id
         for case_id in last
@@ -132,7 +141,7 @@ def _waiting(
                 kinds=frozenset(kinds[case_id]),
                 locations=tuple(sorted(locations[case_id])),
                 last_alert_at=last[case_id],
-                taken_on=False,
+                taken_on=taken_on[case_id],
             ),
         )
     )
@@ -152,12 +161,7 @@ def _move(
         member.case_id = into.id
     members.moved_in(into.id, moved)
     session.execute(update(AlertRow).where(AlertRow.case_id == taken.id).values(case_id=into.id))
-    # Its deadlines go with it: the case it went into has its own.
-    session.execute(
-        update(CaseTimerRow)
-        .where(CaseTimerRow.case_id == taken.id, CaseTimerRow.fired_at.is_(None))
-        .values(fired_at=now)
-    )
+    retire_timers(session, taken.id, now)  # the case it went into has its own
     count = taken.alert_count
     into.alert_count += count
     into.last_alert_at = max(into.last_alert_at, taken.last_alert_at)

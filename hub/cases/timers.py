@@ -81,3 +81,12 @@ def cancel_acceptances(
             )
             .values(fired_at=now)
         )
+
+
+def retire_timers(session: Session, case_id: int, now: datetime) -> None:
+    """Retire every deadline of a case still to fire (it was taken into another case)."""
+    session.execute(
+        update(CaseTimerRow)
+        .where(CaseTimerRow.case_id == case_id, CaseTimerRow.fired_at.is_(None))
+        .values(fired_at=now)
+    )
