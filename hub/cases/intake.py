@@ -564,10 +564,10 @@ class CaseIntake:
                         alert.id,
                         note="the problem came back soon after the case was resolved",
                     )
+                    row.escalation_level = 0
                     merges.take_in(
                         session, self._policy, row, alert_route, alert, now, member_rows, history
                     )
-                    row.escalation_level = 0
                     schedule_acknowledgement(session, self._policy, row, now)
                     auto_dispatch(session, self._policy, row, now)
                 case AttachToCase(updated=updated, priority_raised=raised):

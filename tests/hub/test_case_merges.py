@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 
 from devices.kinds import AlertKind, Severity
 from hub.cases.correlation import DEFAULT_RULES, WaitingCase, takes_in
-from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus
+from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, Resolution
 from hub.persistence.tables import CaseTimerRow
 from hub.roster.rules import Grid, Responder, ResponderRole, Site
 from hub.store import HubStore
@@ -18,6 +18,7 @@ from tests.hub.factories import T0, make_alert
 from tests.hub.test_incidents import (
     DEVICES,
     FAR_SOS,
+    HEAT,
     SOS,
     registered,
     scenario_1,
@@ -144,6 +145,31 @@ def test_the_press_taken_in_no_longer_escalates_on_its_own(
     assert set(pending) == {fire.id}
     clock.advance(61)
     assert [c.id for c in site.deadlines.fire_due_timers(clock.now)] == [fire.id]
+
+
+def test_a_fire_that_comes_back_takes_in_the_press_made_meanwhile(
+    site: HubStore, clock: FakeClock
+) -> None:
+    """The fire case was resolved; a press escalates unanswered; the fire comes back: the
+    reopened fire case takes the press in, at the press's escalation level."""
+    heat, *_, sos = scenario_1()
+    [fire] = site.intake.ingest_alerts([heat], clock.now).cases_opened
+    site.cases.act(fire.id, CaseAction.RESOLVE, note="out", resolution=Resolution.REAL)
+    late = sos.ts + timedelta(seconds=200)
+    press = make_alert(device_id=SOS.id, kind=AlertKind.SOS, ts=late)
+    [pressed] = site.intake.ingest_alerts([press], clock.advance(200)).cases_opened
+    [escalated] = site.deadlines.fire_due_timers(clock.advance(61))
+    assert (escalated.id, escalated.escalation_level) == (pressed.id, 1)
+    again = make_alert(device_id=HEAT.id, kind=AlertKind.HEAT, ts=late + timedelta(seconds=61))
+    result = site.intake.ingest_alerts([again], clock.now)
+    [reopened] = result.cases_updated[:1]
+    assert (reopened.id, reopened.status, reopened.escalation_level) == (
+        fire.id,
+        CaseStatus.OPEN,
+        1,
+    )
+    assert result.cases_merged_into == [fire.id]
+    assert AlertKind.SOS in reopened.kinds
 
 
 def test_a_press_someone_took_on_stays_its_own_case(site: HubStore, clock: FakeClock) -> None:
