@@ -70,6 +70,11 @@ class AuditEntry:
     hash: str
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""The encoder of ``canonical``: what ``json.dumps`` with these options builds on every call,
+built once (its output is the same; the chain's hashes depend on it byte for byte)."""
+
+
 def canonical(
     seq: int, record: AuditRecord | AuditEntry, prev_hash: str, detail: dict[str, Any]
 ) -> bytes:
@@ -84,7 +89,7 @@ def canonical(
         "detail": detail,
         "prev_hash": prev_hash,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(body).encode()
 
 
 def link_hash(prev_hash: str, body: bytes) -> str:

@@ -78,13 +78,16 @@ def lock_take(session: Session, alerts: Iterable[Alert], incidents: Iterable[str
         session.execute(_LOCK_ALL, {"names": names})
 
 
-_STRAY_CLEARANCES = select(AlertRow).where(
+_STRAY_CLEARANCES = select(AlertRow.id).where(
     tuple_(AlertRow.device_id, AlertRow.kind).in_(bindparam("pairs", expanding=True)),
     AlertRow.state == AlertState.CLEARED.value,
     AlertRow.case_id.is_(None),
     AlertRow.ts >= bindparam("since"),
 )
-"""The clearances stored without a case, of the (device, kind) pairs given, since a time."""
+"""The ids of the clearances stored without a case, of the (device, kind) pairs given, since
+a time. Only the ids: in a burst most of them are the take's own clearances (their case is
+written with the transaction's last statement), which are left out before any row is loaded."""
+_ALERT_ROWS = select(AlertRow).where(AlertRow.id.in_(bindparam("ids", expanding=True)))
 
 
 def adopt_stray_clearances(
@@ -107,12 +110,19 @@ def adopt_stray_clearances(
     if not raised:
         return []
     pairs = {(a.device_id, a.kind.value) for a in raised}
-    pool = {
-        stray.id: stray
-        for stray in session.scalars(
+    ids = [
+        stray_id
+        for stray_id in session.scalars(
             _STRAY_CLEARANCES, {"pairs": sorted(pairs), "since": min(a.ts for a in raised)}
         )
-        if stray.id not in cases and not _silenced(session, stray)
+        if stray_id not in cases
+    ]
+    if not ids:
+        return []
+    pool = {
+        stray.id: stray
+        for stray in session.scalars(_ALERT_ROWS, {"ids": sorted(ids)})
+        if not _silenced(session, stray)
     }
     adopted: list[str] = []
     for alert in raised:

@@ -3,13 +3,13 @@
 import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine, event, text
 
 from devices.kinds import AlertKind
-from hub.audit.chain import GENESIS_HASH, AuditRecord, ChainVerifier, chain
+from hub.audit.chain import GENESIS_HASH, AuditRecord, ChainVerifier, canonical, chain, link_hash
 from hub.cases.rules import CaseAction, Resolution
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
@@ -32,6 +32,38 @@ def test_a_chain_links_each_entry_to_the_previous_hash() -> None:
     # Appending later continues the same chain as appending all at once.
     first, rest = chain(records(1), 0, GENESIS_HASH), records(3)[1:]
     assert chain(rest, 1, first[0].hash) == entries[1:]
+
+
+def test_an_entrys_bytes_and_hash_stay_what_they_were() -> None:
+    """The hashes already stored were made from these bytes: any change to how an entry is
+    written down (key order, separators, escaping, non-ASCII, numbers, time zone) would make
+    every existing chain look tampered with. Pinned from the first implementation
+    (``json.dumps`` with sorted keys, compact separators, UTF-8)."""
+    record = AuditRecord(
+        ts=datetime(2026, 11, 20, 8, 30, 0, 123456, tzinfo=timezone(timedelta(hours=8))),
+        action="case_resolved",
+        case_id=42,
+        actor="王 (operator)",
+    )
+    detail = {
+        "note": '厨房 "smoke" ✓\n',
+        "values": {"co_ppm": 35.5, "n": 3, "ok": True},
+        "gone": None,
+    }
+    body = canonical(7, record, "ab" * 32, detail)
+    assert (
+        body
+        == (
+            '{"action":"case_resolved","actor":"王 (operator)","alert_id":null,"case_id":42,'
+            '"detail":{"gone":null,"note":"厨房 \\"smoke\\" ✓\\n","values":{"co_ppm":35.5,"n":3,'
+            '"ok":true}},"prev_hash":"' + "ab" * 32 + '","seq":7,'
+            '"ts":"2026-11-20T00:30:00.123456+00:00"}'
+        ).encode()
+    )
+    assert (
+        link_hash("ab" * 32, body)
+        == "a993b246bc73b1ab23b07b6821410bbd9d54b0ef20dc6829b3f5417f8f55e513"
+    )
 
 
 def test_the_verifier_accepts_an_intact_chain_fed_in_pages() -> None:

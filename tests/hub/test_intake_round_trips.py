@@ -39,7 +39,7 @@ def test_an_alert_that_joins_its_case_is_nine_statements(pg_engine: Engine) -> N
         "UPDATE cases SET",  # its count and last alert (flushed before the next read)
         "SELECT case_members.case_id, case_members.device_id,",  # its members, to count the alert
         "UPDATE case_members SET",
-        "SELECT alerts.id, alerts.edge_id,",  # stray clearances of the device to adopt
+        "SELECT alerts.id FROM",  # stray clearances of the device to adopt (ids; rows if any)
         # The alert's case and the history line, carried by the audit trail's append.
         "WITH r0 AS",
     ], "\n".join(sent)
