@@ -308,20 +308,26 @@ class MemberRows:
     """The member rows of the cases one transaction joins alerts to.
 
     Alerts are noted as they join; ``write`` then reads the member rows of every case joined
-    that this transaction did not open, in one query (a query per case was a round trip per
-    case of a take), and counts the alerts in them. The case rows are locked by the
-    transaction, so their members cannot change under it.
+    that this transaction neither opened nor read them with (``read``), in one query (a query
+    per case was a round trip per case of a take), and counts the alerts in them. The case
+    rows are locked by the transaction, so their members cannot change under it.
     """
 
     def __init__(self, session: Session) -> None:
         self._session = session
         self._opened: set[int] = set()
+        self._read: set[int] = set()
         self._joined: dict[int, list[Alert]] = defaultdict(list)
         self._of: dict[int, dict[tuple[str, str], CaseMemberRow]] = {}
 
     def opened(self, case_id: int) -> None:
         """Note a case this transaction inserted: it has no member rows to read."""
         self._opened.add(case_id)
+
+    def read(self, case_id: int, rows: Iterable[CaseMemberRow]) -> None:
+        """Note a case's member rows, all of them, read with the locked case row."""
+        self._read.add(case_id)
+        self._of[case_id] = {(row.device_id, row.kind): row for row in rows}
 
     def moved_in(self, case_id: int, rows: Iterable[CaseMemberRow]) -> None:
         """Note member rows moved into a case this transaction opened (``hub.cases.merging``)."""
@@ -339,7 +345,11 @@ class MemberRows:
 
     def write(self) -> None:
         """Count each alert noted in its device's member row of its case (a new row if none)."""
-        wanted = [case_id for case_id in self._joined if case_id not in self._opened]
+        wanted = [
+            case_id
+            for case_id in self._joined
+            if case_id not in self._opened and case_id not in self._read
+        ]
         for case_id in self._joined:
             self._of.setdefault(case_id, {})
         if wanted:

@@ -13,7 +13,7 @@ from tests.hub.factories import T0, make_alert, make_device
 GAS = make_device("b1-boiler-gas", kind=DeviceKind.GAS, location="Building 1/Boiler")
 
 
-def test_an_alert_that_joins_its_case_is_nine_statements(pg_engine: Engine) -> None:
+def test_an_alert_that_joins_its_case_is_eight_statements(pg_engine: Engine) -> None:
     store = HubStore(pg_engine)
     store.fleet.register_device(GAS)
     for _ in range(2):  # the case opened, and the trail's head known to this process
@@ -35,10 +35,11 @@ def test_an_alert_that_joins_its_case_is_nine_statements(pg_engine: Engine) -> N
         "SELECT devices.id, devices.location,",  # the devices, and whether a silence overlaps
         "INSERT INTO alerts",  # stored once: ON CONFLICT DO NOTHING RETURNING
         "SELECT pg_advisory_xact_lock(hashtextextended(name, 0))",  # the device's turn
-        "SELECT cases.id, cases.status,",  # the incident's active case, locked
-        "UPDATE cases SET",  # its count and last alert (flushed before the next read)
-        "SELECT case_members.case_id, case_members.device_id,",  # its members, to count the alert
+        "SELECT cases.id, cases.status,",  # the incident's active case, locked, and its members
+        # The alert counted in the case and in its device's member row (flushed before the
+        # next read).
         "UPDATE case_members SET",
+        "UPDATE cases SET",
         "SELECT alerts.id FROM",  # stray clearances of the device to adopt (ids; rows if any)
         # The alert's case and the history line, carried by the audit trail's append.
         "WITH r0 AS",
