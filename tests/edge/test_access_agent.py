@@ -6,8 +6,8 @@ then offline and must decide alone.
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from edge.settings import EdgeSettings
 from hub.app import create_app
 from hub.settings import HubSettings
 from linli.brokers import MosquittoProcess
+from tests.background import running
 from tests.conftest import serving
 from tests.edge.conftest import eventually, running_agent, two_broker_settings
 from tests.hub.conftest import hub_on
@@ -99,17 +100,6 @@ class Reader:
         await self.publish(device_topic("gate-door", DeviceChannel.STATE), payload)
 
 
-@asynccontextmanager
-async def running(coro_factory: Callable[[], Any], name: str) -> AsyncIterator[None]:
-    task = asyncio.create_task(coro_factory(), name=name)
-    try:
-        yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
-
-
 @pytest.fixture
 def hub_broker(tmp_path: Path, mosquitto: MosquittoProcess) -> Iterator[MosquittoProcess]:
     yield from serving(MosquittoProcess(tmp_path / "hub-broker"), "mosquitto")
@@ -182,7 +172,7 @@ async def enrolled_site(
     reader = Reader(mosquitto)
     agent = EdgeAgent(edge_settings)
     app = create_app(hub_settings)
-    async with api_client(app) as http, running(reader.run, "reader"):
+    async with api_client(app) as http, running(reader.run()):
         # The edge asks for its list when it connects, and again every 30 s: an edge that
         # connects before the hub's access link has subscribed waits for the next ask,
         # longer than these tests wait. So the hub is listening first.
@@ -315,7 +305,7 @@ async def test_a_door_held_open_across_an_agent_restart_alarms_after_it(
     edge_settings: EdgeSettings, hub_settings: HubSettings, mosquitto: MosquittoProcess
 ) -> None:
     reader = Reader(mosquitto)
-    async with api_client(create_app(hub_settings)) as http, running(reader.run, "reader"):
+    async with api_client(create_app(hub_settings)) as http, running(reader.run()):
         await eventually(lambda: reader.ready, "the reader to subscribe")
         await enrol(http)
         first = EdgeAgent(edge_settings)
