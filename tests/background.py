@@ -9,12 +9,15 @@ T = TypeVar("T")
 
 
 @contextlib.asynccontextmanager
-async def running(work: Coroutine[Any, Any, T]) -> AsyncIterator["asyncio.Task[T]"]:
-    """Run ``work`` as a task for the block; then cancel it and wait until it has ended.
+async def running(
+    work: Coroutine[Any, Any, T], name: str | None = None
+) -> AsyncIterator["asyncio.Task[T]"]:
+    """Run ``work`` as a task (called ``name``) for the block; then cancel it and wait until it
+    has ended.
 
     A task that failed meanwhile raises its error here, so a test does not pass over it.
     """
-    task = asyncio.create_task(work)
+    task = asyncio.create_task(work, name=name)
     try:
         yield task
     finally:

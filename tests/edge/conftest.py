@@ -4,7 +4,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from devices.topics import EDGE_ROOT, EdgeChannel, edge_topic
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from linli.brokers import MosquittoProcess
+from tests.background import running
 
 EDGE_ID = "edge-test"
 DEADLINE_S = 20.0
@@ -149,14 +150,9 @@ class FakeHub:
 async def running_hub(broker: MosquittoProcess, *, auto_ack: bool = True) -> AsyncIterator[FakeHub]:
     """Run a fake hub as a task until the block ends."""
     hub = FakeHub(broker, auto_ack=auto_ack)
-    task = asyncio.create_task(hub.run(), name="fake-hub")
-    try:
+    async with running(hub.run(), name="fake-hub"):
         await eventually(lambda: hub.connected, "the fake hub to connect")
         yield hub
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
 
 
 @asynccontextmanager
@@ -164,21 +160,16 @@ async def running_agent(
     agent: EdgeAgent, *, wait_for_uplink: bool = True
 ) -> AsyncIterator[EdgeAgent]:
     """Run an agent as a task until the block ends, as the demo does; then cancel it."""
-    task = asyncio.create_task(agent.run(), name="edge-under-test")
+    async with running(agent.run(), name="edge-under-test") as task:
 
-    def ready() -> bool:
-        if task.done():
-            task.result()  # raise whatever killed it
-            pytest.fail("the agent stopped by itself")
-        return agent.local_ready and (agent.uplink_ready or not wait_for_uplink)
+        def ready() -> bool:
+            if task.done():
+                task.result()  # raise whatever killed it
+                pytest.fail("the agent stopped by itself")
+            return agent.local_ready and (agent.uplink_ready or not wait_for_uplink)
 
-    try:
         await eventually(ready, "the agent to connect")
         yield agent
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
 
 
 class Devices:

@@ -172,7 +172,7 @@ async def enrolled_site(
     reader = Reader(mosquitto)
     agent = EdgeAgent(edge_settings)
     app = create_app(hub_settings)
-    async with api_client(app) as http, running(reader.run()):
+    async with api_client(app) as http, running(reader.run(), name="reader"):
         # The edge asks for its list when it connects, and again every 30 s: an edge that
         # connects before the hub's access link has subscribed waits for the next ask,
         # longer than these tests wait. So the hub is listening first.
@@ -305,7 +305,7 @@ async def test_a_door_held_open_across_an_agent_restart_alarms_after_it(
     edge_settings: EdgeSettings, hub_settings: HubSettings, mosquitto: MosquittoProcess
 ) -> None:
     reader = Reader(mosquitto)
-    async with api_client(create_app(hub_settings)) as http, running(reader.run()):
+    async with api_client(create_app(hub_settings)) as http, running(reader.run(), name="reader"):
         await eventually(lambda: reader.ready, "the reader to subscribe")
         await enrol(http)
         first = EdgeAgent(edge_settings)

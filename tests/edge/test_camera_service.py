@@ -1,7 +1,6 @@
 """The edge's evidence upload against a real Mosquitto, a plain client playing the hub."""
 
 import asyncio
-import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ from edge.camera.evidence import SPOOL_MAX_FILES, Snapshot, evidence_images
 from edge.camera.service import CameraService, CameraWorker, Commit
 from edge.detection import AlertDecision
 from linli.brokers import MosquittoProcess
+from tests.background import running
 
 EDGE = "edge-cam"
 TS = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
@@ -110,9 +110,8 @@ async def test_spooled_pictures_are_resent_until_acked_and_a_bad_ack_changes_not
     received: list[str] = []
     async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="fake-hub") as hub:
         await hub.subscribe(edge_topic(EDGE, EdgeChannel.EVIDENCE), qos=1)
-        task = asyncio.create_task(service.run())
         ack_topic = edge_topic(EDGE, EdgeChannel.EVIDENCE_ACK)
-        try:
+        async with running(service.run()):
             async with asyncio.timeout(15):
                 async for message in hub.messages:
                     assert isinstance(message.payload, bytes)
@@ -128,10 +127,6 @@ async def test_spooled_pictures_are_resent_until_acked_and_a_bad_ack_changes_not
                     if not service.spool.depth():
                         break
                     await asyncio.sleep(0.05)
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
     assert service.spool.depth() == 0
     assert received == [i.id for i in images] * 2
     assert counters["camera.evidence_ack_rejected"] == 1
@@ -198,14 +193,9 @@ async def test_a_full_spool_drops_and_counts_the_least_urgent_pictures(
     fire_images = evidence_images(fire, CameraConfig(device="cam-1", source="x.avi"))
     for image in fire_images:
         service.spool.put(image)
-    task = asyncio.create_task(service.run())
-    try:
+    async with running(service.run()):
         async with asyncio.timeout(15):
             await two_dropped.wait()
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     assert counters["camera.evidence_spooled"] == 2
     assert counters["camera.evidence_dropped.camera_motion"] == 2
     assert counters["camera.evidence_dropped"] == 2
@@ -239,16 +229,13 @@ async def test_a_cap_lowered_since_the_last_run_applies_at_start_and_opencv_gets
         mosquitto.port, tmp_path, count, resend_after_s=60, spool_max_files=2, cv_threads=1
     )
     cv2.setNumThreads(3)
-    task = asyncio.create_task(service.run())
     try:
-        async with asyncio.timeout(10):
-            await dropped.wait()
-        await asyncio.sleep(0)  # the workers (none here) start right after the cap
-        threads = cv2.getNumThreads()
+        async with running(service.run()):
+            async with asyncio.timeout(10):
+                await dropped.wait()
+            await asyncio.sleep(0)  # the workers (none here) start right after the cap
+            threads = cv2.getNumThreads()
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         cv2.setNumThreads(-1)  # OpenCV's default again, for the tests that follow
     assert threads == 1, "OpenCV's pool is set for the camera workers"
     assert counters["camera.evidence_dropped.camera_person"] == 2
@@ -296,16 +283,13 @@ async def test_the_edge_hears_camera_commands_on_its_evidence_session(
     counters = Counts()
 
     service = camera_service(mosquitto.port, tmp_path, counters, resend_after_s=1)
-    task = asyncio.create_task(service.run())
-    try:
-        async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="fake-hub") as hub:
-            async with asyncio.timeout(15):
-                # Published until the edge's session is subscribed and has counted one.
-                while "camera.camera_command_rejected.unknown_camera" not in counters:
-                    topic = edge_topic(EDGE, EdgeChannel.CAMERA_COMMAND)
-                    await hub.publish(topic, command("cam-9", uuid.uuid4().hex), qos=1)
-                    await asyncio.sleep(0.1)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async with (
+        running(service.run()),
+        aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="fake-hub") as hub,
+    ):
+        async with asyncio.timeout(15):
+            # Published until the edge's session is subscribed and has counted one.
+            while "camera.camera_command_rejected.unknown_camera" not in counters:
+                topic = edge_topic(EDGE, EdgeChannel.CAMERA_COMMAND)
+                await hub.publish(topic, command("cam-9", uuid.uuid4().hex), qos=1)
+                await asyncio.sleep(0.1)

@@ -20,6 +20,7 @@ from hub.evidence.repository import EvidenceStore
 from hub.settings import HubSettings
 from hub.store import HubStore
 from linli.brokers import MosquittoProcess
+from tests import background
 from tests.hub.factories import T0, alert_id, make_alert, make_device
 from tests.hub.http import api_client
 from tests.hub.test_evidence_store import CAMERA, JPEG, image
@@ -64,15 +65,10 @@ async def test_an_alerts_pictures_are_listed_on_the_alert_and_case_and_served_as
 @contextlib.asynccontextmanager
 async def running(reader: EvidenceIngest) -> AsyncIterator[None]:
     """Run the evidence reader until the block ends."""
-    task = asyncio.create_task(reader.run())
-    try:
+    async with background.running(reader.run()):
         async with asyncio.timeout(10):
             await reader.subscribed.wait()
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def test_the_reader_stores_then_acks_and_rejects_bad_input_without_stopping(
