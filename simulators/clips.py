@@ -32,8 +32,7 @@ def write_corridor_clip(
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    noise = rng.integers(60, 190, size=(30, 40, 3), dtype=np.uint8)
-    base = cv2.resize(noise, CLIP_SIZE, interpolation=cv2.INTER_CUBIC)
+    base = corridor(rng)
     partial = path.with_suffix(".partial.avi")
     writer = cv2.VideoWriter(str(partial), cv2.VideoWriter.fourcc(*"MJPG"), fps, CLIP_SIZE)
     try:
@@ -41,7 +40,8 @@ def write_corridor_clip(
             t = i / fps
             frame = base.copy()
             if fire_from_s <= t < fire_from_s + fire_for_s:
-                _flames(frame, t - fire_from_s, rng)
+                # The flames grow by 3 px a second.
+                draw_flames(frame, rng, height_px=40 + int(3 * (t - fire_from_s)))
             writer.write(frame)
     finally:
         writer.release()
@@ -49,8 +49,21 @@ def write_corridor_clip(
     return path
 
 
-def _flames(frame: np.ndarray, burning_s: float, rng: np.random.Generator) -> None:
-    height = 40 + int(3 * burning_s) + int(rng.integers(0, 30))
+def corridor(rng: np.random.Generator) -> np.ndarray:
+    """Return a still, textured corridor of ``CLIP_SIZE`` (blurred noise), in BGR."""
+    noise = rng.integers(60, 190, size=(30, 40, 3), dtype=np.uint8)
+    return cv2.resize(noise, CLIP_SIZE, interpolation=cv2.INTER_CUBIC)
+
+
+def draw_flames(
+    frame: np.ndarray, rng: np.random.Generator, *, height_px: int, flicker_px: int = 30
+) -> None:
+    """Paint six yellow-orange flame tongues on ``frame``, standing at its bottom middle.
+
+    Each is a triangle of random width and place, all ``height_px`` plus a random part of
+    ``flicker_px`` tall: drawn anew on every frame, they flicker as flames do.
+    """
+    height = height_px + int(rng.integers(0, flicker_px))
     for _ in range(6):
         cx = 160 + int(rng.integers(-15, 15))
         w = int(rng.integers(8, 20))

@@ -12,6 +12,7 @@ import pytest
 from devices.kinds import DeviceKind
 from devices.registry import Device
 from linli.brokers import MosquittoProcess
+from simulators.clips import CLIP_SIZE, corridor, draw_flames
 from tests.conftest import missing
 from tests.e2e.stack import Stack
 from tests.polling import wait_until
@@ -22,18 +23,12 @@ CAMERA = Device(id="b3-corridor-cam", kind=DeviceKind.CAMERA, location="Building
 def write_fire_video(path: Path, seconds: float = 8.0, fps: float = 10.0) -> Path:
     """Write a corridor (textured, still) where flames start flickering after two seconds."""
     rng = np.random.default_rng(11)
-    noise = rng.integers(60, 190, size=(30, 40, 3), dtype=np.uint8)
-    base = cv2.resize(noise, (320, 240), interpolation=cv2.INTER_CUBIC)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (320, 240))
+    base = corridor(rng)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, CLIP_SIZE)
     for i in range(int(seconds * fps)):
         frame = base.copy()
         if i >= 2 * fps:
-            height = 40 + int(rng.integers(0, 30))
-            for _ in range(6):
-                cx = 160 + int(rng.integers(-15, 15))
-                w = int(rng.integers(8, 20))
-                pts = np.array([[cx - w, 200], [cx + w, 200], [cx, 200 - height]], np.int32)
-                cv2.fillPoly(frame, [pts], (40, int(rng.integers(140, 230)), 255))
+            draw_flames(frame, rng, height_px=40)
         writer.write(frame)
     writer.release()
     return path

@@ -12,6 +12,7 @@ import pytest
 from devices.camera import CameraConfig
 from devices.kinds import AlertKind
 from edge.camera.analytics import Box, Frame, FrameAnalyzer, FrameFindings
+from simulators.clips import draw_flames
 
 W, H = 320, 240
 T0 = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
@@ -170,12 +171,7 @@ def test_camera_turned_to_another_view_is_tamper_after_the_view_lost_time() -> N
 def flames(base: Frame, i: int, rng: np.random.Generator) -> Frame:
     """Return ``base`` with a flickering, growing yellow-orange flame at the bottom middle."""
     frame = base.copy()
-    height = 30 + 2 * i + int(rng.integers(0, 25))
-    for _ in range(6):
-        cx = 160 + int(rng.integers(-15, 15))
-        w = int(rng.integers(8, 20))
-        pts = np.array([[cx - w, 200], [cx + w, 200], [cx, 200 - height]], dtype=np.int32)
-        cv2.fillPoly(frame, [pts], (40, int(rng.integers(140, 230)), 255))
+    draw_flames(frame, rng, height_px=30 + 2 * i, flicker_px=25)
     return frame
 
 
