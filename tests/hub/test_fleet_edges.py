@@ -1,7 +1,7 @@
 """Which edge serves a device: registrations without ``edge_id``, unserved devices, and the
 Tasmota/Shelly fields kept through the hub and back to the edge."""
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 import httpx
@@ -14,7 +14,7 @@ from devices.registry import Device
 from hub.fleet.rules import EdgeChoiceError, assign_edge, unserved_reason
 from hub.store import HubStore
 from tests.hub.factories import T0, make_status
-from tests.hub.http import api_client
+from tests.hub.test_api import store_of
 
 LEAK = {"id": "bike-leak", "kind": "water_leak", "location": "Building 3/Basement"}
 
@@ -32,18 +32,6 @@ def test_assign_edge_rules() -> None:
     assert unserved_reason(None, {"e1"}) is not None
     assert unserved_reason("e9", {"e1"}) == "edge e9 has never reported to this hub"
     assert unserved_reason("e1", {"e1"}) is None
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app's lifespan and return a client of it."""
-    async with api_client(app) as client:
-        yield client
-
-
-def store_of(app: FastAPI) -> HubStore:
-    store: HubStore = app.state.store
-    return store
 
 
 async def test_without_edge_id_a_device_goes_to_the_only_edge(
