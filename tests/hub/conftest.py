@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from hub.app import create_app
 from hub.auth.rules import Role
+from hub.evidence.repository import EvidenceStore
 from hub.persistence.engine import create_hub_engine, migrate
 from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
@@ -83,6 +84,12 @@ def clock() -> FakeClock:
 def store(engine: Engine, clock: FakeClock) -> HubStore:
     """Return a repository on a fresh database, with a fake clock."""
     return HubStore(engine, clock=clock)
+
+
+@pytest.fixture
+def evidence(engine: Engine, tmp_path: Path) -> EvidenceStore:
+    """Return the evidence repository on a fresh database."""
+    return EvidenceStore(engine, tmp_path / "evidence")
 
 
 def hub_app(database_url: str, data_dir: Path, clock: Clock = utc_now, **settings: Any) -> FastAPI:

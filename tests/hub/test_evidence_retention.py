@@ -4,7 +4,6 @@ import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -21,12 +20,6 @@ from tests.hub.test_evidence_store import CAMERA, JPEG, image
 
 OLD = T0
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-def evidence(engine: Engine, tmp_path: Path) -> EvidenceStore:
-    """Return the evidence repository on a fresh database."""
-    return EvidenceStore(engine, tmp_path / "evidence")
 
 
 def open_case(store: HubStore) -> tuple[str, int]:

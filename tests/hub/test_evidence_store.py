@@ -5,7 +5,6 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -89,12 +88,6 @@ def test_a_message_on_another_channel_is_refused() -> None:
     parsed = parse(image(alert=alert_id()).model_dump_json(), topic="linli/edge/e1/alert")
     assert isinstance(parsed, RejectedMessage)
     assert parsed.reason == "unknown_topic"
-
-
-@pytest.fixture
-def evidence(engine: Engine, tmp_path: Path) -> EvidenceStore:
-    """Return the evidence repository on a fresh database."""
-    return EvidenceStore(engine, tmp_path / "evidence")
 
 
 def test_pictures_are_stored_once_by_hash_and_found_by_alert_and_case(
