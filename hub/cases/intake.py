@@ -46,6 +46,8 @@ from hub.cases.records import (
     add_event,
     alert_view_of,
     case_view,
+    locked_open_case,
+    locked_resolved_case,
     members,
     open_state,
     resolved_state,
@@ -68,7 +70,6 @@ from hub.persistence.bulk import insert_new_rows, update_rows_later
 from hub.persistence.tables import (
     LOCATION_LENGTH,
     AlertRow,
-    CaseMemberRow,
     CaseRow,
     DeviceRow,
     SilenceRow,
@@ -95,28 +96,6 @@ _REGISTERED = select(
 _LAST_ALERT_AT = select(CaseRow.open_key, CaseRow.last_alert_at).where(
     CaseRow.open_key.in_(bindparam("keys", expanding=True))
 )
-_LOCKED_OPEN_CASE = (
-    # With its member rows, in the same round trip: a joining alert counts itself in them.
-    # Only the case row is locked; it guards its members (``MemberRows``).
-    select(CaseRow, CaseMemberRow)
-    .outerjoin(CaseMemberRow, CaseMemberRow.case_id == CaseRow.id)
-    .where(CaseRow.open_key == bindparam("key"))
-    .with_for_update(of=CaseRow)
-    .execution_options(populate_existing=True)
-)
-_LOCKED_RESOLVED_CASE = (
-    select(CaseRow)
-    .where(
-        CaseRow.correlation_key == bindparam("key"),
-        CaseRow.status == CaseStatus.RESOLVED.value,
-        CaseRow.resolved_at.is_not(None),
-    )
-    .order_by(CaseRow.resolved_at.desc(), CaseRow.id.desc())
-    .limit(1)
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
-
 _MAX_OPEN_ATTEMPTS = 3
 
 Screen = Callable[
@@ -413,21 +392,6 @@ class CaseIntake:
         }
         return attach_routes(plan, alerts, last_alert_at)
 
-    @staticmethod
-    def _locked_open_case(session: Session, key: str, member_rows: MemberRows) -> CaseRow | None:
-        """Return the incident's active case, locked, if any; its member rows go to
-        ``member_rows``."""
-        rows = session.execute(_LOCKED_OPEN_CASE, {"key": key}).all()
-        if not rows:
-            return None
-        row: CaseRow = rows[0][0]
-        member_rows.read(row.id, [member for _, member in rows if member is not None])
-        return row
-
-    def _locked_resolved_case(self, session: Session, key: str) -> CaseRow | None:
-        """Return the key's most recently resolved case (not closed), locked, if any."""
-        return session.scalars(_LOCKED_RESOLVED_CASE, {"key": key}).one_or_none()
-
     def _insert_case(
         self, session: Session, alert_route: Route, alert: Alert, decision: OpenNewCase
     ) -> CaseRow | None:
@@ -510,7 +474,7 @@ class CaseIntake:
             if alert_route.reopen_within_s is None
             else timedelta(seconds=alert_route.reopen_within_s)
         )
-        row = self._locked_open_case(session, key, member_rows)
+        row = locked_open_case(session, key, member_rows)
         opened_here = False
         for alert in alerts:
             if alert.id in attached and row is None:
@@ -521,7 +485,7 @@ class CaseIntake:
             for _attempt in range(_MAX_OPEN_ATTEMPTS):
                 resolved = None
                 if row is None and alert.state is AlertState.RAISED:
-                    resolved = self._locked_resolved_case(session, key)
+                    resolved = locked_resolved_case(session, key)
                 decision = decide(
                     incoming,
                     open_state(row),
@@ -543,7 +507,7 @@ class CaseIntake:
                 else:
                     break
                 # Another worker opened or reopened this incident and committed first: join it.
-                row = self._locked_open_case(session, key, member_rows)
+                row = locked_open_case(session, key, member_rows)
             else:
                 raise RuntimeError(f"could not open or find the case for {key!r}")
             match decision:

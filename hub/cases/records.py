@@ -372,6 +372,45 @@ class MemberRows:
         rows[key] = count_member(self._session, case_id, rows.get(key), *key, alert.ts)
 
 
+_LOCKED_OPEN_CASE = (
+    # With its member rows, in the same round trip: a joining alert counts itself in them.
+    # Only the case row is locked; it guards its members (``MemberRows``).
+    select(CaseRow, CaseMemberRow)
+    .outerjoin(CaseMemberRow, CaseMemberRow.case_id == CaseRow.id)
+    .where(CaseRow.open_key == bindparam("key"))
+    .with_for_update(of=CaseRow)
+    .execution_options(populate_existing=True)
+)
+_LOCKED_RESOLVED_CASE = (
+    select(CaseRow)
+    .where(
+        CaseRow.correlation_key == bindparam("key"),
+        CaseRow.status == CaseStatus.RESOLVED.value,
+        CaseRow.resolved_at.is_not(None),
+    )
+    .order_by(CaseRow.resolved_at.desc(), CaseRow.id.desc())
+    .limit(1)
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+def locked_open_case(session: Session, key: str, member_rows: MemberRows) -> CaseRow | None:
+    """Return the incident's active case, locked, if any; its member rows go to
+    ``member_rows``."""
+    rows = session.execute(_LOCKED_OPEN_CASE, {"key": key}).all()
+    if not rows:
+        return None
+    row: CaseRow = rows[0][0]
+    member_rows.read(row.id, [member for _, member in rows if member is not None])
+    return row
+
+
+def locked_resolved_case(session: Session, key: str) -> CaseRow | None:
+    """Return the key's most recently resolved case (not closed), locked, if any."""
+    return session.scalars(_LOCKED_RESOLVED_CASE, {"key": key}).one_or_none()
+
+
 def count_member(
     session: Session,
     case_id: int,
