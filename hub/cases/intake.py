@@ -45,6 +45,7 @@ from hub.cases.records import (
     MemberRows,
     add_event,
     alert_view_of,
+    carry_counts,
     case_view,
     locked_open_case,
     locked_resolved_case,
@@ -255,8 +256,14 @@ class CaseIntake:
         rows = {**touched, **opened}
         cases = {alert_id: rows[case_id] for alert_id, case_id in case_of.items()}
         adopted = adopt_stray_clearances(session, history, new, cases, received_at)
-        # The history lines and the alerts' cases, by primary key: on PostgreSQL both go with
-        # the transaction's last statement, the audit trail's (hub.persistence.bulk).
+        # The member rows were read (locked cases) or made here; a stray clearance adopted
+        # may have added one of its own, so then they are read again.
+        case_ids = [*opened, *touched]
+        case_members = members(session, case_ids) if adopted else member_rows.of(case_ids)
+        # Nothing reads the cases, their members, the history lines or the alerts' cases after
+        # this: on PostgreSQL they all go with the transaction's last statement, the audit
+        # trail's (hub.persistence.bulk).
+        carry_counts(session)
         history.write(session, last=True)
         update_rows_later(
             session,
@@ -265,10 +272,6 @@ class CaseIntake:
             [{"id": alert_id, "case_id": case_id} for alert_id, case_id in case_of.items()],
         )
         session.flush()
-        # The member rows were read (locked cases) or made here; a stray clearance adopted
-        # may have added one of its own, so then they are read again.
-        case_ids = [*opened, *touched]
-        case_members = members(session, case_ids) if adopted else member_rows.of(case_ids)
         for alert_id, case_id in case_of.items():
             stored[alert_id]["case_id"] = case_id
 

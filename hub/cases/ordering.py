@@ -110,15 +110,21 @@ def adopt_stray_clearances(
     if not raised:
         return []
     pairs = {(a.device_id, a.kind.value) for a in raised}
-    ids = [
-        stray_id
-        for stray_id in session.scalars(
-            _STRAY_CLEARANCES, {"pairs": sorted(pairs), "since": min(a.ts for a in raised)}
-        )
-        if stray_id not in cases
-    ]
+    # No flush for this read: the cases' and members' counts changed so far are not what it
+    # reads, and are left for the transaction's last statement (``records.carry_counts``).
+    with session.no_autoflush:
+        ids = [
+            stray_id
+            for stray_id in session.scalars(
+                _STRAY_CLEARANCES, {"pairs": sorted(pairs), "since": min(a.ts for a in raised)}
+            )
+            if stray_id not in cases
+        ]
     if not ids:
         return []
+    # Strays to adopt (rare): the take's member rows flushed first, so that a row made by this
+    # take is found by its key (``_count_member``), not made twice.
+    session.flush()
     pool = {
         stray.id: stray
         for stray in session.scalars(_ALERT_ROWS, {"ids": sorted(ids)})

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from devices.kinds import Severity
 from devices.messages import Alert, AlertReason
@@ -25,7 +26,7 @@ from hub.cases.rules import (
 )
 from hub.cases.supervision import DEFAULT_POLICY, SupervisionPolicy
 from hub.cases.views import AlertView, CaseEventView, CaseMemberView, CaseView
-from hub.persistence.bulk import insert_rows, insert_rows_later
+from hub.persistence.bulk import Row, insert_rows, insert_rows_later, update_rows_later
 from hub.persistence.tables import (
     ID_LENGTH,
     AlertRow,
@@ -409,6 +410,51 @@ def locked_open_case(session: Session, key: str, member_rows: MemberRows) -> Cas
 def locked_resolved_case(session: Session, key: str) -> CaseRow | None:
     """Return the key's most recently resolved case (not closed), locked, if any."""
     return session.scalars(_LOCKED_RESOLVED_CASE, {"key": key}).one_or_none()
+
+
+_CASES = cast(Table, CaseRow.__table__)
+_MEMBERS = cast(Table, CaseMemberRow.__table__)
+_CASE_COUNTS = ("priority", "alert_count", "last_alert_at", "updated_at")
+"""What an alert that joins a case changes in it (``AttachToCase``)."""
+_MEMBER_KEY = ("case_id", "device_id", "kind")
+_MEMBER_COUNTS = ("first_alert_at", "last_alert_at", "alert_count")
+"""What an alert changes in its device's member row of the case (``count_member``)."""
+
+
+def carry_counts(session: Session) -> None:
+    """Leave the counts that alerts changed in their cases and member rows to the
+    transaction's last statement (``bulk.update_rows_later``) instead of an ORM UPDATE of each
+    table now: on PostgreSQL two round trips less per take, on SQLite one plain statement.
+
+    Only rows whose every change is among those counts are carried, with their values as they
+    stand; a row changed otherwise too (reopened, taken in, dispatched) is written by the ORM
+    as before. Call it when nothing of the transaction will read those rows again.
+    """
+    cases: list[Row] = []
+    members: list[Row] = []
+    for row in list(session.dirty):
+        if isinstance(row, CaseRow):
+            _carried(row, ("id",), _CASE_COUNTS, cases)
+        elif isinstance(row, CaseMemberRow):
+            _carried(row, _MEMBER_KEY, _MEMBER_COUNTS, members)
+    update_rows_later(session, _CASES, "id", cases)
+    update_rows_later(session, _MEMBERS, _MEMBER_KEY, members)
+
+
+def _carried(
+    row: CaseRow | CaseMemberRow, key: tuple[str, ...], counts: tuple[str, ...], into: list[Row]
+) -> None:
+    """Add ``row``'s key and counts to ``into`` and clear their history, if its only changes
+    are among ``counts``: the ORM then has nothing of it to write."""
+    state = instance_state(row)
+    if not state.persistent:
+        return
+    changed = {attr.key for attr in state.attrs if attr.history.has_changes()}
+    if not changed or not changed <= set(counts):
+        return
+    into.append({name: getattr(row, name) for name in (*key, *counts)})
+    for name in changed:
+        set_committed_value(row, name, getattr(row, name))
 
 
 def count_member(

@@ -110,22 +110,32 @@ def _pg_insert_when(
     return text(f"WITH {before} {sql} WHERE {when}"), stamped
 
 
-def update_rows(session: Session, table: Table, key: str, rows: list[Row]) -> None:
-    """Set the other columns of each row where ``key`` matches: one statement per batch on
-    PostgreSQL (an executemany is a statement per row for the server to run), one
-    ``executemany`` through the driver on SQLite."""
+Key = str | tuple[str, ...]
+"""The column, or columns, that name a row to update (its primary key)."""
+
+
+def _key_columns(key: Key) -> tuple[str, ...]:
+    return (key,) if isinstance(key, str) else key
+
+
+def update_rows(session: Session, table: Table, key: Key, rows: list[Row]) -> None:
+    """Set the other columns of each row where ``key`` (a column, or several) matches: one
+    statement per batch on PostgreSQL (an executemany is a statement per row for the server to
+    run), one ``executemany`` through the driver on SQLite."""
     if not rows:
         return
     dialect = session.get_bind().dialect
     columns = tuple(rows[0])
+    keys = _key_columns(key)
     if dialect.name == "postgresql":
-        statement, stamped = _pg_recordset_update(dialect, table, key, columns)
+        statement, stamped = _pg_recordset_update(dialect, table, keys, columns)
         session.execute(statement, {"rows": _pg_rows_json(rows, stamped), "count": len(rows)})
         return
-    changed = tuple(name for name in columns if name != key)
-    converters = _sqlite_converters(dialect, table, (*changed, key))
+    changed = tuple(name for name in columns if name not in keys)
+    converters = _sqlite_converters(dialect, table, (*changed, *keys))
     assignments = ", ".join(f"{_quote(dialect, c)} = ?" for c in changed)
-    sql = f"UPDATE {_quote(dialect, table.name)} SET {assignments} WHERE {_quote(dialect, key)} = ?"  # noqa: S608
+    where = " AND ".join(f"{_quote(dialect, k)} = ?" for k in keys)
+    sql = f"UPDATE {_quote(dialect, table.name)} SET {assignments} WHERE {where}"  # noqa: S608
     session.connection().exec_driver_sql(sql, _sqlite_values(converters, rows))
 
 
@@ -150,7 +160,7 @@ def insert_rows_later(session: Session, table: Table, rows: list[Row]) -> None:
     riders.append((sql, {f"{prefix}rows": _pg_rows_json(rows, stamped)}))
 
 
-def update_rows_later(session: Session, table: Table, key: str, rows: list[Row]) -> None:
+def update_rows_later(session: Session, table: Table, key: Key, rows: list[Row]) -> None:
     """``update_rows``, carried as ``insert_rows_later`` is. The transaction must not read
     these rows after."""
     if not rows:
@@ -160,7 +170,7 @@ def update_rows_later(session: Session, table: Table, key: str, rows: list[Row])
         update_rows(session, table, key, rows)
         return
     riders, prefix = _riders(session)
-    sql, stamped = _pg_update_sql(dialect, table, key, tuple(rows[0]), prefix)
+    sql, stamped = _pg_update_sql(dialect, table, _key_columns(key), tuple(rows[0]), prefix)
     riders.append(
         (sql, {f"{prefix}rows": _pg_rows_json(rows, stamped), f"{prefix}count": len(rows)})
     )
@@ -275,19 +285,19 @@ def _pg_insert_select(
 
 @functools.cache
 def _pg_recordset_update(
-    dialect: Dialect, table: Table, key: str, columns: tuple[str, ...]
+    dialect: Dialect, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]
 ) -> tuple[TextClause, tuple[str, ...]]:
     """The UPDATE of ``_pg_update_sql``, as a statement."""
-    sql, stamped = _pg_update_sql(dialect, table, key, columns, "")
+    sql, stamped = _pg_update_sql(dialect, table, keys, columns, "")
     return text(sql), stamped
 
 
 @functools.cache
 def _pg_update_sql(
-    dialect: Dialect, table: Table, key: str, columns: tuple[str, ...], prefix: str
+    dialect: Dialect, table: Table, keys: tuple[str, ...], columns: tuple[str, ...], prefix: str
 ) -> tuple[str, tuple[str, ...]]:
-    """Return the UPDATE … FROM json_to_recordset that sets the other ``columns`` where ``key``
-    matches, and the columns that hold timestamps (sent as text).
+    """Return the UPDATE … FROM json_to_recordset that sets the other ``columns`` where the
+    ``keys`` match, and the columns that hold timestamps (sent as text).
 
     Its parameters are ``{prefix}rows`` and ``{prefix}count``. The planner cannot see how many
     rows a ``json_to_recordset`` yields and guesses 100: then a hash join over a sequential scan
@@ -298,9 +308,11 @@ def _pg_update_sql(
     index, probed once per row.
     """
     record, stamped = _pg_record(dialect, table, columns)
-    changed = [name for name in columns if name != key]
+    changed = [name for name in columns if name not in keys]
     assignments = ", ".join(f"{_quote(dialect, c)} = r.{_quote(dialect, c)}" for c in changed)
-    where = f"{_quote(dialect, table.name)}.{_quote(dialect, key)} = r.{_quote(dialect, key)}"
+    where = " AND ".join(
+        f"{_quote(dialect, table.name)}.{_quote(dialect, k)} = r.{_quote(dialect, k)}" for k in keys
+    )
     sql = (
         f"UPDATE {_quote(dialect, table.name)} SET {assignments} "  # noqa: S608
         f"FROM (SELECT * FROM json_to_recordset(CAST(:{prefix}rows AS JSON)) AS r({record}) "

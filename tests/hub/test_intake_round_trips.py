@@ -2,6 +2,7 @@
 alerts a second they, more than the server's work, are what an alert waits for
 (docs/scale.md). A change that adds one shows here, with the statement it added."""
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -13,7 +14,7 @@ from tests.hub.factories import T0, make_alert, make_device
 GAS = make_device("b1-boiler-gas", kind=DeviceKind.GAS, location="Building 1/Boiler")
 
 
-def test_an_alert_that_joins_its_case_is_eight_statements(pg_engine: Engine) -> None:
+def test_an_alert_that_joins_its_case_is_six_statements(pg_engine: Engine) -> None:
     store = HubStore(pg_engine)
     store.fleet.register_device(GAS)
     for _ in range(2):  # the case opened, and the trail's head known to this process
@@ -36,11 +37,36 @@ def test_an_alert_that_joins_its_case_is_eight_statements(pg_engine: Engine) -> 
         "INSERT INTO alerts",  # stored once: ON CONFLICT DO NOTHING RETURNING
         "SELECT pg_advisory_xact_lock(hashtextextended(name, 0))",  # the device's turn
         "SELECT cases.id, cases.status,",  # the incident's active case, locked, and its members
-        # The alert counted in the case and in its device's member row (flushed before the
-        # next read).
-        "UPDATE case_members SET",
-        "UPDATE cases SET",
         "SELECT alerts.id FROM",  # stray clearances of the device to adopt (ids; rows if any)
-        # The alert's case and the history line, carried by the audit trail's append.
+        # Carried by the audit trail's append: the alert counted in the case and in its
+        # device's member row, the history line, the alert's case.
         "WITH r0 AS",
     ], "\n".join(sent)
+
+
+def test_what_a_joining_take_carries_is_what_is_stored(engine: Engine) -> None:
+    """The counts a take leaves to its last statement (``records.carry_counts``) are stored as
+    the take left them: the case's and each member row's, read back in a transaction of their
+    own, match what the take returned, on both databases, also when a priority is raised."""
+    store = HubStore(engine)
+    other = make_device("b1-boiler-gas-2", kind=DeviceKind.GAS, location="Building 1/Boiler")
+    for device in (GAS, other):
+        store.fleet.register_device(device)
+    first = make_alert(device_id=GAS.id, kind=AlertKind.GAS, severity=Severity.MEDIUM, ts=T0)
+    store.intake.ingest_alerts([first], T0)
+    later = T0 + timedelta(seconds=30)
+    joining = [
+        make_alert(device_id=GAS.id, kind=AlertKind.GAS, severity=Severity.MEDIUM, ts=later),
+        make_alert(device_id=other.id, kind=AlertKind.GAS, severity=Severity.CRITICAL, ts=later),
+    ]
+    result = store.intake.ingest_alerts(joining, later)
+    [returned] = result.cases_updated
+    stored = store.cases.get_case(returned.id)
+    assert (stored.alert_count, stored.priority) == (3, Severity.CRITICAL)
+    assert (stored.last_alert_at, stored.updated_at) == (later, later)
+    assert stored.model_dump(exclude={"alerts", "events"}) == returned.model_dump()
+    members = {
+        (m.device_id, m.alert_count, m.first_alert_at, m.last_alert_at) for m in stored.members
+    }
+    assert members == {(GAS.id, 2, T0, later), (other.id, 1, later, later)}
+    assert [a.case_id for a in stored.alerts] == [returned.id] * 3
