@@ -49,7 +49,6 @@ from hub.cases.records import (
     case_view,
     locked_open_case,
     locked_resolved_case,
-    members,
     open_state,
     resolved_state,
     store_team,
@@ -255,11 +254,10 @@ class CaseIntake:
         member_rows.write()
         rows = {**touched, **opened}
         cases = {alert_id: rows[case_id] for alert_id, case_id in case_of.items()}
-        adopted = adopt_stray_clearances(session, history, new, cases, received_at)
-        # The member rows were read (locked cases) or made here; a stray clearance adopted
-        # may have added one of its own, so then they are read again.
+        adopt_stray_clearances(session, history, member_rows, new, cases, received_at)
+        # Every member row of these cases was read with them or made here.
         case_ids = [*opened, *touched]
-        case_members = members(session, case_ids) if adopted else member_rows.of(case_ids)
+        case_members = member_rows.of(case_ids)
         # Nothing reads the cases, their members, the history lines or the alerts' cases after
         # this: on PostgreSQL they all go with the transaction's last statement, the audit
         # trail's (hub.persistence.bulk).

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import Alert
-from hub.cases.records import CaseHistory, count_member, open_state
+from hub.cases.records import CaseHistory, MemberRows, open_state
 from hub.cases.rules import (
     AttachToCase,
     CaseEventAction,
@@ -40,7 +40,7 @@ from hub.cases.rules import (
     clearances_to_adopt,
     decide,
 )
-from hub.persistence.tables import AlertRow, CaseMemberRow, CaseRow, SilenceRow
+from hub.persistence.tables import AlertRow, CaseRow, SilenceRow
 from hub.silences.repository import silence_from_row
 from hub.silences.rules import SilencedAlert, silencing
 
@@ -93,6 +93,7 @@ _ALERT_ROWS = select(AlertRow).where(AlertRow.id.in_(bindparam("ids", expanding=
 def adopt_stray_clearances(
     session: Session,
     history: CaseHistory,
+    member_rows: MemberRows,
     alerts: Iterable[Alert],
     cases: Mapping[str, CaseRow],
     now: datetime,
@@ -100,7 +101,8 @@ def adopt_stray_clearances(
     """Join to each raised alert's case (``cases``: alert id → the case it opened, reopened
     or joined) the clearances of its device and kind that were stored without a case at or
     after its ``ts``, and that no silence covers; return their ids. The lines of history go
-    to ``history``, after the batch's own.
+    to ``history``, after the batch's own; each is counted in its member row of the case in
+    ``member_rows`` (written: it knows every member row of those cases, made here or not).
 
     Run once per batch, after every alert of it has its case: one query, usually empty. The
     batch's own alerts that have a case (``cases``) are left out: their case may not be
@@ -122,9 +124,6 @@ def adopt_stray_clearances(
         ]
     if not ids:
         return []
-    # Strays to adopt (rare): the take's member rows flushed first, so that a row made by this
-    # take is found by its key (``_count_member``), not made twice.
-    session.flush()
     pool = {
         stray.id: stray
         for stray in session.scalars(_ALERT_ROWS, {"ids": sorted(ids)})
@@ -142,7 +141,7 @@ def adopt_stray_clearances(
         ]
         incoming = IncomingAlert(state=alert.state, severity=alert.severity, ts=alert.ts)
         for stray_id in clearances_to_adopt(incoming, mine):
-            _attach(session, history, row, pool.pop(stray_id), now)
+            _attach(session, history, member_rows, row, pool.pop(stray_id), now)
             adopted.append(stray_id)
     if adopted:
         session.flush()
@@ -150,7 +149,12 @@ def adopt_stray_clearances(
 
 
 def _attach(
-    session: Session, history: CaseHistory, row: CaseRow, stray: AlertRow, now: datetime
+    session: Session,
+    history: CaseHistory,
+    member_rows: MemberRows,
+    row: CaseRow,
+    stray: AlertRow,
+    now: datetime,
 ) -> None:
     """Join one stray clearance to an active case as ``decide`` says a clearance joins."""
     clearance = IncomingAlert(AlertState.CLEARED, Severity(stray.severity), stray.ts)
@@ -162,7 +166,7 @@ def _attach(
     row.last_alert_at = decision.updated.last_alert_at
     row.updated_at = now
     stray.case_id = row.id
-    _count_member(session, row.id, stray)
+    member_rows.count(row.id, stray.device_id, stray.kind, stray.ts)
     history.add(session, row.id, now, CaseEventAction.ALERT_ATTACHED, stray.id)
 
 
@@ -181,10 +185,3 @@ def _silenced(session: Session, stray: AlertRow) -> bool:
         ts=stray.ts,
     )
     return silencing([silence_from_row(r) for r in rows], facts) is not None
-
-
-def _count_member(session: Session, case_id: int, stray: AlertRow) -> None:
-    """Count the clearance on its (device, kind) line of the case (the alarm made it)."""
-    with session.no_autoflush:
-        member = session.get(CaseMemberRow, (case_id, stray.device_id, stray.kind))
-    count_member(session, case_id, member, stray.device_id, stray.kind, stray.ts)

@@ -357,20 +357,22 @@ class MemberRows:
             for member in self._session.scalars(_MEMBERS_OF, {"case_ids": wanted}):
                 self._of[member.case_id][(member.device_id, member.kind)] = member
         for case_id, alerts in self._joined.items():
-            rows = self._of[case_id]
             for alert in alerts:
-                self._count(case_id, rows, alert)
+                self.count(case_id, alert.device_id, alert.kind.value, alert.ts)
         self._joined.clear()
+
+    def count(self, case_id: int, device_id: str, kind: str, ts: datetime) -> None:
+        """Count one alert of ``device_id`` and ``kind`` at ``ts`` in its member row of the
+        case as this take knows it (a new row if none): each joined alert, in ``write``, and a
+        stray clearance adopted after it (``hub.cases.ordering``)."""
+        rows = self._of.setdefault(case_id, {})
+        rows[(device_id, kind)] = count_member(
+            self._session, case_id, rows.get((device_id, kind)), device_id, kind, ts
+        )
 
     def of(self, case_ids: Iterable[int]) -> dict[int, list[CaseMemberRow]]:
         """Return the member rows of cases written, by case id."""
         return {case_id: list(self._of[case_id].values()) for case_id in case_ids}
-
-    def _count(
-        self, case_id: int, rows: dict[tuple[str, str], CaseMemberRow], alert: Alert
-    ) -> None:
-        key = (alert.device_id, alert.kind.value)
-        rows[key] = count_member(self._session, case_id, rows.get(key), *key, alert.ts)
 
 
 _LOCKED_OPEN_CASE = (
