@@ -426,7 +426,7 @@ _MEMBER_COUNTS = ("first_alert_at", "last_alert_at", "alert_count")
 def carry_counts(session: Session) -> None:
     """Leave the counts that alerts changed in their cases and member rows to the
     transaction's last statement (``bulk.update_rows_later``) instead of an ORM UPDATE of each
-    table now: on PostgreSQL two round trips less per take, on SQLite one plain statement.
+    table now: on PostgreSQL two round trips less per take; on SQLite two plain UPDATEs.
 
     Only rows whose every change is among those counts are carried, with their values as they
     stand; a row changed otherwise too (reopened, taken in, dispatched) is written by the ORM
