@@ -41,7 +41,7 @@ from hub.http.security import SecurityMiddleware
 from hub.ingest.link import MqttIngest
 from hub.ingest.routes import router as health_router
 from hub.live.events import EventBus
-from hub.live.relay import PostgresEventRelay
+from hub.live.relay import ALONE_AFTER_S, PostgresEventRelay
 from hub.live.routes import router as stream_router
 from hub.notices.routes import resident_notices_router
 from hub.notices.routes import router as notices_router
@@ -84,11 +84,15 @@ def _provision_roster(store: HubStore, path: Path) -> None:
 
 def _live_relay(settings: HubSettings, dialect: str, events: EventBus) -> PostgresEventRelay | None:
     """Return the relay that shows every hub worker's events to every worker's consoles (on
-    PostgreSQL, unless ``live_relay`` is off), attached to ``events``; None: in-process only."""
-    if dialect != "postgresql" or not settings.live_relay:
+    PostgreSQL, unless ``live_relay`` is off; unset, only while another hub listens), attached
+    to ``events``; None: in-process only."""
+    if dialect != "postgresql" or settings.live_relay is False:
         return None
     relay = PostgresEventRelay(
-        settings.resolved_database_url(), events, worker=settings.mqtt_client_id
+        settings.resolved_database_url(),
+        events,
+        worker=settings.mqtt_client_id,
+        alone_after_s=None if settings.live_relay else ALONE_AFTER_S,
     )
     relay.attach()
     return relay

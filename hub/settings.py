@@ -79,9 +79,11 @@ class HubSettings(BaseSettings):
     """One of several hub workers on one PostgreSQL (``linli hub --worker-id``, docs/scale.md):
     unless given, ``mqtt_client_id`` becomes ``linli-hub-<worker_id>`` and
     ``mqtt_shared_group`` ``linli-hubs``."""
-    live_relay: bool = True
+    live_relay: bool | None = None
     """On PostgreSQL, show every hub worker's live events on every worker's stream
-    (LISTEN/NOTIFY, ``hub.live.relay``); off: each worker's stream shows its own only."""
+    (LISTEN/NOTIFY, ``hub.live.relay``). Unset: while another hub listens on the database (a
+    hub alone delivers in process, and relays again when another says hello); on: always;
+    off: each worker's stream shows its own only."""
     acknowledge_within_s: dict[CaseCategoryName, PositiveFloat] = {}
     """Acknowledgement deadlines by case category, overriding ``hub.cases.supervision``'s defaults
     (life_safety 60, security 300, property 900, maintenance 86400):

@@ -20,10 +20,23 @@ number: a batch re-sent after a connection broke mid-commit is delivered once. A
 stay under PostgreSQL's 8000 bytes: a larger one is sent zlib-compressed; one still too large
 (a case with hundreds of devices) is delivered to this worker's consoles only, counted as
 ``too_large`` and logged. A bad envelope is counted as ``rejected``, logged and dropped.
+
+A hub alone on its database does not pay for the round. Every relay says ``hello`` on the
+channel each time it starts listening, and every other relay that hears it answers ``here``.
+With ``alone_after_s`` (the hub's default, ``live_relay`` unset) a relay starts relaying; heard
+from nobody (no answer, no event of another hub) ``alone_after_s`` after its hello, it waits
+for its own events sent so far to come back, then hands the bus back its in-process delivery
+and only listens. The first hello, answer or event of another hub makes it relay again, before
+its next event. Relaying, it never goes back: a hub that leaves is not noticed, and relaying
+without need costs only time. A hub that comes and says hello is heard by the others in the
+time a notification takes, before its own consoles can connect; an event another hub delivered
+in process in that moment is not seen on the newcomer's stream. A hub of a version before this
+counts a hello or an answer as ``rejected`` (during a rolling upgrade).
 """
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import uuid
@@ -48,6 +61,11 @@ SEND_QUEUE_MAX = 10_000
 SEND_BATCH_MAX = 200
 OWN_KEPT_MAX = 2 * SEND_QUEUE_MAX
 """This worker's events kept until they come back (a bound for those a listening gap lost)."""
+ALONE_AFTER_S = 2.0
+"""How long a hub waits after its hello for another hub before it delivers in process."""
+_HELLO = "hello "
+_HERE = "here "
+_IN_FLIGHT_POLL_S = 0.05
 
 
 class RelayEnvelope(BaseModel):
@@ -88,8 +106,16 @@ class PostgresEventRelay:
     """Carries one worker's published events to every worker's bus, and theirs to it."""
 
     def __init__(
-        self, database_url: str, bus: EventBus, *, worker: str, channel: str = CHANNEL
+        self,
+        database_url: str,
+        bus: EventBus,
+        *,
+        worker: str,
+        channel: str = CHANNEL,
+        alone_after_s: float | None = None,
     ) -> None:
+        """``alone_after_s``: relay only while another hub listens on the channel (see the
+        module's text); None: always."""
         if not channel.isidentifier():
             raise ValueError(f"not a channel name: {channel!r}")
         self._url = libpq_url(database_url)
@@ -108,16 +134,51 @@ class PostgresEventRelay:
         self.listening = asyncio.Event()
         """Set while this worker listens: events sent now will come back to it."""
         self.counters: Counter[str] = Counter()
-        """``sent``, ``delivered``, ``duplicate``, ``rejected``, ``too_large``, ``local_only``,
-        ``gaps`` (listening connection lost and found again)."""
+        """``sent`` (notifications: events, hellos and answers), ``delivered``, ``duplicate``,
+        ``rejected``, ``too_large``, ``local_only``, ``gaps`` (listening connection lost and
+        found again), ``alone`` (went in-process), ``others`` (went relaying again)."""
+        self._alone_after_s = alone_after_s
+        self._hello_said = asyncio.Event()
+        self._own_back = asyncio.Event()
+        """Set when one of this worker's events comes back."""
+        self._last_queued_seq = 0
+        self._words: list[str] = []
+        self._attached = False
+        self._alone = False
+        self.others_heard = False
+        """Another hub spoke on the channel: this relay relays until it stops."""
+
+    @property
+    def relaying(self) -> bool:
+        """Whether the bus's events go round through the database now."""
+        return self._attached and not self._alone
 
     def attach(self) -> None:
         """Route the bus's published events through this relay."""
+        self._attached = True
+        self._alone = False
         self._bus.relay_through(self.send)
 
     def detach(self) -> None:
         """Let the bus deliver its own events again (the relay is stopping)."""
+        self._attached = False
         self._bus.relay_through(None)
+
+    def _heard_another(self) -> None:
+        """Another hub is on the channel: relay from the next event on, for good."""
+        self.others_heard = True
+        if self._attached and self._alone:
+            self._alone = False
+            self.counters["others"] += 1
+            self._bus.relay_through(self.send)
+            logger.info("live relay: another hub listens: live events go round again")
+
+    def _say(self, word: str) -> None:
+        """Queue a hello or an answer (with the next batch if the queue is full)."""
+        try:
+            self._pending.put_nowait(word + self.sender)
+        except asyncio.QueueFull:
+            self._words.append(word + self.sender)
 
     def send(self, event: HubEvent) -> None:
         """Queue an event for every worker; never waits (runs on the event loop)."""
@@ -132,6 +193,7 @@ class PostgresEventRelay:
             return
         try:
             self._pending.put_nowait(payload)
+            self._last_queued_seq = self._seq
         except asyncio.QueueFull:
             self.counters["local_only"] += 1
             logger.warning("live relay backlog full: event %s for this worker only", event.type)
@@ -142,7 +204,14 @@ class PostgresEventRelay:
             del self._own[next(iter(self._own))]
 
     def receive(self, payload: str) -> None:
-        """Deliver one notification's event to the bus, once."""
+        """Deliver one notification's event to the bus, once (a hello or an answer of another
+        hub: note it, and answer a hello)."""
+        if payload.startswith((_HELLO, _HERE)):
+            if payload.partition(" ")[2] != self.sender:
+                if payload.startswith(_HELLO):
+                    self._say(_HERE)
+                self._heard_another()
+            return
         own = self._own_event(payload)
         if own is not None:
             worker, seq, event = self.sender, *own
@@ -158,10 +227,14 @@ class PostgresEventRelay:
             worker, seq, event = envelope.worker, envelope.seq, envelope.event
             if worker == self.sender:
                 self._own.pop(seq, None)  # one of ours that went compressed
+            else:
+                self._heard_another()
         if seq <= self._last_seen.get(worker, 0):
             self.counters["duplicate"] += 1
             return
         self._last_seen[worker] = seq
+        if worker == self.sender:
+            self._own_back.set()
         self.counters["delivered"] += 1
         self._bus.deliver(event)
 
@@ -183,6 +256,40 @@ class PostgresEventRelay:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._listen(), name="hub-live-listen")
             tasks.create_task(self._send(), name="hub-live-send")
+            if self._alone_after_s is not None:
+                tasks.create_task(self._watch_alone(self._alone_after_s), name="hub-live-alone")
+
+    async def _watch_alone(self, quiet_s: float) -> None:
+        """After each hello, go in-process if nobody answered within ``quiet_s``."""
+        while not self.others_heard:
+            await self._hello_said.wait()
+            self._hello_said.clear()
+            await asyncio.sleep(quiet_s)
+            # Once ours have come back: one sent before would otherwise arrive after a later
+            # one delivered in process.
+            while not self.others_heard and self._in_flight():
+                self._own_back.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(_IN_FLIGHT_POLL_S):
+                        await self._own_back.wait()
+            if self.others_heard or not self._attached or self._alone:
+                continue
+            self._alone = True
+            self.counters["alone"] += 1
+            self._bus.relay_through(None)
+            logger.info(
+                "live relay: no other hub on %s: live events stay in this process until one"
+                " says hello",
+                self._channel,
+            )
+
+    def _in_flight(self) -> bool:
+        """Whether an event of ours, or a word, is still on its way round."""
+        return (
+            bool(self._unsent or self._words)
+            or not self._pending.empty()
+            or self._last_seen.get(self.sender, 0) < self._last_queued_seq
+        )
 
     async def _listen(self) -> None:
         backoff = Backoff()
@@ -199,6 +306,10 @@ class PostgresEventRelay:
                         self._bus.report_lost()
                     listened_before = True
                     self.listening.set()
+                    # Each time, also when always relaying: a hub that came meanwhile answers,
+                    # and one that would go alone hears this one is here.
+                    self._say(_HELLO)
+                    self._hello_said.set()
                     backoff.reset()
                     async for notify in conn.notifies():
                         self.receive(notify.payload)
@@ -226,6 +337,8 @@ class PostgresEventRelay:
             self._unsent.append(await self._pending.get())
         while len(self._unsent) < SEND_BATCH_MAX and not self._pending.empty():
             self._unsent.append(self._pending.get_nowait())
+        self._unsent += self._words  # said while the queue was full
+        self._words = []
         # Sent only while we listen, so that our own consoles hear our events too.
         await self.listening.wait()
         # One statement, its own transaction (autocommit): the batch in one round trip, its

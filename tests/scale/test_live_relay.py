@@ -29,6 +29,7 @@ from hub.live.relay import (
 )
 from hub.settings import HubSettings
 from hub.store import HubStore
+from tests.edge.conftest import eventually
 from tests.hub.factories import make_alert, make_device
 from tests.hub.test_events import alert_view, case_view
 
@@ -105,9 +106,11 @@ async def take(subscription: Subscription, count: int) -> list[HubEvent]:
 
 
 @contextlib.asynccontextmanager
-async def relayed(url: str, worker: str) -> AsyncIterator[tuple[EventBus, PostgresEventRelay]]:
+async def relayed(
+    url: str, worker: str, alone_after_s: float | None = None
+) -> AsyncIterator[tuple[EventBus, PostgresEventRelay]]:
     bus = EventBus()
-    relay = PostgresEventRelay(url, bus, worker=worker)
+    relay = PostgresEventRelay(url, bus, worker=worker, alone_after_s=alone_after_s)
     relay.attach()
     task = asyncio.create_task(relay.run())
     try:
@@ -187,3 +190,78 @@ async def test_a_console_on_one_hub_sees_the_cases_another_hub_opens(
     assert isinstance(opened, CaseChanged)
     assert opened.type == "case_opened"
     assert opened.case.id == result.cases_opened[0].id
+
+
+QUIET_S = 0.2
+
+
+async def test_a_hub_alone_delivers_in_process_until_another_says_hello(postgres_url: str) -> None:
+    """Alone, a hub sends nothing but its hello once its own events came back; a second hub's
+    hello, answered, makes both relay, and each sees the other's events from then on."""
+    async with await psycopg.AsyncConnection.connect(
+        libpq_url(postgres_url), autocommit=True
+    ) as wiretap:
+        await wiretap.execute("LISTEN linli_live")
+        async with relayed(postgres_url, "a", QUIET_S) as (bus_a, relay_a):
+            with bus_a.subscribe() as seen_by_a:
+                for n in range(50):  # relayed: nobody has been heard from yet
+                    bus_a.publish(AlertReceived(alert=alert_view(n)))
+                await eventually(lambda: relay_a.counters["alone"] == 1, "the first hub alone")
+                assert not relay_a.relaying
+                for n in range(50, 100):
+                    bus_a.publish(AlertReceived(alert=alert_view(n)))
+                on_a = await take(seen_by_a, 100)
+            assert [e.alert.id for e in on_a if isinstance(e, AlertReceived)] == [
+                alert_view(n).id for n in range(100)
+            ]
+            heard = await notifications(wiretap)
+            assert heard[0] == f"hello {relay_a.sender}"
+            assert len(heard) == 51  # the hello and the first 50 events, none of the rest
+            assert relay_a.counters["sent"] == 51
+
+            # The second hub comes after the first went alone, and waits well past its own
+            # quiet time before it publishes: it relays only if the first answered its hello.
+            async with relayed(postgres_url, "b", QUIET_S) as (bus_b, relay_b):
+                await eventually(
+                    lambda: relay_a.relaying and relay_b.others_heard,
+                    "both hubs relaying",
+                )
+                await asyncio.sleep(3 * QUIET_S)
+                assert relay_b.relaying
+                assert relay_b.counters["alone"] == 0
+                assert relay_a.counters["others"] == 1
+                with bus_a.subscribe() as on_a_now, bus_b.subscribe() as on_b_now:
+                    bus_b.publish(AlertReceived(alert=alert_view(200)))
+                    bus_a.publish(AlertReceived(alert=alert_view(201)))
+                    from_both = await take(on_a_now, 2)
+                    assert from_both == await take(on_b_now, 2)
+    assert {e.alert.id for e in from_both if isinstance(e, AlertReceived)} == {
+        alert_view(200).id,
+        alert_view(201).id,
+    }
+
+
+async def notifications(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> list[str]:
+    """Return the payloads a listening connection has heard so far."""
+    heard: list[str] = []
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(0.5):
+            async for notify in conn.notifies():
+                heard.append(notify.payload)
+    return heard
+
+
+async def test_a_hub_going_alone_keeps_its_events_in_order(postgres_url: str) -> None:
+    """Events still on their way round when the quiet time ends are delivered before any
+    event published after it, which no longer goes round."""
+    async with relayed(postgres_url, "a", alone_after_s=0.001) as (bus, relay):
+        with bus.subscribe(max_queued=5000) as subscription:
+            for m in range(3000):  # at once: the quiet time ends with all of them queued
+                bus.publish(AlertReceived(alert=alert_view(m)))
+            await eventually(lambda: relay.counters["alone"] == 1, "the hub alone")
+            for m in range(3000, 3100):
+                bus.publish(AlertReceived(alert=alert_view(m)))
+            seen = await take(subscription, 3100)
+    assert [e.alert.id for e in seen if isinstance(e, AlertReceived)] == [
+        alert_view(m).id for m in range(3100)
+    ]
