@@ -282,6 +282,8 @@ def main() -> None:
         help="record with py-spy: the hub and the edge in the burst and in the drain",
     )
     args = parser.parse_args()
+    if args.alerts > 0 and args.paced < 1:
+        parser.error("--paced must be at least 1 with a burst: the paced run follows it")
     if MosquittoProcess.executable() is None:
         sys.exit("mosquitto is required for the benchmark")
     devices = [
