@@ -70,18 +70,22 @@ def insert_new_rows(session: Session, table: Table, key: str, rows: list[Row]) -
     return inserted
 
 
-def insert_rows(session: Session, table: Table, rows: list[Row]) -> None:
+def insert_rows(
+    session: Session, table: Table, rows: list[Row], *, skip_existing: bool = False
+) -> None:
     """Insert ``rows``, all with the same columns, in their order: one statement per batch
-    (an ``executemany`` through the driver on SQLite)."""
+    (an ``executemany`` through the driver on SQLite). ``skip_existing``: a row whose key, or
+    any unique column, is stored already is left out (``ON CONFLICT DO NOTHING``)."""
     if not rows:
         return
     dialect = session.get_bind().dialect
+    conflict = " ON CONFLICT DO NOTHING" if skip_existing else ""
     if dialect.name == "postgresql":
-        session.execute(*_pg_insert(dialect, table, rows, ""))
+        session.execute(*_pg_insert(dialect, table, rows, conflict))
         return
     sql, converters = _sqlite_insert(dialect, table, tuple(rows[0]))
     session.connection().exec_driver_sql(
-        sql + _placeholders(len(converters)), _sqlite_values(converters, rows)
+        sql + _placeholders(len(converters)) + conflict, _sqlite_values(converters, rows)
     )
 
 

@@ -16,18 +16,21 @@ device and event time is stored once (``INSERT … ON CONFLICT DO NOTHING``).
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import AwareDatetime
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, Table, delete, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from hub.http.views import View
+from hub.persistence.bulk import insert_rows
 from hub.persistence.tables import ReadingHistoryRow
-from hub.persistence.transactions import Clock, Database, upsert_insert, utc_now
+from hub.persistence.transactions import Clock, Database, utc_now
 from hub.telemetry.writer import BatchWorker, TelemetryItem, TelemetrySink
 
 logger = logging.getLogger(__name__)
+
+_HISTORY = cast(Table, ReadingHistoryRow.__table__)
 
 HISTORY_BATCH = 250
 """Readings per history transaction. On SQLite every writer waits for the one before it, an
@@ -112,9 +115,7 @@ class ReadingHistory(TelemetrySink):
         rows = history_rows(items)
         if rows:
             with self._db.writing() as session:
-                session.execute(
-                    upsert_insert(session, ReadingHistoryRow).on_conflict_do_nothing(), rows
-                )
+                insert_rows(session, _HISTORY, rows, skip_existing=True)
         now = self._db.clock()
         if self._last_prune is None or now - self._last_prune >= self._prune_every:
             self.prune(now)

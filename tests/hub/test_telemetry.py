@@ -477,6 +477,12 @@ def test_history_keeps_readings_once_and_prunes_them_by_age(engine: Engine) -> N
             timeout=5.0,
             interval=0.01,
         )
+        history.submit(readings)  # and once more, after the first are stored
+        wait_until(
+            lambda: history.worker.counters.get("points_written", 0) == 9,
+            timeout=5.0,
+            interval=0.01,
+        )
     finally:
         history.stop()
     samples = history.readings(["a", "b"], T0 - timedelta(minutes=1), T0 + timedelta(minutes=5))
