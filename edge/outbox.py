@@ -136,6 +136,10 @@ class Outbox:
         self._db = connection
         self._lock = threading.Lock()
         self.resend_after_s = resend_after_s
+        # When the hub last acknowledged (the ``now`` of ``acknowledge``): every alert on the
+        # wire then counts as sent then, if it was sent before (see (e)). Kept here and not
+        # written into each in-flight row, which cost the edge a tenth of its time in a burst.
+        self._acked_at = float("-inf")
 
     @classmethod
     def open(
@@ -220,9 +224,8 @@ class Outbox:
         once. Alerts in flight for less than ``resend_after_s`` take up room in it; those in
         flight for longer are due again.
         """
-        stale_before = now - self.resend_after_s
         with self._reading() as db:
-            rows = _due_rows(db, stale_before, limit)
+            rows = _due_rows(db, self._stale_before(now), limit)
         return read_back(Alert, rows, "outbox alert")
 
     def take_due(self, now: float, limit: int) -> list[OutgoingAlert]:
@@ -232,9 +235,8 @@ class Outbox:
         body as it is (written by ``commit_group`` from the ``Alert`` model), not parsed and
         serialised again for every send.
         """
-        stale_before = now - self.resend_after_s
         with self._transaction() as db:  # the TEMP table only: nothing to fsync
-            rows = _due_rows(db, stale_before, limit)
+            rows = _due_rows(db, self._stale_before(now), limit)
             db.executemany(
                 "INSERT OR REPLACE INTO in_flight (id, sent_at) VALUES (?, ?)",
                 [(alert_id, now) for alert_id, _ in rows],
@@ -264,9 +266,17 @@ class Outbox:
         with self._transaction(fsync=False) as db:
             deleted = db.executemany("DELETE FROM alerts WHERE id = ?", rows).rowcount
             db.executemany("DELETE FROM in_flight WHERE id = ?", rows)
-            if now is not None:
-                db.execute("UPDATE in_flight SET sent_at = ? WHERE sent_at < ?", (now, now))
+        if now is not None:
+            with self._lock:
+                self._acked_at = max(self._acked_at, now)
         return deleted
+
+    def _stale_before(self, now: float) -> float:
+        """Return the time an alert on the wire must have been sent by to be due again at
+        ``now``: ``resend_after_s`` before, unless the hub acknowledged since then, when none
+        is (an alert counts as sent at the later of its send and the last acknowledgement)."""
+        stale_before = now - self.resend_after_s
+        return stale_before if self._acked_at <= stale_before else float("-inf")
 
     def reset_in_flight(self) -> None:
         """Forget what is on the wire: every unacknowledged alert becomes due again."""

@@ -268,6 +268,20 @@ def test_an_ack_gives_the_rest_of_the_window_resend_after_s_again(outbox: Outbox
     assert ids(outbox.due(now=118.0, limit=WINDOW)) == [b.id]
 
 
+def test_an_alert_sent_after_the_last_ack_keeps_its_own_send_time(outbox: Outbox) -> None:
+    a, b, c = (alert(name, AlertKind.SMOKE) for name in "abc")
+    store(outbox, a, b, c)
+    outbox.mark_sent([a.id, b.id], now=100.0)
+    outbox.acknowledge([a.id], now=108.0)
+    outbox.mark_sent([c.id], now=112.0)
+    assert outbox.due(now=117.9, limit=WINDOW) == []
+    assert ids(outbox.due(now=118.0, limit=WINDOW)) == [b.id]  # counts as sent at the ack
+    assert ids(outbox.due(now=122.0, limit=WINDOW)) == [b.id, c.id]
+    outbox.acknowledge([], now=115.0)  # a later ack: both count as sent at 115
+    assert outbox.due(now=124.9, limit=WINDOW) == []
+    assert ids(outbox.due(now=125.0, limit=WINDOW)) == [b.id, c.id]
+
+
 def test_an_acknowledged_alert_stays_deleted_after_reopening(path: Path) -> None:
     box = Outbox.open(path)
     a, b = alert("a", AlertKind.SOS), alert("b", AlertKind.SOS)
