@@ -40,9 +40,12 @@ def parse_event_time(value: Any) -> datetime:
 EventTime = Annotated[datetime, BeforeValidator(parse_event_time)]
 """The time a device says something happened (``ts``), always timezone-aware."""
 
-Percent = Annotated[float, Field(ge=0, le=100, strict=True)]
-NonNegative = Annotated[float, Field(ge=0, strict=True)]
-Celsius = Annotated[float, Field(ge=-100, le=1500, strict=True)]
+# Finite only: JSON text such as 1e999 or Infinity parses as an infinite float. An infinite CO
+# reading counted as the dose model's highest level (a CO alarm in about a minute from a
+# broken payload), and the console history's batch holding it failed on PostgreSQL.
+Percent = Annotated[float, Field(ge=0, le=100, strict=True, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
+Celsius = Annotated[float, Field(ge=-100, le=1500, strict=True, allow_inf_nan=False)]
 Flag = Annotated[bool, Field(strict=True)]
 
 

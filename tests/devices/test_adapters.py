@@ -69,6 +69,10 @@ def test_our_own_set_commands_are_not_observations() -> None:
         (b'{"smoke": 1}', "wrong_type"),
         (b'{"humidity_pct": 140}', "wrong_type"),
         (b'{"co_ppm": -3}', "wrong_type"),
+        (b'{"co_ppm": 1e999}', "wrong_type"),  # infinite: the CO dose model alarmed on it
+        (b'{"co_ppm": Infinity}', "wrong_type"),
+        (b'{"temperature_c": -Infinity}', "wrong_type"),
+        (b'{"smoke_density_db_per_m": 1e400}', "wrong_type"),
         (b'{"ts": "yesterday"}', "wrong_type"),
         (b'{"ts": 12}', "wrong_type"),
         (b"\xff\xfe", "malformed"),
