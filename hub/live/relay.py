@@ -173,6 +173,15 @@ class PostgresEventRelay:
             self._bus.relay_through(self.send)
             logger.info("live relay: another hub listens: live events go round again")
 
+    def _heard_word(self, payload: str) -> None:
+        """Note another hub's hello or answer, and answer a hello (this hub's own come back
+        are ignored)."""
+        if payload.partition(" ")[2] == self.sender:
+            return
+        if payload.startswith(_HELLO):
+            self._say(_HERE)
+        self._heard_another()
+
     def _say(self, word: str) -> None:
         """Queue a hello or an answer (with the next batch if the queue is full)."""
         try:
@@ -207,10 +216,7 @@ class PostgresEventRelay:
         """Deliver one notification's event to the bus, once (a hello or an answer of another
         hub: note it, and answer a hello)."""
         if payload.startswith((_HELLO, _HERE)):
-            if payload.partition(" ")[2] != self.sender:
-                if payload.startswith(_HELLO):
-                    self._say(_HERE)
-                self._heard_another()
+            self._heard_word(payload)
             return
         own = self._own_event(payload)
         if own is not None:
