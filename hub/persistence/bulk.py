@@ -7,11 +7,11 @@ and hand the values to the driver in the form each dialect takes fastest:
 
 * SQLite: through the driver, each value converted by its column type's own converter
   (``bind_processor``), so a row is stored exactly as SQLAlchemy would store it;
-* PostgreSQL: all the rows as one JSON text, read into the table's own column types by
-  ``json_to_recordset``. One text parameter, which Python's C encoder writes and psycopg
-  passes on as it is; arrays per column (``unnest``, the way before) had psycopg dump every
-  element in Python and escape each string with a regular expression, a quarter of the hub's
-  CPU in a burst.
+* PostgreSQL: all the rows as one JSON text (``hub.persistence.json_text``), read into the
+  table's own column types by ``json_to_recordset``. One text parameter, which a C encoder
+  writes, timestamps included, and psycopg passes on as it is. Arrays per column (``unnest``,
+  the way before) had psycopg dump every element in Python and escape each string with a
+  regular expression, a quarter of the hub's CPU in a burst.
 
 On PostgreSQL a write may also be left for the transaction's last statement to carry, as a
 data-modifying ``WITH`` clause (``insert_rows_later``, ``update_rows_later``): a round trip less
@@ -25,15 +25,14 @@ these statements would store NULL.
 """
 
 import functools
-import json
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Dialect, Table, TextClause, event, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
+from hub.persistence.json_text import json_text
 from hub.persistence.tables import NAIVE_DATETIME, UTCDateTime
 
 Row = dict[str, Any]
@@ -340,21 +339,16 @@ def _pg_record(
 
 
 def _pg_rows_json(rows: list[Row], stamped: tuple[str, ...]) -> str:
-    """Return the rows as one JSON text, timestamps as ISO 8601 with their offset."""
+    """Return the rows as one JSON text, timestamps as RFC 3339 with their offset."""
     try:
-        if stamped:
-            rows = [{**row, **{name: _pg_timestamp(row[name]) for name in stamped}} for row in rows]
-        return json.dumps(rows, ensure_ascii=False, allow_nan=False)
+        for row in rows:
+            for name in stamped:
+                value = row[name]
+                if value is not None and value.tzinfo is None:
+                    raise ValueError(NAIVE_DATETIME)
+        return json_text(rows)
     except (TypeError, ValueError) as exc:
         raise StatementError(f"({type(exc).__name__}) {exc}", None, None, exc) from exc
-
-
-def _pg_timestamp(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError(NAIVE_DATETIME)
-    return value.isoformat()
 
 
 def _refuse_defaulted(table: Table, columns: tuple[str, ...]) -> None:

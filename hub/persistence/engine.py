@@ -16,6 +16,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
+from hub.persistence.json_text import json_text
+
 logger = logging.getLogger(__name__)
 
 
@@ -93,20 +95,28 @@ def _ping_if_idle(idle_s: float) -> Callable[[Any, ConnectionPoolEntry, Any], No
 
 def create_hub_engine(url: str, *, ping_after_idle_s: float = PING_AFTER_IDLE_S) -> Engine:
     """Create the engine for ``url``: SQLite in WAL mode with a busy timeout, or PostgreSQL
-    (its pooled connections checked after ``ping_after_idle_s`` idle)."""
+    (its pooled connections checked after ``ping_after_idle_s`` idle).
+
+    JSON columns are written by ``hub.persistence.json_text`` on both.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(url)
+        engine = create_engine(url, json_serializer=json_text)
         event.listen(engine, "checkin", _on_checkin)
         event.listen(engine, "checkout", _ping_if_idle(ping_after_idle_s))
         return engine
     database = parsed.database
     if not database or database == ":memory:":
         # One shared connection, or every thread would see its own empty database.
-        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url,
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+            json_serializer=json_text,
+        )
     else:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        engine = create_engine(url, json_serializer=json_text)
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine

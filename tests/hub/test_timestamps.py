@@ -229,7 +229,7 @@ def test_postgresql_inserts_refuse_what_sqlalchemy_refuses(pg_engine: Engine) ->
     naive = _alerts(["n1"])
     naive[0]["ts"] = datetime(2025, 3, 1, 2, 0)
     unencodable = _alerts(["u1"])
-    unencodable[0]["reason"] = {"at": datetime(2025, 3, 1, tzinfo=UTC)}  # not JSON
+    unencodable[0]["reason"] = {"rule": "r", "values": {"seen": {1, 2}}}  # a set: not JSON
     with (
         Session(pg_engine) as session,
         session.begin(),
