@@ -7,22 +7,28 @@ joins or reopens a case (``hub.cases.rules.decide``), who the case goes to
 
 Two guarantees hold even when several hub workers share one PostgreSQL database:
 
-* an alert is stored once, whatever the number of copies (its id is the primary key, inserted
-  with ``ON CONFLICT DO NOTHING``);
+* an alert is stored once, whatever the number of copies: a take reads which of its alerts are
+  stored already (with its devices, one round trip) and inserts the others, each with its case,
+  ``ON CONFLICT DO NOTHING``; a copy another hub worker stored in between (it held the same
+  device's turn, ``hub.cases.ordering``, so only before this take got it) makes the take run
+  again, and then it is a duplicate;
 * an incident (a correlation key) has at most one active case (``cases.open_key`` is unique;
   a worker that loses the race to open or reopen it attaches to the winner's case instead).
 
-Rows are locked in a fixed order (alerts by id, then the advisory locks of
-``hub.cases.ordering``, then cases by correlation key, the audit head last) so that two workers
-with overlapping batches cannot deadlock.
+Rows are locked in a fixed order (the advisory locks of ``hub.cases.ordering``, then cases by
+correlation key, then the new alerts by id, the audit head last) so that two workers with
+overlapping batches cannot deadlock.
 """
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import Table, bindparam, exists, select
+from sqlalchemy import (
+    bindparam,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -65,38 +71,27 @@ from hub.cases.rules import (
     decide,
 )
 from hub.cases.staffing import auto_dispatch
-from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
-from hub.persistence.bulk import insert_new_rows, update_rows_later
-from hub.persistence.tables import (
-    LOCATION_LENGTH,
-    AlertRow,
-    CaseRow,
-    DeviceRow,
-    SilenceRow,
+from hub.cases.take_rows import (
+    SILENCES_BETWEEN,
+    StoredMeanwhileError,
+    read_take,
+    store_new_alerts,
 )
-from hub.persistence.transactions import Database, audit, clean, upsert_insert
+from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
+from hub.persistence.tables import (
+    CaseRow,
+)
+from hub.persistence.transactions import Database, audit, upsert_insert
 from hub.roster.repository import placement
 from hub.silences.repository import silence_from_row
 from hub.silences.rules import SilencedAlert, silencing
 
-_ALERTS = cast(Table, AlertRow.__table__)
-# The intake's queries are built once, their values bound at each run: building a statement
-# and its cache key anew for every take was about a tenth of a one-alert intake.
-_SILENCES_BETWEEN = select(SilenceRow).where(
-    SilenceRow.starts_at <= bindparam("latest"), SilenceRow.ends_at > bindparam("earliest")
-)
-_REGISTERED = select(
-    DeviceRow.id,
-    DeviceRow.location,
-    DeviceRow.edge_id,
-    # Whether any silence overlaps the take's alerts, in the same round trip: nearly always
-    # none, and then the silences are not read at all.
-    exists(_SILENCES_BETWEEN).label("any_silence"),
-).where(DeviceRow.id.in_(bindparam("device_ids", expanding=True)))
+# Built once, their values bound at each run (see hub.cases.take_rows).
 _LAST_ALERT_AT = select(CaseRow.open_key, CaseRow.last_alert_at).where(
     CaseRow.open_key.in_(bindparam("keys", expanding=True))
 )
 _MAX_OPEN_ATTEMPTS = 3
+_MAX_TAKE_ATTEMPTS = 3
 
 Screen = Callable[
     [Sequence[Alert], Mapping[str, str]], tuple[Sequence[Alert], Sequence[tuple[Alert, str]]]
@@ -137,8 +132,14 @@ class CaseIntake:
         """
         if not alerts:
             return IngestResult()
-        with self._db.writing(urgent=True) as session:
-            return self._ingest(session, alerts, received_at, screen)
+        for attempt in range(1, _MAX_TAKE_ATTEMPTS + 1):
+            try:
+                with self._db.writing(urgent=True) as session:
+                    return self._ingest(session, alerts, received_at, screen)
+            except StoredMeanwhileError:
+                if attempt == _MAX_TAKE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     def _ingest(
         self,
@@ -147,23 +148,8 @@ class CaseIntake:
         received_at: datetime,
         screen: Screen | None = None,
     ) -> IngestResult:
-        device_ids = sorted({alert.device_id for alert in alerts})
-        # By instant (a naive ts, which only a caller around validation can make, does not
-        # compare; the database layer refuses it with a StatementError, as for any column).
-        times = [alert.ts for alert in alerts]
-        registered = session.execute(
-            _REGISTERED,
-            {
-                "device_ids": device_ids,
-                "earliest": min(times, key=datetime.timestamp),
-                "latest": max(times, key=datetime.timestamp),
-            },
-        ).all()
-        locations: dict[str, str] = {
-            device_id: location for device_id, location, _, _ in registered
-        }
-        edges: dict[str, str | None] = {device_id: edge for device_id, _, edge, _ in registered}
-        any_silence = any(overlaps for *_, overlaps in registered)
+        facts = read_take(session, alerts)
+        locations, edges = facts.locations, facts.edges
         rejected: list[RejectedAlert] = []
         if screen is not None:
             alerts, refused = screen(
@@ -179,12 +165,11 @@ class CaseIntake:
         ]
         accepted = [alert for alert in alerts if alert.device_id in locations]
 
-        stored = self._store_alerts(session, accepted, locations, received_at)
         new: list[Alert] = []
         duplicates: list[AlertRef] = []
         seen: set[str] = set()
         for alert in accepted:
-            if alert.id in stored and alert.id not in seen:
+            if alert.id not in facts.stored and alert.id not in seen:
                 seen.add(alert.id)  # a second copy in the same batch is a duplicate
                 new.append(alert)
             else:
@@ -209,7 +194,9 @@ class CaseIntake:
             )
 
         silenced = (
-            self._silenced(session, new, locations, edges, received_at) if any_silence else set()
+            self._silenced(session, new, locations, edges, received_at)
+            if facts.any_silence
+            else set()
         )
         routed = [a for a in new if a.id not in silenced]
         plan = plan_routes(self._policy.rules, routed, locations)
@@ -252,26 +239,21 @@ class CaseIntake:
                     case_of[alert.id] = row.id
                     (opened if was_opened else touched)[row.id] = row
         member_rows.write()
+        # Each alert with its case, in one statement: not inserted first and updated after
+        # (every alert's row written twice, its foreign keys checked twice).
+        stored = store_new_alerts(session, new, case_of, locations, received_at)
         rows = {**touched, **opened}
         cases = {alert_id: rows[case_id] for alert_id, case_id in case_of.items()}
         adopt_stray_clearances(session, history, member_rows, new, cases, received_at)
         # Every member row of these cases was read with them or made here.
         case_ids = [*opened, *touched]
         case_members = member_rows.of(case_ids)
-        # Nothing reads the cases, their members, the history lines or the alerts' cases after
-        # this: on PostgreSQL they all go with the transaction's last statement, the audit
-        # trail's (hub.persistence.bulk).
+        # Nothing reads the cases, their members or the history lines after this: on
+        # PostgreSQL they all go with the transaction's last statement, the audit trail's
+        # (hub.persistence.bulk).
         carry_counts(session)
         history.write(session, last=True)
-        update_rows_later(
-            session,
-            _ALERTS,
-            "id",
-            [{"id": alert_id, "case_id": case_id} for alert_id, case_id in case_of.items()],
-        )
         session.flush()
-        for alert_id, case_id in case_of.items():
-            stored[alert_id]["case_id"] = case_id
 
         return IngestResult(
             new=[alert_view_of(alert, stored[alert.id]) for alert in new],
@@ -292,49 +274,6 @@ class CaseIntake:
             silenced=[a.id for a in new if a.id in silenced],
         )
 
-    def _store_alerts(
-        self,
-        session: Session,
-        alerts: Sequence[Alert],
-        locations: Mapping[str, str],
-        received_at: datetime,
-    ) -> dict[str, dict[str, Any]]:
-        """Insert the alerts not stored yet; return the rows this transaction inserted, by id.
-
-        One multi-row INSERT, in id order (the order rows are locked in): ``ON CONFLICT DO
-        NOTHING RETURNING id`` leaves out the copies already stored (a re-sending edge's, or
-        one another hub worker stores at the same moment) and names the rows it inserted, so
-        no read of the stored ids comes first (a round trip per take).
-        """
-        fresh: dict[str, dict[str, Any]] = {}
-        for alert in sorted(alerts, key=lambda a: a.id):
-            if alert.id not in fresh:
-                fresh[alert.id] = self._stored_row(alert, locations, received_at)
-        if not fresh:
-            return {}
-        inserted = insert_new_rows(session, _ALERTS, "id", list(fresh.values()))
-        return {alert_id: fresh[alert_id] for alert_id in inserted}
-
-    @staticmethod
-    def _stored_row(
-        alert: Alert, locations: Mapping[str, str], received_at: datetime
-    ) -> dict[str, Any]:
-        """Return the ``alerts`` row of a new alert, as inserted (its case is set later)."""
-        return {
-            "id": alert.id,
-            "edge_id": alert.edge_id,
-            "device_id": alert.device_id,
-            "kind": alert.kind.value,
-            "state": alert.state.value,
-            "severity": alert.severity.value,
-            "ts": alert.ts,
-            "detected_at": alert.detected_at,
-            "received_at": received_at,
-            "location": clean(alert.location or locations[alert.device_id])[:LOCATION_LENGTH],
-            "reason": alert.reason.model_dump(mode="json"),
-            "case_id": None,
-        }
-
     def _silenced(
         self,
         session: Session,
@@ -349,7 +288,7 @@ class CaseIntake:
         earliest, latest = min(a.ts for a in alerts), max(a.ts for a in alerts)
         silences = [
             silence_from_row(row)
-            for row in session.scalars(_SILENCES_BETWEEN, {"latest": latest, "earliest": earliest})
+            for row in session.scalars(SILENCES_BETWEEN, {"latest": latest, "earliest": earliest})
         ]
         if not silences:
             return set()

@@ -33,13 +33,14 @@ def test_an_alert_that_joins_its_case_is_six_statements(pg_engine: Engine) -> No
         event.remove(pg_engine, "before_cursor_execute", capture)
     assert [c.alert_count for c in result.cases_updated] == [3]
     assert sent == [
-        "SELECT devices.id, devices.location,",  # the devices, and whether a silence overlaps
-        "INSERT INTO alerts",  # stored once: ON CONFLICT DO NOTHING RETURNING
+        # The devices, whether a silence overlaps, and which of the alerts are stored already.
+        "SELECT %(param_1)s::VARCHAR AS",
         "SELECT pg_advisory_xact_lock(hashtextextended(name, 0))",  # the device's turn
         "SELECT cases.id, cases.status,",  # the incident's active case, locked, and its members
+        "INSERT INTO alerts",  # with its case: ON CONFLICT DO NOTHING RETURNING
         "SELECT alerts.id FROM",  # stray clearances of the device to adopt (ids; rows if any)
         # Carried by the audit trail's append: the alert counted in the case and in its
-        # device's member row, the history line, the alert's case.
+        # device's member row, the history line.
         "WITH r0 AS",
     ], "\n".join(sent)
 
