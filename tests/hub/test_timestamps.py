@@ -49,7 +49,7 @@ from hub.persistence.tables import (
 from hub.persistence.transactions import Database, audit
 from hub.store import HubStore
 from tests.hub.conftest import migrated_engine
-from tests.hub.factories import make_device
+from tests.hub.factories import make_alert, make_device
 
 _SQLITE = sqlite.dialect()
 _DECORATED = cast(TypeDecorator[datetime], UTCDateTime().dialect_impl(_SQLITE))
@@ -391,3 +391,47 @@ def test_writes_left_for_later_ride_on_the_audit_trail_statement(pg_engine: Engi
     assert stored == ["alone", "e0", "e1"]  # each once, the stale guess's included
     assert [tuple(row) for row in moved] == [("a1", "moved"), ("a2", "moved")]
     assert HubStore(pg_engine).audit.verify_audit().intact
+
+
+@pytest.mark.parametrize("generic", [False, True], ids=["custom plan", "generic plan"])
+def test_the_first_read_of_a_take_probes_the_stored_ids(pg_engine: Engine, generic: bool) -> None:
+    """A take's first read asks which of its alerts are stored (``hub.cases.take_rows``) by
+    their ids, sent as one JSON text: the planner must probe the primary key for them, also on
+    a table it has no statistics of yet (right after a burst, before autovacuum analyses it),
+    where it took the ids for 100 and read all 10,000 alerts (1.6 ms a take)."""
+    alerts = cast(Table, AlertRow.__table__)
+    with Session(pg_engine) as session, session.begin():
+        insert_rows(session, alerts, _alerts([f"a{n:05}" for n in range(5000)]))
+    sent: list[tuple[str, Any]] = []
+
+    def capture(_c: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        if "json_array_elements_text" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(pg_engine, "before_cursor_execute", capture)
+    try:
+        store = HubStore(pg_engine)
+        store.intake.ingest_alerts([make_alert(device_id="gas-1")], datetime.now(UTC))
+    finally:
+        event.remove(pg_engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = sent
+    names = sorted(parameters, key=lambda name: statement.index(f"%({name})s"))
+    for n, name in enumerate(names, 1):
+        statement = statement.replace(f"%({name})s", f"${n}")
+    with pg_engine.connect() as conn:
+        mode = "force_generic_plan" if generic else "force_custom_plan"
+        conn.exec_driver_sql(f"SET plan_cache_mode = {mode}")
+        conn.exec_driver_sql(f"PREPARE first_read AS {statement}")
+        driver = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+        values = ", ".join(
+            psycopg.sql.Literal(parameters[name]).as_string(driver) for name in names
+        )
+        [[plan]] = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) EXECUTE first_read({values})").one()
+        conn.rollback()
+    scans = {
+        (node["Node Type"], node.get("Relation Name"))
+        for node in _plan_nodes(plan["Plan"])
+        if "Scan" in node["Node Type"]
+    }
+    assert ("Seq Scan", "alerts") not in scans, scans
+    assert {("Index Only Scan", "alerts"), ("Index Scan", "alerts")} & scans, scans
