@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from devices.kinds import AlertKind, AlertState, DeviceKind, Severity
 from devices.messages import Alert, AlertReason, EdgeStatus
@@ -67,3 +68,25 @@ def make_status(
         devices=devices or [],
         counters={"alerts_sent": 3},
     )
+
+
+def alert_rows(ids: list[str], device_id: str = "gas-1") -> list[dict[str, Any]]:
+    """Return ``alerts`` table rows, as the intake inserts them, without a case."""
+    ts = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
+    return [
+        {
+            "id": alert_id,
+            "edge_id": "e1",
+            "device_id": device_id,
+            "kind": "gas",
+            "state": "raised",
+            "severity": "critical",
+            "ts": ts,
+            "detected_at": ts + timedelta(microseconds=5),
+            "received_at": ts + timedelta(seconds=1),
+            "location": "Building 1/Boiler",
+            "reason": {"rule": "gas_lel", "values": {"gas_lel_pct": 25.5}},
+            "case_id": None,
+        }
+        for alert_id in ids
+    ]

@@ -12,7 +12,7 @@ from hub.persistence.bulk import insert_new_rows, insert_rows
 from hub.persistence.tables import AlertRow, AuditEntryRow
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
-from tests.hub.factories import make_alert, make_device
+from tests.hub.factories import alert_rows, make_alert, make_device
 
 
 def test_an_alert_whose_reason_is_not_finite_is_stored_with_null_there(
@@ -93,21 +93,8 @@ def test_bulk_rows_and_the_orm_write_json_alike(engine: Engine) -> None:
 def test_alerts_inserted_if_new_keep_their_reason(engine: Engine) -> None:
     HubStore(engine).fleet.register_device(make_device("gas-1", kind=DeviceKind.GAS))
     alerts = cast(Table, AlertRow.__table__)
-    ts = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
-    row = {
-        "id": "a1",
-        "edge_id": "e1",
-        "device_id": "gas-1",
-        "kind": "gas",
-        "state": "raised",
-        "severity": "critical",
-        "ts": ts,
-        "detected_at": ts,
-        "received_at": ts,
-        "location": None,
-        "reason": {"rule": "gas_lel", "values": {"gas_lel_pct": 25.5, "peak": float("inf")}},
-        "case_id": None,
-    }
+    [row] = alert_rows(["a1"])
+    row["reason"] = {"rule": "gas_lel", "values": {"gas_lel_pct": 25.5, "peak": float("inf")}}
     with Session(engine) as session, session.begin():
         assert list(insert_new_rows(session, alerts, "id", [row])) == ["a1"]
     with Session(engine) as session:

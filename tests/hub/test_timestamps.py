@@ -49,7 +49,7 @@ from hub.persistence.tables import (
 from hub.persistence.transactions import Database, audit
 from hub.store import HubStore
 from tests.hub.conftest import migrated_engine
-from tests.hub.factories import make_alert, make_device
+from tests.hub.factories import alert_rows, make_alert, make_device
 
 _SQLITE = sqlite.dialect()
 _DECORATED = cast(TypeDecorator[datetime], UTCDateTime().dialect_impl(_SQLITE))
@@ -113,27 +113,6 @@ def _entries(start: int) -> list[dict[str, Any]]:
     ]
 
 
-def _alerts(ids: list[str]) -> list[dict[str, Any]]:
-    ts = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
-    return [
-        {
-            "id": alert_id,
-            "edge_id": "e1",
-            "device_id": "gas-1",
-            "kind": "gas",
-            "state": "raised",
-            "severity": "critical",
-            "ts": ts,
-            "detected_at": ts + timedelta(microseconds=5),
-            "received_at": ts + timedelta(seconds=1),
-            "location": "Building 1/Boiler",
-            "reason": {"rule": "gas_lel", "values": {"gas_lel_pct": 25.5}},
-            "case_id": None,
-        }
-        for alert_id in ids
-    ]
-
-
 def _stored(engine: Engine, table: str) -> list[tuple[Any, ...]]:
     with engine.connect() as conn:
         return [tuple(row) for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
@@ -145,12 +124,12 @@ def test_driver_inserts_store_what_sqlalchemy_stores(two_databases: list[Engine]
     alerts = cast(Table, AlertRow.__table__)
     with Session(driver) as session, session.begin():
         insert_rows(session, audit_log, _entries(1))
-        first = list(insert_new_rows(session, alerts, "id", _alerts(["a1", "a2"])))
+        first = list(insert_new_rows(session, alerts, "id", alert_rows(["a1", "a2"])))
         # The same ids again with one new: only the new one is inserted and named.
-        again = list(insert_new_rows(session, alerts, "id", _alerts(["a2", "a3", "a1"])))
+        again = list(insert_new_rows(session, alerts, "id", alert_rows(["a2", "a3", "a1"])))
     with Session(reference) as session, session.begin():
         session.execute(insert(audit_log), _entries(1))
-        session.execute(insert(alerts), _alerts(["a1", "a2", "a3"]))
+        session.execute(insert(alerts), alert_rows(["a1", "a2", "a3"]))
     assert (first, again) == (["a1", "a2"], ["a3"])
     for table in ("audit_log", "alerts"):
         assert _stored(driver, table) == _stored(reference, table)
@@ -168,7 +147,7 @@ def test_a_large_take_is_inserted_in_chunks(two_databases: list[Engine]) -> None
     ids = [f"a{i:05d}" for i in range(1234)]  # more rows than one INSERT holds
     alerts = cast(Table, AlertRow.__table__)
     with Session(driver) as session, session.begin():
-        inserted = list(insert_new_rows(session, alerts, "id", _alerts(ids)))
+        inserted = list(insert_new_rows(session, alerts, "id", alert_rows(ids)))
     assert sorted(inserted) == ids
     assert len(_stored(driver, "alerts")) == len(ids)
 
@@ -209,13 +188,13 @@ def test_postgresql_inserts_store_what_sqlalchemy_stores(pg_engine: Engine) -> N
     alerts = cast(Table, AlertRow.__table__)
     with Session(pg_engine) as session:
         session.execute(insert(audit_log), _entries(1))
-        session.execute(insert(alerts), _alerts(["a1", "a2", "a3"]))
+        session.execute(insert(alerts), alert_rows(["a1", "a2", "a3"]))
         reference = {t: _stored_in(session, t) for t in ("audit_log", "alerts")}
         session.rollback()
     with Session(pg_engine) as session, session.begin():
         insert_rows(session, audit_log, _entries(1))
-        first = list(insert_new_rows(session, alerts, "id", _alerts(["a1", "a2"])))
-        again = list(insert_new_rows(session, alerts, "id", _alerts(["a2", "a3", "a1"])))
+        first = list(insert_new_rows(session, alerts, "id", alert_rows(["a1", "a2"])))
+        again = list(insert_new_rows(session, alerts, "id", alert_rows(["a2", "a3", "a1"])))
     assert (first, again) == (["a1", "a2"], ["a3"])
     with Session(pg_engine) as session:
         assert {t: _stored_in(session, t) for t in reference} == reference
@@ -226,9 +205,9 @@ def test_postgresql_inserts_store_what_sqlalchemy_stores(pg_engine: Engine) -> N
 
 def test_postgresql_inserts_refuse_what_sqlalchemy_refuses(pg_engine: Engine) -> None:
     alerts = cast(Table, AlertRow.__table__)
-    naive = _alerts(["n1"])
+    naive = alert_rows(["n1"])
     naive[0]["ts"] = datetime(2025, 3, 1, 2, 0)
-    unencodable = _alerts(["u1"])
+    unencodable = alert_rows(["u1"])
     unencodable[0]["reason"] = {"rule": "r", "values": {"seen": {1, 2}}}  # a set: not JSON
     with (
         Session(pg_engine) as session,
@@ -280,6 +259,31 @@ def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _plan_nodes(child)
 
 
+def _scans_of(
+    engine: Engine, statement: str, parameters: dict[str, Any], *, generic: bool
+) -> set[tuple[str, str | None]]:
+    """Return the scans (node type, table) of a statement as sent: prepared, and its plan
+    explained for the values sent, as the custom or the generic plan."""
+    names = sorted(parameters, key=lambda name: statement.index(f"%({name})s"))
+    for n, name in enumerate(names, 1):
+        statement = statement.replace(f"%({name})s", f"${n}")
+    with engine.connect() as conn:
+        mode = "force_generic_plan" if generic else "force_custom_plan"
+        conn.exec_driver_sql(f"SET plan_cache_mode = {mode}")
+        conn.exec_driver_sql(f"PREPARE explained AS {statement}")
+        driver = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+        values = ", ".join(
+            psycopg.sql.Literal(parameters[name]).as_string(driver) for name in names
+        )
+        [[plan]] = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) EXECUTE explained({values})").one()
+        conn.rollback()
+    return {
+        (node["Node Type"], node.get("Relation Name"))
+        for node in _plan_nodes(plan["Plan"])
+        if "Scan" in node["Node Type"]
+    }
+
+
 @pytest.mark.parametrize("carried", [False, True], ids=["on its own", "carried"])
 @pytest.mark.parametrize("generic", [False, True], ids=["custom plan", "generic plan"])
 def test_a_one_row_update_probes_the_key_not_the_whole_table(
@@ -292,7 +296,7 @@ def test_a_one_row_update_probes_the_key_not_the_whole_table(
     sends it, ``update_rows_later``)."""
     alerts = cast(Table, AlertRow.__table__)
     with Session(pg_engine) as session, session.begin():
-        insert_rows(session, alerts, _alerts([f"a{n:05}" for n in range(5000)]))
+        insert_rows(session, alerts, alert_rows([f"a{n:05}" for n in range(5000)]))
     with pg_engine.connect() as conn:
         conn.execute(text("ANALYZE alerts"))
         conn.commit()
@@ -318,27 +322,7 @@ def test_a_one_row_update_probes_the_key_not_the_whole_table(
     finally:
         event.remove(pg_engine, "before_cursor_execute", capture)
     [(statement, parameters)] = sent
-    # The statement as sent, prepared, its plan explained for the values sent.
-    names = sorted(parameters, key=lambda name: statement.index(f"%({name})s"))
-    for n, name in enumerate(names, 1):
-        statement = statement.replace(f"%({name})s", f"${n}")
-    with pg_engine.connect() as conn:
-        mode = "force_generic_plan" if generic else "force_custom_plan"
-        conn.exec_driver_sql(f"SET plan_cache_mode = {mode}")
-        conn.exec_driver_sql(f"PREPARE one_row_update AS {statement}")
-        driver = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
-        values = ", ".join(
-            psycopg.sql.Literal(parameters[name]).as_string(driver) for name in names
-        )
-        [[plan]] = conn.exec_driver_sql(
-            f"EXPLAIN (FORMAT JSON) EXECUTE one_row_update({values})"
-        ).one()
-        conn.rollback()
-    scans = {
-        (node["Node Type"], node.get("Relation Name"))
-        for node in _plan_nodes(plan["Plan"])
-        if "Scan" in node["Node Type"]
-    }
+    scans = _scans_of(pg_engine, statement, parameters, generic=generic)
     assert ("Seq Scan", "alerts") not in scans, scans
     assert ("Index Scan", "alerts") in scans, scans
 
@@ -351,7 +335,7 @@ def test_writes_left_for_later_ride_on_the_audit_trail_statement(pg_engine: Engi
     alerts = cast(Table, AlertRow.__table__)
     edges = cast(Table, EdgeRow.__table__)
     with Session(pg_engine) as session, session.begin():
-        insert_rows(session, alerts, _alerts(["a1", "a2"]))
+        insert_rows(session, alerts, alert_rows(["a1", "a2"]))
     db = Database(pg_engine)
     other = Database(pg_engine)  # another worker: it moves the head under db's guess
     at = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
@@ -401,7 +385,7 @@ def test_the_first_read_of_a_take_probes_the_stored_ids(pg_engine: Engine, gener
     where it took the ids for 100 and read all 10,000 alerts (1.6 ms a take)."""
     alerts = cast(Table, AlertRow.__table__)
     with Session(pg_engine) as session, session.begin():
-        insert_rows(session, alerts, _alerts([f"a{n:05}" for n in range(5000)]))
+        insert_rows(session, alerts, alert_rows([f"a{n:05}" for n in range(5000)]))
     sent: list[tuple[str, Any]] = []
 
     def capture(_c: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
@@ -415,23 +399,6 @@ def test_the_first_read_of_a_take_probes_the_stored_ids(pg_engine: Engine, gener
     finally:
         event.remove(pg_engine, "before_cursor_execute", capture)
     [(statement, parameters)] = sent
-    names = sorted(parameters, key=lambda name: statement.index(f"%({name})s"))
-    for n, name in enumerate(names, 1):
-        statement = statement.replace(f"%({name})s", f"${n}")
-    with pg_engine.connect() as conn:
-        mode = "force_generic_plan" if generic else "force_custom_plan"
-        conn.exec_driver_sql(f"SET plan_cache_mode = {mode}")
-        conn.exec_driver_sql(f"PREPARE first_read AS {statement}")
-        driver = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
-        values = ", ".join(
-            psycopg.sql.Literal(parameters[name]).as_string(driver) for name in names
-        )
-        [[plan]] = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) EXECUTE first_read({values})").one()
-        conn.rollback()
-    scans = {
-        (node["Node Type"], node.get("Relation Name"))
-        for node in _plan_nodes(plan["Plan"])
-        if "Scan" in node["Node Type"]
-    }
+    scans = _scans_of(pg_engine, statement, parameters, generic=generic)
     assert ("Seq Scan", "alerts") not in scans, scans
     assert {("Index Only Scan", "alerts"), ("Index Scan", "alerts")} & scans, scans
