@@ -25,10 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import (
-    bindparam,
-    select,
-)
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -78,15 +75,13 @@ from hub.cases.take_rows import (
     store_new_alerts,
 )
 from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
-from hub.persistence.tables import (
-    CaseRow,
-)
+from hub.persistence.tables import CaseRow
 from hub.persistence.transactions import Database, audit, upsert_insert
 from hub.roster.repository import placement
 from hub.silences.repository import silence_from_row
 from hub.silences.rules import SilencedAlert, silencing
 
-# Built once, their values bound at each run (see hub.cases.take_rows).
+# Built once, its values bound at each run (see hub.cases.take_rows).
 _LAST_ALERT_AT = select(CaseRow.open_key, CaseRow.last_alert_at).where(
     CaseRow.open_key.in_(bindparam("keys", expanding=True))
 )
