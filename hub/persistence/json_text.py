@@ -6,8 +6,9 @@ after a Python pass that turned every timestamp into text, about a fifth of the 
 
 What it writes, for both dialects alike:
 
-* UTF-8 text, no spaces; a timestamp as RFC 3339 with its offset (``…T02:00:00.5+00:00`` is
-  written ``…T02:00:00.500000+00:00``); a string enum as its value;
+* UTF-8 text, no spaces; a timestamp as RFC 3339 with its offset, microseconds written out
+  when there are any (``2025-03-01T02:00:00.500000+00:00``, ``2025-03-01T02:00:00+00:00``);
+  a string enum as its value;
 * dictionary keys that are not strings (numbers, booleans) as strings, as ``json`` does;
 * **a number that is not finite (NaN, ±infinity) as ``null``**: JSON has no such numbers.
   Before, PostgreSQL refused the whole row: an alert whose reason carried an infinite value
