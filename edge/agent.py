@@ -3,7 +3,8 @@
 One ``asyncio.TaskGroup`` of named tasks:
 
 - ``edge-ingest`` (``edge.ingest``): device messages from the local broker → decode →
-  detection → outbox commit → acknowledge the message to the broker → wake the forwarder;
+  detection → outbox commit → acknowledge the message to the broker → wake the forwarder
+  (or, while it waits, send the commit's alerts at once: ``edge.handoff``);
 - ``edge-uplink`` (``edge.uplink``): the hub's broker: retained ``EdgeStatus`` (last will:
   offline), alerts out of the outbox in life-safety order with a bounded window,
   ``AlertAck``, ``DeviceRegistry`` and ``CaseFeedback`` in;
@@ -39,6 +40,7 @@ from edge.camera.service import CameraService
 from edge.detectors.profile import DetectionProfile, ProfileBook
 from edge.device_detection import DeviceDetection
 from edge.directory import DeviceDirectory
+from edge.handoff import HandOff
 from edge.ingest import DeviceIngest
 from edge.outbox import FILE_NAME, Outbox, OutboxError
 from edge.settings import EdgeSettings
@@ -92,6 +94,8 @@ class EdgeAgent:
         self._db = DatabaseThread("edge-outbox")
         # Set when alerts are stored or acknowledged: the forwarder looks again.
         wake = asyncio.Event()
+        # The waiting forwarder's offer: a commit sends its alerts itself (edge.handoff).
+        handoff = HandOff()
         self.detection = DeviceDetection(
             edge_id=self.edge_id,
             directory=self.directory,
@@ -99,6 +103,7 @@ class EdgeAgent:
             outbox=self.outbox,
             db=self._db,
             wake=wake,
+            handoff=handoff,
             count=self._count,
             clock=clock,
         )
@@ -140,6 +145,7 @@ class EdgeAgent:
             outbox=self.outbox,
             db=self._db,
             wake=wake,
+            handoff=handoff,
             telemetry=telemetry,
             relay_feedback=self.ingest.feedback.relay,
             counters=self.counters,

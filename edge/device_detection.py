@@ -22,7 +22,8 @@ from devices.registry import Device
 from edge.detection import AlertDecision, Detection, DeviceState, StateFormatError, detect, tick
 from edge.detectors.profile import ProfileBook
 from edge.directory import DeviceDirectory
-from edge.outbox import Outbox
+from edge.handoff import HandOff
+from edge.outbox import Outbox, OutboxError, OutgoingAlert
 from edge.redelivery import Receipt
 from edge.sqlite_tx import DatabaseThread
 
@@ -64,6 +65,7 @@ class DeviceDetection:
         outbox: Outbox,
         db: DatabaseThread,
         wake: asyncio.Event,
+        handoff: HandOff,
         count: CountFn,
         clock: Callable[[], datetime],
     ) -> None:
@@ -73,6 +75,7 @@ class DeviceDetection:
         self.outbox = outbox
         self.db = db
         self._wake = wake
+        self.handoff = handoff
         self.count = count
         self._clock = clock
         self.states = self._load_states()
@@ -111,8 +114,9 @@ class DeviceDetection:
         async with self.group() as staged:
             return staged.observe(device, observations, received_at, topic)
 
-    def announce(self, alerts: list[Alert]) -> None:
-        """Count and log alerts just committed, and wake the forwarder."""
+    def announce(self, alerts: list[Alert], *, sent: bool = False) -> None:
+        """Count and log alerts just committed, and wake the forwarder unless they were
+        ``sent`` already (``edge.handoff``)."""
         if not alerts:
             return
         self.count("alerts_created", len(alerts))
@@ -122,7 +126,8 @@ class DeviceDetection:
             len(alerts),
             _AlertList(alerts),
         )
-        self._wake.set()
+        if not sent:
+            self._wake.set()
 
     async def tick(self) -> None:
         """Run time-driven detection for every known device, at the clock's now."""
@@ -265,22 +270,42 @@ class DetectionGroup:
         """
         detection = self._detection
         states, alerts, self_tests = self._states, self._alerts, self._self_tests
+        sent = False
+        taken: list[OutgoingAlert] | None = None
         if states:
-            await detection.db.call(
-                detection.outbox.commit_group,
-                {device_id: state.to_json() for device_id, state in states.items()},
-                alerts,
-                self._receipts,
-            )
+            state_rows = {device_id: state.to_json() for device_id, state in states.items()}
+            taking = detection.handoff.taking() if alerts else None
+            if taking is None:
+                await detection.db.call(
+                    detection.outbox.commit_group, state_rows, alerts, self._receipts
+                )
+            else:
+                # Stored and taken in one call of the outbox's thread, sent before any await.
+                taken = await detection.db.call(
+                    detection.outbox.commit_and_take,
+                    state_rows,
+                    alerts,
+                    self._receipts,
+                    taking.monotonic(),
+                    taking.limit,
+                )
+                sent = taken is not None and (not taken or taking.send(taken))
             detection.states.update(states)
             detection.count("outbox_groups", 1)
+            if taken and not sent:
+                # The connection went meanwhile: due again at once, for the forwarder.
+                try:
+                    await detection.db.call(detection.outbox.release, [a.id for a in taken])
+                except OutboxError as exc:
+                    # They are stored: sent again after resend_after_s, or at the reconnect.
+                    logger.warning("could not release %d unsent alerts: %s", len(taken), exc)
         # Receipts of messages that changed nothing are dropped with them: decided again,
         # such a message meets the same committed state and changes nothing again.
         self._states, self._alerts, self._receipts, self._self_tests = {}, [], [], 0
         if self_tests:
             detection.count("smoke_tests", self_tests)
             logger.info("%d smoke detector self-tests (not alarms)", self_tests)
-        detection.announce(alerts)
+        detection.announce(alerts, sent=sent)
 
 
 class _AlertList:

@@ -30,6 +30,7 @@ the wire, so everything unacknowledged is sent again. The hub deduplicates by al
 Errors: every ``sqlite3.Error`` is wrapped in ``OutboxError``.
 """
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
@@ -42,6 +43,8 @@ from devices.kinds import forwarding_rank
 from devices.messages import Alert
 from edge.redelivery import Receipt
 from edge.sqlite_tx import open_store, read_back, reading, transaction
+
+logger = logging.getLogger(__name__)
 
 FILE_NAME = "outbox.sqlite3"
 SCHEMA_VERSION = 1
@@ -206,6 +209,27 @@ class Outbox:
                     [(group, r.mid, r.topic, r.digest) for r in receipts],
                 )
 
+    def commit_and_take(
+        self,
+        states: Mapping[str, str],
+        alerts: Sequence[Alert],
+        receipts: Sequence[Receipt],
+        now: float,
+        limit: int,
+    ) -> list[OutgoingAlert] | None:
+        """``commit_group``, then ``take_due`` at ``now``: one call of the outbox's thread
+        for an alert stored and sent at once (``edge.handoff``).
+
+        Only the commit's failure raises; a take that fails after it returns None (stored:
+        the forwarder sends them), so that the caller still counts what it committed.
+        """
+        self.commit_group(states, alerts, receipts)
+        try:
+            return self.take_due(now, limit)
+        except OutboxError as exc:
+            logger.warning("alerts stored, but taking them to send failed: %s", exc)
+            return None
+
     def receipts(self) -> list[Receipt]:
         """Return the receipts of the last two committed groups of device messages."""
         with self._reading() as db:
@@ -253,6 +277,11 @@ class Outbox:
                 "SELECT id, ? FROM alerts WHERE id = ?",
                 [(now, alert_id) for alert_id in ids],
             )
+
+    def release(self, ids: Sequence[str]) -> None:
+        """Make alerts taken but never handed to a connection due again at once."""
+        with self._transaction() as db:  # the TEMP table only: nothing to fsync
+            db.executemany("DELETE FROM in_flight WHERE id = ?", [(alert_id,) for alert_id in ids])
 
     def acknowledge(self, ids: Sequence[str], now: float | None = None) -> int:
         """Delete the alerts the hub has committed; return how many were still stored.

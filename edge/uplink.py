@@ -45,6 +45,7 @@ from devices.observations import Observation, StateUpdate
 from devices.registry import Device
 from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic
 from edge.directory import DeviceDirectory
+from edge.handoff import HandOff, Taking
 from edge.outbox import Outbox, OutgoingAlert
 from edge.settings import EdgeSettings
 from edge.sqlite_tx import DatabaseThread
@@ -162,6 +163,7 @@ class EdgeUplink:
         outbox: Outbox,
         db: DatabaseThread,
         wake: asyncio.Event,
+        handoff: HandOff,
         telemetry: TelemetryBuffer,
         relay_feedback: Callable[[CaseFeedback], Awaitable[None]],
         counters: Mapping[str, int],
@@ -177,6 +179,8 @@ class EdgeUplink:
         self._outbox = outbox
         self._db = db
         self._wake = wake
+        self._handoff = handoff
+        self._alert_topics = {c: self._topic(c) for c in (EdgeChannel.ALERT, EdgeChannel.ALERTS)}
         self._telemetry = telemetry
         self._relay_feedback = relay_feedback
         self._counters = counters
@@ -247,24 +251,51 @@ class EdgeUplink:
                 )
 
     async def _forward(self, client: aiomqtt.Client) -> None:
-        topics = {c: self._topic(c) for c in (EdgeChannel.ALERT, EdgeChannel.ALERTS)}
+        taking = Taking(
+            self._monotonic,
+            self._settings.max_in_flight,
+            lambda batch: self._send_taken(client, batch),
+        )
         while True:
             checkpoint()
             self._wake.clear()
             now = self._monotonic()
             batch = await self._db.call(self._outbox.take_due, now, self._settings.max_in_flight)
             if batch:
-                # The whole window at once, in order: paho sends them in this order, so
-                # per-device order holds on the wire. No waiting for each PUBACK: the hub's
-                # AlertAck is what deletes an alert, and what it never acknowledges is sent
-                # again (resend_after_s, a reconnect, the hub back online).
-                for channel, payload in pack_alerts(self.edge_id, batch, self._hub):
-                    publish_queued(client, topics[channel], payload, qos=1)
-                self._count("alerts_sent", len(batch))
-                # Taken: everything due, or the window is full until an ack wakes us.
-            with suppress(TimeoutError):
-                async with asyncio.timeout(self._tick_s):
-                    await self._wake.wait()
+                self._send(client, batch)
+            # Taken: everything due, or the window is full until an ack wakes us. Meanwhile
+            # a commit takes and sends its own alerts (edge.handoff).
+            self._handoff.offer(taking)
+            try:
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(self._tick_s):
+                        await self._wake.wait()
+            finally:
+                self._handoff.withdraw()
+
+    def _send(self, client: aiomqtt.Client, batch: Sequence[OutgoingAlert]) -> None:
+        """Publish taken alerts, in order.
+
+        The whole window at once: paho sends them in this order, so per-device order holds on
+        the wire. No waiting for each PUBACK: the hub's AlertAck is what deletes an alert, and
+        what it never acknowledges is sent again (resend_after_s, a reconnect, the hub back
+        online).
+        """
+        for channel, payload in pack_alerts(self.edge_id, batch, self._hub):
+            publish_queued(client, self._alert_topics[channel], payload, qos=1)
+        self._count("alerts_sent", len(batch))
+
+    def _send_taken(self, client: aiomqtt.Client, batch: Sequence[OutgoingAlert]) -> bool:
+        """Send what a commit took (``edge.handoff``); False if this connection is gone."""
+        if self.client is not client:
+            return False
+        try:
+            self._send(client, batch)
+        except aiomqtt.MqttError as exc:
+            logger.info("could not send %d alerts as they were stored: %s", len(batch), exc)
+            return False
+        self._count("alerts_sent_at_commit", len(batch))
+        return True
 
     async def _read(self, messages: SessionMessages) -> None:
         ack_topic = self._topic(EdgeChannel.ACK)
