@@ -289,7 +289,12 @@ class DetectionGroup:
                     taking.monotonic(),
                     taking.limit,
                 )
-                sent = taken is not None and (not taken or taking.send(taken))
+                if taken is None:
+                    sent = False  # stored, but the take failed: the forwarder sends them
+                elif not taken:
+                    sent = True  # the window is full: the hub's ack wakes the forwarder
+                else:
+                    sent = taking.send(taken)
             detection.states.update(states)
             detection.count("outbox_groups", 1)
             if taken and not sent:
