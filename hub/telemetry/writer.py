@@ -142,14 +142,15 @@ class BatchWorker(Generic[T]):
     ``flush`` receives at most ``batch_size`` items and raises one of ``retry_on`` when they
     could not be delivered: the batch is put back and retried after a backoff pause. It raises
     anything else when the batch itself is bad (``drop_on`` names the expected kinds, logged
-    without a traceback): a poison batch must not block the rest, so it is dropped and
-    counted. A partial batch waits at most ``flush_seconds``. With ``writers`` > 1 that many
+    without a traceback): a poison batch must not block the rest, nor cost the good points
+    beside it, so it is written again in halves and only the points refused alone are dropped
+    and counted. A partial batch waits at most ``flush_seconds``. With ``writers`` > 1 that many
     threads take batches in turn, so one batch's round trip overlaps the next one's encoding
     and the server's work (batches may then land out of order: harmless for time series,
     whose points carry their own timestamps); at most ``writers * batch_size`` points are in
     flight beside the bounded buffer. Counters: ``points_queued``,
-    ``points_written``, ``points_dropped``, ``batches_written``, ``write_failures``,
-    ``batches_rejected``.
+    ``points_written``, ``points_dropped`` (overflow and refused), ``points_refused``,
+    ``batches_written``, ``write_failures``, ``batches_rejected`` (batches with a point refused).
     """
 
     def __init__(
@@ -269,8 +270,10 @@ class BatchWorker(Generic[T]):
     def _write(self, batch: list[Run[T]]) -> bool:
         items = batch[0][1] if len(batch) == 1 else [item for _, run in batch for item in run]
         try:
-            self._flush(items)
+            written, refused = self._deliver(items)
         except self._retry_on as exc:
+            # Halves of a refused batch already written are written again on the retry: both
+            # sinks store a point once (same device, same instant), so nothing doubles.
             with self._lock:
                 self._counters["write_failures"] += 1
                 dropped = self._buffer.give_back_runs(batch)
@@ -280,24 +283,53 @@ class BatchWorker(Generic[T]):
                 "%s: writing %d points failed, will retry: %s", self.name, len(items), exc
             )
             return False
-        except Exception as exc:
-            # Anything else is this batch's own fault (or a bug): retrying would block every
-            # later reading behind it, so it is dropped, counted and logged, and the thread lives.
-            with self._lock:
-                self._counters["batches_rejected"] += 1
-                self._counters["points_dropped"] += len(items)
-                self._resolved(failed=self._failing)
-            if isinstance(exc, self._drop_on):
-                logger.error("%s: dropped a batch of %d points: %s", self.name, len(items), exc)
-            else:
-                logger.exception("%s: dropped a batch of %d points", self.name, len(items))
-            return True
         with self._lock:
-            self._counters["points_written"] += len(items)
-            self._counters["batches_written"] += 1
-            self._backoff.reset()
-            self._resolved(failed=False)
+            self._counters["points_written"] += written
+            if refused:
+                self._counters["batches_rejected"] += 1
+                self._counters["points_refused"] += len(refused)
+                self._counters["points_dropped"] += len(refused)
+            if written:
+                self._counters["batches_written"] += 1
+                self._backoff.reset()
+            # A write that went through ends a run of failures; refusals alone leave it as it was.
+            self._resolved(failed=False if written else self._failing)
+        if refused:
+            self._log_refused(len(items), refused)
         return True
+
+    def _deliver(self, items: list[T]) -> tuple[int, list[tuple[T, Exception]]]:
+        """Write ``items``; return how many were written and those refused, each with its error.
+
+        A batch refused whole is written again in halves, down to the single items refused:
+        one bad reading (or a bug one reading sets off) costs that reading, not the other
+        devices' readings beside it in the batch. Raises one of ``retry_on`` as ``flush`` does.
+        Each refused item costs about 2·log2(batch) extra writes; a sink refusing everything,
+        2·batch.
+        """
+        try:
+            self._flush(items)
+        except self._retry_on:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever the sink says of the batch itself
+            if len(items) == 1:
+                return 0, [(items[0], exc)]
+            middle = len(items) // 2
+            first, first_refused = self._deliver(items[:middle])
+            second, second_refused = self._deliver(items[middle:])
+            return first + second, first_refused + second_refused
+        return len(items), []
+
+    def _log_refused(self, batch_size: int, refused: list[tuple[T, Exception]]) -> None:
+        """One line per batch, not per item: a sink refusing everything must not flood the log.
+        Anything but the expected ``drop_on`` errors is logged with its traceback (a bug)."""
+        item, exc = refused[0]
+        message = "%s: dropped %d of a batch of %d points as refused, first %.200r: %s"
+        args = (self.name, len(refused), batch_size, item, exc)
+        if isinstance(exc, self._drop_on):
+            logger.error(message, *args)
+        else:
+            logger.error(message, *args, exc_info=exc)
 
     def _pause(self, seconds: float) -> None:
         end = time.monotonic() + seconds

@@ -499,10 +499,14 @@ def test_history_keeps_readings_once_and_prunes_them_by_age(engine: Engine) -> N
     ]
 
 
-def test_a_poison_batch_is_dropped_and_counted_and_later_batches_still_go() -> None:
+def test_a_refused_point_costs_itself_not_the_batch_and_later_batches_still_go(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     accepted: list[int] = []
+    attempts: list[list[int]] = []
 
     def flush(items: list[int]) -> None:
+        attempts.append(items)
         if 13 in items:
             raise TelemetryRejectedError("the server refused the batch")
         accepted.extend(items)
@@ -519,12 +523,109 @@ def test_a_poison_batch_is_dropped_and_counted_and_later_batches_still_go() -> N
     worker.start()
     try:
         worker.submit(range(20))
-        wait_until(lambda: len(accepted) == 15, timeout=5.0, interval=0.01)
+        wait_until(lambda: len(accepted) == 19, timeout=5.0, interval=0.01)
     finally:
         worker.stop()
-    assert accepted == [*range(10), *range(15, 20)]
+    assert sorted(accepted) == [i for i in range(20) if i != 13]
+    # Halved until the refused point stands alone: [10..14] → [10, 11] + [12, 13, 14] → …
+    assert [13] in attempts
+    assert len(attempts) <= 4 + 1 + 2 * 3  # the batches, and halves at most three levels deep
     assert worker.counters["batches_rejected"] == 1
-    assert worker.counters["points_dropped"] == 5
+    assert worker.counters["points_refused"] == 1
+    assert worker.counters["points_dropped"] == 1
+    assert worker.counters["points_written"] == 19
+    refusals = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1
+    assert "dropped 1 of a batch of 5" in refusals[0].getMessage()
+    assert "13" in refusals[0].getMessage()
+    assert refusals[0].exc_info is None  # an expected refusal: no traceback
+
+
+def test_a_sink_refusing_everything_drops_every_point_once_and_logs_a_line_a_batch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def flush(items: list[int]) -> None:
+        raise ValueError("a bug the points set off")
+
+    worker: BatchWorker[int] = BatchWorker(
+        "t", flush, batch_size=8, flush_seconds=0.01, capacity=100, retry_on=(TelemetryWriteError,)
+    )
+    worker.start()
+    try:
+        worker.submit(range(16))
+        wait_until(
+            lambda: worker.counters.get("points_dropped", 0) == 16, timeout=5.0, interval=0.01
+        )
+    finally:
+        worker.stop()
+    assert worker.counters["batches_rejected"] == 2
+    assert worker.counters.get("points_written", 0) == 0
+    refusals = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert [r.getMessage().split(" as refused")[0] for r in refusals] == [
+        "t: dropped 8 of a batch of 8 points"
+    ] * 2
+    assert all(r.exc_info is not None for r in refusals)  # not an expected kind: a traceback
+
+
+def test_a_retryable_failure_while_halving_gives_the_whole_batch_back() -> None:
+    """The server goes away while a refused batch is being halved: the batch is retried whole,
+    and the points written before the failure are written again, not lost nor counted twice."""
+    written: list[int] = []
+    down = {"left": 1}
+
+    def flush(items: list[int]) -> None:
+        if 3 in items:
+            raise TelemetryRejectedError("refused")
+        if len(items) < 8 and down["left"]:
+            down["left"] -= 1
+            raise TelemetryWriteError("connection reset")
+        written.extend(items)
+
+    worker: BatchWorker[int] = BatchWorker(
+        "t",
+        flush,
+        batch_size=8,
+        flush_seconds=0.01,
+        capacity=100,
+        retry_on=(TelemetryWriteError,),
+        drop_on=(TelemetryRejectedError,),
+        backoff=fast_backoff(),
+    )
+    worker.start()
+    try:
+        worker.submit(range(8))
+        wait_until(lambda: set(written) >= set(range(8)) - {3}, timeout=5.0, interval=0.01)
+    finally:
+        worker.stop()
+    assert worker.counters["write_failures"] == 1
+    assert worker.counters["points_written"] == 7
+    assert worker.counters["points_refused"] == 1
+
+
+def test_history_stores_a_batch_beside_a_row_the_database_refuses(engine: Engine) -> None:
+    """One point the table refuses (no device: NOT NULL) in a batch of others' readings: the
+    others are stored, the one is counted as refused."""
+    clock = FakeClock(T0 + timedelta(minutes=1))
+    history = ReadingHistory(engine, retention=timedelta(days=1), clock=clock, flush_seconds=0.01)
+    bad = TelemetryPoint.model_construct(
+        device_id=None,  # type: ignore[arg-type]  # what no validated point holds
+        ts=T0,
+        readings=Readings.model_validate({"co_ppm": 5}),
+    )
+    good = [point(f"d{i}", i, co_ppm=float(i)) for i in range(9)]
+    history.start()
+    try:
+        history.submit(batch(*good[:4], bad, *good[4:]))
+        wait_until(
+            lambda: history.worker.counters.get("points_written", 0) == 9,
+            timeout=5.0,
+            interval=0.01,
+        )
+    finally:
+        history.stop()
+    assert history.worker.counters["points_refused"] == 1
+    stored = history.readings([f"d{i}" for i in range(9)], T0, T0 + timedelta(minutes=1))
+    assert sorted(s.device_id for s in stored) == [f"d{i}" for i in range(9)]
 
 
 def test_several_writer_threads_deliver_every_item_once() -> None:
