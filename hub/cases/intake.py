@@ -41,7 +41,7 @@ from hub.cases.correlation import (
 )
 from hub.cases.dispatch import team_of
 from hub.cases.merging import CaseMerges
-from hub.cases.ordering import adopt_stray_clearances, lock_take
+from hub.cases.ordering import adopt_stray_clearances, lock_take, stray_read, stray_search
 from hub.cases.records import (
     CaseHistory,
     CasePolicy,
@@ -236,10 +236,17 @@ class CaseIntake:
         member_rows.write()
         # Each alert with its case, in one statement: not inserted first and updated after
         # (every alert's row written twice, its foreign keys checked twice).
-        stored = store_new_alerts(session, new, case_of, locations, received_at)
         rows = {**touched, **opened}
         cases = {alert_id: rows[case_id] for alert_id, case_id in case_of.items()}
-        adopt_stray_clearances(session, history, member_rows, new, cases, received_at)
+        # What a raised alert looks for to adopt (clearances handled before it), read by the
+        # same statement on PostgreSQL.
+        search = stray_search(new, cases)
+        stored, carried = store_new_alerts(
+            session, new, case_of, locations, received_at, stray_read(session, search)
+        )
+        adopt_stray_clearances(
+            session, history, member_rows, new, cases, received_at, search, carried
+        )
         # Every member row of these cases was read with them or made here.
         case_ids = [*opened, *touched]
         case_members = member_rows.of(case_ids)

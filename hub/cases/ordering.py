@@ -24,7 +24,9 @@ then the audit head.
 """
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, text, tuple_
 from sqlalchemy.orm import Session
@@ -40,6 +42,7 @@ from hub.cases.rules import (
     clearances_to_adopt,
     decide,
 )
+from hub.persistence.json_text import json_text
 from hub.persistence.tables import AlertRow, CaseRow, SilenceRow
 from hub.silences.repository import silence_from_row
 from hub.silences.rules import SilencedAlert, silencing
@@ -87,7 +90,65 @@ _STRAY_CLEARANCES = select(AlertRow.id).where(
 """The ids of the clearances stored without a case, of the (device, kind) pairs given, since
 a time. Only the ids: in a burst most of them are the take's own clearances (their case is
 written with the transaction's last statement), which are left out before any row is loaded."""
+_PG_STRAY_CLEARANCES = (
+    "SELECT id FROM alerts WHERE state = :stray_state AND case_id IS NULL AND ts >= :stray_since"
+    " AND (device_id, kind) IN (SELECT p.device_id, p.kind FROM json_to_recordset("
+    "CAST(:stray_pairs AS JSON)) AS p(device_id VARCHAR, kind VARCHAR) LIMIT :stray_count)"
+)
+"""``_STRAY_CLEARANCES`` as the INSERT of the take's alerts carries it on PostgreSQL
+(``stray_read``); the pairs as one JSON text, their count telling the planner how many."""
 _ALERT_ROWS = select(AlertRow).where(AlertRow.id.in_(bindparam("ids", expanding=True)))
+
+
+@dataclass(frozen=True, slots=True)
+class StraySearch:
+    """What ``adopt_stray_clearances`` looks for: clearances of these (device, kind) pairs
+    stored without a case at or after ``since``."""
+
+    raised: list[Alert]
+    """The take's raised alerts that opened, reopened or joined a case."""
+    pairs: list[tuple[str, str]]
+    since: datetime
+
+    def matches(self, alert: Alert) -> bool:
+        """Whether ``alert`` is a clearance this search looks for (``alert`` without a case)."""
+        return (
+            alert.state is AlertState.CLEARED
+            and alert.ts >= self.since
+            and (alert.device_id, alert.kind.value) in self.pairs
+        )
+
+
+def stray_search(alerts: Iterable[Alert], cases: Mapping[str, CaseRow]) -> StraySearch | None:
+    """Return what the raised alerts among ``alerts`` that have a case (``cases``) look for,
+    or None if there are none (then no clearance is adopted)."""
+    raised = [a for a in alerts if a.state is AlertState.RAISED and a.id in cases]
+    if not raised:
+        return None
+    pairs = sorted({(a.device_id, a.kind.value) for a in raised})
+    return StraySearch(raised, pairs, min(a.ts for a in raised))
+
+
+def stray_read(session: Session, search: StraySearch | None) -> tuple[str, dict[str, Any]] | None:
+    """Return the read of the stray clearances for the INSERT of the take's alerts to carry
+    (``hub.persistence.bulk.pg_insert_new_rows_reading``): on PostgreSQL a round trip less for
+    every take that raises. None on SQLite, where a statement costs no round trip, and when
+    there is nothing to look for.
+
+    Carried, the read sees what was committed before the INSERT: every clearance another hub
+    worker stored for these (device, kind) pairs, since it held their turn (``lock_take``)
+    before this take got it; not the take's own, which ``adopt_stray_clearances`` then finds
+    among its alerts.
+    """
+    if search is None or session.get_bind().dialect.name != "postgresql":
+        return None
+    params = {
+        "stray_state": AlertState.CLEARED.value,
+        "stray_since": search.since,
+        "stray_pairs": json_text([{"device_id": d, "kind": k} for d, k in search.pairs]),
+        "stray_count": len(search.pairs),
+    }
+    return _PG_STRAY_CLEARANCES, params
 
 
 def adopt_stray_clearances(
@@ -97,6 +158,8 @@ def adopt_stray_clearances(
     alerts: Iterable[Alert],
     cases: Mapping[str, CaseRow],
     now: datetime,
+    search: StraySearch | None,
+    carried: list[str] | None = None,
 ) -> list[str]:
     """Join to each raised alert's case (``cases``: alert id → the case it opened, reopened
     or joined) the clearances of its device and kind that were stored without a case at or
@@ -104,24 +167,24 @@ def adopt_stray_clearances(
     to ``history``, after the batch's own; each is counted in its member row of the case in
     ``member_rows`` (written: it knows every member row of those cases, made here or not).
 
-    Run once per batch, after every alert of it has its case: one query, usually empty. The
-    batch's own alerts that have a case (``cases``) are left out: their case may not be
-    written yet (``hub.persistence.bulk.update_rows_later``).
+    Run once per batch, after every alert of it is stored with its case, with its
+    ``stray_search``: one query, usually empty, or none where the INSERT carried it
+    (``carried``: the ids it read, ``stray_read``). The batch's own alerts that have a case
+    (``cases``) are left out.
     """
-    raised = [a for a in alerts if a.state is AlertState.RAISED and a.id in cases]
-    if not raised:
+    if search is None:
         return []
-    pairs = {(a.device_id, a.kind.value) for a in raised}
-    # No flush for this read: the cases' and members' counts changed so far are not what it
-    # reads, and are left for the transaction's last statement (``records.carry_counts``).
-    with session.no_autoflush:
-        ids = [
-            stray_id
-            for stray_id in session.scalars(
-                _STRAY_CLEARANCES, {"pairs": sorted(pairs), "since": min(a.ts for a in raised)}
+    if carried is None:
+        # No flush for this read: the cases' and members' counts changed so far are not what
+        # it reads, and are left for the transaction's last statement (``records.carry_counts``).
+        with session.no_autoflush:
+            found = list(
+                session.scalars(_STRAY_CLEARANCES, {"pairs": search.pairs, "since": search.since})
             )
-            if stray_id not in cases
-        ]
+    else:
+        # The take's own clearances without a case, which the carried read could not see.
+        found = carried + [a.id for a in alerts if a.id not in cases and search.matches(a)]
+    ids = [stray_id for stray_id in found if stray_id not in cases]
     if not ids:
         return []
     pool = {
@@ -130,7 +193,7 @@ def adopt_stray_clearances(
         if not _silenced(session, stray)
     }
     adopted: list[str] = []
-    for alert in raised:
+    for alert in search.raised:
         if not pool:
             break
         row = cases[alert.id]

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import CompoundSelect, TableValuedAlias
 
 from devices.messages import Alert
-from hub.persistence.bulk import Row, insert_new_rows
+from hub.persistence.bulk import Row, insert_new_rows, pg_insert_new_rows_reading
 from hub.persistence.json_text import json_text
 from hub.persistence.tables import LOCATION_LENGTH, AlertRow, DeviceRow, SilenceRow
 from hub.persistence.transactions import clean
@@ -134,8 +134,11 @@ def store_new_alerts(
     case_of: Mapping[str, int],
     locations: Mapping[str, str],
     received_at: datetime,
-) -> dict[str, Row]:
-    """Insert a take's new alerts, each with its case; return their rows by id.
+    read: tuple[str, Row] | None = None,
+) -> tuple[dict[str, Row], list[Any] | None]:
+    """Insert a take's new alerts, each with its case; return their rows by id, and what
+    ``read`` (a one-column SELECT and its parameters, PostgreSQL only) read, run by the same
+    statement (None without one).
 
     One multi-row INSERT in id order (the order rows are locked in). Raises
     ``StoredMeanwhileError`` if another worker stored one since ``read_take``.
@@ -145,16 +148,22 @@ def store_new_alerts(
         for alert in sorted(alerts, key=lambda a: a.id)
     }
     if not fresh:
-        return {}
+        return {}, None
     # No flush first: the cases' and members' counts changed so far are left for the
     # transaction's last statement (``records.carry_counts``); the cases exist already.
+    rows = list(fresh.values())
+    found: list[Any] | None = None
     with session.no_autoflush:
-        inserted = set(insert_new_rows(session, _ALERTS, "id", list(fresh.values())))
+        if read is None:
+            inserted = set(insert_new_rows(session, _ALERTS, "id", rows))
+        else:
+            keys, found = pg_insert_new_rows_reading(session, _ALERTS, "id", rows, *read)
+            inserted = set(keys)
     if len(inserted) != len(fresh):
         raise StoredMeanwhileError(
             f"alerts {sorted(set(fresh) - inserted)} were stored by another worker meanwhile"
         )
-    return fresh
+    return fresh, found
 
 
 def _row(

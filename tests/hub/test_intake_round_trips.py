@@ -7,14 +7,14 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-from devices.kinds import AlertKind, DeviceKind, Severity
+from devices.kinds import AlertKind, AlertState, DeviceKind, Severity
 from hub.store import HubStore
 from tests.hub.factories import T0, make_alert, make_device
 
 GAS = make_device("b1-boiler-gas", kind=DeviceKind.GAS, location="Building 1/Boiler")
 
 
-def test_an_alert_that_joins_its_case_is_six_statements(pg_engine: Engine) -> None:
+def test_an_alert_that_joins_its_case_is_five_statements(pg_engine: Engine) -> None:
     store = HubStore(pg_engine)
     store.fleet.register_device(GAS)
     for _ in range(2):  # the case opened, and the trail's head known to this process
@@ -37,8 +37,9 @@ def test_an_alert_that_joins_its_case_is_six_statements(pg_engine: Engine) -> No
         "SELECT %(param_1)s::VARCHAR AS",
         "SELECT pg_advisory_xact_lock(hashtextextended(name, 0))",  # the device's turn
         "SELECT cases.id, cases.status,",  # the incident's active case, locked, and its members
-        "INSERT INTO alerts",  # with its case: ON CONFLICT DO NOTHING RETURNING
-        "SELECT alerts.id FROM",  # stray clearances of the device to adopt (ids; rows if any)
+        # With its case, ON CONFLICT DO NOTHING RETURNING; and, in the same statement, the
+        # stray clearances of the device to adopt (ids; their rows read only if any).
+        "WITH inserted AS",
         # Carried by the audit trail's append: the alert counted in the case and in its
         # device's member row, the history line.
         "WITH r0 AS",
@@ -71,3 +72,21 @@ def test_what_a_joining_take_carries_is_what_is_stored(engine: Engine) -> None:
     }
     assert members == {(GAS.id, 2, T0, later), (other.id, 1, later, later)}
     assert [a.case_id for a in stored.alerts] == [returned.id] * 3
+
+
+def test_a_clearance_ahead_of_its_alarm_in_one_take_is_adopted(engine: Engine) -> None:
+    """A take whose clearance comes before its alarm (an edge's backlog replayed out of order)
+    leaves the case as the two in order would: on PostgreSQL the stray clearances are read by
+    the INSERT of the take's alerts, which cannot see the take's own; those are found among its
+    alerts instead."""
+    store = HubStore(engine)
+    store.fleet.register_device(GAS)
+    clearance = make_alert(
+        device_id=GAS.id, kind=AlertKind.GAS, state=AlertState.CLEARED, ts=T0 + timedelta(seconds=5)
+    )
+    alarm = make_alert(device_id=GAS.id, kind=AlertKind.GAS, severity=Severity.HIGH, ts=T0)
+    result = store.intake.ingest_alerts([clearance, alarm], T0 + timedelta(seconds=6))
+    [case] = result.cases_opened
+    stored = store.cases.get_case(case.id)
+    assert sorted(a.id for a in stored.alerts) == sorted([clearance.id, alarm.id])
+    assert stored.alert_count == 2
