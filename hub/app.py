@@ -59,6 +59,7 @@ from hub.roster.file import apply_roster, load_roster
 from hub.roster.routes import roster_router
 from hub.settings import HubSettings
 from hub.silences.routes import router as silences_router
+from hub.statistics.routes import router as statistics_router
 from hub.store import HubStore
 from hub.telemetry.metrics import metrics_router
 
@@ -243,6 +244,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         households_router,
         health_router,
         stream_router,
+        statistics_router,
     ):
         app.include_router(api_router)
     app.include_router(resident_router)

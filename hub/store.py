@@ -35,6 +35,7 @@ from hub.requests.stages import StageTeller
 from hub.residents.repository import HouseholdRepository
 from hub.roster.repository import RosterRepository
 from hub.silences.repository import SilenceRepository
+from hub.statistics.repository import StatisticsRepository
 
 
 class HubStore:
@@ -84,3 +85,5 @@ class HubStore:
         """Households told of their requests' new stages through the messaging gateway."""
         self.care = CareRepository(self.db, self.policy)
         """Care households (独居老人) and their no-activity checks."""
+        self.statistics = StatisticsRepository(self.db)
+        """What the statistics up the chain are made of."""

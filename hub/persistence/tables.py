@@ -136,7 +136,8 @@ class CaseRow(Base):
     status: Mapped[str] = mapped_column(String(ENUM_LENGTH), index=True)
     kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
     priority: Mapped[str] = mapped_column(String(ENUM_LENGTH))
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    """Indexed for the statistics, which read the cases opened in a period."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_alert_at: Mapped[datetime] = mapped_column(UTCDateTime())
     alert_count: Mapped[int] = mapped_column(Integer)
@@ -299,6 +300,10 @@ class SiteRow(Base):
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     timezone: Mapped[str] = mapped_column(String(NAME_LENGTH))
     edge_ids: Mapped[list[str]] = mapped_column(JSON)
+    street: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    """The street (街道) that supervises the community, up the chain (``hub.statistics``)."""
+    district: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    """The district (区) the street belongs to."""
 
 
 class GridRow(Base):

@@ -9,7 +9,7 @@ from hub.audit.chain import AuditAction, AuditRecord
 from hub.auth.scoping import PlacedDevice, SiteMap
 from hub.errors import InvalidInputError
 from hub.persistence.tables import DeviceRow, GridRow, ResponderRow, SiteRow
-from hub.persistence.transactions import Database, audit, clean, of_sites
+from hub.persistence.transactions import Database, audit, clean, clean_or_none, of_sites
 from hub.roster.rules import Grid, Responder, Site, grid_of_place, site_of_edge
 
 R = TypeVar("R", SiteRow, GridRow, ResponderRow)
@@ -52,7 +52,14 @@ def placement(session: Session, device_id: str) -> tuple[Site | None, Grid | Non
 
 def site_from_row(row: SiteRow) -> Site:
     """Return the site a row stores."""
-    return Site(id=row.id, name=row.name, timezone=row.timezone, edge_ids=row.edge_ids)
+    return Site(
+        id=row.id,
+        name=row.name,
+        timezone=row.timezone,
+        edge_ids=row.edge_ids,
+        street=row.street,
+        district=row.district,
+    )
 
 
 def grid_from_row(row: GridRow) -> Grid:
@@ -96,6 +103,7 @@ class RosterRepository:
         with self._db.writing() as session:
             row = _row_to_put(session, SiteRow, site.id)
             row.name, row.timezone, row.edge_ids = clean(site.name), site.timezone, site.edge_ids
+            row.street, row.district = clean_or_none(site.street), clean_or_none(site.district)
             self._audit_roster(session, "site", site)
             session.flush()
             return site_from_row(row)

@@ -36,6 +36,10 @@ class Site(Roster):
     name: Annotated[str, Field(min_length=1, max_length=128)]
     timezone: TimeZoneName = "Asia/Shanghai"
     edge_ids: list[Identifier] = Field(default_factory=list)
+    street: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    """The street (街道) that supervises this community: its statistics climb there."""
+    district: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    """The district (区) of that street."""
 
 
 class Grid(Roster):

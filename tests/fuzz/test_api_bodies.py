@@ -149,3 +149,30 @@ def test_api_body(route: BodyRoute, hub: Hub) -> None:
         seen.update(version=version, digest=after)
 
     answers_and_refuses_cleanly()
+
+
+STATISTICS_PARAMS = ("start", "end", "by", "site_id", "street", "district")
+
+
+def test_statistics_query(hub: Hub) -> None:
+    """The statistics' query parameters, any text or a real timestamp: an answer below 500, and
+    nothing stored (a read)."""
+    texts = st.one_of(
+        st.text(max_size=40),
+        st.datetimes(timezones=st.timezones()).map(lambda t: t.isoformat()),
+        st.sampled_from(["site", "street", "district", "grid", "category", "", "-1"]),
+        # Instants at the ends of the years a datetime holds, whose UTC lies beyond them.
+        st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]),
+    )
+    seen = {"version": hub.data_version(), "digest": hub.digest()}
+
+    @settings(max_examples=API_BODY_EXAMPLES[PROFILE])
+    @given(st.dictionaries(st.sampled_from(STATISTICS_PARAMS), texts))
+    def answers_and_reads_only(params: dict[str, str]) -> None:
+        run("API query GET /api/v1/statistics")
+        response = hub._runner.run(hub.client.get("/api/v1/statistics", params=params))
+        assert response.status_code in {200, 422}, (response.status_code, response.text)
+        if hub.data_version() != seen["version"]:  # a commit of the hub's own tasks, if any
+            assert hub.digest() == seen["digest"], "a statistics read stored something"
+
+    answers_and_reads_only()

@@ -37,17 +37,17 @@ ROOT = Path(__file__).resolve().parents[2]
 class Hub:
     """A hub app served by uvicorn in a thread, with an admin API client."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, **more: Any) -> None:
         settings = HubSettings(
             data_dir=tmp_path,
             database_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
             start_ingest=False,
             bootstrap_token=SecretStr(ADMIN),
+            **more,
         )
         self.port = free_port()
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
-        )
+        self.app = create_app(settings)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="phone-test-hub")
         self.url = f"http://127.0.0.1:{self.port}"

@@ -73,6 +73,7 @@ export const api = {
   requests: (params) => request("GET", `requests${query(params)}`).then((d) => d.items),
   logRequest: (body) => request("POST", "requests", body),
   careList: () => request("GET", "care").then((d) => d.items),
+  statistics: (params) => request("GET", `statistics${query(params)}`),
   setCare: (householdId, body) =>
     request("PUT", `households/${encodeURIComponent(householdId)}/care`, body),
   careAway: (householdId, until) =>

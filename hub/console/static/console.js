@@ -6,6 +6,7 @@
 import { api, ApiError, whenUnauthenticated } from "./api.js";
 import { ago, h, label, orderOf, pill, s, site, toast, when } from "./dom.js";
 import { renderCare, renderNotices, renderRequests } from "./residents.js";
+import { renderStatistics } from "./statistics.js";
 
 const STATUS_ORDER = ["open", "acknowledged", "dispatched", "accepted", "in_progress", "escalated", "resolved", "closed"];
 const PRIORITY_ORDER = ["critical", "high", "medium", "low"];
@@ -467,6 +468,8 @@ async function renderCase(id) {
     api.caseReadings(id).catch(() => null),
     evidenceSection(id),
   ]);
+  // Left meanwhile (another page, or another case): this page must not replace that one.
+  if (state.route?.name !== "case" || String(state.route.id) !== String(id)) return;
   if (readings) readings.opened_at = detail.opened_at;
   const extra = Object.entries(detail).filter(([key]) => !KNOWN_CASE_FIELDS.has(key));
   // When the hub says which moves are legal now, offer only those (comments always).
@@ -590,7 +593,7 @@ function parseRoute() {
   if (name === "case" && id) return { name: "case", id };
   if (name === "plan") return { name: "plan" };
   if (name === "devices") return { name: "devices" };
-  if (name === "requests" || name === "care" || name === "notices") return { name };
+  if (["requests", "care", "notices", "statistics"].includes(name)) return { name };
   return { name: "board" };
 }
 
@@ -619,6 +622,9 @@ async function render() {
         break;
       case "notices":
         await renderNotices(view);
+        break;
+      case "statistics":
+        await renderStatistics(view);
         break;
       default:
         view.replaceChildren(boardView());

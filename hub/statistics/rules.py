@@ -1,0 +1,166 @@
+"""Statistics up the chain, the pure core: the numbers each level decides from (用数据说话).
+
+A community handles its cases; its street (街道) supervises the street's communities, the
+district (区) its streets (PRODUCT.md, "Up the chain"). Each level looks at the same figures
+over a period, grouped its own way (``GroupBy``): by district, street, community (site), grid
+or category. The figures of a group (``Figures``), over the cases **opened in the period**:
+
+* ``opened``, ``resolved`` (by now), ``active`` (still being worked) and ``by_category``;
+* ``overdue``: the cases that missed a deadline and climbed the ladder at least once
+  (``hub.cases.supervision``: acknowledged too late, or a resident's request not done within
+  48 h), and their share, ``overdue_rate``. The record of a climb is the case's history, so a
+  case reopened since (its level reset) still counts;
+* ``response_p50_s`` / ``response_p90_s``: from opening until a person took the case on
+  (acknowledged or accepted it); ``closure_p50_s`` / ``closure_p90_s``: until it was resolved.
+  Nearest-rank percentiles of the cases that got there; ``None`` when none did;
+* ``false_alarm_rate``: the false and nuisance alarms among the judged cases, tests left out
+  (``hub.cases.rules.nuisance_rate``, the rule a device's rate follows);
+* ``rating_mean`` over ``ratings``: residents' ratings (评价, 1–5) of their requests, each
+  request's latest.
+
+A case taken into another (``merged_into``) is not counted: its alerts count in the case it
+went into. ``overdue_cases`` lists the overdue ones for a report (PRODUCT.md scenario 13: the
+street's monthly report shows a repair nobody finished within 48 h).
+
+Nothing here does I/O or reads the clock.
+"""
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from hub.cases.rules import ACTIVE, CaseStatus, Resolution, nuisance_rate
+from hub.http.views import View
+
+
+class GroupBy(StrEnum):
+    """How a level groups its figures."""
+
+    DISTRICT = "district"
+    STREET = "street"
+    SITE = "site"
+    GRID = "grid"
+    CATEGORY = "category"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFacts:
+    """What the statistics need of one case."""
+
+    id: int
+    category: str
+    status: str
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    resolution: str | None
+    escalations: int
+    """How many times a deadline passed and the case climbed (its history's ``escalated``)."""
+    escalation_level: int
+    """The level the case is at now (0: the community)."""
+    site_id: str | None = None
+    grid_id: str | None = None
+    street: str | None = None
+    district: str | None = None
+    rating: int | None = None
+    """The household's latest rating of its request (1–5), if it rated one."""
+
+
+class Figures(View):
+    """The figures of a group of cases (see the module's docstring)."""
+
+    opened: int
+    resolved: int
+    active: int
+    overdue: int
+    overdue_rate: float | None
+    response_p50_s: float | None
+    response_p90_s: float | None
+    closure_p50_s: float | None
+    closure_p90_s: float | None
+    judged: int
+    """Resolved cases with a resolution other than ``test``."""
+    false_alarm_rate: float | None
+    ratings: int
+    rating_mean: float | None
+    by_category: dict[str, int]
+
+
+class Group(View):
+    """One group's key (a district, street, site, grid or category; ``None``: none given) and
+    its figures."""
+
+    key: str | None
+    figures: Figures
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Return the nearest-rank ``q`` percentile (0 < q ≤ 1) of ``values``, or None if empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def _seconds(start: datetime, end: datetime | None) -> float | None:
+    return None if end is None else max(0.0, (end - start).total_seconds())
+
+
+def figures(cases: Iterable[CaseFacts]) -> Figures:
+    """Return the figures of ``cases`` (merged cases already left out)."""
+    cases = list(cases)
+    response = [s for c in cases if (s := _seconds(c.opened_at, c.acknowledged_at)) is not None]
+    closure = [s for c in cases if (s := _seconds(c.opened_at, c.resolved_at)) is not None]
+    resolutions = Counter(
+        Resolution(c.resolution) for c in cases if c.resolved_at is not None and c.resolution
+    )
+    ratings = [c.rating for c in cases if c.rating is not None]
+    overdue = sum(1 for c in cases if c.escalations > 0)
+    return Figures(
+        opened=len(cases),
+        resolved=sum(1 for c in cases if c.resolved_at is not None),
+        active=sum(1 for c in cases if CaseStatus(c.status) in ACTIVE),
+        overdue=overdue,
+        overdue_rate=overdue / len(cases) if cases else None,
+        response_p50_s=percentile(response, 0.5),
+        response_p90_s=percentile(response, 0.9),
+        closure_p50_s=percentile(closure, 0.5),
+        closure_p90_s=percentile(closure, 0.9),
+        judged=sum(n for code, n in resolutions.items() if code is not Resolution.TEST),
+        false_alarm_rate=nuisance_rate(resolutions),
+        ratings=len(ratings),
+        rating_mean=sum(ratings) / len(ratings) if ratings else None,
+        by_category=dict(sorted(Counter(c.category for c in cases).items())),
+    )
+
+
+def group_key(case: CaseFacts, by: GroupBy) -> str | None:
+    """Return the group ``case`` counts in when grouping ``by``."""
+    match by:
+        case GroupBy.DISTRICT:
+            return case.district
+        case GroupBy.STREET:
+            return case.street
+        case GroupBy.SITE:
+            return case.site_id
+        case GroupBy.GRID:
+            return case.grid_id
+        case GroupBy.CATEGORY:
+            return case.category
+
+
+def grouped(cases: Iterable[CaseFacts], by: GroupBy) -> list[Group]:
+    """Return the figures of each group, by key (the group of no key last)."""
+    groups: dict[str | None, list[CaseFacts]] = defaultdict(list)
+    for case in cases:
+        groups[group_key(case, by)].append(case)
+    keys = sorted(groups, key=lambda key: (key is None, key or ""))
+    return [Group(key=key, figures=figures(groups[key])) for key in keys]
+
+
+def overdue_cases(cases: Iterable[CaseFacts]) -> list[CaseFacts]:
+    """Return the cases that climbed the ladder at least once, oldest first."""
+    return sorted((c for c in cases if c.escalations > 0), key=lambda c: (c.opened_at, c.id))

@@ -1,0 +1,142 @@
+"""The console's statistics in a real headless Chromium: a street's month (PRODUCT.md scenario
+13) with a repair nobody finished in time among the overdue ones, grouped by community and by
+street, as an operator scoped to the street's two communities sees it.
+
+A hub runs in-process under uvicorn on SQLite (no MQTT), with a resident's request due within
+2 s instead of 48 h, so that one climbs to the street while the test waits (the test fires the
+deadlines as the hub's supervisor would: it runs beside the MQTT ingest, which this hub has
+not). Screenshots go to ``$LINLI_TEST_ARTEFACTS/<test name>/``.
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ViewportSize, expect
+
+from hub.store import HubStore
+from tests.browser import UI_TIMEOUT_MS
+from tests.polling import wait_until
+from tests.residents.test_phone_page_browser import Hub
+
+pytestmark = [pytest.mark.slow]
+
+OPERATOR = "street.wu"
+PASSWORD = "correct horse battery staple"
+SITES = {"lanyuan": ("Jiaodaokou", "Lanyuan"), "meiyuan": ("Jiaodaokou", "Meiyuan"),
+         "heping": ("Dongsi", "Heping")}  # fmt: skip
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[Hub]:
+    """A hub with three communities of two streets, each with a grid and a plumber; requests
+    are due within 2 s; a street operator scoped to Jiaodaokou's two communities."""
+    running = Hub(tmp_path, resolve_within_s={"request": 2.0})
+    running.start()
+    try:
+        for site_id, (street, place) in SITES.items():
+            site = {"id": site_id, "name": place, "street": street, "district": "Dongcheng"}
+            running.call("PUT", f"/api/v1/sites/{site_id}", json=site)
+            grid = {"id": f"g-{site_id}", "site_id": site_id, "name": place, "places": [place]}
+            running.call("PUT", f"/api/v1/grids/g-{site_id}", json=grid)
+            plumber = {"id": f"plumber-{site_id}", "site_id": site_id, "name": "Zhang"}
+            running.call(
+                "PUT",
+                f"/api/v1/responders/plumber-{site_id}",
+                json={**plumber, "role": "maintenance"},
+            )
+        account = {"username": OPERATOR, "password": PASSWORD, "role": "operator",
+                   "sites": ["lanyuan", "meiyuan"]}  # fmt: skip
+        running.call("POST", "/api/v1/users", json=account)
+        yield running
+    finally:
+        running.stop()
+
+
+def log_request(hub: Hub, site_id: str, text: str) -> int:
+    """Log a repair for a household of the site; return its case's id."""
+    home = hub.call(
+        "POST",
+        "/api/v1/households",
+        json={"name": f"{text} family", "location": f"{SITES[site_id][1]}/Building 1/101"},
+    )
+    body = {"household_id": home["id"], "category": "repair", "text": text}
+    case_id: int = hub.call("POST", "/api/v1/requests", json=body)["case_id"]
+    return case_id
+
+
+def test_a_streets_month_in_the_console(hub: Hub, browser: Browser, screenshots: Path) -> None:
+    fixed = log_request(hub, "lanyuan", "Tap drips")
+    hub.call(
+        "POST", f"/api/v1/cases/{fixed}/resolve", json={"resolution": "real", "note": "washer"}
+    )
+    pipe = log_request(hub, "meiyuan", "Pipe knocks")
+    hub.call("POST", f"/api/v1/cases/{pipe}/resolve", json={"resolution": "real", "note": "bled"})
+    stuck = log_request(hub, "lanyuan", "Stair light broken")
+    elsewhere = log_request(hub, "heping", "Gate squeaks")
+    hub.call(
+        "POST", f"/api/v1/cases/{elsewhere}/resolve", json={"resolution": "real", "note": "oil"}
+    )
+
+    # What the hub's supervisor task does (it runs beside the MQTT ingest, which this hub
+    # has not): fire the deadlines due, here once the 2 s have passed.
+    store: HubStore = hub.app.state.store
+
+    def climbed() -> list[int]:
+        return [case.id for case in store.deadlines.fire_due_timers(datetime.now(UTC))]
+
+    assert wait_until(climbed, timeout=20.0, interval=0.2, what="the stuck request to climb") == [
+        stuck
+    ]
+
+    errors: list[str] = []
+    page = browser.new_context(viewport=ViewportSize(width=1280, height=900)).new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{hub.url}/console")
+    form = page.locator("form#sign-in")
+    form.locator('[name="username"]').fill(OPERATOR)
+    form.locator('[name="password"]').fill(PASSWORD)
+    form.locator("button").click()
+    expect(page.locator("#who")).to_contain_text(f"{OPERATOR} · operator")
+
+    page.locator('[data-nav="statistics"]').click()
+    table = page.locator("table.statistics")
+    # By community: the street's two, not Dongsi's Heping.
+    expect(table.locator("tbody tr")).to_have_count(2)
+    lanyuan = table.locator('tr[data-group="lanyuan"]')
+    expect(lanyuan.locator('[data-figure="opened"]')).to_have_text("2")
+    expect(lanyuan.locator('[data-figure="resolved"]')).to_have_text("1")
+    expect(lanyuan.locator('[data-figure="overdue"]')).to_have_text("1 (50 %)")
+    expect(table.locator('tr[data-group="meiyuan"] [data-figure="overdue"]')).to_have_text(
+        "0 (0 %)"
+    )
+    total = table.locator('tr[data-group="total"]')
+    expect(total.locator('[data-figure="opened"]')).to_have_text("3")
+    expect(total.locator('[data-figure="false-alarms"]')).to_have_text("0 %")
+    overdue = page.locator("table.overdue tbody tr")
+    expect(overdue).to_have_count(1)
+    expect(overdue).to_have_attribute("data-case-id", str(stuck))
+    expect(overdue).to_contain_text("Jiaodaokou")
+    expect(overdue).to_contain_text("lanyuan · g-lanyuan")
+    page.screenshot(path=screenshots / "1-by-community.png", full_page=True)
+
+    # By street: one street, the operator's own.
+    period = page.locator("form#statistics-period")
+    period.locator('[name="by"]').select_option("street")
+    period.locator("button").click()
+    expect(table.locator("tbody tr")).to_have_count(1)
+    expect(table.locator('tr[data-group="Jiaodaokou"] [data-figure="opened"]')).to_have_text("3")
+    # The overdue case opens the case page.
+    overdue.locator("a").click()
+    expect(page).to_have_url(f"{hub.url}/console#/case/{stuck}")
+    page.screenshot(path=screenshots / "2-overdue-case.png", full_page=True)
+
+    # A month with nothing in it.
+    page.locator('[data-nav="statistics"]').click()
+    period.locator('[name="month"]').fill("2020-01")
+    period.locator("button").click()
+    expect(total.locator('[data-figure="opened"]')).to_have_text("0")
+    expect(page.locator("#no-overdue")).to_be_visible()
+    assert errors == []
