@@ -52,14 +52,7 @@ def placement(session: Session, device_id: str) -> tuple[Site | None, Grid | Non
 
 def site_from_row(row: SiteRow) -> Site:
     """Return the site a row stores."""
-    return Site(
-        id=row.id,
-        name=row.name,
-        timezone=row.timezone,
-        edge_ids=row.edge_ids,
-        street=row.street,
-        district=row.district,
-    )
+    return Site.model_validate(row, from_attributes=True)
 
 
 def grid_from_row(row: GridRow) -> Grid:

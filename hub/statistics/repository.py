@@ -30,6 +30,7 @@ again; the latest counts)."""
 
 
 def _facts_query() -> Select[Any]:
+    """The facts of cases, the columns in the order of ``CaseFacts``' fields."""
     return (
         select(
             CaseRow.id,
@@ -82,22 +83,4 @@ class StatisticsRepository:
         if district is not None:
             query = query.where(SiteRow.district == district)
         with self._db.reading() as session:
-            return [
-                CaseFacts(
-                    id=row[0],
-                    category=row[1],
-                    status=row[2],
-                    opened_at=row[3],
-                    acknowledged_at=row[4],
-                    resolved_at=row[5],
-                    resolution=row[6],
-                    escalations=row[7] or 0,
-                    escalation_level=row[8],
-                    site_id=row[9],
-                    grid_id=row[10],
-                    street=row[11],
-                    district=row[12],
-                    rating=row[13],
-                )
-                for row in session.execute(query)
-            ]
+            return [CaseFacts(*row) for row in session.execute(query)]

@@ -46,18 +46,7 @@ class OverdueCase(View):
     @classmethod
     def of(cls, case: CaseFacts) -> "OverdueCase":
         """Return the listing of ``case``."""
-        return cls(
-            id=case.id,
-            category=case.category,
-            status=case.status,
-            site_id=case.site_id,
-            grid_id=case.grid_id,
-            street=case.street,
-            opened_at=case.opened_at,
-            resolved_at=case.resolved_at,
-            escalations=case.escalations,
-            escalation_level=case.escalation_level,
-        )
+        return cls(**{name: getattr(case, name) for name in cls.model_fields})
 
 
 class StatisticsReport(View):

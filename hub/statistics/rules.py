@@ -36,16 +36,6 @@ from hub.cases.rules import ACTIVE, CaseStatus, Resolution, nuisance_rate
 from hub.http.views import View
 
 
-class GroupBy(StrEnum):
-    """How a level groups its figures."""
-
-    DISTRICT = "district"
-    STREET = "street"
-    SITE = "site"
-    GRID = "grid"
-    CATEGORY = "category"
-
-
 @dataclass(frozen=True, slots=True)
 class CaseFacts:
     """What the statistics need of one case."""
@@ -135,6 +125,16 @@ def figures(cases: Iterable[CaseFacts]) -> Figures:
         rating_mean=sum(ratings) / len(ratings) if ratings else None,
         by_category=dict(sorted(Counter(c.category for c in cases).items())),
     )
+
+
+class GroupBy(StrEnum):
+    """How a level groups its figures."""
+
+    DISTRICT = "district"
+    STREET = "street"
+    SITE = "site"
+    GRID = "grid"
+    CATEGORY = "category"
 
 
 def group_key(case: CaseFacts, by: GroupBy) -> str | None:

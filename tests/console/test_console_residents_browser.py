@@ -40,17 +40,19 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
         running.stop()
 
 
-def signed_in(browser: Browser, hub: Hub, errors: list[str]) -> Page:
+def signed_in(browser: Browser, hub: Hub, errors: list[str], username: str = OPERATOR) -> Page:
+    """Return a desk screen's page of the console, signed in as the operator ``username`` (with
+    ``PASSWORD``); the page's errors go to ``errors``."""
     context = browser.new_context(viewport=ViewportSize(width=1280, height=900))
     page = context.new_page()
     page.set_default_timeout(UI_TIMEOUT_MS)
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{hub.url}/console")
     form = page.locator("form#sign-in")
-    form.locator('[name="username"]').fill(OPERATOR)
+    form.locator('[name="username"]').fill(username)
     form.locator('[name="password"]').fill(PASSWORD)
     form.locator("button").click()
-    expect(page.locator("#who")).to_contain_text(f"{OPERATOR} · operator")
+    expect(page.locator("#who")).to_contain_text(f"{username} · operator")
     return page
 
 

@@ -13,17 +13,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ViewportSize, expect
+from playwright.sync_api import Browser, expect
 
 from hub.store import HubStore
-from tests.browser import UI_TIMEOUT_MS
+from tests.console.test_console_residents_browser import PASSWORD, signed_in
 from tests.polling import wait_until
 from tests.residents.test_phone_page_browser import Hub
 
 pytestmark = [pytest.mark.slow]
 
 OPERATOR = "street.wu"
-PASSWORD = "correct horse battery staple"
 SITES = {"lanyuan": ("Jiaodaokou", "Lanyuan"), "meiyuan": ("Jiaodaokou", "Meiyuan"),
          "heping": ("Dongsi", "Heping")}  # fmt: skip
 
@@ -91,15 +90,7 @@ def test_a_streets_month_in_the_console(hub: Hub, browser: Browser, screenshots:
     ]
 
     errors: list[str] = []
-    page = browser.new_context(viewport=ViewportSize(width=1280, height=900)).new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{hub.url}/console")
-    form = page.locator("form#sign-in")
-    form.locator('[name="username"]').fill(OPERATOR)
-    form.locator('[name="password"]').fill(PASSWORD)
-    form.locator("button").click()
-    expect(page.locator("#who")).to_contain_text(f"{OPERATOR} · operator")
+    page = signed_in(browser, hub, errors, OPERATOR)
 
     page.locator('[data-nav="statistics"]').click()
     table = page.locator("table.statistics")

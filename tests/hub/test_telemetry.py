@@ -6,7 +6,7 @@ import http.server
 import re
 import threading
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, timedelta, timezone, tzinfo
 
 import pydantic_core
@@ -464,6 +464,15 @@ def test_the_incident_window_never_ends_in_the_future() -> None:
     assert end_later == last + timedelta(minutes=30)
 
 
+def written(history: ReadingHistory, count: int) -> None:
+    """Wait until the history's worker has written ``count`` readings in all."""
+    wait_until(
+        lambda: history.worker.counters.get("points_written", 0) == count,
+        timeout=5.0,
+        interval=0.01,
+    )
+
+
 def test_history_keeps_readings_once_and_prunes_them_by_age(engine: Engine) -> None:
     clock = FakeClock(T0 + timedelta(minutes=1))
     history = ReadingHistory(engine, retention=timedelta(hours=1), clock=clock, flush_seconds=0.01)
@@ -472,17 +481,9 @@ def test_history_keeps_readings_once_and_prunes_them_by_age(engine: Engine) -> N
         readings = batch(point("a", 0, co_ppm=10), point("a", 60, co_ppm=40), point("b", 30))
         history.submit(readings)
         history.submit(readings)  # a re-sent batch is stored once
-        wait_until(
-            lambda: history.worker.counters.get("points_written", 0) == 6,
-            timeout=5.0,
-            interval=0.01,
-        )
+        written(history, 6)
         history.submit(readings)  # and once more, after the first are stored
-        wait_until(
-            lambda: history.worker.counters.get("points_written", 0) == 9,
-            timeout=5.0,
-            interval=0.01,
-        )
+        written(history, 9)
     finally:
         history.stop()
     samples = history.readings(["a", "b"], T0 - timedelta(minutes=1), T0 + timedelta(minutes=5))
@@ -499,6 +500,35 @@ def test_history_keeps_readings_once_and_prunes_them_by_age(engine: Engine) -> N
     ]
 
 
+def worked(
+    flush: Callable[[list[int]], None],
+    items: Iterable[int],
+    done: Callable[[BatchWorker[int]], bool],
+    *,
+    batch_size: int = 5,
+    drop_on: tuple[type[Exception], ...] = (TelemetryRejectedError,),
+    backoff: Backoff | None = None,
+) -> BatchWorker[int]:
+    """Run a batch worker of ``flush`` over ``items`` until ``done``; return it, stopped."""
+    worker: BatchWorker[int] = BatchWorker(
+        "t",
+        flush,
+        batch_size=batch_size,
+        flush_seconds=0.01,
+        capacity=100,
+        retry_on=(TelemetryWriteError,),
+        drop_on=drop_on,
+        backoff=backoff,
+    )
+    worker.start()
+    try:
+        worker.submit(items)
+        wait_until(lambda: done(worker), timeout=5.0, interval=0.01)
+    finally:
+        worker.stop()
+    return worker
+
+
 def test_a_refused_point_costs_itself_not_the_batch_and_later_batches_still_go(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -511,21 +541,7 @@ def test_a_refused_point_costs_itself_not_the_batch_and_later_batches_still_go(
             raise TelemetryRejectedError("the server refused the batch")
         accepted.extend(items)
 
-    worker: BatchWorker[int] = BatchWorker(
-        "t",
-        flush,
-        batch_size=5,
-        flush_seconds=0.01,
-        capacity=100,
-        retry_on=(TelemetryWriteError,),
-        drop_on=(TelemetryRejectedError,),
-    )
-    worker.start()
-    try:
-        worker.submit(range(20))
-        wait_until(lambda: len(accepted) == 19, timeout=5.0, interval=0.01)
-    finally:
-        worker.stop()
+    worker = worked(flush, range(20), lambda _: len(accepted) == 19)
     assert sorted(accepted) == [i for i in range(20) if i != 13]
     # Halved until the refused point stands alone: [10..14] → [10, 11] + [12, 13, 14] → …
     assert [13] in attempts
@@ -547,17 +563,13 @@ def test_a_sink_refusing_everything_drops_every_point_once_and_logs_a_line_a_bat
     def flush(items: list[int]) -> None:
         raise ValueError("a bug the points set off")
 
-    worker: BatchWorker[int] = BatchWorker(
-        "t", flush, batch_size=8, flush_seconds=0.01, capacity=100, retry_on=(TelemetryWriteError,)
+    worker = worked(
+        flush,
+        range(16),
+        lambda w: w.counters.get("points_dropped", 0) == 16,
+        batch_size=8,
+        drop_on=(),
     )
-    worker.start()
-    try:
-        worker.submit(range(16))
-        wait_until(
-            lambda: worker.counters.get("points_dropped", 0) == 16, timeout=5.0, interval=0.01
-        )
-    finally:
-        worker.stop()
     assert worker.counters["batches_rejected"] == 2
     assert worker.counters.get("points_written", 0) == 0
     refusals = [r for r in caplog.records if "refused" in r.getMessage()]
@@ -581,22 +593,13 @@ def test_a_retryable_failure_while_halving_gives_the_whole_batch_back() -> None:
             raise TelemetryWriteError("connection reset")
         written.extend(items)
 
-    worker: BatchWorker[int] = BatchWorker(
-        "t",
+    worker = worked(
         flush,
+        range(8),
+        lambda _: set(written) >= set(range(8)) - {3},
         batch_size=8,
-        flush_seconds=0.01,
-        capacity=100,
-        retry_on=(TelemetryWriteError,),
-        drop_on=(TelemetryRejectedError,),
         backoff=fast_backoff(),
     )
-    worker.start()
-    try:
-        worker.submit(range(8))
-        wait_until(lambda: set(written) >= set(range(8)) - {3}, timeout=5.0, interval=0.01)
-    finally:
-        worker.stop()
     assert worker.counters["write_failures"] == 1
     assert worker.counters["points_written"] == 7
     assert worker.counters["points_refused"] == 1
@@ -616,11 +619,7 @@ def test_history_stores_a_batch_beside_a_row_the_database_refuses(engine: Engine
     history.start()
     try:
         history.submit(batch(*good[:4], bad, *good[4:]))
-        wait_until(
-            lambda: history.worker.counters.get("points_written", 0) == 9,
-            timeout=5.0,
-            interval=0.01,
-        )
+        written(history, 9)
     finally:
         history.stop()
     assert history.worker.counters["points_refused"] == 1
