@@ -23,6 +23,7 @@ from hub.errors import HubError
 from hub.settings import HubSettings
 from linli.accounts import token_app, user_app
 from linli.progress import simulation_progress
+from linli.report import report_command
 from linli.running import run_until_signalled
 from linli.status import status_command
 from linli.trust.commands import broker_app
@@ -503,6 +504,7 @@ def _simulate_load(
 
 
 app.command("status")(status_command)
+app.command("report")(report_command)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(broker_app, name="broker")

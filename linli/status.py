@@ -113,19 +113,25 @@ def _ago(value: str | None, now: datetime) -> str:
     return f"{seconds // 86_400} d ago"
 
 
-def status_command(
-    hub: Annotated[str, typer.Option(help="The hub's address.")] = "http://127.0.0.1:8080",
-    token: Annotated[
-        str | None,
-        typer.Option(help=f"An API token (default: ${TOKEN_ENV}; the demo prints one)."),
-    ] = None,
-) -> None:
-    """Show the edges, their outboxes, devices no edge serves and the open cases."""
+HubOption = Annotated[str, typer.Option(help="The hub's address.")]
+TokenOption = Annotated[
+    str | None, typer.Option(help=f"An API token (default: ${TOKEN_ENV}; the demo prints one).")
+]
+DEFAULT_HUB = "http://127.0.0.1:8080"
+
+
+def hub_client(hub: str, token: str | None, timeout: float = 10) -> httpx.Client:
+    """Return a client of the hub's API with ``token``, or ``$LINLI_TOKEN``; refuse neither."""
     token = token or os.environ.get(TOKEN_ENV)
     if not token:
         raise typer.BadParameter(f"give --token or set {TOKEN_ENV}", param_hint="--token")
     headers = {"authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=hub, headers=headers, timeout=10) as client:
+    return httpx.Client(base_url=hub, headers=headers, timeout=timeout)
+
+
+def status_command(hub: HubOption = DEFAULT_HUB, token: TokenOption = None) -> None:
+    """Show the edges, their outboxes, devices no edge serves and the open cases."""
+    with hub_client(hub, token) as client:
         try:
             snapshot = fetch_status(client)
         except StatusError as exc:

@@ -35,16 +35,7 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
     running.start()
     try:
         for site_id, (street, place) in SITES.items():
-            site = {"id": site_id, "name": place, "street": street, "district": "Dongcheng"}
-            running.call("PUT", f"/api/v1/sites/{site_id}", json=site)
-            grid = {"id": f"g-{site_id}", "site_id": site_id, "name": place, "places": [place]}
-            running.call("PUT", f"/api/v1/grids/g-{site_id}", json=grid)
-            plumber = {"id": f"plumber-{site_id}", "site_id": site_id, "name": "Zhang"}
-            running.call(
-                "PUT",
-                f"/api/v1/responders/plumber-{site_id}",
-                json={**plumber, "role": "maintenance"},
-            )
+            running.put_community(site_id, street, place)
         account = {"username": OPERATOR, "password": PASSWORD, "role": "operator",
                    "sites": ["lanyuan", "meiyuan"]}  # fmt: skip
         running.call("POST", "/api/v1/users", json=account)
@@ -53,27 +44,15 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
         running.stop()
 
 
-def log_request(hub: Hub, site_id: str, text: str) -> int:
-    """Log a repair for a household of the site; return its case's id."""
-    home = hub.call(
-        "POST",
-        "/api/v1/households",
-        json={"name": f"{text} family", "location": f"{SITES[site_id][1]}/Building 1/101"},
-    )
-    body = {"household_id": home["id"], "category": "repair", "text": text}
-    case_id: int = hub.call("POST", "/api/v1/requests", json=body)["case_id"]
-    return case_id
-
-
 def test_a_streets_month_in_the_console(hub: Hub, browser: Browser, screenshots: Path) -> None:
-    fixed = log_request(hub, "lanyuan", "Tap drips")
+    fixed = hub.log_request(SITES["lanyuan"][1], "Tap drips")
     hub.call(
         "POST", f"/api/v1/cases/{fixed}/resolve", json={"resolution": "real", "note": "washer"}
     )
-    pipe = log_request(hub, "meiyuan", "Pipe knocks")
+    pipe = hub.log_request(SITES["meiyuan"][1], "Pipe knocks")
     hub.call("POST", f"/api/v1/cases/{pipe}/resolve", json={"resolution": "real", "note": "bled"})
-    stuck = log_request(hub, "lanyuan", "Stair light broken")
-    elsewhere = log_request(hub, "heping", "Gate squeaks")
+    stuck = hub.log_request(SITES["lanyuan"][1], "Stair light broken")
+    elsewhere = hub.log_request(SITES["heping"][1], "Gate squeaks")
     hub.call(
         "POST", f"/api/v1/cases/{elsewhere}/resolve", json={"resolution": "real", "note": "oil"}
     )

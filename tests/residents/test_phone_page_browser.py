@@ -81,6 +81,27 @@ class Hub:
         plumber = {"id": "plumber-1", "site_id": "lanyuan", "name": "Zhang Wei"}
         self.call("PUT", "/api/v1/responders/plumber-1", json={**plumber, "role": "maintenance"})
 
+    def put_community(self, site_id: str, street: str, place: str) -> None:
+        """Put a community of the district Dongcheng on ``street``: its site, a grid over
+        ``place`` and a plumber, ``plumber-<site_id>``."""
+        site = {"id": site_id, "name": place, "street": street, "district": "Dongcheng"}
+        self.call("PUT", f"/api/v1/sites/{site_id}", json=site)
+        grid = {"id": f"g-{site_id}", "site_id": site_id, "name": place, "places": [place]}
+        self.call("PUT", f"/api/v1/grids/g-{site_id}", json=grid)
+        plumber = {"id": f"plumber-{site_id}", "site_id": site_id, "name": "Zhang"}
+        self.call(
+            "PUT", f"/api/v1/responders/plumber-{site_id}", json={**plumber, "role": "maintenance"}
+        )
+
+    def log_request(self, place: str, text: str) -> int:
+        """Log a repair for a new household at ``place``; return its case's id."""
+        home = self.call(
+            "POST", "/api/v1/households", json={"name": text, "location": f"{place}/Building 1/101"}
+        )
+        body = {"household_id": home["id"], "category": "repair", "text": text}
+        case_id: int = self.call("POST", "/api/v1/requests", json=body)["case_id"]
+        return case_id
+
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[Hub]:
