@@ -47,6 +47,7 @@ from hub.notices.routes import resident_notices_router
 from hub.notices.routes import router as notices_router
 from hub.persistence.engine import create_hub_engine, migrate
 from hub.persistence.transactions import Clock, utc_now
+from hub.positions.routes import router as positions_router
 from hub.requests.inbound import router as gateway_router
 from hub.requests.resident import resident_requests_router
 from hub.requests.routes import router as requests_router
@@ -245,6 +246,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         health_router,
         stream_router,
         statistics_router,
+        positions_router,
     ):
         app.include_router(api_router)
     app.include_router(resident_router)

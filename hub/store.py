@@ -29,6 +29,7 @@ from hub.cases.supervision import DEFAULT_POLICY, SupervisionPolicy
 from hub.fleet.repository import FleetRepository
 from hub.notices.repository import NoticeRepository as ResidentNoticeRepository
 from hub.persistence.transactions import Clock, Database, utc_now
+from hub.positions.repository import PositionRepository
 from hub.requests.photos import PhotoFiles
 from hub.requests.repository import RequestRepository
 from hub.requests.stages import StageTeller
@@ -87,3 +88,5 @@ class HubStore:
         """Care households (独居老人) and their no-activity checks."""
         self.statistics = StatisticsRepository(self.db)
         """What the statistics up the chain are made of."""
+        self.positions = PositionRepository(self.db, self.policy)
+        """Responders' live positions (OwnTracks), and cases marked on site."""

@@ -9,6 +9,7 @@ ever logged.
 """
 
 import asyncio
+import base64
 import logging
 import re
 from datetime import timedelta
@@ -62,12 +63,36 @@ AuthStoreDep = Annotated[AuthStore, Depends(get_auth_store)]
 
 
 def bearer_token(request: Request) -> str | None:
-    """Return the token a request presents (header first, then the session cookie)."""
+    """Return the token a request presents (header first, then the session cookie).
+
+    ``Authorization: Basic`` carries it as the password, the principal's name as the user:
+    for clients that know no other scheme (an OwnTracks app in HTTP mode). ``authenticate``
+    then checks that the user is whom the token names.
+    """
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
+        if scheme.lower() == "basic":
+            return _basic_credentials(token)[1]
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
     return request.cookies.get(SESSION_COOKIE)
+
+
+def _basic_credentials(encoded: str) -> tuple[str, str | None]:
+    """Return the user and the password of a Basic credential (no password if malformed)."""
+    try:
+        user, colon, password = (
+            base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        )
+    except (ValueError, UnicodeDecodeError):
+        return "", None
+    return user, password if colon and password else None
+
+
+def basic_user(request: Request) -> str | None:
+    """Return the user of a request's Basic credential, None if it sends none."""
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    return _basic_credentials(encoded)[0] if scheme.lower() == "basic" else None
 
 
 async def authenticate(request: Request) -> Principal:
@@ -83,6 +108,9 @@ async def authenticate(request: Request) -> Principal:
     principal = await asyncio.to_thread(store.principal_for, token)
     if principal is None:
         raise AuthError("the token is unknown, expired or revoked")
+    user = basic_user(request)
+    if user is not None and not same_secret(user, principal.name):
+        raise AuthError("the user named is not whom the token is for")
     return principal
 
 

@@ -130,6 +130,8 @@ _ROUTE_RULES: tuple[tuple[frozenset[str], re.Pattern[str], Permission], ...] = (
         re.compile(r"/api/v1/cases/\d+/(accept|decline|hand_?over|start|comment)"),
         Permission.RESPOND,
     ),
+    # A responder's phone reports where they are (OwnTracks' HTTP mode).
+    (frozenset({"POST"}), re.compile(r"/api/v1/owntracks"), Permission.RESPOND),
     # A responder tells the household what was done (notes, visit, after-photos).
     (frozenset({"POST"}), re.compile(r"/api/v1/requests/\d+/updates"), Permission.RESPOND),
     (_WRITE, re.compile(r"/api/v1/(cases|silences|requests)(/.*)?"), Permission.ACT),

@@ -12,8 +12,10 @@ operator may send one to any case as extra help (``HELPER_DUTY``), never instead
 
 For each duty the hub picks an on-call responder of the case's site whose role fits the
 duty (earlier roles first), preferring those who cover the case's grid over site-wide ones,
-never someone who declined the case and never someone already on its team. Ties go to the
-lowest responder id, so every hub worker makes the same choice. A duty nobody fits stays
+then the nearest to the case's place where the site's map and their phones tell
+(``hub.positions``: a fresh position; one without counts as farther than any with), never
+someone who declined the case and never someone already on its team. Ties go to the lowest
+responder id, so every hub worker makes the same choice. A duty nobody fits stays
 empty; the case is then with the rest of its team, or, with nobody at all, waits for an
 operator (and its deadlines escalate it).
 
@@ -24,6 +26,7 @@ team (``hub.cases.settle``).
 Nothing here does I/O or reads the clock.
 """
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -110,10 +113,15 @@ def choose_responder(
     timezone: str,
     *,
     exclude: Iterable[str] = (),
+    distances: Mapping[str, float] | None = None,
 ) -> Responder | None:
-    """Return the responder with one of ``roles`` a case should go to now, or None."""
+    """Return the responder with one of ``roles`` a case should go to now, or None.
+
+    ``distances``: metres from each responder whose position is known to the case's place.
+    """
     excluded = set(exclude)
-    ranked: list[tuple[int, int, str, Responder]] = []
+    far = math.inf
+    ranked: list[tuple[int, int, float, str, Responder]] = []
     for responder in responders:
         if responder.site_id != site_id or responder.id in excluded:
             continue
@@ -124,8 +132,9 @@ def choose_responder(
         if not on_call(responder, now, timezone):
             continue
         site_wide = 0 if responder.grid_ids else 1
-        ranked.append((roles.index(responder.role), site_wide, responder.id, responder))
-    return min(ranked, key=lambda r: r[:3])[3] if ranked else None
+        distance = far if distances is None else distances.get(responder.id, far)
+        ranked.append((roles.index(responder.role), site_wide, distance, responder.id, responder))
+    return min(ranked, key=lambda r: r[:4])[4] if ranked else None
 
 
 def fill_team(
@@ -139,6 +148,7 @@ def fill_team(
     *,
     declined: Iterable[str] = (),
     extra: Sequence[Duty] = (),
+    distances: Mapping[str, float] | None = None,
 ) -> list[tuple[Duty, Responder]]:
     """Return who to add for each duty of the case's team that nobody holds, lead first.
 
@@ -154,7 +164,14 @@ def fill_team(
             if duty.name in held:
                 continue
             chosen = choose_responder(
-                duty.roles, site_id, grid_id, responders, now, timezone, exclude=busy
+                duty.roles,
+                site_id,
+                grid_id,
+                responders,
+                now,
+                timezone,
+                exclude=busy,
+                distances=distances,
             )
             if chosen is not None:
                 added.append((duty, chosen))

@@ -88,6 +88,8 @@ class CaseEventAction(StrEnum):
     DECLINED = "declined"
     HANDED_OVER = "handed_over"
     ESCALATED = "escalated"
+    ON_SITE = "on_site"
+    """A member of the team reached the case's place (their phone's position, ``hub.positions``)."""
     STARTED = "started"
     RESOLVED = "resolved"
     CLOSED = "closed"

@@ -21,7 +21,9 @@ from hub.cases.records import CasePolicy, add_event, store_team
 from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, transition
 from hub.cases.timers import schedule_acceptance
 from hub.persistence.community import RequestRow
-from hub.persistence.tables import CaseRow, ResponderRow, SiteRow
+from hub.persistence.tables import CaseRow, DeviceRow, ResponderRow, SiteRow
+from hub.positions.repository import latest_positions
+from hub.positions.rules import distances, parse_map, place_coordinates
 from hub.roster.repository import placement, responder_from_row
 from hub.roster.rules import Responder
 
@@ -63,7 +65,24 @@ def fill(
         site_row.timezone,
         declined=row.declined,
         extra=(NEIGHBOUR_HELP,) if welcome else (),
+        distances=_distances(session, row, site_row, responders, now),
     )
+
+
+def _distances(
+    session: Session, row: CaseRow, site: SiteRow, responders: list[Responder], now: datetime
+) -> dict[str, float] | None:
+    """Return how far each responder with a fresh position is from the case's place, metres;
+    None where the site has no map or the case's place is not on it (nothing more is read)."""
+    if not site.map:
+        return None
+    location = row.place or session.scalar(
+        select(DeviceRow.location).where(DeviceRow.id == row.device_id)
+    )
+    target = place_coordinates(parse_map(site.map), location or "")
+    if target is None:
+        return None
+    return distances(target, latest_positions(session, [r.id for r in responders]), now)
 
 
 def auto_dispatch(

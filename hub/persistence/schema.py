@@ -1,10 +1,11 @@
-"""Every table of the hub on one metadata: the core ones (``tables``) and the residents'
-(``community``). The migrations and their test compare against ``Base`` from here, so that no
-model module is left out whichever modules happen to be imported."""
+"""Every table of the hub on one metadata: the core ones (``tables``), the residents'
+(``community``) and the field's (``field``). The migrations and their test compare against
+``Base`` from here, so that no model module is left out whichever modules happen to be
+imported."""
 
-from hub.persistence import community, tables
+from hub.persistence import community, field, tables
 
 Base = tables.Base
 
-MODULES = (tables, community)
+MODULES = (tables, community, field)
 """The modules whose models make the schema."""

@@ -304,6 +304,8 @@ class SiteRow(Base):
     """The street (街道) that supervises the community, up the chain (``hub.statistics``)."""
     district: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     """The district (区) the street belongs to."""
+    map: Mapped[list[dict[str, Any]]] = mapped_column(JSON, server_default="[]")
+    """The coordinates of its places (``hub.positions.rules.MapPlace``)."""
 
 
 class GridRow(Base):

@@ -97,6 +97,7 @@ class RosterRepository:
             row = _row_to_put(session, SiteRow, site.id)
             row.name, row.timezone, row.edge_ids = clean(site.name), site.timezone, site.edge_ids
             row.street, row.district = clean_or_none(site.street), clean_or_none(site.district)
+            row.map = [place.model_dump(mode="json") for place in site.map]
             self._audit_roster(session, "site", site)
             session.flush()
             return site_from_row(row)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from devices.location import Location, LocationText
 from devices.registry import Identifier
 from devices.timezone import TimeZoneName
+from hub.positions.rules import MapPlace
 
 
 class Roster(BaseModel):
@@ -40,6 +41,9 @@ class Site(Roster):
     """The street (街道) that supervises this community: its statistics climb there."""
     district: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     """The district (区) of that street."""
+    map: Annotated[list[MapPlace], Field(max_length=1000)] = Field(default_factory=list)
+    """Where its buildings, hazard sources and key places are (``hub.positions``): what
+    dispatch measures responders' distances to."""
 
 
 class Grid(Roster):

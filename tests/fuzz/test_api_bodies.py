@@ -176,3 +176,24 @@ def test_statistics_query(hub: Hub) -> None:
             assert hub.digest() == seen["digest"], "a statistics read stored something"
 
     answers_and_reads_only()
+
+
+def test_owntracks_messages(hub: Hub) -> None:
+    """Any body posted as an OwnTracks message: answered 200 (let pass), 404 (the fuzzer's
+    admin is no responder on the roster) or 422 (refused with its reason), and nothing stored."""
+    locations = objects_with(["_type", "lat", "lon", "tst", "acc"]).map(
+        lambda message: {**message, "_type": "location"}
+    )
+    bodies = st.one_of(PAYLOADS, as_bytes(locations), as_bytes(JSON_VALUES), st.binary(max_size=64))
+    seen = {"version": hub.data_version(), "digest": hub.digest()}
+
+    @settings(max_examples=API_BODY_EXAMPLES[PROFILE])
+    @given(bodies)
+    def answers_and_stores_nothing(body: bytes) -> None:
+        run("API body POST /api/v1/owntracks")
+        response = hub.request("POST", "/api/v1/owntracks", body)
+        assert response.status_code in {200, 404, 422}, (response.status_code, response.text)
+        if hub.data_version() != seen["version"]:
+            assert hub.digest() == seen["digest"], "an OwnTracks message stored something"
+
+    answers_and_stores_nothing()

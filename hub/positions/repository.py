@@ -1,0 +1,167 @@
+"""Responders' positions stored, read, and a case marked "on site" when its responder arrives
+(the rules: ``hub.positions.rules``)."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.cases.dispatch import team_of
+from hub.cases.records import CasePolicy, add_event, case_view, cases_query, members
+from hub.cases.rules import ACTIVE, CaseEventAction
+from hub.cases.views import CaseView
+from hub.errors import NotFoundError
+from hub.http.views import View
+from hub.persistence.field import ResponderPositionRow
+from hub.persistence.tables import CaseEventRow, CaseRow, ResponderRow, SiteRow
+from hub.persistence.transactions import Database
+from hub.positions.rules import (
+    MapPlace,
+    Position,
+    distance_m,
+    on_site,
+    parse_map,
+    place_coordinates,
+)
+
+
+class PositionView(View):
+    """A responder's latest position, as the API shows it."""
+
+    responder_id: str
+    site_id: str | None
+    lat: float
+    lon: float
+    accuracy_m: float | None
+    at: datetime
+    received_at: datetime
+
+
+_STORED = ("responder_id", "lat", "lon", "accuracy_m", "at", "received_at")
+"""The fields of a ``PositionView`` its row holds, by the same names."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """What a reported position did: whether it is now the responder's latest, and the cases
+    it marked on site."""
+
+    latest: bool
+    arrived: list[CaseView]
+
+
+def site_map(session: Session, site_id: str) -> list[MapPlace]:
+    """Return the map of a site (empty if it has none, or no such site)."""
+    return parse_map(session.scalar(select(SiteRow.map).where(SiteRow.id == site_id)))
+
+
+def latest_positions(session: Session, responder_ids: Iterable[str]) -> dict[str, Position]:
+    """Return the latest stored position of each of these responders that has one."""
+    rows = session.scalars(
+        select(ResponderPositionRow).where(
+            ResponderPositionRow.responder_id.in_(sorted(set(responder_ids)))
+        )
+    )
+    return {row.responder_id: Position(row.lat, row.lon, row.at, row.accuracy_m) for row in rows}
+
+
+class PositionRepository:
+    """Positions of the roster's responders; each public method is one transaction."""
+
+    def __init__(self, db: Database, policy: CasePolicy) -> None:
+        self._db = db
+        self._policy = policy
+
+    def report(self, responder_id: str, position: Position) -> Reported:
+        """Store ``position`` as the responder's latest, unless a later one is stored (a
+        phone's queue sent out of order); mark on site each active case of theirs whose
+        place it reaches. Raise ``NotFoundError`` for someone not on the roster."""
+        now = self._db.clock()
+        with self._db.writing() as session:
+            responder = session.get(ResponderRow, responder_id)
+            if responder is None:
+                raise NotFoundError(f"responder {responder_id} is not on the roster")
+            row = session.get(ResponderPositionRow, responder_id, with_for_update=True)
+            if row is not None and row.at > position.at:
+                return Reported(latest=False, arrived=[])
+            if row is None:
+                row = ResponderPositionRow(responder_id=responder_id)
+                session.add(row)
+            row.lat, row.lon, row.accuracy_m = position.lat, position.lon, position.accuracy_m
+            row.at, row.received_at = position.at, now
+            arrived = self._arrivals(session, responder, position, now)
+            session.flush()
+            return Reported(latest=True, arrived=arrived)
+
+    def _arrivals(
+        self, session: Session, responder: ResponderRow, position: Position, now: datetime
+    ) -> list[CaseView]:
+        places = site_map(session, responder.site_id)
+        if not places:
+            return []
+        found = session.execute(
+            cases_query()
+            .where(
+                CaseRow.site_id == responder.site_id,
+                CaseRow.status.in_(sorted(ACTIVE)),
+                CaseRow.merged_into.is_(None),
+            )
+            .order_by(CaseRow.id)
+            .with_for_update(of=CaseRow)
+        ).all()
+        theirs = [
+            (case, location)
+            for case, location in found
+            if any(a.responder == responder.id for a in team_of(case.team))
+        ]
+        if not theirs:
+            return []
+        already = set(
+            session.scalars(
+                select(CaseEventRow.case_id).where(
+                    CaseEventRow.case_id.in_([case.id for case, _ in theirs]),
+                    CaseEventRow.action == CaseEventAction.ON_SITE,
+                    CaseEventRow.actor == responder.id,
+                )
+            )
+        )
+        arrived: list[tuple[CaseRow, str | None]] = []
+        for case, location in theirs:
+            target = place_coordinates(places, case.place or location or "")
+            if case.id in already or target is None or not on_site(position, target):
+                continue
+            metres = distance_m(position.lat, position.lon, target.lat, target.lon)
+            add_event(
+                session,
+                self._policy,
+                case.id,
+                now,
+                CaseEventAction.ON_SITE,
+                actor=responder.id,
+                note=f"{responder.name} on site: {metres:.0f} m from {target.place}",
+            )
+            case.updated_at = now
+            arrived.append((case, location))
+        if not arrived:
+            return []
+        session.flush()
+        joined = members(session, [case.id for case, _ in arrived])
+        return [case_view(case, location, joined[case.id]) for case, location in arrived]
+
+    def positions(self, *, sites: frozenset[str] | None = None) -> list[PositionView]:
+        """Return the latest position of each responder on the roster (of ``sites``, if
+        given), by responder id."""
+        query = (
+            select(ResponderPositionRow, ResponderRow.site_id)
+            .join(ResponderRow, ResponderRow.id == ResponderPositionRow.responder_id)
+            .order_by(ResponderPositionRow.responder_id)
+        )
+        if sites is not None:
+            query = query.where(ResponderRow.site_id.in_(sorted(sites)))
+        with self._db.reading() as session:
+            return [
+                PositionView(site_id=site_id, **{name: getattr(row, name) for name in _STORED})
+                for row, site_id in session.execute(query)
+            ]

@@ -1,0 +1,145 @@
+"""Responders' live positions, the pure core: where a place is, how far a responder is from a
+case, who is near enough to count, and OwnTracks' location message.
+
+PRODUCT.md asks for responders' live positions (实时定位) "so the nearest goes first", and for
+the case to show "on site" when the responder arrives (scenario 15: a fire at night, the
+on-duty patrol member 80 m away is dispatched before the one 600 m away). Three pieces:
+
+* **places on the map**: a site lists the coordinates of its buildings, hazard sources and key
+  places (``MapPlace``, on the roster's site); a case or device is where the longest of those
+  place paths containing its location is (``place_coordinates``);
+* **positions**: what a responder's phone reports through OwnTracks, unchanged
+  (``OwnTracksLocation``: ``_type`` ``location``, ``lat``, ``lon``, ``tst``, ``acc``). A
+  position counts for dispatch while it is ``FRESH_FOR`` old at most (a phone left in a locker
+  overnight must not win every fire); an older one is ignored, as a responder who never
+  reported is;
+* **distance**: the great-circle distance (``distance_m``), and ``on_site``: within
+  ``ON_SITE_M`` of the place, its reported accuracy allowed up to ``ON_SITE_M`` more.
+
+Nothing here does I/O or reads the clock.
+"""
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from devices.location import Location, LocationText
+
+EARTH_RADIUS_M = 6_371_008.8
+"""The mean Earth radius (IUGG), for great-circle distances."""
+FRESH_FOR = timedelta(minutes=10)
+"""How old a position may be and still place its responder for dispatch."""
+ON_SITE_M = 50.0
+"""How near a case's place a responder must be to count as on site (plus the position's
+reported accuracy, up to as much again)."""
+MAX_CLOCK_AHEAD = timedelta(minutes=5)
+"""How far in the future a phone's timestamp may lie (clock skew) before it is refused."""
+
+
+class MapPlaceKind(StrEnum):
+    """What a place on a site's map is (PRODUCT.md, "The map")."""
+
+    BUILDING = "building"
+    HAZARD_SOURCE = "hazard_source"
+    """A boiler room, a gas store (危险源)."""
+    KEY_PLACE = "key_place"
+    """A kindergarten, a care home, the main gate (重点场所)."""
+
+
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+
+
+class MapPlace(BaseModel):
+    """A place of a site's map: a location path and where it is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    place: LocationText
+    lat: Latitude
+    lon: Longitude
+    kind: MapPlaceKind = MapPlaceKind.BUILDING
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a responder's phone said it was, and when."""
+
+    lat: float
+    lon: float
+    at: datetime
+    accuracy_m: float | None = None
+
+
+class OwnTracksLocation(BaseModel):
+    """An OwnTracks location message (https://owntracks.org/booklet/tech/json/), as its apps
+    send it in HTTP mode: the fields Linli reads; the others are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    type: Literal["location"] = Field(alias="_type")
+    lat: Latitude
+    lon: Longitude
+    tst: Annotated[int, Field(ge=0, le=32_503_680_000)]
+    """When the phone took the fix: UNIX epoch seconds (at most the year 3000)."""
+    acc: Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)] | None = None
+    """The fix's accuracy radius, metres."""
+
+    def position(self) -> Position:
+        """Return the position this message reports."""
+        return Position(self.lat, self.lon, datetime.fromtimestamp(self.tst, UTC), self.acc)
+
+
+def parse_map(stored: Iterable[Mapping[str, object]] | None) -> list[MapPlace]:
+    """Return a site's map as stored (its JSON column)."""
+    return [MapPlace.model_validate(place) for place in stored or []]
+
+
+def distance_m(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> float:
+    """Return the great-circle distance between two points, metres (haversine)."""
+    phi_a, phi_b = math.radians(a_lat), math.radians(b_lat)
+    d_phi, d_lambda = phi_b - phi_a, math.radians(b_lon - a_lon)
+    h = math.sin(d_phi / 2) ** 2 + math.cos(phi_a) * math.cos(phi_b) * math.sin(d_lambda / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def place_coordinates(places: Iterable[MapPlace], location: str) -> MapPlace | None:
+    """Return the map place whose path is the longest one containing ``location``, or None."""
+    try:
+        here = Location.parse(location)
+    except ValueError:
+        return None
+    best: MapPlace | None = None
+    depth = 0
+    for place in places:
+        prefix = Location.parse(place.place)
+        if here.within(prefix) and len(prefix.parts) > depth:
+            best, depth = place, len(prefix.parts)
+    return best
+
+
+def fresh(position: Position, now: datetime) -> bool:
+    """Return whether ``position`` may place its responder at ``now``."""
+    return now - FRESH_FOR <= position.at <= now + MAX_CLOCK_AHEAD
+
+
+def distances(
+    target: MapPlace, positions: Mapping[str, Position], now: datetime
+) -> dict[str, float]:
+    """Return each responder's distance to ``target``, metres, of the fresh positions."""
+    return {
+        responder: distance_m(p.lat, p.lon, target.lat, target.lon)
+        for responder, p in positions.items()
+        if fresh(p, now)
+    }
+
+
+def on_site(position: Position, target: MapPlace) -> bool:
+    """Return whether ``position`` puts its responder at ``target``."""
+    slack = min(position.accuracy_m or 0.0, ON_SITE_M)
+    return distance_m(position.lat, position.lon, target.lat, target.lon) <= ON_SITE_M + slack

@@ -1,0 +1,183 @@
+"""A fire at night: the on-duty patrol member 80 m away is dispatched before the one 600 m
+away, and the case shows him on site when he arrives (PRODUCT.md scenario 15). Their phones
+report through OwnTracks' HTTP mode, as the apps send it (Basic authentication, a JSON message
+a request). In-process, on SQLite and PostgreSQL, on an injected clock."""
+
+import base64
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from hub.auth.repository import AuthStore
+from hub.auth.rules import Role, new_secret
+from hub.store import HubStore
+from tests.hub.conftest import FakeClock
+from tests.hub.factories import make_alert, make_device
+from tests.hub.http import api_client, ok, token_client
+
+pytestmark = pytest.mark.fake_clock
+
+NOW = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)  # Tuesday 02:00 in Shanghai: the night shift
+BUILDING_3 = {"place": "Building 3", "lat": 39.93900, "lon": 116.40600}
+METRE_LAT = 1 / 111_195
+NIGHT = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "22:00", "end": "06:00"}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOW)
+
+
+@pytest.fixture
+async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app with a site whose map places building 3, its grid worker and two patrol
+    members on the night shift, and building 3's smoke detector."""
+    async with api_client(app) as client:
+        site = {"id": "lanyuan", "name": "Lanyuan", "edge_ids": ["e1"], "map": [BUILDING_3]}
+        await ok(await client.put("/api/v1/sites/lanyuan", json=site))
+        grid = {"id": "g-b3", "site_id": "lanyuan", "name": "B3", "places": ["Building 3"]}
+        await ok(await client.put("/api/v1/grids/g-b3", json=grid))
+        for person, role in (("grid-3", "grid_worker"), ("patrol-far", "security"),
+                             ("patrol-near", "security")):  # fmt: skip
+            body = {"id": person, "site_id": "lanyuan", "name": person, "role": role}
+            await ok(
+                await client.put(f"/api/v1/responders/{person}", json={**body, "shifts": [NIGHT]})
+            )
+        device = make_device("b3-1201-smoke").model_dump(mode="json")
+        await ok(await client.post("/api/v1/devices", json=device), 201)
+        yield client
+
+
+def phone(app: FastAPI, responder: str) -> httpx.AsyncClient:
+    """Return an OwnTracks app's HTTP client for ``responder``: Basic authentication, the
+    roster id as the user and an API token of theirs as the password."""
+    store: AuthStore = app.state.auth_store
+    token = new_secret()
+    store.issue_api_token(token, responder, Role.RESPONDER)
+    basic = base64.b64encode(f"{responder}:{token}".encode()).decode()
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://hub.test",
+        headers={"authorization": f"Basic {basic}", "x-limit-u": responder, "x-limit-d": "phone"},
+    )
+
+
+def location(metres_north: float, at: datetime, **more: Any) -> dict[str, Any]:
+    """An OwnTracks location ``metres_north`` of building 3, its fix taken at ``at``."""
+    lat = BUILDING_3["lat"] + metres_north * METRE_LAT  # type: ignore[operator]
+    return {"_type": "location", "lat": lat, "lon": BUILDING_3["lon"], "tst": int(at.timestamp()),
+            "acc": 10, "tid": "PT", "batt": 80, "conn": "m", **more}  # fmt: skip
+
+
+async def report(client: httpx.AsyncClient, message: dict[str, Any] | bytes) -> Any:
+    body = message if isinstance(message, bytes) else None
+    response = await client.post(
+        "/api/v1/owntracks", content=body, json=None if body is not None else message
+    )
+    return await ok(response)
+
+
+async def test_the_nearest_patrol_goes_first_and_shows_on_site_when_he_arrives(
+    app: FastAPI, admin: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    store: HubStore = app.state.store
+    near, far = phone(app, "patrol-near"), phone(app, "patrol-far")
+    assert await report(near, location(80, NOW - timedelta(minutes=2))) == []
+    assert await report(far, location(-600, NOW - timedelta(minutes=1))) == []
+
+    [fire] = store.intake.ingest_alerts([make_alert(ts=NOW)], clock.now).cases_opened
+    assert [(m.duty, m.responder) for m in fire.team] == [
+        ("area", "grid-3"),
+        ("patrol", "patrol-near"),
+    ]
+
+    clock.advance(90)
+    assert await report(near, location(15, clock.now)) == []  # at the door
+    case = await ok(await admin.get(f"/api/v1/cases/{fire.id}"))
+    [arrived] = [e for e in case["events"] if e["action"] == "on_site"]
+    assert arrived["actor"] == "patrol-near"
+    assert "patrol-near on site: 15 m from Building 3" in arrived["note"]
+    # Still there a minute later: on site once, not again at every fix.
+    clock.advance(60)
+    await report(near, location(5, clock.now))
+    case = await ok(await admin.get(f"/api/v1/cases/{fire.id}"))
+    assert [e["actor"] for e in case["events"] if e["action"] == "on_site"] == ["patrol-near"]
+    # The far one is not on the team: passing by puts nobody on site.
+    await report(far, location(0, clock.now))
+    case = await ok(await admin.get(f"/api/v1/cases/{fire.id}"))
+    assert len([e for e in case["events"] if e["action"] == "on_site"]) == 1
+
+    positions = (await ok(await admin.get("/api/v1/positions")))["items"]
+    assert [(p["responder_id"], p["site_id"]) for p in positions] == [
+        ("patrol-far", "lanyuan"),
+        ("patrol-near", "lanyuan"),
+    ]
+    await near.aclose()
+    await far.aclose()
+
+
+async def test_a_stale_or_missing_position_does_not_place_a_responder(
+    app: FastAPI, admin: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    store: HubStore = app.state.store
+    near, far = phone(app, "patrol-near"), phone(app, "patrol-far")
+    # The one with the lower id (who wins without positions) left his phone in a locker by
+    # the building half an hour ago; the other's phone is fresh, 600 m away.
+    await report(far, location(20, NOW - timedelta(minutes=30)))
+    await report(near, location(-600, NOW - timedelta(minutes=1)))
+    [fire] = store.intake.ingest_alerts([make_alert(ts=NOW)], clock.now).cases_opened
+    assert ("patrol", "patrol-near") in [(m.duty, m.responder) for m in fire.team]
+    await near.aclose()
+    await far.aclose()
+
+
+async def test_an_older_fix_does_not_move_a_responder_back(
+    app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    near = phone(app, "patrol-near")
+    await report(near, location(80, NOW - timedelta(minutes=1)))
+    await report(near, location(900, NOW - timedelta(minutes=5)))  # queued while offline
+    [where] = (await ok(await admin.get("/api/v1/positions")))["items"]
+    assert where["lat"] == pytest.approx(BUILDING_3["lat"] + 80 * METRE_LAT)  # type: ignore[operator]
+    assert where["at"] == (NOW - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+    await near.aclose()
+
+
+async def test_what_the_owntracks_endpoint_refuses_or_lets_pass(
+    app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    near = phone(app, "patrol-near")
+    # Other message types and the empty message are answered and ignored.
+    assert await report(near, b"") == []
+    assert await report(near, {"_type": "transition", "event": "enter", "tst": 1}) == []
+    # A wrong location is refused with its reason, and stores nothing.
+    wrong = await near.post("/api/v1/owntracks", json=location(0, NOW, lat=91))
+    assert wrong.status_code == 422, wrong.text
+    assert "lat" in wrong.text
+    ahead = await near.post("/api/v1/owntracks", json=location(0, NOW + timedelta(hours=1)))
+    assert ahead.status_code == 422
+    assert (await ok(await admin.get("/api/v1/positions")))["items"] == []
+    # The user must be whom the token is for; a wrong or missing password is refused.
+    token = near.headers["authorization"].split()[1]
+    _, secret = base64.b64decode(token).decode().split(":", 1)
+    for credential in (f"patrol-far:{secret}", "patrol-near:lnl_wrong", "patrol-near:", "garbage"):
+        encoded = base64.b64encode(credential.encode()).decode()
+        refused = await near.post(
+            "/api/v1/owntracks",
+            json=location(0, NOW),
+            headers={"authorization": f"Basic {encoded}"},
+        )
+        assert refused.status_code == 401, (credential, refused.text)
+    # Someone not on the roster has no position to report.
+    ghost = phone(app, "ghost")
+    assert (await ghost.post("/api/v1/owntracks", json=location(0, NOW))).status_code == 404
+    # An operator's reading is of their sites only.
+    async with token_client(app, Role.OPERATOR, sites=frozenset({"meiyuan"})) as other_site:
+        await report(near, location(0, NOW))
+        assert (await ok(await other_site.get("/api/v1/positions")))["items"] == []
+    await near.aclose()
+    await ghost.aclose()
