@@ -74,6 +74,8 @@ export const api = {
   logRequest: (body) => request("POST", "requests", body),
   careList: () => request("GET", "care").then((d) => d.items),
   statistics: (params) => request("GET", `statistics${query(params)}`),
+  sites: () => request("GET", "sites").then((d) => d.items),
+  positions: () => request("GET", "positions").then((d) => d.items),
   setCare: (householdId, body) =>
     request("PUT", `households/${encodeURIComponent(householdId)}/care`, body),
   careAway: (householdId, until) =>

@@ -6,6 +6,7 @@
 import { api, ApiError, whenUnauthenticated } from "./api.js";
 import { ago, h, label, orderOf, pill, s, site, toast, when } from "./dom.js";
 import { renderCare, renderNotices, renderRequests } from "./residents.js";
+import { renderMap } from "./map.js";
 import { renderStatistics } from "./statistics.js";
 
 const STATUS_ORDER = ["open", "acknowledged", "dispatched", "accepted", "in_progress", "escalated", "resolved", "closed"];
@@ -560,7 +561,7 @@ async function renderPlan() {
     rowTop += rowHeights[rowIndex];
   });
   const legend = h("ul", { className: "legend" }, Object.entries(STATE_COLOURS).map(([name, colour]) =>
-    h("li", {}, h("span", { className: "swatch", style: `background:${colour}` }), `${name} (${plan.counts[name] || 0})`)));
+    h("li", {}, h("span", { className: `swatch ${name}`, "data-colour": colour }), `${name} (${plan.counts[name] || 0})`)));
   view.replaceChildren(h("section", { className: "plan-page" }, h("h2", {}, "Site plan"), legend,
     h("div", { className: "plan-scroll" }, svg),
     plan.buildings.length === 0 ? h("p", { className: "muted" }, "No devices registered yet.") : null));
@@ -593,7 +594,7 @@ function parseRoute() {
   if (name === "case" && id) return { name: "case", id };
   if (name === "plan") return { name: "plan" };
   if (name === "devices") return { name: "devices" };
-  if (["requests", "care", "notices", "statistics"].includes(name)) return { name };
+  if (["requests", "care", "notices", "statistics", "map"].includes(name)) return { name };
   return { name: "board" };
 }
 
@@ -625,6 +626,9 @@ async function render() {
         break;
       case "statistics":
         await renderStatistics(view);
+        break;
+      case "map":
+        await renderMap(view);
         break;
       default:
         view.replaceChildren(boardView());
