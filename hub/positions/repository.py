@@ -21,6 +21,7 @@ from hub.positions.rules import (
     MapPlace,
     Position,
     distance_m,
+    fresh,
     on_site,
     parse_map,
     place_coordinates,
@@ -91,7 +92,10 @@ class PositionRepository:
                 session.add(row)
             row.lat, row.lon, row.accuracy_m = position.lat, position.lon, position.accuracy_m
             row.at, row.received_at = position.at, now
-            arrived = self._arrivals(session, responder, position, now)
+            # A fix from the phone's queue, taken long ago, says nothing of arriving now.
+            arrived = (
+                self._arrivals(session, responder, position, now) if fresh(position, now) else []
+            )
             session.flush()
             return Reported(latest=True, arrived=arrived)
 

@@ -181,3 +181,24 @@ async def test_what_the_owntracks_endpoint_refuses_or_lets_pass(
         assert (await ok(await other_site.get("/api/v1/positions")))["items"] == []
     await near.aclose()
     await ghost.aclose()
+
+
+async def test_a_fix_from_the_phones_queue_does_not_put_anyone_on_site(
+    app: FastAPI, admin: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    store: HubStore = app.state.store
+    near = phone(app, "patrol-near")
+    await report(near, location(80, NOW - timedelta(minutes=2)))
+    [fire] = store.intake.ingest_alerts([make_alert(ts=NOW)], clock.now).cases_opened
+    clock.advance(3600)
+    # Sent now, taken 20 min ago at the door (the phone was offline): he moves on the map...
+    await report(near, location(5, clock.now - timedelta(minutes=20)))
+    [where] = (await ok(await admin.get("/api/v1/positions")))["items"]
+    assert where["at"] == (clock.now - timedelta(minutes=20)).isoformat().replace("+00:00", "Z")
+    # ...but is not on site by it; a fix taken now is.
+    case = await ok(await admin.get(f"/api/v1/cases/{fire.id}"))
+    assert [e for e in case["events"] if e["action"] == "on_site"] == []
+    await report(near, location(5, clock.now))
+    case = await ok(await admin.get(f"/api/v1/cases/{fire.id}"))
+    assert [e["actor"] for e in case["events"] if e["action"] == "on_site"] == ["patrol-near"]
+    await near.aclose()
