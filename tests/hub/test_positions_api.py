@@ -81,6 +81,12 @@ async def report(client: httpx.AsyncClient, message: dict[str, Any] | bytes) -> 
     return await ok(response)
 
 
+async def on_site(admin: httpx.AsyncClient, case_id: int) -> list[str]:
+    """Return who the case's history says arrived on site, in order."""
+    case = await ok(await admin.get(f"/api/v1/cases/{case_id}"))
+    return [e["actor"] for e in case["events"] if e["action"] == "on_site"]
+
+
 async def test_the_nearest_patrol_goes_first_and_shows_on_site_when_he_arrives(
     app: FastAPI, admin: httpx.AsyncClient, clock: FakeClock
 ) -> None:
@@ -104,12 +110,10 @@ async def test_the_nearest_patrol_goes_first_and_shows_on_site_when_he_arrives(
     # Still there a minute later: on site once, not again at every fix.
     clock.advance(60)
     await report(near, location(5, clock.now))
-    case = await ok(await admin.get(f"/api/v1/cases/{fire.id}"))
-    assert [e["actor"] for e in case["events"] if e["action"] == "on_site"] == ["patrol-near"]
+    assert await on_site(admin, fire.id) == ["patrol-near"]
     # The far one is not on the team: passing by puts nobody on site.
     await report(far, location(0, clock.now))
-    case = await ok(await admin.get(f"/api/v1/cases/{fire.id}"))
-    assert len([e for e in case["events"] if e["action"] == "on_site"]) == 1
+    assert await on_site(admin, fire.id) == ["patrol-near"]
 
     positions = (await ok(await admin.get("/api/v1/positions")))["items"]
     assert [(p["responder_id"], p["site_id"]) for p in positions] == [
@@ -196,9 +200,7 @@ async def test_a_fix_from_the_phones_queue_does_not_put_anyone_on_site(
     [where] = (await ok(await admin.get("/api/v1/positions")))["items"]
     assert where["at"] == (clock.now - timedelta(minutes=20)).isoformat().replace("+00:00", "Z")
     # ...but is not on site by it; a fix taken now is.
-    case = await ok(await admin.get(f"/api/v1/cases/{fire.id}"))
-    assert [e for e in case["events"] if e["action"] == "on_site"] == []
+    assert await on_site(admin, fire.id) == []
     await report(near, location(5, clock.now))
-    case = await ok(await admin.get(f"/api/v1/cases/{fire.id}"))
-    assert [e["actor"] for e in case["events"] if e["action"] == "on_site"] == ["patrol-near"]
+    assert await on_site(admin, fire.id) == ["patrol-near"]
     await near.aclose()
