@@ -11,6 +11,7 @@ latest position of each responder of the caller's sites.
 
 import asyncio
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from hub.http.views import Items
 from hub.positions.repository import PositionView
 from hub.positions.rules import MAX_CLOCK_AHEAD, OwnTracksLocation
 
+logger = logging.getLogger(__name__)
 router = APIRouter(prefix=API_PREFIX)
 
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -67,7 +69,11 @@ async def owntracks(
 ) -> list[Any]:
     """Take a message of a responder's OwnTracks app; a location moves them on the map and
     may put them on site at their cases. Answers ``[]``."""
-    location = owntracks_location(await request.body(), clock())
+    try:
+        location = owntracks_location(await request.body(), clock())
+    except InvalidInputError as exc:
+        logger.warning("owntracks: refused a message of %s: %s", principal.name, exc)
+        raise
     if location is not None:
         reported = await asyncio.to_thread(
             store.positions.report, principal.name, location.position()

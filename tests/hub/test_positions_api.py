@@ -152,7 +152,7 @@ async def test_an_older_fix_does_not_move_a_responder_back(
 
 
 async def test_what_the_owntracks_endpoint_refuses_or_lets_pass(
-    app: FastAPI, admin: httpx.AsyncClient
+    app: FastAPI, admin: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     near = phone(app, "patrol-near")
     # Other message types and the empty message are answered and ignored.
@@ -162,6 +162,7 @@ async def test_what_the_owntracks_endpoint_refuses_or_lets_pass(
     wrong = await near.post("/api/v1/owntracks", json=location(0, NOW, lat=91))
     assert wrong.status_code == 422, wrong.text
     assert "lat" in wrong.text
+    assert "owntracks: refused a message of patrol-near: not an OwnTracks location" in caplog.text
     ahead = await near.post("/api/v1/owntracks", json=location(0, NOW + timedelta(hours=1)))
     assert ahead.status_code == 422
     assert (await ok(await admin.get("/api/v1/positions")))["items"] == []
