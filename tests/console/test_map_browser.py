@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from hub.auth.repository import AuthStore
 from hub.auth.rules import Role, new_secret
@@ -52,6 +52,14 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
         running.stop()
 
 
+def legend_colour(page: Page, section: str) -> str:
+    """Return the colour the alarm swatch of ``section``'s legend is drawn in."""
+    swatch = page.locator(f"{section} .legend .swatch.alarm")
+    expect(swatch).to_be_visible()
+    colour: str = swatch.evaluate("e => getComputedStyle(e).backgroundColor")
+    return colour
+
+
 def test_the_map_shows_the_fire_and_the_patrol_near_it(
     hub: Hub, browser: Browser, screenshots: Path
 ) -> None:
@@ -87,11 +95,11 @@ def test_the_map_shows_the_fire_and_the_patrol_near_it(
         "Building 3, 80 m"
     )
     page.screenshot(path=screenshots / "1-map.png", full_page=True)
-    # A place leads to the site plan.
+    # The legend's colours are classes (the page's policy refuses inline styles): on the map,
+    # and on the site plan a place leads to.
+    assert legend_colour(page, ".map-page") == "rgb(214, 39, 40)"
     building.click()
     expect(page).to_have_url(f"{hub.url}/console#/plan")
-    # The legend's colours are classes (the page's policy refuses inline styles).
-    swatch = page.locator(".legend .swatch.alarm")
-    colour = swatch.evaluate("e => getComputedStyle(e).backgroundColor")
-    assert colour == "rgb(214, 39, 40)"
+    expect(page.locator('svg[aria-label="Site plan"]')).to_be_visible()
+    assert legend_colour(page, ".plan-page:not(.map-page)") == "rgb(214, 39, 40)"
     assert errors == []
