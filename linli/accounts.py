@@ -35,7 +35,7 @@ Sites = Annotated[
 ]
 
 
-def _store(data_dir: Path, database_url: str | None) -> "AuthStore":
+def auth_store(data_dir: Path, database_url: str | None) -> "AuthStore":
     # Imported here: the database stack loads only for the account commands (see linli.cli).
     from hub.auth.repository import AuthStore
     from hub.persistence.engine import create_hub_engine, migrate
@@ -67,7 +67,7 @@ def add_user(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = _store(data_dir, database_url).create_user(
+        user = auth_store(data_dir, database_url).create_user(
             username,
             password,
             role,
@@ -92,7 +92,7 @@ def create_token(
 ) -> None:
     """Issue an API token and print it (this once: only its hash is stored)."""
     token = new_secret()
-    _store(data_dir, database_url).issue_api_token(
+    auth_store(data_dir, database_url).issue_api_token(
         token, name, role, sites=frozenset(site) if site else None, actor=CLI_ACTOR
     )
     typer.echo(token)

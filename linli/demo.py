@@ -3,7 +3,8 @@
 An in-process amqtt broker (any free port when 1883 is taken), the hub on SQLite under the
 data folder, one edge agent for the sample community (its door access set up through the
 hub's API: ``linli.demo_access``), and simulators that keep its devices reporting and raise
-an incident within seconds, then every few minutes; the sample residents (households, a care
+an incident within seconds, then every few minutes, and walk its two patrols' phones round the
+courtyard (``simulators.patrols``); the sample residents (households, a care
 household, requests, a notice) are seeded once through the API and their phone pages' links
 written to ``<data_dir>/resident-links.txt``. Everything durable lives under ``data_dir``,
 so stopping and starting again loses nothing: the edge's outbox re-sends what the hub had
@@ -21,11 +22,16 @@ import httpx
 from devices.site import SiteFile
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
+from hub.auth.rules import Role
+from hub.roster.file import load_roster
+from hub.roster.rules import ResponderRole
 from hub.service import serve
 from hub.settings import HubSettings
+from linli.accounts import auth_store
 from linli.brokers import EmbeddedBroker, free_port, port_is_free
 from linli.demo_access import DemoAccessError, enrol_sample_access
 from simulators.clips import write_corridor_clip
+from simulators.patrols import Phone, rounds_of, run_patrols
 from simulators.residents import ResidentsFile, seed_residents
 from simulators.runner import run_scenario
 from simulators.sites import sample_residents_path, sample_roster_path, sample_site_path
@@ -78,6 +84,28 @@ async def _seed_residents(hub_url: str, token: str, data_dir: Path) -> None:
         lines = [f"{key}: {hub_url}{link}" for key, link in links.items()]
         (data_dir / RESIDENT_LINKS).write_text("\n".join(lines) + "\n", encoding="utf-8")
         logger.info("sample households' phone pages: %s", ", ".join(lines))
+
+
+async def _patrol_phones(hub_url: str, options: DemoOptions, hub: HubSettings) -> None:
+    """The sample roster's security staff's phones walking rounds of the community's map,
+    reporting through OwnTracks' HTTP mode (``simulators.patrols``); each phone's token is
+    derived from the operator token, so a restart reuses it. Never stops the demo."""
+    assert options.operator_token is not None
+    try:
+        roster = load_roster(sample_roster_path())
+        points = [(place.lat, place.lon) for site in roster.sites for place in site.map]
+        patrols = [r for r in roster.responders if r.role is ResponderRole.SECURITY]
+        store = await asyncio.to_thread(auth_store, hub.data_dir, hub.database_url)
+        phones = []
+        for responder, round_ in zip(patrols, rounds_of(points, len(patrols)), strict=True):
+            token = f"{options.operator_token}.phone.{responder.id}"
+            await asyncio.to_thread(store.ensure_api_token, token, responder.id, Role.RESPONDER)
+            phones.append(Phone(responder.id, token, round_))
+    except Exception:
+        logger.exception("the patrol phones could not be set up; the demo runs without them")
+        return
+    if phones:
+        await run_patrols(hub_url, phones, speed=options.speed)
 
 
 async def run_demo(
@@ -136,6 +164,9 @@ async def run_demo(
                 group.create_task(
                     _seed_residents(hub_url, options.operator_token, options.data_dir),
                     name="residents",
+                )
+                group.create_task(
+                    _patrol_phones(hub_url, options, hub_settings), name="patrol-phones"
                 )
             if on_ready is not None:
                 on_ready(

@@ -56,6 +56,13 @@ def _run_the_demo_twice(api: httpx.Client, args: list[str], tmp_path: Path) -> N
         wait_until(links.exists, timeout=60, what="the demo to seed its residents")
         assert len(api.get("/requests").json()["items"]) == 3
         assert len(api.get("/care").json()["items"]) == 1
+
+        # The two patrols' phones walk the courtyard and report through OwnTracks.
+        def patrols() -> set[str]:
+            return {p["responder_id"] for p in api.get("/positions").json()["items"]}
+
+        wait_until(lambda: patrols() == {"chen", "li"}, timeout=60, what="the patrols' phones")
+        assert "patrol phone" not in demo.log(), demo.log()
         assert demo.stop() == 0, demo.log()
     finally:
         if demo.alive and demo.proc:
