@@ -104,8 +104,10 @@ async def _patrol_phones(hub_url: str, options: DemoOptions, hub: HubSettings) -
     except Exception:
         logger.exception("the patrol phones could not be set up; the demo runs without them")
         return
-    if phones:
+    try:
         await run_patrols(hub_url, phones, speed=options.speed)
+    except Exception:
+        logger.exception("the patrol phones stopped; the demo runs on without them")
 
 
 async def run_demo(
