@@ -2,7 +2,6 @@
 (the rules: ``hub.positions.rules``)."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -44,15 +43,6 @@ _STORED = ("responder_id", "lat", "lon", "accuracy_m", "at", "received_at")
 """The fields of a ``PositionView`` its row holds, by the same names."""
 
 
-@dataclass(frozen=True, slots=True)
-class Reported:
-    """What a reported position did: whether it is now the responder's latest, and the cases
-    it marked on site."""
-
-    latest: bool
-    arrived: list[CaseView]
-
-
 def site_map(session: Session, site_id: str) -> list[MapPlace]:
     """Return the map of a site (empty if it has none, or no such site)."""
     return parse_map(session.scalar(select(SiteRow.map).where(SiteRow.id == site_id)))
@@ -75,10 +65,11 @@ class PositionRepository:
         self._db = db
         self._policy = policy
 
-    def report(self, responder_id: str, position: Position) -> Reported:
+    def report(self, responder_id: str, position: Position) -> list[CaseView]:
         """Store ``position`` as the responder's latest, unless a later one is stored (a
         phone's queue sent out of order); mark on site each active case of theirs whose
-        place it reaches. Raise ``NotFoundError`` for someone not on the roster."""
+        place it reaches and return them. Raise ``NotFoundError`` for someone not on the
+        roster."""
         now = self._db.clock()
         with self._db.writing() as session:
             responder = session.get(ResponderRow, responder_id)
@@ -86,7 +77,7 @@ class PositionRepository:
                 raise NotFoundError(f"responder {responder_id} is not on the roster")
             row = session.get(ResponderPositionRow, responder_id, with_for_update=True)
             if row is not None and row.at > position.at:
-                return Reported(latest=False, arrived=[])
+                return []
             if row is None:
                 row = ResponderPositionRow(responder_id=responder_id)
                 session.add(row)
@@ -97,7 +88,7 @@ class PositionRepository:
                 self._arrivals(session, responder, position, now) if fresh(position, now) else []
             )
             session.flush()
-            return Reported(latest=True, arrived=arrived)
+            return arrived
 
     def _arrivals(
         self, session: Session, responder: ResponderRow, position: Position, now: datetime

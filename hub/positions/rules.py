@@ -14,21 +14,24 @@ on-duty patrol member 80 m away is dispatched before the one 600 m away). Three 
   overnight must not win every fire); an older one is ignored, as a responder who never
   reported is;
 * **distance**: the great-circle distance (``distance_m``), and ``on_site``: within
-  ``ON_SITE_M`` of the place, its reported accuracy allowed up to ``ON_SITE_M`` more.
+  ``ON_SITE_M`` of the place, its reported accuracy allowed up to ``ON_SITE_M`` more;
+* **the message**: ``read_owntracks``, what an OwnTracks app posts, read or refused.
 
 Nothing here does I/O or reads the clock.
 """
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from devices.location import Location, LocationText
+from hub.errors import InvalidInputError
 
 EARTH_RADIUS_M = 6_371_008.8
 """The mean Earth radius (IUGG), for great-circle distances."""
@@ -143,3 +146,34 @@ def on_site(position: Position, target: MapPlace) -> bool:
     """Return whether ``position`` puts its responder at ``target``."""
     slack = min(position.accuracy_m or 0.0, ON_SITE_M)
     return distance_m(position.lat, position.lon, target.lat, target.lon) <= ON_SITE_M + slack
+
+
+MAX_MESSAGE_BYTES = 64 * 1024
+"""The largest OwnTracks message read (a location is a few hundred bytes; a card with its
+face image is the largest the apps send)."""
+
+
+def read_owntracks(body: bytes, now: datetime) -> OwnTracksLocation | None:
+    """Return the location ``body`` reports, None for any other OwnTracks message (or an empty
+    one); raise ``InvalidInputError`` for what is not an OwnTracks message, or a location
+    that is wrong (out of range, missing, or stamped in the future)."""
+    if not body.strip():
+        return None
+    if len(body) > MAX_MESSAGE_BYTES:
+        raise InvalidInputError(f"an OwnTracks message of at most {MAX_MESSAGE_BYTES} bytes")
+    try:
+        message: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"not JSON: {exc}") from None
+    if not isinstance(message, dict) or not isinstance(message.get("_type"), str):
+        raise InvalidInputError("an OwnTracks message is a JSON object with a '_type'")
+    if message["_type"] != "location":
+        return None
+    try:
+        location = OwnTracksLocation.model_validate(message)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidInputError(f"not an OwnTracks location: {problems}") from None
+    if location.position().at > now + MAX_CLOCK_AHEAD:
+        raise InvalidInputError(f"the fix's time {location.tst} lies ahead of the hub's clock")
+    return location

@@ -6,23 +6,28 @@ district reads by ``by=street``.
 """
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from hub.auth.routes import PrincipalDep
-from hub.errors import InvalidInputError
 from hub.http.deps import API_PREFIX, ClockDep, StoreDep
 from hub.http.views import View
-from hub.statistics.rules import CaseFacts, Figures, Group, GroupBy, figures, grouped, overdue_cases
+from hub.statistics.rules import (
+    CaseFacts,
+    Figures,
+    Group,
+    GroupBy,
+    figures,
+    grouped,
+    overdue_cases,
+    report_period,
+)
 
 router = APIRouter(prefix=API_PREFIX)
 
-DEFAULT_PERIOD = timedelta(days=30)
-MAX_PERIOD = timedelta(days=366)
-"""The longest period one request may cover: a year's report, not the whole history."""
 MAX_OVERDUE = 500
 """The most overdue cases a report lists (its count is ``total.overdue``)."""
 
@@ -76,15 +81,7 @@ async def statistics(
     """Return the figures of the cases opened in a period (default: the last 30 days), grouped
     ``by`` district, street, site, grid or category, of the caller's sites, optionally of one
     site, street or district."""
-    try:  # in UTC, as stored: the year 1 at +14:00 is no instant a database holds
-        end = (end or clock()).astimezone(UTC)
-        start = (start or end - DEFAULT_PERIOD).astimezone(UTC)
-    except OverflowError:
-        raise InvalidInputError("the period lies outside the years 1 to 9999 in UTC") from None
-    if start >= end:
-        raise InvalidInputError(f"start {start.isoformat()} is not before end {end.isoformat()}")
-    if end - start > MAX_PERIOD:
-        raise InvalidInputError(f"a period of at most {MAX_PERIOD.days} days, not {end - start}")
+    start, end = report_period(start, end, clock())
     cases = await asyncio.to_thread(
         store.statistics.case_facts,
         start,

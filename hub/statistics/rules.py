@@ -18,7 +18,8 @@ or category. The figures of a group (``Figures``), over the cases **opened in th
 * ``rating_mean`` over ``ratings``: residents' ratings (评价, 1–5) of their requests, each
   request's latest.
 
-A case taken into another (``merged_into``) is not counted: its alerts count in the case it
+The period is the caller's, checked and defaulted by ``report_period``. A case taken into
+another (``merged_into``) is not counted: its alerts count in the case it
 went into. ``overdue_cases`` lists the overdue ones for a report (PRODUCT.md scenario 13: the
 street's monthly report shows a repair nobody finished within 48 h).
 
@@ -29,10 +30,11 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from hub.cases.rules import ACTIVE, CaseStatus, Resolution, nuisance_rate
+from hub.errors import InvalidInputError
 from hub.http.views import View
 
 
@@ -164,3 +166,28 @@ def grouped(cases: Iterable[CaseFacts], by: GroupBy) -> list[Group]:
 def overdue_cases(cases: Iterable[CaseFacts]) -> list[CaseFacts]:
     """Return the cases that climbed the ladder at least once, oldest first."""
     return sorted((c for c in cases if c.escalations > 0), key=lambda c: (c.opened_at, c.id))
+
+
+DEFAULT_PERIOD = timedelta(days=30)
+"""The period asked for when none is given: the 30 days up to now."""
+MAX_PERIOD = timedelta(days=366)
+"""The longest period one report may cover: a year's, not the whole history."""
+
+
+def report_period(
+    start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """Return the period a report covers, in UTC as stored: ``end`` (default ``now``) and
+    ``start`` (default ``DEFAULT_PERIOD`` before it). Raise ``InvalidInputError`` for one that
+    does not start before it ends, is longer than ``MAX_PERIOD``, or lies outside the years
+    1 to 9999 in UTC (the year 1 at +14:00 is no instant a database holds)."""
+    try:
+        end = (end or now).astimezone(UTC)
+        start = (start or end - DEFAULT_PERIOD).astimezone(UTC)
+    except OverflowError:
+        raise InvalidInputError("the period lies outside the years 1 to 9999 in UTC") from None
+    if start >= end:
+        raise InvalidInputError(f"start {start.isoformat()} is not before end {end.isoformat()}")
+    if end - start > MAX_PERIOD:
+        raise InvalidInputError(f"a period of at most {MAX_PERIOD.days} days, not {end - start}")
+    return start, end

@@ -7,7 +7,6 @@ import pytest
 
 from hub.cases.dispatch import choose_responder
 from hub.errors import InvalidInputError
-from hub.positions.routes import owntracks_location
 from hub.positions.rules import (
     FRESH_FOR,
     MapPlace,
@@ -17,6 +16,7 @@ from hub.positions.rules import (
     fresh,
     on_site,
     place_coordinates,
+    read_owntracks,
 )
 from hub.roster.rules import Responder, ResponderRole
 
@@ -115,14 +115,14 @@ BOOKLET_LOCATION = (
 
 def test_an_owntracks_location_is_read_and_other_messages_are_let_pass() -> None:
     now = datetime.fromtimestamp(1772474400, UTC)
-    location = owntracks_location(BOOKLET_LOCATION, now)
+    location = read_owntracks(BOOKLET_LOCATION, now)
     assert location is not None
     position = location.position()
     assert (position.lat, position.lon, position.accuracy_m) == (39.93905, 116.40610, 13)
     assert position.at == datetime.fromtimestamp(1772474390, UTC)
-    assert owntracks_location(b"", now) is None  # a friend deleted: ignored
-    assert owntracks_location(b'{"_type":"transition","event":"enter"}', now) is None
-    assert owntracks_location(b'{"_type":"lwt","tst":1772474390}', now) is None
+    assert read_owntracks(b"", now) is None  # a friend deleted: ignored
+    assert read_owntracks(b'{"_type":"transition","event":"enter"}', now) is None
+    assert read_owntracks(b'{"_type":"lwt","tst":1772474390}', now) is None
 
 
 @pytest.mark.parametrize(
@@ -143,4 +143,4 @@ def test_what_is_not_an_owntracks_location_is_refused_with_its_reason(
     body: bytes, reason: str
 ) -> None:
     with pytest.raises(InvalidInputError, match=reason):
-        owntracks_location(body, datetime.fromtimestamp(1772474400, UTC))
+        read_owntracks(body, datetime.fromtimestamp(1772474400, UTC))

@@ -4,7 +4,7 @@
 // is only ever put into the page as text (never as HTML).
 
 import { api, ApiError, whenUnauthenticated } from "./api.js";
-import { ago, h, label, orderOf, pill, s, site, toast, when } from "./dom.js";
+import { ago, h, label, orderOf, pill, s, site, STATE_COLOURS, toast, when } from "./dom.js";
 import { renderCare, renderNotices, renderRequests } from "./residents.js";
 import { renderMap } from "./map.js";
 import { renderStatistics } from "./statistics.js";
@@ -512,7 +512,6 @@ async function renderCase(id) {
 
 // --- site plan -----------------------------------------------------------------------------
 
-const STATE_COLOURS = { alarm: "#d62728", security: "#ff7f0e", fault: "#b8860b", ok: "#2ca02c", silent: "#9e9e9e" };
 
 async function renderPlan() {
   const view = document.getElementById("view");

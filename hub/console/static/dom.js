@@ -3,6 +3,10 @@
 
 const SVG = "http://www.w3.org/2000/svg";
 
+/** A device's state and its colour, worst first: the site plan's and the map's (the legends'
+ * swatches are the same colours as classes in console.css). */
+export const STATE_COLOURS = { alarm: "#d62728", security: "#ff7f0e", fault: "#b8860b", silent: "#9e9e9e", ok: "#2ca02c" };
+
 export function h(tag, attrs, ...children) {
   const element = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {

@@ -4,9 +4,8 @@
 // /api/v1 (sites, positions, the site plan's devices); data is only ever put in as text.
 
 import { api } from "./api.js";
-import { ago, h, s } from "./dom.js";
+import { ago, h, s, STATE_COLOURS } from "./dom.js";
 
-const STATE_COLOURS = { alarm: "#d62728", security: "#ff7f0e", fault: "#b8860b", silent: "#9e9e9e", ok: "#2ca02c" };
 const WORST_FIRST = Object.keys(STATE_COLOURS);
 const FRESH_MS = 10 * 60 * 1000; // as dispatch counts a position (hub.positions.rules.FRESH_FOR)
 const EARTH_RADIUS_M = 6371008.8;
