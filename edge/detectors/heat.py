@@ -11,6 +11,12 @@ us samples, some of them implausible, so both rules need evidence from more than
   A warm afternoon (a few °C per hour) never gets there; one wild sample cannot either,
   because the interval before it (or after it) does not rise.
 
+Samples are kept at least ``sample_spacing_s`` apart (a newer reading replaces the newest
+sample while that one is closer than this to the one before it), and an interval shorter
+than that, the newest one, is left out of the every-interval check: a sensor reporting every
+second still spans the window with the samples remembered, and each interval judged is long
+enough that its 0.1 °C steps and noise do not read as a pause in the rise.
+
 It clears with hysteresis: below the fixed temperature minus ``clear_margin_c``, not rising,
 for ``clear_after_s`` of event time.
 """
@@ -33,11 +39,20 @@ class HeatSettings:
     """A rise must be this recent to count."""
     keep_samples: int = 16
     """Samples remembered (and persisted) per device."""
+    sample_spacing_s: float = 7.5
+    """The shortest interval kept between remembered samples (the newest aside)."""
 
     def __post_init__(self) -> None:
         # EN 54-5 class A1: static response temperature between 54 and 65 °C.
         if not 54.0 <= self.fixed_c <= 65.0:
             raise ValueError(f"fixed_c {self.fixed_c} outside EN 54-5 class A1's 54-65 °C")
+        if self.keep_samples < 4 or self.sample_spacing_s * (self.keep_samples - 2) < (
+            self.ror_window_s
+        ):
+            raise ValueError(
+                f"{self.keep_samples} samples {self.sample_spacing_s} s apart cannot span"
+                f" the {self.ror_window_s} s rate-of-rise window"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +67,8 @@ class HeatTrend:
         if self.samples and at <= self.samples[-1][0]:
             return self
         kept = self.samples[-(settings.keep_samples - 1) :]
+        if len(kept) >= 2 and _seconds(kept[-2], kept[-1]) < settings.sample_spacing_s:
+            kept = kept[:-1]  # the newest was too close to the one before: this replaces it
         trend = replace(self, samples=(*kept, (at, celsius)))
         cool = celsius < settings.fixed_c - settings.clear_margin_c and not trend.rising(settings)
         return replace(trend, cool_since=(self.cool_since or at) if cool else None)
@@ -76,7 +93,10 @@ class HeatTrend:
         if start is None:
             return None
         window = samples[start:]
-        if not all(_rate(a, b) >= settings.ror_c_per_min / 2 for a, b in pairwise(window)):
+        judged = (
+            window[:-1] if _seconds(window[-2], window[-1]) < settings.sample_spacing_s else window
+        )
+        if not all(_rate(a, b) >= settings.ror_c_per_min / 2 for a, b in pairwise(judged)):
             return None
         rate = _rate(window[0], window[-1])
         return rate if rate >= settings.ror_c_per_min else None
@@ -95,7 +115,12 @@ class HeatTrend:
         )
 
 
+def _seconds(a: tuple[datetime, float], b: tuple[datetime, float]) -> float:
+    """Return the seconds from sample a to sample b."""
+    return (b[0] - a[0]).total_seconds()
+
+
 def _rate(a: tuple[datetime, float], b: tuple[datetime, float]) -> float:
     """Return the rise from sample a to sample b in °C per minute."""
-    seconds = (b[0] - a[0]).total_seconds()
+    seconds = _seconds(a, b)
     return (b[1] - a[1]) * 60.0 / seconds if seconds > 0 else 0.0

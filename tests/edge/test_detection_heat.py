@@ -115,6 +115,72 @@ def test_a_hot_summer_day_never_alarms() -> None:
     assert heat_alerts(temps, 60.0) == []
 
 
+# EN 54-5 class A1, response times from the typical application temperature (25 °C) at each
+# rate of rise: (lower, upper) limit in seconds. A class-R detector must also meet the upper
+# limits at 10 K/min and more from well below it.
+EN54_5_A1_RESPONSE_S = {
+    1.0: (29 * 60, 40 * 60 + 20),
+    3.0: (7 * 60 + 13, 13 * 60 + 40),
+    5.0: (4 * 60 + 9, 8 * 60 + 20),
+    10.0: (60, 4 * 60 + 20),
+    20.0: (30, 2 * 60 + 20),
+    30.0: (20, 60 + 40),
+}
+
+
+def _ramp_response_s(
+    rate: float, start_c: float, interval_s: float, noise_c: float, seed: int
+) -> float | None:
+    """Feed a heat ramp read every ``interval_s`` (0.1 °C steps, ± ``noise_c``); return when
+    the heat alarm was raised, in seconds after the ramp began."""
+    rng = random.Random(seed)
+    upper = EN54_5_A1_RESPONSE_S[rate][1]
+    timed = [
+        (t, reading(temperature_c=round(start_c + rate * t / 60 + rng.uniform(-1, 1) * noise_c, 1)))
+        for t in (i * interval_s for i in range(int((upper + 60) / interval_s) + 1))
+    ]
+    _, alerts = feed(DeviceKind.HEAT, timed)
+    alarm = first(alerts, AlertKind.HEAT, RAISED)
+    return None if alarm is None else (alarm.event_time - T0).total_seconds()
+
+
+@pytest.mark.parametrize("interval_s", [1.0, 2.0, 5.0, 10.0, 20.0])
+@pytest.mark.parametrize("noise_c", [0.0, 0.3])
+@pytest.mark.parametrize("rate", sorted(EN54_5_A1_RESPONSE_S))
+def test_en54_5_class_a1_response_times_whatever_the_sensor_reports(
+    rate: float, noise_c: float, interval_s: float
+) -> None:
+    """Inside the standard's window at every rate, from a sensor reporting every second (it
+    once never saw a rate of rise: 16 samples spanned 16 s of a 60 s window) to one reporting
+    every 20 s, with or without noise."""
+    lower, upper = EN54_5_A1_RESPONSE_S[rate]
+    for seed in range(3):
+        responded = _ramp_response_s(rate, 25.0, interval_s, noise_c, seed)
+        assert responded is not None, seed
+        assert lower <= responded <= upper, (seed, responded)
+
+
+@pytest.mark.parametrize("interval_s", [1.0, 5.0, 10.0])
+@pytest.mark.parametrize("rate", [10.0, 20.0, 30.0])
+def test_class_r_responds_in_time_from_a_cold_start(rate: float, interval_s: float) -> None:
+    """From -10 °C a fast rise is a fire long before the fixed point: the rate of rise answers
+    within the A1 upper limit."""
+    responded = _ramp_response_s(rate, -10.0, interval_s, 0.3, seed=1)
+    assert responded is not None
+    assert responded <= EN54_5_A1_RESPONSE_S[rate][1]
+
+
+def test_a_sun_warmed_sensor_reporting_every_second_does_not_alarm() -> None:
+    """+2.5 °C/min for ten minutes, read every second with noise: well under the rate."""
+    rng = random.Random(5)
+    timed = [
+        (float(t), reading(temperature_c=round(25.0 + 2.5 * t / 60 + rng.gauss(0.0, 0.3), 1)))
+        for t in range(600)
+    ]
+    _, alerts = feed(DeviceKind.HEAT, timed)
+    assert alerts == []
+
+
 def test_clears_below_the_fixed_point_minus_7_after_5_minutes() -> None:
     hot = [60.0, 61.0]
     warm = [52.0] * 20  # above 50 °C: holds
