@@ -23,7 +23,7 @@ from devices.kinds import AlertKind
 from devices.observations import AvailabilityChange, DeviceEvent, Observation, StateUpdate
 from devices.payloads import DEVICE_ANNOUNCE
 from devices.registry import Device
-from edge.detection_rules import READING_RULES, leak_tick, rejoined, sos_rule
+from edge.detection_rules import READING_RULES, co_tick, leak_tick, rejoined, sos_rule
 from edge.detection_state import (
     LIVENESS_PROFILE,
     AlertDecision,
@@ -112,6 +112,7 @@ def tick(
     """
     step = Step(state, now)
     leak_tick(step, profile)
+    co_tick(step, profile)
     _liveness_tick(step, device, now, profile, watching_since)
     return Detection(step.state, tuple(step.alerts))
 

@@ -3,7 +3,7 @@
 Each rule is a pure function of (step, device, readings, profile): it reads the state in the
 ``Step``, switches conditions on or off and records the decisions there. ``READING_RULES`` is
 their order for a state update; ``sos_rule`` and ``rejoined`` serve device events and
-``leak_tick`` the passing of time (``edge.detection``).
+``leak_tick`` and ``co_tick`` the passing of time (``edge.detection``).
 """
 
 from collections.abc import Callable
@@ -97,7 +97,7 @@ def _heat_rule(step: Step, device: Device, r: Readings, profile: DetectionProfil
 
 
 def _co_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
-    ppm, flag = r.co_ppm, r.co_alarm
+    ppm, flag = r.co_ppm, _unless_self_test(r.co_alarm, r)
     if ppm is None and flag is None:
         return
     settings = profile.co
@@ -133,8 +133,32 @@ def _co_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile)
     )
 
 
+def co_tick(step: Step, profile: DetectionProfile) -> None:
+    """Raise CO at the instant the standing reading brings the dose to the alarm, between the
+    detector's reports (``CoExposure.alarm_by``)."""
+    exposure, last = step.state.co, step.state.last_seen
+    if AlertKind.CO in step.state.raised or exposure.at is None or last is None:
+        return
+    # How long the device has been silent, on the edge's clock (compared only with last_seen),
+    # added to its reading's event time: the two clocks are never compared with each other.
+    horizon = exposure.at + max(step.event_time - last, timedelta(0))
+    reached = exposure.alarm_by(horizon, profile.co)
+    if reached is None:
+        return
+    advanced = exposure.advance(reached, profile.co)
+    step.state = replace(step.state, co=advanced)
+    step.switch(
+        AlertKind.CO,
+        raise_rule="co_dose>=1",
+        clear_rule=None,
+        values={"co_ppm": exposure.ppm or 0.0, "co_dose": round(advanced.dose, 3)},
+        profile=profile.co.standard.name,
+        at=reached,
+    )
+
+
 def _gas_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
-    pct, flag = r.gas_lel_pct, r.gas
+    pct, flag = r.gas_lel_pct, _unless_self_test(r.gas, r)
     if pct is None and flag is None:
         return
     values = _present(gas_lel_pct=pct, gas=flag)
@@ -169,6 +193,16 @@ def _gas_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile
 
 
 _GAS_ORDER = (GasLevel.CLEAR, GasLevel.WARNING, GasLevel.ALARM)
+
+
+def _unless_self_test(flag: bool | None, r: Readings) -> bool | None:
+    """Return a detector's own alarm flag, or None if it is raised during its self-test.
+
+    A CO or gas detector under test sounds and may report its alarm (a Tuya gas sensor
+    publishes ``gas: "True"`` with ``self_test: true``, Koenkk/zigbee-herdsman-converters#6351):
+    that is a test, as for smoke. A measured level (``co_ppm``, ``gas_lel_pct``) still counts.
+    """
+    return None if flag is True and r.smoke_test is True else flag
 
 
 # --- property and faults -------------------------------------------------------------------

@@ -13,8 +13,14 @@ to straight lines there); beyond the ends the nearest segment is extended. At or
 standard's floor nothing accumulates and the dose decays, so intermittent exposures add up
 while they overlap and are forgotten once the air has been clean for a while.
 
-Each reading's concentration is held until the next reading, but for at most ``max_hold_s``:
-a sensor silent for hours must not turn one old reading into a huge dose.
+Each reading's concentration is held until the next reading, but for at most ``max_hold_s``
+(by default the CO detector's check-in deadline, 2 h): a detector reporting on change sends
+nothing while a steady 70 ppm stands, and its last reading is the best there is until it
+speaks again or is reported offline; past that, one old reading must not become a huge dose.
+The dose reaches the alarm between readings too: the edge's periodic tick raises it at the
+instant the standing reading brings it to 1 (``alarm_by``), not at the next report, which a
+detector reporting every quarter of an hour would send long after UL 2034's 15 min at
+400 ppm.
 """
 
 import math
@@ -78,8 +84,10 @@ class CoSettings:
     """How the dose model integrates, decays and clears; the curve is the standard's."""
 
     standard: CoStandard = UL_2034
-    max_hold_s: float = 300.0
-    """A reading stands for at most this long: a longer gap counts only this much."""
+    max_hold_s: float = 7200.0
+    """A reading stands for at most this long: a longer gap counts only this much. The CO
+    detector's default check-in deadline (``edge.detectors.liveness``): a detector silent
+    longer is reported offline."""
     decay_half_life_s: float = 3600.0
     """Half-life of the dose while the air is below the floor. Shorter than carboxyhaemoglobin's
     4-5 h on room air, so an alarm can clear within about an hour of clean air; long enough
@@ -133,6 +141,18 @@ class CoExposure:
         if ppm < settings.clean_ppm:
             clean_since = advanced.clean_since or at
         return replace(advanced, ppm=ppm, at=at, until=at, clean_since=clean_since)
+
+    def alarm_by(self, horizon: datetime, settings: CoSettings) -> datetime | None:
+        """Return the instant the standing reading, held up to ``horizon``, brings the dose to
+        the alarm; None if it does not by then, if it already has, or if nothing stands."""
+        if self.ppm is None or self.at is None or self.until is None or self.alarming:
+            return None
+        target = settings.standard.target_s(self.ppm)
+        if target is None:
+            return None
+        end = min(horizon, self.at + timedelta(seconds=settings.max_hold_s))
+        reached = self.until + timedelta(seconds=(1.0 - self.dose) * target)
+        return reached if reached <= end else None
 
     @property
     def alarming(self) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from devices.kinds import AlertKind, DeviceKind
-from edge.detection import DeviceState
+from edge.detection import AlertDecision, DeviceState
 from edge.detectors.co import EN_50291, UL_2034, CoExposure, CoSettings, CoStandard
 from edge.detectors.profile import DEFAULT_PROFILE, DetectionProfile
 from tests.edge.detection_series import (
@@ -23,6 +23,7 @@ from tests.edge.detection_series import (
     minutes_after_t0,
     reading,
     summary,
+    ticked,
 )
 
 UL = DEFAULT_PROFILE
@@ -127,10 +128,84 @@ def test_repeated_bursts_add_up_but_rare_ones_are_forgotten() -> None:
 
 
 def test_a_long_silence_counts_as_at_most_max_hold() -> None:
-    timed = [(0.0, reading(co_ppm=400.0)), (3 * 3600.0, reading(co_ppm=400.0))]
+    """A detector silent past its check-in deadline (it is reported offline by then) adds at
+    most ``max_hold_s`` of its last reading."""
+    hold = CoSettings().max_hold_s
+    timed = [(0.0, reading(co_ppm=40.0)), (3 * hold, reading(co_ppm=40.0))]
     state, alerts = feed(DeviceKind.CO, timed)
     assert alerts == []
-    assert state.co.dose == pytest.approx(300.0 / UL_2034.target_s(400.0))  # type: ignore[operator]
+    assert state.co.dose == pytest.approx(hold / UL_2034.target_s(40.0))  # type: ignore[operator]
+
+
+def alarm_minute_ticking(
+    ppm: float, report_s: float, horizon_min: float, profile: DetectionProfile = UL
+) -> float | None:
+    """When a detector that reports a steady ``ppm`` only every ``report_s`` first alarms,
+    with the edge's time-driven detection ticking every 5 s in between."""
+    state = DeviceState()
+    for second in range(0, int(horizon_min * 60) + 1, 5):
+        if second % report_s == 0:
+            state, alerts = feed(
+                DeviceKind.CO, [(float(second), reading(co_ppm=ppm))], state, profile
+            )
+        else:
+            state, alerts = ticked(DeviceKind.CO, state, float(second), profile)
+        alarm = first(alerts, AlertKind.CO, RAISED)
+        if alarm is not None:
+            return minutes_after_t0(alarm)
+    return None
+
+
+@pytest.mark.parametrize("report_s", [300, 900, 1800, 3600])
+@pytest.mark.parametrize(("ppm", "not_before", "alarm_by"), UL_2034_TABLE)
+def test_ul2034_holds_for_a_detector_that_reports_rarely(
+    ppm: float, not_before: float, alarm_by: float, report_s: int
+) -> None:
+    """A battery detector reports on change, or every quarter of an hour: a steady level
+    between its reports still stands, and the alarm comes at the dose, not at the next report
+    (400 ppm reported at 0 and 30 min once alarmed only at 30 min, and 70 ppm reported hourly
+    never: each reading counted for 5 min)."""
+    minute = alarm_minute_ticking(ppm, report_s, alarm_by)
+    assert minute is not None, f"{ppm} ppm did not alarm by {alarm_by} min"
+    assert not_before < minute <= alarm_by
+
+
+@pytest.mark.parametrize("report_s", [300, 900, 3600])
+@pytest.mark.parametrize(("ppm", "not_before", "alarm_by"), EN_50291_TABLE)
+def test_en50291_holds_for_a_detector_that_reports_rarely(
+    ppm: float, not_before: float, alarm_by: float, report_s: int
+) -> None:
+    minute = alarm_minute_ticking(ppm, report_s, alarm_by, EN)
+    assert minute is not None, f"{ppm} ppm did not alarm by {alarm_by} min"
+    assert not_before < minute <= alarm_by
+
+
+def test_a_tick_raises_at_the_dose_with_its_reason_and_once() -> None:
+    state, alerts = feed(DeviceKind.CO, [(0.0, reading(co_ppm=400.0))])
+    assert alerts == []
+    state, alerts = ticked(DeviceKind.CO, state, 7 * 60.0)
+    assert alerts == []
+    state, alerts = ticked(DeviceKind.CO, state, 9 * 60.0)
+    [alarm] = alerts
+    assert alarm.event_time == at(8 * 60.0)  # the instant the dose reached 1, not the tick's
+    assert alarm.reason.rule == "co_dose>=1"
+    assert alarm.reason.values == {"co_ppm": 400.0, "co_dose": 1.0}
+    state, alerts = ticked(DeviceKind.CO, state, 10 * 60.0)
+    assert alerts == []
+    state, alerts = feed(DeviceKind.CO, [(11 * 60.0, reading(co_ppm=400.0))], state)
+    assert alerts == []
+
+
+def test_a_tick_never_raises_below_the_floor_or_past_the_hold() -> None:
+    def co_alerts(ppm: float, silent_s: float) -> list[AlertDecision]:
+        state, _ = feed(DeviceKind.CO, [(0.0, reading(co_ppm=ppm))])
+        return [a for a in ticked(DeviceKind.CO, state, silent_s)[1] if a.kind is AlertKind.CO]
+
+    assert co_alerts(30.0, 30 * 24 * 3600.0) == []
+    # 40 ppm would reach the dose after about 4.6 h; the hold ends at 2 h (and the detector is
+    # reported offline then).
+    assert co_alerts(40.0, 24 * 3600.0) == []
+    assert co_alerts(150.0, 24 * 3600.0) != []
 
 
 def test_alarm_reason_names_rule_values_profile_and_triggering_time() -> None:
