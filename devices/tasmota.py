@@ -23,6 +23,8 @@ Quirks handled here:
 - ``Name`` may carry stray spaces (``" door_sensor"``);
 - ``Time`` is the device's local time without a zone: not used, the edge's receive time is;
 - ``TempUnit: "F"`` converts wired readings to °C (Zigbee readings are always °C);
+- an ESP32 reports its own chip's temperature as ``"ESP32": {"Temperature": 55.3}``
+  (home-assistant/core#128956): not the room's, and near a heat detector's 57 °C, so skipped;
 - ``LWT`` is plain text ``Online``/``Offline``; Tasmota's docs print some SENSOR examples with
   a closing brace missing: refused as malformed JSON.
 """
@@ -66,6 +68,9 @@ ZONE_ALARM1 = 0x0001
 ZONE_ALARM2 = 0x0002
 ZONE_TAMPER = 0x0004
 ZONE_BATTERY_LOW = 0x0008
+
+CHIP_SENSORS = frozenset({"ESP32"})
+"""SENSOR objects that hold the microcontroller's own temperature, not a room's."""
 
 _SHORT_ADDRESS = re.compile(r"(?:0x)?([0-9A-Fa-f]{4})")
 _ZONE_HEX = re.compile(r"[0-9A-Fa-f]{4,}")
@@ -240,7 +245,7 @@ def _decode_wired(topic: str, data: Mapping[str, Any]) -> tuple[Observation, ...
     temperatures: list[float] = []
     humidity: float | None = None
     for name, block in data.items():
-        if not isinstance(block, dict):
+        if not isinstance(block, dict) or name in CHIP_SENSORS:
             continue
         temperature = read_number(block, "Temperature")
         rh = read_number(block, "Humidity")

@@ -425,3 +425,21 @@ def test_readings_model_is_what_adapters_fill() -> None:
     assert {"water_leak", "smoke", "contact", "gas", "gas_lel_pct", "tamper"} <= set(
         Readings.model_fields
     )
+
+
+# --- Tasmota: the ESP32's own temperature --------------------------------------------------
+
+
+def test_tasmota_esp32_chip_temperature_is_not_the_room() -> None:
+    # An ESP32 Tasmota's SENSOR, as published (55.3 °C of its chip, close to a heat alarm):
+    # https://github.com/home-assistant/core/issues/128956
+    sensor = (
+        '{"Time":"2024-10-22T06:46:55","ENERGY":{"TotalStartTime":"2024-10-13T11:54:35",'
+        '"Total":0.365,"Yesterday":0.306,"Today":0.003,"Period":0,"Power":0,"ApparentPower":7,'
+        '"ReactivePower":7,"Factor":0.06,"Voltage":231,"Current":0.030},'
+        '"ESP32":{"Temperature":55.3},"TempUnit":"C"}'
+    )
+    (decoded,) = decode("tele/tasmota_F66EEC/SENSOR", sensor)
+    assert decoded.observations == ()
+    with_probe = sensor.replace('"ESP32"', '"DS18B20":{"Id":"01","Temperature":21.5},"ESP32"')
+    assert readings(decode("tele/tasmota_F66EEC/SENSOR", with_probe)) == {"temperature_c": 21.5}
