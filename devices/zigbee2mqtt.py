@@ -1,34 +1,61 @@
 """Zigbee2MQTT payloads, as devices really send them, mapped to Linli readings and events.
 
-Quirks handled here, all seen in real messages (shared/realdata/payloads):
+Quirks handled here, all seen in real messages (shared/realdata/payloads, and the public
+sources quoted in tests/devices/test_zigbee_vendors.py):
 
 - ``contact: true`` means the door is CLOSED (kept as is: Linli uses the same convention);
 - ``battery`` arrives as a number, a numeric string (``"80.00"``) or ``null``;
 - SOS buttons send ``action: "emergency"`` and then ``null`` or ``""`` in later messages: only
-  a non-empty action is an event;
+  a non-empty action is an event; ``off`` (Heiman HS1EB, ORVIBO SE21: zone status 0) is none;
 - ``last_seen`` is epoch milliseconds or ISO 8601, depending on the bridge's settings;
 - availability is plain ``online`` in old bridges and ``{"state": "online"}`` in new ones;
 - a device that (re)joins (new battery, power back, re-pairing) is announced on
   ``bridge/event`` as ``device_announce``: some SOS buttons then send ``emergency`` by
   themselves (Koenkk/zigbee2mqtt#31727), so the edge wants to know.
+
+Vendor fields (zigbee-herdsman-converters' exposes and Tuya datapoints):
+
+- flags come as JSON booleans, and as ``"ON"``/``"OFF"`` (Tuya DCR-CO's ``carbon_monoxide``)
+  or ``"True"``/``"False"`` (a Tuya gas sensor's ``gas``, Koenkk/zigbee-herdsman-converters#6351);
+- CO in ppm: ``co`` (exposes ``e.co()``, unit ppm: Tuya DCR-CO, DCR-RQJ, JKD-816COM-Z,
+  TS0601_smoke_co, Moes ZC-HM, Heiman HS1CA-E-PLUS, Sonoff, Lincukoo), ``carbon_monoxide_value``
+  (Nous E12), ``co_ppm`` (Halo); never ``co2`` (carbon DIOXIDE, an air-quality reading);
+- IAS zones with both alarm bits publish ``<zone>_alarm_1``/``_alarm_2`` (water leak, gas):
+  either bit is the alarm; Tuya enum states ``smoke_state``, ``co_state``,
+  ``gas_sensor_state`` (``alarm``/``normal``/``none``) are the detector's alarm flag;
+- ``gas`` is a flag everywhere but on Lincukoo E04CF-Z10T, where a number is % LEL
+  (``e.numeric("gas").withUnit("%LEL")``): a number is read as ``gas_lel_pct``;
+- the self-test (``test``, ``testing``, ``self_test`` as a flag or ``checking``/``Checking``,
+  ``self_test_result: "checking"``) is ``smoke_test``: the detector's own alarm flags
+  meanwhile are a test, never a fire, CO or gas (edge.detection_rules);
+- ``battery_state``/``battery_level`` ``low`` is ``battery_low``;
+- deliberately NOT read: ``gas_value`` and ``gas_density`` (their unit differs by model: % LEL
+  on Tuya TS0601_gas_sensor_2 and Aqara JT-BZ-01AQ/A, ppm on Tuya ZG-225Z, a raw 0-255 density
+  on Xiaomi JTQJ-BF-01LM/BW; the payload does not say which, so such detectors rely on their
+  ``gas`` flag), ``smoke_concentration`` ("ppm of smoke", no obscuration unit), and
+  ``fault``, ``fault_alarm``, ``device_fault``, ``trouble``, ``preheat``: a fault is never an
+  alarm.
 """
 
 import logging
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from devices.errors import PayloadError
-from devices.lenient import LenientNumber, LenientTime, clamp_percent
+from devices.lenient import LenientFlag, LenientNumber, LenientTime, clamp_percent, lenient_flag
 from devices.observations import DeviceEvent, Observation, StateUpdate
 from devices.payloads import ButtonEvent, Readings
 
 logger = logging.getLogger(__name__)
 
-# Zigbee2MQTT action names (zigbee-herdsman-converters) mapped to Linli button events.
+# Zigbee2MQTT action names (zigbee-herdsman-converters) mapped to Linli button events. Not
+# "off": Heiman HS1EB and ORVIBO SE21 emergency buttons send it for zone status 0 (no alarm).
 ACTION_EVENTS: dict[str, str] = {
     "emergency": ButtonEvent.PRESS,
     "sos": ButtonEvent.PRESS,
+    "panic": ButtonEvent.PRESS,
     "single": ButtonEvent.PRESS,
     "press": ButtonEvent.PRESS,
     "on": ButtonEvent.PRESS,
@@ -37,21 +64,103 @@ ACTION_EVENTS: dict[str, str] = {
     "hold": ButtonEvent.LONG_PRESS,
 }
 
+ALARM_STATES: dict[str, bool] = {"alarm": True, "normal": False, "none": False}
+"""Tuya enum states of a detector (``smoke_state``, ``co_state``, ``gas_sensor_state``);
+``detecting``/``unknown`` say nothing."""
+
+SELF_TEST_STATES: dict[str, bool] = {
+    "checking": True,
+    "test": True,
+    "idle": False,
+    "success": False,
+    "failure": False,
+    "others": False,
+    "check_success": False,
+    "check_failure": False,
+}
+"""Text forms of a detector's self-test (``self_test``, ``self_test_result``, Nous ``test``):
+only ``checking``/``test`` say a test is running now."""
+
+BATTERY_STATES: dict[str, bool] = {"low": True, "middle": False, "medium": False, "high": False}
+"""Tuya ``battery_state`` / ``battery_level`` text → the low-battery flag."""
+
+
+def _enum_text(value: Any) -> str | None:
+    # A state name is auxiliary (the alarm flags are strict): one in an unexpected form is
+    # logged and skipped, so it never costs the alarm flag beside it in the same message.
+    if isinstance(value, str) and value:
+        return value.strip().lower().replace(" ", "_")
+    if value not in (None, ""):
+        logger.debug("ignoring Zigbee2MQTT state %r", value)
+    return None
+
+
+def _text_state(table: Mapping[str, bool]) -> Callable[[Any], bool | None]:
+    def parse(value: Any) -> bool | None:
+        text = _enum_text(value)
+        if text is None:
+            return None
+        if text not in table:
+            logger.debug("ignoring Zigbee2MQTT state %r", value)
+        return table.get(text)
+
+    return parse
+
+
+def _flag_or_text_state(table: Mapping[str, bool]) -> Callable[[Any], bool | None]:
+    by_text = _text_state(table)
+
+    def parse(value: Any) -> bool | None:
+        try:
+            return lenient_flag(value)
+        except ValueError:
+            return by_text(value)
+
+    return parse
+
+
+def _flag_or_level(value: Any) -> bool | float | None:
+    """Read ``gas``: a flag almost everywhere, a level in % LEL on Lincukoo E04CF-Z10T."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return lenient_flag(value)
+
+
+AlarmState = Annotated[bool | None, BeforeValidator(_text_state(ALARM_STATES))]
+SelfTest = Annotated[bool | None, BeforeValidator(_flag_or_text_state(SELF_TEST_STATES))]
+BatteryState = Annotated[bool | None, BeforeValidator(_text_state(BATTERY_STATES))]
+GasReading = Annotated[bool | float | None, BeforeValidator(_flag_or_level)]
+
 
 class ZigbeePayload(BaseModel):
     """The fields of a Zigbee2MQTT device message that Linli reads; the rest is ignored."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    smoke: bool | None = None
-    test: bool | None = None
-    water_leak: bool | None = None
-    contact: bool | None = None
-    occupancy: bool | None = None
-    tamper: bool | None = None
-    gas: bool | None = None
-    carbon_monoxide: bool | None = None
-    battery_low: bool | None = None
+    smoke: LenientFlag = None
+    smoke_state: AlarmState = None
+    test: SelfTest = None
+    testing: SelfTest = None
+    self_test: SelfTest = None
+    self_test_result: SelfTest = None
+    water_leak: LenientFlag = None
+    water_leak_alarm_1: LenientFlag = None
+    water_leak_alarm_2: LenientFlag = None
+    contact: LenientFlag = None
+    occupancy: LenientFlag = None
+    tamper: LenientFlag = None
+    gas: GasReading = None
+    gas_alarm_1: LenientFlag = None
+    gas_alarm_2: LenientFlag = None
+    gas_sensor_state: AlarmState = None
+    carbon_monoxide: LenientFlag = None
+    co_state: AlarmState = None
+    co: LenientNumber = None
+    carbon_monoxide_value: LenientNumber = None
+    co_ppm: LenientNumber = None
+    battery_low: LenientFlag = None
+    battery_state: BatteryState = None
+    battery_level: BatteryState = None
     smoke_density_dbm: LenientNumber = None
     battery: LenientNumber = None
     temperature: LenientNumber = None
@@ -60,31 +169,50 @@ class ZigbeePayload(BaseModel):
     last_seen: LenientTime = None
 
 
+def _any(*flags: bool | None) -> bool | None:
+    """Combine flags that say the same thing: any true is true, else any false is false."""
+    if any(flag is True for flag in flags):
+        return True
+    return False if any(flag is False for flag in flags) else None
+
+
+def _first(*numbers: float | None) -> float | None:
+    return next((n for n in numbers if n is not None), None)
+
+
+def _readings(z: ZigbeePayload) -> Readings:
+    gas_flag = z.gas if isinstance(z.gas, bool) else None
+    gas_level = None if isinstance(z.gas, bool) else clamp_percent(z.gas)
+    return Readings(
+        smoke=_any(z.smoke, z.smoke_state),
+        smoke_test=_any(z.test, z.testing, z.self_test, z.self_test_result),
+        water_leak=_any(z.water_leak, z.water_leak_alarm_1, z.water_leak_alarm_2),
+        contact=z.contact,
+        occupancy=z.occupancy,
+        tamper=z.tamper,
+        gas=_any(gas_flag, z.gas_alarm_1, z.gas_alarm_2, z.gas_sensor_state),
+        gas_lel_pct=gas_level,
+        co_alarm=_any(z.carbon_monoxide, z.co_state),
+        co_ppm=_first(z.co, z.carbon_monoxide_value, z.co_ppm),
+        battery_low=_any(z.battery_low, z.battery_state, z.battery_level),
+        battery_pct=clamp_percent(z.battery),
+        temperature_c=z.temperature,
+        humidity_pct=clamp_percent(z.humidity),
+        smoke_density_db_per_m=(
+            None if z.smoke_density_dbm is None else max(z.smoke_density_dbm, 0.0)
+        ),
+    )
+
+
 def decode_zigbee_state(data: dict[str, Any]) -> tuple[Observation, ...]:
     """Map one Zigbee2MQTT device message to Linli observations."""
     try:
         z = ZigbeePayload.model_validate(data)
-        readings = Readings(
-            smoke=z.smoke,
-            smoke_test=z.test,
-            water_leak=z.water_leak,
-            contact=z.contact,
-            occupancy=z.occupancy,
-            tamper=z.tamper,
-            gas=z.gas,
-            co_alarm=z.carbon_monoxide,
-            battery_low=z.battery_low,
-            battery_pct=clamp_percent(z.battery),
-            temperature_c=z.temperature,
-            humidity_pct=clamp_percent(z.humidity),
-            smoke_density_db_per_m=(
-                None if z.smoke_density_dbm is None else max(z.smoke_density_dbm, 0.0)
-            ),
-        )
+        readings = _readings(z)
     except ValidationError as exc:
-        raise PayloadError(
-            f"Zigbee2MQTT payload has wrong types: {exc.errors()[0]['msg']}"
-        ) from exc
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "payload"
+        raise PayloadError(f"Zigbee2MQTT payload: {where}: {first['msg']}") from exc
     observations: list[Observation] = []
     if readings.present():
         observations.append(StateUpdate(readings, z.last_seen))

@@ -85,6 +85,7 @@ ZIGBEE_FIELDS: Mapping[str, str] = {
     "tamper": "tamper",
     "gas": "gas",
     "co_alarm": "carbon_monoxide",
+    "co_ppm": "co",
     "battery_low": "battery_low",
     "battery_pct": "battery",
     "temperature_c": "temperature",

@@ -15,7 +15,15 @@ from devices.observations import Decoded
 from devices.payloads import EventPayload, StatePayload
 from devices.topics import DeviceChannel, parse_credential_topic, parse_device_topic
 from devices.zigbee2mqtt import ZigbeePayload
-from tests.fuzz.strategies import IDS, JSON_VALUES, PAYLOADS, as_bytes, objects_with, run
+from tests.fuzz.strategies import (
+    IDS,
+    JSON_VALUES,
+    PAYLOADS,
+    SCALARS,
+    as_bytes,
+    objects_with,
+    run,
+)
 
 NATIVE_FIELDS = sorted({*StatePayload.model_fields, *EventPayload.model_fields})
 ZIGBEE_FIELDS = sorted(ZigbeePayload.model_fields)
@@ -31,6 +39,37 @@ ZIGBEE_TOPICS = st.builds(
     st.sampled_from(["", "/availability", "/set", "/get", "/bridge"]),
 )
 ANY_TOPIC = st.one_of(NATIVE_TOPICS, ZIGBEE_TOPICS, st.text(max_size=60))
+
+# The vendor forms the Zigbee2MQTT adapter reads (devices.zigbee2mqtt's docstring), so the
+# state-name and flag-or-level parsers see their own words, not only random text.
+VENDOR_VALUES = st.sampled_from(
+    [
+        "ON",
+        "OFF",
+        "True",
+        "False",
+        "alarm",
+        "normal",
+        "none",
+        "detecting",
+        "checking",
+        "Check success",
+        "test",
+        "idle",
+        "low",
+        "middle",
+        "high",
+        "panic",
+        "off",
+        12.5,
+        0,
+        1,
+        -1,
+    ]
+)
+ZIGBEE_VENDOR_OBJECTS = st.dictionaries(
+    st.sampled_from(ZIGBEE_FIELDS), VENDOR_VALUES | SCALARS, max_size=6
+)
 
 
 def _decodes_or_refuses(topic: str, payload: bytes) -> None:
@@ -51,6 +90,12 @@ def test_native_payloads(topic: str, payload: bytes) -> None:
 def test_zigbee2mqtt_payloads(topic: str, payload: bytes) -> None:
     run("Zigbee2MQTT payload (devices.adapters.decode)")
     _decodes_or_refuses(topic, payload)
+
+
+@given(as_bytes(ZIGBEE_VENDOR_OBJECTS))
+def test_zigbee2mqtt_vendor_forms(payload: bytes) -> None:
+    run("Zigbee2MQTT vendor fields (devices.zigbee2mqtt.decode_zigbee_state)")
+    _decodes_or_refuses("zigbee2mqtt/dev", payload)
 
 
 @given(ANY_TOPIC)

@@ -247,7 +247,12 @@ def test_a_naive_epoch_is_refused() -> None:
 
 
 def test_every_reading_a_zigbee_device_can_send_round_trips_through_the_adapter() -> None:
-    values = {"smoke_density_db_per_m": 0.1, "humidity_pct": 40.0, "smoke_test": True}
+    values = {
+        "smoke_density_db_per_m": 0.1,
+        "humidity_pct": 40.0,
+        "smoke_test": True,
+        "co_ppm": 70.0,
+    }
     body = {ZIGBEE_FIELDS[name]: value for name, value in values.items()}
     [update] = decode_zigbee_state(body)
     assert isinstance(update, StateUpdate)
