@@ -171,9 +171,13 @@ class ZigbeePayload(BaseModel):
 
 def _any(*flags: bool | None) -> bool | None:
     """Combine flags that say the same thing: any true is true, else any false is false."""
-    if any(flag is True for flag in flags):
-        return True
-    return False if any(flag is False for flag in flags) else None
+    combined: bool | None = None
+    for flag in flags:  # a loop, not any() over generators: this runs per message
+        if flag is True:
+            return True
+        if flag is False:
+            combined = False
+    return combined
 
 
 def _first(*numbers: float | None) -> float | None:
