@@ -429,3 +429,28 @@ async def test_time_driven_detection_clears_a_dry_leak_and_reports_a_silent_devi
             AlertState.CLEARED,
         )
         await eventually(lambda: agent.outbox.depth() == 0, "every alert acknowledged")
+
+
+async def test_a_co_level_reported_once_alarms_from_the_agents_tick_at_the_dose(
+    mosquitto: MosquittoProcess, make_settings: SettingsFactory
+) -> None:
+    """A detector reporting on change says 400 ppm once: the agent's time-driven detection
+    raises CO when the dose reaches 1 (UL 2034: 8 min), stamped then, with no new reading."""
+    clock = WallClock()
+    agent = EdgeAgent(make_settings(detection_tick_s=0.05), clock=clock)
+    async with running_hub(mosquitto) as hub, running_agent(agent):
+        await Devices(mosquitto).publish(CO_STATE, f'{{"co_ppm": 400, "ts": "{T0.isoformat()}"}}')
+        await eventually(lambda: agent.counters.get("messages_received") == 1, "the reading")
+        clock.advance(7 * 60)
+        await asyncio.sleep(0.3)
+        assert hub.alerts == []
+        clock.advance(2 * 60)
+        await eventually(lambda: len(hub.alerts) == 1, "the CO alarm from the tick")
+        alarm = hub.alerts[0]
+        assert (alarm.device_id, alarm.kind, alarm.state) == (
+            "b3-co",
+            AlertKind.CO,
+            AlertState.RAISED,
+        )
+        assert alarm.ts == T0 + timedelta(minutes=8)
+        await eventually(lambda: agent.outbox.depth() == 0, "the alarm acknowledged")
