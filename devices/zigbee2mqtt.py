@@ -29,6 +29,9 @@ Vendor fields (zigbee-herdsman-converters' exposes and Tuya datapoints):
   ``self_test_result: "checking"``) is ``smoke_test``: the detector's own alarm flags
   meanwhile are a test, never a fire, CO or gas (edge.detection_rules);
 - ``battery_state``/``battery_level`` ``low`` is ``battery_low``;
+- a presence radar's ``presence`` (exposes ``e.presence()``: Aqara FP1, Tuya mmWave) and
+  ``presence_state`` (``none`` or someone there: ``presence``, ``move``, ``stationary`` …) are
+  ``occupancy``, as a motion sensor's: someone is there (a sign of life in a care household);
 - deliberately NOT read: ``gas_value`` and ``gas_density`` (their unit differs by model: % LEL
   on Tuya TS0601_gas_sensor_2 and Aqara JT-BZ-01AQ/A, ppm on Tuya ZG-225Z, a raw 0-255 density
   on Xiaomi JTQJ-BF-01LM/BW; the payload does not say which, so such detectors rely on their
@@ -81,6 +84,18 @@ SELF_TEST_STATES: dict[str, bool] = {
 """Text forms of a detector's self-test (``self_test``, ``self_test_result``, Nous ``test``):
 only ``checking``/``test`` say a test is running now."""
 
+PRESENCE_STATES: dict[str, bool] = {
+    "none": False,
+    "presence": True,
+    "peaceful": True,
+    "stationary": True,
+    "small_movement": True,
+    "large_movement": True,
+    "motion": True,
+    "move": True,
+}
+"""A presence radar's ``presence_state`` (Tuya, Aqara): anyone there at all is someone there."""
+
 BATTERY_STATES: dict[str, bool] = {"low": True, "middle": False, "medium": False, "high": False}
 """Tuya ``battery_state`` / ``battery_level`` text → the low-battery flag."""
 
@@ -129,6 +144,7 @@ def _flag_or_level(value: Any) -> bool | float | None:
 AlarmState = Annotated[bool | None, BeforeValidator(_text_state(ALARM_STATES))]
 SelfTest = Annotated[bool | None, BeforeValidator(_flag_or_text_state(SELF_TEST_STATES))]
 BatteryState = Annotated[bool | None, BeforeValidator(_text_state(BATTERY_STATES))]
+PresenceState = Annotated[bool | None, BeforeValidator(_text_state(PRESENCE_STATES))]
 GasReading = Annotated[bool | float | None, BeforeValidator(_flag_or_level)]
 
 
@@ -148,6 +164,8 @@ class ZigbeePayload(BaseModel):
     water_leak_alarm_2: LenientFlag = None
     contact: LenientFlag = None
     occupancy: LenientFlag = None
+    presence: LenientFlag = None
+    presence_state: PresenceState = None
     tamper: LenientFlag = None
     gas: GasReading = None
     gas_alarm_1: LenientFlag = None
@@ -192,7 +210,7 @@ def _readings(z: ZigbeePayload) -> Readings:
         smoke_test=_any(z.test, z.testing, z.self_test, z.self_test_result),
         water_leak=_any(z.water_leak, z.water_leak_alarm_1, z.water_leak_alarm_2),
         contact=z.contact,
-        occupancy=z.occupancy,
+        occupancy=_any(z.occupancy, z.presence, z.presence_state),
         tamper=z.tamper,
         gas=_any(gas_flag, z.gas_alarm_1, z.gas_alarm_2, z.gas_sensor_state),
         gas_lel_pct=gas_level,

@@ -204,6 +204,55 @@ def test_a_state_name_in_another_form_costs_nothing_else() -> None:
     assert present('{"smoke":true,"battery_state":2,"self_test":[1]}') == {"smoke": True}
 
 
+# --- presence radars ----------------------------------------------------------------------
+
+
+def test_a_presence_radar_is_occupancy() -> None:
+    # Tuya ZY-M100 mmWave radar, as published:
+    # https://github.com/Andrik45719/ZY-M100/issues/1
+    payload = (
+        '{"detection_delay":0.1,"fading_time":30,"illuminance_lux":369,'
+        '"last_seen":"2024-09-07T15:54:41.147Z","linkquality":98,"maximum_range":6,'
+        '"minimum_range":0.3,"presence":true,"radar_sensitivity":2,"target_distance":null}'
+    )
+    assert present(payload) == {"occupancy": True}
+
+
+def test_a_radar_that_has_not_decided_says_nothing() -> None:
+    # Tuya ZG-205Z after an update, as published (presence and presence_state null):
+    # https://github.com/Koenkk/zigbee2mqtt/issues/28467
+    payload = (
+        '{"breath_detection_max":5.5,"breath_detection_min":0.2,"breath_sensitivity":9,'
+        '"illuminance":0,"indicator":"ON","last_seen":"2025-09-03T07:43:38.597Z",'
+        '"linkquality":81,"move_detection_max":7,"move_detection_min":0.2,"move_sensitivity":0,'
+        '"none_delay_time":5,"presence":null,"presence_state":null,'
+        '"small_move_detection_max":5.5,"small_move_detection_min":0.2,'
+        '"small_move_sensitivity":9,"target_distance":5.88}'
+    )
+    decoded = decode("zigbee2mqtt/human presence detector", payload.encode())
+    assert decoded is not None
+    assert decoded.observations == ()
+
+
+@pytest.mark.parametrize(
+    ("state", "occupied"),
+    [
+        ("none", False),
+        ("presence", True),
+        ("move", True),
+        ("stationary", True),
+        ("small_movement", True),
+        ("NONE", False),
+        ("PRESENCE", True),
+    ],
+)
+def test_presence_state_names(state: str, occupied: bool) -> None:
+    # No message with presence_state found published; the names are those of
+    # zigbee-herdsman-converters' Tuya and Aqara radars (src/devices/tuya.ts, lumi.ts:
+    # e.enum("presence_state", ea.STATE, ["none", "presence", …])).
+    assert present(f'{{"presence_state":"{state}"}}') == {"occupancy": occupied}
+
+
 # --- SOS and panic buttons -----------------------------------------------------------------
 
 
