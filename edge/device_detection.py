@@ -92,7 +92,7 @@ class DeviceDetection:
         once per device and process, not on every message of a clock set wrong."""
         if not any(clock_ahead(observation, at) for observation in observations):
             return
-        self.count("device_clock_ahead")
+        self.count("device_clock_ahead", 1)
         if device.id not in self._clock_ahead_warned:
             self._clock_ahead_warned.add(device.id)
             logger.warning(

@@ -24,7 +24,7 @@ import functools
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import aiomqtt
@@ -42,7 +42,7 @@ from devices.mqtt_link import (
     checkpoint,
     payload_bytes,
 )
-from devices.observations import Decoded, NativeAddress, Observation, describe
+from devices.observations import Decoded, DeviceEvent, NativeAddress, Observation, describe
 from devices.registry import Device
 from devices.topics import (
     CredentialTopic,
@@ -288,7 +288,9 @@ class DeviceIngest:
                 (await self._access.take_frame(parsed.reader_id, topic, raw)).stored
             )
             return
-        rejected = await self._handle(staged, parsed, topic, raw, received_at, after)
+        rejected = await self._handle(
+            staged, parsed, topic, raw, received_at, after, retained=bool(message.retain)
+        )
         if rejected is not None:
             self._reject(rejected)
 
@@ -300,6 +302,8 @@ class DeviceIngest:
         raw: bytes,
         received_at: datetime,
         after: "_AfterCommit",
+        *,
+        retained: bool,
     ) -> Rejected | None:
         try:
             messages = decode_all(
@@ -323,8 +327,22 @@ class DeviceIngest:
         rejected: Rejected | None = None
         # A Tasmota Zigbee bridge may speak for several devices in one message.
         for decoded in messages:
+            if retained:
+                decoded = self._without_events(decoded, topic)
             rejected = await self._observe(staged, topic, decoded, received_at, after) or rejected
         return rejected
+
+    def _without_events(self, decoded: Decoded, topic: str) -> Decoded:
+        """Drop the events of a retained message: the broker replays a device's last message
+        to a new subscription (every time the edge connects), and an event in it (a button's
+        ``action`` under Zigbee2MQTT's ``retain: true``) happened then, not now. A press made
+        while the edge was away reaches its session as a message of its own, not retained."""
+        kept = tuple(o for o in decoded.observations if not isinstance(o, DeviceEvent))
+        if len(kept) == len(decoded.observations):
+            return decoded
+        self._count("retained_events_ignored", len(decoded.observations) - len(kept))
+        logger.info("ignored the events of a retained message on %s: a replay", topic)
+        return replace(decoded, observations=kept)
 
     async def _observe(
         self,

@@ -478,3 +478,23 @@ async def test_a_reading_stamped_a_day_ahead_does_not_blind_the_detectors(
         assert (alarm.kind, alarm.state) == (AlertKind.HEAT, AlertState.RAISED)
         assert alarm.ts == T0 + timedelta(minutes=2)
         assert agent.counters.get("device_clock_ahead") == 1
+
+
+async def test_a_retained_press_replayed_on_subscribing_is_not_a_new_sos(
+    mosquitto: MosquittoProcess, make_settings: SettingsFactory
+) -> None:
+    """Zigbee2MQTT with ``retain: true`` keeps a button's last message at the broker: the
+    edge subscribing anew (first start, a lost session) gets yesterday's press replayed with
+    the retain flag, which is not a press now. Its readings still count."""
+    devices = Devices(mosquitto)
+    await devices.publish(SOS_TOPIC, '{"action": "emergency", "battery": 5}', retain=True)
+    agent = EdgeAgent(make_settings())
+    async with running_hub(mosquitto) as hub, running_agent(agent):
+        await eventually(lambda: len(hub.alerts) == 1, "the low battery of the retained state")
+        assert [(a.device_id, a.kind) for a in hub.alerts] == [("b3-sos", AlertKind.BATTERY_LOW)]
+        assert agent.counters.get("retained_events_ignored") == 1
+        # A press now, published retained as that bridge does: live, it is delivered
+        # without the retain flag, and it is an SOS.
+        await devices.publish(SOS_TOPIC, '{"action": "emergency", "battery": 5}', retain=True)
+        await eventually(lambda: len(hub.alerts) == 2, "a press now is an SOS")
+        assert (hub.alerts[1].device_id, hub.alerts[1].kind) == ("b3-sos", AlertKind.SOS)
