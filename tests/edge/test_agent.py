@@ -498,3 +498,25 @@ async def test_a_retained_press_replayed_on_subscribing_is_not_a_new_sos(
         await devices.publish(SOS_TOPIC, '{"action": "emergency", "battery": 5}', retain=True)
         await eventually(lambda: len(hub.alerts) == 2, "a press now is an SOS")
         assert (hub.alerts[1].device_id, hub.alerts[1].kind) == ("b3-sos", AlertKind.SOS)
+
+
+async def test_a_press_published_retained_while_the_agent_is_down_is_one_sos(
+    mosquitto: MosquittoProcess, make_settings: SettingsFactory
+) -> None:
+    """The press reaches the persistent session as a live message, and the broker's replay of
+    the same retained message on subscribing adds nothing: one SOS, not none and not two."""
+    settings = make_settings()
+    devices = Devices(mosquitto)
+    async with running_hub(mosquitto) as hub:
+        async with running_agent(EdgeAgent(settings)):
+            await devices.publish(SOS_TOPIC, '{"battery": 90}')
+            await eventually(lambda: len(hub.statuses) > 0, "the agent online")
+        await eventually(lambda: hub.statuses[-1].state == "offline", "the agent down")
+        await devices.publish(SOS_TOPIC, '{"action": "emergency", "battery": 90}', retain=True)
+        async with running_agent(EdgeAgent(settings)) as again:
+            await eventually(lambda: len(hub.alerts) == 1, "the SOS after the restart")
+            await eventually(
+                lambda: again.counters.get("retained_events_ignored") == 1, "the replay ignored"
+            )
+            await asyncio.sleep(0.3)
+            assert [(a.device_id, a.kind) for a in hub.alerts] == [("b3-sos", AlertKind.SOS)]
