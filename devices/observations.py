@@ -20,6 +20,10 @@ class DeviceEvent:
 
     event: str
     event_time: datetime | None = None
+    count: tuple[str, int] | None = None
+    """The device's own count of its events, where it sends one: (its input, the count)
+    (Shelly Gen1's ``event_cnt``). A message with the count already seen repeats that event
+    (a Shelly re-publishes its last one every 30 s): it is not a new one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,10 @@ value per topic, ``shellies/<id>/sensor/<name>``:
 - ``gas`` (Shelly Gas): ``none`` → no gas, ``mild``/``heavy`` → the detector's gas alarm,
   ``test``/``unknown`` → nothing; ``concentration`` in ppm of natural gas → % LEL (methane's
   LEL is 5 % vol = 50 000 ppm, so 500 ppm = 1 % LEL);
-- ``shellies/<id>/input_event/<n>`` ``{"event": "S"}`` (Shelly Button1, inputs): ``S`` press,
-  ``SS`` double, ``L`` long;
+- ``shellies/<id>/input_event/<n>`` ``{"event": "S", "event_cnt": 4}`` (Shelly Button1,
+  inputs): ``S`` press, ``SS`` double, ``L`` long. A mains Shelly re-publishes its last event
+  every 30 s with the same ``event_cnt`` (bieniu/ha-shellies-discovery#91): the count goes with
+  the event, and the edge takes a count it has seen as a repeat, not a press;
 - ``shellies/<id>/online``: ``true``/``false`` (the device's last will).
 
 Gen2+ (Plus, Pro, Gen3, Gen4): JSON-RPC notifications on ``<prefix>/events/rpc``, the device's
@@ -81,9 +83,15 @@ def decode_shelly(parsed: ShellyTopic, text: str) -> tuple[Decoded, ...]:
         case ShellyChannel.SENSOR:
             return (Decoded(address, _gen1_sensor(parsed.name or "", text.strip())),)
         case ShellyChannel.INPUT_EVENT:
-            event = json_object(text).get("event")
+            body = json_object(text)
+            event, count = body.get("event"), body.get("event_cnt")
             pressed = GEN1_INPUT_EVENTS.get(event) if isinstance(event, str) else None
-            return (Decoded(address, (DeviceEvent(pressed),) if pressed else ()),)
+            counted = (
+                (parsed.name or "", count)
+                if isinstance(count, int) and not isinstance(count, bool)
+                else None
+            )
+            return (Decoded(address, (DeviceEvent(pressed, count=counted),) if pressed else ()),)
         case ShellyChannel.STATUS:
             components = {parsed.name or "": json_object(text)}
             return (Decoded(address, _components(parsed.shelly_id, components)),)

@@ -70,8 +70,11 @@ def detect(
             self_test = readings.smoke_test is True
             for rule in READING_RULES:
                 rule(step, device, readings, profile)
-        case DeviceEvent(event):
+        case DeviceEvent(event, _, count):
             _checked_in(step, seen, "message_received")
+            if count is not None and not _new_count(step, count):
+                # The device repeating its last event (a Shelly, every 30 s): not a press.
+                return Detection(step.state, tuple(step.alerts), self_test)
             if event == DEVICE_ANNOUNCE:
                 rejoined(step, device, profile)
             else:
@@ -90,6 +93,22 @@ def detect(
                 profile=LIVENESS_PROFILE,
             )
     return Detection(step.state, tuple(step.alerts), self_test)
+
+
+def _new_count(step: Step, count: tuple[str, int]) -> bool:
+    """Record a device's count of its events; return whether it is a new one.
+
+    Any other count than the last of the input is new, a lower one too: a device that
+    restarted counts from zero again. (A restart's first event with the very count of the
+    last before it is taken for a repeat: the one case this cannot tell apart.)
+    """
+    counts = dict(step.state.event_counts)
+    input_name, number = count
+    if counts.get(input_name) == number:
+        return False
+    counts[input_name] = number
+    step.state = replace(step.state, event_counts=tuple(sorted(counts.items())))
+    return True
 
 
 def tick(

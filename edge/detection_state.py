@@ -113,6 +113,8 @@ class DeviceState:
     battery: BatteryHistory = field(default_factory=BatteryHistory)
     flat: tuple[tuple[str, FlatLine], ...] = ()
     """Per analog reading name (``STUCK_READINGS``), the value it keeps repeating."""
+    event_counts: tuple[tuple[str, int], ...] = ()
+    """Per input, the device's own count of its last event (``DeviceEvent.count``)."""
 
     def __post_init__(self) -> None:
         if not self.raised <= _ON_OFF_KINDS:
@@ -147,6 +149,7 @@ class DeviceState:
             "flat": {
                 name: [line.value, _time_text(line.since), line.count] for name, line in self.flat
             },
+            "event_counts": dict(self.event_counts),
         }
         return json.dumps(data, sort_keys=True)
 
@@ -189,6 +192,10 @@ class DeviceState:
                         ),
                     )
                     for name, (value, since, count) in sorted(data.get("flat", {}).items())
+                ),
+                event_counts=tuple(
+                    (str(name), int(count))
+                    for name, count in sorted(data.get("event_counts", {}).items())
                 ),
             )
         except (ValueError, TypeError, AttributeError, KeyError) as exc:

@@ -359,7 +359,15 @@ def test_shelly_online_and_gen1_button() -> None:
     (lwt,) = decode("shellies/shellyflood-445566/online", "false")
     assert lwt.observations == (AvailabilityChange(False),)
     (press,) = decode("shellies/shellybutton1-A1/input_event/0", '{"event":"L","event_cnt":3}')
-    assert press.observations == (DeviceEvent("long_press"),)
+    assert press.observations == (DeviceEvent("long_press", count=("0", 3)),)
+    (uncounted,) = decode("shellies/shellybutton1-A1/input_event/1", '{"event":"S"}')
+    assert uncounted.observations == (DeviceEvent("press"),)
+    # A Shelly i3's triple push, as published (bieniu/ha-shellies-discovery#91): not a gesture
+    # an SOS button is set for, so nothing.
+    (triple,) = decode(
+        "shellies/shellyix3-10521CF2C2C2/input_event/0", '{"event":"SSS","event_cnt":4}'
+    )
+    assert triple.observations == ()
 
 
 # --- registration and resolution ------------------------------------------------------------

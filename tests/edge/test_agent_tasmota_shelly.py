@@ -57,6 +57,12 @@ id = "hall-climate"
 kind = "heat"
 location = "Building 1/Floor 1/Hall"
 shelly_id = "shellyplusht-c049ef8bc088"      # Shelly Plus H&T, the realdata unit
+
+[[devices]]
+id = "pull-cord"
+kind = "sos_button"
+location = "Building 1/Floor 1/Unit 101"
+shelly_id = "shelly1-10521c454394"           # a pull cord on a Shelly 1's input, momentary
 """
 
 
@@ -142,3 +148,27 @@ async def test_tasmota_lwt_and_shelly_online_are_availability(
     }
     assert agent.counters["messages_ignored"] == 1  # tele/<topic>/STATE carries no reading
     assert not any(k.startswith("rejected.") for k in agent.counters)
+
+
+async def test_a_shelly_repeating_its_last_event_every_30_s_is_one_sos(
+    mosquitto: MosquittoProcess, tasmota_shelly_settings: SettingsFactory
+) -> None:
+    """A mains Shelly re-publishes its last input event every 30 s with the same count, as
+    published (bieniu/ha-shellies-discovery#91: ``{"event":"L","event_cnt":849}`` every 30 s
+    from a Shelly 1): one pull of the cord is one SOS, the next pull another."""
+    topic = "shellies/shelly1-10521C454394/input_event/0"
+    agent = EdgeAgent(tasmota_shelly_settings())
+    devices = Devices(mosquitto)
+    async with running_hub(mosquitto) as hub, running_agent(agent):
+        for _ in range(3):  # the pull, then its repeats
+            await devices.publish_cli(topic, '{"event":"L","event_cnt":849}')
+        await devices.publish_cli(topic, '{"event":"S","event_cnt":850}')  # the next pull
+        # Handled and sent in order: once the next pull's SOS is in, the repeats' were too.
+        await eventually(
+            lambda: any(a.reason.values.get("event") == "press" for a in hub.alerts),
+            "the next pull's SOS",
+        )
+    assert [(a.device_id, a.kind, a.reason.values["event"]) for a in hub.alerts] == [
+        ("pull-cord", AlertKind.SOS, "long_press"),
+        ("pull-cord", AlertKind.SOS, "press"),
+    ]

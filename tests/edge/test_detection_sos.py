@@ -306,3 +306,32 @@ def test_press_times_are_event_times_so_a_replayed_backlog_keeps_its_spacing() -
 def test_an_unreadable_sos_battery_or_flat_line_state_is_refused(text: str) -> None:
     with pytest.raises(StateFormatError):
         DeviceState.from_json(text)
+
+
+def test_a_counted_event_seen_already_is_a_repeat_and_a_restart_counts_again() -> None:
+    """A device's own count of its events (Shelly Gen1's event_cnt, per input): the same
+    count again is the event repeated, any other count a new one, a lower one too (the
+    device restarted); the counts survive the edge's restart with the state."""
+
+    def press(count: int, input_name: str = "0") -> DeviceEvent:
+        return DeviceEvent(ButtonEvent.PRESS, count=(input_name, count))
+
+    timed: list[tuple[float, Observation]] = [
+        (0.0, press(849)),
+        (30.0, press(849)),  # re-published 30 s later
+        (45.0, press(3, "1")),  # another input: its own count
+        (60.0, press(849)),
+        (75.0, press(3, "1")),
+        (90.0, press(850)),
+        (120.0, press(1)),  # restarted: counts from zero again
+    ]
+    state, alerts = feed(DeviceKind.SOS_BUTTON, timed)
+    assert [(a.kind, (a.event_time - T0).total_seconds()) for a in alerts] == [
+        (AlertKind.SOS, 0.0),
+        (AlertKind.SOS, 45.0),
+        (AlertKind.SOS, 90.0),
+        (AlertKind.SOS, 120.0),
+    ]
+    restored = DeviceState.from_json(state.to_json())
+    assert restored.event_counts == (("0", 1), ("1", 3))
+    assert feed(DeviceKind.SOS_BUTTON, [(150.0, press(1))], restored)[1] == []
