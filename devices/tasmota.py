@@ -25,6 +25,9 @@ Quirks handled here:
 - ``TempUnit: "F"`` converts wired readings to °C (Zigbee readings are always °C);
 - an ESP32 reports its own chip's temperature as ``"ESP32": {"Temperature": 55.3}``
   (home-assistant/core#128956): not the room's, and near a heat detector's 57 °C, so skipped;
+- a wired button detached from its relay (``SetOption73 1``) says ``{"Button1": {"Action":
+  "SINGLE"}}`` on ``stat/<topic>/RESULT``: ``SINGLE``/``DOUBLE``/``HOLD`` are a press, a double
+  press and a long press;
 - ``LWT`` is plain text ``Online``/``Offline``; Tasmota's docs print some SENSOR examples with
   a closing brace missing: refused as malformed JSON.
 """
@@ -240,12 +243,29 @@ def _apply_zone(zone: int, kind: DeviceKind | None, values: dict[str, Any]) -> l
     return []
 
 
+BUTTON_ACTIONS: dict[str, str] = {
+    "SINGLE": ButtonEvent.PRESS,
+    "DOUBLE": ButtonEvent.DOUBLE_PRESS,
+    "HOLD": ButtonEvent.LONG_PRESS,
+}
+"""A wired button's ``{"Button1": {"Action": "SINGLE"}}`` (``SetOption73 1``: the buttons
+detached from the relays, arendst/Tasmota#23910); ``CLEAR`` (the release after a hold) and
+``TRIPLE`` … ``PENTA`` are not gestures of an SOS button."""
+_BUTTON = re.compile(r"Button[0-9]+")
+
+
 def _decode_wired(topic: str, data: Mapping[str, Any]) -> tuple[Observation, ...]:
     fahrenheit = data.get("TempUnit") == "F"
     temperatures: list[float] = []
     humidity: float | None = None
+    events: list[Observation] = []
     for name, block in data.items():
         if not isinstance(block, dict) or name in CHIP_SENSORS:
+            continue
+        if _BUTTON.fullmatch(name):
+            action = block.get("Action")
+            pressed = BUTTON_ACTIONS.get(action) if isinstance(action, str) else None
+            events.extend([DeviceEvent(pressed)] if pressed else [])
             continue
         temperature = read_number(block, "Temperature")
         rh = read_number(block, "Humidity")
@@ -265,7 +285,7 @@ def _decode_wired(topic: str, data: Mapping[str, Any]) -> tuple[Observation, ...
         },
         topic,
     )
-    return (StateUpdate(readings),) if readings.present() else ()
+    return ((StateUpdate(readings),) if readings.present() else ()) + tuple(events)
 
 
 def _readings(values: dict[str, Any], topic: str) -> Readings:

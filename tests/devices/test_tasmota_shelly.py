@@ -25,7 +25,7 @@ from devices.observations import (
     StateUpdate,
     TasmotaAddress,
 )
-from devices.payloads import Readings
+from devices.payloads import ButtonEvent, Readings
 from devices.registry import Device
 from devices.site import SiteFile
 from devices.topics import (
@@ -451,3 +451,23 @@ def test_tasmota_esp32_chip_temperature_is_not_the_room() -> None:
     assert decoded.observations == ()
     with_probe = sensor.replace('"ESP32"', '"DS18B20":{"Id":"01","Temperature":21.5},"ESP32"')
     assert readings(decode("tele/tasmota_F66EEC/SENSOR", with_probe)) == {"temperature_c": 21.5}
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        # As published (arendst/Tasmota#23910), SetOption73 1, stat/LivingFans/RESULT:
+        ('{"Button1":{"Action":"SINGLE"}}', (DeviceEvent(ButtonEvent.PRESS),)),
+        ('{"Button1":{"Action":"DOUBLE"}}', (DeviceEvent(ButtonEvent.DOUBLE_PRESS),)),
+        ('{"Button1":{"Action":"HOLD"}}', (DeviceEvent(ButtonEvent.LONG_PRESS),)),
+        ('{"Button1":{"Action":"CLEAR"}}', ()),  # the release after the hold
+        ('{"Button2":{"Action":"SINGLE"}}', (DeviceEvent(ButtonEvent.PRESS),)),
+        ('{"SetOption73":"ON"}', ()),  # a command's answer on the same topic
+        ('{"Button1":{"Action":7}}', ()),
+    ],
+)
+def test_a_tasmota_button_detached_from_its_relay_presses(
+    payload: str, expected: tuple[DeviceEvent, ...]
+) -> None:
+    (decoded,) = decode("stat/LivingFans/RESULT", payload)
+    assert decoded.observations == expected
