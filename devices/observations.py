@@ -1,7 +1,7 @@
 """What a device said, normalised: the output of every adapter, the input of detection."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from devices.payloads import Readings
 
@@ -36,33 +36,9 @@ class AvailabilityChange:
 Observation = StateUpdate | DeviceEvent | AvailabilityChange
 
 
-CLOCK_AHEAD_TOLERANCE = timedelta(minutes=2)
-"""How far a device's own time may run ahead of the edge's receipt before it is a clock set
-wrong (a bridge on another host, an NTP device: seconds apart)."""
-
-
-def clock_ahead(observation: Observation, received_at: datetime) -> bool:
-    """Return whether the device stamped ``observation`` later than it could have happened:
-    beyond ``CLOCK_AHEAD_TOLERANCE`` after the edge received it."""
-    return (
-        isinstance(observation, StateUpdate | DeviceEvent)
-        and observation.event_time is not None
-        and observation.event_time > received_at + CLOCK_AHEAD_TOLERANCE
-    )
-
-
 def observed_at(observation: Observation, received_at: datetime) -> datetime:
-    """Return when an observation happened: the device's own time, else when it was received.
-
-    A time from the future is a clock set wrong, not an event time: the receipt is used. One
-    reading stamped a day ahead would otherwise stand as the newest a detector has seen, and
-    every reading after it, stamped right, would be dropped as out of order until that day.
-    """
-    if (
-        isinstance(observation, StateUpdate | DeviceEvent)
-        and observation.event_time is not None
-        and not clock_ahead(observation, received_at)
-    ):
+    """Return when an observation happened: the device's own time, else when it was received."""
+    if isinstance(observation, StateUpdate | DeviceEvent) and observation.event_time is not None:
         return observation.event_time
     return received_at
 

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from devices.kinds import AlertKind, AlertState, forwarding_rank
 from devices.messages import Alert, FeedbackStage
-from devices.observations import AvailabilityChange, Observation, clock_ahead, observed_at
+from devices.observations import AvailabilityChange, Observation, observed_at
 from devices.registry import Device
 from edge.detection import AlertDecision, Detection, DeviceState, StateFormatError, detect, tick
 from edge.detectors.profile import ProfileBook
@@ -83,23 +83,6 @@ class DeviceDetection:
         # then store the new state: one at a time, or one would overwrite the other's.
         self._detecting = asyncio.Lock()
         self.watching_since: datetime | None = None
-        self._clock_ahead_warned: set[str] = set()
-
-    def note_clock_ahead(
-        self, device: Device, observations: tuple[Observation, ...], at: datetime
-    ) -> None:
-        """Count a message stamped in the future (its receipt time stands instead); warn
-        once per device and process, not on every message of a clock set wrong."""
-        if not any(clock_ahead(observation, at) for observation in observations):
-            return
-        self.count("device_clock_ahead", 1)
-        if device.id not in self._clock_ahead_warned:
-            self._clock_ahead_warned.add(device.id)
-            logger.warning(
-                "device %s stamps its messages ahead of this edge's clock: its clock is set"
-                " wrong; the time each message is received is used instead",
-                device.id,
-            )
 
     @asynccontextmanager
     async def group(self) -> AsyncIterator["DetectionGroup"]:
@@ -267,7 +250,6 @@ class DetectionGroup:
         """Run detection on one message's observations; stage the new state and alerts."""
         detection = self._detection
         before = self._states.get(device.id) or detection.states.get(device.id, DeviceState())
-        detection.note_clock_ahead(device, observations, received_at)
         try:
             state, alerts, self_tests = detection.decide(before, device, observations, received_at)
         except Exception as exc:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+from edge.detectors import CLOCK_JUMP_S
+
 
 @dataclass(frozen=True, slots=True)
 class CoStandard:
@@ -135,7 +137,11 @@ class CoExposure:
     def read(self, ppm: float, at: datetime, settings: CoSettings) -> "CoExposure":
         """Integrate up to a new reading taken at ``at``, then let it stand."""
         if self.at is not None and at <= self.at:
-            return self  # out of order or repeated: the standing reading is newer
+            if (self.at - at).total_seconds() <= CLOCK_JUMP_S:
+                return self  # out of order or repeated: the standing reading is newer
+            # The device's clock went back (it ran ahead): the dose so far stays, the reading
+            # stands from here, or every reading until that future time would be dropped.
+            return replace(self, ppm=None, at=None, until=None).read(ppm, at, settings)
         advanced = self.advance(at, settings)
         clean_since = None
         if ppm < settings.clean_ppm:

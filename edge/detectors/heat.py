@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+from edge.detectors import CLOCK_JUMP_S
+
 
 @dataclass(frozen=True, slots=True)
 class HeatSettings:
@@ -65,7 +67,11 @@ class HeatTrend:
     def read(self, celsius: float, at: datetime, settings: HeatSettings) -> "HeatTrend":
         """Add a reading (an out-of-order one is ignored) and forget old samples."""
         if self.samples and at <= self.samples[-1][0]:
-            return self
+            if (self.samples[-1][0] - at).total_seconds() <= CLOCK_JUMP_S:
+                return self  # a late copy: the newer readings stand
+            # The device's clock went back (set right after running ahead): the trend starts
+            # again from here, or every reading until that future time would be dropped.
+            return HeatTrend().read(celsius, at, settings)
         kept = self.samples[-(settings.keep_samples - 1) :]
         if len(kept) >= 2 and _seconds(kept[-2], kept[-1]) < settings.sample_spacing_s:
             kept = kept[:-1]  # the newest was too close to the one before: this replaces it

@@ -1,6 +1,6 @@
 """Locations as paths, the site file, and the edge↔hub wire messages."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -9,15 +9,6 @@ from pydantic import ValidationError
 from devices.kinds import AlertKind, AlertState, Severity, forwarding_rank
 from devices.location import Location
 from devices.messages import Alert, AlertReason
-from devices.observations import (
-    CLOCK_AHEAD_TOLERANCE,
-    AvailabilityChange,
-    DeviceEvent,
-    StateUpdate,
-    clock_ahead,
-    observed_at,
-)
-from devices.payloads import Readings
 from devices.registry import Device
 from devices.site import SiteFile
 
@@ -96,21 +87,3 @@ def test_site_file(tmp_path: Path) -> None:
     path.write_text(path.read_text() + '[[devices]]\nid = "s1"\nkind = "co"\nlocation = "B1"\n')
     with pytest.raises(ValidationError, match="unique"):
         SiteFile.load(path)
-
-
-def test_a_device_time_from_the_future_gives_way_to_the_receipt() -> None:
-    received = datetime(2026, 4, 17, 12, tzinfo=UTC)
-    readings = Readings(temperature_c=21.0)
-    on_time = StateUpdate(readings, received - timedelta(hours=3))  # a backlog: kept
-    slightly_ahead = StateUpdate(readings, received + CLOCK_AHEAD_TOLERANCE)  # clocks apart
-    ahead = DeviceEvent("press", received + CLOCK_AHEAD_TOLERANCE + timedelta(seconds=1))
-    assert observed_at(on_time, received) == received - timedelta(hours=3)
-    assert observed_at(slightly_ahead, received) == received + CLOCK_AHEAD_TOLERANCE
-    assert observed_at(ahead, received) == received
-    assert observed_at(StateUpdate(readings), received) == received
-    assert [clock_ahead(o, received) for o in (on_time, slightly_ahead, ahead)] == [
-        False,
-        False,
-        True,
-    ]
-    assert not clock_ahead(AvailabilityChange(online=True), received)

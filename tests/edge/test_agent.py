@@ -459,17 +459,14 @@ async def test_a_co_level_reported_once_alarms_from_the_agents_tick_at_the_dose(
 async def test_a_reading_stamped_a_day_ahead_does_not_blind_the_detectors(
     mosquitto: MosquittoProcess, make_settings: SettingsFactory
 ) -> None:
-    """A device whose clock is set a day ahead, then right: its later readings still count
-    (they were dropped as older than the newest seen), the message counted and its receipt
-    time used."""
-    clock = WallClock()
-    agent = EdgeAgent(make_settings(), clock=clock)
+    """A device whose clock ran a day ahead and was then set right: its later readings still
+    count (they were dropped as older than the newest seen until that day came)."""
+    agent = EdgeAgent(make_settings())
     devices = Devices(mosquitto)
     smoke_heat = "linli/dev/b3-smoke/state"
     async with running_hub(mosquitto) as hub, running_agent(agent):
         ahead = (T0 + timedelta(days=1)).isoformat()
         await devices.publish(smoke_heat, f'{{"temperature_c": 22.0, "ts": "{ahead}"}}')
-        await eventually(lambda: agent.counters.get("device_clock_ahead") == 1, "the count")
         for minute, celsius in ((1, 58.0), (2, 59.0)):
             stamp = (T0 + timedelta(minutes=minute)).isoformat()
             await devices.publish(smoke_heat, f'{{"temperature_c": {celsius}, "ts": "{stamp}"}}')
@@ -477,7 +474,6 @@ async def test_a_reading_stamped_a_day_ahead_does_not_blind_the_detectors(
         alarm = hub.alerts[0]
         assert (alarm.kind, alarm.state) == (AlertKind.HEAT, AlertState.RAISED)
         assert alarm.ts == T0 + timedelta(minutes=2)
-        assert agent.counters.get("device_clock_ahead") == 1
 
 
 async def test_a_retained_press_replayed_on_subscribing_is_not_a_new_sos(

@@ -275,3 +275,15 @@ def test_state_with_a_dose_round_trips() -> None:
     state, _ = feed(DeviceKind.CO, [(0.0, reading(co_ppm=100.0)), (60.0, reading(co_ppm=3.0))])
     assert state.co.dose > 0
     assert DeviceState.from_json(state.to_json()) == state
+
+
+def test_a_clock_set_back_after_running_ahead_keeps_counting_the_dose() -> None:
+    """A reading stamped a day ahead, then the clock set right: the readings after it count
+    again (they were dropped as older), from the new time, with the dose so far."""
+    ahead = [(24 * 3600.0, reading(co_ppm=400.0))]
+    state, _ = feed(DeviceKind.CO, ahead)
+    after = [(60.0 * m, reading(co_ppm=400.0)) for m in range(12)]
+    _, alerts = feed(DeviceKind.CO, after, state)
+    alarm = first(alerts, AlertKind.CO, RAISED)
+    assert alarm is not None
+    assert alarm.event_time == at(8 * 60.0)

@@ -198,3 +198,19 @@ def test_temperature_of_other_devices_is_only_telemetry(kind: DeviceKind) -> Non
     timed = [(i * 60.0, reading(temperature_c=80.0 + 10 * i)) for i in range(5)]
     _, alerts = feed(kind, timed)
     assert alerts == []
+
+
+def test_a_clock_set_back_after_running_ahead_restarts_the_trend() -> None:
+    """One reading stamped a day ahead, then the clock set right: a fire after it alarms (the
+    later readings were dropped as older than that one); a late copy minutes old is still
+    ignored."""
+    ahead = (24 * 3600.0, reading(temperature_c=22.0))
+    late_copy = (24 * 3600.0 - 120.0, reading(temperature_c=99.0))
+    fire = [(60.0 * m, reading(temperature_c=t)) for m, t in ((1, 40.0), (2, 58.0), (3, 59.0))]
+    state, alerts = feed(DeviceKind.HEAT, [ahead, late_copy])
+    assert alerts == []
+    assert [c for _, c in state.heat.samples] == [22.0]
+    _, alerts = feed(DeviceKind.HEAT, fire, state)
+    alarm = first(alerts, AlertKind.HEAT, RAISED)
+    assert alarm is not None
+    assert (alarm.event_time - T0).total_seconds() == 180.0
