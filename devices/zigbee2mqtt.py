@@ -7,6 +7,8 @@ sources quoted in tests/devices/test_zigbee_vendors.py):
 - ``battery`` arrives as a number, a numeric string (``"80.00"``) or ``null``;
 - SOS buttons send ``action: "emergency"`` and then ``null`` or ``""`` in later messages: only
   a non-empty action is an event; ``off`` (Heiman HS1EB, ORVIBO SE21: zone status 0) is none;
+- bridges in legacy mode (before ``action``) say ``click: "single"``: read as an action when
+  the message has no ``action`` key (one that has both sends them apart for one press);
 - ``last_seen`` is epoch milliseconds or ISO 8601, depending on the bridge's settings;
 - availability is plain ``online`` in old bridges and ``{"state": "online"}`` in new ones;
 - a device that (re)joins (new battery, power back, re-pairing) is announced on
@@ -184,6 +186,7 @@ class ZigbeePayload(BaseModel):
     temperature: LenientNumber = None
     humidity: LenientNumber = None
     action: str | None = None
+    click: str | None = None
     last_seen: LenientTime = None
 
 
@@ -238,10 +241,14 @@ def decode_zigbee_state(data: dict[str, Any]) -> tuple[Observation, ...]:
     observations: list[Observation] = []
     if readings.present():
         observations.append(StateUpdate(readings, z.last_seen))
-    if z.action:
-        event = ACTION_EVENTS.get(z.action)
+    # Bridges before the "action" key said "click" (legacy mode); one with both keys sends
+    # them in separate messages for one press (Koenkk/zigbee2mqtt#21661): "click" counts only
+    # where the message has no "action" at all.
+    action = z.action if "action" in data else z.click
+    if action:
+        event = ACTION_EVENTS.get(action)
         if event is None:
-            logger.debug("ignoring Zigbee2MQTT action %r", z.action)
+            logger.debug("ignoring Zigbee2MQTT action %r", action)
         else:
             observations.append(DeviceEvent(event, z.last_seen))
     return tuple(observations)

@@ -270,3 +270,28 @@ def test_emergency_button_off_is_not_a_press() -> None:
     decoded = decode("zigbee2mqtt/sos", b'{"action":"off","battery":100}')
     assert decoded is not None
     assert decoded.observations == (StateUpdate(Readings(battery_pct=100.0)),)
+
+
+def test_a_legacy_click_is_a_press_unless_the_message_has_an_action() -> None:
+    # Xiaomi WXKG01LM on a legacy bridge, as published:
+    # https://github.com/Koenkk/zigbee2mqtt/issues/1501
+    legacy = '{"linkquality":123,"duration":86,"battery":100,"voltage":3022,"click":"single"}'
+    decoded = decode("zigbee2mqtt/0x00158d00016d8a67", legacy.encode())
+    assert decoded is not None
+    assert DeviceEvent(ButtonEvent.PRESS, None) in decoded.observations
+    # Zigbee2MQTT 1.36 sends the action and, apart, a wrong click for the same single press
+    # (https://github.com/Koenkk/zigbee2mqtt/issues/21661): one press, not two.
+    messages = [
+        '{"action":"single","battery":100,"click":null,"linkquality":185,'
+        '"power_outage_count":317,"voltage":3012}',
+        '{"action":"","battery":100,"click":null,"linkquality":185,'
+        '"power_outage_count":317,"voltage":3012}',
+        '{"action":null,"battery":100,"click":"long","linkquality":185,'
+        '"power_outage_count":317,"voltage":3012}',
+    ]
+    events = []
+    for message in messages:
+        decoded = decode("zigbee2mqtt/Pulsante ingresso", message.encode())
+        assert decoded is not None
+        events += [o for o in decoded.observations if isinstance(o, DeviceEvent)]
+    assert events == [DeviceEvent(ButtonEvent.PRESS, None)]
