@@ -265,7 +265,8 @@ def _decode_wired(topic: str, data: Mapping[str, Any]) -> tuple[Observation, ...
         if _BUTTON.fullmatch(name):
             action = block.get("Action")
             pressed = BUTTON_ACTIONS.get(action) if isinstance(action, str) else None
-            events.extend([DeviceEvent(pressed)] if pressed else [])
+            if pressed:
+                events.append(DeviceEvent(pressed))
             continue
         temperature = read_number(block, "Temperature")
         rh = read_number(block, "Humidity")

@@ -151,7 +151,7 @@ def co_tick(step: Step, profile: DetectionProfile) -> None:
         AlertKind.CO,
         raise_rule="co_dose>=1",
         clear_rule=None,
-        values={"co_ppm": exposure.ppm or 0.0, "co_dose": round(advanced.dose, 3)},
+        values=_present(co_ppm=exposure.ppm, co_dose=round(advanced.dose, 3)),
         profile=profile.co.standard.name,
         at=reached,
     )
