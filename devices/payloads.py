@@ -68,7 +68,9 @@ class Readings(BaseModel):
     water_leak: Flag | None = None
     contact: Flag | None = None
     occupancy: Flag | None = None
-    """A motion sensor saw someone (Zigbee2MQTT ``occupancy``, as it is)."""
+    """A motion sensor saw someone move (Zigbee2MQTT ``occupancy``, as it is)."""
+    presence: Flag | None = None
+    """A presence radar sees someone there, moving or still (mmWave: Aqara FP1, Tuya)."""
     battery_pct: Percent | None = None
     battery_low: Flag | None = None
     tamper: Flag | None = None

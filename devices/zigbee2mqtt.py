@@ -31,9 +31,14 @@ Vendor fields (zigbee-herdsman-converters' exposes and Tuya datapoints):
   ``self_test_result: "checking"``) is ``smoke_test``: the detector's own alarm flags
   meanwhile are a test, never a fire, CO or gas (edge.detection_rules);
 - ``battery_state``/``battery_level`` ``low`` is ``battery_low``;
-- a presence radar's ``presence`` (exposes ``e.presence()``: Aqara FP1, Tuya mmWave) and
-  ``presence_state`` (``none`` or someone there: ``presence``, ``move``, ``stationary`` …) are
-  ``occupancy``, as a motion sensor's: someone is there (a sign of life in a care household);
+- a presence radar's ``presence`` (exposes ``e.presence()``: Aqara FP1, Tuya mmWave) is
+  ``presence``: someone there, moving or still. Its ``presence_state`` says both: ``none``
+  is nobody there, any other name someone there, and the moving ones (``move``,
+  ``small_movement``, ``large_movement``, ``motion``) are also ``occupancy``, as a motion
+  sensor's; so is a radar's ``motion_state`` ``small``/``medium``/``large`` (``none`` and
+  ``static`` are no motion). A radar re-sends ``presence: true`` for as long as someone is
+  in view, a person lying still after a fall too; so only its changes are signs of life in a
+  care household (``hub.care.rules``), not its repetitions;
 - deliberately NOT read: ``gas_value`` and ``gas_density`` (their unit differs by model: % LEL
   on Tuya TS0601_gas_sensor_2 and Aqara JT-BZ-01AQ/A, ppm on Tuya ZG-225Z, a raw 0-255 density
   on Xiaomi JTQJ-BF-01LM/BW; the payload does not say which, so such detectors rely on their
@@ -88,15 +93,26 @@ only ``checking``/``test`` say a test is running now."""
 
 PRESENCE_STATES: dict[str, bool] = {
     "none": False,
-    "presence": True,
-    "peaceful": True,
-    "stationary": True,
+    "presence": False,
+    "peaceful": False,
+    "stationary": False,
     "small_movement": True,
     "large_movement": True,
     "motion": True,
     "move": True,
 }
-"""A presence radar's ``presence_state`` (Tuya, Aqara): anyone there at all is someone there."""
+"""A presence radar's ``presence_state`` (Tuya, Aqara), by name: whether it says someone
+*moves*. Any name here but ``none`` says someone is there."""
+
+MOTION_STATES: dict[str, bool] = {
+    "none": False,
+    "static": False,
+    "small": True,
+    "medium": True,
+    "large": True,
+}
+"""A radar's ``motion_state`` (Tuya ZG-204ZM, ZG-204ZV: ``e.enum("motion_state", …, ["none",
+"large", "small", "static"])``): whether someone moves; ``static`` is someone there, still."""
 
 BATTERY_STATES: dict[str, bool] = {"low": True, "middle": False, "medium": False, "high": False}
 """Tuya ``battery_state`` / ``battery_level`` text → the low-battery flag."""
@@ -124,6 +140,17 @@ def _text_state(table: Mapping[str, bool]) -> Callable[[Any], bool | None]:
     return parse
 
 
+def _known_text(table: Mapping[str, bool]) -> Callable[[Any], str | None]:
+    def parse(value: Any) -> str | None:
+        text = _enum_text(value)
+        if text is not None and text not in table:
+            logger.debug("ignoring Zigbee2MQTT state %r", value)
+            return None
+        return text
+
+    return parse
+
+
 def _flag_or_text_state(table: Mapping[str, bool]) -> Callable[[Any], bool | None]:
     by_text = _text_state(table)
 
@@ -146,7 +173,8 @@ def _flag_or_level(value: Any) -> bool | float | None:
 AlarmState = Annotated[bool | None, BeforeValidator(_text_state(ALARM_STATES))]
 SelfTest = Annotated[bool | None, BeforeValidator(_flag_or_text_state(SELF_TEST_STATES))]
 BatteryState = Annotated[bool | None, BeforeValidator(_text_state(BATTERY_STATES))]
-PresenceState = Annotated[bool | None, BeforeValidator(_text_state(PRESENCE_STATES))]
+PresenceState = Annotated[str | None, BeforeValidator(_known_text(PRESENCE_STATES))]
+MotionState = Annotated[bool | None, BeforeValidator(_text_state(MOTION_STATES))]
 GasReading = Annotated[bool | float | None, BeforeValidator(_flag_or_level)]
 
 
@@ -168,6 +196,7 @@ class ZigbeePayload(BaseModel):
     occupancy: LenientFlag = None
     presence: LenientFlag = None
     presence_state: PresenceState = None
+    motion_state: MotionState = None
     tamper: LenientFlag = None
     gas: GasReading = None
     gas_alarm_1: LenientFlag = None
@@ -205,6 +234,14 @@ def _first(*numbers: float | None) -> float | None:
     return next((n for n in numbers if n is not None), None)
 
 
+def _moving(state: str | None) -> bool | None:
+    return None if state is None else PRESENCE_STATES[state]
+
+
+def _someone_there(state: str | None) -> bool | None:
+    return None if state is None else state != "none"
+
+
 def _readings(z: ZigbeePayload) -> Readings:
     gas_flag = z.gas if isinstance(z.gas, bool) else None
     gas_level = None if isinstance(z.gas, bool) else clamp_percent(z.gas)
@@ -213,7 +250,8 @@ def _readings(z: ZigbeePayload) -> Readings:
         smoke_test=_any(z.test, z.testing, z.self_test, z.self_test_result),
         water_leak=_any(z.water_leak, z.water_leak_alarm_1, z.water_leak_alarm_2),
         contact=z.contact,
-        occupancy=_any(z.occupancy, z.presence, z.presence_state),
+        occupancy=_any(z.occupancy, _moving(z.presence_state), z.motion_state),
+        presence=_any(z.presence, _someone_there(z.presence_state)),
         tamper=z.tamper,
         gas=_any(gas_flag, z.gas_alarm_1, z.gas_alarm_2, z.gas_sensor_state),
         gas_lel_pct=gas_level,

@@ -82,6 +82,7 @@ ZIGBEE_FIELDS: Mapping[str, str] = {
     "water_leak": "water_leak",
     "contact": "contact",
     "occupancy": "occupancy",
+    "presence": "presence",
     "tamper": "tamper",
     "gas": "gas",
     "co_alarm": "carbon_monoxide",

@@ -12,8 +12,16 @@ from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind, DeviceKind, Severity
 from hub.audit.chain import AuditAction, AuditRecord
-from hub.care.rules import CareCheck, CareFacts, CareStatus, Sensor, WakingHours, check_activity
-from hub.care.rules import is_activity as sign_of_life
+from hub.care.rules import (
+    CareCheck,
+    CareFacts,
+    CareStatus,
+    Sensor,
+    SensorReading,
+    WakingHours,
+    check_activity,
+    last_sign_of_life,
+)
 from hub.care.views import CareSettings, CareView, Contact
 from hub.cases.correlation import CaseCategory
 from hub.cases.notices import enqueue_notices
@@ -354,17 +362,17 @@ class CareRepository:
         """Return the last sign of life: a sensor reading that is one, or an SOS press."""
         last: datetime | None = None
         if sensors:
-            for ts, readings in session.execute(
-                select(ReadingHistoryRow.ts, ReadingHistoryRow.readings)
-                .where(
-                    ReadingHistoryRow.device_id.in_(sensors),
-                    ReadingHistoryRow.ts >= now - LOOK_BACK,
-                )
-                .order_by(ReadingHistoryRow.ts.desc())
-            ):
-                if sign_of_life(readings):
-                    last = ts
-                    break
+            row = ReadingHistoryRow
+            history = session.execute(
+                select(row.device_id, row.ts, row.readings)
+                .where(row.device_id.in_(sensors), row.ts >= now - LOOK_BACK)
+                .order_by(row.ts.desc())
+                .execution_options(yield_per=500)  # read until the answer is known
+            )
+            try:
+                last = last_sign_of_life(SensorReading(*r) for r in history)
+            finally:
+                history.close()
         presses = [
             *buttons(session, household_id).get(household_id, []),
             web_device_id(household_id),

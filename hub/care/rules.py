@@ -17,7 +17,7 @@ since the last sign, so a night's sleep is never an alarm and a quiet day is. It
 Nothing here does I/O or reads the clock: ``now`` and every fact are passed in.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
@@ -125,11 +125,57 @@ def check_activity(facts: CareFacts, now: datetime) -> CareCheck:
     return CareCheck(CareStatus.FINE, quiet, since, silent)
 
 
-ACTIVITY_READINGS: dict[str, bool] = {"occupancy": True, "contact": False}
-"""Readings that are a sign of life: someone moved (occupancy), a door opened (contact false;
-true means closed, as in Zigbee2MQTT)."""
+MOTION = "occupancy"
+"""A motion sensor's ``occupancy: true`` is a sign of life each time: someone moved."""
+
+CHANGES: dict[str, bool] = {"contact": False, "presence": True}
+"""Readings whose *change* is a sign of life: a door opened or closed (``contact``), someone
+came into or left a radar's view (``presence``). Their repetitions are not: a Zigbee door
+contact re-sends its state with every battery report, about hourly (Koenkk/zigbee2mqtt#827,
+#4225), so a door left open would otherwise look like someone opening it every hour; a radar
+re-sends ``presence: true`` for as long as anyone is in view, a person lying still after a
+fall too. The value is what a device's earliest reading in the history must say to count, its
+previous one unknown: a door open, someone there."""
 
 
-def is_activity(readings: dict[str, float | bool]) -> bool:
-    """Return whether one reading of a care household's sensor is a sign of life."""
-    return any(readings.get(name) is value for name, value in ACTIVITY_READINGS.items())
+@dataclass(frozen=True, slots=True)
+class SensorReading:
+    """One stored reading of a care household's sensor."""
+
+    device_id: str
+    ts: datetime
+    readings: Mapping[str, float | bool]
+
+
+def last_sign_of_life(newest_first: Iterable[SensorReading]) -> datetime | None:
+    """Return the time of the last sign of life in the sensors' readings, newest first.
+
+    A motion sensor's ``occupancy: true`` is one; a ``contact`` or ``presence`` reading is one
+    where it differs from the same device's reading before it (``CHANGES``). Reading stops as
+    soon as nothing older can change the answer.
+    """
+    last: datetime | None = None
+    newer: dict[tuple[str, str], tuple[bool, datetime]] = {}
+    """Per device and reading, the newest reading not yet compared with the one before it."""
+    for reading in newest_first:
+        if last is not None and all(ts <= last for _, ts in newer.values()):
+            return last  # anything older is older than the sign found
+        if reading.readings.get(MOTION) is True:
+            last = _later(last, reading.ts)
+        for name in CHANGES:
+            value = reading.readings.get(name)
+            if not isinstance(value, bool):
+                continue
+            slot = (reading.device_id, name)
+            after = newer.get(slot)
+            if after is not None and after[0] != value:
+                last = _later(last, after[1])
+            newer[slot] = (value, reading.ts)
+    for (_, name), (value, ts) in newer.items():
+        if value is CHANGES[name]:
+            last = _later(last, ts)
+    return last
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a

@@ -207,7 +207,7 @@ def test_a_state_name_in_another_form_costs_nothing_else() -> None:
 # --- presence radars ----------------------------------------------------------------------
 
 
-def test_a_presence_radar_is_occupancy() -> None:
+def test_a_presence_radar_is_presence() -> None:
     # Tuya ZY-M100 mmWave radar, as published:
     # https://github.com/Andrik45719/ZY-M100/issues/1
     payload = (
@@ -215,7 +215,7 @@ def test_a_presence_radar_is_occupancy() -> None:
         '"last_seen":"2024-09-07T15:54:41.147Z","linkquality":98,"maximum_range":6,'
         '"minimum_range":0.3,"presence":true,"radar_sensitivity":2,"target_distance":null}'
     )
-    assert present(payload) == {"occupancy": True}
+    assert present(payload) == {"presence": True}
 
 
 def test_a_radar_that_has_not_decided_says_nothing() -> None:
@@ -235,22 +235,52 @@ def test_a_radar_that_has_not_decided_says_nothing() -> None:
 
 
 @pytest.mark.parametrize(
-    ("state", "occupied"),
+    ("state", "there", "moving"),
     [
-        ("none", False),
-        ("presence", True),
-        ("move", True),
-        ("stationary", True),
-        ("small_movement", True),
-        ("NONE", False),
-        ("PRESENCE", True),
+        ("none", False, False),
+        ("presence", True, False),
+        ("peaceful", True, False),
+        ("stationary", True, False),
+        ("move", True, True),
+        ("motion", True, True),
+        ("small_movement", True, True),
+        ("large_movement", True, True),
+        ("NONE", False, False),
+        ("PRESENCE", True, False),
+        ("Large movement", True, True),
     ],
 )
-def test_presence_state_names(state: str, occupied: bool) -> None:
+def test_presence_state_names(state: str, there: bool, moving: bool) -> None:
     # No message with presence_state found published; the names are those of
     # zigbee-herdsman-converters' Tuya and Aqara radars (src/devices/tuya.ts, lumi.ts:
-    # e.enum("presence_state", ea.STATE, ["none", "presence", …])).
-    assert present(f'{{"presence_state":"{state}"}}') == {"occupancy": occupied}
+    # e.enum("presence_state", ea.STATE, ["none", "presence", …])). Someone moving is also
+    # a motion sensor's occupancy; someone still is there, but did not move.
+    assert present(f'{{"presence_state":"{state}"}}') == {"presence": there, "occupancy": moving}
+
+
+@pytest.mark.parametrize(
+    ("state", "moving"),
+    [("none", False), ("static", False), ("small", True), ("large", True), ("Large", True)],
+)
+def test_a_radars_motion_state_is_occupancy(state: str, moving: bool) -> None:
+    # Tuya ZG-204ZM (zigbee2mqtt.io/devices/ZG-204ZM: presence, motion_state none, large,
+    # small, static): someone still is there (presence) but does not move.
+    payload = f'{{"presence":true,"motion_state":"{state}","illuminance_lux":12}}'
+    assert present(payload) == {"presence": True, "occupancy": moving}
+
+
+def test_an_unknown_presence_state_says_nothing_and_costs_nothing_else() -> None:
+    assert present('{"presence_state":"sleeping","contact":false}') == {"contact": False}
+    assert present('{"presence_state":7,"presence":true}') == {"presence": True}
+
+
+def test_a_radar_that_says_both_is_read_for_both() -> None:
+    # Tuya ZG-205Z sends both keys (its message above); either saying someone is there is
+    # someone there.
+    assert present('{"presence":false,"presence_state":"move"}') == {
+        "presence": True,
+        "occupancy": True,
+    }
 
 
 # --- SOS and panic buttons -----------------------------------------------------------------

@@ -6,23 +6,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from devices.observations import StateUpdate
 from devices.zigbee2mqtt import decode_zigbee_state
 from hub.care.rules import (
+    CHANGES,
     CareFacts,
     CareStatus,
     Sensor,
+    SensorReading,
     WakingHours,
     check_activity,
-    is_activity,
+    last_sign_of_life,
     waking_time_between,
 )
 
 SH = ZoneInfo("Asia/Shanghai")
 WATCHED = datetime(2026, 3, 1, 0, 0, tzinfo=SH)
 MOTION = "b2-301-motion"
+DOOR = "b2-301-door"
+RADAR = "b2-301-radar"
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -93,18 +98,129 @@ def test_care_switched_on_recently_counts_from_then_and_no_sensor_is_not_watched
     assert check_activity(bare, at(3, 12)).status is CareStatus.NOT_WATCHED
 
 
-@pytest.mark.parametrize(
-    ("readings", "alive"),
-    [
-        ({"occupancy": True}, True),
-        ({"occupancy": False}, False),
-        ({"contact": False}, True),
-        ({"contact": True}, False),
-        ({"battery_pct": 80.0}, False),
-    ],
+def history(*readings: tuple[str, datetime, dict[str, float | bool]]) -> list[SensorReading]:
+    """Readings given oldest first, returned newest first as the repository reads them."""
+    return sorted((SensorReading(*r) for r in readings), key=lambda r: r.ts, reverse=True)
+
+
+def test_each_motion_is_a_sign_of_life_and_nothing_else_of_a_reading_is() -> None:
+    readings = history(
+        (MOTION, at(2, 8), {"occupancy": True}),
+        (MOTION, at(2, 9), {"occupancy": True, "battery_pct": 80.0}),
+        (MOTION, at(2, 10), {"occupancy": False}),
+        (MOTION, at(2, 11), {"battery_pct": 79.0, "temperature_c": 21.0}),
+    )
+    assert last_sign_of_life(readings) == at(2, 9)
+    assert last_sign_of_life(history((MOTION, at(2, 10), {"occupancy": False}))) is None
+    assert last_sign_of_life([]) is None
+
+
+def test_a_door_left_open_is_one_sign_not_one_an_hour() -> None:
+    # A Zigbee door contact re-sends its state with each battery report, about hourly
+    # (Koenkk/zigbee2mqtt#827): the door opened at 20:00 and stayed open.
+    readings = [(DOOR, at(2, 19), {"contact": True})]
+    readings.append((DOOR, at(2, 20), {"contact": False}))
+    readings += [(DOOR, at(2, 20) + timedelta(hours=h), {"contact": False}) for h in range(1, 15)]
+    assert last_sign_of_life(history(*readings)) == at(2, 20)
+
+
+def test_a_door_closing_is_a_sign_as_its_opening_is() -> None:
+    readings = history(
+        (DOOR, at(2, 19), {"contact": True}),
+        (DOOR, at(2, 20), {"contact": False}),
+        (DOOR, at(2, 20, 1), {"contact": True}),
+        (DOOR, at(2, 21), {"contact": True, "battery_pct": 90.0}),
+    )
+    assert last_sign_of_life(readings) == at(2, 20, 1)
+
+
+def test_a_devices_earliest_reading_counts_if_it_says_open_or_someone_there() -> None:
+    # Nothing before it in the history: a door already open, someone already in view, are
+    # taken as signs at that reading (never later); a closed door, an empty room, are not.
+    assert last_sign_of_life(history((DOOR, at(2, 9), {"contact": False}))) == at(2, 9)
+    assert last_sign_of_life(history((DOOR, at(2, 9), {"contact": True}))) is None
+    assert last_sign_of_life(history((RADAR, at(2, 9), {"presence": True}))) == at(2, 9)
+    assert last_sign_of_life(history((RADAR, at(2, 9), {"presence": False}))) is None
+
+
+def test_a_radar_that_keeps_seeing_someone_still_is_one_sign_at_the_start() -> None:
+    # A Tuya mmWave radar reports presence with every target distance, every few seconds,
+    # for as long as someone is in view: a fall at 09:00 and nobody moves after it.
+    readings = [(RADAR, at(3, 8, 30), {"presence": False, "occupancy": False})]
+    readings.append((RADAR, at(3, 8, 40), {"presence": True, "occupancy": True}))  # walks in
+    readings += [
+        (RADAR, at(3, 9) + timedelta(seconds=30 * n), {"presence": True, "occupancy": False})
+        for n in range(6 * 120)
+    ]
+    assert last_sign_of_life(history(*readings)) == at(3, 8, 40)
+
+
+def test_leaving_a_radars_view_is_a_sign_of_life() -> None:
+    readings = history(
+        (RADAR, at(3, 8), {"presence": True}),
+        (RADAR, at(3, 9), {"presence": False}),
+        (RADAR, at(3, 10), {"presence": False}),
+    )
+    assert last_sign_of_life(readings) == at(3, 9)
+
+
+def test_one_devices_repetitions_do_not_hide_anothers_change() -> None:
+    readings = history(
+        (DOOR, at(2, 19), {"contact": True}),
+        (RADAR, at(2, 20), {"presence": False}),
+        (DOOR, at(2, 21), {"contact": False}),  # opened
+        (RADAR, at(2, 22), {"presence": False}),
+        (DOOR, at(2, 23), {"contact": False}),
+        (RADAR, at(3, 1), {"presence": False}),
+    )
+    assert last_sign_of_life(readings) == at(2, 21)
+
+
+def _reference(readings: list[SensorReading]) -> datetime | None:
+    """The rule read plainly: every reading oldest first, each compared with the one before."""
+    signs: list[datetime] = []
+    before: dict[tuple[str, str], bool] = {}
+    for reading in sorted(readings, key=lambda r: r.ts):
+        if reading.readings.get("occupancy") is True:
+            signs.append(reading.ts)
+        for name, first in CHANGES.items():
+            value = reading.readings.get(name)
+            if isinstance(value, bool):
+                previous = before.get((reading.device_id, name))
+                if value is not previous if previous is not None else value is first:
+                    signs.append(reading.ts)
+                before[(reading.device_id, name)] = value
+    return max(signs, default=None)
+
+
+_FLAG = st.one_of(st.none(), st.booleans())
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([DOOR, RADAR, MOTION]),
+            st.fixed_dictionaries(
+                {}, optional={"occupancy": _FLAG, "contact": _FLAG, "presence": _FLAG}
+            ),
+        ),
+        max_size=40,
+    )
 )
-def test_signs_of_life(readings: dict[str, float | bool], alive: bool) -> None:
-    assert is_activity(readings) is alive
+def test_reading_newest_first_and_stopping_early_finds_what_reading_all_finds(
+    steps: list[tuple[str, dict[str, bool | None]]],
+) -> None:
+    readings = [
+        SensorReading(
+            device,
+            at(2, 8) + timedelta(minutes=n),
+            {k: v for k, v in values.items() if v is not None},
+        )
+        for n, (device, values) in enumerate(steps)
+    ]
+    assert last_sign_of_life(
+        history(*((r.device_id, r.ts, dict(r.readings)) for r in readings))
+    ) == _reference(readings)
 
 
 def test_zigbee2mqtt_occupancy_is_read_as_it_is() -> None:

@@ -9,8 +9,10 @@ from sqlalchemy import select
 
 from devices.kinds import DeviceKind
 from devices.messages import TelemetryBatch, TelemetryPoint
+from devices.observations import StateUpdate
 from devices.payloads import Readings
 from devices.registry import Device
+from devices.zigbee2mqtt import decode_zigbee_state
 from hub.care.rules import CareStatus
 from hub.care.views import CareSettings, Consent, Contact
 from hub.errors import InvalidInputError
@@ -148,3 +150,73 @@ def test_only_motion_sensors_and_door_contacts_watch_a_home(store: HubStore, gra
     settings = CareSettings(consent=Consent(by="Zhao Min"), device_ids=["b2-301-co"])
     with pytest.raises(InvalidInputError, match="motion sensors and door contacts"):
         store.care.put_care(grandma, settings, None)
+
+
+def zigbee(store: HubStore, device_id: str, ts: datetime, message: dict[str, object]) -> None:
+    """Record a Zigbee2MQTT message of a home's sensor as the edge decodes it and the hub
+    stores it (device state and history)."""
+    [state] = decode_zigbee_state(message)
+    assert isinstance(state, StateUpdate)
+    point = TelemetryPoint(device_id=device_id, ts=ts, readings=state.readings)
+    store.fleet.record_telemetry(TelemetryBatch(edge_id="e1", points=[point]))
+    with store.db.writing() as session:
+        session.add(
+            ReadingHistoryRow(
+                device_id=device_id, ts=ts, edge_id="e1", readings=state.readings.present()
+            )
+        )
+
+
+def watch_home_with(store: HubStore, grandma: int, device: Device) -> None:
+    """Watch grandma's home with ``device`` only."""
+    store.fleet.upsert_devices([device])
+    settings = CareSettings(consent=Consent(by="Zhao Min"), device_ids=[device.id])
+    store.care.put_care(grandma, settings, None)
+
+
+def test_a_door_left_open_is_not_someone_opening_it_every_hour(
+    store: HubStore, clock: FakeClock, grandma: int
+) -> None:
+    # An Aqara door contact re-sends its state with its battery report about every 50 min
+    # (Koenkk/zigbee2mqtt#827, #4225): after the door was left open at 19:00, each of those
+    # says "contact: false" again, and nobody touched the door.
+    door = Device(id="b2-301-door", kind=DeviceKind.DOOR_CONTACT, location=HOME)
+    watch_home_with(store, grandma, door)
+    report = {"battery": 100, "linkquality": 110, "voltage": 3015}
+    zigbee(store, door.id, EVENING - timedelta(hours=1), {**report, "contact": True})
+    zigbee(store, door.id, EVENING, {"contact": False})  # opened, and left open
+    ts = EVENING + timedelta(minutes=50)
+    while ts <= EVENING + timedelta(hours=15):
+        zigbee(store, door.id, ts, {**report, "contact": False})
+        ts += timedelta(minutes=50)
+
+    clock.now = EVENING + timedelta(hours=15)  # 10:00: 3 + 3 waking hours since the door
+    [case] = store.care.watch()
+    assert case.kind == "no_activity"
+    assert store.care.get_care(grandma).last_activity == EVENING
+
+
+def test_someone_still_in_a_radars_view_all_morning_is_a_wellbeing_check(
+    store: HubStore, clock: FakeClock, grandma: int
+) -> None:
+    # A Tuya mmWave radar re-sends "presence: true" with every target distance for as long
+    # as anyone is in view: she walked in at 19:00 and fell; nothing moves after that.
+    radar = Device(id="b2-301-radar", kind=DeviceKind.MOTION, location=HOME)
+    watch_home_with(store, grandma, radar)
+    zigbee(store, radar.id, EVENING - timedelta(minutes=5), {"presence": False})
+    zigbee(store, radar.id, EVENING, {"presence": True, "target_distance": 2.1})
+    ts = EVENING + timedelta(minutes=5)
+    while ts <= EVENING + timedelta(hours=15):
+        zigbee(store, radar.id, ts, {"presence": True, "target_distance": 0.4})
+        ts += timedelta(minutes=5)
+
+    clock.now = EVENING + timedelta(hours=13)  # 08:00: a night's sleep
+    assert store.care.watch() == []
+    clock.now = EVENING + timedelta(hours=15)
+    [case] = store.care.watch()
+    assert case.kind == "no_activity"
+    assert store.care.get_care(grandma).last_activity == EVENING
+    # She gets up and walks out of the room: a sign of life, and the count starts again.
+    clock.advance(60)
+    zigbee(store, radar.id, clock.now, {"presence": False})
+    assert store.care.get_care(grandma).last_activity == clock.now
