@@ -45,6 +45,7 @@ from devices.topics import (
 )
 from devices.zigbee2mqtt import (
     decode_zigbee_announce,
+    decode_zigbee_attribute,
     decode_zigbee_availability,
     decode_zigbee_state,
 )
@@ -126,6 +127,8 @@ def decode_all(
         case ZigbeeTopic(name, DeviceChannel.AVAILABILITY):
             online = decode_zigbee_availability(text, _maybe_json(text))
             return (Decoded(ZigbeeAddress(name), (AvailabilityChange(online),)),)
+        case ZigbeeTopic(name, _, attribute) if attribute is not None:
+            return (Decoded(ZigbeeAddress(name), decode_zigbee_attribute(attribute, text)),)
         case ZigbeeTopic(name, _):
             return (Decoded(ZigbeeAddress(name), decode_zigbee_state(json_object(text))),)
         case TasmotaTopic():

@@ -39,6 +39,7 @@ Uplink (the hub's broker)::
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import assert_never
@@ -94,10 +95,13 @@ class NativeTopic:
 
 @dataclass(frozen=True, slots=True)
 class ZigbeeTopic:
-    """A parsed ``zigbee2mqtt/<friendly_name>[/availability]`` topic."""
+    """A parsed ``zigbee2mqtt/<friendly_name>[/availability]`` topic; with ``attribute``, one
+    attribute of a device's state, ``zigbee2mqtt/<friendly_name>/<attribute>`` (Zigbee2MQTT's
+    ``advanced.output: attribute``; see ``zigbee_attribute_topic``)."""
 
     friendly_name: str
     channel: DeviceChannel  # STATE or AVAILABILITY
+    attribute: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +318,26 @@ def parse_device_topic(topic: str, *, z2m_base: str = Z2M_DEFAULT_BASE) -> Devic
     parsed = _parse_tasmota_topic(topic) or _parse_shelly_topic(topic)
     if parsed is None:
         raise TopicError(f"topic {topic!r} is outside the device topic scheme")
+    return parsed
+
+
+def zigbee_attribute_topic(parsed: ZigbeeTopic, registered: Callable[[str], bool]) -> ZigbeeTopic:
+    """Return ``parsed`` read as one attribute of a registered Zigbee device, where it is one.
+
+    With ``advanced.output: attribute`` (or ``attribute_and_json``) Zigbee2MQTT publishes
+    each key of a device's state on a topic of its own, ``<base>/<friendly_name>/<key>``
+    (``Controller.iteratePayloadAttributeOutput``). A friendly name may itself hold ``/``, so
+    the topic alone cannot tell ``kitchen/smoke`` the device from ``kitchen``'s attribute
+    ``smoke``: a name that is registered is a device; otherwise, where the topic without its
+    last level is a registered name, the last level is that device's attribute.
+    """
+    if parsed.channel is not DeviceChannel.STATE or parsed.attribute is not None:
+        return parsed
+    if registered(parsed.friendly_name):
+        return parsed
+    device, _, key = parsed.friendly_name.rpartition("/")
+    if device and key and registered(device):
+        return ZigbeeTopic(device, DeviceChannel.STATE, key)
     return parsed
 
 

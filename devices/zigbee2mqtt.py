@@ -47,6 +47,7 @@ Vendor fields (zigbee-herdsman-converters' exposes and Tuya datapoints):
   alarm.
 """
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
@@ -290,6 +291,29 @@ def decode_zigbee_state(data: dict[str, Any]) -> tuple[Observation, ...]:
         else:
             observations.append(DeviceEvent(event, z.last_seen))
     return tuple(observations)
+
+
+TEXT_ATTRIBUTES = frozenset({"action", "click"})
+"""Attributes whose value is text even where it reads as a number (an action ``1_single``
+would not, a button's ``1`` would)."""
+
+
+def decode_zigbee_attribute(key: str, text: str) -> tuple[Observation, ...]:
+    """Map one attribute of a Zigbee2MQTT device's state, published on its own topic
+    (``advanced.output: attribute``), to Linli observations, as its key in a whole message.
+
+    Zigbee2MQTT writes the value as it is for text, as JSON for numbers and booleans, and an
+    empty payload for null (``Controller.iteratePayloadAttributeOutput``).
+    """
+    value: Any = text
+    if text == "":
+        value = None
+    elif key not in TEXT_ATTRIBUTES:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+    return decode_zigbee_state({key: value})
 
 
 ANNOUNCE_TYPES = frozenset({"device_announce", "device_joined"})

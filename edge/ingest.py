@@ -42,15 +42,25 @@ from devices.mqtt_link import (
     checkpoint,
     payload_bytes,
 )
-from devices.observations import Decoded, DeviceEvent, NativeAddress, Observation, describe
+from devices.observations import (
+    Decoded,
+    DeviceEvent,
+    NativeAddress,
+    Observation,
+    ZigbeeAddress,
+    describe,
+)
 from devices.registry import Device
 from devices.topics import (
     CredentialTopic,
+    DeviceChannel,
     DeviceTopic,
+    ZigbeeTopic,
     device_subscriptions,
     is_credential_channel,
     parse_local_topic,
     sender,
+    zigbee_attribute_topic,
 )
 from edge.access.control import AccessControl
 from edge.device_detection import CountFn, DetectionGroup, DeviceDetection, Rejected
@@ -159,6 +169,7 @@ class DeviceIngest:
         self.client: aiomqtt.Client | None = None
         self.ready = False
         """Whether the link is subscribed right now."""
+        self._zigbee_outputs = ZigbeeOutputs(directory)
         self.feedback = ButtonFeedback(directory, lambda: self.client, count, z2m_base=z2m_base)
         self._pending_feedback: deque[tuple[Device, FeedbackStage]] = deque()
         self._link = MqttLink(
@@ -281,6 +292,12 @@ class DeviceIngest:
             else:
                 self._reject(Rejected(exc.reason, topic, "?", exc))
             return
+        if isinstance(parsed, ZigbeeTopic):
+            zigbee = self._zigbee_outputs.read(parsed)
+            if zigbee is None:
+                self._count("messages_ignored", 1)
+                return
+            parsed = zigbee
         if isinstance(parsed, CredentialTopic):
             # Decided and answered by door access at once, in arrival order; stored with the
             # group's other frames (one fsync), awaited before the group commits.
@@ -382,6 +399,36 @@ class DeviceIngest:
             rejected.topic,
             rejected.error,
         )
+
+
+class ZigbeeOutputs:
+    """Zigbee2MQTT's ``advanced.output``, as each device's messages show it.
+
+    ``json`` (the default): a device's state whole, on ``<base>/<name>``. ``attribute``: each
+    key on ``<base>/<name>/<key>`` (``devices.topics.zigbee_attribute_topic``).
+    ``attribute_and_json``: both, the whole message first; its attributes would repeat every
+    reading and every press, so once a device has sent a whole message its attributes are not
+    read.
+    """
+
+    def __init__(self, directory: DeviceDirectory) -> None:
+        self._directory = directory
+        self._whole: set[str] = set()
+        """Registered devices seen sending their state whole."""
+
+    def read(self, parsed: ZigbeeTopic) -> ZigbeeTopic | None:
+        """Return the topic as the device's state, one attribute of it, or None to ignore."""
+        parsed = zigbee_attribute_topic(parsed, self._registered)
+        if parsed.channel is not DeviceChannel.STATE:
+            return parsed
+        if parsed.attribute is None:
+            if self._registered(parsed.friendly_name):
+                self._whole.add(parsed.friendly_name)
+            return parsed
+        return None if parsed.friendly_name in self._whole else parsed
+
+    def _registered(self, name: str) -> bool:
+        return self._directory.resolve(ZigbeeAddress(name)) is not None
 
 
 def _receipt(message: aiomqtt.Message) -> Receipt | None:
