@@ -9,8 +9,9 @@ Two kinds of Tasmota device reach an edge (shared/realdata tasmota_zigbee_and_se
 - Zigbee devices behind a Tasmota Zigbee bridge (Zigbee2Tasmota, Sonoff ZBBridge):
   ``{"ZbReceived": {"0x2916": {"Device": "0x2916", "Name": "Kitchen", ...}}}``, keyed by the
   short address, or by the friendly name with ``SetOption83 1``; per-device topics with
-  ``SetOption89 1``. Registered with ``tasmota_topic = "<bridge topic>/<name or 0xSHORT>"``:
-  the friendly name survives a re-pairing, the short address does not.
+  ``SetOption89 1`` (and the other output options: ``_zigbee_entries``). Registered with
+  ``tasmota_topic = "<bridge topic>/<name or 0xSHORT>"``: the friendly name survives a
+  re-pairing, the short address does not.
 
 Quirks handled here:
 
@@ -158,12 +159,30 @@ def decode_tasmota(parsed: TasmotaTopic, text: str, kind_of: KindOf) -> tuple[De
     status = data.get("StatusSNS")
     if isinstance(status, dict):
         data = status
+    received = _zigbee_entries(data)
+    if received is not None:
+        return tuple(_decode_zigbee(parsed, key, entry, kind_of) for key, entry in received.items())
+    return (Decoded(TasmotaAddress(parsed.topic), _decode_wired(parsed.topic, data)),)
+
+
+def _zigbee_entries(data: dict[str, Any]) -> dict[str, Any] | None:
+    """Return a Zigbee bridge's devices in a message, by the key each is under; None for a
+    wired Tasmota's sensors.
+
+    A bridge writes every device's entry with its ``Device`` (the short address), wrapped in
+    ``{"ZbReceived": {"<key>": entry}}`` by default. ``SetOption100 1`` drops the wrapper,
+    ``SetOption119 1`` the key (the entry alone, its device named by the topic), both the
+    entry alone; ``SetOption118 1`` moves ``ZbReceived`` into the topic.
+    """
     if "ZbReceived" in data:
         received = data["ZbReceived"]
         if not isinstance(received, dict):
             raise PayloadError("ZbReceived must be a JSON object", reason="wrong_type")
-        return tuple(_decode_zigbee(parsed, key, entry, kind_of) for key, entry in received.items())
-    return (Decoded(TasmotaAddress(parsed.topic), _decode_wired(parsed.topic, data)),)
+        return {"": received} if "Device" in received else received
+    if "Device" in data:
+        return {"": data}
+    entries = {k: v for k, v in data.items() if isinstance(v, dict) and "Device" in v}
+    return entries or None
 
 
 def _decode_zigbee(parsed: TasmotaTopic, key: str, entry: Any, kind_of: KindOf) -> Decoded:
@@ -177,7 +196,7 @@ def _decode_zigbee(parsed: TasmotaTopic, key: str, entry: Any, kind_of: KindOf) 
         ) from exc
     log_unknown_keys(f"tasmota {parsed.topic} {key}", entry, _ENTRY_KEYS)
     names: list[str] = []
-    for candidate in (z.name, key, z.device, parsed.short_address):
+    for candidate in (z.name, key, z.device, parsed.zigbee):
         if candidate and candidate.strip() and _zigbee_name(candidate) not in names:
             names.append(_zigbee_name(candidate))
     address = TasmotaAddress(parsed.topic, tuple(names))

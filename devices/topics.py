@@ -138,13 +138,16 @@ class TasmotaChannel(StrEnum):
 class TasmotaTopic:
     """A parsed Tasmota topic (default FullTopic ``%prefix%/%topic%/``).
 
-    ``short_address`` is set on a Zigbee bridge's per-device topic (``SetOption89 1``):
-    ``tele/<topic>/<short>/SENSOR``, normalised to ``0xABCD``.
+    ``zigbee`` is set on a Zigbee bridge's per-device topic (``SetOption89 1``):
+    ``tele/<topic>/<short>/SENSOR``, normalised to ``0xABCD``, or the device's friendly name
+    there with ``SetOption112 1``; an endpoint suffix (``_1``, ``SetOption120``) is dropped.
+    The leaf may also be ``ZbReceived`` (``SetOption118 1``: the payload is then what
+    ``ZbReceived`` would hold).
     """
 
     topic: str
     channel: TasmotaChannel
-    short_address: str | None = None
+    zigbee: str | None = None
 
 
 class ShellyChannel(StrEnum):
@@ -353,11 +356,25 @@ def _parse_tasmota_topic(topic: str) -> DeviceTopic | None:
     device, leaf = levels[1], levels[-1]
     if len(levels) == 3 and leaf == TasmotaChannel.LWT and levels[0] == "tele":
         return TasmotaTopic(device, TasmotaChannel.LWT)
-    if len(levels) == 3 and leaf in _TASMOTA_SENSOR_LEAVES:
+    if len(levels) == 3 and (leaf in _TASMOTA_SENSOR_LEAVES or leaf == _ZB_RECEIVED):
         return TasmotaTopic(device, TasmotaChannel.SENSOR)
-    if len(levels) == 4 and leaf == "SENSOR" and (short := _SHORT_ADDRESS.fullmatch(levels[2])):
-        return TasmotaTopic(device, TasmotaChannel.SENSOR, f"0x{short.group(1).upper()}")
+    if len(levels) == 4 and levels[0] == "tele" and leaf in ("SENSOR", _ZB_RECEIVED):
+        return TasmotaTopic(device, TasmotaChannel.SENSOR, _zigbee_level(levels[2]))
     return IgnoredTopic(topic)
+
+
+_ZB_RECEIVED = "ZbReceived"
+_ENDPOINT_SUFFIX = re.compile(r"_[0-9]{1,3}")
+
+
+def _zigbee_level(level: str) -> str:
+    """Return a Zigbee bridge's per-device topic level as a device name: ``0xABCD`` for a
+    short address, else the friendly name; without an endpoint suffix."""
+    suffix = _ENDPOINT_SUFFIX.search(level)
+    if suffix is not None and suffix.end() == len(level) and suffix.start() > 0:
+        level = level[: suffix.start()]
+    short = _SHORT_ADDRESS.fullmatch(level)
+    return f"0x{short.group(1).upper()}" if short else level
 
 
 def _parse_shelly_topic(topic: str) -> DeviceTopic | None:

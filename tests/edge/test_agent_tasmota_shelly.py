@@ -172,3 +172,39 @@ async def test_a_shelly_repeating_its_last_event_every_30_s_is_one_sos(
         ("pull-cord", AlertKind.SOS, "long_press"),
         ("pull-cord", AlertKind.SOS, "press"),
     ]
+
+
+HOME_ASSISTANT_BRIDGE = """
+[[devices]]
+id = "attic-smoke"
+kind = "smoke"
+location = "Building 1/Attic"
+tasmota_topic = "zbbridge/attic smoke"       # behind a bridge set up for Home Assistant
+"""
+
+
+@pytest.fixture
+def bridge_settings(site_file: Path, make_settings: SettingsFactory) -> SettingsFactory:
+    site_file.write_text(SITE_TOML + HOME_ASSISTANT_BRIDGE)
+    return make_settings
+
+
+async def test_a_bridge_with_per_device_topics_and_no_wrapper_still_raises(
+    mosquitto: MosquittoProcess, bridge_settings: SettingsFactory
+) -> None:
+    # SetOption89 1, 112 1, 100 1, 119 1: a topic per device named by its friendly name (its
+    # space made valid for MQTT), the entry alone without ZbReceived or its key.
+    agent = EdgeAgent(bridge_settings())
+    devices = Devices(mosquitto)
+    async with running_hub(mosquitto) as hub, running_agent(agent):
+        await devices.publish_cli(
+            "tele/zbbridge/attic_smoke/SENSOR",
+            '{"Device":"0x5C2B","Name":"attic smoke","Fire":1,"Endpoint":1,"LinkQuality":92}',
+        )
+        await eventually(lambda: len(hub.alerts) == 1, "the attic's fire")
+    [alert] = hub.alerts
+    assert (alert.device_id, alert.kind, alert.state) == (
+        "attic-smoke",
+        AlertKind.SMOKE,
+        AlertState.RAISED,
+    )
