@@ -49,6 +49,7 @@ Vendor fields (zigbee-herdsman-converters' exposes and Tuya datapoints):
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
@@ -74,6 +75,51 @@ ACTION_EVENTS: dict[str, str] = {
     "long": ButtonEvent.LONG_PRESS,
     "hold": ButtonEvent.LONG_PRESS,
 }
+
+GESTURES: dict[str, str] = {
+    "single": ButtonEvent.PRESS,
+    "press": ButtonEvent.PRESS,
+    "toggle": ButtonEvent.PRESS,
+    "triple": ButtonEvent.PRESS,
+    "quadruple": ButtonEvent.PRESS,
+    "many": ButtonEvent.PRESS,
+    "double": ButtonEvent.DOUBLE_PRESS,
+    "long": ButtonEvent.LONG_PRESS,
+    "hold": ButtonEvent.LONG_PRESS,
+}
+"""The gesture in a generic button's action, once its button is taken off the name. A
+panicking hand presses three times or more as readily as twice: a press."""
+
+_BUTTON_PREFIX = re.compile(r"(?:button_)?[0-9]{1,2}_")
+"""Multi-button remotes name the button first: Tuya TS0041-TS0044 ``1_single``, Aqara Opple
+``button_1_double``."""
+_BUTTON_SUFFIX = re.compile(r"_(?:left|right|both|[0-9]{1,2})$")
+"""Or after the gesture: Aqara WXKG02LM/WXKG07LM ``single_left``, ``hold_both``."""
+_HUE_DIMMER = re.compile(r"(?:on|off|up|down)_(press|hold)")
+"""Philips Hue dimmers: ``on_press``, ``on_hold``; each is followed by its ``…_release``."""
+
+
+def action_event(action: str) -> str | None:
+    """Return the button event a Zigbee2MQTT ``action`` is, or None for one that is not a
+    press (a release, a dimming step, an emergency button's ``off`` at rest).
+
+    SOS buttons say ``emergency``; a generic wireless button pressed for help names its
+    gesture, often with its button: ``1_single``, ``button_1_double``, ``single_left``,
+    ``on_press``. A release (``release``, ``on_press_release``, ``button_1_release``) follows
+    every press or hold and is never one.
+    """
+    event = ACTION_EVENTS.get(action)
+    if event is not None:
+        return event
+    name = action.strip().lower()
+    if name.endswith("release"):
+        return None
+    if hue := _HUE_DIMMER.fullmatch(name):
+        return ButtonEvent.PRESS if hue.group(1) == "press" else ButtonEvent.LONG_PRESS
+    if prefix := _BUTTON_PREFIX.match(name):
+        name = name[prefix.end() :]
+    return GESTURES.get(_BUTTON_SUFFIX.sub("", name))
+
 
 ALARM_STATES: dict[str, bool] = {"alarm": True, "normal": False, "none": False}
 """Tuya enum states of a detector (``smoke_state``, ``co_state``, ``gas_sensor_state``);
@@ -285,7 +331,7 @@ def decode_zigbee_state(data: dict[str, Any]) -> tuple[Observation, ...]:
     # where the message has no "action" at all.
     action = z.action if "action" in data else z.click
     if action:
-        event = ACTION_EVENTS.get(action)
+        event = action_event(action)
         if event is None:
             logger.debug("ignoring Zigbee2MQTT action %r", action)
         else:

@@ -82,7 +82,8 @@ def test_an_attribute_reads_as_its_key_in_a_whole_message(
 def test_an_action_is_text_and_an_empty_one_is_nothing() -> None:
     assert decode_zigbee_attribute("action", "emergency") == (DeviceEvent(ButtonEvent.PRESS),)
     assert decode_zigbee_attribute("action", "") == ()
-    assert decode_zigbee_attribute("action", "1_single") == ()  # not a press Linli knows
+    assert decode_zigbee_attribute("action", "1_single") == (DeviceEvent(ButtonEvent.PRESS),)
+    assert decode_zigbee_attribute("action", "brightness_move_up") == ()  # not a press
 
 
 def test_decode_all_reads_an_attribute_topic_for_the_device_it_belongs_to() -> None:

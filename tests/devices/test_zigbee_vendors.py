@@ -286,6 +286,48 @@ def test_a_radar_that_says_both_is_read_for_both() -> None:
 # --- SOS and panic buttons -----------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("action", "event"),
+    [
+        # Tuya TS0041-TS0044 wireless switches (exposes 1_single, 1_double, 1_hold, 2_…)
+        ("1_single", "press"),
+        ("1_double", "double_press"),
+        ("3_hold", "long_press"),
+        # Aqara Opple WXCJKG11LM-13LM: button_<n>_single/double/triple/hold/release
+        ("button_1_single", "press"),
+        ("button_2_triple", "press"),
+        ("button_1_hold", "long_press"),
+        ("button_1_release", None),
+        # Aqara WXKG02LM/WXKG07LM double rockers: <gesture>_left/right/both
+        ("single_left", "press"),
+        ("double_both", "double_press"),
+        ("hold_right", "long_press"),
+        # Xiaomi WXKG01LM: single … quadruple, many, long, long_release
+        ("quadruple", "press"),
+        ("many", "press"),
+        ("long_release", None),
+        # Philips Hue dimmer RWL021/RWL022: <button>_press, then <button>_press_release
+        ("on_press", "press"),
+        ("on_press_release", None),
+        ("off_hold", "long_press"),
+        ("off_hold_release", None),
+        # IKEA E1810: toggle (the round button); dimming steps are not presses
+        ("toggle", "press"),
+        ("brightness_move_up", None),
+        ("arrow_left_click", None),
+    ],
+)
+def test_a_generic_wireless_button_pressed_for_help_is_a_press(
+    action: str, event: str | None
+) -> None:
+    # An elderly resident's SOS button is often an ordinary Zigbee button registered as an
+    # SOS button: its gestures, as zigbee-herdsman-converters names them, are presses.
+    decoded = decode("zigbee2mqtt/b2 301 button", f'{{"action":"{action}","battery":90}}'.encode())
+    assert decoded is not None
+    events = [o.event for o in decoded.observations if isinstance(o, DeviceEvent)]
+    assert events == ([event] if event else [])
+
+
 def test_panic_action_is_a_press() -> None:
     # SwannOne key fob SWO-KEF1PA, as published:
     # https://github.com/stas-demydiuk/domoticz-zigbee2mqtt-plugin/pull/116
