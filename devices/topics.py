@@ -140,7 +140,8 @@ class TasmotaTopic:
 
     ``zigbee`` is set on a Zigbee bridge's per-device topic (``SetOption89 1``):
     ``tele/<topic>/<short>/SENSOR``, normalised to ``0xABCD``, or the device's friendly name
-    there with ``SetOption112 1``; an endpoint suffix (``_1``, ``SetOption120``) is dropped.
+    there with ``SetOption112 1``; a short address's endpoint suffix (``_1``, ``SetOption120``)
+    is dropped.
     The leaf may also be ``ZbReceived`` (``SetOption118 1``: the payload is then what
     ``ZbReceived`` would hold).
     """
@@ -364,16 +365,15 @@ def _parse_tasmota_topic(topic: str) -> DeviceTopic | None:
 
 
 _ZB_RECEIVED = "ZbReceived"
-_ENDPOINT_SUFFIX = re.compile(r"_[0-9]{1,3}")
+_SHORT_ADDRESS_LEVEL = re.compile(r"(?:0x)?([0-9A-Fa-f]{4})(?:_[0-9]{1,3})?")
+"""A per-device topic's short address, with the endpoint suffix of ``SetOption120``."""
 
 
 def _zigbee_level(level: str) -> str:
     """Return a Zigbee bridge's per-device topic level as a device name: ``0xABCD`` for a
-    short address, else the friendly name; without an endpoint suffix."""
-    suffix = _ENDPOINT_SUFFIX.search(level)
-    if suffix is not None and suffix.end() == len(level) and suffix.start() > 0:
-        level = level[: suffix.start()]
-    short = _SHORT_ADDRESS.fullmatch(level)
+    short address (its endpoint suffix dropped), else the friendly name as it stands (a name
+    such as ``Room_2`` keeps its ``_2``: the entry's own ``Name`` is read first anyway)."""
+    short = _SHORT_ADDRESS_LEVEL.fullmatch(level)
     return f"0x{short.group(1).upper()}" if short else level
 
 

@@ -106,3 +106,7 @@ def test_the_per_device_topic_level_is_read_as_a_name() -> None:
     assert parse_device_topic("tele/zbbridge/Hall_door/SENSOR") == TasmotaTopic(
         "zbbridge", sensor, "Hall_door"
     )
+    # A name is kept as it stands: "Room_2" is not device "Room"'s endpoint 2.
+    assert parse_device_topic("tele/zbbridge/Room_2/SENSOR") == TasmotaTopic(
+        "zbbridge", sensor, "Room_2"
+    )
