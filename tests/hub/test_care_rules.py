@@ -1,6 +1,7 @@
 """No-activity for care households in simulated time: a quiet day, a night, a trip, a dead
 sensor, all on plain values (milliseconds per test)."""
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -98,7 +99,7 @@ def test_care_switched_on_recently_counts_from_then_and_no_sensor_is_not_watched
     assert check_activity(bare, at(3, 12)).status is CareStatus.NOT_WATCHED
 
 
-def history(*readings: tuple[str, datetime, dict[str, float | bool]]) -> list[SensorReading]:
+def history(*readings: tuple[str, datetime, Mapping[str, float | bool]]) -> list[SensorReading]:
     """Readings given oldest first, returned newest first as the repository reads them."""
     return sorted((SensorReading(*r) for r in readings), key=lambda r: r.ts, reverse=True)
 
