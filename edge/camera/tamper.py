@@ -1,7 +1,11 @@
 """Is the camera still looking where it was set up: lens covered, defocused, moved?
 
 - **Covered**: almost no contrast left (a hand, tape, paint).
-- **Defocused**: sharpness relative to contrast collapses against the reference's.
+- **Defocused**: sharpness relative to contrast collapses against the reference's. Sensor
+  noise is measured on what changed between two samples where nothing moved, and taken out of
+  both: a night picture's grain (high gain, infrared) would pass for detail, and the next
+  morning's clean picture would then look blurred against it. A picture whose fine detail is
+  mostly noise is not judged for focus at all, and never becomes the reference.
 - **Moved**: judged on the *static background* with ORB features, never on whole-frame
   similarity. The reference (a keyframe) keeps only features on pixels the motion model calls
   static, taken once the scene has been calm, so people or cars in view are not part of it.
@@ -21,7 +25,7 @@
   re-baseline at once (``rebaseline()``) after re-aiming a camera on purpose.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +68,16 @@ REFRESH_S = 60.0
 """While all is well the keyframe is retaken this often (day, night, seasons, parked cars)."""
 STABLE_MIN_STILL_RATIO = 0.5
 """Share of a candidate view's features still in place for it to count as stable."""
+NOISE_MAX_SHARE = 0.5
+"""A picture whose fine detail (Laplacian energy) is more than this share sensor noise (a dark
+night at high gain) is too noisy to judge its focus."""
+NOISE_CREDIT = 0.75
+"""Share of the measured noise energy taken out before a picture may be judged blurred: the
+median-based measure errs by ~10 %, and too much taken out would make a grainy night blurred."""
+NOISE_MIN_STATIC = 0.2
+"""Share of the frame that must be still for the noise to be measured on it."""
+MAD_TO_SIGMA = 1.4826
+"""Median absolute deviation to standard deviation, for Gaussian noise."""
 
 Points = npt.NDArray[np.float32]
 Descriptors = npt.NDArray[np.uint8]
@@ -73,7 +87,8 @@ Descriptors = npt.NDArray[np.uint8]
 class _Keyframe:
     points: Points
     descriptors: Descriptors
-    sharpness: float
+    sharpness: float | None
+    """None: no picture clean enough to judge focus against has been seen yet."""
     taken: datetime
 
 
@@ -100,11 +115,53 @@ class MatchFigures:
         return self.still < max(MIN_STILL, LOST_STILL_RATIO * self.features)
 
 
-def sharpness(gray: Gray) -> float:
-    """Return the Laplacian variance relative to the contrast: blur lowers it, gain does not."""
-    lap = cv2.Laplacian(gray, cv2.CV_32F)
+@dataclass(frozen=True, slots=True)
+class SensorNoise:
+    """What sensor noise adds to a probe frame's variance and to its Laplacian's variance."""
+
+    variance: float
+    laplacian_variance: float
+
+
+def sensor_noise(gray: Gray, previous: Gray, static: BoolMask) -> SensorNoise | None:
+    """Return the noise of ``gray``, from its change since ``previous`` where nothing moved.
+
+    Between two samples of a still scene only the noise changes, and their difference carries
+    it twice. Medians, so that what little motion the motion model missed does not count.
+    None when too little of the frame is still to tell.
+    """
+    if previous.shape != gray.shape or float(static.mean()) < NOISE_MIN_STATIC:
+        return None
+    change = gray.astype(np.float32) - previous.astype(np.float32)
+    lap = cv2.Laplacian(change, cv2.CV_32F)
+    sigma = MAD_TO_SIGMA * float(np.median(np.abs(change[static])))
+    lap_sigma = MAD_TO_SIGMA * float(np.median(np.abs(lap[static])))
+    return SensorNoise(sigma * sigma / 2, lap_sigma * lap_sigma / 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """How sharp a probe frame is: Laplacian variance relative to the contrast."""
+
+    sharpness: float
+    """At most this sharp: only part of the measured noise is taken out (the measure has
+    its error), so noise can make a picture look sharper, never blurred."""
+    reference: float | None
+    """The sharpness with the noise taken out, when the noise is known and a small part of the
+    detail: only then may the picture be what later ones are judged against."""
+
+
+def focus(gray: Gray, noise: SensorNoise | None = None) -> Focus:
+    """Return how sharp ``gray`` is: blur lowers it, gain and sensor noise do not."""
+    lap = float(cv2.Laplacian(gray, cv2.CV_32F).var())
     contrast = float(gray.astype(np.float32).var())
-    return float(lap.var()) / (contrast + 1.0)
+    if noise is None:
+        return Focus(lap / (contrast + 1.0), None)
+    signal = max(0.0, contrast - noise.variance) + 1.0
+    upper = max(0.0, lap - NOISE_CREDIT * noise.laplacian_variance) / signal
+    if noise.laplacian_variance > NOISE_MAX_SHARE * lap:
+        return Focus(upper, None)
+    return Focus(upper, (lap - noise.laplacian_variance) / signal)
 
 
 class TamperWatch:
@@ -123,6 +180,7 @@ class TamperWatch:
         self._skip = False
         self._lost_motion = 0.0
         self._height = PROBE_WIDTH * 3 // 4
+        self._previous: Gray | None = None
 
     def rebaseline(self) -> None:
         """Take the next sample as the reference view (an operator re-aimed the camera)."""
@@ -137,8 +195,11 @@ class TamperWatch:
         self._height = height
         moving = resize_mask(motion, PROBE_WIDTH, height)
         std = float(small.std())
-        sharp = sharpness(small)
-        measures.update(std=std, sharpness=sharp)
+        previous, self._previous = self._previous, small
+        noise = None if previous is None else sensor_noise(small, previous, ~moving)
+        seen = focus(small, noise)
+        sharp = seen.reference
+        measures.update(std=std, sharpness=seen.sharpness)
         if self._first_seen is None:
             self._first_seen = ts
         moving_share = float(moving.mean())
@@ -169,13 +230,17 @@ class TamperWatch:
             if self._ready(ts):
                 self._keyframe = self._take(stretched, ~moving, sharp, ts)
             return None
-        if sharp < DEFOCUS_RATIO * keyframe.sharpness:
+        reference = keyframe.sharpness
+        if reference is None and sharp is not None and calm:
+            # Taken while the noise was unknown or large: the first clean, calm sample is it.
+            self._keyframe = keyframe = replace(keyframe, sharpness=sharp)
+        elif reference is not None and seen.sharpness < DEFOCUS_RATIO * reference:
             return Cue(
                 AlertKind.CAMERA_TAMPER,
                 None,
-                round(min(1.0, 1.0 - sharp / keyframe.sharpness), 3),
+                round(min(1.0, 1.0 - seen.sharpness / reference), 3),
                 "defocused",
-                values={"sharpness": round(sharp, 4), "reference": round(keyframe.sharpness, 4)},
+                values={"sharpness": round(seen.sharpness, 4), "reference": round(reference, 4)},
             )
         # While all is well, matching every other sample is enough: a move must last seconds
         # before it is an alert. Once anything looks off, every sample is matched.
@@ -233,7 +298,12 @@ class TamperWatch:
         return (ts - self._first_seen).total_seconds() >= CALM_MAX_WAIT_S
 
     def _new_view_stable(
-        self, stretched: Gray, points: Points, descriptors: Descriptors, sharp: float, ts: datetime
+        self,
+        stretched: Gray,
+        points: Points,
+        descriptors: Descriptors,
+        sharp: float | None,
+        ts: datetime,
     ) -> bool:
         """Return True (and re-baseline) once the moved camera's new view has held still."""
         candidate = self._candidate
@@ -246,13 +316,22 @@ class TamperWatch:
                     self._lost_since = None
                     return True
                 return False
-        self._candidate = _Keyframe(points, descriptors, sharp, ts)
+        self._candidate = _Keyframe(points, descriptors, self._reference(sharp), ts)
         return False
 
-    def _take(self, stretched: Gray, static: BoolMask, sharp: float, ts: datetime) -> _Keyframe:
+    def _take(
+        self, stretched: Gray, static: BoolMask, sharp: float | None, ts: datetime
+    ) -> _Keyframe:
         mask = static.astype(np.uint8) * 255 if static.mean() > 0.2 else None
         points, descriptors = self._features(stretched, mask)
-        return _Keyframe(points, descriptors, sharp, ts)
+        return _Keyframe(points, descriptors, self._reference(sharp), ts)
+
+    def _reference(self, sharp: float | None) -> float | None:
+        """Return the focus reference of a new keyframe: a picture too noisy to judge (the
+        night) keeps the last clean one's."""
+        if sharp is not None or self._keyframe is None:
+            return sharp
+        return self._keyframe.sharpness
 
     def _features(self, image: Gray, mask: Any) -> tuple[Points, Descriptors]:
         keypoints, descriptors = self._orb.detectAndCompute(image, mask)

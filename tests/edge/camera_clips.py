@@ -324,6 +324,40 @@ def reflections(n: int = 70) -> list[Frame]:
     return painted(night(5), n, np.random.default_rng(24), paint)
 
 
+def infrared(frame: Frame, rng: np.random.Generator, grain: float = 4.0) -> Frame:
+    """Return ``frame`` as a CCTV camera's night picture: the IR-cut filter out, grey, lit by
+    its infrared LEDs (bright middle, dark corners), at high gain (grain)."""
+    height, width = frame.shape[:2]
+    bgr = frame.astype(np.float32)
+    # Red reflects infrared best; gamma and gain as the camera's night profile sets them.
+    grey = 0.1 * bgr[:, :, 0] + 0.3 * bgr[:, :, 1] + 0.6 * bgr[:, :, 2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    corner = ((xs - width / 2) / (width / 2)) ** 2 + ((ys - height / 2) / (height / 2)) ** 2
+    grey = 255 * (grey / 255) ** 0.8 * 0.55 * (1.15 - 0.35 * corner)
+    grey += rng.normal(0.0, grain, grey.shape)
+    result: Frame = cv2.cvtColor(np.clip(grey, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    return result
+
+
+def day_night(n: int = 350, dusk: int = 50, dawn: int = 320, blur: float = 0.0) -> list[Frame]:
+    """A room at dusk switching to its grainy infrared night picture, and back at dawn.
+
+    The night lasts over a minute, so the tamper reference is retaken at night; ``blur``
+    defocuses the night picture (a lens sprayed or turned after dark).
+    """
+    rng = np.random.default_rng(25)
+    # An ordinary room is smoother than ``textured``'s pixel grain (a real room's sharpness).
+    base = cv2.GaussianBlur(textured(13), (0, 0), 1.0)
+    frames = []
+    for i in range(n):
+        if dusk <= i < dawn:
+            frame = infrared(base, rng)
+            frames.append(cv2.GaussianBlur(frame, (0, 0), blur) if blur else frame)
+        else:
+            frames.append(noisy(base, rng))
+    return frames
+
+
 FIRE = AlertKind.CAMERA_FIRE
 SMOKE = AlertKind.CAMERA_SMOKE
 TAMPER = AlertKind.CAMERA_TAMPER
@@ -343,4 +377,5 @@ CLIPS: tuple[Clip, ...] = (
     Clip("water", water, frozenset(), "shimmering water, lower half"),
     Clip("sunset", sunset, frozenset(), "orange sky, low sun"),
     Clip("reflections", reflections, frozenset(), "orange lights on rippling water"),
+    Clip("day_night", day_night, frozenset(), "dusk to grainy infrared, dawn 54 s later"),
 )

@@ -13,7 +13,7 @@ from devices.kinds import AlertKind, AlertState
 from edge.camera.analytics import FrameAnalyzer
 from edge.camera.cues import Frame
 from edge.camera.pipeline import CameraAlert, CameraPipeline
-from tests.edge.camera_clips import CLIPS, Clip, fire_handheld, pan
+from tests.edge.camera_clips import CLIPS, Clip, day_night, fire_handheld, pan
 
 T0 = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
 STEP = timedelta(milliseconds=200)
@@ -79,3 +79,14 @@ def test_a_moved_camera_whose_new_view_holds_still_is_rebaselined_on_its_own() -
     alerts = replay(pipeline, frames + held)
     states = [a.decision.state for _, a in alerts if a.decision.kind is AlertKind.CAMERA_TAMPER]
     assert states == [AlertState.RAISED, AlertState.CLEARED]
+
+
+def test_a_lens_blurred_after_dark_is_still_defocused() -> None:
+    # The night picture's grain is Laplacian energy as much as detail is: taken out of the
+    # measure so that the grainy night does not become the sharpness the morning is judged
+    # against (clip day_night), it must not hide a lens blurred at night either.
+    cam = camera(fire=False, smoke=False)
+    alerts = replay(CameraPipeline(cam, FrameAnalyzer(cam)), day_night(n=90, dawn=90, blur=3.0))
+    tamper = [(n, a.decision) for n, a in alerts if a.decision.kind is AlertKind.CAMERA_TAMPER]
+    assert [d.reason.rule for _, d in tamper] == ["defocused"]
+    assert tamper[0][0] <= 50 + 20, "within the tamper rule's 3 s of the blur"
