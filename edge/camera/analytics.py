@@ -84,6 +84,11 @@ TARGET_MEAN_RATE = 0.002
 slower than the motion model learns, so the normalisation itself never looks like motion."""
 GLOBAL_FOREGROUND_FRACTION = 0.5
 """Foreground over more than this fraction of the frame is a global change, not an object."""
+RELIT_MIN_CORRELATION = 0.85
+"""Correlation of the frame's fine structure with the reference's above which foreground over
+most of the frame is the same scene under another light (the infrared LEDs switching on at
+dusk: measured 0.89-0.99), not an object covering it (a lorry, people close by: under 0.8)."""
+RELIT_PROBE_WIDTH = 160
 PRESENCE_THRESHOLD = 28
 """Grey levels between the gain-compensated frame and the reference that count as present."""
 REFERENCE_RATE = 0.05
@@ -179,7 +184,17 @@ class FrameAnalyzer:
         motion &= self._valid
         motion_share = float(motion.sum()) / max(1, int(self._valid.sum()))
         measures["motion_share"] = motion_share
-        presence = self._presence(gray, global_change)
+        # A light that changes the picture unevenly (infrared LEDs: bright middle, dark corners)
+        # may leave the mean where it was; the foreground is then everywhere, yet the scene is
+        # the same. The presence reference follows it as it follows a light switch.
+        relit = (
+            not global_change
+            and not picture_moving
+            and motion_share > GLOBAL_FOREGROUND_FRACTION
+            and self._same_scene(gray)
+        )
+        measures["relit"] = float(relit)
+        presence = self._presence(gray, global_change or relit)
         # Foreground over most of the frame is the exposure, the light or the camera moving,
         # not an object: zones and smoke wait; presence (gain-compensated) and people go on.
         global_change = global_change or motion_share > GLOBAL_FOREGROUND_FRACTION
@@ -242,6 +257,20 @@ class FrameAnalyzer:
         self._camera_motion.reset()
 
     # --- presence (difference to a selectively updated reference) --------------------------
+
+    def _same_scene(self, gray: Gray) -> bool:
+        """Return whether ``gray`` shows the reference's scene, whatever the light: the fine
+        structure (the frame less its blur, which holds the light) correlates with it."""
+        if self._reference is None:
+            return False
+        height = max(8, round(gray.shape[0] * RELIT_PROBE_WIDTH / gray.shape[1]))
+        size = (RELIT_PROBE_WIDTH, height)
+        current = cv2.resize(gray, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        reference = cv2.resize(self._reference, size, interpolation=cv2.INTER_AREA)
+        a = current - cv2.GaussianBlur(current, (0, 0), 4)
+        b = reference - cv2.GaussianBlur(reference, (0, 0), 4)
+        norm = float(np.sqrt(float((a * a).sum()) * float((b * b).sum())))
+        return norm > 0 and float((a * b).sum()) / norm >= RELIT_MIN_CORRELATION
 
     def _presence(self, gray: Gray, global_change: bool) -> BoolMask:
         # ``gray`` is photometrically normalised already: a gain estimated here from the

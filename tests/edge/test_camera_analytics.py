@@ -244,6 +244,36 @@ def test_a_box_left_in_a_fire_exit_stays_an_obstruction_cue_after_it_stops_movin
     assert not any(AlertKind.CAMERA_OBSTRUCTION in kinds(f) for f in cleared[3:])
 
 
+def infrared_lit(frame: Frame) -> Frame:
+    """Return ``frame`` as the camera's night picture under its own infrared LEDs: grey, the
+    middle lit brighter and the corners darker, about as bright on average as by day."""
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
+    corner = ((xs - W / 2) / (W / 2)) ** 2 + ((ys - H / 2) / (H / 2)) ** 2
+    lit = np.clip(grey * (1.45 - 0.75 * corner), 0, 255).astype(np.uint8)
+    result: Frame = cv2.cvtColor(lit, cv2.COLOR_GRAY2BGR)
+    return result
+
+
+def test_the_infrared_lights_switching_on_at_dusk_are_not_an_obstruction() -> None:
+    # The frame's mean hardly changes (no light-switch jump), but the middle brightens and the
+    # corners darken by far more than the presence threshold: same scene, another light.
+    zone = {"name": "yard", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]], "rules": ["obstruction"]}
+    analyzer = FrameAnalyzer(camera(zones=[zone], fire=False, smoke=False))
+    base = scene()
+    settle(analyzer, base, 20)
+    night = infrared_lit(base)
+    mean_change = abs(float(night.mean()) - float(base.mean())) / float(base.mean())
+    assert mean_change < 0.2, "not a light switch by the frame's mean"
+    findings = run(analyzer, [night] * 50)
+    assert not any(AlertKind.CAMERA_OBSTRUCTION in kinds(f) for f in findings[20:])
+    # Objects still count under the new light.
+    parked = infrared_lit(base)
+    cv2.rectangle(parked, (180, 100), (260, 190), (90, 90, 90), -1)
+    findings = run(analyzer, [parked] * 30)
+    assert all(AlertKind.CAMERA_OBSTRUCTION in kinds(f) for f in findings[20:])
+
+
 class FakeDetector:
     """Finds a person wherever it is told to, and counts how often it is asked."""
 
