@@ -276,8 +276,13 @@ class MqttEndpoint:
         *,
         will: aiomqtt.Will | None = None,
         manual_ack: bool = False,
+        queue_type: "type[asyncio.Queue[aiomqtt.Message]] | None" = None,
     ) -> aiomqtt.Client:
-        """Build a client for one connection (aiomqtt clients are not reusable)."""
+        """Build a client for one connection (aiomqtt clients are not reusable).
+
+        ``queue_type``: what holds the messages received and not yet read (aiomqtt's
+        default is a FIFO ``asyncio.Queue``).
+        """
         username, password, client_id = self.username, self.password, self.client_id
         if self.credentials_file is not None:
             credentials = load_credentials(self.credentials_file)
@@ -297,6 +302,7 @@ class MqttEndpoint:
             timeout=self.timeout_s,
             socket_options=LOW_LATENCY,
             tls_params=None if self.tls_ca is None else aiomqtt.TLSParameters(str(self.tls_ca)),
+            queue_type=queue_type,
         )
         if manual_ack:
             use_manual_ack(client)
@@ -453,8 +459,10 @@ class MqttLink:
         manual_ack: bool = False,
         max_pending_calls: int | None = None,
         on_error: Callable[[Exception], None] | None = None,
+        queue_type: "type[asyncio.Queue[aiomqtt.Message]] | None" = None,
     ) -> None:
         self.endpoint = endpoint
+        self._queue_type = queue_type
         self.name = name
         self.backoff: Delay = backoff or Backoff()
         self._will = will
@@ -493,7 +501,9 @@ class MqttLink:
             where = f"{endpoint.host}:{endpoint.port}"
             try:
                 # Inside: a credentials file that turned unreadable is retried, loudly.
-                client = endpoint.client(will=self._will, manual_ack=self._manual_ack)
+                client = endpoint.client(
+                    will=self._will, manual_ack=self._manual_ack, queue_type=self._queue_type
+                )
                 if self._max_pending_calls is not None:
                     client.pending_calls_threshold = self._max_pending_calls
                 async with client:

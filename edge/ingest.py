@@ -3,7 +3,8 @@
 Device messages, in groups (``DeviceIngest``):
 
 1. ``_read``: the ``ConsumingSession`` of the local link hands a message over, and with it
-   every message already waiting (the group; none is waited for);
+   every message already waiting (the group; none is waited for). What waits is in a
+   ``FairQueue`` (``edge.backlog``): one device's flood does not hold up the others;
 2. ``on_device_message``: its topic is parsed ONCE (``devices.topics.parse_local_topic``) and
    the parsed value goes down: a reader's frame to ``edge.access``, everything else to
    ``devices.adapters.decode_payload`` (or ``decode_announce`` for a Zigbee device joining);
@@ -23,9 +24,9 @@ import asyncio
 import functools
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import aiomqtt
 
@@ -63,6 +64,7 @@ from devices.topics import (
     zigbee_attribute_topic,
 )
 from edge.access.control import AccessControl
+from edge.backlog import Backlog, Dropped
 from edge.device_detection import CountFn, DetectionGroup, DeviceDetection, Rejected
 from edge.directory import DeviceDirectory
 from edge.feedback import feedback_command
@@ -135,6 +137,33 @@ class ButtonFeedback:
         logger.info("feedback %s shown on %s", stage, device.id)
 
 
+class FloodLog:
+    """Say which topic's messages are dropped for flooding: at once, then once a minute."""
+
+    EVERY = timedelta(minutes=1)
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[datetime, int]] = {}
+        """Per flooding topic: when it was last logged, and what was dropped since."""
+
+    def dropped(self, dropped: Dropped, now: datetime) -> None:
+        """Note messages of a topic dropped at ``now``; log them if a minute has passed."""
+        logged, since = self._last.get(dropped.topic, (None, 0))
+        since += dropped.count
+        if logged is not None and now - logged < self.EVERY:
+            self._last[dropped.topic] = (logged, since)
+            return
+        if len(self._last) > 1000:
+            self._last = {t: v for t, v in self._last.items() if now - v[0] < self.EVERY}
+        self._last[dropped.topic] = (now, 0)
+        logger.warning(
+            "%s floods the site broker: %d of its QoS 0 messages dropped so that other"
+            " devices' messages are not held up behind it",
+            dropped.topic,
+            since,
+        )
+
+
 class DeviceIngest:
     """The edge's link to its local broker: every device message into detection.
 
@@ -160,6 +189,7 @@ class DeviceIngest:
         self._directory = directory
         self._detection = detection
         self._redeliveries = Redeliveries()
+        self._floods = FloodLog()
         self._access = access
         self._telemetry = telemetry
         self._count = count
@@ -177,6 +207,7 @@ class DeviceIngest:
             name="edge-ingest",
             manual_ack=True,
             on_error=self._failed,
+            queue_type=fair_queue(self._dropped),
             backoff=Backoff(rng=backoff_rng),
         )
 
@@ -214,7 +245,8 @@ class DeviceIngest:
 
         A group is whatever has arrived by the time the last one is handled: one message
         when they come one at a time (no waiting for a batch to fill), many in a burst,
-        whose alerts then cost one fsync together.
+        whose alerts then cost one fsync together. What has arrived waits in a
+        ``FairQueue``, so one device's flood does not hold up the others.
         """
         async for message in messages:
             checkpoint()
@@ -231,6 +263,10 @@ class DeviceIngest:
             # The resident learns at once that the edge has it, uplink or not.
             while self._pending_feedback:
                 await self.feedback.show(*self._pending_feedback.popleft())
+
+    def _dropped(self, dropped: Dropped) -> None:
+        self._count("messages_dropped", dropped.count)
+        self._floods.dropped(dropped, self._clock())
 
     async def expect_redeliveries(self) -> None:
         """On a new connection: expect the last committed groups' messages first, maybe."""
@@ -429,6 +465,73 @@ class ZigbeeOutputs:
 
     def _registered(self, name: str) -> bool:
         return self._directory.resolve(ZigbeeAddress(name)) is not None
+
+
+class FairQueue(asyncio.Queue[aiomqtt.Message]):
+    """The device link's messages received and not yet read: a ``Backlog`` (fair between
+    topics, bounded), handed out a group at a time.
+
+    It is the client's own queue, so paho's reader adds to it as each message arrives, and a
+    message dropped for a flood costs nothing more: reading one message at a time out of a
+    plain queue to sort it costs the event loop a task each, and under a flood that reading
+    alone left no time to handle anything.
+    """
+
+    def __init__(self, on_dropped: Callable[[Dropped], None], maxsize: int = 0) -> None:
+        self._on_dropped = on_dropped
+        self._backlog: Backlog[aiomqtt.Message] = Backlog(_topic_of, _qos_of, _size_of)
+        self._group: deque[aiomqtt.Message] = deque()
+        super().__init__(maxsize)
+
+    def _init(self, maxsize: int) -> None:
+        self._queue = _Waiting(self._backlog, self._group)
+
+    def _put(self, item: aiomqtt.Message) -> None:
+        for dropped in self._backlog.add(item):
+            self._on_dropped(dropped)
+
+    def _get(self) -> aiomqtt.Message:
+        if not self._group:
+            self._group.extend(self._backlog.take(MAX_GROUP))
+        return self._group.popleft()
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    """What ``asyncio.Queue`` counts as its queue: the group being handed out and the rest."""
+
+    backlog: Backlog[aiomqtt.Message]
+    group: deque[aiomqtt.Message]
+
+    def __len__(self) -> int:
+        return len(self.group) + len(self.backlog)
+
+    def __iter__(self) -> Iterator[aiomqtt.Message]:
+        """The group being handed out (``asyncio.Queue``'s repr lists its queue)."""
+        return iter(self.group)
+
+
+def fair_queue(on_dropped: Callable[[Dropped], None]) -> type[asyncio.Queue[aiomqtt.Message]]:
+    """Return the queue class for a device link (aiomqtt builds its queue with no handler)."""
+
+    class DeviceQueue(FairQueue):
+        def __init__(self, maxsize: int = 0) -> None:
+            super().__init__(on_dropped, maxsize)
+
+    return DeviceQueue
+
+
+def _topic_of(message: aiomqtt.Message) -> str:
+    return message.topic.value
+
+
+def _qos_of(message: aiomqtt.Message) -> int:
+    return message.qos
+
+
+def _size_of(message: aiomqtt.Message) -> int:
+    payload = message.payload
+    return len(payload) if isinstance(payload, bytes | bytearray | str) else 8
 
 
 def _receipt(message: aiomqtt.Message) -> Receipt | None:
