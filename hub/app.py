@@ -17,6 +17,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import DataError
 from starlette.middleware.cors import CORSMiddleware
 
 from hub.access.routes import access_router
@@ -287,6 +288,22 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     async def forbidden(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403)
 
+    async def unstorable(request: Request, exc: Exception) -> JSONResponse:
+        # A value the database cannot hold, in a path, query or body: an id past its integer
+        # column (2**31 on PostgreSQL, 2**63 on SQLite), a NUL character in text on
+        # PostgreSQL. The statement failed, so its transaction changed nothing: the caller's
+        # input is refused, not a server error. The message names no SQL and no value; the log
+        # names the route's template, never its path (a resident's path is their token).
+        route = getattr(request.scope.get("route"), "path", "?")
+        logger.warning(
+            "%s %s: refused a value the database cannot store: %s",
+            request.method,
+            route,
+            type(exc.__cause__ or exc).__name__,
+        )
+        detail = "a value is out of range or holds a NUL character"
+        return JSONResponse({"detail": detail}, status_code=422)
+
     async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
         # FastAPI's default echoes each invalid value back ("input"): for a card number, a
         # PIN or a password sent with the wrong type that is a secret in a response body.
@@ -300,6 +317,8 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(IllegalTransitionError, conflict)
     app.add_exception_handler(InvalidInputError, unprocessable)
+    app.add_exception_handler(DataError, unstorable)
+    app.add_exception_handler(OverflowError, unstorable)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:
