@@ -242,13 +242,12 @@ async def sign_in(
     clock = get_clock(request)
     throttle = get_throttle(request)
     now = clock()
-    if not throttle.allowed(body.username, now):
+    if not throttle.admit(body.username, now):
         raise AuthError("too many failed sign-ins: wait a few minutes")
     user = await asyncio.to_thread(
         store.check_password, body.username, body.password.get_secret_value()
     )
     if user is None:
-        throttle.failed(body.username, now)
         logger.warning("failed sign-in for %s", body.username)
         raise AuthError("wrong username or password")
     throttle.succeeded(body.username)

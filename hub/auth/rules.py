@@ -259,6 +259,19 @@ class SignInThrottle:
         recent = self._recent(username, now)
         return len(recent) < self.max_failures
 
+    def admit(self, username: str, now: datetime) -> bool:
+        """Return whether ``username`` may try to sign in at ``now``, counting the attempt as
+        failed until ``succeeded`` says otherwise.
+
+        Counted before the password is checked, not after: the check takes tens of
+        milliseconds in a worker thread, and guesses sent at once would otherwise all pass
+        ``allowed`` before the first failure is recorded.
+        """
+        if not self.allowed(username, now):
+            return False
+        self.failed(username, now)
+        return True
+
     def failed(self, username: str, now: datetime) -> None:
         """Record a failed sign-in."""
         self._recent(username, now).append(now)

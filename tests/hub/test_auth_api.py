@@ -1,5 +1,6 @@
 """Signing in, accounts and tokens through the HTTP API, on SQLite and PostgreSQL."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from fastapi import FastAPI
 
 from hub.app import create_app
 from hub.auth.routes import SESSION_COOKIE
-from hub.auth.rules import SESSION_LIFETIME
+from hub.auth.rules import MAX_FAILED_SIGN_INS, SESSION_LIFETIME
 from hub.settings import HubSettings
 from tests.hub.conftest import FakeClock
 from tests.hub.http import api_client
@@ -139,6 +140,23 @@ async def test_sign_in_is_throttled_after_repeated_failures(client: httpx.AsyncC
         "/api/v1/auth/login", json={"username": "li", "password": PASSWORD}
     )
     assert response.status_code == 401
+    assert "too many" in response.json()["detail"]
+
+
+async def test_guesses_sent_at_once_are_throttled_too(client: httpx.AsyncClient) -> None:
+    """A guesser who sends many sign-ins at once gets no more checked than one who waits for
+    each answer: every attempt counts before its password is checked, not after."""
+    await add_user(client, "li", "operator")
+    guesses = [{"username": "li", "password": f"guess {i:04d} long"} for i in range(30)]
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/auth/login", json=guess) for guess in guesses)
+    )
+    assert all(answer.status_code == 401 for answer in answers)
+    checked = [a for a in answers if "too many" not in a.json()["detail"]]
+    assert len(checked) <= MAX_FAILED_SIGN_INS, f"{len(checked)} guesses were checked"
+    response = await client.post(
+        "/api/v1/auth/login", json={"username": "li", "password": PASSWORD}
+    )
     assert "too many" in response.json()["detail"]
 
 
