@@ -2,7 +2,7 @@
 transaction, the households' read receipts, and what operators and households see of them."""
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -95,7 +95,7 @@ class NoticeRepository:
                 ),
             )
             session.flush()
-            return _operator_view(session, row)
+            return _operator_view(session, row, _kept_households(session, sites))
 
     def _queue_copies(
         self, session: Session, row: NoticeRow, chosen: list[int], now: datetime
@@ -147,24 +147,26 @@ class NoticeRepository:
     def list_notices(
         self, *, sites: frozenset[str] | None = None, limit: int = 100
     ) -> list[NoticeView]:
-        """Return notices, newest first (a scoped caller: those sent to its sites' homes)."""
+        """Return notices, newest first (a scoped caller: those sent to its sites' homes,
+        each showing those homes only)."""
         with self._db.reading() as session:
             rows = session.scalars(
                 select(NoticeRow).order_by(NoticeRow.id.desc()).limit(limit)
             ).all()
-            views = [_operator_view(session, row) for row in rows]
-            if sites is None:
-                return views
-            placed = household_sites_in(session)
-            return [
-                v for v in views if any(placed.get(r.household_id) in sites for r in v.receipts)
-            ]
+            kept = _kept_households(session, sites)
+            views = [_operator_view(session, row, kept) for row in rows]
+            return [v for v in views if sites is None or v.receipts]
 
-    def get_notice(self, notice_id: int) -> NoticeView:
-        """Return one notice with its read receipts, or raise NotFoundError."""
+    def get_notice(self, notice_id: int, *, sites: frozenset[str] | None = None) -> NoticeView:
+        """Return one notice with its read receipts, or raise NotFoundError (a scoped caller:
+        also for a notice that reached none of its sites' homes, and it sees those only)."""
+        missing = f"notice {notice_id} does not exist"
         with self._db.reading() as session:
-            row = get_existing(session, NoticeRow, notice_id, f"notice {notice_id} does not exist")
-            return _operator_view(session, row)
+            row = get_existing(session, NoticeRow, notice_id, missing)
+            view = _operator_view(session, row, _kept_households(session, sites))
+        if sites is not None and not view.receipts:
+            raise NotFoundError(missing)
+        return view
 
     def household_notices(self, household_id: int) -> list[HouseholdNotice]:
         """Return the notices a household got: urgent ones first, then newest first."""
@@ -219,14 +221,25 @@ def _household_view(row: NoticeRow, read_at: object) -> HouseholdNotice:
     )
 
 
-def _operator_view(session: Session, row: NoticeRow) -> NoticeView:
+def _kept_households(session: Session, sites: frozenset[str] | None) -> Callable[[int], bool]:
+    """Return which households a caller scoped to ``sites`` may see of a notice."""
+    if sites is None:
+        return lambda _household_id: True
+    placed = household_sites_in(session)
+    return lambda household_id: placed.get(household_id) in sites
+
+
+def _operator_view(session: Session, row: NoticeRow, kept: Callable[[int], bool]) -> NoticeView:
+    """Return the notice as operators see it, with only the households ``kept`` keeps (their
+    receipts, their copies, and the counts of them): another site's homes, their names and
+    their family contacts are not a scoped operator's to read."""
     sent: defaultdict[int, list[CopyView]] = defaultdict(list)
     for out in session.scalars(
         select(NotificationRow)
         .where(NotificationRow.notice_id == row.id)
         .order_by(NotificationRow.id)
     ):
-        if out.household_id is None:
+        if out.household_id is None or not kept(out.household_id):
             continue
         sent[out.household_id].append(
             CopyView(
@@ -252,6 +265,7 @@ def _operator_view(session: Session, row: NoticeRow) -> NoticeView:
             .where(NoticeRecipientRow.notice_id == row.id)
             .order_by(NoticeRecipientRow.household_id)
         )
+        if kept(household_id)
     ]
     return NoticeView(
         id=row.id,

@@ -5,7 +5,6 @@ import asyncio
 
 from fastapi import APIRouter, Request
 
-from hub.errors import NotFoundError
 from hub.http.deps import API_PREFIX, ActorDep, Limit, StoreDep, caller_sites
 from hub.http.views import Items
 from hub.notices.views import HouseholdNotice, NewNotice, NoticeView
@@ -39,13 +38,9 @@ async def list_notices(store: StoreDep, request: Request, limit: Limit = 100) ->
 @router.get("/notices/{notice_id}")
 async def get_notice(notice_id: int, store: StoreDep, request: Request) -> NoticeView:
     """Show one notice with each household's read receipt (scoped: of its sites' homes)."""
-    notice = await asyncio.to_thread(store.resident_notices.get_notice, notice_id)
-    sites = caller_sites(request)
-    if sites is not None:
-        placed = await asyncio.to_thread(store.households.household_sites)
-        if not any(placed.get(r.household_id) in sites for r in notice.receipts):
-            raise NotFoundError(f"notice {notice_id} does not exist")
-    return notice
+    return await asyncio.to_thread(
+        store.resident_notices.get_notice, notice_id, sites=caller_sites(request)
+    )
 
 
 @resident_notices_router.get("/{token}/notices", include_in_schema=False)

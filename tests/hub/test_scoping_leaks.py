@@ -1,0 +1,49 @@
+"""What a scoped operator must not read of other sites through records shared between sites:
+a notice sent to households of several communities (their names, read receipts and
+family contacts), responders' ratings."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.hub.http import ok
+from tests.hub.test_scoping_more import admin  # noqa: F401 - the two-site fixture
+
+pytestmark = pytest.mark.fake_clock
+
+API = "/api/v1"
+
+
+async def new_household(
+    client: httpx.AsyncClient, name: str, location: str, button: str
+) -> dict[str, Any]:
+    body = {"name": name, "location": location, "device_ids": [button]}
+    created: dict[str, Any] = await ok(await client.post(f"{API}/households", json=body), 201)
+    return created
+
+
+async def test_a_notice_to_several_sites_shows_a_scoped_operator_its_homes_only(
+    admin: httpx.AsyncClient,  # noqa: F811
+    operator: httpx.AsyncClient,
+) -> None:
+    lan = await new_household(admin, "Li of Lanyuan", "Building 3/Unit 201", "lan-sos")
+    mei = await new_household(admin, "Chen of Meiyuan", "Building 9/Unit 101", "mei-sos")
+    body = {
+        "scope": "households",
+        "household_ids": [lan["id"], mei["id"]],
+        "title": "Drill",
+        "body": "Fire drill on Saturday",
+    }
+    sent = await ok(await admin.post(f"{API}/notices", json=body), 201)
+    await ok(await admin.post(f"/r/{lan['token']}/notices/{sent['id']}/read"))
+    assert (sent["recipients"], len(sent["receipts"])) == (2, 2)
+
+    shown = await ok(await operator.get(f"{API}/notices/{sent['id']}"))
+    [listed] = (await ok(await operator.get(f"{API}/notices")))["items"]
+    for view in (shown, listed):
+        assert [r["household_id"] for r in view["receipts"]] == [mei["id"]]
+        assert "Li of Lanyuan" not in str(view)
+        assert (view["recipients"], view["read"]) == (1, 0)
+    everything = await ok(await admin.get(f"{API}/notices/{sent['id']}"))
+    assert (everything["recipients"], everything["read"]) == (2, 1)
