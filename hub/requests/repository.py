@@ -37,6 +37,7 @@ from hub.persistence.community import (
 from hub.persistence.tables import (
     LOCATION_LENGTH,
     CaseRow,
+    ResponderRow,
 )
 from hub.persistence.transactions import Database, clean, clean_or_none, get_existing
 from hub.requests.photos import PhotoFiles, ProcessedPhoto
@@ -421,8 +422,11 @@ class RequestRepository:
             )
             return operator_view(session, request)
 
-    def responder_scores(self, responder_id: str | None = None) -> list[ResponderScore]:
-        """Return each responder's ratings: how many, the average, how many said not fixed."""
+    def responder_scores(
+        self, responder_id: str | None = None, *, sites: frozenset[str] | None = None
+    ) -> list[ResponderScore]:
+        """Return each responder's ratings: how many, the average, how many said not fixed
+        (``sites``: only of the responders on those sites' rosters)."""
         query = (
             select(
                 ResponderRatingRow.responder_id,
@@ -436,6 +440,9 @@ class RequestRepository:
         )
         if responder_id is not None:
             query = query.where(ResponderRatingRow.responder_id == responder_id)
+        if sites is not None:
+            roster = select(ResponderRow.id).where(ResponderRow.site_id.in_(sorted(sites)))
+            query = query.where(ResponderRatingRow.responder_id.in_(roster))
         with self._db.reading() as session:
             return [
                 ResponderScore(

@@ -178,7 +178,11 @@ async def request_photo(
 
 @router.get("/ratings/responders")
 async def responder_ratings(
-    store: StoreDep, responder_id: str | None = None
+    store: StoreDep, request: Request, responder_id: str | None = None
 ) -> Items[ResponderScore]:
-    """List each responder's ratings from households: count, average, "not fixed" count."""
-    return Items(items=await asyncio.to_thread(store.requests.responder_scores, responder_id))
+    """List each responder's ratings from households: count, average, "not fixed" count (a
+    site-scoped caller: its sites' responders only)."""
+    scores = await asyncio.to_thread(
+        store.requests.responder_scores, responder_id, sites=caller_sites(request)
+    )
+    return Items(items=scores)

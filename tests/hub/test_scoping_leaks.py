@@ -47,3 +47,30 @@ async def test_a_notice_to_several_sites_shows_a_scoped_operator_its_homes_only(
         assert (view["recipients"], view["read"]) == (1, 0)
     everything = await ok(await admin.get(f"{API}/notices/{sent['id']}"))
     assert (everything["recipients"], everything["read"]) == (2, 1)
+
+
+async def test_responders_ratings_are_scoped(
+    admin: httpx.AsyncClient,  # noqa: F811
+    operator: httpx.AsyncClient,
+) -> None:
+    homes = (
+        await new_household(admin, "Li", "Building 3/Unit 201", "lan-sos"),
+        await new_household(admin, "Chen", "Building 9/Unit 101", "mei-sos"),
+    )
+    for home in homes:
+        body = {"household_id": home["id"], "category": "sanitation", "text": "bins"}
+        opened = await ok(await admin.post(f"{API}/requests", json=body), 201)
+        done = {"resolution": "real", "note": "emptied"}
+        await ok(await admin.post(f"{API}/cases/{opened['case_id']}/resolve", json=done))
+        rating = {"score": 2, "comment": "late"}
+        await ok(
+            await admin.post(
+                f"/r/{home['token']}/requests/{opened['request']['id']}/rating", json=rating
+            )
+        )
+    every = (await ok(await admin.get(f"{API}/ratings/responders")))["items"]
+    assert [s["responder_id"] for s in every] == ["wang", "zhao"]
+    ours = (await ok(await operator.get(f"{API}/ratings/responders")))["items"]
+    assert [s["responder_id"] for s in ours] == ["zhao"]
+    asked = await operator.get(f"{API}/ratings/responders", params={"responder_id": "wang"})
+    assert (await ok(asked))["items"] == []
