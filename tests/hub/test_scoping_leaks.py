@@ -2,25 +2,18 @@
 a notice sent to households of several communities (their names, read receipts and
 family contacts), responders' ratings."""
 
-from typing import Any
-
 import httpx
 import pytest
 
 from tests.hub.http import ok
-from tests.hub.test_scoping_more import admin  # noqa: F401 - the two-site fixture
+from tests.hub.test_scoping_more import (
+    admin,  # noqa: F401 - the two-site fixture
+    new_household,
+)
 
 pytestmark = pytest.mark.fake_clock
 
 API = "/api/v1"
-
-
-async def new_household(
-    client: httpx.AsyncClient, name: str, location: str, button: str
-) -> dict[str, Any]:
-    body = {"name": name, "location": location, "device_ids": [button]}
-    created: dict[str, Any] = await ok(await client.post(f"{API}/households", json=body), 201)
-    return created
 
 
 async def test_a_notice_to_several_sites_shows_a_scoped_operator_its_homes_only(
