@@ -28,7 +28,8 @@ def test_while_everything_fits_in_a_group_it_comes_whole_in_arrival_order() -> N
     for m in messages:
         assert waiting.add(m) == []
     assert waiting.take(10) == messages
-    assert len(waiting) == 0 and waiting.payload_bytes == 0
+    assert len(waiting) == 0
+    assert waiting.payload_bytes == 0
 
 
 def test_a_flooding_topic_does_not_hold_up_another_topics_message() -> None:
