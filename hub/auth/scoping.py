@@ -8,6 +8,9 @@ take something out of, a site outside the scope is refused (403).
 
 * A **device** belongs to its edge's site, else to the site of the grid covering its place
   (``hub.roster.site_of_device``).
+  A scoped caller may register a device only if it is of its sites both before (if it is
+  registered) and after: moving another site's detector onto one's own edge would make the
+  hub refuse that site's edge's alarms about it.
 * A **household** belongs to the site of the grid covering its location, else to the site of
   its first SOS button that has one.
 * A **silence** belongs to its target's site: the device's, the edge's, or that of the grid
@@ -128,6 +131,28 @@ def silenced_devices(site_map: SiteMap, scope: SilenceScope, target: str) -> lis
         case SilenceScope.PLACE:
             return [d.id for d in site_map.devices if lies_within(d.location, target)]
     raise AssertionError("unreachable")  # pragma: no cover - mypy cannot see the match is total
+
+
+def check_device(
+    site_map: SiteMap, current: PlacedDevice | None, wanted: PlacedDevice, sites: Scope
+) -> None:
+    """Raise ``ForbiddenError`` unless a caller scoped to ``sites`` may register ``wanted``.
+
+    The device registered now (``current``, None if it is new) and the registration wanted
+    must both be of the caller's sites. A device with no site is refused too: a scoped
+    caller could not see it afterwards, and an unlisted edge may be serving it.
+    """
+    if sites is None:
+        return
+    if current is not None and not covered(_site(site_map, current), sites):
+        raise ForbiddenError(f"device {wanted.id} is not a device of your sites")
+    if not covered(_site(site_map, wanted), sites):
+        where = wanted.location if wanted.edge_id is None else f"edge {wanted.edge_id}"
+        raise ForbiddenError(f"device {wanted.id} on {where} would not be of your sites")
+
+
+def _site(site_map: SiteMap, device: PlacedDevice) -> str | None:
+    return site_of_device(site_map.sites, site_map.grids, device.edge_id, device.location)
 
 
 def check_household(

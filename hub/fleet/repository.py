@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from devices.kinds import DeviceKind
 from devices.messages import DeviceRegistry, EdgeStatus, TelemetryBatch, TelemetryPoint
 from devices.registry import Device
+from hub.auth.scoping import PlacedDevice, Scope, check_device
 from hub.cases.rules import Resolution, nuisance_rate
 from hub.fleet.rules import assign_edge, unserved_reason
 from hub.fleet.views import DeviceView, EdgeView
@@ -200,11 +201,13 @@ class FleetRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def register_device(self, device: Device) -> DeviceChange:
+    def register_device(self, device: Device, *, sites: Scope = None) -> DeviceChange:
         """Create or update one device registration (the last registration wins).
 
         Without ``edge_id`` (absent, not ``null``) the device keeps its edge, or goes to the
         hub's only edge (``rules.assign_edge``); raise ``EdgeChoiceError`` if there are several.
+        A caller scoped to ``sites`` may only register devices of those sites, before and
+        after (``hub.auth.scoping.check_device``; else ``ForbiddenError``, nothing written).
         """
         with self._db.writing() as session:
             current = session.get(DeviceRow, device.id)
@@ -215,6 +218,15 @@ class FleetRepository:
                 given="edge_id" in device.model_fields_set,
             )
             device = device.model_copy(update={"edge_id": edge_id})
+            if sites is not None:
+                check_device(
+                    load_site_map(session),
+                    None
+                    if current is None
+                    else PlacedDevice(current.id, current.edge_id, current.location),
+                    PlacedDevice(device.id, edge_id, device.location),
+                    sites,
+                )
             change = upsert_device(session, device, self._db.clock())
             row = session.get_one(DeviceRow, change.device.id)
             view = device_view(

@@ -21,14 +21,16 @@ router = APIRouter(prefix=API_PREFIX)
     responses={200: {"model": DeviceView, "description": "Already registered (now updated)"}},
 )
 async def register_device(
-    device: Device, response: Response, store: StoreDep, ingest: IngestDep
+    device: Device, response: Response, store: StoreDep, ingest: IngestDep, request: Request
 ) -> DeviceView:
     """Register a device (201), or update its registration if the id exists (200).
 
     The last registration wins, so re-running a provisioning script is harmless and moving
     a device to another edge is one call. The edges concerned get their new DeviceRegistry.
+    A site-scoped caller may register only devices of its sites, before and after (403).
     """
-    change = await asyncio.to_thread(store.fleet.register_device, device)
+    sites = caller_sites(request)
+    change = await asyncio.to_thread(store.fleet.register_device, device, sites=sites)
     if not change.created:
         response.status_code = 200
     if ingest is not None:

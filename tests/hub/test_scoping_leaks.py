@@ -67,3 +67,47 @@ async def test_responders_ratings_are_scoped(
     assert [s["responder_id"] for s in ours] == ["zhao"]
     asked = await operator.get(f"{API}/ratings/responders", params={"responder_id": "wang"})
     assert (await ok(asked))["items"] == []
+
+
+async def test_a_scoped_operator_cannot_move_or_add_devices_of_other_sites(
+    admin: httpx.AsyncClient,  # noqa: F811
+    operator: httpx.AsyncClient,
+) -> None:
+    """Moving Lanyuan's smoke detector onto Meiyuan's edge would make the hub refuse Lanyuan's
+    edge's alarms about it (``rejected.foreign_device``): a fire silenced from another site."""
+    steal = {
+        "id": "lan-smoke",
+        "kind": "smoke",
+        "location": "Building 9/Floor 1/Unit 101",
+        "edge_id": "edge-mei",
+    }
+    plant = {
+        "id": "mei-new",
+        "kind": "smoke",
+        "location": "Building 9/Floor 2",
+        "edge_id": "edge-lan",
+    }
+    orphan = {"id": "mei-orphan", "kind": "smoke", "location": "Nowhere/1", "edge_id": None}
+    for body in (steal, plant, orphan):
+        refused = await operator.post(f"{API}/devices", json=body)
+        assert refused.status_code == 403, refused.text
+    [smoke] = [
+        d for d in (await ok(await admin.get(f"{API}/devices")))["items"] if d["id"] == "lan-smoke"
+    ]
+    assert (smoke["edge_id"], smoke["location"]) == ("edge-lan", "Building 3/Floor 2/Unit 201")
+    ids = {d["id"] for d in (await ok(await admin.get(f"{API}/devices")))["items"]}
+    assert not ids & {"mei-new", "mei-orphan"}
+
+    ours = {
+        "id": "mei-new",
+        "kind": "smoke",
+        "location": "Building 9/Floor 2",
+        "edge_id": "edge-mei",
+    }
+    await ok(await operator.post(f"{API}/devices", json=ours), 201)
+    moved = {**ours, "location": "Building 9/Floor 3"}
+    await ok(await operator.post(f"{API}/devices", json=moved), 200)
+    away = {**ours, "edge_id": "edge-lan"}
+    assert (await operator.post(f"{API}/devices", json=away)).status_code == 403
+    # an admin may still move anything
+    await ok(await admin.post(f"{API}/devices", json=away), 200)

@@ -2,6 +2,7 @@
 the audit trail. An operator of Meiyuan faces the records of Lanyuan; an admin sees both."""
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from hub.auth.rules import ForbiddenError
 from hub.auth.scoping import (
     PlacedDevice,
     SiteMap,
+    check_device,
     check_household,
     check_roster_change,
     check_silence,
@@ -509,3 +511,27 @@ def test_a_roster_change_may_take_in_unsited_devices_but_not_other_sites() -> No
     give_away = MAP.with_site(Site(id="a", name="A", edge_ids=[]))
     # a-smoke falls back to its grid, still A's: nothing moves.
     check_roster_change(MAP, give_away, frozenset({"a"}))
+
+
+def test_a_device_registration_must_stay_within_the_callers_sites() -> None:
+    site_map = SiteMap(
+        sites=(
+            Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-lan"]),
+            Site(id="meiyuan", name="Meiyuan", edge_ids=["edge-mei"]),
+        ),
+        grids=(Grid(id="g9", site_id="meiyuan", name="9", places=["Building 9"]),),
+    )
+    mei = frozenset({"meiyuan"})
+    lan_smoke = PlacedDevice("lan-smoke", "edge-lan", "Building 3/Unit 201")
+    by_place = PlacedDevice("mei-leak", None, "Building 9/Basement")
+    check_device(site_map, None, by_place, mei)
+    check_device(site_map, by_place, replace(by_place, edge_id="edge-mei"), mei)
+    check_device(site_map, lan_smoke, replace(lan_smoke, edge_id="edge-mei"), None)
+    for current, wanted in (
+        (lan_smoke, replace(lan_smoke, edge_id="edge-mei")),
+        (None, replace(by_place, edge_id="edge-lan")),
+        (None, PlacedDevice("stray", None, "Building 3/Unit 1")),
+        (None, PlacedDevice("stray", "edge-unlisted", "Nowhere")),
+    ):
+        with pytest.raises(ForbiddenError):
+            check_device(site_map, current, wanted, mei)
