@@ -34,12 +34,15 @@ after an outage, read far faster than it is handled, must all be handled.
 
 - a topic keeps at most ``per_topic`` messages waiting; past that its oldest QoS 0 message
   goes (a device's newest state is worth more than an old one);
-- all topics together keep at most ``total`` messages and ``total_bytes`` of payload; past
-  that the longest topic loses its oldest QoS 0 messages (a tenth of them at a time, so many
-  flooding topics cost no scan each).
+- all topics together keep at most ``total`` QoS 0 messages and ``total_bytes`` of their
+  payload; past that the longest topic loses its oldest QoS 0 messages (a tenth of them at a
+  time, so many flooding topics cost no scan each).
 
 Only QoS 0 messages are dropped: the device's own "at most once". A QoS 1 message is never
-dropped here; the broker's in-flight window bounds how many of those can be waiting.
+dropped here, and does not count toward the bounds either: the broker's in-flight window
+bounds how many of those can be waiting, and QoS 1 messages waiting must never cost another
+device's QoS 0 alarm its place. A topic loses its newest message only when every topic
+waiting has just one (more topics than ``total``).
 """
 
 import heapq
@@ -100,7 +103,10 @@ class Backlog(Generic[T]):
         self._queues: dict[str, deque[_Waiting[T]]] = {}
         self._seq = 0
         self._size = 0
+        self._lossy = 0
+        """QoS 0 messages waiting: what the bounds count."""
         self._bytes = 0
+        """Payload bytes of the QoS 0 messages waiting."""
 
     def __len__(self) -> int:
         return self._size
@@ -113,14 +119,18 @@ class Backlog(Generic[T]):
         if queue is None:
             queue = self._queues[topic] = deque()
         self._seq += 1
-        waiting = _Waiting(self._seq, self._size_of(item), item)
+        # A QoS 1 message's size is not counted (0): only QoS 0 payloads are bounded.
+        waiting = _Waiting(self._seq, self._size_of(item) if qos == 0 else 0, item)
         queue.append(waiting)
         self._size += 1
+        if qos > 0:
+            return []
+        self._lossy += 1
         self._bytes += waiting.size
         dropped: list[Dropped] = []
-        if qos == 0 and len(queue) > self._per_topic:
+        if len(queue) > self._per_topic:
             dropped.append(self._drop_oldest(topic, 1))
-        while self._size > self._total or self._bytes > self._total_bytes:
+        while self._lossy > self._total or self._bytes > self._total_bytes:
             longest = max(
                 (name for name in self._queues if name != AT_LEAST_ONCE),
                 key=lambda name: len(self._queues[name]),
@@ -133,7 +143,7 @@ class Backlog(Generic[T]):
 
     @property
     def payload_bytes(self) -> int:
-        """Payload bytes waiting."""
+        """Payload bytes of the QoS 0 messages waiting (what the byte bound counts)."""
         return self._bytes
 
     def take(self, most: int) -> list[T]:
@@ -141,22 +151,24 @@ class Backlog(Generic[T]):
         if self._size <= most:
             every = [w for queue in self._queues.values() for w in queue]
             self._queues.clear()
-            self._size = 0
-            self._bytes = 0
+            self._size = self._lossy = self._bytes = 0
             return [w.item for w in sorted(every, key=lambda w: w.seq)]
         # Round by round: (round, arrival of the topic's oldest waiting message, topic).
         rounds = [(0, queue[0].seq, topic) for topic, queue in self._queues.items()]
         heapq.heapify(rounds)
         chosen: list[_Waiting[T]] = []
+        from_lane = 0
         while len(chosen) < most:
             done, _, topic = heapq.heappop(rounds)
             queue = self._queues[topic]
             chosen.append(queue.popleft())
+            from_lane += topic == AT_LEAST_ONCE
             if queue:
                 heapq.heappush(rounds, (done + 1, queue[0].seq, topic))
             else:
                 del self._queues[topic]
         self._size -= len(chosen)
+        self._lossy -= len(chosen) - from_lane
         self._bytes -= sum(w.size for w in chosen)
         chosen.sort(key=lambda w: w.seq)
         return [w.item for w in chosen]
@@ -167,6 +179,7 @@ class Backlog(Generic[T]):
         for _ in range(count):
             self._bytes -= queue.popleft().size
         self._size -= count
+        self._lossy -= count
         if not queue:
             del self._queues[topic]
         return Dropped(topic, count)
