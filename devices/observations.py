@@ -27,18 +27,31 @@ class DeviceEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class InputState:
+    """A wired input's state, reported as a state and repeated (a Shelly input in switch mode:
+    a pull cord); ``input`` names it within the device, as ``DeviceEvent.count`` does."""
+
+    input: str
+    on: bool
+    event_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AvailabilityChange:
     """The device (or its bridge) says it went online or offline."""
 
     online: bool
 
 
-Observation = StateUpdate | DeviceEvent | AvailabilityChange
+Observation = StateUpdate | DeviceEvent | InputState | AvailabilityChange
 
 
 def observed_at(observation: Observation, received_at: datetime) -> datetime:
     """Return when an observation happened: the device's own time, else when it was received."""
-    if isinstance(observation, StateUpdate | DeviceEvent) and observation.event_time is not None:
+    if (
+        isinstance(observation, StateUpdate | DeviceEvent | InputState)
+        and observation.event_time is not None
+    ):
         return observation.event_time
     return received_at
 

@@ -13,13 +13,18 @@ value per topic, ``shellies/<id>/sensor/<name>``:
   inputs): ``S`` press, ``SS`` double, ``L`` long. A mains Shelly re-publishes its last event
   every 30 s with the same ``event_cnt`` (bieniu/ha-shellies-discovery#91): the count goes with
   the event, and the edge takes a count it has seen as a repeat, not a press;
+- ``shellies/<id>/input/<n>`` ``0``/``1``: the input terminal's state, in every input mode
+  (a pull cord on an input in switch mode says only this). An ``InputState``: the edge
+  decides what a change means (``edge.detectors.inputs``);
 - ``shellies/<id>/online``: ``true``/``false`` (the device's last will).
 
 Gen2+ (Plus, Pro, Gen3, Gen4): JSON-RPC notifications on ``<prefix>/events/rpc``, the device's
 id in ``src`` (so any prefix works): ``NotifyStatus``/``NotifyFullStatus`` with components
 ``temperature:N`` (``tC``), ``humidity:N`` (``rh``), ``devicepower:N`` (``battery.percent``),
 ``flood:N`` and ``smoke:N`` (``alarm``; a flood probe with its cable unplugged says
-``alarm: null`` with ``errors: ["cable_unplugged"]``: no reading, logged); ``NotifyEvent``
+``alarm: null`` with ``errors: ["cable_unplugged"]``: no reading, logged), ``input:N``
+(``state``: true/false for an input in switch mode, an ``InputState``; null in button
+mode, whose pushes come as events); ``NotifyEvent``
 with ``input:N`` events ``single_push``/``double_push``/``long_push``. Also
 ``<prefix>/status/<component:id>`` (one component's status) and ``<prefix>/online``.
 
@@ -44,6 +49,7 @@ from devices.observations import (
     AvailabilityChange,
     Decoded,
     DeviceEvent,
+    InputState,
     Observation,
     ShellyAddress,
     StateUpdate,
@@ -92,6 +98,11 @@ def decode_shelly(parsed: ShellyTopic, text: str) -> tuple[Decoded, ...]:
                 else None
             )
             return (Decoded(address, (DeviceEvent(pressed, count=counted),) if pressed else ()),)
+        case ShellyChannel.INPUT:
+            on = _flag(text.strip(), f"input/{parsed.name}")
+            if on is None:
+                raise PayloadError(f"Shelly input {text[:40]!r} is neither 1 nor 0")
+            return (Decoded(address, (InputState(parsed.name or "", on),)),)
         case ShellyChannel.STATUS:
             components = {parsed.name or "": json_object(text)}
             return (Decoded(address, _components(parsed.shelly_id, components)),)
@@ -152,10 +163,11 @@ def _rpc(parsed: ShellyTopic, message: Mapping[str, Any]) -> tuple[Decoded, ...]
 def _components(shelly_id: str, components: Mapping[str, Any]) -> tuple[Observation, ...]:
     temperatures: list[float] = []
     values: dict[str, Any] = {}
+    inputs: list[Observation] = []
     for key, status in components.items():
         kind = key.partition(":")[0]
         if not isinstance(status, dict):
-            if kind in ("temperature", "humidity", "devicepower", "flood", "smoke"):
+            if kind in ("temperature", "humidity", "devicepower", "flood", "smoke", "input"):
                 raise PayloadError(f"{key} must be a JSON object", reason="wrong_type")
             continue
         match kind:
@@ -174,11 +186,16 @@ def _components(shelly_id: str, components: Mapping[str, Any]) -> tuple[Observat
                 if alarm is None and status.get("errors"):
                     logger.info("Shelly %s %s reports %s", shelly_id, key, status["errors"])
                 values["water_leak" if kind == "flood" else "smoke"] = alarm
+            case "input":
+                # A switch-mode input's state; null (button mode) or absent: nothing here.
+                on = _field_flag(status, "state", key)
+                if on is not None:
+                    inputs.append(InputState(key, on))
             case _:
                 log_unknown_keys(f"shelly {shelly_id}", {key: status}, ())
     if temperatures:
         values["temperature_c"] = max(temperatures)
-    return _state(values)
+    return (*_state(values), *inputs)
 
 
 def _events(shelly_id: str, events: Any) -> tuple[Observation, ...]:

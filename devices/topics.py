@@ -14,6 +14,7 @@ Device side (the edge's local broker)::
     stat/<tasmota_topic>/STATUS8|10     Tasmota sensor status ({"StatusSNS": ...})
     shellies/<shelly_id>/sensor/<name>  Shelly Gen1: one plain-text value per topic
     shellies/<shelly_id>/input_event/<n>  Shelly Gen1 button: {"event": "S", ...}
+    shellies/<shelly_id>/input/<n>      Shelly Gen1 input terminal: 0 | 1
     shellies/<shelly_id>/online         Shelly Gen1: true | false (retained)
     <prefix>/events/rpc                 Shelly Gen2+: NotifyStatus / NotifyEvent (JSON-RPC)
     <prefix>/status/<component:id>      Shelly Gen2+: one component's status
@@ -158,6 +159,8 @@ class ShellyChannel(StrEnum):
     """Gen1 ``shellies/<id>/sensor/<name>``: one plain-text value."""
     INPUT_EVENT = "input_event"
     """Gen1 ``shellies/<id>/input_event/<n>``: a button's push."""
+    INPUT = "input"
+    """Gen1 ``shellies/<id>/input/<n>``: the input terminal's state, ``0`` or ``1``."""
     ONLINE = "online"
     """Gen1 and Gen2+ ``.../online``: ``true`` or ``false``."""
     RPC = "rpc"
@@ -377,6 +380,9 @@ def _zigbee_level(level: str) -> str:
     return f"0x{short.group(1).upper()}" if short else level
 
 
+_SHELLY_GEN1_VALUES = (ShellyChannel.SENSOR, ShellyChannel.INPUT_EVENT, ShellyChannel.INPUT)
+
+
 def _parse_shelly_topic(topic: str) -> DeviceTopic | None:
     levels = topic.split("/")
     if not all(levels):
@@ -386,7 +392,7 @@ def _parse_shelly_topic(topic: str) -> DeviceTopic | None:
     if levels[0] == SHELLY_GEN1_ROOT:
         if len(levels) == 3 and levels[2] == ShellyChannel.ONLINE:
             return ShellyTopic(levels[1], ShellyChannel.ONLINE)
-        if len(levels) == 4 and levels[2] in (ShellyChannel.SENSOR, ShellyChannel.INPUT_EVENT):
+        if len(levels) == 4 and levels[2] in _SHELLY_GEN1_VALUES:
             return ShellyTopic(levels[1], ShellyChannel(levels[2]), levels[3])
         if len(levels) == 4 and levels[2] == "status" and _SHELLY_COMPONENT.fullmatch(levels[3]):
             return ShellyTopic(levels[1], ShellyChannel.STATUS, levels[3])

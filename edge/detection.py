@@ -6,7 +6,8 @@ while smoke is raised produces nothing. Every alert's reason names the rule, the
 saw and the profile applied.
 
 - ``detect`` handles one observation: readings feed the detectors in ``edge.detectors``
-  (the CO dose model, the heat trend, the SOS gestures, the battery trend and flat lines)
+  (the CO dose model, the heat trend, the SOS gestures, wired inputs' states, the battery
+  trend and flat lines)
   and the simpler rules of ``edge.detection_rules`` (gas levels, smoke flag and
   obscuration, leak, tamper, battery level); any message from the device proves it alive.
 - ``tick`` handles the passing of time with no new reading: a leak that has stayed dry, a
@@ -20,8 +21,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from devices.kinds import AlertKind
-from devices.observations import AvailabilityChange, DeviceEvent, Observation, StateUpdate
-from devices.payloads import DEVICE_ANNOUNCE
+from devices.observations import (
+    AvailabilityChange,
+    DeviceEvent,
+    InputState,
+    Observation,
+    StateUpdate,
+)
+from devices.payloads import DEVICE_ANNOUNCE, ButtonEvent
 from devices.registry import Device
 from edge.detection_rules import READING_RULES, co_tick, leak_tick, rejoined, sos_rule
 from edge.detection_state import (
@@ -33,6 +40,7 @@ from edge.detection_state import (
     StateFormatError,
     Step,
 )
+from edge.detectors import inputs
 from edge.detectors.liveness import checkin_deadline_s
 from edge.detectors.profile import DEFAULT_PROFILE, DetectionProfile
 
@@ -75,10 +83,16 @@ def detect(
             if count is not None and not _new_count(step, count):
                 # The device repeating its last event (a Shelly, every 30 s): not a press.
                 return Detection(step.state, tuple(step.alerts), self_test)
+            if count is not None and _pushed(step, count[0]):
+                # The push whose input state already raised it (a Gen1 Shelly sends both).
+                return Detection(step.state, tuple(step.alerts), self_test)
             if event == DEVICE_ANNOUNCE:
                 rejoined(step, device, profile)
             else:
                 sos_rule(step, device, event, profile)
+        case InputState(name, on):
+            _checked_in(step, seen, "message_received")
+            _input(step, device, name, on, profile)
         case AvailabilityChange(online=True):
             if AlertKind.DEVICE_OFFLINE in step.state.raised:
                 rejoined(step, device, profile)  # back from offline: as good as a re-join
@@ -93,6 +107,30 @@ def detect(
                 profile=LIVENESS_PROFILE,
             )
     return Detection(step.state, tuple(step.alerts), self_test)
+
+
+def _input(step: Step, device: Device, name: str, on: bool, profile: DetectionProfile) -> None:
+    """Read a wired input's state: off → on on an SOS button is a press."""
+    memory, pressed = inputs.input_changed(step.state.inputs, name, on, step.event_time)
+    step.state = replace(step.state, inputs=memory)
+    if pressed is None:
+        return
+    sos_rule(
+        step,
+        device,
+        ButtonEvent.PRESS,
+        profile,
+        raise_rule=inputs.RULE_INPUT_ON,
+        marked=inputs.RULE_FIRST_SIGHTING if pressed.first_sighting else None,
+        extra={"input": name},
+    )
+
+
+def _pushed(step: Step, input_name: str) -> bool:
+    """Record that an input sent a push event; return whether its state already raised it."""
+    memory, same = inputs.push_event(step.state.inputs, input_name, step.event_time)
+    step.state = replace(step.state, inputs=memory)
+    return same
 
 
 def _new_count(step: Step, count: tuple[str, int]) -> bool:

@@ -284,15 +284,28 @@ def _battery_rule(step: Step, device: Device, r: Readings, profile: DetectionPro
     )
 
 
-def sos_rule(step: Step, device: Device, event: str, profile: DetectionProfile) -> None:
+def sos_rule(
+    step: Step,
+    device: Device,
+    event: str,
+    profile: DetectionProfile,
+    *,
+    raise_rule: str = "button_press",
+    marked: str | None = None,
+    extra: Values | None = None,
+) -> None:
+    """Apply an SOS button's gesture ``event``. ``marked``: a suspicion the caller already has
+    of the press (``edge.detectors.inputs.RULE_FIRST_SIGHTING``), kept if the SOS rules
+    find none of their own."""
     if device.kind is not DeviceKind.SOS_BUTTON:
         return
     pressed = sos_rules.ButtonPressed(event, step.event_time)
     state, verdict = sos_rules.transition(step.state.sos, pressed, profile.sos)
     step.state = replace(step.state, sos=state)
-    values: Values = {"event": event}
+    values: Values = {"event": event, **(extra or {})}
     match verdict:
         case sos_rules.RaiseSos(suspected, details):
+            suspected = suspected or marked
             # Every raising press is a new alert, sent at once, never held back for a
             # possible cancel; a suspected uncommanded press is marked, never dropped.
             if suspected is not None:
@@ -302,7 +315,7 @@ def sos_rule(step: Step, device: Device, event: str, profile: DetectionProfile) 
                 AlertKind.SOS,
                 AlertState.RAISED,
                 SEVERITIES[AlertKind.SOS],
-                "button_press",
+                raise_rule,
                 values,
                 SOS_PROFILE,
             )

@@ -18,6 +18,7 @@ from edge.detectors import sos as sos_rules
 from edge.detectors.co import CoExposure
 from edge.detectors.faults import BatteryHistory, FlatLine
 from edge.detectors.heat import HeatTrend
+from edge.detectors.inputs import InputMemory
 from edge.detectors.sos import SosPhase, SosState
 
 HEAT_PROFILE = "en54-5-a1r"
@@ -115,6 +116,8 @@ class DeviceState:
     """Per analog reading name (``STUCK_READINGS``), the value it keeps repeating."""
     event_counts: tuple[tuple[str, int], ...] = ()
     """Per input, the device's own count of its last event (``DeviceEvent.count``)."""
+    inputs: InputMemory = field(default_factory=InputMemory)
+    """The device's inputs read as states (``edge.detectors.inputs``)."""
 
     def __post_init__(self) -> None:
         if not self.raised <= _ON_OFF_KINDS:
@@ -150,6 +153,11 @@ class DeviceState:
                 name: [line.value, _time_text(line.since), line.count] for name, line in self.flat
             },
             "event_counts": dict(self.event_counts),
+            "inputs": {
+                "states": dict(self.inputs.states),
+                "momentary": sorted(self.inputs.momentary),
+                "raised": {name: _time_text(at) for name, at in self.inputs.raised},
+            },
         }
         return json.dumps(data, sort_keys=True)
 
@@ -197,9 +205,23 @@ class DeviceState:
                     (str(name), int(count))
                     for name, count in sorted(data.get("event_counts", {}).items())
                 ),
+                inputs=_input_memory(data.get("inputs", {})),
             )
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             raise StateFormatError(f"unreadable device state {text[:80]!r}") from exc
+
+
+def _input_memory(data: dict[str, Any]) -> InputMemory:
+    states = data.get("states", {})
+    if any(not isinstance(on, bool) for on in states.values()):
+        raise StateFormatError(f"input states are not true or false: {states!r}")
+    return InputMemory(
+        states=tuple(sorted((str(name), on) for name, on in states.items())),
+        momentary=frozenset(str(name) for name in data.get("momentary", [])),
+        raised=tuple(
+            sorted((str(name), _required_time(at)) for name, at in data.get("raised", {}).items())
+        ),
+    )
 
 
 def _sos_state(data: dict[str, Any]) -> SosState:

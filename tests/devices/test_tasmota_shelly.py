@@ -86,6 +86,10 @@ def readings(decoded: tuple[Decoded, ...]) -> dict[str, float | bool]:
             "shellies/shellybutton1-A1/input_event/0",
             ShellyTopic("shellybutton1-A1", ShellyChannel.INPUT_EVENT, "0"),
         ),
+        (
+            "shellies/shelly1-A1/input/0",
+            ShellyTopic("shelly1-A1", ShellyChannel.INPUT, "0"),
+        ),
         ("shellies/announce", IgnoredTopic("shellies/announce")),
         ("shellies/shelly1-A1/relay/0", IgnoredTopic("shellies/shelly1-A1/relay/0")),
         ("shellyplusht-c0/events/rpc", ShellyTopic("shellyplusht-c0", ShellyChannel.RPC)),
@@ -342,6 +346,13 @@ def test_shelly_gen1_sensor_values(name: str, value: str, expected: dict[str, ob
         ("shellies/x/sensor/state", "ajar"),
         ("shellies/x/online", "perhaps"),
         ("shellies/x/input_event/0", "S"),
+        ("shellies/x/input/0", "2"),
+        ("shellies/x/input/0", ""),
+        (
+            "x/events/rpc",
+            '{"src":"x","method":"NotifyStatus","params":{"input:0":{"state":"pulled"}}}',
+        ),
+        ("x/status/input:0", '"on"'),
         (
             "x/events/rpc",
             '{"src":"x","method":"NotifyStatus","params":{"flood:0":{"alarm":"yes"}}}',

@@ -5,6 +5,7 @@ shelly_mqtt.json; sources and licences in each record), published byte for byte;
 ones are refused and counted, and the agent keeps going.
 """
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -208,3 +209,73 @@ async def test_a_bridge_with_per_device_topics_and_no_wrapper_still_raises(
         AlertKind.SMOKE,
         AlertState.RAISED,
     )
+
+
+PULL_CORDS = """
+[[devices]]
+id = "cord-101"
+kind = "sos_button"
+location = "Building 1/Floor 1/Unit 102"
+shelly_id = "shelly1-e8db84d5a0c1"           # a latching pull cord on a Shelly 1's SW, switch mode
+
+[[devices]]
+id = "cord-102"
+kind = "sos_button"
+location = "Building 1/Floor 1/Unit 103"
+shelly_id = "shellyplusi4-c4d8d5a0b1c2"      # a pull cord on a Plus i4's input 0, switch type
+"""
+
+
+@pytest.fixture
+def cord_settings(site_file: Path, make_settings: SettingsFactory) -> SettingsFactory:
+    site_file.write_text(SITE_TOML + PULL_CORDS)
+    return make_settings
+
+
+async def test_pull_cords_on_shelly_inputs_in_switch_mode_raise_sos(
+    mosquitto: MosquittoProcess, cord_settings: SettingsFactory
+) -> None:
+    """A pull cord on an input in switch mode says only the input's state, repeated: each
+    pull is one SOS. The Gen1 Shelly 1 in momentary mode sends its terminal's state as well as
+    the push event: one push is still one SOS."""
+    gen1 = "shellies/shelly1-e8db84d5a0c1/input/0"
+    plus_i4 = "shellyplusi4-c4d8d5a0b1c2/events/rpc"
+
+    def i4(state: str) -> str:
+        return (
+            '{"src":"shellyplusi4-c4d8d5a0b1c2","dst":"shellyplusi4-c4d8d5a0b1c2/events",'
+            '"method":"NotifyStatus","params":{"ts":1733400000.12,'
+            f'"input:0":{{"id":0,"state":{state}}}}}}}'
+        )
+
+    momentary = "shellies/shelly1-10521c454394"
+    agent = EdgeAgent(cord_settings())
+    devices = Devices(mosquitto)
+    async with running_hub(mosquitto) as hub, running_agent(agent):
+        for payload in ("0", "1", "1", "0", "1"):  # pulled, its repeat, reset, pulled again
+            await devices.publish_cli(gen1, payload)
+        for state in ("false", "true", "true"):
+            await devices.publish_cli(plus_i4, i4(state))
+        for topic, payload in (
+            (f"{momentary}/input/0", "0"),
+            (f"{momentary}/input/0", "1"),
+            (f"{momentary}/input/0", "0"),
+            (f"{momentary}/input_event/0", '{"event":"S","event_cnt":12}'),
+            (f"{momentary}/input/0", "1"),
+            (f"{momentary}/input/0", "0"),
+            (f"{momentary}/input_event/0", '{"event":"S","event_cnt":13}'),
+        ):
+            await devices.publish_cli(topic, payload)
+        await devices.publish_cli(gen1, "0")
+        await devices.publish_cli(gen1, "1")  # the last: once in, all before it are in
+        await eventually(lambda: len(hub.alerts) == 6, "six pulls")
+        await asyncio.sleep(0.5)
+    assert [(a.device_id, a.kind, a.reason.rule) for a in hub.alerts] == [
+        ("cord-101", AlertKind.SOS, "input_on"),
+        ("cord-101", AlertKind.SOS, "input_on"),
+        ("cord-102", AlertKind.SOS, "input_on"),
+        ("pull-cord", AlertKind.SOS, "input_on"),
+        ("pull-cord", AlertKind.SOS, "button_press"),
+        ("cord-101", AlertKind.SOS, "input_on"),
+    ]
+    assert not any(k.startswith("rejected.") for k in agent.counters)
