@@ -5,6 +5,7 @@ Zigbee2MQTT, Tasmota and Shelly alike end up as the same ``Observation`` values.
 """
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -96,18 +97,25 @@ def _no_kind(_: DeviceAddress) -> DeviceKind | None:
     return None
 
 
+def _celsius(_: DeviceAddress) -> bool:
+    return False
+
+
 def decode_all(
     parsed: DeviceTopic,
     payload: bytes,
     *,
     max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     kind_of: KindOf = _no_kind,
+    fahrenheit: Callable[[DeviceAddress], bool] = _celsius,
 ) -> tuple[Decoded, ...]:
     """Decode one message into what it says of each device it speaks for (usually one).
 
     ``kind_of`` tells the kind of the device registered at an address: a Tasmota Zigbee
     bridge may send only an IAS zone's alarm bit, which means a leak for a water sensor and
-    smoke for a smoke detector. Return ``()`` for topics that carry no device observation.
+    smoke for a smoke detector. ``fahrenheit`` tells whether the device registered at an
+    address publishes bare temperatures in °F (``Device.temperature_unit``: a Shelly Gen1).
+    Return ``()`` for topics that carry no device observation.
     """
     if isinstance(parsed, ZigbeeBridgeTopic | IgnoredTopic):
         return ()
@@ -134,7 +142,7 @@ def decode_all(
         case TasmotaTopic():
             return decode_tasmota(parsed, text, kind_of)
         case ShellyTopic():
-            return decode_shelly(parsed, text)
+            return decode_shelly(parsed, text, fahrenheit=fahrenheit)
     raise AssertionError(f"unhandled topic {parsed!r}")  # pragma: no cover
 
 

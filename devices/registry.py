@@ -1,7 +1,7 @@
 """Registered devices: what a device is, where it is, and which edge serves it."""
 
 import re
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -59,6 +59,13 @@ class Device(BaseModel):
     - ``tasmota_topic``: its Tasmota ``%topic%`` (``tele/<topic>/SENSOR``), or for a Zigbee
       device behind a Tasmota Zigbee bridge ``<bridge topic>/<ZbName or 0xSHORT>``;
     - ``shelly_id``: its Shelly id (``shellies/<id>/...`` on Gen1, ``src`` on Gen2+).
+
+    ``temperature_unit`` (``"C"`` when absent) is the unit of the bare temperatures a Shelly
+    Gen1 publishes on ``sensor/temperature``: the unit set in the device's own settings, which
+    nothing on MQTT says. A Gen1 H&T or Smoke set to °F publishes ``72`` for a 22 °C room;
+    read as °C that is a heat alarm. Every other payload says its unit (Gen2+ ``tC``,
+    Tasmota ``TempUnit``, Zigbee2MQTT and native devices °C), so the field is refused on any
+    device without a ``shelly_id``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -72,10 +79,21 @@ class Device(BaseModel):
     # forbids unknown fields) still reads registries and inventories.
     tasmota_topic: TasmotaTopicName | None = Field(None, exclude_if=_is_none)
     shelly_id: Identifier | None = Field(None, exclude_if=_is_none)
+    temperature_unit: Literal["C", "F"] | None = Field(None, exclude_if=_is_none)
 
     @model_validator(mode="after")
     def _one_bridge(self) -> Self:
         named = [field for field in BRIDGE_FIELDS if getattr(self, field)]
         if len(named) > 1:
             raise ValueError(f"a device is reached one way only, not by {' and '.join(named)}")
+        if self.temperature_unit is not None and self.shelly_id is None:
+            raise ValueError(
+                "temperature_unit is for a Shelly Gen1 (shelly_id) only: every other payload "
+                "says its unit"
+            )
         return self
+
+    @property
+    def fahrenheit(self) -> bool:
+        """Whether the device's bare temperatures are in °F (``temperature_unit``)."""
+        return self.temperature_unit == "F"

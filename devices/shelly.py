@@ -4,7 +4,9 @@ Gen1 (shared/realdata shelly_mqtt.json, from the ioBroker.shelly device maps): o
 value per topic, ``shellies/<id>/sensor/<name>``:
 
 - ``flood`` (Shelly Flood) and ``smoke`` (Shelly Smoke): ``true``/``false`` (also ``1``/``0``);
-- ``temperature`` (°C: Linli assumes the device is set to Celsius), ``humidity``, ``battery``;
+- ``temperature`` in the unit set on the device, which MQTT does not say: °C unless the
+  device is registered with ``temperature_unit = "F"`` (``Device``), ``humidity``,
+  ``battery``;
 - ``state`` (Door/Window 2): ``open``/``close`` → ``contact`` (true = closed, as Linli's);
 - ``gas`` (Shelly Gas): ``none`` → no gas, ``mild``/``heavy`` → the detector's gas alarm,
   ``test``/``unknown`` → nothing; ``concentration`` in ppm of natural gas → % LEL (methane's
@@ -77,8 +79,16 @@ GEN2_INPUT_EVENTS: dict[str, str] = {
 _GAS_ALARM = {"none": False, "mild": True, "heavy": True}
 
 
-def decode_shelly(parsed: ShellyTopic, text: str) -> tuple[Decoded, ...]:
-    """Map one Shelly message (Gen1 or Gen2+) to the observations of the device it names."""
+def decode_shelly(
+    parsed: ShellyTopic,
+    text: str,
+    *,
+    fahrenheit: Callable[[ShellyAddress], bool] = lambda _: False,
+) -> tuple[Decoded, ...]:
+    """Map one Shelly message (Gen1 or Gen2+) to the observations of the device it names.
+
+    ``fahrenheit`` tells whether a device's Gen1 ``sensor/temperature`` is in °F.
+    """
     address = ShellyAddress(parsed.shelly_id)
     match parsed.channel:
         case ShellyChannel.ONLINE:
@@ -87,7 +97,8 @@ def decode_shelly(parsed: ShellyTopic, text: str) -> tuple[Decoded, ...]:
                 raise PayloadError(f"Shelly online {text[:40]!r} is neither true nor false")
             return (Decoded(address, (AvailabilityChange(online),)),)
         case ShellyChannel.SENSOR:
-            return (Decoded(address, _gen1_sensor(parsed.name or "", text.strip())),)
+            name, value = parsed.name or "", text.strip()
+            return (Decoded(address, _gen1_sensor(name, value, fahrenheit(address))),)
         case ShellyChannel.INPUT_EVENT:
             body = json_object(text)
             event, count = body.get("event"), body.get("event_cnt")
@@ -111,7 +122,7 @@ def decode_shelly(parsed: ShellyTopic, text: str) -> tuple[Decoded, ...]:
     raise AssertionError(f"unhandled Shelly topic {parsed!r}")  # pragma: no cover
 
 
-def _gen1_sensor(name: str, text: str) -> tuple[Observation, ...]:
+def _gen1_sensor(name: str, text: str, fahrenheit: bool) -> tuple[Observation, ...]:
     values: dict[str, Any]
     match name:
         case "flood":
@@ -119,7 +130,10 @@ def _gen1_sensor(name: str, text: str) -> tuple[Observation, ...]:
         case "smoke":
             values = {"smoke": _flag(text, name)}
         case "temperature":
-            values = {"temperature_c": _number(text, name)}
+            value = _number(text, name)
+            if fahrenheit and value is not None:
+                value = round((value - 32) * 5 / 9, 2)
+            values = {"temperature_c": value}
         case "humidity":
             values = {"humidity_pct": clamp_percent(_number(text, name))}
         case "battery":

@@ -56,6 +56,11 @@ class DeviceDirectory:
         device = self.resolve(address)
         return None if device is None else device.kind
 
+    def fahrenheit(self, address: DeviceAddress) -> bool:
+        """Return whether the device behind ``address`` publishes bare temperatures in °F."""
+        device = self.resolve(address)
+        return device is not None and device.fahrenheit
+
     def devices(self) -> list[Device]:
         """Return every known device, ordered by id."""
         return [self._by_id[key] for key in sorted(self._by_id)]

@@ -360,7 +360,11 @@ class DeviceIngest:
     ) -> Rejected | None:
         try:
             messages = decode_all(
-                parsed, raw, max_bytes=self._max_payload_bytes, kind_of=self._directory.kind_of
+                parsed,
+                raw,
+                max_bytes=self._max_payload_bytes,
+                kind_of=self._directory.kind_of,
+                fahrenheit=self._directory.fahrenheit,
             )
         except DeviceInputError as exc:
             return Rejected(exc.reason, topic, sender(parsed), exc)

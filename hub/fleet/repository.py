@@ -166,6 +166,11 @@ def device_view(
         zigbee_name=row.zigbee_name,
         tasmota_topic=row.tasmota_topic,
         shelly_id=row.shelly_id,
+        temperature_unit="F"
+        if row.temperature_unit == "F"
+        else "C"
+        if row.temperature_unit
+        else None,
         created_at=row.created_at,
         last_seen=row.last_seen,
         last_readings=row.last_readings,
@@ -188,6 +193,7 @@ def _registration(device: Device) -> dict[str, str | None]:
         "zigbee_name": device.zigbee_name,
         "tasmota_topic": device.tasmota_topic,
         "shelly_id": device.shelly_id,
+        "temperature_unit": device.temperature_unit,
     }
 
 

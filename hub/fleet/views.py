@@ -21,6 +21,8 @@ class DeviceView(View):
     zigbee_name: str | None
     tasmota_topic: str | None = None
     shelly_id: str | None = None
+    temperature_unit: Literal["C", "F"] | None = None
+    """The unit of a Shelly Gen1's bare temperatures (None: °C)."""
     created_at: AwareDatetime
     last_seen: AwareDatetime | None
     last_readings: dict[str, float | bool | str] | None
@@ -42,6 +44,7 @@ class DeviceView(View):
             zigbee_name=self.zigbee_name,
             tasmota_topic=self.tasmota_topic,
             shelly_id=self.shelly_id,
+            temperature_unit=self.temperature_unit,
         )
 
 

@@ -122,6 +122,7 @@ class DeviceRow(Base):
     zigbee_name: Mapped[str | None] = mapped_column(String(LOCATION_LENGTH))
     tasmota_topic: Mapped[str | None] = mapped_column(String(LOCATION_LENGTH))
     shelly_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    temperature_unit: Mapped[str | None] = mapped_column(String(1))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_readings: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from devices.adapters import decode_all
 from devices.errors import PayloadError, TopicError
@@ -364,6 +365,47 @@ def test_shelly_gen1_sensor_values(name: str, value: str, expected: dict[str, ob
 def test_bad_shelly_payloads_are_refused(topic: str, payload: str) -> None:
     with pytest.raises(PayloadError):
         decode(topic, payload)
+
+
+def test_a_gen1_temperature_is_read_in_the_unit_the_device_is_registered_with() -> None:
+    parsed = parse_device_topic("shellies/shellyht-f1f2f3/sensor/temperature")
+    assert isinstance(parsed, ShellyTopic)
+
+    def registered_f(address: DeviceAddress) -> bool:
+        return address == ShellyAddress("shellyht-f1f2f3")
+
+    (celsius,) = decode_all(parsed, b"72")
+    (fahrenheit,) = decode_all(parsed, b"72", fahrenheit=registered_f)
+    assert celsius.observations == (StateUpdate(Readings(temperature_c=72)),)
+    assert fahrenheit.observations == (StateUpdate(Readings(temperature_c=22.22)),)
+    # Gen2+ says tC: the registration is not read for it.
+    rpc = parse_device_topic("shellyht-f1f2f3/events/rpc")
+    body = (
+        b'{"src":"shellyht-f1f2f3","method":"NotifyStatus",'
+        b'"params":{"temperature:0":{"tC":22.2,"tF":72.0}}}'
+    )
+    (gen2,) = decode_all(rpc, body, fahrenheit=registered_f)
+    assert gen2.observations == (StateUpdate(Readings(temperature_c=22.2)),)
+
+
+def test_a_temperature_unit_is_for_a_shelly_only() -> None:
+    device = Device(
+        id="ht", kind=DeviceKind.HEAT, location="B1", shelly_id="shellyht-1", temperature_unit="F"
+    )
+    assert device.fahrenheit
+    assert (
+        "temperature_unit" not in Device(id="ht", kind=DeviceKind.HEAT, location="B1").model_dump()
+    )
+    with pytest.raises(ValidationError, match="temperature_unit"):
+        Device(id="ht", kind=DeviceKind.HEAT, location="B1", temperature_unit="F")
+    with pytest.raises(ValidationError):
+        Device(
+            id="ht",
+            kind=DeviceKind.HEAT,
+            location="B1",
+            shelly_id="shellyht-1",
+            temperature_unit="K",
+        )
 
 
 def test_shelly_online_and_gen1_button() -> None:

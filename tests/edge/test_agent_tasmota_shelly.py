@@ -279,3 +279,38 @@ async def test_pull_cords_on_shelly_inputs_in_switch_mode_raise_sos(
         ("cord-101", AlertKind.SOS, "input_on"),
     ]
     assert not any(k.startswith("rejected.") for k in agent.counters)
+
+
+FAHRENHEIT = """
+[[devices]]
+id = "den-ht"
+kind = "heat"
+location = "Building 1/Floor 1/Den"
+shelly_id = "shellyht-f1f2f3"                # a Gen1 H&T set to °F in its own settings
+temperature_unit = "F"
+"""
+
+
+@pytest.fixture
+def fahrenheit_settings(site_file: Path, make_settings: SettingsFactory) -> SettingsFactory:
+    site_file.write_text(SITE_TOML + FAHRENHEIT)
+    return make_settings
+
+
+async def test_a_gen1_shelly_set_to_fahrenheit_is_read_in_fahrenheit(
+    mosquitto: MosquittoProcess, fahrenheit_settings: SettingsFactory
+) -> None:
+    """A Gen1 H&T set to °F publishes a bare 72 for a 22 °C room. Registered with
+    ``temperature_unit = "F"``, the edge reads 22.2 °C (what detection and the hub get); the
+    heat alarm this would have raised is in tests/edge/test_detection_inputs.py."""
+    topic = "shellies/shellyht-f1f2f3/sensor/temperature"
+    agent = EdgeAgent(fahrenheit_settings(heartbeat_s=0.1))
+    async with running_hub(mosquitto) as hub, running_agent(agent):
+        await Devices(mosquitto).publish_cli(topic, "72")
+        await eventually(
+            lambda: any(p.device_id == "den-ht" for b in hub.telemetry for p in b.points),
+            "the reading as telemetry",
+        )
+    point = next(p for b in hub.telemetry for p in b.points if p.device_id == "den-ht")
+    assert point.readings.temperature_c == pytest.approx(22.22)
+    assert hub.alerts == []

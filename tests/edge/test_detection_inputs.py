@@ -1,13 +1,18 @@
-"""Wired inputs read as states: a pull cord on a Shelly input in switch mode, and the Gen1
-Shelly that reports a momentary button's terminal as well as its push events.
+"""Shelly Gen1 as registered: wired inputs read as states (a pull cord on an input in switch
+mode, the Gen1 Shelly that reports a momentary button's terminal as well as its push events),
+and the bare temperatures of a Gen1 set to °F.
 
 Decoded from the payloads as the devices publish them, fed to ``detect`` on simulated time.
 """
 
 from datetime import timedelta
 
+import pytest
+
+from devices.adapters import decode_all
 from devices.kinds import AlertKind, DeviceKind
 from devices.observations import DeviceEvent, InputState, Observation
+from devices.topics import ShellyTopic, parse_device_topic
 from edge.detection import AlertDecision, DeviceState
 from edge.detectors.inputs import (
     SAME_PUSH_S,
@@ -179,3 +184,33 @@ def test_an_older_edges_state_without_inputs_still_loads() -> None:
     data = state.to_json().replace(', "inputs": {"momentary": [], "raised": {}, "states": {}}', "")
     assert '"inputs"' not in data
     assert DeviceState.from_json(data) == state
+
+
+# --- a Gen1 set to °F ------------------------------------------------------------------------
+
+
+def test_a_gen1_set_to_fahrenheit_raises_heat_only_when_registered_in_celsius() -> None:
+    """A Gen1 H&T set to °F reporting a 22 °C room every 5 minutes: read as °C, 72 and 73.4
+    are two readings over 57 °C, a heat alarm; registered with °F, nothing until the room
+    really reaches 60 °C (140 °F)."""
+    topic = parse_device_topic(
+        f"{GEN1.replace('shelly1-10521c454394', 'shellyht-f1f2f3')}/sensor/temperature"
+    )
+    assert isinstance(topic, ShellyTopic)
+
+    def readings(fahrenheit: bool, *values: str) -> list[tuple[float, Observation]]:
+        timed: list[tuple[float, Observation]] = []
+        for n, value in enumerate(values):
+            (decoded,) = decode_all(topic, value.encode(), fahrenheit=lambda _: fahrenheit)
+            timed += [(300.0 * n, o) for o in decoded.observations]
+        return timed
+
+    room = ("72", "73.4", "72.5")
+    _, as_celsius = feed(DeviceKind.HEAT, readings(False, *room))
+    assert [(a.kind, a.state) for a in as_celsius] == [(AlertKind.HEAT, RAISED)]
+    _, as_registered = feed(DeviceKind.HEAT, readings(True, *room))
+    assert as_registered == []
+    _, fire = feed(DeviceKind.HEAT, readings(True, *room, "140", "141"))
+    [alarm] = fire
+    assert alarm.kind is AlertKind.HEAT
+    assert alarm.reason.values["temperature_c"] == pytest.approx(60.56)

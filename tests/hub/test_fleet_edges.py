@@ -102,6 +102,34 @@ async def test_tasmota_and_shelly_fields_are_stored_and_sent_to_the_edge(
     assert registry["zb-leak"].tasmota_topic == "zbbridge/0x898E"
 
 
+async def test_a_shelly_gen1s_temperature_unit_is_stored_and_sent_to_the_edge(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    body = {
+        "id": "den-ht",
+        "kind": "heat",
+        "location": "Building 3/Unit 101",
+        "edge_id": "e1",
+        "shelly_id": "shellyht-f1f2f3",
+        "temperature_unit": "F",
+    }
+    created = await client.post("/api/v1/devices", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["temperature_unit"] == "F"
+    [registered] = store_of(app).fleet.device_registry("e1").devices
+    assert registered.fahrenheit
+    # Every other payload says its unit: the field is refused without a shelly_id.
+    native = {**body, "id": "den-heat", "shelly_id": None}
+    refused = await client.post("/api/v1/devices", json=native)
+    assert refused.status_code == 422
+    assert "temperature_unit" in refused.text
+    # Registered again without it: back to °C, and nothing else changed.
+    celsius = {k: v for k, v in body.items() if k != "temperature_unit"}
+    assert (await client.post("/api/v1/devices", json=celsius)).json()["temperature_unit"] is None
+    [registered] = store_of(app).fleet.device_registry("e1").devices
+    assert not registered.fahrenheit
+
+
 def test_a_screened_status_reads_its_devices_once_and_keeps_what_the_screen_refuses(
     engine: Engine, store: HubStore
 ) -> None:
