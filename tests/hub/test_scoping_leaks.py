@@ -111,3 +111,27 @@ async def test_a_scoped_operator_cannot_move_or_add_devices_of_other_sites(
     assert (await operator.post(f"{API}/devices", json=away)).status_code == 403
     # an admin may still move anything
     await ok(await admin.post(f"{API}/devices", json=away), 200)
+
+
+async def test_a_scoped_operator_gets_its_newest_notices_whatever_other_sites_sent_since(
+    admin: httpx.AsyncClient,  # noqa: F811
+    operator: httpx.AsyncClient,
+) -> None:
+    """The limit counts the caller's notices, not everyone's: Lanyuan's later notices must not
+    push Meiyuan's out of a Meiyuan operator's first page."""
+    lan = await new_household(admin, "Li of Lanyuan", "Building 3/Unit 201", "lan-sos")
+    mei = await new_household(admin, "Chen of Meiyuan", "Building 9/Unit 101", "mei-sos")
+
+    async def notice(home: dict[str, object], title: str) -> int:
+        body = {"scope": "households", "household_ids": [home["id"]], "title": title, "body": "."}
+        sent: dict[str, int] = await ok(await admin.post(f"{API}/notices", json=body), 201)
+        return sent["id"]
+
+    ours = [await notice(mei, "Water off"), await notice(mei, "Lift repair")]
+    for n in range(3):
+        await notice(lan, f"Lanyuan {n}")
+    page = await ok(await operator.get(f"{API}/notices", params={"limit": 2}))
+    assert [n["id"] for n in page["items"]] == ours[::-1]
+    every = await ok(await admin.get(f"{API}/notices", params={"limit": 2}))
+    assert len(every["items"]) == 2
+    assert not {n["id"] for n in every["items"]} & set(ours)
