@@ -242,7 +242,8 @@ async def sign_in(
     clock = get_clock(request)
     throttle = get_throttle(request)
     now = clock()
-    if not throttle.admit(body.username, now):
+    address = request.client.host if request.client is not None else ""
+    if not throttle.admit(body.username, address, now):
         raise AuthError("too many failed sign-ins: wait a few minutes")
     user = await asyncio.to_thread(
         store.check_password, body.username, body.password.get_secret_value()
@@ -250,7 +251,7 @@ async def sign_in(
     if user is None:
         logger.warning("failed sign-in for %s", body.username)
         raise AuthError("wrong username or password")
-    throttle.succeeded(body.username)
+    throttle.succeeded(body.username, address)
     token = new_secret()
     record = await asyncio.to_thread(store.issue_session, user, token)
     response.set_cookie(

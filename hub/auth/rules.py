@@ -237,53 +237,75 @@ def _b64(data: bytes) -> str:
 # --- sign-in throttle ------------------------------------------------------------------
 
 MAX_FAILED_SIGN_INS = 5
+"""Failed sign-ins for one username from one address before that address must wait."""
+MAX_FAILED_SIGN_INS_PER_USER = 30
+"""Failed sign-ins for one username from all addresses together before everyone must wait."""
 FAILED_SIGN_IN_WINDOW = timedelta(minutes=5)
 MAX_TRACKED_USERNAMES = 10_000
-"""Bound on the names remembered, so guessing random usernames cannot exhaust memory."""
+"""Bound on the (username, address) pairs remembered, so guessing random usernames from many
+addresses cannot exhaust memory."""
+_EVERY_ADDRESS = ""
 
 
 @dataclass
 class SignInThrottle:
     """Refuse sign-ins for a username after too many failures in a short window.
 
+    Counted per username *and address*: five wrong passwords for "li" from one address make
+    that address wait, not li at her own desk. A limit per username alone would let anyone
+    lock an operator out in the middle of an incident by guessing. Guesses from many
+    addresses are bounded per username too (``max_per_user``): past that, the username waits
+    everywhere, a distributed guesser's price.
+
     Kept in memory per hub process: it slows an online guesser down, it is not the only
-    defence (scrypt is).
+    defence (scrypt is). The address is the client's as the hub sees it: behind a proxy on
+    another host, set ``FORWARDED_ALLOW_IPS`` to it (docs/auth.md), or every client has the
+    proxy's address and this is a limit per username again.
     """
 
     max_failures: int = MAX_FAILED_SIGN_INS
+    max_per_user: int = MAX_FAILED_SIGN_INS_PER_USER
     window: timedelta = FAILED_SIGN_IN_WINDOW
-    _failures: dict[str, deque[datetime]] = field(default_factory=dict)
+    _failures: dict[tuple[str, str], deque[datetime]] = field(default_factory=dict)
 
-    def allowed(self, username: str, now: datetime) -> bool:
-        """Return whether ``username`` may try to sign in at ``now``."""
-        recent = self._recent(username, now)
-        return len(recent) < self.max_failures
+    def allowed(self, username: str, address: str, now: datetime) -> bool:
+        """Return whether ``username`` may try to sign in from ``address`` at ``now``."""
+        return (
+            len(self._recent((username, address), now)) < self.max_failures
+            and len(self._recent((username, _EVERY_ADDRESS), now)) < self.max_per_user
+        )
 
-    def admit(self, username: str, now: datetime) -> bool:
-        """Return whether ``username`` may try to sign in at ``now``, counting the attempt as
-        failed until ``succeeded`` says otherwise.
+    def admit(self, username: str, address: str, now: datetime) -> bool:
+        """Return whether ``username`` may try to sign in from ``address`` at ``now``,
+        counting the attempt as failed until ``succeeded`` says otherwise.
 
         Counted before the password is checked, not after: the check takes tens of
         milliseconds in a worker thread, and guesses sent at once would otherwise all pass
         ``allowed`` before the first failure is recorded.
         """
-        if not self.allowed(username, now):
+        if not self.allowed(username, address, now):
             return False
-        self.failed(username, now)
+        self.failed(username, address, now)
         return True
 
-    def failed(self, username: str, now: datetime) -> None:
+    def failed(self, username: str, address: str, now: datetime) -> None:
         """Record a failed sign-in."""
-        self._recent(username, now).append(now)
+        self._recent((username, address), now).append(now)
+        self._recent((username, _EVERY_ADDRESS), now).append(now)
         while len(self._failures) > MAX_TRACKED_USERNAMES:
             del self._failures[next(iter(self._failures))]
 
-    def succeeded(self, username: str) -> None:
-        """Forget the failures of a user who signed in."""
-        self._failures.pop(username, None)
+    def succeeded(self, username: str, address: str) -> None:
+        """Forget the failures of a user who signed in from ``address``. The count over every
+        address keeps a distributed guesser's attempts and loses only this one, which
+        ``admit`` counted as failed."""
+        self._failures.pop((username, address), None)
+        every = self._failures.get((username, _EVERY_ADDRESS))
+        if every:
+            every.pop()
 
-    def _recent(self, username: str, now: datetime) -> deque[datetime]:
-        recent = self._failures.setdefault(username, deque())
+    def _recent(self, key: tuple[str, str], now: datetime) -> deque[datetime]:
+        recent = self._failures.setdefault(key, deque())
         while recent and now - recent[0] >= self.window:
             recent.popleft()
         return recent

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from hub.auth.rules import (
+    MAX_FAILED_SIGN_INS_PER_USER,
     MIN_PASSWORD_LENGTH,
     ROLE_PERMISSIONS,
     TOKEN_PREFIX,
@@ -114,26 +115,46 @@ def test_tokens_are_random_and_stored_as_hashes() -> None:
     assert not same_secret(a, b)
 
 
+ATTACKER, DESK = "10.9.9.9", "192.168.1.20"
+
+
 def test_the_throttle_refuses_after_five_failures_until_the_window_passes() -> None:
     throttle = SignInThrottle()
     for i in range(5):
-        assert throttle.allowed("li", T0 + timedelta(seconds=i))
-        throttle.failed("li", T0 + timedelta(seconds=i))
-    assert not throttle.allowed("li", T0 + timedelta(seconds=10))
-    assert throttle.allowed("wang", T0 + timedelta(seconds=10)), "other users are not affected"
-    assert throttle.allowed("li", T0 + timedelta(minutes=5, seconds=5))
+        assert throttle.allowed("li", ATTACKER, T0 + timedelta(seconds=i))
+        throttle.failed("li", ATTACKER, T0 + timedelta(seconds=i))
+    assert not throttle.allowed("li", ATTACKER, T0 + timedelta(seconds=10))
+    assert throttle.allowed("wang", ATTACKER, T0 + timedelta(seconds=10)), "other users are not"
+    assert throttle.allowed("li", DESK, T0 + timedelta(seconds=10)), "nor li elsewhere"
+    assert throttle.allowed("li", ATTACKER, T0 + timedelta(minutes=5, seconds=5))
+
+
+def test_guesses_from_many_addresses_are_bounded_per_user() -> None:
+    throttle = SignInThrottle()
+    for n in range(MAX_FAILED_SIGN_INS_PER_USER):
+        assert throttle.admit("li", f"10.0.{n // 4}.{n % 4}", T0)
+    assert not throttle.allowed("li", DESK, T0), "a distributed guesser locks the user out"
+    assert throttle.allowed("wang", DESK, T0)
 
 
 def test_a_successful_sign_in_forgets_the_failures() -> None:
     throttle = SignInThrottle()
     for _ in range(4):
-        throttle.failed("li", T0)
-    throttle.succeeded("li")
+        throttle.failed("li", DESK, T0)
+    throttle.succeeded("li", DESK)
     for _ in range(4):
-        throttle.failed("li", T0)
-    assert throttle.allowed("li", T0)
+        throttle.failed("li", DESK, T0)
+    assert throttle.allowed("li", DESK, T0)
 
 
 @pytest.mark.parametrize("path", ["/r/abc/status", "/console", "/docs", "/metrics", "/api/v1x"])
 def test_paths_outside_the_api_are_not_guarded_by_it(path: str) -> None:
     assert required_permission("GET", path) is None
+
+
+def test_successful_sign_ins_do_not_add_up_to_a_lockout() -> None:
+    throttle = SignInThrottle()
+    for n in range(2 * MAX_FAILED_SIGN_INS_PER_USER):
+        assert throttle.admit("li", DESK, T0 + timedelta(seconds=n))
+        throttle.succeeded("li", DESK)
+    assert throttle.allowed("li", DESK, T0 + timedelta(seconds=60))

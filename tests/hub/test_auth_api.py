@@ -160,6 +160,28 @@ async def test_guesses_sent_at_once_are_throttled_too(client: httpx.AsyncClient)
     assert "too many" in response.json()["detail"]
 
 
+async def test_guesses_from_one_address_do_not_lock_the_user_out_elsewhere(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Five wrong passwords for "li" from one address block that address, not li at her own
+    desk: otherwise anyone could lock an operator out during an incident by guessing."""
+    await add_user(client, "li", "operator")
+    attacker = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("10.9.9.9", 40000)), base_url="http://hub"
+    )
+    async with attacker:
+        for _ in range(MAX_FAILED_SIGN_INS):
+            await attacker.post("/api/v1/auth/login", json={"username": "li", "password": "x" * 12})
+        blocked = await attacker.post(
+            "/api/v1/auth/login", json={"username": "li", "password": PASSWORD}
+        )
+        assert "too many" in blocked.json()["detail"]
+    at_her_desk = await client.post(
+        "/api/v1/auth/login", json={"username": "li", "password": PASSWORD}
+    )
+    assert at_her_desk.status_code == 200, at_her_desk.text
+
+
 async def test_a_session_expires_after_a_shift(client: httpx.AsyncClient, clock: FakeClock) -> None:
     await add_user(client, "li", "operator")
     token = await sign_in(client, "li")
