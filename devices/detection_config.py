@@ -92,6 +92,16 @@ class StuckConfig(_Strict):
     min_readings: Annotated[int, Field(ge=3, le=10_000)] | None = None
 
 
+class FloodConfig(_Strict):
+    """When a device's messages are a flood (``device_flooding``): ``messages`` in each of
+    ``windows`` windows of ``window_s`` in a row; cleared after ``clear_after_s`` without."""
+
+    messages: Annotated[int, Field(ge=10, le=1_000_000)] | None = None
+    window_s: Annotated[float, Field(gt=0, le=3600)] | None = None
+    windows: Annotated[int, Field(ge=1, le=1000)] | None = None
+    clear_after_s: Annotated[float, Field(gt=0, le=DAY_S)] | None = None
+
+
 class DetectionKeys(_Strict):
     """Keys a site and a device may both set."""
 
@@ -125,4 +135,6 @@ class SiteDetection(DetectionKeys):
 
     checkin_s: dict[DeviceKind, Seconds] = {}
     """Check-in deadline per device kind, seconds."""
+    flood: FloodConfig | None = None
+    """The edge counts every topic's messages the same way: a site setting only."""
     devices: dict[Identifier, DeviceDetection] = {}

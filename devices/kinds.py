@@ -35,6 +35,8 @@ class AlertKind(StrEnum):
     DEVICE_TAMPER = "device_tamper"
     BATTERY_DECLINING = "battery_declining"
     SENSOR_STUCK = "sensor_stuck"
+    # A device sending far more messages than any device does (broken, looping, taken over).
+    DEVICE_FLOODING = "device_flooding"
     # Door access (security).
     DOOR_FORCED = "door_forced"
     DOOR_HELD_OPEN = "door_held_open"
@@ -97,6 +99,7 @@ FAULTS: frozenset[AlertKind] = frozenset(
         AlertKind.BATTERY_DECLINING,
         AlertKind.SENSOR_STUCK,
         AlertKind.CAMERA_TAMPER,
+        AlertKind.DEVICE_FLOODING,
     }
 )
 """Kinds that say a device needs maintenance. A fault is never an alarm."""

@@ -32,6 +32,7 @@ from devices.payloads import DEVICE_ANNOUNCE, ButtonEvent
 from devices.registry import Device
 from edge.detection_rules import READING_RULES, co_tick, leak_tick, rejoined, sos_rule
 from edge.detection_state import (
+    FLOOD_PROFILE,
     LIVENESS_PROFILE,
     AlertDecision,
     Detection,
@@ -40,6 +41,7 @@ from edge.detection_state import (
     StateFormatError,
     Step,
 )
+from edge.detectors import flooding as flooding_rules
 from edge.detectors import inputs
 from edge.detectors.liveness import checkin_deadline_s
 from edge.detectors.profile import DEFAULT_PROFILE, DetectionProfile
@@ -51,6 +53,7 @@ __all__ = [
     "GasLevel",
     "StateFormatError",
     "detect",
+    "flooded",
     "tick",
 ]
 
@@ -149,6 +152,34 @@ def _new_count(step: Step, count: tuple[str, int]) -> bool:
     return True
 
 
+def flooded(
+    state: DeviceState,
+    device: Device,
+    at: datetime,
+    topic: str,
+    settings: flooding_rules.FloodSettings,
+) -> Detection:
+    """Return the device's state and its ``device_flooding`` alert (if not raised already):
+    the edge saw ``topic``, one of the device's, flooding at ``at`` (``FloodWatch``)."""
+    step = Step(replace(state, flooded_at=at), at)
+    step.switch(
+        AlertKind.DEVICE_FLOODING,
+        raise_rule=(
+            f">={settings.messages} messages in each {settings.window_s:g}s"
+            f" for {settings.windows * settings.window_s:g}s"
+        ),
+        clear_rule=None,
+        values={
+            "messages": settings.messages,
+            "window_s": settings.window_s,
+            "sustained_s": settings.windows * settings.window_s,
+            "topic": topic,
+        },
+        profile=FLOOD_PROFILE,
+    )
+    return Detection(step.state, tuple(step.alerts))
+
+
 def tick(
     state: DeviceState,
     device: Device,
@@ -171,6 +202,14 @@ def tick(
     leak_tick(step, profile)
     co_tick(step, profile)
     _liveness_tick(step, device, now, profile, watching_since)
+    if flooding_rules.calmed(state.flooded_at, now, profile.flood):
+        step.switch(
+            AlertKind.DEVICE_FLOODING,
+            raise_rule=None,
+            clear_rule=f"under the bound for {profile.flood.clear_after_s:g}s",
+            values={"quiet_s": profile.flood.clear_after_s},
+            profile=FLOOD_PROFILE,
+        )
     return Detection(step.state, tuple(step.alerts))
 
 

@@ -31,6 +31,7 @@ SOS_PROFILE = "sos-button"
 TAMPER_PROFILE = "device-flag"
 BATTERY_TREND_PROFILE = "battery-trend-theil-sen"
 STUCK_PROFILE = "flat-line"
+FLOOD_PROFILE = "message-rate"
 SMOKE_DENSITY_PROFILE = "smoke-obscuration"
 
 STUCK_READINGS = ("temperature_c", "humidity_pct")
@@ -54,6 +55,7 @@ SEVERITIES: dict[AlertKind, Severity] = {
     AlertKind.DEVICE_TAMPER: Severity.MEDIUM,
     AlertKind.SENSOR_STUCK: Severity.MEDIUM,
     AlertKind.BATTERY_DECLINING: Severity.LOW,
+    AlertKind.DEVICE_FLOODING: Severity.MEDIUM,
 }
 
 
@@ -81,6 +83,7 @@ _ON_OFF_KINDS = frozenset(
         AlertKind.DEVICE_TAMPER,
         AlertKind.SENSOR_STUCK,
         AlertKind.BATTERY_DECLINING,
+        AlertKind.DEVICE_FLOODING,
     }
 )
 """Conditions that are either raised or clear. Gas has levels; every SOS press is an alert of
@@ -118,6 +121,8 @@ class DeviceState:
     """Per input, the device's own count of its last event (``DeviceEvent.count``)."""
     inputs: InputMemory = field(default_factory=InputMemory)
     """The device's inputs read as states (``edge.detectors.inputs``)."""
+    flooded_at: datetime | None = None
+    """When the edge last saw the device's topic flooding (``edge.detectors.flooding``)."""
 
     def __post_init__(self) -> None:
         if not self.raised <= _ON_OFF_KINDS:
@@ -158,6 +163,7 @@ class DeviceState:
                 "momentary": sorted(self.inputs.momentary),
                 "raised": {name: _time_text(at) for name, at in self.inputs.raised},
             },
+            "flooded_at": _time_text(self.flooded_at),
         }
         return json.dumps(data, sort_keys=True)
 
@@ -206,6 +212,7 @@ class DeviceState:
                     for name, count in sorted(data.get("event_counts", {}).items())
                 ),
                 inputs=_input_memory(data.get("inputs", {})),
+                flooded_at=_parse_time(data.get("flooded_at")),
             )
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             raise StateFormatError(f"unreadable device state {text[:80]!r}") from exc

@@ -19,7 +19,16 @@ from devices.kinds import AlertKind, AlertState, forwarding_rank
 from devices.messages import Alert, FeedbackStage
 from devices.observations import AvailabilityChange, Observation, observed_at
 from devices.registry import Device
-from edge.detection import AlertDecision, Detection, DeviceState, StateFormatError, detect, tick
+from edge.detection import (
+    AlertDecision,
+    Detection,
+    DeviceState,
+    StateFormatError,
+    detect,
+    flooded,
+    tick,
+)
+from edge.detectors.flooding import FloodSettings
 from edge.detectors.profile import ProfileBook
 from edge.directory import DeviceDirectory
 from edge.handoff import HandOff
@@ -172,6 +181,11 @@ class DeviceDetection:
             device, (AvailabilityChange(online=True),), self._clock(), f"camera/{device.id}"
         )
 
+    @property
+    def flood(self) -> FloodSettings:
+        """What a flood is at this site (``[detection.flood]``; one setting for every topic)."""
+        return self._profiles.site.flood
+
     def alert(self, device: Device, decision: AlertDecision, detected_at: datetime) -> Alert:
         """Return the alert a decision about a device makes, under a new id."""
         return decision.alert(uuid.uuid4().hex, self.edge_id, device, detected_at)
@@ -187,6 +201,7 @@ class DeviceDetection:
 
         Pure but for the alert ids and the clock's ``detected_at``: nothing is stored.
         """
+        profile = self._profiles.for_device(device)
         decisions: list[AlertDecision] = []
         self_tests = 0
         for observation in observations:
@@ -196,7 +211,7 @@ class DeviceDetection:
                 device,
                 observation,
                 event_time,
-                self._profiles.for_device(device),
+                profile,
                 received_at=received_at,
             )
             state = result.state
@@ -261,6 +276,14 @@ class DetectionGroup:
             self._alerts.extend(alerts)
         self._self_tests += self_tests
         return Observed(alerts, feedback=_sos_feedback(alerts))
+
+    def flooded(self, device: Device, topic: str, at: datetime) -> None:
+        """Stage that the edge saw one of the device's topics flooding at ``at``."""
+        detection = self._detection
+        before = self._states.get(device.id) or detection.states.get(device.id, DeviceState())
+        result = flooded(before, device, at, topic, detection.flood)
+        self._states[device.id] = result.state
+        self._alerts.extend(detection.alert(device, d, at) for d in result.alerts)
 
     async def commit(self) -> None:
         """Commit what is staged in one transaction (none if nothing is); then announce it.

@@ -23,10 +23,11 @@ acknowledged: a message that fails on every redelivery would block every alarm b
 import asyncio
 import functools
 import logging
+import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import aiomqtt
 
@@ -45,9 +46,12 @@ from devices.mqtt_link import (
 )
 from devices.observations import (
     Decoded,
+    DeviceAddress,
     DeviceEvent,
     NativeAddress,
     Observation,
+    ShellyAddress,
+    TasmotaAddress,
     ZigbeeAddress,
     describe,
 )
@@ -56,6 +60,9 @@ from devices.topics import (
     CredentialTopic,
     DeviceChannel,
     DeviceTopic,
+    NativeTopic,
+    ShellyTopic,
+    TasmotaTopic,
     ZigbeeTopic,
     device_subscriptions,
     is_credential_channel,
@@ -64,20 +71,17 @@ from devices.topics import (
     zigbee_attribute_topic,
 )
 from edge.access.control import AccessControl
-from edge.backlog import Backlog, Dropped
+from edge.backlog import Dropped
+from edge.detectors.flooding import FloodWatch
 from edge.device_detection import CountFn, DetectionGroup, DeviceDetection, Rejected
 from edge.directory import DeviceDirectory
 from edge.feedback import feedback_command
 from edge.outbox import OutboxError
+from edge.receive_queue import MAX_GROUP, Arrivals, FloodLog, fair_queue
 from edge.redelivery import Receipt, Redeliveries
 from edge.uplink import TelemetryBuffer
 
 logger = logging.getLogger(__name__)
-
-MAX_GROUP = 500
-"""Most device messages committed in one outbox transaction. In practice the site broker's
-``max_inflight_messages`` (100 in deploy/mosquitto.conf) bounds a group first: it sends no
-more QoS 1 messages until the edge acknowledges some."""
 
 
 @dataclass(slots=True)
@@ -137,33 +141,6 @@ class ButtonFeedback:
         logger.info("feedback %s shown on %s", stage, device.id)
 
 
-class FloodLog:
-    """Say which topic's messages are dropped for flooding: at once, then once a minute."""
-
-    EVERY = timedelta(minutes=1)
-
-    def __init__(self) -> None:
-        self._last: dict[str, tuple[datetime, int]] = {}
-        """Per flooding topic: when it was last logged, and what was dropped since."""
-
-    def dropped(self, dropped: Dropped, now: datetime) -> None:
-        """Note messages of a topic dropped at ``now``; log them if a minute has passed."""
-        logged, since = self._last.get(dropped.topic, (None, 0))
-        since += dropped.count
-        if logged is not None and now - logged < self.EVERY:
-            self._last[dropped.topic] = (logged, since)
-            return
-        if len(self._last) > 1000:
-            self._last = {t: v for t, v in self._last.items() if now - v[0] < self.EVERY}
-        self._last[dropped.topic] = (now, 0)
-        logger.warning(
-            "%s floods the site broker: %d of its QoS 0 messages dropped so that other"
-            " devices' messages are not held up behind it",
-            dropped.topic,
-            since,
-        )
-
-
 class DeviceIngest:
     """The edge's link to its local broker: every device message into detection.
 
@@ -184,12 +161,15 @@ class DeviceIngest:
         z2m_base: str,
         max_payload_bytes: int,
         backoff_rng: Callable[[], float],
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.endpoint = endpoint
         self._directory = directory
         self._detection = detection
         self._redeliveries = Redeliveries()
         self._floods = FloodLog()
+        self._flooding_devices: deque[tuple[Device, str]] = deque()
+        """Registered devices whose topic the receive queue found flooding, not staged yet."""
         self._access = access
         self._telemetry = telemetry
         self._count = count
@@ -207,7 +187,9 @@ class DeviceIngest:
             name="edge-ingest",
             manual_ack=True,
             on_error=self._failed,
-            queue_type=fair_queue(self._dropped),
+            queue_type=fair_queue(
+                Arrivals(FloodWatch(detection.flood), self._flooding, self._dropped, monotonic)
+            ),
             backoff=Backoff(rng=backoff_rng),
         )
 
@@ -264,6 +246,34 @@ class DeviceIngest:
             while self._pending_feedback:
                 await self.feedback.show(*self._pending_feedback.popleft())
 
+    def _flooding(self, topic: str) -> None:
+        """A topic floods (``FloodWatch``): its device's ``device_flooding`` goes with the next
+        group's commit; a topic of no registered device is only logged."""
+        self._count("floods_seen", 1)
+        device = self._device_of(topic)
+        if device is None:
+            self._floods.unregistered(topic, self._detection.flood, self._clock())
+        else:
+            self._flooding_devices.append((device, topic))
+
+    def _device_of(self, topic: str) -> Device | None:
+        try:
+            parsed = parse_local_topic(topic, z2m_base=self._z2m_base)
+        except TopicError:
+            return None
+        match parsed:
+            case NativeTopic(device_id=device_id):
+                address: DeviceAddress = NativeAddress(device_id)
+            case ZigbeeTopic(friendly_name=name):
+                address = ZigbeeAddress(name)
+            case TasmotaTopic(topic=tasmota, zigbee=zigbee):
+                address = TasmotaAddress(tasmota, () if zigbee is None else (zigbee,))
+            case ShellyTopic(shelly_id=shelly_id):
+                address = ShellyAddress(shelly_id)
+            case _:
+                return None
+        return self._directory.resolve(address)
+
     def _dropped(self, dropped: Dropped) -> None:
         self._count("messages_dropped", dropped.count)
         self._floods.dropped(dropped, self._clock())
@@ -300,6 +310,8 @@ class DeviceIngest:
         self._count("messages_received", len(messages))
         after = _AfterCommit()
         async with self._detection.group() as staged:
+            while self._flooding_devices:
+                staged.flooded(*self._flooding_devices.popleft(), received_at)
             for message in messages:
                 await self._stage(staged, message, received_at, after)
             # Readers are answered already; their frames' decisions are stored by now, before
@@ -469,73 +481,6 @@ class ZigbeeOutputs:
 
     def _registered(self, name: str) -> bool:
         return self._directory.resolve(ZigbeeAddress(name)) is not None
-
-
-class FairQueue(asyncio.Queue[aiomqtt.Message]):
-    """The device link's messages received and not yet read: a ``Backlog`` (fair between
-    topics, bounded), handed out a group at a time.
-
-    It is the client's own queue, so paho's reader adds to it as each message arrives, and a
-    message dropped for a flood costs nothing more: reading one message at a time out of a
-    plain queue to sort it costs the event loop a task each, and under a flood that reading
-    alone left no time to handle anything.
-    """
-
-    def __init__(self, on_dropped: Callable[[Dropped], None], maxsize: int = 0) -> None:
-        self._on_dropped = on_dropped
-        self._backlog: Backlog[aiomqtt.Message] = Backlog(_topic_of, _qos_of, _size_of)
-        self._group: deque[aiomqtt.Message] = deque()
-        super().__init__(maxsize)
-
-    def _init(self, maxsize: int) -> None:
-        self._queue = _Waiting(self._backlog, self._group)
-
-    def _put(self, item: aiomqtt.Message) -> None:
-        for dropped in self._backlog.add(item):
-            self._on_dropped(dropped)
-
-    def _get(self) -> aiomqtt.Message:
-        if not self._group:
-            self._group.extend(self._backlog.take(MAX_GROUP))
-        return self._group.popleft()
-
-
-@dataclass(frozen=True, slots=True)
-class _Waiting:
-    """What ``asyncio.Queue`` counts as its queue: the group being handed out and the rest."""
-
-    backlog: Backlog[aiomqtt.Message]
-    group: deque[aiomqtt.Message]
-
-    def __len__(self) -> int:
-        return len(self.group) + len(self.backlog)
-
-    def __iter__(self) -> Iterator[aiomqtt.Message]:
-        """The group being handed out (``asyncio.Queue``'s repr lists its queue)."""
-        return iter(self.group)
-
-
-def fair_queue(on_dropped: Callable[[Dropped], None]) -> type[asyncio.Queue[aiomqtt.Message]]:
-    """Return the queue class for a device link (aiomqtt builds its queue with no handler)."""
-
-    class DeviceQueue(FairQueue):
-        def __init__(self, maxsize: int = 0) -> None:
-            super().__init__(on_dropped, maxsize)
-
-    return DeviceQueue
-
-
-def _topic_of(message: aiomqtt.Message) -> str:
-    return message.topic.value
-
-
-def _qos_of(message: aiomqtt.Message) -> int:
-    return message.qos
-
-
-def _size_of(message: aiomqtt.Message) -> int:
-    payload = message.payload
-    return len(payload) if isinstance(payload, bytes | bytearray | str) else 8
 
 
 def _receipt(message: aiomqtt.Message) -> Receipt | None:

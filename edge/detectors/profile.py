@@ -16,6 +16,7 @@ from devices.kinds import DeviceKind
 from devices.registry import Device
 from edge.detectors.co import STANDARDS, CoSettings
 from edge.detectors.faults import BatteryTrendSettings, StuckSettings
+from edge.detectors.flooding import FloodSettings
 from edge.detectors.heat import HeatSettings
 from edge.detectors.liveness import DEFAULT_CHECKIN_S
 from edge.detectors.sos import SosSettings
@@ -50,6 +51,7 @@ class DetectionProfile:
     sos: SosSettings = field(default_factory=SosSettings)
     battery_trend: BatteryTrendSettings = field(default_factory=BatteryTrendSettings)
     stuck: StuckSettings = field(default_factory=StuckSettings)
+    flood: FloodSettings = field(default_factory=FloodSettings)
 
     def __post_init__(self) -> None:
         if not self.gas_clear_lel_pct < self.gas_warning_lel_pct <= self.gas_alarm_lel_pct:
@@ -102,6 +104,8 @@ class DetectionProfile:
             changes["battery_trend"] = replace(self.battery_trend, **trend)
         if c.stuck is not None:
             changes["stuck"] = replace(self.stuck, **c.stuck.model_dump(exclude_none=True))
+        if isinstance(c, SiteDetection) and c.flood is not None:
+            changes["flood"] = replace(self.flood, **c.flood.model_dump(exclude_none=True))
         if isinstance(c, SiteDetection) and c.checkin_s:
             changes["checkin_s"] = MappingProxyType({**self.checkin_s, **c.checkin_s})
         return replace(self, **changes)

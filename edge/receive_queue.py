@@ -1,0 +1,151 @@
+"""The device link's receive queue: what has arrived from the site broker and is not handled
+yet (``FairQueue``, over the pure ``edge.backlog.Backlog``), and what the arrivals say of
+floods (``edge.detectors.flooding.FloodWatch``, ``FloodLog``).
+"""
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import aiomqtt
+
+from edge.backlog import Backlog, Dropped
+from edge.detectors.flooding import FloodSettings, FloodWatch
+
+logger = logging.getLogger(__name__)
+
+MAX_GROUP = 500
+"""Most device messages committed in one outbox transaction. In practice the site broker's
+``max_inflight_messages`` (100 in deploy/mosquitto.conf) bounds a group first: it sends no
+more QoS 1 messages until the edge acknowledges some."""
+
+
+class FloodLog:
+    """Say which topic floods and what was dropped of it: at once, then once a minute."""
+
+    EVERY = timedelta(minutes=1)
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[datetime, int]] = {}
+        """Per flooding topic: when it was last logged, and what was dropped since."""
+
+    def dropped(self, dropped: Dropped, now: datetime) -> None:
+        """Note messages of a topic dropped at ``now``; log them if a minute has passed."""
+        logged, since = self._last.get(dropped.topic, (None, 0))
+        since += dropped.count
+        if logged is not None and now - logged < self.EVERY:
+            self._last[dropped.topic] = (logged, since)
+            return
+        self._logged(dropped.topic, now)
+        logger.warning(
+            "%s floods the site broker: %d of its QoS 0 messages dropped so that other"
+            " devices' messages are not held up behind it",
+            dropped.topic,
+            since,
+        )
+
+    def unregistered(self, topic: str, settings: FloodSettings, now: datetime) -> None:
+        """Note a flooding topic of no registered device (no alert: no one to raise it for)."""
+        logged, since = self._last.get(topic, (None, 0))
+        if logged is not None and now - logged < self.EVERY:
+            return
+        self._last[topic] = (now, since)
+        logger.warning(
+            "%s floods the site broker (>= %d messages in each %gs for %gs) and is no"
+            " registered device's topic",
+            topic,
+            settings.messages,
+            settings.window_s,
+            settings.windows * settings.window_s,
+        )
+
+    def _logged(self, topic: str, now: datetime) -> None:
+        if len(self._last) > 1000:
+            self._last = {t: v for t, v in self._last.items() if now - v[0] < self.EVERY}
+        self._last[topic] = (now, 0)
+
+
+class FairQueue(asyncio.Queue[aiomqtt.Message]):
+    """The device link's messages received and not yet read: a ``Backlog`` (fair between
+    topics, bounded), handed out a group at a time.
+
+    It is the client's own queue, so paho's reader adds to it as each message arrives, and a
+    message dropped for a flood costs nothing more: reading one message at a time out of a
+    plain queue to sort it costs the event loop a task each, and under a flood that reading
+    alone left no time to handle anything.
+    """
+
+    def __init__(self, arrivals: "Arrivals", maxsize: int = 0) -> None:
+        self._arrivals = arrivals
+        self._backlog: Backlog[aiomqtt.Message] = Backlog(_topic_of, _qos_of, _size_of)
+        self._group: deque[aiomqtt.Message] = deque()
+        super().__init__(maxsize)
+
+    def _init(self, maxsize: int) -> None:
+        self._queue = _Waiting(self._backlog, self._group)
+
+    def _put(self, item: aiomqtt.Message) -> None:
+        arrivals = self._arrivals
+        topic = item.topic.value
+        if arrivals.watch.seen(topic, arrivals.monotonic()):
+            arrivals.on_flooding(topic)
+        for dropped in self._backlog.add(item):
+            arrivals.on_dropped(dropped)
+
+    def _get(self) -> aiomqtt.Message:
+        if not self._group:
+            self._group.extend(self._backlog.take(MAX_GROUP))
+        return self._group.popleft()
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    """What ``asyncio.Queue`` counts as its queue: the group being handed out and the rest."""
+
+    backlog: Backlog[aiomqtt.Message]
+    group: deque[aiomqtt.Message]
+
+    def __len__(self) -> int:
+        return len(self.group) + len(self.backlog)
+
+    def __iter__(self) -> Iterator[aiomqtt.Message]:
+        """The group being handed out (``asyncio.Queue``'s repr lists its queue)."""
+        return iter(self.group)
+
+
+@dataclass(frozen=True, slots=True)
+class Arrivals:
+    """What the receive queue tells of the messages arriving: floods and drops."""
+
+    watch: FloodWatch
+    on_flooding: Callable[[str], None]
+    """Called with a topic the watch finds flooding (once per window while it lasts)."""
+    on_dropped: Callable[[Dropped], None]
+    monotonic: Callable[[], float] = time.monotonic
+
+
+def fair_queue(arrivals: Arrivals) -> type[asyncio.Queue[aiomqtt.Message]]:
+    """Return the queue class for a device link (aiomqtt builds its queue with no handler)."""
+
+    class DeviceQueue(FairQueue):
+        def __init__(self, maxsize: int = 0) -> None:
+            super().__init__(arrivals, maxsize)
+
+    return DeviceQueue
+
+
+def _topic_of(message: aiomqtt.Message) -> str:
+    return message.topic.value
+
+
+def _qos_of(message: aiomqtt.Message) -> int:
+    return message.qos
+
+
+def _size_of(message: aiomqtt.Message) -> int:
+    payload = message.payload
+    return len(payload) if isinstance(payload, bytes | bytearray | str) else 8
