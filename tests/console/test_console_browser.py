@@ -153,6 +153,10 @@ def test_an_sos_appears_live_is_acknowledged_and_changes_everywhere(
 
     phone.locator('[data-nav="devices"]').click()
     expect(phone.locator(f'tr[data-device-id="{CO.id}"]')).to_be_visible()
+    # The edge's own health, below the devices: online, nothing dropped or refused.
+    edge = phone.locator(f'tr[data-edge-id="{stack.edge_id}"]')
+    expect(edge).to_have_attribute("data-state", "online")
+    expect(edge.locator('td[data-count="dropped"]')).to_have_text("0 dropped")
     phone.screenshot(path=screenshots / "6-phone-devices.png", full_page=True)
     assert sorted(path.name for path in screenshots.iterdir()) == [
         "0-phone-sign-in.png",

@@ -6,6 +6,7 @@
 import { api, ApiError, whenUnauthenticated } from "./api.js";
 import { ago, h, label, orderOf, pill, s, site, STATE_COLOURS, toast, when } from "./dom.js";
 import { renderCare, renderNotices, renderRequests } from "./residents.js";
+import { renderDevices } from "./devices.js";
 import { renderMap } from "./map.js";
 import { renderStatistics } from "./statistics.js";
 
@@ -564,25 +565,6 @@ async function renderPlan() {
   view.replaceChildren(h("section", { className: "plan-page" }, h("h2", {}, "Site plan"), legend,
     h("div", { className: "plan-scroll" }, svg),
     plan.buildings.length === 0 ? h("p", { className: "muted" }, "No devices registered yet.") : null));
-}
-
-// --- devices ------------------------------------------------------------------------------
-
-async function renderDevices() {
-  const view = document.getElementById("view");
-  const rows = await api.deviceHealth();
-  view.replaceChildren(h("section", { className: "devices-page" }, h("h2", {}, "Device health"),
-    h("table", { className: "devices" },
-      h("thead", {}, h("tr", {}, ["Device", "Where", "State", "Battery", "Last seen", "Nuisance"].map((x) => h("th", {}, x)))),
-      h("tbody", {}, rows.map((row) => h("tr", { "data-device-id": row.id, className: row.offline ? "offline" : "" },
-        h("td", {}, h("strong", {}, row.id), h("div", { className: "muted" }, label(row.kind))),
-        h("td", {}, row.location),
-        h("td", {}, row.offline ? pill("critical", "offline") : pill("ok", "online"),
-          row.faults.map((f) => pill("medium", f)), row.battery_low ? pill("medium", "battery low") : null,
-          row.unserved_reason ? h("span", { title: row.unserved_reason }, pill("high", "no edge serves it")) : null),
-        h("td", {}, row.battery_pct === null ? "—" : `${Math.round(row.battery_pct)} %`),
-        h("td", {}, ago(row.last_seen)),
-        h("td", {}, row.nuisance_rate === null ? "—" : `${Math.round(row.nuisance_rate * 100)} %`)))))));
 }
 
 // --- routing --------------------------------------------------------------------------------

@@ -1,0 +1,54 @@
+// Device health (#/devices): every registered device's state, battery and last word, and the
+// edges' own health (what they stored and not yet delivered, dropped, refused, found
+// flooding). Everything comes from /api/v1; data is only ever put into the page as text.
+
+import { api } from "./api.js";
+import { ago, h, label, pill } from "./dom.js";
+
+// An edge's counters that an operator should see: what it dropped, refused and found flooding.
+function edgeTrouble(counters) {
+  const rejected = Object.entries(counters)
+    .filter(([name]) => name.startsWith("rejected."))
+    .reduce((sum, [, n]) => sum + n, 0);
+  return { dropped: counters.messages_dropped || 0, rejected, floods: counters.floods_seen || 0 };
+}
+
+function edgesTable(edges) {
+  if (edges.length === 0) return h("p", { className: "muted" }, "No edge has reported yet.");
+  return h("table", { className: "devices edges" },
+    h("thead", {}, h("tr", {}, ["Edge", "State", "Last seen", "Outbox", "Dropped", "Refused", "Floods"].map((x) => h("th", {}, x)))),
+    h("tbody", {}, edges.map((edge) => {
+      const trouble = edgeTrouble(edge.counters || {});
+      // Each number says what it counts: on a phone the table's head is not shown.
+      const count = (n, what, severity, title) =>
+        h("td", { title, "data-count": what }, n > 0 ? pill(severity, String(n)) : "0", " ", h("span", { className: "muted" }, what));
+      return h("tr", { "data-edge-id": edge.id, "data-state": edge.state, className: edge.state === "offline" ? "offline" : "" },
+        h("td", {}, h("strong", {}, edge.id)),
+        h("td", {}, edge.state === "offline" ? pill("critical", "offline") : pill("ok", "online")),
+        h("td", {}, ago(edge.last_seen)),
+        count(edge.outbox_depth, "in outbox", "medium", "alerts stored at the edge, not yet acknowledged by the hub"),
+        count(trouble.dropped, "dropped", "high", "device messages dropped because one topic flooded the site broker"),
+        count(trouble.rejected, "refused", "medium", "device messages refused: malformed, unknown device, forged"),
+        count(trouble.floods, "floods", "high", "windows in which a topic was found flooding"));
+    })));
+}
+
+export async function renderDevices() {
+  const view = document.getElementById("view");
+  // The edges are a second look: a caller who may not read them still gets the devices.
+  const [rows, edges] = await Promise.all([api.deviceHealth(), api.edges().catch(() => null)]);
+  view.replaceChildren(h("section", { className: "devices-page" }, h("h2", {}, "Device health"),
+    h("table", { className: "devices" },
+      h("thead", {}, h("tr", {}, ["Device", "Where", "State", "Battery", "Last seen", "Nuisance"].map((x) => h("th", {}, x)))),
+      h("tbody", {}, rows.map((row) => h("tr", { "data-device-id": row.id, className: row.offline ? "offline" : "" },
+        h("td", {}, h("strong", {}, row.id), h("div", { className: "muted" }, label(row.kind))),
+        h("td", {}, row.location),
+        h("td", {}, row.offline ? pill("critical", "offline") : pill("ok", "online"),
+          row.faults.map((f) => pill("medium", f)), row.battery_low ? pill("medium", "battery low") : null,
+          row.unserved_reason ? h("span", { title: row.unserved_reason }, pill("high", "no edge serves it")) : null),
+        h("td", {}, row.battery_pct === null ? "—" : `${Math.round(row.battery_pct)} %`),
+        h("td", {}, ago(row.last_seen)),
+        h("td", {}, row.nuisance_rate === null ? "—" : `${Math.round(row.nuisance_rate * 100)} %`))))),
+    edges === null ? null : h("h2", {}, "Edges"),
+    edges === null ? null : edgesTable(edges)));
+}
