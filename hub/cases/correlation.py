@@ -36,7 +36,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from devices.kinds import FAULTS, LIFE_SAFETY, SECURITY, AlertKind, AlertState
-from devices.location import Location
+from devices.location import Location, place_key
 from devices.messages import Alert
 from hub.cases.rules import open_key
 from hub.errors import InvalidInputError
@@ -192,9 +192,11 @@ class Route:
     """The rule's reopen window, if it has its own."""
 
 
-def _place_key(rule: str, place: str) -> str:
+def place_route_key(rule: str, place: str) -> str:
+    """Return the correlation key of ``rule``'s incident at ``place``: the same for every
+    spelling of the place (``devices.location.place_key``)."""
     # A digest keeps the key short whatever the length of the place (256 characters at most).
-    digest = hashlib.sha256(place.encode()).hexdigest()[:_PLACE_DIGEST_CHARS]
+    digest = hashlib.sha256(place_key(place).encode()).hexdigest()[:_PLACE_DIGEST_CHARS]
     return f"{rule}@{digest}"
 
 
@@ -217,7 +219,7 @@ def route(rules: CorrelationRules, device_id: str, kind: AlertKind, location: st
         )
     place = _place(location, rule.place_depth)
     return Route(
-        _place_key(rule.name, place), rule.name, rule.category, place, rule.reopen_within_s
+        place_route_key(rule.name, place), rule.name, rule.category, place, rule.reopen_within_s
     )
 
 
@@ -241,7 +243,7 @@ def attach_targets(rules: CorrelationRules, kind: AlertKind, location: str) -> l
         targets.append(
             AttachTarget(
                 Route(
-                    _place_key(rule.name, place),
+                    place_route_key(rule.name, place),
                     rule.name,
                     rule.category,
                     place,
@@ -345,7 +347,8 @@ def takes_in(
         return False
     if abs(first_alert_at - case.last_alert_at) > timedelta(seconds=rule.attach_within_s):
         return False
-    return all(_place(location, rule.place_depth) == place for location in case.locations)
+    here = place_key(place)
+    return all(place_key(_place(location, rule.place_depth)) == here for location in case.locations)
 
 
 def load_rules(path: Path) -> CorrelationRules:

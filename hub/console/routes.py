@@ -34,7 +34,7 @@ from fastapi.responses import FileResponse
 from pydantic import AwareDatetime
 
 from devices.kinds import FAULTS, LIFE_SAFETY, SECURITY, AlertKind
-from devices.location import Location
+from devices.location import Location, folded
 from hub.auth.routes import PrincipalDep
 from hub.cases.rules import CaseStatus
 from hub.cases.views import CaseView
@@ -201,11 +201,15 @@ def build_site_plan(devices: Iterable[DeviceLike], cases: Iterable[CaseLike]) ->
     """Group devices by building and floor and colour each by its unfinished cases."""
     open_cases = _open_cases_by_device(cases)
     floors: dict[str, dict[str, list[PlanDevice]]] = {}
+    # Two spellings of a building or floor are one (``devices.location.folded``), shown as
+    # the first one met.
+    spelt: dict[str, str] = {}
     counts = dict.fromkeys(_STATE_ORDER, 0)
     for device in sorted(devices, key=lambda d: (_natural_key(d.location), d.id)):
         parts = Location.parse(device.location).parts
-        building = parts[0]
+        building = spelt.setdefault(folded(parts[0]), parts[0])
         floor = parts[1] if len(parts) > 1 else "—"
+        floor = spelt.setdefault(f"{folded(building)}/{folded(floor)}", floor)
         device_cases = open_cases.get(device.id, [])
         state = device_state(device, (case.kind for case in device_cases))
         counts[state] += 1

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from devices.kinds import AlertKind, AlertState, Severity, forwarding_rank
-from devices.location import Location
+from devices.location import Location, lies_within, place_key
 from devices.messages import Alert, AlertReason
 from devices.registry import Device
 from devices.site import SiteFile
@@ -87,3 +87,19 @@ def test_site_file(tmp_path: Path) -> None:
     path.write_text(path.read_text() + '[[devices]]\nid = "s1"\nkind = "co"\nlocation = "B1"\n')
     with pytest.raises(ValidationError, match="unique"):
         SiteFile.load(path)
+
+
+def test_two_spellings_of_one_place_are_one_place() -> None:
+    unit = Location.parse("Building 3/Floor 12/Unit 1201")
+    for other in ("building 3", "BUILDING  3/floor 12", "Ｂｕｉｌｄｉｎｇ\u30003/Floor 12"):
+        assert unit.within(Location.parse(other)), other
+    assert not unit.within(Location.parse("Building 33"))
+    assert not Location.parse("Building 3").within(unit)
+    assert unit.shares_level(Location.parse("building 3/FLOOR 12/Unit 1202"), 2)
+    assert lies_within("３号楼/12层/1201室", "3号楼")
+    assert (
+        place_key("Building  3/Ｕｎｉｔ １")
+        == place_key("building 3/unit 1")
+        == "building 3/unit 1"
+    )
+    assert str(Location.parse(" Building 3 / Unit 1 ")) == "Building 3/Unit 1", "spelling kept"

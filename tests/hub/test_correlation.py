@@ -1,5 +1,6 @@
 """The pure correlation core: which incident an alert belongs to, and site rules files."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,13 +12,16 @@ from hub.cases.correlation import (
     CaseCategory,
     CorrelationRule,
     CorrelationRules,
+    WaitingCase,
     attach_targets,
     category_of,
     load_rules,
     route,
+    takes_in,
 )
 from hub.errors import InvalidInputError
 
+T0 = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 UNIT_1201 = "Building 3/Floor 12/Unit 1201"
 UNIT_201 = "Building 3/Floor 2/Unit 201"
 
@@ -41,6 +45,32 @@ def test_fire_kinds_in_one_building_share_one_key() -> None:
     )
     other_building = route(DEFAULT_RULES, "b4-smoke", AlertKind.SMOKE, "Building 4/Floor 1")
     assert other_building.key != fire.key
+
+
+def test_two_spellings_of_one_building_are_one_fire() -> None:
+    """Devices registered by different people: case, a Chinese input method's full-width
+    digits and spaces, doubled spaces. One incident, shown as the first spelling."""
+    spellings = [
+        ("a", "Building 3/Floor 12/Unit 1201"),
+        ("b", "building 3/floor 12/unit 1202"),
+        ("c", "BUILDING  3/Floor 12"),
+        ("d", "Ｂｕｉｌｄｉｎｇ\u30003/Floor 11"),
+    ]
+    routes = [route(DEFAULT_RULES, device, AlertKind.SMOKE, place) for device, place in spellings]
+    assert len({r.key for r in routes}) == 1
+    assert routes[1].place == "building 3"
+    targets = attach_targets(DEFAULT_RULES, AlertKind.SOS, "building 3/floor 12/unit 1201")
+    assert routes[0].key in {t.route.key for t in targets}
+    assert route(DEFAULT_RULES, "e", AlertKind.SMOKE, "Building 33/Floor 1").key != routes[0].key
+    fire = DEFAULT_RULES.rule_for(AlertKind.SMOKE)
+    assert fire is not None
+    waiting = WaitingCase(
+        kinds=frozenset({AlertKind.SOS}),
+        locations=("building 3/unit 1201",),
+        last_alert_at=T0,
+        taken_on=False,
+    )
+    assert takes_in(fire, "Building 3", T0, waiting)
 
 
 def test_co_gas_and_leaks_stay_apart_from_fire_and_each_other() -> None:

@@ -107,6 +107,24 @@ def test_scenario_1_alert_by_alert_is_one_fire_case(site: HubStore, clock: FakeC
     ]
 
 
+def test_devices_registered_with_other_spellings_of_the_building_are_one_fire(
+    store: HubStore, clock: FakeClock
+) -> None:
+    """The camera typed in lower case, the button with a Chinese input method's full-width
+    digit and space: the same building 3, one fire case, shown as its first spelling."""
+    spelt = {
+        CAMERA.id: "building 3/floor 12/corridor",
+        SOS.id: "BUILDING\u3000３/Floor 12/Unit 1202",
+    }
+    for device in DEVICES:
+        store.fleet.register_device(
+            device.model_copy(update={"location": spelt.get(device.id, device.location)})
+        )
+    for alert in scenario_1():
+        store.intake.ingest_alerts([alert], clock.advance(30))
+    assert_one_fire_case(store)
+
+
 def test_an_sos_elsewhere_or_long_after_is_its_own_case(site: HubStore, clock: FakeClock) -> None:
     heat, *_ = scenario_1()
     site.intake.ingest_alerts([heat], clock.now)
