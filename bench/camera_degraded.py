@@ -114,14 +114,18 @@ def first_flame_s(videos: Path = VIDEOS, video_fps: float = 29.97) -> float:
 PROBES = (
     Probe(FURG, 5.0, 640),
     Probe(FURG, 5.0, 320),
+    Probe(FURG, 2.0, 640),
+    Probe(FURG, 2.0, 320),
     Probe(FURG, 2.0, 320, 25),
     Probe(FURG, 2.0, 320, 25, 640),
     Probe(FURG, 2.0, 320, 10),
+    Probe(FURG, 1.0, 640),
     Probe(FURG, 1.0, 320, 25),
     Probe(FURG, 5.0, 320, 15),
     Probe(PEOPLE, 5.0, 640),
     Probe(PEOPLE, 2.0, 320, 25),
     Probe(PEOPLE, 2.0, 320, 10),
+    Probe(PEOPLE, 1.0, 320, 25),
     Probe(PEOPLE, 1.0, 320, 10),
 )
 """The probes of docs/camera.md §6, and the 640 px / 5 fps replays they are compared with."""
