@@ -29,8 +29,8 @@ Soft cues raise the confidence and are reported: ``irregular`` outline
 Cheap cameras (320 px, 1-2 samples/s, heavy JPEG): flames are judged at half the analysis
 width but never on fewer than 320 px (smoothed as the halving would), so a flame in a small
 window stays a blob of its own; a blob's history is counted in time (1.6 s, and at least 5
-samples: the window stretches to 4 s at 1 sample/s), and a small blob seen twice in the same
-place starts a track without waiting to grow.
+samples: the window stretches to 4 s at 1 sample/s), and, sampled slower than 2.5/s, a small
+blob seen twice in the same place starts a track without waiting to grow.
 """
 
 from collections import deque
@@ -64,7 +64,7 @@ FIRE_MIN_SAMPLES = 5
 """Samples a blob's history needs besides its span: the window is counted in time, and this
 floor only matters to a slow camera. At 5 samples/s the span decides (9 samples), at 2 the
 span and this agree (5 samples, 2 s), at 1 sample/s the window is stretched to 4 s to hold
-them (see ``_window_s``); with 4 samples there, a wooden floor under JPEG quality 10 passed."""
+them (see ``_window_s``). With 4, one-by-one's wooden floor was a false fire at 1 sample/s."""
 MIN_PRESENCE = 0.8
 FIRE_MAX_GAP_S = 0.8
 FIRE_MAX_GAP_SAMPLES = 2.5
