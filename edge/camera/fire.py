@@ -7,8 +7,10 @@ fire in place. Over a window of about three seconds, a blob's history must show 
 
 - ``persistent``: present in most samples: a blinking neon sign or an indicator is off in
   many of them;
-- ``in_place``: its centre stays put (within its own size): headlights and brake lights of
-  moving cars travel;
+- ``in_place``: it keeps covering its usual place (the median of its centres lies inside
+  its outline's box, or within its own size of it): headlights and brake lights of moving
+  cars travel away from it, where a flame that flares, or joins a neighbouring speck, still
+  covers it;
 - ``flickering``: its area varies (coefficient of variation), as flames' do, where a lamp, a
   lit sign or a sunset's is steady;
 - ``pixels_flicker``: pixels that stay flame-coloured change brightness from one sample to
@@ -23,6 +25,12 @@ fire in place. Over a window of about three seconds, a blob's history must show 
 Soft cues raise the confidence and are reported: ``irregular`` outline
 (perimeter² / 4π·area), ``hot_core`` (near-white core, brighter inside than at the rim) and
 ``growing`` area.
+
+Cheap cameras (320 px, 1-2 samples/s, heavy JPEG): flames are judged at half the analysis
+width but never on fewer than 320 px (smoothed as the halving would), so a flame in a small
+window stays a blob of its own; a blob's history is counted in time (1.6 s, and at least 5
+samples: the window stretches to 4 s at 1 sample/s), and, sampled slower than 2.5/s, a small
+blob seen twice in the same place starts a track without waiting to grow.
 """
 
 from collections import deque
@@ -38,14 +46,38 @@ from edge.camera.egomotion import SceneOffset
 
 FIRE_SCALE = 0.5
 """Flames are judged at half the analysis width: a quarter of the cost, blobs stay blobs."""
+FIRE_MIN_WIDTH = 320
+"""...but never narrower than this (nor wider than the analysed frame). A cheap camera analysed
+at 320 px would otherwise show a flame in a window as a ~12 px blob at 160 px, too small and
+too close to its neighbours to be followed apart from them."""
+FIRE_REFERENCE_WIDTH = 320
+"""The width at which the pixel floors below (``REACH_PX``, ``IN_PLACE_PX``, the smallest
+blob) hold; a narrower flame frame scales them down with it."""
+REACH_PX = 8.0
+"""Smallest distance a followed blob may move between samples and stay the same blob."""
+IN_PLACE_PX = 6.0
+"""Largest drift that counts as in place, whatever the blob's size."""
 FIRE_WINDOW_S = 3.0
 FIRE_MIN_SPAN_S = 1.6
 """History a blob needs before it is judged (with the rule's 1 s: fire within ~3 s)."""
-FIRE_MIN_SAMPLES = 6
+FIRE_MIN_SAMPLES = 5
+"""Samples a blob's history needs besides its span: the window is counted in time, and this
+floor only matters to a slow camera. At 5 samples/s the span decides (9 samples), at 2 the
+span and this agree (5 samples, 2 s), at 1 sample/s the window is stretched to 4 s to hold
+them (see ``_window_s``). With 4, one-by-one's wooden floor was a false fire at 1 sample/s."""
 MIN_PRESENCE = 0.8
 FIRE_MAX_GAP_S = 0.8
-"""A blob gone longer than this and back is a new one (so stray speckle before a fire does
-not count against the fire's persistence; a blinking sign is back sooner and counts)."""
+FIRE_MAX_GAP_SAMPLES = 2.5
+"""A blob gone longer than both of these (seconds, sample intervals) and back is a new one
+(so stray speckle before a fire does not count against the fire's persistence; a blinking
+sign is back sooner and counts). In intervals too: at 1 sample/s one missed sample is 2 s."""
+DEFAULT_INTERVAL_S = 0.2
+SEED_MIN_INTERVAL_S = 0.4
+"""Slowest sampling (seconds between samples) at which a small blob must grow to start a
+track. At 5 samples/s a small flame passes twice the floor within a second or so, and specks
+of sensor noise seen twice in a row would start tracks whose absences then dilute a fire's
+persistence; at 2 samples/s and slower, waiting for the flame to grow costs seconds."""
+"""Sample interval assumed before two samples have been seen (5 samples/s)."""
 MIN_AREA_CV = 0.04
 FLICKER_LEVELS = 12
 """Grey levels by which a flame's pixel changes between samples (noise: 2-4)."""
@@ -62,7 +94,7 @@ MIN_CORE_GRADIENT = 8.0
 MIN_GROWTH = 1.1
 MAX_TRACKS = 8
 LEVEL_RATE = 0.02
-"""Per-sample rate at which the flame brightness level follows the scene (~10 s at 5 fps)."""
+"""Rate per 200 ms at which the flame brightness level follows the scene (~10 s)."""
 MIN_AREA_SHARE = 0.0004
 """Smallest blob worth following, as a share of the (half-size) frame."""
 
@@ -104,7 +136,7 @@ class _Blob:
     """Share of the blob's pixels whose brightness changed since the last sample."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Track:
     samples: deque[tuple[datetime, _Blob | None]] = field(default_factory=deque)
     ious: deque[float] = field(default_factory=deque)
@@ -160,12 +192,21 @@ class FlameWatch:
 
     def __init__(self, valid: BoolMask) -> None:
         height, width = valid.shape
-        self._size = (max(1, round(width * FIRE_SCALE)), max(1, round(height * FIRE_SCALE)))
+        self._scale = flame_scale(width)
+        self._size = (max(1, round(width * self._scale)), max(1, round(height * self._scale)))
         self._valid = resize_mask(valid, *self._size)
         self._tracks: list[_Track] = []
-        self._min_area = max(8, round(MIN_AREA_SHARE * self._size[0] * self._size[1]))
+        self._px = min(1.0, self._size[0] / FIRE_REFERENCE_WIDTH)
+        """Pixel floors' factor: 1 at 320 px and wider, less on a narrower flame frame."""
+        self._min_area = max(
+            round(8 * self._px**2), round(MIN_AREA_SHARE * self._size[0] * self._size[1])
+        )
         self._previous: tuple[Gray, BoolMask, SceneOffset] | None = None
         self._level: float | None = None
+        self._last_ts: datetime | None = None
+        self._intervals: deque[float] = deque(maxlen=9)
+        self._seeds: list[_Blob] = []
+        """Last sample's blobs too small to start a track on their own."""
 
     def forget(self) -> None:
         """Drop every followed blob (a light switch: the next samples are judged afresh)."""
@@ -175,12 +216,20 @@ class FlameWatch:
         self, frame: Frame, offset: SceneOffset, ts: datetime, measures: dict[str, float]
     ) -> Cue | None:
         """Return the fire cue of one sample, if any blob's history shows flames."""
+        if self._last_ts is not None and ts > self._last_ts:
+            self._intervals.append((ts - self._last_ts).total_seconds())
+        self._last_ts = ts
         small = cv2.resize(frame, self._size, interpolation=cv2.INTER_AREA)
+        if self._scale > FIRE_SCALE:
+            # Averaged as by the halving of a 640 px frame: a small picture's own pixels carry
+            # its JPEG blocks' noise, which colours a pink wall between two windows like flame
+            # (joining their flames into one blob) and makes a wooden floor's pixels flicker.
+            small = cv2.GaussianBlur(small, (3, 3), 0)
         blobs = self._blobs(small, offset, ts)
         self._follow(blobs, ts)
         best: tuple[FlameVerdict, _Blob] | None = None
         for track in self._tracks:
-            verdict = _judge(track)
+            verdict = _judge(track, self._scale, self._px)
             last = track.last()
             if verdict is None or last is None:
                 continue
@@ -209,9 +258,8 @@ class FlameWatch:
         # The brightness a flame must exceed follows the scene's mean slowly: someone dark
         # walking in must not make a wooden floor's colour mask breathe (and look like flicker).
         mean = float(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).mean())
-        self._level = (
-            mean if self._level is None else self._level + LEVEL_RATE * (mean - self._level)
-        )
+        rate = min(1.0, LEVEL_RATE * self._interval() / DEFAULT_INTERVAL_S)
+        self._level = mean if self._level is None else self._level + rate * (mean - self._level)
         colour = flame_colour(small, self._level) & self._valid
         # Speckle (noise around the colour thresholds on a textured wall) is not a blob.
         colour = cv2.medianBlur(colour.astype(np.uint8), 3).astype(bool)
@@ -225,7 +273,7 @@ class FlameWatch:
         min_area = self._min_area
         order = sorted(range(1, count), key=lambda i: -int(stats[i, cv2.CC_STAT_AREA]))
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        ox, oy = offset.dx * FIRE_SCALE, offset.dy * FIRE_SCALE
+        ox, oy = offset.dx * self._scale, offset.dy * self._scale
         changed = self._changed(gray, hot, offset)
         blobs: list[_Blob] = []
         for label in order[:MAX_TRACKS]:
@@ -252,7 +300,7 @@ class FlameWatch:
                     mask,
                     area,
                     (float(xs.mean()) + x - ox, float(ys.mean()) + y - oy),
-                    Box(x, y, w, h).scaled(1 / FIRE_SCALE),
+                    Box(x, y, w, h).scaled(1 / self._scale),
                     perimeter * perimeter / (4 * np.pi * area),
                     gradient,
                     0.0 if changed is None else float(changed[y : y + h, x : x + w][mask].mean()),
@@ -269,7 +317,7 @@ class FlameWatch:
         if previous is None:
             return None
         before, was_hot, then = previous
-        dx, dy = (offset.dx - then.dx) * FIRE_SCALE, (offset.dy - then.dy) * FIRE_SCALE
+        dx, dy = (offset.dx - then.dx) * self._scale, (offset.dy - then.dy) * self._scale
         if abs(dx) > 0.25 or abs(dy) > 0.25:
             shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
             size = (gray.shape[1], gray.shape[0])
@@ -278,21 +326,46 @@ class FlameWatch:
         changed: BoolMask = (cv2.absdiff(gray, before) > FLICKER_LEVELS) & was_hot & hot
         return changed
 
+    def _interval(self) -> float:
+        """Return the usual time between samples (the camera may deliver fewer than asked)."""
+        return float(np.median(self._intervals)) if self._intervals else DEFAULT_INTERVAL_S
+
+    def _window_s(self) -> float:
+        """Return the history kept per blob: 3 s, or enough for ``FIRE_MIN_SAMPLES`` samples
+        at a slow camera's rate (4 s at 1 sample/s; 1 % slack, as a 29.97 fps file's
+        timestamps fall a little after each second)."""
+        return max(FIRE_WINDOW_S, (FIRE_MIN_SAMPLES - 1) * self._interval() * 1.01)
+
     def _follow(self, blobs: list[_Blob], ts: datetime) -> None:
         free = list(self._tracks)
+        window_s = self._window_s()
+        max_gap_s = max(FIRE_MAX_GAP_S, FIRE_MAX_GAP_SAMPLES * self._interval())
+        reach = REACH_PX * self._px
+        seeds, self._seeds = self._seeds, []
+        seeding = self._interval() >= SEED_MIN_INTERVAL_S
         for blob in blobs:
-            match = _nearest(free, blob)
+            match = _nearest(free, blob, reach)
             if match is None:
+                if len(self._tracks) >= 2 * MAX_TRACKS:
+                    continue
                 # A new blob must be twice the smallest followed size: specks of noise at the
                 # colour thresholds start no track (they would dilute a fire's persistence).
-                if len(self._tracks) >= 2 * MAX_TRACKS or blob.area < 2 * self._min_area:
+                # Sampled slowly, a small blob seen in the same place in the previous sample
+                # too starts one: a small flame must not wait seconds until it has grown.
+                seed = _nearest_blob(seeds, blob, reach) if seeding else None
+                if blob.area < 2 * self._min_area and seed is None:
+                    if seeding:
+                        self._seeds.append(blob)
                     continue
                 match = _Track()
+                if seed is not None:
+                    match.repeats.append(False)
+                    match.samples.append((seed.ts, seed))
                 self._tracks.append(match)
             else:
                 free.remove(match)
             previous = match.last()
-            if previous is not None and (ts - previous.ts).total_seconds() > FIRE_MAX_GAP_S:
+            if previous is not None and (ts - previous.ts).total_seconds() > max_gap_s:
                 # Back after a long absence: a new blob in the same place, judged afresh.
                 match.samples.clear()
                 match.ious.clear()
@@ -306,7 +379,7 @@ class FlameWatch:
         for track in free:
             track.samples.append((ts, None))
         for track in self._tracks:
-            while track.samples and (ts - track.samples[0][0]).total_seconds() > FIRE_WINDOW_S:
+            while track.samples and (ts - track.samples[0][0]).total_seconds() > window_s:
                 track.samples.popleft()
             keep = max(0, sum(b is not None for _, b in track.samples) - 1)
             while len(track.ious) > keep:
@@ -316,9 +389,15 @@ class FlameWatch:
         self._tracks = [t for t in self._tracks if t.last() is not None]
 
 
-def _nearest(tracks: list[_Track], blob: _Blob) -> _Track | None:
-    """Return the track whose last blob overlaps ``blob`` or lies nearest, within reach."""
-    reach = max(8.0, 0.75 * float(np.sqrt(blob.area)) + 4.0)
+def flame_scale(width: int) -> float:
+    """Return the scale at which flames are judged in frames ``width`` pixels wide."""
+    return min(1.0, max(FIRE_SCALE, FIRE_MIN_WIDTH / max(1, width)))
+
+
+def _nearest(tracks: list[_Track], blob: _Blob, floor: float) -> _Track | None:
+    """Return the track whose last blob overlaps ``blob`` or lies nearest, within reach
+    (``floor`` pixels at least)."""
+    reach = max(floor, 0.75 * float(np.sqrt(blob.area)) + floor / 2)
     best: tuple[float, _Track] | None = None
     for track in tracks:
         last = track.last()
@@ -330,6 +409,23 @@ def _nearest(tracks: list[_Track], blob: _Blob) -> _Track | None:
         if distance <= reach and (best is None or distance < best[0]):
             best = (distance, track)
     return best[1] if best else None
+
+
+def _nearest_blob(blobs: list[_Blob], blob: _Blob, reach: float) -> _Blob | None:
+    """Return the blob of ``blobs`` that overlaps ``blob`` or lies within ``reach`` of it."""
+    near = [
+        b
+        for b in blobs
+        if _overlap(b, blob)
+        or float(np.hypot(b.centre[0] - blob.centre[0], b.centre[1] - blob.centre[1])) <= reach
+    ]
+    return near[0] if near else None
+
+
+def _outside(blob: _Blob, x: float, y: float) -> float:
+    """Return how far the point (``x``, ``y``) lies outside ``blob``'s box (0: inside)."""
+    (bx, by), (h, w) = blob.origin, blob.mask.shape
+    return float(np.hypot(max(0.0, bx - x, x - (bx + w - 1)), max(0.0, by - y, y - (by + h - 1))))
 
 
 def _overlap(a: _Blob, b: _Blob) -> bool:
@@ -353,7 +449,9 @@ def _iou(a: _Blob, b: _Blob) -> float:
     return int((canvas_a & canvas_b).sum()) / union if union else 0.0
 
 
-def _judge(track: _Track) -> FlameVerdict | None:
+def _judge(track: _Track, scale: float, px: float) -> FlameVerdict | None:
+    """Return the cues of a track's window (``scale``: flame frame over analysed frame;
+    ``px``: factor of the pixel floors), or None while its history is too short."""
     present = [b for _, b in track.samples if b is not None]
     span = (track.samples[-1][0] - track.samples[0][0]).total_seconds()
     if span < FIRE_MIN_SPAN_S or len(track.samples) < FIRE_MIN_SAMPLES or len(present) < 3:
@@ -361,8 +459,11 @@ def _judge(track: _Track) -> FlameVerdict | None:
     presence = len(present) / len(track.samples)
     areas = np.array([b.area for b in present], np.float64)
     area_cv = float(areas.std() / max(1.0, areas.mean()))
-    centres = np.array([b.centre for b in present])
-    drift = float(np.hypot(*(centres - np.median(centres, axis=0)).T).max())
+    # Drift: how far the place the blob usually is lies outside its outline's box, at worst.
+    # A flame that flares or merges with a neighbouring speck (JPEG blocks on a cheap camera)
+    # still covers its place, where a car light that travels leaves it.
+    cx, cy = np.median(np.array([b.centre for b in present]), axis=0)
+    drift = max(_outside(b, float(cx), float(cy)) for b in present)
     boundary = float(1.0 - np.median(track.ious)) if track.ious else 0.0
     repeat = float(np.mean(track.repeats)) if track.repeats else 0.0
     half = len(areas) // 2
@@ -373,18 +474,18 @@ def _judge(track: _Track) -> FlameVerdict | None:
     values = {
         "presence": round(presence, 3),
         "area_cv": round(area_cv, 3),
-        "drift_px": round(drift / FIRE_SCALE, 1),
+        "drift_px": round(drift / scale, 1),
         "boundary_change": round(boundary, 3),
         "repeat_share": round(repeat, 3),
         "growth": round(growth, 3),
         "irregularity": round(irregularity, 3),
         "core_gradient": round(gradient, 1),
         "changed": round(changed, 3),
-        "flame_px": float(present[-1].area / FIRE_SCALE**2),
+        "flame_px": float(present[-1].area / scale**2),
     }
     return FlameVerdict(
         persistent=presence >= MIN_PRESENCE,
-        in_place=drift <= max(6.0, 0.75 * float(np.sqrt(np.median(areas)))),
+        in_place=drift <= max(IN_PLACE_PX * px, 0.75 * float(np.sqrt(np.median(areas)))),
         flickering=area_cv >= MIN_AREA_CV,
         pixels_flicker=changed >= MIN_CHANGED,
         boundary_changes=boundary >= MIN_BOUNDARY_CHANGE,

@@ -4,7 +4,8 @@ Two cues, each a window of samples:
 
 - ``grey_textureless_motion``: moving, unsaturated, texture-free pixels that differ only a
   little from the background reference (smoke is translucent: it veils, where a grey coat
-  hides), persisting for seconds and growing.
+  hides) but visibly (a heavily compressed stream's flat blocks flip by less), persisting
+  for seconds and growing.
 - ``grey_churn_in_place``: unsaturated pixels, light *or dark* grey, whose brightness keeps
   churning a little (temporal std 4-30 grey levels over 2 s) and roughly (it flickers from
   sample to sample rather than stepping once), at the same place in most samples of 4 s, over
@@ -44,6 +45,10 @@ SMOKE_MIN_SHARE = 0.75
 SMOKE_MAX_DIFFERENCE = 60.0
 """Grey levels a smoke-veiled pixel differs from the reference at most (smoke is translucent;
 dark smoke over a mid-grey scene differs by ~40-50)."""
+SMOKE_MIN_DIFFERENCE = 12.0
+"""Grey levels a veiled pixel differs from the reference at least. Smoke veils visibly (FURG,
+generated plumes: median 28-38); a heavily compressed stream's flat JPEG blocks flip by a
+quantisation step (one-by-one at quality 10: median 7-10) and move the motion model."""
 SMOKE_MIN_GROWTH = 1.15
 """Median veiled area in the window's second half over its first half."""
 SMOKE_CHURN_SCALE = 0.25
@@ -122,8 +127,8 @@ class SmokeWatch:
         candidates = grey_texture_free(frame, gray) & motion
         if difference is not None:
             # Smoke is thin: it veils the background (a small difference), where a grey coat
-            # hides it (a large one).
-            candidates &= difference < SMOKE_MAX_DIFFERENCE
+            # hides it (a large one); but it does veil it (not a compression block's flicker).
+            candidates &= (difference >= SMOKE_MIN_DIFFERENCE) & (difference < SMOKE_MAX_DIFFERENCE)
         churn = self._churn(frame, measures)
         min_px = max(60, round(candidates.size * 0.002))
         count = int(candidates.sum())
