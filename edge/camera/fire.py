@@ -72,12 +72,13 @@ FIRE_MAX_GAP_SAMPLES = 2.5
 (so stray speckle before a fire does not count against the fire's persistence; a blinking
 sign is back sooner and counts). In intervals too: at 1 sample/s one missed sample is 2 s."""
 DEFAULT_INTERVAL_S = 0.2
-SEED_MIN_INTERVAL_S = 0.4
-"""Slowest sampling (seconds between samples) at which a small blob must grow to start a
-track. At 5 samples/s a small flame passes twice the floor within a second or so, and specks
-of sensor noise seen twice in a row would start tracks whose absences then dilute a fire's
-persistence; at 2 samples/s and slower, waiting for the flame to grow costs seconds."""
 """Sample interval assumed before two samples have been seen (5 samples/s)."""
+SEED_MIN_INTERVAL_S = 0.4
+"""Sampling interval (seconds between samples) from which a small blob seen twice in place
+starts a track without having grown. At 5 samples/s a small flame passes twice the floor
+within a second or so, and specks of sensor noise seen twice in a row would start tracks
+whose absences then dilute a fire's persistence; at 2 samples/s and slower, waiting for the
+flame to grow costs seconds."""
 MIN_AREA_CV = 0.04
 FLICKER_LEVELS = 12
 """Grey levels by which a flame's pixel changes between samples (noise: 2-4)."""
