@@ -11,7 +11,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from devices.messages import Alert, AlertAck, EdgeStatus, TelemetryBatch
+from devices.messages import Alert, AlertAck, EdgeStatus, TelemetryBatch, TelemetryPoint
 from devices.topics import EDGE_ROOT, EdgeChannel, edge_topic
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
@@ -144,6 +144,15 @@ class FakeHub:
     async def publish(self, topic: str, payload: str, *, retain: bool = False) -> None:
         assert self._client is not None, "the fake hub is not connected"
         await self._client.publish(topic, payload, qos=1, retain=retain)
+
+
+async def telemetry_of(hub: "FakeHub", device_id: str) -> TelemetryPoint:
+    """Wait for a device's first reading among the telemetry the hub got, and return it."""
+    await eventually(
+        lambda: any(p.device_id == device_id for b in hub.telemetry for p in b.points),
+        f"{device_id}'s reading as telemetry",
+    )
+    return next(p for b in hub.telemetry for p in b.points if p.device_id == device_id)
 
 
 @asynccontextmanager

@@ -32,6 +32,7 @@ from tests.edge.conftest import (
     no_jitter,
     running_agent,
     running_hub,
+    telemetry_of,
 )
 
 pytestmark = pytest.mark.mosquitto
@@ -368,11 +369,7 @@ async def test_readings_go_up_as_telemetry_and_heartbeats_carry_counters(
     agent = EdgeAgent(make_settings(heartbeat_s=0.1))
     async with running_hub(mosquitto) as hub, running_agent(agent):
         await Devices(mosquitto).publish(CO_STATE, '{"co_ppm": 12.5, "temperature_c": 21}')
-        await eventually(
-            lambda: any(p.device_id == "b3-co" for b in hub.telemetry for p in b.points),
-            "the reading as telemetry",
-        )
-        point = next(p for b in hub.telemetry for p in b.points)
+        point = await telemetry_of(hub, "b3-co")
         assert (point.readings.co_ppm, point.readings.temperature_c) == (12.5, 21.0)
         await eventually(
             lambda: hub.statuses[-1].counters.get("messages_received") == 1,

@@ -18,7 +18,14 @@ from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from linli.brokers import MosquittoProcess
 from tests.conftest import realdata_records
-from tests.edge.conftest import EDGE_ID, Devices, eventually, running_agent, running_hub
+from tests.edge.conftest import (
+    EDGE_ID,
+    Devices,
+    eventually,
+    running_agent,
+    running_hub,
+    telemetry_of,
+)
 
 pytestmark = pytest.mark.mosquitto
 
@@ -70,6 +77,15 @@ shelly_id = "shelly1-10521c454394"           # a pull cord on a Shelly 1's input
 @pytest.fixture
 def tasmota_shelly_settings(site_file: Path, make_settings: SettingsFactory) -> SettingsFactory:
     site_file.write_text(SITE_TOML)
+    return make_settings
+
+
+@pytest.fixture
+def more_settings(
+    request: pytest.FixtureRequest, site_file: Path, make_settings: SettingsFactory
+) -> SettingsFactory:
+    """The site file with the devices the test adds (an indirect parameter)."""
+    site_file.write_text(SITE_TOML + request.param)
     return make_settings
 
 
@@ -184,18 +200,13 @@ tasmota_topic = "zbbridge/attic smoke"       # behind a bridge set up for Home A
 """
 
 
-@pytest.fixture
-def bridge_settings(site_file: Path, make_settings: SettingsFactory) -> SettingsFactory:
-    site_file.write_text(SITE_TOML + HOME_ASSISTANT_BRIDGE)
-    return make_settings
-
-
+@pytest.mark.parametrize("more_settings", [HOME_ASSISTANT_BRIDGE], indirect=True, ids=["bridge"])
 async def test_a_bridge_with_per_device_topics_and_no_wrapper_still_raises(
-    mosquitto: MosquittoProcess, bridge_settings: SettingsFactory
+    mosquitto: MosquittoProcess, more_settings: SettingsFactory
 ) -> None:
     # SetOption89 1, 112 1, 100 1, 119 1: a topic per device named by its friendly name (its
     # space made valid for MQTT), the entry alone without ZbReceived or its key.
-    agent = EdgeAgent(bridge_settings())
+    agent = EdgeAgent(more_settings())
     devices = Devices(mosquitto)
     async with running_hub(mosquitto) as hub, running_agent(agent):
         await devices.publish_cli(
@@ -226,14 +237,9 @@ shelly_id = "shellyplusi4-c4d8d5a0b1c2"      # a pull cord on a Plus i4's input 
 """
 
 
-@pytest.fixture
-def cord_settings(site_file: Path, make_settings: SettingsFactory) -> SettingsFactory:
-    site_file.write_text(SITE_TOML + PULL_CORDS)
-    return make_settings
-
-
+@pytest.mark.parametrize("more_settings", [PULL_CORDS], indirect=True, ids=["cords"])
 async def test_pull_cords_on_shelly_inputs_in_switch_mode_raise_sos(
-    mosquitto: MosquittoProcess, cord_settings: SettingsFactory
+    mosquitto: MosquittoProcess, more_settings: SettingsFactory
 ) -> None:
     """A pull cord on an input in switch mode says only the input's state, repeated: each
     pull is one SOS. The Gen1 Shelly 1 in momentary mode sends its terminal's state as well as
@@ -249,7 +255,7 @@ async def test_pull_cords_on_shelly_inputs_in_switch_mode_raise_sos(
         )
 
     momentary = "shellies/shelly1-10521c454394"
-    agent = EdgeAgent(cord_settings())
+    agent = EdgeAgent(more_settings())
     devices = Devices(mosquitto)
     async with running_hub(mosquitto) as hub, running_agent(agent):
         for payload in ("0", "1", "1", "0", "1"):  # pulled, its repeat, reset, pulled again
@@ -291,26 +297,17 @@ temperature_unit = "F"
 """
 
 
-@pytest.fixture
-def fahrenheit_settings(site_file: Path, make_settings: SettingsFactory) -> SettingsFactory:
-    site_file.write_text(SITE_TOML + FAHRENHEIT)
-    return make_settings
-
-
+@pytest.mark.parametrize("more_settings", [FAHRENHEIT], indirect=True, ids=["fahrenheit"])
 async def test_a_gen1_shelly_set_to_fahrenheit_is_read_in_fahrenheit(
-    mosquitto: MosquittoProcess, fahrenheit_settings: SettingsFactory
+    mosquitto: MosquittoProcess, more_settings: SettingsFactory
 ) -> None:
     """A Gen1 H&T set to °F publishes a bare 72 for a 22 °C room. Registered with
     ``temperature_unit = "F"``, the edge reads 22.2 °C (what detection and the hub get); the
     heat alarm this would have raised is in tests/edge/test_detection_inputs.py."""
     topic = "shellies/shellyht-f1f2f3/sensor/temperature"
-    agent = EdgeAgent(fahrenheit_settings(heartbeat_s=0.1))
+    agent = EdgeAgent(more_settings(heartbeat_s=0.1))
     async with running_hub(mosquitto) as hub, running_agent(agent):
         await Devices(mosquitto).publish_cli(topic, "72")
-        await eventually(
-            lambda: any(p.device_id == "den-ht" for b in hub.telemetry for p in b.points),
-            "the reading as telemetry",
-        )
-    point = next(p for b in hub.telemetry for p in b.points if p.device_id == "den-ht")
+        point = await telemetry_of(hub, "den-ht")
     assert point.readings.temperature_c == pytest.approx(22.22)
     assert hub.alerts == []
