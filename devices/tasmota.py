@@ -29,6 +29,11 @@ Quirks handled here:
 - a wired button detached from its relay (``SetOption73 1``) says ``{"Button1": {"Action":
   "SINGLE"}}`` on ``stat/<topic>/RESULT``: ``SINGLE``/``DOUBLE``/``HOLD`` are a press, a double
   press and a long press;
+- a wired switch input, a pull cord's: ``{"Switch1": {"Action": "ON"}}`` on
+  ``stat/<topic>/RESULT`` (``SetOption114 1``: switches detached from the relays) or
+  ``"Switch1": "ON"`` in ``tele/<topic>/SENSOR`` (``SwitchMode 15``) is the input's state
+  (``InputState``: the edge reads off → on on an SOS button as a press); ``TOGGLE`` and the
+  other actions of a toggle switch say no state and are not read;
 - ``LWT`` is plain text ``Online``/``Offline``; Tasmota's docs print some SENSOR examples with
   a closing brace missing: refused as malformed JSON.
 """
@@ -55,6 +60,7 @@ from devices.observations import (
     Decoded,
     DeviceAddress,
     DeviceEvent,
+    InputState,
     Observation,
     StateUpdate,
     TasmotaAddress,
@@ -271,6 +277,9 @@ BUTTON_ACTIONS: dict[str, str] = {
 detached from the relays, arendst/Tasmota#23910); ``CLEAR`` (the release after a hold) and
 ``TRIPLE`` … ``PENTA`` are not gestures of an SOS button."""
 _BUTTON = re.compile(r"Button[0-9]+")
+_SWITCH = re.compile(r"Switch[0-9]+")
+SWITCH_STATES: dict[str, bool] = {"ON": True, "OFF": False}
+"""A switch input's state (``SwitchMode`` follow modes); ``TOGGLE``, ``HOLD`` … say none."""
 
 
 def _decode_wired(topic: str, data: Mapping[str, Any]) -> tuple[Observation, ...]:
@@ -279,6 +288,14 @@ def _decode_wired(topic: str, data: Mapping[str, Any]) -> tuple[Observation, ...
     humidity: float | None = None
     events: list[Observation] = []
     for name, block in data.items():
+        if _SWITCH.fullmatch(name):
+            state = block.get("Action") if isinstance(block, dict) else block
+            on = SWITCH_STATES.get(state.strip().upper()) if isinstance(state, str) else None
+            if on is None:
+                logger.debug("ignoring Tasmota %s %s %r", topic, name, block)
+            else:
+                events.append(InputState(name, on))
+            continue
         if not isinstance(block, dict) or name in CHIP_SENSORS:
             continue
         if _BUTTON.fullmatch(name):

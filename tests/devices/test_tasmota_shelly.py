@@ -22,6 +22,7 @@ from devices.observations import (
     Decoded,
     DeviceAddress,
     DeviceEvent,
+    InputState,
     ShellyAddress,
     StateUpdate,
     TasmotaAddress,
@@ -523,4 +524,37 @@ def test_a_tasmota_button_detached_from_its_relay_presses(
     payload: str, expected: tuple[DeviceEvent, ...]
 ) -> None:
     (decoded,) = decode("stat/LivingFans/RESULT", payload)
+    assert decoded.observations == expected
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "expected"),
+    [
+        # SetOption114 1 (Tasmota's docs; home-assistant/core's Tasmota tests): on RESULT.
+        (
+            "stat/tasmota_49A3BC/RESULT",
+            '{"Switch1":{"Action":"ON"}}',
+            (InputState("Switch1", True),),
+        ),
+        (
+            "stat/tasmota_49A3BC/RESULT",
+            '{"Switch2":{"Action":"OFF"}}',
+            (InputState("Switch2", False),),
+        ),
+        # SwitchMode 15: in the telemetry.
+        (
+            "tele/tasmota_49A3BC/SENSOR",
+            '{"Time":"2021-01-01T00:00:00","Switch1":"ON"}',
+            (InputState("Switch1", True),),
+        ),
+        # A toggle switch's action says no state; a command's answer on the topic is nothing.
+        ("stat/tasmota_49A3BC/RESULT", '{"Switch1":{"Action":"TOGGLE"}}', ()),
+        ("stat/tasmota_49A3BC/RESULT", '{"SwitchMode1":1}', ()),
+        ("stat/tasmota_49A3BC/RESULT", '{"Switch1":{"Action":3}}', ()),
+    ],
+)
+def test_a_tasmota_switch_input_is_read_as_its_state(
+    topic: str, payload: str, expected: tuple[InputState, ...]
+) -> None:
+    (decoded,) = decode(topic, payload)
     assert decoded.observations == expected

@@ -234,6 +234,12 @@ id = "cord-102"
 kind = "sos_button"
 location = "Building 1/Floor 1/Unit 103"
 shelly_id = "shellyplusi4-c4d8d5a0b1c2"      # a pull cord on a Plus i4's input 0, switch type
+
+[[devices]]
+id = "cord-103"
+kind = "sos_button"
+location = "Building 1/Floor 1/Unit 104"
+tasmota_topic = "pullcord-104"               # a Tasmota's Switch1, SetOption114 1 (detached)
 """
 
 
@@ -241,9 +247,10 @@ shelly_id = "shellyplusi4-c4d8d5a0b1c2"      # a pull cord on a Plus i4's input 
 async def test_pull_cords_on_shelly_inputs_in_switch_mode_raise_sos(
     mosquitto: MosquittoProcess, more_settings: SettingsFactory
 ) -> None:
-    """A pull cord on an input in switch mode says only the input's state, repeated: each
-    pull is one SOS. The Gen1 Shelly 1 in momentary mode sends its terminal's state as well as
-    the push event: one push is still one SOS."""
+    """A pull cord on an input in switch mode (a Shelly Gen1 or Gen2+, a Tasmota's detached
+    switch) says only the input's state, repeated: each pull is one SOS. The Gen1 Shelly 1
+    in momentary mode sends its terminal's state as well as the push event: one push is
+    still one SOS."""
     gen1 = "shellies/shelly1-e8db84d5a0c1/input/0"
     plus_i4 = "shellyplusi4-c4d8d5a0b1c2/events/rpc"
 
@@ -272,9 +279,12 @@ async def test_pull_cords_on_shelly_inputs_in_switch_mode_raise_sos(
             (f"{momentary}/input_event/0", '{"event":"S","event_cnt":13}'),
         ):
             await devices.publish_cli(topic, payload)
+        for action in ("OFF", "ON", "ON"):
+            switch = f'{{"Switch1":{{"Action":"{action}"}}}}'
+            await devices.publish_cli("stat/pullcord-104/RESULT", switch)
         await devices.publish_cli(gen1, "0")
         await devices.publish_cli(gen1, "1")  # the last: once in, all before it are in
-        await eventually(lambda: len(hub.alerts) == 6, "six pulls")
+        await eventually(lambda: len(hub.alerts) == 7, "seven pulls")
         await asyncio.sleep(0.5)
     assert [(a.device_id, a.kind, a.reason.rule) for a in hub.alerts] == [
         ("cord-101", AlertKind.SOS, "input_on"),
@@ -282,6 +292,7 @@ async def test_pull_cords_on_shelly_inputs_in_switch_mode_raise_sos(
         ("cord-102", AlertKind.SOS, "input_on"),
         ("pull-cord", AlertKind.SOS, "input_on"),
         ("pull-cord", AlertKind.SOS, "button_press"),
+        ("cord-103", AlertKind.SOS, "input_on"),
         ("cord-101", AlertKind.SOS, "input_on"),
     ]
     assert not any(k.startswith("rejected.") for k in agent.counters)
