@@ -176,7 +176,7 @@ def decode_announce(
         return None
     try:
         name = decode_zigbee_announce(json.loads(payload))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the parser's depth
         return None
     if name is None:
         return None
@@ -206,5 +206,5 @@ def _decode_native(channel: DeviceChannel, text: str) -> tuple[Observation, ...]
 def _maybe_json(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None

@@ -91,6 +91,8 @@ def json_object(text: str) -> dict[str, Any]:
         data = json.loads(text)
     except ValueError as exc:
         raise PayloadError(f"payload is not valid JSON: {exc}", reason="malformed_json") from exc
+    except RecursionError:
+        raise PayloadError("payload is nested too deeply", reason="malformed_json") from None
     if not isinstance(data, dict):
         raise PayloadError("payload must be a JSON object", reason="not_an_object")
     return data

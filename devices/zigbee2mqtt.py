@@ -357,7 +357,7 @@ def decode_zigbee_attribute(key: str, text: str) -> tuple[Observation, ...]:
     elif key not in TEXT_ATTRIBUTES:
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             value = text
     return decode_zigbee_state({key: value})
 

@@ -93,7 +93,7 @@ def peek_ids(raw: bytes) -> dict[str, str]:
     """Return the string ids readable in a refused JSON payload, for the log and the ack."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past the parser's depth: refused too
         return {}
     if not isinstance(data, dict):
         return {}
@@ -167,7 +167,7 @@ def _salvage_batch(
 ) -> AlertBatchMessage | RejectedMessage:
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past the parser's depth: refused too
         return _malformed(topic, edge_id, raw, exc)
     items = data.get("alerts") if isinstance(data, dict) else None
     if not isinstance(items, list) or data.get("edge_id") != edge_id:

@@ -165,6 +165,8 @@ def read_owntracks(body: bytes, now: datetime) -> OwnTracksLocation | None:
         message: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInputError("not JSON: nested too deeply") from None
     if not isinstance(message, dict) or not isinstance(message.get("_type"), str):
         raise InvalidInputError("an OwnTracks message is a JSON object with a '_type'")
     if message["_type"] != "location":

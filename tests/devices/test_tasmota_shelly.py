@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from devices.adapters import decode_all
+from devices.adapters import decode_all, decode_announce
 from devices.errors import PayloadError, TopicError
 from devices.kinds import DeviceKind
 from devices.observations import (
@@ -558,3 +558,29 @@ def test_a_tasmota_switch_input_is_read_as_its_state(
 ) -> None:
     (decoded,) = decode(topic, payload)
     assert decoded.observations == expected
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "linli/dev/b3-smoke/state",
+        "zigbee2mqtt/kitchen smoke",
+        "zigbee2mqtt/kitchen smoke/smoke",
+        "zigbee2mqtt/kitchen smoke/availability",
+        "tele/boiler/SENSOR",
+        "shellyplusht-c0/events/rpc",
+        "shellies/shellybutton1-A1/input_event/0",
+    ],
+)
+def test_a_payload_nested_past_the_parsers_depth_is_refused_not_raised(topic: str) -> None:
+    """Nested JSON past Python's recursion limit raises ``RecursionError``, not ``ValueError``:
+    refused as malformed like any other bad payload, never an escaped exception."""
+    deep = b"[" * 5_000  # past the recursion limit (1,000), under the edge's 64 KiB
+    try:
+        decoded = decode(topic, deep)
+        outcome = "nothing" if all(not d.observations for d in decoded) else "observed"
+    except PayloadError as exc:
+        outcome = exc.reason
+    assert outcome in ("malformed_json", "malformed", "nothing")
+    announce = parse_device_topic("zigbee2mqtt/bridge/event")
+    assert decode_announce(announce, b'{"type": "device_announce", "data": ' + deep) is None

@@ -112,3 +112,18 @@ def test_only_telemetry_is_deferred() -> None:
     topic = "linli/edge/e1/alert"
     parsed = parse_uplink(topic, payload, max_payload_bytes=LIMIT, defer_telemetry=True)
     assert parsed == AlertMessage("e1", alert)
+
+
+DEEP = b"[" * 100_000
+"""JSON's beginning nested past Python's recursion limit, under the shipped payload limit
+(an outside tester's probe): ``json.loads`` raises ``RecursionError``, not ``ValueError``."""
+
+
+@pytest.mark.parametrize("channel", ["alert", "alerts", "status", "telemetry"])
+def test_a_payload_nested_past_the_parsers_depth_is_refused_not_raised(channel: str) -> None:
+    for payload in (DEEP, b'{"edge_id": "e1", "alerts": ' + DEEP):
+        parsed = parse_uplink(f"linli/edge/e1/{channel}", payload, max_payload_bytes=256 * 1024)
+        if isinstance(parsed, RawTelemetry):
+            parsed = parse_telemetry(parsed)
+        assert isinstance(parsed, RejectedMessage)
+        assert parsed.reason == "malformed"

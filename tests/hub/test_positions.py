@@ -137,6 +137,7 @@ def test_an_owntracks_location_is_read_and_other_messages_are_let_pass() -> None
         (b'{"_type":"location","lat":39,"lon":116,"tst":1772474390,"acc":-1}', "acc"),
         (b'{"_type":"location","lat":39,"lon":116,"tst":1772990000}', "ahead of the hub"),
         (b'{"_type":"location","lat":1e999,"lon":116,"tst":1772474390}', "lat"),
+        (b"[" * 5_000, "nested too deeply"),  # RecursionError, not ValueError, in json.loads
     ],
 )
 def test_what_is_not_an_owntracks_location_is_refused_with_its_reason(
