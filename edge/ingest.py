@@ -347,6 +347,13 @@ class DeviceIngest:
                 return
             parsed = zigbee
         if isinstance(parsed, CredentialTopic):
+            if message.retain:
+                # A frame replayed by the broker to the edge's new subscription (every time it
+                # connects) was presented then, not now: deciding it again would unlock the
+                # door at every reconnect. A frame presented live never carries the flag.
+                self._count("retained_events_ignored", 1)
+                logger.warning("ignored a retained credential frame on %s: a replay", topic)
+                return
             # Decided and answered by door access at once, in arrival order; stored with the
             # group's other frames (one fsync), awaited before the group commits.
             after.frames.append(
