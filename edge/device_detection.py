@@ -249,6 +249,17 @@ class DetectionGroup:
         self._alerts: list[Alert] = []
         self._receipts: list[Receipt] = []
         self._self_tests = 0
+        self._remember = False
+        """Store the group's receipts even if it changes no state (a reader's frame in it)."""
+
+    def knows(self, device_id: str) -> bool:
+        """Return whether detection has a state of the device (committed or staged)."""
+        return device_id in self._states or device_id in self._detection.states
+
+    def remember(self) -> None:
+        """Keep this group's receipts when it commits, whatever it changed: a message in it
+        acts when decided again (a reader's frame would open the door again)."""
+        self._remember = True
 
     def received(self, receipt: Receipt | None) -> None:
         """Note a message of the group, stored with its commit (``edge.redelivery``)."""
@@ -295,7 +306,7 @@ class DetectionGroup:
         states, alerts, self_tests = self._states, self._alerts, self._self_tests
         sent = False
         taken: list[OutgoingAlert] | None = None
-        if states:
+        if states or (self._remember and self._receipts):
             state_rows = {device_id: state.to_json() for device_id, state in states.items()}
             taking = detection.handoff.taking() if alerts else None
             if taking is None:
@@ -330,6 +341,7 @@ class DetectionGroup:
         # Receipts of messages that changed nothing are dropped with them: decided again,
         # such a message meets the same committed state and changes nothing again.
         self._states, self._alerts, self._receipts, self._self_tests = {}, [], [], 0
+        self._remember = False
         if self_tests:
             detection.count("smoke_tests", self_tests)
             logger.info("%d smoke detector self-tests (not alarms)", self_tests)

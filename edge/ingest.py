@@ -355,7 +355,10 @@ class DeviceIngest:
                 logger.warning("ignored a retained credential frame on %s: a replay", topic)
                 return
             # Decided and answered by door access at once, in arrival order; stored with the
-            # group's other frames (one fsync), awaited before the group commits.
+            # group's other frames (one fsync), awaited before the group commits. The group's
+            # receipts are kept, so that the broker delivering the frame again after a restart
+            # (its ack lost) does not open the door a second time.
+            staged.remember()
             after.frames.append(
                 (await self._access.take_frame(parsed.reader_id, topic, raw)).stored
             )
@@ -405,7 +408,10 @@ class DeviceIngest:
         for decoded in messages:
             if retained:
                 decoded = self._without_events(decoded, topic)
-            rejected = await self._observe(staged, topic, decoded, received_at, after) or rejected
+            rejected = (
+                await self._observe(staged, topic, decoded, received_at, after, retained=retained)
+                or rejected
+            )
         return rejected
 
     def _without_events(self, decoded: Decoded, topic: str) -> Decoded:
@@ -427,12 +433,24 @@ class DeviceIngest:
         decoded: Decoded,
         received_at: datetime,
         after: "_AfterCommit",
+        *,
+        retained: bool = False,
     ) -> Rejected | None:
         device = self._directory.resolve(decoded.address)
         if device is None:
             return Rejected(
                 "unknown_device", topic, describe(decoded.address), "not registered at this edge"
             )
+        if retained and staged.knows(device.id):
+            # The broker replays a topic's last retained message to every new subscription,
+            # made at each connect. Its age is unknown: what the device said since reached the
+            # edge's persistent session live, and was handled. Read as new, a stale (or an
+            # attacker's, left before the identity was revoked) {"smoke": false} would clear a
+            # fire still burning, and a {"smoke": true} would raise one at every restart. Only
+            # a device the edge knows nothing of yet takes a retained message's readings.
+            self._count("retained_replays_ignored", 1)
+            logger.info("ignored a retained message on %s: a replay for %s", topic, device.id)
+            return None
         outcome = staged.observe(device, decoded.observations, received_at, topic)
         if outcome.rejected is None:
             after.readings.append((device, decoded.observations))
