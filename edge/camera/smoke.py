@@ -75,7 +75,7 @@ SMOKE_ROUGHNESS_SAMPLES = 10
 compares sample-to-sample change with the spread over its window, so it depends on the
 window's length: the spread estimator's bias (white noise over N samples: √(2N/(N−1))) and
 smoke's slow drift, which a longer window holds more of. Over 5 samples at 2/s FURG's smoke
-measured 1.34-1.63, water's level; over 10 (5 s) 1.21-1.35, as at 5/s."""
+measured 1.34-1.63, water's level; over 10 (5 s) mostly 1.21-1.35, as at 5/s."""
 SMOKE_CHURN_MIN_STD = 4.0
 SMOKE_CHURN_MAX_STD = 30.0
 """Smoke churns faintly: more than compression noise, less than a walker's edges."""
