@@ -5,7 +5,9 @@ analysed frame's pixels. The helpers (masks, boxes, centroids) are used by sever
 (tamper, fire, smoke, people, zones), so they live here rather than in one cue's module.
 """
 
+from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import cv2
@@ -20,6 +22,9 @@ Gray = npt.NDArray[Any]
 """A single-channel 8-bit image."""
 FloatImage = npt.NDArray[np.float32]
 BoolMask = npt.NDArray[np.bool_]
+
+DEFAULT_INTERVAL_S = 0.2
+"""Sample interval assumed before two samples have been seen (5 samples/s)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,3 +165,29 @@ def resize_mask(mask: BoolMask, width: int, height: int) -> BoolMask:
     resized = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
     result: BoolMask = resized.astype(bool)
     return result
+
+
+class SampleIntervals:
+    """The usual time between one camera's samples: the median of the last few observed.
+
+    A cue's windows are counted in time, and a cheap camera may deliver fewer frames than
+    ``detect_fps`` asks, so the rate is observed rather than configured.
+    """
+
+    def __init__(self, keep: int = 9) -> None:
+        self._intervals: deque[float] = deque(maxlen=keep)
+        self._last: datetime | None = None
+
+    def observe(self, ts: datetime) -> None:
+        """Note a sample taken at ``ts`` (samples in time order; a repeated time is ignored)."""
+        if self._last is not None and ts > self._last:
+            self._intervals.append((ts - self._last).total_seconds())
+        self._last = ts
+
+    def usual(self) -> float:
+        """Return the usual interval in seconds (``DEFAULT_INTERVAL_S`` until one is seen)."""
+        return float(np.median(self._intervals)) if self._intervals else DEFAULT_INTERVAL_S
+
+    def samples(self, span_s: float, floor: int) -> int:
+        """Return how many samples cover ``span_s`` at the usual interval, at least ``floor``."""
+        return max(floor, round(span_s / self.usual()))

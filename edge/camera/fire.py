@@ -41,7 +41,16 @@ import cv2
 import numpy as np
 
 from devices.kinds import AlertKind
-from edge.camera.cues import BoolMask, Box, Cue, Frame, Gray, resize_mask
+from edge.camera.cues import (
+    DEFAULT_INTERVAL_S,
+    BoolMask,
+    Box,
+    Cue,
+    Frame,
+    Gray,
+    SampleIntervals,
+    resize_mask,
+)
 from edge.camera.egomotion import SceneOffset
 
 FIRE_SCALE = 0.5
@@ -71,8 +80,6 @@ FIRE_MAX_GAP_SAMPLES = 2.5
 """A blob gone longer than both of these (seconds, sample intervals) and back is a new one
 (so stray speckle before a fire does not count against the fire's persistence; a blinking
 sign is back sooner and counts). In intervals too: at 1 sample/s one missed sample is 2 s."""
-DEFAULT_INTERVAL_S = 0.2
-"""Sample interval assumed before two samples have been seen (5 samples/s)."""
 SEED_MIN_INTERVAL_S = 0.4
 """Sampling interval (seconds between samples) from which a small blob seen twice in place
 starts a track without having grown. At 5 samples/s a small flame passes twice the floor
@@ -204,8 +211,7 @@ class FlameWatch:
         )
         self._previous: tuple[Gray, BoolMask, SceneOffset] | None = None
         self._level: float | None = None
-        self._last_ts: datetime | None = None
-        self._intervals: deque[float] = deque(maxlen=9)
+        self._intervals = SampleIntervals()
         self._seeds: list[_Blob] = []
         """Last sample's blobs too small to start a track on their own."""
 
@@ -217,9 +223,7 @@ class FlameWatch:
         self, frame: Frame, offset: SceneOffset, ts: datetime, measures: dict[str, float]
     ) -> Cue | None:
         """Return the fire cue of one sample, if any blob's history shows flames."""
-        if self._last_ts is not None and ts > self._last_ts:
-            self._intervals.append((ts - self._last_ts).total_seconds())
-        self._last_ts = ts
+        self._intervals.observe(ts)
         small = cv2.resize(frame, self._size, interpolation=cv2.INTER_AREA)
         if self._scale > FIRE_SCALE:
             # Averaged as by the halving of a 640 px frame: a small picture's own pixels carry
@@ -329,7 +333,7 @@ class FlameWatch:
 
     def _interval(self) -> float:
         """Return the usual time between samples (the camera may deliver fewer than asked)."""
-        return float(np.median(self._intervals)) if self._intervals else DEFAULT_INTERVAL_S
+        return self._intervals.usual()
 
     def _window_s(self) -> float:
         """Return the history kept per blob: 3 s, or enough for ``FIRE_MIN_SAMPLES`` samples

@@ -17,12 +17,18 @@ new in every sample (uncorrelated from one 200 ms sample to the next: roughness 
 smoke evolves continuously), and they keep fine texture. A churning blob counts only if its
 roughness is smoke's, and it is diffuse (low spatial contrast, as smoke veils what is behind
 it) or its content moves upward (phase correlation of the blob between samples).
+
+Cheap cameras: the churn windows are counted in time at the rate the camera really delivers
+(each with a floor of samples), the roughness over a fixed number of samples (its value
+depends on it), and the texture on a frame of 320 px at least, so that 320 px at 2 samples/s
+judges FURG's smoke as 640 px at 5 samples/s does (docs/camera.md §6).
 """
 
 import itertools
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -35,10 +41,13 @@ from edge.camera.cues import (
     FloatImage,
     Frame,
     Gray,
+    SampleIntervals,
     largest_blob,
     largest_box,
     resize_mask,
 )
+
+T = TypeVar("T")
 
 SMOKE_WINDOW_S = 4.0
 SMOKE_MIN_SHARE = 0.75
@@ -53,10 +62,20 @@ SMOKE_MIN_GROWTH = 1.15
 """Median veiled area in the window's second half over its first half."""
 SMOKE_CHURN_SCALE = 0.25
 """The churn measure runs on a quarter-size frame: cheap, and compression noise averages out."""
-SMOKE_CHURN_SAMPLES = 10
-"""Samples (2 s at 5 fps) over which each pixel's brightness churn (temporal std) is taken."""
-SMOKE_CHURN_HISTORY = 20
-"""Samples (4 s at 5 fps) over which churn must persist at the same pixel."""
+SMOKE_CHURN_SPREAD_S = 2.0
+"""Time over which each pixel's brightness churn (temporal std) is taken (10 samples at 5/s)."""
+SMOKE_CHURN_HISTORY_S = 4.0
+"""Time over which churn must persist at the same pixel (20 samples at 5/s)."""
+SMOKE_CHURN_MIN_SAMPLES = 5
+"""Samples each churn window holds at least, whatever its time: a spread of fewer is noise,
+and a persistence share of fewer is coarse. Only a slow camera needs it (2 samples/s: 5
+samples of spread, 8 of history; 1 sample/s: 5 of each)."""
+SMOKE_ROUGHNESS_SAMPLES = 10
+"""Samples the roughness is taken over, whatever the rate (2 s at 5/s, 5 s at 2/s). It
+compares sample-to-sample change with the spread over its window, so it depends on the
+window's length: the spread estimator's bias (white noise over N samples: √(2N/(N−1))) and
+smoke's slow drift, which a longer window holds more of. Over 5 samples at 2/s FURG's smoke
+measured 1.34-1.63, water's level; over 10 (5 s) mostly 1.21-1.35, as at 5/s."""
 SMOKE_CHURN_MIN_STD = 4.0
 SMOKE_CHURN_MAX_STD = 30.0
 """Smoke churns faintly: more than compression noise, less than a walker's edges."""
@@ -74,9 +93,13 @@ SMOKE_CHURN_MAX_ROUGHNESS = 1.36
 Someone passing steps once or twice (0.5-1.0); smoke evolves continuously (FURG 1.07-1.35);
 glints on water are new every 200 ms, uncorrelated noise, whose roughness is √2 ≈ 1.41."""
 SMOKE_MAX_TEXTURE = 8.0
-"""Median spatial contrast (3×3 std, quarter size) of a diffuse blob; water ripples are rougher."""
-SMOKE_MIN_RISE_PX = 0.25
-"""Median upward shift per sample (quarter-size pixels) of a rising blob's content."""
+"""Median spatial contrast (3×3 std, see ``texture_scale``) of a diffuse blob; water ripples
+are rougher."""
+SMOKE_TEXTURE_MIN_WIDTH = 320
+"""Narrowest frame a blob's texture is taken on (a 640 px frame's half)."""
+SMOKE_MIN_RISE_PX_PER_S = 1.25
+"""Median upward speed (quarter-size pixels per second: 0.25 per sample at 5/s) of a rising
+blob's content."""
 
 
 def grey_texture_free(frame: Frame, gray: Gray) -> BoolMask:
@@ -105,8 +128,9 @@ class SmokeWatch:
         self._valid = valid
         self._small_valid: BoolMask | None = None
         self._veil: deque[_Sample] = deque()
-        self._values: deque[FloatImage] = deque(maxlen=SMOKE_CHURN_SAMPLES)
-        self._masks: deque[BoolMask] = deque(maxlen=SMOKE_CHURN_HISTORY)
+        self._values: deque[FloatImage] = deque()
+        self._masks: deque[BoolMask] = deque()
+        self._intervals = SampleIntervals()
 
     def forget(self) -> None:
         """Drop the short histories (a light switch: the next samples are judged afresh)."""
@@ -124,6 +148,7 @@ class SmokeWatch:
         measures: dict[str, float],
     ) -> Cue | None:
         """Return the smoke cue of one sample, if any."""
+        self._intervals.observe(ts)
         candidates = grey_texture_free(frame, gray) & motion
         if difference is not None:
             # Smoke is thin: it veils the background (a small difference), where a grey coat
@@ -166,11 +191,12 @@ class SmokeWatch:
             self._small_valid = resize_mask(self._valid, small.shape[1], small.shape[0])
         valid = self._small_valid
         value = hsv[:, :, 2].astype(np.float32)
-        self._values.append(value)
-        if len(self._values) < SMOKE_CHURN_SAMPLES:
+        spread_samples = self._intervals.samples(SMOKE_CHURN_SPREAD_S, SMOKE_CHURN_MIN_SAMPLES)
+        history_samples = self._intervals.samples(SMOKE_CHURN_HISTORY_S, SMOKE_CHURN_MIN_SAMPLES)
+        _append(self._values, value, max(spread_samples, SMOKE_ROUGHNESS_SAMPLES))
+        if len(self._values) < spread_samples:
             return None
-        values = np.stack(self._values)
-        spread = np.std(values, axis=0)
+        spread = np.std(np.stack(list(self._values)[-spread_samples:]), axis=0)
         churning = (
             (hsv[:, :, 1] < SMOKE_CHURN_MAX_SATURATION)
             & (hsv[:, :, 2] > SMOKE_CHURN_MIN_VALUE)
@@ -178,8 +204,8 @@ class SmokeWatch:
             & (spread < SMOKE_CHURN_MAX_STD)
             & valid
         )
-        self._masks.append(churning)
-        if len(self._masks) < SMOKE_CHURN_HISTORY:
+        _append(self._masks, churning, history_samples)
+        if len(self._masks) < history_samples or len(self._values) < SMOKE_ROUGHNESS_SAMPLES:
             return None
         persistent = np.mean(np.stack(self._masks), axis=0) >= SMOKE_CHURN_PERSISTENCE
         persistent = cv2.morphologyEx(
@@ -194,17 +220,19 @@ class SmokeWatch:
             return None
         blob = largest.pixels
         box = largest.box
+        values = np.stack(list(self._values)[-SMOKE_ROUGHNESS_SAMPLES:])
         # Roughness: how much of the spread is sample-to-sample change. Smoke flickers (≈1.2
         # on FURG); someone passing makes a step or two (the people clip's blobs: 0.5-1.0).
         step = np.sqrt(np.mean(np.diff(values[:, blob], axis=0) ** 2, axis=0))
-        roughness = float(np.median(step / np.maximum(spread[blob], 1e-3)))
+        window_spread = np.std(values[:, blob], axis=0)
+        roughness = float(np.median(step / np.maximum(window_spread, 1e-3)))
         texture = _texture(frame, box.scaled(1 / SMOKE_CHURN_SCALE), blob[box.slices])
         rise = _rise(values[:, *box.slices])
         measures.update(churn_roughness=roughness, churn_texture=texture, churn_rise=rise)
         if not SMOKE_CHURN_MIN_ROUGHNESS <= roughness <= SMOKE_CHURN_MAX_ROUGHNESS:
             return None
         diffuse = texture <= SMOKE_MAX_TEXTURE
-        rising = rise >= SMOKE_MIN_RISE_PX
+        rising = rise >= SMOKE_MIN_RISE_PX_PER_S * self._intervals.usual()
         if not (diffuse or rising):
             return None
         scale = 1 / SMOKE_CHURN_SCALE
@@ -223,17 +251,37 @@ class SmokeWatch:
         )
 
 
-def _texture(frame: Frame, box: Box, blob: BoolMask) -> float:
-    """Return the median fine contrast (3×3 grey std, half size) inside a blob.
+def _append(window: deque[T], item: T, keep: int) -> None:
+    """Append ``item`` and drop the oldest items beyond ``keep``."""
+    window.append(item)
+    while len(window) > keep:
+        window.popleft()
 
-    Taken at half size because ripples and glints on water are a few pixels across: the
-    quarter-size churn image has averaged them away, smoke has none at any size.
+
+def texture_scale(width: int) -> float:
+    """Return the scale at which a blob's texture is taken in frames ``width`` pixels wide.
+
+    Half size, but never under ``SMOKE_TEXTURE_MIN_WIDTH``: a 3×3 contrast is a contrast over
+    a stretch of the scene, and at 320 px halving made that stretch twice as long, taking in
+    the edges smoke veils (FURG at 320: 8-11 grey levels against 4.6-5.8 at 640, so its smoke
+    was not diffuse; judged unhalved at 320: 4.6-6.0).
+    """
+    return min(1.0, max(0.5, SMOKE_TEXTURE_MIN_WIDTH / max(1, width)))
+
+
+def _texture(frame: Frame, box: Box, blob: BoolMask) -> float:
+    """Return the median fine contrast (3×3 grey std, at ``texture_scale``) inside a blob.
+
+    Taken finer than the churn image because ripples and glints on water are a few pixels
+    across: the quarter-size churn image has averaged them away, smoke has none at any size.
     """
     region = frame[box.slices]
     if region.size == 0:
         return 0.0
-    half = cv2.resize(region, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-    gray = cv2.cvtColor(half, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    scale = texture_scale(frame.shape[1])
+    if scale < 1.0:
+        region = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY).astype(np.float32)
     mean = cv2.blur(gray, (3, 3))
     spread = np.sqrt(np.maximum(cv2.blur(gray * gray, (3, 3)) - mean * mean, 0.0))
     inside = resize_mask(blob, gray.shape[1], gray.shape[0])
