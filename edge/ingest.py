@@ -398,7 +398,13 @@ class DeviceIngest:
         if not messages:
             # A Zigbee device (re)joining, for the SOS uncommanded-press rule; other bridge
             # messages, and announces of devices this edge does not serve, are ignored.
-            announce = decode_announce(parsed, raw, max_bytes=self._max_payload_bytes)
+            try:
+                announce = decode_announce(parsed, raw, max_bytes=self._max_payload_bytes)
+            except Exception as exc:
+                # As for decode_all above: a message that raised on every redelivery would
+                # block every alarm of the site behind it.
+                logger.exception("reading the bridge event on %s failed", topic)
+                return Rejected("internal_error", topic, sender(parsed), exc)
             if announce is None or self._directory.resolve(announce.address) is None:
                 self._count("messages_ignored", 1)
                 return None

@@ -243,17 +243,7 @@ class MqttIngest:
         received_at = self._clock()
         self.counters["messages"] += len(messages)
         self.counters["batches"] += 1
-        take = plan_take(
-            [
-                parse_uplink(
-                    message.topic.value,
-                    message.payload,
-                    max_payload_bytes=self._settings.max_payload_bytes,
-                    defer_telemetry=True,
-                )
-                for message in messages
-            ]
-        )
+        take = plan_take([self._parse(message) for message in messages])
         self.counters["alert_batches"] += take.alert_batches
         self.counters["status_superseded"] += take.superseded_statuses + self._statuses.add(
             take.statuses
@@ -290,6 +280,22 @@ class MqttIngest:
                 break
             await self._record_status(client, status, received_at)
             written += 1
+
+    def _parse(self, message: aiomqtt.Message) -> UplinkMessage:
+        """Parse one message; a bug in the parser refuses that message alone. Raised, it would
+        end the session and every alert of the take with it, and the broker would deliver the
+        message again, and again (found by an outside tester with a deeply nested payload)."""
+        topic = message.topic.value
+        try:
+            return parse_uplink(
+                topic,
+                message.payload,
+                max_payload_bytes=self._settings.max_payload_bytes,
+                defer_telemetry=True,
+            )
+        except Exception as exc:
+            logger.exception("parsing the message on %s failed", topic)
+            return RejectedMessage(topic, "internal_error", repr(exc)[:200])
 
     def _reject(self, rejected: RejectedMessage) -> None:
         self.counters[f"rejected.{rejected.reason}"] += 1

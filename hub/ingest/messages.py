@@ -175,7 +175,10 @@ def _salvage_batch(
     alerts: list[Alert] = []
     refused: list[RejectedMessage] = []
     for item in items:
-        piece = json.dumps(item, ensure_ascii=False).encode()
+        try:
+            piece = json.dumps(item, ensure_ascii=False).encode()
+        except RecursionError:
+            piece = b""
         try:
             alert = Alert.model_validate(item)
         except ValidationError as bad:
