@@ -292,6 +292,7 @@ class MqttIngest:
                 message.payload,
                 max_payload_bytes=self._settings.max_payload_bytes,
                 defer_telemetry=True,
+                max_batch_alerts=self._settings.alert_batch_max,
             )
         except Exception as exc:
             logger.exception("parsing the message on %s failed", topic)

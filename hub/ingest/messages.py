@@ -193,12 +193,22 @@ def _salvage_batch(
 
 
 def parse_uplink(
-    topic: str, payload: object, *, max_payload_bytes: int, defer_telemetry: bool = False
+    topic: str,
+    payload: object,
+    *,
+    max_payload_bytes: int,
+    defer_telemetry: bool = False,
+    max_batch_alerts: int | None = None,
 ) -> UplinkMessage:
     """Turn one message from the hub's broker into a typed message or a rejection.
 
     With ``defer_telemetry`` a telemetry batch of an allowed size comes back unparsed, as
-    ``RawTelemetry`` (``parse_telemetry`` finishes it).
+    ``RawTelemetry`` (``parse_telemetry`` finishes it). With ``max_batch_alerts`` an
+    ``AlertBatch`` of more alerts is refused and not acknowledged (``oversized_batch``): the
+    hub offers its edges no more (``HubStatus.alert_batch_max``), and a take weighs a batch as
+    that many, so a longer one would make a take past its bound and hold up every other
+    edge's alerts behind it (found by an outside tester). An edge that sent one under an older
+    offer sends its alerts again, in batches of the offer it reads now.
     """
     try:
         parsed = parse_edge_topic(topic)
@@ -225,7 +235,21 @@ def parse_uplink(
                     return _refused_alert(topic, edge_id, alert, head)
                 return AlertMessage(edge_id, alert)
             case EdgeChannel.ALERTS:
-                return parse_alert_batch(topic, edge_id, raw)
+                batch_message = parse_alert_batch(topic, edge_id, raw)
+                count = (
+                    len(batch_message.alerts) + len(batch_message.rejected)
+                    if isinstance(batch_message, AlertBatchMessage)
+                    else 0
+                )
+                if max_batch_alerts is not None and count > max(1, max_batch_alerts):
+                    return RejectedMessage(
+                        topic,
+                        "oversized_batch",
+                        f"{count} alerts, more than the {max(1, max_batch_alerts)} offered",
+                        edge_id,
+                        payload_head=head,
+                    )
+                return batch_message
             case EdgeChannel.STATUS:
                 status = EdgeStatus.model_validate_json(raw)
                 if status.edge_id != edge_id:

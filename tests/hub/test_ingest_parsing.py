@@ -1,5 +1,7 @@
 """Parsing uplink messages and the reconnect backoff, on plain values."""
 
+import json
+
 import pytest
 
 from devices.messages import TelemetryBatch
@@ -10,7 +12,7 @@ from hub.ingest.link import (
     TelemetryMessage,
     parse_uplink,
 )
-from hub.ingest.messages import RawTelemetry, parse_telemetry
+from hub.ingest.messages import AlertBatchMessage, RawTelemetry, parse_telemetry
 from tests.hub.factories import make_alert, make_device, make_status
 
 LIMIT = 4096
@@ -127,3 +129,20 @@ def test_a_payload_nested_past_the_parsers_depth_is_refused_not_raised(channel: 
             parsed = parse_telemetry(parsed)
         assert isinstance(parsed, RejectedMessage)
         assert parsed.reason == "malformed"
+
+
+def test_an_alert_batch_longer_than_the_hub_offers_is_refused() -> None:
+    """A take weighs a batch as ``alert_batch_max`` alerts: a longer one (only a forged edge
+    sends one) would make a take past its bound and hold up other edges' alerts behind it."""
+
+    def batch(n: int) -> bytes:
+        alerts = [make_alert(edge_id="e1").model_dump(mode="json") for _ in range(n)]
+        return json.dumps({"edge_id": "e1", "alerts": alerts}).encode()
+
+    topic = "linli/edge/e1/alerts"
+    fits = parse_uplink(topic, batch(50), max_payload_bytes=1 << 20, max_batch_alerts=50)
+    assert isinstance(fits, AlertBatchMessage)
+    assert len(fits.alerts) == 50
+    over = parse_uplink(topic, batch(51), max_payload_bytes=1 << 20, max_batch_alerts=50)
+    assert isinstance(over, RejectedMessage)
+    assert (over.reason, over.message_id) == ("oversized_batch", None)  # not acknowledged
