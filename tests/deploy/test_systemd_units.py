@@ -28,6 +28,15 @@ def test_the_units_are_hub_edge_and_mosquitto() -> None:
         assert "[Install]" in text
 
 
+def test_the_broker_may_hold_more_connections_than_a_stranger_opens_idle() -> None:
+    """Every TCP connection is an open file before any password: under systemd's default of
+    1,024, about 1,100 idle connections from anyone on the network locked every new client out
+    of the site broker (an outside tester's probe)."""
+    lines = (UNITS / "linli-mosquitto.service").read_text().splitlines()
+    [limit] = [line.split("=", 1)[1] for line in lines if line.startswith("LimitNOFILE=")]
+    assert int(limit) >= 65536
+
+
 def test_systemd_analyze_verifies_the_units(tmp_path: Path) -> None:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
