@@ -20,7 +20,9 @@ from devices.observations import (
     DeviceEvent,
     NativeAddress,
     Observation,
+    ShellyAddress,
     StateUpdate,
+    TasmotaAddress,
     ZigbeeAddress,
 )
 from devices.payloads import (
@@ -91,6 +93,22 @@ def decode_payload(
     if len(decoded) > 1:
         raise PayloadError("the message speaks for several devices", reason="several_devices")
     return decoded[0] if decoded else None
+
+
+def topic_address(parsed: DeviceTopic) -> DeviceAddress | None:
+    """Return the device a topic speaks for, as far as the topic alone tells (a Tasmota Zigbee
+    bridge's shared topic names the bridge; a Shelly Gen2+ prefix is usually its id); None
+    for a topic of no device (a bridge's own, an ignored one)."""
+    match parsed:
+        case NativeTopic(device_id=device_id):
+            return NativeAddress(device_id)
+        case ZigbeeTopic(friendly_name=name):
+            return ZigbeeAddress(name)
+        case TasmotaTopic(topic=tasmota, zigbee=zigbee):
+            return TasmotaAddress(tasmota, () if zigbee is None else (zigbee,))
+        case ShellyTopic(shelly_id=shelly_id):
+            return ShellyAddress(shelly_id)
+    return None
 
 
 def _no_kind(_: DeviceAddress) -> DeviceKind | None:

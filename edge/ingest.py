@@ -31,7 +31,7 @@ from datetime import datetime
 
 import aiomqtt
 
-from devices.adapters import decode_all, decode_announce
+from devices.adapters import decode_all, decode_announce, topic_address
 from devices.errors import DeviceInputError, TopicError
 from devices.kinds import DeviceKind
 from devices.messages import CaseFeedback, FeedbackStage
@@ -46,12 +46,9 @@ from devices.mqtt_link import (
 )
 from devices.observations import (
     Decoded,
-    DeviceAddress,
     DeviceEvent,
     NativeAddress,
     Observation,
-    ShellyAddress,
-    TasmotaAddress,
     ZigbeeAddress,
     describe,
 )
@@ -60,9 +57,6 @@ from devices.topics import (
     CredentialTopic,
     DeviceChannel,
     DeviceTopic,
-    NativeTopic,
-    ShellyTopic,
-    TasmotaTopic,
     ZigbeeTopic,
     device_subscriptions,
     is_credential_channel,
@@ -261,18 +255,10 @@ class DeviceIngest:
             parsed = parse_local_topic(topic, z2m_base=self._z2m_base)
         except TopicError:
             return None
-        match parsed:
-            case NativeTopic(device_id=device_id):
-                address: DeviceAddress = NativeAddress(device_id)
-            case ZigbeeTopic(friendly_name=name):
-                address = ZigbeeAddress(name)
-            case TasmotaTopic(topic=tasmota, zigbee=zigbee):
-                address = TasmotaAddress(tasmota, () if zigbee is None else (zigbee,))
-            case ShellyTopic(shelly_id=shelly_id):
-                address = ShellyAddress(shelly_id)
-            case _:
-                return None
-        return self._directory.resolve(address)
+        if isinstance(parsed, CredentialTopic):
+            return None
+        address = topic_address(parsed)
+        return None if address is None else self._directory.resolve(address)
 
     def _dropped(self, dropped: Dropped) -> None:
         self._count("messages_dropped", dropped.count)

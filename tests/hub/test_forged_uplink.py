@@ -39,11 +39,15 @@ async def hub(mosquitto: MosquittoProcess, tmp_path: Path) -> AsyncIterator[Runn
     await running.close()
 
 
-async def _rejected(hub: RunningHub, reason: str, at_least: int) -> None:
+async def _counted(hub: RunningHub, counter: str, at_least: int) -> None:
     async def counted() -> bool:
-        return (await counters(hub)).get(f"rejected.{reason}", 0) >= at_least
+        return (await counters(hub)).get(counter, 0) >= at_least
 
-    await until(counted, f"{at_least} rejected.{reason}")
+    await until(counted, f"{at_least} {counter}")
+
+
+async def _rejected(hub: RunningHub, reason: str, at_least: int) -> None:
+    await _counted(hub, f"rejected.{reason}", at_least)
 
 
 async def test_a_wrong_edge_cannot_raise_register_or_keep_alive_anothers_device(
@@ -159,3 +163,47 @@ async def test_an_edge_cannot_attach_a_picture_to_another_edges_alert(
     listed = (await get_json(hub, f"/api/v1/alerts/{fire.id}/evidence"))["items"]
     assert [item["id"] for item in listed] == [own.id]
     assert (await hub.http.get(f"/api/v1/evidence/{forged.id}")).status_code == 404
+
+
+# --- OPEN, critical (docs/security.md "Open") ----------------------------------------
+
+SQUAT_VICTIM, SQUATTER = "e1", "e2"
+NEW_SMOKE = "b3-1201-smoke"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: first inventory claim wins; the real edge's fire is refused as foreign_device",
+)
+async def test_an_edge_cannot_squat_another_edges_new_device_and_silence_its_fire(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    """OPEN, critical (docs/security.md "Open"): one edge's stolen credentials claim another site's
+    detector before its own edge reports it, and that edge's fire is refused and dropped.
+
+    The hub registers the new device ids an edge lists in its status, first claim wins. The
+    attacker's edge lists a detector id the victim's site has not reported yet (a site being set
+    up, a replaced detector; ids follow a guessable scheme). The victim's edge's own claim is then
+    refused, and its fire is refused as ``foreign_device`` and acknowledged: lost. Found by an
+    outside tester's probe (stop 37); this test is strict-xfail until the fix lands, so that it
+    fails the suite the day it passes."""
+    async with edge_client(mosquitto, SQUATTER) as attacker:
+        squat = make_status(SQUATTER, devices=[make_device(NEW_SMOKE, edge_id=SQUATTER)])
+        await attacker.publish(
+            edge_topic(SQUATTER, EdgeChannel.STATUS), squat.model_dump_json(), qos=1
+        )
+        await _counted(hub, "status", 1)
+    async with edge_client(mosquitto, SQUAT_VICTIM) as victim:
+        own = make_status(SQUAT_VICTIM, devices=[make_device(NEW_SMOKE, edge_id=SQUAT_VICTIM)])
+        await victim.publish(
+            edge_topic(SQUAT_VICTIM, EdgeChannel.STATUS), own.model_dump_json(), qos=1
+        )
+        await _counted(hub, "status", 2)
+        fire = make_alert(device_id=NEW_SMOKE, edge_id=SQUAT_VICTIM, id=f"fire{uuid.uuid4().hex}")
+        await victim.publish(
+            edge_topic(SQUAT_VICTIM, EdgeChannel.ALERT), fire.model_dump_json(), qos=1
+        )
+        await acked(victim, fire.id, edge_id=SQUAT_VICTIM)
+    device = await get_json(hub, f"/api/v1/devices/{NEW_SMOKE}")
+    cases = (await get_json(hub, "/api/v1/cases"))["items"]
+    assert (device["edge_id"], [c["device_ids"] for c in cases]) == (SQUAT_VICTIM, [[NEW_SMOKE]])
