@@ -49,7 +49,7 @@ from hub.cases.changes import CaseChanges
 from hub.cases.feedback import FeedbackPublisher
 from hub.cases.results import AlertRef, IngestResult, RejectedAlert
 from hub.ingest.identity import IdentityReason, screen_alerts, screen_inventory
-from hub.ingest.lanes import PendingStatuses, plan_take, take_weight, write_another
+from hub.ingest.lanes import PendingStatuses, plan_take, write_another
 from hub.ingest.messages import (
     AlertMessage,
     RejectedMessage,
@@ -59,6 +59,7 @@ from hub.ingest.messages import (
     parse_uplink,
 )
 from hub.ingest.readings import AlertGate, ReadingsLane
+from hub.ingest.receive_queue import UplinkQueues
 from hub.live.events import EventBus
 from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
@@ -112,6 +113,13 @@ class MqttIngest:
         self._store = store
         self._events = events
         self._clock = clock
+        self.counters: Counter[str] = Counter()
+        """Messages and alerts by outcome: ``alerts_new``, ``rejected.<reason>``, …"""
+        self._uplink = UplinkQueues(
+            budget=settings.ingest_batch_max,
+            alert_batch_max=settings.alert_batch_max,
+            counters=self.counters,
+        )
         self._link = MqttLink(
             settings.mqtt_endpoint(timeout_s=mqtt_timeout),
             name="hub-ingest",
@@ -120,12 +128,11 @@ class MqttIngest:
                 HUB_STATUS_TOPIC, HubStatus(state="offline").model_dump_json(), qos=1, retain=True
             ),
             on_error=self._failed,
+            queue_type=self._uplink.queue_type(),
         )
         self._client: aiomqtt.Client | None = None
         self.connected = False
         """Whether the hub is connected and subscribed right now."""
-        self.counters: Counter[str] = Counter()
-        """Messages and alerts by outcome: ``alerts_new``, ``rejected.<reason>``, …"""
         self.feedback = FeedbackPublisher(
             store,
             lambda: self._client,
@@ -205,13 +212,11 @@ class MqttIngest:
             self._client = None
 
     async def _consume(self, client: aiomqtt.Client, messages: SessionMessages) -> None:
-        # The backlog of a kept session arrives from CONNACK on, subscribed or not.
+        # The backlog of a kept session arrives from CONNACK on, subscribed or not. The receive
+        # queue hands out takes fair between edges (``hub.ingest.receive_queue``): the first
+        # message is awaited, the rest of its take comes at once.
         while True:
-            batch = [await anext(messages)]
-            weight = take_weight(batch[0].topic.value, self._settings.alert_batch_max)
-            while weight < self._settings.ingest_batch_max and len(messages) > 0:
-                batch.append(await anext(messages))
-                weight += take_weight(batch[-1].topic.value, self._settings.alert_batch_max)
+            batch = [await anext(messages), *self._uplink.rest_of_take()]
             await self._handle_batch(client, batch, lambda: len(messages) > 0)
 
     async def publish_registry(self, edge_id: str) -> None:
