@@ -2,9 +2,9 @@
 
 Every edge's uplink reaches the hub through one session, in the order the broker took it in.
 Taken in that order, one edge's flood of alerts (a compromised edge, or one draining a long
-outbox after an outage) held up another edge's SOS behind all of its own: measured, an SOS
-sent behind 5,000 alerts of another edge was stored after 4,550 of them
-(``tests/hub/test_ingest_fairness.py``).
+outbox after an outage) held up another edge's SOS behind all of its own: an SOS sent behind
+5,000 alerts of another edge was stored after all 5,000 (``tests/hub/test_ingest_fairness.py``;
+now after 150).
 
 So the ingest keeps what it has read in an ``UplinkBacklog`` and takes from it (``take``, up to
 ``ingest_batch_max`` alerts' weight, as ``hub.ingest.lanes.take_weight`` counts it):
@@ -26,6 +26,13 @@ An edge's own messages always stay in order (the edge sends them in its own orde
 device first, a device's alerts in order); messages of different edges are reordered only
 while the hub is behind. The statuses and telemetry of an edge are in its queue too, weighing
 one each, and handled as ``hub.ingest.lanes`` plans a take.
+
+The edge solved the same problem between its devices (``edge.backlog.Backlog``), but its
+rules do not fit here: it keeps every QoS 1 message in one queue in arrival order (its
+redelivery check needs that; every uplink message is QoS 1), it counts messages where a take
+counts weight, and its rounds start over with each group, so with more edges waiting than a
+take holds turns, those whose oldest message is oldest would win every take. (And the hub
+does not import the edge.) The shell around it is the same: the session's receive queue.
 
 Bounded, so that a flood cannot exhaust the hub's memory, and no tighter than the broker
 itself queues for one client (``max_queued_messages`` 100,000 and ``max_queued_bytes`` 64 MiB

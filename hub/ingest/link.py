@@ -8,7 +8,8 @@ is a duplicate, acknowledged again, with no second case.
 
 One loop reads a message, takes whatever else is already queued (up to ``ingest_batch_max``
 alerts' worth: an edge packs up to ``alert_batch_max`` alerts into one ``AlertBatch`` message
-when the hub's retained status says it takes them) and handles the take as
+when the hub's retained status says it takes them; fair between edges when more waits, see
+``hub.ingest.receive_queue``) and handles the take as
 ``hub.ingest.lanes.plan_take`` orders it: the alerts first, most urgent device first, in one
 transaction, acknowledged once it committed; then the statuses, only the latest of each edge,
 kept pending across takes: at least one is written after each take, more only while no message
