@@ -6,13 +6,13 @@ How much is held here is not this module's choice, and could not be made smaller
 losing the fairness. The hub's session does not acknowledge by hand: paho sends the PUBACK of
 a QoS 1 message as soon as it has read it (after handing it to aiomqtt, which puts it in this
 queue). So Mosquitto's in-flight window (``max_inflight_messages``: 100 in
-deploy/mosquitto.conf, 20 by default) never fills, and the broker queues nothing for a
-connected hub (its ``max_queued_messages`` applies while the hub is away): it writes every
-edge's messages as they come, and they wait here. What bounds the read-ahead is how fast
-paho reads (a packet per turn of the event loop: quickly, since the ingest waits on its
-database thread most of the time) against how fast the edges publish: a well-behaved edge
-keeps at most ``max_in_flight`` (1,000) alerts unacknowledged, so only a compromised edge
-(or very many at once) can fill it.
+deploy/mosquitto.conf, 20 by default) hardly fills, and the broker writes every edge's
+messages to a connected hub as they come: they wait here. Its queue for the hub
+(``max_queued_messages``) fills only while the hub is away or does not read its socket.
+What bounds the read-ahead is how fast paho reads (a packet per turn of the event loop:
+quickly, since the ingest waits on its database thread most of the time) against how fast
+the edges publish: a well-behaved edge keeps at most ``max_in_flight`` (1,000) alerts
+unacknowledged, so only a compromised edge (or very many at once) can fill it.
 
 Holding back to bound it would not help: acknowledging each message only once it is taken
 (paho's manual ack) would make the broker's in-flight window the read-ahead, and the rest
