@@ -214,10 +214,9 @@ class MqttIngest:
 
     async def _consume(self, client: aiomqtt.Client, messages: SessionMessages) -> None:
         # The backlog of a kept session arrives from CONNACK on, subscribed or not. The receive
-        # queue hands out takes fair between edges (``hub.ingest.receive_queue``): the first
-        # message is awaited, the rest of its take comes at once.
+        # queue hands out takes fair between edges (``hub.ingest.receive_queue``).
         while True:
-            batch = [await anext(messages), *self._uplink.rest_of_take()]
+            batch = await self._uplink.take(messages)
             await self._handle_batch(client, batch, lambda: len(messages) > 0)
 
     async def publish_registry(self, edge_id: str) -> None:

@@ -28,7 +28,7 @@ gone the same way (the edges send again what no ``AlertAck`` named).
 The queue is the client's own (aiomqtt builds it with each client, ``queue_type``), so each
 message goes into its edge's queue as paho reads it, at no cost of a task each; the ingest
 awaits the first message of a take through the session's iterator and takes the rest at once
-(``UplinkQueues.rest_of_take``).
+(``UplinkQueues.take``).
 """
 
 import asyncio
@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import aiomqtt
 
+from devices.mqtt_link import SessionMessages
 from hub.ingest.backlog import Dropped, UplinkBacklog
 from hub.ingest.lanes import take_weight
 
@@ -83,6 +84,12 @@ class UplinkQueue(asyncio.Queue[aiomqtt.Message]):
         rest = list(self._take)
         self._take.clear()
         return rest
+
+    def take_more(self, budget: int) -> list[aiomqtt.Message]:
+        """Remove and return more of what waits, up to ``budget`` weight (none if nothing)."""
+        more = [*self._take, *(self._backlog.take(budget) if len(self._backlog) else ())]
+        self._take.clear()
+        return more
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +151,29 @@ class UplinkQueues:
     def rest_of_take(self) -> list[aiomqtt.Message]:
         """Return the rest of the take whose first message the ingest just read."""
         return [] if self.current is None else self.current.rest_of_take()
+
+    async def take(self, messages: SessionMessages) -> list[aiomqtt.Message]:
+        """Await the next take: its first message from ``messages``, the rest at once, and
+        what arrives while it grows, up to the budget.
+
+        paho reads a packet per turn of the event loop, so the take lets the loop turn and
+        takes what came meanwhile until a turn brings nothing: a burst is stored in takes as
+        large as when they were read a message (and a turn) at a time, not in many small
+        ones (each a transaction).
+        """
+        take = [await anext(messages), *self.rest_of_take()]
+        weight = sum(map(self._weight, take))
+        while weight < self._budget and self.current is not None:
+            await asyncio.sleep(0)
+            more = self.current.take_more(self._budget - weight)
+            if not more:
+                break
+            take += more
+            weight += sum(map(self._weight, more))
+        return take
+
+    def _weight(self, message: aiomqtt.Message) -> int:
+        return take_weight(message.topic.value, self._alert_batch_max)
 
     def dropped(self, dropped: Dropped) -> None:
         """Count an edge's dropped messages; name the edge at once, then once a minute."""

@@ -1,12 +1,15 @@
 """The ingest's receive queue, the one aiomqtt fills: takes handed out fair between edges, a
 flood's drops counted and logged once a minute (plain ``aiomqtt.Message`` values, no broker)."""
 
+import asyncio
 import logging
 from collections import Counter
+from collections.abc import AsyncIterator
 
 import aiomqtt
 import pytest
 
+from devices.mqtt_link import SessionMessages
 from devices.topics import EdgeChannel, edge_topic
 from hub.ingest.backlog import Dropped
 from hub.ingest.receive_queue import LOG_EVERY_S, UplinkQueues
@@ -44,6 +47,22 @@ async def test_everything_that_fits_comes_in_arrival_order() -> None:
     for m in messages:
         queue.put_nowait(m)
     assert [await queue.get(), *queues.rest_of_take()] == messages
+    assert queue.empty()
+
+
+async def test_a_take_grows_with_what_arrives_while_it_is_made() -> None:
+    queues = UplinkQueues(budget=500, alert_batch_max=50, counters=Counter())
+    queue = queues.queue_type()()
+
+    async def read() -> AsyncIterator[aiomqtt.Message]:
+        while True:
+            yield await queue.get()
+
+    first, second = (message("ea", EdgeChannel.ALERT, n) for n in range(2))
+    queue.put_nowait(first)
+    # Read by paho on the loop's next turn, while the take is being made.
+    asyncio.get_running_loop().call_soon(queue.put_nowait, second)
+    assert await queues.take(SessionMessages(read(), asyncio.Event())) == [first, second]
     assert queue.empty()
 
 
