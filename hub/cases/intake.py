@@ -75,6 +75,9 @@ from hub.cases.take_rows import (
     store_new_alerts,
 )
 from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
+from hub.cases.views import CaseView
+from hub.fleet.claims import Claim, Registration
+from hub.fleet.conflicts import ConflictCase, record_claims
 from hub.persistence.tables import CaseRow
 from hub.persistence.transactions import Database, audit, upsert_insert
 from hub.roster.repository import placement
@@ -89,11 +92,14 @@ _MAX_OPEN_ATTEMPTS = 3
 _MAX_TAKE_ATTEMPTS = 3
 
 Screen = Callable[
-    [Sequence[Alert], Mapping[str, str]], tuple[Sequence[Alert], Sequence[tuple[Alert, str]]]
+    [Sequence[Alert], Mapping[str, Registration]],
+    tuple[Sequence[Alert], Sequence[tuple[Alert, str]], Sequence[Claim]],
 ]
-"""Given a batch and the edge of each of its registered devices that has one, return the
-alerts to store and those refused, each with its reason (the MQTT uplink's ownership check,
-``hub.ingest.identity.screen_alerts``); the refused come back as the result's rejected."""
+"""Given a batch and the registration of each of its registered devices, return the alerts to
+store, those refused, each with its reason, and the claims on other edges' devices (the MQTT
+uplink's ownership check, ``hub.ingest.identity.screen_alerts``). The refused come back as the
+result's rejected; the claims are recorded, and their conflict cases opened, in the same
+transaction (``hub.fleet.conflicts``)."""
 
 
 def _by_route(
@@ -108,6 +114,17 @@ def _by_route(
         groups[alert_route.key].append(alert)
         route_of_key.setdefault(alert_route.key, alert_route)
     return [(groups[key], route_of_key[key]) for key in sorted(groups)]
+
+
+def _views(
+    conflicts: Iterable[ConflictCase], locations: Mapping[str, str], *, opened: bool
+) -> list[CaseView]:
+    """The views of the conflict cases a take opened (``opened``) or added to."""
+    return [
+        case_view(c.row, locations.get(c.row.device_id), [])
+        for c in conflicts
+        if c.opened is opened
+    ]
 
 
 class CaseIntake:
@@ -146,13 +163,18 @@ class CaseIntake:
         facts = read_take(session, alerts)
         locations, edges = facts.locations, facts.edges
         rejected: list[RejectedAlert] = []
+        conflicts: list[ConflictCase] = []
         if screen is not None:
-            alerts, refused = screen(
-                alerts, {device_id: edge for device_id, edge in edges.items() if edge is not None}
-            )
+            alerts, refused, claims = screen(alerts, facts.registrations)
             rejected = [RejectedAlert(AlertRef.of(alert), reason) for alert, reason in refused]
+            if claims:
+                conflicts = record_claims(session, self._policy, claims, received_at)
             if not alerts:
-                return IngestResult(rejected=rejected)
+                return IngestResult(
+                    rejected=rejected,
+                    cases_opened=_views(conflicts, locations, opened=True),
+                    cases_updated=_views(conflicts, locations, opened=False),
+                )
         rejected += [
             RejectedAlert(AlertRef.of(alert), "unknown_device")
             for alert in alerts
@@ -264,14 +286,16 @@ class CaseIntake:
             cases_opened=[
                 case_view(row, locations.get(row.device_id), case_members[row.id])
                 for row in opened.values()
-            ],
+            ]
+            + _views(conflicts, locations, opened=True),
             cases_updated=[
                 case_view(row, locations.get(row.device_id), case_members[row.id])
                 for case_id, row in touched.items()
                 if case_id not in opened
             ]
             # Cases taken into one opened here: closed, their members gone with them.
-            + [case_view(row, location, []) for row, location in merges.closed.values()],
+            + [case_view(row, location, []) for row, location in merges.closed.values()]
+            + _views(conflicts, locations, opened=False),
             cases_merged_into=sorted(merges.took_in),
             silenced=[a.id for a in new if a.id in silenced],
         )

@@ -123,9 +123,25 @@ class DeviceRow(Base):
     tasmota_topic: Mapped[str | None] = mapped_column(String(LOCATION_LENGTH))
     shelly_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     temperature_unit: Mapped[str | None] = mapped_column(String(1))
+    registered_by: Mapped[str | None] = mapped_column(String(ENUM_LENGTH))
+    """``operator`` (the API), ``inventory`` (an edge's status); NULL: older, as inventory."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_readings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class DeviceClaimRow(Base):
+    """An edge that speaks for a device registered to another edge (``hub.fleet.claims``)."""
+
+    __tablename__ = "device_claims"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    location: Mapped[str | None] = mapped_column(String(LOCATION_LENGTH))
+    alerts: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
 
 
 class CaseRow(Base):
