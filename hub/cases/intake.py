@@ -77,7 +77,7 @@ from hub.cases.take_rows import (
 from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
 from hub.cases.views import CaseView
 from hub.fleet.claims import Claim, Registration
-from hub.fleet.conflicts import ConflictCase, record_claims
+from hub.fleet.conflicts import ConflictCase, claimed_places, record_claims
 from hub.persistence.tables import CaseRow
 from hub.persistence.transactions import Database, audit, upsert_insert
 from hub.roster.repository import placement
@@ -164,11 +164,19 @@ class CaseIntake:
         locations, edges = facts.locations, facts.edges
         rejected: list[RejectedAlert] = []
         conflicts: list[ConflictCase] = []
+        claimed: dict[str, tuple[str, str]] = {}
         if screen is not None:
             alerts, refused, claims = screen(alerts, facts.registrations)
             rejected = [RejectedAlert(AlertRef.of(alert), reason) for alert, reason in refused]
             if claims:
                 conflicts = record_claims(session, self._policy, claims, received_at)
+                claimed = claimed_places(session, claims)
+                # Cased where the claiming edge says: the first inventory's place may be made
+                # up (a squatter's). Rare, and never both claims of one device in one take.
+                locations = {
+                    **locations,
+                    **{a.device_id: claimed[a.id][1] for a in alerts if a.id in claimed},
+                }
             if not alerts:
                 return IngestResult(
                     rejected=rejected,
@@ -239,6 +247,7 @@ class CaseIntake:
                 merges,
                 attached=own_routes,
                 strays=strays,
+                claimed=claimed,
             )
             for alert, row, was_opened in joined:
                 if row is None:
@@ -249,7 +258,14 @@ class CaseIntake:
         # the instant its fire case is resolved) goes its own way instead: rare, never lost.
         for group, alert_route in _by_route(strays, own_routes):
             joined = self._join_cases(
-                session, alert_route, group, received_at, member_rows, history, merges
+                session,
+                alert_route,
+                group,
+                received_at,
+                member_rows,
+                history,
+                merges,
+                claimed=claimed,
             )
             for alert, row, was_opened in joined:
                 if row is not None:
@@ -359,9 +375,14 @@ class CaseIntake:
         return attach_routes(plan, alerts, last_alert_at)
 
     def _insert_case(
-        self, session: Session, alert_route: Route, alert: Alert, decision: OpenNewCase
+        self,
+        session: Session,
+        alert_route: Route,
+        alert: Alert,
+        decision: OpenNewCase,
+        claimed: tuple[str, str] | None = None,
     ) -> CaseRow | None:
-        site, grid = placement(session, alert.device_id)
+        site, grid = placement(session, alert.device_id, claimed)
         row = session.scalars(
             upsert_insert(session, CaseRow)
             .values(
@@ -425,6 +446,7 @@ class CaseIntake:
         *,
         attached: Mapping[str, Route] | None = None,
         strays: list[Alert] | None = None,
+        claimed: Mapping[str, tuple[str, str]] | None = None,
     ) -> Iterator[tuple[Alert, CaseRow | None, bool]]:
         """Apply the case decision to each new alert of one incident, in order.
 
@@ -460,7 +482,9 @@ class CaseIntake:
                     reopen_within=reopen_within,
                 )
                 if isinstance(decision, OpenNewCase):
-                    row = self._insert_case(session, alert_route, alert, decision)
+                    row = self._insert_case(
+                        session, alert_route, alert, decision, (claimed or {}).get(alert.id)
+                    )
                     if row is not None:
                         opened_here = True
                         member_rows.opened(row.id)

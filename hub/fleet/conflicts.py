@@ -113,6 +113,22 @@ def _conflict_case(
     return ConflictCase(row, opened=row.id in seen and seen[row.id].opened)
 
 
+def claimed_places(session: Session, claims: Sequence[Claim]) -> dict[str, tuple[str, str]]:
+    """Return, for each alert taken from an edge that claims another edge's device, that edge
+    and where it says the device is (its inventory's place, else the alert's own), by alert
+    id: the alert is cased there. An alert whose edge never said where is left out (cased at
+    the registered place). Run after ``record_claims``, which holds the rows it reads."""
+    places: dict[str, tuple[str, str]] = {}
+    for claim in claims:
+        if claim.alert is None or claim.refused:
+            continue
+        row = session.get(DeviceClaimRow, (claim.device_id, claim.edge_id))
+        location = (row.location if row is not None else None) or claim.alert.location
+        if location:
+            places[claim.alert.id] = (claim.edge_id, location)
+    return places
+
+
 def settle_claims(session: Session, device_id: str) -> None:
     """Forget the claims on a device an operator has just registered: from now on, an edge that
     still speaks for it makes a new claim, reported again."""

@@ -20,6 +20,7 @@ from hub.fleet.claims import (
     worth_a_line,
 )
 from hub.ingest.identity import intake_screen, screen_inventory
+from hub.roster.rules import Site
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import make_alert, make_device, make_status
@@ -201,3 +202,29 @@ def test_a_refused_fire_after_the_conflict_was_resolved_opens_a_new_one(
     [reopened] = second.cases_opened
     assert reopened.id != conflict.id
     assert reopened.priority is Severity.CRITICAL
+
+
+@pytest.mark.usefixtures("engine")
+def test_a_contested_fire_is_cased_where_its_own_edge_says_not_where_the_squatter_did(
+    store: HubStore, clock: FakeClock
+) -> None:
+    """The squatter's inventory chose the registered place and, through its edge, the site
+    whose responders a case goes to; the real edge's fire goes to the real edge's site."""
+    store.roster.put_site(Site(id="meiyuan", name="Meiyuan", edge_ids=["e1"]))
+    store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["e2"]))
+    squat = make_status("e1", devices=[make_device(SMOKE, edge_id="e1", location="Meiyuan/9")])
+    store.fleet.record_edge_status(squat, clock.advance(1), lambda d, r: (list(d), []))
+    assert _status(
+        store, "e2", [make_device(SMOKE, edge_id="e2", location="Lanyuan/3/1201")], clock
+    )
+
+    fire = _fire("e2", clock)
+    result = store.intake.ingest_alerts([fire], clock.advance(1), intake_screen)
+    [case] = result.cases_opened
+    assert case.kind is AlertKind.SMOKE
+    assert case.place == "Lanyuan"  # the fire rule's place: the first level of the location
+    assert store.cases.get_case(case.id).site_id == "lanyuan"
+    # The squatter's own alert about it is placed where its registration says.
+    own = _fire("e1", clock, id="squatters-own", kind=AlertKind.HEAT)
+    [squatters] = store.intake.ingest_alerts([own], clock.advance(1), intake_screen).cases_opened
+    assert (squatters.place, store.cases.get_case(squatters.id).site_id) == ("Meiyuan", "meiyuan")
