@@ -31,7 +31,13 @@ from devices.camera import EvidenceAck, EvidenceImage
 from devices.errors import TopicError
 from devices.mqtt_link import Backoff, MqttLink, SessionMessages, payload_bytes
 from devices.topics import EdgeChannel, edge_topic, evidence_subscriptions, parse_edge_topic
-from hub.evidence.repository import EvidenceRefusedError, EvidenceStore, PruneResult
+from hub.evidence.quota import PictureQuota, QuotaRefusal, RefusedEdges, admit_picture
+from hub.evidence.repository import (
+    EvidenceRefusedError,
+    EvidenceStore,
+    PruneResult,
+    StoredEvidence,
+)
 from hub.ingest.link import shared
 from hub.ingest.messages import RejectedMessage, peek_ids
 from hub.persistence.transactions import Clock, utc_now
@@ -111,6 +117,12 @@ class EvidenceIngest:
             backoff=backoff,
             on_error=self._failed,
         )
+        self._quota = PictureQuota(
+            settings.evidence_edge_quota_bytes,
+            settings.evidence_life_safety_reserve_bytes,
+            settings.evidence_min_free_disk_bytes,
+        )
+        self._refused = RefusedEdges()
         self.counters: Counter[str] = Counter()
         self.connected = False
         self.subscribed = asyncio.Event()
@@ -159,7 +171,7 @@ class EvidenceIngest:
             case EvidenceAccepted(image=image, jpeg=jpeg):
                 received_at: datetime = self._clock()
                 try:
-                    stored = await asyncio.to_thread(self._store.store, image, jpeg, received_at)
+                    stored = await asyncio.to_thread(self._keep, image, jpeg, received_at)
                 except EvidenceRefusedError as refused:
                     # Final: acknowledged so that the edge stops sending it.
                     self.counters[f"evidence_rejected.{refused.reason}"] += 1
@@ -182,6 +194,35 @@ class EvidenceIngest:
                     return
                 self.counters["evidence_new" if stored.new else "evidence_duplicate"] += 1
                 await self._ack(client, image.edge_id, image.id)
+
+    def _keep(self, image: EvidenceImage, jpeg: bytes, received_at: datetime) -> StoredEvidence:
+        """Store a picture if its edge's quota and the disk have room, else refuse it."""
+        # A re-sent picture takes no more room: it is a duplicate, acknowledged again.
+        if not self._store.holds(image.id):
+            refusal = self._room_for(image, len(jpeg), received_at)
+            if refusal is not None:
+                raise EvidenceRefusedError(refusal.reason, refusal.detail)
+        return self._store.store(image, jpeg, received_at)
+
+    def _room_for(self, image: EvidenceImage, size: int, now: datetime) -> QuotaRefusal | None:
+        """Return why the picture finds no room (``hub.evidence.quota``), or None."""
+        free_disk = self._store.free_disk_bytes()
+        remembered = self._refused.held(image.edge_id, now)
+        if remembered is not None:
+            refusal = admit_picture(
+                held=remembered, size=size, free_disk=free_disk, kind=image.kind, quota=self._quota
+            )
+            if refusal is not None:
+                return refusal
+        held = self._store.held_bytes(image.edge_id)
+        refusal = admit_picture(
+            held=held, size=size, free_disk=free_disk, kind=image.kind, quota=self._quota
+        )
+        if refusal is None:
+            self._refused.forget(image.edge_id)
+        else:
+            self._refused.remember(image.edge_id, held, now)
+        return refusal
 
     async def _ack(self, client: aiomqtt.Client, edge_id: str, evidence_id: str) -> None:
         with contextlib.suppress(aiomqtt.MqttError):
