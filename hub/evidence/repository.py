@@ -139,6 +139,7 @@ class EvidenceStore:
                     ts=image.ts,
                     sha256=image.sha256,
                     received_at=received_at,
+                    size=len(jpeg),
                 )
                 .on_conflict_do_nothing()
                 .returning(EvidenceRow.id)
@@ -157,10 +158,9 @@ class EvidenceStore:
         """Return the bytes of the pictures an edge holds, each picture counted (its quota)."""
         with self._db.reading() as session:
             held = session.scalar(
-                select(func.coalesce(func.sum(EvidenceBlobRow.size), 0))
-                .select_from(EvidenceRow)
-                .join(EvidenceBlobRow, EvidenceBlobRow.sha256 == EvidenceRow.sha256)
-                .where(EvidenceRow.edge_id == edge_id)
+                select(func.coalesce(func.sum(EvidenceRow.size), 0)).where(
+                    EvidenceRow.edge_id == edge_id
+                )
             )
         return int(held or 0)
 
@@ -168,9 +168,9 @@ class EvidenceStore:
         """Return the bytes each edge's pictures hold, by edge (edges without any left out)."""
         with self._db.reading() as session:
             rows = session.execute(
-                select(EvidenceRow.edge_id, func.sum(EvidenceBlobRow.size))
-                .join(EvidenceBlobRow, EvidenceBlobRow.sha256 == EvidenceRow.sha256)
-                .group_by(EvidenceRow.edge_id)
+                select(EvidenceRow.edge_id, func.sum(EvidenceRow.size)).group_by(
+                    EvidenceRow.edge_id
+                )
             ).all()
         return {edge_id: int(held) for edge_id, held in rows}
 

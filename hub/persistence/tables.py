@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Dialect, ForeignKey, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.schema import Index
 from sqlalchemy.types import TypeDecorator
 
 ID_LENGTH = 64
@@ -569,6 +570,7 @@ class EvidenceRow(Base):
     """
 
     __tablename__ = "evidence"
+    __table_args__ = (Index("ix_evidence_edge_id_size", "edge_id", "size"),)
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     alert_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
@@ -577,9 +579,11 @@ class EvidenceRow(Base):
     kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
     variant: Mapped[str] = mapped_column(String(ENUM_LENGTH))
     ts: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Indexed for retention: pictures by age, and "does any picture still name this blob".
+    # Indexed for retention: pictures by age, and "does any picture still name this blob";
+    # (edge_id, size) for the edge's quota, a sum read from that index alone (hub.evidence.quota).
     sha256: Mapped[str] = mapped_column(ForeignKey("evidence_blobs.sha256"), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    size: Mapped[int] = mapped_column(Integer)
 
 
 class ReadingHistoryRow(Base):

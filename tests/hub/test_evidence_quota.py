@@ -3,7 +3,6 @@ the reader refusing one edge's pictures over a real Mosquitto while it takes ano
 
 import asyncio
 import base64
-from datetime import timedelta
 from pathlib import Path
 
 import aiomqtt
@@ -15,7 +14,7 @@ from devices.topics import EdgeChannel, edge_topic
 from hub.app import create_app
 from hub.errors import NotFoundError
 from hub.evidence.link import EvidenceIngest
-from hub.evidence.quota import PictureQuota, QuotaReason, RefusedEdges, admit_picture
+from hub.evidence.quota import PictureQuota, QuotaReason, admit_picture
 from hub.evidence.repository import EvidenceStore
 from hub.settings import HubSettings
 from linli.brokers import MosquittoProcess
@@ -82,17 +81,6 @@ def test_a_zero_quota_refuses_every_picture_and_the_reserve_alone_takes_fires() 
     assert admit_picture(held=0, size=1, free_disk=MIB, kind=fire, quota=none) is not None
     assert admit_picture(held=0, size=1, free_disk=MIB, kind=fire, quota=fires_only) is None
     assert admit_picture(held=0, size=1, free_disk=MIB, kind=person, quota=fires_only) is not None
-
-
-def test_a_refused_edge_is_remembered_for_a_while_then_counted_again() -> None:
-    refused = RefusedEdges(remember_for=timedelta(minutes=1))
-    refused.remember("e1", 5, T0)
-    assert refused.held("e1", T0 + timedelta(seconds=59)) == 5
-    assert refused.held("e2", T0) is None
-    assert refused.held("e1", T0 + timedelta(seconds=60)) is None
-    refused.remember("e1", 5, T0)
-    refused.forget("e1")
-    assert refused.held("e1", T0) is None
 
 
 def picture(edge: str, jpeg: bytes, kind: AlertKind = AlertKind.CAMERA_PERSON) -> EvidenceImage:
