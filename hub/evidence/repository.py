@@ -36,7 +36,8 @@ from devices.durable import write_durably
 from hub.cases.rules import CaseStatus
 from hub.errors import NotFoundError
 from hub.http.views import View
-from hub.persistence.tables import AlertRow, CaseRow, EvidenceBlobRow, EvidenceRow
+from hub.persistence.evidence import EvidenceBlobRow, EvidenceRow
+from hub.persistence.tables import AlertRow, CaseRow
 from hub.persistence.transactions import Database, upsert_insert
 
 logger = logging.getLogger(__name__)
