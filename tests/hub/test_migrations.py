@@ -2,6 +2,7 @@
 
 import hashlib
 from datetime import timedelta
+from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -11,11 +12,13 @@ from sqlalchemy import Engine, MetaData, String, inspect, select, text
 
 from devices.kinds import AlertKind, DeviceKind
 from hub.cases.correlation import DEFAULT_RULES, route
+from hub.evidence.repository import EvidenceStore
 from hub.persistence.engine import alembic_config, migrate
 from hub.persistence.schema import Base
 from hub.persistence.tables import CaseRow
 from hub.store import HubStore
-from tests.hub.factories import T0, make_alert, make_device
+from tests.hub.factories import T0, alert_id, make_alert, make_device
+from tests.hub.test_evidence_store import JPEG, image
 
 
 def test_the_migrated_schema_matches_the_models(engine: Engine) -> None:
@@ -92,3 +95,21 @@ def test_place_keys_are_written_anew_from_the_folded_place(engine: Engine) -> No
     assert len(keys()) == 2
     to("head")
     assert keys() == [(spelt("Building 3"), new), (new, new)]
+
+
+def test_the_pictures_held_before_their_size_was_kept_count_toward_their_edges_quota(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """0020: the size of each picture already held is copied from its blob."""
+    evidence = EvidenceStore(engine, tmp_path / "evidence")
+    evidence.store(image(alert=alert_id()), JPEG, T0)
+    evidence.store(image(alert=alert_id(), jpeg=JPEG + b"2"), JPEG + b"2", T0)
+    config = alembic_config()
+    for revision in ("0019", "head"):
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            if revision == "head":
+                command.upgrade(config, revision)
+            else:
+                command.downgrade(config, revision)
+    assert evidence.held_bytes("e1") == 2 * len(JPEG) + 1
