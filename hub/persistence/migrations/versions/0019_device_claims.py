@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from hub.persistence.migrations.conventions import foreign_key, timestamp
+
 revision: str = "0019"
 down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
@@ -26,15 +28,13 @@ def upgrade() -> None:
         "device_claims",
         sa.Column("device_id", sa.String(64), nullable=False),
         sa.Column("edge_id", sa.String(64), nullable=False),
-        sa.Column("first_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
+        timestamp("first_at"),
+        timestamp("last_at"),
         sa.Column("location", sa.String(256), nullable=True),
         sa.Column("alerts", sa.Integer(), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["device_id"], ["devices.id"], name="fk_device_claims_device_id_devices"
-        ),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name="fk_device_claims_case_id_cases"),
+        foreign_key("device_claims", "device_id", "devices"),
+        foreign_key("device_claims", "case_id", "cases"),
         sa.PrimaryKeyConstraint("device_id", "edge_id", name="pk_device_claims"),
     )
 
