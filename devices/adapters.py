@@ -160,7 +160,10 @@ def decode_all(
         case TasmotaTopic():
             return decode_tasmota(parsed, text, kind_of)
         case ShellyTopic():
-            return decode_shelly(parsed, text, fahrenheit=fahrenheit)
+            # Registered: a device has a kind. A Gen2+ ``src`` naming another one is refused.
+            return decode_shelly(
+                parsed, text, fahrenheit=fahrenheit, registered=lambda a: kind_of(a) is not None
+            )
     raise AssertionError(f"unhandled topic {parsed!r}")  # pragma: no cover
 
 

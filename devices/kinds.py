@@ -53,6 +53,9 @@ class AlertKind(StrEnum):
     # (点单) and a care household with no sign of life for too many waking hours.
     RESIDENT_REQUEST = "resident_request"
     NO_ACTIVITY = "no_activity"
+    # Raised by the hub itself: an edge speaks for a device registered to another edge
+    # (``hub.fleet.claims``): a stolen edge, or a site whose devices were set up twice.
+    DEVICE_CLAIM_CONFLICT = "device_claim_conflict"
 
 
 class AlertState(StrEnum):

@@ -20,8 +20,10 @@ value per topic, ``shellies/<id>/sensor/<name>``:
   decides what a change means (``edge.detectors.inputs``);
 - ``shellies/<id>/online``: ``true``/``false`` (the device's last will).
 
-Gen2+ (Plus, Pro, Gen3, Gen4): JSON-RPC notifications on ``<prefix>/events/rpc``, the device's
-id in ``src`` (so any prefix works): ``NotifyStatus``/``NotifyFullStatus`` with components
+Gen2+ (Plus, Pro, Gen3, Gen4): JSON-RPC notifications on ``<prefix>/events/rpc``. The device
+is the one its prefix names (``rpc_sender``): the broker binds a Gen2 identity to its prefix,
+never to the ``src`` it writes, so a ``src`` naming another registered device is refused.
+``NotifyStatus``/``NotifyFullStatus`` with components
 ``temperature:N`` (``tC``), ``humidity:N`` (``rh``), ``devicepower:N`` (``battery.percent``),
 ``flood:N`` and ``smoke:N`` (``alarm``; a flood probe with its cable unplugged says
 ``alarm: null`` with ``errors: ["cable_unplugged"]``: no reading, logged), ``input:N``
@@ -79,15 +81,21 @@ GEN2_INPUT_EVENTS: dict[str, str] = {
 _GAS_ALARM = {"none": False, "mild": True, "heavy": True}
 
 
+def _nobody(_: ShellyAddress) -> bool:
+    return False
+
+
 def decode_shelly(
     parsed: ShellyTopic,
     text: str,
     *,
-    fahrenheit: Callable[[ShellyAddress], bool] = lambda _: False,
+    fahrenheit: Callable[[ShellyAddress], bool] = _nobody,
+    registered: Callable[[ShellyAddress], bool] = _nobody,
 ) -> tuple[Decoded, ...]:
     """Map one Shelly message (Gen1 or Gen2+) to the observations of the device it names.
 
-    ``fahrenheit`` tells whether a device's Gen1 ``sensor/temperature`` is in °F.
+    ``fahrenheit`` tells whether a device's Gen1 ``sensor/temperature`` is in °F;
+    ``registered`` whether a device is registered at an address (``rpc_sender``).
     """
     address = ShellyAddress(parsed.shelly_id)
     match parsed.channel:
@@ -118,7 +126,7 @@ def decode_shelly(
             components = {parsed.name or "": json_object(text)}
             return (Decoded(address, _components(parsed.shelly_id, components)),)
         case ShellyChannel.RPC:
-            return _rpc(parsed, json_object(text))
+            return _rpc(parsed, json_object(text), registered)
     raise AssertionError(f"unhandled Shelly topic {parsed!r}")  # pragma: no cover
 
 
@@ -153,10 +161,46 @@ def _gen1_sensor(name: str, text: str, fahrenheit: bool) -> tuple[Observation, .
     return _state(values)
 
 
-def _rpc(parsed: ShellyTopic, message: Mapping[str, Any]) -> tuple[Decoded, ...]:
-    src = message.get("src")
-    shelly_id = src if isinstance(src, str) and src else parsed.shelly_id
-    address = ShellyAddress(shelly_id)
+def rpc_sender(
+    topic_id: str, src: object, registered: Callable[[ShellyAddress], bool]
+) -> ShellyAddress:
+    """Return the device a Gen2+ notification on ``<prefix>/events/rpc`` speaks for: the one
+    its prefix names (``topic_id``, the prefix's last level).
+
+    The firmware writes its own id in ``src``, the prefix's by default. Only the prefix is
+    vouched for (the broker's ACL binds a ``shelly-gen2-<prefix>`` identity to it), so a
+    ``src`` that names another registered device than the prefix's is a device speaking for
+    another one (a compromised plug raising a smoke detector's fire) or a prefix registered
+    under the wrong id: refused, ``PayloadError`` with reason ``src_mismatch``. A ``src``
+    registered nowhere changes nothing: a device registered by its custom prefix
+    (``shellies/kitchen-plug`` as ``kitchen-plug``) still writes its own id there. A prefix
+    that names no registered device leaves ``src`` to decide, as before the prefix was
+    trusted (a custom prefix registered by the device's id keeps working; an identity on such
+    a prefix can speak for any device, so register custom prefixes by the prefix). Ids compare
+    case-insensitively (MAC-based: ``src`` is lower case, the web UI shows upper case).
+    """
+    topic = ShellyAddress(topic_id)
+    if not isinstance(src, str) or not src or src.lower() == topic_id.lower():
+        return topic
+    if not registered(topic):
+        # A prefix that names no registered device: a device on a custom prefix registered
+        # by its own id, which worked before the prefix was trusted and must not fall silent
+        # on an upgrade. ``src`` decides, as it did; the broker vouches for none of it.
+        return ShellyAddress(src)
+    if registered(ShellyAddress(src)):
+        raise PayloadError(
+            f"src {src[:64]!r} is another registered device than the one of the topic's "
+            f"prefix, {topic_id!r}",
+            reason="src_mismatch",
+        )
+    return topic
+
+
+def _rpc(
+    parsed: ShellyTopic, message: Mapping[str, Any], registered: Callable[[ShellyAddress], bool]
+) -> tuple[Decoded, ...]:
+    address = rpc_sender(parsed.shelly_id, message.get("src"), registered)
+    shelly_id = address.shelly_id
     method = message.get("method")
     params = message.get("params")
     if not isinstance(params, dict):

@@ -53,7 +53,14 @@ EDGE_ROOT = "linli/edge"
 HUB_STATUS_TOPIC = "linli/hub/status"
 Z2M_DEFAULT_BASE = "zigbee2mqtt"
 TASMOTA_PREFIXES = ("tele", "stat")
+"""What a Tasmota publishes under (the default FullTopic ``%prefix%/%topic%/``)."""
+TASMOTA_COMMAND_PREFIX = "cmnd"
+"""What a Tasmota subscribes under: ``cmnd/<topic>/#`` and ``cmnd/<group topic>/#``."""
+TASMOTA_GROUP_TOPIC = "tasmotas"
+"""Tasmota's default GroupTopic (``MQTT_GRPTOPIC``): commands to every Tasmota at once."""
 SHELLY_GEN1_ROOT = "shellies"
+SHELLY_GEN1_ANNOUNCE_COMMAND = f"{SHELLY_GEN1_ROOT}/command"
+"""What every Gen1 Shelly subscribes to besides its own topics (``announce``, ``update``)."""
 
 
 class DeviceChannel(StrEnum):
@@ -233,6 +240,35 @@ def tasmota_topic(topic: str, channel: TasmotaChannel = TasmotaChannel.SENSOR) -
 def shelly_gen1_topic(shelly_id: str, *levels: str) -> str:
     """Build a Shelly Gen1 topic, e.g. ``shelly_gen1_topic(id, "sensor", "flood")``."""
     return "/".join((SHELLY_GEN1_ROOT, shelly_id, *levels))
+
+
+_RESERVED_ROOTS = frozenset(
+    {
+        DEVICE_ROOT.split("/")[0],
+        Z2M_DEFAULT_BASE,
+        *TASMOTA_PREFIXES,
+        TASMOTA_COMMAND_PREFIX,
+        SHELLY_GEN1_ROOT,
+    }
+)
+
+
+def check_shelly_prefix(prefix: str) -> str:
+    """Return ``prefix`` if the edge reads a Shelly Gen2+ under it: ``<id>`` (the firmware's
+    default, its device id) or ``shellies/<id>``; anything else it never subscribes to."""
+    levels = prefix.split("/")
+    if len(levels) == 2 and levels[0] == SHELLY_GEN1_ROOT:
+        levels = levels[1:]
+    elif levels[0] in _RESERVED_ROOTS:
+        # tele/status/SENSOR would be a Tasmota's reading, zigbee2mqtt/online a Zigbee device's.
+        raise ValueError(f"{prefix!r} is the root of other devices' topics, not a Shelly prefix")
+    if len(levels) != 1:
+        raise ValueError(
+            f"{prefix!r} is not a Shelly MQTT prefix the edge reads: '<id>' or "
+            f"'{SHELLY_GEN1_ROOT}/<id>'"
+        )
+    check_identifier(levels[0])
+    return prefix
 
 
 def shelly_rpc_topic(prefix: str) -> str:

@@ -16,6 +16,8 @@ CaseCategoryName = Literal[
 """The names of ``hub.correlation.CaseCategory`` (not imported: that module reads settings)."""
 
 
+GIB = 1024**3
+
 DEFAULT_CLIENT_ID = "linli-hub"
 DEFAULT_WORKER_GROUP = "linli-hubs"
 """The shared subscription group of hub workers started with ``--worker-id``."""
@@ -157,6 +159,15 @@ class HubSettings(BaseSettings):
     """Pictures received longer ago are deleted, except those of cases not yet resolved."""
     evidence_retention_interval_s: float = Field(default=3600.0, ge=0)
     """How often retention runs (with ``start_ingest``); 0: never (another process does it)."""
+    evidence_edge_quota_bytes: int = Field(default=10 * GIB, ge=0)
+    """Picture bytes one edge may hold on the hub (``hub.evidence.quota``); past it its
+    pictures are refused (``over_quota``) until retention makes room. 10 GiB: about 200 camera
+    alerts a day (two pictures of ~300 KB each) for the 90 days of retention."""
+    evidence_life_safety_reserve_bytes: int = Field(default=GIB, ge=0)
+    """Room above an edge's quota that only pictures of life-safety alerts may take."""
+    evidence_min_free_disk_bytes: int = Field(default=2 * GIB, ge=0)
+    """No picture is taken that would leave less free on the evidence folder's disk (the
+    database and its alerts usually share it)."""
 
     def resolved_request_photo_dir(self) -> Path:
         """Return the folder of residents' request photos."""

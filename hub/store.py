@@ -58,7 +58,7 @@ class HubStore:
         self.policy = CasePolicy(
             rules=rules, reopen_within=reopen_within, supervision=supervision, notify=tuple(notify)
         )
-        self.fleet = FleetRepository(self.db)
+        self.fleet = FleetRepository(self.db, self.policy)
         """Devices and edges."""
         self.roster = RosterRepository(self.db)
         """Sites, grids, responders, and where each device is placed."""

@@ -10,11 +10,11 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from devices.access import TimeWindow
-from hub.access.versions import WINDOWS, lock_site, resync
+from hub.access.versions import WINDOWS, lock_site, resync, rows_of_sites
 from hub.access.views import GroupView, ScheduleView, group_view
 from hub.errors import NotFoundError
 from hub.persistence.tables import AccessGroupRow, AccessMembershipRow, AccessScheduleRow
-from hub.persistence.transactions import Database, get_existing, of_sites
+from hub.persistence.transactions import Database, get_existing
 
 
 class GroupRepository:
@@ -109,14 +109,10 @@ class GroupRepository:
         self, edge_id: str | None = None, *, edge_ids: frozenset[str] | None = None
     ) -> list[GroupView]:
         """Return the groups, of one site or all (only of ``edge_ids``, if given)."""
-        query = of_sites(
-            select(AccessGroupRow).order_by(AccessGroupRow.id),
-            AccessGroupRow.edge_id,
-            edge_id,
-            edge_ids,
-        )
         with self._db.reading() as session:
-            return [group_view(r) for r in session.scalars(query)]
+            return [
+                group_view(r) for r in rows_of_sites(session, AccessGroupRow, edge_id, edge_ids)
+            ]
 
 
 def _edges_using(schedule_id: int) -> Select[str]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from devices.access import CredentialKind, credential_hash
 from hub.access.rules import ImportProblem, PersonImport, check_import, import_scope
-from hub.access.versions import lock_site, resync
+from hub.access.versions import lock_site, resync, rows_of_sites
 from hub.access.views import CredentialView, ImportView, PersonView, credential_view
 from hub.errors import InvalidInputError, NotFoundError
 from hub.persistence.tables import (
@@ -25,7 +25,7 @@ from hub.persistence.tables import (
     AccessPersonRow,
     HouseholdRow,
 )
-from hub.persistence.transactions import Database, get_existing, of_sites
+from hub.persistence.transactions import Database, get_existing
 
 logger = logging.getLogger(__name__)
 
@@ -122,14 +122,11 @@ class PeopleRepository:
         self, edge_id: str | None = None, *, edge_ids: frozenset[str] | None = None
     ) -> list[PersonView]:
         """Return the people, of one site or all (only of ``edge_ids``, if given)."""
-        query = of_sites(
-            select(AccessPersonRow).order_by(AccessPersonRow.id),
-            AccessPersonRow.edge_id,
-            edge_id,
-            edge_ids,
-        )
         with self._db.reading() as session:
-            return [_person_view(session, r) for r in session.scalars(query)]
+            return [
+                _person_view(session, r)
+                for r in rows_of_sites(session, AccessPersonRow, edge_id, edge_ids)
+            ]
 
     def edge_of_person(self, person_id: int) -> str:
         """Return the edge of a person's site."""

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from devices.access import DoorConfig
 from devices.timezone import check_timezone
 from hub.access.rules import reader_taken
-from hub.access.versions import lock_site, resync
+from hub.access.versions import lock_site, resync, rows_of_sites
 from hub.access.views import DoorView, SiteView, site_view
 from hub.errors import InvalidInputError
 from hub.persistence.tables import AccessDoorRow, AccessSiteRow
@@ -96,16 +96,10 @@ class SiteRepository:
         self, edge_id: str | None = None, *, edge_ids: frozenset[str] | None = None
     ) -> list[DoorView]:
         """Return the doors, of one site or all (only of ``edge_ids``, if given)."""
-        query = of_sites(
-            select(AccessDoorRow).order_by(AccessDoorRow.id),
-            AccessDoorRow.edge_id,
-            edge_id,
-            edge_ids,
-        )
         with self._db.reading() as session:
             return [
                 DoorView(edge_id=r.edge_id, door=DoorConfig.model_validate(r.config))
-                for r in session.scalars(query)
+                for r in rows_of_sites(session, AccessDoorRow, edge_id, edge_ids)
             ]
 
     def edge_of_door(self, door_id: str) -> str:

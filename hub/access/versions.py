@@ -13,8 +13,8 @@ one version twice.
 """
 
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
 from sqlalchemy import select
@@ -49,7 +49,7 @@ from hub.persistence.tables import (
     AccessSiteRow,
     AccessSyncItemRow,
 )
-from hub.persistence.transactions import Database
+from hub.persistence.transactions import Database, of_sites
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,19 @@ BODY: TypeAdapter[AccessBody] = TypeAdapter(AccessBody)
 """Reads a stored allow-list item's body."""
 WINDOWS: TypeAdapter[list[TimeWindow]] = TypeAdapter(list[TimeWindow])
 """Reads a stored schedule's windows."""
+
+SiteItemRow = TypeVar("SiteItemRow", AccessDoorRow, AccessGroupRow, AccessPersonRow)
+
+
+def rows_of_sites(
+    session: Session,
+    row: type[SiteItemRow],
+    edge_id: str | None = None,
+    edge_ids: frozenset[str] | None = None,
+) -> Sequence[SiteItemRow]:
+    """Return a site table's rows by id, of one site or all (only of ``edge_ids``, if given)."""
+    query = of_sites(select(row).order_by(row.id), row.edge_id, edge_id, edge_ids)
+    return session.scalars(query).all()
 
 
 def lock_site(session: Session, edge_id: str) -> AccessSiteRow:

@@ -75,6 +75,9 @@ from hub.cases.take_rows import (
     store_new_alerts,
 )
 from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
+from hub.cases.views import CaseView
+from hub.fleet.claims import Claim, Registration
+from hub.fleet.conflicts import ConflictCase, claimed_places, record_claims
 from hub.persistence.tables import CaseRow
 from hub.persistence.transactions import Database, audit, upsert_insert
 from hub.roster.repository import placement
@@ -89,11 +92,14 @@ _MAX_OPEN_ATTEMPTS = 3
 _MAX_TAKE_ATTEMPTS = 3
 
 Screen = Callable[
-    [Sequence[Alert], Mapping[str, str]], tuple[Sequence[Alert], Sequence[tuple[Alert, str]]]
+    [Sequence[Alert], Mapping[str, Registration]],
+    tuple[Sequence[Alert], Sequence[tuple[Alert, str]], Sequence[Claim]],
 ]
-"""Given a batch and the edge of each of its registered devices that has one, return the
-alerts to store and those refused, each with its reason (the MQTT uplink's ownership check,
-``hub.ingest.identity.screen_alerts``); the refused come back as the result's rejected."""
+"""Given a batch and the registration of each of its registered devices, return the alerts to
+store, those refused, each with its reason, and the claims on other edges' devices (the MQTT
+uplink's ownership check, ``hub.ingest.identity.screen_alerts``). The refused come back as the
+result's rejected; the claims are recorded, and their conflict cases opened, in the same
+transaction (``hub.fleet.conflicts``)."""
 
 
 def _by_route(
@@ -108,6 +114,17 @@ def _by_route(
         groups[alert_route.key].append(alert)
         route_of_key.setdefault(alert_route.key, alert_route)
     return [(groups[key], route_of_key[key]) for key in sorted(groups)]
+
+
+def _views(
+    conflicts: Iterable[ConflictCase], locations: Mapping[str, str], *, opened: bool
+) -> list[CaseView]:
+    """The views of the conflict cases a take opened (``opened``) or added to."""
+    return [
+        case_view(c.row, locations.get(c.row.device_id), [])
+        for c in conflicts
+        if c.opened is opened
+    ]
 
 
 class CaseIntake:
@@ -146,13 +163,26 @@ class CaseIntake:
         facts = read_take(session, alerts)
         locations, edges = facts.locations, facts.edges
         rejected: list[RejectedAlert] = []
+        conflicts: list[ConflictCase] = []
+        claimed: dict[str, tuple[str, str]] = {}
         if screen is not None:
-            alerts, refused = screen(
-                alerts, {device_id: edge for device_id, edge in edges.items() if edge is not None}
-            )
+            alerts, refused, claims = screen(alerts, facts.registrations)
             rejected = [RejectedAlert(AlertRef.of(alert), reason) for alert, reason in refused]
+            if claims:
+                conflicts = record_claims(session, self._policy, claims, received_at)
+                claimed = claimed_places(session, claims)
+                # Cased where the claiming edge says: the first inventory's place may be made
+                # up (a squatter's). Rare, and never both claims of one device in one take.
+                locations = {
+                    **locations,
+                    **{a.device_id: claimed[a.id][1] for a in alerts if a.id in claimed},
+                }
             if not alerts:
-                return IngestResult(rejected=rejected)
+                return IngestResult(
+                    rejected=rejected,
+                    cases_opened=_views(conflicts, locations, opened=True),
+                    cases_updated=_views(conflicts, locations, opened=False),
+                )
         rejected += [
             RejectedAlert(AlertRef.of(alert), "unknown_device")
             for alert in alerts
@@ -217,6 +247,7 @@ class CaseIntake:
                 merges,
                 attached=own_routes,
                 strays=strays,
+                claimed=claimed,
             )
             for alert, row, was_opened in joined:
                 if row is None:
@@ -227,7 +258,14 @@ class CaseIntake:
         # the instant its fire case is resolved) goes its own way instead: rare, never lost.
         for group, alert_route in _by_route(strays, own_routes):
             joined = self._join_cases(
-                session, alert_route, group, received_at, member_rows, history, merges
+                session,
+                alert_route,
+                group,
+                received_at,
+                member_rows,
+                history,
+                merges,
+                claimed=claimed,
             )
             for alert, row, was_opened in joined:
                 if row is not None:
@@ -264,14 +302,16 @@ class CaseIntake:
             cases_opened=[
                 case_view(row, locations.get(row.device_id), case_members[row.id])
                 for row in opened.values()
-            ],
+            ]
+            + _views(conflicts, locations, opened=True),
             cases_updated=[
                 case_view(row, locations.get(row.device_id), case_members[row.id])
                 for case_id, row in touched.items()
                 if case_id not in opened
             ]
             # Cases taken into one opened here: closed, their members gone with them.
-            + [case_view(row, location, []) for row, location in merges.closed.values()],
+            + [case_view(row, location, []) for row, location in merges.closed.values()]
+            + _views(conflicts, locations, opened=False),
             cases_merged_into=sorted(merges.took_in),
             silenced=[a.id for a in new if a.id in silenced],
         )
@@ -335,9 +375,14 @@ class CaseIntake:
         return attach_routes(plan, alerts, last_alert_at)
 
     def _insert_case(
-        self, session: Session, alert_route: Route, alert: Alert, decision: OpenNewCase
+        self,
+        session: Session,
+        alert_route: Route,
+        alert: Alert,
+        decision: OpenNewCase,
+        claimed: tuple[str, str] | None = None,
     ) -> CaseRow | None:
-        site, grid = placement(session, alert.device_id)
+        site, grid = placement(session, alert.device_id, claimed)
         row = session.scalars(
             upsert_insert(session, CaseRow)
             .values(
@@ -401,6 +446,7 @@ class CaseIntake:
         *,
         attached: Mapping[str, Route] | None = None,
         strays: list[Alert] | None = None,
+        claimed: Mapping[str, tuple[str, str]] | None = None,
     ) -> Iterator[tuple[Alert, CaseRow | None, bool]]:
         """Apply the case decision to each new alert of one incident, in order.
 
@@ -436,7 +482,9 @@ class CaseIntake:
                     reopen_within=reopen_within,
                 )
                 if isinstance(decision, OpenNewCase):
-                    row = self._insert_case(session, alert_route, alert, decision)
+                    row = self._insert_case(
+                        session, alert_route, alert, decision, (claimed or {}).get(alert.id)
+                    )
                     if row is not None:
                         opened_here = True
                         member_rows.opened(row.id)

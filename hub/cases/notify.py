@@ -29,6 +29,7 @@ NOTIFIED_EVENTS: frozenset[CaseEventAction] = frozenset(
         CaseEventAction.OPENED,
         CaseEventAction.REOPENED,
         CaseEventAction.PRIORITY_RAISED,
+        CaseEventAction.CLAIMED,
         CaseEventAction.ACKNOWLEDGED,
         CaseEventAction.DISPATCHED,
         CaseEventAction.ACCEPTED,

@@ -31,9 +31,13 @@ def open_hub_case(
     now: datetime,
     actor: str | None = None,
     note: str | None = None,
+    key: str | None = None,
 ) -> CaseRow:
-    """Open, staff and time a case the hub raises itself (no alert, no incident to join)."""
-    key = f"{kind.value}|{uuid.uuid4().hex}"
+    """Open, staff and time a case the hub raises itself (no alert, no incident to join).
+
+    Its open key is ``key``, when one case at a time must stand for something (a device's
+    claims: ``hub.fleet.conflicts``), else a key of its own."""
+    key = key or f"{kind.value}|{uuid.uuid4().hex}"
     site, grid = placement(session, device_id)
     row = CaseRow(
         status=CaseStatus.OPEN.value,

@@ -98,6 +98,8 @@ class CaseEventAction(StrEnum):
     """The case went into another one (``merged_into``), with its members and alerts."""
     MERGED_IN = "merged_in"
     """Another case went into this one: a press handled before the incident it is part of."""
+    CLAIMED = "claimed"
+    """An edge spoke for the case's device, registered to another edge (``hub.fleet.claims``)."""
 
 
 ACTION_EVENTS: dict[CaseAction, CaseEventAction] = {

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import CompoundSelect, TableValuedAlias
 
 from devices.messages import Alert
+from hub.fleet.claims import Registration
 from hub.persistence.bulk import Row, insert_new_rows, pg_insert_new_rows_reading
 from hub.persistence.json_text import json_text
 from hub.persistence.tables import LOCATION_LENGTH, AlertRow, DeviceRow, SilenceRow
@@ -58,6 +59,7 @@ def _first_read(stored_ids: TableValuedAlias) -> CompoundSelect[Any]:
             DeviceRow.id,
             DeviceRow.location,
             DeviceRow.edge_id,
+            DeviceRow.registered_by,
             # Whether any silence overlaps the take's alerts: nearly always none, and then the
             # silences are not read at all.
             exists(SILENCES_BETWEEN),
@@ -67,7 +69,7 @@ def _first_read(stored_ids: TableValuedAlias) -> CompoundSelect[Any]:
         # how many there are (it guesses 100 for a set-returning function): a table without
         # statistics yet, as after a burst, was otherwise read whole, 1.6 ms a take at 10,000
         # alerts (``hub.persistence.bulk`` does the same for its updates).
-        select(literal("alert"), AlertRow.id, null(), null(), false()).where(
+        select(literal("alert"), AlertRow.id, null(), null(), null(), false()).where(
             AlertRow.id.in_(select(stored_ids.c.value).limit(bindparam("alert_count")))
         ),
     )
@@ -92,6 +94,8 @@ class TakeFacts:
     """Each registered device's location, by id (a device not here is not registered)."""
     edges: dict[str, str | None]
     """Each registered device's edge."""
+    registrations: dict[str, Registration]
+    """Each registered device's edge, and whether an operator vouched for it."""
     any_silence: bool
     """Whether any silence overlaps the take's alerts."""
     stored: set[str]
@@ -121,8 +125,11 @@ def read_take(session: Session, alerts: Sequence[Alert]) -> TakeFacts:
     ).all()
     devices = [row for row in found if row[0] == "device"]
     return TakeFacts(
-        locations={device_id: location for _, device_id, location, _, _ in devices},
-        edges={device_id: edge for _, device_id, _, edge, _ in devices},
+        locations={device_id: location for _, device_id, location, *_ in devices},
+        edges={device_id: edge for _, device_id, _, edge, *_ in devices},
+        registrations={
+            device_id: Registration.of(edge, by) for _, device_id, _, edge, by, _ in devices
+        },
         any_silence=any(overlaps for *_, overlaps in devices),
         stored={row[1] for row in found if row[0] == "alert"},
     )

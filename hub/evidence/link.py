@@ -2,11 +2,12 @@
 
 Its own MQTT client (``<mqtt_client_id>-evidence``, persistent session), so that pictures of
 up to 1 MiB never queue in front of the alerts on the ingest connection. Each message is
-parsed and checked (``parse_evidence``: size, the topic's edge, base64, JPEG, SHA-256), the
-picture stored (``hub.evidence.repository``), and only then acknowledged to its edge; the edge
+parsed and checked (``parse_evidence``: size, the topic's edge, base64, JPEG, SHA-256), given
+room within its edge's quota and above the disk's floor (``hub.evidence.quota``), the picture
+stored (``hub.evidence.repository``), and only then acknowledged to its edge; the edge
 re-sends whatever stays unacknowledged. A bad message is logged with its edge and device,
 counted under ``evidence_rejected.<reason>`` and acknowledged when its id is readable (it
-would be just as bad the next time); the reader goes on.
+would be just as bad the next time), and so is a picture refused room; the reader goes on.
 
 ``EvidenceRetention`` deletes old pictures every ``evidence_retention_interval_s``
 (``EvidenceStore.prune`` and ``sweep``): older than ``evidence_retention_days``, unless their
@@ -31,7 +32,13 @@ from devices.camera import EvidenceAck, EvidenceImage
 from devices.errors import TopicError
 from devices.mqtt_link import Backoff, MqttLink, SessionMessages, payload_bytes
 from devices.topics import EdgeChannel, edge_topic, evidence_subscriptions, parse_edge_topic
-from hub.evidence.repository import EvidenceRefusedError, EvidenceStore, PruneResult
+from hub.evidence.quota import PictureQuota, QuotaRefusal, admit_picture
+from hub.evidence.repository import (
+    EvidenceRefusedError,
+    EvidenceStore,
+    PruneResult,
+    StoredEvidence,
+)
 from hub.ingest.link import shared
 from hub.ingest.messages import RejectedMessage, peek_ids
 from hub.persistence.transactions import Clock, utc_now
@@ -111,6 +118,11 @@ class EvidenceIngest:
             backoff=backoff,
             on_error=self._failed,
         )
+        self._quota = PictureQuota(
+            settings.evidence_edge_quota_bytes,
+            settings.evidence_life_safety_reserve_bytes,
+            settings.evidence_min_free_disk_bytes,
+        )
         self.counters: Counter[str] = Counter()
         self.connected = False
         self.subscribed = asyncio.Event()
@@ -159,7 +171,7 @@ class EvidenceIngest:
             case EvidenceAccepted(image=image, jpeg=jpeg):
                 received_at: datetime = self._clock()
                 try:
-                    stored = await asyncio.to_thread(self._store.store, image, jpeg, received_at)
+                    stored = await asyncio.to_thread(self._keep, image, jpeg, received_at)
                 except EvidenceRefusedError as refused:
                     # Final: acknowledged so that the edge stops sending it.
                     self.counters[f"evidence_rejected.{refused.reason}"] += 1
@@ -182,6 +194,25 @@ class EvidenceIngest:
                     return
                 self.counters["evidence_new" if stored.new else "evidence_duplicate"] += 1
                 await self._ack(client, image.edge_id, image.id)
+
+    def _keep(self, image: EvidenceImage, jpeg: bytes, received_at: datetime) -> StoredEvidence:
+        """Store a picture if its edge's quota and the disk have room, else refuse it."""
+        # A re-sent picture takes no more room: it is a duplicate, acknowledged again.
+        if not self._store.holds(image.id):
+            refusal = self._room_for(image, len(jpeg))
+            if refusal is not None:
+                raise EvidenceRefusedError(refusal.reason, refusal.detail)
+        return self._store.store(image, jpeg, received_at)
+
+    def _room_for(self, image: EvidenceImage, size: int) -> QuotaRefusal | None:
+        """Return why the picture finds no room (``hub.evidence.quota``), or None."""
+        return admit_picture(
+            held=self._store.held_bytes(image.edge_id),
+            size=size,
+            free_disk=self._store.free_disk_bytes(),
+            kind=image.kind,
+            quota=self._quota,
+        )
 
     async def _ack(self, client: aiomqtt.Client, edge_id: str, evidence_id: str) -> None:
         with contextlib.suppress(aiomqtt.MqttError):

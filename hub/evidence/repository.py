@@ -23,19 +23,21 @@ it arrived first, never joined to that alert when read (it stays placed by its o
 
 import hashlib
 import logging
+import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, select
+from sqlalchemy import Engine, and_, delete, func, select
 
 from devices.camera import EvidenceImage
 from devices.durable import write_durably
 from hub.cases.rules import CaseStatus
 from hub.errors import NotFoundError
 from hub.http.views import View
-from hub.persistence.tables import AlertRow, CaseRow, EvidenceBlobRow, EvidenceRow
+from hub.persistence.evidence import EvidenceBlobRow, EvidenceRow
+from hub.persistence.tables import AlertRow, CaseRow
 from hub.persistence.transactions import Database, upsert_insert
 
 logger = logging.getLogger(__name__)
@@ -138,6 +140,7 @@ class EvidenceStore:
                     ts=image.ts,
                     sha256=image.sha256,
                     received_at=received_at,
+                    size=len(jpeg),
                 )
                 .on_conflict_do_nothing()
                 .returning(EvidenceRow.id)
@@ -146,6 +149,38 @@ class EvidenceStore:
         # (it deleted the old rows of the same bytes): the committed row must name a file.
         self._write_file(image.sha256, jpeg)
         return StoredEvidence(image.id, inserted is not None)
+
+    def holds(self, evidence_id: str) -> bool:
+        """Return whether the picture with this id is stored already."""
+        with self._db.reading() as session:
+            return session.get(EvidenceRow, evidence_id) is not None
+
+    def held_bytes(self, edge_id: str) -> int:
+        """Return the bytes of the pictures an edge holds, each picture counted (its quota)."""
+        with self._db.reading() as session:
+            held = session.scalar(
+                select(func.coalesce(func.sum(EvidenceRow.size), 0)).where(
+                    EvidenceRow.edge_id == edge_id
+                )
+            )
+        return int(held or 0)
+
+    def usage(self) -> dict[str, int]:
+        """Return the bytes each edge's pictures hold, by edge (edges without any left out)."""
+        with self._db.reading() as session:
+            rows = session.execute(
+                select(EvidenceRow.edge_id, func.sum(EvidenceRow.size)).group_by(
+                    EvidenceRow.edge_id
+                )
+            ).all()
+        return {edge_id: int(held) for edge_id, held in rows}
+
+    def free_disk_bytes(self) -> int:
+        """Return the free bytes on the disk the pictures are written to."""
+        folder = self.folder
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # before the first picture, its folder's first existing parent
+        return shutil.disk_usage(folder).free
 
     def prune(self, received_before: datetime, batch: int = PRUNE_BATCH) -> "PruneResult":
         """Delete the pictures received before a cut-off, except those of unresolved cases."""

@@ -5,6 +5,7 @@
 | ``GET /api/v1/alerts/{alert_id}/evidence`` | the alert's pictures (``{"items": [...]}``) |
 | ``GET /api/v1/cases/{case_id}/evidence`` | the pictures of every alert of the case |
 | ``GET /api/v1/evidence/status`` | the reader's connection and counters, retention's counters |
+| ``GET /api/v1/evidence/usage`` | each edge's picture bytes held, the quota, the free disk |
 | ``GET /api/v1/evidence/{evidence_id}`` | the picture itself, ``image/jpeg`` |
 | ``POST /api/v1/cameras/{device_id}/rebaseline`` | a camera re-aimed on purpose: re-baseline |
 
@@ -12,7 +13,7 @@ For a caller scoped to sites, a picture is of the site of its alert's device (of
 camera's until the alert arrives): an alert or picture of another site answers 404, as a
 missing one does. A case's pictures go with the case (``hub.auth.routes`` checks it).
 ``/evidence/status`` holds hub-wide counters only (no id, no site), like ``/metrics``: every
-reader sees it.
+reader sees it. ``/evidence/usage`` lists a scoped caller's own sites' edges only.
 
 The router carries its own lifespan (FastAPI runs it inside the app's, so the database is
 migrated by then): it opens the evidence repository and, with ``start_ingest`` and
@@ -37,7 +38,7 @@ from hub.errors import NotFoundError
 from hub.evidence.commands import command_edge, command_record, rebaseline
 from hub.evidence.link import EvidenceIngest, EvidenceRetention
 from hub.evidence.repository import EvidenceStore, EvidenceView
-from hub.http.deps import API_PREFIX, ActorDep, ClockDep, IngestDep, visible_devices
+from hub.http.deps import API_PREFIX, ActorDep, ClockDep, IngestDep, visible_devices, visible_edges
 from hub.http.deps import StoreDep as HubStoreDep
 from hub.http.views import Items, View
 from hub.persistence.engine import create_hub_engine
@@ -131,7 +132,45 @@ async def evidence_status(request: Request) -> EvidenceStatus:
     return EvidenceStatus(connected=reader is not None and reader.connected, counters=counters)
 
 
-# Declared after /evidence/status, which it would otherwise shadow.
+class EdgePictureUsage(View):
+    """The bytes one edge's pictures take on the hub (``hub.evidence.quota``)."""
+
+    edge_id: str
+    held_bytes: int
+
+
+class PictureUsage(View):
+    """What each edge's pictures take, against the quota, and the disk they are on."""
+
+    edge_quota_bytes: int
+    life_safety_reserve_bytes: int
+    free_disk_bytes: int
+    min_free_disk_bytes: int
+    items: list[EdgePictureUsage]
+
+
+@evidence_router.get("/evidence/usage")
+async def evidence_usage(
+    request: Request, store: StoreDep, hub: HubStoreDep, principal: PrincipalDep
+) -> PictureUsage:
+    """Report each edge's picture bytes held against its quota (scoped: its sites' edges)."""
+    settings: HubSettings = request.app.state.settings
+    edges = await visible_edges(hub, principal.sites)
+    usage = await asyncio.to_thread(store.usage)
+    return PictureUsage(
+        edge_quota_bytes=settings.evidence_edge_quota_bytes,
+        life_safety_reserve_bytes=settings.evidence_life_safety_reserve_bytes,
+        free_disk_bytes=await asyncio.to_thread(store.free_disk_bytes),
+        min_free_disk_bytes=settings.evidence_min_free_disk_bytes,
+        items=[
+            EdgePictureUsage(edge_id=edge_id, held_bytes=held)
+            for edge_id, held in sorted(usage.items())
+            if edges is None or edge_id in edges
+        ],
+    )
+
+
+# Declared after /evidence/status and /evidence/usage, which it would otherwise shadow.
 @evidence_router.get(
     "/evidence/{evidence_id}",
     response_class=FileResponse,

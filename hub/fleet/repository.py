@@ -14,7 +14,11 @@ from devices.kinds import DeviceKind
 from devices.messages import DeviceRegistry, EdgeStatus, TelemetryBatch, TelemetryPoint
 from devices.registry import Device
 from hub.auth.scoping import PlacedDevice, Scope, check_device
+from hub.cases.records import CasePolicy, case_view
+from hub.cases.results import IngestResult
 from hub.cases.rules import Resolution, nuisance_rate
+from hub.fleet.claims import Claim, Provenance, Registration
+from hub.fleet.conflicts import ConflictCase, record_claims, settle_claims
 from hub.fleet.rules import assign_edge, unserved_reason
 from hub.fleet.views import DeviceView, EdgeView
 from hub.persistence.tables import CaseMemberRow, CaseRow, DeviceRow, EdgeRow, SiteRow
@@ -24,8 +28,21 @@ from hub.roster.repository import load_site_map, site_from_row
 logger = logging.getLogger(__name__)
 
 
-InventoryScreen = Callable[[Sequence[Device], Mapping[str, str | None]], list[Device]]
-"""Given an inventory and where its devices are registered now, the devices to register."""
+InventoryScreen = Callable[
+    [Sequence[Device], Mapping[str, Registration]], tuple[list[Device], list[Claim]]
+]
+"""Given an inventory and where its devices are registered now, the devices to register and
+the edge's claims on other edges' devices (``hub.fleet.claims``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRecorded:
+    """The outcome of recording an edge's status."""
+
+    edges_changed: frozenset[str]
+    """Edges whose DeviceRegistry changed."""
+    conflicts: IngestResult
+    """The conflict cases the inventory's claims opened or added to (no alerts)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +61,8 @@ def upsert_many(
     devices: Iterable[Device],
     now: datetime,
     current: dict[str, DeviceRow] | None = None,
+    *,
+    by: Provenance,
 ) -> frozenset[str]:
     """Create or update registrations; return the edges whose DeviceRegistry changed.
 
@@ -65,7 +84,7 @@ def upsert_many(
         row = current.get(device.id)
         if row is not None and _same_registration(row, _storable(device)):
             continue
-        edges |= upsert_device(session, device, now).edges_affected
+        edges |= upsert_device(session, device, now, by=by).edges_affected
     return frozenset(edges)
 
 
@@ -75,12 +94,17 @@ def registrations(session: Session, device_ids: Iterable[str]) -> dict[str, Devi
     return {row.id: row for row in session.scalars(query)}
 
 
-def upsert_device(session: Session, device: Device, now: datetime) -> DeviceChange:
-    """Create or update one registration inside ``session`` (the last registration wins)."""
+def upsert_device(
+    session: Session, device: Device, now: datetime, *, by: Provenance
+) -> DeviceChange:
+    """Create or update one registration inside ``session`` (the last registration wins).
+
+    An operator's registration (``by``) vouches for the device's edge from then on; an
+    inventory's update of a device keeps whatever provenance it had."""
     device = _storable(device)
     inserted = session.execute(
         upsert_insert(session, DeviceRow)
-        .values(id=device.id, created_at=now, **_registration(device))
+        .values(id=device.id, created_at=now, registered_by=by.value, **_registration(device))
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(DeviceRow.id)
     ).scalar_one_or_none()
@@ -97,6 +121,9 @@ def upsert_device(session: Session, device: Device, now: datetime) -> DeviceChan
     if inserted is not None:
         edges = frozenset(e for e in (device.edge_id,) if e is not None)
         return DeviceChange(device_view(row), created=True, changed=True, edges_affected=edges)
+    vouching = by is Provenance.OPERATOR and row.registered_by != by.value
+    if vouching:
+        row.registered_by = by.value
     if _same_registration(row, device):
         return DeviceChange(
             device_view(row), created=False, changed=False, edges_affected=frozenset()
@@ -107,6 +134,17 @@ def upsert_device(session: Session, device: Device, now: datetime) -> DeviceChan
     session.flush()
     logger.info("device %s re-registered (edge %s)", device.id, device.edge_id)
     return DeviceChange(device_view(row), created=False, changed=True, edges_affected=edges)
+
+
+def _conflict_views(session: Session, conflicts: Sequence[ConflictCase]) -> IngestResult:
+    views = {
+        c.row.id: (case_view(c.row, session.get_one(DeviceRow, c.row.device_id).location, []), c)
+        for c in conflicts
+    }
+    return IngestResult(
+        cases_opened=[view for view, c in views.values() if c.opened],
+        cases_updated=[view for view, c in views.values() if not c.opened],
+    )
 
 
 def resolutions(session: Session, device_ids: list[str] | None) -> dict[str, dict[Resolution, int]]:
@@ -171,6 +209,11 @@ def device_view(
         else "C"
         if row.temperature_unit
         else None,
+        registered_by="operator"
+        if row.registered_by == Provenance.OPERATOR
+        else "inventory"
+        if row.registered_by == Provenance.INVENTORY
+        else None,
         created_at=row.created_at,
         last_seen=row.last_seen,
         last_readings=row.last_readings,
@@ -204,8 +247,9 @@ def _same_registration(row: DeviceRow, device: Device) -> bool:
 class FleetRepository:
     """Reads and writes devices and edges; each public method is one transaction."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, policy: CasePolicy) -> None:
         self._db = db
+        self._policy = policy
 
     def register_device(self, device: Device, *, sites: Scope = None) -> DeviceChange:
         """Create or update one device registration (the last registration wins).
@@ -233,7 +277,8 @@ class FleetRepository:
                     PlacedDevice(device.id, edge_id, device.location),
                     sites,
                 )
-            change = upsert_device(session, device, self._db.clock())
+            change = upsert_device(session, device, self._db.clock(), by=Provenance.OPERATOR)
+            settle_claims(session, device.id)
             row = session.get_one(DeviceRow, change.device.id)
             view = device_view(
                 row, resolutions(session, [row.id]).get(row.id), reported_edges(session)
@@ -243,7 +288,7 @@ class FleetRepository:
     def upsert_devices(self, devices: Iterable[Device]) -> frozenset[str]:
         """Create or update registrations; return the edges whose DeviceRegistry changed."""
         with self._db.writing() as session:
-            return upsert_many(session, devices, self._db.clock())
+            return upsert_many(session, devices, self._db.clock(), by=Provenance.OPERATOR)
 
     def visible_device_ids(self, sites: frozenset[str]) -> frozenset[str]:
         """Return the devices that belong to one of ``sites``."""
@@ -308,24 +353,44 @@ class FleetRepository:
                 if edge_id is not None
             }
 
+    def device_registrations(self, device_ids: Iterable[str]) -> dict[str, Registration]:
+        """Return the registration of each of these devices that is registered."""
+        query = select(DeviceRow.id, DeviceRow.edge_id, DeviceRow.registered_by).where(
+            DeviceRow.id.in_(set(device_ids))
+        )
+        with self._db.reading() as session:
+            return {
+                device_id: Registration.of(edge_id, by)
+                for device_id, edge_id, by in session.execute(query)
+            }
+
     def record_edge_status(
         self, status: EdgeStatus, received_at: datetime, screen: InventoryScreen | None = None
-    ) -> frozenset[str]:
-        """Store an edge's status and inventory; return the edges whose registry changed.
+    ) -> StatusRecorded:
+        """Store an edge's status and inventory; return the edges whose registry changed and
+        the conflict cases its claims opened or added to.
 
         The inventory only adds or updates devices: a device missing from it stays registered.
         ``screen``, if given, chooses the devices the edge may register from where each is
         registered now, read by the same query that reads the registrations to compare with
-        (one read of the inventory's devices, not one to screen and one to compare).
+        (one read of the inventory's devices, not one to screen and one to compare); the
+        edge's claims on other edges' devices are recorded in the same transaction.
 
         An urgent write (``hub.persistence.write_turns``): the ingest loop waits for it, and
         the alerts that arrive meanwhile wait for the ingest loop.
         """
         with self._db.writing(urgent=True) as session:
             current = registrations(session, [d.id for d in status.devices])
+            conflicts: list[ConflictCase] = []
             if screen is not None:
-                registered = {device_id: row.edge_id for device_id, row in current.items()}
-                status = status.model_copy(update={"devices": screen(status.devices, registered)})
+                registered = {
+                    device_id: Registration.of(row.edge_id, row.registered_by)
+                    for device_id, row in current.items()
+                }
+                kept, claims = screen(status.devices, registered)
+                status = status.model_copy(update={"devices": kept})
+                if claims:
+                    conflicts = record_claims(session, self._policy, claims, received_at)
             values = {
                 "state": status.state,
                 "last_seen": received_at,
@@ -343,7 +408,8 @@ class FleetRepository:
                 else device.model_copy(update={"edge_id": status.edge_id})
                 for device in status.devices
             ]
-            return upsert_many(session, inventory, received_at, current)
+            edges = upsert_many(session, inventory, received_at, current, by=Provenance.INVENTORY)
+            return StatusRecorded(edges, _conflict_views(session, conflicts))
 
     def list_edges(self, *, edge_ids: frozenset[str] | None = None) -> list[EdgeView]:
         """Return every edge that ever reported (only ``edge_ids``, if given), by id."""

@@ -7,16 +7,20 @@ for is registered to that edge; otherwise the message (or the part of it about a
 device) is refused with a reason the caller counts and logs, and nothing of it is stored.
 
 A device not registered to any edge is not refused here: the intake refuses unknown devices
-itself, and a device registered without an edge belongs to nobody yet.
+itself, and a device registered without an edge belongs to nobody yet. An alert about a
+device another edge registered by its inventory, which no operator vouched for, is taken
+(contested), not refused (``hub.fleet.claims`` says why); every alert or inventory entry
+about another edge's device is returned as a ``Claim`` for the hub to report.
 """
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
 
 from devices.messages import Alert, TelemetryBatch, TelemetryPoint
 from devices.registry import Device
+from hub.fleet.claims import Claim, Registration
 
 
 class IdentityReason(StrEnum):
@@ -29,13 +33,18 @@ class IdentityReason(StrEnum):
 
 
 def device_claim(
-    topic_edge: str, device_id: str, registered: Mapping[str, str | None]
+    topic_edge: str, device_id: str, registered: Mapping[str, Registration]
 ) -> IdentityReason | None:
     """Return why ``topic_edge`` may not speak for ``device_id``, or None if it may."""
-    owner = registered.get(device_id)
+    owner = _owner(device_id, registered)
     if owner is not None and owner != topic_edge:
         return IdentityReason.FOREIGN_DEVICE
     return None
+
+
+def _owner(device_id: str, registered: Mapping[str, Registration]) -> str | None:
+    registration = registered.get(device_id)
+    return None if registration is None else registration.edge_id
 
 
 def payload_claim(topic_edge: str, payload_edge: str) -> IdentityReason | None:
@@ -52,28 +61,35 @@ class Screened(Generic[T]):
 
     kept: list[T]
     refused: list[tuple[T, IdentityReason]]
+    claims: list[Claim] = field(default_factory=list)
+    """The edge's claims on devices registered to other edges, kept or refused."""
 
 
 def screen_inventory(
-    topic_edge: str, devices: Iterable[Device], registered: Mapping[str, str | None]
+    topic_edge: str, devices: Iterable[Device], registered: Mapping[str, Registration]
 ) -> Screened[Device]:
     """Keep the devices of an edge's status inventory that the edge may register: not one
-    naming another edge, not one registered to another edge (only an operator moves a device)."""
+    naming another edge, not one registered to another edge (only an operator moves a device;
+    the edge's entry is returned as a claim)."""
     kept: list[Device] = []
     refused: list[tuple[Device, IdentityReason]] = []
+    claims: list[Claim] = []
     for device in devices:
         reason = (
             payload_claim(topic_edge, device.edge_id) if device.edge_id is not None else None
         ) or device_claim(topic_edge, device.id, registered)
         if reason is None:
             kept.append(device)
-        else:
-            refused.append((device, reason))
-    return Screened(kept, refused)
+            continue
+        refused.append((device, reason))
+        owner = _owner(device.id, registered)
+        if reason is IdentityReason.FOREIGN_DEVICE and owner is not None:
+            claims.append(Claim(device.id, topic_edge, owner, location=device.location))
+    return Screened(kept, refused, claims)
 
 
 def screen_telemetry(
-    topic_edge: str, batch: TelemetryBatch, registered: Mapping[str, str | None]
+    topic_edge: str, batch: TelemetryBatch, registered: Mapping[str, Registration]
 ) -> Screened[TelemetryPoint]:
     """Keep the points of a telemetry batch about the edge's own devices: a forged reading
     would keep another edge's silent smoke detector looking alive."""
@@ -90,16 +106,36 @@ def screen_telemetry(
     return Screened(kept, refused)
 
 
-def screen_alerts(alerts: Iterable[Alert], registered: Mapping[str, str | None]) -> Screened[Alert]:
-    """Keep the alerts an edge raises for its own devices (each alert's ``edge_id`` is its
-    topic's, checked when it was parsed). Only the MQTT uplink is screened: the resident's page
-    raises alerts as the hub itself."""
+def screen_alerts(
+    alerts: Iterable[Alert], registered: Mapping[str, Registration]
+) -> Screened[Alert]:
+    """Keep the alerts an edge raises for its own devices, and for devices another edge's
+    inventory registered (contested: a claim, taken); refuse those about a device an operator
+    registered to another edge (a claim, refused). Each alert's ``edge_id`` is its topic's,
+    checked when it was parsed. Only the MQTT uplink is screened: the resident's page raises
+    alerts as the hub itself."""
     kept: list[Alert] = []
     refused: list[tuple[Alert, IdentityReason]] = []
+    claims: list[Claim] = []
     for alert in alerts:
-        reason = device_claim(alert.edge_id, alert.device_id, registered)
-        if reason is None:
+        registration = registered.get(alert.device_id)
+        owner = None if registration is None else registration.edge_id
+        if owner is None or owner == alert.edge_id:
             kept.append(alert)
+            continue
+        vouched = registration is not None and registration.vouched
+        claims.append(Claim(alert.device_id, alert.edge_id, owner, alert=alert, refused=vouched))
+        if vouched:
+            refused.append((alert, IdentityReason.FOREIGN_DEVICE))
         else:
-            refused.append((alert, reason))
-    return Screened(kept, refused)
+            kept.append(alert)
+    return Screened(kept, refused, claims)
+
+
+def intake_screen(
+    alerts: Sequence[Alert], registered: Mapping[str, Registration]
+) -> tuple[list[Alert], list[tuple[Alert, IdentityReason]], list[Claim]]:
+    """``screen_alerts`` as the case intake takes it (``hub.cases.intake.Screen``): run inside
+    the intake's transaction, on the registrations its first read brings anyway."""
+    screened = screen_alerts(alerts, registered)
+    return screened.kept, screened.refused, screened.claims

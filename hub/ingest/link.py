@@ -49,7 +49,8 @@ from devices.topics import (
 from hub.cases.changes import CaseChanges
 from hub.cases.feedback import FeedbackPublisher
 from hub.cases.results import AlertRef, IngestResult, RejectedAlert
-from hub.ingest.identity import IdentityReason, screen_alerts, screen_inventory
+from hub.fleet.claims import Claim, Registration
+from hub.ingest.identity import IdentityReason, intake_screen, screen_inventory
 from hub.ingest.lanes import PendingStatuses, plan_take, write_another
 from hub.ingest.messages import (
     AlertMessage,
@@ -87,14 +88,6 @@ _OFFLINE_PUBLISH_TIMEOUT = 2.0
 def shared(topic_filter: str, group: str | None) -> str:
     """Return the filter to subscribe to: through an MQTT shared subscription when in a group."""
     return topic_filter if group is None else f"$share/{group}/{topic_filter}"
-
-
-def _screened(
-    alerts: Sequence[Alert], edges: Mapping[str, str]
-) -> tuple[list[Alert], list[tuple[Alert, IdentityReason]]]:
-    """The intake's screen: the alerts the edges may raise, and the refused with why."""
-    screened = screen_alerts(alerts, edges)
-    return screened.kept, screened.refused
 
 
 class MqttIngest:
@@ -334,20 +327,21 @@ class MqttIngest:
             try:
                 return self._counted(
                     await asyncio.to_thread(
-                        self._store.intake.ingest_alerts, alerts, received_at, screen=_screened
+                        self._store.intake.ingest_alerts, alerts, received_at, screen=intake_screen
                     )
                 )
             except SQLAlchemyError as exc:
                 logger.info("storing %d alerts failed, checking again: %s", len(alerts), exc)
-        kept = await self._own_alerts(client, alerts, acks, received_at)
-        return await self._commit(kept, received_at) if kept else None
+        if not await self._statuses_first(client, alerts, received_at):
+            return None
+        return await self._commit(alerts, received_at)
 
     async def _commit(self, alerts: list[Alert], received_at: datetime) -> IngestResult | None:
         attempt = 0
         while True:
             try:
                 result = await asyncio.to_thread(
-                    self._store.intake.ingest_alerts, alerts, received_at
+                    self._store.intake.ingest_alerts, alerts, received_at, intake_screen
                 )
                 break
             except OperationalError as exc:
@@ -390,7 +384,9 @@ class MqttIngest:
         for alert in alerts:
             try:
                 results.append(
-                    await asyncio.to_thread(self._store.intake.ingest_alerts, [alert], received_at)
+                    await asyncio.to_thread(
+                        self._store.intake.ingest_alerts, [alert], received_at, intake_screen
+                    )
                 )
             except SQLAlchemyError as exc:
                 logger.error(
@@ -406,49 +402,24 @@ class MqttIngest:
             self.counters[f"rejected.{reason}"] += 1
             logger.warning("rejected %s %s from edge %s: %s", what, subject, edge_id, reason)
 
-    async def _own_alerts(
-        self,
-        client: aiomqtt.Client,
-        alerts: list[Alert],
-        acks: dict[str, list[str]],
-        received_at: datetime,
-    ) -> list[Alert]:
-        """Drop (and acknowledge) the alerts an edge raises for another edge's devices.
-
-        A pending status that registers a device the hub does not know yet, and one of the
-        alerts is about, is written first (``lanes.statuses_needed_first``).
-        """
+    async def _statuses_first(
+        self, client: aiomqtt.Client, alerts: list[Alert], received_at: datetime
+    ) -> bool:
+        """Write first the pending statuses that register a device the hub does not know yet
+        and one of the alerts is about (``lanes.statuses_needed_first``); False if that could
+        not be checked (the alerts then stay unacknowledged and come again)."""
         ids = {a.device_id for a in alerts}
         try:
             registered = await asyncio.to_thread(self._store.fleet.device_edges, ids)
-            first = self._statuses.take_needed_first(alerts, registered)
-            if first:
-                for status in first:
-                    await self._record_status(client, status, received_at)
-                registered = await asyncio.to_thread(self._store.fleet.device_edges, ids)
+            for status in self._statuses.take_needed_first(alerts, registered):
+                await self._record_status(client, status, received_at)
         except SQLAlchemyError as exc:
-            # Unchecked alerts are not stored either: they stay unacknowledged and come again.
             self.counters["commit_failed"] += 1
             logger.error(
                 "could not check %d alerts, leaving them unacknowledged: %s", len(alerts), exc
             )
-            return []
-        screened = screen_alerts(alerts, registered)
-        for alert, _ in screened.refused:
-            acks[alert.edge_id].append(alert.id)
-        self._refused_alerts(screened.refused)
-        return screened.kept
-
-    def _refused_alerts(self, refused: list[tuple[Alert, IdentityReason]]) -> None:
-        for alert, reason in refused:
-            self.counters[f"rejected.{reason}"] += 1
-            logger.warning(
-                "rejected alert %s from edge %s: %s (device %s)",
-                alert.id,
-                alert.edge_id,
-                reason,
-                alert.device_id,
-            )
+            return False
+        return True
 
     async def _record_status(
         self, client: aiomqtt.Client, message: StatusMessage, received_at: datetime
@@ -456,15 +427,17 @@ class MqttIngest:
         self.counters["status"] += 1
         refused: list[tuple[Device, IdentityReason]] = []
 
-        def screen(devices: Sequence[Device], registered: Mapping[str, str | None]) -> list[Device]:
+        def screen(
+            devices: Sequence[Device], registered: Mapping[str, Registration]
+        ) -> tuple[list[Device], list[Claim]]:
             # Run in the status's transaction, on the registrations it reads anyway: one read
             # of the inventory's devices, in one worker-thread call.
             screened = screen_inventory(message.edge_id, devices, registered)
             refused[:] = screened.refused
-            return screened.kept
+            return screened.kept, screened.claims
 
         try:
-            changed = await asyncio.to_thread(
+            recorded = await asyncio.to_thread(
                 self._store.fleet.record_edge_status, message.status, received_at, screen
             )
         except SQLAlchemyError as exc:
@@ -473,5 +446,6 @@ class MqttIngest:
             return
         finally:
             self._refused(message.edge_id, "registration of", [(d.id, r) for d, r in refused])
-        for edge_id in sorted(changed):
+        self.changes.alerts_stored(recorded.conflicts)
+        for edge_id in sorted(recorded.edges_changed):
             await self._publish_registry(client, edge_id)

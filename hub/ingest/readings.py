@@ -139,7 +139,7 @@ class ReadingsLane:
     async def _handle(self, messages: list[TelemetryMessage]) -> None:
         ids = {p.device_id for m in messages for p in m.batch.points}
         try:
-            registered = await asyncio.to_thread(self._store.fleet.device_edges, ids)
+            registered = await asyncio.to_thread(self._store.fleet.device_registrations, ids)
         except SQLAlchemyError as exc:
             # Unchecked, nothing of it is used; the next batches carry newer readings anyway.
             self._counters["telemetry_failed"] += len(messages)

@@ -2,7 +2,8 @@
 
 The schema itself is created and upgraded only by the Alembic migrations in
 ``hub/persistence/migrations``; ``tests/hub/test_migrations.py`` checks that they match these
-models and the residents' (``hub.persistence.community``), all on ``hub.persistence.schema``.
+models, the residents' (``hub.persistence.community``) and the others, all on
+``hub.persistence.schema``.
 """
 
 from collections.abc import Callable
@@ -123,9 +124,25 @@ class DeviceRow(Base):
     tasmota_topic: Mapped[str | None] = mapped_column(String(LOCATION_LENGTH))
     shelly_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     temperature_unit: Mapped[str | None] = mapped_column(String(1))
+    registered_by: Mapped[str | None] = mapped_column(String(ENUM_LENGTH))
+    """``operator`` (the API), ``inventory`` (an edge's status); NULL: older, as inventory."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_readings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class DeviceClaimRow(Base):
+    """An edge that speaks for a device registered to another edge (``hub.fleet.claims``)."""
+
+    __tablename__ = "device_claims"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    location: Mapped[str | None] = mapped_column(String(LOCATION_LENGTH))
+    alerts: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
 
 
 class CaseRow(Base):
@@ -532,38 +549,6 @@ class AccessEventRow(Base):
     reason: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     fingerprint: Mapped[str | None] = mapped_column(String(TOKEN_HASH_LENGTH))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class EvidenceBlobRow(Base):
-    """One stored picture, by its SHA-256: the same bytes are kept once, however often sent."""
-
-    __tablename__ = "evidence_blobs"
-
-    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
-    size: Mapped[int] = mapped_column(Integer)
-    content_type: Mapped[str] = mapped_column(String(ENUM_LENGTH))
-    stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class EvidenceRow(Base):
-    """A camera alert's picture (clean or annotated), by the id the edge gave it.
-
-    ``alert_id`` is not a foreign key on purpose: a picture travels on its own topic and may
-    be stored before its alert; the alert's case is found by joining at read time.
-    """
-
-    __tablename__ = "evidence"
-
-    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
-    alert_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
-    edge_id: Mapped[str] = mapped_column(String(ID_LENGTH))
-    device_id: Mapped[str] = mapped_column(String(ID_LENGTH))
-    kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
-    variant: Mapped[str] = mapped_column(String(ENUM_LENGTH))
-    ts: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Indexed for retention: pictures by age, and "does any picture still name this blob".
-    sha256: Mapped[str] = mapped_column(ForeignKey("evidence_blobs.sha256"), index=True)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class ReadingHistoryRow(Base):

@@ -13,6 +13,7 @@ from devices.registry import Device
 from hub.auth.scoping import site_of_household
 from hub.cases.rules import CaseStatus
 from hub.errors import InvalidInputError, NotFoundError
+from hub.fleet.claims import Provenance
 from hub.fleet.repository import device_view, upsert_device
 from hub.fleet.views import DeviceView
 from hub.persistence.tables import (
@@ -67,7 +68,7 @@ def household_device_id(session: Session, household: HouseholdRow, now: datetime
     device_id = web_device_id(household.id)
     if session.get(DeviceRow, device_id) is None:
         device = Device(id=device_id, kind=DeviceKind.SOS_BUTTON, location=household.location)
-        upsert_device(session, device, now)
+        upsert_device(session, device, now, by=Provenance.OPERATOR)
     return device_id
 
 
@@ -182,7 +183,7 @@ class HouseholdRepository:
                 kind=DeviceKind.SOS_BUTTON,
                 location=household.location,
             )
-            return upsert_device(session, device, self._db.clock()).device
+            return upsert_device(session, device, self._db.clock(), by=Provenance.OPERATOR).device
 
     def household_status(self, household: HouseholdView) -> ResidentStatus:
         """Return the stage of the household's most recent SOS case, from the database."""

@@ -33,17 +33,24 @@ def load_site_map(session: Session) -> SiteMap:
     )
 
 
-def placement(session: Session, device_id: str) -> tuple[Site | None, Grid | None]:
-    """Return the site (through the device's edge) and grid (by its location) of a device."""
+def placement(
+    session: Session, device_id: str, claimed: tuple[str, str] | None = None
+) -> tuple[Site | None, Grid | None]:
+    """Return the site (through the device's edge) and grid (by its location) of a device.
+
+    ``claimed``: the edge and place another edge's alert about a contested device comes with
+    (``hub.fleet.claims``): the alert is placed where that edge says, not where the first
+    inventory said."""
     device = session.get(DeviceRow, device_id)
     if device is None:
         return None, None
+    edge_id, location = claimed or (device.edge_id, device.location)
     sites = [site_from_row(row) for row in session.scalars(select(SiteRow))]
-    site = site_of_edge(sites, device.edge_id)
+    site = site_of_edge(sites, edge_id)
     query = select(GridRow)
     if site is not None:
         query = query.where(GridRow.site_id == site.id)
-    grid = grid_of_place([grid_from_row(row) for row in session.scalars(query)], device.location)
+    grid = grid_of_place([grid_from_row(row) for row in session.scalars(query)], location)
     if site is None and grid is not None:
         # A device with no edge (a resident's page) belongs where its place is.
         site = next((s for s in sites if s.id == grid.site_id), None)

@@ -1,5 +1,5 @@
 """Identities the hub issues for its brokers: CA, certificates, passwords, ACLs (issue 14).
 
-``linli broker init|add-edge|add-device|revoke`` (``linli.trust.commands``) keep one folder per
+``linli broker init|add-*|revoke`` (``linli.trust.commands``) keep one folder per
 broker; the pure parts (``acl``, ``config``, ``passwords``) render what Mosquitto reads.
 """

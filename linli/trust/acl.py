@@ -15,12 +15,19 @@ from devices.topics import (
     DEVICE_ROOT,
     EDGE_ROOT,
     HUB_STATUS_TOPIC,
+    SHELLY_GEN1_ANNOUNCE_COMMAND,
+    SHELLY_GEN1_ROOT,
+    TASMOTA_COMMAND_PREFIX,
+    TASMOTA_GROUP_TOPIC,
+    TASMOTA_PREFIXES,
     Z2M_DEFAULT_BASE,
     DeviceChannel,
     EdgeChannel,
     Sender,
+    check_shelly_prefix,
     device_channel_sender,
     device_published_channels,
+    device_subscriptions,
     device_topic,
     edge_channel_sender,
     edge_topic,
@@ -32,6 +39,9 @@ HUB_USERNAME = "hub"
 ZIGBEE2MQTT_USERNAME = "zigbee2mqtt"
 EDGE_PREFIX = "edge-"
 DEVICE_PREFIX = "device-"
+TASMOTA_PREFIX = "tasmota-"
+SHELLY_GEN1_PREFIX = "shelly-gen1-"
+SHELLY_GEN2_PREFIX = "shelly-gen2-"
 
 
 class Role(StrEnum):
@@ -47,6 +57,18 @@ class Role(StrEnum):
     """A native device on a site broker: its own readings out, its own commands in."""
     ZIGBEE2MQTT = "zigbee2mqtt"
     """A Zigbee2MQTT bridge on a site broker: under ``zigbee2mqtt/`` only."""
+    TASMOTA = "tasmota"
+    """A Tasmota on a site broker, by its ``%topic%``: ``tele/`` and ``stat/`` under it out,
+    its ``cmnd/`` in."""
+    SHELLY_GEN1 = "shelly-gen1"
+    """A Shelly Gen1 on a site broker, by its id: under ``shellies/<id>/`` only."""
+    SHELLY_GEN2 = "shelly-gen2"
+    """A Shelly Gen2+ on a site broker, by its MQTT prefix: its notifications, status and
+    last will out, its RPC and command topics in."""
+
+
+DEVICE_ROLES = frozenset({Role.DEVICE, Role.TASMOTA, Role.SHELLY_GEN1, Role.SHELLY_GEN2})
+"""The identities a site broker issues one per device (``linli broker add-*``)."""
 
 
 class Access(StrEnum):
@@ -63,7 +85,8 @@ class Identity:
 
     role: Role
     subject: str = ""
-    """The edge or device id (empty for the hub and the Zigbee2MQTT bridge)."""
+    """The edge or device id, a Tasmota's topic, a Shelly Gen2's prefix (empty for the hub and
+    the Zigbee2MQTT bridge)."""
 
     @property
     def username(self) -> str:
@@ -77,6 +100,12 @@ class Identity:
                 return EDGE_PREFIX + check_identifier(self.subject)
             case Role.DEVICE:
                 return DEVICE_PREFIX + check_identifier(self.subject)
+            case Role.TASMOTA:
+                return TASMOTA_PREFIX + check_identifier(self.subject)
+            case Role.SHELLY_GEN1:
+                return SHELLY_GEN1_PREFIX + check_identifier(self.subject)
+            case Role.SHELLY_GEN2:
+                return SHELLY_GEN2_PREFIX + check_shelly_prefix(self.subject)
             case _:
                 assert_never(self.role)
 
@@ -118,9 +147,11 @@ def _hub_rules() -> list[Rule]:
 
 
 def _site_edge_rules() -> list[Rule]:
-    # The agent subscribes to linli/dev/+/+ (devices.topics.device_subscriptions) and reads
-    # every device's readings; reading the commands it sends itself is harmless.
-    rules = [Rule(Access.READ, f"{DEVICE_ROOT}/+/+")]
+    # The agent reads whatever it subscribes to (devices.topics.device_subscriptions: native,
+    # Zigbee2MQTT, Tasmota and Shelly topics); reading the commands it sends itself is
+    # harmless. It sends no command to a Tasmota or a Shelly, so it writes none of theirs.
+    reads = [f for f in device_subscriptions() if f != f"{Z2M_DEFAULT_BASE}/#"]
+    rules = [Rule(Access.READ, topic_filter) for topic_filter in reads]
     rules += [
         Rule(Access.WRITE, f"{DEVICE_ROOT}/+/{c}")
         for c in DeviceChannel
@@ -142,6 +173,49 @@ def _device_rules(device_id: str) -> list[Rule]:
     return rules
 
 
+def _tasmota_rules(topic: str) -> list[Rule]:
+    # The default FullTopic %prefix%/%topic%/: it publishes tele/<topic>/... (SENSOR, STATE,
+    # LWT, a Zigbee bridge's <short>/SENSOR) and stat/<topic>/... (RESULT, STATUS8...), and
+    # subscribes to cmnd/<topic>/# and its GroupTopic's cmnd/tasmotas/#. Not granted: its Home
+    # Assistant discovery (tasmota/discovery/<mac>/..., which nobody here reads) and the
+    # fallback topic cmnd/<client id>_fb/# (the client id is the device's to choose).
+    rules = [
+        Rule(Access.WRITE, f"{prefix}/{check_identifier(topic)}/#") for prefix in TASMOTA_PREFIXES
+    ]
+    return [
+        *rules,
+        Rule(Access.READ, f"{TASMOTA_COMMAND_PREFIX}/{topic}/#"),
+        Rule(Access.READ, f"{TASMOTA_COMMAND_PREFIX}/{TASMOTA_GROUP_TOPIC}/#"),
+    ]
+
+
+def _shelly_gen1_rules(shelly_id: str) -> list[Rule]:
+    # Gen1 publishes everything under shellies/<id>/ and subscribes there too (<id>/command,
+    # relay/<n>/command, roller/0/command/pos, light/<n>/set ...): its own subtree both ways,
+    # and the broadcast shellies/command. Its reply to "announce", on shellies/announce, is
+    # not granted: Mosquitto drops it, and the device may not speak for others there.
+    root = f"{SHELLY_GEN1_ROOT}/{check_identifier(shelly_id)}"
+    return [Rule(Access.READWRITE, f"{root}/#"), Rule(Access.READ, SHELLY_GEN1_ANNOUNCE_COMMAND)]
+
+
+def _shelly_gen2_rules(prefix: str) -> list[Rule]:
+    # Gen2+ (Shelly's MQTT component): publishes <prefix>/online (its last will),
+    # <prefix>/events/rpc (rpc_ntf), <prefix>/status/<component:id> (status_ntf) and, with
+    # debug over MQTT on, <prefix>/debug/log; subscribes to <prefix>/rpc (enable_rpc),
+    # <prefix>/command and <prefix>/command/<component:id> (enable_control). An RPC's reply
+    # goes to <its src>/rpc, outside the prefix: nobody here sends it RPCs, so not granted.
+    p = check_shelly_prefix(prefix)
+    return [
+        Rule(Access.WRITE, f"{p}/online"),
+        Rule(Access.WRITE, f"{p}/events/rpc"),
+        Rule(Access.WRITE, f"{p}/status/+"),
+        Rule(Access.WRITE, f"{p}/debug/log"),
+        Rule(Access.READ, f"{p}/rpc"),
+        Rule(Access.READ, f"{p}/command"),
+        Rule(Access.READ, f"{p}/command/+"),
+    ]
+
+
 def rules_for(identity: Identity) -> list[Rule]:
     """Return everything ``identity`` may do; anything else is denied."""
     match identity.role:
@@ -155,6 +229,12 @@ def rules_for(identity: Identity) -> list[Rule]:
             return _device_rules(identity.subject)
         case Role.ZIGBEE2MQTT:
             return [Rule(Access.READWRITE, f"{Z2M_DEFAULT_BASE}/#")]
+        case Role.TASMOTA:
+            return _tasmota_rules(identity.subject)
+        case Role.SHELLY_GEN1:
+            return _shelly_gen1_rules(identity.subject)
+        case Role.SHELLY_GEN2:
+            return _shelly_gen2_rules(identity.subject)
         case _:
             assert_never(identity.role)
 

@@ -35,6 +35,16 @@ def _identifier(value: str) -> str:
         raise typer.BadParameter(str(exc)) from exc
 
 
+def _identity(role: Role, subject: str) -> Identity:
+    """Return the identity, or refuse a subject its role cannot be bound to."""
+    identity = Identity(role, subject)
+    try:
+        _ = identity.username
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    return identity
+
+
 @broker_app.command()
 def init(
     folder: Folder,
@@ -121,12 +131,61 @@ def add_device(folder: Folder, device_id: Annotated[str, typer.Argument()]) -> N
     _issue(folder, Identity(Role.DEVICE, _identifier(device_id)))
 
 
+@broker_app.command("add-tasmota")
+def add_tasmota(
+    folder: Folder,
+    topic: Annotated[str, typer.Argument(help="Its Topic (%topic%), e.g. tasmota_A1B2C3.")],
+) -> None:
+    """Issue a Tasmota its identity on a site broker, bound to its topic (again: rotate it)."""
+    _issue(folder, _identity(Role.TASMOTA, topic))
+
+
+@broker_app.command("add-shelly-gen1")
+def add_shelly_gen1(
+    folder: Folder,
+    shelly_id: Annotated[str, typer.Argument(help="Its id, e.g. shellyflood-445566.")],
+) -> None:
+    """Issue a Shelly Gen1 its identity on a site broker, bound to shellies/<id>/ (again:
+    rotate it)."""
+    _issue(folder, _identity(Role.SHELLY_GEN1, shelly_id))
+
+
+@broker_app.command("add-shelly-gen2")
+def add_shelly_gen2(
+    folder: Folder,
+    prefix: Annotated[
+        str,
+        typer.Argument(
+            help="Its MQTT prefix: its id (the default, e.g. shellyplusht-c049ef8bc088) or "
+            "shellies/<id>."
+        ),
+    ],
+) -> None:
+    """Issue a Shelly Gen2+ its identity on a site broker, bound to its MQTT prefix (again:
+    rotate it)."""
+    _issue(folder, _identity(Role.SHELLY_GEN2, prefix))
+
+
 @broker_app.command()
-def revoke(folder: Folder, subject: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+def revoke(
+    folder: Folder,
+    subject: Annotated[str, typer.Argument(metavar="ID")],
+    role: Annotated[
+        Role | None,
+        typer.Option(
+            help="What ID names on a site broker: device (the default), tasmota (a topic), "
+            "shelly-gen1 (an id), shelly-gen2 (a prefix)."
+        ),
+    ] = None,
+) -> None:
     """Withdraw an edge's (hub broker) or a device's (site broker) identity."""
     broker = BrokerFolder(folder)
+    if role is None:
+        _identifier(subject)
+    else:
+        _identity(role, subject)
     try:
-        revoked = broker.revoke(_identifier(subject))
+        revoked = broker.revoke(subject, role)
         reloaded = broker.reload()
     except (TrustError, OSError) as exc:
         raise _fail(exc) from exc

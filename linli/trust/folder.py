@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from devices.registry import Identifier
-from linli.trust.acl import Identity, Role, render_acl
+from linli.trust.acl import DEVICE_ROLES, Identity, Role, render_acl
 from linli.trust.certificates import Issued, new_ca, new_server_certificate
 from linli.trust.config import BrokerFiles, ListenerPlan, render_config
 from linli.trust.nats import nats_hash, render_accounts
@@ -39,6 +39,13 @@ class BrokerKind(StrEnum):
 
     HUB = "hub"
     SITE = "site"
+
+
+ISSUED_ROLES: dict[BrokerKind, frozenset[Role]] = {
+    BrokerKind.HUB: frozenset({Role.EDGE}),
+    BrokerKind.SITE: DEVICE_ROLES,
+}
+"""The identities ``linli broker add-*`` issues (and ``revoke`` withdraws) on each kind."""
 
 
 class Account(BaseModel):
@@ -200,8 +207,7 @@ class BrokerFolder:
         working at the reload); return it."""
         with self._locked():
             record = self.load()
-            allowed = {BrokerKind.HUB: {Role.EDGE}, BrokerKind.SITE: {Role.DEVICE}}[record.kind]
-            if identity.role not in allowed:
+            if identity.role not in ISSUED_ROLES[record.kind]:
                 raise TrustError(f"a {record.kind} broker does not take {identity.role} identities")
             if record.kind is BrokerKind.SITE and identity.subject == record.site_edge_id:
                 raise TrustError(f"{identity.subject!r} is this site's edge, not a device")
@@ -209,13 +215,16 @@ class BrokerFolder:
             self._store(record)
         return password
 
-    def revoke(self, subject: str) -> bool:
-        """Withdraw the edge (hub broker) or device (site broker) ``subject``; return whether
+    def revoke(self, subject: str, role: Role | None = None) -> bool:
+        """Withdraw the edge (hub broker) or the device (site broker) ``subject``, of ``role``
+        if given (a site broker's Tasmota, Shelly...; default a native device); return whether
         it had an identity."""
         with self._locked():
             record = self.load()
-            role = Role.EDGE if record.kind is BrokerKind.HUB else Role.DEVICE
-            username = Identity(role, subject).username
+            default = Role.EDGE if record.kind is BrokerKind.HUB else Role.DEVICE
+            if role is not None and role not in ISSUED_ROLES[record.kind]:
+                raise TrustError(f"a {record.kind} broker has no {role} identities")
+            username = Identity(role or default, subject).username
             if username not in record.accounts:
                 return False
             del record.accounts[username]

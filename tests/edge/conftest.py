@@ -21,6 +21,9 @@ from tests.background import running
 EDGE_ID = "edge-test"
 DEADLINE_S = 20.0
 
+SettingsFactory = Callable[..., EdgeSettings]
+"""What ``make_settings`` is: settings of an agent on the test broker, with overrides."""
+
 SITE_TOML = f"""
 [site]
 name = "Test Courtyard"
@@ -181,6 +184,20 @@ async def running_agent(
         yield agent
 
 
+@asynccontextmanager
+async def running_edge(
+    local: MosquittoProcess,
+    agent: EdgeAgent,
+    *,
+    hub_broker: MosquittoProcess | None = None,
+    auto_ack: bool = True,
+) -> AsyncIterator[tuple[FakeHub, "Devices"]]:
+    """Run a fake hub (on ``hub_broker``, else ``local``) and the agent until the block ends;
+    yield the hub and the devices that publish on ``local``."""
+    async with running_hub(hub_broker or local, auto_ack=auto_ack) as hub, running_agent(agent):
+        yield hub, Devices(local)
+
+
 class Devices:
     """Plays the devices on the local broker."""
 
@@ -220,9 +237,7 @@ def site_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_settings(
-    tmp_path: Path, site_file: Path, mosquitto: MosquittoProcess
-) -> Callable[..., EdgeSettings]:
+def make_settings(tmp_path: Path, site_file: Path, mosquitto: MosquittoProcess) -> SettingsFactory:
     """Build settings for an agent on the ``mosquitto`` broker (both sides by default)."""
 
     def build(**overrides: Any) -> EdgeSettings:

@@ -8,7 +8,6 @@ condition; where a resend must or must not happen, the agent's monotonic clock i
 import asyncio
 import sqlite3
 from collections import Counter
-from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,22 +21,21 @@ from devices.registry import Device
 from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic
 from edge.agent import EdgeAgent
 from edge.outbox import FILE_NAME
-from edge.settings import EdgeSettings
 from linli.brokers import MosquittoProcess
 from tests.edge.conftest import (
     EDGE_ID,
     Devices,
     ManualClock,
+    SettingsFactory,
     eventually,
     no_jitter,
     running_agent,
+    running_edge,
     running_hub,
     telemetry_of,
 )
 
 pytestmark = pytest.mark.mosquitto
-
-SettingsFactory = Callable[..., EdgeSettings]
 
 SOS_TOPIC = "zigbee2mqtt/b3 1201 sos"
 SMOKE_STATE = "linli/dev/b3-smoke/state"
@@ -116,9 +114,7 @@ async def test_a_reading_becomes_an_alert_at_the_hub(
 async def test_zigbee_sos_from_mosquitto_pub_is_exactly_one_alert(
     mosquitto: MosquittoProcess, make_settings: SettingsFactory
 ) -> None:
-    agent = EdgeAgent(make_settings())
-    devices = Devices(mosquitto)
-    async with running_hub(mosquitto) as hub, running_agent(agent):
+    async with running_edge(mosquitto, EdgeAgent(make_settings())) as (hub, devices):
         # As the button really sends it: the action, then the same state with action null/"".
         # Its battery is low as well: one message, two alerts, and the SOS leads.
         await devices.publish_cli(SOS_TOPIC, '{"action":"emergency","battery":5,"linkquality":18}')
@@ -138,8 +134,7 @@ async def test_an_unacknowledged_alert_is_sent_again_and_an_acknowledged_one_is_
 ) -> None:
     clock = ManualClock()
     agent = EdgeAgent(make_settings(resend_after_s=5.0), monotonic=clock)
-    devices = Devices(mosquitto)
-    async with running_hub(mosquitto, auto_ack=False) as hub, running_agent(agent):
+    async with running_edge(mosquitto, agent, auto_ack=False) as (hub, devices):
         await devices.publish(SMOKE_STATE, '{"smoke": true}')
         await eventually(lambda: len(hub.alerts) == 1, "the first copy")
         first = hub.alerts[0]
@@ -205,8 +200,7 @@ async def test_alerts_made_while_the_uplink_is_down_arrive_afterwards_life_safet
         agent = EdgeAgent(
             make_settings(hub_mqtt_port=hub_broker.port, resend_after_s=60.0), rng=no_jitter
         )
-        devices = Devices(mosquitto)
-        async with running_hub(hub_broker) as hub, running_agent(agent):
+        async with running_edge(mosquitto, agent, hub_broker=hub_broker) as (hub, devices):
             await asyncio.to_thread(hub_broker.stop)
             await eventually(lambda: not agent.uplink_ready, "the agent to notice the hub is gone")
 
@@ -315,8 +309,7 @@ async def test_bad_input_is_rejected_counted_and_the_agent_keeps_working(
         bad.append((SOS_TOPIC, text.encode(), "malformed_json"))
         bad.append((SMOKE_STATE, text.encode(), "malformed_json"))
     agent = EdgeAgent(make_settings())
-    devices = Devices(mosquitto)
-    async with running_hub(mosquitto) as hub, running_agent(agent):
+    async with running_edge(mosquitto, agent) as (hub, devices):
         for topic, payload, _ in bad:
             await devices.publish(topic, payload)
         # The bridge's own topics are not device readings: ignored, not rejected.
@@ -384,8 +377,7 @@ async def test_time_driven_detection_clears_a_dry_leak_and_reports_a_silent_devi
 ) -> None:
     clock = WallClock()
     agent = EdgeAgent(make_settings(detection_tick_s=0.05), clock=clock)
-    devices = Devices(mosquitto)
-    async with running_hub(mosquitto) as hub, running_agent(agent):
+    async with running_edge(mosquitto, agent) as (hub, devices):
         await devices.publish("zigbee2mqtt/bike leak", '{"water_leak": true}')
         await devices.publish("zigbee2mqtt/bike leak", '{"water_leak": false}')
         await eventually(lambda: agent.counters.get("messages_received") == 2, "both readings")

@@ -8,28 +8,26 @@ ones are refused and counted, and the agent keeps going.
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from devices.kinds import AlertKind, AlertState
 from edge.agent import EdgeAgent
-from edge.settings import EdgeSettings
 from linli.brokers import MosquittoProcess
 from tests.conftest import realdata_records
 from tests.edge.conftest import (
     EDGE_ID,
     Devices,
+    SettingsFactory,
     eventually,
     running_agent,
+    running_edge,
     running_hub,
     telemetry_of,
 )
 
 pytestmark = pytest.mark.mosquitto
-
-SettingsFactory = Callable[..., EdgeSettings]
 
 SITE_TOML = f"""
 [site]
@@ -99,8 +97,7 @@ async def test_tasmota_and_shelly_readings_raise_the_right_alerts(
     leak_wet = next(r for r in tasmota if '"ZoneStatusChange":1,"Endpoint"' in r["payload_raw"])
     broken = [r["payload_raw"] for r in tasmota if r["payload"] is None and "LWT" not in r["topic"]]
     agent = EdgeAgent(tasmota_shelly_settings())
-    devices = Devices(mosquitto)
-    async with running_hub(mosquitto) as hub, running_agent(agent):
+    async with running_edge(mosquitto, agent) as (hub, devices):
         # The realdata leak sensor, on the default FullTopic (the issue's was customised).
         await devices.publish_cli("tele/SonoffZigbeeBridge/SENSOR", leak_dry)
         await devices.publish_cli("tele/SonoffZigbeeBridge/SENSOR", leak_wet["payload_raw"])
@@ -153,8 +150,7 @@ async def test_tasmota_lwt_and_shelly_online_are_availability(
     mosquitto: MosquittoProcess, tasmota_shelly_settings: SettingsFactory
 ) -> None:
     agent = EdgeAgent(tasmota_shelly_settings())
-    devices = Devices(mosquitto)
-    async with running_hub(mosquitto) as hub, running_agent(agent):
+    async with running_edge(mosquitto, agent) as (hub, devices):
         await devices.publish_cli("tele/boiler/STATE", '{"Uptime":"0T01:00:00"}')
         await devices.publish_cli("tele/boiler/LWT", "Offline")
         await devices.publish_cli("shellies/shellysmoke-a1b2c3/online", "false")
@@ -174,9 +170,7 @@ async def test_a_shelly_repeating_its_last_event_every_30_s_is_one_sos(
     published (bieniu/ha-shellies-discovery#91: ``{"event":"L","event_cnt":849}`` every 30 s
     from a Shelly 1): one pull of the cord is one SOS, the next pull another."""
     topic = "shellies/shelly1-10521C454394/input_event/0"
-    agent = EdgeAgent(tasmota_shelly_settings())
-    devices = Devices(mosquitto)
-    async with running_hub(mosquitto) as hub, running_agent(agent):
+    async with running_edge(mosquitto, EdgeAgent(tasmota_shelly_settings())) as (hub, devices):
         for _ in range(3):  # the pull, then its repeats
             await devices.publish_cli(topic, '{"event":"L","event_cnt":849}')
         await devices.publish_cli(topic, '{"event":"S","event_cnt":850}')  # the next pull
@@ -206,9 +200,7 @@ async def test_a_bridge_with_per_device_topics_and_no_wrapper_still_raises(
 ) -> None:
     # SetOption89 1, 112 1, 100 1, 119 1: a topic per device named by its friendly name (its
     # space made valid for MQTT), the entry alone without ZbReceived or its key.
-    agent = EdgeAgent(more_settings())
-    devices = Devices(mosquitto)
-    async with running_hub(mosquitto) as hub, running_agent(agent):
+    async with running_edge(mosquitto, EdgeAgent(more_settings())) as (hub, devices):
         await devices.publish_cli(
             "tele/zbbridge/attic_smoke/SENSOR",
             '{"Device":"0x5C2B","Name":"attic smoke","Fire":1,"Endpoint":1,"LinkQuality":92}',
@@ -263,8 +255,7 @@ async def test_pull_cords_on_shelly_inputs_in_switch_mode_raise_sos(
 
     momentary = "shellies/shelly1-10521c454394"
     agent = EdgeAgent(more_settings())
-    devices = Devices(mosquitto)
-    async with running_hub(mosquitto) as hub, running_agent(agent):
+    async with running_edge(mosquitto, agent) as (hub, devices):
         for payload in ("0", "1", "1", "0", "1"):  # pulled, its repeat, reset, pulled again
             await devices.publish_cli(gen1, payload)
         for state in ("false", "true", "true"):

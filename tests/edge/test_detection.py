@@ -221,6 +221,12 @@ def test_a_state_persisted_by_an_older_edge_still_loads() -> None:
         '{"last_seen": 12}',
         '{"co": {"dose": "lots"}}',
         '{"heat": {"samples": [["2026-04-17T12:00:00Z"]]}}',
+        '{"sos": {"phase": "cancellable"}}',
+        '{"sos": {"phase": "maybe"}}',
+        '{"sos": {"presses": [12]}}',
+        '{"battery": [["2026-04-17T12:00:00Z"]]}',
+        '{"battery": [["2026-04-17T12:00:00", 50]]}',
+        '{"flat": {"temperature_c": [21.0, null]}}',
     ],
 )
 def test_unreadable_state_is_refused(text: str) -> None:

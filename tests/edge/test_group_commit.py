@@ -8,7 +8,7 @@ acknowledged before the group's transaction commits.
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,11 +22,16 @@ from edge.detection import DeviceState
 from edge.outbox import FILE_NAME, OutboxError
 from edge.settings import EdgeSettings
 from linli.brokers import MosquittoProcess
-from tests.edge.conftest import SITE_TOML, eventually, no_jitter, running_agent, running_hub
+from tests.edge.conftest import (
+    SITE_TOML,
+    SettingsFactory,
+    eventually,
+    no_jitter,
+    running_agent,
+    running_hub,
+)
 
 pytestmark = pytest.mark.mosquitto
-
-SettingsFactory = Callable[..., EdgeSettings]
 
 GAS_DEVICES = ("boiler-gas-1", "boiler-gas-2")
 T0 = datetime(2026, 12, 2, 3, tzinfo=UTC)

@@ -8,7 +8,7 @@ what they test). The last two run the agent against a real Mosquitto and a fake 
 import asyncio
 import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import aiomqtt
@@ -18,11 +18,16 @@ from devices.kinds import AlertKind, AlertState
 from edge.agent import EdgeAgent
 from edge.handoff import Taking
 from edge.outbox import OutgoingAlert
-from edge.settings import EdgeSettings
 from linli.brokers import MosquittoProcess
-from tests.edge.conftest import Devices, ManualClock, eventually, running_agent, running_hub
-
-SettingsFactory = Callable[..., EdgeSettings]
+from tests.edge.conftest import (
+    Devices,
+    ManualClock,
+    SettingsFactory,
+    eventually,
+    running_agent,
+    running_edge,
+    running_hub,
+)
 
 SOS_TOPIC = "zigbee2mqtt/b3 1201 sos"
 SMOKE_TOPIC = "linli/dev/b3-smoke/state"
@@ -142,8 +147,7 @@ async def test_a_forwarder_woken_during_the_commit_sends_nothing_twice_and_out_o
     # resend_after_s 0.2: the forwarder wakes every 0.05 s and takes again; the clock never
     # moves, so no resend is ever due and any second copy would be this path's.
     agent = EdgeAgent(make_settings(resend_after_s=0.2), monotonic=ManualClock())
-    devices = Devices(mosquitto)
-    async with running_hub(mosquitto) as hub, running_agent(agent):
+    async with running_edge(mosquitto, agent) as (hub, devices):
         await eventually(lambda: agent.detection.handoff.taking() is not None, "the offer")
         # Hold the outbox's thread: the commit's take queues behind, and the forwarder's
         # own takes (it wakes meanwhile) queue behind that.

@@ -8,7 +8,6 @@ them by the receipts stored with the group.
 """
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import aiomqtt
@@ -16,12 +15,10 @@ import aiomqtt
 from edge.agent import EdgeAgent
 from edge.outbox import Outbox
 from edge.redelivery import Receipt, Redeliveries
-from edge.settings import EdgeSettings
+from tests.edge.conftest import SettingsFactory
 from tests.edge.test_group_commit import as_received, expected, gas_site, stored_alerts, transitions
 
 __all__ = ["gas_site"]  # the fixture, used by name
-
-SettingsFactory = Callable[..., EdgeSettings]
 
 
 def receipt(mid: int, payload: bytes = b"{}", topic: str = "linli/dev/d/state") -> Receipt | None:

@@ -27,6 +27,7 @@ from tests.edge.conftest import (  # noqa: F401 (fixtures)
     eventually,
     make_settings,
     running_agent,
+    running_edge,
     running_hub,
     site_file,
 )
@@ -136,8 +137,7 @@ async def test_a_deeply_nested_bridge_event_does_not_block_the_sites_alarms(
     bridge) then stops the edge's device session; the message is not acknowledged, so the
     broker delivers it again at every reconnect, and a native smoke detector's fire waits
     behind it."""
-    devices = Devices(mosquitto)
-    async with running_hub(mosquitto) as hub, running_agent(EdgeAgent(make_settings())):
+    async with running_edge(mosquitto, EdgeAgent(make_settings())) as (hub, devices):
         await devices.publish("zigbee2mqtt/bridge/event", b"[" * 60_000)
         await devices.publish("linli/dev/b3-smoke/state", '{"smoke": true}')
         await eventually(lambda: len(hub.alerts) == 1, "the native detector's fire")

@@ -3,18 +3,20 @@
 or the site's Zigbee alarms are never read) and ``attribute_and_json`` (both: one press must
 stay one SOS)."""
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from devices.kinds import AlertKind, AlertState
 from edge.agent import EdgeAgent
-from edge.settings import EdgeSettings
 from linli.brokers import MosquittoProcess
-from tests.edge.conftest import SITE_TOML, Devices, eventually, running_agent, running_hub
-
-SettingsFactory = Callable[..., EdgeSettings]
+from tests.edge.conftest import (
+    SITE_TOML,
+    Devices,
+    SettingsFactory,
+    eventually,
+    running_edge,
+)
 
 KITCHEN = """
 [[devices]]
@@ -45,8 +47,7 @@ async def test_with_attribute_output_a_zigbee_fire_and_press_are_read(
     mosquitto: MosquittoProcess, make_settings: SettingsFactory
 ) -> None:
     agent = EdgeAgent(make_settings())
-    devices = Devices(mosquitto)
-    async with running_hub(mosquitto) as hub, running_agent(agent):
+    async with running_edge(mosquitto, agent) as (hub, devices):
         # A friendly name with slashes ("b3/1201/kitchen smoke") and its "smoke" attribute.
         await publish_attributes(
             devices, SMOKE, {"battery": "100", "linkquality": "120", "smoke": "true"}
@@ -68,8 +69,7 @@ async def test_with_attribute_and_json_output_one_press_is_one_sos(
     mosquitto: MosquittoProcess, make_settings: SettingsFactory
 ) -> None:
     agent = EdgeAgent(make_settings())
-    devices = Devices(mosquitto)
-    async with running_hub(mosquitto) as hub, running_agent(agent):
+    async with running_edge(mosquitto, agent) as (hub, devices):
         # Zigbee2MQTT publishes the whole state, then each of its keys.
         await devices.publish(SOS, '{"action":"emergency","battery":100,"linkquality":18}')
         await publish_attributes(

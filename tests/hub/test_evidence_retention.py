@@ -11,7 +11,7 @@ from devices.kinds import AlertKind, DeviceKind
 from hub.cases.rules import Resolution
 from hub.evidence.link import EvidenceRetention
 from hub.evidence.repository import DELETING_SUFFIX, EvidenceStore
-from hub.persistence.tables import EvidenceBlobRow, EvidenceRow
+from hub.persistence.evidence import EvidenceBlobRow, EvidenceRow
 from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock

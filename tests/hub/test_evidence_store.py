@@ -16,7 +16,7 @@ from hub.errors import NotFoundError
 from hub.evidence.link import EvidenceAccepted, parse_evidence
 from hub.evidence.repository import EvidenceRefusedError, EvidenceStore
 from hub.ingest.messages import RejectedMessage
-from hub.persistence.tables import EvidenceBlobRow, EvidenceRow
+from hub.persistence.evidence import EvidenceBlobRow, EvidenceRow
 from hub.store import HubStore
 from tests.hub.factories import T0, alert_id, make_alert, make_device
 

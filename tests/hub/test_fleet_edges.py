@@ -11,6 +11,7 @@ from sqlalchemy import Engine, event
 
 from devices.kinds import DeviceKind
 from devices.registry import Device
+from hub.fleet.claims import Claim, Registration
 from hub.fleet.rules import EdgeChoiceError, assign_edge, unserved_reason
 from hub.store import HubStore
 from tests.hub.factories import T0, make_status
@@ -138,11 +139,14 @@ def test_a_screened_status_reads_its_devices_once_and_keeps_what_the_screen_refu
     theirs = Device(id="b2-smoke", kind=DeviceKind.SMOKE, location="Building 2/Floor 1/Unit 101")
     store.fleet.record_edge_status(make_status("e1", devices=[mine]), T0)
     store.fleet.record_edge_status(make_status("e2", devices=[theirs]), T0)
-    seen: list[dict[str, str | None]] = []
+    seen: list[dict[str, Registration]] = []
 
-    def screen(devices: Sequence[Device], registered: Mapping[str, str | None]) -> list[Device]:
+    def screen(
+        devices: Sequence[Device], registered: Mapping[str, Registration]
+    ) -> tuple[list[Device], list[Claim]]:
         seen.append(dict(registered))
-        return [d for d in devices if registered.get(d.id) in (None, "e1")]
+        mine = [d for d in devices if registered.get(d.id, Registration(None)).edge_id != "e2"]
+        return mine, []
 
     statements: list[str] = []
 
@@ -157,7 +161,7 @@ def test_a_screened_status_reads_its_devices_once_and_keeps_what_the_screen_refu
         )
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    assert seen == [{"b1-smoke": "e1", "b2-smoke": "e2"}]
+    assert seen == [{"b1-smoke": Registration("e1"), "b2-smoke": Registration("e2")}]
     device_reads = [s for s in statements if s.startswith("SELECT") and "FROM devices" in s]
     assert len(device_reads) == 1  # unchanged inventory: one read, nothing written
     assert not [s for s in statements if s.startswith(("UPDATE devices", "INSERT INTO devices"))]

@@ -50,6 +50,19 @@ async def _rejected(hub: RunningHub, reason: str, at_least: int) -> None:
     await _counted(hub, f"rejected.{reason}", at_least)
 
 
+async def _cases(hub: RunningHub, kind: str) -> list[dict[str, object]]:
+    return [c for c in (await get_json(hub, "/api/v1/cases"))["items"] if c["kind"] == kind]
+
+
+async def _claim_lines(hub: RunningHub, case_id: object) -> list[str]:
+    """The claims an operator reads on a conflict case: its ``claimed`` lines' notes."""
+    detail = await get_json(hub, f"/api/v1/cases/{case_id}")
+    return [e["note"] for e in detail["events"] if e["action"] == "claimed"]
+
+
+CONFLICT = "device_claim_conflict"
+
+
 async def test_a_wrong_edge_cannot_raise_register_or_keep_alive_anothers_device(
     hub: RunningHub, mosquitto: MosquittoProcess
 ) -> None:
@@ -93,8 +106,20 @@ async def test_a_wrong_edge_cannot_raise_register_or_keep_alive_anothers_device(
 
     after = await get_json(hub, f"/api/v1/devices/{SMOKE['id']}")
     assert after == before  # same edge, never seen, no readings
-    assert after["edge_id"] == "e1"
-    assert (await get_json(hub, "/api/v1/cases"))["items"] == []
+    assert (after["edge_id"], after["registered_by"]) == ("e1", "operator")
+    # Nothing of it stored as an alarm, but not silent: one conflict case, critical (a fire
+    # alert was refused), and one line per thing an operator must hear of: the refused fire.
+    # The inventory's claims after it (same edge) only count.
+    [conflict] = (await get_json(hub, "/api/v1/cases"))["items"]
+    assert (conflict["kind"], conflict["priority"], conflict["device_ids"]) == (
+        CONFLICT,
+        "critical",
+        [SMOKE["id"]],
+    )
+    [line] = await _claim_lines(hub, conflict["id"])
+    assert "edge e2" in line
+    assert "refused: an operator registered it" in line
+    assert forged.id in line
     # The attacker's own new device was registered: the edge is not refused wholesale.
     assert (await get_json(hub, "/api/v1/devices/e2-own-door"))["edge_id"] == "e2"
     assert (await hub.http.get("/api/v1/devices/e2-own-sensor")).status_code == 404
@@ -104,7 +129,7 @@ async def test_a_wrong_edge_cannot_raise_register_or_keep_alive_anothers_device(
         real = make_alert(device_id=SMOKE["id"], edge_id="e1", id=f"real-{uuid.uuid4().hex}")
         await victim.publish(edge_topic("e1", EdgeChannel.ALERT), real.model_dump_json(), qos=1)
         await acked(victim, real.id)
-    [case] = (await get_json(hub, "/api/v1/cases"))["items"]
+    [case] = await _cases(hub, "smoke")
     assert case["device_ids"] == [SMOKE["id"]]
 
 
@@ -122,7 +147,7 @@ async def test_a_batch_cannot_smuggle_another_edges_alerts_past_the_hub(
         await acked(attacker, forged.id, posing.id, edge_id="e2")
         await _rejected(hub, "foreign_device", 1)
         await _rejected(hub, "edge_mismatch", 1)
-    assert (await get_json(hub, "/api/v1/cases"))["items"] == []
+    assert [c["kind"] for c in (await get_json(hub, "/api/v1/cases"))["items"]] == [CONFLICT]
 
     # The victim's own batch raises its fire.
     async with edge_client(mosquitto, "e1") as victim:
@@ -130,7 +155,7 @@ async def test_a_batch_cannot_smuggle_another_edges_alerts_past_the_hub(
         own = AlertBatch(edge_id="e1", alerts=[real])
         await victim.publish(edge_topic("e1", EdgeChannel.ALERTS), own.model_dump_json(), qos=1)
         await acked(victim, real.id)
-    [case] = (await get_json(hub, "/api/v1/cases"))["items"]
+    [case] = await _cases(hub, "smoke")
     assert case["device_ids"] == [SMOKE["id"]]
 
 
@@ -165,28 +190,23 @@ async def test_an_edge_cannot_attach_a_picture_to_another_edges_alert(
     assert (await hub.http.get(f"/api/v1/evidence/{forged.id}")).status_code == 404
 
 
-# --- OPEN, critical (docs/security.md "Open") ----------------------------------------
+# --- Squatting: an edge claims another site's device before its own edge reports it ----
 
 SQUAT_VICTIM, SQUATTER = "e1", "e2"
 NEW_SMOKE = "b3-1201-smoke"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: first inventory claim wins; the real edge's fire is refused as foreign_device",
-)
 async def test_an_edge_cannot_squat_another_edges_new_device_and_silence_its_fire(
     hub: RunningHub, mosquitto: MosquittoProcess
 ) -> None:
-    """OPEN, critical (docs/security.md "Open"): one edge's stolen credentials claim another site's
-    detector before its own edge reports it, and that edge's fire is refused and dropped.
+    """One edge's stolen credentials claim another site's detector before its own edge reports
+    it (a site being set up, a replaced detector; ids follow guessable schemes).
 
-    The hub registers the new device ids an edge lists in its status, first claim wins. The
-    attacker's edge lists a detector id the victim's site has not reported yet (a site being set
-    up, a replaced detector; ids follow a guessable scheme). The victim's edge's own claim is then
-    refused, and its fire is refused as ``foreign_device`` and acknowledged: lost. Found by an
-    outside tester's probe (stop 37); this test is strict-xfail until the fix lands, so that it
-    fails the suite the day it passes."""
+    Found by an outside tester (stop 37): the hub registered the new device ids an edge lists,
+    first claim wins; the victim's claim was then refused, and its fire refused as
+    ``foreign_device`` and acknowledged: lost. Now a registration by inventory does not exclude
+    another edge's alerts (``hub.fleet.claims``): the victim's fire is a fire case, and the
+    claims are a conflict case an operator settles by registering the device."""
     async with edge_client(mosquitto, SQUATTER) as attacker:
         squat = make_status(SQUATTER, devices=[make_device(NEW_SMOKE, edge_id=SQUATTER)])
         await attacker.publish(
@@ -194,7 +214,10 @@ async def test_an_edge_cannot_squat_another_edges_new_device_and_silence_its_fir
         )
         await _counted(hub, "status", 1)
     async with edge_client(mosquitto, SQUAT_VICTIM) as victim:
-        own = make_status(SQUAT_VICTIM, devices=[make_device(NEW_SMOKE, edge_id=SQUAT_VICTIM)])
+        own = make_status(
+            SQUAT_VICTIM,
+            devices=[make_device(NEW_SMOKE, edge_id=SQUAT_VICTIM, location="Lanyuan/3/1201")],
+        )
         await victim.publish(
             edge_topic(SQUAT_VICTIM, EdgeChannel.STATUS), own.model_dump_json(), qos=1
         )
@@ -204,6 +227,41 @@ async def test_an_edge_cannot_squat_another_edges_new_device_and_silence_its_fir
             edge_topic(SQUAT_VICTIM, EdgeChannel.ALERT), fire.model_dump_json(), qos=1
         )
         await acked(victim, fire.id, edge_id=SQUAT_VICTIM)
+
+    # The fire is a fire case, with the victim's alert in it.
+    [case] = await _cases(hub, "smoke")
+    detail = await get_json(hub, f"/api/v1/cases/{case['id']}")
+    assert [(a["id"], a["edge_id"]) for a in detail["alerts"]] == [(fire.id, SQUAT_VICTIM)]
+    # The device was not moved by either inventory, and the operator hears of both claims:
+    # the victim's inventory (with where it says the detector is) and its fire, taken.
     device = await get_json(hub, f"/api/v1/devices/{NEW_SMOKE}")
-    cases = (await get_json(hub, "/api/v1/cases"))["items"]
-    assert (device["edge_id"], [c["device_ids"] for c in cases]) == (SQUAT_VICTIM, [[NEW_SMOKE]])
+    assert (device["edge_id"], device["registered_by"]) == (SQUATTER, "inventory")
+    [conflict] = await _cases(hub, CONFLICT)
+    assert (conflict["priority"], conflict["device_ids"]) == ("high", [NEW_SMOKE])
+    first, second = await _claim_lines(hub, conflict["id"])
+    assert f"edge {SQUAT_VICTIM}" in first
+    assert "'Lanyuan/3/1201'" in first
+    assert "taken: contested" in second
+    assert fire.id in second
+
+    # The operator settles it: registered to the victim's edge, vouched. The squatter's next
+    # fire about it is refused, and lands on the conflict case (critical now), not nowhere.
+    registration = {"id": NEW_SMOKE, "kind": "smoke", "location": "Lanyuan/3/1201"}
+    answer = await hub.http.post("/api/v1/devices", json={**registration, "edge_id": SQUAT_VICTIM})
+    assert answer.status_code == 200, answer.text
+    async with edge_client(mosquitto, SQUATTER) as attacker:
+        forged = make_alert(device_id=NEW_SMOKE, edge_id=SQUATTER, id=f"fake{uuid.uuid4().hex}")
+        await attacker.publish(
+            edge_topic(SQUATTER, EdgeChannel.ALERT), forged.model_dump_json(), qos=1
+        )
+        await acked(attacker, forged.id, edge_id=SQUATTER)
+    device = await get_json(hub, f"/api/v1/devices/{NEW_SMOKE}")
+    assert (device["edge_id"], device["registered_by"]) == (SQUAT_VICTIM, "operator")
+    [case] = await _cases(hub, "smoke")
+    assert case["alert_count"] == 1  # the forged fire joined nothing
+    [conflict] = await _cases(hub, CONFLICT)
+    assert conflict["priority"] == "critical"
+    lines = await _claim_lines(hub, conflict["id"])
+    assert len(lines) == 3
+    assert "refused: an operator registered it" in lines[-1]
+    assert forged.id in lines[-1]

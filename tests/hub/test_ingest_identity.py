@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from devices.messages import TelemetryBatch, TelemetryPoint
 from devices.payloads import Readings
+from hub.fleet.claims import Claim, Registration
 from hub.ingest.identity import (
     IdentityReason,
     device_claim,
@@ -15,7 +16,13 @@ from hub.ingest.identity import (
 from tests.hub.factories import make_alert, make_device
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-REGISTERED = {"smoke-a": "edge-a", "smoke-b": "edge-b"}
+REGISTERED = {"smoke-a": Registration("edge-a"), "smoke-b": Registration("edge-b")}
+"""Registered by the edges' inventories (trusted on first use)."""
+VOUCHED = {
+    "smoke-a": Registration("edge-a", vouched=True),
+    "smoke-b": Registration("edge-b", vouched=True),
+}
+"""Registered by an operator."""
 
 
 def test_a_device_of_another_edge_is_foreign() -> None:
@@ -45,6 +52,19 @@ def test_an_inventory_cannot_take_or_name_another_edges_devices() -> None:
         ("smoke-b", IdentityReason.FOREIGN_DEVICE),
         ("other", IdentityReason.EDGE_MISMATCH),
     ]
+    # Each entry about edge-b's device is a claim, reported; naming another edge is not one.
+    location = devices[2].location
+    assert screened.claims == [
+        Claim("smoke-b", "edge-a", "edge-b", location=location),
+        Claim("smoke-b", "edge-a", "edge-b", location=location),
+    ]
+    # An operator's registration changes nothing here: an inventory never moves a device.
+    vouched = screen_inventory("edge-a", devices, VOUCHED)
+    assert (vouched.kept, vouched.refused, vouched.claims) == (
+        screened.kept,
+        screened.refused,
+        screened.claims,
+    )
 
 
 def _point(device_id: str) -> TelemetryPoint:
@@ -64,10 +84,17 @@ def test_telemetry_keeps_only_the_edges_own_devices() -> None:
     assert {r for _, r in forged.refused} == {IdentityReason.EDGE_MISMATCH}
 
 
-def test_an_edge_raises_alerts_only_for_its_own_devices() -> None:
+def test_an_edge_raises_alerts_only_for_devices_an_operator_did_not_give_another_edge() -> None:
     own = make_alert(device_id="smoke-a", edge_id="edge-a")
     foreign = make_alert(device_id="smoke-b", edge_id="edge-a")
     unknown = make_alert(device_id="new-one", edge_id="edge-a")
-    screened = screen_alerts([own, foreign, unknown], REGISTERED)
-    assert screened.kept == [own, unknown]
-    assert screened.refused == [(foreign, IdentityReason.FOREIGN_DEVICE)]
+    # Registered by an operator: refused, and reported as a refused claim.
+    vouched = screen_alerts([own, foreign, unknown], VOUCHED)
+    assert vouched.kept == [own, unknown]
+    assert vouched.refused == [(foreign, IdentityReason.FOREIGN_DEVICE)]
+    assert vouched.claims == [Claim("smoke-b", "edge-a", "edge-b", alert=foreign, refused=True)]
+    # Registered by edge-b's inventory, which proves nothing: taken (contested), reported.
+    contested = screen_alerts([own, foreign, unknown], REGISTERED)
+    assert contested.kept == [own, foreign, unknown]
+    assert contested.refused == []
+    assert contested.claims == [Claim("smoke-b", "edge-a", "edge-b", alert=foreign)]

@@ -4,7 +4,7 @@ report through OwnTracks' HTTP mode, as the apps send it (Basic authentication, 
 a request). In-process, on SQLite and PostgreSQL, on an injected clock."""
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,18 +52,35 @@ async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def phone(app: FastAPI, responder: str) -> httpx.AsyncClient:
-    """Return an OwnTracks app's HTTP client for ``responder``: Basic authentication, the
-    roster id as the user and an API token of theirs as the password."""
-    store: AuthStore = app.state.auth_store
-    token = new_secret()
-    store.issue_api_token(token, responder, Role.RESPONDER)
-    basic = base64.b64encode(f"{responder}:{token}".encode()).decode()
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://hub.test",
-        headers={"authorization": f"Basic {basic}", "x-limit-u": responder, "x-limit-d": "phone"},
-    )
+Phones = Callable[[str], httpx.AsyncClient]
+
+
+@pytest.fixture
+async def phone(app: FastAPI) -> AsyncIterator[Phones]:
+    """Open OwnTracks apps' HTTP clients, closed when the test ends: Basic authentication, the
+    responder's roster id as the user and an API token of theirs as the password."""
+    opened: list[httpx.AsyncClient] = []
+
+    def open_phone(responder: str) -> httpx.AsyncClient:
+        store: AuthStore = app.state.auth_store
+        token = new_secret()
+        store.issue_api_token(token, responder, Role.RESPONDER)
+        basic = base64.b64encode(f"{responder}:{token}".encode()).decode()
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://hub.test",
+            headers={
+                "authorization": f"Basic {basic}",
+                "x-limit-u": responder,
+                "x-limit-d": "phone",
+            },
+        )
+        opened.append(client)
+        return client
+
+    yield open_phone
+    for client in opened:
+        await client.aclose()
 
 
 def location(metres_north: float, at: datetime, **more: Any) -> dict[str, Any]:
@@ -88,10 +105,10 @@ async def on_site(admin: httpx.AsyncClient, case_id: int) -> list[str]:
 
 
 async def test_the_nearest_patrol_goes_first_and_shows_on_site_when_he_arrives(
-    app: FastAPI, admin: httpx.AsyncClient, clock: FakeClock
+    app: FastAPI, admin: httpx.AsyncClient, phone: Phones, clock: FakeClock
 ) -> None:
     store: HubStore = app.state.store
-    near, far = phone(app, "patrol-near"), phone(app, "patrol-far")
+    near, far = phone("patrol-near"), phone("patrol-far")
     assert await report(near, location(80, NOW - timedelta(minutes=2))) == []
     assert await report(far, location(-600, NOW - timedelta(minutes=1))) == []
 
@@ -120,41 +137,36 @@ async def test_the_nearest_patrol_goes_first_and_shows_on_site_when_he_arrives(
         ("patrol-far", "lanyuan"),
         ("patrol-near", "lanyuan"),
     ]
-    await near.aclose()
-    await far.aclose()
 
 
 async def test_a_stale_or_missing_position_does_not_place_a_responder(
-    app: FastAPI, admin: httpx.AsyncClient, clock: FakeClock
+    app: FastAPI, admin: httpx.AsyncClient, phone: Phones, clock: FakeClock
 ) -> None:
     store: HubStore = app.state.store
-    near, far = phone(app, "patrol-near"), phone(app, "patrol-far")
+    near, far = phone("patrol-near"), phone("patrol-far")
     # The one with the lower id (who wins without positions) left his phone in a locker by
     # the building half an hour ago; the other's phone is fresh, 600 m away.
     await report(far, location(20, NOW - timedelta(minutes=30)))
     await report(near, location(-600, NOW - timedelta(minutes=1)))
     [fire] = store.intake.ingest_alerts([make_alert(ts=NOW)], clock.now).cases_opened
     assert ("patrol", "patrol-near") in [(m.duty, m.responder) for m in fire.team]
-    await near.aclose()
-    await far.aclose()
 
 
 async def test_an_older_fix_does_not_move_a_responder_back(
-    app: FastAPI, admin: httpx.AsyncClient
+    admin: httpx.AsyncClient, phone: Phones
 ) -> None:
-    near = phone(app, "patrol-near")
+    near = phone("patrol-near")
     await report(near, location(80, NOW - timedelta(minutes=1)))
     await report(near, location(900, NOW - timedelta(minutes=5)))  # queued while offline
     [where] = (await ok(await admin.get("/api/v1/positions")))["items"]
     assert where["lat"] == pytest.approx(BUILDING_3["lat"] + 80 * METRE_LAT)  # type: ignore[operator]
     assert where["at"] == (NOW - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
-    await near.aclose()
 
 
 async def test_what_the_owntracks_endpoint_refuses_or_lets_pass(
-    app: FastAPI, admin: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    app: FastAPI, admin: httpx.AsyncClient, phone: Phones, caplog: pytest.LogCaptureFixture
 ) -> None:
-    near = phone(app, "patrol-near")
+    near = phone("patrol-near")
     # Other message types and the empty message are answered and ignored.
     assert await report(near, b"") == []
     assert await report(near, {"_type": "transition", "event": "enter", "tst": 1}) == []
@@ -178,21 +190,19 @@ async def test_what_the_owntracks_endpoint_refuses_or_lets_pass(
         )
         assert refused.status_code == 401, (credential, refused.text)
     # Someone not on the roster has no position to report.
-    ghost = phone(app, "ghost")
+    ghost = phone("ghost")
     assert (await ghost.post("/api/v1/owntracks", json=location(0, NOW))).status_code == 404
     # An operator's reading is of their sites only.
     async with token_client(app, Role.OPERATOR, sites=frozenset({"meiyuan"})) as other_site:
         await report(near, location(0, NOW))
         assert (await ok(await other_site.get("/api/v1/positions")))["items"] == []
-    await near.aclose()
-    await ghost.aclose()
 
 
 async def test_a_fix_from_the_phones_queue_does_not_put_anyone_on_site(
-    app: FastAPI, admin: httpx.AsyncClient, clock: FakeClock
+    app: FastAPI, admin: httpx.AsyncClient, phone: Phones, clock: FakeClock
 ) -> None:
     store: HubStore = app.state.store
-    near = phone(app, "patrol-near")
+    near = phone("patrol-near")
     await report(near, location(80, NOW - timedelta(minutes=2)))
     [fire] = store.intake.ingest_alerts([make_alert(ts=NOW)], clock.now).cases_opened
     clock.advance(3600)
@@ -204,4 +214,3 @@ async def test_a_fix_from_the_phones_queue_does_not_put_anyone_on_site(
     assert await on_site(admin, fire.id) == []
     await report(near, location(5, clock.now))
     assert await on_site(admin, fire.id) == ["patrol-near"]
-    await near.aclose()

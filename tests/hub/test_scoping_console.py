@@ -228,3 +228,19 @@ async def test_a_visible_alert_without_pictures_lists_none_and_status_is_hub_wid
     # Hub-wide counters, no id and no site: every reader sees the same answer.
     status = await ok(await operator.get(f"{API}/evidence/status"))
     assert status == await ok(await admin.get(f"{API}/evidence/status"))
+
+
+async def test_picture_usage_shows_a_scoped_operator_its_sites_edges_only(
+    app: FastAPI, admin: httpx.AsyncClient, operator: httpx.AsyncClient
+) -> None:
+    store_picture(app, "mei-cam", raise_alert(app, "mei-cam", AlertKind.CAMERA_FIRE))
+    store_picture(app, "lan-cam", raise_alert(app, "lan-cam", AlertKind.CAMERA_FIRE), JPEG + b"!")
+    theirs = await ok(await operator.get(f"{API}/evidence/usage"))
+    assert theirs["items"] == [{"edge_id": "edge-mei", "held_bytes": len(JPEG)}]
+    every = await ok(await admin.get(f"{API}/evidence/usage"))
+    assert every["items"] == [
+        {"edge_id": "edge-lan", "held_bytes": len(JPEG) + 1},
+        {"edge_id": "edge-mei", "held_bytes": len(JPEG)},
+    ]
+    assert every["edge_quota_bytes"] == 10 * 1024**3
+    assert every["free_disk_bytes"] > 0

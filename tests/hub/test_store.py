@@ -345,7 +345,7 @@ def test_edge_status_records_the_edge_and_its_inventory(store: HubStore, clock: 
     inventory = [make_device("d1", edge_id=None), make_device("d2", edge_id=None)]
     changed = store.fleet.record_edge_status(
         make_status("e7", devices=inventory, outbox_depth=4), clock.now
-    )
+    ).edges_changed
     assert changed == {"e7"}
     assert {d.id: d.edge_id for d in store.fleet.list_devices()} == {"d1": "e7", "d2": "e7"}
     [edge] = store.fleet.list_edges()
@@ -358,14 +358,14 @@ def test_edge_status_records_the_edge_and_its_inventory(store: HubStore, clock: 
     assert edge.last_seen == clock.now
 
     again = store.fleet.record_edge_status(make_status("e7", devices=inventory), clock.advance(30))
-    assert again == frozenset()
+    assert again.edges_changed == frozenset()
     [edge] = store.fleet.list_edges()
     assert edge.outbox_depth == 0
     assert edge.last_seen == clock.now
 
     # The last will carries no inventory: it takes no device away.
     offline = make_status("e7").model_copy(update={"state": "offline"})
-    assert store.fleet.record_edge_status(offline, clock.advance(1)) == frozenset()
+    assert store.fleet.record_edge_status(offline, clock.advance(1)).edges_changed == frozenset()
     assert len(store.fleet.list_devices(edge_id="e7")) == 2
     assert store.fleet.list_edges()[0].state == "offline"
 

@@ -23,3 +23,36 @@ def household_device_table(table: str) -> None:
         sa.PrimaryKeyConstraint("device_id", name=f"pk_{table}"),
     )
     op.create_index(f"ix_{table}_household_id", table, ["household_id"])
+
+
+def foreign_key(
+    table: str, column: str, target: str, target_column: str = "id"
+) -> sa.ForeignKeyConstraint:
+    """Return the key from ``table.column`` to ``target.target_column``, named by the convention."""
+    return sa.ForeignKeyConstraint(
+        [column], [f"{target}.{target_column}"], name=f"fk_{table}_{column}_{target}"
+    )
+
+
+def index(table: str, column: str) -> None:
+    """Create the index of one column, named by the convention."""
+    op.create_index(f"ix_{table}_{column}", table, [column])
+
+
+def timestamp(name: str, *, nullable: bool = False) -> sa.Column[object]:
+    """Return a column of aware timestamps (not null unless told)."""
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+def add_columns(table: str, *columns: sa.Column[object]) -> None:
+    """Add the columns to the table, in one batch (SQLite recreates the table if it must)."""
+    with op.batch_alter_table(table) as batch:
+        for column in columns:
+            batch.add_column(column)
+
+
+def drop_columns(table: str, *names: str) -> None:
+    """Drop the named columns from the table, in this order, in one batch."""
+    with op.batch_alter_table(table) as batch:
+        for name in names:
+            batch.drop_column(name)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from hub.persistence.migrations.conventions import household_device_table
+from hub.persistence.migrations.conventions import household_device_table, timestamp
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(128), nullable=False),
         sa.Column("location", sa.String(256), nullable=False),
         sa.Column("token_hash", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        timestamp("created_at"),
         sa.PrimaryKeyConstraint("id", name="pk_households"),
         sa.UniqueConstraint("token_hash", name="uq_households_token_hash"),
     )

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from hub.persistence.migrations.conventions import foreign_key, index, timestamp
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -45,10 +47,6 @@ _SECURITY = (
 _GENESIS_HASH = "0" * 64
 
 
-def _timestamp(name: str, *, nullable: bool = False) -> sa.Column[object]:
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
-
-
 def upgrade() -> None:
     """Add the case-management columns and tables, and backfill existing cases."""
     op.add_column(
@@ -61,16 +59,16 @@ def upgrade() -> None:
     op.add_column("cases", sa.Column("place", sa.String(256), nullable=True))
     op.add_column("cases", sa.Column("assignee", sa.String(64), nullable=True))
     op.add_column("cases", sa.Column("resolution", sa.String(32), nullable=True))
-    op.add_column("cases", _timestamp("resolved_at", nullable=True))
-    op.add_column("cases", _timestamp("acknowledged_at", nullable=True))
+    op.add_column("cases", timestamp("resolved_at", nullable=True))
+    op.add_column("cases", timestamp("acknowledged_at", nullable=True))
     op.add_column("cases", sa.Column("declined", sa.JSON(), nullable=False, server_default="[]"))
     op.add_column("cases", sa.Column("site_id", sa.String(64), nullable=True))
     op.add_column("cases", sa.Column("grid_id", sa.String(64), nullable=True))
-    op.create_index("ix_cases_site_id", "cases", ["site_id"])
+    index("cases", "site_id")
     op.add_column(
         "cases", sa.Column("escalation_level", sa.Integer(), nullable=False, server_default="0")
     )
-    op.create_index("ix_cases_correlation_key", "cases", ["correlation_key"])
+    index("cases", "correlation_key")
     cases = sa.table(
         "cases",
         sa.column("kind", sa.String()),
@@ -97,16 +95,14 @@ def upgrade() -> None:
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("device_id", sa.String(64), nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
-        _timestamp("first_alert_at"),
-        _timestamp("last_alert_at"),
+        timestamp("first_alert_at"),
+        timestamp("last_alert_at"),
         sa.Column("alert_count", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name="fk_case_members_case_id_cases"),
-        sa.ForeignKeyConstraint(
-            ["device_id"], ["devices.id"], name="fk_case_members_device_id_devices"
-        ),
+        foreign_key("case_members", "case_id", "cases"),
+        foreign_key("case_members", "device_id", "devices"),
         sa.PrimaryKeyConstraint("case_id", "device_id", "kind", name="pk_case_members"),
     )
-    op.create_index("ix_case_members_device_id", "case_members", ["device_id"])
+    index("case_members", "device_id")
     op.execute(
         "INSERT INTO case_members "
         "(case_id, device_id, kind, first_alert_at, last_alert_at, alert_count) "
@@ -118,15 +114,15 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
-        _timestamp("due_at"),
+        timestamp("due_at"),
         sa.Column("assignee", sa.String(64), nullable=True),
-        _timestamp("created_at"),
-        _timestamp("fired_at", nullable=True),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name="fk_case_timers_case_id_cases"),
+        timestamp("created_at"),
+        timestamp("fired_at", nullable=True),
+        foreign_key("case_timers", "case_id", "cases"),
         sa.PrimaryKeyConstraint("id", name="pk_case_timers"),
     )
-    op.create_index("ix_case_timers_case_id", "case_timers", ["case_id"])
-    op.create_index("ix_case_timers_due_at", "case_timers", ["due_at"])
+    index("case_timers", "case_id")
+    index("case_timers", "due_at")
     op.create_table(
         "notifications",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -134,18 +130,18 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(32), nullable=False),
         sa.Column("target", sa.Text(), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
-        _timestamp("created_at"),
+        timestamp("created_at"),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        _timestamp("next_attempt_at", nullable=True),
-        _timestamp("claimed_until", nullable=True),
-        _timestamp("delivered_at", nullable=True),
-        _timestamp("failed_at", nullable=True),
+        timestamp("next_attempt_at", nullable=True),
+        timestamp("claimed_until", nullable=True),
+        timestamp("delivered_at", nullable=True),
+        timestamp("failed_at", nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name="fk_notifications_case_id_cases"),
+        foreign_key("notifications", "case_id", "cases"),
         sa.PrimaryKeyConstraint("id", name="pk_notifications"),
     )
-    op.create_index("ix_notifications_case_id", "notifications", ["case_id"])
-    op.create_index("ix_notifications_next_attempt_at", "notifications", ["next_attempt_at"])
+    index("notifications", "case_id")
+    index("notifications", "next_attempt_at")
     op.create_table(
         "sites",
         sa.Column("id", sa.String(64), nullable=False),
@@ -160,10 +156,10 @@ def upgrade() -> None:
         sa.Column("site_id", sa.String(64), nullable=False),
         sa.Column("name", sa.String(128), nullable=False),
         sa.Column("places", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name="fk_grids_site_id_sites"),
+        foreign_key("grids", "site_id", "sites"),
         sa.PrimaryKeyConstraint("id", name="pk_grids"),
     )
-    op.create_index("ix_grids_site_id", "grids", ["site_id"])
+    index("grids", "site_id")
     op.create_table(
         "responders",
         sa.Column("id", sa.String(64), nullable=False),
@@ -173,32 +169,32 @@ def upgrade() -> None:
         sa.Column("grid_ids", sa.JSON(), nullable=False),
         sa.Column("shifts", sa.JSON(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name="fk_responders_site_id_sites"),
+        foreign_key("responders", "site_id", "sites"),
         sa.PrimaryKeyConstraint("id", name="pk_responders"),
     )
-    op.create_index("ix_responders_site_id", "responders", ["site_id"])
+    index("responders", "site_id")
     op.create_table(
         "silences",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("scope", sa.String(32), nullable=False),
         sa.Column("target", sa.String(256), nullable=False),
         sa.Column("kinds", sa.JSON(), nullable=False),
-        _timestamp("starts_at"),
-        _timestamp("ends_at"),
+        timestamp("starts_at"),
+        timestamp("ends_at"),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("created_by", sa.String(64), nullable=True),
-        _timestamp("created_at"),
+        timestamp("created_at"),
         sa.Column("ended_by", sa.String(64), nullable=True),
-        _timestamp("ended_at", nullable=True),
+        timestamp("ended_at", nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_silences"),
     )
-    op.create_index("ix_silences_starts_at", "silences", ["starts_at"])
-    op.create_index("ix_silences_ends_at", "silences", ["ends_at"])
+    index("silences", "starts_at")
+    index("silences", "ends_at")
 
     op.create_table(
         "audit_log",
         sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
-        _timestamp("ts"),
+        timestamp("ts"),
         sa.Column("action", sa.String(32), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=True),
         sa.Column("alert_id", sa.String(64), nullable=True),
@@ -208,7 +204,7 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("seq", name="pk_audit_log"),
     )
-    op.create_index("ix_audit_log_case_id", "audit_log", ["case_id"])
+    index("audit_log", "case_id")
     op.create_table(
         "audit_head",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from hub.persistence.migrations.conventions import foreign_key, index, timestamp
+
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(64), nullable=False),
         sa.Column("hash_key", sa.String(64), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", _TS, nullable=False),
+        timestamp("created_at"),
         sa.PrimaryKeyConstraint("edge_id", name="pk_access_sites"),
     )
     op.create_table(
@@ -35,12 +35,10 @@ def upgrade() -> None:
         sa.Column("id", sa.String(64), nullable=False),
         sa.Column("edge_id", sa.String(64), nullable=False),
         sa.Column("config", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["edge_id"], ["access_sites.edge_id"], name="fk_access_doors_edge_id_access_sites"
-        ),
+        foreign_key("access_doors", "edge_id", "access_sites", "edge_id"),
         sa.PrimaryKeyConstraint("id", name="pk_access_doors"),
     )
-    op.create_index("ix_access_doors_edge_id", "access_doors", ["edge_id"])
+    index("access_doors", "edge_id")
     op.create_table(
         "access_schedules",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -55,51 +53,35 @@ def upgrade() -> None:
         sa.Column("name", sa.String(128), nullable=False),
         sa.Column("door_ids", sa.JSON(), nullable=False),
         sa.Column("schedule_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["edge_id"], ["access_sites.edge_id"], name="fk_access_groups_edge_id_access_sites"
-        ),
-        sa.ForeignKeyConstraint(
-            ["schedule_id"],
-            ["access_schedules.id"],
-            name="fk_access_groups_schedule_id_access_schedules",
-        ),
+        foreign_key("access_groups", "edge_id", "access_sites", "edge_id"),
+        foreign_key("access_groups", "schedule_id", "access_schedules"),
         sa.PrimaryKeyConstraint("id", name="pk_access_groups"),
     )
-    op.create_index("ix_access_groups_edge_id", "access_groups", ["edge_id"])
+    index("access_groups", "edge_id")
     op.create_table(
         "access_people",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("edge_id", sa.String(64), nullable=False),
         sa.Column("name", sa.String(128), nullable=False),
         sa.Column("household_id", sa.Integer(), nullable=True),
-        sa.Column("valid_from", _TS, nullable=True),
-        sa.Column("valid_until", _TS, nullable=True),
-        sa.Column("created_at", _TS, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["edge_id"], ["access_sites.edge_id"], name="fk_access_people_edge_id_access_sites"
-        ),
-        sa.ForeignKeyConstraint(
-            ["household_id"], ["households.id"], name="fk_access_people_household_id_households"
-        ),
+        timestamp("valid_from", nullable=True),
+        timestamp("valid_until", nullable=True),
+        timestamp("created_at"),
+        foreign_key("access_people", "edge_id", "access_sites", "edge_id"),
+        foreign_key("access_people", "household_id", "households"),
         sa.PrimaryKeyConstraint("id", name="pk_access_people"),
     )
-    op.create_index("ix_access_people_edge_id", "access_people", ["edge_id"])
-    op.create_index("ix_access_people_household_id", "access_people", ["household_id"])
+    index("access_people", "edge_id")
+    index("access_people", "household_id")
     op.create_table(
         "access_memberships",
         sa.Column("person_id", sa.Integer(), nullable=False),
         sa.Column("group_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["access_people.id"],
-            name="fk_access_memberships_person_id_access_people",
-        ),
-        sa.ForeignKeyConstraint(
-            ["group_id"], ["access_groups.id"], name="fk_access_memberships_group_id_access_groups"
-        ),
+        foreign_key("access_memberships", "person_id", "access_people"),
+        foreign_key("access_memberships", "group_id", "access_groups"),
         sa.PrimaryKeyConstraint("person_id", "group_id", name="pk_access_memberships"),
     )
-    op.create_index("ix_access_memberships_group_id", "access_memberships", ["group_id"])
+    index("access_memberships", "group_id")
     op.create_table(
         "access_credentials",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -107,49 +89,43 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
         sa.Column("label", sa.String(128), nullable=True),
-        sa.Column("valid_from", _TS, nullable=True),
-        sa.Column("valid_until", _TS, nullable=True),
-        sa.Column("revoked_at", _TS, nullable=True),
-        sa.Column("created_at", _TS, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["access_people.id"],
-            name="fk_access_credentials_person_id_access_people",
-        ),
+        timestamp("valid_from", nullable=True),
+        timestamp("valid_until", nullable=True),
+        timestamp("revoked_at", nullable=True),
+        timestamp("created_at"),
+        foreign_key("access_credentials", "person_id", "access_people"),
         sa.PrimaryKeyConstraint("id", name="pk_access_credentials"),
         sa.UniqueConstraint("hash", name="uq_access_credentials_hash"),
     )
-    op.create_index("ix_access_credentials_person_id", "access_credentials", ["person_id"])
+    index("access_credentials", "person_id")
     op.create_table(
         "access_sync_items",
         sa.Column("edge_id", sa.String(64), nullable=False),
         sa.Column("key", sa.String(128), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("body", sa.JSON(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["edge_id"], ["access_sites.edge_id"], name="fk_access_sync_items_edge_id_access_sites"
-        ),
+        foreign_key("access_sync_items", "edge_id", "access_sites", "edge_id"),
         sa.PrimaryKeyConstraint("edge_id", "key", name="pk_access_sync_items"),
     )
-    op.create_index("ix_access_sync_items_version", "access_sync_items", ["version"])
+    index("access_sync_items", "version")
     op.create_table(
         "access_events",
         sa.Column("id", sa.String(64), nullable=False),
         sa.Column("edge_id", sa.String(64), nullable=False),
         sa.Column("door_id", sa.String(64), nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
-        sa.Column("ts", _TS, nullable=False),
+        timestamp("ts"),
         sa.Column("reader_id", sa.String(64), nullable=True),
         sa.Column("credential_id", sa.Integer(), nullable=True),
         sa.Column("person_id", sa.Integer(), nullable=True),
         sa.Column("reason", sa.String(64), nullable=True),
         sa.Column("fingerprint", sa.String(64), nullable=True),
-        sa.Column("received_at", _TS, nullable=False),
+        timestamp("received_at"),
         sa.PrimaryKeyConstraint("id", name="pk_access_events"),
     )
-    op.create_index("ix_access_events_door_id", "access_events", ["door_id"])
-    op.create_index("ix_access_events_ts", "access_events", ["ts"])
-    op.create_index("ix_access_events_person_id", "access_events", ["person_id"])
+    index("access_events", "door_id")
+    index("access_events", "ts")
+    index("access_events", "person_id")
 
 
 def downgrade() -> None:

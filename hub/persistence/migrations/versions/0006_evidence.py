@@ -10,12 +10,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from hub.persistence.migrations.conventions import foreign_key, index, timestamp
+
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("content_type", sa.String(32), nullable=False),
-        sa.Column("stored_at", _TS, nullable=False),
+        timestamp("stored_at"),
         sa.PrimaryKeyConstraint("sha256", name="pk_evidence_blobs"),
     )
     op.create_table(
@@ -36,17 +36,15 @@ def upgrade() -> None:
         sa.Column("device_id", sa.String(64), nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("variant", sa.String(32), nullable=False),
-        sa.Column("ts", _TS, nullable=False),
+        timestamp("ts"),
         sa.Column("sha256", sa.String(64), nullable=False),
-        sa.Column("received_at", _TS, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["sha256"], ["evidence_blobs.sha256"], name="fk_evidence_sha256_evidence_blobs"
-        ),
+        timestamp("received_at"),
+        foreign_key("evidence", "sha256", "evidence_blobs", "sha256"),
         sa.PrimaryKeyConstraint("id", name="pk_evidence"),
     )
-    op.create_index("ix_evidence_alert_id", "evidence", ["alert_id"])
-    op.create_index("ix_evidence_sha256", "evidence", ["sha256"])
-    op.create_index("ix_evidence_received_at", "evidence", ["received_at"])
+    index("evidence", "alert_id")
+    index("evidence", "sha256")
+    index("evidence", "received_at")
 
 
 def downgrade() -> None:

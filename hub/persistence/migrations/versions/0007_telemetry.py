@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from hub.persistence.migrations.conventions import index, timestamp
+
 revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
@@ -21,12 +23,12 @@ def upgrade() -> None:
     op.create_table(
         "reading_history",
         sa.Column("device_id", sa.String(64), nullable=False),
-        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+        timestamp("ts"),
         sa.Column("edge_id", sa.String(64), nullable=False),
         sa.Column("readings", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("device_id", "ts", name="pk_reading_history"),
     )
-    op.create_index("ix_reading_history_ts", "reading_history", ["ts"])
+    index("reading_history", "ts")
 
 
 def downgrade() -> None:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from hub.persistence.migrations.conventions import drop_columns
+
 revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
@@ -55,5 +57,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop the team column (the lead member stays the assignee)."""
-    with op.batch_alter_table("cases") as batch:
-        batch.drop_column("team")
+    drop_columns("cases", "team")

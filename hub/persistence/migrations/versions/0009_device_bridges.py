@@ -8,7 +8,8 @@ Create Date: 2026-12-02 10:50:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+
+from hub.persistence.migrations.conventions import add_columns, drop_columns
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -18,13 +19,13 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Add the two nullable columns."""
-    with op.batch_alter_table("devices") as batch:
-        batch.add_column(sa.Column("tasmota_topic", sa.String(256), nullable=True))
-        batch.add_column(sa.Column("shelly_id", sa.String(64), nullable=True))
+    add_columns(
+        "devices",
+        sa.Column("tasmota_topic", sa.String(256), nullable=True),
+        sa.Column("shelly_id", sa.String(64), nullable=True),
+    )
 
 
 def downgrade() -> None:
     """Drop them."""
-    with op.batch_alter_table("devices") as batch:
-        batch.drop_column("shelly_id")
-        batch.drop_column("tasmota_topic")
+    drop_columns("devices", "shelly_id", "tasmota_topic")

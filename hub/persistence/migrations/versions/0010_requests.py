@@ -10,12 +10,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from hub.persistence.migrations.conventions import foreign_key, index, timestamp
+
 revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
@@ -28,22 +28,20 @@ def upgrade() -> None:
         sa.Column("category", sa.String(32), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("place", sa.String(256), nullable=True),
-        sa.Column("preferred_from", _TS, nullable=True),
-        sa.Column("preferred_until", _TS, nullable=True),
-        sa.Column("visit_at", _TS, nullable=True),
+        timestamp("preferred_from", nullable=True),
+        timestamp("preferred_until", nullable=True),
+        timestamp("visit_at", nullable=True),
         sa.Column("source", sa.String(32), nullable=False),
         sa.Column("external_id", sa.String(64), nullable=True),
-        sa.Column("created_at", _TS, nullable=False),
+        timestamp("created_at"),
         sa.Column("created_by", sa.String(64), nullable=True),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name="fk_requests_case_id_cases"),
-        sa.ForeignKeyConstraint(
-            ["household_id"], ["households.id"], name="fk_requests_household_id_households"
-        ),
+        foreign_key("requests", "case_id", "cases"),
+        foreign_key("requests", "household_id", "households"),
         sa.PrimaryKeyConstraint("id", name="pk_requests"),
         sa.UniqueConstraint("case_id", name="uq_requests_case_id"),
         sa.UniqueConstraint("source", "external_id", name="uq_requests_source"),
     )
-    op.create_index("ix_requests_household_id", "requests", ["household_id"])
+    index("requests", "household_id")
     op.create_table(
         "request_photos",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -54,30 +52,26 @@ def upgrade() -> None:
         sa.Column("width", sa.Integer(), nullable=False),
         sa.Column("height", sa.Integer(), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
-        sa.Column("uploaded_at", _TS, nullable=False),
+        timestamp("uploaded_at"),
         sa.Column("uploaded_by", sa.String(64), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["request_id"], ["requests.id"], name="fk_request_photos_request_id_requests"
-        ),
+        foreign_key("request_photos", "request_id", "requests"),
         sa.PrimaryKeyConstraint("id", name="pk_request_photos"),
     )
-    op.create_index("ix_request_photos_request_id", "request_photos", ["request_id"])
-    op.create_index("ix_request_photos_sha256", "request_photos", ["sha256"])
-    op.create_index("ix_request_photos_thumbnail_sha256", "request_photos", ["thumbnail_sha256"])
+    index("request_photos", "request_id")
+    index("request_photos", "sha256")
+    index("request_photos", "thumbnail_sha256")
     op.create_table(
         "request_updates",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("request_id", sa.Integer(), nullable=False),
-        sa.Column("ts", _TS, nullable=False),
+        timestamp("ts"),
         sa.Column("actor", sa.String(64), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
-        sa.Column("visit_at", _TS, nullable=True),
-        sa.ForeignKeyConstraint(
-            ["request_id"], ["requests.id"], name="fk_request_updates_request_id_requests"
-        ),
+        timestamp("visit_at", nullable=True),
+        foreign_key("request_updates", "request_id", "requests"),
         sa.PrimaryKeyConstraint("id", name="pk_request_updates"),
     )
-    op.create_index("ix_request_updates_request_id", "request_updates", ["request_id"])
+    index("request_updates", "request_id")
     op.create_table(
         "request_ratings",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -86,32 +80,26 @@ def upgrade() -> None:
         sa.Column("score", sa.Integer(), nullable=False),
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("fixed", sa.Boolean(), nullable=False),
-        sa.Column("resolved_at", _TS, nullable=False),
-        sa.Column("rated_at", _TS, nullable=False),
+        timestamp("resolved_at"),
+        timestamp("rated_at"),
         sa.Column("responders", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["request_id"], ["requests.id"], name="fk_request_ratings_request_id_requests"
-        ),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name="fk_request_ratings_case_id_cases"),
+        foreign_key("request_ratings", "request_id", "requests"),
+        foreign_key("request_ratings", "case_id", "cases"),
         sa.PrimaryKeyConstraint("id", name="pk_request_ratings"),
         sa.UniqueConstraint("request_id", "resolved_at", name="uq_request_ratings_request_id"),
     )
-    op.create_index("ix_request_ratings_request_id", "request_ratings", ["request_id"])
-    op.create_index("ix_request_ratings_case_id", "request_ratings", ["case_id"])
+    index("request_ratings", "request_id")
+    index("request_ratings", "case_id")
     op.create_table(
         "responder_ratings",
         sa.Column("rating_id", sa.Integer(), nullable=False),
         sa.Column("responder_id", sa.String(64), nullable=False),
         sa.Column("score", sa.Integer(), nullable=False),
-        sa.Column("rated_at", _TS, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["rating_id"],
-            ["request_ratings.id"],
-            name="fk_responder_ratings_rating_id_request_ratings",
-        ),
+        timestamp("rated_at"),
+        foreign_key("responder_ratings", "rating_id", "request_ratings"),
         sa.PrimaryKeyConstraint("rating_id", "responder_id", name="pk_responder_ratings"),
     )
-    op.create_index("ix_responder_ratings_responder_id", "responder_ratings", ["responder_id"])
+    index("responder_ratings", "responder_id")
 
 
 def downgrade() -> None:

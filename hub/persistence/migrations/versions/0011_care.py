@@ -11,14 +11,17 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from hub.persistence.migrations.conventions import household_device_table
+from hub.persistence.migrations.conventions import (
+    foreign_key,
+    household_device_table,
+    index,
+    timestamp,
+)
 
 revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
@@ -28,22 +31,18 @@ def upgrade() -> None:
         sa.Column("household_id", sa.Integer(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("consent_by", sa.String(128), nullable=False),
-        sa.Column("consent_at", _TS, nullable=False),
+        timestamp("consent_at"),
         sa.Column("consent_note", sa.Text(), nullable=True),
         sa.Column("quiet_minutes", sa.Integer(), nullable=False),
         sa.Column("waking_from", sa.String(32), nullable=False),
         sa.Column("waking_until", sa.String(32), nullable=False),
-        sa.Column("away_until", _TS, nullable=True),
-        sa.Column("watched_since", _TS, nullable=False),
+        timestamp("away_until", nullable=True),
+        timestamp("watched_since"),
         sa.Column("alarm_case_id", sa.Integer(), nullable=True),
-        sa.Column("updated_at", _TS, nullable=False),
+        timestamp("updated_at"),
         sa.Column("updated_by", sa.String(64), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["household_id"], ["households.id"], name="fk_care_profiles_household_id_households"
-        ),
-        sa.ForeignKeyConstraint(
-            ["alarm_case_id"], ["cases.id"], name="fk_care_profiles_alarm_case_id_cases"
-        ),
+        foreign_key("care_profiles", "household_id", "households"),
+        foreign_key("care_profiles", "alarm_case_id", "cases"),
         sa.PrimaryKeyConstraint("household_id", name="pk_care_profiles"),
     )
     op.create_table(
@@ -54,12 +53,10 @@ def upgrade() -> None:
         sa.Column("relation", sa.String(128), nullable=False),
         sa.Column("channel", sa.String(32), nullable=False),
         sa.Column("target", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["household_id"], ["households.id"], name="fk_care_contacts_household_id_households"
-        ),
+        foreign_key("care_contacts", "household_id", "households"),
         sa.PrimaryKeyConstraint("id", name="pk_care_contacts"),
     )
-    op.create_index("ix_care_contacts_household_id", "care_contacts", ["household_id"])
+    index("care_contacts", "household_id")
     household_device_table("care_devices")
 
 

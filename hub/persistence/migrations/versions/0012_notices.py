@@ -10,12 +10,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from hub.persistence.migrations.conventions import foreign_key, index, timestamp
+
 revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
@@ -29,28 +29,22 @@ def upgrade() -> None:
         sa.Column("scope", sa.String(32), nullable=False),
         sa.Column("site_id", sa.String(64), nullable=True),
         sa.Column("building", sa.String(256), nullable=True),
-        sa.Column("created_at", _TS, nullable=False),
+        timestamp("created_at"),
         sa.Column("created_by", sa.String(64), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_notices"),
     )
-    op.create_index("ix_notices_site_id", "notices", ["site_id"])
-    op.create_index("ix_notices_created_at", "notices", ["created_at"])
+    index("notices", "site_id")
+    index("notices", "created_at")
     op.create_table(
         "notice_recipients",
         sa.Column("notice_id", sa.Integer(), nullable=False),
         sa.Column("household_id", sa.Integer(), nullable=False),
-        sa.Column("read_at", _TS, nullable=True),
-        sa.ForeignKeyConstraint(
-            ["notice_id"], ["notices.id"], name="fk_notice_recipients_notice_id_notices"
-        ),
-        sa.ForeignKeyConstraint(
-            ["household_id"],
-            ["households.id"],
-            name="fk_notice_recipients_household_id_households",
-        ),
+        timestamp("read_at", nullable=True),
+        foreign_key("notice_recipients", "notice_id", "notices"),
+        foreign_key("notice_recipients", "household_id", "households"),
         sa.PrimaryKeyConstraint("notice_id", "household_id", name="pk_notice_recipients"),
     )
-    op.create_index("ix_notice_recipients_household_id", "notice_recipients", ["household_id"])
+    index("notice_recipients", "household_id")
 
 
 def downgrade() -> None:

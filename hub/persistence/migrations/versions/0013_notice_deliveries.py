@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from hub.persistence.migrations.conventions import add_columns, drop_columns
+
 revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
@@ -35,18 +37,16 @@ def upgrade() -> None:
             "fk_notifications_household_id_households", "households", ["household_id"], ["id"]
         )
         batch.create_index("ix_notifications_notice_id", ["notice_id"])
-    with op.batch_alter_table("requests") as batch:
-        batch.add_column(
-            sa.Column("volunteers", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch.add_column(sa.Column("told_stage", sa.String(32), nullable=True))
+    add_columns(
+        "requests",
+        sa.Column("volunteers", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("told_stage", sa.String(32), nullable=True),
+    )
 
 
 def downgrade() -> None:
     """Drop the notices' notifications and the columns."""
-    with op.batch_alter_table("requests") as batch:
-        batch.drop_column("told_stage")
-        batch.drop_column("volunteers")
+    drop_columns("requests", "told_stage", "volunteers")
     op.execute("DELETE FROM notifications WHERE case_id IS NULL")
     with op.batch_alter_table("notifications") as batch:
         batch.drop_index("ix_notifications_notice_id")

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from hub.persistence.migrations.conventions import add_columns, drop_columns, index
+
 revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
@@ -23,15 +25,15 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Add the site's street and district."""
-    with op.batch_alter_table("sites") as batch:
-        batch.add_column(sa.Column("street", sa.String(128), nullable=True))
-        batch.add_column(sa.Column("district", sa.String(128), nullable=True))
-    op.create_index("ix_cases_opened_at", "cases", ["opened_at"])
+    add_columns(
+        "sites",
+        sa.Column("street", sa.String(128), nullable=True),
+        sa.Column("district", sa.String(128), nullable=True),
+    )
+    index("cases", "opened_at")
 
 
 def downgrade() -> None:
     """Drop them."""
     op.drop_index("ix_cases_opened_at", table_name="cases")
-    with op.batch_alter_table("sites") as batch:
-        batch.drop_column("district")
-        batch.drop_column("street")
+    drop_columns("sites", "district", "street")

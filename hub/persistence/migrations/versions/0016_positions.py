@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from hub.persistence.migrations.conventions import add_columns, drop_columns, timestamp
+
 revision: str = "0016"
 down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
@@ -22,16 +24,15 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Add the map of each site and the positions table."""
-    with op.batch_alter_table("sites") as batch:
-        batch.add_column(sa.Column("map", sa.JSON(), server_default="[]", nullable=False))
+    add_columns("sites", sa.Column("map", sa.JSON(), server_default="[]", nullable=False))
     op.create_table(
         "responder_positions",
         sa.Column("responder_id", sa.String(64), nullable=False),
         sa.Column("lat", sa.Float(), nullable=False),
         sa.Column("lon", sa.Float(), nullable=False),
         sa.Column("accuracy_m", sa.Float(), nullable=True),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        timestamp("at"),
+        timestamp("received_at"),
         sa.PrimaryKeyConstraint("responder_id", name="pk_responder_positions"),
     )
 
@@ -39,5 +40,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop them."""
     op.drop_table("responder_positions")
-    with op.batch_alter_table("sites") as batch:
-        batch.drop_column("map")
+    drop_columns("sites", "map")

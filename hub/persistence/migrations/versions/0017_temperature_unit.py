@@ -8,7 +8,8 @@ Create Date: 2026-12-05 17:10:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+
+from hub.persistence.migrations.conventions import add_columns, drop_columns
 
 revision: str = "0017"
 down_revision: str | None = "0016"
@@ -18,11 +19,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Add the nullable column (None: °C, as every device was read until now)."""
-    with op.batch_alter_table("devices") as batch:
-        batch.add_column(sa.Column("temperature_unit", sa.String(1), nullable=True))
+    add_columns("devices", sa.Column("temperature_unit", sa.String(1), nullable=True))
 
 
 def downgrade() -> None:
     """Drop it."""
-    with op.batch_alter_table("devices") as batch:
-        batch.drop_column("temperature_unit")
+    drop_columns("devices", "temperature_unit")
