@@ -8,7 +8,8 @@ is a duplicate, acknowledged again, with no second case.
 
 One loop reads a message, takes whatever else is already queued (up to ``ingest_batch_max``
 alerts' worth: an edge packs up to ``alert_batch_max`` alerts into one ``AlertBatch`` message
-when the hub's retained status says it takes them) and handles the take as
+when the hub's retained status says it takes them; fair between edges when more waits, see
+``hub.ingest.receive_queue``) and handles the take as
 ``hub.ingest.lanes.plan_take`` orders it: the alerts first, most urgent device first, in one
 transaction, acknowledged once it committed; then the statuses, only the latest of each edge,
 kept pending across takes: at least one is written after each take, more only while no message
@@ -50,7 +51,7 @@ from hub.cases.feedback import FeedbackPublisher
 from hub.cases.results import AlertRef, IngestResult, RejectedAlert
 from hub.fleet.claims import Claim, Registration
 from hub.ingest.identity import IdentityReason, intake_screen, screen_inventory
-from hub.ingest.lanes import PendingStatuses, plan_take, take_weight, write_another
+from hub.ingest.lanes import PendingStatuses, plan_take, write_another
 from hub.ingest.messages import (
     AlertMessage,
     RejectedMessage,
@@ -60,6 +61,7 @@ from hub.ingest.messages import (
     parse_uplink,
 )
 from hub.ingest.readings import AlertGate, ReadingsLane
+from hub.ingest.receive_queue import UplinkQueues
 from hub.live.events import EventBus
 from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
@@ -105,6 +107,13 @@ class MqttIngest:
         self._store = store
         self._events = events
         self._clock = clock
+        self.counters: Counter[str] = Counter()
+        """Messages and alerts by outcome: ``alerts_new``, ``rejected.<reason>``, …"""
+        self._uplink = UplinkQueues(
+            budget=settings.ingest_batch_max,
+            alert_batch_max=settings.alert_batch_max,
+            counters=self.counters,
+        )
         self._link = MqttLink(
             settings.mqtt_endpoint(timeout_s=mqtt_timeout),
             name="hub-ingest",
@@ -113,12 +122,11 @@ class MqttIngest:
                 HUB_STATUS_TOPIC, HubStatus(state="offline").model_dump_json(), qos=1, retain=True
             ),
             on_error=self._failed,
+            queue_type=self._uplink.queue_type(),
         )
         self._client: aiomqtt.Client | None = None
         self.connected = False
         """Whether the hub is connected and subscribed right now."""
-        self.counters: Counter[str] = Counter()
-        """Messages and alerts by outcome: ``alerts_new``, ``rejected.<reason>``, …"""
         self.feedback = FeedbackPublisher(
             store,
             lambda: self._client,
@@ -198,13 +206,10 @@ class MqttIngest:
             self._client = None
 
     async def _consume(self, client: aiomqtt.Client, messages: SessionMessages) -> None:
-        # The backlog of a kept session arrives from CONNACK on, subscribed or not.
+        # The backlog of a kept session arrives from CONNACK on, subscribed or not. The receive
+        # queue hands out takes fair between edges (``hub.ingest.receive_queue``).
         while True:
-            batch = [await anext(messages)]
-            weight = take_weight(batch[0].topic.value, self._settings.alert_batch_max)
-            while weight < self._settings.ingest_batch_max and len(messages) > 0:
-                batch.append(await anext(messages))
-                weight += take_weight(batch[-1].topic.value, self._settings.alert_batch_max)
+            batch = await self._uplink.take(messages)
             await self._handle_batch(client, batch, lambda: len(messages) > 0)
 
     async def publish_registry(self, edge_id: str) -> None:
