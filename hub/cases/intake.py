@@ -20,6 +20,7 @@ correlation key, then the new alerts by id, the audit head last) so that two wor
 overlapping batches cannot deadlock.
 """
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -236,19 +237,17 @@ class CaseIntake:
         member_rows = MemberRows(session)
         history = CaseHistory(self._policy)
         merges = CaseMerges()
+        join = functools.partial(
+            self._join_cases,
+            session,
+            now=received_at,
+            member_rows=member_rows,
+            history=history,
+            merges=merges,
+            claimed=claimed,
+        )
         for group, alert_route in _by_route([a for a in new if a.id not in silenced], routes):
-            joined = self._join_cases(
-                session,
-                alert_route,
-                group,
-                received_at,
-                member_rows,
-                history,
-                merges,
-                attached=own_routes,
-                strays=strays,
-                claimed=claimed,
-            )
+            joined = join(alert_route, group, attached=own_routes, strays=strays)
             for alert, row, was_opened in joined:
                 if row is None:
                     continue
@@ -257,16 +256,7 @@ class CaseIntake:
         # An alert meant to join an incident that was resolved after it was routed (a press at
         # the instant its fire case is resolved) goes its own way instead: rare, never lost.
         for group, alert_route in _by_route(strays, own_routes):
-            joined = self._join_cases(
-                session,
-                alert_route,
-                group,
-                received_at,
-                member_rows,
-                history,
-                merges,
-                claimed=claimed,
-            )
+            joined = join(alert_route, group)
             for alert, row, was_opened in joined:
                 if row is not None:
                     case_of[alert.id] = row.id

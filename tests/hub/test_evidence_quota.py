@@ -16,8 +16,8 @@ from hub.errors import NotFoundError
 from hub.evidence.link import EvidenceIngest
 from hub.evidence.quota import PictureQuota, QuotaReason, admit_picture
 from hub.evidence.repository import EvidenceStore
-from hub.settings import HubSettings
 from linli.brokers import MosquittoProcess
+from tests.hub.conftest import hub_on
 from tests.hub.factories import T0, alert_id
 from tests.hub.test_evidence_api import running
 from tests.hub.test_evidence_store import JPEG, image
@@ -123,11 +123,10 @@ def data(message: EvidenceImage) -> bytes:
 async def test_an_edge_over_its_quota_is_refused_while_another_edges_picture_is_taken(
     mosquitto: MosquittoProcess, tmp_path: Path, database_url: str
 ) -> None:
-    settings = HubSettings(
-        data_dir=tmp_path,
+    settings = hub_on(
+        mosquitto,
+        tmp_path,
         database_url=database_url,
-        mqtt_port=mosquitto.port,
-        mqtt_client_id="h-quota",
         evidence_edge_quota_bytes=2 * SIZE,
         evidence_life_safety_reserve_bytes=SIZE,
         evidence_min_free_disk_bytes=0,
@@ -181,11 +180,10 @@ async def test_an_edge_over_its_quota_is_refused_while_another_edges_picture_is_
 async def test_a_disk_below_its_floor_takes_no_picture(
     mosquitto: MosquittoProcess, tmp_path: Path, database_url: str
 ) -> None:
-    settings = HubSettings(
-        data_dir=tmp_path,
+    settings = hub_on(
+        mosquitto,
+        tmp_path,
         database_url=database_url,
-        mqtt_port=mosquitto.port,
-        mqtt_client_id="h-disk",
         evidence_min_free_disk_bytes=2**62,
     )
     app = create_app(settings.model_copy(update={"start_ingest": False}))
