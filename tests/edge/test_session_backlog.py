@@ -85,8 +85,10 @@ async def test_an_edge_returning_to_a_long_backlog_reads_all_of_it_and_raises_th
             "the SOS pressed during the outage at the hub",
             deadline_s=DEADLINE,
         )
-        sos = [a for a in hub.alerts if a.kind is AlertKind.SOS]
-        assert [(a.device_id, a.state) for a in sos] == [("b3-sos", AlertState.RAISED)]
+        # One SOS raised: copies of it (the same id, re-sent when a loaded machine's ack came
+        # after ``resend_after_s``) are the wire's at-least-once, which the hub drops.
+        sos = {a.id: a for a in hub.alerts if a.kind is AlertKind.SOS}
+        assert [(a.device_id, a.state) for a in sos.values()] == [("b3-sos", AlertState.RAISED)]
         # The first connection served the whole backlog: none was given up on the way. (The
         # count of messages read is no check of its own: the SOS's feedback command to the
         # button comes back on the edge's own ``zigbee2mqtt/#`` subscription.)
