@@ -255,7 +255,7 @@ class MqttIngest:
                 acks[rejected.edge_id].append(rejected.message_id)
         with self._gate.alerts_in_hand():
             if take.alerts:
-                result = await self._store_alerts(client, take.alerts, acks, received_at)
+                result = await self._store_alerts(client, take.alerts, received_at)
                 if result is not None:
                     self.changes.alerts_stored(result)
                     for edge_id, ids in result.ack_ids_by_edge().items():
@@ -312,7 +312,6 @@ class MqttIngest:
         self,
         client: aiomqtt.Client,
         alerts: list[Alert],
-        acks: dict[str, list[str]],
         received_at: datetime,
     ) -> IngestResult | None:
         """Screen a take's alerts and store those the edges may raise; None if none committed.
