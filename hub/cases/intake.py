@@ -76,9 +76,8 @@ from hub.cases.take_rows import (
     store_new_alerts,
 )
 from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
-from hub.cases.views import CaseView
 from hub.fleet.claims import Claim, Registration
-from hub.fleet.conflicts import ConflictCase, claimed_places, record_claims
+from hub.fleet.conflicts import claimed_places, record_claims, reported
 from hub.persistence.tables import CaseRow
 from hub.persistence.transactions import Database, audit, upsert_insert
 from hub.roster.repository import placement
@@ -117,17 +116,6 @@ def _by_route(
     return [(groups[key], route_of_key[key]) for key in sorted(groups)]
 
 
-def _views(
-    conflicts: Iterable[ConflictCase], locations: Mapping[str, str], *, opened: bool
-) -> list[CaseView]:
-    """The views of the conflict cases a take opened (``opened``) or added to."""
-    return [
-        case_view(c.row, locations.get(c.row.device_id), [])
-        for c in conflicts
-        if c.opened is opened
-    ]
-
-
 class CaseIntake:
     """Stores alerts and joins them to cases; each public method is one transaction."""
 
@@ -164,13 +152,15 @@ class CaseIntake:
         facts = read_take(session, alerts)
         locations, edges = facts.locations, facts.edges
         rejected: list[RejectedAlert] = []
-        conflicts: list[ConflictCase] = []
+        conflicts = IngestResult()
         claimed: dict[str, tuple[str, str]] = {}
         if screen is not None:
             alerts, refused, claims = screen(alerts, facts.registrations)
             rejected = [RejectedAlert(AlertRef.of(alert), reason) for alert, reason in refused]
             if claims:
-                conflicts = record_claims(session, self._policy, claims, received_at)
+                conflicts = reported(
+                    session, record_claims(session, self._policy, claims, received_at)
+                )
                 claimed = claimed_places(session, claims)
                 # Cased where the claiming edge says: the first inventory's place may be made
                 # up (a squatter's). Rare, and never both claims of one device in one take.
@@ -179,11 +169,7 @@ class CaseIntake:
                     **{a.device_id: claimed[a.id][1] for a in alerts if a.id in claimed},
                 }
             if not alerts:
-                return IngestResult(
-                    rejected=rejected,
-                    cases_opened=_views(conflicts, locations, opened=True),
-                    cases_updated=_views(conflicts, locations, opened=False),
-                )
+                return IngestResult.merge([IngestResult(rejected=rejected), conflicts])
         rejected += [
             RejectedAlert(AlertRef.of(alert), "unknown_device")
             for alert in alerts
@@ -293,7 +279,7 @@ class CaseIntake:
                 case_view(row, locations.get(row.device_id), case_members[row.id])
                 for row in opened.values()
             ]
-            + _views(conflicts, locations, opened=True),
+            + conflicts.cases_opened,
             cases_updated=[
                 case_view(row, locations.get(row.device_id), case_members[row.id])
                 for case_id, row in touched.items()
@@ -301,7 +287,7 @@ class CaseIntake:
             ]
             # Cases taken into one opened here: closed, their members gone with them.
             + [case_view(row, location, []) for row, location in merges.closed.values()]
-            + _views(conflicts, locations, opened=False),
+            + conflicts.cases_updated,
             cases_merged_into=sorted(merges.took_in),
             silenced=[a.id for a in new if a.id in silenced],
         )

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from devices.kinds import AlertKind, Severity
 from hub.cases.correlation import CaseCategory
 from hub.cases.raised import open_hub_case
-from hub.cases.records import CasePolicy, add_event
+from hub.cases.records import CasePolicy, add_event, case_view
+from hub.cases.results import IngestResult
 from hub.cases.rules import CaseEventAction
 from hub.fleet.claims import Claim, claim_note, conflict_key, conflict_priority, worth_a_line
 from hub.persistence.tables import CaseRow, DeviceClaimRow, DeviceRow
@@ -111,6 +112,19 @@ def _conflict_case(
             note=f"priority raised to {priority.value}",
         )
     return ConflictCase(row, opened=row.id in seen and seen[row.id].opened)
+
+
+def reported(session: Session, conflicts: Sequence[ConflictCase]) -> IngestResult:
+    """The conflict cases as the ingest reports them (opened, or added to; no alerts), each
+    shown at its device's registered place."""
+    views = [
+        (case_view(c.row, session.get_one(DeviceRow, c.row.device_id).location, []), c.opened)
+        for c in conflicts
+    ]
+    return IngestResult(
+        cases_opened=[view for view, opened in views if opened],
+        cases_updated=[view for view, opened in views if not opened],
+    )
 
 
 def claimed_places(session: Session, claims: Sequence[Claim]) -> dict[str, tuple[str, str]]:

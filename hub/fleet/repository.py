@@ -14,11 +14,11 @@ from devices.kinds import DeviceKind
 from devices.messages import DeviceRegistry, EdgeStatus, TelemetryBatch, TelemetryPoint
 from devices.registry import Device
 from hub.auth.scoping import PlacedDevice, Scope, check_device
-from hub.cases.records import CasePolicy, case_view
+from hub.cases.records import CasePolicy
 from hub.cases.results import IngestResult
 from hub.cases.rules import Resolution, nuisance_rate
 from hub.fleet.claims import Claim, Provenance, Registration
-from hub.fleet.conflicts import ConflictCase, record_claims, settle_claims
+from hub.fleet.conflicts import ConflictCase, record_claims, reported, settle_claims
 from hub.fleet.rules import assign_edge, unserved_reason
 from hub.fleet.views import DeviceView, EdgeView
 from hub.persistence.tables import CaseMemberRow, CaseRow, DeviceRow, EdgeRow, SiteRow
@@ -121,9 +121,8 @@ def upsert_device(
     if inserted is not None:
         edges = frozenset(e for e in (device.edge_id,) if e is not None)
         return DeviceChange(device_view(row), created=True, changed=True, edges_affected=edges)
-    vouching = by is Provenance.OPERATOR and row.registered_by != by.value
-    if vouching:
-        row.registered_by = by.value
+    if by is Provenance.OPERATOR:
+        row.registered_by = by.value  # vouched from now on, whatever else is the same
     if _same_registration(row, device):
         return DeviceChange(
             device_view(row), created=False, changed=False, edges_affected=frozenset()
@@ -134,17 +133,6 @@ def upsert_device(
     session.flush()
     logger.info("device %s re-registered (edge %s)", device.id, device.edge_id)
     return DeviceChange(device_view(row), created=False, changed=True, edges_affected=edges)
-
-
-def _conflict_views(session: Session, conflicts: Sequence[ConflictCase]) -> IngestResult:
-    views = {
-        c.row.id: (case_view(c.row, session.get_one(DeviceRow, c.row.device_id).location, []), c)
-        for c in conflicts
-    }
-    return IngestResult(
-        cases_opened=[view for view, c in views.values() if c.opened],
-        cases_updated=[view for view, c in views.values() if not c.opened],
-    )
 
 
 def resolutions(session: Session, device_ids: list[str] | None) -> dict[str, dict[Resolution, int]]:
@@ -209,11 +197,7 @@ def device_view(
         else "C"
         if row.temperature_unit
         else None,
-        registered_by="operator"
-        if row.registered_by == Provenance.OPERATOR
-        else "inventory"
-        if row.registered_by == Provenance.INVENTORY
-        else None,
+        registered_by=None if row.registered_by is None else Provenance(row.registered_by),
         created_at=row.created_at,
         last_seen=row.last_seen,
         last_readings=row.last_readings,
@@ -345,13 +329,11 @@ class FleetRepository:
 
     def device_edges(self, device_ids: Iterable[str]) -> dict[str, str]:
         """Return the edge serving each of these devices (devices without one are left out)."""
-        query = select(DeviceRow.id, DeviceRow.edge_id).where(DeviceRow.id.in_(set(device_ids)))
-        with self._db.reading() as session:
-            return {
-                device_id: edge_id
-                for device_id, edge_id in session.execute(query)
-                if edge_id is not None
-            }
+        return {
+            device_id: registration.edge_id
+            for device_id, registration in self.device_registrations(device_ids).items()
+            if registration.edge_id is not None
+        }
 
     def device_registrations(self, device_ids: Iterable[str]) -> dict[str, Registration]:
         """Return the registration of each of these devices that is registered."""
@@ -409,7 +391,7 @@ class FleetRepository:
                 for device in status.devices
             ]
             edges = upsert_many(session, inventory, received_at, current, by=Provenance.INVENTORY)
-            return StatusRecorded(edges, _conflict_views(session, conflicts))
+            return StatusRecorded(edges, reported(session, conflicts))
 
     def list_edges(self, *, edge_ids: frozenset[str] | None = None) -> list[EdgeView]:
         """Return every edge that ever reported (only ``edge_ids``, if given), by id."""

@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, Field
 from devices.kinds import DeviceKind
 from devices.registry import Device
 from hub.cases.rules import Resolution
+from hub.fleet.claims import Provenance
 from hub.http.views import View
 
 
@@ -23,7 +24,7 @@ class DeviceView(View):
     shelly_id: str | None = None
     temperature_unit: Literal["C", "F"] | None = None
     """The unit of a Shelly Gen1's bare temperatures (None: °C)."""
-    registered_by: Literal["operator", "inventory"] | None = None
+    registered_by: Provenance | None = None
     """Who registered it to its edge: an operator (vouched) or an edge's inventory (trusted on
     first use; another edge's claim on it is taken, as contested); None: before this was
     recorded, read as an inventory (``hub.fleet.claims``)."""
