@@ -8,8 +8,10 @@ Hierarchy::
     ├── InvalidInputError         a request that parses but cannot be accepted (an empty note)
     └── HubStartupError           the hub could not start (port taken, database unreachable)
 
-An alert naming an unknown device is not an exception: ingest judges it, counts it under
-``rejected.unknown_device`` and acknowledges it (see ``hub.cases.results.IngestResult``).
+An alert naming an unknown device is not an exception: ingest registers the device from it
+when the alert says what the device is (``hub.fleet.rules.adopted_device``), and otherwise
+judges it, counts it under ``rejected.unknown_device`` and acknowledges it (see
+``hub.cases.results.IngestResult``).
 
 The API maps them to HTTP statuses in one place (``hub.app``).
 """

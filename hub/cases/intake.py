@@ -78,6 +78,7 @@ from hub.cases.take_rows import (
 from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
 from hub.fleet.claims import Claim, Registration
 from hub.fleet.conflicts import claimed_places, record_claims, reported
+from hub.fleet.repository import adopt_unknown
 from hub.persistence.tables import CaseRow
 from hub.persistence.transactions import Database, audit, upsert_insert
 from hub.roster.repository import placement
@@ -170,6 +171,7 @@ class CaseIntake:
                 }
             if not alerts:
                 return IngestResult.merge([IngestResult(rejected=rejected), conflicts])
+            locations, edges = self._adopt(session, alerts, locations, edges, received_at)
         rejected += [
             RejectedAlert(AlertRef.of(alert), "unknown_device")
             for alert in alerts
@@ -290,6 +292,34 @@ class CaseIntake:
             + conflicts.cases_updated,
             cases_merged_into=sorted(merges.took_in),
             silenced=[a.id for a in new if a.id in silenced],
+        )
+
+    @staticmethod
+    def _adopt(
+        session: Session,
+        alerts: Sequence[Alert],
+        locations: dict[str, str],
+        edges: dict[str, str | None],
+        received_at: datetime,
+    ) -> tuple[dict[str, str], dict[str, str | None]]:
+        """Register the devices of an edge's alerts that nobody registered, where an alert
+        says what its device is (``hub.fleet.rules.adopted_device``): refused, a fire about a
+        device whose inventory the hub missed would be lost. Return the take's places and
+        edges with them."""
+        strangers = [a for a in alerts if a.device_id not in locations]
+        if not strangers:
+            return locations, edges
+        adopted = adopt_unknown(session, strangers, received_at)
+        # Its own edge's, unless another worker registered it elsewhere meanwhile (then it is
+        # refused, as before; the edge's next status makes the claim).
+        ours = {
+            a.device_id: adopted[a.device_id]
+            for a in strangers
+            if a.device_id in adopted and adopted[a.device_id][1] == a.edge_id
+        }
+        return (
+            {**locations, **{device_id: place for device_id, (place, _) in ours.items()}},
+            {**edges, **{device_id: edge for device_id, (_, edge) in ours.items()}},
         )
 
     def _silenced(

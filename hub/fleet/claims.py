@@ -35,6 +35,10 @@ class Provenance(StrEnum):
 
     OPERATOR = "operator"
     INVENTORY = "inventory"
+    ALERT = "alert"
+    """Registered by the hub from an edge's alert about a device no inventory or operator had
+    registered (a lost status, a hub restored from an older backup): ``hub.fleet.rules``,
+    ``adopted_device``. Not sent to edges; the next inventory listing it replaces it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from devices.kinds import DeviceKind
-from devices.messages import DeviceRegistry, EdgeStatus, TelemetryBatch, TelemetryPoint
+from devices.messages import Alert, DeviceRegistry, EdgeStatus, TelemetryBatch, TelemetryPoint
 from devices.registry import Device
 from hub.auth.scoping import PlacedDevice, Scope, check_device
 from hub.cases.records import CasePolicy
@@ -19,7 +19,7 @@ from hub.cases.results import IngestResult
 from hub.cases.rules import Resolution, nuisance_rate
 from hub.fleet.claims import Claim, Provenance, Registration
 from hub.fleet.conflicts import ConflictCase, record_claims, reported, settle_claims
-from hub.fleet.rules import assign_edge, unserved_reason
+from hub.fleet.rules import adopted_device, assign_edge, unserved_reason
 from hub.fleet.views import DeviceView, EdgeView
 from hub.persistence.tables import CaseMemberRow, CaseRow, DeviceRow, EdgeRow, SiteRow
 from hub.persistence.transactions import Database, clean, clean_or_none, get_existing, upsert_insert
@@ -82,7 +82,11 @@ def upsert_many(
     edges: set[str] = set()
     for device in wanted:
         row = current.get(device.id)
-        if row is not None and _same_registration(row, _storable(device)):
+        if (
+            row is not None
+            and row.registered_by != Provenance.ALERT
+            and _same_registration(row, _storable(device))
+        ):
             continue
         edges |= upsert_device(session, device, now, by=by).edges_affected
     return frozenset(edges)
@@ -123,6 +127,14 @@ def upsert_device(
         return DeviceChange(device_view(row), created=True, changed=True, edges_affected=edges)
     if by is Provenance.OPERATOR:
         row.registered_by = by.value  # vouched from now on, whatever else is the same
+    elif row.registered_by == Provenance.ALERT and by is Provenance.INVENTORY:
+        # Made from an alert, never sent to its edge: from now on it is, as its edge says.
+        row.registered_by = by.value
+        edges = frozenset(e for e in (row.edge_id, device.edge_id) if e is not None)
+        for column, value in _registration(device).items():
+            setattr(row, column, value)
+        session.flush()
+        return DeviceChange(device_view(row), created=False, changed=True, edges_affected=edges)
     if _same_registration(row, device):
         return DeviceChange(
             device_view(row), created=False, changed=False, edges_affected=frozenset()
@@ -133,6 +145,45 @@ def upsert_device(
     session.flush()
     logger.info("device %s re-registered (edge %s)", device.id, device.edge_id)
     return DeviceChange(device_view(row), created=False, changed=True, edges_affected=edges)
+
+
+def adopt_unknown(
+    session: Session, alerts: Iterable[Alert], now: datetime
+) -> dict[str, tuple[str, str | None]]:
+    """Register the devices of these alerts that nobody registered and that their alerts say
+    what they are (``hub.fleet.rules.adopted_device``); return each one's place and edge.
+
+    A device registered meanwhile by another hub worker is read as it is (its place and edge),
+    never overwritten with what an alert says.
+    """
+    wanted: dict[str, Device] = {}
+    for alert in alerts:
+        device = adopted_device(alert)
+        if device is not None:
+            wanted.setdefault(device.id, _storable(device))
+    for device in sorted(wanted.values(), key=lambda d: d.id):
+        session.execute(
+            upsert_insert(session, DeviceRow)
+            .values(
+                id=device.id,
+                created_at=now,
+                registered_by=Provenance.ALERT.value,
+                **_registration(device),
+            )
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        logger.warning(
+            "device %s (%s at %r) registered from an alert of edge %s: no inventory listed it "
+            "(a lost status, or a hub restored from an older backup?)",
+            device.id,
+            device.kind.value,
+            device.location,
+            device.edge_id,
+        )
+    return {
+        device_id: (row.location, row.edge_id)
+        for device_id, row in registrations(session, wanted).items()
+    }
 
 
 def resolutions(session: Session, device_ids: list[str] | None) -> dict[str, dict[Resolution, int]]:
@@ -313,7 +364,11 @@ class FleetRepository:
 
     def device_registry(self, edge_id: str) -> DeviceRegistry:
         """Return the DeviceRegistry to publish to one edge."""
-        devices = [view.to_device() for view in self.list_devices(edge_id=edge_id)]
+        devices = [
+            view.to_device()
+            for view in self.list_devices(edge_id=edge_id)
+            if view.registered_by is not Provenance.ALERT  # the edge's own entry is better
+        ]
         return DeviceRegistry(edge_id=edge_id, devices=devices)
 
     def edges_with_devices(self) -> list[str]:

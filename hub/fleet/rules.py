@@ -1,8 +1,25 @@
 """Which edge serves a device: the pure decisions behind registrations and device listings."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
+from pydantic import ValidationError
+
+from devices.kinds import AlertKind, DeviceKind
+from devices.messages import Alert
+from devices.registry import Device
 from hub.errors import InvalidInputError
+
+_RAISED_BY: Mapping[AlertKind, DeviceKind] = {
+    AlertKind.SMOKE: DeviceKind.SMOKE,
+    AlertKind.CO: DeviceKind.CO,
+    AlertKind.HEAT: DeviceKind.HEAT,
+    AlertKind.GAS: DeviceKind.GAS,
+    AlertKind.WATER_LEAK: DeviceKind.WATER_LEAK,
+    AlertKind.SOS: DeviceKind.SOS_BUTTON,
+    **{kind: DeviceKind.CAMERA for kind in AlertKind if kind.value.startswith("camera_")},
+}
+"""The alert kinds only one kind of device raises (a battery, a door or a fault alert does not
+say what raised it)."""
 
 
 class EdgeChoiceError(InvalidInputError):
@@ -46,4 +63,29 @@ def unserved_reason(edge_id: str | None, edges: Collection[str]) -> str | None:
         return "no edge assigned: register it again with edge_id"
     if edge_id not in edges:
         return f"edge {edge_id} has never reported to this hub"
+    return None
+
+
+def adopted_device(alert: Alert) -> Device | None:
+    """Return the registration the hub makes from an edge's alert about a device nobody
+    registered, or None when the alert does not say what the device is.
+
+    Refusing it would lose the alarm: the edge raises alerts only for devices it lists, so the
+    hub missed the inventory (a lost status, a hub restored from an older backup), and an
+    acknowledged refusal is final. It is what the edge's next inventory would register, from
+    the alert: the device's kind from the alert's, its place the alert's ``location`` (else
+    its id), its edge the alert's (checked against the topic). No zigbee name, Tasmota topic
+    or Shelly id: that is why it is never sent to the edge, whose own entry is better, and why
+    the next inventory listing the device replaces it (``Provenance.ALERT``).
+    """
+    kind = _RAISED_BY.get(alert.kind)
+    if kind is None:
+        return None
+    for location in (alert.location, alert.device_id):
+        if location is None:
+            continue
+        try:
+            return Device(id=alert.device_id, kind=kind, location=location, edge_id=alert.edge_id)
+        except ValidationError:
+            continue
     return None

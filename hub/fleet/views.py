@@ -25,9 +25,10 @@ class DeviceView(View):
     temperature_unit: Literal["C", "F"] | None = None
     """The unit of a Shelly Gen1's bare temperatures (None: °C)."""
     registered_by: Provenance | None = None
-    """Who registered it to its edge: an operator (vouched) or an edge's inventory (trusted on
-    first use; another edge's claim on it is taken, as contested); None: before this was
-    recorded, read as an inventory (``hub.fleet.claims``)."""
+    """Who registered it to its edge: an operator (vouched), an edge's inventory (trusted on
+    first use; another edge's claim on it is taken, as contested) or the hub from an edge's
+    alert about it (as an inventory, until one lists it); None: before this was recorded,
+    read as an inventory (``hub.fleet.claims``)."""
     created_at: AwareDatetime
     last_seen: AwareDatetime | None
     last_readings: dict[str, float | bool | str] | None

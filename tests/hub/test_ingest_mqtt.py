@@ -219,7 +219,11 @@ async def test_bad_messages_are_counted_and_the_hub_goes_on(
         topic = edge_topic("e1", EdgeChannel.ALERT)
         await edge.publish(topic, b'{"id": "abcdefgh", "device_id": "b3-1201-smoke"', qos=1)
         await edge.publish(topic, b"{" + b" " * MAX_PAYLOAD + b"}", qos=1)
-        stranger = make_alert(device_id="not-registered")
+        # A device nobody registered, and its alert does not say what it is (a fire does:
+        # test_a_fire_about_a_device_the_hub_never_heard_of_is_cased).
+        stranger = make_alert(
+            device_id="not-registered", kind=AlertKind.BATTERY_LOW, severity=Severity.LOW
+        )
         await edge.publish(topic, stranger.model_dump_json(), qos=1)
         # Judged and logged: acknowledged so that the edge stops re-sending it.
         await acked(edge, stranger.id)
@@ -234,6 +238,29 @@ async def test_bad_messages_are_counted_and_the_hub_goes_on(
     assert found["rejected.unknown_device"] == 1
     assert found["alerts_new"] == 1
     assert [a["id"] for a in (await get_json(hub, "/api/v1/alerts"))["items"]] == [alert.id]
+
+
+async def test_a_fire_about_a_device_the_hub_never_heard_of_is_cased(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    """The edge's status listing it was lost, or the hub was restored from an older backup:
+    the fire is cased where the alert says and acknowledged, the device registered from it."""
+    async with edge_client(mosquitto) as edge:
+        fire = make_alert(device_id="b9-0101-smoke", location="Building 9/Unit 0101")
+        await edge.publish(edge_topic("e1", EdgeChannel.ALERT), fire.model_dump_json(), qos=1)
+        await acked(edge, fire.id)
+
+    [case] = (await get_json(hub, "/api/v1/cases"))["items"]
+    assert (case["kind"], case["device_ids"]) == ("smoke", ["b9-0101-smoke"])
+    [device] = (await get_json(hub, "/api/v1/devices"))["items"]
+    assert (device["location"], device["edge_id"], device["registered_by"]) == (
+        "Building 9/Unit 0101",
+        "e1",
+        "alert",
+    )
+    found = await counters(hub)
+    assert found["alerts_new"] == 1
+    assert "rejected.unknown_device" not in found
 
 
 async def test_a_bad_telemetry_batch_is_refused_off_the_alert_path_and_the_next_is_recorded(
