@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from devices.registry import check_identifier
-from linli.trust.acl import Identity, Role
+from linli.trust.acl import DEVICE_ROLES, Identity, Role
 from linli.trust.folder import BrokerFolder, BrokerKind, TrustError, as_json
 
 broker_app = typer.Typer(
@@ -70,6 +70,17 @@ def init(
         str | None,
         typer.Option(help="The user Mosquitto runs as; default the one running this command."),
     ] = None,
+    device_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Site broker: also a plain listener for devices that cannot speak TLS "
+            "(password and ACL, in clear on the device network)."
+        ),
+    ] = None,
+    device_bind: Annotated[
+        str | None,
+        typer.Option(help="Address of the device listener; default every interface."),
+    ] = None,
 ) -> None:
     """Create a broker folder: CA, server certificate, mosquitto.conf, first identities."""
     hosts = host or ["localhost"]
@@ -85,11 +96,15 @@ def init(
             site_edge_id=_identifier(site) if site is not None else None,
             tls_bind=bind,
             run_as=run_as,
+            device_port=device_port,
+            device_bind=device_bind,
             now=datetime.now(UTC),
         )
     except (TrustError, ValueError, OSError) as exc:
         raise _fail(exc) from exc
     out: dict[str, object] = {"port": port, "tls_port": tls_port, "ca_file": broker.ca_file()}
+    if device_port is not None:
+        out["device_port"] = device_port
     for username, password in passwords.items():
         record = broker.load().accounts[username]
         key = {Role.HUB: "hub", Role.SITE_EDGE: "edge", Role.ZIGBEE2MQTT: "zigbee2mqtt"}[
@@ -116,6 +131,8 @@ def _issue(folder: Path, identity: Identity) -> None:
         "tls_port": record.tls_port,
         "reloaded": reloaded,
     }
+    if record.device_port is not None and identity.role in DEVICE_ROLES:
+        out["device_port"] = record.device_port
     typer.echo(as_json(out))
 
 

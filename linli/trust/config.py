@@ -55,6 +55,11 @@ class ListenerPlan:
     """Address of the TLS listener; None: every interface."""
     plain_port: int | None = None
     """A plain listener, on loopback only, for clients on the same box."""
+    device_port: int | None = None
+    """A site broker's plain listener for devices that cannot speak TLS (password and ACL all
+    the same; both cross the device network in clear)."""
+    device_bind: str | None = None
+    """Address of the device listener; None: every interface."""
     run_as: str | None = None
     """The user Mosquitto runs as; must own the folder (the files are 0600)."""
 
@@ -87,6 +92,17 @@ def render_config(files: BrokerFiles, plan: ListenerPlan) -> str:
             "",
             "# Plain MQTT for clients on this box only (loopback); still password and ACL.",
             f"listener {plan.plain_port} 127.0.0.1",
+        ]
+    if plan.device_port is not None:
+        device_listener = f"listener {plan.device_port}" + (
+            f" {plan.device_bind}" if plan.device_bind else ""
+        )
+        lines += [
+            "",
+            "# Plain MQTT for devices that cannot speak TLS (Shelly Gen1, Tasmota without",
+            "# USE_MQTT_TLS): still a password and the ACL, but both cross the device",
+            "# network in clear (docs/security.md, 'Devices without TLS').",
+            device_listener,
         ]
     if plan.run_as:
         lines += [

@@ -76,6 +76,9 @@ class BrokerRecord(BaseModel):
     tls_port: int = Field(ge=1, le=65535)
     tls_bind: str | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
+    device_port: int | None = Field(default=None, ge=1, le=65535)
+    """A site broker's plain listener for devices without TLS (``linli.trust.config``)."""
+    device_bind: str | None = None
     run_as: str | None = None
     accounts: dict[str, Account] = Field(default_factory=dict)
 
@@ -149,12 +152,15 @@ class BrokerFolder:
         site_edge_id: str | None = None,
         tls_bind: str | None = None,
         run_as: str | None = None,
+        device_port: int | None = None,
+        device_bind: str | None = None,
     ) -> dict[str, str]:
         """Create the CA, the server certificate, the configuration and the first accounts;
         return the first accounts' passwords by username. Refuse a folder already set up."""
         folder = self.files.folder
         if self.files.state.exists():
             raise TrustError(f"{folder} is already a broker folder; it is never overwritten")
+        _check_listeners(kind, tls_port, port, device_port, device_bind)
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(PRIVATE_DIR_MODE)
         self.files.data.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
@@ -166,6 +172,8 @@ class BrokerFolder:
                 tls_port=tls_port,
                 tls_bind=tls_bind,
                 port=port,
+                device_port=device_port,
+                device_bind=device_bind,
                 run_as=run_as,
             )
             ca = new_ca(f"Linli {kind} broker CA ({hosts[0]})", now)
@@ -175,7 +183,12 @@ class BrokerFolder:
             write_private(self.files.server_key, server.key_pem)
             write_private(self.files.server_cert, server.cert_pem)
             plan = ListenerPlan(
-                tls_port=tls_port, tls_bind=tls_bind, plain_port=port, run_as=run_as
+                tls_port=tls_port,
+                tls_bind=tls_bind,
+                plain_port=port,
+                device_port=device_port,
+                device_bind=device_bind,
+                run_as=run_as,
             )
             write_private(self.files.config, render_config(self.files, plan))
             match kind:
@@ -247,6 +260,28 @@ class BrokerFolder:
     def ca_file(self) -> str:
         """Return the path of the CA certificate clients need."""
         return str(self.files.ca_cert)
+
+
+def _check_listeners(
+    kind: BrokerKind,
+    tls_port: int,
+    port: int | None,
+    device_port: int | None,
+    device_bind: str | None,
+) -> None:
+    """Refuse listeners that clash, and a device listener anywhere but on a site broker."""
+    if device_port is None:
+        if device_bind is not None:
+            raise TrustError("--device-bind needs --device-port")
+        return
+    if kind is not BrokerKind.SITE:
+        raise TrustError(
+            "a hub broker takes edges, which speak TLS: a plain device listener is for a "
+            "site broker's devices that cannot (--site)"
+        )
+    ports = [p for p in (tls_port, port, device_port) if p is not None]
+    if len(set(ports)) != len(ports):
+        raise TrustError(f"two listeners on one port: {sorted(ports)}")
 
 
 def _is_mosquitto(pid: int) -> bool:
