@@ -47,12 +47,22 @@ class Registration:
 
     edge_id: str | None
     vouched: bool = False
+    claimants: frozenset[str] = frozenset()
+    """The other edges with a claim on it recorded (a conflict case open or settled by no
+    operator yet); only read where needed (telemetry)."""
 
     @staticmethod
-    def of(edge_id: str | None, registered_by: str | None) -> "Registration":
+    def of(
+        edge_id: str | None, registered_by: str | None, claimants: frozenset[str] = frozenset()
+    ) -> "Registration":
         """Read a registration row's values (NULL provenance, from before it was recorded, is
         read as an inventory's: the weaker, so that a conflict is taken, not refused)."""
-        return Registration(edge_id, registered_by == Provenance.OPERATOR)
+        return Registration(edge_id, registered_by == Provenance.OPERATOR, claimants)
+
+    def contested_by(self, edge_id: str) -> bool:
+        """Whether ``edge_id`` speaks for the device as another edge's equal: it claimed it,
+        and no operator vouched for the registration."""
+        return not self.vouched and edge_id in self.claimants
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,14 @@ from hub.fleet.claims import Claim, Provenance, Registration
 from hub.fleet.conflicts import ConflictCase, record_claims, reported, settle_claims
 from hub.fleet.rules import adopted_device, assign_edge, unserved_reason
 from hub.fleet.views import DeviceView, EdgeView
-from hub.persistence.tables import CaseMemberRow, CaseRow, DeviceRow, EdgeRow, SiteRow
+from hub.persistence.tables import (
+    CaseMemberRow,
+    CaseRow,
+    DeviceClaimRow,
+    DeviceRow,
+    EdgeRow,
+    SiteRow,
+)
 from hub.persistence.transactions import Database, clean, clean_or_none, get_existing, upsert_insert
 from hub.roster.repository import load_site_map, site_from_row
 
@@ -390,15 +397,31 @@ class FleetRepository:
             if registration.edge_id is not None
         }
 
-    def device_registrations(self, device_ids: Iterable[str]) -> dict[str, Registration]:
-        """Return the registration of each of these devices that is registered."""
+    def device_registrations(
+        self, device_ids: Iterable[str], *, claims_of: frozenset[str] = frozenset()
+    ) -> dict[str, Registration]:
+        """Return the registration of each of these devices that is registered; with the
+        edges that claimed it where one of ``claims_of`` might have (one more query, only
+        when a device no operator vouched for is registered to another edge)."""
+        ids = set(device_ids)
         query = select(DeviceRow.id, DeviceRow.edge_id, DeviceRow.registered_by).where(
-            DeviceRow.id.in_(set(device_ids))
+            DeviceRow.id.in_(ids)
         )
         with self._db.reading() as session:
+            rows = session.execute(query).all()
+            claimants: dict[str, set[str]] = defaultdict(set)
+            if claims_of and any(
+                by != Provenance.OPERATOR and edge is not None and edge not in claims_of
+                for _, edge, by in rows
+            ):
+                claimed = select(DeviceClaimRow.device_id, DeviceClaimRow.edge_id).where(
+                    DeviceClaimRow.device_id.in_(ids)
+                )
+                for device_id, edge_id in session.execute(claimed):
+                    claimants[device_id].add(edge_id)
             return {
-                device_id: Registration.of(edge_id, by)
-                for device_id, edge_id, by in session.execute(query)
+                device_id: Registration.of(edge_id, by, frozenset(claimants.get(device_id, ())))
+                for device_id, edge_id, by in rows
             }
 
     def record_edge_status(

@@ -91,15 +91,19 @@ def screen_inventory(
 def screen_telemetry(
     topic_edge: str, batch: TelemetryBatch, registered: Mapping[str, Registration]
 ) -> Screened[TelemetryPoint]:
-    """Keep the points of a telemetry batch about the edge's own devices: a forged reading
-    would keep another edge's silent smoke detector looking alive."""
+    """Keep the points of a telemetry batch about the edge's own devices, and about devices
+    it contests (``Registration.contested_by``: it claimed them, and no operator vouched for
+    the registration): a forged reading would keep another edge's silent smoke detector
+    looking alive, but a contested device's readings may be the real ones, and its claim is
+    on a conflict case already."""
     if payload_claim(topic_edge, batch.edge_id) is not None:
         return Screened([], [(p, IdentityReason.EDGE_MISMATCH) for p in batch.points])
     kept: list[TelemetryPoint] = []
     refused: list[tuple[TelemetryPoint, IdentityReason]] = []
     for point in batch.points:
         reason = device_claim(topic_edge, point.device_id, registered)
-        if reason is None:
+        registration = registered.get(point.device_id)
+        if reason is None or (registration is not None and registration.contested_by(topic_edge)):
             kept.append(point)
         else:
             refused.append((point, reason))

@@ -14,6 +14,7 @@ batch carries newer readings anyway. Alerts are never dropped: they are the inge
 """
 
 import asyncio
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -139,7 +140,13 @@ class ReadingsLane:
     async def _handle(self, messages: list[TelemetryMessage]) -> None:
         ids = {p.device_id for m in messages for p in m.batch.points}
         try:
-            registered = await asyncio.to_thread(self._store.fleet.device_registrations, ids)
+            registered = await asyncio.to_thread(
+                functools.partial(
+                    self._store.fleet.device_registrations,
+                    ids,
+                    claims_of=frozenset(m.edge_id for m in messages),
+                )
+            )
         except SQLAlchemyError as exc:
             # Unchecked, nothing of it is used; the next batches carry newer readings anyway.
             self._counters["telemetry_failed"] += len(messages)

@@ -244,6 +244,14 @@ async def test_an_edge_cannot_squat_another_edges_new_device_and_silence_its_fir
     assert "taken: contested" in second
     assert fire.id in second
 
+    # Its readings from the victim are taken too: they may be the real ones, and the claim is
+    # on the conflict case. An edge that never claimed it is refused, as before.
+    await _readings(mosquitto, SQUAT_VICTIM, 21.5)
+    await _readings_are(hub, 21.5)
+    await _readings(mosquitto, "e-stranger", 99.0)
+    await _rejected(hub, "foreign_device", 1)
+    await _readings_are(hub, 21.5)
+
     # The operator settles it: registered to the victim's edge, vouched. The squatter's next
     # fire about it is refused, and lands on the conflict case (critical now), not nowhere.
     registration = {"id": NEW_SMOKE, "kind": "smoke", "location": "Lanyuan/3/1201"}
@@ -265,3 +273,26 @@ async def test_an_edge_cannot_squat_another_edges_new_device_and_silence_its_fir
     assert len(lines) == 3
     assert "refused: an operator registered it" in lines[-1]
     assert forged.id in lines[-1]
+    # ...and so are its readings, now that an operator vouched for the victim's edge.
+    await _readings(mosquitto, SQUATTER, 35.0)
+    await _rejected(hub, "foreign_device", 3)
+    await _readings(mosquitto, SQUAT_VICTIM, 22.0)
+    await _readings_are(hub, 22.0)
+
+
+async def _readings(mosquitto: MosquittoProcess, edge_id: str, celsius: float) -> None:
+    """Send one reading of the new smoke detector's temperature from ``edge_id``."""
+    point = TelemetryPoint(
+        device_id=NEW_SMOKE, ts=datetime.now(UTC), readings=Readings(temperature_c=celsius)
+    )
+    batch = TelemetryBatch(edge_id=edge_id, points=[point])
+    async with edge_client(mosquitto, edge_id) as edge:
+        await edge.publish(edge_topic(edge_id, EdgeChannel.TELEMETRY), batch.model_dump_json())
+
+
+async def _readings_are(hub: RunningHub, celsius: float) -> None:
+    async def recorded() -> bool:
+        device = await get_json(hub, f"/api/v1/devices/{NEW_SMOKE}")
+        return (device["last_readings"] or {}).get("temperature_c") == celsius
+
+    await until(recorded, f"the detector's reading at {celsius}")

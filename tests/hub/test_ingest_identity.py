@@ -84,6 +84,21 @@ def test_telemetry_keeps_only_the_edges_own_devices() -> None:
     assert {r for _, r in forged.refused} == {IdentityReason.EDGE_MISMATCH}
 
 
+def test_telemetry_of_a_device_the_edge_contests_is_kept_while_no_operator_vouched() -> None:
+    """edge-a claimed smoke-b (a conflict case is open): its readings may be the real ones."""
+    batch = TelemetryBatch(edge_id="edge-a", points=[_point("smoke-b")])
+    contested = {"smoke-b": Registration("edge-b", claimants=frozenset({"edge-a"}))}
+    assert [p.device_id for p in screen_telemetry("edge-a", batch, contested).kept] == ["smoke-b"]
+    # Another edge's claim does not speak for edge-a; an operator's registration settles it.
+    for registered in (
+        {"smoke-b": Registration("edge-b", claimants=frozenset({"edge-c"}))},
+        {"smoke-b": Registration("edge-b", vouched=True, claimants=frozenset({"edge-a"}))},
+    ):
+        screened = screen_telemetry("edge-a", batch, registered)
+        assert screened.kept == []
+        assert [r for _, r in screened.refused] == [IdentityReason.FOREIGN_DEVICE]
+
+
 def test_an_edge_raises_alerts_only_for_devices_an_operator_did_not_give_another_edge() -> None:
     own = make_alert(device_id="smoke-a", edge_id="edge-a")
     foreign = make_alert(device_id="smoke-b", edge_id="edge-a")
