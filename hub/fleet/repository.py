@@ -169,7 +169,7 @@ def adopt_unknown(
         if device is not None:
             wanted.setdefault(device.id, _storable(device))
     for device in sorted(wanted.values(), key=lambda d: d.id):
-        session.execute(
+        inserted = session.execute(
             upsert_insert(session, DeviceRow)
             .values(
                 id=device.id,
@@ -178,7 +178,10 @@ def adopt_unknown(
                 **_registration(device),
             )
             .on_conflict_do_nothing(index_elements=["id"])
-        )
+            .returning(DeviceRow.id)
+        ).scalar_one_or_none()
+        if inserted is None:
+            continue  # another hub worker registered it meanwhile
         logger.warning(
             "device %s (%s at %r) registered from an alert of edge %s: no inventory listed it "
             "(a lost status, or a hub restored from an older backup?)",

@@ -18,8 +18,9 @@ _RAISED_BY: Mapping[AlertKind, DeviceKind] = {
     AlertKind.SOS: DeviceKind.SOS_BUTTON,
     **{kind: DeviceKind.CAMERA for kind in AlertKind if kind.value.startswith("camera_")},
 }
-"""The alert kinds only one kind of device raises (a battery, a door or a fault alert does not
-say what raised it)."""
+"""The kind of device that raises each alert kind (a battery, a door or a fault alert does not
+say what raised it). A combined detector (smoke and heat, smoke and CO) may be registered as
+the other kind until its edge's next inventory corrects it; the case does not depend on it."""
 
 
 class EdgeChoiceError(InvalidInputError):
