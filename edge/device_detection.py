@@ -213,6 +213,7 @@ class DeviceDetection:
                 event_time,
                 profile,
                 received_at=received_at,
+                watching_since=self.watching_since,
             )
             state = result.state
             decisions.extend(result.alerts)
