@@ -11,13 +11,13 @@ for help. Leak sensors and door contacts are looser. The defaults assume each ba
 is configured to report (or to send a check-in) at least hourly; Zigbee2MQTT's own
 availability default for battery devices is 25 h.
 
-Many battery devices report far less often (a Shelly Flood wakes once a day, a Shelly H&T
-every few hours, a Zigbee sensor reporting on change has a multi-hour heartbeat), so each
-device's deadline is also learned from its own rhythm (``CheckinRhythm``): twice the second
-longest of its last 8 intervals between wake-ups, once it has shown 3, only ever lengthening
-the kind's default and never beyond 26 h (1 h for mains devices). A ``checkin_s`` that the
-site or the device configures is the operator's word and is never learned over
-(docs/detection.md, "Check-in deadlines").
+Many battery devices report far less often (Shelly Gen1 battery devices wake only on a change
+or a periodic wake-up hours apart; a Zigbee sensor reporting on change has a multi-hour
+heartbeat), so each device's deadline is also learned from its own rhythm
+(``CheckinRhythm``): twice the second longest of its last 8 intervals between wake-ups, once
+it has shown 3, only ever lengthening the kind's default and never beyond 26 h (1 h for mains
+devices). A ``checkin_s`` that the site or the device configures is the operator's word and
+is never learned over (docs/detection.md, "Check-in deadlines").
 """
 
 from collections.abc import Mapping
@@ -65,13 +65,13 @@ device waking daily, 2 of one waking every 6 h; a change of rhythm is followed w
 LEARN_MIN_INTERVALS = 3
 """Intervals a device must have shown before its rhythm counts (until then: the default)."""
 LEARN_FACTOR = 2.0
-"""The learned deadline is this multiple of the device's typical long interval: one missed
-wake-up is tolerated, two are not (SmartThings' Device-Watch set twice the reporting
-interval, "2 check-in misses" plus a lag, for the same reason)."""
+"""The learned deadline is this multiple of the device's typical long interval: the device
+may miss one wake-up, not two (SmartThings' Device-Watch set a Zigbee device's checkInterval
+to twice its reporting interval plus a minute or two: "allows 2 check-in misses")."""
 LEARN_CAP_S: Mapping[Power, float] = MappingProxyType(
     {
-        # A Shelly Gen1 battery device wakes at least daily; just above Zigbee2MQTT's 25 h
-        # battery availability default: a device that truly dies is reported within a day.
+        # A daily wake-up (24 h) with margin, just above Zigbee2MQTT's 25 h battery
+        # availability default: a device that truly dies is still reported within a day.
         Power.BATTERY: 26 * HOUR_S,
         # A powered device has no reason to sleep (Tasmota's longest TelePeriod is 1 h): one
         # silent for an hour is unplugged or broken, whatever it did before.

@@ -8,6 +8,7 @@ shared/realdata shelly_mqtt.json, byte for byte), and a smoke detector that spea
 never again. The agent is restarted on its own data in the middle.
 """
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,8 +84,12 @@ def hours(alert: Alert) -> float:
 
 
 async def test_slow_battery_devices_raise_no_false_offline_and_a_dead_one_is_still_reported(
-    mosquitto: MosquittoProcess, slow_site: SettingsFactory, realdata: Path
+    mosquitto: MosquittoProcess,
+    slow_site: SettingsFactory,
+    realdata: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="edge.device_detection")
     ht_status = realdata_records(realdata, "shelly_mqtt.json")[0]
     clock = WallClock(T0)
     devices = Devices(mosquitto)
@@ -151,3 +156,8 @@ async def test_slow_battery_devices_raise_no_false_offline_and_a_dead_one_is_sti
     smoke = next(a for a in offline if a.device_id == "b3-smoke")
     assert smoke.reason.values["deadline_source"] == "default"
     assert smoke.reason.values["deadline_s"] == 2 * HOUR_S
+    # The edge's log says when a device's deadline became a learned one (once each).
+    assert [r.getMessage() for r in caplog.records if "check-in deadline" in r.getMessage()] == [
+        "device hall-ht: check-in deadline 43200 s, learned (typical interval 21600 s)",
+        "device bike-flood: check-in deadline 93600 s, learned (typical interval 86399 s)",
+    ]
