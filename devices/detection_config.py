@@ -127,14 +127,15 @@ class DeviceDetection(DetectionKeys):
     """One device's overrides (``[detection.devices.<id>]``)."""
 
     checkin_s: Seconds | None = None
-    """This device's check-in deadline, seconds."""
+    """This device's check-in deadline, seconds; never learned over (docs/detection.md)."""
 
 
 class SiteDetection(DetectionKeys):
     """The ``[detection]`` table: the site's defaults and its devices' overrides."""
 
     checkin_s: dict[DeviceKind, Seconds] = {}
-    """Check-in deadline per device kind, seconds."""
+    """Check-in deadline per device kind, seconds. A kind set here is never learned from its
+    devices' rhythm (docs/detection.md): the site's word beats a guess."""
     flood: FloodConfig | None = None
     """The edge counts every topic's messages the same way: a site setting only."""
     devices: dict[Identifier, DeviceDetection] = {}

@@ -11,7 +11,8 @@ saw and the profile applied.
   and the simpler rules of ``edge.detection_rules`` (gas levels, smoke flag and
   obscuration, leak, tamper, battery level); any message from the device proves it alive.
 - ``tick`` handles the passing of time with no new reading: a leak that has stayed dry, a
-  device past its check-in deadline.
+  device past its check-in deadline (the kind's, the one configured, or the one learned from
+  the device's own rhythm: ``checkin_deadline_of``).
 
 The state and decision types live in ``edge.detection_state``, the per-reading rules in
 ``edge.detection_rules``; both are re-exported here.
@@ -40,10 +41,11 @@ from edge.detection_state import (
     GasLevel,
     StateFormatError,
     Step,
+    Values,
 )
 from edge.detectors import flooding as flooding_rules
 from edge.detectors import inputs
-from edge.detectors.liveness import checkin_deadline_s
+from edge.detectors.liveness import CheckinDeadline, checkin_deadline
 from edge.detectors.profile import DEFAULT_PROFILE, DetectionProfile
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "DeviceState",
     "GasLevel",
     "StateFormatError",
+    "checkin_deadline_of",
     "detect",
     "flooded",
     "tick",
@@ -66,23 +69,26 @@ def detect(
     profile: DetectionProfile = DEFAULT_PROFILE,
     *,
     received_at: datetime | None = None,
+    watching_since: datetime | None = None,
 ) -> Detection:
     """Return the device's new state and the alerts one observation causes.
 
     ``event_time`` is when the reading was taken (device time, else receive time);
-    ``received_at`` is when the edge received it (defaults to ``event_time``).
+    ``received_at`` is when the edge received it (defaults to ``event_time``);
+    ``watching_since`` is when the edge began listening (as for ``tick``): a silence that
+    began before it is not learned as the device's rhythm.
     """
     step = Step(state, event_time)
     seen = event_time if received_at is None else received_at
     self_test = False
     match observation:
         case StateUpdate(readings):
-            _checked_in(step, seen, "message_received")
+            _checked_in(step, seen, watching_since, "message_received")
             self_test = readings.smoke_test is True
             for rule in READING_RULES:
                 rule(step, device, readings, profile)
         case DeviceEvent(event, _, count):
-            _checked_in(step, seen, "message_received")
+            _checked_in(step, seen, watching_since, "message_received")
             if count is not None and not _new_count(step, count):
                 # The device repeating its last event (a Shelly, every 30 s): not a press.
                 return Detection(step.state, tuple(step.alerts), self_test)
@@ -94,12 +100,12 @@ def detect(
             else:
                 sos_rule(step, device, event, profile)
         case InputState(name, on):
-            _checked_in(step, seen, "message_received")
+            _checked_in(step, seen, watching_since, "message_received")
             _input(step, device, name, on, profile)
         case AvailabilityChange(online=True):
             if AlertKind.DEVICE_OFFLINE in step.state.raised:
                 rejoined(step, device, profile)  # back from offline: as good as a re-join
-            _checked_in(step, seen, "availability=online")
+            _checked_in(step, seen, watching_since, "availability=online")
         case AvailabilityChange(online=False):
             # The bridge's (or the device's last will's) word, not a check-in by the device.
             step.switch(
@@ -216,10 +222,11 @@ def tick(
 # --- liveness ------------------------------------------------------------------------------
 
 
-def _checked_in(step: Step, seen: datetime, rule: str) -> None:
+def _checked_in(step: Step, seen: datetime, watching_since: datetime | None, rule: str) -> None:
     last = step.state.last_seen
     if last is None or seen > last:
-        step.state = replace(step.state, last_seen=seen)
+        rhythm = step.state.rhythm.heard(last, seen, watching_since)
+        step.state = replace(step.state, last_seen=seen, rhythm=rhythm)
     step.switch(
         AlertKind.DEVICE_OFFLINE,
         raise_rule=None,
@@ -240,14 +247,28 @@ def _liveness_tick(
     if not known:
         return
     last = max(known)
-    deadline_s = checkin_deadline_s(device, profile.checkin_s)
-    due = last + timedelta(seconds=deadline_s)
+    deadline = checkin_deadline_of(step.state, device, profile)
+    due = last + timedelta(seconds=deadline.seconds)
     if now >= due:
+        values: Values = {
+            "silent_since": last.isoformat(),
+            "deadline_s": deadline.seconds,
+            "deadline_source": deadline.source.value,
+        }
+        if deadline.learned_interval_s is not None:
+            values["learned_interval_s"] = deadline.learned_interval_s
         step.switch(
             AlertKind.DEVICE_OFFLINE,
             raise_rule="checkin_overdue",
             clear_rule=None,
-            values={"silent_since": last.isoformat(), "deadline_s": deadline_s},
+            values=values,
             profile=LIVENESS_PROFILE,
             at=due,
         )
+
+
+def checkin_deadline_of(
+    state: DeviceState, device: Device, profile: DetectionProfile = DEFAULT_PROFILE
+) -> CheckinDeadline:
+    """Return how long ``device`` may stay silent now: configured, learned or default."""
+    return checkin_deadline(device, profile.checkin_s, profile.checkin_configured, state.rhythm)

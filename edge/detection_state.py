@@ -19,6 +19,7 @@ from edge.detectors.co import CoExposure
 from edge.detectors.faults import BatteryHistory, FlatLine
 from edge.detectors.heat import HeatTrend
 from edge.detectors.inputs import InputMemory
+from edge.detectors.liveness import LEARN_WINDOW, CheckinRhythm
 from edge.detectors.sos import SosPhase, SosState
 
 HEAT_PROFILE = "en54-5-a1r"
@@ -109,6 +110,9 @@ class DeviceState:
 
     Not the device's own ``ts``: deadlines are judged against the edge's clock in ``tick``,
     and a device clock running an hour behind would otherwise be an hour "overdue"."""
+    rhythm: CheckinRhythm = field(default_factory=CheckinRhythm)
+    """The device's latest intervals between check-ins, from which its deadline is learned
+    (``edge.detectors.liveness``)."""
     co: CoExposure = field(default_factory=CoExposure)
     heat: HeatTrend = field(default_factory=HeatTrend)
     leak_dry_since: datetime | None = None
@@ -135,6 +139,7 @@ class DeviceState:
             "raised": sorted(self.raised),
             "gas": self.gas,
             "last_seen": _time_text(self.last_seen),
+            "checkin_intervals": list(self.rhythm.intervals),
             "co": {
                 "dose": co.dose,
                 "ppm": co.ppm,
@@ -178,6 +183,7 @@ class DeviceState:
                 raised=frozenset(AlertKind(kind) for kind in data.get("raised", [])),
                 gas=GasLevel(data.get("gas", GasLevel.CLEAR)),
                 last_seen=_parse_time(data.get("last_seen")),
+                rhythm=_rhythm(data.get("checkin_intervals", [])),
                 co=CoExposure(
                     dose=float(co.get("dose", 0.0)),
                     ppm=None if co.get("ppm") is None else float(co["ppm"]),
@@ -229,6 +235,13 @@ def _input_memory(data: dict[str, Any]) -> InputMemory:
             sorted((str(name), _required_time(at)) for name, at in data.get("raised", {}).items())
         ),
     )
+
+
+def _rhythm(intervals: list[Any]) -> CheckinRhythm:
+    seconds = tuple(float(s) for s in intervals)
+    if not all(0 < s < float("inf") for s in seconds):
+        raise StateFormatError(f"check-in intervals that are not durations: {intervals!r}")
+    return CheckinRhythm(seconds[-LEARN_WINDOW:])
 
 
 def _sos_state(data: dict[str, Any]) -> SosState:

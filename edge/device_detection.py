@@ -24,11 +24,13 @@ from edge.detection import (
     Detection,
     DeviceState,
     StateFormatError,
+    checkin_deadline_of,
     detect,
     flooded,
     tick,
 )
 from edge.detectors.flooding import FloodSettings
+from edge.detectors.liveness import DeadlineSource
 from edge.detectors.profile import ProfileBook
 from edge.directory import DeviceDirectory
 from edge.handoff import HandOff
@@ -181,6 +183,21 @@ class DeviceDetection:
             device, (AvailabilityChange(online=True),), self._clock(), f"camera/{device.id}"
         )
 
+    def note_deadline(self, device: Device, before: DeviceState, after: DeviceState) -> None:
+        """Log a device's check-in deadline becoming learned from its rhythm, or no longer."""
+        profile = self._profiles.for_device(device)
+        old = checkin_deadline_of(before, device, profile)
+        new = checkin_deadline_of(after, device, profile)
+        if (old.source is DeadlineSource.LEARNED) is (new.source is DeadlineSource.LEARNED):
+            return
+        logger.info(
+            "device %s: check-in deadline %.0f s, %s (typical interval %s s)",
+            device.id,
+            new.seconds,
+            new.source,
+            "-" if new.learned_interval_s is None else f"{new.learned_interval_s:.0f}",
+        )
+
     @property
     def flood(self) -> FloodSettings:
         """What a flood is at this site (``[detection.flood]``; one setting for every topic)."""
@@ -213,6 +230,7 @@ class DeviceDetection:
                 event_time,
                 profile,
                 received_at=received_at,
+                watching_since=self.watching_since,
             )
             state = result.state
             decisions.extend(result.alerts)
@@ -285,6 +303,8 @@ class DetectionGroup:
         if alerts or state != before:
             self._states[device.id] = state
             self._alerts.extend(alerts)
+            if state.rhythm != before.rhythm:
+                detection.note_deadline(device, before, state)
         self._self_tests += self_tests
         return Observed(alerts, feedback=_sos_feedback(alerts))
 

@@ -46,6 +46,9 @@ class DetectionProfile:
     battery_raise_pct: float = 15.0
     battery_clear_pct: float = 25.0
     checkin_s: Mapping[DeviceKind, float] = field(default_factory=lambda: DEFAULT_CHECKIN_S)
+    checkin_configured: frozenset[DeviceKind] = frozenset()
+    """Kinds whose ``checkin_s`` the site (or, in a device's profile, the device) set: an
+    operator's word, which a device's learned rhythm never overrides."""
     smoke_density_alarm_db_per_m: float = SMOKE_DENSITY_ALARM_DB_PER_M
     smoke_density_clear_db_per_m: float = SMOKE_DENSITY_ALARM_DB_PER_M / 2
     sos: SosSettings = field(default_factory=SosSettings)
@@ -108,6 +111,7 @@ class DetectionProfile:
             changes["flood"] = replace(self.flood, **c.flood.model_dump(exclude_none=True))
         if isinstance(c, SiteDetection) and c.checkin_s:
             changes["checkin_s"] = MappingProxyType({**self.checkin_s, **c.checkin_s})
+            changes["checkin_configured"] = self.checkin_configured | frozenset(c.checkin_s)
         return replace(self, **changes)
 
     def for_device(self, device: Device, config: DeviceDetection) -> "DetectionProfile":
@@ -115,7 +119,8 @@ class DetectionProfile:
         profile = self.with_config(config)
         if config.checkin_s is not None:
             checkin = MappingProxyType({**profile.checkin_s, device.kind: config.checkin_s})
-            profile = replace(profile, checkin_s=checkin)
+            configured = profile.checkin_configured | {device.kind}
+            profile = replace(profile, checkin_s=checkin, checkin_configured=configured)
         return profile
 
 

@@ -27,6 +27,7 @@ from tests.edge.conftest import (
     Devices,
     ManualClock,
     SettingsFactory,
+    WallClock,
     eventually,
     no_jitter,
     running_agent,
@@ -50,19 +51,6 @@ def co_exposure(ppm: float, minutes: int) -> list[str]:
         f'{{"co_ppm": {ppm}, "ts": "{(T0 + timedelta(minutes=m)).isoformat()}"}}'
         for m in range(minutes + 1)
     ]
-
-
-class WallClock:
-    """The agent's wall clock, moved only by the test."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 # The records of shared/realdata/payloads/*.json whose ``payload`` is null (not valid JSON),
@@ -375,7 +363,7 @@ async def test_readings_go_up_as_telemetry_and_heartbeats_carry_counters(
 async def test_time_driven_detection_clears_a_dry_leak_and_reports_a_silent_device(
     mosquitto: MosquittoProcess, make_settings: SettingsFactory
 ) -> None:
-    clock = WallClock()
+    clock = WallClock(T0)
     agent = EdgeAgent(make_settings(detection_tick_s=0.05), clock=clock)
     async with running_edge(mosquitto, agent) as (hub, devices):
         await devices.publish("zigbee2mqtt/bike leak", '{"water_leak": true}')
@@ -425,7 +413,7 @@ async def test_a_co_level_reported_once_alarms_from_the_agents_tick_at_the_dose(
 ) -> None:
     """A detector reporting on change says 400 ppm once: the agent's time-driven detection
     raises CO when the dose reaches 1 (UL 2034: 8 min), stamped then, with no new reading."""
-    clock = WallClock()
+    clock = WallClock(T0)
     agent = EdgeAgent(make_settings(detection_tick_s=0.05), clock=clock)
     async with running_hub(mosquitto) as hub, running_agent(agent):
         await Devices(mosquitto).publish(CO_STATE, f'{{"co_ppm": 400, "ts": "{T0.isoformat()}"}}')

@@ -106,7 +106,11 @@ def test_a_silent_device_is_offline_at_its_deadline_and_back_on_its_next_message
     offline = alerts[0]
     assert offline.event_time == at(deadline_s)
     assert offline.reason.rule == "checkin_overdue"
-    assert offline.reason.values == {"silent_since": at(0).isoformat(), "deadline_s": deadline_s}
+    assert offline.reason.values == {
+        "silent_since": at(0).isoformat(),
+        "deadline_s": deadline_s,
+        "deadline_source": "default",
+    }
     assert offline.reason.profile == "checkin-deadline"
     state, alerts = ticked(kind, state, deadline_s + 60)
     assert alerts == []  # raised once
