@@ -2,7 +2,7 @@
 
 ``parse_uplink`` turns a topic and payload into an ``AlertMessage``, ``AlertBatchMessage``,
 ``StatusMessage``, ``TelemetryMessage`` or a ``RejectedMessage`` saying why not; pure, no I/O.
-A responder's phone's message (``owntracks/<responder_id>/<device>``, OwnTracks in MQTT mode)
+A responder's phone's message (``owntracks/phone-<responder_id>/<device>``, OwnTracks in MQTT mode)
 comes back as ``RawPosition``, its topic and size checked, for the positions lane
 (``hub.ingest.positions``) to read with ``parse_position`` off the alert path.
 

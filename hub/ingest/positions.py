@@ -9,7 +9,7 @@ is put on site at their cases, and those go out on the live stream), one transac
 location, started only while the ingest loop holds no alerts (``AlertGate``): on SQLite's
 one writer an alert's commit waits behind at most the one position being written.
 
-The responder is the topic's user level, ``owntracks/<responder_id>/<device>``: the broker
+The responder is the topic's user level, ``owntracks/phone-<responder_id>/<device>``: the broker
 lets that responder's phone alone publish there (``linli broker add-phone``,
 docs/security.md); the hub checks they are on its roster (else ``rejected.unknown_responder``).
 Any other OwnTracks message (the ``lwt`` the broker publishes for a phone gone away, a

@@ -198,7 +198,7 @@ class UplinkQueues:
 
 def _edge_of(message: aiomqtt.Message) -> str:
     # linli/edge/<edge_id>/<channel>: what the hub subscribes to (``hub_subscriptions``); a
-    # phone's owntracks/<responder_id>/<device> is a sender of its own, apart from any edge.
+    # phone's owntracks/phone-<responder_id>/<device> is a sender of its own, apart from any edge.
     levels = message.topic.value.split("/", 3)
     if levels[0] == OWNTRACKS_ROOT and len(levels) > 1:
         return f"{OWNTRACKS_ROOT}/{levels[1]}"

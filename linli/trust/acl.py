@@ -34,6 +34,7 @@ from devices.topics import (
     edge_channel_sender,
     edge_topic,
     owntracks_subscriptions,
+    owntracks_user,
 )
 from hub.cases.notify import NOTICE_TOPIC_ROOT
 from hub.notices.rules import NOTICE_TOPIC_ROOT as HOUSEHOLD_NOTICE_ROOT
@@ -45,7 +46,6 @@ DEVICE_PREFIX = "device-"
 TASMOTA_PREFIX = "tasmota-"
 SHELLY_GEN1_PREFIX = "shelly-gen1-"
 SHELLY_GEN2_PREFIX = "shelly-gen2-"
-PHONE_PREFIX = "phone-"
 
 
 class Role(StrEnum):
@@ -71,7 +71,8 @@ class Role(StrEnum):
     last will out, its RPC and command topics in."""
     PHONE = "phone"
     """A responder's phone (OwnTracks in MQTT mode) on the hub's broker, by the responder's
-    roster id: everything under ``owntracks/<id>/`` out, its remote commands in."""
+    roster id: everything under ``owntracks/phone-<id>/`` out (the app's default topic, its
+    username in it), its remote commands in."""
 
 
 DEVICE_ROLES = frozenset({Role.DEVICE, Role.TASMOTA, Role.SHELLY_GEN1, Role.SHELLY_GEN2})
@@ -114,7 +115,7 @@ class Identity:
             case Role.SHELLY_GEN2:
                 return SHELLY_GEN2_PREFIX + check_shelly_prefix(self.subject)
             case Role.PHONE:
-                return PHONE_PREFIX + check_identifier(self.subject)
+                return owntracks_user(self.subject)
             case _:
                 assert_never(self.role)
 
@@ -234,7 +235,7 @@ def _phone_rules(responder_id: str) -> list[Rule]:
     # commands); its other default subscriptions (owntracks/+/+, /event, /info: the friends'
     # locations and cards) are granted by Mosquitto's acl_file, which checks no SUBSCRIBE,
     # and nothing reaches them: no phone sees another's position.
-    root = f"{OWNTRACKS_ROOT}/{check_identifier(responder_id)}"
+    root = f"{OWNTRACKS_ROOT}/{owntracks_user(responder_id)}"
     return [Rule(Access.WRITE, f"{root}/#"), Rule(Access.READ, f"{root}/+/{OWNTRACKS_COMMAND}")]
 
 

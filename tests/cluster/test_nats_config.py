@@ -74,13 +74,13 @@ def test_an_edge_may_publish_only_on_its_own_uplink() -> None:
 
 def test_a_phone_publishes_only_its_own_positions_and_the_hub_reads_them() -> None:
     """The shipped example's phone block is what ``linli broker add-phone`` renders, the same
-    rules as Mosquitto's ACL: its own owntracks/<id>/ subtree out, its commands in."""
+    rules as Mosquitto's ACL: its own owntracks/phone-<id>/ subtree out, its commands in."""
     hub, phone = Identity(Role.HUB), Identity(Role.PHONE, "patrol-li")
     rendered = _grants(render_accounts([(hub, nats_hash("s")), (phone, nats_hash("s"))]))
     assert _grants(SHIPPED.read_text())["phone-patrol-li"] == rendered["phone-patrol-li"]
     publish, subscribe = rendered["phone-patrol-li"]
-    assert publish == {"owntracks.patrol-li.>"}
-    assert subscribe == {"owntracks.patrol-li.*.cmd", "$MQTT.sub.>"}
+    assert publish == {"owntracks.phone-patrol-li.>"}
+    assert subscribe == {"owntracks.phone-patrol-li.*.cmd", "$MQTT.sub.>"}
     assert "owntracks.*.*" in rendered["hub"][1]
 
 

@@ -73,7 +73,7 @@ def test_wire_message(model: type[WireModel]) -> None:
 
 
 OWNTRACKS_TOPICS = st.builds(
-    lambda responder, device: f"owntracks/{responder}/{device}",
+    lambda responder, device: f"owntracks/phone-{responder}/{device}",
     IDS,
     st.sampled_from(["phone", "phone/event", ""]) | st.text(max_size=10),
 )
@@ -119,7 +119,7 @@ def test_the_hubs_uplink_parser_never_raises(topic: str, payload: object) -> Non
         case StatusMessage(edge_id=edge_id, status=status):
             assert status.edge_id == edge_id
         case RawPosition(responder_id=responder_id, device=device):
-            assert topic == f"owntracks/{responder_id}/{device}"
+            assert topic == f"owntracks/phone-{responder_id}/{device}"
             assert check_identifier(responder_id) == responder_id
         case RejectedMessage(reason=reason):
             assert reason
@@ -142,7 +142,7 @@ LOCATION_LIKE = objects_with(["_type", "lat", "lon", "tst", "acc", "tid", "batt"
 def test_the_hubs_phone_message_parser_never_raises(payload: bytes) -> None:
     run("hub phone message (hub.ingest.messages.parse_position)")
     now = datetime(2026, 3, 2, tzinfo=UTC)
-    parsed = parse_position(RawPosition("owntracks/p/phone", "p", "phone", payload), now)
+    parsed = parse_position(RawPosition("owntracks/phone-p/phone", "p", "phone", payload), now)
     match parsed:
         case PhoneLocation(location=location):
             assert -90 <= location.lat <= 90

@@ -55,9 +55,17 @@ def test_the_owntracks_topic_scheme_round_trips() -> None:
 def test_a_phones_topic_is_handed_on_unread_and_others_under_owntracks_refused() -> None:
     payload = android_location(0, NIGHT_NOW)
     assert _raw(payload) == RawPosition(TOPIC, "patrol-near", "phone", payload)
-    for topic in ("owntracks/a b/phone", "owntracks/+/phone", "owntracks/patrol-near",
-                  "owntracks/patrol-near/phone/event", "owntracks//phone",
-                  "owntracks/patrol-near/", "owntracks"):  # fmt: skip
+    for topic in (
+        "owntracks/phone-a b/phone",
+        "owntracks/phone-+/phone",
+        "owntracks/phone-",
+        "owntracks/phone-patrol-near",
+        "owntracks/phone-patrol-near/phone/event",
+        "owntracks//phone",
+        "owntracks/phone-patrol-near/",
+        "owntracks",
+        "owntracks/patrol-near/phone",
+    ):  # fmt: skip  (the last: no phone- username)
         refused = parse_uplink(topic, payload, max_payload_bytes=4096)
         assert isinstance(refused, RejectedMessage), topic
         assert refused.reason == "unknown_topic", topic

@@ -40,7 +40,7 @@ BOUND_TO: dict[Role, tuple[str, ...]] = {
     Role.TASMOTA: ("tele/subj-1/", "stat/subj-1/", "cmnd/subj-1/", "cmnd/tasmotas/"),
     Role.SHELLY_GEN1: ("shellies/subj-1/", "shellies/command"),
     Role.SHELLY_GEN2: ("subj-1/",),
-    Role.PHONE: ("owntracks/subj-1/",),
+    Role.PHONE: ("owntracks/phone-subj-1/",),
 }
 
 
@@ -93,15 +93,15 @@ def test_a_phone_is_bound_to_its_responder_and_the_hub_reads_what_it_subscribes_
             _ = Identity(Role.PHONE, bad).username
     phone = {(r.access, r.topic) for r in rules_for(Identity(Role.PHONE, "patrol-li"))}
     assert phone == {
-        (Access.WRITE, "owntracks/patrol-li/#"),
-        (Access.READ, "owntracks/patrol-li/+/cmd"),
+        (Access.WRITE, "owntracks/phone-patrol-li/#"),
+        (Access.READ, "owntracks/phone-patrol-li/+/cmd"),
     }
     hub_reads = [r.topic for r in rules_for(Identity(Role.HUB)) if r.access != "write"]
     assert set(owntracks_subscriptions()) <= set(hub_reads)
-    assert any(topic_matches_sub(f, "owntracks/patrol-li/phone") for f in hub_reads)
+    assert any(topic_matches_sub(f, "owntracks/phone-patrol-li/phone") for f in hub_reads)
     # The hub reads a phone's locations (and wills), none of its events, cards or commands.
-    for other in ("owntracks/patrol-li/phone/event", "owntracks/patrol-li/phone/info",
-                  "owntracks/patrol-li/phone/cmd"):  # fmt: skip
+    for other in ("owntracks/phone-patrol-li/phone/event", "owntracks/phone-patrol-li/phone/info",
+                  "owntracks/phone-patrol-li/phone/cmd"):  # fmt: skip
         assert not any(topic_matches_sub(f, other) for f in hub_reads), other
 
 

@@ -47,9 +47,9 @@ def test_a_phone_publishes_only_under_its_own_responder(hub_broker: SecuredBroke
     forged = android_location(0, NIGHT_NOW)
     for topic in [
         owntracks_topic(FAR, "phone"),  # another responder's position
-        f"owntracks/{FAR}/phone/event",
-        f"owntracks/{FAR}/phone/cmd",
-        f"owntracks/phone-{NEAR}/phone",  # its username is not its responder
+        f"{owntracks_topic(FAR, 'phone')}/event",
+        f"{owntracks_topic(FAR, 'phone')}/cmd",
+        f"owntracks/{NEAR}/phone",  # its responder id alone is not its username
         "owntracks/x",
         edge_topic("e1", EdgeChannel.ALERT),  # a fire
         edge_topic("e1", EdgeChannel.STATUS),
@@ -66,7 +66,7 @@ def test_a_phone_publishes_only_under_its_own_responder(hub_broker: SecuredBroke
     ]
     subtopics = ["event", "info", "waypoint", "waypoints", "status", "step", "cmd"]
     for subtopic in subtopics:  # published, and read by nobody here
-        assert near.publish(f"owntracks/{NEAR}/phone/{subtopic}", b"{}"), subtopic
+        assert near.publish(f"{owntracks_topic(NEAR, 'phone')}/{subtopic}", b"{}"), subtopic
     for n, topic in enumerate(own):
         assert near.publish(topic, forged), topic
         assert near.publish(topic, f"barrier {n}"), topic
@@ -80,11 +80,11 @@ def test_a_phone_reads_only_its_own_commands(hub_broker: SecuredBroker) -> None:
     far = phone(hub_broker, FAR)
     # What the app subscribes to by default (friends' positions, events and cards, its own
     # commands), and more: the broker grants every SUBSCRIBE and checks each delivery.
+    own, other = owntracks_topic(NEAR, "phone"), owntracks_topic(FAR, "phone")
     for topic_filter in ("owntracks/+/+", "owntracks/+/+/event", "owntracks/+/+/info",
-                         f"owntracks/{NEAR}/phone/cmd", "owntracks/#", "linli/#", "#"):  # fmt: skip
+                         f"{own}/cmd", "owntracks/#", "linli/#", "#"):  # fmt: skip
         assert near.subscribe(topic_filter), topic_filter
-    for topic in (owntracks_topic(FAR, "phone"), f"owntracks/{FAR}/phone/event",
-                  f"owntracks/{FAR}/phone/info", f"owntracks/{FAR}/phone/cmd"):  # fmt: skip
+    for topic in (other, f"{other}/event", f"{other}/info", f"{other}/cmd"):
         assert far.publish(topic, android_location(0, NIGHT_NOW)), topic
     hub = _hub(hub_broker)
     assert hub.publish(HUB_STATUS_TOPIC, b"hub status")
@@ -92,10 +92,10 @@ def test_a_phone_reads_only_its_own_commands(hub_broker: SecuredBroker) -> None:
     # and each publish above was acknowledged, so routed, before this one was sent).
     tablet = hub_broker.connect(issued["username"], issued["password"], client_id="near-tablet")
     command = json.dumps({"_type": "cmd", "action": "reportLocation"}).encode()
-    assert tablet.publish(f"owntracks/{NEAR}/phone/cmd", command)
-    near.wait_for(f"owntracks/{NEAR}/phone/cmd", command)
+    assert tablet.publish(f"{owntracks_topic(NEAR, 'phone')}/cmd", command)
+    near.wait_for(f"{owntracks_topic(NEAR, 'phone')}/cmd", command)
     # (Once per subscription that matches it: Mosquitto delivers overlapping ones each.)
-    assert set(near.snapshot()) == {(f"owntracks/{NEAR}/phone/cmd", command)}
+    assert set(near.snapshot()) == {(f"{owntracks_topic(NEAR, 'phone')}/cmd", command)}
 
 
 def test_a_revoked_phone_is_cut_off_at_once(hub_broker: SecuredBroker) -> None:
