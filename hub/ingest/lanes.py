@@ -10,6 +10,7 @@ delivered and plans it here:
 - **statuses coalesced per edge**: the latest of each edge wins (a status is the edge's whole
   state and inventory, retained on the broker; an older one says nothing the newer does not);
 - **telemetry** for the readings lane, off the alert path;
+- **responders' phones' messages** (OwnTracks) for the positions lane, off it too;
 - refused messages as they came.
 
 A status goes ahead of the alerts only when one of them is about a device the hub does not
@@ -18,7 +19,7 @@ intake would refuse the alert as an unknown device.
 """
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from devices.kinds import forwarding_rank
 from devices.messages import Alert
@@ -26,6 +27,7 @@ from devices.topics import EdgeChannel
 from hub.ingest.messages import (
     AlertBatchMessage,
     AlertMessage,
+    RawPosition,
     RawTelemetry,
     RejectedMessage,
     StatusMessage,
@@ -49,6 +51,8 @@ class Take:
     """Statuses left out because a later one of the same edge is in the take."""
     alert_batches: int = 0
     """Messages that were ``AlertBatch``es (their alerts are in ``alerts``)."""
+    positions: list[RawPosition] = field(default_factory=list)
+    """Phones' messages for the positions lane, in arrival order (unread)."""
 
 
 def alert_order(alerts: Sequence[Alert]) -> list[Alert]:
@@ -76,6 +80,7 @@ def plan_take(messages: Sequence[UplinkMessage]) -> Take:
     statuses: list[StatusMessage] = []
     telemetry: list[TelemetryMessage | RawTelemetry] = []
     rejected: list[RejectedMessage] = []
+    positions: list[RawPosition] = []
     alert_batches = 0
     for message in messages:
         match message:
@@ -89,6 +94,8 @@ def plan_take(messages: Sequence[UplinkMessage]) -> Take:
                 statuses.append(message)
             case TelemetryMessage() | RawTelemetry():
                 telemetry.append(message)
+            case RawPosition():
+                positions.append(message)
             case RejectedMessage():
                 rejected.append(message)
     latest = latest_statuses(statuses)
@@ -99,6 +106,7 @@ def plan_take(messages: Sequence[UplinkMessage]) -> Take:
         rejected=rejected,
         superseded_statuses=len(statuses) - len(latest),
         alert_batches=alert_batches,
+        positions=positions,
     )
 
 

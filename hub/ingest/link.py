@@ -17,7 +17,9 @@ waits (a status goes ahead of the alerts only when it registers a device one of 
 A pending status lost with the process is not lost to the hub: statuses are retained on the
 broker and sent again every heartbeat. Telemetry never waits in this loop: it is handed,
 unparsed, to the readings lane (``hub.ingest.readings``), a task of its own with a bounded
-queue that starts no database work while alerts are in hand. A bad message is logged, counted
+queue that starts no database work while alerts are in hand; so do responders' phones'
+OwnTracks messages (``owntracks/+/+``, MQTT mode): handed unread to the positions lane
+(``hub.ingest.positions``). A bad message is logged, counted
 under ``rejected.<reason>`` and dropped; the loop goes on. When the broker goes away the loop
 reconnects forever, with jittered exponential backoff.
 
@@ -45,6 +47,7 @@ from devices.topics import (
     EdgeChannel,
     edge_topic,
     hub_subscriptions,
+    owntracks_subscriptions,
 )
 from hub.cases.changes import CaseChanges
 from hub.cases.feedback import FeedbackPublisher
@@ -60,6 +63,7 @@ from hub.ingest.messages import (
     UplinkMessage,
     parse_uplink,
 )
+from hub.ingest.positions import PositionsLane
 from hub.ingest.readings import AlertGate, ReadingsLane
 from hub.ingest.receive_queue import UplinkQueues
 from hub.live.events import EventBus
@@ -144,6 +148,10 @@ class MqttIngest:
         self.telemetry_sinks: list[Callable[[TelemetryBatch], None]] = self.readings.sinks
         """Called on the readings lane with every telemetry batch received (console history,
         InfluxDB); each must return at once, handing the batch to its own worker."""
+        self.positions = PositionsLane(
+            store, self.counters, self._gate, self.changes, clock=clock, reject=self._reject
+        )
+        """The positions lane: responders' phones (OwnTracks, MQTT mode) off the alert path."""
 
     def client(self) -> aiomqtt.Client | None:
         """Return the connected MQTT client, or None while disconnected (for publishers)."""
@@ -154,6 +162,7 @@ class MqttIngest:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.feedback.run(), name="hub-feedback")
             tasks.create_task(self.readings.run(), name="hub-readings")
+            tasks.create_task(self.positions.run(), name="hub-positions")
             tasks.create_task(self._ingest(), name="hub-ingest")
 
     async def _ingest(self) -> None:
@@ -167,7 +176,9 @@ class MqttIngest:
     async def _session(self, client: aiomqtt.Client) -> None:
         """Serve one broker connection, until it fails or the task is cancelled."""
         group = self._settings.mqtt_group()
-        filters = [shared(topic, group) for topic in hub_subscriptions()]
+        # Phones' topics through the same group: each location is recorded by one worker.
+        topics = [*hub_subscriptions(), *owntracks_subscriptions()]
+        filters = [shared(topic, group) for topic in topics]
         try:
             async with self._link.session(
                 client, filters, functools.partial(self._consume, client)
@@ -248,6 +259,8 @@ class MqttIngest:
         )
         for points in take.telemetry:
             self.readings.offer(points)
+        for position in take.positions:
+            self.positions.offer(position)
         acks: dict[str, list[str]] = defaultdict(list)
         for rejected in take.rejected:
             self._reject(rejected)

@@ -2,6 +2,9 @@
 
 ``parse_uplink`` turns a topic and payload into an ``AlertMessage``, ``AlertBatchMessage``,
 ``StatusMessage``, ``TelemetryMessage`` or a ``RejectedMessage`` saying why not; pure, no I/O.
+A responder's phone's message (``owntracks/phone-<responder_id>/<device>``, OwnTracks in MQTT mode)
+comes back as ``RawPosition``, its topic and size checked, for the positions lane
+(``hub.ingest.positions``) to read with ``parse_position`` off the alert path.
 
 The ingest loop asks it to defer telemetry (``defer_telemetry``): the topic and size are
 checked at once, but the batch, often the largest payload on the wire (500 readings, about
@@ -12,13 +15,21 @@ otherwise hold the SOS for some 20 ms of validation before its transaction began
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from pydantic import ValidationError
 
 from devices.errors import TopicError
 from devices.messages import Alert, AlertBatch, EdgeStatus, TelemetryBatch
 from devices.mqtt_link import payload_bytes
-from devices.topics import EdgeChannel, parse_edge_topic
+from devices.topics import EdgeChannel, OwnTracksTopic, parse_edge_topic, parse_owntracks_topic
+from hub.errors import InvalidInputError
+from hub.positions.rules import (
+    MAX_MESSAGE_BYTES,
+    FixAheadError,
+    OwnTracksLocation,
+    read_owntracks,
+)
 
 _LOGGED_PAYLOAD_CHARS = 200
 
@@ -66,6 +77,26 @@ class RawTelemetry:
 
 
 @dataclass(frozen=True, slots=True)
+class RawPosition:
+    """A message of a responder's phone (OwnTracks, MQTT mode), its payload not read yet: the
+    responder is the topic's user level, which the broker lets that phone alone publish."""
+
+    topic: str
+    responder_id: str
+    device: str
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneLocation:
+    """A location a responder's phone reported."""
+
+    topic: str
+    responder_id: str
+    location: OwnTracksLocation
+
+
+@dataclass(frozen=True, slots=True)
 class RejectedMessage:
     """A message the hub refuses (an uplink's or a picture's), and what is known about it."""
 
@@ -85,6 +116,7 @@ UplinkMessage = (
     | StatusMessage
     | TelemetryMessage
     | RawTelemetry
+    | RawPosition
     | RejectedMessage
 )
 
@@ -123,6 +155,25 @@ def parse_telemetry(message: RawTelemetry) -> TelemetryMessage | RejectedMessage
         return TelemetryMessage(message.edge_id, TelemetryBatch.model_validate_json(message.raw))
     except ValidationError as exc:
         return _malformed(message.topic, message.edge_id, message.raw, exc)
+
+
+def parse_position(message: RawPosition, now: datetime) -> PhoneLocation | RejectedMessage | None:
+    """Read a phone's message as ``POST /api/v1/owntracks`` reads its body: a location, None
+    for any other OwnTracks message (``lwt``, ``transition``, ``card``…) or an empty one, or
+    refused: ``malformed``, ``oversized``, or ``fix_ahead`` (stamped in the future)."""
+    head = message.raw[:_LOGGED_PAYLOAD_CHARS].decode(errors="replace")
+    if len(message.raw) > MAX_MESSAGE_BYTES:
+        detail = f"{len(message.raw)} bytes, more than {MAX_MESSAGE_BYTES}"
+        return RejectedMessage(message.topic, "oversized", detail, payload_head=head)
+    try:
+        location = read_owntracks(message.raw, now)
+    except FixAheadError as exc:
+        return RejectedMessage(message.topic, "fix_ahead", str(exc), payload_head=head)
+    except InvalidInputError as exc:
+        return RejectedMessage(message.topic, "malformed", str(exc), payload_head=head)
+    if location is None:
+        return None
+    return PhoneLocation(message.topic, message.responder_id, location)
 
 
 def _refused_alert(topic: str, edge_id: str, alert: Alert, head: str) -> RejectedMessage:
@@ -211,6 +262,9 @@ def parse_uplink(
     offer sends its alerts again, in batches of the offer it reads now.
     """
     try:
+        phone = parse_owntracks_topic(topic)
+        if phone is not None:
+            return _phone_message(topic, phone, payload, max_payload_bytes)
         parsed = parse_edge_topic(topic)
     except TopicError as exc:
         return RejectedMessage(topic, exc.reason, str(exc))
@@ -268,3 +322,16 @@ def parse_uplink(
                 )
     except ValidationError as exc:
         return _malformed(topic, edge_id, raw, exc)
+
+
+def _phone_message(
+    topic: str, phone: OwnTracksTopic, payload: object, max_payload_bytes: int
+) -> RawPosition | RejectedMessage:
+    raw = payload_bytes(payload)
+    if raw is None:
+        return RejectedMessage(topic, "malformed", "payload is not text")
+    if len(raw) > max_payload_bytes:
+        head = raw[:_LOGGED_PAYLOAD_CHARS].decode(errors="replace")
+        detail = f"{len(raw)} bytes, more than {max_payload_bytes}"
+        return RejectedMessage(topic, "oversized", detail, payload_head=head)
+    return RawPosition(topic, phone.responder_id, phone.device, raw)

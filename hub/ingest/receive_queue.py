@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import aiomqtt
 
 from devices.mqtt_link import SessionMessages
+from devices.topics import OWNTRACKS_ROOT
 from hub.ingest.backlog import Dropped, UplinkBacklog
 from hub.ingest.lanes import take_weight
 
@@ -196,8 +197,11 @@ class UplinkQueues:
 
 
 def _edge_of(message: aiomqtt.Message) -> str:
-    # linli/edge/<edge_id>/<channel>: what the hub subscribes to (``hub_subscriptions``).
+    # linli/edge/<edge_id>/<channel>: what the hub subscribes to (``hub_subscriptions``); a
+    # phone's owntracks/phone-<responder_id>/<device> is a sender of its own, apart from any edge.
     levels = message.topic.value.split("/", 3)
+    if levels[0] == OWNTRACKS_ROOT and len(levels) > 1:
+        return f"{OWNTRACKS_ROOT}/{levels[1]}"
     return levels[2] if len(levels) > 2 else message.topic.value
 
 

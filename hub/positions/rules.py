@@ -15,7 +15,9 @@ on-duty patrol member 80 m away is dispatched before the one 600 m away). Three 
   reported is;
 * **distance**: the great-circle distance (``distance_m``), and ``on_site``: within
   ``ON_SITE_M`` of the place, its reported accuracy allowed up to ``ON_SITE_M`` more;
-* **the message**: ``read_owntracks``, what an OwnTracks app posts, read or refused.
+* **the message**: ``read_owntracks``, what an OwnTracks app posts (HTTP mode) or publishes
+  (MQTT mode, ``hub.ingest.positions``), read or refused: ``InvalidInputError``, or its
+  ``FixAheadError`` for a fix stamped in the future.
 
 Nothing here does I/O or reads the clock.
 """
@@ -42,6 +44,10 @@ ON_SITE_M = 50.0
 reported accuracy, up to as much again)."""
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
 """How far in the future a phone's timestamp may lie (clock skew) before it is refused."""
+
+
+class FixAheadError(InvalidInputError):
+    """An OwnTracks location whose fix is stamped further ahead than ``MAX_CLOCK_AHEAD``."""
 
 
 class MapPlaceKind(StrEnum):
@@ -177,5 +183,5 @@ def read_owntracks(body: bytes, now: datetime) -> OwnTracksLocation | None:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise InvalidInputError(f"not an OwnTracks location: {problems}") from None
     if location.position().at > now + MAX_CLOCK_AHEAD:
-        raise InvalidInputError(f"the fix's time {location.tst} lies ahead of the hub's clock")
+        raise FixAheadError(f"the fix's time {location.tst} lies ahead of the hub's clock")
     return location

@@ -15,6 +15,8 @@ from devices.topics import (
     DEVICE_ROOT,
     EDGE_ROOT,
     HUB_STATUS_TOPIC,
+    OWNTRACKS_COMMAND,
+    OWNTRACKS_ROOT,
     SHELLY_GEN1_ANNOUNCE_COMMAND,
     SHELLY_GEN1_ROOT,
     TASMOTA_COMMAND_PREFIX,
@@ -31,6 +33,8 @@ from devices.topics import (
     device_topic,
     edge_channel_sender,
     edge_topic,
+    owntracks_subscriptions,
+    owntracks_user,
 )
 from hub.cases.notify import NOTICE_TOPIC_ROOT
 from hub.notices.rules import NOTICE_TOPIC_ROOT as HOUSEHOLD_NOTICE_ROOT
@@ -65,6 +69,10 @@ class Role(StrEnum):
     SHELLY_GEN2 = "shelly-gen2"
     """A Shelly Gen2+ on a site broker, by its MQTT prefix: its notifications, status and
     last will out, its RPC and command topics in."""
+    PHONE = "phone"
+    """A responder's phone (OwnTracks in MQTT mode) on the hub's broker, by the responder's
+    roster id: everything under ``owntracks/phone-<id>/`` out (the app's default topic, its
+    username in it), its remote commands in."""
 
 
 DEVICE_ROLES = frozenset({Role.DEVICE, Role.TASMOTA, Role.SHELLY_GEN1, Role.SHELLY_GEN2})
@@ -85,8 +93,8 @@ class Identity:
 
     role: Role
     subject: str = ""
-    """The edge or device id, a Tasmota's topic, a Shelly Gen2's prefix (empty for the hub and
-    the Zigbee2MQTT bridge)."""
+    """The edge or device id, a Tasmota's topic, a Shelly Gen2's prefix, a phone's responder
+    id (empty for the hub and the Zigbee2MQTT bridge)."""
 
     @property
     def username(self) -> str:
@@ -106,6 +114,8 @@ class Identity:
                 return SHELLY_GEN1_PREFIX + check_identifier(self.subject)
             case Role.SHELLY_GEN2:
                 return SHELLY_GEN2_PREFIX + check_shelly_prefix(self.subject)
+            case Role.PHONE:
+                return owntracks_user(self.subject)
             case _:
                 assert_never(self.role)
 
@@ -143,7 +153,9 @@ def _hub_rules() -> list[Rule]:
     notices = Rule(Access.WRITE, f"{NOTICE_TOPIC_ROOT}/#")
     # Households' copies of notices (hub.notices, with LINLI_HUB_NOTIFY_MQTT).
     copies = Rule(Access.WRITE, f"{HOUSEHOLD_NOTICE_ROOT}/#")
-    return [*rules, Rule(Access.READWRITE, HUB_STATUS_TOPIC), notices, copies]
+    # Responders' phones' locations (hub.ingest.positions); their other subtopics unread.
+    phones = [Rule(Access.READ, topic_filter) for topic_filter in owntracks_subscriptions()]
+    return [*rules, Rule(Access.READWRITE, HUB_STATUS_TOPIC), notices, copies, *phones]
 
 
 def _site_edge_rules() -> list[Rule]:
@@ -216,6 +228,17 @@ def _shelly_gen2_rules(prefix: str) -> list[Rule]:
     ]
 
 
+def _phone_rules(responder_id: str) -> list[Rule]:
+    # The app publishes owntracks/<user>/<device> (location, its last will lwt) and subtopics
+    # of it (/event, /info, /waypoint(s), /status, /step...): all under its responder's own
+    # level, so whatever the device id. It reads owntracks/<user>/<device>/cmd (remote
+    # commands); its other default subscriptions (owntracks/+/+, /event, /info: the friends'
+    # locations and cards) are granted by Mosquitto's acl_file, which checks no SUBSCRIBE,
+    # and nothing reaches them: no phone sees another's position.
+    root = f"{OWNTRACKS_ROOT}/{owntracks_user(responder_id)}"
+    return [Rule(Access.WRITE, f"{root}/#"), Rule(Access.READ, f"{root}/+/{OWNTRACKS_COMMAND}")]
+
+
 def rules_for(identity: Identity) -> list[Rule]:
     """Return everything ``identity`` may do; anything else is denied."""
     match identity.role:
@@ -235,6 +258,8 @@ def rules_for(identity: Identity) -> list[Rule]:
             return _shelly_gen1_rules(identity.subject)
         case Role.SHELLY_GEN2:
             return _shelly_gen2_rules(identity.subject)
+        case Role.PHONE:
+            return _phone_rules(identity.subject)
         case _:
             assert_never(identity.role)
 

@@ -183,6 +183,16 @@ def add_shelly_gen2(
     _issue(folder, _identity(Role.SHELLY_GEN2, prefix))
 
 
+@broker_app.command("add-phone")
+def add_phone(
+    folder: Folder,
+    responder_id: Annotated[str, typer.Argument(help="The responder's roster id.")],
+) -> None:
+    """Issue a responder's phone (OwnTracks in MQTT mode) its identity on the hub's broker,
+    bound to owntracks/<RESPONDER_ID>/ (again: rotate it)."""
+    _issue(folder, _identity(Role.PHONE, responder_id))
+
+
 @broker_app.command()
 def revoke(
     folder: Folder,
@@ -190,12 +200,13 @@ def revoke(
     role: Annotated[
         Role | None,
         typer.Option(
-            help="What ID names on a site broker: device (the default), tasmota (a topic), "
-            "shelly-gen1 (an id), shelly-gen2 (a prefix)."
+            help="What ID names: on the hub's broker edge (the default) or phone (a responder "
+            "id); on a site broker device (the default), tasmota (a topic), shelly-gen1 (an "
+            "id), shelly-gen2 (a prefix)."
         ),
     ] = None,
 ) -> None:
-    """Withdraw an edge's (hub broker) or a device's (site broker) identity."""
+    """Withdraw an edge's or a phone's (hub broker), or a device's (site broker) identity."""
     broker = BrokerFolder(folder)
     if role is None:
         _identifier(subject)

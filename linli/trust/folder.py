@@ -42,7 +42,7 @@ class BrokerKind(StrEnum):
 
 
 ISSUED_ROLES: dict[BrokerKind, frozenset[Role]] = {
-    BrokerKind.HUB: frozenset({Role.EDGE}),
+    BrokerKind.HUB: frozenset({Role.EDGE, Role.PHONE}),
     BrokerKind.SITE: DEVICE_ROLES,
 }
 """The identities ``linli broker add-*`` issues (and ``revoke`` withdraws) on each kind."""
@@ -221,7 +221,10 @@ class BrokerFolder:
         with self._locked():
             record = self.load()
             if identity.role not in ISSUED_ROLES[record.kind]:
-                raise TrustError(f"a {record.kind} broker does not take {identity.role} identities")
+                hint = " (phones report to the hub's broker)" if identity.role is Role.PHONE else ""
+                raise TrustError(
+                    f"a {record.kind} broker does not take {identity.role} identities{hint}"
+                )
             if record.kind is BrokerKind.SITE and identity.subject == record.site_edge_id:
                 raise TrustError(f"{identity.subject!r} is this site's edge, not a device")
             password = self._add(record, identity)
@@ -230,8 +233,8 @@ class BrokerFolder:
 
     def revoke(self, subject: str, role: Role | None = None) -> bool:
         """Withdraw the edge (hub broker) or the device (site broker) ``subject``, of ``role``
-        if given (a site broker's Tasmota, Shelly...; default a native device); return whether
-        it had an identity."""
+        if given (a hub broker's phone, a site broker's Tasmota, Shelly...; default an edge or
+        a native device); return whether it had an identity."""
         with self._locked():
             record = self.load()
             default = Role.EDGE if record.kind is BrokerKind.HUB else Role.DEVICE

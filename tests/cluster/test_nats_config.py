@@ -11,7 +11,7 @@ import bcrypt
 
 from linli.trust.acl import Identity, Role
 from linli.trust.folder import BrokerFolder, BrokerKind
-from linli.trust.nats import subject
+from linli.trust.nats import nats_hash, render_accounts, subject
 from tests.cluster.nats import SHIPPED_NODE, NatsNode, accounts_config
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "accounts.conf"
@@ -70,6 +70,18 @@ def test_an_edge_may_publish_only_on_its_own_uplink() -> None:
     assert "linli.edge.e1.ack" in subscribe
     assert "linli.edge.e1.ack" not in publish  # only the hub acknowledges
     assert not any("e2" in s for s in publish | subscribe)
+
+
+def test_a_phone_publishes_only_its_own_positions_and_the_hub_reads_them() -> None:
+    """The shipped example's phone block is what ``linli broker add-phone`` renders, the same
+    rules as Mosquitto's ACL: its own owntracks/phone-<id>/ subtree out, its commands in."""
+    hub, phone = Identity(Role.HUB), Identity(Role.PHONE, "patrol-li")
+    rendered = _grants(render_accounts([(hub, nats_hash("s")), (phone, nats_hash("s"))]))
+    assert _grants(SHIPPED.read_text())["phone-patrol-li"] == rendered["phone-patrol-li"]
+    publish, subscribe = rendered["phone-patrol-li"]
+    assert publish == {"owntracks.phone-patrol-li.>"}
+    assert subscribe == {"owntracks.phone-patrol-li.*.cmd", "$MQTT.sub.>"}
+    assert "owntracks.*.*" in rendered["hub"][1]
 
 
 def test_topics_become_subjects() -> None:

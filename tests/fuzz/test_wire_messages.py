@@ -3,6 +3,7 @@ typed value that round-trips, or a refusal; the hub's parsers never raise."""
 
 import base64
 import json
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -13,10 +14,12 @@ import devices.access
 import devices.camera
 import devices.messages
 from devices.messages import WireModel
+from devices.registry import check_identifier
 from devices.topics import EdgeChannel
 from hub.evidence.link import EvidenceAccepted, parse_evidence
 from hub.ingest.link import AlertMessage, RejectedMessage, StatusMessage, parse_uplink
-from hub.ingest.messages import AlertBatchMessage
+from hub.ingest.messages import AlertBatchMessage, PhoneLocation, RawPosition, parse_position
+from hub.positions.rules import MAX_CLOCK_AHEAD
 from tests.fuzz.strategies import IDS, JSON_VALUES, PAYLOADS, as_bytes, objects_with, run
 from tests.hub.factories import make_alert
 
@@ -69,11 +72,20 @@ def test_wire_message(model: type[WireModel]) -> None:
     parses_or_refuses()
 
 
-UPLINK_TOPICS = st.builds(
-    lambda edge, channel: f"linli/edge/{edge}/{channel}",
+OWNTRACKS_TOPICS = st.builds(
+    lambda responder, device: f"owntracks/phone-{responder}/{device}",
     IDS,
-    st.sampled_from([c.value for c in EdgeChannel]) | st.text(max_size=10),
-) | st.text(max_size=50)
+    st.sampled_from(["phone", "phone/event", ""]) | st.text(max_size=10),
+)
+UPLINK_TOPICS = (
+    st.builds(
+        lambda edge, channel: f"linli/edge/{edge}/{channel}",
+        IDS,
+        st.sampled_from([c.value for c in EdgeChannel]) | st.text(max_size=10),
+    )
+    | OWNTRACKS_TOPICS
+    | st.text(max_size=50)
+)
 
 ALERT_LIKE = objects_with(
     ["v", "id", "edge_id", "device_id", "kind", "state", "severity", "ts", "location", "reason"]
@@ -106,8 +118,40 @@ def test_the_hubs_uplink_parser_never_raises(topic: str, payload: object) -> Non
             assert all(r.reason for r in rejected)
         case StatusMessage(edge_id=edge_id, status=status):
             assert status.edge_id == edge_id
+        case RawPosition(responder_id=responder_id, device=device):
+            assert topic == f"owntracks/phone-{responder_id}/{device}"
+            assert check_identifier(responder_id) == responder_id
         case RejectedMessage(reason=reason):
             assert reason
+
+
+LOCATION_LIKE = objects_with(["_type", "lat", "lon", "tst", "acc", "tid", "batt", "conn"]).map(
+    lambda fields: {"_type": "location", **fields}
+) | st.fixed_dictionaries(
+    {
+        "_type": st.sampled_from(["location", "lwt", "transition", "card", "waypoint"]),
+        "lat": st.floats(min_value=-100, max_value=100) | JSON_VALUES,
+        "lon": st.floats(min_value=-200, max_value=200) | JSON_VALUES,
+        "tst": st.integers(min_value=-(2**40), max_value=2**40) | JSON_VALUES,
+    },
+    optional={"acc": st.floats() | JSON_VALUES},
+)
+
+
+@given(st.one_of(PAYLOADS, as_bytes(LOCATION_LIKE), JSON_VALUES.map(str).map(str.encode)))
+def test_the_hubs_phone_message_parser_never_raises(payload: bytes) -> None:
+    run("hub phone message (hub.ingest.messages.parse_position)")
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    parsed = parse_position(RawPosition("owntracks/phone-p/phone", "p", "phone", payload), now)
+    match parsed:
+        case PhoneLocation(location=location):
+            assert -90 <= location.lat <= 90
+            assert -180 <= location.lon <= 180
+            assert location.position().at <= now + MAX_CLOCK_AHEAD
+        case RejectedMessage(reason=reason):
+            assert reason in ("malformed", "oversized", "fix_ahead")
+        case None:
+            pass
 
 
 EVIDENCE_LIKE = st.fixed_dictionaries(

@@ -5,7 +5,7 @@ a request). In-process, on SQLite and PostgreSQL, on an injected clock."""
 
 import base64
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -16,15 +16,13 @@ from hub.auth.repository import AuthStore
 from hub.auth.rules import Role, new_secret
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
-from tests.hub.factories import make_alert, make_device
+from tests.hub.factories import make_alert
 from tests.hub.http import api_client, ok, token_client
+from tests.hub.patrols import BUILDING_3, METRE_LAT, NIGHT_NOW, location, put_night_patrols
 
 pytestmark = pytest.mark.fake_clock
 
-NOW = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)  # Tuesday 02:00 in Shanghai: the night shift
-BUILDING_3 = {"place": "Building 3", "lat": 39.93900, "lon": 116.40600}
-METRE_LAT = 1 / 111_195
-NIGHT = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "22:00", "end": "06:00"}
+NOW = NIGHT_NOW
 
 
 @pytest.fixture
@@ -34,21 +32,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app with a site whose map places building 3, its grid worker and two patrol
-    members on the night shift, and building 3's smoke detector."""
+    """Run the app with scenario 15's site, grid, responders and smoke detector."""
     async with api_client(app) as client:
-        site = {"id": "lanyuan", "name": "Lanyuan", "edge_ids": ["e1"], "map": [BUILDING_3]}
-        await ok(await client.put("/api/v1/sites/lanyuan", json=site))
-        grid = {"id": "g-b3", "site_id": "lanyuan", "name": "B3", "places": ["Building 3"]}
-        await ok(await client.put("/api/v1/grids/g-b3", json=grid))
-        for person, role in (("grid-3", "grid_worker"), ("patrol-far", "security"),
-                             ("patrol-near", "security")):  # fmt: skip
-            body = {"id": person, "site_id": "lanyuan", "name": person, "role": role}
-            await ok(
-                await client.put(f"/api/v1/responders/{person}", json={**body, "shifts": [NIGHT]})
-            )
-        device = make_device("b3-1201-smoke").model_dump(mode="json")
-        await ok(await client.post("/api/v1/devices", json=device), 201)
+        await put_night_patrols(client)
         yield client
 
 
@@ -81,13 +67,6 @@ async def phone(app: FastAPI) -> AsyncIterator[Phones]:
     yield open_phone
     for client in opened:
         await client.aclose()
-
-
-def location(metres_north: float, at: datetime, **more: Any) -> dict[str, Any]:
-    """An OwnTracks location ``metres_north`` of building 3, its fix taken at ``at``."""
-    lat = BUILDING_3["lat"] + metres_north * METRE_LAT  # type: ignore[operator]
-    return {"_type": "location", "lat": lat, "lon": BUILDING_3["lon"], "tst": int(at.timestamp()),
-            "acc": 10, "tid": "PT", "batt": 80, "conn": "m", **more}  # fmt: skip
 
 
 async def report(client: httpx.AsyncClient, message: dict[str, Any] | bytes) -> Any:

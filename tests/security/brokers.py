@@ -127,6 +127,12 @@ def running_broker(folder: Path, *extra: str) -> Iterator[SecuredBroker]:
         broker.stop()
 
 
+def phone(broker: SecuredBroker, responder: str) -> "Probe":
+    """Issue a responder's phone its identity (``linli broker add-phone``) and connect it."""
+    issued = linli("broker", "add-phone", str(broker.folder), responder)
+    return broker.connect(issued["username"], issued["password"], client_id=f"{responder}-phone")
+
+
 class ConnectRefusedError(Exception):
     """The broker (or TLS) refused the connection."""
 

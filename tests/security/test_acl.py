@@ -13,6 +13,7 @@ from devices.topics import (
     device_subscriptions,
     edge_channel_sender,
     edge_topic,
+    owntracks_subscriptions,
 )
 from linli.trust.acl import Access, Identity, Role, render_acl, rules_for
 from linli.trust.passwords import mosquitto_hash
@@ -39,6 +40,7 @@ BOUND_TO: dict[Role, tuple[str, ...]] = {
     Role.TASMOTA: ("tele/subj-1/", "stat/subj-1/", "cmnd/subj-1/", "cmnd/tasmotas/"),
     Role.SHELLY_GEN1: ("shellies/subj-1/", "shellies/command"),
     Role.SHELLY_GEN2: ("subj-1/",),
+    Role.PHONE: ("owntracks/phone-subj-1/",),
 }
 
 
@@ -51,7 +53,7 @@ def test_no_rule_is_a_pattern_or_leaves_its_subject(role: Role) -> None:
     for rule in rules_for(identity):
         if role is Role.EDGE and rule.topic.startswith("linli/edge/"):
             assert rule.topic.split("/")[2] == "subj-1"
-        if role in (Role.DEVICE, Role.TASMOTA, Role.SHELLY_GEN1, Role.SHELLY_GEN2):
+        if role in (Role.DEVICE, Role.TASMOTA, Role.SHELLY_GEN1, Role.SHELLY_GEN2, Role.PHONE):
             assert rule.topic.startswith(BOUND_TO[role]), rule
         if role is Role.ZIGBEE2MQTT:
             assert rule.topic == "zigbee2mqtt/#"
@@ -82,6 +84,25 @@ def test_third_party_identities_are_bound_to_one_topic_level() -> None:
     for root in ("zigbee2mqtt", "linli", "shellies"):
         with pytest.raises(ValueError, match="root of other"):
             _ = Identity(Role.SHELLY_GEN2, root).username
+
+
+def test_a_phone_is_bound_to_its_responder_and_the_hub_reads_what_it_subscribes_to() -> None:
+    assert Identity(Role.PHONE, "patrol-li").username == "phone-patrol-li"
+    for bad in ("a/b", "+", "#", "", "a b", "a\nuser hub"):
+        with pytest.raises(ValueError, match="not a valid id"):
+            _ = Identity(Role.PHONE, bad).username
+    phone = {(r.access, r.topic) for r in rules_for(Identity(Role.PHONE, "patrol-li"))}
+    assert phone == {
+        (Access.WRITE, "owntracks/phone-patrol-li/#"),
+        (Access.READ, "owntracks/phone-patrol-li/+/cmd"),
+    }
+    hub_reads = [r.topic for r in rules_for(Identity(Role.HUB)) if r.access != "write"]
+    assert set(owntracks_subscriptions()) <= set(hub_reads)
+    assert any(topic_matches_sub(f, "owntracks/phone-patrol-li/phone") for f in hub_reads)
+    # The hub reads a phone's locations (and wills), none of its events, cards or commands.
+    for other in ("owntracks/phone-patrol-li/phone/event", "owntracks/phone-patrol-li/phone/info",
+                  "owntracks/phone-patrol-li/phone/cmd"):  # fmt: skip
+        assert not any(topic_matches_sub(f, other) for f in hub_reads), other
 
 
 def test_the_sites_edge_may_read_whatever_it_subscribes_to() -> None:
