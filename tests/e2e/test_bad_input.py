@@ -90,7 +90,14 @@ def test_bad_uplink_input_is_rejected_counted_and_changes_nothing(stack: Stack) 
         (alert_topic, b"{not json"),
         (alert_topic, dumps({**good, "kind": "toaster"}).encode()),
         (alert_topic, dumps({**good, "ts": "not a time"}).encode()),
-        (alert_topic, dumps({**good, "device_id": "no-such-device"}).encode()),
+        # A device nobody registered, in an alert that does not say what it is (a fire would
+        # register it: tests/hub/test_fleet_adoption.py).
+        (
+            alert_topic,
+            dumps(
+                {**good, "device_id": "no-such-device", "kind": "battery_low", "severity": "low"}
+            ).encode(),
+        ),
         (alert_topic, dumps({**good, "pad": "x" * 1_000_000}).encode()),
         ("linli/edge/edge-e2e/bogus", dumps(good).encode()),
     ]
