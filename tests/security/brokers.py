@@ -133,6 +133,15 @@ def phone(broker: SecuredBroker, responder: str) -> "Probe":
     return broker.connect(issued["username"], issued["password"], client_id=f"{responder}-phone")
 
 
+def write_credentials(path: Path, entry: dict[str, Any]) -> Path:
+    """Write a credentials file (an ``init`` or ``add-*`` entry) as an operator would, mode
+    0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(entry, f)
+    return path
+
+
 class ConnectRefusedError(Exception):
     """The broker (or TLS) refused the connection."""
 

@@ -10,7 +10,6 @@ The payloads are shaped as the apps send them (https://owntracks.org/booklet/tec
 
 import asyncio
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from tests.hub.factories import make_alert
 from tests.hub.http import api_client, ok
 from tests.hub.patrols import NIGHT_NOW, android_location, location, put_night_patrols
 from tests.polling import until
-from tests.security.brokers import Probe, SecuredBroker, phone
+from tests.security.brokers import Probe, SecuredBroker, phone, write_credentials
 
 pytestmark = [pytest.mark.mosquitto]
 
@@ -72,13 +71,6 @@ class Night:
         return [e["actor"] for e in case["events"] if e["action"] == "on_site"]
 
 
-def _credentials(path: Path, entry: dict[str, Any]) -> Path:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(entry, f)
-    return path
-
-
 @pytest.fixture
 async def night(
     hub_broker: SecuredBroker, database_url: str, tmp_path: Path
@@ -90,7 +82,7 @@ async def night(
         data_dir=tmp_path / "hub",
         database_url=database_url,
         mqtt_port=hub_broker.port,
-        mqtt_credentials_file=_credentials(tmp_path / "hub.json", hub_broker.init["hub"]),
+        mqtt_credentials_file=write_credentials(tmp_path / "hub.json", hub_broker.init["hub"]),
         mqtt_client_id=f"hub-{uuid.uuid4().hex[:8]}",
     )
     app = create_app(settings, clock=clock)

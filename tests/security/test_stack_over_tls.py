@@ -3,8 +3,6 @@ site broker, `mosquitto -c`, then `linli hub` and `linli edge` as processes with
 credentials files and CAs, TLS on the uplink and on the site broker. A device with its own
 identity raises a fire; rotating the edge's password in its file is picked up on reconnect."""
 
-import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -26,21 +24,13 @@ from tests.e2e.conftest import Z2M_SOS
 from tests.e2e.stack import HUB_BOOT_TIMEOUT, LinliProcess
 from tests.e2e.test_delivery import transition_readings
 from tests.polling import wait_until
-from tests.security.brokers import Probe, SecuredBroker, linli, running_broker
+from tests.security.brokers import Probe, SecuredBroker, linli, running_broker, write_credentials
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 
 EDGE = "edge-tls"
 SMOKE = "b3-1201-smoke"
 GAS = GAS_DEVICE.id
-
-
-def _credentials(path: Path, entry: dict[str, Any]) -> Path:
-    """Write a credentials file as an operator would (umask 077)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(entry, f)
-    return path
 
 
 @pytest.fixture
@@ -56,7 +46,7 @@ def brokers(tmp_path: Path) -> Iterator[tuple[SecuredBroker, SecuredBroker]]:
 
 
 def test_hub_and_edge_refuse_credentials_others_can_read(tmp_path: Path) -> None:
-    loose = _credentials(tmp_path / "creds.json", {"username": "hub", "password": "x"})
+    loose = write_credentials(tmp_path / "creds.json", {"username": "hub", "password": "x"})
     loose.chmod(0o644)
     result = CliRunner().invoke(app, ["hub", "--mqtt-credentials", str(loose)])
     assert result.exit_code == 2
@@ -108,12 +98,12 @@ class TlsStack:
 def tls_stack(brokers: tuple[SecuredBroker, SecuredBroker], tmp_path: Path) -> Iterator[TlsStack]:
     """The production set-up, running."""
     hub_broker, site_broker = brokers
-    hub_creds = _credentials(tmp_path / "hub-creds.json", hub_broker.init["hub"])
-    edge_hub_creds = _credentials(
+    hub_creds = write_credentials(tmp_path / "hub-creds.json", hub_broker.init["hub"])
+    edge_hub_creds = write_credentials(
         tmp_path / "edge-hub-creds.json",
         linli("broker", "add-edge", str(hub_broker.folder), EDGE),
     )
-    edge_site_creds = _credentials(tmp_path / "edge-site-creds.json", site_broker.init["edge"])
+    edge_site_creds = write_credentials(tmp_path / "edge-site-creds.json", site_broker.init["edge"])
     site = tmp_path / "site.toml"
     site.write_text(
         f'[site]\nname = "TLS"\nedge_id = "{EDGE}"\n'
@@ -178,7 +168,7 @@ def test_a_fire_travels_over_tls_with_every_identity(tls_stack: TlsStack) -> Non
     connections = stack.edge.log().count("connected to the hub broker")
     rotated = linli("broker", "add-edge", str(stack.hub_broker.folder), EDGE)
     assert rotated["reloaded"] is True
-    _credentials(stack.edge_hub_creds, rotated)
+    write_credentials(stack.edge_hub_creds, rotated)
     wait_until(
         lambda: stack.edge.log().count("connected to the hub broker") > connections,
         what="the edge to reconnect with its new password",
