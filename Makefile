@@ -19,8 +19,9 @@ demo: $(STAMP)
 # The suite includes the static checks: main stays lint- and type-clean.
 # tests/provision.sh installs and starts the real services the tests talk to. The suite runs
 # on every core (pytest-xdist): each test owns its brokers, ports, folders and databases.
+# It prints its 15 slowest tests: the suite must stay under ~15 minutes on 2 cores.
 test: $(STAMP) check
-	source tests/provision.sh && $(BIN)/python -m pytest -n auto
+	source tests/provision.sh && $(BIN)/python -m pytest -n auto --durations=15
 
 # Every parser (device payloads, wire messages, API bodies) with 10,000 examples instead of
 # make test's 1,000, in one process so the examples per parser are counted and printed.
