@@ -132,17 +132,12 @@ def upsert_device(
     if inserted is not None:
         edges = frozenset(e for e in (device.edge_id,) if e is not None)
         return DeviceChange(device_view(row), created=True, changed=True, edges_affected=edges)
-    if by is Provenance.OPERATOR:
-        row.registered_by = by.value  # vouched from now on, whatever else is the same
-    elif row.registered_by == Provenance.ALERT and by is Provenance.INVENTORY:
-        # Made from an alert, never sent to its edge: from now on it is, as its edge says.
-        row.registered_by = by.value
-        edges = frozenset(e for e in (row.edge_id, device.edge_id) if e is not None)
-        for column, value in _registration(device).items():
-            setattr(row, column, value)
-        session.flush()
-        return DeviceChange(device_view(row), created=False, changed=True, edges_affected=edges)
-    if _same_registration(row, device):
+    # Made from an alert, never sent to its edge: from now on it is, as its edge says (a
+    # change even when the same, since its edge's registry now names it).
+    confirmed = row.registered_by == Provenance.ALERT and by is Provenance.INVENTORY
+    if by is Provenance.OPERATOR or confirmed:
+        row.registered_by = by.value  # an operator's vouches from now on, whatever else is same
+    if not confirmed and _same_registration(row, device):
         return DeviceChange(
             device_view(row), created=False, changed=False, edges_affected=frozenset()
         )

@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub.cases.changes import CaseChanges
 from hub.errors import NotFoundError
 from hub.ingest.messages import PhoneLocation, RawPosition, RejectedMessage, parse_position
-from hub.ingest.readings import AlertGate
+from hub.ingest.readings import AlertGate, offer_or_drop
 from hub.persistence.transactions import Clock
 from hub.store import HubStore
 
@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 POSITIONS_QUEUE_MAX = 1000
 """Phones' messages waiting for the lane: 500 phones' 30 s fixes for a minute."""
-_DROP_LOG_EVERY = 100
 
 
 class PositionsLane:
@@ -67,20 +66,16 @@ class PositionsLane:
     def offer(self, message: RawPosition) -> None:
         """Queue a phone's message for the lane, or drop (count and log) it if the queue is
         full."""
-        try:
-            self._queue.put_nowait(message)
-        except asyncio.QueueFull:
-            self._counters["positions_dropped"] += 1
-            dropped = self._counters["positions_dropped"]
-            if dropped % _DROP_LOG_EVERY == 1:
-                logger.warning(
-                    "positions lane full (%d messages): dropped a message on %s; %d dropped so far",
-                    self._queue.maxsize,
-                    message.topic,
-                    dropped,
-                )
-            return
-        self._counters["positions_queued"] += 1
+
+        def warn(dropped: int) -> None:
+            logger.warning(
+                "positions lane full (%d messages): dropped a message on %s; %d dropped so far",
+                self._queue.maxsize,
+                message.topic,
+                dropped,
+            )
+
+        offer_or_drop(self._queue, message, self._counters, "positions", warn)
 
     def queued(self) -> int:
         """Return how many messages wait for the lane."""

@@ -19,6 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -35,6 +36,28 @@ READINGS_PER_TRANSACTION = 5
 """Batches recorded in one transaction: on SQLite's one writer an alert commit may wait behind
 one, so few (a 100-device edge's batch is 100 points); still 5× fewer commits than one each."""
 _DROP_LOG_EVERY = 100
+T = TypeVar("T")
+
+
+def offer_or_drop(
+    queue: "asyncio.Queue[T]",
+    message: T,
+    counters: Counter[str],
+    counted_as: str,
+    warn: Callable[[int], None],
+) -> None:
+    """Queue ``message`` for a lane, counted as ``<counted_as>_queued``; if the queue is full,
+    drop it, counted as ``<counted_as>_dropped``, and ``warn`` with how many were dropped at
+    the first of every ``_DROP_LOG_EVERY``."""
+    try:
+        queue.put_nowait(message)
+    except asyncio.QueueFull:
+        counters[f"{counted_as}_dropped"] += 1
+        dropped = counters[f"{counted_as}_dropped"]
+        if dropped % _DROP_LOG_EVERY == 1:
+            warn(dropped)
+        return
+    counters[f"{counted_as}_queued"] += 1
 
 
 class AlertGate:
@@ -87,24 +110,20 @@ class ReadingsLane:
 
     def offer(self, message: TelemetryMessage | RawTelemetry) -> None:
         """Queue a batch for the lane, or drop (count and log) it if the queue is full."""
-        try:
-            self._queue.put_nowait(message)
-        except asyncio.QueueFull:
-            self._counters["telemetry_dropped"] += 1
-            dropped = self._counters["telemetry_dropped"]
-            if dropped % _DROP_LOG_EVERY == 1:
-                logger.warning(
-                    "readings lane full (%d batches): dropped a telemetry batch of edge %s "
-                    "(%s); %d batches dropped so far",
-                    self._queue.maxsize,
-                    message.edge_id,
-                    f"{len(message.raw)} bytes"
-                    if isinstance(message, RawTelemetry)
-                    else f"{len(message.batch.points)} points",
-                    dropped,
-                )
-            return
-        self._counters["telemetry_queued"] += 1
+
+        def warn(dropped: int) -> None:
+            logger.warning(
+                "readings lane full (%d batches): dropped a telemetry batch of edge %s "
+                "(%s); %d batches dropped so far",
+                self._queue.maxsize,
+                message.edge_id,
+                f"{len(message.raw)} bytes"
+                if isinstance(message, RawTelemetry)
+                else f"{len(message.batch.points)} points",
+                dropped,
+            )
+
+        offer_or_drop(self._queue, message, self._counters, "telemetry", warn)
 
     def queued(self) -> int:
         """Return how many batches wait for the lane."""
