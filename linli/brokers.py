@@ -4,6 +4,7 @@ Production sites run their own Mosquitto (see ``deploy/mosquitto.conf``); these 
 for ``linli demo``, the test suite and the benchmarks.
 """
 
+import collections
 import logging
 import os
 import random
@@ -55,6 +56,9 @@ _PORT_TRIES = 100
 # Its own generator: the module's global one may be seeded by a test (hypothesis does), and
 # two test workers would then pick the same ports.
 _PORT_PICKS = random.Random()
+# The ports this process handed out lately: one not bound yet looks free, and a NATS cluster
+# picks its twelve ports before it starts any node (two nodes were once given one port).
+_PICKED_LATELY: collections.deque[int] = collections.deque(maxlen=1_000)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -70,7 +74,8 @@ def free_port(host: str = "127.0.0.1") -> int:
     if low - _LOWEST_PICKED_PORT >= 1_000:
         for _ in range(_PORT_TRIES):
             port = _PORT_PICKS.randrange(_LOWEST_PICKED_PORT, low)
-            if port_is_free(port, host):
+            if port not in _PICKED_LATELY and port_is_free(port, host):
+                _PICKED_LATELY.append(port)
                 return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import pytest
+from fastapi.dependencies import models as fastapi_models
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -187,8 +188,40 @@ async def _collect_garbage_in_loop() -> AsyncIterator[None]:
     gc.collect()
 
 
+_FASTAPI_ENDPOINT_CACHES = (
+    "_is_gen_callable_cached",
+    "_is_async_gen_callable_cached",
+    "_is_coroutine_callable_cached",
+)
+
+
+@pytest.fixture(autouse=True)
+def _forget_old_apps() -> Iterator[None]:
+    """Let the garbage collector have each test's hub app once the test is over.
+
+    FastAPI keeps what it learnt of each endpoint in module-level caches of 4,096 entries
+    (``fastapi.dependencies.models``); a hub's endpoints are closures of its app, so the
+    caches held the last 20-50 tests' whole apps. The heap grew by ~20,000 objects a test
+    and every full collection (each async test ends with one) walked it: 0.3-0.8 s a test
+    late in a worker's run. Emptied after each test, as a new process would have them.
+    """
+    yield
+    for name in _FASTAPI_ENDPOINT_CACHES:
+        cached = getattr(fastapi_models, name, None)
+        if cached is not None:
+            cached.cache_clear()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Give every async test the in-loop garbage collection above."""
     for item in items:
         if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
             item.fixturenames.append("_collect_garbage_in_loop")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what collection left on the heap (every module the tests import, their
+    objects): the garbage collector then never walks it again. Each async test ends with a
+    full collection (above), which otherwise walked those ~200,000 objects every time."""
+    gc.collect()
+    gc.freeze()

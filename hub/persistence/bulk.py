@@ -26,7 +26,7 @@ these statements would store NULL.
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Dialect, Table, TextClause, event, text
 from sqlalchemy.exc import StatementError
@@ -42,6 +42,29 @@ _SQLITE_ROWS_PER_INSERT = 500
 
 _Converter = Callable[[Any], Any] | None
 _Converters = tuple[tuple[str, _Converter], ...]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_MEMO = "_linli_bulk_statements"
+
+
+def _per_dialect(
+    build: Callable[Concatenate[Dialect, _P], _R],
+) -> Callable[Concatenate[Dialect, _P], _R]:
+    """``functools.cache`` for what is built for one dialect, kept on the dialect itself: an
+    engine's statements go when the engine goes. (A cache of the module's, keyed by the
+    dialect, held every engine a process ever made: tens of thousands of objects each.)"""
+
+    @functools.wraps(build)
+    def cached(dialect: Dialect, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        memo: dict[Any, Any] = dialect.__dict__.setdefault(_MEMO, {})
+        key = (build, args, *sorted(kwargs.items())) if kwargs else (build, args)
+        if key not in memo:
+            memo[key] = build(dialect, *args, **kwargs)
+        result: _R = memo[key]
+        return result
+
+    return cached
 
 
 def insert_new_rows(session: Session, table: Table, key: str, rows: list[Row]) -> Any:
@@ -87,7 +110,7 @@ def pg_insert_new_rows_reading(
     ]
 
 
-@functools.cache
+@_per_dialect
 def _pg_insert_reading(
     dialect: Dialect, table: Table, columns: tuple[str, ...], key: str, read: str
 ) -> tuple[TextClause, tuple[str, ...]]:
@@ -137,7 +160,7 @@ def pg_insert_rows_when(
     return int(getattr(result, "rowcount", 0))
 
 
-@functools.cache
+@_per_dialect
 def _pg_insert_when(
     dialect: Dialect, table: Table, columns: tuple[str, ...], before: str, when: str
 ) -> tuple[TextClause, tuple[str, ...]]:
@@ -248,7 +271,7 @@ def _run_left_riders(session: Session) -> None:
     run_riders(session)
 
 
-@functools.cache
+@_per_dialect
 def _sqlite_converters(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Converters:
     """Return each column's converter from Python to what SQLite stores (None: as it is),
     the column types' own (``bind_processor``)."""
@@ -259,7 +282,7 @@ def _sqlite_converters(dialect: Dialect, table: Table, columns: tuple[str, ...])
     )
 
 
-@functools.cache
+@_per_dialect
 def _sqlite_insert(
     dialect: Dialect, table: Table, columns: tuple[str, ...]
 ) -> tuple[str, _Converters]:
@@ -291,7 +314,7 @@ def _pg_insert(
     return statement, {"rows": _pg_rows_json(rows, stamped)}
 
 
-@functools.cache
+@_per_dialect
 def _pg_recordset_insert(
     dialect: Dialect, table: Table, columns: tuple[str, ...], conflict: str
 ) -> tuple[TextClause, tuple[str, ...]]:
@@ -301,7 +324,7 @@ def _pg_recordset_insert(
     return text(sql + conflict), stamped
 
 
-@functools.cache
+@_per_dialect
 def _pg_insert_select(
     dialect: Dialect, table: Table, columns: tuple[str, ...], prefix: str = ""
 ) -> tuple[str, tuple[str, ...]]:
@@ -318,7 +341,7 @@ def _pg_insert_select(
     return sql, stamped
 
 
-@functools.cache
+@_per_dialect
 def _pg_recordset_update(
     dialect: Dialect, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]
 ) -> tuple[TextClause, tuple[str, ...]]:
@@ -327,7 +350,7 @@ def _pg_recordset_update(
     return text(sql), stamped
 
 
-@functools.cache
+@_per_dialect
 def _pg_update_sql(
     dialect: Dialect, table: Table, keys: tuple[str, ...], columns: tuple[str, ...], prefix: str
 ) -> tuple[str, tuple[str, ...]]:
@@ -356,7 +379,7 @@ def _pg_update_sql(
     return sql, stamped
 
 
-@functools.cache
+@_per_dialect
 def _pg_record(
     dialect: Dialect, table: Table, columns: tuple[str, ...]
 ) -> tuple[str, tuple[str, ...]]:

@@ -1,14 +1,29 @@
 """JSON values in the hub's database (``hub.persistence.json_text``), on both dialects."""
 
+import gc
+import weakref
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, insert, select, text
+from sqlalchemy import (
+    Column,
+    Dialect,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind, DeviceKind
 from devices.messages import AlertReason
-from hub.persistence.bulk import insert_new_rows, insert_rows
+from hub.persistence.bulk import insert_new_rows, insert_rows, update_rows
 from hub.persistence.tables import AlertRow, AuditEntryRow
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
@@ -100,3 +115,27 @@ def test_alerts_inserted_if_new_keep_their_reason(engine: Engine) -> None:
     with Session(engine) as session:
         reason = session.scalars(select(AlertRow.reason)).one()
     assert reason == {"rule": "gas_lel", "values": {"gas_lel_pct": 25.5, "peak": None}}
+
+
+def test_what_bulk_builds_for_an_engine_goes_with_the_engine(tmp_path: Path) -> None:
+    """A process that makes engines one after another (a test suite, a tool, a hub that
+    reconnects) must not keep every one: the statements built for a dialect live on it."""
+    dialect = _bulk_written_with_an_engine_of_its_own(tmp_path / "bulk.sqlite3")
+    gc.collect()
+    assert dialect() is None
+
+
+def _bulk_written_with_an_engine_of_its_own(path: Path) -> "weakref.ref[Dialect]":
+    table = Table(
+        "things", MetaData(), Column("id", String, primary_key=True), Column("n", Integer)
+    )
+    engine = create_engine(f"sqlite:///{path}")
+    table.metadata.create_all(engine)
+    with Session(engine) as session, session.begin():
+        assert list(insert_new_rows(session, table, "id", [{"id": "a", "n": 1}])) == ["a"]
+        update_rows(session, table, "id", [{"id": "a", "n": 2}])
+    with Session(engine) as session, session.begin():
+        assert list(insert_new_rows(session, table, "id", [{"id": "b", "n": 1}])) == ["b"]
+        assert session.execute(select(table.c.n).order_by(table.c.id)).scalars().all() == [2, 1]
+    engine.dispose()
+    return weakref.ref(engine.dialect)

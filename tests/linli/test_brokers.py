@@ -44,3 +44,10 @@ def test_a_free_port_is_one_no_outgoing_connection_can_take() -> None:
     low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     ports = [free_port() for _ in range(20)]
     assert all(port < low and port_is_free(port) for port in ports)
+
+
+def test_a_process_is_not_given_one_free_port_twice() -> None:
+    """A port handed out and not bound yet still looks free: a NATS cluster takes twelve
+    before it starts any node, and two of them once got the same one."""
+    ports = [free_port() for _ in range(500)]
+    assert len(set(ports)) == len(ports)
