@@ -15,7 +15,7 @@ from hub.errors import NotFoundError
 from hub.http.views import View
 from hub.persistence.field import ResponderPositionRow
 from hub.persistence.tables import CaseEventRow, CaseRow, ResponderRow, SiteRow
-from hub.persistence.transactions import Database
+from hub.persistence.transactions import Database, upsert_insert
 from hub.positions.rules import (
     MapPlace,
     Position,
@@ -75,14 +75,30 @@ class PositionRepository:
             responder = session.get(ResponderRow, responder_id)
             if responder is None:
                 raise NotFoundError(f"responder {responder_id} is not on the roster")
-            row = session.get(ResponderPositionRow, responder_id, with_for_update=True)
-            if row is not None and row.at > position.at:
-                return []
-            if row is None:
-                row = ResponderPositionRow(responder_id=responder_id)
-                session.add(row)
-            row.lat, row.lon, row.accuracy_m = position.lat, position.lon, position.accuracy_m
-            row.at, row.received_at = position.at, now
+            fix = {
+                "lat": position.lat,
+                "lon": position.lon,
+                "accuracy_m": position.accuracy_m,
+                "at": position.at,
+                "received_at": now,
+            }
+            # Inserted if the responder has no position yet; otherwise the stored one (another
+            # worker's first insert too, committed or not: this waits for it) is locked and
+            # moved on unless it is later. Two workers' first fixes no longer clash on the key.
+            first = session.execute(
+                upsert_insert(session, ResponderPositionRow)
+                .values(responder_id=responder_id, **fix)
+                .on_conflict_do_nothing(index_elements=["responder_id"])
+                .returning(ResponderPositionRow.responder_id)
+            ).first()
+            if first is None:
+                row = session.get(
+                    ResponderPositionRow, responder_id, with_for_update=True, populate_existing=True
+                )
+                if row is None or row.at > position.at:
+                    return []
+                for name, value in fix.items():
+                    setattr(row, name, value)
             # A fix from the phone's queue, taken long ago, says nothing of arriving now.
             arrived = (
                 self._arrivals(session, responder, position, now) if fresh(position, now) else []
