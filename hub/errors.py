@@ -9,9 +9,10 @@ Hierarchy::
     └── HubStartupError           the hub could not start (port taken, database unreachable)
 
 An alert naming an unknown device is not an exception: ingest registers the device from it
-when the alert says what the device is (``hub.fleet.rules.adopted_device``), and otherwise
-judges it, counts it under ``rejected.unknown_device`` and acknowledges it (see
-``hub.cases.results.IngestResult``).
+when the alert says what the device is (``hub.fleet.rules.adopted_device``); otherwise it
+holds it back unacknowledged for a grace (``hub.ingest.unknown_devices``: the edge's re-send
+may find the device registered), then judges it, counts it under ``rejected.unknown_device``
+and acknowledges it (see ``hub.cases.results.IngestResult``).
 
 The API maps them to HTTP statuses in one place (``hub.app``).
 """

@@ -55,6 +55,10 @@ class HubSettings(BaseSettings):
     alert_batch_max: int = Field(default=50, ge=0)
     """The most alerts an edge may pack into one ``AlertBatch`` message (the hub's retained
     status tells the edges); 0: one alert per message, as hubs before batches took them."""
+    unknown_device_grace_s: float = Field(default=120.0, ge=0)
+    """How long an alert about a device the hub does not know yet is left unacknowledged (the
+    edge sends it again, its next status registers the device: ``hub.ingest.unknown_devices``)
+    before it is refused for good; 0: refused at once."""
     start_ingest: bool = True
     """Run the MQTT ingest task (and case supervision); tests of the HTTP API alone turn it
     off."""

@@ -30,6 +30,7 @@ CONNACK, connected at the SUBACK or the first message, so a long backlog cannot 
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 from collections import Counter, defaultdict
@@ -66,6 +67,7 @@ from hub.ingest.messages import (
 from hub.ingest.positions import PositionsLane
 from hub.ingest.readings import AlertGate, ReadingsLane
 from hub.ingest.receive_queue import UplinkQueues
+from hub.ingest.unknown_devices import UnknownDeviceGrace
 from hub.live.events import EventBus
 from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
@@ -152,6 +154,8 @@ class MqttIngest:
             store, self.counters, self._gate, self.changes, clock=clock, reject=self._reject
         )
         """The positions lane: responders' phones (OwnTracks, MQTT mode) off the alert path."""
+        self.unknown_devices = UnknownDeviceGrace(settings.unknown_device_grace_s)
+        """Alerts about devices not registered yet, held back unacknowledged for a while."""
 
     def client(self) -> aiomqtt.Client | None:
         """Return the connected MQTT client, or None while disconnected (for publishers)."""
@@ -340,7 +344,8 @@ class MqttIngest:
                 return self._counted(
                     await asyncio.to_thread(
                         self._store.intake.ingest_alerts, alerts, received_at, screen=intake_screen
-                    )
+                    ),
+                    received_at,
                 )
             except SQLAlchemyError as exc:
                 logger.info("storing %d alerts failed, checking again: %s", len(alerts), exc)
@@ -373,13 +378,28 @@ class MqttIngest:
                 logger.exception("storing a batch of %d alerts failed", len(alerts))
                 result = await self._commit_one_by_one(alerts, received_at)
                 break
-        return self._counted(result)
+        return self._counted(result, received_at)
 
-    def _counted(self, result: IngestResult) -> IngestResult:
-        """Count a committed batch's outcome (and log its refused alerts); return it."""
+    def _counted(self, result: IngestResult, received_at: datetime) -> IngestResult:
+        """Count a committed batch's outcome (and log its refused alerts); return it without
+        the refused alerts held back for now (``hub.ingest.unknown_devices``): those are not
+        acknowledged, and the edge sends them again."""
         self.counters["alerts_new"] += len(result.new)
         self.counters["alerts_duplicate"] += len(result.duplicates)
         self.counters["alerts_silenced"] += len(result.silenced)
+        self.unknown_devices.forget(a.id for a in result.new)
+        held, final = self.unknown_devices.judge(result.rejected, received_at)
+        for deferred in held:
+            self.counters["deferred.unknown_device"] += 1
+            logger.warning(
+                "alert %s from edge %s is about device %s, which the hub does not know yet: "
+                "not acknowledged, the edge sends it again (its status registers the device)",
+                deferred.alert.id,
+                deferred.alert.edge_id,
+                deferred.alert.device_id,
+            )
+        if held:
+            result = dataclasses.replace(result, rejected=final)
         for rejected in result.rejected:
             self.counters[f"rejected.{rejected.reason}"] += 1
             logger.warning(

@@ -106,7 +106,9 @@ def test_bad_uplink_input_is_rejected_counted_and_changes_nothing(stack: Stack) 
 
     def rejected() -> int:
         counters = stack.api.get("/health").json()["counters"]
-        return sum(v for k, v in counters.items() if k.startswith("rejected"))
+        # The unknown device's alert is held back, unacknowledged, for its edge to send again
+        # (hub.ingest.unknown_devices): counted as deferred; it changes nothing either.
+        return sum(v for k, v in counters.items() if k.startswith(("rejected", "deferred")))
 
     wait_until(lambda: rejected() >= len(bad) - 1, what="uplink rejects counted")
     assert snapshot(stack) == before

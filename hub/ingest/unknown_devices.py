@@ -1,0 +1,74 @@
+"""Alerts about a device the hub does not know yet: left unacknowledged for a while, not lost.
+
+An edge raises alerts only for devices its inventory lists, and its inventory is in every
+status it sends (at connect, on a change, and every heartbeat, 30 s). An alert that finds the
+hub without its device is most likely ahead of the status that registers it: that status was
+lost, or the hub was restored from a backup older than the device. An alert that says what
+raised it (a fire, an SOS) registers the device itself (``hub.fleet.rules.adopted_device``);
+the others (a battery running low, a detector offline, tampering, a door, a fault) used to be
+refused and acknowledged at once, which is final: the edge deleted them.
+
+Now such an alert is **held**: counted (``deferred.unknown_device``), logged, and not
+acknowledged, so the edge sends it again (every 10 s) and it is stored and cased like any once
+a status has registered its device. Only when ``grace_s`` has passed since the hub first held
+it is it refused for good and acknowledged, as before (``rejected.unknown_device``). Each
+worker keeps its own account, in memory: with several hub workers, or after a restart, an
+alert may be held a little longer; never forever.
+"""
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from hub.cases.results import RejectedAlert
+
+UNKNOWN_DEVICE = "unknown_device"
+"""The reason an alert about a device nobody registered is refused with."""
+
+MAX_HELD = 10_000
+"""Alerts held at once; beyond this the oldest is forgotten (its next copy is held afresh)."""
+
+
+class UnknownDeviceGrace:
+    """Which alerts refused for an unknown device to hold back, and which to refuse for good."""
+
+    def __init__(self, grace_s: float, max_held: int = MAX_HELD) -> None:
+        self.grace_s = grace_s
+        self._max_held = max_held
+        self._first_held: OrderedDict[str, datetime] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._first_held)
+
+    def judge(
+        self, rejected: Sequence[RejectedAlert], now: datetime
+    ) -> tuple[list[RejectedAlert], list[RejectedAlert]]:
+        """Split a take's refused alerts into those held back (not to be acknowledged yet)
+        and those refused for good, at ``now`` (the hub's time of the take)."""
+        held: list[RejectedAlert] = []
+        final: list[RejectedAlert] = []
+        for refused in rejected:
+            alert_id = refused.alert.id
+            if refused.reason != UNKNOWN_DEVICE or self.grace_s <= 0:
+                final.append(refused)
+                continue
+            first = self._first_held.get(alert_id)
+            if first is None:
+                first = self._hold(alert_id, now)
+            if (now - first).total_seconds() < self.grace_s:
+                held.append(refused)
+            else:
+                del self._first_held[alert_id]
+                final.append(refused)
+        return held, final
+
+    def forget(self, alert_ids: Iterable[str]) -> None:
+        """Forget alerts that were stored: their device became known."""
+        for alert_id in alert_ids:
+            self._first_held.pop(alert_id, None)
+
+    def _hold(self, alert_id: str, now: datetime) -> datetime:
+        if len(self._first_held) >= self._max_held:
+            self._first_held.popitem(last=False)
+        self._first_held[alert_id] = now
+        return now
