@@ -84,6 +84,19 @@ class TelemetryBatch(WireModel):
     points: list[TelemetryPoint]
 
 
+class Checkin(BaseModel):
+    """How long a device may stay silent before its edge reports it offline, and why."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    deadline_s: float = Field(gt=0)
+    source: Literal["default", "configured", "learned"]
+    """The kind's default, a site's or device's ``checkin_s``, or learned from the device's
+    own rhythm (``edge.detectors.liveness``)."""
+    learned_interval_s: float | None = Field(default=None, gt=0)
+    """With a learned deadline: the typical interval between the device's check-ins."""
+
+
 class EdgeStatus(WireModel):
     """An edge's liveness, inventory and counters (retained; the last will says offline)."""
 
@@ -93,6 +106,9 @@ class EdgeStatus(WireModel):
     outbox_depth: int = 0
     devices: list[Device] = []
     counters: dict[str, int] = {}
+    checkins: dict[Identifier, Checkin] = {}
+    """Each inventory device's check-in deadline as the edge applies it now (added in stop
+    40; an older edge sends none)."""
 
 
 class AlertAck(WireModel):

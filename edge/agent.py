@@ -148,6 +148,7 @@ class EdgeAgent:
             handoff=handoff,
             telemetry=telemetry,
             relay_feedback=self.ingest.feedback.relay,
+            checkins=self.detection.checkins,
             counters=self.counters,
             count=self._count,
             clock=clock,

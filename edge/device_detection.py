@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from devices.kinds import AlertKind, AlertState, forwarding_rank
-from devices.messages import Alert, FeedbackStage
+from devices.messages import Alert, Checkin, FeedbackStage
 from devices.observations import AvailabilityChange, Observation, observed_at
 from devices.registry import Device
 from edge.detection import (
@@ -182,6 +182,24 @@ class DeviceDetection:
         await self.observe(
             device, (AvailabilityChange(online=True),), self._clock(), f"camera/{device.id}"
         )
+
+    def checkins(self) -> dict[str, Checkin]:
+        """Return each known device's check-in deadline as it applies now (its edge's status
+        tells the hub, so an operator sees a slow device's learned deadline before it is
+        missed)."""
+        found: dict[str, Checkin] = {}
+        for device in self._directory.devices():
+            deadline = checkin_deadline_of(
+                self.states.get(device.id, DeviceState()),
+                device,
+                self._profiles.for_device(device),
+            )
+            found[device.id] = Checkin(
+                deadline_s=deadline.seconds,
+                source=deadline.source.value,
+                learned_interval_s=deadline.learned_interval_s,
+            )
+        return found
 
     def note_deadline(self, device: Device, before: DeviceState, after: DeviceState) -> None:
         """Log a device's check-in deadline becoming learned from its rhythm, or no longer."""

@@ -26,6 +26,7 @@ from devices.messages import (
     AlertAck,
     AlertBatch,
     CaseFeedback,
+    Checkin,
     DeviceRegistry,
     EdgeStatus,
     HubStatus,
@@ -166,6 +167,7 @@ class EdgeUplink:
         handoff: HandOff,
         telemetry: TelemetryBuffer,
         relay_feedback: Callable[[CaseFeedback], Awaitable[None]],
+        checkins: Callable[[], dict[str, Checkin]],
         counters: Mapping[str, int],
         count: CountFn,
         clock: Callable[[], datetime],
@@ -183,6 +185,7 @@ class EdgeUplink:
         self._alert_topics = {c: self._topic(c) for c in (EdgeChannel.ALERT, EdgeChannel.ALERTS)}
         self._telemetry = telemetry
         self._relay_feedback = relay_feedback
+        self._checkins = checkins
         self._counters = counters
         self._count = count
         self._clock = clock
@@ -413,6 +416,7 @@ class EdgeUplink:
             outbox_depth=depth,
             devices=self._site_devices,
             counters=dict(self._counters),
+            checkins=self._checkins() if state == "online" else {},
         )
 
     def _topic(self, channel: EdgeChannel) -> str:

@@ -153,6 +153,11 @@ class DeviceHealth(View):
     unserved_reason: str | None = None
     """Why no edge serves the device (``hub.fleet.rules.unserved_reason``), if none does: its
     readings are refused until it is registered at an edge that reports."""
+    offline_after_s: float
+    """How long the hub may hear nothing from it before showing it offline: its edge's
+    check-in deadline for it when the edge gave one, else the console's hour."""
+    checkin_source: Literal["default", "configured", "learned"] | None = None
+    """Where that deadline comes from (``devices.messages.Checkin``); None: the console's."""
 
 
 class CaseReadings(View):
@@ -272,7 +277,9 @@ def device_health(
     """Return the health of each device, the ones needing attention first.
 
     A device is offline when it has an unfinished ``device_offline`` case (the edge's check-in
-    deadlines decided it), or when the hub has heard nothing from it for ``offline_after``
+    deadlines decided it), or when the hub has heard nothing from it for longer than its
+    check-in deadline as its edge gave it (a slow battery device's learned one: a Shelly Flood
+    waking once a day is not offline for the 23 hours between), else than ``offline_after``
     (counted from its registration if it was never heard).
     """
     open_cases = _open_cases_by_device(cases)
@@ -283,7 +290,9 @@ def device_health(
         battery = readings.get("battery_pct")
         # A device registered a moment ago and not heard yet is not offline (yet).
         heard = device.last_seen if device.last_seen is not None else device.created_at
-        stale = now - heard > offline_after
+        checkin = getattr(device, "checkin", None)
+        limit = offline_after if checkin is None else timedelta(seconds=checkin.deadline_s)
+        stale = now - heard > limit
         nuisance = getattr(device, "nuisance_rate", None)
         unserved = getattr(device, "unserved_reason", None)
         rows.append(
@@ -298,6 +307,8 @@ def device_health(
                 faults=sorted(str(kind) for kind in kinds & FAULTS),
                 nuisance_rate=float(nuisance) if isinstance(nuisance, int | float) else None,
                 unserved_reason=unserved if isinstance(unserved, str) else None,
+                offline_after_s=limit.total_seconds(),
+                checkin_source=None if checkin is None else checkin.source,
             )
         )
 

@@ -11,7 +11,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from devices.kinds import DeviceKind
-from devices.messages import Alert, DeviceRegistry, EdgeStatus, TelemetryBatch, TelemetryPoint
+from devices.messages import (
+    Alert,
+    Checkin,
+    DeviceRegistry,
+    EdgeStatus,
+    TelemetryBatch,
+    TelemetryPoint,
+)
 from devices.registry import Device
 from hub.auth.scoping import PlacedDevice, Scope, check_device
 from hub.cases.records import CasePolicy
@@ -222,6 +229,15 @@ def reported_edges(session: Session) -> frozenset[str]:
     return frozenset(session.scalars(select(EdgeRow.id)))
 
 
+def reported_checkins(session: Session) -> dict[str, dict[str, Any]]:
+    """Return, for each edge that has ever reported, its devices' check-in deadlines as its
+    last online status gave them (none from an edge older than them)."""
+    return {
+        edge_id: checkins or {}
+        for edge_id, checkins in session.execute(select(EdgeRow.id, EdgeRow.checkins))
+    }
+
+
 def known_edges(session: Session) -> frozenset[str]:
     """Return the edges this hub knows: those that reported and those its sites name."""
     named = (
@@ -233,13 +249,16 @@ def known_edges(session: Session) -> frozenset[str]:
 def device_view(
     row: DeviceRow,
     resolutions: dict[Resolution, int] | None = None,
-    reported: frozenset[str] | None = None,
+    reported: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> DeviceView:
     """Return what the API shows of a device, with how its cases were resolved.
 
-    With ``reported`` (the edges that have reported), it also says why no edge serves it.
+    With ``reported`` (``reported_checkins``: the edges that have reported, with the check-in
+    deadlines each gave), it also says why no edge serves it and its current deadline.
     """
     judged = resolutions or {}
+    checkin = None if reported is None or row.edge_id is None else reported.get(row.edge_id)
+    found = None if checkin is None else checkin.get(row.id)
     return DeviceView(
         id=row.id,
         kind=DeviceKind(row.kind),
@@ -259,7 +278,10 @@ def device_view(
         last_readings=row.last_readings,
         case_resolutions=judged,
         nuisance_rate=nuisance_rate(judged),
-        unserved_reason=None if reported is None else unserved_reason(row.edge_id, reported),
+        unserved_reason=None
+        if reported is None
+        else unserved_reason(row.edge_id, frozenset(reported)),
+        checkin=None if found is None else Checkin.model_validate(found),
     )
 
 
@@ -321,7 +343,7 @@ class FleetRepository:
             settle_claims(session, device.id)
             row = session.get_one(DeviceRow, change.device.id)
             view = device_view(
-                row, resolutions(session, [row.id]).get(row.id), reported_edges(session)
+                row, resolutions(session, [row.id]).get(row.id), reported_checkins(session)
             )
             return DeviceChange(view, change.created, change.changed, change.edges_affected)
 
@@ -355,7 +377,7 @@ class FleetRepository:
                 placed = load_site_map(session).device_sites()
                 rows = [r for r in rows if placed.get(r.id) in sites]
             judged = resolutions(session, None if edge_id is None else [r.id for r in rows])
-            reported = reported_edges(session)
+            reported = reported_checkins(session)
             return [device_view(row, judged.get(row.id), reported) for row in rows]
 
     def get_device(self, device_id: str) -> DeviceView:
@@ -365,7 +387,7 @@ class FleetRepository:
                 session, DeviceRow, device_id, f"device {device_id} is not registered"
             )
             judged = resolutions(session, [device_id]).get(device_id)
-            return device_view(row, judged, reported_edges(session))
+            return device_view(row, judged, reported_checkins(session))
 
     def device_registry(self, edge_id: str) -> DeviceRegistry:
         """Return the DeviceRegistry to publish to one edge."""
@@ -449,12 +471,18 @@ class FleetRepository:
                 status = status.model_copy(update={"devices": kept})
                 if claims:
                     conflicts = record_claims(session, self._policy, claims, received_at)
-            values = {
+            values: dict[str, Any] = {
                 "state": status.state,
                 "last_seen": received_at,
                 "outbox_depth": status.outbox_depth,
                 "counters": dict(status.counters),
             }
+            if status.state == "online":
+                # An offline status (the last will) has none: the last known ones are kept.
+                values["checkins"] = {
+                    device_id: checkin.model_dump()
+                    for device_id, checkin in status.checkins.items()
+                }
             session.execute(
                 upsert_insert(session, EdgeRow)
                 .values(id=status.edge_id, **values)

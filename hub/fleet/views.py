@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from devices.kinds import DeviceKind
+from devices.messages import Checkin
 from devices.registry import Device
 from hub.cases.rules import Resolution
 from hub.fleet.claims import Provenance
@@ -39,6 +40,10 @@ class DeviceView(View):
     unserved_reason: str | None = None
     """Why no edge serves the device (none assigned, or its edge never reported); None if
     one does. A device no edge serves is never heard."""
+    checkin: Checkin | None = None
+    """How long it may stay silent before its edge reports it offline, and why (the kind's
+    default, configured, or learned from its own rhythm), as its edge's last online status
+    said; None before its edge said (an edge older than stop 40 never does)."""
 
     def to_device(self) -> Device:
         """Return the registration alone, as sent to edges."""

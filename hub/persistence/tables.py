@@ -231,6 +231,9 @@ class EdgeRow(Base):
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
     outbox_depth: Mapped[int] = mapped_column(Integer)
     counters: Mapped[dict[str, int]] = mapped_column(JSON)
+    checkins: Mapped[dict[str, dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    """Its devices' check-in deadlines by device id, as its last online status gave them
+    (``devices.messages.Checkin``); None before an edge sent any."""
 
 
 class HouseholdRow(Base):

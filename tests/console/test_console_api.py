@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from devices.kinds import AlertKind, DeviceKind
-from devices.messages import TelemetryBatch, TelemetryPoint
+from devices.messages import Checkin, TelemetryBatch, TelemetryPoint
 from devices.payloads import Readings
 from hub.app import create_app
 from hub.cases.rules import CaseStatus
@@ -35,6 +35,7 @@ class Device:
     last_readings: dict[str, float | bool | str] | None = None
     created_at: datetime = T0
     unserved_reason: str | None = None
+    checkin: Checkin | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,32 @@ def test_the_health_list_says_when_no_edge_serves_a_device() -> None:
     assert [row.id for row in rows] == ["orphan", "served"]  # needs attention: first
     assert rows[0].unserved_reason == reason
     assert rows[1].unserved_reason is None
+
+
+def test_a_slow_device_is_offline_only_past_its_own_deadline() -> None:
+    """A Shelly Flood waking once a day, its edge's deadline for it learned (26 h): not shown
+    offline for the day between its wake-ups, as it was after the console's hour."""
+    now = T0 + timedelta(days=3)
+    learned = Checkin(deadline_s=26 * 3600, source="learned", learned_interval_s=86_400)
+    devices = [
+        Device(
+            "flood", "B1/Bikes", DeviceKind.WATER_LEAK, now - timedelta(hours=20), checkin=learned
+        ),
+        Device(
+            "dead-flood",
+            "B1/Cellar",
+            DeviceKind.WATER_LEAK,
+            now - timedelta(hours=27),
+            checkin=learned,
+        ),
+        Device("smoke", "B1/F1", last_seen=now - timedelta(hours=2)),
+    ]
+    by_id = {row.id: row for row in device_health(devices, [], now)}
+    assert not by_id["flood"].offline
+    assert by_id["dead-flood"].offline
+    assert by_id["smoke"].offline  # no deadline from its edge: the console's hour
+    assert (by_id["flood"].offline_after_s, by_id["flood"].checkin_source) == (93_600, "learned")
+    assert (by_id["smoke"].offline_after_s, by_id["smoke"].checkin_source) == (3_600, None)
 
 
 def test_readings_around_a_case_include_the_neighbours_in_the_same_unit() -> None:

@@ -7,6 +7,7 @@ new state on the case page, on the other screen's board and on the site plan. Sc
 to ``$LINLI_TEST_ARTEFACTS/<test name>/`` (default: the test's tmp).
 """
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,6 +154,10 @@ def test_an_sos_appears_live_is_acknowledged_and_changes_everywhere(
 
     phone.locator('[data-nav="devices"]').click()
     expect(phone.locator(f'tr[data-device-id="{CO.id}"]')).to_be_visible()
+    # How long it may be silent, as the edge's status said (stop 40): a real edge's deadline.
+    expect(phone.locator(f'tr[data-device-id="{CO.id}"] .checkin')).to_have_text(
+        re.compile(r"^offline after [0-9.]+ h \((default|configured)\)$")
+    )
     # The edge's own health, below the devices: online, nothing dropped or refused.
     edge = phone.locator(f'tr[data-edge-id="{stack.edge_id}"]')
     expect(edge).to_have_attribute("data-state", "online")

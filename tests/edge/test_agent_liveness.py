@@ -161,3 +161,18 @@ async def test_slow_battery_devices_raise_no_false_offline_and_a_dead_one_is_sti
         "device hall-ht: check-in deadline 43200 s, learned (typical interval 21600 s)",
         "device bike-flood: check-in deadline 93600 s, learned (typical interval 86399 s)",
     ]
+    # Its status tells the hub each device's deadline as it stands (the restarted agent's
+    # too, read back from its data), so an operator sees the slow ones before they are late.
+    last = [s for s in hub.statuses if s.state == "online"][-1]
+
+    def in_hours(seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds / HOUR_S, 1)
+
+    assert {
+        device_id: (c.source, in_hours(c.deadline_s), in_hours(c.learned_interval_s))
+        for device_id, c in last.checkins.items()
+    } == {
+        "bike-flood": ("learned", 26.0, 24.0),
+        "hall-ht": ("learned", 12.0, 6.0),
+        "b3-smoke": ("default", 2.0, None),
+    }

@@ -33,6 +33,14 @@ function edgesTable(edges) {
     })));
 }
 
+// How long the device may be silent before it is shown offline, and why: its edge's
+// check-in deadline (the kind's default, configured, or learned from the device's rhythm).
+function deadline(row) {
+  const hours = row.offline_after_s / 3600;
+  const span = hours >= 1 ? `${Math.round(hours * 10) / 10} h` : `${Math.round(row.offline_after_s / 60)} min`;
+  return row.checkin_source ? `offline after ${span} (${row.checkin_source})` : `offline after ${span}`;
+}
+
 export async function renderDevices() {
   const view = document.getElementById("view");
   // The edges are a second look: a caller who may not read them still gets the devices.
@@ -47,7 +55,7 @@ export async function renderDevices() {
           row.faults.map((f) => pill("medium", f)), row.battery_low ? pill("medium", "battery low") : null,
           row.unserved_reason ? h("span", { title: row.unserved_reason }, pill("high", "no edge serves it")) : null),
         h("td", {}, row.battery_pct === null ? "—" : `${Math.round(row.battery_pct)} %`),
-        h("td", {}, ago(row.last_seen)),
+        h("td", {}, ago(row.last_seen), h("div", { className: "muted checkin" }, deadline(row))),
         h("td", {}, row.nuisance_rate === null ? "—" : `${Math.round(row.nuisance_rate * 100)} %`))))),
     edges === null ? null : h("h2", {}, "Edges"),
     edges === null ? null : edgesTable(edges)));
