@@ -27,6 +27,7 @@ from hub.app import create_app
 from hub.settings import HubSettings
 from linli.brokers import free_port
 from tests.browser import UI_TIMEOUT_MS
+from tests.hub.conftest import FakeClock
 
 pytestmark = [pytest.mark.slow]
 
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class Hub:
     """A hub app served by uvicorn in a thread, with an admin API client."""
 
-    def __init__(self, tmp_path: Path, **more: Any) -> None:
+    def __init__(self, tmp_path: Path, *, clock: FakeClock | None = None, **more: Any) -> None:
         settings = HubSettings(
             data_dir=tmp_path,
             database_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
@@ -46,7 +47,9 @@ class Hub:
             **more,
         )
         self.port = free_port()
-        self.app = create_app(settings)
+        self.clock = clock
+        """The hub's clock when the test moves it; None: the wall clock."""
+        self.app = create_app(settings) if clock is None else create_app(settings, clock=clock)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="phone-test-hub")
