@@ -9,11 +9,14 @@ the others (a battery running low, a detector offline, tampering, a door, a faul
 refused and acknowledged at once, which is final: the edge deleted them.
 
 Now such an alert is **held**: counted (``deferred.unknown_device``), logged, and not
-acknowledged, so the edge sends it again (every 10 s) and it is stored and cased like any once
-a status has registered its device. Only when ``grace_s`` has passed since the hub first held
-it is it refused for good and acknowledged, as before (``rejected.unknown_device``). Each
-worker keeps its own account, in memory: with several hub workers, or after a restart, an
-alert may be held a little longer; never forever.
+acknowledged, so the edge sends it again and it is stored and cased like any once a status has
+registered its device. The edge sends an unacknowledged alert again after 10 s without any
+acknowledgement from the hub, and at every reconnect (``edge.outbox``: while other alerts are
+being acknowledged it waits, and a held alert keeps its place in the edge's window of 200 in
+flight; alerts go life-safety first). Only when ``grace_s`` has passed since the hub first held
+it is it refused for good and acknowledged, as before (``rejected.unknown_device``), at its
+first copy after that. Each worker keeps its own account, in memory: with several hub workers,
+or after a restart, an alert may be held a little longer; never forever.
 """
 
 from collections import OrderedDict
