@@ -257,8 +257,8 @@ def device_view(
     deadlines each gave), it also says why no edge serves it and its current deadline.
     """
     judged = resolutions or {}
-    checkin = None if reported is None or row.edge_id is None else reported.get(row.edge_id)
-    found = None if checkin is None else checkin.get(row.id)
+    by_edge = {} if reported is None or row.edge_id is None else reported.get(row.edge_id, {})
+    checkin = by_edge.get(row.id)
     return DeviceView(
         id=row.id,
         kind=DeviceKind(row.kind),
@@ -281,7 +281,7 @@ def device_view(
         unserved_reason=None
         if reported is None
         else unserved_reason(row.edge_id, frozenset(reported)),
-        checkin=None if found is None else Checkin.model_validate(found),
+        checkin=None if checkin is None else Checkin.model_validate(checkin),
     )
 
 
