@@ -3,6 +3,7 @@
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from devices.access import DoorConfig
 from devices.timezone import check_timezone
@@ -23,7 +24,9 @@ class SiteRepository:
     def create_site(self, edge_id: str, name: str, timezone: str) -> SiteView:
         """Create a site's door access, with a fresh random hash key."""
         timezone = _valid_timezone(timezone)
-        with self._db.writing() as session:
+        now = self._db.clock()
+
+        def create(session: Session) -> SiteView:
             if session.get(AccessSiteRow, edge_id) is not None:
                 raise InvalidInputError(f"site {edge_id} already exists")
             row = AccessSiteRow(
@@ -32,12 +35,14 @@ class SiteRepository:
                 timezone=timezone,
                 hash_key=secrets.token_hex(32),
                 version=0,
-                created_at=self._db.clock(),
+                created_at=now,
             )
             session.add(row)
             session.flush()
             resync(session, edge_id)
             return site_view(row)
+
+        return self._db.inserting(create)
 
     def update_site(self, edge_id: str, name: str, timezone: str) -> SiteView:
         """Change a site's name and time zone."""
@@ -60,27 +65,30 @@ class SiteRepository:
 
     def put_door(self, edge_id: str, door: DoorConfig) -> tuple[DoorView, bool]:
         """Create or replace a door of a site; return it and whether it was created."""
-        with self._db.writing() as session:
-            lock_site(session, edge_id)
-            row = session.get(AccessDoorRow, door.id)
-            created = row is None
-            if row is None:
-                row = AccessDoorRow(id=door.id, edge_id=edge_id, config={})
-                session.add(row)
-            elif row.edge_id != edge_id:
-                raise InvalidInputError(f"door {door.id} belongs to site {row.edge_id}")
-            others = session.scalars(
-                select(AccessDoorRow).where(
-                    AccessDoorRow.edge_id == edge_id, AccessDoorRow.id != door.id
-                )
+        return self._db.inserting(lambda session: self._put_door(session, edge_id, door))
+
+    @staticmethod
+    def _put_door(session: Session, edge_id: str, door: DoorConfig) -> tuple[DoorView, bool]:
+        lock_site(session, edge_id)
+        row = session.get(AccessDoorRow, door.id)
+        created = row is None
+        if row is None:
+            row = AccessDoorRow(id=door.id, edge_id=edge_id, config={})
+            session.add(row)
+        elif row.edge_id != edge_id:
+            raise InvalidInputError(f"door {door.id} belongs to site {row.edge_id}")
+        others = session.scalars(
+            select(AccessDoorRow).where(
+                AccessDoorRow.edge_id == edge_id, AccessDoorRow.id != door.id
             )
-            taken_by = reader_taken(door, (DoorConfig.model_validate(o.config) for o in others))
-            if taken_by is not None:
-                raise InvalidInputError(f"a reader of door {door.id} belongs to {taken_by}")
-            row.config = door.model_dump(mode="json")
-            session.flush()
-            resync(session, edge_id)
-            return DoorView(edge_id=edge_id, door=door), created
+        )
+        taken_by = reader_taken(door, (DoorConfig.model_validate(o.config) for o in others))
+        if taken_by is not None:
+            raise InvalidInputError(f"a reader of door {door.id} belongs to {taken_by}")
+        row.config = door.model_dump(mode="json")
+        session.flush()
+        resync(session, edge_id)
+        return DoorView(edge_id=edge_id, door=door), created
 
     def delete_door(self, door_id: str) -> None:
         """Delete a door (groups keep its id, which then opens nothing)."""

@@ -83,84 +83,91 @@ class CareRepository:
     def put_care(self, household_id: int, settings: CareSettings, actor: str | None) -> CareView:
         """Flag a household for care (or change or end it), with consent, contacts, sensors."""
         now = self._db.clock()
-        with self._db.writing() as session:
-            existing_household(session, household_id)
-            kinds = dict(
-                session.execute(
-                    select(DeviceRow.id, DeviceRow.kind).where(
-                        DeviceRow.id.in_(settings.device_ids)
-                    )
-                ).all()
-            )
-            for device_id in settings.device_ids:
-                if device_id not in kinds:
-                    raise InvalidInputError(f"device {device_id} is not registered")
-                if DeviceKind(kinds[device_id]) not in WATCHER_KINDS:
-                    raise InvalidInputError(
-                        f"device {device_id} is a {kinds[device_id]}: a care household's "
-                        "sensors are motion sensors and door contacts"
-                    )
-            taken = session.scalars(
-                select(CareDeviceRow.device_id).where(
-                    CareDeviceRow.device_id.in_(settings.device_ids),
-                    CareDeviceRow.household_id != household_id,
-                )
-            ).all()
-            if taken:
-                raise InvalidInputError(f"devices of another household: {', '.join(taken)}")
-            row = session.get(CareProfileRow, household_id, with_for_update=True)
-            if row is None:
-                row = CareProfileRow(household_id=household_id, watched_since=now)
-                session.add(row)
-            elif settings.enabled and not row.enabled:
-                row.watched_since = now
-            row.enabled = settings.enabled
-            row.consent_by = settings.consent.by
-            row.consent_at = now
-            row.consent_note = settings.consent.note
-            row.quiet_minutes = round(settings.quiet_hours * 60)
-            row.waking_from = _hhmm(settings.waking_from)
-            row.waking_until = _hhmm(settings.waking_until)
-            row.away_until = settings.away_until
-            row.updated_at = now
-            row.updated_by = actor
+        return self._db.inserting(
+            lambda session: self._put_care(session, household_id, settings, actor, now)
+        )
+
+    def _put_care(
+        self,
+        session: Session,
+        household_id: int,
+        settings: CareSettings,
+        actor: str | None,
+        now: datetime,
+    ) -> CareView:
+        existing_household(session, household_id)
+        kinds = dict(
             session.execute(
-                delete(CareContactRow).where(CareContactRow.household_id == household_id)
-            )
-            session.execute(delete(CareDeviceRow).where(CareDeviceRow.household_id == household_id))
-            session.add_all(
-                CareContactRow(
-                    household_id=household_id,
-                    name=c.name,
-                    relation=c.relation,
-                    channel=c.channel.value,
-                    target=c.target,
+                select(DeviceRow.id, DeviceRow.kind).where(DeviceRow.id.in_(settings.device_ids))
+            ).all()
+        )
+        for device_id in settings.device_ids:
+            if device_id not in kinds:
+                raise InvalidInputError(f"device {device_id} is not registered")
+            if DeviceKind(kinds[device_id]) not in WATCHER_KINDS:
+                raise InvalidInputError(
+                    f"device {device_id} is a {kinds[device_id]}: a care household's "
+                    "sensors are motion sensors and door contacts"
                 )
-                for c in settings.contacts
+        taken = session.scalars(
+            select(CareDeviceRow.device_id).where(
+                CareDeviceRow.device_id.in_(settings.device_ids),
+                CareDeviceRow.household_id != household_id,
             )
-            session.add_all(
-                CareDeviceRow(device_id=d, household_id=household_id)
-                for d in sorted(set(settings.device_ids))
+        ).all()
+        if taken:
+            raise InvalidInputError(f"devices of another household: {', '.join(taken)}")
+        row = session.get(CareProfileRow, household_id, with_for_update=True)
+        if row is None:
+            row = CareProfileRow(household_id=household_id, watched_since=now)
+            session.add(row)
+        elif settings.enabled and not row.enabled:
+            row.watched_since = now
+        row.enabled = settings.enabled
+        row.consent_by = settings.consent.by
+        row.consent_at = now
+        row.consent_note = settings.consent.note
+        row.quiet_minutes = round(settings.quiet_hours * 60)
+        row.waking_from = _hhmm(settings.waking_from)
+        row.waking_until = _hhmm(settings.waking_until)
+        row.away_until = settings.away_until
+        row.updated_at = now
+        row.updated_by = actor
+        session.execute(delete(CareContactRow).where(CareContactRow.household_id == household_id))
+        session.execute(delete(CareDeviceRow).where(CareDeviceRow.household_id == household_id))
+        session.add_all(
+            CareContactRow(
+                household_id=household_id,
+                name=c.name,
+                relation=c.relation,
+                channel=c.channel.value,
+                target=c.target,
             )
-            audit(
-                session,
-                AuditRecord(
-                    ts=now,
-                    action=AuditAction.CARE_CHANGED,
-                    actor=actor,
-                    detail={
-                        "household_id": household_id,
-                        "enabled": row.enabled,
-                        "consent_by": row.consent_by,
-                        "contacts": len(settings.contacts),
-                        "device_ids": sorted(set(settings.device_ids)),
-                        "quiet_minutes": row.quiet_minutes,
-                    },
-                ),
-            )
-            session.flush()
-            logger.info("household %s care %s", household_id, "on" if row.enabled else "off")
-            return self._view(session, row, now)
+            for c in settings.contacts
+        )
+        session.add_all(
+            CareDeviceRow(device_id=d, household_id=household_id)
+            for d in sorted(set(settings.device_ids))
+        )
+        audit(
+            session,
+            AuditRecord(
+                ts=now,
+                action=AuditAction.CARE_CHANGED,
+                actor=actor,
+                detail={
+                    "household_id": household_id,
+                    "enabled": row.enabled,
+                    "consent_by": row.consent_by,
+                    "contacts": len(settings.contacts),
+                    "device_ids": sorted(set(settings.device_ids)),
+                    "quiet_minutes": row.quiet_minutes,
+                },
+            ),
+        )
+        session.flush()
+        logger.info("household %s care %s", household_id, "on" if row.enabled else "off")
+        return self._view(session, row, now)
 
     def set_away(self, household_id: int, until: datetime | None, actor: str | None) -> CareView:
         """Say a care household is away until ``until`` (None: it is back)."""

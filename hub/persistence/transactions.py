@@ -27,6 +27,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hub.audit.chain import AuditEntry, AuditRecord, chain
@@ -249,6 +250,23 @@ class Database:
             yield session
             # Last, so the chain head is the last lock the transaction takes (no deadlock).
             append_audit(session, session.info.pop(_AUDIT_KEY, []), self._audit_head)
+
+    def inserting(self, work: Callable[[Session], R]) -> R:
+        """Run ``work`` in a write transaction; once more if an insert of its lost a race.
+
+        For work that reads whether a record exists and inserts it if not (a create, or a
+        create-or-replace): another transaction may insert the same key after the read found
+        none. PostgreSQL makes the insert wait for that transaction, then fails it on the key.
+        The second run finds the row and does what it does when the record exists (replaces
+        it, or refuses a second create), as if it had come second; an error that was not that
+        race comes again and is raised. (SQLite's one writer never lets two overlap.)
+        """
+        try:
+            with self.writing() as session:
+                return work(session)
+        except IntegrityError:
+            with self.writing() as session:
+                return work(session)
 
     def _turn(self, *, urgent: bool) -> AbstractContextManager[None]:
         return nullcontext() if self._turns is None else self._turns.turn(urgent=urgent)

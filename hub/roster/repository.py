@@ -100,7 +100,8 @@ class RosterRepository:
 
     def put_site(self, site: Site) -> Site:
         """Create or replace a site."""
-        with self._db.writing() as session:
+
+        def put(session: Session) -> Site:
             row = _row_to_put(session, SiteRow, site.id)
             row.name, row.timezone, row.edge_ids = clean(site.name), site.timezone, site.edge_ids
             row.street, row.district = clean_or_none(site.street), clean_or_none(site.district)
@@ -108,6 +109,8 @@ class RosterRepository:
             self._audit_roster(session, "site", site)
             session.flush()
             return site_from_row(row)
+
+        return self._db.inserting(put)
 
     def list_sites(self, *, sites: frozenset[str] | None = None) -> list[Site]:
         """Return every site by id (only ``sites``, if given)."""
@@ -117,13 +120,16 @@ class RosterRepository:
 
     def put_grid(self, grid: Grid) -> Grid:
         """Create or replace a grid of an existing site."""
-        with self._db.writing() as session:
+
+        def put(session: Session) -> Grid:
             _check_site(session, grid.site_id)
             row = _row_to_put(session, GridRow, grid.id)
             row.site_id, row.name, row.places = grid.site_id, clean(grid.name), grid.places
             self._audit_roster(session, "grid", grid)
             session.flush()
             return grid_from_row(row)
+
+        return self._db.inserting(put)
 
     def list_grids(
         self, *, site_id: str | None = None, sites: frozenset[str] | None = None
@@ -135,7 +141,8 @@ class RosterRepository:
 
     def put_responder(self, responder: Responder) -> Responder:
         """Create or replace a responder of an existing site, covering its existing grids."""
-        with self._db.writing() as session:
+
+        def put(session: Session) -> Responder:
             _check_site(session, responder.site_id)
             known = set(
                 session.scalars(select(GridRow.id).where(GridRow.site_id == responder.site_id))
@@ -157,6 +164,8 @@ class RosterRepository:
             self._audit_roster(session, "responder", responder)
             session.flush()
             return responder_from_row(row)
+
+        return self._db.inserting(put)
 
     def list_responders(
         self, *, site_id: str | None = None, sites: frozenset[str] | None = None
