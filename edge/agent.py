@@ -135,6 +135,7 @@ class EdgeAgent:
             z2m_base=settings.z2m_base,
             max_payload_bytes=settings.max_payload_bytes,
             backoff_rng=rng,
+            discover_for=self.edge_id if settings.discover_detectors else None,
         )
         self.uplink = EdgeUplink(
             settings.hub_endpoint(self.edge_id),

@@ -69,6 +69,7 @@ from edge.backlog import Dropped
 from edge.detectors.flooding import FloodWatch
 from edge.device_detection import CountFn, DetectionGroup, DeviceDetection, Rejected
 from edge.directory import DeviceDirectory
+from edge.discovery import discovered_device
 from edge.feedback import feedback_command
 from edge.outbox import OutboxError
 from edge.receive_queue import MAX_GROUP, Arrivals, FloodLog, fair_queue
@@ -76,6 +77,9 @@ from edge.redelivery import Receipt, Redeliveries
 from edge.uplink import TelemetryBuffer
 
 logger = logging.getLogger(__name__)
+
+_MAX_DISCOVERED_LOGGED = 1000
+"""Unregistered detectors named in the log when first heard (each once per run, this many)."""
 
 
 @dataclass(slots=True)
@@ -156,9 +160,14 @@ class DeviceIngest:
         max_payload_bytes: int,
         backoff_rng: Callable[[], float],
         monotonic: Callable[[], float] = time.monotonic,
+        discover_for: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._directory = directory
+        self._discover_for = discover_for
+        """The edge whose unregistered Zigbee detectors are discovered (``edge.discovery``);
+        None refuses them as unknown devices."""
+        self._discovered: set[str] = set()
         self._detection = detection
         self._redeliveries = Redeliveries()
         self._floods = FloodLog()
@@ -428,7 +437,7 @@ class DeviceIngest:
         *,
         retained: bool = False,
     ) -> Rejected | None:
-        device = self._directory.resolve(decoded.address)
+        device = self._directory.resolve(decoded.address) or self._discover(decoded)
         if device is None:
             return Rejected(
                 "unknown_device", topic, describe(decoded.address), "not registered at this edge"
@@ -458,6 +467,25 @@ class DeviceIngest:
             await staged.commit()
             await self._access.on_observations(device, decoded.observations, received_at)
         return outcome.rejected
+
+    def _discover(self, decoded: Decoded) -> Device | None:
+        """Return the device an unregistered Zigbee detector is handled as, or None."""
+        if self._discover_for is None:
+            return None
+        device = discovered_device(self._discover_for, decoded.address, decoded.observations)
+        if device is None:
+            return None
+        self._count("discovered_device_messages", 1)
+        if device.id not in self._discovered and len(self._discovered) < _MAX_DISCOVERED_LOGGED:
+            self._discovered.add(device.id)
+            logger.warning(
+                "unregistered %s detector %r on the site's Zigbee network: detected as %s "
+                "until it is registered",
+                device.kind,
+                describe(decoded.address),
+                device.id,
+            )
+        return device
 
     def _reject(self, rejected: Rejected) -> None:
         self._count(f"rejected.{rejected.reason}", 1)

@@ -39,6 +39,9 @@ class EdgeSettings(BaseSettings):
     hub_mqtt_ca_file: Path | None = None
     """The hub broker's CA: the uplink goes over TLS and checks the broker's certificate."""
     z2m_base: str = "zigbee2mqtt"
+    discover_detectors: bool = True
+    """Handle an unregistered smoke, CO, gas or leak detector on the site's Zigbee network as
+    a device of its own, so its alarm is raised (``edge.discovery``); false refuses it."""
     heartbeat_s: float = Field(default=30, gt=0)
     resend_after_s: float = Field(default=10, gt=0)
     """Send an alert again when the hub has not acknowledged it after this long."""

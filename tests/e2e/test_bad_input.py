@@ -42,7 +42,8 @@ def test_bad_device_input_is_rejected_counted_logged_and_changes_nothing(
         (state, b'{"co_ppm": "very high"}'),
         (state, b'{"smoke": "yes"}'),
         (device_topic("no-such-device", DeviceChannel.STATE), b'{"co_ppm": 500}'),
-        (zigbee_topic("nobody knows me"), b'{"smoke": true}'),
+        # A thermometer nobody registered (a detector would be discovered: edge.discovery).
+        (zigbee_topic("nobody knows me"), b'{"temperature": 21.5}'),
         # 1 MB: over the edge's 64 KiB device limit, under the site broker's packet limit.
         (state, b'{"co_ppm": 500, "pad": "' + b"x" * 1_000_000 + b'"}'),
         ("linli/dev/b3-1201-co/bogus", b'{"co_ppm": 500}'),

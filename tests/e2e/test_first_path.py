@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from devices.topics import DeviceChannel, device_topic, zigbee_topic
+from edge.discovery import discovered_id, discovered_location
 from tests.e2e.conftest import GAS, SOS, Z2M_SMOKE
 from tests.e2e.stack import Stack, dumps, mosquitto_pub
 from tests.polling import wait_until
@@ -68,3 +69,26 @@ def test_a_device_registered_at_the_hub_reaches_the_running_edge(stack: Stack) -
     [case] = wait_until(leak_case, interval=0.5, what="a case for the newly registered device")
     assert case["kind"] == "water_leak"
     assert stack.edge.alive
+
+
+def test_an_unregistered_zigbee_smoke_detectors_alarm_opens_a_case(stack: Stack) -> None:
+    """A detector paired with the site's Zigbee2MQTT and never registered (edge.discovery):
+    its fire is not refused; the hub registers it from the alarm and opens the case, at a
+    place that says what it is, for an operator to register it properly."""
+    name = "0x00158d0001d64498"
+    raw = '{"battery":100,"voltage":3195,"linkquality":57,"smoke":true,"sensitivity":"high"}'
+    mosquitto_pub(stack.local_broker.port, zigbee_topic(name), raw)
+
+    [case] = wait_until(lambda: stack.get("/cases"), what="a fire case")
+    device_id = discovered_id(stack.edge_id, name)
+    assert (case["kind"], case["device_ids"], case["priority"]) == (
+        "smoke",
+        [device_id],
+        "critical",
+    )
+    [device] = [d for d in stack.get("/devices") if d["id"] == device_id]
+    assert (device["kind"], device["location"], device["edge_id"]) == (
+        "smoke",
+        discovered_location(stack.edge_id, name),
+        stack.edge_id,
+    )

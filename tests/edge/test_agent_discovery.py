@@ -1,0 +1,89 @@
+"""An unregistered detector on the site's Zigbee network, through a real agent and Mosquitto
+(``edge.discovery``): its alarm is raised and cleared, not refused; a registration takes over."""
+
+import logging
+
+import pytest
+
+from devices.kinds import AlertKind, AlertState, DeviceKind
+from devices.messages import DeviceRegistry
+from devices.observations import ZigbeeAddress
+from devices.registry import Device
+from devices.topics import EdgeChannel, edge_topic
+from edge.agent import EdgeAgent
+from edge.discovery import discovered_id, discovered_location
+from linli.brokers import MosquittoProcess
+from tests.edge.conftest import EDGE_ID, SettingsFactory, eventually, running_edge
+
+pytestmark = pytest.mark.mosquitto
+
+# As a Xiaomi smoke detector sends it (shared/realdata/payloads/z2m_smoke_detector.json,
+# Koenkk/zigbee2mqtt#2113), under its IEEE address: nobody renamed or registered it.
+NAME = "0x00158d0001d64498"
+ALARM = '{"battery":100,"voltage":3195,"linkquality":57,"smoke":true,"sensitivity":"high"}'
+CLEAR = '{"battery":100,"voltage":3195,"linkquality":60,"smoke":false,"sensitivity":"high"}'
+
+
+async def test_an_unregistered_smoke_detectors_alarm_is_raised_and_cleared(
+    mosquitto: MosquittoProcess, make_settings: SettingsFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = EdgeAgent(make_settings())
+    caplog.set_level(logging.WARNING, logger="edge.ingest")
+    async with running_edge(mosquitto, agent) as (hub, devices):
+        await devices.publish_cli(f"zigbee2mqtt/{NAME}", ALARM)
+        await eventually(lambda: len(hub.alerts) == 1, "the fire alarm at the hub")
+        await devices.publish_cli(f"zigbee2mqtt/{NAME}", CLEAR)
+        await eventually(lambda: len(hub.alerts) == 2, "the clearance at the hub")
+    assert [(a.kind, a.state) for a in hub.alerts] == [
+        (AlertKind.SMOKE, AlertState.RAISED),
+        (AlertKind.SMOKE, AlertState.CLEARED),
+    ]
+    for alert in hub.alerts:
+        assert (alert.edge_id, alert.device_id) == (EDGE_ID, discovered_id(EDGE_ID, NAME))
+        assert alert.location == discovered_location(EDGE_ID, NAME)
+    assert agent.counters["discovered_device_messages"] == 2
+    assert "rejected.unknown_device" not in agent.counters
+    named = [r for r in caplog.records if "unregistered smoke detector" in r.getMessage()]
+    assert len(named) == 1  # once per device, not per message
+    assert NAME in named[0].getMessage()
+    # Not part of the edge's inventory: no check-in deadline, nothing pushed to it.
+    assert discovered_id(EDGE_ID, NAME) not in {d.id for d in agent.directory.devices()}
+
+
+async def test_a_site_that_turns_discovery_off_refuses_it(
+    mosquitto: MosquittoProcess, make_settings: SettingsFactory
+) -> None:
+    agent = EdgeAgent(make_settings(discover_detectors=False))
+    async with running_edge(mosquitto, agent) as (hub, devices):
+        await devices.publish_cli(f"zigbee2mqtt/{NAME}", ALARM)
+        await eventually(lambda: agent.counters.get("rejected.unknown_device") == 1, "the refusal")
+    assert hub.alerts == []
+
+
+async def test_once_registered_the_detector_is_its_registration(
+    mosquitto: MosquittoProcess, make_settings: SettingsFactory
+) -> None:
+    """The operator registers the detector where it really is, under its friendly name: its
+    next alarm is the registered device's, at its real place."""
+    agent = EdgeAgent(make_settings())
+    registered = Device(
+        id="b5-0302-smoke",
+        kind=DeviceKind.SMOKE,
+        location="Building 5/Floor 3/Unit 302",
+        zigbee_name=NAME,
+    )
+    async with running_edge(mosquitto, agent) as (hub, devices):
+        await devices.publish_cli(f"zigbee2mqtt/{NAME}", ALARM)
+        await eventually(lambda: len(hub.alerts) == 1, "the discovered detector's alarm")
+        registry = DeviceRegistry(edge_id=EDGE_ID, devices=[registered])
+        await hub.publish(
+            edge_topic(EDGE_ID, EdgeChannel.DEVICES), registry.model_dump_json(), retain=True
+        )
+        await eventually(
+            lambda: agent.directory.resolve(ZigbeeAddress(NAME)) == registered, "the registry"
+        )
+        await devices.publish_cli(f"zigbee2mqtt/{NAME}", ALARM)
+        await eventually(lambda: len(hub.alerts) == 2, "the registered detector's alarm")
+    alarm = hub.alerts[1]
+    assert (alarm.kind, alarm.state) == (AlertKind.SMOKE, AlertState.RAISED)
+    assert (alarm.device_id, alarm.location) == (registered.id, registered.location)
