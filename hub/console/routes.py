@@ -108,6 +108,9 @@ class PlanDevice(View):
     spot: str
     """The part of the location below the floor (unit, room), or empty."""
     state: DeviceState
+    offline: bool = False
+    """Nothing heard from it past its check-in deadline (its edge's for it, else an hour;
+    from its registration if never heard), or an unfinished ``device_offline`` case."""
     hazard: bool
     """An unfinished life-safety case is open on this device."""
     case_ids: list[int]
@@ -178,8 +181,31 @@ def _natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     )
 
 
-def device_state(device: DeviceLike, open_kinds: Iterable[str]) -> DeviceState:
-    """Return how a device shows on the plan, from its unfinished cases' kinds."""
+OFFLINE_AFTER = timedelta(hours=1)
+"""How long the console shows a device as heard when its edge gave no check-in deadline."""
+
+
+def offline_after(device: DeviceLike, default: timedelta = OFFLINE_AFTER) -> timedelta:
+    """Return how long the hub may hear nothing from ``device`` before it shows offline: its
+    check-in deadline as its edge gave it (a slow battery device's learned one: a Shelly Flood
+    waking once a day is not offline for the 23 hours between), else ``default``."""
+    checkin = getattr(device, "checkin", None)
+    return default if checkin is None else timedelta(seconds=checkin.deadline_s)
+
+
+def overdue(device: DeviceLike, now: datetime, limit: timedelta) -> bool:
+    """Return whether nothing was heard from ``device`` for longer than ``limit`` (counted
+    from its registration if it was never heard: one registered a moment ago is not)."""
+    heard = device.last_seen if device.last_seen is not None else device.created_at
+    return now - heard > limit
+
+
+def device_state(
+    device: DeviceLike, open_kinds: Iterable[str], *, offline: bool = False
+) -> DeviceState:
+    """Return how a device shows on the plan, from its unfinished cases' kinds; a device
+    heard once and ``offline`` since (past its check-in deadline) is a fault even without a
+    case: its edge may be down too, and then nobody raised one."""
     kinds = set(open_kinds)
     if kinds & LIFE_SAFETY:
         return "alarm"
@@ -189,7 +215,9 @@ def device_state(device: DeviceLike, open_kinds: Iterable[str]) -> DeviceState:
         return "fault"
     if kinds:
         return "alarm"  # a kind this console does not know yet: err on the side of attention
-    return "ok" if device.last_seen is not None else "silent"
+    if device.last_seen is None:
+        return "silent"
+    return "fault" if offline else "ok"
 
 
 def _open_cases_by_device(cases: Iterable[CaseLike]) -> dict[str, list[CaseLike]]:
@@ -202,8 +230,11 @@ def _open_cases_by_device(cases: Iterable[CaseLike]) -> dict[str, list[CaseLike]
     return by_device
 
 
-def build_site_plan(devices: Iterable[DeviceLike], cases: Iterable[CaseLike]) -> SitePlan:
-    """Group devices by building and floor and colour each by its unfinished cases."""
+def build_site_plan(
+    devices: Iterable[DeviceLike], cases: Iterable[CaseLike], now: datetime
+) -> SitePlan:
+    """Group devices by building and floor and colour each by its unfinished cases, and by
+    whether it has gone quiet past its check-in deadline."""
     open_cases = _open_cases_by_device(cases)
     floors: dict[str, dict[str, list[PlanDevice]]] = {}
     # Two spellings of a building or floor are one (``devices.location.folded``), shown as
@@ -216,7 +247,8 @@ def build_site_plan(devices: Iterable[DeviceLike], cases: Iterable[CaseLike]) ->
         floor = parts[1] if len(parts) > 1 else "—"
         floor = spelt.setdefault(f"{folded(building)}/{folded(floor)}", floor)
         device_cases = open_cases.get(device.id, [])
-        state = device_state(device, (case.kind for case in device_cases))
+        offline = overdue(device, now, offline_after(device))
+        state = device_state(device, (case.kind for case in device_cases), offline=offline)
         counts[state] += 1
         floors.setdefault(building, {}).setdefault(floor, []).append(
             PlanDevice(
@@ -225,6 +257,7 @@ def build_site_plan(devices: Iterable[DeviceLike], cases: Iterable[CaseLike]) ->
                 location=device.location,
                 spot="/".join(parts[2:]),
                 state=state,
+                offline=offline or any(c.kind == AlertKind.DEVICE_OFFLINE for c in device_cases),
                 hazard=any(case.kind in LIFE_SAFETY for case in device_cases),
                 case_ids=sorted(case.id for case in device_cases),
             )
@@ -272,7 +305,7 @@ def device_health(
     cases: Iterable[CaseLike],
     now: datetime,
     *,
-    offline_after: timedelta = timedelta(hours=1),
+    offline_after_default: timedelta = OFFLINE_AFTER,
 ) -> list[DeviceHealth]:
     """Return the health of each device, the ones needing attention first.
 
@@ -288,11 +321,9 @@ def device_health(
         kinds = {case.kind for case in open_cases.get(device.id, [])}
         readings = device.last_readings or {}
         battery = readings.get("battery_pct")
-        # A device registered a moment ago and not heard yet is not offline (yet).
-        heard = device.last_seen if device.last_seen is not None else device.created_at
         checkin = getattr(device, "checkin", None)
-        limit = offline_after if checkin is None else timedelta(seconds=checkin.deadline_s)
-        stale = now - heard > limit
+        limit = offline_after(device, offline_after_default)
+        stale = overdue(device, now, limit)
         nuisance = getattr(device, "nuisance_rate", None)
         unserved = getattr(device, "unserved_reason", None)
         rows.append(
@@ -462,10 +493,10 @@ async def _devices_and_cases(
 
 
 @console_api_router.get("/site-plan")
-async def site_plan(store: StoreDep, principal: PrincipalDep) -> SitePlan:
+async def site_plan(store: StoreDep, clock: ClockDep, principal: PrincipalDep) -> SitePlan:
     """Return buildings and floors from device locations, each device with its state."""
     devices, cases = await _devices_and_cases(store, principal.sites)
-    return build_site_plan(devices, cases)
+    return build_site_plan(devices, cases, clock())
 
 
 @console_api_router.get("/device-health")

@@ -103,7 +103,7 @@ def test_the_plan_groups_buildings_and_floors_top_floor_first_and_marks_hazards(
         case(2, "b2-f2", AlertKind.BATTERY_LOW),
         case(3, "b10-f1", AlertKind.SMOKE, status=CaseStatus.RESOLVED),
     ]
-    plan = build_site_plan(devices, cases)
+    plan = build_site_plan(devices, cases, T0)
     assert [b.name for b in plan.buildings] == ["Building 2", "Building 10", "Courtyard"]
     building2 = plan.buildings[0]
     assert [f.name for f in building2.floors] == ["Floor 12", "Floor 2"]
@@ -182,6 +182,44 @@ def test_a_slow_device_is_offline_only_past_its_own_deadline() -> None:
     assert by_id["smoke"].offline  # no deadline from its edge: the console's hour
     assert (by_id["flood"].offline_after_s, by_id["flood"].checkin_source) == (93_600, "learned")
     assert (by_id["smoke"].offline_after_s, by_id["smoke"].checkin_source) == (3_600, None)
+
+
+def test_the_plan_shows_a_device_gone_quiet_past_its_deadline_as_a_fault() -> None:
+    """A detector whose edge is down too raises no ``device_offline``: the plan used to show
+    it "ok" however long it had been silent. Past its own deadline it is a fault now."""
+    now = T0 + timedelta(days=3)
+    learned = Checkin(deadline_s=26 * 3600, source="learned", learned_interval_s=86_400)
+    devices = [
+        Device(
+            "flood", "B1/Bikes", DeviceKind.WATER_LEAK, now - timedelta(hours=20), checkin=learned
+        ),
+        Device(
+            "dead-flood",
+            "B1/Cellar",
+            DeviceKind.WATER_LEAK,
+            now - timedelta(hours=27),
+            checkin=learned,
+        ),
+        Device("smoke", "B1/F1", last_seen=now - timedelta(hours=2)),
+        Device("fresh", "B1/F1", last_seen=now - timedelta(minutes=5)),
+        Device("never", "B1/F2", last_seen=None),
+        Device("reported", "B1/F2", last_seen=now),
+    ]
+    cases = [case(1, "reported", AlertKind.DEVICE_OFFLINE)]
+    plan = build_site_plan(devices, cases, now)
+    shown = {
+        d.id: (d.state, d.offline) for b in plan.buildings for f in b.floors for d in f.devices
+    }
+    assert shown == {
+        "flood": ("ok", False),  # 20 h of a once-a-day sensor's 26 h
+        "dead-flood": ("fault", True),
+        "smoke": ("fault", True),  # no deadline from its edge: the console's hour
+        "fresh": ("ok", False),
+        "never": ("silent", True),  # never heard: silent, as before, and overdue
+        "reported": ("fault", True),  # its edge said so
+    }
+    assert plan.counts == {"alarm": 0, "security": 0, "fault": 3, "ok": 2, "silent": 1}
+    assert device_state(Device("x", "B1", last_seen=T0), [], offline=True) == "fault"
 
 
 def test_readings_around_a_case_include_the_neighbours_in_the_same_unit() -> None:

@@ -548,7 +548,7 @@ async function renderPlan() {
           const cy = y0 + LABEL + DOT + Math.floor(index / perLine) * PITCH;
           const go = () => { if (device.case_ids.length) location.hash = `#/case/${device.case_ids[device.case_ids.length - 1]}`; };
           const group = s("g", { class: `device ${device.state}`, "data-device-id": device.id, "data-state": device.state, onclick: go, tabindex: 0 },
-            s("title", {}, `${device.id} (${device.kind}) ${device.location}: ${device.state}`),
+            s("title", {}, `${device.id} (${device.kind}) ${device.location}: ${device.state}${device.offline ? " (nothing heard past its check-in deadline)" : ""}`),
             s("circle", { cx, cy, r: DOT - 2, fill: STATE_COLOURS[device.state] || "#666" }));
           if (device.hazard) {
             group.append(s("circle", { cx, cy, r: DOT + 1, fill: "none", stroke: "#d62728", "stroke-width": 2, class: "hazard" }));
