@@ -161,6 +161,10 @@ class DeviceHealth(View):
     check-in deadline for it when the edge gave one, else the console's hour."""
     checkin_source: Literal["default", "configured", "learned"] | None = None
     """Where that deadline comes from (``devices.messages.Checkin``); None: the console's."""
+    unplaced: bool = False
+    """The hub registered it from its own alarm (an unregistered detector the edge discovered,
+    ``edge.discovery``, or one whose inventory the hub missed): an operator should register it
+    where it really is."""
 
 
 class CaseReadings(View):
@@ -340,12 +344,18 @@ def device_health(
                 unserved_reason=unserved if isinstance(unserved, str) else None,
                 offline_after_s=limit.total_seconds(),
                 checkin_source=None if checkin is None else checkin.source,
+                unplaced=str(getattr(device, "registered_by", None)) == "alert",
             )
         )
 
     def attention(row: DeviceHealth) -> tuple[int, int, float, str]:
         battery = row.battery_pct if row.battery_pct is not None else 101.0
-        trouble = len(row.faults) + int(row.battery_low) + int(row.unserved_reason is not None)
+        trouble = (
+            len(row.faults)
+            + int(row.battery_low)
+            + int(row.unserved_reason is not None)
+            + int(row.unplaced)
+        )
         return (-int(row.offline), -trouble, battery, row.id)
 
     return sorted(rows, key=attention)

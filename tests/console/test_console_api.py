@@ -16,6 +16,7 @@ from hub.console.routes import (
     device_state,
     nearby_devices,
 )
+from hub.fleet.claims import Provenance
 from hub.settings import HubSettings
 from hub.store import HubStore
 from hub.telemetry.history import ReadingHistory
@@ -220,6 +221,30 @@ def test_the_plan_shows_a_device_gone_quiet_past_its_deadline_as_a_fault() -> No
     }
     assert plan.counts == {"alarm": 0, "security": 0, "fault": 3, "ok": 2, "silent": 1}
     assert device_state(Device("x", "B1", last_seen=T0), [], offline=True) == "fault"
+
+
+def test_a_device_the_hub_registered_from_its_alarm_asks_to_be_placed() -> None:
+    @dataclass(frozen=True)
+    class Registered(Device):
+        registered_by: Provenance | None = None
+
+    now = T0 + timedelta(minutes=1)
+    devices = [
+        Registered("placed", "B1/F1", last_seen=now, registered_by=Provenance.OPERATOR),
+        Registered("listed", "B1/F1", last_seen=now, registered_by=Provenance.INVENTORY),
+        Registered(
+            "e1.zigbee.x.0123456789",
+            "Unregistered devices of edge e1/x",
+            last_seen=now,
+            registered_by=Provenance.ALERT,
+        ),
+    ]
+    rows = device_health(devices, [], now)
+    assert [(row.id, row.unplaced) for row in rows] == [
+        ("e1.zigbee.x.0123456789", True),  # needs attention: listed first
+        ("listed", False),
+        ("placed", False),
+    ]
 
 
 def test_readings_around_a_case_include_the_neighbours_in_the_same_unit() -> None:

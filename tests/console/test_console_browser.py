@@ -16,7 +16,8 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from devices.kinds import DeviceKind
 from devices.registry import Device
-from devices.topics import DeviceChannel, device_topic
+from devices.topics import DeviceChannel, device_topic, zigbee_topic
+from edge.discovery import discovered_id
 from linli.brokers import MosquittoProcess
 from tests.browser import UI_TIMEOUT_MS
 from tests.conftest import missing
@@ -162,6 +163,18 @@ def test_an_sos_appears_live_is_acknowledged_and_changes_everywhere(
     edge = phone.locator(f'tr[data-edge-id="{stack.edge_id}"]')
     expect(edge).to_have_attribute("data-state", "online")
     expect(edge.locator('td[data-count="dropped"]')).to_have_text("0 dropped")
+    # A detector nobody registered raises a fire (edge.discovery, stop 41): the hub registered
+    # it from the alarm, and the list asks for it to be placed.
+    name = "0x00158d0001d64498"
+    mosquitto_pub(port, zigbee_topic(name), dumps({"smoke": True, "battery": 100}))
+    discovered = discovered_id(stack.edge_id, name)
+    wait_until(
+        lambda: any(d["id"] == discovered for d in stack.get("/devices")),
+        what="the discovered detector at the hub",
+    )
+    phone.reload()
+    expect(phone.locator(f'tr[data-device-id="{discovered}"] .unplaced')).to_have_text("not placed")
+    expect(phone.locator(f'tr[data-device-id="{CO.id}"] .unplaced')).to_have_count(0)
     phone.screenshot(path=screenshots / "6-phone-devices.png", full_page=True)
     assert sorted(path.name for path in screenshots.iterdir()) == [
         "0-phone-sign-in.png",
