@@ -159,12 +159,15 @@ def test_the_health_list_says_when_no_edge_serves_a_device() -> None:
     assert rows[1].unserved_reason is None
 
 
-def test_a_slow_device_is_offline_only_past_its_own_deadline() -> None:
-    """A Shelly Flood waking once a day, its edge's deadline for it learned (26 h): not shown
-    offline for the day between its wake-ups, as it was after the console's hour."""
-    now = T0 + timedelta(days=3)
+QUIET_NOW = T0 + timedelta(days=3)
+
+
+def quiet_devices() -> list[Device]:
+    """A once-a-day leak sensor 20 h after its last wake-up (its edge learnt a 26 h deadline),
+    another 27 h after, and a smoke detector 2 h after (no deadline from its edge)."""
+    now = QUIET_NOW
     learned = Checkin(deadline_s=26 * 3600, source="learned", learned_interval_s=86_400)
-    devices = [
+    return [
         Device(
             "flood", "B1/Bikes", DeviceKind.WATER_LEAK, now - timedelta(hours=20), checkin=learned
         ),
@@ -177,6 +180,13 @@ def test_a_slow_device_is_offline_only_past_its_own_deadline() -> None:
         ),
         Device("smoke", "B1/F1", last_seen=now - timedelta(hours=2)),
     ]
+
+
+def test_a_slow_device_is_offline_only_past_its_own_deadline() -> None:
+    """A Shelly Flood waking once a day, its edge's deadline for it learned (26 h): not shown
+    offline for the day between its wake-ups, as it was after the console's hour."""
+    now = QUIET_NOW
+    devices = quiet_devices()
     by_id = {row.id: row for row in device_health(devices, [], now)}
     assert not by_id["flood"].offline
     assert by_id["dead-flood"].offline
@@ -188,20 +198,9 @@ def test_a_slow_device_is_offline_only_past_its_own_deadline() -> None:
 def test_the_plan_shows_a_device_gone_quiet_past_its_deadline_as_a_fault() -> None:
     """A detector whose edge is down too raises no ``device_offline``: the plan used to show
     it "ok" however long it had been silent. Past its own deadline it is a fault now."""
-    now = T0 + timedelta(days=3)
-    learned = Checkin(deadline_s=26 * 3600, source="learned", learned_interval_s=86_400)
+    now = QUIET_NOW
     devices = [
-        Device(
-            "flood", "B1/Bikes", DeviceKind.WATER_LEAK, now - timedelta(hours=20), checkin=learned
-        ),
-        Device(
-            "dead-flood",
-            "B1/Cellar",
-            DeviceKind.WATER_LEAK,
-            now - timedelta(hours=27),
-            checkin=learned,
-        ),
-        Device("smoke", "B1/F1", last_seen=now - timedelta(hours=2)),
+        *quiet_devices(),
         Device("fresh", "B1/F1", last_seen=now - timedelta(minutes=5)),
         Device("never", "B1/F2", last_seen=None),
         Device("reported", "B1/F2", last_seen=now),
