@@ -71,6 +71,7 @@ from edge.device_detection import CountFn, DetectionGroup, DeviceDetection, Reje
 from edge.directory import DeviceDirectory
 from edge.discovery import discovered_device
 from edge.feedback import feedback_command
+from edge.log_throttle import Throttle
 from edge.outbox import OutboxError
 from edge.receive_queue import MAX_GROUP, Arrivals, FloodLog, fair_queue
 from edge.redelivery import Receipt, Redeliveries
@@ -168,6 +169,7 @@ class DeviceIngest:
         """The edge whose unregistered Zigbee detectors are discovered (``edge.discovery``);
         None refuses them as unknown devices."""
         self._discovered: set[str] = set()
+        self._reject_log = Throttle()
         self._detection = detection
         self._redeliveries = Redeliveries()
         self._floods = FloodLog()
@@ -489,12 +491,16 @@ class DeviceIngest:
 
     def _reject(self, rejected: Rejected) -> None:
         self._count(f"rejected.{rejected.reason}", 1)
+        left_out = self._reject_log.due((rejected.reason, rejected.topic), self._clock())
+        if left_out is None:
+            return  # counted; logged at most once a minute per reason and topic
         logger.warning(
-            "rejected %s from device %s on %s: %s",
+            "rejected %s from device %s on %s: %s%s",
             rejected.reason,
             rejected.sender,
             rejected.topic,
             rejected.error,
+            f" (and {left_out} more like it since this was last logged)" if left_out else "",
         )
 
 

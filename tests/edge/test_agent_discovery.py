@@ -87,3 +87,23 @@ async def test_once_registered_the_detector_is_its_registration(
     alarm = hub.alerts[1]
     assert (alarm.kind, alarm.state) == (AlertKind.SMOKE, AlertState.RAISED)
     assert (alarm.device_id, alarm.location) == (registered.id, registered.location)
+
+
+async def test_a_chatty_unregistered_device_is_counted_every_time_and_logged_once_a_minute(
+    mosquitto: MosquittoProcess, make_settings: SettingsFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A plug nobody registered, reporting every few seconds: no detector, so refused at every
+    message and counted each time; its warning is not written five times."""
+    agent = EdgeAgent(make_settings())
+    caplog.set_level(logging.WARNING, logger="edge.ingest")
+    async with running_edge(mosquitto, agent) as (hub, devices):
+        for watts in range(5):
+            await devices.publish(
+                "zigbee2mqtt/hallway plug", f'{{"power": {watts}, "state": "ON"}}'
+            )
+        await eventually(
+            lambda: agent.counters.get("rejected.unknown_device") == 5, "five refusals counted"
+        )
+    logged = [r for r in caplog.records if "zigbee2mqtt/hallway plug" in r.getMessage()]
+    assert len(logged) == 1
+    assert hub.alerts == []
