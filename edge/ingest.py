@@ -34,6 +34,7 @@ import aiomqtt
 from devices.adapters import decode_all, decode_announce, topic_address
 from devices.errors import DeviceInputError, TopicError
 from devices.kinds import DeviceKind
+from devices.log_throttle import Throttle
 from devices.messages import CaseFeedback, FeedbackStage
 from devices.mqtt_link import (
     Backoff,
@@ -71,7 +72,6 @@ from edge.device_detection import CountFn, DetectionGroup, DeviceDetection, Reje
 from edge.directory import DeviceDirectory
 from edge.discovery import discovered_device
 from edge.feedback import feedback_command
-from edge.log_throttle import Throttle
 from edge.outbox import OutboxError
 from edge.receive_queue import MAX_GROUP, Arrivals, FloodLog, fair_queue
 from edge.redelivery import Receipt, Redeliveries
@@ -491,7 +491,9 @@ class DeviceIngest:
 
     def _reject(self, rejected: Rejected) -> None:
         self._count(f"rejected.{rejected.reason}", 1)
-        left_out = self._reject_log.due((rejected.reason, rejected.topic), self._clock())
+        left_out = self._reject_log.due(
+            (rejected.reason, rejected.topic), self._clock().timestamp()
+        )
         if left_out is None:
             return  # counted; logged at most once a minute per reason and topic
         logger.warning(

@@ -9,10 +9,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import aiomqtt
 
+from devices.log_throttle import Throttle
 from edge.backlog import Backlog, Dropped
 from edge.detectors.flooding import FloodSettings, FloodWatch
 
@@ -25,35 +26,30 @@ more QoS 1 messages until the edge acknowledges some."""
 
 
 class FloodLog:
-    """Say which topic floods and what was dropped of it: at once, then once a minute."""
-
-    EVERY = timedelta(minutes=1)
+    """Say which topic floods and what was dropped of it: at once, then once a minute
+    (``devices.log_throttle``)."""
 
     def __init__(self) -> None:
-        self._last: dict[str, tuple[datetime, int]] = {}
+        self._throttle = Throttle()
         """Per flooding topic: when it was last logged, and what was dropped since."""
 
     def dropped(self, dropped: Dropped, now: datetime) -> None:
         """Note messages of a topic dropped at ``now``; log them if a minute has passed."""
-        logged, since = self._last.get(dropped.topic, (None, 0))
-        since += dropped.count
-        if logged is not None and now - logged < self.EVERY:
-            self._last[dropped.topic] = (logged, since)
+        before = self._throttle.due(dropped.topic, now.timestamp(), dropped.count)
+        if before is None:
             return
-        self._logged(dropped.topic, now)
         logger.warning(
             "%s floods the site broker: %d of its QoS 0 messages dropped so that other"
             " devices' messages are not held up behind it",
             dropped.topic,
-            since,
+            before + dropped.count,
         )
 
     def unregistered(self, topic: str, settings: FloodSettings, now: datetime) -> None:
         """Note a flooding topic of no registered device (no alert: no one to raise it for)."""
-        logged, since = self._last.get(topic, (None, 0))
-        if logged is not None and now - logged < self.EVERY:
+        # In the topic's rhythm; what was dropped of it stays counted for its next drop line.
+        if self._throttle.due(topic, now.timestamp(), 0, keep=True) is None:
             return
-        self._last[topic] = (now, since)
         logger.warning(
             "%s floods the site broker (>= %d messages in each %gs for %gs) and is no"
             " registered device's topic",
@@ -62,11 +58,6 @@ class FloodLog:
             settings.window_s,
             settings.windows * settings.window_s,
         )
-
-    def _logged(self, topic: str, now: datetime) -> None:
-        if len(self._last) > 1000:
-            self._last = {t: v for t, v in self._last.items() if now - v[0] < self.EVERY}
-        self._last[topic] = (now, 0)
 
 
 class FairQueue(asyncio.Queue[aiomqtt.Message]):

@@ -39,6 +39,7 @@ from hub.auth.routes import PrincipalDep
 from hub.cases.rules import CaseStatus
 from hub.cases.views import CaseView
 from hub.errors import NotFoundError
+from hub.fleet.claims import Provenance
 from hub.fleet.views import DeviceView
 from hub.http.deps import API_PREFIX, MAX_LIMIT, ClockDep, StoreDep
 from hub.http.views import Items, View
@@ -344,7 +345,7 @@ def device_health(
                 unserved_reason=unserved if isinstance(unserved, str) else None,
                 offline_after_s=limit.total_seconds(),
                 checkin_source=None if checkin is None else checkin.source,
-                unplaced=str(getattr(device, "registered_by", None)) == "alert",
+                unplaced=getattr(device, "registered_by", None) == Provenance.ALERT,
             )
         )
 

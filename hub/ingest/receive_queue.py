@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import aiomqtt
 
+from devices.log_throttle import Throttle
 from devices.mqtt_link import SessionMessages
 from devices.topics import OWNTRACKS_ROOT
 from hub.ingest.backlog import Dropped, UplinkBacklog
@@ -123,7 +124,7 @@ class UplinkQueues:
         self._alert_batch_max = alert_batch_max
         self._counters = counters
         self._monotonic = monotonic
-        self._logged: dict[str, tuple[float, int]] = {}
+        self._logged = Throttle(LOG_EVERY_S)
         """Per edge whose messages were dropped: when it was last logged, and drops since."""
         self.current: UplinkQueue | None = None
         """The queue of the connection being served (aiomqtt builds one with each client)."""
@@ -179,20 +180,14 @@ class UplinkQueues:
     def dropped(self, dropped: Dropped) -> None:
         """Count an edge's dropped messages; name the edge at once, then once a minute."""
         self._counters["uplink_dropped"] += dropped.count
-        now = self._monotonic()
-        logged, since = self._logged.get(dropped.edge, (None, 0))
-        since += dropped.count
-        if logged is not None and now - logged < LOG_EVERY_S:
-            self._logged[dropped.edge] = (logged, since)
+        before = self._logged.due(dropped.edge, self._monotonic(), dropped.count)
+        if before is None:
             return
-        if len(self._logged) > 1000:
-            self._logged = {e: v for e, v in self._logged.items() if now - v[0] < LOG_EVERY_S}
-        self._logged[dropped.edge] = (now, 0)
         logger.warning(
             "edge %s floods the hub: %d of its messages dropped so that other edges' messages"
             " are not held up behind them (its alerts come again: none was acknowledged)",
             dropped.edge,
-            since,
+            before + dropped.count,
         )
 
 
