@@ -43,6 +43,8 @@ class AuditAction(StrEnum):
     CARE_CHANGED = "care_changed"
     NOTICE_SENT = "notice_sent"
     NOTICE_READ = "notice_read"
+    DEVICE_RETIRED = "device_retired"
+    DEVICE_RETURNED = "device_returned"
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,12 +98,14 @@ class CareRepository:
         existing_household(session, household_id)
         kinds = dict(
             session.execute(
-                select(DeviceRow.id, DeviceRow.kind).where(DeviceRow.id.in_(settings.device_ids))
+                select(DeviceRow.id, DeviceRow.kind).where(
+                    DeviceRow.id.in_(settings.device_ids), DeviceRow.retired_at.is_(None)
+                )
             ).all()
         )
         for device_id in settings.device_ids:
             if device_id not in kinds:
-                raise InvalidInputError(f"device {device_id} is not registered")
+                raise InvalidInputError(f"device {device_id} is not registered (or retired)")
             if DeviceKind(kinds[device_id]) not in WATCHER_KINDS:
                 raise InvalidInputError(
                     f"device {device_id} is a {kinds[device_id]}: a care household's "

@@ -79,6 +79,7 @@ from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
 from hub.fleet.claims import Claim, Registration
 from hub.fleet.conflicts import claimed_places, record_claims, reported
 from hub.fleet.repository import adopt_unknown
+from hub.fleet.retirement import bring_back_alerted
 from hub.persistence.tables import CaseRow
 from hub.persistence.transactions import Database, audit, upsert_insert
 from hub.roster.repository import placement
@@ -189,6 +190,12 @@ class CaseIntake:
             else:
                 duplicates.append(AlertRef.of(alert))
 
+        if facts.retired:
+            back: dict[str, str] = {}
+            for alert in sorted(new, key=lambda a: (a.ts, a.id)):
+                if alert.device_id in facts.retired:
+                    back.setdefault(alert.device_id, alert.id)
+            bring_back_alerted(session, back, received_at)
         for alert in new:
             audit(
                 session,

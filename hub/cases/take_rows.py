@@ -60,6 +60,7 @@ def _first_read(stored_ids: TableValuedAlias) -> CompoundSelect[Any]:
             DeviceRow.location,
             DeviceRow.edge_id,
             DeviceRow.registered_by,
+            DeviceRow.retired_at.is_not(None),
             # Whether any silence overlaps the take's alerts: nearly always none, and then the
             # silences are not read at all.
             exists(SILENCES_BETWEEN),
@@ -69,7 +70,7 @@ def _first_read(stored_ids: TableValuedAlias) -> CompoundSelect[Any]:
         # how many there are (it guesses 100 for a set-returning function): a table without
         # statistics yet, as after a burst, was otherwise read whole, 1.6 ms a take at 10,000
         # alerts (``hub.persistence.bulk`` does the same for its updates).
-        select(literal("alert"), AlertRow.id, null(), null(), null(), false()).where(
+        select(literal("alert"), AlertRow.id, null(), null(), null(), false(), false()).where(
             AlertRow.id.in_(select(stored_ids.c.value).limit(bindparam("alert_count")))
         ),
     )
@@ -98,6 +99,8 @@ class TakeFacts:
     """Each registered device's edge, and whether an operator vouched for it."""
     any_silence: bool
     """Whether any silence overlaps the take's alerts."""
+    retired: frozenset[str]
+    """The take's devices that are retired (``hub.fleet.retirement``): nearly always none."""
     stored: set[str]
     """The ids of the take's alerts that are stored already."""
 
@@ -128,9 +131,10 @@ def read_take(session: Session, alerts: Sequence[Alert]) -> TakeFacts:
         locations={device_id: location for _, device_id, location, *_ in devices},
         edges={device_id: edge for _, device_id, _, edge, *_ in devices},
         registrations={
-            device_id: Registration.of(edge, by) for _, device_id, _, edge, by, _ in devices
+            device_id: Registration.of(edge, by) for _, device_id, _, edge, by, *_ in devices
         },
         any_silence=any(overlaps for *_, overlaps in devices),
+        retired=frozenset(device_id for _, device_id, *_, retired, _ in devices if retired),
         stored={row[1] for row in found if row[0] == "alert"},
     )
 

@@ -24,8 +24,10 @@ from hub.auth.scoping import PlacedDevice, Scope, check_device
 from hub.cases.records import CasePolicy
 from hub.cases.results import IngestResult
 from hub.cases.rules import Resolution, nuisance_rate
+from hub.errors import NotFoundError
 from hub.fleet.claims import Claim, Provenance, Registration
 from hub.fleet.conflicts import ConflictCase, record_claims, reported, settle_claims
+from hub.fleet.retirement import bring_back, inventory_brings_back, retire
 from hub.fleet.rules import adopted_device, assign_edge, unserved_reason
 from hub.fleet.views import DeviceView, EdgeView
 from hub.persistence.tables import (
@@ -96,7 +98,10 @@ def upsert_many(
     edges: set[str] = set()
     for device in wanted:
         row = current.get(device.id)
-        if (
+        if row is not None and row.retired_at is not None and by is Provenance.INVENTORY:
+            if not inventory_brings_back(row.edge_id, device.edge_id):
+                continue  # its own edge's site file: retired it stays (hub.fleet.retirement)
+        elif (
             row is not None
             and row.registered_by != Provenance.ALERT
             and _same_registration(row, _storable(device))
@@ -139,12 +144,19 @@ def upsert_device(
     if inserted is not None:
         edges = frozenset(e for e in (device.edge_id,) if e is not None)
         return DeviceChange(device_view(row), created=True, changed=True, edges_affected=edges)
+    # Retired: back in service, at an operator's registration or another edge's inventory
+    # (``upsert_many``); a change even when the same, since its edge's registry names it again.
+    returned = row.retired_at is not None
+    if returned:
+        bring_back(session, row, now, by=f"{by.value} registration")
     # Made from an alert, never sent to its edge: from now on it is, as its edge says (a
     # change even when the same, since its edge's registry now names it).
     confirmed = row.registered_by == Provenance.ALERT and by is Provenance.INVENTORY
-    if by is Provenance.OPERATOR or confirmed:
-        row.registered_by = by.value  # an operator's vouches from now on, whatever else is same
-    if not confirmed and _same_registration(row, device):
+    if by is Provenance.OPERATOR or confirmed or returned:
+        # An operator's vouches from now on, whatever else is same; a retired device another
+        # edge lists is that edge's on first use, as a new one would be.
+        row.registered_by = by.value
+    if not (confirmed or returned) and _same_registration(row, device):
         return DeviceChange(
             device_view(row), created=False, changed=False, edges_affected=frozenset()
         )
@@ -282,6 +294,9 @@ def device_view(
         if reported is None
         else unserved_reason(row.edge_id, frozenset(reported)),
         checkin=None if checkin is None else Checkin.model_validate(checkin),
+        retired_at=row.retired_at,
+        retired_by=row.retired_by,
+        retired_reason=row.retired_reason,
     )
 
 
@@ -364,11 +379,53 @@ class FleetRepository:
             rows = session.scalars(select(SiteRow).where(SiteRow.id.in_(sorted(sites))))
             return frozenset(edge for row in rows for edge in site_from_row(row).edge_ids)
 
+    def retire_device(
+        self,
+        device_id: str,
+        *,
+        actor: str | None,
+        reason: str | None = None,
+        sites: frozenset[str] | None = None,
+    ) -> DeviceChange:
+        """Take a device out of service (``hub.fleet.retirement``), or raise
+        ``DeviceInUseError`` (nothing changed) or ``NotFoundError`` (also for a device not of
+        ``sites``); ``changed`` is False for a device retired already."""
+        missing = f"device {device_id} is not registered"
+        with self._db.writing() as session:
+            if (
+                sites is not None
+                and load_site_map(session).device_sites().get(device_id) not in sites
+            ):
+                raise NotFoundError(missing)
+            row = session.scalars(
+                select(DeviceRow)
+                .where(DeviceRow.id == device_id)
+                .with_for_update(key_share=True)
+                .execution_options(populate_existing=True)
+            ).one_or_none()
+            if row is None:
+                raise NotFoundError(missing)
+            changed = retire(session, row, self._db.clock(), actor=actor, reason=reason)
+            edges = frozenset(e for e in (row.edge_id,) if e is not None and changed)
+            view = device_view(
+                row, resolutions(session, [row.id]).get(row.id), reported_checkins(session)
+            )
+            return DeviceChange(view, created=False, changed=changed, edges_affected=edges)
+
     def list_devices(
-        self, *, edge_id: str | None = None, sites: frozenset[str] | None = None
+        self,
+        *,
+        edge_id: str | None = None,
+        sites: frozenset[str] | None = None,
+        retired: bool = False,
     ) -> list[DeviceView]:
-        """Return registered devices by id, optionally only those of one edge or of ``sites``."""
-        query = select(DeviceRow).order_by(DeviceRow.id)
+        """Return devices in service by id (with ``retired``, those retired instead),
+        optionally only those of one edge or of ``sites``."""
+        query = (
+            select(DeviceRow)
+            .where(DeviceRow.retired_at.is_not(None) if retired else DeviceRow.retired_at.is_(None))
+            .order_by(DeviceRow.id)
+        )
         if edge_id is not None:
             query = query.where(DeviceRow.edge_id == edge_id)
         with self._db.reading() as session:
@@ -463,9 +520,11 @@ class FleetRepository:
             current = registrations(session, [d.id for d in status.devices])
             conflicts: list[ConflictCase] = []
             if screen is not None:
+                # A retired device is no edge's: another edge listing it is not a claim.
                 registered = {
                     device_id: Registration.of(row.edge_id, row.registered_by)
                     for device_id, row in current.items()
+                    if row.retired_at is None
                 }
                 kept, claims = screen(status.devices, registered)
                 status = status.model_copy(update={"devices": kept})

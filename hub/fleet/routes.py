@@ -1,15 +1,23 @@
-"""Devices and edges over HTTP under ``/api/v1``: registering and listing devices, edges'
-last statuses.
+"""Devices and edges over HTTP under ``/api/v1``: registering, listing and retiring devices,
+edges' last statuses.
 """
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from devices.registry import Device
 from hub.errors import NotFoundError
 from hub.fleet.views import DeviceView, EdgeView
-from hub.http.deps import API_PREFIX, IngestDep, StoreDep, caller_sites, visible_edges
+from hub.http.deps import (
+    API_PREFIX,
+    ActorDep,
+    IngestDep,
+    StoreDep,
+    caller_sites,
+    visible_edges,
+)
 from hub.http.views import Items
 
 router = APIRouter(prefix=API_PREFIX)
@@ -41,13 +49,42 @@ async def register_device(
 
 @router.get("/devices")
 async def list_devices(
-    store: StoreDep, request: Request, edge_id: str | None = None
+    store: StoreDep, request: Request, edge_id: str | None = None, retired: bool = False
 ) -> Items[DeviceView]:
-    """List registered devices (a site-scoped caller sees its sites' only)."""
+    """List the devices in service, or with ``retired=true`` those retired (a site-scoped
+    caller sees its sites' only)."""
     sites = caller_sites(request)
     return Items(
-        items=await asyncio.to_thread(store.fleet.list_devices, edge_id=edge_id, sites=sites)
+        items=await asyncio.to_thread(
+            store.fleet.list_devices, edge_id=edge_id, sites=sites, retired=retired
+        )
     )
+
+
+@router.delete("/devices/{device_id}")
+async def retire_device(
+    device_id: str,
+    store: StoreDep,
+    ingest: IngestDep,
+    actor: ActorDep,
+    request: Request,
+    reason: Annotated[str | None, Query(max_length=500)] = None,
+) -> DeviceView:
+    """Retire a device: out of the lists, the site plan and its edge's registry, its history
+    kept (``hub.fleet.retirement``). 409 while an unfinished case or a household needs it;
+    retiring it again changes nothing. An alert from it, or registering it again, brings it
+    back. A site-scoped caller may retire only its sites' devices (404 otherwise)."""
+    change = await asyncio.to_thread(
+        store.fleet.retire_device,
+        device_id,
+        actor=actor,
+        reason=reason,
+        sites=caller_sites(request),
+    )
+    if ingest is not None:
+        for edge_id in sorted(change.edges_affected):
+            await ingest.publish_registry(edge_id)
+    return change.device
 
 
 @router.get("/devices/{device_id}")

@@ -44,6 +44,12 @@ class DeviceView(View):
     """How long it may stay silent before its edge reports it offline, and why (the kind's
     default, configured, or learned from its own rhythm), as its edge's last online status
     said; None before its edge said (an edge older than stop 40 never does)."""
+    retired_at: AwareDatetime | None = None
+    """When an operator took it out of service (``DELETE /api/v1/devices/{id}``); None: in
+    service. A retired device is left out of the lists and its edge's registry; its history
+    stays."""
+    retired_by: str | None = None
+    retired_reason: str | None = None
 
     def to_device(self) -> Device:
         """Return the registration alone, as sent to edges."""

@@ -129,6 +129,10 @@ class DeviceRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_readings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When an operator retired it (``hub.fleet.retirement``); NULL: in service."""
+    retired_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    retired_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class DeviceClaimRow(Base):

@@ -109,12 +109,14 @@ class HouseholdRepository:
             kinds: dict[str, str] = {
                 device_id: kind
                 for device_id, kind in session.execute(
-                    select(DeviceRow.id, DeviceRow.kind).where(DeviceRow.id.in_(wanted))
+                    select(DeviceRow.id, DeviceRow.kind).where(
+                        DeviceRow.id.in_(wanted), DeviceRow.retired_at.is_(None)
+                    )
                 )
             }
             for device_id in wanted:
                 if device_id not in kinds:
-                    raise InvalidInputError(f"device {device_id} is not registered")
+                    raise InvalidInputError(f"device {device_id} is not registered (or retired)")
                 if kinds[device_id] != DeviceKind.SOS_BUTTON.value:
                     raise InvalidInputError(f"device {device_id} is not an SOS button")
             taken = session.scalars(

@@ -7,8 +7,7 @@ status and readings are recorded as its uplink would. Screenshots go to
 ``$LINLI_TEST_ARTEFACTS/<test name>/``.
 """
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,31 +17,18 @@ from devices.kinds import DeviceKind
 from devices.messages import Checkin, TelemetryBatch, TelemetryPoint
 from devices.payloads import Readings
 from hub.store import HubStore
-from tests.console.test_console_residents_browser import PASSWORD, signed_in
-from tests.hub.conftest import FakeClock
+from tests.console.conftest import START
+from tests.console.test_console_residents_browser import signed_in
 from tests.hub.factories import make_device, make_status
 from tests.residents.test_phone_page_browser import Hub
 
 pytestmark = [pytest.mark.slow]
 
-START = datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    running = Hub(tmp_path, clock=FakeClock(START))
-    running.start()
-    try:
-        account = {"username": "op.wang", "password": PASSWORD, "role": "operator"}
-        running.call("POST", "/api/v1/users", json=account)
-        yield running
-    finally:
-        running.stop()
-
 
 def test_a_detector_gone_quiet_is_a_fault_on_the_plan(
-    hub: Hub, browser: Browser, screenshots: Path
+    operator_hub: Hub, browser: Browser, screenshots: Path
 ) -> None:
+    hub = operator_hub
     store: HubStore = hub.app.state.store
     assert hub.clock is not None
     smoke = make_device("b3-smoke", kind=DeviceKind.SMOKE, location="Building 3/Floor 2/Unit 201")

@@ -85,13 +85,22 @@ def test_place_keys_are_written_anew_from_the_folded_place(engine: Engine) -> No
     assert keys() == [(spelt("Building 3"), spelt("Building 3"))]
     # Under the code of 0017, the other spelling was another incident (the key is the new
     # one here, as this code computes it: the collision an upgrade meets).
-    # Today's intake reads a column of 0019 (who registered each device): lent to the 0017
-    # schema for this one ingest, and taken back before the upgrade adds it for good.
+    # Today's intake reads a column of 0019 (who registered each device) and those of 0022
+    # (whether it is retired): lent to the 0017 schema for this one ingest, and taken back
+    # before the upgrade adds them for good.
+    lent = {
+        "registered_by": "VARCHAR(32)",
+        "retired_at": "TIMESTAMP",
+        "retired_by": "VARCHAR(64)",
+        "retired_reason": "TEXT",
+    }
     with engine.begin() as connection:
-        connection.execute(text("ALTER TABLE devices ADD COLUMN registered_by VARCHAR(32)"))
+        for column, sql_type in lent.items():
+            connection.execute(text(f"ALTER TABLE devices ADD COLUMN {column} {sql_type}"))
     store.intake.ingest_alerts([make_alert(device_id="b3-heat")], now + timedelta(seconds=5))
     with engine.begin() as connection:
-        connection.execute(text("ALTER TABLE devices DROP COLUMN registered_by"))
+        for column in lent:
+            connection.execute(text(f"ALTER TABLE devices DROP COLUMN {column}"))
     assert len(keys()) == 2
     to("head")
     assert keys() == [(spelt("Building 3"), new), (new, new)]

@@ -535,3 +535,28 @@ def test_a_device_registration_must_stay_within_the_callers_sites() -> None:
     ):
         with pytest.raises(ForbiddenError):
             check_device(site_map, current, wanted, mei)
+
+
+# --- retiring devices --------------------------------------------------------------------
+
+
+async def test_retiring_devices_is_scoped(
+    admin: httpx.AsyncClient, operator: httpx.AsyncClient
+) -> None:
+    """Meiyuan's operator retires Meiyuan's devices only; another site's is not found to it,
+    and the retired ones it lists are its sites'."""
+    for hidden in ("lan-smoke", "lan-pump", "no-such-device"):
+        response = await operator.delete(f"{API}/devices/{hidden}")
+        assert response.status_code == 404, (hidden, response.text)
+        assert response.json()["detail"] == f"device {hidden} is not registered"
+    await ok(await admin.delete(f"{API}/devices/lan-smoke"))
+    retired = await ok(await operator.delete(f"{API}/devices/mei-smoke", params={"reason": "x"}))
+    assert (retired["id"], retired["retired_reason"]) == ("mei-smoke", "x")
+    assert retired["retired_by"] == "op-mei"
+
+    mine = (await operator.get(f"{API}/devices", params={"retired": "true"})).json()["items"]
+    assert [d["id"] for d in mine] == ["mei-smoke"]
+    every = (await admin.get(f"{API}/devices", params={"retired": "true"})).json()["items"]
+    assert [d["id"] for d in every] == ["lan-smoke", "mei-smoke"]
+    in_service = (await operator.get(f"{API}/devices")).json()["items"]
+    assert "mei-smoke" not in [d["id"] for d in in_service]

@@ -63,6 +63,8 @@ export const api = {
     request("POST", `cases/${encodeURIComponent(id)}/${encodeURIComponent(action)}`, body || {}),
   alerts: (params) => request("GET", `alerts${query(params)}`).then((d) => d.items),
   devices: () => request("GET", "devices").then((d) => d.items),
+  retiredDevices: () => request("GET", "devices?retired=true").then((d) => d.items),
+  retireDevice: (id, reason) => request("DELETE", `devices/${encodeURIComponent(id)}${query({ reason })}`),
   edges: () => request("GET", "edges").then((d) => d.items),
   health: () => request("GET", "health"),
   caseReadings: (id) => request("GET", `console/cases/${encodeURIComponent(id)}/readings`),

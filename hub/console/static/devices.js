@@ -3,7 +3,7 @@
 // flooding). Everything comes from /api/v1; data is only ever put into the page as text.
 
 import { api } from "./api.js";
-import { ago, h, label, pill } from "./dom.js";
+import { ago, h, label, pill, toast, when } from "./dom.js";
 
 // An edge's counters that an operator should see: what it dropped, refused and found flooding.
 function edgeTrouble(counters) {
@@ -41,13 +41,53 @@ function deadline(row) {
   return row.checkin_source ? `offline after ${span} (${row.checkin_source})` : `offline after ${span}`;
 }
 
+// Retiring a device (replaced, removed, or discovered and registered again under another
+// id): two steps, the second with an optional reason; the hub refuses while a case or a
+// household still needs it, and says why.
+function retireControl(row) {
+  const reason = h("input", { name: "reason", maxlength: 500, size: 18, placeholder: "why (optional)", "aria-label": `Why ${row.id} is retired` });
+  const form = h("form", {
+    className: "retire",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      try {
+        await api.retireDevice(row.id, reason.value.trim());
+        toast(`${row.id} retired`);
+        await renderDevices();
+      } catch (error) {
+        toast(error.detail || String(error), "error");
+      }
+    },
+  }, reason, h("button", { type: "submit" }, "Retire"));
+  return h("details", { className: "retire" }, h("summary", {}, "Retire…"), form);
+}
+
+function retiredTable(retired) {
+  if (retired === null || retired.length === 0) return null;
+  return h("details", { className: "retired-devices" },
+    h("summary", {}, `Retired devices (${retired.length})`),
+    h("table", { className: "devices retired" },
+      h("thead", {}, h("tr", {}, ["Device", "Where", "Retired", "By", "Why"].map((x) => h("th", {}, x)))),
+      h("tbody", {}, retired.map((d) => h("tr", { "data-retired-id": d.id },
+        h("td", {}, h("strong", {}, d.id), h("div", { className: "muted" }, label(d.kind))),
+        h("td", {}, d.location),
+        h("td", {}, when(d.retired_at)),
+        h("td", {}, d.retired_by || "—"),
+        h("td", {}, d.retired_reason || "—"))))));
+}
+
 export async function renderDevices() {
   const view = document.getElementById("view");
-  // The edges are a second look: a caller who may not read them still gets the devices.
-  const [rows, edges] = await Promise.all([api.deviceHealth(), api.edges().catch(() => null)]);
+  // The edges and the retired devices are a second look: a caller who may not read them
+  // still gets the devices.
+  const [rows, edges, retired] = await Promise.all([
+    api.deviceHealth(),
+    api.edges().catch(() => null),
+    api.retiredDevices().catch(() => null),
+  ]);
   view.replaceChildren(h("section", { className: "devices-page" }, h("h2", {}, "Device health"),
     h("table", { className: "devices" },
-      h("thead", {}, h("tr", {}, ["Device", "Where", "State", "Battery", "Last seen", "Nuisance"].map((x) => h("th", {}, x)))),
+      h("thead", {}, h("tr", {}, ["Device", "Where", "State", "Battery", "Last seen", "Nuisance", ""].map((x) => h("th", {}, x)))),
       h("tbody", {}, rows.map((row) => h("tr", { "data-device-id": row.id, className: row.offline ? "offline" : "" },
         h("td", {}, h("strong", {}, row.id), h("div", { className: "muted" }, label(row.kind))),
         h("td", {}, row.location),
@@ -57,7 +97,9 @@ export async function renderDevices() {
           row.unplaced ? h("span", { className: "unplaced", title: "registered by the hub from its own alarm: register it where it really is, under this id" }, pill("high", "not placed")) : null),
         h("td", {}, row.battery_pct === null ? "—" : `${Math.round(row.battery_pct)} %`),
         h("td", {}, ago(row.last_seen), h("div", { className: "muted checkin" }, deadline(row))),
-        h("td", {}, row.nuisance_rate === null ? "—" : `${Math.round(row.nuisance_rate * 100)} %`))))),
+        h("td", {}, row.nuisance_rate === null ? "—" : `${Math.round(row.nuisance_rate * 100)} %`),
+        h("td", {}, retireControl(row)))))),
+    retiredTable(retired),
     edges === null ? null : h("h2", {}, "Edges"),
     edges === null ? null : edgesTable(edges)));
 }
