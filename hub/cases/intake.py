@@ -79,7 +79,7 @@ from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
 from hub.fleet.claims import Claim, Registration
 from hub.fleet.conflicts import claimed_places, record_claims, reported
 from hub.fleet.repository import adopt_unknown
-from hub.fleet.retirement import bring_back_alerted
+from hub.fleet.retirement import bring_back_alerted, keep_silent, sort_retired
 from hub.persistence.tables import CaseRow
 from hub.persistence.transactions import Database, audit, upsert_insert
 from hub.roster.repository import placement
@@ -190,12 +190,9 @@ class CaseIntake:
             else:
                 duplicates.append(AlertRef.of(alert))
 
-        if facts.retired:
-            back: dict[str, str] = {}
-            for alert in sorted(new, key=lambda a: (a.ts, a.id)):
-                if alert.device_id in facts.retired:
-                    back.setdefault(alert.device_id, alert.id)
-            bring_back_alerted(session, back, received_at)
+        retired = sort_retired(new, facts.retired) if facts.retired else None
+        if retired is not None:
+            bring_back_alerted(session, retired.back, received_at)
         for alert in new:
             audit(
                 session,
@@ -219,6 +216,9 @@ class CaseIntake:
             if facts.any_silence
             else set()
         )
+        if retired is not None and retired.kept:
+            keep_silent(session, new, retired.kept - silenced, received_at)
+            silenced |= retired.kept
         routed = [a for a in new if a.id not in silenced]
         plan = plan_routes(self._policy.rules, routed, locations)
         # Several hub workers: a device's alerts, and an incident's, take turns across them

@@ -12,8 +12,10 @@ The rules:
 - Refused (409, nothing changed) while it is in an unfinished case (the case is someone's work
   and names it), or is a household's SOS button or a care household's device (their pages and
   the quiet-day watch name it): finish or change those first.
-- An alert about it brings it back, and its case opens as for any device: a fire from a device
-  retired by mistake must reach someone, and its case needs its device.
+- An alarm about it brings it back, and its case opens as for any device: a fire from a device
+  retired by mistake must reach someone, and its case needs its device. Its faults and
+  clearances do not (a detector taken off the ceiling reports tamper, then falls silent, and
+  its edge may still list it): stored and on the audit trail as silenced, no case.
 - An operator's registration brings it back. So does an edge's inventory that lists it on
   another edge than the one it was retired from (moved and fitted there); its own edge listing
   it again (a device in that edge's site file) leaves it retired: the operator said so, and the
@@ -21,13 +23,15 @@ The rules:
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from devices.kinds import FAULTS, AlertState
+from devices.messages import Alert
 from hub.audit.chain import AuditAction, AuditRecord
 from hub.errors import IllegalTransitionError
 from hub.persistence.community import CareDeviceRow
@@ -38,6 +42,32 @@ logger = logging.getLogger(__name__)
 
 FINISHED = ("resolved", "closed")
 """The case statuses that are finished; a case in any other still needs its device."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetiredTake:
+    """What a take's alerts about retired devices do."""
+
+    back: dict[str, str]
+    """Each device they bring back, with its first such alert's id."""
+    kept: set[str]
+    """The ids of the alerts that are stored as silenced: their devices stay retired."""
+
+
+def sort_retired(alerts: Sequence[Alert], retired: Collection[str]) -> RetiredTake:
+    """Return which of ``alerts`` bring their retired device back, and which are kept silent:
+    an alarm raised (any raised alert but a fault) brings it back, and then every alert of it
+    in the take is handled as any device's."""
+    back: dict[str, str] = {}
+    for alert in sorted(alerts, key=lambda a: (a.ts, a.id)):
+        if (
+            alert.device_id in retired
+            and alert.state is AlertState.RAISED
+            and alert.kind not in FAULTS
+        ):
+            back.setdefault(alert.device_id, alert.id)
+    kept = {a.id for a in alerts if a.device_id in retired and a.device_id not in back}
+    return RetiredTake(back, kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +175,24 @@ def bring_back_alerted(session: Session, alerted: Mapping[str, str], now: dateti
     )
     for row in rows:
         bring_back(session, row, now, by="alert", alert_id=alerted[row.id])
+
+
+def keep_silent(
+    session: Session, alerts: Sequence[Alert], kept: Collection[str], now: datetime
+) -> None:
+    """Record on the audit trail that the ``kept`` alerts of a take are silenced: their devices
+    are retired."""
+    for alert in alerts:
+        if alert.id in kept:
+            audit(
+                session,
+                AuditRecord(
+                    ts=now,
+                    action=AuditAction.ALERT_SILENCED,
+                    alert_id=alert.id,
+                    detail={"retired_device": alert.device_id},
+                ),
+            )
 
 
 def _record_return(

@@ -6,20 +6,28 @@ before, and shown as a fault on the site plan once silent. Retired, it leaves th
 edge's registry; its history stays; an alert from it brings it back."""
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 
 import pytest
 
-from devices.kinds import AlertKind, DeviceKind
+from devices.kinds import FAULTS, AlertKind, AlertState, DeviceKind
 from devices.registry import Device
 from hub.auth.rules import Permission, Principal, Role, required_permission
 from hub.cases.rules import CaseAction, CaseStatus, Resolution
 from hub.errors import InvalidInputError, NotFoundError
 from hub.fleet.claims import Claim, Provenance, Registration
-from hub.fleet.retirement import DeviceInUseError, Ties, inventory_brings_back, refusal
+from hub.fleet.retirement import (
+    DeviceInUseError,
+    RetiredTake,
+    Ties,
+    inventory_brings_back,
+    refusal,
+    sort_retired,
+)
 from hub.ingest.identity import intake_screen, screen_inventory
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
-from tests.hub.factories import make_alert, make_device, make_status
+from tests.hub.factories import T0, make_alert, make_device, make_status
 
 SMOKE = make_device("b3-1201-smoke")
 OTHER = make_device("b3-1202-smoke", location="Building 3/Floor 12/Unit 1202")
@@ -37,6 +45,27 @@ def test_what_still_needs_a_device_is_named() -> None:
         "device d1 cannot be retired: it is the SOS button of household #2 (take it off "
         "first); the quiet-day watch of household #3 reads it (take it off first)"
     )
+
+
+def test_an_alarm_brings_a_retired_device_back_and_its_faults_and_clearances_do_not() -> None:
+    fault = make_alert(id="alert-01", device_id="d1", kind=AlertKind.DEVICE_TAMPER, ts=T0)
+    cleared = make_alert(id="alert-02", device_id="d1", state=AlertState.CLEARED, ts=T0)
+    alarm = make_alert(
+        id="alert-03", device_id="d2", kind=AlertKind.CO, ts=T0 + timedelta(seconds=1)
+    )
+    other = make_alert(id="alert-04", device_id="d2", kind=AlertKind.BATTERY_LOW, ts=T0)
+    in_service = make_alert(id="alert-05", device_id="d3", kind=AlertKind.DEVICE_OFFLINE, ts=T0)
+
+    take = sort_retired([fault, cleared, alarm, other, in_service], {"d1", "d2"})
+
+    # d2 is back from its CO alarm, and then its battery alert is any device's.
+    assert take == RetiredTake(back={"d2": "alert-03"}, kept={"alert-01", "alert-02"})
+    for kind in FAULTS:
+        assert sort_retired([make_alert(device_id="d1", kind=kind)], {"d1"}).back == {}
+    for kind in (AlertKind.SMOKE, AlertKind.SOS, AlertKind.DOOR_FORCED, AlertKind.CAMERA_FIRE):
+        assert sort_retired(
+            [make_alert(id="alert-xx", device_id="d1", kind=kind)], {"d1"}
+        ).back == {"d1": "alert-xx"}
 
 
 def test_only_another_edges_inventory_brings_a_retired_device_back() -> None:
@@ -157,6 +186,22 @@ def test_an_alert_from_a_retired_device_opens_its_case_and_brings_it_back(
 ) -> None:
     store.fleet.upsert_devices([SMOKE])
     store.fleet.retire_device(SMOKE.id, actor="op-1", reason="removed?")
+    # Taken off the ceiling, then silent, and its alarm cleared: stored, silenced, no case.
+    upkeep = [
+        make_alert(device_id=SMOKE.id, kind=AlertKind.DEVICE_TAMPER, ts=clock.advance(10)),
+        make_alert(device_id=SMOKE.id, kind=AlertKind.DEVICE_OFFLINE, ts=clock.advance(10)),
+        make_alert(device_id=SMOKE.id, state=AlertState.CLEARED, ts=clock.advance(10)),
+    ]
+    kept = store.intake.ingest_alerts(upkeep, clock.advance(1), intake_screen)
+    assert [a.id for a in kept.new] == [a.id for a in upkeep]
+    assert (kept.cases_opened, sorted(kept.silenced)) == ([], sorted(a.id for a in upkeep))
+    assert store.fleet.get_device(SMOKE.id).retired_at is not None
+    assert [
+        (e.alert_id, e.detail)
+        for e in store.audit.list_audit(limit=1000)
+        if e.action == "alert_silenced"
+    ] == [(a.id, {"retired_device": SMOKE.id}) for a in upkeep]
+
     fire = make_alert(device_id=SMOKE.id, ts=clock.advance(60))
 
     result = store.intake.ingest_alerts([fire], clock.advance(1), intake_screen)
