@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from devices.kinds import DeviceKind
+from devices.messages import Checkin
 from hub.store import HubStore
 from tests.console.test_console_residents_browser import signed_in
 from tests.hub.factories import make_alert, make_device, make_status
@@ -44,6 +45,15 @@ def test_an_operator_retires_a_replaced_detector_and_not_one_with_a_case(
     page.locator(".retired-devices summary").click()
     expect(retired).to_contain_text("replaced by b3-smoke")
     expect(retired).to_contain_text("op.wang")
+    expect(retired.locator(".still-listed")).to_have_count(0)
+    # Its edge's next status still gives it a check-in deadline: the edge's site file lists it.
+    status = make_status(devices=[old, new]).model_copy(
+        update={"checkins": {"b3-smoke-old": Checkin(deadline_s=7200, source="default")}}
+    )
+    store.fleet.record_edge_status(status, store.db.clock())
+    page.reload()
+    page.locator(".retired-devices summary").click()
+    expect(retired.locator(".still-listed")).to_contain_text("still listed by e1")
     page.screenshot(path=screenshots / "devices-retired.png", full_page=True)
 
     # The other is in an open fire case: refused, with the hub's reason, and still listed.
