@@ -1,7 +1,9 @@
-"""Which registered device a message came from: the site file plus what the hub pushes."""
+"""Which registered device a message came from: the site file plus what the hub pushes, and
+the detectors found unregistered on the site's Zigbee network (``edge.discovery``)."""
 
 from collections.abc import Iterable
 
+from devices.discovery import is_placeholder
 from devices.kinds import DeviceKind
 from devices.observations import (
     DeviceAddress,
@@ -13,6 +15,11 @@ from devices.observations import (
 from devices.registry import Device
 from devices.tasmota import address_keys, tasmota_key
 
+MAX_DISCOVERED = 200
+"""How many discovered detectors the edge remembers: more than a Zigbee coordinator serves, and
+few enough that its status, which lists them, stays well under the hub's 256 KiB message limit
+beside a large site file. One past it is still detected, message by message, not supervised."""
+
 
 class DeviceDirectory:
     """Resolve device addresses to registered devices.
@@ -21,12 +28,22 @@ class DeviceDirectory:
     pushes later. A hub entry overrides the site entry with the same id (the hub holds the
     newer record), but replacing the hub's list never drops a site-file device: the edge must
     keep detecting for the devices it was configured with even if the hub forgets them.
+
+    And a third, below both: the detectors discovered unregistered (``remember_discovered``),
+    supervised and listed like the others until a registration takes their Zigbee name or
+    their id. Not looked up by ``resolve``: ``discovered`` finds them, so that the ingest
+    still counts what it handles as discovered.
     """
 
     def __init__(self, site_devices: Iterable[Device] = ()) -> None:
         self._site: dict[str, Device] = {d.id: d for d in site_devices}
         self._hub: dict[str, Device] = {}
+        self._found: dict[str, Device] = {}
+        self._discovered: dict[str, Device] = {}
+        """By Zigbee name: the found devices no registration has taken over."""
         self._by_id: dict[str, Device] = {}
+        self._listed: dict[str, Device] = {}
+        """Every device supervised and in the inventory: the registered and the discovered."""
         self._by_zigbee_name: dict[str, Device] = {}
         self._by_tasmota: dict[str, Device] = {}
         self._by_shelly: dict[str, Device] = {}
@@ -36,6 +53,23 @@ class DeviceDirectory:
         """Replace every hub-pushed device with ``devices``; site-file devices stay."""
         self._hub = {d.id: d for d in devices}
         self._rebuild()
+
+    def remember_discovered(self, device: Device) -> bool:
+        """Remember a discovered detector (``edge.discovery``): supervised and in the
+        inventory from now on. Return whether it was new (and remembered)."""
+        if device.id in self._found or len(self._found) >= MAX_DISCOVERED:
+            return False
+        self._found[device.id] = device
+        self._rebuild()
+        return True
+
+    def discovered(self, friendly_name: str) -> Device | None:
+        """Return the discovered detector of this Zigbee name that no registration took over."""
+        return self._discovered.get(friendly_name)
+
+    def discovered_devices(self) -> list[Device]:
+        """Return the discovered detectors no registration took over, ordered by id."""
+        return sorted(self._discovered.values(), key=lambda d: d.id)
 
     def resolve(self, address: DeviceAddress) -> Device | None:
         """Return the device behind ``address``, or None for a device nobody registered."""
@@ -62,11 +96,11 @@ class DeviceDirectory:
         return device is not None and device.fahrenheit
 
     def devices(self) -> list[Device]:
-        """Return every known device, ordered by id."""
-        return [self._by_id[key] for key in sorted(self._by_id)]
+        """Return every device supervised and listed: the registered and the discovered, by id."""
+        return [self._listed[key] for key in sorted(self._listed)]
 
     def __len__(self) -> int:
-        return len(self._by_id)
+        return len(self._listed)
 
     def _rebuild(self) -> None:
         by_id = {**self._site, **self._hub}
@@ -75,8 +109,10 @@ class DeviceDirectory:
         by_shelly: dict[str, Device] = {}
         # Hub entries are indexed last so that, if a site device and a hub device claim the
         # same Zigbee name (Tasmota topic, Shelly id), the hub's newer record wins, as it
-        # does for ids.
-        for device in [*self._site.values(), *self._hub.values()]:
+        # does for ids. A registration still at its discovered place (the hub registered the
+        # detector from its inventory) yields its name to any other: the one an operator made.
+        registered = [*self._site.values(), *self._hub.values()]
+        for device in sorted(registered, key=lambda d: not is_placeholder(d)):
             if by_id[device.id] is not device:
                 continue
             if device.zigbee_name:
@@ -86,7 +122,13 @@ class DeviceDirectory:
             if device.shelly_id:
                 # Shelly ids are MAC-based: ``src`` is lower case, the web UI shows upper case.
                 by_shelly[device.shelly_id.lower()] = device
+        self._discovered = {
+            d.zigbee_name: d
+            for d in self._found.values()
+            if d.zigbee_name and d.id not in by_id and d.zigbee_name not in by_name
+        }
         self._by_id = by_id
+        self._listed = {**{d.id: d for d in self._discovered.values()}, **by_id}
         self._by_zigbee_name = by_name
         self._by_tasmota = by_tasmota
         self._by_shelly = by_shelly

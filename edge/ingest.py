@@ -79,9 +79,6 @@ from edge.uplink import TelemetryBuffer
 
 logger = logging.getLogger(__name__)
 
-_MAX_DISCOVERED_LOGGED = 1000
-"""Unregistered detectors named in the log when first heard (each once per run, this many)."""
-
 
 @dataclass(slots=True)
 class _AfterCommit:
@@ -168,7 +165,6 @@ class DeviceIngest:
         self._discover_for = discover_for
         """The edge whose unregistered Zigbee detectors are discovered (``edge.discovery``);
         None refuses them as unknown devices."""
-        self._discovered: set[str] = set()
         self._reject_log = Throttle()
         self._detection = detection
         self._redeliveries = Redeliveries()
@@ -471,15 +467,24 @@ class DeviceIngest:
         return outcome.rejected
 
     def _discover(self, decoded: Decoded) -> Device | None:
-        """Return the device an unregistered Zigbee detector is handled as, or None."""
+        """Return the device an unregistered Zigbee detector is handled as, or None.
+
+        Found once (its readings name a detector), it is remembered: supervised, in the
+        inventory, and its later messages are its own whatever they carry (a battery report).
+        """
         if self._discover_for is None:
             return None
-        device = discovered_device(self._discover_for, decoded.address, decoded.observations)
+        address = decoded.address
+        known = (
+            self._directory.discovered(address.friendly_name)
+            if isinstance(address, ZigbeeAddress)
+            else None
+        )
+        device = known or discovered_device(self._discover_for, address, decoded.observations)
         if device is None:
             return None
         self._count("discovered_device_messages", 1)
-        if device.id not in self._discovered and len(self._discovered) < _MAX_DISCOVERED_LOGGED:
-            self._discovered.add(device.id)
+        if known is None and self._directory.remember_discovered(device):
             logger.warning(
                 "unregistered %s detector %r on the site's Zigbee network: detected as %s "
                 "until it is registered",

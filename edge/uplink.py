@@ -414,7 +414,9 @@ class EdgeUplink:
             state=state,
             ts=ts,
             outbox_depth=depth,
-            devices=self._site_devices,
+            # The site file's devices, and the detectors found unregistered (edge.discovery):
+            # the hub registers them at their discovered place, for an operator to place.
+            devices=[*self._site_devices, *self._directory.discovered_devices()],
             counters=dict(self._counters),
             checkins=self._checkins() if state == "online" else {},
         )

@@ -33,6 +33,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import AwareDatetime
 
+from devices.discovery import discovered_location
 from devices.kinds import FAULTS, LIFE_SAFETY, SECURITY, AlertKind
 from devices.location import Location, folded
 from hub.auth.routes import PrincipalDep
@@ -163,9 +164,9 @@ class DeviceHealth(View):
     checkin_source: Literal["default", "configured", "learned"] | None = None
     """Where that deadline comes from (``devices.messages.Checkin``); None: the console's."""
     unplaced: bool = False
-    """The hub registered it from its own alarm (an unregistered detector the edge discovered,
-    ``edge.discovery``, or one whose inventory the hub missed): an operator should register it
-    where it really is."""
+    """Nobody placed it where it really is yet: an unregistered detector its edge discovered
+    (``edge.discovery``; registered from the edge's inventory at its discovered place, or from
+    its alarm), or one whose inventory the hub missed. An operator should register it."""
 
 
 class CaseReadings(View):
@@ -305,6 +306,20 @@ def nearby_devices(
     return chosen
 
 
+def _unplaced(device: object) -> bool:
+    """Whether nobody placed the device where it really is yet: the hub registered it from
+    its own alarm, or from its edge's inventory at the place its edge found it unregistered
+    (``devices.discovery``)."""
+    if getattr(device, "registered_by", None) == Provenance.ALERT:
+        return True
+    edge_id, name = getattr(device, "edge_id", None), getattr(device, "zigbee_name", None)
+    return (
+        isinstance(edge_id, str)
+        and isinstance(name, str)
+        and getattr(device, "location", None) == discovered_location(edge_id, name)
+    )
+
+
 def device_health(
     devices: Iterable[DeviceLike],
     cases: Iterable[CaseLike],
@@ -345,7 +360,7 @@ def device_health(
                 unserved_reason=unserved if isinstance(unserved, str) else None,
                 offline_after_s=limit.total_seconds(),
                 checkin_source=None if checkin is None else checkin.source,
-                unplaced=getattr(device, "registered_by", None) == Provenance.ALERT,
+                unplaced=_unplaced(device),
             )
         )
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
+from devices.discovery import discovered_id
 from devices.kinds import DeviceKind
 from devices.registry import Device
 from devices.topics import DeviceChannel, device_topic, zigbee_topic
-from edge.discovery import discovered_id
 from linli.brokers import MosquittoProcess
 from tests.browser import UI_TIMEOUT_MS
 from tests.conftest import missing

@@ -4,8 +4,8 @@ The hub takes it out of its lists and pushes its edge a registry without it: the
 knew it only from the hub, refuses its messages from then on. A Zigbee detector whose
 discovered entry an operator registered again under a proper id is retired the same way."""
 
+from devices.discovery import discovered_id
 from devices.topics import DeviceChannel, device_topic, zigbee_topic
-from edge.discovery import discovered_id
 from tests.e2e.stack import Stack, dumps, mosquitto_pub
 from tests.polling import wait_until
 

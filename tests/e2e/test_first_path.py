@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
+from devices.discovery import discovered_id, discovered_location
 from devices.topics import DeviceChannel, device_topic, zigbee_topic
-from edge.discovery import discovered_id, discovered_location
 from tests.e2e.conftest import GAS, SOS, Z2M_SMOKE
 from tests.e2e.stack import Stack, dumps, mosquitto_pub
 from tests.polling import wait_until
@@ -115,3 +115,27 @@ def test_an_unregistered_zigbee_smoke_detectors_alarm_opens_a_case(stack: Stack)
     assert wait_until(placed_alarm, interval=0.5, what="an alarm at the registered place")
     [device] = [d for d in stack.get("/devices") if d["id"] == device_id]
     assert (device["location"], device["registered_by"]) == (real["location"], "operator")
+
+
+def test_an_unregistered_zigbee_detector_is_listed_before_any_alarm(stack: Stack) -> None:
+    """Its first word names a detector (here: no smoke): its edge lists it from then on, and
+    the hub registers it at its discovered place, supervised, shown as not placed, before any
+    fire: an operator can place it before it is needed."""
+    name = "0x00158d0001d64499"
+    raw = '{"battery":98,"voltage":3185,"linkquality":61,"smoke":false}'
+    mosquitto_pub(stack.local_broker.port, zigbee_topic(name), raw)
+    device_id = discovered_id(stack.edge_id, name)
+
+    [device] = wait_until(
+        lambda: [d for d in stack.get("/devices") if d["id"] == device_id and d["checkin"]],
+        what="the discovered detector at the hub, with its check-in deadline",
+    )
+    assert (device["kind"], device["location"], device["registered_by"]) == (
+        "smoke",
+        discovered_location(stack.edge_id, name),
+        "inventory",
+    )
+    assert device["zigbee_name"] == name
+    [health] = [d for d in stack.get("/console/device-health") if d["id"] == device_id]
+    assert health["unplaced"] is True
+    assert stack.get("/cases") == []

@@ -2,26 +2,31 @@
 (``edge.discovery``): its alarm is raised and cleared, not refused; a registration takes over."""
 
 import logging
+from datetime import UTC, datetime
 
 import pytest
 
+from devices.discovery import discovered_id, discovered_location
 from devices.kinds import AlertKind, AlertState, DeviceKind
 from devices.messages import DeviceRegistry
 from devices.observations import ZigbeeAddress
 from devices.registry import Device
 from devices.topics import EdgeChannel, edge_topic
 from edge.agent import EdgeAgent
-from edge.discovery import discovered_id, discovered_location
 from linli.brokers import MosquittoProcess
-from tests.edge.conftest import EDGE_ID, SettingsFactory, eventually, running_edge
+from tests.edge.conftest import EDGE_ID, SettingsFactory, WallClock, eventually, running_edge
 
 pytestmark = pytest.mark.mosquitto
+
+T0 = datetime(2026, 4, 17, 12, tzinfo=UTC)
 
 # As a Xiaomi smoke detector sends it (shared/realdata/payloads/z2m_smoke_detector.json,
 # Koenkk/zigbee2mqtt#2113), under its IEEE address: nobody renamed or registered it.
 NAME = "0x00158d0001d64498"
 ALARM = '{"battery":100,"voltage":3195,"linkquality":57,"smoke":true,"sensitivity":"high"}'
 CLEAR = '{"battery":100,"voltage":3195,"linkquality":60,"smoke":false,"sensitivity":"high"}'
+BATTERY = '{"battery":97,"voltage":3190,"linkquality":54}'
+"""A report of its battery alone: names no detector."""
 
 
 async def test_an_unregistered_smoke_detectors_alarm_is_raised_and_cleared(
@@ -46,8 +51,45 @@ async def test_an_unregistered_smoke_detectors_alarm_is_raised_and_cleared(
     named = [r for r in caplog.records if "unregistered smoke detector" in r.getMessage()]
     assert len(named) == 1  # once per device, not per message
     assert NAME in named[0].getMessage()
-    # Not part of the edge's inventory: no check-in deadline, nothing pushed to it.
-    assert discovered_id(EDGE_ID, NAME) not in {d.id for d in agent.directory.devices()}
+    # Remembered: supervised and in the edge's inventory from then on (the test below).
+    assert discovered_id(EDGE_ID, NAME) in {d.id for d in agent.directory.devices()}
+
+
+async def test_a_discovered_detector_is_in_the_inventory_and_reported_when_it_falls_silent(
+    mosquitto: MosquittoProcess, make_settings: SettingsFactory
+) -> None:
+    """Found from one message that names a detector, it is the edge's like any device: its
+    battery reports are its own (before, refused as an unknown device), its edge's status lists
+    it with its check-in deadline (the hub registers it there, for an operator to place), and
+    silent past that deadline it is reported offline."""
+    clock = WallClock(T0)
+    agent = EdgeAgent(make_settings(heartbeat_s=0.1, detection_tick_s=0.05), clock=clock)
+    found = discovered_id(EDGE_ID, NAME)
+    async with running_edge(mosquitto, agent) as (hub, devices):
+        await devices.publish_cli(f"zigbee2mqtt/{NAME}", CLEAR)
+        await devices.publish_cli(f"zigbee2mqtt/{NAME}", BATTERY)
+        await eventually(
+            lambda: agent.counters.get("discovered_device_messages") == 2, "both its messages"
+        )
+        await eventually(
+            lambda: bool(hub.statuses) and found in hub.statuses[-1].checkins, "in the inventory"
+        )
+        status = hub.statuses[-1]
+        [listed] = [d for d in status.devices if d.id == found]
+        assert (listed.kind, listed.location, listed.zigbee_name, listed.edge_id) == (
+            DeviceKind.SMOKE,
+            discovered_location(EDGE_ID, NAME),
+            NAME,
+            EDGE_ID,
+        )
+        assert hub.alerts == []
+
+        clock.advance(status.checkins[found].deadline_s + 1)
+        await eventually(lambda: any(a.device_id == found for a in hub.alerts), "reported offline")
+    [offline] = [a for a in hub.alerts if a.device_id == found]
+    assert (offline.kind, offline.state) == (AlertKind.DEVICE_OFFLINE, AlertState.RAISED)
+    assert offline.location == discovered_location(EDGE_ID, NAME)
+    assert "rejected.unknown_device" not in agent.counters
 
 
 async def test_a_site_that_turns_discovery_off_refuses_it(

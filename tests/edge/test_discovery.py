@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from devices.adapters import decode
+from devices.discovery import discovered_id, discovered_location
 from devices.kinds import DeviceKind
 from devices.location import Location, normalise_location
 from devices.observations import (
@@ -20,7 +21,7 @@ from devices.observations import (
 )
 from devices.payloads import Readings
 from devices.registry import Device, check_identifier
-from edge.discovery import detector_kind, discovered_device, discovered_id, discovered_location
+from edge.discovery import detector_kind, discovered_device
 from tests.conftest import realdata_records
 
 DETECTORS = {
