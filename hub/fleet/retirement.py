@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from devices.kinds import FAULTS, AlertState
 from devices.messages import Alert
 from hub.audit.chain import AuditAction, AuditRecord
+from hub.cases.rules import CaseStatus
 from hub.errors import IllegalTransitionError
 from hub.persistence.community import CareDeviceRow
 from hub.persistence.tables import CaseMemberRow, CaseRow, DeviceRow, HouseholdDeviceRow
@@ -40,7 +41,7 @@ from hub.persistence.transactions import audit, clean_or_none
 
 logger = logging.getLogger(__name__)
 
-FINISHED = ("resolved", "closed")
+FINISHED = (CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value)
 """The case statuses that are finished; a case in any other still needs its device."""
 
 
@@ -156,6 +157,7 @@ def bring_back(
 ) -> None:
     """Put the retired device ``row`` back in service, saying what brought it back."""
     retired_at = row.retired_at
+    assert retired_at is not None, f"device {row.id} is in service"
     row.retired_at = row.retired_by = row.retired_reason = None
     _record_return(session, row.id, retired_at, now, by=by, alert_id=alert_id)
 
@@ -198,7 +200,7 @@ def keep_silent(
 def _record_return(
     session: Session,
     device_id: str,
-    retired_at: datetime | None,
+    retired_at: datetime,
     now: datetime,
     *,
     by: str,
@@ -213,9 +215,7 @@ def _record_return(
             detail={
                 "device_id": device_id,
                 "by": by,
-                "retired_at": None
-                if retired_at is None
-                else retired_at.astimezone(UTC).isoformat(),
+                "retired_at": retired_at.astimezone(UTC).isoformat(),
             },
         ),
     )
