@@ -58,6 +58,12 @@ class AuditRecord:
     actor: str | None = None
     detail: dict[str, Any] | None = None
 
+    @classmethod
+    def silenced(cls, ts: datetime, alert_id: str, **why: Any) -> "AuditRecord":
+        """Return the record of an alert stored without a case, and why (a silence's id, or
+        its retired device's)."""
+        return cls(ts=ts, action=AuditAction.ALERT_SILENCED, alert_id=alert_id, detail=why)
+
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:

@@ -360,15 +360,7 @@ class CaseIntake:
             if silence is None:
                 continue
             silenced.add(alert.id)
-            audit(
-                session,
-                AuditRecord(
-                    ts=now,
-                    action=AuditAction.ALERT_SILENCED,
-                    alert_id=alert.id,
-                    detail={"silence_id": silence.id},
-                ),
-            )
+            audit(session, AuditRecord.silenced(now, alert.id, silence_id=silence.id))
         return silenced
 
     @staticmethod

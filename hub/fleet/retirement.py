@@ -186,15 +186,7 @@ def keep_silent(
     are retired."""
     for alert in alerts:
         if alert.id in kept:
-            audit(
-                session,
-                AuditRecord(
-                    ts=now,
-                    action=AuditAction.ALERT_SILENCED,
-                    alert_id=alert.id,
-                    detail={"retired_device": alert.device_id},
-                ),
-            )
+            audit(session, AuditRecord.silenced(now, alert.id, retired_device=alert.device_id))
 
 
 def _record_return(

@@ -77,7 +77,11 @@ def test_a_missing_or_unusable_location_places_the_device_at_its_id(clock: FakeC
 # --- in the intake ----------------------------------------------------------------------
 
 
-def _inventory(store: HubStore, edge_id: str, devices: list[Device], clock: FakeClock) -> None:
+def record_inventory(
+    store: HubStore, edge_id: str, devices: list[Device], clock: FakeClock
+) -> None:
+    """Record an edge's status listing ``devices``, screened as the hub's ingest screens it."""
+
     def screen(
         listed: Sequence[Device], registered: Mapping[str, Registration]
     ) -> tuple[list[Device], list[Claim]]:
@@ -125,7 +129,7 @@ def test_a_fire_about_a_device_the_hub_missed_is_cased_and_the_next_inventory_ta
     listed = Device(
         id=SMOKE, kind=DeviceKind.SMOKE, location=PLACE, edge_id="e2", zigbee_name="b3 1201 smoke"
     )
-    _inventory(store, "e2", [listed], clock)
+    record_inventory(store, "e2", [listed], clock)
     [device] = store.fleet.list_devices()
     assert (device.registered_by, device.zigbee_name) == (Provenance.INVENTORY, "b3 1201 smoke")
     assert store.fleet.device_registry("e2").devices == [listed]

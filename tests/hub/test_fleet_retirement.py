@@ -5,17 +5,15 @@ A replaced detector, a discovered detector registered again under another id: li
 before, and shown as a fault on the site plan once silent. Retired, it leaves the lists and its
 edge's registry; its history stays; an alert from it brings it back."""
 
-from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 import pytest
 
 from devices.kinds import FAULTS, AlertKind, AlertState, DeviceKind
-from devices.registry import Device
 from hub.auth.rules import Permission, Principal, Role, required_permission
 from hub.cases.rules import CaseAction, CaseStatus, Resolution
 from hub.errors import InvalidInputError, NotFoundError
-from hub.fleet.claims import Claim, Provenance, Registration
+from hub.fleet.claims import Provenance
 from hub.fleet.retirement import (
     DeviceInUseError,
     RetiredTake,
@@ -24,10 +22,11 @@ from hub.fleet.retirement import (
     refusal,
     sort_retired,
 )
-from hub.ingest.identity import intake_screen, screen_inventory
+from hub.ingest.identity import intake_screen
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
-from tests.hub.factories import T0, make_alert, make_device, make_status
+from tests.hub.factories import T0, make_alert, make_device
+from tests.hub.test_fleet_adoption import record_inventory
 
 SMOKE = make_device("b3-1201-smoke")
 OTHER = make_device("b3-1202-smoke", location="Building 3/Floor 12/Unit 1202")
@@ -76,16 +75,6 @@ def test_only_another_edges_inventory_brings_a_retired_device_back() -> None:
 
 
 # --- the store --------------------------------------------------------------------------
-
-
-def _inventory(store: HubStore, edge_id: str, devices: list[Device], clock: FakeClock) -> None:
-    def screen(
-        listed: Sequence[Device], registered: Mapping[str, Registration]
-    ) -> tuple[list[Device], list[Claim]]:
-        screened = screen_inventory(edge_id, listed, registered)
-        return screened.kept, screened.claims
-
-    store.fleet.record_edge_status(make_status(edge_id, devices=devices), clock.advance(30), screen)
 
 
 def _audit(store: HubStore) -> list[tuple[str, str | None, dict[str, object]]]:
@@ -234,16 +223,18 @@ def test_its_own_edges_inventory_leaves_it_retired_and_another_edges_brings_it_b
     store.fleet.upsert_devices([SMOKE, OTHER])
     store.fleet.retire_device(SMOKE.id, actor="op-1")
 
-    _inventory(store, "e1", [SMOKE, OTHER], clock)
+    record_inventory(store, "e1", [SMOKE, OTHER], clock)
     assert [d.id for d in store.fleet.list_devices()] == [OTHER.id]
     assert store.fleet.device_registry("e1").devices == [OTHER]
     # Listed with another place by its own edge: still retired, the place not taken.
-    _inventory(store, "e1", [SMOKE.model_copy(update={"location": "Building 9"}), OTHER], clock)
+    record_inventory(
+        store, "e1", [SMOKE.model_copy(update={"location": "Building 9"}), OTHER], clock
+    )
     assert store.fleet.get_device(SMOKE.id).location == SMOKE.location
     assert store.fleet.get_device(SMOKE.id).retired_at is not None
 
     moved = SMOKE.model_copy(update={"edge_id": "e2", "location": "Building 5/Unit 501"})
-    _inventory(store, "e2", [moved], clock)
+    record_inventory(store, "e2", [moved], clock)
     view = store.fleet.get_device(SMOKE.id)
     assert (view.retired_at, view.edge_id, view.location) == (None, "e2", "Building 5/Unit 501")
     # The operator vouched for it at e1: at e2 it is trusted on first use, as a new device.
