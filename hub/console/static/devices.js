@@ -71,8 +71,9 @@ function retiredTable(retired) {
       h("tbody", {}, retired.map((d) => h("tr", { "data-retired-id": d.id },
         h("td", {}, h("strong", {}, d.id), h("div", { className: "muted" }, label(d.kind)),
           // Its edge's last status still gave it a check-in deadline: the edge still lists it
-          // (its site file; the hub's registry no longer does) and supervises it.
-          d.checkin ? h("div", { className: "still-listed", title: "its faults are kept silent; an alarm from it brings it back" }, pill("medium", `still listed by ${d.edge_id}: remove it from that edge's site file`)) : null),
+          // (its site file, or a detector it found on its Zigbee network; the hub's registry
+          // no longer does) and supervises it.
+          d.checkin ? h("div", { className: "still-listed", title: "its faults are kept silent; an alarm from it brings it back" }, pill("medium", `still listed by ${d.edge_id}: remove it from that edge's site file, or its Zigbee network`)) : null),
         h("td", {}, d.location),
         h("td", {}, when(d.retired_at)),
         h("td", {}, d.retired_by || "—"),
