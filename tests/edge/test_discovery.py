@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from devices.adapters import decode
-from devices.discovery import discovered_id, discovered_location
+from devices.discovery import discovered_id, discovered_location, is_placeholder
 from devices.kinds import DeviceKind
 from devices.location import Location, normalise_location
 from devices.observations import (
@@ -138,3 +138,15 @@ def test_a_long_edge_id_still_makes_a_valid_id() -> None:
     device_id = discovered_id(edge, "smoke")
     assert check_identifier(device_id) == device_id
     assert device_id != discovered_id(edge, "smoke 2")
+
+
+@pytest.mark.parametrize("name", ["0x00158d0001d64498", "kitchen/smoke", "厨房 烟感", "a" * 300])
+def test_a_discovered_device_is_a_placeholder_until_it_is_placed(name: str) -> None:
+    decoded = Decoded(ZigbeeAddress(name), (StateUpdate(Readings(smoke=False)),))
+    device = discovered_device("edge-b3", decoded.address, decoded.observations)
+    assert device is not None
+    assert is_placeholder(device)
+    assert not is_placeholder(device.model_copy(update={"location": "Building 5/Floor 3/302"}))
+    # The same place under another edge, or with no Zigbee name, is no discovered place.
+    assert not is_placeholder(device.model_copy(update={"edge_id": "edge-b4"}))
+    assert not is_placeholder(device.model_copy(update={"zigbee_name": None}))
