@@ -130,8 +130,11 @@ def read_take(session: Session, alerts: Sequence[Alert]) -> TakeFacts:
     return TakeFacts(
         locations={device_id: location for _, device_id, location, *_ in devices},
         edges={device_id: edge for _, device_id, _, edge, *_ in devices},
+        # A retired device's operator vouched for its old edge, not for where it is now: another
+        # edge's alarm about it is a claim taken (a conflict case), not refused and lost.
         registrations={
-            device_id: Registration.of(edge, by) for _, device_id, _, edge, by, *_ in devices
+            device_id: Registration.of(edge, None if retired else by)
+            for _, device_id, _, edge, by, retired, _ in devices
         },
         any_silence=any(overlaps for *_, overlaps in devices),
         retired=frozenset(device_id for _, device_id, *_, retired, _ in devices if retired),

@@ -15,7 +15,9 @@ The rules:
 - An alarm about it brings it back, and its case opens as for any device: a fire from a device
   retired by mistake must reach someone, and its case needs its device. Its faults and
   clearances do not (a detector taken off the ceiling reports tamper, then falls silent, and
-  its edge may still list it): stored and on the audit trail as silenced, no case.
+  its edge may still list it): stored and on the audit trail as silenced, no case. Another
+  edge's alarm about it is a claim taken, beside a conflict case, even if an operator vouched
+  for its old edge (``hub.cases.take_rows.read_take``): that word was for where it no longer is.
 - An operator's registration brings it back. So does an edge's inventory that lists it on
   another edge than the one it was retired from (moved and fitted there); its own edge listing
   it again (a device in that edge's site file) leaves it retired: the operator said so, and the

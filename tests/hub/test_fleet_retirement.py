@@ -272,3 +272,26 @@ def test_retiring_a_device_nobody_registered_is_not_found(store: HubStore) -> No
 def test_retiring_needs_the_right_to_manage_devices() -> None:
     assert required_permission("DELETE", "/api/v1/devices/b3-1201-smoke") is Permission.MANAGE
     assert not Principal("wang", Role.RESPONDER).can(Permission.MANAGE)
+
+
+@pytest.mark.usefixtures("engine")
+def test_another_edges_alarm_about_a_retired_device_is_cased_beside_a_conflict(
+    store: HubStore, clock: FakeClock
+) -> None:
+    """An operator vouched for the device at e1, then retired it; e2 (where it was moved, or a
+    squatter) raises its fire. Refused, as it would be for a device in service, the fire would be
+    lost: the operator's word was for e1, which no longer has it. Taken, beside a conflict case
+    naming e2, as for any device no operator vouched for."""
+    store.fleet.upsert_devices([SMOKE])
+    store.fleet.retire_device(SMOKE.id, actor="op-1")
+    fire = make_alert(device_id=SMOKE.id, edge_id="e2", ts=clock.advance(60), location="B5/301")
+
+    result = store.intake.ingest_alerts([fire], clock.advance(1), intake_screen)
+
+    assert [a.id for a in result.new] == [fire.id]
+    assert result.rejected == []
+    assert {c.kind for c in result.cases_opened} == {
+        AlertKind.SMOKE,
+        AlertKind.DEVICE_CLAIM_CONFLICT,
+    }
+    assert store.fleet.get_device(SMOKE.id).retired_at is None  # its alarm brought it back
