@@ -41,8 +41,14 @@ def is_placeholder(device: Device) -> bool:
     """Return whether ``device`` is registered at its discovered place: a detector nobody has
     placed where it really is yet (the hub shows it "not placed"; the edge lets any other
     registration of its Zigbee name win)."""
+    return at_discovered_place(device.location, device.edge_id, device.zigbee_name)
+
+
+def at_discovered_place(location: str, edge_id: str | None, zigbee_name: str | None) -> bool:
+    """Return whether ``location`` is the place the edge ``edge_id`` gives the Zigbee device
+    ``zigbee_name`` it found unregistered (``is_placeholder`` on a registration's values)."""
     return (
-        device.edge_id is not None
-        and device.zigbee_name is not None
-        and device.location == discovered_location(device.edge_id, device.zigbee_name)
+        edge_id is not None
+        and zigbee_name is not None
+        and location == discovered_location(edge_id, zigbee_name)
     )

@@ -33,7 +33,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import AwareDatetime
 
-from devices.discovery import discovered_location
+from devices.discovery import at_discovered_place
 from devices.kinds import FAULTS, LIFE_SAFETY, SECURITY, AlertKind
 from devices.location import Location, folded
 from hub.auth.routes import PrincipalDep
@@ -312,11 +312,9 @@ def _unplaced(device: object) -> bool:
     (``devices.discovery``)."""
     if getattr(device, "registered_by", None) == Provenance.ALERT:
         return True
-    edge_id, name = getattr(device, "edge_id", None), getattr(device, "zigbee_name", None)
-    return (
-        isinstance(edge_id, str)
-        and isinstance(name, str)
-        and getattr(device, "location", None) == discovered_location(edge_id, name)
+    location = getattr(device, "location", None)
+    return isinstance(location, str) and at_discovered_place(
+        location, getattr(device, "edge_id", None), getattr(device, "zigbee_name", None)
     )
 
 

@@ -397,14 +397,7 @@ class FleetRepository:
                 and load_site_map(session).device_sites().get(device_id) not in sites
             ):
                 raise NotFoundError(missing)
-            row = session.scalars(
-                select(DeviceRow)
-                .where(DeviceRow.id == device_id)
-                .with_for_update(key_share=True)
-                .execution_options(populate_existing=True)
-            ).one_or_none()
-            if row is None:
-                raise NotFoundError(missing)
+            row = get_existing(session, DeviceRow, device_id, missing, key_share=True)
             changed = retire(session, row, self._db.clock(), actor=actor, reason=reason)
             edges = frozenset(e for e in (row.edge_id,) if e is not None and changed)
             view = device_view(

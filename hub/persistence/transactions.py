@@ -78,11 +78,19 @@ def clean_or_none(value: str | None) -> str | None:
 
 
 def get_existing(
-    session: Session, table: type[R], key: object, missing: str, *, lock: bool = False
+    session: Session,
+    table: type[R],
+    key: object,
+    missing: str,
+    *,
+    lock: bool = False,
+    key_share: bool = False,
 ) -> R:
     """Return the row of ``table`` whose primary key is ``key``, locked for update with
-    ``lock``; raise NotFoundError saying ``missing`` when there is none."""
-    row = session.get(table, key, with_for_update=lock)
+    ``lock``; raise NotFoundError saying ``missing`` when there is none. ``key_share``: locked
+    FOR NO KEY UPDATE (PostgreSQL), for a change that keeps the key, so that another
+    transaction's insert of a row referring to it need not wait."""
+    row = session.get(table, key, with_for_update={"key_share": True} if key_share else lock)
     if row is None:
         raise NotFoundError(missing)
     return row
