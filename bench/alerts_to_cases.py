@@ -392,7 +392,7 @@ def measure_all_loads(stack: Stack, devices: list[Device], args: argparse.Namesp
         threading.Thread(target=follow_stream, args=(stack, linli, streaming), daemon=True).start()
         streaming.wait(timeout=30)
         topics = [device_topic(d.id, DeviceChannel.STATE) for d in devices]
-        cpu = CpuMeter(stack)
+        cpu = CpuMeter(stack, database=args.db == "postgresql")
         assert stack.hub.proc is not None
         assert stack.edge.proc is not None
         hub_pid, edge_pid = stack.hub.proc.pid, stack.edge.proc.pid
@@ -496,10 +496,7 @@ def print_loads(loads: Loads, args: argparse.Namespace) -> None:
         f" paced p50 {sys_paced.pct(0.5) / base_paced.pct(0.5):.1f}x,"
         f" p99 {sys_paced.pct(0.99) / base_paced.pct(0.99):.1f}x"
     )
-    print(
-        f"{'CPU per alert in the burst':40} edge {burst_cpu.edge_ms:.3f} ms,"
-        f" hub {burst_cpu.hub_ms:.3f} ms"
-    )
+    print(burst_cpu.line())
     print("\nTargets (issue 17), each beside its same-run baseline:")
     bare_rate = loads.bare_rate_text()
     print(

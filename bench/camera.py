@@ -43,6 +43,7 @@ from pathlib import Path
 
 import cv2
 
+from bench.measuring import cpu_seconds
 from devices.camera import CameraConfig
 from devices.kinds import AlertKind, AlertState
 from edge.camera.analytics import Box, Frame, FrameAnalyzer, FrameFindings, people_detector
@@ -310,10 +311,9 @@ def measure_agent(seconds: float = 30.0, cv_threads: int = 1) -> AgentCost:
         )  # fmt: skip
         try:
             time.sleep(10)  # start-up, imports, the models' first frames
-            ticks = os.sysconf("SC_CLK_TCK")
-            cpu_before, wall_before = _cpu_seconds(edge.pid, ticks), time.monotonic()
+            cpu_before, wall_before = cpu_seconds(edge.pid), time.monotonic()
             time.sleep(seconds)
-            cpu = _cpu_seconds(edge.pid, ticks) - cpu_before
+            cpu = cpu_seconds(edge.pid) - cpu_before
             wall = time.monotonic() - wall_before
             rss, peak, threads = _memory_mib(edge.pid)
         finally:
@@ -321,11 +321,6 @@ def measure_agent(seconds: float = 30.0, cv_threads: int = 1) -> AgentCost:
             edge.wait(timeout=30)
             broker.stop()
     return AgentCost(100.0 * cpu / wall, threads, rss, peak)
-
-
-def _cpu_seconds(pid: int, ticks: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
 def _memory_mib(pid: int) -> tuple[float, float, int]:

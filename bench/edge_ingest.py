@@ -35,7 +35,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.measuring import Collector, bare_subscriber, measure, publish_readings
+from bench.measuring import Collector, bare_subscriber, cpu_seconds, measure, publish_readings
 from devices.topics import DeviceChannel, EdgeChannel, device_topic, edge_topic
 from linli.brokers import MosquittoProcess, site_tuning
 from tests.e2e.stack import LinliProcess
@@ -94,12 +94,6 @@ class HubStandIn:
         self._stop.set()
         self.client.disconnect()
         self.client.loop_stop()
-
-
-def cpu_seconds(pid: int) -> float:
-    """Return the user + system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def thread_cpu(pid: int) -> dict[str, float]:

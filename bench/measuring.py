@@ -5,6 +5,7 @@ py-spy profiles.
 Shared by ``bench.alerts_to_cases`` and ``bench.edge_ingest``.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -197,29 +198,89 @@ def cpu_seconds(pid: int) -> float:
 
 @dataclass
 class CpuUse:
-    """CPU per alert of the edge and the hub processes over one measurement."""
+    """CPU per alert of each part of the stack over one measurement, in ms."""
 
     edge_ms: float
     hub_ms: float
+    broker_ms: float = 0.0
+    """The Mosquitto the devices, the edge and the hub share."""
+    database_ms: float = 0.0
+    """PostgreSQL's processes (0 on SQLite, which runs inside the hub)."""
+    load_ms: float = 0.0
+    """This process: the simulated devices' publisher and the live stream's follower."""
+    wall_ms: float = 0.0
+    """Wall time per alert, to set the sum against: on two cores the stack can use at most
+    twice this."""
+
+    @property
+    def total_ms(self) -> float:
+        """All of it: what the machine's cores were busy with per alert."""
+        return self.edge_ms + self.hub_ms + self.broker_ms + self.database_ms + self.load_ms
+
+    def line(self) -> str:
+        """The figures as one line of the benchmark's output."""
+        cores = self.total_ms / self.wall_ms if self.wall_ms else 0.0
+        return (
+            f"{'CPU per alert in the burst':40} edge {self.edge_ms:.3f} ms,"
+            f" hub {self.hub_ms:.3f} ms, broker {self.broker_ms:.3f} ms,"
+            f" database {self.database_ms:.3f} ms, load {self.load_ms:.3f} ms;"
+            f" {self.total_ms:.3f} ms in all = {cores:.2f} of {os.cpu_count()} cores busy"
+        )
+
+
+def database_server_seconds() -> float:
+    """Return the CPU time PostgreSQL's processes on this machine have used so far.
+
+    Every ``postgres`` process counts (the bench's backends and the server's own writers): on
+    the machine the benchmark runs on nothing else uses the database meanwhile.
+    """
+    used = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            stat = (proc / "stat").read_text()
+            if stat[stat.index("(") + 1 : stat.rindex(")")].startswith("postgres"):
+                used += cpu_seconds(int(proc.name))
+    return used
 
 
 class CpuMeter:
-    """Reads the edge's and the hub's CPU time before and after a measurement."""
+    """Reads the CPU time of the edge, the hub, the broker, the database server and this
+    process before and after a measurement."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, *, database: bool) -> None:
         assert stack.edge.proc is not None
         assert stack.hub.proc is not None
-        self._pids = (stack.edge.proc.pid, stack.hub.proc.pid)
-        self._start = (0.0, 0.0)
+        broker = stack.local_broker.pid
+        assert broker is not None
+        self._pids = (stack.edge.proc.pid, stack.hub.proc.pid, broker, os.getpid())
+        self._database = database
+        self._start: tuple[float, ...] = ()
+        self._began = 0.0
+
+    def _now(self) -> tuple[float, ...]:
+        database = database_server_seconds() if self._database else 0.0
+        return (*(cpu_seconds(pid) for pid in self._pids), database)
 
     def begin(self) -> None:
-        self._start = (cpu_seconds(self._pids[0]), cpu_seconds(self._pids[1]))
+        self._start = self._now()
+        self._began = time.perf_counter()
 
     def end(self, alerts: int) -> CpuUse:
-        edge, hub = (
-            cpu_seconds(pid) - start for pid, start in zip(self._pids, self._start, strict=True)
+        wall = time.perf_counter() - self._began
+        edge, hub, broker, load, database = (
+            (now - start) * 1000 / alerts
+            for now, start in zip(self._now(), self._start, strict=True)
         )
-        return CpuUse(edge_ms=edge * 1000 / alerts, hub_ms=hub * 1000 / alerts)
+        return CpuUse(
+            edge_ms=edge,
+            hub_ms=hub,
+            broker_ms=broker,
+            database_ms=database,
+            load_ms=load,
+            wall_ms=wall * 1000 / alerts,
+        )
 
 
 @contextmanager

@@ -223,3 +223,8 @@ class MosquittoProcess:
     def running(self) -> bool:
         """Return whether the process is alive."""
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs (benchmarks read its CPU time)."""
+        return self._proc.pid if self.running and self._proc is not None else None
