@@ -116,8 +116,9 @@ def read_take(session: Session, alerts: Sequence[Alert]) -> TakeFacts:
     # compare; the database layer refuses it with a StatementError, as for any column).
     times = [alert.ts for alert in alerts]
     ids = sorted({alert.id for alert in alerts})
-    found = session.execute(
-        _FIRST_READ[session.get_bind().dialect.name],
+    connection = session.connection()
+    found = connection.execute(
+        _FIRST_READ[connection.dialect.name],
         {
             "device_ids": sorted({alert.device_id for alert in alerts}),
             "alert_ids": json_text(ids),
