@@ -175,12 +175,14 @@ def adopt_stray_clearances(
     if search is None:
         return []
     if carried is None:
-        # No flush for this read: the cases' and members' counts changed so far are not what
-        # it reads, and are left for the transaction's last statement (``records.carry_counts``).
-        with session.no_autoflush:
-            found = list(
-                session.scalars(_STRAY_CLEARANCES, {"pairs": search.pairs, "since": search.since})
-            )
+        # No flush for this read (a Core read on the connection: none), and none needed: the
+        # cases' and members' counts changed so far are not what it reads, and are left for the
+        # transaction's last statement (``records.carry_counts``).
+        found = list(
+            session.connection()
+            .execute(_STRAY_CLEARANCES, {"pairs": search.pairs, "since": search.since})
+            .scalars()
+        )
     else:
         # The take's own clearances without a case, which the carried read could not see.
         found = carried + [a.id for a in alerts if a.id not in cases and search.matches(a)]
