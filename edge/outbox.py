@@ -97,6 +97,12 @@ LIMIT :room
 
 _RANKS = "SELECT (SELECT MIN(rank) FROM alerts), (SELECT MAX(rank) FROM alerts)"
 
+_WAITING = """
+SELECT 1 FROM alerts AS a LEFT JOIN in_flight AS f ON f.id = a.id
+WHERE f.id IS NULL ORDER BY a.seq DESC LIMIT 1
+"""
+"""A stored alert that is not on the wire, if any: newest first, where one waits in a burst."""
+
 
 def _due_rows(db: sqlite3.Connection, stale_before: float, limit: int) -> list[tuple[str, str]]:
     """Return (id, body) of the alerts due, as many as the window of ``limit`` has room for.
@@ -125,6 +131,16 @@ class OutgoingAlert:
 
     id: str
     body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What an acknowledgement did to the outbox."""
+
+    deleted: int
+    """How many of the acknowledged alerts were still stored."""
+    waiting: bool
+    """Whether a stored alert is not on the wire (for the forwarder to send)."""
 
 
 class OutboxError(Exception):
@@ -289,16 +305,23 @@ class Outbox:
         With ``now``, the alerts still on the wire count as sent at ``now``: the hub is
         working through them, so their ``resend_after_s`` starts again (see (e)).
         """
+        return self.settle(ids, now).deleted
+
+    def settle(self, ids: Sequence[str], now: float | None = None) -> "Settled":
+        """``acknowledge``, and say in the same call whether any stored alert is not on the
+        wire: only then has the forwarder something to send (at a steady rate, every stored
+        alert is on the wire and an ack frees room for nothing)."""
         rows = [(alert_id,) for alert_id in ids]
         # Not fsynced: a delete a power cut undoes only sends the alert again, which the hub
         # deduplicates by id; the next alert's full commit makes it durable anyway.
         with self._transaction(fsync=False) as db:
             deleted = db.executemany("DELETE FROM alerts WHERE id = ?", rows).rowcount
             db.executemany("DELETE FROM in_flight WHERE id = ?", rows)
+            waiting = db.execute(_WAITING).fetchone() is not None
         if now is not None:
             with self._lock:
                 self._acked_at = max(self._acked_at, now)
-        return deleted
+        return Settled(deleted, waiting)
 
     def _stale_before(self, now: float) -> float:
         """Return the time an alert on the wire must have been sent by to be due again at

@@ -52,6 +52,9 @@ def open_store(
             raise error(f"{what} {path} cannot use WAL mode (got {mode!r})")
         # FULL fsyncs the WAL on every commit: a committed write survives a power cut.
         db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
+        # TEMP tables (what is on the wire, lost at a restart by design) in memory: in a temp
+        # file every send and ack wrote its pages there and truncated it again.
+        db.execute("PRAGMA temp_store=MEMORY")
         found = db.execute("PRAGMA user_version").fetchone()[0]
         if found not in (0, version):
             raise error(f"{what} {path} has schema {found}, expected {version}")

@@ -336,10 +336,14 @@ class EdgeUplink:
                 acked = []
 
     async def _on_ack(self, ids: list[str]) -> None:
-        deleted = await self._db.call(self._outbox.acknowledge, ids, self._monotonic())
-        self._count("alerts_acked", deleted)
-        logger.debug("hub acknowledged %d alerts (%d were still stored)", len(ids), deleted)
-        self._wake.set()
+        settled = await self._db.call(self._outbox.settle, ids, self._monotonic())
+        self._count("alerts_acked", settled.deleted)
+        logger.debug("hub acknowledged %d alerts (%d were still stored)", len(ids), settled.deleted)
+        # The room the ack freed is for alerts that wait (stored while the window was full).
+        # None waiting, the forwarder has nothing to take: waking it would cost a read of the
+        # outbox per ack. What is on the wire unacknowledged is the tick's to send again.
+        if settled.waiting:
+            self._wake.set()
 
     def _on_registry(self, payload: bytes) -> None:
         if not payload:
