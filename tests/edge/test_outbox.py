@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import Alert, AlertReason
-from edge.outbox import _DUE, _SCHEMA, FILE_NAME, Outbox, OutboxError, _due_rows
+from edge.outbox import _DUE, _SCHEMA, FILE_NAME, Outbox, OutboxError, Settled, _due_rows
 
 T0 = datetime(2026, 4, 17, 12, 0, tzinfo=UTC)
 WINDOW = 1000  # larger than any test's outbox: the window is tested on its own
@@ -188,6 +188,19 @@ def test_window_limits_what_is_on_the_wire(outbox: Outbox) -> None:
     assert outbox.due(now=1.0, limit=2) == []
     outbox.acknowledge([first[0].id])
     assert ids(outbox.due(now=1.0, limit=2)) == [stored[2].id]
+
+
+def test_an_ack_says_whether_an_alert_waits_off_the_wire(outbox: Outbox) -> None:
+    """What wakes the forwarder after an ack: only a stored alert not on the wire."""
+    stored = [alert(f"d{i}", AlertKind.WATER_LEAK) for i in range(3)]
+    store(outbox, *stored)
+    outbox.mark_sent(ids(stored[:2]), now=0.0)  # a full window of two; the third waits
+    assert outbox.settle([stored[0].id], now=1.0) == Settled(deleted=1, waiting=True)
+    outbox.mark_sent([stored[2].id], now=1.0)
+    assert outbox.settle([stored[1].id], now=2.0) == Settled(deleted=1, waiting=False)
+    assert outbox.settle([stored[1].id], now=3.0) == Settled(deleted=0, waiting=False)
+    assert outbox.settle([stored[2].id], now=3.0) == Settled(deleted=1, waiting=False)
+    assert outbox.depth() == 0
 
 
 def test_in_flight_alert_is_sent_again_after_resend_after_s(outbox: Outbox) -> None:
