@@ -274,10 +274,20 @@ def plan_routes(
     rules: CorrelationRules, alerts: Sequence[Alert], locations: Mapping[str, str]
 ) -> BatchRoutes:
     """Return the own route and the attach targets of each alert (located by its device)."""
-    return BatchRoutes(
-        own={a.id: route(rules, a.device_id, a.kind, locations[a.device_id]) for a in alerts},
-        targets={a.id: attach_targets(rules, a.kind, locations[a.device_id]) for a in alerts},
-    )
+    # Once per device and kind: a burst's take holds hundreds of alerts of a few devices, and
+    # each route parses its place and hashes its key.
+    own: dict[tuple[str, AlertKind], Route] = {}
+    targets: dict[tuple[AlertKind, str], list[AttachTarget]] = {}
+    plan = BatchRoutes(own={}, targets={})
+    for a in alerts:
+        location = locations[a.device_id]
+        if (found := own.get((a.device_id, a.kind))) is None:
+            found = own[a.device_id, a.kind] = route(rules, a.device_id, a.kind, location)
+        if (joins := targets.get((a.kind, location))) is None:
+            joins = targets[a.kind, location] = attach_targets(rules, a.kind, location)
+        plan.own[a.id] = found
+        plan.targets[a.id] = joins
+    return plan
 
 
 def incident_lock_keys(rules: CorrelationRules, plan: BatchRoutes) -> set[str]:
