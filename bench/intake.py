@@ -8,8 +8,10 @@ detectors raising and clearing in turn, each alert joining its room's open case,
 the same run, the time the database driver spends in the take's statements and its commit.
 The difference is the hub's own work per take (SQLAlchemy, the case rules, the audit chain);
 the statements are listed by their time per take, to show where a round trip goes.
+``--batch N`` puts N alerts in each take instead, as a burst's takes hold them (the per-alert
+cost of a burst's intake, without the broker and the event loop).
 
-    python -m bench.intake [--db sqlite|postgresql] [--takes N]
+    python -m bench.intake [--db sqlite|postgresql] [--takes N] [--batch N]
 """
 
 import argparse
@@ -74,8 +76,9 @@ class DatabaseClock:
             self._committing = 0.0
 
 
-def run(url: str, takes: int) -> tuple[list[float], DatabaseClock]:
-    """Run ``WARM_UP`` and then ``takes`` one-alert takes; return each timed take's seconds."""
+def run(url: str, takes: int, batch: int = 1) -> tuple[list[float], DatabaseClock]:
+    """Run ``WARM_UP`` and then ``takes`` takes of ``batch`` alerts; return each timed take's
+    seconds."""
     engine = create_hub_engine(url)
     migrate(engine)
     store = HubStore(engine)
@@ -91,15 +94,18 @@ def run(url: str, takes: int) -> tuple[list[float], DatabaseClock]:
             if i == WARM_UP:
                 clock.clear()
                 seconds.clear()
-            alert = make_alert(
-                device_id=f"gas-{i % DEVICES}",
-                kind=AlertKind.GAS,
-                state=AlertState.RAISED if (i // DEVICES) % 2 == 0 else AlertState.CLEARED,
-                severity=Severity.HIGH,
-                ts=start + timedelta(milliseconds=10 * i),
-            )
+            alerts = [
+                make_alert(
+                    device_id=f"gas-{n % DEVICES}",
+                    kind=AlertKind.GAS,
+                    state=AlertState.RAISED if (n // DEVICES) % 2 == 0 else AlertState.CLEARED,
+                    severity=Severity.HIGH,
+                    ts=start + timedelta(milliseconds=10 * n),
+                )
+                for n in range(i * batch, (i + 1) * batch)
+            ]
             began = time.perf_counter()
-            store.intake.ingest_alerts([alert], datetime.now(UTC), screen=intake_screen)
+            store.intake.ingest_alerts(alerts, datetime.now(UTC), screen=intake_screen)
             seconds.append(time.perf_counter() - began)
     finally:
         clock.close()
@@ -112,19 +118,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--takes", type=int, default=1500)
+    parser.add_argument("--batch", type=int, default=1, help="alerts in each take")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="linli-bench-intake-") as root,
         hub_database(args.db, Path(root), "intake") as url,
     ):
-        seconds, clock = run(url, args.takes)
+        seconds, clock = run(url, args.takes, args.batch)
     ms = sorted(s * 1000 for s in seconds)
     n = len(ms)
     in_statements = sum(sum(v) for v in clock.statements.values()) * 1000 / n
     in_commits = sum(clock.commits) * 1000 / n
     database = in_statements + in_commits
+    what = "one-alert takes" if args.batch == 1 else f"takes of {args.batch} alerts"
     print(
-        f"\n{n} one-alert takes on {args.db} (after {WARM_UP} untimed), each alert joining its"
+        f"\n{n} {what} on {args.db} (after {WARM_UP} untimed), each alert joining its"
         f" room's open gas case"
     )
     print(
@@ -139,6 +147,8 @@ def main() -> None:
         f"{'ratio take / database (mean)':40} {statistics.fmean(ms) / database:.1f}x;"
         f" the hub's own work {statistics.fmean(ms) - database:.2f} ms a take"
     )
+    if args.batch > 1:
+        print(f"{'per alert (mean)':40} {statistics.fmean(ms) / args.batch:.3f} ms")
     print("statements, by their time per take:")
     for name, times in sorted(clock.statements.items(), key=lambda kv: -sum(kv[1])):
         print(f"  {len(times) / n:5.2f} a take {sum(times) * 1000 / n:7.3f} ms   {name}")
