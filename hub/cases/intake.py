@@ -78,7 +78,7 @@ from hub.cases.take_rows import (
 from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
 from hub.fleet.claims import Claim, Registration
 from hub.fleet.conflicts import claimed_places, record_claims, reported
-from hub.fleet.repository import adopt_unknown
+from hub.fleet.registrations import adopt_unknown
 from hub.fleet.retirement import bring_back_alerted, keep_silent, sort_retired
 from hub.persistence.tables import CaseRow
 from hub.persistence.transactions import Database, audit, upsert_insert

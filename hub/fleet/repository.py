@@ -10,10 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from devices.kinds import DeviceKind
 from devices.messages import (
-    Alert,
-    Checkin,
     DeviceRegistry,
     EdgeStatus,
     TelemetryBatch,
@@ -23,13 +20,14 @@ from devices.registry import Device
 from hub.auth.scoping import PlacedDevice, Scope, check_device
 from hub.cases.records import CasePolicy
 from hub.cases.results import IngestResult
-from hub.cases.rules import Resolution, nuisance_rate
+from hub.cases.rules import Resolution
 from hub.errors import NotFoundError
 from hub.fleet.claims import Claim, Provenance, Registration
 from hub.fleet.conflicts import ConflictCase, record_claims, reported, settle_claims
-from hub.fleet.retirement import bring_back, inventory_brings_back, retire
-from hub.fleet.rules import adopted_device, assign_edge, unserved_reason
-from hub.fleet.views import DeviceView, EdgeView
+from hub.fleet.registrations import DeviceChange, registrations, upsert_device, upsert_many
+from hub.fleet.retirement import retire
+from hub.fleet.rules import assign_edge
+from hub.fleet.views import DeviceView, EdgeView, device_view, edge_view
 from hub.persistence.tables import (
     CaseMemberRow,
     CaseRow,
@@ -38,7 +36,7 @@ from hub.persistence.tables import (
     EdgeRow,
     SiteRow,
 )
-from hub.persistence.transactions import Database, clean, clean_or_none, get_existing, upsert_insert
+from hub.persistence.transactions import Database, get_existing, upsert_insert
 from hub.roster.repository import load_site_map, site_from_row
 
 logger = logging.getLogger(__name__)
@@ -61,155 +59,6 @@ class StatusRecorded:
     """The conflict cases the inventory's claims opened or added to (no alerts)."""
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceChange:
-    """The outcome of registering a device."""
-
-    device: DeviceView
-    created: bool
-    changed: bool
-    edges_affected: frozenset[str]
-    """Edges whose DeviceRegistry changed (the old and the new edge of a moved device)."""
-
-
-def upsert_many(
-    session: Session,
-    devices: Iterable[Device],
-    now: datetime,
-    current: dict[str, DeviceRow] | None = None,
-    *,
-    by: Provenance,
-) -> frozenset[str]:
-    """Create or update registrations; return the edges whose DeviceRegistry changed.
-
-    The registrations are read in one query first, and only the new and the changed ones are
-    written: an edge repeats its whole inventory in every status, and upserting each device
-    each time was a fifth of the hub's work in a burst.
-
-    The read takes no lock: only a registration to write is locked (by ``upsert_device``, in
-    id order, and compared again under the lock). An unchanged inventory, nearly every
-    status, then never waits for the readings lane, whose transactions hold the same device
-    rows while they record telemetry. On PostgreSQL that wait (tens of ms a status at 100
-    edges × 100 devices) held up the ingest loop, and the alerts behind it.
-    """
-    wanted = sorted(devices, key=lambda d: d.id)
-    if current is None:
-        current = registrations(session, [d.id for d in wanted])
-    edges: set[str] = set()
-    for device in wanted:
-        row = current.get(device.id)
-        if row is not None and row.retired_at is not None and by is Provenance.INVENTORY:
-            if not inventory_brings_back(row.edge_id, device.edge_id):
-                continue  # its own edge's site file: retired it stays (hub.fleet.retirement)
-        elif (
-            row is not None
-            and row.registered_by != Provenance.ALERT
-            and _same_registration(row, _storable(device))
-        ):
-            continue
-        edges |= upsert_device(session, device, now, by=by).edges_affected
-    return frozenset(edges)
-
-
-def registrations(session: Session, device_ids: Iterable[str]) -> dict[str, DeviceRow]:
-    """Read these devices' registrations (unlocked), by id."""
-    query = select(DeviceRow).where(DeviceRow.id.in_(set(device_ids)))
-    return {row.id: row for row in session.scalars(query)}
-
-
-def upsert_device(
-    session: Session, device: Device, now: datetime, *, by: Provenance
-) -> DeviceChange:
-    """Create or update one registration inside ``session`` (the last registration wins).
-
-    An operator's registration (``by``) vouches for the device's edge from then on; an
-    inventory's update of a device keeps whatever provenance it had."""
-    device = _storable(device)
-    inserted = session.execute(
-        upsert_insert(session, DeviceRow)
-        .values(id=device.id, created_at=now, registered_by=by.value, **_registration(device))
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(DeviceRow.id)
-    ).scalar_one_or_none()
-    # FOR NO KEY UPDATE: the id never changes here, so an alert insert's foreign-key check
-    # (FOR KEY SHARE, taken in alert-id order) on another hub worker need not wait for it:
-    # with FOR UPDATE the two deadlocked under load (tests/scale/test_kill_worker.py).
-    # populate_existing: compare with the row as locked, not as an unlocked read left it.
-    row = session.scalars(
-        select(DeviceRow)
-        .where(DeviceRow.id == device.id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    ).one()
-    if inserted is not None:
-        edges = frozenset(e for e in (device.edge_id,) if e is not None)
-        return DeviceChange(device_view(row), created=True, changed=True, edges_affected=edges)
-    # Retired: back in service, at an operator's registration or another edge's inventory
-    # (``upsert_many``); a change even when the same, since its edge's registry names it again.
-    returned = row.retired_at is not None
-    if returned:
-        bring_back(session, row, now, by=f"{by.value} registration")
-    # Made from an alert, never sent to its edge: from now on it is, as its edge says (a
-    # change even when the same, since its edge's registry now names it).
-    confirmed = row.registered_by == Provenance.ALERT and by is Provenance.INVENTORY
-    if by is Provenance.OPERATOR or confirmed or returned:
-        # An operator's vouches from now on, whatever else is same; a retired device another
-        # edge lists is that edge's on first use, as a new one would be.
-        row.registered_by = by.value
-    if not (confirmed or returned) and _same_registration(row, device):
-        return DeviceChange(
-            device_view(row), created=False, changed=False, edges_affected=frozenset()
-        )
-    edges = frozenset(e for e in (row.edge_id, device.edge_id) if e is not None)
-    for column, value in _registration(device).items():
-        setattr(row, column, value)
-    session.flush()
-    logger.info("device %s re-registered (edge %s)", device.id, device.edge_id)
-    return DeviceChange(device_view(row), created=False, changed=True, edges_affected=edges)
-
-
-def adopt_unknown(
-    session: Session, alerts: Iterable[Alert], now: datetime
-) -> dict[str, tuple[str, str | None]]:
-    """Register the devices of these alerts that nobody registered and that their alerts say
-    what they are (``hub.fleet.rules.adopted_device``); return each one's place and edge.
-
-    A device registered meanwhile by another hub worker is read as it is (its place and edge),
-    never overwritten with what an alert says.
-    """
-    wanted: dict[str, Device] = {}
-    for alert in alerts:
-        device = adopted_device(alert)
-        if device is not None:
-            wanted.setdefault(device.id, _storable(device))
-    for device in sorted(wanted.values(), key=lambda d: d.id):
-        inserted = session.execute(
-            upsert_insert(session, DeviceRow)
-            .values(
-                id=device.id,
-                created_at=now,
-                registered_by=Provenance.ALERT.value,
-                **_registration(device),
-            )
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(DeviceRow.id)
-        ).scalar_one_or_none()
-        if inserted is None:
-            continue  # another hub worker registered it meanwhile
-        logger.warning(
-            "device %s (%s at %r) registered from an alert of edge %s: no inventory listed it "
-            "(a lost status, or a hub restored from an older backup?)",
-            device.id,
-            device.kind.value,
-            device.location,
-            device.edge_id,
-        )
-    return {
-        device_id: (row.location, row.edge_id)
-        for device_id, row in registrations(session, wanted).items()
-    }
-
-
 def resolutions(session: Session, device_ids: list[str] | None) -> dict[str, dict[Resolution, int]]:
     """Count, per device, the resolution codes of the cases it took part in."""
     query = (
@@ -225,15 +74,6 @@ def resolutions(session: Session, device_ids: list[str] | None) -> dict[str, dic
         if resolution is not None:
             counts[device_id][Resolution(resolution)] = count
     return counts
-
-
-def _storable(device: Device) -> Device:
-    return device.model_copy(
-        update={
-            "location": clean(device.location),
-            "zigbee_name": clean_or_none(device.zigbee_name),
-        }
-    )
 
 
 def reported_edges(session: Session) -> frozenset[str]:
@@ -256,69 +96,6 @@ def known_edges(session: Session) -> frozenset[str]:
         edge for row in session.scalars(select(SiteRow)) for edge in site_from_row(row).edge_ids
     )
     return reported_edges(session) | frozenset(named)
-
-
-def device_view(
-    row: DeviceRow,
-    resolutions: dict[Resolution, int] | None = None,
-    reported: Mapping[str, Mapping[str, Any]] | None = None,
-) -> DeviceView:
-    """Return what the API shows of a device, with how its cases were resolved.
-
-    With ``reported`` (``reported_checkins``: the edges that have reported, with the check-in
-    deadlines each gave), it also says why no edge serves it and its current deadline.
-    """
-    judged = resolutions or {}
-    by_edge = {} if reported is None or row.edge_id is None else reported.get(row.edge_id, {})
-    checkin = by_edge.get(row.id)
-    return DeviceView(
-        id=row.id,
-        kind=DeviceKind(row.kind),
-        location=row.location,
-        edge_id=row.edge_id,
-        zigbee_name=row.zigbee_name,
-        tasmota_topic=row.tasmota_topic,
-        shelly_id=row.shelly_id,
-        temperature_unit="F"
-        if row.temperature_unit == "F"
-        else "C"
-        if row.temperature_unit
-        else None,
-        registered_by=None if row.registered_by is None else Provenance(row.registered_by),
-        created_at=row.created_at,
-        last_seen=row.last_seen,
-        last_readings=row.last_readings,
-        case_resolutions=judged,
-        nuisance_rate=nuisance_rate(judged),
-        unserved_reason=None
-        if reported is None
-        else unserved_reason(row.edge_id, frozenset(reported)),
-        checkin=None if checkin is None else Checkin.model_validate(checkin),
-        retired_at=row.retired_at,
-        retired_by=row.retired_by,
-        retired_reason=row.retired_reason,
-    )
-
-
-def _edge_view(row: EdgeRow) -> EdgeView:
-    return EdgeView.model_validate(row, from_attributes=True)
-
-
-def _registration(device: Device) -> dict[str, str | None]:
-    """Return what a device's registration stores: its row's columns but the id and bookkeeping."""
-    return {
-        "kind": device.kind.value,
-        "location": device.location,
-        "edge_id": device.edge_id,
-        "zigbee_name": device.zigbee_name,
-        "tasmota_topic": device.tasmota_topic,
-        "shelly_id": device.shelly_id,
-        "temperature_unit": device.temperature_unit,
-    }
-
-
-def _same_registration(row: DeviceRow, device: Device) -> bool:
-    return all(getattr(row, column) == value for column, value in _registration(device).items())
 
 
 class FleetRepository:
@@ -555,7 +332,7 @@ class FleetRepository:
         if edge_ids is not None:
             query = query.where(EdgeRow.id.in_(sorted(edge_ids)))
         with self._db.reading() as session:
-            return [_edge_view(row) for row in session.scalars(query)]
+            return [edge_view(row) for row in session.scalars(query)]
 
     def record_telemetry(self, batch: TelemetryBatch) -> int:
         """Update each known device's last_seen and last readings; return the points applied."""

@@ -1,16 +1,19 @@
 """What the hub shows of devices and edges."""
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field
 
 from devices.kinds import DeviceKind
 from devices.messages import Checkin
 from devices.registry import Device
-from hub.cases.rules import Resolution
+from hub.cases.rules import Resolution, nuisance_rate
 from hub.fleet.claims import Provenance
+from hub.fleet.rules import unserved_reason
 from hub.http.views import View
+from hub.persistence.tables import DeviceRow, EdgeRow
 
 
 class DeviceView(View):
@@ -73,3 +76,50 @@ class EdgeView(View):
     last_seen: datetime
     outbox_depth: int
     counters: dict[str, int]
+
+
+def device_view(
+    row: DeviceRow,
+    resolutions: dict[Resolution, int] | None = None,
+    reported: Mapping[str, Mapping[str, Any]] | None = None,
+) -> DeviceView:
+    """Return what the API shows of a device, with how its cases were resolved.
+
+    With ``reported`` (``reported_checkins``: the edges that have reported, with the check-in
+    deadlines each gave), it also says why no edge serves it and its current deadline.
+    """
+    judged = resolutions or {}
+    by_edge = {} if reported is None or row.edge_id is None else reported.get(row.edge_id, {})
+    checkin = by_edge.get(row.id)
+    return DeviceView(
+        id=row.id,
+        kind=DeviceKind(row.kind),
+        location=row.location,
+        edge_id=row.edge_id,
+        zigbee_name=row.zigbee_name,
+        tasmota_topic=row.tasmota_topic,
+        shelly_id=row.shelly_id,
+        temperature_unit="F"
+        if row.temperature_unit == "F"
+        else "C"
+        if row.temperature_unit
+        else None,
+        registered_by=None if row.registered_by is None else Provenance(row.registered_by),
+        created_at=row.created_at,
+        last_seen=row.last_seen,
+        last_readings=row.last_readings,
+        case_resolutions=judged,
+        nuisance_rate=nuisance_rate(judged),
+        unserved_reason=None
+        if reported is None
+        else unserved_reason(row.edge_id, frozenset(reported)),
+        checkin=None if checkin is None else Checkin.model_validate(checkin),
+        retired_at=row.retired_at,
+        retired_by=row.retired_by,
+        retired_reason=row.retired_reason,
+    )
+
+
+def edge_view(row: EdgeRow) -> EdgeView:
+    """Return what the API shows of an edge."""
+    return EdgeView.model_validate(row, from_attributes=True)

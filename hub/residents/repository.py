@@ -14,8 +14,8 @@ from hub.auth.scoping import site_of_household
 from hub.cases.rules import CaseStatus
 from hub.errors import InvalidInputError, NotFoundError
 from hub.fleet.claims import Provenance
-from hub.fleet.repository import device_view, upsert_device
-from hub.fleet.views import DeviceView
+from hub.fleet.registrations import upsert_device
+from hub.fleet.views import DeviceView, device_view
 from hub.persistence.tables import (
     CaseMemberRow,
     CaseRow,
