@@ -307,7 +307,7 @@ class Outbox:
         """
         return self.settle(ids, now).deleted
 
-    def settle(self, ids: Sequence[str], now: float | None = None) -> "Settled":
+    def settle(self, ids: Sequence[str], now: float | None = None) -> Settled:
         """``acknowledge``, and say in the same call whether any stored alert is not on the
         wire: only then has the forwarder something to send (at a steady rate, every stored
         alert is on the wire and an ack frees room for nothing)."""
