@@ -42,6 +42,8 @@ Uplink (the hub's broker)::
                                     last will ``lwt``); the app's other topics (``/event``,
                                     ``/info``, ``/waypoint``…) are not read
     owntracks/phone-<responder_id>/<device>/cmd  → the phone: OwnTracks remote commands (none sent)
+
+The phones' topics are built and parsed in ``devices.owntracks``.
 """
 
 import re
@@ -66,15 +68,6 @@ TASMOTA_GROUP_TOPIC = "tasmotas"
 SHELLY_GEN1_ROOT = "shellies"
 SHELLY_GEN1_ANNOUNCE_COMMAND = f"{SHELLY_GEN1_ROOT}/command"
 """What every Gen1 Shelly subscribes to besides its own topics (``announce``, ``update``)."""
-OWNTRACKS_ROOT = "owntracks"
-"""The OwnTracks apps' topic root in MQTT mode (https://owntracks.org/booklet/tech/json/):
-they publish ``owntracks/<user>/<device>[/<subtopic>]``; on the hub's broker the user level
-is the phone's username, ``phone-<responder id>``."""
-OWNTRACKS_USER_PREFIX = "phone-"
-"""A phone's broker username is ``phone-<responder id>`` (``linli broker add-phone``), and the
-app's default topic ``owntracks/%u/%d`` carries it: the hub takes the responder from it."""
-OWNTRACKS_COMMAND = "cmd"
-"""The subtopic an OwnTracks app reads remote commands on (``owntracks/<user>/<device>/cmd``)."""
 
 
 class DeviceChannel(StrEnum):
@@ -298,48 +291,6 @@ def hub_subscriptions() -> list[str]:
         f"{EDGE_ROOT}/+/{EdgeChannel.TELEMETRY}",
         f"{EDGE_ROOT}/+/{EdgeChannel.STATUS}",
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class OwnTracksTopic:
-    """A parsed ``owntracks/phone-<responder_id>/<device>`` topic: where a phone's fixes
-    come."""
-
-    responder_id: str
-    device: str
-
-
-def owntracks_user(responder_id: str) -> str:
-    """Return a responder's phone's broker username, which the app puts in its topics."""
-    return OWNTRACKS_USER_PREFIX + check_identifier(responder_id)
-
-
-def owntracks_topic(responder_id: str, device: str) -> str:
-    """Build the topic a responder's OwnTracks app publishes its locations on: the app's
-    default ``owntracks/%u/%d``, ``%u`` being its username."""
-    return f"{OWNTRACKS_ROOT}/{owntracks_user(responder_id)}/{device}"
-
-
-def owntracks_subscriptions() -> list[str]:
-    """Return the filters the hub reads responders' phones on: their locations (and wills)."""
-    return [f"{OWNTRACKS_ROOT}/+/+"]
-
-
-def parse_owntracks_topic(topic: str) -> OwnTracksTopic | None:
-    """Return the responder and device of an OwnTracks location topic, None for any topic
-    outside ``owntracks/``; raise ``TopicError`` for one under it that is not
-    ``owntracks/phone-<responder_id>/<device>`` with a valid responder id."""
-    levels = topic.split("/")
-    if levels[0] != OWNTRACKS_ROOT:
-        return None
-    if len(levels) != 3 or not levels[2] or not levels[1].startswith(OWNTRACKS_USER_PREFIX):
-        shape = f"{OWNTRACKS_ROOT}/{OWNTRACKS_USER_PREFIX}<responder_id>/<device>"
-        raise TopicError(f"topic {topic!r} is not {shape}")
-    try:
-        responder_id = check_identifier(levels[1].removeprefix(OWNTRACKS_USER_PREFIX))
-    except ValueError as exc:
-        raise TopicError(f"topic {topic!r}: {exc}") from exc
-    return OwnTracksTopic(responder_id, levels[2])
 
 
 def evidence_subscriptions() -> list[str]:

@@ -42,14 +42,9 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from devices.messages import Alert, AlertAck, HubStatus, TelemetryBatch
 from devices.mqtt_link import MQTT_TIMEOUT_S, Backoff, MqttLink, SessionMessages, publish_queued
+from devices.owntracks import owntracks_subscriptions
 from devices.registry import Device
-from devices.topics import (
-    HUB_STATUS_TOPIC,
-    EdgeChannel,
-    edge_topic,
-    hub_subscriptions,
-    owntracks_subscriptions,
-)
+from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic, hub_subscriptions
 from hub.cases.changes import CaseChanges
 from hub.cases.feedback import FeedbackPublisher
 from hub.cases.results import AlertRef, IngestResult, RejectedAlert

@@ -22,7 +22,8 @@ from pydantic import ValidationError
 from devices.errors import TopicError
 from devices.messages import Alert, AlertBatch, EdgeStatus, TelemetryBatch
 from devices.mqtt_link import payload_bytes
-from devices.topics import EdgeChannel, OwnTracksTopic, parse_edge_topic, parse_owntracks_topic
+from devices.owntracks import OwnTracksTopic, parse_owntracks_topic
+from devices.topics import EdgeChannel, parse_edge_topic
 from hub.errors import InvalidInputError
 from hub.positions.rules import (
     MAX_MESSAGE_BYTES,

@@ -42,7 +42,7 @@ import aiomqtt
 
 from devices.log_throttle import Throttle
 from devices.mqtt_link import SessionMessages
-from devices.topics import OWNTRACKS_ROOT
+from devices.owntracks import OWNTRACKS_ROOT
 from hub.ingest.backlog import Dropped, UplinkBacklog
 from hub.ingest.lanes import take_weight
 

@@ -10,13 +10,17 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import assert_never
 
+from devices.owntracks import (
+    OWNTRACKS_COMMAND,
+    OWNTRACKS_ROOT,
+    owntracks_subscriptions,
+    owntracks_user,
+)
 from devices.registry import check_identifier
 from devices.topics import (
     DEVICE_ROOT,
     EDGE_ROOT,
     HUB_STATUS_TOPIC,
-    OWNTRACKS_COMMAND,
-    OWNTRACKS_ROOT,
     SHELLY_GEN1_ANNOUNCE_COMMAND,
     SHELLY_GEN1_ROOT,
     TASMOTA_COMMAND_PREFIX,
@@ -33,8 +37,6 @@ from devices.topics import (
     device_topic,
     edge_channel_sender,
     edge_topic,
-    owntracks_subscriptions,
-    owntracks_user,
 )
 from hub.cases.notify import NOTICE_TOPIC_ROOT
 from hub.notices.rules import NOTICE_TOPIC_ROOT as HOUSEHOLD_NOTICE_ROOT

@@ -11,7 +11,8 @@ from datetime import timedelta
 import aiomqtt
 import pytest
 
-from devices.topics import EdgeChannel, edge_topic, owntracks_topic, parse_owntracks_topic
+from devices.owntracks import owntracks_topic, parse_owntracks_topic
+from devices.topics import EdgeChannel, edge_topic
 from hub.cases.changes import CaseChanges
 from hub.ingest.lanes import plan_take
 from hub.ingest.messages import (

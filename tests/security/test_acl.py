@@ -5,6 +5,7 @@ import re
 import pytest
 from paho.mqtt.client import topic_matches_sub
 
+from devices.owntracks import owntracks_subscriptions
 from devices.topics import (
     DeviceChannel,
     EdgeChannel,
@@ -13,7 +14,6 @@ from devices.topics import (
     device_subscriptions,
     edge_channel_sender,
     edge_topic,
-    owntracks_subscriptions,
 )
 from linli.trust.acl import Access, Identity, Role, render_acl, rules_for
 from linli.trust.passwords import mosquitto_hash

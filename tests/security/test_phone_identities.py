@@ -12,7 +12,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic, owntracks_topic
+from devices.owntracks import owntracks_topic
+from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic
 from linli.cli import app as linli_app
 from tests.hub.patrols import NIGHT_NOW, android_location
 from tests.security.brokers import ConnectRefusedError, Probe, SecuredBroker, linli, phone

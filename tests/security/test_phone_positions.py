@@ -21,7 +21,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from devices.topics import owntracks_topic
+from devices.owntracks import owntracks_topic
 from hub.app import create_app
 from hub.live.events import CaseChanged
 from hub.settings import HubSettings
