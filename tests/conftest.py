@@ -8,8 +8,11 @@ import gc
 import inspect
 import json
 import os
+import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -17,9 +20,11 @@ import pytest
 from fastapi.dependencies import models as fastapi_models
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from devices.adapters import decode
 from devices.observations import StateUpdate
+from hub.persistence.engine import create_hub_engine, migrate
 from linli.brokers import MosquittoProcess, site_tuning
 
 # Shared assertion helpers get pytest's detailed failure messages, as test modules do.
@@ -137,9 +142,8 @@ def _postgres_reachable() -> bool:
 _POSTGRES_OK: bool | None = None
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """Create a fresh PostgreSQL database for one test and drop it afterwards."""
+def _need_postgres() -> None:
+    """``missing`` unless the test PostgreSQL answers (asked once per process)."""
     global _POSTGRES_OK
     if _POSTGRES_OK is None:
         _POSTGRES_OK = _postgres_reachable()
@@ -147,22 +151,93 @@ def postgres_url() -> Iterator[str]:
         missing(
             f"PostgreSQL at {make_url(POSTGRES_ADMIN_URL).render_as_string(hide_password=True)}"
         )
+
+
+def _postgres_database_url(name: str) -> str:
+    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def _postgres_database(template: str | None = None) -> Iterator[str]:
+    """Create a PostgreSQL database (a copy of ``template``, or empty), yield its name, drop it.
+
+    PostgreSQL refuses to copy a template someone is connected to; the connections of the
+    engine that migrated it may take a moment to end after ``dispose``, so that is retried.
+    """
+    _need_postgres()
     name = f"linli_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        for attempt in range(50):
+            try:
+                with admin.connect() as conn:
+                    conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+                break
+            except OperationalError as exc:
+                if "is being accessed by other users" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.1)
+        yield name
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """Create a fresh, empty PostgreSQL database for one test and drop it afterwards."""
+    with _postgres_database() as name:
+        yield _postgres_database_url(name)
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[str]:
+    """A PostgreSQL database the hub's migrations brought to the newest schema, once per
+    test process: the copy each test gets of it is the database a first migration makes."""
+    with _postgres_database() as name:
+        engine = create_hub_engine(_postgres_database_url(name))
+        try:
+            migrate(engine)
+        finally:
+            engine.dispose()
+        yield name
+
+
+@pytest.fixture
+def migrated_postgres_url(_postgres_template: str) -> Iterator[str]:
+    """Create a fresh PostgreSQL database at the newest schema, no rows of its own, for one
+    test (a copy of the migrated template: ``CREATE DATABASE … TEMPLATE``)."""
+    with _postgres_database(_postgres_template) as name:
+        yield _postgres_database_url(name)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file the hub's migrations brought to the newest schema, once per process."""
+    path = tmp_path_factory.mktemp("template") / "hub.sqlite3"
+    engine = create_hub_engine(f"sqlite:///{path}")
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+    # The last connection closed folded the write-ahead log into the file: the file is all.
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Yield a fresh database URL: once SQLite in a temp folder, once PostgreSQL."""
+    """Yield a fresh database at the newest schema: once SQLite in a temp folder, once
+    PostgreSQL. Each is a copy of one the migrations made in this test process (a hub on it
+    finds nothing to migrate); ``postgres_url`` and a SQLite path of the test's own start
+    empty, for what a first start does."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'hub.sqlite3'}"
-    url: str = request.getfixturevalue("postgres_url")
+        path = tmp_path / "hub.sqlite3"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("migrated_postgres_url")
     return url
 
 

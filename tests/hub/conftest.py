@@ -68,10 +68,10 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def pg_engine(postgres_url: str) -> Iterator[Engine]:
+def pg_engine(migrated_postgres_url: str) -> Iterator[Engine]:
     """A migrated PostgreSQL database, for what needs several writers at once (SQLite runs
     one writer at a time: no interleaving)."""
-    yield from migrated_engine(postgres_url)
+    yield from migrated_engine(migrated_postgres_url)
 
 
 @pytest.fixture

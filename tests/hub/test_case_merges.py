@@ -223,14 +223,14 @@ def test_a_responder_offered_the_press_sees_it_gone_to_the_fire_case(
 
 
 def test_a_fire_waits_for_the_press_another_worker_is_storing(
-    pg_engine: Engine, postgres_url: str
+    pg_engine: Engine, migrated_postgres_url: str
 ) -> None:
     """Two workers: one stores a press and has not committed yet when the other takes the
     fire's first alert. The fire waits for that commit (the incident's lock), then takes the
     press's case in; reading "no press here" it would leave two cases."""
     store = registered(pg_engine)
     heat, *_, sos = scenario_1()
-    press, taken = second_waits_for_first(store, postgres_url, [sos], [heat])
+    press, taken = second_waits_for_first(store, migrated_postgres_url, [sos], [heat])
     [pressed] = press.cases_opened
     [fire_case] = taken.cases_opened
     assert taken.cases_merged_into == [fire_case.id]

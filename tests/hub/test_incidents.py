@@ -314,14 +314,14 @@ def wait_until_blocked_on_a_lock(engine: Engine, *, other_than: Connection) -> N
 
 
 def test_an_sos_waits_for_a_fire_case_another_worker_is_opening(
-    pg_engine: Engine, postgres_url: str
+    pg_engine: Engine, migrated_postgres_url: str
 ) -> None:
     """Two workers: one opens building 3's fire case and has not committed yet when the other
     takes a press next to it. The press waits for that commit (the incident's lock) and joins
     the fire case; reading "no fire here" it would open an SOS case of its own."""
     store = registered(pg_engine)
     heat, *_, sos = scenario_1()
-    opening, pressed = second_waits_for_first(store, postgres_url, [heat], [sos])
+    opening, pressed = second_waits_for_first(store, migrated_postgres_url, [heat], [sos])
     [fire_case] = opening.cases_opened
     assert pressed.cases_opened == []
     assert [c.id for c in pressed.cases_updated] == [fire_case.id]

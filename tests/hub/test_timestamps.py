@@ -171,8 +171,8 @@ def test_rows_that_leave_out_a_defaulted_column_are_refused(tmp_path: Path) -> N
 
 
 @pytest.fixture
-def pg_engine(postgres_url: str) -> Iterator[Engine]:
-    for engine in migrated_engine(postgres_url):
+def pg_engine(migrated_postgres_url: str) -> Iterator[Engine]:
+    for engine in migrated_engine(migrated_postgres_url):
         HubStore(engine).fleet.register_device(make_device("gas-1", kind=DeviceKind.GAS))
         yield engine
 
