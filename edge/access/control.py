@@ -3,8 +3,8 @@
 The agent's ingest (``edge.ingest``) hands it two kinds of input from its local broker
 connection: reader frames (``linli/dev/<reader>/credential``, topic parsed by the ingest,
 before the detection pipeline) and the observations of every device (it picks the door
-contacts). ``run`` (the agent's ``edge-access`` task) keeps its own link to the hub's broker
-(``devices.mqtt_link.MqttLink``) for the allow-list and the access log, and a timer.
+contacts). ``run`` (the agent's ``edge-access`` task) runs the doors' timer and ``hub``, its own
+link to the hub's broker for the allow-list and the access log (``edge.access.hub_link``).
 
 Per presented credential, in this order (``take_frame``): look up the keyed hash in the
 in-memory allow-list, decide, queue the log record and the door's new state for the group
@@ -36,8 +36,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import suppress
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -46,14 +45,9 @@ import aiomqtt
 from pydantic import ValidationError
 
 from devices.access import (
-    ACCESS_LIST_FORMAT,
     FINGERPRINT_LENGTH,
     AccessEventKind,
-    AccessListUpdate,
-    AccessLogAck,
-    AccessLogBatch,
     AccessRecord,
-    AccessSyncRequest,
     CredentialFrame,
     DoorConfig,
     ReaderAction,
@@ -61,22 +55,13 @@ from devices.access import (
 from devices.kinds import AlertKind, DeviceKind
 from devices.messages import Alert, AlertReason
 from devices.mqtt_link import (
-    Backoff,
     MqttEndpoint,
-    MqttLink,
     checkpoint,
-    payload_bytes,
     publish_queued,
     write_now,
 )
 from devices.observations import Observation, StateUpdate
 from devices.registry import Device
-from devices.topics import (
-    EdgeChannel,
-    access_edge_subscriptions,
-    edge_topic,
-)
-from edge.access.chunks import IDLE, Apply, AskAgain, ChunkCommand, PartArrived, Wait, assemble
 from edge.access.commits import STATE_PREFIX, DoorWrite, GroupCommit
 from edge.access.decision import AccessDecision, decide
 from edge.access.door import (
@@ -90,8 +75,9 @@ from edge.access.door import (
     Tick,
     step,
 )
+from edge.access.hub_link import AccessHubLink
 from edge.access.lines import DECISIONS, command_text, decisions_not_stored, decisions_stored
-from edge.access.store import AccessStore, AllowList, UpdateOutcome
+from edge.access.store import AccessStore, AllowList
 from edge.outbox import Outbox
 from edge.sqlite_tx import DatabaseThread
 
@@ -114,11 +100,6 @@ def derived_id(edge_id: str, door_id: str, what: str, n: int) -> str:
     return uuid.uuid5(_IDS, f"{edge_id}/{door_id}/{what}/{n}").hex
 
 
-PUBLISH_TIMEOUT_S = 10.0
-"""Longest wait for a broker's PUBACK: aiomqtt would wait forever for one lost in a
-disconnect; past this the publish fails with ``MqttError`` like any other."""
-
-
 @dataclass(slots=True)
 class TakenFrame:
     """A decided frame: its decision (None if rejected) and the wait for it to be stored."""
@@ -137,7 +118,8 @@ _COUNTER = {kind: f"access.{kind}" for kind in DECISIONS}
 
 
 class AccessControl:
-    """Door access of one edge: decisions, door monitoring, allow-list sync, access log."""
+    """Door access of one edge: decisions and door monitoring; ``hub`` syncs the allow-list
+    and forwards the access log."""
 
     def __init__(
         self,
@@ -154,10 +136,7 @@ class AccessControl:
         monotonic: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
         tick_s: float = 0.5,
-        sync_every_s: float = 30.0,
         resend_after_s: float = 10.0,
-        log_batch: int = 200,
-        chunk_timeout_s: float = 5.0,
     ) -> None:
         self.edge_id = edge_id
         self.store = store
@@ -168,23 +147,27 @@ class AccessControl:
         self._count = count
         self._locate = locate
         self._clock = clock
-        self._monotonic = monotonic
         self.tick_s = tick_s
-        self.sync_every_s = sync_every_s
-        self.resend_after_s = resend_after_s
-        self.log_batch = log_batch
-        self.chunk_timeout_s = chunk_timeout_s
-        self._assembly = IDLE
         self.doors: dict[str, DoorState] = self._load_door_states()
         self._lock = asyncio.Lock()
-        self._log_wake = asyncio.Event()
-        self._uplink: aiomqtt.Client | None = None
-        self._sent: dict[str, float] = {}
         self._db = DatabaseThread("edge-access")
         self._commits = GroupCommit(
             self._db, store, outbox, on_stored=self._stored, on_failed=self._not_stored
         )
-        self._link = MqttLink(hub, name="edge-access", backoff=Backoff(rng=rng))
+        self.hub = AccessHubLink(
+            edge_id=edge_id,
+            hub=hub,
+            store=store,
+            allow=self.allow,
+            db=self._db,
+            lock=self._lock,
+            count=count,
+            monotonic=monotonic,
+            rng=rng,
+            tick_s=tick_s,
+            resend_after_s=resend_after_s,
+        )
+        """Allow-list updates in, the access log out (``edge.access.hub_link``)."""
 
     # --- input from the agent ------------------------------------------------------------
 
@@ -335,7 +318,7 @@ class AccessControl:
     def _stored(self, writes: list[DoorWrite], transactions: int) -> None:
         self._count("access.commits", transactions)
         if any(write.records for write in writes):
-            self._log_wake.set()
+            self.hub.log_wake.set()
         # One line per commit, not per decision: in a burst the line cost as much as the
         # decision. A commit of one decision (frames arriving one at a time) reads as before.
         decisions_stored([record for write in writes for record in write.records])
@@ -417,14 +400,14 @@ class AccessControl:
                 states[door_id] = state
         return states
 
-    # --- the hub: allow-list in, access log out ------------------------------------------
+    # --- the hub link and the timers ---------------------------------------------------
 
     async def run(self) -> None:
-        """Run the timers and the hub connection until cancelled."""
+        """Run the timers and the hub link until cancelled."""
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._tick_forever(), name="edge-access-tick")
-                tasks.create_task(self._link.run(self._serve), name="edge-access-uplink")
+                tasks.create_task(self.hub.run(), name="edge-access-uplink")
         finally:
             self._db.shutdown()
             self.store.close()
@@ -438,154 +421,3 @@ class AccessControl:
             except Exception:
                 # A bug or a full disk: log it, keep deciding at the readers.
                 logger.exception("door timers failed")
-
-    async def _serve(self, client: aiomqtt.Client) -> None:
-        self._sent.clear()
-        session = self._link.session(
-            client, access_edge_subscriptions(self.edge_id), functools.partial(self._read, client)
-        )
-        try:
-            async with session:
-                self._uplink = client
-                await self.request_sync(client)
-                logger.info(
-                    "access sync connected to the hub broker at version %d", self.allow.version
-                )
-                await session.serve(
-                    self._forward_log(client),
-                    self._sync_forever(client),
-                    self._watch_chunks(client),
-                )
-        finally:
-            self._uplink = None
-
-    async def request_sync(self, client: aiomqtt.Client) -> None:
-        """Ask the hub for every change after the version held."""
-        request = AccessSyncRequest(edge_id=self.edge_id, have_version=self.allow.version)
-        await client.publish(
-            edge_topic(self.edge_id, EdgeChannel.ACCESS_SYNC),
-            request.model_dump_json(),
-            qos=1,
-            timeout=PUBLISH_TIMEOUT_S,
-        )
-        self._count("access.sync_requests", 1)
-
-    async def _sync_forever(self, client: aiomqtt.Client) -> None:
-        # A lost delta is caught up here at the latest (and at once on the next delta).
-        while True:
-            await asyncio.sleep(self.sync_every_s)
-            await self.request_sync(client)
-
-    async def _watch_chunks(self, client: aiomqtt.Client) -> None:
-        # A lost last chunk shows no gap: only the silence after it tells.
-        while True:
-            await asyncio.sleep(self.tick_s)
-            await self._on_chunk_event(client, Wait(self._monotonic(), self.allow.version))
-
-    async def _on_chunk_event(self, client: aiomqtt.Client, event: PartArrived | Wait) -> None:
-        self._assembly, commands = assemble(self._assembly, event, timeout_s=self.chunk_timeout_s)
-        for command in commands:
-            await self._carry_out(client, command)
-
-    async def _carry_out(self, client: aiomqtt.Client, command: ChunkCommand) -> None:
-        match command:
-            case Apply(update=update):
-                await self._on_update(client, update)
-            case AskAgain(reason=reason, missing=missing):
-                self._count(f"access.chunks_{reason}", 1)
-                logger.info(
-                    "allow-list update incomplete (%s, %d chunks missing); asking again",
-                    reason,
-                    missing,
-                )
-                await self.request_sync(client)
-
-    async def _read(self, client: aiomqtt.Client, messages: AsyncIterator[aiomqtt.Message]) -> None:
-        list_topic = edge_topic(self.edge_id, EdgeChannel.ACCESS_LIST)
-        async for message in messages:
-            topic = message.topic.value
-            raw = payload_bytes(message.payload) or b""
-            try:
-                if topic == list_topic:
-                    await self._on_part(client, AccessListUpdate.model_validate_json(raw))
-                else:
-                    ack = AccessLogAck.model_validate_json(raw)
-                    deleted = await self._db.call(self.store.acknowledge, ack.ids)
-                    for record_id in ack.ids:
-                        self._sent.pop(record_id, None)
-                    self._count("access.log_acked", deleted)
-                    self._log_wake.set()
-            except ValidationError as exc:
-                self._count("access.rejected.uplink", 1)
-                logger.warning(
-                    "rejected a message from the hub on %s: %s",
-                    topic,
-                    exc.errors(include_input=False)[0]["type"],
-                )
-
-    async def _on_part(self, client: aiomqtt.Client, update: AccessListUpdate) -> None:
-        if update.edge_id != self.edge_id:
-            self._count("access.rejected.uplink", 1)
-            logger.warning("ignored an allow-list update for edge %s", update.edge_id)
-            return
-        if update.v > ACCESS_LIST_FORMAT:
-            # A newer hub's format could mean something this edge would misapply.
-            self._count("access.rejected.uplink", 1)
-            logger.warning(
-                "ignored an allow-list update in format %d (this edge knows %d)",
-                update.v,
-                ACCESS_LIST_FORMAT,
-            )
-            return
-        self._count("access.chunks_received", 1)
-        await self._on_chunk_event(
-            client, PartArrived(update, self._monotonic(), self.allow.version)
-        )
-
-    async def _on_update(self, client: aiomqtt.Client, update: AccessListUpdate) -> None:
-        async with self._lock:
-            held = self.allow.version
-            outcome = await self._db.call(self.store.apply, held, update)
-            if outcome is UpdateOutcome.APPLIED:
-                changes = {item.key: item.body for item in update.items}
-                self.allow.replace(update.to_version, changes, full=update.full)
-        self._count(f"access.updates_{outcome}", 1)
-        if outcome is UpdateOutcome.APPLIED:
-            logger.info(
-                "allow-list version %d -> %d: %d items, %d credentials, %d doors",
-                held,
-                update.to_version,
-                len(update.items),
-                len(self.allow),
-                len(self.allow.doors),
-            )
-        elif outcome is UpdateOutcome.GAP:
-            logger.info(
-                "allow-list update %d -> %d skips versions after %d; catching up",
-                update.from_version,
-                update.to_version,
-                held,
-            )
-            await self.request_sync(client)
-
-    async def _forward_log(self, client: aiomqtt.Client) -> None:
-        topic = edge_topic(self.edge_id, EdgeChannel.ACCESS_LOG)
-        while True:
-            self._log_wake.clear()
-            now = self._monotonic()
-            pending = await self._db.call(self.store.pending_log, self.log_batch * 5)
-            due = [r for r in pending if now - self._sent.get(r.id, -1e18) >= self.resend_after_s][
-                : self.log_batch
-            ]
-            if due:
-                batch = AccessLogBatch(edge_id=self.edge_id, records=due)
-                await client.publish(
-                    topic, batch.model_dump_json(), qos=1, timeout=PUBLISH_TIMEOUT_S
-                )
-                for record in due:
-                    self._sent[record.id] = now
-                self._count("access.log_sent", len(due))
-                continue
-            with suppress(TimeoutError):
-                async with asyncio.timeout(min(1.0, self.resend_after_s / 2)):
-                    await self._log_wake.wait()

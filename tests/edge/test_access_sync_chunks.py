@@ -168,7 +168,7 @@ async def test_a_lost_chunk_is_asked_for_again_and_nothing_is_half_applied(
     assert len(chunks) >= 10
     assert max(len(c.model_dump_json()) for c in chunks) < BROKER_LIMIT // 2
     agent = EdgeAgent(edge_settings)
-    agent.access.chunk_timeout_s = 1.0
+    agent.access.hub.chunk_timeout_s = 1.0
     async with played_hub(hub_broker) as hub, running_agent(agent):
         await eventually(lambda: len(hub.requests) >= 1, "the edge's first sync request")
         assert hub.requests[0].have_version == 0
