@@ -13,7 +13,7 @@ from devices.access import TimeWindow
 from hub.access.versions import WINDOWS, lock_site, resync, rows_of_sites
 from hub.access.views import GroupView, ScheduleView, group_view
 from hub.errors import NotFoundError
-from hub.persistence.tables import AccessGroupRow, AccessMembershipRow, AccessScheduleRow
+from hub.persistence.access import AccessGroupRow, AccessMembershipRow, AccessScheduleRow
 from hub.persistence.transactions import Database, get_existing
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from devices.access import AccessRecord
 from hub.access.views import AccessEventView, event_view
-from hub.persistence.tables import AccessEventRow
+from hub.persistence.access import AccessEventRow
 from hub.persistence.transactions import Database, of_sites, upsert_insert
 
 

@@ -18,13 +18,13 @@ from hub.access.rules import ImportProblem, PersonImport, check_import, import_s
 from hub.access.versions import lock_site, resync, rows_of_sites
 from hub.access.views import CredentialView, ImportView, PersonView, credential_view
 from hub.errors import InvalidInputError, NotFoundError
-from hub.persistence.tables import (
+from hub.persistence.access import (
     AccessCredentialRow,
     AccessGroupRow,
     AccessMembershipRow,
     AccessPersonRow,
-    HouseholdRow,
 )
+from hub.persistence.tables import HouseholdRow
 from hub.persistence.transactions import Database, get_existing
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from hub.access.rules import reader_taken
 from hub.access.versions import lock_site, resync, rows_of_sites
 from hub.access.views import DoorView, SiteView, site_view
 from hub.errors import InvalidInputError
-from hub.persistence.tables import AccessDoorRow, AccessSiteRow
+from hub.persistence.access import AccessDoorRow, AccessSiteRow
 from hub.persistence.transactions import Database, get_existing, of_sites
 
 

@@ -39,7 +39,7 @@ from hub.access.rules import (
     needs_snapshot,
 )
 from hub.errors import NotFoundError
-from hub.persistence.tables import (
+from hub.persistence.access import (
     AccessCredentialRow,
     AccessDoorRow,
     AccessGroupRow,

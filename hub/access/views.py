@@ -6,7 +6,7 @@ from pydantic import AwareDatetime
 
 from devices.access import CredentialKind, DoorConfig, TimeWindow
 from hub.http.views import View
-from hub.persistence.tables import (
+from hub.persistence.access import (
     AccessCredentialRow,
     AccessEventRow,
     AccessGroupRow,

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, select
 
 from hub.app import create_app
 from hub.auth.rules import new_secret
-from hub.persistence.tables import Base
+from hub.persistence.schema import Base
 from hub.settings import HubSettings
 from tests.fuzz.conftest import API_BODY_EXAMPLES, PROFILE
 from tests.fuzz.strategies import JSON_VALUES, PAYLOADS, as_bytes, objects_with, run

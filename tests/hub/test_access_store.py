@@ -20,7 +20,7 @@ from devices.access import (
 )
 from hub.access.repository import AccessStore
 from hub.errors import InvalidInputError, NotFoundError
-from hub.persistence.tables import AccessCredentialRow, AccessSiteRow
+from hub.persistence.access import AccessCredentialRow, AccessSiteRow
 from tests.hub.conftest import FakeClock
 
 EDGE = "edge-a"

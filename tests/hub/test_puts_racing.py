@@ -20,8 +20,9 @@ from devices.registry import Device
 from hub.access.repository import AccessStore
 from hub.care.views import CareSettings, Consent
 from hub.errors import InvalidInputError
+from hub.persistence.access import AccessDoorRow, AccessSiteRow
 from hub.persistence.community import CareProfileRow
-from hub.persistence.tables import AccessDoorRow, AccessSiteRow, GridRow, ResponderRow, SiteRow
+from hub.persistence.tables import GridRow, ResponderRow, SiteRow
 from hub.residents.rules import issue_token
 from hub.roster.rules import Grid, Responder, ResponderRole, Site
 from hub.store import HubStore
