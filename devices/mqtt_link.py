@@ -46,6 +46,7 @@ from types import TracebackType
 from typing import Any, NoReturn, Protocol, Self
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 from aiomqtt.types import SocketOption
 
 from devices.credentials import load_credentials, session_client_id
@@ -365,9 +366,29 @@ def write_now(client: aiomqtt.Client) -> None:
     group commit, whose thread then competes for the GIL). The socket is non-blocking: what
     does not fit stays queued for that watcher. An error is left to the watcher too, which
     makes the same call and ends the connection on it, as aiomqtt does.
+
+    aiomqtt starts the watch a turn later but stops it at once: having written everything,
+    paho stops the watch before it has started, and the watch then starts with nobody left
+    to stop it; the socket is always writable, so the loop would call it on every turn, at
+    100 % of a core, until paho next had something to write. So once everything is written,
+    the watch is stopped again, after the one still to start.
     """
+    paho = client._client
     with contextlib.suppress(Exception):
-        client._client.loop_write()
+        paho.loop_write()
+    sock = paho.socket()
+    if sock is not None and not paho.want_write():
+        loop = asyncio.get_running_loop()
+        loop.call_soon(_stop_idle_watch, paho, loop, sock, sock.fileno())
+
+
+def _stop_idle_watch(
+    paho: mqtt.Client, loop: asyncio.AbstractEventLoop, sock: object, fd: int
+) -> None:
+    """Stop watching ``fd`` for writing, unless paho has something to write again (it then
+    wants the watch) or its connection is another one by now (the number may be reused)."""
+    if paho.socket() is sock and not paho.want_write():
+        loop.remove_writer(fd)
 
 
 def payload_bytes(payload: object) -> bytes | None:

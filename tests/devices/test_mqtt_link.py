@@ -11,8 +11,9 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
+from paho.mqtt.enums import MQTTErrorCode
 
-from devices.mqtt_link import ConsumingSession, SessionMessages
+from devices.mqtt_link import ConsumingSession, SessionMessages, publish_queued, write_now
 from linli.brokers import MosquittoProcess
 
 pytestmark = pytest.mark.mosquitto
@@ -200,3 +201,37 @@ async def test_a_reader_whose_cancellation_was_swallowed_stops_at_its_next_messa
     done, _ = await asyncio.wait({task}, timeout=5)
     assert done == {task}
     assert task.cancelled()
+
+
+async def test_a_message_written_at_once_leaves_no_writer_spinning(
+    mosquitto: MosquittoProcess,
+) -> None:
+    """``write_now`` (a door's command) puts the message on the socket in the same turn of
+    the loop. aiomqtt registers the socket's writer a turn later but unregisters it at once:
+    without care the writer arrived after paho had already written and stopped asking, and
+    the loop then called it on every turn, the socket always writable, until the next
+    message: the edge's event loop at 100 % of a core, its database threads starved of the
+    GIL, door answers 100-400 ms late on a 2-core machine (found with bench.access_decision)."""
+    async with aiomqtt.Client("127.0.0.1", mosquitto.port) as receiver:
+        await receiver.subscribe("linli/test/now", qos=1)
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port) as sender:
+            paho = sender._client
+            writes = 0
+            loop_write = paho.loop_write
+
+            def counted() -> MQTTErrorCode:
+                nonlocal writes
+                writes += 1
+                return loop_write()
+
+            paho.loop_write = counted  # type: ignore[method-assign]
+            for n in range(3):
+                publish_queued(sender, "linli/test/now", f"unlock {n}", qos=1)
+                write_now(sender)
+                async with asyncio.timeout(5):
+                    message = await anext(aiter(receiver.messages))
+                assert message.payload == f"unlock {n}".encode()
+            await asyncio.sleep(0.3)  # the broker's PUBACKs read; nothing left to write
+            writes_when_idle = writes
+            await asyncio.sleep(0.3)
+            assert writes - writes_when_idle == 0, "the idle socket's writer kept being called"
