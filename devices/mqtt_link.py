@@ -385,9 +385,10 @@ def write_now(client: aiomqtt.Client) -> None:
 def _stop_idle_watch(
     paho: mqtt.Client, loop: asyncio.AbstractEventLoop, sock: object, fd: int
 ) -> None:
-    """Stop watching ``fd`` for writing, unless paho has something to write again (it then
-    wants the watch) or its connection is another one by now (the number may be reused)."""
-    if paho.socket() is sock and not paho.want_write():
+    """Stop watching ``fd`` for writing where paho believes nobody watches it: unless paho
+    has something to write again (it then wants the watch, and has asked for it) or its
+    connection is another one by now (the number may be reused)."""
+    if paho.socket() is sock and not paho.want_write() and not paho._registered_write:
         loop.remove_writer(fd)
 
 
