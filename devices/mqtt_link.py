@@ -29,12 +29,13 @@ Around the session, the rest of the one way every Linli program talks to a broke
 - ``MqttLink``: one supervised connection: connect, run the caller's session body, and on
   any failure back off and connect again, forever; the backoff starts over once a session
   is subscribed. ``link.session(...)`` is the body's ``ConsumingSession``.
-- ``payload_bytes``, ``ack`` (manual acknowledgement), ``publish_queued`` (a publish whose
-  PUBACK the sender does not await) and ``checkpoint`` (a cancellation that aiomqtt swallowed).
+- ``payload_bytes`` and ``checkpoint`` (a cancellation that aiomqtt swallowed).
+
+What reaches under aiomqtt into paho (manual acknowledgement, a publish nobody awaits, a write
+now, and the socket watches every client here gets) is ``devices.mqtt_paho``.
 """
 
 import asyncio
-import contextlib
 import logging
 import math
 import random
@@ -46,10 +47,10 @@ from types import TracebackType
 from typing import Any, NoReturn, Protocol, Self
 
 import aiomqtt
-import paho.mqtt.client as mqtt
 from aiomqtt.types import SocketOption
 
 from devices.credentials import load_credentials, session_client_id
+from devices.mqtt_paho import use_manual_ack, watch_sockets
 
 logger = logging.getLogger(__name__)
 
@@ -305,6 +306,7 @@ class MqttEndpoint:
             tls_params=None if self.tls_ca is None else aiomqtt.TLSParameters(str(self.tls_ca)),
             queue_type=queue_type,
         )
+        watch_sockets(client)
         if manual_ack:
             use_manual_ack(client)
         return client
@@ -319,77 +321,6 @@ def parse_alternates(text: str) -> tuple[tuple[str, int], ...]:
             raise ValueError(f"broker node {item!r} is not HOST:PORT")
         nodes.append((host, int(port)))
     return tuple(nodes)
-
-
-# --- manual acknowledgement of received messages (documented workaround) -------------------
-# aiomqtt 2.5 has no manual-ack API (aiomqtt issue #345) and paho acknowledges a QoS 1
-# message as soon as it has read it. The edge must acknowledge a device message only after
-# the alerts it caused are committed to the outbox, so that a crash in between makes the
-# broker redeliver it (persistent session). So we switch on paho's own manual ack through
-# aiomqtt's paho client. It is switched on BEFORE connecting, not after: with a persistent
-# session the broker sends queued messages right behind the CONNACK, possibly in the same
-# socket read, i.e. before any code after ``async with client`` runs.
-
-
-def use_manual_ack(client: aiomqtt.Client) -> None:
-    """Make ``client`` leave every QoS 1 message unacknowledged until ``ack`` is called."""
-    client._client.manual_ack_set(True)
-
-
-def ack(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-    """Acknowledge a message received by a manual-ack client."""
-    if message.qos > 0:
-        # A failed PUBACK (connection gone) is harmless: the broker redelivers the message
-        # and the committed state keeps it from being acted on twice.
-        client._client.ack(message.mid, message.qos)
-
-
-def publish_queued(client: aiomqtt.Client, topic: str, payload: str | bytes, qos: int) -> None:
-    """Hand a message to the client's send queue without waiting for its PUBACK.
-
-    For a sender whose own protocol confirms delivery end to end (the edge's outbox sends
-    until the hub's ``AlertAck``): aiomqtt's ``publish`` spends a task and a future on
-    every message to await a PUBACK that such a sender does not need. paho still sends the
-    messages in the order given, and a connection that is gone raises ``MqttError``.
-    """
-    info = client._client.publish(topic, payload, qos)
-    if info.rc != 0:  # MQTT_ERR_SUCCESS; paho queues what exceeds its in-flight window
-        raise aiomqtt.MqttCodeError(info.rc, "could not publish the message")
-
-
-def write_now(client: aiomqtt.Client) -> None:
-    """Write what the client has queued to its socket now, not turns of the loop later.
-
-    paho, driven by aiomqtt, only asks the loop to watch the socket for writing
-    (``call_soon_threadsafe(add_writer)``): a message that must leave now (a door's command)
-    would go out after the loop has run everything else that is ready (e.g. the start of a
-    group commit, whose thread then competes for the GIL). The socket is non-blocking: what
-    does not fit stays queued for that watcher. An error is left to the watcher too, which
-    makes the same call and ends the connection on it, as aiomqtt does.
-
-    aiomqtt starts the watch a turn later but stops it at once: having written everything,
-    paho stops the watch before it has started, and the watch then starts with nobody left
-    to stop it; the socket is always writable, so the loop would call it on every turn, at
-    100 % of a core, until paho next had something to write. So once everything is written,
-    the watch is stopped again, after the one still to start.
-    """
-    paho = client._client
-    with contextlib.suppress(Exception):
-        paho.loop_write()
-    sock = paho.socket()
-    if sock is not None and not paho.want_write():
-        loop = asyncio.get_running_loop()
-        loop.call_soon(_stop_idle_watch, paho, loop, sock, sock.fileno())
-
-
-def _stop_idle_watch(
-    paho: mqtt.Client, loop: asyncio.AbstractEventLoop, sock: object, fd: int
-) -> None:
-    """Stop watching ``fd`` for writing where paho believes nobody watches it: unless paho
-    has something to write again (it then wants the watch, and has asked for it) or its
-    connection is another one by now (the number may be reused)."""
-    if paho.socket() is sock and not paho.want_write() and not paho._registered_write:
-        loop.remove_writer(fd)
 
 
 def payload_bytes(payload: object) -> bytes | None:

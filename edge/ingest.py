@@ -41,10 +41,10 @@ from devices.mqtt_link import (
     MqttEndpoint,
     MqttLink,
     SessionMessages,
-    ack,
     checkpoint,
     payload_bytes,
 )
+from devices.mqtt_paho import ack
 from devices.observations import (
     Decoded,
     DeviceEvent,

@@ -40,8 +40,8 @@ from devices.mqtt_link import (
     SessionMessages,
     checkpoint,
     payload_bytes,
-    publish_queued,
 )
+from devices.mqtt_paho import publish_queued
 from devices.observations import Observation, StateUpdate
 from devices.registry import Device
 from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic

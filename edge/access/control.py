@@ -54,12 +54,8 @@ from devices.access import (
 )
 from devices.kinds import AlertKind, DeviceKind
 from devices.messages import Alert, AlertReason
-from devices.mqtt_link import (
-    MqttEndpoint,
-    checkpoint,
-    publish_queued,
-    write_now,
-)
+from devices.mqtt_link import MqttEndpoint, checkpoint
+from devices.mqtt_paho import publish_queued, write_now
 from devices.observations import Observation, StateUpdate
 from devices.registry import Device
 from edge.access.commits import STATE_PREFIX, DoorWrite, GroupCommit

@@ -41,7 +41,8 @@ import aiomqtt
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from devices.messages import Alert, AlertAck, HubStatus, TelemetryBatch
-from devices.mqtt_link import MQTT_TIMEOUT_S, Backoff, MqttLink, SessionMessages, publish_queued
+from devices.mqtt_link import MQTT_TIMEOUT_S, Backoff, MqttLink, SessionMessages
+from devices.mqtt_paho import publish_queued
 from devices.owntracks import owntracks_subscriptions
 from devices.registry import Device
 from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic, hub_subscriptions

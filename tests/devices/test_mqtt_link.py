@@ -13,7 +13,8 @@ import aiomqtt
 import pytest
 from paho.mqtt.enums import MQTTErrorCode
 
-from devices.mqtt_link import ConsumingSession, SessionMessages, publish_queued, write_now
+from devices.mqtt_link import ConsumingSession, MqttEndpoint, SessionMessages
+from devices.mqtt_paho import publish_queued, write_now
 from linli.brokers import MosquittoProcess
 
 pytestmark = pytest.mark.mosquitto
@@ -107,7 +108,6 @@ async def test_no_suback_and_no_message_gives_up_in_time(mute_broker: int) -> No
 
 
 def test_an_endpoint_tries_a_clusters_nodes_in_turn() -> None:
-    from devices.mqtt_link import MqttEndpoint
 
     single = MqttEndpoint("a", 1)
     assert single.at(0) is single
@@ -119,7 +119,7 @@ def test_an_endpoint_tries_a_clusters_nodes_in_turn() -> None:
 
 
 async def test_a_link_reconnects_through_the_next_node(mosquitto: MosquittoProcess) -> None:
-    from devices.mqtt_link import MqttEndpoint, MqttLink
+    from devices.mqtt_link import MqttLink
 
     dead = socket.socket()
     dead.bind(("127.0.0.1", 0))
@@ -207,14 +207,16 @@ async def test_a_message_written_at_once_leaves_no_writer_spinning(
     mosquitto: MosquittoProcess,
 ) -> None:
     """``write_now`` (a door's command) puts the message on the socket in the same turn of
-    the loop. aiomqtt registers the socket's writer a turn later but unregisters it at once:
-    without care the writer arrived after paho had already written and stopped asking, and
-    the loop then called it on every turn, the socket always writable, until the next
-    message: the edge's event loop at 100 % of a core, its database threads starved of the
-    GIL, door answers 100-400 ms late on a 2-core machine (found with bench.access_decision)."""
+    the loop. aiomqtt starts the socket's write watch a turn later but stops it at once: with
+    aiomqtt's own watches the start came after paho had already written and stopped asking,
+    and the loop then called the writer on every turn, the socket always writable, until the
+    next message: the edge's event loop at 100 % of a core, its database threads starved of
+    the GIL, door answers 100-400 ms late on a 2-core machine (found with
+    bench.access_decision). A client built by ``MqttEndpoint.client()`` starts its watches in
+    order (``devices.mqtt_paho.watch_sockets``)."""
     async with aiomqtt.Client("127.0.0.1", mosquitto.port) as receiver:
         await receiver.subscribe("linli/test/now", qos=1)
-        async with aiomqtt.Client("127.0.0.1", mosquitto.port) as sender:
+        async with MqttEndpoint("127.0.0.1", mosquitto.port, persistent=False).client() as sender:
             paho = sender._client
             writes = 0
             loop_write = paho.loop_write
@@ -235,3 +237,57 @@ async def test_a_message_written_at_once_leaves_no_writer_spinning(
             writes_when_idle = writes
             await asyncio.sleep(0.3)
             assert writes - writes_when_idle == 0, "the idle socket's writer kept being called"
+
+
+class LoopErrors:
+    """What the loop's exception handler was given while installed (``with`` block)."""
+
+    def __init__(self) -> None:
+        self.contexts: list[dict[str, object]] = []
+
+    def __enter__(self) -> "LoopErrors":
+        loop = asyncio.get_running_loop()
+        self._old = loop.get_exception_handler()
+        loop.set_exception_handler(lambda _loop, context: self.contexts.append(context))
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        asyncio.get_running_loop().set_exception_handler(self._old)
+
+
+async def test_a_watch_asked_from_another_thread_for_a_socket_gone_by_then_never_starts(
+    mosquitto: MosquittoProcess,
+) -> None:
+    """paho connects in a worker thread and asks for its watches from there; they start when
+    the loop gets to them. A connection closed in between (a refused or broken connect: an
+    edge whose hub is unreachable) left aiomqtt's deferred start to watch a closed
+    descriptor (``KeyError: '12 is not registered'`` and a bad file descriptor in the loop's
+    log), or, had the number gone to another connection by then, to replace that
+    connection's watches with its own."""
+    loop = asyncio.get_running_loop()
+    async with MqttEndpoint("127.0.0.1", mosquitto.port, persistent=False).client() as client:
+        paho = client._client
+        live = paho.socket()
+        assert live is not None
+        watches = loop._selector.get_key(live.fileno())  # type: ignore[attr-defined]
+        reader = watches.data[0]
+        gone = socket.socket()
+        gone.close()
+        # Another connection's socket object, under the number the live one has now.
+        reused = socket.socket(fileno=live.fileno())
+        opened, wants_write = paho.on_socket_open, paho.on_socket_register_write
+        assert opened is not None
+        assert wants_write is not None
+        try:
+            with LoopErrors() as errors:
+                for sock in (gone, reused):
+                    await asyncio.to_thread(opened, paho, None, sock)
+                    await asyncio.to_thread(wants_write, paho, None, sock)
+                await asyncio.sleep(0.05)  # the loop has run every deferred start by now
+        finally:
+            reused.detach()  # the number is the live connection's: leave it open
+        assert errors.contexts == []
+        watches = loop._selector.get_key(live.fileno())  # type: ignore[attr-defined]
+        assert watches.data[0] is reader, "the live connection's reader was replaced"
+        assert watches.data[1] is None, "a writer started for a socket paho no longer holds"
+        await client.publish("linli/test/still", b"alive", qos=1)  # the connection still works
