@@ -41,7 +41,7 @@ from devices.mqtt_link import (
     checkpoint,
     payload_bytes,
 )
-from devices.mqtt_paho import publish_queued
+from devices.mqtt_paho import publish_queued, write_now
 from devices.observations import Observation, StateUpdate
 from devices.registry import Device
 from devices.topics import HUB_STATUS_TOPIC, EdgeChannel, edge_topic
@@ -286,6 +286,7 @@ class EdgeUplink:
         """
         for channel, payload in pack_alerts(self.edge_id, batch, self._hub):
             publish_queued(client, self._alert_topics[channel], payload, qos=1)
+        write_now(client)
         self._count("alerts_sent", len(batch))
 
     def _send_taken(self, client: aiomqtt.Client, batch: Sequence[OutgoingAlert]) -> bool:
