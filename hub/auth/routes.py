@@ -128,14 +128,37 @@ async def authorized(request: Request) -> Principal | None:
     principal = await authenticate(request)
     authorize(principal, permission)
     request.state.principal = principal
-    found = _CASE_PATH.fullmatch(request.url.path)
-    if found is not None and (principal.sites is not None or principal.role is Role.RESPONDER):
-        await _check_case_scope(request, principal, int(found["case_id"]), found["action"])
+    raw_case_id = request.path_params.get("case_id")
+    if raw_case_id is not None:
+        case_id = _case_number(raw_case_id)
+        if principal.sites is not None or principal.role is Role.RESPONDER:
+            await _check_case_scope(request, principal, case_id, _case_action(request))
     return principal
 
 
-_CASE_PATH = re.compile(r"/api/v1/(?:console/)?cases/(?P<case_id>\d+)(?:/(?P<action>[a-z_]+))?")
+_CASE_ID = re.compile(r"[1-9][0-9]{0,17}")
 _OWN_CASE_ACTIONS = frozenset({"accept", "decline", "start", "hand_over"})
+
+
+def _case_number(raw: str) -> int:
+    """Return the case a route's ``case_id`` names, written one way only: plain digits, no
+    leading zero (case ids start at 1).
+
+    The route itself would also take ``1.0``, ``+1`` or `` 1`` for case 1 (its integer
+    conversion is lenient); a check that read the path as text missed those spellings, and
+    an operator of one site could resolve another site's case through them. So the scope is
+    checked on the route's own parameter, and any other spelling of an id does not exist.
+    """
+    if not _CASE_ID.fullmatch(raw):
+        raise NotFoundError(f"case {raw[:40]!r} does not exist")
+    return int(raw)
+
+
+def _case_action(request: Request) -> str | None:
+    """Return what a case route does (``resolve``, ``accept``…), None for the case itself."""
+    template: str = getattr(request.scope.get("route"), "path", "")
+    _, _, action = template.partition("{case_id}")
+    return action.strip("/") or None
 
 
 async def _check_case_scope(

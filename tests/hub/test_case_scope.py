@@ -78,6 +78,41 @@ async def test_a_scoped_operator_sees_and_moves_only_its_sites_cases(
     assert untouched["acknowledged_at"] is None
 
 
+SPELLINGS = ("{id}.0", "+{id}", "%20{id}", "0{id}", "{id}%20")
+"""Other ways of writing case ``{id}`` that the routes' lenient integer conversion would take."""
+
+
+async def test_another_spelling_of_a_case_id_is_no_way_round_the_site_scope(
+    app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    """Found by an outside review: the scope check read the path as text and knew only plain
+    digits, while the routes took ``1.0``, ``+1`` or `` 1`` for case 1; an operator of one
+    site read and resolved another site's case through them. Now an id has one spelling."""
+    theirs = open_case(app, LANYUAN_SMOKE["id"])
+    async with await signed_in(admin, app, "op-mei", "operator", ["meiyuan"]) as operator:
+        for spelling in SPELLINGS:
+            case = spelling.format(id=theirs)
+            for method, url in (
+                ("GET", f"/api/v1/cases/{case}"),
+                ("GET", f"/api/v1/cases/{case}/evidence"),
+                ("GET", f"/api/v1/console/cases/{case}/readings"),
+                ("POST", f"/api/v1/cases/{case}/acknowledge"),
+                ("POST", f"/api/v1/cases/{case}/dispatch"),
+                ("POST", f"/api/v1/cases/{case}/close"),
+            ):
+                response = await operator.request(method, url, json={})
+                assert response.status_code == 404, (method, url, response.text)
+            resolve = {"resolution": "false_alarm", "note": "not ours to say"}
+            refused = await operator.post(f"/api/v1/cases/{case}/resolve", json=resolve)
+            assert refused.status_code == 404, (case, refused.text)
+    untouched = (await admin.get(f"/api/v1/cases/{theirs}")).json()
+    assert untouched["status"] == "dispatched"
+    assert untouched["acknowledged_at"] is None
+    for spelling in SPELLINGS:  # one spelling for everyone, the admin too
+        odd = await admin.get(f"/api/v1/cases/{spelling.format(id=theirs)}")
+        assert odd.status_code == 404, spelling
+
+
 async def test_a_responder_of_another_site_cannot_take_a_case(
     app: FastAPI, admin: httpx.AsyncClient
 ) -> None:
