@@ -192,11 +192,18 @@ class Route:
     """The rule's reopen window, if it has its own."""
 
 
-def place_route_key(rule: str, place: str) -> str:
-    """Return the correlation key of ``rule``'s incident at ``place``: the same for every
-    spelling of the place (``devices.location.place_key``)."""
+def place_route_key(rule: str, place: str, site: str | None = None) -> str:
+    """Return the correlation key of ``rule``'s incident at ``place`` of ``site``: the same
+    for every spelling of the place (``devices.location.place_key``).
+
+    Places are named within their site (every community has its Building 3), so an incident
+    is one site's: two sites' fires in their Building 3s are two cases, each seen by its own
+    site (a single case was seen only by the site of the device that opened it, found by an
+    outside review). A device of no site keys its place alone, as before sites existed.
+    """
+    name = place_key(place) if site is None else f"{site}\x1f{place_key(place)}"
     # A digest keeps the key short whatever the length of the place (256 characters at most).
-    digest = hashlib.sha256(place_key(place).encode()).hexdigest()[:_PLACE_DIGEST_CHARS]
+    digest = hashlib.sha256(name.encode()).hexdigest()[:_PLACE_DIGEST_CHARS]
     return f"{rule}@{digest}"
 
 
@@ -208,8 +215,15 @@ def _place(location: str, depth: int) -> str:
         return location
 
 
-def route(rules: CorrelationRules, device_id: str, kind: AlertKind, location: str) -> Route:
-    """Return the incident an alert of ``kind`` from a device at ``location`` belongs to."""
+def route(
+    rules: CorrelationRules,
+    device_id: str,
+    kind: AlertKind,
+    location: str,
+    site: str | None = None,
+) -> Route:
+    """Return the incident an alert of ``kind`` from a device at ``location`` of ``site``
+    belongs to."""
     rule = rules.rule_for(kind)
     if rule is None:
         return Route(open_key(device_id, kind), None, category_of(kind), None)
@@ -219,7 +233,11 @@ def route(rules: CorrelationRules, device_id: str, kind: AlertKind, location: st
         )
     place = _place(location, rule.place_depth)
     return Route(
-        place_route_key(rule.name, place), rule.name, rule.category, place, rule.reopen_within_s
+        place_route_key(rule.name, place, site),
+        rule.name,
+        rule.category,
+        place,
+        rule.reopen_within_s,
     )
 
 
@@ -231,8 +249,11 @@ class AttachTarget:
     within_s: float
 
 
-def attach_targets(rules: CorrelationRules, kind: AlertKind, location: str) -> list[AttachTarget]:
-    """Return, in rule order, the incidents at this place an alert of ``kind`` may join."""
+def attach_targets(
+    rules: CorrelationRules, kind: AlertKind, location: str, site: str | None = None
+) -> list[AttachTarget]:
+    """Return, in rule order, the incidents at this place of ``site`` an alert of ``kind``
+    may join."""
     targets: list[AttachTarget] = []
     for rule in rules.rules:
         if kind not in rule.attach:
@@ -243,7 +264,7 @@ def attach_targets(rules: CorrelationRules, kind: AlertKind, location: str) -> l
         targets.append(
             AttachTarget(
                 Route(
-                    place_route_key(rule.name, place),
+                    place_route_key(rule.name, place, site),
                     rule.name,
                     rule.category,
                     place,
@@ -271,20 +292,26 @@ class BatchRoutes:
 
 
 def plan_routes(
-    rules: CorrelationRules, alerts: Sequence[Alert], locations: Mapping[str, str]
+    rules: CorrelationRules,
+    alerts: Sequence[Alert],
+    locations: Mapping[str, str],
+    sites: Mapping[str, str | None] | None = None,
 ) -> BatchRoutes:
-    """Return the own route and the attach targets of each alert (located by its device)."""
+    """Return the own route and the attach targets of each alert (located by its device, in
+    its device's site: ``sites``, by device id; none given or listed, no site)."""
     # Once per device and kind: a burst's take holds hundreds of alerts of a few devices, and
     # each route parses its place and hashes its key.
     own: dict[tuple[str, AlertKind], Route] = {}
-    targets: dict[tuple[AlertKind, str], list[AttachTarget]] = {}
+    targets: dict[tuple[AlertKind, str, str | None], list[AttachTarget]] = {}
     plan = BatchRoutes(own={}, targets={})
+    site_of = sites or {}
     for a in alerts:
         location = locations[a.device_id]
+        site = site_of.get(a.device_id)
         if (found := own.get((a.device_id, a.kind))) is None:
-            found = own[a.device_id, a.kind] = route(rules, a.device_id, a.kind, location)
-        if (joins := targets.get((a.kind, location))) is None:
-            joins = targets[a.kind, location] = attach_targets(rules, a.kind, location)
+            found = own[a.device_id, a.kind] = route(rules, a.device_id, a.kind, location, site)
+        if (joins := targets.get((a.kind, location, site))) is None:
+            joins = targets[a.kind, location, site] = attach_targets(rules, a.kind, location, site)
         plan.own[a.id] = found
         plan.targets[a.id] = joins
     return plan

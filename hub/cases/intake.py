@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from devices.kinds import AlertState
 from devices.messages import Alert
 from hub.audit.chain import AuditAction, AuditRecord
+from hub.cases.copies import ids_to_read, read_stored, sort_copies
 from hub.cases.correlation import (
     BatchRoutes,
     Route,
@@ -82,7 +83,7 @@ from hub.fleet.registrations import adopt_unknown
 from hub.fleet.retirement import bring_back_alerted, keep_silent, sort_retired
 from hub.persistence.tables import CaseRow
 from hub.persistence.transactions import Database, audit, upsert_insert
-from hub.roster.repository import placement
+from hub.roster.repository import SiteCache, placement
 from hub.silences.repository import silence_from_row
 from hub.silences.rules import SilencedAlert, silencing
 
@@ -124,6 +125,7 @@ class CaseIntake:
     def __init__(self, db: Database, policy: CasePolicy) -> None:
         self._db = db
         self._policy = policy
+        self._sites = SiteCache()
 
     def ingest_alerts(
         self, alerts: Sequence[Alert], received_at: datetime, screen: Screen | None = None
@@ -180,15 +182,10 @@ class CaseIntake:
         ]
         accepted = [alert for alert in alerts if alert.device_id in locations]
 
-        new: list[Alert] = []
-        duplicates: list[AlertRef] = []
-        seen: set[str] = set()
-        for alert in accepted:
-            if alert.id not in facts.stored and alert.id not in seen:
-                seen.add(alert.id)  # a second copy in the same batch is a duplicate
-                new.append(alert)
-            else:
-                duplicates.append(AlertRef.of(alert))
+        # An id stored already is a copy only if the stored alert is this one (hub.cases.copies).
+        held = read_stored(session, ids_to_read(accepted, facts.stored)) if facts.stored else {}
+        copies = sort_copies(accepted, held)
+        new, duplicates = copies.new, copies.duplicates
 
         retired = sort_retired(new, facts.retired) if facts.retired else None
         if retired is not None:
@@ -207,6 +204,7 @@ class CaseIntake:
                         "state": alert.state.value,
                         "severity": alert.severity.value,
                         "ts": alert.ts.astimezone(UTC).isoformat(),
+                        **_sent_as(copies.renamed, alert.id),
                     },
                 ),
             )
@@ -220,7 +218,12 @@ class CaseIntake:
             keep_silent(session, new, retired.kept - silenced, received_at)
             silenced |= retired.kept
         routed = [a for a in new if a.id not in silenced]
-        plan = plan_routes(self._policy.rules, routed, locations)
+        # An incident is one site's (hub.cases.correlation.place_route_key); a contested
+        # device's alert is placed where the claiming edge says, and so in its site.
+        placed = {a.device_id: (edges.get(a.device_id), locations[a.device_id]) for a in routed}
+        placed.update((a.device_id, claimed[a.id]) for a in routed if a.id in claimed)
+        sites = self._sites.sites_of(session, placed) if placed else {}
+        plan = plan_routes(self._policy.rules, routed, locations, sites)
         # Several hub workers: a device's alerts, and an incident's, take turns across them
         # (hub.cases.ordering); the incidents are locked before it is read which are active.
         lock_take(session, new, incident_lock_keys(self._policy.rules, plan))
@@ -299,6 +302,7 @@ class CaseIntake:
             + conflicts.cases_updated,
             cases_merged_into=sorted(merges.took_in),
             silenced=[a.id for a in new if a.id in silenced],
+            renamed=copies.renamed,
         )
 
     @staticmethod
@@ -563,3 +567,9 @@ class CaseIntake:
             assert row is not None
             member_rows.add(row.id, alert)
             yield alert, row, opened_here
+
+
+def _sent_as(renamed: Mapping[str, str], stored_id: str) -> dict[str, str]:
+    """The audit's word for an alert stored under another id than the edge's: the edge's."""
+    sent = renamed.get(stored_id)
+    return {} if sent is None else {"sent_as": sent}

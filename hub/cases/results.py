@@ -46,6 +46,9 @@ class IngestResult:
     cases_merged_into: list[int] = field(default_factory=list)
     """Ids of the cases that took in cases opened before them (``hub.cases.merging``); the
     cases taken in are among ``cases_updated``, closed."""
+    renamed: dict[str, str] = field(default_factory=dict)
+    """New alerts stored under another id than the edge's, because theirs was another
+    alert's (``hub.cases.copies``): the stored id → the id the edge sent."""
 
     @classmethod
     def merge(cls, results: Iterable["IngestResult"]) -> "IngestResult":
@@ -59,6 +62,7 @@ class IngestResult:
             merged.cases_updated.extend(result.cases_updated)
             merged.silenced.extend(result.silenced)
             merged.cases_merged_into.extend(result.cases_merged_into)
+            merged.renamed.update(result.renamed)
         return merged
 
     def cases_joined_by(self, kinds: frozenset[AlertKind]) -> list[CaseView]:
@@ -80,11 +84,12 @@ class IngestResult:
         """Return, per edge, the alert ids it may delete from its outbox.
 
         New and duplicate alerts are committed. Rejected ones are acknowledged too: they were
-        judged, logged and counted, and an edge would otherwise re-send them forever.
+        judged, logged and counted, and an edge would otherwise re-send them forever. A new
+        alert stored under another id is acknowledged under the edge's.
         """
         acks: dict[str, dict[str, None]] = defaultdict(dict)  # dicts keep order, drop repeats
         refs = [
-            *(AlertRef(a.id, a.edge_id, a.device_id) for a in self.new),
+            *(AlertRef(self.renamed.get(a.id, a.id), a.edge_id, a.device_id) for a in self.new),
             *self.duplicates,
             *(r.alert for r in self.rejected),
         ]

@@ -7,7 +7,11 @@ for is registered to that edge; otherwise the message (or the part of it about a
 device) is refused with a reason the caller counts and logs, and nothing of it is stored.
 
 A device not registered to any edge is not refused here: the intake refuses unknown devices
-itself, and a device registered without an edge belongs to nobody yet. An alert about a
+itself, and a device registered without an edge belongs to nobody yet. Except a household
+page's virtual button (``household-<n>-web``, ``hub.residents``): the hub raises its presses
+itself, so no edge may raise an alert about it or list it in an inventory (its ids are
+guessable: a stolen edge raised a forged SOS at any household's address, found by an outside
+review). An alert about a
 device another edge registered by its inventory, which no operator vouched for, is taken
 (contested), not refused (``hub.fleet.claims`` says why); every alert or inventory entry
 about another edge's device is returned as a ``Claim`` for the hub to report.
@@ -21,6 +25,7 @@ from typing import Generic, TypeVar
 from devices.messages import Alert, TelemetryBatch, TelemetryPoint
 from devices.registry import Device
 from hub.fleet.claims import Claim, Registration
+from hub.residents.rules import is_web_device
 
 
 class IdentityReason(StrEnum):
@@ -30,12 +35,16 @@ class IdentityReason(StrEnum):
     """The payload names another edge than its topic."""
     FOREIGN_DEVICE = "foreign_device"
     """The device is registered to another edge."""
+    HUB_DEVICE = "hub_device"
+    """The device is the hub's own (a household page's button): no edge speaks for it."""
 
 
 def device_claim(
     topic_edge: str, device_id: str, registered: Mapping[str, Registration]
 ) -> IdentityReason | None:
     """Return why ``topic_edge`` may not speak for ``device_id``, or None if it may."""
+    if is_web_device(device_id):
+        return IdentityReason.HUB_DEVICE
     owner = _owner(device_id, registered)
     if owner is not None and owner != topic_edge:
         return IdentityReason.FOREIGN_DEVICE
@@ -122,6 +131,9 @@ def screen_alerts(
     refused: list[tuple[Alert, IdentityReason]] = []
     claims: list[Claim] = []
     for alert in alerts:
+        if is_web_device(alert.device_id):
+            refused.append((alert, IdentityReason.HUB_DEVICE))
+            continue
         registration = registered.get(alert.device_id)
         owner = None if registration is None else registration.edge_id
         if owner is None or owner == alert.edge_id:

@@ -383,7 +383,16 @@ class MqttIngest:
         self.counters["alerts_new"] += len(result.new)
         self.counters["alerts_duplicate"] += len(result.duplicates)
         self.counters["alerts_silenced"] += len(result.silenced)
-        self.unknown_devices.forget(a.id for a in result.new)
+        self.counters["alerts_id_taken"] += len(result.renamed)
+        for stored_id, sent_id in result.renamed.items():
+            logger.warning(
+                "alert %s of edge %s shares its id with another alert stored already: "
+                "stored as %s (an edge installed afresh, or an id taken ahead by another edge)",
+                sent_id,
+                next(a.edge_id for a in result.new if a.id == stored_id),
+                stored_id,
+            )
+        self.unknown_devices.forget(result.renamed.get(a.id, a.id) for a in result.new)
         held, final = self.unknown_devices.judge(result.rejected, received_at)
         for deferred in held:
             self.counters["deferred.unknown_device"] += 1

@@ -12,6 +12,7 @@ Nothing here does I/O or reads the clock: ``now`` and the alert id are passed in
 """
 
 import hashlib
+import re
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -75,6 +76,15 @@ def resident_link(token: str) -> str:
 def web_device_id(household_id: int) -> str:
     """Return the id of the virtual button of a household that has no physical one."""
     return f"household-{household_id}-web"
+
+
+_WEB_DEVICE_ID = re.compile(r"household-[0-9]+-web")
+
+
+def is_web_device(device_id: str) -> bool:
+    """Return whether ``device_id`` names a household page's virtual button: the hub's own
+    device, which no edge speaks for (``hub.ingest.identity``)."""
+    return _WEB_DEVICE_ID.fullmatch(device_id) is not None
 
 
 def may_raise_sos(

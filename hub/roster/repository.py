@@ -1,5 +1,8 @@
 """The roster's repository: sites, grids and responders, and where a device is placed."""
 
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -10,9 +13,76 @@ from hub.auth.scoping import PlacedDevice, SiteMap
 from hub.errors import InvalidInputError
 from hub.persistence.tables import DeviceRow, GridRow, ResponderRow, SiteRow
 from hub.persistence.transactions import Database, audit, clean, clean_or_none, of_sites
-from hub.roster.rules import Grid, Responder, Site, grid_of_place, site_of_edge
+from hub.roster.rules import Grid, Responder, Site, grid_of_place, site_of_device, site_of_edge
 
 R = TypeVar("R", SiteRow, GridRow, ResponderRow)
+
+_roster_writes = [0]
+"""Writes of sites and grids by this process: a ``SiteCache`` reads the roster again after one."""
+
+
+T = TypeVar("T")
+
+
+def _written(committed: T) -> T:
+    """Count a committed write of the roster (after the commit: a copy read meanwhile is of
+    the roster before it, and is read again)."""
+    _roster_writes[0] += 1
+    return committed
+
+
+@dataclass(frozen=True, slots=True)
+class _Roster:
+    sites: tuple[Site, ...]
+    grids: tuple[Grid, ...]
+    writes: int
+    read_at: float
+
+
+class SiteCache:
+    """The sites of a take's devices, from a copy of the roster's sites and grids.
+
+    The case intake keys an incident by its site (``hub.cases.correlation``) on every take;
+    reading the roster each time would be one more round trip per alert on PostgreSQL. The
+    copy is read again after any write of sites or grids in this process, and at least every
+    ``max_age_s``: another hub worker's change is seen that much later.
+    """
+
+    def __init__(
+        self, max_age_s: float = 2.0, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._max_age_s = max_age_s
+        self._clock = clock
+        self._roster: _Roster | None = None
+
+    def sites_of(
+        self, session: Session, placed: Mapping[str, tuple[str | None, str]]
+    ) -> dict[str, str | None]:
+        """Return each device's site id (None: none), from its (edge, location)."""
+        roster = self._current(session)
+        if not roster.sites and not roster.grids:
+            return dict.fromkeys(placed)  # a hub without a roster: no device has a site
+        return {
+            device_id: site_of_device(roster.sites, roster.grids, edge_id, location)
+            for device_id, (edge_id, location) in placed.items()
+        }
+
+    def _current(self, session: Session) -> _Roster:
+        now = self._clock()
+        roster = self._roster
+        if (
+            roster is None
+            or roster.writes != _roster_writes[0]
+            or now - roster.read_at > self._max_age_s
+        ):
+            writes = _roster_writes[0]
+            roster = self._roster = _Roster(
+                sites=tuple(site_from_row(row) for row in session.scalars(select(SiteRow))),
+                grids=tuple(grid_from_row(row) for row in session.scalars(select(GridRow))),
+                writes=writes,
+                read_at=now,
+            )
+        return roster
 
 
 def load_site_map(session: Session) -> SiteMap:
@@ -110,7 +180,7 @@ class RosterRepository:
             session.flush()
             return site_from_row(row)
 
-        return self._db.inserting(put)
+        return _written(self._db.inserting(put))
 
     def list_sites(self, *, sites: frozenset[str] | None = None) -> list[Site]:
         """Return every site by id (only ``sites``, if given)."""
@@ -129,7 +199,7 @@ class RosterRepository:
             session.flush()
             return grid_from_row(row)
 
-        return self._db.inserting(put)
+        return _written(self._db.inserting(put))
 
     def list_grids(
         self, *, site_id: str | None = None, sites: frozenset[str] | None = None

@@ -13,6 +13,7 @@ from devices.kinds import AlertKind
 from devices.messages import AlertBatch, TelemetryBatch, TelemetryPoint
 from devices.payloads import Readings
 from devices.topics import EdgeChannel, edge_topic
+from edge.access.control import derived_id
 from linli.brokers import MosquittoProcess
 from tests.hub.factories import make_alert, make_device, make_status
 from tests.hub.test_evidence_store import JPEG, image
@@ -296,3 +297,80 @@ async def _readings_are(hub: RunningHub, celsius: float) -> None:
         return (device["last_readings"] or {}).get("temperature_c") == celsius
 
     await until(recorded, f"the detector's reading at {celsius}")
+
+
+# --- Pre-emption: an edge stores alerts under ids another edge will use -------------------
+
+
+async def test_an_id_taken_ahead_by_another_edge_does_not_swallow_a_door_alarm(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    """Found by an outside review: a door's alarm ids are derived from its edge, the door and
+    a count (``edge.access.control.derived_id``), so a stolen edge can compute another edge's
+    next ones and use them first; the hub took the real alarm for a copy, acknowledged it and
+    dropped it. Now it is stored (under an id of its own) and opens its case; its edge is
+    acknowledged under the id it sent."""
+    for body in (
+        {"id": "gate-reader", "kind": "door_reader", "location": "North gate", "edge_id": "e1"},
+        {"id": "e2-smoke", "kind": "smoke", "location": "Elsewhere/Unit 1", "edge_id": "e2"},
+    ):
+        assert (await hub.http.post("/api/v1/devices", json=body)).status_code == 201
+    ahead = [derived_id("e1", "north-gate", "alert", n) for n in range(1, 4)]
+    async with edge_client(mosquitto, "e2") as attacker:
+        for taken in ahead:
+            decoy = make_alert(
+                id=taken, device_id="e2-smoke", edge_id="e2", kind=AlertKind.BATTERY_LOW
+            )
+            await attacker.publish(edge_topic("e2", EdgeChannel.ALERT), decoy.model_dump_json())
+        await acked(attacker, *ahead, edge_id="e2")
+    async with edge_client(mosquitto, "e1") as victim:
+        real = make_alert(
+            id=ahead[0], device_id="gate-reader", edge_id="e1", kind=AlertKind.DOOR_FORCED
+        )
+        await victim.publish(edge_topic("e1", EdgeChannel.ALERT), real.model_dump_json(), qos=1)
+        await acked(victim, real.id, edge_id="e1")
+    [case] = await _cases(hub, "door_forced")
+    assert case["status"] in ("open", "dispatched")
+    alerts = (await get_json(hub, "/api/v1/alerts"))["items"]
+    [stored] = [a for a in alerts if a["kind"] == "door_forced"]
+    assert (stored["edge_id"], stored["device_id"]) == ("e1", "gate-reader")
+    assert stored["case_id"] == case["id"]
+    counted = await counters(hub)
+    assert counted["alerts_id_taken"] == 1
+    assert counted.get("alerts_duplicate", 0) == 0
+
+
+# --- A household page's button is the hub's own ------------------------------------------
+
+
+async def test_no_edge_raises_or_lists_a_household_pages_button(
+    hub: RunningHub, mosquitto: MosquittoProcess
+) -> None:
+    """Found by an outside review: a page's virtual button (``household-<n>-web``, n counting
+    from 1) has no edge, so any edge's alert about it was taken: a stolen edge raised a
+    critical SOS at any household's address, and its inventory moved the button onto itself.
+    The hub raises a page's presses itself; an edge's word about the button is refused."""
+    made = await hub.http.post(
+        "/api/v1/households", json={"name": "Wang", "location": "Building 2/Unit 301"}
+    )
+    assert made.status_code == 201, made.text
+    household = made.json()
+    token = household["link"].rsplit("/", 1)[1]
+    button = f"household-{household['id']}-web"
+    assert (await hub.http.post(f"/r/{token}/sos")).status_code == 200  # registers it
+    [case] = (await get_json(hub, "/api/v1/cases"))["items"]
+    resolve = {"resolution": "false_alarm", "note": "a test press"}
+    assert (await hub.http.post(f"/api/v1/cases/{case['id']}/resolve", json=resolve)).is_success
+    async with edge_client(mosquitto, "e2") as attacker:
+        forged = make_alert(device_id=button, edge_id="e2", kind=AlertKind.SOS)
+        await attacker.publish(edge_topic("e2", EdgeChannel.ALERT), forged.model_dump_json())
+        await acked(attacker, forged.id, edge_id="e2")  # judged, refused, acknowledged
+        takeover = make_status(
+            "e2", devices=[make_device(button, location="Elsewhere/Unit 1", edge_id="e2")]
+        )
+        await attacker.publish(edge_topic("e2", EdgeChannel.STATUS), takeover.model_dump_json())
+        await _rejected(hub, "hub_device", at_least=2)
+    [still] = (await get_json(hub, "/api/v1/cases"))["items"]
+    assert (still["id"], still["status"]) == (case["id"], "resolved"), "no forged SOS case"
+    device = await get_json(hub, f"/api/v1/devices/{button}")
+    assert (device["edge_id"], device["location"]) == (None, "Building 2/Unit 301")
