@@ -154,9 +154,12 @@ def decode_all(
             online = decode_zigbee_availability(text, _maybe_json(text))
             return (Decoded(ZigbeeAddress(name), (AvailabilityChange(online),)),)
         case ZigbeeTopic(name, _, attribute) if attribute is not None:
-            return (Decoded(ZigbeeAddress(name), decode_zigbee_attribute(attribute, text)),)
+            kind = kind_of(ZigbeeAddress(name))
+            observed = decode_zigbee_attribute(attribute, text, kind)
+            return (Decoded(ZigbeeAddress(name), observed),)
         case ZigbeeTopic(name, _):
-            return (Decoded(ZigbeeAddress(name), decode_zigbee_state(json_object(text))),)
+            kind = kind_of(ZigbeeAddress(name))
+            return (Decoded(ZigbeeAddress(name), decode_zigbee_state(json_object(text), kind)),)
         case TasmotaTopic():
             return decode_tasmota(parsed, text, kind_of)
         case ShellyTopic():

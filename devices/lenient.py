@@ -96,3 +96,16 @@ def json_object(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise PayloadError("payload must be a JSON object", reason="not_an_object")
     return data
+
+
+ZCL_NO_TEMPERATURE = frozenset({327.67, -327.68})
+"""ZCL's temperature that is no measurement: 0x8000 hundredths (invalid, −327.68 °C), and
+0x7FFF (327.67 °C), OWON THS317-ET's below −20 °C (Koenkk/zigbee2mqtt#15173)."""
+
+
+def measured_celsius(value: float | None, where: str) -> float | None:
+    """Return a temperature in °C, None for none or for ZCL's no-measurement values."""
+    if value in ZCL_NO_TEMPERATURE:
+        logger.debug("%s: temperature %s is no measurement, ignored", where, value)
+        return None
+    return value

@@ -12,7 +12,9 @@ value per topic, ``shellies/<id>/sensor/<name>``:
   ``test``/``unknown`` → nothing; ``concentration`` in ppm of natural gas → % LEL (methane's
   LEL is 5 % vol = 50 000 ppm, so 500 ppm = 1 % LEL);
 - ``shellies/<id>/input_event/<n>`` ``{"event": "S", "event_cnt": 4}`` (Shelly Button1,
-  inputs): ``S`` press, ``SS`` double, ``L`` long. A mains Shelly re-publishes its last event
+  inputs): ``S`` press, ``SS`` double, ``SSS`` (triple) a press too (a panicking hand presses
+  three times as readily as twice, as Zigbee2MQTT's ``triple`` is read), ``L`` long. A mains
+  Shelly re-publishes its last event
   every 30 s with the same ``event_cnt`` (bieniu/ha-shellies-discovery#91): the count goes with
   the event, and the edge takes a count it has seen as a repeat, not a press;
 - ``shellies/<id>/input/<n>`` ``0``/``1``: the input terminal's state, in every input mode
@@ -29,10 +31,13 @@ never to the ``src`` it writes, so a ``src`` naming another registered device is
 ``alarm: null`` with ``errors: ["cable_unplugged"]``: no reading, logged), ``input:N``
 (``state``: true/false for an input in switch mode, an ``InputState``; null in button
 mode, whose pushes come as events); ``NotifyEvent``
-with ``input:N`` events ``single_push``/``double_push``/``long_push``. Also
+with ``input:N`` events ``single_push``/``double_push``/``long_push``, and ``triple_push`` a
+press as Gen1's ``SSS``. Also
 ``<prefix>/status/<component:id>`` (one component's status) and ``<prefix>/online``.
 
-Device time (``ts``) is not used: battery Shellies wake with unsynchronised clocks.
+Device time (``ts``) is not used: battery Shellies wake with unsynchronised clocks. ZCL's
+"no measurement" temperatures (327.67 and −327.68 °C) are no temperature here either, as in
+every adapter (``devices.lenient.measured_celsius``).
 """
 
 import logging
@@ -48,6 +53,7 @@ from devices.lenient import (
     lenient_flag,
     lenient_number,
     log_unknown_keys,
+    measured_celsius,
 )
 from devices.observations import (
     AvailabilityChange,
@@ -71,13 +77,16 @@ PPM_PER_LEL_PCT = 500.0
 GEN1_INPUT_EVENTS: dict[str, str] = {
     "S": ButtonEvent.PRESS,
     "SS": ButtonEvent.DOUBLE_PRESS,
+    "SSS": ButtonEvent.PRESS,
     "L": ButtonEvent.LONG_PRESS,
 }
 GEN2_INPUT_EVENTS: dict[str, str] = {
     "single_push": ButtonEvent.PRESS,
     "double_push": ButtonEvent.DOUBLE_PRESS,
+    "triple_push": ButtonEvent.PRESS,
     "long_push": ButtonEvent.LONG_PRESS,
 }
+"""A triple press is a press: a panicking hand presses three times as readily as twice."""
 _GAS_ALARM = {"none": False, "mild": True, "heavy": True}
 
 
@@ -138,7 +147,7 @@ def _gen1_sensor(name: str, text: str, fahrenheit: bool) -> tuple[Observation, .
         case "smoke":
             values = {"smoke": _flag(text, name)}
         case "temperature":
-            value = _number(text, name)
+            value = measured_celsius(_number(text, name), f"Shelly sensor/{name}")
             if fahrenheit and value is not None:
                 value = round((value - 32) * 5 / 9, 2)
             values = {"temperature_c": value}
@@ -230,7 +239,7 @@ def _components(shelly_id: str, components: Mapping[str, Any]) -> tuple[Observat
             continue
         match kind:
             case "temperature":
-                celsius = _field_number(status, "tC", key)
+                celsius = measured_celsius(_field_number(status, "tC", key), f"Shelly {key}")
                 if celsius is not None:
                     temperatures.append(celsius)
             case "humidity":

@@ -20,15 +20,32 @@ Quirks handled here:
 - an IAS zone change may come without its decoded key (``ZoneStatusChange: 1`` but no
   ``Water``: arendst/Tasmota#14096), or only as the raw ``"0500<00": "010000FF0000"``: the zone
   status bits are then read by the registered device's kind (a water sensor's alarm bit is a
-  leak, a smoke detector's is smoke, an SOS button's is a press);
+  leak, a smoke detector's is smoke, an SOS button's is a press: ``devices.ias_zone``); the
+  test bit (0x0100) of a smoke, CO or gas detector is its self-test, ``smoke_test``;
+- a Zigbee button that is no IAS zone (Sonoff SNZB-01) sends On/Off cluster commands, as
+  ``"0006!02": ""`` (arendst/Tasmota#9216: a single press is ``{"Device":"0xECE2",
+  "0006!02":"","Power":2,"Endpoint":1,"LinkQuality":71}``): 02 toggle, 01 on, 00 off, which
+  the SNZB-01 sends for a single, a double and a long press. Read on a registered SOS button
+  only, by the command (``ON_OFF_COMMANDS``), never by ``Power``: a plug's ``Power`` is its
+  relay's state;
 - ``Name`` may carry stray spaces (``" door_sensor"``);
 - ``Time`` is the device's local time without a zone: not used, the edge's receive time is;
 - ``TempUnit: "F"`` converts wired readings to °C (Zigbee readings are always °C);
 - an ESP32 reports its own chip's temperature as ``"ESP32": {"Temperature": 55.3}``
   (home-assistant/core#128956): not the room's, and near a heat detector's 57 °C, so skipped;
+- the ``ANALOG`` block's ``Temperature`` is an NTC on the ESP8266's A0: often the relay's own
+  thermistor (a Shelly 1PM, 2.5 or Plug S under Tasmota), or junk from an input left open.
+  Tasmota's xdrv_59_influxdb.ino quotes one beside two real probes: ``"ANALOG":
+  {"Temperature": 184.72}, "DS18B20": {"Temperature": 27.50}, "HTU21": {"Temperature":
+  28.23}``. It counts only where no other block has a temperature (a thermistor on A0 is
+  sometimes the only probe);
+- ZCL's "no measurement" temperatures, 327.67 and −327.68 °C (0x7FFF and 0x8000 hundredths:
+  OWON THS317-ET below −20 °C, Koenkk/zigbee2mqtt#15173), are no temperature, Zigbee or
+  wired (``devices.lenient.measured_celsius``);
 - a wired button detached from its relay (``SetOption73 1``) says ``{"Button1": {"Action":
   "SINGLE"}}`` on ``stat/<topic>/RESULT``: ``SINGLE``/``DOUBLE``/``HOLD`` are a press, a double
-  press and a long press;
+  press and a long press; ``TRIPLE``, ``QUAD``, ``PENTA`` a press too (a panicking hand
+  presses three times as readily as twice, as Zigbee2MQTT's ``triple`` is read);
 - a wired switch input, a pull cord's: ``{"Switch1": {"Action": "ON"}}`` on
   ``stat/<topic>/RESULT`` (``SetOption114 1``: switches detached from the relays) or
   ``"Switch1": "ON"`` in ``tele/<topic>/SENSOR`` (``SwitchMode 15``) is the input's state
@@ -46,6 +63,15 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from devices.errors import PayloadError
+from devices.ias_zone import (
+    SELF_TESTED,
+    ZONE_ALARM1,
+    ZONE_ALARM2,
+    ZONE_BATTERY_LOW,
+    ZONE_TAMPER,
+    ZONE_TEST,
+    fill_zone_alarm,
+)
 from devices.kinds import DeviceKind
 from devices.lenient import (
     LenientFlag,
@@ -53,6 +79,7 @@ from devices.lenient import (
     clamp_percent,
     json_object,
     log_unknown_keys,
+    measured_celsius,
     read_number,
 )
 from devices.observations import (
@@ -73,14 +100,19 @@ logger = logging.getLogger(__name__)
 KindOf = Callable[[DeviceAddress], DeviceKind | None]
 """The kind of the device registered at an address, None if nobody registered it."""
 
-# IAS Zone status bits (ZCL spec, cluster 0x0500, attribute ZoneStatus).
-ZONE_ALARM1 = 0x0001
-ZONE_ALARM2 = 0x0002
-ZONE_TAMPER = 0x0004
-ZONE_BATTERY_LOW = 0x0008
-
 CHIP_SENSORS = frozenset({"ESP32"})
 """SENSOR objects that hold the microcontroller's own temperature, not a room's."""
+ANALOG_SENSOR = "ANALOG"
+"""The SENSOR object of the ESP8266's A0 input: its temperature is read only where no other
+object has one (often the relay's own NTC, or an input left open)."""
+
+ON_OFF_COMMANDS: dict[str, str] = {
+    "0006!02": ButtonEvent.PRESS,
+    "0006!01": ButtonEvent.DOUBLE_PRESS,
+    "0006!00": ButtonEvent.LONG_PRESS,
+}
+"""On/Off cluster commands a Zigbee button sent (toggle, on, off), as Sonoff SNZB-01 sends
+them for a single, a double and a long press; an SOS button's gestures."""
 
 _SHORT_ADDRESS = re.compile(r"(?:0x)?([0-9A-Fa-f]{4})")
 _ZONE_HEX = re.compile(r"[0-9A-Fa-f]{4,}")
@@ -150,6 +182,7 @@ _ENTRY_KEYS = frozenset(
         "0500!00",
         "Endpoint",
         "LinkQuality",
+        *ON_OFF_COMMANDS,
     }
 )
 
@@ -206,8 +239,10 @@ def _decode_zigbee(parsed: TasmotaTopic, key: str, entry: Any, kind_of: KindOf) 
         if candidate and candidate.strip() and _zigbee_name(candidate) not in names:
             names.append(_zigbee_name(candidate))
     address = TasmotaAddress(parsed.topic, tuple(names))
+    kind = kind_of(address)
+    where = f"tasmota {parsed.topic} {key}"
     values: dict[str, Any] = {
-        "temperature_c": z.temperature,
+        "temperature_c": measured_celsius(z.temperature, where),
         "humidity_pct": clamp_percent(z.humidity),
         "battery_pct": clamp_percent(z.battery),
         "water_leak": z.water,
@@ -219,7 +254,9 @@ def _decode_zigbee(parsed: TasmotaTopic, key: str, entry: Any, kind_of: KindOf) 
     events: list[Observation] = []
     zone = z.zone_status if z.zone_status is not None else _zone_from_raw(z.zone_raw)
     if zone is not None:
-        events = _apply_zone(zone, kind_of(address), values)
+        events = _apply_zone(zone, kind, values, where)
+    if kind is DeviceKind.SOS_BUTTON:
+        events += [DeviceEvent(ON_OFF_COMMANDS[k]) for k in entry if k in ON_OFF_COMMANDS]
     readings = _readings({k: v for k, v in values.items() if v is not None}, parsed.topic)
     state: list[Observation] = [StateUpdate(readings)] if readings.present() else []
     return Decoded(address, (*state, *events))
@@ -232,50 +269,39 @@ def _zone_from_raw(raw: str | None) -> int | None:
     return int(raw[2:4] + raw[0:2], 16)
 
 
-_ZONE_READING: dict[DeviceKind, str] = {
-    DeviceKind.WATER_LEAK: "water_leak",
-    DeviceKind.SMOKE: "smoke",
-    DeviceKind.CO: "co_alarm",
-    DeviceKind.GAS: "gas",
-}
-
-
-def _apply_zone(zone: int, kind: DeviceKind | None, values: dict[str, Any]) -> list[Observation]:
+def _apply_zone(
+    zone: int, kind: DeviceKind | None, values: dict[str, Any], where: str
+) -> list[Observation]:
     """Fill what an IAS zone status says into ``values``, by the device's kind.
 
     A decoded key (``Water``, ``Fire``, ``Contact``) wins over the bits: Tasmota knows the
-    zone type, the registration may be wrong.
+    zone type, the registration may be wrong. Tasmota sends a zone status when it changes
+    (one Zigbee notification, not a cached state): an SOS button's alarm is a press.
     """
     alarm = bool(zone & (ZONE_ALARM1 | ZONE_ALARM2))
     if zone & ZONE_TAMPER:
         values["tamper"] = True
     if zone & ZONE_BATTERY_LOW:
         values["battery_low"] = True
-    match kind:
-        case DeviceKind.SOS_BUTTON:
-            return [DeviceEvent(ButtonEvent.PRESS)] if alarm else []
-        case DeviceKind.DOOR_CONTACT:
-            if values["contact"] is None:
-                values["contact"] = not alarm
-        case None:
-            logger.debug("zone status %#06x of an unregistered Tasmota device ignored", zone)
-        case _ if kind in _ZONE_READING:
-            reading = _ZONE_READING[kind]
-            if values.get(reading) is None:
-                values[reading] = alarm
-        case _:
-            logger.debug("zone status %#06x of a %s device ignored", zone, kind)
+    if zone & ZONE_TEST and kind in SELF_TESTED:
+        values["smoke_test"] = True
+    if kind is DeviceKind.SOS_BUTTON:
+        return [DeviceEvent(ButtonEvent.PRESS)] if alarm else []
+    fill_zone_alarm(alarm, kind, values, f"{where}: zone status {zone:#06x}")
     return []
 
 
 BUTTON_ACTIONS: dict[str, str] = {
     "SINGLE": ButtonEvent.PRESS,
     "DOUBLE": ButtonEvent.DOUBLE_PRESS,
+    "TRIPLE": ButtonEvent.PRESS,
+    "QUAD": ButtonEvent.PRESS,
+    "PENTA": ButtonEvent.PRESS,
     "HOLD": ButtonEvent.LONG_PRESS,
 }
 """A wired button's ``{"Button1": {"Action": "SINGLE"}}`` (``SetOption73 1``: the buttons
-detached from the relays, arendst/Tasmota#23910); ``CLEAR`` (the release after a hold) and
-``TRIPLE`` … ``PENTA`` are not gestures of an SOS button."""
+detached from the relays, arendst/Tasmota#23910). Three presses or more are a press, as
+Zigbee2MQTT's ``triple``; ``CLEAR`` (the release after a hold) is none."""
 _BUTTON = re.compile(r"Button[0-9]+")
 _SWITCH = re.compile(r"Switch[0-9]+")
 SWITCH_STATES: dict[str, bool] = {"ON": True, "OFF": False}
@@ -285,6 +311,7 @@ SWITCH_STATES: dict[str, bool] = {"ON": True, "OFF": False}
 def _decode_wired(topic: str, data: Mapping[str, Any]) -> tuple[Observation, ...]:
     fahrenheit = data.get("TempUnit") == "F"
     temperatures: list[float] = []
+    analog: list[float] = []
     humidity: float | None = None
     events: list[Observation] = []
     for name, block in data.items():
@@ -304,13 +331,15 @@ def _decode_wired(topic: str, data: Mapping[str, Any]) -> tuple[Observation, ...
             if pressed:
                 events.append(DeviceEvent(pressed))
             continue
-        temperature = read_number(block, "Temperature")
+        temperature = measured_celsius(read_number(block, "Temperature"), f"tasmota {topic} {name}")
         rh = read_number(block, "Humidity")
         if temperature is not None:
-            temperatures.append((temperature - 32) * 5 / 9 if fahrenheit else temperature)
+            probes = analog if name == ANALOG_SENSOR else temperatures
+            probes.append((temperature - 32) * 5 / 9 if fahrenheit else temperature)
         if humidity is None and rh is not None:
             humidity = rh
         log_unknown_keys(f"tasmota {topic} {name}", block, ("Temperature", "Humidity", "Id"))
+    temperatures = temperatures or analog
     readings = _readings(
         {
             k: v

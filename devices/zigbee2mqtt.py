@@ -22,9 +22,34 @@ Vendor fields (zigbee-herdsman-converters' exposes and Tuya datapoints):
 - CO in ppm: ``co`` (exposes ``e.co()``, unit ppm: Tuya DCR-CO, DCR-RQJ, JKD-816COM-Z,
   TS0601_smoke_co, Moes ZC-HM, Heiman HS1CA-E-PLUS, Sonoff, Lincukoo), ``carbon_monoxide_value``
   (Nous E12), ``co_ppm`` (Halo); never ``co2`` (carbon DIOXIDE, an air-quality reading);
-- IAS zones with both alarm bits publish ``<zone>_alarm_1``/``_alarm_2`` (water leak, gas):
-  either bit is the alarm; Tuya enum states ``smoke_state``, ``co_state``,
+- IAS zones with both alarm bits publish ``<zone>_alarm_1``/``_alarm_2`` (``modernExtend.
+  iasZoneAlarm``: water leak, gas, smoke on Sunricher SR-ZG9070A-SS, carbon monoxide on
+  SR-ZG9060B-CS): either bit is the alarm; Tuya enum states ``smoke_state``, ``co_state``,
   ``gas_sensor_state`` (``alarm``/``normal``/``none``) are the detector's alarm flag;
+- an IAS zone of no known type publishes its bits as ``alarm_1``/``alarm_2`` or ``alarm``
+  (``iasZoneAlarm`` with ``zoneType: "generic"``: ORVIBO SE30 SOS button, Heiman HS2SA-5 and
+  MultIR MIR-SM100-E smoke, Heiman HM-5HA-E heat; and Zigbee2MQTT's generated definition of
+  any unsupported IAS device, src/lib/generateDefinition.ts). They say nothing without the
+  zone type, so they are read by the REGISTERED kind (``devices.ias_zone``): a smoke, CO, gas
+  or leak detector's bit is that alarm (a specific key in the same message wins), a door
+  contact's is the door open (unless ``contact`` is there), an SOS button's is its alarm
+  state (below); a heat detector's is not read (``Readings`` has no heat flag: a heat
+  detector is judged by its temperature), an unregistered device's is ignored. ``alarm`` is
+  text on some devices (a siren's mode, a window handle's ``ALARM``/``IDLE``): a value that
+  is no flag is skipped, never the message;
+- an SOS button's IAS alarm (``sos``: Feibit SEB01ZB, ``fz.ias_sos_alarm_2``; the generic
+  bits on a registered SOS button: ORVIBO SE30, Koenkk/zigbee2mqtt#25421) is a STATE, each
+  bit an ``InputState`` of its own name: Zigbee2MQTT re-publishes its cached state with every
+  message (a battery report repeats ``alarm_1: true`` until the device clears it), and the
+  edge reads an input's off → on as one press (``edge.detectors.inputs``). Bits are inputs
+  apart, so that attribute output (one bit per message) is no flicker; a message whose
+  ``action`` is a press says only the press (its alarm state beside it would raise again).
+  The price, accepted: a later message repeating that bit is its first sighting, a second
+  SOS marked ``first-sighting``; a device raising both bits at once raises twice. A duplicate
+  SOS is better than a lost one;
+- ZCL's "no measurement" temperatures, 0x7FFF and 0x8000 hundredths (327.67 and
+  −327.68 °C: OWON THS317-ET reports 327.67 below −20 °C, Koenkk/zigbee2mqtt#15173), are no
+  temperature (``devices.lenient.measured_celsius``, every adapter's);
 - ``gas`` is a flag everywhere but on Lincukoo E04CF-Z10T, where a number is % LEL
   (``e.numeric("gas").withUnit("%LEL")``): a number is read as ``gas_lel_pct``;
 - the self-test (``test``, ``testing``, ``self_test`` as a flag or ``checking``/``Checking``,
@@ -56,8 +81,17 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from devices.errors import PayloadError
-from devices.lenient import LenientFlag, LenientNumber, LenientTime, clamp_percent, lenient_flag
-from devices.observations import DeviceEvent, Observation, StateUpdate
+from devices.ias_zone import fill_zone_alarm
+from devices.kinds import DeviceKind
+from devices.lenient import (
+    LenientFlag,
+    LenientNumber,
+    LenientTime,
+    clamp_percent,
+    lenient_flag,
+    measured_celsius,
+)
+from devices.observations import DeviceEvent, InputState, Observation, StateUpdate
 from devices.payloads import ButtonEvent, Readings
 
 logger = logging.getLogger(__name__)
@@ -210,6 +244,16 @@ def _flag_or_text_state(table: Mapping[str, bool]) -> Callable[[Any], bool | Non
     return parse
 
 
+def _flag_or_nothing(value: Any) -> bool | None:
+    """Read a generic IAS bit: a flag; anything else (``alarm`` is a siren's mode on some
+    devices) is skipped, never the message."""
+    try:
+        return lenient_flag(value)
+    except ValueError:
+        logger.debug("ignoring Zigbee2MQTT alarm %r", value)
+        return None
+
+
 def _flag_or_level(value: Any) -> bool | float | None:
     """Read ``gas``: a flag almost everywhere, a level in % LEL on Lincukoo E04CF-Z10T."""
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -223,6 +267,7 @@ BatteryState = Annotated[bool | None, BeforeValidator(_text_state(BATTERY_STATES
 PresenceState = Annotated[str | None, BeforeValidator(_known_text(PRESENCE_STATES))]
 MotionState = Annotated[bool | None, BeforeValidator(_text_state(MOTION_STATES))]
 GasReading = Annotated[bool | float | None, BeforeValidator(_flag_or_level)]
+GenericAlarm = Annotated[bool | None, BeforeValidator(_flag_or_nothing)]
 
 
 class ZigbeePayload(BaseModel):
@@ -231,6 +276,8 @@ class ZigbeePayload(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     smoke: LenientFlag = None
+    smoke_alarm_1: LenientFlag = None
+    smoke_alarm_2: LenientFlag = None
     smoke_state: AlarmState = None
     test: SelfTest = None
     testing: SelfTest = None
@@ -250,6 +297,8 @@ class ZigbeePayload(BaseModel):
     gas_alarm_2: LenientFlag = None
     gas_sensor_state: AlarmState = None
     carbon_monoxide: LenientFlag = None
+    carbon_monoxide_alarm_1: LenientFlag = None
+    carbon_monoxide_alarm_2: LenientFlag = None
     co_state: AlarmState = None
     co: LenientNumber = None
     carbon_monoxide_value: LenientNumber = None
@@ -261,6 +310,10 @@ class ZigbeePayload(BaseModel):
     battery: LenientNumber = None
     temperature: LenientNumber = None
     humidity: LenientNumber = None
+    sos: LenientFlag = None
+    alarm_1: GenericAlarm = None
+    alarm_2: GenericAlarm = None
+    alarm: GenericAlarm = None
     action: str | None = None
     click: str | None = None
     last_seen: LenientTime = None
@@ -289,36 +342,53 @@ def _someone_there(state: str | None) -> bool | None:
     return None if state is None else state != "none"
 
 
-def _readings(z: ZigbeePayload) -> Readings:
+def _readings(z: ZigbeePayload, kind: DeviceKind | None) -> Readings:
     gas_flag = z.gas if isinstance(z.gas, bool) else None
     gas_level = None if isinstance(z.gas, bool) else clamp_percent(z.gas)
-    return Readings(
-        smoke=_any(z.smoke, z.smoke_state),
-        smoke_test=_any(z.test, z.testing, z.self_test, z.self_test_result),
-        water_leak=_any(z.water_leak, z.water_leak_alarm_1, z.water_leak_alarm_2),
-        contact=z.contact,
-        occupancy=_any(z.occupancy, _moving(z.presence_state), z.motion_state),
-        presence=_any(z.presence, _someone_there(z.presence_state)),
-        tamper=z.tamper,
-        gas=_any(gas_flag, z.gas_alarm_1, z.gas_alarm_2, z.gas_sensor_state),
-        gas_lel_pct=gas_level,
-        co_alarm=_any(z.carbon_monoxide, z.co_state),
-        co_ppm=_first(z.co, z.carbon_monoxide_value, z.co_ppm),
-        battery_low=_any(z.battery_low, z.battery_state, z.battery_level),
-        battery_pct=clamp_percent(z.battery),
-        temperature_c=z.temperature,
-        humidity_pct=clamp_percent(z.humidity),
-        smoke_density_db_per_m=(
+    values: dict[str, Any] = {
+        "smoke": _any(z.smoke, z.smoke_alarm_1, z.smoke_alarm_2, z.smoke_state),
+        "smoke_test": _any(z.test, z.testing, z.self_test, z.self_test_result),
+        "water_leak": _any(z.water_leak, z.water_leak_alarm_1, z.water_leak_alarm_2),
+        "contact": z.contact,
+        "occupancy": _any(z.occupancy, _moving(z.presence_state), z.motion_state),
+        "presence": _any(z.presence, _someone_there(z.presence_state)),
+        "tamper": z.tamper,
+        "gas": _any(gas_flag, z.gas_alarm_1, z.gas_alarm_2, z.gas_sensor_state),
+        "gas_lel_pct": gas_level,
+        "co_alarm": _any(
+            z.carbon_monoxide, z.carbon_monoxide_alarm_1, z.carbon_monoxide_alarm_2, z.co_state
+        ),
+        "co_ppm": _first(z.co, z.carbon_monoxide_value, z.co_ppm),
+        "battery_low": _any(z.battery_low, z.battery_state, z.battery_level),
+        "battery_pct": clamp_percent(z.battery),
+        "temperature_c": measured_celsius(z.temperature, "Zigbee2MQTT"),
+        "humidity_pct": clamp_percent(z.humidity),
+        "smoke_density_db_per_m": (
             None if z.smoke_density_dbm is None else max(z.smoke_density_dbm, 0.0)
         ),
-    )
+    }
+    generic = _any(z.alarm_1, z.alarm_2, z.alarm)
+    if generic is not None and kind is not DeviceKind.SOS_BUTTON:
+        fill_zone_alarm(generic, kind, values, "Zigbee2MQTT alarm_1/alarm_2/alarm")
+    return Readings.model_validate({k: v for k, v in values.items() if v is not None})
 
 
-def decode_zigbee_state(data: dict[str, Any]) -> tuple[Observation, ...]:
-    """Map one Zigbee2MQTT device message to Linli observations."""
+def _alarm_inputs(z: ZigbeePayload, kind: DeviceKind | None) -> list[Observation]:
+    """Return an SOS button's IAS alarm bits as the states of inputs of their own names."""
+    bits = {"sos": z.sos}
+    if kind is DeviceKind.SOS_BUTTON:
+        bits.update(alarm_1=z.alarm_1, alarm_2=z.alarm_2, alarm=z.alarm)
+    return [InputState(name, on, z.last_seen) for name, on in bits.items() if on is not None]
+
+
+def decode_zigbee_state(
+    data: dict[str, Any], kind: DeviceKind | None = None
+) -> tuple[Observation, ...]:
+    """Map one Zigbee2MQTT device message to Linli observations; ``kind`` is the registered
+    kind of its device (None: nobody registered it), which the generic IAS bits need."""
     try:
         z = ZigbeePayload.model_validate(data)
-        readings = _readings(z)
+        readings = _readings(z, kind)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "payload"
@@ -330,12 +400,14 @@ def decode_zigbee_state(data: dict[str, Any]) -> tuple[Observation, ...]:
     # them in separate messages for one press (Koenkk/zigbee2mqtt#21661): "click" counts only
     # where the message has no "action" at all.
     action = z.action if "action" in data else z.click
-    if action:
-        event = action_event(action)
-        if event is None:
-            logger.debug("ignoring Zigbee2MQTT action %r", action)
-        else:
-            observations.append(DeviceEvent(event, z.last_seen))
+    event = action_event(action) if action else None
+    if action and event is None:
+        logger.debug("ignoring Zigbee2MQTT action %r", action)
+    if event is not None:
+        observations.append(DeviceEvent(event, z.last_seen))
+    else:
+        # The press says it all: its alarm state beside it would be a second one.
+        observations += _alarm_inputs(z, kind)
     return tuple(observations)
 
 
@@ -344,9 +416,12 @@ TEXT_ATTRIBUTES = frozenset({"action", "click"})
 would not, a button's ``1`` would)."""
 
 
-def decode_zigbee_attribute(key: str, text: str) -> tuple[Observation, ...]:
+def decode_zigbee_attribute(
+    key: str, text: str, kind: DeviceKind | None = None
+) -> tuple[Observation, ...]:
     """Map one attribute of a Zigbee2MQTT device's state, published on its own topic
-    (``advanced.output: attribute``), to Linli observations, as its key in a whole message.
+    (``advanced.output: attribute``), to Linli observations, as its key in a whole message
+    of a device of ``kind``.
 
     Zigbee2MQTT writes the value as it is for text, as JSON for numbers and booleans, and an
     empty payload for null (``Controller.iteratePayloadAttributeOutput``).
@@ -359,7 +434,7 @@ def decode_zigbee_attribute(key: str, text: str) -> tuple[Observation, ...]:
             value = json.loads(text)
         except (ValueError, RecursionError):
             value = text
-    return decode_zigbee_state({key: value})
+    return decode_zigbee_state({key: value}, kind)
 
 
 ANNOUNCE_TYPES = frozenset({"device_announce", "device_joined"})
