@@ -118,7 +118,17 @@ def upsert_device(
     # Made from an alert, never sent to its edge: from now on it is, as its edge says (a
     # change even when the same, since its edge's registry now names it).
     confirmed = row.registered_by == Provenance.ALERT and by is Provenance.INVENTORY
-    if by is Provenance.OPERATOR or confirmed or returned:
+    # An operator who registered it with no edge vouched for no edge: the first edge to list
+    # it takes it on first use, unvouched, so that its real edge's alarms about it are a
+    # claim taken (a conflict case), not refused (found by an outside review: a stolen edge
+    # listed another site's pre-registered detector and silenced it).
+    adopted = (
+        by is Provenance.INVENTORY
+        and row.edge_id is None
+        and device.edge_id is not None
+        and row.registered_by == Provenance.OPERATOR
+    )
+    if by is Provenance.OPERATOR or confirmed or returned or adopted:
         # An operator's vouches from now on, whatever else is same; a retired device another
         # edge lists is that edge's on first use, as a new one would be.
         row.registered_by = by.value

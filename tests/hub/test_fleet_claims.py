@@ -228,3 +228,30 @@ def test_a_contested_fire_is_cased_where_its_own_edge_says_not_where_the_squatte
     own = _fire("e1", clock, id="squatters-own", kind=AlertKind.HEAT)
     [squatters] = store.intake.ingest_alerts([own], clock.advance(1), intake_screen).cases_opened
     assert (squatters.place, store.cases.get_case(squatters.id).site_id) == ("Meiyuan", "meiyuan")
+
+
+@pytest.mark.usefixtures("engine")
+def test_a_detector_registered_with_no_edge_is_not_vouched_for_the_first_edge_to_list_it(
+    store: HubStore, clock: FakeClock
+) -> None:
+    """Found by an outside review: an operator registered a detector before its edge was
+    known; a stolen edge listed it first and took it over vouched (the operator's word kept),
+    so the real edge's fires about it were refused as ``foreign_device``: silenced. The
+    operator vouched for no edge: the first edge takes it unvouched, and the real edge's fire
+    is a claim taken, a fire case and a conflict case."""
+    store.fleet.register_device(make_device(SMOKE, edge_id=None, location="Lanyuan/3/1201"))
+    squatter = make_device(SMOKE, edge_id="e1", location="nowhere")
+    store.fleet.record_edge_status(
+        make_status("e1", devices=[squatter]),
+        clock.advance(1),
+        lambda devices, reg: (list(devices), []),
+    )
+    [device] = store.fleet.list_devices()
+    assert (device.edge_id, device.registered_by) == ("e1", "inventory")
+    fire = _fire("e2", clock)
+    result = store.intake.ingest_alerts([fire], clock.advance(1), intake_screen)
+    assert [a.id for a in result.new] == [fire.id]
+    assert result.rejected == []
+    assert sorted(c.kind for c in result.cases_opened) == sorted(
+        [AlertKind.SMOKE, AlertKind.DEVICE_CLAIM_CONFLICT]
+    )
