@@ -85,8 +85,11 @@ def detect(
         case StateUpdate(readings):
             _checked_in(step, seen, watching_since, "message_received")
             self_test = readings.smoke_test is True
+            standing = step.state.co.at
             for rule in READING_RULES:
                 rule(step, device, readings, profile)
+            if step.state.co.at != standing:  # a new CO reading stands: it came now
+                step.state = replace(step.state, co_seen=seen)
         case DeviceEvent(event, _, count):
             _checked_in(step, seen, watching_since, "message_received")
             if count is not None and not _new_count(step, count):

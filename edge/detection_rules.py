@@ -136,11 +136,14 @@ def _co_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile)
 def co_tick(step: Step, profile: DetectionProfile) -> None:
     """Raise CO at the instant the standing reading brings the dose to the alarm, between the
     detector's reports (``CoExposure.alarm_by``)."""
-    exposure, last = step.state.co, step.state.last_seen
+    exposure = step.state.co
+    # When the standing reading came, on the edge's clock (a state from an older edge has
+    # only last_seen, which any message of the device moves).
+    last = step.state.co_seen or step.state.last_seen
     if AlertKind.CO in step.state.raised or exposure.at is None or last is None:
         return
-    # How long the device has been silent, on the edge's clock (compared only with last_seen),
-    # added to its reading's event time: the two clocks are never compared with each other.
+    # How long the reading has stood, on the edge's clock (compared only with co_seen), added
+    # to its event time: the two clocks are never compared with each other.
     horizon = exposure.at + max(step.event_time - last, timedelta(0))
     reached = exposure.alarm_by(horizon, profile.co)
     if reached is None:

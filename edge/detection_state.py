@@ -114,6 +114,11 @@ class DeviceState:
     """The device's latest intervals between check-ins, from which its deadline is learned
     (``edge.detectors.liveness``)."""
     co: CoExposure = field(default_factory=CoExposure)
+    co_seen: datetime | None = None
+    """When the edge received the standing CO reading (``co.at`` is the device's time of it),
+    by the edge's clock: how long that reading has stood is judged from here, not from
+    ``last_seen``, which any message of the device moves (a battery report between two CO
+    readings is no CO reading)."""
     heat: HeatTrend = field(default_factory=HeatTrend)
     leak_dry_since: datetime | None = None
     """While a leak is raised: since when the sensor has read dry."""
@@ -146,6 +151,7 @@ class DeviceState:
                 "at": _time_text(co.at),
                 "until": _time_text(co.until),
                 "clean_since": _time_text(co.clean_since),
+                "seen": _time_text(self.co_seen),
             },
             "heat": {
                 "samples": [[_time_text(at), c] for at, c in self.heat.samples],
@@ -191,6 +197,7 @@ class DeviceState:
                     until=_parse_time(co.get("until")),
                     clean_since=_parse_time(co.get("clean_since")),
                 ),
+                co_seen=_parse_time(co.get("seen")),
                 heat=HeatTrend(
                     samples=tuple(
                         (_required_time(at), float(c)) for at, c in heat.get("samples", [])
