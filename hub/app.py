@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, StatementError
 from starlette.middleware.cors import CORSMiddleware
 
 from hub.access.routes import access_router
@@ -50,6 +50,7 @@ from hub.persistence.engine import create_hub_engine, migrate
 from hub.persistence.transactions import Clock, utc_now
 from hub.positions.routes import router as positions_router
 from hub.requests.inbound import router as gateway_router
+from hub.requests.repository import MessageIdClashError
 from hub.requests.resident import resident_requests_router
 from hub.requests.routes import router as requests_router
 from hub.requests.stages import StageWatch
@@ -304,6 +305,16 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         detail = "a value is out of range or holds a NUL character"
         return JSONResponse({"detail": detail}, status_code=422)
 
+    async def statement_failed(request: Request, exc: Exception) -> JSONResponse:
+        # SQLAlchemy wraps what a bound value's conversion raised (a datetime whose UTC value
+        # is before the year 1: ``astimezone`` overflows in ``UtcDateTime``) in a
+        # StatementError. The routes refuse such values first (``hub.http.times``); this is the
+        # backstop for one they missed. Any other failed statement stays a server error.
+        assert isinstance(exc, StatementError)
+        if isinstance(exc.orig, OverflowError):
+            return await unstorable(request, exc)
+        raise exc
+
     async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
         # FastAPI's default echoes each invalid value back ("input"): for a card number, a
         # PIN or a password sent with the wrong type that is a secret in a response body.
@@ -316,9 +327,11 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     app.add_exception_handler(ForbiddenError, forbidden)
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(IllegalTransitionError, conflict)
+    app.add_exception_handler(MessageIdClashError, conflict)
     app.add_exception_handler(InvalidInputError, unprocessable)
     app.add_exception_handler(DataError, unstorable)
     app.add_exception_handler(OverflowError, unstorable)
+    app.add_exception_handler(StatementError, statement_failed)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

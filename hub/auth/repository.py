@@ -6,7 +6,7 @@ and stops working the moment that user is disabled.
 """
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime
 from enum import StrEnum
 
@@ -24,7 +24,7 @@ from hub.auth.rules import (
     secret_hash,
     verify_password,
 )
-from hub.errors import InvalidInputError
+from hub.errors import InvalidInputError, NotFoundError
 from hub.http.views import View
 from hub.persistence.tables import TokenRow, UserRow
 from hub.persistence.transactions import Clock, Database, audit, get_existing, utc_now
@@ -80,6 +80,19 @@ def _sites(sites: frozenset[str] | None) -> list[str] | None:
     return None if sites is None else sorted(sites)
 
 
+def within_scope(sites: Collection[str] | None, scope: frozenset[str] | None) -> bool:
+    """Return whether a caller scoped to ``scope`` (None: every site) may grant or manage
+    an account or token good for ``sites`` (None: every site).
+
+    A scoped caller changes only its sites (docs/auth.md): it manages exactly the records it
+    could have created, those good for some of its sites and no other; a record good for
+    every site, or for none, is beyond it.
+    """
+    if scope is None:
+        return True
+    return sites is not None and bool(sites) and set(sites) <= scope
+
+
 class AuthStore:
     """Reads and writes accounts and tokens; each public method is one transaction."""
 
@@ -132,19 +145,30 @@ class AuthStore:
             raise InvalidInputError(f"the username {username!r} is taken") from exc
         return _user_view(row)
 
-    def list_users(self) -> list[UserView]:
-        """Return every account, oldest first."""
+    def list_users(self, *, scope: frozenset[str] | None = None) -> list[UserView]:
+        """Return the accounts within ``scope`` (every one when None), oldest first."""
         with self._db.reading() as session:
             rows = session.scalars(select(UserRow).order_by(UserRow.id))
-            return [_user_view(row) for row in rows]
+            return [_user_view(row) for row in rows if within_scope(row.sites, scope)]
 
     def set_user_disabled(
-        self, user_id: int, disabled: bool, *, actor: str | None = None
+        self,
+        user_id: int,
+        disabled: bool,
+        *,
+        actor: str | None = None,
+        scope: frozenset[str] | None = None,
     ) -> UserView:
-        """Disable (or enable again) an account; its tokens stop (or start) working at once."""
+        """Disable (or enable again) an account; its tokens stop (or start) working at once.
+
+        An account beyond ``scope`` is answered as a missing one.
+        """
         action = AuditAction.USER_DISABLED if disabled else AuditAction.USER_ENABLED
+        missing = f"no user {user_id}"
         with self._audited(self._record(action, actor, user_id=user_id)) as session:
-            row = get_existing(session, UserRow, user_id, f"no user {user_id}")
+            row = get_existing(session, UserRow, user_id, missing)
+            if not within_scope(row.sites, scope):
+                raise NotFoundError(missing)
             row.disabled = disabled
             return _user_view(row)
 
@@ -238,26 +262,36 @@ class AuthStore:
             session.add(row)
         return _token_view(row)
 
-    def list_tokens(self) -> list[TokenView]:
-        """Return every API token's record (sessions are not listed)."""
+    def list_tokens(self, *, scope: frozenset[str] | None = None) -> list[TokenView]:
+        """Return the records of the API tokens within ``scope`` (every one when None);
+        sessions are not listed."""
         with self._db.reading() as session:
             rows = session.scalars(
                 select(TokenRow).where(TokenRow.kind == TokenKind.API.value).order_by(TokenRow.id)
             )
-            return [_token_view(row) for row in rows]
+            return [_token_view(row) for row in rows if within_scope(row.sites, scope)]
 
-    def revoke_token(self, token_id: int, *, actor: str | None = None) -> TokenView:
-        """Revoke a token; it stops working at once. Revoking twice keeps the first time."""
+    def revoke_token(
+        self, token_id: int, *, actor: str | None = None, scope: frozenset[str] | None = None
+    ) -> TokenView:
+        """Revoke a token; it stops working at once. Revoking twice keeps the first time.
+
+        A token beyond ``scope`` is answered as a missing one.
+        """
         now = self._db.clock()
+        missing = f"no token {token_id}"
         record = self._record(AuditAction.TOKEN_REVOKED, actor, token_id=token_id)
         with self._audited(record) as session:
+            found = get_existing(session, TokenRow, token_id, missing)
+            if not within_scope(found.sites, scope):
+                raise NotFoundError(missing)
             session.execute(
                 update(TokenRow)
                 .where(TokenRow.id == token_id, TokenRow.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
-            row = get_existing(session, TokenRow, token_id, f"no token {token_id}")
-            return _token_view(row)
+            session.refresh(found)
+            return _token_view(found)
 
     def principal_for(self, token: str) -> Principal | None:
         """Return who a bearer token acts for, or None if it is unknown, expired or revoked."""

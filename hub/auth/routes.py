@@ -18,7 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field, SecretStr, StringConstraints
 
-from hub.auth.repository import AuthStore, TokenView, UserView
+from hub.auth.repository import AuthStore, TokenView, UserView, within_scope
 from hub.auth.rules import (
     SESSION_LIFETIME,
     AuthError,
@@ -307,22 +307,23 @@ async def who_am_i(principal: PrincipalDep) -> PrincipalView:
 
 @auth_router.post("/users", status_code=201)
 async def create_user(body: UserRequest, store: AuthStoreDep, principal: PrincipalDep) -> UserView:
-    """Create an account (admins only)."""
+    """Create an account (admins only; a scoped admin, for some of its sites only)."""
+    sites = _grantable(principal, body.sites)
     return await asyncio.to_thread(
         store.create_user,
         body.username,
         body.password.get_secret_value(),
         body.role,
         display_name=body.display_name,
-        sites=_frozen(body.sites),
+        sites=sites,
         actor=principal.name,
     )
 
 
 @auth_router.get("/users")
-async def list_users(store: AuthStoreDep) -> Items[UserView]:
-    """List the accounts (admins only)."""
-    return Items(items=await asyncio.to_thread(store.list_users))
+async def list_users(store: AuthStoreDep, principal: PrincipalDep) -> Items[UserView]:
+    """List the accounts (admins only; a scoped admin sees those of its sites only)."""
+    return Items(items=await asyncio.to_thread(store.list_users, scope=principal.sites))
 
 
 @auth_router.post("/users/{user_id}/disabled")
@@ -331,7 +332,11 @@ async def disable_user(
 ) -> UserView:
     """Disable or re-enable an account; its sessions and tokens follow at once."""
     return await asyncio.to_thread(
-        store.set_user_disabled, user_id, body.disabled, actor=principal.name
+        store.set_user_disabled,
+        user_id,
+        body.disabled,
+        actor=principal.name,
+        scope=principal.sites,
     )
 
 
@@ -339,7 +344,9 @@ async def disable_user(
 async def create_token(
     body: TokenRequest, request: Request, store: AuthStoreDep, principal: PrincipalDep
 ) -> IssuedToken:
-    """Issue an API token for a script or an edge (admins only); it is shown this once."""
+    """Issue an API token for a script or an edge (admins only; a scoped admin, for some of
+    its sites only); it is shown this once."""
+    sites = _grantable(principal, body.sites)
     clock = get_clock(request)
     expires_at = clock() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     token = new_secret()
@@ -348,7 +355,7 @@ async def create_token(
         token,
         body.name,
         body.role,
-        sites=_frozen(body.sites),
+        sites=sites,
         expires_at=expires_at,
         actor=principal.name,
     )
@@ -356,15 +363,30 @@ async def create_token(
 
 
 @auth_router.get("/tokens")
-async def list_tokens(store: AuthStoreDep) -> Items[TokenView]:
-    """List the API tokens' records, never the tokens (admins only)."""
-    return Items(items=await asyncio.to_thread(store.list_tokens))
+async def list_tokens(store: AuthStoreDep, principal: PrincipalDep) -> Items[TokenView]:
+    """List the API tokens' records, never the tokens (admins only; a scoped admin sees
+    those of its sites only)."""
+    return Items(items=await asyncio.to_thread(store.list_tokens, scope=principal.sites))
 
 
 @auth_router.delete("/tokens/{token_id}")
 async def revoke_token(token_id: int, store: AuthStoreDep, principal: PrincipalDep) -> TokenView:
-    """Revoke an API token (admins only)."""
-    return await asyncio.to_thread(store.revoke_token, token_id, actor=principal.name)
+    """Revoke an API token (admins only; a scoped admin, one of its sites only)."""
+    return await asyncio.to_thread(
+        store.revoke_token, token_id, actor=principal.name, scope=principal.sites
+    )
+
+
+def _grantable(principal: Principal, requested: list[str] | None) -> frozenset[str] | None:
+    """Return the sites a new account or token is to be good for, or raise ``ForbiddenError``
+    if the caller may not grant them: a scoped caller grants only some of its own sites."""
+    sites = _frozen(requested)
+    if not within_scope(sites, principal.sites):
+        raise ForbiddenError(
+            f"{principal.name} may grant only some of its own sites: "
+            f"{', '.join(sorted(principal.sites or ()))}"
+        )
+    return sites
 
 
 def _frozen(sites: list[str] | None) -> frozenset[str] | None:

@@ -50,6 +50,7 @@ from hub.residents.repository import (
     household_sites_in,
 )
 from hub.residents.rules import web_device_id
+from hub.roster.repository import load_site_map
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +81,22 @@ class CareRepository:
         self._db = db
         self._policy = policy
 
-    def put_care(self, household_id: int, settings: CareSettings, actor: str | None) -> CareView:
-        """Flag a household for care (or change or end it), with consent, contacts, sensors."""
+    def put_care(
+        self,
+        household_id: int,
+        settings: CareSettings,
+        actor: str | None,
+        *,
+        sites: frozenset[str] | None = None,
+    ) -> CareView:
+        """Flag a household for care (or change or end it), with consent, contacts, sensors.
+
+        A caller scoped to ``sites`` names only its sites' sensors: another site's device is
+        answered as an unregistered one, so the answer tells nothing of it.
+        """
         now = self._db.clock()
         return self._db.inserting(
-            lambda session: self._put_care(session, household_id, settings, actor, now)
+            lambda session: self._put_care(session, household_id, settings, actor, now, sites)
         )
 
     def _put_care(
@@ -94,15 +106,19 @@ class CareRepository:
         settings: CareSettings,
         actor: str | None,
         now: datetime,
+        sites: frozenset[str] | None,
     ) -> CareView:
         existing_household(session, household_id)
-        kinds = dict(
+        kinds: dict[str, str] = dict(
             session.execute(
                 select(DeviceRow.id, DeviceRow.kind).where(
                     DeviceRow.id.in_(settings.device_ids), DeviceRow.retired_at.is_(None)
                 )
             ).all()
         )
+        if sites is not None and kinds:
+            placed = load_site_map(session).device_sites()
+            kinds = {d: kind for d, kind in kinds.items() if placed.get(d) in sites}
         for device_id in settings.device_ids:
             if device_id not in kinds:
                 raise InvalidInputError(f"device {device_id} is not registered (or retired)")

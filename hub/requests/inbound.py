@@ -14,10 +14,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, Field, StringConstraints, ValidationError
+from pydantic import Field, StringConstraints, ValidationError
 
 from hub.errors import InvalidInputError, NotFoundError
 from hub.http.deps import API_PREFIX, ChangesDep, ClockDep, SettingsDep, StoreDep
+from hub.http.times import StorableDatetime
 from hub.http.views import View
 from hub.requests.gateway import GatewaySignatureError, verify
 from hub.requests.photos import MAX_UPLOAD_BYTES, PhotoRejectedError, ProcessedPhoto, reencode
@@ -48,8 +49,8 @@ class GatewayMessage(View):
     text: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)
     ]
-    preferred_from: AwareDatetime | None = None
-    preferred_until: AwareDatetime | None = None
+    preferred_from: StorableDatetime | None = None
+    preferred_until: StorableDatetime | None = None
     photos: list[GatewayPhoto] = Field(default_factory=list, max_length=MAX_PHOTOS)
 
 

@@ -26,7 +26,7 @@ from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus
 from hub.cases.staffing import auto_dispatch
 from hub.cases.timers import schedule_resolution
 from hub.cases.views import CaseView
-from hub.errors import InvalidInputError, NotFoundError
+from hub.errors import HubError, InvalidInputError, NotFoundError
 from hub.persistence.community import (
     RequestPhotoRow,
     RequestRatingRow,
@@ -76,6 +76,11 @@ class NewRequest:
     """Whether a resident volunteer may help; None: the category's default."""
 
 
+class MessageIdClashError(HubError):
+    """A gateway message id already names another message (another household's, or other
+    words): answered 409, the message is not taken."""
+
+
 @dataclass(frozen=True, slots=True)
 class Opened:
     """What opening a request did: ``new`` is False for a gateway message sent again."""
@@ -100,7 +105,8 @@ class RequestRepository:
 
     def open_request(self, new: NewRequest, photos: Sequence[ProcessedPhoto]) -> Opened:
         """Open a request and its case, dispatched by the roster; a gateway message id seen
-        before returns the request it opened (``new`` False)."""
+        before returns the request it opened (``new`` False) if it is the same message, and
+        raises ``MessageIdClashError`` if it is not."""
         if len(photos) > MAX_PHOTOS:
             raise InvalidInputError(f"at most {MAX_PHOTOS} photos per request")
         text = clean(new.text)
@@ -109,7 +115,7 @@ class RequestRepository:
         self._write_files(photos)
         now = self._db.clock()
         if new.external_id is not None:
-            seen = self._by_external_id(new.source, new.external_id)
+            seen = self._by_external_id(new, text)
             if seen is not None:
                 return seen
         try:
@@ -118,7 +124,7 @@ class RequestRepository:
         except IntegrityError:
             # The same gateway message, racing itself: the other copy committed first.
             assert new.external_id is not None
-            seen = self._by_external_id(new.source, new.external_id)
+            seen = self._by_external_id(new, text)
             if seen is None:
                 raise
             return seen
@@ -174,15 +180,24 @@ class RequestRepository:
         case = case_view(row, household.location, members(session, [row.id])[row.id])
         return Opened(operator_view(session, request), case, True)
 
-    def _by_external_id(self, source: RequestSource, external_id: str) -> Opened | None:
+    def _by_external_id(self, new: NewRequest, text: str) -> Opened | None:
         with self._db.reading() as session:
             request = session.scalars(
                 select(RequestRow).where(
-                    RequestRow.source == source.value, RequestRow.external_id == external_id
+                    RequestRow.source == new.source.value,
+                    RequestRow.external_id == new.external_id,
                 )
             ).one_or_none()
             if request is None:
                 return None
+            # A message id is the gateway's, unique per source only: the same id from another
+            # household, or with other words, is another message, never a repeat; answering
+            # it as one would lose that resident's request and show them another's.
+            if request.household_id != new.household_id or request.text != text:
+                raise MessageIdClashError(
+                    f"message id {new.external_id!r} was already used for another message: "
+                    "send each message with an id of its own"
+                )
             case = session.get_one(CaseRow, request.case_id)
             view = case_view(case, None, members(session, [case.id])[case.id])
             return Opened(operator_view(session, request), view, False)

@@ -8,13 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
-from pydantic import AwareDatetime, StringConstraints
+from pydantic import StringConstraints
 
 from devices.location import LocationText
 from hub.auth.routes import PrincipalDep
 from hub.auth.rules import ForbiddenError, Role
 from hub.errors import InvalidInputError, NotFoundError
 from hub.http.deps import API_PREFIX, ActorDep, ChangesDep, ClockDep, Limit, StoreDep, caller_sites
+from hub.http.times import StorableDatetime
 from hub.http.views import Items, View
 from hub.requests.photos import MAX_UPLOAD_BYTES, PhotoRejectedError, ProcessedPhoto, reencode
 from hub.requests.repository import NewRequest
@@ -38,8 +39,8 @@ class OperatorRequest(View):
     category: RequestCategory
     text: RequestText
     place: LocationText | None = None
-    preferred_from: AwareDatetime | None = None
-    preferred_until: AwareDatetime | None = None
+    preferred_from: StorableDatetime | None = None
+    preferred_until: StorableDatetime | None = None
     volunteers: bool | None = None
     """A resident volunteer may help (sanitation, other by default; never a hazard, elevator
     or utilities request); None: the category's default."""
@@ -138,7 +139,7 @@ async def add_update(
     principal: PrincipalDep,
     request: Request,
     note: Annotated[str | None, Form(max_length=MAX_TEXT)] = None,
-    visit_at: Annotated[AwareDatetime | None, Form()] = None,
+    visit_at: Annotated[StorableDatetime | None, Form()] = None,
     photos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> RequestView:
     """Tell the household what was done or when someone comes, with after-photos; a
