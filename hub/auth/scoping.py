@@ -209,20 +209,54 @@ def check_site_edges(site_map: SiteMap, site: Site, sites: Scope) -> None:
         raise ForbiddenError(f"edges {', '.join(claimed)} serve other sites")
 
 
-def check_roster_change(before: SiteMap, after: SiteMap, sites: Scope) -> None:
-    """Raise ``ForbiddenError`` if the change moves a device into or out of a site outside
-    ``sites`` (a device with no site may be taken in: that is how a new edge is put on)."""
+def check_roster_change(
+    before: SiteMap,
+    after: SiteMap,
+    sites: Scope,
+    households: Mapping[int, tuple[str, list[str]]] | None = None,
+) -> None:
+    """Raise ``ForbiddenError`` if the change moves a device, or a household (``households``:
+    each one's location and buttons), into or out of a site outside ``sites`` (one with no
+    site may be taken in: that is how a new edge is put on).
+
+    Households too: a household is placed by the grid covering its place, so a grid of one's
+    own site covering another site's household's place would take the household, its care
+    contacts and its page's token, into one's scope (found by an outside review)."""
     if sites is None:
         return
     old, new = before.device_sites(), after.device_sites()
+    _refuse_moves("devices", old, new, sites)
+    if households:
+        _refuse_moves(
+            "households",
+            _household_sites(before, households, old),
+            _household_sites(after, households, new),
+            sites,
+        )
+
+
+def _household_sites(
+    site_map: SiteMap,
+    households: Mapping[int, tuple[str, list[str]]],
+    device_sites: dict[str, str | None],
+) -> dict[str, str | None]:
+    return {
+        str(household_id): site_of_household(site_map, location, buttons, device_sites)
+        for household_id, (location, buttons) in households.items()
+    }
+
+
+def _refuse_moves(
+    what: str, old: Mapping[str, str | None], new: Mapping[str, str | None], sites: frozenset[str]
+) -> None:
     moved = sorted(
-        device
-        for device, was in old.items()
-        if was != new.get(device)
-        and any(s is not None and s not in sites for s in (was, new.get(device)))
+        key
+        for key, was in old.items()
+        if was != new.get(key)
+        and any(s is not None and s not in sites for s in (was, new.get(key)))
     )
     if moved:
         raise ForbiddenError(
-            f"the change would move devices of other sites: {', '.join(moved[:10])}"
+            f"the change would move {what} of other sites: {', '.join(moved[:10])}"
             + (f" and {len(moved) - 10} more" if len(moved) > 10 else "")
         )

@@ -100,6 +100,17 @@ class HouseholdRepository:
         with self._db.reading() as session:
             return household_sites_in(session)
 
+    def household_places(self) -> dict[int, tuple[str, list[str]]]:
+        """Return every household's location and SOS buttons (what places it in a site)."""
+        with self._db.reading() as session:
+            owned = buttons(session)
+            return {
+                household_id: (location, owned.get(household_id, []))
+                for household_id, location in session.execute(
+                    select(HouseholdRow.id, HouseholdRow.location)
+                )
+            }
+
     def create_household(
         self, name: str, location: str, device_ids: Iterable[str], token_hash: str
     ) -> HouseholdView:

@@ -48,7 +48,8 @@ async def put_site(site_id: str, site: Site, store: StoreDep, principal: Princip
         was = site.id if any(s.id == site.id for s in before.sites) else None
         _check_write("site", site.id, was, site.id, principal.sites)
         check_site_edges(before, site, principal.sites)
-        check_roster_change(before, before.with_site(site), principal.sites)
+        households = await asyncio.to_thread(store.households.household_places)
+        check_roster_change(before, before.with_site(site), principal.sites, households)
     return await asyncio.to_thread(store.roster.put_site, site)
 
 
@@ -66,7 +67,8 @@ async def put_grid(grid_id: str, grid: Grid, store: StoreDep, principal: Princip
         before = await asyncio.to_thread(store.roster.site_map)
         was = next((g.site_id for g in before.grids if g.id == grid.id), None)
         _check_write("grid", grid.id, was, grid.site_id, principal.sites)
-        check_roster_change(before, before.with_grid(grid), principal.sites)
+        households = await asyncio.to_thread(store.households.household_places)
+        check_roster_change(before, before.with_grid(grid), principal.sites, households)
     return await asyncio.to_thread(store.roster.put_grid, grid)
 
 
