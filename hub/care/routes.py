@@ -8,7 +8,6 @@ from fastapi import APIRouter, Request
 
 from hub.care.views import AwayRequest, CareSettings, CareView
 from hub.http.deps import API_PREFIX, ActorDep, StoreDep, caller_sites, check_in_scope
-from hub.http.times import check_storable
 from hub.http.views import Items
 from hub.store import HubStore
 
@@ -26,7 +25,6 @@ async def put_care(
 ) -> CareView:
     """Flag a household for care (or change it, or end it with ``enabled: false``); a scoped
     caller names only its sites' sensors."""
-    check_storable(body.away_until, "away_until")
     await _visible(store, request, household_id)
     sites = caller_sites(request)
     return await asyncio.to_thread(store.care.put_care, household_id, body, actor, sites=sites)
@@ -44,7 +42,6 @@ async def set_away(
     household_id: int, body: AwayRequest, store: StoreDep, actor: ActorDep, request: Request
 ) -> CareView:
     """Mark a care household away until a time (a trip: no alarm), or back (``null``)."""
-    check_storable(body.until, "until")
     await _visible(store, request, household_id)
     return await asyncio.to_thread(store.care.set_away, household_id, body.until, actor)
 

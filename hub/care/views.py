@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, Field, StringConstraints
 from devices.registry import Identifier
 from hub.care.rules import CareStatus
 from hub.cases.notify import Channel
+from hub.http.times import StorableDatetime
 from hub.http.views import View
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -41,13 +42,13 @@ class CareSettings(View):
     quiet_hours: Annotated[float, Field(gt=0, le=48)] = 6.0
     waking_from: time = time(7, 0)
     waking_until: time = time(22, 0)
-    away_until: AwareDatetime | None = None
+    away_until: StorableDatetime | None = None
 
 
 class AwayRequest(View):
     """Body of ``POST /api/v1/households/{id}/care/away``: away until then (None: back)."""
 
-    until: AwareDatetime | None
+    until: StorableDatetime | None
 
 
 class CareView(View):

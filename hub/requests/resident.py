@@ -11,9 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from hub.http.deps import ChangesDep, ClockDep, StoreDep
+from hub.http.times import StorableDatetime
 from hub.http.views import Items, View
 from hub.requests.repository import NewRequest
 from hub.requests.routes import PHOTO_HEADERS, read_photos
@@ -43,8 +44,8 @@ async def report(
     clock: ClockDep,
     category: Annotated[RequestCategory, Form()],
     text: Annotated[str, Form(min_length=1, max_length=MAX_TEXT)],
-    preferred_from: Annotated[AwareDatetime | None, Form()] = None,
-    preferred_until: Annotated[AwareDatetime | None, Form()] = None,
+    preferred_from: Annotated[StorableDatetime | None, Form()] = None,
+    preferred_until: Annotated[StorableDatetime | None, Form()] = None,
     photos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> ResidentRequestView:
     """Report a problem with up to three photos; it becomes a case dispatched at once."""

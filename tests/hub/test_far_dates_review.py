@@ -2,11 +2,15 @@
 year 1 at +14:00) answered 500 where a route stored it. The routes refuse it as invalid
 input, and a value one of them misses is still a 422 that changes nothing."""
 
+import inspect
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.exc import StatementError
+from starlette.requests import Request
 
 from hub.errors import InvalidInputError
 from hub.http.times import StorableDatetime, check_storable
@@ -67,11 +71,11 @@ async def test_a_far_off_away_time_is_refused(client: httpx.AsyncClient) -> None
     assert (await client.get(url)).json()["away_until"] is None
 
 
-async def test_a_far_off_time_a_route_misses_is_refused_by_the_backstop(
+async def test_a_far_off_window_on_the_residents_page_is_refused(
     client: httpx.AsyncClient,
 ) -> None:
-    """The residents' page's request form takes a window starting in the year 0 in UTC: the
-    database layer overflows converting it, and that is a 422, not a server error."""
+    """The residents' page's request form, a window starting in the year 0 in UTC: a 422 that
+    stores nothing."""
     created = await household(client, "Li family", LOCATION)
     token = created["token"]
     until = (T0 + timedelta(days=1)).astimezone(UTC).isoformat()
@@ -79,3 +83,19 @@ async def test_a_far_off_time_a_route_misses_is_refused_by_the_backstop(
     refused = await client.post(f"/r/{token}/requests", data=data | {"preferred_from": FAR[0]})
     assert refused.status_code == 422, refused.text
     assert (await client.get(f"/r/{token}/requests")).json()["items"] == []
+
+
+async def test_a_far_off_time_a_route_misses_is_refused_by_the_backstop(app: FastAPI) -> None:
+    """What the database layer raises converting a time no route refused (SQLAlchemy wraps
+    the OverflowError in a StatementError) is a 422; any other failed statement stays a 500."""
+    handler = app.exception_handlers[StatementError]
+    request = Request({"type": "http", "method": "POST", "path": "/", "headers": []})
+    overflow = StatementError("date value out of range", "INSERT", {}, OverflowError("year 0"))
+    response = handler(request, overflow)
+    assert inspect.isawaitable(response)
+    assert (await response).status_code == 422
+    other = StatementError("boom", "INSERT", {}, ValueError("something else"))
+    failed = handler(request, other)
+    assert inspect.isawaitable(failed)
+    with pytest.raises(StatementError):
+        await failed
