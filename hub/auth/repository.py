@@ -6,7 +6,7 @@ and stops working the moment that user is disabled.
 """
 
 import contextlib
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
 
@@ -24,6 +24,7 @@ from hub.auth.rules import (
     secret_hash,
     verify_password,
 )
+from hub.auth.scoping import within_scope
 from hub.errors import InvalidInputError, NotFoundError
 from hub.http.views import View
 from hub.persistence.tables import TokenRow, UserRow
@@ -78,19 +79,6 @@ def _token_view(row: TokenRow) -> TokenView:
 
 def _sites(sites: frozenset[str] | None) -> list[str] | None:
     return None if sites is None else sorted(sites)
-
-
-def within_scope(sites: Collection[str] | None, scope: frozenset[str] | None) -> bool:
-    """Return whether a caller scoped to ``scope`` (None: every site) may grant or manage
-    an account or token good for ``sites`` (None: every site).
-
-    A scoped caller changes only its sites (docs/auth.md): it manages exactly the records it
-    could have created, those good for some of its sites and no other; a record good for
-    every site, or for none, is beyond it.
-    """
-    if scope is None:
-        return True
-    return sites is not None and bool(sites) and set(sites) <= scope
 
 
 class AuthStore:

@@ -18,7 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field, SecretStr, StringConstraints
 
-from hub.auth.repository import AuthStore, TokenView, UserView, within_scope
+from hub.auth.repository import AuthStore, TokenView, UserView
 from hub.auth.rules import (
     SESSION_LIFETIME,
     AuthError,
@@ -31,6 +31,7 @@ from hub.auth.rules import (
     required_permission,
     same_secret,
 )
+from hub.auth.scoping import within_scope
 from hub.errors import NotFoundError
 from hub.http.deps import get_clock, get_settings, get_store
 from hub.http.views import Items, View

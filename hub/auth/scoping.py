@@ -23,7 +23,7 @@ take something out of, a site outside the scope is refused (403).
 Nothing here does I/O: the roster and the devices are passed in as a ``SiteMap``.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -47,6 +47,19 @@ def hidden(placed: Mapping[K, str | None], key: K, sites: Scope) -> bool:
 def covered(site_id: str | None, sites: Scope) -> bool:
     """Return whether a caller scoped to ``sites`` may see a record of ``site_id``."""
     return sites is None or (site_id is not None and site_id in sites)
+
+
+def within_scope(sites: Collection[str] | None, scope: frozenset[str] | None) -> bool:
+    """Return whether a caller scoped to ``scope`` (None: every site) may grant or manage
+    an account or token good for ``sites`` (None: every site).
+
+    A scoped caller changes only its sites (docs/auth.md): it manages exactly the records it
+    could have created, those good for some of its sites and no other; a record good for
+    every site, or for none, is beyond it.
+    """
+    if scope is None:
+        return True
+    return sites is not None and bool(sites) and set(sites) <= scope
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,12 +165,11 @@ async def in_sync(http: httpx.AsyncClient, agent: EdgeAgent) -> None:
 
 
 @asynccontextmanager
-async def enrolled_site(
-    edge_settings: EdgeSettings, hub_settings: HubSettings, mosquitto: MosquittoProcess
-) -> AsyncIterator[tuple[httpx.AsyncClient, "Reader", EdgeAgent, dict[str, int]]]:
-    """Run the hub's API, a reader and an agent; residents enrolled, the edge in sync."""
+async def hub_and_reader(
+    hub_settings: HubSettings, mosquitto: MosquittoProcess
+) -> AsyncIterator[tuple[httpx.AsyncClient, "Reader"]]:
+    """Run the hub's API, its access link subscribed, and a reader (no edge yet)."""
     reader = Reader(mosquitto)
-    agent = EdgeAgent(edge_settings)
     app = create_app(hub_settings)
     async with api_client(app) as http, running(reader.run(), name="reader"):
         # The edge asks for its list when it connects, and again every 30 s: an edge that
@@ -180,11 +179,20 @@ async def enrolled_site(
             lambda: app.state.access_sync is not None and app.state.access_sync.connected,
             "the hub's access link to subscribe",
         )
-        async with running_agent(agent):
-            await eventually(lambda: reader.ready, "the reader to subscribe")
-            ids = await enrol(http)
-            await in_sync(http, agent)
-            yield http, reader, agent, ids
+        yield http, reader
+
+
+@asynccontextmanager
+async def enrolled_site(
+    edge_settings: EdgeSettings, hub_settings: HubSettings, mosquitto: MosquittoProcess
+) -> AsyncIterator[tuple[httpx.AsyncClient, "Reader", EdgeAgent, dict[str, int]]]:
+    """Run the hub's API, a reader and an agent; residents enrolled, the edge in sync."""
+    agent = EdgeAgent(edge_settings)
+    async with hub_and_reader(hub_settings, mosquitto) as (http, reader), running_agent(agent):
+        await eventually(lambda: reader.ready, "the reader to subscribe")
+        ids = await enrol(http)
+        await in_sync(http, agent)
+        yield http, reader, agent, ids
 
 
 async def test_cards_open_the_gate_revocation_arrives_in_seconds_and_everything_is_logged(

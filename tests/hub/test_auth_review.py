@@ -8,8 +8,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from hub.auth.repository import within_scope
 from hub.auth.rules import Role
+from hub.auth.scoping import within_scope
 from tests.hub.http import ok, token_client
 
 API = "/api/v1"
