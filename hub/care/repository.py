@@ -65,6 +65,10 @@ LOOK_BACK = timedelta(days=3)
 
 
 def _care_profile(session: Session, household_id: int, *, lock: bool = False) -> CareProfileRow:
+    """Return a household's care profile, or raise NotFoundError: for a household that does
+    not exist, in the words a scoped caller gets for another site's household
+    (``check_in_scope``), so that the answer does not tell whether one exists there."""
+    existing_household(session, household_id)
     missing = f"household {household_id} is not flagged for care"
     return get_existing(session, CareProfileRow, household_id, missing, lock=lock)
 

@@ -26,6 +26,7 @@ from hub.fleet.claims import Claim, Provenance, Registration
 from hub.fleet.conflicts import ConflictCase, record_claims, reported, settle_claims
 from hub.fleet.registrations import DeviceChange, registrations, upsert_device, upsert_many
 from hub.fleet.retirement import retire
+from hub.fleet.revocation import status_taken
 from hub.fleet.rules import assign_edge
 from hub.fleet.views import DeviceView, EdgeView, device_view, edge_view
 from hub.persistence.tables import (
@@ -57,6 +58,8 @@ class StatusRecorded:
     """Edges whose DeviceRegistry changed."""
     conflicts: IngestResult
     """The conflict cases the inventory's claims opened or added to (no alerts)."""
+    taken: bool = True
+    """False: the edge is revoked and the status was not taken (``hub.fleet.revocation``)."""
 
 
 def resolutions(session: Session, device_ids: list[str] | None) -> dict[str, dict[Resolution, int]]:
@@ -272,7 +275,12 @@ class FleetRepository:
             }
 
     def record_edge_status(
-        self, status: EdgeStatus, received_at: datetime, screen: InventoryScreen | None = None
+        self,
+        status: EdgeStatus,
+        received_at: datetime,
+        screen: InventoryScreen | None = None,
+        *,
+        retained: bool = False,
     ) -> StatusRecorded:
         """Store an edge's status and inventory; return the edges whose registry changed and
         the conflict cases its claims opened or added to.
@@ -283,10 +291,19 @@ class FleetRepository:
         (one read of the inventory's devices, not one to screen and one to compare); the
         edge's claims on other edges' devices are recorded in the same transaction.
 
+        A revoked edge's status is taken only as ``hub.fleet.revocation`` says (``retained``:
+        the broker handed it over from its store); otherwise nothing is written.
+
         An urgent write (``hub.persistence.write_turns``): the ingest loop waits for it, and
         the alerts that arrive meanwhile wait for the ingest loop.
         """
         with self._db.writing(urgent=True) as session:
+            # Locked: a clearing committed meanwhile (another hub worker) is not undone.
+            edge = session.get(EdgeRow, status.edge_id, with_for_update=True)
+            if edge is not None and not status_taken(
+                edge.revoked_at, retained=retained, state=status.state, sent_at=status.ts
+            ):
+                return StatusRecorded(frozenset(), IngestResult(), taken=False)
             current = registrations(session, [d.id for d in status.devices])
             conflicts: list[ConflictCase] = []
             if screen is not None:
@@ -305,6 +322,7 @@ class FleetRepository:
                 "last_seen": received_at,
                 "outbox_depth": status.outbox_depth,
                 "counters": dict(status.counters),
+                "revoked_at": None,
             }
             if status.state == "online":
                 # An offline status (the last will) has none: the last known ones are kept.
@@ -325,6 +343,17 @@ class FleetRepository:
             ]
             edges = upsert_many(session, inventory, received_at, current, by=Provenance.INVENTORY)
             return StatusRecorded(edges, reported(session, conflicts))
+
+    def record_edge_cleared(self, edge_id: str, received_at: datetime) -> None:
+        """Mark an edge offline and revoked: its retained status was cleared (``linli broker
+        revoke``); one the hub never heard of is recorded so, for a stale copy to find."""
+        with self._db.writing(urgent=True) as session:
+            revoked = {"state": "offline", "revoked_at": received_at}
+            session.execute(
+                upsert_insert(session, EdgeRow)
+                .values(id=edge_id, last_seen=received_at, outbox_depth=0, counters={}, **revoked)
+                .on_conflict_do_update(index_elements=["id"], set_=revoked)
+            )
 
     def list_edges(self, *, edge_ids: frozenset[str] | None = None) -> list[EdgeView]:
         """Return every edge that ever reported (only ``edge_ids``, if given), by id."""

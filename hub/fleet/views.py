@@ -76,6 +76,9 @@ class EdgeView(View):
     last_seen: datetime
     outbox_depth: int
     counters: dict[str, int]
+    revoked_at: datetime | None = None
+    """When ``linli broker revoke`` cleared its retained status (it is offline since, and its
+    statuses are ignored until it is issued again); None: not revoked."""
 
 
 def device_view(

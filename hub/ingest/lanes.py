@@ -30,7 +30,9 @@ from hub.ingest.messages import (
     RawPosition,
     RawTelemetry,
     RejectedMessage,
+    StatusCleared,
     StatusMessage,
+    StatusNews,
     TelemetryMessage,
     UplinkMessage,
 )
@@ -42,8 +44,9 @@ class Take:
 
     alerts: list[Alert]
     """Most urgent device first; each device's alerts in arrival order."""
-    statuses: list[StatusMessage]
-    """The latest status of each edge, edges in the order their latest status arrived."""
+    statuses: list[StatusNews]
+    """The latest status (or its clearing) of each edge, edges in the order their latest
+    arrived."""
     telemetry: list[TelemetryMessage | RawTelemetry]
     """For the readings lane: parsed, or deferred for the lane to parse."""
     rejected: list[RejectedMessage]
@@ -65,9 +68,9 @@ def alert_order(alerts: Sequence[Alert]) -> list[Alert]:
     return sorted(alerts, key=lambda a: device_rank[a.device_id])
 
 
-def latest_statuses(statuses: Sequence[StatusMessage]) -> list[StatusMessage]:
+def latest_statuses(statuses: Sequence[StatusNews]) -> list[StatusNews]:
     """Keep each edge's last status, in the order those last statuses arrived."""
-    latest: dict[str, StatusMessage] = {}
+    latest: dict[str, StatusNews] = {}
     for status in statuses:
         latest.pop(status.edge_id, None)
         latest[status.edge_id] = status
@@ -77,7 +80,7 @@ def latest_statuses(statuses: Sequence[StatusMessage]) -> list[StatusMessage]:
 def plan_take(messages: Sequence[UplinkMessage]) -> Take:
     """Split one take into what the ingest handles, in the order it handles it."""
     alerts: list[Alert] = []
-    statuses: list[StatusMessage] = []
+    statuses: list[StatusNews] = []
     telemetry: list[TelemetryMessage | RawTelemetry] = []
     rejected: list[RejectedMessage] = []
     positions: list[RawPosition] = []
@@ -90,7 +93,7 @@ def plan_take(messages: Sequence[UplinkMessage]) -> Take:
                 alerts.extend(message.alerts)
                 rejected.extend(message.rejected)
                 alert_batches += 1
-            case StatusMessage():
+            case StatusMessage() | StatusCleared():
                 statuses.append(message)
             case TelemetryMessage() | RawTelemetry():
                 telemetry.append(message)
@@ -111,8 +114,8 @@ def plan_take(messages: Sequence[UplinkMessage]) -> Take:
 
 
 def statuses_needed_first(
-    alerts: Sequence[Alert], statuses: Sequence[StatusMessage], known_devices: Collection[str]
-) -> list[StatusMessage]:
+    alerts: Sequence[Alert], statuses: Sequence[StatusNews], known_devices: Collection[str]
+) -> list[StatusNews]:
     """Return the statuses that register a device one of ``alerts`` is about and the hub does
     not know yet (not in ``known_devices``): those are recorded before the alerts."""
     unknown: dict[str, set[str]] = {}
@@ -123,6 +126,7 @@ def statuses_needed_first(
         status
         for status in statuses
         if status.edge_id in unknown
+        and isinstance(status, StatusMessage)
         and any(device.id in unknown[status.edge_id] for device in status.status.devices)
     ]
 
@@ -136,12 +140,12 @@ class PendingStatuses:
     """
 
     def __init__(self) -> None:
-        self._pending: dict[str, StatusMessage] = {}
+        self._pending: dict[str, StatusNews] = {}
 
     def __len__(self) -> int:
         return len(self._pending)
 
-    def add(self, statuses: Sequence[StatusMessage]) -> int:
+    def add(self, statuses: Sequence[StatusNews]) -> int:
         """Add statuses in arrival order; return how many pending ones they superseded."""
         superseded = 0
         for status in statuses:
@@ -152,14 +156,14 @@ class PendingStatuses:
 
     def take_needed_first(
         self, alerts: Sequence[Alert], known_devices: Collection[str]
-    ) -> list[StatusMessage]:
+    ) -> list[StatusNews]:
         """Remove and return the pending statuses ``alerts`` need written before them."""
         needed = statuses_needed_first(alerts, list(self._pending.values()), known_devices)
         for status in needed:
             del self._pending[status.edge_id]
         return needed
 
-    def pop_oldest(self) -> StatusMessage | None:
+    def pop_oldest(self) -> StatusNews | None:
         """Remove and return the status of the edge pending longest, if any."""
         if not self._pending:
             return None

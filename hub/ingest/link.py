@@ -55,7 +55,9 @@ from hub.ingest.lanes import PendingStatuses, plan_take, write_another
 from hub.ingest.messages import (
     AlertMessage,
     RejectedMessage,
+    StatusCleared,
     StatusMessage,
+    StatusNews,
     TelemetryMessage,
     UplinkMessage,
     parse_uplink,
@@ -304,6 +306,7 @@ class MqttIngest:
                 max_payload_bytes=self._settings.max_payload_bytes,
                 defer_telemetry=True,
                 max_batch_alerts=self._settings.alert_batch_max,
+                retained=bool(message.retain),
             )
         except Exception as exc:
             logger.exception("parsing the message on %s failed", topic)
@@ -459,8 +462,11 @@ class MqttIngest:
         return True
 
     async def _record_status(
-        self, client: aiomqtt.Client, message: StatusMessage, received_at: datetime
+        self, client: aiomqtt.Client, message: StatusNews, received_at: datetime
     ) -> None:
+        if isinstance(message, StatusCleared):
+            await self._record_cleared(message.edge_id, received_at)
+            return
         self.counters["status"] += 1
         refused: list[tuple[Device, IdentityReason]] = []
 
@@ -475,7 +481,13 @@ class MqttIngest:
 
         try:
             recorded = await asyncio.to_thread(
-                self._store.fleet.record_edge_status, message.status, received_at, screen
+                functools.partial(
+                    self._store.fleet.record_edge_status,
+                    message.status,
+                    received_at,
+                    screen,
+                    retained=message.retained,
+                )
             )
         except SQLAlchemyError as exc:
             self.counters["status_failed"] += 1
@@ -483,6 +495,27 @@ class MqttIngest:
             return
         finally:
             self._refused(message.edge_id, "registration of", [(d.id, r) for d, r in refused])
+        if not recorded.taken:
+            self.counters["rejected.revoked_edge"] += 1
+            logger.warning(
+                "ignored a %s%s status of edge %s: it was revoked (hub.fleet.revocation)",
+                "retained " if message.retained else "",
+                message.status.state,
+                message.edge_id,
+            )
+            return
         self.changes.alerts_stored(recorded.conflicts)
         for edge_id in sorted(recorded.edges_changed):
             await self._publish_registry(client, edge_id)
+
+    async def _record_cleared(self, edge_id: str, received_at: datetime) -> None:
+        """Mark an edge whose retained status was cleared (``linli broker revoke``) offline and
+        revoked."""
+        self.counters["status_cleared"] += 1
+        try:
+            await asyncio.to_thread(self._store.fleet.record_edge_cleared, edge_id, received_at)
+        except SQLAlchemyError as exc:
+            self.counters["status_failed"] += 1
+            logger.error("could not record that edge %s was revoked: %s", edge_id, exc)
+            return
+        logger.warning("edge %s: its retained status was cleared (revoked): offline", edge_id)

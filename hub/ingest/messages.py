@@ -58,6 +58,22 @@ class StatusMessage:
 
     edge_id: str
     status: EdgeStatus
+    retained: bool = False
+    """Handed over from the broker's store at a (re)subscription, not sent just now: what the
+    edge said last, however long ago (``hub.fleet.revocation``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCleared:
+    """An empty message on an edge's status topic: its retained status was withdrawn, which
+    ``linli broker revoke`` does (``linli.trust.sweep``). Only that edge and the command may
+    write the topic, and an edge withdrawing its own status only silences itself."""
+
+    edge_id: str
+
+
+StatusNews = StatusMessage | StatusCleared
+"""What the ingest records about an edge's liveness, the latest of each edge."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +131,7 @@ UplinkMessage = (
     AlertMessage
     | AlertBatchMessage
     | StatusMessage
+    | StatusCleared
     | TelemetryMessage
     | RawTelemetry
     | RawPosition
@@ -251,6 +268,7 @@ def parse_uplink(
     max_payload_bytes: int,
     defer_telemetry: bool = False,
     max_batch_alerts: int | None = None,
+    retained: bool = False,
 ) -> UplinkMessage:
     """Turn one message from the hub's broker into a typed message or a rejection.
 
@@ -261,6 +279,10 @@ def parse_uplink(
     that many, so a longer one would make a take past its bound and hold up every other
     edge's alerts behind it (found by an outside tester). An edge that sent one under an older
     offer sends its alerts again, in batches of the offer it reads now.
+
+    An empty message is a retained message cleared: on the status topic a ``StatusCleared``,
+    on any other refused as ``empty`` (there is nothing in it to take). ``retained``: the
+    broker handed the message over from its store (``StatusMessage.retained``).
     """
     try:
         phone = parse_owntracks_topic(topic)
@@ -274,6 +296,10 @@ def parse_uplink(
     if raw is None:
         return RejectedMessage(topic, "malformed", "payload is not text", edge_id)
     head = raw[:_LOGGED_PAYLOAD_CHARS].decode(errors="replace")
+    if not raw:
+        if parsed.channel is EdgeChannel.STATUS:
+            return StatusCleared(edge_id)
+        return RejectedMessage(topic, "empty", "an empty message (a retained one cleared)", edge_id)
     if len(raw) > max_payload_bytes:
         return RejectedMessage(
             topic,
@@ -311,7 +337,7 @@ def parse_uplink(
                     return RejectedMessage(
                         topic, "edge_mismatch", f"status says edge {status.edge_id!r}", edge_id
                     )
-                return StatusMessage(edge_id, status)
+                return StatusMessage(edge_id, status, retained)
             case EdgeChannel.TELEMETRY if defer_telemetry:
                 return RawTelemetry(topic, edge_id, raw)
             case EdgeChannel.TELEMETRY:

@@ -238,6 +238,9 @@ class EdgeRow(Base):
     checkins: Mapped[dict[str, dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     """Its devices' check-in deadlines by device id, as its last online status gave them
     (``devices.messages.Checkin``); None before an edge sent any."""
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When its retained status was cleared (``linli broker revoke``): its statuses are
+    taken again only as ``hub.fleet.revocation`` says. None: not revoked."""
 
 
 class HouseholdRow(Base):

@@ -8,12 +8,23 @@ no EXIF, so no GPS position, no camera serial — plus a small thumbnail.
 
 ``PhotoFiles`` keeps the bytes as evidence pictures are kept: ``<folder>/<sha[:2]>/<sha>.jpg``,
 written to a temporary file, synced and renamed, so the same bytes are stored once.
+
+A request's photos are written before its transaction (the disk work stays out of it) but
+only under temporary names (``PhotoFiles.staged``), renamed into place once the transaction
+committed and deleted if it did not: a failed request, or a gateway message sent again,
+leaves no file behind. Deleting a photo's own file on failure instead would not do: the
+files are shared by hash, and another request with the same photo may have committed it
+meanwhile.
 """
 
 import hashlib
 import io
+import os
+import uuid
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -139,3 +150,44 @@ class PhotoFiles:
     def read(self, sha256: str) -> bytes:
         """Return a kept photo's bytes (FileNotFoundError if there is none)."""
         return self.path_of(sha256).read_bytes()
+
+    @contextmanager
+    def staged(self, blobs: Iterable[bytes]) -> Iterator["StagedPhotos"]:
+        """Write ``blobs`` under temporary names, synced; the caller calls ``keep()`` once
+        what names them has committed, and whatever it has not kept is deleted on leaving."""
+        staged = StagedPhotos()
+        try:
+            for data in blobs:
+                sha = hashlib.sha256(data).hexdigest()
+                path = self.path_of(sha)
+                # A name of its own: two requests with the same photo never share a temporary.
+                temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.staged")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                staged.files.append((temporary, path))
+                with temporary.open("wb") as file:
+                    file.write(data)
+                    file.flush()
+                    os.fsync(file.fileno())
+            yield staged
+        finally:
+            staged.discard()
+
+
+@dataclass
+class StagedPhotos:
+    """Photo files written under temporary names, not in place yet."""
+
+    files: list[tuple[Path, Path]] = field(default_factory=list)
+    """(temporary, final) paths."""
+
+    def keep(self) -> None:
+        """Rename every file into place (the same bytes if one is there already)."""
+        while self.files:
+            temporary, path = self.files.pop()
+            temporary.replace(path)
+
+    def discard(self) -> None:
+        """Delete every file not kept."""
+        while self.files:
+            temporary, _ = self.files.pop()
+            temporary.unlink(missing_ok=True)

@@ -112,22 +112,25 @@ class RequestRepository:
         text = clean(new.text)
         if not text:
             raise InvalidInputError("say in a few words what the problem is")
-        self._write_files(photos)
         now = self._db.clock()
         if new.external_id is not None:
             seen = self._by_external_id(new, text)
             if seen is not None:
                 return seen
-        try:
-            with self._db.writing() as session:
-                return self._open(session, new, text, photos, now)
-        except IntegrityError:
-            # The same gateway message, racing itself: the other copy committed first.
-            assert new.external_id is not None
-            seen = self._by_external_id(new, text)
-            if seen is None:
-                raise
-            return seen
+        # Kept only once the request committed: a failed or repeated one leaves no file.
+        with self.photos.staged(_blobs(photos)) as staged:
+            try:
+                with self._db.writing() as session:
+                    opened = self._open(session, new, text, photos, now)
+            except IntegrityError:
+                # The same gateway message, racing itself: the other copy committed first.
+                assert new.external_id is not None
+                seen = self._by_external_id(new, text)
+                if seen is None:
+                    raise
+                return seen
+            staged.keep()
+            return opened
 
     def _open(
         self,
@@ -202,11 +205,6 @@ class RequestRepository:
             view = case_view(case, None, members(session, [case.id])[case.id])
             return Opened(operator_view(session, request), view, False)
 
-    def _write_files(self, photos: Iterable[ProcessedPhoto]) -> None:
-        for photo in photos:
-            self.photos.write(photo.jpeg)
-            self.photos.write(photo.thumbnail)
-
     def _add_photos(
         self,
         session: Session,
@@ -260,8 +258,21 @@ class RequestRepository:
             raise InvalidInputError("an update needs a note, a visit time or a photo")
         if len(photos) > MAX_PHOTOS:
             raise InvalidInputError(f"at most {MAX_PHOTOS} photos per update")
-        self._write_files(photos)
         now = self._db.clock()
+        with self.photos.staged(_blobs(photos)) as staged:
+            view = self._add_update(request_id, actor, note, visit_at, photos, now)
+            staged.keep()
+            return view
+
+    def _add_update(
+        self,
+        request_id: int,
+        actor: str | None,
+        note: str | None,
+        visit_at: datetime | None,
+        photos: Sequence[ProcessedPhoto],
+        now: datetime,
+    ) -> RequestView:
         with self._db.writing() as session:
             request = get_existing(
                 session, RequestRow, request_id, f"request {request_id} does not exist", lock=True
@@ -468,3 +479,8 @@ class RequestRepository:
                 )
                 for who, count, average, not_fixed in session.execute(query)
             ]
+
+
+def _blobs(photos: Iterable[ProcessedPhoto]) -> list[bytes]:
+    """Return the files each photo is kept as: the photo and its thumbnail."""
+    return [blob for photo in photos for blob in (photo.jpeg, photo.thumbnail)]

@@ -48,6 +48,7 @@ DEVICE_PREFIX = "device-"
 TASMOTA_PREFIX = "tasmota-"
 SHELLY_GEN1_PREFIX = "shelly-gen1-"
 SHELLY_GEN2_PREFIX = "shelly-gen2-"
+SWEEPER_PREFIX = "sweep-edge-"
 
 
 class Role(StrEnum):
@@ -75,6 +76,11 @@ class Role(StrEnum):
     """A responder's phone (OwnTracks in MQTT mode) on the hub's broker, by the responder's
     roster id: everything under ``owntracks/phone-<id>/`` out (the app's default topic, its
     username in it), its remote commands in."""
+    SWEEPER = "sweeper"
+    """``linli broker revoke``'s own identity on the hub's broker for one revoked edge, for
+    the seconds it takes to clear that edge's retained messages: writes the edge's uplink
+    topics (with empty retained messages), reads nothing; issued and withdrawn by the
+    command itself, never by ``add-*``."""
 
 
 DEVICE_ROLES = frozenset({Role.DEVICE, Role.TASMOTA, Role.SHELLY_GEN1, Role.SHELLY_GEN2})
@@ -118,6 +124,8 @@ class Identity:
                 return SHELLY_GEN2_PREFIX + check_shelly_prefix(self.subject)
             case Role.PHONE:
                 return owntracks_user(self.subject)
+            case Role.SWEEPER:
+                return SWEEPER_PREFIX + check_identifier(self.subject)
             case _:
                 assert_never(self.role)
 
@@ -139,6 +147,16 @@ def _edge_rules(edge_id: str) -> list[Rule]:
         for c in EdgeChannel
     ]
     return [*rules, Rule(Access.READ, HUB_STATUS_TOPIC)]
+
+
+def _sweeper_rules(edge_id: str) -> list[Rule]:
+    # The revoked edge's own uplink, which only it could write: a retained status or alert it
+    # left there would be handed to the hub at every (re)subscription.
+    return [
+        Rule(Access.WRITE, edge_topic(edge_id, c))
+        for c in EdgeChannel
+        if edge_channel_sender(c) is Sender.EDGE
+    ]
 
 
 def _hub_rules() -> list[Rule]:
@@ -262,6 +280,8 @@ def rules_for(identity: Identity) -> list[Rule]:
             return _shelly_gen2_rules(identity.subject)
         case Role.PHONE:
             return _phone_rules(identity.subject)
+        case Role.SWEEPER:
+            return _sweeper_rules(identity.subject)
         case _:
             assert_never(identity.role)
 

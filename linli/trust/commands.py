@@ -14,6 +14,7 @@ import typer
 from devices.registry import check_identifier
 from linli.trust.acl import DEVICE_ROLES, Identity, Role
 from linli.trust.folder import BrokerFolder, BrokerKind, TrustError, as_json
+from linli.trust.sweep import clear_retained
 
 broker_app = typer.Typer(
     no_args_is_help=True,
@@ -206,7 +207,10 @@ def revoke(
         ),
     ] = None,
 ) -> None:
-    """Withdraw an edge's or a phone's (hub broker), or a device's (site broker) identity."""
+    """Withdraw an edge's or a phone's (hub broker), or a device's (site broker) identity.
+
+    An edge's retained messages are cleared too, on a running broker (``"cleared"``): run it
+    again once the broker runs if it was not (docs/security.md)."""
     broker = BrokerFolder(folder)
     if role is None:
         _identifier(subject)
@@ -215,6 +219,15 @@ def revoke(
     try:
         revoked = broker.revoke(subject, role)
         reloaded = broker.reload()
+        out: dict[str, object] = {"revoked": revoked, "id": subject, "reloaded": reloaded}
+        if broker.load().kind is BrokerKind.HUB and role in (None, Role.EDGE):
+            out["cleared"] = reloaded and clear_retained(broker, subject)
     except (TrustError, OSError) as exc:
         raise _fail(exc) from exc
-    typer.echo(as_json({"revoked": revoked, "id": subject, "reloaded": reloaded}))
+    if out.get("cleared") is False:
+        typer.echo(
+            f"linli broker: the retained messages of edge {subject} are still on the broker "
+            "(not running, or not reachable): run this again once it runs",
+            err=True,
+        )
+    typer.echo(as_json(out))

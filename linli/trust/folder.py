@@ -247,9 +247,37 @@ class BrokerFolder:
             self._store(record)
         return True
 
+    def open_sweep(self, edge_id: str) -> tuple[Identity, str]:
+        """Issue the short-lived identity that clears a revoked edge's retained messages on a
+        hub broker (``Role.SWEEPER``); return it and its password (never printed)."""
+        identity = Identity(Role.SWEEPER, edge_id)
+        with self._locked():
+            record = self.load()
+            if record.kind is not BrokerKind.HUB:
+                raise TrustError("only a hub broker holds edges' retained messages")
+            password = self._add(record, identity)
+            self._store(record)
+        return identity, password
+
+    def close_sweep(self, edge_id: str) -> None:
+        """Withdraw the identity ``open_sweep`` issued (if it is still there)."""
+        with self._locked():
+            record = self.load()
+            if record.accounts.pop(Identity(Role.SWEEPER, edge_id).username, None) is not None:
+                self._store(record)
+
     def reload(self) -> bool:
         """Make a running Mosquitto of this folder re-read its password file and ACL (SIGHUP);
         return whether one was running."""
+        return self._signal(signal.SIGHUP)
+
+    def persist(self) -> bool:
+        """Make a running Mosquitto of this folder write its persistence file now (SIGUSR1), so
+        that a crash before its next autosave cannot bring back what was just cleared; return
+        whether one was running."""
+        return self._signal(signal.SIGUSR1)
+
+    def _signal(self, sig: signal.Signals) -> bool:
         try:
             pid = int(self.files.pid.read_text().strip())
         except (FileNotFoundError, ValueError):
@@ -257,7 +285,7 @@ class BrokerFolder:
         if not _is_mosquitto(pid):
             logger.warning("pid %s in %s is not a running mosquitto", pid, self.files.pid)
             return False
-        os.kill(pid, signal.SIGHUP)
+        os.kill(pid, sig)
         return True
 
     def ca_file(self) -> str:

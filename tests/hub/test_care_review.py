@@ -59,3 +59,33 @@ async def test_an_unscoped_admin_still_names_any_sensor(
     await ok(await admin.post(f"{API}/devices", json=LAN_MOTION), 201)
     mei = await new_household(admin, "Chen of Meiyuan", "Building 9/Unit 101", "mei-sos")
     await ok(await admin.put(f"{API}/households/{mei['id']}/care", json=care("lan-motion")))
+
+
+async def test_another_sites_household_reads_as_one_that_does_not_exist(
+    admin: httpx.AsyncClient,  # noqa: F811
+    operator: httpx.AsyncClient,
+) -> None:
+    """Review low finding: a household of another site was "does not exist", one that does not
+    exist "not flagged for care": a scoped operator could tell which ids are households."""
+    await ok(await admin.post(f"{API}/devices", json=LAN_MOTION), 201)
+    flagged = await new_household(admin, "Li of Lanyuan", "Building 3/Unit 201", "lan-sos")
+    await ok(await admin.put(f"{API}/households/{flagged['id']}/care", json=care("lan-motion")))
+    # No button: Lanyuan's by the grid covering its place.
+    body = {"name": "Wu of Lanyuan", "location": "Building 3/Unit 202", "device_ids": []}
+    unflagged = await ok(await admin.post(f"{API}/households", json=body), 201)
+    nowhere = 1 + max(flagged["id"], unflagged["id"])
+
+    async def answers(household_id: int) -> list[tuple[int, object]]:
+        url = f"{API}/households/{household_id}/care"
+        responses = [
+            await operator.get(url),
+            await operator.put(url, json=care()),
+            await operator.post(f"{url}/away", json={"until": None}),
+        ]
+        # The same answer but for the id it names.
+        return [(r.status_code, r.text.replace(str(household_id), "N")) for r in responses]
+
+    missing = await answers(nowhere)
+    assert [status for status, _ in missing] == [404, 404, 404]
+    assert await answers(flagged["id"]) == missing
+    assert await answers(unflagged["id"]) == missing

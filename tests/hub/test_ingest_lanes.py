@@ -15,7 +15,9 @@ from hub.ingest.lanes import (
 from hub.ingest.messages import (
     AlertMessage,
     RejectedMessage,
+    StatusCleared,
     StatusMessage,
+    StatusNews,
     TelemetryMessage,
     UplinkMessage,
 )
@@ -35,6 +37,11 @@ def status(edge: str, *devices: str, depth: int = 0) -> StatusMessage:
             edge, devices=[make_device(d, edge_id=edge) for d in devices], outbox_depth=depth
         ),
     )
+
+
+def depth(news: StatusNews) -> int | None:
+    """Return a status's outbox depth (None: a status cleared)."""
+    return news.status.outbox_depth if isinstance(news, StatusMessage) else None
 
 
 def telemetry(edge: str) -> TelemetryMessage:
@@ -87,7 +94,7 @@ def test_a_take_puts_alerts_first_and_coalesces_statuses() -> None:
     ]
     take = plan_take(messages)
     assert take.alerts == [sos, smoke]
-    assert [(s.edge_id, s.status.outbox_depth) for s in take.statuses] == [("e2", 0), ("e1", 2)]
+    assert [(s.edge_id, depth(s)) for s in take.statuses] == [("e2", 0), ("e1", 2)]
     assert take.superseded_statuses == 1
     assert [t.edge_id for t in take.telemetry] == ["e1", "e2"]
     assert take.rejected == [bad]
@@ -130,7 +137,7 @@ def test_pending_statuses_keep_the_latest_per_edge_oldest_edge_first() -> None:
     assert pending.add([status("e3"), status("e1", depth=2)]) == 1
     assert len(pending) == 3
     popped = [pending.pop_oldest(), pending.pop_oldest(), pending.pop_oldest()]
-    assert [(s.edge_id, s.status.outbox_depth) for s in popped if s is not None] == [
+    assert [(s.edge_id, depth(s)) for s in popped if s is not None] == [
         ("e2", 0),
         ("e3", 0),
         ("e1", 2),
@@ -153,3 +160,13 @@ def test_one_status_per_take_at_least_more_only_while_nothing_waits() -> None:
     assert not write_another(written=1, pending=2, messages_waiting=True)
     assert write_another(written=1, pending=2, messages_waiting=False)
     assert not write_another(written=0, pending=0, messages_waiting=False)
+
+
+def test_a_cleared_status_supersedes_the_edges_status_and_registers_nothing() -> None:
+    """``linli broker revoke`` clears an edge's retained status: the clearing is the edge's
+    latest news, and no alert waits for it (it lists no device)."""
+    take = plan_take([status("e1", "b3-smoke"), status("e2"), StatusCleared("e1")])
+    assert take.statuses == [status("e2"), StatusCleared("e1")]
+    assert take.superseded_statuses == 1
+    alert = make_alert(device_id="b3-smoke", edge_id="e1")
+    assert statuses_needed_first([alert], take.statuses, known_devices=set()) == []

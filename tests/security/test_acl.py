@@ -57,6 +57,10 @@ def test_no_rule_is_a_pattern_or_leaves_its_subject(role: Role) -> None:
             assert rule.topic.startswith(BOUND_TO[role]), rule
         if role is Role.ZIGBEE2MQTT:
             assert rule.topic == "zigbee2mqtt/#"
+        if role is Role.SWEEPER:  # the revoked edge's uplink, write only
+            assert rule.access is Access.WRITE, rule
+            assert rule.topic.startswith("linli/edge/subj-1/"), rule
+            assert edge_channel_sender(EdgeChannel(rule.topic.split("/")[-1])) is Sender.EDGE
 
 
 def test_an_identity_is_a_username_and_ids_cannot_escape_their_level() -> None:

@@ -250,7 +250,7 @@ def test_a_revoked_edge_is_cut_off_at_once_without_a_restart(hub_broker: Secured
     kept = _edge(hub_broker, "kept")
     gone = hub_broker.connect(issued["username"], issued["password"])
     revoked = linli("broker", "revoke", str(hub_broker.folder), "gone")
-    assert revoked == {"revoked": True, "id": "gone", "reloaded": True}
+    assert revoked == {"revoked": True, "id": "gone", "reloaded": True, "cleared": True}
     # Mosquitto re-checks connected clients on SIGHUP: the session is closed.
     assert gone.disconnected.wait(5), "a revoked edge stayed connected"
     with pytest.raises(ConnectRefusedError):
