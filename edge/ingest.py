@@ -93,6 +93,11 @@ class ButtonFeedback:
     """Show how a resident's request is going on the button, over the local broker.
 
     Best effort: a failure is counted (``feedback_unsent``) and never holds up alerts.
+
+    The hub sends a button its latest case's stage again whenever it (re)connects (lost
+    feedback reaches the button late rather than never): a stage of a case that this button
+    was last shown is not shown again (``feedback_repeated``), unless the edge showed the
+    button something of its own since (a new press's ``received``).
     """
 
     def __init__(
@@ -107,34 +112,48 @@ class ButtonFeedback:
         self._local = local
         self._count = count
         self._z2m_base = z2m_base
+        self._shown: dict[str, tuple[int, FeedbackStage]] = {}
+        """The hub's last stage shown on each device, by its case (in memory: after the
+        edge restarts, a stage the hub sends again is shown once more)."""
 
     async def relay(self, feedback: CaseFeedback) -> None:
-        """Show a stage the hub reports for a device's case."""
+        """Show a stage the hub reports for a device's case, unless it is the one shown."""
         device = self._directory.resolve(NativeAddress(feedback.device_id))
         if device is None:
             self._count("uplink_rejected", 1)
             logger.warning("feedback for unknown device %s ignored", feedback.device_id)
             return
-        await self.show(device, feedback.stage)
+        shown = (feedback.case_id, feedback.stage)
+        if self._shown.get(device.id) == shown:
+            self._count("feedback_repeated", 1)
+            return
+        if await self._show(device, feedback.stage):
+            self._shown[device.id] = shown
 
     async def show(self, device: Device, stage: FeedbackStage) -> None:
-        """Show ``stage`` on the device, if it can show anything."""
+        """Show a stage of the edge's own (``received``, ``cancelled``) on the device."""
+        self._shown.pop(device.id, None)
+        await self._show(device, stage)
+
+    async def _show(self, device: Device, stage: FeedbackStage) -> bool:
+        """Show ``stage`` on the device, if it can show anything; return whether it was."""
         command = feedback_command(device, stage, z2m_base=self._z2m_base)
         if command is None:
-            return
+            return False
         client = self._local()
         if client is None:
             self._count("feedback_unsent", 1)
             logger.warning("no local broker: %s feedback to %s not shown", stage, device.id)
-            return
+            return False
         try:
             await client.publish(command.topic, command.payload, qos=1)
         except aiomqtt.MqttError as exc:
             self._count("feedback_unsent", 1)
             logger.warning("%s feedback to %s failed: %s", stage, device.id, exc)
-            return
+            return False
         self._count(f"feedback.{stage}", 1)
         logger.info("feedback %s shown on %s", stage, device.id)
+        return True
 
 
 class DeviceIngest:

@@ -5,33 +5,49 @@ resolved through the API — goes through one ``FeedbackPublisher``, fed with th
 case (never before the commit). ``notify`` only queues: an API route never waits on MQTT.
 The publisher's own task looks up the edge of the case's devices and publishes a
 ``CaseFeedback`` at QoS 1 on ``linli/edge/<edge_id>/feedback``. When the hub is disconnected
-the feedback is logged and counted, not retried: the resident page reads the truth from the
-database, and the next stage sends fresh feedback anyway.
+the feedback is logged and counted, not retried one by one; instead, every time the hub
+(re)connects, ``resend_current`` sends each button the stage of its latest case again — still
+active, or resolved within ``RESEND_RESOLVED_WITHIN`` — so that a stage lost while the hub was
+disconnected, or queued in memory when it was killed, reaches the button late rather than
+never (a button has no page to fall back on). The edge shows a stage it has already shown for
+that case only once (``edge.ingest.FeedbackRelay``), so the resend does not buzz a resident
+again.
 
 Counters (shared with the ingest, so ``/api/v1/health`` shows them): ``feedback_published``,
 ``feedback_unsent`` (not connected), ``feedback_failed`` (publish or lookup failed),
-``feedback_dropped`` (queue full).
+``feedback_dropped`` (queue full), ``feedback_resent`` (cases sent again on a (re)connect).
 """
 
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import aiomqtt
+from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from devices.kinds import AlertKind
 from devices.messages import CaseFeedback
 from devices.topics import EdgeChannel, edge_topic
-from hub.cases.rules import feedback_stage
+from hub.cases.records import case_view, cases_query, members
+from hub.cases.rules import ACTIVE, feedback_stage
 from hub.cases.views import CaseView
+from hub.persistence.tables import CaseMemberRow, CaseRow
+from hub.persistence.transactions import Database
 from hub.store import HubStore
 
 logger = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
+RESEND_RESOLVED_WITHIN = timedelta(hours=1)
+"""How recently a button's latest case may have been resolved for ``resend_current`` to tell
+it so again: long enough to cover a hub's restart or a broker's outage, short enough that a
+reconnect does not walk through a week of cases."""
+RESEND_MAX_CASES = 1000
+"""The most cases one resend reads (the most recently updated first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +64,23 @@ class FeedbackDelivery:
 
 
 def feedback_deliveries(
-    case: CaseView, edges: dict[str, str], kinds: frozenset[AlertKind]
+    case: CaseView,
+    edges: dict[str, str],
+    kinds: frozenset[AlertKind],
+    only: frozenset[str] | None = None,
 ) -> list[FeedbackDelivery]:
     """Return the feedback a case in its current status sends, given each device's edge.
 
     Only the devices that joined the case with a feedback kind hear of it: in a fire case an
-    SOS button that was pressed does, the smoke detectors do not.
+    SOS button that was pressed does, the smoke detectors do not; of those, only the devices
+    in ``only``, if given.
     """
     stage = feedback_stage(case.status, case.acknowledged_at is not None)
-    devices = dict.fromkeys(m.device_id for m in case.members if m.kind in kinds)
+    devices = dict.fromkeys(
+        m.device_id
+        for m in case.members
+        if m.kind in kinds and (only is None or m.device_id in only)
+    )
     return [
         FeedbackDelivery(
             edges[device_id], CaseFeedback(device_id=device_id, case_id=case.id, stage=stage)
@@ -69,6 +93,50 @@ def feedback_deliveries(
 def wants_feedback(case: CaseView, kinds: frozenset[AlertKind]) -> bool:
     """Return whether any device joined the case with a kind that is reported back."""
     return any(member.kind in kinds for member in case.members)
+
+
+def latest_case_of_each_device(
+    cases: Sequence[CaseView], kinds: frozenset[AlertKind]
+) -> list[tuple[CaseView, frozenset[str]]]:
+    """Pair each case with the feedback devices whose latest case it is (the highest id: a
+    button that pressed into an old case and then into a new one shows the new one's stage,
+    never the old one's); cases that are nobody's latest are left out."""
+    latest: dict[str, CaseView] = {}
+    for case in cases:
+        for member in case.members:
+            if member.kind in kinds:
+                known = latest.get(member.device_id)
+                if known is None or case.id > known.id:
+                    latest[member.device_id] = case
+    devices_of: dict[int, set[str]] = {}
+    for device_id, case in latest.items():
+        devices_of.setdefault(case.id, set()).add(device_id)
+    return [(case, frozenset(devices_of[case.id])) for case in cases if case.id in devices_of]
+
+
+def current_feedback_cases(
+    db: Database, kinds: frozenset[AlertKind], resolved_since: datetime
+) -> list[CaseView]:
+    """Return the cases a device of ``kinds`` joined that are active or were resolved (or
+    closed) since ``resolved_since``, oldest first, at most ``RESEND_MAX_CASES``."""
+    joined = select(CaseMemberRow.case_id).where(CaseMemberRow.kind.in_(sorted(kinds)))
+    query = (
+        cases_query()
+        .where(
+            CaseRow.id.in_(joined),
+            or_(
+                CaseRow.status.in_(sorted(ACTIVE)),
+                CaseRow.resolved_at >= resolved_since,
+            ),
+        )
+        .order_by(CaseRow.updated_at.desc(), CaseRow.id.desc())
+        .limit(RESEND_MAX_CASES)
+    )
+    with db.reading() as session:
+        found = list(session.execute(query))
+        joined_rows = members(session, [row.id for row, _ in found])
+        views = [case_view(row, location, joined_rows[row.id]) for row, location in found]
+    return sorted(views, key=lambda view: view.id)
 
 
 class FeedbackPublisher:
@@ -87,19 +155,22 @@ class FeedbackPublisher:
         self._client = client
         self._counters = counters
         self._kinds = kinds
-        self._queue: asyncio.Queue[CaseView] = asyncio.Queue(max_queued)
+        self._queue: asyncio.Queue[tuple[CaseView, frozenset[str] | None]] = asyncio.Queue(
+            max_queued
+        )
 
     @property
     def kinds(self) -> frozenset[AlertKind]:
         """Return the alert kinds whose devices hear what became of their case."""
         return self._kinds
 
-    def notify(self, case: CaseView) -> None:
-        """Queue feedback for a committed case change, without waiting (if its kind wants it)."""
+    def notify(self, case: CaseView, only: frozenset[str] | None = None) -> None:
+        """Queue feedback for a committed case change, without waiting (if its kind wants it),
+        for every feedback device of the case or only those in ``only``."""
         if not wants_feedback(case, self._kinds):
             return
         try:
-            self._queue.put_nowait(case)
+            self._queue.put_nowait((case, only))
         except asyncio.QueueFull:
             self._counters["feedback_dropped"] += 1
             logger.warning("feedback queue full: case %s %s not reported", case.id, case.status)
@@ -109,25 +180,45 @@ class FeedbackPublisher:
         for case in cases:
             self.notify(case)
 
+    async def resend_current(self, now: datetime) -> int:
+        """Queue again each feedback device's latest case's stage (see the module's doc);
+        return how many cases were queued. Called when the hub (re)connects."""
+        try:
+            cases = await asyncio.to_thread(
+                current_feedback_cases,
+                self._store.db,
+                self._kinds,
+                now - RESEND_RESOLVED_WITHIN,
+            )
+        except SQLAlchemyError as exc:
+            self._counters["feedback_failed"] += 1
+            logger.warning("feedback not sent again: cannot read the cases: %s", exc)
+            return 0
+        latest = latest_case_of_each_device(cases, self._kinds)
+        for case, devices in latest:
+            self.notify(case, devices)
+        self._counters["feedback_resent"] += len(latest)
+        return len(latest)
+
     async def run(self) -> None:
         """Publish queued feedback until cancelled."""
         while True:
-            case = await self._queue.get()
+            case, only = await self._queue.get()
             try:
-                await self._publish(case)
+                await self._publish(case, only)
             except Exception:
                 # A bug must not end feedback for good, nor take ingest down with it.
                 self._counters["feedback_failed"] += 1
                 logger.exception("publishing feedback of case %s failed", case.id)
 
-    async def _publish(self, case: CaseView) -> None:
+    async def _publish(self, case: CaseView, only: frozenset[str] | None) -> None:
         try:
             edges = await asyncio.to_thread(self._store.fleet.device_edges, case.device_ids)
         except SQLAlchemyError as exc:
             self._counters["feedback_failed"] += 1
             logger.warning("no feedback for case %s: cannot look up its edge: %s", case.id, exc)
             return
-        for delivery in feedback_deliveries(case, edges, self._kinds):
+        for delivery in feedback_deliveries(case, edges, self._kinds, only):
             client = self._client()
             if client is None:
                 self._counters["feedback_unsent"] += 1

@@ -202,6 +202,9 @@ class MqttIngest:
                 logger.info("hub connected to MQTT at %s:%s", at.host, at.port)
                 for edge_id in await asyncio.to_thread(self._store.fleet.edges_with_devices):
                     await self._publish_registry(client, edge_id)
+                # A stage decided while the hub was cut off (or queued when it was killed)
+                # reaches the resident's button now (hub.cases.feedback).
+                await self.feedback.resend_current(self._clock())
                 await session.serve()
         except asyncio.CancelledError:
             # A clean disconnect does not fire the last will: say offline ourselves.

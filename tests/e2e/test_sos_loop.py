@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.topics import DeviceChannel, device_topic, zigbee_set_topic, zigbee_topic
@@ -66,3 +67,41 @@ def test_zigbee_button_gets_the_received_squawk_even_with_the_hub_unreachable(
     stack.hub_broker.start()
     [case] = wait_until(lambda: stack.get("/cases"), what="the SOS case after the outage")
     assert case["kind"] == "sos"
+
+
+@pytest.mark.parametrize("split_stack", ["site-config"], indirect=True)
+def test_a_stage_decided_while_the_hub_is_cut_off_reaches_the_button_once(
+    split_stack: Stack,
+) -> None:
+    stack = split_stack
+    port = stack.local_broker.port
+    with listening(port, device_topic(SOS.id, DeviceChannel.SET)) as received:
+        mosquitto_pub(port, device_topic(SOS.id, DeviceChannel.EVENT), dumps({"event": "press"}))
+        wait_until(lambda: stages(received) == ["received", "case_opened"], what="two stages")
+        [case] = stack.get("/cases")
+        # The hub loses its broker: someone acknowledges meanwhile. The stage cannot be sent.
+        stack.hub_broker.stop()
+        wait_until(lambda: not stack.hub.hub_connected(), what="the hub cut off")
+        ack = stack.api.post(f"/cases/{case['id']}/acknowledge", json={"note": "patrol going"})
+        assert ack.status_code == 200
+        wait_until(lambda: stack.hub.hub_counters().get("feedback_unsent"), what="feedback unsent")
+        # Back: the hub sends the button its case's stage again, and the resident hears it.
+        stack.hub_broker.start()
+        wait_until(lambda: stages(received)[-1:] == ["acknowledged"], what="someone is coming")
+        # Cut off and back once more: sent again, shown once (the edge has shown it).
+        published = stack.hub.hub_counters()["feedback_published"]
+        stack.hub_broker.stop()
+        wait_until(lambda: not stack.hub.hub_connected(), what="the hub cut off again")
+        stack.hub_broker.start()
+        wait_until(
+            lambda: stack.hub.hub_counters().get("feedback_published", 0) > published,
+            what="the stage sent again",
+        )
+        # What the hub publishes next reaches the button after the repeat, in order: had the
+        # repeat been shown, it would stand before this one.
+        resolve = stack.api.post(
+            f"/cases/{case['id']}/resolve", json={"note": "helped up", "resolution": "real"}
+        )
+        assert resolve.status_code == 200
+        wait_until(lambda: stages(received)[-1:] == ["resolved"], what="resolved")
+    assert stages(received) == ["received", "case_opened", "acknowledged", "resolved"]
