@@ -1,9 +1,23 @@
 """What a device said, normalised: the output of every adapter, the input of detection."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from devices.payloads import Readings
+
+DEVICE_CLOCK_AHEAD_S = 5.0
+"""How far ahead of the edge's receive time a device's own time may lie (clock skew) before
+the receive time bounds it. SNTP-synced firmware and a Zigbee2MQTT host on NTP are well
+within a second of the edge; 5 s also covers timestamps cut to the second and a bridge's
+clock drifting a few seconds between syncs. Small against what detection measures (EN 54-5's
+60 s rate-of-rise window and 7.5 s sample spacing, UL 2034's minutes of CO): a reading stamped
+5 s ahead holds the truly stamped ones after it back by at most 5 s."""
+DEVICE_CLOCK_BEHIND_S = 86_400.0
+"""How far behind the receive time a device's own time may lie and still be believed: a
+site broker holds the edge's messages across a restart or an outage of hours, and those
+readings keep the times they were taken. Further behind, the device's clock is not set (a
+device with no real-time clock stamps 1970, or its firmware's build date): its time would
+put alerts decades away from the evidence they must join, so the receive time is used."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,6 +26,10 @@ class StateUpdate:
 
     readings: Readings
     event_time: datetime | None = None
+    doubtful: frozenset[str] = frozenset()
+    """Reading names whose value may be the sensor's error value rather than a measurement
+    (a DS18B20's 85.0 °C power-on reset: ``devices.tasmota``); detection gives such a value
+    less weight (``edge.detectors.heat``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +64,29 @@ class AvailabilityChange:
 Observation = StateUpdate | DeviceEvent | InputState | AvailabilityChange
 
 
-def observed_at(observation: Observation, received_at: datetime) -> datetime:
-    """Return when an observation happened: the device's own time, else when it was received."""
+def observed_at(
+    observation: Observation, received_at: datetime, *, trust_device_time: bool = False
+) -> datetime:
+    """Return when an observation happened: the device's own time, else when it was received.
+
+    The device's time is bounded by the edge's: at most ``DEVICE_CLOCK_AHEAD_S`` after the
+    receive time (a reading stamped minutes ahead would make every truly stamped one after it
+    look out of order, and count the jump as CO exposure), and replaced by the receive time
+    when it lies more than ``DEVICE_CLOCK_BEHIND_S`` behind (a clock never set).
+    ``trust_device_time`` takes it as it is, for simulations that stamp readings in a
+    simulated time of their own (``EdgeSettings.trust_device_time``).
+    """
     if (
-        isinstance(observation, StateUpdate | DeviceEvent | InputState)
-        and observation.event_time is not None
+        not isinstance(observation, StateUpdate | DeviceEvent | InputState)
+        or observation.event_time is None
     ):
-        return observation.event_time
-    return received_at
+        return received_at
+    stamped = observation.event_time
+    if trust_device_time:
+        return stamped
+    if stamped < received_at - timedelta(seconds=DEVICE_CLOCK_BEHIND_S):
+        return received_at
+    return min(stamped, received_at + timedelta(seconds=DEVICE_CLOCK_AHEAD_S))
 
 
 @dataclass(frozen=True, slots=True)

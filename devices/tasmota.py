@@ -51,11 +51,19 @@ Quirks handled here:
   ``"Switch1": "ON"`` in ``tele/<topic>/SENSOR`` (``SwitchMode 15``) is the input's state
   (``InputState``: the edge reads off → on on an SOS button as a press); ``TOGGLE`` and the
   other actions of a toggle switch say no state and are not read;
+- a DS18x20 probe (``"DS18B20"``, ``"DS18B20-1"``, ``"DS18B20_2"`` with ``SetOption64 1``,
+  ``"DS18S20"``, ``"DS1822"``) reports -127 °C when it is disconnected or its CRC fails, and
+  85.0 °C exactly when it was read before any conversion (its power-on reset value). Below
+  its -55 °C range it is no temperature (dropped, the message's other readings kept); an
+  exact 85.0 is both that error and a plausible fire, so it is passed on marked doubtful
+  (``StateUpdate.doubtful``) when it is the hottest probe: detection lets it confirm the fixed
+  temperature only together with a reading that is not doubtful (``edge.detectors.heat``);
 - ``LWT`` is plain text ``Online``/``Offline``; Tasmota's docs print some SENSOR examples with
   a closing brace missing: refused as malformed JSON.
 """
 
 import logging
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -113,6 +121,14 @@ ON_OFF_COMMANDS: dict[str, str] = {
 }
 """On/Off cluster commands a Zigbee button sent (toggle, on, off), as Sonoff SNZB-01 sends
 them for a single, a double and a long press; an SOS button's gestures."""
+
+DS18X20_SENSOR = re.compile(r"(?:DS18[BS]20|DS1822|MAX31850)(?:[-_][0-9]+)?")
+"""Tasmota's names of a DS18x20 probe's SENSOR object: alone, or numbered (``-1``, or ``_1``
+with ``SetOption64 1``) when several share the bus."""
+DS18X20_MIN_C = -55.0
+"""The DS18x20's lowest measurable temperature; its -127 °C (no device, CRC error) is below."""
+DS18X20_POWER_ON_C = 85.0
+"""The DS18x20's temperature register at power-on: read before a conversion, it says 85.0."""
 
 _SHORT_ADDRESS = re.compile(r"(?:0x)?([0-9A-Fa-f]{4})")
 _ZONE_HEX = re.compile(r"[0-9A-Fa-f]{4,}")
@@ -312,6 +328,7 @@ def _decode_wired(topic: str, data: Mapping[str, Any]) -> tuple[Observation, ...
     fahrenheit = data.get("TempUnit") == "F"
     temperatures: list[float] = []
     analog: list[float] = []
+    power_on: list[float] = []
     humidity: float | None = None
     events: list[Observation] = []
     for name, block in data.items():
@@ -334,12 +351,22 @@ def _decode_wired(topic: str, data: Mapping[str, Any]) -> tuple[Observation, ...
         temperature = measured_celsius(read_number(block, "Temperature"), f"tasmota {topic} {name}")
         rh = read_number(block, "Humidity")
         if temperature is not None:
+            celsius = (temperature - 32) * 5 / 9 if fahrenheit else temperature
             probes = analog if name == ANALOG_SENSOR else temperatures
-            probes.append((temperature - 32) * 5 / 9 if fahrenheit else temperature)
+            if DS18X20_SENSOR.fullmatch(name):
+                if celsius < DS18X20_MIN_C:
+                    logger.debug("tasmota %s %s: %s is a probe error, ignored", topic, name, block)
+                    continue
+                if abs(celsius - DS18X20_POWER_ON_C) < 0.05:
+                    probes = power_on
+            probes.append(celsius)
         if humidity is None and rh is not None:
             humidity = rh
         log_unknown_keys(f"tasmota {topic} {name}", block, ("Temperature", "Humidity", "Id"))
     temperatures = temperatures or analog
+    # A power-on 85.0 counts as the hottest only if no measured probe is as hot; then doubtful.
+    doubtful = bool(power_on) and max(power_on) > max(temperatures, default=-math.inf)
+    temperatures += power_on
     readings = _readings(
         {
             k: v
@@ -351,7 +378,9 @@ def _decode_wired(topic: str, data: Mapping[str, Any]) -> tuple[Observation, ...
         },
         topic,
     )
-    return ((StateUpdate(readings),) if readings.present() else ()) + tuple(events)
+    marked = frozenset({"temperature_c"}) if doubtful else frozenset()
+    state = (StateUpdate(readings, doubtful=marked),) if readings.present() else ()
+    return state + tuple(events)
 
 
 def _readings(values: dict[str, Any], topic: str) -> Readings:

@@ -106,6 +106,7 @@ class EdgeAgent:
             handoff=handoff,
             count=self._count,
             clock=clock,
+            trust_device_time=settings.trust_device_time,
         )
         # Door access (edge.access): reader frames and door contacts in, its own hub link.
         self.access = AccessControl(

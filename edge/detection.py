@@ -10,9 +10,11 @@ saw and the profile applied.
   trend and flat lines)
   and the simpler rules of ``edge.detection_rules`` (gas levels, smoke flag and
   obscuration, leak, tamper, battery level); any message from the device proves it alive.
-- ``tick`` handles the passing of time with no new reading: a leak that has stayed dry, a
-  device past its check-in deadline (the kind's, the one configured, or the one learned from
-  the device's own rhythm: ``checkin_deadline_of``).
+- ``tick`` handles the passing of time with no new reading: a leak that has stayed dry, gas
+  that has stayed below its clear level, a CO dose reached or a heat reading at the fixed
+  level left standing (``co_tick``, ``heat_tick``), a device past its check-in deadline
+  (the kind's, the one configured, or the one learned from the device's own rhythm:
+  ``checkin_deadline_of``).
 
 The state and decision types live in ``edge.detection_state``, the per-reading rules in
 ``edge.detection_rules``; both are re-exported here.
@@ -31,7 +33,15 @@ from devices.observations import (
 )
 from devices.payloads import DEVICE_ANNOUNCE, ButtonEvent
 from devices.registry import Device
-from edge.detection_rules import READING_RULES, co_tick, leak_tick, rejoined, sos_rule
+from edge.detection_rules import (
+    READING_RULES,
+    co_tick,
+    gas_tick,
+    heat_tick,
+    leak_tick,
+    rejoined,
+    sos_rule,
+)
 from edge.detection_state import (
     FLOOD_PROFILE,
     LIVENESS_PROFILE,
@@ -78,18 +88,21 @@ def detect(
     ``watching_since`` is when the edge began listening (as for ``tick``): a silence that
     began before it is not learned as the device's rhythm.
     """
-    step = Step(state, event_time)
     seen = event_time if received_at is None else received_at
+    step = Step(state, event_time, seen=seen)
     self_test = False
     match observation:
-        case StateUpdate(readings):
+        case StateUpdate(readings, _, doubtful):
             _checked_in(step, seen, watching_since, "message_received")
+            step.doubtful = doubtful
             self_test = readings.smoke_test is True
-            standing = step.state.co.at
+            standing, newest = step.state.co.at, step.state.heat.samples[-1:]
             for rule in READING_RULES:
                 rule(step, device, readings, profile)
             if step.state.co.at != standing:  # a new CO reading stands: it came now
                 step.state = replace(step.state, co_seen=seen)
+            if step.state.heat.samples[-1:] != newest:  # a new heat sample: it came now
+                step.state = replace(step.state, heat_seen=seen)
         case DeviceEvent(event, _, count):
             _checked_in(step, seen, watching_since, "message_received")
             if count is not None and not _new_count(step, count):
@@ -209,7 +222,9 @@ def tick(
     """
     step = Step(state, now)
     leak_tick(step, profile)
+    gas_tick(step, profile)
     co_tick(step, profile)
+    heat_tick(step, profile)
     _liveness_tick(step, device, now, profile, watching_since)
     if flooding_rules.calmed(state.flooded_at, now, profile.flood):
         step.switch(

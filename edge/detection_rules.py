@@ -3,7 +3,8 @@
 Each rule is a pure function of (step, device, readings, profile): it reads the state in the
 ``Step``, switches conditions on or off and records the decisions there. ``READING_RULES`` is
 their order for a state update; ``sos_rule`` and ``rejoined`` serve device events and
-``leak_tick`` and ``co_tick`` the passing of time (``edge.detection``).
+``leak_tick``, ``gas_tick``, ``co_tick`` and ``heat_tick`` the passing of time
+(``edge.detection``).
 """
 
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from edge.detection_state import (
     Values,
 )
 from edge.detectors import sos as sos_rules
+from edge.detectors.co import late_reading
 from edge.detectors.faults import FlatLine
 from edge.detectors.profile import DetectionProfile
 
@@ -73,9 +75,12 @@ def _heat_rule(step: Step, device: Device, r: Readings, profile: DetectionProfil
     if r.temperature_c is None or device.kind not in HEAT_DEVICE_KINDS:
         return
     settings = profile.heat
-    trend = step.state.heat.read(r.temperature_c, step.event_time, settings)
+    doubtful = "temperature_c" in step.doubtful
+    trend = step.state.heat.read(r.temperature_c, step.event_time, settings, doubtful=doubtful)
     step.state = replace(step.state, heat=trend)
     values: Values = {"temperature_c": r.temperature_c}
+    if doubtful:
+        values["doubtful"] = True
     raise_rule: str | None = None
     clear_rule: str | None = None
     rate = trend.rate_of_rise(settings)
@@ -96,6 +101,29 @@ def _heat_rule(step: Step, device: Device, r: Readings, profile: DetectionProfil
     )
 
 
+def heat_tick(step: Step, profile: DetectionProfile) -> None:
+    """Raise heat on a reading at or above the fixed level that nothing has followed for the
+    hold (a sensor destroyed by the fire, or reporting on change only): the fixed rule's
+    second reading never comes. Judged on the edge's clock from when it came (``heat_seen``);
+    stamped with the reading's time plus the hold."""
+    settings = profile.heat
+    came = step.state.heat_seen
+    standing = step.state.heat.standing_hot(settings)
+    if AlertKind.HEAT in step.state.raised or standing is None or came is None:
+        return
+    if (step.event_time - came).total_seconds() < settings.fixed_hold_s:
+        return
+    at, celsius = standing
+    step.switch(
+        AlertKind.HEAT,
+        raise_rule=f"temperature_c>={settings.fixed_c:g} standing {settings.fixed_hold_s:g}s",
+        clear_rule=None,
+        values={"temperature_c": celsius},
+        profile=HEAT_PROFILE,
+        at=at + timedelta(seconds=settings.fixed_hold_s),
+    )
+
+
 def _co_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
     ppm, flag = r.co_ppm, _unless_self_test(r.co_alarm, r)
     if ppm is None and flag is None:
@@ -103,8 +131,16 @@ def _co_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile)
     settings = profile.co
     exposure = step.state.co
     if ppm is not None:
-        exposure = exposure.read(ppm, step.event_time, settings)
-        step.state = replace(step.state, co=exposure)
+        exposure, late = late_reading(
+            exposure,
+            ppm,
+            step.event_time,
+            settings,
+            came=step.state.co_seen,
+            seen=step.seen,
+            late_before=step.state.co_late,
+        )
+        step.state = replace(step.state, co=exposure, co_late=late)
     values = _present(co_ppm=ppm, co_alarm=flag)
     if ppm is not None:
         values["co_dose"] = round(exposure.dose, 3)
@@ -183,12 +219,28 @@ def _gas_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile
     elif pct < clear:
         target, rule = GasLevel.CLEAR, f"gas_lel_pct<{clear:g}"
     else:
-        return  # between the clear and warning bounds: hold whatever level we are at
-    if target is GasLevel.CLEAR:
+        # Between the clear and warning bounds: hold whatever level we are at, and the air
+        # is not clean yet.
+        step.state = replace(step.state, gas_clean_since=None)
+        return
+    if target is GasLevel.CLEAR and pct is None:
+        # The detector's own flag clears at once, as smoke's and CO's: it is the detector's
+        # decision, made with its own hysteresis.
         if level is not GasLevel.CLEAR:
-            step.state = replace(step.state, gas=GasLevel.CLEAR)
-            step.emit(AlertKind.GAS, AlertState.CLEARED, level.severity, rule, values, name)
-    elif _GAS_ORDER.index(target) > _GAS_ORDER.index(level):
+            _clear_gas(step, rule, values, name)
+        return
+    if target is GasLevel.CLEAR:
+        if level is GasLevel.CLEAR:
+            return
+        # A measured level clears only once every reading has been below the clear level for
+        # the hold: a concentration swinging round it raised and cleared at each swing.
+        since = step.state.gas_clean_since or step.event_time
+        step.state = replace(step.state, gas_clean_since=since)
+        if (step.event_time - since).total_seconds() >= profile.gas_clear_hold_s:
+            _clear_gas(step, f"{rule} for {profile.gas_clear_hold_s:g}s", values, name)
+        return
+    step.state = replace(step.state, gas_clean_since=None)
+    if _GAS_ORDER.index(target) > _GAS_ORDER.index(level):
         # Escalation (clear → warning → alarm) is a new raised alert with the higher severity;
         # de-escalation above the clear bound holds the level (hysteresis), with no alert.
         step.state = replace(step.state, gas=target)
@@ -196,6 +248,29 @@ def _gas_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile
 
 
 _GAS_ORDER = (GasLevel.CLEAR, GasLevel.WARNING, GasLevel.ALARM)
+
+
+def _clear_gas(
+    step: Step, rule: str, values: Values, name: str, at: datetime | None = None
+) -> None:
+    level = step.state.gas
+    step.state = replace(step.state, gas=GasLevel.CLEAR, gas_clean_since=None)
+    step.emit(AlertKind.GAS, AlertState.CLEARED, level.severity, rule, values, name, at)
+
+
+def gas_tick(step: Step, profile: DetectionProfile) -> None:
+    """Clear gas whose last level was below the clear level once the device has said nothing
+    for the clear hold (a detector reporting on change sends nothing more while the air stays
+    clean). Judged on the edge's clock, as ``leak_tick``."""
+    last = step.state.last_seen
+    if step.state.gas is GasLevel.CLEAR or step.state.gas_clean_since is None or last is None:
+        return
+    hold = profile.gas_clear_hold_s
+    clean_at = last + timedelta(seconds=hold)
+    if step.event_time >= clean_at:
+        warning, alarm = profile.gas_warning_lel_pct, profile.gas_alarm_lel_pct
+        rule = f"gas_lel_pct<{profile.gas_clear_lel_pct:g} for {hold:g}s"
+        _clear_gas(step, rule, {"quiet_s": hold}, f"lel-{warning:g}-{alarm:g}", clean_at)
 
 
 def _unless_self_test(flag: bool | None, r: Readings) -> bool | None:

@@ -119,7 +119,16 @@ class DeviceState:
     by the edge's clock: how long that reading has stood is judged from here, not from
     ``last_seen``, which any message of the device moves (a battery report between two CO
     readings is no CO reading)."""
+    co_late: bool = False
+    """The last CO reading was older than the standing one (late, or the device's clock went
+    back: a second such reading in a row tells which, ``edge.detection_rules``)."""
     heat: HeatTrend = field(default_factory=HeatTrend)
+    heat_seen: datetime | None = None
+    """When the edge received the newest heat sample, by its clock: a reading at or above the
+    fixed level that nothing followed is confirmed after a hold judged from here."""
+    gas_clean_since: datetime | None = None
+    """While gas is raised: since when every gas reading has been below the clear level
+    (event time); it clears after the clear hold."""
     leak_dry_since: datetime | None = None
     """While a leak is raised: since when the sensor has read dry."""
     sos: SosState = field(default_factory=SosState)
@@ -152,11 +161,15 @@ class DeviceState:
                 "until": _time_text(co.until),
                 "clean_since": _time_text(co.clean_since),
                 "seen": _time_text(self.co_seen),
+                "late": self.co_late,
             },
             "heat": {
                 "samples": [[_time_text(at), c] for at, c in self.heat.samples],
+                "doubtful": [_time_text(at) for at in self.heat.doubtful],
                 "cool_since": _time_text(self.heat.cool_since),
+                "seen": _time_text(self.heat_seen),
             },
+            "gas_clean_since": _time_text(self.gas_clean_since),
             "leak_dry_since": _time_text(self.leak_dry_since),
             "sos": {
                 "phase": self.sos.phase,
@@ -198,12 +211,16 @@ class DeviceState:
                     clean_since=_parse_time(co.get("clean_since")),
                 ),
                 co_seen=_parse_time(co.get("seen")),
+                co_late=co.get("late", False) is True,
                 heat=HeatTrend(
                     samples=tuple(
                         (_required_time(at), float(c)) for at, c in heat.get("samples", [])
                     ),
+                    doubtful=tuple(_required_time(at) for at in heat.get("doubtful", [])),
                     cool_since=_parse_time(heat.get("cool_since")),
                 ),
+                heat_seen=_parse_time(heat.get("seen")),
+                gas_clean_since=_parse_time(data.get("gas_clean_since")),
                 leak_dry_since=_parse_time(data.get("leak_dry_since")),
                 sos=_sos_state(data.get("sos", {})),
                 battery=BatteryHistory(
@@ -323,6 +340,11 @@ class Step:
     state: DeviceState
     event_time: datetime
     alerts: list[AlertDecision] = field(default_factory=list)
+    seen: datetime | None = None
+    """When the edge received the observation, by its clock (None for a tick)."""
+    doubtful: frozenset[str] = frozenset()
+    """Readings of the observation that may be the sensor's error value
+    (``StateUpdate.doubtful``)."""
 
     def emit(
         self,

@@ -79,6 +79,7 @@ class DeviceDetection:
         handoff: HandOff,
         count: CountFn,
         clock: Callable[[], datetime],
+        trust_device_time: bool = False,
     ) -> None:
         self.edge_id = edge_id
         self._directory = directory
@@ -89,6 +90,8 @@ class DeviceDetection:
         self.handoff = handoff
         self.count = count
         self._clock = clock
+        # EdgeSettings.trust_device_time: only a simulation in a time of its own sets it.
+        self._trust_device_time = trust_device_time
         self.states = self._load_states()
         # Ingest and the detection tick both read a device's state, await the commit and
         # then store the new state: one at a time, or one would overwrite the other's.
@@ -240,7 +243,9 @@ class DeviceDetection:
         decisions: list[AlertDecision] = []
         self_tests = 0
         for observation in observations:
-            event_time = observed_at(observation, received_at)
+            event_time = observed_at(
+                observation, received_at, trust_device_time=self._trust_device_time
+            )
             result = detect(
                 state,
                 device,

@@ -57,6 +57,15 @@ class EdgeSettings(BaseSettings):
     """The standard the CO dose model follows (``edge.detectors.co``)."""
     detection_tick_s: float = Field(default=5, gt=0)
     """How often time-driven detection runs (check-in deadlines, a leak that stayed dry)."""
+    trust_device_time: bool = False
+    """Take a device's own timestamps as they are. Off (the default, and what every real site
+    must keep): a device's time is bounded by when the edge received the message, at most 5 s
+    ahead of it (clock skew) and replaced by it when more than a day behind
+    (``devices.observations.observed_at``), so a device clock running ahead can neither hold
+    an alarm back nor count as CO exposure, and one never set (1970) cannot stamp alerts
+    decades away. Only a simulation that stamps readings in a simulated time of its own
+    (``linli simulate --speed`` above 1, ``linli demo --speed`` above 1, a test replaying a
+    fixed day) turns it on."""
     mqtt_timeout_s: float = Field(default=MQTT_TIMEOUT_S, gt=0)
     """How long one exchange with a broker (CONNACK, PUBACK, or the SUBACK-or-first-message that
     shows a session's subscriptions stand) may take before the connection is tried again."""

@@ -140,6 +140,10 @@ async def run_demo(
             hub_mqtt_host=options.host,
             hub_mqtt_port=broker.port,
         )
+        if options.simulators and options.speed != 1.0:
+            # Simulated devices faster than real time stamp readings in a time of their own;
+            # otherwise LINLI_EDGE_TRUST_DEVICE_TIME decides (an outside `linli simulate`).
+            edge_settings = edge_settings.model_copy(update={"trust_device_time": True})
         hub_started = asyncio.Event()
         async with asyncio.TaskGroup() as group:
             group.create_task(serve(hub_settings, started=hub_started), name="hub")

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+from devices.observations import DEVICE_CLOCK_AHEAD_S
 from edge.detectors import CLOCK_JUMP_S
 
 
@@ -135,18 +136,22 @@ class CoExposure:
         return replace(self, dose=dose, until=end)
 
     def read(self, ppm: float, at: datetime, settings: CoSettings) -> "CoExposure":
-        """Integrate up to a new reading taken at ``at``, then let it stand."""
+        """Integrate up to a new reading taken at ``at``, then let it stand. A reading not
+        newer than the standing one changes nothing: what an older one means (late, or the
+        device's clock went back) is judged with the edge's clock (``late_reading``)."""
         if self.at is not None and at <= self.at:
-            if (self.at - at).total_seconds() <= CLOCK_JUMP_S:
-                return self  # out of order or repeated: the standing reading is newer
-            # The device's clock went back (it ran ahead): the dose so far stays, the reading
-            # stands from here, or every reading until that future time would be dropped.
-            return replace(self, ppm=None, at=None, until=None).read(ppm, at, settings)
+            return self
         advanced = self.advance(at, settings)
         clean_since = None
         if ppm < settings.clean_ppm:
             clean_since = advanced.clean_since or at
         return replace(advanced, ppm=ppm, at=at, until=at, clean_since=clean_since)
+
+    def restart(self, ppm: float, at: datetime, settings: CoSettings) -> "CoExposure":
+        """Let a reading taken before the standing one stand from ``at``: the device's clock
+        went back after running ahead. The dose so far stays; the time since is not counted
+        twice, or every reading until that future time would be dropped."""
+        return replace(self, ppm=None, at=None, until=None).read(ppm, at, settings)
 
     def alarm_by(self, horizon: datetime, settings: CoSettings) -> datetime | None:
         """Return the instant the standing reading, held up to ``horizon``, brings the dose to
@@ -173,3 +178,39 @@ class CoExposure:
             and (now - self.clean_since).total_seconds() >= settings.clean_for_s
             and self.dose <= settings.clear_dose
         )
+
+
+def late_reading(
+    exposure: CoExposure,
+    ppm: float,
+    at: datetime,
+    settings: CoSettings,
+    *,
+    came: datetime | None,
+    seen: datetime | None,
+    late_before: bool,
+) -> tuple[CoExposure, bool]:
+    """Read a CO reading taken at ``at``, before the standing one; return the exposure and
+    whether the device's clock still lags the standing reading.
+
+    ``came`` is when the edge received the standing reading and ``seen`` this one, both by
+    the edge's clock. With the device's time bounded by the edge's
+    (``devices.observations.observed_at``), an older reading is late: it came after a newer
+    one, and it never replaces it (taken for a clock set back, one late reading of clean air
+    wiped the exposure since, and repeated, 150 ppm never alarmed). A second older reading in
+    a row is the device's clock gone back: it stands from when it came, timed on the edge's
+    clock from the standing one, so no reading is dropped and no time counted twice. Only a
+    standing reading stamped ahead of when it came (a device's time trusted ahead, in an
+    accelerated simulation) may restart from a time far before it, as the clock set right.
+    """
+    standing = exposure.at
+    if standing is None or at > standing:
+        return exposure.read(ppm, at, settings), False
+    if at == standing:
+        return exposure, late_before  # the standing reading again (a redelivery)
+    ahead = came is not None and standing > came + timedelta(seconds=DEVICE_CLOCK_AHEAD_S)
+    if ahead and (standing - at).total_seconds() > CLOCK_JUMP_S:
+        return exposure.restart(ppm, at, settings), False
+    if not late_before or came is None or seen is None or seen <= came:
+        return exposure, True
+    return exposure.read(ppm, standing + (seen - came), settings), True

@@ -5,7 +5,9 @@ suffix adds a rate-of-rise response. US practice (NFPA 72 / UL 521) puts rate-of
 15 °F/min ≈ 8.3 °C/min. A point detector does this with a thermal mass; an IoT sensor gives
 us samples, some of them implausible, so both rules need evidence from more than one sample:
 
-- fixed: two consecutive readings at or above the fixed temperature;
+- fixed: two consecutive readings at or above the fixed temperature, or one that nothing
+  followed for ``fixed_hold_s`` (a sensor destroyed by the fire, or reporting on change only:
+  the edge's tick confirms it, ``edge.detection_rules.heat_tick``);
 - rate of rise: the rise over at least ``ror_window_s`` of event time and at least two
   intervals reaches the rate, AND every interval in it rises at half the rate or more.
   A warm afternoon (a few °C per hour) never gets there; one wild sample cannot either,
@@ -16,6 +18,11 @@ sample while that one is closer than this to the one before it), and an interval
 than that, the newest one, is left out of the every-interval check: a sensor reporting every
 second still spans the window with the samples remembered, and each interval judged is long
 enough that its 0.1 °C steps and noise do not read as a pause in the rise.
+
+A doubtful reading (a DS18B20's 85.0 °C power-on reset, ``StateUpdate.doubtful``) is kept
+as a sample but is never one of the rate of rise's, nor confirmed on its own: it confirms the
+fixed level only together with a reading that is not doubtful, before or after it; a standing
+doubtful reading is not confirmed by the hold, and two doubtful readings do not pair.
 
 It clears with hysteresis: below the fixed temperature minus ``clear_margin_c``, not rising,
 for ``clear_after_s`` of event time.
@@ -43,6 +50,13 @@ class HeatSettings:
     """Samples remembered (and persisted) per device."""
     sample_spacing_s: float = 7.5
     """The shortest interval kept between remembered samples (the newest aside)."""
+    fixed_hold_s: float = 60.0
+    """A reading at or above ``fixed_c`` that no other reading follows for this long (edge's
+    clock) is confirmed. EN 54-5 class A1 leaves 1.9 min between reaching 57 °C from 25 °C and
+    the upper response limit at 5 K/min (6.4 of 8 min 20 s), about 1.5 min just under the
+    8.3 K/min rate of rise, 68 s at 10 K/min (where the rate of rise alarms first); 60 s plus
+    a 5 s tick fits them. Long enough that a sensor reporting at least every minute sends its
+    next reading first: one spurious spike followed by a normal reading raises nothing."""
 
     def __post_init__(self) -> None:
         # EN 54-5 class A1: static response temperature between 54 and 65 °C.
@@ -63,31 +77,56 @@ class HeatTrend:
 
     samples: tuple[tuple[datetime, float], ...] = ()
     cool_since: datetime | None = None
+    doubtful: tuple[datetime, ...] = ()
+    """Times of the samples that are doubtful readings (a DS18B20's power-on 85.0 °C)."""
 
-    def read(self, celsius: float, at: datetime, settings: HeatSettings) -> "HeatTrend":
+    def read(
+        self, celsius: float, at: datetime, settings: HeatSettings, *, doubtful: bool = False
+    ) -> "HeatTrend":
         """Add a reading (an out-of-order one is ignored) and forget old samples."""
         if self.samples and at <= self.samples[-1][0]:
             if (self.samples[-1][0] - at).total_seconds() <= CLOCK_JUMP_S:
                 return self  # a late copy: the newer readings stand
             # The device's clock went back (set right after running ahead): the trend starts
             # again from here, or every reading until that future time would be dropped.
-            return HeatTrend().read(celsius, at, settings)
+            return HeatTrend().read(celsius, at, settings, doubtful=doubtful)
         kept = self.samples[-(settings.keep_samples - 1) :]
         if len(kept) >= 2 and _seconds(kept[-2], kept[-1]) < settings.sample_spacing_s:
             kept = kept[:-1]  # the newest was too close to the one before: this replaces it
-        trend = replace(self, samples=(*kept, (at, celsius)))
+        times = {t for t, _ in kept}
+        marked = tuple(t for t in self.doubtful if t in times) + ((at,) if doubtful else ())
+        trend = replace(self, samples=(*kept, (at, celsius)), doubtful=marked)
         cool = celsius < settings.fixed_c - settings.clear_margin_c and not trend.rising(settings)
         return replace(trend, cool_since=(self.cool_since or at) if cool else None)
 
     def fixed_exceeded(self, settings: HeatSettings) -> bool:
-        """Return whether the last two readings are both at or above the fixed temperature."""
-        return len(self.samples) >= 2 and all(c >= settings.fixed_c for _, c in self.samples[-2:])
+        """Return whether the last two readings are both at or above the fixed temperature,
+        one of them at least not doubtful."""
+        last = self.samples[-2:]
+        return (
+            len(last) == 2
+            and all(c >= settings.fixed_c for _, c in last)
+            and any(t not in self.doubtful for t, _ in last)
+        )
+
+    def standing_hot(self, settings: HeatSettings) -> tuple[datetime, float] | None:
+        """Return the newest reading if it is at or above the fixed temperature and not
+        doubtful (the one a hold may confirm), else None."""
+        if not self.samples:
+            return None
+        at, celsius = self.samples[-1]
+        return (at, celsius) if celsius >= settings.fixed_c and at not in self.doubtful else None
+
+    def _measured(self) -> list[tuple[datetime, float]]:
+        """Return the samples that are measurements (no doubtful reading)."""
+        return [s for s in self.samples if s[0] not in self.doubtful]
 
     def rate_of_rise(self, settings: HeatSettings) -> float | None:
         """Return the sustained rise in °C/min if it reaches the threshold, else None."""
-        now = self.samples[-1][0] if self.samples else None
+        measured = self._measured()
+        now = measured[-1][0] if measured else None
         horizon = now - timedelta(seconds=settings.keep_s) if now else None
-        samples = [s for s in self.samples if horizon is not None and s[0] >= horizon]
+        samples = [s for s in measured if horizon is not None and s[0] >= horizon]
         if now is None or len(samples) < 3:
             return None
         # The newest sample at least ror_window_s old that still leaves two intervals.
@@ -109,8 +148,9 @@ class HeatTrend:
 
     def rising(self, settings: HeatSettings) -> bool:
         """Return whether the last interval rises at half the rate-of-rise threshold or more."""
-        return len(self.samples) >= 2 and (
-            _rate(self.samples[-2], self.samples[-1]) >= settings.ror_c_per_min / 2
+        measured = self._measured()
+        return len(measured) >= 2 and (
+            _rate(measured[-2], measured[-1]) >= settings.ror_c_per_min / 2
         )
 
     def cooled(self, now: datetime, settings: HeatSettings) -> bool:

@@ -41,6 +41,11 @@ class DetectionProfile:
     gas_warning_lel_pct: float = 10.0  # industry default warning level
     gas_alarm_lel_pct: float = 20.0  # industry default alarm level
     gas_clear_lel_pct: float = 8.0
+    gas_clear_hold_s: float = 300.0
+    """Raised gas clears only once every reading has been below ``gas_clear_lel_pct`` for
+    this long (event time; or the detector silent this long after one, edge's clock): a
+    concentration swinging with draughts and ventilation round the clear level raised and
+    cleared at each swing. As heat's and a leak's 5 min."""
     leak_dry_clear_s: float = 300.0
     """A raised leak clears only after the sensor has read dry for this long."""
     battery_raise_pct: float = 15.0

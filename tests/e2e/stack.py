@@ -126,6 +126,9 @@ class Stack:
     separate_hub_broker: bool = False
     hub_broker_defaults: bool = False
     """Run the hub's broker on Mosquitto's defaults instead of the shipped site settings."""
+    trust_device_time: bool = False
+    """Run the edge with ``LINLI_EDGE_TRUST_DEVICE_TIME``: for simulations that stamp readings
+    in accelerated simulated time (``linli simulate --speed``), ahead of the edge's clock."""
     local_broker: MosquittoProcess = field(init=False)
     hub_broker: MosquittoProcess = field(init=False)
     hub: LinliProcess = field(init=False)
@@ -178,6 +181,7 @@ class Stack:
                 "--heartbeat", "0.5",
             ],
             self.root / "edge.log",
+            env={"LINLI_EDGE_TRUST_DEVICE_TIME": "true"} if self.trust_device_time else {},
         )  # fmt: skip
         self.api = httpx.Client(
             base_url=f"http://127.0.0.1:{self.http_port}/api/v1",

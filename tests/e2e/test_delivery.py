@@ -26,21 +26,17 @@ def publish_all(client: mqtt.Client, messages: list[tuple[str, str]]) -> None:
 
 
 def transition_readings(count: int) -> list[tuple[str, str]]:
-    """Gas readings alternating over the alarm level and clean air: each one is a transition.
+    """Gas detector flags alternating on and off: each one is a transition.
 
-    (A leak sensor's wet/dry would not do: the leak detector rightly absorbs flapping.)
+    (A leak sensor's wet/dry would not do: the leak detector rightly absorbs flapping; nor a
+    measured gas level, which clears only after 5 min of clean readings.) Stamped a second
+    apart from an hour ago: within the day a device's time is believed
+    (``devices.observations.observed_at``), so the hub orders them by it.
     """
     topic = device_topic(GAS.id, DeviceChannel.STATE)
+    start = datetime.now(UTC) - timedelta(hours=1)
     return [
-        (
-            topic,
-            dumps(
-                {
-                    "gas_lel_pct": 25.0 if i % 2 == 0 else 0.0,
-                    "ts": (T0 + timedelta(seconds=i)).isoformat(),
-                }
-            ),
-        )
+        (topic, dumps({"gas": i % 2 == 0, "ts": (start + timedelta(seconds=i)).isoformat()}))
         for i in range(count)
     ]
 

@@ -70,7 +70,8 @@ def played(tmp_path_factory: pytest.TempPathFactory, site: SiteFile) -> Iterator
         missing("mosquitto")
     root = tmp_path_factory.mktemp("scenarios")
     devices = [*site.devices, CANCELLABLE_SOS, ANNOUNCING_SOS]
-    stack = Stack(root, devices, f"sqlite:///{root / 'hub.sqlite3'}")
+    # The scenarios stamp readings in simulated time, SPEED times faster than the edge's clock.
+    stack = Stack(root, devices, f"sqlite:///{root / 'hub.sqlite3'}", trust_device_time=True)
     [dying] = SCENARIOS["battery_dying"].participants(site)
     site_file = root / "site.toml"
     # The Stack wrote the devices; the detection tables are the site file's own business.

@@ -10,6 +10,7 @@ import sqlite3
 from collections import Counter
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -45,12 +46,20 @@ CO_STATE = "linli/dev/b3-co/state"
 T0 = datetime(2026, 4, 17, 12, tzinfo=UTC)
 
 
-def co_exposure(ppm: float, minutes: int) -> list[str]:
-    """A CO sensor's readings, one a minute: 400 ppm alarms at minute 8 (UL 2034's dose)."""
+def co_exposure(ppm: float, minutes: int, start: datetime) -> list[str]:
+    """A CO sensor's readings, one a minute from ``start``: 400 ppm alarms at minute 8
+    (UL 2034's dose)."""
     return [
-        f'{{"co_ppm": {ppm}, "ts": "{(T0 + timedelta(minutes=m)).isoformat()}"}}'
+        f'{{"co_ppm": {ppm}, "ts": "{(start + timedelta(minutes=m)).isoformat()}"}}'
         for m in range(minutes + 1)
     ]
+
+
+def minutes_ago(minutes: int) -> datetime:
+    """Return a device time that many minutes before the agent's (real) clock: readings
+    taken then and delivered now, as a backlog is (a device's time is bounded by the
+    edge's clock, ``devices.observations.observed_at``)."""
+    return (datetime.now(UTC) - timedelta(minutes=minutes)).replace(microsecond=0)
 
 
 # The records of shared/realdata/payloads/*.json whose ``payload`` is null (not valid JSON),
@@ -75,9 +84,10 @@ async def test_a_reading_becomes_an_alert_at_the_hub(
     mosquitto: MosquittoProcess, make_settings: SettingsFactory
 ) -> None:
     agent = EdgeAgent(make_settings())
+    stamped = minutes_ago(1)
     async with running_hub(mosquitto) as hub, running_agent(agent):
         await Devices(mosquitto).publish(
-            SMOKE_STATE, '{"smoke": true, "ts": "2026-04-17T12:00:00Z"}'
+            SMOKE_STATE, f'{{"smoke": true, "ts": "{stamped.isoformat()}"}}'
         )
         await eventually(lambda: len(hub.alerts) == 1, "the smoke alert at the hub")
         alert = hub.alerts[0]
@@ -88,7 +98,7 @@ async def test_a_reading_becomes_an_alert_at_the_hub(
         )
         assert (alert.edge_id, alert.device_id) == (EDGE_ID, "b3-smoke")
         assert alert.location == "Building 3/Floor 12/Unit 1201"
-        assert alert.ts == datetime(2026, 4, 17, 12, tzinfo=UTC)
+        assert alert.ts == stamped
         assert alert.reason.rule == "smoke=true"
         await eventually(lambda: agent.outbox.depth() == 0, "the acknowledged alert to be deleted")
         assert agent.counters["alerts_created"] == 1
@@ -147,11 +157,12 @@ async def test_hub_coming_back_online_gets_everything_in_flight_at_once(
 ) -> None:
     clock = ManualClock()  # never moves: no resend can be due to resend_after_s
     agent = EdgeAgent(make_settings(resend_after_s=5.0), monotonic=clock)
+    start = minutes_ago(9)
     async with running_hub(mosquitto, auto_ack=False) as hub, running_agent(agent):
-        for payload in co_exposure(400, 8):
+        for payload in co_exposure(400, 8, start):
             await Devices(mosquitto).publish(CO_STATE, payload)
         await eventually(lambda: len(hub.alerts) == 1, "the first copy")
-        assert hub.alerts[0].ts == T0 + timedelta(minutes=8)
+        assert hub.alerts[0].ts == start + timedelta(minutes=8)
         first = hub.alerts[0]
         await hub.publish(
             HUB_STATUS_TOPIC, HubStatus(state="offline").model_dump_json(), retain=True
@@ -230,7 +241,7 @@ async def test_readings_sent_while_the_agent_is_down_are_handled_on_restart_with
 
         # The agent is down; its persistent session keeps these for it.
         await devices.publish(SMOKE_STATE, '{"smoke": true}')  # no transition: no alert
-        exposure = co_exposure(400, 8)
+        exposure = co_exposure(400, 8, minutes_ago(9))
         for payload in exposure:
             await devices.publish(CO_STATE, payload)
 
@@ -435,18 +446,28 @@ async def test_a_co_level_reported_once_alarms_from_the_agents_tick_at_the_dose(
         await eventually(lambda: agent.outbox.depth() == 0, "the alarm acknowledged")
 
 
+def heard(agent: EdgeAgent, messages: int) -> bool:
+    """Return whether the agent has received that many device messages."""
+    return agent.counters.get("messages_received") == messages
+
+
 async def test_a_reading_stamped_a_day_ahead_does_not_blind_the_detectors(
     mosquitto: MosquittoProcess, make_settings: SettingsFactory
 ) -> None:
-    """A device whose clock ran a day ahead and was then set right: its later readings still
-    count (they were dropped as older than the newest seen until that day came)."""
-    agent = EdgeAgent(make_settings())
+    """A device whose clock ran a day ahead and was then set right: the edge bounds its time
+    by its own clock (5 s of skew), so its later, truly stamped readings are not taken for
+    older ones and the fire alarms at once, stamped when it happened."""
+    clock = WallClock(T0)
+    agent = EdgeAgent(make_settings(), clock=clock)
     devices = Devices(mosquitto)
     smoke_heat = "linli/dev/b3-smoke/state"
     async with running_hub(mosquitto) as hub, running_agent(agent):
         ahead = (T0 + timedelta(days=1)).isoformat()
         await devices.publish(smoke_heat, f'{{"temperature_c": 22.0, "ts": "{ahead}"}}')
         for minute, celsius in ((1, 58.0), (2, 59.0)):
+            # Received before the clock moves: each reading is received in its own minute.
+            await eventually(partial(heard, agent, minute), "the reading before")
+            clock.advance(60.0)
             stamp = (T0 + timedelta(minutes=minute)).isoformat()
             await devices.publish(smoke_heat, f'{{"temperature_c": {celsius}, "ts": "{stamp}"}}')
         await eventually(lambda: len(hub.alerts) == 1, "the heat alarm")

@@ -25,6 +25,7 @@ from tests.edge.detection_series import (
     feed,
     reading,
     summary,
+    ticked,
 )
 
 
@@ -57,11 +58,13 @@ def test_gas_warning_at_10_and_alarm_at_20_lel(
 def test_gas_climbing_through_warning_to_alarm_escalates_with_a_new_alert() -> None:
     values = [5.0, 10.0, 15.0, 20.0, 25.0, 12.0, 8.0, 7.9, 9.0]
     state, alerts = run(DeviceKind.GAS, [reading(gas_lel_pct=v) for v in values])
-    assert summary(alerts) == [
-        (AlertKind.GAS, RAISED, HIGH),
-        (AlertKind.GAS, RAISED, CRIT),
-        (AlertKind.GAS, CLEARED, CRIT),
-    ]
+    assert summary(alerts) == [(AlertKind.GAS, RAISED, HIGH), (AlertKind.GAS, RAISED, CRIT)]
+    # Below the clear level for the clear hold (5 min), every reading: cleared.
+    clean = [(10.0 + s, reading(gas_lel_pct=3.0)) for s in range(0, 301, 30)]
+    state, alerts = feed(DeviceKind.GAS, clean, state)
+    assert summary(alerts) == [(AlertKind.GAS, CLEARED, CRIT)]
+    assert alerts[0].event_time == at(310.0)
+    assert alerts[0].reason.rule == "gas_lel_pct<8 for 300s"
     assert state.gas is GasLevel.CLEAR
 
 
@@ -69,13 +72,50 @@ def test_gas_warning_holds_between_8_and_10() -> None:
     state, alerts = run(DeviceKind.GAS, [reading(gas_lel_pct=v) for v in [11.0, 9.0, 8.0]])
     assert summary(alerts) == [(AlertKind.GAS, RAISED, HIGH)]
     assert state.gas is GasLevel.WARNING
-    _, alerts = run(DeviceKind.GAS, [reading(gas_lel_pct=7.9)], state)
+    state, alerts = feed(DeviceKind.GAS, [(3.0, reading(gas_lel_pct=7.9))], state)
+    assert alerts == []
+    _, alerts = feed(DeviceKind.GAS, [(303.0, reading(gas_lel_pct=7.9))], state)
     assert summary(alerts) == [(AlertKind.GAS, CLEARED, HIGH)]
 
 
 def test_gas_flag_is_an_alarm() -> None:
     _, alerts = run(DeviceKind.GAS, [reading(gas=False), reading(gas=True), reading(gas=False)])
     assert summary(alerts) == [(AlertKind.GAS, RAISED, CRIT), (AlertKind.GAS, CLEARED, CRIT)]
+
+
+def test_a_gas_level_swinging_round_the_clear_level_raises_once_and_clears_once() -> None:
+    """A leak in a draughty boiler room: 25 % LEL and 5 % LEL by turns, every 30 s, for 10 min.
+    Cleared at each reading below 8 % LEL, it raised and cleared 20 times."""
+    swinging = [(30.0 * i, reading(gas_lel_pct=25.0 if i % 2 == 0 else 5.0)) for i in range(20)]
+    state, alerts = feed(DeviceKind.GAS, swinging)
+    assert summary(alerts) == [(AlertKind.GAS, RAISED, CRIT)]
+    clean = [(600.0 + 30.0 * i, reading(gas_lel_pct=2.0)) for i in range(12)]
+    state, alerts = feed(DeviceKind.GAS, clean, state)
+    assert summary(alerts) == [(AlertKind.GAS, CLEARED, CRIT)]
+    assert alerts[0].event_time == at(870.0)  # clean since the last swing down, at 570 s
+
+
+def test_a_gas_detector_silent_after_a_clean_reading_clears_at_the_tick() -> None:
+    """Reporting on change: one reading of clean air, then nothing while the air stays clean."""
+    state, alerts = feed(DeviceKind.GAS, [(0.0, reading(gas_lel_pct=30.0))])
+    state, alerts = feed(DeviceKind.GAS, [(60.0, reading(gas_lel_pct=1.0))], state)
+    assert alerts == []
+    # The edge's clock: the device was last heard at 60 s (feed: received at its event time).
+    state, alerts = ticked(DeviceKind.GAS, state, 359.0)
+    assert alerts == []
+    state, alerts = ticked(DeviceKind.GAS, state, 365.0)
+    assert summary(alerts) == [(AlertKind.GAS, CLEARED, CRIT)]
+    assert alerts[0].event_time == at(360.0)
+    assert state.gas is GasLevel.CLEAR
+    assert state.gas_clean_since is None
+
+
+def test_gas_clean_since_round_trips() -> None:
+    state, _ = feed(
+        DeviceKind.GAS, [(0.0, reading(gas_lel_pct=30.0)), (9.0, reading(gas_lel_pct=3.0))]
+    )
+    assert state.gas_clean_since == at(9.0)
+    assert DeviceState.from_json(state.to_json()) == state
 
 
 # --- smoke -------------------------------------------------------------------------------

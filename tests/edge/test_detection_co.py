@@ -10,14 +10,16 @@ from collections.abc import Callable
 import pytest
 
 from devices.kinds import AlertKind, DeviceKind
-from edge.detection import AlertDecision, DeviceState
+from edge.detection import AlertDecision, DeviceState, detect
 from edge.detectors.co import EN_50291, UL_2034, CoExposure, CoSettings, CoStandard
 from edge.detectors.profile import DEFAULT_PROFILE, DetectionProfile
 from tests.edge.detection_series import (
     CLEARED,
     CRIT,
     RAISED,
+    T0,
     at,
+    device,
     feed,
     first,
     minutes_after_t0,
@@ -278,12 +280,16 @@ def test_state_with_a_dose_round_trips() -> None:
 
 
 def test_a_clock_set_back_after_running_ahead_keeps_counting_the_dose() -> None:
-    """A reading stamped a day ahead, then the clock set right: the readings after it count
-    again (they were dropped as older), from the new time, with the dose so far."""
-    ahead = [(24 * 3600.0, reading(co_ppm=400.0))]
-    state, _ = feed(DeviceKind.CO, ahead)
-    after = [(60.0 * m, reading(co_ppm=400.0)) for m in range(12)]
-    _, alerts = feed(DeviceKind.CO, after, state)
+    """A reading stamped a day ahead of when it came (a device time trusted ahead: an
+    accelerated simulation), then the clock set right: the readings after it count again
+    (they were dropped as older), from the new time, with the dose so far."""
+    co = device(DeviceKind.CO)
+    state = detect(DeviceState(), co, reading(co_ppm=400.0), at(24 * 3600.0), received_at=T0).state
+    alerts: list[AlertDecision] = []
+    for m in range(12):
+        result = detect(state, co, reading(co_ppm=400.0), at(60.0 * m), received_at=at(60.0 * m))
+        state = result.state
+        alerts.extend(result.alerts)
     alarm = first(alerts, AlertKind.CO, RAISED)
     assert alarm is not None
     assert alarm.event_time == at(8 * 60.0)

@@ -53,9 +53,10 @@ def gas_topic(device_id: str) -> str:
 
 
 def gas_reading(i: int) -> str:
-    """Reading ``i`` of a detector: over the alarm level when even, clean air when odd."""
+    """Reading ``i`` of a detector: its own gas flag on when even, off when odd. (The flag
+    clears at once; a measured level only after every reading was clean for 5 min.)"""
     ts = (T0 + timedelta(seconds=i)).isoformat()
-    return json.dumps({"gas_lel_pct": 25.0 if i % 2 == 0 else 0.0, "ts": ts})
+    return json.dumps({"gas": i % 2 == 0, "ts": ts})
 
 
 def transitions(per_device: int) -> list[tuple[str, str]]:

@@ -23,14 +23,17 @@ def test_defaults(site_file: Path) -> None:
     assert settings.max_payload_bytes == DEFAULT_MAX_PAYLOAD_BYTES
     assert settings.outbox_sync == "full"
     assert (settings.co_profile, settings.detection_tick_s) == ("ul2034", 5)
+    assert settings.trust_device_time is False  # a device's time bounded by the edge's
 
 
 def test_reads_the_environment(site_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LINLI_EDGE_HUB_MQTT_PORT", "8883")
     monkeypatch.setenv("LINLI_EDGE_OUTBOX_SYNC", "normal")
+    monkeypatch.setenv("LINLI_EDGE_TRUST_DEVICE_TIME", "true")
     settings = EdgeSettings(site_file=site_file)
     assert settings.hub_mqtt_port == 8883
     assert settings.outbox_sync == "normal"
+    assert settings.trust_device_time is True
 
 
 @pytest.mark.parametrize(
