@@ -2,8 +2,8 @@
 
 One private Mosquitto with the shipped site configuration; `linli hub` (on SQLite, or on a
 throwaway PostgreSQL database with ``--db postgresql``) and `linli edge` as real processes.
-Simulated gas detectors publish readings alternating over the 20 %LEL alarm level and clean
-air (every reading is an alert transition), stamped with their publish time as event time;
+Simulated gas detectors publish their own ``gas`` flag alternating on and off (every message
+is an alert transition), stamped with their publish time as event time;
 the benchmark follows the hub's live stream, where an alert appears only after its
 transaction committed, and times publish → committed-and-visible.
 

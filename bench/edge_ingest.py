@@ -6,8 +6,8 @@ a small stand-in subscribes to ``linli/edge/<id>/alert`` at QoS 1, timestamps ev
 and acknowledges the ids it received every ``--ack-every-ms`` (as the hub acknowledges a
 committed batch), so the edge's window and its deletes run as in production.
 
-Simulated gas detectors publish readings alternating over the alarm level and clean air
-(every reading is an alert transition), stamped with their publish time; latency is publish →
+Simulated gas detectors publish their own ``gas`` flag alternating on and off (every message
+is an alert transition), stamped with their publish time; latency is publish →
 the alert received from the hub's broker, so it holds decode, detection, the outbox's fsynced
 commit, the device ack and the forward, but no hub.
 

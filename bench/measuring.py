@@ -103,10 +103,14 @@ class Collector:
 def publish_readings(
     port: int, topics: list[str], count: int, *, offset: int, rate: float | None
 ) -> float:
-    """Publish ``count`` gas readings round-robin over ``topics``; return the start time.
+    """Publish ``count`` gas detector messages round-robin over ``topics``; return the start
+    time.
 
-    Reading ``offset + i`` of a device is over the alarm level when even, clean air when odd,
-    so every reading is an alert transition.
+    Message ``offset + i`` of a device has the detector's own ``gas`` flag on when even, off
+    when odd, so every message is an alert transition. (Until 2026-12-06 these were measured
+    levels over the alarm level and clean air; a measured level now clears only after 5 min of
+    clean readings, docs/detection.md, while the detector's flag clears at once. The edge's
+    work per message is the same.)
     """
     with publisher(port) as client:
         start = time.time()
@@ -116,10 +120,9 @@ def publish_readings(
                 time.sleep(max(0.0, start + i / rate - time.time()))
             n = offset + i
             alarm = (n // len(topics)) % 2 == 0
-            level = 25.0 if alarm else 0.0
             # Epoch milliseconds to the microsecond: whole milliseconds would add half a
             # millisecond on average to every latency measured, the baseline's too.
-            payload = json.dumps({"gas_lel_pct": level, "ts": round(time.time() * 1000, 3)})
+            payload = json.dumps({"gas": alarm, "ts": round(time.time() * 1000, 3)})
             infos.append(client.publish(topics[n % len(topics)], payload, qos=1))
         for info in infos:
             info.wait_for_publish(timeout=120)
