@@ -3,11 +3,11 @@
 from datetime import time
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from devices.registry import Identifier
 from hub.care.rules import CareStatus
-from hub.cases.notify import Channel
+from hub.cases.notify import Channel, webhook_target_problem
 from hub.http.times import StorableDatetime
 from hub.http.views import View
 
@@ -29,6 +29,16 @@ class Contact(View):
     channel: Channel = Channel.WEBHOOK
     target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
     """A webhook URL (a messaging gateway that texts or WeChats them), or any text for MQTT."""
+
+    @model_validator(mode="after")
+    def _usable_target(self) -> "Contact":
+        # Refused here, not found out when a notice to them fails (a stored bad URL once
+        # stopped every page: docs/cases.md, "Notifications").
+        if self.channel is Channel.WEBHOOK:
+            problem = webhook_target_problem(self.target)
+            if problem is not None:
+                raise ValueError(problem)
+        return self
 
 
 class CareSettings(View):

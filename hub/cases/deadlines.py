@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from hub.cases.correlation import CaseCategory
 from hub.cases.dispatch import member, pending, team_of, without
 from hub.cases.records import CasePolicy, add_event, case_view, cases_query, members
-from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, transition
+from hub.cases.rules import ACTIVE, CaseAction, CaseEventAction, CaseStatus, transition
 from hub.cases.staffing import auto_dispatch, settle_team
 from hub.cases.supervision import (
     Escalate,
@@ -20,7 +20,7 @@ from hub.cases.supervision import (
     escalate_unassignable,
     on_timer,
 )
-from hub.cases.timers import cancel_acceptances, schedule
+from hub.cases.timers import cancel_acceptances, retire_acknowledgements, schedule
 from hub.cases.views import CaseView
 from hub.persistence.tables import CaseRow, CaseTimerRow
 from hub.persistence.transactions import Database
@@ -54,25 +54,34 @@ class DeadlineRepository:
 
     def _fire(self, timer_id: int, now: datetime) -> CaseView | None:
         with self._db.writing() as session:
-            # Whoever sets fired_at first fires it; a worker that loses waits for the winner's
-            # row lock, then finds fired_at set and updates nothing.
+            # The case's row is locked before its deadline's, as a person's action on the case
+            # does (it locks the case, then retires deadlines): the other order deadlocks on
+            # PostgreSQL. Whoever then sets fired_at first fires it; a worker that loses finds
+            # fired_at set and updates nothing.
+            case_id = session.scalar(
+                select(CaseTimerRow.case_id).where(
+                    CaseTimerRow.id == timer_id, CaseTimerRow.fired_at.is_(None)
+                )
+            )
+            if case_id is None:
+                return None
+            found = session.execute(
+                cases_query().where(CaseRow.id == case_id).with_for_update(of=CaseRow)
+            ).one()
             claimed = session.execute(
                 update(CaseTimerRow)
                 .where(CaseTimerRow.id == timer_id, CaseTimerRow.fired_at.is_(None))
                 .values(fired_at=now)
                 .returning(
-                    CaseTimerRow.case_id,
                     CaseTimerRow.kind,
                     CaseTimerRow.due_at,
                     CaseTimerRow.assignee,
+                    CaseTimerRow.created_at,
                 )
             ).one_or_none()
             if claimed is None:
                 return None
-            case_id, kind, due_at, assignee = claimed
-            found = session.execute(
-                cases_query().where(CaseRow.id == case_id).with_for_update(of=CaseRow)
-            ).one()
+            kind, due_at, assignee, set_at = claimed
             row, location = found
             team = team_of(row.team)
             facts = SupervisedCase(
@@ -83,11 +92,22 @@ class DeadlineRepository:
                 escalation_level=row.escalation_level,
             )
             outcome = on_timer(
-                facts, Timer(TimerKind(kind), due_at, assignee), now, self._policy.supervision
+                facts,
+                Timer(TimerKind(kind), due_at, assignee, set_at),
+                now,
+                self._policy.supervision,
+            )
+            # Nobody was on call when it opened (or all declined): someone may be by now (a
+            # shift started). Whatever the deadline decided still happens after.
+            dispatched = (
+                facts.status in ACTIVE
+                and not team
+                and auto_dispatch(session, self._policy, row, now)
             )
             match outcome:
                 case Satisfied():
-                    return None
+                    if not dispatched:
+                        return None
                 case Reassign(silent=silent):
                     before = CaseStatus(row.status)
                     moved = transition(before, CaseAction.DECLINE, waiting=True)
@@ -140,4 +160,8 @@ class DeadlineRepository:
             ),
             detail={"level": str(escalation.level), "level_name": name},
         )
+        if escalation.next.kind is TimerKind.ACKNOWLEDGE:
+            # One acknowledgement chain per case: a case nobody could be found for escalates
+            # from its acceptance deadline while its acknowledgement deadline may be pending.
+            retire_acknowledgements(session, row.id, now)
         schedule(session, row.id, escalation.next, now)

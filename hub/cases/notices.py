@@ -4,18 +4,30 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.orm import Session
 
+from hub.cases.correlation import CaseCategory
 from hub.cases.dispatch import team_of
-from hub.cases.notify import CaseNotice, Channel, next_attempt, notice_topic
+from hub.cases.notify import (
+    MAX_ATTEMPTS,
+    CaseNotice,
+    Channel,
+    DeliveryFailure,
+    next_attempt,
+    notice_topic,
+)
 from hub.cases.rules import CaseEventAction
-from hub.persistence.tables import CaseMemberRow, CaseRow, NotificationRow
+from hub.cases.supervision import DEFAULT_POLICY, SupervisionPolicy
+from hub.persistence.tables import CaseMemberRow, CaseRow, NotificationRow, SiteRow
 from hub.persistence.transactions import Database
 
 logger = logging.getLogger(__name__)
+
+LIFE_SAFETY = CaseCategory.LIFE_SAFETY.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +39,8 @@ class ClaimedNotice:
     target: str
     """The webhook URL, or the MQTT topic."""
     payload: dict[str, Any]
+    lease: datetime | None = None
+    """Until when the worker holds it (as stored): its outcome is recorded only while so."""
 
 
 def enqueue_notices(
@@ -36,10 +50,14 @@ def enqueue_notices(
     action: CaseEventAction,
     now: datetime,
     note: str | None,
+    *,
+    supervision: SupervisionPolicy = DEFAULT_POLICY,
 ) -> None:
-    """Queue a case event's notice for each target, in the transaction of the change."""
+    """Queue a case event's notice for each target, in the transaction of the change
+    (``supervision`` names its escalation level)."""
     session.flush()  # the case row and its members as they are now
     row = session.get_one(CaseRow, case_id)
+    site = None if row.site_id is None else session.get(SiteRow, row.site_id)
     kinds = session.scalars(
         select(CaseMemberRow.kind)
         .where(CaseMemberRow.case_id == case_id)
@@ -58,6 +76,10 @@ def enqueue_notices(
         team=[a.responder for a in team_of(row.team)],
         escalation_level=row.escalation_level,
         note=note,
+        level_name=supervision.level_name(row.escalation_level),
+        site_id=row.site_id,
+        street=None if site is None else site.street,
+        district=None if site is None else site.district,
     )
     payload = notice.model_dump(mode="json")
     for channel, target in targets:
@@ -107,6 +129,17 @@ def enqueue(
     )
 
 
+class Settled(StrEnum):
+    """What recording a delivery attempt did to its notice."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    """Failed; tried again later, by this worker or another."""
+    GIVEN_UP = "given_up"
+    LOST = "lost"
+    """The worker's lease had run out and another worker holds the notice: nothing recorded."""
+
+
 class NoticeRepository:
     """Claims and settles queued notices; each public method is one transaction."""
 
@@ -116,17 +149,22 @@ class NoticeRepository:
     def claim_notifications(
         self, now: datetime, *, limit: int = 50, lease: timedelta = timedelta(seconds=30)
     ) -> list[ClaimedNotice]:
-        """Claim due notices for delivery (oldest first); another worker will not take them
-        until the lease runs out."""
+        """Claim due notices for delivery, life-safety ones first, then oldest first; another
+        worker will not take them until the lease runs out.
+
+        A notice claimed ``MAX_ATTEMPTS`` times whose worker never recorded an outcome (it
+        died or hung on it each time) is given up here instead of being claimed again.
+        """
+        claimable = (NotificationRow.next_attempt_at <= now) & (
+            NotificationRow.claimed_until.is_(None) | (NotificationRow.claimed_until <= now)
+        )
+        urgent = NotificationRow.payload["category"].as_string() == LIFE_SAFETY
         with self._db.writing() as session:
+            self._give_up_unsettled(session, claimable, now)
             due = session.scalars(
                 select(NotificationRow.id)
-                .where(
-                    NotificationRow.next_attempt_at <= now,
-                    (NotificationRow.claimed_until.is_(None))
-                    | (NotificationRow.claimed_until <= now),
-                )
-                .order_by(NotificationRow.id)
+                .where(claimable, NotificationRow.attempts < MAX_ATTEMPTS)
+                .order_by(case((urgent, 0), else_=1), NotificationRow.id)
                 .limit(limit)
             ).all()
             claimed: list[ClaimedNotice] = []
@@ -135,30 +173,76 @@ class NoticeRepository:
                     update(NotificationRow)
                     .where(
                         NotificationRow.id == notice_id,
-                        NotificationRow.next_attempt_at.is_not(None),
-                        (NotificationRow.claimed_until.is_(None))
-                        | (NotificationRow.claimed_until <= now),
+                        claimable,
+                        NotificationRow.attempts < MAX_ATTEMPTS,
                     )
                     .values(claimed_until=now + lease, attempts=NotificationRow.attempts + 1)
                     .returning(
-                        NotificationRow.channel, NotificationRow.target, NotificationRow.payload
+                        NotificationRow.channel,
+                        NotificationRow.target,
+                        NotificationRow.payload,
+                        NotificationRow.claimed_until,
                     )
                 ).one_or_none()
                 if won is not None:
-                    channel, target, payload = won
-                    claimed.append(ClaimedNotice(notice_id, Channel(channel), target, payload))
+                    channel, target, payload, until = won
+                    claimed.append(
+                        ClaimedNotice(notice_id, Channel(channel), target, payload, until)
+                    )
             return claimed
 
-    def finish_notification(self, notice_id: int, now: datetime, error: str | None) -> bool:
-        """Record a delivery attempt; return False if the notice was given up for good."""
+    def _give_up_unsettled(
+        self, session: Session, claimable: ColumnElement[bool], now: datetime
+    ) -> None:
+        given_up = session.execute(
+            update(NotificationRow)
+            .where(claimable, NotificationRow.attempts >= MAX_ATTEMPTS)
+            .values(
+                next_attempt_at=None,
+                claimed_until=None,
+                failed_at=now,
+                last_error="claimed too many times without an outcome: its worker died or hung",
+            )
+            .returning(NotificationRow.id, NotificationRow.case_id, NotificationRow.target)
+        ).all()
+        for notice_id, case_id, target in given_up:
+            logger.error(
+                "notice %s (case %s) to %s given up: claimed %d times, never settled",
+                notice_id,
+                case_id,
+                target,
+                MAX_ATTEMPTS,
+            )
+
+    def finish_notification(
+        self, notice: ClaimedNotice, now: datetime, failure: DeliveryFailure | None
+    ) -> Settled:
+        """Record a delivery attempt, only while the worker still holds its lease (else a late
+        finisher would clear another worker's claim and the notice go out twice more)."""
         with self._db.writing() as session:
-            row = session.get_one(NotificationRow, notice_id, with_for_update=True)
+            row = session.scalars(
+                select(NotificationRow)
+                .where(
+                    NotificationRow.id == notice.id,
+                    NotificationRow.claimed_until == notice.lease,
+                    NotificationRow.next_attempt_at.is_not(None),
+                )
+                .with_for_update()
+            ).one_or_none()
+            if row is None:
+                logger.warning(
+                    "notice %s to %s: the lease ran out before its outcome (%s) was recorded",
+                    notice.id,
+                    notice.target,
+                    "delivered" if failure is None else failure.error,
+                )
+                return Settled.LOST
             row.claimed_until = None
-            if error is None:
+            if failure is None:
                 row.delivered_at, row.next_attempt_at, row.last_error = now, None, None
-                return True
-            row.last_error = error[:2000]
-            row.next_attempt_at = next_attempt(row.attempts, now)
+                return Settled.DELIVERED
+            row.last_error = failure.error[:2000]
+            row.next_attempt_at = None if failure.permanent else next_attempt(row.attempts, now)
             if row.next_attempt_at is None:
                 row.failed_at = now
                 logger.error(
@@ -168,10 +252,10 @@ class NoticeRepository:
                     row.notice_id,
                     row.target,
                     row.attempts,
-                    error,
+                    failure.error,
                 )
-                return False
-            return True
+                return Settled.GIVEN_UP
+            return Settled.RETRY
 
     def notification_counts(self) -> dict[str, int]:
         """Return how many notices are pending, delivered and given up."""

@@ -1,11 +1,20 @@
 """The hub task that delivers case notices from the ``notifications`` queue (``hub.cases.notify``).
 
 Webhooks get an HTTP POST of the notice's JSON, signed (``hub.cases.signing``; any 2xx is
-delivered); MQTT notices are
-published at QoS 1 through the hub's broker connection. A failure is recorded and the notice
-tried again later with backoff, by this worker or another; nothing here ever runs inside
-ingest, so a slow or dead gateway cannot hold alerts up. Counters: ``notices_delivered``,
-``notices_retried``, ``notices_failed``, ``notices_round_failed``.
+delivered); MQTT notices are published at QoS 1 through the hub's broker connection. Nothing
+here ever runs inside ingest, so a slow or dead gateway cannot hold alerts up.
+
+Claimed notices (life-safety ones first) are delivered side by side, at most ``MAX_IN_FLIGHT``
+at once, each within ``DELIVERY_DEADLINE`` overall (httpx's timeout is per read: a gateway that
+trickles its answer would hold a delivery for ever), which is well inside the claim's lease:
+so one slow target holds up nothing else, and no other worker takes a notice this one is
+still delivering. An outcome is recorded only while the lease is held.
+
+A failure of any kind is recorded against its notice: tried again later with backoff (by this
+worker or another), or given up at once when the target can never work (an invalid webhook
+URL, ``webhook_target_problem``). A round that fails (the database, or a bug) is logged and the
+loop goes on. Counters: ``notices_delivered``, ``notices_retried``, ``notices_failed``,
+``notices_lease_lost``, ``notices_round_failed``.
 """
 
 import asyncio
@@ -19,8 +28,8 @@ import aiomqtt
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.cases.notices import ClaimedNotice
-from hub.cases.notify import Channel
+from hub.cases.notices import ClaimedNotice, Settled
+from hub.cases.notify import Channel, DeliveryFailure, webhook_target_problem
 from hub.cases.signing import signed_headers
 from hub.persistence.transactions import Clock
 from hub.store import HubStore
@@ -28,11 +37,21 @@ from hub.store import HubStore
 logger = logging.getLogger(__name__)
 
 WEBHOOK_TIMEOUT_SECONDS = 5.0
+"""httpx's connect/read/write timeout: each one, not the whole request."""
 PUBLISH_TIMEOUT_SECONDS = 5.0
-CLAIM_BATCH = 5
+DELIVERY_DEADLINE = timedelta(seconds=10)
+"""The most one delivery may take, all told."""
 CLAIM_LEASE = timedelta(seconds=30)
-"""Five notices at the longest timeout take 25 s: they are all done before the lease ends, so
-another worker does not deliver them a second time."""
+"""Three delivery deadlines: a notice is settled long before another worker may take it."""
+MAX_IN_FLIGHT = 16
+CLAIM_BATCH = MAX_IN_FLIGHT
+
+_COUNTED: dict[Settled, str] = {
+    Settled.DELIVERED: "notices_delivered",
+    Settled.RETRY: "notices_retried",
+    Settled.GIVEN_UP: "notices_failed",
+    Settled.LOST: "notices_lease_lost",
+}
 
 
 class Notifier:
@@ -47,7 +66,13 @@ class Notifier:
         mqtt: Callable[[], aiomqtt.Client | None] = lambda: None,
         interval: float = 0.5,
         webhook_secret: bytes | None = None,
+        deadline: timedelta = DELIVERY_DEADLINE,
+        lease: timedelta = CLAIM_LEASE,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        counters: Counter[str] | None = None,
     ) -> None:
+        if deadline * 2 > lease:
+            raise ValueError("a delivery's deadline must be well inside the claim's lease")
         self._webhook_secret = webhook_secret
         """Signs every webhook (``hub.cases.signing``); the settings require it with URLs."""
         self._store = store
@@ -55,47 +80,99 @@ class Notifier:
         self._http = http
         self._mqtt = mqtt
         self._interval = interval
-        self.counters: Counter[str] = Counter()
+        self._deadline = deadline
+        self._lease = lease
+        self._max_in_flight = max_in_flight
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self.counters: Counter[str] = Counter() if counters is None else counters
+        """Shared with the ingest's in a hub process (``hub.cases.tasks``)."""
 
     async def deliver_due(self) -> int:
-        """Deliver what is due now; return how many notices were attempted."""
+        """Deliver what is due now, side by side, and wait for it; return how many notices
+        were attempted."""
+        claimed = await self._claim(self._max_in_flight)
+        await asyncio.gather(*(self._settle(notice) for notice in claimed))
+        return len(claimed)
+
+    async def run(self) -> None:
+        """Deliver until cancelled: claim what is due whenever a slot is free (deliveries
+        still going on do not wait for each other); wait ``interval`` when nothing was."""
+        async with asyncio.TaskGroup() as deliveries:
+            while True:
+                started = 0
+                try:
+                    started = await self._start_due(deliveries)
+                except Exception:
+                    # A bug must not end notifications for good: every page would stop.
+                    self.counters["notices_round_failed"] += 1
+                    logger.exception("notice round failed, trying again")
+                if started == 0:
+                    await asyncio.sleep(self._interval)
+
+    async def _start_due(self, deliveries: asyncio.TaskGroup) -> int:
+        free = self._max_in_flight - len(self._in_flight)
+        if free <= 0:
+            return 0
+        claimed = await self._claim(free)
+        for notice in claimed:
+            task = deliveries.create_task(self._settle(notice), name=f"notice-{notice.id}")
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return len(claimed)
+
+    async def _claim(self, limit: int) -> list[ClaimedNotice]:
         try:
-            claimed = await asyncio.to_thread(
+            return await asyncio.to_thread(
                 self._store.notices.claim_notifications,
                 self._clock(),
-                limit=CLAIM_BATCH,
-                lease=CLAIM_LEASE,
+                limit=limit,
+                lease=self._lease,
             )
         except SQLAlchemyError as exc:
             self.counters["notices_round_failed"] += 1
             logger.warning("could not claim notices, trying again: %s", exc)
-            return 0
-        for notice in claimed:
-            error = await self._deliver(notice)
-            try:
-                kept = await asyncio.to_thread(
-                    self._store.notices.finish_notification, notice.id, self._clock(), error
-                )
-            except SQLAlchemyError as exc:
-                # The lease runs out and the notice is tried again: at least once, not lost.
-                self.counters["notices_round_failed"] += 1
-                logger.warning("could not record notice %s: %s", notice.id, exc)
-                continue
-            if error is None:
-                self.counters["notices_delivered"] += 1
-            elif kept:
-                self.counters["notices_retried"] += 1
-                logger.warning(
-                    "notice %s to %s failed, will retry: %s", notice.id, notice.target, error
-                )
-            else:
-                self.counters["notices_failed"] += 1
-        return len(claimed)
+            return []
 
-    async def _deliver(self, notice: ClaimedNotice) -> str | None:
+    async def _settle(self, notice: ClaimedNotice) -> None:
+        """Deliver one notice and record the outcome; never raises (but on cancellation)."""
+        failure = await self._attempt(notice)
+        try:
+            settled = await asyncio.to_thread(
+                self._store.notices.finish_notification, notice, self._clock(), failure
+            )
+        except SQLAlchemyError as exc:
+            # The lease runs out and the notice is tried again: at least once, not lost.
+            self.counters["notices_round_failed"] += 1
+            logger.warning("could not record notice %s: %s", notice.id, exc)
+            return
+        except Exception:
+            self.counters["notices_round_failed"] += 1
+            logger.exception("could not record notice %s", notice.id)
+            return
+        self.counters[_COUNTED[settled]] += 1
+        if settled is Settled.RETRY and failure is not None:
+            logger.warning(
+                "notice %s to %s failed, will retry: %s", notice.id, notice.target, failure.error
+            )
+
+    async def _attempt(self, notice: ClaimedNotice) -> DeliveryFailure | None:
+        """Try one delivery within the deadline; return None on success, else what failed."""
+        try:
+            async with asyncio.timeout(self._deadline.total_seconds()):
+                return await self._deliver(notice)
+        except TimeoutError:
+            return DeliveryFailure(f"not done within {self._deadline.total_seconds():g} s")
+        except Exception as exc:
+            logger.exception("delivering notice %s to %s failed", notice.id, notice.target)
+            return DeliveryFailure(f"{type(exc).__name__}: {exc}")
+
+    async def _deliver(self, notice: ClaimedNotice) -> DeliveryFailure | None:
         """Try one delivery; return None on success, else what went wrong."""
         match notice.channel:
             case Channel.WEBHOOK:
+                problem = webhook_target_problem(notice.target)
+                if problem is not None:
+                    return DeliveryFailure(problem, permanent=True)
                 body = json.dumps(notice.payload, separators=(",", ":")).encode()
                 headers = {"Content-Type": "application/json"}
                 if self._webhook_secret is not None:
@@ -108,15 +185,17 @@ class Notifier:
                         headers=headers,
                         timeout=WEBHOOK_TIMEOUT_SECONDS,
                     )
+                except httpx.InvalidURL as exc:
+                    return DeliveryFailure(f"InvalidURL: {exc}", permanent=True)
                 except httpx.HTTPError as exc:
-                    return f"{type(exc).__name__}: {exc}"
+                    return DeliveryFailure(f"{type(exc).__name__}: {exc}")
                 if not response.is_success:
-                    return f"HTTP {response.status_code}"
+                    return DeliveryFailure(f"HTTP {response.status_code}")
                 return None
             case Channel.MQTT:
                 client = self._mqtt()
                 if client is None:
-                    return "not connected to the MQTT broker"
+                    return DeliveryFailure("not connected to the MQTT broker")
                 try:
                     await client.publish(
                         notice.target,
@@ -125,12 +204,6 @@ class Notifier:
                         timeout=PUBLISH_TIMEOUT_SECONDS,
                     )
                 except (aiomqtt.MqttError, TimeoutError) as exc:
-                    return f"{type(exc).__name__}: {exc}"
+                    return DeliveryFailure(f"{type(exc).__name__}: {exc}")
                 return None
         raise AssertionError("unreachable")  # pragma: no cover - mypy cannot see the match is total
-
-    async def run(self) -> None:
-        """Deliver until cancelled; wait ``interval`` only when there was nothing to do."""
-        while True:
-            if await self.deliver_due() == 0:
-                await asyncio.sleep(self._interval)

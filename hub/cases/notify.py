@@ -11,9 +11,11 @@ A hub task delivers them (``hub.cases.notifier``); a failed attempt is tried aga
 Nothing here does I/O or reads the clock.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+import httpx
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hub.cases.rules import CaseEventAction
@@ -70,6 +72,49 @@ class CaseNotice(BaseModel):
     """Everyone the case is dispatched to (lead first): each is someone a gateway may page."""
     escalation_level: int
     note: str | None
+    level_name: str | None = None
+    """The name of ``escalation_level`` (community, street, district by default)."""
+    site_id: str | None = None
+    """The community the case is in, and its street (街道) and district (区): whom an
+    escalation should reach up the chain. Added in place (``version`` 1): older gateways ignore
+    them; None while the case has no site."""
+    street: str | None = None
+    district: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFailure:
+    """Why one delivery attempt failed, and whether trying again could ever help."""
+
+    error: str
+    permanent: bool = False
+    """The target can never take it (an invalid URL): give the notice up at once."""
+
+
+MAX_TARGET_LENGTH = 2000
+WEBHOOK_SCHEMES = frozenset({"http", "https"})
+
+
+def webhook_target_problem(target: str) -> str | None:
+    """Return what makes ``target`` unusable as a webhook URL, or None if it can be posted to.
+
+    The notifier checks every webhook target with it before sending (and gives a notice to an
+    unusable one up at once); whoever stores a target (a family contact's) should refuse it
+    with the same check.
+    """
+    if not target or len(target) > MAX_TARGET_LENGTH:
+        return f"a webhook URL has 1 to {MAX_TARGET_LENGTH} characters"
+    if any(c.isspace() or not c.isprintable() for c in target):
+        return "a webhook URL has no spaces or control characters"
+    try:
+        url = httpx.URL(target)  # the parser the notifier sends with; no I/O
+    except httpx.InvalidURL as exc:
+        return f"not a valid URL: {exc}"
+    if url.scheme not in WEBHOOK_SCHEMES:
+        return "a webhook URL starts with http:// or https://"
+    if not url.host:
+        return "a webhook URL names a host"
+    return None
 
 
 def notice_topic(notice: CaseNotice) -> str:

@@ -239,7 +239,9 @@ def event_values(
     note = clean_or_none(note)
     actor = None if actor is None else clean(actor)[:ID_LENGTH]
     if policy.notify and action in NOTIFIED_EVENTS:
-        enqueue_notices(session, policy.notify, case_id, action, now, note)
+        enqueue_notices(
+            session, policy.notify, case_id, action, now, note, supervision=policy.supervision
+        )
     audited = dict(detail or {})
     if note is not None:
         audited["note"] = note

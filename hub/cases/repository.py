@@ -20,9 +20,14 @@ from hub.cases.records import (
     members,
     store_team,
 )
-from hub.cases.rules import CaseAction, CaseStatus, Resolution
+from hub.cases.rules import ACTIVE, CaseAction, CaseStatus, Resolution
 from hub.cases.staffing import auto_dispatch, fill
-from hub.cases.timers import cancel_acceptances, schedule_acceptance, schedule_acknowledgement
+from hub.cases.timers import (
+    cancel_acceptances,
+    retire_acknowledgements,
+    schedule_acceptance,
+    schedule_acknowledgement,
+)
 from hub.cases.views import AlertView, CaseDetail, CaseView
 from hub.errors import IllegalTransitionError, NotFoundError
 from hub.persistence.tables import AlertRow, CaseEventRow, CaseRow, ResponderRow
@@ -193,6 +198,8 @@ class CaseRepository:
             row.open_key = None
             row.resolution = outcome.resolution.value
             row.resolved_at = now
+        if outcome.status not in ACTIVE:
+            retire_acknowledgements(session, row.id, now)  # ended: nothing left to escalate
         if outcome.reset_escalation:
             row.escalation_level = 0
         row.declined = list(outcome.declined)

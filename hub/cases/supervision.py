@@ -7,7 +7,8 @@ acceptance deadline. A deadline is a row in the database (``hub.db.CaseTimerRow`
 ``due_at``; when it passes, ``on_timer`` decides:
 
 * acknowledgement overdue → **escalate** one level (community → street → district by
-  default) and check again one deadline later; at the top level, notify again each time;
+  default) and check again one deadline later; at the top level, notify again each time,
+  each wait twice the last (up to ``REPEAT_BACKOFF_CAP`` deadlines: ``repeat_timer``);
 * acceptance overdue (a member of the case's team did not answer) → **reassign** their duty
   to the next responder on call (the silent one counts as having declined), and escalate if
   the case has nobody left;
@@ -33,6 +34,10 @@ DEFAULT_RESOLVE_WITHIN: Mapping[CaseCategory, timedelta] = {
     CaseCategory.REQUEST: timedelta(hours=48)
 }
 """A resident's request not done within 48 h climbs to the street (PRODUCT.md scenario 13)."""
+
+
+REPEAT_BACKOFF_CAP = 8
+"""The longest wait between repeated pages at the top level, in acknowledgement deadlines."""
 
 
 class TimerKind(StrEnum):
@@ -106,11 +111,32 @@ class Timer:
     due_at: datetime
     assignee: str | None = None
     """For an acceptance deadline: who had to accept."""
+    set_at: datetime | None = None
+    """When it was set: how long the last wait was, for the backoff at the top level."""
 
 
 def acknowledge_timer(category: CaseCategory, now: datetime, policy: SupervisionPolicy) -> Timer:
     """Return the acknowledgement deadline of a case opened (or reopened) at ``now``."""
     return Timer(TimerKind.ACKNOWLEDGE, now + policy.acknowledge_within[category])
+
+
+def repeat_timer(
+    category: CaseCategory, fired: Timer, now: datetime, policy: SupervisionPolicy
+) -> Timer:
+    """Return the next acknowledgement deadline of a case still not taken on at the top level:
+    each wait twice the last, up to ``REPEAT_BACKOFF_CAP`` times the category's deadline.
+
+    The top level has been paged already; paging it every minute for as long as an SOS stays
+    unacknowledged would bury the one page that matters among copies (PRODUCT.md: responders
+    drowned in duplicate pages). Doubling keeps the first reminders close together and never
+    stops them: a life-safety case is paged again after 1, 2, 4, then every 8 minutes.
+    """
+    within = policy.acknowledge_within[category]
+    if fired.set_at is None:  # how long the last wait was is unknown: no backoff
+        return Timer(TimerKind.ACKNOWLEDGE, now + within)
+    last = fired.due_at - fired.set_at
+    wait = min(max(within, last * 2), within * REPEAT_BACKOFF_CAP)
+    return Timer(TimerKind.ACKNOWLEDGE, now + wait)
 
 
 def accept_timer(
@@ -165,10 +191,13 @@ def on_timer(
             if case.acknowledged:
                 return Satisfied()
             level = min(case.escalation_level + 1, policy.top_level)
+            repeated = case.escalation_level >= policy.top_level
             return Escalate(
                 level=level,
-                repeated=case.escalation_level >= policy.top_level,
-                next=acknowledge_timer(case.category, now, policy),
+                repeated=repeated,
+                next=repeat_timer(case.category, timer, now, policy)
+                if repeated
+                else acknowledge_timer(case.category, now, policy),
             )
         case TimerKind.ACCEPT:
             if timer.assignee is None or timer.assignee not in case.waiting:

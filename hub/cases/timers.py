@@ -34,9 +34,28 @@ def schedule(session: Session, case_id: int, timer: Timer, now: datetime) -> Non
 def schedule_acknowledgement(
     session: Session, policy: CasePolicy, row: CaseRow, now: datetime
 ) -> None:
-    """Start the clock on a case being acknowledged."""
+    """Start the clock on a case being acknowledged; a deadline of an earlier life of the
+    case (before a reopening) is retired, so one escalation chain runs, not two."""
+    retire_acknowledgements(session, row.id, now)
     timer = acknowledge_timer(CaseCategory(row.category), now, policy.supervision)
     schedule(session, row.id, timer, now)
+
+
+def retire_acknowledgements(session: Session, case_id: int, now: datetime) -> None:
+    """Retire a case's acknowledgement deadlines still to fire (it ended, or starts anew).
+
+    The caller holds the case's row lock: deadline rows are always locked after their case's
+    (``hub.cases.deadlines`` does the same), so two transactions cannot deadlock on them.
+    """
+    session.execute(
+        update(CaseTimerRow)
+        .where(
+            CaseTimerRow.case_id == case_id,
+            CaseTimerRow.kind == TimerKind.ACKNOWLEDGE.value,
+            CaseTimerRow.fired_at.is_(None),
+        )
+        .values(fired_at=now)
+    )
 
 
 def schedule_resolution(session: Session, policy: CasePolicy, row: CaseRow, now: datetime) -> None:

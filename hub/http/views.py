@@ -23,6 +23,10 @@ class Items(View, Generic[T]):
 class Health(View):
     """Whether the hub is up, and its ingest counters."""
 
-    status: Literal["ok"] = "ok"
+    status: Literal["ok", "degraded"] = "ok"
+    """``degraded`` while a background task of the hub (``tasks``) is down, waiting to be
+    started again."""
     mqtt_connected: bool
     counters: dict[str, int]
+    tasks: dict[str, bool] = {}
+    """Whether each case task (``supervision``, ``notifications``) is running now."""

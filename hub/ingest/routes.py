@@ -1,7 +1,9 @@
-"""``GET /api/v1/health``: the hub is up, whether its MQTT link is connected, its counters."""
+"""``GET /api/v1/health``: the hub is up, whether its MQTT link is connected, its counters, and
+whether its case tasks run (``degraded`` while one is down: ``hub.cases.tasks``)."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
+from hub.cases.tasks import CaseTasks
 from hub.http.deps import API_PREFIX, IngestDep
 from hub.http.views import Health
 
@@ -9,8 +11,14 @@ router = APIRouter(prefix=API_PREFIX)
 
 
 @router.get("/health")
-async def health(ingest: IngestDep) -> Health:
-    """Say the hub is up, whether MQTT is connected, and the ingest counters."""
-    if ingest is None:
-        return Health(mqtt_connected=False, counters={})
-    return Health(mqtt_connected=ingest.connected, counters=dict(ingest.counters))
+async def health(ingest: IngestDep, request: Request) -> Health:
+    """Say the hub is up, whether MQTT is connected, the ingest counters, and whether the
+    case tasks (deadlines and escalation, notices out) are running."""
+    case_tasks: CaseTasks | None = getattr(request.app.state, "case_tasks", None)
+    tasks = {} if case_tasks is None else case_tasks.health()
+    return Health(
+        status="ok" if all(tasks.values()) else "degraded",
+        mqtt_connected=False if ingest is None else ingest.connected,
+        counters={} if ingest is None else dict(ingest.counters),
+        tasks=tasks,
+    )

@@ -70,6 +70,7 @@ async def test_health_without_mqtt(client: httpx.AsyncClient) -> None:
         "status": "ok",
         "mqtt_connected": False,
         "counters": {},
+        "tasks": {},
     }
 
 

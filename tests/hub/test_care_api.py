@@ -45,3 +45,25 @@ async def test_a_household_is_flagged_for_care_and_goes_away(
     trail = (await client.get("/api/v1/audit", params={"limit": 1000})).json()["items"]
     changes = [e for e in trail if e["action"] == "care_changed"]
     assert [e["detail"].get("consent_by") for e in changes] == ["Zhao Min (daughter)", None]
+
+
+@pytest.mark.parametrize(
+    "target", ["http://[fd00::5/sms", "gw.example/sms", "ftp://gw.example/d", "http:///d"]
+)
+async def test_a_family_contact_whose_webhook_cannot_work_is_refused(
+    client: httpx.AsyncClient, target: str
+) -> None:
+    # One stored contact of this kind once stopped every page the hub sent (docs/cases.md).
+    household = (
+        await client.post("/api/v1/households", json={"name": "Grandma Zhao", "location": HOME})
+    ).json()
+    url = f"/api/v1/households/{household['id']}/care"
+    contact = {"name": "Zhao Min", "relation": "daughter", "target": target}
+    body = {"consent": {"by": "Zhao Min (daughter)"}, "contacts": [contact]}
+    refused = await client.put(url, json=body)
+    assert refused.status_code == 422, refused.text
+    assert "webhook URL" in refused.text or "not a valid URL" in refused.text
+    assert (await client.get(url)).status_code == 404  # nothing stored
+    # For the MQTT channel the target is a topic's tail, any text.
+    mqtt = {**body, "contacts": [{**contact, "channel": "mqtt"}]}
+    assert (await client.put(url, json=mqtt)).status_code == 200

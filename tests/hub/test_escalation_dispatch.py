@@ -1,0 +1,74 @@
+"""A case opened while nobody was on call is dispatched at its next deadline once someone is
+(a shift started), and still escalates: one chain, once a minute, on SQLite and PostgreSQL."""
+
+from datetime import time, timedelta
+
+from sqlalchemy import Engine
+
+from devices.kinds import AlertKind, DeviceKind, Severity
+from hub.cases.rules import CaseEventAction
+from hub.roster.rules import Grid, Responder, ResponderRole, Shift, Site
+from hub.store import HubStore
+from tests.hub.conftest import FakeClock
+from tests.hub.factories import make_alert, make_device
+
+SOS = make_device("b3-1201-sos", kind=DeviceKind.SOS_BUTTON, edge_id="edge-b3")
+EVERY_DAY = list(range(7))
+
+
+def test_an_sos_opened_before_the_shift_is_dispatched_when_it_starts(
+    engine: Engine, clock: FakeClock
+) -> None:
+    store = HubStore(engine, clock=clock)
+    store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
+    store.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
+    # The clock reads 10:00:01 Asia/Shanghai; the day shift starts at 10:05.
+    shift = Shift(days=EVERY_DAY, start=time(10, 5), end=time(22, 0))
+    for rid, role in (("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY)):
+        store.roster.put_responder(
+            Responder(id=rid, site_id="lanyuan", name=rid, role=role, shifts=[shift])
+        )
+    store.fleet.register_device(SOS)
+    t0 = clock.now
+    sos = make_alert(device_id=SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL, ts=t0)
+    [case] = store.intake.ingest_alerts([sos], t0).cases_opened
+    assert case.team == []
+
+    for minute in range(1, 7):
+        clock.now = t0 + timedelta(minutes=minute)
+        store.deadlines.fire_due_timers(clock.now)
+
+    after = store.cases.get_case(case.id)
+    dispatched = [e for e in after.events if e.action is CaseEventAction.DISPATCHED]
+    assert [e.ts for e in dispatched] == [t0 + timedelta(minutes=5)]  # the first deadline on shift
+    assert sorted(m.responder for m in after.team) == ["li", "wang"]
+    escalated = [e.ts for e in after.events if e.action is CaseEventAction.ESCALATED]
+    # Not taken on in time: street, district, then the district again, backing off.
+    assert escalated == [t0 + timedelta(minutes=m) for m in (1, 2, 3, 5)]
+
+
+def test_a_case_whose_team_stays_silent_runs_one_escalation_chain(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """Both dispatched responders let their acceptance deadline pass: the case has nobody and
+    escalates from that deadline; its pending acknowledgement deadline is replaced, not doubled."""
+    store = HubStore(engine, clock=clock)
+    store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
+    store.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
+    for rid, role in (("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY)):
+        store.roster.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
+    store.fleet.register_device(SOS)
+    t0 = clock.now
+    sos = make_alert(device_id=SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL, ts=t0)
+    [case] = store.intake.ingest_alerts([sos], t0).cases_opened
+    assert sorted(m.responder for m in case.team) == ["li", "wang"]
+
+    for step in range(1, 31):  # ten minutes, a round every 20 s
+        clock.now = t0 + timedelta(seconds=20 * step)
+        store.deadlines.fire_due_timers(clock.now)
+
+    events = store.cases.get_case(case.id).events
+    escalated = [e.ts for e in events if e.action is CaseEventAction.ESCALATED]
+    # Street, district (when the last member fell silent: the pending acknowledgement deadline
+    # of that same minute is replaced, not fired too), then the district again, backing off.
+    assert escalated == [t0 + timedelta(seconds=s) for s in (60, 120, 180, 300, 540)]
