@@ -22,6 +22,7 @@ from hub.auth.rules import (
     hash_password,
     new_salt,
     secret_hash,
+    unknown_user_hash,
     verify_password,
 )
 from hub.auth.scoping import within_scope
@@ -164,7 +165,10 @@ class AuthStore:
         """Return the enabled account whose password this is, or None."""
         with self._db.reading() as session:
             row = session.scalars(select(UserRow).where(UserRow.username == username)).first()
-        if row is None or row.disabled or not verify_password(password, row.password_hash):
+        usable = row is not None and not row.disabled
+        stored = row.password_hash if row is not None and usable else unknown_user_hash()
+        # The hash is checked whether or not the account can sign in: the same time either way.
+        if not verify_password(password, stored) or row is None or not usable:
             return None
         return _user_view(row)
 

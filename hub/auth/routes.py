@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr, StringConstraints
 
 from hub.auth.repository import AuthStore, TokenView, UserView
 from hub.auth.rules import (
+    SAFE_METHODS,
     SESSION_LIFETIME,
     AuthError,
     ForbiddenError,
@@ -27,6 +28,7 @@ from hub.auth.rules import (
     Role,
     SignInThrottle,
     authorize,
+    from_own_page,
     new_secret,
     required_permission,
     same_secret,
@@ -101,6 +103,17 @@ async def authenticate(request: Request) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise AuthError("sign in first: send 'Authorization: Bearer <token>'")
+    headers = request.headers
+    if (
+        "authorization" not in headers
+        and request.method not in SAFE_METHODS
+        and not from_own_page(headers.get("origin"), headers.get("referer"), headers.get("host"))
+    ):
+        # The session cookie, sent by a page that is not the hub's own (hub.auth.rules).
+        raise ForbiddenError(
+            "a change signed in with the session cookie must come from the hub's own pages "
+            "(its Origin is not this host); other clients send 'Authorization: Bearer <token>'"
+        )
     settings = get_settings(request)
     bootstrap: SecretStr | None = settings.bootstrap_token
     if bootstrap is not None and same_secret(token, bootstrap.get_secret_value()):

@@ -14,14 +14,17 @@ Nothing here does I/O or reads the clock: ``now`` is passed in (only ``new_secre
 """
 
 import base64
+import functools
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from hub.errors import HubError
 
@@ -210,6 +213,14 @@ def hash_password(password: str, salt: bytes) -> str:
     )
 
 
+@functools.cache
+def unknown_user_hash() -> str:
+    """Return the hash a password is checked against when no enabled account has the
+    username: the answer then takes as long as a wrong password's, so the time does not tell
+    which usernames exist (it did: 6 ms against 60, found by an outside review)."""
+    return hash_password("no account has this password", b"\x00" * 16)
+
+
 def verify_password(password: str, stored: str) -> bool:
     """Return whether ``password`` matches a hash made by ``hash_password``."""
     try:
@@ -240,11 +251,32 @@ MAX_FAILED_SIGN_INS = 5
 """Failed sign-ins for one username from one address before that address must wait."""
 MAX_FAILED_SIGN_INS_PER_USER = 30
 """Failed sign-ins for one username from all addresses together before everyone must wait."""
+MAX_FAILED_SIGN_INS_PER_ADDRESS = 30
+"""Failed sign-ins from one address (an IPv6 client's /64) for all usernames together before
+that address must wait: bounds password spraying, and the made-up usernames that would
+otherwise fill the table below and push a target's failures out of it."""
 FAILED_SIGN_IN_WINDOW = timedelta(minutes=5)
 MAX_TRACKED_USERNAMES = 10_000
 """Bound on the (username, address) pairs remembered, so guessing random usernames from many
-addresses cannot exhaust memory."""
+addresses cannot exhaust memory. Past it, pairs whose failures are all older than the window
+go first, then the oldest."""
 _EVERY_ADDRESS = ""
+_EVERY_USER = "\x00every user"
+"""Not a username (a username is an identifier): the key of an address's failures."""
+
+
+def address_group(address: str) -> str:
+    """Return what the throttle counts an address under: itself, or an IPv6 address's /64
+    (one client's network: it has a whole /64 to send from)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
 
 
 @dataclass
@@ -265,15 +297,23 @@ class SignInThrottle:
 
     max_failures: int = MAX_FAILED_SIGN_INS
     max_per_user: int = MAX_FAILED_SIGN_INS_PER_USER
+    max_per_address: int = MAX_FAILED_SIGN_INS_PER_ADDRESS
     window: timedelta = FAILED_SIGN_IN_WINDOW
+    max_tracked: int = MAX_TRACKED_USERNAMES
     _failures: dict[tuple[str, str], deque[datetime]] = field(default_factory=dict)
 
     def allowed(self, username: str, address: str, now: datetime) -> bool:
         """Return whether ``username`` may try to sign in from ``address`` at ``now``."""
-        return (
-            len(self._recent((username, address), now)) < self.max_failures
-            and len(self._recent((username, _EVERY_ADDRESS), now)) < self.max_per_user
+        return all(
+            len(self._recent(key, now)) < limit for key, limit in self._limits(username, address)
         )
+
+    def _limits(self, username: str, address: str) -> list[tuple[tuple[str, str], int]]:
+        return [
+            ((username, address), self.max_failures),
+            ((username, _EVERY_ADDRESS), self.max_per_user),
+            ((_EVERY_USER, address_group(address)), self.max_per_address),
+        ]
 
     def admit(self, username: str, address: str, now: datetime) -> bool:
         """Return whether ``username`` may try to sign in from ``address`` at ``now``,
@@ -290,22 +330,73 @@ class SignInThrottle:
 
     def failed(self, username: str, address: str, now: datetime) -> None:
         """Record a failed sign-in."""
-        self._recent((username, address), now).append(now)
-        self._recent((username, _EVERY_ADDRESS), now).append(now)
-        while len(self._failures) > MAX_TRACKED_USERNAMES:
-            del self._failures[next(iter(self._failures))]
+        for key, _ in self._limits(username, address):
+            self._recent(key, now).append(now)
+        if len(self._failures) > self.max_tracked:
+            self._make_room(now)
+
+    def _make_room(self, now: datetime) -> None:
+        """Forget what the window has passed; if still over the bound, down to nine tenths
+        of it (so that this runs seldom), forget first what matters least: counts short of
+        their limit before those that refuse, fewer failures before more, older before newer.
+        So a flood of made-up usernames (one failure each) cannot push out a target's count,
+        which had to be forgotten once the oldest went first (found by an outside review)."""
+        for key in list(self._failures):
+            if not self._recent(key, now):
+                del self._failures[key]
+        if len(self._failures) > self.max_tracked:
+            least_first = sorted(
+                self._failures,
+                key=lambda k: (
+                    len(self._failures[k]) >= self._limit_of(k),
+                    len(self._failures[k]),
+                    self._failures[k][-1],
+                ),
+            )
+            for key in least_first[: len(self._failures) - self.max_tracked * 9 // 10]:
+                del self._failures[key]
+
+    def _limit_of(self, key: tuple[str, str]) -> int:
+        user, address = key
+        if user == _EVERY_USER:
+            return self.max_per_address
+        return self.max_per_user if address == _EVERY_ADDRESS else self.max_failures
 
     def succeeded(self, username: str, address: str) -> None:
-        """Forget the failures of a user who signed in from ``address``. The count over every
-        address keeps a distributed guesser's attempts and loses only this one, which
-        ``admit`` counted as failed."""
+        """Forget the failures of a user who signed in from ``address``. The counts over
+        every address and over the address's usernames keep a guesser's attempts and lose
+        only this one, which ``admit`` counted as failed."""
         self._failures.pop((username, address), None)
-        every = self._failures.get((username, _EVERY_ADDRESS))
-        if every:
-            every.pop()
+        for key in ((username, _EVERY_ADDRESS), (_EVERY_USER, address_group(address))):
+            every = self._failures.get(key)
+            if every:
+                every.pop()
 
     def _recent(self, key: tuple[str, str], now: datetime) -> deque[datetime]:
         recent = self._failures.setdefault(key, deque())
         while recent and now - recent[0] >= self.window:
             recent.popleft()
         return recent
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods that change nothing: the session cookie authenticates them from anywhere."""
+
+
+def from_own_page(origin: str | None, referer: str | None, host: str | None) -> bool:
+    """Return whether a request the session cookie authenticates came from a page of the hub
+    itself: its ``Origin`` (else its ``Referer``) names the host the request was sent to.
+
+    SameSite=Strict keeps other sites from sending the cookie, but a site is a registrable
+    domain: a page on another port of the hub's host, or on a sibling subdomain, is the same
+    site and its requests carry the cookie (found by an outside review: such a page
+    acknowledged an SOS case and rotated a household's link). Browsers send ``Origin`` with
+    every request that is not a GET or HEAD, the hub's own console's included; a request with
+    neither header, or with ``Origin: null`` (a sandboxed or privacy-redirected page), is not
+    taken as the hub's own.
+    """
+    source = origin if origin is not None else referer
+    if not source or source == "null" or not host:
+        return False
+    parts = urlsplit(source)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()

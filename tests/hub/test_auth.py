@@ -5,7 +5,10 @@ from datetime import timedelta
 import pytest
 
 from hub.auth.rules import (
+    MAX_FAILED_SIGN_INS,
+    MAX_FAILED_SIGN_INS_PER_ADDRESS,
     MAX_FAILED_SIGN_INS_PER_USER,
+    MAX_TRACKED_USERNAMES,
     MIN_PASSWORD_LENGTH,
     ROLE_PERMISSIONS,
     TOKEN_PREFIX,
@@ -14,6 +17,7 @@ from hub.auth.rules import (
     Principal,
     Role,
     SignInThrottle,
+    address_group,
     authorize,
     hash_password,
     new_salt,
@@ -158,3 +162,38 @@ def test_successful_sign_ins_do_not_add_up_to_a_lockout() -> None:
         assert throttle.admit("li", DESK, T0 + timedelta(seconds=n))
         throttle.succeeded("li", DESK)
     assert throttle.allowed("li", DESK, T0 + timedelta(seconds=60))
+
+
+def test_one_address_guessing_many_usernames_is_bounded() -> None:
+    # Password spraying: one guess for each of many usernames from one address.
+    throttle = SignInThrottle()
+    for n in range(MAX_FAILED_SIGN_INS_PER_ADDRESS):
+        assert throttle.admit(f"user{n}", ATTACKER, T0)
+    assert not throttle.allowed("li", ATTACKER, T0)
+    assert throttle.allowed("li", DESK, T0)
+    assert throttle.allowed("li", ATTACKER, T0 + timedelta(minutes=5, seconds=1))
+
+
+def test_an_ipv6_client_is_one_address_for_its_whole_64() -> None:
+    throttle = SignInThrottle()
+    for n in range(MAX_FAILED_SIGN_INS_PER_ADDRESS):
+        assert throttle.admit(f"user{n}", f"2001:db8:0:7::{n + 1:x}", T0)
+    assert not throttle.allowed("li", "2001:db8:0:7::ffff", T0)
+    assert throttle.allowed("li", "2001:db8:0:8::1", T0)
+    assert address_group("::ffff:10.9.9.9") == address_group(ATTACKER)
+
+
+def test_a_flood_of_made_up_usernames_does_not_wipe_a_targets_failures() -> None:
+    # Found by an outside review: 5,001 failed sign-ins with made-up usernames pushed li's
+    # five failures out of the table, and the guesser was let in again within the window.
+    throttle = SignInThrottle()
+    for i in range(MAX_FAILED_SIGN_INS):
+        assert throttle.admit("li", ATTACKER, T0 + timedelta(seconds=i))
+    assert not throttle.allowed("li", ATTACKER, T0 + timedelta(seconds=10))
+    junk = 0
+    for address in range(400):  # many addresses, each under its own bound
+        for _ in range(MAX_FAILED_SIGN_INS_PER_ADDRESS - 1):
+            throttle.admit(f"nobody{junk}", f"10.1.{address // 256}.{address % 256}", T0)
+            junk += 1
+    assert junk > MAX_TRACKED_USERNAMES
+    assert not throttle.allowed("li", ATTACKER, T0 + timedelta(seconds=20))

@@ -346,3 +346,38 @@ async def test_account_changes_are_on_the_audit_trail_without_secrets(
         assert secret not in trail.text
     verdict = (await client.get("/api/v1/audit/verify", headers=bearer(BOOTSTRAP))).json()
     assert verdict["intact"] is True
+
+
+@pytest.mark.parametrize(
+    ("headers", "allowed"),
+    [
+        ({}, False),  # neither Origin nor Referer: not from the hub's own pages
+        ({"origin": "http://hub.test:3000"}, False),  # another port: the same site
+        ({"origin": "http://grafana.hub.test"}, False),  # a sibling subdomain
+        ({"origin": "null"}, False),  # a sandboxed page
+        ({"referer": "http://evil.test/hub.test"}, False),
+        ({"origin": "http://hub.test"}, True),
+        ({"origin": "https://HUB.test"}, True),  # behind a TLS proxy passing the Host on
+        ({"referer": "http://hub.test/console/cases"}, True),
+    ],
+)
+async def test_a_change_with_the_session_cookie_must_come_from_the_hubs_own_pages(
+    client: httpx.AsyncClient, headers: dict[str, str], allowed: bool
+) -> None:
+    await add_user(client, "li", "operator")
+    signed = await client.post("/api/v1/auth/login", json={"username": "li", "password": PASSWORD})
+    client.cookies.set(SESSION_COOKIE, signed.json()["token"])
+    device = {"id": "b3-1201-sos", "kind": "sos_button", "location": "Building 3/Unit 1201"}
+    changed = await client.post("/api/v1/devices", json=device, headers=headers)
+    assert changed.status_code == (201 if allowed else 403), changed.text
+    # Reading is not a change: the cookie reads from anywhere (CORS keeps the answer from
+    # other origins' scripts).
+    assert (await client.get("/api/v1/devices", headers=headers)).status_code == 200
+    listed = (await client.get("/api/v1/devices")).json()["items"]
+    assert [d["id"] for d in listed] == (["b3-1201-sos"] if allowed else [])
+
+
+async def test_a_bearer_token_needs_no_origin(client: httpx.AsyncClient) -> None:
+    device = {"id": "b3-1201-sos", "kind": "sos_button", "location": "Building 3/Unit 1201"}
+    created = await client.post("/api/v1/devices", json=device, headers=bearer(BOOTSTRAP))
+    assert created.status_code == 201
