@@ -113,11 +113,17 @@ def assemble(
 def is_stale(update: AccessListUpdate, held: int) -> bool:
     """Return whether an update brings nothing to an edge holding version ``held``.
 
-    The same rule as the store's: a snapshot of the version held, or a delta ending at or
-    below it.
+    The same rule as the store's: a delta ending at or below the version held; a snapshot of
+    the version held; or a snapshot of a lower version that does not answer the version held
+    (``from_version``). A lower snapshot is applied only as the hub's answer to an edge
+    holding a version it never issued (its database was restored), which names that version:
+    any other is an old answer delivered late or again (a re-send, a second hub worker), and
+    applying it would bring back what was revoked since.
     """
     if update.full:
-        return update.to_version == held and held > 0
+        if held == 0 or update.to_version > held:
+            return False
+        return update.to_version == held or update.from_version != held
     return update.to_version <= held
 
 

@@ -39,7 +39,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import aiomqtt
 from pydantic import ValidationError
@@ -59,7 +58,7 @@ from devices.mqtt_paho import publish_queued, write_now
 from devices.observations import Observation, StateUpdate
 from devices.registry import Device
 from edge.access.commits import STATE_PREFIX, DoorWrite, GroupCommit
-from edge.access.decision import AccessDecision, decide
+from edge.access.decision import AccessDecision, Verdict, decide, presented_too_long_ago
 from edge.access.door import (
     ContactChanged,
     Denied,
@@ -80,6 +79,9 @@ from edge.sqlite_tx import DatabaseThread
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 1024
+MAX_FRAME_AGE_S = 60.0
+"""A frame whose reader time (``ts``) is older than this opens nothing: it was queued by the
+local broker while the edge was away, and whoever presented it has gone (docs/access.md)."""
 _IDS = uuid.UUID("6a1c1d52-8c1e-4f0e-9d7b-5f3c2f1e0a44")
 """Namespace of the ids derived from (edge, door, counter)."""
 
@@ -133,8 +135,10 @@ class AccessControl:
         rng: Callable[[], float] = random.random,
         tick_s: float = 0.5,
         resend_after_s: float = 10.0,
+        max_frame_age_s: float = MAX_FRAME_AGE_S,
     ) -> None:
         self.edge_id = edge_id
+        self.max_frame_age_s = max_frame_age_s
         self.store = store
         self.outbox = outbox
         self.allow: AllowList = store.load()
@@ -204,20 +208,33 @@ class AccessControl:
             first = exc.errors(include_input=False)[0]
             self._reject("malformed", reader_id, topic, f"{first['type']} at {first['loc']}")
             return TakenFrame(None, _finished())
+        except OverflowError:
+            # A ``ts`` whose UTC instant is outside years 1-9999 escapes the model (see
+            # ``devices.payloads.parse_event_time``); raised, the frame would fail the ingest
+            # at every redelivery.
+            self._reject("malformed", reader_id, topic, "ts out of range at ('ts',)")
+            return TakenFrame(None, _finished())
         door, direction = role.door, role.direction
         async with self._lock:
             now = self._clock()
             digest, entry = self.allow.lookup(frame.kind, frame.value)
             state = self.doors.get(door.id, DoorState())
-            decision = decide(
-                entry, door, direction, now, self.allow.zone or ZoneInfo("UTC"), state.inside
-            )
-            event: DoorEvent = (
-                Granted(now, decision.person_id or 0, direction)
-                if decision.granted
-                else Denied(now)
-            )
-            result = step(state, event, door)
+            stale = presented_too_long_ago(frame.ts, now, self.max_frame_age_s)
+            if stale:
+                # Logged, but nothing happened at the door now: no command, no denial
+                # towards a burst (a backlog delivered at once is no attack).
+                who = (entry.credential_id, entry.person_id) if entry else (None, None)
+                decision = AccessDecision(Verdict.STALE_FRAME, *who)
+                result = DoorStep(state)
+            else:
+                # No zone (one this edge's tzdata lacks): schedules match nothing, never UTC.
+                decision = decide(entry, door, direction, now, self.allow.zone, state.inside)
+                event: DoorEvent = (
+                    Granted(now, decision.person_id or 0, direction)
+                    if decision.granted
+                    else Denied(now)
+                )
+                result = step(state, event, door)
             record = AccessRecord(
                 id=uuid.uuid4().hex,
                 edge_id=self.edge_id,
@@ -234,7 +251,16 @@ class AccessControl:
             # The door first: its command goes out now, in decision order, while the record
             # is being stored (see docs/access.md, "What is on disk before the door moves").
             action = ReaderAction.UNLOCK if decision.granted else ReaderAction.DENY
-            self._command(reader_id, door, action, record.id)
+            if not stale:
+                self._command(reader_id, door, action, record.id)
+        if stale:
+            assert frame.ts is not None
+            logger.warning(
+                "door %s reader %s: a frame presented %.0f s ago opens nothing",
+                door.id,
+                reader_id,
+                (now - frame.ts).total_seconds(),
+            )
         self._count(_COUNTER[record.kind], 1)
         if alerts or result.notes:  # nearly every decision has nothing to do once stored
             stored.add_done_callback(functools.partial(self._when_stored, door, result, alerts))

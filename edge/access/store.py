@@ -149,7 +149,8 @@ class AllowList:
                 self.zone = ZoneInfo(self.site.timezone)
             except (ZoneInfoNotFoundError, ValueError):
                 logger.error(
-                    "unknown time zone %r for the site: no access decisions", self.site.timezone
+                    "unknown time zone %r for the site: scheduled credentials are refused",
+                    self.site.timezone,
                 )
         self.doors = {b.id: b for b in self._bodies.values() if isinstance(b, DoorConfig)}
         readers: dict[str, ReaderRole] = {}

@@ -227,9 +227,11 @@ class AllowListRepository:
                     query.order_by(AccessSyncItemRow.version, AccessSyncItemRow.key)
                 )
             ]
+            # A snapshot too names the version it answers: an edge holding a version this
+            # hub never issued takes a lower snapshot only when it answers that version.
             return AccessListUpdate(
                 edge_id=edge_id,
-                from_version=0 if full else have_version,
+                from_version=have_version,
                 to_version=site.version,
                 full=full,
                 items=items,

@@ -90,8 +90,11 @@ def test_updates_out_of_order_are_refused_as_stale_or_gap(tmp_path: Path) -> Non
     assert store.apply(5, old) is UpdateOutcome.STALE
     assert store.apply(5, skip) is UpdateOutcome.GAP
     assert store.apply(5, snapshot(5)) is UpdateOutcome.STALE
-    # A snapshot of a lower version is the truth of a hub whose database was replaced.
-    assert store.apply(5, snapshot(2)) is UpdateOutcome.APPLIED
+    # A lower snapshot that does not answer the version held is an old one: refused.
+    assert store.apply(5, snapshot(2)) is UpdateOutcome.STALE
+    # One that answers it is the truth of a hub whose database was replaced.
+    restored = snapshot(2).model_copy(update={"from_version": 5})
+    assert store.apply(5, restored) is UpdateOutcome.APPLIED
     assert store.load().version == 2
     assert len(store.load()) == 0
 

@@ -79,6 +79,7 @@ def test_each_real_change_gets_the_next_version_and_an_edge_catches_up_from_any(
     future = access.allow_lists.updates_since(EDGE, 99)  # a version this hub never issued
     assert future is not None
     assert future.full
+    assert future.from_version == 99  # names the version it replaces (the edge checks it)
     assert access.allow_lists.updates_since("edge-unknown", 0) is None
 
 
