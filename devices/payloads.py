@@ -33,7 +33,12 @@ def parse_event_time(value: Any) -> datetime:
             parsed = datetime.fromisoformat(value.strip())
         except ValueError as exc:
             raise ValueError(f"ts {value!r} is not RFC 3339") from exc
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        try:
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        except OverflowError as exc:
+            # '0001-01-01T00:00:00+14:00': its UTC instant is before year 1 (found by fuzzing
+            # the door readers' frames); as above, only a ValueError is a validation error.
+            raise ValueError(f"ts {value!r} is out of range") from exc
     raise ValueError("ts must be RFC 3339 text or epoch milliseconds")
 
 

@@ -169,3 +169,11 @@ def test_timestamps_out_of_range_are_refused_not_raised() -> None:
         _decodes_or_refuses("linli/dev/smoke-1/state", f'{{"smoke": true, "ts": {ts}}}'.encode())
         _decodes_or_refuses("zigbee2mqtt/smoke", f'{{"smoke": true, "last_seen": {ts}}}'.encode())
     _decodes_or_refuses("zigbee2mqtt/t", b'{"temperature": 1' + b"0" * 400 + b"}")
+    # Text whose UTC instant falls outside years 1-9999 (found by a review fuzzing readers).
+    for text in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        raw = f'{{"card": "04A1B2C3", "ts": "{text}"}}'.encode()
+        with contextlib.suppress(ValidationError):
+            CredentialFrame.model_validate_json(raw)
+        _decodes_or_refuses(
+            "linli/dev/smoke-1/state", f'{{"smoke": true, "ts": "{text}"}}'.encode()
+        )
