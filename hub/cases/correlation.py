@@ -328,14 +328,36 @@ def incident_lock_keys(rules: CorrelationRules, plan: BatchRoutes) -> set[str]:
     return own | plan.candidate_keys
 
 
+CLOCK_AHEAD_ALLOWED = timedelta(minutes=5)
+"""How far after its receipt an alert's time is taken as it is (an edge's clock a little
+ahead of the hub's); as ``hub.positions.rules.MAX_CLOCK_AHEAD`` for a phone's fix."""
+
+
+def correlation_time(ts: datetime, received_at: datetime | None) -> datetime:
+    """Return when an alert stamped ``ts`` counts as having happened, to join it by time: its
+    own time, but no later than ``CLOCK_AHEAD_ALLOWED`` after the hub received it.
+
+    An edge whose clock runs far ahead (no network time after a power cut) stamps its alarms
+    hours or days late; taken as they are, one such alarm moved its fire case's last alert
+    into the future and every press in the building after it was "too long after the fire"
+    (found by an outside review). A time in the past is taken as it is: a replay after an
+    outage is that old. The alert is stored as stamped.
+    """
+    return ts if received_at is None else min(ts, received_at + CLOCK_AHEAD_ALLOWED)
+
+
 def attach_routes(
-    plan: BatchRoutes, alerts: Sequence[Alert], last_alert_at: Mapping[str, datetime]
+    plan: BatchRoutes,
+    alerts: Sequence[Alert],
+    last_alert_at: Mapping[str, datetime],
+    received_at: datetime | None = None,
 ) -> tuple[dict[str, Route], dict[str, Route]]:
     """Return each alert's incident, and the own route of those that attach to another.
 
     An alert joins the first target incident whose newest alert — active in the database
     (``last_alert_at``, by key) or raised in this very batch — is within the target's window
-    of the alert's own time; otherwise it keeps its own route.
+    of the alert's own time (``correlation_time``, received at ``received_at``); otherwise it
+    keeps its own route.
     """
     routes = dict(plan.own)
     wanted = plan.candidate_keys
@@ -343,12 +365,14 @@ def attach_routes(
     for alert in alerts:
         key = routes[alert.id].key
         if key in wanted and alert.state is AlertState.RAISED:
-            latest[key] = max(latest.get(key, alert.ts), alert.ts)
+            at = correlation_time(alert.ts, received_at)
+            latest[key] = max(latest.get(key, at), at)
     attached: dict[str, Route] = {}
     for alert in alerts:
+        at = correlation_time(alert.ts, received_at)
         for target in plan.targets[alert.id]:
             last = latest.get(target.route.key)
-            if last is not None and abs(alert.ts - last) <= timedelta(seconds=target.within_s):
+            if last is not None and abs(at - last) <= timedelta(seconds=target.within_s):
                 attached[alert.id] = routes[alert.id]
                 routes[alert.id] = target.route
                 break

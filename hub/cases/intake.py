@@ -38,6 +38,7 @@ from hub.cases.correlation import (
     BatchRoutes,
     Route,
     attach_routes,
+    correlation_time,
     incident_lock_keys,
     plan_routes,
 )
@@ -227,7 +228,7 @@ class CaseIntake:
         # Several hub workers: a device's alerts, and an incident's, take turns across them
         # (hub.cases.ordering); the incidents are locked before it is read which are active.
         lock_take(session, new, incident_lock_keys(self._policy.rules, plan))
-        routes, own_routes = self._routes(session, routed, plan)
+        routes, own_routes = self._routes(session, routed, plan, received_at)
         opened: dict[int, CaseRow] = {}
         touched: dict[int, CaseRow] = {}
         case_of: dict[str, int] = {}
@@ -369,7 +370,7 @@ class CaseIntake:
 
     @staticmethod
     def _routes(
-        session: Session, alerts: Sequence[Alert], plan: BatchRoutes
+        session: Session, alerts: Sequence[Alert], plan: BatchRoutes, received_at: datetime
     ) -> tuple[dict[str, Route], dict[str, Route]]:
         """Return each alert's incident — its own rule's, or an active one it attaches to —
         and, for those that attach, their own route (``hub.cases.correlation``)."""
@@ -381,7 +382,7 @@ class CaseIntake:
             for key, last in session.execute(_LAST_ALERT_AT, {"keys": sorted(wanted)})
             if key is not None
         }
-        return attach_routes(plan, alerts, last_alert_at)
+        return attach_routes(plan, alerts, last_alert_at, received_at)
 
     def _insert_case(
         self,
@@ -478,7 +479,9 @@ class CaseIntake:
                 assert strays is not None
                 strays.append(alert)
                 continue
-            incoming = IncomingAlert(state=alert.state, severity=alert.severity, ts=alert.ts)
+            incoming = IncomingAlert(
+                state=alert.state, severity=alert.severity, ts=correlation_time(alert.ts, now)
+            )
             for _attempt in range(_MAX_OPEN_ATTEMPTS):
                 resolved = None
                 if row is None and alert.state is AlertState.RAISED:

@@ -27,7 +27,13 @@ from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind, Severity
 from devices.messages import Alert
-from hub.cases.correlation import CorrelationRule, Route, WaitingCase, takes_in
+from hub.cases.correlation import (
+    CorrelationRule,
+    Route,
+    WaitingCase,
+    correlation_time,
+    takes_in,
+)
 from hub.cases.records import CaseHistory, CasePolicy, MemberRows, add_event, store_team
 from hub.cases.rules import CaseEventAction, CaseStatus, highest_severity
 from hub.cases.timers import retire_timers
@@ -48,11 +54,13 @@ _WAITING = (
         CaseRow.kind.in_(bindparam("kinds", expanding=True)),
         CaseRow.last_alert_at >= bindparam("earliest"),
         CaseRow.last_alert_at <= bindparam("latest"),
+        # Places are named within their site: another site's Building 3 is another place.
+        CaseRow.site_id.is_not_distinct_from(bindparam("site")),
     )
 )
-"""Active cases opened by an attach kind, recent enough: with whether a person took them on,
-each member's kind and its device's location (an SOS case has one; a site's rule may make
-more). ``takes_in`` decides."""
+"""Active cases opened by an attach kind, recent enough, of the opening case's site: with
+whether a person took them on, each member's kind and its device's location (an SOS case has
+one; a site's rule may make more). ``takes_in`` decides."""
 _LOCKED = (
     select(CaseRow, DeviceRow.location)
     .join(DeviceRow, DeviceRow.id == CaseRow.device_id, isouter=True)
@@ -96,7 +104,13 @@ class CaseMerges:
         # A case an alert of this very take joined stays apart: its count is not written yet.
         chosen = [
             case_id
-            for case_id in _waiting(session, rule, alert_route.place, opening.ts)
+            for case_id in _waiting(
+                session,
+                rule,
+                alert_route.place,
+                correlation_time(opening.ts, now),
+                row.site_id,
+            )
             if not members.joined(case_id)
         ]
         if not chosen:
@@ -109,9 +123,14 @@ class CaseMerges:
 
 
 def _waiting(
-    session: Session, rule: CorrelationRule, place: str | None, first_alert_at: datetime
+    session: Session,
+    rule: CorrelationRule,
+    place: str | None,
+    first_alert_at: datetime,
+    site_id: str | None,
 ) -> list[int]:
-    """Return the ids of the active cases a case of ``rule`` opening at ``place`` takes in."""
+    """Return the ids of the active cases a case of ``rule`` opening at ``place`` of the site
+    ``site_id`` (None: of no site) takes in."""
     window = timedelta(seconds=rule.attach_within_s)
     kinds: dict[int, set[AlertKind]] = defaultdict(set)
     locations: dict[int, set[str]] = defaultdict(set)
@@ -123,6 +142,7 @@ def _waiting(
             "kinds": sorted(kind.value for kind in rule.attach),
             "earliest": first_alert_at - window,
             "latest": first_alert_at + window,
+            "site": site_id,
         },
     )
     for case_id, last_alert_at, acknowledged_at, kind, location in found:

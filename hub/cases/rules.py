@@ -382,8 +382,10 @@ def decide(
     """
     match alert.state, open_case:
         case AlertState.RAISED, None:
+            # Resolved after ``now`` (the alarm was received before the resolution and
+            # handled after it, or on a worker whose clock is behind): as recent as can be.
             if recently_resolved is not None and (
-                timedelta(0) <= now - recently_resolved.resolved_at < reopen_within
+                max(now - recently_resolved.resolved_at, timedelta(0)) < reopen_within
             ):
                 return ReopenCase(
                     updated=OpenCaseState(
