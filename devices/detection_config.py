@@ -112,6 +112,8 @@ class DetectionKeys(_Strict):
     gas_warning_lel_pct: Annotated[float, Field(gt=0, le=60)] | None = None
     gas_alarm_lel_pct: Annotated[float, Field(gt=0, le=60)] | None = None
     gas_clear_lel_pct: Annotated[float, Field(ge=0, lt=60)] | None = None
+    gas_clear_hold_s: Annotated[float, Field(ge=0, le=DAY_S)] | None = None
+    """How long every gas reading must stay below the clear level before raised gas clears."""
     leak_dry_hold_s: Annotated[float, Field(ge=0, le=DAY_S)] | None = None
     battery_low_pct: Annotated[float, Field(ge=1, le=50)] | None = None
     battery_ok_pct: Annotated[float, Field(ge=2, le=80)] | None = None

@@ -86,6 +86,7 @@ class DetectionProfile:
             gas_warning_lel_pct=c.gas_warning_lel_pct,
             gas_alarm_lel_pct=c.gas_alarm_lel_pct,
             gas_clear_lel_pct=c.gas_clear_lel_pct,
+            gas_clear_hold_s=c.gas_clear_hold_s,
             leak_dry_clear_s=c.leak_dry_hold_s,
             battery_raise_pct=c.battery_low_pct,
             battery_clear_pct=c.battery_ok_pct,

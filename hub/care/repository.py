@@ -269,7 +269,15 @@ class CareRepository:
         )
         row.alarm_case_id = case.id
         if targets:
-            enqueue_notices(session, targets, case.id, CaseEventAction.OPENED, now, note)
+            enqueue_notices(
+                session,
+                targets,
+                case.id,
+                CaseEventAction.OPENED,
+                now,
+                note,
+                supervision=self._policy.supervision,
+            )
         session.flush()
         logger.info("household %s: no activity, wellbeing check case %s", household_id, case.id)
         changed.append(case_view(case, household.location, members(session, [case.id])[case.id]))
@@ -330,7 +338,15 @@ class CareRepository:
                 detail={"care": "sos"},
             )
             if fresh:
-                enqueue_notices(session, fresh, case.id, CaseEventAction.OPENED, now, note)
+                enqueue_notices(
+                    session,
+                    fresh,
+                    case.id,
+                    CaseEventAction.OPENED,
+                    now,
+                    note,
+                    supervision=self._policy.supervision,
+                )
             session.flush()
             changed.append(
                 case_view(case, household.location, members(session, [case.id])[case.id])

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import Alert
+from hub.cases.correlation import correlation_time
 from hub.cases.records import CaseHistory, MemberRows, open_state
 from hub.cases.rules import (
     AttachToCase,
@@ -222,7 +223,9 @@ def _attach(
     now: datetime,
 ) -> None:
     """Join one stray clearance to an active case as ``decide`` says a clearance joins."""
-    clearance = IncomingAlert(AlertState.CLEARED, Severity(stray.severity), stray.ts)
+    # Joined by its time bounded by its receipt, as every alert is (correlation_time).
+    at = correlation_time(stray.ts, stray.received_at)
+    clearance = IncomingAlert(AlertState.CLEARED, Severity(stray.severity), at)
     case = open_state(row)
     assert case is not None
     decision = decide(clearance, case, now)

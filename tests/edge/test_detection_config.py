@@ -72,6 +72,7 @@ def test_site_values_override_the_default_and_device_values_the_site(tmp_path: P
         co_profile = "en50291"
         heat_fixed_c = 60
         gas_warning_lel_pct = 12
+        gas_clear_hold_s = 60
         leak_dry_hold_s = 600
 
         [detection.checkin_s]
@@ -96,6 +97,7 @@ def test_site_values_override_the_default_and_device_values_the_site(tmp_path: P
     assert gas.co.standard is EN_50291
     assert (gas.heat.fixed_c, gas.gas_warning_lel_pct, gas.gas_alarm_lel_pct) == (60, 12, 20)
     assert gas.leak_dry_clear_s == 600
+    assert gas.gas_clear_hold_s == 60
 
     heat = profiles.for_device(dev(site, "b3-heat"))
     assert (heat.heat.fixed_c, heat.co.standard, heat.leak_dry_clear_s) == (54, UL_2034, 600)

@@ -129,3 +129,24 @@ def test_a_fire_stamped_in_the_future_still_takes_in_the_press_before_it(
     [fire] = result.cases_opened
     assert result.cases_merged_into == [fire.id]
     assert site.cases.get_case(pressed.id).merged_into == fire.id
+
+
+def test_a_clearance_stamped_in_the_future_that_came_first_does_not_push_its_case_ahead(
+    site: HubStore, clock: FakeClock
+) -> None:
+    # A clearance handled before its alarm (another worker took it first) waits, and joins the
+    # case the alarm opens: its time counts no later than its receipt allows, as any alert's.
+    gas = make_device("boiler-gas", kind=DeviceKind.GAS, location="Basement/Boiler room")
+    site.fleet.register_device(gas)
+    ahead = make_alert(
+        device_id=gas.id,
+        kind=AlertKind.GAS,
+        state=AlertState.CLEARED,
+        ts=clock.now + timedelta(days=1),
+    )
+    assert site.intake.ingest_alerts([ahead], clock.now).cases_opened == []
+    alarm = make_alert(device_id=gas.id, kind=AlertKind.GAS, severity=Severity.HIGH, ts=clock.now)
+    [case] = site.intake.ingest_alerts([alarm], clock.advance(1)).cases_opened
+    stored = site.cases.get_case(case.id)
+    assert sorted(a.id for a in stored.alerts) == sorted([ahead.id, alarm.id])
+    assert stored.last_alert_at <= clock.now + CLOCK_AHEAD_ALLOWED
