@@ -8,15 +8,16 @@ post a scam note to the household as the operator.
 
 import http.server
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser
 
 from linli.brokers import free_port
-from tests.console.test_console_residents_browser import OPERATOR, PASSWORD, signed_in
+from tests.console.test_console_residents_browser import (  # noqa: F401 (the hub fixture)
+    hub,
+    signed_in,
+)
 from tests.residents.test_phone_page_browser import Hub
 
 ATTACK = """<!doctype html><title>community newsletter</title><body>
@@ -60,23 +61,7 @@ def serve(html: str) -> tuple[http.server.ThreadingHTTPServer, int]:
     return server, port
 
 
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    running = Hub(tmp_path)
-    running.start()
-    try:
-        running.staff_site("g-courtyard", "Courtyard", ["Building 2", "Building 3"])
-        running.call(
-            "POST",
-            "/api/v1/users",
-            json={"username": OPERATOR, "password": PASSWORD, "role": "operator"},
-        )
-        yield running
-    finally:
-        running.stop()
-
-
-def setup_victims(hub: Hub) -> dict[str, object]:
+def setup_victims(hub: Hub) -> dict[str, object]:  # noqa: F811
     home = hub.call(
         "POST", "/api/v1/households", json={"name": "Zhao", "location": "Building 3/Unit 1/1201"}
     )
@@ -100,7 +85,9 @@ def setup_victims(hub: Hub) -> dict[str, object]:
 
 @pytest.mark.parametrize("attacker_host", ["127.0.0.1", "localhost"])
 def test_a_page_of_another_origin_cannot_act_as_the_signed_in_operator(
-    hub: Hub, browser: Browser, attacker_host: str
+    hub: Hub,  # noqa: F811
+    browser: Browser,
+    attacker_host: str,
 ) -> None:
     # 127.0.0.1 on another port is the same site as the hub (SameSite sends the cookie);
     # localhost is another site. Neither may change anything with the operator's session.
