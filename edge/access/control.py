@@ -57,6 +57,7 @@ from devices.mqtt_link import MqttEndpoint, checkpoint
 from devices.mqtt_paho import publish_queued, write_now
 from devices.observations import Observation, StateUpdate
 from devices.registry import Device
+from edge.access.clock_floor import BEHIND_WARN_S, TimeFloor, due_for_saving, observe, trust
 from edge.access.commits import STATE_PREFIX, DoorWrite, GroupCommit
 from edge.access.decision import AccessDecision, Verdict, decide, presented_too_long_ago
 from edge.access.door import (
@@ -72,7 +73,7 @@ from edge.access.door import (
 )
 from edge.access.hub_link import AccessHubLink
 from edge.access.lines import DECISIONS, command_text, decisions_not_stored, decisions_stored
-from edge.access.store import AccessStore, AllowList
+from edge.access.store import AccessStore, AccessStoreError, AllowList
 from edge.outbox import Outbox
 from edge.sqlite_tx import DatabaseThread
 
@@ -147,6 +148,12 @@ class AccessControl:
         self._count = count
         self._locate = locate
         self._clock = clock
+        self._monotonic = monotonic
+        self._saved_floor = store.load_floor()
+        self.floor = TimeFloor(self._saved_floor, monotonic())
+        """The latest time known true (``edge.access.clock_floor``): decisions use
+        ``max(clock, floor)``."""
+        self._behind_warned: float | None = None
         self.tick_s = tick_s
         self.doors: dict[str, DoorState] = self._load_door_states()
         self._lock = asyncio.Lock()
@@ -217,6 +224,9 @@ class AccessControl:
         door, direction = role.door, role.direction
         async with self._lock:
             now = self._clock()
+            decided_at = self._floored(now)
+            if (decided_at - now).total_seconds() > BEHIND_WARN_S:
+                self._count("access.clock_behind", 1)  # per decision, not per tick
             digest, entry = self.allow.lookup(frame.kind, frame.value)
             state = self.doors.get(door.id, DoorState())
             stale = presented_too_long_ago(frame.ts, now, self.max_frame_age_s)
@@ -228,7 +238,9 @@ class AccessControl:
                 result = DoorStep(state)
             else:
                 # No zone (one this edge's tzdata lacks): schedules match nothing, never UTC.
-                decision = decide(entry, door, direction, now, self.allow.zone, state.inside)
+                # Validity and schedules at the floored time (a clock hours behind would
+                # misapply both); the door's timers and the record stay on the clock.
+                decision = decide(entry, door, direction, decided_at, self.allow.zone, state.inside)
                 event: DoorEvent = (
                     Granted(now, decision.person_id or 0, direction)
                     if decision.granted
@@ -289,12 +301,45 @@ class AccessControl:
                 )
 
     async def tick(self) -> None:
-        """Run every monitored door's timers at the clock's now."""
+        """Run every monitored door's timers at the clock's now; keep the time floor."""
         now = self._clock()
+        self._floored(now)
+        if due_for_saving(self.floor, self._saved_floor):
+            await self._db.call(self.save_floor)
         for door in list(self.allow.doors.values()):
             if door.contact_id is None and door.id not in self.doors:
                 continue
             await self._feed(door, Tick(now))
+
+    # --- the time floor ----------------------------------------------------------------
+
+    def learn_time(self, at: datetime) -> None:
+        """Raise the time floor to a time known true (one the hub stamped)."""
+        self.floor = trust(self.floor, at, self._monotonic())
+
+    def save_floor(self) -> None:
+        """Write the time floor to the access store if it moved since last written."""
+        at = self.floor.at
+        if at is not None and at != self._saved_floor:
+            self.store.save_floor(at)
+            self._saved_floor = at
+
+    def _floored(self, clock: datetime) -> datetime:
+        """Move the time floor on with a clock reading; return the time decisions use."""
+        mono = self._monotonic()
+        self.floor = observe(self.floor, clock, mono)
+        behind = self.floor.behind_s(clock)
+        # Warned once per ten minutes: the tick reads the clock twice a second.
+        quiet = self._behind_warned is not None and mono - self._behind_warned < 600.0
+        if behind > BEHIND_WARN_S and not quiet:
+            self._behind_warned = mono
+            logger.warning(
+                "the edge clock is %.0f s behind the latest time it knew (%s): "
+                "door access decided at that time; check NTP",
+                behind,
+                self.floor.at,
+            )
+        return self.floor.now(clock)
 
     # --- the steps -----------------------------------------------------------------------
 
@@ -432,6 +477,10 @@ class AccessControl:
                 tasks.create_task(self.hub.run(), name="edge-access-uplink")
         finally:
             self._db.shutdown()
+            try:
+                self.save_floor()
+            except AccessStoreError:
+                logger.exception("time floor not stored at shutdown")
             self.store.close()
 
     async def _tick_forever(self) -> None:

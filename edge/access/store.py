@@ -10,7 +10,9 @@ One SQLite file (``access.sqlite3``) in WAL mode with ``synchronous=FULL``.
 - ``doors``: a door monitor's state after a step that raised no alert, in the transaction of
   that step's log records, so a decision costs one commit (one fsync), not two. A step that
   raises an alert stores its state in the alert outbox instead, with the alert; each copy
-  carries the door's step count, and the newer one wins at start (``edge.access.control``).
+  carries the door's step count, and the newer one wins at start (``edge.access.control``);
+- ``meta.time_floor``: the latest time this edge has known to be true
+  (``edge.access.clock_floor``), so a clock set back by a reboot cannot reopen an expired card.
 
 ``AllowList`` is the in-memory index the decisions use (by reader, by keyed hash); it is
 rebuilt from ``items`` at start and updated after each committed update.
@@ -24,6 +26,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -229,6 +232,26 @@ class AccessStore:
             )
         return UpdateOutcome.APPLIED
 
+    # --- the time floor ----------------------------------------------------------------
+
+    def load_floor(self) -> datetime | None:
+        """Return the stored time floor, None if none was stored (or it cannot be read)."""
+        with self._reading() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'time_floor'").fetchone()
+        at = None if row is None else _aware_or_none(row[0])
+        if row is not None and at is None:
+            logger.error("stored time floor %r cannot be read; ignored", row[0])
+        return at
+
+    def save_floor(self, at: datetime) -> None:
+        """Store the time floor."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('time_floor', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (at.isoformat(),),
+            )
+
     # --- the access log -------------------------------------------------------------------
 
     def record(
@@ -274,3 +297,11 @@ class AccessStore:
 
     def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
         return reading(self._db, self._lock, AccessStoreError, "access store")
+
+
+def _aware_or_none(text: str) -> datetime | None:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
