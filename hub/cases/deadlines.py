@@ -20,7 +20,12 @@ from hub.cases.supervision import (
     escalate_unassignable,
     on_timer,
 )
-from hub.cases.timers import cancel_acceptances, retire_acknowledgements, schedule
+from hub.cases.timers import (
+    acknowledgement_pending,
+    cancel_acceptances,
+    retire_acknowledgements,
+    schedule,
+)
 from hub.cases.views import CaseView
 from hub.persistence.tables import CaseRow, CaseTimerRow
 from hub.persistence.transactions import Database
@@ -98,11 +103,13 @@ class DeadlineRepository:
                 self._policy.supervision,
             )
             # Nobody was on call when it opened (or all declined): someone may be by now (a
-            # shift started). Whatever the deadline decided still happens after.
+            # shift started), and whoever only let an acceptance deadline pass is asked
+            # again (a phone in a pocket is no refusal; a decline in person stands).
+            # Whatever the deadline decided still happens after.
             dispatched = (
                 facts.status in ACTIVE
                 and not team
-                and auto_dispatch(session, self._policy, row, now)
+                and auto_dispatch(session, self._policy, row, now, offer_again=True)
             )
             match outcome:
                 case Satisfied():
@@ -128,7 +135,14 @@ class DeadlineRepository:
                         note=f"{silent} did not accept in time",
                         detail={"declined_by": silent, "by": "supervision"},
                     )
-                    if not auto_dispatch(session, self._policy, row, now) and not team:
+                    # Nobody left: escalate now, unless the case's acknowledgement chain
+                    # runs (not taken on yet), which escalates it on its own schedule and
+                    # asks the silent again (above): a second chain would page twice.
+                    if (
+                        not auto_dispatch(session, self._policy, row, now)
+                        and not team
+                        and not acknowledgement_pending(session, row.id)
+                    ):
                         self._escalate(
                             session,
                             row,

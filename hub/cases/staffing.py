@@ -21,7 +21,7 @@ from hub.cases.records import CasePolicy, add_event, store_team
 from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, transition
 from hub.cases.timers import schedule_acceptance
 from hub.persistence.community import RequestRow
-from hub.persistence.tables import CaseRow, DeviceRow, ResponderRow, SiteRow
+from hub.persistence.tables import CaseEventRow, CaseRow, DeviceRow, ResponderRow, SiteRow
 from hub.positions.repository import latest_positions
 from hub.positions.rules import distances, parse_map, place_coordinates
 from hub.roster.repository import placement, responder_from_row
@@ -29,12 +29,19 @@ from hub.roster.rules import Responder
 
 
 def fill(
-    session: Session, row: CaseRow, team: Team, now: datetime, *, placed: bool = False
+    session: Session,
+    row: CaseRow,
+    team: Team,
+    now: datetime,
+    *,
+    placed: bool = False,
+    offer_again: bool = False,
 ) -> list[tuple[Duty, Responder]]:
     """Return whom the dispatch rules add to the case's team now, one per free duty.
 
     ``placed``: the case was placed in this transaction (opened), so a case without a site
-    has none to find yet.
+    has none to find yet. ``offer_again``: responders who let their acceptance deadline pass
+    may be chosen again (``declined_in_person``); those who declined it never are.
     """
     if row.site_id is None:
         if placed:
@@ -63,7 +70,7 @@ def fill(
         responders,
         now,
         site_row.timezone,
-        declined=row.declined,
+        declined=declined_in_person(session, row) if offer_again else row.declined,
         extra=(NEIGHBOUR_HELP,) if welcome else (),
         distances=_distances(session, row, site_row, responders, now),
     )
@@ -85,13 +92,36 @@ def _distances(
     return distances(target, latest_positions(session, [r.id for r in responders]), now)
 
 
+def declined_in_person(session: Session, row: CaseRow) -> list[str]:
+    """Return those of the case's decliners who said so themselves (a ``declined`` line with
+    them as its actor); the others let their acceptance deadline pass (the supervisor wrote
+    their line, with no actor)."""
+    said = set(
+        session.scalars(
+            select(CaseEventRow.actor).where(
+                CaseEventRow.case_id == row.id,
+                CaseEventRow.action == CaseEventAction.DECLINED.value,
+                CaseEventRow.actor.is_not(None),
+            )
+        )
+    )
+    return [responder for responder in row.declined if responder in said]
+
+
 def auto_dispatch(
-    session: Session, policy: CasePolicy, row: CaseRow, now: datetime, *, placed: bool = False
+    session: Session,
+    policy: CasePolicy,
+    row: CaseRow,
+    now: datetime,
+    *,
+    placed: bool = False,
+    offer_again: bool = False,
 ) -> bool:
     """Give each free duty of an active case to the responder the rules choose, if anyone
-    is on call; return whether anyone was added (``placed`` as for ``fill``)."""
+    is on call; return whether anyone was added (``placed``, ``offer_again`` as for
+    ``fill``)."""
     team = team_of(row.team)
-    found = fill(session, row, team, now, placed=placed)
+    found = fill(session, row, team, now, placed=placed, offer_again=offer_again)
     if not found:
         return False
     before = CaseStatus(row.status)

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.cases.correlation import CaseCategory
@@ -39,6 +39,23 @@ def schedule_acknowledgement(
     retire_acknowledgements(session, row.id, now)
     timer = acknowledge_timer(CaseCategory(row.category), now, policy.supervision)
     schedule(session, row.id, timer, now)
+
+
+def acknowledgement_pending(session: Session, case_id: int) -> bool:
+    """Return whether the case has an acknowledgement deadline still to fire (its escalation
+    chain is running)."""
+    return (
+        session.scalar(
+            select(CaseTimerRow.id)
+            .where(
+                CaseTimerRow.case_id == case_id,
+                CaseTimerRow.kind == TimerKind.ACKNOWLEDGE.value,
+                CaseTimerRow.fired_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def retire_acknowledgements(session: Session, case_id: int, now: datetime) -> None:

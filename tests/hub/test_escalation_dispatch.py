@@ -6,7 +6,7 @@ from datetime import time, timedelta
 from sqlalchemy import Engine
 
 from devices.kinds import AlertKind, DeviceKind, Severity
-from hub.cases.rules import CaseEventAction
+from hub.cases.rules import CaseAction, CaseEventAction
 from hub.roster.rules import Grid, Responder, ResponderRole, Shift, Site
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
@@ -71,4 +71,34 @@ def test_a_case_whose_team_stays_silent_runs_one_escalation_chain(
     escalated = [e.ts for e in events if e.action is CaseEventAction.ESCALATED]
     # Street, district (when the last member fell silent: the pending acknowledgement deadline
     # of that same minute is replaced, not fired too), then the district again, backing off.
+    assert escalated == [t0 + timedelta(seconds=s) for s in (60, 120, 180, 300, 540)]
+
+
+def test_the_silent_are_asked_again_and_a_decline_in_person_stands(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """A responder who lets the acceptance deadline pass (a phone in a pocket) is offered the
+    case again when the next deadline finds nobody on it; one who declined it is not."""
+    store = HubStore(engine, clock=clock)
+    store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
+    store.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
+    for rid, role in (("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY)):
+        store.roster.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
+    store.fleet.register_device(SOS)
+    t0 = clock.now
+    sos = make_alert(device_id=SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL, ts=t0)
+    [case] = store.intake.ingest_alerts([sos], t0).cases_opened
+    clock.now = t0 + timedelta(seconds=10)
+    store.cases.act(case.id, CaseAction.DECLINE, actor="wang", note="off sick")
+
+    for step in range(1, 31):  # ten minutes, a round every 20 s
+        clock.now = t0 + timedelta(seconds=20 * step)
+        store.deadlines.fire_due_timers(clock.now)
+
+    events = store.cases.get_case(case.id).events
+    offered = [e.note for e in events if e.action is CaseEventAction.DISPATCHED]
+    assert len(offered) >= 3, offered  # at opening, then again at later deadlines
+    assert all("li (security" in (note or "") for note in offered)
+    assert not any("wang" in (note or "") for note in offered[1:])
+    escalated = [e.ts for e in events if e.action is CaseEventAction.ESCALATED]
     assert escalated == [t0 + timedelta(seconds=s) for s in (60, 120, 180, 300, 540)]
