@@ -8,7 +8,7 @@ for a spreadsheet. ``month_period``, ``report_rows`` and ``render_report`` are p
 
 import csv
 import sys
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -80,8 +80,18 @@ def report_rows(report: dict[str, Any]) -> list[list[str]]:
     ]
     rows = [list(COLUMNS)]
     for name, figures in [*groups, (TOTAL, report["total"])]:
-        rows.append([name, *(_plain(figures[column]) for column in COLUMNS[1:])])
+        rows.append([_text(name), *(_plain(figures[column]) for column in COLUMNS[1:])])
     return rows
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""How a cell a spreadsheet would run as a formula starts (OWASP, "CSV injection")."""
+
+
+def _text(name: str) -> str:
+    """Return a group's name as a spreadsheet shows it and never runs it: a street or site
+    named ``=HYPERLINK(…)`` in the roster is text, quoted with a leading ``'``."""
+    return f"'{name}" if name.startswith(FORMULA_STARTS) else name
 
 
 def _plain(value: Any) -> str:
@@ -160,22 +170,27 @@ def report_command(
     district: Annotated[str | None, typer.Option(help="Only this district's.")] = None,
     site: Annotated[str | None, typer.Option(help="Only this community (site id).")] = None,
     timezone: Annotated[
-        str, typer.Option(help="The time zone the month is cut in.")
-    ] = "Asia/Shanghai",
+        str | None,
+        typer.Option(help="Cut the month in this time zone (default: each community's own)."),
+    ] = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on standard output.")] = False,
     hub: HubOption = DEFAULT_HUB,
     token: TokenOption = None,
 ) -> None:
     """A month's statistics up the chain: by community, street, district, grid or category."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise typer.BadParameter(f"no time zone {timezone!r}", param_hint="--timezone") from exc
+    params = {"month": month, "by": by}
+    zone: tzinfo = UTC  # the month is only checked here: the hub cuts it in each site's zone
+    if timezone is not None:
+        try:
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise typer.BadParameter(f"no time zone {timezone!r}", param_hint="--timezone") from exc
     try:
         start, end = month_period(month, zone)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--month") from exc
-    params = {"start": start.isoformat(), "end": end.isoformat(), "by": by}
+    if timezone is not None:  # one zone for all: the hub is asked for that period
+        params = {"start": start.isoformat(), "end": end.isoformat(), "by": by}
     for name, value in (("street", street), ("district", district), ("site_id", site)):
         if value is not None:
             params[name] = value
@@ -189,6 +204,6 @@ def report_command(
         write_csv(report, sys.stdout)
     else:
         title = f"{month} by {by}" + "".join(
-            f", {k} {v}" for k, v in params.items() if k not in {"start", "end", "by"}
+            f", {k} {v}" for k, v in params.items() if k not in {"start", "end", "by", "month"}
         )
         Console().print(render_report(report, title))

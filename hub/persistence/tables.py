@@ -188,7 +188,7 @@ class CaseRow(Base):
     grid_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     escalation_level: Mapped[int] = mapped_column(Integer)
     """0 = the community; raised each time a deadline passes (``hub.cases.supervision``)."""
-    merged_into: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     """The case this one went into, with its members and alerts (``hub.cases.merging``)."""
 
 

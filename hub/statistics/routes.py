@@ -12,10 +12,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
+from devices.timezone import TimeZoneName
 from hub.auth.routes import PrincipalDep
+from hub.errors import InvalidInputError
 from hub.http.deps import API_PREFIX, ClockDep, StoreDep
 from hub.http.views import View
 from hub.statistics.rules import (
+    DEFAULT_ZONE,
     CaseFacts,
     Figures,
     Group,
@@ -32,6 +35,7 @@ MAX_OVERDUE = 500
 """The most overdue cases a report lists (its count is ``total.overdue``)."""
 
 Name = Annotated[str, Query(min_length=1, max_length=128)]
+Month = Annotated[str, Query(min_length=7, max_length=7)]
 
 
 class OverdueCase(View):
@@ -60,6 +64,9 @@ class StatisticsReport(View):
 
     start: datetime
     end: datetime
+    month: str | None = None
+    """The month asked for, each community's cut in its own time zone (``start`` is the
+    earliest first instant of it, ``end`` the latest end)."""
     by: GroupBy
     total: Figures
     groups: list[Group]
@@ -77,23 +84,41 @@ async def statistics(
     site_id: Name | None = None,
     street: Name | None = None,
     district: Name | None = None,
+    month: Month | None = None,
+    timezone: TimeZoneName = DEFAULT_ZONE,
 ) -> StatisticsReport:
-    """Return the figures of the cases opened in a period (default: the last 30 days), grouped
-    ``by`` district, street, site, grid or category, of the caller's sites, optionally of one
-    site, street or district."""
-    start, end = report_period(start, end, clock())
-    cases = await asyncio.to_thread(
-        store.statistics.case_facts,
-        start,
-        end,
-        sites=principal.sites,
-        site_id=site_id,
-        street=street,
-        district=district,
-    )
+    """Return the figures of the cases opened in a period (default: the last 30 days) or in a
+    ``month`` (each community's in its own time zone, a case of no site's in ``timezone``),
+    grouped ``by`` district, street, site, grid or category, of the caller's sites, optionally
+    of one site, street or district."""
+    reads = store.statistics
+    if month is not None:
+        if start is not None or end is not None:
+            raise InvalidInputError("a month or a period from start to end, not both")
+        start, end, cases = await asyncio.to_thread(
+            reads.month_facts,
+            month,
+            timezone,
+            sites=principal.sites,
+            site_id=site_id,
+            street=street,
+            district=district,
+        )
+    else:
+        start, end = report_period(start, end, clock())
+        cases = await asyncio.to_thread(
+            reads.case_facts,
+            start,
+            end,
+            sites=principal.sites,
+            site_id=site_id,
+            street=street,
+            district=district,
+        )
     return StatisticsReport(
         start=start,
         end=end,
+        month=month,
         by=by,
         total=figures(cases),
         groups=grouped(cases, by),

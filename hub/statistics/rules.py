@@ -27,11 +27,13 @@ Nothing here does I/O or reads the clock.
 """
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from hub.cases.rules import ACTIVE, CaseStatus, Resolution, nuisance_rate
 from hub.errors import InvalidInputError
@@ -191,3 +193,28 @@ def report_period(
     if end - start > MAX_PERIOD:
         raise InvalidInputError(f"a period of at most {MAX_PERIOD.days} days, not {end - start}")
     return start, end
+
+
+DEFAULT_ZONE = "Asia/Shanghai"
+"""The time zone a month is cut in for a case of no site (the roster's default for a site)."""
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
+def month_period(month: str, zone: str) -> tuple[datetime, datetime]:
+    """Return the first instant of ``month`` (``YYYY-MM``) in the time zone ``zone`` and of the
+    month after, in UTC. Raise ``InvalidInputError`` for no such month, or one outside the
+    years 1 to 9999 in UTC.
+
+    Each community's month is its own: a case at 23:30 on 31 December in Berlin is December's
+    there, though it is already January in Shanghai."""
+    found = _MONTH.fullmatch(month)
+    if found is None or not 1 <= int(found[2]) <= 12 or int(found[1]) < 1:
+        raise InvalidInputError(f"a month is YYYY-MM, not {month[:20]!r}")
+    year, number = int(found[1]), int(found[2])
+    local = ZoneInfo(zone)
+    try:
+        first = datetime(year, number, 1, tzinfo=local)
+        following = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=local)
+        return first.astimezone(UTC), following.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidInputError(f"the month {month} lies outside the years 1 to 9999") from None

@@ -10,8 +10,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import update
 from typer.testing import CliRunner
 
+from hub.persistence.tables import CaseRow
 from hub.store import HubStore
 from linli.cli import app
 from linli.report import TOTAL, month_period, report_rows
@@ -126,3 +128,43 @@ def test_the_command_says_what_the_hub_refused(hub: Hub) -> None:
     )
     assert grouping.exit_code == 1
     assert "refused the question" in grouping.output
+
+
+def test_the_month_is_each_communitys_own_unless_a_zone_is_given(hub: Hub) -> None:
+    hub.put_community("berlin", "Mitte", "Mitte")
+    berlin_site = {"id": "berlin", "name": "Mitte", "street": "Mitte", "district": "Dongcheng"}
+    hub.call("PUT", "/api/v1/sites/berlin", json={**berlin_site, "timezone": "Europe/Berlin"})
+    in_berlin = hub.log_request("Mitte", "Door sticks")
+    in_lanyuan = hub.log_request("Lanyuan", "Stair light broken")
+    store: HubStore = hub.app.state.store
+    with store.db.engine.begin() as conn:  # 23:30 on 31 December, each where it happened
+        for case_id, at in (
+            (in_berlin, datetime(2026, 12, 31, 22, 30, tzinfo=UTC)),
+            (in_lanyuan, datetime(2026, 12, 31, 15, 30, tzinfo=UTC)),
+        ):
+            conn.execute(update(CaseRow).where(CaseRow.id == case_id).values(opened_at=at))
+    runner = CliRunner()
+    common = ["report", "--month", "2026-12", "--csv", "--hub", hub.url, "--token", ADMIN]
+
+    result = runner.invoke(app, common)
+    assert result.exit_code == 0, result.output
+    rows = {row["group"]: row["opened"] for row in csv.DictReader(io.StringIO(result.stdout))}
+    assert rows == {"berlin": "1", "lanyuan": "1", TOTAL: "2"}
+
+    shanghai = runner.invoke(app, [*common, "--timezone", "Asia/Shanghai"])
+    rows = {row["group"]: row["opened"] for row in csv.DictReader(io.StringIO(shanghai.stdout))}
+    assert rows == {"lanyuan": "1", TOTAL: "1"}  # already January in Shanghai
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"month": "2026-13"},
+        {"month": "9999-12"},
+        {"month": "2026-12", "timezone": "Mars/Olympus"},
+        {"month": "2026-12", "start": "2026-12-01T00:00:00Z"},
+    ],
+)
+def test_a_month_the_hub_refuses(hub: Hub, params: dict[str, str]) -> None:
+    response = hub.api.get("/api/v1/statistics", params=params)
+    assert response.status_code == 422, response.text
