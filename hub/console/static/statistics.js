@@ -14,12 +14,6 @@ function thisMonth() {
   return `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}`;
 }
 
-/** The month's first instant and the next month's, in the browser's time zone. */
-function monthPeriod(month) {
-  const [year, number] = month.split("-").map(Number);
-  return { start: new Date(year, number - 1, 1).toISOString(), end: new Date(year, number, 1).toISOString() };
-}
-
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return "—";
   if (seconds < 90) return `${Math.round(seconds)} s`;
@@ -60,7 +54,10 @@ export async function renderStatistics(view) {
     renderStatistics(view).catch((error) => toast(error instanceof ApiError ? error.detail : String(error), "error"));
   });
   const asked = ++chosen.shown;
-  const report = await api.statistics({ ...monthPeriod(chosen.month), by: chosen.by });
+  // Each community's month in its own time zone (the hub cuts it); a case of no site in the
+  // browser's.
+  const timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  const report = await api.statistics({ month: chosen.month, timezone, by: chosen.by });
   // Only the latest question's answer, and only while this page is still the one shown.
   if (asked !== chosen.shown || !location.hash.startsWith("#/statistics")) return;
   const head = ["", "Opened", "Resolved", "Active", "Overdue", "Taken on p50 / p90", "Resolved in p50 / p90", "False alarms", "Rating"];
