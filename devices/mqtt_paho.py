@@ -126,8 +126,19 @@ def watch_sockets(client: aiomqtt.Client) -> None:
     def on_register_write(_paho: mqtt.Client, _userdata: object, sock: Any) -> None:
         _on_loop_or_later(loop, start_writing, sock)
 
+    stop = paho.on_socket_close
+
+    def on_close(paho_client: mqtt.Client, userdata: object, sock: Any) -> None:
+        # A client dropped after its loop closed (garbage collected at shutdown, or a test's
+        # after its loop ended) closes its socket in ``__del__``: aiomqtt's handler would
+        # schedule on the closed loop and raise there. With the loop gone there is nothing
+        # to stop watching.
+        if not loop.is_closed() and stop is not None:
+            stop(paho_client, userdata, sock)
+
     paho.on_socket_open = on_open
     paho.on_socket_register_write = on_register_write
+    paho.on_socket_close = on_close
     # Stopping stays aiomqtt's: at once, from whichever thread paho stops in.
 
 

@@ -291,3 +291,23 @@ async def test_a_watch_asked_from_another_thread_for_a_socket_gone_by_then_never
         assert watches.data[0] is reader, "the live connection's reader was replaced"
         assert watches.data[1] is None, "a writer started for a socket paho no longer holds"
         await client.publish("linli/test/still", b"alive", qos=1)  # the connection still works
+
+
+def test_a_client_dropped_after_its_loop_closed_closes_its_socket_quietly(
+    mosquitto: MosquittoProcess,
+) -> None:
+    """A client still connected when its loop ends (a process shutting down, a test whose loop
+    closed first) closes its socket when it is garbage collected (paho's ``__del__``).
+    aiomqtt's close handler then scheduled on the closed loop and raised: seen on CI as an
+    unraisable exception in whichever test was tearing down at that moment."""
+    loop = asyncio.new_event_loop()
+
+    async def connected() -> aiomqtt.Client:
+        client = MqttEndpoint("127.0.0.1", mosquitto.port, persistent=False).client()
+        await client.__aenter__()
+        return client
+
+    client = loop.run_until_complete(connected())
+    loop.close()
+    client._client._reset_sockets()  # what paho's __del__ does; raised RuntimeError before
+    assert client._client._sock is None
