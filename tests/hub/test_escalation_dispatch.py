@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 from devices.kinds import AlertKind, DeviceKind, Severity
 from hub.cases.rules import CaseAction, CaseEventAction
+from hub.cases.views import CaseView
 from hub.roster.rules import Grid, Responder, ResponderRole, Shift, Site
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
@@ -47,20 +48,27 @@ def test_an_sos_opened_before_the_shift_is_dispatched_when_it_starts(
     assert escalated == [t0 + timedelta(minutes=m) for m in (1, 2, 3, 5)]
 
 
-def test_a_case_whose_team_stays_silent_runs_one_escalation_chain(
-    engine: Engine, clock: FakeClock
-) -> None:
-    """Both dispatched responders let their acceptance deadline pass: the case has nobody and
-    escalates from that deadline; its pending acknowledgement deadline is replaced, not doubled."""
+def sos_with_two_on_call(engine: Engine, clock: FakeClock) -> tuple[HubStore, CaseView]:
+    """Return a store with wang (grid worker) and li (patrol) on call at all times, and the
+    SOS case a press opened now, dispatched to both."""
     store = HubStore(engine, clock=clock)
     store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
     store.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
     for rid, role in (("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY)):
         store.roster.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
     store.fleet.register_device(SOS)
+    sos = make_alert(device_id=SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL, ts=clock.now)
+    [case] = store.intake.ingest_alerts([sos], clock.now).cases_opened
+    return store, case
+
+
+def test_a_case_whose_team_stays_silent_runs_one_escalation_chain(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """Both dispatched responders let their acceptance deadline pass: the case has nobody and
+    escalates from that deadline; its pending acknowledgement deadline is replaced, not doubled."""
+    store, case = sos_with_two_on_call(engine, clock)
     t0 = clock.now
-    sos = make_alert(device_id=SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL, ts=t0)
-    [case] = store.intake.ingest_alerts([sos], t0).cases_opened
     assert sorted(m.responder for m in case.team) == ["li", "wang"]
 
     for step in range(1, 31):  # ten minutes, a round every 20 s
@@ -79,15 +87,8 @@ def test_the_silent_are_asked_again_and_a_decline_in_person_stands(
 ) -> None:
     """A responder who lets the acceptance deadline pass (a phone in a pocket) is offered the
     case again when the next deadline finds nobody on it; one who declined it is not."""
-    store = HubStore(engine, clock=clock)
-    store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
-    store.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
-    for rid, role in (("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY)):
-        store.roster.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
-    store.fleet.register_device(SOS)
+    store, case = sos_with_two_on_call(engine, clock)
     t0 = clock.now
-    sos = make_alert(device_id=SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL, ts=t0)
-    [case] = store.intake.ingest_alerts([sos], t0).cases_opened
     clock.now = t0 + timedelta(seconds=10)
     store.cases.act(case.id, CaseAction.DECLINE, actor="wang", note="off sick")
 

@@ -124,8 +124,8 @@ def test_the_overdue_cases_oldest_first() -> None:
 # --- the repository ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def store(engine: Engine) -> HubStore:
+def statistics_store(engine: Engine) -> HubStore:
+    """A store on a fake clock at T0 with Lanyuan, its grid of Building 3 and two detectors."""
     clock = FakeClock(T0)
     hub = HubStore(engine, clock=clock)
     hub.roster.put_site(Site(id="lanyuan", name="Lanyuan", street="Jiaodaokou", district="D"))
@@ -135,6 +135,11 @@ def store(engine: Engine) -> HubStore:
         make_device("b3-co", kind=DeviceKind.CO, location="Building 3/Floor 2/201")
     )
     return hub
+
+
+@pytest.fixture
+def store(engine: Engine) -> HubStore:
+    return statistics_store(engine)
 
 
 def test_a_case_that_climbed_counts_as_overdue_after_it_was_reopened_and_a_merged_one_not(

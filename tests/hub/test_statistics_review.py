@@ -9,29 +9,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, update
 
-from devices.kinds import AlertKind, DeviceKind
+from devices.kinds import AlertKind
 from hub.cases.rules import CaseAction, Resolution
 from hub.errors import InvalidInputError
 from hub.persistence.tables import CaseRow
-from hub.roster.rules import Grid, Site
+from hub.roster.rules import Site
 from hub.statistics.rules import figures, month_period
 from hub.store import HubStore
 from linli.report import report_rows, write_csv
 from tests.hub.conftest import FakeClock
-from tests.hub.factories import T0, make_alert, make_device
+from tests.hub.factories import T0, make_alert
+from tests.hub.test_statistics import statistics_store
 
 
 @pytest.fixture
 def store(engine: Engine) -> HubStore:
-    clock = FakeClock(T0)
-    hub = HubStore(engine, clock=clock)
-    hub.roster.put_site(Site(id="lanyuan", name="Lanyuan", street="Jiaodaokou", district="D"))
-    hub.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
-    hub.fleet.register_device(make_device("b3-smoke", location="Building 3/Floor 1/101"))
-    hub.fleet.register_device(
-        make_device("b3-co", kind=DeviceKind.CO, location="Building 3/Floor 2/201")
-    )
-    return hub
+    return statistics_store(engine)
 
 
 def _clock(store: HubStore) -> FakeClock:

@@ -119,8 +119,12 @@ def test_a_thousand_alerts_of_one_problem_are_one_case(
     store: HubStore, smoke: str, clock: FakeClock
 ) -> None:
     alerts = [make_alert(device_id=smoke, ts=T0 + timedelta(seconds=i)) for i in range(1000)]
-    first = store.intake.ingest_alerts(alerts[:400], clock.advance(1))
-    second = store.intake.ingest_alerts(alerts[400:], clock.advance(1))
+    # Each batch received after its alerts were raised (an alert counts no later than 5 min
+    # after its receipt: hub.cases.correlation.correlation_time).
+    clock.now = T0 + timedelta(seconds=400)
+    first = store.intake.ingest_alerts(alerts[:400], clock.now)
+    clock.now = T0 + timedelta(seconds=1000)
+    second = store.intake.ingest_alerts(alerts[400:], clock.now)
 
     assert len(first.cases_opened) == 1
     assert first.cases_updated == []
