@@ -151,7 +151,9 @@ def test_api_body(route: BodyRoute, hub: Hub) -> None:
     answers_and_refuses_cleanly()
 
 
-STATISTICS_PARAMS = ("start", "end", "by", "site_id", "street", "district")
+STATISTICS_PARAMS = (
+    "start", "end", "by", "site_id", "street", "district", "month", "timezone"
+)  # fmt: skip
 
 
 def test_statistics_query(hub: Hub) -> None:
@@ -163,6 +165,11 @@ def test_statistics_query(hub: Hub) -> None:
         st.sampled_from(["site", "street", "district", "grid", "category", "", "-1"]),
         # Instants at the ends of the years a datetime holds, whose UTC lies beyond them.
         st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]),
+        # Months (``month=``), at the ends of time too, and zones (``timezone=``).
+        st.dates().map(lambda d: d.strftime("%Y-%m")),
+        st.sampled_from(["0001-01", "9999-12", "2026-13", "2026-00", "２０２６-１２"]),
+        st.timezones().map(str),
+        st.sampled_from(["Asia/Shanghai", "Etc/GMT+14", "Pacific/Kiritimati", "../../etc"]),
     )
     seen = {"version": hub.data_version(), "digest": hub.digest()}
 
