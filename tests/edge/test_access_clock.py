@@ -7,96 +7,22 @@ valid, and schedules were read at the wrong hour. Decisions now use ``max(clock,
 floor being the latest time the edge has known true, kept in ``access.sqlite3``.
 """
 
-import json
 import logging
-from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 
-from devices.access import AccessListUpdate, AccessRule, AllowEntry, DoorConfig, TimeWindow
-from devices.mqtt_link import MqttEndpoint
+from devices.access import AccessRule, DoorConfig, TimeWindow
 from edge.access.clock_floor import SANE_AFTER, TimeFloor, due_for_saving, observe, trust
-from edge.access.control import AccessControl
 from edge.access.decision import Verdict
-from edge.access.store import AccessStore
-from edge.outbox import Outbox
 from simulators.doors import enrolment
+from tests.edge.test_access_review import CARDS, EDGE, KEY, NOW, Edge, with_cards
 
-EDGE = "e1"
-KEY = bytes(range(32))
-NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)  # a Friday, 12:00 UTC
 GATE = DoorConfig(id="gate", reader_id="gate-reader")
-TOPIC = "linli/dev/gate-reader/credential"
-CARDS = ["AA01", "AA02"]
 FAKE_HWCLOCK = NOW - timedelta(hours=2)
 """Where a Pi's clock stands after a power cut: its last saved time."""
 NEVER_SET = datetime(1970, 1, 1, 0, 0, 42, tzinfo=UTC)
-
-
-def with_cards(snapshot: AccessListUpdate, **changes: object) -> AccessListUpdate:
-    """Give card ``i`` of ``snapshot`` the validity or rules in ``changes[f"c{i}"]``."""
-    items = []
-    for item in snapshot.items:
-        body = item.body
-        if isinstance(body, AllowEntry) and f"c{body.credential_id}" in changes:
-            update = changes[f"c{body.credential_id}"]
-            assert isinstance(update, dict)
-            item = item.model_copy(update={"body": body.model_copy(update=update)})
-        items.append(item)
-    return snapshot.model_copy(update={"items": items})
-
-
-class Edge:
-    """An edge's access stores in a folder, with a wall clock and a monotonic clock the test
-    moves; a second ``Edge`` on the same folder is the edge after a reboot."""
-
-    def __init__(self, root: Path, snapshot: AccessListUpdate, now: datetime = NOW) -> None:
-        self.counts: Counter[str] = Counter()
-        self.store = AccessStore.open(root / "access.sqlite3")
-        if self.store.load().version == 0:
-            self.store.apply(0, snapshot)
-        self.outbox = Outbox.open(root / "outbox.sqlite3")
-        self.now = now
-        self.mono = 1000.0  # a monotonic clock restarts at boot: its value means nothing
-        self.control = AccessControl(
-            edge_id=EDGE,
-            store=self.store,
-            outbox=self.outbox,
-            hub=MqttEndpoint(host="127.0.0.1", port=1),
-            local=lambda: None,
-            on_alerts=lambda alerts: None,
-            count=lambda name, n: self.counts.update({name: n}),
-            clock=lambda: self.now,
-            monotonic=lambda: self.mono,
-        )
-
-    async def present(self, card: str) -> Verdict:
-        raw = json.dumps({"card": card}).encode()
-        decision = await self.control.on_frame(GATE.reader_id, TOPIC, raw)
-        assert decision is not None
-        return decision.verdict
-
-    async def run_for(
-        self, seconds: float, *, step_s: float = 30.0, clock_moves: bool = True
-    ) -> None:
-        """Let time pass, the door timers ticking (the clock stays put if ``clock_moves`` is
-        false: an ahead or behind clock moving with real time is modelled by the caller)."""
-        elapsed = 0.0
-        while elapsed < seconds:
-            self.mono += step_s
-            if clock_moves:
-                self.now += timedelta(seconds=step_s)
-            elapsed += step_s
-            await self.control.tick()
-
-    def reboot(self, root: Path, clock: datetime) -> "Edge":
-        """Power cut: close everything; the edge boots with its clock at ``clock``."""
-        self.control.save_floor()  # what run() does on a clean stop; a cut skips it (below)
-        self.store.close()
-        self.outbox.close()
-        return Edge(root, AccessListUpdate(edge_id=EDGE, from_version=0, to_version=0), clock)
 
 
 async def test_an_expired_card_stays_expired_when_the_clock_is_set_back_after_a_reboot(
