@@ -175,14 +175,25 @@ class AccessSync:
 
     async def _ingest(self, client: aiomqtt.Client, edge_id: str, batch: AccessLogBatch) -> None:
         try:
-            new = await asyncio.to_thread(self._store.log.ingest_log, batch.records, self._clock())
+            taken = await asyncio.to_thread(
+                self._store.log.ingest_log, batch.records, self._clock()
+            )
         except SQLAlchemyError as exc:
             # Not acknowledged: the edge sends the batch again.
             self.counters["log_commit_failed"] += 1
             logger.error("could not store %d access records: %s", len(batch.records), exc)
             return
-        self.counters["log_new"] += new
-        self.counters["log_duplicate"] += len(batch.records) - new
+        if taken.foreign:
+            # Acknowledged all the same: sent again, they would be refused again.
+            self.counters["rejected.foreign_record"] += len(taken.foreign)
+            logger.warning(
+                "access: refused %d records of edge %s naming another site's door or person: %s",
+                len(taken.foreign),
+                edge_id,
+                ", ".join(taken.foreign[:5]),
+            )
+        self.counters["log_new"] += taken.new
+        self.counters["log_duplicate"] += len(batch.records) - taken.new - len(taken.foreign)
         ack = AccessLogAck(ids=[r.id for r in batch.records])
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
             await self._publish(

@@ -201,8 +201,8 @@ def test_the_access_log_stores_each_record_once_and_answers_by_door_person_and_t
             fingerprint="0123456789ab",
         ),
     ]
-    assert access.log.ingest_log(records, clock.now) == 4
-    assert access.log.ingest_log([records[0], records[0], record(4)], clock.now) == 1
+    assert access.log.ingest_log(records, clock.now).new == 4
+    assert access.log.ingest_log([records[0], records[0], record(4)], clock.now).new == 1
     assert [r.id for r in access.log.query_log(door_id="gate")] == [
         "rec-000004",
         "rec-000003",
@@ -268,3 +268,26 @@ def test_changing_a_schedule_or_a_group_reaches_its_members_entries(access: Acce
     assert access.people.get_person(person.id).group_ids == []
     with pytest.raises(NotFoundError):
         access.groups.update_group(group.id, "x", [], None)
+
+
+def test_an_edge_cannot_write_records_about_another_sites_door_or_person(
+    access: AccessStore, clock: FakeClock
+) -> None:
+    site_with_gate(access)
+    access.sites.create_site("edge-b", "Next door", "Asia/Shanghai")
+    access.sites.put_door("edge-b", DoorConfig(id="gate-b", reader_id="gate-b-reader"))
+    neighbour = access.people.create_person("edge-b", "Neighbour", group_ids=[])
+    mine = access.people.create_person(EDGE, "Resident", group_ids=[])
+    records = [
+        record(0, person_id=mine.id),
+        record(1, door_id="gate-b", person_id=None),  # the neighbour's door
+        record(2, person_id=neighbour.id),  # the neighbour's resident at our gate
+        record(3, door_id="gone", person_id=None),  # a door deleted since: the edge's word
+    ]
+    taken = access.log.ingest_log(records, clock.now)
+    assert taken == (2, ("rec-000001", "rec-000002"))
+    assert {r.id for r in access.log.query_log()} == {"rec-000000", "rec-000003"}
+    assert access.log.query_log(door_id="gate-b") == []
+    assert access.log.query_log(person_id=neighbour.id) == []
+    # Only refused records: nothing stored, the refusal still told.
+    assert access.log.ingest_log([record(4, door_id="gate-b")], clock.now) == (0, ("rec-000004",))

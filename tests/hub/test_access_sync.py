@@ -126,3 +126,47 @@ async def test_an_edge_catches_up_and_its_log_is_stored_once_and_acknowledged(
         assert counters["log_duplicate"] == 3
         assert len((await http.get(f"{API}/log")).json()["items"]) == 1
         assert (await http.get(f"{API}/status")).status_code == httpx.codes.OK
+
+
+async def test_a_record_about_another_sites_door_is_refused_and_acknowledged(
+    tmp_path: Path, mosquitto: MosquittoProcess
+) -> None:
+    settings = hub_on(mosquitto, tmp_path)
+    async with (
+        api_client(create_app(settings)) as http,
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as edge,
+    ):
+        await edge.subscribe(edge_topic(EDGE, EdgeChannel.ACCESS_ACK), qos=1)
+
+        async def connected() -> bool:
+            return bool((await http.get(f"{API}/status")).json()["connected"])
+
+        await until(connected, "the access link to connect")
+        for site, door in ((EDGE, "gate"), ("edge-b", "gate-b")):
+            await http.post(f"{API}/sites", json={"edge_id": site, "name": site})
+            await http.put(f"{API}/sites/{site}/doors/{door}", json={"id": door, "reader_id": door})
+
+        def record(n: int, door: str) -> AccessRecord:
+            return AccessRecord(
+                id=f"rec-{n:08d}",
+                edge_id=EDGE,
+                door_id=door,
+                kind=AccessEventKind.DOOR_FORCED,
+                ts=datetime(2026, 11, 20, tzinfo=UTC),
+            )
+
+        batch = AccessLogBatch(edge_id=EDGE, records=[record(1, "gate"), record(2, "gate-b")])
+        await edge.publish(edge_topic(EDGE, EdgeChannel.ACCESS_LOG), batch.model_dump_json(), qos=1)
+        async with asyncio.timeout(5):
+            message = await anext(edge.messages)
+        # Both acknowledged: the edge does not send the refused one again and again.
+        assert AccessLogAck.model_validate_json(bytes(message.payload)).ids == [
+            "rec-00000001",
+            "rec-00000002",
+        ]
+        log = (await http.get(f"{API}/log")).json()["items"]
+        assert [(r["id"], r["door_id"]) for r in log] == [("rec-00000001", "gate")]
+        counters = (await http.get(f"{API}/status")).json()["counters"]
+        assert counters["rejected.foreign_record"] == 1
+        assert counters["log_new"] == 1
+        assert counters.get("log_duplicate", 0) == 0
