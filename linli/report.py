@@ -103,8 +103,10 @@ def _plain(value: Any) -> str:
 
 
 def write_csv(report: dict[str, Any], out: TextIO) -> None:
-    """Write the report's rows as CSV."""
-    csv.writer(out, lineterminator="\n").writerows(report_rows(report))
+    """Write the report's rows as CSV, RFC 4180's way: rows end in CRLF, and a name holding
+    either (a street named over two lines) is quoted. With rows ending in LF alone the csv
+    module left a lone CR unquoted, and a spreadsheet split the row there."""
+    csv.writer(out).writerows(report_rows(report))
 
 
 def _duration(seconds: float | None) -> str:

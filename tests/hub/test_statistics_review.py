@@ -90,6 +90,15 @@ def test_a_group_named_like_a_formula_is_written_as_text(name: str) -> None:
     assert written[0][0] == "'"
 
 
+@pytest.mark.parametrize("name", ["Block 3\rEast", "Block 3\nEast", "Block 3\r\nEast"])
+def test_a_group_name_over_two_lines_stays_one_cell(name: str) -> None:
+    out = io.StringIO(newline="")
+    write_csv(_report(name), out)
+    assert out.getvalue().count("\r\n") == 3 + name.count("\r\n")  # one per row, and the name's
+    rows = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
+    assert [row[0] for row in rows] == ["group", name, "(all)"]
+
+
 def test_a_plain_group_name_is_left_as_it_is() -> None:
     assert report_rows(_report("Jiaodaokou"))[1][0] == "Jiaodaokou"
     assert report_rows(_report("东四街道"))[1][0] == "东四街道"
