@@ -1,7 +1,9 @@
 """The hub's access link on a real Mosquitto: catch-up answers, log ingest, bad messages."""
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,25 +33,31 @@ EDGE = "edge-s"
 API = "/api/v1/access"
 
 
-async def test_an_edge_catches_up_and_its_log_is_stored_once_and_acknowledged(
-    tmp_path: Path, mosquitto: MosquittoProcess
-) -> None:
-    settings = hub_on(mosquitto, tmp_path)
+@contextlib.asynccontextmanager
+async def linked(
+    tmp_path: Path, mosquitto: MosquittoProcess, *channels: EdgeChannel
+) -> AsyncIterator[tuple[httpx.AsyncClient, aiomqtt.Client]]:
+    """A hub with its access link connected, and an edge's client reading ``channels``."""
     async with (
-        api_client(create_app(settings)) as http,
+        api_client(create_app(hub_on(mosquitto, tmp_path))) as http,
         aiomqtt.Client(mosquitto.host, mosquitto.port) as edge,
     ):
-        await edge.subscribe(
-            [
-                (edge_topic(EDGE, EdgeChannel.ACCESS_LIST), 1),
-                (edge_topic(EDGE, EdgeChannel.ACCESS_ACK), 1),
-            ]
-        )
+        await edge.subscribe([(edge_topic(EDGE, channel), 1) for channel in channels])
 
         async def connected() -> bool:
             return bool((await http.get(f"{API}/status")).json()["connected"])
 
         await until(connected, "the access link to connect")
+        yield http, edge
+
+
+async def test_an_edge_catches_up_and_its_log_is_stored_once_and_acknowledged(
+    tmp_path: Path, mosquitto: MosquittoProcess
+) -> None:
+    async with linked(tmp_path, mosquitto, EdgeChannel.ACCESS_LIST, EdgeChannel.ACCESS_ACK) as (
+        http,
+        edge,
+    ):
         await http.post(f"{API}/sites", json={"edge_id": EDGE, "name": "S"})
         await http.put(f"{API}/sites/{EDGE}/doors/gate", json={"id": "gate", "reader_id": "r"})
         person = (await http.post(f"{API}/people", json={"edge_id": EDGE, "name": "P"})).json()
@@ -131,17 +139,7 @@ async def test_an_edge_catches_up_and_its_log_is_stored_once_and_acknowledged(
 async def test_a_record_about_another_sites_door_is_refused_and_acknowledged(
     tmp_path: Path, mosquitto: MosquittoProcess
 ) -> None:
-    settings = hub_on(mosquitto, tmp_path)
-    async with (
-        api_client(create_app(settings)) as http,
-        aiomqtt.Client(mosquitto.host, mosquitto.port) as edge,
-    ):
-        await edge.subscribe(edge_topic(EDGE, EdgeChannel.ACCESS_ACK), qos=1)
-
-        async def connected() -> bool:
-            return bool((await http.get(f"{API}/status")).json()["connected"])
-
-        await until(connected, "the access link to connect")
+    async with linked(tmp_path, mosquitto, EdgeChannel.ACCESS_ACK) as (http, edge):
         for site, door in ((EDGE, "gate"), ("edge-b", "gate-b")):
             await http.post(f"{API}/sites", json={"edge_id": site, "name": site})
             await http.put(f"{API}/sites/{site}/doors/{door}", json={"id": door, "reader_id": door})
