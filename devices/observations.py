@@ -32,6 +32,12 @@ class StateUpdate:
     less weight (``edge.detectors.heat``)."""
 
 
+COUNT_ONLY = ""
+"""The ``DeviceEvent.event`` of a message that carries only the device's count of its events,
+no event (a Shelly Gen1 after a restart publishes ``{"event": "", "event_cnt": 0}``): nothing
+happened, but the count starts again from it."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceEvent:
     """Something a device reports happening once: a button press, a card presented."""

@@ -16,7 +16,10 @@ value per topic, ``shellies/<id>/sensor/<name>``:
   three times as readily as twice, as Zigbee2MQTT's ``triple`` is read), ``L`` long. A mains
   Shelly re-publishes its last event
   every 30 s with the same ``event_cnt`` (bieniu/ha-shellies-discovery#91): the count goes with
-  the event, and the edge takes a count it has seen as a repeat, not a press;
+  the event, and the edge takes a count it has seen as a repeat, not a press. A message with
+  a count and no press (``{"event": "", "event_cnt": 0}``, what a Gen1 publishes after a
+  restart until its first event) carries the count alone (``COUNT_ONLY``), so that the first
+  press after a restart is not taken for a repeat of the last before it;
 - ``shellies/<id>/input/<n>`` ``0``/``1``: the input terminal's state, in every input mode
   (a pull cord on an input in switch mode says only this). An ``InputState``: the edge
   decides what a change means (``edge.detectors.inputs``);
@@ -56,6 +59,7 @@ from devices.lenient import (
     measured_celsius,
 )
 from devices.observations import (
+    COUNT_ONLY,
     AvailabilityChange,
     Decoded,
     DeviceEvent,
@@ -125,7 +129,13 @@ def decode_shelly(
                 if isinstance(count, int) and not isinstance(count, bool)
                 else None
             )
-            return (Decoded(address, (DeviceEvent(pressed, count=counted),) if pressed else ()),)
+            if pressed is None:
+                # No press (a restart's ``""``, an i3's ``LS``): its count is still the one
+                # the device goes on from, so the next press is not taken for a repeat.
+                return (
+                    Decoded(address, (DeviceEvent(COUNT_ONLY, count=counted),) if counted else ()),
+                )
+            return (Decoded(address, (DeviceEvent(pressed, count=counted),)),)
         case ShellyChannel.INPUT:
             on = _flag(text.strip(), f"input/{parsed.name}")
             if on is None:

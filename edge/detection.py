@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from devices.kinds import AlertKind
 from devices.observations import (
+    COUNT_ONLY,
     AvailabilityChange,
     DeviceEvent,
     InputState,
@@ -108,6 +109,8 @@ def detect(
             if count is not None and not _new_count(step, count):
                 # The device repeating its last event (a Shelly, every 30 s): not a press.
                 return Detection(step.state, tuple(step.alerts), self_test)
+            if event == COUNT_ONLY:  # the count alone, recorded: nothing happened
+                return Detection(step.state, tuple(step.alerts), self_test)
             if count is not None and _pushed(step, count[0]):
                 # The push whose input state already raised it (a Gen1 Shelly sends both).
                 return Detection(step.state, tuple(step.alerts), self_test)
@@ -162,8 +165,10 @@ def _new_count(step: Step, count: tuple[str, int]) -> bool:
     """Record a device's count of its events; return whether it is a new one.
 
     Any other count than the last of the input is new, a lower one too: a device that
-    restarted counts from zero again. (A restart's first event with the very count of the
-    last before it is taken for a repeat: the one case this cannot tell apart.)
+    restarted counts from zero again. A mains Gen1 Shelly says so itself (``COUNT_ONLY``,
+    count 0, at its first status after the restart). (A device that restarts and has its
+    first event, with the very count of the last before it, before it says so is taken for a
+    repeat: the one case this cannot tell apart.)
     """
     counts = dict(step.state.event_counts)
     input_name, number = count

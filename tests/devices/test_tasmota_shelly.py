@@ -18,6 +18,7 @@ from devices.adapters import decode_all, decode_announce
 from devices.errors import PayloadError, TopicError
 from devices.kinds import DeviceKind
 from devices.observations import (
+    COUNT_ONLY,
     AvailabilityChange,
     Decoded,
     DeviceAddress,
@@ -422,6 +423,14 @@ def test_shelly_online_and_gen1_button() -> None:
         "shellies/shellyix3-10521CF2C2C2/input_event/0", '{"event":"SSS","event_cnt":4}'
     )
     assert triple.observations == (DeviceEvent("press", count=("0", 4)),)
+    # After a restart, until its first event: the count alone, no press. An event Linli does
+    # not read (an i3's long-then-short) still carries its count; without one, nothing.
+    (restarted,) = decode("shellies/shelly1-A1/input_event/0", '{"event":"","event_cnt":0}')
+    assert restarted.observations == (DeviceEvent(COUNT_ONLY, count=("0", 0)),)
+    (other,) = decode("shellies/shellyix3-A1/input_event/1", '{"event":"LS","event_cnt":9}')
+    assert other.observations == (DeviceEvent(COUNT_ONLY, count=("1", 9)),)
+    (bare,) = decode("shellies/shellyix3-A1/input_event/1", '{"event":""}')
+    assert bare.observations == ()
 
 
 # --- registration and resolution ------------------------------------------------------------

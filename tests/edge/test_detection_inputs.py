@@ -161,6 +161,26 @@ def test_a_gen1_momentary_button_is_one_sos_per_push_not_two() -> None:
     assert state.inputs.momentary == frozenset({"0"})
 
 
+def test_the_first_press_after_a_restart_is_a_press_even_with_the_last_count_before_it() -> None:
+    """A mains Shelly 1 pressed once (its count 1), restarted (a power cut): it publishes
+    its count from 0 again, then the next press is again count 1. Before, that press was
+    taken for the 30 s repeat of the one before the restart: a lost SOS."""
+    timed = [
+        (0.0, gen1("input_event/0", '{"event":"S","event_cnt":1}')),
+        (30.0, gen1("input_event/0", '{"event":"S","event_cnt":1}')),  # its 30 s repeat
+        (600.0, gen1("input_event/0", '{"event":"","event_cnt":0}')),  # restarted
+        (630.0, gen1("input_event/0", '{"event":"","event_cnt":0}')),  # and its repeat
+        (900.0, gen1("input_event/0", '{"event":"S","event_cnt":1}')),  # pressed again
+        (930.0, gen1("input_event/0", '{"event":"S","event_cnt":1}')),  # its repeat
+    ]
+    state, alerts = feed(SOS, timed)
+    assert [(t, rule) for t, _, rule, _ in sos(alerts)] == [
+        (0.0, "button_press"),
+        (900.0, "button_press"),
+    ]
+    assert dict(state.event_counts) == {"0": 1}
+
+
 def test_a_push_event_first_then_the_state_is_one_sos() -> None:
     timed: list[tuple[float, Observation]] = [
         (0.0, DeviceEvent("press", count=("0", 1))),
