@@ -6,9 +6,10 @@ hub's API: ``linli.demo_access``), and simulators that keep its devices reportin
 an incident within seconds, then every few minutes, and walk its two patrols' phones round the
 courtyard (``simulators.patrols``); the sample residents (households, a care
 household, requests, a notice) are seeded once through the API and their phone pages' links
-written to ``<data_dir>/resident-links.txt``. Everything durable lives under ``data_dir``,
-so stopping and starting again loses nothing: the edge's outbox re-sends what the hub had
-not acknowledged, and the hub ignores what it already has.
+written to ``<data_dir>/resident-links.txt``; the care household's family is reached at a
+local receiver that logs what they are sent (``simulators.family_phones``). Everything
+durable lives under ``data_dir``, so stopping and starting again loses nothing: the edge's
+outbox re-sends what the hub had not acknowledged, and the hub ignores what it already has.
 """
 
 import asyncio
@@ -31,6 +32,7 @@ from linli.accounts import auth_store
 from linli.brokers import EmbeddedBroker, free_port, port_is_free
 from linli.demo_access import DemoAccessError, enrol_sample_access
 from simulators.clips import write_corridor_clip
+from simulators.family_phones import FamilyPhones
 from simulators.patrols import Phone, rounds_of, run_patrols
 from simulators.residents import ResidentsFile, seed_residents
 from simulators.runner import run_scenario
@@ -71,12 +73,17 @@ RESIDENT_LINKS = "resident-links.txt"
 """Where the demo writes the sample households' page links (shown once, when created)."""
 
 
-async def _seed_residents(hub_url: str, token: str, data_dir: Path) -> None:
-    """Seed the sample community's residents through the API; never stop the demo for it."""
+async def _seed_residents(hub_url: str, token: str, data_dir: Path, family_phones: str) -> None:
+    """Seed the sample community's residents through the API, their families' contacts at the
+    demo's receiver (``simulators.family_phones``); never stop the demo for it."""
     headers = {"authorization": f"Bearer {token}"}
     try:
         async with httpx.AsyncClient(base_url=hub_url, headers=headers, timeout=30) as client:
-            links = await seed_residents(client, ResidentsFile.load(sample_residents_path()))
+            links = await seed_residents(
+                client,
+                ResidentsFile.load(sample_residents_path()),
+                family_phones=family_phones,
+            )
     except Exception:
         logger.exception("seeding the sample residents failed; the demo runs without them")
         return
@@ -120,6 +127,7 @@ async def run_demo(
     if http_port is None:
         http_port = 8080 if port_is_free(8080, options.host) else free_port(options.host)
     broker = EmbeddedBroker(options.host, options.mqtt_port)
+    families = FamilyPhones()
     await broker.start()
     try:
         hub_settings = HubSettings(
@@ -167,8 +175,11 @@ async def run_demo(
                 )
             hub_url = f"http://{options.host}:{http_port}"
             if options.simulators and options.site_file is None and options.operator_token:
+                family_phones = await families.start(options.host)
                 group.create_task(
-                    _seed_residents(hub_url, options.operator_token, options.data_dir),
+                    _seed_residents(
+                        hub_url, options.operator_token, options.data_dir, family_phones
+                    ),
                     name="residents",
                 )
                 group.create_task(
@@ -185,6 +196,7 @@ async def run_demo(
                     )
                 )
     finally:
+        await families.stop()
         await broker.stop()
 
 

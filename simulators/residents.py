@@ -19,6 +19,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from simulators.errors import SimulatorError
+from simulators.family_phones import FAMILY_PHONES
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,13 @@ class Strict(BaseModel):
     """Base of the residents file's models: strict, immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _reached(contact: dict[str, str], family_phones: str | None) -> dict[str, str]:
+    target = contact.get("target", "")
+    if family_phones is None or not target.startswith(FAMILY_PHONES + "/"):
+        return contact
+    return contact | {"target": family_phones + target.removeprefix(FAMILY_PHONES)}
 
 
 class CareEntry(Strict):
@@ -121,9 +129,12 @@ async def seed_residents(
     *,
     now: datetime | None = None,
     wait_for_devices_s: float = 30.0,
+    family_phones: str | None = None,
 ) -> dict[str, str]:
     """Create the file's households, care, requests and notices through the API; return each
-    new household's page link by key (empty when they were seeded before)."""
+    new household's page link by key (empty when they were seeded before). ``family_phones``:
+    the base URL a contact's target naming ``simulators.family_phones.FAMILY_PHONES`` is sent
+    to instead (the demo's receiver)."""
     now = now or datetime.now(UTC)
     existing = {h["name"] for h in _ok(await client.get("/api/v1/households"))["items"]}
     links: dict[str, str] = {}
@@ -143,7 +154,7 @@ async def seed_residents(
                     f"/api/v1/households/{created['id']}/care",
                     json={
                         "consent": {"by": care.consent_by, "note": care.consent_note},
-                        "contacts": care.contacts,
+                        "contacts": [_reached(c, family_phones) for c in care.contacts],
                         "device_ids": sensors,
                         "quiet_hours": care.quiet_hours,
                     },
