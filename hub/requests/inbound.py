@@ -10,6 +10,7 @@ one from the page does; the same ``message_id`` again returns the same request (
 import asyncio
 import base64
 import binascii
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request
@@ -112,18 +113,23 @@ async def gateway_message(
         )
     except NotFoundError as exc:
         raise NotFoundError("no household has this token (it may have been rotated)") from exc
-    window = check_window(message.preferred_from, message.preferred_until, clock())
-    photos = await asyncio.to_thread(_photos, message)
     new = NewRequest(
         household_id=household.id,
         category=message.category,
         text=message.text,
         source=RequestSource.GATEWAY,
-        preferred=window,
         created_by="gateway",
         external_id=message.message_id,
     )
-    opened = await asyncio.to_thread(store.requests.open_request, new, photos)
+    # A retry is answered as its first delivery was, before anything is checked again: its
+    # visit window may have begun to pass since, and refusing it now would tell the gateway
+    # (and the resident) that a request the hub holds was never taken.
+    opened = await asyncio.to_thread(store.requests.repeat_of, new)
+    if opened is None:
+        window = check_window(message.preferred_from, message.preferred_until, clock())
+        photos = await asyncio.to_thread(_photos, message)
+        new = replace(new, preferred=window)
+        opened = await asyncio.to_thread(store.requests.open_request, new, photos)
     if opened.new:
         changes.case_changed(opened.case, resident_sees=False)
     receipt = GatewayReceipt(

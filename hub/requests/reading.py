@@ -1,10 +1,10 @@
 """What a request looks like when read: to operators (``operator_view``) and to its household
 (``resident_view``, responders named by first name and role only), inside a session."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from devices.kinds import Severity
@@ -65,13 +65,50 @@ def request_parts(
     return case, photos, updates, ratings
 
 
+def planned_visits(session: Session, requests: Sequence[RequestRow]) -> dict[int, datetime | None]:
+    """Return the visit each request has planned now, by request id: none once its case was
+    reopened after the visit was planned (that visit was for the attempt that did not fix
+    it), however it was reopened — by the household's "not fixed", or by an operator."""
+    if not requests:
+        return {}
+    reopened: dict[int, datetime] = {
+        case_id: ts
+        for case_id, ts in session.execute(
+            select(CaseEventRow.case_id, func.max(CaseEventRow.ts))
+            .where(
+                CaseEventRow.case_id.in_(sorted({r.case_id for r in requests})),
+                CaseEventRow.action == CaseEventAction.REOPENED.value,
+            )
+            .group_by(CaseEventRow.case_id)
+        )
+    }
+    planned: dict[int, datetime] = {
+        request_id: ts
+        for request_id, ts in session.execute(
+            select(RequestUpdateRow.request_id, func.max(RequestUpdateRow.ts))
+            .where(
+                RequestUpdateRow.request_id.in_(sorted(r.id for r in requests)),
+                RequestUpdateRow.visit_at.is_not(None),
+            )
+            .group_by(RequestUpdateRow.request_id)
+        )
+    }
+    visits: dict[int, datetime | None] = {}
+    for request in requests:
+        again = reopened.get(request.case_id)
+        when = planned.get(request.id)
+        stale = again is not None and (when is None or when < again)
+        visits[request.id] = None if stale else request.visit_at
+    return visits
+
+
 def operator_view(session: Session, request: RequestRow) -> RequestView:
     """Return a request as operators see it."""
     case, photos, updates, ratings = request_parts(session, request)
     household = session.get_one(HouseholdRow, request.household_id)
     team = team_of(case.team)
     return RequestView(
-        **dict(_basics(request, case, team, photos)),
+        **dict(_basics(session, request, case, team, photos)),
         case_id=case.id,
         household_id=household.id,
         household_name=household.name,
@@ -119,7 +156,7 @@ def resident_view(session: Session, request: RequestRow, now: datetime) -> Resid
     current = next((r for r in reversed(ratings) if r.resolved_at == case.resolved_at), None)
     done = status in (CaseStatus.RESOLVED, CaseStatus.CLOSED) and case.resolved_at is not None
     return ResidentRequestView(
-        **dict(_basics(request, case, team, photos)),
+        **dict(_basics(session, request, case, team, photos)),
         updated_at=case.updated_at,
         assigned=[
             AssigneeView(name=people[a.responder][0], role=people[a.responder][1])
@@ -129,9 +166,12 @@ def resident_view(session: Session, request: RequestRow, now: datetime) -> Resid
         updates=sorted(shown, key=lambda u: u.ts),
         rating=None if current is None else _rating_view(current, public=True),
         can_rate=done and current is None,
+        # Once this resolution is rated, "not fixed" is no longer taken (one rating each):
+        # promising it until the week is out would end in a refusal.
         not_fixed_until=(
             case.resolved_at + NOT_FIXED_WITHIN
             if done
+            and current is None
             and status is CaseStatus.RESOLVED
             and case.resolved_at is not None
             and case.resolved_at + NOT_FIXED_WITHIN > now
@@ -141,9 +181,14 @@ def resident_view(session: Session, request: RequestRow, now: datetime) -> Resid
 
 
 def _basics(
-    request: RequestRow, case: CaseRow, team: Team, photos: Iterable[RequestPhotoRow]
+    session: Session,
+    request: RequestRow,
+    case: CaseRow,
+    team: Team,
+    photos: Iterable[RequestPhotoRow],
 ) -> RequestBasics:
     """Return what every view of ``request`` shows, its stage read from its ``case``."""
+    visit_at = planned_visits(session, [request])[request.id]
     return RequestBasics(
         id=request.id,
         category=RequestCategory(request.category),
@@ -152,9 +197,9 @@ def _basics(
         priority=Severity(case.priority),
         preferred_from=request.preferred_from,
         preferred_until=request.preferred_until,
-        visit_at=request.visit_at,
+        visit_at=visit_at,
         created_at=request.created_at,
-        stage=request_stage(CaseStatus(case.status), team, request.visit_at),
+        stage=request_stage(CaseStatus(case.status), team, visit_at),
         photos=[_photo_view(p) for p in photos],
     )
 

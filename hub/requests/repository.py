@@ -132,6 +132,16 @@ class RequestRepository:
             staged.keep()
             return opened
 
+    def repeat_of(self, new: NewRequest) -> Opened | None:
+        """Return the request a message id (``external_id``) opened before, if ``new`` is that
+        same message sent again; raise ``MessageIdClashError`` if the id names another one.
+
+        Asked before a message is checked, so a retry is answered as the first delivery was
+        even when it would no longer pass (its visit window has begun to pass meanwhile)."""
+        if new.external_id is None:
+            return None
+        return self._by_external_id(new, clean(new.text))
+
     def _open(
         self,
         session: Session,

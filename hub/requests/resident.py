@@ -7,6 +7,7 @@ case. Another household's request is a 404, as is an unknown token.
 """
 
 import asyncio
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
@@ -23,6 +24,10 @@ from hub.requests.views import ResidentRequestView
 from hub.residents.page import NO_STORE, HouseholdDep
 from hub.residents.rules import RESIDENT_PREFIX
 
+SUBMISSION_ID = r"^[A-Za-z0-9_-]{8,40}$"
+"""The page's own id of one report (drawn when the form opens, kept until it is sent): a
+second tap, or a send retried after a lost answer, is the same request, not a second one."""
+
 resident_requests_router = APIRouter(prefix=RESIDENT_PREFIX, tags=["resident"])
 
 
@@ -38,6 +43,7 @@ class RatingRequest(View):
 
 @resident_requests_router.post("/{token}/requests", status_code=201, include_in_schema=False)
 async def report(
+    response: Response,
     household: HouseholdDep,
     store: StoreDep,
     changes: ChangesDep,
@@ -47,20 +53,29 @@ async def report(
     preferred_from: Annotated[StorableDatetime | None, Form()] = None,
     preferred_until: Annotated[StorableDatetime | None, Form()] = None,
     photos: Annotated[list[UploadFile] | None, File()] = None,
+    submission_id: Annotated[str | None, Form(pattern=SUBMISSION_ID)] = None,
 ) -> ResidentRequestView:
-    """Report a problem with up to three photos; it becomes a case dispatched at once."""
-    window = check_window(preferred_from, preferred_until, clock())
-    processed = await read_photos(photos or [])
+    """Report a problem with up to three photos; it becomes a case dispatched at once. The
+    same ``submission_id`` again (a retried or doubled send) is the same request (200)."""
     new = NewRequest(
         household_id=household.id,
         category=category,
         text=text,
         source=RequestSource.PAGE,
-        preferred=window,
         created_by=f"household-{household.id}",
+        # Namespaced by household: one household's id can never name another's request.
+        external_id=None if submission_id is None else f"h{household.id}-{submission_id}",
     )
-    opened = await asyncio.to_thread(store.requests.open_request, new, processed)
-    changes.case_changed(opened.case, resident_sees=False)
+    opened = await asyncio.to_thread(store.requests.repeat_of, new)
+    if opened is None:
+        window = check_window(preferred_from, preferred_until, clock())
+        processed = await read_photos(photos or [])
+        new = replace(new, preferred=window)
+        opened = await asyncio.to_thread(store.requests.open_request, new, processed)
+    if opened.new:
+        changes.case_changed(opened.case, resident_sees=False)
+    else:
+        response.status_code = 200
     return await asyncio.to_thread(
         store.requests.household_request, household.id, opened.request.id
     )

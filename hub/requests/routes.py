@@ -19,7 +19,14 @@ from hub.http.times import StorableDatetime
 from hub.http.views import Items, View
 from hub.requests.photos import MAX_UPLOAD_BYTES, PhotoRejectedError, ProcessedPhoto, reencode
 from hub.requests.repository import NewRequest
-from hub.requests.rules import MAX_PHOTOS, MAX_TEXT, RequestCategory, RequestSource, check_window
+from hub.requests.rules import (
+    MAX_PHOTOS,
+    MAX_TEXT,
+    RequestCategory,
+    RequestSource,
+    check_visit,
+    check_window,
+)
 from hub.requests.views import RequestView, ResponderScore
 from hub.store import HubStore
 
@@ -138,6 +145,7 @@ async def add_update(
     store: StoreDep,
     principal: PrincipalDep,
     request: Request,
+    clock: ClockDep,
     note: Annotated[str | None, Form(max_length=MAX_TEXT)] = None,
     visit_at: Annotated[StorableDatetime | None, Form()] = None,
     photos: Annotated[list[UploadFile] | None, File()] = None,
@@ -149,6 +157,7 @@ async def add_update(
         _case_id, _site, team = await asyncio.to_thread(store.requests.case_of, request_id)
         if principal.name not in team:
             raise ForbiddenError(f"request {request_id} is not assigned to {principal.name}")
+    visit_at = check_visit(visit_at, clock())
     processed = await read_photos(photos or [])
     return await asyncio.to_thread(
         store.requests.add_update,

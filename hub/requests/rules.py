@@ -156,6 +156,25 @@ def check_window(
     return start, end
 
 
+VISIT_LATE_BY = timedelta(hours=1)
+"""How long after it a planned visit may still be written down (the note typed on the way)."""
+
+
+def check_visit(visit_at: datetime | None, now: datetime) -> datetime | None:
+    """Return the visit a responder plans, or None; refuse one already past (a wrong day, or
+    a local time sent as another zone's) or more than ``MAX_WINDOW`` ahead: the household
+    would be told to wait for a visit that is never coming."""
+    if visit_at is None:
+        return None
+    if visit_at < now - VISIT_LATE_BY:
+        raise InvalidInputError(
+            f"the visit time {visit_at.isoformat()} is already past: plan a visit ahead"
+        )
+    if visit_at - now > MAX_WINDOW:
+        raise InvalidInputError(f"the visit time is more than {MAX_WINDOW.days} days ahead")
+    return visit_at
+
+
 @dataclass(frozen=True, slots=True)
 class RatingFacts:
     """What a household's rating of a request is decided on."""

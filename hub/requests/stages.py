@@ -28,6 +28,7 @@ from hub.cases.rules import ACTIVE, CaseStatus
 from hub.persistence.community import RequestRow
 from hub.persistence.tables import CaseRow, HouseholdRow
 from hub.persistence.transactions import Database
+from hub.requests.reading import planned_visits
 from hub.requests.rules import RequestCategory, RequestStage, request_stage
 
 logger = logging.getLogger(__name__)
@@ -60,9 +61,20 @@ class StageTeller:
 
     def tell_changes(self, *, limit: int = 500) -> int:
         """Queue a message for each request whose stage moved since the household was last
-        told; return how many were queued."""
+        told; return how many were queued. Every open request is looked at, ``limit`` per
+        transaction: the first ``limit`` open requests, unchanged, must not hide the rest."""
         if not self._targets:
             return 0
+        told = 0
+        after: int | None = 0
+        while after is not None:
+            counted, after = self._tell_batch(after, limit)
+            told += counted
+        return told
+
+    def _tell_batch(self, after: int, limit: int) -> tuple[int, int | None]:
+        """Tell the changes of up to ``limit`` requests with ids above ``after``; return how
+        many were told and the last id looked at (None: there are no more)."""
         now = self._db.clock()
         told = 0
         with self._db.writing() as session:
@@ -71,17 +83,21 @@ class StageTeller:
                 .join(CaseRow, CaseRow.id == RequestRow.case_id)
                 .join(HouseholdRow, HouseholdRow.id == RequestRow.household_id)
                 .where(
+                    RequestRow.id > after,
                     or_(
                         RequestRow.told_stage.is_(None),
                         RequestRow.told_stage != RequestStage.DONE.value,
                         CaseRow.status.in_([s.value for s in ACTIVE]),
-                    )
+                    ),
                 )
                 .order_by(RequestRow.id)
                 .limit(limit)
             ).all()
+            last = rows[-1][0].id if len(rows) == limit else None
+            visits = planned_visits(session, [request for request, _, _ in rows])
             for request, case, token_hash in rows:
-                stage = request_stage(CaseStatus(case.status), team_of(case.team), request.visit_at)
+                visit_at = visits[request.id]
+                stage = request_stage(CaseStatus(case.status), team_of(case.team), visit_at)
                 before = request.told_stage
                 if stage.value == before:
                     continue
@@ -119,7 +135,7 @@ class StageTeller:
                         contact="household",
                     )
                 told += 1
-        return told
+        return told, last
 
 
 class StageWatch:

@@ -101,11 +101,7 @@
       fieldset.appendChild(el("label", {className: "chip" + (c === "hazard" ? " hazard" : "")},
         [input, el("span", {text: t(c)})]));
     });
-    var select = document.querySelector("select[name=window]");
-    select.textContent = "";
-    ["any", "today_pm", "tonight", "tomorrow_am", "tomorrow_pm"].forEach(function (k) {
-      select.appendChild(el("option", {value: k, text: t(k)}));
-    });
+    fillWindows();
     renderList();
     renderNotices();
     if (openId !== null) { renderDetail(find(openId)); }
@@ -119,6 +115,20 @@
     var start = new Date(); start.setDate(start.getDate() + s[0]); start.setHours(s[1], 0, 0, 0);
     var end = new Date(start.getTime()); end.setHours(s[2], 0, 0, 0);
     return [start.toISOString(), end.toISOString()];
+  }
+
+  // Only the windows still ahead: "this afternoon" offered at 19:00 would be refused by the
+  // hub (the window is over), and the resident would have to guess why.
+  function fillWindows() {
+    var select = document.querySelector("select[name=window]");
+    var chosen = select.value;
+    select.textContent = "";
+    ["any", "today_pm", "tonight", "tomorrow_am", "tomorrow_pm"].forEach(function (k) {
+      var span = windowOf(k);
+      if (span && new Date(span[1]).getTime() <= Date.now()) { return; }
+      select.appendChild(el("option", {value: k, text: t(k)}));
+    });
+    if (chosen && select.querySelector("option[value=" + chosen + "]")) { select.value = chosen; }
   }
 
   function chip(stage) {
@@ -287,7 +297,20 @@
       if (res.ok) { res.json().then(function (s) { showSos(s.stage); }); }
     }, function () {});
   });
-  $("new").addEventListener("click", function () { $("form-error").hidden = true; show("form-view"); });
+  // One id per report, kept until it is sent: a double tap, or a send retried after the
+  // answer was lost, is the same request on the hub, never a second one.
+  var submission = null;
+  function newSubmission() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+  $("new").addEventListener("click", function () {
+    $("form-error").hidden = true;
+    if (!submission) { submission = newSubmission(); }
+    fillWindows();
+    show("form-view");
+  });
   $("cancel").addEventListener("click", function () { show("home"); });
   $("back").addEventListener("click", function () { openId = null; show("home"); });
   document.querySelector("input[name=photos]").addEventListener("change", function (event) {
@@ -309,6 +332,8 @@
     var body = new FormData();
     body.append("category", data.get("category"));
     body.append("text", data.get("text"));
+    if (!submission) { submission = newSubmission(); }
+    body.append("submission_id", submission);
     files.forEach(function (f) { body.append("photos", f, f.name); });
     var span = windowOf(data.get("window"));
     if (span) { body.append("preferred_from", span[0]); body.append("preferred_until", span[1]); }
@@ -323,6 +348,7 @@
         });
       }
       return res.json().then(function (created) {
+        submission = null;
         form.reset(); $("previews").textContent = "";
         return refresh().then(function () { open(created.id); });
       });
