@@ -34,6 +34,7 @@ from hub.errors import InvalidInputError
 from hub.persistence.community import CareContactRow, CareDeviceRow, CareProfileRow
 from hub.persistence.tables import (
     AlertRow,
+    CaseEventRow,
     CaseMemberRow,
     CaseRow,
     DeviceRow,
@@ -60,8 +61,16 @@ WATCHER_KINDS: dict[DeviceKind, timedelta] = {
 }
 """Sensors that can see a sign of life, with their check-in deadline (the edge's defaults)."""
 
+SEEN_AGAIN = "a sign of life"
+"""How the note on an open wellbeing check that a sign of life has been seen since begins."""
+
 LOOK_BACK = timedelta(days=3)
 """How far back readings are searched for the last sign of life (the history keeps 48 h)."""
+
+AHEAD = timedelta(minutes=5)
+"""How far ahead of the hub's clock a sign of life may be stamped and still count. One stamped
+later (an edge whose clock runs ahead) would hold the count at zero until that time came: a
+day ahead, a day with no check at all; it is left out, as if not seen."""
 
 
 def _care_profile(session: Session, household_id: int, *, lock: bool = False) -> CareProfileRow:
@@ -75,6 +84,30 @@ def _care_profile(session: Session, household_id: int, *, lock: bool = False) ->
 
 def _hhmm(value: time) -> str:
     return value.strftime("%H:%M")
+
+
+def _trip_end(before: datetime | None, until: datetime | None, now: datetime) -> datetime | None:
+    """Return the away-until to store: a trip ended early (``until`` None while the one stored
+    lay ahead) ends now, so that the count starts from the return, not from before the trip."""
+    if until is None and before is not None and before > now:
+        return now
+    return until
+
+
+def _zones(session: Session, placed: dict[int, str | None] | None = None) -> dict[int, str]:
+    """Return each household's time zone, its site's (households without one: none here),
+    read once for a whole round or list rather than once per household (``placed``: the
+    households' sites, if the caller has them)."""
+    zones: dict[str, str] = {
+        site_id: zone for site_id, zone in session.execute(select(SiteRow.id, SiteRow.timezone))
+    }
+    if placed is None:
+        placed = household_sites_in(session)
+    return {
+        household_id: zones[site]
+        for household_id, site in placed.items()
+        if site is not None and site in zones
+    }
 
 
 class CareRepository:
@@ -152,7 +185,7 @@ class CareRepository:
         row.quiet_minutes = round(settings.quiet_hours * 60)
         row.waking_from = _hhmm(settings.waking_from)
         row.waking_until = _hhmm(settings.waking_until)
-        row.away_until = settings.away_until
+        row.away_until = _trip_end(row.away_until, settings.away_until, now)
         row.updated_at = now
         row.updated_by = actor
         session.execute(delete(CareContactRow).where(CareContactRow.household_id == household_id))
@@ -189,14 +222,14 @@ class CareRepository:
         )
         session.flush()
         logger.info("household %s care %s", household_id, "on" if row.enabled else "off")
-        return self._view(session, row, now)
+        return self._view(session, row, now, _zones(session))
 
     def set_away(self, household_id: int, until: datetime | None, actor: str | None) -> CareView:
         """Say a care household is away until ``until`` (None: it is back)."""
         now = self._db.clock()
         with self._db.writing() as session:
             row = _care_profile(session, household_id, lock=True)
-            row.away_until = until
+            row.away_until = _trip_end(row.away_until, until, now)
             row.updated_at, row.updated_by = now, actor
             detail = {"household_id": household_id, "away_until": until and until.isoformat()}
             audit(
@@ -204,21 +237,22 @@ class CareRepository:
                 AuditRecord(ts=now, action=AuditAction.CARE_CHANGED, actor=actor, detail=detail),
             )
             session.flush()
-            return self._view(session, row, now)
+            return self._view(session, row, now, _zones(session))
 
     def get_care(self, household_id: int) -> CareView:
         """Return a care household with what its home shows now, or raise NotFoundError."""
         with self._db.reading() as session:
             row = _care_profile(session, household_id)
-            return self._view(session, row, self._db.clock())
+            return self._view(session, row, self._db.clock(), _zones(session))
 
     def list_care(self, *, sites: frozenset[str] | None = None) -> list[CareView]:
         """Return every care household and its check now (only of ``sites``, if given)."""
         now = self._db.clock()
         with self._db.reading() as session:
-            placed = household_sites_in(session) if sites is not None else {}
+            placed = household_sites_in(session)
+            zones = _zones(session, placed)
             return [
-                self._view(session, row, now)
+                self._view(session, row, now, zones)
                 for row in session.scalars(
                     select(CareProfileRow).order_by(CareProfileRow.household_id)
                 )
@@ -233,28 +267,55 @@ class CareRepository:
             ids = session.scalars(
                 select(CareProfileRow.household_id).where(CareProfileRow.enabled.is_(True))
             ).all()
+            zones = _zones(session)  # once a round: thousands of households, not N² rows
         changed: list[CaseView] = []
+        failed: list[int] = []
         for household_id in ids:
-            with self._db.writing() as session:
-                changed.extend(self._watch_one(session, household_id, now))
+            try:
+                with self._db.writing() as session:
+                    changed.extend(self._watch_one(session, household_id, now, zones))
+            except Exception:
+                # One household's failure (a lock timeout, a bad row) must not leave every
+                # household after it unchecked, round after round; the first is logged in
+                # full, the rest counted (a database gone would otherwise log thousands).
+                if not failed:
+                    logger.exception("household %s: the care check failed", household_id)
+                failed.append(household_id)
+        if failed:
+            logger.error("the care check failed for %d households: %s", len(failed), failed[:20])
         return changed
 
-    def _watch_one(self, session: Session, household_id: int, now: datetime) -> list[CaseView]:
+    def _watch_one(
+        self, session: Session, household_id: int, now: datetime, zones: dict[int, str]
+    ) -> list[CaseView]:
         row = session.get(CareProfileRow, household_id, with_for_update=True)
         if row is None or not row.enabled:
             return []
         household = session.get_one(HouseholdRow, household_id)
         contacts = self._contacts(session, household_id)
-        targets = [(c.channel, c.target) for c in contacts]
+        # A daughter listed twice (as daughter and as guardian) gets one message, not two.
+        targets = list(dict.fromkeys((c.channel, c.target) for c in contacts))
         changed = self._sos_to_family(session, row, household, targets, now)
-        check = self._check(session, row, now)
-        if check.status is not CareStatus.NO_ACTIVITY or self._alarm_active(session, row):
+        check, last = self._check(session, row, now, zones)
+        if self._alarm_active(session, row):
+            # A count that now runs from a sign of life and is short of the limit: that sign
+            # is newer than the one the check was raised on (not a trip marked since).
+            seen = check.status is not CareStatus.AWAY and check.since == last
+            if seen and last is not None and not check.wellbeing_check:
+                changed.extend(self._seen_again(session, row, household, targets, last, now))
+            return changed
+        if not check.wellbeing_check:
             return changed
         hours = check.quiet.total_seconds() / 3600
         note = (
             f"no sign of life at {household.name} for {hours:.1f} waking hours "
             f"(since {check.since.isoformat()}): please check on them"
         )
+        if check.status is CareStatus.SENSORS_SILENT:
+            note += (
+                f"; its sensors are silent ({', '.join(check.silent)}): nothing could be seen, "
+                "please check the sensors too"
+            )
         case = open_hub_case(
             session,
             self._policy,
@@ -353,11 +414,73 @@ class CareRepository:
             )
         return changed
 
+    def _seen_again(
+        self,
+        session: Session,
+        row: CareProfileRow,
+        household: HouseholdRow,
+        targets: list[tuple[Channel, str]],
+        last: datetime,
+        now: datetime,
+    ) -> list[CaseView]:
+        """Tell the open wellbeing check, and the family told of it, that a sign of life has
+        been seen since (a late one too: an edge's backlog after an outage), once per check;
+        the check stays open until the person who goes closes it."""
+        case = session.get_one(CaseRow, row.alarm_case_id, with_for_update=True)
+        told = session.scalar(
+            select(func.count())
+            .select_from(CaseEventRow)
+            .where(
+                CaseEventRow.case_id == case.id,
+                CaseEventRow.actor == "hub-care",
+                CaseEventRow.note.startswith(SEEN_AGAIN),
+            )
+        )
+        if told:
+            return []
+        note = (
+            f"{SEEN_AGAIN} at {household.name} at {last.isoformat()}, after this check was "
+            "raised: it stays open until whoever checks closes it"
+        )
+        add_event(
+            session,
+            self._policy,
+            case.id,
+            now,
+            CaseEventAction.COMMENTED,
+            note=note,
+            actor="hub-care",
+            detail={"care": "seen_again"},
+        )
+        if targets:
+            enqueue_notices(
+                session,
+                targets,
+                case.id,
+                CaseEventAction.COMMENTED,
+                now,
+                note,
+                supervision=self._policy.supervision,
+            )
+        session.flush()
+        logger.info("household %s: a sign of life at %s, check %s", household.id, last, case.id)
+        return [case_view(case, household.location, members(session, [case.id])[case.id])]
+
     def _alarm_active(self, session: Session, row: CareProfileRow) -> bool:
         if row.alarm_case_id is None:
             return False
         status = session.scalar(select(CaseRow.status).where(CaseRow.id == row.alarm_case_id))
         return status is not None and CaseStatus(status) in ACTIVE
+
+    def _checked_at(self, session: Session, row: CareProfileRow) -> datetime | None:
+        """Return when the household's last wellbeing check ended (someone went and saw),
+        None while it is open or if there was none."""
+        if row.alarm_case_id is None:
+            return None
+        case = session.get(CaseRow, row.alarm_case_id)
+        if case is None or CaseStatus(case.status) in ACTIVE:
+            return None
+        return case.resolved_at or case.updated_at
 
     def _contacts(self, session: Session, household_id: int) -> list[Contact]:
         return [
@@ -369,8 +492,11 @@ class CareRepository:
             )
         ]
 
-    def _check(self, session: Session, row: CareProfileRow, now: datetime) -> CareCheck:
-        """Gather the facts of one home and return the rules' verdict."""
+    def _check(
+        self, session: Session, row: CareProfileRow, now: datetime, zones: dict[int, str]
+    ) -> tuple[CareCheck, datetime | None]:
+        """Gather the facts of one home; return the rules' verdict and the last sign of life
+        (``zones``: the households' time zones, ``_zones``)."""
         household_id = row.household_id
         watchers = list(
             session.execute(
@@ -384,12 +510,10 @@ class CareRepository:
             for device_id, kind, last_seen in watchers
         ]
         last = self._last_activity(session, household_id, [w[0] for w in watchers], now)
-        site = household_sites_in(session).get(household_id)
-        site_row = None if site is None else session.get(SiteRow, site)
         waking = WakingHours(
             start=time.fromisoformat(row.waking_from),
             end=time.fromisoformat(row.waking_until),
-            timezone=site_row.timezone if site_row is not None else "Asia/Shanghai",
+            timezone=zones.get(household_id, WakingHours().timezone),
         )
         facts = CareFacts(
             last_activity=last,
@@ -398,8 +522,9 @@ class CareRepository:
             away_until=row.away_until,
             waking=waking,
             quiet_limit=timedelta(minutes=row.quiet_minutes),
+            checked_at=self._checked_at(session, row),
         )
-        return check_activity(facts, now)
+        return check_activity(facts, now), last
 
     def _last_activity(
         self, session: Session, household_id: int, sensors: list[str], now: datetime
@@ -410,7 +535,7 @@ class CareRepository:
             row = ReadingHistoryRow
             history = session.execute(
                 select(row.device_id, row.ts, row.readings)
-                .where(row.device_id.in_(sensors), row.ts >= now - LOOK_BACK)
+                .where(row.device_id.in_(sensors), row.ts >= now - LOOK_BACK, row.ts <= now + AHEAD)
                 .order_by(row.ts.desc())
                 .execution_options(yield_per=500)  # read until the answer is known
             )
@@ -424,22 +549,25 @@ class CareRepository:
         ]
         pressed = session.scalar(
             select(func.max(AlertRow.ts)).where(
-                AlertRow.device_id.in_(presses), AlertRow.kind == AlertKind.SOS.value
+                AlertRow.device_id.in_(presses),
+                AlertRow.kind == AlertKind.SOS.value,
+                AlertRow.ts <= now + AHEAD,
             )
         )
         if pressed is not None and (last is None or pressed > last):
             last = pressed
         return last
 
-    def _view(self, session: Session, row: CareProfileRow, now: datetime) -> CareView:
+    def _view(
+        self, session: Session, row: CareProfileRow, now: datetime, zones: dict[int, str]
+    ) -> CareView:
         household = session.get_one(HouseholdRow, row.household_id)
-        check = self._check(session, row, now)
+        check, last = self._check(session, row, now, zones)
         device_ids = session.scalars(
             select(CareDeviceRow.device_id)
             .where(CareDeviceRow.household_id == row.household_id)
             .order_by(CareDeviceRow.device_id)
         ).all()
-        last = self._last_activity(session, row.household_id, list(device_ids), now)
         return CareView(
             household_id=row.household_id,
             household_name=household.name,

@@ -8,18 +8,22 @@ since the last sign, so a night's sleep is never an alarm and a quiet day is. It
 * ``away`` — the household said it is away until a date (a trip): no alarm until then, and
   the count starts again from the return;
 * ``sensors_silent`` — every sensor that could see a sign of life has stopped reporting (a
-  dead battery): that is a **fault** (the edge reports the device offline), never "no
-  activity", because the home was not watched;
+  dead battery, an edge cut off): a **fault** (the edge reports the device offline), not "no
+  activity" — but nor is it "fine": once nothing has been seen for ``quiet_limit`` waking
+  hours it is a wellbeing check as well, because nobody knows how the resident is;
 * ``no_activity`` — live sensors have seen nothing for ``quiet_limit`` waking hours: a
   wellbeing check for the grid worker and a message to the family;
 * ``fine`` (or ``not_watched``, with no sensor at all).
+
+The count starts again when a wellbeing check ends (``checked_at``): someone saw the resident
+then, so a check closed without a new sign of life is not raised again at once.
 
 Nothing here does I/O or reads the clock: ``now`` and every fact are passed in.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -75,6 +79,8 @@ class CareFacts:
     away_until: datetime | None = None
     waking: WakingHours = WakingHours()
     quiet_limit: timedelta = DEFAULT_QUIET_LIMIT
+    checked_at: datetime | None = None
+    """When the last wellbeing check ended (someone saw the resident): the count restarts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,9 @@ class CareCheck:
     quiet: timedelta
     since: datetime
     silent: tuple[str, ...] = ()
+    wellbeing_check: bool = False
+    """Whether someone must check on the resident: nothing seen for the quiet limit, by live
+    sensors (``no_activity``) or because they all went silent (``sensors_silent``)."""
 
 
 def waking_time_between(start: datetime, end: datetime, waking: WakingHours) -> timedelta:
@@ -92,15 +101,16 @@ def waking_time_between(start: datetime, end: datetime, waking: WakingHours) -> 
     if end <= start:
         return timedelta(0)
     zone = ZoneInfo(waking.timezone)
-    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     total = timedelta(0)
-    day = local_start.date() - timedelta(days=1)  # a window past midnight starts the day before
-    while day <= local_end.date():
+    day = start.astimezone(zone).date() - timedelta(days=1)  # a window past midnight: day before
+    while day <= end.astimezone(zone).date():
         opens = datetime.combine(day, waking.start, zone)
-        closes = datetime.combine(day, waking.end, zone)
-        if closes <= opens:
-            closes += timedelta(days=1)
-        overlap = min(closes, local_end) - max(opens, local_start)
+        closing_day = day + timedelta(days=1) if waking.end <= waking.start else day
+        closes = datetime.combine(closing_day, waking.end, zone)
+        # Compared and subtracted in UTC: an aware datetime's arithmetic within one zone is
+        # wall-clock time, an hour off across a daylight-saving change.
+        overlap = min(closes.astimezone(UTC), end) - max(opens.astimezone(UTC), start)
         if overlap > timedelta(0):
             total += overlap
         day += timedelta(days=1)
@@ -110,6 +120,8 @@ def waking_time_between(start: datetime, end: datetime, waking: WakingHours) -> 
 def check_activity(facts: CareFacts, now: datetime) -> CareCheck:
     """Return whether a care household's quiet is fine, away, a fault, or a wellbeing check."""
     since = max(facts.last_activity or facts.watched_since, facts.watched_since)
+    if facts.checked_at is not None:
+        since = max(since, facts.checked_at)
     if facts.away_until is not None:
         if now < facts.away_until:
             return CareCheck(CareStatus.AWAY, timedelta(0), since)
@@ -118,10 +130,11 @@ def check_activity(facts: CareFacts, now: datetime) -> CareCheck:
     if not facts.sensors:
         return CareCheck(CareStatus.NOT_WATCHED, quiet, since)
     silent = tuple(sorted(s.device_id for s in facts.sensors if not s.alive(now)))
+    overdue = quiet >= facts.quiet_limit
     if len(silent) == len(facts.sensors):
-        return CareCheck(CareStatus.SENSORS_SILENT, quiet, since, silent)
-    if quiet >= facts.quiet_limit:
-        return CareCheck(CareStatus.NO_ACTIVITY, quiet, since, silent)
+        return CareCheck(CareStatus.SENSORS_SILENT, quiet, since, silent, overdue)
+    if overdue:
+        return CareCheck(CareStatus.NO_ACTIVITY, quiet, since, silent, True)
     return CareCheck(CareStatus.FINE, quiet, since, silent)
 
 
