@@ -13,7 +13,8 @@ operator may send one to any case as extra help (``HELPER_DUTY``), never instead
 For each duty the hub picks an on-call responder of the case's site whose role fits the
 duty (earlier roles first), preferring those who cover the case's grid over site-wide ones,
 then the nearest to the case's place where the site's map and their phones tell
-(``hub.positions``: a fresh position; one without counts as farther than any with), never
+(``hub.positions``: a fresh position, as far as its fix could place them, its distance plus
+its reported accuracy; one without counts as farther than any with), never
 someone who declined the case and never someone already on its team. Ties go to the lowest
 responder id, so every hub worker makes the same choice. A duty nobody fits stays
 empty; the case is then with the rest of its team, or, with nobody at all, waits for an

@@ -1,8 +1,9 @@
 """Responders' positions stored, read, and a case marked "on site" when its responder arrives
 (the rules: ``hub.positions.rules``)."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -56,6 +57,11 @@ def latest_positions(session: Session, responder_ids: Iterable[str]) -> dict[str
         )
     )
     return {row.responder_id: Position(row.lat, row.lon, row.at, row.accuracy_m) for row in rows}
+
+
+def _holds(team: Iterable[Mapping[str, Any]] | None, responder_id: str) -> bool:
+    """Return whether a case's team, as its row stores it, holds the responder."""
+    return any(a.responder == responder_id for a in team_of(team))
 
 
 class PositionRepository:
@@ -112,21 +118,29 @@ class PositionRepository:
         places = site_map(session, responder.site_id)
         if not places:
             return []
+        active = (
+            CaseRow.site_id == responder.site_id,
+            CaseRow.status.in_(sorted(ACTIVE)),
+            CaseRow.merged_into.is_(None),
+        )
+        # Read unlocked first: a fix locks only the cases whose team holds its responder (the
+        # site's other cases, busy with alerts and escalations, are none of its business),
+        # then reads those again under the lock, as another worker may have changed them.
+        maybe = [
+            case_id
+            for case_id, team in session.execute(select(CaseRow.id, CaseRow.team).where(*active))
+            if _holds(team, responder.id)
+        ]
+        if not maybe:
+            return []
         found = session.execute(
             cases_query()
-            .where(
-                CaseRow.site_id == responder.site_id,
-                CaseRow.status.in_(sorted(ACTIVE)),
-                CaseRow.merged_into.is_(None),
-            )
+            .where(CaseRow.id.in_(maybe), *active)
             .order_by(CaseRow.id)
             .with_for_update(of=CaseRow)
+            .execution_options(populate_existing=True)
         ).all()
-        theirs = [
-            (case, location)
-            for case, location in found
-            if any(a.responder == responder.id for a in team_of(case.team))
-        ]
+        theirs = [(case, loc) for case, loc in found if _holds(case.team, responder.id)]
         if not theirs:
             return []
         already = set(
@@ -141,7 +155,10 @@ class PositionRepository:
         arrived: list[tuple[CaseRow, str | None]] = []
         for case, location in theirs:
             target = place_coordinates(places, case.place or location or "")
-            if case.id in already or target is None or not on_site(position, target):
+            # A fix taken before the case opened says where they were, not that they came.
+            if case.id in already or target is None or position.at < case.opened_at:
+                continue
+            if not on_site(position, target):
                 continue
             metres = distance_m(position.lat, position.lon, target.lat, target.lon)
             add_event(
@@ -161,9 +178,11 @@ class PositionRepository:
         joined = members(session, [case.id for case, _ in arrived])
         return [case_view(case, location, joined[case.id]) for case, location in arrived]
 
-    def positions(self, *, sites: frozenset[str] | None = None) -> list[PositionView]:
-        """Return the latest position of each responder on the roster (of ``sites``, if
-        given), by responder id."""
+    def positions(
+        self, *, sites: frozenset[str] | None = None, responder: str | None = None
+    ) -> list[PositionView]:
+        """Return the latest position of each responder on the roster (of ``sites``, and only
+        ``responder``'s, if given), by responder id."""
         query = (
             select(ResponderPositionRow, ResponderRow.site_id)
             .join(ResponderRow, ResponderRow.id == ResponderPositionRow.responder_id)
@@ -171,6 +190,8 @@ class PositionRepository:
         )
         if sites is not None:
             query = query.where(ResponderRow.site_id.in_(sorted(sites)))
+        if responder is not None:
+            query = query.where(ResponderPositionRow.responder_id == responder)
         with self._db.reading() as session:
             return [
                 PositionView(site_id=site_id, **{name: getattr(row, name) for name in _STORED})

@@ -6,7 +6,7 @@ id as the user and an API token of theirs as the password; a JSON message a requ
 location is stored (``hub.positions``); every other message type, and the empty message the
 apps send when a friend is deleted, is answered and ignored. The answer is the JSON array the
 apps expect (no friends' positions are shared back). ``GET /api/v1/positions`` lists the
-latest position of each responder of the caller's sites.
+latest position of each responder of the caller's sites (a responder's own only).
 """
 
 import asyncio
@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from hub.auth.routes import PrincipalDep
+from hub.auth.rules import Role
 from hub.errors import InvalidInputError
 from hub.http.deps import API_PREFIX, ChangesDep, ClockDep, StoreDep
 from hub.http.views import Items
@@ -51,5 +52,8 @@ async def owntracks(
 
 @router.get("/positions")
 async def positions(store: StoreDep, principal: PrincipalDep) -> Items[PositionView]:
-    """List the latest position of each responder (of the caller's sites), by id."""
-    return Items(items=await asyncio.to_thread(store.positions.positions, sites=principal.sites))
+    """List the latest position of each responder (of the caller's sites), by id; a
+    responder sees their own only (their phone's token must not track their colleagues)."""
+    own = principal.name if principal.role is Role.RESPONDER else None
+    found = await asyncio.to_thread(store.positions.positions, sites=principal.sites, responder=own)
+    return Items(items=found)

@@ -13,8 +13,10 @@ on-duty patrol member 80 m away is dispatched before the one 600 m away). Three 
   position counts for dispatch while it is ``FRESH_FOR`` old at most (a phone left in a locker
   overnight must not win every fire); an older one is ignored, as a responder who never
   reported is;
-* **distance**: the great-circle distance (``distance_m``), and ``on_site``: within
-  ``ON_SITE_M`` of the place, its reported accuracy allowed up to ``ON_SITE_M`` more;
+* **distance**: the great-circle distance (``distance_m``); for ranking, a fix's distance
+  plus its reported accuracy (``distances``); and ``on_site``: within ``ON_SITE_M`` of the
+  place, its reported accuracy allowed up to ``ON_SITE_M`` more, by a fix accurate to
+  ``ON_SITE_MAX_ACCURACY_M`` at worst;
 * **the message**: ``read_owntracks``, what an OwnTracks app posts (HTTP mode) or publishes
   (MQTT mode, ``hub.ingest.positions``), read or refused: ``InvalidInputError``, or its
   ``FixAheadError`` for a fix stamped in the future.
@@ -42,6 +44,9 @@ FRESH_FOR = timedelta(minutes=10)
 ON_SITE_M = 50.0
 """How near a case's place a responder must be to count as on site (plus the position's
 reported accuracy, up to as much again)."""
+ON_SITE_MAX_ACCURACY_M = 2 * ON_SITE_M
+"""The vaguest fix that may put a responder on site: one reported accurate to a few hundred
+metres (a cell tower's, a phone indoors without GPS) cannot tell the door from the next street."""
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
 """How far in the future a phone's timestamp may lie (clock skew) before it is refused."""
 
@@ -140,16 +145,21 @@ def fresh(position: Position, now: datetime) -> bool:
 def distances(
     target: MapPlace, positions: Mapping[str, Position], now: datetime
 ) -> dict[str, float]:
-    """Return each responder's distance to ``target``, metres, of the fresh positions."""
+    """Return how far from ``target`` each responder with a fresh position may be, metres: the
+    fix's distance plus its reported accuracy, so a vague fix (a cell tower's, accurate to a
+    kilometre) does not outrank a precise one that is a little farther."""
     return {
-        responder: distance_m(p.lat, p.lon, target.lat, target.lon)
+        responder: distance_m(p.lat, p.lon, target.lat, target.lon) + (p.accuracy_m or 0.0)
         for responder, p in positions.items()
         if fresh(p, now)
     }
 
 
 def on_site(position: Position, target: MapPlace) -> bool:
-    """Return whether ``position`` puts its responder at ``target``."""
+    """Return whether ``position`` puts its responder at ``target``: near enough, by a fix
+    accurate enough to tell (``ON_SITE_MAX_ACCURACY_M``)."""
+    if (position.accuracy_m or 0.0) > ON_SITE_MAX_ACCURACY_M:
+        return False
     slack = min(position.accuracy_m or 0.0, ON_SITE_M)
     return distance_m(position.lat, position.lon, target.lat, target.lon) <= ON_SITE_M + slack
 
@@ -161,8 +171,10 @@ face image is the largest the apps send)."""
 
 def read_owntracks(body: bytes, now: datetime) -> OwnTracksLocation | None:
     """Return the location ``body`` reports, None for any other OwnTracks message (or an empty
-    one); raise ``InvalidInputError`` for what is not an OwnTracks message, or a location
-    that is wrong (out of range, missing, or stamped in the future)."""
+    one, or a location at 0°, 0°: a phone's "no fix", not a responder in the Gulf of Guinea);
+    raise ``InvalidInputError`` for what is not an OwnTracks message, an encrypted one (the
+    hub holds no key), or a location that is wrong (out of range, missing, or stamped in the
+    future)."""
     if not body.strip():
         return None
     if len(body) > MAX_MESSAGE_BYTES:
@@ -175,6 +187,13 @@ def read_owntracks(body: bytes, now: datetime) -> OwnTracksLocation | None:
         raise InvalidInputError("not JSON: nested too deeply") from None
     if not isinstance(message, dict) or not isinstance(message.get("_type"), str):
         raise InvalidInputError("an OwnTracks message is a JSON object with a '_type'")
+    if message["_type"] == "encrypted":
+        # The app's payload encryption (its "secret encryption key" setting): the hub holds no
+        # key, and answering [] would leave the responder off the map with nobody told why.
+        raise InvalidInputError(
+            "an encrypted OwnTracks message: clear the app's encryption key (the connection "
+            "to the hub is TLS already)"
+        )
     if message["_type"] != "location":
         return None
     try:
@@ -184,4 +203,6 @@ def read_owntracks(body: bytes, now: datetime) -> OwnTracksLocation | None:
         raise InvalidInputError(f"not an OwnTracks location: {problems}") from None
     if location.position().at > now + MAX_CLOCK_AHEAD:
         raise FixAheadError(f"the fix's time {location.tst} lies ahead of the hub's clock")
+    if location.lat == 0 and location.lon == 0:
+        return None
     return location

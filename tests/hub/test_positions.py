@@ -60,9 +60,10 @@ def test_a_position_counts_while_fresh_and_on_site_within_reach() -> None:
     assert not on_site(north_of(BUILDING_3, 60), BUILDING_3)
     vague = north_of(BUILDING_3, 60)
     assert on_site(Position(vague.lat, vague.lon, NOW, accuracy_m=20), BUILDING_3)
-    # An accuracy of a kilometre allows no more than the reach itself again.
+    # An accuracy of a kilometre cannot tell: not on site, however near the fix.
     far = north_of(BUILDING_3, 120)
     assert not on_site(Position(far.lat, far.lon, NOW, accuracy_m=1000), BUILDING_3)
+    assert not on_site(Position(vague.lat, vague.lon, NOW, accuracy_m=1000), BUILDING_3)
     positions = {"a": north_of(BUILDING_3, 80), "b": north_of(BUILDING_3, 600, NOW - FRESH_FOR * 2)}
     assert list(distances(BUILDING_3, positions, NOW)) == ["a"]
 
