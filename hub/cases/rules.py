@@ -376,16 +376,19 @@ def decide(
 
     A raised alert joins the active case, raising its priority if the alert is more severe.
     With no active case it reopens the key's last resolved case if that was resolved less
-    than ``reopen_within`` ago, and opens a new case otherwise. A cleared alert joins the
+    than ``reopen_within`` before the alert happened (its time, never later than ``now``: an
+    alarm raised during an outage and delivered after it belongs with the case it came back
+    to, however long the uplink was cut), and opens a new case otherwise. A cleared alert joins the
     active case as evidence but never raises its priority — the condition ended — and never
     opens or reopens a case on its own.
     """
     match alert.state, open_case:
         case AlertState.RAISED, None:
-            # Resolved after ``now`` (the alarm was received before the resolution and
-            # handled after it, or on a worker whose clock is behind): as recent as can be.
+            # Resolved after the alarm happened (it waited at the edge or in a backlog while
+            # the case was resolved, or a worker's clock is behind): as recent as can be.
+            happened = min(alert.ts, now)
             if recently_resolved is not None and (
-                max(now - recently_resolved.resolved_at, timedelta(0)) < reopen_within
+                max(happened - recently_resolved.resolved_at, timedelta(0)) < reopen_within
             ):
                 return ReopenCase(
                     updated=OpenCaseState(

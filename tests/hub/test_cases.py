@@ -265,13 +265,47 @@ def test_a_problem_back_within_the_window_reopens_its_case() -> None:
 @pytest.mark.parametrize("minutes_ago", [30, 31])
 def test_after_the_window_a_new_case_opens(minutes_ago: float) -> None:
     decision = decide(
-        raised(),
+        raised(seconds=2),  # happened now
         None,
         NOW,
         recently_resolved=resolved_case(minutes_ago),
         reopen_within=timedelta(minutes=30),
     )
     assert isinstance(decision, OpenNewCase)
+
+
+def test_the_window_is_counted_from_when_the_problem_came_back_not_when_it_arrived() -> None:
+    """An alarm raised 5 minutes after its case was resolved, held at the edge by a 40-minute
+    cut of the uplink (PRODUCT.md scenario 8), came back within the window: it reopens the
+    case. Counted from its arrival, it opened a second case of the incident; one raised 31
+    minutes after the resolution is a new case either way."""
+    resolved = ResolvedCaseState(Severity.HIGH, 2, T0, resolved_at=T0)
+    arrived = T0 + timedelta(minutes=45)
+    back = decide(
+        raised(seconds=5 * 60),
+        None,
+        arrived,
+        recently_resolved=resolved,
+        reopen_within=timedelta(minutes=30),
+    )
+    assert isinstance(back, ReopenCase)
+    new = decide(
+        raised(seconds=31 * 60),
+        None,
+        arrived,
+        recently_resolved=resolved,
+        reopen_within=timedelta(minutes=30),
+    )
+    assert isinstance(new, OpenNewCase)
+    # A time ahead of the arrival counts as the arrival (an edge clock ahead).
+    ahead = decide(
+        raised(seconds=3 * 3600),
+        None,
+        arrived,
+        recently_resolved=resolved,
+        reopen_within=timedelta(minutes=30),
+    )
+    assert isinstance(ahead, OpenNewCase)
 
 
 def test_a_clearance_never_reopens() -> None:

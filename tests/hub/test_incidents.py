@@ -179,7 +179,8 @@ def test_an_operator_cannot_reopen_over_a_newer_case(site: HubStore, clock: Fake
     [old] = site.intake.ingest_alerts([make_alert(device_id=SMOKE.id)], clock.now).cases_opened
     site.cases.act(old.id, CaseAction.RESOLVE, note="x", resolution=Resolution.REAL)
     clock.advance(3600)  # past the reopen window: the next alert is a new case
-    [new] = site.intake.ingest_alerts([make_alert(device_id=SMOKE.id)], clock.now).cases_opened
+    later = make_alert(device_id=SMOKE.id, ts=clock.now)
+    [new] = site.intake.ingest_alerts([later], clock.now).cases_opened
     with pytest.raises(IllegalTransitionError, match="another case is active"):
         site.cases.act(old.id, CaseAction.REOPEN, actor="op")
     assert site.cases.get_case(old.id).status is CaseStatus.RESOLVED
@@ -190,8 +191,9 @@ def test_an_operator_cannot_reopen_over_a_newer_case(site: HubStore, clock: Fake
 def test_the_nuisance_rate_shows_on_the_device(site: HubStore, clock: FakeClock) -> None:
     codes = [Resolution.NUISANCE, Resolution.FALSE_ALARM, Resolution.REAL, Resolution.TEST]
     for code in codes:
+        now = clock.advance(7200)
         [case] = site.intake.ingest_alerts(
-            [make_alert(device_id=SMOKE.id)], clock.advance(7200)
+            [make_alert(device_id=SMOKE.id, ts=now)], now
         ).cases_opened
         site.cases.act(case.id, CaseAction.RESOLVE, note="judged", resolution=code)
     device = site.fleet.get_device(SMOKE.id)

@@ -208,8 +208,9 @@ def test_after_resolving_the_next_alert_opens_a_new_case(
     [first] = store.intake.ingest_alerts([make_alert(device_id=smoke)], clock.now).cases_opened
     store.cases.resolve(first.id, "false alarm: cooking", resolution=Resolution.FALSE_ALARM)
     # Past the reopen window (30 minutes by default): a new problem, a new case.
+    later = clock.advance(1801)
     [second] = store.intake.ingest_alerts(
-        [make_alert(device_id=smoke)], clock.advance(1801)
+        [make_alert(device_id=smoke, ts=later)], later
     ).cases_opened
     assert second.id != first.id
     assert {c.id: c.status for c in store.cases.list_cases()} == {
