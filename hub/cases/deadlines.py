@@ -9,7 +9,7 @@ from hub.cases.correlation import CaseCategory
 from hub.cases.dispatch import member, pending, team_of, without
 from hub.cases.records import CasePolicy, add_event, case_view, cases_query, members
 from hub.cases.rules import ACTIVE, CaseAction, CaseEventAction, CaseStatus, transition
-from hub.cases.staffing import auto_dispatch, settle_team
+from hub.cases.staffing import SUPERVISION, auto_dispatch, settle_team
 from hub.cases.supervision import (
     Escalate,
     Reassign,
@@ -133,7 +133,7 @@ class DeadlineRepository:
                         now,
                         CaseEventAction.DECLINED,
                         note=f"{silent} did not accept in time",
-                        detail={"declined_by": silent, "by": "supervision"},
+                        detail={"declined_by": silent, "by": SUPERVISION},
                     )
                     # Nobody left: escalate now, unless the case's acknowledgement chain
                     # runs (not taken on yet), which escalates it on its own schedule and

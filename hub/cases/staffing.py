@@ -21,7 +21,7 @@ from hub.cases.records import CasePolicy, add_event, store_team
 from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus, transition
 from hub.cases.timers import schedule_acceptance
 from hub.persistence.community import RequestRow
-from hub.persistence.tables import CaseEventRow, CaseRow, DeviceRow, ResponderRow, SiteRow
+from hub.persistence.tables import AuditEntryRow, CaseRow, DeviceRow, ResponderRow, SiteRow
 from hub.positions.repository import latest_positions
 from hub.positions.rules import distances, parse_map, place_coordinates
 from hub.roster.repository import placement, responder_from_row
@@ -92,19 +92,26 @@ def _distances(
     return distances(target, latest_positions(session, [r.id for r in responders]), now)
 
 
+SUPERVISION = "supervision"
+"""The ``by`` of a ``declined`` line the supervisor writes for a responder who let the
+acceptance deadline pass: silence, not a decline (``declined_in_person``)."""
+
+
 def declined_in_person(session: Session, row: CaseRow) -> list[str]:
-    """Return those of the case's decliners who said so themselves (a ``declined`` line with
-    them as its actor); the others let their acceptance deadline pass (the supervisor wrote
-    their line, with no actor)."""
-    said = set(
-        session.scalars(
-            select(CaseEventRow.actor).where(
-                CaseEventRow.case_id == row.id,
-                CaseEventRow.action == CaseEventAction.DECLINED.value,
-                CaseEventRow.actor.is_not(None),
+    """Return those of the case's decliners who declined it: themselves, or an operator on
+    their behalf (the responder rang the control room). The others only let their acceptance
+    deadline pass (the supervisor's ``declined`` lines, ``"by": "supervision"``). Read from
+    the audit trail, whose declined lines name the responder (``declined_by``) whoever acted."""
+    said = {
+        detail.get("declined_by")
+        for detail in session.scalars(
+            select(AuditEntryRow.detail).where(
+                AuditEntryRow.case_id == row.id,
+                AuditEntryRow.action == CaseEventAction.DECLINED.value,
             )
         )
-    )
+        if detail.get("by") != SUPERVISION
+    }
     return [responder for responder in row.declined if responder in said]
 
 

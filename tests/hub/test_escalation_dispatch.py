@@ -3,6 +3,7 @@
 
 from datetime import time, timedelta
 
+import pytest
 from sqlalchemy import Engine
 
 from devices.kinds import AlertKind, DeviceKind, Severity
@@ -82,15 +83,19 @@ def test_a_case_whose_team_stays_silent_runs_one_escalation_chain(
     assert escalated == [t0 + timedelta(seconds=s) for s in (60, 120, 180, 300, 540)]
 
 
+@pytest.mark.parametrize("actor", ["wang", "op-zhang"])
 def test_the_silent_are_asked_again_and_a_decline_in_person_stands(
-    engine: Engine, clock: FakeClock
+    engine: Engine, clock: FakeClock, actor: str
 ) -> None:
     """A responder who lets the acceptance deadline pass (a phone in a pocket) is offered the
-    case again when the next deadline finds nobody on it; one who declined it is not."""
+    case again when the next deadline finds nobody on it; one who declined it is not, whether
+    they declined it themselves or rang the control room and an operator declined it for them
+    (op-zhang: before, counted as silent and offered the case again and again)."""
     store, case = sos_with_two_on_call(engine, clock)
     t0 = clock.now
     clock.now = t0 + timedelta(seconds=10)
-    store.cases.act(case.id, CaseAction.DECLINE, actor="wang", note="off sick")
+    declined = store.cases.act(case.id, CaseAction.DECLINE, actor=actor, note="wang is off sick")
+    assert [m.responder for m in declined.team] == ["li"]
 
     for step in range(1, 31):  # ten minutes, a round every 20 s
         clock.now = t0 + timedelta(seconds=20 * step)
