@@ -27,6 +27,7 @@ from hub.cases.timers import (
     retire_acknowledgements,
     schedule_acceptance,
     schedule_acknowledgement,
+    schedule_resolution,
 )
 from hub.cases.views import AlertView, CaseDetail, CaseView
 from hub.errors import IllegalTransitionError, NotFoundError
@@ -221,7 +222,11 @@ class CaseRepository:
         for assignment in outcome.added:
             schedule_acceptance(session, self._policy, row, assignment.responder, now)
         if outcome.schedule_acknowledgement:
+            # Reopened: both clocks start again (a request's 48 h too; the first attempt's
+            # deadline retired, else it fired on top of the new one, or, fired while the case
+            # was resolved, left the reopened one never to climb).
             schedule_acknowledgement(session, self._policy, row, now)
+            schedule_resolution(session, self._policy, row, now)
         if outcome.redispatch:
             auto_dispatch(session, self._policy, row, now)
 

@@ -127,3 +127,41 @@ def test_a_repair_nobody_finishes_in_48_hours_climbs_to_the_street(
     clock.advance(48 * 3600)  # still not done two days later: the district
     [again] = store.deadlines.fire_due_timers(clock.now)
     assert again.escalation_level == 2
+
+
+def test_a_request_an_operator_reopens_gets_48_hours_anew(
+    store: HubStore, clock: FakeClock
+) -> None:
+    """Resolved at 40 h, reopened by an operator at 41 h ("the plumber never came"): the 48 h
+    start again from the reopening. Before, the first attempt's deadline still fired at 48 h
+    on top of the reopened case's own escalation, and one that had fired while the case was
+    resolved left the reopened request never to climb for being unfinished."""
+    case_id = open_request(store, "Ceiling leaks")
+    clock.advance(40 * 3600)
+    store.cases.act(case_id, CaseAction.RESOLVE, note="fixed", resolution=Resolution.REAL)
+    clock.advance(3600)
+    store.cases.act(case_id, CaseAction.REOPEN, actor="op", note="the plumber never came")
+    store.cases.act(case_id, CaseAction.ACCEPT, actor="plumber-1")  # taken on again at once
+    clock.advance(7 * 3600)  # 48 h after the request opened
+    assert store.deadlines.fire_due_timers(clock.now) == []
+    assert store.cases.get_case(case_id).escalation_level == 0
+    clock.advance(41 * 3600 - 1)  # 1 s before 48 h after the reopening
+    assert store.deadlines.fire_due_timers(clock.now) == []
+    clock.advance(1)
+    [climbed] = store.deadlines.fire_due_timers(clock.now)
+    assert (climbed.id, climbed.escalation_level) == (case_id, 1)
+
+
+def test_a_request_reopened_after_its_deadline_passed_still_climbs(
+    store: HubStore, clock: FakeClock
+) -> None:
+    case_id = open_request(store, "Door does not shut")
+    clock.advance(24 * 3600)
+    store.cases.act(case_id, CaseAction.RESOLVE, note="planed", resolution=Resolution.REAL)
+    clock.advance(30 * 3600)  # the first deadline fires on a resolved case: nothing to do
+    assert store.deadlines.fire_due_timers(clock.now) == []
+    store.cases.act(case_id, CaseAction.REOPEN, actor="op", note="still sticks")
+    store.cases.act(case_id, CaseAction.ACCEPT, actor="plumber-1")
+    clock.advance(48 * 3600)
+    [climbed] = store.deadlines.fire_due_timers(clock.now)
+    assert (climbed.id, climbed.escalation_level) == (case_id, 1)
