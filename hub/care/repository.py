@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from devices.kinds import AlertKind, DeviceKind, Severity
 from hub.audit.chain import AuditAction, AuditRecord
 from hub.care.rules import (
+    LOOK_BACK,
     CareCheck,
     CareFacts,
     CareStatus,
@@ -64,8 +65,6 @@ WATCHER_KINDS: dict[DeviceKind, timedelta] = {
 SEEN_AGAIN = "a sign of life"
 """How the note on an open wellbeing check that a sign of life has been seen since begins."""
 
-LOOK_BACK = timedelta(days=3)
-"""How far back readings are searched for the last sign of life (the history keeps 48 h)."""
 
 AHEAD = timedelta(minutes=5)
 """How far ahead of the hub's clock a sign of life may be stamped and still count. One stamped

@@ -68,6 +68,11 @@ class Sensor:
         return self.last_seen is not None and now - self.last_seen <= self.checkin
 
 
+LOOK_BACK = timedelta(days=3)
+"""How far back the repository searches readings for the last sign of life; the reading
+history keeps at least this much (``hub.telemetry.history``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CareFacts:
     """What a care household's check is decided on."""

@@ -4,7 +4,8 @@ Why a bounded database table and not an in-memory ring: the console's most usefu
 "the readings around this incident", which is often looked at hours later, after a hub
 restart, or by a second hub worker sharing the same PostgreSQL. A table survives all three; a
 ring would be empty after a restart and different in each worker. It is bounded by age
-(``history_retention_hours``, pruned by the writer) and the writer's queue is bounded in
+(``history_retention_hours``, at least the care check's look-back of 3 days, pruned by the
+writer; readings stamped further ahead than that go too) and the writer's queue is bounded in
 memory (``history_queue_max``, oldest dropped and counted), so it cannot grow without limit.
 
 Writes happen off the ingest path: the ingest loop hands each ``TelemetryBatch`` to
@@ -22,6 +23,7 @@ from pydantic import AwareDatetime
 from sqlalchemy import Engine, Table, delete, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from hub.care.rules import LOOK_BACK as CARE_LOOK_BACK
 from hub.http.views import View
 from hub.persistence.bulk import insert_rows
 from hub.persistence.tables import ReadingHistoryRow
@@ -38,6 +40,10 @@ alert's intake included: 1,000 readings held the lock about 25 ms on the bench m
 burst's readings, flushed at the edge's next telemetry tick, came as five of those back to
 back), 250 about 10 ms. At a city's rate (10,000 devices a minute, 167 readings/s) that is still
 under one commit a second."""
+
+PRUNE_CHUNK = 2_000
+"""Readings deleted per pruning transaction (about 30 ms of SQLite's one writer on the bench
+machine; 300,000 at once held it two seconds)."""
 
 MAX_SAMPLES = 20_000
 """The most readings one history query returns."""
@@ -96,7 +102,9 @@ class ReadingHistory(TelemetrySink):
         prune_every: timedelta = timedelta(minutes=5),
     ) -> None:
         self._db = Database(engine, clock=clock)
-        self._retention = retention
+        # The care check looks CARE_LOOK_BACK back for a resident's last sign of life: pruned
+        # sooner, a motion 50 h old was forgotten and the quiet counted from weeks before.
+        self._retention = max(retention, CARE_LOOK_BACK)
         self._prune_every = prune_every
         self._last_prune: datetime | None = None
         self.worker: BatchWorker[TelemetryItem] = BatchWorker(
@@ -122,15 +130,41 @@ class ReadingHistory(TelemetrySink):
             self._last_prune = now
 
     def prune(self, now: datetime) -> int:
-        """Delete readings older than the retention; return how many went."""
-        with self._db.writing() as session:
-            result = session.execute(
-                delete(ReadingHistoryRow).where(ReadingHistoryRow.ts < now - self._retention)
-            )
-        removed: int = result.rowcount  # type: ignore[attr-defined]  # a CursorResult
+        """Delete readings older than the retention, and those stamped further ahead of
+        ``now`` than it (a clock years fast: read by nothing, they would stay for years);
+        return how many went."""
+        removed = self._prune_where(before=now - self._retention)
+        removed += self._prune_where(after=now + self._retention)
         if removed:
-            logger.info("pruned %d readings older than %s", removed, self._retention)
+            logger.info("pruned %d readings over %s old (or ahead)", removed, self._retention)
         return removed
+
+    def _prune_where(self, *, before: datetime | None = None, after: datetime | None = None) -> int:
+        """Delete the readings stamped before ``before`` (or after ``after``), in transactions
+        of about PRUNE_CHUNK rows from the farthest out, each its own turn among SQLite's
+        writers: the first prune after days down deleted ~300,000 rows in one, holding an
+        alert's intake for two seconds. Return how many went."""
+        ts = ReadingHistoryRow.ts
+        removed = 0
+        while True:
+            with self._db.writing() as session:
+                # The PRUNE_CHUNK-th reading from the far end bounds this transaction's range
+                # (on the ts index); with fewer left, the rest goes at once.
+                if before is not None:
+                    far = select(ts).where(ts < before).order_by(ts.asc())
+                else:
+                    far = select(ts).where(ts > after).order_by(ts.desc())
+                bound = session.scalar(far.offset(PRUNE_CHUNK).limit(1))
+                # Through the bound itself: readings sharing its instant go with it, so every
+                # transaction deletes something, however many share one.
+                if before is not None:
+                    doomed = ts < before if bound is None else ts <= bound
+                else:
+                    doomed = ts > after if bound is None else ts >= bound
+                result = session.execute(delete(ReadingHistoryRow).where(doomed))
+            removed += int(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult
+            if bound is None:
+                return removed
 
     def readings(
         self,

@@ -7,20 +7,28 @@ library's ``http.client``, not influxdb-client: the client's per-request machine
 sanitising, header merging, its pool manager) cost more CPU per 1,000-point request than the
 request itself, and the worker already owns batching and retrying.
 
-Errors: ``TelemetryWriteError`` (retry: no connection, timeout, 401/403/429/5xx) and
+Errors: ``TelemetryWriteError`` (retry: no connection, timeout, 401/403/429/5xx; a
+``Retry-After`` the server sends is kept with it, for the worker to honour) and
 ``TelemetryRejectedError`` (drop: the server called the batch itself invalid).
 """
 
+import email.utils
 import http.client
 import select
 import ssl
 import threading
 import urllib.parse
+from datetime import UTC, datetime
 from typing import Protocol
 
 
 class TelemetryWriteError(Exception):
-    """A batch could not be written; it is kept and retried."""
+    """A batch could not be written; it is kept and retried (not before ``retry_after``
+    seconds when the server said so: a 429 or 503 with ``Retry-After``)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class TelemetryRejectedError(Exception):
@@ -93,7 +101,10 @@ class InfluxLineWriter:
             return
         if status in _REJECTED_STATUSES:
             raise TelemetryRejectedError(f"HTTP {status}: {answer.decode(errors='replace')!r}")
-        raise TelemetryWriteError(f"HTTP {status}: {response.reason}")
+        raise TelemetryWriteError(
+            f"HTTP {status}: {response.reason}",
+            retry_after=_retry_after(response.getheader("Retry-After")),
+        )
 
     def close(self) -> None:
         """Close the idle connections."""
@@ -114,6 +125,22 @@ class InfluxLineWriter:
                 self._host, self._port, timeout=self._timeout, context=self._tls
             )
         return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Return the seconds a ``Retry-After`` header asks to wait (delay or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _closed_by_server(connection: http.client.HTTPConnection) -> bool:

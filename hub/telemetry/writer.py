@@ -136,11 +136,20 @@ class SendBuffer(Generic[T]):
         return dropped
 
 
+DROP_LOG_SECONDS = 60.0
+"""At most one buffer-full line a minute per worker: in an outage every batch overflows."""
+
+
+MAX_WAIT_ASKED = 300.0
+"""The longest pause a server's ``Retry-After`` is followed for (the buffer fills meanwhile)."""
+
+
 class BatchWorker(Generic[T]):
     """Hands items to ``flush`` in batches from its own thread; ``submit`` never waits.
 
     ``flush`` receives at most ``batch_size`` items and raises one of ``retry_on`` when they
-    could not be delivered: the batch is put back and retried after a backoff pause. It raises
+    could not be delivered: the batch is put back and retried after a backoff pause (or the
+    error's ``retry_after`` seconds, if it has them and they are longer). It raises
     anything else when the batch itself is bad (``drop_on`` names the expected kinds, logged
     without a traceback): a poison batch must not block the rest, nor cost the good points
     beside it, so it is written again in halves and only the points refused alone are dropped
@@ -165,6 +174,7 @@ class BatchWorker(Generic[T]):
         drop_on: tuple[type[Exception], ...] = (),
         backoff: Backoff | None = None,
         writers: int = 1,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if writers < 1:
             raise ValueError("a batch worker needs at least one writer thread")
@@ -183,6 +193,10 @@ class BatchWorker(Generic[T]):
         self._in_flight = 0
         self._failing = False
         self._counters: Counter[str] = Counter()
+        self._monotonic = monotonic
+        self._drops_unlogged = 0
+        self._drops_logged_at: float | None = None
+        self._asked_wait = 0.0
 
     @property
     def counters(self) -> dict[str, int]:
@@ -207,8 +221,25 @@ class BatchWorker(Generic[T]):
             self._counters["points_dropped"] += dropped
             if len(self._buffer) >= self._batch_size:
                 self._lock.notify()
-        if dropped:
-            logger.warning("%s: buffer full, dropped the %d oldest points", self.name, dropped)
+            line = self._overflowed(dropped) if dropped else None
+        if line:
+            logger.warning(*line)
+
+    def _overflowed(self, dropped: int) -> tuple[object, ...] | None:
+        """Count overflowed points (holding the lock); return the log line due, if one is:
+        the first drop at once, then at most a line per ``DROP_LOG_SECONDS``."""
+        now = self._monotonic()
+        pending = self._drops_unlogged
+        self._drops_unlogged += dropped
+        last = self._drops_logged_at
+        if last is not None and now - last < DROP_LOG_SECONDS:
+            return None
+        count, self._drops_unlogged = self._drops_unlogged, 0
+        self._drops_logged_at = now
+        message = "%s: buffer full, dropped the %d oldest points"
+        if pending and last is not None:
+            return (f"{message} in the last %.0f s", self.name, count, now - last)
+        return (message, self.name, count)
 
     def start(self) -> None:
         """Start the writer threads."""
@@ -229,6 +260,10 @@ class BatchWorker(Generic[T]):
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
                 logger.warning("%s: did not stop within %.1f s", self.name, timeout)
+        with self._lock:
+            unlogged, self._drops_unlogged = self._drops_unlogged, 0
+        if unlogged:
+            logger.warning("%s: buffer full, dropped the %d oldest points", self.name, unlogged)
 
     def _run(self) -> None:
         while True:
@@ -249,7 +284,9 @@ class BatchWorker(Generic[T]):
                     self._in_flight += 1
             if batch and not self._write(batch) and not stopping:
                 with self._lock:
-                    delay = self._backoff.next_delay()
+                    # A server's Retry-After (429/503) is honoured: sooner meets the same refusal.
+                    delay = max(self._backoff.next_delay(), min(self._asked_wait, MAX_WAIT_ASKED))
+                    self._asked_wait = 0.0
                 self._pause(delay)
             if stopping:
                 self._drain_on_stop()
@@ -274,14 +311,20 @@ class BatchWorker(Generic[T]):
         except self._retry_on as exc:
             # Halves of a refused batch already written are written again on the retry: both
             # sinks store a point once (same device, same instant), so nothing doubles.
+            asked = getattr(exc, "retry_after", None)
             with self._lock:
+                if isinstance(asked, int | float):
+                    self._asked_wait = max(self._asked_wait, float(asked))
                 self._counters["write_failures"] += 1
                 dropped = self._buffer.give_back_runs(batch)
                 self._counters["points_dropped"] += dropped
+                line = self._overflowed(dropped) if dropped else None
                 self._resolved(failed=True)
             logger.warning(
                 "%s: writing %d points failed, will retry: %s", self.name, len(items), exc
             )
+            if line:
+                logger.warning(*line)
             return False
         with self._lock:
             self._counters["points_written"] += written
