@@ -496,7 +496,9 @@ async def case_readings(
     neighbours = await asyncio.to_thread(store.fleet.list_devices, sites=principal.sites)
     device_ids = nearby_devices(case, neighbours)
     start, end = incident_window(case.opened_at, case.last_alert_at, clock())
-    samples = await asyncio.to_thread(history.readings, device_ids, start, end)
+    # The newest readings when there are more than a chart takes: a long incident's chart
+    # cut at its first hours would show stale readings as the latest.
+    samples = await asyncio.to_thread(history.readings, device_ids, start, end, newest=True)
     return CaseReadings(
         case_id=case_id, start=start, end=end, device_ids=device_ids, samples=samples
     )

@@ -173,11 +173,15 @@ class ReadingHistory(TelemetrySink):
         end: datetime,
         *,
         limit: int = MAX_SAMPLES,
+        newest: bool = False,
     ) -> list[ReadingSample]:
-        """Return the readings of these devices between start and end, oldest first."""
+        """Return the readings of these devices between start and end, oldest first: the
+        first ``limit`` of them, or with ``newest`` the last ``limit`` (a chart of an incident
+        still going on must end at its latest readings, not stop short of them)."""
         ids = sorted(set(device_ids))
         if not ids:
             return []
+        order = (ReadingHistoryRow.ts, ReadingHistoryRow.device_id)
         with self._db.reading() as session:
             rows = session.scalars(
                 select(ReadingHistoryRow)
@@ -186,9 +190,11 @@ class ReadingHistory(TelemetrySink):
                     ReadingHistoryRow.ts >= start,
                     ReadingHistoryRow.ts <= end,
                 )
-                .order_by(ReadingHistoryRow.ts, ReadingHistoryRow.device_id)
+                .order_by(*(column.desc() for column in order) if newest else order)
                 .limit(limit)
             ).all()
+            if newest:
+                rows = rows[::-1]
             return [
                 ReadingSample(device_id=row.device_id, ts=row.ts, readings=dict(row.readings))
                 for row in rows

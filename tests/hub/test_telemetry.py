@@ -495,6 +495,12 @@ def test_history_keeps_readings_once_and_prunes_them_by_age(engine: Engine) -> N
     assert history.readings(["a"], T0 + timedelta(seconds=30), T0 + timedelta(minutes=5)) == [
         samples[1]
     ]
+    # More than a chart takes: the first, or (the console's incident chart) the latest, each
+    # oldest first.
+    window = (T0 - timedelta(minutes=1), T0 + timedelta(minutes=5))
+    assert history.readings(["a"], *window, limit=1) == samples[:1]
+    assert history.readings(["a"], *window, limit=1, newest=True) == samples[1:]
+    assert history.readings(["a", "b"], *window, newest=True) == samples
     # Kept at least as long as the care check looks back (tests/hub/test_telemetry_retention.py).
     assert history.prune(T0 + LOOK_BACK + timedelta(seconds=30)) == 1
     assert [s.ts for s in history.readings(["a"], T0, T0 + timedelta(hours=2))] == [
