@@ -387,27 +387,7 @@ class CareRepository:
             if raised:
                 case.priority = Severity.CRITICAL.value
                 case.updated_at = now
-            add_event(
-                session,
-                self._policy,
-                case.id,
-                now,
-                CaseEventAction.COMMENTED,
-                note=note,
-                actor="hub-care",
-                detail={"care": "sos"},
-            )
-            if fresh:
-                enqueue_notices(
-                    session,
-                    fresh,
-                    case.id,
-                    CaseEventAction.OPENED,
-                    now,
-                    note,
-                    supervision=self._policy.supervision,
-                )
-            session.flush()
+            self._tell(session, case.id, note, "sos", fresh, CaseEventAction.OPENED, now)
             changed.append(
                 case_view(case, household.location, members(session, [case.id])[case.id])
             )
@@ -441,29 +421,37 @@ class CareRepository:
             f"{SEEN_AGAIN} at {household.name} at {last.isoformat()}, after this check was "
             "raised: it stays open until whoever checks closes it"
         )
+        self._tell(session, case.id, note, "seen_again", targets, CaseEventAction.COMMENTED, now)
+        logger.info("household %s: a sign of life at %s, check %s", household.id, last, case.id)
+        return [case_view(case, household.location, members(session, [case.id])[case.id])]
+
+    def _tell(
+        self,
+        session: Session,
+        case_id: int,
+        note: str,
+        why: str,
+        targets: list[tuple[Channel, str]],
+        event: CaseEventAction,
+        now: datetime,
+    ) -> None:
+        """Add the care watch's ``commented`` line to a case (``"care": why``) and send its
+        note to ``targets`` (the family) as a notice of ``event``."""
         add_event(
             session,
             self._policy,
-            case.id,
+            case_id,
             now,
             CaseEventAction.COMMENTED,
             note=note,
             actor="hub-care",
-            detail={"care": "seen_again"},
+            detail={"care": why},
         )
         if targets:
             enqueue_notices(
-                session,
-                targets,
-                case.id,
-                CaseEventAction.COMMENTED,
-                now,
-                note,
-                supervision=self._policy.supervision,
+                session, targets, case_id, event, now, note, supervision=self._policy.supervision
             )
         session.flush()
-        logger.info("household %s: a sign of life at %s, check %s", household.id, last, case.id)
-        return [case_view(case, household.location, members(session, [case.id])[case.id])]
 
     def _alarm_active(self, session: Session, row: CareProfileRow) -> bool:
         if row.alarm_case_id is None:
