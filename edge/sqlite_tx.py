@@ -12,7 +12,7 @@ import functools
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -42,13 +42,14 @@ def open_store(
     Autocommit mode: transactions are explicit (``transaction``'s BEGIN IMMEDIATE … COMMIT).
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     except (OSError, sqlite3.Error) as exc:
         raise error(f"cannot open {what} {path}: {exc}") from exc
     try:
         mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode != "wal":
+        if mode != "wal" and str(path) != ":memory:":  # a store in memory has no WAL
             raise error(f"{what} {path} cannot use WAL mode (got {mode!r})")
         # FULL fsyncs the WAL on every commit: a committed write survives a power cut.
         db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
@@ -66,6 +67,157 @@ def open_store(
             raise
         raise error(f"cannot prepare {what} {path}: {exc}") from exc
     return db
+
+
+Copy = tuple[str, str]
+"""A read of one database's rows and the write that stores each of them in another."""
+
+
+def open_recovering(
+    path: Path,
+    *,
+    sync: Literal["full", "normal"],
+    schema: str,
+    version: int,
+    error: type[Exception],
+    what: str,
+    salvage: Sequence[Copy],
+) -> tuple[sqlite3.Connection, bool]:
+    """``open_store``, but a file that cannot be used does not stop the edge (which would
+    forward no alarm at all): one that is damaged (a power cut mid-write on an SD card) is set
+    aside as ``<name>.damaged-<n>`` and a new one started with the rows ``salvage`` can still
+    read of it; a disk that cannot be written (read-only, failing) gives a store in memory,
+    with the rows the file still holds. Each is logged as an error. Only a file of another
+    schema version (a downgrade) still raises. Return the connection and whether it is the
+    file at ``path`` (False: in memory).
+    """
+
+    def opened(at: Path) -> sqlite3.Connection:
+        return open_store(at, sync=sync, schema=schema, version=version, error=error, what=what)
+
+    try:
+        return opened(path), True
+    except error as exc:
+        if not isinstance(exc.__cause__, sqlite3.DatabaseError | OSError):
+            raise
+        failure = exc
+    if damaged(failure):
+        try:
+            aside = set_aside(path)
+            db = opened(path)
+        except (OSError, error):
+            pass
+        else:
+            kept = salvage_from(db, f"{aside.resolve().as_uri()}?mode=ro", salvage)
+            logger.error(
+                "%s %s was damaged (%s): set aside as %s; %d rows recovered from it",
+                what,
+                path,
+                failure,
+                aside.name,
+                kept,
+            )
+            return db, True
+    db = opened(Path(":memory:"))
+    kept = salvage_from(db, f"{path.resolve().as_uri()}?mode=ro&immutable=1", salvage)
+    logger.error(
+        "%s %s cannot be used (%s): running with a %s in memory (%d rows read from the file), "
+        "lost if the edge stops; repair the disk",
+        what,
+        path,
+        failure,
+        what,
+        kept,
+    )
+    return db, False
+
+
+def salvage_from(db: sqlite3.Connection, uri: str, copies: Sequence[Copy]) -> int:
+    """Copy what can still be read of the database at ``uri`` into ``db`` (each read up to
+    its first damaged page); return how many rows the first copy took."""
+    try:
+        old = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error:
+        return 0
+    try:
+        return copy_rows(old, db, copies)[0] if copies else 0
+    finally:
+        old.close()
+
+
+def copy_rows(
+    source: sqlite3.Connection, db: sqlite3.Connection, copies: Sequence[Copy]
+) -> list[int]:
+    """Run each copy's read on ``source`` and its write on ``db``; a read that fails part way
+    keeps the rows before. Return how many rows each copy stored."""
+    counts: list[int] = []
+    for read, write in copies:
+        rows: list[tuple[object, ...]] = []
+        with suppress(sqlite3.Error):
+            rows.extend(source.execute(read))
+        try:
+            db.executemany(write, rows)
+        except sqlite3.Error:
+            rows = []
+        counts.append(len(rows))
+    return counts
+
+
+def damaged(exc: Exception) -> bool:
+    """Whether a store failed because its file is damaged or not a database at all (the
+    ``sqlite3.Error`` that ``exc`` was raised from says)."""
+    cause = exc.__cause__
+    return isinstance(cause, sqlite3.DatabaseError) and cause.sqlite_errorcode in (
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_NOTADB,
+    )
+
+
+_REFUSING = frozenset(
+    {
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_NOTADB,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PERM,
+    }
+)
+"""The primary result codes of a disk that refuses a write (full, read-only, failing, a
+damaged file), as opposed to a statement's own error (a missing table, a constraint)."""
+
+
+def refused(exc: Exception) -> bool:
+    """Whether the disk refused a store's write (full, read-only, I/O error, damaged file),
+    unlike a bug in a statement (the ``sqlite3.Error`` that ``exc`` was raised from says)."""
+    cause = exc.__cause__
+    if not isinstance(cause, sqlite3.Error):
+        return False
+    code = getattr(cause, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _REFUSING
+
+
+def inode(path: Path) -> int | None:
+    """Return the file's inode number, or None if there is no file at ``path``."""
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged store's file (and its WAL and shared memory) out of the way, as
+    ``<name>.damaged-<n>``; return its new path."""
+    n = 1
+    while (aside := path.with_name(f"{path.name}.damaged-{n}")).exists():
+        n += 1
+    path.rename(aside)
+    for suffix in ("-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            part.rename(aside.with_name(aside.name + suffix))
+    return aside
 
 
 class DatabaseThread:
@@ -87,14 +239,18 @@ class DatabaseThread:
 
 @contextmanager
 def transaction(
-    db: sqlite3.Connection,
+    connection: "sqlite3.Connection | Callable[[], sqlite3.Connection]",
     lock: threading.Lock,
     error: type[Exception],
     what: str,
     *,
     fsync: bool = True,
+    immediate: bool = True,
 ) -> Iterator[sqlite3.Connection]:
     """Run the block in one write transaction; SQLite errors become ``error``.
+
+    ``immediate=False`` begins it deferred, for a block that writes TEMP tables only: it then
+    takes no lock on the database file, and works on a disk that refuses every write.
 
     ``fsync=False`` commits this one transaction at ``synchronous=NORMAL``: in WAL mode it is
     still atomic, but the WAL is not flushed to disk until the next full commit (or
@@ -102,11 +258,12 @@ def transaction(
     acknowledged alert's delete: undone, the alert is sent again and the hub ignores it).
     """
     with lock:
+        db = _current(connection)
         restore = None if fsync else db.execute("PRAGMA synchronous").fetchone()[0]
         try:
             if restore is not None:
                 db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             yield db
             db.execute("COMMIT")
         except BaseException as exc:
@@ -125,14 +282,24 @@ def transaction(
 
 @contextmanager
 def reading(
-    db: sqlite3.Connection, lock: threading.Lock, error: type[Exception], what: str
+    connection: "sqlite3.Connection | Callable[[], sqlite3.Connection]",
+    lock: threading.Lock,
+    error: type[Exception],
+    what: str,
 ) -> Iterator[sqlite3.Connection]:
     """Run the block's reads under the connection's lock; SQLite errors become ``error``."""
     with lock:
         try:
-            yield db
+            yield _current(connection)
         except sqlite3.Error as exc:
             raise error(f"{what} read failed: {exc}") from exc
+
+
+def _current(
+    connection: "sqlite3.Connection | Callable[[], sqlite3.Connection]",
+) -> sqlite3.Connection:
+    """The connection, or the one a store holds now (read under its lock: it may replace it)."""
+    return connection if isinstance(connection, sqlite3.Connection) else connection()
 
 
 def read_back(model: type[M], rows: Iterable[tuple[str, str]], what: str) -> list[M]:
