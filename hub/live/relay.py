@@ -14,6 +14,9 @@ interval in the latency, and no gap in the ids when transactions commit out of i
 poller that reads past an uncommitted id skips it for ever). What it gives up: a worker whose
 listening connection drops misses what is sent meanwhile; it tells its subscribers so with an
 ``EventsDropped`` (the console then reloads its cases), as a subscriber that fell behind is.
+A listening connection a network left half-open would never say it dropped: it is asked a
+``SELECT 1`` every ``probe_every_s`` and given up when no answer comes (``_listen``); a batch
+whose sending gets no answer is sent again on a new connection.
 
 Each envelope carries its sender (worker id and a per-process incarnation) and a sequence
 number: a batch re-sent after a connection broke mid-commit is delivered once. A payload must
@@ -39,6 +42,7 @@ import base64
 import contextlib
 import json
 import logging
+import math
 import uuid
 import zlib
 from collections import Counter
@@ -66,6 +70,11 @@ ALONE_AFTER_S = 2.0
 _HELLO = "hello "
 _HERE = "here "
 _IN_FLIGHT_POLL_S = 0.05
+PROBE_EVERY_S = 10.0
+"""How often the listening connection is asked whether it is still there."""
+PROBE_TIMEOUT_S = 10.0
+"""How long an answer of the database may take before its connection is taken for dead (a
+probe, a batch sent, a connection made)."""
 
 
 class RelayEnvelope(BaseModel):
@@ -113,9 +122,12 @@ class PostgresEventRelay:
         worker: str,
         channel: str = CHANNEL,
         alone_after_s: float | None = None,
+        probe_every_s: float = PROBE_EVERY_S,
+        probe_timeout_s: float = PROBE_TIMEOUT_S,
     ) -> None:
         """``alone_after_s``: relay only while another hub listens on the channel (see the
-        module's text); None: always."""
+        module's text); None: always. ``probe_every_s``, ``probe_timeout_s``: see
+        ``_listen``."""
         if not channel.isidentifier():
             raise ValueError(f"not a channel name: {channel!r}")
         self._url = libpq_url(database_url)
@@ -138,6 +150,8 @@ class PostgresEventRelay:
         ``rejected``, ``too_large``, ``local_only``, ``gaps`` (listening connection lost and
         found again), ``alone`` (went in-process), ``others`` (went relaying again)."""
         self._alone_after_s = alone_after_s
+        self._probe_every_s = probe_every_s
+        self._probe_timeout_s = probe_timeout_s
         self._hello_said = asyncio.Event()
         self._own_back = asyncio.Event()
         """Set when one of this worker's events comes back."""
@@ -297,14 +311,26 @@ class PostgresEventRelay:
             or self._last_seen.get(self.sender, 0) < self._last_queued_seq
         )
 
+    async def _connect(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
+        return await psycopg.AsyncConnection.connect(
+            self._url, autocommit=True, connect_timeout=max(2, math.ceil(self._probe_timeout_s))
+        )
+
     async def _listen(self) -> None:
+        """Listen, and deliver what is heard, until cancelled.
+
+        A connection that only listens never learns that it is dead when a network, a NAT or a
+        firewall forgot it (it sends nothing, so nothing comes back to say so): every worker's
+        events would stop reaching this worker's consoles, its own included, and nobody would
+        be told. So every ``probe_every_s`` it is asked a ``SELECT 1``; no answer within
+        ``probe_timeout_s``, and it is given up, and a new one tells the subscribers what they
+        missed (``EventsDropped``).
+        """
         backoff = Backoff()
         listened_before = False
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._url, autocommit=True
-                ) as conn:
+                async with await self._connect() as conn:
                     await conn.execute(f"LISTEN {self._channel}")
                     if listened_before:
                         # Whatever was sent while we were away is lost to this worker.
@@ -317,25 +343,31 @@ class PostgresEventRelay:
                     self._say(_HELLO)
                     self._hello_said.set()
                     backoff.reset()
-                    async for notify in conn.notifies():
-                        self.receive(notify.payload)
-            except psycopg.Error as exc:
+                    while True:
+                        async for notify in conn.notifies(timeout=self._probe_every_s):
+                            self.receive(notify.payload)
+                        # Notifications that come meanwhile wait for the next ``notifies``.
+                        async with asyncio.timeout(self._probe_timeout_s):
+                            await conn.execute("SELECT 1")
+            except (psycopg.Error, TimeoutError) as exc:
                 self.listening.clear()
-                logger.warning("live relay: listening connection lost, retrying: %s", exc)
+                logger.warning(
+                    "live relay: listening connection lost, retrying: %s", exc or "no answer"
+                )
             await asyncio.sleep(backoff.next_delay())
 
     async def _send(self) -> None:
         backoff = Backoff()
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._url, autocommit=True
-                ) as conn:
+                async with await self._connect() as conn:
                     backoff.reset()
                     while True:
                         await self._send_batch(conn)
-            except psycopg.Error as exc:
-                logger.warning("live relay: sending connection lost, retrying: %s", exc)
+            except (psycopg.Error, TimeoutError) as exc:
+                logger.warning(
+                    "live relay: sending connection lost, retrying: %s", exc or "no answer"
+                )
             await asyncio.sleep(backoff.next_delay())
 
     async def _send_batch(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
@@ -351,9 +383,12 @@ class PostgresEventRelay:
         # notifications in the array's order (a function scan yields its rows in order). The
         # payloads go as one JSON text: a text[] parameter has psycopg escape every element in
         # Python, which cost more of the hub's CPU than the round trips saved.
-        await conn.execute(
-            "SELECT pg_notify(%s, payload) FROM json_array_elements_text(%s::json) AS payload",
-            (self._channel, json.dumps(self._unsent)),
-        )
+        # A connection that does not answer is dead: kept, the batch is sent again on a new one
+        # (delivered once: the receivers drop a seq they have seen).
+        async with asyncio.timeout(self._probe_timeout_s):
+            await conn.execute(
+                "SELECT pg_notify(%s, payload) FROM json_array_elements_text(%s::json) AS payload",
+                (self._channel, json.dumps(self._unsent)),
+            )
         self.counters["sent"] += len(self._unsent)
         self._unsent = []

@@ -110,9 +110,11 @@ export const api = {
     return URL.createObjectURL(await response.blob());
   },
 
-  /** Open the live event stream (Server-Sent Events); handlers by event type. */
-  stream(handlers) {
-    const source = new EventSource(`${BASE}/stream`);
+  /** Open the live event stream (Server-Sent Events); handlers by event type. With
+   * heartbeatS, the hub also sends a "heartbeat" event at least that often. */
+  stream(handlers, { heartbeatS } = {}) {
+    const query = heartbeatS ? `?heartbeat_s=${encodeURIComponent(heartbeatS)}` : "";
+    const source = new EventSource(`${BASE}/stream${query}`);
     for (const [type, handler] of Object.entries(handlers)) {
       if (type === "open" || type === "error") {
         source.addEventListener(type, handler);

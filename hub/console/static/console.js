@@ -23,6 +23,8 @@ const state = {
   openapi: null,
   signedIn: false,
   source: null, // the live EventSource
+  announced: new Set(), // ids of the cases announced as new
+  refreshing: new Set(), // per reading of the case list in flight: the cases changed live meanwhile
 };
 
 // --- sign-in ---------------------------------------------------------------------------
@@ -87,52 +89,113 @@ async function start() {
   state.signedIn = true;
   await Promise.all([refreshCases(), refreshRecentAlerts()]).catch((error) => toast(String(error), "error"));
   await render();
-  if (!state.source) state.source = connectStream();
+  if (!state.source) connectStream();
 }
 
 // --- live stream -------------------------------------------------------------------------
 
-function connectStream() {
+// The hub beats every HEARTBEAT_S on the stream; a stream silent for SILENT_AFTER_MS is dead
+// (a laptop lid, a proxy or a network blip can leave a connection open that carries nothing,
+// and EventSource does not notice): the page says so and connects again.
+const HEARTBEAT_S = 5;
+const SILENT_AFTER_MS = 3 * HEARTBEAT_S * 1000;
+
+function setLink(linkState, text) {
   const link = document.getElementById("link");
+  link.dataset.state = linkState;
+  link.textContent = text;
+}
+
+function connectStream() {
+  let watchdog = null;
+  const current = () => state.source === source;
+  const alive = () => {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => {
+      if (!current()) return;
+      source.close();
+      setLink("down", "disconnected");
+      connectStream();
+    }, SILENT_AFTER_MS);
+  };
+  const live = (handler) => (event) => {
+    if (!current()) return;
+    alive();
+    handler(event);
+  };
   const source = api.stream({
     open: () => {
-      link.dataset.state = "live";
-      link.textContent = "live";
-      // Events may have been missed before (re)connecting: reload the cases and alerts.
-      Promise.all([refreshCases(), refreshRecentAlerts()]).then(() => {
-        if (state.route?.name === "board") { renderBoard(); renderStream(); }
-      });
+      if (!current()) return;
+      alive();
+      setLink("live", "live");
+      // Events may have been missed before (re)connecting: reload the cases and alerts, and
+      // announce the cases that opened meanwhile.
+      resync();
     },
     error: () => {
-      link.dataset.state = "down";
-      link.textContent = "reconnecting";
+      if (!current()) return;
+      setLink("down", "reconnecting");
       // EventSource retries by itself after a dropped connection, but gives up on an HTTP
       // error (401 after the session ended): then ask who we are and start over.
       if (source.readyState === EventSource.CLOSED) {
+        clearTimeout(watchdog);
         state.source = null;
-        setTimeout(() => { if (state.signedIn) start().catch(() => {}); }, 2000);
+        startAgain(2000);
       }
     },
-    alert: (event) => {
+    heartbeat: live(() => {}),
+    alert: live((event) => {
       state.stream.unshift(event.alert);
       state.stream.length = Math.min(state.stream.length, MAX_STREAM);
       if (state.route?.name === "board") renderStream();
-    },
-    case_opened: (event) => caseChanged(event.case, true),
-    case_updated: (event) => caseChanged(event.case, false),
-    dropped: () => refreshCases().then(() => {
-      if (state.route?.name === "board") renderBoard();
     }),
-  });
+    case_opened: live((event) => caseChanged(event.case, true)),
+    case_updated: live((event) => caseChanged(event.case, false)),
+    // This screen fell behind and the hub dropped events for it: read everything again.
+    dropped: live(() => resync()),
+  }, { heartbeatS: HEARTBEAT_S });
+  state.source = source;
+  alive();
   return source;
 }
 
+// Start over after the stream was refused; while the hub cannot be reached (a proxy answers
+// 502 during a restart), try again, less often each time, rather than never.
+function startAgain(delay) {
+  setTimeout(() => {
+    if (!state.signedIn || state.source) return;
+    start().catch(() => {
+      setLink("down", "reconnecting");
+      startAgain(Math.min(2 * delay, 30000));
+    });
+  }, delay);
+}
+
+function resync() {
+  return Promise.all([refreshCases({ announce: true }), refreshRecentAlerts()]).then(() => {
+    if (state.route?.name === "board") { renderBoard(); renderStream(); }
+  }).catch(() => {});
+}
+
 function caseChanged(item, opened) {
-  state.cases.set(item.id, { ...state.cases.get(item.id), ...item });
-  if (opened) toast(`New ${label(item.kind)} case at ${item.location || item.device_ids.join(", ")}`, item.priority);
+  // A case is opened once: a case_opened for a case this screen already has (a change of it
+  // another hub worker made came round first, or a reload read it) is not newer than that.
+  const known = state.cases.get(item.id);
+  if (opened && known) {
+    if (!state.announced.has(item.id)) announceCase(item);
+    return;
+  }
+  for (const during of state.refreshing) during.push(item);
+  state.cases.set(item.id, { ...known, ...item });
+  if (opened) announceCase(item);
   const route = state.route;
   if (route?.name === "board") renderBoard();
   else if (route?.name === "case" && Number(route.id) === item.id) renderCase(route.id);
+}
+
+function announceCase(item) {
+  state.announced.add(item.id);
+  toast(`New ${label(item.kind)} case at ${item.location || item.device_ids.join(", ")}`, item.priority);
 }
 
 // The live panel starts with the recent alerts, not empty until the next one arrives; an
@@ -145,9 +208,29 @@ async function refreshRecentAlerts() {
   state.stream = merged.slice(0, MAX_STREAM);
 }
 
-async function refreshCases() {
-  const items = await api.cases({ limit: 500 });
-  state.cases = new Map(items.map((item) => [item.id, item]));
+// The list as the hub has it, and then, in the order they came, the changes the stream
+// brought while it was being read: the list may have been read before them, and a case opened
+// meanwhile must not vanish from the board. With announce, a case new to this screen that
+// the stream did not bring (it opened while the stream was down) is announced as if it had.
+async function refreshCases({ announce = false } = {}) {
+  const during = [];
+  state.refreshing.add(during);
+  let items;
+  try {
+    items = await api.cases({ limit: 500 });
+  } finally {
+    state.refreshing.delete(during);
+  }
+  const before = state.cases;
+  const cases = new Map(items.map((item) => [item.id, item]));
+  for (const item of during) cases.set(item.id, { ...cases.get(item.id), ...item });
+  if (announce) {
+    const brought = new Set(during.map((item) => item.id));
+    for (const item of items) {
+      if (!before.has(item.id) && !brought.has(item.id) && !FINISHED.has(item.status)) announceCase(item);
+    }
+  }
+  state.cases = cases;
 }
 
 // --- board -------------------------------------------------------------------------------
