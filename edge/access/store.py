@@ -47,7 +47,7 @@ from devices.access import (
 )
 from edge.access.chunks import is_stale
 from edge.access.decision import Direction
-from edge.sqlite_tx import open_store, read_back, reading, transaction
+from edge.sqlite_tx import open_recovering, read_back, reading, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,26 @@ CREATE TABLE IF NOT EXISTS log (
 );
 CREATE TABLE IF NOT EXISTS doors (door_id TEXT PRIMARY KEY, state TEXT NOT NULL);
 """
+
+_SALVAGE = (
+    (
+        "SELECT key, version, body FROM items",
+        "INSERT OR IGNORE INTO items (key, version, body) VALUES (?, ?, ?)",
+    ),
+    # Not the allow-list's version: the items read back from a damaged file may lack some, so
+    # the edge holds version 0 and is sent a full snapshot at its next sync; until then it
+    # decides with what could be read.
+    (
+        "SELECT key, value FROM meta WHERE key <> 'version'",
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+    ),
+    ("SELECT id, body FROM log ORDER BY seq", "INSERT OR IGNORE INTO log (id, body) VALUES (?, ?)"),
+    (
+        "SELECT door_id, state FROM doors",
+        "INSERT OR IGNORE INTO doors (door_id, state) VALUES (?, ?)",
+    ),
+)
+"""What is read out of a damaged (or unwritable) access file into the new one (in memory)."""
 
 _BODY: TypeAdapter[AccessBody] = TypeAdapter(AccessBody)
 
@@ -175,14 +195,18 @@ class AccessStore:
 
     @classmethod
     def open(cls, path: Path, sync: Literal["full", "normal"] = "full") -> "AccessStore":
-        """Open (or create) the access database at ``path``."""
-        db = open_store(
+        """Open (or create) the access database at ``path``. A damaged file (a power cut
+        mid-write) or a disk that cannot be written does not stop the edge, whose alarms would
+        stop with it (``edge.sqlite_tx.open_recovering``): what can be read is kept, and the
+        allow-list is fetched whole again."""
+        db, _on_disk = open_recovering(
             path,
             sync=sync,
             schema=_SCHEMA,
             version=SCHEMA_VERSION,
             error=AccessStoreError,
             what="access store",
+            salvage=_SALVAGE,
         )
         return cls(db)
 

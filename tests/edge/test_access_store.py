@@ -129,3 +129,49 @@ def test_a_store_of_an_unknown_schema_is_refused(tmp_path: Path) -> None:
         db.execute("PRAGMA user_version=99")
     with pytest.raises(AccessStoreError):
         AccessStore.open(path)
+
+
+def test_a_damaged_access_file_is_set_aside_and_the_edge_starts(tmp_path: Path) -> None:
+    """A power cut mid-write left the access file zeroed: the store (and with it the whole
+    agent, every alarm included) failed to open at every start. Now it is set aside and the
+    edge starts with an empty allow-list at version 0, which the hub answers with a snapshot."""
+    path = tmp_path / "access.sqlite3"
+    path.write_bytes(b"\0" * 100 + b"power cut mid-write" * 300)
+    store = AccessStore.open(path)  # must not raise
+    try:
+        assert store.load().version == 0
+        assert store.apply(0, snapshot(3, card(1, "AA01"))) is UpdateOutcome.APPLIED
+        assert store.load().version == 3
+    finally:
+        store.close()
+    assert (tmp_path / "access.sqlite3.damaged-1").exists()
+    reopened = AccessStore.open(path)
+    assert reopened.load().version == 3
+    reopened.close()
+
+
+def test_an_access_file_that_cannot_be_written_is_read_into_memory_and_fetched_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "access.sqlite3"
+    store = AccessStore.open(path)
+    store.apply(0, snapshot(3, card(1, "AA01"), card(2, "AA02")))
+    floor = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+    store.save_floor(floor)
+    store.record([], [("gate", '{"open": false}')])
+    store.close()
+    # WAL mode cannot work without its shared-memory file (as on a card remounted read-only).
+    path.with_name(path.name + "-shm").mkdir()
+
+    store = AccessStore.open(path)  # must not raise
+    try:
+        held = store.load()
+        # What could be read is used, but at version 0: the hub sends the allow-list whole.
+        assert held.version == 0
+        assert held.site is not None
+        assert set(held.doors) == {"gate"}
+        assert held.lookup(CredentialKind.CARD, "AA02")[1] is not None
+        assert store.load_floor() == floor
+        assert store.door_states() == {"gate": '{"open": false}'}
+    finally:
+        store.close()
