@@ -373,16 +373,17 @@ class Outbox:
                     "INSERT INTO receipts (grp, mid, topic, digest) VALUES (?, ?, ?, ?)",
                     [(group, r.mid, r.topic, r.digest) for r in receipts],
                 )
-        if was_spilled and self._recheck():
-            logger.warning("outbox writable again: the alerts kept in memory are stored")
+        if was_spilled:
+            self._recheck()
 
-    def _recheck(self) -> bool:
+    def _recheck(self) -> None:
         """Read again, under the lock, whether memory holds anything (another thread may have
-        kept something since); return True if it held something and no longer does."""
+        kept something since), and say so when it no longer does."""
         with self._lock:
             was = self._spilled
             self._spilled = bool(self._db.execute(_HELD).fetchone()[0])
-            return was and not self._spilled
+        if was and not self._spilled:
+            logger.warning("outbox writable again: the alerts kept in memory are stored")
 
     def _spill(
         self,
@@ -543,8 +544,8 @@ class Outbox:
                 self._write_back(db)
             db.executemany("DELETE FROM in_flight WHERE id = ?", rows)
             waiting = db.execute(_WAITING_FROM.format(alerts="alerts")).fetchone() is not None
-        if was_spilled and self._recheck():
-            logger.warning("outbox writable again: the alerts kept in memory are stored")
+        if was_spilled:
+            self._recheck()
         return deleted, waiting
 
     def _forget(self, rows: Sequence[tuple[str]], refusal: OutboxError) -> tuple[int, bool]:

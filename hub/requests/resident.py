@@ -19,14 +19,18 @@ from hub.http.times import StorableDatetime
 from hub.http.views import Items, View
 from hub.requests.repository import NewRequest
 from hub.requests.routes import PHOTO_HEADERS, read_photos
-from hub.requests.rules import MAX_TEXT, Feedback, RequestCategory, RequestSource, check_window
+from hub.requests.rules import (
+    MAX_TEXT,
+    SUBMISSION_ID,
+    Feedback,
+    RequestCategory,
+    RequestSource,
+    check_window,
+    submission_key,
+)
 from hub.requests.views import ResidentRequestView
 from hub.residents.page import NO_STORE, HouseholdDep
 from hub.residents.rules import RESIDENT_PREFIX
-
-SUBMISSION_ID = r"^[A-Za-z0-9_-]{8,40}$"
-"""The page's own id of one report (drawn when the form opens, kept until it is sent): a
-second tap, or a send retried after a lost answer, is the same request, not a second one."""
 
 resident_requests_router = APIRouter(prefix=RESIDENT_PREFIX, tags=["resident"])
 
@@ -63,8 +67,7 @@ async def report(
         text=text,
         source=RequestSource.PAGE,
         created_by=f"household-{household.id}",
-        # Namespaced by household: one household's id can never name another's request.
-        external_id=None if submission_id is None else f"h{household.id}-{submission_id}",
+        external_id=submission_key(household.id, submission_id),
     )
     opened = await asyncio.to_thread(store.requests.repeat_of, new)
     if opened is None:

@@ -160,6 +160,17 @@ VISIT_LATE_BY = timedelta(hours=1)
 """How long after it a planned visit may still be written down (the note typed on the way)."""
 
 
+SUBMISSION_ID = r"^[A-Za-z0-9_-]{8,40}$"
+"""The page's own id of one report (drawn when the form opens, kept until it is sent): a
+second tap, or a send retried after a lost answer, is the same request, not a second one."""
+
+
+def submission_key(household_id: int, submission_id: str | None) -> str | None:
+    """Return the key a page's report is known by (a request's ``external_id``): namespaced
+    by household, so that one household's id can never name another's request."""
+    return None if submission_id is None else f"h{household_id}-{submission_id}"
+
+
 def check_visit(visit_at: datetime | None, now: datetime) -> datetime | None:
     """Return the visit a responder plans, or None; refuse one already past (a wrong day, or
     a local time sent as another zone's) or more than ``MAX_WINDOW`` ahead: the household

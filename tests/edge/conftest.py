@@ -3,7 +3,7 @@
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +15,7 @@ import pytest
 from devices.messages import Alert, AlertAck, EdgeStatus, TelemetryBatch, TelemetryPoint
 from devices.topics import EDGE_ROOT, EdgeChannel, edge_topic
 from edge.agent import EdgeAgent
+from edge.outbox import FILE_NAME, Outbox
 from edge.settings import EdgeSettings
 from linli.brokers import MosquittoProcess
 from tests.background import running
@@ -241,6 +242,20 @@ class Devices:
         )
         _, stderr = await process.communicate(payload.encode())
         assert process.returncode == 0, stderr.decode()
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    """Where a test's outbox file lives (test_outbox, test_edge_resilience)."""
+    return tmp_path / "edge" / FILE_NAME
+
+
+@pytest.fixture
+def outbox(path: Path) -> Iterator[Outbox]:
+    """An outbox at ``path``, fsyncing, re-sending after 10 s."""
+    box = Outbox.open(path, "full", resend_after_s=10)
+    yield box
+    box.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ once the disk takes it again."""
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 
@@ -14,18 +13,6 @@ import pytest
 from devices.kinds import AlertKind, AlertState
 from edge.outbox import FILE_NAME, Outbox
 from tests.edge.test_outbox import alert
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "edge" / FILE_NAME
-
-
-@pytest.fixture
-def outbox(path: Path) -> Iterator[Outbox]:
-    box = Outbox.open(path, "full", resend_after_s=10)
-    yield box
-    box.close()
 
 
 def fill_the_disk(outbox: Outbox) -> None:

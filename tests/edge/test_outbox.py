@@ -2,7 +2,6 @@
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import Alert, AlertReason
-from edge.outbox import _DUE, _SCHEMA, FILE_NAME, Outbox, OutboxError, Settled, _due_rows
+from edge.outbox import _DUE, _SCHEMA, Outbox, OutboxError, Settled, _due_rows
 
 T0 = datetime(2026, 4, 17, 12, 0, tzinfo=UTC)
 WINDOW = 1000  # larger than any test's outbox: the window is tested on its own
@@ -32,18 +31,6 @@ def alert(device_id: str, kind: AlertKind, state: AlertState = AlertState.RAISED
         location="Building 1",
         reason=AlertReason(rule="test"),
     )
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "edge" / FILE_NAME
-
-
-@pytest.fixture
-def outbox(path: Path) -> Iterator[Outbox]:
-    box = Outbox.open(path, "full", resend_after_s=10)
-    yield box
-    box.close()
 
 
 def store(outbox: Outbox, *alerts: Alert) -> None:

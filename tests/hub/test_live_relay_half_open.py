@@ -12,14 +12,14 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from hub.live.events import AlertReceived, EventBus, EventsDropped
-from hub.live.relay import PostgresEventRelay
+from hub.live.events import AlertReceived, EventsDropped
 from tests.hub.test_events import alert_view
+from tests.scale.test_live_relay import relayed
 
 WAIT_S = 15.0
 
@@ -123,28 +123,12 @@ def proxy(postgres_url: str) -> Iterator[FreezingProxy]:
         running.close()
 
 
-@contextlib.asynccontextmanager
-async def relayed(url: str) -> AsyncIterator[tuple[EventBus, PostgresEventRelay]]:
-    bus = EventBus()
-    relay = PostgresEventRelay(url, bus, worker="a", probe_every_s=0.3, probe_timeout_s=1.0)
-    relay.attach()
-    task = asyncio.create_task(relay.run())
-    try:
-        async with asyncio.timeout(WAIT_S):
-            await relay.listening.wait()
-        yield bus, relay
-    finally:
-        relay.detach()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 async def test_a_listening_connection_a_network_forgot_is_found_dead_and_replaced(
     postgres_url: str, proxy: FreezingProxy
 ) -> None:
     through_proxy = make_url(postgres_url).set(host="127.0.0.1", port=proxy.port)
-    async with relayed(through_proxy.render_as_string(hide_password=False)) as (bus, relay):
+    url = through_proxy.render_as_string(hide_password=False)
+    async with relayed(url, "a", probe_every_s=0.3, probe_timeout_s=1.0) as (bus, relay):
         with bus.subscribe() as console:
             bus.publish(AlertReceived(alert=alert_view(1)))
             async with asyncio.timeout(WAIT_S):

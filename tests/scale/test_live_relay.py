@@ -21,6 +21,8 @@ from hub.live.events import (
 )
 from hub.live.relay import (
     MAX_PAYLOAD_BYTES,
+    PROBE_EVERY_S,
+    PROBE_TIMEOUT_S,
     PostgresEventRelay,
     RelayEnvelope,
     decode,
@@ -107,10 +109,23 @@ async def take(subscription: Subscription, count: int) -> list[HubEvent]:
 
 @contextlib.asynccontextmanager
 async def relayed(
-    url: str, worker: str, alone_after_s: float | None = None
+    url: str,
+    worker: str,
+    alone_after_s: float | None = None,
+    *,
+    probe_every_s: float = PROBE_EVERY_S,
+    probe_timeout_s: float = PROBE_TIMEOUT_S,
 ) -> AsyncIterator[tuple[EventBus, PostgresEventRelay]]:
+    """A relay of ``worker`` on ``url``, listening."""
     bus = EventBus()
-    relay = PostgresEventRelay(url, bus, worker=worker, alone_after_s=alone_after_s)
+    relay = PostgresEventRelay(
+        url,
+        bus,
+        worker=worker,
+        alone_after_s=alone_after_s,
+        probe_every_s=probe_every_s,
+        probe_timeout_s=probe_timeout_s,
+    )
     relay.attach()
     task = asyncio.create_task(relay.run())
     try:
