@@ -50,7 +50,7 @@ import aiomqtt
 from aiomqtt.types import SocketOption
 
 from devices.credentials import load_credentials, session_client_id
-from devices.mqtt_paho import use_manual_ack, watch_sockets
+from devices.mqtt_paho import keep_cancellations, use_manual_ack, watch_sockets
 
 logger = logging.getLogger(__name__)
 
@@ -307,6 +307,7 @@ class MqttEndpoint:
             queue_type=queue_type,
         )
         watch_sockets(client)
+        keep_cancellations(client)
         if manual_ack:
             use_manual_ack(client)
         return client
@@ -335,10 +336,11 @@ def payload_bytes(payload: object) -> bytes | None:
 def checkpoint() -> None:
     """Raise CancelledError if this task was asked to stop, even if an await swallowed it.
 
-    On CPython 3.11 ``asyncio.wait_for`` (which aiomqtt uses for every call) swallows a
-    cancellation that races with its result, and aiomqtt's ``__aexit__`` can replace a
-    cancellation with a disconnect timeout that a reconnect loop catches. Either would keep
-    a cancelled program running forever, so every loop calls this once per turn.
+    On CPython 3.11 ``asyncio.wait_for`` swallows a cancellation that races with its result
+    (aiomqtt's own exchanges no longer use it: ``keep_cancellations``, but other awaits may),
+    and aiomqtt's ``__aexit__`` can replace a cancellation with a disconnect timeout that a
+    reconnect loop catches. Either would keep a cancelled program running forever, so every
+    loop calls this once per turn.
     """
     task = asyncio.current_task()
     if task is not None and task.cancelling():

@@ -2,7 +2,7 @@
 
 aiomqtt drives paho from the asyncio loop: paho calls back when its socket opens, closes, or
 has something to write, and aiomqtt watches the socket for reading and writing. Linli reaches
-under it in four places, all here:
+under it in five places, all here:
 
 - **manual acknowledgement** (``use_manual_ack``, ``ack``): aiomqtt 2.5 has no manual-ack API
   (aiomqtt issue #345) and paho acknowledges a QoS 1 message as soon as it has read it. The
@@ -26,15 +26,40 @@ under it in four places, all here:
   given to another connection, that connection's watch replaced. So the watches start at
   once on the loop's own thread, and a start that must wait for the loop (paho connects in a
   worker thread) starts only if, by then, paho still wants it for that same socket.
+- **the wait of every exchange** (``keep_cancellations``, also applied to every client).
+  aiomqtt bounds each exchange (CONNACK, PUBACK, SUBACK) with ``asyncio.wait_for``, which on
+  CPython 3.11 swallows a cancellation arriving in the same turn as the broker's answer: the
+  caller carries on as if never cancelled, and a loop around it (a forwarder publishing in
+  turn) with its task group above never stops. An edge's door-log forwarder, cancelled as a
+  PUBACK came in, held a restarting agent up for ever (a CI run). The wait is
+  ``asyncio.timeout`` instead, which delivers the cancellation.
 """
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import Any
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import aiomqtt
 import paho.mqtt.client as mqtt
+
+T = TypeVar("T")
+
+
+def keep_cancellations(client: aiomqtt.Client) -> None:
+    """Make every exchange of ``client`` deliver a cancellation however it races the answer."""
+
+    # aiomqtt passes ``timeout=`` by name.
+    async def wait_for(answer: Awaitable[T], timeout: float | None) -> T:  # noqa: ASYNC109
+        bound = client.timeout if timeout is None else timeout
+        try:
+            async with asyncio.timeout(None if bound == math.inf else bound):
+                return await answer
+        except TimeoutError:
+            raise aiomqtt.MqttError("Operation timed out") from None
+
+    client._wait_for = wait_for  # type: ignore[method-assign,assignment]
 
 
 def use_manual_ack(client: aiomqtt.Client) -> None:

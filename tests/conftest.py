@@ -30,8 +30,8 @@ from linli.brokers import MosquittoProcess, site_tuning
 # Shared assertion helpers get pytest's detailed failure messages, as test modules do.
 pytest.register_assert_rewrite("tests.scale.whole")
 
-pytest_plugins = ["tests.browser"]
-"""Fixtures every browser test shares: ``chromium`` and ``browser``."""
+pytest_plugins = ["tests.browser", "tests.hang_report"]
+"""Fixtures every browser test shares (``chromium``, ``browser``); where an async test hangs."""
 
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_ADMIN_URL = os.environ.get(

@@ -32,7 +32,7 @@ from devices.access import (
     AccessLogBatch,
     AccessSyncRequest,
 )
-from devices.mqtt_link import Backoff, MqttEndpoint, MqttLink, payload_bytes
+from devices.mqtt_link import Backoff, MqttEndpoint, MqttLink, checkpoint, payload_bytes
 from devices.topics import EdgeChannel, access_edge_subscriptions, edge_topic
 from edge.access.chunks import IDLE, Apply, AskAgain, ChunkCommand, PartArrived, Wait, assemble
 from edge.access.store import AccessStore, AllowList, UpdateOutcome
@@ -119,12 +119,14 @@ class AccessHubLink:
     async def _sync_forever(self, client: aiomqtt.Client) -> None:
         # A lost delta is caught up here at the latest (and at once on the next delta).
         while True:
+            checkpoint()
             await asyncio.sleep(self.sync_every_s)
             await self.request_sync(client)
 
     async def _watch_chunks(self, client: aiomqtt.Client) -> None:
         # A lost last chunk shows no gap: only the silence after it tells.
         while True:
+            checkpoint()
             await asyncio.sleep(self.tick_s)
             await self._on_chunk_event(client, Wait(self._monotonic(), self.allow.version))
 
@@ -217,6 +219,7 @@ class AccessHubLink:
     async def _forward_log(self, client: aiomqtt.Client) -> None:
         topic = edge_topic(self.edge_id, EdgeChannel.ACCESS_LOG)
         while True:
+            checkpoint()
             self.log_wake.clear()
             now = self._monotonic()
             pending = await self._db.call(self.store.pending_log, self.log_batch * 5)

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from devices.camera import CameraCommand, CameraCommandKind, CameraConfig, EvidenceAck
 from devices.kinds import AlertState
 from devices.messages import Alert
-from devices.mqtt_link import Delay, MqttEndpoint, MqttLink, payload_bytes
+from devices.mqtt_link import Delay, MqttEndpoint, MqttLink, checkpoint, payload_bytes
 from devices.registry import Device
 from devices.topics import EdgeChannel, edge_topic
 from edge.camera.analytics import FrameAnalyzer, people_detector, watches_people
@@ -327,6 +327,7 @@ class CameraService:
         loop = asyncio.get_running_loop()
         sent: dict[str, float] = {}
         while True:
+            checkpoint()
             self._wake.clear()
             pending = await asyncio.to_thread(self.spool.pending, EVIDENCE_WINDOW)
             now = loop.time()

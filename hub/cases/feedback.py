@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from devices.kinds import AlertKind
 from devices.messages import CaseFeedback
+from devices.mqtt_link import checkpoint
 from devices.topics import EdgeChannel, edge_topic
 from hub.cases.records import case_view, cases_query, members
 from hub.cases.rules import ACTIVE, feedback_stage
@@ -203,6 +204,7 @@ class FeedbackPublisher:
     async def run(self) -> None:
         """Publish queued feedback until cancelled."""
         while True:
+            checkpoint()
             case, only = await self._queue.get()
             try:
                 await self._publish(case, only)

@@ -41,7 +41,7 @@ import aiomqtt
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from devices.messages import Alert, AlertAck, HubStatus, TelemetryBatch
-from devices.mqtt_link import MQTT_TIMEOUT_S, Backoff, MqttLink, SessionMessages
+from devices.mqtt_link import MQTT_TIMEOUT_S, Backoff, MqttLink, SessionMessages, checkpoint
 from devices.mqtt_paho import publish_queued
 from devices.owntracks import owntracks_subscriptions
 from devices.registry import Device
@@ -225,6 +225,7 @@ class MqttIngest:
         # The backlog of a kept session arrives from CONNACK on, subscribed or not. The receive
         # queue hands out takes fair between edges (``hub.ingest.receive_queue``).
         while True:
+            checkpoint()
             batch = await self._uplink.take(messages)
             await self._handle_batch(client, batch, lambda: len(messages) > 0)
 

@@ -203,6 +203,30 @@ async def test_a_reader_whose_cancellation_was_swallowed_stops_at_its_next_messa
     assert task.cancelled()
 
 
+async def test_a_cancellation_racing_a_brokers_answer_is_not_swallowed() -> None:
+    """Every exchange of a Linli client (publish, subscribe, connect) waits in aiomqtt's
+    ``_wait_for``, which on CPython 3.11 (``asyncio.wait_for``) swallowed a cancellation
+    arriving in the same turn as the broker's answer. A loop around such a call then never
+    stopped, and nor did the task group above it: an edge's door-log forwarder, cancelled as a
+    PUBACK came in, held a restarting agent up for ever (a CI run, stop 47)."""
+    client = MqttEndpoint("127.0.0.1", 1, client_id="c").client()
+    answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    exchange = asyncio.create_task(client._wait_for(answer, timeout=10))
+    await asyncio.sleep(0)  # the exchange waits for the broker
+    answer.set_result(None)  # the PUBACK arrives ...
+    exchange.cancel()  # ... in the same turn as the agent's stop
+    done, _ = await asyncio.wait({exchange}, timeout=5)
+    assert done == {exchange}
+    assert exchange.cancelled()
+
+
+async def test_a_client_still_times_an_exchange_out() -> None:
+    client = MqttEndpoint("127.0.0.1", 1, client_id="c").client()
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    with pytest.raises(aiomqtt.MqttError, match="timed out"):
+        await client._wait_for(never, timeout=0.05)
+
+
 async def test_a_message_written_at_once_leaves_no_writer_spinning(
     mosquitto: MosquittoProcess,
 ) -> None:
