@@ -17,19 +17,22 @@ One SQLite file (``access.sqlite3``) in WAL mode with ``synchronous=FULL``.
 ``AllowList`` is the in-memory index the decisions use (by reader, by keyed hash); it is
 rebuilt from ``items`` at start and updated after each committed update.
 
-Errors: every ``sqlite3.Error`` is wrapped in ``AccessStoreError``.
+Errors: every ``sqlite3.Error`` is wrapped in ``AccessStoreError``. A write the disk refuses
+(full, read-only, failing) moves the store into memory instead (``AccessStore._write``): a door
+step's record that could not be stored failed the step, whose device frame was then never
+acknowledged, and the ingest reconnected for ever with every alarm of the site behind it.
 """
 
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import TypeAdapter, ValidationError
@@ -47,9 +50,19 @@ from devices.access import (
 )
 from edge.access.chunks import is_stale
 from edge.access.decision import Direction
-from edge.sqlite_tx import open_recovering, read_back, reading, transaction
+from edge.sqlite_tx import (
+    copy_rows,
+    open_recovering,
+    open_store,
+    read_back,
+    reading,
+    refused,
+    transaction,
+)
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 FILE_NAME = "access.sqlite3"
 SCHEMA_VERSION = 1
@@ -87,7 +100,8 @@ _SALVAGE = (
         "INSERT OR IGNORE INTO doors (door_id, state) VALUES (?, ?)",
     ),
 )
-"""What is read out of a damaged (or unwritable) access file into the new one (in memory)."""
+"""What is read out of a damaged (or unwritable) access file into the new one (in memory),
+and out of a file the disk stopped taking writes for into the store in memory."""
 
 _BODY: TypeAdapter[AccessBody] = TypeAdapter(AccessBody)
 
@@ -188,9 +202,11 @@ class AllowList:
 class AccessStore:
     """The access database of one edge. Thread-safe: every method holds one lock."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        """Wrap an open connection; use ``AccessStore.open`` instead."""
+    def __init__(self, connection: sqlite3.Connection, path: Path | None = None) -> None:
+        """Wrap an open connection (of the file at ``path``; None: in memory); use
+        ``AccessStore.open`` instead."""
         self._db = connection
+        self._path = path
         self._lock = threading.Lock()
 
     @classmethod
@@ -199,7 +215,7 @@ class AccessStore:
         mid-write) or a disk that cannot be written does not stop the edge, whose alarms would
         stop with it (``edge.sqlite_tx.open_recovering``): what can be read is kept, and the
         allow-list is fetched whole again."""
-        db, _on_disk = open_recovering(
+        db, on_disk = open_recovering(
             path,
             sync=sync,
             schema=_SCHEMA,
@@ -208,7 +224,12 @@ class AccessStore:
             what="access store",
             salvage=_SALVAGE,
         )
-        return cls(db)
+        return cls(db, path if on_disk else None)
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether what is stored survives a restart (False: the disk refused it)."""
+        return self._path is not None
 
     def close(self) -> None:
         """Close the database."""
@@ -236,7 +257,8 @@ class AccessStore:
             return UpdateOutcome.STALE
         if not update.full and update.from_version != held:
             return UpdateOutcome.GAP
-        with self._transaction() as db:
+
+        def store(db: sqlite3.Connection) -> None:
             if update.full:
                 db.execute("DELETE FROM items")
             for item in update.items:
@@ -254,6 +276,8 @@ class AccessStore:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (str(update.to_version),),
             )
+
+        self._write(store)
         return UpdateOutcome.APPLIED
 
     # --- the time floor ----------------------------------------------------------------
@@ -269,12 +293,13 @@ class AccessStore:
 
     def save_floor(self, at: datetime) -> None:
         """Store the time floor."""
-        with self._transaction() as db:
-            db.execute(
+        self._write(
+            lambda db: db.execute(
                 "INSERT INTO meta (key, value) VALUES ('time_floor', ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (at.isoformat(),),
             )
+        )
 
     # --- the access log -------------------------------------------------------------------
 
@@ -283,7 +308,8 @@ class AccessStore:
     ) -> None:
         """Append log records (a record id already stored is ignored) and store door states
         (``(door_id, state_json)``), in one transaction."""
-        with self._transaction() as db:
+
+        def store(db: sqlite3.Connection) -> None:
             db.executemany(
                 "INSERT OR IGNORE INTO log (id, body) VALUES (?, ?)",
                 [(r.id, r.model_dump_json()) for r in records],
@@ -293,6 +319,8 @@ class AccessStore:
                 "ON CONFLICT (door_id) DO UPDATE SET state = excluded.state",
                 doors,
             )
+
+        self._write(store)
 
     def door_states(self) -> dict[str, str]:
         """Return the door states stored here (JSON), by door id."""
@@ -307,8 +335,9 @@ class AccessStore:
 
     def acknowledge(self, ids: Sequence[str]) -> int:
         """Delete the records the hub has committed; return how many were still stored."""
-        with self._transaction() as db:
-            return db.executemany("DELETE FROM log WHERE id = ?", [(i,) for i in ids]).rowcount
+        return self._write(
+            lambda db: db.executemany("DELETE FROM log WHERE id = ?", [(i,) for i in ids]).rowcount
+        )
 
     def log_depth(self) -> int:
         """Return how many records wait for the hub's acknowledgement."""
@@ -316,11 +345,51 @@ class AccessStore:
             (count,) = db.execute("SELECT COUNT(*) FROM log").fetchone()
             return int(count)
 
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one write transaction. If the disk refuses it (full, read-only,
+        failing), the store moves into memory and runs it there: a door's record must not
+        stop the site's alarms (see the module's docstring). A statement's own error raises."""
+        try:
+            with self._transaction() as db:
+                return work(db)
+        except AccessStoreError as exc:
+            if self._path is None or not refused(exc):
+                raise
+            self._move_to_memory(exc)
+        with self._transaction() as db:
+            return work(db)
+
+    def _move_to_memory(self, failure: AccessStoreError) -> None:
+        with self._lock:
+            memory = open_store(
+                Path(":memory:"),
+                sync="normal",
+                schema=_SCHEMA,
+                version=SCHEMA_VERSION,
+                error=AccessStoreError,
+                what="access store",
+            )
+            # At allow-list version 0, as a salvaged file (only a restart reads it back: the
+            # decisions use the list in memory, whose version the next sync carries on from).
+            (items, _meta, records, doors) = copy_rows(self._db, memory, _SALVAGE)
+            disk, self._db, path, self._path = self._db, memory, self._path, None
+            disk.close()
+        logger.error(
+            "access store %s refused a write (%s): running in memory from now on (%d items, "
+            "%d log records, %d door states); what changes is lost if the edge stops before "
+            "the hub has it; repair the disk and restart the edge",
+            path,
+            failure,
+            items,
+            records,
+            doors,
+        )
+
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return transaction(self._db, self._lock, AccessStoreError, "access store")
+        return transaction(lambda: self._db, self._lock, AccessStoreError, "access store")
 
     def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
-        return reading(self._db, self._lock, AccessStoreError, "access store")
+        return reading(lambda: self._db, self._lock, AccessStoreError, "access store")
 
 
 def _aware_or_none(text: str) -> datetime | None:

@@ -26,6 +26,7 @@ from linli.brokers import MosquittoProcess
 from tests.background import running
 from tests.conftest import serving
 from tests.edge.conftest import eventually, running_agent, two_broker_settings
+from tests.edge.test_access_store import fill_the_card
 from tests.hub.conftest import hub_on
 from tests.hub.http import api_client
 from tests.polling import until
@@ -276,6 +277,29 @@ async def test_an_offline_edge_decides_alone_and_catches_up_when_the_hub_returns
 
         await until(offline_decisions_arrived, "the offline decisions at the hub", timeout_s=20)
         await eventually(lambda: agent.access.store.log_depth() == 0, "the log acknowledged")
+
+
+async def test_a_card_on_a_full_sd_card_opens_the_door_and_holds_nothing_up(
+    edge_settings: EdgeSettings, hub_settings: HubSettings, mosquitto: MosquittoProcess
+) -> None:
+    """The access file's disk full: a door's record it refused failed the step, its frame was
+    never acknowledged, and the edge's device session reconnected for ever, every alarm of the
+    site queued behind that frame. Now the access store goes on in memory."""
+    async with enrolled_site(edge_settings, hub_settings, mosquitto) as (http, reader, agent, ids):
+        store = agent.access.store
+        with store._lock:
+            fill_the_card(store)
+
+        assert (await reader.present(BOB_CARD)).command is ReaderAction.UNLOCK
+        assert (await reader.present(ALICE_CARD)).command is ReaderAction.UNLOCK
+
+        async def both_logged() -> bool:
+            log = await ok(await http.get("/api/v1/access/log"))
+            return {ids["Alice"], ids["Bob"]} <= {r["person_id"] for r in log["items"]}
+
+        await until(both_logged, "both decisions in the hub's access log", timeout_s=20)
+        assert not store.on_disk
+        assert agent.counters["local_connects"] == 1  # the device session never dropped
 
 
 async def test_a_forced_gate_becomes_a_case_and_clears_when_it_closes(

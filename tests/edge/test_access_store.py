@@ -1,6 +1,8 @@
 """The edge's durable allow-list and access-log outbox."""
 
+import contextlib
 import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -173,5 +175,72 @@ def test_an_access_file_that_cannot_be_written_is_read_into_memory_and_fetched_a
         assert held.lookup(CredentialKind.CARD, "AA02")[1] is not None
         assert store.load_floor() == floor
         assert store.door_states() == {"gate": '{"open": false}'}
+    finally:
+        store.close()
+
+
+def denied(i: int) -> AccessRecord:
+    return AccessRecord(
+        id=f"record-{i:04d}",
+        edge_id="edge-1",
+        door_id="gate",
+        kind=AccessEventKind.DENIED,
+        ts=datetime(2026, 12, 7, tzinfo=UTC),
+        reason="unknown_credential",
+    )
+
+
+def fill_the_card(store: AccessStore) -> None:
+    """Make the access file unable to grow by a page, as on a full SD card, and fill the room
+    its log's and doors' pages have left (with rows named ``filler-``)."""
+    db: sqlite3.Connection = store._db
+    (pages,) = db.execute("PRAGMA page_count").fetchone()
+    db.execute(f"PRAGMA max_page_count = {pages}")
+    for table in ("log (id, body)", "doors (door_id, state)"):
+        for size in (4000, 400, 40, 1):
+            with contextlib.suppress(sqlite3.OperationalError):
+                while True:
+                    db.execute(
+                        f"INSERT INTO {table} VALUES ('filler-' || hex(randomblob(8)), ?)",
+                        ("x" * size,),
+                    )
+
+
+def mine(ids: Iterable[str]) -> list[str]:
+    return [i for i in ids if not i.startswith("filler-")]
+
+
+def test_a_door_record_on_a_full_card_is_kept_in_memory_and_nothing_is_lost(
+    tmp_path: Path,
+) -> None:
+    """A door's record the full disk refused failed the door's step, whose frame was then never
+    acknowledged: the edge's device session reconnected for ever, every alarm behind it. Now the
+    store moves into memory with what it held, and the write goes there."""
+    store = AccessStore.open(tmp_path / "access.sqlite3")
+    try:
+        store.apply(0, snapshot(3, card(1, "AA01")))
+        store.record([denied(1)], [("gate", '{"open": true}')])
+        fill_the_card(store)
+
+        store.record([denied(2)], [("gate", '{"open": false}')])  # must not raise
+
+        assert not store.on_disk
+        assert mine(r.id for r in store.pending_log(10_000)) == ["record-0001", "record-0002"]
+        assert store.door_states()["gate"] == '{"open": false}'
+        assert store.load().lookup(CredentialKind.CARD, "AA01")[1] is not None
+        assert store.acknowledge(["record-0001"]) == 1
+        store.save_floor(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+        assert mine(r.id for r in store.pending_log(10_000)) == ["record-0002"]
+    finally:
+        store.close()
+
+
+def test_a_statements_own_error_still_raises(tmp_path: Path) -> None:
+    store = AccessStore.open(tmp_path / "access.sqlite3")
+    try:
+        store._db.execute("DROP TABLE log")
+        with pytest.raises(AccessStoreError):
+            store.record([denied(1)])
+        assert store.on_disk
     finally:
         store.close()
