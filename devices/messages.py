@@ -109,6 +109,11 @@ class EdgeStatus(WireModel):
     checkins: dict[Identifier, Checkin] = {}
     """Each inventory device's check-in deadline as the edge applies it now (added in stop
     40; an older edge sends none)."""
+    in_memory: list[Identifier] = []
+    """The edge's stores that hold data in memory only, because its disk refused to write it
+    (a full, read-only or failing SD card): ``outbox`` (alerts), ``access`` (door log, door
+    states, allow-list). What they hold is lost at a power cut: replace the card. Empty when
+    all is on disk (added in stop 48; an older edge sends none)."""
 
 
 class AlertAck(WireModel):

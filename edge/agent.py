@@ -151,6 +151,7 @@ class EdgeAgent:
             telemetry=telemetry,
             relay_feedback=self.ingest.feedback.relay,
             checkins=self.detection.checkins,
+            in_memory=self._in_memory,
             counters=self.counters,
             count=self._count,
             clock=clock,
@@ -229,6 +230,11 @@ class EdgeAgent:
             except Exception:
                 # A bug: log it and tick again, never take the whole agent down with it.
                 logger.exception("time-driven detection failed")
+
+    def _in_memory(self) -> list[str]:
+        """The stores whose disk refused them, for the status (``EdgeStatus.in_memory``)."""
+        refused = [("outbox", self.outbox.unsaved), ("access", not self.access.store.on_disk)]
+        return [name for name, in_memory in refused if in_memory]
 
     def _count(self, name: str, n: int = 1) -> None:
         self.counters[name] += n

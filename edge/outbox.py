@@ -429,8 +429,9 @@ class Outbox:
 
     @property
     def unsaved(self) -> bool:
-        """Whether alerts or acknowledgements are held in memory, not yet written to disk."""
-        return self._spilled
+        """Whether alerts or acknowledgements are held in memory only (the disk refused them,
+        or the whole outbox is in memory), lost if the edge stops."""
+        return self._spilled or self._path is None
 
     def _source(self) -> Source:
         return "queued" if self._spilled else "alerts"

@@ -168,6 +168,7 @@ class EdgeUplink:
         telemetry: TelemetryBuffer,
         relay_feedback: Callable[[CaseFeedback], Awaitable[None]],
         checkins: Callable[[], dict[str, Checkin]],
+        in_memory: Callable[[], list[str]] = list,
         counters: Mapping[str, int],
         count: CountFn,
         clock: Callable[[], datetime],
@@ -186,6 +187,7 @@ class EdgeUplink:
         self._telemetry = telemetry
         self._relay_feedback = relay_feedback
         self._checkins = checkins
+        self._in_memory = in_memory
         self._counters = counters
         self._count = count
         self._clock = clock
@@ -424,6 +426,7 @@ class EdgeUplink:
             devices=[*self._site_devices, *self._directory.discovered_devices()],
             counters=dict(self._counters),
             checkins=self._checkins() if state == "online" else {},
+            in_memory=self._in_memory(),
         )
 
     def _topic(self, channel: EdgeChannel) -> str:

@@ -67,6 +67,9 @@ def render_status(snapshot: HubSnapshot, now: datetime) -> RenderableType:
     for edge in snapshot.edges:
         rejected = sum(v for k, v in edge["counters"].items() if k.startswith("rejected."))
         state = Text(edge["state"], style="green" if edge["state"] == "online" else "bold red")
+        if in_memory := edge.get("in_memory"):
+            # Its disk refused them: what they hold is lost at a power cut.
+            state.append(f"\ndisk failing: {', '.join(in_memory)} in memory", style="bold red")
         edges.add_row(
             edge["id"],
             state,

@@ -330,6 +330,7 @@ class FleetRepository:
                     device_id: checkin.model_dump()
                     for device_id, checkin in status.checkins.items()
                 }
+                values["in_memory"] = list(status.in_memory)
             session.execute(
                 upsert_insert(session, EdgeRow)
                 .values(id=status.edge_id, **values)

@@ -2,9 +2,9 @@
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BeforeValidator, Field
 
 from devices.kinds import DeviceKind
 from devices.messages import Checkin
@@ -79,6 +79,11 @@ class EdgeView(View):
     revoked_at: datetime | None = None
     """When ``linli broker revoke`` cleared its retained status (it is offline since, and its
     statuses are ignored until it is issued again); None: not revoked."""
+    in_memory: Annotated[list[str], BeforeValidator(lambda stored: stored or [])] = Field(
+        default_factory=list
+    )
+    """Its stores holding data in memory only because its disk refused them (``outbox``,
+    ``access``), as its last online status said: lost at a power cut, replace the card."""
 
 
 def device_view(

@@ -12,6 +12,7 @@ depths, the cases table and the telemetry workers' counters are read when Promet
 | ``linli_ingest_rejected_total`` | counter | ``reason`` (malformed, oversized, unknown_device, …) |
 | ``linli_ingest_events_total`` | counter | ``event``: every other ingest counter |
 | ``linli_edge_outbox_depth``, ``linli_edge_online`` | gauge | ``edge_id`` |
+| ``linli_edge_stores_in_memory`` | gauge | ``edge_id``: stores its disk refused (alert on > 0) |
 | ``linli_cases`` | gauge | ``status`` |
 | ``linli_escalations_total`` | counter | |
 | ``linli_telemetry_points_total`` | counter | ``sink`` (influx, history), ``outcome`` |
@@ -69,7 +70,7 @@ class HubSnapshot:
     """What the database says at scrape time."""
 
     cases_by_status: Mapping[str, int]
-    edges: list[tuple[str, str, int]]
+    edges: list[tuple[str, str, int, int]]
     """(edge id, state, outbox depth) of every edge that reported."""
     escalations: int
 
@@ -84,7 +85,7 @@ def read_snapshot(engine: Engine) -> HubSnapshot:
             )
         }
         edges = [
-            (row.id, row.state, row.outbox_depth)
+            (row.id, row.state, row.outbox_depth, len(row.in_memory or ()))
             for row in session.scalars(select(EdgeRow).order_by(EdgeRow.id))
         ]
         escalations = session.scalar(
@@ -134,16 +135,22 @@ def hub_metrics(
         "linli_edge_outbox_depth", "Alerts waiting in an edge's outbox", labels=["edge_id"]
     )
     online = GaugeMetricFamily("linli_edge_online", "1 when an edge is online", labels=["edge_id"])
-    for edge_id, state, outbox in snapshot.edges:
+    in_memory = GaugeMetricFamily(
+        "linli_edge_stores_in_memory",
+        "An edge's stores holding data in memory only: its disk refused them (replace the card)",
+        labels=["edge_id"],
+    )
+    for edge_id, state, outbox, stores in snapshot.edges:
         depth.add_metric([edge_id], outbox)
         online.add_metric([edge_id], 1.0 if state == "online" else 0.0)
+        in_memory.add_metric([edge_id], stores)
     cases = GaugeMetricFamily("linli_cases", "Cases by status", labels=["status"])
     statuses = {str(status): 0 for status in CaseStatus} | dict(snapshot.cases_by_status)
     for status, count in sorted(statuses.items()):
         cases.add_metric([status], count)
     escalations = CounterMetricFamily("linli_escalations", "Case escalations recorded")
     escalations.add_metric([], snapshot.escalations)
-    metrics += [depth, online, cases, escalations]
+    metrics += [depth, online, in_memory, cases, escalations]
 
     points = CounterMetricFamily(
         "linli_telemetry_points",

@@ -301,6 +301,13 @@ async def test_a_card_on_a_full_sd_card_opens_the_door_and_holds_nothing_up(
         assert not store.on_disk
         assert agent.counters["local_connects"] == 1  # the device session never dropped
 
+        async def told() -> bool:
+            edges = (await ok(await http.get("/api/v1/edges")))["items"]
+            return [e["in_memory"] for e in edges] == [["access"]]
+
+        # The operator sees which card to replace.
+        await until(told, "the hub told that the access store is in memory", timeout_s=20)
+
 
 async def test_a_forced_gate_becomes_a_case_and_clears_when_it_closes(
     edge_settings: EdgeSettings, hub_settings: HubSettings, mosquitto: MosquittoProcess

@@ -76,7 +76,7 @@ class Worker:
 def test_every_family_is_rendered_from_plain_values() -> None:
     snapshot = HubSnapshot(
         cases_by_status={"open": 2, "dispatched": 1},
-        edges=[("e1", "online", 7), ("e2", "offline", 0)],
+        edges=[("e1", "online", 7, 0), ("e2", "offline", 0, 2)],
         escalations=3,
     )
     counters = {
@@ -102,6 +102,8 @@ def test_every_family_is_rendered_from_plain_values() -> None:
     assert found[("linli_ingest_events_total", (("event", "acks_published"),))] == 8
     assert found[("linli_edge_outbox_depth", (("edge_id", "e1"),))] == 7
     assert found[("linli_edge_online", (("edge_id", "e2"),))] == 0
+    assert found[("linli_edge_stores_in_memory", (("edge_id", "e1"),))] == 0
+    assert found[("linli_edge_stores_in_memory", (("edge_id", "e2"),))] == 2
     # Every known status is present, at 0 when no case has it; unknown ones are kept.
     assert found[("linli_cases", (("status", "open"),))] == 2
     assert found[("linli_cases", (("status", "resolved"),))] == 0

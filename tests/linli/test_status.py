@@ -69,3 +69,18 @@ def test_edges_outboxes_unserved_devices_and_open_cases_at_a_glance() -> None:
     sos = next(i for i, line in enumerate(lines) if "b3-sos" in line)
     leak = next(i for i, line in enumerate(lines) if "Bike Basement" in line)
     assert sos < leak  # critical first
+
+
+def test_an_edge_whose_disk_refuses_its_stores_says_so() -> None:
+    failing = {
+        "id": "edge-b3",
+        "state": "online",
+        "last_seen": "2026-12-02T11:59:30+00:00",
+        "outbox_depth": 1,
+        "counters": {},
+        "in_memory": ["outbox", "access"],
+    }
+    healthy = failing | {"id": "edge-b4", "in_memory": []}
+    text = rendered(HubSnapshot(edges=[failing, healthy], devices=[], cases=[]))
+    assert "disk failing: outbox, access in memory" in text
+    assert text.count("disk failing") == 1

@@ -24,7 +24,13 @@ function edgesTable(edges) {
         h("td", { title, "data-count": what }, n > 0 ? pill(severity, String(n)) : "0", " ", h("span", { className: "muted" }, what));
       return h("tr", { "data-edge-id": edge.id, "data-state": edge.state, className: edge.state === "offline" ? "offline" : "" },
         h("td", {}, h("strong", {}, edge.id)),
-        h("td", {}, edge.state === "offline" ? pill("critical", "offline") : pill("ok", "online")),
+        h("td", {}, edge.state === "offline" ? pill("critical", "offline") : pill("ok", "online"),
+          // Its disk refused these stores (a full or failing SD card): what they hold is lost
+          // at a power cut, so the card wants replacing.
+          (edge.in_memory || []).length > 0
+            ? h("div", { className: "disk-failing", title: "the edge's disk refused to write these; what they hold is lost at a power cut: replace its SD card" },
+              pill("critical", `disk failing: ${edge.in_memory.join(", ")} in memory`))
+            : null),
         h("td", {}, ago(edge.last_seen)),
         count(edge.outbox_depth, "in outbox", "medium", "alerts stored at the edge, not yet acknowledged by the hub"),
         count(trouble.dropped, "dropped", "high", "device messages dropped because one topic flooded the site broker"),
