@@ -109,12 +109,18 @@ export async function renderCare(view) {
         ? [{ name: data.get("contact_name"), relation: data.get("contact_relation") || "family", target: data.get("contact_target") }]
         : [];
       const devices = String(data.get("device_ids") || "").split(",").map((x) => x.trim()).filter(Boolean);
+      // The hub takes a whole profile. A household in care already keeps what this form does
+      // not show, or leaves blank: a trip under way (ending it would start wellbeing checks
+      // and messages to the family while she is on holiday), its waking hours, its contacts
+      // and its sensors.
+      const before = cares.find((c) => String(c.household_id) === String(data.get("household_id")));
       await api.setCare(data.get("household_id"), {
         enabled: true,
         consent: { by: data.get("consent_by") },
-        contacts,
-        device_ids: devices,
+        contacts: contacts.length > 0 || !before ? contacts : before.contacts,
+        device_ids: devices.length > 0 || !before ? devices : before.device_ids,
         quiet_hours: Number(data.get("quiet_hours")),
+        ...(before ? { waking_from: before.waking_from, waking_until: before.waking_until, away_until: before.away_until } : {}),
       });
       toast("Care settings saved");
     },
