@@ -7,7 +7,7 @@ The decisions are ``hub.care.rules``'s.
 import logging
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind, DeviceKind, Severity
@@ -55,6 +55,11 @@ from hub.residents.rules import web_device_id
 from hub.roster.repository import load_site_map
 
 logger = logging.getLogger(__name__)
+
+SOS_TOLD_WITHIN = timedelta(hours=1)
+"""How recent an SOS the family was not told of is told although it is no longer open: one
+the patrol closed before the next round (a minute) reaches them too; older ones are not told
+now (those closed before this rule was written, or while care was off)."""
 
 WATCHER_KINDS: dict[DeviceKind, timedelta] = {
     DeviceKind.MOTION: timedelta(hours=6),
@@ -352,7 +357,7 @@ class CareRepository:
         now: datetime,
     ) -> list[CaseView]:
         """Give a care household's active SOS cases the highest priority and tell the family
-        (once per case and contact)."""
+        (once per case and contact), also of one handled before this round came to it."""
         devices = [
             *buttons(session, household.id).get(household.id, []),
             web_device_id(household.id),
@@ -364,7 +369,10 @@ class CareRepository:
                 .where(
                     CaseMemberRow.kind == AlertKind.SOS.value,
                     CaseMemberRow.device_id.in_(devices),
-                    CaseRow.status.in_([s.value for s in ACTIVE]),
+                    or_(
+                        CaseRow.status.in_([s.value for s in ACTIVE]),
+                        CaseRow.opened_at >= now - SOS_TOLD_WITHIN,
+                    ),
                     CaseRow.opened_at >= row.watched_since,
                 )
                 .with_for_update(of=CaseRow)
@@ -380,14 +388,17 @@ class CareRepository:
                 )
             )
             fresh = [(channel, target) for channel, target in targets if target not in told]
-            raised = case.priority != Severity.CRITICAL.value
+            active = CaseStatus(case.status) in ACTIVE
+            raised = active and case.priority != Severity.CRITICAL.value
             if not fresh and not raised:
                 continue
-            note = f"SOS from {household.name}, a care household: family notified"
             if raised:
                 case.priority = Severity.CRITICAL.value
                 case.updated_at = now
-            self._tell(session, case.id, note, "sos", fresh, CaseEventAction.OPENED, now)
+            handled = "" if active else f", already handled ({case.status})"
+            note = f"SOS from {household.name}, a care household{handled}: family notified"
+            event = CaseEventAction.OPENED if active else CaseEventAction.RESOLVED
+            self._tell(session, case.id, note, "sos", fresh, event, now)
             changed.append(
                 case_view(case, household.location, members(session, [case.id])[case.id])
             )

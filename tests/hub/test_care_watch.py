@@ -2,10 +2,11 @@
 (a quiet day → a wellbeing check for the grid worker and a notice to the daughter; on holiday
 no alarm), a dead sensor (a fault), and an SOS that reaches the family."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from devices.kinds import DeviceKind
 from devices.messages import TelemetryBatch, TelemetryPoint
@@ -15,6 +16,7 @@ from devices.registry import Device
 from devices.zigbee2mqtt import decode_zigbee_state
 from hub.care.rules import CareStatus
 from hub.care.views import CareSettings, Consent, Contact
+from hub.cases.rules import Resolution
 from hub.errors import InvalidInputError
 from hub.persistence.tables import NotificationRow, ReadingHistoryRow
 from hub.residents.rules import issue_token, web_sos_alert
@@ -220,3 +222,43 @@ def test_someone_still_in_a_radars_view_all_morning_is_a_wellbeing_check(
     clock.advance(60)
     zigbee(store, radar.id, clock.now, {"presence": False})
     assert store.care.get_care(grandma).last_activity == clock.now
+
+
+def test_an_sos_handled_before_the_next_round_still_reaches_the_family(
+    store: HubStore, clock: FakeClock, grandma: int
+) -> None:
+    """The care round (once a minute) told the family only of SOS cases still open: one the
+    patrol answered and closed within the minute never reached her daughter. She hears of it,
+    told it was handled; one closed long ago is not told now."""
+    household = next(h for h in store.households.list_households() if h.id == grandma)
+    device = store.households.household_sos_device(household)
+    clock.now = EVENING - timedelta(minutes=30)
+    old = web_sos_alert("sos-press-0000", device.id, device.location, clock.now)
+    [earlier] = store.intake.ingest_alerts([old], clock.now).cases_opened
+    store.cases.acknowledge(earlier.id, actor="patrol-1")
+    store.cases.resolve(
+        earlier.id, "pressed by mistake", resolution=Resolution.FALSE_ALARM, actor="patrol-1"
+    )
+    with store.db.writing() as session:  # as before this fix: its family was never told
+        session.execute(delete(NotificationRow))
+    clock.now = EVENING + timedelta(hours=2)
+    alert = web_sos_alert("sos-press-0001", device.id, device.location, clock.now)
+    [sos] = store.intake.ingest_alerts([alert], clock.now).cases_opened
+    clock.advance(40)
+    store.cases.acknowledge(sos.id, actor="patrol-1")
+    store.cases.resolve(
+        sos.id, "helped her up; unhurt", resolution=Resolution.REAL, actor="patrol-1"
+    )
+    clock.advance(20)
+
+    [told] = store.care.watch()
+
+    assert told.id == sos.id
+    assert told.status == "resolved"
+    assert family_notices(store) == [sos.id]
+    assert store.care.watch() == []  # told once
+    with store.db.reading() as session:
+        [payload] = session.scalars(
+            select(NotificationRow.payload).where(NotificationRow.case_id == sos.id)
+        ).all()
+    assert "already handled" in json.dumps(payload)
