@@ -205,8 +205,11 @@ class RequestRepository:
                 return None
             # A message id is the gateway's, unique per source only: the same id from another
             # household, or with other words, is another message, never a repeat; answering
-            # it as one would lose that resident's request and show them another's.
-            if request.household_id != new.household_id or request.text != text:
+            # it as one would lose that resident's request and show them another's. A page's
+            # id is the household's own report's: sent again after an edit (its first answer
+            # lost), it is that report, as first received.
+            reworded = request.text != text and new.source is not RequestSource.PAGE
+            if request.household_id != new.household_id or reworded:
                 raise MessageIdClashError(
                     f"message id {new.external_id!r} was already used for another message: "
                     "send each message with an id of its own"

@@ -71,6 +71,29 @@ async def test_a_report_sent_twice_from_the_page_is_one_request(
         assert bad.status_code == 422
 
 
+async def test_a_report_resent_from_the_page_after_an_edit_is_still_one_request(
+    app: FastAPI, clock: FakeClock
+) -> None:
+    """The send failed on the phone (the answer lost), the resident added a word and sent again:
+    the same report under the same id with other words was refused 409 with a gateway's
+    message ("send each message with an id of its own"), though the hub held the report. The
+    page's id is the household's own: it is the same request, as first received."""
+    async with api_client(app) as client:
+        await staff(client)
+        wang = await household(client, "Wang family", LOCATION)
+        fields = {"submission_id": "5b1d0c2e9a7f4e33"}
+        first = await report(client, wang["token"], [], **fields)
+        assert first.status_code == 201, first.text
+        clock.advance(30)
+        edited = await report(
+            client, wang["token"], [], text="Water drips through the ceiling, kitchen", **fields
+        )
+        assert edited.status_code == 200, edited.text
+        assert edited.json()["id"] == first.json()["id"]
+        assert edited.json()["text"] == "Water drips through the ceiling"
+        assert len((await client.get("/api/v1/cases")).json()["items"]) == 1
+
+
 async def test_a_gateway_retry_is_the_same_request_after_its_window_began_to_pass(
     tmp_path: Path, database_url: str, clock: FakeClock
 ) -> None:
