@@ -47,27 +47,18 @@ def _await_chain(awaitable: object) -> list[str]:
     """Where a suspended coroutine waits: each frame down its chain of awaits."""
     chain: list[str] = []
     while awaitable is not None and len(chain) < 40:
-        frame = next(
-            (
-                getattr(awaitable, a)
-                for a in ("cr_frame", "gi_frame", "ag_frame")
-                if hasattr(awaitable, a)
-            ),
-            None,
-        )
+        frame = _first(awaitable, ("cr_frame", "gi_frame", "ag_frame"))
         if frame is not None:
             chain.append(f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
-        awaitable = next(
-            (
-                getattr(awaitable, a)
-                for a in ("cr_await", "gi_yieldfrom", "ag_await")
-                if hasattr(awaitable, a)
-            ),
-            None,
-        )
+        awaitable = _first(awaitable, ("cr_await", "gi_yieldfrom", "ag_await"))
     if awaitable is not None:
         chain.append(repr(awaitable)[:200])
     return chain
+
+
+def _first(awaitable: object, names: tuple[str, ...]) -> Any:
+    """The first of ``names`` a coroutine, generator or async generator has (None: none)."""
+    return next((getattr(awaitable, n) for n in names if hasattr(awaitable, n)), None)
 
 
 def _print_tasks(loop: asyncio.AbstractEventLoop, nodeid: str) -> None:

@@ -104,17 +104,7 @@ def test_updates_out_of_order_are_refused_as_stale_or_gap(tmp_path: Path) -> Non
 def test_the_access_log_is_kept_until_acknowledged_and_stored_once_per_id(tmp_path: Path) -> None:
     path = tmp_path / "a.sqlite3"
     store = AccessStore.open(path)
-    records = [
-        AccessRecord(
-            id=f"record-{i:04d}",
-            edge_id="edge-1",
-            door_id="gate",
-            kind=AccessEventKind.DENIED,
-            ts=datetime(2026, 11, 20, tzinfo=UTC),
-            reason="unknown_credential",
-        )
-        for i in range(5)
-    ]
+    records = [denied(i) for i in range(5)]
     store.record(records[:3])
     store.record(records)  # the first three again: ignored
     assert store.log_depth() == 5
