@@ -1,8 +1,15 @@
-"""Firing due case deadlines, each exactly once across hub workers."""
+"""Firing due case deadlines, each exactly once across hub workers.
 
-from datetime import datetime
+A deadline this worker cannot fire (a kind a newer worker added during a rolling upgrade, a
+case its rules refuse) is logged, left unfired for a worker that can, and looked at again after
+``UNFIREABLE_RETRY``: it must not hold up every other case's escalation, round after round.
+"""
+
+import logging
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from hub.cases.correlation import CaseCategory
@@ -30,6 +37,11 @@ from hub.cases.views import CaseView
 from hub.persistence.tables import CaseRow, CaseTimerRow
 from hub.persistence.transactions import Database
 
+logger = logging.getLogger(__name__)
+
+UNFIREABLE_RETRY = timedelta(minutes=5)
+"""How long a deadline this worker could not fire is left out of its rounds."""
+
 
 class DeadlineRepository:
     """Fires due case deadlines; each firing is one transaction."""
@@ -37,22 +49,39 @@ class DeadlineRepository:
     def __init__(self, db: Database, policy: CasePolicy) -> None:
         self._db = db
         self._policy = policy
+        self._unfireable: dict[int, datetime] = {}
+        """Deadlines this worker failed to fire, and when to try each again."""
 
     def fire_due_timers(self, now: datetime, *, limit: int = 100) -> list[CaseView]:
         """Fire the deadlines due at ``now``, each exactly once across hub workers; return the
-        cases that changed (escalated or reassigned)."""
+        cases that changed (escalated or reassigned).
+
+        One that cannot be fired is skipped (above); a failure of the database itself fails
+        the round, and the next round tries again."""
+        self._unfireable = {t: retry for t, retry in self._unfireable.items() if retry > now}
+        query = select(CaseTimerRow.id).where(
+            CaseTimerRow.fired_at.is_(None), CaseTimerRow.due_at <= now
+        )
+        if self._unfireable:
+            query = query.where(CaseTimerRow.id.not_in(sorted(self._unfireable)))
         with self._db.reading() as session:
             due = list(
-                session.scalars(
-                    select(CaseTimerRow.id)
-                    .where(CaseTimerRow.fired_at.is_(None), CaseTimerRow.due_at <= now)
-                    .order_by(CaseTimerRow.due_at, CaseTimerRow.id)
-                    .limit(limit)
-                )
+                session.scalars(query.order_by(CaseTimerRow.due_at, CaseTimerRow.id).limit(limit))
             )
         changed: dict[int, CaseView] = {}
         for timer_id in due:
-            view = self._fire(timer_id, now)
+            try:
+                view = self._fire(timer_id, now)
+            except (OperationalError, InterfaceError):
+                raise  # the database or the connection, not this deadline
+            except Exception:
+                self._unfireable[timer_id] = now + UNFIREABLE_RETRY
+                logger.exception(
+                    "deadline %s could not be fired; left for a worker that can, tried again in %s",
+                    timer_id,
+                    UNFIREABLE_RETRY,
+                )
+                continue
             if view is not None:
                 changed[view.id] = view
         return list(changed.values())

@@ -121,13 +121,16 @@ class Notifier:
         return len(claimed)
 
     async def _claim(self, limit: int) -> list[ClaimedNotice]:
-        try:
-            return await asyncio.to_thread(
-                self._store.notices.claim_notifications,
-                self._clock(),
-                limit=limit,
-                lease=self._lease,
+        def claim() -> list[ClaimedNotice]:
+            # The clock is read when the claim runs, not when it is asked for: the thread pool
+            # is the whole process's, and a claim that waited there for its turn would hold a
+            # lease that runs out while it delivers, when another worker takes the notice too.
+            return self._store.notices.claim_notifications(
+                self._clock(), limit=limit, lease=self._lease
             )
+
+        try:
+            return await asyncio.to_thread(claim)
         except SQLAlchemyError as exc:
             self.counters["notices_round_failed"] += 1
             logger.warning("could not claim notices, trying again: %s", exc)
