@@ -153,17 +153,21 @@ class NoticeRepository:
         worker will not take them until the lease runs out.
 
         A notice claimed ``MAX_ATTEMPTS`` times whose worker never recorded an outcome (it
-        died or hung on it each time) is given up here instead of being claimed again.
+        died or hung on it each time) is given up here instead of being claimed again. One of a
+        channel this version does not know (queued by a newer worker during a rolling upgrade,
+        or left after rolling one back) is left for a worker that knows it: read as one, it
+        failed the whole claim, round after round, and no page went out from this worker.
         """
         claimable = (NotificationRow.next_attempt_at <= now) & (
             NotificationRow.claimed_until.is_(None) | (NotificationRow.claimed_until <= now)
         )
         urgent = NotificationRow.payload["category"].as_string() == LIFE_SAFETY
+        known = NotificationRow.channel.in_([channel.value for channel in Channel])
         with self._db.writing() as session:
             self._give_up_unsettled(session, claimable, now)
             due = session.scalars(
                 select(NotificationRow.id)
-                .where(claimable, NotificationRow.attempts < MAX_ATTEMPTS)
+                .where(claimable, known, NotificationRow.attempts < MAX_ATTEMPTS)
                 .order_by(case((urgent, 0), else_=1), NotificationRow.id)
                 .limit(limit)
             ).all()
@@ -174,6 +178,7 @@ class NoticeRepository:
                     .where(
                         NotificationRow.id == notice_id,
                         claimable,
+                        known,
                         NotificationRow.attempts < MAX_ATTEMPTS,
                     )
                     .values(claimed_until=now + lease, attempts=NotificationRow.attempts + 1)

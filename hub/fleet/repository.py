@@ -28,6 +28,7 @@ from hub.fleet.registrations import DeviceChange, registrations, upsert_device, 
 from hub.fleet.retirement import retire
 from hub.fleet.revocation import status_taken
 from hub.fleet.rules import assign_edge
+from hub.fleet.status_order import late_behind_offline
 from hub.fleet.views import DeviceView, EdgeView, device_view, edge_view
 from hub.persistence.tables import (
     CaseMemberRow,
@@ -59,7 +60,10 @@ class StatusRecorded:
     conflicts: IngestResult
     """The conflict cases the inventory's claims opened or added to (no alerts)."""
     taken: bool = True
-    """False: the edge is revoked and the status was not taken (``hub.fleet.revocation``)."""
+    """False: the status was not taken: the edge is revoked (``hub.fleet.revocation``), or
+    ``late``."""
+    late: bool = False
+    """It was sent before the edge's ``offline`` the hub holds (``hub.fleet.status_order``)."""
 
 
 def resolutions(session: Session, device_ids: list[str] | None) -> dict[str, dict[Resolution, int]]:
@@ -304,6 +308,16 @@ class FleetRepository:
                 edge.revoked_at, retained=retained, state=status.state, sent_at=status.ts
             ):
                 return StatusRecorded(frozenset(), IngestResult(), taken=False)
+            if edge is not None and late_behind_offline(
+                state=status.state,
+                sent_at=status.ts,
+                held_state=edge.state,
+                held_sent_at=edge.status_sent_at,
+                held_received_at=edge.last_seen,
+                received_at=received_at,
+            ):
+                logger.info("edge %s: a status sent before its offline came late", edge.id)
+                return StatusRecorded(frozenset(), IngestResult(), taken=False, late=True)
             current = registrations(session, [d.id for d in status.devices])
             conflicts: list[ConflictCase] = []
             if screen is not None:
@@ -322,6 +336,7 @@ class FleetRepository:
                 "last_seen": received_at,
                 "outbox_depth": status.outbox_depth,
                 "counters": dict(status.counters),
+                "status_sent_at": status.ts,
                 "revoked_at": None,
             }
             if status.state == "online":

@@ -499,6 +499,9 @@ class MqttIngest:
             return
         finally:
             self._refused(message.edge_id, "registration of", [(d.id, r) for d, r in refused])
+        if recorded.late:
+            self.counters["status_late"] += 1  # another worker took the offline sent after it
+            return
         if not recorded.taken:
             self.counters["rejected.revoked_edge"] += 1
             logger.warning(

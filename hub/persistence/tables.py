@@ -241,6 +241,8 @@ class EdgeRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     """When its retained status was cleared (``linli broker revoke``): its statuses are
     taken again only as ``hub.fleet.revocation`` says. None: not revoked."""
+    status_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When the edge sent the status held (its ``ts``; ``hub.fleet.status_order``)."""
     in_memory: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     """Its stores holding data in memory only, as its last online status said
     (``EdgeStatus.in_memory``: the disk refused them); None before it said any."""

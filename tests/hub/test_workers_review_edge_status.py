@@ -4,13 +4,13 @@ Mosquitto deals a shared subscription's messages round-robin, so an edge's last 
 (``online``) and the ``offline`` it publishes as it shuts down can be handled by two workers,
 the heartbeat last. ``FleetRepository.record_edge_status`` takes whichever commits last, so the
 edge stays ``online`` on the console for good: a dead edge sends nothing that would correct
-it, and nobody learns that a building's sensors are no longer watched. The fix belongs in
-``hub/fleet/repository.py`` (outside this review's files), see the test's reason.
+it, and nobody learns that a building's sensors are no longer watched. Now a status sent
+before the ``offline`` the hub holds, and received within seconds of it, is not taken
+(``hub.fleet.status_order``).
 """
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import Engine
 
 from devices.messages import EdgeStatus
@@ -18,14 +18,6 @@ from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "hub/fleet/repository.py: keep the sent time of the last status taken and refuse an"
-        " online status sent before it (an offline one is always taken: a last will carries"
-        " the time the edge connected)"
-    ),
-)
 def test_a_late_heartbeat_does_not_bring_a_stopped_edge_back_online(
     pg_engine: Engine, clock: FakeClock
 ) -> None:
@@ -42,3 +34,19 @@ def test_a_late_heartbeat_does_not_bring_a_stopped_edge_back_online(
 
     [edge] = first.fleet.list_edges()
     assert edge.state == "offline"
+
+
+def test_an_edge_starting_again_with_its_clock_behind_is_online(
+    pg_engine: Engine, clock: FakeClock
+) -> None:
+    """A Raspberry Pi starts with the clock it saved before it stopped, until NTP sets it: its
+    first status may be stamped before its last offline, and it is online all the same."""
+    store = HubStore(pg_engine, clock=clock)
+    store.fleet.record_edge_status(
+        EdgeStatus(edge_id="edge-b3", state="offline", ts=clock.now), clock.now
+    )
+    clock.advance(45)  # a reboot
+    behind = EdgeStatus(edge_id="edge-b3", state="online", ts=clock.now - timedelta(minutes=3))
+    assert store.fleet.record_edge_status(behind, clock.now).taken
+    [edge] = store.fleet.list_edges()
+    assert edge.state == "online"
