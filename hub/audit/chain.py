@@ -23,6 +23,8 @@ import orjson
 
 GENESIS_HASH = "0" * 64
 """The "previous hash" of the first entry."""
+EDITED = "its content does not match its hash (edited)"
+"""Why an entry whose content was changed breaks the chain."""
 
 
 class AuditAction(StrEnum):
@@ -205,14 +207,29 @@ class ChainVerifier:
                 return self._broken(expected_seq, f"entry {expected_seq} is missing")
             if entry.prev_hash != self._prev:
                 return self._broken(entry.seq, "it does not point at the previous entry's hash")
+            if type(entry.detail) is not dict:
+                # Every entry is chained with an object: JSON edited into null, a list or a
+                # text is an edit, not a reason to stop checking (found by an outside review).
+                return self._broken(entry.seq, EDITED)
             recomputed = link_hash(
                 self._prev, canonical(entry.seq, entry, self._prev, entry.detail)
             )
             if recomputed != entry.hash:
-                return self._broken(entry.seq, "its content does not match its hash (edited)")
+                return self._broken(entry.seq, EDITED)
             self._seq, self._prev = entry.seq, entry.hash
             self._checked += 1
         return True
+
+    def unreadable(self, seq: int) -> None:
+        """Record that entry ``seq``, the next after those fed, cannot be read back (a column
+        edited into what its type cannot hold: SQLite keeps any text)."""
+        if self.verdict is not None:
+            return
+        expected_seq = self._seq + 1
+        if seq != expected_seq:
+            self._broken(expected_seq, f"entry {expected_seq} is missing")
+        else:
+            self._broken(seq, "it cannot be read: its content was edited")
 
     def finish(self, head_seq: int, head_hash: str) -> ChainVerdict:
         """Return the verdict, checking that the chain ends where its head says."""

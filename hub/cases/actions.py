@@ -84,7 +84,7 @@ class ActionOutcome:
     acknowledged_at: datetime | None
     event: CaseEventAction
     detail: dict[str, str]
-    """The history line's audited detail (from, to, who, resolution)."""
+    """The history line's audited detail (from, to, who joined or was removed, resolution)."""
     resolution: Resolution | None = None
     """Set: the case is resolved now, and its correlation key is freed for the next alert."""
     reclaim_key: bool = False
@@ -141,6 +141,14 @@ def decide_action(
     acknowledged_at = case.acknowledged_at
     resolution: Resolution | None = None
     match action:
+        case CaseAction.ACKNOWLEDGE if acknowledged_at is not None and moved is case.status:
+            # A dispatched case takes an acknowledgement (the hub dispatched it itself), but
+            # once: a retried or second one paged the whole team again (outside review). An
+            # open one a last decline sent back may be acknowledged again: its status moves.
+            raise IllegalTransitionError(
+                f"case {case.id}: it was acknowledged already ({acknowledged_at.isoformat()}): "
+                "add a comment instead"
+            )
         case CaseAction.ACCEPT:
             answer = _answering(case, request.actor, "has already accepted it")
             team = accepted(team, answer)
@@ -150,6 +158,13 @@ def decide_action(
             team = without(team, answer)
             detail["declined_by"] = answer.responder
             declined = tuple(sorted({*declined, answer.responder}))
+        case CaseAction.START:
+            own = member(team, request.actor)
+            if own is not None and not own.accepted:
+                # Someone else accepted: a member still asked has to accept it first.
+                raise IllegalTransitionError(
+                    f"case {case.id}: {own.responder} has not accepted it: accept it first"
+                )
         case CaseAction.DISPATCH:
             team, added = _dispatching(case, request.assignee, named, on_call)
         case CaseAction.HAND_OVER:
@@ -164,6 +179,11 @@ def decide_action(
             pass
     if added:
         detail["assignee"] = ", ".join(a.responder for a in added)
+    removed = [a.responder for a in case.team if member(team, a.responder) is None]
+    if removed and action is not CaseAction.DECLINE:
+        # Who was taken off (a named dispatch takes a held duty, a hand-over passes a part on,
+        # a reopening lets the team go): the trail said only who joined (outside review).
+        detail["removed"] = ", ".join(removed)
     status = team_status(case.status, moved, team)
     detail["to"] = status.value
     if action in ACKNOWLEDGING and acknowledged_at is None:
