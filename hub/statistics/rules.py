@@ -89,6 +89,9 @@ class Group(View):
 
     key: str | None
     figures: Figures
+    district: str | None = None
+    """A street's district, grouping by street: a street's name is its own only within its
+    district (two districts may each have a 新华街道), so each district's is a group."""
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -157,12 +160,15 @@ def group_key(case: CaseFacts, by: GroupBy) -> str | None:
 
 
 def grouped(cases: Iterable[CaseFacts], by: GroupBy) -> list[Group]:
-    """Return the figures of each group, by key (the group of no key last)."""
-    groups: dict[str | None, list[CaseFacts]] = defaultdict(list)
+    """Return the figures of each group, by key (the group of no key last); a street's of
+    each district apart, by district."""
+    groups: dict[tuple[str | None, str | None], list[CaseFacts]] = defaultdict(list)
     for case in cases:
-        groups[group_key(case, by)].append(case)
-    keys = sorted(groups, key=lambda key: (key is None, key or ""))
-    return [Group(key=key, figures=figures(groups[key])) for key in keys]
+        key = group_key(case, by)
+        district = case.district if by is GroupBy.STREET and key is not None else None
+        groups[key, district].append(case)
+    keys = sorted(groups, key=lambda k: (k[0] is None, k[0] or "", k[1] is None, k[1] or ""))
+    return [Group(key=k, district=d, figures=figures(groups[k, d])) for k, d in keys]
 
 
 def overdue_cases(cases: Iterable[CaseFacts]) -> list[CaseFacts]:

@@ -9,16 +9,26 @@ import { ago, h, s, STATE_COLOURS } from "./dom.js";
 const WORST_FIRST = Object.keys(STATE_COLOURS);
 const FRESH_MS = 10 * 60 * 1000; // as dispatch counts a position (hub.positions.rules.FRESH_FOR)
 const EARTH_RADIUS_M = 6371008.8;
+const NEAR_M = 2000; // a community and the streets round it
 
-function within(location, place) {
-  return location === place || location.startsWith(`${place}/`);
+/** A location path's parts as places compare (devices/location.py's ``folded``): NFKC (a
+ * Chinese input method's full-width ``３号楼`` is ``3号楼``), case-folded, white space collapsed. */
+function foldedParts(path) {
+  return String(path).split("/").map((part) => part.normalize("NFKC").toLowerCase().split(/\s+/).filter(Boolean).join(" "));
 }
 
-/** The map place whose path is the longest one containing ``location``. */
+function within(location, place) {
+  return place.length <= location.length && place.every((part, i) => part === location[i]);
+}
+
+/** The place of ``places`` (one site's) whose path is the longest one containing ``location``,
+ * as the hub places a case (hub.positions.rules.place_coordinates). */
 function placeOf(places, location) {
-  let best = null;
+  const here = foldedParts(location);
+  let best = null, depth = 0;
   for (const place of places) {
-    if (within(location, place.place) && (!best || place.place.length > best.place.length)) best = place;
+    const path = foldedParts(place.place);
+    if (within(here, path) && path.length > depth) [best, depth] = [place, path.length];
   }
   return best;
 }
@@ -39,25 +49,67 @@ function marker(place, x, y, colour) {
   return s("rect", { x: x - size, y: y - size, width: 2 * size, height: 2 * size, rx: 2, fill: colour, stroke: "#333" });
 }
 
+const REFRESH_MS = 15 * 1000; // phones post every 30 s (simulators/patrols.py); cases come any time
+const refresh = { drawing: 0, timer: null };
+
+/** Draw the map into ``view`` and keep it current while it is shown: a fire that opens, a
+ * case resolved and a patrol walking on are drawn again every ``REFRESH_MS`` (nothing pushes
+ * devices' states or phones' positions to this page). */
 export async function renderMap(view) {
-  const [sites, positions, plan] = await Promise.all([api.sites(), api.positions(), api.sitePlan()]);
-  if (!location.hash.startsWith("#/map")) return; // left meanwhile
-  const places = sites.flatMap((site) => site.map.map((place) => ({ ...place, site_id: site.id })));
+  clearTimeout(refresh.timer);
+  const drawing = ++refresh.drawing;
+  const latest = () => drawing === refresh.drawing && location.hash.startsWith("#/map");
+  try {
+    await drawMap(view, latest);
+  } finally {
+    // Only the latest drawing schedules the next, and only while the map is still shown.
+    if (latest()) {
+      refresh.timer = setTimeout(() => {
+        // Not once the map is gone from the view: the sign-in form after the session ended
+        // (redrawn on every tick, it lost what the operator was typing).
+        if (latest() && view.querySelector(".map-page")) {
+          renderMap(view).catch(() => {}); // the next tick tries again
+        }
+      }, REFRESH_MS);
+    }
+  }
+}
+
+async function drawMap(view, latest) {
+  const [sites, positions, plan, registered] = await Promise.all([api.sites(), api.positions(), api.sitePlan(), api.devices()]);
+  if (!latest()) return; // left meanwhile, or a later drawing under way
+  const listed = sites.flatMap((site) => site.map.map((place) => ({ ...place, site_id: site.id })));
+  // 0, 0 is a roster's placeholder (the Gulf of Guinea is no community's): drawn, it would
+  // stretch the map over half the earth and squeeze every real place into one dot.
+  const unplaced = listed.filter((place) => place.lat === 0 && place.lon === 0);
+  const places = listed.filter((place) => !unplaced.includes(place));
+  const notOnMap = unplaced.length
+    ? h("p", { className: "muted", id: "unplaced" }, `Not on the map (0, 0 on the roster): ${unplaced.map((p) => `${p.place} (${p.site_id})`).join(", ")}`)
+    : null;
+  // Places are named within their site (another community's Building 3 is another place): a
+  // device is of the site whose edges include its edge (hub.roster.rules.site_of_edge).
+  const siteOfEdge = new Map(sites.flatMap((site) => site.edge_ids.map((edge) => [edge, site.id])));
+  const siteOfDevice = new Map(registered.map((d) => [d.id, siteOfEdge.get(d.edge_id)]));
   const devices = plan.buildings.flatMap((b) => b.floors.flatMap((f) => f.devices));
   const states = new Map();
   for (const device of devices) {
-    const place = placeOf(places, device.location);
+    const site = siteOfDevice.get(device.id);
+    const place = site === undefined ? null : placeOf(listed.filter((p) => p.site_id === site), device.location);
     if (!place) continue;
     const key = `${place.site_id}|${place.place}`;
     const known = states.get(key);
     if (!known || WORST_FIRST.indexOf(device.state) < WORST_FIRST.indexOf(known)) states.set(key, device.state);
   }
   const now = Date.now();
-  const shown = positions.map((p) => ({ ...p, fresh: now - new Date(p.at).getTime() <= FRESH_MS }));
-  const points = [...places, ...shown];
+  // A phone more than NEAR_M from every place (its last fix from home, or from leave) is
+  // listed, not drawn: drawn, it would squeeze the community into a dot.
+  const far = (p) => places.length > 0 && places.every((place) => distanceM(p, place) > NEAR_M);
+  const shown = positions.map((p) => ({ ...p, fresh: now - new Date(p.at).getTime() <= FRESH_MS, far: far(p) }));
+  const drawn = shown.filter((p) => !p.far);
+  const points = [...places, ...drawn];
   if (points.length === 0) {
     view.replaceChildren(h("section", { className: "plan-page map-page" }, h("h2", {}, "Map"),
-      h("p", { className: "muted", id: "no-map" }, "No site has a map yet: list its places with their coordinates on the roster (docs/positions.md).")));
+      h("p", { className: "muted", id: "no-map" }, "No site has a map yet: list its places with their coordinates on the roster (docs/positions.md)."), notOnMap));
     return;
   }
   // An equirectangular projection around the middle: exact enough for a community.
@@ -80,7 +132,7 @@ export async function renderMap(view) {
     marker(place, px, py, STATE_COLOURS[state] || "#ffffff"),
     s("text", { x: px + 14, y: py + 4, class: "building" }, place.place)));
   }
-  for (const p of shown) {
+  for (const p of drawn) {
     const px = x(p), py = y(p);
     svg.append(s("g", { class: "responder", "data-responder": p.responder_id, "data-fresh": String(p.fresh) },
       s("title", {}, `${p.responder_id}: ${ago(p.at)}${p.accuracy_m ? `, ±${Math.round(p.accuracy_m)} m` : ""}`),
@@ -90,16 +142,17 @@ export async function renderMap(view) {
   const rows = shown.map((p) => {
     const ofSite = places.filter((place) => place.site_id === p.site_id);
     const nearest = ofSite.map((place) => [place, distanceM(p, place)]).sort((a, b) => a[1] - b[1])[0];
-    return h("tr", { "data-responder": p.responder_id },
+    return h("tr", { "data-responder": p.responder_id, "data-far": String(p.far) },
       h("td", {}, p.responder_id), h("td", {}, p.site_id || "—"),
-      h("td", {}, nearest ? `${nearest[0].place}, ${Math.round(nearest[1])} m` : "—"),
+      h("td", {}, nearest ? `${nearest[0].place}, ${Math.round(nearest[1])} m` : "—",
+        p.far ? h("span", { className: "muted" }, " (off the map)") : null),
       h("td", {}, ago(p.at), p.fresh ? null : h("span", { className: "muted" }, " (too old to dispatch by)")));
   });
   const legend = h("ul", { className: "legend" },
     Object.keys(STATE_COLOURS).map((name) => h("li", {}, h("span", { className: `swatch ${name}` }), name)),
     h("li", {}, "■ building · ◆ hazard source · ● key place · ◉ responder"));
   view.replaceChildren(h("section", { className: "plan-page map-page" }, h("h2", {}, "Map"), legend,
-    h("div", { className: "plan-scroll" }, svg),
+    h("div", { className: "plan-scroll" }, svg), notOnMap,
     h("h3", {}, "Responders"),
     rows.length
       ? h("table", { className: "devices responders" },

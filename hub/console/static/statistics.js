@@ -61,8 +61,13 @@ export async function renderStatistics(view) {
   // Only the latest question's answer, and only while this page is still the one shown.
   if (asked !== chosen.shown || !location.hash.startsWith("#/statistics")) return;
   const head = ["", "Opened", "Resolved", "Active", "Overdue", "Taken on p50 / p90", "Resolved in p50 / p90", "False alarms", "Rating"];
-  const rows = report.groups.map((g) => h("tr", { "data-group": g.key ?? "" },
-    h("th", { scope: "row" }, g.key === null ? h("span", { className: "muted" }, `no ${label(chosen.by === "site" ? "community" : chosen.by)}`) : label(g.key)),
+  // A category reads as words; a community, street, district or grid by its name as the
+  // roster spells it (lan_yuan is not "lan yuan"), a street with its district (两个区 may each
+  // have a 新华街道: two groups).
+  const name = (key) => (report.by === "category" ? label(key) : key);
+  const rows = report.groups.map((g) => h("tr", { "data-group": g.key ?? "", "data-district": g.district ?? "" },
+    h("th", { scope: "row" }, g.key === null ? h("span", { className: "muted" }, `no ${label(report.by === "site" ? "community" : report.by)}`) : name(g.key),
+      g.district ? h("span", { className: "muted" }, ` (${g.district})`) : null),
     figureCells(g.figures)));
   const overdue = report.overdue.map((c) => h("tr", { "data-case-id": c.id },
     h("td", {}, h("a", { href: `#/case/${c.id}` }, `#${c.id}`)),
