@@ -7,9 +7,12 @@ for a spreadsheet. ``month_period``, ``report_rows`` and ``render_report`` are p
 """
 
 import csv
+import io
+import os
+import stat
 import sys
 from datetime import UTC, datetime, tzinfo
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any, BinaryIO, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
@@ -35,8 +38,11 @@ COLUMNS = (
     "false_alarm_rate",
     "ratings",
     "rating_mean",
+    "district",
 )
-"""The CSV's columns: the group's key, then the figures as the API names them."""
+"""The CSV's columns: the group's key, the figures as the API names them, then a street's
+district (grouping by street: two districts may each have a 新华街道; last, so a sheet that
+reads the columns by position finds the figures where they were)."""
 TOTAL = "(all)"
 """The group name of the totals row."""
 NO_KEY = "(none)"
@@ -76,14 +82,23 @@ def fetch_report(client: httpx.Client, params: dict[str, str]) -> dict[str, Any]
 def report_rows(report: dict[str, Any]) -> list[list[str]]:
     """Return the report as rows of text: ``COLUMNS``, a row per group, then the totals."""
     groups = [
-        (g["key"] if g["key"] is not None else NO_KEY, g["figures"]) for g in report["groups"]
+        (g["key"] if g["key"] is not None else NO_KEY, g.get("district"), g["figures"])
+        for g in report["groups"]
     ]
     rows = [list(COLUMNS)]
-    for name, figures in [*groups, (TOTAL, report["total"])]:
-        rows.append([_text(name), *(_plain(figures[column]) for column in COLUMNS[1:])])
+    for name, district, figures in [*groups, (TOTAL, None, report["total"])]:
+        rows.append(
+            [
+                _text(name),
+                *(_plain(figures[column]) for column in COLUMNS[1:-1]),
+                "" if district is None else _text(district),
+            ]
+        )
     return rows
 
 
+BOM = "\ufeff"
+"""UTF-8's byte order mark, as ``utf-8-sig`` writes it first."""
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """How a cell a spreadsheet would run as a formula starts (OWASP, "CSV injection")."""
 
@@ -102,11 +117,38 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def write_csv(report: dict[str, Any], out: TextIO) -> None:
+def write_csv(report: dict[str, Any], out: TextIO, *, for_people: bool = False) -> None:
     """Write the report's rows as CSV, RFC 4180's way: rows end in CRLF, and a name holding
     either (a street named over two lines) is quoted. With rows ending in LF alone the csv
-    module left a lone CR unquoted, and a spreadsheet split the row there."""
+    module left a lone CR unquoted, and a spreadsheet split the row there.
+
+    ``for_people``: a file a person opens in a spreadsheet, started with a byte order mark
+    (written UTF-8, that is ``utf-8-sig``), without which Excel reads a CSV in the PC's ANSI
+    code page (GBK on a Chinese-locale PC) and shows 新华街道 garbled. A program reading a
+    pipe gets none: to it the mark is part of the first column's name."""
+    if for_people:
+        out.write(BOM)
     csv.writer(out).writerows(report_rows(report))
+
+
+def write_csv_bytes(report: dict[str, Any], out: BinaryIO, *, for_people: bool = False) -> None:
+    """Write the report as ``write_csv`` does, encoded UTF-8 whatever the locale, its CRLFs
+    untranslated (a text stream on Windows turned each into CR CR LF)."""
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    try:
+        write_csv(report, text, for_people=for_people)
+        text.flush()
+    finally:
+        text.detach()  # the caller's stream stays open
+
+
+def is_a_file(out: BinaryIO) -> bool:
+    """Return whether ``out`` is a regular file (``linli report --csv > march.csv``), not a
+    terminal, a pipe or a stream in memory."""
+    try:
+        return stat.S_ISREG(os.fstat(out.fileno()).st_mode)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
 
 
 def _duration(seconds: float | None) -> str:
@@ -125,6 +167,10 @@ def _share(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f} %"
 
 
+def _with_district(name: str, district: str | None) -> str:
+    return name if district is None else f"{name} ({district})"
+
+
 def render_report(report: dict[str, Any], title: str) -> RenderableType:
     """Return the figures table and the overdue cases table."""
     figures = Table(title=title, title_justify="left")
@@ -132,7 +178,11 @@ def render_report(report: dict[str, Any], title: str) -> RenderableType:
                    "resolved in p50/p90", "false alarms", "rating"):  # fmt: skip
         figures.add_column(column, justify="left" if column == "" else "right")
     groups = [
-        (g["key"] if g["key"] is not None else NO_KEY, g["figures"]) for g in report["groups"]
+        (
+            _with_district(g["key"] if g["key"] is not None else NO_KEY, g.get("district")),
+            g["figures"],
+        )
+        for g in report["groups"]
     ]
     for name, f in [*groups, (TOTAL, report["total"])]:
         figures.add_row(
@@ -203,7 +253,8 @@ def report_command(
             typer.echo(f"linli report: {exc}", err=True)
             raise typer.Exit(1) from exc
     if as_csv:
-        write_csv(report, sys.stdout)
+        sys.stdout.flush()
+        write_csv_bytes(report, sys.stdout.buffer, for_people=is_a_file(sys.stdout.buffer))
     else:
         title = f"{month} by {by}" + "".join(
             f", {k} {v}" for k, v in params.items() if k not in {"start", "end", "by", "month"}

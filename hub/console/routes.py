@@ -4,8 +4,8 @@ The console is plain HTML, CSS and JavaScript shipped in ``hub/console/`` (no CD
 fetched at run time), served publicly by ``console_router`` (its sign-in form must load).
 Besides ``/api/v1`` it reads endpoints of its own, under ``/api/v1/console``
 (``console_api_router``, which the app puts behind the API's authentication): the readings
-around a case (from ``hub.telemetry.history``), the site plan (buildings and floors from device
-locations, each device with its state) and the device health list.
+around a case (from ``hub.telemetry.history``), the site plan (each site's buildings and
+floors from device locations, each device with its state and site) and the device health list.
 
 ``console_router``'s lifespan owns the readings pipeline: it starts the console history writer and,
 when ``influx_url`` is set, the InfluxDB forwarder, and registers both as telemetry sinks of
@@ -116,6 +116,8 @@ class PlanDevice(View):
     hazard: bool
     """An unfinished life-safety case is open on this device."""
     case_ids: list[int]
+    site_id: str | None = None
+    """The site (community) it belongs to (``hub.roster.rules.site_of_device``); None: none."""
 
 
 class PlanFloor(View):
@@ -126,11 +128,14 @@ class PlanFloor(View):
 
 
 class PlanBuilding(View):
-    """A building (the first part of a location), floors from the top down."""
+    """A building of a site (the first part of a location), floors from the top down."""
 
     name: str
     floors: list[PlanFloor]
     hazards: int
+    site_id: str | None = None
+    """Its site: two communities' "Building 3" are two buildings (None: devices of no site)."""
+    site_name: str | None = None
 
 
 class SitePlan(View):
@@ -237,28 +242,38 @@ def _open_cases_by_device(cases: Iterable[CaseLike]) -> dict[str, list[CaseLike]
 
 
 def build_site_plan(
-    devices: Iterable[DeviceLike], cases: Iterable[CaseLike], now: datetime
+    devices: Iterable[DeviceLike],
+    cases: Iterable[CaseLike],
+    now: datetime,
+    device_sites: Mapping[str, str | None] | None = None,
+    site_names: Mapping[str, str] | None = None,
 ) -> SitePlan:
-    """Group devices by building and floor and colour each by its unfinished cases, and by
-    whether it has gone quiet past its check-in deadline."""
+    """Group devices by site, building and floor and colour each by its unfinished cases, and
+    by whether it has gone quiet past its check-in deadline. ``device_sites``: each device's
+    site id (a place's name is its own only within its site: two communities may each have a
+    "Building 3"); ``site_names``: a site's name by its id."""
     open_cases = _open_cases_by_device(cases)
-    floors: dict[str, dict[str, list[PlanDevice]]] = {}
-    # Two spellings of a building or floor are one (``devices.location.folded``), shown as
-    # the first one met.
-    spelt: dict[str, str] = {}
+    device_sites = device_sites or {}
+    site_names = site_names or {}
+    floors: dict[tuple[str | None, str], dict[str, list[PlanDevice]]] = {}
+    # Two spellings of a building or floor of a site are one (``devices.location.folded``),
+    # shown as the first one met.
+    spelt: dict[tuple[str | None, str], str] = {}
     counts = dict.fromkeys(_STATE_ORDER, 0)
     for device in sorted(devices, key=lambda d: (_natural_key(d.location), d.id)):
+        site_id = device_sites.get(device.id)
         parts = Location.parse(device.location).parts
-        building = spelt.setdefault(folded(parts[0]), parts[0])
+        building = spelt.setdefault((site_id, folded(parts[0])), parts[0])
         floor = parts[1] if len(parts) > 1 else "—"
-        floor = spelt.setdefault(f"{folded(building)}/{folded(floor)}", floor)
+        floor = spelt.setdefault((site_id, f"{folded(building)}/{folded(floor)}"), floor)
         device_cases = open_cases.get(device.id, [])
         offline = overdue(device, now, offline_after(device))
         state = device_state(device, (case.kind for case in device_cases), offline=offline)
         counts[state] += 1
-        floors.setdefault(building, {}).setdefault(floor, []).append(
+        floors.setdefault((site_id, building), {}).setdefault(floor, []).append(
             PlanDevice(
                 id=device.id,
+                site_id=site_id,
                 kind=str(device.kind),
                 location=device.location,
                 spot="/".join(parts[2:]),
@@ -271,6 +286,8 @@ def build_site_plan(
     buildings = [
         PlanBuilding(
             name=name,
+            site_id=site_id,
+            site_name=None if site_id is None else site_names.get(site_id, site_id),
             floors=[
                 PlanFloor(name=floor, devices=floor_devices)
                 # Top floor first, as a building is drawn.
@@ -280,9 +297,14 @@ def build_site_plan(
             ],
             hazards=sum(d.hazard for devices in by_floor.values() for d in devices),
         )
-        for name, by_floor in sorted(floors.items(), key=lambda item: _natural_key(item[0]))
+        for (site_id, name), by_floor in sorted(floors.items(), key=_site_then_building)
     ]
     return SitePlan(buildings=buildings, counts=counts)
+
+
+def _site_then_building(item: tuple[tuple[str | None, str], object]) -> tuple[object, ...]:
+    (site_id, name), _ = item
+    return (site_id is None, _natural_key(site_id or ""), _natural_key(name))
 
 
 def nearby_devices(
@@ -520,9 +542,12 @@ async def _devices_and_cases(
 
 @console_api_router.get("/site-plan")
 async def site_plan(store: StoreDep, clock: ClockDep, principal: PrincipalDep) -> SitePlan:
-    """Return buildings and floors from device locations, each device with its state."""
+    """Return each site's buildings and floors from device locations, each device with its
+    state and site."""
     devices, cases = await _devices_and_cases(store, principal.sites)
-    return build_site_plan(devices, cases, clock())
+    roster = await asyncio.to_thread(store.roster.site_map)
+    names = {site.id: site.name for site in roster.sites}
+    return build_site_plan(devices, cases, clock(), roster.device_sites(), names)
 
 
 @console_api_router.get("/device-health")

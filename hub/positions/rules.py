@@ -7,7 +7,10 @@ on-duty patrol member 80 m away is dispatched before the one 600 m away). Three 
 
 * **places on the map**: a site lists the coordinates of its buildings, hazard sources and key
   places (``MapPlace``, on the roster's site); a case or device is where the longest of those
-  place paths containing its location is (``place_coordinates``);
+  place paths containing its location is (``place_coordinates``). A place at 0°, 0° has no
+  coordinates yet (``MapPlace.located``: a roster's placeholder, a blank spreadsheet cell,
+  never a community's place; the console lists it as not on the map): it places nothing,
+  so dispatch never measures responders' distances to the Gulf of Guinea;
 * **positions**: what a responder's phone reports through OwnTracks, unchanged
   (``OwnTracksLocation``: ``_type`` ``location``, ``lat``, ``lon``, ``tst``, ``acc``). A
   position counts for dispatch while it is ``FRESH_FOR`` old at most (a phone left in a locker
@@ -69,6 +72,12 @@ Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 
 
+def at_null_island(lat: float, lon: float) -> bool:
+    """Return whether ``lat``, ``lon`` is 0°, 0°: what a roster's placeholder, a blank cell of
+    a spreadsheet or a phone without a fix gives, never a place of a community."""
+    return lat == 0 and lon == 0
+
+
 class MapPlace(BaseModel):
     """A place of a site's map: a location path and where it is."""
 
@@ -78,6 +87,11 @@ class MapPlace(BaseModel):
     lat: Latitude
     lon: Longitude
     kind: MapPlaceKind = MapPlaceKind.BUILDING
+
+    @property
+    def located(self) -> bool:
+        """Whether the place has coordinates: 0°, 0° is a placeholder (``at_null_island``)."""
+        return not at_null_island(self.lat, self.lon)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +137,9 @@ def distance_m(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> float:
 
 
 def place_coordinates(places: Iterable[MapPlace], location: str) -> MapPlace | None:
-    """Return the map place whose path is the longest one containing ``location``, or None."""
+    """Return the map place whose path is the longest one containing ``location``, or None;
+    of the places with coordinates (``MapPlace.located``): a floor at 0°, 0° is where its
+    building is, a building at 0°, 0° is nowhere on the map."""
     try:
         here = Location.parse(location)
     except ValueError:
@@ -131,6 +147,8 @@ def place_coordinates(places: Iterable[MapPlace], location: str) -> MapPlace | N
     best: MapPlace | None = None
     depth = 0
     for place in places:
+        if not place.located:
+            continue
         prefix = Location.parse(place.place)
         if here.within(prefix) and len(prefix.parts) > depth:
             best, depth = place, len(prefix.parts)
@@ -203,6 +221,6 @@ def read_owntracks(body: bytes, now: datetime) -> OwnTracksLocation | None:
         raise InvalidInputError(f"not an OwnTracks location: {problems}") from None
     if location.position().at > now + MAX_CLOCK_AHEAD:
         raise FixAheadError(f"the fix's time {location.tst} lies ahead of the hub's clock")
-    if location.lat == 0 and location.lon == 0:
+    if at_null_island(location.lat, location.lon):
         return None
     return location

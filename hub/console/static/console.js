@@ -1,13 +1,14 @@
-// The operator console: live alert stream, case board, case page, site plan, device health;
-// the residents' requests, care households and notices are in residents.js.
+// The operator console: live alert stream, case board, case page, device health; the site
+// plan is in plan.js, the residents' requests, care households and notices in residents.js.
 // Plain ES modules, no framework and nothing fetched from outside the hub. Data from the hub
 // is only ever put into the page as text (never as HTML).
 
 import { api, ApiError, whenUnauthenticated } from "./api.js";
-import { ago, h, label, orderOf, pill, s, site, STATE_COLOURS, toast, when } from "./dom.js";
+import { ago, h, label, orderOf, pill, s, site, toast, when } from "./dom.js";
 import { renderCare, renderNotices, renderRequests } from "./residents.js";
 import { renderDevices } from "./devices.js";
 import { renderMap } from "./map.js";
+import { renderPlan } from "./plan.js";
 import { renderStatistics } from "./statistics.js";
 
 const STATUS_ORDER = ["open", "acknowledged", "dispatched", "accepted", "in_progress", "escalated", "resolved", "closed"];
@@ -592,62 +593,6 @@ async function renderCase(id) {
     const element = document.getElementById(id);
     if (element) element.value = value;
   }
-}
-
-// --- site plan -----------------------------------------------------------------------------
-
-
-async function renderPlan() {
-  const view = document.getElementById("view");
-  const plan = await api.sitePlan();
-  // Buildings side by side as far as the screen allows, then wrapped to the next row: a
-  // phone shows one building per row at full size instead of shrinking the dots.
-  const GAP = 24, HEAD = 30, DOT = 12, PITCH = 2 * DOT + 6, LABEL = 22;
-  const available = Math.max(240, view.clientWidth - 40);
-  const COL_W = Math.min(300, available);
-  const perRow = Math.max(1, Math.floor((available + GAP) / (COL_W + GAP)));
-  const perLine = Math.max(1, Math.floor((COL_W - 12) / PITCH));
-  const floorHeight = (floor) => LABEL + Math.ceil(Math.max(1, floor.devices.length) / perLine) * PITCH + 4;
-  const buildingHeight = (building) => HEAD + building.floors.reduce((sum, f) => sum + floorHeight(f) + 4, 0);
-  const rowsOfBuildings = [];
-  for (let i = 0; i < plan.buildings.length; i += perRow) rowsOfBuildings.push(plan.buildings.slice(i, i + perRow));
-  const rowHeights = rowsOfBuildings.map((row) => Math.max(...row.map(buildingHeight)) + GAP);
-  const width = Math.min(plan.buildings.length || 1, perRow) * (COL_W + GAP);
-  const height = Math.max(40, rowHeights.reduce((a, b) => a + b, 0));
-  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "plan", role: "img", "aria-label": "Site plan" });
-  let rowTop = 0;
-  rowsOfBuildings.forEach((row, rowIndex) => {
-    row.forEach((building, column) => {
-      const x0 = column * (COL_W + GAP);
-      svg.append(s("text", { x: x0 + 4, y: rowTop + HEAD - 10, class: "building" }, building.name,
-        building.hazards ? ` ⚠ ${building.hazards}` : ""));
-      let y0 = rowTop + HEAD;
-      building.floors.forEach((floor) => {
-        const fh = floorHeight(floor);
-        svg.append(s("rect", { x: x0, y: y0, width: COL_W, height: fh, rx: 4, class: "floor" }),
-          s("text", { x: x0 + 6, y: y0 + 15, class: "floor-name" }, floor.name));
-        floor.devices.forEach((device, index) => {
-          const cx = x0 + 6 + DOT + (index % perLine) * PITCH;
-          const cy = y0 + LABEL + DOT + Math.floor(index / perLine) * PITCH;
-          const go = () => { if (device.case_ids.length) location.hash = `#/case/${device.case_ids[device.case_ids.length - 1]}`; };
-          const group = s("g", { class: `device ${device.state}`, "data-device-id": device.id, "data-state": device.state, onclick: go, tabindex: 0 },
-            s("title", {}, `${device.id} (${device.kind}) ${device.location}: ${device.state}${device.offline ? " (nothing heard past its check-in deadline)" : ""}`),
-            s("circle", { cx, cy, r: DOT - 2, fill: STATE_COLOURS[device.state] || "#666" }));
-          if (device.hazard) {
-            group.append(s("circle", { cx, cy, r: DOT + 1, fill: "none", stroke: "#d62728", "stroke-width": 2, class: "hazard" }));
-          }
-          svg.append(group);
-        });
-        y0 += fh + 4;
-      });
-    });
-    rowTop += rowHeights[rowIndex];
-  });
-  const legend = h("ul", { className: "legend" }, Object.entries(STATE_COLOURS).map(([name, colour]) =>
-    h("li", {}, h("span", { className: `swatch ${name}`, "data-colour": colour }), `${name} (${plan.counts[name] || 0})`)));
-  view.replaceChildren(h("section", { className: "plan-page" }, h("h2", {}, "Site plan"), legend,
-    h("div", { className: "plan-scroll" }, svg),
-    plan.buildings.length === 0 ? h("p", { className: "muted" }, "No devices registered yet.") : null));
 }
 
 // --- routing --------------------------------------------------------------------------------
