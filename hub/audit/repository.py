@@ -1,7 +1,10 @@
 """Reading and verifying the stored audit trail."""
 
+from collections.abc import Mapping
 from dataclasses import fields
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import and_, inspect, or_, select
 from sqlalchemy.engine import make_url
@@ -39,7 +42,61 @@ def verify_audit_chain(settings: HubSettings) -> ChainVerdict:
 
 
 def _audit_view(row: AuditEntryRow) -> AuditEntryView:
+    if not isinstance(row.detail, dict):
+        # Valid JSON of another kind (null, a list, a number): only a hand edit stores one.
+        plain = {column.key: getattr(row, column.key) for column in _PLAIN_COLUMNS}
+        return _marked(row.seq, row.ts, {}, "its detail is not a JSON object", plain)
     return AuditEntryView.model_validate(row, from_attributes=True)
+
+
+_PLAIN_COLUMNS = (
+    AuditEntryRow.action,
+    AuditEntryRow.case_id,
+    AuditEntryRow.alert_id,
+    AuditEntryRow.actor,
+    AuditEntryRow.prev_hash,
+    AuditEntryRow.hash,
+)
+"""The columns a row can always be read back from (nothing to parse)."""
+
+_UNREAD = object()
+"""A column's value that cannot be read back."""
+
+
+def _salvaged(session: Session, seq: int) -> AuditEntryView:
+    """Return entry ``seq``, whose row cannot be read back whole, marked unreadable, with what
+    of it can be read (SQLite keeps any text in a column: a ``ts`` or ``detail`` edited into
+    what its type cannot parse)."""
+    ts = _readable(session, AuditEntryRow.ts, seq)
+    detail = _readable(session, AuditEntryRow.detail, seq)
+    edited = [name for name, value in (("ts", ts), ("detail", detail)) if value is _UNREAD]
+    if detail is not _UNREAD and not isinstance(detail, dict):
+        edited.append("detail")
+    plain = session.execute(select(*_PLAIN_COLUMNS).where(AuditEntryRow.seq == seq)).one()
+    return _marked(
+        seq,
+        ts if isinstance(ts, datetime) else None,
+        detail if isinstance(detail, dict) else {},
+        f"its {' and '.join(edited) or 'content'} cannot be read",
+        plain._asdict(),
+    )
+
+
+def _readable(session: Session, column: Any, seq: int) -> object:
+    """Return entry ``seq``'s value of ``column``, or ``_UNREAD`` if it cannot be parsed."""
+    try:
+        return session.scalar(select(column).where(AuditEntryRow.seq == seq))
+    except _UNREADABLE:
+        return _UNREAD
+
+
+def _marked(
+    seq: int, ts: datetime | None, detail: dict[str, Any], why: str, plain: Mapping[str, Any]
+) -> AuditEntryView:
+    """Return an entry that cannot be shown as it was recorded, saying why."""
+    return AuditEntryView(
+        seq=seq, ts=ts, detail=detail, unreadable=f"{why}: it was edited", **plain
+    )
 
 
 def _audit_entry(row: AuditEntryRow) -> AuditEntry:
@@ -83,7 +140,13 @@ class AuditRepository:
                     ),
                 )
                 query = query.where(or_(of_case, of_alert))
-            return [_audit_view(row) for row in session.scalars(query)]
+            try:
+                return [_audit_view(row) for row in session.scalars(query)]
+            except _UNREADABLE:
+                pass
+            # One by one, to show the others: only a row someone edited by hand gets here.
+            seqs = session.scalars(query.with_only_columns(AuditEntryRow.seq)).all()
+            return [_listed(session, seq) for seq in seqs]
 
     def append(self, record: AuditRecord) -> None:
         """Append one record of a person's action to the trail, in its own transaction."""
@@ -107,6 +170,15 @@ class AuditRepository:
                     break
                 after = page[-1].seq
         return verifier.finish(head_seq, head_hash)
+
+
+def _listed(session: Session, seq: int) -> AuditEntryView:
+    """Return entry ``seq`` as the listing shows it, marked if it cannot be read back."""
+    one = select(AuditEntryRow).where(AuditEntryRow.seq == seq)
+    try:
+        return _audit_view(session.scalars(one).one())
+    except _UNREADABLE:
+        return _salvaged(session, seq)
 
 
 _UNREADABLE = (ValueError, TypeError)

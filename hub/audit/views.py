@@ -11,14 +11,19 @@ class AuditEntryView(View):
     """One link of the audit chain."""
 
     seq: int
-    ts: AwareDatetime
+    ts: AwareDatetime | None
+    """Null only on an ``unreadable`` entry whose time cannot be read."""
     action: str
     case_id: int | None
     alert_id: str | None
     actor: str | None
     detail: dict[str, Any]
+    """``{}`` on an ``unreadable`` entry whose detail cannot be read or is not an object."""
     prev_hash: str
     hash: str
+    unreadable: str | None = None
+    """Why the entry cannot be shown as it was recorded (a row edited by hand): null on every
+    entry the hub wrote. ``/audit/verify`` names the chain's first broken link."""
 
 
 class AuditVerdictView(View):

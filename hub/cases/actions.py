@@ -70,6 +70,16 @@ class PersonAction:
     resolution: Resolution | None = None
     assignee: str | None = None
     """The responder a dispatch or hand-over names (a dispatch without one: the rules choose)."""
+    for_self: bool = False
+    """The actor acts only for themselves (a responder's account): one of a member's own
+    moves (``OWN_ACTIONS``) is refused unless they are on the case's team as it is now.
+    Without it, an actor who is not on the team answers for a member, as an operator does."""
+
+
+OWN_ACTIONS = frozenset(
+    {CaseAction.ACCEPT, CaseAction.DECLINE, CaseAction.START, CaseAction.HAND_OVER}
+)
+"""The moves a member of a case's team makes for their own part of it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +141,14 @@ def decide_action(
     """
     check_request(request)
     action, team = request.action, case.team
+    if request.for_self and action in OWN_ACTIONS and member(team, request.actor) is None:
+        # Checked here, on the case as its row lock holds it: the route's check read the team
+        # earlier, and a responder taken off since (their acceptance deadline passed) answered
+        # for whoever took their place (outside review).
+        raise IllegalTransitionError(
+            f"case {case.id}: {request.actor} is not on its team (any more): "
+            "only a member can answer for their part of it"
+        )
     try:
         moved = transition(case.status, action, waiting=bool(pending(team)))
     except IllegalTransitionError as exc:

@@ -212,7 +212,10 @@ def member(team: Team, responder: str | None) -> Assignment | None:
 def answering(team: Team, actor: str | None) -> Assignment | None:
     """Return the assignment an accept or decline by ``actor`` answers: their own if they
     are on the team and have not accepted yet, else (an operator answering on someone's
-    behalf) the first one still waiting. None if nobody is waiting for an answer."""
+    behalf) the first one still waiting. None if nobody is waiting for an answer.
+
+    A responder's account is no operator: its move is refused before this when it is not on
+    the team (``hub.cases.actions.PersonAction.for_self``)."""
     own = member(team, actor)
     if own is not None:
         return None if own.accepted else own
@@ -221,7 +224,8 @@ def answering(team: Team, actor: str | None) -> Assignment | None:
 
 def handing_over(team: Team, actor: str | None) -> Assignment | None:
     """Return the assignment a hand-over by ``actor`` passes on: their own if they are on
-    the team, else (an operator) the first accepted one, else the lead one."""
+    the team, else (an operator; a responder's account is refused before this, see
+    ``answering``) the first accepted one, else the lead one."""
     own = member(team, actor)
     if own is not None:
         return own

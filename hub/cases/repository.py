@@ -140,18 +140,24 @@ class CaseRepository:
         actor: str | None = None,
         resolution: Resolution | None = None,
         assignee: str | None = None,
+        for_self: bool = False,
     ) -> CaseView:
         """Apply a person's action to a case, or raise IllegalTransitionError saying why not.
 
-        Resolving needs a resolution code and a note; handing over needs an assignee. What
-        the action does is ``hub.cases.actions.decide_action``'s; this loads what it needs
-        and stores what it returns.
+        Resolving needs a resolution code and a note; handing over needs an assignee.
+        ``for_self``: the actor (a responder's account) acts only for themselves, checked on
+        the team as the case's row lock holds it (``PersonAction.for_self``). What the action
+        does is ``hub.cases.actions.decide_action``'s; this loads what it needs and stores
+        what it returns.
         """
-        request = PersonAction(action, actor, note, resolution, assignee)
+        request = PersonAction(action, actor, note, resolution, assignee, for_self)
         check_request(request)
-        now = self._db.clock()
         with self._db.writing() as session:
-            return self.act_in(session, case_id, request, now)
+            found = _locked(session, case_id)
+            # Read once the case is locked (and, on SQLite, the write turn taken): a time read
+            # before the wait could be earlier than the line another action chained meanwhile,
+            # and a resolution earlier than the case's last history line (outside review).
+            return self._apply(session, found, request, self._db.clock())
 
     def act_in(
         self, session: Session, case_id: int, request: PersonAction, now: datetime
@@ -159,11 +165,16 @@ class CaseRepository:
         """Apply a person's action to a case inside the caller's transaction (``act``'s core,
         for a feature whose own change must commit together with the case's)."""
         check_request(request)
-        found = session.execute(
-            cases_query().where(CaseRow.id == case_id).with_for_update(of=CaseRow)
-        ).one_or_none()
-        if found is None:
-            raise NotFoundError(f"case {case_id} does not exist")
+        return self._apply(session, _locked(session, case_id), request, now)
+
+    def _apply(
+        self,
+        session: Session,
+        found: tuple[CaseRow, str | None],
+        request: PersonAction,
+        now: datetime,
+    ) -> CaseView:
+        """Decide a person's action on the locked case ``found`` and store what it does."""
         row, location = found
         team = team_of(row.team)
         named: Responder | None = None
@@ -176,7 +187,7 @@ class CaseRepository:
         outcome = decide_action(facts_of(row), request, now, named=named, on_call=on_call)
         if outcome.reclaim_key and not self._claim_key(session, row):
             raise IllegalTransitionError(
-                f"case {case_id} cannot be reopened: another case is active for the same incident"
+                f"case {row.id} cannot be reopened: another case is active for the same incident"
             )
         self._store(session, row, outcome, now, note=request.note, actor=request.actor)
         session.flush()
@@ -240,6 +251,17 @@ class CaseRepository:
         except IntegrityError:
             return False
         return True
+
+
+def _locked(session: Session, case_id: int) -> tuple[CaseRow, str | None]:
+    """Return the case ``case_id`` and its location, its row locked for the transaction."""
+    found = session.execute(
+        cases_query().where(CaseRow.id == case_id).with_for_update(of=CaseRow)
+    ).one_or_none()
+    if found is None:
+        raise NotFoundError(f"case {case_id} does not exist")
+    row, location = found
+    return row, location
 
 
 def facts_of(row: CaseRow) -> CaseFacts:

@@ -9,9 +9,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Depends, Request
 
 from devices.kinds import AlertKind
+from hub.auth.rules import Principal, Role
 from hub.cases.changes import CaseChanges
 from hub.cases.rules import CaseAction, CaseStatus, Resolution
 from hub.cases.views import AlertView, CaseDetail, CaseView
@@ -30,6 +31,17 @@ from hub.http.views import Items, View
 from hub.store import HubStore
 
 router = APIRouter(prefix=API_PREFIX)
+
+
+def acts_for_self(request: Request) -> bool:
+    """Return whether the caller may act only for themselves: a responder's account, whose
+    own moves the repository checks against the case's team under its row lock (the guard
+    in ``hub.auth.routes`` read the team before, and it may have changed since)."""
+    principal = getattr(request.state, "principal", None)
+    return isinstance(principal, Principal) and principal.role is Role.RESPONDER
+
+
+ForSelfDep = Annotated[bool, Depends(acts_for_self)]
 
 
 class AcknowledgeRequest(View):
@@ -108,6 +120,7 @@ async def _act(
     changes: CaseChanges,
     *,
     actor: str | None,
+    for_self: bool = False,
     note: str | None = None,
     resolution: Resolution | None = None,
     assignee: str | None = None,
@@ -120,6 +133,7 @@ async def _act(
         actor=actor,
         resolution=resolution,
         assignee=assignee,
+        for_self=for_self,
     )
     changes.case_changed(case, resident_sees=action is not CaseAction.COMMENT)
     return case
@@ -158,9 +172,17 @@ def _assigning_action(action: CaseAction, summary: str) -> None:
         store: StoreDep,
         changes: ChangesDep,
         actor: ActorDep,
+        for_self: ForSelfDep,
     ) -> CaseView:
         return await _act(
-            case_id, action, store, changes, actor=actor, note=body.note, assignee=body.assignee
+            case_id,
+            action,
+            store,
+            changes,
+            actor=actor,
+            for_self=for_self,
+            note=body.note,
+            assignee=body.assignee,
         )
 
     _add_action_route(action, endpoint, summary)
@@ -174,10 +196,13 @@ def _simple_action(action: CaseAction, summary: str) -> None:
         store: StoreDep,
         changes: ChangesDep,
         actor: ActorDep,
+        for_self: ForSelfDep,
         body: Annotated[ActionRequest | None, Body()] = None,
     ) -> CaseView:
         note = body.note if body is not None else None
-        return await _act(case_id, action, store, changes, actor=actor, note=note)
+        return await _act(
+            case_id, action, store, changes, actor=actor, for_self=for_self, note=note
+        )
 
     _add_action_route(action, endpoint, summary)
 
@@ -218,10 +243,17 @@ class CommentRequest(View):
 
 @router.post("/cases/{case_id}/comment")
 async def comment_on_case(
-    case_id: int, body: CommentRequest, store: StoreDep, changes: ChangesDep, actor: ActorDep
+    case_id: int,
+    body: CommentRequest,
+    store: StoreDep,
+    changes: ChangesDep,
+    actor: ActorDep,
+    for_self: ForSelfDep,
 ) -> CaseView:
     """Add a note to a case's record, at any point in its life, without changing its status."""
-    return await _act(case_id, CaseAction.COMMENT, store, changes, actor=actor, note=body.note)
+    return await _act(
+        case_id, CaseAction.COMMENT, store, changes, actor=actor, for_self=for_self, note=body.note
+    )
 
 
 @router.post("/cases/{case_id}/resolve")
