@@ -100,7 +100,10 @@ async def _patrol_phones(hub_url: str, options: DemoOptions, hub: HubSettings) -
     assert options.operator_token is not None
     try:
         roster = load_roster(sample_roster_path())
-        points = [(place.lat, place.lon) for site in roster.sites for place in site.map]
+        # Not a place without coordinates yet (0, 0: MapPlace.located), in the Gulf of Guinea.
+        points = [
+            (place.lat, place.lon) for site in roster.sites for place in site.map if place.located
+        ]
         patrols = [r for r in roster.responders if r.role is ResponderRole.SECURITY]
         store = await asyncio.to_thread(auth_store, hub.data_dir, hub.database_url)
         phones = []
