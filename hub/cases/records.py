@@ -154,7 +154,11 @@ def case_view(row: CaseRow, location: str | None, members: Sequence[CaseMemberRo
             "site_id": row.site_id,
             "grid_id": row.grid_id,
             "merged_into": row.merged_into,
-            "actions": allowed_actions(CaseStatus(row.status), waiting=bool(pending(team))),
+            "actions": allowed_actions(
+                CaseStatus(row.status),
+                waiting=bool(pending(team)),
+                acknowledged=row.acknowledged_at is not None,
+            ),
         }
     )
 

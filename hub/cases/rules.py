@@ -219,10 +219,18 @@ def _past(action: CaseAction) -> str:
     }[action]
 
 
-def allowed_actions(status: CaseStatus, *, waiting: bool = False) -> list[CaseAction]:
+def allowed_actions(
+    status: CaseStatus, *, waiting: bool = False, acknowledged: bool = False
+) -> list[CaseAction]:
     """Return the actions a case in ``status`` accepts, in declaration order (``waiting``:
-    someone on its team has not answered yet)."""
-    return [action for action in CaseAction if _move(status, action, waiting) is not None]
+    someone on its team has not answered yet; ``acknowledged``: someone has, and an
+    acknowledgement that would not move the case is spent, ``hub.cases.actions``)."""
+    return [
+        action
+        for action in CaseAction
+        if (moved := _move(status, action, waiting)) is not None
+        and not (acknowledged and action is CaseAction.ACKNOWLEDGE and moved is status)
+    ]
 
 
 def settle(

@@ -112,7 +112,11 @@ async def test_a_retried_acknowledgement_is_refused_and_recorded_once(
     assert "acknowledged already" in again.json()["detail"]
     trail = (await admin.get("/api/v1/audit", params={"limit": 1000})).json()["items"]
     assert [e["case_id"] for e in trail if e["action"] == "acknowledged"] == [case_id]
-    assert (await admin.get(f"/api/v1/cases/{case_id}")).json()["status"] == "dispatched"
+    shown = (await admin.get(f"/api/v1/cases/{case_id}")).json()
+    assert shown["status"] == "dispatched"
+    # The case no longer offers what it refuses: the console shows the view's actions only.
+    assert "acknowledge" not in shown["actions"]
+    assert "dispatch" in shown["actions"]
 
 
 def test_a_case_declined_back_to_open_may_be_acknowledged_again() -> None:

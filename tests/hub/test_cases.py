@@ -307,3 +307,11 @@ def test_a_clearance_never_reopens() -> None:
         reopen_within=timedelta(minutes=30),
     )
     assert decision == NoCase()
+
+
+def test_a_spent_acknowledgement_is_not_offered() -> None:
+    """A dispatched case acknowledged once refuses another (hub.cases.actions): its actions
+    must not offer one; an open case a last decline sent back may be acknowledged again."""
+    assert A.ACKNOWLEDGE in allowed_actions(S.DISPATCHED, waiting=True)
+    assert A.ACKNOWLEDGE not in allowed_actions(S.DISPATCHED, waiting=True, acknowledged=True)
+    assert A.ACKNOWLEDGE in allowed_actions(S.OPEN, acknowledged=True)
