@@ -1,12 +1,12 @@
 """Reading and verifying the stored audit trail."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, inspect, or_, select
+from sqlalchemy import Select, and_, inspect, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -145,8 +145,10 @@ class AuditRepository:
             except _UNREADABLE:
                 pass
             # One by one, to show the others: only a row someone edited by hand gets here.
-            seqs = session.scalars(query.with_only_columns(AuditEntryRow.seq)).all()
-            return [_listed(session, seq) for seq in seqs]
+            return [
+                _salvaged(session, seq) if row is None else _audit_view(row)
+                for seq, row in _row_by_row(session, query)
+            ]
 
     def append(self, record: AuditRecord) -> None:
         """Append one record of a person's action to the trail, in its own transaction."""
@@ -172,15 +174,6 @@ class AuditRepository:
         return verifier.finish(head_seq, head_hash)
 
 
-def _listed(session: Session, seq: int) -> AuditEntryView:
-    """Return entry ``seq`` as the listing shows it, marked if it cannot be read back."""
-    one = select(AuditEntryRow).where(AuditEntryRow.seq == seq)
-    try:
-        return _audit_view(session.scalars(one).one())
-    except _UNREADABLE:
-        return _salvaged(session, seq)
-
-
 _UNREADABLE = (ValueError, TypeError)
 """What reading a row raises when a column holds what its type cannot parse (a
 ``json.JSONDecodeError`` or a bad time is a ``ValueError``)."""
@@ -190,24 +183,34 @@ def _page(session: Session, after: int, size: int, verifier: ChainVerifier) -> l
     """Return the chain's next ``size`` rows after ``after``; those before the first one
     that cannot be read back, which ``verifier`` is told of (found by an outside review: a
     ``ts`` or ``detail`` edited into text its type cannot parse crashed the check)."""
-    query = select(AuditEntryRow).where(AuditEntryRow.seq > after).order_by(AuditEntryRow.seq)
-    try:
-        return list(session.scalars(query.limit(size)))
-    except _UNREADABLE:
-        pass
-    # One by one, to name the entry: only a chain someone edited by hand gets here.
-    seqs = session.scalars(
-        select(AuditEntryRow.seq)
+    query = (
+        select(AuditEntryRow)
         .where(AuditEntryRow.seq > after)
         .order_by(AuditEntryRow.seq)
         .limit(size)
     )
+    try:
+        return list(session.scalars(query))
+    except _UNREADABLE:
+        pass
+    # One by one, to name the entry: only a chain someone edited by hand gets here.
     readable: list[AuditEntryRow] = []
-    for seq in seqs.all():
-        try:
-            readable.append(session.scalars(query.where(AuditEntryRow.seq == seq)).one())
-        except _UNREADABLE:
+    for seq, row in _row_by_row(session, query):
+        if row is None:
             verifier.feed(_audit_entry(row) for row in readable)
             verifier.unreadable(seq)
             return []
+        readable.append(row)
     return readable
+
+
+def _row_by_row(
+    session: Session, query: Select[AuditEntryRow]
+) -> Iterator[tuple[int, AuditEntryRow | None]]:
+    """The rows ``query`` selects, read one at a time: each with its ``seq``, None for one
+    that cannot be read back (a column edited into what its type cannot parse)."""
+    for seq in session.scalars(query.with_only_columns(AuditEntryRow.seq)).all():
+        try:
+            yield seq, session.scalars(query.where(AuditEntryRow.seq == seq)).one()
+        except _UNREADABLE:
+            yield seq, None

@@ -76,7 +76,7 @@ export async function renderMap(view) {
 }
 
 async function drawMap(view, latest) {
-  const [sites, positions, plan, registered] = await Promise.all([api.sites(), api.positions(), api.sitePlan(), api.devices()]);
+  const [sites, positions, plan] = await Promise.all([api.sites(), api.positions(), api.sitePlan()]);
   if (!latest()) return; // left meanwhile, or a later drawing under way
   const listed = sites.flatMap((site) => site.map.map((place) => ({ ...place, site_id: site.id })));
   // 0, 0 is a roster's placeholder (the Gulf of Guinea is no community's): drawn, it would
@@ -86,15 +86,13 @@ async function drawMap(view, latest) {
   const notOnMap = unplaced.length
     ? h("p", { className: "muted", id: "unplaced" }, `Not on the map (0, 0 on the roster): ${unplaced.map((p) => `${p.place} (${p.site_id})`).join(", ")}`)
     : null;
-  // Places are named within their site (another community's Building 3 is another place): a
-  // device is of the site whose edges include its edge (hub.roster.rules.site_of_edge).
-  const siteOfEdge = new Map(sites.flatMap((site) => site.edge_ids.map((edge) => [edge, site.id])));
-  const siteOfDevice = new Map(registered.map((d) => [d.id, siteOfEdge.get(d.edge_id)]));
+  // Places are named within their site (another community's Building 3 is another place):
+  // each plan device carries its site as the hub finds it (hub.roster.rules.site_of_device).
   const devices = plan.buildings.flatMap((b) => b.floors.flatMap((f) => f.devices));
   const states = new Map();
   for (const device of devices) {
-    const site = siteOfDevice.get(device.id);
-    const place = site === undefined ? null : placeOf(listed.filter((p) => p.site_id === site), device.location);
+    const site = device.site_id;
+    const place = site == null ? null : placeOf(listed.filter((p) => p.site_id === site), device.location);
     if (!place) continue;
     const key = `${place.site_id}|${place.place}`;
     const known = states.get(key);
