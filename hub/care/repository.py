@@ -311,8 +311,10 @@ class CareRepository:
         if not check.wellbeing_check:
             return changed
         hours = check.quiet.total_seconds() / 3600
+        # No sign found in the week searched: silent since before it, the count a floor.
+        at_least = "at least " if last is None else ""
         note = (
-            f"no sign of life at {household.name} for {hours:.1f} waking hours "
+            f"no sign of life at {household.name} for {at_least}{hours:.1f} waking hours "
             f"(since {check.since.isoformat()}): please check on them"
         )
         if check.status is CareStatus.SENSORS_SILENT:
@@ -508,6 +510,8 @@ class CareRepository:
             for device_id, kind, last_seen in watchers
         ]
         last = self._last_activity(session, household_id, [w[0] for w in watchers], now)
+        # The SOS presses are searched all the way back, the readings LOOK_BACK back only.
+        searched_from = now - LOOK_BACK if watchers else None
         waking = WakingHours(
             start=time.fromisoformat(row.waking_from),
             end=time.fromisoformat(row.waking_until),
@@ -521,6 +525,7 @@ class CareRepository:
             waking=waking,
             quiet_limit=timedelta(minutes=row.quiet_minutes),
             checked_at=self._checked_at(session, row),
+            searched_from=searched_from,
         )
         return check_activity(facts, now), last
 

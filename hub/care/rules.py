@@ -68,9 +68,12 @@ class Sensor:
         return self.last_seen is not None and now - self.last_seen <= self.checkin
 
 
-LOOK_BACK = timedelta(days=3)
+LOOK_BACK = timedelta(days=7)
 """How far back the repository searches readings for the last sign of life; the reading
-history keeps at least this much (``hub.telemetry.history``)."""
+history keeps at least this much (``hub.telemetry.history``). A week holds the longest quiet
+limit (48 waking hours) of a home awake 7 hours a day or more; with 3 days, a home awake 8
+hours a day with a 48-hour limit had its last sign of life 4 days ago not found, and its check
+raised days early (counted from when it was first watched)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,8 @@ class CareFacts:
     quiet_limit: timedelta = DEFAULT_QUIET_LIMIT
     checked_at: datetime | None = None
     """When the last wellbeing check ended (someone saw the resident): the count restarts."""
+    searched_from: datetime | None = None
+    """From when the readings were searched for ``last_activity`` (None: all of them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +129,7 @@ def waking_time_between(start: datetime, end: datetime, waking: WakingHours) -> 
 
 def check_activity(facts: CareFacts, now: datetime) -> CareCheck:
     """Return whether a care household's quiet is fine, away, a fault, or a wellbeing check."""
-    since = max(facts.last_activity or facts.watched_since, facts.watched_since)
+    since = max(facts.last_activity or _silent_since(facts, now), facts.watched_since)
     if facts.checked_at is not None:
         since = max(since, facts.checked_at)
     if facts.away_until is not None:
@@ -141,6 +146,22 @@ def check_activity(facts: CareFacts, now: datetime) -> CareCheck:
     if overdue:
         return CareCheck(CareStatus.NO_ACTIVITY, quiet, since, silent, True)
     return CareCheck(CareStatus.FINE, quiet, since, silent)
+
+
+def _silent_since(facts: CareFacts, now: datetime) -> datetime:
+    """Return from when a home with no sign of life found is counted quiet.
+
+    From the search's start if that alone holds the quiet limit (silent at least since then:
+    a check either way, its count not inflated by a history that was never searched); else
+    from when it was first watched: a check raised early beats one never raised, which
+    counting from a search start sliding with ``now`` would be.
+    """
+    searched = facts.searched_from
+    if searched is not None and waking_time_between(searched, now, facts.waking) >= (
+        facts.quiet_limit
+    ):
+        return searched
+    return facts.watched_since
 
 
 MOTION = "occupancy"

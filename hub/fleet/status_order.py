@@ -10,8 +10,13 @@ A status sent before the ``offline`` the hub holds, and received within ``LATE_W
 is such a late one and is not taken. The window keeps an edge that starts again with its clock
 behind (a Raspberry Pi's clock before NTP has set it) from being held offline: starting again
 takes longer than the window, and after it an ``online`` status is taken whatever its time.
-A last will carries the time its edge connected, older than its heartbeats, so a heartbeat
-late behind a will cannot be told from one sent after it, and is taken (docs/scale.md).
+
+A last will carries no time (``edge.uplink`` builds it once, before it connects): the broker
+publishes it when the edge's connection dies, so every heartbeat of that connection was sent
+before it, and any ``online`` received within ``LATE_WITHIN`` of a will is not taken. One the
+edge sent after it (connected again within seconds, a network blip) is refused with them: the
+edge shows offline until its next heartbeat (``heartbeat_s``, 30 s), a wrong ``offline`` that
+corrects itself against a wrong ``online`` that never would (docs/scale.md).
 """
 
 from datetime import datetime, timedelta
@@ -31,9 +36,12 @@ def late_behind_offline(
     received_at: datetime,
 ) -> bool:
     """Return whether an ``online`` status (sent at ``sent_at``, received at ``received_at``)
-    came late behind the ``offline`` status the hub holds (sent and received at ``held_…``)."""
+    came late behind the ``offline`` status the hub holds (sent and received at ``held_…``;
+    sent at None: a last will, or an edge older than statuses' times)."""
     if state != "online" or held_state != "offline":
         return False
-    if sent_at is None or held_sent_at is None:
+    if received_at - held_received_at >= LATE_WITHIN:
         return False
-    return sent_at < held_sent_at and received_at - held_received_at < LATE_WITHIN
+    if held_sent_at is None:
+        return True
+    return sent_at is not None and sent_at < held_sent_at

@@ -4,9 +4,10 @@ Why a bounded database table and not an in-memory ring: the console's most usefu
 "the readings around this incident", which is often looked at hours later, after a hub
 restart, or by a second hub worker sharing the same PostgreSQL. A table survives all three; a
 ring would be empty after a restart and different in each worker. It is bounded by age
-(``history_retention_hours``, at least the care check's look-back of 3 days, pruned by the
-writer; readings stamped further ahead than that go too) and the writer's queue is bounded in
-memory (``history_queue_max``, oldest dropped and counted), so it cannot grow without limit.
+(``history_retention_hours``, pruned by the writer; readings stamped further ahead than that go
+too; a care household's sensors' readings are kept at least the care check's look-back, a
+week) and the writer's queue is bounded in memory (``history_queue_max``, oldest dropped and
+counted), so it cannot grow without limit.
 
 Writes happen off the ingest path: the ingest loop hands each ``TelemetryBatch`` to
 ``ReadingHistory.submit`` (no I/O, no waiting), and a ``BatchWorker`` thread inserts batches
@@ -20,12 +21,13 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from pydantic import AwareDatetime
-from sqlalchemy import Engine, Table, delete, select
+from sqlalchemy import ColumnElement, Engine, Table, delete, not_, select, true
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from hub.care.rules import LOOK_BACK as CARE_LOOK_BACK
 from hub.http.views import View
 from hub.persistence.bulk import insert_rows
+from hub.persistence.community import CareDeviceRow
 from hub.persistence.tables import ReadingHistoryRow
 from hub.persistence.transactions import Clock, Database, utc_now
 from hub.telemetry.writer import BatchWorker, TelemetryItem, TelemetrySink
@@ -102,9 +104,12 @@ class ReadingHistory(TelemetrySink):
         prune_every: timedelta = timedelta(minutes=5),
     ) -> None:
         self._db = Database(engine, clock=clock)
+        self._retention = retention
         # The care check looks CARE_LOOK_BACK back for a resident's last sign of life: pruned
-        # sooner, a motion 50 h old was forgotten and the quiet counted from weeks before.
-        self._retention = max(retention, CARE_LOOK_BACK)
+        # sooner, a motion 4 days old was forgotten and the quiet counted from weeks before.
+        # Only the care households' sensors are kept that long: a week of every reading of a
+        # city (167 a second) would be some 100 million rows, the care sensors' a few.
+        self._care_retention = max(retention, CARE_LOOK_BACK)
         self._prune_every = prune_every
         self._last_prune: datetime | None = None
         self.worker: BatchWorker[TelemetryItem] = BatchWorker(
@@ -130,20 +135,31 @@ class ReadingHistory(TelemetrySink):
             self._last_prune = now
 
     def prune(self, now: datetime) -> int:
-        """Delete readings older than the retention, and those stamped further ahead of
-        ``now`` than it (a clock years fast: read by nothing, they would stay for years);
-        return how many went."""
-        removed = self._prune_where(before=now - self._retention)
+        """Delete readings older than the retention (a care household's sensor's: than the
+        care check's look-back), and those stamped further ahead of ``now`` than it (a clock
+        years fast: read by nothing, they would stay for years); return how many went."""
+        removed = 0
+        if self._care_retention > self._retention:
+            cared = ReadingHistoryRow.device_id.in_(select(CareDeviceRow.device_id))
+            removed += self._prune_where(before=now - self._retention, spare=cared)
+        removed += self._prune_where(before=now - self._care_retention)
         removed += self._prune_where(after=now + self._retention)
         if removed:
             logger.info("pruned %d readings over %s old (or ahead)", removed, self._retention)
         return removed
 
-    def _prune_where(self, *, before: datetime | None = None, after: datetime | None = None) -> int:
-        """Delete the readings stamped before ``before`` (or after ``after``), in transactions
-        of about PRUNE_CHUNK rows from the farthest out, each its own turn among SQLite's
-        writers: the first prune after days down deleted ~300,000 rows in one, holding an
-        alert's intake for two seconds. Return how many went."""
+    def _prune_where(
+        self,
+        *,
+        before: datetime | None = None,
+        after: datetime | None = None,
+        spare: ColumnElement[bool] | None = None,
+    ) -> int:
+        """Delete the readings stamped before ``before`` (or after ``after``) but those
+        ``spare`` holds for, in transactions of about PRUNE_CHUNK rows from the farthest out,
+        each its own turn among SQLite's writers: the first prune after days down deleted
+        ~300,000 rows in one, holding an alert's intake for two seconds. Return how many
+        went."""
         ts = ReadingHistoryRow.ts
         removed = 0
         while True:
@@ -154,6 +170,8 @@ class ReadingHistory(TelemetrySink):
                     far = select(ts).where(ts < before).order_by(ts.asc())
                 else:
                     far = select(ts).where(ts > after).order_by(ts.desc())
+                prunable = true() if spare is None else not_(spare)
+                far = far.where(prunable)
                 bound = session.scalar(far.offset(PRUNE_CHUNK).limit(1))
                 # Through the bound itself: readings sharing its instant go with it, so every
                 # transaction deletes something, however many share one.
@@ -161,7 +179,7 @@ class ReadingHistory(TelemetrySink):
                     doomed = ts < before if bound is None else ts <= bound
                 else:
                     doomed = ts > after if bound is None else ts >= bound
-                result = session.execute(delete(ReadingHistoryRow).where(doomed))
+                result = session.execute(delete(ReadingHistoryRow).where(doomed, prunable))
             removed += int(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult
             if bound is None:
                 return removed

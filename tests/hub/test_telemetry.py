@@ -18,7 +18,6 @@ from sqlalchemy import Engine
 from devices.messages import TelemetryBatch, TelemetryPoint
 from devices.mqtt_link import Backoff
 from devices.payloads import Readings
-from hub.care.rules import LOOK_BACK
 from hub.telemetry.history import ReadingHistory, history_rows, incident_window
 from hub.telemetry.influx import TelemetryRejectedError, TelemetryWriteError
 from hub.telemetry.writer import (
@@ -501,8 +500,8 @@ def test_history_keeps_readings_once_and_prunes_them_by_age(engine: Engine) -> N
     assert history.readings(["a"], *window, limit=1) == samples[:1]
     assert history.readings(["a"], *window, limit=1, newest=True) == samples[1:]
     assert history.readings(["a", "b"], *window, newest=True) == samples
-    # Kept at least as long as the care check looks back (tests/hub/test_telemetry_retention.py).
-    assert history.prune(T0 + LOOK_BACK + timedelta(seconds=30)) == 1
+    # Kept the retention (a care sensor's longer: tests/hub/test_telemetry_retention.py).
+    assert history.prune(T0 + timedelta(hours=1, seconds=30)) == 1
     assert [s.ts for s in history.readings(["a"], T0, T0 + timedelta(hours=2))] == [
         T0 + timedelta(seconds=60)
     ]

@@ -6,9 +6,11 @@ from sqlalchemy import Engine, event, insert
 
 from hub.care.rules import LOOK_BACK
 from hub.persistence.tables import ReadingHistoryRow
+from hub.store import HubStore
 from hub.telemetry.history import PRUNE_CHUNK, ReadingHistory
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0
+from tests.hub.test_care_watch import MOTION, make_grandma
 from tests.hub.test_telemetry import batch, point, written
 
 
@@ -22,24 +24,38 @@ def stored(history: ReadingHistory, *seconds: float) -> None:
         history.stop()
 
 
-def kept(history: ReadingHistory) -> list[float]:
-    """Return the seconds after T0 of device ``a``'s stored readings."""
+def kept(history: ReadingHistory, device_id: str = "a") -> list[float]:
+    """Return the seconds after T0 of a device's stored readings."""
     far = timedelta(days=365 * 20)
-    return [(s.ts - T0).total_seconds() for s in history.readings(["a"], T0 - far, T0 + far)]
+    samples = history.readings([device_id], T0 - far, T0 + far)
+    return [(s.ts - T0).total_seconds() for s in samples]
 
 
-def test_history_keeps_what_the_care_check_looks_back_for(engine: Engine) -> None:
-    """The care check looks LOOK_BACK (3 days) back for a resident's last sign of life. A
-    history kept 48 h forgot a motion 50 h old: the check then counted the quiet from when the
-    household was first watched, weeks before, and raised a wellbeing alarm hours early."""
-    now = T0 + timedelta(hours=50)
+def test_history_keeps_a_care_sensors_readings_as_long_as_the_care_check_looks_back(
+    store: HubStore, engine: Engine
+) -> None:
+    """The care check looks LOOK_BACK (a week) back for a resident's last sign of life: a
+    48-waking-hour limit in a home awake 8 hours a day is six days. A care sensor's readings
+    kept only the history's 48 h, a motion 4 days old was forgotten, the quiet counted from
+    when the home was first watched, weeks before, and a wellbeing check raised days early.
+    Every other device's readings go after the retention: a week of a city's is ~100M rows."""
+    make_grandma(store)  # MOTION is a care sensor
+    now = T0 + timedelta(days=4)
     history = ReadingHistory(engine, retention=timedelta(hours=48), clock=FakeClock(now))
-    stored(history, 0, 3600)
-    assert timedelta(hours=50) < LOOK_BACK
+    history.start()
+    try:
+        history.submit(
+            batch(*(point(d, s, occupancy=True) for d in (MOTION, "a") for s in (0, 60)))
+        )
+        written(history, 4)
+    finally:
+        history.stop()
+    assert timedelta(days=4) < LOOK_BACK
     history.prune(now)
-    assert kept(history) == [0, 3600]
-    history.prune(T0 + LOOK_BACK + timedelta(minutes=30))
-    assert kept(history) == [3600]
+    assert kept(history) == []
+    assert kept(history, MOTION) == [0, 60]
+    history.prune(T0 + LOOK_BACK + timedelta(seconds=30))
+    assert kept(history, MOTION) == [60]
 
 
 def test_history_does_not_keep_readings_stamped_years_ahead_for_years(engine: Engine) -> None:
