@@ -4,7 +4,10 @@ Each entry's hash is ``sha256(previous hash + canonical JSON of the entry)``, wh
 canonical JSON has sorted keys, no spaces and UTF-8 text, and the entry includes its own
 sequence number and the previous hash. Editing, deleting or inserting a row by hand breaks
 the chain at that row; dropping rows from the end is caught by the chain head (the last
-sequence number and hash, kept in their own row). Every writing transaction
+sequence number and hash, kept in their own row). An entry an API token caused also names
+the token (``token_id``: its row's id, never its secret), since a token acts under a name an
+admin chose, which may be a person's; the key is in the canonical JSON only when set, so the
+entries written before it existed keep their hashes. Every writing transaction
 (``hub.persistence.transactions``) appends entries in the same transaction as the change
 they record, after locking the head row, so two hub workers can never fork the chain.
 
@@ -59,6 +62,8 @@ class AuditRecord:
     alert_id: str | None = None
     actor: str | None = None
     detail: dict[str, Any] | None = None
+    token_id: int | None = None
+    """The API token that acted, when ``actor`` is its name (``hub.audit.acting``)."""
 
     @classmethod
     def silenced(cls, ts: datetime, alert_id: str, **why: Any) -> "AuditRecord":
@@ -80,6 +85,8 @@ class AuditEntry:
     detail: dict[str, Any]
     prev_hash: str
     hash: str
+    token_id: int | None = None
+    """The API token that acted under the name ``actor`` (None: a person, or the hub)."""
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -131,6 +138,9 @@ def canonical(
         "detail": detail,
         "prev_hash": prev_hash,
     }
+    if record.token_id is not None:
+        # Only when set: the entries chained before the field existed keep their bytes.
+        body["token_id"] = record.token_id
     # The other fields are text, integers or null by their types: only the detail can hold
     # what the two encoders write differently.
     if _flat_text(detail) or _same_in_orjson(detail):
@@ -165,6 +175,7 @@ def chain(records: Iterable[AuditRecord], head_seq: int, head_hash: str) -> list
                 detail=detail,
                 prev_hash=prev,
                 hash=digest,
+                token_id=record.token_id,
             )
         )
         prev = digest

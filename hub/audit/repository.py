@@ -56,6 +56,7 @@ _PLAIN_COLUMNS = (
     AuditEntryRow.actor,
     AuditEntryRow.prev_hash,
     AuditEntryRow.hash,
+    AuditEntryRow.token_id,
 )
 """The columns a row can always be read back from (nothing to parse)."""
 

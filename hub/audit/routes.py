@@ -1,15 +1,66 @@
 """The audit trail over HTTP: ``/api/v1/audit`` and its verification."""
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
+from hub.audit.chain import ChainVerdict
 from hub.audit.views import AuditEntryView, AuditVerdictView
 from hub.http.deps import API_PREFIX, StoreDep, caller_sites
 from hub.http.views import Items
 
 router = APIRouter(prefix=API_PREFIX)
+
+
+class SharedVerification:
+    """One check of the whole chain at a time; a caller who comes while one runs gets its
+    verdict.
+
+    A check reads every entry in a worker thread, the threads the hub's routes and ingest
+    share: a few callers at once each starting one could take them all (found by a review).
+    A caller who joins gets the verdict of a check that began before it asked, over the
+    chain as it was then; a check that began later would see the same entries and those
+    appended since, which no one had asked about yet.
+    """
+
+    def __init__(self) -> None:
+        self._running: asyncio.Future[ChainVerdict] | None = None
+        self.callers = 0
+        """How many callers await the check that runs (none when none runs)."""
+
+    async def verdict(self, verify: Callable[[], ChainVerdict]) -> ChainVerdict:
+        """Return the verdict of the check running, or of ``verify`` started now."""
+        running = self._running
+        if running is None or running.done():
+            running = self._running = asyncio.ensure_future(asyncio.to_thread(verify))
+            running.add_done_callback(self._finished)
+        self.callers += 1
+        try:
+            # Shielded: a caller who hangs up does not cancel the others' answer.
+            return await asyncio.shield(running)
+        finally:
+            self.callers -= 1
+
+    def _finished(self, done: "asyncio.Future[ChainVerdict]") -> None:
+        if not done.cancelled():
+            done.exception()  # each caller got it; none left to complain it was never read
+        if self._running is done:
+            self._running = None
+
+
+async def get_verification(request: Request) -> SharedVerification:
+    """Return the app's one chain verification (made on first use; async, so in the event
+    loop: two first callers cannot each make one)."""
+    state = request.app.state
+    shared: SharedVerification | None = getattr(state, "audit_verification", None)
+    if shared is None:
+        shared = state.audit_verification = SharedVerification()
+    return shared
+
+
+VerificationDep = Annotated[SharedVerification, Depends(get_verification)]
 
 
 @router.get("/audit")
@@ -30,12 +81,13 @@ async def list_audit(
 
 
 @router.get("/audit/verify")
-async def verify_audit(store: StoreDep) -> AuditVerdictView:
+async def verify_audit(store: StoreDep, verification: VerificationDep) -> AuditVerdictView:
     """Check the audit hash chain; name the first broken link if anyone edited the records.
 
     The whole chain, for every caller: only intact-or-not and a sequence number come back.
+    One check runs at a time: a call while one runs waits for it and gets its verdict.
     """
-    verdict = await asyncio.to_thread(store.audit.verify_audit)
+    verdict = await verification.verdict(store.audit.verify_audit)
     return AuditVerdictView(
         intact=verdict.intact,
         checked=verdict.checked,

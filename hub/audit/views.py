@@ -21,6 +21,10 @@ class AuditEntryView(View):
     """``{}`` on an ``unreadable`` entry whose detail cannot be read or is not an object."""
     prev_hash: str
     hash: str
+    token_id: int | None = None
+    """The API token that acted under the name ``actor`` (``/api/v1/tokens`` lists it): a
+    token's name may be a person's, so only an entry with no ``token_id`` is the account's.
+    Null for a person, the hub, and every entry from before the hub recorded it."""
     unreadable: str | None = None
     """Why the entry cannot be shown as it was recorded (a row edited by hand): null on every
     entry the hub wrote. ``/audit/verify`` names the chain's first broken link."""

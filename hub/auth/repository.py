@@ -309,4 +309,5 @@ class AuthStore:
             role=Role(role),
             sites=None if sites is None else frozenset(sites),
             token_id=row.id,
+            own_name=user is None,
         )

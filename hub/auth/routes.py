@@ -18,6 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field, SecretStr, StringConstraints
 
+from hub.audit.acting import ActingToken, act_with_token
 from hub.auth.repository import AuthStore, TokenView, UserView
 from hub.auth.rules import (
     SAFE_METHODS,
@@ -137,12 +138,18 @@ async def authorized(request: Request) -> Principal | None:
     case does not exist, and a responder may accept, decline, start or hand over only a case
     whose team they are on (a responder account's username is its roster id).
     """
+    # Said for every request (none at first): a request handled in a context an earlier
+    # one set (a test's in-process client) must not act with that one's token.
+    act_with_token(None)
     permission = required_permission(request.method, request.url.path)
     if permission is None:
         return None
     principal = await authenticate(request)
     authorize(principal, permission)
     request.state.principal = principal
+    if principal.own_name and principal.token_id is not None:
+        # The audit trail names the token beside its name (hub.audit.acting).
+        act_with_token(ActingToken(principal.name, principal.token_id))
     raw_case_id = request.path_params.get("case_id")
     if raw_case_id is not None:
         case_id = _case_number(raw_case_id)

@@ -93,6 +93,9 @@ class Principal:
     """The sites this principal may see and act on; ``None`` means every site."""
     token_id: int | None = None
     """The token row that authenticated the request (``None`` for the bootstrap token)."""
+    own_name: bool = False
+    """Whether ``name`` is a standalone API token's own name, not an account's (an admin names
+    tokens freely, also like a person): the audit trail then names the token too."""
 
     def can(self, permission: Permission) -> bool:
         """Return whether the principal's role grants ``permission``."""

@@ -400,6 +400,10 @@ class AuditEntryRow(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH))
     hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH))
+    token_id: Mapped[int | None] = mapped_column(Integer)
+    """The API token that acted under the name ``actor`` (its id, never its secret); NULL
+    for a person, the hub, and every entry written before migration 0027. No foreign key:
+    the trail outlives the token."""
 
 
 class AuditHeadRow(Base):

@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from hub.audit.acting import attributed
 from hub.audit.chain import AuditEntry, AuditRecord, chain
 from hub.errors import NotFoundError
 from hub.persistence.bulk import insert_rows, pg_insert_rows_when, run_riders, take_riders
@@ -123,8 +124,12 @@ def upsert_insert(session: Session, table: Any) -> Any:
 
 
 def audit(session: Session, record: AuditRecord) -> None:
-    """Queue an audit record; it is chained and stored when the writing transaction ends."""
-    session.info.setdefault(_AUDIT_KEY, []).append(record)
+    """Queue an audit record; it is chained and stored when the writing transaction ends.
+
+    It names the API token the request acts with, if its actor is that token's name
+    (``hub.audit.acting``).
+    """
+    session.info.setdefault(_AUDIT_KEY, []).append(attributed(record))
 
 
 class AuditHead:
