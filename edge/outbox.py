@@ -26,10 +26,18 @@ One SQLite file in WAL mode. Invariants the agent relies on:
 (f) a disk that refuses a write (full, read-only, failing) does not stop the alarms: refusing
     the commit left the device message unacknowledged, the ingest reconnecting for ever and a
     smoke alarm never sent (a QoS 0 one lost outright). What it refused is kept in memory
-    (``_spill``) and sent, not durable until a later write succeeds (``_write_back``; a power
-    cut meanwhile loses it); an ack it refuses is kept in memory too (``_forget``). A damaged
+    (``_spill``) and sent, not durable until a later write succeeds (``write_back``; a power
+    cut meanwhile loses it); an ack it refuses is kept in memory too (``_forget``); the SQL of
+    both is ``edge.outbox_memory``'s. A damaged
     file at start is set aside, one that cannot be opened gives an outbox in memory
-    (``edge.sqlite_tx.open_recovering``), one deleted while in use is written again.
+    (``edge.sqlite_tx.open_recovering``), one deleted while in use is written again;
+(g) a file that refuses a read while the edge runs (damaged, an I/O error, not a database
+    any more) does not stop the alarms either: every read then failed, and the uplink
+    reconnected for ever with no alert, not even an SOS, sent. The outbox moves into memory
+    (``_move_to_memory``) with the alerts and states it can still read and all that memory
+    held (on the wire, kept, acknowledged), logged as an error and counted
+    (``outbox_read_refused``); it stays there until the edge restarts, when the damaged file
+    is set aside as at (f). A statement's own error (a bug) still raises.
 
 What is in flight is deliberately NOT durable (a TEMP table): after a restart nothing is on
 the wire, so everything unacknowledged is sent again. The hub deduplicates by alert id.
@@ -40,20 +48,32 @@ Errors: every ``sqlite3.Error`` is wrapped in ``OutboxError``.
 import logging
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from devices.kinds import forwarding_rank
 from devices.messages import Alert
+from edge.outbox_memory import AlertRow, forget, into_memory, spill, write_back, written_again
+from edge.outbox_queries import (
+    DEPTH_FROM,
+    HELD,
+    IN_FLIGHT_FROM,
+    MARK_FROM,
+    SALVAGE,
+    SCHEMA,
+    SCHEMA_VERSION,
+    WAITING_FROM,
+    Source,
+    due_rows,
+)
 from edge.redelivery import Receipt
 from edge.sqlite_tx import (
-    copy_rows,
     inode,
     open_recovering,
-    open_store,
     read_back,
     reading,
     refused,
@@ -62,152 +82,9 @@ from edge.sqlite_tx import (
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 FILE_NAME = "outbox.sqlite3"
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS alerts (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    device_id TEXT NOT NULL,
-    rank INTEGER NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS alerts_by_device ON alerts (device_id, rank);
-CREATE INDEX IF NOT EXISTS alerts_by_rank ON alerts (rank);
-CREATE TABLE IF NOT EXISTS device_states (
-    device_id TEXT PRIMARY KEY,
-    state TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS receipts (
-    grp INTEGER NOT NULL,
-    mid INTEGER NOT NULL,
-    topic TEXT NOT NULL,
-    digest TEXT NOT NULL
-);
-CREATE TEMP TABLE IF NOT EXISTS in_flight (
-    id TEXT PRIMARY KEY,
-    sent_at REAL NOT NULL
-);
-CREATE TEMP TABLE IF NOT EXISTS unsaved (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    device_id TEXT NOT NULL,
-    rank INTEGER NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE TEMP TABLE IF NOT EXISTS unsaved_states (
-    device_id TEXT PRIMARY KEY,
-    state TEXT NOT NULL
-);
-CREATE TEMP TABLE IF NOT EXISTS gone (
-    id TEXT PRIMARY KEY
-);
-CREATE TEMP VIEW IF NOT EXISTS queued AS
-    SELECT seq, id, device_id, rank, body FROM main.alerts
-    WHERE id NOT IN (SELECT id FROM gone)
-    UNION ALL
-    SELECT (1 << 60) + seq, id, device_id, rank, body FROM unsaved;
-"""
-"""``unsaved``, ``unsaved_states`` and ``gone`` (TEMP, in memory) hold what could not be written
-while the disk refused (full, read-only, failing): alerts and states committed in memory only,
-and acknowledged alerts not yet deleted from disk. ``queued`` is what waits then: the stored
-alerts not acknowledged, then the unsaved ones (stored later, so after every stored one)."""
-
-_DUE_FROM = """
-SELECT a.id, a.body
-FROM (
-    SELECT s.seq AS seq, d.top AS top
-    FROM {alerts} AS s
-    JOIN (SELECT device_id, MIN(rank) AS top FROM {alerts} GROUP BY device_id) AS d
-        ON d.device_id = s.device_id
-    WHERE s.seq NOT IN (
-        SELECT w.seq FROM in_flight AS f JOIN {alerts} AS w ON w.id = f.id
-        WHERE f.sent_at > :stale_before
-    )
-    ORDER BY d.top, s.seq
-    LIMIT :room
-) AS o
-JOIN {alerts} AS a ON a.seq = o.seq
-ORDER BY o.top, o.seq
-"""
-"""The due window when ranks differ, ranked from the ``alerts_by_device`` index alone and only
-the window's rows read: 0.17 s a take from 300,000 alerts, not 0.65 s (x86; a Pi is slower,
-and a new alarm's commit waits on the outbox's thread meanwhile)."""
-
-_DUE_IN_ORDER_FROM = """
-SELECT a.id, a.body
-FROM {alerts} AS a
-LEFT JOIN in_flight AS f ON f.id = a.id
-WHERE f.id IS NULL OR f.sent_at <= :stale_before
-ORDER BY a.seq
-LIMIT :room
-"""
-
-_RANKS_FROM = "SELECT (SELECT MIN(rank) FROM {alerts}), (SELECT MAX(rank) FROM {alerts})"
-
-_WAITING_FROM = """
-SELECT 1 FROM {alerts} AS a LEFT JOIN in_flight AS f ON f.id = a.id
-WHERE f.id IS NULL ORDER BY a.seq DESC LIMIT 1
-"""
-"""A stored alert that is not on the wire, if any: newest first, where one waits in a burst."""
-
-_MARK_FROM = (
-    "INSERT OR REPLACE INTO in_flight (id, sent_at) SELECT id, ? FROM {alerts} WHERE id = ?"
-)
-_DEPTH_FROM = "SELECT COUNT(*) FROM {alerts}"
-_HELD = """SELECT EXISTS (SELECT id FROM unsaved UNION ALL SELECT id FROM gone
-    UNION ALL SELECT device_id FROM unsaved_states)"""
-_IN_FLIGHT_FROM = "SELECT COUNT(*) FROM in_flight JOIN {alerts} USING (id)"
-
-_TEMP_TABLES = (
-    ("SELECT id, sent_at FROM in_flight", "INSERT INTO in_flight VALUES (?, ?)"),
-    ("SELECT * FROM unsaved", "INSERT INTO unsaved VALUES (?, ?, ?, ?, ?)"),
-    ("SELECT * FROM unsaved_states", "INSERT INTO unsaved_states VALUES (?, ?)"),
-    ("SELECT id FROM gone", "INSERT INTO gone VALUES (?)"),
-)
-"""What is only in memory, carried over to a new connection (``Outbox._keep_file``)."""
-_SALVAGE = (
-    (
-        "SELECT id, device_id, rank, body FROM alerts ORDER BY seq",
-        "INSERT OR IGNORE INTO alerts (id, device_id, rank, body) VALUES (?, ?, ?, ?)",
-    ),
-    (
-        "SELECT device_id, state FROM device_states",
-        "INSERT OR IGNORE INTO device_states (device_id, state) VALUES (?, ?)",
-    ),
-)
-"""What is read out of a damaged outbox file into the new one (the alerts first)."""
-
-_DUE = _DUE_FROM.format(alerts="alerts")
-_DUE_IN_ORDER = _DUE_IN_ORDER_FROM.format(alerts="alerts")
-
-Source = Literal["alerts", "queued"]
-"""Where the waiting alerts are: the table, or (while some could not be written) the view."""
-
-
-def _due_rows(
-    db: sqlite3.Connection, stale_before: float, limit: int, source: Source = "alerts"
-) -> list[tuple[str, str]]:
-    """Return (id, body) of the alerts due, as many as the window of ``limit`` has room for.
-
-    An alert sent after ``stale_before`` still takes up room; one sent before is due again.
-    """
-    (fresh,) = db.execute(
-        "SELECT COUNT(*) FROM in_flight WHERE sent_at > ?", (stale_before,)
-    ).fetchone()
-    room = limit - fresh
-    if room <= 0:
-        return []
-    low, high = db.execute(_RANKS_FROM.format(alerts=source)).fetchone()
-    if low is None:
-        return []
-    # One rank throughout (a burst of one kind, nearly always): every device's most urgent
-    # alert ranks alike, so the order is the insertion order, read from the front until the
-    # window is full, instead of ranking and sorting the whole outbox at every send.
-    due = _DUE_IN_ORDER_FROM if low == high else _DUE_FROM
-    query = due.format(alerts=source)
-    return db.execute(query, {"stale_before": stale_before, "room": room}).fetchall()
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +133,8 @@ class Outbox:
         self._acked_at = float("-inf")
         # Whether something is held in memory because the disk refused it (see ``_spill``).
         self._spilled = False
+        self.counters: Counter[str] = Counter()
+        """``outbox_read_refused``: the file refused a read, the outbox moved into memory."""
 
     @classmethod
     def open(
@@ -270,11 +149,11 @@ class Outbox:
         db, on_disk = open_recovering(
             path,
             sync=sync,
-            schema=_SCHEMA,
+            schema=SCHEMA,
             version=SCHEMA_VERSION,
             error=OutboxError,
             what="outbox",
-            salvage=_SALVAGE,
+            salvage=SALVAGE,
         )
         return cls(db, resend_after_s=resend_after_s, path=path if on_disk else None, sync=sync)
 
@@ -326,22 +205,12 @@ class Outbox:
         logger.error("outbox %s was deleted while in use: writing it again", self._path)
         with self._lock:
             try:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                self._db.execute("VACUUM INTO ?", (str(self._path),))
-                new = open_store(
-                    self._path,
-                    sync=self._sync,
-                    schema=_SCHEMA,
-                    version=SCHEMA_VERSION,
-                    error=OutboxError,
-                    what="outbox",
-                )
+                new = written_again(self._db, self._path, sync=self._sync, error=OutboxError)
             except (OSError, sqlite3.Error, OutboxError) as exc:
                 # Still writable as it is (its file deleted): the alerts go out meanwhile.
                 logger.error("outbox %s cannot be written again: %s", self._path, exc)
                 self._inode = inode(self._path)
                 return
-            copy_rows(self._db, new, _TEMP_TABLES)
             self._db.close()
             self._db = new
             self._inode = inode(self._path)
@@ -349,13 +218,13 @@ class Outbox:
     def _store(
         self,
         states: Mapping[str, str],
-        rows: Sequence[tuple[str, str, int, str]],
+        rows: Sequence[AlertRow],
         receipts: Sequence[Receipt],
     ) -> None:
         with self._transaction() as db:
             was_spilled = self._spilled
             if was_spilled:
-                self._write_back(db)
+                write_back(db)
             db.executemany(
                 "INSERT INTO device_states (device_id, state) VALUES (?, ?) "
                 "ON CONFLICT (device_id) DO UPDATE SET state = excluded.state",
@@ -381,28 +250,20 @@ class Outbox:
         kept something since), and say so when it no longer does."""
         with self._lock:
             was = self._spilled
-            self._spilled = bool(self._db.execute(_HELD).fetchone()[0])
+            self._spilled = bool(self._db.execute(HELD).fetchone()[0])
         if was and not self._spilled:
             logger.warning("outbox writable again: the alerts kept in memory are stored")
 
     def _spill(
         self,
         states: Mapping[str, str],
-        rows: Sequence[tuple[str, str, int, str]],
+        rows: Sequence[AlertRow],
         refusal: OutboxError,
     ) -> None:
         """Keep what the disk refused in memory (TEMP tables), sent like any stored alert: see
         (f). Raises ``OutboxError`` only if memory cannot take it either."""
         with self._transaction(immediate=False) as db:
-            db.executemany(
-                "INSERT INTO unsaved_states (device_id, state) VALUES (?, ?) "
-                "ON CONFLICT (device_id) DO UPDATE SET state = excluded.state",
-                list(states.items()),
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO unsaved (id, device_id, rank, body) VALUES (?, ?, ?, ?)",
-                rows,
-            )
+            spill(db, states, rows)
             was, self._spilled = self._spilled, True
         if not was:
             logger.error(
@@ -410,22 +271,6 @@ class Outbox:
                 "lost if the edge stops before the disk takes them; free the disk",
                 refusal,
             )
-
-    def _write_back(self, db: sqlite3.Connection) -> None:
-        """Store what ``_spill`` kept in memory, within a write transaction under way."""
-        db.execute("DELETE FROM main.alerts WHERE id IN (SELECT id FROM gone)")
-        db.execute(
-            "INSERT OR IGNORE INTO main.alerts (id, device_id, rank, body) "
-            "SELECT id, device_id, rank, body FROM unsaved ORDER BY seq"
-        )
-        db.execute(
-            "INSERT INTO main.device_states (device_id, state) "
-            "SELECT device_id, state FROM unsaved_states WHERE true "
-            "ON CONFLICT (device_id) DO UPDATE SET state = excluded.state"
-        )
-        db.execute("DELETE FROM gone")
-        db.execute("DELETE FROM unsaved")
-        db.execute("DELETE FROM unsaved_states")
 
     @property
     def unsaved(self) -> bool:
@@ -459,12 +304,18 @@ class Outbox:
 
     def receipts(self) -> list[Receipt]:
         """Return the receipts of the last two committed groups of device messages."""
-        with self._reading() as db:
-            rows = db.execute("SELECT mid, topic, digest FROM receipts").fetchall()
+        rows = self._recovering(self._read_receipts)
         return [Receipt(int(mid), str(topic), str(digest)) for mid, topic, digest in rows]
+
+    def _read_receipts(self) -> list[tuple[int, str, str]]:
+        with self._reading() as db:
+            return db.execute("SELECT mid, topic, digest FROM receipts").fetchall()
 
     def load_states(self) -> dict[str, str]:
         """Return every device's last committed detection state (JSON), by device id."""
+        return self._recovering(self._load_states)
+
+    def _load_states(self) -> dict[str, str]:
         with self._reading() as db:
             return dict(db.execute("SELECT device_id, state FROM device_states").fetchall())
 
@@ -475,9 +326,12 @@ class Outbox:
         once. Alerts in flight for less than ``resend_after_s`` take up room in it; those in
         flight for longer are due again.
         """
-        with self._reading() as db:
-            rows = _due_rows(db, self._stale_before(now), limit, self._source())
+        rows = self._recovering(lambda: self._read_due(now, limit))
         return read_back(Alert, rows, "outbox alert")
+
+    def _read_due(self, now: float, limit: int) -> list[tuple[str, str]]:
+        with self._reading() as db:
+            return due_rows(db, self._stale_before(now), limit, self._source())
 
     def take_due(self, now: float, limit: int) -> list[OutgoingAlert]:
         """Return the alerts to send now, as stored, and mark them sent at ``now``: one call.
@@ -486,9 +340,12 @@ class Outbox:
         body as it is (written by ``commit_group`` from the ``Alert`` model), not parsed and
         serialised again for every send.
         """
+        return self._recovering(lambda: self._take_due(now, limit))
+
+    def _take_due(self, now: float, limit: int) -> list[OutgoingAlert]:
         # The TEMP table only: nothing to fsync, and no lock on a disk that may refuse writes.
         with self._transaction(immediate=False) as db:
-            rows = _due_rows(db, self._stale_before(now), limit, self._source())
+            rows = due_rows(db, self._stale_before(now), limit, self._source())
             db.executemany(
                 "INSERT OR REPLACE INTO in_flight (id, sent_at) VALUES (?, ?)",
                 [(alert_id, now) for alert_id, _ in rows],
@@ -497,16 +354,22 @@ class Outbox:
 
     def mark_sent(self, ids: Sequence[str], now: float) -> None:
         """Record that these alerts were handed to the hub's broker at ``now``."""
+        self._recovering(lambda: self._mark_sent(ids, now))
+
+    def _mark_sent(self, ids: Sequence[str], now: float) -> None:
         with self._transaction(immediate=False) as db:
             # Only alerts still stored: an ack that overtook the send must not leave a
             # phantom in-flight entry occupying the window.
             db.executemany(
-                _MARK_FROM.format(alerts=self._source()),
+                MARK_FROM.format(alerts=self._source()),
                 [(now, alert_id) for alert_id in ids],
             )
 
     def release(self, ids: Sequence[str]) -> None:
         """Make alerts taken but never handed to a connection due again at once."""
+        self._recovering(lambda: self._release(ids))
+
+    def _release(self, ids: Sequence[str]) -> None:
         with self._transaction(immediate=False) as db:  # the TEMP table only
             db.executemany("DELETE FROM in_flight WHERE id = ?", [(alert_id,) for alert_id in ids])
 
@@ -523,16 +386,19 @@ class Outbox:
         wire: only then has the forwarder something to send (at a steady rate, every stored
         alert is on the wire and an ack frees room for nothing)."""
         rows = [(alert_id,) for alert_id in ids]
-        try:
-            deleted, waiting = self._delete(rows)
-        except OutboxError as exc:
-            if not refused(exc):
-                raise
-            deleted, waiting = self._forget(rows, exc)
+        deleted, waiting = self._recovering(lambda: self._settle(rows))
         if now is not None:
             with self._lock:
                 self._acked_at = max(self._acked_at, now)
         return Settled(deleted, waiting)
+
+    def _settle(self, rows: Sequence[tuple[str]]) -> tuple[int, bool]:
+        try:
+            return self._delete(rows)
+        except OutboxError as exc:
+            if not refused(exc):
+                raise
+            return self._forget(rows, exc)
 
     def _delete(self, rows: Sequence[tuple[str]]) -> tuple[int, bool]:
         # Not fsynced: a delete a power cut undoes only sends the alert again, which the hub
@@ -542,9 +408,9 @@ class Outbox:
             deleted = db.executemany("DELETE FROM main.alerts WHERE id = ?", rows).rowcount
             if was_spilled:
                 deleted += db.executemany("DELETE FROM unsaved WHERE id = ?", rows).rowcount
-                self._write_back(db)
+                write_back(db)
             db.executemany("DELETE FROM in_flight WHERE id = ?", rows)
-            waiting = db.execute(_WAITING_FROM.format(alerts="alerts")).fetchone() is not None
+            waiting = db.execute(WAITING_FROM.format(alerts="alerts")).fetchone() is not None
         if was_spilled:
             self._recheck()
         return deleted, waiting
@@ -553,12 +419,7 @@ class Outbox:
         """Settle an acknowledgement the disk refused to delete: in memory (``gone``), so the
         hub's acknowledged alerts are not sent again and again; deleted from disk later."""
         with self._transaction(immediate=False) as db:
-            deleted = db.executemany(
-                "INSERT OR IGNORE INTO gone (id) SELECT id FROM main.alerts WHERE id = ?", rows
-            ).rowcount
-            deleted += db.executemany("DELETE FROM unsaved WHERE id = ?", rows).rowcount
-            db.executemany("DELETE FROM in_flight WHERE id = ?", rows)
-            waiting = db.execute(_WAITING_FROM.format(alerts="queued")).fetchone() is not None
+            deleted, waiting = forget(db, rows)
             was, self._spilled = self._spilled, True
         if not was:
             logger.error("outbox cannot be written (%s): acknowledgements kept in memory", refusal)
@@ -573,20 +434,62 @@ class Outbox:
 
     def reset_in_flight(self) -> None:
         """Forget what is on the wire: every unacknowledged alert becomes due again."""
+        self._recovering(self._reset_in_flight)
+
+    def _reset_in_flight(self) -> None:
         with self._transaction(immediate=False) as db:
             db.execute("DELETE FROM in_flight")
 
     def depth(self) -> int:
         """Return how many alerts wait for the hub's acknowledgement."""
+        return self._recovering(self._depth)
+
+    def _depth(self) -> int:
         with self._reading() as db:
-            (count,) = db.execute(_DEPTH_FROM.format(alerts=self._source())).fetchone()
+            (count,) = db.execute(DEPTH_FROM.format(alerts=self._source())).fetchone()
             return int(count)
 
     def in_flight(self) -> int:
         """Return how many stored alerts are on the wire, fresh or stale."""
+        return self._recovering(self._in_flight)
+
+    def _in_flight(self) -> int:
         with self._reading() as db:
-            (count,) = db.execute(_IN_FLIGHT_FROM.format(alerts=self._source())).fetchone()
+            (count,) = db.execute(IN_FLIGHT_FROM.format(alerts=self._source())).fetchone()
             return int(count)
+
+    def _recovering(self, work: Callable[[], T]) -> T:
+        """Run ``work``; if the file refuses it (damaged, an I/O error), move the outbox into
+        memory and run it there: see (g). Any other error raises."""
+        try:
+            return work()
+        except OutboxError as exc:
+            if not refused(exc) or not self._move_to_memory(exc):
+                raise
+        return work()
+
+    def _move_to_memory(self, failure: OutboxError) -> bool:
+        """Go on in memory with what the file still gives and all that memory held; False if
+        the outbox is in memory already (nothing to move to)."""
+        with self._lock:
+            if self._path is None:
+                return False
+            try:
+                new, kept = into_memory(self._db, sync=self._sync, error=OutboxError)
+            except OutboxError:
+                return False
+            with suppress(sqlite3.Error):
+                self._db.close()
+            self._db, self._path, self._spilled = new, None, False
+            self.counters["outbox_read_refused"] += 1
+        logger.error(
+            "outbox file cannot be read (%s): running with the outbox in memory (%d alerts "
+            "read from the file, and all kept in memory), lost if the edge stops; replace the "
+            "card",
+            failure,
+            kept,
+        )
+        return True
 
     def _transaction(
         self, *, fsync: bool = True, immediate: bool = True

@@ -184,13 +184,15 @@ _REFUSING = frozenset(
         sqlite3.SQLITE_PERM,
     }
 )
-"""The primary result codes of a disk that refuses a write (full, read-only, failing, a
-damaged file), as opposed to a statement's own error (a missing table, a constraint)."""
+"""The primary result codes of a disk that refuses a write or a read (full, read-only,
+failing, a damaged file or one that is no database any more), as opposed to a statement's own
+error (a missing table, a constraint, a syntax error)."""
 
 
 def refused(exc: Exception) -> bool:
-    """Whether the disk refused a store's write (full, read-only, I/O error, damaged file),
-    unlike a bug in a statement (the ``sqlite3.Error`` that ``exc`` was raised from says)."""
+    """Whether the disk refused a store's write or read (full, read-only, I/O error, damaged
+    file), unlike a bug in a statement (the ``sqlite3.Error`` that ``exc`` was raised from
+    says)."""
     cause = exc.__cause__
     if not isinstance(cause, sqlite3.Error):
         return False

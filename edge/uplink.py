@@ -424,7 +424,8 @@ class EdgeUplink:
             # The site file's devices, and the detectors found unregistered (edge.discovery):
             # the hub registers them at their discovered place, for an operator to place.
             devices=[*self._site_devices, *self._directory.discovered_devices()],
-            counters=dict(self._counters),
+            # The outbox counts its own failures (it moved into memory: edge.outbox, (g)).
+            counters={**self._counters, **self._outbox.counters},
             checkins=self._checkins() if state == "online" else {},
             in_memory=self._in_memory(),
         )

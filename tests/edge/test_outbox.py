@@ -12,7 +12,10 @@ from hypothesis import strategies as st
 
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.messages import Alert, AlertReason
-from edge.outbox import _DUE, _SCHEMA, Outbox, OutboxError, Settled, _due_rows
+from edge.outbox import Outbox, OutboxError, Settled
+from edge.outbox_queries import DUE as _DUE
+from edge.outbox_queries import SCHEMA as _SCHEMA
+from edge.outbox_queries import due_rows as _due_rows
 
 T0 = datetime(2026, 4, 17, 12, 0, tzinfo=UTC)
 WINDOW = 1000  # larger than any test's outbox: the window is tested on its own
