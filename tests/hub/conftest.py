@@ -1,6 +1,7 @@
 """Fixtures of the hub tests: a migrated database (SQLite and PostgreSQL), its repository, and a
 hub app on it with a signed-in client."""
 
+import base64
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
@@ -13,7 +14,8 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from hub.app import create_app
-from hub.auth.rules import Role
+from hub.auth.repository import AuthStore
+from hub.auth.rules import Role, new_secret
 from hub.evidence.repository import EvidenceStore
 from hub.persistence.engine import create_hub_engine, migrate
 from hub.persistence.transactions import Clock, utc_now
@@ -22,6 +24,7 @@ from hub.store import HubStore
 from linli.brokers import MosquittoProcess
 from tests.hub.factories import T0
 from tests.hub.http import api_client, token_client
+from tests.hub.patrols import Phones
 
 
 class FakeClock:
@@ -129,3 +132,32 @@ async def operator(app: FastAPI, admin: httpx.AsyncClient) -> AsyncIterator[http
     meiyuan = frozenset({"meiyuan"})
     async with token_client(app, Role.OPERATOR, sites=meiyuan, name="op-mei") as client:
         yield client
+
+
+@pytest.fixture
+async def phone(app: FastAPI) -> AsyncIterator[Phones]:
+    """Open OwnTracks apps' HTTP clients, closed when the test ends: Basic authentication, the
+    responder's roster id as the user and an API token of theirs as the password, and the
+    app's ``X-Limit-U``/``X-Limit-D`` headers."""
+    opened: list[httpx.AsyncClient] = []
+
+    def open_phone(responder: str) -> httpx.AsyncClient:
+        store: AuthStore = app.state.auth_store
+        token = new_secret()
+        store.issue_api_token(token, responder, Role.RESPONDER)
+        basic = base64.b64encode(f"{responder}:{token}".encode()).decode()
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://hub.test",
+            headers={
+                "authorization": f"Basic {basic}",
+                "x-limit-u": responder,
+                "x-limit-d": "phone",
+            },
+        )
+        opened.append(client)
+        return client
+
+    yield open_phone
+    for client in opened:
+        await client.aclose()

@@ -1,10 +1,11 @@
 """Scenario 15's night (PRODUCT.md): a site whose map places building 3, its grid worker and
 two patrol members on the night shift, and building 3's smoke detector, put through the API as
 an admin would; and the OwnTracks location a phone reports near building 3. Shared by the
-HTTP-mode tests (tests/hub/test_positions_api.py) and the MQTT-mode ones
-(tests/security/test_phones.py)."""
+HTTP-mode tests (tests/hub/test_positions_api.py, test_positions_trust.py) and the MQTT-mode
+ones (tests/security/test_phone_positions.py); and what the HTTP mode's phones send."""
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,3 +51,23 @@ def android_location(metres_north: float, at: datetime) -> bytes:
     message = location(metres_north, at, _id="5d1e04f2", alt=46, bs=1, cog=0, m=1, t="u", vac=3,
                        vel=0, created_at=int(at.timestamp()))  # fmt: skip
     return json.dumps(message).encode()
+
+
+Phones = Callable[[str], httpx.AsyncClient]
+"""Opens a responder's phone: an OwnTracks app's HTTP client (the hub tests' ``phone``)."""
+
+
+async def report(phone: httpx.AsyncClient, message: dict[str, Any] | bytes) -> None:
+    """Send an OwnTracks message (JSON, or a raw body) from ``phone``; check that the hub took
+    it and answered with no commands for the phone."""
+    body = message if isinstance(message, bytes) else None
+    response = await phone.post(
+        "/api/v1/owntracks", content=body, json=None if body is not None else message
+    )
+    assert await ok(response) == []
+
+
+async def arrivals(admin: httpx.AsyncClient, case_id: int) -> list[str]:
+    """Return who the case's history says arrived on site, in order."""
+    case = await ok(await admin.get(f"/api/v1/cases/{case_id}"))
+    return [e["actor"] for e in case["events"] if e["action"] == "on_site"]

@@ -4,21 +4,28 @@ report through OwnTracks' HTTP mode, as the apps send it (Basic authentication, 
 a request). In-process, on SQLite and PostgreSQL, on an injected clock."""
 
 import base64
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from hub.auth.repository import AuthStore
-from hub.auth.rules import Role, new_secret
+from hub.auth.rules import Role
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import make_alert
 from tests.hub.http import api_client, ok, token_client
-from tests.hub.patrols import BUILDING_3, METRE_LAT, NIGHT_NOW, location, put_night_patrols
+from tests.hub.patrols import (
+    BUILDING_3,
+    METRE_LAT,
+    NIGHT_NOW,
+    Phones,
+    arrivals,
+    location,
+    put_night_patrols,
+    report,
+)
 
 pytestmark = pytest.mark.fake_clock
 
@@ -38,58 +45,13 @@ async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-Phones = Callable[[str], httpx.AsyncClient]
-
-
-@pytest.fixture
-async def phone(app: FastAPI) -> AsyncIterator[Phones]:
-    """Open OwnTracks apps' HTTP clients, closed when the test ends: Basic authentication, the
-    responder's roster id as the user and an API token of theirs as the password."""
-    opened: list[httpx.AsyncClient] = []
-
-    def open_phone(responder: str) -> httpx.AsyncClient:
-        store: AuthStore = app.state.auth_store
-        token = new_secret()
-        store.issue_api_token(token, responder, Role.RESPONDER)
-        basic = base64.b64encode(f"{responder}:{token}".encode()).decode()
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://hub.test",
-            headers={
-                "authorization": f"Basic {basic}",
-                "x-limit-u": responder,
-                "x-limit-d": "phone",
-            },
-        )
-        opened.append(client)
-        return client
-
-    yield open_phone
-    for client in opened:
-        await client.aclose()
-
-
-async def report(client: httpx.AsyncClient, message: dict[str, Any] | bytes) -> Any:
-    body = message if isinstance(message, bytes) else None
-    response = await client.post(
-        "/api/v1/owntracks", content=body, json=None if body is not None else message
-    )
-    return await ok(response)
-
-
-async def on_site(admin: httpx.AsyncClient, case_id: int) -> list[str]:
-    """Return who the case's history says arrived on site, in order."""
-    case = await ok(await admin.get(f"/api/v1/cases/{case_id}"))
-    return [e["actor"] for e in case["events"] if e["action"] == "on_site"]
-
-
 async def test_the_nearest_patrol_goes_first_and_shows_on_site_when_he_arrives(
     app: FastAPI, admin: httpx.AsyncClient, phone: Phones, clock: FakeClock
 ) -> None:
     store: HubStore = app.state.store
     near, far = phone("patrol-near"), phone("patrol-far")
-    assert await report(near, location(80, NOW - timedelta(minutes=2))) == []
-    assert await report(far, location(-600, NOW - timedelta(minutes=1))) == []
+    await report(near, location(80, NOW - timedelta(minutes=2)))
+    await report(far, location(-600, NOW - timedelta(minutes=1)))
 
     [fire] = store.intake.ingest_alerts([make_alert(ts=NOW)], clock.now).cases_opened
     assert [(m.duty, m.responder) for m in fire.team] == [
@@ -98,7 +60,7 @@ async def test_the_nearest_patrol_goes_first_and_shows_on_site_when_he_arrives(
     ]
 
     clock.advance(90)
-    assert await report(near, location(15, clock.now)) == []  # at the door
+    await report(near, location(15, clock.now))  # at the door
     case = await ok(await admin.get(f"/api/v1/cases/{fire.id}"))
     [arrived] = [e for e in case["events"] if e["action"] == "on_site"]
     assert arrived["actor"] == "patrol-near"
@@ -106,10 +68,10 @@ async def test_the_nearest_patrol_goes_first_and_shows_on_site_when_he_arrives(
     # Still there a minute later: on site once, not again at every fix.
     clock.advance(60)
     await report(near, location(5, clock.now))
-    assert await on_site(admin, fire.id) == ["patrol-near"]
+    assert await arrivals(admin, fire.id) == ["patrol-near"]
     # The far one is not on the team: passing by puts nobody on site.
     await report(far, location(0, clock.now))
-    assert await on_site(admin, fire.id) == ["patrol-near"]
+    assert await arrivals(admin, fire.id) == ["patrol-near"]
 
     positions = (await ok(await admin.get("/api/v1/positions")))["items"]
     assert [(p["responder_id"], p["site_id"]) for p in positions] == [
@@ -147,8 +109,8 @@ async def test_what_the_owntracks_endpoint_refuses_or_lets_pass(
 ) -> None:
     near = phone("patrol-near")
     # Other message types and the empty message are answered and ignored.
-    assert await report(near, b"") == []
-    assert await report(near, {"_type": "transition", "event": "enter", "tst": 1}) == []
+    await report(near, b"")
+    await report(near, {"_type": "transition", "event": "enter", "tst": 1})
     # A wrong location is refused with its reason, and stores nothing.
     wrong = await near.post("/api/v1/owntracks", json=location(0, NOW, lat=91))
     assert wrong.status_code == 422, wrong.text
@@ -190,6 +152,6 @@ async def test_a_fix_from_the_phones_queue_does_not_put_anyone_on_site(
     [where] = (await ok(await admin.get("/api/v1/positions")))["items"]
     assert where["at"] == (clock.now - timedelta(minutes=20)).isoformat().replace("+00:00", "Z")
     # ...but is not on site by it; a fix taken now is.
-    assert await on_site(admin, fire.id) == []
+    assert await arrivals(admin, fire.id) == []
     await report(near, location(5, clock.now))
-    assert await on_site(admin, fire.id) == ["patrol-near"]
+    assert await arrivals(admin, fire.id) == ["patrol-near"]

@@ -2,29 +2,33 @@
 fix, a phone's "no fix" at 0°, 0°, and a fix taken before the case opened. Through OwnTracks'
 HTTP mode, in-process, on SQLite and PostgreSQL, on an injected clock."""
 
-import base64
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from hub.auth.repository import AuthStore
-from hub.auth.rules import Role, new_secret
 from hub.errors import InvalidInputError
 from hub.positions.rules import MapPlace, Position, distance_m, on_site, read_owntracks
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import make_alert
 from tests.hub.http import api_client, ok
-from tests.hub.patrols import BUILDING_3, METRE_LAT, NIGHT_NOW, location, put_night_patrols
+from tests.hub.patrols import (
+    BUILDING_3,
+    METRE_LAT,
+    NIGHT_NOW,
+    Phones,
+    arrivals,
+    location,
+    put_night_patrols,
+    report,
+)
 
 pytestmark = pytest.mark.fake_clock
 
 NOW = NIGHT_NOW
-Phones = Callable[[str], httpx.AsyncClient]
 
 
 @pytest.fixture
@@ -37,38 +41,6 @@ async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(app) as client:
         await put_night_patrols(client)
         yield client
-
-
-@pytest.fixture
-async def phone(app: FastAPI) -> AsyncIterator[Phones]:
-    """OwnTracks apps in HTTP mode: Basic authentication with a responder's own token."""
-    opened: list[httpx.AsyncClient] = []
-
-    def open_phone(responder: str) -> httpx.AsyncClient:
-        store: AuthStore = app.state.auth_store
-        token = new_secret()
-        store.issue_api_token(token, responder, Role.RESPONDER)
-        basic = base64.b64encode(f"{responder}:{token}".encode()).decode()
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://hub.test",
-            headers={"authorization": f"Basic {basic}", "x-limit-u": responder},
-        )
-        opened.append(client)
-        return client
-
-    yield open_phone
-    for client in opened:
-        await client.aclose()
-
-
-async def report(client: httpx.AsyncClient, message: dict[str, Any]) -> None:
-    assert await ok(await client.post("/api/v1/owntracks", json=message)) == []
-
-
-async def arrivals(admin: httpx.AsyncClient, case_id: int) -> list[str]:
-    case = await ok(await admin.get(f"/api/v1/cases/{case_id}"))
-    return [e["actor"] for e in case["events"] if e["action"] == "on_site"]
 
 
 def test_distances_hold_across_the_antimeridian_and_at_the_poles() -> None:

@@ -19,8 +19,15 @@ from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import make_alert
 from tests.hub.http import api_client, ok
-from tests.hub.patrols import BUILDING_3, NIGHT_NOW, location, put_night_patrols
-from tests.hub.test_positions_api import Phones, on_site, phone, report  # noqa: F401
+from tests.hub.patrols import (
+    BUILDING_3,
+    NIGHT_NOW,
+    Phones,
+    arrivals,
+    location,
+    put_night_patrols,
+    report,
+)
 
 pytestmark = pytest.mark.fake_clock
 
@@ -69,7 +76,7 @@ async def test_the_roster_keeps_the_placeholder(admin: httpx.AsyncClient) -> Non
 async def test_dispatch_never_measures_to_a_place_at_0_0(
     app: FastAPI,
     admin: httpx.AsyncClient,
-    phone: Phones,  # noqa: F811
+    phone: Phones,
     clock: FakeClock,
 ) -> None:
     store: HubStore = app.state.store
@@ -88,7 +95,7 @@ async def test_dispatch_never_measures_to_a_place_at_0_0(
     ]
     clock.advance(90)
     await report(near, location(-15, clock.now))  # at building 3's door
-    assert await on_site(admin, co_case.id) == ["patrol-near"]
+    assert await arrivals(admin, co_case.id) == ["patrol-near"]
 
 
 def test_a_roster_file_keeps_a_placeholder_and_nothing_reads_it_as_a_place(

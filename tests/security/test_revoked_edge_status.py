@@ -86,6 +86,17 @@ async def say_online(edge: Probe, edge_id: str, *devices: str) -> None:
     assert await asyncio.to_thread(edge.publish, topic, raw, retain=True)
 
 
+async def come_online(
+    admin: httpx.AsyncClient, broker: SecuredBroker, edge_id: str, *devices: str
+) -> Probe:
+    """Issue an edge its identity, have it say it is online with ``devices``, and wait until the
+    hub lists it online; return the edge's connection."""
+    edge = await issue(broker, edge_id)
+    await say_online(edge, edge_id, *devices)
+    await edge_in(admin, edge_id, "online")
+    return edge
+
+
 async def revoke(broker: SecuredBroker, edge_id: str) -> None:
     """`linli broker revoke` the edge on the running broker: cut off, retained cleared."""
     out = await asyncio.to_thread(linli, "broker", "revoke", str(broker.folder), edge_id)
@@ -95,9 +106,7 @@ async def revoke(broker: SecuredBroker, edge_id: str) -> None:
 async def seen_after_reconnect(admin: httpx.AsyncClient, broker: SecuredBroker) -> None:
     """Wait until the hub took a status another edge sent after it connected: whatever the
     broker handed over at its subscription (retained copies) was handled before it."""
-    kept = await issue(broker, KEPT)
-    await say_online(kept, KEPT)
-    await edge_in(admin, KEPT, "online")
+    kept = await come_online(admin, broker, KEPT)
     kept.close()
 
 
@@ -105,9 +114,7 @@ async def test_a_revoked_edge_is_offline_and_stays_so_across_hub_reconnects(
     hub_broker: SecuredBroker, settings: HubSettings
 ) -> None:
     async with running_hub(settings) as admin:
-        gone = await issue(hub_broker, GONE)
-        await say_online(gone, GONE, "gone-smoke")
-        await edge_in(admin, GONE, "online")
+        gone = await come_online(admin, hub_broker, GONE, "gone-smoke")
         await revoke(hub_broker, GONE)
         assert gone.disconnected.wait(5)
         revoked = await edge_in(admin, GONE, "offline")
@@ -129,9 +136,7 @@ async def test_an_edge_revoked_while_the_hub_is_down_is_offline_when_it_is_back(
     hub_broker: SecuredBroker, settings: HubSettings
 ) -> None:
     async with running_hub(settings) as admin:
-        gone = await issue(hub_broker, GONE)
-        await say_online(gone, GONE, "gone-smoke")
-        await edge_in(admin, GONE, "online")
+        await come_online(admin, hub_broker, GONE, "gone-smoke")
     await revoke(hub_broker, GONE)  # the broker first, the hub later
     async with running_hub(settings) as admin:
         revoked = await edge_in(admin, GONE, "offline")
@@ -147,9 +152,7 @@ async def test_a_stale_retained_status_does_not_bring_a_revoked_edge_back(
     persistence file older than the clearing, say). Only a status the edge sends live takes it
     back: the edge was issued again."""
     async with running_hub(settings) as admin:
-        gone = await issue(hub_broker, GONE)
-        await say_online(gone, GONE)
-        await edge_in(admin, GONE, "online")
+        await come_online(admin, hub_broker, GONE)
         await revoke(hub_broker, GONE)
         revoked = await edge_in(admin, GONE, "offline")
 
