@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, select
+from sqlalchemy import Select, Table, bindparam, event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.identity import IdentityMap
@@ -120,6 +120,25 @@ def alert_view_of(alert: Alert, row: Mapping[str, Any]) -> AlertView:
     )
 
 
+@event.listens_for(Session, "before_flush")
+def _raise_case_versions(session: Session, _context: object, _instances: object) -> None:
+    """Raise the version of every case a flush is about to change (``CaseRow.version``)."""
+    for row in session.dirty:
+        if isinstance(row, CaseRow) and session.is_modified(row):
+            row.version += 1
+
+
+def case_version(row: CaseRow) -> int:
+    """Return the case's version once what was changed in it is written: a view made before
+    the flush (or the commit) that raises it already shows the version it will have."""
+    if row.version is None:  # a new case, not inserted yet
+        return 1
+    state = instance_state(row)
+    session = state.session
+    pending = state.modified and session is not None and session.is_modified(row)
+    return row.version + 1 if pending else row.version
+
+
 def case_view(row: CaseRow, location: str | None, members: Sequence[CaseMemberRow]) -> CaseView:
     """Return what the API shows of a case, with its members and team."""
     team = team_of(row.team)
@@ -154,6 +173,7 @@ def case_view(row: CaseRow, location: str | None, members: Sequence[CaseMemberRo
             "site_id": row.site_id,
             "grid_id": row.grid_id,
             "merged_into": row.merged_into,
+            "version": case_version(row),
             "actions": allowed_actions(
                 CaseStatus(row.status),
                 waiting=bool(pending(team)),
@@ -444,7 +464,7 @@ def carry_counts(session: Session) -> None:
     identity_map = session.identity_map
     for row in list(session.dirty):
         if isinstance(row, CaseRow):
-            _carried(identity_map, row, ("id",), _CASE_COUNTS, cases)
+            _carried(identity_map, row, ("id",), _CASE_COUNTS, cases, versioned=True)
         elif isinstance(row, CaseMemberRow):
             _carried(identity_map, row, _MEMBER_KEY, _MEMBER_COUNTS, members)
     update_rows_later(session, _CASES, "id", cases)
@@ -457,9 +477,12 @@ def _carried(
     key: tuple[str, ...],
     counts: tuple[str, ...],
     into: list[Row],
+    *,
+    versioned: bool = False,
 ) -> None:
     """Add ``row``'s key and counts to ``into`` and mark it unchanged, if its only changes
-    are among ``counts``: the ORM then has nothing of it to write."""
+    are among ``counts``: the ORM then has nothing of it to write. A ``versioned`` row (a
+    case) has its version raised and written with them, as a flush would have."""
     state = instance_state(row)
     if not state.persistent:
         return
@@ -468,6 +491,9 @@ def _carried(
     changed = state.committed_state.keys()
     if not changed or not changed <= set(counts):
         return
+    if versioned:
+        cast(CaseRow, row).version += 1
+        counts = (*counts, "version")
     into.append({name: getattr(row, name) for name in (*key, *counts)})
     # As a flush leaves a row it wrote: its values committed and the row no longer among the
     # session's modified ones. Committing the values one by one (``set_committed_value``) left

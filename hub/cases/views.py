@@ -80,6 +80,9 @@ class CaseView(View):
     merged_into: int | None = None
     """The case this one went into (closed then, its members and alerts moved there): an SOS
     press handled before the fire it was part of."""
+    version: int = 1
+    """Raised by every change of the case: of two views of one case, the higher version is the
+    newer (live events of several hub workers may arrive out of order)."""
     actions: list[CaseAction]
     """What can be done to the case now."""
 

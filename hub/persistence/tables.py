@@ -190,6 +190,9 @@ class CaseRow(Base):
     """0 = the community; raised each time a deadline passes (``hub.cases.supervision``)."""
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     """The case this one went into, with its members and alerts (``hub.cases.merging``)."""
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """Raised by every change of the case (``hub.cases.records.case_version``): a console
+    given the same case by several hub workers, in any order, keeps the highest."""
 
 
 class AlertRow(Base):

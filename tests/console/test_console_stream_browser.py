@@ -213,3 +213,31 @@ def test_a_case_opened_that_comes_after_its_change_does_not_undo_it(
         "data-status", "acknowledged"
     )
     assert errors == []
+
+
+def test_a_change_that_comes_after_a_later_one_does_not_undo_it(
+    operator_hub: Hub, browser: Browser
+) -> None:
+    """Two hub workers change one case a moment apart (an operator acknowledges it on one, an
+    alert joins it on the other), and their relays send the changes in the other order: the
+    screen keeps the case of the higher version, as the hub holds it."""
+    errors: list[str] = []
+    page = console_at(browser, operator_hub.url, errors)
+    opened = case_view(9002)
+    acknowledged = case_view(9002, status=CaseStatus.ACKNOWLEDGED).model_copy(
+        update={"version": 3, "alert_count": 2}
+    )
+    earlier = opened.model_copy(update={"version": 2, "alert_count": 2})
+    bus: EventBus = operator_hub.app.state.events
+    loop = operator_hub.server.servers[0].get_loop()
+    loop.call_soon_threadsafe(bus.publish_all, [CaseChanged(type="case_opened", case=opened)])
+    card = page.locator('.board [data-case-id="9002"]')
+    expect(card).to_have_attribute("data-status", "open")
+    events = [
+        CaseChanged(type="case_updated", case=acknowledged),
+        CaseChanged(type="case_updated", case=earlier),
+    ]
+    loop.call_soon_threadsafe(bus.publish_all, events)
+    page.wait_for_timeout(500)  # both events handled
+    expect(card).to_have_attribute("data-status", "acknowledged")
+    assert errors == []

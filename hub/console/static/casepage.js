@@ -7,6 +7,16 @@ import { h, label, orderOf, pill, s, toast, when } from "./dom.js";
 
 export const FINISHED = new Set(["resolved", "closed"]);
 
+// Of two views of one case, the one of the higher version is the newer: several hub workers'
+// events may come in another order than their changes were made, and a read may cross one.
+export function older(item, than) {
+  return than !== undefined && item.version !== undefined && than.version !== undefined && item.version < than.version;
+}
+
+function keep(state, item) {
+  if (!older(item, state.cases.get(item.id))) state.cases.set(item.id, { ...state.cases.get(item.id), ...item });
+}
+
 const KNOWN_CASE_FIELDS = new Set(["id", "status", "kind", "priority", "opened_at", "updated_at", "last_alert_at",
   "alert_count", "device_ids", "location", "alerts", "events", "actions", "team", "merged_into"]);
 
@@ -92,7 +102,7 @@ function actionForm(state, caseId, action) {
       button.disabled = true;
       try {
         const updated = await api.caseAction(caseId, action.name, body);
-        if (updated && updated.id !== undefined) state.cases.set(updated.id, { ...state.cases.get(updated.id), ...updated });
+        if (updated && updated.id !== undefined) keep(state, updated);
         toast(`${label(action.name)}: done`, "ok");
         form.reset();
         await renderCase(caseId, state);
@@ -207,7 +217,7 @@ export async function renderCase(id, state) {
     return;
   }
   if (state.route?.name !== "case" || String(state.route.id) !== String(id)) return;
-  state.cases.set(detail.id, { ...state.cases.get(detail.id), ...detail });
+  keep(state, detail);
   const [actions, readings, evidence] = await Promise.all([
     caseActions(state).catch(() => []),
     api.caseReadings(id).catch(() => null),

@@ -6,7 +6,7 @@
 
 import { api, ApiError, whenUnauthenticated } from "./api.js";
 import { ago, h, label, orderOf, pill, site, toast, when } from "./dom.js";
-import { FINISHED, renderCase } from "./casepage.js";
+import { FINISHED, older, renderCase } from "./casepage.js";
 import { renderCare, renderNotices, renderRequests } from "./residents.js";
 import { renderDevices } from "./devices.js";
 import { renderMap } from "./map.js";
@@ -188,6 +188,7 @@ function caseChanged(item, opened) {
     return;
   }
   for (const during of state.refreshing) during.push(item);
+  if (older(item, known)) return;
   state.cases.set(item.id, { ...known, ...item });
   if (opened) announceCase(item);
   const route = state.route;
@@ -225,7 +226,9 @@ async function refreshCases({ announce = false } = {}) {
   }
   const before = state.cases;
   const cases = new Map(items.map((item) => [item.id, item]));
-  for (const item of during) cases.set(item.id, { ...cases.get(item.id), ...item });
+  for (const item of during) {
+    if (!older(item, cases.get(item.id))) cases.set(item.id, { ...cases.get(item.id), ...item });
+  }
   if (announce) {
     const brought = new Set(during.map((item) => item.id));
     for (const item of items) {
