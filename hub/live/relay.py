@@ -24,6 +24,15 @@ stay under PostgreSQL's 8000 bytes: a larger one is sent zlib-compressed; one st
 (a case with hundreds of devices) is delivered to this worker's consoles only, counted as
 ``too_large`` and logged. A bad envelope is counted as ``rejected``, logged and dropped.
 
+A worker killed between a commit and its relay's ``pg_notify`` (kill -9, a power cut) takes
+that commit's events with it: a fire case it opened would reach the other workers' consoles
+only with the case's next change, minutes later. So while several hubs listen, each says
+``here`` every ``alive_every_s``, and one not heard from for ``gone_after_s`` is taken for
+gone: this worker tells its subscribers they may have missed events (``EventsDropped``: the
+console reads its cases again and announces the new ones), counted as ``peers_gone``. A hub
+that merely stopped (or a worker of an earlier version that is quiet: it says ``here`` only
+to a hello) costs a needless reload, nothing more.
+
 A hub alone on its database does not pay for the round. Every relay says ``hello`` on the
 channel each time it starts listening, and every other relay that hears it answers ``here``.
 With ``alone_after_s`` (the hub's default, ``live_relay`` unset) a relay starts relaying; heard
@@ -75,6 +84,11 @@ PROBE_EVERY_S = 10.0
 PROBE_TIMEOUT_S = 10.0
 """How long an answer of the database may take before its connection is taken for dead (a
 probe, a batch sent, a connection made)."""
+ALIVE_EVERY_S = 5.0
+"""How often a hub that is not alone says it is still here."""
+GONE_AFTER_S = 20.0
+"""How long another hub may stay unheard before it is taken for gone (its last events
+perhaps lost with it)."""
 
 
 class RelayEnvelope(BaseModel):
@@ -124,10 +138,12 @@ class PostgresEventRelay:
         alone_after_s: float | None = None,
         probe_every_s: float = PROBE_EVERY_S,
         probe_timeout_s: float = PROBE_TIMEOUT_S,
+        alive_every_s: float = ALIVE_EVERY_S,
+        gone_after_s: float = GONE_AFTER_S,
     ) -> None:
         """``alone_after_s``: relay only while another hub listens on the channel (see the
         module's text); None: always. ``probe_every_s``, ``probe_timeout_s``: see
-        ``_listen``."""
+        ``_listen``; ``alive_every_s``, ``gone_after_s``: see ``_keep_in_touch``."""
         if not channel.isidentifier():
             raise ValueError(f"not a channel name: {channel!r}")
         self._url = libpq_url(database_url)
@@ -148,7 +164,8 @@ class PostgresEventRelay:
         self.counters: Counter[str] = Counter()
         """``sent`` (notifications: events, hellos and answers), ``delivered``, ``duplicate``,
         ``rejected``, ``too_large``, ``local_only``, ``gaps`` (listening connection lost and
-        found again), ``alone`` (went in-process), ``others`` (went relaying again)."""
+        found again), ``alone`` (went in-process), ``others`` (went relaying again),
+        ``peers_gone`` (another hub unheard for ``gone_after_s``)."""
         self._alone_after_s = alone_after_s
         self._probe_every_s = probe_every_s
         self._probe_timeout_s = probe_timeout_s
@@ -161,6 +178,10 @@ class PostgresEventRelay:
         self._alone = False
         self.others_heard = False
         """Another hub spoke on the channel: this relay relays until it stops."""
+        self._alive_every_s = alive_every_s
+        self._gone_after_s = gone_after_s
+        self._heard_at: dict[str, float] = {}
+        """Every other hub heard from, and when last (the event loop's clock)."""
 
     @property
     def relaying(self) -> bool:
@@ -190,10 +211,16 @@ class PostgresEventRelay:
     def _heard_word(self, payload: str) -> None:
         """Note another hub's hello or answer, and answer a hello (this hub's own come back
         are ignored)."""
-        if payload.partition(" ")[2] == self.sender:
+        sender = payload.partition(" ")[2]
+        if sender == self.sender:
             return
         if payload.startswith(_HELLO):
             self._say(_HERE)
+        self._heard_from(sender)
+
+    def _heard_from(self, sender: str) -> None:
+        """Note that another hub spoke now."""
+        self._heard_at[sender] = asyncio.get_running_loop().time()
         self._heard_another()
 
     def _say(self, word: str) -> None:
@@ -248,7 +275,7 @@ class PostgresEventRelay:
             if worker == self.sender:
                 self._own.pop(seq, None)  # one of ours that went compressed
             else:
-                self._heard_another()
+                self._heard_from(worker)
         if seq <= self._last_seen.get(worker, 0):
             self.counters["duplicate"] += 1
             return
@@ -278,6 +305,37 @@ class PostgresEventRelay:
             tasks.create_task(self._send(), name="hub-live-send")
             if self._alone_after_s is not None:
                 tasks.create_task(self._watch_alone(self._alone_after_s), name="hub-live-alone")
+            tasks.create_task(self._keep_in_touch(), name="hub-live-touch")
+
+    async def _keep_in_touch(self) -> None:
+        """While other hubs listen, say ``here`` every ``alive_every_s``, and take one unheard
+        for ``gone_after_s`` for gone: its last events may have died with it, so this worker's
+        subscribers are told they may have missed some."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._alive_every_s)
+            if not self.listening.is_set():
+                # Nothing is heard meanwhile; what was missed is reported when it listens again.
+                self._heard_at = dict.fromkeys(self._heard_at, loop.time())
+                continue
+            if self.others_heard:
+                self._say(_HERE)
+            gone = [
+                sender
+                for sender, at in self._heard_at.items()
+                if loop.time() - at > self._gone_after_s
+            ]
+            for sender in gone:
+                del self._heard_at[sender]
+                self.counters["peers_gone"] += 1
+                logger.warning(
+                    "live relay: hub %s not heard from for %.0f s: taken for gone; consoles read"
+                    " their cases again (its last events may be lost)",
+                    sender,
+                    self._gone_after_s,
+                )
+            if gone:
+                self._bus.report_lost()
 
     async def _watch_alone(self, quiet_s: float) -> None:
         """After each hello, go in-process if nobody answered within ``quiet_s``."""

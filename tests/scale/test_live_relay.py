@@ -20,6 +20,8 @@ from hub.live.events import (
     Subscription,
 )
 from hub.live.relay import (
+    ALIVE_EVERY_S,
+    GONE_AFTER_S,
     MAX_PAYLOAD_BYTES,
     PROBE_EVERY_S,
     PROBE_TIMEOUT_S,
@@ -115,6 +117,8 @@ async def relayed(
     *,
     probe_every_s: float = PROBE_EVERY_S,
     probe_timeout_s: float = PROBE_TIMEOUT_S,
+    alive_every_s: float = ALIVE_EVERY_S,
+    gone_after_s: float = GONE_AFTER_S,
 ) -> AsyncIterator[tuple[EventBus, PostgresEventRelay]]:
     """A relay of ``worker`` on ``url``, listening."""
     bus = EventBus()
@@ -125,6 +129,8 @@ async def relayed(
         alone_after_s=alone_after_s,
         probe_every_s=probe_every_s,
         probe_timeout_s=probe_timeout_s,
+        alive_every_s=alive_every_s,
+        gone_after_s=gone_after_s,
     )
     relay.attach()
     task = asyncio.create_task(relay.run())
@@ -167,6 +173,8 @@ async def test_a_worker_that_lost_its_listening_connection_tells_its_subscribers
                 await admin.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                     " WHERE query LIKE 'LISTEN %%' AND pid <> pg_backend_pid()"
+                    # This test's database only: other tests' relays listen meanwhile.
+                    " AND datname = current_database()"
                 )
             async with asyncio.timeout(WAIT_S):
                 assert isinstance(await subscription.get(), EventsDropped)
