@@ -21,6 +21,7 @@ from sqlalchemy.exc import DataError, StatementError
 from starlette.middleware.cors import CORSMiddleware
 
 from hub.access.routes import access_router
+from hub.audit.anchoring import AnchorWatch
 from hub.audit.routes import router as audit_router
 from hub.auth.repository import AuthStore
 from hub.auth.routes import auth_router, authorized
@@ -173,6 +174,14 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
                 if settings.start_ingest
                 else None
             )
+            anchor_watch = AnchorWatch(
+                store.audit, settings, clock=clock, interval=settings.audit_anchor_every_s
+            )
+            anchor_task = (
+                asyncio.create_task(anchor_watch.run(), name="hub-audit-anchor")
+                if settings.start_ingest and settings.audit_anchor_every_s > 0
+                else None
+            )
             stage_watch = StageWatch(store.request_stages, interval=settings.stage_check_interval_s)
             stage_task = (
                 asyncio.create_task(stage_watch.run(), name="hub-request-stages")
@@ -184,7 +193,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
             finally:
                 events.close()
                 await case_tasks.stop()
-                for watcher in (care_task, stage_task):
+                for watcher in (care_task, stage_task, anchor_task):
                     if watcher is not None:
                         watcher.cancel()
                         with contextlib.suppress(asyncio.CancelledError):

@@ -153,6 +153,12 @@ class HubSettings(BaseSettings):
     ``gateway_outbound_url`` (``hub.requests.stages``)."""
     care_check_interval_s: PositiveFloat = 60.0
     """How often the care households' homes are checked for signs of life (``hub.care``)."""
+    audit_key: SecretStr | None = None
+    """The key the audit chain's anchors are signed with (``hub.audit.anchors``), at least 16
+    characters, the same on every hub worker of one database; None: a key made at the first
+    anchor in ``data_dir/audit-anchor.key``. Keep it off the database's machine."""
+    audit_anchor_every_s: float = Field(default=60.0, ge=0)
+    """How often the hub anchors the audit chain's head (0: never)."""
     request_photo_dir: Path | None = None
     """Folder of residents' request photos, one file per SHA-256; None: under ``data_dir``."""
     evidence_max_bytes: int = 1024 * 1024
@@ -247,6 +253,13 @@ class HubSettings(BaseSettings):
         if self.database_url is not None:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'hub.sqlite3'}"
+
+    @field_validator("audit_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the audit anchor key must be at least 16 characters")
+        return value
 
     @field_validator("mqtt_alternates")
     @classmethod

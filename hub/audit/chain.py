@@ -190,12 +190,41 @@ class ChainVerdict:
     checked: int
     broken_seq: int | None = None
     reason: str | None = None
+    anchors: "AnchorsChecked | None" = None
+    """What the anchors said (``hub.audit.anchors``); None: no anchor key to check them."""
 
     def describe(self) -> str:
         """Return one line for people."""
-        if self.intact:
-            return f"audit chain intact: {self.checked} entries"
-        return f"audit chain broken at entry {self.broken_seq}: {self.reason}"
+        if not self.intact:
+            return f"audit chain broken at entry {self.broken_seq}: {self.reason}"
+        said = f"audit chain intact: {self.checked} entries"
+        return said if self.anchors is None else f"{said}; {self.anchors.describe()}"
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorsChecked:
+    """How many anchors were checked, the latest of them, and those of another key."""
+
+    checked: int
+    latest_seq: int | None = None
+    latest_at: datetime | None = None
+    other_keys: int = 0
+    keyed: bool = True
+    """False: there was no anchor key to check them with (nothing was checked)."""
+
+    def describe(self) -> str:
+        """Return a few words for people."""
+        if not self.keyed:
+            return "anchors not checked (no anchor key here)"
+        if not self.checked:
+            said = "no anchor of this hub's key"
+        else:
+            assert self.latest_at is not None
+            said = (
+                f"{self.checked} anchors checked, the latest at entry {self.latest_seq}"
+                f" ({self.latest_at.astimezone(UTC).isoformat()})"
+            )
+        return said + (f"; {self.other_keys} of another key not checked" if self.other_keys else "")
 
 
 class ChainVerifier:
@@ -207,6 +236,11 @@ class ChainVerifier:
         self._checked = 0
         self.verdict: ChainVerdict | None = None
         """Set at the first broken link; later entries are not looked at."""
+
+    @property
+    def checked(self) -> int:
+        """Return how many entries were found intact so far."""
+        return self._checked
 
     def feed(self, entries: Iterable[AuditEntry]) -> bool:
         """Check the next entries; return False once a broken link has been found."""

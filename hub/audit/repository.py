@@ -1,21 +1,23 @@
 """Reading and verifying the stored audit trail."""
 
 from collections.abc import Iterator, Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, inspect, or_, select
+from sqlalchemy import Select, and_, func, inspect, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hub.audit.chain import AuditEntry, AuditRecord, ChainVerdict, ChainVerifier
+from hub.audit.anchors import Anchor, AnchorCheck, key_id, make_anchor
+from hub.audit.chain import AnchorsChecked, AuditEntry, AuditRecord, ChainVerdict, ChainVerifier
+from hub.audit.key import anchor_key
 from hub.audit.views import AuditEntryView
 from hub.errors import HubStartupError
 from hub.persistence.engine import create_hub_engine
-from hub.persistence.tables import AlertRow, AuditEntryRow, AuditHeadRow, CaseRow
+from hub.persistence.tables import AlertRow, AuditAnchorRow, AuditEntryRow, AuditHeadRow, CaseRow
 from hub.persistence.transactions import AUDIT_HEAD_ID, Database, audit
 from hub.roster.repository import load_site_map
 from hub.settings import HubSettings
@@ -34,7 +36,11 @@ def verify_audit_chain(settings: HubSettings) -> ChainVerdict:
     try:
         if not inspect(engine).has_table(AuditHeadRow.__tablename__):
             raise HubStartupError("the database has no audit trail: run `linli hub` on it first")
-        return AuditRepository(Database(engine)).verify_audit()
+        key = anchor_key(settings, make=False)
+        verdict = AuditRepository(Database(engine)).verify_audit(key=key)
+        if key is None and verdict.intact:
+            return replace(verdict, anchors=AnchorsChecked(checked=0, keyed=False))
+        return verdict
     except SQLAlchemyError as exc:
         raise HubStartupError(f"cannot read the hub database: {exc}") from exc
     finally:
@@ -156,8 +162,31 @@ class AuditRepository:
         with self._db.writing() as session:
             audit(session, record)
 
-    def verify_audit(self, *, page_size: int = 5000) -> ChainVerdict:
-        """Check the whole audit chain and name its first broken link, if any."""
+    def anchor(self, key: bytes, now: datetime) -> bool:
+        """Sign the chain's head with ``key`` (``hub.audit.anchors``) if it moved since that
+        key's last anchor; return whether an anchor was written."""
+        with self._db.writing() as session:
+            head = session.get_one(AuditHeadRow, AUDIT_HEAD_ID)
+            last = session.scalar(
+                select(func.max(AuditAnchorRow.seq)).where(AuditAnchorRow.key_id == key_id(key))
+            )
+            if head.seq == 0 or (last is not None and last >= head.seq):
+                return False
+            anchor = make_anchor(key, head.seq, head.hash, now)
+            session.add(
+                AuditAnchorRow(
+                    seq=anchor.seq,
+                    hash=anchor.hash,
+                    ts=anchor.ts,
+                    key_id=anchor.key_id,
+                    mac=anchor.mac,
+                )
+            )
+            return True
+
+    def verify_audit(self, *, key: bytes | None = None, page_size: int = 5000) -> ChainVerdict:
+        """Check the whole audit chain and name its first broken link, if any; with the
+        anchor ``key``, also against the anchors that key signed (``hub.audit.anchors``)."""
         verifier = ChainVerifier()
         engine = self._db.engine
         if self._db.dialect == "postgresql":
@@ -166,13 +195,50 @@ class AuditRepository:
         with Session(engine) as session, session.begin():
             head = session.get_one(AuditHeadRow, AUDIT_HEAD_ID)
             head_seq, head_hash = head.seq, head.hash
+            anchors = None if key is None else AnchorCheck(key, _anchors(session))
             after = 0
             while True:
                 page = _page(session, after, page_size, verifier)
-                if not page or not verifier.feed(_audit_entry(row) for row in page):
+                if not page or not _fed(verifier, anchors, page):
                     break
                 after = page[-1].seq
-        return verifier.finish(head_seq, head_hash)
+        if anchors is not None and anchors.found is not None:
+            found = anchors.found
+            return ChainVerdict(False, verifier.checked, found.seq, found.reason)
+        verdict = verifier.finish(head_seq, head_hash)
+        if anchors is None or not verdict.intact:
+            return verdict
+        broken = anchors.finish(head_seq)
+        if broken is not None:
+            return ChainVerdict(False, verdict.checked, broken.seq, broken.reason)
+        latest = anchors.latest
+        return replace(
+            verdict,
+            anchors=AnchorsChecked(
+                checked=anchors.checked,
+                latest_seq=None if latest is None else latest.seq,
+                latest_at=None if latest is None else latest.ts,
+                other_keys=anchors.unchecked,
+            ),
+        )
+
+
+def _anchors(session: Session) -> list[Anchor]:
+    """Return every anchor stored."""
+    rows = session.scalars(select(AuditAnchorRow).order_by(AuditAnchorRow.seq))
+    return [Anchor(r.seq, r.hash, r.ts, r.key_id, r.mac) for r in rows]
+
+
+def _fed(verifier: ChainVerifier, anchors: AnchorCheck | None, page: list[AuditEntryRow]) -> bool:
+    """Check a page of entries against the chain, then each against its anchors; return
+    False at the first break of either."""
+    if anchors is None:
+        return verifier.feed(_audit_entry(row) for row in page)
+    for row in page:
+        entry = _audit_entry(row)
+        if not verifier.feed((entry,)) or not anchors.entry(entry.seq, entry.hash):
+            return False
+    return True
 
 
 _UNREADABLE = (ValueError, TypeError)

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from hub.audit.chain import ChainVerdict
-from hub.audit.views import AuditEntryView, AuditVerdictView
-from hub.http.deps import API_PREFIX, StoreDep, caller_sites
+from hub.audit.key import anchor_key
+from hub.audit.views import AnchorsView, AuditEntryView, AuditVerdictView
+from hub.http.deps import API_PREFIX, SettingsDep, StoreDep, caller_sites
 from hub.http.views import Items
 
 router = APIRouter(prefix=API_PREFIX)
@@ -81,16 +82,32 @@ async def list_audit(
 
 
 @router.get("/audit/verify")
-async def verify_audit(store: StoreDep, verification: VerificationDep) -> AuditVerdictView:
-    """Check the audit hash chain; name the first broken link if anyone edited the records.
+async def verify_audit(
+    store: StoreDep, settings: SettingsDep, verification: VerificationDep
+) -> AuditVerdictView:
+    """Check the audit hash chain, and against its anchors; name the first broken link if
+    anyone edited or rewrote the records.
 
     The whole chain, for every caller: only intact-or-not and a sequence number come back.
     One check runs at a time: a call while one runs waits for it and gets its verdict.
     """
-    verdict = await verification.verdict(store.audit.verify_audit)
+
+    def verify() -> ChainVerdict:
+        return store.audit.verify_audit(key=anchor_key(settings, make=False))
+
+    verdict = await verification.verdict(verify)
+    anchors = verdict.anchors
     return AuditVerdictView(
         intact=verdict.intact,
         checked=verdict.checked,
         broken_seq=verdict.broken_seq,
         reason=verdict.reason,
+        anchors=None
+        if anchors is None
+        else AnchorsView(
+            checked=anchors.checked,
+            latest_seq=anchors.latest_seq,
+            latest_at=anchors.latest_at,
+            other_keys=anchors.other_keys,
+        ),
     )

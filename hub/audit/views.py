@@ -30,6 +30,19 @@ class AuditEntryView(View):
     entry the hub wrote. ``/audit/verify`` names the chain's first broken link."""
 
 
+class AnchorsView(View):
+    """What the chain's anchors said (``hub.audit.anchors``)."""
+
+    checked: int
+    """Anchors of this hub's key checked: each one's signature, and the entry it names."""
+    latest_seq: int | None
+    latest_at: AwareDatetime | None
+    """The latest anchor checked: a chain whose anchors stop long before its end had them
+    deleted (or the hub stopped anchoring)."""
+    other_keys: int
+    """Anchors signed with another key (another worker's, a key changed): not checked."""
+
+
 class AuditVerdictView(View):
     """Whether the audit chain is intact, and its first broken link if not."""
 
@@ -37,3 +50,5 @@ class AuditVerdictView(View):
     checked: int
     broken_seq: int | None
     reason: str | None
+    anchors: AnchorsView | None = None
+    """Added: what the anchors said of an intact chain; null with no anchor key, or broken."""

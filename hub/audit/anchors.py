@@ -1,0 +1,116 @@
+"""Anchors of the audit chain: its head, signed with a key the database does not hold.
+
+The chain alone holds against edits by hand: change an entry and its hash no longer matches.
+It does not hold against someone who can write the database and knows the formula (it is
+documented): they edit an entry, compute every later hash again and move the head, and the
+chain checks out. So every ``audit_anchor_every_s`` the hub writes an anchor: the head's
+``seq`` and hash, the time, and an HMAC-SHA256 of the three under the hub's **anchor key**,
+which lives outside the database (``HubSettings.audit_key``, or a file in the data folder made
+at the first anchor, mode 0600). A rewritten chain no longer has the hash an anchor holds at
+that ``seq``, and an anchor forged to match needs the key. The verdict names the first such
+break; anchors made under another key (another worker's, a key changed) are counted and not
+checked.
+
+What anchors do not give: protection from someone who also has the key (the hub's host), or
+from one who deletes the anchors too (the verdict says how many were checked and the latest
+anchored entry, so a trail whose anchors stop long before its end shows it). Pure: no I/O.
+"""
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+ANCHOR_KEY_FILE = "audit-anchor.key"
+"""The anchor key's file in the hub's data folder, made at the first anchor."""
+MIN_KEY_CHARS = 16
+"""The shortest anchor key the hub takes (``HubSettings.audit_key``)."""
+
+
+def key_id(key: bytes) -> str:
+    """Return the key's public name: which key an anchor was signed with, not the key."""
+    return hashlib.sha256(b"linli-audit-anchor-key:" + key).hexdigest()[:16]
+
+
+def anchor_mac(key: bytes, seq: int, hash_: str, ts: datetime) -> str:
+    """Return the signature of an anchor of entry ``seq`` with hash ``hash_`` made at ``ts``."""
+    body = f"linli-audit-anchor-v1:{seq}:{hash_}:{ts.astimezone(UTC).isoformat()}"
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """One anchor as stored."""
+
+    seq: int
+    hash: str
+    ts: datetime
+    key_id: str
+    mac: str
+
+
+def make_anchor(key: bytes, seq: int, hash_: str, ts: datetime) -> Anchor:
+    """Return the anchor of entry ``seq`` (hash ``hash_``) at ``ts``, signed with ``key``."""
+    return Anchor(seq, hash_, ts, key_id(key), anchor_mac(key, seq, hash_, ts))
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorBreak:
+    """Where the anchors say the chain was changed, and why."""
+
+    seq: int
+    reason: str
+
+
+class AnchorCheck:
+    """Checks a chain's entries, fed in sequence order, against its anchors under one key."""
+
+    def __init__(self, key: bytes, anchors: Sequence[Anchor]) -> None:
+        own = key_id(key)
+        mine = [a for a in anchors if a.key_id == own]
+        self.unchecked = len(anchors) - len(mine)
+        """Anchors signed with another key: not checked."""
+        self._key = key
+        self._by_seq: dict[int, list[Anchor]] = {}
+        for anchor in sorted(mine, key=lambda a: a.seq):
+            self._by_seq.setdefault(anchor.seq, []).append(anchor)
+        self.checked = 0
+        self.latest: Anchor | None = max(mine, key=lambda a: (a.seq, a.ts), default=None)
+        self.found: AnchorBreak | None = None
+        """The first break, if any; later entries are not looked at."""
+
+    def entry(self, seq: int, hash_: str) -> bool:
+        """Check entry ``seq`` (hash ``hash_``, already checked against the chain) against
+        the anchors at it; return False once a break has been found."""
+        if self.found is not None:
+            return False
+        for anchor in self._by_seq.pop(seq, ()):
+            if not hmac.compare_digest(
+                anchor.mac, anchor_mac(self._key, anchor.seq, anchor.hash, anchor.ts)
+            ):
+                self.found = AnchorBreak(
+                    seq, "its anchor's signature is not this hub's key's: the anchor was forged"
+                )
+                return False
+            if anchor.hash != hash_:
+                self.found = AnchorBreak(
+                    seq,
+                    f"it is not the entry anchored at {anchor.ts.astimezone(UTC).isoformat()}:"
+                    " the chain up to it was written again after it was anchored",
+                )
+                return False
+            self.checked += 1
+        return True
+
+    def finish(self, last_seq: int) -> AnchorBreak | None:
+        """Return the first break, including anchors of entries past the chain's end."""
+        if self.found is None and self._by_seq:
+            beyond = min(self._by_seq)
+            if beyond > last_seq:
+                self.found = AnchorBreak(
+                    last_seq + 1,
+                    f"entry {beyond} was anchored but the chain ends at entry {last_seq}:"
+                    " entries were removed after they were anchored",
+                )
+        return self.found
