@@ -18,7 +18,7 @@ anchored entry, so a trail whose anchors stop long before its end shows it). Pur
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -64,21 +64,24 @@ class AnchorBreak:
 
 
 class AnchorCheck:
-    """Checks a chain's entries, fed in sequence order, against its anchors under one key."""
+    """Checks a chain's entries, fed in sequence order, against the anchors of one key,
+    given a range at a time (``add``) so that no more than a page of them is held."""
 
-    def __init__(self, key: bytes, anchors: Sequence[Anchor]) -> None:
-        own = key_id(key)
-        mine = [a for a in anchors if a.key_id == own]
-        self.unchecked = len(anchors) - len(mine)
-        """Anchors signed with another key: not checked."""
+    def __init__(self, key: bytes) -> None:
         self._key = key
+        self.key_id = key_id(key)
         self._by_seq: dict[int, list[Anchor]] = {}
-        for anchor in sorted(mine, key=lambda a: a.seq):
-            self._by_seq.setdefault(anchor.seq, []).append(anchor)
         self.checked = 0
-        self.latest: Anchor | None = max(mine, key=lambda a: (a.seq, a.ts), default=None)
+        self.latest: Anchor | None = None
+        """The anchor of the highest entry checked so far."""
         self.found: AnchorBreak | None = None
         """The first break, if any; later entries are not looked at."""
+
+    def add(self, anchors: Iterable[Anchor]) -> None:
+        """Take the anchors of this key for the entries about to be fed."""
+        for anchor in anchors:
+            if anchor.key_id == self.key_id:
+                self._by_seq.setdefault(anchor.seq, []).append(anchor)
 
     def entry(self, seq: int, hash_: str) -> bool:
         """Check entry ``seq`` (hash ``hash_``, already checked against the chain) against
@@ -101,16 +104,19 @@ class AnchorCheck:
                 )
                 return False
             self.checked += 1
+            if self.latest is None or (anchor.seq, anchor.ts) > (self.latest.seq, self.latest.ts):
+                self.latest = anchor
         return True
 
-    def finish(self, last_seq: int) -> AnchorBreak | None:
-        """Return the first break, including anchors of entries past the chain's end."""
-        if self.found is None and self._by_seq:
-            beyond = min(self._by_seq)
-            if beyond > last_seq:
-                self.found = AnchorBreak(
-                    last_seq + 1,
-                    f"entry {beyond} was anchored but the chain ends at entry {last_seq}:"
-                    " entries were removed after they were anchored",
-                )
+    def finish(self, last_seq: int, beyond: Iterable[Anchor]) -> AnchorBreak | None:
+        """Return the first break, counting the anchors of entries past the chain's end
+        (``beyond``: this key's anchors after ``last_seq``)."""
+        self.add(beyond)
+        past = [seq for seq in self._by_seq if seq > last_seq]
+        if self.found is None and past:
+            self.found = AnchorBreak(
+                last_seq + 1,
+                f"entry {min(past)} was anchored but the chain ends at entry {last_seq}:"
+                " entries were removed after they were anchored",
+            )
         return self.found

@@ -195,22 +195,31 @@ class AuditRepository:
         with Session(engine) as session, session.begin():
             head = session.get_one(AuditHeadRow, AUDIT_HEAD_ID)
             head_seq, head_hash = head.seq, head.hash
-            anchors = None if key is None else AnchorCheck(key, _anchors(session))
+            anchors = None if key is None else AnchorCheck(key)
+            others: int | None = 0
             after = 0
             while True:
                 page = _page(session, after, page_size, verifier)
-                if not page or not _fed(verifier, anchors, page):
+                if not page:
+                    break
+                if anchors is not None:
+                    anchors.add(_anchors(session, anchors.key_id, after, page[-1].seq))
+                if not _fed(verifier, anchors, page):
                     break
                 after = page[-1].seq
+            if anchors is not None and anchors.found is None:
+                anchors.finish(head_seq, _anchors(session, anchors.key_id, head_seq, None))
+                others = session.scalar(
+                    select(func.count())
+                    .select_from(AuditAnchorRow)
+                    .where(AuditAnchorRow.key_id != anchors.key_id)
+                )
         if anchors is not None and anchors.found is not None:
             found = anchors.found
             return ChainVerdict(False, verifier.checked, found.seq, found.reason)
         verdict = verifier.finish(head_seq, head_hash)
         if anchors is None or not verdict.intact:
             return verdict
-        broken = anchors.finish(head_seq)
-        if broken is not None:
-            return ChainVerdict(False, verdict.checked, broken.seq, broken.reason)
         latest = anchors.latest
         return replace(
             verdict,
@@ -218,14 +227,17 @@ class AuditRepository:
                 checked=anchors.checked,
                 latest_seq=None if latest is None else latest.seq,
                 latest_at=None if latest is None else latest.ts,
-                other_keys=anchors.unchecked,
+                other_keys=others or 0,
             ),
         )
 
 
-def _anchors(session: Session) -> list[Anchor]:
-    """Return every anchor stored."""
-    rows = session.scalars(select(AuditAnchorRow).order_by(AuditAnchorRow.seq))
+def _anchors(session: Session, kid: str, after: int, upto: int | None) -> list[Anchor]:
+    """Return the anchors of key ``kid`` of the entries after ``after`` (up to ``upto``)."""
+    query = select(AuditAnchorRow).where(AuditAnchorRow.key_id == kid, AuditAnchorRow.seq > after)
+    if upto is not None:
+        query = query.where(AuditAnchorRow.seq <= upto)
+    rows = session.scalars(query.order_by(AuditAnchorRow.seq))
     return [Anchor(r.seq, r.hash, r.ts, r.key_id, r.mac) for r in rows]
 
 

@@ -130,7 +130,8 @@ def test_anchors_of_another_key_are_counted_not_checked(store: HubStore, clock: 
 
 def test_a_check_names_the_entry_and_the_anchor_on_plain_values() -> None:
     anchors = [make_anchor(KEY, 2, "b" * 64, T0), make_anchor(KEY, 3, "c" * 64, T0)]
-    check = AnchorCheck(KEY, anchors)
+    check = AnchorCheck(KEY)
+    check.add([*anchors, make_anchor(OTHER_KEY, 1, "x" * 64, T0)])
     assert check.entry(1, "a" * 64)
     assert check.entry(2, "b" * 64)
     assert not check.entry(3, "d" * 64)
