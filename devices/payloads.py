@@ -50,7 +50,9 @@ EventTime = Annotated[datetime, BeforeValidator(parse_event_time)]
 # broken payload), and the console history's batch holding it failed on PostgreSQL.
 Percent = Annotated[float, Field(ge=0, le=100, strict=True, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
-Celsius = Annotated[float, Field(ge=-100, le=1500, strict=True, allow_inf_nan=False)]
+CELSIUS_MIN, CELSIUS_MAX = -100.0, 1500.0
+"""The temperatures a reading may hold: the coldest a site sees, the hottest a fire."""
+Celsius = Annotated[float, Field(ge=CELSIUS_MIN, le=CELSIUS_MAX, strict=True, allow_inf_nan=False)]
 Flag = Annotated[bool, Field(strict=True)]
 
 

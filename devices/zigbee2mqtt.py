@@ -49,12 +49,20 @@ Vendor fields (zigbee-herdsman-converters' exposes and Tuya datapoints):
   SOS is better than a lost one;
 - ZCL's "no measurement" temperatures, 0x7FFF and 0x8000 hundredths (327.67 and
   −327.68 °C: OWON THS317-ET reports 327.67 below −20 °C, Koenkk/zigbee2mqtt#15173), are no
-  temperature (``devices.lenient.measured_celsius``, every adapter's);
+  temperature (``devices.lenient.measured_celsius``, every adapter's); nor is one outside
+  what a reading may hold (below −100 °C, above 1500 °C, not finite): Tuya devices decode a
+  temperature below 0 °C as 6550.9 °C (Koenkk/zigbee2mqtt#20774, #31813) or −326.76 °C
+  (Koenkk/zigbee-herdsman-converters#11459). It is dropped, and the message's other
+  readings kept: a smoke detector with a thermometer (Tuya 228WZH) in a cold stairwell
+  lost its ``smoke: true`` with the whole message;
 - ``gas`` is a flag everywhere but on Lincukoo E04CF-Z10T, where a number is % LEL
   (``e.numeric("gas").withUnit("%LEL")``): a number is read as ``gas_lel_pct``;
 - the self-test (``test``, ``testing``, ``self_test`` as a flag or ``checking``/``Checking``,
-  ``self_test_result: "checking"``) is ``smoke_test``: the detector's own alarm flags
-  meanwhile are a test, never a fire, CO or gas (edge.detection_rules);
+  ``self_test_result: "checking"``; Tuya's other names: ``self_checking`` and
+  ``checking_result`` on Alecto SMART-SMOKE10 and Lincukoo gas/CO, ``test_alarm`` and
+  ``test_alarm_result`` on Woox R7049) is ``smoke_test``: the detector's own alarm flags
+  meanwhile are a test, never a fire, CO or gas (edge.detection_rules), for as long as a
+  test takes (a flag left standing in Zigbee2MQTT's cache is then no longer believed);
 - ``battery_state``/``battery_level`` ``low`` is ``battery_low``;
 - a presence radar's ``presence`` (exposes ``e.presence()``: Aqara FP1, Tuya mmWave) is
   ``presence``: someone there, moving or still. Its ``presence_state`` says both: ``none``
@@ -92,7 +100,7 @@ from devices.lenient import (
     measured_celsius,
 )
 from devices.observations import DeviceEvent, InputState, Observation, StateUpdate
-from devices.payloads import ButtonEvent, Readings
+from devices.payloads import CELSIUS_MAX, CELSIUS_MIN, ButtonEvent, Readings
 
 logger = logging.getLogger(__name__)
 
@@ -283,6 +291,10 @@ class ZigbeePayload(BaseModel):
     testing: SelfTest = None
     self_test: SelfTest = None
     self_test_result: SelfTest = None
+    self_checking: SelfTest = None
+    checking_result: SelfTest = None
+    test_alarm: SelfTest = None
+    test_alarm_result: SelfTest = None
     water_leak: LenientFlag = None
     water_leak_alarm_1: LenientFlag = None
     water_leak_alarm_2: LenientFlag = None
@@ -342,12 +354,30 @@ def _someone_there(state: str | None) -> bool | None:
     return None if state is None else state != "none"
 
 
+def _plausible_celsius(celsius: float | None) -> float | None:
+    """Return a temperature, or None for one no sensor measures (logged): the message's other
+    readings, its alarm flags first, are kept (before, the whole message was refused)."""
+    if celsius is not None and not CELSIUS_MIN <= celsius <= CELSIUS_MAX:
+        logger.debug("ignoring Zigbee2MQTT temperature %r: no measurement", celsius)
+        return None
+    return celsius
+
+
 def _readings(z: ZigbeePayload, kind: DeviceKind | None) -> Readings:
     gas_flag = z.gas if isinstance(z.gas, bool) else None
     gas_level = None if isinstance(z.gas, bool) else clamp_percent(z.gas)
     values: dict[str, Any] = {
         "smoke": _any(z.smoke, z.smoke_alarm_1, z.smoke_alarm_2, z.smoke_state),
-        "smoke_test": _any(z.test, z.testing, z.self_test, z.self_test_result),
+        "smoke_test": _any(
+            z.test,
+            z.testing,
+            z.self_test,
+            z.self_test_result,
+            z.self_checking,
+            z.checking_result,
+            z.test_alarm,
+            z.test_alarm_result,
+        ),
         "water_leak": _any(z.water_leak, z.water_leak_alarm_1, z.water_leak_alarm_2),
         "contact": z.contact,
         "occupancy": _any(z.occupancy, _moving(z.presence_state), z.motion_state),
@@ -361,7 +391,7 @@ def _readings(z: ZigbeePayload, kind: DeviceKind | None) -> Readings:
         "co_ppm": _first(z.co, z.carbon_monoxide_value, z.co_ppm),
         "battery_low": _any(z.battery_low, z.battery_state, z.battery_level),
         "battery_pct": clamp_percent(z.battery),
-        "temperature_c": measured_celsius(z.temperature, "Zigbee2MQTT"),
+        "temperature_c": _plausible_celsius(measured_celsius(z.temperature, "Zigbee2MQTT")),
         "humidity_pct": clamp_percent(z.humidity),
         "smoke_density_db_per_m": (
             None if z.smoke_density_dbm is None else max(z.smoke_density_dbm, 0.0)

@@ -39,16 +39,45 @@ from edge.detectors.profile import DetectionProfile
 # --- life safety ---------------------------------------------------------------------------
 
 
+def _self_test_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
+    """Decide whether the observation is a self-test the edge believes (``Step.self_test``).
+
+    A test is believed for ``self_test_max_s`` from when the edge first heard it said (its
+    clock). Said longer, the flag is stale (Zigbee2MQTT republishing a cached ``self_test:
+    true``): the detector's alarm flags count again, a missed fire being worse than a test
+    taken for one. A reading that does not say a test ends it, one that says nothing of it
+    too: Tasmota and native devices say a test only while it runs, and their next test is a
+    test of its own.
+    """
+    if r.smoke_test is not True or step.seen is None:
+        if step.state.self_test_since is not None:
+            step.state = replace(step.state, self_test_since=None)
+        return
+    since = step.state.self_test_since or step.seen
+    step.state = replace(step.state, self_test_since=since)
+    running_s = (step.seen - since).total_seconds()
+    step.self_test = running_s < profile.self_test_max_s
+    if not step.self_test:
+        step.stale_self_test_s = round(running_s, 1)
+
+
+def _stale_test(step: Step, values: Values) -> Values:
+    """Return ``values`` marked with a stale self-test's duration, if the message said one."""
+    if step.stale_self_test_s is not None:
+        values["stale_self_test_s"] = step.stale_self_test_s
+    return values
+
+
 def _smoke_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
     density = r.smoke_density_db_per_m
     if r.smoke is None and density is None:
         return
     alarm = profile.smoke_density_alarm_db_per_m
     dense = density is not None and density >= alarm
-    if (r.smoke or dense) and r.smoke_test is True:
+    if (r.smoke or dense) and step.self_test:
         # A detector in self-test sounds and may report smoke: that is a test, not a fire.
         return
-    values = _present(smoke=r.smoke, smoke_density_db_per_m=density)
+    values = _stale_test(step, _present(smoke=r.smoke, smoke_density_db_per_m=density))
     clear_below = profile.smoke_density_clear_db_per_m
     raise_rule: str | None = None
     clear_rule: str | None = None
@@ -125,7 +154,7 @@ def heat_tick(step: Step, profile: DetectionProfile) -> None:
 
 
 def _co_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
-    ppm, flag = r.co_ppm, _unless_self_test(r.co_alarm, r)
+    ppm, flag = r.co_ppm, _unless_self_test(r.co_alarm, step)
     if ppm is None and flag is None:
         return
     settings = profile.co
@@ -141,7 +170,7 @@ def _co_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile)
             late_before=step.state.co_late,
         )
         step.state = replace(step.state, co=exposure, co_late=late)
-    values = _present(co_ppm=ppm, co_alarm=flag)
+    values = _stale_test(step, _present(co_ppm=ppm, co_alarm=flag))
     if ppm is not None:
         values["co_dose"] = round(exposure.dose, 3)
     raise_rule: str | None = None
@@ -197,10 +226,10 @@ def co_tick(step: Step, profile: DetectionProfile) -> None:
 
 
 def _gas_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
-    pct, flag = r.gas_lel_pct, _unless_self_test(r.gas, r)
+    pct, flag = r.gas_lel_pct, _unless_self_test(r.gas, step)
     if pct is None and flag is None:
         return
-    values = _present(gas_lel_pct=pct, gas=flag)
+    values = _stale_test(step, _present(gas_lel_pct=pct, gas=flag))
     level = step.state.gas
     alarm, warning, clear = (
         profile.gas_alarm_lel_pct,
@@ -273,14 +302,14 @@ def gas_tick(step: Step, profile: DetectionProfile) -> None:
         _clear_gas(step, rule, {"quiet_s": hold}, f"lel-{warning:g}-{alarm:g}", clean_at)
 
 
-def _unless_self_test(flag: bool | None, r: Readings) -> bool | None:
+def _unless_self_test(flag: bool | None, step: Step) -> bool | None:
     """Return a detector's own alarm flag, or None if it is raised during its self-test.
 
     A CO or gas detector under test sounds and may report its alarm (a Tuya gas sensor
     publishes ``gas: "True"`` with ``self_test: true``, Koenkk/zigbee-herdsman-converters#6351):
     that is a test, as for smoke. A measured level (``co_ppm``, ``gas_lel_pct``) still counts.
     """
-    return None if flag is True and r.smoke_test is True else flag
+    return None if flag is True and step.self_test else flag
 
 
 # --- property and faults -------------------------------------------------------------------
@@ -530,6 +559,7 @@ def _present(**readings: float | bool | None) -> Values:
 
 # Life-safety rules first, so one message's alerts leave in the order that matters.
 READING_RULES: tuple[Callable[[Step, Device, Readings, DetectionProfile], None], ...] = (
+    _self_test_rule,
     _smoke_rule,
     _heat_rule,
     _co_rule,

@@ -141,6 +141,9 @@ class DeviceState:
     """The device's inputs read as states (``edge.detectors.inputs``)."""
     flooded_at: datetime | None = None
     """When the edge last saw the device's topic flooding (``edge.detectors.flooding``)."""
+    self_test_since: datetime | None = None
+    """Since when the device has said its self-test is running, by the edge's clock: a test
+    said for longer than a test takes is no longer believed (``edge.detection_rules``)."""
 
     def __post_init__(self) -> None:
         if not self.raised <= _ON_OFF_KINDS:
@@ -188,6 +191,7 @@ class DeviceState:
                 "raised": {name: _time_text(at) for name, at in self.inputs.raised},
             },
             "flooded_at": _time_text(self.flooded_at),
+            "self_test_since": _time_text(self.self_test_since),
         }
         return json.dumps(data, sort_keys=True)
 
@@ -243,6 +247,7 @@ class DeviceState:
                 ),
                 inputs=_input_memory(data.get("inputs", {})),
                 flooded_at=_parse_time(data.get("flooded_at")),
+                self_test_since=_parse_time(data.get("self_test_since")),
             )
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             raise StateFormatError(f"unreadable device state {text[:80]!r}") from exc
@@ -345,6 +350,12 @@ class Step:
     doubtful: frozenset[str] = frozenset()
     """Readings of the observation that may be the sensor's error value
     (``StateUpdate.doubtful``)."""
+    self_test: bool = False
+    """The observation is a self-test the edge believes: the detector's own alarm flags in it
+    are a test (``edge.detection_rules``)."""
+    stale_self_test_s: float | None = None
+    """How long the device has said its self-test is running, when that is past the bound
+    and no longer believed: its alarm flags count, and their alerts say so."""
 
     def emit(
         self,

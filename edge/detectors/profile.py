@@ -27,6 +27,14 @@ more sensitive than 0.05 dB/m (clause 5.2.3: m_min >= 0.05 dB/m); UL 217/268 all
 %/ft obscuration (0.072-0.58 dB/m). 0.1 dB/m (2.3 %/m, 0.7 %/ft) lies inside both, and in the
 middle of the Aqara JY-GZ-01AQ's reported scale (0.085-0.125 dB/m, zigbee-herdsman-converters)."""
 
+SELF_TEST_MAX_S = 300.0
+"""How long a detector's self-test is believed, from when the edge first heard it said (its
+clock). A test sounds for seconds (a test button held; FireAngel's converter ends one 8 s
+after its last report); a sleepy Xiaomi runs a requested test up to minutes later
+(Koenkk/zigbee2mqtt#3818). A flag said for longer is stale: Zigbee2MQTT republishes its cached
+``self_test: true`` (set by the request, Koenkk/zigbee-herdsman-converters#6351) with every
+message until the device reports otherwise, and would hide every later real alarm."""
+
 
 class DetectionConfigError(ValueError):
     """A site file's detection settings that cannot make a valid profile."""
@@ -56,6 +64,7 @@ class DetectionProfile:
     operator's word, which a device's learned rhythm never overrides."""
     smoke_density_alarm_db_per_m: float = SMOKE_DENSITY_ALARM_DB_PER_M
     smoke_density_clear_db_per_m: float = SMOKE_DENSITY_ALARM_DB_PER_M / 2
+    self_test_max_s: float = SELF_TEST_MAX_S
     sos: SosSettings = field(default_factory=SosSettings)
     battery_trend: BatteryTrendSettings = field(default_factory=BatteryTrendSettings)
     stuck: StuckSettings = field(default_factory=StuckSettings)

@@ -145,7 +145,8 @@ def test_smoke_self_test_is_recorded_and_never_an_alarm(values: dict[str, bool])
     result = detect(DeviceState(), device(DeviceKind.SMOKE), reading(**values), T0)
     assert result.self_test
     assert result.alerts == ()
-    assert result.state == DeviceState(last_seen=T0)  # a check-in, and nothing else
+    # A check-in, and when the test began (it is believed for a bounded time).
+    assert result.state == DeviceState(last_seen=T0, self_test_since=T0)
 
 
 # --- water leak, battery (availability: test_detection_time.py) -------------------------
