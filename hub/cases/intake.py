@@ -414,6 +414,8 @@ class CaseIntake:
                 escalation_level=0,
                 site_id=None if site is None else site.id,
                 grid_id=None if grid is None else grid.id,
+                street=None if site is None else site.street,
+                district=None if site is None else site.district,
             )
             .on_conflict_do_nothing(index_elements=["open_key"])
             .returning(CaseRow)  # the row itself: no read of it after

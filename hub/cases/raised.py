@@ -58,6 +58,8 @@ def open_hub_case(
         escalation_level=0,
         site_id=None if site is None else site.id,
         grid_id=None if grid is None else grid.id,
+        street=None if site is None else site.street,
+        district=None if site is None else site.district,
     )
     session.add(row)
     session.flush()

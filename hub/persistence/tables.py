@@ -201,6 +201,11 @@ class CaseRow(Base):
     """0 = the community; raised each time a deadline passes (``hub.cases.supervision``)."""
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     """The case this one went into, with its members and alerts (``hub.cases.merging``)."""
+    street: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    """The street (街道) its site was under when it opened: its statistics stay there if the
+    community later moves to another street (``hub.statistics``); NULL: none then."""
+    district: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    """The district of that street, when it opened."""
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     """Raised by every change of the case (``hub.cases.records.case_version``): a console
     given the same case by several hub workers, in any order, keeps the highest."""

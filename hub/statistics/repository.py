@@ -4,7 +4,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
 from hub.cases.rules import CaseEventAction
@@ -53,6 +53,14 @@ _LATEST_RATING = (
 again; the latest counts)."""
 
 
+_kept = or_(CaseRow.street.is_not(None), CaseRow.district.is_not(None))
+_case_street = case((_kept, CaseRow.street), else_=SiteRow.street)
+"""A case's street: the one its community was under when it opened (``cases.street``, with
+its district, as a pair); a case that opened under none takes its community's now (a street
+given to the community since)."""
+_case_district = case((_kept, CaseRow.district), else_=SiteRow.district)
+
+
 def _facts_query() -> Select[Any]:
     """The facts of cases, the columns in the order of ``CaseFacts``' fields."""
     return (
@@ -68,8 +76,8 @@ def _facts_query() -> Select[Any]:
             CaseRow.escalation_level,
             CaseRow.site_id,
             CaseRow.grid_id,
-            SiteRow.street,
-            SiteRow.district,
+            _case_street,
+            _case_district,
             _LATEST_RATING,
         )
         .outerjoin(SiteRow, SiteRow.id == CaseRow.site_id)
@@ -150,7 +158,7 @@ def _scoped(
     if site_id is not None:
         query = query.where(CaseRow.site_id == site_id)
     if street is not None:
-        query = query.where(SiteRow.street == street)
+        query = query.where(_case_street == street)
     if district is not None:
-        query = query.where(SiteRow.district == district)
+        query = query.where(_case_district == district)
     return query

@@ -94,21 +94,24 @@ def test_place_keys_are_written_anew_from_the_folded_place(engine: Engine) -> No
         "retired_by": "VARCHAR(64)",
         "retired_reason": "TEXT",
     }
-    # Likewise the audit trail's token of 0027 and the case's version of 0028.
-    lent_elsewhere = {
-        "audit_log": ("token_id", "INTEGER"),
-        "cases": ("version", "INTEGER NOT NULL DEFAULT 1"),
-    }
+    # Likewise the audit trail's token of 0027, the case's version of 0028 and its street and
+    # district of 0030.
+    lent_elsewhere = [
+        ("audit_log", "token_id", "INTEGER"),
+        ("cases", "version", "INTEGER NOT NULL DEFAULT 1"),
+        ("cases", "street", "VARCHAR(128)"),
+        ("cases", "district", "VARCHAR(128)"),
+    ]
     with engine.begin() as connection:
         for column, sql_type in lent.items():
             connection.execute(text(f"ALTER TABLE devices ADD COLUMN {column} {sql_type}"))
-        for table, (column, sql_type) in lent_elsewhere.items():
+        for table, column, sql_type in lent_elsewhere:
             connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
     store.intake.ingest_alerts([make_alert(device_id="b3-heat")], now + timedelta(seconds=5))
     with engine.begin() as connection:
         for column in lent:
             connection.execute(text(f"ALTER TABLE devices DROP COLUMN {column}"))
-        for table, (column, _) in lent_elsewhere.items():
+        for table, column, _ in lent_elsewhere:
             connection.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
     assert len(keys()) == 2
     to("head")
