@@ -6,7 +6,6 @@ terminal (or standard input with ``--password-stdin``), never from the command l
 ``ps`` and shell history would keep it.
 """
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,6 +15,7 @@ import typer
 from hub.auth.rules import Role, new_secret
 from hub.errors import InvalidInputError
 from hub.settings import HubSettings
+from linli.flags import settings_values
 
 if TYPE_CHECKING:
     from hub.auth.repository import AuthStore
@@ -26,7 +26,15 @@ CLI_ACTOR = "linli-cli"
 user_app = typer.Typer(no_args_is_help=True, help="Accounts of people who sign in.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens for scripts and edges.")
 
-HubDataDir = Annotated[Path, typer.Option(help="The hub's data folder (as for `linli hub`).")]
+HUB_DATA_DIR = Path("linli-data/hub")
+HubDataDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="The hub's data folder (as for `linli hub`); default $LINLI_HUB_DATA_DIR, "
+        f"else {HUB_DATA_DIR}.",
+        show_default=False,
+    ),
+]
 DatabaseUrl = Annotated[
     str | None, typer.Option(help="SQLAlchemy URL; default SQLite in the data folder.")
 ]
@@ -35,15 +43,13 @@ Sites = Annotated[
 ]
 
 
-def auth_store(data_dir: Path, database_url: str | None) -> "AuthStore":
+def auth_store(data_dir: Path | None, database_url: str | None) -> "AuthStore":
     # Imported here: the database stack loads only for the account commands (see linli.cli).
     from hub.auth.repository import AuthStore
     from hub.persistence.engine import create_hub_engine, migrate
 
-    settings = HubSettings(
-        data_dir=data_dir,
-        database_url=database_url or os.environ.get("LINLI_HUB_DATABASE_URL"),
-    )
+    given = {"data_dir": data_dir, "database_url": database_url}
+    settings = HubSettings(**settings_values(HubSettings, given, {"data_dir": HUB_DATA_DIR}))
     engine = create_hub_engine(settings.resolved_database_url())
     migrate(engine)
     return AuthStore(engine)
@@ -58,7 +64,7 @@ def add_user(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
-    data_dir: HubDataDir = Path("linli-data/hub"),
+    data_dir: HubDataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an account that signs in to the API and the console."""
@@ -87,7 +93,7 @@ def create_token(
     name: Annotated[str, typer.Argument(help="What the token is for, e.g. 'sms gateway'.")],
     role: Annotated[Role, typer.Option(help="admin, operator, responder, edge.")] = Role.OPERATOR,
     site: Sites = None,
-    data_dir: HubDataDir = Path("linli-data/hub"),
+    data_dir: HubDataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Issue an API token and print it (this once: only its hash is stored)."""

@@ -22,6 +22,7 @@ from hub.auth.rules import new_secret
 from hub.errors import HubError
 from hub.settings import HubSettings
 from linli.accounts import token_app, user_app
+from linli.flags import settings_values, split_address
 from linli.progress import simulation_progress
 from linli.report import report_command
 from linli.running import run_until_signalled
@@ -50,6 +51,22 @@ class CoProfile(StrEnum):
 DEMO_TOKEN_ENV = "LINLI_DEMO_TOKEN"  # noqa: S105 - the name of a variable
 
 DataDir = Annotated[Path, typer.Option(help="Folder for everything durable (databases, outbox).")]
+HUB_DATA_DIR = Path("linli-data/hub")
+EDGE_DATA_DIR = Path("linli-data/edge")
+LOOPBACK_MQTT = "127.0.0.1:1883"
+
+
+def _data_dir(default: Path, variable: str) -> Any:
+    return typer.Option(
+        help=f"Folder for everything durable (databases, outbox); default ${variable}, "
+        f"else {default}.",
+        show_default=False,
+    )
+
+
+def _setting(help_text: str) -> Any:
+    """A flag whose setting, when left out, comes from the environment (linli.flags)."""
+    return typer.Option(help=help_text, show_default=False)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -65,11 +82,6 @@ def _configure_logging(verbose: bool) -> None:
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 
-def _given(**options: Path | None) -> dict[str, Path]:
-    """Return the options given on the command line (the others come from LINLI_* settings)."""
-    return {name: value for name, value in options.items() if value is not None}
-
-
 def _settings(cls: type[SettingsT], **values: Any) -> SettingsT:
     """Build settings, or exit 2 saying why (a credentials file others can read, above all)."""
     try:
@@ -80,10 +92,18 @@ def _settings(cls: type[SettingsT], **values: Any) -> SettingsT:
 
 
 def _split_address(value: str, option: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit():
+    address = split_address(value)
+    if address is None:
         raise typer.BadParameter(f"{option} must be HOST:PORT, got {value!r}")
-    return host, int(port)
+    return address
+
+
+def _address_settings(value: str | None, option: str, host: str, port: str) -> dict[str, Any]:
+    """Return the host and port settings a HOST:PORT flag gives (none if not given)."""
+    if value is None:
+        return {}
+    host_value, port_value = _split_address(value, option)
+    return {host: host_value, port: port_value}
 
 
 @app.command()
@@ -146,13 +166,21 @@ def demo(
 
 @app.command()
 def hub(
-    data_dir: DataDir = Path("linli-data/hub"),
+    data_dir: Annotated[Path | None, _data_dir(HUB_DATA_DIR, "LINLI_HUB_DATA_DIR")] = None,
     database_url: Annotated[
         str | None, typer.Option(help="SQLAlchemy URL; default SQLite in the data folder.")
     ] = None,
-    mqtt: Annotated[str, typer.Option(help="The hub's MQTT broker, HOST:PORT.")] = "127.0.0.1:1883",
-    http_host: Annotated[str, typer.Option()] = "127.0.0.1",
-    http_port: Annotated[int, typer.Option()] = 8080,
+    mqtt: Annotated[
+        str | None,
+        _setting(
+            "The hub's MQTT broker, HOST:PORT; default $LINLI_HUB_MQTT_HOST and "
+            f"$LINLI_HUB_MQTT_PORT, else {LOOPBACK_MQTT}."
+        ),
+    ] = None,
+    http_host: Annotated[
+        str | None, _setting("Default $LINLI_HUB_HTTP_HOST, else 127.0.0.1.")
+    ] = None,
+    http_port: Annotated[int | None, _setting("Default $LINLI_HUB_HTTP_PORT, else 8080.")] = None,
     roster: Annotated[
         Path | None,
         typer.Option(
@@ -194,20 +222,18 @@ def hub(
     """Run the hub: MQTT ingest, cases and the HTTP API."""
 
     _configure_logging(verbose)
-    mqtt_host, mqtt_port = _split_address(mqtt, "--mqtt")
-    overrides: dict[str, Any] = _given(mqtt_credentials_file=mqtt_credentials, mqtt_ca_file=mqtt_ca)
-    workers = {"worker_id": worker_id, "mqtt_shared_group": shared_group}
-    overrides |= {name: value for name, value in workers.items() if value is not None}
-    settings = _settings(
-        HubSettings,
-        data_dir=data_dir,
-        database_url=database_url or os.environ.get("LINLI_HUB_DATABASE_URL"),
-        mqtt_host=mqtt_host,
-        mqtt_port=mqtt_port,
-        http_host=http_host,
-        http_port=http_port,
-        **overrides,
-    )
+    given: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "http_host": http_host,
+        "http_port": http_port,
+        "mqtt_credentials_file": mqtt_credentials,
+        "mqtt_ca_file": mqtt_ca,
+        "worker_id": worker_id,
+        "mqtt_shared_group": shared_group,
+    } | _address_settings(mqtt, "--mqtt", "mqtt_host", "mqtt_port")
+    defaults = {"data_dir": HUB_DATA_DIR}
+    settings = _settings(HubSettings, **settings_values(HubSettings, given, defaults))
     if roster is not None:
         settings = settings.model_copy(update={"roster_file": roster})
     from hub.service import serve
@@ -219,21 +245,40 @@ def hub(
 @app.command()
 def edge(
     site: Annotated[Path, typer.Option(help="The site file describing this edge's devices.")],
-    data_dir: DataDir = Path("linli-data/edge"),
+    data_dir: Annotated[Path | None, _data_dir(EDGE_DATA_DIR, "LINLI_EDGE_DATA_DIR")] = None,
     local_mqtt: Annotated[
-        str, typer.Option(help="The site broker the devices publish to, HOST:PORT.")
-    ] = "127.0.0.1:1883",
+        str | None,
+        _setting(
+            "The site broker the devices publish to, HOST:PORT; default "
+            f"$LINLI_EDGE_LOCAL_MQTT_HOST and _PORT, else {LOOPBACK_MQTT}."
+        ),
+    ] = None,
     hub_mqtt: Annotated[
-        str, typer.Option(help="The hub's broker, HOST:PORT (the uplink).")
-    ] = "127.0.0.1:1883",
+        str | None,
+        _setting(
+            "The hub's broker, HOST:PORT (the uplink); default $LINLI_EDGE_HUB_MQTT_HOST "
+            f"and _PORT, else {LOOPBACK_MQTT}."
+        ),
+    ] = None,
     edge_id: Annotated[str | None, typer.Option(help="Override the site file's edge id.")] = None,
     resend_after: Annotated[
-        float, typer.Option(help="Re-send an alert the hub has not acknowledged after N s.")
-    ] = 10.0,
-    heartbeat: Annotated[float, typer.Option(help="Status heartbeat interval, seconds.")] = 30.0,
+        float | None,
+        _setting(
+            "Re-send an alert the hub has not acknowledged after N s; default "
+            "$LINLI_EDGE_RESEND_AFTER_S, else 10."
+        ),
+    ] = None,
+    heartbeat: Annotated[
+        float | None,
+        _setting("Status heartbeat interval, seconds; default $LINLI_EDGE_HEARTBEAT_S, else 30."),
+    ] = None,
     co_profile: Annotated[
-        CoProfile, typer.Option(help="CO exposure standard the detectors follow.")
-    ] = CoProfile.UL2034,
+        CoProfile | None,
+        _setting(
+            "CO exposure standard the detectors follow (ul2034, en50291); default "
+            "$LINLI_EDGE_CO_PROFILE, else ul2034."
+        ),
+    ] = None,
     hub_credentials: Annotated[
         Path | None,
         typer.Option(
@@ -263,28 +308,22 @@ def edge(
     """Run an edge agent: devices in, durable alerts out to the hub."""
 
     _configure_logging(verbose)
-    local_host, local_port = _split_address(local_mqtt, "--local-mqtt")
-    hub_host, hub_port = _split_address(hub_mqtt, "--hub-mqtt")
-    overrides = _given(
-        hub_mqtt_credentials_file=hub_credentials,
-        hub_mqtt_ca_file=hub_ca,
-        local_mqtt_credentials_file=local_credentials,
-        local_mqtt_ca_file=local_ca,
-    )
-    settings = _settings(
-        EdgeSettings,
-        **overrides,
-        site_file=site,
-        edge_id=edge_id,
-        data_dir=data_dir,
-        local_mqtt_host=local_host,
-        local_mqtt_port=local_port,
-        hub_mqtt_host=hub_host,
-        hub_mqtt_port=hub_port,
-        resend_after_s=resend_after,
-        heartbeat_s=heartbeat,
-        co_profile=co_profile.value,
-    )
+    given: dict[str, Any] = {
+        "site_file": site,
+        "edge_id": edge_id,
+        "data_dir": data_dir,
+        "resend_after_s": resend_after,
+        "heartbeat_s": heartbeat,
+        "co_profile": None if co_profile is None else co_profile.value,
+        "hub_mqtt_credentials_file": hub_credentials,
+        "hub_mqtt_ca_file": hub_ca,
+        "local_mqtt_credentials_file": local_credentials,
+        "local_mqtt_ca_file": local_ca,
+    }
+    given |= _address_settings(local_mqtt, "--local-mqtt", "local_mqtt_host", "local_mqtt_port")
+    given |= _address_settings(hub_mqtt, "--hub-mqtt", "hub_mqtt_host", "hub_mqtt_port")
+    defaults = {"data_dir": EDGE_DATA_DIR}
+    settings = _settings(EdgeSettings, **settings_values(EdgeSettings, given, defaults))
     from edge.agent import EdgeAgent
 
     run_until_signalled(EdgeAgent(settings).run())
@@ -418,6 +457,8 @@ def simulate(
         return
     if scenario not in SCENARIOS:
         raise typer.BadParameter(f"unknown scenario {scenario!r}; try `linli simulate list`")
+    from aiomqtt import MqttError
+
     from devices.site import SiteFile
     from simulators.runner import run_scenario
 
@@ -425,19 +466,28 @@ def simulate(
     host, port = _split_address(mqtt, "--mqtt")
     site_file = SiteFile.load(site or sample_site_path())
     total = duration if duration is not None else SCENARIOS[scenario].duration_s
-    with simulation_progress(scenario, total) as report:
-        run_until_signalled(
-            run_scenario(
-                scenario,
-                site_file,
-                host=host,
-                port=port,
-                speed=speed,
-                rng_seed=seed,
-                duration_s=duration,
-                on_step=report,
+    try:
+        with simulation_progress(scenario, total) as report:
+            run_until_signalled(
+                run_scenario(
+                    scenario,
+                    site_file,
+                    host=host,
+                    port=port,
+                    speed=speed,
+                    rng_seed=seed,
+                    duration_s=duration,
+                    on_step=report,
+                )
             )
+    except (MqttError, OSError) as exc:
+        typer.echo(
+            f"linli simulate: the broker at {mqtt} ended the scenario: {exc}. Scenarios connect "
+            "without a password: a broker made by `linli broker init` refuses them (play them "
+            "against `linli demo`).",
+            err=True,
         )
+        raise typer.Exit(2) from exc
 
 
 def _simulate_load(
@@ -516,7 +566,7 @@ app.add_typer(audit_app, name="audit")
 
 @audit_app.command("verify")
 def audit_verify(
-    data_dir: DataDir = Path("linli-data/hub"),
+    data_dir: Annotated[Path | None, _data_dir(HUB_DATA_DIR, "LINLI_HUB_DATA_DIR")] = None,
     database_url: Annotated[
         str | None, typer.Option(help="SQLAlchemy URL; default SQLite in the data folder.")
     ] = None,
@@ -525,10 +575,9 @@ def audit_verify(
     the database cannot be checked. Reads only; takes the same flags as ``linli hub``."""
     from hub.audit.repository import verify_audit_chain
 
-    settings = HubSettings(
-        data_dir=data_dir,
-        database_url=database_url or os.environ.get("LINLI_HUB_DATABASE_URL"),
-    )
+    given = {"data_dir": data_dir, "database_url": database_url}
+    values = settings_values(HubSettings, given, {"data_dir": HUB_DATA_DIR})
+    settings = _settings(HubSettings, **values)
     try:
         verdict = verify_audit_chain(settings)
     except HubError as exc:
