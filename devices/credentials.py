@@ -1,7 +1,7 @@
 """A program's credentials for a broker: the JSON that ``linli broker add-edge`` (or ``init``)
 prints, kept in a file only its owner can read (docs/security.md).
 
-    linli broker add-edge /etc/linli/hub-broker e1 > hub-credentials.json   (umask 077)
+    linli broker add-edge /var/lib/mosquitto/broker e1 > hub-credentials.json   (umask 077)
 
 ``load_credentials`` refuses a file that group or others may read or write: a password that
 the whole box can read is no identity. The file is read again at every connection, so a
