@@ -4,10 +4,15 @@ with its long-lived heap frozen once it has started."""
 import asyncio
 import gc
 import logging
+import os
 import signal
 from collections.abc import Coroutine
 from typing import Any
 
+PRIVATE_UMASK = 0o077
+"""The hub's database (residents, care profiles, the audit trail), its evidence pictures and
+anchor key, the edge's outbox and door log: readable by the program's user only. The systemd
+units set the same (``UMask=0077``); run by hand, a hub created ``hub.sqlite3`` 0644 before."""
 STOP_REPORT_AFTER = 5.0
 """Seconds after Ctrl-C after which a program still stopping logs what it is waiting for."""
 
@@ -68,8 +73,10 @@ def run_until_signalled(
     """Run ``main``; SIGINT or SIGTERM cancels it, so every part shuts down cleanly.
 
     The long-lived heap is frozen (``freeze_long_lived``) once ``main`` has ``started``, or,
-    without such an event, before it runs (what ``main`` needs is built by then).
+    without such an event, before it runs (what ``main`` needs is built by then). What it
+    writes is its user's alone (``PRIVATE_UMASK``).
     """
+    os.umask(PRIVATE_UMASK)
 
     async def supervised() -> None:
         task = asyncio.current_task()
