@@ -154,6 +154,8 @@ class AccessControl:
         """The latest time known true (``edge.access.clock_floor``): decisions use
         ``max(clock, floor)``."""
         self._behind_warned: float | None = None
+        self._refusals_counted = 0
+        """How many of the store's moves into memory are in the agent's counters already."""
         self.tick_s = tick_s
         self.doors: dict[str, DoorState] = self._load_door_states()
         self._lock = asyncio.Lock()
@@ -296,6 +298,7 @@ class AccessControl:
 
     async def tick(self) -> None:
         """Run every monitored door's timers at the clock's now; keep the time floor."""
+        self._count_refusals()
         now = self._clock()
         self._floored(now)
         if due_for_saving(self.floor, self._saved_floor):
@@ -304,6 +307,14 @@ class AccessControl:
             if door.contact_id is None and door.id not in self.doors:
                 continue
             await self._feed(door, Tick(now))
+
+    def _count_refusals(self) -> None:
+        """Count the store's moves into memory among the agent's (the status carries them):
+        the store moves on the database thread, the agent's counters live on the loop."""
+        refused = self.store.counters["access_store_refused"]
+        if refused > self._refusals_counted:
+            self._count("access_store_refused", refused - self._refusals_counted)
+            self._refusals_counted = refused
 
     # --- the time floor ----------------------------------------------------------------
 

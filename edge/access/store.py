@@ -17,17 +17,24 @@ One SQLite file (``access.sqlite3``) in WAL mode with ``synchronous=FULL``.
 ``AllowList`` is the in-memory index the decisions use (by reader, by keyed hash); it is
 rebuilt from ``items`` at start and updated after each committed update.
 
-Errors: every ``sqlite3.Error`` is wrapped in ``AccessStoreError``. A write the disk refuses
-(full, read-only, failing) moves the store into memory instead (``AccessStore._write``): a door
-step's record that could not be stored failed the step, whose device frame was then never
-acknowledged, and the ingest reconnected for ever with every alarm of the site behind it.
+Errors: every ``sqlite3.Error`` is wrapped in ``AccessStoreError``. A read or a write the
+file refuses (full, read-only, an I/O error, damaged, no database any more:
+``edge.sqlite_tx.refused``) moves the store into memory instead, with what can still be read
+(``AccessStore._recovering``), logged as an error and counted (``access_store_refused``); it
+stays there until the edge restarts. A door step's record that could not be stored failed the
+step, whose device frame was then never acknowledged, and the ingest reconnected for ever with
+every alarm of the site behind it; a read that failed (the hub link reads the access log first
+thing on every connection) had the link reconnect for ever, the hub never told, until some
+write moved the store, and at start stopped the agent. A statement's own error (a bug) still
+raises.
 """
 
 import logging
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -208,6 +215,9 @@ class AccessStore:
         self._db = connection
         self._path = path
         self._lock = threading.Lock()
+        self.counters: Counter[str] = Counter()
+        """``access_store_refused``: the file refused a read or a write, the store moved into
+        memory (``edge.access.control`` hands it on to the agent's counters)."""
 
     @classmethod
     def open(cls, path: Path, sync: Literal["full", "normal"] = "full") -> "AccessStore":
@@ -240,9 +250,7 @@ class AccessStore:
 
     def load(self) -> AllowList:
         """Return the stored allow-list (items that no longer parse are skipped and logged)."""
-        with self._reading() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-            rows = db.execute("SELECT key, body FROM items").fetchall()
+        row, rows = self._read(_read_allow_list)
         bodies: list[tuple[str, AccessBody]] = []
         for key, text in rows:
             try:
@@ -284,8 +292,9 @@ class AccessStore:
 
     def load_floor(self) -> datetime | None:
         """Return the stored time floor, None if none was stored (or it cannot be read)."""
-        with self._reading() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'time_floor'").fetchone()
+        row = self._read(
+            lambda db: db.execute("SELECT value FROM meta WHERE key = 'time_floor'").fetchone()
+        )
         at = None if row is None else _aware_or_none(row[0])
         if row is not None and at is None:
             logger.error("stored time floor %r cannot be read; ignored", row[0])
@@ -324,13 +333,17 @@ class AccessStore:
 
     def door_states(self) -> dict[str, str]:
         """Return the door states stored here (JSON), by door id."""
-        with self._reading() as db:
-            return dict(db.execute("SELECT door_id, state FROM doors").fetchall())
+        return dict(
+            self._read(lambda db: db.execute("SELECT door_id, state FROM doors").fetchall())
+        )
 
     def pending_log(self, limit: int) -> list[AccessRecord]:
         """Return the oldest records the hub has not acknowledged."""
-        with self._reading() as db:
-            rows = db.execute("SELECT id, body FROM log ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        rows = self._read(
+            lambda db: db.execute(
+                "SELECT id, body FROM log ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
+        )
         return read_back(AccessRecord, rows, "access log record")
 
     def acknowledge(self, ids: Sequence[str]) -> int:
@@ -341,55 +354,88 @@ class AccessStore:
 
     def log_depth(self) -> int:
         """Return how many records wait for the hub's acknowledgement."""
-        with self._reading() as db:
-            (count,) = db.execute("SELECT COUNT(*) FROM log").fetchone()
-            return int(count)
+        (count,) = self._read(lambda db: db.execute("SELECT COUNT(*) FROM log").fetchone())
+        return int(count)
+
+    def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work``'s reads under the lock, recovering from a file that refuses them."""
+
+        def read() -> T:
+            with self._reading() as db:
+                return work(db)
+
+        return self._recovering(read)
 
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` in one write transaction. If the disk refuses it (full, read-only,
-        failing), the store moves into memory and runs it there: a door's record must not
-        stop the site's alarms (see the module's docstring). A statement's own error raises."""
-        try:
+        """Run ``work`` in one write transaction, recovering from a disk that refuses it."""
+
+        def write() -> T:
             with self._transaction() as db:
                 return work(db)
-        except AccessStoreError as exc:
-            if self._path is None or not refused(exc):
-                raise
-            self._move_to_memory(exc)
-        with self._transaction() as db:
-            return work(db)
 
-    def _move_to_memory(self, failure: AccessStoreError) -> None:
+        return self._recovering(write)
+
+    def _recovering(self, work: Callable[[], T]) -> T:
+        """Run ``work``; if the file refuses it (full, read-only, an I/O error, damaged), move
+        the store into memory and run it there: a door's record must not stop the site's
+        alarms, nor a failing read the hub link (see the module's docstring). Any other error
+        raises, as does a refusal once in memory."""
+        failing = self._db
+        try:
+            return work()
+        except AccessStoreError as exc:
+            if not refused(exc) or not self._move_to_memory(failing, exc):
+                raise
+        return work()
+
+    def _move_to_memory(self, failing: sqlite3.Connection, failure: AccessStoreError) -> bool:
+        """Go on in memory with what the file still gives; False if already in memory. True
+        without moving if another call moved it since ``failing`` refused."""
         with self._lock:
-            memory = open_store(
-                Path(":memory:"),
-                sync="normal",
-                schema=_SCHEMA,
-                version=SCHEMA_VERSION,
-                error=AccessStoreError,
-                what="access store",
-            )
+            if self._db is not failing:
+                return True
+            if self._path is None:
+                return False
+            try:
+                memory = open_store(
+                    Path(":memory:"),
+                    sync="normal",
+                    schema=_SCHEMA,
+                    version=SCHEMA_VERSION,
+                    error=AccessStoreError,
+                    what="access store",
+                )
+            except AccessStoreError:
+                return False
             # At allow-list version 0, as a salvaged file (only a restart reads it back: the
             # decisions use the list in memory, whose version the next sync carries on from).
             (items, _meta, records, doors) = copy_rows(self._db, memory, _SALVAGE)
             disk, self._db, path, self._path = self._db, memory, self._path, None
-            disk.close()
+            with suppress(sqlite3.Error):
+                disk.close()
+            self.counters["access_store_refused"] += 1
         logger.error(
-            "access store %s refused a write (%s): running in memory from now on (%d items, "
-            "%d log records, %d door states); what changes is lost if the edge stops before "
-            "the hub has it; repair the disk and restart the edge",
+            "access store %s cannot be used (%s): running in memory from now on (%d items, "
+            "%d log records, %d door states read from it); what changes is lost if the edge "
+            "stops before the hub has it; replace the card and restart the edge",
             path,
             failure,
             items,
             records,
             doors,
         )
+        return True
 
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return transaction(lambda: self._db, self._lock, AccessStoreError, "access store")
 
     def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
         return reading(lambda: self._db, self._lock, AccessStoreError, "access store")
+
+
+def _read_allow_list(db: sqlite3.Connection) -> tuple[tuple[str] | None, list[tuple[str, str]]]:
+    version = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+    return version, db.execute("SELECT key, body FROM items").fetchall()
 
 
 def _aware_or_none(text: str) -> datetime | None:

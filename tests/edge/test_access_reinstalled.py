@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.access.door import DoorPhase
+from edge.access.commits import STATE_PREFIX
+from edge.access.door import DoorPhase, DoorState
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from hub.settings import HubSettings
@@ -52,7 +53,15 @@ async def forced_once(reader: Reader, agent: EdgeAgent) -> None:
     # Closed as the edge sees it, not only sent: a close still queued in the broker's kept
     # session when the agent stops would reach the next agent under that identity.
     await eventually(lambda: _phase(agent) is DoorPhase.CLOSED, "the gate closed")
+    # The phase moves before the step's commit: the clearance may not be in the outbox yet.
+    await eventually(lambda: _stored_phase(agent) is DoorPhase.CLOSED, "the clearance stored")
     await eventually(lambda: agent.outbox.depth() == 0, "the clearance acknowledged")
+
+
+def _stored_phase(agent: EdgeAgent) -> DoorPhase | None:
+    """The gate's phase as last committed with an alert (in the outbox, with the alert)."""
+    text = agent.outbox.load_states().get(STATE_PREFIX + "gate")
+    return None if text is None else DoorState.model_validate_json(text).phase
 
 
 async def test_a_break_in_after_the_edge_was_installed_afresh_is_not_taken_for_the_first(
