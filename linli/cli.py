@@ -25,7 +25,7 @@ from linli.accounts import token_app, user_app
 from linli.flags import settings_values, split_address
 from linli.progress import simulation_progress
 from linli.report import report_command
-from linli.running import run_until_signalled
+from linli.running import data_folders_held, run_until_signalled
 from linli.status import status_command
 from linli.trust.commands import broker_app
 from simulators.scenarios import SCENARIOS
@@ -161,7 +161,8 @@ def demo(
         calm=calm,
         operator_token=operator_token,
     )
-    run_until_signalled(run_demo(options, on_ready=announce))
+    with data_folders_held(*options.data_folders):
+        run_until_signalled(run_demo(options, on_ready=announce))
 
 
 @app.command()
@@ -239,7 +240,8 @@ def hub(
     from hub.service import serve
 
     started = asyncio.Event()
-    run_until_signalled(serve(settings, started=started), started=started)
+    with data_folders_held(settings.data_dir):
+        run_until_signalled(serve(settings, started=started), started=started)
 
 
 @app.command()
@@ -326,7 +328,8 @@ def edge(
     settings = _settings(EdgeSettings, **settings_values(EdgeSettings, given, defaults))
     from edge.agent import EdgeAgent
 
-    run_until_signalled(EdgeAgent(settings).run())
+    with data_folders_held(settings.data_dir):
+        run_until_signalled(EdgeAgent(settings).run())
 
 
 LOAD = "load"

@@ -57,6 +57,11 @@ class DemoOptions:
     calm: bool = False
     """The old pace: first incident after 2-5 min, then every 10-30 min (``demo_calm``)."""
 
+    @property
+    def data_folders(self) -> tuple[Path, Path, Path]:
+        """Return the folders the demo writes: its own, its hub's and its edge's."""
+        return self.data_dir, self.data_dir / "hub", self.data_dir / "edge"
+
 
 @dataclass(frozen=True)
 class DemoEndpoints:
@@ -124,6 +129,7 @@ async def run_demo(
     options: DemoOptions, *, on_ready: Callable[[DemoEndpoints], None] | None = None
 ) -> None:
     """Run the demo stack until cancelled, then stop every part cleanly."""
+    _, hub_dir, edge_dir = options.data_folders
     site_file = options.site_file or sample_site_with_camera(options.data_dir)
     site = SiteFile.load(site_file)
     http_port = options.http_port
@@ -134,7 +140,7 @@ async def run_demo(
     await broker.start()
     try:
         hub_settings = HubSettings(
-            data_dir=options.data_dir / "hub",
+            data_dir=hub_dir,
             mqtt_host=options.host,
             mqtt_port=broker.port,
             http_host=options.host,
@@ -145,7 +151,7 @@ async def run_demo(
         )
         edge_settings = EdgeSettings(
             site_file=site_file,
-            data_dir=options.data_dir / "edge",
+            data_dir=edge_dir,
             local_mqtt_host=options.host,
             local_mqtt_port=broker.port,
             hub_mqtt_host=options.host,

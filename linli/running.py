@@ -1,18 +1,26 @@
-"""How a long-running ``linli`` program runs: until SIGINT or SIGTERM, stopping cleanly, and
-with its long-lived heap frozen once it has started."""
+"""How a long-running ``linli`` program runs: alone on its data folder, until SIGINT or
+SIGTERM, stopping cleanly, and with its long-lived heap frozen once it has started."""
 
 import asyncio
+import contextlib
+import fcntl
 import gc
 import logging
 import os
 import signal
-from collections.abc import Coroutine
+import sys
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 PRIVATE_UMASK = 0o077
 """The hub's database (residents, care profiles, the audit trail), its evidence pictures and
 anchor key, the edge's outbox and door log: readable by the program's user only. The systemd
 units set the same (``UMask=0077``); run by hand, a hub created ``hub.sqlite3`` 0644 before."""
+LOCK_FILE = ".lock"
+"""The file in a data folder that the program using it holds locked (``data_folders_held``)."""
+FOLDER_IN_USE_EXIT = 2
+"""Exit code of a program refused because another one already uses its data folder."""
 STOP_REPORT_AFTER = 5.0
 """Seconds after Ctrl-C after which a program still stopping logs what it is waiting for."""
 
@@ -102,3 +110,79 @@ def run_until_signalled(
             logging.getLogger("linli").info("stopped")
 
     asyncio.run(supervised())
+
+
+def _lock_folder(folder: Path) -> int | None:
+    """Lock ``folder``'s ``LOCK_FILE`` for this process; return its descriptor, or None if the
+    folder cannot hold one (a read-only disk: the program runs, e.g. with its outbox in memory).
+
+    Raises ``BlockingIOError`` if another process holds it.
+    """
+    try:
+        # Made its user's alone (``PRIVATE_UMASK``), as the program would have made it.
+        for missing in [p for p in (folder, *folder.parents) if not p.exists()][::-1]:
+            missing.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        logging.getLogger("linli").warning(
+            "cannot lock the data folder %s (%s): a second copy on it would not be refused",
+            folder,
+            exc,
+        )
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise
+    except OSError as exc:  # a file system without locks (ENOLCK)
+        os.close(fd)
+        logging.getLogger("linli").warning(
+            "cannot lock the data folder %s (%s): a second copy on it would not be refused",
+            folder,
+            exc,
+        )
+        return None
+    # Who holds it, for the refusal of the next copy; the lock, not this number, is what counts.
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _holder(folder: Path) -> str:
+    try:
+        pid = (folder / LOCK_FILE).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        pid = ""
+    return f"pid {pid}" if pid.isdigit() else "pid unknown"
+
+
+@contextlib.contextmanager
+def data_folders_held(*folders: Path) -> Iterator[None]:
+    """Hold each data folder's lock for the block, or exit 2 naming the folder and its holder.
+
+    Two copies of a program on one folder (a systemd unit and one run by hand, a container
+    restarted while the old one still runs, ``linli demo`` twice) would share its databases
+    and its MQTT client ids: the broker disconnects each session when the other connects, so
+    they take each other off the brokers in a loop and neither forwards alarms reliably. The
+    lock is ``flock``'s: the kernel releases it when the holder exits, however it dies, so no
+    stale lock file ever keeps a program from starting.
+    """
+    held: list[int] = []
+    try:
+        for folder in folders:
+            try:
+                fd = _lock_folder(folder)
+            except BlockingIOError:
+                sys.stderr.write(
+                    f"linli: cannot start: the data folder {folder.resolve()} is in use by "
+                    f"another linli program ({_holder(folder)}); stop it first\n"
+                )
+                raise SystemExit(FOLDER_IN_USE_EXIT) from None
+            if fd is not None:
+                held.append(fd)
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)
