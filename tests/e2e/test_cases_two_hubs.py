@@ -230,13 +230,14 @@ def test_two_hubs_split_a_burst_with_copies_and_open_one_case(hubs: tuple[Stack,
     assert case["alert_count"] == len(unique)
     assert sorted(case["kinds"]) == ["camera_fire", "heat", "smoke"]
     assert len(stack.get("/alerts", limit=10_000)) == len(unique)
+    # Each alert stored once and put on the case once, across both hubs; the 2 s
+    # acknowledgement deadline may also have escalated the case meanwhile (more entries, also
+    # between reading the trail and checking it: the check comes after, and covers them all).
+    trail = twin.api.get("/audit", params={"limit": 10_000}).json()["items"]
     verdict = twin.api.get("/audit/verify").json()
     assert verdict["intact"]
-    # Each alert stored once and put on the case once, across both hubs; the 2 s
-    # acknowledgement deadline may also have escalated the case meanwhile (more entries).
-    trail = twin.api.get("/audit", params={"limit": 10_000}).json()["items"]
     actions = Counter(entry["action"] for entry in trail)
     assert actions["alert_stored"] == len(unique)
     assert actions["opened"] == 1
     assert actions["opened"] + actions["alert_attached"] == len(unique)
-    assert verdict["checked"] == len(trail)
+    assert verdict["checked"] >= len(trail)
