@@ -16,6 +16,17 @@ import { renderStatistics } from "./statistics.js";
 const STATUS_ORDER = ["open", "acknowledged", "dispatched", "accepted", "in_progress", "escalated", "resolved", "closed"];
 const PRIORITY_ORDER = ["critical", "high", "medium", "low"];
 const MAX_STREAM = 50;
+// A column shows this many cards; the rest are counted (2,000 cards in the page would make
+// every rebuild slow, and nobody reads past the first screens: the filters narrow the board).
+const MAX_CARDS = 200;
+// The board reads every unfinished case, status by status (the hub lists the most recently
+// updated first, so one read of the newest N, finished ones among them, would leave out the
+// oldest open cases once a district has more than N: an unanswered fire that went quiet),
+// and the newest finished ones for the filters that show them. Most days the newest N are all
+// there is: one read.
+const UNFINISHED_STATUSES = ["open", "acknowledged", "dispatched", "accepted", "in_progress"];
+const MAX_UNFINISHED_READ = 10000;
+const MAX_RECENT_READ = 500;
 
 const state = {
   cases: new Map(), // id -> case as the list shows it
@@ -27,7 +38,52 @@ const state = {
   source: null, // the live EventSource
   announced: new Set(), // ids of the cases announced as new
   refreshing: new Set(), // per reading of the case list in flight: the cases changed live meanwhile
+  dirty: new Set(), // what the next frame redraws: "board", "stream", "case", "toast"
+  announcing: { pending: [], count: 0, worst: null, text: null }, // new cases not yet told, and the toast that sums them
+  casePage: { reading: false, again: false }, // the open case page's reading: one at a time, and one more if it changed meanwhile
+  resyncing: { reading: false, more: false }, // the same for reading everything again
 };
+
+// --- drawing ---------------------------------------------------------------------------
+
+// In a big incident the stream brings hundreds of events a second: each only marks what it
+// changed, and the page redraws once per frame, not once per event (a rebuild per event
+// froze the page for seconds and left the board far behind the hub).
+function redraw(...parts) {
+  const idle = state.dirty.size === 0;
+  for (const part of parts) state.dirty.add(part);
+  if (idle) requestAnimationFrame(drawNow);
+}
+
+function drawNow() {
+  const dirty = state.dirty;
+  state.dirty = new Set();
+  if (dirty.has("toast")) tellNewCases();
+  const route = state.route;
+  if (route?.name === "board") {
+    if (dirty.has("board")) renderBoard();
+    if (dirty.has("stream")) renderStream();
+  } else if (route?.name === "case" && dirty.has("case")) {
+    readCasePage(route.id);
+  }
+}
+
+// The case page reads its case again when it changes; changes coming faster than a reading
+// make one more reading after it, not one each.
+function readCasePage(id) {
+  const page = state.casePage;
+  if (page.reading) {
+    page.again = true;
+    return;
+  }
+  page.reading = true;
+  page.again = false;
+  renderCase(id, state).catch(() => {}).finally(() => {
+    page.reading = false;
+    const route = state.route;
+    if (page.again && route?.name === "case") readCasePage(route.id);
+  });
+}
 
 // --- sign-in ---------------------------------------------------------------------------
 
@@ -149,7 +205,7 @@ function connectStream() {
     alert: live((event) => {
       state.stream.unshift(event.alert);
       state.stream.length = Math.min(state.stream.length, MAX_STREAM);
-      if (state.route?.name === "board") renderStream();
+      redraw("stream");
     }),
     case_opened: live((event) => caseChanged(event.case, true)),
     case_updated: live((event) => caseChanged(event.case, false)),
@@ -173,10 +229,22 @@ function startAgain(delay) {
   }, delay);
 }
 
+// A hub that falls behind in a storm says so again and again: one reading at a time, and one
+// more after it if it said so meanwhile, not a reading of every case per notice.
 function resync() {
-  return Promise.all([refreshCases({ announce: true }), refreshRecentAlerts()]).then(() => {
-    if (state.route?.name === "board") { renderBoard(); renderStream(); }
-  }).catch(() => {});
+  const again = state.resyncing;
+  if (again.reading) {
+    again.more = true;
+    return;
+  }
+  again.reading = true;
+  again.more = false;
+  Promise.all([refreshCases({ announce: true }), refreshRecentAlerts()]).then(() => {
+    redraw("board", "stream");
+  }).catch(() => {}).finally(() => {
+    again.reading = false;
+    if (again.more && state.source) resync();
+  });
 }
 
 function caseChanged(item, opened) {
@@ -192,13 +260,38 @@ function caseChanged(item, opened) {
   state.cases.set(item.id, { ...known, ...item });
   if (opened) announceCase(item);
   const route = state.route;
-  if (route?.name === "board") renderBoard();
-  else if (route?.name === "case" && Number(route.id) === item.id) renderCase(route.id, state);
+  if (route?.name === "board") redraw("board");
+  else if (route?.name === "case" && Number(route.id) === item.id) redraw("case");
 }
 
 function announceCase(item) {
   state.announced.add(item.id);
-  toast(`New ${label(item.kind)} case at ${item.location || item.device_ids.join(", ")}`, item.priority);
+  state.announcing.pending.push(item);
+  redraw("toast");
+}
+
+// One new case is told as itself; several at once (a fire sets off a tower's detectors) are
+// summed up in one toast that keeps counting while it shows, in the colour of the worst.
+function tellNewCases() {
+  const told = state.announcing;
+  const items = told.pending;
+  told.pending = [];
+  if (items.length === 0) return;
+  const box = document.getElementById("toast");
+  if (box.hidden || box.textContent !== told.text) {
+    told.count = 0;
+    told.worst = null;
+  }
+  told.count += items.length;
+  for (const item of items) {
+    if (told.worst === null || orderOf(PRIORITY_ORDER, item.priority) < orderOf(PRIORITY_ORDER, told.worst)) told.worst = item.priority;
+  }
+  const latest = items[items.length - 1];
+  const where = latest.location || latest.device_ids.join(", ");
+  told.text = told.count === 1
+    ? `New ${label(latest.kind)} case at ${where}`
+    : `New cases: ${told.count} — latest ${label(latest.kind)} at ${where}`;
+  toast(told.text, told.worst);
 }
 
 // The live panel starts with the recent alerts, not empty until the next one arrives; an
@@ -220,7 +313,14 @@ async function refreshCases({ announce = false } = {}) {
   state.refreshing.add(during);
   let items;
   try {
-    items = await api.cases({ limit: 500 });
+    const reads = [await api.cases({ limit: MAX_RECENT_READ })];
+    if (reads[0].length >= MAX_RECENT_READ) {
+      reads.push(...await Promise.all(UNFINISHED_STATUSES.map((status) => api.cases({ status, limit: MAX_UNFINISHED_READ }))));
+    }
+    // A case that changed between two reads is in both: the newer view is kept.
+    const newest = new Map();
+    for (const item of reads.flat()) if (!older(item, newest.get(item.id))) newest.set(item.id, item);
+    items = [...newest.values()];
   } finally {
     state.refreshing.delete(during);
   }
@@ -236,6 +336,8 @@ async function refreshCases({ announce = false } = {}) {
     }
   }
   state.cases = cases;
+  // Only cases this screen holds can be announced again: the set does not grow for ever.
+  state.announced = new Set([...state.announced].filter((id) => cases.has(id)));
 }
 
 // --- board -------------------------------------------------------------------------------
@@ -344,7 +446,10 @@ function renderBoard() {
       const column = shown.filter((c) => c.status === status);
       return h("section", { className: "column", "data-column": status },
         h("h3", {}, label(status), " ", h("span", { className: "count" }, column.length)),
-        column.map(caseCard));
+        column.slice(0, MAX_CARDS).map(caseCard),
+        column.length > MAX_CARDS
+          ? h("p", { className: "muted more-cards" }, `and ${column.length - MAX_CARDS} more: narrow the filters to see them`)
+          : null);
     }),
   );
   if (shown.length === 0) board.append(h("p", { className: "muted empty" }, "No cases match."));
