@@ -146,7 +146,7 @@ class FrameAnalyzer:
         self._track: _PersonTrack | None = None
         self._flames: FlameWatch | None = None
         self._smoke: SmokeWatch | None = None
-        self._tamper = TamperWatch(camera.moved_rebaseline_s)
+        self._tamper = TamperWatch(camera.moved_rebaseline_s, camera.no_frames_s)
         self._camera_motion = CameraMotion()
         self._person_zones = [z for z in camera.zones if _PEOPLE_RULES & set(z.rules)]
         self._watch_people = watches_people(camera)
@@ -169,6 +169,7 @@ class FrameAnalyzer:
             self._target_mean = mean
         gain = min(MAX_GAIN, max(1 / MAX_GAIN, self._target_mean / max(mean, 1.0)))
         self._target_mean += TARGET_MEAN_RATE * (mean - self._target_mean)
+        raw = frame
         if abs(gain - 1.0) > 0.01:
             frame = cv2.convertScaleAbs(frame, alpha=gain)
         measures["gain"] = gain
@@ -222,7 +223,9 @@ class FrameAnalyzer:
                 # samples on their own.
                 self._smoke.forget()
             else:
-                smoke = self._smoke.judge(frame, gray, motion, self._difference, ts, measures)
+                smoke = self._smoke.judge(
+                    frame, gray, motion, self._difference, ts, measures, raw=raw, gain=gain
+                )
                 if smoke is not None:
                     cues.append(smoke)
         self._prev_mean = mean

@@ -21,6 +21,7 @@ import cv2
 
 from devices.camera import CameraConfig
 from edge.camera.analytics import Frame
+from edge.camera.cues import bgr8
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,13 @@ def resize_to_width(frame: Frame, width: int) -> Frame:
     new_height = max(1, round(height * width / current))
     resized: Frame = cv2.resize(frame, (width, new_height), interpolation=cv2.INTER_AREA)
     return resized
+
+
+def analysis_frame(frame: Frame, width: int) -> Frame:
+    """Return ``frame`` as the analytics take it: 8-bit BGR, ``width`` pixels wide. A frame
+    that is no picture is returned as it is, for the pipeline to count and report."""
+    picture = bgr8(frame)
+    return frame if picture is None else resize_to_width(picture, width)
 
 
 def frames(

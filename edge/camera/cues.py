@@ -191,3 +191,43 @@ class SampleIntervals:
     def samples(self, span_s: float, floor: int) -> int:
         """Return how many samples cover ``span_s`` at the usual interval, at least ``floor``."""
         return max(floor, round(span_s / self.usual()))
+
+
+MIN_FRAME_PX = 16
+"""A frame narrower or lower than this holds nothing to analyse (a broken decoder's stub)."""
+
+
+def bgr8(frame: object) -> Frame | None:
+    """Return ``frame`` as an 8-bit BGR picture, or None when it cannot be one.
+
+    Cameras do not all send what OpenCV's decoder usually gives: an infrared or thermal
+    camera may send one grey channel, a USB camera BGRA, a raw or HDR source 16 bits, a
+    broken decoder an empty or ragged array. The analytics take 8-bit BGR only; what can be
+    read as a picture is converted (16 bits keep their high byte, floats in 0..1 are scaled),
+    anything else is None, for the pipeline to report as unreadable.
+    """
+    if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3):
+        return None
+    if frame.shape[0] < MIN_FRAME_PX or frame.shape[1] < MIN_FRAME_PX:
+        return None
+    channels = 1 if frame.ndim == 2 else frame.shape[2]
+    if channels not in (1, 3, 4):
+        return None
+    if frame.dtype == np.uint8:
+        pixels = frame
+    elif frame.dtype == np.uint16:
+        pixels = (frame >> 8).astype(np.uint8)
+    elif np.issubdtype(frame.dtype, np.floating):
+        values = np.nan_to_num(frame.astype(np.float32), nan=0.0, posinf=255.0, neginf=0.0)
+        if float(values.max(initial=0.0)) <= 1.0:
+            values = values * 255.0
+        pixels = np.clip(values, 0, 255).astype(np.uint8)
+    else:
+        return None
+    if channels == 1:
+        result: Frame = cv2.cvtColor(pixels.reshape(pixels.shape[:2]), cv2.COLOR_GRAY2BGR)
+        return result
+    if channels == 4:
+        result = cv2.cvtColor(pixels, cv2.COLOR_BGRA2BGR)
+        return result
+    return np.ascontiguousarray(pixels)

@@ -2,7 +2,10 @@
 
 ``CameraPipeline.process(frame, ts)`` returns the alert decisions the frame causes, each
 with what its evidence snapshot needs. ``no_frames(now, last_frame)`` is the same for the
-absence of frames. No clock, no I/O: the worker thread feeds it.
+absence of frames. A frame that is no picture (empty, ragged, of a type no camera sends) is
+counted and judged like a missing one (``camera_tamper``, rule ``unreadable_frames``); grey,
+BGRA, 16-bit or float pictures are converted first. No clock, no I/O: the worker thread
+feeds it.
 """
 
 from dataclasses import dataclass
@@ -13,6 +16,7 @@ from devices.camera import CameraConfig, ZoneRule
 from devices.kinds import AlertKind, AlertState
 from devices.messages import AlertReason
 from edge.camera.analytics import Box, Cue, Frame, FrameFindings
+from edge.camera.cues import bgr8
 from edge.camera.rules import SEVERITIES, RuleState, Transition, params_for, step
 from edge.detection import AlertDecision
 
@@ -81,9 +85,15 @@ class CameraPipeline:
         self.rules: dict[RuleKey, RuleState] = dict.fromkeys(watched_rules(camera), RuleState())
         self._schedules = {z.name: z.schedule for z in camera.zones}
         self._last_cue: dict[RuleKey, Cue] = {}
+        self.unreadable_frames = 0
+        """Frames that were no picture (counted, never analysed)."""
 
     def process(self, frame: Frame, ts: datetime) -> list[CameraAlert]:
         """Analyse one frame taken at ``ts``; return the alerts it raises or clears."""
+        picture = bgr8(frame)
+        if picture is None:
+            return self._unreadable(ts)
+        frame = picture
         findings = self.analyzer.analyze(frame, ts)
         seen: dict[RuleKey, Cue] = {}
         for cue in findings.cues:
@@ -116,6 +126,21 @@ class CameraPipeline:
         )
         # Only the tamper rule hears about the silence; every other rule keeps its state.
         return self._apply({key: cue}, now, None, only=key)
+
+    def _unreadable(self, ts: datetime) -> list[CameraAlert]:
+        """Judge a frame that is no picture: a camera sending garbage is failing, not quiet."""
+        self.unreadable_frames += 1
+        key = (AlertKind.CAMERA_TAMPER, None)
+        if key not in self.rules:
+            return []
+        cue = Cue(
+            AlertKind.CAMERA_TAMPER,
+            None,
+            1.0,
+            "unreadable_frames",
+            values={"unreadable_frames": float(self.unreadable_frames)},
+        )
+        return self._apply({key: cue}, ts, None, only=key)
 
     def _in_schedule(self, zone: str | None, ts: datetime) -> bool:
         schedule = self._schedules.get(zone) if zone is not None else None

@@ -39,10 +39,10 @@ from edge.camera.analytics import FrameAnalyzer, people_detector, watches_people
 from edge.camera.capture import (
     CaptureError,
     FrameSampler,
+    analysis_frame,
     frames,
     is_live,
     open_source,
-    resize_to_width,
 )
 from edge.camera.evidence import (
     SPOOL_DIR,
@@ -130,7 +130,7 @@ class CameraWorker(threading.Thread):
                         # Here, between two frames: the analytics belong to this thread.
                         self._rebaseline.clear()
                         self.pipeline.rebaseline()
-                    alerts = self.pipeline.process(resize_to_width(frame, camera.width), ts)
+                    alerts = self.pipeline.process(analysis_frame(frame, camera.width), ts)
                     if alerts:
                         self._emit(camera, alerts)
             except Exception:

@@ -18,6 +18,13 @@ smoke evolves continuously), and they keep fine texture. A churning blob counts 
 roughness is smoke's, and it is diffuse (low spatial contrast, as smoke veils what is behind
 it) or its content moves upward (phase correlation of the blob between samples).
 
+Auto-exposure: the analytics scale every frame back to the scene's brightness, but a pixel
+the camera clipped (blown out at full brightness) carries no brightness of its own: scaled
+back, it follows the exposure, and a white wall in a room whose exposure hunts churns like
+smoke. While the scaling itself hunts (its spread over the churn window ≥ 3 %), pixels
+clipped in any sample of the spread are not judged for churn (at a steady exposure they are:
+FURG's smoke over a bright sky touches the clip at times).
+
 Cheap cameras: the churn windows are counted in time at the rate the camera really delivers
 (each with a floor of samples), the roughness over a fixed number of samples (its value
 depends on it), and the texture on a frame of 320 px at least, so that 320 px at 2 samples/s
@@ -76,6 +83,14 @@ compares sample-to-sample change with the spread over its window, so it depends 
 window's length: the spread estimator's bias (white noise over N samples: √(2N/(N−1))) and
 smoke's slow drift, which a longer window holds more of. Over 5 samples at 2/s FURG's smoke
 measured 1.34-1.63, water's level; over 10 (5 s) mostly 1.21-1.35, as at 5/s."""
+CLIPPED_VALUE = 250
+"""Brightest channel at or above which the camera clipped a pixel (before normalisation)."""
+CLIPPED_MIN_EXPOSURE_CHURN = 8.0
+"""Spread (grey levels, of 255) of the normalisation's scaling over the churn spread from which
+clipped pixels are not judged: the exposure hunting (std ≥ 3 %), where the scene's own
+brightening does not touch them (FURG's fire moves the scaling by ≤ 1.8 %: 4.5 levels; a
+hunting exposure of ±40 % by ~75). Below it, FURG's smoke touching the clip at 1 sample/s
+would lose a second (roughness passes one sample later)."""
 SMOKE_CHURN_MIN_STD = 4.0
 SMOKE_CHURN_MAX_STD = 30.0
 """Smoke churns faintly: more than compression noise, less than a walker's edges."""
@@ -130,6 +145,8 @@ class SmokeWatch:
         self._veil: deque[_Sample] = deque()
         self._values: deque[FloatImage] = deque()
         self._masks: deque[BoolMask] = deque()
+        self._clipped: deque[BoolMask] = deque()
+        self._gains: deque[float] = deque()
         self._intervals = SampleIntervals()
 
     def forget(self) -> None:
@@ -137,6 +154,8 @@ class SmokeWatch:
         self._veil.clear()
         self._values.clear()
         self._masks.clear()
+        self._clipped.clear()
+        self._gains.clear()
 
     def judge(
         self,
@@ -146,15 +165,18 @@ class SmokeWatch:
         difference: FloatImage | None,
         ts: datetime,
         measures: dict[str, float],
+        raw: Frame | None = None,
+        gain: float = 1.0,
     ) -> Cue | None:
-        """Return the smoke cue of one sample, if any."""
+        """Return the smoke cue of one sample, if any (``raw``: the frame as the camera sent
+        it, before normalisation by ``gain``, where its clipped pixels are found)."""
         self._intervals.observe(ts)
         candidates = grey_texture_free(frame, gray) & motion
         if difference is not None:
             # Smoke is thin: it veils the background (a small difference), where a grey coat
             # hides it (a large one); but it does veil it (not a compression block's flicker).
             candidates &= (difference >= SMOKE_MIN_DIFFERENCE) & (difference < SMOKE_MAX_DIFFERENCE)
-        churn = self._churn(frame, measures)
+        churn = self._churn(frame, frame if raw is None else raw, gain, measures)
         min_px = max(60, round(candidates.size * 0.002))
         count = int(candidates.sum())
         active = count >= min_px
@@ -182,10 +204,13 @@ class SmokeWatch:
             {"smoke_share": round(share, 3), "smoke_px": float(count)},
         )
 
-    def _churn(self, frame: Frame, measures: dict[str, float]) -> Cue | None:
+    def _churn(
+        self, frame: Frame, raw: Frame, gain: float, measures: dict[str, float]
+    ) -> Cue | None:
         small = cv2.resize(
             frame, None, fx=SMOKE_CHURN_SCALE, fy=SMOKE_CHURN_SCALE, interpolation=cv2.INTER_AREA
         )
+        raw_small = cv2.resize(raw, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
         hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
         if self._small_valid is None or self._small_valid.shape != hsv.shape[:2]:
             self._small_valid = resize_mask(self._valid, small.shape[1], small.shape[0])
@@ -194,11 +219,22 @@ class SmokeWatch:
         spread_samples = self._intervals.samples(SMOKE_CHURN_SPREAD_S, SMOKE_CHURN_MIN_SAMPLES)
         history_samples = self._intervals.samples(SMOKE_CHURN_HISTORY_S, SMOKE_CHURN_MIN_SAMPLES)
         _append(self._values, value, max(spread_samples, SMOKE_ROUGHNESS_SAMPLES))
+        _append(self._clipped, raw_small.max(axis=2) >= CLIPPED_VALUE, spread_samples)
+        _append(self._gains, gain, spread_samples)
         if len(self._values) < spread_samples:
             return None
         spread = np.std(np.stack(list(self._values)[-spread_samples:]), axis=0)
+        # A clipped pixel scaled back churns by the scaling's own spread (of 255 levels).
+        exposure_churn = 255.0 * float(np.std(self._gains))
+        measures["churn_exposure"] = exposure_churn
+        clipped = (
+            np.any(np.stack(self._clipped), axis=0)
+            if exposure_churn >= CLIPPED_MIN_EXPOSURE_CHURN
+            else np.zeros(value.shape, bool)
+        )
         churning = (
-            (hsv[:, :, 1] < SMOKE_CHURN_MAX_SATURATION)
+            ~clipped
+            & (hsv[:, :, 1] < SMOKE_CHURN_MAX_SATURATION)
             & (hsv[:, :, 2] > SMOKE_CHURN_MIN_VALUE)
             & (spread > SMOKE_CHURN_MIN_STD)
             & (spread < SMOKE_CHURN_MAX_STD)

@@ -6,6 +6,11 @@
   both: a night picture's grain (high gain, infrared) would pass for detail, and the next
   morning's clean picture would then look blurred against it. A picture whose fine detail is
   mostly noise is not judged for focus at all, and never becomes the reference.
+- **Frozen**: the picture has not changed at all for the camera's ``no_frames_s``: a camera
+  (or a recorder in between) that hangs and repeats its last frame delivers frames, so it is
+  never silent, yet it shows nothing; a fire in front of it would go unseen. Real pictures
+  change: sensor noise and compression redraw some pixels from one sample to the next, and
+  real clips repeat a frame for a fraction of a second at most.
 - **Moved**: judged on the *static background* with ORB features, never on whole-frame
   similarity. The reference (a keyframe) keeps only features on pixels the motion model calls
   static, taken once the scene has been calm, so people or cars in view are not part of it.
@@ -76,6 +81,12 @@ NOISE_CREDIT = 0.75
 median-based measure errs by ~10 %, and too much taken out would make a grainy night blurred."""
 NOISE_MIN_STATIC = 0.2
 """Share of the frame that must be still for the noise to be measured on it."""
+FROZEN_LEVELS = 1
+"""A probe pixel must change by more than this many grey levels to count as changed."""
+FROZEN_MAX_CHANGED = 1e-4
+"""Share of probe pixels changed under which a sample repeats the last one (7 of 76,800 at
+320×240). The real clips' quietest samples change 0.06 % (the Intel empty room) between their
+exact repeats; a frozen stream changes none, a JPEG re-encoding of it none either."""
 MAD_TO_SIGMA = 1.4826
 """Median absolute deviation to standard deviation, for Gaussian noise."""
 
@@ -167,8 +178,10 @@ def focus(gray: Gray, noise: SensorNoise | None = None) -> Focus:
 class TamperWatch:
     """The tamper measures of one camera; feed it every sample in time order."""
 
-    def __init__(self, rebaseline_s: float) -> None:
+    def __init__(self, rebaseline_s: float, frozen_s: float = 30.0) -> None:
         self.rebaseline_s = rebaseline_s
+        self.frozen_s = frozen_s
+        self._unchanged_since: datetime | None = None
         self._orb = cv2.ORB.create(nfeatures=ORB_FEATURES, fastThreshold=12)
         self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True)
         self._keyframe: _Keyframe | None = None
@@ -216,6 +229,9 @@ class TamperWatch:
                 "lens_covered",
                 values={"std": round(std, 2)},
             )
+        frozen = self._frozen(small, previous, ts, measures)
+        if frozen is not None:
+            return frozen
         low, high, _, _ = cv2.minMaxLoc(small)
         stretched = cv2.convertScaleAbs(
             small, alpha=255.0 / max(1.0, high - low), beta=-low * 255.0 / max(1.0, high - low)
@@ -290,6 +306,27 @@ class TamperWatch:
         if calm and (ts - keyframe.taken).total_seconds() >= REFRESH_S and self._ready(ts):
             self._keyframe = self._take(stretched, ~moving, sharp, ts)
         return None
+
+    def _frozen(
+        self, small: Gray, previous: Gray | None, ts: datetime, measures: dict[str, float]
+    ) -> Cue | None:
+        """Return the ``frozen`` cue once the picture has not changed for ``frozen_s``."""
+        if previous is None or previous.shape != small.shape:
+            self._unchanged_since = None
+            return None
+        changed = float((cv2.absdiff(small, previous) > FROZEN_LEVELS).mean())
+        measures["changed_share"] = changed
+        if changed >= FROZEN_MAX_CHANGED:
+            self._unchanged_since = None
+            return None
+        if self._unchanged_since is None:
+            self._unchanged_since = ts
+        frozen_s = (ts - self._unchanged_since).total_seconds()
+        if frozen_s < self.frozen_s:
+            return None
+        return Cue(
+            AlertKind.CAMERA_TAMPER, None, 1.0, "frozen", values={"frozen_s": round(frozen_s)}
+        )
 
     def _ready(self, ts: datetime) -> bool:
         if self._calm_since is not None and (ts - self._calm_since).total_seconds() >= CALM_S:
