@@ -85,6 +85,14 @@ class LinliProcess:
         """Return everything the process wrote so far."""
         return self.log_path.read_text(errors="replace")
 
+    def answers_http(self, port: int) -> bool:
+        """Return whether this `linli hub` process answers HTTP on ``port`` (it must be alive)."""
+        assert self.alive, self.log()[-3000:]
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code < 500
+        except httpx.TransportError:
+            return False
+
     def hub_connected(self) -> bool:
         """Return whether this `linli hub` process answers and its MQTT ingest is connected."""
         health = self._hub_health()

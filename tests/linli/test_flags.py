@@ -12,7 +12,6 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -138,16 +137,12 @@ def test_the_hub_serves_on_the_port_its_environment_names(tmp_path: Path) -> Non
         },
     )
     hub.start()
-
-    def answers() -> bool:
-        assert hub.alive, hub.log()[-3000:]
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code < 500
-        except httpx.TransportError:
-            return False
-
     try:
-        wait_until(answers, timeout=HUB_BOOT_TIMEOUT, what="the hub on LINLI_HUB_HTTP_PORT")
+        wait_until(
+            lambda: hub.answers_http(port),
+            timeout=HUB_BOOT_TIMEOUT,
+            what="the hub on LINLI_HUB_HTTP_PORT",
+        )
         assert (tmp_path / "hub-data" / "hub.sqlite3").exists()
     finally:
         hub.stop()

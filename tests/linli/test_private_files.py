@@ -4,7 +4,6 @@ holds residents, care profiles and the audit trail."""
 import stat
 from pathlib import Path
 
-import httpx
 import pytest
 
 from linli.brokers import free_port
@@ -23,16 +22,8 @@ def test_the_hubs_folder_and_database_are_readable_by_its_user_only(tmp_path: Pa
         env={"LINLI_HUB_START_INGEST": "false", "LINLI_HUB_ACCESS_SYNC": "false"},
     )
     hub.start()
-
-    def answers() -> bool:
-        assert hub.alive, hub.log()[-3000:]
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code < 500
-        except httpx.TransportError:
-            return False
-
     try:
-        wait_until(answers, timeout=HUB_BOOT_TIMEOUT, what="the hub")
+        wait_until(lambda: hub.answers_http(port), timeout=HUB_BOOT_TIMEOUT, what="the hub")
         for path in (data, data / "hub.sqlite3"):
             mode = stat.S_IMODE(path.stat().st_mode)
             assert mode & 0o077 == 0, f"{path.name} is {mode:o}: others may read it"
