@@ -76,6 +76,7 @@ from edge.sqlite_tx import (
     open_recovering,
     read_back,
     reading,
+    recovering,
     refused,
     transaction,
 )
@@ -461,14 +462,9 @@ class Outbox:
     def _recovering(self, work: Callable[[], T]) -> T:
         """Run ``work``; if the file refuses it (damaged, an I/O error), move the outbox into
         memory and run it there: see (g). Any other error raises."""
-        try:
-            return work()
-        except OutboxError as exc:
-            if not refused(exc) or not self._move_to_memory(exc):
-                raise
-        return work()
+        return recovering(work, OutboxError, self._move_to_memory)
 
-    def _move_to_memory(self, failure: OutboxError) -> bool:
+    def _move_to_memory(self, failure: Exception) -> bool:
         """Go on in memory with what the file still gives and all that memory held; False if
         the outbox is in memory already (nothing to move to)."""
         with self._lock:

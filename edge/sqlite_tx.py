@@ -200,6 +200,21 @@ def refused(exc: Exception) -> bool:
     return code is not None and code & 0xFF in _REFUSING
 
 
+def recovering(
+    work: Callable[[], T], error: type[Exception], into_memory: Callable[[Exception], bool]
+) -> T:
+    """Run a store's ``work``; if its file refuses it (``refused``: full, read-only, an I/O
+    error, damaged), move the store into memory (``into_memory``, False if it cannot: already
+    there) and run ``work`` there. Any other error raises: a bug in a statement is not hidden.
+    The outbox and the door-access store both go on this way."""
+    try:
+        return work()
+    except error as exc:
+        if not refused(exc) or not into_memory(exc):
+            raise
+    return work()
+
+
 def inode(path: Path) -> int | None:
     """Return the file's inode number, or None if there is no file at ``path``."""
     try:

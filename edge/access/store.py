@@ -63,7 +63,7 @@ from edge.sqlite_tx import (
     open_store,
     read_back,
     reading,
-    refused,
+    recovering,
     transaction,
 )
 
@@ -381,14 +381,9 @@ class AccessStore:
         alarms, nor a failing read the hub link (see the module's docstring). Any other error
         raises, as does a refusal once in memory."""
         failing = self._db
-        try:
-            return work()
-        except AccessStoreError as exc:
-            if not refused(exc) or not self._move_to_memory(failing, exc):
-                raise
-        return work()
+        return recovering(work, AccessStoreError, lambda exc: self._move_to_memory(failing, exc))
 
-    def _move_to_memory(self, failing: sqlite3.Connection, failure: AccessStoreError) -> bool:
+    def _move_to_memory(self, failing: sqlite3.Connection, failure: Exception) -> bool:
         """Go on in memory with what the file still gives; False if already in memory. True
         without moving if another call moved it since ``failing`` refused."""
         with self._lock:
