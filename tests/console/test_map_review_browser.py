@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Route, expect
 
 from hub.auth.repository import AuthStore
 from hub.auth.rules import Role, new_secret
@@ -212,4 +212,33 @@ def test_the_map_stops_drawing_once_the_session_ended(hub: Hub, browser: Browser
         page.clock.run_for(16_000)
         page.wait_for_load_state("networkidle")
     # What the operator had typed is still there: the map's refresh is over.
+    expect(page.locator("#username")).to_have_value(OPERATOR)
+
+
+def test_a_refusal_that_comes_late_does_not_wipe_what_the_operator_types(
+    hub: Hub, browser: Browser
+) -> None:
+    """The map asks three things at once; after the session ended each is refused, and each
+    refusal showed the sign-in form again. One answered late (a loaded hub, a slow phone link)
+    replaced the form the operator had begun typing in: the CI run of stop 49 failed so."""
+    errors: list[str] = []
+    page = signed_in(browser, hub, errors)
+    page.clock.install(time=datetime.now(UTC))
+    page.locator('[data-nav="map"]').click()
+    expect(page.locator('g.place[data-site="zhuyuan"]')).to_have_count(1)
+
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:  # its answer comes when the test says
+        held.append(route)
+
+    page.route("**/console/site-plan", hold)
+    page.context.clear_cookies()
+    page.clock.run_for(16_000)
+    expect(page.locator("form#sign-in")).to_be_visible()  # from the other two refusals
+    page.locator("#username").fill(OPERATOR)
+    assert len(held) == 1
+    held[0].continue_()  # refused: the session has ended
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("#sign-in-error")).to_have_text("Your session ended: sign in again.")
     expect(page.locator("#username")).to_have_value(OPERATOR)

@@ -13,6 +13,7 @@ import aiomqtt
 import pytest
 
 from devices.messages import Alert, AlertAck, EdgeStatus, TelemetryBatch, TelemetryPoint
+from devices.mqtt_link import checkpoint
 from devices.topics import EDGE_ROOT, EdgeChannel, edge_topic
 from edge.agent import EdgeAgent
 from edge.outbox import FILE_NAME, Outbox
@@ -139,6 +140,9 @@ class FakeHub:
                 pass
             finally:
                 self._client = None
+            # aiomqtt's __aexit__ can replace a cancellation with a disconnect error, caught
+            # above: without this the fake hub reconnected for ever after its block ended.
+            checkpoint()
             await asyncio.sleep(0.1)
 
     async def _handle(self, message: aiomqtt.Message) -> None:

@@ -98,6 +98,13 @@ function showSignIn(message) {
   const link = document.getElementById("link");
   link.dataset.state = "down";
   link.textContent = "signed out";
+  const shown = document.getElementById("sign-in");
+  if (shown) {
+    // Already asked (a page's other requests are refused one by one, some late): a new form
+    // would wipe what the operator has begun typing.
+    if (message) document.getElementById("sign-in-error").textContent = message;
+    return;
+  }
   const error = h("p", { className: "error", id: "sign-in-error" }, message || "");
   const form = h("form", {
     className: "sign-in", id: "sign-in",
@@ -111,7 +118,8 @@ function showSignIn(message) {
         await start();
       } catch (failure) {
         error.textContent = failure instanceof ApiError ? failure.detail : String(failure);
-        button.disabled = false;
+      } finally {
+        button.disabled = false; // also when the hub still refuses us: this form stays
       }
     },
   },
