@@ -7,7 +7,8 @@ a traceback each time, and the hub was never told the store had failed, until so
 door's step, an allow-list change) happened to move it. A file damaged in a table (it still
 opens) failed its first read at start, and with it the agent, every alarm of the site
 included. Now any read the file refuses moves the store into memory with what can still be
-read, as the alert outbox does.
+read, as the alert outbox does; a file found damaged at start is set aside and a new one
+started with what can still be read of it.
 """
 
 import sqlite3
@@ -149,11 +150,13 @@ def damage_a_table(path: Path, table: str) -> None:
         f.write(bytes([GARBAGE]) * page_size)
 
 
-def test_a_file_damaged_while_the_edge_was_off_is_read_into_memory_at_start(
-    tmp_path: Path,
+def test_a_file_damaged_while_the_edge_was_off_is_set_aside_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A damaged page of the allow-list: the file opens, but its first read raised, and the
-    agent (every alarm of the site with it) failed to start, at every start."""
+    agent (every alarm of the site with it) failed to start, at every start. Then its first
+    read moved the store into memory, at every start: the door log was never on disk again.
+    Now the start's integrity check sets the file aside and a new one holds what was read."""
     path = tmp_path / FILE_NAME
     first = AccessStore.open(path)
     first.apply(0, snapshot(3, card(1, "AA01")))
@@ -165,11 +168,21 @@ def test_a_file_damaged_while_the_edge_was_off_is_read_into_memory_at_start(
         allow = store.load()  # must not raise
 
         assert (allow.version, len(allow)) == (0, 0)  # the hub sends it whole again
-        assert not store.on_disk
+        assert store.on_disk
+        assert (tmp_path / f"{FILE_NAME}.damaged-1").exists()
+        assert "integrity check" in caplog.text
         assert [r.id for r in store.pending_log(10)] == ["record-0001"]
         assert store.door_states() == {"gate": '{"open": true}'}
+        store.record([denied(2)])
     finally:
         store.close()
+    again = AccessStore.open(path)  # on disk, whole: opened as it is, nothing set aside
+    try:
+        assert again.on_disk
+        assert [r.id for r in again.pending_log(10)] == ["record-0001", "record-0002"]
+        assert not (tmp_path / f"{FILE_NAME}.damaged-2").exists()
+    finally:
+        again.close()
 
 
 @pytest.mark.mosquitto
@@ -249,6 +262,11 @@ async def test_an_edge_whose_access_file_was_damaged_while_off_starts_and_opens_
 
     async with enrolled_site(edge_settings, hub_settings, mosquitto) as (http, reader, agent, _):
         assert (await reader.present(BOB_CARD)).command is ReaderAction.UNLOCK
-        assert not agent.access.store.on_disk
+        assert agent.access.store.on_disk  # the damaged file set aside, a new one started
+        assert (path.parent / f"{FILE_NAME}.damaged-1").exists()
 
-        await told_access_in_memory(http)
+        async def told_on_disk() -> bool:
+            edges = (await ok(await http.get("/api/v1/edges")))["items"]
+            return [e["in_memory"] for e in edges] == [[]]
+
+        await until(told_on_disk, "the hub told that every store is on disk", timeout_s=20)

@@ -147,3 +147,34 @@ async def test_an_alert_held_before_the_damage_still_reaches_the_hub(
         await eventually(
             lambda: hub.statuses[-1].in_memory == ["outbox"], "a status naming the outbox"
         )
+
+
+def test_an_outbox_damaged_in_one_table_while_off_is_set_aside_and_kept_on_disk(
+    path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file still opens, so it was used as it was: its first read moved the outbox into
+    memory, at every start, and an alarm taken in after was lost with the next power cut. The
+    start's integrity check now sets it aside; a new file holds the alerts still readable."""
+    box = Outbox.open(path)
+    leak = alert("leak-1", AlertKind.WATER_LEAK)
+    box.commit("leak-1", '{"leak": true}', [leak])
+    damage_an_index(box, path)
+    box.close()
+
+    reopened = Outbox.open(path)
+    try:
+        assert not reopened.unsaved
+        assert (path.parent / f"{FILE_NAME}.damaged-1").exists()
+        assert "integrity check" in caplog.text
+        assert due_ids(reopened) == [leak.id]
+        sos = alert("button-1", AlertKind.SOS)
+        reopened.commit("button-1", "{}", [sos])
+        assert due_ids(reopened, now=100.0) == [sos.id, leak.id]
+        assert not reopened.unsaved
+    finally:
+        reopened.close()
+    restarted = Outbox.open(path)
+    try:
+        assert restarted.depth() == 2  # on disk: both there after a restart
+    finally:
+        restarted.close()
