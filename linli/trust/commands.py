@@ -86,6 +86,12 @@ def init(
     """Create a broker folder: CA, server certificate, mosquitto.conf, first identities."""
     hosts = host or ["localhost"]
     run_as = user or pwd.getpwuid(os.geteuid()).pw_name
+    if user is None and os.geteuid() == 0:
+        typer.echo(
+            "warning: Mosquitto will run as root on this folder; give --user mosquitto (the "
+            "account deploy/systemd/linli-mosquitto.service runs it as) to make it theirs",
+            err=True,
+        )
     broker = BrokerFolder(folder)
     kind = BrokerKind.SITE if site is not None else BrokerKind.HUB
     try:

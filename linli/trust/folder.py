@@ -8,6 +8,7 @@ import fcntl
 import json
 import logging
 import os
+import pwd
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,13 +84,36 @@ class BrokerRecord(BaseModel):
     accounts: dict[str, Account] = Field(default_factory=dict)
 
 
-def write_private(path: Path, data: bytes | str) -> None:
-    """Write ``path`` atomically, readable and writable by its owner only."""
+Owner = tuple[int, int]
+"""A user id and its group id."""
+
+
+def owner_of(run_as: str | None) -> Owner | None:
+    """Return whom the folder's files must belong to: ``run_as``, the user Mosquitto runs
+    as, when root writes them for another user; else None (the writer owns them).
+
+    Mosquitto started as root drops to its ``user`` before it writes its pid file and reads
+    the password file: a folder root made for ``--user mosquitto`` stopped it at start
+    ("Unable to write pid file"), and an ``add-*`` run by root would lock it out later."""
+    if run_as is None or os.geteuid() != 0:
+        return None
+    try:
+        account = pwd.getpwnam(run_as)
+    except KeyError:
+        raise TrustError(f"no user {run_as!r} on this machine (--user)") from None
+    return None if account.pw_uid == 0 else (account.pw_uid, account.pw_gid)
+
+
+def write_private(path: Path, data: bytes | str, owner: Owner | None = None) -> None:
+    """Write ``path`` atomically, readable and writable by its owner only (``owner`` if
+    given)."""
     raw = data.encode() if isinstance(data, str) else data
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     try:
+        if owner is not None:
+            os.fchown(fd, *owner)
         os.write(fd, raw)
         os.fsync(fd)
     finally:
@@ -117,10 +141,12 @@ class BrokerFolder:
             raise TrustError(f"{self.files.state} is unreadable: {exc}") from exc
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, owner: Owner | None = None) -> Iterator[None]:
         """Serialise commands on one folder (two add-edge at once must not lose one)."""
         fd = os.open(self.files.folder / ".lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
         try:
+            if owner is not None:
+                os.fchown(fd, *owner)  # the broker's user runs the next commands
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
@@ -130,14 +156,17 @@ class BrokerFolder:
         """Write the record, then the password file and ACL rendered from it."""
         identities = [a.identity for a in record.accounts.values()]
         hashes = {name: a.hash for name, a in record.accounts.items()}
-        write_private(self.files.state, record.model_dump_json(indent=2))
-        write_private(self.files.acl, render_acl(identities))
-        write_private(self.files.passwords, render_password_file(hashes))
+        owner = owner_of(record.run_as)
+        write_private(self.files.state, record.model_dump_json(indent=2), owner)
+        write_private(self.files.acl, render_acl(identities), owner)
+        write_private(self.files.passwords, render_password_file(hashes), owner)
         if record.kind is BrokerKind.HUB:
             accounts = record.accounts.values()
             users = [(a.identity, a.nats_hash) for a in accounts if a.nats_hash is not None]
             left_out = [name for name, a in record.accounts.items() if a.nats_hash is None]
-            write_private(self.files.nats_accounts, render_accounts(users, left_out=left_out))
+            write_private(
+                self.files.nats_accounts, render_accounts(users, left_out=left_out), owner
+            )
 
     # --- commands ----------------------------------------------------------------------
 
@@ -161,10 +190,14 @@ class BrokerFolder:
         if self.files.state.exists():
             raise TrustError(f"{folder} is already a broker folder; it is never overwritten")
         _check_listeners(kind, tls_port, port, device_port, device_bind)
+        owner = owner_of(run_as)
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(PRIVATE_DIR_MODE)
         self.files.data.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
-        with self._locked():
+        if owner is not None:  # Mosquitto writes its pid file and persistence in them
+            os.chown(folder, *owner)
+            os.chown(self.files.data, *owner)
+        with self._locked(owner):
             record = BrokerRecord(
                 kind=kind,
                 site_edge_id=site_edge_id,
@@ -178,10 +211,10 @@ class BrokerFolder:
             )
             ca = new_ca(f"Linli {kind} broker CA ({hosts[0]})", now)
             server = new_server_certificate(ca, hosts, now)
-            write_private(self.files.ca_key, ca.key_pem)
-            write_private(self.files.ca_cert, ca.cert_pem)
-            write_private(self.files.server_key, server.key_pem)
-            write_private(self.files.server_cert, server.cert_pem)
+            write_private(self.files.ca_key, ca.key_pem, owner)
+            write_private(self.files.ca_cert, ca.cert_pem, owner)
+            write_private(self.files.server_key, server.key_pem, owner)
+            write_private(self.files.server_cert, server.cert_pem, owner)
             plan = ListenerPlan(
                 tls_port=tls_port,
                 tls_bind=tls_bind,
@@ -190,7 +223,7 @@ class BrokerFolder:
                 device_bind=device_bind,
                 run_as=run_as,
             )
-            write_private(self.files.config, render_config(self.files, plan))
+            write_private(self.files.config, render_config(self.files, plan), owner)
             match kind:
                 case BrokerKind.HUB:
                     first = [Identity(Role.HUB)]
