@@ -15,6 +15,8 @@ class TrickleGateway:
         self.every = every
         self.requests: list[float] = []
         self.active = 0
+        self.sent = 0
+        """Bytes of answers sent so far (an answer is ``length`` bytes)."""
         self.most_at_once = 0
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -59,6 +61,8 @@ class TrickleGateway:
                     if self._closed.wait(self.every):
                         return
                     conn.sendall(b".")
+                    with self._lock:
+                        self.sent += 1
             except OSError:
                 return  # the client gave up on it
             finally:
