@@ -166,11 +166,13 @@ class DeadlineRepository:
                     )
                     # Nobody left: escalate now, unless the case's acknowledgement chain
                     # runs (not taken on yet), which escalates it on its own schedule and
-                    # asks the silent again (above): a second chain would page twice.
+                    # asks the silent again (above): a second chain would page twice. A case
+                    # taken on has no chain left, whatever deadline is pending: that one
+                    # finds it acknowledged and does nothing, so waiting for it never ends.
                     if (
                         not auto_dispatch(session, self._policy, row, now)
                         and not team
-                        and not acknowledgement_pending(session, row.id)
+                        and (facts.acknowledged or not acknowledgement_pending(session, row.id))
                     ):
                         self._escalate(
                             session,

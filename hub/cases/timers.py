@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub.cases.correlation import CaseCategory
@@ -34,11 +34,30 @@ def schedule(session: Session, case_id: int, timer: Timer, now: datetime) -> Non
 def schedule_acknowledgement(
     session: Session, policy: CasePolicy, row: CaseRow, now: datetime
 ) -> None:
-    """Start the clock on a case being acknowledged; a deadline of an earlier life of the
-    case (before a reopening) is retired, so one escalation chain runs, not two."""
+    """Start the clock on a case being acknowledged, as it opens or reopens, and on its being
+    done if its category has such a deadline (``schedule_resolution``: a ``RESOLVE_WITHIN_S``
+    set for leaks ran on no case an alarm opened); a deadline of an earlier life of the case
+    (before a reopening) is retired, so one escalation chain runs, not two.
+
+    A case that took in cases just now (``hub.cases.merging``: the press before the fire)
+    goes on with their chain: it is due no later than the earliest acknowledgement deadline
+    they had pending. Nobody has taken the press on since it was made; a fresh minute from the
+    fire's opening put the community's failure to answer it off by up to a minute a step."""
     retire_acknowledgements(session, row.id, now)
     timer = acknowledge_timer(CaseCategory(row.category), now, policy.supervision)
+    taken_in = session.scalar(
+        select(func.min(CaseTimerRow.due_at))
+        .join(CaseRow, CaseRow.id == CaseTimerRow.case_id)
+        .where(
+            CaseRow.merged_into == row.id,
+            CaseTimerRow.kind == TimerKind.ACKNOWLEDGE.value,
+            CaseTimerRow.fired_at == now,  # retired by the merge in this transaction
+        )
+    )
+    if taken_in is not None and taken_in < timer.due_at:
+        timer = Timer(TimerKind.ACKNOWLEDGE, taken_in)
     schedule(session, row.id, timer, now)
+    schedule_resolution(session, policy, row, now)
 
 
 def acknowledgement_pending(session: Session, case_id: int) -> bool:
