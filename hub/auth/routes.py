@@ -36,6 +36,7 @@ from hub.auth.rules import (
 )
 from hub.auth.scoping import within_scope
 from hub.cases.actions import OWN_ACTIONS
+from hub.cases.rules import CaseAction
 from hub.errors import NotFoundError
 from hub.http.deps import get_clock, get_settings, get_store
 from hub.http.views import Items, View
@@ -162,6 +163,11 @@ _CASE_ID = re.compile(r"[1-9][0-9]{0,17}")
 _OWN_CASE_ACTIONS = frozenset(action.value for action in OWN_ACTIONS)
 """Checked here first, for a clear 403; ``hub.cases`` checks again under the case's row lock
 (the team may change between this read and the action: ``PersonAction.for_self``)."""
+_RESPONDER_CASE_ACTIONS = _OWN_CASE_ACTIONS | {CaseAction.COMMENT.value}
+"""What a responder may do to a case only when on its team: their own moves, and writing on
+its record (``respond`` is the permission of a case assigned to oneself; a note to a request
+is refused to a responder not on its case too). A comment changes no duty, so it is checked
+here only (found by an outside review: any responder of a site could comment on its cases)."""
 
 
 def _case_number(raw: str) -> int:
@@ -195,7 +201,7 @@ async def _check_case_scope(
     site_id, team = scope
     if not principal.covers(site_id):
         raise NotFoundError(f"case {case_id} does not exist")
-    own_move = principal.role is Role.RESPONDER and action in _OWN_CASE_ACTIONS
+    own_move = principal.role is Role.RESPONDER and action in _RESPONDER_CASE_ACTIONS
     if own_move and principal.name not in team:
         raise ForbiddenError(f"case {case_id} is not assigned to {principal.name}")
 

@@ -193,13 +193,22 @@ def check_silence(site_map: SiteMap, scope: SilenceScope, target: str, sites: Sc
 
     Its own site must be the caller's, and so must the site of every device it silences now.
     An unknown target is refused the same way, so the answer tells nothing of other sites.
+    A place silence must not take in a place of another site's grid either: no device of
+    that site may be there yet, but one put there later would be silenced (found by an
+    outside review: a fire in another community raised no case).
     """
     if sites is None:
         return
     device_sites = site_map.device_sites()
     site = site_of_silence(site_map, scope, target, device_sites)
     reached = {device_sites[d] for d in silenced_devices(site_map, scope, target)}
-    if not covered(site, sites) or any(not covered(s, sites) for s in reached):
+    foreign_places = scope is SilenceScope.PLACE and any(
+        lies_within(place, target)
+        for grid in site_map.grids
+        if not covered(grid.site_id, sites)
+        for place in grid.places
+    )
+    if not covered(site, sites) or any(not covered(s, sites) for s in reached) or foreign_places:
         raise ForbiddenError(f"a silence of {scope} {target} reaches outside your sites")
 
 
@@ -220,6 +229,26 @@ def check_site_edges(site_map: SiteMap, site: Site, sites: Scope) -> None:
     )
     if claimed:
         raise ForbiddenError(f"edges {', '.join(claimed)} serve other sites")
+
+
+def check_grid_places(site_map: SiteMap, grid: Grid, sites: Scope) -> None:
+    """Raise ``ForbiddenError`` if ``grid`` names a place another site's grid covers.
+
+    A place inside another site's grid is that site's, whether or not anything is there
+    yet: a grid of one's own on it would take it (the longest place wins), and with it the
+    devices and homes put there later, and the right to silence it (found by an outside
+    review). A place no grid covers, or one of the caller's sites' grids covers, is free.
+    """
+    if sites is None:
+        return
+    others = [g for g in site_map.grids if g.id != grid.id]
+    taken = sorted(
+        place
+        for place in grid.places
+        if (owner := grid_of_place(others, place)) is not None and not covered(owner.site_id, sites)
+    )
+    if taken:
+        raise ForbiddenError(f"places {', '.join(taken)} are of other sites")
 
 
 def check_roster_change(

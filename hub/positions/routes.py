@@ -16,12 +16,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from hub.auth.routes import PrincipalDep
-from hub.auth.rules import Role
-from hub.errors import InvalidInputError
+from hub.auth.rules import Principal, Role
+from hub.errors import InvalidInputError, NotFoundError
 from hub.http.deps import API_PREFIX, ChangesDep, ClockDep, StoreDep
 from hub.http.views import Items
 from hub.positions.repository import PositionView
 from hub.positions.rules import read_owntracks
+from hub.store import HubStore
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix=API_PREFIX)
@@ -43,11 +44,24 @@ async def owntracks(
         logger.warning("owntracks: refused a message of %s: %s", principal.name, exc)
         raise
     if location is not None:
+        await _check_own_site(store, principal)
         arrived = await asyncio.to_thread(
             store.positions.report, principal.name, location.position()
         )
         changes.cases_changed(arrived, resident_sees=False)
     return []
+
+
+async def _check_own_site(store: HubStore, principal: Principal) -> None:
+    """Refuse (404, as for someone not on the roster) a report by a principal scoped to some
+    sites for a responder of another: a token is named freely (a phone's after its roster id),
+    so a community's admin could otherwise name one after another community's responder and
+    move them on its map, on site at its cases (found by an outside review)."""
+    if principal.sites is None:
+        return
+    ours = await asyncio.to_thread(store.roster.list_responders, sites=principal.sites)
+    if all(responder.id != principal.name for responder in ours):
+        raise NotFoundError(f"responder {principal.name} is not on the roster")
 
 
 @router.get("/positions")

@@ -17,7 +17,13 @@ from fastapi import APIRouter
 
 from hub.auth.routes import PrincipalDep
 from hub.auth.rules import ForbiddenError
-from hub.auth.scoping import Scope, check_roster_change, check_site_edges, covered
+from hub.auth.scoping import (
+    Scope,
+    check_grid_places,
+    check_roster_change,
+    check_site_edges,
+    covered,
+)
 from hub.errors import InvalidInputError, NotFoundError
 from hub.http.deps import API_PREFIX, StoreDep
 from hub.http.views import Items
@@ -69,6 +75,8 @@ async def put_grid(grid_id: str, grid: Grid, store: StoreDep, principal: Princip
         _check_write("grid", grid.id, was, grid.site_id, principal.sites)
         households = await asyncio.to_thread(store.households.household_places)
         check_roster_change(before, before.with_grid(grid), principal.sites, households)
+        # Also when nothing is there yet: a place inside another site's grid is that site's.
+        check_grid_places(before, grid, principal.sites)
     return await asyncio.to_thread(store.roster.put_grid, grid)
 
 
