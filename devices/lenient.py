@@ -7,6 +7,7 @@ and ``log_unknown_keys`` notes (at debug) what an adapter does not read.
 
 import json
 import logging
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
@@ -23,17 +24,33 @@ _FALSE_TEXT = frozenset({"false", "off", "0", "no"})
 
 
 def lenient_number(value: Any) -> float | None:
-    """Return a number from a number or numeric text; None for null or ""; raise otherwise."""
+    """Return a number from a number or numeric text; None for null, "" and a number that is
+    not finite; raise otherwise.
+
+    ``NaN``, ``Infinity``, ``1e309`` (JSON a parser reads as infinity) and their text forms
+    are no measurement, as ZCL's "no measurement" values are: the reading is dropped and the
+    message's other readings kept. Refusing the message would lose a ``smoke: true`` beside
+    a sensor's failed humidity; keeping the number would make an infinite gas level the
+    highest one (``clamp_percent``), a gas alarm from a broken payload.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number")
     try:
         if isinstance(value, int | float | str):
-            return float(value)
+            return finite_or_none(float(value))
     except OverflowError as exc:  # an integer beyond a float: a ValueError, like the rest
         raise ValueError("number out of range") from exc
     raise ValueError(f"{value!r} is not a number")
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """Return ``value``, or None for NaN and ±infinity (no measurement)."""
+    if value is not None and not math.isfinite(value):
+        logger.debug("a number that is not finite (%s) is no measurement, ignored", value)
+        return None
+    return value
 
 
 def lenient_flag(value: Any) -> bool | None:
@@ -62,7 +79,9 @@ LenientTime = Annotated[datetime | None, BeforeValidator(lenient_time)]
 
 
 def clamp_percent(value: float | None) -> float | None:
-    """Return a percentage clamped to 0-100 (devices report 101 % and -1 %), None kept."""
+    """Return a percentage clamped to 0-100 (devices report 101 % and -1 %), None kept; one
+    that is not finite is None (``lenient_number``), never 100 % or 0 %."""
+    value = finite_or_none(value)
     return None if value is None else min(max(value, 0.0), 100.0)
 
 

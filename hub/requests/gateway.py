@@ -22,6 +22,9 @@ MAX_SKEW = timedelta(minutes=5)
 
 SIGNATURE_PREFIX = "sha256="
 
+MAX_TIMESTAMP_DIGITS = 12
+"""Seconds since 1970 have ten digits until the year 2286."""
+
 
 class GatewaySignatureError(Exception):
     """The message is not signed by the gateway, or not now."""
@@ -39,11 +42,15 @@ def verify(
     """Return if the gateway signed ``body`` within ``MAX_SKEW`` of ``now``; else raise."""
     if timestamp is None or signature is None:
         raise GatewaySignatureError("sign the message: X-Linli-Timestamp and X-Linli-Signature")
-    try:
-        sent = int(timestamp)
-    except ValueError as exc:
-        raise GatewaySignatureError("X-Linli-Timestamp is not a number of seconds") from exc
+    # ASCII digits only, and few of them: int() would take "１７６７…" or 400 digits, which no
+    # float can hold (an OverflowError, not a 401, for anyone on the internet to cause).
+    text = timestamp.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_TIMESTAMP_DIGITS):
+        raise GatewaySignatureError("X-Linli-Timestamp is not a number of seconds")
+    sent = int(text)
     if abs(now.timestamp() - sent) > MAX_SKEW.total_seconds():
         raise GatewaySignatureError("the message's timestamp is too far from the hub's clock")
-    if not hmac.compare_digest(sign(secret, sent, body), signature.strip()):
+    # Compared as bytes: compare_digest refuses (TypeError) a str with a non-ASCII letter.
+    given = signature.strip().encode("utf-8", "replace")
+    if not hmac.compare_digest(sign(secret, sent, body).encode(), given):
         raise GatewaySignatureError("the signature does not match")

@@ -4,7 +4,10 @@ A photo from a phone is never stored as it came: ``reencode`` decodes it with Pi
 PNG or WebP only), refuses an oversized upload, a non-image and a decompression bomb (too
 many pixels, checked before the pixels are decoded) with a message a resident can read,
 turns it upright by its EXIF orientation, and writes a fresh JPEG with no metadata at all —
-no EXIF, so no GPS position, no camera serial — plus a small thumbnail.
+no EXIF, so no GPS position, no camera serial, and no comment (Pillow would carry a JPEG's
+or PNG's ``comment`` into the new file) — plus a small thumbnail. Only the orientation tag
+is read from the EXIF: ``ImageOps.exif_transpose`` writes the whole EXIF back, and fails on
+one a camera or editing app wrote with a field of the wrong type, which Pillow reads fine.
 
 ``PhotoFiles`` keeps the bytes as evidence pictures are kept: ``<folder>/<sha[:2]>/<sha>.jpg``,
 written to a temporary file, synced and renamed, so the same bytes are stored once.
@@ -27,7 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+from PIL.ExifTags import Base
 
 from devices.durable import write_durably
 
@@ -46,6 +50,18 @@ JPEG_QUALITY = 85
 
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "MPO"})
 """MPO is what some phones call a JPEG with a depth map; the first frame is kept."""
+
+
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+"""How to turn a picture upright, by its EXIF orientation (as ``ImageOps.exif_transpose``)."""
 
 
 class PhotoRejectedError(ValueError):
@@ -72,9 +88,19 @@ class ProcessedPhoto:
         return hashlib.sha256(self.thumbnail).hexdigest()
 
 
+def _upright(image: Image.Image) -> Image.Image:
+    """Return ``image`` turned as its EXIF orientation says (the EXIF itself is dropped)."""
+    orientation = image.getexif().get(Base.Orientation)
+    turn = _UPRIGHT.get(orientation) if isinstance(orientation, int) else None
+    return image if turn is None else image.transpose(turn)
+
+
 def _jpeg(image: Image.Image) -> bytes:
     out = io.BytesIO()
-    # No exif=, no icc_profile=: the new file carries nothing but the pixels.
+    # No exif=, no icc_profile=, and an empty info: Pillow writes the source's "comment" (a
+    # JPEG COM segment, a PNG text chunk) into the new file unless told otherwise. The new
+    # file carries nothing but the pixels.
+    image.info = {}
     image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     return out.getvalue()
 
@@ -104,7 +130,7 @@ def reencode(data: bytes) -> ProcessedPhoto:
                     f"{MAX_PIXELS // 1_000_000} megapixels"
                 )
             image.load()
-            upright = ImageOps.exif_transpose(image)
+            upright = _upright(image)
     except PhotoRejectedError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

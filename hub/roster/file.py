@@ -47,11 +47,21 @@ class RosterFile(BaseModel):
 def load_roster(path: Path) -> RosterFile:
     """Read a roster file, or raise ``HubStartupError`` naming what is wrong."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: an editor that saves UTF-8 with a byte-order mark (Notepad did) makes the
+        # same file, not "Invalid statement (at line 1, column 1)" for a character nobody sees.
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise HubStartupError(f"cannot read the roster file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise HubStartupError(
+            f"the roster file {path} is not UTF-8 (byte {exc.start}): save it as UTF-8"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise HubStartupError(f"the roster file {path} is not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise HubStartupError(
+            f"the roster file {path} has arrays or tables nested too deeply"
+        ) from exc
     try:
         return RosterFile.model_validate(data)
     except ValidationError as exc:
