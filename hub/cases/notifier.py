@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub.cases.notices import ClaimedNotice, Settled
 from hub.cases.notify import Channel, DeliveryFailure, webhook_target_problem
 from hub.cases.signing import signed_headers
+from hub.persistence.threads import alarm_thread
 from hub.persistence.transactions import Clock
 from hub.store import HubStore
 
@@ -130,7 +131,7 @@ class Notifier:
             )
 
         try:
-            return await asyncio.to_thread(claim)
+            return await alarm_thread(claim)
         except SQLAlchemyError as exc:
             self.counters["notices_round_failed"] += 1
             logger.warning("could not claim notices, trying again: %s", exc)
@@ -140,7 +141,7 @@ class Notifier:
         """Deliver one notice and record the outcome; never raises (but on cancellation)."""
         failure = await self._attempt(notice)
         try:
-            settled = await asyncio.to_thread(
+            settled = await alarm_thread(
                 self._store.notices.finish_notification, notice, self._clock(), failure
             )
         except SQLAlchemyError as exc:

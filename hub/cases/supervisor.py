@@ -13,6 +13,7 @@ from collections import Counter
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.cases.changes import CaseChanges
+from hub.persistence.threads import alarm_thread
 from hub.persistence.transactions import Clock
 from hub.store import HubStore
 
@@ -35,7 +36,7 @@ class Supervisor:
     async def tick(self) -> int:
         """Fire what is due now; return how many cases changed."""
         try:
-            changed = await asyncio.to_thread(self._store.deadlines.fire_due_timers, self._clock())
+            changed = await alarm_thread(self._store.deadlines.fire_due_timers, self._clock())
         except SQLAlchemyError as exc:
             self.counters["failed"] += 1
             logger.warning("supervision round failed, trying again: %s", exc)

@@ -67,6 +67,7 @@ from hub.ingest.readings import AlertGate, ReadingsLane
 from hub.ingest.receive_queue import UplinkQueues
 from hub.ingest.unknown_devices import UnknownDeviceGrace
 from hub.live.events import EventBus
+from hub.persistence.threads import alarm_thread
 from hub.persistence.transactions import Clock, utc_now
 from hub.settings import HubSettings
 from hub.store import HubStore
@@ -200,7 +201,7 @@ class MqttIngest:
                 self.counters["connects"] += 1
                 at = self._link.current  # on a cluster, the node that answered
                 logger.info("hub connected to MQTT at %s:%s", at.host, at.port)
-                for edge_id in await asyncio.to_thread(self._store.fleet.edges_with_devices):
+                for edge_id in await alarm_thread(self._store.fleet.edges_with_devices):
                     await self._publish_registry(client, edge_id)
                 # A stage decided while the hub was cut off (or queued when it was killed)
                 # reaches the resident's button now (hub.cases.feedback).
@@ -240,7 +241,7 @@ class MqttIngest:
             logger.warning("could not publish the device registry of edge %s: %s", edge_id, exc)
 
     async def _publish_registry(self, client: aiomqtt.Client, edge_id: str) -> None:
-        registry = await asyncio.to_thread(self._store.fleet.device_registry, edge_id)
+        registry = await alarm_thread(self._store.fleet.device_registry, edge_id)
         await client.publish(
             edge_topic(edge_id, EdgeChannel.DEVICES),
             registry.model_dump_json(),
@@ -345,7 +346,7 @@ class MqttIngest:
         if not len(self._statuses):
             try:
                 return self._counted(
-                    await asyncio.to_thread(
+                    await alarm_thread(
                         self._store.intake.ingest_alerts, alerts, received_at, screen=intake_screen
                     ),
                     received_at,
@@ -360,7 +361,7 @@ class MqttIngest:
         attempt = 0
         while True:
             try:
-                result = await asyncio.to_thread(
+                result = await alarm_thread(
                     self._store.intake.ingest_alerts, alerts, received_at, intake_screen
                 )
                 break
@@ -428,7 +429,7 @@ class MqttIngest:
         for alert in alerts:
             try:
                 results.append(
-                    await asyncio.to_thread(
+                    await alarm_thread(
                         self._store.intake.ingest_alerts, [alert], received_at, intake_screen
                     )
                 )
@@ -454,7 +455,7 @@ class MqttIngest:
         not be checked (the alerts then stay unacknowledged and come again)."""
         ids = {a.device_id for a in alerts}
         try:
-            registered = await asyncio.to_thread(self._store.fleet.device_edges, ids)
+            registered = await alarm_thread(self._store.fleet.device_edges, ids)
             for status in self._statuses.take_needed_first(alerts, registered):
                 await self._record_status(client, status, received_at)
         except SQLAlchemyError as exc:
@@ -484,7 +485,7 @@ class MqttIngest:
             return screened.kept, screened.claims
 
         try:
-            recorded = await asyncio.to_thread(
+            recorded = await alarm_thread(
                 functools.partial(
                     self._store.fleet.record_edge_status,
                     message.status,
@@ -520,7 +521,7 @@ class MqttIngest:
         revoked."""
         self.counters["status_cleared"] += 1
         try:
-            await asyncio.to_thread(self._store.fleet.record_edge_cleared, edge_id, received_at)
+            await alarm_thread(self._store.fleet.record_edge_cleared, edge_id, received_at)
         except SQLAlchemyError as exc:
             self.counters["status_failed"] += 1
             logger.error("could not record that edge %s was revoked: %s", edge_id, exc)
