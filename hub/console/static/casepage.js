@@ -227,10 +227,13 @@ export async function renderCase(id, state) {
   if (state.route?.name !== "case" || String(state.route.id) !== String(id)) return;
   if (readings) readings.opened_at = detail.opened_at;
   const extra = Object.entries(detail).filter(([key]) => !KNOWN_CASE_FIELDS.has(key));
-  // When the hub says which moves are legal now, offer only those (comments always).
-  const offered = Array.isArray(detail.actions)
+  // When the hub says which moves are legal now, offer only those (comments always, but a
+  // responder writes only on the record of a case they are on: the hub refuses the others).
+  const onTeam = Array.isArray(detail.team) && detail.team.some((m) => m.responder === state.me?.name);
+  const mayComment = state.me?.role !== "responder" || onTeam;
+  const offered = (Array.isArray(detail.actions)
     ? actions.filter((action) => detail.actions.includes(action.name) || action.name === "comment")
-    : actions;
+    : actions).filter((action) => action.name !== "comment" || mayComment);
   const finished = FINISHED.has(detail.status);
   // A live update must not wipe a note the operator is typing.
   const typed = [...view.querySelectorAll("form.action [name]")].filter((e) => e.value).map((e) => [e.id, e.value]);

@@ -35,6 +35,7 @@ const state = {
   route: null,
   openapi: null,
   signedIn: false,
+  me: null, // who signed in ({name, role} from /auth/me); null on a hub without accounts
   source: null, // the live EventSource
   announced: new Set(), // ids of the cases announced as new
   refreshing: new Set(), // per reading of the case list in flight: the cases changed live meanwhile
@@ -135,6 +136,7 @@ async function whoAmI() {
   // A hub without accounts answers 404 here: the console then works without signing in.
   try {
     const me = await api.me();
+    state.me = me;
     const who = document.getElementById("who");
     who.textContent = `${me.name} · ${me.role}`;
     who.hidden = false;
