@@ -3,15 +3,18 @@
 Every case change that a resident should see — a case opened by ingest, acknowledged or
 resolved through the API — goes through one ``FeedbackPublisher``, fed with the committed
 case (never before the commit). ``notify`` only queues: an API route never waits on MQTT.
-The publisher's own task looks up the edge of the case's devices and publishes a
-``CaseFeedback`` at QoS 1 on ``linli/edge/<edge_id>/feedback``. When the hub is disconnected
-the feedback is logged and counted, not retried one by one; instead, every time the hub
-(re)connects, ``resend_current`` sends each button the stage of its latest case again — still
-active, or resolved within ``RESEND_RESOLVED_WITHIN`` — so that a stage lost while the hub was
-disconnected, or queued in memory when it was killed, reaches the button late rather than
-never (a button has no page to fall back on). The edge shows a stage it has already shown for
-that case only once (``edge.ingest.FeedbackRelay``), so the resend does not buzz a resident
-again.
+The publisher's own task reads the case again as committed now (another hub worker may have
+changed it since it was queued, and told the button so already), looks up the edge of the
+case's devices and publishes a ``CaseFeedback`` at QoS 1 on ``linli/edge/<edge_id>/feedback``
+to each device whose latest case it is (``latest_cases``): a button shows one request, and a
+change of an older case of it (closed after the resident pressed again) is not sent. When the
+hub is disconnected the feedback is logged and counted, not retried one by one; instead, every
+time the hub (re)connects, ``resend_current`` sends each button the stage of its latest case
+again — still active, or resolved within ``RESEND_RESOLVED_WITHIN`` — so that a stage lost
+while the hub was disconnected, or queued in memory when it was killed, reaches the button late
+rather than never (a button has no page to fall back on). The edge shows a stage it has
+already shown for that case only once (``edge.ingest.ButtonFeedback``), so the resend does
+not buzz a resident again.
 
 Counters (shared with the ingest, so ``/api/v1/health`` shows them): ``feedback_published``,
 ``feedback_unsent`` (not connected), ``feedback_failed`` (publish or lookup failed),
@@ -21,7 +24,7 @@ Counters (shared with the ingest, so ``/api/v1/health`` shows them): ``feedback_
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,7 +39,7 @@ from devices.topics import EdgeChannel, edge_topic
 from hub.cases.records import case_view, cases_query, members
 from hub.cases.rules import ACTIVE, feedback_stage
 from hub.cases.views import CaseView
-from hub.persistence.tables import CaseMemberRow, CaseRow
+from hub.persistence.tables import AlertRow, CaseMemberRow, CaseRow
 from hub.persistence.transactions import Database
 from hub.store import HubStore
 
@@ -97,22 +100,67 @@ def wants_feedback(case: CaseView, kinds: frozenset[AlertKind]) -> bool:
 
 
 def latest_case_of_each_device(
-    cases: Sequence[CaseView], kinds: frozenset[AlertKind]
+    cases: Sequence[CaseView],
+    kinds: frozenset[AlertKind],
+    latest: Mapping[str, int] | None = None,
 ) -> list[tuple[CaseView, frozenset[str]]]:
-    """Pair each case with the feedback devices whose latest case it is (the highest id: a
-    button that pressed into an old case and then into a new one shows the new one's stage,
-    never the old one's); cases that are nobody's latest are left out."""
-    latest: dict[str, CaseView] = {}
+    """Pair each case with the feedback devices whose latest case it is, as ``latest`` says
+    (``latest_cases``: a button that pressed into an old case and then into a new one shows
+    the new one's stage, never the old one's); cases that are nobody's latest are left out.
+    Without ``latest``, judged from these cases alone: the device's latest alert in them, then
+    the higher id."""
+    if latest is None:
+        last: dict[str, tuple[datetime, int]] = {}
+        for case in cases:
+            for member in case.members:
+                mark = (member.last_alert_at, case.id)
+                known = last.get(member.device_id)
+                if member.kind in kinds and (known is None or mark > known):
+                    last[member.device_id] = mark
+        latest = {device_id: case_id for device_id, (_, case_id) in last.items()}
+    devices_of: dict[int, set[str]] = {}
     for case in cases:
         for member in case.members:
-            if member.kind in kinds:
-                known = latest.get(member.device_id)
-                if known is None or case.id > known.id:
-                    latest[member.device_id] = case
-    devices_of: dict[int, set[str]] = {}
-    for device_id, case in latest.items():
-        devices_of.setdefault(case.id, set()).add(device_id)
+            if member.kind in kinds and latest.get(member.device_id) == case.id:
+                devices_of.setdefault(case.id, set()).add(member.device_id)
     return [(case, frozenset(devices_of[case.id])) for case in cases if case.id in devices_of]
+
+
+def latest_cases(
+    db: Database, device_ids: Iterable[str], kinds: frozenset[AlertKind]
+) -> dict[str, int]:
+    """Return each device's latest case: the case its alert of ``kinds`` that the hub received
+    last is in now (of two received at one time, the higher case id).
+
+    Not the highest case id: a fire case that comes back keeps its id and takes in a press
+    that opened a newer case. Not the alert's own time either: an edge whose clock is behind
+    (no network time after a power cut) stamps a new press before an old one.
+    """
+    devices = sorted(set(device_ids))
+    if not devices:
+        return {}
+    query = select(AlertRow.device_id, AlertRow.received_at, AlertRow.case_id).where(
+        AlertRow.device_id.in_(devices),
+        AlertRow.kind.in_(sorted(kinds)),
+        AlertRow.case_id.is_not(None),
+    )
+    last: dict[str, tuple[datetime, int]] = {}
+    with db.reading() as session:
+        for device_id, received_at, case_id in session.execute(query):
+            known = last.get(device_id)
+            if case_id is not None and (known is None or (received_at, case_id) > known):
+                last[device_id] = (received_at, case_id)
+    return {device_id: case_id for device_id, (_, case_id) in last.items()}
+
+
+def case_now(db: Database, case_id: int) -> CaseView | None:
+    """Return the case as committed now (None if there is no such case)."""
+    with db.reading() as session:
+        found = session.execute(cases_query().where(CaseRow.id == case_id)).first()
+        if found is None:
+            return None
+        row, location = found
+        return case_view(row, location, members(session, [row.id])[row.id])
 
 
 def current_feedback_cases(
@@ -195,11 +243,18 @@ class FeedbackPublisher:
             self._counters["feedback_failed"] += 1
             logger.warning("feedback not sent again: cannot read the cases: %s", exc)
             return 0
-        latest = latest_case_of_each_device(cases, self._kinds)
-        for case, devices in latest:
-            self.notify(case, devices)
-        self._counters["feedback_resent"] += len(latest)
-        return len(latest)
+        devices = {m.device_id for case in cases for m in case.members if m.kind in self._kinds}
+        try:
+            latest = await asyncio.to_thread(latest_cases, self._store.db, devices, self._kinds)
+        except SQLAlchemyError as exc:
+            self._counters["feedback_failed"] += 1
+            logger.warning("feedback not sent again: cannot read the latest cases: %s", exc)
+            return 0
+        sent = latest_case_of_each_device(cases, self._kinds, latest)
+        for case, only in sent:
+            self.notify(case, only)
+        self._counters["feedback_resent"] += len(sent)
+        return len(sent)
 
     async def run(self) -> None:
         """Publish queued feedback until cancelled."""
@@ -213,13 +268,22 @@ class FeedbackPublisher:
                 self._counters["feedback_failed"] += 1
                 logger.exception("publishing feedback of case %s failed", case.id)
 
-    async def _publish(self, case: CaseView, only: frozenset[str] | None) -> None:
+    async def _publish(self, queued: CaseView, only: frozenset[str] | None) -> None:
         try:
+            # The stage as committed now, not as queued: another hub worker may have changed
+            # the case since (resolved it while this acknowledgement waited in this queue),
+            # and told the button so already; the queued stage would undo it.
+            case = await asyncio.to_thread(case_now, self._store.db, queued.id) or queued
             edges = await asyncio.to_thread(self._store.fleet.device_edges, case.device_ids)
+            latest = await asyncio.to_thread(
+                latest_cases, self._store.db, case.device_ids, self._kinds
+            )
         except SQLAlchemyError as exc:
             self._counters["feedback_failed"] += 1
-            logger.warning("no feedback for case %s: cannot look up its edge: %s", case.id, exc)
+            logger.warning("no feedback for case %s: cannot look up its edge: %s", queued.id, exc)
             return
+        # A button shows one request: its latest case's. A change of an older one is not sent.
+        edges = {device: edge for device, edge in edges.items() if latest.get(device) == case.id}
         for delivery in feedback_deliveries(case, edges, self._kinds, only):
             client = self._client()
             if client is None:
