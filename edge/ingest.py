@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Literal
 
 import aiomqtt
 
@@ -97,7 +98,10 @@ class ButtonFeedback:
     The hub sends a button its latest case's stage again whenever it (re)connects (lost
     feedback reaches the button late rather than never): a stage of a case that this button
     was last shown is not shown again (``feedback_repeated``), unless the edge showed the
-    button something of its own since (a new press's ``received``).
+    button something of its own since (a new press's ``received``). A hub stage that cannot
+    be shown when it comes (the local broker down) is kept, the latest per device, and shown
+    when the local broker is back (``show_unshown``): before, it was dropped, and "someone is
+    coming" never reached the resident unless the hub happened to reconnect later.
     """
 
     def __init__(
@@ -115,6 +119,8 @@ class ButtonFeedback:
         self._shown: dict[str, tuple[int, FeedbackStage]] = {}
         """The hub's last stage shown on each device, by its case (in memory: after the
         edge restarts, a stage the hub sends again is shown once more)."""
+        self._unshown: dict[str, CaseFeedback] = {}
+        """The hub's latest stage for each device that could not be shown yet."""
 
     async def relay(self, feedback: CaseFeedback) -> None:
         """Show a stage the hub reports for a device's case, unless it is the one shown."""
@@ -124,36 +130,49 @@ class ButtonFeedback:
             logger.warning("feedback for unknown device %s ignored", feedback.device_id)
             return
         shown = (feedback.case_id, feedback.stage)
+        self._unshown.pop(device.id, None)
         if self._shown.get(device.id) == shown:
             self._count("feedback_repeated", 1)
             return
-        if await self._show(device, feedback.stage):
+        outcome = await self._show(device, feedback.stage)
+        if outcome == "shown":
             self._shown[device.id] = shown
+        elif outcome == "unsent":
+            self._unshown[device.id] = feedback
+
+    async def show_unshown(self) -> None:
+        """Show the hub's stages kept while the local broker was down (call it reconnected)."""
+        for feedback in list(self._unshown.values()):
+            await self.relay(feedback)
 
     async def show(self, device: Device, stage: FeedbackStage) -> None:
         """Show a stage of the edge's own (``received``, ``cancelled``) on the device."""
         self._shown.pop(device.id, None)
+        self._unshown.pop(device.id, None)  # older than the press it answers
         await self._show(device, stage)
 
-    async def _show(self, device: Device, stage: FeedbackStage) -> bool:
-        """Show ``stage`` on the device, if it can show anything; return whether it was."""
+    async def _show(
+        self, device: Device, stage: FeedbackStage
+    ) -> Literal["shown", "unsent", "nothing"]:
+        """Show ``stage`` on the device; say whether it was, could not be (the local broker
+        down or failing), or the device shows nothing."""
         command = feedback_command(device, stage, z2m_base=self._z2m_base)
         if command is None:
-            return False
+            return "nothing"
         client = self._local()
         if client is None:
             self._count("feedback_unsent", 1)
-            logger.warning("no local broker: %s feedback to %s not shown", stage, device.id)
-            return False
+            logger.warning("no local broker: %s feedback to %s not shown yet", stage, device.id)
+            return "unsent"
         try:
             await client.publish(command.topic, command.payload, qos=1)
         except aiomqtt.MqttError as exc:
             self._count("feedback_unsent", 1)
             logger.warning("%s feedback to %s failed: %s", stage, device.id, exc)
-            return False
+            return "unsent"
         self._count(f"feedback.{stage}", 1)
         logger.info("feedback %s shown on %s", stage, device.id)
-        return True
+        return "shown"
 
 
 class DeviceIngest:
@@ -232,7 +251,12 @@ class DeviceIngest:
                 checkpoint()
                 self.ready = True
                 logger.info("reading devices on %s:%s", self.endpoint.host, self.endpoint.port)
-                await session.serve()
+                # Beside the reading, which must not wait for a button's answer.
+                unshown = asyncio.create_task(self.feedback.show_unshown())
+                try:
+                    await session.serve()
+                finally:
+                    unshown.cancel()
         finally:
             self.ready = False
             self.client = None

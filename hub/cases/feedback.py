@@ -40,6 +40,7 @@ from hub.cases.records import case_view, cases_query, members
 from hub.cases.rules import ACTIVE, feedback_stage
 from hub.cases.views import CaseView
 from hub.persistence.tables import AlertRow, CaseMemberRow, CaseRow
+from hub.persistence.threads import alarm_thread
 from hub.persistence.transactions import Database
 from hub.store import HubStore
 
@@ -233,7 +234,7 @@ class FeedbackPublisher:
         """Queue again each feedback device's latest case's stage (see the module's doc);
         return how many cases were queued. Called when the hub (re)connects."""
         try:
-            cases = await asyncio.to_thread(
+            cases = await alarm_thread(
                 current_feedback_cases,
                 self._store.db,
                 self._kinds,
@@ -245,7 +246,7 @@ class FeedbackPublisher:
             return 0
         devices = {m.device_id for case in cases for m in case.members if m.kind in self._kinds}
         try:
-            latest = await asyncio.to_thread(latest_cases, self._store.db, devices, self._kinds)
+            latest = await alarm_thread(latest_cases, self._store.db, devices, self._kinds)
         except SQLAlchemyError as exc:
             self._counters["feedback_failed"] += 1
             logger.warning("feedback not sent again: cannot read the latest cases: %s", exc)
@@ -273,11 +274,9 @@ class FeedbackPublisher:
             # The stage as committed now, not as queued: another hub worker may have changed
             # the case since (resolved it while this acknowledgement waited in this queue),
             # and told the button so already; the queued stage would undo it.
-            case = await asyncio.to_thread(case_now, self._store.db, queued.id) or queued
-            edges = await asyncio.to_thread(self._store.fleet.device_edges, case.device_ids)
-            latest = await asyncio.to_thread(
-                latest_cases, self._store.db, case.device_ids, self._kinds
-            )
+            case = await alarm_thread(case_now, self._store.db, queued.id) or queued
+            edges = await alarm_thread(self._store.fleet.device_edges, case.device_ids)
+            latest = await alarm_thread(latest_cases, self._store.db, case.device_ids, self._kinds)
         except SQLAlchemyError as exc:
             self._counters["feedback_failed"] += 1
             logger.warning("no feedback for case %s: cannot look up its edge: %s", queued.id, exc)

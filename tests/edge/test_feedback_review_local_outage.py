@@ -1,12 +1,10 @@
-"""Reviewer's test: the hub's stage for a button, arriving while the edge's own (local) broker
-is down, reaches the button when that broker is back (real Mosquitto brokers, a real agent).
+"""The hub's stage for a button, arriving while the edge's own (local) broker is down, reaches
+the button when that broker is back (real Mosquitto brokers, a real agent).
 
-Known defect, not fixed here: ``edge.ingest.ButtonFeedback`` counts such a stage as
-``feedback_unsent`` and drops it, while the hub's QoS 1 message is already acknowledged; the
-button hears it only if the hub happens to reconnect later (``resend_current``). The fix
-belongs in ``edge/ingest.py`` (keep each device's last unshown hub stage and show it when the
-local link is up again), outside this review's files: hence ``xfail(strict=True)``, which
-turns into a failure to remove the mark once it is fixed.
+``edge.ingest.ButtonFeedback`` counted such a stage as ``feedback_unsent`` and dropped it,
+while the hub's QoS 1 message was already acknowledged: the button heard it only if the hub
+happened to reconnect later (``resend_current``). It keeps each device's latest unshown stage
+now and shows it when the local link is up again.
 """
 
 import asyncio
@@ -40,7 +38,6 @@ def hub_broker(tmp_path: Path, mosquitto: MosquittoProcess) -> Iterator[Mosquitt
     yield from serving(MosquittoProcess(tmp_path / "hub-broker"), "mosquitto")
 
 
-@pytest.mark.xfail(strict=True, reason="edge/ingest.py drops a stage it cannot show at once")
 async def test_someone_is_coming_sent_while_the_local_broker_is_down_reaches_the_button_after(
     mosquitto: MosquittoProcess, hub_broker: MosquittoProcess, make_settings: SettingsFactory
 ) -> None:
