@@ -6,19 +6,49 @@ other way round. So unlike our configuration and API models they ignore unknown 
 an SOS over a field nobody needs. Every message carries a schema version ``v``.
 """
 
+import logging
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from devices.kinds import AlertKind, AlertState, Severity
 from devices.payloads import Readings
 from devices.registry import Device, Identifier
 
+logger = logging.getLogger(__name__)
+
 SCHEMA_VERSION = 1
 
 AlertId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def _readable_devices(items: object) -> object:
+    """Keep the devices of a registry or an inventory that this release can read.
+
+    ``Device`` refuses unknown fields and kinds, and one device refused used to refuse the
+    whole list: an edge older than the ``motion`` kind (2026-12-02) or than ``tasmota_topic``,
+    ``shelly_id`` (2026-12-02) or ``temperature_unit`` (2026-12-05) refused a newer hub's
+    whole registry, its SOS buttons with it, and after a restart knew none of them; a hub as
+    old refused a newer edge's whole status. Now only the device it cannot read is left out
+    (logged), as a device missing from a list is already handled: an edge keeps its site
+    file's, a hub keeps what it registered.
+    """
+    if not isinstance(items, list):
+        return items
+    readable: list[Device] = []
+    for item in items:
+        try:
+            readable.append(Device.model_validate(item))
+        except ValidationError as exc:
+            named = item.get("id") if isinstance(item, dict) else None
+            logger.warning("left out device %r that this release cannot read: %s", named, exc)
+    return readable
+
+
+Devices = Annotated[list[Device], BeforeValidator(_readable_devices)]
+"""A list of devices from a peer of another release: the unreadable ones left out."""
 
 
 class WireModel(BaseModel):
@@ -104,7 +134,7 @@ class EdgeStatus(WireModel):
     state: Literal["online", "offline"]
     ts: datetime | None = None
     outbox_depth: int = 0
-    devices: list[Device] = []
+    devices: Devices = []
     counters: dict[str, int] = {}
     checkins: dict[Identifier, Checkin] = {}
     """Each inventory device's check-in deadline as the edge applies it now (added in stop
@@ -126,7 +156,7 @@ class DeviceRegistry(WireModel):
     """Every device the hub knows for one edge, sent whenever that set changes (retained)."""
 
     edge_id: Identifier
-    devices: list[Device]
+    devices: Devices
 
 
 class HubStatus(WireModel):

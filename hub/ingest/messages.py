@@ -194,6 +194,51 @@ def parse_position(message: RawPosition, now: datetime) -> PhoneLocation | Rejec
     return PhoneLocation(message.topic, message.responder_id, location)
 
 
+def _null_values_read(data: object, exc: ValidationError) -> Alert | None:
+    """Return the alert ``data`` whose only faults are null ``reason.values``, read without
+    those values; None if it has any other fault.
+
+    JSON has no NaN or infinity, and pydantic writes a non-finite float as ``null``: an edge
+    whose rule saw one (an edge before 2026-12-04 took ``"smoke_density_db_per_m": 1e999``
+    as infinity) sent its alarm with ``null`` there, which ``Alert`` refuses. Refused, the alarm
+    was never acknowledged nor stored: its edge sent it again for ever (found by an outside
+    review with the alerts of commit 5550427's edge). The value is dropped, not kept as NaN:
+    the API reads a stored reason back as an ``AlertReason``, which refuses a null."""
+    faults = exc.errors()
+    if not all(
+        len(fault["loc"]) >= 3
+        and fault["loc"][:2] == ("reason", "values")
+        and fault["input"] is None
+        for fault in faults
+    ):
+        return None
+    if not isinstance(data, dict) or not isinstance(reason := data.get("reason"), dict):
+        return None
+    values = reason.get("values")
+    if not isinstance(values, dict):
+        return None
+    mended = {key: value for key, value in values.items() if value is not None}
+    try:
+        return Alert.model_validate({**data, "reason": {**reason, "values": mended}})
+    except ValidationError:
+        return None
+
+
+def _read_alert(raw: bytes) -> Alert:
+    """Parse one ``Alert``, its null reason values left out (``_null_values_read``)."""
+    try:
+        return Alert.model_validate_json(raw)
+    except ValidationError as exc:
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise exc from None
+        alert = _null_values_read(data, exc)
+        if alert is None:
+            raise
+        return alert
+
+
 def _refused_alert(topic: str, edge_id: str, alert: Alert, head: str) -> RejectedMessage:
     """An alert whose payload names another edge than its topic: refused, acknowledged."""
     return RejectedMessage(
@@ -251,8 +296,11 @@ def _salvage_batch(
         try:
             alert = Alert.model_validate(item)
         except ValidationError as bad:
-            refused.append(_malformed(topic, edge_id, piece, bad))
-            continue
+            mended = _null_values_read(item, bad)
+            if mended is None:
+                refused.append(_malformed(topic, edge_id, piece, bad))
+                continue
+            alert = mended
         head = piece[:_LOGGED_PAYLOAD_CHARS].decode(errors="replace")
         if alert.edge_id == edge_id:
             alerts.append(alert)
@@ -311,7 +359,7 @@ def parse_uplink(
     try:
         match parsed.channel:
             case EdgeChannel.ALERT:
-                alert = Alert.model_validate_json(raw)
+                alert = _read_alert(raw)
                 if alert.edge_id != edge_id:
                     return _refused_alert(topic, edge_id, alert, head)
                 return AlertMessage(edge_id, alert)
