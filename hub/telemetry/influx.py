@@ -8,12 +8,16 @@ sanitising, header merging, its pool manager) cost more CPU per 1,000-point requ
 request itself, and the worker already owns batching and retrying.
 
 Errors: ``TelemetryWriteError`` (retry: no connection, timeout, 401/403/429/5xx; a
-``Retry-After`` the server sends is kept with it, for the worker to honour) and
-``TelemetryRejectedError`` (drop: the server called the batch itself invalid).
+``Retry-After`` the server sends is kept with it, for the worker to honour),
+``TelemetryRejectedError`` (drop: the server called the batch itself invalid) and
+``TelemetryPartialWriteError`` (InfluxDB 2.x's 422, InfluxDB 3's 400 "partial write": it
+stored the batch but for the points it counts; nothing is sent again).
 """
 
 import email.utils
 import http.client
+import json
+import re
 import select
 import ssl
 import threading
@@ -33,6 +37,23 @@ class TelemetryWriteError(Exception):
 
 class TelemetryRejectedError(Exception):
     """The server refused a batch as invalid: retrying cannot help, so it is dropped."""
+
+
+class TelemetryPartialWriteError(TelemetryRejectedError):
+    """The server stored the batch but for ``dropped`` of its points, which it refused.
+
+    InfluxDB OSS 2.x answers a write some of whose points it rejects (a field type conflict
+    with a series the bucket holds, a point outside the bucket's retention) with 422: "Data
+    that has not been rejected is ingested and queryable", and its message ends in
+    ``dropped=<n>``; InfluxDB 3 with 400, listing the rejected lines (up to 100). Writing
+    the batch again in halves to find the refused points would send every stored point
+    again, log2(batch) times, and each refused one alone: hundreds of requests a batch when
+    an edge's clock fell back to 1970.
+    """
+
+    def __init__(self, message: str, *, dropped: int) -> None:
+        super().__init__(message)
+        self.dropped = dropped
 
 
 _REJECTED_STATUSES = frozenset({400, 413, 422})
@@ -71,6 +92,14 @@ class InfluxLineWriter:
         self._tls = ssl.create_default_context() if parts.scheme == "https" else None
         query = urllib.parse.urlencode({"org": org, "bucket": bucket, "precision": "ms"})
         self._path = f"{parts.path.rstrip('/')}/api/v2/write?{query}"
+        # A secret file's trailing newline (a Kubernetes secret made --from-file) is no part of
+        # the token; a header cannot carry one, and http.client's refusal quoted the token.
+        token = token.strip()
+        if not (token.isascii() and token.isprintable()):
+            raise ValueError(
+                "LINLI_HUB_INFLUX_TOKEN holds a line break, a control character or a character "
+                "outside ASCII: it cannot be an InfluxDB API token (its value is not shown)"
+            )
         self._headers = {
             "Authorization": f"Token {token}",
             "Content-Type": "text/plain; charset=utf-8",
@@ -99,6 +128,10 @@ class InfluxLineWriter:
         status = response.status
         if 200 <= status < 300:
             return
+        if 0 < (dropped := _dropped(status, answer) or 0) <= len(lines):
+            raise TelemetryPartialWriteError(
+                f"HTTP {status}: {answer.decode(errors='replace')!r}", dropped=dropped
+            )
         if status in _REJECTED_STATUSES:
             raise TelemetryRejectedError(f"HTTP {status}: {answer.decode(errors='replace')!r}")
         raise TelemetryWriteError(
@@ -125,6 +158,37 @@ class InfluxLineWriter:
                 self._host, self._port, timeout=self._timeout, context=self._tls
             )
         return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+
+
+_DROPPED = re.compile(r"\bdropped=(\d+)")
+_PARTIAL_3 = "partial write of line protocol occurred"
+_LISTED_MAX = 100
+"""InfluxDB 3 lists at most this many rejected lines: with that many listed, more may hide."""
+
+
+def _dropped(status: int, answer: bytes) -> int | None:
+    """Return how many points a partial write refused, storing the others, or None when the
+    answer is no partial write or does not say (then the batch is taken as refused whole).
+
+    InfluxDB OSS 2.x: 422, its JSON ``message`` ending in ``dropped=<n>``. InfluxDB 3: 400,
+    ``{"error": "partial write of line protocol occurred", "data": [<rejected line>, …]}``.
+    """
+    text = answer.decode(errors="replace")
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        body = {}
+    if status == 422:
+        message = body.get("message")
+        counts = _DROPPED.findall(message if isinstance(message, str) else text)
+        return int(counts[0]) if len(counts) == 1 else None
+    data = body.get("data")
+    if status == 400 and body.get("error") == _PARTIAL_3 and isinstance(data, list):
+        listed = {item.get("line_number") for item in data if isinstance(item, dict)}
+        return len(listed) if len(listed) == len(data) < _LISTED_MAX else None
+    return None
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -18,12 +18,11 @@ Errors: ``TelemetryWriteError`` (retried) and ``TelemetryRejectedError`` (droppe
 """
 
 import functools
-import heapq
 import itertools
 import logging
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timezone, tzinfo
 from typing import Generic, TypeVar
@@ -33,8 +32,15 @@ import pydantic_core
 from devices.messages import TelemetryBatch, TelemetryPoint
 from devices.mqtt_link import Backoff
 from devices.payloads import Readings
+from hub.telemetry.buffer import Run as Run
+from hub.telemetry.buffer import SendBuffer as SendBuffer
 from hub.telemetry.influx import InfluxLineWriter as InfluxLineWriter
-from hub.telemetry.influx import LineWriter, TelemetryRejectedError, TelemetryWriteError
+from hub.telemetry.influx import (
+    LineWriter,
+    TelemetryPartialWriteError,
+    TelemetryRejectedError,
+    TelemetryWriteError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,96 +50,6 @@ TAG_KEYS = ("device_id", "edge_id")
 """The tags of each point."""
 
 T = TypeVar("T")
-
-
-Run = tuple[int, list[T]]
-"""Items offered one after another, with the number of the first: runs keep the per-item cost
-of handing over and taking out off the ingest loop (one list per batch, sliced when needed)."""
-
-
-class SendBuffer(Generic[T]):
-    """A bounded FIFO that drops its oldest items when full; plain state, no I/O, no locking.
-
-    Every item is numbered in the order it was offered, so batches taken by several writers
-    and given back in any order return to their places: the head is always the oldest. Items
-    are kept in runs of consecutive numbers (``Run``): a run lies wholly before or wholly after
-    any batch taken out, so giving back merges whole runs.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        if capacity < 1:
-            raise ValueError("a send buffer must hold at least one item")
-        self.capacity = capacity
-        self._runs: deque[Run[T]] = deque()
-        self._len = 0
-        self._next = 0
-
-    def __len__(self) -> int:
-        return self._len
-
-    def offer(self, items: Iterable[T]) -> int:
-        """Append items at the tail; return how many of the oldest were dropped to make room."""
-        run = list(items)
-        if run:
-            self._runs.append((self._next, run))
-            self._next += len(run)
-            self._len += len(run)
-        return self._trim()
-
-    def take(self, count: int) -> list[T]:
-        """Remove and return up to ``count`` items from the head."""
-        return [item for _, run in self.take_runs(count) for item in run]
-
-    def take_runs(self, count: int) -> list[Run[T]]:
-        """Remove and return up to ``count`` items from the head, in numbered runs."""
-        taken: list[Run[T]] = []
-        runs = self._runs
-        while count > 0 and runs:
-            first, run = runs[0]
-            if len(run) <= count:
-                taken.append(runs.popleft())
-            else:
-                taken.append((first, run[:count]))
-                runs[0] = (first + count, run[count:])
-            count -= len(taken[-1][1])
-            self._len -= len(taken[-1][1])
-        return taken
-
-    def give_back(self, items: list[T]) -> int:
-        """Put a failed batch back at the head; return how many oldest items were dropped."""
-        head = self._runs[0][0] if self._runs else self._next
-        return self.give_back_runs([(head - len(items), list(items))] if items else [])
-
-    def give_back_runs(self, batch: list[Run[T]]) -> int:
-        """Put a failed batch back in its place by number; return how many were dropped."""
-        if not batch:
-            return 0
-        self._len += sum(len(run) for _, run in batch)
-        last = batch[-1][0]
-        if not self._runs or last < self._runs[0][0]:
-            self._runs.extendleft(reversed(batch))
-        else:
-            # Another writer's batch came back first: merge, so the head stays the oldest.
-            younger: list[Run[T]] = []
-            while self._runs and self._runs[0][0] < last:
-                younger.append(self._runs.popleft())
-            merged = heapq.merge(younger, batch, key=lambda numbered: numbered[0])
-            self._runs.extendleft(reversed(list(merged)))
-        return self._trim()
-
-    def _trim(self) -> int:
-        dropped = max(0, self._len - self.capacity)
-        excess = dropped
-        while excess:
-            first, run = self._runs[0]
-            if len(run) <= excess:
-                self._runs.popleft()
-                excess -= len(run)
-            else:
-                self._runs[0] = (first + excess, run[excess:])
-                excess = 0
-        self._len -= dropped
-        return dropped
 
 
 DROP_LOG_SECONDS = 60.0
@@ -153,7 +69,9 @@ class BatchWorker(Generic[T]):
     anything else when the batch itself is bad (``drop_on`` names the expected kinds, logged
     without a traceback): a poison batch must not block the rest, nor cost the good points
     beside it, so it is written again in halves and only the points refused alone are dropped
-    and counted. A partial batch waits at most ``flush_seconds``. With ``writers`` > 1 that many
+    and counted; one of ``partial_on`` says the sink stored the batch but for its ``dropped``
+    items (InfluxDB 2.x's 422), which are counted as refused, nothing being written again.
+    A partial batch waits at most ``flush_seconds``. With ``writers`` > 1 that many
     threads take batches in turn, so one batch's round trip overlaps the next one's encoding
     and the server's work (batches may then land out of order: harmless for time series,
     whose points carry their own timestamps); at most ``writers * batch_size`` points are in
@@ -172,6 +90,7 @@ class BatchWorker(Generic[T]):
         capacity: int,
         retry_on: tuple[type[Exception], ...],
         drop_on: tuple[type[Exception], ...] = (),
+        partial_on: tuple[type[Exception], ...] = (),
         backoff: Backoff | None = None,
         writers: int = 1,
         monotonic: Callable[[], float] = time.monotonic,
@@ -181,6 +100,7 @@ class BatchWorker(Generic[T]):
         self.name = name
         self._writers = writers
         self._drop_on = drop_on
+        self._partial_on = partial_on
         self._flush = flush
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
@@ -341,8 +261,9 @@ class BatchWorker(Generic[T]):
             self._log_refused(len(items), refused)
         return True
 
-    def _deliver(self, items: list[T]) -> tuple[int, list[tuple[T, Exception]]]:
-        """Write ``items``; return how many were written and those refused, each with its error.
+    def _deliver(self, items: list[T]) -> tuple[int, list[tuple[T | None, Exception]]]:
+        """Write ``items``; return how many were written and those refused, each with its error
+        (None for an item the sink refused without naming it: a partial write).
 
         A batch refused whole is written again in halves, down to the single items refused:
         one bad reading (or a bug one reading sets off) costs that reading, not the other
@@ -354,6 +275,10 @@ class BatchWorker(Generic[T]):
             self._flush(items)
         except self._retry_on:
             raise
+        except self._partial_on as exc:
+            # The sink stored the rest: sending it again, in halves, would only repeat it.
+            dropped = min(len(items), max(0, int(getattr(exc, "dropped", 0))))
+            return len(items) - dropped, [(None, exc)] * dropped
         except Exception as exc:  # noqa: BLE001 - whatever the sink says of the batch itself
             if len(items) == 1:
                 return 0, [(items[0], exc)]
@@ -363,12 +288,15 @@ class BatchWorker(Generic[T]):
             return first + second, first_refused + second_refused
         return len(items), []
 
-    def _log_refused(self, batch_size: int, refused: list[tuple[T, Exception]]) -> None:
+    def _log_refused(self, batch_size: int, refused: list[tuple[T | None, Exception]]) -> None:
         """One line per batch, not per item: a sink refusing everything must not flood the log.
         Anything but the expected ``drop_on`` errors is logged with its traceback (a bug)."""
         item, exc = refused[0]
         message = "%s: dropped %d of a batch of %d points as refused, first %.200r: %s"
-        args = (self.name, len(refused), batch_size, item, exc)
+        args: tuple[object, ...] = (self.name, len(refused), batch_size, item, exc)
+        if item is None:  # a partial write: the sink's error says which
+            message = "%s: dropped %d of a batch of %d points as refused: %.500s"
+            args = (self.name, len(refused), batch_size, exc)
         if isinstance(exc, self._drop_on):
             logger.error(message, *args)
         else:
@@ -585,6 +513,7 @@ class TelemetryForwarder(TelemetrySink):
             capacity=capacity,
             retry_on=(TelemetryWriteError,),
             drop_on=(TelemetryRejectedError,),
+            partial_on=(TelemetryPartialWriteError,),
             backoff=backoff,
             writers=writers,
         )
