@@ -40,9 +40,11 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
         running.stop()
 
 
-def signed_in(browser: Browser, hub: Hub, errors: list[str], username: str = OPERATOR) -> Page:
-    """Return a desk screen's page of the console, signed in as the operator ``username`` (with
-    ``PASSWORD``); the page's errors go to ``errors``."""
+def signed_in(
+    browser: Browser, hub: Hub, errors: list[str], username: str = OPERATOR, role: str = "operator"
+) -> Page:
+    """Return a desk screen's page of the console, signed in as ``username`` (with
+    ``PASSWORD``), whose account has ``role``; the page's errors go to ``errors``."""
     context = browser.new_context(viewport=ViewportSize(width=1280, height=900))
     page = context.new_page()
     page.set_default_timeout(UI_TIMEOUT_MS)
@@ -52,7 +54,7 @@ def signed_in(browser: Browser, hub: Hub, errors: list[str], username: str = OPE
     form.locator('[name="username"]').fill(username)
     form.locator('[name="password"]').fill(PASSWORD)
     form.locator("button").click()
-    expect(page.locator("#who")).to_contain_text(f"{username} · operator")
+    expect(page.locator("#who")).to_contain_text(f"{username} · {role}")
     return page
 
 

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser import UI_TIMEOUT_MS
-from tests.console.test_console_residents_browser import PASSWORD
+from tests.console.test_console_residents_browser import PASSWORD, signed_in
 from tests.residents.test_phone_page_browser import Hub
 
 pytestmark = [pytest.mark.slow]
@@ -36,14 +35,7 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
 
 def responder_at(browser: Browser, hub: Hub, username: str, case_id: int) -> Page:
     """Sign ``username`` in at the console and open the case page of ``case_id``."""
-    page = browser.new_context(viewport=ViewportSize(width=1280, height=900)).new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    page.goto(f"{hub.url}/console")
-    form = page.locator("form#sign-in")
-    form.locator('[name="username"]').fill(username)
-    form.locator('[name="password"]').fill(PASSWORD)
-    form.locator("button").click()
-    expect(page.locator("#who")).to_contain_text(f"{username} · responder")
+    page = signed_in(browser, hub, [], username, role="responder")
     page.goto(f"{hub.url}/console#/case/{case_id}")
     expect(page.locator("#case-team")).to_contain_text("plumber-1")
     return page

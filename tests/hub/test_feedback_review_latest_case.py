@@ -5,18 +5,13 @@ A button's resident sees one light: what the hub tells it about an older case of
 request the resident is waiting on now.
 """
 
-import asyncio
-from collections import Counter
 from datetime import timedelta
 
-import aiomqtt
 import pytest
 
 from devices.kinds import AlertKind, Severity
-from devices.messages import CaseFeedback, FeedbackStage
-from devices.topics import EdgeChannel, edge_topic
+from devices.messages import FeedbackStage
 from hub.cases.changes import CaseChanges
-from hub.cases.feedback import FeedbackPublisher
 from hub.cases.rules import CaseAction, Resolution
 from hub.live.events import EventBus
 from hub.store import HubStore
@@ -24,25 +19,12 @@ from linli.brokers import MosquittoProcess
 from tests.background import running
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import make_alert
+from tests.hub.feedback_link import edge_hearing, publisher, received_until
 from tests.hub.test_feedback import sos_case
 
 pytestmark = pytest.mark.mosquitto
 
-SOS_ONLY = frozenset({AlertKind.SOS})
 BUTTON = "b3-1201-sos"
-DEADLINE = 15.0
-
-
-async def received_until(
-    messages: "asyncio.Queue[CaseFeedback]", case_id: int, stage: FeedbackStage
-) -> list[tuple[int, FeedbackStage]]:
-    """Return the (case, stage) the edge received, up to and including ``(case_id, stage)``."""
-    seen: list[tuple[int, FeedbackStage]] = []
-    async with asyncio.timeout(DEADLINE):
-        while not seen or seen[-1] != (case_id, stage):
-            feedback = await messages.get()
-            seen.append((feedback.case_id, feedback.stage))
-    return seen
 
 
 async def test_closing_an_old_case_does_not_tell_the_button_its_new_request_is_over(
@@ -58,22 +40,10 @@ async def test_closing_an_old_case_does_not_tell_the_button_its_new_request_is_o
     second = sos_case(store, BUTTON, clock())
     assert second.id != first.id
 
-    edge_messages: asyncio.Queue[CaseFeedback] = asyncio.Queue()
-    counters: Counter[str] = Counter()
-    async with (
-        aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="edge-e1") as edge,
-        aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="hub") as hub,
-    ):
-        await edge.subscribe(edge_topic("e1", EdgeChannel.FEEDBACK), qos=1)
-
-        async def read() -> None:
-            async for message in edge.messages:
-                assert isinstance(message.payload, bytes)
-                await edge_messages.put(CaseFeedback.model_validate_json(message.payload))
-
-        publisher = FeedbackPublisher(store, lambda: hub, counters, kinds=SOS_ONLY)
-        changes = CaseChanges(EventBus(), publisher)
-        async with running(read()), running(publisher.run()):
+    async with edge_hearing(mosquitto, "hub") as (edge_messages, [hub]):
+        sender = publisher(store, hub)
+        changes = CaseChanges(EventBus(), sender)
+        async with running(sender.run()):
             changes.case_changed(second)
             heard = await received_until(edge_messages, second.id, FeedbackStage.CASE_OPENED)
             closed = store.cases.act(first.id, CaseAction.CLOSE, note="reviewed")
@@ -103,22 +73,10 @@ async def test_a_new_press_stamped_early_by_a_slow_edge_clock_is_still_the_butto
     )
     [second] = store.intake.ingest_alerts([alert], clock()).cases_opened
 
-    edge_messages: asyncio.Queue[CaseFeedback] = asyncio.Queue()
-    counters: Counter[str] = Counter()
-    async with (
-        aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="edge-e1") as edge,
-        aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="hub") as hub,
-    ):
-        await edge.subscribe(edge_topic("e1", EdgeChannel.FEEDBACK), qos=1)
-
-        async def read() -> None:
-            async for message in edge.messages:
-                assert isinstance(message.payload, bytes)
-                await edge_messages.put(CaseFeedback.model_validate_json(message.payload))
-
-        publisher = FeedbackPublisher(store, lambda: hub, counters, kinds=SOS_ONLY)
-        changes = CaseChanges(EventBus(), publisher)
-        async with running(read()), running(publisher.run()):
+    async with edge_hearing(mosquitto, "hub") as (edge_messages, [hub]):
+        sender = publisher(store, hub)
+        changes = CaseChanges(EventBus(), sender)
+        async with running(sender.run()):
             changes.case_changed(second)
             heard = await received_until(edge_messages, second.id, FeedbackStage.CASE_OPENED)
             changes.case_changed(store.cases.act(first.id, CaseAction.CLOSE, note="reviewed"))

@@ -10,28 +10,22 @@ help is on the way for a case that is over.
 """
 
 import asyncio
-from collections import Counter
 
-import aiomqtt
 import pytest
 
-from devices.kinds import AlertKind
-from devices.messages import CaseFeedback, FeedbackStage
-from devices.topics import EdgeChannel, edge_topic
-from hub.cases.feedback import FeedbackPublisher
+from devices.messages import FeedbackStage
 from hub.cases.rules import Resolution
 from hub.store import HubStore
 from linli.brokers import MosquittoProcess
 from tests.background import running
 from tests.hub.conftest import FakeClock
+from tests.hub.feedback_link import DEADLINE, edge_hearing, publisher
 from tests.hub.test_feedback import sos_case
 
 pytestmark = pytest.mark.mosquitto
 
-SOS_ONLY = frozenset({AlertKind.SOS})
 BUTTON = "b3-1201-sos"
 MARKER = "b3-1202-sos"
-DEADLINE = 15.0
 
 
 async def test_a_worker_that_publishes_late_does_not_undo_a_newer_stage_on_the_button(
@@ -39,24 +33,9 @@ async def test_a_worker_that_publishes_late_does_not_undo_a_newer_stage_on_the_b
 ) -> None:
     case = sos_case(store, BUTTON, clock())
     marker = sos_case(store, MARKER, clock())
-    heard: asyncio.Queue[CaseFeedback] = asyncio.Queue()
-    counters: Counter[str] = Counter()
-    host, port = "127.0.0.1", mosquitto.port
-    async with (
-        aiomqtt.Client(host, port, identifier="edge-e1") as edge,
-        aiomqtt.Client(host, port, identifier="hub-worker-a") as worker_a,
-        aiomqtt.Client(host, port, identifier="hub-worker-b") as worker_b,
-    ):
-        await edge.subscribe(edge_topic("e1", EdgeChannel.FEEDBACK), qos=1)
-
-        async def read() -> None:
-            async for message in edge.messages:
-                assert isinstance(message.payload, bytes)
-                await heard.put(CaseFeedback.model_validate_json(message.payload))
-
-        late = FeedbackPublisher(store, lambda: worker_a, counters, kinds=SOS_ONLY)
-        prompt = FeedbackPublisher(store, lambda: worker_b, counters, kinds=SOS_ONLY)
-        async with running(read()), running(prompt.run()):
+    async with edge_hearing(mosquitto, "hub-worker-a", "hub-worker-b") as (heard, workers):
+        late, prompt = (publisher(store, worker) for worker in workers)
+        async with running(prompt.run()):
             # Worker A commits the acknowledgement; its feedback waits in A's queue.
             late.notify(store.cases.acknowledge(case.id, "patrol going"))
             # Worker B resolves the case a moment later and tells the button at once.

@@ -8,16 +8,12 @@ is in now.
 """
 
 import asyncio
-from collections import Counter
 from datetime import timedelta
 
-import aiomqtt
 import pytest
 
 from devices.kinds import AlertKind, DeviceKind, Severity
-from devices.messages import CaseFeedback, FeedbackStage
-from devices.topics import EdgeChannel, edge_topic
-from hub.cases.feedback import FeedbackPublisher
+from devices.messages import FeedbackStage
 from hub.cases.rules import Resolution
 from hub.cases.views import CaseView
 from hub.store import HubStore
@@ -25,13 +21,12 @@ from linli.brokers import MosquittoProcess
 from tests.background import running
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import make_alert, make_device
+from tests.hub.feedback_link import DEADLINE, edge_hearing, publisher
 
 pytestmark = pytest.mark.mosquitto
 
-SOS_ONLY = frozenset({AlertKind.SOS})
 BUTTON = "b3-1201-sos"
 SMOKE = "b3-1201-smoke"
-DEADLINE = 15.0
 
 
 def alarm(store: HubStore, clock: FakeClock, device_id: str, kind: AlertKind) -> None:
@@ -67,23 +62,11 @@ async def test_a_reconnect_tells_the_button_of_the_fire_case_its_press_went_into
     store: HubStore, clock: FakeClock, mosquitto: MosquittoProcess
 ) -> None:
     fire = fire_back_with_the_press_in_it(store, clock)
-    heard: asyncio.Queue[CaseFeedback] = asyncio.Queue()
-    counters: Counter[str] = Counter()
-    async with (
-        aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="edge-e1") as edge,
-        aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="hub") as hub,
-    ):
-        await edge.subscribe(edge_topic("e1", EdgeChannel.FEEDBACK), qos=1)
-
-        async def read() -> None:
-            async for message in edge.messages:
-                assert isinstance(message.payload, bytes)
-                await heard.put(CaseFeedback.model_validate_json(message.payload))
-
-        publisher = FeedbackPublisher(store, lambda: hub, counters, kinds=SOS_ONLY)
-        async with running(read()), running(publisher.run()):
+    async with edge_hearing(mosquitto, "hub") as (heard, [hub]):
+        sender = publisher(store, hub)
+        async with running(sender.run()):
             # The hub (re)connects: each button hears its latest case's stage again.
-            assert await publisher.resend_current(clock() + timedelta(seconds=5)) == 1
+            assert await sender.resend_current(clock() + timedelta(seconds=5)) == 1
             async with asyncio.timeout(DEADLINE):
                 told = await heard.get()
     assert (told.device_id, told.case_id, told.stage) == (
@@ -97,22 +80,10 @@ async def test_the_fire_case_acknowledged_tells_the_button_someone_is_coming(
     store: HubStore, clock: FakeClock, mosquitto: MosquittoProcess
 ) -> None:
     fire = fire_back_with_the_press_in_it(store, clock)
-    heard: asyncio.Queue[CaseFeedback] = asyncio.Queue()
-    counters: Counter[str] = Counter()
-    async with (
-        aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="edge-e1") as edge,
-        aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="hub") as hub,
-    ):
-        await edge.subscribe(edge_topic("e1", EdgeChannel.FEEDBACK), qos=1)
-
-        async def read() -> None:
-            async for message in edge.messages:
-                assert isinstance(message.payload, bytes)
-                await heard.put(CaseFeedback.model_validate_json(message.payload))
-
-        publisher = FeedbackPublisher(store, lambda: hub, counters, kinds=SOS_ONLY)
-        async with running(read()), running(publisher.run()):
-            publisher.notify(fire)  # as the acknowledge route does
+    async with edge_hearing(mosquitto, "hub") as (heard, [hub]):
+        sender = publisher(store, hub)
+        async with running(sender.run()):
+            sender.notify(fire)  # as the acknowledge route does
             async with asyncio.timeout(DEADLINE):
                 told = await heard.get()
     assert (told.device_id, told.case_id, told.stage) == (

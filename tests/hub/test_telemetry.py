@@ -34,6 +34,7 @@ from hub.telemetry.writer import (
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0
 from tests.polling import wait_until
+from tests.threaded_server import served_in_thread
 
 FLAGS = frozenset(
     name for name, info in Readings.model_fields.items() if "bool" in str(info.annotation)
@@ -747,14 +748,8 @@ class KeepAliveHTTPServer(http.server.ThreadingHTTPServer):
 @contextlib.contextmanager
 def keep_alive_server(*, closing: str) -> Iterator[KeepAliveHTTPServer]:
     """Run a ``KeepAliveHTTPServer`` in a thread."""
-    server = KeepAliveHTTPServer(closing)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with served_in_thread(KeepAliveHTTPServer(closing)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize("closing", ["never", "announced", "silently"])

@@ -3,7 +3,6 @@
 import contextlib
 import http.server
 import logging
-import threading
 import time
 from collections.abc import Iterator
 
@@ -12,6 +11,7 @@ import pytest
 from devices.mqtt_link import Backoff
 from hub.telemetry.influx import InfluxLineWriter, TelemetryWriteError
 from hub.telemetry.writer import BatchWorker
+from tests.threaded_server import served_in_thread
 
 
 class Ticks:
@@ -92,13 +92,8 @@ def answering(status: int, headers: dict[str, str]) -> Iterator[AnswerServer]:
     """Serve a write API answering ``status`` with ``headers`` on a free loopback port."""
     server = AnswerServer(("127.0.0.1", 0), Answers)
     server.answer = (status, headers)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served_in_thread(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def writer_of(server: AnswerServer) -> InfluxLineWriter:

@@ -32,6 +32,7 @@ from devices.mqtt_link import Backoff
 from devices.payloads import Readings
 from hub.telemetry.writer import InfluxLineWriter, TelemetryForwarder
 from tests.polling import wait_until
+from tests.threaded_server import served_in_thread
 
 RETENTION = timedelta(days=30)
 NOW = datetime.now(UTC)
@@ -142,14 +143,8 @@ def influx2(
     integer_co: frozenset[str] = frozenset(), *, says_count: bool = True, version: int = 2
 ) -> Iterator[Influx2Server]:
     """Run an ``Influx2Server`` in a thread."""
-    server = Influx2Server(integer_co, says_count=says_count, version=version)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served_in_thread(Influx2Server(integer_co, says_count=says_count, version=version)) as s:
+        yield s
 
 
 def edge_batch(edge_id: str, devices: int, start: datetime) -> TelemetryBatch:

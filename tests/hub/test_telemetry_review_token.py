@@ -12,7 +12,6 @@ although docs/telemetry.md promises the token is never logged.
 import contextlib
 import http.server
 import logging
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +22,7 @@ from devices.mqtt_link import Backoff
 from devices.payloads import Readings
 from hub.telemetry.writer import InfluxLineWriter, TelemetryForwarder
 from tests.polling import wait_until
+from tests.threaded_server import served_in_thread
 
 SECRET = "pQ3-x_T0ken=="
 
@@ -61,14 +61,8 @@ class TokenCheckingServer(http.server.ThreadingHTTPServer):
 @contextlib.contextmanager
 def token_checking_server() -> Iterator[TokenCheckingServer]:
     """Run a ``TokenCheckingServer`` in a thread."""
-    server = TokenCheckingServer()
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with served_in_thread(TokenCheckingServer()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def readings(count: int) -> TelemetryBatch:
