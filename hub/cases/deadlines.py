@@ -188,25 +188,56 @@ class DeadlineRepository:
     def _escalate(
         self, session: Session, row: CaseRow, escalation: Escalate, now: datetime
     ) -> None:
-        row.escalation_level = escalation.level
-        row.updated_at = now
-        name = self._policy.supervision.level_name(escalation.level)
-        late = "done" if escalation.overdue is TimerKind.RESOLVE else "taken on"
-        add_event(
-            session,
-            self._policy,
-            row.id,
-            now,
-            CaseEventAction.ESCALATED,
-            note=(
-                f"still not {late}: notified the {name} level again"
-                if escalation.repeated
-                else f"not {late} in time: escalated to the {name} level"
-            ),
-            detail={"level": str(escalation.level), "level_name": name},
-        )
-        if escalation.next.kind is TimerKind.ACKNOWLEDGE:
-            # One acknowledgement chain per case: a case nobody could be found for escalates
-            # from its acceptance deadline while its acknowledgement deadline may be pending.
-            retire_acknowledgements(session, row.id, now)
-        schedule(session, row.id, escalation.next, now)
+        escalate(session, self._policy, row, escalation, now)
+
+
+def escalate(
+    session: Session,
+    policy: CasePolicy,
+    row: CaseRow,
+    escalation: Escalate,
+    now: datetime,
+    *,
+    why: str | None = None,
+) -> None:
+    """Move ``row`` up to the escalation's level, say so (and ``why``, if not a deadline) in
+    its history, and start the next deadline of its chain."""
+    row.escalation_level = escalation.level
+    row.updated_at = now
+    name = policy.supervision.level_name(escalation.level)
+    late = "done" if escalation.overdue is TimerKind.RESOLVE else "taken on"
+    if why is None:
+        why = f"still not {late}" if escalation.repeated else f"not {late} in time"
+    add_event(
+        session,
+        policy,
+        row.id,
+        now,
+        CaseEventAction.ESCALATED,
+        note=(
+            f"{why}: notified the {name} level again"
+            if escalation.repeated
+            else f"{why}: escalated to the {name} level"
+        ),
+        detail={"level": str(escalation.level), "level_name": name},
+    )
+    if escalation.next.kind is TimerKind.ACKNOWLEDGE:
+        # One acknowledgement chain per case: a case nobody could be found for escalates
+        # from its acceptance deadline while its acknowledgement deadline may be pending.
+        retire_acknowledgements(session, row.id, now)
+    schedule(session, row.id, escalation.next, now)
+
+
+def escalate_unassigned(session: Session, policy: CasePolicy, row: CaseRow, now: datetime) -> None:
+    """Escalate a case taken on that has nobody on it and nobody on call to offer it to: the
+    community cannot go, so the next level hears of it now, not at a deadline (there is none
+    left for it: its acknowledgement deadline finds it taken on and does nothing)."""
+    facts = SupervisedCase(
+        status=CaseStatus(row.status),
+        category=CaseCategory(row.category),
+        acknowledged=row.acknowledged_at is not None,
+        waiting=pending(team_of(row.team)),
+        escalation_level=row.escalation_level,
+    )
+    escalation = escalate_unassignable(facts, now, policy.supervision)
+    escalate(session, policy, row, escalation, now, why="nobody left on call to go")

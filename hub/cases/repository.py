@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from devices.kinds import AlertKind
 from hub.cases.actions import ActionOutcome, CaseFacts, PersonAction, check_request, decide_action
 from hub.cases.correlation import CaseCategory
+from hub.cases.deadlines import escalate_unassigned
 from hub.cases.dispatch import Duty, team_of
 from hub.cases.records import (
     CasePolicy,
@@ -238,8 +239,17 @@ class CaseRepository:
             # was resolved, left the reopened one never to climb).
             schedule_acknowledgement(session, self._policy, row, now)
             schedule_resolution(session, self._policy, row, now)
-        if outcome.redispatch:
-            auto_dispatch(session, self._policy, row, now)
+        if (
+            outcome.redispatch
+            and not auto_dispatch(session, self._policy, row, now)
+            and outcome.acknowledged_at is not None
+            and outcome.status in ACTIVE
+            and not team_of(row.team)
+        ):
+            # Its last responder declined, nobody else is on call, and it was taken on: as
+            # when the last one lets the acceptance deadline pass, the next level hears of it
+            # now (before, it sat with nobody on it and no deadline left to climb).
+            escalate_unassigned(session, self._policy, row, now)
 
     def _claim_key(self, session: Session, row: CaseRow) -> bool:
         try:
