@@ -14,6 +14,7 @@ from datetime import datetime
 import aiomqtt
 
 from devices.log_throttle import Throttle
+from devices.topics import DEVICE_ROOT, SHELLY_GEN1_ROOT, TASMOTA_PREFIXES, Z2M_DEFAULT_BASE
 from edge.backlog import Backlog, Dropped
 from edge.detectors.flooding import FloodSettings, FloodWatch
 
@@ -72,7 +73,7 @@ class FairQueue(asyncio.Queue[aiomqtt.Message]):
 
     def __init__(self, arrivals: "Arrivals", maxsize: int = 0) -> None:
         self._arrivals = arrivals
-        self._backlog: Backlog[aiomqtt.Message] = Backlog(_topic_of, _qos_of, _size_of)
+        self._backlog: Backlog[aiomqtt.Message] = Backlog(_lane_of, _qos_of, _size_of)
         self._group: deque[aiomqtt.Message] = deque()
         super().__init__(maxsize)
 
@@ -129,8 +130,40 @@ def fair_queue(arrivals: Arrivals) -> type[asyncio.Queue[aiomqtt.Message]]:
     return DeviceQueue
 
 
-def _topic_of(message: aiomqtt.Message) -> str:
-    return message.topic.value
+def _lane_of(message: aiomqtt.Message) -> str:
+    return lane(message.topic.value)
+
+
+def lane(topic: str) -> str:
+    """Return the queue of the ``Backlog`` a message of ``topic`` waits in: what the backlog is
+    fair between, and what it drops from first when over its bounds (the longest queue).
+
+    The topic, where the broker holds the sender to a few topics: a native device (four
+    topics, ``linli/dev/<id>/...``) and each Zigbee2MQTT device (the bridge speaks for every
+    Zigbee device, one topic each). Where it lets one identity write any number of topics, the
+    identity's whole subtree, one queue: a Shelly Gen1 (``shellies/<id>/#``), a Tasmota
+    (``tele/<topic>/#`` and ``stat/<topic>/#``: with a Zigbee bridge behind it, its devices
+    share it) and a Shelly Gen2+'s statuses (``<prefix>/status/+``). Before, a plug publishing
+    one message on each of many topics of its own was that many queues of one message: it
+    took as many turns as it had topics, and past the bounds the longest queue (the first of
+    those of one message) was the oldest one waiting, another device's fire alarm, dropped
+    (``tests/security/test_redteam_topic_flood.py``).
+    """
+    levels = topic.split("/")
+    if len(levels) >= 3:
+        root = levels[0]
+        if root == SHELLY_GEN1_ROOT:
+            return f"{root}/{levels[1]}/#"
+        if root in TASMOTA_PREFIXES:
+            # One identity writes both: one queue.
+            return f"{'|'.join(TASMOTA_PREFIXES)}/{levels[1]}/#"
+        if len(levels) == 3 and levels[1] == "status" and root not in _NOT_SHELLY_ROOTS:
+            return f"{root}/status/+"
+    return topic
+
+
+_NOT_SHELLY_ROOTS = frozenset({DEVICE_ROOT.split("/")[0], Z2M_DEFAULT_BASE})
+"""Roots of topics a ``<prefix>/status/<component>`` never is (``devices.topics``)."""
 
 
 def _qos_of(message: aiomqtt.Message) -> int:
