@@ -17,6 +17,8 @@ Each reading's concentration is held until the next reading, but for at most ``m
 (by default the CO detector's check-in deadline, 2 h): a detector reporting on change sends
 nothing while a steady 70 ppm stands, and its last reading is the best there is until it
 speaks again or is reported offline; past that, one old reading must not become a huge dose.
+A reading at or below the floor decays the dose for as long as it stands: a dose is never
+kept for ever because the air stayed clean and the detector had nothing new to say.
 The dose reaches the alarm between readings too: the edge's periodic tick raises it at the
 instant the standing reading brings it to 1 (``alarm_by``), not at the next report, which a
 detector reporting every quarter of an hour would send long after UL 2034's 15 min at
@@ -123,11 +125,14 @@ class CoExposure:
         """Integrate the standing reading up to ``now`` (at most ``max_hold_s`` past it)."""
         if self.ppm is None or self.at is None or self.until is None:
             return self
-        end = min(now, self.at + timedelta(seconds=settings.max_hold_s))
+        target = settings.standard.target_s(self.ppm)
+        # Clean air stands for as long as nothing else is said: holding it never raises the
+        # dose, and a dose kept past the hold made a day-old exposure count again (a detector
+        # reporting on change sends nothing more while the air stays clean).
+        end = now if target is None else min(now, self.at + timedelta(seconds=settings.max_hold_s))
         dt = (end - self.until).total_seconds()
         if dt <= 0:
             return self
-        target = settings.standard.target_s(self.ppm)
         if target is None:
             dose = self.dose * 0.5 ** (dt / settings.decay_half_life_s)
             dose = 0.0 if dose < 1e-3 else dose  # settle, so a clean sensor's state is stable

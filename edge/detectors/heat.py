@@ -153,6 +153,14 @@ class HeatTrend:
             _rate(measured[-2], measured[-1]) >= settings.ror_c_per_min / 2
         )
 
+    def cooled_at(self, settings: HeatSettings) -> datetime | None:
+        """Return when the standing reading, if it is cool and steady, has been so for
+        ``clear_after_s``: a sensor reporting on change says nothing more once the room is
+        steady again, and heat must clear then, not at its next report an hour on."""
+        if self.cool_since is None:
+            return None
+        return self.cool_since + timedelta(seconds=settings.clear_after_s)
+
     def cooled(self, now: datetime, settings: HeatSettings) -> bool:
         """Return whether the temperature has been low and steady long enough to clear."""
         return (
