@@ -48,7 +48,9 @@ DEVICE_PREFIX = "device-"
 TASMOTA_PREFIX = "tasmota-"
 SHELLY_GEN1_PREFIX = "shelly-gen1-"
 SHELLY_GEN2_PREFIX = "shelly-gen2-"
-SWEEPER_PREFIX = "sweep-edge-"
+SWEEPER_PREFIX = "sweep-"
+SWEPT_SEPARATOR = ":"
+"""Between a swept device's role and its id in a sweeper's subject (no id holds one)."""
 
 
 class Role(StrEnum):
@@ -77,10 +79,12 @@ class Role(StrEnum):
     roster id: everything under ``owntracks/phone-<id>/`` out (the app's default topic, its
     username in it), its remote commands in."""
     SWEEPER = "sweeper"
-    """``linli broker revoke``'s own identity on the hub's broker for one revoked edge, for
-    the seconds it takes to clear that edge's retained messages: writes the edge's uplink
-    topics (with empty retained messages), reads nothing; issued and withdrawn by the
-    command itself, never by ``add-*``."""
+    """``linli broker revoke``'s own identity for one revoked edge (hub broker) or device
+    (site broker), for the seconds it takes to clear its retained messages; issued and
+    withdrawn by the command itself, never by ``add-*``. Its subject is the edge's id, or
+    ``<device role>:<id>`` (``sweeper_for``). An edge's: writes the edge's uplink topics
+    (with empty retained messages), reads nothing. A device's: reads and writes exactly what
+    the device may write, to find its retained messages and clear them."""
 
 
 DEVICE_ROLES = frozenset({Role.DEVICE, Role.TASMOTA, Role.SHELLY_GEN1, Role.SHELLY_GEN2})
@@ -125,7 +129,7 @@ class Identity:
             case Role.PHONE:
                 return owntracks_user(self.subject)
             case Role.SWEEPER:
-                return SWEEPER_PREFIX + check_identifier(self.subject)
+                return SWEEPER_PREFIX + swept_by(self).username
             case _:
                 assert_never(self.role)
 
@@ -149,11 +153,39 @@ def _edge_rules(edge_id: str) -> list[Rule]:
     return [*rules, Rule(Access.READ, HUB_STATUS_TOPIC)]
 
 
-def _sweeper_rules(edge_id: str) -> list[Rule]:
+def sweeper_for(swept: Identity) -> Identity:
+    """Return the identity that clears the retained messages of ``swept`` (an edge, or a
+    device of a site broker)."""
+    if swept.role is Role.EDGE:
+        return Identity(Role.SWEEPER, check_identifier(swept.subject))
+    if swept.role in DEVICE_ROLES:
+        _ = swept.username  # checks the subject
+        return Identity(Role.SWEEPER, f"{swept.role}{SWEPT_SEPARATOR}{swept.subject}")
+    raise ValueError(f"nobody clears the retained messages of a {swept.role}")
+
+
+def swept_by(sweeper: Identity) -> Identity:
+    """Return the edge or device whose retained messages ``sweeper`` clears."""
+    role, separator, subject = sweeper.subject.partition(SWEPT_SEPARATOR)
+    if not separator:
+        return Identity(Role.EDGE, check_identifier(sweeper.subject))
+    if role not in DEVICE_ROLES:
+        raise ValueError(f"{sweeper.subject!r} is not a valid id of a swept device")
+    return Identity(Role(role), subject)
+
+
+def _sweeper_rules(sweeper: Identity) -> list[Rule]:
+    swept = swept_by(sweeper)
+    if swept.role is not Role.EDGE:
+        # Whatever the device may write, which only it could: the sweeper reads it to find
+        # the retained messages left there (a Shelly Gen1 may write anything under its
+        # subtree), and clears them. Not what only the edge writes (a native device's commands).
+        written = [r for r in rules_for(swept) if r.access is not Access.READ]
+        return [Rule(Access.READWRITE, r.topic) for r in written]
     # The revoked edge's own uplink, which only it could write: a retained status or alert it
     # left there would be handed to the hub at every (re)subscription.
     return [
-        Rule(Access.WRITE, edge_topic(edge_id, c))
+        Rule(Access.WRITE, edge_topic(swept.subject, c))
         for c in EdgeChannel
         if edge_channel_sender(c) is Sender.EDGE
     ]
@@ -281,7 +313,7 @@ def rules_for(identity: Identity) -> list[Rule]:
         case Role.PHONE:
             return _phone_rules(identity.subject)
         case Role.SWEEPER:
-            return _sweeper_rules(identity.subject)
+            return _sweeper_rules(identity)
         case _:
             assert_never(identity.role)
 

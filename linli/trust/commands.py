@@ -215,8 +215,8 @@ def revoke(
 ) -> None:
     """Withdraw an edge's or a phone's (hub broker), or a device's (site broker) identity.
 
-    An edge's retained messages are cleared too, on a running broker (``"cleared"``): run it
-    again once the broker runs if it was not (docs/security.md)."""
+    An edge's or a device's retained messages are cleared too, on a running broker
+    (``"cleared"``): run it again once the broker runs if they were not (docs/security.md)."""
     broker = BrokerFolder(folder)
     if role is None:
         _identifier(subject)
@@ -226,14 +226,16 @@ def revoke(
         revoked = broker.revoke(subject, role)
         reloaded = broker.reload()
         out: dict[str, object] = {"revoked": revoked, "id": subject, "reloaded": reloaded}
-        if broker.load().kind is BrokerKind.HUB and role in (None, Role.EDGE):
-            out["cleared"] = reloaded and clear_retained(broker, subject)
+        hub = broker.load().kind is BrokerKind.HUB
+        swept = Identity(role or (Role.EDGE if hub else Role.DEVICE), subject)
+        if swept.role is not Role.PHONE:
+            out["cleared"] = reloaded and clear_retained(broker, swept)
     except (TrustError, OSError) as exc:
         raise _fail(exc) from exc
     if out.get("cleared") is False:
         typer.echo(
-            f"linli broker: the retained messages of edge {subject} are still on the broker "
-            "(not running, or not reachable): run this again once it runs",
+            f"linli broker: the retained messages of {swept.role} {subject} are still on the "
+            "broker (not running, or not reachable): run this again once it runs",
             err=True,
         )
     typer.echo(as_json(out))

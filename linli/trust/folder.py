@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from devices.registry import Identifier
-from linli.trust.acl import DEVICE_ROLES, Identity, Role, render_acl
+from linli.trust.acl import DEVICE_ROLES, Identity, Role, render_acl, sweeper_for
 from linli.trust.certificates import Issued, new_ca, new_server_certificate
 from linli.trust.config import BrokerFiles, ListenerPlan, render_config
 from linli.trust.nats import nats_hash, render_accounts
@@ -280,23 +280,26 @@ class BrokerFolder:
             self._store(record)
         return True
 
-    def open_sweep(self, edge_id: str) -> tuple[Identity, str]:
-        """Issue the short-lived identity that clears a revoked edge's retained messages on a
-        hub broker (``Role.SWEEPER``); return it and its password (never printed)."""
-        identity = Identity(Role.SWEEPER, edge_id)
+    def open_sweep(self, swept: Identity) -> tuple[Identity, str]:
+        """Issue the short-lived identity that clears the retained messages of ``swept``, a
+        revoked edge (hub broker) or device (site broker) (``Role.SWEEPER``); return it and
+        its password (never printed)."""
+        identity = sweeper_for(swept)
         with self._locked():
             record = self.load()
-            if record.kind is not BrokerKind.HUB:
-                raise TrustError("only a hub broker holds edges' retained messages")
+            if swept.role not in ISSUED_ROLES[record.kind] or swept.role is Role.PHONE:
+                raise TrustError(
+                    f"a {record.kind} broker holds no retained messages of a {swept.role}"
+                )
             password = self._add(record, identity)
             self._store(record)
         return identity, password
 
-    def close_sweep(self, edge_id: str) -> None:
+    def close_sweep(self, sweeper: Identity) -> None:
         """Withdraw the identity ``open_sweep`` issued (if it is still there)."""
         with self._locked():
             record = self.load()
-            if record.accounts.pop(Identity(Role.SWEEPER, edge_id).username, None) is not None:
+            if record.accounts.pop(sweeper.username, None) is not None:
                 self._store(record)
 
     def reload(self) -> bool:
