@@ -5,8 +5,9 @@ default pool (min(32, cores + 4) threads: 6 on a 2-core box). The alarm path —
 edges' alerts and statuses (``hub.ingest.link``), firing deadlines (``hub.cases.supervisor``),
 paging (``hub.cases.notifier``) and telling the resident's button (``hub.cases.feedback``) — ran
 there too, so whatever held those threads (residents' photos being re-encoded, about a second
-and 300 MB each for a small PNG of many pixels; a slow statistics query; a stalled database
-call) held up a fire alarm's intake and its case for as long as it lasted. ``alarm_thread``
+and 300 MB each for a small PNG of many pixels, before they had threads of their own:
+``hub.requests.photos``; a slow statistics query; a stalled database call) held up a fire
+alarm's intake and its case for as long as it lasted. ``alarm_thread``
 runs the alarm path's work on threads of its own instead; they still wait for the database's
 write turn like everyone (an alert's turn is urgent: ``hub.persistence.write_turns``).
 

@@ -22,9 +22,21 @@ from hub.http.deps import API_PREFIX, ChangesDep, ClockDep, SettingsDep, StoreDe
 from hub.http.times import StorableDatetime
 from hub.http.views import View
 from hub.requests.gateway import GatewaySignatureError, verify
-from hub.requests.photos import MAX_UPLOAD_BYTES, PhotoRejectedError, ProcessedPhoto, reencode
+from hub.requests.photos import (
+    MAX_UPLOAD_BYTES,
+    PhotoRejectedError,
+    ProcessedPhoto,
+    reencode_photo,
+)
 from hub.requests.repository import NewRequest
-from hub.requests.rules import MAX_PHOTOS, MAX_TEXT, RequestCategory, RequestSource, check_window
+from hub.requests.rules import (
+    MAX_PHOTOS,
+    MAX_TEXT,
+    RequestCategory,
+    RequestSource,
+    check_window,
+    visible_text,
+)
 from hub.residents.rules import token_hash
 
 router = APIRouter(prefix=API_PREFIX)
@@ -63,12 +75,12 @@ class GatewayReceipt(View):
     duplicate: bool
 
 
-def _photos(message: GatewayMessage) -> list[ProcessedPhoto]:
+async def _photos(message: GatewayMessage) -> list[ProcessedPhoto]:
     photos: list[ProcessedPhoto] = []
     for number, photo in enumerate(message.photos, start=1):
         try:
             data = base64.b64decode(photo.content_base64, validate=True)
-            photos.append(reencode(data))
+            photos.append(await reencode_photo(data))
         except (binascii.Error, ValueError) as exc:
             reason = exc if isinstance(exc, PhotoRejectedError) else "not base64"
             raise InvalidInputError(f"photo {number}: {reason}") from exc
@@ -116,7 +128,7 @@ async def gateway_message(
     new = NewRequest(
         household_id=household.id,
         category=message.category,
-        text=message.text,
+        text=visible_text(message.text),
         source=RequestSource.GATEWAY,
         created_by="gateway",
         external_id=message.message_id,
@@ -127,7 +139,7 @@ async def gateway_message(
     opened = await asyncio.to_thread(store.requests.repeat_of, new)
     if opened is None:
         window = check_window(message.preferred_from, message.preferred_until, clock())
-        photos = await asyncio.to_thread(_photos, message)
+        photos = await _photos(message)
         new = replace(new, preferred=window)
         opened = await asyncio.to_thread(store.requests.open_request, new, photos)
     if opened.new:

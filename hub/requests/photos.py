@@ -18,14 +18,29 @@ committed and deleted if it did not: a failed request, or a gateway message sent
 leaves no file behind. Deleting a photo's own file on failure instead would not do: the
 files are shared by hash, and another request with the same photo may have committed it
 meanwhile.
+
+Re-encoding is bounded: a 5 KB PNG of 7000 × 7000 pixels passes every limit above and takes
+about a second and 300 MB to decode, so a few uploads at once (a household page posting many
+requests, a gateway several) would take GBs, and on the event loop's default pool (6 threads
+on 2 cores) every route's database work would wait behind them. ``reencode_photo`` runs
+``reencode`` on ``PHOTO_THREADS`` threads of its own (as ``hub.persistence.threads`` does for
+the alarm path): at most that many photos are decoded at once in the process, the others wait
+their turn without holding a shared thread. ``reencoding`` tells how many are being decoded
+now and the most at once. A large JPEG is decoded at reduced size (``Image.draft``: a power
+of two the DCT gives for free, never below ``MAX_SIDE``), since only that much is kept.
 """
 
+import asyncio
+import contextvars
+import functools
 import hashlib
 import io
 import os
+import threading
 import uuid
 import warnings
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +65,14 @@ JPEG_QUALITY = 85
 
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "MPO"})
 """MPO is what some phones call a JPEG with a depth map; the first frame is kept."""
+
+PHOTO_THREADS = 2
+"""Photos decoded at once in the process: one per core of the small box a hub runs on."""
+
+_pool = ThreadPoolExecutor(max_workers=PHOTO_THREADS, thread_name_prefix="linli-photo")
+_count_lock = threading.Lock()
+_now = 0
+_most = 0
 
 
 _UPRIGHT = {
@@ -129,6 +152,8 @@ def reencode(data: bytes) -> ProcessedPhoto:
                     f"the picture has too many pixels ({width}×{height}): at most "
                     f"{MAX_PIXELS // 1_000_000} megapixels"
                 )
+            # A JPEG decodes at 1/2, 1/4 or 1/8 of its size for free; never below what is kept.
+            image.draft(image.mode, (MAX_SIDE, MAX_SIDE))
             image.load()
             upright = _upright(image)
     except PhotoRejectedError:
@@ -144,6 +169,31 @@ def reencode(data: bytes) -> ProcessedPhoto:
     return ProcessedPhoto(
         jpeg=_jpeg(rgb), thumbnail=_jpeg(thumb), width=rgb.width, height=rgb.height
     )
+
+
+def _counted(data: bytes) -> ProcessedPhoto:
+    global _now, _most
+    with _count_lock:
+        _now += 1
+        _most = max(_most, _now)
+    try:
+        return reencode(data)
+    finally:
+        with _count_lock:
+            _now -= 1
+
+
+async def reencode_photo(data: bytes) -> ProcessedPhoto:
+    """Run ``reencode(data)`` on the photos' own threads (at most ``PHOTO_THREADS`` at once),
+    with the caller's context, as ``asyncio.to_thread`` would on the shared pool."""
+    call = functools.partial(contextvars.copy_context().run, _counted, data)
+    return await asyncio.get_running_loop().run_in_executor(_pool, call)
+
+
+def reencoding() -> dict[str, int]:
+    """Return how many photos are being re-encoded now and the most at once so far."""
+    with _count_lock:
+        return {"photos_reencoding": _now, "photos_reencoding_most": _most}
 
 
 class PhotoFiles:

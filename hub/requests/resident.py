@@ -27,6 +27,7 @@ from hub.requests.rules import (
     RequestSource,
     check_window,
     submission_key,
+    visible_text,
 )
 from hub.requests.views import ResidentRequestView
 from hub.residents.page import NO_STORE, HouseholdDep
@@ -64,7 +65,7 @@ async def report(
     new = NewRequest(
         household_id=household.id,
         category=category,
-        text=text,
+        text=visible_text(text),
         source=RequestSource.PAGE,
         created_by=f"household-{household.id}",
         external_id=submission_key(household.id, submission_id),

@@ -17,7 +17,12 @@ from hub.errors import InvalidInputError, NotFoundError
 from hub.http.deps import API_PREFIX, ActorDep, ChangesDep, ClockDep, Limit, StoreDep, caller_sites
 from hub.http.times import StorableDatetime
 from hub.http.views import Items, View
-from hub.requests.photos import MAX_UPLOAD_BYTES, PhotoRejectedError, ProcessedPhoto, reencode
+from hub.requests.photos import (
+    MAX_UPLOAD_BYTES,
+    PhotoRejectedError,
+    ProcessedPhoto,
+    reencode_photo,
+)
 from hub.requests.repository import NewRequest
 from hub.requests.rules import (
     MAX_PHOTOS,
@@ -26,6 +31,7 @@ from hub.requests.rules import (
     RequestSource,
     check_visit,
     check_window,
+    visible_text,
 )
 from hub.requests.views import RequestView, ResponderScore
 from hub.store import HubStore
@@ -69,7 +75,7 @@ async def read_photos(uploads: list[UploadFile]) -> list[ProcessedPhoto]:
     for number, upload in enumerate(uploads, start=1):
         data = await upload.read(MAX_UPLOAD_BYTES + 1)
         try:
-            photos.append(await asyncio.to_thread(reencode, data))
+            photos.append(await reencode_photo(data))
         except PhotoRejectedError as exc:
             raise InvalidInputError(f"photo {number}: {exc}") from exc
     return photos
@@ -105,7 +111,7 @@ async def create_request(
     new = NewRequest(
         household_id=body.household_id,
         category=body.category,
-        text=body.text,
+        text=visible_text(body.text),
         source=RequestSource.OPERATOR,
         place=body.place,
         preferred=window,

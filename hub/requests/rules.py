@@ -15,6 +15,7 @@ and whether "not fixed" reopens the case (only within ``NOT_FIXED_WITHIN`` of th
 Nothing here does I/O or reads the clock.
 """
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -102,6 +103,33 @@ MAX_PHOTOS = 3
 """Photos per report (and per responder update)."""
 
 MAX_TEXT = 2000
+
+BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+"""Bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they make a text
+read otherwise in the operator console than it was written; a request's text keeps none."""
+
+_NO_BIDI = dict.fromkeys(map(ord, BIDI_CONTROLS))
+
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+"""Characters that are letters (or symbols) but show nothing: Hangul fillers, blank Braille."""
+
+NOTHING_VISIBLE = "请简单描述问题 (describe the problem: the text shows nothing)"
+
+
+def _shows(char: str) -> bool:
+    category = unicodedata.category(char)
+    return category[0] not in "CZM" and char not in _BLANK_LETTERS
+
+
+def visible_text(text: str) -> str:
+    """Return a request's text without bidi controls, or raise InvalidInputError if nothing of
+    it is visible (only spaces, zero-width characters, controls): it would open a request that
+    looks blank. Chinese, emoji (their joiners too) and newlines are kept as they are."""
+    kept = text.translate(_NO_BIDI)
+    if not any(_shows(char) for char in kept):
+        raise InvalidInputError(NOTHING_VISIBLE)
+    return kept
+
 
 MAX_WINDOW = timedelta(days=30)
 """How far ahead a preferred visit window may reach."""
