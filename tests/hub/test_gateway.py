@@ -9,17 +9,15 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from pydantic import SecretStr
 
 from hub.app import create_app
 from hub.requests.gateway import GatewaySignatureError, sign, verify
 from hub.settings import HubSettings
 from tests.hub.conftest import FakeClock
+from tests.hub.gateway_hub import SECRET, gateway_hub
 from tests.hub.http import api_client
 from tests.hub.test_requests_rules import jpeg_with_gps
 
-SECRET = "gateway-shared-secret"
 URL = "/api/v1/gateway/messages"
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 
@@ -43,14 +41,7 @@ def test_a_signature_is_checked_and_a_replay_refused() -> None:
 async def client(
     database_url: str, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = HubSettings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        start_ingest=False,
-        gateway_secret=SecretStr(SECRET),
-    )
-    app: FastAPI = create_app(settings, clock=clock)
-    async with api_client(app) as client:
+    async with gateway_hub(database_url, tmp_path, clock) as client:
         yield client
 
 

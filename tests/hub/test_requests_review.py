@@ -25,9 +25,9 @@ from pydantic import SecretStr
 from hub.requests.stages import StageMessage
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock, hub_app
+from tests.hub.gateway_hub import SECRET as GATEWAY_SECRET
 from tests.hub.http import api_client
 from tests.hub.residents import household
-from tests.hub.test_gateway import SECRET as GATEWAY_SECRET
 from tests.hub.test_gateway import deliver
 from tests.hub.test_requests_api import LOCATION, report, responder_client, staff
 from tests.hub.webhook_gateway import Gateway

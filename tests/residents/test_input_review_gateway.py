@@ -10,18 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from pydantic import SecretStr
 
-from hub.app import create_app
 from hub.requests.gateway import GatewaySignatureError, sign, verify
-from hub.settings import HubSettings
 from tests.hub.conftest import FakeClock, clock
-from tests.hub.http import api_client
+from tests.hub.gateway_hub import SECRET, gateway_hub
 
 __all__ = ["clock"]
 
-SECRET = "gateway-shared-secret"
 URL = "/api/v1/gateway/messages"
 BODY = json.dumps(
     {"message_id": "wx-1", "household_token": "t" * 40, "text": "楼道堆满杂物"}
@@ -32,14 +27,7 @@ BODY = json.dumps(
 async def client(
     database_url: str, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = HubSettings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        start_ingest=False,
-        gateway_secret=SecretStr(SECRET),
-    )
-    app: FastAPI = create_app(settings, clock=clock)
-    async with api_client(app) as client:
+    async with gateway_hub(database_url, tmp_path, clock) as client:
         yield client
 
 

@@ -15,20 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from pydantic import SecretStr
 
-from hub.app import create_app
 from hub.requests.gateway import sign
-from hub.settings import HubSettings
 from tests.hub.conftest import FakeClock, clock
-from tests.hub.http import api_client
+from tests.hub.gateway_hub import SECRET, gateway_hub
 from tests.hub.residents import household
 from tests.hub.test_requests_api import LOCATION, staff
 
 __all__ = ["clock"]
 
-SECRET = "gateway-shared-secret"
 
 BLANK = {
     "zero-width": "\u200b\u200c\u200d\u2060\ufeff",
@@ -47,14 +42,7 @@ async def client(
     database_url: str, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A hub with a staffed site that takes a gateway's messages."""
-    settings = HubSettings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        start_ingest=False,
-        gateway_secret=SecretStr(SECRET),
-    )
-    app: FastAPI = create_app(settings, clock=clock)
-    async with api_client(app) as client:
+    async with gateway_hub(database_url, tmp_path, clock) as client:
         await staff(client)
         yield client
 
