@@ -192,3 +192,8 @@ class CaseFeedback(WireModel):
     device_id: Identifier
     case_id: int
     stage: FeedbackStage
+    version: int | None = None
+    """The case's version when the hub read it (raised by every change of the case). Several
+    hub workers publish from their own queues, so an older stage can arrive after a newer one:
+    an edge shows no stage of a case older than one it heard already. None from hubs before
+    2026-12-07 (shown as it comes)."""

@@ -28,7 +28,6 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
 
 import aiomqtt
 
@@ -36,7 +35,7 @@ from devices.adapters import decode_all, decode_announce, topic_address
 from devices.errors import DeviceInputError, TopicError
 from devices.kinds import DeviceKind
 from devices.log_throttle import Throttle
-from devices.messages import CaseFeedback, FeedbackStage
+from devices.messages import FeedbackStage
 from devices.mqtt_link import (
     Backoff,
     MqttEndpoint,
@@ -49,7 +48,6 @@ from devices.mqtt_paho import ack
 from devices.observations import (
     Decoded,
     DeviceEvent,
-    NativeAddress,
     Observation,
     ZigbeeAddress,
     describe,
@@ -68,11 +66,11 @@ from devices.topics import (
 )
 from edge.access.control import AccessControl
 from edge.backlog import Dropped
+from edge.button_feedback import ButtonFeedback
 from edge.detectors.flooding import FloodWatch
 from edge.device_detection import CountFn, DetectionGroup, DeviceDetection, Rejected
 from edge.directory import DeviceDirectory
 from edge.discovery import discovered_device
-from edge.feedback import feedback_command
 from edge.outbox import OutboxError
 from edge.receive_queue import MAX_GROUP, Arrivals, FloodLog, fair_queue
 from edge.redelivery import Receipt, Redeliveries
@@ -88,91 +86,6 @@ class _AfterCommit:
     readings: list[tuple[Device, tuple[Observation, ...]]] = field(default_factory=list)
     feedback: list[tuple[Device, FeedbackStage]] = field(default_factory=list)
     frames: list[asyncio.Future[None]] = field(default_factory=list)
-
-
-class ButtonFeedback:
-    """Show how a resident's request is going on the button, over the local broker.
-
-    Best effort: a failure is counted (``feedback_unsent``) and never holds up alerts.
-
-    The hub sends a button its latest case's stage again whenever it (re)connects (lost
-    feedback reaches the button late rather than never): a stage of a case that this button
-    was last shown is not shown again (``feedback_repeated``), unless the edge showed the
-    button something of its own since (a new press's ``received``). A hub stage that cannot
-    be shown when it comes (the local broker down) is kept, the latest per device, and shown
-    when the local broker is back (``show_unshown``): before, it was dropped, and "someone is
-    coming" never reached the resident unless the hub happened to reconnect later.
-    """
-
-    def __init__(
-        self,
-        directory: DeviceDirectory,
-        local: Callable[[], aiomqtt.Client | None],
-        count: CountFn,
-        *,
-        z2m_base: str,
-    ) -> None:
-        self._directory = directory
-        self._local = local
-        self._count = count
-        self._z2m_base = z2m_base
-        self._shown: dict[str, tuple[int, FeedbackStage]] = {}
-        """The hub's last stage shown on each device, by its case (in memory: after the
-        edge restarts, a stage the hub sends again is shown once more)."""
-        self._unshown: dict[str, CaseFeedback] = {}
-        """The hub's latest stage for each device that could not be shown yet."""
-
-    async def relay(self, feedback: CaseFeedback) -> None:
-        """Show a stage the hub reports for a device's case, unless it is the one shown."""
-        device = self._directory.resolve(NativeAddress(feedback.device_id))
-        if device is None:
-            self._count("uplink_rejected", 1)
-            logger.warning("feedback for unknown device %s ignored", feedback.device_id)
-            return
-        shown = (feedback.case_id, feedback.stage)
-        self._unshown.pop(device.id, None)
-        if self._shown.get(device.id) == shown:
-            self._count("feedback_repeated", 1)
-            return
-        outcome = await self._show(device, feedback.stage)
-        if outcome == "shown":
-            self._shown[device.id] = shown
-        elif outcome == "unsent":
-            self._unshown[device.id] = feedback
-
-    async def show_unshown(self) -> None:
-        """Show the hub's stages kept while the local broker was down (call it reconnected)."""
-        for feedback in list(self._unshown.values()):
-            await self.relay(feedback)
-
-    async def show(self, device: Device, stage: FeedbackStage) -> None:
-        """Show a stage of the edge's own (``received``, ``cancelled``) on the device."""
-        self._shown.pop(device.id, None)
-        self._unshown.pop(device.id, None)  # older than the press it answers
-        await self._show(device, stage)
-
-    async def _show(
-        self, device: Device, stage: FeedbackStage
-    ) -> Literal["shown", "unsent", "nothing"]:
-        """Show ``stage`` on the device; say whether it was, could not be (the local broker
-        down or failing), or the device shows nothing."""
-        command = feedback_command(device, stage, z2m_base=self._z2m_base)
-        if command is None:
-            return "nothing"
-        client = self._local()
-        if client is None:
-            self._count("feedback_unsent", 1)
-            logger.warning("no local broker: %s feedback to %s not shown yet", stage, device.id)
-            return "unsent"
-        try:
-            await client.publish(command.topic, command.payload, qos=1)
-        except aiomqtt.MqttError as exc:
-            self._count("feedback_unsent", 1)
-            logger.warning("%s feedback to %s failed: %s", stage, device.id, exc)
-            return "unsent"
-        self._count(f"feedback.{stage}", 1)
-        logger.info("feedback %s shown on %s", stage, device.id)
-        return "shown"
 
 
 class DeviceIngest:

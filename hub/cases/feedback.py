@@ -13,8 +13,10 @@ time the hub (re)connects, ``resend_current`` sends each button the stage of its
 again — still active, or resolved within ``RESEND_RESOLVED_WITHIN`` — so that a stage lost
 while the hub was disconnected, or queued in memory when it was killed, reaches the button late
 rather than never (a button has no page to fall back on). The edge shows a stage it has
-already shown for that case only once (``edge.ingest.ButtonFeedback``), so the resend does
-not buzz a resident again.
+already shown for that case only once (``edge.button_feedback.ButtonFeedback``), so the resend
+does not buzz a resident again. Each feedback carries the case's ``version`` as read: a worker
+that read the case before another worker changed it and told the button may still publish
+after it, and the edge drops the older stage.
 
 Counters (shared with the ingest, so ``/api/v1/health`` shows them): ``feedback_published``,
 ``feedback_unsent`` (not connected), ``feedback_failed`` (publish or lookup failed),
@@ -88,7 +90,8 @@ def feedback_deliveries(
     )
     return [
         FeedbackDelivery(
-            edges[device_id], CaseFeedback(device_id=device_id, case_id=case.id, stage=stage)
+            edges[device_id],
+            CaseFeedback(device_id=device_id, case_id=case.id, stage=stage, version=case.version),
         )
         for device_id in devices
         if device_id in edges

@@ -20,6 +20,7 @@ from edge.outbox import FILE_NAME, Outbox
 from edge.settings import EdgeSettings
 from linli.brokers import MosquittoProcess
 from tests.background import running
+from tests.conftest import serving
 
 EDGE_ID = "edge-test"
 DEADLINE_S = 20.0
@@ -260,6 +261,12 @@ def outbox(path: Path) -> Iterator[Outbox]:
     box = Outbox.open(path, "full", resend_after_s=10)
     yield box
     box.close()
+
+
+@pytest.fixture
+def hub_broker(tmp_path: Path, mosquitto: MosquittoProcess) -> Iterator[MosquittoProcess]:
+    """A Mosquitto of the hub's own, beside the edge's local ``mosquitto``."""
+    yield from serving(MosquittoProcess(tmp_path / "hub-broker"), "mosquitto")
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ then offline and must decide alone.
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ from hub.app import create_app
 from hub.settings import HubSettings
 from linli.brokers import MosquittoProcess
 from tests.background import running
-from tests.conftest import serving
 from tests.edge.conftest import eventually, running_agent, two_broker_settings
 from tests.edge.test_access_store import fill_the_card
 from tests.hub.conftest import hub_on
@@ -99,11 +98,6 @@ class Reader:
     async def door(self, *, open: bool) -> None:
         payload = json.dumps({"contact": not open})  # contact true = closed
         await self.publish(device_topic("gate-door", DeviceChannel.STATE), payload)
-
-
-@pytest.fixture
-def hub_broker(tmp_path: Path, mosquitto: MosquittoProcess) -> Iterator[MosquittoProcess]:
-    yield from serving(MosquittoProcess(tmp_path / "hub-broker"), "mosquitto")
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ now and shows it when the local link is up again.
 
 import asyncio
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import aiomqtt
 import pytest
@@ -19,7 +17,6 @@ from devices.messages import CaseFeedback, FeedbackStage
 from devices.topics import EdgeChannel, edge_topic
 from edge.agent import EdgeAgent
 from linli.brokers import MosquittoProcess
-from tests.conftest import serving
 from tests.edge.conftest import (
     EDGE_ID,
     SettingsFactory,
@@ -31,11 +28,6 @@ from tests.edge.conftest import (
 pytestmark = pytest.mark.mosquitto
 
 BUTTON_SET = "zigbee2mqtt/b3 1201 sos/set"
-
-
-@pytest.fixture
-def hub_broker(tmp_path: Path, mosquitto: MosquittoProcess) -> Iterator[MosquittoProcess]:
-    yield from serving(MosquittoProcess(tmp_path / "hub-broker"), "mosquitto")
 
 
 async def test_someone_is_coming_sent_while_the_local_broker_is_down_reaches_the_button_after(
