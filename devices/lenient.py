@@ -7,7 +7,6 @@ and ``log_unknown_keys`` notes (at debug) what an adapter does not read.
 
 import json
 import logging
-import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
@@ -15,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, TypeAdapter, ValidationError
 
 from devices.errors import PayloadError
-from devices.payloads import parse_event_time
+from devices.payloads import finite_or_none, parse_event_time
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +42,6 @@ def lenient_number(value: Any) -> float | None:
     except OverflowError as exc:  # an integer beyond a float: a ValueError, like the rest
         raise ValueError("number out of range") from exc
     raise ValueError(f"{value!r} is not a number")
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """Return ``value``, or None for NaN and ±infinity (no measurement)."""
-    if value is not None and not math.isfinite(value):
-        logger.debug("a number that is not finite (%s) is no measurement, ignored", value)
-        return None
-    return value
 
 
 def lenient_flag(value: Any) -> bool | None:

@@ -1,14 +1,21 @@
 """Device payloads on the native topics, and the readings every adapter normalises to.
 
 Device payload models are tolerant of extra keys (real firmware adds fields) but strict about
-the types of the fields we read: ``"co_ppm": "12"`` is refused, not guessed at.
+the types of the fields we read: ``"co_ppm": "12"`` is refused, not guessed at. A number that
+is not finite in a measurement (``1e999``, ``Infinity``, ``NaN``) is no measurement, as in
+every adapter: that reading is dropped and the message's others kept (``StatePayload``).
 """
 
+import logging
+import math
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+logger = logging.getLogger(__name__)
 
 _EPOCH_MS_MIN = 10**11  # 1973 in milliseconds: smaller numbers are not epoch milliseconds
 
@@ -42,12 +49,26 @@ def parse_event_time(value: Any) -> datetime:
     raise ValueError("ts must be RFC 3339 text or epoch milliseconds")
 
 
+def finite_or_none(value: float | None, where: str = "") -> float | None:
+    """Return ``value``, or None for NaN and ±infinity (no measurement), logged at debug with
+    ``where`` (the reading it was sent as, where the caller knows it)."""
+    if value is not None and not math.isfinite(value):
+        logger.debug(
+            "%sa number that is not finite (%s) is no measurement, ignored",
+            f"{where}: " if where else "",
+            value,
+        )
+        return None
+    return value
+
+
 EventTime = Annotated[datetime, BeforeValidator(parse_event_time)]
 """The time a device says something happened (``ts``), always timezone-aware."""
 
 # Finite only: JSON text such as 1e999 or Infinity parses as an infinite float. An infinite CO
 # reading counted as the dose model's highest level (a CO alarm in about a minute from a
-# broken payload), and the console history's batch holding it failed on PostgreSQL.
+# broken payload), and the console history's batch holding it failed on PostgreSQL. Readings
+# never hold one: the native payload drops it first (StatePayload), the adapters likewise.
 Percent = Annotated[float, Field(ge=0, le=100, strict=True, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
 CELSIUS_MIN, CELSIUS_MAX = -100.0, 1500.0
@@ -91,10 +112,54 @@ class Readings(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
+MEASUREMENTS = frozenset(
+    {
+        "co_ppm",
+        "temperature_c",
+        "humidity_pct",
+        "gas_lel_pct",
+        "battery_pct",
+        "smoke_density_db_per_m",
+    }
+)
+"""The readings that are numbers: a number there that is not finite is no measurement."""
+
+
 class StatePayload(Readings):
-    """A JSON object on ``linli/dev/<device_id>/state``."""
+    """A JSON object on ``linli/dev/<device_id>/state``.
+
+    A measurement whose number is not finite (JSON ``1e999``, ``Infinity``, ``NaN``: a
+    detector's overflowed chamber reading) is dropped, the rest kept: refusing the message
+    would lose the ``smoke: true`` beside it, and keeping the number would make it the
+    highest level (an infinite CO was a CO alarm in about a minute). A message left with no
+    reading at all is refused, as before. Anything else that is not a value of its field
+    (``"co_ppm": "80"``, ``"smoke": Infinity``, ``"humidity_pct": 140``) refuses the message.
+    """
 
     ts: EventTime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_numbers_that_are_no_measurement(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        dropped = {
+            name
+            for name in MEASUREMENTS
+            if isinstance(value := data.get(name), float)
+            and finite_or_none(value, f"native state {name}") is None
+        }
+        if not dropped:
+            return data
+        kept = {key: value for key, value in data.items() if key not in dropped}
+        if all(kept.get(name) is None for name in Readings.model_fields):
+            raise PydanticCustomError(
+                "no_measurement",
+                "{names}: a number that is not finite is no measurement, and the message "
+                "holds no other reading",
+                {"names": ", ".join(sorted(dropped))},
+            )
+        return kept
 
 
 class EventPayload(BaseModel):

@@ -1,6 +1,7 @@
 """Decoding device messages: native payloads and real third-party payloads."""
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from devices.observations import (
     NativeAddress,
     ZigbeeAddress,
 )
-from devices.payloads import Readings
+from devices.payloads import MEASUREMENTS, Readings
 from tests.conftest import only_state, realdata_records
 
 Records = Callable[[str], list[dict[str, Any]]]
@@ -69,10 +70,8 @@ def test_our_own_set_commands_are_not_observations() -> None:
         (b'{"smoke": 1}', "wrong_type"),
         (b'{"humidity_pct": 140}', "wrong_type"),
         (b'{"co_ppm": -3}', "wrong_type"),
-        (b'{"co_ppm": 1e999}', "wrong_type"),  # infinite: the CO dose model alarmed on it
-        (b'{"co_ppm": Infinity}', "wrong_type"),
-        (b'{"temperature_c": -Infinity}', "wrong_type"),
-        (b'{"smoke_density_db_per_m": 1e400}', "wrong_type"),
+        (b'{"smoke": Infinity, "battery_pct": 80}', "wrong_type"),  # a flag, not a number
+        (b'{"co_ppm": 1e999, "humidity_pct": 140}', "wrong_type"),
         (b'{"ts": "yesterday"}', "wrong_type"),
         (b'{"ts": 12}', "wrong_type"),
         (b"\xff\xfe", "malformed"),
@@ -82,6 +81,66 @@ def test_bad_native_state_is_refused_with_a_reason(payload: bytes, reason: str) 
     with pytest.raises(PayloadError) as info:
         decode("linli/dev/co-1/state", payload)
     assert info.value.reason == reason
+
+
+NO_MEASUREMENT = [
+    (b'{"co_ppm": 1e999}', "co_ppm"),  # infinite: the CO dose model alarmed on it
+    (b'{"co_ppm": Infinity}', "co_ppm"),
+    (b'{"temperature_c": -Infinity}', "temperature_c"),
+    (b'{"smoke_density_db_per_m": 1e400}', "smoke_density_db_per_m"),
+    (b'{"humidity_pct": NaN}', "humidity_pct"),
+]
+
+
+@pytest.mark.parametrize(("payload", "name"), NO_MEASUREMENT)
+def test_a_native_number_that_is_not_finite_is_dropped_and_the_rest_kept(
+    payload: bytes, name: str
+) -> None:
+    beside = payload.removesuffix(b"}") + b', "smoke": true, "co_alarm": false, "battery_pct": 80}'
+    state = only_state("linli/dev/smoke-1/state", beside)
+    assert state.readings.present() == {"smoke": True, "co_alarm": False, "battery_pct": 80.0}
+    assert getattr(state.readings, name) is None
+
+
+@pytest.mark.parametrize(("payload", "name"), NO_MEASUREMENT)
+def test_a_native_state_left_with_no_reading_is_refused_naming_the_number(
+    payload: bytes, name: str
+) -> None:
+    stamped = payload.removesuffix(b"}") + b', "ts": 1700000000000, "firmware": "1.2"}'
+    for message in (payload, stamped):
+        with pytest.raises(PayloadError) as info:
+            decode("linli/dev/co-1/state", message)
+        assert info.value.reason == "wrong_type"
+        assert f"{name}: a number that is not finite is no measurement" in str(info.value)
+
+
+def test_the_smoke_alarm_beside_an_overflowed_chamber_reading_is_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    payload = b'{"smoke": true, "smoke_density_db_per_m": 1e999}'
+    with caplog.at_level(logging.DEBUG, logger="devices.payloads"):
+        state = only_state("linli/dev/smoke-1/state", payload)
+    assert state.readings == Readings(smoke=True)
+    assert "native state smoke_density_db_per_m: a number that is not finite (inf)" in caplog.text
+
+
+def test_every_number_reading_is_a_measurement_and_no_flag_is() -> None:
+    numbers = {
+        name for name in Readings.model_fields if not _refused(Readings.model_validate, {name: 1.5})
+    }
+    assert numbers == MEASUREMENTS
+
+
+def _refused(validate: Callable[[dict[str, Any]], object], data: dict[str, Any]) -> bool:
+    try:
+        validate(data)
+    except ValueError:
+        return True
+    return False
+
+
+def test_an_empty_native_state_is_still_taken_as_saying_nothing() -> None:
+    assert only_state("linli/dev/co-1/state", b"{}").readings == Readings()
 
 
 @pytest.mark.parametrize("payload", [b"{}", b'{"event": ""}', b'{"event": 3}', b'{"event": "A B"}'])
