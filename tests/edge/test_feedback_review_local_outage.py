@@ -9,6 +9,8 @@ now and shows it when the local link is up again.
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiomqtt
 import pytest
@@ -17,6 +19,7 @@ from devices.messages import CaseFeedback, FeedbackStage
 from devices.topics import EdgeChannel, edge_topic
 from edge.agent import EdgeAgent
 from linli.brokers import MosquittoProcess
+from tests.background import running
 from tests.edge.conftest import (
     EDGE_ID,
     SettingsFactory,
@@ -30,11 +33,27 @@ pytestmark = pytest.mark.mosquitto
 BUTTON_SET = "zigbee2mqtt/b3 1201 sos/set"
 
 
+@asynccontextmanager
+async def squawks_heard(broker: MosquittoProcess) -> AsyncIterator[list[object]]:
+    """Listen on the Zigbee button's set topic while the block runs; yield the list of the
+    commands it receives, decoded, in order."""
+    squawks: list[object] = []
+    async with aiomqtt.Client(broker.host, broker.port) as button:
+        await button.subscribe(BUTTON_SET, qos=1)
+
+        async def listen() -> None:
+            async for message in button.messages:
+                assert isinstance(message.payload, bytes)
+                squawks.append(json.loads(message.payload))
+
+        async with running(listen()):
+            yield squawks
+
+
 async def test_someone_is_coming_sent_while_the_local_broker_is_down_reaches_the_button_after(
     mosquitto: MosquittoProcess, hub_broker: MosquittoProcess, make_settings: SettingsFactory
 ) -> None:
     agent = EdgeAgent(make_settings(hub_mqtt_port=hub_broker.port), rng=no_jitter)
-    squawks: list[dict[str, object]] = []
     async with running_edge(mosquitto, agent, hub_broker=hub_broker) as (hub, _devices):
         await asyncio.to_thread(mosquitto.stop)
         await eventually(lambda: not agent.local_ready, "the agent to lose its local broker")
@@ -44,18 +63,7 @@ async def test_someone_is_coming_sent_while_the_local_broker_is_down_reaches_the
             lambda: agent.counters["feedback_unsent"] >= 1, "the stage the edge could not show"
         )
         await asyncio.to_thread(mosquitto.start)
-        async with aiomqtt.Client(mosquitto.host, mosquitto.port) as button:
-            await button.subscribe(BUTTON_SET, qos=1)
+        async with squawks_heard(mosquitto) as squawks:
             await eventually(lambda: agent.local_ready, "the local broker back", deadline_s=40)
-
-            async def listen() -> None:
-                async for message in button.messages:
-                    assert isinstance(message.payload, bytes)
-                    squawks.append(json.loads(message.payload))
-
-            task = asyncio.create_task(listen())
-            try:
-                await eventually(lambda: bool(squawks), "the stage on the button", deadline_s=10)
-            finally:
-                task.cancel()
+            await eventually(lambda: bool(squawks), "the stage on the button", deadline_s=10)
     assert squawks[-1] == {"squawk": {"state": "system_is_armed", "level": "high", "strobe": True}}

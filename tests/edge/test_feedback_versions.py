@@ -9,10 +9,8 @@ each device's case and drops an older one (``feedback_stale``). Feedback without
 hub before 2026-12-07) is shown as before.
 """
 
-import asyncio
-import json
+from collections.abc import Awaitable, Callable
 
-import aiomqtt
 import pytest
 
 from devices.messages import CaseFeedback, FeedbackStage
@@ -20,7 +18,7 @@ from devices.topics import EdgeChannel, edge_topic
 from edge.agent import EdgeAgent
 from linli.brokers import MosquittoProcess
 from tests.edge.conftest import EDGE_ID, SettingsFactory, eventually, no_jitter, running_edge
-from tests.edge.test_feedback_review_local_outage import BUTTON_SET
+from tests.edge.test_feedback_review_local_outage import squawks_heard
 
 pytestmark = pytest.mark.mosquitto
 
@@ -28,6 +26,7 @@ DEVICE = "b3-sos"
 RESOLVED_SQUAWK = {"squawk": {"state": "system_is_disarmed", "level": "low", "strobe": False}}
 COMING_SQUAWK = {"squawk": {"state": "system_is_armed", "level": "high", "strobe": True}}
 OPENED_SQUAWK = {"squawk": {"state": "system_is_armed", "level": "medium", "strobe": True}}
+Told = Callable[[list[str]], Awaitable[tuple[list[object], EdgeAgent]]]
 
 
 def stage(case_id: int, value: FeedbackStage, version: int | None) -> str:
@@ -37,29 +36,19 @@ def stage(case_id: int, value: FeedbackStage, version: int | None) -> str:
     ).model_dump_json()
 
 
-async def shown_after(
-    mosquitto: MosquittoProcess,
-    hub_broker: MosquittoProcess,
-    make_settings: SettingsFactory,
-    messages: list[str],
-) -> tuple[list[object], EdgeAgent]:
-    """Send ``messages`` to a real agent's feedback topic in order, then a marker stage of
-    another case; return what the button was told before the marker, and the agent."""
-    agent = EdgeAgent(make_settings(hub_mqtt_port=hub_broker.port), rng=no_jitter)
-    squawks: list[object] = []
-    async with (
-        running_edge(mosquitto, agent, hub_broker=hub_broker) as (hub, _devices),
-        aiomqtt.Client(mosquitto.host, mosquitto.port) as button,
-    ):
-        await button.subscribe(BUTTON_SET, qos=1)
+@pytest.fixture
+def told(
+    mosquitto: MosquittoProcess, hub_broker: MosquittoProcess, make_settings: SettingsFactory
+) -> Told:
+    """Send messages to a real agent's feedback topic in order, then a marker stage of another
+    case; return what the button was told before the marker, and the agent."""
 
-        async def listen() -> None:
-            async for message in button.messages:
-                assert isinstance(message.payload, bytes)
-                squawks.append(json.loads(message.payload))
-
-        task = asyncio.create_task(listen())
-        try:
+    async def send(messages: list[str]) -> tuple[list[object], EdgeAgent]:
+        agent = EdgeAgent(make_settings(hub_mqtt_port=hub_broker.port), rng=no_jitter)
+        async with (
+            running_edge(mosquitto, agent, hub_broker=hub_broker) as (hub, _devices),
+            squawks_heard(mosquitto) as squawks,
+        ):
             topic = edge_topic(EDGE_ID, EdgeChannel.FEEDBACK)
             for message in messages:
                 await hub.publish(topic, message)
@@ -67,42 +56,30 @@ async def shown_after(
             # button shows this, everything sent before it has been decided.
             await hub.publish(topic, stage(999, FeedbackStage.CASE_OPENED, 1))
             await eventually(lambda: OPENED_SQUAWK in squawks, "the marker on the button")
-        finally:
-            task.cancel()
-    return squawks[: squawks.index(OPENED_SQUAWK)], agent
+        return squawks[: squawks.index(OPENED_SQUAWK)], agent
+
+    return send
 
 
-async def test_an_older_stage_sent_after_a_newer_one_is_not_shown(
-    mosquitto: MosquittoProcess,
-    hub_broker: MosquittoProcess,
-    make_settings: SettingsFactory,
-) -> None:
-    told, agent = await shown_after(
-        mosquitto,
-        hub_broker,
-        make_settings,
-        [stage(7, FeedbackStage.RESOLVED, 4), stage(7, FeedbackStage.ACKNOWLEDGED, 3)],
+async def test_an_older_stage_sent_after_a_newer_one_is_not_shown(told: Told) -> None:
+    shown, agent = await told(
+        [stage(7, FeedbackStage.RESOLVED, 4), stage(7, FeedbackStage.ACKNOWLEDGED, 3)]
     )
-    assert told == [RESOLVED_SQUAWK], f"after 'resolved' the button was told {told}"
+    assert shown == [RESOLVED_SQUAWK], f"after 'resolved' the button was told {shown}"
     assert agent.counters["feedback_stale"] == 1
 
 
 async def test_a_newer_stage_of_the_case_is_shown_and_so_is_feedback_without_a_version(
-    mosquitto: MosquittoProcess,
-    hub_broker: MosquittoProcess,
-    make_settings: SettingsFactory,
+    told: Told,
 ) -> None:
     # A reopened case: "resolved", then "someone is coming" again at a higher version; then a
     # hub from before versions, whose stages carry none.
-    told, agent = await shown_after(
-        mosquitto,
-        hub_broker,
-        make_settings,
+    shown, agent = await told(
         [
             stage(7, FeedbackStage.RESOLVED, 4),
             stage(7, FeedbackStage.ACKNOWLEDGED, 6),
             stage(8, FeedbackStage.RESOLVED, None),
-        ],
+        ]
     )
-    assert told == [RESOLVED_SQUAWK, COMING_SQUAWK, RESOLVED_SQUAWK]
+    assert shown == [RESOLVED_SQUAWK, COMING_SQUAWK, RESOLVED_SQUAWK]
     assert agent.counters["feedback_stale"] == 0
