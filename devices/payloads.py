@@ -8,6 +8,9 @@ every adapter: that reading is dropped and the message's others kept (``StatePay
 
 import logging
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -49,15 +52,35 @@ def parse_event_time(value: Any) -> datetime:
     raise ValueError("ts must be RFC 3339 text or epoch milliseconds")
 
 
+_no_measurement: ContextVar[list[str] | None] = ContextVar("no_measurement", default=None)
+
+
+@contextmanager
+def noting_no_measurement() -> Iterator[list[str]]:
+    """Note, while the block runs, the readings ``finite_or_none`` drops: yield the list it
+    fills (the name of each, where the decoder knows it). The edge decodes each device message
+    in one, to count and log what a device sent that was no measurement, with its source."""
+    noted: list[str] = []
+    token = _no_measurement.set(noted)
+    try:
+        yield noted
+    finally:
+        _no_measurement.reset(token)
+
+
 def finite_or_none(value: float | None, where: str = "") -> float | None:
     """Return ``value``, or None for NaN and ±infinity (no measurement), logged at debug with
-    ``where`` (the reading it was sent as, where the caller knows it)."""
+    ``where`` (the reading it was sent as, where the caller knows it) and noted for a
+    ``noting_no_measurement`` block around the decoding."""
     if value is not None and not math.isfinite(value):
         logger.debug(
             "%sa number that is not finite (%s) is no measurement, ignored",
             f"{where}: " if where else "",
             value,
         )
+        noted = _no_measurement.get()
+        if noted is not None:
+            noted.append(where or "a reading")
         return None
     return value
 
@@ -146,8 +169,7 @@ class StatePayload(Readings):
         dropped = {
             name
             for name in MEASUREMENTS
-            if isinstance(value := data.get(name), float)
-            and finite_or_none(value, f"native state {name}") is None
+            if isinstance(value := data.get(name), float) and finite_or_none(value, name) is None
         }
         if not dropped:
             return data

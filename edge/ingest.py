@@ -52,6 +52,7 @@ from devices.observations import (
     ZigbeeAddress,
     describe,
 )
+from devices.payloads import noting_no_measurement
 from devices.registry import Device
 from devices.topics import (
     CredentialTopic,
@@ -330,13 +331,16 @@ class DeviceIngest:
         retained: bool,
     ) -> Rejected | None:
         try:
-            messages = decode_all(
-                parsed,
-                raw,
-                max_bytes=self._max_payload_bytes,
-                kind_of=self._directory.kind_of,
-                fahrenheit=self._directory.fahrenheit,
-            )
+            with noting_no_measurement() as no_measurement:
+                messages = decode_all(
+                    parsed,
+                    raw,
+                    max_bytes=self._max_payload_bytes,
+                    kind_of=self._directory.kind_of,
+                    fahrenheit=self._directory.fahrenheit,
+                )
+            if no_measurement:
+                self._no_measurement(topic, sender(parsed), no_measurement)
         except DeviceInputError as exc:
             return Rejected(exc.reason, topic, sender(parsed), exc)
         except Exception as exc:
@@ -449,6 +453,22 @@ class DeviceIngest:
                 device.id,
             )
         return device
+
+    def _no_measurement(self, topic: str, device: str, readings: list[str]) -> None:
+        """Count and log the readings of a message taken without them: a number that is not
+        finite (``NaN``, ``Infinity``: a failed sensor, an overflowed reading) is none."""
+        self._count("readings_dropped.not_finite", len(readings))
+        left_out = self._reject_log.due(("not_finite", topic), self._clock().timestamp())
+        if left_out is None:
+            return  # counted; logged at most once a minute per topic
+        logger.warning(
+            "took the message of device %s on %s without %s: a number that is not finite is"
+            " no measurement%s",
+            device,
+            topic,
+            ", ".join(readings),
+            f" (and {left_out} more like it since this was last logged)" if left_out else "",
+        )
 
     def _reject(self, rejected: Rejected) -> None:
         self._count(f"rejected.{rejected.reason}", 1)

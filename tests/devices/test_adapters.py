@@ -121,7 +121,7 @@ def test_the_smoke_alarm_beside_an_overflowed_chamber_reading_is_kept(
     with caplog.at_level(logging.DEBUG, logger="devices.payloads"):
         state = only_state("linli/dev/smoke-1/state", payload)
     assert state.readings == Readings(smoke=True)
-    assert "native state smoke_density_db_per_m: a number that is not finite (inf)" in caplog.text
+    assert "smoke_density_db_per_m: a number that is not finite (inf)" in caplog.text
 
 
 def test_every_number_reading_is_a_measurement_and_no_flag_is() -> None:

@@ -3,6 +3,7 @@ real Mosquitto: a smoke detector whose chamber reading overflowed (``1e999``, wh
 parser reads as infinity) while it alarms still raises the smoke alert, and an infinite CO
 level never becomes a CO alarm (the dose model once counted it as the highest level)."""
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -56,6 +57,31 @@ def _co_updates(number: str) -> Iterator[StateUpdate]:
         [update] = decoded.observations
         assert isinstance(update, StateUpdate)
         yield update
+
+
+@pytest.mark.mosquitto
+async def test_a_reading_taken_out_is_counted_and_logged_with_its_device_and_topic(
+    mosquitto: MosquittoProcess, make_settings: SettingsFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = EdgeAgent(make_settings())
+    with caplog.at_level(logging.WARNING, logger="edge.ingest"):
+        async with running_edge(mosquitto, agent) as (hub, devices):
+            await devices.publish_cli(
+                SMOKE_STATE, '{"smoke": true, "smoke_density_db_per_m": 1e999}'
+            )
+            # Zigbee2MQTT: a leak sensor whose battery reading failed.
+            await devices.publish_cli(
+                "zigbee2mqtt/bike leak", '{"water_leak": true, "battery": NaN}'
+            )
+            await eventually(lambda: len(hub.alerts) == 2, "the smoke and leak alerts at the hub")
+    assert agent.counters["readings_dropped.not_finite"] == 2
+    assert agent.counters.get("rejected.wrong_type") is None
+    warnings = [r.getMessage() for r in caplog.records if "no measurement" in r.getMessage()]
+    assert any(
+        "b3-smoke" in line and SMOKE_STATE in line and "smoke_density_db_per_m" in line
+        for line in warnings
+    ), warnings
+    assert any("bike leak" in line and "zigbee2mqtt/bike leak" in line for line in warnings)
 
 
 @pytest.mark.parametrize("number", NOT_FINITE)
