@@ -31,7 +31,6 @@ from tests.edge.test_access_agent import (  # noqa: F401 - fixtures
     EDGE,
     edge_settings,
     enrolled_site,
-    hub_broker,
     hub_settings,
     in_sync,
     ok,

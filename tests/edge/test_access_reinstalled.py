@@ -24,7 +24,6 @@ from tests.edge.test_access_agent import (  # noqa: F401 - fixtures
     edge_settings,
     enrol,
     hub_and_reader,
-    hub_broker,
     hub_settings,
     in_sync,
     ok,

@@ -36,7 +36,6 @@ from tests.edge.test_access_agent import (  # noqa: F401
     Reader,
     edge_settings,
     enrolled_site,
-    hub_broker,
     hub_settings,
 )
 
