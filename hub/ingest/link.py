@@ -144,7 +144,9 @@ class MqttIngest:
         """The one path committed case changes take out of this process."""
         self._statuses = PendingStatuses()
         self._gate = AlertGate()
-        self.readings = ReadingsLane(store, self.counters, self._gate, reject=self._reject)
+        self.readings = ReadingsLane(
+            store, self.counters, self._gate, reject=self._reject, clock=clock
+        )
         """The readings lane: telemetry off the alert path."""
         self.telemetry_sinks: list[Callable[[TelemetryBatch], None]] = self.readings.sinks
         """Called on the readings lane with every telemetry batch received (console history,

@@ -10,7 +10,9 @@ The ingest loop asks it to defer telemetry (``defer_telemetry``): the topic and 
 checked at once, but the batch, often the largest payload on the wire (500 readings, about
 2 ms to validate), comes back as ``RawTelemetry`` for the readings lane to parse
 (``parse_telemetry``) off the alert path. A take of ten such batches ahead of an SOS would
-otherwise hold the SOS for some 20 ms of validation before its transaction began.
+otherwise hold the SOS for some 20 ms of validation before its transaction began. A batch is
+read point by point (``hub.ingest.telemetry_points``): a bad point is refused alone, and the
+``TelemetryMessage`` carries it (``rejected``) beside the points kept.
 """
 
 import json
@@ -25,6 +27,7 @@ from devices.mqtt_link import payload_bytes
 from devices.owntracks import OwnTracksTopic, parse_owntracks_topic
 from devices.topics import EdgeChannel, parse_edge_topic
 from hub.errors import InvalidInputError
+from hub.ingest.telemetry_points import read_points
 from hub.positions.rules import (
     MAX_MESSAGE_BYTES,
     FixAheadError,
@@ -78,10 +81,12 @@ StatusNews = StatusMessage | StatusCleared
 
 @dataclass(frozen=True, slots=True)
 class TelemetryMessage:
-    """A batch of readings from an edge."""
+    """A batch of readings from an edge: the points the hub takes, and those of them refused
+    (``hub.ingest.telemetry_points``), each to be counted and logged."""
 
     edge_id: str
     batch: TelemetryBatch
+    rejected: tuple["RejectedMessage", ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,12 +172,31 @@ def _malformed(topic: str, edge_id: str, raw: bytes, exc: ValidationError) -> Re
     )
 
 
-def parse_telemetry(message: RawTelemetry) -> TelemetryMessage | RejectedMessage:
-    """Parse a deferred telemetry batch: what ``parse_uplink`` would have returned for it."""
+def parse_telemetry(
+    message: RawTelemetry, now: datetime | None = None
+) -> TelemetryMessage | RejectedMessage:
+    """Parse a deferred telemetry batch: what ``parse_uplink`` would have returned for it,
+    and with ``now`` (the hub's clock) its points stamped too far ahead refused as well.
+
+    Only the points that do not validate, or whose time no store holds or lies too far ahead,
+    are refused (``read_points``); the batch is refused whole (``malformed``) only when its
+    own fields do not validate."""
     try:
-        return TelemetryMessage(message.edge_id, TelemetryBatch.model_validate_json(message.raw))
+        read = read_points(message.raw, now)
     except ValidationError as exc:
         return _malformed(message.topic, message.edge_id, message.raw, exc)
+    rejected = tuple(
+        RejectedMessage(
+            message.topic,
+            point.reason,
+            point.detail,
+            message.edge_id,
+            point.device_id,
+            payload_head=point.head,
+        )
+        for point in read.refused
+    )
+    return TelemetryMessage(message.edge_id, read.batch, rejected)
 
 
 def parse_position(message: RawPosition, now: datetime) -> PhoneLocation | RejectedMessage | None:
@@ -389,8 +413,7 @@ def parse_uplink(
             case EdgeChannel.TELEMETRY if defer_telemetry:
                 return RawTelemetry(topic, edge_id, raw)
             case EdgeChannel.TELEMETRY:
-                batch = TelemetryBatch.model_validate_json(raw)
-                return TelemetryMessage(edge_id, batch)
+                return parse_telemetry(RawTelemetry(topic, edge_id, raw))
             case _:
                 return RejectedMessage(
                     topic, "unknown_topic", f"the hub does not read {parsed.channel}", edge_id

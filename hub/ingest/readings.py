@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from devices.messages import TelemetryBatch
 from hub.ingest.identity import screen_telemetry
 from hub.ingest.messages import RawTelemetry, RejectedMessage, TelemetryMessage, parse_telemetry
+from hub.persistence.transactions import Clock, utc_now
 from hub.store import HubStore
 
 logger = logging.getLogger(__name__)
@@ -97,8 +98,10 @@ class ReadingsLane:
         reject: Callable[[RejectedMessage], None] = lambda _: None,
         max_queued: int = READINGS_QUEUE_MAX,
         per_transaction: int = READINGS_PER_TRANSACTION,
+        clock: Clock = utc_now,
     ) -> None:
         self._store = store
+        self._clock = clock
         self._counters = counters
         self._gate = gate
         self._reject = reject
@@ -144,15 +147,18 @@ class ReadingsLane:
         """Parse the deferred batches, yielding to the alert path before each."""
         parsed: list[TelemetryMessage] = []
         for message in taken:
-            if isinstance(message, TelemetryMessage):
-                parsed.append(message)
-                continue
-            await asyncio.sleep(0)
-            await self._gate.wait_open()
-            result = parse_telemetry(message)
+            if isinstance(message, RawTelemetry):
+                await asyncio.sleep(0)
+                await self._gate.wait_open()
+                result = parse_telemetry(message, self._clock())
+            else:
+                result = message
             if isinstance(result, RejectedMessage):
                 self._reject(result)
-            else:
+                continue
+            for refused in result.rejected:
+                self._reject(refused)
+            if result.batch.points or not result.rejected:  # else nothing of it is left
                 parsed.append(result)
         return parsed
 
