@@ -24,7 +24,7 @@ from hub.store import HubStore
 from linli.brokers import MosquittoProcess
 from tests.hub.factories import T0
 from tests.hub.http import api_client, token_client
-from tests.hub.patrols import Phones
+from tests.hub.patrols import Phones, put_night_patrols
 
 
 class FakeClock:
@@ -131,6 +131,15 @@ async def operator(app: FastAPI, admin: httpx.AsyncClient) -> AsyncIterator[http
     """
     meiyuan = frozenset({"meiyuan"})
     async with token_client(app, Role.OPERATOR, sites=meiyuan, name="op-mei") as client:
+        yield client
+
+
+@pytest.fixture
+async def night_patrols(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin's client of the app with scenario 15's site, grid, responders and smoke
+    detector (``tests.hub.patrols``)."""
+    async with api_client(app) as client:
+        await put_night_patrols(client)
         yield client
 
 

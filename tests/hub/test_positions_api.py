@@ -4,7 +4,6 @@ report through OwnTracks' HTTP mode, as the apps send it (Basic authentication, 
 a request). In-process, on SQLite and PostgreSQL, on an injected clock."""
 
 import base64
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -15,7 +14,7 @@ from hub.auth.rules import Role
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import make_alert
-from tests.hub.http import api_client, ok, token_client
+from tests.hub.http import ok, token_client
 from tests.hub.patrols import (
     BUILDING_3,
     METRE_LAT,
@@ -23,7 +22,6 @@ from tests.hub.patrols import (
     Phones,
     arrivals,
     location,
-    put_night_patrols,
     report,
 )
 
@@ -37,16 +35,8 @@ def clock() -> FakeClock:
     return FakeClock(NOW)
 
 
-@pytest.fixture
-async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app with scenario 15's site, grid, responders and smoke detector."""
-    async with api_client(app) as client:
-        await put_night_patrols(client)
-        yield client
-
-
 async def test_the_nearest_patrol_goes_first_and_shows_on_site_when_he_arrives(
-    app: FastAPI, admin: httpx.AsyncClient, phone: Phones, clock: FakeClock
+    app: FastAPI, night_patrols: httpx.AsyncClient, phone: Phones, clock: FakeClock
 ) -> None:
     store: HubStore = app.state.store
     near, far = phone("patrol-near"), phone("patrol-far")
@@ -61,19 +51,19 @@ async def test_the_nearest_patrol_goes_first_and_shows_on_site_when_he_arrives(
 
     clock.advance(90)
     await report(near, location(15, clock.now))  # at the door
-    case = await ok(await admin.get(f"/api/v1/cases/{fire.id}"))
+    case = await ok(await night_patrols.get(f"/api/v1/cases/{fire.id}"))
     [arrived] = [e for e in case["events"] if e["action"] == "on_site"]
     assert arrived["actor"] == "patrol-near"
     assert "patrol-near on site: 15 m from Building 3" in arrived["note"]
     # Still there a minute later: on site once, not again at every fix.
     clock.advance(60)
     await report(near, location(5, clock.now))
-    assert await arrivals(admin, fire.id) == ["patrol-near"]
+    assert await arrivals(night_patrols, fire.id) == ["patrol-near"]
     # The far one is not on the team: passing by puts nobody on site.
     await report(far, location(0, clock.now))
-    assert await arrivals(admin, fire.id) == ["patrol-near"]
+    assert await arrivals(night_patrols, fire.id) == ["patrol-near"]
 
-    positions = (await ok(await admin.get("/api/v1/positions")))["items"]
+    positions = (await ok(await night_patrols.get("/api/v1/positions")))["items"]
     assert [(p["responder_id"], p["site_id"]) for p in positions] == [
         ("patrol-far", "lanyuan"),
         ("patrol-near", "lanyuan"),
@@ -81,7 +71,7 @@ async def test_the_nearest_patrol_goes_first_and_shows_on_site_when_he_arrives(
 
 
 async def test_a_stale_or_missing_position_does_not_place_a_responder(
-    app: FastAPI, admin: httpx.AsyncClient, phone: Phones, clock: FakeClock
+    app: FastAPI, night_patrols: httpx.AsyncClient, phone: Phones, clock: FakeClock
 ) -> None:
     store: HubStore = app.state.store
     near, far = phone("patrol-near"), phone("patrol-far")
@@ -94,18 +84,18 @@ async def test_a_stale_or_missing_position_does_not_place_a_responder(
 
 
 async def test_an_older_fix_does_not_move_a_responder_back(
-    admin: httpx.AsyncClient, phone: Phones
+    night_patrols: httpx.AsyncClient, phone: Phones
 ) -> None:
     near = phone("patrol-near")
     await report(near, location(80, NOW - timedelta(minutes=1)))
     await report(near, location(900, NOW - timedelta(minutes=5)))  # queued while offline
-    [where] = (await ok(await admin.get("/api/v1/positions")))["items"]
+    [where] = (await ok(await night_patrols.get("/api/v1/positions")))["items"]
     assert where["lat"] == pytest.approx(BUILDING_3["lat"] + 80 * METRE_LAT)  # type: ignore[operator]
     assert where["at"] == (NOW - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
 
 
 async def test_what_the_owntracks_endpoint_refuses_or_lets_pass(
-    app: FastAPI, admin: httpx.AsyncClient, phone: Phones, caplog: pytest.LogCaptureFixture
+    app: FastAPI, night_patrols: httpx.AsyncClient, phone: Phones, caplog: pytest.LogCaptureFixture
 ) -> None:
     near = phone("patrol-near")
     # Other message types and the empty message are answered and ignored.
@@ -118,7 +108,7 @@ async def test_what_the_owntracks_endpoint_refuses_or_lets_pass(
     assert "owntracks: refused a message of patrol-near: not an OwnTracks location" in caplog.text
     ahead = await near.post("/api/v1/owntracks", json=location(0, NOW + timedelta(hours=1)))
     assert ahead.status_code == 422
-    assert (await ok(await admin.get("/api/v1/positions")))["items"] == []
+    assert (await ok(await night_patrols.get("/api/v1/positions")))["items"] == []
     # The user must be whom the token is for; a wrong or missing password is refused.
     token = near.headers["authorization"].split()[1]
     _, secret = base64.b64decode(token).decode().split(":", 1)
@@ -140,7 +130,7 @@ async def test_what_the_owntracks_endpoint_refuses_or_lets_pass(
 
 
 async def test_a_fix_from_the_phones_queue_does_not_put_anyone_on_site(
-    app: FastAPI, admin: httpx.AsyncClient, phone: Phones, clock: FakeClock
+    app: FastAPI, night_patrols: httpx.AsyncClient, phone: Phones, clock: FakeClock
 ) -> None:
     store: HubStore = app.state.store
     near = phone("patrol-near")
@@ -149,9 +139,9 @@ async def test_a_fix_from_the_phones_queue_does_not_put_anyone_on_site(
     clock.advance(3600)
     # Sent now, taken 20 min ago at the door (the phone was offline): he moves on the map...
     await report(near, location(5, clock.now - timedelta(minutes=20)))
-    [where] = (await ok(await admin.get("/api/v1/positions")))["items"]
+    [where] = (await ok(await night_patrols.get("/api/v1/positions")))["items"]
     assert where["at"] == (clock.now - timedelta(minutes=20)).isoformat().replace("+00:00", "Z")
     # ...but is not on site by it; a fix taken now is.
-    assert await arrivals(admin, fire.id) == []
+    assert await arrivals(night_patrols, fire.id) == []
     await report(near, location(5, clock.now))
-    assert await arrivals(admin, fire.id) == ["patrol-near"]
+    assert await arrivals(night_patrols, fire.id) == ["patrol-near"]

@@ -2,7 +2,6 @@
 fix, a phone's "no fix" at 0°, 0°, and a fix taken before the case opened. Through OwnTracks'
 HTTP mode, in-process, on SQLite and PostgreSQL, on an injected clock."""
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -14,7 +13,7 @@ from hub.positions.rules import MapPlace, Position, distance_m, on_site, read_ow
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import make_alert
-from tests.hub.http import api_client, ok
+from tests.hub.http import ok
 from tests.hub.patrols import (
     BUILDING_3,
     METRE_LAT,
@@ -22,7 +21,6 @@ from tests.hub.patrols import (
     Phones,
     arrivals,
     location,
-    put_night_patrols,
     report,
 )
 
@@ -34,13 +32,6 @@ NOW = NIGHT_NOW
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(NOW)
-
-
-@pytest.fixture
-async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(app) as client:
-        await put_night_patrols(client)
-        yield client
 
 
 def test_distances_hold_across_the_antimeridian_and_at_the_poles() -> None:
@@ -65,7 +56,7 @@ def test_a_fix_too_vague_to_tell_puts_nobody_on_site() -> None:
 
 
 async def test_a_vague_fix_does_not_outrank_a_precise_one_nor_mark_on_site(
-    app: FastAPI, admin: httpx.AsyncClient, phone: Phones, clock: FakeClock
+    app: FastAPI, night_patrols: httpx.AsyncClient, phone: Phones, clock: FakeClock
 ) -> None:
     store: HubStore = app.state.store
     near, far = phone("patrol-near"), phone("patrol-far")
@@ -78,13 +69,13 @@ async def test_a_vague_fix_does_not_outrank_a_precise_one_nor_mark_on_site(
     # Another vague fix near the door does not say he has arrived; a precise one does.
     clock.advance(60)
     await report(near, location(40, clock.now, acc=800))
-    assert await arrivals(admin, fire.id) == []
+    assert await arrivals(night_patrols, fire.id) == []
     await report(near, location(40, clock.now, acc=8))
-    assert await arrivals(admin, fire.id) == ["patrol-near"]
+    assert await arrivals(night_patrols, fire.id) == ["patrol-near"]
 
 
 async def test_a_phone_sending_encrypted_messages_is_told(
-    admin: httpx.AsyncClient, phone: Phones
+    night_patrols: httpx.AsyncClient, phone: Phones
 ) -> None:
     near = phone("patrol-near")
     refused = await near.post("/api/v1/owntracks", json={"_type": "encrypted", "data": "AAAA"})
@@ -93,21 +84,21 @@ async def test_a_phone_sending_encrypted_messages_is_told(
 
 
 async def test_a_phones_no_fix_at_zero_zero_is_not_a_position(
-    app: FastAPI, admin: httpx.AsyncClient, phone: Phones, clock: FakeClock
+    app: FastAPI, night_patrols: httpx.AsyncClient, phone: Phones, clock: FakeClock
 ) -> None:
     store: HubStore = app.state.store
     near = phone("patrol-near")
     await report(near, location(80, NOW - timedelta(minutes=2)))
     # The phone lost its fix and reports 0°, 0° (a later one): he stays where he was.
     await report(near, {**location(0, NOW - timedelta(minutes=1)), "lat": 0, "lon": 0})
-    [where] = (await ok(await admin.get("/api/v1/positions")))["items"]
+    [where] = (await ok(await night_patrols.get("/api/v1/positions")))["items"]
     assert where["lat"] == pytest.approx(BUILDING_3["lat"] + 80 * METRE_LAT)  # type: ignore[operator]
     [fire] = store.intake.ingest_alerts([make_alert(ts=NOW)], clock.now).cases_opened
     assert ("patrol", "patrol-near") in [(m.duty, m.responder) for m in fire.team]
 
 
 async def test_a_fix_taken_before_the_case_opened_does_not_put_anyone_on_site(
-    app: FastAPI, admin: httpx.AsyncClient, phone: Phones, clock: FakeClock
+    app: FastAPI, night_patrols: httpx.AsyncClient, phone: Phones, clock: FakeClock
 ) -> None:
     store: HubStore = app.state.store
     near = phone("patrol-near")
@@ -117,14 +108,14 @@ async def test_a_fix_taken_before_the_case_opened_does_not_put_anyone_on_site(
     clock.advance(30)
     # Delivered late (the phone's queue): he passed the door a minute before the alarm...
     await report(near, location(5, NOW - timedelta(minutes=1)))
-    assert await arrivals(admin, fire.id) == []
+    assert await arrivals(night_patrols, fire.id) == []
     # ...and comes back to it now.
     await report(near, location(5, clock.now))
-    assert await arrivals(admin, fire.id) == ["patrol-near"]
+    assert await arrivals(night_patrols, fire.id) == ["patrol-near"]
 
 
 async def test_a_responders_token_reads_their_own_position_only(
-    admin: httpx.AsyncClient, phone: Phones
+    night_patrols: httpx.AsyncClient, phone: Phones
 ) -> None:
     near, far = phone("patrol-near"), phone("patrol-far")
     await report(near, location(80, NOW))
@@ -132,5 +123,5 @@ async def test_a_responders_token_reads_their_own_position_only(
     # The token on patrol-near's phone does not show where patrol-far is (off duty, at home).
     mine = (await ok(await near.get("/api/v1/positions")))["items"]
     assert [p["responder_id"] for p in mine] == ["patrol-near"]
-    everyone = (await ok(await admin.get("/api/v1/positions")))["items"]
+    everyone = (await ok(await night_patrols.get("/api/v1/positions")))["items"]
     assert [p["responder_id"] for p in everyone] == ["patrol-far", "patrol-near"]

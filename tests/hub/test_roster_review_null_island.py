@@ -3,7 +3,6 @@ coordinates still to come; the console lists it as not on the map), and dispatch
 the responders' distances to the Gulf of Guinea: the patrol farther south went first as
 "nearest", and nobody ever showed on site. Such a place has no coordinates: it places nothing."""
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,14 +17,13 @@ from hub.roster.file import load_roster
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import make_alert
-from tests.hub.http import api_client, ok
+from tests.hub.http import ok
 from tests.hub.patrols import (
     BUILDING_3,
     NIGHT_NOW,
     Phones,
     arrivals,
     location,
-    put_night_patrols,
     report,
 )
 
@@ -41,14 +39,12 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def admin(night_patrols: httpx.AsyncClient) -> httpx.AsyncClient:
     """Scenario 15's night, building 3's floor 12 on the map at 0°, 0°."""
-    async with api_client(app) as client:
-        await put_night_patrols(client)
-        site = await lanyuan(client)
-        with_floor = {**site, "map": [*site["map"], FLOOR_12_TO_COME]}
-        await ok(await client.put("/api/v1/sites/lanyuan", json=with_floor))
-        yield client
+    site = await lanyuan(night_patrols)
+    with_floor = {**site, "map": [*site["map"], FLOOR_12_TO_COME]}
+    await ok(await night_patrols.put("/api/v1/sites/lanyuan", json=with_floor))
+    return night_patrols
 
 
 async def lanyuan(admin: httpx.AsyncClient) -> Any:
