@@ -28,6 +28,7 @@ from hub.http.deps import (
     visible_devices,
 )
 from hub.http.views import Items, View
+from hub.requests.rules import NOTE_SHOWS_NOTHING, visible_text
 from hub.store import HubStore
 
 router = APIRouter(prefix=API_PREFIX)
@@ -125,6 +126,8 @@ async def _act(
     resolution: Resolution | None = None,
     assignee: str | None = None,
 ) -> CaseView:
+    if note is not None:
+        note = visible_text(note, NOTE_SHOWS_NOTHING)
     case = await asyncio.to_thread(
         store.cases.act,
         case_id,

@@ -8,7 +8,10 @@
   and the cross-origin isolation headers; every HTML page also a strict
   ``Content-Security-Policy`` (only the hub's own scripts, styles, images and connections;
   no inline code unless a page names its exact hash, as the resident page does), except
-  FastAPI's ``/docs`` and ``/redoc``, which load Swagger UI from a CDN.
+  FastAPI's ``/docs`` and ``/redoc``, which load Swagger UI from a CDN;
+- every JSON answer that does not say otherwise also ``Cache-Control: no-store``: a
+  household's requests and status, a case, a roster are personal data, and a shared phone's
+  or console PC's browser cache, or a proxy, must not keep them.
 
 HSTS is left to the TLS-terminating proxy in front of the hub.
 """
@@ -63,6 +66,16 @@ def content_security_policy(
 
 STRICT_CSP = content_security_policy()
 
+NO_STORE = "no-store"
+
+
+def is_json(content_type: str) -> bool:
+    """Return whether ``content_type`` is JSON (``application/json`` or a ``+json`` type)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
 
 def response_headers(path: str, content_type: str, present: Iterable[str]) -> dict[str, str]:
     """Return the headers to add to a response on ``path`` (those ``present`` are kept)."""
@@ -75,6 +88,8 @@ def response_headers(path: str, content_type: str, present: Iterable[str]) -> di
         and "content-security-policy" not in have
     ):
         headers["Content-Security-Policy"] = STRICT_CSP
+    if is_json(content_type) and "cache-control" not in have:
+        headers["Cache-Control"] = NO_STORE
     return headers
 
 
@@ -82,6 +97,7 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
     body = ('{"detail": "%s"}' % detail).encode()  # noqa: UP031 - a fixed ASCII message
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     headers += [(k.lower().encode(), v.encode()) for k, v in BASE_HEADERS.items()]
+    headers.append((b"cache-control", NO_STORE.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

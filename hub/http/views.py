@@ -30,3 +30,6 @@ class Health(View):
     counters: dict[str, int]
     tasks: dict[str, bool] = {}
     """Whether each case task (``supervision``, ``notifications``) is running now."""
+    photos: dict[str, int] = {}
+    """Residents' photos being re-encoded now (``photos_reencoding``) and the most at once
+    since the hub started (``photos_reencoding_most``); always both, unlike ``counters``."""

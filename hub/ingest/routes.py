@@ -1,19 +1,21 @@
 """``GET /api/v1/health``: the hub is up, whether its MQTT link is connected, its counters, and
-whether its case tasks run (``degraded`` while one is down: ``hub.cases.tasks``)."""
+whether its case tasks run (``degraded`` while one is down: ``hub.cases.tasks``), and how many
+residents' photos are being re-encoded (``hub.requests.photos``)."""
 
 from fastapi import APIRouter, Request
 
 from hub.cases.tasks import CaseTasks
 from hub.http.deps import API_PREFIX, IngestDep
 from hub.http.views import Health
+from hub.requests.photos import reencoding
 
 router = APIRouter(prefix=API_PREFIX)
 
 
 @router.get("/health")
 async def health(ingest: IngestDep, request: Request) -> Health:
-    """Say the hub is up, whether MQTT is connected, the ingest counters, and whether the
-    case tasks (deadlines and escalation, notices out) are running."""
+    """Say the hub is up, whether MQTT is connected, the ingest counters, whether the case
+    tasks (deadlines and escalation, notices out) are running, and the photos re-encoding."""
     case_tasks: CaseTasks | None = getattr(request.app.state, "case_tasks", None)
     tasks = {} if case_tasks is None else case_tasks.health()
     return Health(
@@ -21,4 +23,5 @@ async def health(ingest: IngestDep, request: Request) -> Health:
         mqtt_connected=False if ingest is None else ingest.connected,
         counters={} if ingest is None else dict(ingest.counters),
         tasks=tasks,
+        photos=reencoding(),
     )

@@ -20,6 +20,7 @@ from hub.http.views import Items, View
 from hub.requests.repository import NewRequest
 from hub.requests.routes import PHOTO_HEADERS, read_photos
 from hub.requests.rules import (
+    COMMENT_SHOWS_NOTHING,
     MAX_TEXT,
     SUBMISSION_ID,
     Feedback,
@@ -27,6 +28,7 @@ from hub.requests.rules import (
     RequestSource,
     check_window,
     submission_key,
+    visible_or_none,
     visible_text,
 )
 from hub.requests.views import ResidentRequestView
@@ -108,7 +110,8 @@ async def rate(
     changes: ChangesDep,
 ) -> ResidentRequestView:
     """Rate the work on a request that is done; "not fixed" within 7 days reopens it."""
-    feedback = Feedback(score=body.score, comment=body.comment, fixed=body.fixed)
+    comment = visible_or_none(body.comment, COMMENT_SHOWS_NOTHING)
+    feedback = Feedback(score=body.score, comment=comment, fixed=body.fixed)
     view, reopened = await asyncio.to_thread(
         store.requests.rate, household.id, request_id, feedback
     )

@@ -27,10 +27,12 @@ from hub.requests.repository import NewRequest
 from hub.requests.rules import (
     MAX_PHOTOS,
     MAX_TEXT,
+    NOTE_SHOWS_NOTHING,
     RequestCategory,
     RequestSource,
     check_visit,
     check_window,
+    visible_or_none,
     visible_text,
 )
 from hub.requests.views import RequestView, ResponderScore
@@ -42,7 +44,9 @@ RequestText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)
 ]
 
-PHOTO_HEADERS = {"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"}
+PHOTO_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+"""A photo shows the inside of a household's home: no cache keeps it, not even the browser's
+own ("private" would leave it on a shared console PC's disk for the next person at it)."""
 
 
 class OperatorRequest(View):
@@ -163,6 +167,7 @@ async def add_update(
         _case_id, _site, team = await asyncio.to_thread(store.requests.case_of, request_id)
         if principal.name not in team:
             raise ForbiddenError(f"request {request_id} is not assigned to {principal.name}")
+    note = visible_or_none(note, NOTE_SHOWS_NOTHING)
     visit_at = check_visit(visit_at, clock())
     processed = await read_photos(photos or [])
     return await asyncio.to_thread(
