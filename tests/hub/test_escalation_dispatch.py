@@ -21,19 +21,10 @@ EVERY_DAY = list(range(7))
 def test_an_sos_opened_before_the_shift_is_dispatched_when_it_starts(
     engine: Engine, clock: FakeClock
 ) -> None:
-    store = HubStore(engine, clock=clock)
-    store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
-    store.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
     # The clock reads 10:00:01 Asia/Shanghai; the day shift starts at 10:05.
     shift = Shift(days=EVERY_DAY, start=time(10, 5), end=time(22, 0))
-    for rid, role in (("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY)):
-        store.roster.put_responder(
-            Responder(id=rid, site_id="lanyuan", name=rid, role=role, shifts=[shift])
-        )
-    store.fleet.register_device(SOS)
+    store, case = sos_with_two_on_call(engine, clock, shift)
     t0 = clock.now
-    sos = make_alert(device_id=SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL, ts=t0)
-    [case] = store.intake.ingest_alerts([sos], t0).cases_opened
     assert case.team == []
 
     for minute in range(1, 7):
@@ -49,14 +40,19 @@ def test_an_sos_opened_before_the_shift_is_dispatched_when_it_starts(
     assert escalated == [t0 + timedelta(minutes=m) for m in (1, 2, 3, 5)]
 
 
-def sos_with_two_on_call(engine: Engine, clock: FakeClock) -> tuple[HubStore, CaseView]:
-    """Return a store with wang (grid worker) and li (patrol) on call at all times, and the
-    SOS case a press opened now, dispatched to both."""
+def sos_with_two_on_call(
+    engine: Engine, clock: FakeClock, shift: Shift | None = None
+) -> tuple[HubStore, CaseView]:
+    """Return a store with wang (grid worker) and li (patrol) on call at all times (or on
+    ``shift``), and the SOS case a press opened now, dispatched to those on call."""
     store = HubStore(engine, clock=clock)
     store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
     store.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
+    shifts = [] if shift is None else [shift]
     for rid, role in (("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY)):
-        store.roster.put_responder(Responder(id=rid, site_id="lanyuan", name=rid, role=role))
+        store.roster.put_responder(
+            Responder(id=rid, site_id="lanyuan", name=rid, role=role, shifts=shifts)
+        )
     store.fleet.register_device(SOS)
     sos = make_alert(device_id=SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL, ts=clock.now)
     [case] = store.intake.ingest_alerts([sos], clock.now).cases_opened

@@ -8,34 +8,20 @@ from datetime import time, timedelta
 
 from sqlalchemy import Engine
 
-from devices.kinds import AlertKind, DeviceKind, Severity
 from hub.cases.rules import CaseAction, CaseEventAction
-from hub.roster.rules import Grid, Responder, ResponderRole, Shift, Site
-from hub.store import HubStore
+from hub.roster.rules import Shift
 from tests.hub.conftest import FakeClock
-from tests.hub.factories import make_alert, make_device
-
-SOS = make_device("b3-1201-sos", kind=DeviceKind.SOS_BUTTON, edge_id="edge-b3")
-EVERY_DAY = list(range(7))
+from tests.hub.test_escalation_dispatch import EVERY_DAY, sos_with_two_on_call
 
 
 def test_an_acknowledged_sos_whose_team_falls_silent_escalates_at_the_deadline(
     engine: Engine, clock: FakeClock
 ) -> None:
-    store = HubStore(engine, clock=clock)
-    store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=["edge-b3"]))
-    store.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
     # The clock reads 10:00:01 Asia/Shanghai; the shift ends at 10:01:30, before their
     # acceptance deadline: nobody is on call to offer the case to again.
     shift = Shift(days=EVERY_DAY, start=time(0, 0), end=time(10, 1, 30))
-    for rid, role in (("wang", ResponderRole.GRID_WORKER), ("li", ResponderRole.SECURITY)):
-        store.roster.put_responder(
-            Responder(id=rid, site_id="lanyuan", name=rid, role=role, shifts=[shift])
-        )
-    store.fleet.register_device(SOS)
+    store, case = sos_with_two_on_call(engine, clock, shift)
     t0 = clock.now
-    sos = make_alert(device_id=SOS.id, kind=AlertKind.SOS, severity=Severity.CRITICAL, ts=t0)
-    [case] = store.intake.ingest_alerts([sos], t0).cases_opened
     assert sorted(m.responder for m in case.team) == ["li", "wang"]
 
     for step in range(1, 31):  # ten minutes, a round every 20 s
