@@ -185,7 +185,9 @@ async def evidence_picture(
     return FileResponse(
         path,
         media_type=view.content_type,
-        headers={"ETag": f'"{view.sha256}"', "Cache-Control": "private, max-age=86400"},
+        # No cache keeps it: a courtyard's picture on a shared console PC's disk would outlast
+        # the operator's session and scope (as residents' photos, hub.requests.routes).
+        headers={"ETag": f'"{view.sha256}"', "Cache-Control": "no-store"},
     )
 
 

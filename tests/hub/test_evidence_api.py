@@ -52,6 +52,7 @@ async def test_an_alerts_pictures_are_listed_on_the_alert_and_case_and_served_as
         picture = await client.get(on_alert[0]["url"])
         assert picture.status_code == 200
         assert picture.headers["content-type"] == "image/jpeg"
+        assert picture.headers["cache-control"] == "no-store"  # not on a shared PC's disk
         assert picture.content in (JPEG, JPEG + b"!")
 
         assert (await client.get(f"/api/v1/alerts/{alert_id()}/evidence")).status_code == 404
