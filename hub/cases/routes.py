@@ -27,8 +27,9 @@ from hub.http.deps import (
     caller_sites,
     visible_devices,
 )
+from hub.http.text import visible_text
 from hub.http.views import Items, View
-from hub.requests.rules import NOTE_SHOWS_NOTHING, visible_text
+from hub.requests.rules import NOTE_SHOWS_NOTHING
 from hub.store import HubStore
 
 router = APIRouter(prefix=API_PREFIX)

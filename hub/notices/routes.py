@@ -6,10 +6,14 @@ import asyncio
 from fastapi import APIRouter, Request
 
 from hub.http.deps import API_PREFIX, ActorDep, Limit, StoreDep, caller_sites
+from hub.http.text import visible_text
 from hub.http.views import Items
 from hub.notices.views import HouseholdNotice, NewNotice, NoticeView
 from hub.residents.page import HouseholdDep
 from hub.residents.rules import RESIDENT_PREFIX
+
+TITLE_SHOWS_NOTHING = "the notice's title shows nothing: only spaces or invisible characters"
+BODY_SHOWS_NOTHING = "the notice's body shows nothing: only spaces or invisible characters"
 
 router = APIRouter(prefix=API_PREFIX)
 resident_notices_router = APIRouter(prefix=RESIDENT_PREFIX, tags=["resident"])
@@ -19,7 +23,14 @@ resident_notices_router = APIRouter(prefix=RESIDENT_PREFIX, tags=["resident"])
 async def send_notice(
     body: NewNotice, store: StoreDep, actor: ActorDep, request: Request
 ) -> NoticeView:
-    """Send a notice to a site, a building or some households (a scoped caller: its sites')."""
+    """Send a notice to a site, a building or some households (a scoped caller: its sites').
+    A title or body that shows nothing is refused; bidi controls are dropped from both."""
+    body = body.model_copy(
+        update={
+            "title": visible_text(body.title, TITLE_SHOWS_NOTHING),
+            "body": visible_text(body.body, BODY_SHOWS_NOTHING),
+        }
+    )
     return await asyncio.to_thread(
         store.resident_notices.send, body, actor, sites=caller_sites(request)
     )

@@ -19,6 +19,7 @@ from pydantic import Field, StringConstraints, ValidationError
 
 from hub.errors import InvalidInputError, NotFoundError
 from hub.http.deps import API_PREFIX, ChangesDep, ClockDep, SettingsDep, StoreDep
+from hub.http.text import visible_text
 from hub.http.times import StorableDatetime
 from hub.http.views import View
 from hub.requests.gateway import GatewaySignatureError, verify
@@ -32,10 +33,10 @@ from hub.requests.repository import NewRequest
 from hub.requests.rules import (
     MAX_PHOTOS,
     MAX_TEXT,
+    NOTHING_VISIBLE,
     RequestCategory,
     RequestSource,
     check_window,
-    visible_text,
 )
 from hub.residents.rules import token_hash
 
@@ -128,7 +129,7 @@ async def gateway_message(
     new = NewRequest(
         household_id=household.id,
         category=message.category,
-        text=visible_text(message.text),
+        text=visible_text(message.text, NOTHING_VISIBLE),
         source=RequestSource.GATEWAY,
         created_by="gateway",
         external_id=message.message_id,

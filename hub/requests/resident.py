@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import Field, StringConstraints
 
 from hub.http.deps import ChangesDep, ClockDep, StoreDep
+from hub.http.text import visible_or_none, visible_text
 from hub.http.times import StorableDatetime
 from hub.http.views import Items, View
 from hub.requests.repository import NewRequest
@@ -22,14 +23,13 @@ from hub.requests.routes import PHOTO_HEADERS, read_photos
 from hub.requests.rules import (
     COMMENT_SHOWS_NOTHING,
     MAX_TEXT,
+    NOTHING_VISIBLE,
     SUBMISSION_ID,
     Feedback,
     RequestCategory,
     RequestSource,
     check_window,
     submission_key,
-    visible_or_none,
-    visible_text,
 )
 from hub.requests.views import ResidentRequestView
 from hub.residents.page import NO_STORE, HouseholdDep
@@ -67,7 +67,7 @@ async def report(
     new = NewRequest(
         household_id=household.id,
         category=category,
-        text=visible_text(text),
+        text=visible_text(text, NOTHING_VISIBLE),
         source=RequestSource.PAGE,
         created_by=f"household-{household.id}",
         external_id=submission_key(household.id, submission_id),

@@ -15,6 +15,7 @@ from hub.auth.routes import PrincipalDep
 from hub.auth.rules import ForbiddenError, Role
 from hub.errors import InvalidInputError, NotFoundError
 from hub.http.deps import API_PREFIX, ActorDep, ChangesDep, ClockDep, Limit, StoreDep, caller_sites
+from hub.http.text import visible_or_none, visible_text
 from hub.http.times import StorableDatetime
 from hub.http.views import Items, View
 from hub.requests.photos import (
@@ -28,12 +29,11 @@ from hub.requests.rules import (
     MAX_PHOTOS,
     MAX_TEXT,
     NOTE_SHOWS_NOTHING,
+    NOTHING_VISIBLE,
     RequestCategory,
     RequestSource,
     check_visit,
     check_window,
-    visible_or_none,
-    visible_text,
 )
 from hub.requests.views import RequestView, ResponderScore
 from hub.store import HubStore
@@ -115,7 +115,7 @@ async def create_request(
     new = NewRequest(
         household_id=body.household_id,
         category=body.category,
-        text=visible_text(body.text),
+        text=visible_text(body.text, NOTHING_VISIBLE),
         source=RequestSource.OPERATOR,
         place=body.place,
         preferred=window,

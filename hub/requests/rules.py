@@ -15,7 +15,6 @@ and whether "not fixed" reopens the case (only within ``NOT_FIXED_WITHIN`` of th
 Nothing here does I/O or reads the clock.
 """
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -104,16 +103,6 @@ MAX_PHOTOS = 3
 
 MAX_TEXT = 2000
 
-BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
-"""Bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they make a text
-read otherwise in the operator console than it was written; a request's text, a note or a
-comment keeps none."""
-
-_NO_BIDI = dict.fromkeys(map(ord, BIDI_CONTROLS))
-
-_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
-"""Characters that are letters (or symbols) but show nothing: Hangul fillers, blank Braille."""
-
 NOTHING_VISIBLE = "请简单描述问题 (describe the problem: the text shows nothing)"
 
 NOTE_SHOWS_NOTHING = "the note shows nothing: only spaces or invisible characters"
@@ -121,30 +110,6 @@ NOTE_SHOWS_NOTHING = "the note shows nothing: only spaces or invisible character
 
 COMMENT_SHOWS_NOTHING = "评价内容看不到文字，请留空或写几个字 (the comment shows nothing)"
 """Refusal of a household's rating comment: leave it empty or write something."""
-
-
-def _shows(char: str) -> bool:
-    category = unicodedata.category(char)
-    return category[0] not in "CZM" and char not in _BLANK_LETTERS
-
-
-def visible_text(text: str, refusal: str = NOTHING_VISIBLE) -> str:
-    """Return a text others will read without bidi controls, or raise InvalidInputError
-    (``refusal``) if nothing of it is visible (only spaces, zero-width characters, controls):
-    a request, note or comment that looks blank. Chinese, emoji (their joiners too) and
-    newlines are kept as they are."""
-    kept = text.translate(_NO_BIDI)
-    if not any(_shows(char) for char in kept):
-        raise InvalidInputError(refusal)
-    return kept
-
-
-def visible_or_none(text: str | None, refusal: str) -> str | None:
-    """Return an optional text as ``visible_text`` does; None when it is absent or only
-    spaces (left empty), refused when it holds characters of which none shows."""
-    if text is None or not text.strip():
-        return None
-    return visible_text(text, refusal)
 
 
 MAX_WINDOW = timedelta(days=30)

@@ -87,3 +87,35 @@ async def test_an_evacuation_comes_first_on_the_page(client: httpx.AsyncClient) 
         )
     shown = (await client.get(f"/r/{wang['token']}/notices")).json()["items"]
     assert [(n["title"], n["urgent"]) for n in shown] == [("Leave now", True), ("Meeting", False)]
+
+
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [("\u200b\u200b", "Tomorrow 9:00-12:00."), ("停水通知", "\u2066\u200d\u2069 \u3164")],
+)
+async def test_a_notice_that_shows_nothing_is_refused_and_not_sent(
+    client: httpx.AsyncClient, title: str, body: str
+) -> None:
+    wang = await household(client, "Wang", "Building 2/Floor 3/Unit 301")
+    notice = {"scope": "households", "household_ids": [wang["id"]], "title": title, "body": body}
+    refused = await client.post("/api/v1/notices", json=notice)
+    assert refused.status_code == 422
+    assert "shows nothing" in refused.text
+    assert (await client.get("/api/v1/notices")).json()["items"] == []
+    assert (await client.get(f"/r/{wang['token']}/notices")).json()["items"] == []
+
+
+async def test_a_notice_keeps_no_bidi_controls(client: httpx.AsyncClient) -> None:
+    wang = await household(client, "Wang", "Building 2/Floor 3/Unit 301")
+    # An override turns the number round on the phone: the resident would dial it backwards.
+    notice = await send_notice(
+        client,
+        "general",
+        "电梯维修 \u202eLift works",
+        "Call \u202e1234-5678\u202c for help.",
+        scope="households",
+        household_ids=[wang["id"]],
+    )
+    assert (notice["title"], notice["body"]) == ("电梯维修 Lift works", "Call 1234-5678 for help.")
+    [shown] = (await client.get(f"/r/{wang['token']}/notices")).json()["items"]
+    assert (shown["title"], shown["body"]) == ("电梯维修 Lift works", "Call 1234-5678 for help.")
