@@ -19,6 +19,7 @@ from hub.http.deps import (
     caller_sites,
     check_in_scope,
 )
+from hub.http.text import visible_text
 from hub.http.views import Items, View
 from hub.silences.rules import SilenceScope
 from hub.silences.views import SilenceView
@@ -40,6 +41,9 @@ class SilenceRequest(View):
     reason: Note
 
 
+REASON_SHOWS_NOTHING = "the reason shows nothing: only spaces or invisible characters"
+
+
 @router.post("/silences", status_code=201)
 async def create_silence(
     body: SilenceRequest, store: StoreDep, actor: ActorDep, request: Request
@@ -49,6 +53,8 @@ async def create_silence(
     A site-scoped caller may silence only what is of its sites (403 otherwise).
     """
     target = body.target
+    # Silencing alarms needs a reason the trail can show: one of invisible characters is none.
+    reason = visible_text(body.reason, REASON_SHOWS_NOTHING)
     if body.scope is SilenceScope.PLACE:
         try:
             target = normalise_location(target)
@@ -62,7 +68,7 @@ async def create_silence(
         body.scope,
         target,
         ends_at=body.ends_at,
-        reason=body.reason,
+        reason=reason,
         starts_at=body.starts_at,
         kinds=body.kinds,
         actor=actor,

@@ -161,6 +161,7 @@ async def test_silences_over_http(client: httpx.AsyncClient, clock: FakeClock) -
         ({"scope": "place", "target": "Building 3//x"}, "non-empty parts"),
         ({"scope": "galaxy"}, "scope"),
         ({"reason": " "}, "reason"),
+        ({"reason": "\u200b\u200d\u3164"}, "reason"),  # nothing visible: no reason on the trail
         ({"ends_at": "2026-01-01T00:00:00"}, "timezone"),
     ],
 )
