@@ -23,6 +23,7 @@ from starlette.middleware.cors import CORSMiddleware
 from hub.access.routes import access_router
 from hub.audit.anchoring import AnchorWatch
 from hub.audit.routes import router as audit_router
+from hub.auth.openapi import install_openapi
 from hub.auth.repository import AuthStore
 from hub.auth.routes import auth_router, authorized
 from hub.auth.rules import AuthError, ForbiddenError, SignInThrottle
@@ -35,7 +36,13 @@ from hub.cases.routes import router as cases_router
 from hub.cases.supervision import supervision_policy
 from hub.cases.tasks import CaseTasks
 from hub.console.routes import console_api_router, console_router
-from hub.errors import HubStartupError, IllegalTransitionError, InvalidInputError, NotFoundError
+from hub.errors import (
+    HubStartupError,
+    IllegalTransitionError,
+    InvalidInputError,
+    NotFoundError,
+    without_value,
+)
 from hub.evidence.routes import evidence_router
 from hub.fleet.routes import router as fleet_router
 from hub.http.docs import install_api_docs
@@ -225,6 +232,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         redoc_url=None,
     )
     install_api_docs(app)
+    install_openapi(app)
     # Outermost: a too-large body is refused before anything reads it (residents' photo
     # uploads have their own, larger ceiling), and every response (errors included) carries
     # the security headers (hub.http.security).
@@ -328,7 +336,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         # FastAPI's default echoes each invalid value back ("input"): for a card number, a
         # PIN or a password sent with the wrong type that is a secret in a response body.
         assert isinstance(exc, RequestValidationError)
-        errors = [{k: v for k, v in e.items() if k != "input"} for e in exc.errors()]
+        errors = [without_value(e) for e in exc.errors()]
         return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
     app.add_exception_handler(RequestValidationError, invalid_request)

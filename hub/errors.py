@@ -14,8 +14,12 @@ holds it back unacknowledged for a grace (``hub.ingest.unknown_devices``: the ed
 may find the device registered), then judges it, counts it under ``rejected.unknown_device``
 and acknowledges it (see ``hub.cases.results.IngestResult``).
 
-The API maps them to HTTP statuses in one place (``hub.app``).
+The API maps them to HTTP statuses in one place (``hub.app``); ``without_value`` is how a
+refused request's validation error is told, without the value sent.
 """
+
+from collections.abc import Mapping
+from typing import Any
 
 
 class HubError(Exception):
@@ -36,3 +40,26 @@ class InvalidInputError(HubError):
 
 class HubStartupError(HubError):
     """The hub could not start."""
+
+
+VALUE_SENT = "the value sent"
+"""What a refusal says in place of the value it refused (docs/contract.md, section 6)."""
+
+
+def without_value(error: Mapping[str, Any]) -> dict[str, Any]:
+    """Return one request validation error as the API tells it: the field (``loc``) and why,
+    never the value sent.
+
+    FastAPI's error holds the value (``input``), and a validator's own message often quotes it
+    (``'x' is not a valid id``, ``unknown time zone 'x'``): both are left out, the quoted
+    value said as ``the value sent``. A value sent as a secret (a card number, a PIN, a
+    password of the wrong form) would otherwise come back in the answer.
+    """
+    told = {key: value for key, value in error.items() if key != "input"}
+    sent = error.get("input")
+    message = told.get("msg")
+    if isinstance(message, str) and isinstance(sent, str | int | float) and str(sent):
+        for quoted in {repr(sent), f"'{sent}'", f'"{sent}"'}:
+            message = message.replace(quoted, VALUE_SENT)
+        told["msg"] = message
+    return told

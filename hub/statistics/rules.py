@@ -215,7 +215,7 @@ def month_period(month: str, zone: str) -> tuple[datetime, datetime]:
     there, though it is already January in Shanghai."""
     found = _MONTH.fullmatch(month)
     if found is None or not 1 <= int(found[2]) <= 12 or int(found[1]) < 1:
-        raise InvalidInputError(f"a month is YYYY-MM, not {month[:20]!r}")
+        raise InvalidInputError("a month is YYYY-MM, such as 2026-12")
     year, number = int(found[1]), int(found[2])
     local = ZoneInfo(zone)
     try:
