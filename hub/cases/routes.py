@@ -23,11 +23,12 @@ from hub.http.deps import (
     ChangesDep,
     Limit,
     Note,
+    OptionalNote,
     StoreDep,
     caller_sites,
     visible_devices,
 )
-from hub.http.text import visible_text
+from hub.http.text import visible_or_none
 from hub.http.views import Items, View
 from hub.requests.rules import NOTE_SHOWS_NOTHING
 from hub.store import HubStore
@@ -49,7 +50,7 @@ ForSelfDep = Annotated[bool, Depends(acts_for_self)]
 class AcknowledgeRequest(View):
     """Body of ``POST /cases/{id}/acknowledge``; the note is optional."""
 
-    note: Note | None = None
+    note: OptionalNote | None = None
 
 
 class ResolveRequest(View):
@@ -64,13 +65,13 @@ class DispatchRequest(View):
     id; for a dispatch, leave it out to let the dispatch rules choose) and a note."""
 
     assignee: Assignee | None = None
-    note: Note | None = None
+    note: OptionalNote | None = None
 
 
 class ActionRequest(View):
     """Body of the other case actions (accept, decline, start, close, reopen): a note."""
 
-    note: Note | None = None
+    note: OptionalNote | None = None
 
 
 @router.get("/alerts")
@@ -127,8 +128,7 @@ async def _act(
     resolution: Resolution | None = None,
     assignee: str | None = None,
 ) -> CaseView:
-    if note is not None:
-        note = visible_text(note, NOTE_SHOWS_NOTHING)
+    note = visible_or_none(note, NOTE_SHOWS_NOTHING)
     case = await asyncio.to_thread(
         store.cases.act,
         case_id,
@@ -172,12 +172,14 @@ def _assigning_action(action: CaseAction, summary: str) -> None:
 
     async def endpoint(
         case_id: int,
-        body: DispatchRequest,
         store: StoreDep,
         changes: ChangesDep,
         actor: ActorDep,
         for_self: ForSelfDep,
+        body: Annotated[DispatchRequest | None, Body()] = None,
     ) -> CaseView:
+        # Every field may be left out, and so may the body, as for the other actions.
+        body = body or DispatchRequest()
         return await _act(
             case_id,
             action,

@@ -125,5 +125,9 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
+OptionalNote = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+"""A note a request may leave out: left empty or only spaces, it is no note at all (the route
+makes it None), as docs/residents.md says; one of nothing visible is still refused there."""
+
 
 Assignee = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]

@@ -84,11 +84,6 @@ async def test_statistics_refuse_a_bad_time_zone_or_month_without_echo(
     assert (await client.get("/api/v1/statistics", params={"month": "2026-11"})).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported, not fixed (hub/cases/routes.py is another helper's): dispatch takes no "
-    "body-less request while docs/cases.md makes every field optional",
-)
 async def test_a_dispatch_without_a_body_is_a_dispatch_as_with_an_empty_one(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -107,11 +102,6 @@ async def test_a_dispatch_without_a_body_is_a_dispatch_as_with_an_empty_one(
     assert without_body.status_code == with_empty_body.status_code, without_body.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported, not fixed (hub/http/deps.py's Note is another helper's): an optional case "
-    "note left empty or only spaces is a 422",
-)
 @pytest.mark.parametrize("note", ["", "   "], ids=["empty", "spaces"])
 async def test_an_sos_acknowledged_with_an_empty_optional_note_is_acknowledged(
     app: FastAPI, client: httpx.AsyncClient, note: str
