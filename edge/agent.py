@@ -66,10 +66,13 @@ class EdgeAgent:
         settings: EdgeSettings,
         *,
         clock: Callable[[], datetime] = _utc_now,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] | None = None,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.settings = settings
+        # A wall clock injected alone is moved by hand: no monotonic clock to tell its steps.
+        steady = time.monotonic if monotonic is None and clock is _utc_now else monotonic
+        monotonic = monotonic or time.monotonic
         site = SiteFile.load(settings.site_file)
         self.edge_id: str = settings.edge_id or site.site.edge_id
         self.site_devices: list[Device] = [
@@ -106,6 +109,7 @@ class EdgeAgent:
             handoff=handoff,
             count=self._count,
             clock=clock,
+            monotonic=steady,
             trust_device_time=settings.trust_device_time,
         )
         # Door access (edge.access): reader frames and door contacts in, its own hub link.
@@ -121,6 +125,7 @@ class EdgeAgent:
                 self.directory.resolve(NativeAddress(device_id)), "location", None
             ),
             clock=clock,
+            monotonic=monotonic,
             rng=rng,
             resend_after_s=settings.resend_after_s,
         )
@@ -136,6 +141,7 @@ class EdgeAgent:
             z2m_base=settings.z2m_base,
             max_payload_bytes=settings.max_payload_bytes,
             backoff_rng=rng,
+            monotonic=monotonic,
             discover_for=self.edge_id if settings.discover_detectors else None,
         )
         self.uplink = EdgeUplink(
@@ -197,7 +203,7 @@ class EdgeAgent:
             len(self.site_devices),
             self.outbox.depth(),
         )
-        self.detection.watching_since = self._clock()
+        self.detection.begin()
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.ingest.run(), name="edge-ingest")

@@ -34,6 +34,7 @@ from devices.observations import (
 )
 from devices.payloads import DEVICE_ANNOUNCE, ButtonEvent
 from devices.registry import Device
+from edge import clock_step
 from edge.detection_rules import (
     READING_RULES,
     co_tick,
@@ -250,6 +251,9 @@ def _checked_in(step: Step, seen: datetime, watching_since: datetime | None, rul
     if last is None or seen > last:
         rhythm = step.state.rhythm.heard(last, seen, watching_since)
         step.state = replace(step.state, last_seen=seen, rhythm=rhythm)
+    elif (last - seen).total_seconds() > clock_step.STEP_S:
+        # The edge's clock went back: this is the device's last check-in now.
+        step.state = replace(step.state, last_seen=seen)
     step.switch(
         AlertKind.DEVICE_OFFLINE,
         raise_rule=None,
@@ -266,7 +270,11 @@ def _liveness_tick(
     profile: DetectionProfile,
     watching_since: datetime | None,
 ) -> None:
-    known = [t for t in (step.state.last_seen, watching_since) if t is not None]
+    # A time further after ``now`` than a clock step was read before the edge's clock went
+    # back: not a check-in to count from (the deadline would wait as long as the clock went
+    # back; ``edge.clock_step``).
+    latest = now + timedelta(seconds=clock_step.STEP_S)
+    known = [t for t in (step.state.last_seen, watching_since) if t is not None and t <= latest]
     if not known:
         return
     last = max(known)

@@ -7,7 +7,7 @@ the alerts it produced (``edge.outbox``).
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -148,6 +148,23 @@ class DeviceState:
     def __post_init__(self) -> None:
         if not self.raised <= _ON_OFF_KINDS:
             raise StateFormatError(f"not on/off conditions: {sorted(self.raised - _ON_OFF_KINDS)}")
+
+    def stepped(self, step: timedelta) -> "DeviceState":
+        """Return the state with the times it read on the edge's clock moved by ``step``, the
+        clock's step (``edge.clock_step``): a reading that stood ten minutes before it still
+        has, and a device silent for a minute (a gas or leak hold) still has been."""
+
+        def moved(at: datetime | None) -> datetime | None:
+            return None if at is None else at + step
+
+        return replace(
+            self,
+            last_seen=moved(self.last_seen),
+            co_seen=moved(self.co_seen),
+            heat_seen=moved(self.heat_seen),
+            self_test_since=moved(self.self_test_since),
+            flooded_at=moved(self.flooded_at),
+        )
 
     def to_json(self) -> str:
         """Serialise for the outbox."""

@@ -13,12 +13,13 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from devices.kinds import AlertKind, AlertState, forwarding_rank
 from devices.messages import Alert, Checkin, FeedbackStage
 from devices.observations import AvailabilityChange, Observation, observed_at
 from devices.registry import Device
+from edge.clock_step import ClockStepWatch
 from edge.detection import (
     AlertDecision,
     Detection,
@@ -79,6 +80,7 @@ class DeviceDetection:
         handoff: HandOff,
         count: CountFn,
         clock: Callable[[], datetime],
+        monotonic: Callable[[], float] | None = None,
         trust_device_time: bool = False,
     ) -> None:
         self.edge_id = edge_id
@@ -90,6 +92,9 @@ class DeviceDetection:
         self.handoff = handoff
         self.count = count
         self._clock = clock
+        # Read with the wall clock at each tick to tell its steps (None: never stepped).
+        self._monotonic = monotonic
+        self._steps = ClockStepWatch()
         # EdgeSettings.trust_device_time: only a simulation in a time of its own sets it.
         self._trust_device_time = trust_device_time
         self.states = self._load_states()
@@ -110,6 +115,8 @@ class DeviceDetection:
         held throughout, so the time-driven tick never decides on a state about to change.
         """
         async with self._detecting:
+            # Before any time read now is stored: only times read before a step move with it.
+            self._look_for_a_step(self._clock())
             staged = DetectionGroup(self)
             yield staged
             await staged.commit()
@@ -147,6 +154,7 @@ class DeviceDetection:
         """Run time-driven detection for every known device, at the clock's now."""
         async with self._detecting:
             now = self._clock()
+            self._look_for_a_step(now)
             for device in self._directory.devices():
                 before = self.states.get(device.id, DeviceState())
                 try:
@@ -167,6 +175,38 @@ class DeviceDetection:
                 await self.db.call(self.outbox.commit, device.id, result.state.to_json(), alerts)
                 self.states[device.id] = result.state
                 self.announce(alerts)
+
+    def begin(self) -> None:
+        """Start watching at the clock's now (the agent's start)."""
+        self.watching_since = self._clock()
+        self._look_for_a_step(self.watching_since)
+
+    def _look_for_a_step(self, now: datetime) -> None:
+        """Watch again from ``now`` when the wall clock was stepped since the last look (each
+        tick and each group of messages looks, before deciding on anything).
+
+        Every deadline then counts from ``now`` (``edge.detection.tick``): a step forward
+        (NTP after a boot at fake-hwclock's time) does not make every device look silent, and
+        a step back does not hold their deadlines back by the step.
+        """
+        if self._monotonic is None:
+            return
+        step = self._steps.look(now.timestamp(), self._monotonic())
+        if step is None:
+            return
+        self.count("clock_steps", 1)
+        logger.warning(
+            "the wall clock was stepped by %+.0f s: check-in deadlines count from %s",
+            step,
+            now.isoformat(),
+        )
+        self.watching_since = now
+        # What has stood since a time on the edge's clock (a CO reading between reports)
+        # has stood as long on the new one: not the step longer, nor the step shorter.
+        self.states = {
+            device_id: state.stepped(timedelta(seconds=step))
+            for device_id, state in self.states.items()
+        }
 
     async def commit_camera_alerts(
         self, device: Device, decisions: list[AlertDecision]

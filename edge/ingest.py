@@ -72,6 +72,7 @@ from edge.detectors.flooding import FloodWatch
 from edge.device_detection import CountFn, DetectionGroup, DeviceDetection, Rejected
 from edge.directory import DeviceDirectory
 from edge.discovery import discovered_device
+from edge.log_budget import LogBudget
 from edge.outbox import OutboxError
 from edge.receive_queue import MAX_GROUP, Arrivals, FloodLog, fair_queue
 from edge.redelivery import Receipt, Redeliveries
@@ -118,6 +119,7 @@ class DeviceIngest:
         """The edge whose unregistered Zigbee detectors are discovered (``edge.discovery``);
         None refuses them as unknown devices."""
         self._reject_log = Throttle()
+        self._reject_budget = LogBudget()
         self._detection = detection
         self._redeliveries = Redeliveries()
         self._floods = FloodLog()
@@ -127,6 +129,8 @@ class DeviceIngest:
         self._telemetry = telemetry
         self._count = count
         self._clock = clock
+        # Log throttles run on it: a wall clock stepped back would silence them for the step.
+        self._monotonic = monotonic
         self._z2m_base = z2m_base
         self._max_payload_bytes = max_payload_bytes
         self.client: aiomqtt.Client | None = None
@@ -210,7 +214,7 @@ class DeviceIngest:
         self._count("floods_seen", 1)
         device = self._device_of(topic)
         if device is None:
-            self._floods.unregistered(topic, self._detection.flood, self._clock())
+            self._floods.unregistered(topic, self._detection.flood, self._monotonic())
         else:
             self._flooding_devices.append((device, topic))
 
@@ -226,7 +230,7 @@ class DeviceIngest:
 
     def _dropped(self, dropped: Dropped) -> None:
         self._count("messages_dropped", dropped.count)
-        self._floods.dropped(dropped, self._clock())
+        self._floods.dropped(dropped, self._monotonic())
 
     async def expect_redeliveries(self) -> None:
         """On a new connection: expect the last committed groups' messages first, maybe."""
@@ -256,10 +260,11 @@ class DeviceIngest:
         Their detection is committed in one outbox transaction (``DeviceDetection.group``);
         an ``OutboxError`` propagates and none of them may be acknowledged.
         """
-        received_at = self._clock()
         self._count("messages_received", len(messages))
         after = _AfterCommit()
         async with self._detection.group() as staged:
+            # Read once the group holds detection: after its look for a clock step.
+            received_at = self._clock()
             while self._flooding_devices:
                 staged.flooded(*self._flooding_devices.popleft(), received_at)
             for message in messages:
@@ -458,7 +463,7 @@ class DeviceIngest:
         """Count and log the readings of a message taken without them: a number that is not
         finite (``NaN``, ``Infinity``: a failed sensor, an overflowed reading) is none."""
         self._count("readings_dropped.not_finite", len(readings))
-        left_out = self._reject_log.due(("not_finite", topic), self._clock().timestamp())
+        left_out = self._reject_log.due(("not_finite", topic), self._monotonic())
         if left_out is None:
             return  # counted; logged at most once a minute per topic
         logger.warning(
@@ -472,18 +477,21 @@ class DeviceIngest:
 
     def _reject(self, rejected: Rejected) -> None:
         self._count(f"rejected.{rejected.reason}", 1)
-        left_out = self._reject_log.due(
-            (rejected.reason, rejected.topic), self._clock().timestamp()
-        )
+        now = self._monotonic()
+        left_out = self._reject_log.due((rejected.reason, rejected.topic), now)
         if left_out is None:
             return  # counted; logged at most once a minute per reason and topic
+        elsewhere = self._reject_budget.spend(rejected.reason, now)
+        if elsewhere is None:
+            return  # counted; a few lines a minute per reason, whatever the topics
         logger.warning(
-            "rejected %s from device %s on %s: %s%s",
+            "rejected %s from device %s on %s: %s%s%s",
             rejected.reason,
             rejected.sender,
             rejected.topic,
             rejected.error,
             f" (and {left_out} more like it since this was last logged)" if left_out else "",
+            f" ({elsewhere} more like it on other topics left out)" if elsewhere else "",
         )
 
 

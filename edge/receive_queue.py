@@ -9,7 +9,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 
 import aiomqtt
 
@@ -34,9 +33,10 @@ class FloodLog:
         self._throttle = Throttle()
         """Per flooding topic: when it was last logged, and what was dropped since."""
 
-    def dropped(self, dropped: Dropped, now: datetime) -> None:
-        """Note messages of a topic dropped at ``now``; log them if a minute has passed."""
-        before = self._throttle.due(dropped.topic, now.timestamp(), dropped.count)
+    def dropped(self, dropped: Dropped, now: float) -> None:
+        """Note messages of a topic dropped at ``now`` (monotonic seconds); log them if a
+        minute has passed."""
+        before = self._throttle.due(dropped.topic, now, dropped.count)
         if before is None:
             return
         logger.warning(
@@ -46,10 +46,11 @@ class FloodLog:
             before + dropped.count,
         )
 
-    def unregistered(self, topic: str, settings: FloodSettings, now: datetime) -> None:
-        """Note a flooding topic of no registered device (no alert: no one to raise it for)."""
+    def unregistered(self, topic: str, settings: FloodSettings, now: float) -> None:
+        """Note a flooding topic of no registered device (no alert: no one to raise it for),
+        at ``now`` (monotonic seconds)."""
         # In the topic's rhythm; what was dropped of it stays counted for its next drop line.
-        if self._throttle.due(topic, now.timestamp(), 0, keep=True) is None:
+        if self._throttle.due(topic, now, 0, keep=True) is None:
             return
         logger.warning(
             "%s floods the site broker (>= %d messages in each %gs for %gs) and is no"

@@ -26,6 +26,11 @@ M = TypeVar("M", bound=BaseModel)
 
 logger = logging.getLogger(__name__)
 
+WAL_LIMIT_BYTES = 4 * 1024 * 1024
+"""The size a store's write-ahead log is cut back to after a checkpoint (SQLite checkpoints
+at 1000 pages, 4 MiB, by default): a Raspberry Pi's SD card is not left holding the largest
+transaction ever written."""
+
 
 def open_store(
     path: Path,
@@ -56,6 +61,9 @@ def open_store(
         # TEMP tables (what is on the wire, lost at a restart by design) in memory: in a temp
         # file every send and ack wrote its pages there and truncated it again.
         db.execute("PRAGMA temp_store=MEMORY")
+        # A large transaction (a backlog stored or acknowledged at once) grows the WAL to its
+        # size, and SQLite would keep that file for good: truncate it after each checkpoint.
+        db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
         found = db.execute("PRAGMA user_version").fetchone()[0]
         if found not in (0, version):
             raise error(f"{what} {path} has schema {found}, expected {version}")

@@ -74,6 +74,7 @@ from edge.access.door import (
 from edge.access.hub_link import AccessHubLink
 from edge.access.lines import DECISIONS, command_text, decisions_not_stored, decisions_stored
 from edge.access.store import AccessStore, AccessStoreError, AllowList
+from edge.log_budget import LogBudget
 from edge.outbox import Outbox
 from edge.sqlite_tx import DatabaseThread
 
@@ -149,6 +150,7 @@ class AccessControl:
         self._locate = locate
         self._clock = clock
         self._monotonic = monotonic
+        self._reject_budget = LogBudget()
         self._saved_floor = store.load_floor()
         self.floor = TimeFloor(self._saved_floor, monotonic())
         """The latest time known true (``edge.access.clock_floor``): decisions use
@@ -449,7 +451,17 @@ class AccessControl:
 
     def _reject(self, reason: str, reader: str, topic: str, detail: str) -> None:
         self._count(f"access.rejected.{reason}", 1)
-        logger.warning("rejected %s from reader %s on %s: %s", reason, reader, topic, detail)
+        left_out = self._reject_budget.spend(reason, self._monotonic())
+        if left_out is None:
+            return  # counted; a few lines a minute per reason (edge.log_budget)
+        logger.warning(
+            "rejected %s from reader %s on %s: %s%s",
+            reason,
+            reader,
+            topic,
+            detail,
+            f" ({left_out} more like it on other topics left out)" if left_out else "",
+        )
 
     def _load_door_states(self) -> dict[str, DoorState]:
         copies = [
