@@ -1,26 +1,46 @@
 """Device payloads on the native topics, and the readings every adapter normalises to.
 
 Device payload models are tolerant of extra keys (real firmware adds fields) but strict about
-the types of the fields we read: ``"co_ppm": "12"`` is refused, not guessed at. A number that
-is not finite in a measurement (``1e999``, ``Infinity``, ``NaN``) is no measurement, as in
-every adapter: that reading is dropped and the message's others kept (``StatePayload``).
+the types of the fields we read: ``"co_ppm": "12"`` is not guessed at. In a native state, a
+measurement that cannot be read (not a number, out of its range, not finite: ``1e999``,
+``NaN``) or a ``ts`` that cannot be read is dropped and the message's others kept, so an alarm
+flag beside it still counts (``StatePayload``); a flag that cannot be read refuses the message.
+Every reading dropped is noted for the caller (``noting_dropped``) with why.
 """
 
 import logging
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 logger = logging.getLogger(__name__)
 
 _EPOCH_MS_MIN = 10**11  # 1973 in milliseconds: smaller numbers are not epoch milliseconds
+
+
+_LEAP_SECOND = re.compile(r"(\d{2}:\d{2}):60(?:\.\d+)?")
+
+
+def _iso(text: str) -> str:
+    """Return RFC 3339 text as ``datetime.fromisoformat`` reads it: its ``t`` and ``z`` may be
+    lower-case (RFC 3339 section 5.6), and a leap second (``23:59:60``) is read as the last
+    instant of the second before."""
+    text = text.strip().upper()
+    return _LEAP_SECOND.sub(r"\1:59.999999", text, count=1)
 
 
 def parse_event_time(value: Any) -> datetime:
@@ -40,7 +60,7 @@ def parse_event_time(value: Any) -> datetime:
             raise ValueError(f"ts {value!r} is out of range") from exc
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.strip())
+            parsed = datetime.fromisoformat(_iso(value))
         except ValueError as exc:
             raise ValueError(f"ts {value!r} is not RFC 3339") from exc
         try:
@@ -52,35 +72,47 @@ def parse_event_time(value: Any) -> datetime:
     raise ValueError("ts must be RFC 3339 text or epoch milliseconds")
 
 
-_no_measurement: ContextVar[list[str] | None] = ContextVar("no_measurement", default=None)
+class DropReason(StrEnum):
+    """Why a reading of a message was dropped and the rest kept."""
+
+    NOT_FINITE = "not_finite"
+    """``NaN``, ``Infinity``, ``1e999``: a failed sensor, an overflowed reading."""
+    OUT_OF_RANGE = "out_of_range"
+    """A number no reading of its kind can be (``"humidity_pct": 140``, ``"co_ppm": -3``)."""
+    NOT_A_NUMBER = "not_a_number"
+    """A measurement that is no number (``"co_ppm": "80"``): not guessed at."""
+    UNREADABLE_TIME = "unreadable_time"
+    """A ``ts`` that is neither RFC 3339 text nor epoch milliseconds: the receive time is used."""
+
+
+_dropped: ContextVar[list[tuple[str, DropReason]] | None] = ContextVar("dropped", default=None)
 
 
 @contextmanager
-def noting_no_measurement() -> Iterator[list[str]]:
-    """Note, while the block runs, the readings ``finite_or_none`` drops: yield the list it
-    fills (the name of each, where the decoder knows it). The edge decodes each device message
-    in one, to count and log what a device sent that was no measurement, with its source."""
-    noted: list[str] = []
-    token = _no_measurement.set(noted)
+def noting_dropped() -> Iterator[list[tuple[str, DropReason]]]:
+    """Note, while the block runs, the readings a decoder drops and keeps the message without:
+    yield the list it fills, each reading's name (where the decoder knows it) and why. The
+    edge decodes each device message in one, to count and log them with their source."""
+    noted: list[tuple[str, DropReason]] = []
+    token = _dropped.set(noted)
     try:
         yield noted
     finally:
-        _no_measurement.reset(token)
+        _dropped.reset(token)
 
 
-def finite_or_none(value: float | None, where: str = "") -> float | None:
-    """Return ``value``, or None for NaN and ±infinity (no measurement), logged at debug with
-    ``where`` (the reading it was sent as, where the caller knows it) and noted for a
-    ``noting_no_measurement`` block around the decoding."""
+def note_dropped(where: str, why: DropReason, value: Any) -> None:
+    """Note a reading dropped (logged at debug, and for a ``noting_dropped`` block)."""
+    logger.debug("%s: %r dropped (%s), the rest of the message kept", where, value, why)
+    noted = _dropped.get()
+    if noted is not None:
+        noted.append((where, why))
+
+
+def finite_or_none(value: float | None, where: str = "a reading") -> float | None:
+    """Return ``value``, or None for NaN and ±infinity (no measurement), noted as dropped."""
     if value is not None and not math.isfinite(value):
-        logger.debug(
-            "%sa number that is not finite (%s) is no measurement, ignored",
-            f"{where}: " if where else "",
-            value,
-        )
-        noted = _no_measurement.get()
-        if noted is not None:
-            noted.append(where or "a reading")
+        note_dropped(where, DropReason.NOT_FINITE, value)
         return None
     return value
 
@@ -145,42 +177,87 @@ MEASUREMENTS = frozenset(
         "smoke_density_db_per_m",
     }
 )
-"""The readings that are numbers: a number there that is not finite is no measurement."""
+"""The readings that are numbers: one that cannot be read is dropped, the flags kept."""
+
+
+def _bounds(name: str) -> tuple[float | None, float | None]:
+    """Return the least and greatest value a measurement's field takes (None: no bound), as
+    its annotation says (``Percent | None``: the ``Field`` of ``Percent``)."""
+    low = high = None
+    for kind in get_args(Readings.model_fields[name].annotation):
+        for field in getattr(kind, "__metadata__", ()):
+            for rule in getattr(field, "metadata", ()):
+                low = getattr(rule, "ge", low)
+                high = getattr(rule, "le", high)
+    return low, high
+
+
+_BOUNDS = {name: _bounds(name) for name in MEASUREMENTS}
+
+
+def _unreadable(name: str, value: Any) -> DropReason | None:
+    """Return why a measurement's value cannot be read as its field (``Readings``), None if it
+    can (checked here, not by validating: every state message holds some)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return DropReason.NOT_A_NUMBER
+    if not math.isfinite(value):
+        return DropReason.NOT_FINITE
+    low, high = _BOUNDS[name]
+    if (low is not None and value < low) or (high is not None and value > high):
+        return DropReason.OUT_OF_RANGE
+    return None
+
+
+def _unreadable_time(value: Any) -> bool:
+    try:
+        parse_event_time(value)
+    except ValueError:
+        return True
+    return False
 
 
 class StatePayload(Readings):
     """A JSON object on ``linli/dev/<device_id>/state``.
 
-    A measurement whose number is not finite (JSON ``1e999``, ``Infinity``, ``NaN``: a
-    detector's overflowed chamber reading) is dropped, the rest kept: refusing the message
-    would lose the ``smoke: true`` beside it, and keeping the number would make it the
-    highest level (an infinite CO was a CO alarm in about a minute). A message left with no
-    reading at all is refused, as before. Anything else that is not a value of its field
-    (``"co_ppm": "80"``, ``"smoke": Infinity``, ``"humidity_pct": 140``) refuses the message.
+    A measurement that cannot be read — not a number (``"co_ppm": "80"``), out of its range
+    (``"humidity_pct": 140``, ``"battery_pct": 101``), not finite (JSON ``1e999``, ``NaN``: a
+    detector's overflowed chamber reading) — is dropped and the rest kept, and so is a ``ts``
+    that cannot be read (the receive time stands in, as without one): refusing the message
+    would lose the ``smoke: true`` beside it, and keeping an infinite number would make it the
+    highest level (an infinite CO was a CO alarm in about a minute). Each is noted
+    (``noting_dropped``). A message left with no reading at all is refused. A flag that is no
+    flag (``"smoke": 1``, ``"smoke": "yes"``) refuses the message: what it says is unknown.
     """
 
     ts: EventTime | None = None
 
     @model_validator(mode="before")
     @classmethod
-    def _drop_numbers_that_are_no_measurement(cls, data: Any) -> Any:
+    def _drop_what_cannot_be_read(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        dropped = {
-            name
-            for name in MEASUREMENTS
-            if isinstance(value := data.get(name), float) and finite_or_none(value, name) is None
-        }
+        dropped: dict[str, DropReason] = {}
+        for name in MEASUREMENTS:
+            value = data.get(name)
+            why = None if value is None else _unreadable(name, value)
+            if why is not None:
+                dropped[name] = why
+        if data.get("ts") is not None and _unreadable_time(data["ts"]):
+            dropped["ts"] = DropReason.UNREADABLE_TIME
         if not dropped:
             return data
         kept = {key: value for key, value in data.items() if key not in dropped}
         if all(kept.get(name) is None for name in Readings.model_fields):
             raise PydanticCustomError(
-                "no_measurement",
-                "{names}: a number that is not finite is no measurement, and the message "
-                "holds no other reading",
-                {"names": ", ".join(sorted(dropped))},
+                "nothing_readable",
+                "{names}: cannot be read ({reasons}), and the message holds no other reading",
+                {
+                    "names": ", ".join(sorted(dropped)),
+                    "reasons": ", ".join(sorted(set(dropped.values()))),
+                },
             )
+        for name, why in sorted(dropped.items()):
+            note_dropped(name, why, data[name])
         return kept
 
 
@@ -191,6 +268,16 @@ class EventPayload(BaseModel):
 
     event: Annotated[str, Field(strict=True, min_length=1, max_length=32, pattern=r"^[a-z_]+$")]
     ts: EventTime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_an_unreadable_time(cls, data: Any) -> Any:
+        """A press whose ``ts`` cannot be read is a press at its receive time, noted: refused,
+        a resident's SOS would be lost to its button's clock."""
+        if isinstance(data, dict) and data.get("ts") is not None and _unreadable_time(data["ts"]):
+            note_dropped("ts", DropReason.UNREADABLE_TIME, data["ts"])
+            return {key: value for key, value in data.items() if key != "ts"}
+        return data
 
 
 class Availability(StrEnum):

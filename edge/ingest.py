@@ -52,7 +52,7 @@ from devices.observations import (
     ZigbeeAddress,
     describe,
 )
-from devices.payloads import noting_no_measurement
+from devices.payloads import DropReason, noting_dropped
 from devices.registry import Device
 from devices.topics import (
     CredentialTopic,
@@ -336,7 +336,7 @@ class DeviceIngest:
         retained: bool,
     ) -> Rejected | None:
         try:
-            with noting_no_measurement() as no_measurement:
+            with noting_dropped() as dropped:
                 messages = decode_all(
                     parsed,
                     raw,
@@ -344,8 +344,8 @@ class DeviceIngest:
                     kind_of=self._directory.kind_of,
                     fahrenheit=self._directory.fahrenheit,
                 )
-            if no_measurement:
-                self._no_measurement(topic, sender(parsed), no_measurement)
+            if dropped:
+                self._taken_without(topic, sender(parsed), dropped)
         except DeviceInputError as exc:
             return Rejected(exc.reason, topic, sender(parsed), exc)
         except Exception as exc:
@@ -459,19 +459,21 @@ class DeviceIngest:
             )
         return device
 
-    def _no_measurement(self, topic: str, device: str, readings: list[str]) -> None:
-        """Count and log the readings of a message taken without them: a number that is not
-        finite (``NaN``, ``Infinity``: a failed sensor, an overflowed reading) is none."""
-        self._count("readings_dropped.not_finite", len(readings))
-        left_out = self._reject_log.due(("not_finite", topic), self._monotonic())
+    def _taken_without(
+        self, topic: str, device: str, dropped: list[tuple[str, DropReason]]
+    ) -> None:
+        """Count and log the readings a message was taken without (``devices.payloads``: not
+        finite, out of range, no number, an unreadable ``ts``): its alarm flags still count."""
+        for _, why in dropped:
+            self._count(f"readings_dropped.{why}", 1)
+        left_out = self._reject_log.due(("readings_dropped", topic), self._monotonic())
         if left_out is None:
             return  # counted; logged at most once a minute per topic
         logger.warning(
-            "took the message of device %s on %s without %s: a number that is not finite is"
-            " no measurement%s",
+            "took the message of device %s on %s without %s%s",
             device,
             topic,
-            ", ".join(readings),
+            ", ".join(f"{name} ({why})" for name, why in dropped),
             f" (and {left_out} more like it since this was last logged)" if left_out else "",
         )
 

@@ -76,7 +76,7 @@ async def test_a_reading_taken_out_is_counted_and_logged_with_its_device_and_top
             await eventually(lambda: len(hub.alerts) == 2, "the smoke and leak alerts at the hub")
     assert agent.counters["readings_dropped.not_finite"] == 2
     assert agent.counters.get("rejected.wrong_type") is None
-    warnings = [r.getMessage() for r in caplog.records if "no measurement" in r.getMessage()]
+    warnings = [r.getMessage() for r in caplog.records if "without" in r.getMessage()]
     assert any(
         "b3-smoke" in line and SMOKE_STATE in line and "smoke_density_db_per_m" in line
         for line in warnings
@@ -102,3 +102,22 @@ def _co_alarms(updates: list[StateUpdate]) -> list[AlertDecision]:
         state, more = ticked(DeviceKind.CO, state, minute * 60.0)
         alerts.extend(more)
     return [a for a in alerts if a.kind is AlertKind.CO and a.state is AlertState.RAISED]
+
+
+@pytest.mark.mosquitto
+async def test_a_press_and_an_alarm_beside_what_cannot_be_read_reach_the_hub(
+    mosquitto: MosquittoProcess, make_settings: SettingsFactory
+) -> None:
+    agent = EdgeAgent(make_settings())
+    async with running_edge(mosquitto, agent) as (hub, devices):
+        # A button whose clock says nothing readable, a detector reporting its battery at 101 %.
+        await devices.publish_cli("linli/dev/b3-sos/event", '{"event": "press", "ts": "n/a"}')
+        await devices.publish_cli(SMOKE_STATE, '{"smoke": true, "battery_pct": 101}')
+        await eventually(lambda: len(hub.alerts) == 2, "the SOS and the smoke alert at the hub")
+    assert {(a.kind, a.device_id) for a in hub.alerts} == {
+        (AlertKind.SOS, "b3-sos"),
+        (AlertKind.SMOKE, "b3-smoke"),
+    }
+    assert agent.counters["readings_dropped.unreadable_time"] == 1
+    assert agent.counters["readings_dropped.out_of_range"] == 1
+    assert agent.counters.get("rejected.wrong_type") is None
