@@ -55,6 +55,50 @@ class Rejected:
     error: object
 
 
+ARRIVAL_SPACING = timedelta(microseconds=1)
+"""How far apart the receive instants of one group's messages are (``arrival_instants``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """When the edge received one message of a group (``edge.ingest`` takes several at once).
+
+    ``at`` is the message's own receive instant, after every message before it in the group
+    (``arrival_instants``): a reading without a time of its own is taken at it, and the
+    device was heard then. ``clock`` is the edge's clock reading for the whole group, at or
+    after ``at``: a device's own time is bounded by it (``devices.observations.observed_at``),
+    so a retry stamped with the same time is the same reading wherever it is in the group.
+    """
+
+    at: datetime
+    clock: datetime
+
+    def __post_init__(self) -> None:
+        if self.at > self.clock:
+            raise ValueError("a message is received at or before the group's clock reading")
+
+    def event_time(self, observation: Observation, *, trust_device_time: bool) -> datetime:
+        """Return when an observation happened: the device's own time bounded by the group's
+        clock reading, else (no time of its own, or one replaced as never set) ``at``."""
+        bounded = observed_at(observation, self.clock, trust_device_time=trust_device_time)
+        if bounded == self.clock and (
+            observed_at(observation, self.at, trust_device_time=trust_device_time) == self.at
+        ):
+            return self.at  # the receive time stands in: this message's own instant
+        return bounded
+
+
+def arrival_instants(clock: datetime, count: int) -> list[datetime]:
+    """Return the receive instants of a group of ``count`` messages read at ``clock``.
+
+    Strictly increasing in arrival order, ``ARRIVAL_SPACING`` apart, the last one ``clock``
+    itself (never after it): two messages of one device in one group are two readings, the
+    later one newer, as they would be one group each. One microsecond is far below what any
+    rule measures (seconds: sample spacing, SOS windows, holds, check-in deadlines).
+    """
+    return [clock - (count - 1 - i) * ARRIVAL_SPACING for i in range(count)]
+
+
 @dataclass(frozen=True, slots=True)
 class Observed:
     """What handling one message's observations came to."""
@@ -133,7 +177,7 @@ class DeviceDetection:
         An ``OutboxError`` propagates: the message must stay unacknowledged.
         """
         async with self.group() as staged:
-            return staged.observe(device, observations, received_at, topic)
+            return staged.observe(device, observations, Arrival(received_at, received_at), topic)
 
     def announce(self, alerts: list[Alert], *, sent: bool = False) -> None:
         """Count and log alerts just committed, and wake the forwarder unless they were
@@ -273,7 +317,7 @@ class DeviceDetection:
         state: DeviceState,
         device: Device,
         observations: tuple[Observation, ...],
-        received_at: datetime,
+        arrival: Arrival,
     ) -> tuple[DeviceState, list[Alert], int]:
         """Run detection over one message's observations; return state, alerts, self-tests.
 
@@ -283,16 +327,14 @@ class DeviceDetection:
         decisions: list[AlertDecision] = []
         self_tests = 0
         for observation in observations:
-            event_time = observed_at(
-                observation, received_at, trust_device_time=self._trust_device_time
-            )
+            event_time = arrival.event_time(observation, trust_device_time=self._trust_device_time)
             result = detect(
                 state,
                 device,
                 observation,
                 event_time,
                 profile,
-                received_at=received_at,
+                received_at=arrival.at,
                 watching_since=self.watching_since,
             )
             state = result.state
@@ -351,14 +393,15 @@ class DetectionGroup:
         self,
         device: Device,
         observations: tuple[Observation, ...],
-        received_at: datetime,
+        arrival: Arrival,
         topic: str,
     ) -> Observed:
-        """Run detection on one message's observations; stage the new state and alerts."""
+        """Run detection on one message's observations, received at ``arrival``; stage the
+        new state and alerts."""
         detection = self._detection
         before = self._states.get(device.id) or detection.states.get(device.id, DeviceState())
         try:
-            state, alerts, self_tests = detection.decide(before, device, observations, received_at)
+            state, alerts, self_tests = detection.decide(before, device, observations, arrival)
         except Exception as exc:
             # A bug, not bad input; acknowledged for the same reason as bad input.
             logger.exception("detection failed for device %s", device.id)

@@ -69,7 +69,14 @@ from edge.access.control import AccessControl
 from edge.backlog import Dropped
 from edge.button_feedback import ButtonFeedback
 from edge.detectors.flooding import FloodWatch
-from edge.device_detection import CountFn, DetectionGroup, DeviceDetection, Rejected
+from edge.device_detection import (
+    Arrival,
+    CountFn,
+    DetectionGroup,
+    DeviceDetection,
+    Rejected,
+    arrival_instants,
+)
 from edge.directory import DeviceDirectory
 from edge.discovery import discovered_device
 from edge.log_budget import LogBudget
@@ -85,7 +92,8 @@ logger = logging.getLogger(__name__)
 class _AfterCommit:
     """What a group's messages do once their detection is committed."""
 
-    readings: list[tuple[Device, tuple[Observation, ...]]] = field(default_factory=list)
+    readings: list[tuple[Device, tuple[Observation, ...], datetime]] = field(default_factory=list)
+    """Each message's readings, with the instant it arrived (``arrival_instants``)."""
     feedback: list[tuple[Device, FeedbackStage]] = field(default_factory=list)
     frames: list[asyncio.Future[None]] = field(default_factory=list)
 
@@ -258,7 +266,9 @@ class DeviceIngest:
         """Handle device messages that arrived together; return once all may be acknowledged.
 
         Their detection is committed in one outbox transaction (``DeviceDetection.group``);
-        an ``OutboxError`` propagates and none of them may be acknowledged.
+        an ``OutboxError`` propagates and none of them may be acknowledged. Each message is
+        received at an instant of its own (``arrival_instants``): two readings of a device
+        in one group are two readings, in their arrival order.
         """
         self._count("messages_received", len(messages))
         after = _AfterCommit()
@@ -267,21 +277,23 @@ class DeviceIngest:
             received_at = self._clock()
             while self._flooding_devices:
                 staged.flooded(*self._flooding_devices.popleft(), received_at)
-            for message in messages:
-                await self._stage(staged, message, received_at, after)
+            for message, arrived in zip(
+                messages, arrival_instants(received_at, len(messages)), strict=True
+            ):
+                await self._stage(staged, message, Arrival(arrived, received_at), after)
             # Readers are answered already; their frames' decisions are stored by now, before
             # the group's receipts and before any of its messages is acknowledged.
             await asyncio.gather(*after.frames)
         # Committed: only now do readings go out and buttons show the press as stored.
-        for device, observations in after.readings:
-            self._telemetry.add(device, observations, received_at)
+        for device, observations, arrived in after.readings:
+            self._telemetry.add(device, observations, arrived)
         self._pending_feedback.extend(after.feedback)
 
     async def _stage(
         self,
         staged: DetectionGroup,
         message: aiomqtt.Message,
-        received_at: datetime,
+        arrival: Arrival,
         after: "_AfterCommit",
     ) -> None:
         topic = message.topic.value
@@ -319,7 +331,7 @@ class DeviceIngest:
             )
             return
         rejected = await self._handle(
-            staged, parsed, topic, raw, received_at, after, retained=bool(message.retain)
+            staged, parsed, topic, raw, arrival, after, retained=bool(message.retain)
         )
         if rejected is not None:
             self._reject(rejected)
@@ -330,7 +342,7 @@ class DeviceIngest:
         parsed: DeviceTopic,
         topic: str,
         raw: bytes,
-        received_at: datetime,
+        arrival: Arrival,
         after: "_AfterCommit",
         *,
         retained: bool,
@@ -373,7 +385,7 @@ class DeviceIngest:
             if retained:
                 decoded = self._without_events(decoded, topic)
             rejected = (
-                await self._observe(staged, topic, decoded, received_at, after, retained=retained)
+                await self._observe(staged, topic, decoded, arrival, after, retained=retained)
                 or rejected
             )
         return rejected
@@ -395,7 +407,7 @@ class DeviceIngest:
         staged: DetectionGroup,
         topic: str,
         decoded: Decoded,
-        received_at: datetime,
+        arrival: Arrival,
         after: "_AfterCommit",
         *,
         retained: bool = False,
@@ -415,9 +427,9 @@ class DeviceIngest:
             self._count("retained_replays_ignored", 1)
             logger.info("ignored a retained message on %s: a replay for %s", topic, device.id)
             return None
-        outcome = staged.observe(device, decoded.observations, received_at, topic)
+        outcome = staged.observe(device, decoded.observations, arrival, topic)
         if outcome.rejected is None:
-            after.readings.append((device, decoded.observations))
+            after.readings.append((device, decoded.observations, arrival.at))
         if outcome.feedback is not None:
             # Shown once the device message is acknowledged (see _read): an await before
             # the ack would widen the window in which a crash redelivers the press.
@@ -428,7 +440,7 @@ class DeviceIngest:
             # first: a committed receipt says its message needs no decision again.
             await asyncio.gather(*after.frames)
             await staged.commit()
-            await self._access.on_observations(device, decoded.observations, received_at)
+            await self._access.on_observations(device, decoded.observations, arrival.at)
         return outcome.rejected
 
     def _discover(self, decoded: Decoded) -> Device | None:

@@ -212,7 +212,7 @@ def late_reading(
     if standing is None or at > standing:
         return exposure.read(ppm, at, settings), False
     if at == standing:
-        return exposure, late_before  # the standing reading again (a redelivery)
+        return exposure, late_before  # the standing reading again (a retry, its own time)
     ahead = came is not None and standing > came + timedelta(seconds=DEVICE_CLOCK_AHEAD_S)
     if ahead and (standing - at).total_seconds() > CLOCK_JUMP_S:
         return exposure.restart(ppm, at, settings), False

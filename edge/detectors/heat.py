@@ -147,11 +147,19 @@ class HeatTrend:
         return rate if rate >= settings.ror_c_per_min else None
 
     def rising(self, settings: HeatSettings) -> bool:
-        """Return whether the last interval rises at half the rate-of-rise threshold or more."""
+        """Return whether the last interval rises at half the rate-of-rise threshold or more.
+
+        A newest interval shorter than ``sample_spacing_s`` is judged together with the one
+        before it, as the rate of rise leaves it out: two readings that came microseconds
+        apart (one group of messages, ``edge.device_detection.arrival_instants``) are no
+        rate, and 0.1 °C between them would read as thousands of degrees a minute."""
         measured = self._measured()
-        return len(measured) >= 2 and (
-            _rate(measured[-2], measured[-1]) >= settings.ror_c_per_min / 2
-        )
+        if len(measured) < 2:
+            return False
+        start = measured[-2]
+        if len(measured) >= 3 and _seconds(start, measured[-1]) < settings.sample_spacing_s:
+            start = measured[-3]
+        return _rate(start, measured[-1]) >= settings.ror_c_per_min / 2
 
     def cooled_at(self, settings: HeatSettings) -> datetime | None:
         """Return when the standing reading, if it is cool and steady, has been so for

@@ -147,12 +147,6 @@ def heat_site(site_file: Path) -> Path:
     return site_file
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported, not fixed (edge/ingest.py stamps a whole group with one receive time, "
-    "and edge/detectors/heat.py drops a reading not newer than the last): the second of two "
-    "readings that arrive together is lost",
-)
 @pytest.mark.mosquitto
 async def test_two_hot_readings_that_arrive_together_are_two_consecutive_readings(
     mosquitto: MosquittoProcess, heat_site: Path, make_settings: SettingsFactory
