@@ -3,7 +3,7 @@
 // the hub is only ever put into the page as text (never as HTML).
 
 import { api, ApiError } from "./api.js";
-import { h, label, orderOf, pill, s, toast, when } from "./dom.js";
+import { h, label, orderOf, pill, s, toast, when, zoneOf } from "./dom.js";
 
 export const FINISHED = new Set(["resolved", "closed"]);
 
@@ -28,14 +28,14 @@ function teamText(team) {
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
 
-function fieldValue(value) {
+function fieldValue(value, zone) {
   // Fields this console does not know yet are shown readably, whatever their shape.
   if (value === null || value === undefined) return "—";
-  if (Array.isArray(value)) return value.length ? value.map(fieldValue).join("; ") : "—";
+  if (Array.isArray(value)) return value.length ? value.map((v) => fieldValue(v, zone)).join("; ") : "—";
   if (typeof value === "object") {
-    return Object.entries(value).map(([k, v]) => `${label(k)}: ${fieldValue(v)}`).join(", ");
+    return Object.entries(value).map(([k, v]) => `${label(k)}: ${fieldValue(v, zone)}`).join(", ");
   }
-  if (typeof value === "string" && ISO_TIME.test(value)) return when(value);
+  if (typeof value === "string" && ISO_TIME.test(value)) return when(value, zone);
   return String(value);
 }
 
@@ -107,8 +107,12 @@ function actionForm(state, caseId, action) {
         form.reset();
         await renderCase(caseId, state);
       } catch (error) {
-        toast(error instanceof ApiError ? error.detail : String(error), "error");
+        // Refused (another operator moved the case meanwhile: resolved, taken on) or failed:
+        // say so, and show the case as the hub has it now, not as this page last read it.
+        const why = error instanceof ApiError ? error.detail : String(error);
+        toast(`${label(action.name)} not done: ${why}`, "error");
         button.disabled = false;
+        await renderCase(caseId, state);
       }
     },
   }, inputs, h("button", { type: "submit", name: `do-${action.name}` }, label(action.name)));
@@ -124,6 +128,7 @@ function moreActions(state, caseId, actions) {
 }
 
 function timeline(detail) {
+  const zone = zoneOf(detail.site_id);
   const entries = [
     ...(detail.events || []).map((event) => ({ ts: event.ts, kind: "event", event })),
     ...(detail.alerts || []).map((alert) => ({ ts: alert.ts, kind: "alert", alert })),
@@ -133,14 +138,14 @@ function timeline(detail) {
       if (entry.kind === "alert") {
         const a = entry.alert;
         const values = Object.entries(a.reason?.values || {}).map(([k, v]) => `${k}=${v}`).join(" ");
-        return h("li", { className: `t-alert ${a.severity}` }, h("time", {}, when(a.ts)),
+        return h("li", { className: `t-alert ${a.severity}` }, h("time", {}, when(a.ts, zone)),
           h("span", {}, `alert ${label(a.kind)} ${label(a.state)} (${a.reason?.rule || ""}${values ? ": " + values : ""})`));
       }
       const e = entry.event;
-      return h("li", { className: `t-event ${e.action}`, "data-event": e.action }, h("time", {}, when(e.ts)),
+      return h("li", { className: `t-event ${e.action}`, "data-event": e.action }, h("time", {}, when(e.ts, zone)),
         h("span", {}, label(e.action), e.actor ? ` by ${e.actor}` : "", e.note ? ` — ${e.note}` : ""),
         Object.entries(e).filter(([k]) => !["id", "case_id", "ts", "action", "note", "actor", "alert_id"].includes(k) && e[k] !== null)
-          .map(([k, v]) => h("span", { className: "muted" }, ` ${label(k)}: ${fieldValue(v)}`)));
+          .map(([k, v]) => h("span", { className: "muted" }, ` ${label(k)}: ${fieldValue(v, zone)}`)));
     }));
 }
 
@@ -235,8 +240,13 @@ export async function renderCase(id, state) {
     ? actions.filter((action) => detail.actions.includes(action.name) || action.name === "comment")
     : actions).filter((action) => action.name !== "comment" || mayComment);
   const finished = FINISHED.has(detail.status);
-  // A live update must not wipe a note the operator is typing.
+  const zone = zoneOf(detail.site_id);
+  // A live update must not wipe a note the operator is typing, nor take the keyboard from it
+  // (the next keys went nowhere), nor fold the actions they opened.
   const typed = [...view.querySelectorAll("form.action [name]")].filter((e) => e.value).map((e) => [e.id, e.value]);
+  const active = view.contains(document.activeElement) && document.activeElement.id ? document.activeElement : null;
+  const caret = active && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
+  const unfolded = view.querySelector("details.more-actions")?.open === true;
   view.replaceChildren(h("article", { className: "case-page", "data-case-id": detail.id, "data-status": detail.status },
     h("p", {}, h("a", { href: "#/" }, "← cases")),
     h("h2", {}, `#${detail.id} ${label(detail.kind)} `, pill(detail.priority, detail.priority), " ",
@@ -244,14 +254,14 @@ export async function renderCase(id, state) {
     h("dl", { className: "facts" },
       h("dt", {}, "Where"), h("dd", {}, detail.location || "—"),
       h("dt", {}, "Devices"), h("dd", {}, detail.device_ids.join(", ")),
-      h("dt", {}, "Opened"), h("dd", {}, when(detail.opened_at)),
-      h("dt", {}, "Last alert"), h("dd", {}, when(detail.last_alert_at)),
+      h("dt", {}, "Opened"), h("dd", {}, when(detail.opened_at, zone)),
+      h("dt", {}, "Last alert"), h("dd", {}, when(detail.last_alert_at, zone)),
       h("dt", {}, "Alerts"), h("dd", {}, detail.alert_count),
       "team" in detail ? [h("dt", {}, "Team"), h("dd", { id: "case-team" }, teamText(detail.team))] : [],
       // A press taken in by the incident it was part of: the work goes on in that case.
       detail.merged_into ? [h("dt", {}, "Merged into"),
         h("dd", {}, h("a", { id: "merged-into", href: `#/case/${detail.merged_into}` }, `#${detail.merged_into}`))] : [],
-      extra.map(([key, value]) => [h("dt", {}, label(key)), h("dd", {}, fieldValue(value))])),
+      extra.map(([key, value]) => [h("dt", {}, label(key)), h("dd", {}, fieldValue(value, zone))])),
     h("section", { className: "actions", "aria-label": "Actions" },
       finished ? h("p", { className: "muted" }, "This case is finished.") : [
         offered.filter((action) => PRIMARY_ACTIONS.has(action.name)).map((action) => actionForm(state, detail.id, action)),
@@ -264,5 +274,12 @@ export async function renderCase(id, state) {
   for (const [id, value] of typed) {
     const element = document.getElementById(id);
     if (element) element.value = value;
+  }
+  const more = view.querySelector("details.more-actions");
+  if (more && unfolded) more.open = true;
+  const refocus = active && document.getElementById(active.id);
+  if (refocus) {
+    refocus.focus();
+    if (caret) refocus.setSelectionRange(...caret);
   }
 }

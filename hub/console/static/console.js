@@ -1,11 +1,12 @@
-// The operator console: live alert stream, case board and routing; the case page is in
-// casepage.js, device health in devices.js, the site plan in plan.js, the residents'
-// requests, care households and notices in residents.js.
+// The operator console: live alert stream, case board and routing; the live alert panel's rows
+// are in alertpanel.js, the case page is in casepage.js, device health in devices.js, the site
+// plan in plan.js, the residents' requests, care households and notices in residents.js.
 // Plain ES modules, no framework and nothing fetched from outside the hub. Data from the hub
 // is only ever put into the page as text (never as HTML).
 
 import { api, ApiError, whenUnauthenticated } from "./api.js";
-import { ago, h, label, orderOf, pill, site, toast, when } from "./dom.js";
+import { ago, h, label, orderOf, pill, setZones, site, toast, when, zoneOf } from "./dom.js";
+import { drawAlerts, MAX_ROWS, takeAlerts } from "./alertpanel.js";
 import { FINISHED, older, renderCase } from "./casepage.js";
 import { renderCare, renderNotices, renderRequests } from "./residents.js";
 import { renderDevices } from "./devices.js";
@@ -15,7 +16,8 @@ import { renderStatistics } from "./statistics.js";
 
 const STATUS_ORDER = ["open", "acknowledged", "dispatched", "accepted", "in_progress", "escalated", "resolved", "closed"];
 const PRIORITY_ORDER = ["critical", "high", "medium", "low"];
-const MAX_STREAM = 50;
+// Cards say how long ago their last alert came: redrawn this often, not frozen at "2 s ago".
+const AGES_EVERY_MS = 30000;
 // A column shows this many cards; the rest are counted (2,000 cards in the page would make
 // every rebuild slow, and nobody reads past the first screens: the filters narrow the board).
 const MAX_CARDS = 200;
@@ -30,19 +32,21 @@ const MAX_RECENT_READ = 500;
 
 const state = {
   cases: new Map(), // id -> case as the list shows it
-  stream: [], // newest first
+  stream: [], // rows of the live panel, newest first: {key, alert (the latest), count, ids}
   filters: { status: "active", priority: "", site: "", kind: "", text: "" },
   route: null,
   openapi: null,
   signedIn: false,
   me: null, // who signed in ({name, role} from /auth/me); null on a hub without accounts
   source: null, // the live EventSource
+  heardAt: null, // when the stream last said anything (ms since the epoch)
+  agesAt: 0, // when the board last said how long ago its cases' alerts came
   announced: new Set(), // ids of the cases announced as new
   refreshing: new Set(), // per reading of the case list in flight: the cases changed live meanwhile
   dirty: new Set(), // what the next frame redraws: "board", "stream", "case", "toast"
-  announcing: { pending: [], count: 0, worst: null, text: null }, // new cases not yet told, and the toast that sums them
+  announcing: { pending: [], count: 0, worst: null, text: null }, // new cases not yet told, the most urgent of those told, and the toast that sums them
   casePage: { reading: false, again: false }, // the open case page's reading: one at a time, and one more if it changed meanwhile
-  resyncing: { reading: false, more: false }, // the same for reading everything again
+  resyncing: { reading: false, more: false, retryMs: 0, retry: null }, // the same for reading everything again, and its next try after a failure
 };
 
 // --- drawing ---------------------------------------------------------------------------
@@ -96,6 +100,7 @@ function showSignIn(message) {
   }
   document.getElementById("who").hidden = true;
   document.getElementById("sign-out").hidden = true;
+  document.getElementById("stale").hidden = true;
   const link = document.getElementById("link");
   link.dataset.state = "down";
   link.textContent = "signed out";
@@ -155,6 +160,8 @@ async function start() {
     return;
   }
   state.signedIn = true;
+  // The sites' time zones; a hub or a role without them shows the browser's clock.
+  await api.sites().then(setZones).catch(() => {});
   await Promise.all([refreshCases(), refreshRecentAlerts()]).catch((error) => toast(String(error), "error"));
   await render();
   if (!state.source) connectStream();
@@ -168,10 +175,22 @@ async function start() {
 const HEARTBEAT_S = 5;
 const SILENT_AFTER_MS = 3 * HEARTBEAT_S * 1000;
 
+// Not live, the page says so over what it shows, not only in the top bar's corner: a list that
+// looks live but is not hides every case that changed meanwhile.
 function setLink(linkState, text) {
   const link = document.getElementById("link");
   link.dataset.state = linkState;
   link.textContent = text;
+  if (linkState === "live") showStale(null);
+  else if (linkState === "down" && state.heardAt !== null) {
+    showStale(`Not live since ${when(new Date(state.heardAt).toISOString())}: cases that changed since are not shown. Reconnecting…`);
+  }
+}
+
+function showStale(text) {
+  const stale = document.getElementById("stale");
+  stale.hidden = text === null;
+  if (text !== null) stale.textContent = text;
 }
 
 function connectStream() {
@@ -188,12 +207,14 @@ function connectStream() {
   };
   const live = (handler) => (event) => {
     if (!current()) return;
+    state.heardAt = Date.now();
     alive();
     handler(event);
   };
   const source = api.stream({
     open: () => {
       if (!current()) return;
+      state.heardAt = Date.now();
       alive();
       setLink("live", "live");
       // Events may have been missed before (re)connecting: reload the cases and alerts, and
@@ -211,10 +232,9 @@ function connectStream() {
         startAgain(2000);
       }
     },
-    heartbeat: live(() => {}),
+    heartbeat: live(() => redrawAges()),
     alert: live((event) => {
-      state.stream.unshift(event.alert);
-      state.stream.length = Math.min(state.stream.length, MAX_STREAM);
+      takeAlerts(state.stream, [event.alert]);
       redraw("stream");
     }),
     case_opened: live((event) => caseChanged(event.case, true)),
@@ -240,7 +260,11 @@ function startAgain(delay) {
 }
 
 // A hub that falls behind in a storm says so again and again: one reading at a time, and one
-// more after it if it said so meanwhile, not a reading of every case per notice.
+// more after it if it said so meanwhile, not a reading of every case per notice. A reading
+// that fails (an overloaded hub answers 503) leaves a list that is not the hub's under a
+// "live" stream: the page says so and tries again, less often each time, until it reads it.
+const RESYNC_RETRY_MAX_MS = 30000;
+
 function resync() {
   const again = state.resyncing;
   if (again.reading) {
@@ -249,9 +273,19 @@ function resync() {
   }
   again.reading = true;
   again.more = false;
+  clearTimeout(again.retry);
   Promise.all([refreshCases({ announce: true }), refreshRecentAlerts()]).then(() => {
+    again.retryMs = 0;
+    if (document.getElementById("link").dataset.state === "live") showStale(null);
     redraw("board", "stream");
-  }).catch(() => {}).finally(() => {
+  }).catch((error) => {
+    const why = error instanceof ApiError ? error.detail : String(error);
+    showStale(`The cases could not be read again (${why}): the list may be out of date. Trying again…`);
+    again.retryMs = Math.min(2 * (again.retryMs || 1000), RESYNC_RETRY_MAX_MS);
+    again.retry = setTimeout(() => {
+      if (state.source) resync();
+    }, again.retryMs);
+  }).finally(() => {
     again.reading = false;
     if (again.more && state.source) resync();
   });
@@ -281,7 +315,8 @@ function announceCase(item) {
 }
 
 // One new case is told as itself; several at once (a fire sets off a tower's detectors) are
-// summed up in one toast that keeps counting while it shows, in the colour of the worst.
+// summed up in one toast that keeps counting while it shows, naming the most urgent (an SOS
+// among a floor's smoke detectors), in its colour.
 function tellNewCases() {
   const told = state.announcing;
   const items = told.pending;
@@ -294,24 +329,20 @@ function tellNewCases() {
   }
   told.count += items.length;
   for (const item of items) {
-    if (told.worst === null || orderOf(PRIORITY_ORDER, item.priority) < orderOf(PRIORITY_ORDER, told.worst)) told.worst = item.priority;
+    if (told.worst === null || orderOf(PRIORITY_ORDER, item.priority) < orderOf(PRIORITY_ORDER, told.worst.priority)) told.worst = item;
   }
-  const latest = items[items.length - 1];
-  const where = latest.location || latest.device_ids.join(", ");
+  const worst = told.worst;
+  const where = worst.location || worst.device_ids.join(", ");
   told.text = told.count === 1
-    ? `New ${label(latest.kind)} case at ${where}`
-    : `New cases: ${told.count} — latest ${label(latest.kind)} at ${where}`;
-  toast(told.text, told.worst);
+    ? `New ${label(worst.kind)} case at ${where}`
+    : `New cases: ${told.count} — most urgent ${label(worst.kind)} at ${where}`;
+  toast(told.text, worst.priority);
 }
 
 // The live panel starts with the recent alerts, not empty until the next one arrives; an
 // alert that came live meanwhile is kept once.
 async function refreshRecentAlerts() {
-  const recent = await api.alerts({ limit: MAX_STREAM });
-  const seen = new Set(state.stream.map((alert) => alert.id));
-  const merged = [...state.stream, ...recent.filter((alert) => !seen.has(alert.id))];
-  merged.sort((a, b) => Date.parse(b.ts) - Date.parse(a.ts));
-  state.stream = merged.slice(0, MAX_STREAM);
+  takeAlerts(state.stream, await api.alerts({ limit: MAX_ROWS }));
 }
 
 // The list as the hub has it, and then, in the order they came, the changes the stream
@@ -352,6 +383,12 @@ async function refreshCases({ announce = false } = {}) {
 
 // --- board -------------------------------------------------------------------------------
 
+// A quiet night redraws nothing: the cards' "last 2 s ago" is redrawn every AGES_EVERY_MS (on
+// the stream's heartbeat, or the page's own timer while the stream is down).
+function redrawAges() {
+  if (state.signedIn && state.route?.name === "board" && Date.now() - state.agesAt >= AGES_EVERY_MS) redraw("board");
+}
+
 function boardView() {
   const view = h("div", { className: "board-page" },
     h("section", { className: "stream", "aria-label": "Live alerts" },
@@ -366,15 +403,7 @@ function boardView() {
 function renderStream() {
   const list = document.getElementById("stream");
   if (!list) return;
-  list.replaceChildren(
-    ...state.stream.map((alert) =>
-      h("li", { className: `alert ${alert.severity}`, "data-alert-id": alert.id, "data-device-id": alert.device_id },
-        h("a", { href: alert.case_id ? `#/case/${alert.case_id}` : "#/" },
-          h("strong", {}, label(alert.kind)), " ", pill(alert.severity, alert.severity), " ",
-          label(alert.state)),
-        h("div", { className: "muted" }, alert.location || alert.device_id, " · ", when(alert.ts)))),
-  );
-  if (state.stream.length === 0) list.append(h("li", { className: "muted" }, "Waiting for alerts…"));
+  drawAlerts(list, state.stream, state.cases);
 }
 
 function filterControl(name, labelText, options) {
@@ -431,20 +460,36 @@ function matches(item) {
   return true;
 }
 
+// Taken on (or sent out) but nobody has accepted to go: the case that looks handled and is not.
+const WAITING_FOR_SOMEONE = new Set(["acknowledged", "dispatched", "escalated"]);
+
+function nobodyGoing(item) {
+  if (!WAITING_FOR_SOMEONE.has(item.status) || !Array.isArray(item.team)) return null;
+  if (item.team.some((member) => member.accepted)) return null;
+  const asked = item.team.length;
+  return pill("nobody-going", asked ? `nobody going (${asked} asked)` : "nobody going");
+}
+
 function caseCard(item) {
+  const zone = zoneOf(item.site_id);
   return h("a", {
     className: `card ${item.priority}`, href: `#/case/${item.id}`,
     "data-case-id": item.id, "data-status": item.status,
   },
   h("div", { className: "card-head" }, h("strong", {}, label(item.kind)), pill(item.priority, item.priority)),
   h("div", {}, item.location || item.device_ids.join(", ")),
-  h("div", { className: "muted" }, `#${item.id} · ${item.alert_count} alert${item.alert_count === 1 ? "" : "s"} · ${ago(item.last_alert_at)}`),
-  pill(`status ${item.status}`, item.status));
+  h("div", { className: "muted" }, `#${item.id} · opened ${when(item.opened_at, zone)} · ${item.alert_count} alert${item.alert_count === 1 ? "" : "s"}, last ${ago(item.last_alert_at)}`),
+  h("div", { className: "card-state" }, pill(`status ${item.status}`, item.status),
+    item.escalation_level > 0 ? pill("escalation", `escalated ${item.escalation_level}`) : null,
+    nobodyGoing(item)));
 }
 
 function renderBoard() {
   const board = document.getElementById("board");
   if (!board) return;
+  // The board is rebuilt on every change: the card the keyboard is on stays the one it is on.
+  const focused = board.contains(document.activeElement) ? document.activeElement.dataset.caseId : undefined;
+  state.agesAt = Date.now();
   const cases = [...state.cases.values()];
   renderFilters(cases);
   const shown = cases.filter(matches).sort((a, b) =>
@@ -463,6 +508,7 @@ function renderBoard() {
     }),
   );
   if (shown.length === 0) board.append(h("p", { className: "muted empty" }, "No cases match."));
+  if (focused !== undefined) board.querySelector(`[data-case-id="${CSS.escape(focused)}"]`)?.focus();
 }
 
 // --- routing --------------------------------------------------------------------------------
@@ -520,6 +566,7 @@ async function render() {
 }
 
 whenUnauthenticated(() => showSignIn("Your session ended: sign in again."));
+setInterval(redrawAges, AGES_EVERY_MS);
 window.addEventListener("hashchange", () => {
   if (state.signedIn) render();
 });

@@ -45,10 +45,42 @@ export function toast(text, kind = "info") {
   toast.timer = setTimeout(() => (box.hidden = true), 4000);
 }
 
-export function when(value) {
+// Each site's time zone (its roster's, GET /sites): times are shown on the site's clock, not
+// the browser's (a desk PC or a kiosk left on UTC read a 22:10 fire as 14:10).
+const zones = new Map();
+
+/** Remember the sites' time zones ({id, timezone} each). */
+export function setZones(sites) {
+  zones.clear();
+  for (const item of sites) if (item.id && item.timezone) zones.set(item.id, item.timezone);
+}
+
+/** The time zone of a site: its own, else the one every known site shares, else the browser's
+ * (undefined). */
+export function zoneOf(siteId) {
+  if (siteId && zones.has(siteId)) return zones.get(siteId);
+  const all = new Set(zones.values());
+  return all.size === 1 ? [...all][0] : undefined;
+}
+
+function dayIn(date, zone) {
+  return date.toLocaleDateString("sv-SE", { timeZone: zone }); // 2026-12-07
+}
+
+/** A time on ``zone``'s clock (a site's, zoneOf()), as 22:10:05 today and 2026-12-06 22:10:05
+ * on another day. */
+export function when(value, zone = zoneOf()) {
   if (!value) return "—";
   const date = new Date(value);
-  return date.toLocaleString(undefined, { hour12: false });
+  if (Number.isNaN(date.getTime())) return String(value);
+  let timeZone = zone;
+  try {
+    dayIn(date, timeZone);
+  } catch {
+    timeZone = undefined; // a zone this browser does not know: its own clock
+  }
+  const time = date.toLocaleTimeString("en-GB", { hour12: false, timeZone });
+  return dayIn(date, timeZone) === dayIn(new Date(), timeZone) ? time : `${dayIn(date, timeZone)} ${time}`;
 }
 
 export function ago(value) {
