@@ -9,20 +9,18 @@ changes) and bidi controls are dropped from what is stored; an optional note or 
 empty or only spaces is still no note at all.
 """
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from hub.requests.rules import COMMENT_SHOWS_NOTHING, NOTE_SHOWS_NOTHING
-from tests.hub.conftest import FakeClock, clock
-from tests.hub.gateway_hub import gateway_hub
+from tests.hub.conftest import clock
 from tests.hub.residents import household
-from tests.hub.test_requests_api import LOCATION, staff
+from tests.hub.test_requests_api import LOCATION
+from tests.residents.test_request_text_visible import client
 
-__all__ = ["clock"]
+__all__ = ["client", "clock"]
 
 INVISIBLE = {
     "zero-width": "\u200b\u200c\u200d\u2060\ufeff",
@@ -32,16 +30,6 @@ INVISIBLE = {
 
 REVERSED = "管道\u202e好修已\u202c 谢谢"
 KEPT = "管道好修已 谢谢"
-
-
-@pytest.fixture
-async def client(
-    database_url: str, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A hub with a staffed site; the client is an admin's."""
-    async with gateway_hub(database_url, tmp_path, clock) as client:
-        await staff(client)
-        yield client
 
 
 async def opened(client: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:

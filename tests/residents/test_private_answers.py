@@ -8,15 +8,14 @@ shared console PC's disk. A hub served by uvicorn over real HTTP answers here.
 """
 
 import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from PIL import Image
 
-from tests.residents.test_phone_page_browser import Hub
+from tests.residents.test_phone_page_browser import Hub, hub
+
+__all__ = ["hub"]
 
 
 def jpeg() -> bytes:
@@ -24,18 +23,6 @@ def jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (640, 480), (120, 80, 40)).save(out, "JPEG")
     return out.getvalue()
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    """A running hub with a staffed site."""
-    running = Hub(tmp_path)
-    running.start()
-    try:
-        running.staff_site("g-b3", "B3", ["Building 3"])
-        yield running
-    finally:
-        running.stop()
 
 
 def resident_story(hub: Hub) -> dict[str, Any]:
