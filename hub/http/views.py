@@ -25,7 +25,7 @@ class Health(View):
 
     status: Literal["ok", "degraded"] = "ok"
     """``degraded`` while a background task of the hub (``tasks``) is down, waiting to be
-    started again."""
+    started again, or while its MQTT ingest is not connected (it hears no edge)."""
     mqtt_connected: bool
     counters: dict[str, int]
     tasks: dict[str, bool] = {}
