@@ -179,6 +179,11 @@ class DeviceDetection:
         async with self.group() as staged:
             return staged.observe(device, observations, Arrival(received_at, received_at), topic)
 
+    def event_time(self, observation: Observation, arrival: Arrival) -> datetime:
+        """Return when an observation happened, as detection takes it: the device's own time
+        bounded by the edge's clock, else its receive instant (``Arrival.event_time``)."""
+        return arrival.event_time(observation, trust_device_time=self._trust_device_time)
+
     def announce(self, alerts: list[Alert], *, sent: bool = False) -> None:
         """Count and log alerts just committed, and wake the forwarder unless they were
         ``sent`` already (``edge.handoff``)."""
@@ -327,7 +332,7 @@ class DeviceDetection:
         decisions: list[AlertDecision] = []
         self_tests = 0
         for observation in observations:
-            event_time = arrival.event_time(observation, trust_device_time=self._trust_device_time)
+            event_time = self.event_time(observation, arrival)
             result = detect(
                 state,
                 device,

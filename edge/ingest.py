@@ -92,8 +92,8 @@ logger = logging.getLogger(__name__)
 class _AfterCommit:
     """What a group's messages do once their detection is committed."""
 
-    readings: list[tuple[Device, tuple[Observation, ...], datetime]] = field(default_factory=list)
-    """Each message's readings, with the instant it arrived (``arrival_instants``)."""
+    readings: list[tuple[Device, tuple[Observation, ...], Arrival]] = field(default_factory=list)
+    """Each message's readings, with when it arrived (``arrival_instants``)."""
     feedback: list[tuple[Device, FeedbackStage]] = field(default_factory=list)
     frames: list[asyncio.Future[None]] = field(default_factory=list)
 
@@ -285,8 +285,10 @@ class DeviceIngest:
             # the group's receipts and before any of its messages is acknowledged.
             await asyncio.gather(*after.frames)
         # Committed: only now do readings go out and buttons show the press as stored.
-        for device, observations, arrived in after.readings:
-            self._telemetry.add(device, observations, arrived)
+        for device, observations, arrival in after.readings:
+            self._telemetry.add(
+                device, [(o, self._detection.event_time(o, arrival)) for o in observations]
+            )
         self._pending_feedback.extend(after.feedback)
 
     async def _stage(
@@ -429,7 +431,7 @@ class DeviceIngest:
             return None
         outcome = staged.observe(device, decoded.observations, arrival, topic)
         if outcome.rejected is None:
-            after.readings.append((device, decoded.observations, arrival.at))
+            after.readings.append((device, decoded.observations, arrival))
         if outcome.feedback is not None:
             # Shown once the device message is acknowledged (see _read): an await before
             # the ack would widen the window in which a crash redelivers the press.

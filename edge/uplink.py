@@ -13,7 +13,7 @@
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,17 +73,16 @@ class TelemetryBuffer:
         self._count = count
         self._limit = limit
 
-    def add(
-        self, device: Device, observations: tuple[Observation, ...], received_at: datetime
-    ) -> None:
-        """Keep the readings among a message's observations."""
-        for observation in observations:
+    def add(self, device: Device, observations: Iterable[tuple[Observation, datetime]]) -> None:
+        """Keep the readings among a message's observations, each at its event time as
+        detection took it (``DeviceDetection.event_time``: a device's own time bounded by the
+        edge's clock, as docs/contract.md section 2 says; a clock never set is not believed)."""
+        for observation, ts in observations:
             if not isinstance(observation, StateUpdate):
                 continue
             if len(self._points) >= self._limit:
                 self._points.popleft()
                 self._count("telemetry_dropped", 1)
-            ts = observation.event_time or received_at
             self._points.append(
                 TelemetryPoint(device_id=device.id, ts=ts, readings=observation.readings)
             )

@@ -104,11 +104,6 @@ async def test_each_refusal_the_contract_lists_is_counted_under_its_reason(
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported, not fixed (edge/uplink.py, TelemetryBuffer.add, is outside this review's "
-    "files): telemetry keeps the device's ts unbounded",
-)
 @pytest.mark.mosquitto
 @pytest.mark.parametrize(
     "stamped",
