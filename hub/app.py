@@ -41,6 +41,7 @@ from hub.errors import (
     IllegalTransitionError,
     InvalidInputError,
     NotFoundError,
+    StaleVersionError,
     without_value,
 )
 from hub.evidence.routes import evidence_router
@@ -295,6 +296,13 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     async def conflict(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
+    async def precondition_failed(_request: Request, exc: Exception) -> JSONResponse:
+        # An action sent with If-Match for a version the case has moved on from: the case as
+        # it is now, for the caller to show before acting again (docs/contract.md).
+        assert isinstance(exc, StaleVersionError)
+        body = {"detail": str(exc), "version": exc.version, "status": exc.status}
+        return JSONResponse(body, status_code=412, headers={"ETag": f'"{exc.version}"'})
+
     async def unprocessable(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
@@ -344,6 +352,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     app.add_exception_handler(ForbiddenError, forbidden)
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(IllegalTransitionError, conflict)
+    app.add_exception_handler(StaleVersionError, precondition_failed)
     app.add_exception_handler(MessageIdClashError, conflict)
     app.add_exception_handler(InvalidInputError, unprocessable)
     app.add_exception_handler(DataError, unstorable)

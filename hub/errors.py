@@ -5,6 +5,7 @@ Hierarchy::
     HubError                  anything the hub refuses or cannot do
     ├── NotFoundError             no such case (or other record)
     ├── IllegalTransitionError    a case action that its current status does not allow
+    ├── StaleVersionError         a case action sent for a version of the case it is no more at
     ├── InvalidInputError         a request that parses but cannot be accepted (an empty note)
     └── HubStartupError           the hub could not start (port taken, database unreachable)
 
@@ -32,6 +33,17 @@ class NotFoundError(HubError):
 
 class IllegalTransitionError(HubError):
     """A case action that the case's current status does not allow."""
+
+
+class StaleVersionError(HubError):
+    """A case action its sender made on a view of the case it has moved on from (the version
+    its ``If-Match`` named): refused, nothing changed. Names the case's version and status
+    as they are now, for the caller to show."""
+
+    def __init__(self, message: str, *, version: int, status: str) -> None:
+        super().__init__(message)
+        self.version = version
+        self.status = status
 
 
 class InvalidInputError(HubError):

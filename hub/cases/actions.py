@@ -6,8 +6,9 @@ responders who declined it, whether someone has acknowledged it) and one person'
 ``ActionOutcome``: the case's new status and team, the line for its history, and what the
 repository must do next (retire deadlines of members who left, start acceptance deadlines,
 free or reclaim the incident's correlation key, dispatch free duties again). It refuses an
-illegal action with ``IllegalTransitionError`` and bad input with ``InvalidInputError``,
-saying why; it reads nothing and writes nothing.
+illegal action with ``IllegalTransitionError``, bad input with ``InvalidInputError`` and an
+action made on a version of the case it has moved on from (``PersonAction.if_match``) with
+``StaleVersionError``, saying why; it reads nothing and writes nothing.
 
 The few facts that live in the database are looked up by the repository first and passed
 in: the responder a dispatch or hand-over names (``named``), and who the dispatch rules would
@@ -42,7 +43,7 @@ from hub.cases.rules import (
     Resolution,
     transition,
 )
-from hub.errors import IllegalTransitionError, InvalidInputError
+from hub.errors import IllegalTransitionError, InvalidInputError, StaleVersionError
 from hub.roster.rules import Responder
 
 
@@ -58,6 +59,8 @@ class CaseFacts:
     """Responders who declined the case (the dispatch rules pass them over)."""
     acknowledged_at: datetime | None
     site_id: str | None
+    version: int = 1
+    """The case's version as its row lock holds it (``CaseView.version``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,9 @@ class PersonAction:
     """The actor acts only for themselves (a responder's account): one of a member's own
     moves (``OWN_ACTIONS``) is refused unless they are on the case's team as it is now.
     Without it, an actor who is not on the team answers for a member, as an operator does."""
+    if_match: frozenset[int] | None = None
+    """The versions of the case the actor saw (an ``If-Match`` header): the action is refused
+    unless the case is at one of them. None: whatever the case has become (no header, ``*``)."""
 
 
 OWN_ACTIONS = frozenset(
@@ -126,6 +132,21 @@ def check_request(request: PersonAction) -> None:
         raise InvalidInputError("the responder a case goes to cannot be blank")
 
 
+def check_version(case: CaseFacts, request: PersonAction) -> None:
+    """Refuse an action made on a view of the case it has moved on from (StaleVersionError):
+    another person or the hub changed it since, and the action was meant for what it was."""
+    if request.if_match is None or case.version in request.if_match:
+        return
+    seen = ", ".join(str(v) for v in sorted(request.if_match)) or "none"
+    raise StaleVersionError(
+        f"case {case.id} changed since it was read (version {seen}): it is now "
+        f"{case.status.value}, version {case.version}; nothing was done: "
+        "look at it again and act on it as it is",
+        version=case.version,
+        status=case.status.value,
+    )
+
+
 def decide_action(
     case: CaseFacts,
     request: PersonAction,
@@ -140,6 +161,7 @@ def decide_action(
     responder); ``on_call`` whom the dispatch rules choose for the free duties.
     """
     check_request(request)
+    check_version(case, request)
     action, team = request.action, case.team
     if request.for_self and action in OWN_ACTIONS and member(team, request.actor) is None:
         # Checked here, on the case as its row lock holds it: the route's check read the team

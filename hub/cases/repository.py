@@ -1,5 +1,6 @@
 """The cases' repository: reading alerts and cases, and people's actions on a case."""
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -142,16 +143,20 @@ class CaseRepository:
         resolution: Resolution | None = None,
         assignee: str | None = None,
         for_self: bool = False,
+        if_match: frozenset[int] | None = None,
     ) -> CaseView:
         """Apply a person's action to a case, or raise IllegalTransitionError saying why not.
 
         Resolving needs a resolution code and a note; handing over needs an assignee.
         ``for_self``: the actor (a responder's account) acts only for themselves, checked on
-        the team as the case's row lock holds it (``PersonAction.for_self``). What the action
-        does is ``hub.cases.actions.decide_action``'s; this loads what it needs and stores
-        what it returns.
+        the team as the case's row lock holds it (``PersonAction.for_self``). ``if_match``:
+        the versions of the case the actor saw; at another, StaleVersionError and nothing
+        changes, checked on the version as the row lock holds it (a second worker acting at
+        once sees the first's). What the action does is
+        ``hub.cases.actions.decide_action``'s; this loads what it needs and stores what it
+        returns.
         """
-        request = PersonAction(action, actor, note, resolution, assignee, for_self)
+        request = PersonAction(action, actor, note, resolution, assignee, for_self, if_match)
         check_request(request)
         with self._db.writing() as session:
             found = _locked(session, case_id)
@@ -177,6 +182,8 @@ class CaseRepository:
     ) -> CaseView:
         """Decide a person's action on the locked case ``found`` and store what it does."""
         row, location = found
+        # As locked: placing the case for a dispatch (``fill``) may write it, and raise it.
+        version = row.version
         team = team_of(row.team)
         named: Responder | None = None
         on_call: list[tuple[Duty, Responder]] = []
@@ -185,7 +192,8 @@ class CaseRepository:
             named = None if named_row is None else responder_from_row(named_row)
         elif request.action is CaseAction.DISPATCH:
             on_call = fill(session, row, team, now)
-        outcome = decide_action(facts_of(row), request, now, named=named, on_call=on_call)
+        facts = replace(facts_of(row), version=version)
+        outcome = decide_action(facts, request, now, named=named, on_call=on_call)
         if outcome.reclaim_key and not self._claim_key(session, row):
             raise IllegalTransitionError(
                 f"case {row.id} cannot be reopened: another case is active for the same incident"
@@ -284,4 +292,5 @@ def facts_of(row: CaseRow) -> CaseFacts:
         declined=tuple(row.declined),
         acknowledged_at=row.acknowledged_at,
         site_id=row.site_id,
+        version=row.version,
     )

@@ -2,20 +2,28 @@
 
 Routes parse, call the repository in a worker thread and hand the committed case to the
 one case-changed path (``hub.cases.changes``). Errors from the hub's hierarchy become HTTP
-statuses in ``hub.app``: unknown case 404, illegal case action 409, unacceptable input 422.
+statuses in ``hub.app``: unknown case 404, illegal case action 409, unacceptable input 422,
+an action sent for a version of the case it has moved on from 412.
+
+A case's entity tag is its version (``CaseView.version``) quoted, ``"7"``: ``GET`` of a case
+and every action's answer give it as ``ETag``. An action sent with ``If-Match`` is done only
+if the case is still at one of the versions it names, checked under the case's row lock
+(``hub.cases.actions.check_version``); ``W/"7"`` names version 7 too (a proxy compressing the
+answer makes its tag weak, and the version names the case's state whatever the bytes).
 """
 
 import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Header, Request, Response
 
 from devices.kinds import AlertKind
 from hub.auth.rules import Principal, Role
 from hub.cases.changes import CaseChanges
 from hub.cases.rules import CaseAction, CaseStatus, Resolution
 from hub.cases.views import AlertView, CaseDetail, CaseView
+from hub.errors import InvalidInputError
 from hub.http.deps import (
     API_PREFIX,
     ActorDep,
@@ -45,6 +53,61 @@ def acts_for_self(request: Request) -> bool:
 
 
 ForSelfDep = Annotated[bool, Depends(acts_for_self)]
+
+
+def entity_tag(version: int) -> str:
+    """Return the entity tag of a case at ``version`` (its ``ETag``)."""
+    return f'"{version}"'
+
+
+def matched_versions(header: str | None) -> frozenset[int] | None:
+    """Return the case versions an ``If-Match`` header names, or None if it names any
+    (absent, or ``*``: the action is done on the case whatever it has become).
+
+    A tag that is no version (``"abc"``) matches none; a value that is no entity tag at all
+    (``7``, unquoted) is refused (InvalidInputError), not taken as matching nothing.
+    """
+    if header is None:
+        return None
+    versions: set[int] = set()
+    for part in header.split(","):
+        tag = part.strip()
+        if tag == "*":
+            return None
+        opaque = tag.removeprefix("W/")
+        if len(opaque) < 2 or opaque[0] != '"' or opaque[-1] != '"' or '"' in opaque[1:-1]:
+            raise InvalidInputError(
+                'If-Match must be entity tags as ETag gives them, such as "7" '
+                "(the case's version, in double quotes), or *"
+            )
+        if opaque[1:-1].isascii() and opaque[1:-1].isdigit():
+            versions.add(int(opaque[1:-1]))
+    return frozenset(versions)
+
+
+def if_match(
+    header: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='Do it only if the case is still at this version (its ETag, "7"): '
+            "else 412 and nothing changes",
+        ),
+    ] = None,
+) -> frozenset[int] | None:
+    """The ``If-Match`` header of a case action, parsed (``matched_versions``)."""
+    return matched_versions(header)
+
+
+IfMatchDep = Annotated[frozenset[int] | None, Depends(if_match)]
+
+STALE: dict[int | str, dict[str, Any]] = {
+    412: {
+        "description": "Sent with If-Match, and the case has changed since: nothing was done. "
+        'The body names the case as it is now: {"detail", "version", "status"}',
+    }
+}
+"""What an action's OpenAPI says of a refusal for a version the case has moved on from."""
 
 
 class AcknowledgeRequest(View):
@@ -111,9 +174,12 @@ async def list_cases(
 
 
 @router.get("/cases/{case_id}")
-async def get_case(case_id: int, store: StoreDep) -> CaseDetail:
-    """Show one case with its alerts and its history."""
-    return await asyncio.to_thread(store.cases.get_case, case_id)
+async def get_case(case_id: int, store: StoreDep, response: Response) -> CaseDetail:
+    """Show one case with its alerts and its history; its version as the ``ETag`` (send it
+    back as ``If-Match`` with an action to have it done only on the case as shown)."""
+    case = await asyncio.to_thread(store.cases.get_case, case_id)
+    response.headers["ETag"] = entity_tag(case.version)
+    return case
 
 
 async def _act(
@@ -121,6 +187,8 @@ async def _act(
     action: CaseAction,
     store: HubStore,
     changes: CaseChanges,
+    response: Response,
+    versions: frozenset[int] | None,
     *,
     actor: str | None,
     for_self: bool = False,
@@ -138,22 +206,28 @@ async def _act(
         resolution=resolution,
         assignee=assignee,
         for_self=for_self,
+        if_match=versions,
     )
     changes.case_changed(case, resident_sees=action is not CaseAction.COMMENT)
+    response.headers["ETag"] = entity_tag(case.version)
     return case
 
 
-@router.post("/cases/{case_id}/acknowledge")
+@router.post("/cases/{case_id}/acknowledge", responses=STALE)
 async def acknowledge_case(
     case_id: int,
     store: StoreDep,
     changes: ChangesDep,
     actor: ActorDep,
+    response: Response,
+    versions: IfMatchDep,
     body: Annotated[AcknowledgeRequest | None, Body()] = None,
 ) -> CaseView:
     """Acknowledge an open case (409 naming its status otherwise)."""
     note = body.note if body is not None else None
-    return await _act(case_id, CaseAction.ACKNOWLEDGE, store, changes, actor=actor, note=note)
+    return await _act(
+        case_id, CaseAction.ACKNOWLEDGE, store, changes, response, versions, actor=actor, note=note
+    )
 
 
 def _add_action_route(action: CaseAction, endpoint: Callable[..., Any], summary: str) -> None:
@@ -164,6 +238,7 @@ def _add_action_route(action: CaseAction, endpoint: Callable[..., Any], summary:
         endpoint,
         methods=["POST"],
         name=f"{action.value}_case",
+        responses=STALE,
     )
 
 
@@ -176,6 +251,8 @@ def _assigning_action(action: CaseAction, summary: str) -> None:
         changes: ChangesDep,
         actor: ActorDep,
         for_self: ForSelfDep,
+        response: Response,
+        versions: IfMatchDep,
         body: Annotated[DispatchRequest | None, Body()] = None,
     ) -> CaseView:
         # Every field may be left out, and so may the body, as for the other actions.
@@ -185,6 +262,8 @@ def _assigning_action(action: CaseAction, summary: str) -> None:
             action,
             store,
             changes,
+            response,
+            versions,
             actor=actor,
             for_self=for_self,
             note=body.note,
@@ -203,11 +282,21 @@ def _simple_action(action: CaseAction, summary: str) -> None:
         changes: ChangesDep,
         actor: ActorDep,
         for_self: ForSelfDep,
+        response: Response,
+        versions: IfMatchDep,
         body: Annotated[ActionRequest | None, Body()] = None,
     ) -> CaseView:
         note = body.note if body is not None else None
         return await _act(
-            case_id, action, store, changes, actor=actor, for_self=for_self, note=note
+            case_id,
+            action,
+            store,
+            changes,
+            response,
+            versions,
+            actor=actor,
+            for_self=for_self,
+            note=note,
         )
 
     _add_action_route(action, endpoint, summary)
@@ -247,7 +336,7 @@ class CommentRequest(View):
     note: Note
 
 
-@router.post("/cases/{case_id}/comment")
+@router.post("/cases/{case_id}/comment", responses=STALE)
 async def comment_on_case(
     case_id: int,
     body: CommentRequest,
@@ -255,20 +344,32 @@ async def comment_on_case(
     changes: ChangesDep,
     actor: ActorDep,
     for_self: ForSelfDep,
+    response: Response,
+    versions: IfMatchDep,
 ) -> CaseView:
     """Add a note to a case's record, at any point in its life, without changing its status."""
     return await _act(
-        case_id, CaseAction.COMMENT, store, changes, actor=actor, for_self=for_self, note=body.note
+        case_id,
+        CaseAction.COMMENT,
+        store,
+        changes,
+        response,
+        versions,
+        actor=actor,
+        for_self=for_self,
+        note=body.note,
     )
 
 
-@router.post("/cases/{case_id}/resolve")
+@router.post("/cases/{case_id}/resolve", responses=STALE)
 async def resolve_case(
     case_id: int,
     body: ResolveRequest,
     store: StoreDep,
     changes: ChangesDep,
     actor: ActorDep,
+    response: Response,
+    versions: IfMatchDep,
 ) -> CaseView:
     """Resolve an active case with a resolution code and a note saying how."""
     return await _act(
@@ -276,6 +377,8 @@ async def resolve_case(
         CaseAction.RESOLVE,
         store,
         changes,
+        response,
+        versions,
         actor=actor,
         note=body.note,
         resolution=body.resolution,

@@ -6,10 +6,11 @@ let authorization = null;
 let onUnauthenticated = () => {};
 
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, body = null) {
     super(`${status}: ${detail}`);
     this.status = status;
     this.detail = detail;
+    this.body = body; // the hub's answer as sent (a 412 names the case's version and status)
   }
 }
 
@@ -24,8 +25,8 @@ export function whenUnauthenticated(handler) {
   onUnauthenticated = handler;
 }
 
-async function request(method, path, body) {
-  const headers = { Accept: "application/json" };
+async function request(method, path, body, extraHeaders) {
+  const headers = { Accept: "application/json", ...(extraHeaders || {}) };
   if (authorization) headers.Authorization = authorization;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path.startsWith("/") ? path : `${BASE}/${path}`, {
@@ -36,13 +37,14 @@ async function request(method, path, body) {
   if (!response.ok) {
     if (response.status === 401 && !path.endsWith("auth/login") && !path.endsWith("auth/me")) onUnauthenticated();
     let detail = response.statusText;
+    let data = null;
     try {
-      const data = await response.json();
+      data = await response.json();
       detail = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail);
     } catch {
       // not JSON: keep the status text
     }
-    throw new ApiError(response.status, detail);
+    throw new ApiError(response.status, detail, data);
   }
   return response.json();
 }
@@ -59,8 +61,11 @@ function query(params) {
 export const api = {
   cases: (params) => request("GET", `cases${query(params)}`).then((d) => d.items),
   caseDetail: (id) => request("GET", `cases/${encodeURIComponent(id)}`),
-  caseAction: (id, action, body) =>
-    request("POST", `cases/${encodeURIComponent(id)}/${encodeURIComponent(action)}`, body || {}),
+  /** Do ``action`` on case ``id``; given the ``version`` of the case the page shows, only on
+   * the case at that version (If-Match: a case changed since is refused with 412). */
+  caseAction: (id, action, body, version) =>
+    request("POST", `cases/${encodeURIComponent(id)}/${encodeURIComponent(action)}`, body || {},
+      Number.isInteger(version) ? { "If-Match": `"${version}"` } : undefined),
   alerts: (params) => request("GET", `alerts${query(params)}`).then((d) => d.items),
   devices: () => request("GET", "devices").then((d) => d.items),
   retiredDevices: () => request("GET", "devices?retired=true").then((d) => d.items),

@@ -100,9 +100,13 @@ function actionForm(state, caseId, action) {
       }
       const button = form.querySelector("button");
       button.disabled = true;
+      // Done only on the case as this page shows it: changed since (another operator handed
+      // it over, resolved it), the hub refuses it (412) instead of doing it to what it became.
+      const shown = Number(form.closest("article.case-page")?.dataset.version);
       try {
-        const updated = await api.caseAction(caseId, action.name, body);
+        const updated = await api.caseAction(caseId, action.name, body, shown);
         if (updated && updated.id !== undefined) keep(state, updated);
+        if (state.changedMeanwhile?.id === caseId) state.changedMeanwhile = null;
         toast(`${label(action.name)}: done`, "ok");
         form.reset();
         await renderCase(caseId, state);
@@ -110,7 +114,14 @@ function actionForm(state, caseId, action) {
         // Refused (another operator moved the case meanwhile: resolved, taken on) or failed:
         // say so, and show the case as the hub has it now, not as this page last read it.
         const why = error instanceof ApiError ? error.detail : String(error);
-        toast(`${label(action.name)} not done: ${why}`, "error");
+        if (error instanceof ApiError && error.status === 412) {
+          const now = error.body?.status ? label(error.body.status) : "changed";
+          state.changedMeanwhile = { id: caseId, version: error.body?.version, text: `This case changed while this page showed it: `
+            + `it is now ${now}. ${label(action.name)} was not done: check it as it is below and send again.` };
+          toast(`${label(action.name)} not done: the case changed meanwhile (now ${now}); your note is kept`, "error");
+        } else {
+          toast(`${label(action.name)} not done: ${why}`, "error");
+        }
         button.disabled = false;
         await renderCase(caseId, state);
       }
@@ -243,11 +254,16 @@ export async function renderCase(id, state) {
   const zone = zoneOf(detail.site_id);
   // A live update must not wipe a note the operator is typing, nor take the keyboard from it
   // (the next keys went nowhere), nor fold the actions they opened.
-  const typed = [...view.querySelectorAll("form.action [name]")].filter((e) => e.value).map((e) => [e.id, e.value]);
+  const typed = [...view.querySelectorAll("form.action [name]")].filter((e) => e.value)
+    .map((e) => [e.id, e.value, e.tagName === "TEXTAREA"]);
   const active = view.contains(document.activeElement) && document.activeElement.id ? document.activeElement : null;
   const caret = active && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
   const unfolded = view.querySelector("details.more-actions")?.open === true;
-  view.replaceChildren(h("article", { className: "case-page", "data-case-id": detail.id, "data-status": detail.status },
+  // Said while the page shows the case as the refusal found it (not once it changes again).
+  const meanwhile = state.changedMeanwhile;
+  const changed = meanwhile?.id === detail.id && meanwhile.version === detail.version ? meanwhile.text : null;
+  view.replaceChildren(h("article", { className: "case-page", "data-case-id": detail.id, "data-status": detail.status,
+    "data-version": detail.version ?? "" },
     h("p", {}, h("a", { href: "#/" }, "← cases")),
     h("h2", {}, `#${detail.id} ${label(detail.kind)} `, pill(detail.priority, detail.priority), " ",
       h("span", { id: "case-status", className: `pill status ${detail.status}`, "data-pill": detail.status }, label(detail.status))),
@@ -263,6 +279,7 @@ export async function renderCase(id, state) {
         h("dd", {}, h("a", { id: "merged-into", href: `#/case/${detail.merged_into}` }, `#${detail.merged_into}`))] : [],
       extra.map(([key, value]) => [h("dt", {}, label(key)), h("dd", {}, fieldValue(value, zone))])),
     h("section", { className: "actions", "aria-label": "Actions" },
+      changed ? h("p", { id: "case-changed", className: "error", role: "alert" }, changed) : null,
       finished ? h("p", { className: "muted" }, "This case is finished.") : [
         offered.filter((action) => PRIMARY_ACTIONS.has(action.name)).map((action) => actionForm(state, detail.id, action)),
         moreActions(state, detail.id, offered.filter((action) => !PRIMARY_ACTIONS.has(action.name))),
@@ -271,9 +288,19 @@ export async function renderCase(id, state) {
       readings ? readingsChart(readings) : h("p", { className: "muted" }, "Readings unavailable.")),
     evidence,
     h("section", {}, h("h3", {}, "Timeline"), timeline(detail))));
-  for (const [id, value] of typed) {
+  // A note whose form is gone (the case was resolved meanwhile) is kept beside the actions.
+  const unsent = (state.unsent?.id === detail.id ? state.unsent.notes : []);
+  for (const [id, value, note] of typed) {
     const element = document.getElementById(id);
     if (element) element.value = value;
+    else if (note && !unsent.includes(value)) unsent.push(value);
+  }
+  state.unsent = { id: detail.id, notes: unsent };
+  if (unsent.length) {
+    const box = h("div", { id: "unsent", className: "unsent" }, h("p", {}, "Not sent (copy it to send it again):"),
+      unsent.map((note) => h("textarea", { className: "unsent-note", readOnly: true, rows: 2 }, note)),
+      h("button", { type: "button", onclick: () => { state.unsent = null; box.remove(); } }, "Dismiss"));
+    view.querySelector("section.actions")?.append(box);
   }
   const more = view.querySelector("details.more-actions");
   if (more && unfolded) more.open = true;
