@@ -52,12 +52,25 @@ _PAGE = """<!doctype html>
   <button id="lang" type="button" aria-label="Language / 语言">EN</button>
 </header>
 <main>
+<p id="offline" role="alert" data-t="offline" hidden></p>
 <section id="home">
   <ul id="notices" aria-label="通知 Notices"></ul>
-  <button id="sos" type="button" aria-label="SOS 紧急求助">SOS<small data-t="sos_small">
-  </small></button>
+  <button id="sos" type="button" aria-label="SOS 紧急求助" aria-describedby="status">SOS<small
+  data-t="sos_small"></small></button>
+  <div id="sos-confirm" role="alertdialog" aria-labelledby="sos-left sos-ask" hidden>
+    <p><strong id="sos-left" aria-live="assertive"></strong>
+    <span id="sos-ask" data-t="sos_ask"></span></p>
+    <div class="row">
+      <button type="button" id="sos-cancel" data-t="cancel"></button>
+      <button type="button" id="sos-go" class="danger" data-t="sos_go"></button>
+    </div>
+  </div>
   <div id="status" role="status" aria-live="assertive">
-    <strong id="zh">@@zh@@</strong><span id="en">@@en@@</span>
+    <strong id="zh" lang="zh">@@zh@@</strong><span id="en" lang="en">@@en@@</span>
+  </div>
+  <div id="sos-failed" class="row" hidden>
+    <button type="button" id="sos-retry" class="danger" data-t="sos_retry"></button>
+    <a id="sos-call" class="button" href="tel:120" data-t="sos_call"></a>
   </div>
   <button id="new" type="button" class="big" data-t="report"></button>
   <h2 data-t="mine"></h2>

@@ -34,8 +34,16 @@ NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 STAGE_TEXT: dict[ResidentStage, tuple[str, str, str]] = {
     ResidentStage.NONE: ("按下按钮求助", "Press the button for help", "#5b6770"),
-    ResidentStage.RECEIVED: ("已收到", "Received", "#b26a00"),
-    ResidentStage.CASE_OPENED: ("已立案", "Case opened", "#c62828"),
+    ResidentStage.RECEIVED: (
+        "求助已发出，等待工作人员",
+        "Help called: waiting for staff",
+        "#9a5b00",
+    ),
+    ResidentStage.CASE_OPENED: (
+        "求助已发出，已通知工作人员",
+        "Help called: staff alerted",
+        "#c62828",
+    ),
     ResidentStage.ACKNOWLEDGED: ("有人正在赶来", "Someone is coming", "#1565c0"),
     ResidentStage.RESOLVED: ("已处理", "Resolved", "#2e7d32"),
 }

@@ -38,8 +38,8 @@ TOKEN_BYTES = 32
 class ResidentStage(StrEnum):
     """How far a household's latest request has come (``FeedbackStage`` plus ``none``).
 
-    ``received`` is shown by the page itself the moment the button is pressed; the hub
-    reports the later stages from the database.
+    The hub reports every stage from the database; the page shows a press as sent only
+    once the hub has answered it (until then "sending", and "not sent" when it never did).
     """
 
     NONE = "none"

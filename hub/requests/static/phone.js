@@ -15,10 +15,20 @@
       with_whom: "处理人", visit: "上门时间", preferred: "希望时间", notes: "进展",
       rate: "评价一下", comment: "说几句（可选）", not_fixed: "问题没有解决",
       submit_rating: "提交评价", thanks: "谢谢您的评价", too_many: "最多3张照片",
-      need_text: "请简单描述问题", sent: "已提交，正在派单", failed: "提交失败：",
+      need_text: "请简单描述问题", sent: "已提交，正在派单", failed: "没有发出：",
+      not_sent: "没有发出，请检查网络后再点一次“提交”。", sending: "正在发送…",
+      refused: "没有发出，请修改后再提交", gone: "这个链接已失效，请联系物业要新链接。",
+      rating_not_sent: "评价没有发出，请检查网络后再点一次“提交评价”。",
+      scores: ["很不满意", "不满意", "一般", "满意", "很满意"],
+      score_hint: "1星 很不满意 … 5星 很满意",
       bad_photo: "照片无法使用，请重新拍照（JPEG、PNG），每张不超过10MB。",
-      sos_none: "按下按钮求助", sos_received: "已收到", sos_case_opened: "已立案",
+      sos_none: "按下按钮求助", sos_sending: "正在发送求助…",
+      sos_failed: "求助没有发出！请再试一次，或直接打电话。",
+      sos_received: "求助已发出，等待工作人员", sos_case_opened: "求助已发出，已通知工作人员",
       sos_acknowledged: "有人正在赶来", sos_resolved: "已处理", high: "优先处理",
+      sos_ask: "秒后自动呼叫求助。按错了？点“取消”。", sos_go: "立即求助", sos_retry: "再发一次求助",
+      sos_call: "拨打 120 急救电话",
+      offline: "网络不通：这里显示的可能不是最新情况。紧急情况请直接打电话。",
       notice: "通知", unread: "未读", general: "通知", water_shutoff: "停水",
       power_cut: "停电", fire_drill: "消防演练", evacuation: "紧急疏散",
       maintenance: "维修师傅", property: "物业", grid_worker: "网格员", security: "保安",
@@ -38,10 +48,22 @@
       rate: "How did it go?", comment: "A comment (optional)", not_fixed: "It is not fixed",
       submit_rating: "Send rating", thanks: "Thank you for your rating",
       too_many: "At most 3 photos", need_text: "Please describe the problem",
-      sent: "Sent: being dispatched", failed: "Could not send: ",
+      sent: "Sent: being dispatched", failed: "Not sent: ",
+      not_sent: "Not sent. Check the connection and tap Send again.", sending: "Sending…",
+      refused: "Not sent: please change it and send again",
+      gone: "This link no longer works: ask the property office for a new one.",
+      rating_not_sent: "Rating not sent. Check the connection and tap Send rating again.",
+      scores: ["Very poor", "Poor", "OK", "Good", "Very good"],
+      score_hint: "1 star very poor … 5 stars very good",
       bad_photo: "A photo could not be used: take it again (JPEG or PNG, up to 10 MB).",
-      sos_none: "Press the button for help", sos_received: "Received",
-      sos_case_opened: "Case opened", sos_acknowledged: "Someone is coming",
+      sos_none: "Press the button for help", sos_sending: "Sending your call for help…",
+      sos_failed: "Help was NOT called! Try again, or phone.",
+      sos_received: "Help called: waiting for staff",
+      sos_case_opened: "Help called: staff alerted", sos_acknowledged: "Someone is coming",
+      sos_ask: "s until help is called. Pressed by mistake? Tap Cancel.", sos_go: "Call now",
+      sos_retry: "Send again",
+      sos_call: "Phone 120 (ambulance)",
+      offline: "No connection: what you see may be out of date. In an emergency, phone.",
       sos_resolved: "Resolved", high: "High priority", notice: "Notice", unread: "New",
       general: "Notice", water_shutoff: "Water shut-off", power_cut: "Power cut",
       fire_drill: "Fire drill", evacuation: "Evacuation", maintenance: "maintenance",
@@ -51,8 +73,11 @@
   };
   var CATEGORIES = ["repair", "utilities", "sanitation", "noise", "elevator", "hazard", "other"];
   var STAGES = ["received", "assigned", "visit_planned", "in_progress", "done"];
-  var SOS_COLOURS = {none: "#5b6770", received: "#b26a00", case_opened: "#c62828",
-    acknowledged: "#1565c0", resolved: "#2e7d32"};
+  var SOS_COLOURS = {none: "#5b6770", sending: "#5b6770", failed: "#8e0000",
+    received: "#9a5b00", case_opened: "#c62828", acknowledged: "#1565c0", resolved: "#2e7d32"};
+  var SOS_TIMEOUT_MS = 15000;
+  var SOS_COUNTDOWN_S = 5;
+  var REPORT_TIMEOUT_MS = 90000;
   var base = window.location.pathname.replace(/\/$/, "");
   var lang = (window.localStorage && localStorage.getItem("linli-lang")) || "zh";
   var sosStage = document.body.dataset.stage || "none";
@@ -80,11 +105,32 @@
       {month: "short", day: "numeric", hour: "2-digit", minute: "2-digit"});
   }
 
+  // "sending" and "failed" are the page's own: until the hub has answered a press, nothing
+  // may read as sent, and a polled stage must not paper over a press that did not arrive.
   function showSos(stage) {
     sosStage = stage;
     $("zh").textContent = T.zh["sos_" + stage] || T.zh.sos_none;
     $("en").textContent = T.en["sos_" + stage] || T.en.sos_none;
     $("status").style.background = SOS_COLOURS[stage] || SOS_COLOURS.none;
+    $("sos-failed").hidden = stage !== "failed";
+    $("sos").disabled = stage === "sending";
+  }
+
+  // A fetch that gives up after ``ms``: on a dead mobile line a request can hang for minutes.
+  function fetchWithin(url, options, ms) {
+    var controller = window.AbortController ? new AbortController() : null;
+    var timer = controller ? setTimeout(function () { controller.abort(); }, ms) : null;
+    if (controller) { options.signal = controller.signal; }
+    return fetch(url, options).then(function (res) { clearTimeout(timer); return res; },
+      function (error) { clearTimeout(timer); throw error; });
+  }
+
+  // The hub's JSON error detail, or null when the answer was not ours (a proxy's HTML page).
+  function errorDetail(res) {
+    return res.text().then(function (body) {
+      try { var d = JSON.parse(body).detail; return typeof d === "string" ? d : null; }
+      catch (e) { return null; }
+    }, function () { return null; });
   }
 
   function translate() {
@@ -140,13 +186,14 @@
     list.textContent = "";
     $("empty").hidden = requests.length > 0;
     requests.forEach(function (r) {
-      var item = el("li", {className: "card", tabindex: "0", "data-id": String(r.id)}, [
+      var item = el("li", {className: "card", tabindex: "0", role: "button", "data-id": String(r.id)}, [
         el("div", {className: "card-head"}, [
           el("strong", {text: t(r.category)}), chip(r.stage)]),
         el("p", {text: r.text}),
         el("small", {text: when(r.created_at)})
       ]);
       item.addEventListener("click", function () { open(r.id); });
+      activateByKey(item);
       list.appendChild(item);
     });
   }
@@ -158,7 +205,7 @@
       var body = el("p", {className: "notice-body", text: n.body});
       body.hidden = Boolean(n.read_at) && !expanded[n.id];
       var item = el("li", {className: "notice notice-" + n.category + (n.read_at ? "" : " unread"),
-        tabindex: "0", "data-id": String(n.id)}, [
+        tabindex: "0", role: "button", "aria-expanded": String(!body.hidden), "data-id": String(n.id)}, [
         el("div", {className: "card-head"}, [
           el("strong", {text: n.title}),
           n.read_at ? el("small", {text: t(n.category)}) : el("span", {className: "badge", text: t("unread")})]),
@@ -168,13 +215,22 @@
       item.addEventListener("click", function () {
         expanded[n.id] = true;
         body.hidden = false;
+        item.setAttribute("aria-expanded", "true");
         if (!n.read_at) {
           fetch(base + "/notices/" + n.id + "/read", {method: "POST"})
             .then(function (res) { return res.ok ? res.json() : null; })
             .then(function (read) { if (read) { n.read_at = read.read_at; renderNotices(); } });
         }
       });
+      activateByKey(item);
       box.appendChild(item);
+    });
+  }
+
+  // Enter or Space on a focused card opens it, as a tap does (keyboards, switch access).
+  function activateByKey(node) {
+    node.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); node.click(); }
     });
   }
 
@@ -206,29 +262,45 @@
   function ratingForm(r) {
     var form = el("form", {id: "rating", className: "rating"});
     form.appendChild(el("h3", {text: t("rate")}));
-    var stars = el("div", {className: "stars", role: "radiogroup"});
+    var stars = el("div", {className: "stars", role: "radiogroup", "aria-label": t("rate")});
     [1, 2, 3, 4, 5].forEach(function (n) {
       var input = el("input", {type: "radio", name: "score", value: String(n),
-        id: "star" + n, required: "required"});
+        id: "star" + n, required: "required", "aria-label": n + "★ " + t("scores")[n - 1]});
       stars.appendChild(input);
-      stars.appendChild(el("label", {"for": "star" + n, "aria-label": n + "/5", text: "★"}));
+      stars.appendChild(el("label", {"for": "star" + n, "aria-hidden": "true", text: "★"}));
     });
     form.appendChild(stars);
+    form.appendChild(el("p", {className: "hint", text: t("score_hint")}));
     form.appendChild(el("textarea", {name: "comment", rows: "2", placeholder: t("comment")}));
     if (r.not_fixed_until) {
       form.appendChild(el("label", {className: "check"},
         [el("input", {type: "checkbox", name: "not_fixed"}), el("span", {text: t("not_fixed")})]));
     }
-    form.appendChild(el("button", {type: "submit", className: "primary", text: t("submit_rating")}));
+    var problem = el("p", {className: "error", role: "alert", hidden: "hidden"});
+    form.appendChild(problem);
+    var send = el("button", {type: "submit", className: "primary", text: t("submit_rating")});
+    form.appendChild(send);
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var data = new FormData(form);
       var body = {score: Number(data.get("score")), comment: data.get("comment") || null,
         fixed: !data.get("not_fixed")};
-      fetch(base + "/requests/" + r.id + "/rating", {method: "POST",
-        headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)})
-        .then(function (res) { return res.json(); })
-        .then(function () { refresh(); });
+      problem.hidden = true;
+      send.disabled = true;
+      send.textContent = t("sending");
+      function notSent(detail) {
+        send.disabled = false;
+        send.textContent = t("submit_rating");
+        problem.textContent = t("rating_not_sent") + (detail ? "（" + detail + "）" : "");
+        problem.hidden = false;
+      }
+      fetchWithin(base + "/requests/" + r.id + "/rating", {method: "POST",
+        headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)},
+        REPORT_TIMEOUT_MS)
+        .then(function (res) {
+          if (!res.ok) { return errorDetail(res).then(notSent); }
+          return refresh();
+        }, function () { notSent(null); });
     });
     return form;
   }
@@ -291,12 +363,42 @@
     try { localStorage.setItem("linli-lang", lang); } catch (e) { /* private mode */ }
     translate();
   });
+  // A tap calls for help after a short countdown that a Cancel stops (a pocket, a child): a
+  // resident who can only tap once is still heard, which a "confirm?" question would not do.
+  // Another tap on the circle meanwhile changes nothing; "Call now" does not wait.
+  var countdown = null;
+  function stopCountdown() {
+    if (countdown !== null) { clearInterval(countdown); countdown = null; }
+    $("sos-confirm").hidden = true;
+  }
+  function showCountdown(left) {
+    $("sos-left").textContent = String(left);
+  }
   $("sos").addEventListener("click", function () {
-    showSos("received");
-    fetch(base + "/sos", {method: "POST"}).then(function (res) {
-      if (res.ok) { res.json().then(function (s) { showSos(s.stage); }); }
-    }, function () {});
+    if (countdown !== null || sosStage === "sending") { return; }
+    var left = SOS_COUNTDOWN_S;
+    showCountdown(left);
+    $("sos-confirm").hidden = false;
+    $("sos-cancel").focus();
+    countdown = setInterval(function () {
+      left -= 1;
+      if (left <= 0) { sendSos(); } else { showCountdown(left); }
+    }, 1000);
   });
+  $("sos-cancel").addEventListener("click", function () {
+    stopCountdown();
+    $("sos").focus();
+  });
+  function sendSos() {
+    stopCountdown();
+    showSos("sending");
+    fetchWithin(base + "/sos", {method: "POST"}, SOS_TIMEOUT_MS)
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (s) { showSos(s && s.stage !== "none" ? s.stage : "failed"); },
+        function () { showSos("failed"); });
+  }
+  $("sos-go").addEventListener("click", sendSos);
+  $("sos-retry").addEventListener("click", sendSos);
   // One id per report, kept until it is sent: a double tap, or a send retried after the
   // answer was lost, is the same request on the hub, never a second one.
   var submission = null;
@@ -337,22 +439,29 @@
     files.forEach(function (f) { body.append("photos", f, f.name); });
     var span = windowOf(data.get("window"));
     if (span) { body.append("preferred_from", span[0]); body.append("preferred_until", span[1]); }
+    $("form-error").hidden = true;
     $("send").disabled = true;
-    fetch(base + "/requests", {method: "POST", body: body}).then(function (res) {
-      $("send").disabled = false;
+    $("send").textContent = t("sending");
+    function ready() { $("send").disabled = false; $("send").textContent = t("send"); }
+    fetchWithin(base + "/requests", {method: "POST", body: body}, REPORT_TIMEOUT_MS).then(function (res) {
       if (!res.ok) {
-        return res.json().then(function (e) {
-          var detail = typeof e.detail === "string" ? e.detail : String(res.status);
+        return errorDetail(res).then(function (detail) {
+          ready();
+          if (res.status === 404) { fail(t("gone")); return; }
+          if (res.status >= 500 || res.status === 408 || res.status === 429 || detail === null) {
+            fail(t("not_sent")); return;
+          }
           var photo = res.status === 413 || /^photo|photos/.test(detail);
-          fail(photo ? t("bad_photo") + " (" + detail + ")" : t("failed") + detail);
+          fail(photo ? t("bad_photo") + " (" + detail + ")" : t("refused") + "（" + detail + "）");
         });
       }
       return res.json().then(function (created) {
+        ready();
         submission = null;
         form.reset(); $("previews").textContent = "";
         return refresh().then(function () { open(created.id); });
       });
-    }, function () { $("send").disabled = false; fail(t("failed")); });
+    }, function () { ready(); fail(t("not_sent")); });
   });
 
   translate();
@@ -361,9 +470,12 @@
   loadNotices();
   setInterval(loadNotices, 30000);
   setInterval(function () {
-    fetch(base + "/status", {cache: "no-store"}).then(function (res) {
-      if (res.ok) { res.json().then(function (s) { showSos(s.stage); }); }
-    }, function () {});
+    fetchWithin(base + "/status", {cache: "no-store"}, SOS_TIMEOUT_MS).then(function (res) {
+      $("offline").hidden = res.ok;
+      if (res.ok) { res.json().then(function (s) {
+        if (sosStage !== "sending" && sosStage !== "failed") { showSos(s.stage); }
+      }); }
+    }, function () { $("offline").hidden = false; });
   }, 3000);
   setInterval(refresh, 10000);
 })();
