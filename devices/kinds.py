@@ -56,6 +56,9 @@ class AlertKind(StrEnum):
     # Raised by the hub itself: an edge speaks for a device registered to another edge
     # (``hub.fleet.claims``): a stolen edge, or a site whose devices were set up twice.
     DEVICE_CLAIM_CONFLICT = "device_claim_conflict"
+    # Raised by the hub itself: an edge lost (its last will, its goodbye, or silent past
+    # ``edge_silent_after_s``), every device it serves unwatched (``hub.fleet.supervision``).
+    EDGE_OFFLINE = "edge_offline"
 
 
 class AlertState(StrEnum):
@@ -103,6 +106,7 @@ FAULTS: frozenset[AlertKind] = frozenset(
         AlertKind.SENSOR_STUCK,
         AlertKind.CAMERA_TAMPER,
         AlertKind.DEVICE_FLOODING,
+        AlertKind.EDGE_OFFLINE,
     }
 )
 """Kinds that say a device needs maintenance. A fault is never an alarm."""

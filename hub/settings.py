@@ -3,7 +3,15 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, Field, PositiveFloat, SecretStr, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devices.credentials import load_credentials, shared_group_name
@@ -104,6 +112,18 @@ class HubSettings(BaseSettings):
     """The escalation ladder, lowest first."""
     supervision_interval_s: PositiveFloat = 1.0
     """How often the hub looks for deadlines that passed."""
+    edge_silent_after_s: PositiveFloat = 120.0
+    """An edge still ``online`` that sent no status for longer than this is lost: its
+    ``edge_offline`` alert is raised (``hub.fleet.supervision``). An edge sends its status
+    every 30 s: 120 s is four missed in a row, so one or two statuses lost or delayed on a
+    poor uplink raise nothing, and it comes after the broker's own 90 s (1.5 × the edge's 60 s
+    keepalive), whose last will says so sooner for a box that died or lost its network; this
+    catches the edge whose connection stays up and whose heartbeat stopped."""
+    edge_offline_grace_s: NonNegativeFloat = 60.0
+    """How long an edge may stay ``offline`` (its last will, or its goodbye) before its
+    ``edge_offline`` alert is raised: an edge restarted or upgraded is back within it and opens
+    no case; a box that died is reported after it (a power cut: the broker's 90 s, then this,
+    within EN 50136-1's 180 s). 0: at once."""
     notify_webhook_urls: list[AnyHttpUrl] = []
     """Each case event is POSTed as JSON to every URL here (a site's SMS / IM gateway)."""
     notify_mqtt: bool = False

@@ -4,15 +4,25 @@ The decisions are ``hub.cases.supervision``'s and the firing (once, across hub w
 repository's (``DeadlineRepository.fire_due_timers``); this loop only asks at the injected clock's
 ``now``, every ``interval`` seconds, and reports escalated or reassigned cases on the event
 bus. A database error is logged and counted; the next round tries again.
+
+Each round also raises the outage of an edge lost with no status to say so (silent for longer
+than ``edge_silent_after``: ``hub.fleet.outages``), counted from its last status or from when
+this worker's ingest connected, if later (while it is not connected, it blames no edge). Every
+worker's round may decide it, and the alert's id, made from the outage, is stored once
+(``hub.cases.copies``).
 """
 
 import asyncio
+import functools
 import logging
 from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.cases.changes import CaseChanges
+from hub.fleet.outages import EdgeOutages
 from hub.persistence.threads import alarm_thread
 from hub.persistence.transactions import Clock
 from hub.store import HubStore
@@ -24,23 +34,41 @@ class Supervisor:
     """Fires due case deadlines, round after round."""
 
     def __init__(
-        self, store: HubStore, changes: CaseChanges, *, clock: Clock, interval: float = 1.0
+        self,
+        store: HubStore,
+        changes: CaseChanges,
+        *,
+        clock: Clock,
+        interval: float = 1.0,
+        edge_silent_after: timedelta = timedelta(seconds=120),
+        edge_offline_grace: timedelta = timedelta(0),
+        listening: Callable[[], bool] | None = None,
     ) -> None:
         self._store = store
         self._changes = changes
         self._clock = clock
         self._interval = interval
+        self._edge_silent_after = edge_silent_after
+        self._edge_offline_grace = edge_offline_grace
+        self._outages = EdgeOutages(store.db, store.intake, store.policy)
+        self._listening = listening
+        """Whether the hub's ingest is connected now; None: no ingest to ask (tests)."""
+        self._listening_since: datetime | None = None
         self.counters: Counter[str] = Counter()
         """``rounds``, ``cases_changed`` and ``failed`` rounds."""
 
     async def tick(self) -> int:
-        """Fire what is due now; return how many cases changed."""
+        """Fire what is due now and raise the outages of silent edges; return how many cases
+        changed."""
+        now = self._clock()
         try:
-            changed = await alarm_thread(self._store.deadlines.fire_due_timers, self._clock())
+            changed = await alarm_thread(self._store.deadlines.fire_due_timers, now)
         except SQLAlchemyError as exc:
             self.counters["failed"] += 1
             logger.warning("supervision round failed, trying again: %s", exc)
+            await self._check_edges(now)
             return 0
+        await self._check_edges(now)
         self.counters["rounds"] += 1
         self.counters["cases_changed"] += len(changed)
         for case in changed:
@@ -54,6 +82,35 @@ class Supervisor:
             # Escalation and reassignment happen in the back office: the button stays as it is.
             self._changes.case_changed(case, resident_sees=False)
         return len(changed)
+
+    async def _check_edges(self, now: datetime) -> None:
+        """Raise the outages of edges silent while this hub was listening."""
+        if self._listening is not None:
+            if not self._listening():
+                self._listening_since = None
+                return
+            if self._listening_since is None:
+                self._listening_since = now
+        try:
+            outages = await alarm_thread(
+                functools.partial(
+                    self._outages.check_silent,
+                    now,
+                    self._edge_silent_after,
+                    self._listening_since,
+                    self._edge_offline_grace,
+                )
+            )
+        except SQLAlchemyError as exc:
+            self.counters["failed"] += 1
+            logger.warning("edge supervision round failed, trying again: %s", exc)
+            return
+        except Exception:
+            # Never at the cost of the case deadlines' rounds (a restart waits up to 60 s).
+            self.counters["failed"] += 1
+            logger.exception("edge supervision round failed, trying again")
+            return
+        self._changes.alerts_stored(outages)
 
     async def run(self) -> None:
         """Supervise until cancelled."""

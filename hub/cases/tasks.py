@@ -16,6 +16,7 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import httpx
 
@@ -81,7 +82,13 @@ class CaseTasks:
         self._http = httpx.AsyncClient()
         self.counters: Counter[str] = Counter() if ingest is None else ingest.counters
         self.supervisor = Supervisor(
-            store, changes, clock=clock, interval=settings.supervision_interval_s
+            store,
+            changes,
+            clock=clock,
+            interval=settings.supervision_interval_s,
+            edge_silent_after=timedelta(seconds=settings.edge_silent_after_s),
+            edge_offline_grace=timedelta(seconds=settings.edge_offline_grace_s),
+            listening=(lambda: False) if ingest is None else (lambda: ingest.connected),
         )
         self.notifier = Notifier(
             store,

@@ -29,6 +29,7 @@ from hub.fleet.retirement import retire
 from hub.fleet.revocation import status_taken
 from hub.fleet.rules import assign_edge
 from hub.fleet.status_order import late_behind_offline
+from hub.fleet.supervision import EDGE_ROW_KIND
 from hub.fleet.views import DeviceView, EdgeView, device_view, edge_view
 from hub.persistence.tables import (
     CaseMemberRow,
@@ -182,6 +183,8 @@ class FleetRepository:
             ):
                 raise NotFoundError(missing)
             row = get_existing(session, DeviceRow, device_id, missing, key_share=True)
+            if row.kind == EDGE_ROW_KIND:
+                raise NotFoundError(missing)
             changed = retire(session, row, self._db.clock(), actor=actor, reason=reason)
             edges = frozenset(e for e in (row.edge_id,) if e is not None and changed)
             view = device_view(
@@ -201,6 +204,7 @@ class FleetRepository:
         query = (
             select(DeviceRow)
             .where(DeviceRow.retired_at.is_not(None) if retired else DeviceRow.retired_at.is_(None))
+            .where(DeviceRow.kind != EDGE_ROW_KIND)
             .order_by(DeviceRow.id)
         )
         if edge_id is not None:
@@ -220,6 +224,8 @@ class FleetRepository:
             row = get_existing(
                 session, DeviceRow, device_id, f"device {device_id} is not registered"
             )
+            if row.kind == EDGE_ROW_KIND:
+                raise NotFoundError(f"{device_id} is an edge's own row, not a device")
             judged = resolutions(session, [device_id]).get(device_id)
             return device_view(row, judged, reported_checkins(session))
 
@@ -236,7 +242,7 @@ class FleetRepository:
         """Return the ids of edges that serve at least one registered device."""
         query = (
             select(DeviceRow.edge_id)
-            .where(DeviceRow.edge_id.is_not(None))
+            .where(DeviceRow.edge_id.is_not(None), DeviceRow.kind != EDGE_ROW_KIND)
             .distinct()
             .order_by(DeviceRow.edge_id)
         )

@@ -35,7 +35,7 @@ import functools
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import aiomqtt
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -50,6 +50,7 @@ from hub.cases.changes import CaseChanges
 from hub.cases.feedback import FeedbackPublisher
 from hub.cases.results import AlertRef, IngestResult, RejectedAlert
 from hub.fleet.claims import Claim, Registration
+from hub.fleet.outages import EdgeOutages
 from hub.ingest.identity import IdentityReason, intake_screen, screen_inventory
 from hub.ingest.lanes import PendingStatuses, plan_take, write_another
 from hub.ingest.messages import (
@@ -517,6 +518,22 @@ class MqttIngest:
         self.changes.alerts_stored(recorded.conflicts)
         for edge_id in sorted(recorded.edges_changed):
             await self._publish_registry(client, edge_id)
+        outages = EdgeOutages(self._store.db, self._store.intake, self._store.policy)
+        try:
+            # An offline not raised here is raised by a later supervision round (on_tick),
+            # once the edge has stayed offline for the grace.
+            outage = await alarm_thread(
+                outages.status_taken,
+                message.edge_id,
+                message.status.state,
+                received_at,
+                timedelta(seconds=self._settings.edge_offline_grace_s),
+            )
+        except SQLAlchemyError as exc:
+            self.counters["outage_failed"] += 1
+            logger.error("could not record the outage of edge %s: %s", message.edge_id, exc)
+            return
+        self.changes.alerts_stored(outage)
 
     async def _record_cleared(self, edge_id: str, received_at: datetime) -> None:
         """Mark an edge whose retained status was cleared (``linli broker revoke``) offline and

@@ -137,6 +137,8 @@ class Stack:
     trust_device_time: bool = False
     """Run the edge with ``LINLI_EDGE_TRUST_DEVICE_TIME``: for simulations that stamp readings
     in accelerated simulated time (``linli simulate --speed``), ahead of the edge's clock."""
+    hub_env: dict[str, str] = field(default_factory=dict)
+    """More of the hub's settings, as ``LINLI_HUB_*`` variables."""
     local_broker: MosquittoProcess = field(init=False)
     hub_broker: MosquittoProcess = field(init=False)
     hub: LinliProcess = field(init=False)
@@ -175,7 +177,7 @@ class Stack:
                 "--http-port", str(self.http_port),
             ],
             self.root / "hub.log",
-            env={"LINLI_HUB_BOOTSTRAP_TOKEN": self.token},
+            env={"LINLI_HUB_BOOTSTRAP_TOKEN": self.token, **self.hub_env},
         )  # fmt: skip
         self.edge = LinliProcess(
             "edge",

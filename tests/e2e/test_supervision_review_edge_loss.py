@@ -6,7 +6,8 @@ SIGKILL: the kernel closes the edge's sockets, so the broker publishes its last 
 keepalive, 90 s; docs/scale.md, "Supervision of the alarm path").
 
 What the hub does today is checked; what it does not do yet is marked ``xfail(strict=True)``
-and names the gap (docs/scale.md says what to build).
+and names the gap (docs/scale.md says what to build). An edge lost opens an ``edge_offline``
+case since 2026-12-07 (``hub.fleet.outages``).
 """
 
 from collections.abc import Iterator
@@ -30,7 +31,11 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     """A running stack on SQLite (the supervision under review does not depend on the
     database)."""
     _require_mosquitto()
-    with Stack(tmp_path, DEVICES, f"sqlite:///{tmp_path / 'hub.sqlite3'}").started() as running:
+    # No grace for an edge offline: each test's kill is an outage (the default 60 s lets a
+    # restart come back without a case; tests/hub/test_edge_offline_rules.py has it).
+    hub_env = {"LINLI_HUB_EDGE_OFFLINE_GRACE_S": "0"}
+    database = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    with Stack(tmp_path, DEVICES, database, hub_env=hub_env).started() as running:
         yield running
 
 
@@ -53,24 +58,25 @@ def test_a_power_cut_edge_shows_offline_and_its_sites_sos_arrives_when_it_return
     mosquitto_pub(stack.local_broker.port, zigbee_topic(Z2M_SOS.zigbee_name or ""), press, qos=0)
     stack.edge.start()
     wait_until(lambda: _edge(stack)["state"] == "online", what="the edge back online")
-    [case] = wait_until(lambda: stack.get("/cases"), what="the SOS pressed while it was down")
+    # Beside the case of the edge's outage (its own test below).
+    [case] = wait_until(
+        lambda: [c for c in stack.get("/cases") if c["kind"] != "edge_offline"],
+        what="the SOS pressed while it was down",
+    )
     assert (case["kind"], case["device_ids"]) == ("sos", [Z2M_SOS.id])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: an edge gone offline (last will, or silent past its heartbeat) opens no case "
-    "and raises no alert; only GET /api/v1/edges and linli_edge_online show it",
-)
 def test_an_edge_lost_opens_a_case_an_operator_sees(stack: Stack) -> None:
     stack.edge.kill()
     wait_until(lambda: _edge_offline(stack), what="the hub to take the edge's last will")
     # Nothing else happens at this site: any case is the one about the lost edge.
-    wait_until(
+    [case] = wait_until(
         lambda: stack.get("/cases"),
         timeout=ALERT_WAIT_S,
         what="a case about the lost edge (its site's detectors are unwatched)",
     )
+    assert (case["kind"], case["priority"]) == ("edge_offline", "high")
+    assert case["device_ids"] == [f"edge.{stack.edge_id}"]
 
 
 @pytest.mark.xfail(
@@ -91,19 +97,25 @@ def test_a_zigbee_bridge_going_offline_is_one_alert_at_once(stack: Stack) -> Non
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: once a lost edge is back, nothing records the outage (no case resolved or "
-    "marked, no history in /api/v1/edges): how long the site was blind is not known",
-)
 def test_an_edge_back_from_an_outage_leaves_a_record_of_it(stack: Stack) -> None:
     stack.edge.kill()
     wait_until(lambda: _edge_offline(stack), what="the hub to take the edge's last will")
     stack.edge.start()
     wait_until(lambda: _edge(stack)["state"] == "online", what="the edge back online")
     # Nothing else happens at this site: any case, in any state, is the outage's record.
-    wait_until(
+    [case] = wait_until(
         lambda: stack.get("/cases"),
         timeout=ALERT_WAIT_S,
         what="a record of the outage (its case, its alert cleared by the return)",
     )
+    # The return is logged on the case, left open for an operator to acknowledge.
+    wait_until(
+        lambda: "cleared" in {a["state"] for a in stack.get("/alerts", case_id=case["id"])},
+        timeout=ALERT_WAIT_S,
+        what="the outage's alert cleared by the return",
+    )
+    response = stack.api.get(f"/cases/{case['id']}")
+    response.raise_for_status()
+    detail = response.json()
+    assert detail["status"] == "open"
+    assert any("back online" in (e["note"] or "") for e in detail["events"])
