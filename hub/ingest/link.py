@@ -33,6 +33,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ from datetime import datetime, timedelta
 import aiomqtt
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from devices.log_throttle import Throttle
 from devices.messages import Alert, AlertAck, HubStatus, TelemetryBatch
 from devices.mqtt_link import MQTT_TIMEOUT_S, Backoff, MqttLink, SessionMessages, checkpoint
 from devices.mqtt_paho import publish_queued
@@ -115,6 +117,8 @@ class MqttIngest:
         self._clock = clock
         self.counters: Counter[str] = Counter()
         """Messages and alerts by outcome: ``alerts_new``, ``rejected.<reason>``, …"""
+        self._reject_log = Throttle()
+        """When each kind of refused message (its reason, its topic) was last logged."""
         self._uplink = UplinkQueues(
             budget=settings.ingest_batch_max,
             alert_batch_max=settings.alert_batch_max,
@@ -322,14 +326,20 @@ class MqttIngest:
 
     def _reject(self, rejected: RejectedMessage) -> None:
         self.counters[f"rejected.{rejected.reason}"] += 1
+        # Counted each; logged at once, then once a minute per reason and topic: an edge that
+        # sends 20,000 bad messages (a bug, a flood) is one line a minute, not 20,000.
+        left_out = self._reject_log.due((rejected.reason, rejected.topic), time.monotonic())
+        if left_out is None:
+            return
         logger.warning(
-            "rejected a message on %s (edge %s, device %s): %s: %s; payload starts %r",
+            "rejected a message on %s (edge %s, device %s): %s: %s; payload starts %r%s",
             rejected.topic,
             rejected.edge_id,
             rejected.device_id,
             rejected.reason,
             rejected.detail,
             rejected.payload_head,
+            f" (and {left_out} more like it since this was last logged)" if left_out else "",
         )
 
     async def _store_alerts(
