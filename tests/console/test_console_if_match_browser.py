@@ -7,13 +7,11 @@ The hub runs in-process under uvicorn on SQLite (``operator_hub``, as in
 """
 
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import Browser, Route, ViewportSize, expect
+from playwright.sync_api import Browser, expect
 
-from tests.browser import UI_TIMEOUT_MS
-from tests.console.test_console_residents_browser import PASSWORD
+from tests.console.test_console_night_review_browser import page_behind_the_hub
 from tests.residents.test_phone_page_browser import Hub
 
 pytestmark = [pytest.mark.slow]
@@ -41,19 +39,7 @@ def test_a_comment_from_a_page_behind_the_hub_is_refused_and_the_note_kept(
     [first] = [m["responder"] for m in operator_hub.call("GET", url)["team"]]
     other = "li" if first == "wang" else "wang"
 
-    context = browser.new_context(viewport=ViewportSize(width=1280, height=900))
-
-    def no_stream(route: Route) -> None:
-        route.abort()  # this screen hears nothing live: it is a moment behind the hub
-
-    context.route(lambda u: urlparse(u).path == "/api/v1/stream", no_stream)
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    page.goto(f"{operator_hub.url}/console#/case/{case_id}")
-    form = page.locator("form#sign-in")
-    form.locator('[name="username"]').fill("op.wang")
-    form.locator('[name="password"]').fill(PASSWORD)
-    form.locator("button").click()
+    page = page_behind_the_hub(browser, operator_hub, case_id)
     expect(page.locator("#case-team")).to_contain_text(first)
 
     # Another operator sends the case to the other plumber instead, meanwhile.
@@ -87,15 +73,7 @@ def test_a_note_for_a_case_resolved_meanwhile_is_kept_beside_it(
     staff(operator_hub)
     case_id = operator_hub.log_request("Building 3", "厨房水管漏水")
     url = f"/api/v1/cases/{case_id}"
-    context = browser.new_context(viewport=ViewportSize(width=1280, height=900))
-    context.route(lambda u: urlparse(u).path == "/api/v1/stream", lambda r: r.abort())
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    page.goto(f"{operator_hub.url}/console#/case/{case_id}")
-    form = page.locator("form#sign-in")
-    form.locator('[name="username"]').fill("op.wang")
-    form.locator('[name="password"]').fill(PASSWORD)
-    form.locator("button").click()
+    page = page_behind_the_hub(browser, operator_hub, case_id)
     expect(page.locator("#case-status")).to_have_text("dispatched")
 
     resolved = {"note": "住户自己修好了", "resolution": "real"}

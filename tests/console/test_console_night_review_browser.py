@@ -44,6 +44,29 @@ def sign_in(page: Page, url: str) -> None:
     expect(page.locator("#link")).to_have_text("live")
 
 
+def page_behind_the_hub(
+    browser: Browser, hub: Hub, case_id: int, timezone: str | None = None
+) -> Page:
+    """Open a case's page, signed in as op.wang, on a screen that hears nothing live (a moment
+    behind the hub: what another operator does meanwhile is not shown until it reads again)."""
+    context = browser.new_context(
+        viewport=ViewportSize(width=1280, height=900), timezone_id=timezone
+    )
+
+    def no_stream(route: Route) -> None:
+        route.abort()
+
+    context.route(lambda url: urlparse(url).path == "/api/v1/stream", no_stream)
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    page.goto(f"{hub.url}/console#/case/{case_id}")
+    form = page.locator("form#sign-in")
+    form.locator('[name="username"]').fill("op.wang")
+    form.locator('[name="password"]').fill(PASSWORD)
+    form.locator("button").click()
+    return page
+
+
 def alert_event(n: int, kind: AlertKind, severity: Severity, device: str, case_id: int) -> HubEvent:
     return AlertReceived(
         alert=AlertView(
@@ -92,21 +115,7 @@ def test_a_case_resolved_by_another_operator_is_shown_resolved_when_this_one_act
     site = {"id": "lanyuan", "name": "兰苑", "timezone": "Asia/Shanghai"}
     operator_hub.call("PUT", "/api/v1/sites/lanyuan", json=site)
     case_id = operator_hub.log_request("Building 3", "楼道有烟味")  # nobody on duty: open
-    context = browser.new_context(
-        viewport=ViewportSize(width=1280, height=900), timezone_id="America/New_York"
-    )
-
-    def no_stream(route: Route) -> None:
-        route.abort()  # this screen hears nothing live: it is a moment behind the hub
-
-    context.route(lambda url: urlparse(url).path == "/api/v1/stream", no_stream)
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    page.goto(f"{operator_hub.url}/console#/case/{case_id}")
-    form = page.locator("form#sign-in")
-    form.locator('[name="username"]').fill("op.wang")
-    form.locator('[name="password"]').fill(PASSWORD)
-    form.locator("button").click()
+    page = page_behind_the_hub(browser, operator_hub, case_id, timezone="America/New_York")
     expect(page.locator("#case-status")).to_have_text("open")
     # On the site's clock (its only site's: the case has none), not the desk PC's.
     opened = page.locator(".facts dt:text-is('Opened') + dd")
