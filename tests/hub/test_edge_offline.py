@@ -16,7 +16,7 @@ from hub.cases.changes import CaseChanges
 from hub.cases.correlation import CaseCategory
 from hub.cases.results import IngestResult
 from hub.cases.rules import CaseEventAction, CaseStatus
-from hub.cases.supervisor import Supervisor
+from hub.cases.supervisor import EDGE_CHECK_EVERY, Supervisor
 from hub.fleet.outages import EdgeOutages
 from hub.live.events import EventBus
 from hub.roster.rules import Site
@@ -106,7 +106,11 @@ def test_a_silent_edge_is_raised_by_the_supervision_round_past_the_setting(
     _site(store)
     _status(store, "online", clock)
     supervisor = Supervisor(
-        store, CaseChanges(EventBus()), clock=clock, edge_silent_after=SILENT_AFTER
+        store,
+        CaseChanges(EventBus()),
+        clock=clock,
+        edge_silent_after=SILENT_AFTER,
+        edge_check_every=timedelta(0),
     )
     clock.advance(SILENT_AFTER.total_seconds())
     asyncio.run(supervisor.tick())
@@ -139,6 +143,7 @@ def test_a_round_counts_the_silence_only_while_the_ingest_is_connected(
         CaseChanges(EventBus()),
         clock=clock,
         edge_silent_after=SILENT_AFTER,
+        edge_check_every=timedelta(0),
         listening=lambda: connected,
     )
     clock.advance(600)  # the hub's link down: nobody heard the edge, nobody blames it
@@ -199,3 +204,25 @@ def test_an_edge_in_a_maintenance_window_records_its_outage_and_opens_no_case(
     assert outages.check_silent(clock.advance(600), SILENT_AFTER).new == []
     assert store.cases.list_cases() == []
     assert len(store.cases.list_alerts(kind=AlertKind.EDGE_OFFLINE)) == 1
+
+
+@pytest.mark.usefixtures("engine")
+def test_the_rounds_look_for_lost_edges_every_few_seconds_not_every_round(
+    store: HubStore, clock: FakeClock
+) -> None:
+    """Reading every edge and its outage each second, on every worker, cost a paced alert
+    ~0.6 ms at p50: a round looks at most every ``EDGE_CHECK_EVERY``."""
+    _site(store)
+    _status(store, "online", clock)
+    supervisor = Supervisor(
+        store, CaseChanges(EventBus()), clock=clock, edge_silent_after=SILENT_AFTER
+    )
+    clock.advance(SILENT_AFTER.total_seconds())
+    asyncio.run(supervisor.tick())  # looks: not silent for longer yet
+    clock.advance(1)
+    asyncio.run(supervisor.tick())  # silent past the setting, but looked a second ago
+    assert store.cases.list_cases() == []
+    clock.advance(EDGE_CHECK_EVERY.total_seconds())
+    asyncio.run(supervisor.tick())
+    [case] = store.cases.list_cases()
+    assert case.kind is AlertKind.EDGE_OFFLINE
