@@ -96,17 +96,23 @@ async def keep_talking(
         await agent.detect_tick()
 
 
+async def both_detectors_heard(agent: EdgeAgent, devices: Devices) -> float:
+    """Have the talking and the silent detector each report once; return the silent one's
+    check-in deadline in seconds."""
+    for device_id in ("talking-smoke", "silent-smoke"):
+        await devices.publish(f"linli/dev/{device_id}/state", '{"smoke": false}')
+    await eventually(lambda: len(agent.detection.states) >= 2, "both detectors heard")
+    await agent.detect_tick()
+    return agent.detection.checkins()["silent-smoke"].deadline_s
+
+
 async def test_a_step_forward_of_three_days_raises_no_offline_and_a_dead_device_is_still_reported(
     mosquitto: MosquittoProcess, pi_site: SettingsFactory
 ) -> None:
     wall, steady = WallClock(T0), ManualClock()
     agent = EdgeAgent(pi_site(detection_tick_s=3600.0), clock=wall, monotonic=steady)
     async with running_edge(mosquitto, agent) as (hub, devices):
-        for device_id in ("talking-smoke", "silent-smoke"):
-            await devices.publish(f"linli/dev/{device_id}/state", '{"smoke": false}')
-        await eventually(lambda: len(agent.detection.states) >= 2, "both detectors heard")
-        await agent.detect_tick()
-        deadline_s = agent.detection.checkins()["silent-smoke"].deadline_s
+        deadline_s = await both_detectors_heard(agent, devices)
 
         wall.advance(3 * DAY_S + 10.0)  # NTP steps the clock; ten seconds really passed
         steady.advance(10.0)
@@ -126,11 +132,7 @@ async def test_a_step_back_of_two_days_does_not_hold_a_dead_device_back_or_accus
     wall, steady = WallClock(T0), ManualClock()
     agent = EdgeAgent(pi_site(detection_tick_s=3600.0), clock=wall, monotonic=steady)
     async with running_edge(mosquitto, agent) as (hub, devices):
-        for device_id in ("talking-smoke", "silent-smoke"):
-            await devices.publish(f"linli/dev/{device_id}/state", '{"smoke": false}')
-        await eventually(lambda: len(agent.detection.states) >= 2, "both detectors heard")
-        await agent.detect_tick()
-        deadline_s = agent.detection.checkins()["silent-smoke"].deadline_s
+        deadline_s = await both_detectors_heard(agent, devices)
 
         wall.advance(-2 * DAY_S)  # a wrong saved time, corrected back by NTP
         steady.advance(10.0)

@@ -6,6 +6,7 @@ import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -99,19 +100,21 @@ def test_an_edge_lost_opens_one_case_and_its_return_joins_it_with_how_long(
     assert EDGE_ROW not in {d.id for d in store.fleet.device_registry(EDGE).devices}
 
 
+def _watched_edge(store: HubStore, clock: FakeClock, **settings: Any) -> Supervisor:
+    """Put Lanyuan with edge-b3 online now; return a supervision round watching it (silent
+    past ``SILENT_AFTER``, and ``settings``)."""
+    _site(store)
+    _status(store, "online", clock)
+    return Supervisor(
+        store, CaseChanges(EventBus()), clock=clock, edge_silent_after=SILENT_AFTER, **settings
+    )
+
+
 @pytest.mark.usefixtures("engine")
 def test_a_silent_edge_is_raised_by_the_supervision_round_past_the_setting(
     store: HubStore, clock: FakeClock
 ) -> None:
-    _site(store)
-    _status(store, "online", clock)
-    supervisor = Supervisor(
-        store,
-        CaseChanges(EventBus()),
-        clock=clock,
-        edge_silent_after=SILENT_AFTER,
-        edge_check_every=timedelta(0),
-    )
+    supervisor = _watched_edge(store, clock, edge_check_every=timedelta(0))
     clock.advance(SILENT_AFTER.total_seconds())
     asyncio.run(supervisor.tick())
     assert store.cases.list_cases() == []
@@ -135,16 +138,9 @@ def test_a_silent_edge_is_raised_by_the_supervision_round_past_the_setting(
 def test_a_round_counts_the_silence_only_while_the_ingest_is_connected(
     store: HubStore, clock: FakeClock
 ) -> None:
-    _site(store)
-    _status(store, "online", clock)
     connected = False
-    supervisor = Supervisor(
-        store,
-        CaseChanges(EventBus()),
-        clock=clock,
-        edge_silent_after=SILENT_AFTER,
-        edge_check_every=timedelta(0),
-        listening=lambda: connected,
+    supervisor = _watched_edge(
+        store, clock, edge_check_every=timedelta(0), listening=lambda: connected
     )
     clock.advance(600)  # the hub's link down: nobody heard the edge, nobody blames it
     asyncio.run(supervisor.tick())
@@ -212,11 +208,7 @@ def test_the_rounds_look_for_lost_edges_every_few_seconds_not_every_round(
 ) -> None:
     """Reading every edge and its outage each second, on every worker, cost a paced alert
     ~0.6 ms at p50: a round looks at most every ``EDGE_CHECK_EVERY``."""
-    _site(store)
-    _status(store, "online", clock)
-    supervisor = Supervisor(
-        store, CaseChanges(EventBus()), clock=clock, edge_silent_after=SILENT_AFTER
-    )
+    supervisor = _watched_edge(store, clock)
     clock.advance(SILENT_AFTER.total_seconds())
     asyncio.run(supervisor.tick())  # looks: not silent for longer yet
     clock.advance(1)

@@ -140,10 +140,19 @@ def photo(path: Path, colour: tuple[int, int, int]) -> Path:
     return path
 
 
-def phone(browser: Browser, url: str) -> tuple[Page, list[str]]:
+def phone(
+    browser: Browser,
+    url: str,
+    *,
+    viewport: ViewportSize | None = None,
+    scale: float = 2,
+    fake_clock: bool = False,
+) -> tuple[Page, list[str]]:
+    """Open ``url`` on a phone (a 390×844 one by default; its timers on a clock the test moves,
+    with ``fake_clock``); return the page and its script errors."""
     context = browser.new_context(
-        viewport=ViewportSize(width=390, height=844),
-        device_scale_factor=2,
+        viewport=viewport or ViewportSize(width=390, height=844),
+        device_scale_factor=scale,
         is_mobile=True,
         has_touch=True,
         locale="zh-CN",
@@ -152,6 +161,8 @@ def phone(browser: Browser, url: str) -> tuple[Page, list[str]]:
     page.set_default_timeout(UI_TIMEOUT_MS)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    if fake_clock:
+        page.clock.install()
     page.goto(url)
     return page, errors
 

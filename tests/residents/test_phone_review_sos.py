@@ -16,8 +16,7 @@ so in Chinese, offers to send again and to phone, and sending again works.
 
 from playwright.sync_api import Browser, Page, Route, ViewportSize, expect
 
-from tests.browser import UI_TIMEOUT_MS
-from tests.residents.test_phone_page_browser import Hub, hub
+from tests.residents.test_phone_page_browser import Hub, hub, phone
 
 __all__ = ["hub"]
 
@@ -32,20 +31,10 @@ def household_page(
         "/api/v1/households",
         json={"name": "赵奶奶", "location": "Building 3/Floor 2/Unit 201"},
     )
-    context = browser.new_context(
-        viewport=ViewportSize(width=360, height=640),
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
+    small = ViewportSize(width=360, height=640)
+    return phone(
+        browser, hub.url + household["link"], viewport=small, scale=1, fake_clock=fake_clock
     )
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    if fake_clock:
-        page.clock.install()
-    page.goto(hub.url + household["link"])
-    return page, errors
 
 
 def press_sos(page: Page) -> None:
