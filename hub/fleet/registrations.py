@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from devices.discovery import at_discovered_place, is_placeholder
 from devices.messages import Alert
 from devices.registry import Device
 from hub.fleet.claims import Provenance
@@ -65,14 +66,25 @@ def upsert_many(
         if row is not None and row.retired_at is not None and by is Provenance.INVENTORY:
             if not inventory_brings_back(row.edge_id, device.edge_id):
                 continue  # its own edge's site file: retired it stays (hub.fleet.retirement)
-        elif (
-            row is not None
-            and row.registered_by != Provenance.ALERT
-            and same_registration(row, storable(device))
+        elif row is not None and (
+            (row.registered_by != Provenance.ALERT and same_registration(row, storable(device)))
+            or (by is Provenance.INVENTORY and displaces_placement(row, device))
         ):
-            continue
+            continue  # nothing to write, or the edge has not heard of its placement yet
         edges |= upsert_device(session, device, now, by=by).edges_affected
     return frozenset(edges)
+
+
+def displaces_placement(row: DeviceRow, listed: Device) -> bool:
+    """Return whether an edge's inventory entry ``listed`` is a placeholder (a detector it
+    found unregistered, at its discovered place) for a device someone has placed elsewhere.
+
+    The edge lists it so until it hears of the registration; a status sent in between must
+    not move the device back to "Unregistered devices of edge …" (nor the registry sent to the
+    edge: it would take the placement back there too)."""
+    return is_placeholder(storable(listed)) and not at_discovered_place(
+        row.location, row.edge_id, row.zigbee_name
+    )
 
 
 def registrations(session: Session, device_ids: Iterable[str]) -> dict[str, DeviceRow]:

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
+from devices.discovery import discovered_id, discovered_location
 from devices.kinds import AlertKind, DeviceKind, Severity
 from devices.messages import Alert
 from devices.registry import Device
@@ -193,3 +194,34 @@ def test_without_a_screen_nothing_is_registered(store: HubStore, clock: FakeCloc
     result = store.intake.ingest_alerts([_alert(clock)], clock.advance(1))
     assert [r.reason for r in result.rejected] == ["unknown_device"]
     assert store.db.count_rows() == before
+
+
+@pytest.mark.usefixtures("engine")
+def test_an_edges_placeholder_never_displaces_the_operators_placement(
+    store: HubStore, clock: FakeClock
+) -> None:
+    """A Zigbee detector the edge found unregistered is listed at its discovered place until
+    the edge hears of its registration; a status sent in between must not move the detector
+    the operator just placed back to "Unregistered devices of edge …" (a fresh-clone run saw
+    the console list it there after its alarms came from the real place)."""
+    name = "0x00158d0001d64498"
+    device_id = discovered_id("e2", name)
+    found = Device(
+        id=device_id,
+        kind=DeviceKind.SMOKE,
+        location=discovered_location("e2", name),
+        edge_id="e2",
+        zigbee_name=name,
+    )
+    record_inventory(store, "e2", [found], clock)
+    placed = found.model_copy(update={"location": PLACE})
+    store.fleet.register_device(placed)
+
+    record_inventory(store, "e2", [found], clock)  # sent before the edge heard of it
+
+    [device] = store.fleet.list_devices()
+    assert (device.location, device.registered_by) == (PLACE, Provenance.OPERATOR)
+    assert store.fleet.device_registry("e2").devices == [placed]
+    # Once the edge has it, its inventory says the same: nothing to write.
+    record_inventory(store, "e2", [placed], clock)
+    assert store.fleet.get_device(device_id).location == PLACE
