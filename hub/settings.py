@@ -19,7 +19,7 @@ from devices.kinds import AlertKind
 from devices.mqtt_link import MQTT_TIMEOUT_S, MqttEndpoint, parse_alternates
 
 CaseCategoryName = Literal[
-    "life_safety", "security", "property", "maintenance", "request", "wellbeing"
+    "life_safety", "security", "property", "maintenance", "request", "wellbeing", "supervision"
 ]
 """The names of ``hub.correlation.CaseCategory`` (not imported: that module reads settings)."""
 

@@ -57,6 +57,9 @@ class CaseCategory(StrEnum):
     """A resident's everyday request (点单): a repair, a hazard, rubbish not collected."""
     WELLBEING = "wellbeing"
     """A wellbeing check on a care household (独居老人) that showed no sign of life."""
+    SUPERVISION = "supervision"
+    """The alarm path itself is down: an edge lost, every detector and SOS button it serves
+    unwatched. Not an alarm, but no flat battery either: someone looks at the box now."""
 
 
 def category_of(kind: AlertKind) -> CaseCategory:
@@ -67,6 +70,8 @@ def category_of(kind: AlertKind) -> CaseCategory:
         return CaseCategory.WELLBEING
     if kind is AlertKind.RESIDENT_REQUEST:
         return CaseCategory.REQUEST
+    if kind is AlertKind.EDGE_OFFLINE:
+        return CaseCategory.SUPERVISION
     if kind in FAULTS:
         return CaseCategory.MAINTENANCE
     if kind in SECURITY:
@@ -171,12 +176,21 @@ DEFAULT_RULES = CorrelationRules(
         CorrelationRule(
             name="security", kinds=SECURITY, category=CaseCategory.SECURITY, place_depth=2
         ),
-        CorrelationRule(name="maintenance", kinds=FAULTS, category=CaseCategory.MAINTENANCE),
+        CorrelationRule(
+            name="edge_offline",
+            kinds=frozenset({AlertKind.EDGE_OFFLINE}),
+            category=CaseCategory.SUPERVISION,
+        ),
+        CorrelationRule(
+            name="maintenance",
+            kinds=FAULTS - {AlertKind.EDGE_OFFLINE},
+            category=CaseCategory.MAINTENANCE,
+        ),
     )
 )
 """Fire is one incident per building (an SOS there joins it); CO, gas and leaks per dwelling
-or room; an SOS alone per button; door and camera security per area (two levels); faults one
-maintenance case per device."""
+or room; an SOS alone per button; door and camera security per area (two levels); an edge lost
+one supervision case per edge; other faults one maintenance case per device."""
 
 
 @dataclass(frozen=True, slots=True)

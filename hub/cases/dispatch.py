@@ -67,6 +67,11 @@ DUTIES_FOR: dict[CaseCategory, tuple[Duty, ...]] = {
             (ResponderRole.MAINTENANCE, ResponderRole.PROPERTY, ResponderRole.GRID_WORKER),
         ),
     ),
+    CaseCategory.SUPERVISION: (
+        Duty(
+            "site", (ResponderRole.MAINTENANCE, ResponderRole.PROPERTY, ResponderRole.GRID_WORKER)
+        ),
+    ),
     CaseCategory.WELLBEING: (
         Duty("check", (ResponderRole.GRID_WORKER, ResponderRole.PROPERTY)),
         Duty("neighbour", (ResponderRole.VOLUNTEER,)),

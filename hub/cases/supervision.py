@@ -78,6 +78,7 @@ DEFAULT_POLICY = SupervisionPolicy(
         CaseCategory.MAINTENANCE: timedelta(hours=24),
         CaseCategory.REQUEST: timedelta(hours=2),
         CaseCategory.WELLBEING: timedelta(minutes=15),
+        CaseCategory.SUPERVISION: timedelta(minutes=15),
     },
     accept_within={
         CaseCategory.LIFE_SAFETY: timedelta(minutes=2),
@@ -86,6 +87,7 @@ DEFAULT_POLICY = SupervisionPolicy(
         CaseCategory.MAINTENANCE: timedelta(hours=24),
         CaseCategory.REQUEST: timedelta(hours=4),
         CaseCategory.WELLBEING: timedelta(minutes=30),
+        CaseCategory.SUPERVISION: timedelta(minutes=30),
     },
 )
 """Life safety must be acknowledged within 60 s (PRODUCT.md); the rest by site policy."""

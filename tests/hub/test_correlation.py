@@ -84,7 +84,7 @@ def test_co_gas_and_leaks_stay_apart_from_fire_and_each_other() -> None:
     assert route(DEFAULT_RULES, "d", AlertKind.CO, UNIT_201).key != co
 
 
-@pytest.mark.parametrize("fault", sorted(FAULTS))
+@pytest.mark.parametrize("fault", sorted(FAULTS - {AlertKind.EDGE_OFFLINE}))
 def test_faults_are_one_maintenance_case_per_device(fault: AlertKind) -> None:
     faulty = route(DEFAULT_RULES, "b3-1201-smoke", fault, UNIT_1201)
     assert faulty.category is CaseCategory.MAINTENANCE
@@ -92,6 +92,14 @@ def test_faults_are_one_maintenance_case_per_device(fault: AlertKind) -> None:
     assert faulty.key != route(DEFAULT_RULES, "b3-1201-smoke", AlertKind.SMOKE, UNIT_1201).key
     assert faulty.key != route(DEFAULT_RULES, "b3-1201-heat", fault, UNIT_1201).key
     assert attach_targets(DEFAULT_RULES, fault, UNIT_1201) == []
+
+
+def test_an_edge_lost_is_one_supervision_case_per_edge() -> None:
+    """A fault, but of the alarm path: its own category, faster than maintenance."""
+    lost = route(DEFAULT_RULES, "edge.edge-b3", AlertKind.EDGE_OFFLINE, "Lanyuan")
+    assert lost.category is CaseCategory.SUPERVISION
+    assert lost.key != route(DEFAULT_RULES, "edge.edge-b4", AlertKind.EDGE_OFFLINE, "Lanyuan").key
+    assert category_of(AlertKind.EDGE_OFFLINE) is CaseCategory.SUPERVISION
 
 
 def test_door_and_camera_security_join_per_area() -> None:

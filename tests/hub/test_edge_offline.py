@@ -68,7 +68,7 @@ def test_an_edge_lost_opens_one_case_and_its_return_joins_it_with_how_long(
     assert (case.kind, case.priority, case.category, case.device_ids) == (
         AlertKind.EDGE_OFFLINE,
         Severity.HIGH,
-        CaseCategory.MAINTENANCE,
+        CaseCategory.SUPERVISION,
         [EDGE_ROW],
     )
     assert case.site_id == "lanyuan"
@@ -98,6 +98,20 @@ def test_an_edge_lost_opens_one_case_and_its_return_joins_it_with_how_long(
     # The edge's own row is no device of the listings, nor of any edge's registry.
     assert EDGE_ROW not in {d.id for d in store.fleet.list_devices()}
     assert EDGE_ROW not in {d.id for d in store.fleet.device_registry(EDGE).devices}
+
+
+@pytest.mark.usefixtures("engine")
+def test_an_edge_lost_nobody_acknowledges_climbs_the_ladder_within_the_quarter_hour(
+    store: HubStore, clock: FakeClock
+) -> None:
+    """Every detector and SOS button of the site is unwatched: a box to look at now, not a
+    maintenance job for tomorrow (before, its case waited 24 h like a flat battery)."""
+    _site(store)
+    _status(store, "online", clock)
+    [case] = _status(store, "offline", clock).cases_opened
+    assert store.deadlines.fire_due_timers(clock.advance(14 * 60)) == []
+    [escalated] = store.deadlines.fire_due_timers(clock.advance(61))
+    assert (escalated.id, escalated.escalation_level) == (case.id, 1)
 
 
 def _watched_edge(store: HubStore, clock: FakeClock, **settings: Any) -> Supervisor:
