@@ -25,7 +25,7 @@ from linli.accounts import token_app, user_app
 from linli.flags import settings_values, split_address
 from linli.progress import simulation_progress
 from linli.report import report_command
-from linli.running import data_folders_held, run_until_signalled
+from linli.running import data_folders_held, database_held, run_until_signalled
 from linli.status import status_command
 from linli.trust.commands import broker_app
 from simulators.scenarios import SCENARIOS
@@ -237,10 +237,12 @@ def hub(
     settings = _settings(HubSettings, **settings_values(HubSettings, given, defaults))
     if roster is not None:
         settings = settings.model_copy(update={"roster_file": roster})
+    from hub.persistence.engine import sqlite_file
     from hub.service import serve
 
     started = asyncio.Event()
-    with data_folders_held(settings.data_dir):
+    database = sqlite_file(settings.resolved_database_url())
+    with data_folders_held(settings.data_dir), database_held(database):
         run_until_signalled(serve(settings, started=started), started=started)
 
 

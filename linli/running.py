@@ -118,16 +118,21 @@ def _lock_folder(folder: Path) -> int | None:
 
     Raises ``BlockingIOError`` if another process holds it.
     """
+    return _lock(folder / LOCK_FILE, f"the data folder {folder}")
+
+
+def _lock(lock_file: Path, what: str) -> int | None:
+    """Lock ``lock_file`` for this process (``_lock_folder``); ``what`` it guards, for the
+    warning when it cannot."""
+    folder = lock_file.parent
     try:
         # Made its user's alone (``PRIVATE_UMASK``), as the program would have made it.
         for missing in [p for p in (folder, *folder.parents) if not p.exists()][::-1]:
             missing.mkdir(mode=0o700, exist_ok=True)
-        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         logging.getLogger("linli").warning(
-            "cannot lock the data folder %s (%s): a second copy on it would not be refused",
-            folder,
-            exc,
+            "cannot lock %s (%s): a second copy on it would not be refused", what, exc
         )
         return None
     try:
@@ -138,9 +143,7 @@ def _lock_folder(folder: Path) -> int | None:
     except OSError as exc:  # a file system without locks (ENOLCK)
         os.close(fd)
         logging.getLogger("linli").warning(
-            "cannot lock the data folder %s (%s): a second copy on it would not be refused",
-            folder,
-            exc,
+            "cannot lock %s (%s): a second copy on it would not be refused", what, exc
         )
         return None
     # Who holds it, for the refusal of the next copy; the lock, not this number, is what counts.
@@ -150,9 +153,9 @@ def _lock_folder(folder: Path) -> int | None:
     return fd
 
 
-def _holder(folder: Path) -> str:
+def _holder(lock_file: Path) -> str:
     try:
-        pid = (folder / LOCK_FILE).read_text(encoding="ascii").strip()
+        pid = lock_file.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError):
         pid = ""
     return f"pid {pid}" if pid.isdigit() else "pid unknown"
@@ -177,7 +180,7 @@ def data_folders_held(*folders: Path) -> Iterator[None]:
             except BlockingIOError:
                 sys.stderr.write(
                     f"linli: cannot start: the data folder {folder.resolve()} is in use by "
-                    f"another linli program ({_holder(folder)}); stop it first\n"
+                    f"another linli program ({_holder(folder / LOCK_FILE)}); stop it first\n"
                 )
                 raise SystemExit(FOLDER_IN_USE_EXIT) from None
             if fd is not None:
@@ -185,4 +188,38 @@ def data_folders_held(*folders: Path) -> Iterator[None]:
         yield
     finally:
         for fd in held:
+            os.close(fd)
+
+
+DATABASE_LOCK_SUFFIX = ".linli-hub-lock"
+"""Beside a hub's SQLite file, the file the hub using it holds locked (``database_held``)."""
+
+
+@contextlib.contextmanager
+def database_held(sqlite_file: Path | None) -> Iterator[None]:
+    """Hold the lock beside a hub's SQLite file for the block, or exit 2 naming the file and
+    its holder; nothing for another database (None).
+
+    Two hubs with their own data folders on one SQLite file (``--database-url`` given to both)
+    would each take the edges' alerts into one file that has one writer, each running its own
+    timers and live stream as if it were the only hub. Several hub workers share PostgreSQL
+    (docs/scale.md), never SQLite. Not ``<file>.lock``: SQLite's dot-file locking uses that
+    name.
+    """
+    if sqlite_file is None:
+        yield
+        return
+    lock_file = sqlite_file.with_name(sqlite_file.name + DATABASE_LOCK_SUFFIX)
+    try:
+        fd = _lock(lock_file, f"the database {sqlite_file}")
+    except BlockingIOError:
+        sys.stderr.write(
+            f"linli: cannot start: the database {sqlite_file.resolve()} is in use by another "
+            f"linli hub ({_holder(lock_file)}); stop it first\n"
+        )
+        raise SystemExit(FOLDER_IN_USE_EXIT) from None
+    try:
+        yield
+    finally:
+        if fd is not None:
             os.close(fd)

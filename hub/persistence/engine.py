@@ -93,6 +93,17 @@ def _ping_if_idle(idle_s: float) -> Callable[[Any, ConnectionPoolEntry, Any], No
     return checkout
 
 
+def sqlite_file(url: str) -> Path | None:
+    """Return the file of a SQLite ``url``; None for another database or SQLite in memory."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    if not database or database == ":memory:" or parsed.query.get("mode") == "memory":
+        return None
+    return Path(database)
+
+
 def create_hub_engine(url: str, *, ping_after_idle_s: float = PING_AFTER_IDLE_S) -> Engine:
     """Create the engine for ``url``: SQLite in WAL mode with a busy timeout, or PostgreSQL
     (its pooled connections checked after ``ping_after_idle_s`` idle).
@@ -105,8 +116,8 @@ def create_hub_engine(url: str, *, ping_after_idle_s: float = PING_AFTER_IDLE_S)
         event.listen(engine, "checkin", _on_checkin)
         event.listen(engine, "checkout", _ping_if_idle(ping_after_idle_s))
         return engine
-    database = parsed.database
-    if not database or database == ":memory:":
+    database = sqlite_file(url)
+    if database is None:
         # One shared connection, or every thread would see its own empty database.
         engine = create_engine(
             url,
@@ -115,7 +126,7 @@ def create_hub_engine(url: str, *, ping_after_idle_s: float = PING_AFTER_IDLE_S)
             json_serializer=json_text,
         )
     else:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        database.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, json_serializer=json_text)
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)

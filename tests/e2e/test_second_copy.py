@@ -65,6 +65,28 @@ def test_a_second_hub_on_the_folder_is_refused(tmp_path: Path) -> None:
         _sos_reaches_the_hub(stack, 1)
 
 
+def test_a_second_hub_on_the_same_sqlite_file_is_refused(tmp_path: Path) -> None:
+    """Its own data folder, the first hub's database file: SQLite has one writer, and the two
+    would share the edges' alerts out of one file while each believes it is the only hub (its
+    timers, its live stream). Refused at once, naming the file and who holds it."""
+    database = tmp_path / "shared" / "hub.sqlite3"
+    with Stack(tmp_path, DEVICES, f"sqlite:///{database}").started() as stack:
+        copy = _second(stack.hub, "hub-2", tmp_path)
+        copy.args[copy.args.index("--http-port") + 1] = str(free_port())
+        copy.args[copy.args.index("--data-dir") + 1] = str(tmp_path / "hub-2")
+        copy.start()
+        wait_until(lambda: not copy.alive, timeout=60, what="the second hub to exit")
+        assert copy.proc is not None
+        assert copy.proc.returncode == 2, copy.log()[-3000:]
+        assert stack.hub.proc is not None
+        assert (
+            f"linli: cannot start: the database {database.resolve()} is in use by another "
+            f"linli hub (pid {stack.hub.proc.pid}); stop it first"
+        ) in copy.log()
+        assert stack.hub.hub_connected()
+        _sos_reaches_the_hub(stack, 1)
+
+
 def test_the_folder_of_a_killed_edge_is_free_at_once(tmp_path: Path) -> None:
     with Stack(tmp_path, DEVICES, f"sqlite:///{tmp_path / 'hub.sqlite3'}").started() as stack:
         stack.edge.kill()  # SIGKILL: the lock file stays, the kernel's lock does not

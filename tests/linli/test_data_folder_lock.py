@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from linli.running import LOCK_FILE, data_folders_held
+from hub.persistence.engine import sqlite_file
+from linli.running import LOCK_FILE, data_folders_held, database_held
 from tests.cli import run_linli
 
 
@@ -64,3 +65,27 @@ def test_a_program_on_a_folder_in_use_exits_at_once(
         f"linli: cannot start: the data folder {folder.resolve()} is in use by another "
         f"linli program (pid {os.getpid()}); stop it first"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "held"),
+    [
+        ("sqlite:///{tmp}/hub.sqlite3", True),
+        ("sqlite://", False),
+        ("sqlite:///:memory:", False),
+        ("postgresql+psycopg://linli@127.0.0.1/linli", False),
+    ],
+)
+def test_only_a_sqlite_file_is_held_beside_it(tmp_path: Path, url: str, held: bool) -> None:
+    """A second hub on one SQLite file is refused; PostgreSQL's workers share theirs."""
+    database = sqlite_file(url.format(tmp=tmp_path))
+    assert (database is not None) is held
+    with database_held(database):
+        if held:
+            assert database is not None
+            with pytest.raises(SystemExit) as refused, database_held(database):
+                pytest.fail("a second hub ran")
+            assert refused.value.code == 2
+    if database is not None:
+        with database_held(database):  # released with the block
+            pass
