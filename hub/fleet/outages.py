@@ -194,5 +194,11 @@ def _ensure_edge_row(session: Session, edge_id: str, unwatched: Unwatched, now: 
             registered_by=Provenance.ALERT.value,
             created_at=now,
         )
-        .on_conflict_do_update(index_elements=["id"], set_={"location": location})
+        # Only the edge's own row: a device someone registered under this id first keeps its
+        # place (the outage's alert names it all the same, and its case is opened).
+        .on_conflict_do_update(
+            index_elements=["id"],
+            set_={"location": location},
+            where=DeviceRow.kind == EDGE_ROW_KIND,
+        )
     )

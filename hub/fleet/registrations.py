@@ -19,6 +19,7 @@ from devices.registry import Device
 from hub.fleet.claims import Provenance
 from hub.fleet.retirement import bring_back, inventory_brings_back
 from hub.fleet.rules import adopted_device
+from hub.fleet.supervision import EDGE_ROW_KIND
 from hub.fleet.views import DeviceView, device_view
 from hub.persistence.tables import DeviceRow
 from hub.persistence.transactions import clean, clean_or_none, upsert_insert
@@ -71,6 +72,14 @@ def upsert_many(
             or (by is Provenance.INVENTORY and displaces_placement(row, device))
         ):
             continue  # nothing to write, or the edge has not heard of its placement yet
+        elif row is not None and row.kind == EDGE_ROW_KIND:
+            logger.warning(
+                "a %s registration of device %s left out: the hub's own row of edge %s",
+                by.value,
+                device.id,
+                row.edge_id,
+            )
+            continue
         edges |= upsert_device(session, device, now, by=by).edges_affected
     return frozenset(edges)
 

@@ -21,7 +21,7 @@ from hub.auth.scoping import PlacedDevice, Scope, check_device
 from hub.cases.records import CasePolicy
 from hub.cases.results import IngestResult
 from hub.cases.rules import Resolution
-from hub.errors import NotFoundError
+from hub.errors import InvalidInputError, NotFoundError
 from hub.fleet.claims import Claim, Provenance, Registration
 from hub.fleet.conflicts import ConflictCase, record_claims, reported, settle_claims
 from hub.fleet.registrations import DeviceChange, registrations, upsert_device, upsert_many
@@ -123,6 +123,11 @@ class FleetRepository:
         """
         with self._db.writing() as session:
             current = session.get(DeviceRow, device.id)
+            if current is not None and current.kind == EDGE_ROW_KIND:
+                raise InvalidInputError(
+                    f"{device.id} is edge {current.edge_id}'s own row at the hub (its outages' "
+                    "cases): register the device under another id"
+                )
             edge_id = assign_edge(
                 device.edge_id,
                 None if current is None else current.edge_id,

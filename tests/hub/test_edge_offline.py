@@ -18,6 +18,7 @@ from hub.cases.correlation import CaseCategory
 from hub.cases.results import IngestResult
 from hub.cases.rules import CaseEventAction, CaseStatus
 from hub.cases.supervisor import EDGE_CHECK_EVERY, Supervisor
+from hub.errors import InvalidInputError
 from hub.fleet.outages import EdgeOutages
 from hub.live.events import EventBus
 from hub.roster.rules import Site
@@ -232,3 +233,30 @@ def test_the_rounds_look_for_lost_edges_every_few_seconds_not_every_round(
     asyncio.run(supervisor.tick())
     [case] = store.cases.list_cases()
     assert case.kind is AlertKind.EDGE_OFFLINE
+
+
+@pytest.mark.usefixtures("engine")
+def test_an_edges_own_row_and_a_device_of_its_id_never_overwrite_each_other(
+    store: HubStore, clock: FakeClock
+) -> None:
+    """``edge.<edge_id>`` names the hub's row of an edge (its outages' cases): a registration
+    of that id (an operator's, an inventory's) does not turn it into a detector, and an
+    outage does not move a detector someone registered under it first (before, each
+    overwrote the other's place and kind)."""
+    _site(store)
+    _status(store, "online", clock)
+    detector = make_device("edge.edge-b4", location="Building 4/Lobby", edge_id=EDGE)
+    store.fleet.register_device(detector)
+    store.roster.put_site(Site(id="lanyuan", name="Lanyuan", edge_ids=[EDGE, "edge-b4"]))
+    store.fleet.record_edge_status(EdgeStatus(edge_id="edge-b4", state="online"), clock.now)
+    store.fleet.record_edge_status(EdgeStatus(edge_id="edge-b4", state="offline"), clock.now)
+    EdgeOutages(store.db, store.intake, store.policy).status_taken("edge-b4", "offline", clock.now)
+    assert store.fleet.get_device("edge.edge-b4").location == "Building 4/Lobby"
+
+    [case] = _status(store, "offline", clock).cases_opened  # edge-b3's own row, made now
+    assert case.device_ids == [EDGE_ROW]
+    with pytest.raises(InvalidInputError, match="edge-b3's own row"):
+        store.fleet.register_device(make_device(EDGE_ROW, edge_id=EDGE))
+    store.fleet.upsert_devices([make_device(EDGE_ROW, edge_id=EDGE)])
+    assert EDGE_ROW not in {d.id for d in store.fleet.list_devices()}
+    assert store.cases.get_case(case.id).device_ids == [EDGE_ROW]
