@@ -1,4 +1,5 @@
-"""The household's phone page ``/r/<token>``: one-touch SOS, report a problem, follow it, rate it.
+"""The household's phone page ``/r/<token>``: one-touch SOS (and "it was a mistake" once sent),
+report a problem, follow it, rate it.
 
 The page is one self-contained HTML document (its style sheet and script, ``static/``, are
 inlined: nothing is fetched from elsewhere, as before this page grew). Everything it shows
@@ -19,14 +20,18 @@ def _asset(name: str) -> str:
     return resources.files("hub.requests").joinpath("static", name).read_text(encoding="utf-8")
 
 
-def render_phone_page(name: str, stage: str, status_text: tuple[str, str, str]) -> str:
-    """Return the page's HTML for household ``name`` whose latest SOS is at ``stage``, shown
-    (also without script) as ``status_text``: Chinese, English, colour. The colour is the
-    script's to set: the page's Content-Security-Policy allows no inline style attribute."""
+def render_phone_page(
+    name: str, stage: str, status_text: tuple[str, str, str], case_id: int | None = None
+) -> str:
+    """Return the page's HTML for household ``name`` whose latest SOS (case ``case_id``, if
+    any: what "it was a mistake" takes back) is at ``stage``, shown (also without script) as
+    ``status_text``: Chinese, English, colour. The colour is the script's to set: the page's
+    Content-Security-Policy allows no inline style attribute."""
     zh, en, _colour = (html.escape(part) for part in status_text)
     values = {
         "name": html.escape(name),
         "stage": html.escape(stage),
+        "case": "" if case_id is None else str(int(case_id)),
         "zh": zh,
         "en": en,
         # Last: the style sheet and the script are ours, never filled in themselves.
@@ -46,7 +51,7 @@ _PAGE = """<!doctype html>
 <style>
 @@css@@</style>
 </head>
-<body data-stage="@@stage@@">
+<body data-stage="@@stage@@" data-case="@@case@@">
 <header>
   <h1>@@name@@</h1>
   <button id="lang" type="button" aria-label="Language / 语言">EN</button>
@@ -71,6 +76,17 @@ _PAGE = """<!doctype html>
   <div id="sos-failed" class="row" hidden>
     <button type="button" id="sos-retry" class="danger" data-t="sos_retry"></button>
     <a id="sos-call" class="button" href="tel:120" data-t="sos_call"></a>
+  </div>
+  <div id="withdraw" hidden>
+    <button type="button" id="sos-withdraw" class="big" data-t="withdraw"></button>
+    <div id="withdraw-confirm" role="alertdialog" aria-labelledby="withdraw-ask" hidden>
+      <p id="withdraw-ask" data-t="withdraw_ask"></p>
+      <div class="row">
+        <button type="button" id="withdraw-no" data-t="withdraw_no"></button>
+        <button type="button" id="withdraw-yes" class="primary" data-t="withdraw_yes"></button>
+      </div>
+    </div>
+    <p id="withdraw-failed" role="alert" hidden></p>
   </div>
   <button id="new" type="button" class="big" data-t="report"></button>
   <h2 data-t="mine"></h2>

@@ -1,7 +1,8 @@
 """The resident's one-touch page, outside ``/api/v1``: ``/r/<token>``.
 
-Three routes, all opened by the household's secret token (an unknown or rotated token is a
-bare 404): the page itself, the SOS press, and the status the page polls. A press becomes an
+Four routes, all opened by the household's secret token (an unknown or rotated token is a
+bare 404): the page itself, the SOS press, its take-back ("it was a mistake",
+``hub.residents.withdrawal``: the case stays open) and the status the page polls. A press becomes an
 ``Alert`` ingested through the same repository method as an edge's alerts, so it opens or
 joins the household's case exactly as a button press does; the decisions (stage, throttle,
 the alert itself) live in ``hub.residents.rules``. The token never reaches a log line from here.
@@ -12,7 +13,7 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
 
 from hub.http.deps import ChangesDep, ClockDep, StoreDep, get_store
@@ -26,6 +27,7 @@ from hub.residents.rules import (
     web_sos_alert,
 )
 from hub.residents.views import HouseholdView, ResidentStatus
+from hub.residents.withdrawals import SosWithdrawals
 
 resident_router = APIRouter(prefix=RESIDENT_PREFIX, tags=["resident"])
 
@@ -46,6 +48,11 @@ STAGE_TEXT: dict[ResidentStage, tuple[str, str, str]] = {
     ),
     ResidentStage.ACKNOWLEDGED: ("有人正在赶来", "Someone is coming", "#1565c0"),
     ResidentStage.RESOLVED: ("已处理", "Resolved", "#2e7d32"),
+    ResidentStage.WITHDRAWN: (
+        "已告知工作人员：您说是误按。工作人员可能仍会打电话确认。",
+        "Staff told: you say it was a mistake. They may still phone you to check.",
+        "#37474f",
+    ),
 }
 """What each stage reads, in Chinese and English, and its colour."""
 
@@ -66,6 +73,8 @@ async def get_household(token: str, request: Request) -> HouseholdView:
 
 
 HouseholdDep = Annotated[HouseholdView, Depends(get_household)]
+CaseIdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+"""A case id in a resident's path: one no database column could hold is a 422, not a 500."""
 ThrottleDep = Annotated[SosThrottle, Depends(get_throttle)]
 
 
@@ -74,7 +83,9 @@ async def resident_page(household: HouseholdDep, store: StoreDep) -> HTMLRespons
     """Serve the household's phone page: the SOS button and its status, and the household's
     requests (``hub.requests.phone``: report, follow, rate)."""
     status = await asyncio.to_thread(store.households.household_status, household)
-    page = render_phone_page(household.name, status.stage.value, STAGE_TEXT[status.stage])
+    page = render_phone_page(
+        household.name, status.stage.value, STAGE_TEXT[status.stage], status.case_id
+    )
     return HTMLResponse(page, headers={**NO_STORE, "Content-Security-Policy": page_policy(page)})
 
 
@@ -93,6 +104,21 @@ async def resident_sos(
         alert = web_sos_alert(uuid.uuid4().hex, device.id, device.location, now)
         result = await asyncio.to_thread(store.intake.ingest_alerts, [alert], now)
         changes.alerts_stored(result)
+    return await asyncio.to_thread(store.households.household_status, household)
+
+
+@resident_router.post("/{token}/sos/{case_id}/withdraw", include_in_schema=False)
+async def resident_sos_withdraw(
+    case_id: CaseIdPath, household: HouseholdDep, store: StoreDep, changes: ChangesDep
+) -> ResidentStatus:
+    """Tell the staff the household's SOS was a mistake and return its status: a line on
+    the case, which stays open for the operator to call back; a repeat changes nothing.
+    Another household's case is a 404, a resolved one a 409."""
+    withdrawals = SosWithdrawals(store.db, store.cases)
+    changed = await asyncio.to_thread(withdrawals.withdraw, household, case_id)
+    if changed is not None:
+        # On the live stream at once; the button's LED has nothing new to show.
+        changes.case_changed(changed, resident_sees=False)
     return await asyncio.to_thread(store.households.household_status, household)
 
 

@@ -26,6 +26,7 @@ from hub.persistence.tables import (
 from hub.persistence.transactions import Database, clean, get_existing
 from hub.residents.rules import resident_stage, web_device_id
 from hub.residents.views import HouseholdView, ResidentStatus
+from hub.residents.withdrawals import household_devices, withdrawal_stands
 from hub.roster.repository import load_site_map
 
 logger = logging.getLogger(__name__)
@@ -199,8 +200,9 @@ class HouseholdRepository:
             return upsert_device(session, device, self._db.clock(), by=Provenance.OPERATOR).device
 
     def household_status(self, household: HouseholdView) -> ResidentStatus:
-        """Return the stage of the household's most recent SOS case, from the database."""
-        device_ids = [*household.device_ids, web_device_id(household.id)]
+        """Return the stage of the household's most recent SOS case, from the database
+        (``withdrawn`` while the resident's take-back of it is the latest word)."""
+        device_ids = household_devices(household)
         query = (
             select(CaseRow.id, CaseRow.status, CaseRow.updated_at, CaseRow.acknowledged_at)
             .join(CaseMemberRow, CaseMemberRow.case_id == CaseRow.id)
@@ -213,11 +215,14 @@ class HouseholdRepository:
         )
         with self._db.reading() as session:
             found = session.execute(query).one_or_none()
-        if found is None:
-            return ResidentStatus(stage=resident_stage(None), case_id=None, updated_at=None)
-        case_id, status, updated_at, acknowledged_at = found
+            if found is None:
+                return ResidentStatus(stage=resident_stage(None), case_id=None, updated_at=None)
+            case_id, status, updated_at, acknowledged_at = found
+            withdrawn = withdrawal_stands(session, case_id, household.id)
         return ResidentStatus(
-            stage=resident_stage(CaseStatus(status), acknowledged_at is not None),
+            stage=resident_stage(
+                CaseStatus(status), acknowledged_at is not None, withdrawn=withdrawn
+            ),
             case_id=case_id,
             updated_at=updated_at,
         )

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from devices.kinds import AlertKind, AlertState, Severity
-from devices.messages import Alert, AlertReason
+from devices.messages import Alert, AlertReason, FeedbackStage
 from hub.cases.rules import CaseStatus, feedback_stage
 
 RESIDENT_PREFIX = "/r"
@@ -47,14 +47,24 @@ class ResidentStage(StrEnum):
     CASE_OPENED = "case_opened"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+    WITHDRAWN = "withdrawn"
+    """The resident took the SOS back from the page ("it was a mistake"): the staff have been
+    told, the case is still open (``hub.residents.withdrawal``). Page only: a button shows
+    its own ``cancelled``."""
 
 
-def resident_stage(status: CaseStatus | None, acknowledged: bool = False) -> ResidentStage:
-    """Return the stage a household sees, given its latest SOS case's status (if any) and
-    whether a person has taken that case on."""
+def resident_stage(
+    status: CaseStatus | None, acknowledged: bool = False, *, withdrawn: bool = False
+) -> ResidentStage:
+    """Return the stage a household sees, given its latest SOS case's status (if any),
+    whether a person has taken that case on, and whether the resident's take-back is the
+    latest word on it (``hub.residents.withdrawal.stands``). Resolved wins over a take-back."""
     if status is None:
         return ResidentStage.NONE
-    return ResidentStage(feedback_stage(status, acknowledged).value)
+    stage = feedback_stage(status, acknowledged)
+    if withdrawn and stage is not FeedbackStage.RESOLVED:
+        return ResidentStage.WITHDRAWN
+    return ResidentStage(stage.value)
 
 
 def token_hash(token: str) -> str:

@@ -59,11 +59,13 @@ def test_no_case_is_stage_none() -> None:
 
 def test_resident_stages_extend_the_feedback_stages() -> None:
     # "cancelled" is a button pattern only: a cancel gesture leaves the case open until an
-    # operator closes it, so the page keeps showing the case's stage.
+    # operator closes it, so the page keeps showing the case's stage. "withdrawn" is the
+    # page's own: its take-back told the staff, the case still open.
     button_only = {FeedbackStage.CANCELLED.value}
-    assert {s.value for s in ResidentStage} == ({s.value for s in FeedbackStage} - button_only) | {
-        "none"
-    }
+    page_only = {"none", "withdrawn"}
+    assert {s.value for s in ResidentStage} == (
+        {s.value for s in FeedbackStage} - button_only
+    ) | page_only
     assert set(STAGE_TEXT) == set(ResidentStage)
 
 

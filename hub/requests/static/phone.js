@@ -28,6 +28,10 @@
       sos_acknowledged: "有人正在赶来", sos_resolved: "已处理", high: "优先处理",
       sos_ask: "秒后自动呼叫求助。按错了？点“取消”。", sos_go: "立即求助", sos_retry: "再发一次求助",
       sos_call: "拨打 120 急救电话",
+      sos_withdrawn: "已告知工作人员：您说是误按。工作人员可能仍会打电话确认。",
+      withdraw: "我没事，是误按", withdraw_ask: "确定吗？工作人员会知道您说是误按，求助不会撤销，工作人员可能仍会打电话确认。",
+      withdraw_yes: "确定，是误按", withdraw_no: "不，保留求助", withdraw_sending: "正在告知工作人员…",
+      withdraw_failed: "没有告知工作人员！请再点一次“我没事，是误按”，或直接打电话。",
       offline: "网络不通：这里显示的可能不是最新情况。紧急情况请直接打电话。",
       notice: "通知", unread: "未读", general: "通知", water_shutoff: "停水",
       power_cut: "停电", fire_drill: "消防演练", evacuation: "紧急疏散",
@@ -63,6 +67,12 @@
       sos_ask: "s until help is called. Pressed by mistake? Tap Cancel.", sos_go: "Call now",
       sos_retry: "Send again",
       sos_call: "Phone 120 (ambulance)",
+      sos_withdrawn: "Staff told: you say it was a mistake. They may still phone you to check.",
+      withdraw: "I'm OK, it was a mistake",
+      withdraw_ask: "Are you sure? Staff will be told you say it was a mistake; the call for help stays open and they may still phone you to check.",
+      withdraw_yes: "Yes, it was a mistake", withdraw_no: "No, keep the call for help",
+      withdraw_sending: "Telling the staff…",
+      withdraw_failed: "Staff were NOT told! Tap “I'm OK, it was a mistake” again, or phone.",
       offline: "No connection: what you see may be out of date. In an emergency, phone.",
       sos_resolved: "Resolved", high: "High priority", notice: "Notice", unread: "New",
       general: "Notice", water_shutoff: "Water shut-off", power_cut: "Power cut",
@@ -74,13 +84,20 @@
   var CATEGORIES = ["repair", "utilities", "sanitation", "noise", "elevator", "hazard", "other"];
   var STAGES = ["received", "assigned", "visit_planned", "in_progress", "done"];
   var SOS_COLOURS = {none: "#5b6770", sending: "#5b6770", failed: "#8e0000",
-    received: "#9a5b00", case_opened: "#c62828", acknowledged: "#1565c0", resolved: "#2e7d32"};
+    received: "#9a5b00", case_opened: "#c62828", acknowledged: "#1565c0", resolved: "#2e7d32",
+    withdrawn: "#37474f"};
+  // Stages whose case may still be taken back ("it was a mistake"): sent, not yet resolved.
+  var WITHDRAWABLE = ["received", "case_opened", "acknowledged"];
   var SOS_TIMEOUT_MS = 15000;
   var SOS_COUNTDOWN_S = 5;
   var REPORT_TIMEOUT_MS = 90000;
   var base = window.location.pathname.replace(/\/$/, "");
   var lang = (window.localStorage && localStorage.getItem("linli-lang")) || "zh";
   var sosStage = document.body.dataset.stage || "none";
+  var sosCase = document.body.dataset["case"] ? Number(document.body.dataset["case"]) : null;
+  // The take-back's own states: idle, confirm (asked "are you sure?"), sending, failed.
+  var withdrawing = "idle";
+  var withdrawDetail = null;
   var requests = [];
   var notices = [];
   var expanded = {};
@@ -107,13 +124,32 @@
 
   // "sending" and "failed" are the page's own: until the hub has answered a press, nothing
   // may read as sent, and a polled stage must not paper over a press that did not arrive.
-  function showSos(stage) {
+  function showSos(stage, caseId) {
     sosStage = stage;
+    if (caseId !== undefined) { sosCase = caseId; }
     $("zh").textContent = T.zh["sos_" + stage] || T.zh.sos_none;
     $("en").textContent = T.en["sos_" + stage] || T.en.sos_none;
     $("status").style.background = SOS_COLOURS[stage] || SOS_COLOURS.none;
     $("sos-failed").hidden = stage !== "failed";
     $("sos").disabled = stage === "sending";
+    renderWithdraw();
+  }
+
+  // "I'm OK, it was a mistake": offered from the hub's word that an SOS was sent until its case
+  // is resolved or the take-back reached the hub. It reads as told only when the hub says
+  // ``withdrawn``; until then "telling the staff…", and "not told" when it did not get there.
+  function renderWithdraw() {
+    var offered = sosCase !== null && WITHDRAWABLE.indexOf(sosStage) >= 0;
+    if (!offered && withdrawing !== "sending") { withdrawing = "idle"; }
+    $("withdraw").hidden = !offered && withdrawing !== "sending";
+    var button = $("sos-withdraw");
+    button.disabled = withdrawing === "sending";
+    button.textContent = withdrawing === "sending" ? t("withdraw_sending") : t("withdraw");
+    button.setAttribute("aria-expanded", String(withdrawing === "confirm"));
+    $("withdraw-confirm").hidden = withdrawing !== "confirm";
+    var failed = $("withdraw-failed");
+    failed.hidden = withdrawing !== "failed";
+    failed.textContent = t("withdraw_failed") + (withdrawDetail ? "（" + withdrawDetail + "）" : "");
   }
 
   // A fetch that gives up after ``ms``: on a dead mobile line a request can hang for minutes.
@@ -150,6 +186,7 @@
     fillWindows();
     renderList();
     renderNotices();
+    renderWithdraw();
     if (openId !== null) { renderDetail(find(openId)); }
   }
 
@@ -391,14 +428,46 @@
   });
   function sendSos() {
     stopCountdown();
+    withdrawing = "idle";
     showSos("sending");
     fetchWithin(base + "/sos", {method: "POST"}, SOS_TIMEOUT_MS)
       .then(function (res) { return res.ok ? res.json() : null; })
-      .then(function (s) { showSos(s && s.stage !== "none" ? s.stage : "failed"); },
-        function () { showSos("failed"); });
+      .then(function (s) {
+        if (s && s.stage !== "none") { showSos(s.stage, s.case_id); } else { showSos("failed"); }
+      }, function () { showSos("failed"); });
   }
   $("sos-go").addEventListener("click", sendSos);
   $("sos-retry").addEventListener("click", sendSos);
+  // Taking back is not urgent, so unlike the SOS it asks "are you sure?": a second, deliberate
+  // tap. It only tells the staff; the case stays open until they have called back.
+  $("sos-withdraw").addEventListener("click", function () {
+    if (withdrawing === "sending") { return; }
+    withdrawing = "confirm";
+    withdrawDetail = null;
+    renderWithdraw();
+    $("withdraw-no").focus();
+  });
+  $("withdraw-no").addEventListener("click", function () {
+    withdrawing = "idle";
+    renderWithdraw();
+    $("sos-withdraw").focus();
+  });
+  $("withdraw-yes").addEventListener("click", function () {
+    if (withdrawing !== "confirm" || sosCase === null) { return; }
+    withdrawing = "sending";
+    renderWithdraw();
+    function notTold(detail) { withdrawing = "failed"; withdrawDetail = detail; renderWithdraw(); }
+    fetchWithin(base + "/sos/" + sosCase + "/withdraw", {method: "POST"}, SOS_TIMEOUT_MS)
+      .then(function (res) {
+        if (res.ok) {
+          return res.json().then(function (s) { withdrawing = "idle"; showSos(s.stage, s.case_id); },
+            function () { notTold(null); });
+        }
+        // 409: the case was resolved meanwhile; the hub's status says so.
+        if (res.status === 409) { withdrawing = "idle"; return pollStatus(); }
+        return errorDetail(res).then(notTold);
+      }, function () { notTold(null); });
+  });
   // One id per report, kept until it is sent: a double tap, or a send retried after the
   // answer was lost, is the same request on the hub, never a second one.
   var submission = null;
@@ -469,13 +538,14 @@
   refresh();
   loadNotices();
   setInterval(loadNotices, 30000);
-  setInterval(function () {
-    fetchWithin(base + "/status", {cache: "no-store"}, SOS_TIMEOUT_MS).then(function (res) {
+  function pollStatus() {
+    return fetchWithin(base + "/status", {cache: "no-store"}, SOS_TIMEOUT_MS).then(function (res) {
       $("offline").hidden = res.ok;
-      if (res.ok) { res.json().then(function (s) {
-        if (sosStage !== "sending" && sosStage !== "failed") { showSos(s.stage); }
+      if (res.ok) { return res.json().then(function (s) {
+        if (sosStage !== "sending" && sosStage !== "failed") { showSos(s.stage, s.case_id); }
       }); }
     }, function () { $("offline").hidden = false; });
-  }, 3000);
+  }
+  setInterval(pollStatus, 3000);
   setInterval(refresh, 10000);
 })();
