@@ -29,6 +29,7 @@ from hub.residents.withdrawal import decide_withdrawal, stands, withdrawal_note
 from hub.residents.withdrawals import SosWithdrawals
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock, app, client, pg_engine
+from tests.hub.test_households_api import create_household, press, status_of
 
 __all__ = ["app", "client", "pg_engine"]
 
@@ -65,32 +66,11 @@ def test_only_an_active_case_is_taken_back_and_once() -> None:
             decide_withdrawal(1, status, standing=False)
 
 
-async def household(client: httpx.AsyncClient, name: str = "赵奶奶") -> dict[str, Any]:
-    response = await client.post("/api/v1/households", json={"name": name, "location": LOCATION})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-async def press(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
-    response = await client.post(f"/r/{token}/sos")
-    assert response.status_code == 200, response.text
-    status: dict[str, Any] = response.json()
-    return status
-
-
 async def case_of(client: httpx.AsyncClient, case_id: int) -> dict[str, Any]:
     response = await client.get(f"/api/v1/cases/{case_id}")
     assert response.status_code == 200, response.text
     case: dict[str, Any] = response.json()
     return case
-
-
-async def status_of(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
-    response = await client.get(f"/r/{token}/status")
-    assert response.status_code == 200, response.text
-    status: dict[str, Any] = response.json()
-    return status
 
 
 def take_backs(case: dict[str, Any]) -> list[dict[str, Any]]:
@@ -113,7 +93,7 @@ def timers(app: FastAPI, case_id: int) -> list[tuple[str, datetime, datetime | N
 async def test_a_take_back_tells_the_operator_and_leaves_the_case_open(
     app: FastAPI, client: httpx.AsyncClient, clock: FakeClock
 ) -> None:
-    home = await household(client)
+    home = await create_household(client)
     token = home["token"]
     pressed = await press(client, token)
     case_id = pressed["case_id"]
@@ -172,7 +152,7 @@ async def test_a_take_back_tells_the_operator_and_leaves_the_case_open(
 async def test_a_second_take_back_changes_nothing(
     app: FastAPI, client: httpx.AsyncClient, clock: FakeClock
 ) -> None:
-    token = (await household(client))["token"]
+    token = (await create_household(client))["token"]
     case_id = (await press(client, token))["case_id"]
     first = await client.post(f"/r/{token}/sos/{case_id}/withdraw")
     assert first.status_code == 200, first.text
@@ -195,8 +175,8 @@ async def test_a_second_take_back_changes_nothing(
 async def test_another_households_case_or_none_is_a_bare_404(
     client: httpx.AsyncClient,
 ) -> None:
-    mine = (await household(client, "王家"))["token"]
-    theirs = (await household(client, "李家"))["token"]
+    mine = (await create_household(client, "王家"))["token"]
+    theirs = (await create_household(client, "李家"))["token"]
     case_id = (await press(client, theirs))["case_id"]
 
     for path in (
@@ -214,7 +194,7 @@ async def test_another_households_case_or_none_is_a_bare_404(
 
 
 async def test_a_resolved_case_is_a_409_and_stays_as_it_was(client: httpx.AsyncClient) -> None:
-    token = (await household(client))["token"]
+    token = (await create_household(client))["token"]
     case_id = (await press(client, token))["case_id"]
     resolved = {"resolution": "real", "note": "helped her up"}
     assert (await client.post(f"/api/v1/cases/{case_id}/resolve", json=resolved)).status_code == 200
@@ -232,7 +212,7 @@ async def test_a_press_after_a_take_back_is_heard_and_may_be_taken_back_again(
 ) -> None:
     """Taken back, then pressed again (a real emergency this time): the press joins the open
     case and the page must not go on saying "you said it was a mistake"."""
-    token = (await household(client))["token"]
+    token = (await create_household(client))["token"]
     case_id = (await press(client, token))["case_id"]
     assert (await client.post(f"/r/{token}/sos/{case_id}/withdraw")).json()["stage"] == "withdrawn"
 
@@ -251,7 +231,7 @@ async def test_someone_taking_the_case_on_after_a_take_back_is_shown(
     client: httpx.AsyncClient, clock: FakeClock
 ) -> None:
     # Taken on before the take-back: the take-back is the latest word.
-    first = (await household(client, "王家"))["token"]
+    first = (await create_household(client, "王家"))["token"]
     case_id = (await press(client, first))["case_id"]
     assert (await client.post(f"/api/v1/cases/{case_id}/acknowledge", json={})).status_code == 200
     assert (await status_of(client, first))["stage"] == "acknowledged"
@@ -259,7 +239,7 @@ async def test_someone_taking_the_case_on_after_a_take_back_is_shown(
     assert (await client.post(f"/r/{first}/sos/{case_id}/withdraw")).json()["stage"] == "withdrawn"
 
     # Taken on after it (the operator decided to send someone): someone is coming, said again.
-    second = (await household(client, "李家"))["token"]
+    second = (await create_household(client, "李家"))["token"]
     case_id = (await press(client, second))["case_id"]
     clock.advance(10)
     assert (await client.post(f"/r/{second}/sos/{case_id}/withdraw")).json()["stage"] == "withdrawn"
