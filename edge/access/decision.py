@@ -84,9 +84,19 @@ def decide(
         local = now.astimezone(zone) if zone is not None else None
         if local is None or not any(w.contains(local) for rule in rules for w in rule.windows):
             return AccessDecision(Verdict.OUTSIDE_SCHEDULE, *who)
-    if door.anti_passback and direction is Direction.ENTRY and entry.person_id in inside:
+    if passback_applies(door) and direction is Direction.ENTRY and entry.person_id in inside:
         return AccessDecision(Verdict.ANTI_PASSBACK, *who)
     return AccessDecision(Verdict.GRANTED, *who)
+
+
+def passback_applies(door: DoorConfig) -> bool:
+    """Return whether anti-passback is in force at ``door``: on, and with an exit reader.
+
+    Without an exit reader nobody can be seen leaving: each person would be let in once, then
+    refused at that door for ever (the hub refuses the configuration; a list stored before it
+    did must not lock anyone out).
+    """
+    return door.anti_passback and door.exit_reader_id is not None
 
 
 CLOCK_NOT_SET_S = 86_400.0

@@ -30,7 +30,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from devices.access import AccessEventKind, DoorConfig, ReaderAction
 from devices.kinds import AlertKind, AlertState, Severity
-from edge.access.decision import Direction
+from edge.access.decision import Direction, passback_applies
 
 
 class DoorPhase(StrEnum):
@@ -76,7 +76,8 @@ class DoorState(BaseModel):
     """Quiet: the denials within the burst window (fewer than ``burst_count``); raised: the
     last denial only (all a raised burst needs, to clear after a quiet window)."""
     inside: frozenset[int] = frozenset()
-    """People who entered and have not left (kept only with anti-passback on)."""
+    """People who entered and have not left (kept only where anti-passback applies:
+    ``edge.access.decision.passback_applies``)."""
     steps: int = 0
     """Steps committed for this door (set by the shell, not by ``step``): of two stored copies
     of the state, the one with more steps is the newer."""
@@ -184,6 +185,7 @@ class _Out:
 def step(state: DoorState, event: DoorEvent, door: DoorConfig) -> DoorStep:
     """Apply one event to a door, then every timer due at the event's instant."""
     out = _Out(state.episode, door.id)
+    state = _clock_stepped_back(state, event.at, door)
     state = _apply(state, event, door, out)
     state = _expire(state, event.at, door, out)
     if out.alerts or out.notes:
@@ -193,16 +195,43 @@ def step(state: DoorState, event: DoorEvent, door: DoorConfig) -> DoorStep:
     return DoorStep(state, tuple(out.alerts), tuple(out.notes), tuple(out.commands))
 
 
+def _clock_stepped_back(state: DoorState, at: datetime, door: DoorConfig) -> DoorState:
+    """Take the state's timestamps that lie after ``at`` back to ``at``.
+
+    Events come in the order of the edge's clock, so a timestamp ahead of one means the clock
+    stepped back (NTP correcting a clock that ran ahead). Measured from it, every timer would
+    wait out the whole step: a door forced or propped open while the clock ran an hour ahead
+    raised nothing for an hour, and a raised burst stayed raised as long. Taken back to
+    ``at``, the timer restarts: the alarm comes at most one timer late (the time before the
+    step is not counted), never a step late. A grant's end is at most ``unlock_s`` away.
+    A clock that steps forward needs nothing: its timers run out early, an alarm too soon
+    (as after a restart), never one missed.
+    """
+    changes: dict[str, object] = {}
+    if state.opened_at is not None and state.opened_at > at:
+        changes["opened_at"] = at
+    latest_end = at + timedelta(seconds=door.unlock_s)
+    if state.grant_until is not None and state.grant_until > latest_end:
+        changes["grant_until"] = latest_end
+    if state.denials and state.denials[-1] > at:  # denials are in clock order
+        changes["denials"] = tuple(min(d, at) for d in state.denials)
+    return state.model_copy(update=changes) if changes else state
+
+
 def _apply(state: DoorState, event: DoorEvent, door: DoorConfig, out: _Out) -> DoorState:
     match event:
         case Granted(at=at, person_id=person, direction=direction):
-            if door.anti_passback:
+            if passback_applies(door):
                 inside = (
                     state.inside | {person}
                     if direction is Direction.ENTRY
                     else state.inside - {person}
                 )
                 state = state.model_copy(update={"inside": inside})
+            elif state.inside:
+                # Recorded while it applied: an exit reader added later must not lock out
+                # whoever entered meanwhile, unseen.
+                state = state.model_copy(update={"inside": frozenset()})
             match state.phase:
                 case DoorPhase.CLOSED | DoorPhase.UNLOCKED:
                     until = at + timedelta(seconds=door.unlock_s)

@@ -1,7 +1,19 @@
-"""The repository of the access log: the records edges send, stored once each, and queried."""
+"""The repository of the access log: the records edges send, stored once each, and queried.
 
+An edge sends a record until the hub acknowledges it, so the hub stores each id once. But an
+id alone does not make a copy: a door event's id is derived from the edge, the door and the
+door's count of logged events (so that a step replayed after a crash repeats its ids), and an
+edge installed afresh under the same identity (a new SD card) counts from 1 again. Its new
+door events carried old ids and were dropped as copies, a busy gate's for weeks, break-ins
+included (found by an outside review). So a stored id is a copy only if the stored record is
+the same record (``RecordIdentity``: edge, door, kind, time); another record under that id is
+stored under an id derived from what it is (``conflict_id``), where a copy of it, sent again,
+is found. The edge is acknowledged under the ids it sent (``hub.access.link``).
+"""
+
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from sqlalchemy import select
@@ -38,6 +50,54 @@ def foreign_records(
     }
 
 
+_NAMESPACE = uuid.UUID("9b1e6f0a-2c47-4d8e-b3a5-71c0d2e4f816")
+"""Namespace of the ids of records whose own id was another record's."""
+
+
+class RecordIdentity(NamedTuple):
+    """What makes a stored record the record it is (two copies of one agree on all)."""
+
+    edge_id: str
+    door_id: str
+    kind: str
+    ts: datetime
+
+    @classmethod
+    def of(cls, record: AccessRecord) -> "RecordIdentity":
+        """Return what an incoming record would be, stored."""
+        return cls(record.edge_id, record.door_id, record.kind.value, record.ts.astimezone(UTC))
+
+
+def conflict_id(record: AccessRecord) -> str:
+    """Return the id a record is stored under when its own is another record's."""
+    edge_id, door_id, kind, ts = RecordIdentity.of(record)
+    name = "\x1f".join((edge_id, record.id, door_id, kind, ts.isoformat()))
+    return uuid.uuid5(_NAMESPACE, name).hex
+
+
+def new_records(
+    records: Iterable[AccessRecord], stored: Mapping[str, RecordIdentity]
+) -> list[AccessRecord]:
+    """Return the records to store, each under the id it is stored under (pure).
+
+    ``stored``: the stored records among the records' ids and their conflict ids. A copy of a
+    stored record (or of one earlier in ``records``) is left out; another record under an id
+    taken is kept under its ``conflict_id``.
+    """
+    taken = dict(stored)
+    fresh: list[AccessRecord] = []
+    for record in records:
+        this = RecordIdentity.of(record)
+        key = record.id
+        if taken.get(key, this) != this:
+            key = conflict_id(record)  # the id is another record's
+        if key in taken:
+            continue  # a copy (an identity under a conflict id is the same by construction)
+        taken[key] = this
+        fresh.append(record if key == record.id else record.model_copy(update={"id": key}))
+    return fresh
+
+
 class AccessLogRepository:
     """Stores and reads access log records."""
 
@@ -51,7 +111,8 @@ class AccessLogRepository:
             return LogIngest(0, ())
         with self._db.writing() as session:
             foreign = foreign_records(records, *_sites_named(session, records))
-            rows = _rows((r for r in records if r.id not in foreign), received_at)
+            mine = [r for r in records if r.id not in foreign]
+            rows = _rows(new_records(mine, _stored(session, mine)), received_at)
             if not rows:
                 return LogIngest(0, tuple(sorted(foreign)))
             result = session.execute(
@@ -107,6 +168,26 @@ def _sites_named(
         else ()
     )
     return {d: e for d, e in doors}, {p: e for p, e in people}
+
+
+def _stored(session: Session, records: Sequence[AccessRecord]) -> dict[str, RecordIdentity]:
+    """Read what the stored records under the records' ids, and their conflict ids, are."""
+    if not records:
+        return {}
+    ids = {r.id for r in records} | {conflict_id(r) for r in records}
+    rows = session.execute(
+        select(
+            AccessEventRow.id,
+            AccessEventRow.edge_id,
+            AccessEventRow.door_id,
+            AccessEventRow.kind,
+            AccessEventRow.ts,
+        ).where(AccessEventRow.id.in_(ids))
+    ).all()
+    return {
+        row_id: RecordIdentity(edge_id, door_id, kind, ts.astimezone(UTC))
+        for row_id, edge_id, door_id, kind, ts in rows
+    }
 
 
 def _rows(records: Iterable[AccessRecord], received_at: datetime) -> list[dict[str, object]]:

@@ -134,6 +134,20 @@ def reader_taken(door: DoorConfig, others: Iterable[DoorConfig]) -> str | None:
     return None
 
 
+def passback_problem(door: DoorConfig) -> str | None:
+    """Return why ``door``'s anti-passback cannot work, if it cannot.
+
+    Anti-passback refuses a second entry before an exit; without an exit reader no exit is
+    ever seen, so each person would get in once and never again (the edge ignores it there).
+    """
+    if door.anti_passback and door.exit_reader_id is None:
+        return (
+            f"door {door.id}: anti_passback needs an exit_reader_id (without an exit reader "
+            "nobody is seen leaving, and each person would be let in only once)"
+        )
+    return None
+
+
 def needs_snapshot(have_version: int, site_version: int) -> bool:
     """Return whether an edge holding ``have_version`` needs the whole list, not the changes.
 

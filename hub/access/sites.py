@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from devices.access import DoorConfig
 from devices.timezone import check_timezone
-from hub.access.rules import reader_taken
+from hub.access.rules import passback_problem, reader_taken
 from hub.access.versions import lock_site, resync, rows_of_sites
 from hub.access.views import DoorView, SiteView, site_view
 from hub.errors import InvalidInputError
@@ -70,6 +70,9 @@ class SiteRepository:
     @staticmethod
     def _put_door(session: Session, edge_id: str, door: DoorConfig) -> tuple[DoorView, bool]:
         lock_site(session, edge_id)
+        problem = passback_problem(door)
+        if problem is not None:
+            raise InvalidInputError(problem)
         row = session.get(AccessDoorRow, door.id)
         created = row is None
         if row is None:

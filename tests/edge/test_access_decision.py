@@ -18,7 +18,9 @@ from edge.access.decision import Direction, Verdict, decide
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # no daylight saving time
 BERLIN = ZoneInfo("Europe/Berlin")  # CET/CEST
 GATE = DoorConfig(id="gate", reader_id="gate-reader", exit_reader_id="gate-exit")
-LOBBY = DoorConfig(id="b3-lobby", reader_id="b3-reader", anti_passback=True)
+LOBBY = DoorConfig(
+    id="b3-lobby", reader_id="b3-reader", exit_reader_id="b3-exit", anti_passback=True
+)
 CLEANERS = TimeWindow(days=frozenset({1, 2, 3, 4, 5}), start=time(7), end=time(19))
 
 

@@ -193,7 +193,7 @@ def test_every_alert_and_note_gets_the_next_number_so_a_replayed_step_has_the_sa
 
 
 def test_anti_passback_tracks_who_is_inside_only_where_it_is_on() -> None:
-    door = DOOR.model_copy(update={"anti_passback": True})
+    door = DOOR.model_copy(update={"anti_passback": True, "exit_reader_id": "gate-exit"})
     state, _ = run(
         [Granted(t(0), 5, Direction.ENTRY), Granted(t(10), 6, Direction.ENTRY)], door=door
     )
