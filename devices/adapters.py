@@ -207,6 +207,28 @@ def decode_announce(
     return Decoded(ZigbeeAddress(name), (DeviceEvent(DEVICE_ANNOUNCE),))
 
 
+def decode_bridge_state(
+    parsed: DeviceTopic, payload: bytes, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+) -> bool | None:
+    """Return whether Zigbee2MQTT's ``bridge/state`` says online; None for any other topic.
+
+    ``{"state": "online"}`` (Zigbee2MQTT 1.33 and later) or plain ``online`` (before); its
+    last will says ``offline`` the same way. Raise ``PayloadError`` for anything else there:
+    unlike the bridge's other topics, this one is read (``devices.zigbee_network``).
+    """
+    if not isinstance(parsed, ZigbeeBridgeTopic) or parsed.path != "bridge/state":
+        return None
+    if len(payload) > max_bytes:
+        raise OversizedPayloadError(
+            f"payload of {len(payload)} bytes exceeds the {max_bytes}-byte limit"
+        )
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError("payload is not UTF-8") from exc
+    return decode_zigbee_availability(text, _maybe_json(text))
+
+
 def _decode_native(channel: DeviceChannel, text: str) -> tuple[Observation, ...]:
     if channel is DeviceChannel.AVAILABILITY:
         try:

@@ -17,6 +17,12 @@ class DeviceKind(StrEnum):
     CAMERA = "camera"
     MOTION = "motion"
     """A motion / presence sensor (Zigbee2MQTT ``occupancy``): signs of life in a care household."""
+    ZIGBEE_BRIDGE = "zigbee_bridge"
+    """A site's Zigbee network as one device: Zigbee2MQTT and its coordinator (or a Tasmota
+    Zigbee bridge), through which every Zigbee device behind it is heard. Listed by the edge
+    once it has heard the bridge's state, never registered by hand
+    (``devices.zigbee_network``); its ``device_offline`` says every device behind it is
+    unheard."""
 
 
 class AlertKind(StrEnum):
@@ -37,6 +43,10 @@ class AlertKind(StrEnum):
     SENSOR_STUCK = "sensor_stuck"
     # A device sending far more messages than any device does (broken, looping, taken over).
     DEVICE_FLOODING = "device_flooding"
+    # A site's Zigbee network gone deaf (Zigbee2MQTT's bridge, or a Tasmota Zigbee bridge,
+    # offline): every device behind it unheard. About the bridge's own device (``zigbee_bridge``,
+    # ``devices.zigbee_network``); the devices behind it raise no ``device_offline`` meanwhile.
+    BRIDGE_OFFLINE = "bridge_offline"
     # Door access (security).
     DOOR_FORCED = "door_forced"
     DOOR_HELD_OPEN = "door_held_open"
@@ -106,6 +116,7 @@ FAULTS: frozenset[AlertKind] = frozenset(
         AlertKind.SENSOR_STUCK,
         AlertKind.CAMERA_TAMPER,
         AlertKind.DEVICE_FLOODING,
+        AlertKind.BRIDGE_OFFLINE,
         AlertKind.EDGE_OFFLINE,
     }
 )

@@ -46,6 +46,7 @@ from edge.outbox import FILE_NAME, Outbox, OutboxError
 from edge.settings import EdgeSettings
 from edge.sqlite_tx import DatabaseThread
 from edge.uplink import EdgeUplink, TelemetryBuffer
+from edge.zigbee_bridge import known_bridges
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,11 @@ class EdgeAgent:
             clock=clock,
             monotonic=steady,
             trust_device_time=settings.trust_device_time,
+            bridge_grace_s=settings.zigbee_bridge_grace_s,
         )
+        # The Zigbee bridges heard before a restart: still supervised, still listed.
+        for bridge in known_bridges(self.edge_id, self.site_devices, self.detection.states.keys()):
+            self.directory.remember_bridge(bridge)
         # Door access (edge.access): reader frames and door contacts in, its own hub link.
         self.access = AccessControl(
             edge_id=self.edge_id,

@@ -215,8 +215,12 @@ def tick(
     profile: DetectionProfile = DEFAULT_PROFILE,
     *,
     watching_since: datetime | None = None,
+    deadline: bool = True,
 ) -> Detection:
     """Return the device's new state and the alerts that the passing of time causes.
+
+    ``deadline`` False leaves the check-in deadline unjudged: the device's bridge is offline,
+    and its one alert covers every device behind it (``edge.zigbee_bridge``).
 
     ``watching_since`` is when the caller began listening (the edge's start): a check-in
     deadline never counts from earlier, so an edge that was down for hours does not report
@@ -231,7 +235,8 @@ def tick(
     gas_tick(step, profile)
     co_tick(step, profile)
     heat_tick(step, profile)
-    _liveness_tick(step, device, now, profile, watching_since)
+    if deadline:
+        _liveness_tick(step, device, now, profile, watching_since)
     if flooding_rules.calmed(state.flooded_at, now, profile.flood):
         step.switch(
             AlertKind.DEVICE_FLOODING,

@@ -57,6 +57,7 @@ SEVERITIES: dict[AlertKind, Severity] = {
     AlertKind.SENSOR_STUCK: Severity.MEDIUM,
     AlertKind.BATTERY_DECLINING: Severity.LOW,
     AlertKind.DEVICE_FLOODING: Severity.MEDIUM,
+    AlertKind.BRIDGE_OFFLINE: Severity.HIGH,  # every smoke, CO and SOS device behind it deaf
 }
 
 
@@ -85,6 +86,7 @@ _ON_OFF_KINDS = frozenset(
         AlertKind.SENSOR_STUCK,
         AlertKind.BATTERY_DECLINING,
         AlertKind.DEVICE_FLOODING,
+        AlertKind.BRIDGE_OFFLINE,
     }
 )
 """Conditions that are either raised or clear. Gas has levels; every SOS press is an alert of
@@ -144,6 +146,9 @@ class DeviceState:
     self_test_since: datetime | None = None
     """Since when the device has said its self-test is running, by the edge's clock: a test
     said for longer than a test takes is no longer believed (``edge.detection_rules``)."""
+    offline_since: datetime | None = None
+    """A Zigbee bridge's only (``edge.zigbee_bridge``): since when it has said it is offline,
+    by the edge's clock; its alert waits a grace from here. None while it is online."""
 
     def __post_init__(self) -> None:
         if not self.raised <= _ON_OFF_KINDS:
@@ -164,6 +169,7 @@ class DeviceState:
             heat_seen=moved(self.heat_seen),
             self_test_since=moved(self.self_test_since),
             flooded_at=moved(self.flooded_at),
+            offline_since=moved(self.offline_since),
         )
 
     def to_json(self) -> str:
@@ -209,6 +215,7 @@ class DeviceState:
             },
             "flooded_at": _time_text(self.flooded_at),
             "self_test_since": _time_text(self.self_test_since),
+            "offline_since": _time_text(self.offline_since),
         }
         return json.dumps(data, sort_keys=True)
 
@@ -265,6 +272,7 @@ class DeviceState:
                 inputs=_input_memory(data.get("inputs", {})),
                 flooded_at=_parse_time(data.get("flooded_at")),
                 self_test_since=_parse_time(data.get("self_test_since")),
+                offline_since=_parse_time(data.get("offline_since")),
             )
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             raise StateFormatError(f"unreadable device state {text[:80]!r}") from exc
@@ -397,12 +405,17 @@ class Step:
         values: Values,
         profile: str,
         at: datetime | None = None,
+        severity: Severity | None = None,
     ) -> None:
-        """Raise or clear an on/off condition; give at most one of the two rules."""
+        """Raise or clear an on/off condition; give at most one of the two rules.
+
+        ``severity`` replaces the kind's (``SEVERITIES``) where one device's condition says
+        more than the kind does (a Zigbee bridge offline: every device behind it deaf)."""
         is_raised = kind in self.state.raised
+        level = SEVERITIES[kind] if severity is None else severity
         if raise_rule is not None and not is_raised:
             self.state = replace(self.state, raised=self.state.raised | {kind})
-            self.emit(kind, AlertState.RAISED, SEVERITIES[kind], raise_rule, values, profile, at)
+            self.emit(kind, AlertState.RAISED, level, raise_rule, values, profile, at)
         elif clear_rule is not None and is_raised:
             self.state = replace(self.state, raised=self.state.raised - {kind})
-            self.emit(kind, AlertState.CLEARED, SEVERITIES[kind], clear_rule, values, profile, at)
+            self.emit(kind, AlertState.CLEARED, level, clear_rule, values, profile, at)

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from devices.kinds import AlertKind, AlertState, forwarding_rank
+from devices.kinds import AlertKind, AlertState, DeviceKind, forwarding_rank
 from devices.messages import Alert, Checkin, FeedbackStage
 from devices.observations import AvailabilityChange, Observation, observed_at
 from devices.registry import Device
@@ -38,6 +38,7 @@ from edge.handoff import HandOff
 from edge.outbox import Outbox, OutboxError, OutgoingAlert
 from edge.redelivery import Receipt
 from edge.sqlite_tx import DatabaseThread
+from edge.zigbee_bridge import DEFAULT_GRACE_S, behind_bridge, bridge_said, bridge_tick
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +127,11 @@ class DeviceDetection:
         clock: Callable[[], datetime],
         monotonic: Callable[[], float] | None = None,
         trust_device_time: bool = False,
+        bridge_grace_s: float = DEFAULT_GRACE_S,
     ) -> None:
         self.edge_id = edge_id
+        # EdgeSettings.zigbee_bridge_grace_s (edge.zigbee_bridge).
+        self._bridge_grace_s = bridge_grace_s
         self._directory = directory
         self._profiles = profiles
         self.outbox = outbox
@@ -207,13 +211,7 @@ class DeviceDetection:
             for device in self._directory.devices():
                 before = self.states.get(device.id, DeviceState())
                 try:
-                    result: Detection = tick(
-                        before,
-                        device,
-                        now,
-                        self._profiles.for_device(device),
-                        watching_since=self.watching_since,
-                    )
+                    result = self._tick_one(before, device, now)
                 except Exception:
                     logger.exception("time-driven detection failed for device %s", device.id)
                     continue
@@ -224,6 +222,21 @@ class DeviceDetection:
                 await self.db.call(self.outbox.commit, device.id, result.state.to_json(), alerts)
                 self.states[device.id] = result.state
                 self.announce(alerts)
+
+    def _tick_one(self, before: DeviceState, device: Device, now: datetime) -> Detection:
+        if device.kind is DeviceKind.ZIGBEE_BRIDGE:
+            return bridge_tick(before, now, self._bridge_grace_s, self.watching_since)
+        # Its bridge's state as it stands before this tick: a bridge's alert raised in the
+        # same tick changes nothing of it (only offline_since and last_seen count here).
+        supervision = behind_bridge(device, self.states, self.edge_id, self.watching_since)
+        return tick(
+            before,
+            device,
+            now,
+            self._profiles.for_device(device),
+            watching_since=supervision.watching_since,
+            deadline=supervision.deadline,
+        )
 
     def begin(self) -> None:
         """Start watching at the clock's now (the agent's start)."""
@@ -281,6 +294,8 @@ class DeviceDetection:
         missed)."""
         found: dict[str, Checkin] = {}
         for device in self._directory.devices():
+            if device.kind is DeviceKind.ZIGBEE_BRIDGE:
+                continue  # no check-in deadline: it says offline itself (edge.zigbee_bridge)
             deadline = checkin_deadline_of(
                 self.states.get(device.id, DeviceState()),
                 device,
@@ -332,6 +347,13 @@ class DeviceDetection:
         decisions: list[AlertDecision] = []
         self_tests = 0
         for observation in observations:
+            if device.kind is DeviceKind.ZIGBEE_BRIDGE:
+                # Only its state is read for it (edge.ingest), by the edge's clock.
+                if isinstance(observation, AvailabilityChange):
+                    result = bridge_said(state, observation.online, arrival.at)
+                    state = result.state
+                    decisions.extend(result.alerts)
+                continue
             event_time = self.event_time(observation, arrival)
             result = detect(
                 state,

@@ -39,6 +39,10 @@ class DeviceDirectory:
         self._site: dict[str, Device] = {d.id: d for d in site_devices}
         self._hub: dict[str, Device] = {}
         self._found: dict[str, Device] = {}
+        self._bridges: dict[str, Device] = {}
+        """The site's Zigbee bridges heard, by id (``edge.zigbee_bridge``)."""
+        self._tasmota_bridges: frozenset[str] = frozenset()
+        """Tasmota topics that registered devices are behind, none registered as itself."""
         self._discovered: dict[str, Device] = {}
         """By Zigbee name: the found devices no registration has taken over."""
         self._by_id: dict[str, Device] = {}
@@ -62,6 +66,31 @@ class DeviceDirectory:
         self._found[device.id] = device
         self._rebuild()
         return True
+
+    def remember_bridge(self, device: Device) -> bool:
+        """Remember one of the site's Zigbee bridges (``devices.zigbee_network``): supervised
+        and in the inventory from now on. Return whether it was new."""
+        if device.id in self._bridges:
+            return False
+        self._bridges[device.id] = device
+        self._rebuild()
+        return True
+
+    def bridge(self, device_id: str) -> Device | None:
+        """Return the Zigbee bridge of this id if heard (the hub's entry of it if it pushed
+        one), else None."""
+        if device_id not in self._bridges:
+            return None
+        return self._by_id.get(device_id, self._bridges[device_id])
+
+    def bridges(self) -> list[Device]:
+        """Return the Zigbee bridges heard, ordered by id."""
+        return [self._by_id.get(key, self._bridges[key]) for key in sorted(self._bridges)]
+
+    def is_tasmota_bridge(self, topic: str) -> bool:
+        """Return whether the Tasmota ``topic`` is a Zigbee bridge that registered devices
+        are behind (``tasmota_topic = "<topic>/<name>"``) and not a device of its own."""
+        return topic in self._tasmota_bridges
 
     def discovered(self, friendly_name: str) -> Device | None:
         """Return the discovered detector of this Zigbee name that no registration took over."""
@@ -128,7 +157,11 @@ class DeviceDirectory:
             if d.zigbee_name and d.id not in by_id and d.zigbee_name not in by_name
         }
         self._by_id = by_id
-        self._listed = {**{d.id: d for d in self._discovered.values()}, **by_id}
+        found = [*self._discovered.values(), *self._bridges.values()]
+        self._listed = {**{d.id: d for d in found}, **by_id}
+        self._tasmota_bridges = frozenset(
+            key.partition("/")[0] for key in by_tasmota if "/" in key
+        ) - frozenset(by_tasmota)
         self._by_zigbee_name = by_name
         self._by_tasmota = by_tasmota
         self._by_shelly = by_shelly

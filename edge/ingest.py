@@ -6,7 +6,8 @@ Device messages, in groups (``DeviceIngest``):
    every message already waiting (the group; none is waited for). What waits is in a
    ``FairQueue`` (``edge.backlog``): one device's flood does not hold up the others;
 2. ``on_device_message``: its topic is parsed ONCE (``devices.topics.parse_local_topic``) and
-   the parsed value goes down: a reader's frame to ``edge.access``, everything else to
+   the parsed value goes down: a reader's frame to ``edge.access``, a Zigbee bridge's word
+   of itself to its detection (``edge.zigbee_bridge``), everything else to
    ``devices.adapters.decode_payload`` (or ``decode_announce`` for a Zigbee device joining);
 3. the device is resolved in the ``DeviceDirectory``; ``DetectionGroup.observe`` runs the
    pure detection, and the whole group's alerts and states are committed to the outbox in
@@ -46,6 +47,7 @@ from devices.mqtt_link import (
 )
 from devices.mqtt_paho import ack
 from devices.observations import (
+    AvailabilityChange,
     Decoded,
     DeviceEvent,
     Observation,
@@ -65,6 +67,7 @@ from devices.topics import (
     sender,
     zigbee_attribute_topic,
 )
+from devices.zigbee_network import bridge_device
 from edge.access.control import AccessControl
 from edge.backlog import Dropped
 from edge.button_feedback import ButtonFeedback
@@ -84,6 +87,7 @@ from edge.outbox import OutboxError
 from edge.receive_queue import MAX_GROUP, Arrivals, FloodLog, fair_queue
 from edge.redelivery import Receipt, Redeliveries
 from edge.uplink import TelemetryBuffer
+from edge.zigbee_bridge import BridgeWord, bridge_word
 
 logger = logging.getLogger(__name__)
 
@@ -332,9 +336,22 @@ class DeviceIngest:
                 (await self._access.take_frame(parsed.reader_id, topic, raw)).stored
             )
             return
-        rejected = await self._handle(
-            staged, parsed, topic, raw, arrival, after, retained=bool(message.retain)
-        )
+        try:
+            word = bridge_word(
+                parsed,
+                raw,
+                max_bytes=self._max_payload_bytes,
+                is_tasmota_bridge=self._directory.is_tasmota_bridge,
+            )
+        except DeviceInputError as exc:
+            self._reject(Rejected(exc.reason, topic, "zigbee bridge", exc))
+            return
+        if word is not None:
+            rejected = self._bridge_said(staged, word, topic, arrival)
+        else:
+            rejected = await self._handle(
+                staged, parsed, topic, raw, arrival, after, retained=bool(message.retain)
+            )
         if rejected is not None:
             self._reject(rejected)
 
@@ -391,6 +408,25 @@ class DeviceIngest:
                 or rejected
             )
         return rejected
+
+    def _bridge_said(
+        self, staged: DetectionGroup, word: BridgeWord, topic: str, arrival: Arrival
+    ) -> Rejected | None:
+        """Stage what a Zigbee bridge said of itself: its network heard or deaf
+        (``edge.zigbee_bridge``). Retained too: the broker's copy is the bridge's state now,
+        and saying it again changes nothing."""
+        new = bridge_device(self._detection.edge_id, word.tasmota_topic)
+        device = self._directory.bridge(new.id)
+        if device is None:
+            self._directory.remember_bridge(new)
+            device = new
+        if word.online:
+            logger.info("Zigbee bridge %s says online on %s", device.id, topic)
+        else:
+            logger.warning(
+                "Zigbee bridge %s says offline on %s: its devices deaf", device.id, topic
+            )
+        return staged.observe(device, (AvailabilityChange(word.online),), arrival, topic).rejected
 
     def _without_events(self, decoded: Decoded, topic: str) -> Decoded:
         """Drop the events of a retained message: the broker replays a device's last message

@@ -57,6 +57,10 @@ class EdgeSettings(BaseSettings):
     """The standard the CO dose model follows (``edge.detectors.co``)."""
     detection_tick_s: float = Field(default=5, gt=0)
     """How often time-driven detection runs (check-in deadlines, a leak that stayed dry)."""
+    zigbee_bridge_grace_s: float = Field(default=60, ge=0)
+    """How long Zigbee2MQTT's ``bridge/state`` may say offline before one high-severity alert
+    says the site's Zigbee network is deaf (``edge.zigbee_bridge``): a restart for an update
+    is back within seconds."""
     trust_device_time: bool = False
     """Take a device's own timestamps as they are. Off (the default, and what every real site
     must keep): a device's time is bounded by when the edge received the message, at most 5 s

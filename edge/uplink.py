@@ -421,8 +421,13 @@ class EdgeUplink:
             ts=ts,
             outbox_depth=depth,
             # The site file's devices, and the detectors found unregistered (edge.discovery):
-            # the hub registers them at their discovered place, for an operator to place.
-            devices=[*self._site_devices, *self._directory.discovered_devices()],
+            # the hub registers them at their discovered place, for an operator to place. And
+            # the site's Zigbee bridges once heard (edge.zigbee_bridge), for their alerts.
+            devices=[
+                *self._site_devices,
+                *self._directory.discovered_devices(),
+                *self._directory.bridges(),
+            ],
             # The outbox counts its own failures (it moved into memory: edge.outbox, (g)).
             counters={**self._counters, **self._outbox.counters},
             checkins=self._checkins() if state == "online" else {},

@@ -58,8 +58,15 @@ class CaseCategory(StrEnum):
     WELLBEING = "wellbeing"
     """A wellbeing check on a care household (独居老人) that showed no sign of life."""
     SUPERVISION = "supervision"
-    """The alarm path itself is down: an edge lost, every detector and SOS button it serves
-    unwatched. Not an alarm, but no flat battery either: someone looks at the box now."""
+    """The alarm path itself is down: an edge lost, or a site's Zigbee network deaf, every
+    detector and SOS button behind it unwatched. Not an alarm, but no flat battery either:
+    someone looks at the box now (``ALARM_PATH_FAULTS``)."""
+
+
+ALARM_PATH_FAULTS: frozenset[AlertKind] = frozenset(
+    {AlertKind.EDGE_OFFLINE, AlertKind.BRIDGE_OFFLINE}
+)
+"""Faults of the alarm path rather than of one device: their cases are ``supervision``."""
 
 
 def category_of(kind: AlertKind) -> CaseCategory:
@@ -70,7 +77,7 @@ def category_of(kind: AlertKind) -> CaseCategory:
         return CaseCategory.WELLBEING
     if kind is AlertKind.RESIDENT_REQUEST:
         return CaseCategory.REQUEST
-    if kind is AlertKind.EDGE_OFFLINE:
+    if kind in ALARM_PATH_FAULTS:
         return CaseCategory.SUPERVISION
     if kind in FAULTS:
         return CaseCategory.MAINTENANCE
@@ -177,20 +184,19 @@ DEFAULT_RULES = CorrelationRules(
             name="security", kinds=SECURITY, category=CaseCategory.SECURITY, place_depth=2
         ),
         CorrelationRule(
-            name="edge_offline",
-            kinds=frozenset({AlertKind.EDGE_OFFLINE}),
-            category=CaseCategory.SUPERVISION,
+            name="supervision", kinds=ALARM_PATH_FAULTS, category=CaseCategory.SUPERVISION
         ),
         CorrelationRule(
             name="maintenance",
-            kinds=FAULTS - {AlertKind.EDGE_OFFLINE},
+            kinds=FAULTS - ALARM_PATH_FAULTS,
             category=CaseCategory.MAINTENANCE,
         ),
     )
 )
 """Fire is one incident per building (an SOS there joins it); CO, gas and leaks per dwelling
 or room; an SOS alone per button; door and camera security per area (two levels); an edge lost
-one supervision case per edge; other faults one maintenance case per device."""
+or a Zigbee network deaf one supervision case each; other faults one maintenance case per
+device."""
 
 
 @dataclass(frozen=True, slots=True)

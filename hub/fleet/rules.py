@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from devices.kinds import AlertKind, DeviceKind
 from devices.messages import Alert
 from devices.registry import Device
+from devices.zigbee_network import is_bridge_id
 from hub.errors import InvalidInputError
 
 _RAISED_BY: Mapping[AlertKind, DeviceKind] = {
@@ -17,6 +18,8 @@ _RAISED_BY: Mapping[AlertKind, DeviceKind] = {
     AlertKind.WATER_LEAK: DeviceKind.WATER_LEAK,
     AlertKind.SOS: DeviceKind.SOS_BUTTON,
     **{kind: DeviceKind.CAMERA for kind in AlertKind if kind.value.startswith("camera_")},
+    # An edge's Zigbee network (``devices.zigbee_network``), listed by the edge itself.
+    AlertKind.BRIDGE_OFFLINE: DeviceKind.ZIGBEE_BRIDGE,
 }
 """The kind of device that raises each alert kind (a battery, a door or a fault alert does not
 say what raised it). A combined detector (smoke and heat, smoke and CO) may be registered as
@@ -74,12 +77,15 @@ def adopted_device(alert: Alert) -> Device | None:
     Refusing it would lose the alarm: the edge raises alerts only for devices it lists, so the
     hub missed the inventory (a lost status, a hub restored from an older backup), and an
     acknowledged refusal is final. It is what the edge's next inventory would register, from
-    the alert: the device's kind from the alert's, its place the alert's ``location`` (else
-    its id), its edge the alert's (checked against the topic). No zigbee name, Tasmota topic
-    or Shelly id: that is why it is never sent to the edge, whose own entry is better, and why
-    the next inventory listing the device replaces it (``Provenance.ALERT``).
+    the alert: the device's kind from the alert's (a ``bridge_offline``'s: a Zigbee bridge), its
+    place the alert's ``location`` (else its id), its edge the alert's (checked against the
+    topic). No zigbee name, Tasmota topic or Shelly id: that is why it is never sent to the
+    edge, whose own entry is better, and why the next inventory listing the device replaces
+    it (``Provenance.ALERT``).
     """
     kind = _RAISED_BY.get(alert.kind)
+    if kind is DeviceKind.ZIGBEE_BRIDGE and not is_bridge_id(alert.device_id, alert.edge_id):
+        return None  # a bridge's id says whose it is: none of another edge's
     if kind is None:
         return None
     for location in (alert.location, alert.device_id):

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from devices.kinds import FAULTS, AlertKind
 from hub.cases.correlation import (
+    ALARM_PATH_FAULTS,
     DEFAULT_RULES,
     CaseCategory,
     CorrelationRule,
@@ -84,7 +85,7 @@ def test_co_gas_and_leaks_stay_apart_from_fire_and_each_other() -> None:
     assert route(DEFAULT_RULES, "d", AlertKind.CO, UNIT_201).key != co
 
 
-@pytest.mark.parametrize("fault", sorted(FAULTS - {AlertKind.EDGE_OFFLINE}))
+@pytest.mark.parametrize("fault", sorted(FAULTS - ALARM_PATH_FAULTS))
 def test_faults_are_one_maintenance_case_per_device(fault: AlertKind) -> None:
     faulty = route(DEFAULT_RULES, "b3-1201-smoke", fault, UNIT_1201)
     assert faulty.category is CaseCategory.MAINTENANCE

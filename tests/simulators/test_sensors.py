@@ -234,7 +234,9 @@ def test_availability_is_retained_for_native_devices_and_left_to_the_bridge_for_
 
 
 def test_simulate_picks_the_class_for_every_kind() -> None:
-    for kind in DeviceKind:
+    # A Zigbee bridge is a site's network, listed by the edge itself (devices.zigbee_network):
+    # no device reports as one.
+    for kind in set(DeviceKind) - {DeviceKind.ZIGBEE_BRIDGE}:
         sim = simulate(device(kind), random.Random(17), epoch=EPOCH)
         decoded = decode(sim.report(0.0).topic, sim.report(0.0).payload)
         assert decoded is not None

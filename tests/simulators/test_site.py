@@ -10,7 +10,8 @@ def test_sample_site_loads_and_has_every_device_kind() -> None:
     site = SiteFile.load(sample_site_path())
 
     assert site.site.edge_id == "edge-courtyard"
-    assert {d.kind for d in site.devices} == set(DeviceKind)
+    # Every kind a site file registers; a Zigbee bridge the edge lists itself.
+    assert {d.kind for d in site.devices} == set(DeviceKind) - {DeviceKind.ZIGBEE_BRIDGE}
     assert 15 <= len(site.devices) <= 30
 
 
