@@ -7,11 +7,11 @@ like any other. Photo bytes are written to disk before the rows naming them are 
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import case as when
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from hub.cases.records import CasePolicy, add_event, case_view, members
 from hub.cases.repository import CaseRepository
 from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus
 from hub.cases.staffing import auto_dispatch
+from hub.cases.supervision import TimerKind, resolve_timer
 from hub.cases.timers import schedule_resolution
 from hub.cases.views import CaseView
 from hub.errors import HubError, InvalidInputError, NotFoundError
@@ -37,6 +38,7 @@ from hub.persistence.community import (
 from hub.persistence.tables import (
     LOCATION_LENGTH,
     CaseRow,
+    CaseTimerRow,
     ResponderRow,
 )
 from hub.persistence.transactions import Database, clean, clean_or_none, get_existing
@@ -50,6 +52,7 @@ from hub.requests.rules import (
     RequestCategory,
     RequestSource,
     decide_feedback,
+    resolution_starts,
     volunteers_welcome,
 )
 from hub.requests.views import (
@@ -184,6 +187,9 @@ class RequestRepository:
         session.add(request)
         session.flush()
         schedule_resolution(session, self._policy, row, now)
+        start = resolution_starts(now, new.preferred)
+        if start > now:
+            _postpone_resolution(session, self._policy, row, start)
         if volunteers:
             # The case was staffed as it opened, before its request row said volunteers may
             # help: now the roster adds one beside the staff member (never instead).
@@ -337,15 +343,25 @@ class RequestRepository:
                 )
                 != 0
             )
-            facts = RatingFacts(CaseStatus(case.status), case.resolved_at, already)
+            feedback = replace(feedback, comment=clean_or_none(feedback.comment))
+            last = _latest_rating(session, case.id)
+            facts = RatingFacts(
+                CaseStatus(case.status),
+                case.resolved_at,
+                already,
+                last=None if last is None else Feedback(last.score, last.comment, last.fixed),
+                last_resolved_at=None if last is None else last.resolved_at,
+            )
             outcome = decide_feedback(facts, feedback, now)
+            if outcome.repeat:
+                return resident_view(session, request, now), None
             assert case.resolved_at is not None  # decide_feedback
             responders = [a.responder for a in team_of(case.team)]
             rating = RequestRatingRow(
                 request_id=request_id,
                 case_id=case.id,
                 score=feedback.score,
-                comment=clean_or_none(feedback.comment),
+                comment=feedback.comment,
                 fixed=feedback.fixed,
                 resolved_at=case.resolved_at,
                 rated_at=now,
@@ -492,6 +508,35 @@ class RequestRepository:
                 )
                 for who, count, average, not_fixed in session.execute(query)
             ]
+
+
+def _latest_rating(session: Session, case_id: int) -> RequestRatingRow | None:
+    """Return the latest rating of a request's case, if it has one."""
+    return session.scalars(
+        select(RequestRatingRow)
+        .where(RequestRatingRow.case_id == case_id)
+        .order_by(RequestRatingRow.id.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+def _postpone_resolution(
+    session: Session, policy: CasePolicy, row: CaseRow, start: datetime
+) -> None:
+    """Move a new request's pending "done by" deadline to count from ``start`` (the household's
+    window, ``resolution_starts``); its other deadlines stay as they are."""
+    timer = resolve_timer(CaseCategory(row.category), start, policy.supervision)
+    if timer is None:
+        return
+    session.execute(
+        update(CaseTimerRow)
+        .where(
+            CaseTimerRow.case_id == row.id,
+            CaseTimerRow.kind == TimerKind.RESOLVE.value,
+            CaseTimerRow.fired_at.is_(None),
+        )
+        .values(due_at=timer.due_at)
+    )
 
 
 def _blobs(photos: Iterable[ProcessedPhoto]) -> list[bytes]:

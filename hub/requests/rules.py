@@ -165,6 +165,19 @@ def check_window(
     return start, end
 
 
+def resolution_starts(opened: datetime, preferred: tuple[datetime, datetime] | None) -> datetime:
+    """Return when a request's time to be done (48 h, ``resolve_within_s``) starts: when it
+    was reported, or when the window the household chose for the visit begins, if later.
+
+    A household away until Thursday asks for Thursday: the work cannot be done before, so a
+    request that climbed to the street on Wednesday, and counted among the street's overdue
+    ones, would blame the community for doing as it was asked. Only this deadline moves:
+    taking the request on (acknowledged, accepted) is due at once, whatever day the visit."""
+    if preferred is None:
+        return opened
+    return max(opened, preferred[0])
+
+
 VISIT_LATE_BY = timedelta(hours=1)
 """How long after it a planned visit may still be written down (the note typed on the way)."""
 
@@ -196,16 +209,6 @@ def check_visit(visit_at: datetime | None, now: datetime) -> datetime | None:
 
 
 @dataclass(frozen=True, slots=True)
-class RatingFacts:
-    """What a household's rating of a request is decided on."""
-
-    status: CaseStatus
-    resolved_at: datetime | None
-    already_rated: bool
-    """This resolution has been rated already."""
-
-
-@dataclass(frozen=True, slots=True)
 class Feedback:
     """A household's rating: 1–5, an optional comment, and whether the problem is fixed."""
 
@@ -215,16 +218,48 @@ class Feedback:
 
 
 @dataclass(frozen=True, slots=True)
+class RatingFacts:
+    """What a household's rating of a request is decided on."""
+
+    status: CaseStatus
+    resolved_at: datetime | None
+    already_rated: bool
+    """This resolution has been rated already."""
+    last: Feedback | None = None
+    """The request's latest rating, if it has one."""
+    last_resolved_at: datetime | None = None
+    """When the resolution the latest rating rated was made."""
+
+
+@dataclass(frozen=True, slots=True)
 class FeedbackOutcome:
-    """Store the rating; ``reopen``: the household says it is not fixed, reopen the case."""
+    """Store the rating; ``reopen``: the household says it is not fixed, reopen the case;
+    ``repeat``: it is the rating taken already, sent again: nothing to store or do."""
 
     reopen: bool
+    repeat: bool = False
+
+
+def _stands(facts: RatingFacts) -> bool:
+    """Return whether the latest rating is this attempt's: it rated the resolution there is
+    now, or it said "not fixed" and so reopened the case, which is being worked on again."""
+    if facts.last is None:
+        return False
+    if facts.resolved_at is not None:
+        return facts.last_resolved_at == facts.resolved_at
+    return not facts.last.fixed
 
 
 def decide_feedback(facts: RatingFacts, feedback: Feedback, now: datetime) -> FeedbackOutcome:
-    """Return what a household's rating does, or raise saying why it is not taken."""
+    """Return what a household's rating does, or raise saying why it is not taken; the rating
+    taken for this attempt, sent again, is answered as taken and changes nothing."""
     if not 1 <= feedback.score <= 5:
         raise InvalidInputError("a rating is a score from 1 to 5")
+    if feedback == facts.last and _stands(facts):
+        # The page sends a rating again when its answer was lost (a weak line): it was
+        # heard. Refused, the resident read "not sent" for a rating, or a "not fixed",
+        # the hub had taken and acted on.
+        return FeedbackOutcome(reopen=False, repeat=True)
     if facts.resolved_at is None or facts.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
         raise IllegalTransitionError("the request is not done yet: it can be rated once it is")
     if facts.already_rated:
