@@ -10,10 +10,14 @@ One ``asyncio.TaskGroup`` of named tasks:
   ``AlertAck``, ``DeviceRegistry`` and ``CaseFeedback`` in;
 - ``edge-detect-tick`` (``edge.device_detection``): time-driven detection (check-in
   deadlines, a leak that has stayed dry) every ``detection_tick_s``, committed like ingest's;
-- ``edge-heartbeat``: ``EdgeStatus`` again every ``heartbeat_s``;
+- ``edge-heartbeat``: ``EdgeStatus`` again every ``heartbeat_s``, only while the device
+  ingest's reading loop and the detection tick are seen to run (``edge.liveness``): a stuck
+  edge goes silent, and the hub raises ``edge_offline``;
 - ``edge-telemetry``: buffered readings as a ``TelemetryBatch`` every
   ``telemetry_interval_s`` (best effort, QoS 0);
-- ``edge-access`` (``edge.access``) and ``edge-cameras`` (``edge.camera``).
+- ``edge-access`` (``edge.access``) and ``edge-cameras`` (``edge.camera``);
+- ``edge-watchdog`` under systemd (``edge.systemd_notify``): ``READY=1``, then ``WATCHDOG=1``
+  while the same loops run, so systemd restarts a stuck edge.
 
 Each broker connection is a ``devices.mqtt_link.MqttLink``: it reconnects forever with
 jittered exponential backoff; detection and the outbox keep working while the uplink is down.
@@ -21,10 +25,11 @@ jittered exponential backoff; detection and the outbox keep working while the up
 
 import asyncio
 import logging
+import os
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from devices.camera import check_cameras
@@ -42,9 +47,11 @@ from edge.device_detection import DeviceDetection
 from edge.directory import DeviceDirectory
 from edge.handoff import HandOff
 from edge.ingest import DeviceIngest
+from edge.liveness import Liveness
 from edge.outbox import FILE_NAME, Outbox, OutboxError
 from edge.settings import EdgeSettings
 from edge.sqlite_tx import DatabaseThread
+from edge.systemd_notify import SystemdNotifier
 from edge.uplink import EdgeUplink, TelemetryBuffer
 from edge.zigbee_bridge import known_bridges
 
@@ -69,6 +76,7 @@ class EdgeAgent:
         clock: Callable[[], datetime] = _utc_now,
         monotonic: Callable[[], float] | None = None,
         rng: Callable[[], float] = random.random,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         # A wall clock injected alone is moved by hand: no monotonic clock to tell its steps.
@@ -94,6 +102,13 @@ class EdgeAgent:
         )
         self.counters: Counter[str] = Counter()
         self._clock = clock
+        # The loops the edge vouches for (edge.liveness): the heartbeat and the watchdog ask.
+        self.liveness = Liveness(
+            monotonic, stuck_after_periods=settings.stuck_after_periods, count=self._count
+        )
+        self._detecting = self.liveness.part("detection", settings.detection_tick_s)
+        # systemd's notify socket, when it runs the edge (edge.systemd_notify).
+        self.systemd = SystemdNotifier.from_environ(os.environ if environ is None else environ)
         # One thread owns every outbox call, in order.
         self._db = DatabaseThread("edge-outbox")
         # Set when alerts are stored or acknowledged: the forwarder looks again.
@@ -148,6 +163,8 @@ class EdgeAgent:
             backoff_rng=rng,
             monotonic=monotonic,
             discover_for=self.edge_id if settings.discover_detectors else None,
+            # Watched from its first connection: until then its link retries with a backoff.
+            alive=self.liveness.part("ingest", settings.ingest_beat_s, resting=True),
         )
         self.uplink = EdgeUplink(
             settings.hub_endpoint(self.edge_id),
@@ -163,6 +180,7 @@ class EdgeAgent:
             relay_feedback=self.ingest.feedback.relay,
             checkins=self.detection.checkins,
             in_memory=self._in_memory,
+            vouch=self.liveness.vouch,
             counters=self.counters,
             count=self._count,
             clock=clock,
@@ -219,6 +237,8 @@ class EdgeAgent:
                 tasks.create_task(self.access.run(), name="edge-access")
                 if self.cameras is not None:
                     tasks.create_task(self.cameras.run(), name="edge-cameras")
+                if self.systemd is not None:
+                    tasks.create_task(self.systemd.serve(self.liveness.vouch), name="edge-watchdog")
         finally:
             self._db.shutdown()
             self.outbox.close()
@@ -231,6 +251,8 @@ class EdgeAgent:
     async def _detect_tick_forever(self) -> None:
         while True:
             checkpoint()
+            # Each turn: a tick that hangs stops the beats (edge.liveness).
+            self._detecting.beat()
             await asyncio.sleep(self.settings.detection_tick_s)
             try:
                 await self.detection.tick()

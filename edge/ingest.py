@@ -4,7 +4,8 @@ Device messages, in groups (``DeviceIngest``):
 
 1. ``_read``: the ``ConsumingSession`` of the local link hands a message over, and with it
    every message already waiting (the group; none is waited for). What waits is in a
-   ``FairQueue`` (``edge.backlog``): one device's flood does not hold up the others;
+   ``FairQueue`` (``edge.backlog``): one device's flood does not hold up the others. The loop
+   shows that it runs (``edge.ingest_beat``), idle too: stuck, the edge stops saying online;
 2. ``on_device_message``: its topic is parsed ONCE (``devices.topics.parse_local_topic``) and
    the parsed value goes down: a reader's frame to ``edge.access``, a Zigbee bridge's word
    of itself to its detection (``edge.zigbee_bridge``), everything else to
@@ -82,6 +83,8 @@ from edge.device_detection import (
 )
 from edge.directory import DeviceDirectory
 from edge.discovery import discovered_device
+from edge.ingest_beat import beating
+from edge.liveness import Part
 from edge.log_budget import LogBudget
 from edge.outbox import OutboxError
 from edge.receive_queue import MAX_GROUP, Arrivals, FloodLog, fair_queue
@@ -124,8 +127,11 @@ class DeviceIngest:
         backoff_rng: Callable[[], float],
         monotonic: Callable[[], float] = time.monotonic,
         discover_for: str | None = None,
+        alive: Part,
     ) -> None:
         self.endpoint = endpoint
+        self._alive = alive
+        """Beaten by the reading loop (``edge.liveness``); resting while not connected."""
         self._directory = directory
         self._discover_for = discover_for
         """The edge whose unregistered Zigbee detectors are discovered (``edge.discovery``);
@@ -196,7 +202,7 @@ class DeviceIngest:
             # Not acknowledged: the broker redelivers the message after the reconnect.
             self._count("outbox_errors", 1)
 
-    async def _read(self, client: aiomqtt.Client, messages: SessionMessages) -> None:
+    async def _read(self, client: aiomqtt.Client, arriving: SessionMessages) -> None:
         """Handle device messages in groups, each acknowledged only once its group committed.
 
         A group is whatever has arrived by the time the last one is handled: one message
@@ -204,21 +210,22 @@ class DeviceIngest:
         whose alerts then cost one fsync together. What has arrived waits in a
         ``FairQueue``, so one device's flood does not hold up the others.
         """
-        async for message in messages:
-            checkpoint()
-            if self._redelivered(client, message):
-                continue
-            group = [message]
-            while len(group) < MAX_GROUP and len(messages) > 0:
-                waiting = await anext(messages)
-                if not self._redelivered(client, waiting):
-                    group.append(waiting)
-            await self.on_device_messages(group)
-            for handled in group:
-                ack(client, handled)
-            # The resident learns at once that the edge has it, uplink or not.
-            while self._pending_feedback:
-                await self.feedback.show(*self._pending_feedback.popleft())
+        with beating(arriving, self._alive) as messages:  # idle, it beats: edge.ingest_beat
+            async for message in messages:
+                checkpoint()
+                if self._redelivered(client, message):
+                    continue
+                group = [message]
+                while len(group) < MAX_GROUP and len(messages) > 0:
+                    waiting = await anext(messages)
+                    if not self._redelivered(client, waiting):
+                        group.append(waiting)
+                await self.on_device_messages(group)
+                for handled in group:
+                    ack(client, handled)
+                # The resident learns at once that the edge has it, uplink or not.
+                while self._pending_feedback:
+                    await self.feedback.show(*self._pending_feedback.popleft())
 
     def _flooding(self, topic: str) -> None:
         """A topic floods (``FloodWatch``): its device's ``device_flooding`` goes with the next

@@ -42,6 +42,10 @@ class EdgeSettings(BaseSettings):
     discover_detectors: bool = True
     """Handle an unregistered smoke, CO, gas or leak detector on the site's Zigbee network as
     a device of its own, so its alarm is raised (``edge.discovery``); false refuses it."""
+    hub_mqtt_keepalive_s: int = Field(default=60, ge=1, le=65535)
+    """MQTT keepalive of the edge's sessions with the hub's broker: the broker publishes the
+    edge's last will (``offline``) after 1.5 times this without a word from it. A category of
+    site that must know of a dead edge within 20 s wants about 13 s (more pings on the uplink)."""
     heartbeat_s: float = Field(default=30, gt=0)
     resend_after_s: float = Field(default=10, gt=0)
     """Send an alert again when the hub has not acknowledged it after this long."""
@@ -57,6 +61,14 @@ class EdgeSettings(BaseSettings):
     """The standard the CO dose model follows (``edge.detectors.co``)."""
     detection_tick_s: float = Field(default=5, gt=0)
     """How often time-driven detection runs (check-in deadlines, a leak that stayed dry)."""
+    ingest_beat_s: float = Field(default=5, gt=0)
+    """How often the device ingest's reading loop, idle, shows that it still runs
+    (``edge.liveness``; it shows it at every message too)."""
+    stuck_after_periods: float = Field(default=3, gt=1)
+    """A loop of the edge (the device ingest's reading, every ``ingest_beat_s``; the detection
+    tick, every ``detection_tick_s``) that has not run for this many of its periods is stuck:
+    the heartbeat stops saying ``online`` (the hub raises ``edge_offline``) and systemd's
+    watchdog is no longer told the edge is well (it restarts it), until the loop runs again."""
     zigbee_bridge_grace_s: float = Field(default=60, ge=0)
     """How long Zigbee2MQTT's ``bridge/state`` may say offline before one high-severity alert
     says the site's Zigbee network is deaf (``edge.zigbee_bridge``): a restart for an update
@@ -114,6 +126,7 @@ class EdgeSettings(BaseSettings):
             self.hub_mqtt_host,
             self.hub_mqtt_port,
             client_id=name,
+            keepalive_s=self.hub_mqtt_keepalive_s,
             timeout_s=self.mqtt_timeout_s,
             credentials_file=self.hub_mqtt_credentials_file,
             tls_ca=self.hub_mqtt_ca_file,

@@ -3,7 +3,8 @@
 - out: alerts from the outbox in life-safety order with a bounded window (``_forward``),
   re-sent until the hub's ``AlertAck`` names them, packed into ``AlertBatch`` messages when
   the hub's retained status says it takes them (``pack_alerts``), else one per message; the
-  retained ``EdgeStatus`` (last will: offline) at connect and every ``heartbeat_s``; buffered
+  retained ``EdgeStatus`` (last will: offline) at connect and every ``heartbeat_s``, only
+  while the edge's own loops run (``edge.liveness``: a stuck edge goes silent); buffered
   readings as a ``TelemetryBatch`` every ``telemetry_interval_s`` (best effort, QoS 0);
 - in: ``AlertAck`` (delete from the outbox), ``DeviceRegistry`` (the hub's devices for this
   edge), ``CaseFeedback`` (shown on the resident's button) and the hub's status (when the hub
@@ -168,6 +169,7 @@ class EdgeUplink:
         relay_feedback: Callable[[CaseFeedback], Awaitable[None]],
         checkins: Callable[[], dict[str, Checkin]],
         in_memory: Callable[[], list[str]] = list,
+        vouch: Callable[[], bool],
         counters: Mapping[str, int],
         count: CountFn,
         clock: Callable[[], datetime],
@@ -187,6 +189,8 @@ class EdgeUplink:
         self._relay_feedback = relay_feedback
         self._checkins = checkins
         self._in_memory = in_memory
+        self._vouch = vouch
+        """Whether the edge's own loops run, so that it may say ``online`` (edge.liveness)."""
         self._counters = counters
         self._count = count
         self._clock = clock
@@ -363,12 +367,18 @@ class EdgeUplink:
     # --- liveness and telemetry ------------------------------------------------------------
 
     async def heartbeat(self) -> None:
-        """Publish the edge's status every ``heartbeat_s`` while connected; until cancelled."""
+        """Publish the edge's status every ``heartbeat_s`` while connected; until cancelled.
+
+        Withheld (counted ``heartbeats_withheld``) while a loop of the edge is stuck
+        (``edge.liveness``): the hub raises ``edge_offline`` for an edge gone silent, and
+        clears it at the next status, once the loop runs again.
+        """
         while True:
             checkpoint()
             await asyncio.sleep(self._settings.heartbeat_s)
             client = self.client
             if client is None:
+                self._vouch()  # a stuck loop is logged with the uplink down too
                 continue
             try:
                 await self._publish_status(client)
@@ -400,6 +410,10 @@ class EdgeUplink:
                 await asyncio.sleep(0)
 
     async def _publish_status(self, client: aiomqtt.Client) -> None:
+        """Publish ``online``, unless a loop of the edge is stuck: then say nothing."""
+        if not self._vouch():
+            self._count("heartbeats_withheld", 1)
+            return
         status = await self._status_now("online")
         await client.publish(
             self._topic(EdgeChannel.STATUS), status.model_dump_json(), qos=1, retain=True

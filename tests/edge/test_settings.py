@@ -55,3 +55,15 @@ def test_edge_id_comes_from_the_site_file_unless_set(
         assert {d.edge_id for d in agent.site_devices} == {expected}
     finally:
         agent.outbox.close()
+
+
+def test_the_hub_keepalive_is_a_setting(site_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert EdgeSettings(site_file=site_file).hub_endpoint(EDGE_ID).keepalive_s == 60
+    monkeypatch.setenv("LINLI_EDGE_HUB_MQTT_KEEPALIVE_S", "13")
+    settings = EdgeSettings(site_file=site_file)
+    # Every session with the hub: alerts and status, doors, camera evidence.
+    for session in (None, "access", "evidence"):
+        assert settings.hub_endpoint(EDGE_ID, session).keepalive_s == 13
+    assert settings.local_endpoint(EDGE_ID).keepalive_s == 60, "the site broker's is its own"
+    with pytest.raises(ValidationError):
+        EdgeSettings(site_file=site_file, hub_mqtt_keepalive_s=0)
