@@ -24,6 +24,7 @@ from hub.cases.supervision import (
     SupervisedCase,
     Timer,
     TimerKind,
+    Watch,
     escalate_unassignable,
     on_timer,
 )
@@ -34,13 +35,21 @@ from hub.cases.timers import (
     schedule,
 )
 from hub.cases.views import CaseView
-from hub.persistence.tables import CaseRow, CaseTimerRow
+from hub.persistence.tables import CaseRow, CaseTimerRow, ResponderRow
 from hub.persistence.transactions import Database
 
 logger = logging.getLogger(__name__)
 
 UNFIREABLE_RETRY = timedelta(minutes=5)
 """How long a deadline this worker could not fire is left out of its rounds."""
+
+
+def _off_the_roster(session: Session, responder_id: str, site_id: str | None) -> bool:
+    """Return whether the roster took a responder off the case's site (made them inactive,
+    or moved them): their acceptance deadline was brought forward to then
+    (``hub.cases.timers.bring_acceptances_forward``), and the history says why."""
+    responder = session.get(ResponderRow, responder_id)
+    return responder is not None and (not responder.active or responder.site_id != site_id)
 
 
 class DeadlineRepository:
@@ -118,12 +127,24 @@ class DeadlineRepository:
             kind, due_at, assignee, set_at = claimed
             row, location = found
             team = team_of(row.team)
+            status = CaseStatus(row.status)
+            # Nobody was on call when it opened (or all declined): someone may be by now (a
+            # shift started), and whoever only let an acceptance deadline pass is asked
+            # again (a phone in a pocket is no refusal; a decline in person stands).
+            # Whatever the deadline decided still happens after.
+            dispatched = (
+                status in ACTIVE
+                and not team
+                and auto_dispatch(session, self._policy, row, now, offer_again=True)
+            )
             facts = SupervisedCase(
-                status=CaseStatus(row.status),
+                status=status,
                 category=CaseCategory(row.category),
                 acknowledged=row.acknowledged_at is not None,
                 waiting=pending(team),
                 escalation_level=row.escalation_level,
+                # A case without a site has no roster to look in (a hub without one).
+                staffed=bool(team) or dispatched or row.site_id is None,
             )
             outcome = on_timer(
                 facts,
@@ -131,19 +152,14 @@ class DeadlineRepository:
                 now,
                 self._policy.supervision,
             )
-            # Nobody was on call when it opened (or all declined): someone may be by now (a
-            # shift started), and whoever only let an acceptance deadline pass is asked
-            # again (a phone in a pocket is no refusal; a decline in person stands).
-            # Whatever the deadline decided still happens after.
-            dispatched = (
-                facts.status in ACTIVE
-                and not team
-                and auto_dispatch(session, self._policy, row, now, offer_again=True)
-            )
             match outcome:
                 case Satisfied():
                     if not dispatched:
                         return None
+                case Watch(next=again):
+                    # Taken on, nobody going, nobody found now: look again, quietly.
+                    schedule(session, row.id, again, now)
+                    return None
                 case Reassign(silent=silent):
                     before = CaseStatus(row.status)
                     moved = transition(before, CaseAction.DECLINE, waiting=True)
@@ -161,7 +177,11 @@ class DeadlineRepository:
                         moved,
                         now,
                         CaseEventAction.DECLINED,
-                        note=f"{silent} did not accept in time",
+                        note=(
+                            f"{silent} is off the roster"
+                            if _off_the_roster(session, silent, row.site_id)
+                            else f"{silent} did not accept in time"
+                        ),
                         detail={"declined_by": silent, "by": SUPERVISION},
                     )
                     # Nobody left: escalate now, unless the case's acknowledgement chain

@@ -1,7 +1,7 @@
 """The notices queue: case notices stored with their case change, claimed and delivered."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -147,10 +147,20 @@ class NoticeRepository:
         self._db = db
 
     def claim_notifications(
-        self, now: datetime, *, limit: int = 50, lease: timedelta = timedelta(seconds=30)
+        self,
+        now: datetime,
+        *,
+        limit: int = 50,
+        lease: timedelta = timedelta(seconds=30),
+        per_gateway: int | None = None,
+        in_flight: Mapping[str, int] | None = None,
     ) -> list[ClaimedNotice]:
         """Claim due notices for delivery, life-safety ones first, then oldest first; another
         worker will not take them until the lease runs out.
+
+        ``per_gateway``: claim no more for one gateway (``gateway_of``) than that, less those
+        of its the caller is delivering now (``in_flight``), so a backlog of notices to a
+        gateway that hangs cannot take every slot from the pages behind it.
 
         A notice claimed ``MAX_ATTEMPTS`` times whose worker never recorded an outcome (it
         died or hung on it each time) is given up here instead of being claimed again. One of a
@@ -161,16 +171,10 @@ class NoticeRepository:
         claimable = (NotificationRow.next_attempt_at <= now) & (
             NotificationRow.claimed_until.is_(None) | (NotificationRow.claimed_until <= now)
         )
-        urgent = NotificationRow.payload["category"].as_string() == LIFE_SAFETY
         known = NotificationRow.channel.in_([channel.value for channel in Channel])
         with self._db.writing() as session:
             self._give_up_unsettled(session, claimable, now)
-            due = session.scalars(
-                select(NotificationRow.id)
-                .where(claimable, known, NotificationRow.attempts < MAX_ATTEMPTS)
-                .order_by(case((urgent, 0), else_=1), NotificationRow.id)
-                .limit(limit)
-            ).all()
+            due = self._due(session, claimable & known, limit, per_gateway, dict(in_flight or {}))
             claimed: list[ClaimedNotice] = []
             for notice_id in due:
                 won = session.execute(
@@ -195,6 +199,54 @@ class NoticeRepository:
                         ClaimedNotice(notice_id, Channel(channel), target, payload, until)
                     )
             return claimed
+
+    @staticmethod
+    def _due(
+        session: Session,
+        claimable: ColumnElement[bool],
+        limit: int,
+        per_gateway: int | None,
+        in_flight: dict[str, int],
+    ) -> list[int]:
+        """Return the ids of the notices to claim, in order, each gateway's share at most."""
+        urgent = case((NotificationRow.payload["category"].as_string() == LIFE_SAFETY, 0), else_=1)
+        due = claimable & (NotificationRow.attempts < MAX_ATTEMPTS)
+        if per_gateway is None:
+            query = select(NotificationRow.id).where(due).order_by(urgent, NotificationRow.id)
+            return list(session.scalars(query.limit(limit)))
+        gateway = case(
+            (NotificationRow.channel == Channel.MQTT.value, Channel.MQTT.value),
+            else_=NotificationRow.target,
+        )
+        full = sorted(g for g, n in in_flight.items() if n >= per_gateway)
+        if full:
+            due &= gateway.not_in(full)
+        ranked = (
+            select(
+                NotificationRow.id.label("id"),
+                gateway.label("gateway"),
+                urgent.label("urgent"),
+                func.row_number()
+                .over(partition_by=gateway, order_by=(urgent, NotificationRow.id))
+                .label("rank"),
+            )
+            .where(due)
+            .subquery()
+        )
+        # Up to each gateway's share by rank in SQL; what it has in flight is taken off below
+        # (at most that many more rows read).
+        rows = session.execute(
+            select(ranked.c.id, ranked.c.gateway)
+            .where(ranked.c.rank <= per_gateway)
+            .order_by(ranked.c.urgent, ranked.c.id)
+            .limit(limit + sum(in_flight.values()))
+        ).all()
+        taken: list[int] = []
+        for notice_id, name in rows:
+            if in_flight.get(name, 0) < per_gateway and len(taken) < limit:
+                taken.append(notice_id)
+                in_flight[name] = in_flight.get(name, 0) + 1
+        return taken
 
     def _give_up_unsettled(
         self, session: Session, claimable: ColumnElement[bool], now: datetime

@@ -5,9 +5,10 @@ delivered); MQTT notices are published at QoS 1 through the hub's broker connect
 here ever runs inside ingest, so a slow or dead gateway cannot hold alerts up.
 
 Claimed notices (life-safety ones first) are delivered side by side, at most ``MAX_IN_FLIGHT``
-at once, each within ``DELIVERY_DEADLINE`` overall (httpx's timeout is per read: a gateway that
-trickles its answer would hold a delivery for ever), which is well inside the claim's lease:
-so one slow target holds up nothing else, and no other worker takes a notice this one is
+at once and at most ``MAX_PER_GATEWAY`` of those to one gateway (``gateway_of``), each within
+``DELIVERY_DEADLINE`` overall (httpx's timeout is per read: a gateway that trickles its answer
+would hold a delivery for ever), which is well inside the claim's lease: so one slow or hanging
+target holds up nothing else, and no other worker takes a notice this one is
 still delivering. An outcome is recorded only while the lease is held.
 
 A failure of any kind is recorded against its notice: tried again later with backoff (by this
@@ -18,6 +19,7 @@ loop goes on. Counters: ``notices_delivered``, ``notices_retried``, ``notices_fa
 """
 
 import asyncio
+import functools
 import json
 import logging
 from collections import Counter
@@ -29,7 +31,13 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.cases.notices import ClaimedNotice, Settled
-from hub.cases.notify import Channel, DeliveryFailure, webhook_target_problem
+from hub.cases.notify import (
+    MAX_PER_GATEWAY,
+    Channel,
+    DeliveryFailure,
+    gateway_of,
+    webhook_target_problem,
+)
 from hub.cases.signing import signed_headers
 from hub.persistence.threads import alarm_thread
 from hub.persistence.transactions import Clock
@@ -70,6 +78,7 @@ class Notifier:
         deadline: timedelta = DELIVERY_DEADLINE,
         lease: timedelta = CLAIM_LEASE,
         max_in_flight: int = MAX_IN_FLIGHT,
+        max_per_gateway: int = MAX_PER_GATEWAY,
         counters: Counter[str] | None = None,
     ) -> None:
         if deadline * 2 > lease:
@@ -84,7 +93,10 @@ class Notifier:
         self._deadline = deadline
         self._lease = lease
         self._max_in_flight = max_in_flight
+        self._max_per_gateway = max_per_gateway
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._gateways_in_flight: Counter[str] = Counter()
+        """Deliveries under way per gateway: the claim leaves a gateway at its share out."""
         self.counters: Counter[str] = Counter() if counters is None else counters
         """Shared with the ingest's in a hub process (``hub.cases.tasks``)."""
 
@@ -114,20 +126,34 @@ class Notifier:
         free = self._max_in_flight - len(self._in_flight)
         if free <= 0:
             return 0
-        claimed = await self._claim(free)
+        claimed = await self._claim(free, dict(self._gateways_in_flight))
         for notice in claimed:
+            gateway = gateway_of(notice.channel, notice.target)
+            self._gateways_in_flight[gateway] += 1
             task = deliveries.create_task(self._settle(notice), name=f"notice-{notice.id}")
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
+            task.add_done_callback(functools.partial(self._delivered_through, gateway))
         return len(claimed)
 
-    async def _claim(self, limit: int) -> list[ClaimedNotice]:
+    def _delivered_through(self, gateway: str, _task: "asyncio.Task[None]") -> None:
+        self._gateways_in_flight[gateway] -= 1
+        if self._gateways_in_flight[gateway] <= 0:
+            del self._gateways_in_flight[gateway]
+
+    async def _claim(
+        self, limit: int, in_flight: dict[str, int] | None = None
+    ) -> list[ClaimedNotice]:
         def claim() -> list[ClaimedNotice]:
             # The clock is read when the claim runs, not when it is asked for: the thread pool
             # is the whole process's, and a claim that waited there for its turn would hold a
             # lease that runs out while it delivers, when another worker takes the notice too.
             return self._store.notices.claim_notifications(
-                self._clock(), limit=limit, lease=self._lease
+                self._clock(),
+                limit=limit,
+                lease=self._lease,
+                per_gateway=self._max_per_gateway,
+                in_flight=in_flight,
             )
 
         try:

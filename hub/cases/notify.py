@@ -6,7 +6,9 @@ Every case event the hub records (opened, dispatched, escalated, resolved, …) 
 MQTT broker (``linli/hub/cases/<case_id>/<event>``) — written to the ``notifications`` table
 in the same transaction as the event, so nothing is lost and ingest never waits on a gateway.
 A hub task delivers them (``hub.cases.notifier``); a failed attempt is tried again after
-``retry_delay`` (exponential, capped), and given up after ``MAX_ATTEMPTS``.
+``retry_delay`` (exponential, capped), and given up after ``MAX_ATTEMPTS``. One gateway
+(``gateway_of``) gets at most ``MAX_PER_GATEWAY`` deliveries at once: one that hangs takes its
+share of the notifier's slots, never the others' pages.
 
 Nothing here does I/O or reads the clock.
 """
@@ -25,6 +27,10 @@ MAX_ATTEMPTS = 10
 FIRST_RETRY = timedelta(seconds=1)
 LONGEST_RETRY = timedelta(minutes=5)
 NOTICE_TOPIC_ROOT = "linli/hub/cases"
+MAX_PER_GATEWAY = 8
+"""Deliveries in flight to one gateway at most: half the notifier's 16 slots, so a gateway
+that hangs (a family contact's webhook, an SMS provider stalling) leaves the other half to
+every other gateway, and a healthy gateway under a burst still gets eight at a time."""
 
 NOTIFIED_EVENTS: frozenset[CaseEventAction] = frozenset(
     {
@@ -115,6 +121,12 @@ def webhook_target_problem(target: str) -> str | None:
     if not url.host:
         return "a webhook URL names a host"
     return None
+
+
+def gateway_of(channel: Channel, target: str) -> str:
+    """Return the gateway a notice is delivered through, whose deliveries in flight are
+    bounded together: a webhook's URL; every MQTT notice's is the hub's one broker link."""
+    return Channel.MQTT.value if channel is Channel.MQTT else target
 
 
 def notice_topic(notice: CaseNotice) -> str:

@@ -11,10 +11,15 @@ acceptance deadline. A deadline is a row in the database (``hub.db.CaseTimerRow`
   each wait twice the last (up to ``REPEAT_BACKOFF_CAP`` deadlines: ``repeat_timer``);
 * acceptance overdue (a member of the case's team did not answer) → **reassign** their duty
   to the next responder on call (the silent one counts as having declined), and escalate if
-  the case has nobody left;
+  the case has nobody left (a roster change that takes the member off the case's site brings
+  their deadline forward to then: ``hub.cases.timers.bring_acceptances_forward``);
 * resolution overdue (a category with a ``resolve_within``: a resident's request not done
   within 48 h, PRODUCT.md scenario 13) → **escalate** one level (to the street) and check
   again one such deadline later, taken on or not;
+* acknowledgement deadline of a case taken on with nobody on its team (everyone declined or
+  fell silent, nobody on call) → **watch**: the hub has tried to dispatch it again (a shift
+  may have started) and looks again one deadline later, paging nobody (its escalation, when
+  its team emptied, said it all), until someone is on it or it ends;
 * the case was taken on, moved on or ended meanwhile → nothing.
 
 Nothing here does I/O or reads the clock: the case, the timer and ``now`` are passed in.
@@ -103,6 +108,9 @@ class SupervisedCase:
     waiting: frozenset[str]
     """The members of its team who have not answered yet (``hub.cases.dispatch``)."""
     escalation_level: int
+    staffed: bool = True
+    """Someone is on its team, or it has no site whose roster could staff it: nothing to look
+    for. False: taken on or not, nobody is going."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +187,14 @@ class Reassign:
     silent: str
 
 
-TimerOutcome = Satisfied | Escalate | Reassign
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """Taken on, but nobody is going: look for someone on call again at ``next``."""
+
+    next: Timer
+
+
+TimerOutcome = Satisfied | Escalate | Reassign | Watch
 
 
 def on_timer(
@@ -191,7 +206,11 @@ def on_timer(
     match timer.kind:
         case TimerKind.ACKNOWLEDGE:
             if case.acknowledged:
-                return Satisfied()
+                # Each look is a read of the roster and pages nobody: no backoff, so the first
+                # responder whose shift starts is sent within one deadline.
+                if case.staffed:
+                    return Satisfied()
+                return Watch(next=acknowledge_timer(case.category, now, policy))
             level = min(case.escalation_level + 1, policy.top_level)
             repeated = case.escalation_level >= policy.top_level
             return Escalate(

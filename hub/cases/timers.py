@@ -145,3 +145,25 @@ def retire_timers(session: Session, case_id: int, now: datetime) -> None:
         .where(CaseTimerRow.case_id == case_id, CaseTimerRow.fired_at.is_(None))
         .values(fired_at=now)
     )
+
+
+def bring_acceptances_forward(session: Session, responder_id: str, now: datetime) -> None:
+    """Make a responder's acceptance deadlines still to fire due at ``now``: the roster took
+    them off (made them inactive, or moved them to another site), so nobody should wait for
+    their answer until the deadline says (24 h for maintenance). The supervisor's next round
+    hands each duty on as if they had not answered; one who accepted is no longer waited for,
+    and stays on the case.
+
+    The roster's transaction takes no case's lock, only these deadline rows (after the
+    responder's row): a worker firing one of them (case, then deadline) waits for it, or it
+    for the worker, and the one that updates it second sees it as the first left it."""
+    session.execute(
+        update(CaseTimerRow)
+        .where(
+            CaseTimerRow.assignee == responder_id,
+            CaseTimerRow.kind == TimerKind.ACCEPT.value,
+            CaseTimerRow.fired_at.is_(None),
+            CaseTimerRow.due_at > now,
+        )
+        .values(due_at=now)
+    )

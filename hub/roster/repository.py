@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from hub.audit.chain import AuditAction, AuditRecord
 from hub.auth.scoping import PlacedDevice, SiteMap
+from hub.cases.timers import bring_acceptances_forward
 from hub.errors import InvalidInputError
 from hub.persistence.tables import DeviceRow, GridRow, ResponderRow, SiteRow
 from hub.persistence.transactions import Database, audit, clean, clean_or_none, of_sites
@@ -223,6 +224,13 @@ class RosterRepository:
                     f"grids {', '.join(unknown)} are not grids of site {responder.site_id}"
                 )
             row = _row_to_put(session, ResponderRow, responder.id)
+            # Taken off the site (inactive, or moved): nobody should wait for their answer to
+            # a case until their acceptance deadline (a new row's fields are None: nothing).
+            leaves = (row.active and not responder.active) or (
+                row.site_id is not None and row.site_id != responder.site_id
+            )
+            if leaves:
+                bring_acceptances_forward(session, responder.id, self._db.clock())
             row.site_id, row.name, row.role = (
                 responder.site_id,
                 clean(responder.name),
