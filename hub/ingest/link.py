@@ -366,6 +366,10 @@ class MqttIngest:
                 )
             except SQLAlchemyError as exc:
                 logger.info("storing %d alerts failed, checking again: %s", len(alerts), exc)
+            except Exception:
+                # Not the database: an alert of the take the case rules cannot handle. The
+                # careful path below finds it, logs it and costs it alone.
+                logger.info("storing %d alerts failed, checking again", len(alerts), exc_info=True)
         if not await self._statuses_first(client, alerts, received_at):
             return None
         return await self._commit(alerts, received_at)
@@ -390,8 +394,10 @@ class MqttIngest:
                 logger.warning("storing %d alerts failed, retrying: %s", len(alerts), exc.orig)
                 await asyncio.sleep(_COMMIT_RETRY_DELAYS[attempt])
                 attempt += 1
-            except SQLAlchemyError:
-                # Not transient: some alert in the batch cannot be stored. Store the others.
+            except Exception:
+                # Not transient: some alert in the batch cannot be stored, or the case rules
+                # cannot handle it. Store the others: raised, it would end the session with
+                # every other edge's alerts of the take unacknowledged, at each redelivery.
                 logger.exception("storing a batch of %d alerts failed", len(alerts))
                 result = await self._commit_one_by_one(alerts, received_at)
                 break
@@ -438,6 +444,10 @@ class MqttIngest:
         return result
 
     async def _commit_one_by_one(self, alerts: list[Alert], received_at: datetime) -> IngestResult:
+        """Store a take's alerts one transaction each: one that the database refuses is
+        refused (``unstorable``, acknowledged: it never will be); one that fails otherwise (a
+        bug its values hit in the case rules) is left unacknowledged, for its edge to send
+        again to a hub that may take it, and costs no other alert its place."""
         results: list[IngestResult] = []
         for alert in alerts:
             try:
@@ -452,6 +462,14 @@ class MqttIngest:
                 )
                 results.append(
                     IngestResult(rejected=[RejectedAlert(AlertRef.of(alert), "unstorable")])
+                )
+            except Exception:
+                self.counters["alerts_failed"] += 1
+                logger.exception(
+                    "alert %s from edge %s (device %s) could not be taken: left unacknowledged",
+                    alert.id,
+                    alert.edge_id,
+                    alert.device_id,
                 )
         return IngestResult.merge(results)
 

@@ -17,6 +17,13 @@ flight; alerts go life-safety first). Only when ``grace_s`` has passed since the
 it is it refused for good and acknowledged, as before (``rejected.unknown_device``), at its
 first copy after that. Each worker keeps its own account, in memory: with several hub workers,
 or after a restart, an alert may be held a little longer; never forever.
+
+The account is kept by edge and alert id, not by alert id alone: ids are each edge's own, and
+some are guessable (a door alarm's is derived from its edge, door and count). Kept by id
+alone, another edge (a stolen one) that sent an alert under the id first, about a device
+nobody registered, started that id's grace early, and the real edge's alert, held while its
+status was on its way, was refused for good and acknowledged at its first copy: dropped
+(found by an outside review; ``tests/hub/test_ingest_unknown_device_ids.py``).
 """
 
 from collections import OrderedDict
@@ -38,7 +45,10 @@ class UnknownDeviceGrace:
     def __init__(self, grace_s: float, max_held: int = MAX_HELD) -> None:
         self.grace_s = grace_s
         self._max_held = max_held
-        self._first_held: OrderedDict[str, datetime] = OrderedDict()
+        self._first_held: OrderedDict[tuple[str, str], datetime] = OrderedDict()
+        """When each alert (by its edge and its id) was first held."""
+        self._edges_holding: dict[str, set[str]] = {}
+        """The edges holding an alert under each id (for ``forget``)."""
 
     def __len__(self) -> int:
         return len(self._first_held)
@@ -51,27 +61,38 @@ class UnknownDeviceGrace:
         held: list[RejectedAlert] = []
         final: list[RejectedAlert] = []
         for refused in rejected:
-            alert_id = refused.alert.id
+            key = (refused.alert.edge_id, refused.alert.id)
             if refused.reason != UNKNOWN_DEVICE or self.grace_s <= 0:
                 final.append(refused)
                 continue
-            first = self._first_held.get(alert_id)
+            first = self._first_held.get(key)
             if first is None:
-                first = self._hold(alert_id, now)
+                first = self._hold(key, now)
             if (now - first).total_seconds() < self.grace_s:
                 held.append(refused)
             else:
-                del self._first_held[alert_id]
+                self._drop(key)
                 final.append(refused)
         return held, final
 
     def forget(self, alert_ids: Iterable[str]) -> None:
-        """Forget alerts that were stored: their device became known."""
+        """Forget alerts that were stored, by the ids their edges sent, whichever edge's was
+        held: their device became known. (Another edge's alert stored under that id makes a
+        held one held afresh at its next copy: for longer, never refused sooner.)"""
         for alert_id in alert_ids:
-            self._first_held.pop(alert_id, None)
+            for edge_id in self._edges_holding.pop(alert_id, set()):
+                self._first_held.pop((edge_id, alert_id), None)
 
-    def _hold(self, alert_id: str, now: datetime) -> datetime:
+    def _hold(self, key: tuple[str, str], now: datetime) -> datetime:
         if len(self._first_held) >= self._max_held:
-            self._first_held.popitem(last=False)
-        self._first_held[alert_id] = now
+            self._drop(next(iter(self._first_held)))
+        self._first_held[key] = now
+        self._edges_holding.setdefault(key[1], set()).add(key[0])
         return now
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        del self._first_held[key]
+        edges = self._edges_holding.get(key[1], set())
+        edges.discard(key[0])
+        if not edges:
+            self._edges_holding.pop(key[1], None)
