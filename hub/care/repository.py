@@ -7,11 +7,18 @@ The decisions are ``hub.care.rules``'s.
 import logging
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind, DeviceKind, Severity
 from hub.audit.chain import AuditAction, AuditRecord
+from hub.care.family import (
+    check_to_new_contacts,
+    seen_again,
+    sos_devices,
+    sos_on_check,
+    sos_to_family,
+)
 from hub.care.rules import (
     LOOK_BACK,
     CareCheck,
@@ -28,48 +35,34 @@ from hub.cases.correlation import CaseCategory
 from hub.cases.notices import enqueue_notices
 from hub.cases.notify import Channel
 from hub.cases.raised import open_hub_case
-from hub.cases.records import CasePolicy, add_event, case_view, members
+from hub.cases.records import CasePolicy, case_view, members
 from hub.cases.rules import ACTIVE, CaseEventAction, CaseStatus
 from hub.cases.views import CaseView
 from hub.errors import InvalidInputError
 from hub.persistence.community import CareContactRow, CareDeviceRow, CareProfileRow
 from hub.persistence.tables import (
     AlertRow,
-    CaseEventRow,
-    CaseMemberRow,
     CaseRow,
     DeviceRow,
     HouseholdRow,
-    NotificationRow,
     ReadingHistoryRow,
     SiteRow,
 )
 from hub.persistence.transactions import Database, audit, get_existing
 from hub.residents.repository import (
-    buttons,
     existing_household,
     household_device_id,
     household_sites_in,
 )
-from hub.residents.rules import web_device_id
 from hub.roster.repository import load_site_map
 
 logger = logging.getLogger(__name__)
-
-SOS_TOLD_WITHIN = timedelta(hours=1)
-"""How recent an SOS the family was not told of is told although it is no longer open: one
-the patrol closed before the next round (a minute) reaches them too; older ones are not told
-now (those closed before this rule was written, or while care was off)."""
 
 WATCHER_KINDS: dict[DeviceKind, timedelta] = {
     DeviceKind.MOTION: timedelta(hours=6),
     DeviceKind.DOOR_CONTACT: timedelta(hours=6),
 }
 """Sensors that can see a sign of life, with their check-in deadline (the edge's defaults)."""
-
-SEEN_AGAIN = "a sign of life"
-"""How the note on an open wellbeing check that a sign of life has been seen since begins."""
-
 
 AHEAD = timedelta(minutes=5)
 """How far ahead of the hub's clock a sign of life may be stamped and still count. One stamped
@@ -92,9 +85,11 @@ def _hhmm(value: time) -> str:
 
 def _trip_end(before: datetime | None, until: datetime | None, now: datetime) -> datetime | None:
     """Return the away-until to store: a trip ended early (``until`` None while the one stored
-    lay ahead) ends now, so that the count starts from the return, not from before the trip."""
-    if until is None and before is not None and before > now:
-        return now
+    lay ahead) ends now, and one whose end has passed keeps it, so that the count starts from
+    the return, not from before the trip (before, "she is back" said after the trip's end date
+    forgot the return, and a check counted from before the trip was raised at once)."""
+    if until is None and before is not None:
+        return min(before, now)
     return until
 
 
@@ -299,15 +294,20 @@ class CareRepository:
         contacts = self._contacts(session, household_id)
         # A daughter listed twice (as daughter and as guardian) gets one message, not two.
         targets = list(dict.fromkeys((c.channel, c.target) for c in contacts))
-        changed = self._sos_to_family(session, row, household, targets, now)
-        check, last = self._check(session, row, now, zones)
+        changed = sos_to_family(session, self._policy, row, household, targets, now)
+        check, last, pressed = self._check(session, row, now, zones)
         if self._alarm_active(session, row):
+            told = check_to_new_contacts(session, self._policy, row, household, targets, now)
             # A count that now runs from a sign of life and is short of the limit: that sign
             # is newer than the one the check was raised on (not a trip marked since).
             seen = check.status is not CareStatus.AWAY and check.since == last
             if seen and last is not None and not check.wellbeing_check:
-                changed.extend(self._seen_again(session, row, household, targets, last, now))
-            return changed
+                if last == pressed:  # an SOS: a call for help, not news that she is well
+                    told += sos_on_check(session, self._policy, row, household, last, now)
+                else:
+                    told += seen_again(session, self._policy, row, household, targets, last, now)
+            # The check once, as it is now, however many lines it got this round.
+            return changed + list({case.id: case for case in told}.values())
         if not check.wellbeing_check:
             return changed
         hours = check.quiet.total_seconds() / 3600
@@ -321,6 +321,12 @@ class CareRepository:
             note += (
                 f"; its sensors are silent ({', '.join(check.silent)}): nothing could be seen, "
                 "please check the sensors too"
+            )
+        elif check.silent:
+            # A dead motion sensor beside a live door contact: someone who stays in is unseen.
+            note += (
+                f"; some of its sensors are silent ({', '.join(check.silent)}): they may be "
+                "well and unseen, please check the sensors too"
             )
         case = open_hub_case(
             session,
@@ -350,122 +356,6 @@ class CareRepository:
         changed.append(case_view(case, household.location, members(session, [case.id])[case.id]))
         return changed
 
-    def _sos_to_family(
-        self,
-        session: Session,
-        row: CareProfileRow,
-        household: HouseholdRow,
-        targets: list[tuple[Channel, str]],
-        now: datetime,
-    ) -> list[CaseView]:
-        """Give a care household's active SOS cases the highest priority and tell the family
-        (once per case and contact), also of one handled before this round came to it."""
-        devices = [
-            *buttons(session, household.id).get(household.id, []),
-            web_device_id(household.id),
-        ]
-        cases = (
-            session.scalars(
-                select(CaseRow)
-                .join(CaseMemberRow, CaseMemberRow.case_id == CaseRow.id)
-                .where(
-                    CaseMemberRow.kind == AlertKind.SOS.value,
-                    CaseMemberRow.device_id.in_(devices),
-                    or_(
-                        CaseRow.status.in_([s.value for s in ACTIVE]),
-                        CaseRow.opened_at >= now - SOS_TOLD_WITHIN,
-                    ),
-                    CaseRow.opened_at >= row.watched_since,
-                )
-                .with_for_update(of=CaseRow)
-            )
-            .unique()
-            .all()
-        )
-        changed: list[CaseView] = []
-        for case in cases:
-            told = set(
-                session.scalars(
-                    select(NotificationRow.target).where(NotificationRow.case_id == case.id)
-                )
-            )
-            fresh = [(channel, target) for channel, target in targets if target not in told]
-            active = CaseStatus(case.status) in ACTIVE
-            raised = active and case.priority != Severity.CRITICAL.value
-            if not fresh and not raised:
-                continue
-            if raised:
-                case.priority = Severity.CRITICAL.value
-                case.updated_at = now
-            handled = "" if active else f", already handled ({case.status})"
-            note = f"SOS from {household.name}, a care household{handled}: family notified"
-            event = CaseEventAction.OPENED if active else CaseEventAction.RESOLVED
-            self._tell(session, case.id, note, "sos", fresh, event, now)
-            changed.append(
-                case_view(case, household.location, members(session, [case.id])[case.id])
-            )
-        return changed
-
-    def _seen_again(
-        self,
-        session: Session,
-        row: CareProfileRow,
-        household: HouseholdRow,
-        targets: list[tuple[Channel, str]],
-        last: datetime,
-        now: datetime,
-    ) -> list[CaseView]:
-        """Tell the open wellbeing check, and the family told of it, that a sign of life has
-        been seen since (a late one too: an edge's backlog after an outage), once per check;
-        the check stays open until the person who goes closes it."""
-        case = session.get_one(CaseRow, row.alarm_case_id, with_for_update=True)
-        told = session.scalar(
-            select(func.count())
-            .select_from(CaseEventRow)
-            .where(
-                CaseEventRow.case_id == case.id,
-                CaseEventRow.actor == "hub-care",
-                CaseEventRow.note.startswith(SEEN_AGAIN),
-            )
-        )
-        if told:
-            return []
-        note = (
-            f"{SEEN_AGAIN} at {household.name} at {last.isoformat()}, after this check was "
-            "raised: it stays open until whoever checks closes it"
-        )
-        self._tell(session, case.id, note, "seen_again", targets, CaseEventAction.COMMENTED, now)
-        logger.info("household %s: a sign of life at %s, check %s", household.id, last, case.id)
-        return [case_view(case, household.location, members(session, [case.id])[case.id])]
-
-    def _tell(
-        self,
-        session: Session,
-        case_id: int,
-        note: str,
-        why: str,
-        targets: list[tuple[Channel, str]],
-        event: CaseEventAction,
-        now: datetime,
-    ) -> None:
-        """Add the care watch's ``commented`` line to a case (``"care": why``) and send its
-        note to ``targets`` (the family) as a notice of ``event``."""
-        add_event(
-            session,
-            self._policy,
-            case_id,
-            now,
-            CaseEventAction.COMMENTED,
-            note=note,
-            actor="hub-care",
-            detail={"care": why},
-        )
-        if targets:
-            enqueue_notices(
-                session, targets, case_id, event, now, note, supervision=self._policy.supervision
-            )
-        session.flush()
-
     def _alarm_active(self, session: Session, row: CareProfileRow) -> bool:
         if row.alarm_case_id is None:
             return False
@@ -494,9 +384,9 @@ class CareRepository:
 
     def _check(
         self, session: Session, row: CareProfileRow, now: datetime, zones: dict[int, str]
-    ) -> tuple[CareCheck, datetime | None]:
-        """Gather the facts of one home; return the rules' verdict and the last sign of life
-        (``zones``: the households' time zones, ``_zones``)."""
+    ) -> tuple[CareCheck, datetime | None, datetime | None]:
+        """Gather the facts of one home; return the rules' verdict, the last sign of life and
+        the last SOS press (``zones``: the households' time zones, ``_zones``)."""
         household_id = row.household_id
         watchers = list(
             session.execute(
@@ -509,7 +399,9 @@ class CareRepository:
             Sensor(device_id, last_seen, WATCHER_KINDS.get(DeviceKind(kind), timedelta(hours=6)))
             for device_id, kind, last_seen in watchers
         ]
-        last = self._last_activity(session, household_id, [w[0] for w in watchers], now)
+        seen = self._last_seen(session, [w[0] for w in watchers], now)
+        pressed = self._last_press(session, household_id, now)
+        last = pressed if seen is None or (pressed is not None and pressed > seen) else seen
         # The SOS presses are searched all the way back, the readings LOOK_BACK back only.
         searched_from = now - LOOK_BACK if watchers else None
         waking = WakingHours(
@@ -527,45 +419,39 @@ class CareRepository:
             checked_at=self._checked_at(session, row),
             searched_from=searched_from,
         )
-        return check_activity(facts, now), last
+        return check_activity(facts, now), last, pressed
 
-    def _last_activity(
-        self, session: Session, household_id: int, sensors: list[str], now: datetime
-    ) -> datetime | None:
-        """Return the last sign of life: a sensor reading that is one, or an SOS press."""
-        last: datetime | None = None
-        if sensors:
-            row = ReadingHistoryRow
-            history = session.execute(
-                select(row.device_id, row.ts, row.readings)
-                .where(row.device_id.in_(sensors), row.ts >= now - LOOK_BACK, row.ts <= now + AHEAD)
-                .order_by(row.ts.desc())
-                .execution_options(yield_per=500)  # read until the answer is known
-            )
-            try:
-                last = last_sign_of_life(SensorReading(*r) for r in history)
-            finally:
-                history.close()
-        presses = [
-            *buttons(session, household_id).get(household_id, []),
-            web_device_id(household_id),
-        ]
-        pressed = session.scalar(
+    def _last_seen(self, session: Session, sensors: list[str], now: datetime) -> datetime | None:
+        """Return the last sign of life in the home's sensors' readings."""
+        if not sensors:
+            return None
+        row = ReadingHistoryRow
+        history = session.execute(
+            select(row.device_id, row.ts, row.readings)
+            .where(row.device_id.in_(sensors), row.ts >= now - LOOK_BACK, row.ts <= now + AHEAD)
+            .order_by(row.ts.desc())
+            .execution_options(yield_per=500)  # read until the answer is known
+        )
+        try:
+            return last_sign_of_life(SensorReading(*r) for r in history)
+        finally:
+            history.close()
+
+    def _last_press(self, session: Session, household_id: int, now: datetime) -> datetime | None:
+        """Return the household's last SOS press (a sign of life too)."""
+        return session.scalar(
             select(func.max(AlertRow.ts)).where(
-                AlertRow.device_id.in_(presses),
+                AlertRow.device_id.in_(sos_devices(session, household_id)),
                 AlertRow.kind == AlertKind.SOS.value,
                 AlertRow.ts <= now + AHEAD,
             )
         )
-        if pressed is not None and (last is None or pressed > last):
-            last = pressed
-        return last
 
     def _view(
         self, session: Session, row: CareProfileRow, now: datetime, zones: dict[int, str]
     ) -> CareView:
         household = session.get_one(HouseholdRow, row.household_id)
-        check, last = self._check(session, row, now, zones)
+        check, last, _ = self._check(session, row, now, zones)
         device_ids = session.scalars(
             select(CareDeviceRow.device_id)
             .where(CareDeviceRow.household_id == row.household_id)

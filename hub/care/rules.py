@@ -165,7 +165,17 @@ def _silent_since(facts: CareFacts, now: datetime) -> datetime:
 
 
 MOTION = "occupancy"
-"""A motion sensor's ``occupancy: true`` is a sign of life each time: someone moved."""
+"""A motion sensor's ``occupancy: true`` is a sign of life: someone moved (``RETRIGGER``)."""
+
+RETRIGGER = timedelta(minutes=15)
+"""How soon after a motion sensor's last ``occupancy: true`` another one, with no ``false``
+between, is still new motion. A PIR that keeps seeing someone re-triggers every minute or two
+and clears itself (or Zigbee2MQTT clears it) within its timeout once they stop: 60–120 s
+(Aqara, Tuya ``keep_time``), 180 s (IKEA), Zigbee2MQTT's ``occupancy_timeout`` default. A
+``true`` repeated later than this is the cached state re-sent with a heartbeat or a battery
+or illuminance report (Koenkk/zigbee2mqtt#467, #2297): a sensor stuck on "occupied"
+(#16773, #31712) would otherwise be someone moving every hour and hold every check off for
+good. Reading such a repeat as no sign only brings a check earlier, never later."""
 
 CHANGES: dict[str, bool] = {"contact": False, "presence": True}
 """Readings whose *change* is a sign of life: a door opened or closed (``contact``), someone
@@ -189,18 +199,27 @@ class SensorReading:
 def last_sign_of_life(newest_first: Iterable[SensorReading]) -> datetime | None:
     """Return the time of the last sign of life in the sensors' readings, newest first.
 
-    A motion sensor's ``occupancy: true`` is one; a ``contact`` or ``presence`` reading is one
-    where it differs from the same device's reading before it (``CHANGES``). Reading stops as
-    soon as nothing older can change the answer.
+    A motion sensor's ``occupancy: true`` is one unless the same device's reading before it
+    said ``true`` too, more than ``RETRIGGER`` before; a ``contact`` or ``presence`` reading is
+    one where it differs from the same device's reading before it (``CHANGES``). A device's
+    earliest reading counts as if nothing came before it. Reading stops as soon as nothing
+    older can change the answer.
     """
     last: datetime | None = None
     newer: dict[tuple[str, str], tuple[bool, datetime]] = {}
     """Per device and reading, the newest reading not yet compared with the one before it."""
     for reading in newest_first:
-        if last is not None and all(ts <= last for _, ts in newer.values()):
+        if last is not None and all(
+            ts <= last for (_, name), (value, ts) in newer.items() if value or name != MOTION
+        ):
             return last  # anything older is older than the sign found
-        if reading.readings.get(MOTION) is True:
-            last = _later(last, reading.ts)
+        moved = reading.readings.get(MOTION)
+        if isinstance(moved, bool):
+            slot = (reading.device_id, MOTION)
+            after = newer.get(slot)
+            if after is not None and after[0] and (not moved or after[1] - reading.ts <= RETRIGGER):
+                last = _later(last, after[1])
+            newer[slot] = (moved, reading.ts)
         for name in CHANGES:
             value = reading.readings.get(name)
             if not isinstance(value, bool):
@@ -211,7 +230,7 @@ def last_sign_of_life(newest_first: Iterable[SensorReading]) -> datetime | None:
                 last = _later(last, after[1])
             newer[slot] = (value, reading.ts)
     for (_, name), (value, ts) in newer.items():
-        if value is CHANGES[name]:
+        if value is (True if name == MOTION else CHANGES[name]):
             last = _later(last, ts)
     return last
 

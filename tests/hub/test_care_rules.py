@@ -14,6 +14,7 @@ from devices.observations import StateUpdate
 from devices.zigbee2mqtt import decode_zigbee_state
 from hub.care.rules import (
     CHANGES,
+    RETRIGGER,
     CareFacts,
     CareStatus,
     Sensor,
@@ -107,11 +108,11 @@ def history(*readings: tuple[str, datetime, Mapping[str, float | bool]]) -> list
 def test_each_motion_is_a_sign_of_life_and_nothing_else_of_a_reading_is() -> None:
     readings = history(
         (MOTION, at(2, 8), {"occupancy": True}),
-        (MOTION, at(2, 9), {"occupancy": True, "battery_pct": 80.0}),
+        (MOTION, at(2, 8, 2), {"occupancy": True, "battery_pct": 80.0}),  # moving still
         (MOTION, at(2, 10), {"occupancy": False}),
         (MOTION, at(2, 11), {"battery_pct": 79.0, "temperature_c": 21.0}),
     )
-    assert last_sign_of_life(readings) == at(2, 9)
+    assert last_sign_of_life(readings) == at(2, 8, 2)
     assert last_sign_of_life(history((MOTION, at(2, 10), {"occupancy": False}))) is None
     assert last_sign_of_life([]) is None
 
@@ -181,9 +182,16 @@ def _reference(readings: list[SensorReading]) -> datetime | None:
     """The rule read plainly: every reading oldest first, each compared with the one before."""
     signs: list[datetime] = []
     before: dict[tuple[str, str], bool] = {}
+    moved_at: dict[str, datetime] = {}
     for reading in sorted(readings, key=lambda r: r.ts):
-        if reading.readings.get("occupancy") is True:
-            signs.append(reading.ts)
+        moved = reading.readings.get("occupancy")
+        if moved is True:
+            previous_true = moved_at.get(reading.device_id)
+            if previous_true is None or reading.ts - previous_true <= RETRIGGER:
+                signs.append(reading.ts)
+            moved_at[reading.device_id] = reading.ts
+        elif moved is False:
+            moved_at.pop(reading.device_id, None)
         for name, first in CHANGES.items():
             value = reading.readings.get(name)
             if isinstance(value, bool):
@@ -201,6 +209,7 @@ _FLAG = st.one_of(st.none(), st.booleans())
     st.lists(
         st.tuples(
             st.sampled_from([DOOR, RADAR, MOTION]),
+            st.sampled_from([1, 5, 14, 15, 16, 60]),  # minutes after the reading before
             st.fixed_dictionaries(
                 {}, optional={"occupancy": _FLAG, "contact": _FLAG, "presence": _FLAG}
             ),
@@ -209,16 +218,14 @@ _FLAG = st.one_of(st.none(), st.booleans())
     )
 )
 def test_reading_newest_first_and_stopping_early_finds_what_reading_all_finds(
-    steps: list[tuple[str, dict[str, bool | None]]],
+    steps: list[tuple[str, int, dict[str, bool | None]]],
 ) -> None:
-    readings = [
-        SensorReading(
-            device,
-            at(2, 8) + timedelta(minutes=n),
-            {k: v for k, v in values.items() if v is not None},
-        )
-        for n, (device, values) in enumerate(steps)
-    ]
+    readings: list[SensorReading] = []
+    ts = at(2, 8)
+    for device, gap, values in steps:
+        ts += timedelta(minutes=gap)
+        present = {k: v for k, v in values.items() if v is not None}
+        readings.append(SensorReading(device, ts, present))
     assert last_sign_of_life(
         history(*((r.device_id, r.ts, dict(r.readings)) for r in readings))
     ) == _reference(readings)
