@@ -139,14 +139,7 @@ def decode_all(
         return ()
     if isinstance(parsed, NativeTopic) and parsed.channel is DeviceChannel.SET:
         return ()
-    if len(payload) > max_bytes:
-        raise OversizedPayloadError(
-            f"payload of {len(payload)} bytes exceeds the {max_bytes}-byte limit"
-        )
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PayloadError("payload is not UTF-8") from exc
+    text = payload_text(payload, max_bytes)
     match parsed:
         case NativeTopic(device_id, channel):
             return (Decoded(NativeAddress(device_id), _decode_native(channel, text)),)
@@ -207,6 +200,19 @@ def decode_announce(
     return Decoded(ZigbeeAddress(name), (DeviceEvent(DEVICE_ANNOUNCE),))
 
 
+def payload_text(payload: bytes, max_bytes: int) -> str:
+    """Return a payload as text, or raise ``OversizedPayloadError`` past ``max_bytes`` and
+    ``PayloadError`` for bytes that are not UTF-8."""
+    if len(payload) > max_bytes:
+        raise OversizedPayloadError(
+            f"payload of {len(payload)} bytes exceeds the {max_bytes}-byte limit"
+        )
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError("payload is not UTF-8") from exc
+
+
 def decode_bridge_state(
     parsed: DeviceTopic, payload: bytes, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
 ) -> bool | None:
@@ -218,14 +224,7 @@ def decode_bridge_state(
     """
     if not isinstance(parsed, ZigbeeBridgeTopic) or parsed.path != "bridge/state":
         return None
-    if len(payload) > max_bytes:
-        raise OversizedPayloadError(
-            f"payload of {len(payload)} bytes exceeds the {max_bytes}-byte limit"
-        )
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PayloadError("payload is not UTF-8") from exc
+    text = payload_text(payload, max_bytes)
     return decode_zigbee_availability(text, _maybe_json(text))
 
 

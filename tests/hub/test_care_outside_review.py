@@ -10,7 +10,6 @@ moving every hour, and no check ever came."""
 
 from datetime import datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from devices.kinds import DeviceKind
@@ -30,23 +29,14 @@ from tests.hub.test_care_watch import (
     MOTION,
     family_notices,
     heartbeat,
-    make_grandma,
     readings,
 )
+from tests.hub.test_care_watch_review import clock, grandma
+
+__all__ = ["clock", "grandma"]  # the evening before, and grandma at home
 
 DOOR = "b2-301-door"
 RETURN = EVENING + timedelta(days=1, hours=15)  # 10:00 local, two days after she left
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """A clock that starts the evening before."""
-    return FakeClock(EVENING - timedelta(hours=1))
-
-
-@pytest.fixture
-def grandma(store: HubStore) -> int:
-    return make_grandma(store)
 
 
 def settings(**changes: object) -> CareSettings:

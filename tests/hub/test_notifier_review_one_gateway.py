@@ -20,9 +20,11 @@ from hub.cases.notifier import Notifier
 from hub.cases.notify import Channel, gateway_of
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
-from tests.hub.test_notifier_slow import until_true
+from tests.hub.test_notifier_slow import healthy, until_true
 from tests.hub.trickle_gateway import TrickleGateway
 from tests.hub.webhook_gateway import Gateway
+
+__all__ = ["healthy"]  # a webhook gateway that answers at once
 
 FIRE = {"category": "life_safety", "event": "opened"}
 
@@ -30,13 +32,6 @@ FIRE = {"category": "life_safety", "event": "opened"}
 @pytest.fixture
 def hanging() -> Iterator[TrickleGateway]:
     running = TrickleGateway(length=100_000, every=0.1)  # takes a request, never finishes
-    yield running
-    running.close()
-
-
-@pytest.fixture
-def healthy() -> Iterator[Gateway]:
-    running = Gateway()
     yield running
     running.close()
 

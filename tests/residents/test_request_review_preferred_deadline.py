@@ -14,16 +14,17 @@ take the request on at once. Real SQLite and PostgreSQL, an injected clock.
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine
 
 from hub.cases.rules import CaseAction, Resolution
 from hub.requests.repository import NewRequest
 from hub.requests.rules import RequestCategory, RequestSource, resolution_starts
 from hub.residents.rules import issue_token
-from hub.roster.rules import Grid, Responder, ResponderRole, Site
 from hub.statistics.rules import overdue_cases
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
+from tests.residents.test_request_deadline import store
+
+__all__ = ["store"]  # Lanyuan with its plumber, on this module's clock
 
 MONDAY = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 HOUR = timedelta(hours=1)
@@ -32,17 +33,6 @@ HOUR = timedelta(hours=1)
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(MONDAY)
-
-
-@pytest.fixture
-def store(engine: Engine, clock: FakeClock) -> HubStore:
-    hub = HubStore(engine, clock=clock)
-    hub.roster.put_site(Site(id="lanyuan", name="Lanyuan"))
-    hub.roster.put_grid(Grid(id="g-b3", site_id="lanyuan", name="B3", places=["Building 3"]))
-    hub.roster.put_responder(
-        Responder(id="plumber-1", site_id="lanyuan", name="Zhang", role=ResponderRole.MAINTENANCE)
-    )
-    return hub
 
 
 def logged(store: HubStore, text: str, preferred: tuple[datetime, datetime] | None) -> int:

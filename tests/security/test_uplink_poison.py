@@ -12,11 +12,9 @@ resubscription: the hub's ingest failed at every reconnect, for good.
 """
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,23 +28,14 @@ from hub.settings import HubSettings
 from tests.hub.factories import make_alert, make_device, make_status
 from tests.hub.http import api_client, ok
 from tests.polling import until
-from tests.security.brokers import Probe, SecuredBroker, linli, write_credentials
+from tests.security.brokers import Probe, SecuredBroker, linli
+from tests.security.test_revoked_edge_status import settings
+
+__all__ = ["settings"]  # the hub on its broker, its own identity
 
 pytestmark = [pytest.mark.mosquitto]
 
 YEAR_ONE = datetime(1, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def settings(hub_broker: SecuredBroker, database_url: str, tmp_path: Path) -> HubSettings:
-    """The hub's settings on its broker (its own identity, the loopback listener)."""
-    return HubSettings(
-        data_dir=tmp_path / "hub",
-        database_url=database_url,
-        mqtt_port=hub_broker.port,
-        mqtt_credentials_file=write_credentials(tmp_path / "hub.json", hub_broker.init["hub"]),
-        mqtt_client_id=f"hub-{uuid.uuid4().hex[:8]}",
-    )
 
 
 @asynccontextmanager
