@@ -75,11 +75,12 @@ class PositionRepository:
         """Store ``position`` as the responder's latest, unless a later one is stored (a
         phone's queue sent out of order); mark on site each active case of theirs whose
         place it reaches and return them. Raise ``NotFoundError`` for someone not on the
-        roster."""
+        roster, or taken off it (inactive: who left the team is no longer tracked, though
+        their phone is still set up)."""
         now = self._db.clock()
         with self._db.writing() as session:
             responder = session.get(ResponderRow, responder_id)
-            if responder is None:
+            if responder is None or not responder.active:
                 raise NotFoundError(f"responder {responder_id} is not on the roster")
             fix = {
                 "lat": position.lat,
@@ -182,10 +183,12 @@ class PositionRepository:
         self, *, sites: frozenset[str] | None = None, responder: str | None = None
     ) -> list[PositionView]:
         """Return the latest position of each responder on the roster (of ``sites``, and only
-        ``responder``'s, if given), by responder id."""
+        ``responder``'s, if given), by responder id; none of one taken off it (inactive: the
+        control room's map must not go on showing where someone who left last was)."""
         query = (
             select(ResponderPositionRow, ResponderRow.site_id)
             .join(ResponderRow, ResponderRow.id == ResponderPositionRow.responder_id)
+            .where(ResponderRow.active.is_(True))
             .order_by(ResponderPositionRow.responder_id)
         )
         if sites is not None:

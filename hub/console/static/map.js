@@ -3,13 +3,14 @@
 // responders where their phones last said they were (docs/positions.md). Everything comes from
 // /api/v1 (sites, positions, the site plan's devices); data is only ever put in as text.
 
-import { api } from "./api.js";
-import { ago, h, s, STATE_COLOURS } from "./dom.js";
+import { api, ApiError } from "./api.js";
+import { ago, h, s, STATE_COLOURS, when } from "./dom.js";
 
 const WORST_FIRST = Object.keys(STATE_COLOURS);
 const FRESH_MS = 10 * 60 * 1000; // as dispatch counts a position (hub.positions.rules.FRESH_FOR)
 const EARTH_RADIUS_M = 6371008.8;
 const NEAR_M = 2000; // a community and the streets round it
+const VAGUE_M = 100; // a fix too vague to put anyone on site (hub.positions.rules.ON_SITE_MAX_ACCURACY_M)
 
 /** A location path's parts as places compare (devices/location.py's ``folded``): NFKC (a
  * Chinese input method's full-width ``３号楼`` is ``3号楼``), case-folded, white space collapsed. */
@@ -50,13 +51,18 @@ function marker(place, x, y, colour) {
 }
 
 const REFRESH_MS = 15 * 1000; // phones post every 30 s (simulators/patrols.py); cases come any time
-const refresh = { drawing: 0, timer: null };
+const METRES_PER_DEGREE_LAT = (Math.PI / 180) * EARTH_RADIUS_M;
+// ``shown``: the hub's last answers drawn and when they came, to draw again, aged, while it
+// does not answer (its server down, the control room's link cut).
+const refresh = { drawing: 0, timer: null, shown: null };
 
 /** Draw the map into ``view`` and keep it current while it is shown: a fire that opens, a
  * case resolved and a patrol walking on are drawn again every ``REFRESH_MS`` (nothing pushes
- * devices' states or phones' positions to this page). */
-export async function renderMap(view) {
+ * devices' states or phones' positions to this page). ``again``: a refresh's tick, not the
+ * operator coming to the map (whose first drawing starts from the hub's answers alone). */
+export async function renderMap(view, again = false) {
   clearTimeout(refresh.timer);
+  if (!again) refresh.shown = null;
   const drawing = ++refresh.drawing;
   const latest = () => drawing === refresh.drawing && location.hash.startsWith("#/map");
   try {
@@ -68,7 +74,7 @@ export async function renderMap(view) {
         // Not once the map is gone from the view: the sign-in form after the session ended
         // (redrawn on every tick, it lost what the operator was typing).
         if (latest() && view.querySelector(".map-page")) {
-          renderMap(view).catch(() => {}); // the next tick tries again
+          renderMap(view, true).catch(() => {}); // the next tick tries again
         }
       }, REFRESH_MS);
     }
@@ -76,8 +82,36 @@ export async function renderMap(view) {
 }
 
 async function drawMap(view, latest) {
-  const [sites, positions, plan] = await Promise.all([api.sites(), api.positions(), api.sitePlan()]);
+  let answers;
+  try {
+    answers = await Promise.all([api.sites(), api.positions(), api.sitePlan()]);
+  } catch (error) {
+    // The hub not answering: the map shown so far is drawn again, aged and saying so. Left as
+    // it was, it showed a patrol "30 s ago" and fresh for as long as the screen stayed on,
+    // though dispatch had long stopped counting his position (found by an outside review).
+    // Not over the sign-in form (the session ended: the hub did answer), nor before a first
+    // drawing (the console shows the error).
+    const signedOut = error instanceof ApiError && error.status === 401;
+    if (!latest() || refresh.shown === null || signedOut || !view.querySelector(".map-page")) throw error;
+    drawFrom(view, refresh.shown.answers, refresh.shown.at);
+    return;
+  }
   if (!latest()) return; // left meanwhile, or a later drawing under way
+  refresh.shown = { answers, at: Date.now() };
+  drawFrom(view, answers);
+}
+
+/** A fix's reported accuracy as the map lists it (the hub ranks by distance plus accuracy). */
+function give(p) {
+  return p.accuracy_m ? ` ±${Math.round(p.accuracy_m)} m` : "";
+}
+
+/** Draw the hub's ``answers`` (sites, positions, site plan), aged to now; ``answeredAt``: when
+ * they came, if the hub has not answered since. */
+function drawFrom(view, answers, answeredAt = null) {
+  const [sites, positions, plan] = answers;
+  const stale = answeredAt === null ? null
+    : h("p", { className: "error", id: "map-stale" }, `The hub has not answered since ${when(new Date(answeredAt).toISOString())}: places' states and responders' positions as of then; trying again.`);
   const listed = sites.flatMap((site) => site.map.map((place) => ({ ...place, site_id: site.id })));
   // 0, 0 is a roster's placeholder (the Gulf of Guinea is no community's): drawn, it would
   // stretch the map over half the earth and squeeze every real place into one dot.
@@ -107,7 +141,7 @@ async function drawMap(view, latest) {
   const points = [...places, ...drawn];
   if (points.length === 0) {
     view.replaceChildren(h("section", { className: "plan-page map-page" }, h("h2", {}, "Map"),
-      h("p", { className: "muted", id: "no-map" }, "No site has a map yet: list its places with their coordinates on the roster (docs/positions.md)."), notOnMap));
+      h("p", { className: "muted", id: "no-map" }, "No site has a map yet: list its places with their coordinates on the roster (docs/positions.md)."), stale, notOnMap));
     return;
   }
   // An equirectangular projection around the middle: exact enough for a community.
@@ -132,24 +166,28 @@ async function drawMap(view, latest) {
   }
   for (const p of drawn) {
     const px = x(p), py = y(p);
+    // The circle the phone's fix allows (its ``acc``), to the map's scale: a cell tower's fix
+    // "give or take 2 km" is not the GPS fix at the door that the dot alone looks like.
+    const radius = ((p.accuracy_m || 0) / METRES_PER_DEGREE_LAT) * scale;
     svg.append(s("g", { class: "responder", "data-responder": p.responder_id, "data-fresh": String(p.fresh) },
-      s("title", {}, `${p.responder_id}: ${ago(p.at)}${p.accuracy_m ? `, ±${Math.round(p.accuracy_m)} m` : ""}`),
+      s("title", {}, `${p.responder_id}: ${ago(p.at)}${give(p)}`),
+      radius > 6 ? s("circle", { class: "accuracy", cx: px, cy: py, r: radius, "pointer-events": "none", fill: "#1f4e79", "fill-opacity": 0.08, stroke: "#1f4e79", "stroke-opacity": 0.4, "stroke-dasharray": "4 3" }) : null,
       s("circle", { cx: px, cy: py, r: 6, fill: p.fresh ? "#1f4e79" : "none", stroke: "#1f4e79", "stroke-width": 2 }),
-      s("text", { x: px + 9, y: py - 8, class: "floor-name" }, p.responder_id)));
+      s("text", { x: px + 9, y: py - 8, class: "floor-name" }, p.responder_id, (p.accuracy_m || 0) > VAGUE_M ? give(p) : "")));
   }
   const rows = shown.map((p) => {
     const ofSite = places.filter((place) => place.site_id === p.site_id);
     const nearest = ofSite.map((place) => [place, distanceM(p, place)]).sort((a, b) => a[1] - b[1])[0];
     return h("tr", { "data-responder": p.responder_id, "data-far": String(p.far) },
       h("td", {}, p.responder_id), h("td", {}, p.site_id || "—"),
-      h("td", {}, nearest ? `${nearest[0].place}, ${Math.round(nearest[1])} m` : "—",
+      h("td", {}, nearest ? `${nearest[0].place}, ${Math.round(nearest[1])} m${give(p)}` : "—",
         p.far ? h("span", { className: "muted" }, " (off the map)") : null),
       h("td", {}, ago(p.at), p.fresh ? null : h("span", { className: "muted" }, " (too old to dispatch by)")));
   });
   const legend = h("ul", { className: "legend" },
     Object.keys(STATE_COLOURS).map((name) => h("li", {}, h("span", { className: `swatch ${name}` }), name)),
     h("li", {}, "■ building · ◆ hazard source · ● key place · ◉ responder"));
-  view.replaceChildren(h("section", { className: "plan-page map-page" }, h("h2", {}, "Map"), legend,
+  view.replaceChildren(h("section", { className: "plan-page map-page" }, h("h2", {}, "Map"), stale, legend,
     h("div", { className: "plan-scroll" }, svg), notOnMap,
     h("h3", {}, "Responders"),
     rows.length
