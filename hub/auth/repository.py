@@ -148,17 +148,27 @@ class AuthStore:
         actor: str | None = None,
         scope: frozenset[str] | None = None,
     ) -> UserView:
-        """Disable (or enable again) an account; its tokens stop (or start) working at once.
+        """Disable (or enable again) an account; its sessions end at once, for good.
 
-        An account beyond ``scope`` is answered as a missing one.
+        Disabling revokes the account's sessions, not only suspends them: enabling it again
+        brought every session of the last shift back, the one on a stolen laptop too, that
+        the admin had disabled the account to end (found by an outside review). The user
+        signs in afresh. An account beyond ``scope`` is answered as a missing one.
         """
         action = AuditAction.USER_DISABLED if disabled else AuditAction.USER_ENABLED
         missing = f"no user {user_id}"
+        now = self._db.clock()
         with self._audited(self._record(action, actor, user_id=user_id)) as session:
             row = get_existing(session, UserRow, user_id, missing)
             if not within_scope(row.sites, scope):
                 raise NotFoundError(missing)
             row.disabled = disabled
+            if disabled:
+                session.execute(
+                    update(TokenRow)
+                    .where(TokenRow.user_id == user_id, TokenRow.revoked_at.is_(None))
+                    .values(revoked_at=now)
+                )
             return _user_view(row)
 
     def check_password(self, username: str, password: str) -> UserView | None:

@@ -18,6 +18,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field, SecretStr, StringConstraints
 
+# The router's own reading of a request's path: the guard must judge the path the router
+# routes, so it takes the same function rather than a copy that could drift.
+from starlette._utils import get_route_path
+
 from hub.audit.acting import ActingToken, act_with_token
 from hub.auth.repository import AuthStore, TokenView, UserView
 from hub.auth.rules import (
@@ -142,7 +146,12 @@ async def authorized(request: Request) -> Principal | None:
     # Said for every request (none at first): a request handled in a context an earlier
     # one set (a test's in-process client) must not act with that one's token.
     act_with_token(None)
-    permission = required_permission(request.method, request.url.path)
+    # The path as the router sees it, without the prefix a proxy serves the hub under
+    # (``root_path``, uvicorn's ``--root-path``, or a ``Mount``): the full URL's path
+    # (``/linli/api/v1/cases``) is outside ``/api/v1``, so the guard took every API route
+    # behind a prefix for a public page and answered cases, households and the roster to
+    # anyone (found by an outside review).
+    permission = required_permission(request.method, get_route_path(request.scope))
     if permission is None:
         return None
     principal = await authenticate(request)
@@ -304,7 +313,7 @@ async def sign_in(
     if user is None:
         logger.warning("failed sign-in for %s", body.username)
         raise AuthError("wrong username or password")
-    throttle.succeeded(body.username, address)
+    throttle.succeeded(body.username, address, now)
     token = new_secret()
     record = await asyncio.to_thread(store.issue_session, user, token)
     response.set_cookie(

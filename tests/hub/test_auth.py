@@ -145,7 +145,7 @@ def test_a_successful_sign_in_forgets_the_failures() -> None:
     throttle = SignInThrottle()
     for _ in range(4):
         throttle.failed("li", DESK, T0)
-    throttle.succeeded("li", DESK)
+    throttle.succeeded("li", DESK, T0)
     for _ in range(4):
         throttle.failed("li", DESK, T0)
     assert throttle.allowed("li", DESK, T0)
@@ -160,7 +160,7 @@ def test_successful_sign_ins_do_not_add_up_to_a_lockout() -> None:
     throttle = SignInThrottle()
     for n in range(2 * MAX_FAILED_SIGN_INS_PER_USER):
         assert throttle.admit("li", DESK, T0 + timedelta(seconds=n))
-        throttle.succeeded("li", DESK)
+        throttle.succeeded("li", DESK, T0 + timedelta(seconds=n))
     assert throttle.allowed("li", DESK, T0 + timedelta(seconds=60))
 
 
@@ -197,3 +197,32 @@ def test_a_flood_of_made_up_usernames_does_not_wipe_a_targets_failures() -> None
             junk += 1
     assert junk > MAX_TRACKED_USERNAMES
     assert not throttle.allowed("li", ATTACKER, T0 + timedelta(seconds=20))
+
+
+def test_guesses_elsewhere_do_not_lock_a_user_out_where_she_signed_in_before() -> None:
+    throttle = SignInThrottle()
+    assert throttle.admit("li", DESK, T0)
+    throttle.succeeded("li", DESK, T0)
+    for n in range(MAX_FAILED_SIGN_INS_PER_USER):
+        assert throttle.admit("li", f"10.0.{n // 4}.{n % 4}", T0)
+    assert not throttle.allowed("li", "10.9.9.9", T0), "a new address is refused"
+    assert throttle.allowed("li", DESK, T0), "her desk is not"
+    month_later = T0 + timedelta(days=31)
+    for n in range(MAX_FAILED_SIGN_INS_PER_USER):
+        assert throttle.admit("li", f"10.1.{n // 4}.{n % 4}", month_later)
+    assert not throttle.allowed("li", DESK, month_later), "an address long unused is forgotten"
+
+
+def test_a_known_address_is_still_bounded_for_its_own_guesses() -> None:
+    throttle = SignInThrottle()
+    throttle.succeeded("li", DESK, T0)
+    for _ in range(MAX_FAILED_SIGN_INS):
+        assert throttle.admit("li", DESK, T0)
+    assert not throttle.allowed("li", DESK, T0)
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "HEAD"])
+@pytest.mark.parametrize("path", ["/api/v1/users/1", "/api/v1/users", "/api/v1/tokens/1"])
+def test_accounts_need_administer_whatever_the_method(method: str, path: str) -> None:
+    """An account's password or role changed by PUT would otherwise be an operator's."""
+    assert required_permission(method, path) is Permission.ADMINISTER
