@@ -11,19 +11,23 @@ that ``seq``, and an anchor forged to match needs the key. The verdict names the
 break; anchors made under another key (another worker's, a key changed) are counted and not
 checked.
 
-What anchors do not give: protection from someone who also has the key (the hub's host), or
-from one who deletes the anchors too (the verdict says how many were checked and the latest
-anchored entry, so a trail whose anchors stop long before its end shows it). Pure: no I/O.
+What anchors do not give: protection from someone who also has the key (the hub's host). One
+who deletes the anchors from an edit or a cut on leaves anchors that check out; the
+**witness** (``hub.audit.witness``), the anchor this hub wrote last kept beside the key, names
+that loss, and the hub signs no head whose chain lost it. Pure: no I/O.
 """
 
 import hashlib
 import hmac
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 ANCHOR_KEY_FILE = "audit-anchor.key"
 """The anchor key's file in the hub's data folder, made at the first anchor."""
+WITNESS_FILE = "audit-anchor.last"
+"""The anchor this hub wrote last, in its data folder, beside the key (``hub.audit.witness``)."""
 MIN_KEY_CHARS = 16
 """The shortest anchor key the hub takes (``HubSettings.audit_key``)."""
 
@@ -63,11 +67,66 @@ class AnchorBreak:
     reason: str
 
 
+class AnchorRefusedError(Exception):
+    """The hub will not sign the chain's head: the chain no longer holds the entry, or the
+    database the anchor, that this hub anchored last (its witness)."""
+
+
+def signed(key: bytes, anchor: Anchor) -> bool:
+    """Return whether ``anchor`` carries ``key``'s signature of what it says."""
+    return hmac.compare_digest(anchor.mac, anchor_mac(key, anchor.seq, anchor.hash, anchor.ts))
+
+
+def witness_text(anchor: Anchor) -> str:
+    """Return the witness file's text naming ``anchor``: the one this hub wrote last."""
+    return json.dumps(
+        {
+            "seq": anchor.seq,
+            "hash": anchor.hash,
+            "ts": anchor.ts.astimezone(UTC).isoformat(),
+            "key_id": anchor.key_id,
+            "mac": anchor.mac,
+        }
+    )
+
+
+def parse_witness(text: str) -> Anchor:
+    """Return the anchor a witness file names; raise ``ValueError`` if it names none."""
+    try:
+        held = json.loads(text)
+        return Anchor(
+            seq=int(held["seq"]),
+            hash=str(held["hash"]),
+            ts=datetime.fromisoformat(held["ts"]),
+            key_id=str(held["key_id"]),
+            mac=str(held["mac"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not an anchor witness: {exc}") from exc
+
+
+def witness_refusal(
+    witness: Anchor, head_seq: int, entry_hash: str | None, anchor_kept: bool
+) -> str | None:
+    """Return why the hub must not sign the head, given its ``witness`` (the anchor it wrote
+    last), the chain's head, the hash of the entry the witness names (None: no such entry)
+    and whether the database still holds that anchor; None if it may."""
+    at = f"entry {witness.seq}, anchored at {witness.ts.astimezone(UTC).isoformat()}"
+    if head_seq < witness.seq or entry_hash is None:
+        return f"the chain ends at entry {head_seq}, before {at}: entries were removed"
+    if entry_hash != witness.hash:
+        return f"{at}, is not what it was: the chain was written again"
+    if not anchor_kept:
+        return f"the anchor of {at} is gone from the database: anchors were deleted"
+    return None
+
+
 class AnchorCheck:
     """Checks a chain's entries, fed in sequence order, against the anchors of one key,
-    given a range at a time (``add``) so that no more than a page of them is held."""
+    given a range at a time (``add``) so that no more than a page of them is held; and
+    against the ``witness``, the anchor this hub wrote last, kept outside the database."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, witness: Anchor | None = None) -> None:
         self._key = key
         self.key_id = key_id(key)
         self._by_seq: dict[int, list[Anchor]] = {}
@@ -76,6 +135,14 @@ class AnchorCheck:
         """The anchor of the highest entry checked so far."""
         self.found: AnchorBreak | None = None
         """The first break, if any; later entries are not looked at."""
+        self._witness = witness if witness is not None and witness.key_id == self.key_id else None
+        """The anchor this hub wrote last (None: none of this key, or no witness file)."""
+        self._witnessed = False
+        """Whether the witness's anchor was found among the database's."""
+        if self._witness is not None and not signed(key, self._witness):
+            self.found = AnchorBreak(
+                self._witness.seq, "the hub's anchor witness file is not signed with its key"
+            )
 
     def add(self, anchors: Iterable[Anchor]) -> None:
         """Take the anchors of this key for the entries about to be fed."""
@@ -89,9 +156,7 @@ class AnchorCheck:
         if self.found is not None:
             return False
         for anchor in self._by_seq.pop(seq, ()):
-            if not hmac.compare_digest(
-                anchor.mac, anchor_mac(self._key, anchor.seq, anchor.hash, anchor.ts)
-            ):
+            if not signed(self._key, anchor):
                 self.found = AnchorBreak(
                     seq, "its anchor's signature is not this hub's key's: the anchor was forged"
                 )
@@ -104,8 +169,18 @@ class AnchorCheck:
                 )
                 return False
             self.checked += 1
+            if self._witness is not None and anchor.mac == self._witness.mac:
+                self._witnessed = True
             if self.latest is None or (anchor.seq, anchor.ts) > (self.latest.seq, self.latest.ts):
                 self.latest = anchor
+        witness = self._witness
+        if witness is not None and seq == witness.seq and hash_ != witness.hash:
+            self.found = AnchorBreak(
+                seq,
+                "it is not the entry this hub anchored last (its witness file):"
+                " the chain up to it was written again after it was anchored",
+            )
+            return False
         return True
 
     def finish(self, last_seq: int, beyond: Iterable[Anchor]) -> AnchorBreak | None:
@@ -119,4 +194,22 @@ class AnchorCheck:
                 f"entry {min(past)} was anchored but the chain ends at entry {last_seq}:"
                 " entries were removed after they were anchored",
             )
+        witness = self._witness
+        if self.found is None and witness is not None and not self._witnessed:
+            # Who deletes entries and the anchors above them, or rewrites the chain from an
+            # entry and deletes the anchors from there on, leaves anchors that check out:
+            # the witness, outside the database, still names the hub's last one.
+            if witness.seq > last_seq:
+                self.found = AnchorBreak(
+                    last_seq + 1,
+                    f"entry {witness.seq} was anchored (this hub's witness file) but the chain"
+                    f" ends at entry {last_seq}: entries were removed, or this is an older copy"
+                    " of the database",
+                )
+            else:
+                self.found = AnchorBreak(
+                    witness.seq,
+                    "the anchor of it this hub wrote last (its witness file) is gone from the"
+                    " database: anchors were deleted",
+                )
         return self.found

@@ -195,6 +195,8 @@ class ChainVerdict:
 
     def describe(self) -> str:
         """Return one line for people."""
+        if not self.intact and self.broken_seq is None:
+            return f"audit trail broken: {self.reason}"
         if not self.intact:
             return f"audit chain broken at entry {self.broken_seq}: {self.reason}"
         said = f"audit chain intact: {self.checked} entries"

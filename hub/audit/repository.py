@@ -11,13 +11,37 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hub.audit.anchors import Anchor, AnchorCheck, key_id, make_anchor
+from hub.audit.anchors import (
+    Anchor,
+    AnchorCheck,
+    AnchorRefusedError,
+    key_id,
+    make_anchor,
+    witness_refusal,
+)
 from hub.audit.chain import AnchorsChecked, AuditEntry, AuditRecord, ChainVerdict, ChainVerifier
 from hub.audit.key import anchor_key
+from hub.audit.records import (
+    ALERTS,
+    EVENTS,
+    RecordCheck,
+    RecordKey,
+    alert_key,
+    entry_record,
+    event_key,
+)
 from hub.audit.views import AuditEntryView
+from hub.audit.witness import WitnessUnreadableError, read_witness
 from hub.errors import HubStartupError
 from hub.persistence.engine import create_hub_engine
-from hub.persistence.tables import AlertRow, AuditAnchorRow, AuditEntryRow, AuditHeadRow, CaseRow
+from hub.persistence.tables import (
+    AlertRow,
+    AuditAnchorRow,
+    AuditEntryRow,
+    AuditHeadRow,
+    CaseEventRow,
+    CaseRow,
+)
 from hub.persistence.transactions import AUDIT_HEAD_ID, Database, audit
 from hub.roster.repository import load_site_map
 from hub.settings import HubSettings
@@ -37,12 +61,15 @@ def verify_audit_chain(settings: HubSettings) -> ChainVerdict:
         if not inspect(engine).has_table(AuditHeadRow.__tablename__):
             raise HubStartupError("the database has no audit trail: run `linli hub` on it first")
         key = anchor_key(settings, make=False)
-        verdict = AuditRepository(Database(engine)).verify_audit(key=key)
+        witness = None if key is None else read_witness(settings.data_dir, key)
+        verdict = AuditRepository(Database(engine)).verify_audit(key=key, witness=witness)
         if key is None and verdict.intact:
             return replace(verdict, anchors=AnchorsChecked(checked=0, keyed=False))
         return verdict
     except SQLAlchemyError as exc:
         raise HubStartupError(f"cannot read the hub database: {exc}") from exc
+    except WitnessUnreadableError as exc:
+        raise HubStartupError(f"cannot read the audit anchor witness: {exc}") from exc
     finally:
         engine.dispose()
 
@@ -162,16 +189,25 @@ class AuditRepository:
         with self._db.writing() as session:
             audit(session, record)
 
-    def anchor(self, key: bytes, now: datetime) -> bool:
+    def anchor(self, key: bytes, now: datetime, *, witness: Anchor | None = None) -> Anchor | None:
         """Sign the chain's head with ``key`` (``hub.audit.anchors``) if it moved since that
-        key's last anchor; return whether an anchor was written."""
+        key's last anchor; return the anchor written, None if none was.
+
+        With the ``witness`` (the anchor this hub wrote last, ``hub.audit.witness``), raise
+        ``AnchorRefusedError`` if the chain no longer holds its entry or the database its
+        anchor: the head of a chain rewritten behind the hub is not signed.
+        """
         with self._db.writing() as session:
             head = session.get_one(AuditHeadRow, AUDIT_HEAD_ID)
+            if witness is not None:
+                refusal = _refusal(session, witness, head.seq)
+                if refusal is not None:
+                    raise AnchorRefusedError(refusal)
             last = session.scalar(
                 select(func.max(AuditAnchorRow.seq)).where(AuditAnchorRow.key_id == key_id(key))
             )
             if head.seq == 0 or (last is not None and last >= head.seq):
-                return False
+                return None
             anchor = make_anchor(key, head.seq, head.hash, now)
             session.add(
                 AuditAnchorRow(
@@ -182,11 +218,16 @@ class AuditRepository:
                     mac=anchor.mac,
                 )
             )
-            return True
+            return anchor
 
-    def verify_audit(self, *, key: bytes | None = None, page_size: int = 5000) -> ChainVerdict:
+    def verify_audit(
+        self, *, key: bytes | None = None, witness: Anchor | None = None, page_size: int = 5000
+    ) -> ChainVerdict:
         """Check the whole audit chain and name its first broken link, if any; with the
-        anchor ``key``, also against the anchors that key signed (``hub.audit.anchors``)."""
+        anchor ``key``, also against the anchors that key signed (``hub.audit.anchors``) and
+        the ``witness``, the anchor this hub wrote last (``hub.audit.witness``: read it
+        before, so that the database read holds its anchor); then the alerts and history
+        lines against the entries that recorded them (``hub.audit.records``)."""
         verifier = ChainVerifier()
         engine = self._db.engine
         if self._db.dialect == "postgresql":
@@ -195,10 +236,11 @@ class AuditRepository:
         with Session(engine) as session, session.begin():
             head = session.get_one(AuditHeadRow, AUDIT_HEAD_ID)
             head_seq, head_hash = head.seq, head.hash
-            anchors = None if key is None else AnchorCheck(key)
+            anchors = None if key is None else AnchorCheck(key, witness)
+            records = RecordCheck()
             others: int | None = 0
             after = 0
-            while True:
+            while anchors is None or anchors.found is None:
                 page = _page(session, after, page_size, verifier)
                 if not page:
                     break
@@ -206,7 +248,11 @@ class AuditRepository:
                     anchors.add(_anchors(session, anchors.key_id, after, page[-1].seq))
                 if not _fed(verifier, anchors, page):
                     break
+                entries = [_audit_entry(row) for row in page]
+                if not records.page(entries, _records(session, entries)):
+                    break
                 after = page[-1].seq
+            stored = _stored(session) if records.found is None else None
             if anchors is not None and anchors.found is None:
                 anchors.finish(head_seq, _anchors(session, anchors.key_id, head_seq, None))
                 others = session.scalar(
@@ -217,7 +263,14 @@ class AuditRepository:
         if anchors is not None and anchors.found is not None:
             found = anchors.found
             return ChainVerdict(False, verifier.checked, found.seq, found.reason)
+        if records.found is not None:
+            # The chain held up to there: the break is in a record it vouches for.
+            return ChainVerdict(False, verifier.checked, records.found.seq, records.found.reason)
         verdict = verifier.finish(head_seq, head_hash)
+        if verdict.intact and stored is not None and records.finish(stored) is not None:
+            # Counted only on an intact chain: entries cut from it are named as such first.
+            assert records.found is not None
+            return ChainVerdict(False, verifier.checked, records.found.seq, records.found.reason)
         if anchors is None or not verdict.intact:
             return verdict
         latest = anchors.latest
@@ -232,6 +285,21 @@ class AuditRepository:
         )
 
 
+def _refusal(session: Session, witness: Anchor, head_seq: int) -> str | None:
+    """Return why the head must not be signed, given the anchor this hub wrote last."""
+    entry_hash = session.scalar(select(AuditEntryRow.hash).where(AuditEntryRow.seq == witness.seq))
+    kept = session.scalar(
+        select(func.count())
+        .select_from(AuditAnchorRow)
+        .where(
+            AuditAnchorRow.key_id == witness.key_id,
+            AuditAnchorRow.seq == witness.seq,
+            AuditAnchorRow.mac == witness.mac,
+        )
+    )
+    return witness_refusal(witness, head_seq, entry_hash, anchor_kept=bool(kept))
+
+
 def _anchors(session: Session, kid: str, after: int, upto: int | None) -> list[Anchor]:
     """Return the anchors of key ``kid`` of the entries after ``after`` (up to ``upto``)."""
     query = select(AuditAnchorRow).where(AuditAnchorRow.key_id == kid, AuditAnchorRow.seq > after)
@@ -239,6 +307,65 @@ def _anchors(session: Session, kid: str, after: int, upto: int | None) -> list[A
         query = query.where(AuditAnchorRow.seq <= upto)
     rows = session.scalars(query.order_by(AuditAnchorRow.seq))
     return [Anchor(r.seq, r.hash, r.ts, r.key_id, r.mac) for r in rows]
+
+
+def _records(session: Session, entries: list[AuditEntry]) -> dict[str, list[RecordKey]]:
+    """Return the keys of the rows that could be the records of ``entries`` (by table): the
+    alerts they name, the history lines of their cases in the time they span."""
+    alert_ids: set[str] = set()
+    case_ids: set[int] = set()
+    times: list[datetime] = []
+    for entry in entries:
+        record = entry_record(entry)
+        if record is None:
+            continue
+        if record[0] == ALERTS and entry.alert_id is not None:
+            alert_ids.add(entry.alert_id)
+        elif entry.case_id is not None:
+            case_ids.add(entry.case_id)
+            times.append(entry.ts)
+    rows: dict[str, list[RecordKey]] = {ALERTS: [], EVENTS: []}
+    if alert_ids:
+        alerts = session.execute(select(*_ALERT_COLUMNS).where(AlertRow.id.in_(sorted(alert_ids))))
+        rows[ALERTS] = [alert_key(*row) for row in alerts]
+    if case_ids:
+        lines = session.execute(
+            select(*_EVENT_COLUMNS).where(
+                CaseEventRow.case_id.in_(sorted(case_ids)),
+                CaseEventRow.ts.between(min(times), max(times)),
+            )
+        )
+        rows[EVENTS] = [event_key(*row) for row in lines]
+    return rows
+
+
+_ALERT_COLUMNS = (
+    AlertRow.id,
+    AlertRow.received_at,
+    AlertRow.edge_id,
+    AlertRow.device_id,
+    AlertRow.kind,
+    AlertRow.state,
+    AlertRow.severity,
+    AlertRow.ts,
+)
+_EVENT_COLUMNS = (
+    CaseEventRow.case_id,
+    CaseEventRow.ts,
+    CaseEventRow.action,
+    CaseEventRow.actor,
+    CaseEventRow.alert_id,
+    CaseEventRow.note,
+)
+"""What the trail records of an alert and of a history line (``hub.audit.records``)."""
+
+
+def _stored(session: Session) -> dict[str, int]:
+    """Return how many alerts and history lines the database holds."""
+    return {
+        table: session.scalar(select(func.count()).select_from(model)) or 0
+        for table, model in ((ALERTS, AlertRow), (EVENTS, CaseEventRow))
+    }
 
 
 def _fed(verifier: ChainVerifier, anchors: AnchorCheck | None, page: list[AuditEntryRow]) -> bool:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from hub.audit.chain import ChainVerdict
 from hub.audit.key import anchor_key
 from hub.audit.views import AnchorsView, AuditEntryView, AuditVerdictView
+from hub.audit.witness import read_witness
 from hub.http.deps import API_PREFIX, SettingsDep, StoreDep, caller_sites
 from hub.http.views import Items
 
@@ -93,7 +94,9 @@ async def verify_audit(
     """
 
     def verify() -> ChainVerdict:
-        return store.audit.verify_audit(key=anchor_key(settings, make=False))
+        key = anchor_key(settings, make=False)
+        witness = None if key is None else read_witness(settings.data_dir, key)
+        return store.audit.verify_audit(key=key, witness=witness)
 
     verdict = await verification.verdict(verify)
     anchors = verdict.anchors
