@@ -14,19 +14,12 @@ from fastapi import FastAPI
 from hub.app import create_app
 from hub.auth.rules import MAX_FAILED_SIGN_INS, MAX_FAILED_SIGN_INS_PER_USER
 from hub.settings import HubSettings
-from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0
 from tests.hub.http import api_client
+from tests.hub.test_audit_token_review import app
 from tests.hub.test_auth_api import BOOTSTRAP, PASSWORD, add_user, bearer, sign_in
 
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path, clock: FakeClock) -> FastAPI:
-    """Return a hub app with a bootstrap token, on a fresh database, without MQTT."""
-    settings = HubSettings(
-        data_dir=tmp_path, database_url=database_url, start_ingest=False, bootstrap_token=BOOTSTRAP
-    )
-    return create_app(settings, clock=clock)
+__all__ = ["app"]  # a hub with a bootstrap token, on a fresh database, without MQTT
 
 
 @pytest.fixture
