@@ -4,7 +4,8 @@ A picture's bytes are written once, to ``<evidence_dir>/<sha[:2]>/<sha>.jpg`` (t
 fsync, rename), before the rows that name them are committed; storing the same evidence id
 again, or other evidence with the same bytes, changes nothing. So a re-sent picture is a
 duplicate, acknowledged again, and a crash between file and commit leaves at most an
-unreferenced file that the next copy reuses.
+unreferenced file that the next copy reuses. Other bytes, or another edge, under the id of a
+stored picture are refused (``id_reused``) before anything is written.
 
 Retention (``prune``): pictures received before a cut-off are deleted, except those whose
 alert belongs to a case that is not resolved or closed. Rows go first, in one transaction
@@ -18,7 +19,9 @@ prune took it away in between.
 A picture belongs to its alert only if both came from the same edge. The broker and the
 reader already bind a picture to the edge whose topic it came on; an edge's picture naming
 another edge's alert is refused when the alert is already in (``EvidenceRefusedError``) and, when
-it arrived first, never joined to that alert when read (it stays placed by its own camera).
+it arrived first, never joined to that alert when read (it stays placed by its own camera). A
+picture naming a camera an operator registered to another edge is refused too
+(``hub.evidence.identity``): it would be placed on that camera, in that camera's site.
 """
 
 import hashlib
@@ -35,9 +38,11 @@ from devices.camera import EvidenceImage
 from devices.durable import write_durably
 from hub.cases.rules import CaseStatus
 from hub.errors import NotFoundError
+from hub.evidence.identity import picture_claim
+from hub.fleet.claims import Registration
 from hub.http.views import View
 from hub.persistence.evidence import EvidenceBlobRow, EvidenceRow
-from hub.persistence.tables import AlertRow, CaseRow
+from hub.persistence.tables import AlertRow, CaseRow, DeviceRow
 from hub.persistence.transactions import Database, upsert_insert
 
 logger = logging.getLogger(__name__)
@@ -45,6 +50,8 @@ logger = logging.getLogger(__name__)
 EVIDENCE_URL = "/api/v1/evidence/{id}"
 PRUNE_BATCH = 500
 """Pictures deleted per transaction: short transactions, never a long lock on the tables."""
+TEMPORARY_SUFFIX = ".tmp"
+"""A picture being written (``devices.durable.write_durably``); left behind only by a kill."""
 DELETING_SUFFIX = ".deleting"
 """A file being deleted by ``prune``: renamed aside until no row is known to name it."""
 _CASE_DONE = (CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value)
@@ -112,9 +119,28 @@ class EvidenceStore:
         with self._db.reading() as session:
             alert = select(AlertRow.edge_id).where(AlertRow.id == image.alert_id)
             alert_edge = session.scalar(alert)
+            camera = session.get(DeviceRow, image.device_id)
+            held = session.get(EvidenceRow, image.id)
+            held_as = None if held is None else (held.edge_id, held.sha256)
+            registration = (
+                None if camera is None else Registration.of(camera.edge_id, camera.registered_by)
+            )
         if alert_edge is not None and alert_edge != image.edge_id:
             raise EvidenceRefusedError(
                 "alert_of_other_edge", f"alert {image.alert_id} came from edge {alert_edge!r}"
+            )
+        if held_as is not None and held_as != (image.edge_id, image.sha256):
+            # Not a re-send: other bytes (or another edge) under a stored picture's id. Written,
+            # they were a file and a blob row no picture names, which neither retention nor the
+            # quota ever counted (the reader checks no room for an id it holds): a stolen edge
+            # re-using one id filled the hub's disk.
+            raise EvidenceRefusedError(
+                "id_reused", f"evidence {image.id} is stored already with other bytes or edge"
+            )
+        claim = picture_claim(image.edge_id, image.device_id, registration)
+        if claim is not None:
+            raise EvidenceRefusedError(
+                claim.value, f"camera {image.device_id} is not edge {image.edge_id}'s"
             )
         self._write_file(image.sha256, jpeg)
         with self._db.writing() as session:
@@ -241,10 +267,15 @@ class EvidenceStore:
         They are left by a crash between a prune's commit and its unlink, or between a store's
         file and its commit; the age keeps a store in progress from losing its file. Each goes
         the way of a pruned file (aside, checked again, unlinked), so a store of the same bytes
-        racing the sweep keeps its file.
+        racing the sweep keeps its file. Half-written temporaries a kill left
+        (``.<sha>.jpg.<pid>.<thread>.tmp``) go too, after the same age.
         """
         old: dict[str, Path] = {}
+        swept = 0
         for path in self.folder.glob("*/*"):
+            if path.name.startswith(".") and path.suffix == TEMPORARY_SUFFIX:
+                swept += self._sweep_temporary(path, modified_before)
+                continue
             if path.suffix not in (".jpg", DELETING_SUFFIX):
                 continue
             try:
@@ -253,7 +284,6 @@ class EvidenceStore:
             except FileNotFoundError:
                 continue
         shas = sorted(old)
-        swept = 0
         for first in range(0, len(shas), batch):
             chunk = shas[first : first + batch]
             with self._db.reading() as session:
@@ -270,6 +300,17 @@ class EvidenceStore:
                 elif old[sha].suffix == DELETING_SUFFIX and not self.path_of(sha).exists():
                     old[sha].replace(self.path_of(sha))  # a prune that crashed mid-way
         return swept
+
+    def _sweep_temporary(self, path: Path, modified_before: float) -> int:
+        """Delete a half-written file (``write_durably``'s temporary) a killed hub left."""
+        try:
+            if path.stat().st_mtime >= modified_before:
+                return 0  # perhaps a write in progress, in this or another hub worker
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        logger.info("evidence sweep: deleted %s, half-written by a killed process", path.name)
+        return 1
 
     def _write_file(self, sha256: str, jpeg: bytes) -> None:
         path = self.path_of(sha256)

@@ -190,3 +190,20 @@ def test_the_byte_cap_holds_on_disk(tmp_path: Path) -> None:
             spool.put(image)
             assert spool.size() <= 5 * one + one // 2  # the pictures differ a little in size
     assert 3 <= spool.depth() <= 5
+
+
+def test_a_fire_picture_is_sent_before_the_older_motion_pictures(tmp_path: Path) -> None:
+    """After a cut uplink, the window the edge sends next holds the fire's pictures first,
+    however many motion pictures wait before them (before: oldest first, the fire last)."""
+    spool = EvidenceSpool(tmp_path / "evidence")
+    motion = [i for n in range(4) for i in images_of(AlertKind.CAMERA_MOTION, f"{n}" * 16)]
+    tamper = images_of(AlertKind.CAMERA_TAMPER, "t" * 16)
+    fire = images_of(AlertKind.CAMERA_FIRE, "f" * 16)
+    smoke = images_of(AlertKind.CAMERA_SMOKE, "s" * 16)
+    for image in motion + tamper + fire + smoke:
+        spool.put(image)
+    assert [i.id for i in spool.pending(4)] == [i.id for i in fire + smoke]
+    expected = fire + smoke + tamper + motion
+    assert [i.id for i in EvidenceSpool(tmp_path / "evidence").pending(100)] == [
+        i.id for i in expected
+    ]

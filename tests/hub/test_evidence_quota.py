@@ -206,3 +206,58 @@ async def test_a_disk_below_its_floor_takes_no_picture(
         assert reader.counters["evidence_rejected.disk_low"] == 1
         assert await asyncio.to_thread(evidence.usage) == {}
         assert not evidence.path_of(fire.sha256).exists()
+
+
+async def test_other_bytes_under_a_stored_pictures_id_take_no_room(
+    mosquitto: MosquittoProcess, tmp_path: Path, database_url: str
+) -> None:
+    """A stolen edge re-sends its one stored picture's id with new bytes each time. Before,
+    each was a "duplicate" (no quota check for a held id) whose file and blob row were written
+    anyway and named by no picture: never counted, never pruned, the disk filled. Now each is
+    refused (``id_reused``), acknowledged, and nothing is written; a true re-send is still a
+    duplicate, and another edge's picture under that id is refused too."""
+    settings = hub_on(
+        mosquitto,
+        tmp_path,
+        database_url=database_url,
+        evidence_edge_quota_bytes=SIZE,
+        evidence_life_safety_reserve_bytes=0,
+        evidence_min_free_disk_bytes=0,
+    )
+    app = create_app(settings.model_copy(update={"start_ingest": False}))
+    async with app.router.lifespan_context(app):
+        evidence: EvidenceStore = app.state.evidence_store
+        first = picture("e1", jpeg(1))
+        reused = [
+            first.model_copy(update={"sha256": other.sha256, "data": other.data})
+            for other in (picture("e1", jpeg(n)) for n in (2, 3, 4))
+        ]
+        foreign = first.model_copy(update={"edge_id": "e2", "device_id": "e2-cam"})
+        sent = [(first, "e1"), *[(m, "e1") for m in reused], (first, "e1"), (foreign, "e2")]
+        reader = EvidenceIngest(settings, evidence)
+        async with (
+            running(reader),
+            aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="reusing-edge") as edges,
+        ):
+            for edge in ("e1", "e2"):
+                await edges.subscribe(edge_topic(edge, EdgeChannel.EVIDENCE_ACK), qos=1)
+            for message, edge in sent:
+                await edges.publish(
+                    edge_topic(edge, EdgeChannel.EVIDENCE), message.model_dump_json(), qos=1
+                )
+            acked: list[str] = []
+            async with asyncio.timeout(10):
+                async for ack in edges.messages:
+                    assert isinstance(ack.payload, bytes)
+                    acked.extend(EvidenceAck.model_validate_json(ack.payload).ids)
+                    if len(acked) == len(sent):
+                        break
+        assert acked == [first.id] * len(sent)
+        assert reader.counters["evidence_new"] == 1
+        assert reader.counters["evidence_duplicate"] == 1
+        assert reader.counters["evidence_rejected.id_reused"] == 4
+        for message in reused:
+            assert not evidence.path_of(message.sha256).exists(), "nothing written to disk"
+        assert len(list(evidence.folder.rglob("*.jpg"))) == 1
+        view, path = await asyncio.to_thread(evidence.get, first.id)
+        assert (view.edge_id, path.read_bytes()) == ("e1", jpeg(1))

@@ -17,6 +17,7 @@ from hub.evidence.link import EvidenceAccepted, parse_evidence
 from hub.evidence.repository import EvidenceRefusedError, EvidenceStore
 from hub.ingest.messages import RejectedMessage
 from hub.persistence.evidence import EvidenceBlobRow, EvidenceRow
+from hub.persistence.tables import DeviceRow
 from hub.store import HubStore
 from tests.hub.factories import T0, alert_id, make_alert, make_device
 
@@ -165,3 +166,34 @@ def test_a_picture_naming_another_edges_alert_is_never_that_alerts_picture(
     with pytest.raises(NotFoundError):
         evidence.get(late_forgery.id)
     assert len(list(evidence.folder.rglob("*.jpg"))) == 2
+
+
+def test_a_picture_of_another_edges_camera_is_refused_and_never_placed_there(
+    store: HubStore, evidence: EvidenceStore
+) -> None:
+    """Edge e2 names e1's camera (registered by an operator) and an alert that never comes:
+    before, the picture was kept and placed on that camera, so Building 3's operators read it
+    as their own camera's. Now it is refused (``foreign_device``) and nothing is written."""
+    store.fleet.register_device(make_device(CAMERA, kind=DeviceKind.CAMERA, location="Building 3"))
+    forged = image(alert=alert_id()).model_copy(update={"edge_id": "e2"})
+    with pytest.raises(EvidenceRefusedError) as refused:
+        evidence.store(forged, JPEG, T0)
+    assert refused.value.reason == "foreign_device"
+    with pytest.raises(NotFoundError):
+        evidence.get(forged.id, device_ids=frozenset({CAMERA}))
+    assert not list(evidence.folder.rglob("*.jpg"))
+    # The camera's own edge still delivers its pictures; an unknown camera's are kept.
+    assert evidence.store(image(alert=alert_id()), JPEG, T0).new
+    unknown = image(alert=alert_id()).model_copy(update={"edge_id": "e2", "device_id": "e2-cam"})
+    assert evidence.store(unknown, JPEG, T0).new
+
+
+def test_a_picture_of_a_camera_only_an_inventory_gave_another_edge_is_taken(
+    store: HubStore, evidence: EvidenceStore, engine: Engine
+) -> None:
+    """As its alert is (contested, not refused: ``hub.ingest.identity.screen_alerts``)."""
+    store.fleet.register_device(make_device(CAMERA, kind=DeviceKind.CAMERA, location="Building 3"))
+    with Session(engine) as session, session.begin():  # an older row: read as an inventory's
+        session.get_one(DeviceRow, CAMERA).registered_by = None
+    contested = image(alert=alert_id()).model_copy(update={"edge_id": "e2"})
+    assert evidence.store(contested, JPEG, T0).new
