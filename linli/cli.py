@@ -22,10 +22,11 @@ from hub.auth.rules import new_secret
 from hub.errors import HubError
 from hub.settings import HubSettings
 from linli.accounts import token_app, user_app
-from linli.flags import settings_values, split_address
+from linli.flags import address_flag, address_settings, settings_values
 from linli.progress import simulation_progress
 from linli.report import report_command
 from linli.running import data_folders_held, database_held, run_until_signalled
+from linli.site_file import read_site_file
 from linli.status import status_command
 from linli.trust.commands import broker_app
 from simulators.scenarios import SCENARIOS
@@ -89,21 +90,6 @@ def _settings(cls: type[SettingsT], **values: Any) -> SettingsT:
     except (ValidationError, CredentialsError) as exc:
         typer.echo(f"linli: cannot start: {exc}", err=True)
         raise typer.Exit(2) from exc
-
-
-def _split_address(value: str, option: str) -> tuple[str, int]:
-    address = split_address(value)
-    if address is None:
-        raise typer.BadParameter(f"{option} must be HOST:PORT, got {value!r}")
-    return address
-
-
-def _address_settings(value: str | None, option: str, host: str, port: str) -> dict[str, Any]:
-    """Return the host and port settings a HOST:PORT flag gives (none if not given)."""
-    if value is None:
-        return {}
-    host_value, port_value = _split_address(value, option)
-    return {host: host_value, port: port_value}
 
 
 @app.command()
@@ -181,7 +167,12 @@ def hub(
     http_host: Annotated[
         str | None, _setting("Default $LINLI_HUB_HTTP_HOST, else 127.0.0.1.")
     ] = None,
-    http_port: Annotated[int | None, _setting("Default $LINLI_HUB_HTTP_PORT, else 8080.")] = None,
+    http_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Default $LINLI_HUB_HTTP_PORT, else 8080.", show_default=False
+        ),
+    ] = None,
     roster: Annotated[
         Path | None,
         typer.Option(
@@ -232,7 +223,7 @@ def hub(
         "mqtt_ca_file": mqtt_ca,
         "worker_id": worker_id,
         "mqtt_shared_group": shared_group,
-    } | _address_settings(mqtt, "--mqtt", "mqtt_host", "mqtt_port")
+    } | address_settings(mqtt, "--mqtt", "mqtt_host", "mqtt_port")
     defaults = {"data_dir": HUB_DATA_DIR}
     settings = _settings(HubSettings, **settings_values(HubSettings, given, defaults))
     if roster is not None:
@@ -324,10 +315,11 @@ def edge(
         "local_mqtt_credentials_file": local_credentials,
         "local_mqtt_ca_file": local_ca,
     }
-    given |= _address_settings(local_mqtt, "--local-mqtt", "local_mqtt_host", "local_mqtt_port")
-    given |= _address_settings(hub_mqtt, "--hub-mqtt", "hub_mqtt_host", "hub_mqtt_port")
+    given |= address_settings(local_mqtt, "--local-mqtt", "local_mqtt_host", "local_mqtt_port")
+    given |= address_settings(hub_mqtt, "--hub-mqtt", "hub_mqtt_host", "hub_mqtt_port")
     defaults = {"data_dir": EDGE_DATA_DIR}
     settings = _settings(EdgeSettings, **settings_values(EdgeSettings, given, defaults))
+    read_site_file(settings.site_file)
     from edge.agent import EdgeAgent
 
     with data_folders_held(settings.data_dir):
@@ -445,7 +437,7 @@ def simulate(
             # A reconnect of one of hundreds of edges is the run's business, not a page of logs.
             logging.getLogger().setLevel(logging.ERROR)
         _simulate_load(
-            _split_address(mqtt, "--mqtt"),
+            address_flag(mqtt, "--mqtt"),
             edges=edges,
             devices_per_edge=devices_per_edge,
             duration=60.0 if duration is None else duration,
@@ -464,12 +456,11 @@ def simulate(
         raise typer.BadParameter(f"unknown scenario {scenario!r}; try `linli simulate list`")
     from aiomqtt import MqttError
 
-    from devices.site import SiteFile
     from simulators.runner import run_scenario
 
     _configure_logging(verbose)
-    host, port = _split_address(mqtt, "--mqtt")
-    site_file = SiteFile.load(site or sample_site_path())
+    host, port = address_flag(mqtt, "--mqtt")
+    site_file = read_site_file(site or sample_site_path())
     total = duration if duration is not None else SCENARIOS[scenario].duration_s
     try:
         with simulation_progress(scenario, total) as report:

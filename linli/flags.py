@@ -10,15 +10,37 @@ was silently ignored.
 import os
 from typing import Any
 
+import typer
 from pydantic_settings import BaseSettings
+
+PORTS = range(1, 65536)
+"""The TCP ports a broker can listen on. A typo outside them (``:188300``) was taken before:
+``linli hub`` then tried that broker for ever, receiving no alarm."""
 
 
 def split_address(value: str) -> tuple[str, int] | None:
-    """Return ``HOST:PORT`` as its parts, or None if it is not one."""
+    """Return ``HOST:PORT`` as its parts, or None if it is not one (a port outside ``PORTS``
+    included)."""
     host, _, port = value.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not port.isdigit() or int(port) not in PORTS:
         return None
     return host, int(port)
+
+
+def address_flag(value: str, option: str) -> tuple[str, int]:
+    """Return the HOST:PORT flag ``option``'s parts, or refuse it as a bad parameter."""
+    address = split_address(value)
+    if address is None:
+        raise typer.BadParameter(f"{option} must be HOST:PORT (port 1-65535), got {value!r}")
+    return address
+
+
+def address_settings(value: str | None, option: str, host: str, port: str) -> dict[str, Any]:
+    """Return the host and port settings a HOST:PORT flag gives (none if not given)."""
+    if value is None:
+        return {}
+    host_value, port_value = address_flag(value, option)
+    return {host: host_value, port: port_value}
 
 
 def settings_values(

@@ -21,7 +21,7 @@ PRIORITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "lo
 
 
 class StatusError(Exception):
-    """The hub could not be asked (unreachable, or the token refused)."""
+    """The hub could not be asked (unreachable, not a hub, or the token refused)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,15 @@ def _items(client: httpx.Client, path: str, **params: Any) -> list[dict[str, Any
     if response.status_code in (401, 403):
         raise StatusError(f"the hub refused the token ({response.status_code}): see --token")
     response.raise_for_status()
-    items: list[dict[str, Any]] = response.json()["items"]
+    try:
+        items: list[dict[str, Any]] = response.json()["items"]
+    except (ValueError, KeyError, TypeError) as exc:
+        # Something else answers there (a router's page, a proxy, Grafana on the wrong port):
+        # a 200 with HTML ended in a JSONDecodeError traceback before.
+        raise StatusError(
+            f"{client.base_url} answered {path} with {response.headers.get('content-type', '?')}"
+            ": not a Linli hub's API (check --hub's host and port)"
+        ) from exc
     return items
 
 

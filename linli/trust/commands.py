@@ -123,10 +123,29 @@ def init(
     typer.echo(as_json(out))
 
 
+def rotation_notice(username: str, *, reloaded: bool) -> str:
+    """Return the warning an ``add-*`` that replaced ``username``'s password prints.
+
+    Re-running a setup step (a lost JSON, a script run twice) used to rotate the password of
+    an edge or device already installed without a word: the broker disconnected it at the
+    reload and refused its old password, and an edge's alerts then waited in its outbox until
+    someone found out why the hub showed it offline."""
+    when = (
+        "no longer works: the running broker has disconnected whoever used it"
+        if reloaded
+        else "stops working when the broker starts (it was not running)"
+    )
+    return (
+        f"linli broker: {username} already had an identity: this ROTATED its password. The old "
+        f"one {when}; put the new one where {username} reads it (an edge's credentials file, "
+        "a device's MQTT settings) now."
+    )
+
+
 def _issue(folder: Path, identity: Identity) -> None:
     broker = BrokerFolder(folder)
     try:
-        password = broker.issue(identity)
+        password, rotated = broker.issue_noting_rotation(identity)
         record = broker.load()
         reloaded = broker.reload()
     except (TrustError, OSError) as exc:
@@ -140,6 +159,9 @@ def _issue(folder: Path, identity: Identity) -> None:
     }
     if record.device_port is not None and identity.role in DEVICE_ROLES:
         out["device_port"] = record.device_port
+    if rotated:
+        out["rotated"] = True
+        typer.echo(rotation_notice(identity.username, reloaded=reloaded), err=True)
     typer.echo(as_json(out))
 
 

@@ -251,6 +251,12 @@ class BrokerFolder:
     def issue(self, identity: Identity) -> str:
         """Issue ``identity`` a new password (a rotation if it had one: the old one stops
         working at the reload); return it."""
+        return self.issue_noting_rotation(identity)[0]
+
+    def issue_noting_rotation(self, identity: Identity) -> tuple[str, bool]:
+        """Issue ``identity`` a new password as ``issue`` does; return it and whether it
+        replaced one (decided under the folder's lock, so two runs at once cannot both say
+        the identity was new)."""
         with self._locked():
             record = self.load()
             if identity.role not in ISSUED_ROLES[record.kind]:
@@ -260,9 +266,10 @@ class BrokerFolder:
                 )
             if record.kind is BrokerKind.SITE and identity.subject == record.site_edge_id:
                 raise TrustError(f"{identity.subject!r} is this site's edge, not a device")
+            rotated = identity.username in record.accounts
             password = self._add(record, identity)
             self._store(record)
-        return password
+        return password, rotated
 
     def revoke(self, subject: str, role: Role | None = None) -> bool:
         """Withdraw the edge (hub broker) or the device (site broker) ``subject``, of ``role``
