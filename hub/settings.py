@@ -41,7 +41,7 @@ class HubSettings(BaseSettings):
     """SQLAlchemy URL; ``None`` means SQLite in ``data_dir``. PostgreSQL:
     ``postgresql+psycopg://user:password@host/db``."""
     mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = 1883
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
     mqtt_credentials_file: Path | None = None
     """The hub's username and password on its broker (what ``linli broker init`` printed, in
     a file only the hub's user can read: the hub refuses to start otherwise)."""
@@ -55,7 +55,8 @@ class HubSettings(BaseSettings):
     """Also the broker session name: the hub uses a persistent session (clean_session=False),
     so two hub processes on one broker need different ids."""
     http_host: str = "127.0.0.1"
-    http_port: int = 8080
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    """0: any free port (tests)."""
     max_payload_bytes: int = 256 * 1024
     ingest_batch_max: int = 500
     """At most this many alerts (an ``AlertBatch`` counting as ``alert_batch_max``, any other

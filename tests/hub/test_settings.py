@@ -29,6 +29,19 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert not settings.start_ingest
 
 
+@pytest.mark.parametrize(
+    ("name", "value"), [("LINLI_HUB_MQTT_PORT", "188300"), ("LINLI_HUB_HTTP_PORT", "99999")]
+)
+def test_a_port_that_cannot_exist_is_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    """From ``hub.env`` as from a flag: a hub on :188300 retried its broker for ever and heard
+    no alarm (an installer's review found the flag; this is the environment's way in)."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match="65535"):
+        HubSettings()
+
+
 def test_unknown_settings_are_refused() -> None:
     with pytest.raises(ValidationError):
         HubSettings(mqtt_hots="typo")  # type: ignore[call-arg]
