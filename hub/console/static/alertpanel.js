@@ -2,7 +2,7 @@
 // flapping sensor's hundreds of alerts are one row that counts them, not a flood that pushes a
 // resident's SOS out of sight. Data from the hub is only ever put into the page as text.
 
-import { h, label, pill, when, zoneOf } from "./dom.js";
+import { h, label, pill, siteOfEdge, when, zoneOf } from "./dom.js";
 
 /** The panel holds this many rows (and the page reads this many recent alerts to start). */
 export const MAX_ROWS = 50;
@@ -31,17 +31,52 @@ export function takeAlerts(rows, alerts) {
   rows.length = Math.min(rows.length, MAX_ROWS);
 }
 
-/** Draw ``rows`` into the list ``list``; ``cases`` (id -> case) gives each alert its site's clock. */
+/** The site whose clock an alert's time is read on: its case's, when this screen holds it,
+ * else its edge's (the site that lists that edge, as the hub places the device's cases). An
+ * alert carries no site of its own: without this, an alert of a case not on this screen (a
+ * finished one, or one past what the board reads) was shown on the browser's clock whenever
+ * the sites' zones differ. */
+function alertSite(alert, cases) {
+  return cases.get(alert.case_id)?.site_id ?? siteOfEdge(alert.edge_id);
+}
+
+/** How many alerts a row stands for, and what that number counts: its case's count of this
+ * device's alerts of this kind (the case's member), when this screen holds the case and that
+ * is more, else the alerts this screen saw. A screen opened at 3 a.m. had shown ×1 for a
+ * sensor that had flapped 300 times into one case since midnight. */
+function repeats({ alert, count }, cases) {
+  const member = (cases.get(alert.case_id)?.members || [])
+    .find((item) => item.device_id === alert.device_id && item.kind === alert.kind);
+  if (member && member.alert_count > count) {
+    return [member.alert_count, `${member.alert_count} alerts from this device in case #${alert.case_id}`];
+  }
+  return [count, `${count} alerts from this device seen by this screen`];
+}
+
+function alertRow(row, cases) {
+  const { key, alert } = row;
+  const [count, counted] = repeats(row, cases);
+  return h("li", { className: `alert ${alert.severity}`, "data-alert-id": alert.id, "data-device-id": alert.device_id, "data-row-key": key },
+    h("a", { href: alert.case_id ? `#/case/${alert.case_id}` : "#/" },
+      h("strong", {}, label(alert.kind)), " ", pill(alert.severity, alert.severity), " ",
+      label(alert.state),
+      count > 1 ? h("span", { className: "repeats", title: counted }, ` ×${count}`) : null),
+    h("div", { className: "muted" }, alert.location || alert.device_id, " · ",
+      when(alert.ts, zoneOf(alertSite(alert, cases)))));
+}
+
+/** Draw ``rows`` into the list ``list``; ``cases`` (id -> case) gives each alert its site's
+ * clock and its case's count. The row the keyboard is on (one per device and kind) keeps the
+ * keyboard through the redraw a new alert brings: a storm redraws the list several times a
+ * second, and each redraw had sent the operator tabbing through the alerts back to the top of
+ * the page. */
 export function drawAlerts(list, rows, cases) {
-  list.replaceChildren(
-    ...rows.map(({ alert, count }) =>
-      h("li", { className: `alert ${alert.severity}`, "data-alert-id": alert.id, "data-device-id": alert.device_id },
-        h("a", { href: alert.case_id ? `#/case/${alert.case_id}` : "#/" },
-          h("strong", {}, label(alert.kind)), " ", pill(alert.severity, alert.severity), " ",
-          label(alert.state),
-          count > 1 ? h("span", { className: "repeats", title: `${count} alerts from this device seen by this screen` }, ` ×${count}`) : null),
-        h("div", { className: "muted" }, alert.location || alert.device_id, " · ",
-          when(alert.ts, zoneOf(cases.get(alert.case_id)?.site_id))))),
-  );
+  const active = document.activeElement;
+  const focused = list.contains(active) ? active.closest("li[data-row-key]")?.dataset.rowKey : undefined;
+  list.replaceChildren(...rows.map((row) => alertRow(row, cases)));
   if (rows.length === 0) list.append(h("li", { className: "muted" }, "Waiting for alerts…"));
+  if (focused === undefined) return;
+  for (const item of list.children) {
+    if (item.dataset.rowKey === focused) item.querySelector("a")?.focus({ preventScroll: true });
+  }
 }

@@ -20,10 +20,24 @@ function keep(state, item) {
 const KNOWN_CASE_FIELDS = new Set(["id", "status", "kind", "priority", "opened_at", "updated_at", "last_alert_at",
   "alert_count", "device_ids", "location", "alerts", "events", "actions", "team", "merged_into"]);
 
-function teamText(team) {
-  // Everyone the case is dispatched to, with their duty and whether they accepted yet.
-  if (!Array.isArray(team) || team.length === 0) return "nobody yet";
-  return team.map((m) => `${m.responder} (${label(m.duty)}, ${m.accepted ? "accepted" : "waiting"})`).join("; ");
+// Who declined the case since it was last (re)opened, as its history says: "<responder>
+// declined" for an answer from their phone, the hub's own note ("plumber-1 did not accept in
+// time") for a lapse it counted as a decline. (The case list says nothing of declines: the
+// board can only tell that a case taken on went back to open.)
+function declines(events) {
+  const since = (events || []).findLastIndex((e) => e.action === "reopened");
+  return (events || []).slice(since + 1).filter((e) => e.action === "declined")
+    .map((e) => (e.actor ? `${e.actor} declined` : e.note || "declined"));
+}
+
+function teamText(team, events) {
+  // Everyone the case is dispatched to, with their duty and whether they accepted yet, and
+  // who declined it ("nobody yet" had read as if nobody had been asked).
+  const declined = declines(events);
+  const members = Array.isArray(team) ? team : [];
+  const on = members.map((m) => `${m.responder} (${label(m.duty)}, ${m.accepted ? "accepted" : "waiting"})`);
+  if (on.length === 0) return declined.length ? `nobody: ${declined.join("; ")}` : "nobody yet";
+  return [...on, ...declined].join("; ");
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
@@ -126,11 +140,30 @@ function actionForm(state, caseId, action) {
         await renderCase(caseId, state);
       }
     },
-  }, inputs, h("button", { type: "submit", name: `do-${action.name}` }, label(action.name)));
+  }, inputs, FOR_GOOD[action.name] ? forGood(action) : null,
+  h("button", { type: "submit", name: `do-${action.name}` }, label(action.name)));
   return form;
 }
 
+// Actions that cannot be undone, and what the operator ticks to say they know it: the button
+// alone, a click away from "Reopen", closed a case for good (a keyboard's Enter on the wrong
+// form, a tap beside the intended one). The tick is the browser's own required field: no
+// dialog, and the keyboard reaches it with Tab and Space.
+const FOR_GOOD = { close: "for good: a closed case cannot be reopened" };
+
+function forGood(action) {
+  const id = `f-${action.name}-for-good`;
+  // No name: it is not part of the body the hub is sent.
+  return h("label", { for: id, className: "for-good" },
+    h("span", {}, label(action.name), " ", FOR_GOOD[action.name]),
+    h("input", { id, type: "checkbox", required: true }));
+}
+
 const PRIMARY_ACTIONS = new Set(["acknowledge", "dispatch", "comment", "resolve"]);
+// What a resolved case still takes: reopened (resolved by mistake, or the leak is back: the
+// page had offered nothing once a case was resolved, so the console could not undo a wrong
+// resolve), or closed for good.
+const AFTER_RESOLVED = ["reopen", "close"];
 
 function moreActions(state, caseId, actions) {
   if (actions.length === 0) return null;
@@ -273,14 +306,21 @@ export async function renderCase(id, state) {
       h("dt", {}, "Opened"), h("dd", {}, when(detail.opened_at, zone)),
       h("dt", {}, "Last alert"), h("dd", {}, when(detail.last_alert_at, zone)),
       h("dt", {}, "Alerts"), h("dd", {}, detail.alert_count),
-      "team" in detail ? [h("dt", {}, "Team"), h("dd", { id: "case-team" }, teamText(detail.team))] : [],
+      "team" in detail ? [h("dt", {}, "Team"), h("dd", { id: "case-team" }, teamText(detail.team, detail.events))] : [],
       // A press taken in by the incident it was part of: the work goes on in that case.
       detail.merged_into ? [h("dt", {}, "Merged into"),
         h("dd", {}, h("a", { id: "merged-into", href: `#/case/${detail.merged_into}` }, `#${detail.merged_into}`))] : [],
       extra.map(([key, value]) => [h("dt", {}, label(key)), h("dd", {}, fieldValue(value, zone))])),
     h("section", { className: "actions", "aria-label": "Actions" },
       changed ? h("p", { id: "case-changed", className: "error", role: "alert" }, changed) : null,
-      finished ? h("p", { className: "muted" }, "This case is finished.") : [
+      finished ? [
+        h("p", { className: "muted" }, detail.status === "resolved"
+          ? "This case is resolved: reopen it if the problem is back." : "This case is finished."),
+        detail.status === "resolved"
+          ? AFTER_RESOLVED.map((name) => offered.find((action) => action.name === name))
+            .filter(Boolean).map((action) => actionForm(state, detail.id, action))
+          : null,
+      ] : [
         offered.filter((action) => PRIMARY_ACTIONS.has(action.name)).map((action) => actionForm(state, detail.id, action)),
         moreActions(state, detail.id, offered.filter((action) => !PRIMARY_ACTIONS.has(action.name))),
       ]),

@@ -304,7 +304,8 @@ function caseChanged(item, opened) {
   state.cases.set(item.id, { ...known, ...item });
   if (opened) announceCase(item);
   const route = state.route;
-  if (route?.name === "board") redraw("board");
+  // The alert panel too: its rows read their case's site clock and its count of their alerts.
+  if (route?.name === "board") redraw("board", "stream");
   else if (route?.name === "case" && Number(route.id) === item.id) redraw("case");
 }
 
@@ -463,7 +464,17 @@ function matches(item) {
 // Taken on (or sent out) but nobody has accepted to go: the case that looks handled and is not.
 const WAITING_FOR_SOMEONE = new Set(["acknowledged", "dispatched", "escalated"]);
 
+// Open again with nobody on it after it was taken on: only a decline (or an acceptance left to
+// lapse, which the hub counts as one) sends a taken-on case back to open, and its resident has
+// been told someone is coming. Its card had read as any fresh open case.
+const SENT_BACK = "Taken on (the resident was told someone is coming), then declined or not accepted in time: nobody is on it";
+
 function nobodyGoing(item) {
+  if (item.status === "open" && item.acknowledged_at && Array.isArray(item.team) && item.team.length === 0) {
+    const sentBack = pill("nobody-going", "nobody going (declined)");
+    sentBack.title = SENT_BACK;
+    return sentBack;
+  }
   if (!WAITING_FOR_SOMEONE.has(item.status) || !Array.isArray(item.team)) return null;
   if (item.team.some((member) => member.accepted)) return null;
   const asked = item.team.length;

@@ -48,11 +48,24 @@ export function toast(text, kind = "info") {
 // Each site's time zone (its roster's, GET /sites): times are shown on the site's clock, not
 // the browser's (a desk PC or a kiosk left on UTC read a 22:10 fire as 14:10).
 const zones = new Map();
+// Which site each edge serves (a site's edge_ids): an alert names its edge, not its site, and
+// its case may not be on this screen (finished, or past what the board reads).
+const edgeSites = new Map();
 
-/** Remember the sites' time zones ({id, timezone} each). */
+/** Remember the sites' time zones and edges ({id, timezone, edge_ids} each). */
 export function setZones(sites) {
   zones.clear();
-  for (const item of sites) if (item.id && item.timezone) zones.set(item.id, item.timezone);
+  edgeSites.clear();
+  for (const item of sites) {
+    if (item.id && item.timezone) zones.set(item.id, item.timezone);
+    for (const edge of item.edge_ids || []) if (item.id) edgeSites.set(edge, item.id);
+  }
+}
+
+/** The site an edge serves, as the hub places a device's cases (its edge's site); undefined
+ * when no site this caller sees lists it. */
+export function siteOfEdge(edgeId) {
+  return edgeSites.get(edgeId);
 }
 
 /** The time zone of a site: its own, else the one every known site shares, else the browser's
