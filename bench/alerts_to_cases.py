@@ -306,8 +306,8 @@ def main() -> None:
             with hub_database(args.db, root, "drain") as url:
                 (root / "drain").mkdir()
                 stack = Stack(root / "drain", devices + buttons, url, separate_hub_broker=True)
-                stack.start()
                 try:
+                    stack.start()
                     drain = measure_drain(stack, devices, buttons, args.drain, args.profile)
                 finally:
                     stack.close()
@@ -375,8 +375,8 @@ def measure_all_loads(stack: Stack, devices: list[Device], args: argparse.Namesp
     # (a console's holds 1,000 events and tells the console when it dropped some).
     timed = args.alerts + args.after_burst + args.paced
     stack.hub.env["LINLI_HUB_STREAM_MAX_QUEUED"] = str(2 * timed + 1000)
-    stack.start()
     try:
+        stack.start()  # inside: a hub that fails to start leaves no broker running
         port = stack.local_broker.port
         base_topics = [f"bench/baseline/{d.id}" for d in devices]
         base = Collector()
