@@ -24,6 +24,10 @@ SCHEMA_VERSION = 1
 AlertId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
+DEVICES_NAMED = 3
+"""Unreadable devices of one list named in the log, each; the rest are counted in one line."""
+
+
 def _readable_devices(items: object) -> object:
     """Keep the devices of a registry or an inventory that this release can read.
 
@@ -38,12 +42,20 @@ def _readable_devices(items: object) -> object:
     if not isinstance(items, list):
         return items
     readable: list[Device] = []
+    left_out = 0
     for item in items:
         try:
             readable.append(Device.model_validate(item))
         except ValidationError as exc:
-            named = item.get("id") if isinstance(item, dict) else None
-            logger.warning("left out device %r that this release cannot read: %s", named, exc)
+            left_out += 1
+            if left_out <= DEVICES_NAMED:
+                named = item.get("id") if isinstance(item, dict) else None
+                logger.warning("left out device %r that this release cannot read: %s", named, exc)
+    if left_out > DEVICES_NAMED:
+        # One line for the rest: a status of 87,000 (a stolen edge's) logged 87,000 warnings.
+        logger.warning(
+            "left out %d more devices that this release cannot read", left_out - DEVICES_NAMED
+        )
     return readable
 
 

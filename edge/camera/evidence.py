@@ -13,7 +13,6 @@ of life-safety kinds (fire, smoke) only when nothing else is left.
 import base64
 import hashlib
 import logging
-import os
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass
@@ -187,12 +186,14 @@ def pictures_to_drop(pictures: list[SpooledPicture], limits: SpoolLimits) -> lis
     return dropped
 
 
-def stale_temporaries(names: list[str], pid: int) -> list[str]:
+def stale_temporaries(names: list[str], pid: int | None) -> list[str]:
     """Return the names of half-written pictures left by another (killed) process.
 
     ``devices.durable.write_durably`` writes ``.<name>.<pid>.<thread>.tmp`` and renames it; a
     kill -9 or a power cut in between leaves it, named by no ``*.json``: never sent, counted
-    by no cap, never deleted. One of this process's own may be a write in progress: kept.
+    by no cap, never deleted. One of process ``pid``'s own may be a write in progress: kept;
+    ``None`` keeps none (the spool opening, before it writes anything: a container's agent is
+    pid 1 at every start, so its killed predecessor's leftovers bear its own pid).
     """
     return [
         name
@@ -200,7 +201,7 @@ def stale_temporaries(names: list[str], pid: int) -> list[str]:
         if name.startswith(".")
         and name.endswith(".tmp")
         and len(name.split(".")) >= 5
-        and name.split(".")[-3] != str(pid)
+        and (pid is None or name.split(".")[-3] != str(pid))
     ]
 
 
@@ -231,7 +232,9 @@ class EvidenceSpool:
 
     def _remove_stale_temporaries(self) -> None:
         names = [path.name for path in self.folder.glob(".*.tmp")]
-        for name in stale_temporaries(names, os.getpid()):
+        # Opening, nothing of this process is being written yet; and the data folder's lock
+        # (``linli.running``) keeps any other agent off the spool.
+        for name in stale_temporaries(names, None):
             (self.folder / name).unlink(missing_ok=True)
             logger.warning("evidence spool: deleted %s, half-written by a killed process", name)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from hub.audit.chain import ChainVerdict
 from hub.audit.key import anchor_key
 from hub.audit.views import AnchorsView, AuditEntryView, AuditVerdictView
-from hub.audit.witness import read_witness
+from hub.audit.witness import WitnessUnreadableError, read_witness
 from hub.http.deps import API_PREFIX, SettingsDep, StoreDep, caller_sites
 from hub.http.views import Items
 
@@ -95,7 +95,12 @@ async def verify_audit(
 
     def verify() -> ChainVerdict:
         key = anchor_key(settings, make=False)
-        witness = None if key is None else read_witness(settings.data_dir, key)
+        try:
+            witness = None if key is None else read_witness(settings.data_dir, key)
+        except WitnessUnreadableError as exc:
+            # Edited or damaged: the trail cannot be vouched for (``linli audit verify`` exits
+            # 2 saying so); a verdict, not a 500 the console shows as an error.
+            return ChainVerdict(intact=False, checked=0, reason=f"the audit anchor witness {exc}")
         return store.audit.verify_audit(key=key, witness=witness)
 
     verdict = await verification.verdict(verify)

@@ -65,3 +65,15 @@ def test_only_other_processes_temporaries_are_stale() -> None:
         "a.tmp",
     ]
     assert stale_temporaries(names, 333) == [names[0]]
+    # Opening, the spool writes nothing yet: every leftover is stale, its own pid's too (a
+    # container's agent is pid 1 at every start).
+    assert stale_temporaries(names, None) == names[:2]
+
+
+def test_a_leftover_of_a_killed_predecessor_with_this_pid_is_deleted_too(tmp_path: Path) -> None:
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    mine = folder / f".20261207134500000000-000001-camera_fire-0123.json.{os.getpid()}.1.tmp"
+    mine.write_bytes(b'{"half": ')
+    EvidenceSpool(folder)
+    assert not mine.exists()

@@ -11,13 +11,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from hub.app import create_app
 from hub.audit.anchoring import AnchorWatch
 from hub.audit.anchors import WITNESS_FILE, AnchorRefusedError
+from hub.audit.key import anchor_key
 from hub.audit.repository import verify_audit_chain
 from hub.persistence.engine import create_hub_engine, migrate
 from hub.settings import HubSettings
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
+from tests.hub.http import api_client
 from tests.hub.test_audit_anchors import record, rewrite
 
 
@@ -150,3 +153,19 @@ def test_a_restored_backup_is_named_until_the_witness_is_moved_aside(tmp_path: P
     assert (tmp_path / WITNESS_FILE).is_file()
     assert verify_audit_chain(settings).intact
     engine.dispose()
+
+
+async def test_an_unreadable_witness_is_a_verdict_through_the_api_not_a_500(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The CLI said so already (exit 2); the API answered 500, and the console's audit page
+    showed an error instead of the trail's state."""
+    settings = HubSettings(data_dir=tmp_path, database_url=database_url, start_ingest=False)
+    anchor_key(settings, make=True)
+    (tmp_path / WITNESS_FILE).write_text("{not json")
+    async with api_client(create_app(settings)) as admin:
+        response = await admin.get("/api/v1/audit/verify")
+    assert response.status_code == 200, response.text
+    verdict = response.json()
+    assert verdict["intact"] is False
+    assert "witness" in verdict["reason"]
