@@ -3,6 +3,7 @@ the reader refusing one edge's pictures over a real Mosquitto while it takes ano
 
 import asyncio
 import base64
+import uuid
 from pathlib import Path
 
 import aiomqtt
@@ -27,6 +28,31 @@ QUOTA = PictureQuota(
     edge_bytes=100 * MIB, life_safety_reserve_bytes=20 * MIB, min_free_disk_bytes=MIB
 )
 ROOMY_DISK = 10 * 1024 * MIB
+
+
+async def acked_by_the_hub(
+    reader: EvidenceIngest, port: int, sent: list[tuple[EvidenceImage, str]]
+) -> list[str]:
+    """Send each picture from its edge through the real broker to ``reader``; return the ids
+    the hub acknowledged, in order, once it has answered each."""
+    async with (
+        running(reader),
+        aiomqtt.Client("127.0.0.1", port, identifier=f"edges-{uuid.uuid4().hex[:8]}") as edges,
+    ):
+        for edge in sorted({edge for _, edge in sent}):
+            await edges.subscribe(edge_topic(edge, EdgeChannel.EVIDENCE_ACK), qos=1)
+        for message, edge in sent:
+            await edges.publish(
+                edge_topic(edge, EdgeChannel.EVIDENCE), message.model_dump_json(), qos=1
+            )
+        acked: list[str] = []
+        async with asyncio.timeout(10):
+            async for ack in edges.messages:
+                assert isinstance(ack.payload, bytes)
+                acked.extend(EvidenceAck.model_validate_json(ack.payload).ids)
+                if len(acked) == len(sent):
+                    break
+    return acked
 
 
 def test_a_picture_within_the_edges_quota_is_admitted() -> None:
@@ -145,23 +171,7 @@ async def test_an_edge_over_its_quota_is_refused_while_another_edges_picture_is_
         sent = [(held[0], "e1"), (over, "e1"), (other_edge, "e2"), (fire, "e1")]
         sent.append((second_fire, "e1"))
         reader = EvidenceIngest(settings, evidence)
-        async with (
-            running(reader),
-            aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="quota-edges") as edges,
-        ):
-            for edge in ("e1", "e2"):
-                await edges.subscribe(edge_topic(edge, EdgeChannel.EVIDENCE_ACK), qos=1)
-            for message, edge in sent:
-                await edges.publish(
-                    edge_topic(edge, EdgeChannel.EVIDENCE), message.model_dump_json(), qos=1
-                )
-            acked: list[str] = []
-            async with asyncio.timeout(10):
-                async for ack in edges.messages:
-                    assert isinstance(ack.payload, bytes)
-                    acked.extend(EvidenceAck.model_validate_json(ack.payload).ids)
-                    if len(acked) == len(sent):
-                        break
+        acked = await acked_by_the_hub(reader, mosquitto.port, sent)
         # Every picture is acknowledged: a refused one would be refused again, forever.
         assert acked == [message.id for message, _ in sent]
         assert reader.counters["evidence_duplicate"] == 1, "a re-sent picture takes no room"
@@ -235,23 +245,7 @@ async def test_other_bytes_under_a_stored_pictures_id_take_no_room(
         foreign = first.model_copy(update={"edge_id": "e2", "device_id": "e2-cam"})
         sent = [(first, "e1"), *[(m, "e1") for m in reused], (first, "e1"), (foreign, "e2")]
         reader = EvidenceIngest(settings, evidence)
-        async with (
-            running(reader),
-            aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="reusing-edge") as edges,
-        ):
-            for edge in ("e1", "e2"):
-                await edges.subscribe(edge_topic(edge, EdgeChannel.EVIDENCE_ACK), qos=1)
-            for message, edge in sent:
-                await edges.publish(
-                    edge_topic(edge, EdgeChannel.EVIDENCE), message.model_dump_json(), qos=1
-                )
-            acked: list[str] = []
-            async with asyncio.timeout(10):
-                async for ack in edges.messages:
-                    assert isinstance(ack.payload, bytes)
-                    acked.extend(EvidenceAck.model_validate_json(ack.payload).ids)
-                    if len(acked) == len(sent):
-                        break
+        acked = await acked_by_the_hub(reader, mosquitto.port, sent)
         assert acked == [first.id] * len(sent)
         assert reader.counters["evidence_new"] == 1
         assert reader.counters["evidence_duplicate"] == 1
