@@ -142,7 +142,7 @@ def check_to_new_contacts(
     )
     session.flush()
     logger.info("household %s: check %s told to %d new contacts", household.id, case.id, len(fresh))
-    return [case_view(case, household.location, members(session, [case.id])[case.id])]
+    return [_as_it_stands(session, case, household)]
 
 
 def check_told(session: Session, case_id: int, opening: str) -> bool:
@@ -181,7 +181,7 @@ def seen_again(
     )
     tell(session, policy, case.id, note, "seen_again", targets, CaseEventAction.COMMENTED, now)
     logger.info("household %s: a sign of life at %s, check %s", household.id, last, case.id)
-    return [case_view(case, household.location, members(session, [case.id])[case.id])]
+    return [_as_it_stands(session, case, household)]
 
 
 def sos_on_check(
@@ -219,7 +219,12 @@ def sos_on_check(
     )
     tell(session, policy, case.id, note, "sos_on_check", [], CaseEventAction.COMMENTED, now)
     logger.info("household %s: an SOS (case %s) during check %s", household.id, sos, case.id)
-    return [case_view(case, household.location, members(session, [case.id])[case.id])]
+    return [_as_it_stands(session, case, household)]
+
+
+def _as_it_stands(session: Session, case: CaseRow, household: HouseholdRow) -> CaseView:
+    """Return the household's check (or SOS) case as it stands now, for the live stream."""
+    return case_view(case, household.location, members(session, [case.id])[case.id])
 
 
 def tell(

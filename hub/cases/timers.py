@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Update, func, select, update
 from sqlalchemy.orm import Session
 
 from hub.cases.correlation import CaseCategory
@@ -94,21 +94,32 @@ def retire_acknowledgements(session: Session, case_id: int, now: datetime) -> No
     )
 
 
+def _pending_resolution(case_id: int) -> Update:
+    """The case's "done by" deadline that has not fired yet."""
+    return update(CaseTimerRow).where(
+        CaseTimerRow.case_id == case_id,
+        CaseTimerRow.kind == TimerKind.RESOLVE.value,
+        CaseTimerRow.fired_at.is_(None),
+    )
+
+
 def schedule_resolution(session: Session, policy: CasePolicy, row: CaseRow, now: datetime) -> None:
     """Start the clock on a case being done, if its category has such a deadline; a deadline
     of an earlier attempt (before a reopening) is retired."""
-    session.execute(
-        update(CaseTimerRow)
-        .where(
-            CaseTimerRow.case_id == row.id,
-            CaseTimerRow.kind == TimerKind.RESOLVE.value,
-            CaseTimerRow.fired_at.is_(None),
-        )
-        .values(fired_at=now)
-    )
+    session.execute(_pending_resolution(row.id).values(fired_at=now))
     timer = resolve_timer(CaseCategory(row.category), now, policy.supervision)
     if timer is not None:
         schedule(session, row.id, timer, now)
+
+
+def postpone_resolution(
+    session: Session, policy: CasePolicy, row: CaseRow, start: datetime
+) -> None:
+    """Move a case's pending "done by" deadline to count from ``start`` (a request's visit
+    window, ``hub.requests.rules.resolution_starts``); its other deadlines stay as they are."""
+    timer = resolve_timer(CaseCategory(row.category), start, policy.supervision)
+    if timer is not None:
+        session.execute(_pending_resolution(row.id).values(due_at=timer.due_at))
 
 
 def schedule_acceptance(

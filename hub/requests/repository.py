@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import case as when
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,8 +24,7 @@ from hub.cases.records import CasePolicy, add_event, case_view, members
 from hub.cases.repository import CaseRepository
 from hub.cases.rules import CaseAction, CaseEventAction, CaseStatus
 from hub.cases.staffing import auto_dispatch
-from hub.cases.supervision import TimerKind, resolve_timer
-from hub.cases.timers import schedule_resolution
+from hub.cases.timers import postpone_resolution, schedule_resolution
 from hub.cases.views import CaseView
 from hub.errors import HubError, InvalidInputError, NotFoundError
 from hub.persistence.community import (
@@ -38,7 +37,6 @@ from hub.persistence.community import (
 from hub.persistence.tables import (
     LOCATION_LENGTH,
     CaseRow,
-    CaseTimerRow,
     ResponderRow,
 )
 from hub.persistence.transactions import Database, clean, clean_or_none, get_existing
@@ -189,7 +187,7 @@ class RequestRepository:
         schedule_resolution(session, self._policy, row, now)
         start = resolution_starts(now, new.preferred)
         if start > now:
-            _postpone_resolution(session, self._policy, row, start)
+            postpone_resolution(session, self._policy, row, start)
         if volunteers:
             # The case was staffed as it opened, before its request row said volunteers may
             # help: now the roster adds one beside the staff member (never instead).
@@ -518,25 +516,6 @@ def _latest_rating(session: Session, case_id: int) -> RequestRatingRow | None:
         .order_by(RequestRatingRow.id.desc())
         .limit(1)
     ).one_or_none()
-
-
-def _postpone_resolution(
-    session: Session, policy: CasePolicy, row: CaseRow, start: datetime
-) -> None:
-    """Move a new request's pending "done by" deadline to count from ``start`` (the household's
-    window, ``resolution_starts``); its other deadlines stay as they are."""
-    timer = resolve_timer(CaseCategory(row.category), start, policy.supervision)
-    if timer is None:
-        return
-    session.execute(
-        update(CaseTimerRow)
-        .where(
-            CaseTimerRow.case_id == row.id,
-            CaseTimerRow.kind == TimerKind.RESOLVE.value,
-            CaseTimerRow.fired_at.is_(None),
-        )
-        .values(due_at=timer.due_at)
-    )
 
 
 def _blobs(photos: Iterable[ProcessedPhoto]) -> list[bytes]:
