@@ -27,6 +27,7 @@ from hub.care.rules import (
     Sensor,
     SensorReading,
     WakingHours,
+    away_problem,
     check_activity,
     last_sign_of_life,
 )
@@ -87,7 +88,12 @@ def _trip_end(before: datetime | None, until: datetime | None, now: datetime) ->
     """Return the away-until to store: a trip ended early (``until`` None while the one stored
     lay ahead) ends now, and one whose end has passed keeps it, so that the count starts from
     the return, not from before the trip (before, "she is back" said after the trip's end date
-    forgot the return, and a check counted from before the trip was raised at once)."""
+    forgot the return, and a check counted from before the trip was raised at once). Raise
+    InvalidInputError for a new end too far ahead (``hub.care.rules.away_problem``); one stored
+    before the bound, sent back unchanged with other settings, stays."""
+    problem = None if until == before else away_problem(until, now)
+    if problem is not None:
+        raise InvalidInputError(problem)
     if until is None and before is not None:
         return min(before, now)
     return until

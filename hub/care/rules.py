@@ -31,6 +31,11 @@ DEFAULT_QUIET_LIMIT = timedelta(hours=6)
 """Waking hours with no sign of life before a wellbeing check (scenario 12: since yesterday
 evening's last sign, by mid-morning)."""
 
+MAX_AWAY = timedelta(days=31)
+"""The furthest ahead a household may be marked away. A trip or a hospital stay longer than a
+month is marked again before this runs out: an end date typed years ahead (or a stay nobody
+remembered to end) would otherwise leave a resident unwatched for good, with no alarm at all."""
+
 DEFAULT_WAKING_FROM = time(7, 0)
 DEFAULT_WAKING_UNTIL = time(22, 0)
 
@@ -104,6 +109,17 @@ class CareCheck:
     wellbeing_check: bool = False
     """Whether someone must check on the resident: nothing seen for the quiet limit, by live
     sensors (``no_activity``) or because they all went silent (``sensors_silent``)."""
+
+
+def away_problem(until: datetime | None, now: datetime) -> str | None:
+    """Return why an away-until cannot be accepted now, or None: it lies more than
+    ``MAX_AWAY`` ahead. One already past is accepted (the household is back since then)."""
+    if until is None or until - now <= MAX_AWAY:
+        return None
+    return (
+        f"away for at most {MAX_AWAY.days} days from now: mark a longer stay again before it"
+        " runs out, so that a household nobody marked back is not left unwatched"
+    )
 
 
 def waking_time_between(start: datetime, end: datetime, waking: WakingHours) -> timedelta:

@@ -4,6 +4,7 @@ away grandmother's quiet hours ended her trip (a wellbeing check and a message t
 daughter while she was on holiday), wiped the contacts and sensors left blank, and put her
 waking hours back to the defaults."""
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,9 @@ def test_raising_the_quiet_hours_keeps_her_trip_contacts_sensors_and_waking_hour
             "waking_until": "21:30:00",
         },
     )
-    hub.call("POST", f"{care}/away", json={"until": "2099-01-15T00:00:00+08:00"})
+    # A trip under way: two weeks from now (at most a month ahead is accepted).
+    trip_end = (datetime.now(UTC) + timedelta(days=14)).replace(microsecond=0).isoformat()
+    hub.call("POST", f"{care}/away", json={"until": trip_end})
     before = hub.call("GET", care)
 
     errors: list[str] = []
