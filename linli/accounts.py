@@ -1,4 +1,5 @@
-"""``linli user add`` and ``linli token create``: accounts on a hub's database, from its host.
+"""``linli user add``, ``linli user passwd`` and ``linli token create``: accounts on a hub's
+database, from its host.
 
 They take the same ``--data-dir`` / ``--database-url`` as ``linli hub``, migrate the database
 if needed and write through the same repository the API uses. A password is read from the
@@ -55,23 +56,29 @@ def auth_store(data_dir: Path | None, database_url: str | None) -> "AuthStore":
     return AuthStore(engine)
 
 
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
 @user_app.command("add")
 def add_user(
     username: Annotated[str, typer.Argument(help="The sign-in name.")],
     role: Annotated[Role, typer.Option(help="admin, operator, responder.")] = Role.OPERATOR,
     site: Sites = None,
     display_name: Annotated[str | None, typer.Option(help="Name shown to others.")] = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
     data_dir: HubDataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an account that signs in to the API and the console."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     try:
         user = auth_store(data_dir, database_url).create_user(
             username,
@@ -86,6 +93,28 @@ def add_user(
         raise typer.Exit(2) from exc
     scope = ", ".join(user.sites) if user.sites else "every site"
     typer.echo(f"created {user.role} {user.username} (id {user.id}) for {scope}")
+
+
+@user_app.command("passwd")
+def set_password(
+    username: Annotated[str, typer.Argument(help="The sign-in name.")],
+    password_stdin: PasswordStdin = False,
+    data_dir: HubDataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set an account's password (a forgotten one, the last admin's too); every session of
+    the account ends."""
+    store = auth_store(data_dir, database_url)
+    user = next((u for u in store.list_users() if u.username == username), None)
+    if user is None:
+        typer.echo(f"error: no user {username!r}", err=True)
+        raise typer.Exit(2)
+    try:
+        store.reset_password(user.id, _read_password(password_stdin), actor=CLI_ACTOR)
+    except InvalidInputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"password of {user.username} set; its sessions ended")
 
 
 @token_app.command("create")

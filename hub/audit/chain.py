@@ -42,6 +42,8 @@ class AuditAction(StrEnum):
     USER_DISABLED = "user_disabled"
     USER_ENABLED = "user_enabled"
     SIGNED_IN = "signed_in"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an action name
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - an action name
     TOKEN_ISSUED = "token_issued"  # noqa: S105 - an action name
     TOKEN_REVOKED = "token_revoked"  # noqa: S105 - an action name
     CAMERA_COMMANDED = "camera_commanded"

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from hub.audit.chain import AuditAction, AuditRecord
 from hub.auth.rules import (
     SESSION_LIFETIME,
+    ForbiddenError,
     Principal,
     Role,
     hash_password,
@@ -111,10 +112,7 @@ class AuthStore:
         actor: str | None = None,
     ) -> UserView:
         """Create an account; refuse a taken username or a too-short password."""
-        try:
-            password_hash = hash_password(password, new_salt())
-        except ValueError as exc:
-            raise InvalidInputError(str(exc)) from exc
+        password_hash = self._password_hash(password)
         row = UserRow(
             username=username,
             display_name=display_name or username,
@@ -170,6 +168,97 @@ class AuthStore:
                     .values(revoked_at=now)
                 )
             return _user_view(row)
+
+    def change_password(self, principal: Principal, current: str, new: str) -> int:
+        """Change the password of the account ``principal`` signed in as, with the one in use
+        (``current``); end the account's other sessions (one signed in elsewhere, a stolen
+        laptop's, must sign in again), keep this one; return how many ended.
+
+        Raise ``ForbiddenError`` for a caller that is not a person signed in with a session (an
+        API token, the bootstrap token: no password to change) or a wrong ``current``, and
+        ``InvalidInputError`` for a new password the policy refuses or the same as before.
+        """
+        if principal.token_id is None or principal.own_name:
+            raise ForbiddenError("only a person signed in with a password can change it")
+        if current == new:
+            raise InvalidInputError("the new password is the one in use")
+        user = self.check_password(principal.name, current)
+        if user is None:
+            raise ForbiddenError("the current password is wrong")
+        new_hash = self._password_hash(new)
+        with self._db.writing() as session:
+            row = session.get(UserRow, user.id, with_for_update=True)
+            session_row = session.get(TokenRow, principal.token_id)
+            if (
+                row is None
+                or row.disabled
+                or session_row is None
+                or session_row.user_id != user.id
+                or session_row.kind != TokenKind.SESSION.value
+            ):
+                raise ForbiddenError("only a person signed in with a password can change it")
+            if not verify_password(current, row.password_hash):
+                # Changed by another request between the check and this transaction.
+                raise ForbiddenError("the current password is wrong")
+            row.password_hash = new_hash
+            ended = self._end_sessions(session, user.id, keep=principal.token_id)
+            audit(
+                session,
+                self._record(
+                    AuditAction.PASSWORD_CHANGED,
+                    principal.name,
+                    user_id=user.id,
+                    sessions_ended=ended,
+                ),
+            )
+        return ended
+
+    def reset_password(
+        self,
+        user_id: int,
+        new: str,
+        *,
+        actor: str | None = None,
+        scope: frozenset[str] | None = None,
+    ) -> UserView:
+        """Set an account's password (an admin's reset: a forgotten or leaked one); every
+        session of the account ends. An account beyond ``scope`` is answered as a missing one."""
+        new_hash = self._password_hash(new)
+        missing = f"no user {user_id}"
+        with self._db.writing() as session:
+            row = get_existing(session, UserRow, user_id, missing)
+            if not within_scope(row.sites, scope):
+                raise NotFoundError(missing)
+            row.password_hash = new_hash
+            ended = self._end_sessions(session, user_id)
+            audit(
+                session,
+                self._record(
+                    AuditAction.PASSWORD_RESET, actor, user_id=user_id, sessions_ended=ended
+                ),
+            )
+            return _user_view(row)
+
+    @staticmethod
+    def _password_hash(password: str) -> str:
+        try:
+            return hash_password(password, new_salt())
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from exc
+
+    def _end_sessions(self, session: Session, user_id: int, keep: int | None = None) -> int:
+        """Revoke the account's live sessions but ``keep``; return how many."""
+        ended = session.connection().execute(
+            update(TokenRow)
+            .where(
+                TokenRow.user_id == user_id,
+                TokenRow.kind == TokenKind.SESSION.value,
+                TokenRow.revoked_at.is_(None),
+                TokenRow.id != (keep if keep is not None else -1),
+            )
+            .values(revoked_at=self._db.clock())
+        )
+        return ended.rowcount
 
     def check_password(self, username: str, password: str) -> UserView | None:
         """Return the enabled account whose password this is, or None."""

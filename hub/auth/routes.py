@@ -287,6 +287,25 @@ class IssuedToken(View):
     record: TokenView
 
 
+class PasswordChange(View):
+    """Body of ``POST /auth/password``: the password in use and the new one."""
+
+    current_password: SecretStr
+    new_password: SecretStr
+
+
+class PasswordChanged(View):
+    """What changing one's password did: the account's other sessions ended."""
+
+    sessions_ended: int
+
+
+class PasswordReset(View):
+    """Body of ``POST /users/{id}/password``: an admin sets a new password."""
+
+    new_password: SecretStr
+
+
 class DisableRequest(View):
     """Body of ``POST /users/{id}/disabled``."""
 
@@ -338,6 +357,28 @@ async def sign_out(principal: PrincipalDep, response: Response, store: AuthStore
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
+@auth_router.post("/auth/password")
+async def change_password(
+    body: PasswordChange, request: Request, store: AuthStoreDep, principal: PrincipalDep
+) -> PasswordChanged:
+    """Change the caller's own password, giving the one in use; the account's other sessions
+    end (this one goes on). A wrong current password counts as a failed sign-in: a stolen
+    session cannot guess it faster than the sign-in page could."""
+    throttle = get_throttle(request)
+    now = get_clock(request)()
+    address = request.client.host if request.client is not None else ""
+    if not throttle.admit(principal.name, address, now):
+        raise ForbiddenError("too many wrong passwords: wait a few minutes")
+    ended = await asyncio.to_thread(
+        store.change_password,
+        principal,
+        body.current_password.get_secret_value(),
+        body.new_password.get_secret_value(),
+    )
+    throttle.succeeded(principal.name, address, now)
+    return PasswordChanged(sessions_ended=ended)
+
+
 @auth_router.get("/auth/me")
 async def who_am_i(principal: PrincipalDep) -> PrincipalView:
     """Say who the caller is."""
@@ -374,6 +415,21 @@ async def disable_user(
         store.set_user_disabled,
         user_id,
         body.disabled,
+        actor=principal.name,
+        scope=principal.sites,
+    )
+
+
+@auth_router.post("/users/{user_id}/password")
+async def reset_password(
+    user_id: int, body: PasswordReset, store: AuthStoreDep, principal: PrincipalDep
+) -> UserView:
+    """Set an account's password (admins only; a scoped admin, one of its sites' accounts);
+    every session of the account ends, and its user signs in with the new one."""
+    return await asyncio.to_thread(
+        store.reset_password,
+        user_id,
+        body.new_password.get_secret_value(),
         actor=principal.name,
         scope=principal.sites,
     )

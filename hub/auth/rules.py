@@ -125,7 +125,7 @@ messaging gateway's webhook, which carries its own HMAC signature (``hub.request
 _WRITE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ROUTE_RULES: tuple[tuple[frozenset[str], re.Pattern[str], Permission], ...] = (
     (frozenset({"GET"}), re.compile(r"/api/v1/auth/me"), Permission.SIGNED_IN),
-    (frozenset({"POST"}), re.compile(r"/api/v1/auth/logout"), Permission.SIGNED_IN),
+    (frozenset({"POST"}), re.compile(r"/api/v1/auth/(logout|password)"), Permission.SIGNED_IN),
     # Every method: a PUT or PATCH of an account (none yet) fell to the ``manage`` rule
     # below, so the first such route would have been an operator's (outside review).
     (

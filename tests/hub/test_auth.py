@@ -42,6 +42,8 @@ EDGE = Principal(name="edge-courtyard", role=Role.EDGE, sites=frozenset({"courty
         ("GET", "/api/v1/health", None),
         ("GET", "/api/v1/auth/me", Permission.SIGNED_IN),
         ("POST", "/api/v1/auth/logout", Permission.SIGNED_IN),
+        ("POST", "/api/v1/auth/password", Permission.SIGNED_IN),
+        ("POST", "/api/v1/users/3/password", Permission.ADMINISTER),
         ("GET", "/api/v1/cases", Permission.READ),
         ("GET", "/api/v1/cases/7", Permission.READ),
         ("GET", "/api/v1/stream", Permission.READ),

@@ -1,4 +1,5 @@
-"""`linli user add` and `linli token create` through the real command line, on the hub's data."""
+"""`linli user add`, `linli user passwd` and `linli token create` through the real command line, on
+the hub's data."""
 
 from pathlib import Path
 
@@ -52,3 +53,28 @@ def test_a_token_created_on_the_command_line_works_once_printed(tmp_path: Path) 
     assert principal.name == "sms gateway"
     assert principal.role is Role.OPERATOR
     assert store_at(tmp_path).principal_for(token + "x") is None
+
+
+def test_a_forgotten_password_is_set_again_on_the_hubs_host(tmp_path: Path) -> None:
+    # The last admin's forgotten password: nobody could sign in to reset it through the API.
+    data = ("--data-dir", str(tmp_path))
+    assert run_linli("user", "add", "root", "--role", "admin", "--password-stdin", *data,
+                     stdin="the first long password\n").returncode == 0  # fmt: skip
+    store = store_at(tmp_path)
+    user = store.check_password("root", "the first long password")
+    assert user is not None
+    store.issue_session(user, "lnl_a-session-of-the-forgetful-admin")
+    result = run_linli("user", "passwd", "root", "--password-stdin", *data,
+                       stdin="the second long password\n")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "password of root set" in result.stdout
+    assert store.check_password("root", "the first long password") is None
+    assert store.check_password("root", "the second long password") is not None
+    assert store.principal_for("lnl_a-session-of-the-forgetful-admin") is None
+
+    missing = run_linli("user", "passwd", "nobody", "--password-stdin", *data, stdin="x" * 20)
+    assert missing.returncode == 2
+    assert "no user 'nobody'" in missing.stderr
+    short = run_linli("user", "passwd", "root", "--password-stdin", *data, stdin="short\n")
+    assert short.returncode == 2
+    assert store.check_password("root", "the second long password") is not None
