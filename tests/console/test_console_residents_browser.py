@@ -9,6 +9,7 @@ browser tests.
 """
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,9 @@ def test_requests_care_and_notices_in_the_console(
     expect(zhao_row).to_contain_text("Zhao Min (daughter) · webhook")
     expect(zhao_row).to_contain_text("Zhao Min (daughter, guardian)")
     expect(zhao_row).to_have_attribute("data-care-status", "not_watched")  # no sensors yet
-    zhao_row.locator('input[name="until"]').fill("2099-01-15")
+    # Away for two weeks (at most a month ahead is accepted: hub.care.rules.MAX_AWAY).
+    trip_end = (datetime.now(UTC) + timedelta(days=14)).date().isoformat()
+    zhao_row.locator('input[name="until"]').fill(trip_end)
     zhao_row.locator("form.away button").click()
     expect(zhao_row).to_have_attribute("data-care-status", "away")
     assert hub.call("GET", f"/api/v1/households/{zhao['id']}/care")["away_until"] is not None
