@@ -92,6 +92,8 @@ export const api = {
   me: () => request("GET", "auth/me"),
   signIn: (username, password) => request("POST", "auth/login", { username, password }),
   signOut: () => request("POST", "auth/logout", {}),
+  changePassword: (current, next) =>
+    request("POST", "auth/password", { current_password: current, new_password: next }),
 
   /** Return the case's evidence list, or null when this hub has no evidence endpoint. */
   async caseEvidence(id) {

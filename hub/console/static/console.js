@@ -8,6 +8,7 @@ import { api, ApiError, whenUnauthenticated } from "./api.js";
 import { ago, h, label, orderOf, pill, setZones, site, toast, when, zoneOf } from "./dom.js";
 import { drawAlerts, MAX_ROWS, takeAlerts } from "./alertpanel.js";
 import { FINISHED, older, renderCase } from "./casepage.js";
+import { renderAccount } from "./account.js";
 import { renderCare, renderNotices, renderRequests } from "./residents.js";
 import { renderDevices } from "./devices.js";
 import { renderMap } from "./map.js";
@@ -100,6 +101,7 @@ function showSignIn(message) {
   }
   document.getElementById("who").hidden = true;
   document.getElementById("sign-out").hidden = true;
+  document.getElementById("account").hidden = true;
   document.getElementById("stale").hidden = true;
   const link = document.getElementById("link");
   link.dataset.state = "down";
@@ -146,6 +148,7 @@ async function whoAmI() {
     who.textContent = `${me.name} · ${me.role}`;
     who.hidden = false;
     document.getElementById("sign-out").hidden = false;
+    document.getElementById("account").hidden = false;
     return true;
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) return true;
@@ -530,7 +533,7 @@ function parseRoute() {
   if (name === "case" && id) return { name: "case", id };
   if (name === "plan") return { name: "plan" };
   if (name === "devices") return { name: "devices" };
-  if (["requests", "care", "notices", "statistics", "map"].includes(name)) return { name };
+  if (["requests", "care", "notices", "statistics", "map", "account"].includes(name)) return { name };
   return { name: "board" };
 }
 
@@ -565,6 +568,9 @@ async function render() {
         break;
       case "map":
         await renderMap(view);
+        break;
+      case "account":
+        renderAccount(view, state.me);
         break;
       default:
         view.replaceChildren(boardView());
