@@ -188,7 +188,11 @@ class FeedbackStage(StrEnum):
     ``received``: the edge has it (shown at once, even with the uplink down);
     ``case_opened``: the hub opened a case; ``acknowledged``: an operator acknowledged it or a
     responder accepted it ("someone is coming"); ``resolved``: it is over; ``cancelled``: the
-    edge recorded the resident's cancel gesture (the case stays open for an operator).
+    edge recorded the resident's cancel gesture (the case stays open for an operator);
+    ``not_delivered``: the edge could not get the press to the hub in time (no ``AlertAck``
+    within the edge's ``sos_not_delivered_after_s``): the resident should use the phone. Shown
+    by the edge only, never sent by the hub (added 2026-12-07); the press stays in the outbox
+    and is still delivered, and the hub's stages then show as usual.
     """
 
     RECEIVED = "received"
@@ -196,6 +200,7 @@ class FeedbackStage(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
     CANCELLED = "cancelled"
+    NOT_DELIVERED = "not_delivered"
 
 
 class CaseFeedback(WireModel):

@@ -15,6 +15,8 @@ One ``asyncio.TaskGroup`` of named tasks:
   edge goes silent, and the hub raises ``edge_offline``;
 - ``edge-telemetry``: buffered readings as a ``TelemetryBatch`` every
   ``telemetry_interval_s`` (best effort, QoS 0);
+- ``edge-sos-watch`` (``edge.sos_watch``): a resident's SOS the hub has not acknowledged
+  within ``sos_not_delivered_after_s`` shows ``not_delivered`` on the button;
 - ``edge-access`` (``edge.access``) and ``edge-cameras`` (``edge.camera``);
 - ``edge-watchdog`` under systemd (``edge.systemd_notify``): ``READY=1``, then ``WATCHDOG=1``
   while the same loops run, so systemd restarts a stuck edge.
@@ -50,6 +52,7 @@ from edge.ingest import DeviceIngest
 from edge.liveness import Liveness
 from edge.outbox import FILE_NAME, Outbox, OutboxError
 from edge.settings import EdgeSettings
+from edge.sos_watch import SosWatch
 from edge.sqlite_tx import DatabaseThread
 from edge.systemd_notify import SystemdNotifier
 from edge.uplink import EdgeUplink, TelemetryBuffer
@@ -60,6 +63,11 @@ logger = logging.getLogger(__name__)
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+_PRESSES_WATCHED_AT_START = 1000
+"""Stored alerts read at start for presses to watch (``edge.sos_watch``): most urgent first, so
+every SOS press the outbox holds is among them unless a thousand SOS presses wait."""
 
 
 class EdgeAgent:
@@ -166,6 +174,18 @@ class EdgeAgent:
             # Watched from its first connection: until then its link retries with a backoff.
             alive=self.liveness.part("ingest", settings.ingest_beat_s, resting=True),
         )
+        # A press the hub does not acknowledge in time shows not_delivered (edge.sos_watch).
+        self.sos_watch = SosWatch(
+            self.ingest.feedback,
+            self.directory,
+            after_s=settings.sos_not_delivered_after_s,
+            monotonic=monotonic,
+            count=self._count,
+        )
+        self.detection.on_committed = self.sos_watch.committed
+        # Presses stored before a restart and still not acknowledged are watched from now on:
+        # with the hub still away, their buttons hear not_delivered too (SOS ranks first).
+        self.sos_watch.committed(self.outbox.due(monotonic(), _PRESSES_WATCHED_AT_START))
         self.uplink = EdgeUplink(
             settings.hub_endpoint(self.edge_id),
             settings,
@@ -178,6 +198,7 @@ class EdgeAgent:
             handoff=handoff,
             telemetry=telemetry,
             relay_feedback=self.ingest.feedback.relay,
+            on_acked=self.sos_watch.acked,
             checkins=self.detection.checkins,
             in_memory=self._in_memory,
             vouch=self.liveness.vouch,
@@ -234,6 +255,7 @@ class EdgeAgent:
                 tasks.create_task(self._detect_tick_forever(), name="edge-detect-tick")
                 tasks.create_task(self.uplink.heartbeat(), name="edge-heartbeat")
                 tasks.create_task(self.uplink.send_telemetry(), name="edge-telemetry")
+                tasks.create_task(self.sos_watch.run(), name="edge-sos-watch")
                 tasks.create_task(self.access.run(), name="edge-access")
                 if self.cameras is not None:
                     tasks.create_task(self.cameras.run(), name="edge-cameras")

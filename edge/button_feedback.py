@@ -1,7 +1,8 @@
 """The resident's button: show how their request is going, over the local broker.
 
-The edge shows a press's own stages at once (``received``, ``cancelled``: ``show``) and relays
-the stages the hub reports for the button's case (``relay``), as the commands of
+The edge shows a press's own stages at once (``received``, ``cancelled``: ``show``), shows
+``not_delivered`` when the hub has not acknowledged a press in time (``edge.sos_watch``), and
+relays the stages the hub reports for the button's case (``relay``), as the commands of
 ``edge.feedback`` (pure). Best effort: a stage that cannot be shown is counted and never holds
 up alerts.
 """
@@ -38,6 +39,10 @@ class ButtonFeedback:
     Several hub workers publish from queues of their own, so a stage can arrive after a newer
     one of the same case: one whose case ``version`` is below the newest heard for the device
     is dropped (``feedback_stale``), or "someone is coming" could follow "resolved".
+
+    ``not_delivered`` (the edge's own, ``edge.sos_watch``) is replaced by the hub's next stage
+    (always shown after it, even one shown before it), or by ``received`` again if the press
+    reaches the hub while the button still shows ``not_delivered`` (``delivered_late``).
     """
 
     def __init__(
@@ -59,6 +64,8 @@ class ButtonFeedback:
         """The hub's latest stage for each device that could not be shown yet."""
         self._heard: dict[str, tuple[int, int]] = {}
         """The newest version of its case the hub told each device of, as (case, version)."""
+        self._last: dict[str, FeedbackStage] = {}
+        """The stage each device was last shown (the edge's own or the hub's)."""
 
     async def relay(self, feedback: CaseFeedback) -> None:
         """Show a stage the hub reports for a device's case, unless it is the one shown."""
@@ -104,11 +111,24 @@ class ButtonFeedback:
         for feedback in list(self._unshown.values()):
             await self.relay(feedback)
 
-    async def show(self, device: Device, stage: FeedbackStage) -> None:
-        """Show a stage of the edge's own (``received``, ``cancelled``) on the device."""
-        self._shown.pop(device.id, None)
-        self._unshown.pop(device.id, None)  # older than the press it answers
-        await self._show(device, stage)
+    @property
+    def ready(self) -> bool:
+        """Return whether the local broker is connected (a stage can be shown now)."""
+        return self._local() is not None
+
+    async def show(self, device: Device, stage: FeedbackStage) -> bool:
+        """Show a stage of the edge's own (``received``, ``cancelled``, ``not_delivered``) on
+        the device; return False if it could not be shown (the local broker down)."""
+        self._shown.pop(device.id, None)  # the hub's next stage shows, even one shown before
+        if stage is not FeedbackStage.NOT_DELIVERED:
+            self._unshown.pop(device.id, None)  # older than the press it answers
+        return await self._show(device, stage) != "unsent"
+
+    async def delivered_late(self, device: Device) -> None:
+        """A press shown ``not_delivered`` has reached the hub: show ``received`` again,
+        unless the hub's own stage replaced ``not_delivered`` already."""
+        if self._last.get(device.id) is FeedbackStage.NOT_DELIVERED:
+            await self.show(device, FeedbackStage.RECEIVED)
 
     async def _show(
         self, device: Device, stage: FeedbackStage
@@ -130,5 +150,6 @@ class ButtonFeedback:
             logger.warning("%s feedback to %s failed: %s", stage, device.id, exc)
             return "unsent"
         self._count(f"feedback.{stage}", 1)
+        self._last[device.id] = stage
         logger.info("feedback %s shown on %s", stage, device.id)
         return "shown"

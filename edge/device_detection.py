@@ -10,7 +10,7 @@ returns. ``announce`` then wakes the forwarder (``edge.uplink``).
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -140,6 +140,8 @@ class DeviceDetection:
         self.handoff = handoff
         self.count = count
         self._clock = clock
+        self.on_committed: Callable[[Sequence[Alert]], None] | None = None
+        """Told of every commit's alerts (``edge.sos_watch``: a press awaits the hub's ack)."""
         # Read with the wall clock at each tick to tell its steps (None: never stepped).
         self._monotonic = monotonic
         self._steps = ClockStepWatch()
@@ -202,6 +204,8 @@ class DeviceDetection:
         )
         if not sent:
             self._wake.set()
+        if self.on_committed is not None:
+            self.on_committed(alerts)
 
     async def tick(self) -> None:
         """Run time-driven detection for every known device, at the clock's now."""

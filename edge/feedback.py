@@ -3,6 +3,7 @@
 Pure: given a device and how far its resident's request has come, return the MQTT command
 to publish on the device's ``set`` topic. The agent publishes ``received`` the moment a
 press is stored (even with the uplink down), ``cancelled`` the moment a cancel gesture is,
+``not_delivered`` when the hub has not acknowledged the press in time (``edge.sos_watch``),
 and relays the hub's later stages.
 
 Native devices get ``{"feedback": stage, "led": pattern, "buzzer": pattern}`` on
@@ -43,6 +44,11 @@ PATTERNS: dict[FeedbackStage, Pattern] = {
     # Unlike any other stage: the resident must be able to tell "you cancelled" from "over".
     FeedbackStage.CANCELLED: Pattern(
         "blink_double", "beep_long", "system_is_disarmed", "medium", True
+    ),
+    # The call failed (edge.sos_watch): unlike any stage of a request under way, and the
+    # loudest squawk, so that the resident turns to the phone instead of waiting.
+    FeedbackStage.NOT_DELIVERED: Pattern(
+        "blink_red", "beep_error", "system_is_disarmed", "very_high", True
     ),
 }
 

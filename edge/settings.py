@@ -55,6 +55,12 @@ class EdgeSettings(BaseSettings):
     (with 200 a drained backlog went in batches of ~100, the hub idle half the time). Within
     Mosquitto's default queue for the hub (1,000 queued + 20 in flight); the site's
     ``deploy/mosquitto.conf`` queues 100,000."""
+    sos_not_delivered_after_s: float = Field(default=30, gt=0)
+    """A resident's SOS press the hub has not acknowledged (``AlertAck``) this long after it
+    was stored is shown on the button as ``not_delivered`` (``edge.sos_watch``), so that the
+    resident uses the phone instead of waiting for help that does not know. Three times the
+    default ``resend_after_s``: a press lost on the wire is sent twice more first. The press
+    stays in the outbox and is still delivered when the hub is back."""
     telemetry_interval_s: float = Field(default=5, gt=0)
     max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, ge=1)
     co_profile: Literal["ul2034", "en50291"] = "ul2034"

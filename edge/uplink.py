@@ -6,7 +6,8 @@
   retained ``EdgeStatus`` (last will: offline) at connect and every ``heartbeat_s``, only
   while the edge's own loops run (``edge.liveness``: a stuck edge goes silent); buffered
   readings as a ``TelemetryBatch`` every ``telemetry_interval_s`` (best effort, QoS 0);
-- in: ``AlertAck`` (delete from the outbox), ``DeviceRegistry`` (the hub's devices for this
+- in: ``AlertAck`` (delete from the outbox; a resident's press has reached the hub:
+  ``edge.sos_watch``), ``DeviceRegistry`` (the hub's devices for this
   edge), ``CaseFeedback`` (shown on the resident's button) and the hub's status (when the hub
   comes back, everything unacknowledged is sent again at once).
 """
@@ -167,6 +168,7 @@ class EdgeUplink:
         handoff: HandOff,
         telemetry: TelemetryBuffer,
         relay_feedback: Callable[[CaseFeedback], Awaitable[None]],
+        on_acked: Callable[[Sequence[str]], None] | None = None,
         checkins: Callable[[], dict[str, Checkin]],
         in_memory: Callable[[], list[str]] = list,
         vouch: Callable[[], bool],
@@ -187,6 +189,8 @@ class EdgeUplink:
         self._alert_topics = {c: self._topic(c) for c in (EdgeChannel.ALERT, EdgeChannel.ALERTS)}
         self._telemetry = telemetry
         self._relay_feedback = relay_feedback
+        self._on_acked = on_acked
+        """Told of every acknowledged id: a resident's press reached the hub (edge.sos_watch)."""
         self._checkins = checkins
         self._in_memory = in_memory
         self._vouch = vouch
@@ -343,6 +347,8 @@ class EdgeUplink:
 
     async def _on_ack(self, ids: list[str]) -> None:
         settled = await self._db.call(self._outbox.settle, ids, self._monotonic())
+        if self._on_acked is not None:
+            self._on_acked(ids)
         self._count("alerts_acked", settled.deleted)
         logger.debug("hub acknowledged %d alerts (%d were still stored)", len(ids), settled.deleted)
         # The room the ack freed is for alerts that wait (stored while the window was full).

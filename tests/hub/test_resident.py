@@ -60,8 +60,10 @@ def test_no_case_is_stage_none() -> None:
 def test_resident_stages_extend_the_feedback_stages() -> None:
     # "cancelled" is a button pattern only: a cancel gesture leaves the case open until an
     # operator closes it, so the page keeps showing the case's stage. "withdrawn" is the
-    # page's own: its take-back told the staff, the case still open.
-    button_only = {FeedbackStage.CANCELLED.value}
+    # page's own: its take-back told the staff, the case still open. "not_delivered" is the
+    # edge's own word to a button whose press has not reached the hub (the page talks to the
+    # hub itself, and says so when it cannot: "Help was NOT called").
+    button_only = {FeedbackStage.CANCELLED.value, FeedbackStage.NOT_DELIVERED.value}
     page_only = {"none", "withdrawn"}
     assert {s.value for s in ResidentStage} == (
         {s.value for s in FeedbackStage} - button_only
