@@ -107,6 +107,7 @@ class EdgeAgent:
             settings.data_dir / FILE_NAME,
             settings.outbox_sync,
             resend_after_s=settings.resend_after_s,
+            max_alerts=settings.outbox_max_alerts,
         )
         self.counters: Counter[str] = Counter()
         self._clock = clock
@@ -143,7 +144,11 @@ class EdgeAgent:
         # Door access (edge.access): reader frames and door contacts in, its own hub link.
         self.access = AccessControl(
             edge_id=self.edge_id,
-            store=AccessStore.open(settings.data_dir / ACCESS_FILE_NAME, settings.outbox_sync),
+            store=AccessStore.open(
+                settings.data_dir / ACCESS_FILE_NAME,
+                settings.outbox_sync,
+                max_log_records=settings.access_log_max_records,
+            ),
             outbox=self.outbox,
             hub=settings.hub_endpoint(self.edge_id, "access"),
             local=lambda: self.ingest.client,

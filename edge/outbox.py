@@ -37,7 +37,13 @@ One SQLite file in WAL mode. Invariants the agent relies on:
     (``_move_to_memory``) with the alerts and states it can still read and all that memory
     held (on the wire, kept, acknowledged), logged as an error and counted
     (``outbox_read_refused``); it stays there until the edge restarts, when the damaged file
-    is set aside as at (f). A statement's own error (a bug) still raises.
+    is set aside as at (f). A statement's own error (a bug) still raises;
+(h) the outbox is bounded, but never at a life-safety alert's cost: past ``max_alerts`` stored
+    (a hub away for days), a commit sheds the oldest superseded alerts, transitions of a
+    non-life-safety kind of a device that has raised and cleared it again since, counted
+    (``outbox_shed``, in the edge status) and logged once per ``max_alerts`` shed. An SOS,
+    a fire, an unresolved alarm and each device's last episode are kept, however many
+    (``edge.outbox_shed``).
 
 What is in flight is deliberately NOT durable (a TEMP table): after a restart nothing is on
 the wire, so everything unacknowledged is sent again. The hub deduplicates by alert id.
@@ -70,6 +76,7 @@ from edge.outbox_queries import (
     Source,
     due_rows,
 )
+from edge.outbox_shed import MAX_ALERTS, Shedder
 from edge.redelivery import Receipt
 from edge.sqlite_tx import (
     inode,
@@ -120,6 +127,7 @@ class Outbox:
         resend_after_s: float,
         path: Path | None = None,
         sync: Literal["full", "normal"] = "full",
+        max_alerts: int = MAX_ALERTS,
     ) -> None:
         """Wrap an open connection; use ``Outbox.open`` instead."""
         self._db = connection
@@ -134,8 +142,14 @@ class Outbox:
         self._acked_at = float("-inf")
         # Whether something is held in memory because the disk refused it (see ``_spill``).
         self._spilled = False
+        # Past ``max_alerts`` stored, superseded non-life-safety alerts are shed (see (h)).
+        self._shedder = Shedder(max_alerts)
+        self._spill_shedder = Shedder(max_alerts)  # what a full disk keeps in memory
         self.counters: Counter[str] = Counter()
-        """``outbox_read_refused``: the file refused a read, the outbox moved into memory."""
+        """``outbox_read_refused``: the file refused a read, the outbox moved into memory;
+        ``outbox_write_refused``: the disk refused a write (full, read-only) and alerts or
+        acks are kept in memory, once each time it starts refusing (logged once too);
+        ``outbox_shed``: superseded alerts shed to keep the outbox within its bound (h)."""
 
     @classmethod
     def open(
@@ -144,6 +158,7 @@ class Outbox:
         sync: Literal["full", "normal"] = "full",
         *,
         resend_after_s: float = 10.0,
+        max_alerts: int = MAX_ALERTS,
     ) -> "Outbox":
         """Open (or create) the outbox database at ``path``; a damaged file, or a disk that
         cannot be written, does not stop the edge (``edge.sqlite_tx.open_recovering``)."""
@@ -156,7 +171,13 @@ class Outbox:
             what="outbox",
             salvage=SALVAGE,
         )
-        return cls(db, resend_after_s=resend_after_s, path=path if on_disk else None, sync=sync)
+        return cls(
+            db,
+            resend_after_s=resend_after_s,
+            path=path if on_disk else None,
+            sync=sync,
+            max_alerts=max_alerts,
+        )
 
     def close(self) -> None:
         """Close the database, once what memory holds is written if the disk takes it."""
@@ -243,8 +264,26 @@ class Outbox:
                     "INSERT INTO receipts (grp, mid, topic, digest) VALUES (?, ?, ?, ?)",
                     [(group, r.mid, r.topic, r.digest) for r in receipts],
                 )
+            shed = self._shedder.shed(db) if rows else 0
+        if shed:
+            self._count_shed(shed)
         if was_spilled:
             self._recheck()
+
+    def _count_shed(self, shed: int) -> None:
+        """Count alerts shed (the edge status carries it); log the first, then once for every
+        further ``cap`` shed: a week's flood is a few lines, not one a commit."""
+        before = self.counters["outbox_shed"]
+        self.counters["outbox_shed"] += shed
+        cap = self._shedder.cap
+        if before == 0 or before // cap != (before + shed) // cap:
+            logger.warning(
+                "outbox past %d alerts (the hub away?): %d superseded non-life-safety alerts "
+                "shed so far, oldest first; every life-safety alert and each device's last "
+                "episode are kept",
+                cap,
+                before + shed,
+            )
 
     def _recheck(self) -> None:
         """Read again, under the lock, whether memory holds anything (another thread may have
@@ -265,7 +304,12 @@ class Outbox:
         (f). Raises ``OutboxError`` only if memory cannot take it either."""
         with self._transaction(immediate=False) as db:
             spill(db, states, rows)
+            shed = self._spill_shedder.shed(db, "unsaved")
             was, self._spilled = self._spilled, True
+            if not was:
+                self.counters["outbox_write_refused"] += 1
+        if shed:
+            self._count_shed(shed)
         if not was:
             logger.error(
                 "outbox cannot be written (%s): alerts are kept in memory and sent, but are "
@@ -422,6 +466,8 @@ class Outbox:
         with self._transaction(immediate=False) as db:
             deleted, waiting = forget(db, rows)
             was, self._spilled = self._spilled, True
+            if not was:
+                self.counters["outbox_write_refused"] += 1
         if not was:
             logger.error("outbox cannot be written (%s): acknowledgements kept in memory", refusal)
         return deleted, waiting

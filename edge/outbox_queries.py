@@ -40,6 +40,7 @@ CREATE TEMP TABLE IF NOT EXISTS unsaved (
     rank INTEGER NOT NULL,
     body TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS temp.unsaved_by_device ON unsaved (device_id, rank);
 CREATE TEMP TABLE IF NOT EXISTS unsaved_states (
     device_id TEXT PRIMARY KEY,
     state TEXT NOT NULL

@@ -93,6 +93,15 @@ class EdgeSettings(BaseSettings):
     shows a session's subscriptions stand) may take before the connection is tried again."""
     outbox_sync: Literal["full", "normal"] = "full"
     """SQLite ``synchronous`` pragma of the outbox: ``full`` survives a power cut."""
+    outbox_max_alerts: int = Field(default=100_000, ge=1000)
+    """Alerts the outbox stores (the hub away) before it sheds superseded ones: transitions of
+    a non-life-safety kind of a device that has raised and cleared it again since, oldest
+    first (``edge.outbox_shed``; ~45 MB at the default). Life-safety alerts, an unresolved
+    alarm and each device's last episode are never shed: past the bound they still grow."""
+    access_log_max_records: int = Field(default=200_000, ge=1000)
+    """Access log records the edge keeps for the hub (the hub away): a record is shed once this
+    many later ones have been logged, oldest first (``edge.access.store``; ~64 MB at the
+    default, a month of a busy gate). Acknowledged records are deleted at once."""
     # --- cameras (issue 5, edge.camera) ---
     evidence_spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
     """Disk the camera evidence spool may take; past it the least urgent pictures are dropped."""

@@ -156,8 +156,8 @@ class AccessControl:
         """The latest time known true (``edge.access.clock_floor``): decisions use
         ``max(clock, floor)``."""
         self._behind_warned: float | None = None
-        self._refusals_counted = 0
-        """How many of the store's moves into memory are in the agent's counters already."""
+        self._counted: dict[str, int] = {}
+        """How many of each of the store's counters are in the agent's counters already."""
         self.tick_s = tick_s
         self.doors: dict[str, DoorState] = self._load_door_states()
         self._lock = asyncio.Lock()
@@ -311,12 +311,14 @@ class AccessControl:
             await self._feed(door, Tick(now))
 
     def _count_refusals(self) -> None:
-        """Count the store's moves into memory among the agent's (the status carries them):
-        the store moves on the database thread, the agent's counters live on the loop."""
-        refused = self.store.counters["access_store_refused"]
-        if refused > self._refusals_counted:
-            self._count("access_store_refused", refused - self._refusals_counted)
-            self._refusals_counted = refused
+        """Count the store's moves into memory and the log records it shed among the agent's
+        counters (the status carries them): the store counts on the database thread, the
+        agent's counters live on the loop."""
+        for name in ("access_store_refused", "access_log_shed"):
+            now, counted = self.store.counters[name], self._counted.get(name, 0)
+            if now > counted:
+                self._count(name, now - counted)
+                self._counted[name] = now
 
     # --- the time floor ----------------------------------------------------------------
 

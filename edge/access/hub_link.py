@@ -223,6 +223,13 @@ class AccessHubLink:
             self.log_wake.clear()
             now = self._monotonic()
             pending = await self._db.call(self.store.pending_log, self.log_batch * 5)
+            if len(self._sent) > len(pending):
+                # Only records still stored: one the store shed unacknowledged (it keeps at
+                # most ``max_log_records``) was remembered for good, every record of a reader
+                # stuck through a hub outage. A sent record still stored is always among
+                # ``pending``, the oldest: it was taken from them, and only older ones leave.
+                held = {record.id for record in pending}
+                self._sent = {i: at for i, at in self._sent.items() if i in held}
             due = [r for r in pending if now - self._sent.get(r.id, -1e18) >= self.resend_after_s][
                 : self.log_batch
             ]

@@ -6,7 +6,12 @@ One SQLite file (``access.sqlite3``) in WAL mode with ``synchronous=FULL``.
   credentials), plus ``meta.version``, both changed in one transaction per update, so an edge
   that restarts holds exactly the version it last acknowledged to itself;
 - ``log``: access log records until the hub's ``AccessLogAck`` names them (at-least-once; the
-  hub stores each id once);
+  hub stores each id once), at most ``max_log_records`` of them: a record is shed once that
+  many later records have been logged (a circular buffer, as an access panel's event memory;
+  only during a hub outage of days, or a reader stuck sending frames), counted
+  (``access_log_shed``, in the edge status) and logged once per ``max_log_records`` shed.
+  A door alarm (forced, held open, a burst of denials) is an alert in the outbox too, never
+  shed with its log record;
 - ``doors``: a door monitor's state after a step that raised no alert, in the transaction of
   that step's log records, so a decision costs one commit (one fsync), not two. A step that
   raises an alert stores its state in the alert outbox instead, with the alert; each copy
@@ -73,6 +78,11 @@ T = TypeVar("T")
 
 FILE_NAME = "access.sqlite3"
 SCHEMA_VERSION = 1
+
+MAX_LOG_RECORDS = 200_000
+"""The default bound of the access log: about 64 MB on the card (320 bytes a record,
+measured), a month of a gate passed 2,000 times a day (3 records a passage) with the hub away;
+a day of a reader stuck sending two frames a second."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -209,18 +219,34 @@ class AllowList:
 class AccessStore:
     """The access database of one edge. Thread-safe: every method holds one lock."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path | None = None) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        path: Path | None = None,
+        *,
+        max_log_records: int = MAX_LOG_RECORDS,
+    ) -> None:
         """Wrap an open connection (of the file at ``path``; None: in memory); use
         ``AccessStore.open`` instead."""
+        if max_log_records < 1:
+            raise ValueError(f"the access log's bound must be at least 1, not {max_log_records}")
         self._db = connection
         self._path = path
         self._lock = threading.Lock()
+        self.max_log_records = max_log_records
         self.counters: Counter[str] = Counter()
         """``access_store_refused``: the file refused a read or a write, the store moved into
-        memory (``edge.access.control`` hands it on to the agent's counters)."""
+        memory; ``access_log_shed``: records shed to keep the log within its bound
+        (``edge.access.control`` hands both on to the agent's counters)."""
 
     @classmethod
-    def open(cls, path: Path, sync: Literal["full", "normal"] = "full") -> "AccessStore":
+    def open(
+        cls,
+        path: Path,
+        sync: Literal["full", "normal"] = "full",
+        *,
+        max_log_records: int = MAX_LOG_RECORDS,
+    ) -> "AccessStore":
         """Open (or create) the access database at ``path``. A damaged file (a power cut
         mid-write) or a disk that cannot be written does not stop the edge, whose alarms would
         stop with it (``edge.sqlite_tx.open_recovering``): what can be read is kept, and the
@@ -234,7 +260,7 @@ class AccessStore:
             what="access store",
             salvage=_SALVAGE,
         )
-        return cls(db, path if on_disk else None)
+        return cls(db, path if on_disk else None, max_log_records=max_log_records)
 
     @property
     def on_disk(self) -> bool:
@@ -316,9 +342,10 @@ class AccessStore:
         self, records: Sequence[AccessRecord], doors: Sequence[tuple[str, str]] = ()
     ) -> None:
         """Append log records (a record id already stored is ignored) and store door states
-        (``(door_id, state_json)``), in one transaction."""
+        (``(door_id, state_json)``), in one transaction. A record ``max_log_records`` later
+        records have followed is shed (see the module)."""
 
-        def store(db: sqlite3.Connection) -> None:
+        def store(db: sqlite3.Connection) -> int:
             db.executemany(
                 "INSERT OR IGNORE INTO log (id, body) VALUES (?, ?)",
                 [(r.id, r.model_dump_json()) for r in records],
@@ -328,8 +355,31 @@ class AccessStore:
                 "ON CONFLICT (door_id) DO UPDATE SET state = excluded.state",
                 doors,
             )
+            if not records:
+                return 0
+            # seq only grows (AUTOINCREMENT): a range of the primary key, no count, no scan.
+            return db.execute(
+                "DELETE FROM log WHERE seq <= (SELECT MAX(seq) FROM log) - ?",
+                (self.max_log_records,),
+            ).rowcount
 
-        self._write(store)
+        shed = self._write(store)
+        if shed:
+            self._count_shed(shed)
+
+    def _count_shed(self, shed: int) -> None:
+        """Count records shed; log the first, then once for every further bound's worth."""
+        with self._lock:
+            before = self.counters["access_log_shed"]
+            self.counters["access_log_shed"] += shed
+        cap = self.max_log_records
+        if before == 0 or before // cap != (before + shed) // cap:
+            logger.warning(
+                "access log past %d records not acknowledged by the hub: %d oldest records "
+                "shed so far (door alarms are kept as alerts)",
+                cap,
+                before + shed,
+            )
 
     def door_states(self) -> dict[str, str]:
         """Return the door states stored here (JSON), by door id."""
