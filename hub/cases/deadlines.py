@@ -31,6 +31,7 @@ from hub.cases.supervision import (
 from hub.cases.timers import (
     acknowledgement_pending,
     cancel_acceptances,
+    rearm,
     retire_acknowledgements,
     schedule,
 )
@@ -157,8 +158,9 @@ class DeadlineRepository:
                     if not dispatched:
                         return None
                 case Watch(next=again):
-                    # Taken on, nobody going, nobody found now: look again, quietly.
-                    schedule(session, row.id, again, now)
+                    # Taken on, nobody going, nobody found now: look again, quietly, on this
+                    # same row (a new row a look was 1,440 fired rows a day, never pruned).
+                    rearm(session, timer_id, again, now)
                     return None
                 case Reassign(silent=silent):
                     before = CaseStatus(row.status)

@@ -7,23 +7,34 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.orm import Session
 
+from hub.audit.chain import AuditRecord
 from hub.cases.correlation import CaseCategory
-from hub.cases.dispatch import team_of
+from hub.cases.dispatch import pending, team_of
 from hub.cases.notify import (
     MAX_ATTEMPTS,
     CaseNotice,
     Channel,
     DeliveryFailure,
+    PagedCase,
+    failing_note,
     next_attempt,
     notice_topic,
+    still_paging,
 )
-from hub.cases.rules import CaseEventAction
+from hub.cases.rules import ACTIVE, CaseEventAction, CaseStatus
 from hub.cases.supervision import DEFAULT_POLICY, SupervisionPolicy
-from hub.persistence.tables import CaseMemberRow, CaseRow, NotificationRow, SiteRow
-from hub.persistence.transactions import Database
+from hub.persistence.tables import (
+    CaseEventRow,
+    CaseMemberRow,
+    CaseRow,
+    NotificationRow,
+    SiteRow,
+)
+from hub.persistence.transactions import Database, audit, clean_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +146,9 @@ class Settled(StrEnum):
     DELIVERED = "delivered"
     RETRY = "retry"
     """Failed; tried again later, by this worker or another."""
+    FAILING = "failing"
+    """Failed ``MAX_ATTEMPTS`` times and still paging (``still_paging``): tried on, and its
+    case's history says it is failing."""
     GIVEN_UP = "given_up"
     LOST = "lost"
     """The worker's lease had run out and another worker holds the notice: nothing recorded."""
@@ -179,12 +193,7 @@ class NoticeRepository:
             for notice_id in due:
                 won = session.execute(
                     update(NotificationRow)
-                    .where(
-                        NotificationRow.id == notice_id,
-                        claimable,
-                        known,
-                        NotificationRow.attempts < MAX_ATTEMPTS,
-                    )
+                    .where(NotificationRow.id == notice_id, claimable, known, _triable())
                     .values(claimed_until=now + lease, attempts=NotificationRow.attempts + 1)
                     .returning(
                         NotificationRow.channel,
@@ -210,7 +219,7 @@ class NoticeRepository:
     ) -> list[int]:
         """Return the ids of the notices to claim, in order, each gateway's share at most."""
         urgent = case((NotificationRow.payload["category"].as_string() == LIFE_SAFETY, 0), else_=1)
-        due = claimable & (NotificationRow.attempts < MAX_ATTEMPTS)
+        due = claimable & _triable()
         if per_gateway is None:
             query = select(NotificationRow.id).where(due).order_by(urgent, NotificationRow.id)
             return list(session.scalars(query.limit(limit)))
@@ -251,32 +260,61 @@ class NoticeRepository:
     def _give_up_unsettled(
         self, session: Session, claimable: ColumnElement[bool], now: datetime
     ) -> None:
+        """Give up the notices tried ``MAX_ATTEMPTS`` times whose last claim never recorded an
+        outcome (its worker died or hung on it): one that kills its worker is not claimed for
+        ever. One tried on past ``MAX_ATTEMPTS`` (``still_paging``) recorded an outcome each
+        time, until this one."""
+        error = "claimed without an outcome: its worker died or hung"
+        unsettled = (
+            claimable
+            & (NotificationRow.attempts >= MAX_ATTEMPTS)
+            & NotificationRow.claimed_until.is_not(None)
+        )
+        # Their cases first, then the notices (``finish_notification``'s order).
+        _lock_cases(
+            session,
+            session.scalars(
+                select(NotificationRow.case_id).where(
+                    unsettled, NotificationRow.case_id.is_not(None)
+                )
+            ).all(),
+        )
         given_up = session.execute(
             update(NotificationRow)
-            .where(claimable, NotificationRow.attempts >= MAX_ATTEMPTS)
-            .values(
-                next_attempt_at=None,
-                claimed_until=None,
-                failed_at=now,
-                last_error="claimed too many times without an outcome: its worker died or hung",
-            )
-            .returning(NotificationRow.id, NotificationRow.case_id, NotificationRow.target)
+            .where(unsettled)
+            .values(next_attempt_at=None, claimed_until=None, failed_at=now, last_error=error)
+            .returning(NotificationRow.id)
         ).all()
-        for notice_id, case_id, target in given_up:
+        for (notice_id,) in given_up:
+            row = session.get_one(NotificationRow, notice_id)
             logger.error(
-                "notice %s (case %s) to %s given up: claimed %d times, never settled",
-                notice_id,
-                case_id,
-                target,
-                MAX_ATTEMPTS,
+                "notice %s (case %s) to %s given up: claimed %d times, the last never settled",
+                row.id,
+                row.case_id,
+                row.target,
+                row.attempts,
             )
+            self._say_failed(session, row, now, given_up="its worker died or hung on it")
 
     def finish_notification(
         self, notice: ClaimedNotice, now: datetime, failure: DeliveryFailure | None
     ) -> Settled:
         """Record a delivery attempt, only while the worker still holds its lease (else a late
-        finisher would clear another worker's claim and the notice go out twice more)."""
+        finisher would clear another worker's claim and the notice go out twice more).
+
+        An outcome that may add a line to the case's history locks the case first, as every
+        change of a case does (then the notice): two notices of one case failing at once
+        deadlocked on PostgreSQL the other way round."""
         with self._db.writing() as session:
+            head = session.execute(
+                select(NotificationRow.case_id, NotificationRow.attempts).where(
+                    NotificationRow.id == notice.id
+                )
+            ).one_or_none()
+            if head is not None and head.case_id is not None:
+                last_tries = head.attempts >= MAX_ATTEMPTS
+                if last_tries or (failure is not None and failure.permanent):
+                    _lock_cases(session, [head.case_id])
             row = session.scalars(
                 select(NotificationRow)
                 .where(
@@ -297,9 +335,20 @@ class NoticeRepository:
             row.claimed_until = None
             if failure is None:
                 row.delivered_at, row.next_attempt_at, row.last_error = now, None, None
+                if row.attempts > MAX_ATTEMPTS:  # its history says it is failing: no more
+                    self._say_delivered(session, row, now)
                 return Settled.DELIVERED
             row.last_error = failure.error[:2000]
-            row.next_attempt_at = None if failure.permanent else next_attempt(row.attempts, now)
+            life_safety = row.payload.get("category") == LIFE_SAFETY
+            stop: str | None = "the target can never take it" if failure.permanent else None
+            if stop is None and row.attempts >= MAX_ATTEMPTS:
+                stop = self._still_paging(session, row)
+            row.next_attempt_at = (
+                None
+                if stop is not None
+                # Past MAX_ATTEMPTS only when still paging (``_still_paging`` said so).
+                else next_attempt(row.attempts, now, life_safety=life_safety, keep_paging=True)
+            )
             if row.next_attempt_at is None:
                 row.failed_at = now
                 logger.error(
@@ -311,8 +360,97 @@ class NoticeRepository:
                     row.attempts,
                     failure.error,
                 )
+                self._say_failed(session, row, now, given_up=stop or "no tries left")
                 return Settled.GIVEN_UP
+            if row.attempts == MAX_ATTEMPTS:
+                logger.error(
+                    "notice %s (case %s) to %s still failing after %d attempts, tried on: %s",
+                    row.id,
+                    row.case_id,
+                    row.target,
+                    row.attempts,
+                    failure.error,
+                )
+                self._say_failed(session, row, now, given_up=None)
+                return Settled.FAILING
             return Settled.RETRY
+
+    @staticmethod
+    def _still_paging(session: Session, row: NotificationRow) -> str | None:
+        """Return why a notice tried ``MAX_ATTEMPTS`` times may be given up now, or None to
+        try it on (``still_paging``)."""
+        notice = _case_notice(row)
+        if notice is None:
+            return "not a case notice"
+        case_row = session.get(CaseRow, notice.case_id)
+        if case_row is None:
+            return still_paging(notice, None)
+        later = session.scalar(
+            select(NotificationRow.id)
+            .where(
+                NotificationRow.case_id == row.case_id,
+                NotificationRow.target == row.target,
+                NotificationRow.id > row.id,
+                NotificationRow.delivered_at.is_not(None)
+                | NotificationRow.next_attempt_at.is_not(None),
+                NotificationRow.payload["event"].as_string() == notice.event.value,
+            )
+            .limit(1)
+        )
+        paged = PagedCase(
+            active=CaseStatus(case_row.status) in ACTIVE and case_row.merged_into is None,
+            acknowledged=case_row.acknowledged_at is not None,
+            waiting=pending(team_of(case_row.team)),
+            superseded=later is not None,
+        )
+        return still_paging(notice, paged)
+
+    @staticmethod
+    def _say_failed(
+        session: Session, row: NotificationRow, now: datetime, *, given_up: str | None
+    ) -> None:
+        """Say in the case's history that a notice of it is failing (``given_up`` None) or
+        was given up, and why: an operator can phone instead."""
+        notice = _case_notice(row)
+        if notice is None:
+            return
+        note = failing_note(
+            notice,
+            Channel(row.channel),
+            row.target,
+            row.attempts,
+            row.last_error,
+            given_up=given_up,
+        )
+        _history_line(session, notice.case_id, now, CaseEventAction.NOTICE_FAILED, note, row)
+
+    @staticmethod
+    def _say_delivered(session: Session, row: NotificationRow, now: datetime) -> None:
+        notice = _case_notice(row)
+        if notice is None:
+            return
+        note = f"the {notice.event.value} notice went out after {row.attempts} tries"
+        _history_line(session, notice.case_id, now, CaseEventAction.NOTICE_DELIVERED, note, row)
+
+    def notice_lines_after(self, event_id: int | None) -> tuple[int, list[int]]:
+        """Return the last history line's id, and the cases given a line about their notices
+        after ``event_id`` (none for None: where a supervisor starts), for the live stream."""
+        with self._db.reading() as session:
+            if event_id is None:
+                return session.scalar(select(func.max(CaseEventRow.id))) or 0, []
+            rows = session.execute(
+                select(CaseEventRow.id, CaseEventRow.case_id)
+                .where(
+                    CaseEventRow.id > event_id,
+                    CaseEventRow.action.in_(
+                        [CaseEventAction.NOTICE_FAILED.value, CaseEventAction.NOTICE_DELIVERED]
+                    ),
+                )
+                .order_by(CaseEventRow.id)
+            ).all()
+        if not rows:
+            return event_id, []
+        return rows[-1][0], list(dict.fromkeys(case_id for _, case_id in rows))
 
     def notification_counts(self) -> dict[str, int]:
         """Return how many notices are pending, delivered and given up."""
@@ -327,3 +465,53 @@ class NoticeRepository:
                 select(func.count()).where(NotificationRow.failed_at.is_not(None))
             )
         return {"pending": pending or 0, "delivered": delivered or 0, "failed": failed or 0}
+
+
+def _triable() -> ColumnElement[bool]:
+    """A notice with tries left, or one tried on past ``MAX_ATTEMPTS`` whose last try recorded
+    its outcome (``NoticeRepository._give_up_unsettled`` gives up the others)."""
+    return (NotificationRow.attempts < MAX_ATTEMPTS) | NotificationRow.claimed_until.is_(None)
+
+
+def _lock_cases(session: Session, case_ids: Sequence[int | None]) -> None:
+    """Lock the rows of the cases a line may be added to, in id order (a no-op on SQLite,
+    whose writers take turns)."""
+    ids = sorted({c for c in case_ids if c is not None})
+    if ids:
+        session.execute(
+            select(CaseRow.id).where(CaseRow.id.in_(ids)).order_by(CaseRow.id).with_for_update()
+        )
+
+
+def _case_notice(row: NotificationRow) -> CaseNotice | None:
+    """Return the case notice a queued row carries; None for a household's copy, or one this
+    version cannot read (a newer worker's)."""
+    if row.case_id is None:
+        return None
+    try:
+        return CaseNotice.model_validate(row.payload)
+    except ValidationError:
+        return None
+
+
+def _history_line(
+    session: Session,
+    case_id: int,
+    now: datetime,
+    action: CaseEventAction,
+    note: str,
+    row: NotificationRow,
+) -> None:
+    """Add a line about a notice to its case's history, with its audit record, and raise the
+    case's version (the console keeps the newest): what ``hub.cases.records.add_event`` does
+    for a line no notice is sent of (it cannot be called from here: it queues notices)."""
+    case_row = session.get(CaseRow, case_id, with_for_update=True)
+    if case_row is None:
+        return
+    case_row.updated_at = now
+    cleaned = clean_or_none(note)
+    session.add(CaseEventRow(case_id=case_id, ts=now, action=action.value, note=cleaned))
+    detail = {"notice": str(row.id), "channel": row.channel, "attempts": str(row.attempts)}
+    if cleaned is not None:
+        detail["note"] = cleaned
+    audit(session, AuditRecord(ts=now, action=action.value, case_id=case_id, detail=detail))

@@ -13,8 +13,11 @@ still delivering. An outcome is recorded only while the lease is held.
 
 A failure of any kind is recorded against its notice: tried again later with backoff (by this
 worker or another), or given up at once when the target can never work (an invalid webhook
-URL, ``webhook_target_problem``). A round that fails (the database, or a bug) is logged and the
-loop goes on. Counters: ``notices_delivered``, ``notices_retried``, ``notices_failed``,
+URL, ``webhook_target_problem``); a life-safety page still needed is tried on every minute
+past ``MAX_ATTEMPTS`` (``hub.cases.notify.still_paging``), and its case's history says it is
+failing. A round that fails (the database, or a bug) is logged and the loop goes on. Counters:
+``notices_delivered``, ``notices_retried``, ``notices_failing`` (a page still tried after
+``MAX_ATTEMPTS`` failures: counted once each), ``notices_failed`` (given up),
 ``notices_lease_lost``, ``notices_round_failed``.
 """
 
@@ -58,6 +61,7 @@ CLAIM_BATCH = MAX_IN_FLIGHT
 _COUNTED: dict[Settled, str] = {
     Settled.DELIVERED: "notices_delivered",
     Settled.RETRY: "notices_retried",
+    Settled.FAILING: "notices_failing",
     Settled.GIVEN_UP: "notices_failed",
     Settled.LOST: "notices_lease_lost",
 }
@@ -180,7 +184,7 @@ class Notifier:
             logger.exception("could not record notice %s", notice.id)
             return
         self.counters[_COUNTED[settled]] += 1
-        if settled is Settled.RETRY and failure is not None:
+        if settled in (Settled.RETRY, Settled.FAILING) and failure is not None:
             logger.warning(
                 "notice %s to %s failed, will retry: %s", notice.id, notice.target, failure.error
             )

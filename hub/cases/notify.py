@@ -6,7 +6,12 @@ Every case event the hub records (opened, dispatched, escalated, resolved, …) 
 MQTT broker (``linli/hub/cases/<case_id>/<event>``) — written to the ``notifications`` table
 in the same transaction as the event, so nothing is lost and ingest never waits on a gateway.
 A hub task delivers them (``hub.cases.notifier``); a failed attempt is tried again after
-``retry_delay`` (exponential, capped), and given up after ``MAX_ATTEMPTS``. One gateway
+``retry_delay`` (exponential, capped: at most a minute apart for a life-safety case's), and
+given up after ``MAX_ATTEMPTS`` — unless the notice still pages someone about a life-safety
+case nobody has taken on (``still_paging``): that one is tried every minute until it is
+delivered or it no longer asks anything of anyone. Either way, a case notice still failing
+after ``MAX_ATTEMPTS`` tries, or given up, is a line in its case's history, so an operator
+can phone instead (``failing_note``). One gateway
 (``gateway_of``) gets at most ``MAX_PER_GATEWAY`` deliveries at once: one that hangs takes its
 share of the notifier's slots, never the others' pages.
 
@@ -20,12 +25,17 @@ from enum import StrEnum
 import httpx
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from hub.cases.correlation import CaseCategory
 from hub.cases.rules import CaseEventAction
 from hub.settings import HubSettings
 
 MAX_ATTEMPTS = 10
+"""Tries of a notice before it is given up, or, one that must keep paging, said to be failing."""
 FIRST_RETRY = timedelta(seconds=1)
 LONGEST_RETRY = timedelta(minutes=5)
+LIFE_SAFETY_LONGEST_RETRY = timedelta(minutes=1)
+"""The longest wait between tries of a life-safety case's notice: a gateway back from an outage
+pages the fire within a minute, not five."""
 NOTICE_TOPIC_ROOT = "linli/hub/cases"
 MAX_PER_GATEWAY = 8
 """Deliveries in flight to one gateway at most: half the notifier's 16 slots, so a gateway
@@ -134,17 +144,102 @@ def notice_topic(notice: CaseNotice) -> str:
     return f"{NOTICE_TOPIC_ROOT}/{notice.case_id}/{notice.event}"
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """Return how long to wait after the ``attempts``-th failed attempt (1, 2, 4 … s, capped)."""
+def retry_delay(attempts: int, longest: timedelta = LONGEST_RETRY) -> timedelta:
+    """Return how long to wait after the ``attempts``-th failed attempt (1, 2, 4 … s, capped
+    at ``longest``)."""
     doublings = min(max(0, attempts - 1), 30)  # bounded: the cap is reached long before
-    return min(LONGEST_RETRY, FIRST_RETRY * (1 << doublings))
+    return min(longest, FIRST_RETRY * (1 << doublings))
 
 
-def next_attempt(attempts: int, now: datetime) -> datetime | None:
-    """Return when to try again after ``attempts`` failures, or None to give up."""
-    if attempts >= MAX_ATTEMPTS:
+def next_attempt(
+    attempts: int, now: datetime, *, life_safety: bool = False, keep_paging: bool = False
+) -> datetime | None:
+    """Return when to try again after ``attempts`` failures, or None to give up: after
+    ``MAX_ATTEMPTS`` only a notice that must keep paging (``still_paging``) is tried again."""
+    if attempts >= MAX_ATTEMPTS and not keep_paging:
         return None
-    return now + retry_delay(attempts)
+    return now + retry_delay(attempts, LIFE_SAFETY_LONGEST_RETRY if life_safety else LONGEST_RETRY)
+
+
+CALLS_OUT: frozenset[CaseEventAction] = frozenset(
+    {
+        CaseEventAction.OPENED,
+        CaseEventAction.REOPENED,
+        CaseEventAction.PRIORITY_RAISED,
+        CaseEventAction.ESCALATED,
+    }
+)
+"""Notices that ask whoever watches a level to take the case on: needed until someone has."""
+SENDS: frozenset[CaseEventAction] = frozenset(
+    {CaseEventAction.DISPATCHED, CaseEventAction.HANDED_OVER}
+)
+"""Notices that send the team (``CaseNotice.team``): needed until those sent have answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class PagedCase:
+    """What a failing notice's case is now, for ``still_paging``."""
+
+    active: bool
+    """Not resolved, closed or taken into another case."""
+    acknowledged: bool
+    waiting: frozenset[str]
+    """The members of its team who have not answered yet (``hub.cases.dispatch.pending``)."""
+    superseded: bool = False
+    """A later notice of the same event of the case, to the same target, went out or is still
+    being tried: it says the same, as the case is now (a dispatch's names its whole team)."""
+
+
+def still_paging(notice: CaseNotice, case: PagedCase | None) -> str | None:
+    """Return why a notice that failed ``MAX_ATTEMPTS`` times may be given up, or None if it
+    must be tried on: it pages about a life-safety case, the case is still open, and what it
+    asks has not been done — taken on (a call-out: opened, escalated…) or answered by those it
+    sent who are still on the team (a dispatch, a hand-over) — nor said again by a later notice
+    (only the newest of each is tried on: a gateway back from an hour's outage gets one
+    escalation, not eight).
+    Other notices only inform, and keep their finite budget."""
+    if notice.category != CaseCategory.LIFE_SAFETY.value:
+        return "not a life-safety case"
+    if case is None or not case.active:
+        return "the case is over"
+    if case.superseded:
+        return "a later one says it again"
+    if notice.event in CALLS_OUT:
+        return "the case was taken on" if case.acknowledged else None
+    if notice.event in SENDS:
+        return None if case.waiting & set(notice.team) else "nobody it sent is waited for any more"
+    return "it only informs"
+
+
+def failing_note(
+    notice: CaseNotice,
+    channel: Channel,
+    target: str,
+    attempts: int,
+    error: str | None,
+    *,
+    given_up: str | None,
+) -> str:
+    """Return the case history's line for a notice not delivered: still tried (``given_up``
+    None) or given up, and why. It names the gateway by host only: a webhook URL may carry a
+    token, and the history is in the audit trail."""
+    whom = f" for {', '.join(notice.team)}" if notice.event in SENDS and notice.team else ""
+    where = "MQTT" if channel is Channel.MQTT else _host(target)
+    what = f"the {notice.event.value} notice{whom} to {where}"
+    why = f" ({error[:200]})" if error else ""
+    if given_up is None:
+        return (
+            f"{what} is not delivered after {attempts} tries{why}: still trying every "
+            f"{int(LIFE_SAFETY_LONGEST_RETRY.total_seconds())} s; phone instead"
+        )
+    return f"{what} was given up after {attempts} tries{why}: {given_up}"
+
+
+def _host(target: str) -> str:
+    try:
+        return httpx.URL(target).host or "a webhook"
+    except httpx.InvalidURL:
+        return "an invalid webhook URL"
 
 
 def notify_targets(settings: HubSettings) -> list[tuple[Channel, str]]:

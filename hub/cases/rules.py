@@ -100,6 +100,11 @@ class CaseEventAction(StrEnum):
     """Another case went into this one: a press handled before the incident it is part of."""
     CLAIMED = "claimed"
     """An edge spoke for the case's device, registered to another edge (``hub.fleet.claims``)."""
+    NOTICE_FAILED = "notice_failed"
+    """A notice of the case (a page) could not be delivered: still failing after
+    ``MAX_ATTEMPTS`` tries, or given up (``hub.cases.notices``): someone should phone."""
+    NOTICE_DELIVERED = "notice_delivered"
+    """A notice the history said was failing went out at last."""
 
 
 ACTION_EVENTS: dict[CaseAction, CaseEventAction] = {

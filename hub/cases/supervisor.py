@@ -3,7 +3,8 @@
 The decisions are ``hub.cases.supervision``'s and the firing (once, across hub workers) is the
 repository's (``DeadlineRepository.fire_due_timers``); this loop only asks at the injected clock's
 ``now``, every ``interval`` seconds, and reports escalated or reassigned cases on the event
-bus. A database error is logged and counted; the next round tries again.
+bus, and the cases whose history the notifier said a notice of failed. A database error is
+logged and counted; the next round tries again.
 
 Every ``edge_check_every`` (a round's, at most) the supervisor also raises the outage of an edge
 lost with no status to say so (silent for longer than ``edge_silent_after``, or offline past
@@ -65,6 +66,9 @@ class Supervisor:
         self._listening_since: datetime | None = None
         self.counters: Counter[str] = Counter()
         """``rounds``, ``cases_changed`` and ``failed`` rounds."""
+        self._notice_lines_after: int | None = None
+        """The last history line this supervisor looked at for failing notices (None: none
+        yet; the first round starts from the newest)."""
 
     async def tick(self) -> int:
         """Fire what is due now and raise the outages of silent edges; return how many cases
@@ -90,7 +94,30 @@ class Supervisor:
             )
             # Escalation and reassignment happen in the back office: the button stays as it is.
             self._changes.case_changed(case, resident_sees=False)
+        await self._report_notice_lines()
         return len(changed)
+
+    async def _report_notice_lines(self) -> None:
+        """Put the cases whose history the notifier said a notice of is failing, given up or
+        out at last (``hub.cases.notices``) on the live stream: the notifier has no event
+        bus, and the console should show it now, so that the operator phones instead."""
+        try:
+            mark, cases = await alarm_thread(
+                self._store.notices.notice_lines_after, self._notice_lines_after
+            )
+            views = [await alarm_thread(self._store.cases.get_case, c) for c in cases]
+        except SQLAlchemyError as exc:
+            self.counters["failed"] += 1
+            logger.warning("notice lines round failed, trying again: %s", exc)
+            return
+        except Exception:
+            # Never at the cost of the case deadlines' rounds.
+            self.counters["failed"] += 1
+            logger.exception("notice lines round failed, trying again")
+            return
+        self._notice_lines_after = mark
+        for view in views:
+            self._changes.case_changed(view, resident_sees=False)
 
     async def _check_edges(self, now: datetime) -> None:
         """Raise the outages of edges silent while this hub was listening."""

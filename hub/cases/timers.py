@@ -31,6 +31,23 @@ def schedule(session: Session, case_id: int, timer: Timer, now: datetime) -> Non
     )
 
 
+def rearm(session: Session, timer_id: int, timer: Timer, now: datetime) -> None:
+    """Set a deadline that just fired (in this transaction) to fire again as ``timer``: a
+    look that repeats until something changes keeps one row, not one per look. The row is as
+    ``schedule`` would have stored it; the caller holds its case's lock."""
+    session.execute(
+        update(CaseTimerRow)
+        .where(CaseTimerRow.id == timer_id)
+        .values(
+            kind=timer.kind.value,
+            due_at=timer.due_at,
+            assignee=timer.assignee,
+            created_at=now,
+            fired_at=None,
+        )
+    )
+
+
 def schedule_acknowledgement(
     session: Session, policy: CasePolicy, row: CaseRow, now: datetime
 ) -> None:
