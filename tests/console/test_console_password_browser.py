@@ -5,34 +5,20 @@ Before, no page or route changed a password (an operator whose password leaked h
 the account to be disabled and a new one made under another name).
 """
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.console.test_console_residents_browser import OPERATOR, PASSWORD, signed_in
+from tests.console.test_console_residents_browser import OPERATOR, PASSWORD, hub, signed_in
 from tests.residents.test_phone_page_browser import Hub
+
+__all__ = ["hub"]  # a running hub with a staffed site and the operator's account
 
 pytestmark = [pytest.mark.slow]
 
 NEW = "a new and longer passphrase"
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    running = Hub(tmp_path)
-    running.start()
-    try:
-        running.call(
-            "POST",
-            "/api/v1/users",
-            json={"username": OPERATOR, "password": PASSWORD, "role": "operator"},
-        )
-        yield running
-    finally:
-        running.stop()
 
 
 def test_an_operator_changes_her_password_and_her_other_screen_is_signed_out(

@@ -10,10 +10,7 @@ the button then shows ``received`` again and the hub's stages as usual.
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-import aiomqtt
 import pytest
 
 from devices.kinds import AlertKind, DeviceKind
@@ -23,7 +20,6 @@ from devices.topics import EdgeChannel, edge_topic
 from edge.agent import EdgeAgent
 from edge.feedback import feedback_command
 from linli.brokers import MosquittoProcess
-from tests.background import running
 from tests.edge.conftest import (
     EDGE_ID,
     FakeHub,
@@ -33,11 +29,11 @@ from tests.edge.conftest import (
     no_jitter,
     running_edge,
 )
+from tests.edge.test_feedback_review_local_outage import squawks_heard
 
 pytestmark = pytest.mark.mosquitto
 
 SOS_TOPIC = "zigbee2mqtt/b3 1201 sos"
-BUTTON_SET = "zigbee2mqtt/b3 1201 sos/set"
 PRESS = '{"action":"emergency"}'
 
 
@@ -54,23 +50,6 @@ def squawk(stage: FeedbackStage) -> object:
 RECEIVED = squawk(FeedbackStage.RECEIVED)
 NOT_DELIVERED = squawk(FeedbackStage.NOT_DELIVERED)
 CASE_OPENED = squawk(FeedbackStage.CASE_OPENED)
-
-
-@asynccontextmanager
-async def squawks_heard(broker: MosquittoProcess) -> AsyncIterator[list[object]]:
-    """Listen on the Zigbee button's set topic while the block runs; yield the commands it
-    receives, decoded, in order."""
-    squawks: list[object] = []
-    async with aiomqtt.Client(broker.host, broker.port) as button:
-        await button.subscribe(BUTTON_SET, qos=1)
-
-        async def listen() -> None:
-            async for message in button.messages:
-                assert isinstance(message.payload, bytes)
-                squawks.append(json.loads(message.payload))
-
-        async with running(listen()):
-            yield squawks
 
 
 async def looked_again(agent: EdgeAgent, clock: ManualClock) -> None:
