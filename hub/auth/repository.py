@@ -260,6 +260,12 @@ class AuthStore:
         )
         return ended.rowcount
 
+    def has_user(self, username: str) -> bool:
+        """Return whether an account has this username (enabled or not)."""
+        with self._db.reading() as session:
+            found = session.scalar(select(UserRow.id).where(UserRow.username == username))
+        return found is not None
+
     def check_password(self, username: str, password: str) -> UserView | None:
         """Return the enabled account whose password this is, or None."""
         with self._db.reading() as session:

@@ -330,7 +330,11 @@ async def sign_in(
         store.check_password, body.username, body.password.get_secret_value()
     )
     if user is None:
-        logger.warning("failed sign-in for %s", body.username)
+        # A username no account has is not logged: it is often a password typed one field too
+        # early, and the log would keep it in clear (found by an outside review).
+        known = await asyncio.to_thread(store.has_user, body.username)
+        who = body.username if known else f"an unknown username ({len(body.username)} characters)"
+        logger.warning("failed sign-in for %s from %s", who, address or "an unknown address")
         raise AuthError("wrong username or password")
     throttle.succeeded(body.username, address, now)
     token = new_secret()

@@ -2,6 +2,8 @@
 and PostgreSQL). Before, no route changed a password: a leaked one could only be ended by
 disabling the account and making a new one under another username."""
 
+import logging
+
 import httpx
 import pytest
 
@@ -131,3 +133,18 @@ async def test_an_admin_resets_a_password_and_every_session_of_it_ends(
     trail = (await client.get("/api/v1/audit", headers=bearer(BOOTSTRAP))).json()["items"]
     entry = next(e for e in trail if e["action"] == "password_reset")
     assert entry["detail"] == {"user_id": user["id"], "sessions_ended": 2}
+
+
+async def test_a_password_typed_into_the_username_field_is_not_logged(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    await add_user(client, "li", "operator")
+    caplog.set_level(logging.INFO, logger="hub")
+    for username, password in (("Tr0ub4dor.and.3", ""), ("li", "not her password")):
+        failed = await client.post(
+            "/api/v1/auth/login", json={"username": username, "password": password or "x" * 12}
+        )
+        assert failed.status_code == 401
+    assert "Tr0ub4dor.and.3" not in caplog.text
+    assert "an unknown username (15 characters)" in caplog.text
+    assert "failed sign-in for li from" in caplog.text  # an account's name is worth logging
