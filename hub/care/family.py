@@ -7,7 +7,7 @@ the case lines and queues the notices.
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind, Severity
@@ -46,6 +46,43 @@ Targets = list[tuple[Channel, str]]
 def sos_devices(session: Session, household_id: int) -> list[str]:
     """Return the devices a household's SOS comes from: its buttons and its phone page."""
     return [*buttons(session, household_id).get(household_id, []), web_device_id(household_id)]
+
+
+def withdraw_from_removed(
+    session: Session, household_id: int, removed: set[str], alarm_case_id: int | None, now: datetime
+) -> int:
+    """Give up the family notices not yet delivered to contacts just removed from a household
+    (its SOS cases' and its wellbeing check's): a contact taken off (a family that fell out, a
+    number that changed hands) hears nothing more, also of what was queued before. Return how
+    many were given up."""
+    if not removed:
+        return 0
+    household_cases = select(CaseMemberRow.case_id).where(
+        CaseMemberRow.kind == AlertKind.SOS.value,
+        CaseMemberRow.device_id.in_(sos_devices(session, household_id)),
+    )
+    of_household: ColumnElement[bool] = NotificationRow.case_id.in_(household_cases)
+    if alarm_case_id is not None:
+        of_household = of_household | (NotificationRow.case_id == alarm_case_id)
+    withdrawn = session.execute(
+        update(NotificationRow)
+        .where(
+            NotificationRow.target.in_(sorted(removed)),
+            of_household,
+            NotificationRow.delivered_at.is_(None),
+            NotificationRow.failed_at.is_(None),
+        )
+        .values(
+            next_attempt_at=None,
+            failed_at=now,
+            last_error="the contact was removed from the household's care",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    count = int(getattr(withdrawn, "rowcount", 0))
+    if count:
+        logger.info("household %s: %d notices to removed contacts given up", household_id, count)
+    return count
 
 
 def sos_to_family(

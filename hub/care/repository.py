@@ -18,6 +18,7 @@ from hub.care.family import (
     sos_devices,
     sos_on_check,
     sos_to_family,
+    withdraw_from_removed,
 )
 from hub.care.rules import (
     LOOK_BACK,
@@ -193,6 +194,13 @@ class CareRepository:
         row.away_until = _trip_end(row.away_until, settings.away_until, now)
         row.updated_at = now
         row.updated_by = actor
+        before = set(
+            session.scalars(
+                select(CareContactRow.target).where(CareContactRow.household_id == household_id)
+            )
+        )
+        removed = before - {c.target for c in settings.contacts}
+        withdraw_from_removed(session, household_id, removed, row.alarm_case_id, now)
         session.execute(delete(CareContactRow).where(CareContactRow.household_id == household_id))
         session.execute(delete(CareDeviceRow).where(CareDeviceRow.household_id == household_id))
         session.add_all(

@@ -238,3 +238,31 @@ def test_a_contact_added_while_a_check_is_open_hears_of_it_and_one_removed_no_mo
     store.care.watch()
     assert notices_to(store, SON)[-1].startswith("a sign of life")
     assert len(notices_to(store, DAUGHTER)) == 1
+
+
+def test_a_notice_still_queued_to_a_contact_removed_is_given_up_not_delivered(
+    store: HubStore, clock: FakeClock, grandma: int
+) -> None:
+    # The daughter's webhook has not taken the check's notice yet (her gateway down) when the
+    # grid worker takes her off (the family fell out): she must hear nothing more of it.
+    readings(store, EVENING, occupancy=True)
+    heartbeat(store, EVENING + timedelta(hours=1), EVENING + timedelta(hours=16))
+    clock.now = EVENING + timedelta(hours=15)
+    [case] = store.care.watch()
+    assert len(notices_to(store, DAUGHTER)) == 1
+    clock.advance(300)
+    son = Contact(name="Zhao Lei", relation="son", target=SON)
+    store.care.put_care(grandma, settings(contacts=[son]), "op.wang")
+    with store.db.reading() as session:
+        daughters = session.scalars(
+            select(NotificationRow).where(NotificationRow.target == DAUGHTER)
+        ).all()
+        assert [(n.case_id, n.delivered_at, n.next_attempt_at) for n in daughters] == [
+            (case.id, None, None)
+        ]
+        assert daughters[0].failed_at == clock.now
+        assert "removed" in (daughters[0].last_error or "")
+    # Nothing of hers is claimable any more; the son's opening notice is.
+    store.care.watch()
+    claimed = store.notices.claim_notifications(clock.now, limit=10)
+    assert {n.target for n in claimed} == {SON}
