@@ -25,7 +25,7 @@ from linli.accounts import token_app, user_app
 from linli.flags import address_flag, address_settings, settings_values
 from linli.progress import simulation_progress
 from linli.report import report_command
-from linli.running import data_folders_held, database_held, run_until_signalled
+from linli.running import data_folders_held, database_held, folder_made, run_until_signalled
 from linli.site_file import read_site_file
 from linli.status import status_command
 from linli.trust.commands import broker_app
@@ -233,6 +233,7 @@ def hub(
 
     started = asyncio.Event()
     database = sqlite_file(settings.resolved_database_url())
+    folder_made(settings.data_dir, "the hub's data folder")
     with data_folders_held(settings.data_dir), database_held(database):
         run_until_signalled(serve(settings, started=started), started=started)
 

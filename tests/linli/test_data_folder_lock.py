@@ -89,3 +89,16 @@ def test_only_a_sqlite_file_is_held_beside_it(tmp_path: Path, url: str, held: bo
     if database is not None:
         with database_held(database):  # released with the block
             pass
+
+
+def test_a_hub_whose_data_folder_cannot_be_made_says_so_in_one_line(tmp_path: Path) -> None:
+    # Found by an outside review: a 280-line traceback from the hub's lifespan, exit 1.
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    result = run_linli("hub", "--data-dir", str(blocked / "hub"), "--http-port", "0")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"linli: cannot start: the hub's data folder {blocked / 'hub'} cannot be made "
+        "(Not a directory)"
+    )
+    assert "Traceback" not in result.stderr
