@@ -26,7 +26,13 @@ from hub.audit.routes import router as audit_router
 from hub.auth.openapi import install_openapi
 from hub.auth.repository import AuthStore
 from hub.auth.routes import auth_router, authorized
-from hub.auth.rules import AuthError, ForbiddenError, SignInThrottle, weak_bootstrap_token
+from hub.auth.rules import (
+    AuthError,
+    ForbiddenError,
+    SignInThrottle,
+    weak_bootstrap_token,
+    weak_metrics_token,
+)
 from hub.care.routes import router as care_router
 from hub.care.watch import CareWatch
 from hub.cases.changes import CaseChanges
@@ -125,6 +131,11 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         # Refused, not fatal: a hub that does not start after an upgrade hears no alarm.
         logger.error("the bootstrap token is not accepted: %s", weak)
         settings = settings.model_copy(update={"bootstrap_token": None})
+    if settings.metrics_token is not None and (
+        weak := weak_metrics_token(settings.metrics_token.get_secret_value())
+    ):
+        logger.error("the metrics token is not accepted: %s", weak)
+        settings = settings.model_copy(update={"metrics_token": None})
     events = EventBus(max_queued=settings.stream_max_queued)
 
     @contextlib.asynccontextmanager

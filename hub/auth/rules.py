@@ -181,6 +181,17 @@ not throttled (the tokens the hub issues carry 256 random bits, nothing to guess
 characters keep a made-up one from being guessed online (``openssl rand -hex 24`` gives 48)."""
 
 
+def weak_metrics_token(token: str) -> str | None:
+    """Return why ``token`` may not be the metrics token, or None if it may: it opens the
+    metrics (every edge's name, what the hub refuses), and is not throttled either."""
+    if len(token.strip()) < MIN_BOOTSTRAP_TOKEN_LENGTH:
+        return (
+            f"the metrics token must be at least {MIN_BOOTSTRAP_TOKEN_LENGTH} characters "
+            "(e.g. `openssl rand -hex 24`): /metrics answers 404 until it is"
+        )
+    return None
+
+
 def weak_bootstrap_token(token: str) -> str | None:
     """Return why ``token`` may not be the bootstrap token, or None if it may.
 

@@ -60,7 +60,7 @@ async def ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json() if response.content else None
 
 
-METRICS_TOKEN = "scrape-token-for-tests"
+METRICS_TOKEN = "scrape-token-for-tests-0123456789abcdef"
 """The ``metrics_token`` of test hubs that scrape ``/metrics``."""
 
 

@@ -137,3 +137,21 @@ async def test_the_api_stays_closed_behind_a_path_prefix(app: FastAPI) -> None:
             assert refused.status_code == 401, refused.text
             signed_in = await http.get("/linli/api/v1/cases", headers=bearer(BOOTSTRAP))
             assert signed_in.status_code == 200, signed_in.text
+
+
+@pytest.mark.parametrize("weak", ["prometheus", "x" * (SHORTEST_BOOTSTRAP - 1)])
+async def test_a_guessable_metrics_token_opens_no_metrics(
+    database_url: str, tmp_path: Path, weak: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The metrics name every edge and count what the hub refuses, and their token is not
+    throttled: a made-up short one is refused as the bootstrap token's is, and said at start."""
+    settings = HubSettings(
+        data_dir=tmp_path, database_url=database_url, start_ingest=False, metrics_token=weak
+    )
+    app = create_app(settings)
+    assert "the metrics token is not accepted: " in caplog.text
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
+            scraped = await http.get("/metrics", headers=bearer(weak))
+    assert scraped.status_code == 404, scraped.text
