@@ -156,6 +156,10 @@ class EdgeStatus(WireModel):
     (a full, read-only or failing SD card): ``outbox`` (alerts), ``access`` (door log, door
     states, allow-list). What they hold is lost at a power cut: replace the card. Empty when
     all is on disk (added in stop 48; an older edge sends none)."""
+    heartbeat_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    """How often the edge sends its status (its ``heartbeat_s`` setting), so the hub judges its
+    silence by its own rhythm (``hub.fleet.supervision``). None: not said (an edge before
+    2026-12-07); the hub's ``edge_silent_after_s`` applies."""
 
 
 class AlertAck(WireModel):

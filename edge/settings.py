@@ -47,6 +47,12 @@ class EdgeSettings(BaseSettings):
     edge's last will (``offline``) after 1.5 times this without a word from it. A category of
     site that must know of a dead edge within 20 s wants about 13 s (more pings on the uplink)."""
     heartbeat_s: float = Field(default=30, gt=0)
+    status_again_after_s: float = Field(default=12, gt=0)
+    """After each connection to the hub's broker the edge says its status again once, this
+    long after the status at connect: an edge back within seconds of its last will (a network
+    blip) has that first status refused as late behind the will by the hub
+    (``hub.fleet.status_order.LATE_WITHIN``, 10 s), and with a slow heartbeat it would stay
+    offline past the hub's grace, a false ``edge_offline``. More than 10 s."""
     resend_after_s: float = Field(default=10, gt=0)
     """Send an alert again when the hub has not acknowledged it after this long."""
     max_in_flight: int = Field(default=1000, ge=1)

@@ -190,6 +190,9 @@ class EdgeUplink:
         self._telemetry = telemetry
         self._relay_feedback = relay_feedback
         self._on_acked = on_acked
+        self._connected_again = asyncio.Event()
+        """Set at each connection to the hub's broker: the heartbeat says the status once more
+        ``status_again_after_s`` later (``heartbeat``)."""
         """Told of every acknowledged id: a resident's press reached the hub (edge.sos_watch)."""
         self._checkins = checkins
         self._in_memory = in_memory
@@ -235,6 +238,7 @@ class EdgeUplink:
                 await self._publish_status(client)
                 checkpoint()
                 self.client = client
+                self._connected_again.set()
                 endpoint = self._link.endpoint
                 logger.info(
                     "edge %s connected to the hub broker %s:%s",
@@ -373,7 +377,8 @@ class EdgeUplink:
     # --- liveness and telemetry ------------------------------------------------------------
 
     async def heartbeat(self) -> None:
-        """Publish the edge's status every ``heartbeat_s`` while connected; until cancelled.
+        """Publish the edge's status every ``heartbeat_s`` while connected, and once more
+        ``status_again_after_s`` after each connection; until cancelled.
 
         Withheld (counted ``heartbeats_withheld``) while a loop of the edge is stuck
         (``edge.liveness``): the hub raises ``edge_offline`` for an edge gone silent, and
@@ -381,7 +386,15 @@ class EdgeUplink:
         """
         while True:
             checkpoint()
-            await asyncio.sleep(self._settings.heartbeat_s)
+            try:
+                async with asyncio.timeout(self._settings.heartbeat_s):
+                    await self._connected_again.wait()
+                # Connected again: its status at connect may have been refused as late
+                # behind its last will (``status_again_after_s``): say it once more.
+                self._connected_again.clear()
+                await asyncio.sleep(self._settings.status_again_after_s)
+            except TimeoutError:
+                pass
             client = self.client
             if client is None:
                 self._vouch()  # a stuck loop is logged with the uplink down too
@@ -452,6 +465,7 @@ class EdgeUplink:
             counters={**self._counters, **self._outbox.counters},
             checkins=self._checkins() if state == "online" else {},
             in_memory=self._in_memory(),
+            heartbeat_s=self._settings.heartbeat_s,
         )
 
     def _topic(self, channel: EdgeChannel) -> str:

@@ -115,11 +115,26 @@ class HubSettings(BaseSettings):
     """How often the hub looks for deadlines that passed."""
     edge_silent_after_s: PositiveFloat = 120.0
     """An edge still ``online`` that sent no status for longer than this is lost: its
-    ``edge_offline`` alert is raised (``hub.fleet.supervision``). An edge sends its status
-    every 30 s: 120 s is four missed in a row, so one or two statuses lost or delayed on a
-    poor uplink raise nothing, and it comes after the broker's own 90 s (1.5 × the edge's 60 s
-    keepalive), whose last will says so sooner for a box that died or lost its network; this
-    catches the edge whose connection stays up and whose heartbeat stopped."""
+    ``edge_offline`` alert is raised (``hub.fleet.supervision``). Since 2026-12-07 only for an
+    edge that does not say its heartbeat (an older edge): one that says it is judged by
+    ``edge_missed_heartbeats``, ``edge_silent_floor_s`` and ``edge_heartbeat_max_s``. An edge
+    sends its status every 30 s: 120 s is four missed in a row, so one or two statuses lost or
+    delayed on a poor uplink raise nothing, and it comes after the broker's own 90 s (1.5 × the
+    edge's 60 s keepalive), whose last will says so sooner for a box that died or lost its
+    network; this catches the edge whose connection stays up and whose heartbeat stopped."""
+    edge_missed_heartbeats: float = Field(default=4.0, ge=2, le=100, allow_inf_nan=False)
+    """An edge that says its heartbeat (``EdgeStatus.heartbeat_s``, since 2026-12-07) is lost
+    after this many of them missed in a row (at the edge's default 30 s: 120 s, as
+    ``edge_silent_after_s``; at 300 s on a metered uplink: 20 min; at 5 s: 20 s). At least 2:
+    one status late on a poor uplink must not open a case."""
+    edge_silent_floor_s: float = Field(default=15.0, gt=0, le=86400, allow_inf_nan=False)
+    """Never lost after less silence than this, whatever heartbeat the edge says: a status a few
+    seconds late on a poor uplink, and the supervision round's own 5 s pace."""
+    edge_heartbeat_max_s: float = Field(default=450.0, gt=0, le=86400, allow_inf_nan=False)
+    """The longest heartbeat the hub takes from an edge: one that says more (a typo, a forged
+    status, 1e9) is judged as if it said this (with 4 missed: lost after 30 min, the
+    interruption reporting time of EN 50136-1's category SP3), logged once and counted
+    (``edge_heartbeat_capped``): it cannot silence its own supervision."""
     edge_offline_grace_s: NonNegativeFloat = 60.0
     """How long an edge may stay ``offline`` (its last will, or its goodbye) before its
     ``edge_offline`` alert is raised: an edge restarted or upgraded is back within it and opens

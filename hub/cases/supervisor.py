@@ -7,7 +7,8 @@ bus, and the cases whose history the notifier said a notice of failed. A databas
 logged and counted; the next round tries again.
 
 Every ``edge_check_every`` (a round's, at most) the supervisor also raises the outage of an edge
-lost with no status to say so (silent for longer than ``edge_silent_after``, or offline past
+lost with no status to say so (silent for longer than its own rhythm allows, ``edge_rhythm``, or
+``edge_silent_after`` for an edge that does not say its heartbeat; or offline past
 ``edge_offline_grace``: ``hub.fleet.outages``), counted from its last status or from when
 this worker's ingest connected, if later (while it is not connected, it blames no edge). Every
 worker's round may decide it, and the alert's id, made from the outage, is stored once
@@ -25,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub.cases.changes import CaseChanges
 from hub.fleet.outages import EdgeOutages
+from hub.fleet.supervision import EdgeRhythm
 from hub.persistence.threads import alarm_thread
 from hub.persistence.transactions import Clock
 from hub.store import HubStore
@@ -48,24 +50,31 @@ class Supervisor:
         clock: Clock,
         interval: float = 1.0,
         edge_silent_after: timedelta = timedelta(seconds=120),
+        edge_rhythm: EdgeRhythm | None = None,
         edge_offline_grace: timedelta = timedelta(0),
         edge_check_every: timedelta = EDGE_CHECK_EVERY,
         listening: Callable[[], bool] | None = None,
+        edge_counters: Counter[str] | None = None,
     ) -> None:
         self._store = store
         self._changes = changes
         self._clock = clock
         self._interval = interval
-        self._edge_silent_after = edge_silent_after
+        self._edge_rhythm = EdgeRhythm(edge_silent_after) if edge_rhythm is None else edge_rhythm
+        """How long each edge may stay silent: by the heartbeat it says, else
+        ``edge_silent_after`` (an ``edge_rhythm`` given brings its own default)."""
         self._edge_offline_grace = edge_offline_grace
         self._edge_check_every = edge_check_every
         self._edges_checked_at: datetime | None = None
-        self._outages = EdgeOutages(store.db, store.intake, store.policy)
         self._listening = listening
         """Whether the hub's ingest is connected now; None: no ingest to ask (tests)."""
         self._listening_since: datetime | None = None
         self.counters: Counter[str] = Counter()
         """``rounds``, ``cases_changed`` and ``failed`` rounds."""
+        self.edge_counters: Counter[str] = self.counters if edge_counters is None else edge_counters
+        """``edge_heartbeat_capped``: edges found saying a heartbeat past
+        ``edge_heartbeat_max_s`` (once each); the hub's health counters in a hub."""
+        self._outages = EdgeOutages(store.db, store.intake, store.policy, self.edge_counters)
         self._notice_lines_after: int | None = None
         """The last history line this supervisor looked at for failing notices (None: none
         yet; the first round starts from the newest)."""
@@ -136,7 +145,7 @@ class Supervisor:
                 functools.partial(
                     self._outages.check_silent,
                     now,
-                    self._edge_silent_after,
+                    self._edge_rhythm,
                     self._listening_since,
                     self._edge_offline_grace,
                 )

@@ -23,6 +23,7 @@ import httpx
 from hub.cases.changes import CaseChanges
 from hub.cases.notifier import Notifier
 from hub.cases.supervisor import Supervisor
+from hub.fleet.supervision import EdgeRhythm
 from hub.ingest.link import MqttIngest
 from hub.persistence.transactions import Clock
 from hub.settings import HubSettings
@@ -86,9 +87,15 @@ class CaseTasks:
             changes,
             clock=clock,
             interval=settings.supervision_interval_s,
-            edge_silent_after=timedelta(seconds=settings.edge_silent_after_s),
+            edge_rhythm=EdgeRhythm(
+                default=timedelta(seconds=settings.edge_silent_after_s),
+                missed=settings.edge_missed_heartbeats,
+                floor=timedelta(seconds=settings.edge_silent_floor_s),
+                heartbeat_cap=timedelta(seconds=settings.edge_heartbeat_max_s),
+            ),
             edge_offline_grace=timedelta(seconds=settings.edge_offline_grace_s),
             listening=(lambda: False) if ingest is None else (lambda: ingest.connected),
+            edge_counters=self.counters,
         )
         self.notifier = Notifier(
             store,

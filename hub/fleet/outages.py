@@ -14,6 +14,7 @@ device row, and the edge is what failed. It is never sent to an edge (registered
 """
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -28,6 +29,7 @@ from hub.cases.rules import CaseEventAction
 from hub.fleet.claims import Provenance
 from hub.fleet.supervision import (
     EDGE_ROW_KIND,
+    EdgeRhythm,
     EdgeWatch,
     OpenOutage,
     OutageDecision,
@@ -49,10 +51,20 @@ logger = logging.getLogger(__name__)
 class EdgeOutages:
     """Raises and clears edges' outages; each public method is a few short transactions."""
 
-    def __init__(self, db: Database, intake: CaseIntake, policy: CasePolicy) -> None:
+    def __init__(
+        self,
+        db: Database,
+        intake: CaseIntake,
+        policy: CasePolicy,
+        counters: Counter[str] | None = None,
+    ) -> None:
         self._db = db
         self._intake = intake
         self._policy = policy
+        self._counters: Counter[str] = Counter() if counters is None else counters
+        """``edge_heartbeat_capped``: edges found saying a heartbeat past the cap (once each)."""
+        self._capped: dict[str, float] = {}
+        """The heartbeat past the cap each edge was logged for (logged again if it changes)."""
 
     def status_taken(
         self,
@@ -74,17 +86,40 @@ class EdgeOutages:
     def check_silent(
         self,
         now: datetime,
-        silent_after: timedelta,
+        silent_after: timedelta | EdgeRhythm,
         listening_since: datetime | None = None,
         offline_grace: timedelta = timedelta(0),
     ) -> IngestResult:
         """Raise the outage of every edge lost with no status to say so, or offline for
         ``offline_grace`` (``on_tick``; the hub's ingest connected without a break since
-        ``listening_since``)."""
+        ``listening_since``); each silent by its own rhythm (``EdgeRhythm``)."""
+        rhythm = silent_after if isinstance(silent_after, EdgeRhythm) else EdgeRhythm(silent_after)
         with self._db.reading() as session:
             watches = _watches(session, None)
-        decisions = on_tick(watches, now, silent_after, listening_since, offline_grace)
+        self._note_capped(watches, rhythm)
+        decisions = on_tick(watches, now, rhythm, listening_since, offline_grace)
         return self._carry_out(list(decisions), now)
+
+    def _note_capped(self, watches: Sequence[EdgeWatch], rhythm: EdgeRhythm) -> None:
+        """Log and count once each edge that says a heartbeat past the cap (again if what it
+        says changes): it is judged by the cap, and its installer should know."""
+        for watch in watches:
+            said = watch.heartbeat_s
+            if said is None or not rhythm.capped(said):
+                self._capped.pop(watch.edge_id, None)
+                continue
+            if self._capped.get(watch.edge_id) == said:
+                continue
+            self._capped[watch.edge_id] = said
+            self._counters["edge_heartbeat_capped"] += 1
+            logger.warning(
+                "edge %s says it sends its status every %g s, more than the %g s the hub "
+                "takes (edge_heartbeat_max_s): it is judged lost after %g s of silence",
+                watch.edge_id,
+                said,
+                rhythm.heartbeat_cap.total_seconds(),
+                rhythm.silent_after(said).total_seconds(),
+            )
 
     def _carry_out(self, decisions: Sequence[OutageDecision], now: datetime) -> IngestResult:
         if not decisions:
@@ -133,6 +168,7 @@ def _watches(session: Session, edge_ids: list[str] | None) -> list[EdgeWatch]:
             last_seen=row.last_seen,
             revoked=row.revoked_at is not None,
             outage=open_outages.get(edge_device_id(row.id)),
+            heartbeat_s=row.heartbeat_s,
         )
         for row in edges
     ]

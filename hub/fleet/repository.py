@@ -357,6 +357,8 @@ class FleetRepository:
                     for device_id, checkin in status.checkins.items()
                 }
                 values["in_memory"] = list(status.in_memory)
+                # None (an edge that does not say) puts the hub's own setting back.
+                values["heartbeat_s"] = status.heartbeat_s
             session.execute(
                 upsert_insert(session, EdgeRow)
                 .values(id=status.edge_id, **values)

@@ -12,13 +12,21 @@ worker's copy) raises nothing more, and a second outage after the return raises 
 the same case while an operator has not resolved it. A revoked edge is no outage: it was taken
 out of service on purpose (``linli broker revoke``).
 
+An edge says how often it sends its status (``EdgeStatus.heartbeat_s``), and is judged silent
+by its own rhythm (``EdgeRhythm``): an edge that beats every 300 s on a metered uplink is not
+lost after 120 s (a false case every few minutes, and operators who learn to ignore the real
+one), one that beats every 5 s at a critical site is lost after 20 s, not 120 s. The rhythm the
+hub takes is bounded: a forged or absurd one can neither silence supervision nor make it raise
+at every round.
+
 Each alert's id is made from the edge and the outage's start, so hub workers deciding the same
 outage at once store one alert (``hub.cases.copies``). Nothing here reads the clock or the
 database.
 """
 
 import hashlib
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
@@ -44,7 +52,44 @@ class OutageCause(StrEnum):
     OFFLINE = "offline"
     """Its status said so: the broker published its last will, or it said goodbye."""
     SILENT = "silent"
-    """It stayed ``online`` but sent no status for longer than ``edge_silent_after_s``."""
+    """It stayed ``online`` but sent no status for longer than its rhythm allows (``EdgeRhythm``;
+    ``edge_silent_after_s`` for an edge that does not say its heartbeat)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRhythm:
+    """How long an edge may stay silent, by the heartbeat it says it keeps.
+
+    An edge that says its ``heartbeat_s`` is lost once silent for longer than ``missed`` of its
+    heartbeats, never sooner than ``floor`` (a status late on a poor uplink, the rounds' own
+    pace), its heartbeat taken as at most ``heartbeat_cap`` (an edge that says a day, or 1e9,
+    is judged as if it said the cap: it cannot silence its supervision). One that does not
+    say (an edge before 2026-12-07), or says what no edge can mean (zero, negative, NaN,
+    infinite: ``EdgeStatus`` refuses them, a row may still hold one), is lost after
+    ``default``, the hub's ``edge_silent_after_s``.
+    """
+
+    default: timedelta = timedelta(seconds=120)
+    missed: float = 4.0
+    floor: timedelta = timedelta(seconds=15)
+    heartbeat_cap: timedelta = timedelta(seconds=450)
+
+    def capped(self, heartbeat_s: float | None) -> bool:
+        """Return whether the edge says a heartbeat longer than the hub takes."""
+        if heartbeat_s is None or not _sane(heartbeat_s):
+            return False
+        return heartbeat_s > self.heartbeat_cap.total_seconds()
+
+    def silent_after(self, heartbeat_s: float | None) -> timedelta:
+        """Return how long an edge that says ``heartbeat_s`` may stay silent."""
+        if heartbeat_s is None or not _sane(heartbeat_s):
+            return self.default
+        taken = min(heartbeat_s, self.heartbeat_cap.total_seconds())
+        return max(timedelta(seconds=self.missed * taken), self.floor)
+
+
+def _sane(heartbeat_s: float) -> bool:
+    return math.isfinite(heartbeat_s) and heartbeat_s > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +110,8 @@ class EdgeWatch:
     """When the hub received its last status."""
     revoked: bool = False
     outage: OpenOutage | None = None
+    heartbeat_s: float | None = None
+    """How often it said it sends its status (``EdgeStatus.heartbeat_s``); None: not said."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +131,9 @@ class RaiseOutage:
     edge_id: str
     cause: OutageCause
     since: datetime
+    silent_after: timedelta | None = field(default=None, compare=False)
+    """With cause ``silent``: how long the edge could stay silent (``EdgeRhythm``); what the
+    alert says, not what the outage is (the same outage, whoever judged it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +189,13 @@ def on_status(
 def on_tick(
     watches: list[EdgeWatch],
     now: datetime,
-    silent_after: timedelta,
+    silent_after: timedelta | EdgeRhythm,
     listening_since: datetime | None = None,
     offline_grace: timedelta = timedelta(0),
 ) -> list[RaiseOutage]:
     """Decide which edges are lost at ``now`` with no status to say so: an ``online`` edge
-    silent for longer than ``silent_after``, and an ``offline`` one whose outage was not raised
+    silent for longer than its rhythm allows (``EdgeRhythm``; a bare ``silent_after``: that
+    for an edge that does not say its heartbeat), and an ``offline`` one whose outage was not raised
     yet, once it has been offline for ``offline_grace`` (or its alert could not be written when
     the status came).
 
@@ -152,6 +203,7 @@ def on_tick(
     its ingest connected without a break since then; None: for as long as it matters), if
     later: a hub that was down, or cut from its broker, heard no edge, and blaming every edge
     for it would open a case per edge at each restart."""
+    rhythm = silent_after if isinstance(silent_after, EdgeRhythm) else EdgeRhythm(silent_after)
     raised: list[RaiseOutage] = []
     for watch in sorted(watches, key=lambda w: w.edge_id):
         if watch.revoked or watch.outage is not None:
@@ -162,8 +214,8 @@ def on_tick(
         if watch.state == "offline":
             if now - watch.last_seen >= offline_grace:
                 raised.append(RaiseOutage(watch.edge_id, OutageCause.OFFLINE, watch.last_seen))
-        elif now - heard > silent_after:
-            raised.append(RaiseOutage(watch.edge_id, OutageCause.SILENT, watch.last_seen))
+        elif now - heard > (allowed := rhythm.silent_after(watch.heartbeat_s)):
+            raised.append(RaiseOutage(watch.edge_id, OutageCause.SILENT, watch.last_seen, allowed))
     return raised
 
 
@@ -181,6 +233,8 @@ def outage_alert(decision: OutageDecision, unwatched: Unwatched) -> Alert:
         case RaiseOutage(edge_id=edge_id, cause=cause, since=since):
             state, at = AlertState.RAISED, since
             values["cause"] = cause.value
+            if decision.silent_after is not None:
+                values["silent_after_s"] = round(decision.silent_after.total_seconds(), 1)
             key = f"raised|{since.isoformat()}"
         case ClearOutage(edge_id=edge_id, outage=outage, back_at=back_at):
             state, at = AlertState.CLEARED, back_at

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -265,6 +266,10 @@ class EdgeRow(Base):
     in_memory: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     """Its stores holding data in memory only, as its last online status said
     (``EdgeStatus.in_memory``: the disk refused them); None before it said any."""
+    heartbeat_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """How often it sends its status, as its last online status said
+    (``EdgeStatus.heartbeat_s``; ``hub.fleet.supervision`` judges its silence by it); None: it
+    did not say (an older edge): the hub's ``edge_silent_after_s`` applies."""
 
 
 class HouseholdRow(Base):

@@ -1,0 +1,85 @@
+"""An edge's heartbeat, said in its status over real Mosquitto, taken by a real hub on
+PostgreSQL and judged by the supervision round (``hub.fleet.supervision.EdgeRhythm``).
+
+The hub runs on the wall clock; the round judged here is a supervisor of the test's own on the
+hub's database, on an injected clock set from the time the hub recorded the status: no
+waiting for wall time.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from devices.kinds import AlertKind
+from devices.messages import EdgeStatus
+from devices.topics import EdgeChannel, edge_topic
+from hub.cases.changes import CaseChanges
+from hub.cases.supervisor import Supervisor
+from hub.live.events import EventBus
+from hub.persistence.engine import create_hub_engine
+from hub.persistence.tables import EdgeRow
+from hub.store import HubStore
+from linli.brokers import MosquittoProcess
+from tests.hub.conftest import FakeClock
+from tests.hub.test_ingest_mqtt import (
+    RunningHub,
+    counters,
+    edge_client,
+    hub_settings,
+    start_hub,
+)
+from tests.polling import until
+
+pytestmark = pytest.mark.mosquitto
+
+
+@pytest.fixture
+async def hub(
+    mosquitto: MosquittoProcess, tmp_path: Path, migrated_postgres_url: str
+) -> AsyncIterator[RunningHub]:
+    settings = hub_settings(mosquitto, tmp_path / "hub").model_copy(
+        update={"database_url": migrated_postgres_url}
+    )
+    running = await start_hub(settings)
+    yield running
+    await running.close()
+
+
+async def test_an_edge_that_says_five_minutes_is_judged_by_them_after_the_real_ingest(
+    hub: RunningHub, mosquitto: MosquittoProcess, migrated_postgres_url: str
+) -> None:
+    status = EdgeStatus(edge_id="e1", state="online", heartbeat_s=300)
+    async with edge_client(mosquitto, "e1") as edge:
+        await edge.publish(
+            edge_topic("e1", EdgeChannel.STATUS), status.model_dump_json(), qos=1, retain=True
+        )
+
+        async def taken() -> bool:
+            return (await counters(hub)).get("status", 0) >= 1
+
+        await until(taken, "the edge's status")
+
+    engine = create_hub_engine(migrated_postgres_url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(select(EdgeRow.heartbeat_s, EdgeRow.last_seen)).one()
+        assert row.heartbeat_s == 300
+        clock = FakeClock(row.last_seen)
+        store = HubStore(engine, clock=clock)
+        supervisor = Supervisor(
+            store, CaseChanges(EventBus()), clock=clock, edge_check_every=timedelta(0)
+        )
+        # Past the hub's 120 s, within 4 of its 300 s heartbeats: not lost (before: a case).
+        clock.advance(299)
+        await supervisor.tick()
+        assert store.cases.list_alerts(kind=AlertKind.EDGE_OFFLINE) == []
+        clock.advance(1200 - 299 + 1)
+        await supervisor.tick()
+        [raised] = await asyncio.to_thread(store.cases.list_alerts, kind=AlertKind.EDGE_OFFLINE)
+        assert raised.reason.values["silent_after_s"] == 1200.0
+    finally:
+        engine.dispose()
