@@ -21,17 +21,23 @@ def _asset(name: str) -> str:
 
 
 def render_phone_page(
-    name: str, stage: str, status_text: tuple[str, str, str], case_id: int | None = None
+    name: str,
+    stage: str,
+    status_text: tuple[str, str, str],
+    case_id: int | None = None,
+    zone: str = "Asia/Shanghai",
 ) -> str:
     """Return the page's HTML for household ``name`` whose latest SOS (case ``case_id``, if
     any: what "it was a mistake" takes back) is at ``stage``, shown (also without script) as
     ``status_text``: Chinese, English, colour. The colour is the script's to set: the page's
-    Content-Security-Policy allows no inline style attribute."""
+    Content-Security-Policy allows no inline style attribute. ``zone``: the community's time
+    zone, in which the page tells every time (``data-zone``), never the phone's own."""
     zh, en, _colour = (html.escape(part) for part in status_text)
     values = {
         "name": html.escape(name),
         "stage": html.escape(stage),
         "case": "" if case_id is None else str(int(case_id)),
+        "zone": html.escape(zone),
         "zh": zh,
         "en": en,
         # Last: the style sheet and the script are ours, never filled in themselves.
@@ -51,7 +57,7 @@ _PAGE = """<!doctype html>
 <style>
 @@css@@</style>
 </head>
-<body data-stage="@@stage@@" data-case="@@case@@">
+<body data-stage="@@stage@@" data-case="@@case@@" data-zone="@@zone@@">
 <header>
   <h1>@@name@@</h1>
   <button id="lang" type="button" aria-label="Language / 语言">EN</button>

@@ -6,6 +6,8 @@ bare 404): the page itself, the SOS press, its take-back ("it was a mistake",
 ``Alert`` ingested through the same repository method as an edge's alerts, so it opens or
 joins the household's case exactly as a button press does; the decisions (stage, throttle,
 the alert itself) live in ``hub.residents.rules``. The token never reaches a log line from here.
+The page carries the household's community time zone (``<body data-zone>``): it tells every
+time, and reckons its visit windows, in it, never in the phone's own.
 """
 
 import asyncio
@@ -16,6 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
 
+from hub.auth.scoping import SiteMap, site_of_household
 from hub.http.deps import ChangesDep, ClockDep, StoreDep, get_store
 from hub.http.security import content_security_policy, inline_hash
 from hub.requests.phone import render_phone_page
@@ -28,6 +31,7 @@ from hub.residents.rules import (
 )
 from hub.residents.views import HouseholdView, ResidentStatus
 from hub.residents.withdrawals import SosWithdrawals
+from hub.roster.rules import Site
 
 resident_router = APIRouter(prefix=RESIDENT_PREFIX, tags=["resident"])
 
@@ -57,6 +61,19 @@ STAGE_TEXT: dict[ResidentStage, tuple[str, str, str]] = {
 """What each stage reads, in Chinese and English, and its colour."""
 
 
+DEFAULT_ZONE: str = Site.model_fields["timezone"].default
+"""The zone of a household no site holds: the roster's default for a site (Asia/Shanghai)."""
+
+
+def household_zone(site_map: SiteMap, household: HouseholdView) -> str:
+    """Return the time zone of the household's community (its site's, ``hub.auth.scoping``):
+    the page tells every time, and reckons "tomorrow morning", in it, whatever the phone's."""
+    site_id = site_of_household(
+        site_map, household.location, household.device_ids, site_map.device_sites()
+    )
+    return next((site.timezone for site in site_map.sites if site.id == site_id), DEFAULT_ZONE)
+
+
 def get_throttle(request: Request) -> SosThrottle:
     """Return the app's SOS press throttle."""
     throttle: SosThrottle = request.app.state.sos_throttle
@@ -83,8 +100,13 @@ async def resident_page(household: HouseholdDep, store: StoreDep) -> HTMLRespons
     """Serve the household's phone page: the SOS button and its status, and the household's
     requests (``hub.requests.phone``: report, follow, rate)."""
     status = await asyncio.to_thread(store.households.household_status, household)
+    site_map = await asyncio.to_thread(store.roster.site_map)
     page = render_phone_page(
-        household.name, status.stage.value, STAGE_TEXT[status.stage], status.case_id
+        household.name,
+        status.stage.value,
+        STAGE_TEXT[status.stage],
+        status.case_id,
+        zone=household_zone(site_map, household),
     )
     return HTMLResponse(page, headers={**NO_STORE, "Content-Security-Policy": page_policy(page)})
 

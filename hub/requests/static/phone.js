@@ -3,54 +3,49 @@
   "use strict";
   var T = {
     zh: {
-      sos_small: "紧急求助", report: "报事报修", mine: "我的诉求", none: "还没有诉求。",
-      what: "什么问题？", describe: "简单说说情况", photos: "拍照（最多3张）",
-      when: "希望上门时间", cancel: "取消", send: "提交", back: "‹ 返回",
-      any: "任何时间", today_pm: "今天下午 14–18点", tonight: "今晚 18–21点",
-      tomorrow_am: "明天上午 8–12点", tomorrow_pm: "明天下午 14–18点",
-      repair: "维修", utilities: "水电", sanitation: "环境卫生", noise: "噪音",
-      elevator: "电梯", hazard: "安全隐患", other: "其他",
-      received: "已受理", assigned: "已派单", visit_planned: "已约上门",
-      in_progress: "处理中", done: "已办结",
-      with_whom: "处理人", visit: "上门时间", preferred: "希望时间", notes: "进展",
-      rate: "评价一下", comment: "说几句（可选）", not_fixed: "问题没有解决",
-      submit_rating: "提交评价", thanks: "谢谢您的评价", too_many: "最多3张照片",
-      need_text: "请简单描述问题", sent: "已提交，正在派单", failed: "没有发出：",
-      not_sent: "没有发出，请检查网络后再点一次“提交”。", sending: "正在发送…",
-      refused: "没有发出，请修改后再提交", gone: "这个链接已失效，请联系物业要新链接。",
+      sos_small: "紧急求助", report: "报事报修", mine: "我的诉求", none: "还没有诉求。", what: "什么问题？",
+      describe: "简单说说情况", photos: "拍照（最多3张）", when: "希望上门时间", cancel: "取消", send: "提交",
+      back: "‹ 返回", any: "任何时间", today_pm: "今天下午 14–18点", tonight: "今晚 18–21点",
+      tomorrow_am: "明天上午 8–12点", tomorrow_pm: "明天下午 14–18点", repair: "维修",
+      utilities: "水电", sanitation: "环境卫生", noise: "噪音", elevator: "电梯", hazard: "安全隐患",
+      other: "其他", received: "已受理", assigned: "已派单", visit_planned: "已约上门",
+      in_progress: "处理中", done: "已办结", with_whom: "处理人", visit: "上门时间", preferred: "希望时间",
+      notes: "进展", rate: "评价一下", comment: "说几句（可选）", not_fixed: "问题没有解决",
+      submit_rating: "提交评价", thanks: "谢谢您的评价", too_many: "最多3张照片", need_text: "请简单描述问题",
+      sent: "已提交，正在派单", failed: "没有发出：", not_sent: "没有发出，请检查网络后再点一次“提交”。",
+      sending: "正在发送…", refused: "没有发出，请修改后再提交", gone: "这个链接已失效，请联系物业要新链接。",
       rating_not_sent: "评价没有发出，请检查网络后再点一次“提交评价”。",
-      scores: ["很不满意", "不满意", "一般", "满意", "很满意"],
-      score_hint: "1星 很不满意 … 5星 很满意",
-      bad_photo: "照片无法使用，请重新拍照（JPEG、PNG），每张不超过10MB。",
-      sos_none: "按下按钮求助", sos_sending: "正在发送求助…",
-      sos_failed: "求助没有发出！请再试一次，或直接打电话。",
+      scores: ["很不满意", "不满意", "一般", "满意", "很满意"], score_hint: "1星 很不满意 … 5星 很满意",
+      bad_photo: "照片无法使用，请重新拍照（JPEG、PNG），每张不超过10MB。", sos_none: "按下按钮求助",
+      sos_sending: "正在发送求助…", sos_failed: "求助没有发出！请再试一次，或直接打电话。",
       sos_received: "求助已发出，等待工作人员", sos_case_opened: "求助已发出，已通知工作人员",
       sos_acknowledged: "有人正在赶来", sos_resolved: "已处理", high: "优先处理",
       sos_ask: "秒后自动呼叫求助。按错了？点“取消”。", sos_go: "立即求助", sos_retry: "再发一次求助",
-      sos_call: "拨打 120 急救电话",
-      sos_withdrawn: "已告知工作人员：您说是误按。工作人员可能仍会打电话确认。",
+      sos_call: "拨打 120 急救电话", sos_withdrawn: "已告知工作人员：您说是误按。工作人员可能仍会打电话确认。",
       withdraw: "我没事，是误按", withdraw_ask: "确定吗？工作人员会知道您说是误按，求助不会撤销，工作人员可能仍会打电话确认。",
       withdraw_yes: "确定，是误按", withdraw_no: "不，保留求助", withdraw_sending: "正在告知工作人员…",
       withdraw_failed: "没有告知工作人员！请再点一次“我没事，是误按”，或直接打电话。",
-      offline: "网络不通：这里显示的可能不是最新情况。紧急情况请直接打电话。",
-      notice: "通知", unread: "未读", general: "通知", water_shutoff: "停水",
-      power_cut: "停电", fire_drill: "消防演练", evacuation: "紧急疏散",
-      maintenance: "维修师傅", property: "物业", grid_worker: "网格员", security: "保安",
-      volunteer: "志愿者"
+      offline: "网络不通：这里显示的可能不是最新情况。紧急情况请直接打电话。", notice: "通知", unread: "未读",
+      general: "通知", water_shutoff: "停水", power_cut: "停电", fire_drill: "消防演练",
+      evacuation: "紧急疏散", maintenance: "维修师傅", property: "物业", grid_worker: "网格员",
+      security: "保安", volunteer: "志愿者", staff: "工作人员", reason: "详情：",
+      too_big: "照片太大，没有发出。请少放几张照片，或重新拍照后再提交。", busy: "提交太频繁，请等一两分钟再试。",
+      text_long: "文字太长，请删短一些（最多2000字）再提交。", not_done: "还没有办结，办结后才能评价。",
+      comment_long: "评价的话太长，请删短一些（最多2000字）再提交。", rated_already: "这次处理已经评价过了，不用再评价。",
+      comment_empty: "评价的话看不到文字，请留空或写几个字。", window_over: "希望上门的时间已经过了，请重新选一个时间。",
+      report_again: "已经不能再说“问题没有解决”了，请重新报事报修。", until: "可选至"
     },
     en: {
-      sos_small: "Help", report: "Report a problem", mine: "My requests",
-      none: "No requests yet.", what: "What is the problem?", describe: "In a few words",
-      photos: "Photos (up to 3)", when: "Preferred visit time", cancel: "Cancel",
-      send: "Send", back: "‹ Back", any: "Any time", today_pm: "Today 14:00–18:00",
-      tonight: "Tonight 18:00–21:00", tomorrow_am: "Tomorrow 08:00–12:00",
+      sos_small: "Help", report: "Report a problem", mine: "My requests", none: "No requests yet.",
+      what: "What is the problem?", describe: "In a few words", photos: "Photos (up to 3)",
+      when: "Preferred visit time", cancel: "Cancel", send: "Send", back: "‹ Back", any: "Any time",
+      today_pm: "Today 14:00–18:00", tonight: "Tonight 18:00–21:00", tomorrow_am: "Tomorrow 08:00–12:00",
       tomorrow_pm: "Tomorrow 14:00–18:00", repair: "Repair", utilities: "Water / power",
-      sanitation: "Sanitation", noise: "Noise", elevator: "Elevator",
-      hazard: "Safety hazard", other: "Other", received: "Received", assigned: "Assigned",
-      visit_planned: "Visit planned", in_progress: "In progress", done: "Done",
-      with_whom: "With", visit: "Visit", preferred: "Preferred", notes: "Updates",
-      rate: "How did it go?", comment: "A comment (optional)", not_fixed: "It is not fixed",
-      submit_rating: "Send rating", thanks: "Thank you for your rating",
+      sanitation: "Sanitation", noise: "Noise", elevator: "Elevator", hazard: "Safety hazard",
+      other: "Other", received: "Received", assigned: "Assigned", visit_planned: "Visit planned",
+      in_progress: "In progress", done: "Done", with_whom: "With", visit: "Visit", preferred: "Preferred",
+      notes: "Updates", rate: "How did it go?", comment: "A comment (optional)",
+      not_fixed: "It is not fixed", submit_rating: "Send rating", thanks: "Thank you for your rating",
       too_many: "At most 3 photos", need_text: "Please describe the problem",
       sent: "Sent: being dispatched", failed: "Not sent: ",
       not_sent: "Not sent. Check the connection and tap Send again.", sending: "Sending…",
@@ -62,11 +57,10 @@
       bad_photo: "A photo could not be used: take it again (JPEG or PNG, up to 10 MB).",
       sos_none: "Press the button for help", sos_sending: "Sending your call for help…",
       sos_failed: "Help was NOT called! Try again, or phone.",
-      sos_received: "Help called: waiting for staff",
-      sos_case_opened: "Help called: staff alerted", sos_acknowledged: "Someone is coming",
+      sos_received: "Help called: waiting for staff", sos_case_opened: "Help called: staff alerted",
+      sos_acknowledged: "Someone is coming",
       sos_ask: "s until help is called. Pressed by mistake? Tap Cancel.", sos_go: "Call now",
-      sos_retry: "Send again",
-      sos_call: "Phone 120 (ambulance)",
+      sos_retry: "Send again", sos_call: "Phone 120 (ambulance)",
       sos_withdrawn: "Staff told: you say it was a mistake. They may still phone you to check.",
       withdraw: "I'm OK, it was a mistake",
       withdraw_ask: "Are you sure? Staff will be told you say it was a mistake; the call for help stays open and they may still phone you to check.",
@@ -74,34 +68,44 @@
       withdraw_sending: "Telling the staff…",
       withdraw_failed: "Staff were NOT told! Tap “I'm OK, it was a mistake” again, or phone.",
       offline: "No connection: what you see may be out of date. In an emergency, phone.",
-      sos_resolved: "Resolved", high: "High priority", notice: "Notice", unread: "New",
-      general: "Notice", water_shutoff: "Water shut-off", power_cut: "Power cut",
-      fire_drill: "Fire drill", evacuation: "Evacuation", maintenance: "maintenance",
-      property: "property staff", grid_worker: "grid worker", security: "security",
-      volunteer: "volunteer"
+      sos_resolved: "Resolved", high: "High priority", notice: "Notice", unread: "New", general: "Notice",
+      water_shutoff: "Water shut-off", power_cut: "Power cut", fire_drill: "Fire drill",
+      evacuation: "Evacuation", maintenance: "maintenance", property: "property staff",
+      grid_worker: "grid worker", security: "security", volunteer: "volunteer", staff: "staff",
+      reason: "Details: ",
+      too_big: "The photos are too large: not sent. Attach fewer, or retake them, and send.",
+      busy: "Too many sends: wait a minute or two and try again.", rated_already: "Rated already.",
+      text_long: "The text is too long: shorten it (2000 characters at most) and send.",
+      comment_long: "The comment is too long: shorten it (2000 characters at most) and send.",
+      comment_empty: "The comment shows no words: leave it empty or write a few.",
+      not_done: "Not done yet: it can be rated once it is.",
+      window_over: "That visit time is over: choose another.",
+      report_again: "Too late to say it is not fixed: report it again as a new problem.", until: "until"
     }
   };
   var CATEGORIES = ["repair", "utilities", "sanitation", "noise", "elevator", "hazard", "other"];
+  // The hub's known reasons (its English, or a field of FastAPI's list), first match wins.
+  var REASONS = [[/^photo|photos/, "bad_photo"], [/^text: .*at least/, "need_text"],
+    [/^text: /, "text_long"], [/^comment: /, "comment_long"], [/comment shows/, "comment_empty"],
+    [/shows nothing|in a few words/, "need_text"], [/window is already over/, "window_over"],
+    [/rated already/, "rated_already"], [/not done yet/, "not_done"], [/new request/, "report_again"]];
   var STAGES = ["received", "assigned", "visit_planned", "in_progress", "done"];
   var SOS_COLOURS = {none: "#5b6770", sending: "#5b6770", failed: "#8e0000",
     received: "#9a5b00", case_opened: "#c62828", acknowledged: "#1565c0", resolved: "#2e7d32",
     withdrawn: "#37474f"};
   // Stages whose case may still be taken back ("it was a mistake"): sent, not yet resolved.
   var WITHDRAWABLE = ["received", "case_opened", "acknowledged"];
-  var SOS_TIMEOUT_MS = 15000;
-  var SOS_COUNTDOWN_S = 5;
-  var REPORT_TIMEOUT_MS = 90000;
+  var SOS_TIMEOUT_MS = 15000, SOS_COUNTDOWN_S = 5, REPORT_TIMEOUT_MS = 90000;
   var base = window.location.pathname.replace(/\/$/, "");
+  // Every time is the community's (its site's zone, from the hub), never the phone's own: a
+  // phone set to another zone must not move a visit, or "tomorrow morning", by hours.
+  var ZONE = document.body.dataset.zone || "Asia/Shanghai";
   var lang = (window.localStorage && localStorage.getItem("linli-lang")) || "zh";
   var sosStage = document.body.dataset.stage || "none";
   var sosCase = document.body.dataset["case"] ? Number(document.body.dataset["case"]) : null;
   // The take-back's own states: idle, confirm (asked "are you sure?"), sending, failed.
-  var withdrawing = "idle";
-  var withdrawDetail = null;
-  var requests = [];
-  var notices = [];
-  var expanded = {};
-  var openId = null;
+  var withdrawing = "idle", withdrawDetail = null;
+  var requests = [], notices = [], expanded = {}, openId = null;
 
   function t(key) { return (T[lang] && T[lang][key]) || T.en[key] || key; }
   function $(id) { return document.getElementById(id); }
@@ -118,8 +122,22 @@
   function when(iso) {
     if (!iso) { return ""; }
     var d = new Date(iso);
-    return d.toLocaleString(lang === "zh" ? "zh-CN" : "en-GB",
-      {month: "short", day: "numeric", hour: "2-digit", minute: "2-digit"});
+    return d.toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", {timeZone: ZONE,
+      month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23"});
+  }
+  // What the community's clocks read at the instant ``ms``, as if it were UTC (``d`` its parts).
+  function zoneWall(ms, d) {
+    var p = d || {};
+    new Intl.DateTimeFormat("en-US", {timeZone: ZONE, hourCycle: "h23", year: "numeric",
+      month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric"})
+      .formatToParts(new Date(ms)).forEach(function (x) { p[x.type] = Number(x.value); });
+    return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+  }
+  // The instant the community's clocks read ``hour``:00, ``days`` after today there.
+  function zoneTime(days, hour) {
+    var d = {}; zoneWall(Date.now(), d);
+    var wall = Date.UTC(d.year, d.month - 1, d.day + days, hour), guess = wall - (zoneWall(wall) - wall);
+    return wall - (zoneWall(guess) - Math.floor(guess / 1000) * 1000);
   }
 
   // "sending" and "failed" are the page's own: until the hub has answered a press, nothing
@@ -149,7 +167,9 @@
     $("withdraw-confirm").hidden = withdrawing !== "confirm";
     var failed = $("withdraw-failed");
     failed.hidden = withdrawing !== "failed";
-    failed.textContent = t("withdraw_failed") + (withdrawDetail ? "（" + withdrawDetail + "）" : "");
+    var known = withdrawDetail && [404, 429].indexOf(withdrawDetail.status) >= 0;
+    say(failed, t("withdraw_failed") + (known ? " " + refusal(withdrawDetail) : ""), withdrawDetail);
+    failed.hidden = withdrawing !== "failed";
   }
 
   // A fetch that gives up after ``ms``: on a dead mobile line a request can hang for minutes.
@@ -161,12 +181,35 @@
       function (error) { clearTimeout(timer); throw error; });
   }
 
-  // The hub's JSON error detail, or null when the answer was not ours (a proxy's HTML page).
-  function errorDetail(res) {
+  // A refusal as the hub gave it: its status and its JSON ``detail`` (a sentence, or FastAPI's
+  // list of field errors), the detail null when the answer was not ours (a proxy's HTML page).
+  function answerOf(res) {
+    function answer(d) { return {status: res.status, detail: d === undefined ? null : d}; }
     return res.text().then(function (body) {
-      try { var d = JSON.parse(body).detail; return typeof d === "string" ? d : null; }
-      catch (e) { return null; }
-    }, function () { return null; });
+      try { return answer(JSON.parse(body).detail); } catch (e) { return answer(null); }
+    }, function () { return answer(null); });
+  }
+  function reasonOf(detail) {
+    return typeof detail === "string" ? detail : !Array.isArray(detail) ? "" : detail.map(
+      function (e) { return ((e && e.loc) || []).slice(1).join(".") + ": " + (e && e.msg); }).join("; ");
+  }
+  // What the resident reads of a refusal: a plain sentence chosen by the status and the
+  // hub's known reasons; ``unsent`` when it reads as not arrived (5xx, 408, not our answer).
+  function refusal(answer, unsent) {
+    var status = answer.status, reason = reasonOf(answer.detail);
+    var key = {404: "gone", 429: "busy", 413: "too_big"}[status];
+    if (key) { return t(key); }
+    if (status >= 500 || status === 408 || answer.detail === null) { return t(unsent); }
+    var known = REASONS.filter(function (r) { return r[0].test(reason); })[0];
+    return t(known ? known[1] : "refused");
+  }
+  // The hub's own words, in English, kept: a small line under the sentence, for whoever helps.
+  function say(node, sentence, answer) {
+    var reason = answer ? reasonOf(answer.detail) : "";
+    node.textContent = sentence;
+    if (reason) { node.appendChild(el("small", {className: "reason"}, [
+      document.createTextNode(t("reason")), el("span", {lang: "en", text: reason})])); }
+    node.hidden = false;
   }
 
   function translate() {
@@ -195,9 +238,7 @@
       tomorrow_pm: [1, 14, 18]};
     if (!spans[key]) { return null; }
     var s = spans[key];
-    var start = new Date(); start.setDate(start.getDate() + s[0]); start.setHours(s[1], 0, 0, 0);
-    var end = new Date(start.getTime()); end.setHours(s[2], 0, 0, 0);
-    return [start.toISOString(), end.toISOString()];
+    return [s[1], s[2]].map(function (h) { return new Date(zoneTime(s[0], h)).toISOString(); });
   }
 
   // Only the windows still ahead: "this afternoon" offered at 19:00 would be refused by the
@@ -273,8 +314,8 @@
 
   function loadNotices() {
     return fetch(base + "/notices", {cache: "no-store"})
-      .then(function (res) { return res.ok ? res.json() : {items: []}; })
-      .then(function (body) { notices = body.items; renderNotices(); }, function () {});
+      .then(function (res) { linkGone(res); return res.ok ? res.json() : null; })
+      .then(function (body) { if (body) { notices = body.items; renderNotices(); } }, function () {});
   }
 
   function find(id) { return requests.filter(function (r) { return r.id === id; })[0]; }
@@ -311,7 +352,8 @@
     form.appendChild(el("textarea", {name: "comment", rows: "2", placeholder: t("comment")}));
     if (r.not_fixed_until) {
       form.appendChild(el("label", {className: "check"},
-        [el("input", {type: "checkbox", name: "not_fixed"}), el("span", {text: t("not_fixed")})]));
+        [el("input", {type: "checkbox", name: "not_fixed"}), el("span", {text: t("not_fixed") +
+          "（" + t("until") + " " + when(r.not_fixed_until) + "）"})]));
     }
     var problem = el("p", {className: "error", role: "alert", hidden: "hidden"});
     form.appendChild(problem);
@@ -325,17 +367,16 @@
       problem.hidden = true;
       send.disabled = true;
       send.textContent = t("sending");
-      function notSent(detail) {
+      function notSent(answer) {
         send.disabled = false;
         send.textContent = t("submit_rating");
-        problem.textContent = t("rating_not_sent") + (detail ? "（" + detail + "）" : "");
-        problem.hidden = false;
+        say(problem, answer ? refusal(answer, "rating_not_sent") : t("rating_not_sent"), answer);
       }
       fetchWithin(base + "/requests/" + r.id + "/rating", {method: "POST",
         headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)},
         REPORT_TIMEOUT_MS)
         .then(function (res) {
-          if (!res.ok) { return errorDetail(res).then(notSent); }
+          if (!res.ok) { return answerOf(res).then(notSent); }
           return refresh();
         }, function () { notSent(null); });
     });
@@ -364,7 +405,7 @@
     if (r.updates.length) {
       box.appendChild(el("h3", {text: t("notes")}));
       box.appendChild(el("ul", {className: "updates"}, r.updates.map(function (u) {
-        return el("li", {}, [el("small", {text: when(u.ts) + " · " + u.by}),
+        return el("li", {}, [el("small", {text: when(u.ts) + " · " + byWhom(u.by)}),
           el("p", {text: u.note || (t("visit") + " " + when(u.visit_at))})]);
       })));
     }
@@ -377,6 +418,13 @@
     }
   }
 
+  // The hub names a note's writer "Zhang · maintenance": the role is said in the page's words.
+  function byWhom(by) {
+    var at = (by || "").lastIndexOf(" · "), role = at < 0 ? "" : by.slice(at + 3);
+    var known = /^(maintenance|property|grid_worker|security|volunteer)$/.test(role);
+    return by === "staff" ? t(by) : known ? by.slice(0, at) + " · " + t(role) : by;
+  }
+
   function show(view) {
     ["home", "form-view", "detail-view"].forEach(function (id) { $(id).hidden = id !== view; });
     window.scrollTo(0, 0);
@@ -385,12 +433,22 @@
 
   function refresh() {
     return fetch(base + "/requests", {cache: "no-store"})
-      .then(function (res) { return res.ok ? res.json() : {items: []}; })
+      .then(function (res) { linkGone(res); return res.ok ? res.json() : null; })
       .then(function (body) {
+        if (!body) { return; }
+        // Drawn again only when changed: a rating half typed, or a refusal, outlasts the refresh.
+        var shown = JSON.stringify(find(openId));
         requests = body.items;
         renderList();
-        if (openId !== null) { renderDetail(find(openId)); }
+        if (openId !== null && JSON.stringify(find(openId)) !== shown) { renderDetail(find(openId)); }
       }, function () {});
+  }
+
+  // A 404 from the household's routes (its link replaced) is said so, never "no network".
+  function linkGone(res) {
+    var banner = $("offline"), key = res.status === 404 ? "gone" : "offline";
+    if (banner.dataset.t !== key) { banner.dataset.t = key; banner.textContent = t(key); }
+    if (res.status === 404) { banner.hidden = false; }
   }
 
   function fail(message) { var p = $("form-error"); p.textContent = message; p.hidden = false; }
@@ -408,9 +466,7 @@
     if (countdown !== null) { clearInterval(countdown); countdown = null; }
     $("sos-confirm").hidden = true;
   }
-  function showCountdown(left) {
-    $("sos-left").textContent = String(left);
-  }
+  function showCountdown(left) { $("sos-left").textContent = String(left); }
   $("sos").addEventListener("click", function () {
     if (countdown !== null || sosStage === "sending") { return; }
     var left = SOS_COUNTDOWN_S;
@@ -422,10 +478,7 @@
       if (left <= 0) { sendSos(); } else { showCountdown(left); }
     }, 1000);
   });
-  $("sos-cancel").addEventListener("click", function () {
-    stopCountdown();
-    $("sos").focus();
-  });
+  $("sos-cancel").addEventListener("click", function () { stopCountdown(); $("sos").focus(); });
   function sendSos() {
     stopCountdown();
     withdrawing = "idle";
@@ -436,8 +489,7 @@
         if (s && s.stage !== "none") { showSos(s.stage, s.case_id); } else { showSos("failed"); }
       }, function () { showSos("failed"); });
   }
-  $("sos-go").addEventListener("click", sendSos);
-  $("sos-retry").addEventListener("click", sendSos);
+  [$("sos-go"), $("sos-retry")].forEach(function (b) { b.addEventListener("click", sendSos); });
   // Taking back is not urgent, so unlike the SOS it asks "are you sure?": a second, deliberate
   // tap. It only tells the staff; the case stays open until they have called back.
   $("sos-withdraw").addEventListener("click", function () {
@@ -465,7 +517,7 @@
         }
         // 409: the case was resolved meanwhile; the hub's status says so.
         if (res.status === 409) { withdrawing = "idle"; return pollStatus(); }
-        return errorDetail(res).then(notTold);
+        return answerOf(res).then(notTold);
       }, function () { notTold(null); });
   });
   // One id per report, kept until it is sent: a double tap, or a send retried after the
@@ -514,14 +566,9 @@
     function ready() { $("send").disabled = false; $("send").textContent = t("send"); }
     fetchWithin(base + "/requests", {method: "POST", body: body}, REPORT_TIMEOUT_MS).then(function (res) {
       if (!res.ok) {
-        return errorDetail(res).then(function (detail) {
+        return answerOf(res).then(function (answer) {
           ready();
-          if (res.status === 404) { fail(t("gone")); return; }
-          if (res.status >= 500 || res.status === 408 || res.status === 429 || detail === null) {
-            fail(t("not_sent")); return;
-          }
-          var photo = res.status === 413 || /^photo|photos/.test(detail);
-          fail(photo ? t("bad_photo") + " (" + detail + ")" : t("refused") + "（" + detail + "）");
+          say($("form-error"), refusal(answer, "not_sent"), answer);
         });
       }
       return res.json().then(function (created) {
@@ -540,6 +587,7 @@
   setInterval(loadNotices, 30000);
   function pollStatus() {
     return fetchWithin(base + "/status", {cache: "no-store"}, SOS_TIMEOUT_MS).then(function (res) {
+      linkGone(res);
       $("offline").hidden = res.ok;
       if (res.ok) { return res.json().then(function (s) {
         if (sosStage !== "sending" && sosStage !== "failed") { showSos(s.stage, s.case_id); }
