@@ -4,6 +4,7 @@
 
 import { api, ApiError } from "./api.js";
 import { h, label, orderOf, pill, s, toast, when, zoneOf } from "./dom.js";
+import { historyRead, pageLead, pagesDown, pagesDownBox } from "./pages.js";
 
 export const FINISHED = new Set(["resolved", "closed"]);
 
@@ -171,7 +172,7 @@ function moreActions(state, caseId, actions) {
     actions.map((action) => actionForm(state, caseId, action)));
 }
 
-function timeline(detail) {
+function timeline(detail, down) {
   const zone = zoneOf(detail.site_id);
   const entries = [
     ...(detail.events || []).map((event) => ({ ts: event.ts, kind: "event", event })),
@@ -186,8 +187,10 @@ function timeline(detail) {
           h("span", {}, `alert ${label(a.kind)} ${label(a.state)} (${a.reason?.rule || ""}${values ? ": " + values : ""})`));
       }
       const e = entry.event;
-      return h("li", { className: `t-event ${e.action}`, "data-event": e.action }, h("time", {}, when(e.ts, zone)),
-        h("span", {}, label(e.action), e.actor ? ` by ${e.actor}` : "", e.note ? ` — ${e.note}` : ""),
+      // A page that did not reach its responders, still needed: said first, not one grey line among many.
+      const lead = pageLead(e, down);
+      return h("li", { className: `t-event ${e.action}${lead ? " page-down" : ""}`, "data-event": e.action }, h("time", {}, when(e.ts, zone)),
+        h("span", {}, lead, label(e.action), e.actor ? ` by ${e.actor}` : "", e.note ? ` — ${e.note}` : ""),
         Object.entries(e).filter(([k]) => !["id", "case_id", "ts", "action", "note", "actor", "alert_id"].includes(k) && e[k] !== null)
           .map(([k, v]) => h("span", { className: "muted" }, ` ${label(k)}: ${fieldValue(v, zone)}`)));
     }));
@@ -267,6 +270,8 @@ export async function renderCase(id, state) {
   }
   if (state.route?.name !== "case" || String(state.route.id) !== String(id)) return;
   keep(state, detail);
+  historyRead(detail);
+  const down = pagesDown(detail);
   const [actions, readings, evidence] = await Promise.all([
     caseActions(state).catch(() => []),
     api.caseReadings(id).catch(() => null),
@@ -311,6 +316,7 @@ export async function renderCase(id, state) {
       detail.merged_into ? [h("dt", {}, "Merged into"),
         h("dd", {}, h("a", { id: "merged-into", href: `#/case/${detail.merged_into}` }, `#${detail.merged_into}`))] : [],
       extra.map(([key, value]) => [h("dt", {}, label(key)), h("dd", {}, fieldValue(value, zone))])),
+    pagesDownBox(down, zone),
     h("section", { className: "actions", "aria-label": "Actions" },
       changed ? h("p", { id: "case-changed", className: "error", role: "alert" }, changed) : null,
       finished ? [
@@ -327,7 +333,7 @@ export async function renderCase(id, state) {
     h("section", { "aria-label": "Readings" }, h("h3", {}, "Readings around the incident"),
       readings ? readingsChart(readings) : h("p", { className: "muted" }, "Readings unavailable.")),
     evidence,
-    h("section", {}, h("h3", {}, "Timeline"), timeline(detail))));
+    h("section", {}, h("h3", {}, "Timeline"), timeline(detail, down))));
   // A note whose form is gone (the case was resolved meanwhile) is kept beside the actions.
   const unsent = (state.unsent?.id === detail.id ? state.unsent.notes : []);
   for (const [id, value, note] of typed) {

@@ -8,6 +8,7 @@ import { api, ApiError, whenUnauthenticated } from "./api.js";
 import { ago, h, label, orderOf, pill, setZones, site, toast, when, zoneOf } from "./dom.js";
 import { drawAlerts, MAX_ROWS, takeAlerts } from "./alertpanel.js";
 import { FINISHED, older, renderCase } from "./casepage.js";
+import { casesSeen, pageBadge, watchPages } from "./pages.js";
 import { renderAccount } from "./account.js";
 import { renderCare, renderNotices, renderRequests } from "./residents.js";
 import { renderDevices } from "./devices.js";
@@ -306,6 +307,7 @@ function caseChanged(item, opened) {
   if (older(item, known)) return;
   state.cases.set(item.id, { ...known, ...item });
   if (opened) announceCase(item);
+  else casesSeen([item]); // a page that failed is a line in its history: read it
   const route = state.route;
   // The alert panel too: its rows read their case's site clock and its count of their alerts.
   if (route?.name === "board") redraw("board", "stream");
@@ -383,6 +385,7 @@ async function refreshCases({ announce = false } = {}) {
   state.cases = cases;
   // Only cases this screen holds can be announced again: the set does not grow for ever.
   state.announced = new Set([...state.announced].filter((id) => cases.has(id)));
+  casesSeen(cases.values(), { all: true });
 }
 
 // --- board -------------------------------------------------------------------------------
@@ -495,7 +498,7 @@ function caseCard(item) {
   h("div", { className: "muted" }, `#${item.id} · opened ${when(item.opened_at, zone)} · ${item.alert_count} alert${item.alert_count === 1 ? "" : "s"}, last ${ago(item.last_alert_at)}`),
   h("div", { className: "card-state" }, pill(`status ${item.status}`, item.status),
     item.escalation_level > 0 ? pill("escalation", `escalated ${item.escalation_level}`) : null,
-    nobodyGoing(item)));
+    nobodyGoing(item), pageBadge(item)));
 }
 
 function renderBoard() {
@@ -583,6 +586,7 @@ async function render() {
 }
 
 whenUnauthenticated(() => showSignIn("Your session ended: sign in again."));
+watchPages(() => state.cases, () => redraw("board"));
 setInterval(redrawAges, AGES_EVERY_MS);
 window.addEventListener("hashchange", () => {
   if (state.signedIn) render();
