@@ -84,6 +84,10 @@ class EdgeView(View):
     )
     """Its stores holding data in memory only because its disk refused them (``outbox``,
     ``access``), as its last online status said: lost at a power cut, replace the card."""
+    heartbeat_s: float | None = None
+    """How often it says it sends its status (``EdgeStatus.heartbeat_s``), by which the hub
+    judges it lost (``hub.fleet.supervision.EdgeRhythm``); None: it does not say (an older
+    edge: the hub's ``edge_silent_after_s``). Since 2026-12-07."""
 
 
 def device_view(

@@ -216,6 +216,12 @@ async def test_edges(app: FastAPI, client: httpx.AsyncClient) -> None:
     assert edge["state"] == "online"
     assert edge["outbox_depth"] == 2
     assert edge["counters"] == {"alerts_sent": 3}
+    assert edge["heartbeat_s"] is None  # it did not say its rhythm
+    store_of(app).fleet.record_edge_status(
+        make_status("e1").model_copy(update={"heartbeat_s": 300.0}), T0 + timedelta(seconds=30)
+    )
+    [edge] = await items(client, "/api/v1/edges")
+    assert edge["heartbeat_s"] == 300
 
 
 def test_an_event_as_server_sent_event() -> None:
