@@ -106,16 +106,22 @@ class Hub:
         return case_id
 
 
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    """A running hub with a staffed site and the Wang family's household."""
-    running = Hub(tmp_path)
+def staffed_hub(tmp_path: Path, clock: FakeClock | None = None) -> Iterator[Hub]:
+    """Run a hub (on ``clock``, else the wall clock) with a staffed site, B3 in Asia/Shanghai,
+    until the generator is closed."""
+    running = Hub(tmp_path, clock=clock)
     running.start()
     try:
         running.staff_site("g-b3", "B3", ["Building 3"])
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[Hub]:
+    """A running hub with a staffed site and the Wang family's household."""
+    yield from staffed_hub(tmp_path)
 
 
 @pytest.fixture

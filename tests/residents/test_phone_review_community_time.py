@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 from hub.auth.rules import Role, new_secret
 from tests.browser import UI_TIMEOUT_MS
 from tests.hub.conftest import FakeClock
-from tests.residents.test_phone_page_browser import Hub
+from tests.residents.test_phone_page_browser import Hub, staffed_hub
 
 pytestmark = [pytest.mark.slow]
 
@@ -33,13 +33,7 @@ NOW = datetime(2026, 12, 7, 22, 30, tzinfo=UTC)
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[Hub]:
     """A hub whose clock stands at ``NOW``, with a staffed site in Asia/Shanghai."""
-    running = Hub(tmp_path, clock=FakeClock(NOW))
-    running.start()
-    try:
-        running.staff_site("g-b3", "B3", ["Building 3"])
-        yield running
-    finally:
-        running.stop()
+    yield from staffed_hub(tmp_path, FakeClock(NOW))
 
 
 def far_phone(browser: Browser, url: str, zone: str = "America/New_York") -> tuple[Page, list[str]]:
