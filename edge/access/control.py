@@ -69,6 +69,7 @@ from edge.access.door import (
     DoorStep,
     Granted,
     Tick,
+    removed,
     step,
 )
 from edge.access.hub_link import AccessHubLink
@@ -177,6 +178,7 @@ class AccessControl:
             rng=rng,
             tick_s=tick_s,
             resend_after_s=resend_after_s,
+            on_doors_removed=self.forget_doors,
         )
         """Allow-list updates in, the access log out (``edge.access.hub_link``)."""
 
@@ -310,6 +312,33 @@ class AccessControl:
                 continue
             await self._feed(door, Tick(now))
 
+    async def forget_doors(self, gone: list[DoorConfig]) -> None:
+        """Take doors the allow-list no longer has out of monitoring (``door.removed``).
+
+        Each alarm such a door holds raised is cleared through the outbox like any other
+        (rule ``door_removed``), counted and logged once; the rest of its state is forgotten.
+        A door added back meanwhile is left alone: it is configured again.
+        """
+        for door in gone:
+            async with self._lock:
+                state = self.doors.get(door.id)
+                if state is None or door.id in self.allow.doors:
+                    continue
+                now = self._clock()
+                result = removed(state, now, door.id)
+                if result.state == state:
+                    continue  # closed and quiet already
+                alerts, stored = self._stage(door, state, result, now, [])
+            await stored
+            if alerts:
+                self._count("access.alarms_cleared_door_removed", len(alerts))
+                logger.warning(
+                    "door %s removed from access control: cleared %s",
+                    door.id,
+                    ", ".join(str(alert.kind) for alert in alerts),
+                )
+            self._after(door, result, alerts)
+
     def _count_refusals(self) -> None:
         """Count the store's moves into memory and the log records it shed among the agent's
         counters (the status carries them): the store counts on the database thread, the
@@ -418,7 +447,7 @@ class AccessControl:
             ts=decided.at,
             detected_at=now,
             location=self._locate(device_id),
-            reason=AlertReason(rule=str(kind), values=decided.values),
+            reason=AlertReason(rule=decided.rule or str(kind), values=decided.values),
         )
 
     def _after(self, door: DoorConfig, result: DoorStep, alerts: list[Alert]) -> None:

@@ -128,6 +128,8 @@ class DoorAlert:
     at: datetime
     on_reader: bool = False
     values: dict[str, float | bool | str] = field(default_factory=dict)
+    rule: str | None = None
+    """The rule that decided it, if not the alert kind itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +170,19 @@ class _Out:
         self.commands: list[ReaderAction] = []
 
     def alert(
-        self, kind: AlertKind, state: AlertState, at: datetime, **extra: float | bool | str
+        self,
+        kind: AlertKind,
+        state: AlertState,
+        at: datetime,
+        rule: str | None = None,
+        **extra: float | bool | str,
     ) -> None:
         """Raise or clear ``kind`` at this door, with its severity and the next episode."""
         self.episode += 1
         on_reader = kind is AlertKind.ACCESS_DENIED_BURST
         values: dict[str, float | bool | str] = {"door": self.door_id, **extra}
         self.alerts.append(
-            DoorAlert(kind, state, SEVERITIES[kind], self.episode, at, on_reader, values)
+            DoorAlert(kind, state, SEVERITIES[kind], self.episode, at, on_reader, values, rule)
         )
 
     def note(self, kind: AccessEventKind, at: datetime, reason: str | None = None) -> None:
@@ -193,6 +200,35 @@ def step(state: DoorState, event: DoorEvent, door: DoorConfig) -> DoorStep:
             update={"episode": out.episode, "logged": state.logged + len(out.notes)}
         )
     return DoorStep(state, tuple(out.alerts), tuple(out.notes), tuple(out.commands))
+
+
+REMOVED_RULE = "door_removed"
+"""The rule of the clears sent when a door leaves access control (``removed``)."""
+
+
+def removed(state: DoorState, at: datetime, door_id: str) -> DoorStep:
+    """The door left access control (the hub's allow-list no longer has it): clear every
+    alarm it holds raised and forget the rest of its state.
+
+    Nothing will step the door any more (no reader, no contact, no timer is fed to it), so an
+    alarm left raised would stay raised for ever, at the hub too. The counters stay: a door
+    added back under the same id starts closed and quiet, but its alerts and log records
+    must not take the ids of the old ones (the outbox and the hub would drop them as
+    duplicates).
+    """
+    out = _Out(state.episode, door_id)
+    match state.phase:
+        case DoorPhase.FORCED:
+            out.alert(AlertKind.DOOR_FORCED, AlertState.CLEARED, at, REMOVED_RULE)
+        case DoorPhase.HELD_OPEN:
+            open_s = max(_seconds(state, at), 0.0)
+            out.alert(AlertKind.DOOR_HELD_OPEN, AlertState.CLEARED, at, REMOVED_RULE, open_s=open_s)
+        case _:
+            pass
+    if state.burst is BurstPhase.RAISED:
+        out.alert(AlertKind.ACCESS_DENIED_BURST, AlertState.CLEARED, at, REMOVED_RULE)
+    quiet = DoorState(episode=out.episode, logged=state.logged, steps=state.steps)
+    return DoorStep(quiet, tuple(out.alerts))
 
 
 def _clock_stepped_back(state: DoorState, at: datetime, door: DoorConfig) -> DoorState:

@@ -7,8 +7,9 @@ its own connection to the hub's broker (``devices.mqtt_link.MqttLink``):
   the version held (``AccessSyncRequest``). Updates arrive in chunks (``edge.access.chunks``
   assembles them; a gap or a silence past ``chunk_timeout_s`` asks again); a whole update is
   applied to the access store and then to the in-memory ``AllowList`` under the decisions'
-  lock, so no decision sees half of it. An update in a newer format, or for another edge, is
-  refused and counted;
+  lock, so no decision sees half of it; the doors it takes away go to ``on_doors_removed``
+  (the access control clears their raised alarms). An update in a newer format, or for
+  another edge, is refused and counted;
 - **out**: the access log's records, in batches of ``log_batch``, sent until the hub's
   ``AccessLogAck`` deletes them (re-sent after ``resend_after_s``). A stored decision wakes
   the sender (``log_wake``).
@@ -19,7 +20,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 
 import aiomqtt
@@ -31,6 +32,7 @@ from devices.access import (
     AccessLogAck,
     AccessLogBatch,
     AccessSyncRequest,
+    DoorConfig,
 )
 from devices.mqtt_link import Backoff, MqttEndpoint, MqttLink, checkpoint, payload_bytes
 from devices.topics import EdgeChannel, access_edge_subscriptions, edge_topic
@@ -67,6 +69,7 @@ class AccessHubLink:
         resend_after_s: float = 10.0,
         log_batch: int = 200,
         chunk_timeout_s: float = 5.0,
+        on_doors_removed: Callable[[list[DoorConfig]], Awaitable[None]] | None = None,
     ) -> None:
         self.edge_id = edge_id
         self.store = store
@@ -85,6 +88,8 @@ class AccessHubLink:
         self.log_wake = asyncio.Event()
         """Set when log records were stored or acknowledged: the sender looks again."""
         self._sent: dict[str, float] = {}
+        self._on_doors_removed = on_doors_removed
+        """Called, outside ``lock``, with the doors an applied update took away."""
         self._link = MqttLink(hub, name="edge-access", backoff=Backoff(rng=rng))
 
     async def run(self) -> None:
@@ -191,12 +196,22 @@ class AccessHubLink:
         )
 
     async def _on_update(self, client: aiomqtt.Client, update: AccessListUpdate) -> None:
+        outcome = await self.apply(update)
+        if outcome is UpdateOutcome.GAP:
+            await self.request_sync(client)
+
+    async def apply(self, update: AccessListUpdate) -> UpdateOutcome:
+        """Apply a whole update to the store, then to the decisions' allow-list; hand the
+        doors it took away to ``on_doors_removed`` (their raised alarms are cleared)."""
+        gone: list[DoorConfig] = []
         async with self._lock:
             held = self.allow.version
             outcome = await self._db.call(self.store.apply, held, update)
             if outcome is UpdateOutcome.APPLIED:
+                before = self.allow.doors
                 changes = {item.key: item.body for item in update.items}
                 self.allow.replace(update.to_version, changes, full=update.full)
+                gone = [door for key, door in before.items() if key not in self.allow.doors]
         self._count(f"access.updates_{outcome}", 1)
         if outcome is UpdateOutcome.APPLIED:
             logger.info(
@@ -214,7 +229,9 @@ class AccessHubLink:
                 update.to_version,
                 held,
             )
-            await self.request_sync(client)
+        if gone and self._on_doors_removed is not None:
+            await self._on_doors_removed(gone)
+        return outcome
 
     async def _forward_log(self, client: aiomqtt.Client) -> None:
         topic = edge_topic(self.edge_id, EdgeChannel.ACCESS_LOG)
