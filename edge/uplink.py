@@ -384,17 +384,26 @@ class EdgeUplink:
         (``edge.liveness``): the hub raises ``edge_offline`` for an edge gone silent, and
         clears it at the next status, once the loop runs again.
         """
+        loop = asyncio.get_running_loop()
+        next_beat = loop.time() + self._settings.heartbeat_s
+        again_at: float | None = None
         while True:
             checkpoint()
             try:
-                async with asyncio.timeout(self._settings.heartbeat_s):
+                async with asyncio.timeout_at(min(next_beat, again_at or next_beat)):
                     await self._connected_again.wait()
-                # Connected again: its status at connect may have been refused as late
-                # behind its last will (``status_again_after_s``): say it once more.
+                # Connected (again): its status at connect may be refused as late behind its
+                # last will (``status_again_after_s``): say it once more, beside the beats.
                 self._connected_again.clear()
-                await asyncio.sleep(self._settings.status_again_after_s)
+                again_at = loop.time() + self._settings.status_again_after_s
+                continue
             except TimeoutError:
                 pass
+            now = loop.time()
+            if again_at is not None and now >= again_at:
+                again_at = None
+            if now >= next_beat:
+                next_beat = now + self._settings.heartbeat_s
             client = self.client
             if client is None:
                 self._vouch()  # a stuck loop is logged with the uplink down too

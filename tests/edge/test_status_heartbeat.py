@@ -35,3 +35,13 @@ async def test_the_status_is_said_again_soon_after_each_connection(
         await eventually(lambda: len(hub.statuses) >= 2, "the status at connect, then again")
         # Not a third: the heartbeat is 300 s.
         assert [s.state for s in hub.statuses] == ["online", "online"]
+
+
+async def test_the_heartbeat_keeps_its_rhythm_while_the_status_waits_to_be_said_again(
+    mosquitto: MosquittoProcess, make_settings: SettingsFactory
+) -> None:
+    # The status said again after a connection comes beside the heartbeats, never instead of
+    # them: a first version slept status_again_after_s before its next heartbeat.
+    agent = EdgeAgent(make_settings(heartbeat_s=0.25, status_again_after_s=3600))
+    async with running_hub(mosquitto) as hub, running_agent(agent):
+        await eventually(lambda: len(hub.statuses) >= 4, "the status at connect, then beats")
