@@ -27,7 +27,9 @@ once).
 
 Bad input (a malformed frame, an unknown reader, an invalid topic) is rejected, counted under
 ``access.rejected.<reason>`` and logged with the reader id and topic, never with the frame's
-content (it carries a card number or PIN).
+content (it carries a card number or PIN). A malformed or oversized frame from a door's own
+reader is also a denial at that door (reason ``malformed_frame``, towards its burst; no
+command to the reader).
 """
 
 import asyncio
@@ -211,26 +213,26 @@ class AccessControl:
         if role is None:
             self._reject("unknown_reader", reader_id, topic, "no door has this reader")
             return TakenFrame(None, _finished())
-        if len(raw) > MAX_FRAME_BYTES:
-            self._reject("oversized", reader_id, topic, f"{len(raw)} bytes")
-            return TakenFrame(None, _finished())
-        try:
-            frame = CredentialFrame.model_validate_json(raw)
-        except ValidationError as exc:
-            # Only where and what kind of error: the input is a card number or a PIN.
-            first = exc.errors(include_input=False)[0]
-            self._reject("malformed", reader_id, topic, f"{first['type']} at {first['loc']}")
-            return TakenFrame(None, _finished())
+        frame = self._parsed(reader_id, topic, raw)
         door, direction = role.door, role.direction
         async with self._lock:
             now = self._clock()
             decided_at = self._floored(now)
             if (decided_at - now).total_seconds() > BEHIND_WARN_S:
                 self._count("access.clock_behind", 1)  # per decision, not per tick
-            digest, entry = self.allow.lookup(frame.kind, frame.value)
+            digest, entry = (
+                ("", None) if frame is None else self.allow.lookup(frame.kind, frame.value)
+            )
             state = self.doors.get(door.id, DoorState())
-            stale = presented_too_long_ago(frame.ts, now, self.max_frame_age_s)
-            if stale:
+            stale = frame is not None and presented_too_long_ago(
+                frame.ts, now, self.max_frame_age_s
+            )
+            if frame is None:
+                # A garbled read at a door's reader: denied, logged and counted towards a
+                # burst (a reader fed garbage, or failing, is the door's business too).
+                decision = AccessDecision(Verdict.MALFORMED_FRAME)
+                result = step(state, Denied(now), door)
+            elif stale:
                 # Logged, but nothing happened at the door now: no command, no denial
                 # towards a burst (a backlog delivered at once is no attack).
                 who = (entry.credential_id, entry.person_id) if entry else (None, None)
@@ -257,15 +259,19 @@ class AccessControl:
                 credential_id=decision.credential_id,
                 person_id=decision.person_id,
                 reason=decision.verdict,
-                fingerprint=None if entry is not None else digest[:FINGERPRINT_LENGTH],
+                fingerprint=None
+                if entry is not None or not digest
+                else digest[:FINGERPRINT_LENGTH],
             )
             alerts, stored = self._stage(door, state, result, now, [record])
             # The door first: its command goes out now, in decision order, while the record
             # is being stored (see docs/access.md, "What is on disk before the door moves").
+            # None to a frame that was no credential: nobody may have presented one.
             action = ReaderAction.UNLOCK if decision.granted else ReaderAction.DENY
-            if not stale:
+            if frame is not None and not stale:
                 self._command(reader_id, door, action, record.id)
         if stale:
+            assert frame is not None
             assert frame.ts is not None
             logger.warning(
                 "door %s reader %s: a frame presented %.0f s ago opens nothing",
@@ -277,6 +283,19 @@ class AccessControl:
         if alerts or result.notes:  # nearly every decision has nothing to do once stored
             stored.add_done_callback(functools.partial(self._when_stored, door, result, alerts))
         return TakenFrame(decision, stored)
+
+    def _parsed(self, reader_id: str, topic: str, raw: bytes) -> CredentialFrame | None:
+        """Return a reader's frame, or None (rejected, counted, logged) if it is not one."""
+        if len(raw) > MAX_FRAME_BYTES:
+            self._reject("oversized", reader_id, topic, f"{len(raw)} bytes")
+            return None
+        try:
+            return CredentialFrame.model_validate_json(raw)
+        except ValidationError as exc:
+            # Only where and what kind of error: the input is a card number or a PIN.
+            first = exc.errors(include_input=False)[0]
+            self._reject("malformed", reader_id, topic, f"{first['type']} at {first['loc']}")
+            return None
 
     def _when_stored(
         self, door: DoorConfig, result: DoorStep, alerts: list[Alert], stored: asyncio.Future[None]

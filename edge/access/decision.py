@@ -36,6 +36,9 @@ class Verdict(StrEnum):
     STALE_FRAME = "stale_frame"
     """The reader presented the credential too long ago (a frame the broker kept while the
     edge was away): nobody is at the door any more, so it opens nothing."""
+    MALFORMED_FRAME = "malformed_frame"
+    """The reader's frame was not a credential (malformed or oversized): a garbled read, a
+    failing reader or someone feeding it garbage. Denied, and counted towards a burst."""
 
 
 @dataclass(frozen=True, slots=True)

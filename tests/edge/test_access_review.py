@@ -229,6 +229,8 @@ async def test_a_frame_time_out_of_range_is_rejected_as_malformed_not_raised(
     edge = Edge(tmp_path, enrolment(EDGE, KEY, CARDS, [GATE]))
     for ts in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
         raw = json.dumps({"card": CARDS[0], "ts": ts}).encode()
-        assert await edge.control.on_frame(GATE.reader_id, TOPIC, raw) is None
+        decision = await edge.control.on_frame(GATE.reader_id, TOPIC, raw)
+        assert decision is not None
+        assert decision.verdict is Verdict.MALFORMED_FRAME  # denied, never granted
     assert edge.counts["access.rejected.malformed"] == 2
     assert edge.counts["access.granted"] == 0
