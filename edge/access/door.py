@@ -10,7 +10,9 @@ Phases (``DoorPhase``)::
                                      │ closes (bounce) / a grant            when the door closes)
                                      ▼ arrives within the debounce: open
 
-A grant covers one passage: closing the door relocks it. The time-driven moves happen in
+A grant covers one passage: closing the door relocks it. Where anti-passback applies and the
+door has a contact, a grant counts the person in (or out) only once the door opens during it
+(``passing``): a grant nobody walks through counts nothing. The time-driven moves happen in
 ``step`` at every event's instant and on ``Tick``, so timers are plain timestamps in the state;
 the state is persisted, and an agent that restarts after the deadline raises at its first tick.
 
@@ -78,6 +80,11 @@ class DoorState(BaseModel):
     inside: frozenset[int] = frozenset()
     """People who entered and have not left (kept only where anti-passback applies:
     ``edge.access.decision.passback_applies``)."""
+    passing: tuple[tuple[int, Direction], ...] = ()
+    """Granted while the door was shut (anti-passback applying, the door with a contact):
+    who goes in or out once the door opens during the grant. Dropped when the grant ends
+    unused: someone let in who never walked through is not inside, and is not refused at
+    the door the next time."""
     steps: int = 0
     """Steps committed for this door (set by the shell, not by ``step``): of two stored copies
     of the state, the one with more steps is the newer."""
@@ -258,16 +265,18 @@ def _apply(state: DoorState, event: DoorEvent, door: DoorConfig, out: _Out) -> D
     match event:
         case Granted(at=at, person_id=person, direction=direction):
             if passback_applies(door):
-                inside = (
-                    state.inside | {person}
-                    if direction is Direction.ENTRY
-                    else state.inside - {person}
-                )
-                state = state.model_copy(update={"inside": inside})
-            elif state.inside:
+                passage = (person, direction)
+                if door.contact_id is None or state.phase in OPEN_PHASES:
+                    # No contact to see the passage, or the door is open already: the grant
+                    # is the passage.
+                    state = _passed(state, (passage,))
+                else:
+                    others = tuple(p for p in state.passing if p[0] != person)
+                    state = state.model_copy(update={"passing": (*others, passage)})
+            elif state.inside or state.passing:
                 # Recorded while it applied: an exit reader added later must not lock out
                 # whoever entered meanwhile, unseen.
-                state = state.model_copy(update={"inside": frozenset()})
+                state = state.model_copy(update={"inside": frozenset(), "passing": ()})
             match state.phase:
                 case DoorPhase.CLOSED | DoorPhase.UNLOCKED:
                     until = at + timedelta(seconds=door.unlock_s)
@@ -308,7 +317,7 @@ def _apply(state: DoorState, event: DoorEvent, door: DoorConfig, out: _Out) -> D
                     assert state.grant_until is not None
                     if at < state.grant_until:
                         out.note(AccessEventKind.DOOR_OPENED, at, "granted")
-                        return _opened(state, DoorPhase.OPEN, at)
+                        return _opened(_passed(state, state.passing), DoorPhase.OPEN, at)
                     out.note(AccessEventKind.DOOR_OPENED, at, "no_grant")
                     return _opened(state, DoorPhase.OPENING, at)
                 case _:
@@ -334,7 +343,19 @@ def _apply(state: DoorState, event: DoorEvent, door: DoorConfig, out: _Out) -> D
 
 
 def _opened(state: DoorState, phase: DoorPhase, at: datetime) -> DoorState:
-    return state.model_copy(update={"phase": phase, "opened_at": at, "grant_until": None})
+    update = {"phase": phase, "opened_at": at, "grant_until": None, "passing": ()}
+    return state.model_copy(update=update)
+
+
+def _passed(state: DoorState, passages: tuple[tuple[int, Direction], ...]) -> DoorState:
+    """Count each person in or out, as they passed; nobody is left passing."""
+    inside = set(state.inside)
+    for person, direction in passages:
+        if direction is Direction.ENTRY:
+            inside.add(person)
+        else:
+            inside.discard(person)
+    return state.model_copy(update={"inside": frozenset(inside), "passing": ()})
 
 
 def _seconds(state: DoorState, at: datetime) -> float:
@@ -362,7 +383,9 @@ def _expire_once(state: DoorState, at: datetime, door: DoorConfig, out: _Out) ->
         case DoorPhase.UNLOCKED:
             assert state.grant_until is not None
             if at >= state.grant_until:
-                return state.model_copy(update={"phase": DoorPhase.CLOSED, "grant_until": None})
+                # Nobody walked through: the grant counts nobody in or out.
+                update = {"phase": DoorPhase.CLOSED, "grant_until": None, "passing": ()}
+                return state.model_copy(update=update)
         case DoorPhase.OPENING:
             if _seconds(state, at) >= door.forced_debounce_s:
                 out.alert(AlertKind.DOOR_FORCED, AlertState.RAISED, at, open_s=_seconds(state, at))

@@ -194,11 +194,21 @@ def test_every_alert_and_note_gets_the_next_number_so_a_replayed_step_has_the_sa
 
 def test_anti_passback_tracks_who_is_inside_only_where_it_is_on() -> None:
     door = DOOR.model_copy(update={"anti_passback": True, "exit_reader_id": "gate-exit"})
+
+    def through(at: float) -> list[DoorEvent]:  # the door opens during the grant, and closes
+        return [ContactChanged(t(at + 1), open=True), ContactChanged(t(at + 2), open=False)]
+
     state, _ = run(
-        [Granted(t(0), 5, Direction.ENTRY), Granted(t(10), 6, Direction.ENTRY)], door=door
+        [
+            Granted(t(0), 5, Direction.ENTRY),
+            *through(0),
+            Granted(t(10), 6, Direction.ENTRY),
+            *through(10),
+        ],
+        door=door,
     )
     assert state.inside == frozenset({5, 6})
-    state, _ = run([Granted(t(20), 5, Direction.EXIT)], state, door=door)
+    state, _ = run([Granted(t(20), 5, Direction.EXIT), *through(20)], state, door=door)
     assert state.inside == frozenset({6})
     plain, _ = run([Granted(t(0), 5, Direction.ENTRY)])
     assert plain.inside == frozenset()
