@@ -71,6 +71,7 @@ from edge.access.door import (
     DoorStep,
     Granted,
     Tick,
+    contact_gone,
     removed,
     step,
 )
@@ -332,31 +333,47 @@ class AccessControl:
             await self._feed(door, Tick(now))
 
     async def forget_doors(self, gone: list[DoorConfig]) -> None:
-        """Take doors the allow-list no longer has out of monitoring (``door.removed``).
+        """Take doors the allow-list no longer has out of monitoring (``door.removed``), and
+        doors whose contact it took away or replaced off that contact (``door.contact_gone``).
 
-        Each alarm such a door holds raised is cleared through the outbox like any other
-        (rule ``door_removed``), counted and logged once; the rest of its state is forgotten.
-        A door added back meanwhile is left alone: it is configured again.
+        ``gone`` holds each door as it was configured before. Each alarm such a door holds
+        raised is cleared through the outbox like any other (rule ``door_removed`` or
+        ``contact_removed``), counted and logged once. A removed door's state is forgotten; a
+        door whose contact went is taken as shut, the rest of its state kept. A door added
+        back, or given its contact back, meanwhile is left alone.
         """
         for door in gone:
             async with self._lock:
                 state = self.doors.get(door.id)
-                if state is None or door.id in self.allow.doors:
+                now_door = self.allow.doors.get(door.id)
+                if state is None or (
+                    now_door is not None and now_door.contact_id == door.contact_id
+                ):
                     continue
                 now = self._clock()
-                result = removed(state, now, door.id)
+                if now_door is None:
+                    result, why, counter = (
+                        removed(state, now, door.id),
+                        "removed from access control",
+                        "door_removed",
+                    )
+                else:
+                    result = contact_gone(state, now, door.id)
+                    why, counter = f"lost its contact {door.contact_id}", "contact_removed"
                 if result.state == state:
                     continue  # closed and quiet already
+                # The old configuration: a clear is about the device its alarm was raised on.
                 alerts, stored = self._stage(door, state, result, now, [])
             await stored
             if alerts:
-                self._count("access.alarms_cleared_door_removed", len(alerts))
+                self._count(f"access.alarms_cleared_{counter}", len(alerts))
                 logger.warning(
-                    "door %s removed from access control: cleared %s",
+                    "door %s %s: cleared %s",
                     door.id,
+                    why,
                     ", ".join(str(alert.kind) for alert in alerts),
                 )
-            self._after(door, result, alerts)
+            self._after(now_door or door, result, alerts)
 
     def _count_refusals(self) -> None:
         """Count the store's moves into memory and the log records it shed among the agent's

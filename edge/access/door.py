@@ -238,6 +238,44 @@ def removed(state: DoorState, at: datetime, door_id: str) -> DoorStep:
     return DoorStep(quiet, tuple(out.alerts))
 
 
+CONTACT_GONE_RULE = "contact_removed"
+"""The rule of the clears sent when a door's contact is taken away or replaced
+(``contact_gone``)."""
+
+
+def contact_gone(state: DoorState, at: datetime, door_id: str) -> DoorStep:
+    """The door stays, but the contact that watched it was taken away or replaced: clear its
+    ``door_forced`` or ``door_held_open`` (no report of that contact will ever close it) and
+    take the door as shut; denials, who is inside and the counters stay.
+
+    An open door left open would also raise ``door_held_open`` on its timers, about a contact
+    no longer there. A new contact's first report says how the door stands.
+    """
+    out = _Out(state.episode, door_id)
+    match state.phase:
+        case DoorPhase.FORCED:
+            out.alert(AlertKind.DOOR_FORCED, AlertState.CLEARED, at, CONTACT_GONE_RULE)
+        case DoorPhase.HELD_OPEN:
+            open_s = max(_seconds(state, at), 0.0)
+            out.alert(
+                AlertKind.DOOR_HELD_OPEN, AlertState.CLEARED, at, CONTACT_GONE_RULE, open_s=open_s
+            )
+        case _:
+            pass
+    if state.phase not in OPEN_PHASES:
+        return DoorStep(state)
+    shut = state.model_copy(
+        update={
+            "phase": DoorPhase.CLOSED,
+            "opened_at": None,
+            "grant_until": None,
+            "passing": (),
+            "episode": out.episode,
+        }
+    )
+    return DoorStep(shut, tuple(out.alerts))
+
+
 def _clock_stepped_back(state: DoorState, at: datetime, door: DoorConfig) -> DoorState:
     """Take the state's timestamps that lie after ``at`` back to ``at``.
 

@@ -7,7 +7,8 @@ its own connection to the hub's broker (``devices.mqtt_link.MqttLink``):
   the version held (``AccessSyncRequest``). Updates arrive in chunks (``edge.access.chunks``
   assembles them; a gap or a silence past ``chunk_timeout_s`` asks again); a whole update is
   applied to the access store and then to the in-memory ``AllowList`` under the decisions'
-  lock, so no decision sees half of it; the doors it takes away go to ``on_doors_removed``
+  lock, so no decision sees half of it; the doors it takes away (or whose contact it takes
+  away or replaces) go to ``on_doors_removed``
   (the access control clears their raised alarms). An update in a newer format, or for
   another edge, is refused and counted;
 - **out**: the access log's records, in batches of ``log_batch``, sent until the hub's
@@ -202,7 +203,8 @@ class AccessHubLink:
 
     async def apply(self, update: AccessListUpdate) -> UpdateOutcome:
         """Apply a whole update to the store, then to the decisions' allow-list; hand the
-        doors it took away to ``on_doors_removed`` (their raised alarms are cleared)."""
+        doors it took away, and those whose contact it took away or replaced, as they were,
+        to ``on_doors_removed`` (their raised alarms are cleared)."""
         gone: list[DoorConfig] = []
         async with self._lock:
             held = self.allow.version
@@ -211,7 +213,13 @@ class AccessHubLink:
                 before = self.allow.doors
                 changes = {item.key: item.body for item in update.items}
                 self.allow.replace(update.to_version, changes, full=update.full)
-                gone = [door for key, door in before.items() if key not in self.allow.doors]
+                # Taken away, or kept with its contact taken away or replaced.
+                gone = [
+                    door
+                    for key, door in before.items()
+                    if key not in self.allow.doors
+                    or self.allow.doors[key].contact_id != door.contact_id
+                ]
         self._count(f"access.updates_{outcome}", 1)
         if outcome is UpdateOutcome.APPLIED:
             logger.info(
