@@ -11,7 +11,11 @@ the statements are listed by their time per take, to show where a round trip goe
 ``--batch N`` puts N alerts in each take instead, as a burst's takes hold them (the per-alert
 cost of a burst's intake, without the broker and the event loop).
 
-    python -m bench.intake [--db sqlite|postgresql] [--takes N] [--batch N]
+``--gap-ms 10`` idles 10 ms before each take, as at the paced run's 100 alerts a second: a take
+after a pause runs slower than one back to back (its code and data are no longer in the CPU's
+caches), and that is the take the paced latency holds.
+
+    python -m bench.intake [--db sqlite|postgresql] [--takes N] [--batch N] [--gap-ms MS]
 """
 
 import argparse
@@ -76,9 +80,11 @@ class DatabaseClock:
             self._committing = 0.0
 
 
-def run(url: str, takes: int, batch: int = 1) -> tuple[list[float], DatabaseClock]:
-    """Run ``WARM_UP`` and then ``takes`` takes of ``batch`` alerts; return each timed take's
-    seconds."""
+def run(
+    url: str, takes: int, batch: int = 1, gap_s: float = 0.0
+) -> tuple[list[float], DatabaseClock]:
+    """Run ``WARM_UP`` and then ``takes`` takes of ``batch`` alerts, ``gap_s`` apart (idle
+    between them); return each timed take's seconds."""
     engine = create_hub_engine(url)
     migrate(engine)
     store = HubStore(engine)
@@ -104,6 +110,8 @@ def run(url: str, takes: int, batch: int = 1) -> tuple[list[float], DatabaseCloc
                 )
                 for n in range(i * batch, (i + 1) * batch)
             ]
+            if gap_s:
+                time.sleep(gap_s)
             began = time.perf_counter()
             store.intake.ingest_alerts(alerts, datetime.now(UTC), screen=intake_screen)
             seconds.append(time.perf_counter() - began)
@@ -119,12 +127,18 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--takes", type=int, default=1500)
     parser.add_argument("--batch", type=int, default=1, help="alerts in each take")
+    parser.add_argument(
+        "--gap-ms",
+        type=float,
+        default=0.0,
+        help="idle time before each take (10: as at 100 alerts/s; takes back to back: 0)",
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="linli-bench-intake-") as root,
         hub_database(args.db, Path(root), "intake") as url,
     ):
-        seconds, clock = run(url, args.takes, args.batch)
+        seconds, clock = run(url, args.takes, args.batch, args.gap_ms / 1000)
     ms = sorted(s * 1000 for s in seconds)
     n = len(ms)
     in_statements = sum(sum(v) for v in clock.statements.values()) * 1000 / n
@@ -133,7 +147,7 @@ def main() -> None:
     what = "one-alert takes" if args.batch == 1 else f"takes of {args.batch} alerts"
     print(
         f"\n{n} {what} on {args.db} (after {WARM_UP} untimed), each alert joining its"
-        f" room's open gas case"
+        f" room's open gas case" + (f", {args.gap_ms:g} ms apart" if args.gap_ms else "")
     )
     print(
         f"{'intake take':40} p50 {statistics.median(ms):6.2f} ms   p99 {ms[int(n * 0.99)]:6.2f} ms"
