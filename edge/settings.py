@@ -15,7 +15,9 @@ from devices.registry import Identifier
 class EdgeSettings(BaseSettings):
     """Everything an edge agent needs to run; build it in ``main()``, never at import."""
 
-    model_config = SettingsConfigDict(env_prefix="LINLI_EDGE_", extra="forbid")
+    # No infinite or NaN duration: ``inf`` is greater than 0, and an edge told to beat every
+    # ``inf`` seconds never beat again, its every status refused by the hub as unreadable.
+    model_config = SettingsConfigDict(env_prefix="LINLI_EDGE_", extra="forbid", allow_inf_nan=False)
 
     site_file: Path
     edge_id: Identifier | None = None
@@ -46,7 +48,10 @@ class EdgeSettings(BaseSettings):
     """MQTT keepalive of the edge's sessions with the hub's broker: the broker publishes the
     edge's last will (``offline``) after 1.5 times this without a word from it. A category of
     site that must know of a dead edge within 20 s wants about 13 s (more pings on the uplink)."""
-    heartbeat_s: float = Field(default=30, gt=0)
+    heartbeat_s: float = Field(default=30, gt=0, le=86400)
+    """How often the edge says its status; the status carries it, and the hub judges the edge
+    lost after a few missed (it takes at most its ``edge_heartbeat_max_s``, 450 s by default:
+    a longer one is logged and capped there). At most a day."""
     status_again_after_s: float = Field(default=12, gt=0)
     """After each connection to the hub's broker the edge says its status again once, this
     long after the status at connect: an edge back within seconds of its last will (a network
