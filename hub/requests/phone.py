@@ -13,6 +13,8 @@ import re
 from functools import cache
 from importlib import resources
 
+from hub.requests.rules import MAX_TEXT
+
 
 @cache
 def _asset(name: str) -> str:
@@ -38,6 +40,7 @@ def render_phone_page(
         "stage": html.escape(stage),
         "case": "" if case_id is None else str(int(case_id)),
         "zone": html.escape(zone),
+        "max_text": str(MAX_TEXT),
         "zh": zh,
         "en": en,
         # Last: the style sheet and the script are ours, never filled in themselves.
@@ -57,7 +60,7 @@ _PAGE = """<!doctype html>
 <style>
 @@css@@</style>
 </head>
-<body data-stage="@@stage@@" data-case="@@case@@" data-zone="@@zone@@">
+<body data-stage="@@stage@@" data-case="@@case@@" data-zone="@@zone@@" data-max-text="@@max_text@@">
 <header>
   <h1>@@name@@</h1>
   <button id="lang" type="button" aria-label="Language / 语言">EN</button>
@@ -106,7 +109,7 @@ _PAGE = """<!doctype html>
       <legend data-t="what"></legend>
     </fieldset>
     <label><span data-t="describe"></span>
-      <textarea name="text" rows="3" maxlength="2000" required></textarea></label>
+      <textarea name="text" rows="3" maxlength="@@max_text@@" required></textarea></label>
     <label class="photo"><span data-t="photos"></span>
       <input name="photos" type="file" accept="image/*" capture="environment" multiple></label>
     <div id="previews"></div>

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, Locator, Page, Route, expect
 
+from hub.requests.rules import MAX_TEXT
 from tests.residents.test_phone_page_browser import Hub, hub, phone
 from tests.residents.test_phone_review_large_text import problems, small_phone
 
@@ -40,6 +41,13 @@ def no_english(text: str) -> bool:
     for name in ("JPEG", "PNG", "MB"):
         text = text.replace(name, "")
     return not any("a" <= c.lower() <= "z" for c in text)
+
+
+def too_long(box: Locator, text: str) -> None:
+    """Type more than the hub takes into ``box``: its ``maxlength`` (the hub's limit) taken
+    away first, as on a page from before the box had one, or a hub whose limit is lower."""
+    box.evaluate("n => n.removeAttribute('maxlength')")
+    box.fill(text)
 
 
 def done_request(hub: Hub) -> tuple[dict[str, str], int]:
@@ -71,7 +79,7 @@ def test_a_rating_comment_too_long_is_not_told_as_a_network_fault(
     home, _ = done_request(hub)
     page, errors = open_rating(hub, browser, home)
     page.locator("label[for=star4]").click()
-    page.locator("#rating textarea").fill("很好" * 1001)
+    too_long(page.locator("#rating textarea"), "很好" * 1001)
     page.locator("#rating button[type=submit]").click()
     problem = page.locator("#rating .error")
     expect(problem).to_contain_text("评价的话太长")
@@ -196,7 +204,25 @@ def test_a_refusal_with_its_details_fits_a_small_phone_with_large_text(
     page = small_phone(browser, 32, hub.url + home["link"])
     page.locator("#list .card").click()
     page.locator("label[for=star4]").click()
-    page.locator("#rating textarea").fill("好" * 2001)
+    too_long(page.locator("#rating textarea"), "好" * 2001)
     page.locator("#rating button[type=submit]").click()
     expect(page.locator("#rating .error .reason")).to_be_visible()
     assert problems(page) == []
+
+
+def test_the_text_boxes_stop_at_what_the_hub_takes(hub: Hub, browser: Browser) -> None:
+    # Before, the rating's comment box took any length, and only the hub's refusal told the
+    # resident, after they had written it all.
+    home, _ = done_request(hub)
+    page, errors = open_rating(hub, browser, home)
+    comment = page.locator("#rating textarea")
+    expect(comment).to_have_attribute("maxlength", str(MAX_TEXT))
+    comment.fill("好" * (MAX_TEXT + 1))
+    assert len(comment.input_value()) == MAX_TEXT
+    page.locator("label[for=star4]").click()
+    page.locator("#rating button[type=submit]").click()
+    expect(page.locator("#rating")).to_be_hidden()  # taken: the rating is stored
+    expect(page.locator("#report textarea[name=text]")).to_have_attribute(
+        "maxlength", str(MAX_TEXT)
+    )
+    assert errors == []

@@ -100,6 +100,8 @@
   // Every time is the community's (its site's zone, from the hub), never the phone's own: a
   // phone set to another zone must not move a visit, or "tomorrow morning", by hours.
   var ZONE = document.body.dataset.zone || "Asia/Shanghai";
+  // The longest text the hub takes (a report, a rating's comment): the box stops there.
+  var MAX_TEXT = document.body.dataset.maxText || "2000";
   var lang = (window.localStorage && localStorage.getItem("linli-lang")) || "zh";
   var sosStage = document.body.dataset.stage || "none";
   var sosCase = document.body.dataset["case"] ? Number(document.body.dataset["case"]) : null;
@@ -349,7 +351,8 @@
     });
     form.appendChild(stars);
     form.appendChild(el("p", {className: "hint", text: t("score_hint")}));
-    form.appendChild(el("textarea", {name: "comment", rows: "2", placeholder: t("comment")}));
+    form.appendChild(el("textarea", {name: "comment", rows: "2", maxlength: MAX_TEXT,
+      placeholder: t("comment")}));
     if (r.not_fixed_until) {
       form.appendChild(el("label", {className: "check"},
         [el("input", {type: "checkbox", name: "not_fixed"}), el("span", {text: t("not_fixed") +
