@@ -184,6 +184,8 @@ class EdgeAgent:
             self.ingest.feedback,
             self.directory,
             after_s=settings.sos_not_delivered_after_s,
+            repeat_s=settings.sos_not_delivered_repeat_s,
+            repeats=settings.sos_not_delivered_repeats,
             monotonic=monotonic,
             count=self._count,
         )

@@ -124,6 +124,10 @@ class ButtonFeedback:
             self._unshown.pop(device.id, None)  # older than the press it answers
         return await self._show(device, stage) != "unsent"
 
+    def last(self, device: Device) -> FeedbackStage | None:
+        """Return the stage the device was last shown (the edge's own or the hub's)."""
+        return self._last.get(device.id)
+
     async def delivered_late(self, device: Device) -> None:
         """A press shown ``not_delivered`` has reached the hub: show ``received`` again,
         unless the hub's own stage replaced ``not_delivered`` already."""

@@ -72,6 +72,11 @@ class EdgeSettings(BaseSettings):
     resident uses the phone instead of waiting for help that does not know. Three times the
     default ``resend_after_s``: a press lost on the wire is sent twice more first. The press
     stays in the outbox and is still delivered when the hub is back."""
+    sos_not_delivered_repeat_s: float = Field(default=60, gt=0, le=3600)
+    """``not_delivered`` is shown again this often while the press is not acknowledged and the
+    button still shows it (a squawk or a blink is momentary)."""
+    sos_not_delivered_repeats: int = Field(default=10, ge=0, le=1000)
+    """How many more times ``not_delivered`` is shown after the first (0: once only)."""
     telemetry_interval_s: float = Field(default=5, gt=0)
     max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, ge=1)
     co_profile: Literal["ul2034", "en50291"] = "ul2034"

@@ -6,9 +6,14 @@ believed help was coming. A social alarm unit signals a failed call; so does the
 
 ``DeliveryWatch`` (pure) follows each SOS button's latest raised ``sos`` alert from its commit
 to the hub's ``AlertAck``. One not acknowledged ``after_s`` (``sos_not_delivered_after_s``,
-default 30 s) after it was stored is *overdue*: the button is shown ``not_delivered`` once,
-counted (``sos_not_delivered``) and logged once. The alert stays in the outbox and is sent as
-ever; when the hub acknowledges it at last (``sos_delivered_late``) the button shows
+default 30 s) after it was stored is *overdue*: the button is shown ``not_delivered``,
+counted (``sos_not_delivered``) and logged once. A squawk or a blink is momentary and the
+resident may be in the next room, so it is shown again every ``repeat_s``
+(``sos_not_delivered_repeat_s``, 60 s) while the button still shows it, at most ``repeats``
+more times (``sos_not_delivered_repeats``, 10: ten minutes; 0 shows it once), each counted
+(``sos_not_delivered_repeated``); a press whose button was shown a stage of the hub's since
+(the hub has it, only its ack is missing) is not repeated. The alert stays in the outbox and
+is sent as ever; when the hub acknowledges it at last (``sos_delivered_late``) the button shows
 ``received`` again, unless the hub's own stage replaced ``not_delivered`` already
 (``edge.button_feedback.ButtonFeedback.delivered_late``), and the hub's stages follow as usual.
 
@@ -34,6 +39,7 @@ from devices.kinds import AlertKind, AlertState
 from devices.messages import Alert, FeedbackStage
 from devices.mqtt_link import checkpoint
 from devices.observations import NativeAddress
+from devices.registry import Device
 from edge.button_feedback import ButtonFeedback
 from edge.device_detection import CountFn
 from edge.directory import DeviceDirectory
@@ -54,6 +60,10 @@ class Press:
     """When the edge stored it (monotonic seconds)."""
     signalled: bool = False
     """Whether the button was told ``not_delivered`` (or the edge gave up telling it)."""
+    told_at: float = 0.0
+    """When the button was last told ``not_delivered`` (monotonic seconds)."""
+    told: int = 0
+    """How many times the button was told ``not_delivered``."""
 
 
 def watched(alert: Alert) -> bool:
@@ -64,8 +74,10 @@ def watched(alert: Alert) -> bool:
 class DeliveryWatch:
     """Each SOS button's latest press until the hub acknowledges it. Pure: time is passed in."""
 
-    def __init__(self, after_s: float) -> None:
+    def __init__(self, after_s: float, repeat_s: float = 60.0, repeats: int = 0) -> None:
         self.after_s = after_s
+        self.repeat_s = repeat_s
+        self.repeats = repeats
         self._presses: dict[str, Press] = {}
         """By device: its latest press not acknowledged yet."""
 
@@ -96,18 +108,31 @@ class DeliveryWatch:
         return late
 
     def overdue(self, now: float) -> list[Press]:
-        """Return the presses not acknowledged ``after_s`` after they were stored, and not
-        signalled yet."""
+        """Return the presses not acknowledged ``after_s`` after they were stored and not
+        signalled yet, or signalled ``repeat_s`` ago or more with repeats left."""
         return [
             press
             for press in self._presses.values()
-            if not press.signalled and now - press.stored_at >= self.after_s
+            if (not press.signalled and now - press.stored_at >= self.after_s)
+            or (
+                press.signalled
+                and 0 < press.told <= self.repeats
+                and now - press.told_at >= self.repeat_s
+            )
         ]
 
-    def signalled(self, press: Press) -> None:
-        """Note that the press's button was told (unless a newer press replaced it since)."""
+    def signalled(self, press: Press, now: float = 0.0) -> None:
+        """Note that the press's button was told at ``now`` (unless a newer press replaced
+        it since)."""
         if self._presses.get(press.device_id) == press:
-            self._presses[press.device_id] = replace(press, signalled=True)
+            told = replace(press, signalled=True, told_at=now, told=press.told + 1)
+            self._presses[press.device_id] = told
+
+    def done(self, press: Press) -> None:
+        """Tell the press's button nothing more (the edge gave up telling it, or the hub's
+        own stage shows on it)."""
+        if self._presses.get(press.device_id) == press:
+            self._presses[press.device_id] = replace(press, signalled=True, told=0)
 
 
 class SosWatch:
@@ -119,6 +144,8 @@ class SosWatch:
         directory: DeviceDirectory,
         *,
         after_s: float,
+        repeat_s: float = 60.0,
+        repeats: int = 0,
         monotonic: Callable[[], float],
         count: CountFn,
     ) -> None:
@@ -126,7 +153,7 @@ class SosWatch:
         self._directory = directory
         self._monotonic = monotonic
         self._count = count
-        self.watch = DeliveryWatch(after_s)
+        self.watch = DeliveryWatch(after_s, repeat_s, repeats)
         self._late: list[Press] = []
         """Presses acknowledged after their button was told ``not_delivered``."""
         self._wake = asyncio.Event()
@@ -180,11 +207,14 @@ class SosWatch:
             if not self._feedback.ready:
                 break  # the local broker is down: told once it is back
             device = self._directory.resolve(NativeAddress(press.device_id))
+            if press.signalled:
+                await self._repeat(press, device, now)
+                continue
             if device is not None and not await self._feedback.show(
                 device, FeedbackStage.NOT_DELIVERED
             ):
                 continue  # the local broker went meanwhile: tried again at the next look
-            self.watch.signalled(press)
+            self.watch.signalled(press, now)
             self._count("sos_not_delivered", 1)
             logger.warning(
                 "SOS %s of %s not acknowledged by the hub %.0f s after it was stored: "
@@ -194,3 +224,20 @@ class SosWatch:
                 now - press.stored_at,
             )
         self.checked_at = now
+
+    async def _repeat(self, press: Press, device: Device | None, now: float) -> None:
+        """Show ``not_delivered`` again, if the button still shows it."""
+        if device is None or self._feedback.last(device) is not FeedbackStage.NOT_DELIVERED:
+            self.watch.done(press)  # the hub's stage shows: it has the press
+            return
+        if not await self._feedback.show(device, FeedbackStage.NOT_DELIVERED):
+            return  # the local broker went meanwhile: tried again at the next look
+        self.watch.signalled(press, now)
+        self._count("sos_not_delivered_repeated", 1)
+        logger.info(
+            "SOS %s of %s still not acknowledged %.0f s after it was stored: not_delivered "
+            "shown again",
+            press.alert_id,
+            press.device_id,
+            now - press.stored_at,
+        )

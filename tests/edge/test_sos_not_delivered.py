@@ -4,8 +4,9 @@ a real agent, the agent's monotonic clock moved by the test).
 Before ``edge.sos_watch`` the button showed ``received`` at the press and then nothing, for
 ever, with the hub's broker down or the hub not acknowledging: the resident believed help was
 coming. Now a press the hub has not acknowledged ``sos_not_delivered_after_s`` after it was
-stored shows ``not_delivered`` (once); the press is still delivered when the hub is back, and
-the button then shows ``received`` again and the hub's stages as usual.
+stored shows ``not_delivered``, again every minute while the button still shows it (at most
+ten more times); the press is still delivered when the hub is back, and the button then shows
+``received`` again and the hub's stages as usual.
 """
 
 import asyncio
@@ -86,9 +87,14 @@ async def test_hub_unreachable_at_the_press_shows_not_delivered_then_the_hub_sta
         assert squawks == [RECEIVED, NOT_DELIVERED]
         # Counted once the button's publish is acknowledged: a moment after it is heard.
         await eventually(lambda: agent.counters["sos_not_delivered"] == 1, "counted")
-        clock.advance(60)
+        clock.advance(59)
         await looked_again(agent, clock)
-        assert squawks == [RECEIVED, NOT_DELIVERED]  # told once
+        assert squawks == [RECEIVED, NOT_DELIVERED]  # not at every look
+        clock.advance(1)  # a minute on, the button still shows it: shown again
+        await eventually(lambda: len(squawks) == 3, "not_delivered again")
+        assert squawks == [RECEIVED, NOT_DELIVERED, NOT_DELIVERED]
+        await eventually(lambda: agent.counters["sos_not_delivered_repeated"] == 1, "counted")
+        assert agent.counters["sos_not_delivered"] == 1  # one press
 
         # Two minutes after the press the hub's broker is back: the press is delivered.
         clock.advance(30)
@@ -98,12 +104,15 @@ async def test_hub_unreachable_at_the_press_shows_not_delivered_then_the_hub_sta
             "the SOS at the hub",
             deadline_s=40,
         )
-        await eventually(lambda: len(squawks) == 3, "received again on the button")
-        assert squawks[2] == RECEIVED
+        await eventually(lambda: len(squawks) == 4, "received again on the button")
+        assert squawks[3] == RECEIVED
         assert agent.counters["sos_delivered_late"] == 1
         await case_opened(hub)
-        await eventually(lambda: len(squawks) == 4, "the hub's stage on the button")
-        assert squawks == [RECEIVED, NOT_DELIVERED, RECEIVED, CASE_OPENED]
+        await eventually(lambda: len(squawks) == 5, "the hub's stage on the button")
+        assert squawks == [RECEIVED, NOT_DELIVERED, NOT_DELIVERED, RECEIVED, CASE_OPENED]
+        clock.advance(600)  # delivered: nothing more of not_delivered
+        await looked_again(agent, clock)
+        assert len(squawks) == 5
 
 
 async def test_hub_silent_after_the_press_shows_not_delivered_until_its_stage_comes(
@@ -127,11 +136,16 @@ async def test_hub_silent_after_the_press_shows_not_delivered_until_its_stage_co
 
         await case_opened(hub)  # the hub's stage first, its ack after
         await eventually(lambda: len(squawks) == 3, "the hub's stage on the button")
+        # The hub's stage shows: not_delivered is not shown again, though no ack has come.
+        clock.advance(60)
+        await looked_again(agent, clock)
+        assert squawks == [RECEIVED, NOT_DELIVERED, CASE_OPENED]
         await hub.ack([hub.alerts[0].id])
         await eventually(lambda: agent.counters["sos_delivered_late"] == 1, "the late ack")
         clock.advance(0.5)
         await looked_again(agent, clock)
         assert squawks == [RECEIVED, NOT_DELIVERED, CASE_OPENED]
+        assert agent.counters["sos_not_delivered_repeated"] == 0
 
 
 async def test_a_press_the_hub_acknowledges_in_time_never_shows_not_delivered(

@@ -108,3 +108,42 @@ def test_not_delivered_looks_like_no_other_stage_on_either_kind_of_button() -> N
     }
     others = [feedback_command(zigbee, s) for s in FeedbackStage if s != "not_delivered"]
     assert zigbee_command.payload not in {c.payload for c in others if c is not None}
+
+
+def test_not_delivered_is_repeated_each_repeat_s_at_most_repeats_more_times() -> None:
+    watch = DeliveryWatch(30, repeat_s=60, repeats=2)
+    watch.stored([alert("press-0001")], now=100)
+    [press] = watch.overdue(130)
+    watch.signalled(press, 130)
+    assert watch.overdue(189.9) == []
+    [again] = watch.overdue(190)
+    assert (again.alert_id, again.told) == ("press-0001", 1)
+    watch.signalled(again, 190)
+    [third] = watch.overdue(250)
+    watch.signalled(third, 250)
+    assert watch.overdue(10_000) == []  # the first and two more: told three times in all
+    [late] = watch.acked(["press-0001"])
+    assert late.told == 3
+
+
+def test_a_press_given_up_or_answered_by_the_hubs_stage_is_not_repeated() -> None:
+    watch = DeliveryWatch(30, repeat_s=60, repeats=10)
+    watch.stored([alert("press-0001")], now=100)
+    [press] = watch.overdue(130)
+    watch.signalled(press, 130)
+    [again] = watch.overdue(190)
+    watch.done(again)
+    assert watch.overdue(10_000) == []
+    # Still awaited: its ack is what tells the button received again.
+    assert [p.alert_id for p in watch.acked(["press-0001"])] == ["press-0001"]
+
+
+def test_a_new_press_starts_its_own_count() -> None:
+    watch = DeliveryWatch(30, repeat_s=60, repeats=1)
+    watch.stored([alert("press-0001")], now=100)
+    [press] = watch.overdue(130)
+    watch.signalled(press, 130)
+    watch.stored([alert("press-0002")], now=150)
+    assert watch.overdue(179) == []
+    [second] = watch.overdue(180)
+    assert (second.alert_id, second.told) == ("press-0002", 0)
