@@ -224,14 +224,7 @@ def removed(state: DoorState, at: datetime, door_id: str) -> DoorStep:
     duplicates).
     """
     out = _Out(state.episode, door_id)
-    match state.phase:
-        case DoorPhase.FORCED:
-            out.alert(AlertKind.DOOR_FORCED, AlertState.CLEARED, at, REMOVED_RULE)
-        case DoorPhase.HELD_OPEN:
-            open_s = max(_seconds(state, at), 0.0)
-            out.alert(AlertKind.DOOR_HELD_OPEN, AlertState.CLEARED, at, REMOVED_RULE, open_s=open_s)
-        case _:
-            pass
+    _clear_open_alarm(state, at, out, REMOVED_RULE)
     if state.burst is BurstPhase.RAISED:
         out.alert(AlertKind.ACCESS_DENIED_BURST, AlertState.CLEARED, at, REMOVED_RULE)
     quiet = DoorState(episode=out.episode, logged=state.logged, steps=state.steps)
@@ -252,16 +245,7 @@ def contact_gone(state: DoorState, at: datetime, door_id: str) -> DoorStep:
     no longer there. A new contact's first report says how the door stands.
     """
     out = _Out(state.episode, door_id)
-    match state.phase:
-        case DoorPhase.FORCED:
-            out.alert(AlertKind.DOOR_FORCED, AlertState.CLEARED, at, CONTACT_GONE_RULE)
-        case DoorPhase.HELD_OPEN:
-            open_s = max(_seconds(state, at), 0.0)
-            out.alert(
-                AlertKind.DOOR_HELD_OPEN, AlertState.CLEARED, at, CONTACT_GONE_RULE, open_s=open_s
-            )
-        case _:
-            pass
+    _clear_open_alarm(state, at, out, CONTACT_GONE_RULE)
     if state.phase not in OPEN_PHASES:
         return DoorStep(state)
     shut = state.model_copy(
@@ -274,6 +258,18 @@ def contact_gone(state: DoorState, at: datetime, door_id: str) -> DoorStep:
         }
     )
     return DoorStep(shut, tuple(out.alerts))
+
+
+def _clear_open_alarm(state: DoorState, at: datetime, out: _Out, rule: str) -> None:
+    """Clear the door's ``door_forced`` or ``door_held_open``, if raised, by ``rule``."""
+    match state.phase:
+        case DoorPhase.FORCED:
+            out.alert(AlertKind.DOOR_FORCED, AlertState.CLEARED, at, rule)
+        case DoorPhase.HELD_OPEN:
+            open_s = max(_seconds(state, at), 0.0)
+            out.alert(AlertKind.DOOR_HELD_OPEN, AlertState.CLEARED, at, rule, open_s=open_s)
+        case _:
+            pass
 
 
 def _clock_stepped_back(state: DoorState, at: datetime, door: DoorConfig) -> DoorState:
