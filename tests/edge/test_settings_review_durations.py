@@ -30,7 +30,7 @@ def test_no_duration_is_infinite_or_not_a_number(
     name: str, value: float | str, tmp_path: Path
 ) -> None:
     with pytest.raises(ValidationError):
-        EdgeSettings(site_file=tmp_path / "site.toml", **{name: value})
+        EdgeSettings.model_validate({"site_file": tmp_path / "site.toml", name: value})
 
 
 def test_a_heartbeat_longer_than_a_day_is_refused(tmp_path: Path) -> None:
