@@ -1,5 +1,12 @@
 """Responders' positions stored, read, and a case marked "on site" when its responder arrives
-(the rules: ``hub.positions.rules``)."""
+(the rules: ``hub.positions.rules``).
+
+Where a responder is is the hub's business only while they work: on call (their roster
+shifts, in their site's time zone; no shifts is always), or on the team of an active case
+(off shift, still going to or at a call-out). A fix sent at any other time (the phone left in
+Move mode at home) is answered as ever and stored nothing, and the map shows no position of a
+responder off call with no active case: the control room does not see where a grid worker
+lives or spends the weekend (``tracked``)."""
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -26,6 +33,8 @@ from hub.positions.rules import (
     parse_map,
     place_coordinates,
 )
+from hub.roster.repository import responder_from_row
+from hub.roster.rules import on_call
 
 
 class PositionView(View):
@@ -59,6 +68,39 @@ def latest_positions(session: Session, responder_ids: Iterable[str]) -> dict[str
     return {row.responder_id: Position(row.lat, row.lon, row.at, row.accuracy_m) for row in rows}
 
 
+def tracked(session: Session, responders: Iterable[ResponderRow], now: datetime) -> set[str]:
+    """Return the ids of ``responders`` whose whereabouts are the hub's business at ``now``:
+    active and on call, or on the team of an active case."""
+    rows = [row for row in responders if row.active]
+    if not rows:
+        return set()
+    zones: dict[str, str] = {
+        site_id: zone
+        for site_id, zone in session.execute(
+            select(SiteRow.id, SiteRow.timezone).where(
+                SiteRow.id.in_(sorted({row.site_id for row in rows}))
+            )
+        )
+    }
+    # A site without a zone yet reads its shifts in UTC (no shifts: always on call).
+    working = {
+        row.id
+        for row in rows
+        if on_call(responder_from_row(row), now, zones.get(row.site_id) or "UTC")
+    }
+    off = {row.id for row in rows} - working
+    if not off:
+        return working
+    active = select(CaseRow.team).where(
+        CaseRow.status.in_(sorted(ACTIVE)),
+        CaseRow.merged_into.is_(None),
+        CaseRow.site_id.in_(sorted({row.site_id for row in rows if row.id in off})),
+    )
+    for (team,) in session.execute(active):
+        working |= {a.responder for a in team_of(team) if a.responder in off}
+    return working
+
+
 def _holds(team: Iterable[Mapping[str, Any]] | None, responder_id: str) -> bool:
     """Return whether a case's team, as its row stores it, holds the responder."""
     return any(a.responder == responder_id for a in team_of(team))
@@ -82,6 +124,8 @@ class PositionRepository:
             responder = session.get(ResponderRow, responder_id)
             if responder is None or not responder.active:
                 raise NotFoundError(f"responder {responder_id} is not on the roster")
+            if not tracked(session, [responder], now):
+                return []  # off call, no case: none of the hub's business (module doc)
             fix = {
                 "lat": position.lat,
                 "lon": position.lon,
@@ -184,9 +228,11 @@ class PositionRepository:
     ) -> list[PositionView]:
         """Return the latest position of each responder on the roster (of ``sites``, and only
         ``responder``'s, if given), by responder id; none of one taken off it (inactive: the
-        control room's map must not go on showing where someone who left last was)."""
+        control room's map must not go on showing where someone who left last was), nor of
+        one off call with no active case (``tracked``), unless asked by the responder."""
+        now = self._db.clock()
         query = (
-            select(ResponderPositionRow, ResponderRow.site_id)
+            select(ResponderPositionRow, ResponderRow)
             .join(ResponderRow, ResponderRow.id == ResponderPositionRow.responder_id)
             .where(ResponderRow.active.is_(True))
             .order_by(ResponderPositionRow.responder_id)
@@ -196,7 +242,14 @@ class PositionRepository:
         if responder is not None:
             query = query.where(ResponderPositionRow.responder_id == responder)
         with self._db.reading() as session:
+            found = [(row, who) for row, who in session.execute(query)]
+            shown = (
+                {who.id for _, who in found}
+                if responder is not None
+                else tracked(session, [who for _, who in found], now)
+            )
             return [
-                PositionView(site_id=site_id, **{name: getattr(row, name) for name in _STORED})
-                for row, site_id in session.execute(query)
+                PositionView(site_id=who.site_id, **{name: getattr(row, name) for name in _STORED})
+                for row, who in found
+                if who.id in shown
             ]
