@@ -25,7 +25,7 @@ from hub.audit.anchoring import AnchorWatch
 from hub.audit.routes import router as audit_router
 from hub.auth.openapi import install_openapi
 from hub.auth.repository import AuthStore
-from hub.auth.routes import auth_router, authorized
+from hub.auth.routes import auth_router, authenticate, authorized
 from hub.auth.rules import (
     AuthError,
     ForbiddenError,
@@ -246,10 +246,11 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         # hub.auth.required_permission names; other paths (resident page, console assets,
         # docs) pass through to their own checks. A router added later is covered too.
         dependencies=[Depends(authorized)],
-        docs_url=None,  # served with bundled assets, no CDN: hub.http.docs
+        docs_url=None,  # served with bundled assets, no CDN, to signed-in users: hub.http.docs
         redoc_url=None,
+        openapi_url=None,
     )
-    install_api_docs(app)
+    install_api_docs(app, authenticate)
     install_openapi(app)
     # Outermost: a too-large body is refused before anything reads it (residents' photo
     # uploads have their own, larger ceiling), and every response (errors included) carries

@@ -30,7 +30,12 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "scheme": "basic",
         "description": "the token as the password, its principal's name as the user",
     },
-    "session": {"type": "apiKey", "in": "cookie", "name": "linli_session"},
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "linli_session",
+        "description": "set by signing in; over HTTPS its name is __Host-linli_session",
+    },
 }
 SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"basic": []}, {"session": []}]
 

@@ -1,11 +1,15 @@
 """Users and bearer tokens in the hub's database; each public method is one transaction.
 
 Only hashes are stored (``hub.auth.rules``): a password's scrypt hash, a token's SHA-256. A token
-row carries the role and sites it grants; a session or personal token also names its user,
-and stops working the moment that user is disabled.
+row carries the role and sites it grants; a session names its user, and stops working the
+moment that user is disabled. An API token an admin's account issued names that admin (its
+``user_id``, the issuer) and works only while the issuer could issue it now: enabled, still an
+admin, still of the token's sites (``_issuer_allows``). One the bootstrap token, the host's
+``linli token create`` or an older hub issued names no one and stands on its own.
 """
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
@@ -31,6 +35,8 @@ from hub.errors import InvalidInputError, NotFoundError
 from hub.http.views import View
 from hub.persistence.tables import TokenRow, UserRow
 from hub.persistence.transactions import Clock, Database, audit, get_existing, utc_now
+
+logger = logging.getLogger(__name__)
 
 SEED_OPERATOR = "operator"
 """The account (and API token name) ``seed_operator`` creates."""
@@ -64,6 +70,7 @@ class TokenView(View):
     name: str
     kind: TokenKind
     user_id: int | None
+    """A session's account; an API token's issuer (None: it stands on its own)."""
     role: Role
     sites: list[str] | None
     created_at: datetime
@@ -162,11 +169,23 @@ class AuthStore:
                 raise NotFoundError(missing)
             row.disabled = disabled
             if disabled:
-                session.execute(
+                revoked = session.connection().execute(
                     update(TokenRow)
-                    .where(TokenRow.user_id == user_id, TokenRow.revoked_at.is_(None))
+                    .where(
+                        TokenRow.user_id == user_id,
+                        TokenRow.kind == TokenKind.API.value,
+                        TokenRow.revoked_at.is_(None),
+                    )
                     .values(revoked_at=now)
                 )
+                if revoked.rowcount:
+                    # Loud, not silent: a script or an edge holding one is refused from now on.
+                    logger.warning(
+                        "disabling user %d revoked %d API tokens it issued: issue new ones",
+                        user_id,
+                        revoked.rowcount,
+                    )
+                self._end_sessions(session, user_id)
             return _user_view(row)
 
     def change_password(self, principal: Principal, current: str, new: str) -> int:
@@ -306,18 +325,29 @@ class AuthStore:
         sites: frozenset[str] | None = None,
         expires_at: datetime | None = None,
         actor: str | None = None,
+        issued_with: int | None = None,
     ) -> TokenView:
-        """Store an API token granting ``role`` at ``sites``."""
-        record = self._record(
-            AuditAction.TOKEN_ISSUED, actor, name=name, role=role.value, sites=_sites(sites)
-        )
+        """Store an API token granting ``role`` at ``sites``.
+
+        ``issued_with`` is the id of the token the request that issues it was authenticated
+        with: the new token's issuer is that session's account (or, for an API token, that
+        token's own issuer), and it works only while the issuer could issue it now
+        (``principal_for``). None (the bootstrap token, the host's CLI): no issuer.
+        """
+        issuer: int | None = None
+        if issued_with is not None:
+            with self._db.reading() as session:
+                issuer = session.scalar(select(TokenRow.user_id).where(TokenRow.id == issued_with))
+        detail: dict[str, object] = {"name": name, "role": role.value, "sites": _sites(sites)}
+        if issuer is not None:
+            detail["issuer_id"] = issuer
         return self._add_token(
-            record,
+            self._record(AuditAction.TOKEN_ISSUED, actor, **detail),
             TokenRow(
                 token_hash=secret_hash(token),
                 name=name,
                 kind=TokenKind.API.value,
-                user_id=None,
+                user_id=issuer,
                 role=role.value,
                 sites=_sites(sites),
                 created_at=self._db.clock(),
@@ -404,15 +434,44 @@ class AuthStore:
         row, user = found
         if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
             return None
-        if user is not None and user.disabled:
+        if row.kind == TokenKind.API.value:
+            if row.user_id is not None and not _issuer_allows(user, row):
+                logger.warning(
+                    "API token %d (%s) refused: the admin who issued it is disabled, removed, "
+                    "or no longer an admin of its sites; issue a new one",
+                    row.id,
+                    row.name,
+                )
+                return None
+            # An API token acts under its own name, with its own role and sites.
+            return Principal(
+                name=row.name,
+                role=Role(row.role),
+                sites=None if row.sites is None else frozenset(row.sites),
+                token_id=row.id,
+                own_name=True,
+            )
+        if user is None or user.disabled:
             return None
-        # A user's token follows the account as it is now (role and sites changed by an
-        # admin apply at once); a standalone API token carries its own.
-        role, sites = (user.role, user.sites) if user is not None else (row.role, row.sites)
+        # A session follows the account as it is now (role and sites changed by an admin
+        # apply at once).
         return Principal(
-            name=user.username if user is not None else row.name,
-            role=Role(role),
-            sites=None if sites is None else frozenset(sites),
+            name=user.username,
+            role=Role(user.role),
+            sites=None if user.sites is None else frozenset(user.sites),
             token_id=row.id,
-            own_name=user is None,
+            own_name=False,
         )
+
+
+def _issuer_allows(issuer: UserRow | None, token: TokenRow) -> bool:
+    """Return whether the account that issued an API token could issue it now: it exists, is
+    enabled, is an admin, and its sites cover the token's. A token is the issuer's trust
+    handed on: it has no more rights than the issuer still has (found by an outside review:
+    a token outlived its issuer's disabling and demotion and kept an admin's rights)."""
+    return (
+        issuer is not None
+        and not issuer.disabled
+        and issuer.role == Role.ADMIN.value
+        and within_scope(token.sites, None if issuer.sites is None else frozenset(issuer.sites))
+    )

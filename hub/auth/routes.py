@@ -1,8 +1,9 @@
 """Signing in, accounts and tokens over HTTP, and the guard every ``/api/v1`` route sits behind.
 
 A request authenticates with ``Authorization: Bearer <token>`` or, from the console, the
-``linli_session`` cookie that signing in sets (HttpOnly, SameSite=Strict, so page scripts
-never see it and other sites cannot send it). ``authorized`` resolves the principal, checks
+session cookie that signing in sets (HttpOnly, SameSite=Strict, so page scripts never see it
+and other sites cannot send it): ``__Host-linli_session`` over HTTPS, ``linli_session`` over
+plain HTTP (``session_cookie``). ``authorized`` resolves the principal, checks
 the permission ``hub.auth.required_permission`` names for the request, and leaves the
 principal on ``request.state.principal`` for routes that record who acted. No credential is
 ever logged.
@@ -48,6 +49,20 @@ from hub.http.views import Items, View
 logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "linli_session"
+"""The session cookie's name over plain HTTP (the loopback demo, a LAN without TLS)."""
+SECURE_SESSION_COOKIE = "__Host-" + SESSION_COOKIE
+"""Its name over HTTPS: Secure, ``Path=/``, no ``Domain``, which browsers enforce for the
+prefix, so no other host (a sibling subdomain) and no plain-HTTP page can set or overwrite it.
+Under the plain name, such a page planted its own session in an operator's browser (cookie
+tossing: she would have acted as the planter's account; outside review)."""
+
+
+def session_cookie(request: Request) -> str:
+    """Return the name the session cookie has on this request's scheme; the hub reads and
+    sets that one only (over HTTPS a plain ``linli_session`` is anyone's)."""
+    return SECURE_SESSION_COOKIE if request.url.scheme == "https" else SESSION_COOKIE
+
+
 BOOTSTRAP_PRINCIPAL = "bootstrap"
 
 Username = Annotated[
@@ -85,7 +100,7 @@ def bearer_token(request: Request) -> str | None:
         if scheme.lower() == "basic":
             return _basic_credentials(token)[1]
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    return request.cookies.get(SESSION_COOKIE)
+    return request.cookies.get(session_cookie(request))
 
 
 def _basic_credentials(encoded: str) -> tuple[str, str | None]:
@@ -339,13 +354,14 @@ async def sign_in(
     throttle.succeeded(body.username, address, now)
     token = new_secret()
     record = await asyncio.to_thread(store.issue_session, user, token)
+    cookie = session_cookie(request)
     response.set_cookie(
-        SESSION_COOKIE,
+        cookie,
         token,
         max_age=int(SESSION_LIFETIME.total_seconds()),
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=cookie == SECURE_SESSION_COOKIE,
         path="/",
     )
     expires_at = record.expires_at.isoformat() if record.expires_at is not None else ""
@@ -354,11 +370,16 @@ async def sign_in(
 
 
 @auth_router.post("/auth/logout", status_code=204)
-async def sign_out(principal: PrincipalDep, response: Response, store: AuthStoreDep) -> None:
+async def sign_out(
+    request: Request, principal: PrincipalDep, response: Response, store: AuthStoreDep
+) -> None:
     """End the caller's session (its token stops working) and clear the cookie."""
     if principal.token_id is not None:
         await asyncio.to_thread(store.revoke_token, principal.token_id, actor=principal.name)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    cookie = session_cookie(request)
+    response.delete_cookie(
+        cookie, path="/", secure=cookie == SECURE_SESSION_COOKIE, httponly=True, samesite="strict"
+    )
 
 
 @auth_router.post("/auth/password")
@@ -444,7 +465,8 @@ async def create_token(
     body: TokenRequest, request: Request, store: AuthStoreDep, principal: PrincipalDep
 ) -> IssuedToken:
     """Issue an API token for a script or an edge (admins only; a scoped admin, for some of
-    its sites only); it is shown this once."""
+    its sites only); it is shown this once. It works while the admin who issued it could
+    issue it now (enabled, an admin of its sites): ``AuthStore.principal_for``."""
     sites = _grantable(principal, body.sites)
     clock = get_clock(request)
     expires_at = clock() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
@@ -457,6 +479,7 @@ async def create_token(
         sites=sites,
         expires_at=expires_at,
         actor=principal.name,
+        issued_with=principal.token_id,
     )
     return IssuedToken(token=token, record=record)
 

@@ -2,7 +2,8 @@
 
 A community's network may have no internet: ``/docs`` must not need a CDN. The hub runs
 in-process under uvicorn on SQLite (no MQTT); the browser context aborts any request that
-is not to the hub and records it.
+is not to the hub and records it. The docs are for signed-in users: a browser that is not
+signed in is sent to the console's sign-in.
 """
 
 import threading
@@ -15,18 +16,24 @@ import uvicorn
 from playwright.sync_api import Route, expect, sync_playwright
 
 from hub.app import create_app
+from hub.auth.routes import SESSION_COOKIE
 from hub.settings import HubSettings
 from linli.brokers import free_port
 from tests.browser import CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.slow
 
+BOOTSTRAP = "lnl_docs-browser-bootstrap-0123456789abcdef"
+
 
 @pytest.fixture
 def hub_url(tmp_path: Path) -> Iterator[str]:
     """Serve a hub (SQLite, no MQTT) on a free port for one test."""
     settings = HubSettings(
-        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}", start_ingest=False
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
+        start_ingest=False,
+        bootstrap_token=BOOTSTRAP,
     )
     port = free_port()
     server = uvicorn.Server(
@@ -67,6 +74,11 @@ def test_docs_render_the_operations_with_the_network_closed(
             page = context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(hub_url)  # the root is the console
+            expect(page.locator("form#sign-in")).to_be_visible()
+            page.goto(f"{hub_url}/docs")  # not signed in: the console's sign-in
+            expect(page.locator("form#sign-in")).to_be_visible()
+            context.add_cookies([{"name": SESSION_COOKIE, "value": BOOTSTRAP, "url": hub_url}])
             page.goto(f"{hub_url}/docs")
             expect(page.locator(".swagger-ui .info .title")).to_contain_text("Linli hub")
             operations = page.locator(".opblock")
@@ -76,8 +88,6 @@ def test_docs_render_the_operations_with_the_network_closed(
                 page.locator('.opblock-summary-path[data-path="/api/v1/devices"]').first
             ).to_be_visible()
             page.screenshot(path=screenshots / "docs-offline.png")
-            page.goto(hub_url)  # the root is the console
-            expect(page.locator("form#sign-in")).to_be_visible()
             assert errors == []
         finally:
             browser.close()

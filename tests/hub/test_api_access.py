@@ -59,9 +59,12 @@ async def test_every_api_route_refuses_anonymous_requests(
             assert response.status_code == 401, (method, path, response.text)
 
 
-async def test_the_resident_page_and_the_docs_stay_open(anonymous: httpx.AsyncClient) -> None:
+async def test_the_resident_page_stays_open_and_the_docs_need_a_sign_in(
+    anonymous: httpx.AsyncClient,
+) -> None:
     assert (await anonymous.get("/r/not-a-token/status")).status_code == 404
-    assert (await anonymous.get("/openapi.json")).status_code == 200
+    # Signed-in callers only since the outside review (tests/hub/test_docs_review_sign_in.py).
+    assert (await anonymous.get("/openapi.json")).status_code == 401
 
 
 async def test_a_responder_reads_but_cannot_act_on_cases_or_manage(app: FastAPI) -> None:

@@ -129,7 +129,7 @@ async def test_the_served_openapi_tells_the_answers_the_contract_promises(
     # illegal case move. /openapi.json listed only 200 and 422, and /docs could send no token.
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as anonymous:
-        spec = (await anonymous.get("/openapi.json")).json()
+        spec = (await client.get("/openapi.json")).json()
         # What the document says of 401 and 404 is what the API answers.
         assert (await anonymous.get("/api/v1/cases")).status_code == 401
     assert (await client.post("/api/v1/cases/999/acknowledge")).status_code == 404
