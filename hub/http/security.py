@@ -8,7 +8,8 @@
   and the cross-origin isolation headers; every HTML page also a strict
   ``Content-Security-Policy`` (only the hub's own scripts, styles, images and connections;
   no inline code unless a page names its exact hash, as the resident page does), except
-  FastAPI's ``/docs`` and ``/redoc``, which load Swagger UI from a CDN;
+  FastAPI's ``/docs`` and ``/redoc`` (signed-in callers only), whose pages start Swagger UI
+  and ReDoc with an inline script of their own (their assets are the hub's, ``hub.http.docs``);
 - every JSON answer that does not say otherwise also ``Cache-Control: no-store``: a
   household's requests and status, a case, a roster are personal data, and a shared phone's
   or console PC's browser cache, or a proxy, must not keep them.

@@ -484,7 +484,9 @@ class TokenRow(Base):
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    """The user a session or personal token acts for; NULL for a standalone API token."""
+    """A session's user (it acts as that user); an API token's issuer, the admin whose
+    account issued it (it acts under its own name, while the issuer could still issue it:
+    ``hub.auth.repository``); NULL for an API token that stands on its own."""
     role: Mapped[str] = mapped_column(String(ENUM_LENGTH))
     sites: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
