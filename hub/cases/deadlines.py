@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session
 
 from hub.cases.correlation import CaseCategory
 from hub.cases.dispatch import member, pending, team_of, without
+from hub.cases.notices import page_of
 from hub.cases.records import CasePolicy, add_event, case_view, cases_query, members
 from hub.cases.rules import ACTIVE, CaseAction, CaseEventAction, CaseStatus, transition
 from hub.cases.staffing import SUPERVISION, auto_dispatch, settle_team
 from hub.cases.supervision import (
     Escalate,
+    Postpone,
     Reassign,
     Satisfied,
     SupervisedCase,
@@ -31,6 +33,7 @@ from hub.cases.supervision import (
 from hub.cases.timers import (
     acknowledgement_pending,
     cancel_acceptances,
+    postpone,
     rearm,
     retire_acknowledgements,
     schedule,
@@ -51,6 +54,30 @@ def _off_the_roster(session: Session, responder_id: str, site_id: str | None) ->
     (``hub.cases.timers.bring_acceptances_forward``), and the history says why."""
     responder = session.get(ResponderRow, responder_id)
     return responder is not None and (not responder.active or responder.site_id != site_id)
+
+
+def _pages(
+    session: Session,
+    row: CaseRow,
+    kind: TimerKind,
+    assignee: str | None,
+    set_at: datetime,
+) -> tuple[dict[str, datetime | None], bool]:
+    """Return the page that asks an acceptance deadline's responder (``SupervisedCase.pages``):
+    when it went out, None while it is still being tried; nothing for another deadline, for a
+    responder asked by no page the hub still tries, or one the roster took off the case's site
+    (their deadline was brought forward to hand their duty on now). And whether their pages
+    were all given up undelivered: they were never asked."""
+    if kind is not TimerKind.ACCEPT or assignee is None:
+        return {}, False
+    if _off_the_roster(session, assignee, row.site_id):
+        return {}, False
+    page = page_of(session, row.id, assignee, set_at)
+    if page.delivered_at is not None:
+        return {assignee: page.delivered_at}, False
+    if page.tried:
+        return {assignee: None}, False
+    return {}, page.queued
 
 
 class DeadlineRepository:
@@ -138,6 +165,7 @@ class DeadlineRepository:
                 and not team
                 and auto_dispatch(session, self._policy, row, now, offer_again=True)
             )
+            pages, unpaged = _pages(session, row, TimerKind(kind), assignee, set_at)
             facts = SupervisedCase(
                 status=status,
                 category=CaseCategory(row.category),
@@ -146,6 +174,7 @@ class DeadlineRepository:
                 escalation_level=row.escalation_level,
                 # A case without a site has no roster to look in (a hub without one).
                 staffed=bool(team) or dispatched or row.site_id is None,
+                pages=pages,
             )
             outcome = on_timer(
                 facts,
@@ -155,6 +184,19 @@ class DeadlineRepository:
             )
             match outcome:
                 case Satisfied():
+                    if not dispatched:
+                        return None
+                case Postpone(next=again):
+                    # Their page has not gone out (the gateway is down) or went out late:
+                    # they have not been asked yet, so they are not taken off for silence.
+                    logger.info(
+                        "case %s: %s's page went out at %s; acceptance deadline now %s",
+                        row.id,
+                        assignee,
+                        facts.pages.get(assignee or ""),
+                        again.due_at,
+                    )
+                    postpone(session, timer_id, again.due_at)
                     if not dispatched:
                         return None
                 case Watch(next=again):
@@ -182,6 +224,8 @@ class DeadlineRepository:
                         note=(
                             f"{silent} is off the roster"
                             if _off_the_roster(session, silent, row.site_id)
+                            else f"{silent} could not be paged: the page was given up"
+                            if unpaged
                             else f"{silent} did not accept in time"
                         ),
                         detail={"declined_by": silent, "by": SUPERVISION},

@@ -8,14 +8,16 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, case, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, case, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from hub.audit.chain import AuditRecord
 from hub.cases.correlation import CaseCategory
 from hub.cases.dispatch import pending, team_of
 from hub.cases.notify import (
+    CALLS_OUT,
     MAX_ATTEMPTS,
+    SENDS,
     CaseNotice,
     Channel,
     DeliveryFailure,
@@ -140,6 +142,39 @@ def enqueue(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    """What became of the pages asking a responder about a case since their assignment."""
+
+    queued: bool
+    """A dispatch or hand-over notice naming them (``SENDS``) was queued."""
+    delivered_at: datetime | None
+    """When the first of those went out."""
+    tried: bool
+    """One of those is still being tried."""
+
+
+def page_of(session: Session, case_id: int, responder: str, since: datetime) -> Page:
+    """Return what became of the pages asking ``responder`` about the case since ``since``."""
+    rows = session.execute(
+        select(
+            NotificationRow.payload, NotificationRow.delivered_at, NotificationRow.next_attempt_at
+        )
+        .where(
+            NotificationRow.case_id == case_id,
+            NotificationRow.created_at >= since,
+            NotificationRow.payload["event"].as_string().in_([e.value for e in SENDS]),
+        )
+        .order_by(NotificationRow.id)
+    ).all()
+    naming = [(out, due) for payload, out, due in rows if responder in (payload.get("team") or ())]
+    return Page(
+        queued=bool(naming),
+        delivered_at=min((out for out, _ in naming if out is not None), default=None),
+        tried=any(due is not None for _, due in naming),
+    )
+
+
 class Settled(StrEnum):
     """What recording a delivery attempt did to its notice."""
 
@@ -188,6 +223,7 @@ class NoticeRepository:
         known = NotificationRow.channel.in_([channel.value for channel in Channel])
         with self._db.writing() as session:
             self._give_up_unsettled(session, claimable, now)
+            self._give_up_superseded(session, claimable, now)
             due = self._due(session, claimable & known, limit, per_gateway, dict(in_flight or {}))
             claimed: list[ClaimedNotice] = []
             for notice_id in due:
@@ -295,6 +331,42 @@ class NoticeRepository:
                 row.attempts,
             )
             self._say_failed(session, row, now, given_up="its worker died or hung on it")
+
+    def _give_up_superseded(
+        self, session: Session, claimable: ColumnElement[bool], now: datetime
+    ) -> None:
+        """Give up the life-safety call-outs and dispatches that failed before and that a
+        later one of the same event of the case, to the same target, says again as the case
+        is now (delivered, or still tried): a gateway back from a few minutes' outage gets
+        the newest escalation, once, not each one queued meanwhile (``still_paging`` does so
+        only after ``MAX_ATTEMPTS``). A copy never tried yet goes out as it is. No history
+        line: the later one is the page, and says so if it fails in turn."""
+        later = aliased(NotificationRow)
+        event = NotificationRow.payload["event"].as_string()
+        given_up = session.execute(
+            update(NotificationRow)
+            .where(
+                claimable,
+                NotificationRow.attempts >= 1,
+                NotificationRow.case_id.is_not(None),
+                NotificationRow.payload["category"].as_string() == LIFE_SAFETY,
+                event.in_([e.value for e in CALLS_OUT | SENDS]),
+                exists().where(
+                    later.case_id == NotificationRow.case_id,
+                    later.target == NotificationRow.target,
+                    later.id > NotificationRow.id,
+                    later.delivered_at.is_not(None) | later.next_attempt_at.is_not(None),
+                    later.payload["event"].as_string() == event,
+                ),
+            )
+            .values(next_attempt_at=None, failed_at=now)
+            .returning(NotificationRow.id, NotificationRow.case_id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        for notice_id, case_id in given_up:
+            logger.info(
+                "notice %s (case %s): a later one says it again, given up", notice_id, case_id
+            )
 
     def finish_notification(
         self, notice: ClaimedNotice, now: datetime, failure: DeliveryFailure | None

@@ -9,7 +9,8 @@ A hub task delivers them (``hub.cases.notifier``); a failed attempt is tried aga
 ``retry_delay`` (exponential, capped: at most a minute apart for a life-safety case's), and
 given up after ``MAX_ATTEMPTS`` — unless the notice still pages someone about a life-safety
 case nobody has taken on (``still_paging``): that one is tried every minute until it is
-delivered or it no longer asks anything of anyone. Either way, a case notice still failing
+delivered or it no longer asks anything of anyone; a failed one is given up as soon as a later
+one of its event says it again (``hub.cases.notices``). Either way, a case notice still failing
 after ``MAX_ATTEMPTS`` tries, or given up, is a line in its case's history, so an operator
 can phone instead (``failing_note``). One gateway
 (``gateway_of``) gets at most ``MAX_PER_GATEWAY`` deliveries at once: one that hangs takes its

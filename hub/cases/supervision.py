@@ -12,7 +12,11 @@ acceptance deadline. A deadline is a row in the database (``hub.db.CaseTimerRow`
 * acceptance overdue (a member of the case's team did not answer) → **reassign** their duty
   to the next responder on call (the silent one counts as having declined), and escalate if
   the case has nobody left (a roster change that takes the member off the case's site brings
-  their deadline forward to then: ``hub.cases.timers.bring_acceptances_forward``);
+  their deadline forward to then: ``hub.cases.timers.bring_acceptances_forward``). The
+  deadline counts from when their page went out: a member whose page the hub is still
+  trying to deliver (the paging gateway is down) has not been asked yet, and their deadline
+  is **postponed** (``SupervisedCase.pages``); the case still climbs by its acknowledgement
+  deadline meanwhile;
 * resolution overdue (a category with a ``resolve_within``: a resident's request not done
   within 48 h, PRODUCT.md scenario 13) → **escalate** one level (to the street) and check
   again one such deadline later, taken on or not;
@@ -111,6 +115,12 @@ class SupervisedCase:
     staffed: bool = True
     """Someone is on its team, or it has no site whose roster could staff it: nothing to look
     for. False: taken on or not, nobody is going."""
+    pages: Mapping[str, datetime | None] = field(default_factory=dict)
+    """For a member whose page (a dispatch or hand-over notice naming them) was queued since
+    their acceptance deadline was set and is delivered or still being tried: when it first
+    went out, None while it has not. A member not in it was paged by no notice the hub still
+    tries (no paging gateway configured, or every such notice given up): their deadline counts
+    from their assignment."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,13 +198,21 @@ class Reassign:
 
 
 @dataclass(frozen=True, slots=True)
+class Postpone:
+    """The responder's page went out late or not yet: they have not been asked for as long as
+    the deadline gives, so check again at ``next`` (the same deadline, moved)."""
+
+    next: Timer
+
+
+@dataclass(frozen=True, slots=True)
 class Watch:
     """Taken on, but nobody is going: look for someone on call again at ``next``."""
 
     next: Timer
 
 
-TimerOutcome = Satisfied | Escalate | Reassign | Watch
+TimerOutcome = Satisfied | Escalate | Reassign | Postpone | Watch
 
 
 def on_timer(
@@ -223,6 +241,14 @@ def on_timer(
         case TimerKind.ACCEPT:
             if timer.assignee is None or timer.assignee not in case.waiting:
                 return Satisfied()  # they answered, or the duty moved on
+            if timer.assignee in case.pages:
+                paged_at = case.pages[timer.assignee]
+                within = policy.accept_within[case.category]
+                # Not paged yet: look again one deadline on, which is never early (a page out
+                # from now gives them until at least then), and then count from it.
+                due = now + within if paged_at is None else paged_at + within
+                if due > now:
+                    return Postpone(next=Timer(TimerKind.ACCEPT, due, timer.assignee, timer.set_at))
             return Reassign(silent=timer.assignee)
         case TimerKind.RESOLVE:
             again = resolve_timer(case.category, now, policy)

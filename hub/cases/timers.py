@@ -48,6 +48,15 @@ def rearm(session: Session, timer_id: int, timer: Timer, now: datetime) -> None:
     )
 
 
+def postpone(session: Session, timer_id: int, due_at: datetime) -> None:
+    """Set an acceptance deadline that just fired (in this transaction) to fire again at
+    ``due_at``: its responder's page went out late or not yet (``Postpone``). It keeps when it
+    was set (the assignment), from which the pages that ask them are looked for."""
+    session.execute(
+        update(CaseTimerRow).where(CaseTimerRow.id == timer_id).values(due_at=due_at, fired_at=None)
+    )
+
+
 def schedule_acknowledgement(
     session: Session, policy: CasePolicy, row: CaseRow, now: datetime
 ) -> None:
