@@ -335,12 +335,20 @@ class AuthStore:
         (``principal_for``). None (the bootstrap token, the host's CLI): no issuer.
         """
         issuer: int | None = None
+        parent: int | None = None  # the API token it was issued with (not a session)
         if issued_with is not None:
             with self._db.reading() as session:
-                issuer = session.scalar(select(TokenRow.user_id).where(TokenRow.id == issued_with))
+                found = session.execute(
+                    select(TokenRow.user_id, TokenRow.kind).where(TokenRow.id == issued_with)
+                ).first()
+            if found is not None:
+                issuer = found[0]
+                parent = issued_with if found[1] == TokenKind.API.value else None
         detail: dict[str, object] = {"name": name, "role": role.value, "sites": _sites(sites)}
         if issuer is not None:
             detail["issuer_id"] = issuer
+        if parent is not None:
+            detail["issued_with"] = parent
         return self._add_token(
             self._record(AuditAction.TOKEN_ISSUED, actor, **detail),
             TokenRow(
@@ -353,6 +361,7 @@ class AuthStore:
                 created_at=self._db.clock(),
                 expires_at=expires_at,
                 revoked_at=None,
+                issued_with=parent,
             ),
         )
 
@@ -402,6 +411,9 @@ class AuthStore:
         self, token_id: int, *, actor: str | None = None, scope: frozenset[str] | None = None
     ) -> TokenView:
         """Revoke a token; it stops working at once. Revoking twice keeps the first time.
+        An API token's revocation reaches the API tokens issued with it, and theirs: a leaked
+        admin token leaves none of what was minted with it working (a session's does not: an
+        admin signing out ends nothing they issued).
 
         A token beyond ``scope`` is answered as a missing one.
         """
@@ -417,6 +429,8 @@ class AuthStore:
                 .where(TokenRow.id == token_id, TokenRow.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+            if found.kind == TokenKind.API.value:
+                _revoke_issued_with(session, token_id, now)
             session.refresh(found)
             return _token_view(found)
 
@@ -462,6 +476,32 @@ class AuthStore:
             token_id=row.id,
             own_name=False,
         )
+
+
+def _revoke_issued_with(session: Session, token_id: int, now: datetime) -> None:
+    """Revoke the API tokens issued with ``token_id``, and those issued with them, down the
+    line (ids only grow: each generation is newer than the last, so the walk ends)."""
+    parents = [token_id]
+    while parents:
+        children = list(
+            session.scalars(
+                select(TokenRow.id).where(
+                    TokenRow.issued_with.in_(parents), TokenRow.id > min(parents)
+                )
+            )
+        )
+        if not children:
+            return
+        revoked = session.connection().execute(
+            update(TokenRow)
+            .where(TokenRow.id.in_(children), TokenRow.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        if revoked.rowcount:
+            logger.warning(
+                "revoking token %d revoked %d API tokens issued with it", token_id, revoked.rowcount
+            )
+        parents = children
 
 
 def _issuer_allows(issuer: UserRow | None, token: TokenRow) -> bool:

@@ -492,6 +492,9 @@ class TokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    issued_with: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """An API token issued with another API token: that token's id (revoking it revokes this
+    one); NULL otherwise (migration 0032)."""
 
 
 class ReadingHistoryRow(Base):
