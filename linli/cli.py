@@ -567,6 +567,14 @@ def audit_verify(
     database_url: Annotated[
         str | None, typer.Option(help="SQLAlchemy URL; default SQLite in the data folder.")
     ] = None,
+    cases_from: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Compare case rows with their history from this case id on (cases from "
+            "before an upgrade whose hub recorded less: docs/upgrading.md); default all.",
+        ),
+    ] = 0,
 ) -> None:
     """Check the hub's audit chain: exit 0 if intact, 1 naming the first broken link, 2 if
     the database cannot be checked. Reads only; takes the same flags as ``linli hub``."""
@@ -576,11 +584,13 @@ def audit_verify(
     values = settings_values(HubSettings, given, {"data_dir": HUB_DATA_DIR})
     settings = _settings(HubSettings, **values)
     try:
-        verdict = verify_audit_chain(settings)
+        verdict = verify_audit_chain(settings, cases_from=cases_from)
     except HubError as exc:
         typer.echo(f"cannot check the audit chain: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(verdict.describe())
+    if cases_from:
+        typer.echo(f"case rows compared with their history from case {cases_from} on")
     if not verdict.intact:
         raise typer.Exit(1)
 

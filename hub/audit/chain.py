@@ -194,9 +194,14 @@ class ChainVerdict:
     reason: str | None = None
     anchors: "AnchorsChecked | None" = None
     """What the anchors said (``hub.audit.anchors``); None: no anchor key to check them."""
+    findings: tuple[str, ...] = ()
+    """Each case field that parts from the case's history (``hub.audit.case_rows``), one a
+    line, the first ``MAX_FINDINGS`` of them (``reason`` says how many in all)."""
 
     def describe(self) -> str:
-        """Return one line for people."""
+        """Return one line for people (and a line per finding after it)."""
+        if self.findings:
+            return "\n".join([f"audit trail broken: {self.reason}", *self.findings])
         if not self.intact and self.broken_seq is None:
             return f"audit trail broken: {self.reason}"
         if not self.intact:

@@ -1,8 +1,9 @@
 """Reading and verifying the stored audit trail."""
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import fields, replace
 from datetime import datetime
+from itertools import chain as chain_of
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from hub.audit.anchors import (
     make_anchor,
     witness_refusal,
 )
+from hub.audit.case_reading import UNREADABLE as CASE_UNREADABLE
+from hub.audit.case_reading import case_row_findings, unreadable_cases
 from hub.audit.chain import AnchorsChecked, AuditEntry, AuditRecord, ChainVerdict, ChainVerifier
 from hub.audit.key import anchor_key
 from hub.audit.records import (
@@ -47,8 +50,9 @@ from hub.roster.repository import load_site_map
 from hub.settings import HubSettings
 
 
-def verify_audit_chain(settings: HubSettings) -> ChainVerdict:
-    """Check the audit chain of the hub database ``settings`` name, without writing to it.
+def verify_audit_chain(settings: HubSettings, *, cases_from: int = 0) -> ChainVerdict:
+    """Check the audit chain of the hub database ``settings`` name, without writing to it
+    (case rows from case ``cases_from`` on: ``AuditRepository.verify_audit``).
 
     Raises ``HubStartupError`` if there is no such database or it has no audit trail yet.
     """
@@ -62,7 +66,9 @@ def verify_audit_chain(settings: HubSettings) -> ChainVerdict:
             raise HubStartupError("the database has no audit trail: run `linli hub` on it first")
         key = anchor_key(settings, make=False)
         witness = None if key is None else read_witness(settings.data_dir, key)
-        verdict = AuditRepository(Database(engine)).verify_audit(key=key, witness=witness)
+        verdict = AuditRepository(Database(engine)).verify_audit(
+            key=key, witness=witness, cases_from=cases_from
+        )
         if key is None and verdict.intact:
             return replace(verdict, anchors=AnchorsChecked(checked=0, keyed=False))
         return verdict
@@ -221,13 +227,19 @@ class AuditRepository:
             return anchor
 
     def verify_audit(
-        self, *, key: bytes | None = None, witness: Anchor | None = None, page_size: int = 5000
+        self,
+        *,
+        key: bytes | None = None,
+        witness: Anchor | None = None,
+        page_size: int = 5000,
+        cases_from: int = 0,
     ) -> ChainVerdict:
         """Check the whole audit chain and name its first broken link, if any; with the
         anchor ``key``, also against the anchors that key signed (``hub.audit.anchors``) and
         the ``witness``, the anchor this hub wrote last (``hub.audit.witness``: read it
         before, so that the database read holds its anchor); then the alerts and history
-        lines against the entries that recorded them (``hub.audit.records``)."""
+        lines against the entries that recorded them (``hub.audit.records``), and each
+        case's row against its history in the trail (``hub.audit.case_rows``)."""
         verifier = ChainVerifier()
         engine = self._db.engine
         if self._db.dialect == "postgresql":
@@ -253,6 +265,10 @@ class AuditRepository:
                     break
                 after = page[-1].seq
             stored = _stored(session) if records.found is None else None
+            cases = None
+            held = verifier.verdict is None and (anchors is None or anchors.found is None)
+            if held and stored is not None:
+                cases = _case_rows(session, cases_from)
             if anchors is not None and anchors.found is None:
                 anchors.finish(head_seq, _anchors(session, anchors.key_id, head_seq, None))
                 others = session.scalar(
@@ -271,6 +287,17 @@ class AuditRepository:
             # Counted only on an intact chain: entries cut from it are named as such first.
             assert records.found is not None
             return ChainVerdict(False, verifier.checked, records.found.seq, records.found.reason)
+        if verdict.intact and cases is not None and cases[0]:
+            # The chain and its records hold: the break is in a case's own row.
+            listed, count = cases
+            return ChainVerdict(
+                False,
+                verifier.checked,
+                None,
+                f"{count} case field(s) part from the cases' history in the trail"
+                " (edited, added or deleted behind it)",
+                findings=listed,
+            )
         if anchors is None or not verdict.intact:
             return verdict
         latest = anchors.latest
@@ -283,6 +310,38 @@ class AuditRepository:
                 other_keys=others or 0,
             ),
         )
+
+
+MAX_FINDINGS = 100
+"""The case findings a verdict lists; it counts them all."""
+
+
+def _case_rows(session: Session, cases_from: int = 0) -> tuple[tuple[str, ...], int]:
+    """Return the first ``MAX_FINDINGS`` case findings (``hub.audit.case_reading``) of the
+    cases from ``cases_from`` on, and how many there are; a row that cannot be read back is
+    one, and the others are still checked."""
+    try:
+        return _counted(case_row_findings(session, from_case=cases_from))
+    except CASE_UNREADABLE:
+        pass
+    broken = unreadable_cases(session)
+    named = (
+        f"case {case_id}: its row cannot be read back (a column edited into what its type"
+        " cannot hold)"
+        for case_id in sorted(broken)
+        if case_id >= cases_from
+    )
+    return _counted(chain_of(named, case_row_findings(session, broken, cases_from)))
+
+
+def _counted(findings: Iterable[str]) -> tuple[tuple[str, ...], int]:
+    found: list[str] = []
+    count = 0
+    for finding in findings:
+        count += 1
+        if len(found) < MAX_FINDINGS:
+            found.append(finding)
+    return tuple(found), count
 
 
 def _refusal(session: Session, witness: Anchor, head_seq: int) -> str | None:

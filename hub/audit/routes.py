@@ -118,4 +118,5 @@ async def verify_audit(
             latest_at=anchors.latest_at,
             other_keys=anchors.other_keys,
         ),
+        findings=list(verdict.findings),
     )

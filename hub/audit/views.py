@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from hub.http.views import View
 
@@ -52,3 +52,6 @@ class AuditVerdictView(View):
     reason: str | None
     anchors: AnchorsView | None = None
     """Added: what the anchors said of an intact chain; null with no anchor key, or broken."""
+    findings: list[str] = Field(default_factory=list)
+    """Added: each case field that parts from the case's history in the trail, one a line
+    (``hub.audit.case_rows``; the first 100, ``reason`` counts them all); empty otherwise."""
