@@ -189,6 +189,7 @@ async def test_the_audit_trail_pages_and_verifies(app: FastAPI, client: httpx.As
         "broken_seq": None,
         "reason": None,
         "anchors": None,  # the app of this test runs no anchoring: no key in its data folder
+        "findings": [],  # no case row parts from its history (added 2026-12-07)
     }
 
 
