@@ -4,13 +4,17 @@ It prints an operator token that scripts can use at once; LINLI_DEMO_TOKEN fixes
 """
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
+from hub.roster.rules import Responder, on_call
 from linli.brokers import free_port
 from tests.e2e.stack import LinliProcess
 from tests.polling import wait_until
+
+ZONE = "Asia/Shanghai"  # the sample site's (simulators/sites/courtyard-roster.toml)
 
 
 def test_demo_opens_cases_stops_cleanly_and_keeps_them(tmp_path: Path) -> None:
@@ -57,11 +61,22 @@ def _run_the_demo_twice(api: httpx.Client, args: list[str], tmp_path: Path) -> N
         assert len(api.get("/requests").json()["items"]) == 3
         assert len(api.get("/care").json()["items"]) == 1
 
-        # The two patrols' phones walk the courtyard and report through OwnTracks.
-        def patrols() -> set[str]:
-            return {p["responder_id"] for p in api.get("/positions").json()["items"]}
+        # The two patrols' phones walk the courtyard and report through OwnTracks; the map
+        # shows the one on shift (li by day, chen by night in Shanghai): where a responder is
+        # off shift is nobody's business (docs/positions.md).
+        roster = [Responder.model_validate(r) for r in api.get("/responders").json()["items"]]
 
-        wait_until(lambda: patrols() == {"chen", "li"}, timeout=60, what="the patrols' phones")
+        def patrols() -> tuple[set[str], set[str]]:
+            shown = {p["responder_id"] for p in api.get("/positions").json()["items"]}
+            now = datetime.now(UTC)
+            working = {r.id for r in roster if r.id in {"chen", "li"} and on_call(r, now, ZONE)}
+            return shown, working
+
+        def the_one_on_shift() -> bool:
+            shown, working = patrols()
+            return shown & {"chen", "li"} == working and len(working) == 1
+
+        wait_until(the_one_on_shift, timeout=60, what="the patrol on shift's phone")
         assert "patrol phone" not in demo.log(), demo.log()
         assert demo.stop() == 0, demo.log()
     finally:
