@@ -81,7 +81,7 @@ def _run_the_demo_twice(api: httpx.Client, args: list[str], tmp_path: Path) -> N
         assert demo.stop() == 0, demo.log()
     finally:
         if demo.alive and demo.proc:
-            demo.proc.kill()
+            demo.kill()  # and waited for: a Popen left running warns in the next test
 
     # Same data, no simulators, a fixed token: everything from before is still there, and
     # both the first run's token and the fixed one work.
@@ -102,4 +102,4 @@ def _run_the_demo_twice(api: httpx.Client, args: list[str], tmp_path: Path) -> N
         assert quiet.stop() == 0, quiet.log()
     finally:
         if quiet.alive and quiet.proc:
-            quiet.proc.kill()
+            quiet.kill()
