@@ -7,13 +7,18 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ValidationError
-from sqlalchemy import ColumnElement, case, exists, func, select, update
+from sqlalchemy import ColumnElement, case, exists, func, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
-from hub.audit.chain import AuditRecord
 from hub.cases.correlation import CaseCategory
 from hub.cases.dispatch import pending, team_of
+from hub.cases.notice_lines import (
+    answers_failing,
+    case_notice,
+    family,
+    say_delivered,
+    say_failed,
+)
 from hub.cases.notify import (
     CALLS_OUT,
     MAX_ATTEMPTS,
@@ -22,7 +27,6 @@ from hub.cases.notify import (
     Channel,
     DeliveryFailure,
     PagedCase,
-    failing_note,
     next_attempt,
     notice_topic,
     still_paging,
@@ -36,7 +40,7 @@ from hub.persistence.tables import (
     NotificationRow,
     SiteRow,
 )
-from hub.persistence.transactions import Database, audit, clean_or_none
+from hub.persistence.transactions import Database
 
 logger = logging.getLogger(__name__)
 
@@ -330,17 +334,18 @@ class NoticeRepository:
                 row.target,
                 row.attempts,
             )
-            self._say_failed(session, row, now, given_up="its worker died or hung on it")
+            say_failed(session, row, now, given_up="its worker died or hung on it")
 
     def _give_up_superseded(
         self, session: Session, claimable: ColumnElement[bool], now: datetime
     ) -> None:
         """Give up the life-safety call-outs and dispatches that failed before and that a
-        later one of the same event of the case, to the same target, says again as the case
-        is now (delivered, or still tried): a gateway back from a few minutes' outage gets
-        the newest escalation, once, not each one queued meanwhile (``still_paging`` does so
-        only after ``MAX_ATTEMPTS``). A copy never tried yet goes out as it is. No history
-        line: the later one is the page, and says so if it fails in turn."""
+        later one of the same event of the case (a dispatch or hand-over: either, ``family``),
+        to the same target, says again as the case is now (delivered, or still tried): a
+        gateway back from a few minutes' outage gets the newest escalation, once, not each one
+        queued meanwhile (``still_paging`` does so only after ``MAX_ATTEMPTS``). A copy never
+        tried yet goes out as it is. No history line: the later one is the page, and says so
+        if it fails in turn."""
         later = aliased(NotificationRow)
         event = NotificationRow.payload["event"].as_string()
         given_up = session.execute(
@@ -356,7 +361,7 @@ class NoticeRepository:
                     later.target == NotificationRow.target,
                     later.id > NotificationRow.id,
                     later.delivered_at.is_not(None) | later.next_attempt_at.is_not(None),
-                    later.payload["event"].as_string() == event,
+                    family(later.payload["event"].as_string()) == family(event),
                 ),
             )
             .values(next_attempt_at=None, failed_at=now)
@@ -383,9 +388,11 @@ class NoticeRepository:
                     NotificationRow.id == notice.id
                 )
             ).one_or_none()
+            answers = False
             if head is not None and head.case_id is not None:
                 last_tries = head.attempts >= MAX_ATTEMPTS
-                if last_tries or (failure is not None and failure.permanent):
+                answers = failure is None and answers_failing(session, notice.id)
+                if last_tries or answers or (failure is not None and failure.permanent):
                     _lock_cases(session, [head.case_id])
             row = session.scalars(
                 select(NotificationRow)
@@ -407,8 +414,9 @@ class NoticeRepository:
             row.claimed_until = None
             if failure is None:
                 row.delivered_at, row.next_attempt_at, row.last_error = now, None, None
-                if row.attempts > MAX_ATTEMPTS:  # its history says it is failing: no more
-                    self._say_delivered(session, row, now)
+                # Its history says it (or an earlier copy of its page) is failing: no more.
+                if row.attempts > MAX_ATTEMPTS or answers:
+                    say_delivered(session, row, now)
                 return Settled.DELIVERED
             row.last_error = failure.error[:2000]
             life_safety = row.payload.get("category") == LIFE_SAFETY
@@ -432,7 +440,7 @@ class NoticeRepository:
                     row.attempts,
                     failure.error,
                 )
-                self._say_failed(session, row, now, given_up=stop or "no tries left")
+                say_failed(session, row, now, given_up=stop or "no tries left")
                 return Settled.GIVEN_UP
             if row.attempts == MAX_ATTEMPTS:
                 logger.error(
@@ -443,7 +451,7 @@ class NoticeRepository:
                     row.attempts,
                     failure.error,
                 )
-                self._say_failed(session, row, now, given_up=None)
+                say_failed(session, row, now, given_up=None)
                 return Settled.FAILING
             return Settled.RETRY
 
@@ -451,7 +459,7 @@ class NoticeRepository:
     def _still_paging(session: Session, row: NotificationRow) -> str | None:
         """Return why a notice tried ``MAX_ATTEMPTS`` times may be given up now, or None to
         try it on (``still_paging``)."""
-        notice = _case_notice(row)
+        notice = case_notice(row)
         if notice is None:
             return "not a case notice"
         case_row = session.get(CaseRow, notice.case_id)
@@ -465,7 +473,8 @@ class NoticeRepository:
                 NotificationRow.id > row.id,
                 NotificationRow.delivered_at.is_not(None)
                 | NotificationRow.next_attempt_at.is_not(None),
-                NotificationRow.payload["event"].as_string() == notice.event.value,
+                family(NotificationRow.payload["event"].as_string())
+                == family(literal(notice.event.value)),
             )
             .limit(1)
         )
@@ -476,33 +485,6 @@ class NoticeRepository:
             superseded=later is not None,
         )
         return still_paging(notice, paged)
-
-    @staticmethod
-    def _say_failed(
-        session: Session, row: NotificationRow, now: datetime, *, given_up: str | None
-    ) -> None:
-        """Say in the case's history that a notice of it is failing (``given_up`` None) or
-        was given up, and why: an operator can phone instead."""
-        notice = _case_notice(row)
-        if notice is None:
-            return
-        note = failing_note(
-            notice,
-            Channel(row.channel),
-            row.target,
-            row.attempts,
-            row.last_error,
-            given_up=given_up,
-        )
-        _history_line(session, notice.case_id, now, CaseEventAction.NOTICE_FAILED, note, row)
-
-    @staticmethod
-    def _say_delivered(session: Session, row: NotificationRow, now: datetime) -> None:
-        notice = _case_notice(row)
-        if notice is None:
-            return
-        note = f"the {notice.event.value} notice went out after {row.attempts} tries"
-        _history_line(session, notice.case_id, now, CaseEventAction.NOTICE_DELIVERED, note, row)
 
     def notice_lines_after(self, event_id: int | None) -> tuple[int, list[int]]:
         """Return the last history line's id, and the cases given a line about their notices
@@ -553,37 +535,3 @@ def _lock_cases(session: Session, case_ids: Sequence[int | None]) -> None:
         session.execute(
             select(CaseRow.id).where(CaseRow.id.in_(ids)).order_by(CaseRow.id).with_for_update()
         )
-
-
-def _case_notice(row: NotificationRow) -> CaseNotice | None:
-    """Return the case notice a queued row carries; None for a household's copy, or one this
-    version cannot read (a newer worker's)."""
-    if row.case_id is None:
-        return None
-    try:
-        return CaseNotice.model_validate(row.payload)
-    except ValidationError:
-        return None
-
-
-def _history_line(
-    session: Session,
-    case_id: int,
-    now: datetime,
-    action: CaseEventAction,
-    note: str,
-    row: NotificationRow,
-) -> None:
-    """Add a line about a notice to its case's history, with its audit record, and raise the
-    case's version (the console keeps the newest): what ``hub.cases.records.add_event`` does
-    for a line no notice is sent of (it cannot be called from here: it queues notices)."""
-    case_row = session.get(CaseRow, case_id, with_for_update=True)
-    if case_row is None:
-        return
-    case_row.updated_at = now
-    cleaned = clean_or_none(note)
-    session.add(CaseEventRow(case_id=case_id, ts=now, action=action.value, note=cleaned))
-    detail = {"notice": str(row.id), "channel": row.channel, "attempts": str(row.attempts)}
-    if cleaned is not None:
-        detail["note"] = cleaned
-    audit(session, AuditRecord(ts=now, action=action.value, case_id=case_id, detail=detail))

@@ -19,6 +19,7 @@ share of the notifier's slots, never the others' pages.
 Nothing here does I/O or reads the clock.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -187,8 +188,9 @@ class PagedCase:
     waiting: frozenset[str]
     """The members of its team who have not answered yet (``hub.cases.dispatch.pending``)."""
     superseded: bool = False
-    """A later notice of the same event of the case, to the same target, went out or is still
-    being tried: it says the same, as the case is now (a dispatch's names its whole team)."""
+    """A later notice of the same event of the case (a dispatch or a hand-over: either), to the
+    same target, went out or is still being tried: it says the same, as the case is now (a
+    dispatch's or hand-over's names its whole team)."""
 
 
 def still_paging(notice: CaseNotice, case: PagedCase | None) -> str | None:
@@ -224,9 +226,7 @@ def failing_note(
     """Return the case history's line for a notice not delivered: still tried (``given_up``
     None) or given up, and why. It names the gateway by host only: a webhook URL may carry a
     token, and the history is in the audit trail."""
-    whom = f" for {', '.join(notice.team)}" if notice.event in SENDS and notice.team else ""
-    where = "MQTT" if channel is Channel.MQTT else _host(target)
-    what = f"the {notice.event.value} notice{whom} to {where}"
+    what = failing_head(notice.event, notice.team, channel, target)
     why = f" ({error[:200]})" if error else ""
     if given_up is None:
         return (
@@ -236,7 +236,17 @@ def failing_note(
     return f"{what} was given up after {attempts} tries{why}: {given_up}"
 
 
-def _host(target: str) -> str:
+def failing_head(event: CaseEventAction, team: Sequence[str], channel: Channel, target: str) -> str:
+    """Return how ``failing_note`` starts for a notice: its event, whom it sends, and where."""
+    whom = f" for {', '.join(team)}" if event in SENDS and team else ""
+    return f"the {event.value} notice{whom} to {gateway_host(channel, target)}"
+
+
+def gateway_host(channel: Channel, target: str) -> str:
+    """Return a gateway as the hub names it to people: a webhook's host only (its URL may
+    carry a token), or MQTT."""
+    if channel is Channel.MQTT:
+        return "MQTT"
     try:
         return httpx.URL(target).host or "a webhook"
     except httpx.InvalidURL:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, bindparam, event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.identity import IdentityMap
 
@@ -18,7 +18,9 @@ from hub.cases.correlation import DEFAULT_RULES, CorrelationRules
 from hub.cases.dispatch import Team, pending, team_of
 from hub.cases.notices import enqueue_notices
 from hub.cases.notify import NOTIFIED_EVENTS, Channel
+from hub.cases.pages_failing import CaseNow, failing_pages, notice_facts
 from hub.cases.rules import (
+    ACTIVE,
     CaseEventAction,
     CaseStatus,
     OpenCaseState,
@@ -26,7 +28,13 @@ from hub.cases.rules import (
     allowed_actions,
 )
 from hub.cases.supervision import DEFAULT_POLICY, SupervisionPolicy
-from hub.cases.views import AlertView, CaseEventView, CaseMemberView, CaseView
+from hub.cases.views import (
+    AlertView,
+    CaseEventView,
+    CaseMemberView,
+    CaseView,
+    PageFailingView,
+)
 from hub.persistence.bulk import Row, insert_rows, insert_rows_later, update_rows_later
 from hub.persistence.tables import (
     ID_LENGTH,
@@ -174,6 +182,7 @@ def case_view(row: CaseRow, location: str | None, members: Sequence[CaseMemberRo
             "grid_id": row.grid_id,
             "merged_into": row.merged_into,
             "version": case_version(row),
+            "pages_failing": _pages_failing(row, team),
             "actions": allowed_actions(
                 CaseStatus(row.status),
                 waiting=bool(pending(team)),
@@ -201,13 +210,37 @@ _MEMBERS_OF = select(CaseMemberRow).where(
 
 
 def members(session: Session, case_ids: Iterable[int]) -> dict[int, list[CaseMemberRow]]:
-    """Return the member rows of each case, by case id."""
+    """Return the member rows of each case, by case id.
+
+    What is read for views of the cases (every API read, action and supervisor round of a
+    case goes through here, the alert intake does not): their pages' facts too, kept with the
+    session for ``case_view``'s ``pages_failing`` (two queries for all the cases)."""
     wanted = set(case_ids)
     members: dict[int, list[CaseMemberRow]] = {case_id: [] for case_id in wanted}
     if wanted:
         for member in session.scalars(_MEMBERS_OF, {"case_ids": sorted(wanted)}):
             members[member.case_id].append(member)
+        session.info.setdefault(_PAGES, {}).update(notice_facts(session, wanted))
     return members
+
+
+_PAGES = "linli.case_pages"
+"""``Session.info``'s key of the pages' facts ``members`` read, by case id."""
+
+
+def _pages_failing(row: CaseRow, team: Team) -> list[PageFailingView] | None:
+    """Return the case's pages failing now, or None if its pages were not read with it (the
+    alert intake's views: it does not read them, it is the hot path)."""
+    session = object_session(row)
+    facts = None if session is None else session.info.get(_PAGES, {}).get(row.id)
+    if facts is None:
+        return None
+    now = CaseNow(
+        active=CaseStatus(row.status) in ACTIVE and row.merged_into is None,
+        acknowledged=row.acknowledged_at is not None,
+        accepted=any(a.accepted for a in team),
+    )
+    return failing_pages(facts, now)
 
 
 def cases_query() -> Select[CaseRow, str]:

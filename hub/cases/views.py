@@ -45,6 +45,29 @@ class TeamMemberView(View):
     """They accepted (接单); until then the hub waits for their answer."""
 
 
+class PageFailingView(View):
+    """A page about a case that did not go out and still asks something of someone: whom to
+    phone instead (``hub.cases.pages_failing``)."""
+
+    event: CaseEventAction
+    """What the page says: a call-out (``opened``, ``escalated``…) or a dispatch/hand-over."""
+    whom: list[str]
+    """The responders it sends (a dispatch's, a hand-over's) less those who declined
+    themselves; empty for a call-out (whoever watches the case's level)."""
+    gateway: str
+    """The gateway's host (never its URL: it may carry a token), or ``MQTT``."""
+    since: AwareDatetime
+    """When the first copy of it not delivered was queued."""
+    tries: int
+    """Tries of its copies not delivered, all told."""
+    error: str | None
+    """What the gateway last answered."""
+    still_tried: bool
+    """It is still being tried (every minute); False: given up, never went out."""
+    line_id: int | None = None
+    """The case's ``notice_failed`` history line saying so, if one has (yet)."""
+
+
 class CaseView(View):
     """A case as the operator list shows it."""
 
@@ -85,6 +108,9 @@ class CaseView(View):
     newer (live events of several hub workers may arrive out of order)."""
     actions: list[CaseAction]
     """What can be done to the case now."""
+    pages_failing: list[PageFailingView] | None = None
+    """Its pages that did not go out and are still needed now, computed by the hub; None in
+    a view that does not say (one the alert intake put on the live stream): keep the last."""
 
 
 class CaseEventView(View):

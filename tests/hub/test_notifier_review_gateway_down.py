@@ -279,7 +279,8 @@ def test_a_page_of_another_category_keeps_its_budget() -> None:
 async def test_a_gateway_back_from_an_hour_gets_the_newest_escalation_not_every_one(
     engine: Engine, clock: FakeClock, gateway: Gateway
 ) -> None:
-    """Supervision runs through the outage: wang and li, never paged, fall silent; the SOS
+    """Supervision runs through the outage: wang and li, never paged, stay on the team while
+    their page is still tried (not accepting a page they never got is no answer); the SOS
     climbs to the district and is called out there again and again. When the gateway is back
     it gets the newest call-out of each kind, not the hour's backlog."""
     store = staffed_store(engine, clock, gateway)

@@ -4,7 +4,7 @@
 
 import { api, ApiError } from "./api.js";
 import { h, label, orderOf, pill, s, toast, when, zoneOf } from "./dom.js";
-import { historyRead, pageLead, pagesDown, pagesDownBox } from "./pages.js";
+import { carryPages, casesSeen, pageLead, pagesDown, pagesDownBox } from "./pages.js";
 
 export const FINISHED = new Set(["resolved", "closed"]);
 
@@ -15,11 +15,12 @@ export function older(item, than) {
 }
 
 function keep(state, item) {
-  if (!older(item, state.cases.get(item.id))) state.cases.set(item.id, { ...state.cases.get(item.id), ...item });
+  const known = state.cases.get(item.id);
+  if (!older(item, known)) state.cases.set(item.id, { ...known, ...carryPages(item, known) });
 }
 
 const KNOWN_CASE_FIELDS = new Set(["id", "status", "kind", "priority", "opened_at", "updated_at", "last_alert_at",
-  "alert_count", "device_ids", "location", "alerts", "events", "actions", "team", "merged_into"]);
+  "alert_count", "device_ids", "location", "alerts", "events", "actions", "team", "merged_into", "pages_failing"]);
 
 // Who declined the case since it was last (re)opened, as its history says: "<responder>
 // declined" for an answer from their phone, the hub's own note ("plumber-1 did not accept in
@@ -78,13 +79,16 @@ function resolveSchema(spec, schema) {
   return schema;
 }
 
-function actionForm(state, caseId, action) {
+// ``after``: the form is one of a finished case's. Its fields have their own ids: a note typed
+// for the case before it was resolved is not put into them by a live update (it is kept under
+// "Not sent", to be sent again, or not, once the operator has seen the case is resolved).
+function actionForm(state, caseId, action, { after = false } = {}) {
   const schema = action.schema;
   const properties = schema?.properties || {};
   const required = new Set(schema?.required || []);
   const inputs = Object.entries(properties).map(([name, prop]) => {
     const resolved = resolveSchema(state.openapi, prop) || {};
-    const id = `f-${action.name}-${name}`;
+    const id = `f-${after ? "after-" : ""}${action.name}-${name}`;
     let input;
     if (resolved.enum) {
       input = h("select", { id, name, required: required.has(name) },
@@ -161,10 +165,11 @@ function forGood(action) {
 }
 
 const PRIMARY_ACTIONS = new Set(["acknowledge", "dispatch", "comment", "resolve"]);
-// What a resolved case still takes: reopened (resolved by mistake, or the leak is back: the
-// page had offered nothing once a case was resolved, so the console could not undo a wrong
-// resolve), or closed for good.
-const AFTER_RESOLVED = ["reopen", "close"];
+// What a finished case still takes: a note on its record (the follow-up call to the family
+// the day after: the hub takes a comment at any point in a case's life, the page had offered
+// none once the case was resolved), reopened (resolved by mistake, or the leak is back), or
+// closed for good. A closed case takes only the note.
+const AFTER_FINISHED = { resolved: ["comment", "reopen", "close"], closed: ["comment"] };
 
 function moreActions(state, caseId, actions) {
   if (actions.length === 0) return null;
@@ -270,7 +275,7 @@ export async function renderCase(id, state) {
   }
   if (state.route?.name !== "case" || String(state.route.id) !== String(id)) return;
   keep(state, detail);
-  historyRead(detail);
+  casesSeen([detail]);
   const down = pagesDown(detail);
   const [actions, readings, evidence] = await Promise.all([
     caseActions(state).catch(() => []),
@@ -304,7 +309,9 @@ export async function renderCase(id, state) {
     "data-version": detail.version ?? "" },
     h("p", {}, h("a", { href: "#/" }, "← cases")),
     h("h2", {}, `#${detail.id} ${label(detail.kind)} `, pill(detail.priority, detail.priority), " ",
-      h("span", { id: "case-status", className: `pill status ${detail.status}`, "data-pill": detail.status }, label(detail.status))),
+      h("span", { id: "case-status", className: `pill status ${detail.status}`, "data-pill": detail.status }, label(detail.status)),
+      // Said beside the status, as on its card (its line is under "Details", below the actions).
+      detail.escalation_level > 0 ? [" ", pill("escalation", `escalated ${detail.escalation_level}`)] : null),
     h("dl", { className: "facts" },
       h("dt", {}, "Where"), h("dd", {}, detail.location || "—"),
       h("dt", {}, "Devices"), h("dd", {}, detail.device_ids.join(", ")),
@@ -314,22 +321,26 @@ export async function renderCase(id, state) {
       "team" in detail ? [h("dt", {}, "Team"), h("dd", { id: "case-team" }, teamText(detail.team, detail.events))] : [],
       // A press taken in by the incident it was part of: the work goes on in that case.
       detail.merged_into ? [h("dt", {}, "Merged into"),
-        h("dd", {}, h("a", { id: "merged-into", href: `#/case/${detail.merged_into}` }, `#${detail.merged_into}`))] : [],
-      extra.map(([key, value]) => [h("dt", {}, label(key)), h("dd", {}, fieldValue(value, zone))])),
+        h("dd", {}, h("a", { id: "merged-into", href: `#/case/${detail.merged_into}` }, `#${detail.merged_into}`))] : []),
     pagesDownBox(down, zone),
     h("section", { className: "actions", "aria-label": "Actions" },
       changed ? h("p", { id: "case-changed", className: "error", role: "alert" }, changed) : null,
       finished ? [
         h("p", { className: "muted" }, detail.status === "resolved"
-          ? "This case is resolved: reopen it if the problem is back." : "This case is finished."),
-        detail.status === "resolved"
-          ? AFTER_RESOLVED.map((name) => offered.find((action) => action.name === name))
-            .filter(Boolean).map((action) => actionForm(state, detail.id, action))
-          : null,
+          ? "This case is resolved: add a note to its record, or reopen it if the problem is back."
+          : "This case is closed for good: a note can still be added to its record."),
+        AFTER_FINISHED[detail.status].map((name) => offered.find((action) => action.name === name))
+          .filter(Boolean).map((action) => actionForm(state, detail.id, action, { after: true })),
       ] : [
         offered.filter((action) => PRIMARY_ACTIONS.has(action.name)).map((action) => actionForm(state, detail.id, action)),
         moreActions(state, detail.id, offered.filter((action) => !PRIMARY_ACTIONS.has(action.name))),
       ]),
+    // The rest of what the hub says of the case, below the actions: a dozen lines of it above
+    // them (rule, kinds, members, grid, version…) had pushed an SOS's actions below the fold
+    // of a 1366×768 laptop.
+    extra.length ? h("section", { id: "case-details", "aria-label": "Details" }, h("h3", {}, "Details"),
+      h("dl", { className: "facts" },
+        extra.map(([key, value]) => [h("dt", {}, label(key)), h("dd", {}, fieldValue(value, zone))]))) : null,
     h("section", { "aria-label": "Readings" }, h("h3", {}, "Readings around the incident"),
       readings ? readingsChart(readings) : h("p", { className: "muted" }, "Readings unavailable.")),
     evidence,

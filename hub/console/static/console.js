@@ -8,7 +8,7 @@ import { api, ApiError, whenUnauthenticated } from "./api.js";
 import { ago, h, label, orderOf, pill, setZones, site, toast, when, zoneOf } from "./dom.js";
 import { drawAlerts, MAX_ROWS, takeAlerts } from "./alertpanel.js";
 import { FINISHED, older, renderCase } from "./casepage.js";
-import { casesSeen, pageBadge, watchPages } from "./pages.js";
+import { carryPages, casesSeen, pageBadge, watchPages } from "./pages.js";
 import { renderAccount } from "./account.js";
 import { renderCare, renderNotices, renderRequests } from "./residents.js";
 import { renderDevices } from "./devices.js";
@@ -305,9 +305,10 @@ function caseChanged(item, opened) {
   }
   for (const during of state.refreshing) during.push(item);
   if (older(item, known)) return;
-  state.cases.set(item.id, { ...known, ...item });
+  const merged = { ...known, ...carryPages(item, known) };
+  state.cases.set(item.id, merged);
   if (opened) announceCase(item);
-  else casesSeen([item]); // a page that failed is a line in its history: read it
+  casesSeen([merged]); // the hub says in the view which of its pages did not go out
   const route = state.route;
   // The alert panel too: its rows read their case's site clock and its count of their alerts.
   if (route?.name === "board") redraw("board", "stream");
@@ -374,7 +375,7 @@ async function refreshCases({ announce = false } = {}) {
   const before = state.cases;
   const cases = new Map(items.map((item) => [item.id, item]));
   for (const item of during) {
-    if (!older(item, cases.get(item.id))) cases.set(item.id, { ...cases.get(item.id), ...item });
+    if (!older(item, cases.get(item.id))) cases.set(item.id, { ...cases.get(item.id), ...carryPages(item, cases.get(item.id)) });
   }
   if (announce) {
     const brought = new Set(during.map((item) => item.id));
@@ -586,7 +587,7 @@ async function render() {
 }
 
 whenUnauthenticated(() => showSignIn("Your session ended: sign in again."));
-watchPages(() => state.cases, () => redraw("board"));
+watchPages(() => redraw("board"));
 setInterval(redrawAges, AGES_EVERY_MS);
 window.addEventListener("hashchange", () => {
   if (state.signedIn) render();
