@@ -397,12 +397,21 @@ function redrawAges() {
   if (state.signedIn && state.route?.name === "board" && Date.now() - state.agesAt >= AGES_EVERY_MS) redraw("board");
 }
 
+/** Keyboard: past the live alerts (up to 50 rows, each a stop for Tab) to the cases' filters. */
+function skipToCases() {
+  const cases = document.getElementById("cases");
+  if (!cases) return;
+  const first = cases.querySelector("select, input, button, a[href]");
+  (first || cases).focus();
+}
+
 function boardView() {
   const view = h("div", { className: "board-page" },
+    h("button", { type: "button", className: "skip", onclick: skipToCases }, "Skip to cases"),
     h("section", { className: "stream", "aria-label": "Live alerts" },
       h("h2", {}, "Live alerts"),
       h("ol", { id: "stream", className: "stream-list" })),
-    h("section", { className: "cases", "aria-label": "Cases" },
+    h("section", { className: "cases", id: "cases", tabindex: "-1", "aria-label": "Cases" },
       h("div", { className: "filters", id: "filters" }),
       h("div", { id: "board", className: "board" })));
   return view;
