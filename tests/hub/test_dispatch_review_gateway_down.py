@@ -33,7 +33,7 @@ from hub.cases.views import CaseEventView
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
 from tests.hub.factories import T0, make_alert
-from tests.hub.test_notifier_review_gateway_down import DOWN, LEAK, press, staffed_store
+from tests.hub.test_notifier_review_gateway_down import DOWN, LEAK, paging, press, staffed_store
 from tests.hub.webhook_gateway import Gateway
 
 
@@ -61,10 +61,7 @@ def lines(store: HubStore, case_id: int, action: CaseEventAction) -> list[CaseEv
 async def test_responders_never_paged_stay_on_the_sos_and_it_still_climbs(
     engine: Engine, clock: FakeClock, gateway: Gateway, down_minutes: int
 ) -> None:
-    store = staffed_store(engine, clock, gateway)
-    case_id = press(store, clock)
-    async with httpx.AsyncClient() as http:
-        notifier = Notifier(store, clock=clock, http=http)
+    async with paging(engine, clock, gateway) as (store, case_id, notifier):
         await run_hub(store, notifier, clock, down_minutes * 60)
         assert gateway.bodies == []
         case = store.cases.get_case(case_id)
@@ -101,10 +98,7 @@ async def test_responders_never_paged_stay_on_the_sos_and_it_still_climbs(
 async def test_a_page_out_late_gives_the_full_time_to_accept_from_then(
     engine: Engine, clock: FakeClock, gateway: Gateway
 ) -> None:
-    store = staffed_store(engine, clock, gateway)
-    case_id = press(store, clock)
-    async with httpx.AsyncClient() as http:
-        notifier = Notifier(store, clock=clock, http=http)
+    async with paging(engine, clock, gateway) as (store, case_id, notifier):
         await run_hub(store, notifier, clock, 90)
         gateway.failures = 0
         while not any(b["event"] == "dispatched" for b in gateway.bodies):
@@ -184,10 +178,7 @@ async def test_a_gateway_back_from_minutes_gets_the_newest_escalation_once(
     """Before, a gateway back after four minutes got every escalation queued meanwhile, the
     street's after the district's: only the one at ``MAX_ATTEMPTS`` tries was given up for a
     later one."""
-    store = staffed_store(engine, clock, gateway)
-    case_id = press(store, clock)
-    async with httpx.AsyncClient() as http:
-        notifier = Notifier(store, clock=clock, http=http)
+    async with paging(engine, clock, gateway) as (store, case_id, notifier):
         await run_hub(store, notifier, clock, down_seconds)
         escalations = lines(store, case_id, CaseEventAction.ESCALATED)
         assert len(escalations) >= 2
@@ -240,10 +231,7 @@ async def test_a_guard_taken_off_the_roster_is_handed_on_while_the_gateway_is_do
 ) -> None:
     """Waiting for the page is for those still on call: the roster's word hands a duty on
     at once, page or no page."""
-    store = staffed_store(engine, clock, gateway)
-    case_id = press(store, clock)
-    async with httpx.AsyncClient() as http:
-        notifier = Notifier(store, clock=clock, http=http)
+    async with paging(engine, clock, gateway) as (store, case_id, notifier):
         await run_hub(store, notifier, clock, 30)
         li = next(r for r in store.roster.list_responders() if r.id == "li")
         store.roster.put_responder(li.model_copy(update={"active": False}))

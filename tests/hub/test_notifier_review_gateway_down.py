@@ -6,7 +6,8 @@ Before, a notice was given up after ``MAX_ATTEMPTS`` tries (about 8.5 minutes), 
 for a log line and a counter: the responders were never paged, and nothing on the case said
 so (outside review of paging when a gateway is down)."""
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -66,6 +67,18 @@ def press(store: HubStore, clock: FakeClock) -> int:
     return case.id
 
 
+@contextlib.asynccontextmanager
+async def paging(
+    engine: Engine, clock: FakeClock, gateway: Gateway
+) -> AsyncIterator[tuple[HubStore, int, Notifier]]:
+    """The staffed hub of ``staffed_store`` with its SOS just pressed (``press``), and its
+    notifier on ``gateway``: the store, the case and the notifier."""
+    store = staffed_store(engine, clock, gateway)
+    case_id = press(store, clock)
+    async with httpx.AsyncClient() as http:
+        yield store, case_id, Notifier(store, clock=clock, http=http)
+
+
 async def run_for(notifier: Notifier, clock: FakeClock, seconds: int) -> None:
     """Run the notifier's rounds for ``seconds`` of the injected clock, a round every 10 s
     (the deadlines are not fired: the pages alone are looked at)."""
@@ -115,10 +128,7 @@ async def test_an_sos_paged_while_the_gateway_is_down_goes_out_when_it_is_back(
 async def test_a_page_nobody_needs_any_more_is_given_up_and_said_so(
     engine: Engine, clock: FakeClock, gateway: Gateway
 ) -> None:
-    store = staffed_store(engine, clock, gateway)
-    case_id = press(store, clock)
-    async with httpx.AsyncClient() as http:
-        notifier = Notifier(store, clock=clock, http=http)
+    async with paging(engine, clock, gateway) as (store, case_id, notifier):
         clock.advance(20)
         store.cases.act(case_id, CaseAction.ACKNOWLEDGE, actor="op.li")
         await run_for(notifier, clock, 20 * 60)
@@ -201,10 +211,7 @@ async def test_a_failing_page_is_on_the_live_stream(
 async def test_a_page_tried_on_whose_worker_dies_is_given_up_and_said_so(
     engine: Engine, clock: FakeClock, gateway: Gateway
 ) -> None:
-    store = staffed_store(engine, clock, gateway)
-    case_id = press(store, clock)
-    async with httpx.AsyncClient() as http:
-        notifier = Notifier(store, clock=clock, http=http)
+    async with paging(engine, clock, gateway) as (store, case_id, notifier):
         await run_for(notifier, clock, 15 * 60)
     assert store.notices.notification_counts()["pending"] == 2
     # Claimed, and the worker killed: the lease runs out with no outcome recorded.
@@ -283,10 +290,7 @@ async def test_a_gateway_back_from_an_hour_gets_the_newest_escalation_not_every_
     their page is still tried (not accepting a page they never got is no answer); the SOS
     climbs to the district and is called out there again and again. When the gateway is back
     it gets the newest call-out of each kind, not the hour's backlog."""
-    store = staffed_store(engine, clock, gateway)
-    case_id = press(store, clock)
-    async with httpx.AsyncClient() as http:
-        notifier = Notifier(store, clock=clock, http=http)
+    async with paging(engine, clock, gateway) as (store, case_id, notifier):
         for _ in range(6 * 60):  # an hour, a round every 10 s
             clock.advance(10)
             store.deadlines.fire_due_timers(clock.now)
