@@ -1,5 +1,5 @@
-"""``linli user add``, ``linli user passwd`` and ``linli token create``: accounts on a hub's
-database, from its host.
+"""``linli user add``, ``linli user passwd``, ``linli user set`` and ``linli token create``:
+accounts on a hub's database, from its host.
 
 They take the same ``--data-dir`` / ``--database-url`` as ``linli hub``, migrate the database
 if needed and write through the same repository the API uses. A password is read from the
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hub.auth.rules import Role, new_secret
+from hub.auth.rules import AccountChange, Role, new_secret
 from hub.errors import InvalidInputError
 from hub.settings import HubSettings
 from linli.flags import settings_values
@@ -115,6 +115,42 @@ def set_password(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"password of {user.username} set; its sessions ended")
+
+
+@user_app.command("set")
+def change_user(
+    username: Annotated[str, typer.Argument(help="The sign-in name.")],
+    role: Annotated[Role | None, typer.Option(help="admin, operator, responder.")] = None,
+    site: Sites = None,
+    all_sites: Annotated[
+        bool, typer.Option("--all-sites", help="The account may see every site.")
+    ] = False,
+    display_name: Annotated[str | None, typer.Option(help="Name shown to others.")] = None,
+    data_dir: HubDataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change an account's role, sites or shown name; its sessions follow at once, and the API
+    tokens it issued that it could not issue now are revoked."""
+    if site and all_sites:
+        typer.echo("error: --site and --all-sites exclude each other", err=True)
+        raise typer.Exit(2)
+    if display_name is not None and not display_name.strip():
+        typer.echo("error: the shown name is empty", err=True)
+        raise typer.Exit(2)
+    change = AccountChange(
+        role=role,
+        sites=frozenset(site) if site else None,
+        change_sites=bool(site) or all_sites,
+        display_name=None if display_name is None else display_name.strip(),
+    )
+    store = auth_store(data_dir, database_url)
+    user = next((u for u in store.list_users() if u.username == username), None)
+    if user is None:
+        typer.echo(f"error: no user {username!r}", err=True)
+        raise typer.Exit(2)
+    changed = store.change_user(user.id, change, actor=CLI_ACTOR)
+    scope = ", ".join(changed.sites) if changed.sites else "every site"
+    typer.echo(f"{changed.username} is {changed.role} for {scope}")
 
 
 @token_app.command("create")

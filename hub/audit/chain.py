@@ -41,6 +41,7 @@ class AuditAction(StrEnum):
     USER_CREATED = "user_created"
     USER_DISABLED = "user_disabled"
     USER_ENABLED = "user_enabled"
+    USER_CHANGED = "user_changed"
     SIGNED_IN = "signed_in"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an action name
     PASSWORD_RESET = "password_reset"  # noqa: S105 - an action name

@@ -4,7 +4,7 @@ Only hashes are stored (``hub.auth.rules``): a password's scrypt hash, a token's
 row carries the role and sites it grants; a session names its user, and stops working the
 moment that user is disabled. An API token an admin's account issued names that admin (its
 ``user_id``, the issuer) and works only while the issuer could issue it now: enabled, still an
-admin, still of the token's sites (``_issuer_allows``). One the bootstrap token, the host's
+admin, still of the token's sites (``hub.auth.issuers``). One the bootstrap token, the host's
 ``linli token create`` or an older hub issued names no one and stands on its own.
 """
 
@@ -12,15 +12,21 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.audit.chain import AuditAction, AuditRecord
+from hub.auth.issuers import (
+    TokenKind,
+    issuer_allows,
+    revoke_beyond_issuer,
+    revoke_issued_with,
+)
 from hub.auth.rules import (
     SESSION_LIFETIME,
+    AccountChange,
     ForbiddenError,
     Principal,
     Role,
@@ -40,15 +46,6 @@ logger = logging.getLogger(__name__)
 
 SEED_OPERATOR = "operator"
 """The account (and API token name) ``seed_operator`` creates."""
-
-
-class TokenKind(StrEnum):
-    """Why a token exists."""
-
-    SESSION = "session"
-    """Issued by signing in; expires after a shift."""
-    API = "api"
-    """Issued by an admin for a script or an edge."""
 
 
 class UserView(View):
@@ -258,6 +255,56 @@ class AuthStore:
             )
             return _user_view(row)
 
+    def change_user(
+        self,
+        user_id: int,
+        change: AccountChange,
+        *,
+        actor: str | None = None,
+        actor_account: str | None = None,
+        scope: frozenset[str] | None = None,
+    ) -> UserView:
+        """Change an account's role, sites or shown name. Its sessions follow at once (a
+        session acts as its account is now); the API tokens it issued that it could not issue
+        now (``hub.auth.issuers``) are revoked, for good and down the line, as disabling does.
+
+        ``actor_account``: the account of the person asking (a session's), who may not change
+        their own role or sites (another admin does: one slip would lock them out). An account
+        beyond ``scope`` is answered as a missing one.
+        """
+        missing = f"no user {user_id}"
+        with self._db.writing() as session:
+            row = session.get(UserRow, user_id, with_for_update=True)
+            if row is None or not within_scope(row.sites, scope):
+                raise NotFoundError(missing)
+            if change.of_rights and actor_account == row.username:
+                raise ForbiddenError("another admin must change your own role or sites")
+            before = {"role": row.role, "sites": row.sites, "display_name": row.display_name}
+            if change.role is not None:
+                row.role = change.role.value
+            if change.change_sites:
+                row.sites = _sites(change.sites)
+            if change.display_name is not None:
+                row.display_name = change.display_name
+            after = {"role": row.role, "sites": row.sites, "display_name": row.display_name}
+            if after == before:
+                return _user_view(row)  # nothing changed, nothing recorded
+            revoked = revoke_beyond_issuer(session, row, self._db.clock())
+            changed = {name: value for name, value in after.items() if before[name] != value}
+            audit(
+                session,
+                self._record(
+                    AuditAction.USER_CHANGED,
+                    actor,
+                    user_id=user_id,
+                    username=row.username,
+                    before={name: before[name] for name in changed},
+                    after=changed,
+                    tokens_revoked=revoked,
+                ),
+            )
+            return _user_view(row)
+
     @staticmethod
     def _password_hash(password: str) -> str:
         try:
@@ -430,7 +477,7 @@ class AuthStore:
                 .values(revoked_at=now)
             )
             if found.kind == TokenKind.API.value:
-                _revoke_issued_with(session, token_id, now)
+                revoke_issued_with(session, token_id, now)
             session.refresh(found)
             return _token_view(found)
 
@@ -449,7 +496,7 @@ class AuthStore:
         if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
             return None
         if row.kind == TokenKind.API.value:
-            if row.user_id is not None and not _issuer_allows(user, row):
+            if row.user_id is not None and not issuer_allows(user, row):
                 logger.warning(
                     "API token %d (%s) refused: the admin who issued it is disabled, removed, "
                     "or no longer an admin of its sites; issue a new one",
@@ -476,42 +523,3 @@ class AuthStore:
             token_id=row.id,
             own_name=False,
         )
-
-
-def _revoke_issued_with(session: Session, token_id: int, now: datetime) -> None:
-    """Revoke the API tokens issued with ``token_id``, and those issued with them, down the
-    line (ids only grow: each generation is newer than the last, so the walk ends)."""
-    parents = [token_id]
-    while parents:
-        children = list(
-            session.scalars(
-                select(TokenRow.id).where(
-                    TokenRow.issued_with.in_(parents), TokenRow.id > min(parents)
-                )
-            )
-        )
-        if not children:
-            return
-        revoked = session.connection().execute(
-            update(TokenRow)
-            .where(TokenRow.id.in_(children), TokenRow.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        if revoked.rowcount:
-            logger.warning(
-                "revoking token %d revoked %d API tokens issued with it", token_id, revoked.rowcount
-            )
-        parents = children
-
-
-def _issuer_allows(issuer: UserRow | None, token: TokenRow) -> bool:
-    """Return whether the account that issued an API token could issue it now: it exists, is
-    enabled, is an admin, and its sites cover the token's. A token is the issuer's trust
-    handed on: it has no more rights than the issuer still has (found by an outside review:
-    a token outlived its issuer's disabling and demotion and kept an admin's rights)."""
-    return (
-        issuer is not None
-        and not issuer.disabled
-        and issuer.role == Role.ADMIN.value
-        and within_scope(token.sites, None if issuer.sites is None else frozenset(issuer.sites))
-    )

@@ -28,6 +28,7 @@ from hub.auth.repository import AuthStore, TokenView, UserView
 from hub.auth.rules import (
     SAFE_METHODS,
     SESSION_LIFETIME,
+    AccountChange,
     AuthError,
     ForbiddenError,
     Principal,
@@ -42,7 +43,7 @@ from hub.auth.rules import (
 from hub.auth.scoping import within_scope
 from hub.cases.actions import OWN_ACTIONS
 from hub.cases.rules import CaseAction
-from hub.errors import NotFoundError
+from hub.errors import InvalidInputError, NotFoundError
 from hub.http.deps import get_clock, get_settings, get_store
 from hub.http.views import Items, View
 
@@ -321,6 +322,15 @@ class PasswordReset(View):
     new_password: SecretStr
 
 
+class UserChange(View):
+    """Body of ``PATCH /users/{id}``: what to change of an account; a field left out stays."""
+
+    role: Role | None = None
+    sites: list[SiteId] | None = None
+    """The sites the account may see; ``null``: every site."""
+    display_name: Name | None = None
+
+
 class DisableRequest(View):
     """Body of ``POST /users/{id}/disabled``."""
 
@@ -441,6 +451,35 @@ async def disable_user(
         user_id,
         body.disabled,
         actor=principal.name,
+        scope=principal.sites,
+    )
+
+
+@auth_router.patch("/users/{user_id}")
+async def change_user(
+    user_id: int, body: UserChange, store: AuthStoreDep, principal: PrincipalDep
+) -> UserView:
+    """Change an account's role, sites or shown name (admins only; a scoped admin, its sites'
+    accounts, to some of its sites). Its sessions act as it is now at once, its live streams
+    end at their next check, and the API tokens it issued that it could not issue now are
+    revoked. An admin's own role and sites are another admin's to change."""
+    given = body.model_fields_set
+    for field in ("role", "display_name"):
+        if field in given and getattr(body, field) is None:
+            raise InvalidInputError(f"{field} cannot be null: leave it out to keep it")
+    change = AccountChange(
+        role=body.role,
+        sites=_grantable(principal, body.sites) if "sites" in given else None,
+        change_sites="sites" in given,
+        display_name=body.display_name,
+    )
+    person = principal.token_id is not None and not principal.own_name
+    return await asyncio.to_thread(
+        store.change_user,
+        user_id,
+        change,
+        actor=principal.name,
+        actor_account=principal.name if person else None,
         scope=principal.sites,
     )
 

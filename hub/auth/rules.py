@@ -84,6 +84,22 @@ also manages accounts, an edge only uploads."""
 
 
 @dataclass(frozen=True, slots=True)
+class AccountChange:
+    """What an admin changes of an account (``PATCH /users/{id}``); each field left None stays
+    as it is, and ``sites`` too unless ``change_sites`` (then None means every site)."""
+
+    role: Role | None = None
+    sites: frozenset[str] | None = None
+    change_sites: bool = False
+    display_name: str | None = None
+
+    @property
+    def of_rights(self) -> bool:
+        """Whether it changes what the account may do or see (its role or its sites)."""
+        return self.role is not None or self.change_sites
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
     """Whoever a request acts for."""
 
@@ -126,8 +142,8 @@ _WRITE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ROUTE_RULES: tuple[tuple[frozenset[str], re.Pattern[str], Permission], ...] = (
     (frozenset({"GET"}), re.compile(r"/api/v1/auth/me"), Permission.SIGNED_IN),
     (frozenset({"POST"}), re.compile(r"/api/v1/auth/(logout|password)"), Permission.SIGNED_IN),
-    # Every method: a PUT or PATCH of an account (none yet) fell to the ``manage`` rule
-    # below, so the first such route would have been an operator's (outside review).
+    # Every method: a PUT or PATCH of an account fell to the ``manage`` rule below, so the
+    # first such route (``PATCH /users/<id>``) would have been an operator's (outside review).
     (
         frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}),
         re.compile(r"/api/v1/(users|tokens)(/.*)?"),

@@ -73,7 +73,9 @@ async def works(hub: httpx.AsyncClient, token: str, path: str = "/users") -> int
 
 
 def set_user(database_url: str, user_id: int, **values: Any) -> None:
-    """Change an account where no API route does (none demotes or moves one yet)."""
+    """Change an account by SQL, as an admin with the database does (the API's own route,
+    ``PATCH /users/<id>``, also revokes what the account can no longer issue:
+    ``tests/hub/test_auth_account_changes.py``)."""
     engine = create_hub_engine(database_url)
     try:
         with engine.begin() as connection:

@@ -75,6 +75,20 @@ def test_a_disabled_operators_stream_ends(hub: Hub) -> None:
     assert again.status_code == 401
 
 
+@pytest.mark.parametrize("body", [{"role": "responder"}, {"sites": ["lanyuan"]}])
+def test_a_stream_ends_when_its_account_is_changed(hub: Hub, body: dict[str, Any]) -> None:
+    """A stream opened for every site must not go on showing them to an operator moved to
+    one site or made a responder (``PATCH /users/<id>``): the client reconnects, scoped anew."""
+    user_id, token = signed_in(hub, "op.moved")
+    assert stream_ends_after(
+        hub, token, lambda: hub.call("PATCH", f"/api/v1/users/{user_id}", json=body)
+    )
+    again = httpx.get(
+        f"{hub.url}/api/v1/auth/me", headers={"authorization": f"Bearer {token}"}
+    ).json()
+    assert {name: again[name] for name in body} == body
+
+
 def test_a_signed_out_sessions_stream_ends(hub: Hub) -> None:
     _, token = signed_in(hub, "op.out")
 
