@@ -23,6 +23,7 @@ from tests.hub.test_auth_review_token_issuer import (
     API,
     BOOTSTRAP,
     PASSWORD,
+    account,
     admin_session,
     app,
     bearer,
@@ -32,22 +33,6 @@ from tests.hub.test_auth_review_token_issuer import (
 )
 
 __all__ = ["app", "hub"]  # fixtures
-
-
-async def account(
-    hub: httpx.AsyncClient, username: str, role: str = "operator", sites: list[str] | None = None
-) -> tuple[int, str]:
-    """Create an account and sign it in; return its id and its session token."""
-    body = {"username": username, "password": PASSWORD, "role": role, "sites": sites}
-    created = await hub.post(f"{API}/users", json=body)
-    assert created.status_code == 201, created.text
-    signed = await hub.post(
-        f"{API}/auth/login",
-        json={"username": username, "password": PASSWORD},
-        headers={"authorization": ""},
-    )
-    assert signed.status_code == 200, signed.text
-    return int(created.json()["id"]), str(signed.json()["token"])
 
 
 async def change(

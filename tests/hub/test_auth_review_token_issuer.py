@@ -43,11 +43,11 @@ def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 
 
-async def admin_session(
-    hub: httpx.AsyncClient, username: str, sites: list[str] | None = None
+async def account(
+    hub: httpx.AsyncClient, username: str, role: str = "operator", sites: list[str] | None = None
 ) -> tuple[int, str]:
-    """Create an admin account and sign it in; return its id and its session token."""
-    body = {"username": username, "password": PASSWORD, "role": "admin", "sites": sites}
+    """Create an account and sign it in; return its id and its session token."""
+    body = {"username": username, "password": PASSWORD, "role": role, "sites": sites}
     created = await hub.post(f"{API}/users", json=body)
     assert created.status_code == 201, created.text
     signed = await hub.post(
@@ -57,6 +57,13 @@ async def admin_session(
     )
     assert signed.status_code == 200, signed.text
     return int(created.json()["id"]), str(signed.json()["token"])
+
+
+async def admin_session(
+    hub: httpx.AsyncClient, username: str, sites: list[str] | None = None
+) -> tuple[int, str]:
+    """Create an admin account and sign it in; return its id and its session token."""
+    return await account(hub, username, "admin", sites)
 
 
 async def issue(
