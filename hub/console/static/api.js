@@ -94,6 +94,13 @@ export const api = {
   signOut: () => request("POST", "auth/logout", {}),
   changePassword: (current, next) =>
     request("POST", "auth/password", { current_password: current, new_password: next }),
+  users: () => request("GET", "users").then((d) => d.items),
+  createUser: (body) => request("POST", "users", body),
+  changeUser: (id, change) => request("PATCH", `users/${encodeURIComponent(id)}`, change),
+  setUserDisabled: (id, disabled) =>
+    request("POST", `users/${encodeURIComponent(id)}/disabled`, { disabled }),
+  resetPassword: (id, password) =>
+    request("POST", `users/${encodeURIComponent(id)}/password`, { new_password: password }),
 
   /** Return the case's evidence list, or null when this hub has no evidence endpoint. */
   async caseEvidence(id) {

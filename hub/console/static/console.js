@@ -10,6 +10,7 @@ import { drawAlerts, MAX_ROWS, takeAlerts } from "./alertpanel.js";
 import { FINISHED, older, renderCase } from "./casepage.js";
 import { carryPages, casesSeen, pageBadge, watchPages } from "./pages.js";
 import { renderAccount } from "./account.js";
+import { renderAccounts } from "./accounts.js";
 import { renderCare, renderNotices, renderRequests } from "./residents.js";
 import { renderDevices } from "./devices.js";
 import { renderMap } from "./map.js";
@@ -103,6 +104,7 @@ function showSignIn(message) {
   document.getElementById("who").hidden = true;
   document.getElementById("sign-out").hidden = true;
   document.getElementById("account").hidden = true;
+  document.getElementById("accounts-nav").hidden = true;
   document.getElementById("stale").hidden = true;
   const link = document.getElementById("link");
   link.dataset.state = "down";
@@ -150,6 +152,7 @@ async function whoAmI() {
     who.hidden = false;
     document.getElementById("sign-out").hidden = false;
     document.getElementById("account").hidden = false;
+    document.getElementById("accounts-nav").hidden = me.role !== "admin";
     return true;
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) return true;
@@ -546,7 +549,7 @@ function parseRoute() {
   if (name === "case" && id) return { name: "case", id };
   if (name === "plan") return { name: "plan" };
   if (name === "devices") return { name: "devices" };
-  if (["requests", "care", "notices", "statistics", "map", "account"].includes(name)) return { name };
+  if (["requests", "care", "notices", "statistics", "map", "account", "accounts"].includes(name)) return { name };
   return { name: "board" };
 }
 
@@ -584,6 +587,9 @@ async function render() {
         break;
       case "account":
         renderAccount(view, state.me);
+        break;
+      case "accounts":
+        await renderAccounts(view, state.me);
         break;
       default:
         view.replaceChildren(boardView());
