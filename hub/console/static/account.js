@@ -1,5 +1,6 @@
-// The signed-in person's own account: change the password (POST /api/v1/auth/password, with
-// the one in use). The account's other sessions end; this screen stays signed in.
+// The signed-in person's own account: signing in, who the top bar says is signed in, and
+// changing the password (POST /api/v1/auth/password, with the one in use). The account's
+// other sessions end; this screen stays signed in.
 
 import { api, ApiError } from "./api.js";
 import { h, toast } from "./dom.js";
@@ -40,4 +41,44 @@ export function renderAccount(view, me) {
   h("p", { className: "muted" }, "Your other sessions (another screen, a lost phone) are signed out."),
   h("button", { type: "submit" }, "Change password"));
   view.replaceChildren(form);
+}
+
+/** The sign-in form, saying ``message`` (why the session ended); ``onSignedIn`` runs once
+ * the hub took the password. */
+export function signInForm(message, onSignedIn) {
+  const error = h("p", { className: "error", id: "sign-in-error" }, message || "");
+  const form = h("form", {
+    className: "sign-in", id: "sign-in",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      const button = form.querySelector("button");
+      button.disabled = true;
+      try {
+        await api.signIn(form.username.value.trim(), form.password.value);
+        form.reset();
+        await onSignedIn();
+      } catch (failure) {
+        error.textContent = failure instanceof ApiError ? failure.detail : String(failure);
+      } finally {
+        button.disabled = false; // also when the hub still refuses us: this form stays
+      }
+    },
+  },
+  h("h2", {}, "Sign in"),
+  h("label", { for: "username" }, h("span", {}, "Username"), h("input", { id: "username", name: "username", autocomplete: "username", required: true })),
+  h("label", { for: "password" }, h("span", {}, "Password"), h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true })),
+  error,
+  h("button", { type: "submit" }, "Sign in"));
+  return form;
+}
+
+/** Say in the top bar who is signed in (``me``: {name, role}), or nobody (null); the
+ * Accounts page is offered to admins only. */
+export function showIdentity(me) {
+  const who = document.getElementById("who");
+  who.textContent = me ? `${me.name} · ${me.role}` : "";
+  who.hidden = !me;
+  document.getElementById("sign-out").hidden = !me;
+  document.getElementById("account").hidden = !me;
+  document.getElementById("accounts-nav").hidden = me?.role !== "admin";
 }

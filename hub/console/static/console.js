@@ -9,7 +9,7 @@ import { ago, h, label, orderOf, pill, setZones, site, toast, when, zoneOf } fro
 import { drawAlerts, MAX_ROWS, takeAlerts } from "./alertpanel.js";
 import { FINISHED, older, renderCase } from "./casepage.js";
 import { carryPages, casesSeen, pageBadge, watchPages } from "./pages.js";
-import { renderAccount } from "./account.js";
+import { renderAccount, showIdentity, signInForm } from "./account.js";
 import { renderAccounts } from "./accounts.js";
 import { renderCare, renderNotices, renderRequests } from "./residents.js";
 import { renderDevices } from "./devices.js";
@@ -101,10 +101,7 @@ function showSignIn(message) {
     state.source.close();
     state.source = null;
   }
-  document.getElementById("who").hidden = true;
-  document.getElementById("sign-out").hidden = true;
-  document.getElementById("account").hidden = true;
-  document.getElementById("accounts-nav").hidden = true;
+  showIdentity(null);
   document.getElementById("stale").hidden = true;
   const link = document.getElementById("link");
   link.dataset.state = "down";
@@ -116,29 +113,7 @@ function showSignIn(message) {
     if (message) document.getElementById("sign-in-error").textContent = message;
     return;
   }
-  const error = h("p", { className: "error", id: "sign-in-error" }, message || "");
-  const form = h("form", {
-    className: "sign-in", id: "sign-in",
-    onsubmit: async (event) => {
-      event.preventDefault();
-      const button = form.querySelector("button");
-      button.disabled = true;
-      try {
-        await api.signIn(form.username.value.trim(), form.password.value);
-        form.reset();
-        await start();
-      } catch (failure) {
-        error.textContent = failure instanceof ApiError ? failure.detail : String(failure);
-      } finally {
-        button.disabled = false; // also when the hub still refuses us: this form stays
-      }
-    },
-  },
-  h("h2", {}, "Sign in"),
-  h("label", { for: "username" }, h("span", {}, "Username"), h("input", { id: "username", name: "username", autocomplete: "username", required: true })),
-  h("label", { for: "password" }, h("span", {}, "Password"), h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true })),
-  error,
-  h("button", { type: "submit" }, "Sign in"));
+  const form = signInForm(message, start);
   document.getElementById("view").replaceChildren(form);
 }
 
@@ -147,12 +122,7 @@ async function whoAmI() {
   try {
     const me = await api.me();
     state.me = me;
-    const who = document.getElementById("who");
-    who.textContent = `${me.name} · ${me.role}`;
-    who.hidden = false;
-    document.getElementById("sign-out").hidden = false;
-    document.getElementById("account").hidden = false;
-    document.getElementById("accounts-nav").hidden = me.role !== "admin";
+    showIdentity(me);
     return true;
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) return true;
