@@ -68,6 +68,7 @@ export const api = {
       Number.isInteger(version) ? { "If-Match": `"${version}"` } : undefined),
   alerts: (params) => request("GET", `alerts${query(params)}`).then((d) => d.items),
   devices: () => request("GET", "devices").then((d) => d.items),
+  device: (id) => request("GET", `devices/${encodeURIComponent(id)}`),
   retiredDevices: () => request("GET", "devices?retired=true").then((d) => d.items),
   retireDevice: (id, reason) => request("DELETE", `devices/${encodeURIComponent(id)}${query({ reason })}`),
   edges: () => request("GET", "edges").then((d) => d.items),

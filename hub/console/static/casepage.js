@@ -264,6 +264,24 @@ async function evidenceSection(caseId) {
   return section;
 }
 
+const OFTEN_FALSE_JUDGED = 3;
+const OFTEN_FALSE_SHARE = 0.5;
+
+/** How a device's cases were judged before (GET /devices/<id>: case_resolutions), in words,
+ * beside its id on the case page: the zone history an alarm operator reads before deciding. A
+ * device judged false or nuisance in at least half of 3 or more cases is said to be often
+ * false, to have it checked: the case in front of the operator is still to be checked. */
+function deviceRecord(id, device) {
+  const counts = device?.case_resolutions || {};
+  const judged = Object.entries(counts).reduce((sum, [code, n]) => sum + (code === "test" ? 0 : n), 0);
+  if (!judged) return h("li", { "data-device": id }, id);
+  const wrong = (counts.false_alarm || 0) + (counts.nuisance || 0);
+  const often = judged >= OFTEN_FALSE_JUDGED && wrong / judged >= OFTEN_FALSE_SHARE;
+  return h("li", { "data-device": id, className: often ? "often-false" : "" }, id,
+    h("span", { className: "muted" }, ` · ${judged} case${judged === 1 ? "" : "s"} judged, ${wrong} false or nuisance`),
+    often ? h("strong", {}, " · often false: have it checked") : null);
+}
+
 export async function renderCase(id, state) {
   const view = document.getElementById("view");
   let detail;
@@ -277,10 +295,11 @@ export async function renderCase(id, state) {
   keep(state, detail);
   casesSeen([detail]);
   const down = pagesDown(detail);
-  const [actions, readings, evidence] = await Promise.all([
+  const [actions, readings, evidence, devices] = await Promise.all([
     caseActions(state).catch(() => []),
     api.caseReadings(id).catch(() => null),
     evidenceSection(id),
+    Promise.all(detail.device_ids.map((device) => api.device(device).catch(() => null))),
   ]);
   // Left meanwhile (another page, or another case): this page must not replace that one.
   if (state.route?.name !== "case" || String(state.route.id) !== String(id)) return;
@@ -314,7 +333,8 @@ export async function renderCase(id, state) {
       detail.escalation_level > 0 ? [" ", pill("escalation", `escalated ${detail.escalation_level}`)] : null),
     h("dl", { className: "facts" },
       h("dt", {}, "Where"), h("dd", {}, detail.location || "—"),
-      h("dt", {}, "Devices"), h("dd", {}, detail.device_ids.join(", ")),
+      h("dt", {}, "Devices"), h("dd", {}, h("ul", { id: "case-devices", className: "plain" },
+        detail.device_ids.map((device, n) => deviceRecord(device, devices[n])))),
       h("dt", {}, "Opened"), h("dd", {}, when(detail.opened_at, zone)),
       h("dt", {}, "Last alert"), h("dd", {}, when(detail.last_alert_at, zone)),
       h("dt", {}, "Alerts"), h("dd", {}, detail.alert_count),
