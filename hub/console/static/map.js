@@ -4,13 +4,17 @@
 // /api/v1 (sites, positions, the site plan's devices); data is only ever put in as text.
 
 import { api, ApiError } from "./api.js";
-import { ago, h, s, STATE_COLOURS, when } from "./dom.js";
+import { ago, h, label, orderOf, pill, s, STATE_COLOURS, when } from "./dom.js";
 
 const WORST_FIRST = Object.keys(STATE_COLOURS);
 const FRESH_MS = 10 * 60 * 1000; // as dispatch counts a position (hub.positions.rules.FRESH_FOR)
 const EARTH_RADIUS_M = 6371008.8;
 const NEAR_M = 2000; // a community and the streets round it
 const VAGUE_M = 100; // a fix too vague to put anyone on site (hub.positions.rules.ON_SITE_MAX_ACCURACY_M)
+const UNFINISHED = ["open", "acknowledged", "dispatched", "accepted", "in_progress"];
+const PRIORITY_ORDER = ["critical", "high", "medium", "low"];
+const ALL_CASES = 10000; // the console board's limit of one status's read
+const CASES_MIN_PX = 360; // the open cases beside the map (console.css .map-layout)
 
 /** A location path's parts as places compare (devices/location.py's ``folded``): NFKC (a
  * Chinese input method's full-width ``３号楼`` is ``3号楼``), case-folded, white space collapsed. */
@@ -84,7 +88,7 @@ export async function renderMap(view, again = false) {
 async function drawMap(view, latest) {
   let answers;
   try {
-    answers = await Promise.all([api.sites(), api.positions(), api.sitePlan()]);
+    answers = await Promise.all([api.sites(), api.positions(), api.sitePlan(), unfinishedCases()]);
   } catch (error) {
     // The hub not answering: the map shown so far is drawn again, aged and saying so. Left as
     // it was, it showed a patrol "30 s ago" and fresh for as long as the screen stayed on,
@@ -101,17 +105,78 @@ async function drawMap(view, latest) {
   drawFrom(view, answers);
 }
 
+/** Every unfinished case the caller may see (the board's five reads of a status each). */
+async function unfinishedCases() {
+  const reads = await Promise.all(UNFINISHED.map((status) => api.cases({ status, limit: ALL_CASES })));
+  return [...new Map(reads.flat().map((item) => [item.id, item])).values()];
+}
+
+/** A case's kind as the map names it ("SOS", "smoke", "water leak"). */
+function kindName(kind) {
+  return kind === "sos" ? "SOS" : label(kind);
+}
+
+function lifeSafety(item) {
+  return item.category === "life_safety";
+}
+
+/** Most urgent first: a person in danger (an SOS, a fire), then by priority, then the latest
+ * changed (as the board orders a column). */
+function urgency(a, b) {
+  return Number(lifeSafety(b)) - Number(lifeSafety(a))
+    || orderOf(PRIORITY_ORDER, a.priority) - orderOf(PRIORITY_ORDER, b.priority)
+    || new Date(b.updated_at) - new Date(a.updated_at);
+}
+
 /** A fix's reported accuracy as the map lists it (the hub ranks by distance plus accuracy). */
 function give(p) {
   return p.accuracy_m ? ` ±${Math.round(p.accuracy_m)} m` : "";
 }
 
-/** Draw the hub's ``answers`` (sites, positions, site plan), aged to now; ``answeredAt``: when
- * they came, if the hub has not answered since. */
+/** Where the map's labels may go, tried in turn: beside their marker, then round it.
+ * [dx, dy, text-anchor] from the marker's centre, ``r`` its reach. */
+function spotsAround(r) {
+  return [[r, 4, "start"], [-r, 4, "end"], [0, -r, "middle"], [0, r + 10, "middle"],
+    [r, -r + 2, "start"], [r, r + 6, "start"], [-r, -r + 2, "end"], [-r, r + 6, "end"]];
+}
+
+function overlap(a, b) {
+  const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x) + 2;
+  const hgt = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y) + 2;
+  return w > 0 && hgt > 0 ? w * hgt : 0;
+}
+
+/** Put each label (most urgent first) where it lies over no label put before, no marker and
+ * not past the map's edge, else where it lies over the least: labels written side by side
+ * from the marker alone overlapped (a patrol at a building's door wrote his name over its
+ * name). Measured as drawn (a Chinese name is wider than its letters count). */
+function placeLabels(labels, markers, width, height) {
+  const taken = markers.map((m) => m.getBBox());
+  for (const { text, x, y, spots } of labels) {
+    let best = null;
+    for (const [dx, dy, anchor] of spots) {
+      text.setAttribute("x", x + dx);
+      text.setAttribute("y", y + dy);
+      text.setAttribute("text-anchor", anchor);
+      const box = text.getBBox();
+      const outside = box.x < 0 || box.y < 0 || box.x + box.width > width || box.y + box.height > height;
+      const cost = (outside ? 1e9 : 0) + taken.reduce((sum, other) => sum + overlap(box, other), 0);
+      if (best === null || cost < best.cost) best = { cost, dx, dy, anchor, box };
+      if (cost === 0) break;
+    }
+    text.setAttribute("x", x + best.dx);
+    text.setAttribute("y", y + best.dy);
+    text.setAttribute("text-anchor", best.anchor);
+    taken.push(best.box);
+  }
+}
+
+/** Draw the hub's ``answers`` (sites, positions, site plan, unfinished cases), aged to now;
+ * ``answeredAt``: when they came, if the hub has not answered since. */
 function drawFrom(view, answers, answeredAt = null) {
-  const [sites, positions, plan] = answers;
+  const [sites, positions, plan, cases] = answers;
   const stale = answeredAt === null ? null
-    : h("p", { className: "error", id: "map-stale" }, `The hub has not answered since ${when(new Date(answeredAt).toISOString())}: places' states and responders' positions as of then; trying again.`);
+    : h("p", { className: "error", id: "map-stale" }, `The hub has not answered since ${when(new Date(answeredAt).toISOString())}: places' states, open cases and responders' positions as of then; trying again.`);
   const listed = sites.flatMap((site) => site.map.map((place) => ({ ...place, site_id: site.id })));
   // 0, 0 is a roster's placeholder (the Gulf of Guinea is no community's): drawn, it would
   // stretch the map over half the earth and squeeze every real place into one dot.
@@ -120,6 +185,7 @@ function drawFrom(view, answers, answeredAt = null) {
   const notOnMap = unplaced.length
     ? h("p", { className: "muted", id: "unplaced" }, `Not on the map (0, 0 on the roster): ${unplaced.map((p) => `${p.place} (${p.site_id})`).join(", ")}`)
     : null;
+  const keyOf = (place) => `${place.site_id}|${place.place}`;
   // Places are named within their site (another community's Building 3 is another place):
   // each plan device carries its site as the hub finds it (hub.roster.rules.site_of_device).
   const devices = plan.buildings.flatMap((b) => b.floors.flatMap((f) => f.devices));
@@ -128,9 +194,20 @@ function drawFrom(view, answers, answeredAt = null) {
     const site = device.site_id;
     const place = site == null ? null : placeOf(listed.filter((p) => p.site_id === site), device.location);
     if (!place) continue;
-    const key = `${place.site_id}|${place.place}`;
+    const key = keyOf(place);
     const known = states.get(key);
     if (!known || WORST_FIRST.indexOf(device.state) < WORST_FIRST.indexOf(known)) states.set(key, device.state);
+  }
+  // Each unfinished case at its place, as the hub places it (its site's place containing its
+  // location), most urgent first: a place leads to its most urgent case, and says an SOS or
+  // a fire in words (the hub paints a water leak "alarm" red as it does an SOS).
+  const ordered = [...cases].sort(urgency);
+  const placeOfCase = new Map(ordered.map((item) => [item.id, item.site_id == null || !item.location ? null
+    : placeOf(places.filter((p) => p.site_id === item.site_id), item.location)]));
+  const casesAt = new Map();
+  for (const item of ordered) {
+    const place = placeOfCase.get(item.id);
+    if (place) casesAt.set(keyOf(place), [...(casesAt.get(keyOf(place)) || []), item]);
   }
   const now = Date.now();
   // A phone more than NEAR_M from every place (its last fix from home, or from leave) is
@@ -139,41 +216,25 @@ function drawFrom(view, answers, answeredAt = null) {
   const shown = positions.map((p) => ({ ...p, fresh: now - new Date(p.at).getTime() <= FRESH_MS, far: far(p) }));
   const drawn = shown.filter((p) => !p.far);
   const points = [...places, ...drawn];
+  const caseList = h("section", { className: "map-cases", id: "map-cases", "aria-label": "Open cases" },
+    h("h3", {}, `Open cases (${ordered.length})`),
+    ordered.length === 0 ? h("p", { className: "muted" }, "No open case.")
+      : h("ol", {}, ordered.map((item) => {
+          const place = placeOfCase.get(item.id);
+          return h("li", { className: lifeSafety(item) ? "life-safety" : null },
+            h("a", { href: `#/case/${item.id}`, "data-case-id": item.id },
+              lifeSafety(item) ? "⚠ " : "", h("strong", {}, kindName(item.kind)), ` — ${item.location || item.place || "no place"}`,
+              place ? null : h("span", { className: "muted" }, " (not on the map)")),
+            " ", pill(item.priority, item.priority), " ", pill(`status ${item.status}`, item.status));
+        })));
+  // Where the operator had scrolled the open cases to (they scroll on their own beside the
+  // map): each drawing had sent them back to their top.
+  const listTop = view.querySelector("#map-cases")?.scrollTop || 0;
   if (points.length === 0) {
     view.replaceChildren(h("section", { className: "plan-page map-page" }, h("h2", {}, "Map"),
-      h("p", { className: "muted", id: "no-map" }, "No site has a map yet: list its places with their coordinates on the roster (docs/positions.md)."), stale, notOnMap));
+      h("p", { className: "muted", id: "no-map" }, "No site has a map yet: list its places with their coordinates on the roster (docs/positions.md)."), stale, notOnMap, caseList));
+    caseList.scrollTop = listTop;
     return;
-  }
-  // An equirectangular projection around the middle: exact enough for a community.
-  const lats = points.map((p) => p.lat), lons = points.map((p) => p.lon);
-  const midLat = (Math.min(...lats) + Math.max(...lats)) / 2;
-  const xScale = Math.cos((midLat * Math.PI) / 180);
-  const span = Math.max((Math.max(...lons) - Math.min(...lons)) * xScale, Math.max(...lats) - Math.min(...lats), 0.0005);
-  const WIDTH = Math.max(320, Math.min(900, view.clientWidth - 40)), PAD = 60;
-  const scale = (WIDTH - 2 * PAD) / span;
-  const x = (p) => PAD + (p.lon - Math.min(...lons)) * xScale * scale;
-  const y = (p) => PAD + (Math.max(...lats) - p.lat) * scale;
-  const HEIGHT = Math.max(240, (Math.max(...lats) - Math.min(...lats)) * scale + 2 * PAD);
-  const svg = s("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, width: WIDTH, height: HEIGHT, class: "plan map", role: "img", "aria-label": "Map" });
-  for (const place of places) {
-    const state = states.get(`${place.site_id}|${place.place}`) || "none";
-    const px = x(place), py = y(place);
-    svg.append(s("g", { class: `place ${place.kind}`, "data-place": place.place, "data-site": place.site_id, "data-state": state,
-      onclick: () => { location.hash = "#/plan"; } },
-    s("title", {}, `${place.place} (${place.kind.replaceAll("_", " ")}, ${place.site_id}): ${state === "none" ? "no devices" : state}`),
-    marker(place, px, py, STATE_COLOURS[state] || "#ffffff"),
-    s("text", { x: px + 14, y: py + 4, class: "building" }, place.place)));
-  }
-  for (const p of drawn) {
-    const px = x(p), py = y(p);
-    // The circle the phone's fix allows (its ``acc``), to the map's scale: a cell tower's fix
-    // "give or take 2 km" is not the GPS fix at the door that the dot alone looks like.
-    const radius = ((p.accuracy_m || 0) / METRES_PER_DEGREE_LAT) * scale;
-    svg.append(s("g", { class: "responder", "data-responder": p.responder_id, "data-fresh": String(p.fresh) },
-      s("title", {}, `${p.responder_id}: ${ago(p.at)}${give(p)}`),
-      radius > 6 ? s("circle", { class: "accuracy", cx: px, cy: py, r: radius, "pointer-events": "none", fill: "#1f4e79", "fill-opacity": 0.08, stroke: "#1f4e79", "stroke-opacity": 0.4, "stroke-dasharray": "4 3" }) : null,
-      s("circle", { cx: px, cy: py, r: 6, fill: p.fresh ? "#1f4e79" : "none", stroke: "#1f4e79", "stroke-width": 2 }),
-      s("text", { x: px + 9, y: py - 8, class: "floor-name" }, p.responder_id, (p.accuracy_m || 0) > VAGUE_M ? give(p) : "")));
   }
   const rows = shown.map((p) => {
     const ofSite = places.filter((place) => place.site_id === p.site_id);
@@ -186,13 +247,85 @@ function drawFrom(view, answers, answeredAt = null) {
   });
   const legend = h("ul", { className: "legend" },
     Object.keys(STATE_COLOURS).map((name) => h("li", {}, h("span", { className: `swatch ${name}` }), name)),
-    h("li", {}, "■ building · ◆ hazard source · ● key place · ◉ responder"));
+    h("li", {}, "■ building · ◆ hazard source · ● key place · ◉ responder · ⚠ ringed: SOS, fire, gas (a person in danger)"));
+  const scroll = h("div", { className: "plan-scroll" });
+  // The keyboard's place (a place, or a case's link) is found again after the drawing: every
+  // 15 s the map is drawn anew, which had sent the focus back to the page's top.
+  const focused = document.activeElement;
+  const refocus = focused && view.contains(focused)
+    ? focused.dataset.caseId ? `#map-cases a[data-case-id="${CSS.escape(focused.dataset.caseId)}"]`
+      : focused.dataset.place ? `g.place[data-site="${CSS.escape(focused.dataset.site)}"][data-place="${CSS.escape(focused.dataset.place)}"]` : null
+    : null;
   view.replaceChildren(h("section", { className: "plan-page map-page" }, h("h2", {}, "Map"), stale, legend,
-    h("div", { className: "plan-scroll" }, svg), notOnMap,
+    h("div", { className: "map-layout" }, h("div", { className: "map-area" }, scroll), caseList), notOnMap,
     h("h3", {}, "Responders"),
     rows.length
       ? h("table", { className: "devices responders" },
           h("thead", {}, h("tr", {}, ["Responder", "Site", "Nearest place", "Position"].map((t) => h("th", {}, t)))),
           h("tbody", {}, rows))
       : h("p", { className: "muted" }, "No responder's phone has reported yet (OwnTracks: docs/positions.md).")));
+  // Sized to the room it has on this screen, across and down: drawn 900 px tall whatever
+  // the window, a 1366×768 laptop showed its bottom row (an SOS there) only when scrolled.
+  const PAD = 60;
+  // Beside the open cases on a wide screen (console.css: the map its width, the cases the rest).
+  const layout = scroll.closest(".map-layout");
+  const beside = window.matchMedia("(min-width: 1100px)").matches ? CASES_MIN_PX + 12 : 0;
+  const roomX = Math.max(320, layout.clientWidth - beside - 16);
+  const roomY = Math.max(320, window.innerHeight - (scroll.getBoundingClientRect().top + window.scrollY) - 24);
+  // An equirectangular projection around the middle: exact enough for a community.
+  const lats = points.map((p) => p.lat), lons = points.map((p) => p.lon);
+  const midLat = (Math.min(...lats) + Math.max(...lats)) / 2;
+  const xScale = Math.cos((midLat * Math.PI) / 180);
+  const spanX = (Math.max(...lons) - Math.min(...lons)) * xScale, spanY = Math.max(...lats) - Math.min(...lats);
+  const scale = Math.min((roomX - 2 * PAD) / Math.max(spanX, 1e-9), (roomY - 2 * PAD) / Math.max(spanY, 1e-9),
+    (Math.min(roomX, roomY) - 2 * PAD) / 0.0005); // a lone place: some 55 m across
+  const WIDTH = Math.min(roomX, Math.max(320, spanX * scale + 2 * PAD));
+  const HEIGHT = Math.max(240, spanY * scale + 2 * PAD);
+  const x = (p) => PAD + (p.lon - Math.min(...lons)) * xScale * scale;
+  const y = (p) => PAD + (Math.max(...lats) - p.lat) * scale;
+  const svg = s("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, width: WIDTH, height: HEIGHT, class: "plan map", role: "img", "aria-label": "Map" });
+  scroll.append(svg);
+  const labels = [], markers = [];
+  for (const place of places) {
+    const state = states.get(keyOf(place)) || "none";
+    const here = casesAt.get(keyOf(place)) || [];
+    const danger = [...new Set(here.filter(lifeSafety).map((item) => kindName(item.kind)))];
+    const px = x(place), py = y(place);
+    // A place leads to the site plan (its devices, each leading to its case); its cases are
+    // listed beside the map, each a link.
+    const go = () => { location.hash = "#/plan"; };
+    const says = `${place.place} (${place.kind.replaceAll("_", " ")}, ${place.site_id}): ${state === "none" ? "no devices" : state}`
+      + (danger.length ? `, ${danger.join(", ")}` : "") + (here.length ? `, ${here.length} open case${here.length > 1 ? "s" : ""}` : "");
+    const mark = marker(place, px, py, STATE_COLOURS[state] || "#ffffff");
+    const text = s("text", { x: px + 14, y: py + 4, class: "building" }, place.place,
+      danger.length ? s("tspan", { class: "danger" }, ` ⚠ ${danger.join(", ")}`) : null,
+      here.length ? s("tspan", { class: "count" }, ` (${here.length})`) : null);
+    svg.append(s("g", { class: `place ${place.kind}`, "data-place": place.place, "data-site": place.site_id, "data-state": state,
+      "data-danger": String(danger.length > 0), tabindex: 0, role: "link", "aria-label": says, onclick: go,
+      onkeydown: (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); go(); } } },
+    s("title", {}, says),
+    danger.length ? s("circle", { class: "hazard", cx: px, cy: py, r: 17, fill: "none", stroke: "#d62728", "stroke-width": 4, "pointer-events": "none" }) : null,
+    mark, text));
+    markers.push(danger.length ? svg.lastChild.querySelector(".hazard") : mark);
+    labels.push({ text, x: px, y: py, spots: spotsAround(danger.length ? 22 : 14), first: danger.length > 0 });
+  }
+  for (const p of drawn) {
+    const px = x(p), py = y(p);
+    // The circle the phone's fix allows (its ``acc``), to the map's scale: a cell tower's fix
+    // "give or take 2 km" is not the GPS fix at the door that the dot alone looks like.
+    const radius = ((p.accuracy_m || 0) / METRES_PER_DEGREE_LAT) * scale;
+    const dot = s("circle", { cx: px, cy: py, r: 6, fill: p.fresh ? "#1f4e79" : "none", stroke: "#1f4e79", "stroke-width": 2 });
+    // A position too old to dispatch by says its age on the map, not by a hollow dot alone.
+    const text = s("text", { x: px + 9, y: py - 8, class: "floor-name" }, p.responder_id,
+      (p.accuracy_m || 0) > VAGUE_M ? give(p) : "", p.fresh ? "" : ` · ${ago(p.at)}`);
+    svg.append(s("g", { class: "responder", "data-responder": p.responder_id, "data-fresh": String(p.fresh) },
+      s("title", {}, `${p.responder_id}: ${ago(p.at)}${give(p)}`),
+      radius > 6 ? s("circle", { class: "accuracy", cx: px, cy: py, r: radius, "pointer-events": "none", fill: "#1f4e79", "fill-opacity": 0.08, stroke: "#1f4e79", "stroke-opacity": 0.4, "stroke-dasharray": "4 3" }) : null,
+      dot, text));
+    markers.push(dot);
+    labels.push({ text, x: px, y: py, spots: spotsAround(9).map(([dx, dy, a]) => [dx, dy === 4 ? -8 : dy, a]), first: false });
+  }
+  placeLabels([...labels.filter((l) => l.first), ...labels.filter((l) => !l.first)], markers, WIDTH, HEIGHT);
+  caseList.scrollTop = listTop;
+  if (refocus) view.querySelector(refocus)?.focus({ preventScroll: true });
 }
