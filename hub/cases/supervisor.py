@@ -13,6 +13,9 @@ lost with no status to say so (silent for longer than its own rhythm allows, ``e
 this worker's ingest connected, if later (while it is not connected, it blames no edge). Every
 worker's round may decide it, and the alert's id, made from the outage, is stored once
 (``hub.cases.copies``).
+
+Every round also reports the alarms still raised that silences over by now hid
+(``hub.silences.restore``: restore required), once across workers.
 """
 
 import asyncio
@@ -29,6 +32,7 @@ from hub.fleet.outages import EdgeOutages
 from hub.fleet.supervision import EdgeRhythm
 from hub.persistence.threads import alarm_thread
 from hub.persistence.transactions import Clock
+from hub.silences.restore import SilenceRestores
 from hub.store import HubStore
 
 logger = logging.getLogger(__name__)
@@ -75,6 +79,7 @@ class Supervisor:
         """``edge_heartbeat_capped``: edges found saying a heartbeat past
         ``edge_heartbeat_max_s`` (once each); the hub's health counters in a hub."""
         self._outages = EdgeOutages(store.db, store.intake, store.policy, self.edge_counters)
+        self._restores = SilenceRestores(store.db, store.intake, store.policy)
         self._notice_lines_after: int | None = None
         """The last history line this supervisor looked at for failing notices (None: none
         yet; the first round starts from the newest)."""
@@ -91,6 +96,7 @@ class Supervisor:
             await self._check_edges(now)
             return 0
         await self._check_edges(now)
+        await self._restore_silences(now)
         self.counters["rounds"] += 1
         self.counters["cases_changed"] += len(changed)
         for case in changed:
@@ -160,6 +166,22 @@ class Supervisor:
             logger.exception("edge supervision round failed, trying again")
             return
         self._changes.alerts_stored(outages)
+
+    async def _restore_silences(self, now: datetime) -> None:
+        """Report the alarms still raised that silences over by now hid
+        (``hub.silences.restore``)."""
+        try:
+            restored = await alarm_thread(self._restores.restore_ended, now)
+        except SQLAlchemyError as exc:
+            self.counters["failed"] += 1
+            logger.warning("silence restore round failed, trying again: %s", exc)
+            return
+        except Exception:
+            # Never at the cost of the case deadlines' rounds.
+            self.counters["failed"] += 1
+            logger.exception("silence restore round failed, trying again")
+            return
+        self._changes.alerts_stored(restored)
 
     async def run(self) -> None:
         """Supervise until cancelled."""

@@ -409,6 +409,20 @@ class SilenceRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class SilenceRestoreRow(Base):
+    """A silence over whose alarms still raised were reported (``hub.silences.restore``):
+    one row each, made once across hub workers. A table of its own, not a column of
+    ``silences``: the intake reads the silences whole, on every schema it may meet."""
+
+    __tablename__ = "silence_restores"
+
+    silence_id: Mapped[int] = mapped_column(ForeignKey("silences.id"), primary_key=True)
+    restored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    checked_through: Mapped[datetime] = mapped_column(UTCDateTime())
+    """Alerts it covered received after this are looked at again: one raised during it and
+    delivered after it ended (an edge's store and forward) is reported then."""
+
+
 class AuditEntryRow(Base):
     """One link of the hash-chained audit trail (``hub.audit.chain``); never updated."""
 

@@ -73,13 +73,17 @@ class SilenceRepository:
         kinds: Iterable[AlertKind] = (),
         actor: str | None = None,
     ) -> SilenceView:
-        """Create a maintenance window or drill; refuse one that is over or unbounded."""
+        """Create a maintenance window or drill; refuse one that is over or unbounded.
+
+        One never starts before it is set (a ``starts_at`` in the past is taken as now): an
+        alarm raised before anyone put the place on test, delivered late (an edge's store and
+        forward after an outage), is no part of the test and must open its case."""
         now = self._db.clock()
-        starts = starts_at or now
-        if ends_at <= starts:
-            raise InvalidInputError("a silence must end after it starts")
         if ends_at <= now:
             raise InvalidInputError("a silence that is already over silences nothing")
+        starts = now if starts_at is None else max(starts_at, now)
+        if ends_at <= starts:
+            raise InvalidInputError("a silence must end after it starts")
         if ends_at - starts > MAX_SILENCE:
             raise InvalidInputError(
                 f"a silence may last at most {MAX_SILENCE.days} days: forgotten ones hide alarms"
