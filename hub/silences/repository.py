@@ -150,6 +150,7 @@ class SilenceRepository:
             )
             if row.ends_at <= now:
                 raise IllegalTransitionError(f"silence {silence_id} is already over")
+            planned = row.ends_at
             row.ends_at = max(now, row.starts_at)
             row.ended_at = now
             row.ended_by = None if actor is None else clean(actor)[:ID_LENGTH]
@@ -160,7 +161,13 @@ class SilenceRepository:
                     ts=now,
                     action=AuditAction.SILENCE_ENDED,
                     actor=row.ended_by,
-                    detail={"silence_id": row.id},
+                    # When it stopped covering alerts, and when it was to: the trail alone
+                    # says which alarms it hid (the row can be edited).
+                    detail={
+                        "silence_id": row.id,
+                        "ends_at": row.ends_at.astimezone(UTC).isoformat(),
+                        "planned_ends_at": planned.astimezone(UTC).isoformat(),
+                    },
                 ),
             )
             return _silence_view(row)
