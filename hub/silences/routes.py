@@ -34,7 +34,8 @@ class SilenceRequest(View):
     target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
     """A device id, a place (location prefix, e.g. ``Building 3``) or an edge id."""
     kinds: list[AlertKind] = Field(default_factory=list)
-    """Only these kinds; empty: every kind but ``sos``."""
+    """Only these kinds; empty: every kind but the life-safety ones (an SOS, smoke, heat, CO, gas,
+    a camera's fire or smoke), which a silence covers only when it names them."""
     starts_at: AwareDatetime | None = None
     """Default: now."""
     ends_at: AwareDatetime

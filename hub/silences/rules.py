@@ -3,10 +3,13 @@ recorded (and audited) but open no case and page no one.
 
 A silence covers one device, every device at or under a place (a location prefix such as
 ``"Building 3"``), or every device an edge serves (a site: one site file, one edge), from
-``starts_at`` until ``ends_at``, optionally only for some alert kinds. An SOS is never
-silenced unless the silence names ``sos`` itself: a resident pressing the button during a
-drill may be in real trouble. Alerts are judged by their event time, so an alarm raised during
-a drill but delivered after it (a replay after an outage) is still silenced.
+``starts_at`` until ``ends_at``, optionally only for some alert kinds. A life-safety alarm
+(``devices.kinds.LIFE_SAFETY``: an SOS, smoke, heat, CO, gas, a camera's fire or smoke) is
+never silenced unless the silence names its kind: a resident pressing the button during a
+drill may be in real trouble, and a fire during a plumber's visit is a fire (a silence set for
+the pipes with no kinds had hidden it for its hours). A fire drill names ``smoke`` and
+``heat``. Alerts are judged by their event time, so an alarm raised during a drill but
+delivered after it (a replay after an outage) is still silenced.
 
 Nothing here does I/O or reads the clock.
 """
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from devices.kinds import AlertKind
+from devices.kinds import LIFE_SAFETY, AlertKind
 from devices.location import lies_within
 
 
@@ -36,7 +39,7 @@ class Silence:
     scope: SilenceScope
     target: str
     kinds: frozenset[AlertKind]
-    """Empty: every kind (but ``sos``)."""
+    """Empty: every kind but the life-safety ones (``LIFE_SAFETY``)."""
     starts_at: datetime
     ends_at: datetime
 
@@ -59,7 +62,7 @@ def covers(silence: Silence, alert: SilencedAlert) -> bool:
     if silence.kinds:
         if alert.kind not in silence.kinds:
             return False
-    elif alert.kind is AlertKind.SOS:
+    elif alert.kind in LIFE_SAFETY:
         return False
     match silence.scope:
         case SilenceScope.DEVICE:

@@ -14,7 +14,7 @@ class SilenceView(View):
     scope: SilenceScope
     target: str
     kinds: list[AlertKind]
-    """Empty: every kind but ``sos``."""
+    """Empty: every kind but the life-safety ones (``devices.kinds.LIFE_SAFETY``)."""
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     reason: str

@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from devices.kinds import AlertKind, DeviceKind, Severity
+from devices.kinds import LIFE_SAFETY, AlertKind, DeviceKind, Severity
 from hub.silences.rules import Silence, SilencedAlert, SilenceScope, covers, is_active, silencing
 from hub.store import HubStore
 from tests.hub.conftest import FakeClock
@@ -17,10 +17,14 @@ pytestmark = pytest.mark.fake_clock
 UNIT = "Building 3/Floor 12/Unit 1201"
 
 
+DRILL = frozenset({AlertKind.SMOKE, AlertKind.HEAT})
+"""What a fire drill names: a life-safety alarm is silenced only when named."""
+
+
 def silence(
     scope: SilenceScope = SilenceScope.PLACE,
     target: str = "Building 3",
-    kinds: frozenset[AlertKind] = frozenset(),
+    kinds: frozenset[AlertKind] = DRILL,
     id: int = 1,
 ) -> Silence:
     return Silence(id, scope, target, kinds, T0, T0 + timedelta(hours=1))
@@ -49,6 +53,18 @@ def test_scopes_device_place_and_edge() -> None:
     assert covers(silence(SilenceScope.PLACE, "Building 3/Floor 12"), smoke_at(at))
     assert not covers(silence(SilenceScope.PLACE, "Building 3/Floor 1"), smoke_at(at))
     assert not covers(silence(SilenceScope.PLACE, "Building 30"), smoke_at(at))
+
+
+def test_a_life_safety_alarm_is_silenced_only_when_named() -> None:
+    """A silence naming no kinds (set for a plumber's visit) covers every kind but the
+    life-safety ones: a fire during it is a fire, an SOS a call for help."""
+    at = T0 + timedelta(minutes=5)
+    everything = silence(kinds=frozenset())
+    for kind in LIFE_SAFETY:
+        assert not covers(everything, smoke_at(at, kind=kind)), kind
+        assert covers(silence(kinds=frozenset({kind})), smoke_at(at, kind=kind)), kind
+    for kind in (AlertKind.WATER_LEAK, AlertKind.BATTERY_LOW, AlertKind.DOOR_HELD_OPEN):
+        assert covers(everything, smoke_at(at, kind=kind)), kind
 
 
 def test_an_sos_is_silenced_only_when_named() -> None:
@@ -83,6 +99,7 @@ def test_a_drill_records_and_audits_alerts_but_opens_no_case(
         ends_at=clock.now + timedelta(minutes=30),
         reason="fire drill",
         actor="manager-li",
+        kinds=DRILL,
     )
     assert (drill.created_by, drill.starts_at) == ("manager-li", clock.now)
     smoke = make_alert(device_id="b3-1201-smoke", ts=clock.now + timedelta(minutes=1))

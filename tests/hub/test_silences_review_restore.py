@@ -37,6 +37,11 @@ def building(store: HubStore) -> HubStore:
     return store
 
 
+SERVICED = [AlertKind.GAS, AlertKind.SMOKE]
+"""What the services and drills here silence: a life-safety alarm is silenced only when named
+(``hub.silences.rules``)."""
+
+
 def _supervisor(store: HubStore, clock: FakeClock) -> Supervisor:
     return Supervisor(store, CaseChanges(EventBus()), clock=clock)
 
@@ -60,6 +65,7 @@ async def test_a_gas_leak_raised_during_a_service_and_still_raised_is_reported_a
         ends_at=clock.now + timedelta(minutes=30),
         reason="boiler service",
         actor="manager-li",
+        kinds=SERVICED,
     )
     leak = _gas(clock)
     taken = building.intake.ingest_alerts([leak], clock.advance(60))
@@ -96,7 +102,11 @@ async def test_ended_early_the_alarms_still_raised_are_reported_and_cleared_ones
     building: HubStore, clock: FakeClock
 ) -> None:
     drill = building.silences.create_silence(
-        SilenceScope.EDGE, "e1", ends_at=clock.now + timedelta(hours=2), reason="fire drill"
+        SilenceScope.EDGE,
+        "e1",
+        ends_at=clock.now + timedelta(hours=2),
+        reason="fire drill",
+        kinds=SERVICED,
     )
     leak = _gas(clock)
     smoke = make_alert(device_id="b3-1201-smoke", ts=clock.now + timedelta(seconds=61))
@@ -118,7 +128,11 @@ async def test_an_alarm_cleared_before_the_round_after_the_end_is_not_reported(
     building: HubStore, clock: FakeClock
 ) -> None:
     building.silences.create_silence(
-        SilenceScope.DEVICE, GAS, ends_at=clock.now + timedelta(minutes=10), reason="swap"
+        SilenceScope.DEVICE,
+        GAS,
+        ends_at=clock.now + timedelta(minutes=10),
+        reason="swap",
+        kinds=SERVICED,
     )
     leak = _gas(clock)
     building.intake.ingest_alerts([leak], clock.advance(60))
@@ -138,7 +152,11 @@ async def test_a_worker_that_stored_the_report_and_stopped_has_it_finished_once(
     building: HubStore, clock: FakeClock
 ) -> None:
     service = building.silences.create_silence(
-        SilenceScope.DEVICE, GAS, ends_at=clock.now + timedelta(minutes=10), reason="swap"
+        SilenceScope.DEVICE,
+        GAS,
+        ends_at=clock.now + timedelta(minutes=10),
+        reason="swap",
+        kinds=SERVICED,
     )
     building.intake.ingest_alerts([_gas(clock)], clock.advance(60))
     clock.advance(10 * 60)
@@ -162,10 +180,18 @@ async def test_overlapping_silences_report_the_alarm_when_the_last_one_ends(
     building: HubStore, clock: FakeClock
 ) -> None:
     swap = building.silences.create_silence(
-        SilenceScope.DEVICE, GAS, ends_at=clock.now + timedelta(minutes=10), reason="swap"
+        SilenceScope.DEVICE,
+        GAS,
+        ends_at=clock.now + timedelta(minutes=10),
+        reason="swap",
+        kinds=SERVICED,
     )
     drill = building.silences.create_silence(
-        SilenceScope.PLACE, "Building 3", ends_at=clock.now + timedelta(hours=1), reason="drill"
+        SilenceScope.PLACE,
+        "Building 3",
+        ends_at=clock.now + timedelta(hours=1),
+        reason="drill",
+        kinds=SERVICED,
     )
     leak = _gas(clock)
     building.intake.ingest_alerts([leak], clock.advance(60))
@@ -189,7 +215,11 @@ def test_two_workers_at_the_end_report_the_alarm_once(pg_engine: Engine) -> None
     first, second = HubStore(pg_engine, clock=clock), HubStore(pg_engine, clock=clock)
     first.fleet.register_device(make_device(GAS, kind=DeviceKind.GAS, edge_id="e1"))
     first.silences.create_silence(
-        SilenceScope.EDGE, "e1", ends_at=clock.now + timedelta(minutes=10), reason="service"
+        SilenceScope.EDGE,
+        "e1",
+        ends_at=clock.now + timedelta(minutes=10),
+        reason="service",
+        kinds=SERVICED,
     )
     first.intake.ingest_alerts([_gas(clock)], clock.advance(60))
     clock.advance(10 * 60)
@@ -205,10 +235,18 @@ async def test_a_silence_that_cannot_be_restored_holds_up_no_other(
     building: HubStore, clock: FakeClock
 ) -> None:
     odd = building.silences.create_silence(
-        SilenceScope.DEVICE, "b3-1201-smoke", ends_at=clock.now + timedelta(minutes=5), reason="x"
+        SilenceScope.DEVICE,
+        "b3-1201-smoke",
+        ends_at=clock.now + timedelta(minutes=5),
+        reason="x",
+        kinds=SERVICED,
     )
     service = building.silences.create_silence(
-        SilenceScope.DEVICE, GAS, ends_at=clock.now + timedelta(minutes=10), reason="service"
+        SilenceScope.DEVICE,
+        GAS,
+        ends_at=clock.now + timedelta(minutes=10),
+        reason="service",
+        kinds=SERVICED,
     )
     building.intake.ingest_alerts([_gas(clock)], clock.advance(60))
     # Raised during the first: an alert stored by an older release under an edge id this one
@@ -262,7 +300,11 @@ async def test_an_alarm_raised_during_the_silence_and_delivered_after_its_end_is
     """The edge was cut off during the drill: the round at its end found nothing stored; the
     leak, still raised, arrives by store and forward a quarter of an hour later."""
     drill = building.silences.create_silence(
-        SilenceScope.EDGE, "e1", ends_at=clock.now + timedelta(minutes=30), reason="drill"
+        SilenceScope.EDGE,
+        "e1",
+        ends_at=clock.now + timedelta(minutes=30),
+        reason="drill",
+        kinds=SERVICED,
     )
     supervisor = _supervisor(building, clock)
     leak = _gas(clock, after_s=10 * 60)
@@ -295,6 +337,7 @@ async def test_ended_over_http_the_next_round_reports_the_alarm(
         "target": "Building 3",
         "ends_at": (clock.now + timedelta(hours=2)).isoformat(),
         "reason": "boiler service",
+        "kinds": ["gas"],
     }
     created = await client.post("/api/v1/silences", json=body)
     assert created.status_code == 201, created.text
