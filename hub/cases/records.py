@@ -10,6 +10,7 @@ from sqlalchemy import Select, Table, bindparam, event, select
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.identity import IdentityMap
+from sqlalchemy.orm.util import identity_key
 
 from devices.kinds import Severity
 from devices.messages import Alert, AlertReason
@@ -299,7 +300,11 @@ def event_values(
         enqueue_notices(
             session, policy.notify, case_id, action, now, note, supervision=policy.supervision
         )
-    audited = dict(detail or {})
+    audited: dict[str, Any] = dict(detail or {})
+    if action is CaseEventAction.PRIORITY_RAISED and "priority" not in audited:
+        raised = _priority_held(session, case_id)
+        if raised is not None:  # what the audit check reads, not the note's words
+            audited["priority"] = raised
     if note is not None:
         audited["note"] = note
     audit(
@@ -321,6 +326,15 @@ def event_values(
         "actor": actor,
         "alert_id": alert_id,
     }
+
+
+def _priority_held(session: Session, case_id: int) -> str | None:
+    """Return the priority the case's row holds in ``session``, with no read (None if it is
+    not loaded): every writer of a ``priority_raised`` line raised the row at hand just
+    before (the intake, ``hub.fleet.conflicts``); ``hub.audit.case_rows`` replays it."""
+    row = session.identity_map.get(identity_key(CaseRow, case_id))
+    value = None if row is None else instance_state(row).dict.get("priority")
+    return value if isinstance(value, str) else None
 
 
 class CaseHistory:
