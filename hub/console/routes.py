@@ -62,8 +62,13 @@ CONSOLE_ASSETS = frozenset(
 FINISHED_STATUSES = frozenset({"resolved", "closed"})
 """Case statuses that no longer put a device in a warning state."""
 
-DeviceState = Literal["alarm", "security", "fault", "ok", "silent"]
+DeviceState = Literal["alarm", "wellbeing", "security", "property", "fault", "ok", "silent"]
+"""How a device shows on the site plan and the map (``device_state``), worst first. Since
+2026-12-07 ``wellbeing`` and ``property`` too (additive): a water leak and a care household's
+no-activity check had shown "alarm", red as an SOS."""
 _STATE_ORDER: tuple[DeviceState, ...] = ("alarm", "security", "fault", "ok", "silent")
+"""The states ``SitePlan.counts`` always holds; a state added since is counted once a device
+has it."""
 
 
 # --- the pure core ----------------------------------------------------------------------
@@ -143,7 +148,8 @@ class SitePlan(View):
 
     buildings: list[PlanBuilding]
     counts: dict[str, int]
-    """Devices by state."""
+    """Devices by state: the five of ``_STATE_ORDER`` always, ``wellbeing`` and ``property``
+    once a device has it."""
 
 
 class DeviceHealth(View):
@@ -211,21 +217,44 @@ def overdue(device: DeviceLike, now: datetime, limit: timedelta) -> bool:
     return now - heard > limit
 
 
+KIND_STATES: Mapping[str, DeviceState | None] = {
+    **dict.fromkeys(LIFE_SAFETY, "alarm"),
+    AlertKind.NO_ACTIVITY: "wellbeing",
+    **dict.fromkeys(SECURITY, "security"),
+    AlertKind.DEVICE_CLAIM_CONFLICT: "security",
+    AlertKind.WATER_LEAK: "property",
+    **dict.fromkeys(FAULTS, "fault"),
+    AlertKind.RESIDENT_REQUEST: None,
+}
+"""The state an unfinished case of each alert kind gives its device (docs/console.md):
+
+* ``alarm``: life safety (an SOS, a fire, CO, gas): a person in danger;
+* ``wellbeing``: a care household with no sign of life (``no_activity``): a person possibly in
+  danger, checked within minutes, not seconds; not "alarm", as its case stands on the
+  household's SOS button, which red would say was pressed;
+* ``security``: intrusion and access, and an edge speaking for another's device;
+* ``property``: property damage (a water leak): someone goes within the quarter hour, nobody
+  is known to be in danger; seven of them must not hide an SOS;
+* ``fault``: the device (or the alarm path: an edge lost, a Zigbee network deaf) needs work;
+* None: a resident's everyday request says nothing about the device its case stands on (the
+  household's button): the device shows its own condition (a flat button stays a fault).
+
+A kind missing here (a newer edge's) is an ``alarm``: err on the side of attention."""
+
+_WORST_FIRST: tuple[DeviceState, ...] = ("alarm", "wellbeing", "security", "property", "fault")
+
+
 def device_state(
     device: DeviceLike, open_kinds: Iterable[str], *, offline: bool = False
 ) -> DeviceState:
-    """Return how a device shows on the plan, from its unfinished cases' kinds; a device
-    heard once and ``offline`` since (past its check-in deadline) is a fault even without a
-    case: its edge may be down too, and then nobody raised one."""
-    kinds = set(open_kinds)
-    if kinds & LIFE_SAFETY:
-        return "alarm"
-    if kinds & SECURITY:
-        return "security"
-    if kinds & FAULTS:
-        return "fault"
-    if kinds:
-        return "alarm"  # a kind this console does not know yet: err on the side of attention
+    """Return how a device shows on the plan: the worst state its unfinished cases' kinds give
+    (``KIND_STATES``); else a device heard once and ``offline`` since (past its check-in
+    deadline) is a fault even without a case: its edge may be down too, and then nobody
+    raised one."""
+    states = {KIND_STATES.get(kind, "alarm") for kind in open_kinds}
+    for state in _WORST_FIRST:
+        if state in states:
+            return state
     if device.last_seen is None:
         return "silent"
     return "fault" if offline else "ok"
@@ -269,7 +298,7 @@ def build_site_plan(
         device_cases = open_cases.get(device.id, [])
         offline = overdue(device, now, offline_after(device))
         state = device_state(device, (case.kind for case in device_cases), offline=offline)
-        counts[state] += 1
+        counts[state] = counts.get(state, 0) + 1
         floors.setdefault((site_id, building), {}).setdefault(floor, []).append(
             PlanDevice(
                 id=device.id,

@@ -93,6 +93,7 @@ export const api = {
   me: () => request("GET", "auth/me"),
   signIn: (username, password) => request("POST", "auth/login", { username, password }),
   signOut: () => request("POST", "auth/logout", {}),
+  responders: () => request("GET", "responders").then((d) => d.items),
   changePassword: (current, next) =>
     request("POST", "auth/password", { current_password: current, new_password: next }),
   users: () => request("GET", "users").then((d) => d.items),

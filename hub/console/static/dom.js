@@ -4,8 +4,14 @@
 const SVG = "http://www.w3.org/2000/svg";
 
 /** A device's state and its colour, worst first: the site plan's and the map's (the legends'
- * swatches are the same colours as classes in console.css). */
-export const STATE_COLOURS = { alarm: "#d62728", security: "#ff7f0e", fault: "#b8860b", silent: "#9e9e9e", ok: "#2ca02c" };
+ * swatches are the same colours as classes in console.css). ``wellbeing`` (a care household
+ * with no sign of life: reddish purple) and ``property`` (a water leak: blue) since
+ * 2026-12-07, both told from the alarm's red by colour-blind eyes too, and each drawn with
+ * its mark (plan.js STATE_MARKS): a leak had been red as an SOS. */
+export const STATE_COLOURS = {
+  alarm: "#d62728", wellbeing: "#cc79a7", security: "#ff7f0e", property: "#0072b2",
+  fault: "#b8860b", silent: "#9e9e9e", ok: "#2ca02c",
+};
 
 export function h(tag, attrs, ...children) {
   const element = document.createElement(tag);

@@ -1,10 +1,12 @@
 // The map (PRODUCT.md, "The map"): each site's buildings, hazard sources and key places where
 // its roster's map puts them, coloured by the worst state of their devices, and the
 // responders where their phones last said they were (docs/positions.md). Everything comes from
-// /api/v1 (sites, positions, the site plan's devices); data is only ever put in as text.
+// /api/v1 (sites, positions, the site plan's devices, the roster's responders); data is only
+// ever put in as text.
 
 import { api, ApiError } from "./api.js";
 import { ago, h, label, orderOf, pill, s, STATE_COLOURS, when } from "./dom.js";
+import { STATE_WORDS, stateLegend, stateMark } from "./plan.js";
 
 const WORST_FIRST = Object.keys(STATE_COLOURS);
 const FRESH_MS = 10 * 60 * 1000; // as dispatch counts a position (hub.positions.rules.FRESH_FOR)
@@ -88,7 +90,7 @@ export async function renderMap(view, again = false) {
 async function drawMap(view, latest) {
   let answers;
   try {
-    answers = await Promise.all([api.sites(), api.positions(), api.sitePlan(), unfinishedCases()]);
+    answers = await Promise.all([api.sites(), api.positions(), api.sitePlan(), unfinishedCases(), roster()]);
   } catch (error) {
     // The hub not answering: the map shown so far is drawn again, aged and saying so. Left as
     // it was, it showed a patrol "30 s ago" and fresh for as long as the screen stayed on,
@@ -103,6 +105,28 @@ async function drawMap(view, latest) {
   if (!latest()) return; // left meanwhile, or a later drawing under way
   refresh.shown = { answers, at: Date.now() };
   drawFrom(view, answers);
+}
+
+/** The roster's responders the caller may see, or null when it may not read them (the map
+ * is drawn all the same, without the responders no phone placed). */
+async function roster() {
+  try {
+    return await api.responders();
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 403 || error.status === 404)) return null;
+    throw error;
+  }
+}
+
+const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/** A responder's on-call shifts as the roster gives them ("Mon Tue 22:00–06:00"), in their
+ * site's time; none: always on call. */
+function shiftsOf(responder) {
+  const shifts = responder.shifts || [];
+  if (shifts.length === 0) return "always on call";
+  const hm = (t) => String(t).slice(0, 5);
+  return `on call ${shifts.map((x) => `${x.days.map((d) => DAYS[d]).join(" ")} ${hm(x.start)}–${hm(x.end)}`).join(", ")}`;
 }
 
 /** Every unfinished case the caller may see (the board's five reads of a status each). */
@@ -174,7 +198,7 @@ function placeLabels(labels, markers, width, height) {
 /** Draw the hub's ``answers`` (sites, positions, site plan, unfinished cases), aged to now;
  * ``answeredAt``: when they came, if the hub has not answered since. */
 function drawFrom(view, answers, answeredAt = null) {
-  const [sites, positions, plan, cases] = answers;
+  const [sites, positions, plan, cases, responders] = answers;
   const stale = answeredAt === null ? null
     : h("p", { className: "error", id: "map-stale" }, `The hub has not answered since ${when(new Date(answeredAt).toISOString())}: places' states, open cases and responders' positions as of then; trying again.`);
   const listed = sites.flatMap((site) => site.map.map((place) => ({ ...place, site_id: site.id })));
@@ -200,7 +224,7 @@ function drawFrom(view, answers, answeredAt = null) {
   }
   // Each unfinished case at its place, as the hub places it (its site's place containing its
   // location), most urgent first: a place leads to its most urgent case, and says an SOS or
-  // a fire in words (the hub paints a water leak "alarm" red as it does an SOS).
+  // a fire in words, not by its red alone (an unknown kind is red too).
   const ordered = [...cases].sort(urgency);
   const placeOfCase = new Map(ordered.map((item) => [item.id, item.site_id == null || !item.location ? null
     : placeOf(places.filter((p) => p.site_id === item.site_id), item.location)]));
@@ -236,7 +260,7 @@ function drawFrom(view, answers, answeredAt = null) {
     caseList.scrollTop = listTop;
     return;
   }
-  const rows = shown.map((p) => {
+  const positioned = shown.map((p) => {
     const ofSite = places.filter((place) => place.site_id === p.site_id);
     const nearest = ofSite.map((place) => [place, distanceM(p, place)]).sort((a, b) => a[1] - b[1])[0];
     return h("tr", { "data-responder": p.responder_id, "data-far": String(p.far) },
@@ -245,8 +269,20 @@ function drawFrom(view, answers, answeredAt = null) {
         p.far ? h("span", { className: "muted" }, " (off the map)") : null),
       h("td", {}, ago(p.at), p.fresh ? null : h("span", { className: "muted" }, " (too old to dispatch by)")));
   });
-  const legend = h("ul", { className: "legend" },
-    Object.keys(STATE_COLOURS).map((name) => h("li", {}, h("span", { className: `swatch ${name}` }), name)),
+  // The roster's active responders whose phone the hub holds no position of: not drawn, they
+  // had not been listed either (a patrol on duty with OwnTracks off was nobody there). The
+  // roster does not say who is on call now: every active one is listed, with their shifts.
+  const placed = new Set(positions.map((p) => p.responder_id));
+  const unseen = (responders || []).filter((r) => r.active !== false && !placed.has(r.id))
+    .sort((a, b) => String(a.site_id).localeCompare(String(b.site_id)) || String(a.id).localeCompare(String(b.id)));
+  const rows = [...positioned, ...unseen.map((r) => h("tr", { className: "no-position", "data-responder": r.id, "data-position": "none" },
+    h("td", {}, r.id, r.name && r.name !== r.id ? h("span", { className: "muted" }, ` (${r.name})`) : null),
+    h("td", {}, r.site_id || "—"), h("td", {}, "—"),
+    h("td", {}, h("strong", {}, "no position reported"), h("span", { className: "muted" }, ` · ${shiftsOf(r)}`))))];
+  const unseenNote = unseen.length
+    ? h("p", { className: "muted", id: "no-position-note" }, `${unseen.length} responder${unseen.length > 1 ? "s" : ""} on the roster with no position reported: their phone sent none the hub keeps (OwnTracks off, or off call). The hub does not say who is on call now: every active responder of the roster is listed, with their shifts.`)
+    : null;
+  const legend = h("ul", { className: "legend" }, stateLegend(),
     h("li", {}, "■ building · ◆ hazard source · ● key place · ◉ responder · ⚠ ringed: SOS, fire, gas (a person in danger)"));
   const scroll = h("div", { className: "plan-scroll" });
   // The keyboard's place (a place, or a case's link) is found again after the drawing: every
@@ -259,11 +295,12 @@ function drawFrom(view, answers, answeredAt = null) {
   view.replaceChildren(h("section", { className: "plan-page map-page" }, h("h2", {}, "Map"), stale, legend,
     h("div", { className: "map-layout" }, h("div", { className: "map-area" }, scroll), caseList), notOnMap,
     h("h3", {}, "Responders"),
+    positioned.length ? null : h("p", { className: "muted" }, "No responder's phone has reported yet (OwnTracks: docs/positions.md)."),
     rows.length
       ? h("table", { className: "devices responders" },
           h("thead", {}, h("tr", {}, ["Responder", "Site", "Nearest place", "Position"].map((t) => h("th", {}, t)))),
           h("tbody", {}, rows))
-      : h("p", { className: "muted" }, "No responder's phone has reported yet (OwnTracks: docs/positions.md).")));
+      : null, unseenNote));
   // Sized to the room it has on this screen, across and down: drawn 900 px tall whatever
   // the window, a 1366×768 laptop showed its bottom row (an SOS there) only when scrolled.
   const PAD = 60;
@@ -294,7 +331,7 @@ function drawFrom(view, answers, answeredAt = null) {
     // A place leads to the site plan (its devices, each leading to its case); its cases are
     // listed beside the map, each a link.
     const go = () => { location.hash = "#/plan"; };
-    const says = `${place.place} (${place.kind.replaceAll("_", " ")}, ${place.site_id}): ${state === "none" ? "no devices" : state}`
+    const says = `${place.place} (${place.kind.replaceAll("_", " ")}, ${place.site_id}): ${state === "none" ? "no devices" : STATE_WORDS[state] || state}`
       + (danger.length ? `, ${danger.join(", ")}` : "") + (here.length ? `, ${here.length} open case${here.length > 1 ? "s" : ""}` : "");
     const mark = marker(place, px, py, STATE_COLOURS[state] || "#ffffff");
     const text = s("text", { x: px + 14, y: py + 4, class: "building" }, place.place,
@@ -305,7 +342,7 @@ function drawFrom(view, answers, answeredAt = null) {
       onkeydown: (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); go(); } } },
     s("title", {}, says),
     danger.length ? s("circle", { class: "hazard", cx: px, cy: py, r: 17, fill: "none", stroke: "#d62728", "stroke-width": 4, "pointer-events": "none" }) : null,
-    mark, text));
+    mark, stateMark(state, px, py, 8), text));
     markers.push(danger.length ? svg.lastChild.querySelector(".hazard") : mark);
     labels.push({ text, x: px, y: py, spots: spotsAround(danger.length ? 22 : 14), first: danger.length > 0 });
   }

@@ -6,6 +6,49 @@
 import { api } from "./api.js";
 import { h, s, STATE_COLOURS } from "./dom.js";
 
+/** Each state's mark, in its legend's swatch as a character and in its dots as the shape
+ * ``stateMark`` draws: the state said by a shape too, not by colour alone (a colour-blind eye,
+ * a washed-out screen). */
+export const STATE_MARKS = { alarm: "!", wellbeing: "♥", security: "▲", property: "≈", fault: "×", silent: "", ok: "" };
+
+/** The path of ``state``'s mark in a dot of radius ``r`` at ``x``, ``y`` (none for ok, silent):
+ * drawn, not written, so it needs no font and adds no text to the drawing. */
+function markPath(state, x, y, r) {
+  const k = (n) => (n * r).toFixed(2);
+  switch (state) {
+    case "alarm": return [`M${x} ${y - r * 0.6}V${y + r * 0.15}M${x} ${y + r * 0.55}v0.01`, true];
+    case "wellbeing": return [`M${x} ${y + r * 0.55}C${x - r} ${y - r * 0.05} ${x - r * 0.4} ${y - r * 0.8} ${x} ${y - r * 0.25}`
+      + `C${x + r * 0.4} ${y - r * 0.8} ${x + r} ${y - r * 0.05} ${x} ${y + r * 0.55}Z`, false];
+    case "security": return [`M${x} ${y - r * 0.6}L${x + r * 0.55} ${y + r * 0.4}L${x - r * 0.55} ${y + r * 0.4}Z`, false];
+    case "property": return [[-0.3, 0.3].map((dy) => `M${x - r * 0.6} ${y + r * dy}q${k(0.3)} ${k(-0.35)} ${k(0.6)} 0t${k(0.6)} 0`).join(""), true];
+    case "fault": return [`M${x - r * 0.4} ${y - r * 0.4}L${x + r * 0.4} ${y + r * 0.4}M${x + r * 0.4} ${y - r * 0.4}L${x - r * 0.4} ${y + r * 0.4}`, true];
+    default: return null;
+  }
+}
+
+/** ``state``'s mark as an SVG path, white in a dot of radius ``r`` at ``x``, ``y``, or null. */
+export function stateMark(state, x, y, r) {
+  const drawn = markPath(state, x, y, r);
+  if (!drawn) return null;
+  const [d, stroked] = drawn;
+  return s("path", { d, class: "mark", "data-mark": state, "pointer-events": "none", fill: stroked ? "none" : "#fff",
+    stroke: stroked ? "#fff" : "none", "stroke-width": stroked ? Math.max(1.6, r / 4.5) : 0, "stroke-linecap": "round" });
+}
+
+/** What each state is, in the legends' words (hub.console.routes.KIND_STATES): a water leak is
+ * "property", not an alarm, and a care household's no-activity check is "wellbeing". */
+export const STATE_WORDS = {
+  alarm: "alarm (SOS, fire, CO, gas)", wellbeing: "wellbeing (no sign of life)", security: "security",
+  property: "property (water leak)", fault: "fault", silent: "silent (never heard)", ok: "ok",
+};
+
+/** A legend of the states: each swatch with its mark, then its words (and ``count`` of it). */
+export function stateLegend(count = null) {
+  return Object.entries(STATE_COLOURS).map(([name, colour]) => h("li", { "data-state": name },
+    h("span", { className: `swatch ${name}`, "data-colour": colour, "aria-hidden": "true" }, STATE_MARKS[name] || ""),
+    count === null ? STATE_WORDS[name] || name : `${STATE_WORDS[name] || name} (${count(name)})`));
+}
+
 export function buildingLabel(building, manySites) {
   if (!manySites || building.site_id === null || building.site_id === undefined) return building.name;
   return `${building.site_name || building.site_id} · ${building.name}`;
@@ -48,8 +91,9 @@ export async function renderPlan() {
           const go = () => { if (device.case_ids.length) location.hash = `#/case/${device.case_ids[device.case_ids.length - 1]}`; };
           const where = building.site_name ? `${building.site_name}: ${device.location}` : device.location;
           const dot = s("g", { class: `device ${device.state}`, "data-device-id": device.id, "data-state": device.state, "data-site": device.site_id ?? "", onclick: go, tabindex: 0 },
-            s("title", {}, `${device.id} (${device.kind}) ${where}: ${device.state}${device.offline ? " (nothing heard past its check-in deadline)" : ""}`),
-            s("circle", { cx, cy, r: DOT - 2, fill: STATE_COLOURS[device.state] || "#666" }));
+            s("title", {}, `${device.id} (${device.kind}) ${where}: ${STATE_WORDS[device.state] || device.state}${device.offline ? " (nothing heard past its check-in deadline)" : ""}`),
+            s("circle", { cx, cy, r: DOT - 2, fill: STATE_COLOURS[device.state] || "#666" }),
+            stateMark(device.state, cx, cy, DOT - 2));
           if (device.hazard) {
             dot.append(s("circle", { cx, cy, r: DOT + 1, fill: "none", stroke: "#d62728", "stroke-width": 2, class: "hazard" }));
           }
@@ -61,8 +105,8 @@ export async function renderPlan() {
     });
     rowTop += rowHeights[rowIndex];
   });
-  const legend = h("ul", { className: "legend" }, Object.entries(STATE_COLOURS).map(([name, colour]) =>
-    h("li", {}, h("span", { className: `swatch ${name}`, "data-colour": colour }), `${name} (${plan.counts[name] || 0})`)));
+  const legend = h("ul", { className: "legend" }, stateLegend((name) => plan.counts[name] || 0),
+    h("li", {}, "ringed: a person in danger"));
   view.replaceChildren(h("section", { className: "plan-page" }, h("h2", {}, "Site plan"), legend,
     h("div", { className: "plan-scroll" }, svg),
     plan.buildings.length === 0 ? h("p", { className: "muted" }, "No devices registered yet.") : null));
