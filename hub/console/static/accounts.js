@@ -3,7 +3,7 @@
 // new password. A scoped admin sees and changes its sites' accounts only (the hub decides, and
 // its refusal is shown). Changing someone's role or sites reaches their open screens at once.
 
-import { api, ApiError } from "./api.js";
+import { api, refusalText } from "./api.js";
 import { h, toast, when } from "./dom.js";
 
 const ROLES = ["admin", "operator", "responder"];
@@ -22,14 +22,6 @@ function scopeText(sites) {
   return sites === null ? "every site" : sites.join(", ");
 }
 
-/** The hub's refusal in words: a field check (422) names the field and what is wrong with it. */
-function refusal(failure) {
-  if (!(failure instanceof ApiError)) return String(failure);
-  const details = failure.body?.detail;
-  if (!Array.isArray(details)) return failure.detail;
-  return details.map((item) => `${(item.loc || []).at(-1) ?? "body"}: ${item.msg}`).join("; ");
-}
-
 export async function renderAccounts(view, me) {
   const error = h("p", { className: "error", id: "accounts-error", role: "alert" });
   const table = h("table", { className: "devices accounts", id: "accounts" });
@@ -42,7 +34,7 @@ export async function renderAccounts(view, me) {
       toast(done(result));
       await fill();
     } catch (failure) {
-      error.textContent = refusal(failure);
+      error.textContent = refusalText(failure);
     } finally {
       button.disabled = false;
     }

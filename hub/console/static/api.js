@@ -14,6 +14,15 @@ export class ApiError extends Error {
   }
 }
 
+/** A refusal of the hub's in words: a field check (422) names the field and what is wrong
+ * with it ("display_name: String should have at least 1 character"), else the hub's detail. */
+export function refusalText(failure) {
+  if (!(failure instanceof ApiError)) return String(failure);
+  const details = failure.body?.detail;
+  if (!Array.isArray(details)) return failure.detail;
+  return details.map((item) => `${(item.loc || []).at(-1) ?? "body"}: ${item.msg}`).join("; ");
+}
+
 /** Send this Authorization header with every later request (scripts, kiosks; the sign-in
  * form relies on the hub's HttpOnly session cookie instead, which pages cannot read). */
 export function setAuthorization(value) {
@@ -84,16 +93,19 @@ export const api = {
   statistics: (params) => request("GET", `statistics${query(params)}`),
   sites: () => request("GET", "sites").then((d) => d.items),
   positions: () => request("GET", "positions").then((d) => d.items),
+  responders: () => request("GET", "responders").then((d) => d.items),
   setCare: (householdId, body) =>
     request("PUT", `households/${encodeURIComponent(householdId)}/care`, body),
   careAway: (householdId, until) =>
     request("POST", `households/${encodeURIComponent(householdId)}/care/away`, { until }),
   notices: () => request("GET", "notices").then((d) => d.items),
   sendNotice: (body) => request("POST", "notices", body),
+  silences: (params) => request("GET", `silences${query(params)}`).then((d) => d.items),
+  setSilence: (body) => request("POST", "silences", body),
+  endSilence: (id) => request("POST", `silences/${encodeURIComponent(id)}/end`, {}),
   me: () => request("GET", "auth/me"),
   signIn: (username, password) => request("POST", "auth/login", { username, password }),
   signOut: () => request("POST", "auth/logout", {}),
-  responders: () => request("GET", "responders").then((d) => d.items),
   changePassword: (current, next) =>
     request("POST", "auth/password", { current_password: current, new_password: next }),
   users: () => request("GET", "users").then((d) => d.items),

@@ -16,6 +16,7 @@ import { renderDevices } from "./devices.js";
 import { renderMap } from "./map.js";
 import { renderPlan } from "./plan.js";
 import { renderStatistics } from "./statistics.js";
+import { offerSilences, renderSilences, silenceBanner } from "./silences.js";
 
 const STATUS_ORDER = ["open", "acknowledged", "dispatched", "accepted", "in_progress", "escalated", "resolved", "closed"];
 const PRIORITY_ORDER = ["critical", "high", "medium", "low"];
@@ -102,6 +103,7 @@ function showSignIn(message) {
     state.source = null;
   }
   showIdentity(null);
+  offerSilences(null);
   document.getElementById("stale").hidden = true;
   const link = document.getElementById("link");
   link.dataset.state = "down";
@@ -123,9 +125,13 @@ async function whoAmI() {
     const me = await api.me();
     state.me = me;
     showIdentity(me);
+    offerSilences(me);
     return true;
   } catch (error) {
-    if (error instanceof ApiError && error.status === 404) return true;
+    if (error instanceof ApiError && error.status === 404) {
+      offerSilences(undefined); // no accounts: everyone may set silences
+      return true;
+    }
     if (error instanceof ApiError && error.status === 401) return false;
     throw error;
   }
@@ -519,7 +525,7 @@ function parseRoute() {
   if (name === "case" && id) return { name: "case", id };
   if (name === "plan") return { name: "plan" };
   if (name === "devices") return { name: "devices" };
-  if (["requests", "care", "notices", "statistics", "map", "account", "accounts"].includes(name)) return { name };
+  if (["requests", "care", "notices", "statistics", "map", "account", "accounts", "silences"].includes(name)) return { name };
   return { name: "board" };
 }
 
@@ -561,8 +567,12 @@ async function render() {
       case "accounts":
         await renderAccounts(view, state.me);
         break;
+      case "silences":
+        await renderSilences(view);
+        break;
       default:
         view.replaceChildren(boardView());
+        silenceBanner(view.firstChild); // "On test: …" while any silence is in force
         renderStream();
         renderBoard();
     }
