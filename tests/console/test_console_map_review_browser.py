@@ -27,10 +27,10 @@ def lanyuan(tmp_path: Path) -> Iterator[Community]:
     yield from running_community(tmp_path)
 
 
-def map_on(
+def console_on(
     browser: Browser, community: Community, viewport: ViewportSize
 ) -> tuple[Page, list[str]]:
-    """Return the map on a screen of ``viewport``, signed in as the operator."""
+    """Return the console on a screen of ``viewport``, signed in as the operator."""
     page = browser.new_context(viewport=viewport).new_page()
     page.set_default_timeout(UI_TIMEOUT_MS)
     errors: list[str] = []
@@ -41,6 +41,14 @@ def map_on(
     form.locator('[name="password"]').fill(PASSWORD)
     form.locator("button").click()
     expect(page.locator("#who")).to_contain_text(OPERATOR)
+    return page, errors
+
+
+def map_on(
+    browser: Browser, community: Community, viewport: ViewportSize
+) -> tuple[Page, list[str]]:
+    """Return the map on a screen of ``viewport``, signed in as the operator."""
+    page, errors = console_on(browser, community, viewport)
     page.locator('[data-nav="map"]').click()
     expect(page.locator("svg.map")).to_be_visible()
     return page, errors

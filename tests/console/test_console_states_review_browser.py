@@ -19,8 +19,8 @@ import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from devices.kinds import AlertKind, DeviceKind, Severity
-from tests.browser import UI_TIMEOUT_MS
 from tests.console.map_review_community import PLACES, Community
+from tests.console.test_console_map_review_browser import console_on
 from tests.console.test_console_residents_browser import OPERATOR, PASSWORD
 from tests.hub.factories import make_device
 from tests.residents.test_phone_page_browser import Hub
@@ -75,17 +75,7 @@ def lanyuan(tmp_path: Path) -> Iterator[Community]:
 
 def laptop(browser: Browser, community: Community) -> tuple[Page, list[str]]:
     """Return the console on a 1366×768 laptop, signed in as the operator."""
-    page = browser.new_context(viewport=LAPTOP).new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{community.hub.url}/console")
-    form = page.locator("form#sign-in")
-    form.locator('[name="username"]').fill(OPERATOR)
-    form.locator('[name="password"]').fill(PASSWORD)
-    form.locator("button").click()
-    expect(page.locator("#who")).to_contain_text(OPERATOR)
-    return page, errors
+    return console_on(browser, community, LAPTOP)
 
 
 def fill_of(page: Page, selector: str) -> str:

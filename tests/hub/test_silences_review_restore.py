@@ -253,34 +253,24 @@ async def test_a_silence_that_cannot_be_restored_holds_up_no_other(
     # refuses (no alert can be made of it), and one of a kind only a newer worker knows.
     stored = make_alert(device_id="b3-1201-smoke", ts=clock.now)
     with building.db.writing() as session:
-        session.execute(
-            insert(AlertRow).values(
-                id="from-an-older-worker",
-                edge_id="e1/old",
-                device_id="b3-1201-smoke",
-                kind="smoke",
-                state="raised",
-                severity="high",
-                ts=stored.ts,
-                detected_at=stored.ts,
-                received_at=clock.now,
-                reason={"rule": "smoke_flag"},
+        for alert_id, edge_id, kind in (
+            ("from-an-older-worker", "e1/old", "smoke"),
+            ("from-a-newer-worker", "e1", "quake"),
+        ):
+            session.execute(
+                insert(AlertRow).values(
+                    id=alert_id,
+                    edge_id=edge_id,
+                    device_id="b3-1201-smoke",
+                    kind=kind,
+                    state="raised",
+                    severity="high",
+                    ts=stored.ts,
+                    detected_at=stored.ts,
+                    received_at=clock.now,
+                    reason={"rule": f"{kind}_flag"},
+                )
             )
-        )
-        session.execute(
-            insert(AlertRow).values(
-                id="from-a-newer-worker",
-                edge_id="e1",
-                device_id="b3-1201-smoke",
-                kind="quake",
-                state="raised",
-                severity="high",
-                ts=stored.ts,
-                detected_at=stored.ts,
-                received_at=clock.now,
-                reason={"rule": "quake_flag"},
-            )
-        )
     clock.advance(10 * 60)
     supervisor = _supervisor(building, clock)
     await supervisor.tick()
