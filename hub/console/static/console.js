@@ -39,6 +39,7 @@ const state = {
   stream: [], // rows of the live panel, newest first: {key, alert (the latest), count, ids}
   filters: { status: "active", priority: "", site: "", kind: "", text: "" },
   route: null,
+  drawn: 0, // pages drawn so far (each render counts one)
   openapi: null,
   signedIn: false,
   me: null, // who signed in ({name, role} from /auth/me); null on a hub without accounts
@@ -143,10 +144,14 @@ async function start() {
     return;
   }
   state.signedIn = true;
+  const drawn = state.drawn;
   // The sites' time zones; a hub or a role without them shows the browser's clock.
   await api.sites().then(setZones).catch(() => {});
   await Promise.all([refreshCases(), refreshRecentAlerts()]).catch((error) => toast(String(error), "error"));
-  await render();
+  // A page the operator opened while these were read stays as it is: drawn again, a form
+  // begun on it would close under them. The board only takes the cases and alerts just read.
+  if (state.drawn === drawn) await render();
+  else redraw("board", "stream");
   if (!state.source) connectStream();
 }
 
@@ -530,6 +535,7 @@ function parseRoute() {
 }
 
 async function render() {
+  state.drawn += 1;
   state.route = parseRoute();
   for (const link of document.querySelectorAll("[data-nav]")) {
     link.toggleAttribute("aria-current", link.dataset.nav === state.route.name);
