@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Route, ViewportSize, expect
 
+from tests.browser import UI_TIMEOUT_MS
 from tests.console.test_console_residents_browser import OPERATOR, PASSWORD
 from tests.console.test_statistics_review_browser import hub
-from tests.residents.test_phone_page_browser import UI_TIMEOUT_MS, Hub
+from tests.residents.test_phone_page_browser import Hub
 
 __all__ = ["hub"]
 
