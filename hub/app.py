@@ -48,6 +48,7 @@ from hub.errors import (
     InvalidInputError,
     NotFoundError,
     StaleVersionError,
+    refusal,
     without_value,
 )
 from hub.evidence.routes import evidence_router
@@ -309,10 +310,10 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
     app.include_router(metrics_router)
 
     async def not_found(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return JSONResponse(refusal(exc), status_code=404)
 
     async def conflict(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+        return JSONResponse(refusal(exc), status_code=409)
 
     async def precondition_failed(_request: Request, exc: Exception) -> JSONResponse:
         # An action sent with If-Match for a version the case has moved on from: the case as
@@ -322,7 +323,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         return JSONResponse(body, status_code=412, headers={"ETag": f'"{exc.version}"'})
 
     async def unprocessable(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return JSONResponse(refusal(exc), status_code=422)
 
     async def unauthenticated(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(
@@ -330,7 +331,7 @@ def create_app(settings: HubSettings, *, clock: Clock = utc_now) -> FastAPI:
         )
 
     async def forbidden(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=403)
+        return JSONResponse(refusal(exc), status_code=403)
 
     async def unstorable(request: Request, exc: Exception) -> JSONResponse:
         # A value the database cannot hold, in a path, query or body: an id past its integer

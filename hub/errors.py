@@ -15,8 +15,9 @@ holds it back unacknowledged for a grace (``hub.ingest.unknown_devices``: the ed
 may find the device registered), then judges it, counts it under ``rejected.unknown_device``
 and acknowledges it (see ``hub.cases.results.IngestResult``).
 
-The API maps them to HTTP statuses in one place (``hub.app``); ``without_value`` is how a
-refused request's validation error is told, without the value sent.
+The API maps them to HTTP statuses in one place (``hub.app``), with the error's ``code`` where
+it has one; ``without_value`` is how a refused request's validation error is told, without the
+value sent.
 """
 
 from collections.abc import Mapping
@@ -24,7 +25,15 @@ from typing import Any
 
 
 class HubError(Exception):
-    """Something the hub refuses or cannot do."""
+    """Something the hub refuses or cannot do.
+
+    ``code``, where given, names the refusal for a program (the answer's ``code`` field,
+    docs/contract.md): a page chooses its own words by it, not by the English of the message,
+    which may change."""
+
+    def __init__(self, message: str = "", *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class NotFoundError(HubError):
@@ -75,3 +84,13 @@ def without_value(error: Mapping[str, Any]) -> dict[str, Any]:
             message = message.replace(quoted, VALUE_SENT)
         told["msg"] = message
     return told
+
+
+def refusal(error: BaseException) -> dict[str, Any]:
+    """Return the body of an answer refusing with ``error``: its message as ``detail``, and its
+    ``code`` where it has one."""
+    body: dict[str, Any] = {"detail": str(error)}
+    code = getattr(error, "code", None)
+    if code is not None:
+        body["code"] = code
+    return body

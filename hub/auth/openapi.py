@@ -19,7 +19,14 @@ from hub.cases.rules import CaseAction
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"detail": {"title": "Detail", "description": "why, in words"}},
+    "properties": {
+        "detail": {"title": "Detail", "description": "why, in words"},
+        "code": {
+            "title": "Code",
+            "type": "string",
+            "description": "the refusal's name, where it has one (docs/contract.md)",
+        },
+    },
     "required": ["detail"],
     "title": "Refusal",
 }

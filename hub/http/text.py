@@ -25,18 +25,18 @@ def _shows(char: str) -> bool:
     return category[0] not in "CZM" and char not in _BLANK_LETTERS
 
 
-def visible_text(text: str, refusal: str) -> str:
-    """Return ``text`` without bidi controls, or raise InvalidInputError (``refusal``) if
-    nothing of it is visible (only spaces, zero-width characters, controls)."""
+def visible_text(text: str, refusal: str, code: str | None = None) -> str:
+    """Return ``text`` without bidi controls, or raise InvalidInputError (``refusal``, with
+    ``code``) if nothing of it is visible (only spaces, zero-width characters, controls)."""
     kept = text.translate(_NO_BIDI)
     if not any(_shows(char) for char in kept):
-        raise InvalidInputError(refusal)
+        raise InvalidInputError(refusal, code=code)
     return kept
 
 
-def visible_or_none(text: str | None, refusal: str) -> str | None:
+def visible_or_none(text: str | None, refusal: str, code: str | None = None) -> str | None:
     """Return an optional text as ``visible_text`` does; None when it is absent or only
     spaces (left empty), refused when it holds characters of which none shows."""
     if text is None or not text.strip():
         return None
-    return visible_text(text, refusal)
+    return visible_text(text, refusal, code)

@@ -1,9 +1,9 @@
 """The household's phone page ``/r/<token>``: one-touch SOS (and "it was a mistake" once sent),
 report a problem, follow it, rate it.
 
-The page is one self-contained HTML document (its style sheet and script, ``static/``, are
-inlined: nothing is fetched from elsewhere, as before this page grew). Everything it shows
-comes from the household's own routes (``hub.residents.page`` for SOS,
+The page is one self-contained HTML document (its style sheet, its words and its script,
+``static/``, are inlined: nothing is fetched from elsewhere, as before this page grew).
+Everything it shows comes from the household's own routes (``hub.residents.page`` for SOS,
 ``hub.requests.resident`` for requests), in Chinese or English (a switch).
 The token stays in the path.
 """
@@ -45,6 +45,7 @@ def render_phone_page(
         "en": en,
         # Last: the style sheet and the script are ours, never filled in themselves.
         "css": _asset("phone.css"),
+        "words": _asset("phone_words.js"),
         "js": _asset("phone.js"),
     }
     return re.sub(r"@@(\w+)@@", lambda m: values[m.group(1)], _PAGE)
@@ -127,6 +128,8 @@ _PAGE = """<!doctype html>
   <div id="detail"></div>
 </section>
 </main>
+<script>
+@@words@@</script>
 <script>
 @@js@@</script>
 </body>

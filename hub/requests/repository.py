@@ -109,10 +109,12 @@ class RequestRepository:
         before returns the request it opened (``new`` False) if it is the same message, and
         raises ``MessageIdClashError`` if it is not."""
         if len(photos) > MAX_PHOTOS:
-            raise InvalidInputError(f"at most {MAX_PHOTOS} photos per request")
+            raise InvalidInputError(
+                f"at most {MAX_PHOTOS} photos per request", code="too_many_photos"
+            )
         text = clean(new.text)
         if not text:
-            raise InvalidInputError("say in a few words what the problem is")
+            raise InvalidInputError("say in a few words what the problem is", code="need_text")
         now = self._db.clock()
         if new.external_id is not None:
             seen = self._by_external_id(new, text)

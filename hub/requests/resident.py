@@ -67,7 +67,7 @@ async def report(
     new = NewRequest(
         household_id=household.id,
         category=category,
-        text=visible_text(text, NOTHING_VISIBLE),
+        text=visible_text(text, NOTHING_VISIBLE, "need_text"),
         source=RequestSource.PAGE,
         created_by=f"household-{household.id}",
         external_id=submission_key(household.id, submission_id),
@@ -110,7 +110,7 @@ async def rate(
     changes: ChangesDep,
 ) -> ResidentRequestView:
     """Rate the work on a request that is done; "not fixed" within 7 days reopens it."""
-    comment = visible_or_none(body.comment, COMMENT_SHOWS_NOTHING)
+    comment = visible_or_none(body.comment, COMMENT_SHOWS_NOTHING, "comment_empty")
     feedback = Feedback(score=body.score, comment=comment, fixed=body.fixed)
     view, reopened = await asyncio.to_thread(
         store.requests.rate, household.id, request_id, feedback

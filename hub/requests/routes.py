@@ -74,14 +74,14 @@ async def read_photos(uploads: list[UploadFile]) -> list[ProcessedPhoto]:
     """Return the uploaded photos re-encoded, or raise InvalidInputError saying which is bad."""
     uploads = [u for u in uploads if u.filename or u.size]
     if len(uploads) > MAX_PHOTOS:
-        raise InvalidInputError(f"at most {MAX_PHOTOS} photos")
+        raise InvalidInputError(f"at most {MAX_PHOTOS} photos", code="too_many_photos")
     photos: list[ProcessedPhoto] = []
     for number, upload in enumerate(uploads, start=1):
         data = await upload.read(MAX_UPLOAD_BYTES + 1)
         try:
             photos.append(await reencode_photo(data))
         except PhotoRejectedError as exc:
-            raise InvalidInputError(f"photo {number}: {exc}") from exc
+            raise InvalidInputError(f"photo {number}: {exc}", code="bad_photo") from exc
     return photos
 
 

@@ -153,14 +153,19 @@ def check_window(
     if start is None and end is None:
         return None
     if start is None or end is None:
-        raise InvalidInputError("a preferred visit window needs both its start and its end")
+        raise InvalidInputError(
+            "a preferred visit window needs both its start and its end", code="window_half"
+        )
     if end <= start:
-        raise InvalidInputError("the preferred visit window ends before it starts")
+        raise InvalidInputError(
+            "the preferred visit window ends before it starts", code="window_backwards"
+        )
     if end <= now:
-        raise InvalidInputError("the preferred visit window is already over")
+        raise InvalidInputError("the preferred visit window is already over", code="window_over")
     if start - now > MAX_WINDOW:
         raise InvalidInputError(
-            f"the preferred visit window starts more than {MAX_WINDOW.days} days ahead"
+            f"the preferred visit window starts more than {MAX_WINDOW.days} days ahead",
+            code="window_far",
         )
     return start, end
 
@@ -254,25 +259,29 @@ def decide_feedback(facts: RatingFacts, feedback: Feedback, now: datetime) -> Fe
     """Return what a household's rating does, or raise saying why it is not taken; the rating
     taken for this attempt, sent again, is answered as taken and changes nothing."""
     if not 1 <= feedback.score <= 5:
-        raise InvalidInputError("a rating is a score from 1 to 5")
+        raise InvalidInputError("a rating is a score from 1 to 5", code="bad_score")
     if feedback == facts.last and _stands(facts):
         # The page sends a rating again when its answer was lost (a weak line): it was
         # heard. Refused, the resident read "not sent" for a rating, or a "not fixed",
         # the hub had taken and acted on.
         return FeedbackOutcome(reopen=False, repeat=True)
     if facts.resolved_at is None or facts.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
-        raise IllegalTransitionError("the request is not done yet: it can be rated once it is")
+        raise IllegalTransitionError(
+            "the request is not done yet: it can be rated once it is", code="not_done"
+        )
     if facts.already_rated:
-        raise IllegalTransitionError("this request has been rated already")
+        raise IllegalTransitionError("this request has been rated already", code="rated_already")
     if feedback.fixed:
         return FeedbackOutcome(reopen=False)
     if now - facts.resolved_at > NOT_FIXED_WITHIN:
         raise IllegalTransitionError(
             f"it is more than {NOT_FIXED_WITHIN.days} days since it was done: "
-            "please report it again as a new request"
+            "please report it again as a new request",
+            code="report_again",
         )
     if facts.status is CaseStatus.CLOSED:
         raise IllegalTransitionError(
-            "the case is closed already: please report it again as a new request"
+            "the case is closed already: please report it again as a new request",
+            code="report_again",
         )
     return FeedbackOutcome(reopen=True)

@@ -1,94 +1,8 @@
 // The household's phone page: SOS, report a problem, follow it, rate it. Chinese or English.
 (function () {
   "use strict";
-  var T = {
-    zh: {
-      sos_small: "紧急求助", report: "报事报修", mine: "我的诉求", none: "还没有诉求。", what: "什么问题？",
-      describe: "简单说说情况", photos: "拍照（最多3张）", when: "希望上门时间", cancel: "取消", send: "提交",
-      back: "‹ 返回", any: "任何时间", today_pm: "今天下午 14–18点", tonight: "今晚 18–21点",
-      tomorrow_am: "明天上午 8–12点", tomorrow_pm: "明天下午 14–18点", repair: "维修",
-      utilities: "水电", sanitation: "环境卫生", noise: "噪音", elevator: "电梯", hazard: "安全隐患",
-      other: "其他", received: "已受理", assigned: "已派单", visit_planned: "已约上门",
-      in_progress: "处理中", done: "已办结", with_whom: "处理人", visit: "上门时间", preferred: "希望时间",
-      notes: "进展", rate: "评价一下", comment: "说几句（可选）", not_fixed: "问题没有解决",
-      submit_rating: "提交评价", thanks: "谢谢您的评价", too_many: "最多3张照片", need_text: "请简单描述问题",
-      sent: "已提交，正在派单", failed: "没有发出：", not_sent: "没有发出，请检查网络后再点一次“提交”。",
-      sending: "正在发送…", refused: "没有发出，请修改后再提交", gone: "这个链接已失效，请联系物业要新链接。",
-      rating_not_sent: "评价没有发出，请检查网络后再点一次“提交评价”。",
-      scores: ["很不满意", "不满意", "一般", "满意", "很满意"], score_hint: "1星 很不满意 … 5星 很满意",
-      bad_photo: "照片无法使用，请重新拍照（JPEG、PNG），每张不超过10MB。", sos_none: "按下按钮求助",
-      sos_sending: "正在发送求助…", sos_failed: "求助没有发出！请再试一次，或直接打电话。",
-      sos_received: "求助已发出，等待工作人员", sos_case_opened: "求助已发出，已通知工作人员",
-      sos_acknowledged: "有人正在赶来", sos_resolved: "已处理", high: "优先处理",
-      sos_ask: "秒后自动呼叫求助。按错了？点“取消”。", sos_go: "立即求助", sos_retry: "再发一次求助",
-      sos_call: "拨打 120 急救电话", sos_withdrawn: "已告知工作人员：您说是误按。工作人员可能仍会打电话确认。",
-      withdraw: "我没事，是误按", withdraw_ask: "确定吗？工作人员会知道您说是误按，求助不会撤销，工作人员可能仍会打电话确认。",
-      withdraw_yes: "确定，是误按", withdraw_no: "不，保留求助", withdraw_sending: "正在告知工作人员…",
-      withdraw_failed: "没有告知工作人员！请再点一次“我没事，是误按”，或直接打电话。",
-      offline: "网络不通：这里显示的可能不是最新情况。紧急情况请直接打电话。", notice: "通知", unread: "未读",
-      general: "通知", water_shutoff: "停水", power_cut: "停电", fire_drill: "消防演练",
-      evacuation: "紧急疏散", maintenance: "维修师傅", property: "物业", grid_worker: "网格员",
-      security: "保安", volunteer: "志愿者", staff: "工作人员", reason: "详情：",
-      too_big: "照片太大，没有发出。请少放几张照片，或重新拍照后再提交。", busy: "提交太频繁，请等一两分钟再试。",
-      text_long: "文字太长，请删短一些（最多2000字）再提交。", not_done: "还没有办结，办结后才能评价。",
-      comment_long: "评价的话太长，请删短一些（最多2000字）再提交。", rated_already: "这次处理已经评价过了，不用再评价。",
-      comment_empty: "评价的话看不到文字，请留空或写几个字。", window_over: "希望上门的时间已经过了，请重新选一个时间。",
-      report_again: "已经不能再说“问题没有解决”了，请重新报事报修。", until: "可选至"
-    },
-    en: {
-      sos_small: "Help", report: "Report a problem", mine: "My requests", none: "No requests yet.",
-      what: "What is the problem?", describe: "In a few words", photos: "Photos (up to 3)",
-      when: "Preferred visit time", cancel: "Cancel", send: "Send", back: "‹ Back", any: "Any time",
-      today_pm: "Today 14:00–18:00", tonight: "Tonight 18:00–21:00", tomorrow_am: "Tomorrow 08:00–12:00",
-      tomorrow_pm: "Tomorrow 14:00–18:00", repair: "Repair", utilities: "Water / power",
-      sanitation: "Sanitation", noise: "Noise", elevator: "Elevator", hazard: "Safety hazard",
-      other: "Other", received: "Received", assigned: "Assigned", visit_planned: "Visit planned",
-      in_progress: "In progress", done: "Done", with_whom: "With", visit: "Visit", preferred: "Preferred",
-      notes: "Updates", rate: "How did it go?", comment: "A comment (optional)",
-      not_fixed: "It is not fixed", submit_rating: "Send rating", thanks: "Thank you for your rating",
-      too_many: "At most 3 photos", need_text: "Please describe the problem",
-      sent: "Sent: being dispatched", failed: "Not sent: ",
-      not_sent: "Not sent. Check the connection and tap Send again.", sending: "Sending…",
-      refused: "Not sent: please change it and send again",
-      gone: "This link no longer works: ask the property office for a new one.",
-      rating_not_sent: "Rating not sent. Check the connection and tap Send rating again.",
-      scores: ["Very poor", "Poor", "OK", "Good", "Very good"],
-      score_hint: "1 star very poor … 5 stars very good",
-      bad_photo: "A photo could not be used: take it again (JPEG or PNG, up to 10 MB).",
-      sos_none: "Press the button for help", sos_sending: "Sending your call for help…",
-      sos_failed: "Help was NOT called! Try again, or phone.",
-      sos_received: "Help called: waiting for staff", sos_case_opened: "Help called: staff alerted",
-      sos_acknowledged: "Someone is coming",
-      sos_ask: "s until help is called. Pressed by mistake? Tap Cancel.", sos_go: "Call now",
-      sos_retry: "Send again", sos_call: "Phone 120 (ambulance)",
-      sos_withdrawn: "Staff told: you say it was a mistake. They may still phone you to check.",
-      withdraw: "I'm OK, it was a mistake",
-      withdraw_ask: "Are you sure? Staff will be told you say it was a mistake; the call for help stays open and they may still phone you to check.",
-      withdraw_yes: "Yes, it was a mistake", withdraw_no: "No, keep the call for help",
-      withdraw_sending: "Telling the staff…",
-      withdraw_failed: "Staff were NOT told! Tap “I'm OK, it was a mistake” again, or phone.",
-      offline: "No connection: what you see may be out of date. In an emergency, phone.",
-      sos_resolved: "Resolved", high: "High priority", notice: "Notice", unread: "New", general: "Notice",
-      water_shutoff: "Water shut-off", power_cut: "Power cut", fire_drill: "Fire drill",
-      evacuation: "Evacuation", maintenance: "maintenance", property: "property staff",
-      grid_worker: "grid worker", security: "security", volunteer: "volunteer", staff: "staff",
-      reason: "Details: ",
-      too_big: "The photos are too large: not sent. Attach fewer, or retake them, and send.",
-      busy: "Too many sends: wait a minute or two and try again.", rated_already: "Rated already.",
-      text_long: "The text is too long: shorten it (2000 characters at most) and send.",
-      comment_long: "The comment is too long: shorten it (2000 characters at most) and send.",
-      comment_empty: "The comment shows no words: leave it empty or write a few.",
-      not_done: "Not done yet: it can be rated once it is.",
-      window_over: "That visit time is over: choose another.",
-      report_again: "Too late to say it is not fixed: report it again as a new problem.", until: "until"
-    }
-  };
+  var T = window.LINLI_WORDS; // phone_words.js
   var CATEGORIES = ["repair", "utilities", "sanitation", "noise", "elevator", "hazard", "other"];
-  // The hub's known reasons (its English, or a field of FastAPI's list), first match wins.
-  var REASONS = [[/^photo|photos/, "bad_photo"], [/^text: .*at least/, "need_text"],
-    [/^text: /, "text_long"], [/^comment: /, "comment_long"], [/comment shows/, "comment_empty"],
-    [/shows nothing|in a few words/, "need_text"], [/window is already over/, "window_over"],
-    [/rated already/, "rated_already"], [/not done yet/, "not_done"], [/new request/, "report_again"]];
   var STAGES = ["received", "assigned", "visit_planned", "in_progress", "done"];
   var SOS_COLOURS = {none: "#5b6770", sending: "#5b6770", failed: "#8e0000",
     received: "#9a5b00", case_opened: "#c62828", acknowledged: "#1565c0", resolved: "#2e7d32",
@@ -186,24 +100,36 @@
   // A refusal as the hub gave it: its status and its JSON ``detail`` (a sentence, or FastAPI's
   // list of field errors), the detail null when the answer was not ours (a proxy's HTML page).
   function answerOf(res) {
-    function answer(d) { return {status: res.status, detail: d === undefined ? null : d}; }
+    function answer(b) {
+      return {status: res.status, detail: b.detail === undefined ? null : b.detail, code: b.code || null};
+    }
     return res.text().then(function (body) {
-      try { return answer(JSON.parse(body).detail); } catch (e) { return answer(null); }
-    }, function () { return answer(null); });
+      try { return answer(JSON.parse(body) || {}); } catch (e) { return answer({}); }
+    }, function () { return answer({}); });
+  }
+  // Which sentence a refusal reads as: the hub's ``code`` for a refusal of its own, else the
+  // field of a form it could not take (FastAPI's ``loc``, and ``type``), never its English.
+  function codeOf(answer) {
+    if (answer.code) { return answer.code; }
+    var error = Array.isArray(answer.detail) ? answer.detail[0] || {} : {};
+    var field = String(((error.loc || []).slice(1).filter(function (p) { return typeof p === "string"; })[0]) || "");
+    if (/^photo/.test(field)) { return "bad_photo"; }
+    if (field === "text") { return error.type === "string_too_short" ? "need_text" : "text_long"; }
+    return field === "comment" ? "comment_long" : null;
   }
   function reasonOf(detail) {
     return typeof detail === "string" ? detail : !Array.isArray(detail) ? "" : detail.map(
       function (e) { return ((e && e.loc) || []).slice(1).join(".") + ": " + (e && e.msg); }).join("; ");
   }
   // What the resident reads of a refusal: a plain sentence chosen by the status and the
-  // hub's known reasons; ``unsent`` when it reads as not arrived (5xx, 408, not our answer).
+  // refusal's code (``codeOf``); ``unsent`` when it reads as not arrived (5xx, 408, not our answer).
   function refusal(answer, unsent) {
-    var status = answer.status, reason = reasonOf(answer.detail);
+    var status = answer.status;
     var key = {404: "gone", 429: "busy", 413: "too_big"}[status];
     if (key) { return t(key); }
     if (status >= 500 || status === 408 || answer.detail === null) { return t(unsent); }
-    var known = REASONS.filter(function (r) { return r[0].test(reason); })[0];
-    return t(known ? known[1] : "refused");
+    var code = codeOf(answer);
+    return t(code && T.en[code] ? code : "refused");
   }
   // The hub's own words, in English, kept: a small line under the sentence, for whoever helps.
   function say(node, sentence, answer) {
