@@ -39,13 +39,13 @@ from edge.detection_rules import (
     READING_RULES,
     co_tick,
     gas_tick,
-    heat_tick,
     leak_tick,
     rejoined,
     sos_rule,
 )
 from edge.detection_state import (
     FLOOD_PROFILE,
+    HEAT_PROFILE,
     LIVENESS_PROFILE,
     AlertDecision,
     Detection,
@@ -265,6 +265,47 @@ def _checked_in(step: Step, seen: datetime, watching_since: datetime | None, rul
         clear_rule=rule,
         values={"availability": "online"},
         profile=LIVENESS_PROFILE,
+    )
+
+
+def heat_tick(step: Step, profile: DetectionProfile) -> None:
+    """Raise heat on a reading at or above the fixed level that nothing has followed for the
+    hold (a sensor destroyed by the fire, or reporting on change only): the fixed rule's
+    second reading never comes. Judged on the edge's clock from when it came (``heat_seen``);
+    stamped with the reading's time plus the hold. Clear raised heat the same way once the
+    newest reading has been cool and steady for ``clear_after_s`` (``HeatTrend.cooled_at``)."""
+    settings = profile.heat
+    came, trend = step.state.heat_seen, step.state.heat
+    cooled = trend.cooled_at(settings)
+    if AlertKind.HEAT in step.state.raised and cooled is not None and came is not None:
+        # Cleared between reports too: the newest reading, cool and steady, has stood long
+        # enough (its event time plus how long it has stood on the edge's clock).
+        if trend.samples[-1][0] + (step.event_time - came) >= cooled:
+            clear_bound = settings.fixed_c - settings.clear_margin_c
+            rule = f"temperature_c<{clear_bound:g} for {settings.clear_after_s:g}s"
+            values: Values = {"temperature_c": trend.samples[-1][1]}
+            step.switch(
+                AlertKind.HEAT,
+                raise_rule=None,
+                clear_rule=rule,
+                values=values,
+                profile=HEAT_PROFILE,
+                at=cooled,
+            )
+        return
+    standing = trend.standing_hot(settings)
+    if AlertKind.HEAT in step.state.raised or standing is None or came is None:
+        return
+    if (step.event_time - came).total_seconds() < settings.fixed_hold_s:
+        return
+    at, celsius = standing
+    step.switch(
+        AlertKind.HEAT,
+        raise_rule=f"temperature_c>={settings.fixed_c:g} standing {settings.fixed_hold_s:g}s",
+        clear_rule=None,
+        values={"temperature_c": celsius},
+        profile=HEAT_PROFILE,
+        at=at + timedelta(seconds=settings.fixed_hold_s),
     )
 
 

@@ -3,8 +3,8 @@
 Each rule is a pure function of (step, device, readings, profile): it reads the state in the
 ``Step``, switches conditions on or off and records the decisions there. ``READING_RULES`` is
 their order for a state update; ``sos_rule`` and ``rejoined`` serve device events and
-``leak_tick``, ``gas_tick``, ``co_tick`` and ``heat_tick`` the passing of time
-(``edge.detection``).
+``leak_tick``, ``gas_tick`` and ``co_tick`` the passing of time (``edge.detection``, which
+holds ``heat_tick``).
 """
 
 from collections.abc import Callable
@@ -32,7 +32,7 @@ from edge.detection_state import (
     Values,
 )
 from edge.detectors import sos as sos_rules
-from edge.detectors.co import late_reading
+from edge.detectors.co import CoExposure, late_reading
 from edge.detectors.faults import FlatLine
 from edge.detectors.profile import DetectionProfile
 
@@ -130,47 +130,6 @@ def _heat_rule(step: Step, device: Device, r: Readings, profile: DetectionProfil
     )
 
 
-def heat_tick(step: Step, profile: DetectionProfile) -> None:
-    """Raise heat on a reading at or above the fixed level that nothing has followed for the
-    hold (a sensor destroyed by the fire, or reporting on change only): the fixed rule's
-    second reading never comes. Judged on the edge's clock from when it came (``heat_seen``);
-    stamped with the reading's time plus the hold. Clear raised heat the same way once the
-    newest reading has been cool and steady for ``clear_after_s`` (``HeatTrend.cooled_at``)."""
-    settings = profile.heat
-    came, trend = step.state.heat_seen, step.state.heat
-    cooled = trend.cooled_at(settings)
-    if AlertKind.HEAT in step.state.raised and cooled is not None and came is not None:
-        # Cleared between reports too: the newest reading, cool and steady, has stood long
-        # enough (its event time plus how long it has stood on the edge's clock).
-        if trend.samples[-1][0] + (step.event_time - came) >= cooled:
-            clear_bound = settings.fixed_c - settings.clear_margin_c
-            rule = f"temperature_c<{clear_bound:g} for {settings.clear_after_s:g}s"
-            values: Values = {"temperature_c": trend.samples[-1][1]}
-            step.switch(
-                AlertKind.HEAT,
-                raise_rule=None,
-                clear_rule=rule,
-                values=values,
-                profile=HEAT_PROFILE,
-                at=cooled,
-            )
-        return
-    standing = trend.standing_hot(settings)
-    if AlertKind.HEAT in step.state.raised or standing is None or came is None:
-        return
-    if (step.event_time - came).total_seconds() < settings.fixed_hold_s:
-        return
-    at, celsius = standing
-    step.switch(
-        AlertKind.HEAT,
-        raise_rule=f"temperature_c>={settings.fixed_c:g} standing {settings.fixed_hold_s:g}s",
-        clear_rule=None,
-        values={"temperature_c": celsius},
-        profile=HEAT_PROFILE,
-        at=at + timedelta(seconds=settings.fixed_hold_s),
-    )
-
-
 def _co_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile) -> None:
     ppm, flag = r.co_ppm, _unless_self_test(r.co_alarm, step)
     if ppm is None and flag is None:
@@ -187,6 +146,10 @@ def _co_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile)
             seen=step.seen,
             late_before=step.state.co_late,
         )
+        if flag is True and exposure.clean_since is not None:
+            # Clean air counts from when the detector stops saying alarm: the edge must not
+            # clear what the detector still sounds (its next message would raise it again).
+            exposure = replace(exposure, clean_since=None)
         step.state = replace(step.state, co=exposure, co_late=late)
     values = _stale_test(step, _present(co_ppm=ppm, co_alarm=flag))
     if ppm is not None:
@@ -218,16 +181,20 @@ def _co_rule(step: Step, device: Device, r: Readings, profile: DetectionProfile)
 
 def co_tick(step: Step, profile: DetectionProfile) -> None:
     """Raise CO at the instant the standing reading brings the dose to the alarm, between the
-    detector's reports (``CoExposure.alarm_by``)."""
+    detector's reports (``CoExposure.alarm_by``); clear it at the instant the standing clean
+    reading has stood long enough and the dose has decayed (``CoExposure.cleared_by``)."""
     exposure = step.state.co
     # When the standing reading came, on the edge's clock (a state from an older edge has
     # only last_seen, which any message of the device moves).
     last = step.state.co_seen or step.state.last_seen
-    if AlertKind.CO in step.state.raised or exposure.at is None or last is None:
+    if exposure.at is None or last is None:
         return
     # How long the reading has stood, on the edge's clock (compared only with co_seen), added
     # to its event time: the two clocks are never compared with each other.
     horizon = exposure.at + max(step.event_time - last, timedelta(0))
+    if AlertKind.CO in step.state.raised:
+        _co_clear_tick(step, exposure, horizon, profile)
+        return
     reached = exposure.alarm_by(horizon, profile.co)
     if reached is None:
         return
@@ -240,6 +207,28 @@ def co_tick(step: Step, profile: DetectionProfile) -> None:
         values=_present(co_ppm=exposure.ppm, co_dose=round(advanced.dose, 3)),
         profile=profile.co.standard.name,
         at=reached,
+    )
+
+
+def _co_clear_tick(
+    step: Step, exposure: CoExposure, horizon: datetime, profile: DetectionProfile
+) -> None:
+    settings = profile.co
+    cleared = exposure.cleared_by(horizon, settings)
+    if cleared is None:
+        return
+    advanced = exposure.advance(cleared, settings)
+    step.state = replace(step.state, co=advanced)
+    step.switch(
+        AlertKind.CO,
+        raise_rule=None,
+        clear_rule=(
+            f"co_ppm<{settings.clean_ppm:g} for {settings.clean_for_s:g}s"
+            f" and co_dose<={settings.clear_dose:g}"
+        ),
+        values=_present(co_ppm=exposure.ppm, co_dose=round(advanced.dose, 3)),
+        profile=settings.standard.name,
+        at=cleared,
     )
 
 

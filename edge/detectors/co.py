@@ -22,7 +22,9 @@ kept for ever because the air stayed clean and the detector had nothing new to s
 The dose reaches the alarm between readings too: the edge's periodic tick raises it at the
 instant the standing reading brings it to 1 (``alarm_by``), not at the next report, which a
 detector reporting every quarter of an hour would send long after UL 2034's 15 min at
-400 ppm.
+400 ppm. It clears between readings the same way (``cleared_by``): a detector reporting on
+change says nothing more once the air is clean, and its alarm must not stand until its next
+report, hours on.
 """
 
 import math
@@ -169,6 +171,21 @@ class CoExposure:
         end = min(horizon, self.at + timedelta(seconds=settings.max_hold_s))
         reached = self.until + timedelta(seconds=(1.0 - self.dose) * target)
         return reached if reached <= end else None
+
+    def cleared_by(self, horizon: datetime, settings: CoSettings) -> datetime | None:
+        """Return the instant the standing clean reading, held up to ``horizon``, has stood
+        ``clean_for_s`` and the dose has decayed to ``clear_dose`` (as ``clean`` judges a
+        reading); None if not by then, or if the standing reading is not clean."""
+        if self.ppm is None or self.until is None or self.clean_since is None:
+            return None
+        if settings.standard.target_s(self.ppm) is not None:
+            return None  # a clean level above the floor (a site's odd settings) adds dose
+        decayed = self.until
+        if self.dose > settings.clear_dose:
+            halvings = math.log2(self.dose / settings.clear_dose)
+            decayed += timedelta(seconds=settings.decay_half_life_s * halvings)
+        cleared = max(decayed, self.clean_since + timedelta(seconds=settings.clean_for_s))
+        return cleared if cleared <= horizon else None
 
     @property
     def alarming(self) -> bool:

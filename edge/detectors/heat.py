@@ -7,17 +7,20 @@ us samples, some of them implausible, so both rules need evidence from more than
 
 - fixed: two consecutive readings at or above the fixed temperature, or one that nothing
   followed for ``fixed_hold_s`` (a sensor destroyed by the fire, or reporting on change only:
-  the edge's tick confirms it, ``edge.detection_rules.heat_tick``);
+  the edge's tick confirms it, ``edge.detection.heat_tick``);
 - rate of rise: the rise over at least ``ror_window_s`` of event time and at least two
-  intervals reaches the rate, AND every interval in it rises at half the rate or more.
+  intervals reaches the rate, AND every part of it at least a third of the window long
+  (every interval, where the sensor reports less often) rises at half the rate or more.
   A warm afternoon (a few °C per hour) never gets there; one wild sample cannot either,
-  because the interval before it (or after it) does not rise.
+  because the part before it (or after it) does not rise; ±1 °C of sensor noise cannot make
+  a 20 s part of a 10 K/min rise a pause, as it did a 7.5 s interval.
 
 Samples are kept at least ``sample_spacing_s`` apart (a newer reading replaces the newest
 sample while that one is closer than this to the one before it), and an interval shorter
 than that, the newest one, is left out of the every-interval check: a sensor reporting every
-second still spans the window with the samples remembered, and each interval judged is long
-enough that its 0.1 °C steps and noise do not read as a pause in the rise.
+second still spans the window with the samples remembered. At least two intervals are
+judged: a reading published twice (Zigbee2MQTT) leaves the window one interval and a copy,
+and the interval before the window is judged with it.
 
 A doubtful reading (a DS18B20's 85.0 °C power-on reset, ``StateUpdate.doubtful``) is kept
 as a sample but is never one of the rate of rise's, nor confirmed on its own: it confirms the
@@ -137,29 +140,40 @@ class HeatTrend:
                 break
         if start is None:
             return None
-        window = samples[start:]
-        judged = (
-            window[:-1] if _seconds(window[-2], window[-1]) < settings.sample_spacing_s else window
-        )
-        if not all(_rate(a, b) >= settings.ror_c_per_min / 2 for a, b in pairwise(judged)):
+        # Every part must rise too, over at least two intervals, the newest shorter one
+        # aside: Zigbee2MQTT publishing one wild reading twice, a second apart, left one
+        # interval to judge, and the wild reading made a rate of rise alone.
+        judged = samples[start:]
+        if _seconds(judged[-2], judged[-1]) < settings.sample_spacing_s:
+            judged = samples[max(start - 1, 0) : -1] if len(judged) == 3 else judged[:-1]
+            if len(judged) < 3:
+                return None
+        parts = _parts(judged, settings)
+        if not all(_rate(a, b) >= settings.ror_c_per_min / 2 for a, b in pairwise(parts)):
             return None
-        rate = _rate(window[0], window[-1])
+        rate = _rate(samples[start], samples[-1])
         return rate if rate >= settings.ror_c_per_min else None
 
     def rising(self, settings: HeatSettings) -> bool:
-        """Return whether the last interval rises at half the rate-of-rise threshold or more.
+        """Return whether the temperature rises at half the rate-of-rise threshold or more
+        over the last ``ror_window_s`` (from the newest sample at least that old, else the
+        oldest).
 
-        A newest interval shorter than ``sample_spacing_s`` is judged together with the one
-        before it, as the rate of rise leaves it out: two readings that came microseconds
-        apart (one group of messages, ``edge.device_detection.arrival_instants``) are no
-        rate, and 0.1 °C between them would read as thousands of degrees a minute."""
+        Judged over the window, not the last interval: a sensor jittering by ±1 °C read as
+        rising at every other 10 s report, and raised heat never cleared (nor, at ±0.5 °C,
+        for 45 min). Readings closer than ``sample_spacing_s`` (one group of messages,
+        ``edge.device_detection.arrival_instants``, microseconds apart) are no rate."""
         measured = self._measured()
         if len(measured) < 2:
             return False
-        start = measured[-2]
-        if len(measured) >= 3 and _seconds(start, measured[-1]) < settings.sample_spacing_s:
-            start = measured[-3]
-        return _rate(start, measured[-1]) >= settings.ror_c_per_min / 2
+        newest = measured[-1]
+        start = next(
+            (s for s in reversed(measured[:-1]) if _seconds(s, newest) >= settings.ror_window_s),
+            measured[0],
+        )
+        if _seconds(start, newest) < settings.sample_spacing_s:
+            return False
+        return _rate(start, newest) >= settings.ror_c_per_min / 2
 
     def cooled_at(self, settings: HeatSettings) -> datetime | None:
         """Return when the standing reading, if it is cool and steady, has been so for
@@ -175,6 +189,22 @@ class HeatTrend:
             self.cool_since is not None
             and (now - self.cool_since).total_seconds() >= settings.clear_after_s
         )
+
+
+def _parts(
+    samples: list[tuple[datetime, float]], settings: HeatSettings
+) -> list[tuple[datetime, float]]:
+    """Return the samples that cut ``samples`` into parts at least a third of the window
+    long, the first and the last kept; the samples themselves if that makes fewer than two
+    parts. A sensor jittering by ±1 °C reads as a pause in a 10 K/min rise over 7.5 s
+    (1.25 °C), never over 20 s (3.3 °C); a wild sample still makes one part rise and the
+    part beside it fall or stay flat."""
+    part_s = settings.ror_window_s / 3
+    cut = [samples[0]]
+    for sample in samples[1:-1]:
+        if _seconds(cut[-1], sample) >= part_s and _seconds(sample, samples[-1]) >= part_s:
+            cut.append(sample)
+    return [*cut, samples[-1]] if len(cut) >= 2 else samples
 
 
 def _seconds(a: tuple[datetime, float], b: tuple[datetime, float]) -> float:
