@@ -1,9 +1,10 @@
 """Alerts into cases: store each alert once and join it to its incident's case.
 
 The decisions are pure and live elsewhere: which incident an alert belongs to
-(``hub.cases.correlation``), whether it is silenced (``hub.silences.rules``), whether it opens,
-joins or reopens a case (``hub.cases.rules.decide``), who the case goes to
-(``hub.cases.dispatch``). This module loads what they need and stores what they return.
+(``hub.cases.correlation``), whether it is silenced (``hub.silences.rules``, applied by
+``hub.cases.silenced``), whether it opens, joins or reopens a case
+(``hub.cases.rules.decide``), who the case goes to (``hub.cases.dispatch``). This module loads
+what they need and stores what they return.
 
 Two guarantees hold even when several hub workers share one PostgreSQL database:
 
@@ -70,13 +71,9 @@ from hub.cases.rules import (
     ReopenCase,
     decide,
 )
+from hub.cases.silenced import silenced_alerts
 from hub.cases.staffing import auto_dispatch
-from hub.cases.take_rows import (
-    SILENCES_BETWEEN,
-    StoredMeanwhileError,
-    read_take,
-    store_new_alerts,
-)
+from hub.cases.take_rows import StoredMeanwhileError, read_take, store_new_alerts
 from hub.cases.timers import cancel_acceptances, schedule_acknowledgement
 from hub.fleet.claims import Claim, Registration
 from hub.fleet.conflicts import claimed_places, record_claims, reported
@@ -85,8 +82,6 @@ from hub.fleet.retirement import bring_back_alerted, keep_silent, sort_retired
 from hub.persistence.tables import CaseRow
 from hub.persistence.transactions import Database, audit, upsert_insert
 from hub.roster.repository import SiteCache, placement
-from hub.silences.repository import silence_from_row
-from hub.silences.rules import SilencedAlert, silencing
 
 # Built once, its values bound at each run (see hub.cases.take_rows).
 _LAST_ALERT_AT = select(CaseRow.open_key, CaseRow.last_alert_at).where(
@@ -210,11 +205,13 @@ class CaseIntake:
                 ),
             )
 
-        silenced = (
-            self._silenced(session, new, locations, edges, received_at)
+        # Alert id -> the silence that keeps it out of every case (hub.cases.silenced).
+        silence_of = (
+            silenced_alerts(session, new, locations, edges, received_at)
             if facts.any_silence
-            else set()
+            else {}
         )
+        silenced = set(silence_of)
         if retired is not None and retired.kept:
             keep_silent(session, new, retired.kept - silenced, received_at)
             silenced |= retired.kept
@@ -269,7 +266,13 @@ class CaseIntake:
         # same statement on PostgreSQL.
         search = stray_search(new, cases)
         stored, carried = store_new_alerts(
-            session, new, case_of, locations, received_at, stray_read(session, search)
+            session,
+            new,
+            case_of,
+            locations,
+            received_at,
+            stray_read(session, search),
+            silence_of,
         )
         adopt_stray_clearances(
             session, history, member_rows, new, cases, received_at, search, carried
@@ -333,40 +336,6 @@ class CaseIntake:
             {**locations, **{device_id: place for device_id, (place, _) in ours.items()}},
             {**edges, **{device_id: edge for device_id, (_, edge) in ours.items()}},
         )
-
-    def _silenced(
-        self,
-        session: Session,
-        alerts: Sequence[Alert],
-        locations: dict[str, str],
-        edges: dict[str, str | None],
-        now: datetime,
-    ) -> set[str]:
-        """Return the ids of the alerts a silence covers, auditing each."""
-        if not alerts:
-            return set()
-        earliest, latest = min(a.ts for a in alerts), max(a.ts for a in alerts)
-        silences = [
-            silence_from_row(row)
-            for row in session.scalars(SILENCES_BETWEEN, {"latest": latest, "earliest": earliest})
-        ]
-        if not silences:
-            return set()
-        silenced: set[str] = set()
-        for alert in alerts:
-            facts = SilencedAlert(
-                device_id=alert.device_id,
-                edge_id=edges.get(alert.device_id),
-                location=locations[alert.device_id],
-                kind=alert.kind,
-                ts=alert.ts,
-            )
-            silence = silencing(silences, facts)
-            if silence is None:
-                continue
-            silenced.add(alert.id)
-            audit(session, AuditRecord.silenced(now, alert.id, silence_id=silence.id))
-        return silenced
 
     @staticmethod
     def _routes(

@@ -100,6 +100,7 @@ def alert_view(row: AlertRow) -> AlertView:
             "case_id": row.case_id,
             "location": row.location,
             "reason": AlertReason.model_validate(row.reason),
+            "silence_id": row.silence_id,
         }
     )
 
@@ -126,6 +127,7 @@ def alert_view_of(alert: Alert, row: Mapping[str, Any]) -> AlertView:
         case_id=row["case_id"],
         location=row["location"],
         reason=alert.reason,
+        silence_id=row.get("silence_id"),
     )
 
 

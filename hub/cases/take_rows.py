@@ -150,10 +150,14 @@ def store_new_alerts(
     locations: Mapping[str, str],
     received_at: datetime,
     read: tuple[str, Row] | None = None,
+    silence_of: Mapping[str, int] | None = None,
 ) -> tuple[dict[str, Row], list[Any] | None]:
     """Insert a take's new alerts, each with its case; return their rows by id, and what
     ``read`` (a one-column SELECT and its parameters, PostgreSQL only) read, run by the same
     statement (None without one).
+
+    ``silence_of``: the silence that kept each silenced alert out of every case, by id
+    (``alerts.silence_id``; left out of the INSERT, NULL, when there is none).
 
     One multi-row INSERT in id order (the order rows are locked in). Raises
     ``StoredMeanwhileError`` if another worker stored one since ``read_take``.
@@ -162,6 +166,11 @@ def store_new_alerts(
         alert.id: _row(alert, case_of.get(alert.id), locations, received_at)
         for alert in sorted(alerts, key=lambda a: a.id)
     }
+    if silence_of:
+        # Only a take a silence touched writes the column (every row of it: one statement
+        # has one set of columns); every other take's INSERT stays as it was.
+        for alert_id, row in fresh.items():
+            row["silence_id"] = silence_of.get(alert_id)
     if not fresh:
         return {}, None
     # No flush first: the cases' and members' counts changed so far are left for the

@@ -24,6 +24,9 @@ class AlertView(View):
     case_id: int | None
     location: str | None
     reason: AlertReason
+    silence_id: int | None = None
+    """The silence (a drill, a maintenance window) that kept it out of every case: it is
+    "on test", not an alarm to act on; None for every other alert."""
 
 
 class CaseMemberView(View):

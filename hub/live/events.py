@@ -8,6 +8,7 @@ Usage (inside the hub's event loop)::
             match event:
                 case AlertReceived(alert=alert): ...
                 case CaseChanged(type="case_opened", case=case): ...
+                case SilenceChanged(silence=silence): ...  # set, or ended early
                 case EventsDropped(count=n): ...  # this subscriber fell behind
 
 Publishing never waits: each subscriber has a bounded buffer, and a subscriber that falls
@@ -31,6 +32,7 @@ from pydantic import Field
 from hub.cases.results import IngestResult
 from hub.cases.views import AlertView, CaseView
 from hub.http.views import View
+from hub.silences.views import SilenceView
 
 DEFAULT_MAX_QUEUED = 1000
 
@@ -49,6 +51,14 @@ class CaseChanged(View):
     case: CaseView
 
 
+class SilenceChanged(View):
+    """A silence was set, or ended (or cancelled) before its time: every desk redraws its
+    Silences page and its board's "On test" banner at once."""
+
+    type: Literal["silence_changed"] = "silence_changed"
+    silence: SilenceView
+
+
 class EventsDropped(View):
     """This subscriber fell behind and lost ``count`` events."""
 
@@ -56,7 +66,9 @@ class EventsDropped(View):
     count: int
 
 
-HubEvent = Annotated[AlertReceived | CaseChanged | EventsDropped, Field(discriminator="type")]
+HubEvent = Annotated[
+    AlertReceived | CaseChanged | SilenceChanged | EventsDropped, Field(discriminator="type")
+]
 
 
 def events_of(result: IngestResult) -> list[HubEvent]:

@@ -24,7 +24,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub.auth.routes import authenticate
 from hub.auth.rules import AuthError, ForbiddenError, Principal
 from hub.http.deps import API_PREFIX, EventsDep, SettingsDep, StoreDep, caller_sites
-from hub.live.events import AlertReceived, CaseChanged, EventBus, HubEvent, SubscriptionClosedError
+from hub.live.events import (
+    AlertReceived,
+    CaseChanged,
+    EventBus,
+    HubEvent,
+    SilenceChanged,
+    SubscriptionClosedError,
+)
 from hub.store import HubStore
 
 logger = logging.getLogger(__name__)
@@ -50,8 +57,8 @@ def visible_to(
 ) -> bool:
     """Return whether a caller scoped to ``sites`` (None: every site) may see ``event``.
 
-    Case events carry their case's site; an alert is seen if its device is one of
-    ``devices``, the devices of the caller's sites.
+    Case events carry their case's site, silence events their silence's; an alert is seen if
+    its device is one of ``devices``, the devices of the caller's sites.
     """
     if sites is None:
         return True
@@ -60,6 +67,10 @@ def visible_to(
             return case.site_id is not None and case.site_id in sites
         case AlertReceived(alert=alert):
             return alert.device_id in devices
+        case SilenceChanged(silence=silence):
+            # As ``GET /silences`` lists them for the caller: its sites' only (a silence of no
+            # site, or of another, and its reason are not theirs to read).
+            return silence.site_id is not None and silence.site_id in sites
         case _:
             return True
 

@@ -229,6 +229,10 @@ class AlertRow(Base):
     location: Mapped[str | None] = mapped_column(String(LOCATION_LENGTH))
     reason: Mapped[dict[str, Any]] = mapped_column(JSON)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    silence_id: Mapped[int | None] = mapped_column(Integer)
+    """The silence that kept it out of every case (``hub.cases.silenced``); NULL for every
+    other alert, and for those stored before migration 0034. No foreign key and no index: set
+    once by the intake, read only with the row."""
 
 
 class CaseEventRow(Base):

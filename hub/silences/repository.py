@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 
 from devices.kinds import AlertKind
 from hub.audit.chain import AuditAction, AuditRecord
-from hub.auth.scoping import site_of_silence
+from hub.auth.scoping import PlacedDevice, SiteMap, site_of_silence
 from hub.errors import IllegalTransitionError, InvalidInputError
-from hub.persistence.tables import ID_LENGTH, DeviceRow, SilenceRow
+from hub.persistence.tables import ID_LENGTH, DeviceRow, GridRow, SilenceRow, SiteRow
 from hub.persistence.transactions import Database, audit, clean, get_existing
-from hub.roster.repository import load_site_map
+from hub.roster.repository import grid_from_row, load_site_map, site_from_row
 from hub.silences.rules import Silence, SilenceScope
 from hub.silences.views import SilenceView
 
@@ -47,8 +47,46 @@ def silence_from_row(row: SilenceRow) -> Silence:
     )
 
 
-def _silence_view(row: SilenceRow) -> SilenceView:
-    return SilenceView.model_validate(row, from_attributes=True)
+def _silence_views(session: Session, rows: list[SilenceRow]) -> list[SilenceView]:
+    """Return the views of ``rows``, each with its site (read with the sites and grids, and
+    only the devices the device silences among them name: not every device of the hub)."""
+    if not rows:
+        return []
+    named = sorted({r.target for r in rows if r.scope == SilenceScope.DEVICE.value})
+    site_map = SiteMap(
+        sites=tuple(
+            site_from_row(r) for r in session.scalars(select(SiteRow).order_by(SiteRow.id))
+        ),
+        grids=tuple(
+            grid_from_row(r) for r in session.scalars(select(GridRow).order_by(GridRow.id))
+        ),
+        devices=tuple(
+            PlacedDevice(id=device_id, edge_id=edge_id, location=location)
+            for device_id, edge_id, location in session.execute(
+                select(DeviceRow.id, DeviceRow.edge_id, DeviceRow.location).where(
+                    DeviceRow.id.in_(named)
+                )
+            )
+        )
+        if named
+        else (),
+    )
+    device_sites = site_map.device_sites()
+    return [
+        SilenceView.model_validate(row, from_attributes=True).model_copy(
+            update={
+                "site_id": site_of_silence(
+                    site_map, SilenceScope(row.scope), row.target, device_sites
+                )
+            }
+        )
+        for row in rows
+    ]
+
+
+def _silence_view(session: Session, row: SilenceRow) -> SilenceView:
+    [view] = _silence_views(session, [row])
+    return view
 
 
 class SilenceRepository:
@@ -123,7 +161,7 @@ class SilenceRepository:
                 ),
             )
             logger.info("silence %s set on %s %s by %s", row.id, scope, target, actor)
-            return _silence_view(row)
+            return _silence_view(session, row)
 
     def list_silences(
         self, *, active_at: datetime | None = None, sites: frozenset[str] | None = None
@@ -134,15 +172,12 @@ class SilenceRepository:
         if active_at is not None:
             query = query.where(SilenceRow.starts_at <= active_at, SilenceRow.ends_at > active_at)
         with self._db.reading() as session:
-            placed = silence_sites_in(session) if sites is not None else {}
-            return [
-                _silence_view(row)
-                for row in session.scalars(query)
-                if sites is None or placed.get(row.id) in sites
-            ]
+            views = _silence_views(session, list(session.scalars(query)))
+            return [view for view in views if sites is None or view.site_id in sites]
 
     def end_silence(self, silence_id: int, *, actor: str | None = None) -> SilenceView:
-        """End a silence now (alerts from now on open cases again)."""
+        """End a silence now (alerts from now on open cases again), or cancel one that has
+        not started (its audit entry says ``cancelled``)."""
         now = self._db.clock()
         with self._db.writing() as session:
             row = get_existing(
@@ -151,6 +186,8 @@ class SilenceRepository:
             if row.ends_at <= now:
                 raise IllegalTransitionError(f"silence {silence_id} is already over")
             planned = row.ends_at
+            # One not started yet is cancelled: it never covered anything.
+            cancelled = row.starts_at > now
             row.ends_at = max(now, row.starts_at)
             row.ended_at = now
             row.ended_by = None if actor is None else clean(actor)[:ID_LENGTH]
@@ -167,7 +204,10 @@ class SilenceRepository:
                         "silence_id": row.id,
                         "ends_at": row.ends_at.astimezone(UTC).isoformat(),
                         "planned_ends_at": planned.astimezone(UTC).isoformat(),
+                        # Only on a cancellation: an entry of one ended while in force reads
+                        # as every such entry before 2026-12-08 did.
+                        **({"cancelled": True} if cancelled else {}),
                     },
                 ),
             )
-            return _silence_view(row)
+            return _silence_view(session, row)

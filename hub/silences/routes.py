@@ -14,6 +14,7 @@ from hub.http.deps import (
     API_PREFIX,
     ActorDep,
     ClockDep,
+    EventsDep,
     Note,
     StoreDep,
     caller_sites,
@@ -21,6 +22,7 @@ from hub.http.deps import (
 )
 from hub.http.text import visible_text
 from hub.http.views import Items, View
+from hub.live.events import SilenceChanged
 from hub.silences.rules import SilenceScope
 from hub.silences.views import SilenceView
 
@@ -47,7 +49,7 @@ REASON_SHOWS_NOTHING = "the reason shows nothing: only spaces or invisible chara
 
 @router.post("/silences", status_code=201)
 async def create_silence(
-    body: SilenceRequest, store: StoreDep, actor: ActorDep, request: Request
+    body: SilenceRequest, store: StoreDep, actor: ActorDep, request: Request, events: EventsDep
 ) -> SilenceView:
     """Silence a device, a place or an edge's site for a while: alerts recorded, no case.
 
@@ -64,7 +66,7 @@ async def create_silence(
     sites = caller_sites(request)
     if sites is not None:
         check_silence(await asyncio.to_thread(store.roster.site_map), body.scope, target, sites)
-    return await asyncio.to_thread(
+    silence = await asyncio.to_thread(
         store.silences.create_silence,
         body.scope,
         target,
@@ -74,6 +76,8 @@ async def create_silence(
         kinds=body.kinds,
         actor=actor,
     )
+    events.publish(SilenceChanged(silence=silence))  # other desks at once, not at their poll
+    return silence
 
 
 @router.get("/silences")
@@ -92,9 +96,11 @@ async def list_silences(
 
 @router.post("/silences/{silence_id}/end")
 async def end_silence(
-    silence_id: int, store: StoreDep, actor: ActorDep, request: Request
+    silence_id: int, store: StoreDep, actor: ActorDep, request: Request, events: EventsDep
 ) -> SilenceView:
-    """End a silence now."""
+    """End a silence now, or cancel one not started yet."""
     sites = caller_sites(request)
     await check_in_scope(sites, store.silences.silence_sites, silence_id, "silence")
-    return await asyncio.to_thread(store.silences.end_silence, silence_id, actor=actor)
+    silence = await asyncio.to_thread(store.silences.end_silence, silence_id, actor=actor)
+    events.publish(SilenceChanged(silence=silence))
+    return silence

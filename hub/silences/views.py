@@ -22,3 +22,6 @@ class SilenceView(View):
     created_at: AwareDatetime
     ended_by: str | None
     ended_at: AwareDatetime | None
+    site_id: str | None = None
+    """The site it belongs to (its device's, its edge's, its place's grid's; None: none), on
+    whose clock its times are shown."""

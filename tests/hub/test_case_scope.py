@@ -7,8 +7,10 @@ import pytest
 from fastapi import FastAPI
 
 from devices.kinds import AlertKind, Severity
-from hub.live.events import AlertReceived, CaseChanged, EventsDropped
+from hub.live.events import AlertReceived, CaseChanged, EventsDropped, SilenceChanged
 from hub.live.routes import visible_to
+from hub.silences.rules import SilenceScope
+from hub.silences.views import SilenceView
 from hub.store import HubStore
 from tests.hub.factories import T0, make_alert, make_status
 from tests.hub.http import bearer_client
@@ -198,3 +200,32 @@ async def test_a_scoped_caller_sees_only_the_edges_of_its_sites(
         edges = (await operator.get("/api/v1/edges")).json()["items"]
         assert [e["id"] for e in edges] == ["edge-mei"]
     assert len((await admin.get("/api/v1/edges")).json()["items"]) == 2
+
+
+def test_the_live_stream_shows_a_scoped_caller_only_its_sites_silences() -> None:
+    """As ``GET /silences`` lists them: a silence of another site, or of none, and its reason,
+    are not a scoped caller's to read (every caller's stream had carried every site's)."""
+
+    def silence(site_id: str | None) -> SilenceChanged:
+        view = SilenceView(
+            id=1,
+            scope=SilenceScope.PLACE,
+            target="Building 3",
+            kinds=[],
+            starts_at=T0,
+            ends_at=T0,
+            reason="drill",
+            created_by="op",
+            created_at=T0,
+            ended_by=None,
+            ended_at=None,
+            site_id=site_id,
+        )
+        return SilenceChanged(silence=view)
+
+    mine, other, unsited = silence("a"), silence("b"), silence(None)
+    for event in (mine, other, unsited):
+        assert visible_to(event, None)
+    assert visible_to(mine, frozenset({"a"}))
+    assert not visible_to(other, frozenset({"a"}))
+    assert not visible_to(unsited, frozenset({"a"}))

@@ -3,6 +3,7 @@
 // resident's SOS out of sight. Data from the hub is only ever put into the page as text.
 
 import { h, label, pill, siteOfEdge, when, zoneOf } from "./dom.js";
+import { knownSilence } from "./silences.js";
 
 /** The panel holds this many rows (and the page reads this many recent alerts to start). */
 export const MAX_ROWS = 50;
@@ -53,12 +54,24 @@ function repeats({ alert, count }, cases) {
   return [count, `${count} alerts from this device seen by this screen`];
 }
 
+/** What a row says of a silenced alert (the hub's ``silence_id``): "on test", muted, its
+ * silence's reason as the title; not an alarm needing action. A hub before 2026-12-08 does not
+ * say (undefined): shown as an alarm, as it always was. */
+function onTest(alert) {
+  if (alert.silence_id === null || alert.silence_id === undefined) return null;
+  const silence = knownSilence(alert.silence_id);
+  return silence ? `On test (silence ${alert.silence_id}): ${silence.reason}` : `On test (silence ${alert.silence_id})`;
+}
+
 function alertRow(row, cases) {
   const { key, alert } = row;
   const [count, counted] = repeats(row, cases);
-  return h("li", { className: `alert ${alert.severity}`, "data-alert-id": alert.id, "data-device-id": alert.device_id, "data-row-key": key },
+  const test = onTest(alert);
+  const attrs = { className: test ? "alert on-test" : `alert ${alert.severity}`, "data-alert-id": alert.id, "data-device-id": alert.device_id, "data-row-key": key };
+  if (test) attrs.title = test;
+  return h("li", attrs,
     h("a", { href: alert.case_id ? `#/case/${alert.case_id}` : "#/" },
-      h("strong", {}, label(alert.kind)), " ", pill(alert.severity, alert.severity), " ",
+      h("strong", {}, label(alert.kind)), " ", test ? pill("on-test", "on test") : pill(alert.severity, alert.severity), " ",
       label(alert.state),
       count > 1 ? h("span", { className: "repeats", title: counted }, ` ×${count}`) : null),
     h("div", { className: "muted" }, alert.location || alert.device_id, " · ",

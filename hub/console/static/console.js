@@ -18,7 +18,7 @@ import { renderDevices } from "./devices.js";
 import { renderMap } from "./map.js";
 import { renderPlan } from "./plan.js";
 import { renderStatistics } from "./statistics.js";
-import { offerSilences, renderSilences, silenceBanner } from "./silences.js";
+import { offerSilences, renderSilences, silenceBanner, silenceChanged } from "./silences.js";
 
 // Cards say how long ago their last alert came: redrawn this often, not frozen at "2 s ago".
 const AGES_EVERY_MS = 30000;
@@ -224,6 +224,8 @@ function connectStream() {
     }),
     case_opened: live((event) => caseChanged(event.case, true)),
     case_updated: live((event) => caseChanged(event.case, false)),
+    // Another desk (or this one) set, ended or cancelled a silence: banner and page at once.
+    silence_changed: live((event) => silenceChanged(event.silence)),
     // This screen fell behind and the hub dropped events for it: read everything again.
     dropped: live(() => resync()),
   }, { heartbeatS: HEARTBEAT_S });

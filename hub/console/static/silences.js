@@ -1,11 +1,12 @@
 // Silences (#/silences): maintenance windows and fire drills, the way alarm-monitoring software
 // shows zones "on test". While a silence is on, the alerts it covers are recorded but open no
 // case and page no one (docs/cases.md "Silences"). The page lists those in force and those
-// coming, ends one ("End now"), and sets one (POST /api/v1/silences); the case board carries a
-// banner while any is in force, read again every 30 s and when one is due to end, so a drill
-// left on is not forgotten. Operators and admins set silences (hub/auth/rules.py: "act");
-// a responder may read them, and is not offered the page. Data from the hub is only ever put
-// into the page as text.
+// coming, ends one ("End now"; "Cancel" for one not started), and sets one (POST
+// /api/v1/silences); the case board carries a banner while any is in force, read again every
+// 30 s, when one is due to end, and at once when the stream says one changed (any desk's
+// silence_changed), so a drill left on is not forgotten. Operators and admins set silences
+// (hub/auth/rules.py: "act"); a responder may read them, and is not offered the page. Data
+// from the hub is only ever put into the page as text.
 
 import { api, refusalText } from "./api.js";
 import { h, label, siteOfEdge, toast, when, zoneOf } from "./dom.js";
@@ -41,10 +42,28 @@ export function offerSilences(me) {
   document.getElementById("silences-nav").hidden = !mayAct;
 }
 
+// --- the silences this screen has read ------------------------------------------------------
+
+// Every silence this screen has read (the banner's, the page's, the stream's silence_changed),
+// by id: the live alert panel names the silence that keeps an alert "on test" by its reason.
+const known = new Map();
+
+function remember(items) {
+  for (const silence of items) known.set(silence.id, silence);
+  return items;
+}
+
+/** The silence ``id`` as this screen last read it, or undefined. */
+export function knownSilence(id) {
+  return known.get(id);
+}
+
 // --- words -------------------------------------------------------------------------------
 
+// The hub names a silence's site (site_id, since 2026-12-08): a place's or a device's silence
+// showed its times on the one zone all sites share, not its site's.
 function zoneOfSilence(silence) {
-  return zoneOf(silence.scope === "edge" ? siteOfEdge(silence.target) : undefined);
+  return zoneOf(silence.site_id ?? (silence.scope === "edge" ? siteOfEdge(silence.target) : undefined));
 }
 
 /** A time on ``zone``'s clock to the minute ("16:00", "2026-12-08 16:00"): silences are set so. */
@@ -107,7 +126,7 @@ export async function readBanner() {
   const seq = ++banner.seq;
   let items;
   try {
-    items = await api.silences({ active: true });
+    items = remember(await api.silences({ active: true }));
   } catch {
     return; // the last word stays; the next tick tries again
   }
@@ -153,6 +172,16 @@ async function alertKinds() {
   return KINDS;
 }
 
+/** Whether ``silence`` has not started yet: ending it cancels it. */
+function notStarted(silence) {
+  return Date.parse(silence.starts_at) > Date.now();
+}
+
+function endButton(silence) {
+  const coming = notStarted(silence);
+  return h("button", { type: "button", className: coming ? "end cancel" : "end", "data-end": silence.id }, coming ? "Cancel" : "End now");
+}
+
 function silenceRow(silence, { endable }) {
   const zone = zoneOfSilence(silence);
   const ended = silence.ended_at ? ` (ended by ${silence.ended_by || "—"})` : "";
@@ -163,7 +192,7 @@ function silenceRow(silence, { endable }) {
     h("td", {}, at(silence.ends_at, zone), ended),
     h("td", { className: "reason" }, silence.reason),
     h("td", {}, silence.created_by || "—"),
-    h("td", {}, endable && mayAct ? h("button", { type: "button", className: "end", "data-end": silence.id }, "End now") : null));
+    h("td", {}, endable && mayAct ? endButton(silence) : null));
 }
 
 function silenceTable(id, caption, items, endable) {
@@ -246,37 +275,65 @@ function silenceForm(kinds, done, error) {
   return form;
 }
 
-/** The Silences page into ``view``. */
-export async function renderSilences(view) {
-  const error = h("p", { className: "error", id: "silences-error", role: "alert" });
-  const [active, all, kinds] = await Promise.all([api.silences({ active: true }), api.silences(), alertKinds()]);
+// The Silences page on screen, to redraw its tables when a silence changes (another desk set or
+// ended one: the stream's silence_changed), never its form (an operator may be typing in it).
+let shown = null;
+
+/** Redraw the Silences page's tables, if it is shown, from the hub's lists of silences. */
+async function fillTables({ current, past }) {
+  const [active, all] = await Promise.all([api.silences({ active: true }).then(remember), api.silences().then(remember)]);
   const inForce = new Set(active.map((s) => s.id));
   const now = Date.now();
   const coming = all.filter((s) => !inForce.has(s.id) && !s.ended_at && Date.parse(s.ends_at) > now)
     .sort((a, b) => Date.parse(a.starts_at) - Date.parse(b.starts_at));
   const over = all.filter((s) => !inForce.has(s.id) && !coming.includes(s)).slice(0, 20);
-  const again = () => renderSilences(view);
+  current.replaceChildren(silenceTable("silences-active", "In force now", active, true),
+    silenceTable("silences-coming", "Coming", coming, true));
+  const open = past.querySelector("details")?.open ?? false;
+  past.replaceChildren(h("details", { open }, h("summary", {}, `Over (${over.length} latest)`), silenceTable("silences-over", "Over", over, false)));
+}
+
+/** A silence was set, ended or cancelled (the stream's silence_changed, from any desk): the
+ * banner and the Silences page, if shown, show it at once, not at their next reading. */
+export function silenceChanged(silence) {
+  remember([silence]);
+  readBanner();
+  if (shown?.current.isConnected) fillTables(shown).catch(() => {});
+}
+
+/** The Silences page into ``view``. */
+export async function renderSilences(view) {
+  const error = h("p", { className: "error", id: "silences-error", role: "alert" });
+  const current = h("div", { className: "silences-current" });
+  const past = h("div", { className: "silences-past" });
+  const tables = { current, past };
+  const [kinds] = await Promise.all([alertKinds(), fillTables(tables)]);
+  const again = () => fillTables(tables);
   const page = h("div", { className: "silences-page" },
     h("h2", {}, "Silences"),
     h("p", { className: "muted" }, "While a silence is on, the alerts it covers are recorded but open no case and page no one. An alarm still raised when it ends is reported then."),
     error,
-    silenceTable("silences-active", "In force now", active, true),
-    silenceTable("silences-coming", "Coming", coming, true),
+    current,
     mayAct ? silenceForm(kinds, again, error) : null,
-    h("details", {}, h("summary", {}, `Over (${over.length} latest)`), silenceTable("silences-over", "Over", over, false)));
+    past);
   page.addEventListener("click", async (event) => {
     const id = event.target.closest?.("button[data-end]")?.dataset.end;
     if (!id) return;
-    const silence = all.find((s) => String(s.id) === id);
-    if (!confirm(`End the silence of ${what(silence)} now? Alerts from there open cases and page again.`)) return;
+    const silence = knownSilence(Number(id));
+    const cancel = notStarted(silence);
+    const asked = cancel
+      ? `Cancel the silence of ${what(silence)}? It has not started: nothing will be silenced.`
+      : `End the silence of ${what(silence)} now? Alerts from there open cases and page again.`;
+    if (!confirm(asked)) return;
     error.textContent = "";
     try {
       await api.endSilence(id);
-      toast(`Silence of ${what(silence)} ended`);
+      toast(`Silence of ${what(silence)} ${cancel ? "cancelled" : "ended"}`);
       await again();
     } catch (failure) {
       error.textContent = refusalText(failure);
     }
   });
+  shown = tables;
   view.replaceChildren(page);
 }
