@@ -141,7 +141,8 @@ def test_a_place_is_reached_from_the_keyboard(lanyuan: Community, browser: Brows
     page.wait_for_load_state("networkidle")
     expect(fire).to_be_focused()
     page.keyboard.press("Enter")
-    expect(page).to_have_url(re.compile("#/plan$"))  # its devices, each leading to its case
+    # Its most urgent unfinished case (its only one, the fire).
+    expect(page).to_have_url(re.compile(f"#/case/{lanyuan.cases['b2-smoke']}$"))
     assert errors == []
 
 

@@ -65,7 +65,7 @@ def test_the_map_shows_the_fire_and_the_patrol_near_it(
 ) -> None:
     store: HubStore = hub.app.state.store
     now = datetime.now(UTC)
-    store.intake.ingest_alerts([make_alert(ts=now)], now)
+    [fire] = store.intake.ingest_alerts([make_alert(ts=now)], now).cases_opened
     auth: AuthStore = hub.app.state.auth_store
     token = new_secret()
     auth.issue_api_token(token, "patrol-near", Role.RESPONDER)
@@ -98,7 +98,11 @@ def test_the_map_shows_the_fire_and_the_patrol_near_it(
     # The legend's colours are classes (the page's policy refuses inline styles): on the map,
     # and on the site plan a place leads to.
     assert legend_colour(page, ".map-page") == "rgb(214, 39, 40)"
+    # A place with an unfinished case leads to it; one with none, to the site plan.
     building.click()
+    expect(page).to_have_url(f"{hub.url}/console#/case/{fire.id}")
+    page.go_back()
+    page.locator('g.place[data-place="Main Gate"]').click()
     expect(page).to_have_url(f"{hub.url}/console#/plan")
     expect(page.locator('svg[aria-label="Site plan"]')).to_be_visible()
     assert legend_colour(page, ".plan-page:not(.map-page)") == "rgb(214, 39, 40)"

@@ -138,6 +138,7 @@ export async function renderAccounts(view, me) {
     h("h2", {}, "Accounts"),
     h("p", { className: "muted" },
       "Changing someone's role or sites reaches their open screens at once; the API tokens they issued " +
-      "and could not issue now stop for good. Your own role and sites are another admin's to change."),
+      "and could not issue now stop for good. Your own role and sites are another admin's to change. ",
+      h("a", { href: "#/tokens", id: "tokens-link" }, "API tokens"), " (for scripts, kiosks and edges): issue and revoke them."),
     error, table, add));
 }

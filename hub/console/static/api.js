@@ -115,6 +115,10 @@ export const api = {
     request("POST", `users/${encodeURIComponent(id)}/disabled`, { disabled }),
   resetPassword: (id, password) =>
     request("POST", `users/${encodeURIComponent(id)}/password`, { new_password: password }),
+  tokens: () => request("GET", "tokens").then((d) => d.items),
+  /** Issue an API token: ``{token, record}``, the token shown this once. */
+  issueToken: (body) => request("POST", "tokens", body),
+  revokeToken: (id) => request("DELETE", `tokens/${encodeURIComponent(id)}`),
 
   /** Return the case's evidence list, or null when this hub has no evidence endpoint. */
   async caseEvidence(id) {

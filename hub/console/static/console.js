@@ -13,9 +13,10 @@ import { FINISHED, older, renderCase } from "./casepage.js";
 import { carryPages, casesSeen, watchPages } from "./pages.js";
 import { renderAccount, showIdentity, signInForm } from "./account.js";
 import { renderAccounts } from "./accounts.js";
+import { renderTokens } from "./tokens.js";
 import { renderCare, renderNotices, renderRequests } from "./residents.js";
 import { renderDevices } from "./devices.js";
-import { renderMap } from "./map.js";
+import { casesChanged as mapCasesChanged, renderMap } from "./map.js";
 import { renderPlan } from "./plan.js";
 import { renderStatistics } from "./statistics.js";
 import { offerSilences, renderSilences, silenceBanner, silenceChanged } from "./silences.js";
@@ -72,6 +73,9 @@ function drawNow() {
     if (dirty.has("stream")) renderStream(state);
   } else if (route?.name === "case" && dirty.has("case")) {
     readCasePage(route.id);
+  } else if (route?.name === "map" && (dirty.has("map") || dirty.has("board"))) {
+    // The map draws the cases this screen keeps: one changed live, or all read again.
+    mapCasesChanged(document.getElementById("view"));
   }
 }
 
@@ -296,6 +300,7 @@ function caseChanged(item, opened) {
   // The alert panel too: its rows read their case's site clock and its count of their alerts.
   if (route?.name === "board") redraw("board", "stream");
   else if (route?.name === "case" && Number(route.id) === item.id) redraw("case");
+  else if (route?.name === "map") redraw("map");
 }
 
 function announceCase(item) {
@@ -388,7 +393,7 @@ function parseRoute() {
   if (name === "case" && id) return { name: "case", id };
   if (name === "plan") return { name: "plan" };
   if (name === "devices") return { name: "devices" };
-  if (["requests", "care", "notices", "statistics", "map", "account", "accounts", "silences"].includes(name)) return { name };
+  if (["requests", "care", "notices", "statistics", "map", "account", "accounts", "tokens", "silences"].includes(name)) return { name };
   return { name: "board" };
 }
 
@@ -396,7 +401,7 @@ async function render() {
   state.drawn += 1;
   state.route = parseRoute();
   for (const link of document.querySelectorAll("[data-nav]")) {
-    link.toggleAttribute("aria-current", link.dataset.nav === state.route.name);
+    link.toggleAttribute("aria-current", link.dataset.nav === (state.route.name === "tokens" ? "accounts" : state.route.name));
   }
   const view = document.getElementById("view");
   try {
@@ -423,13 +428,16 @@ async function render() {
         await renderStatistics(view);
         break;
       case "map":
-        await renderMap(view);
+        await renderMap(view, () => state.cases.values());
         break;
       case "account":
         renderAccount(view, state.me);
         break;
       case "accounts":
         await renderAccounts(view, state.me);
+        break;
+      case "tokens":
+        await renderTokens(view);
         break;
       case "silences":
         await renderSilences(view);

@@ -1,7 +1,9 @@
 // The map (PRODUCT.md, "The map"): each site's buildings, hazard sources and key places where
 // its roster's map puts them, coloured by the worst state of their devices, and the
-// responders where their phones last said they were (docs/positions.md). Everything comes from
-// /api/v1 (sites, positions, the site plan's devices, the roster's responders); data is only
+// responders where their phones last said they were (docs/positions.md). Places, positions
+// and devices' states come from /api/v1 (sites, positions, the site plan's devices, the
+// roster's responders), read again every REFRESH_MS; the unfinished cases are the ones the
+// console keeps from its live stream (console.js), drawn again as they change. Data is only
 // ever put in as text.
 
 import { api, ApiError } from "./api.js";
@@ -15,7 +17,6 @@ const NEAR_M = 2000; // a community and the streets round it
 const VAGUE_M = 100; // a fix too vague to put anyone on site (hub.positions.rules.ON_SITE_MAX_ACCURACY_M)
 const UNFINISHED = ["open", "acknowledged", "dispatched", "accepted", "in_progress"];
 const PRIORITY_ORDER = ["critical", "high", "medium", "low"];
-const ALL_CASES = 10000; // the console board's limit of one status's read
 const CASES_MIN_PX = 360; // the open cases beside the map (console.css .map-layout)
 
 /** A location path's parts as places compare (devices/location.py's ``folded``): NFKC (a
@@ -59,15 +60,20 @@ function marker(place, x, y, colour) {
 const REFRESH_MS = 15 * 1000; // phones post every 30 s (simulators/patrols.py); cases come any time
 const METRES_PER_DEGREE_LAT = (Math.PI / 180) * EARTH_RADIUS_M;
 // ``shown``: the hub's last answers drawn and when they came, to draw again, aged, while it
-// does not answer (its server down, the control room's link cut).
-const refresh = { drawing: 0, timer: null, shown: null };
+// does not answer (its server down, the control room's link cut); ``stale``: it has not
+// answered since. ``cases``: the cases the console keeps (every unfinished one it may see,
+// as its stream changes them); ``drawn``: which of them, at which versions, the map shows.
+const refresh = { drawing: 0, timer: null, shown: null, stale: false, cases: () => [], drawn: "" };
 
-/** Draw the map into ``view`` and keep it current while it is shown: a fire that opens, a
- * case resolved and a patrol walking on are drawn again every ``REFRESH_MS`` (nothing pushes
- * devices' states or phones' positions to this page). ``again``: a refresh's tick, not the
- * operator coming to the map (whose first drawing starts from the hub's answers alone). */
-export async function renderMap(view, again = false) {
+/** Draw the map into ``view`` and keep it current while it is shown: places' states and
+ * patrols walking on are read again every ``REFRESH_MS`` (nothing pushes devices' states or
+ * phones' positions to this page); a case that opens, changes or is resolved is drawn at
+ * once from ``cases()`` (the console's, which its stream keeps: ``casesChanged``), without
+ * reading every unfinished case again. ``again``: a refresh's tick, not the operator coming
+ * to the map (whose first drawing starts from the hub's answers alone). */
+export async function renderMap(view, cases = null, again = false) {
   clearTimeout(refresh.timer);
+  if (cases) refresh.cases = cases;
   if (!again) refresh.shown = null;
   const drawing = ++refresh.drawing;
   const latest = () => drawing === refresh.drawing && location.hash.startsWith("#/map");
@@ -80,7 +86,7 @@ export async function renderMap(view, again = false) {
         // Not once the map is gone from the view: the sign-in form after the session ended
         // (redrawn on every tick, it lost what the operator was typing).
         if (latest() && view.querySelector(".map-page")) {
-          renderMap(view, true).catch(() => {}); // the next tick tries again
+          renderMap(view, null, true).catch(() => {}); // the next tick tries again
         }
       }, REFRESH_MS);
     }
@@ -90,7 +96,7 @@ export async function renderMap(view, again = false) {
 async function drawMap(view, latest) {
   let answers;
   try {
-    answers = await Promise.all([api.sites(), api.positions(), api.sitePlan(), unfinishedCases(), roster()]);
+    answers = await Promise.all([api.sites(), api.positions(), api.sitePlan(), roster()]);
   } catch (error) {
     // The hub not answering: the map shown so far is drawn again, aged and saying so. Left as
     // it was, it showed a patrol "30 s ago" and fresh for as long as the screen stayed on,
@@ -99,12 +105,24 @@ async function drawMap(view, latest) {
     // drawing (the console shows the error).
     const signedOut = error instanceof ApiError && error.status === 401;
     if (!latest() || refresh.shown === null || signedOut || !view.querySelector(".map-page")) throw error;
+    refresh.stale = true;
     drawFrom(view, refresh.shown.answers, refresh.shown.at);
     return;
   }
   if (!latest()) return; // left meanwhile, or a later drawing under way
   refresh.shown = { answers, at: Date.now() };
+  refresh.stale = false;
   drawFrom(view, answers);
+}
+
+/** The console's cases changed (its stream, or its reading of them again): the map shown in
+ * ``view`` is drawn again from them and the hub's last answers, at once; nothing is read. */
+export function casesChanged(view) {
+  if (refresh.shown === null || !location.hash.startsWith("#/map") || !view.querySelector(".map-page")) return;
+  // The cases all read again as they were (the stream reconnected): nothing to draw anew. A
+  // drawing rebuilds the map under the operator's mouse and keyboard.
+  if (casesDrawn(unfinishedCases()) === refresh.drawn) return;
+  drawFrom(view, refresh.shown.answers, refresh.stale ? refresh.shown.at : null);
 }
 
 /** The roster's responders the caller may see, or null when it may not read them (the map
@@ -129,10 +147,15 @@ function shiftsOf(responder) {
   return `on call ${shifts.map((x) => `${x.days.map((d) => DAYS[d]).join(" ")} ${hm(x.start)}–${hm(x.end)}`).join(", ")}`;
 }
 
-/** Every unfinished case the caller may see (the board's five reads of a status each). */
-async function unfinishedCases() {
-  const reads = await Promise.all(UNFINISHED.map((status) => api.cases({ status, limit: ALL_CASES })));
-  return [...new Map(reads.flat().map((item) => [item.id, item])).values()];
+/** Which cases, at which versions (each change raises a case's), a drawing shows. */
+function casesDrawn(cases) {
+  return cases.map((item) => `${item.id}:${item.version}`).sort().join(",");
+}
+
+/** The unfinished cases of those the console keeps (it reads every unfinished one the caller
+ * may see, and its stream keeps them current). */
+function unfinishedCases() {
+  return [...refresh.cases()].filter((item) => UNFINISHED.includes(item.status) && !item.merged_into);
 }
 
 /** A case's kind as the map names it ("SOS", "smoke", "water leak"). */
@@ -150,6 +173,16 @@ function urgency(a, b) {
   return Number(lifeSafety(b)) - Number(lifeSafety(a))
     || orderOf(PRIORITY_ORDER, a.priority) - orderOf(PRIORITY_ORDER, b.priority)
     || new Date(b.updated_at) - new Date(a.updated_at);
+}
+
+/** The case a place leads to first, of its unfinished ones: the highest priority, then one
+ * nobody has answered yet (no person took it on: ``acknowledged_at``; dispatching by area
+ * alone is no answer) before those taken on, the longest waiting first. */
+function firstToAnswer(a, b) {
+  return orderOf(PRIORITY_ORDER, a.priority) - orderOf(PRIORITY_ORDER, b.priority)
+    || Number(Boolean(a.acknowledged_at)) - Number(Boolean(b.acknowledged_at))
+    || new Date(a.opened_at) - new Date(b.opened_at)
+    || a.id - b.id;
 }
 
 /** A fix's reported accuracy as the map lists it (the hub ranks by distance plus accuracy). */
@@ -195,12 +228,15 @@ function placeLabels(labels, markers, width, height) {
   }
 }
 
-/** Draw the hub's ``answers`` (sites, positions, site plan, unfinished cases), aged to now;
- * ``answeredAt``: when they came, if the hub has not answered since. */
+/** Draw the hub's ``answers`` (sites, positions, site plan, roster) and the console's
+ * unfinished cases, aged to now; ``answeredAt``: when the answers came, if the hub has not
+ * answered since. */
 function drawFrom(view, answers, answeredAt = null) {
-  const [sites, positions, plan, cases, responders] = answers;
+  const [sites, positions, plan, responders] = answers;
+  const cases = unfinishedCases();
+  refresh.drawn = casesDrawn(cases);
   const stale = answeredAt === null ? null
-    : h("p", { className: "error", id: "map-stale" }, `The hub has not answered since ${when(new Date(answeredAt).toISOString())}: places' states, open cases and responders' positions as of then; trying again.`);
+    : h("p", { className: "error", id: "map-stale" }, `The hub has not answered since ${when(new Date(answeredAt).toISOString())}: places' states and responders' positions as of then; trying again.`);
   const listed = sites.flatMap((site) => site.map.map((place) => ({ ...place, site_id: site.id })));
   // 0, 0 is a roster's placeholder (the Gulf of Guinea is no community's): drawn, it would
   // stretch the map over half the earth and squeeze every real place into one dot.
@@ -328,17 +364,21 @@ function drawFrom(view, answers, answeredAt = null) {
     const here = casesAt.get(keyOf(place)) || [];
     const danger = [...new Set(here.filter(lifeSafety).map((item) => kindName(item.kind)))];
     const px = x(place), py = y(place);
-    // A place leads to the site plan (its devices, each leading to its case); its cases are
-    // listed beside the map, each a link.
-    const go = () => { location.hash = "#/plan"; };
+    // A place leads to its most urgent unfinished case (an operator at the map goes to the
+    // fire, not to a plan to find it again); a place with none, to the site plan (its
+    // devices). All its cases are listed beside the map, each a link.
+    const lead = [...here].sort(firstToAnswer)[0];
+    const target = lead ? `#/case/${lead.id}` : "#/plan";
+    const go = () => { location.hash = target; };
     const says = `${place.place} (${place.kind.replaceAll("_", " ")}, ${place.site_id}): ${state === "none" ? "no devices" : STATE_WORDS[state] || state}`
-      + (danger.length ? `, ${danger.join(", ")}` : "") + (here.length ? `, ${here.length} open case${here.length > 1 ? "s" : ""}` : "");
+      + (danger.length ? `, ${danger.join(", ")}` : "") + (here.length ? `, ${here.length} open case${here.length > 1 ? "s" : ""}` : "")
+      + (lead ? `; opens its ${lead.priority} ${kindName(lead.kind)} case` : "; opens the site plan");
     const mark = marker(place, px, py, STATE_COLOURS[state] || "#ffffff");
     const text = s("text", { x: px + 14, y: py + 4, class: "building" }, place.place,
       danger.length ? s("tspan", { class: "danger" }, ` ⚠ ${danger.join(", ")}`) : null,
       here.length ? s("tspan", { class: "count" }, ` (${here.length})`) : null);
     svg.append(s("g", { class: `place ${place.kind}`, "data-place": place.place, "data-site": place.site_id, "data-state": state,
-      "data-danger": String(danger.length > 0), tabindex: 0, role: "link", "aria-label": says, onclick: go,
+      "data-danger": String(danger.length > 0), "data-leads-to": target, tabindex: 0, role: "link", "aria-label": says, onclick: go,
       onkeydown: (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); go(); } } },
     s("title", {}, says),
     danger.length ? s("circle", { class: "hazard", cx: px, cy: py, r: 17, fill: "none", stroke: "#d62728", "stroke-width": 4, "pointer-events": "none" }) : null,
