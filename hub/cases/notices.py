@@ -16,8 +16,10 @@ from hub.cases.notice_lines import (
     answers_failing,
     case_notice,
     family,
+    has_failed_lines,
     say_delivered,
     say_failed,
+    say_page_failing,
 )
 from hub.cases.notify import (
     CALLS_OUT,
@@ -215,8 +217,9 @@ class NoticeRepository:
         of its the caller is delivering now (``in_flight``), so a backlog of notices to a
         gateway that hangs cannot take every slot from the pages behind it.
 
-        A notice claimed ``MAX_ATTEMPTS`` times whose worker never recorded an outcome (it
-        died or hung on it each time) is given up here instead of being claimed again. One of a
+        A notice whose claim ran out with no outcome recorded (its worker died or hung on it)
+        is settled as a failed try first (``_settle_unsettled``): given up once that happened
+        ``MAX_ATTEMPTS`` times running, never for one death of a page still paging. One of a
         channel this version does not know (queued by a newer worker during a rolling upgrade,
         or left after rolling one back) is left for a worker that knows it: read as one, it
         failed the whole claim, round after round, and no page went out from this worker.
@@ -226,7 +229,7 @@ class NoticeRepository:
         )
         known = NotificationRow.channel.in_([channel.value for channel in Channel])
         with self._db.writing() as session:
-            self._give_up_unsettled(session, claimable, now)
+            self._settle_unsettled(session, claimable, now)
             self._give_up_superseded(session, claimable, now)
             due = self._due(session, claimable & known, limit, per_gateway, dict(in_flight or {}))
             claimed: list[ClaimedNotice] = []
@@ -297,19 +300,17 @@ class NoticeRepository:
                 in_flight[name] = in_flight.get(name, 0) + 1
         return taken
 
-    def _give_up_unsettled(
+    def _settle_unsettled(
         self, session: Session, claimable: ColumnElement[bool], now: datetime
     ) -> None:
-        """Give up the notices tried ``MAX_ATTEMPTS`` times whose last claim never recorded an
-        outcome (its worker died or hung on it): one that kills its worker is not claimed for
-        ever. One tried on past ``MAX_ATTEMPTS`` (``still_paging``) recorded an outcome each
-        time, until this one."""
-        error = "claimed without an outcome: its worker died or hung"
-        unsettled = (
-            claimable
-            & (NotificationRow.attempts >= MAX_ATTEMPTS)
-            & NotificationRow.claimed_until.is_not(None)
-        )
+        """Record a failed try, as its worker would have, for each notice whose claim ran out
+        with no outcome (its worker died or hung on it), before anything is claimed: tried on
+        at once, or given up as after any failure (``_still_paging``), and its page said
+        failing if it is now (``say_page_failing``). A notice claimed ``MAX_ATTEMPTS`` times
+        running with no outcome is given up (one that kills its worker is not claimed for
+        ever); a page tried on past ``MAX_ATTEMPTS`` whose worker died once is not: its tries
+        had outcomes, its gateway's answers (before, the sweep gave it up: nobody was paged)."""
+        unsettled = claimable & NotificationRow.claimed_until.is_not(None)
         # Their cases first, then the notices (``finish_notification``'s order).
         _lock_cases(
             session,
@@ -319,22 +320,38 @@ class NoticeRepository:
                 )
             ).all(),
         )
-        given_up = session.execute(
-            update(NotificationRow)
+        rows = session.scalars(
+            select(NotificationRow)
             .where(unsettled)
-            .values(next_attempt_at=None, claimed_until=None, failed_at=now, last_error=error)
-            .returning(NotificationRow.id)
+            .order_by(NotificationRow.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).all()
-        for (notice_id,) in given_up:
-            row = session.get_one(NotificationRow, notice_id)
+        for row in rows:
+            times = _no_outcome_times(row.last_error) + 1
+            row.claimed_until = None
+            row.last_error = _no_outcome_error(times)
+            stop: str | None = None
+            if times >= MAX_ATTEMPTS:
+                stop = f"its worker died or hung on it {times} times running"
+            elif row.attempts >= MAX_ATTEMPTS:
+                stop = self._still_paging(session, row)
+            if stop is None:
+                # Still due: claimed again in this round, as an expired claim always was.
+                say_page_failing(session, row, now, own_tries_out=row.attempts == MAX_ATTEMPTS)
+                continue
+            row.next_attempt_at, row.failed_at = None, now
             logger.error(
-                "notice %s (case %s) to %s given up: claimed %d times, the last never settled",
+                "notice %s (case %s) to %s given up: claimed %d times, %d running with no "
+                "outcome: %s",
                 row.id,
                 row.case_id,
                 row.target,
                 row.attempts,
+                times,
+                stop,
             )
-            say_failed(session, row, now, given_up="its worker died or hung on it")
+            say_failed(session, row, now, given_up=stop)
 
     def _give_up_superseded(
         self, session: Session, claimable: ColumnElement[bool], now: datetime
@@ -389,11 +406,13 @@ class NoticeRepository:
                 )
             ).one_or_none()
             answers = False
-            if head is not None and head.case_id is not None:
-                last_tries = head.attempts >= MAX_ATTEMPTS
+            case_id = None if head is None else head.case_id
+            # Any failure may make its page failing (``say_page_failing``), a delivery answer
+            # a line (``answers_failing``): the case is locked first, so two copies of one page
+            # settled at once do not both say it, or miss the other's line.
+            if case_id is not None and (failure is not None or has_failed_lines(session, case_id)):
+                _lock_cases(session, [case_id])
                 answers = failure is None and answers_failing(session, notice.id)
-                if last_tries or answers or (failure is not None and failure.permanent):
-                    _lock_cases(session, [head.case_id])
             row = session.scalars(
                 select(NotificationRow)
                 .where(
@@ -402,6 +421,7 @@ class NoticeRepository:
                     NotificationRow.next_attempt_at.is_not(None),
                 )
                 .with_for_update()
+                .execution_options(populate_existing=True)
             ).one_or_none()
             if row is None:
                 logger.warning(
@@ -451,8 +471,9 @@ class NoticeRepository:
                     row.attempts,
                     failure.error,
                 )
-                say_failed(session, row, now, given_up=None)
+                say_page_failing(session, row, now, own_tries_out=True)
                 return Settled.FAILING
+            say_page_failing(session, row, now, own_tries_out=False)
             return Settled.RETRY
 
     @staticmethod
@@ -523,8 +544,24 @@ class NoticeRepository:
 
 def _triable() -> ColumnElement[bool]:
     """A notice with tries left, or one tried on past ``MAX_ATTEMPTS`` whose last try recorded
-    its outcome (``NoticeRepository._give_up_unsettled`` gives up the others)."""
+    its outcome (``NoticeRepository._settle_unsettled`` settles the others first)."""
     return (NotificationRow.attempts < MAX_ATTEMPTS) | NotificationRow.claimed_until.is_(None)
+
+
+_NO_OUTCOME = "claimed with no outcome"
+
+
+def _no_outcome_error(times: int) -> str:
+    """Return the last error of a notice whose last ``times`` claims recorded no outcome."""
+    return f"{_NO_OUTCOME} {times} times running: its worker died or hung"
+
+
+def _no_outcome_times(error: str | None) -> int:
+    """Return how many claims running recorded no outcome, as ``_no_outcome_error`` says."""
+    if error is None or not error.startswith(f"{_NO_OUTCOME} "):
+        return 0
+    count = error.removeprefix(f"{_NO_OUTCOME} ").split(" ", 1)[0]
+    return int(count) if count.isdigit() else 0
 
 
 def _lock_cases(session: Session, case_ids: Sequence[int | None]) -> None:

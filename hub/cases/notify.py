@@ -10,9 +10,9 @@ A hub task delivers them (``hub.cases.notifier``); a failed attempt is tried aga
 given up after ``MAX_ATTEMPTS`` — unless the notice still pages someone about a life-safety
 case nobody has taken on (``still_paging``): that one is tried every minute until it is
 delivered or it no longer asks anything of anyone; a failed one is given up as soon as a later
-one of its event says it again (``hub.cases.notices``). Either way, a case notice still failing
-after ``MAX_ATTEMPTS`` tries, or given up, is a line in its case's history, so an operator
-can phone instead (``failing_note``). One gateway
+one of its event says it again (``hub.cases.notices``). Either way, a page whose copies
+failed ``MAX_ATTEMPTS`` tries all told (``hub.cases.pages_failing``), or a notice given up, is
+a line in its case's history, so an operator can phone instead (``failing_note``). One gateway
 (``gateway_of``) gets at most ``MAX_PER_GATEWAY`` deliveries at once: one that hangs takes its
 share of the notifier's slots, never the others' pages.
 
@@ -223,16 +223,21 @@ def failing_note(
     *,
     given_up: str | None,
 ) -> str:
-    """Return the case history's line for a notice not delivered: still tried (``given_up``
-    None) or given up, and why. It names the gateway by host only: a webhook URL may carry a
-    token, and the history is in the audit trail."""
+    """Return the case history's line for a notice not delivered (``attempts``: its page's
+    tries, all told): still tried (``given_up`` None) or given up, and why. It names the
+    gateway by host only: a webhook URL may carry a token, and the history is in the audit
+    trail."""
     what = failing_head(notice.event, notice.team, channel, target)
     why = f" ({error[:200]})" if error else ""
     if given_up is None:
-        return (
-            f"{what} is not delivered after {attempts} tries{why}: still trying every "
-            f"{int(LIFE_SAFETY_LONGEST_RETRY.total_seconds())} s; phone instead"
+        # A life-safety page is tried at most a minute apart; another keeps its own tries.
+        how = (
+            f"every {int(LIFE_SAFETY_LONGEST_RETRY.total_seconds())} s"
+            if notice.category == CaseCategory.LIFE_SAFETY.value
+            else "for now"
         )
+        still = f"still trying {how}; phone instead"
+        return f"{what} is not delivered after {attempts} tries{why}: {still}"
     return f"{what} was given up after {attempts} tries{why}: {given_up}"
 
 

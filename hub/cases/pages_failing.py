@@ -5,16 +5,19 @@ A page is a case notice that asks something of someone (a call-out, ``CALLS_OUT`
 or hand-over, ``SENDS``) to one target. Its copies (a dispatch queued again, an escalation
 repeated) are one page: a later copy says an earlier one again
 (``hub.cases.notices._give_up_superseded``). A page fails when its copies since the last one
-delivered have been tried ``MAX_ATTEMPTS`` times, all told, without going out, or its newest
-copy was given up; it is off as soon as a copy goes out (whether or not the hub wrote a
-``notice_delivered`` line: it writes one only past ``MAX_ATTEMPTS`` tries of one copy), and
+delivered have failed ``MAX_ATTEMPTS`` times, all told (a try under way is not counted until
+its outcome is recorded), or its newest copy was given up; the hub writes its
+``notice_failed`` line in the transaction that records the failure making it so
+(``hub.cases.notice_lines.say_page_failing``), once a page, so the live stream carries the
+case at once. It is off as soon as a copy goes out (and a ``notice_delivered`` line says so
+if a ``notice_failed`` one had said it was failing), and
 when nothing is asked any more: a call-out once the case is taken on, a dispatch once someone
 on the case has accepted, everything once the case is over. A responder the hub took off the
 case for not answering a page that never reached them is still one to phone while nobody is
 going; one who declined themselves was reached.
 
-``notice_facts`` reads what is needed for many cases in two queries; ``failing_pages`` is
-pure.
+``notice_facts`` reads what is needed for many cases in two queries; ``failing_pages`` and
+``page_of_copy`` are pure.
 """
 
 from collections.abc import Iterable, Sequence
@@ -46,6 +49,13 @@ class NoticeCopy:
     delivered: bool
     still_tried: bool
     error: str | None
+    claimed: bool = False
+    """A worker holds it: its last try has no outcome yet (not counted)."""
+
+    @property
+    def tries(self) -> int:
+        """Its tries whose outcome was recorded."""
+        return self.attempts - 1 if self.claimed else self.attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,51 +81,84 @@ class CaseNow:
     """Someone on its team has accepted."""
 
 
+@dataclass(frozen=True, slots=True)
+class PageNow:
+    """One page of a case as its copies since the last one delivered have it."""
+
+    copies: tuple[NoticeCopy, ...]
+    """Not delivered, oldest first (none: its newest copy went out)."""
+    tries: int
+    """Their tries whose outcome was recorded, all told."""
+    line_id: int | None
+    """The newest ``notice_failed`` line the hub wrote of one of them."""
+    failing: PageFailingView | None
+    """What the case views say of it: None while it is not failing, or not needed now."""
+
+
 def failing_pages(facts: NoticeFacts, case: CaseNow) -> list[PageFailingView]:
     """Return the case's pages that did not go out and still ask something now, oldest
     first."""
-    if not case.active:
-        return []
-    pages: dict[tuple[bool, str, str], list[NoticeCopy]] = {}
+    out = [page.failing for page in _pages(facts, case) if page.failing is not None]
+    out.sort(key=lambda page: (page.since, page.event.value))
+    return out
+
+
+def page_of_copy(facts: NoticeFacts, case: CaseNow, notice_id: int) -> PageNow | None:
+    """Return the page one of whose copies not delivered is ``notice_id``, or None."""
+    return next((p for p in _pages(facts, case) if any(c.id == notice_id for c in p.copies)), None)
+
+
+def _pages(facts: NoticeFacts, case: CaseNow) -> list[PageNow]:
+    """Return each page of the case with its copies since the last one delivered."""
+    runs: dict[tuple[bool, str, str], list[NoticeCopy]] = {}
     for copy in facts.copies:
         family = (copy.event in SENDS, copy.event.value if copy.event in CALLS_OUT else "")
         key = (*family, f"{copy.channel.value} {copy.target}")
-        run = pages.setdefault(key, [])
+        run = runs.setdefault(key, [])
         if copy.delivered:
             run.clear()  # it went out: what was not delivered before it is said by it
         else:
             run.append(copy)
-    out: list[PageFailingView] = []
-    for run in pages.values():
+    pages: list[PageNow] = []
+    for run in runs.values():
         if not run:
             continue
-        newest = run[-1]
-        tries = sum(copy.attempts for copy in run)
-        if newest.still_tried and tries < MAX_ATTEMPTS:
-            continue  # not failing yet: tried as any page is
-        whom = [who for who in newest.team if who not in facts.declined]
-        if newest.event in CALLS_OUT:
-            needed = not case.acknowledged
-            whom = []
-        else:
-            needed = bool(whom) and not case.accepted
-        if not needed:
-            continue
-        error = next((c.error for c in reversed(run) if c.error is not None), None)
-        out.append(
-            PageFailingView(
-                event=newest.event,
-                whom=whom,
-                gateway=gateway_host(newest.channel, newest.target),
-                since=run[0].created_at,
-                tries=tries,
-                error=error,
-                still_tried=newest.still_tried,
-                line_id=_line_of(run, facts.failed_lines),
-            )
+        tries = sum(copy.tries for copy in run)
+        line_id = _line_of(run, facts.failed_lines)
+        pages.append(
+            PageNow(tuple(run), tries, line_id, _failing(run, tries, line_id, facts, case))
         )
-    out.sort(key=lambda page: (page.since, page.event.value))
-    return out
+    return pages
+
+
+def _failing(
+    run: Sequence[NoticeCopy], tries: int, line_id: int | None, facts: NoticeFacts, case: CaseNow
+) -> PageFailingView | None:
+    """Return what the views say of a page not delivered, or None if it is not failing (yet)
+    or asks nothing now."""
+    if not case.active:
+        return None
+    newest = run[-1]
+    if newest.still_tried and tries < MAX_ATTEMPTS:
+        return None  # not failing yet: tried as any page is
+    whom = [who for who in newest.team if who not in facts.declined]
+    if newest.event in CALLS_OUT:
+        needed = not case.acknowledged
+        whom = []
+    else:
+        needed = bool(whom) and not case.accepted
+    if not needed:
+        return None
+    return PageFailingView(
+        event=newest.event,
+        whom=whom,
+        gateway=gateway_host(newest.channel, newest.target),
+        since=run[0].created_at,
+        tries=tries,
+        error=next((c.error for c in reversed(run) if c.error is not None), None),
+        still_tried=newest.still_tried,
+        line_id=line_id,
+    )
 
 
 def _line_of(run: Sequence[NoticeCopy], lines: Sequence[tuple[int, datetime, str]]) -> int | None:
@@ -148,6 +191,7 @@ def notice_facts(session: Session, case_ids: Iterable[int]) -> dict[int, NoticeF
             NotificationRow.delivered_at,
             NotificationRow.next_attempt_at,
             NotificationRow.last_error,
+            NotificationRow.claimed_until,
         )
         .where(
             NotificationRow.case_id.in_(wanted),
@@ -157,7 +201,7 @@ def notice_facts(session: Session, case_ids: Iterable[int]) -> dict[int, NoticeF
         )
         .order_by(NotificationRow.id)
     ):
-        notice_id, case_id, name, team, channel, target, created, tries, out, due, error = row
+        notice_id, case_id, name, team, channel, target, created, tries, out, due, error, held = row
         if case_id is None or channel not in {c.value for c in Channel}:
             continue
         copies.setdefault(case_id, []).append(
@@ -172,6 +216,7 @@ def notice_facts(session: Session, case_ids: Iterable[int]) -> dict[int, NoticeF
                 delivered=out is not None,
                 still_tried=due is not None,
                 error=error,
+                claimed=held is not None,
             )
         )
     declined: dict[int, set[str]] = {}

@@ -211,7 +211,8 @@ def test_a_screen_opened_late_shows_whom_to_phone_until_the_case_is_taken_on_and
     expect(box).to_contain_text("The opened page via 127.0.0.1")
     expect(box).to_contain_text("HTTP 503")
     lines = page.locator(".timeline li.page-down")
-    expect(lines).to_have_count(2)  # the call-out and the dispatch
+    # The call-out, its escalation (failing by its copies: said since 2026-12-08) and the dispatch.
+    expect(lines).to_have_count(3)
     expect(lines.filter(has_text="dispatched notice")).to_contain_text(
         "Page not delivered — phone wang, li (gateway 127.0.0.1): notice failed"
     )

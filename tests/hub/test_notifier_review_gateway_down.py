@@ -208,22 +208,6 @@ async def test_a_failing_page_is_on_the_live_stream(
     assert sum(e.action is CaseEventAction.NOTICE_FAILED for e in page.events) == 2
 
 
-async def test_a_page_tried_on_whose_worker_dies_is_given_up_and_said_so(
-    engine: Engine, clock: FakeClock, gateway: Gateway
-) -> None:
-    async with paging(engine, clock, gateway) as (store, case_id, notifier):
-        await run_for(notifier, clock, 15 * 60)
-    assert store.notices.notification_counts()["pending"] == 2
-    # Claimed, and the worker killed: the lease runs out with no outcome recorded.
-    clock.advance(60)
-    assert len(store.notices.claim_notifications(clock.now)) == 2
-    clock.advance(31)
-    assert store.notices.claim_notifications(clock.now) == []
-    assert store.notices.notification_counts()["failed"] == 2
-    notes = [line.note or "" for line in lines(store, case_id, CaseEventAction.NOTICE_FAILED)]
-    assert sum("its worker died or hung on it" in n for n in notes) == 2
-
-
 def notice_of(event: CaseEventAction, category: str = "life_safety") -> CaseNotice:
     return CaseNotice(
         event=event,
