@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, TypeAdapter, ValidationError
 
 from devices.errors import PayloadError
-from devices.payloads import finite_or_none, parse_event_time
+from devices.payloads import DropReason, finite_or_none, note_dropped, parse_event_time
 
 logger = logging.getLogger(__name__)
 
@@ -30,17 +30,20 @@ def lenient_number(value: Any) -> float | None:
     are no measurement, as ZCL's "no measurement" values are: the reading is dropped and the
     message's other readings kept. Refusing the message would lose a ``smoke: true`` beside
     a sensor's failed humidity; keeping the number would make an infinite gas level the
-    highest one (``clamp_percent``), a gas alarm from a broken payload.
+    highest one (``clamp_percent``), a gas alarm from a broken payload. So is an integer
+    beyond any float (JSON ``1`` and 400 zeros), as ``1e309`` is: it refused the message.
     """
     if value is None or value == "":
         return None
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number")
-    try:
-        if isinstance(value, int | float | str):
-            return finite_or_none(float(value))
-    except OverflowError as exc:  # an integer beyond a float: a ValueError, like the rest
-        raise ValueError("number out of range") from exc
+    if isinstance(value, int | float | str):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond a float: 1e309 written out, no measurement
+            note_dropped("a reading", DropReason.NOT_FINITE, value)
+            return None
+        return finite_or_none(number)
     raise ValueError(f"{value!r} is not a number")
 
 

@@ -200,7 +200,11 @@ def _unreadable(name: str, value: Any) -> DropReason | None:
     can (checked here, not by validating: every state message holds some)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return DropReason.NOT_A_NUMBER
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer beyond any float (JSON 1 and 400 zeros): as 1e999
+        return DropReason.NOT_FINITE
+    if not finite:
         return DropReason.NOT_FINITE
     low, high = _BOUNDS[name]
     if (low is not None and value < low) or (high is not None and value > high):
@@ -221,8 +225,9 @@ class StatePayload(Readings):
 
     A measurement that cannot be read — not a number (``"co_ppm": "80"``), out of its range
     (``"humidity_pct": 140``, ``"battery_pct": 101``), not finite (JSON ``1e999``, ``NaN``: a
-    detector's overflowed chamber reading) — is dropped and the rest kept, and so is a ``ts``
-    that cannot be read (the receive time stands in, as without one): refusing the message
+    detector's overflowed chamber reading; an integer beyond any float, ``1`` and 400 zeros)
+    — is dropped and the rest kept, and so is a ``ts`` that cannot be read (the receive time
+    stands in, as without one): refusing the message
     would lose the ``smoke: true`` beside it, and keeping an infinite number would make it the
     highest level (an infinite CO was a CO alarm in about a minute). Each is noted
     (``noting_dropped``). A message left with no reading at all is refused. A flag that is no

@@ -31,7 +31,9 @@ never to the ``src`` it writes, so a ``src`` naming another registered device is
 ``NotifyStatus``/``NotifyFullStatus`` with components
 ``temperature:N`` (``tC``), ``humidity:N`` (``rh``), ``devicepower:N`` (``battery.percent``),
 ``flood:N`` and ``smoke:N`` (``alarm``; a flood probe with its cable unplugged says
-``alarm: null`` with ``errors: ["cable_unplugged"]``: no reading, logged), ``input:N``
+``alarm: null`` with ``errors: ["cable_unplugged"]``: no reading, logged; of several
+instances, any alarming one is the alarm, as the hottest ``temperature:N`` is the
+temperature), ``input:N``
 (``state``: true/false for an input in switch mode, an ``InputState``; null in button
 mode, whose pushes come as events); ``NotifyEvent``
 with ``input:N`` events ``single_push``/``double_push``/``long_push``, and ``triple_push`` a
@@ -262,7 +264,11 @@ def _components(shelly_id: str, components: Mapping[str, Any]) -> tuple[Observat
                 alarm = _field_flag(status, "alarm", key)
                 if alarm is None and status.get("errors"):
                     logger.info("Shelly %s %s reports %s", shelly_id, key, status["errors"])
-                values["water_leak" if kind == "flood" else "smoke"] = alarm
+                # Several instances (``flood:0``, ``flood:1``): any alarming one is the
+                # alarm, never the last one's word over it.
+                reading = "water_leak" if kind == "flood" else "smoke"
+                if alarm is not None and values.get(reading) is not True:
+                    values[reading] = alarm
             case "input":
                 # A switch-mode input's state; null (button mode) or absent: nothing here.
                 on = _field_flag(status, "state", key)

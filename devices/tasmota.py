@@ -28,6 +28,13 @@ Quirks handled here:
   the SNZB-01 sends for a single, a double and a long press. Read on a registered SOS button
   only, by the command (``ON_OFF_COMMANDS``), never by ``Power``: a plug's ``Power`` is its
   relay's state;
+- an IAS zone's status may also come as its attribute, ``"ZoneStatus": 1`` (a report or a
+  read's response: tasmota/docs Zigbee.md, 0x0500/0x0002), read as the notification's bits
+  are; on an SOS button it is the button's alarm STATE (``InputState``), not a press each
+  time it is reported;
+- an Aqara button (WXKG11LM, WXKG12LM) behind the bridge says ``"Click": "single"``
+  (``double``, ``triple``, ``quadruple``, ``hold``; then ``release``): a press, a double
+  press, a press, a press, a long press (``AQARA_CLICKS``);
 - ``Name`` may carry stray spaces (``" door_sensor"``);
 - ``Time`` is the device's local time without a zone: not used, the edge's receive time is;
 - ``TempUnit: "F"`` converts wired readings to °C (Zigbee readings are always °C);
@@ -130,6 +137,19 @@ DS18X20_MIN_C = -55.0
 DS18X20_POWER_ON_C = 85.0
 """The DS18x20's temperature register at power-on: read before a conversion, it says 85.0."""
 
+AQARA_CLICKS: dict[str, str] = {
+    "single": ButtonEvent.PRESS,
+    "double": ButtonEvent.DOUBLE_PRESS,
+    "triple": ButtonEvent.PRESS,
+    "quadruple": ButtonEvent.PRESS,
+    "hold": ButtonEvent.LONG_PRESS,
+}
+"""An Aqara button's ``Click`` (``lumi.remote*``, ``lumi.sensor_swit*``: Tasmota's
+``syntheticAqaraCubeOrButton``); ``release`` and ``shake`` are no press. Three presses or
+more are a press, as Zigbee2MQTT's ``triple``."""
+ZONE_STATUS_INPUT = "ZoneStatus"
+"""The input an SOS button's ``ZoneStatus`` attribute is the state of."""
+
 _SHORT_ADDRESS = re.compile(r"(?:0x)?([0-9A-Fa-f]{4})")
 _ZONE_HEX = re.compile(r"[0-9A-Fa-f]{4,}")
 
@@ -178,6 +198,8 @@ class TasmotaZigbeeEntry(BaseModel):
     tamper: LenientFlag = Field(None, alias="Tamper")
     zone_status: int | None = Field(None, alias="ZoneStatusChange")
     zone_raw: str | None = Field(None, validation_alias=AliasChoices("0500<00", "0500!00"))
+    zone_attribute: int | None = Field(None, alias="ZoneStatus")
+    click: str | None = Field(None, alias="Click")
 
 
 _ENTRY_KEYS = frozenset(
@@ -196,6 +218,9 @@ _ENTRY_KEYS = frozenset(
         "ZoneStatusChange",
         "0500<00",
         "0500!00",
+        "ZoneStatus",
+        "Click",
+        "click",
         "Endpoint",
         "LinkQuality",
         *ON_OFF_COMMANDS,
@@ -271,8 +296,13 @@ def _decode_zigbee(parsed: TasmotaTopic, key: str, entry: Any, kind_of: KindOf) 
     zone = z.zone_status if z.zone_status is not None else _zone_from_raw(z.zone_raw)
     if zone is not None:
         events = _apply_zone(zone, kind, values, where)
+    elif z.zone_attribute is not None:
+        events = _apply_zone(z.zone_attribute, kind, values, where, as_state=True)
     if kind is DeviceKind.SOS_BUTTON:
         events += [DeviceEvent(ON_OFF_COMMANDS[k]) for k in entry if k in ON_OFF_COMMANDS]
+    clicked = AQARA_CLICKS.get(z.click.strip().lower()) if z.click else None
+    if clicked is not None:
+        events.append(DeviceEvent(clicked))
     readings = _readings({k: v for k, v in values.items() if v is not None}, parsed.topic)
     state: list[Observation] = [StateUpdate(readings)] if readings.present() else []
     return Decoded(address, (*state, *events))
@@ -286,13 +316,21 @@ def _zone_from_raw(raw: str | None) -> int | None:
 
 
 def _apply_zone(
-    zone: int, kind: DeviceKind | None, values: dict[str, Any], where: str
+    zone: int,
+    kind: DeviceKind | None,
+    values: dict[str, Any],
+    where: str,
+    *,
+    as_state: bool = False,
 ) -> list[Observation]:
     """Fill what an IAS zone status says into ``values``, by the device's kind.
 
     A decoded key (``Water``, ``Fire``, ``Contact``) wins over the bits: Tasmota knows the
-    zone type, the registration may be wrong. Tasmota sends a zone status when it changes
-    (one Zigbee notification, not a cached state): an SOS button's alarm is a press.
+    zone type, the registration may be wrong. Tasmota sends ``ZoneStatusChange`` when it
+    changes (one Zigbee notification, not a cached state): an SOS button's alarm is a press.
+    The ``ZoneStatus`` attribute (``as_state``: a report, repeated while it stands, or a
+    read's response) is the button's alarm state, an ``InputState`` whose off → on the edge
+    reads as one press.
     """
     alarm = bool(zone & (ZONE_ALARM1 | ZONE_ALARM2))
     if zone & ZONE_TAMPER:
@@ -302,6 +340,8 @@ def _apply_zone(
     if zone & ZONE_TEST and kind in SELF_TESTED:
         values["smoke_test"] = True
     if kind is DeviceKind.SOS_BUTTON:
+        if as_state:
+            return [InputState(ZONE_STATUS_INPUT, alarm)]
         return [DeviceEvent(ButtonEvent.PRESS)] if alarm else []
     fill_zone_alarm(alarm, kind, values, f"{where}: zone status {zone:#06x}")
     return []

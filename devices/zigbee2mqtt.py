@@ -9,7 +9,8 @@ sources quoted in tests/devices/test_zigbee_vendors.py):
   a non-empty action is an event; ``off`` (Heiman HS1EB, ORVIBO SE21: zone status 0) is none;
 - bridges in legacy mode (before ``action``) say ``click: "single"``: read as an action when
   the message has no ``action`` key (one that has both sends them apart for one press);
-- ``last_seen`` is epoch milliseconds or ISO 8601, depending on the bridge's settings;
+- ``last_seen`` is epoch milliseconds or ISO 8601, depending on the bridge's settings; one
+  that is neither is dropped (noted), the message kept: the receive time stands in;
 - availability is plain ``online`` in old bridges and ``{"state": "online"}`` in new ones;
 - a device that (re)joins (new battery, power back, re-pairing) is announced on
   ``bridge/event`` as ``device_announce``: some SOS buttons then send ``emergency`` by
@@ -26,6 +27,8 @@ Vendor fields (zigbee-herdsman-converters' exposes and Tuya datapoints):
   iasZoneAlarm``: water leak, gas, smoke on Sunricher SR-ZG9070A-SS, carbon monoxide on
   SR-ZG9060B-CS): either bit is the alarm; Tuya enum states ``smoke_state``, ``co_state``,
   ``gas_sensor_state`` (``alarm``/``normal``/``none``) are the detector's alarm flag;
+- CTM Lyng AX Water Sensor names its alarm 1 ``active_water_leak`` (the leak now) and its
+  alarm 2 ``water_leak`` (ctm.ts ``ctm_water_leak_alarm``): either is the leak;
 - an IAS zone of no known type publishes its bits as ``alarm_1``/``alarm_2`` or ``alarm``
   (``iasZoneAlarm`` with ``zoneType: "generic"``: ORVIBO SE30 SOS button, Heiman HS2SA-5 and
   MultIR MIR-SM100-E smoke, Heiman HM-5HA-E heat; and Zigbee2MQTT's generated definition of
@@ -36,7 +39,12 @@ Vendor fields (zigbee-herdsman-converters' exposes and Tuya datapoints):
   state (below); a heat detector's is not read (``Readings`` has no heat flag: a heat
   detector is judged by its temperature), an unregistered device's is ignored. ``alarm`` is
   text on some devices (a siren's mode, a window handle's ``ALARM``/``IDLE``): a value that
-  is no flag is skipped, never the message;
+  is no flag is skipped, never the message; and ``"ON"``/``"OFF"`` text is a switch's
+  setting, not the zone's bit (Tuya TS0601_smoke_5 "Enable the alarm", HOBEIAN ZG-226Z
+  "Audible and visual alarm": read as the bit, the resident enabling the siren was a fire or
+  a leak wherever the message lacked ``smoke``/``water_leak``: attribute output, or before
+  the detector's first report). A boolean ``alarm`` stays the bit (Ecolink FFZB1-SM-ECO),
+  though Tuya SA12IZL and Woox R7049 publish their "Alarm enable" setting as one;
 - an SOS button's IAS alarm (``sos``: Feibit SEB01ZB, ``fz.ias_sos_alarm_2``; the generic
   bits on a registered SOS button: ORVIBO SE30, Koenkk/zigbee2mqtt#25421) is a STATE, each
   bit an ``InputState`` of its own name: Zigbee2MQTT re-publishes its cached state with every
@@ -84,6 +92,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
@@ -94,13 +103,21 @@ from devices.kinds import DeviceKind
 from devices.lenient import (
     LenientFlag,
     LenientNumber,
-    LenientTime,
     clamp_percent,
     lenient_flag,
+    lenient_number,
+    lenient_time,
     measured_celsius,
 )
 from devices.observations import DeviceEvent, InputState, Observation, StateUpdate
-from devices.payloads import CELSIUS_MAX, CELSIUS_MIN, ButtonEvent, Readings
+from devices.payloads import (
+    CELSIUS_MAX,
+    CELSIUS_MIN,
+    ButtonEvent,
+    DropReason,
+    Readings,
+    note_dropped,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -263,10 +280,21 @@ def _flag_or_nothing(value: Any) -> bool | None:
 
 
 def _flag_or_level(value: Any) -> bool | float | None:
-    """Read ``gas``: a flag almost everywhere, a level in % LEL on Lincukoo E04CF-Z10T."""
+    """Read ``gas``: a flag almost everywhere, a level in % LEL on Lincukoo E04CF-Z10T (a
+    number no float holds is no level, as ``lenient_number`` reads it)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        return lenient_number(value)
     return lenient_flag(value)
+
+
+def _time_or_nothing(value: Any) -> datetime | None:
+    """Read ``last_seen``, which the bridge writes itself; one it cannot have written is
+    dropped and noted (as a native ``ts``), never the press or the alarm beside it."""
+    try:
+        return lenient_time(value)
+    except ValueError:
+        note_dropped("last_seen", DropReason.UNREADABLE_TIME, value)
+        return None
 
 
 AlarmState = Annotated[bool | None, BeforeValidator(_text_state(ALARM_STATES))]
@@ -298,6 +326,7 @@ class ZigbeePayload(BaseModel):
     water_leak: LenientFlag = None
     water_leak_alarm_1: LenientFlag = None
     water_leak_alarm_2: LenientFlag = None
+    active_water_leak: LenientFlag = None
     contact: LenientFlag = None
     occupancy: LenientFlag = None
     presence: LenientFlag = None
@@ -328,7 +357,7 @@ class ZigbeePayload(BaseModel):
     alarm: GenericAlarm = None
     action: str | None = None
     click: str | None = None
-    last_seen: LenientTime = None
+    last_seen: Annotated[datetime | None, BeforeValidator(_time_or_nothing)] = None
 
 
 def _any(*flags: bool | None) -> bool | None:
@@ -363,7 +392,14 @@ def _plausible_celsius(celsius: float | None) -> float | None:
     return celsius
 
 
-def _readings(z: ZigbeePayload, kind: DeviceKind | None) -> Readings:
+def _a_setting(value: Any) -> bool:
+    """Whether a bare ``alarm`` is a switch's setting, ``"ON"``/``"OFF"`` text (Tuya
+    ``valueConverter.onOff``: TS0601_smoke_5's "Enable the alarm", ZG-226Z's "Audible and
+    visual alarm"), never an IAS zone's bit, which every converter publishes as a boolean."""
+    return isinstance(value, str) and value.strip().upper() in ("ON", "OFF")
+
+
+def _readings(z: ZigbeePayload, kind: DeviceKind | None, *, alarm_setting: bool) -> Readings:
     gas_flag = z.gas if isinstance(z.gas, bool) else None
     gas_level = None if isinstance(z.gas, bool) else clamp_percent(z.gas)
     values: dict[str, Any] = {
@@ -378,7 +414,9 @@ def _readings(z: ZigbeePayload, kind: DeviceKind | None) -> Readings:
             z.test_alarm,
             z.test_alarm_result,
         ),
-        "water_leak": _any(z.water_leak, z.water_leak_alarm_1, z.water_leak_alarm_2),
+        "water_leak": _any(
+            z.water_leak, z.water_leak_alarm_1, z.water_leak_alarm_2, z.active_water_leak
+        ),
         "contact": z.contact,
         "occupancy": _any(z.occupancy, _moving(z.presence_state), z.motion_state),
         "presence": _any(z.presence, _someone_there(z.presence_state)),
@@ -397,7 +435,7 @@ def _readings(z: ZigbeePayload, kind: DeviceKind | None) -> Readings:
             None if z.smoke_density_dbm is None else max(z.smoke_density_dbm, 0.0)
         ),
     }
-    generic = _any(z.alarm_1, z.alarm_2, z.alarm)
+    generic = _any(z.alarm_1, z.alarm_2, None if alarm_setting else z.alarm)
     if generic is not None and kind is not DeviceKind.SOS_BUTTON:
         fill_zone_alarm(generic, kind, values, "Zigbee2MQTT alarm_1/alarm_2/alarm")
     return Readings.model_validate({k: v for k, v in values.items() if v is not None})
@@ -418,7 +456,7 @@ def decode_zigbee_state(
     kind of its device (None: nobody registered it), which the generic IAS bits need."""
     try:
         z = ZigbeePayload.model_validate(data)
-        readings = _readings(z, kind)
+        readings = _readings(z, kind, alarm_setting=_a_setting(data.get("alarm")))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "payload"
