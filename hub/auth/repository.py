@@ -25,6 +25,7 @@ from hub.auth.issuers import (
     revoke_issued_with,
 )
 from hub.auth.rules import (
+    BOOTSTRAP_NAME,
     SESSION_LIFETIME,
     AccountChange,
     ForbiddenError,
@@ -115,7 +116,11 @@ class AuthStore:
         sites: frozenset[str] | None = None,
         actor: str | None = None,
     ) -> UserView:
-        """Create an account; refuse a taken username or a too-short password."""
+        """Create an account; refuse a taken or reserved username or a too-short password."""
+        if username.casefold() == BOOTSTRAP_NAME:
+            raise InvalidInputError(
+                f"the username {username!r} is the bootstrap token's in the audit trail"
+            )
         password_hash = self._password_hash(password)
         row = UserRow(
             username=username,

@@ -26,6 +26,7 @@ from starlette._utils import get_route_path
 from hub.audit.acting import ActingToken, act_with_token
 from hub.auth.repository import AuthStore, TokenView, UserView
 from hub.auth.rules import (
+    BOOTSTRAP_NAME,
     SAFE_METHODS,
     SESSION_LIFETIME,
     AccountChange,
@@ -64,7 +65,7 @@ def session_cookie(request: Request) -> str:
     return SECURE_SESSION_COOKIE if request.url.scheme == "https" else SESSION_COOKIE
 
 
-BOOTSTRAP_PRINCIPAL = "bootstrap"
+BOOTSTRAP_PRINCIPAL = BOOTSTRAP_NAME
 
 Username = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9._@-]{1,64}$")

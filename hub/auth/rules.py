@@ -130,6 +130,10 @@ def authorize(principal: Principal, permission: Permission, site: str | None = N
         raise ForbiddenError(f"{principal.name} is not allowed at site {site}")
 
 
+BOOTSTRAP_NAME = "bootstrap"
+"""The bootstrap token's name in the audit trail (no ``token_id``, as an account's session):
+no account may have it, in any case, or its actions would read as the bootstrap token's."""
+
 API_PREFIX = "/api/v1"
 
 PUBLIC_API_PATHS: frozenset[str] = frozenset(

@@ -253,10 +253,12 @@ def _assigning_action(action: CaseAction, summary: str) -> None:
         for_self: ForSelfDep,
         response: Response,
         versions: IfMatchDep,
+        request: Request,
         body: Annotated[DispatchRequest | None, Body()] = None,
     ) -> CaseView:
         # Every field may be left out, and so may the body, as for the other actions.
         body = body or DispatchRequest()
+        await _check_assignee_scope(store, caller_sites(request), body.assignee)
         return await _act(
             case_id,
             action,
@@ -271,6 +273,18 @@ def _assigning_action(action: CaseAction, summary: str) -> None:
         )
 
     _add_action_route(action, endpoint, summary)
+
+
+async def _check_assignee_scope(
+    store: HubStore, sites: frozenset[str] | None, assignee: str | None
+) -> None:
+    """Answer a scoped caller naming another site's responder as for one that does not
+    exist: the action's own refusal named the responder's site (found by an outside review)."""
+    if sites is None or assignee is None:
+        return
+    ours = await asyncio.to_thread(store.roster.list_responders, sites=sites)
+    if all(responder.id != assignee for responder in ours):
+        raise InvalidInputError(f"responder {assignee} does not exist")
 
 
 def _simple_action(action: CaseAction, summary: str) -> None:
