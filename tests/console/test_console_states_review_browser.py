@@ -124,7 +124,9 @@ def test_an_sos_among_seven_leaks_stands_out_on_the_plan_and_the_map(
         expect(place).to_have_attribute("data-state", "property")
         expect(place.locator('path.mark[data-mark="property"]')).to_have_count(1)
         expect(place).to_have_attribute(
-            "aria-label", f"{name} (building, lanyuan): property (water leak), 1 open case"
+            "aria-label",
+            f"{name} (building, lanyuan): property (water leak), 1 open case;"
+            " opens its medium water leak case",  # where a place leads, since 2026-12-08
         )
     assert fill_of(page, 'svg.map g.place[data-place="Building 8"] rect') == RED
     assert fill_of(page, 'svg.map g.place[data-place="1号楼"] rect') == BLUE

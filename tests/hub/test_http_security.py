@@ -62,10 +62,12 @@ def test_the_resident_page_allows_exactly_its_own_inline_code() -> None:
         policy = page_policy(page)
         assert "'unsafe-inline'" not in policy
         style = page.split("<style>")[1].split("</style>")[0]
-        script = page.split("<script>")[1].split("</script>")[0]
+        # Its two scripts, its words and its code (phone_words.js, phone.js), and no other.
+        scripts = [part.split("</script>")[0] for part in page.split("<script>")[1:]]
         assert inline_hash(style) in policy
-        assert inline_hash(script) in policy
-        assert page.count("<script>") == 1  # the name was escaped, not injected
+        assert all(inline_hash(script) in policy for script in scripts)
+        assert policy.count("'sha256-") == 1 + len(scripts)
+        assert len(scripts) == 2  # the name was escaped, not injected
 
 
 async def test_cors_is_closed_unless_configured(tmp_path: Path) -> None:
